@@ -1,0 +1,570 @@
+#include "server/coordinator.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/log.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr uint32_t kDefaultPageSize = 100;
+constexpr uint32_t kMaxPageSize = 1000;
+
+std::function<double()> MakeRandom() {
+  auto gen = std::make_shared<absl::BitGen>();
+  return [gen] { return absl::Uniform(*gen, 0.0, 1.0); };
+}
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorOptions options, MetaStore* store,
+                         Clock* clock)
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      scheduler_(options_.scheduler, clock, MakeRandom()) {}
+
+Coordinator::~Coordinator() { Stop(); }
+
+absl::Status Coordinator::Start() {
+  absl::StatusOr<uint64_t> next = store_->NextJobSeq();
+  if (!next.ok()) return next.status();
+  next_seq_ = *next;
+  last_sync_ = clock_->Now();
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Coordinator::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    wake_.Signal();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Coordinator::SetTurnObserver(
+    std::function<void(const TurnStats&)> observer) {
+  observer_ = std::move(observer);
+}
+
+void Coordinator::SetFatalHandler(
+    std::function<void(const absl::Status&)> on_fatal) {
+  on_fatal_ = std::move(on_fatal);
+}
+
+void Coordinator::Post(Event event) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(event));
+  if (queue_.size() == 1) wake_.Signal();
+}
+
+void Coordinator::Run() {
+  std::vector<Event> events;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      while (queue_.empty() && !stopping_) {
+        std::optional<absl::Time> wakeup = scheduler_.NextWakeup();
+        if (unsynced_) {
+          absl::Time sync_at = last_sync_ + options_.sync_interval;
+          if (!wakeup || sync_at < *wakeup) wakeup = sync_at;
+        }
+        if (!wakeup) {
+          wake_.Wait(&mu_);
+        } else if (wake_.WaitWithDeadline(&mu_, *wakeup)) {
+          break;  // the deadline passed
+        }
+      }
+      events.swap(queue_);
+      if (stopping_ && events.empty()) break;
+    }
+    RunTurn(events);
+    events.clear();
+  }
+  // A last turn makes everything acknowledged so far durable.
+  unsynced_ = true;
+  std::vector<Event> none;
+  RunTurn(none);
+}
+
+void Coordinator::AfterCommit(
+    absl::AnyInvocable<void(const absl::Status&)> fn) {
+  after_commit_.push_back(std::move(fn));
+}
+
+void Coordinator::RunTurn(std::vector<Event>& events) {
+  const absl::Time start = clock_->Now();
+  TurnStats stats;
+  stats.events = events.size();
+  for (Event& event : events) event();
+  TurnOutput out;
+  if (fatal_.ok()) {
+    scheduler_.Tick();
+    scheduler_.Schedule();
+    out = scheduler_.TakeOutput();
+    stats.submitted_jobs = submitted_.new_jobs.size();
+    // New jobs go first in the batch: their later status updates follow.
+    out.writes.new_jobs = std::move(submitted_.new_jobs);
+    submitted_ = WriteSet();
+    bool sync = out.sync || !out.writes.new_jobs.empty() ||
+                (unsynced_ && start - last_sync_ >= options_.sync_interval);
+    if (!out.writes.empty() || sync) {
+      absl::Status committed = store_->Commit(out.writes, sync);
+      if (!committed.ok()) {
+        fatal_ = absl::UnavailableError(
+            absl::StrCat("dagd stopped serving: a store write failed: ",
+                         committed.message()));
+        LOG(ERROR) << fatal_.message();
+        if (on_fatal_) on_fatal_(fatal_);
+      } else if (sync) {
+        last_sync_ = start;
+        unsynced_ = false;
+      } else {
+        unsynced_ = true;
+      }
+    }
+  }
+  turn_requests_.clear();
+  std::vector<absl::AnyInvocable<void(const absl::Status&)>> replies;
+  replies.swap(after_commit_);
+  for (auto& reply : replies) reply(fatal_);
+  if (!fatal_.ok()) return;
+  for (const auto& [seq, status] : out.writes.job_statuses) {
+    if (status.state() == v1::JOB_SUCCEEDED ||
+        status.state() == v1::JOB_FAILED ||
+        status.state() == v1::JOB_CANCELLED) {
+      stats.finished_jobs.push_back(status.state());
+    }
+  }
+  Deliver(out);
+  if (observer_) {
+    stats.counts = scheduler_.Counts();
+    stats.duration = clock_->Now() - start;
+    observer_(stats);
+  }
+}
+
+void Coordinator::Deliver(TurnOutput& out) {
+  for (auto& [id, batch] : out.sends) {
+    auto it = worker_sinks_.find(id);
+    if (it == worker_sinks_.end()) continue;
+    v1::CoordinatorMessage message;
+    *message.mutable_batch() = std::move(batch);
+    it->second->Send(std::move(message));
+  }
+  for (auto& [seq, event] : out.events) {
+    auto it = watchers_.find(seq);
+    if (it == watchers_.end()) continue;
+    for (auto& sink : it->second) sink->Send(event);
+    if (event.has_finished()) watchers_.erase(it);
+  }
+  for (WorkerId id : out.timed_out_workers) {
+    auto it = worker_sinks_.find(id);
+    if (it == worker_sinks_.end()) continue;
+    LOG(WARNING) << "worker w" << id << " missed its heartbeats; declared lost";
+    it->second->Close();
+    worker_sinks_.erase(it);
+  }
+}
+
+absl::StatusOr<uint64_t> Coordinator::ParseJobId(
+    const std::string& job_id) const {
+  std::optional<uint64_t> seq = SeqFromJobId(job_id);
+  if (!seq) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  return *seq;
+}
+
+// ---- Submission -----------------------------------------------------------
+
+void Coordinator::Submit(v1::SubmitJobRequest request,
+                         Reply<v1::SubmitJobResponse> done) {
+  // Compiling is pure and can be slow for big jobs: it stays off the loop.
+  absl::StatusOr<CompiledJob> job =
+      CompileJob(std::move(*request.mutable_job()), options_.limits);
+  if (!job.ok()) {
+    done(job.status());
+    return;
+  }
+  Post([this, request = std::move(request), job = *std::move(job),
+        done = std::move(done)]() mutable {
+    DoSubmit(std::move(request), std::move(job), std::move(done));
+  });
+}
+
+void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
+                           Reply<v1::SubmitJobResponse> done) {
+  if (!fatal_.ok()) return done(fatal_);
+  const std::string& request_id = request.request_id();
+  if (!request_id.empty()) {
+    std::optional<uint64_t> existing;
+    if (auto it = turn_requests_.find(request_id); it != turn_requests_.end()) {
+      existing = it->second;
+    } else {
+      absl::StatusOr<std::optional<uint64_t>> found =
+          store_->FindRequest(request_id);
+      if (!found.ok()) return done(found.status());
+      existing = *found;
+    }
+    if (existing) {
+      v1::SubmitJobResponse response;
+      response.set_job_id(JobIdFromSeq(*existing));
+      response.set_existing(true);
+      AfterCommit(
+          [response, done = std::move(done)](const absl::Status& s) mutable {
+            if (!s.ok()) return done(s);
+            done(response);
+          });
+      return;
+    }
+  }
+  const uint64_t seq = next_seq_++;
+  v1::JobStatus status;
+  status.set_job_id(JobIdFromSeq(seq));
+  status.set_name(job.spec.name());
+  status.set_priority(job.spec.priority());
+  status.set_state(v1::JOB_PENDING);
+  status.set_total_tasks(job.size());
+  status.set_request_id(request_id);
+  *status.mutable_submitted_at() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
+  WriteSet::NewJob& record = submitted_.new_jobs.emplace_back();
+  record.seq = seq;
+  record.spec = job.spec;
+  record.status = status;
+  record.request_id = request_id;
+  if (!request_id.empty()) turn_requests_[request_id] = seq;
+  scheduler_.AddJob(seq, std::move(job), std::move(status));
+  AfterCommit([seq, done = std::move(done)](const absl::Status& s) mutable {
+    if (!s.ok()) return done(s);
+    v1::SubmitJobResponse response;
+    response.set_job_id(JobIdFromSeq(seq));
+    done(response);
+  });
+}
+
+// ---- Queries --------------------------------------------------------------
+
+void Coordinator::GetJob(std::string job_id, Reply<v1::JobStatus> done) {
+  Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    absl::StatusOr<v1::JobStatus> result = seq.status();
+    if (seq.ok()) {
+      std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq);
+      result = live ? *std::move(live) : store_->GetJobStatus(*seq);
+      if (absl::IsNotFound(result.status())) {
+        result = absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+      }
+    }
+    AfterCommit([result = std::move(result),
+                 done = std::move(done)](const absl::Status& s) mutable {
+      done(s.ok() ? std::move(result) : s);
+    });
+  });
+}
+
+void Coordinator::ListJobs(v1::ListJobsRequest request,
+                           Reply<v1::ListJobsResponse> done) {
+  Post([this, request = std::move(request), done = std::move(done)]() mutable {
+    uint64_t before = UINT64_MAX;
+    absl::StatusOr<v1::ListJobsResponse> result;
+    if (!request.page_token().empty() &&
+        !absl::SimpleAtoi(request.page_token(), &before)) {
+      result = absl::InvalidArgumentError(
+          "page_token: not a token ListJobs "
+          "returned");
+    } else {
+      uint32_t size =
+          request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+      size = std::min(size, kMaxPageSize);
+      absl::StatusOr<std::vector<v1::JobStatus>> jobs =
+          store_->ListJobStatuses(before, size + 1);
+      if (!jobs.ok()) {
+        result = jobs.status();
+      } else {
+        v1::ListJobsResponse response;
+        for (size_t i = 0; i < jobs->size() && i < size; ++i) {
+          const v1::JobStatus& stored = (*jobs)[i];
+          uint64_t seq = SeqFromJobId(stored.job_id()).value_or(0);
+          std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(seq);
+          *response.add_jobs() = live ? *std::move(live) : stored;
+        }
+        if (jobs->size() > size) {
+          response.set_next_page_token(absl::StrCat(
+              SeqFromJobId(response.jobs(size - 1).job_id()).value_or(0)));
+        }
+        result = std::move(response);
+      }
+    }
+    AfterCommit([result = std::move(result),
+                 done = std::move(done)](const absl::Status& s) mutable {
+      done(s.ok() ? std::move(result) : s);
+    });
+  });
+}
+
+absl::StatusOr<uint32_t> Coordinator::FindStoredTask(
+    uint64_t seq, const std::string& task_id) {
+  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>> tasks =
+      store_->ListTaskStatuses(seq);
+  if (!tasks.ok()) return tasks.status();
+  for (const auto& [index, status] : *tasks) {
+    if (status.task_id() == task_id) return index;
+  }
+  return absl::NotFoundError(absl::StrCat("job '", JobIdFromSeq(seq),
+                                          "' has no task '", task_id, "'"));
+}
+
+void Coordinator::GetTask(std::string job_id, std::string task_id,
+                          Reply<v1::TaskStatus> done) {
+  Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
+        done = std::move(done)]() mutable {
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    absl::StatusOr<v1::TaskStatus> result = seq.status();
+    if (seq.ok() && scheduler_.HasJob(*seq)) {
+      result = scheduler_.TaskStatusOf(*seq, task_id);
+    } else if (seq.ok()) {
+      absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
+      result = index.ok() ? store_->GetTaskStatus(*seq, *index)
+                          : absl::StatusOr<v1::TaskStatus>(index.status());
+    }
+    AfterCommit([result = std::move(result),
+                 done = std::move(done)](const absl::Status& s) mutable {
+      done(s.ok() ? std::move(result) : s);
+    });
+  });
+}
+
+void Coordinator::ListTasks(std::string job_id,
+                            Reply<v1::ListTasksResponse> done) {
+  Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    absl::StatusOr<v1::ListTasksResponse> result = seq.status();
+    if (seq.ok()) {
+      v1::ListTasksResponse response;
+      if (auto live = scheduler_.TaskStatusesOf(*seq)) {
+        for (auto& task : *live) *response.add_tasks() = std::move(task);
+        result = std::move(response);
+      } else if (absl::Status exists = store_->GetJobStatus(*seq).status();
+                 !exists.ok()) {
+        result = absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+      } else {
+        auto stored = store_->ListTaskStatuses(*seq);
+        if (!stored.ok()) {
+          result = stored.status();
+        } else {
+          for (auto& [index, task] : *stored) {
+            *response.add_tasks() = std::move(task);
+          }
+          result = std::move(response);
+        }
+      }
+    }
+    AfterCommit([result = std::move(result),
+                 done = std::move(done)](const absl::Status& s) mutable {
+      done(s.ok() ? std::move(result) : s);
+    });
+  });
+}
+
+void Coordinator::GetResult(std::string job_id, std::string task_id,
+                            Reply<v1::GetResultResponse> done) {
+  Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
+        done = std::move(done)]() mutable {
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    absl::StatusOr<StoredResult> result = seq.status();
+    if (seq.ok() && scheduler_.HasJob(*seq)) {
+      result = scheduler_.ResultOf(*seq, task_id);
+    } else if (seq.ok()) {
+      absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
+      if (!index.ok()) {
+        result = index.status();
+      } else {
+        result = store_->GetResult(*seq, *index);
+        if (absl::IsNotFound(result.status())) {
+          auto task = store_->GetTaskStatus(*seq, *index);
+          result = absl::NotFoundError(absl::StrCat(
+              "task '", task_id, "' has no result: it is ",
+              task.ok() ? v1::TaskState_Name(task->state()) : "unknown"));
+        }
+      }
+    }
+    AfterCommit([result = std::move(result),
+                 done = std::move(done)](const absl::Status& s) mutable {
+      if (!s.ok()) return done(s);
+      if (!result.ok()) return done(result.status());
+      v1::GetResultResponse response;
+      response.set_data(std::move(result->data));
+      response.set_content_type(std::move(result->content_type));
+      done(std::move(response));
+    });
+  });
+}
+
+void Coordinator::Cancel(std::string job_id,
+                         Reply<v1::CancelJobResponse> done) {
+  Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    absl::StatusOr<v1::CancelJobResponse> result = seq.status();
+    if (seq.ok() && scheduler_.HasJob(*seq)) {
+      result = scheduler_.CancelJob(*seq);
+    } else if (seq.ok()) {
+      absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
+      if (stored.ok()) {
+        v1::CancelJobResponse response;
+        response.set_state(stored->state());
+        response.set_cancelled(false);
+        result = response;
+      } else {
+        result = absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+      }
+    }
+    AfterCommit([result = std::move(result),
+                 done = std::move(done)](const absl::Status& s) mutable {
+      done(s.ok() ? std::move(result) : s);
+    });
+  });
+}
+
+void Coordinator::ListWorkers(Reply<v1::ListWorkersResponse> done) {
+  Post([this, done = std::move(done)]() mutable {
+    v1::ListWorkersResponse response;
+    for (auto& worker : scheduler_.Workers()) {
+      *response.add_workers() = std::move(worker);
+    }
+    AfterCommit([response = std::move(response),
+                 done = std::move(done)](const absl::Status& s) mutable {
+      if (!s.ok()) return done(s);
+      done(std::move(response));
+    });
+  });
+}
+
+// ---- Watching -------------------------------------------------------------
+
+void Coordinator::Watch(std::string job_id, std::shared_ptr<WatchSink> sink) {
+  Post([this, job_id = std::move(job_id), sink = std::move(sink)]() mutable {
+    DoWatch(job_id, std::move(sink));
+  });
+}
+
+void Coordinator::DoWatch(const std::string& job_id,
+                          std::shared_ptr<WatchSink> sink) {
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return sink->Fail(seq.status());
+  if (std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq)) {
+    watchers_[*seq].push_back(sink);
+    scheduler_.SetWatched(*seq, true);
+    v1::JobEvent snapshot;
+    *snapshot.mutable_snapshot() = *std::move(live);
+    AfterCommit(
+        [sink, snapshot = std::move(snapshot)](const absl::Status& s) mutable {
+          if (!s.ok()) return sink->Fail(s);
+          sink->Send(std::move(snapshot));
+        });
+    return;
+  }
+  absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
+  if (!stored.ok()) {
+    return sink->Fail(
+        absl::NotFoundError(absl::StrCat("no job '", job_id, "'")));
+  }
+  // The job has ended: its snapshot and its end, at once.
+  AfterCommit([sink, stored = *std::move(stored)](const absl::Status& s) {
+    if (!s.ok()) return sink->Fail(s);
+    v1::JobEvent snapshot;
+    *snapshot.mutable_snapshot() = stored;
+    sink->Send(std::move(snapshot));
+    v1::JobEvent finished;
+    *finished.mutable_finished() = stored;
+    sink->Send(std::move(finished));
+  });
+}
+
+void Coordinator::Unwatch(std::shared_ptr<WatchSink> sink) {
+  Post([this, sink = std::move(sink)]() {
+    for (auto it = watchers_.begin(); it != watchers_.end(); ++it) {
+      auto& sinks = it->second;
+      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
+      if (sinks.empty()) {
+        scheduler_.SetWatched(it->first, false);
+        watchers_.erase(it);
+        return;
+      }
+    }
+  });
+}
+
+// ---- Workers --------------------------------------------------------------
+
+void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
+                                  v1::Register registration, std::string peer) {
+  Post([this, id, sink = std::move(sink),
+        registration = std::move(registration),
+        peer = std::move(peer)]() mutable {
+    WorkerSpec spec;
+    spec.name = registration.name().empty() ? absl::StrCat("w", id)
+                                            : registration.name();
+    spec.slots = registration.slots();
+    spec.pool = registration.pool();
+    for (const auto& [key, value] : registration.labels()) {
+      spec.labels.emplace_back(key, value);
+    }
+    spec.functions.assign(registration.functions().begin(),
+                          registration.functions().end());
+    spec.peer = std::move(peer);
+    LOG(INFO) << "worker w" << id << " (" << spec.name << ", " << spec.slots
+              << " slots, " << spec.functions.size() << " functions) joined";
+    scheduler_.AddWorker(id, std::move(spec));
+    worker_sinks_[id] = sink;
+    v1::CoordinatorMessage message;
+    message.mutable_registered()->set_worker_id(absl::StrCat("w", id));
+    message.mutable_registered()->set_heartbeat_interval_ms(
+        absl::ToInt64Milliseconds(options_.heartbeat_interval));
+    AfterCommit(
+        [sink, message = std::move(message)](const absl::Status& s) mutable {
+          if (s.ok()) sink->Send(std::move(message));
+        });
+  });
+}
+
+void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
+  Post([this, id, message = std::move(message)]() mutable {
+    if (!scheduler_.HasWorker(id)) return;  // declared lost already
+    switch (message.msg_case()) {
+      case v1::WorkerMessage::kHeartbeat:
+        scheduler_.OnHeartbeat(id);
+        break;
+      case v1::WorkerMessage::kBatch:
+        for (const auto& started : message.batch().started()) {
+          scheduler_.OnTaskStarted(id, started);
+        }
+        for (auto& result : *message.mutable_batch()->mutable_results()) {
+          scheduler_.OnTaskResult(id, std::move(result));
+        }
+        break;
+      default:
+        LOG(WARNING) << "worker w" << id << " sent an unexpected message";
+    }
+  });
+}
+
+void Coordinator::WorkerDisconnected(WorkerId id) {
+  Post([this, id] {
+    if (!scheduler_.HasWorker(id)) return;
+    LOG(INFO) << "worker w" << id << " left; its tasks go back to the queue";
+    scheduler_.RemoveWorker(id);
+    worker_sinks_.erase(id);
+  });
+}
+
+}  // namespace dagd

@@ -1,0 +1,153 @@
+#ifndef DAGD_SERVER_COORDINATOR_H_
+#define DAGD_SERVER_COORDINATOR_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "dagd/v1/job_service.pb.h"
+#include "dagd/v1/worker_service.pb.h"
+#include "server/clock.h"
+#include "server/job_compiler.h"
+#include "server/scheduler.h"
+#include "storage/meta_store.h"
+
+namespace dagd {
+
+// A worker's stream as the coordinator sees it. Thread-safe; never blocks.
+class WorkerSink {
+ public:
+  virtual ~WorkerSink() = default;
+  virtual void Send(v1::CoordinatorMessage message) = 0;
+  // Ends the stream: the worker was declared lost.
+  virtual void Close() = 0;
+};
+
+// A WatchJob stream. Thread-safe; never blocks. After an event carrying
+// `finished`, or after Fail, the sink ends its stream.
+class WatchSink {
+ public:
+  virtual ~WatchSink() = default;
+  virtual void Send(v1::JobEvent event) = 0;
+  virtual void Fail(absl::Status status) = 0;
+};
+
+// What the coordinator reports once per turn, for metrics.
+struct TurnStats {
+  SchedulerCounts counts;
+  size_t events = 0;
+  absl::Duration duration;
+  std::vector<v1::JobState> finished_jobs;
+  size_t submitted_jobs = 0;
+};
+
+struct CoordinatorOptions {
+  JobLimits limits;
+  SchedulerOptions scheduler;
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+  // Unsynced writes are fsynced at least this often.
+  absl::Duration sync_interval = absl::Seconds(1);
+};
+
+// Owns the scheduler and the loop thread that drives it (DESIGN.md,
+// Threading). Every public method is thread-safe and never blocks: it
+// posts an event; the loop drains all queued events in one turn, applies
+// them, commits the turn's writes in one batch, and only then answers
+// callers and sends to workers and watchers. Reply callbacks run on the
+// loop thread and must not block.
+//
+// When a commit fails the coordinator stops serving: pending and later
+// calls get UNAVAILABLE, and `on_fatal` runs once so the process can stop.
+class Coordinator {
+ public:
+  template <typename T>
+  using Reply = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+  Coordinator(CoordinatorOptions options, MetaStore* store, Clock* clock);
+  ~Coordinator();
+
+  // Reads what the store needs read at start, then starts the loop.
+  absl::Status Start();
+  // Finishes the current turn, syncs the store, and joins the loop.
+  void Stop();
+
+  void SetTurnObserver(std::function<void(const TurnStats&)> observer);
+  void SetFatalHandler(std::function<void(const absl::Status&)> on_fatal);
+
+  // Validation runs on the calling thread; errors come back through `done`.
+  void Submit(v1::SubmitJobRequest request, Reply<v1::SubmitJobResponse> done);
+  void GetJob(std::string job_id, Reply<v1::JobStatus> done);
+  void ListJobs(v1::ListJobsRequest request, Reply<v1::ListJobsResponse> done);
+  void GetTask(std::string job_id, std::string task_id,
+               Reply<v1::TaskStatus> done);
+  void ListTasks(std::string job_id, Reply<v1::ListTasksResponse> done);
+  void GetResult(std::string job_id, std::string task_id,
+                 Reply<v1::GetResultResponse> done);
+  void Cancel(std::string job_id, Reply<v1::CancelJobResponse> done);
+  void ListWorkers(Reply<v1::ListWorkersResponse> done);
+  void Watch(std::string job_id, std::shared_ptr<WatchSink> sink);
+  void Unwatch(std::shared_ptr<WatchSink> sink);
+
+  WorkerId NewWorkerId() { return next_worker_id_.fetch_add(1); }
+  void WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
+                       v1::Register registration, std::string peer);
+  void WorkerMessage(WorkerId id, v1::WorkerMessage message);
+  void WorkerDisconnected(WorkerId id);
+
+ private:
+  using Event = absl::AnyInvocable<void()>;
+
+  void Post(Event event);
+  void Run();
+  void RunTurn(std::vector<Event>& events);
+  void Deliver(TurnOutput& out);
+  void AfterCommit(absl::AnyInvocable<void(const absl::Status&)> fn);
+  absl::StatusOr<uint64_t> ParseJobId(const std::string& job_id) const;
+  absl::StatusOr<uint32_t> FindStoredTask(uint64_t seq,
+                                          const std::string& task_id);
+
+  // Loop-thread halves of the public calls.
+  void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
+                Reply<v1::SubmitJobResponse> done);
+  void DoWatch(const std::string& job_id, std::shared_ptr<WatchSink> sink);
+
+  // Constant after construction.
+  const CoordinatorOptions options_;
+  MetaStore* const store_;
+  Clock* const clock_;
+
+  std::atomic<WorkerId> next_worker_id_{1};
+
+  absl::Mutex mu_;
+  std::vector<Event> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar wake_;
+
+  // Owned by the loop thread (set before it starts, read only by it).
+  Scheduler scheduler_;
+  std::function<void(const TurnStats&)> observer_;
+  std::function<void(const absl::Status&)> on_fatal_;
+  uint64_t next_seq_ = 1;
+  WriteSet submitted_;  // new jobs of the current turn
+  absl::flat_hash_map<std::string, uint64_t> turn_requests_;
+  std::vector<absl::AnyInvocable<void(const absl::Status&)>> after_commit_;
+  absl::flat_hash_map<WorkerId, std::shared_ptr<WorkerSink>> worker_sinks_;
+  absl::flat_hash_map<uint64_t, std::vector<std::shared_ptr<WatchSink>>>
+      watchers_;
+  absl::Time last_sync_;
+  bool unsynced_ = false;
+  absl::Status fatal_;  // set once a commit failed
+  std::thread thread_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_COORDINATOR_H_

@@ -1,0 +1,261 @@
+#include "server/job_compiler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::Duration;
+using google::protobuf::util::TimeUtil;
+
+constexpr uint32_t kMaxAttempts = 1000;
+constexpr int kMaxCycleNames = 20;
+
+// How a task is named in messages: its id, or its position when it has none.
+std::string TaskName(const v1::JobSpec& spec, uint32_t i) {
+  const std::string& id = spec.tasks(i).id();
+  if (id.empty()) return absl::StrCat("task #", i, " (no id)");
+  return absl::StrCat("task '", id, "'");
+}
+
+absl::Status TaskError(const v1::JobSpec& spec, uint32_t i,
+                       absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(TaskName(spec, i), ": ", problem));
+}
+
+absl::Status NotYet(const v1::JobSpec& spec, uint32_t i,
+                    absl::string_view field) {
+  return TaskError(spec, i,
+                   absl::StrCat("field '", field,
+                                "' is not supported by this dagd yet; remove "
+                                "it"));
+}
+
+bool Negative(const Duration& d) { return d.seconds() < 0 || d.nanos() < 0; }
+
+absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits) {
+  if (spec.tasks_size() == 0) {
+    return absl::InvalidArgumentError("job: has no tasks");
+  }
+  if (static_cast<uint64_t>(spec.tasks_size()) > limits.max_tasks_per_job) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job: has ", spec.tasks_size(), " tasks, over the limit of ",
+        limits.max_tasks_per_job, " (--max_tasks_per_job)"));
+  }
+  const uint64_t bytes = spec.ByteSizeLong();
+  if (bytes > limits.max_job_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job: is ", bytes, " bytes encoded, over the limit of ",
+                     limits.max_job_bytes, " (--max_job_bytes)"));
+  }
+  if (spec.max_parallelism() != 0) {
+    return absl::InvalidArgumentError(
+        "job: field 'max_parallelism' is not supported by this dagd yet; "
+        "remove it");
+  }
+  if (spec.has_deadline()) {
+    return absl::InvalidArgumentError(
+        "job: field 'deadline' is not supported by this dagd yet; remove it");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRetry(const v1::JobSpec& spec, uint32_t i) {
+  const v1::RetryPolicy& retry = spec.tasks(i).retry();
+  if (retry.max_attempts() > kMaxAttempts) {
+    return TaskError(spec, i,
+                     absl::StrCat("retry.max_attempts ", retry.max_attempts(),
+                                  " is over the limit of ", kMaxAttempts));
+  }
+  if (Negative(retry.initial_backoff()) || Negative(retry.max_backoff())) {
+    return TaskError(spec, i, "retry backoffs must not be negative");
+  }
+  if (retry.multiplier() != 0 &&
+      (!std::isfinite(retry.multiplier()) || retry.multiplier() < 1)) {
+    return TaskError(spec, i, "retry.multiplier must be at least 1");
+  }
+  return absl::OkStatus();
+}
+
+// Checks what can be checked of one task without looking at the others.
+absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i) {
+  const v1::TaskSpec& task = spec.tasks(i);
+  if (task.id().empty()) return TaskError(spec, i, "id is empty");
+  if (task.fn().empty()) return TaskError(spec, i, "fn is empty");
+  if (!task.exclusive_group().empty()) {
+    return NotYet(spec, i, "exclusive_group");
+  }
+  if (!task.executor().empty()) return NotYet(spec, i, "executor");
+  if (!task.resources().amounts().empty()) {
+    return NotYet(spec, i, "resources.amounts");
+  }
+  if (!task.resources().labels().empty()) {
+    return NotYet(spec, i, "resources.labels");
+  }
+  if (Negative(task.timeout())) {
+    return TaskError(spec, i, "timeout must not be negative");
+  }
+  if (!std::isfinite(task.cost()) || task.cost() < 0) {
+    return TaskError(spec, i, "cost must be a finite number >= 0");
+  }
+  return CheckRetry(spec, i);
+}
+
+// Resolves every `inputs` and `after` entry to an index and builds the edge
+// arrays. `index` maps ids to positions.
+absl::Status BuildEdges(
+    const absl::flat_hash_map<absl::string_view, uint32_t>& index,
+    CompiledJob& job) {
+  const v1::JobSpec& spec = job.spec;
+  const uint32_t n = job.size();
+  std::vector<std::pair<uint32_t, uint32_t>> edges;  // (from, to)
+  job.input_begin.assign(n + 1, 0);
+  auto resolve = [&](uint32_t i, const std::string& dep,
+                     absl::string_view field) -> absl::StatusOr<uint32_t> {
+    auto it = index.find(dep);
+    if (it == index.end()) {
+      return TaskError(
+          spec, i,
+          absl::StrCat(field, " '", dep, "' names no task in the job"));
+    }
+    if (it->second == i) {
+      return TaskError(
+          spec, i, absl::StrCat("depends on itself (", field, " '", dep, "')"));
+    }
+    return it->second;
+  };
+  for (uint32_t i = 0; i < n; ++i) {
+    job.input_begin[i] = job.inputs.size();
+    for (const std::string& dep : spec.tasks(i).inputs()) {
+      absl::StatusOr<uint32_t> from = resolve(i, dep, "input");
+      if (!from.ok()) return from.status();
+      job.inputs.push_back(*from);
+      edges.emplace_back(*from, i);
+    }
+    for (const std::string& dep : spec.tasks(i).after()) {
+      absl::StatusOr<uint32_t> from = resolve(i, dep, "after");
+      if (!from.ok()) return from.status();
+      edges.emplace_back(*from, i);
+    }
+  }
+  job.input_begin[n] = job.inputs.size();
+  // Counting sort of the edges by source gives the flat successor lists.
+  job.succ_begin.assign(n + 1, 0);
+  job.dep_count.assign(n, 0);
+  for (const auto& [from, to] : edges) {
+    ++job.succ_begin[from + 1];
+    ++job.dep_count[to];
+  }
+  for (uint32_t i = 0; i < n; ++i) job.succ_begin[i + 1] += job.succ_begin[i];
+  job.succ.resize(edges.size());
+  std::vector<uint32_t> fill(job.succ_begin.begin(), job.succ_begin.end() - 1);
+  for (const auto& [from, to] : edges) job.succ[fill[from]++] = to;
+  return absl::OkStatus();
+}
+
+// Names the tasks on one cycle among the tasks Kahn's algorithm could not
+// order (`left[i]` is true for those). Each such task has a predecessor that
+// is also left, so walking predecessors must revisit a task: the walk from
+// that task onwards is a cycle.
+absl::Status CycleError(const CompiledJob& job, const std::vector<bool>& left) {
+  const uint32_t n = job.size();
+  // Predecessor lists of the tasks that are left.
+  std::vector<uint32_t> pred(n, UINT32_MAX);
+  for (uint32_t from = 0; from < n; ++from) {
+    if (!left[from]) continue;
+    for (uint32_t e = job.succ_begin[from]; e < job.succ_begin[from + 1]; ++e) {
+      if (left[job.succ[e]]) pred[job.succ[e]] = from;
+    }
+  }
+  uint32_t start = 0;
+  while (!left[start]) ++start;
+  std::vector<uint32_t> seen_at(n, UINT32_MAX);
+  std::vector<uint32_t> walk;
+  uint32_t v = start;
+  while (seen_at[v] == UINT32_MAX) {
+    seen_at[v] = walk.size();
+    walk.push_back(v);
+    v = pred[v];
+  }
+  // walk[seen_at[v]..] follows edges backwards; print them forwards.
+  std::vector<std::string> names;
+  for (size_t k = walk.size(); k-- > seen_at[v];) {
+    if (names.size() == kMaxCycleNames) {
+      names.push_back("...");
+      break;
+    }
+    names.push_back(absl::StrCat("'", job.spec.tasks(walk[k]).id(), "'"));
+  }
+  names.push_back(absl::StrCat("'", job.spec.tasks(v).id(), "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("job: has a cycle: ", absl::StrJoin(names, " -> ")));
+}
+
+// Kahn's algorithm: a topological order, or a cycle error.
+absl::StatusOr<std::vector<uint32_t>> TopologicalOrder(const CompiledJob& job) {
+  const uint32_t n = job.size();
+  std::vector<uint32_t> remaining = job.dep_count;
+  std::vector<uint32_t> order;
+  order.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (remaining[i] == 0) order.push_back(i);
+  }
+  for (size_t head = 0; head < order.size(); ++head) {
+    const uint32_t v = order[head];
+    for (uint32_t e = job.succ_begin[v]; e < job.succ_begin[v + 1]; ++e) {
+      if (--remaining[job.succ[e]] == 0) order.push_back(job.succ[e]);
+    }
+  }
+  if (order.size() == n) return order;
+  std::vector<bool> left(n);
+  for (uint32_t i = 0; i < n; ++i) left[i] = remaining[i] > 0;
+  return CycleError(job, left);
+}
+
+}  // namespace
+
+absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
+                                       const JobLimits& limits) {
+  if (absl::Status s = CheckJobFields(spec, limits); !s.ok()) return s;
+  CompiledJob job;
+  job.spec = std::move(spec);
+  const uint32_t n = job.spec.tasks_size();
+  job.dep_count.resize(n);
+  absl::flat_hash_map<absl::string_view, uint32_t> index;
+  index.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (absl::Status s = CheckTaskFields(job.spec, i); !s.ok()) return s;
+    auto [it, inserted] = index.emplace(job.spec.tasks(i).id(), i);
+    if (!inserted) {
+      return TaskError(
+          job.spec, i,
+          absl::StrCat("duplicate id (also task #", it->second, ")"));
+    }
+  }
+  if (absl::Status s = BuildEdges(index, job); !s.ok()) return s;
+  absl::StatusOr<std::vector<uint32_t>> order = TopologicalOrder(job);
+  if (!order.ok()) return order.status();
+  job.rank.assign(n, 0);
+  for (auto it = order->rbegin(); it != order->rend(); ++it) {
+    const uint32_t v = *it;
+    double longest = 0;
+    for (uint32_t e = job.succ_begin[v]; e < job.succ_begin[v + 1]; ++e) {
+      longest = std::max(longest, job.rank[job.succ[e]]);
+    }
+    const double cost = job.spec.tasks(v).cost();
+    job.rank[v] = (cost > 0 ? cost : 1.0) + longest;
+  }
+  return job;
+}
+
+}  // namespace dagd

@@ -1,0 +1,390 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/scheduler_internal.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+// The delay before the attempt after `attempt` (1-based), before jitter.
+absl::Duration Backoff(const v1::RetryPolicy& retry, uint32_t attempt) {
+  absl::Duration initial = retry.has_initial_backoff()
+                               ? ToDuration(retry.initial_backoff())
+                               : absl::Seconds(1);
+  absl::Duration cap = retry.has_max_backoff() ? ToDuration(retry.max_backoff())
+                                               : absl::Seconds(60);
+  double multiplier = retry.multiplier() == 0 ? 2.0 : retry.multiplier();
+  double factor = std::pow(multiplier, static_cast<double>(attempt - 1));
+  if (!std::isfinite(factor) || factor > 1e9) return cap;
+  return std::min(initial * factor, cap);
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options, Clock* clock,
+                     std::function<double()> random)
+    : options_(options), clock_(clock), random_(std::move(random)) {}
+
+Scheduler::~Scheduler() = default;
+
+Scheduler::Job* Scheduler::FindJob(uint64_t seq) {
+  auto it = jobs_.find(seq);
+  return it == jobs_.end() || it->second->finished ? nullptr : it->second.get();
+}
+
+const Scheduler::Job* Scheduler::FindJob(uint64_t seq) const {
+  auto it = jobs_.find(seq);
+  return it == jobs_.end() || it->second->finished ? nullptr : it->second.get();
+}
+
+void Scheduler::AddJob(uint64_t seq, CompiledJob graph, v1::JobStatus status) {
+  auto job = std::make_unique<Job>();
+  job->seq = seq;
+  job->graph = std::move(graph);
+  job->status = std::move(status);
+  const uint32_t n = job->graph.size();
+  job->tasks.resize(n);
+  job->results.resize(n);
+  job->unfinished = n;
+  job->counts[v1::TASK_PENDING] = n;
+  task_counts_[v1::TASK_PENDING] += n;
+  Job& j = *job;
+  jobs_.emplace(seq, std::move(job));
+  for (uint32_t i = 0; i < n; ++i) {
+    j.tasks[i].remaining = j.graph.dep_count[i];
+    j.tasks[i].fn = functions_.Intern(j.spec(i).fn());
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (j.tasks[i].remaining == 0) MakeReady(j, i);
+  }
+}
+
+void Scheduler::MakeReady(Job& job, uint32_t task) {
+  SetState(job, task, v1::TASK_READY);
+  const v1::TaskSpec& spec = job.spec(task);
+  ready_.Push(job.tasks[task].fn,
+              ReadyEntry{job.graph.spec.priority(), spec.priority(),
+                         job.graph.rank[task], job.seq, task});
+}
+
+void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
+  TaskRecord& t = job.tasks[task];
+  const v1::TaskState old = t.state;
+  --job.counts[old];
+  --task_counts_[old];
+  ++job.counts[state];
+  ++task_counts_[state];
+  t.state = state;
+  if (IsTerminal(state) && !IsTerminal(old)) {
+    --job.unfinished;
+    out_.writes.task_statuses.push_back(
+        {job.seq, task, BuildTaskStatus(job, task)});
+  }
+  if (job.watched) {
+    v1::JobEvent event;
+    v1::TaskEvent* e = event.mutable_task();
+    e->set_task_id(job.spec(task).id());
+    e->set_state(state);
+    e->set_attempt(t.attempts.size());
+    if (!t.attempts.empty()) {
+      e->set_worker(t.attempts.back().worker_name);
+      e->set_error(t.attempts.back().error);
+    }
+    if (!t.error.empty()) e->set_error(t.error);
+    out_.events.emplace_back(job.seq, std::move(event));
+  }
+}
+
+void Scheduler::PersistJobStatus(const Job& job) {
+  out_.writes.job_statuses.emplace_back(job.seq, BuildJobStatus(job, false));
+}
+
+absl::StatusOr<v1::CancelJobResponse> Scheduler::CancelJob(uint64_t seq) {
+  Job* job = FindJob(seq);
+  if (job == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("job '", JobIdFromSeq(seq), "' is not running"));
+  }
+  job->cancel_requested = true;
+  CancelRest(*job);
+  MaybeFinish(*job);
+  v1::CancelJobResponse response;
+  response.set_state(job->status.state());
+  response.set_cancelled(true);
+  return response;
+}
+
+void Scheduler::CancelRest(Job& job) {
+  for (uint32_t i = 0; i < job.graph.size(); ++i) {
+    if (job.Terminal(i)) continue;
+    TaskRecord& t = job.tasks[i];
+    if (t.state == v1::TASK_ASSIGNED || t.state == v1::TASK_RUNNING) {
+      v1::TaskRef* ref = out_.sends[t.worker].add_cancels();
+      ref->set_job_id(job.status.job_id());
+      ref->set_task_index(i);
+      ref->set_attempt(t.attempts.size());
+      ReleaseSlots(job, i);
+    }
+    t.retry_wait = false;
+    SetState(job, i, v1::TASK_CANCELLED);
+  }
+}
+
+void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
+  auto worker = std::make_unique<Worker>();
+  worker->id = id;
+  worker->spec = std::move(spec);
+  if (worker->spec.slots == 0) worker->spec.slots = 1;
+  worker->connected_at = worker->last_seen = clock_->Now();
+  for (const std::string& fn : worker->spec.functions) {
+    uint32_t fn_id = functions_.Intern(fn);
+    if (fn_id >= workers_by_fn_.size()) workers_by_fn_.resize(fn_id + 1);
+    workers_by_fn_[fn_id].push_back(worker.get());
+    worker->fns.push_back(fn_id);
+  }
+  free_slots_ += worker->spec.slots;
+  workers_.emplace(id, std::move(worker));
+}
+
+void Scheduler::RemoveWorker(WorkerId id) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  Worker& worker = *it->second;
+  for (uint32_t fn : worker.fns) {
+    auto& list = workers_by_fn_[fn];
+    list.erase(std::remove(list.begin(), list.end(), &worker), list.end());
+  }
+  free_slots_ -= worker.free();
+  const absl::Time now = clock_->Now();
+  for (const TaskRef& ref : worker.running) {
+    Job* job = FindJob(ref.seq);
+    if (job == nullptr) continue;
+    TaskRecord& t = job->tasks[ref.task];
+    if (t.worker != id) continue;
+    AttemptRecord& attempt = t.attempts.back();
+    attempt.error = absl::StrCat("worker '", worker.spec.name, "' was lost");
+    attempt.finished_at = now;
+    t.worker = 0;
+    MakeReady(*job, ref.task);
+  }
+  out_.sends.erase(id);
+  workers_.erase(it);
+}
+
+void Scheduler::OnHeartbeat(WorkerId id) {
+  auto it = workers_.find(id);
+  if (it != workers_.end()) it->second->last_seen = clock_->Now();
+}
+
+void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
+  OnHeartbeat(id);
+  auto seq = SeqFromJobId(started.task().job_id());
+  Job* job = seq ? FindJob(*seq) : nullptr;
+  const uint32_t index = started.task().task_index();
+  if (job == nullptr || index >= job->graph.size()) return;
+  TaskRecord& t = job->tasks[index];
+  if (t.state != v1::TASK_ASSIGNED || t.worker != id ||
+      t.attempts.size() != started.task().attempt()) {
+    return;
+  }
+  t.attempts.back().started_at =
+      absl::FromUnixMillis(started.started_unix_ms());
+  SetState(*job, index, v1::TASK_RUNNING);
+}
+
+void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
+  OnHeartbeat(id);
+  auto seq = SeqFromJobId(result.task().job_id());
+  Job* job = seq ? FindJob(*seq) : nullptr;
+  const uint32_t index = result.task().task_index();
+  if (job == nullptr || index >= job->graph.size()) {
+    ++dropped_reports_;
+    return;
+  }
+  TaskRecord& t = job->tasks[index];
+  if ((t.state != v1::TASK_ASSIGNED && t.state != v1::TASK_RUNNING) ||
+      t.worker != id || t.attempts.size() != result.task().attempt()) {
+    ++dropped_reports_;  // a stale attempt or a duplicate
+    return;
+  }
+  AttemptRecord& attempt = t.attempts.back();
+  if (result.started_unix_ms() != 0) {
+    attempt.started_at = absl::FromUnixMillis(result.started_unix_ms());
+  }
+  attempt.finished_at = absl::FromUnixMillis(result.finished_unix_ms());
+  ReleaseSlots(*job, index);
+  if (result.ok()) {
+    t.producer = id;
+    Succeed(*job, index, std::move(*result.mutable_output()));
+  } else {
+    Fail(*job, index, result.error(), result.permanent());
+  }
+}
+
+void Scheduler::ReleaseSlots(Job& job, uint32_t task) {
+  TaskRecord& t = job.tasks[task];
+  auto it = workers_.find(t.worker);
+  t.worker = 0;
+  if (it == workers_.end()) return;
+  Worker& worker = *it->second;
+  const uint32_t slots = job.slots(task);
+  worker.busy -= std::min(worker.busy, slots);
+  free_slots_ += slots;
+  worker.running.erase(TaskRef{job.seq, task});
+}
+
+void Scheduler::Succeed(Job& job, uint32_t task, v1::Payload output) {
+  StoredResult& result = job.results[task];
+  result.data = std::move(*output.mutable_data());
+  result.content_type = std::move(*output.mutable_content_type());
+  out_.writes.results.push_back({job.seq, task, result});
+  SetState(job, task, v1::TASK_SUCCEEDED);
+  const CompiledJob& g = job.graph;
+  for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
+    const uint32_t next = g.succ[e];
+    TaskRecord& n = job.tasks[next];
+    if (--n.remaining == 0 && n.state == v1::TASK_PENDING) MakeReady(job, next);
+  }
+  MaybeFinish(job);
+}
+
+void Scheduler::Fail(Job& job, uint32_t task, std::string error,
+                     bool permanent) {
+  TaskRecord& t = job.tasks[task];
+  t.attempts.back().error = std::move(error);
+  const v1::RetryPolicy& retry = job.spec(task).retry();
+  const uint32_t attempts = t.attempts.size();
+  if (permanent || attempts >= std::max<uint32_t>(1, retry.max_attempts())) {
+    FailForGood(job, task);
+    return;
+  }
+  // Jitter in [0.5, 1.0] of the backoff keeps retries of a fan-out apart.
+  const absl::Duration delay =
+      Backoff(retry, attempts) * (0.5 + 0.5 * random_());
+  t.retry_wait = true;
+  t.retry_at = clock_->Now() + delay;
+  SetState(job, task, v1::TASK_READY);
+  retries_.push(Timer{t.retry_at, job.seq, task, attempts});
+}
+
+void Scheduler::FailForGood(Job& job, uint32_t task) {
+  TaskRecord& t = job.tasks[task];
+  t.error = t.attempts.empty() ? "failed" : t.attempts.back().error;
+  job.failed = true;
+  job.failures.push_back(task);
+  SetState(job, task, v1::TASK_FAILED);
+  // Every descendant that has not finished can no longer run. The walk uses
+  // an explicit stack: graphs can be deep.
+  std::vector<uint32_t> stack = {task};
+  const CompiledJob& g = job.graph;
+  while (!stack.empty()) {
+    const uint32_t v = stack.back();
+    stack.pop_back();
+    for (uint32_t e = g.succ_begin[v]; e < g.succ_begin[v + 1]; ++e) {
+      const uint32_t next = g.succ[e];
+      if (job.Terminal(next)) continue;
+      job.tasks[next].retry_wait = false;
+      job.tasks[next].error =
+          absl::StrCat("upstream task '", job.spec(task).id(), "' failed");
+      SetState(job, next, v1::TASK_UPSTREAM_FAILED);
+      stack.push_back(next);
+    }
+  }
+  if (!job.graph.spec.continue_on_failure()) CancelRest(job);
+  MaybeFinish(job);
+}
+
+void Scheduler::MaybeFinish(Job& job) {
+  if (job.unfinished > 0 || job.finished) return;
+  const absl::Time now = clock_->Now();
+  if (job.failed) {
+    job.status.set_state(v1::JOB_FAILED);
+  } else if (job.cancel_requested) {
+    job.status.set_state(v1::JOB_CANCELLED);
+  } else {
+    job.status.set_state(v1::JOB_SUCCEEDED);
+  }
+  *job.status.mutable_finished_at() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  v1::JobStatus final_status = BuildJobStatus(job, false);
+  out_.writes.job_statuses.emplace_back(job.seq, final_status);
+  out_.sync = true;
+  if (job.watched) {
+    v1::JobEvent event;
+    *event.mutable_finished() = std::move(final_status);
+    out_.events.emplace_back(job.seq, std::move(event));
+  }
+  job.finished = true;
+  finished_jobs_.push_back(job.seq);
+}
+
+void Scheduler::Tick() {
+  const absl::Time now = clock_->Now();
+  while (!retries_.empty() && retries_.top().at <= now) {
+    Timer timer = retries_.top();
+    retries_.pop();
+    Job* job = FindJob(timer.seq);
+    if (job == nullptr) continue;
+    TaskRecord& t = job->tasks[timer.task];
+    if (t.state != v1::TASK_READY || !t.retry_wait ||
+        t.attempts.size() != timer.attempt) {
+      continue;
+    }
+    t.retry_wait = false;
+    const v1::TaskSpec& spec = job->spec(timer.task);
+    ready_.Push(t.fn,
+                ReadyEntry{job->graph.spec.priority(), spec.priority(),
+                           job->graph.rank[timer.task], job->seq, timer.task});
+  }
+  std::vector<WorkerId> lost;
+  for (const auto& [id, worker] : workers_) {
+    if (now - worker->last_seen > options_.worker_timeout) lost.push_back(id);
+  }
+  for (WorkerId id : lost) {
+    RemoveWorker(id);
+    out_.timed_out_workers.push_back(id);
+  }
+}
+
+std::optional<absl::Time> Scheduler::NextWakeup() const {
+  std::optional<absl::Time> next;
+  if (!retries_.empty()) next = retries_.top().at;
+  for (const auto& [id, worker] : workers_) {
+    absl::Time deadline = worker->last_seen + options_.worker_timeout;
+    if (!next || deadline < *next) next = deadline;
+  }
+  return next;
+}
+
+TurnOutput Scheduler::TakeOutput() {
+  for (uint64_t seq : finished_jobs_) {
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) continue;
+    for (size_t s = 0; s < it->second->counts.size(); ++s) {
+      task_counts_[s] -= it->second->counts[s];
+    }
+    jobs_.erase(it);
+  }
+  finished_jobs_.clear();
+  TurnOutput out = std::move(out_);
+  out_ = TurnOutput();
+  return out;
+}
+
+void Scheduler::SetWatched(uint64_t seq, bool watched) {
+  Job* job = FindJob(seq);
+  if (job != nullptr) job->watched = watched;
+}
+
+}  // namespace dagd

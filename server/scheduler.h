@@ -1,0 +1,201 @@
+#ifndef DAGD_SERVER_SCHEDULER_H_
+#define DAGD_SERVER_SCHEDULER_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "dagd/v1/job_service.pb.h"
+#include "dagd/v1/worker_service.pb.h"
+#include "server/clock.h"
+#include "server/job_compiler.h"
+#include "server/ready_queue.h"
+#include "storage/meta_store.h"
+
+namespace dagd {
+
+using WorkerId = uint64_t;
+
+struct WorkerSpec {
+  std::string name;
+  uint32_t slots = 1;
+  std::string pool;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<std::string> functions;
+  std::string peer;
+};
+
+struct SchedulerOptions {
+  // A worker that sends nothing for this long is declared lost.
+  absl::Duration worker_timeout = absl::Seconds(30);
+};
+
+// What one turn of the scheduler produced, for its owner to carry out:
+// store the writes (fsync when `sync`), then send the batches and events.
+struct TurnOutput {
+  WriteSet writes;
+  bool sync = false;  // a job finished: its end is acknowledged to clients
+  absl::flat_hash_map<WorkerId, v1::CoordinatorBatch> sends;
+  // Events of jobs marked watched, in the order they happened.
+  std::vector<std::pair<uint64_t, v1::JobEvent>> events;
+  // Workers declared lost by Tick() (missed heartbeats); their streams
+  // should be closed.
+  std::vector<WorkerId> timed_out_workers;
+};
+
+// Counts for metrics, over the jobs in memory.
+struct SchedulerCounts {
+  std::array<uint64_t, 9> tasks_by_state{};  // indexed by v1::TaskState
+  uint64_t jobs_pending = 0;
+  uint64_t jobs_running = 0;
+  uint64_t workers = 0;
+  uint64_t slots_total = 0;
+  uint64_t slots_busy = 0;
+  uint64_t ready_queue = 0;
+};
+
+// The scheduler core: a pure state machine over unfinished jobs and
+// connected workers. No gRPC, no storage, no clock of its own: events come
+// in as method calls, time from the injected Clock, and every effect goes
+// into the TurnOutput that TakeOutput() hands over.
+//
+// Thread rules: not thread-safe. One thread (the coordinator's loop) owns
+// it and makes every call.
+//
+// A finished job leaves memory at the next TakeOutput(); its final status,
+// task statuses and results are in that output's writes.
+class Scheduler {
+ public:
+  // `random` returns a uniform double in [0, 1), for retry jitter.
+  Scheduler(SchedulerOptions options, Clock* clock,
+            std::function<double()> random);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Adds a submitted job. `status` carries its id, name, priority, request
+  // id and submission time; its tasks without dependencies become ready.
+  void AddJob(uint64_t seq, CompiledJob job, v1::JobStatus status);
+  bool HasJob(uint64_t seq) const { return jobs_.contains(seq); }
+
+  // Cancels an unfinished job: running tasks are cancelled on their
+  // workers, the rest marked CANCELLED. NOT_FOUND if the job is not in
+  // memory (it finished or never existed).
+  absl::StatusOr<v1::CancelJobResponse> CancelJob(uint64_t seq);
+
+  void AddWorker(WorkerId id, WorkerSpec spec);
+  // The worker's stream closed or it timed out: its tasks go back to the
+  // ready queue and will run as a new attempt.
+  void RemoveWorker(WorkerId id);
+  bool HasWorker(WorkerId id) const { return workers_.contains(id); }
+  void OnHeartbeat(WorkerId id);
+  void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
+  // Reports from an attempt that is no longer current are dropped.
+  void OnTaskResult(WorkerId id, v1::TaskResult result);
+
+  // Fires what is due: retries whose backoff passed, workers whose
+  // heartbeats stopped.
+  void Tick();
+  // When Tick() next has something to do, if ever.
+  std::optional<absl::Time> NextWakeup() const;
+
+  // Assigns ready tasks to workers with room, best first.
+  void Schedule();
+
+  TurnOutput TakeOutput();
+
+  // Queries over jobs in memory; nullopt / NOT_FOUND when the job is not.
+  std::optional<v1::JobStatus> JobStatusOf(uint64_t seq) const;
+  absl::StatusOr<v1::TaskStatus> TaskStatusOf(uint64_t seq,
+                                              absl::string_view task_id);
+  std::optional<std::vector<v1::TaskStatus>> TaskStatusesOf(uint64_t seq) const;
+  // The result of a succeeded task of a job in memory. NOT_FOUND when the
+  // task has not succeeded (the message says its state).
+  absl::StatusOr<StoredResult> ResultOf(uint64_t seq,
+                                        absl::string_view task_id);
+  std::vector<v1::WorkerInfo> Workers() const;
+  SchedulerCounts Counts() const;
+  uint64_t dropped_reports() const { return dropped_reports_; }
+
+  // Events of watched jobs go into TurnOutput::events.
+  void SetWatched(uint64_t seq, bool watched);
+
+ private:
+  struct Job;
+  struct Worker;
+  struct TaskRef {
+    uint64_t seq;
+    uint32_t task;
+    bool operator==(const TaskRef& o) const {
+      return seq == o.seq && task == o.task;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const TaskRef& r) {
+      return H::combine(std::move(h), r.seq, r.task);
+    }
+  };
+  struct Timer {
+    absl::Time at;
+    uint64_t seq;
+    uint32_t task;
+    uint32_t attempt;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+
+  // Transitions.
+  void MakeReady(Job& job, uint32_t task);
+  void SetState(Job& job, uint32_t task, v1::TaskState state);
+  void Assign(Job& job, uint32_t task, Worker& worker);
+  void ReleaseSlots(Job& job, uint32_t task);
+  void Succeed(Job& job, uint32_t task, v1::Payload output);
+  void Fail(Job& job, uint32_t task, std::string error, bool permanent);
+  void FailForGood(Job& job, uint32_t task);
+  void CancelRest(Job& job);
+  void MaybeFinish(Job& job);
+
+  // Placement.
+  bool DropStaleTop(uint32_t fn);
+  Worker* PickWorker(const Job& job, uint32_t task, uint32_t fn);
+  bool AnyWorkerFits(uint32_t fn, uint32_t slots) const;
+
+  // Views.
+  v1::TaskStatus BuildTaskStatus(const Job& job, uint32_t task) const;
+  v1::JobStatus BuildJobStatus(const Job& job, bool with_waiting) const;
+  std::string WaitingReason(const Job& job, uint32_t task) const;
+  absl::StatusOr<uint32_t> FindTask(Job& job, absl::string_view task_id);
+  Job* FindJob(uint64_t seq);
+  const Job* FindJob(uint64_t seq) const;
+  void PersistJobStatus(const Job& job);
+
+  // Constant after construction.
+  const SchedulerOptions options_;
+  Clock* const clock_;
+  const std::function<double()> random_;
+
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;
+  absl::flat_hash_map<WorkerId, std::unique_ptr<Worker>> workers_;
+  FunctionTable functions_;
+  // Workers offering each function, by function id.
+  std::vector<std::vector<Worker*>> workers_by_fn_;
+  ReadyQueue ready_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
+  uint64_t free_slots_ = 0;  // over all workers
+  std::array<uint64_t, 9> task_counts_{};
+  std::vector<uint64_t> finished_jobs_;  // leave memory at TakeOutput()
+  uint64_t dropped_reports_ = 0;
+  TurnOutput out_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_SCHEDULER_H_

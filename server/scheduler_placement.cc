@@ -1,0 +1,118 @@
+// Placement: which ready task runs next, and where.
+
+#include <utility>
+
+#include "google/protobuf/util/time_util.h"
+#include "server/scheduler.h"
+#include "server/scheduler_internal.h"
+
+namespace dagd {
+
+using google::protobuf::util::TimeUtil;
+
+bool Scheduler::DropStaleTop(uint32_t fn) {
+  while (!ready_.Empty(fn)) {
+    const ReadyEntry& top = ready_.Top(fn);
+    const Job* job = FindJob(top.job_seq);
+    if (job != nullptr && job->tasks[top.task].state == v1::TASK_READY &&
+        !job->tasks[top.task].retry_wait) {
+      return true;
+    }
+    ready_.Pop(fn);
+  }
+  return false;
+}
+
+bool Scheduler::AnyWorkerFits(uint32_t fn, uint32_t slots) const {
+  if (fn >= workers_by_fn_.size()) return false;
+  for (const Worker* worker : workers_by_fn_[fn]) {
+    if (worker->free() >= slots) return true;
+  }
+  return false;
+}
+
+// Among the workers offering the function with room for the task: the one
+// that produced most of its inputs (they are already there), then the one
+// with the most free slots.
+Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
+                                         uint32_t fn) {
+  const uint32_t slots = job.slots(task);
+  const CompiledJob& g = job.graph;
+  Worker* best = nullptr;
+  uint32_t best_local = 0;
+  for (Worker* worker : workers_by_fn_[fn]) {
+    if (worker->free() < slots) continue;
+    uint32_t local = 0;
+    for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+      if (job.tasks[g.inputs[e]].producer == worker->id) ++local;
+    }
+    if (best == nullptr || local > best_local ||
+        (local == best_local && worker->free() > best->free())) {
+      best = worker;
+      best_local = local;
+    }
+  }
+  return best;
+}
+
+void Scheduler::Schedule() {
+  while (free_slots_ > 0) {
+    int best_fn = -1;
+    for (uint32_t fn = 0; fn < ready_.fn_count(); ++fn) {
+      if (!DropStaleTop(fn)) continue;
+      const ReadyEntry& top = ready_.Top(fn);
+      const Job* job = FindJob(top.job_seq);
+      if (!AnyWorkerFits(fn, job->slots(top.task))) continue;
+      if (best_fn < 0 || RunsBefore(top, ready_.Top(best_fn))) best_fn = fn;
+    }
+    if (best_fn < 0) return;
+    const ReadyEntry entry = ready_.Top(best_fn);
+    ready_.Pop(best_fn);
+    Job* job = FindJob(entry.job_seq);
+    Assign(*job, entry.task, *PickWorker(*job, entry.task, best_fn));
+  }
+}
+
+void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
+  TaskRecord& t = job.tasks[task];
+  const absl::Time now = clock_->Now();
+  AttemptRecord& attempt = t.attempts.emplace_back();
+  attempt.number = t.attempts.size();
+  attempt.worker = worker.id;
+  attempt.worker_name = worker.spec.name;
+  attempt.assigned_at = now;
+  t.worker = worker.id;
+  const uint32_t slots = job.slots(task);
+  worker.busy += slots;
+  free_slots_ -= slots;
+  worker.running.insert(TaskRef{job.seq, task});
+  if (job.status.state() == v1::JOB_PENDING) {
+    job.status.set_state(v1::JOB_RUNNING);
+    *job.status.mutable_started_at() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+    PersistJobStatus(job);
+  }
+  SetState(job, task, v1::TASK_ASSIGNED);
+
+  const v1::TaskSpec& spec = job.spec(task);
+  v1::Assignment* a = out_.sends[worker.id].add_assignments();
+  a->mutable_task()->set_job_id(job.status.job_id());
+  a->mutable_task()->set_task_index(task);
+  a->mutable_task()->set_attempt(attempt.number);
+  a->set_task_id(spec.id());
+  a->set_fn(spec.fn());
+  if (spec.has_args()) *a->mutable_args() = spec.args();
+  const CompiledJob& g = job.graph;
+  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+    const StoredResult& input = job.results[g.inputs[e]];
+    v1::Payload* p = a->add_inputs();
+    p->set_data(input.data);
+    p->set_content_type(input.content_type);
+  }
+  if (spec.has_timeout()) {
+    a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));
+  }
+  a->set_slots(slots);
+}
+
+}  // namespace dagd

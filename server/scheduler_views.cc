@@ -1,0 +1,221 @@
+// Read-only views of the scheduler's state, for queries and persistence.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/scheduler.h"
+#include "server/scheduler_internal.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kMaxNotes = 20;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+bool IsSet(absl::Time t) { return t != absl::InfinitePast(); }
+
+}  // namespace
+
+v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
+  const TaskRecord& t = job.tasks[task];
+  v1::TaskStatus status;
+  status.set_job_id(job.status.job_id());
+  status.set_task_id(job.spec(task).id());
+  status.set_fn(job.spec(task).fn());
+  status.set_state(t.state);
+  for (const AttemptRecord& a : t.attempts) {
+    v1::Attempt* out = status.add_attempts();
+    out->set_number(a.number);
+    out->set_worker(a.worker_name);
+    if (IsSet(a.assigned_at))
+      *out->mutable_assigned_at() = ToProto(a.assigned_at);
+    if (IsSet(a.started_at)) *out->mutable_started_at() = ToProto(a.started_at);
+    if (IsSet(a.finished_at)) {
+      *out->mutable_finished_at() = ToProto(a.finished_at);
+    }
+    out->set_error(a.error);
+  }
+  if (!t.attempts.empty()) status.set_worker(t.attempts.back().worker_name);
+  status.set_error(t.error);
+  if (t.state == v1::TASK_SUCCEEDED) {
+    const StoredResult& r = job.results[task];
+    v1::ResultMeta* meta = status.mutable_result();
+    meta->set_size_bytes(r.data.size());
+    meta->set_content_type(r.content_type);
+    meta->set_location("inline");
+  }
+  if (!IsTerminal(t.state)) status.set_waiting_reason(WaitingReason(job, task));
+  return status;
+}
+
+std::string Scheduler::WaitingReason(const Job& job, uint32_t task) const {
+  const TaskRecord& t = job.tasks[task];
+  switch (t.state) {
+    case v1::TASK_PENDING:
+      return absl::StrCat("waiting for ", t.remaining, " upstream task",
+                          t.remaining == 1 ? "" : "s");
+    case v1::TASK_READY:
+      break;
+    default:
+      return "";
+  }
+  if (t.retry_wait) {
+    return absl::StrCat(
+        "retrying at ",
+        absl::FormatTime("%H:%M:%E3S", t.retry_at, absl::UTCTimeZone()),
+        " UTC after: ", t.attempts.back().error);
+  }
+  const std::string& fn = job.spec(task).fn();
+  const uint32_t slots = job.slots(task);
+  const std::vector<Worker*>* offering =
+      t.fn < workers_by_fn_.size() ? &workers_by_fn_[t.fn] : nullptr;
+  if (offering == nullptr || offering->empty()) {
+    return absl::StrCat("no worker offers '", fn, "'");
+  }
+  uint32_t largest = 0;
+  for (const Worker* w : *offering) largest = std::max(largest, w->spec.slots);
+  if (largest < slots) {
+    return absl::StrCat("needs ", slots,
+                        " slots; the largest worker offering '", fn, "' has ",
+                        largest);
+  }
+  return "waiting for a free slot";
+}
+
+v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
+                                        bool with_waiting) const {
+  v1::JobStatus status = job.status;
+  status.set_total_tasks(job.graph.size());
+  for (int s = v1::TASK_PENDING; s <= v1::TASK_CANCELLED; ++s) {
+    if (job.counts[s] == 0) continue;
+    v1::TaskStateCount* count = status.add_counts();
+    count->set_state(static_cast<v1::TaskState>(s));
+    count->set_count(job.counts[s]);
+  }
+  for (uint32_t task : job.failures) {
+    if (status.failures_size() == kMaxNotes) break;
+    v1::TaskNote* note = status.add_failures();
+    note->set_task_id(job.spec(task).id());
+    note->set_text(job.tasks[task].error);
+  }
+  if (!with_waiting || job.counts[v1::TASK_READY] == 0) return status;
+  for (uint32_t i = 0; i < job.graph.size(); ++i) {
+    if (job.tasks[i].state != v1::TASK_READY) continue;
+    std::string reason = WaitingReason(job, i);
+    if (reason == "waiting for a free slot") continue;
+    v1::TaskNote* note = status.add_waiting();
+    note->set_task_id(job.spec(i).id());
+    note->set_text(std::move(reason));
+    if (status.waiting_size() == kMaxNotes) break;
+  }
+  return status;
+}
+
+std::optional<v1::JobStatus> Scheduler::JobStatusOf(uint64_t seq) const {
+  const Job* job = FindJob(seq);
+  if (job == nullptr) return std::nullopt;
+  return BuildJobStatus(*job, true);
+}
+
+absl::StatusOr<uint32_t> Scheduler::FindTask(Job& job,
+                                             absl::string_view task_id) {
+  if (job.index.empty()) {
+    job.index.reserve(job.graph.size());
+    for (uint32_t i = 0; i < job.graph.size(); ++i) {
+      job.index.emplace(job.spec(i).id(), i);
+    }
+  }
+  auto it = job.index.find(task_id);
+  if (it == job.index.end()) {
+    return absl::NotFoundError(absl::StrCat("job '", job.status.job_id(),
+                                            "' has no task '", task_id, "'"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(
+    uint64_t seq, absl::string_view task_id) {
+  Job* job = FindJob(seq);
+  if (job == nullptr) return absl::NotFoundError("job is not in memory");
+  absl::StatusOr<uint32_t> task = FindTask(*job, task_id);
+  if (!task.ok()) return task.status();
+  return BuildTaskStatus(*job, *task);
+}
+
+std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
+    uint64_t seq) const {
+  const Job* job = FindJob(seq);
+  if (job == nullptr) return std::nullopt;
+  std::vector<v1::TaskStatus> out;
+  out.reserve(job->graph.size());
+  for (uint32_t i = 0; i < job->graph.size(); ++i) {
+    out.push_back(BuildTaskStatus(*job, i));
+  }
+  return out;
+}
+
+absl::StatusOr<StoredResult> Scheduler::ResultOf(uint64_t seq,
+                                                 absl::string_view task_id) {
+  Job* job = FindJob(seq);
+  if (job == nullptr) return absl::NotFoundError("job is not in memory");
+  absl::StatusOr<uint32_t> task = FindTask(*job, task_id);
+  if (!task.ok()) return task.status();
+  const v1::TaskState state = job->tasks[*task].state;
+  if (state != v1::TASK_SUCCEEDED) {
+    return absl::NotFoundError(absl::StrCat("task '", task_id,
+                                            "' has no result: it is ",
+                                            v1::TaskState_Name(state)));
+  }
+  return job->results[*task];
+}
+
+std::vector<v1::WorkerInfo> Scheduler::Workers() const {
+  std::vector<v1::WorkerInfo> out;
+  for (const auto& [id, worker] : workers_) {
+    v1::WorkerInfo& info = out.emplace_back();
+    info.set_worker_id(absl::StrCat("w", id));
+    info.set_name(worker->spec.name);
+    info.set_slots(worker->spec.slots);
+    info.set_busy_slots(worker->busy);
+    info.set_pool(worker->spec.pool);
+    for (const auto& [key, value] : worker->spec.labels) {
+      (*info.mutable_labels())[key] = value;
+    }
+    for (const std::string& fn : worker->spec.functions) info.add_functions(fn);
+    info.set_peer(worker->spec.peer);
+    *info.mutable_connected_at() = ToProto(worker->connected_at);
+    *info.mutable_last_seen() = ToProto(worker->last_seen);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.worker_id().size() != b.worker_id().size()
+               ? a.worker_id().size() < b.worker_id().size()
+               : a.worker_id() < b.worker_id();
+  });
+  return out;
+}
+
+SchedulerCounts Scheduler::Counts() const {
+  SchedulerCounts counts;
+  counts.tasks_by_state = task_counts_;
+  for (const auto& [seq, job] : jobs_) {
+    if (job->finished) continue;
+    if (job->status.state() == v1::JOB_PENDING) ++counts.jobs_pending;
+    if (job->status.state() == v1::JOB_RUNNING) ++counts.jobs_running;
+  }
+  counts.workers = workers_.size();
+  for (const auto& [id, worker] : workers_) {
+    counts.slots_total += worker->spec.slots;
+    counts.slots_busy += worker->busy;
+  }
+  counts.ready_queue = ready_.size();
+  return counts;
+}
+
+}  // namespace dagd

@@ -1,0 +1,118 @@
+#ifndef DAGD_STORAGE_META_STORE_H_
+#define DAGD_STORAGE_META_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "dagd/v1/job_service.pb.h"
+#include "dagd/v1/types.pb.h"
+
+namespace dagd {
+
+// Job ids are "j" followed by a decimal sequence number. The number orders
+// jobs by submission and keys every record of a job in the store.
+std::string JobIdFromSeq(uint64_t seq);
+std::optional<uint64_t> SeqFromJobId(absl::string_view job_id);
+
+// A result's bytes as the store keeps them.
+struct StoredResult {
+  std::string data;
+  std::string content_type;
+};
+
+// Everything one scheduler turn changes. MetaStore::Commit applies it
+// atomically: all of it is stored or none of it.
+struct WriteSet {
+  struct NewJob {
+    uint64_t seq = 0;
+    v1::JobSpec spec;  // tasks included; stored one record per task
+    v1::JobStatus status;
+    std::string request_id;  // empty: none
+  };
+  struct TaskWrite {
+    uint64_t seq = 0;
+    uint32_t index = 0;
+    v1::TaskStatus status;
+  };
+  struct ResultWrite {
+    uint64_t seq = 0;
+    uint32_t index = 0;
+    StoredResult result;
+  };
+
+  std::vector<NewJob> new_jobs;
+  std::vector<std::pair<uint64_t, v1::JobStatus>> job_statuses;
+  std::vector<TaskWrite> task_statuses;
+  std::vector<ResultWrite> results;
+
+  bool empty() const {
+    return new_jobs.empty() && job_statuses.empty() && task_statuses.empty() &&
+           results.empty();
+  }
+};
+
+// Everything stored about one job, as recovery needs it.
+struct StoredJob {
+  uint64_t seq = 0;
+  v1::JobSpec spec;  // with its tasks, in submission order
+  v1::JobStatus status;
+  // Task statuses that were written (terminal ones), by task index.
+  std::vector<std::pair<uint32_t, v1::TaskStatus>> task_statuses;
+};
+
+// The coordinator's durable state: jobs, task specs, task states, results
+// and idempotency keys. Implementations are thread-safe: the scheduler
+// thread commits while gRPC threads may read.
+//
+// Errors: UNAVAILABLE when the underlying storage failed (retryable from
+// the caller's point of view only after an operator fixes the disk),
+// DATA_LOSS when a stored record cannot be parsed.
+class MetaStore {
+ public:
+  virtual ~MetaStore() = default;
+
+  // Applies `writes` atomically. With `sync`, returns only once the change
+  // is on stable storage; without it, the change survives a process crash
+  // but not a power loss.
+  virtual absl::Status Commit(const WriteSet& writes, bool sync) = 0;
+
+  // The next unused job sequence number (1 on an empty store).
+  virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
+
+  // NOT_FOUND when there is no such job.
+  virtual absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) = 0;
+
+  // Up to `limit` job statuses with sequence numbers below `before_seq`,
+  // newest first.
+  virtual absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
+      uint64_t before_seq, size_t limit) = 0;
+
+  // NOT_FOUND when the task has no stored status.
+  virtual absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
+                                                       uint32_t index) = 0;
+  // Every stored task status of a job, by task index.
+  virtual absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
+  ListTaskStatuses(uint64_t seq) = 0;
+  virtual absl::StatusOr<StoredResult> GetResult(uint64_t seq,
+                                                 uint32_t index) = 0;
+  virtual absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
+                                                   uint32_t index) = 0;
+
+  // The job sequence number an earlier submission with this request id
+  // created, if any.
+  virtual absl::StatusOr<std::optional<uint64_t>> FindRequest(
+      absl::string_view request_id) = 0;
+
+  // Every job whose stored state is not terminal, oldest first.
+  virtual absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() = 0;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_STORAGE_META_STORE_H_

@@ -1,0 +1,327 @@
+#include "storage/rocksdb_meta_store.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace dagd {
+namespace {
+
+// Indexed by RocksMetaStore::Family. RocksDB insists on "default"; dagd
+// keeps nothing in it.
+constexpr const char* kFamilyNames[] = {
+    "default",     "jobs",    "job_specs", "task_specs",
+    "task_states", "results", "requests",  "meta"};
+
+std::string SeqKey(uint64_t seq) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    key[i] = static_cast<char>(seq & 0xff);
+    seq >>= 8;
+  }
+  return key;
+}
+
+uint64_t SeqFromKey(const rocksdb::Slice& key) {
+  uint64_t seq = 0;
+  for (int i = 0; i < 8 && i < static_cast<int>(key.size()); ++i) {
+    seq = (seq << 8) | static_cast<unsigned char>(key[i]);
+  }
+  return seq;
+}
+
+std::string TaskKey(uint64_t seq, uint32_t index) {
+  std::string key = SeqKey(seq);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((index >> shift) & 0xff));
+  }
+  return key;
+}
+
+uint32_t IndexFromTaskKey(const rocksdb::Slice& key) {
+  uint32_t index = 0;
+  for (size_t i = 8; i < 12 && i < key.size(); ++i) {
+    index = (index << 8) | static_cast<unsigned char>(key[i]);
+  }
+  return index;
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNotFound())
+    return absl::NotFoundError(absl::StrCat(what, " not found"));
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
+  }
+  return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+template <typename Message>
+void PutMessage(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
+                const std::string& key, const Message& message) {
+  batch.Put(cf, key, message.SerializeAsString());
+}
+
+std::string EncodeResult(const StoredResult& result) {
+  // The content type never contains NUL, so it ends at the first one.
+  return absl::StrCat(result.content_type, absl::string_view("\0", 1),
+                      result.data);
+}
+
+}  // namespace
+
+std::string JobIdFromSeq(uint64_t seq) { return absl::StrCat("j", seq); }
+
+std::optional<uint64_t> SeqFromJobId(absl::string_view job_id) {
+  if (job_id.size() < 2 || job_id[0] != 'j') return std::nullopt;
+  uint64_t seq = 0;
+  for (char c : job_id.substr(1)) {
+    if (!absl::ascii_isdigit(c)) return std::nullopt;
+  }
+  if (!absl::SimpleAtoi(job_id.substr(1), &seq) || seq == 0) {
+    return std::nullopt;
+  }
+  return seq;
+}
+
+absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
+    const std::string& dir) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // One writer thread commits batches; background work stays small.
+  db_options.max_background_jobs = 2;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : kFamilyNames) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
+  if (!s.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open the database in --data_dir '", dir, "': ", s.ToString()));
+  }
+  auto store = std::unique_ptr<RocksMetaStore>(new RocksMetaStore(
+      std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
+  absl::Status schema = store->CheckSchema();
+  if (!schema.ok()) {
+    return absl::Status(schema.code(), absl::StrCat("--data_dir '", dir,
+                                                    "': ", schema.message()));
+  }
+  return store;
+}
+
+RocksMetaStore::RocksMetaStore(
+    std::unique_ptr<rocksdb::DB> db,
+    std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : db_(std::move(db)), handles_(std::move(handles)) {}
+
+RocksMetaStore::~RocksMetaStore() {
+  for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+  db_->Close();
+}
+
+absl::Status RocksMetaStore::CheckSchema() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kMeta],
+                               "schema_version", &value);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    return FromRocks(db_->Put(sync, handles_[kMeta], "schema_version",
+                              absl::StrCat(kSchemaVersion)),
+                     "writing the schema version");
+  }
+  if (!s.ok()) return FromRocks(s, "schema version");
+  int version = 0;
+  if (!absl::SimpleAtoi(value, &version) || version != kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("schema version '", value, "' is not ", kSchemaVersion,
+                     ", the one this dagd understands"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync) {
+  if (writes.empty() && !sync) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (const WriteSet::NewJob& job : writes.new_jobs) {
+    v1::JobSpec header = job.spec;
+    header.clear_tasks();
+    PutMessage(batch, handles_[kJobSpecs], SeqKey(job.seq), header);
+    PutMessage(batch, handles_[kJobs], SeqKey(job.seq), job.status);
+    for (int i = 0; i < job.spec.tasks_size(); ++i) {
+      PutMessage(batch, handles_[kTaskSpecs], TaskKey(job.seq, i),
+                 job.spec.tasks(i));
+    }
+    if (!job.request_id.empty()) {
+      batch.Put(handles_[kRequests], job.request_id, SeqKey(job.seq));
+    }
+  }
+  for (const auto& [seq, status] : writes.job_statuses) {
+    PutMessage(batch, handles_[kJobs], SeqKey(seq), status);
+  }
+  for (const WriteSet::TaskWrite& task : writes.task_statuses) {
+    PutMessage(batch, handles_[kTaskStates], TaskKey(task.seq, task.index),
+               task.status);
+  }
+  for (const WriteSet::ResultWrite& result : writes.results) {
+    batch.Put(handles_[kResults], TaskKey(result.seq, result.index),
+              EncodeResult(result.result));
+  }
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");
+  return FromRocks(db_->Write(options, &batch), "writing a batch");
+}
+
+absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
+  it->SeekToLast();
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+  return it->Valid() ? SeqFromKey(it->key()) + 1 : 1;
+}
+
+template <typename Message>
+absl::StatusOr<Message> RocksMetaStore::GetMessage(Family family,
+                                                   const std::string& key) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_[family], key, &value);
+  if (!s.ok()) return FromRocks(s, kFamilyNames[family]);
+  Message message;
+  if (!message.ParseFromString(value)) {
+    return absl::DataLossError(
+        absl::StrCat("a record in ", kFamilyNames[family], " does not parse"));
+  }
+  return message;
+}
+
+absl::StatusOr<v1::JobStatus> RocksMetaStore::GetJobStatus(uint64_t seq) {
+  return GetMessage<v1::JobStatus>(kJobs, SeqKey(seq));
+}
+
+absl::StatusOr<std::vector<v1::JobStatus>> RocksMetaStore::ListJobStatuses(
+    uint64_t before_seq, size_t limit) {
+  std::vector<v1::JobStatus> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
+  it->SeekForPrev(SeqKey(before_seq - 1));
+  for (; it->Valid() && out.size() < limit; it->Prev()) {
+    v1::JobStatus status;
+    if (!status.ParseFromArray(it->value().data(), it->value().size())) {
+      return absl::DataLossError("a job record does not parse");
+    }
+    out.push_back(std::move(status));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+  return out;
+}
+
+absl::StatusOr<v1::TaskStatus> RocksMetaStore::GetTaskStatus(uint64_t seq,
+                                                             uint32_t index) {
+  return GetMessage<v1::TaskStatus>(kTaskStates, TaskKey(seq, index));
+}
+
+absl::StatusOr<v1::TaskSpec> RocksMetaStore::GetTaskSpec(uint64_t seq,
+                                                         uint32_t index) {
+  return GetMessage<v1::TaskSpec>(kTaskSpecs, TaskKey(seq, index));
+}
+
+absl::StatusOr<StoredResult> RocksMetaStore::GetResult(uint64_t seq,
+                                                       uint32_t index) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kResults],
+                               TaskKey(seq, index), &value);
+  if (!s.ok()) return FromRocks(s, "result");
+  size_t nul = value.find('\0');
+  if (nul == std::string::npos) {
+    return absl::DataLossError("a stored result has no content type");
+  }
+  return StoredResult{value.substr(nul + 1), value.substr(0, nul)};
+}
+
+absl::StatusOr<std::optional<uint64_t>> RocksMetaStore::FindRequest(
+    absl::string_view request_id) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_[kRequests],
+               rocksdb::Slice(request_id.data(), request_id.size()), &value);
+  if (s.IsNotFound()) return std::optional<uint64_t>();
+  if (!s.ok()) return FromRocks(s, "request id");
+  return std::optional<uint64_t>(SeqFromKey(value));
+}
+
+absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
+RocksMetaStore::ListTaskStatuses(uint64_t seq) {
+  std::vector<std::pair<uint32_t, v1::TaskStatus>> out;
+  const std::string prefix = SeqKey(seq);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kTaskStates]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    v1::TaskStatus task;
+    if (!task.ParseFromArray(it->value().data(), it->value().size())) {
+      return absl::DataLossError("a task status does not parse");
+    }
+    out.emplace_back(IndexFromTaskKey(it->key()), std::move(task));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning tasks");
+  return out;
+}
+
+absl::StatusOr<StoredJob> RocksMetaStore::LoadJob(uint64_t seq,
+                                                  v1::JobStatus status) {
+  StoredJob job;
+  job.seq = seq;
+  job.status = std::move(status);
+  absl::StatusOr<v1::JobSpec> header =
+      GetMessage<v1::JobSpec>(kJobSpecs, SeqKey(seq));
+  if (!header.ok()) return header.status();
+  job.spec = *std::move(header);
+  const std::string prefix = SeqKey(seq);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kTaskSpecs]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (!job.spec.add_tasks()->ParseFromArray(it->value().data(),
+                                              it->value().size())) {
+      return absl::DataLossError("a task spec does not parse");
+    }
+  }
+  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>> tasks =
+      ListTaskStatuses(seq);
+  if (!tasks.ok()) return tasks.status();
+  job.task_statuses = *std::move(tasks);
+  return job;
+}
+
+absl::StatusOr<std::vector<StoredJob>> RocksMetaStore::LoadUnfinishedJobs() {
+  std::vector<StoredJob> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::JobStatus status;
+    if (!status.ParseFromArray(it->value().data(), it->value().size())) {
+      return absl::DataLossError("a job record does not parse");
+    }
+    if (status.state() != v1::JOB_PENDING &&
+        status.state() != v1::JOB_RUNNING) {
+      continue;
+    }
+    absl::StatusOr<StoredJob> job = LoadJob(SeqFromKey(it->key()), status);
+    if (!job.ok()) return job.status();
+    out.push_back(*std::move(job));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+  return out;
+}
+
+}  // namespace dagd

@@ -1,0 +1,80 @@
+#ifndef DAGD_STORAGE_ROCKSDB_META_STORE_H_
+#define DAGD_STORAGE_ROCKSDB_META_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "rocksdb/db.h"
+#include "storage/meta_store.h"
+
+namespace dagd {
+
+// MetaStore on RocksDB. One column family per record kind, keyed by the
+// job's sequence number (8 bytes, big-endian) so a job's records are one
+// prefix scan and jobs sort by submission:
+//   jobs         seq            -> v1::JobStatus
+//   job_specs    seq            -> v1::JobSpec without its tasks
+//   task_specs   seq + index    -> v1::TaskSpec
+//   task_states  seq + index    -> v1::TaskStatus (terminal states)
+//   results      seq + index    -> content type, 0, bytes
+//   requests     request id     -> seq
+//   meta         "schema_version", "next_job_seq"
+// Every write goes through the WAL; Commit(sync=true) fsyncs it.
+class RocksMetaStore : public MetaStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the store in `dir`. Fails with a message naming the
+  // directory when it cannot be created, written or parsed, or when it holds
+  // a schema this build does not understand.
+  static absl::StatusOr<std::unique_ptr<RocksMetaStore>> Open(
+      const std::string& dir);
+
+  ~RocksMetaStore() override;
+
+  absl::Status Commit(const WriteSet& writes, bool sync) override;
+  absl::StatusOr<uint64_t> NextJobSeq() override;
+  absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
+      uint64_t before_seq, size_t limit) override;
+  absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
+                                               uint32_t index) override;
+  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
+  ListTaskStatuses(uint64_t seq) override;
+  absl::StatusOr<StoredResult> GetResult(uint64_t seq, uint32_t index) override;
+  absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
+                                           uint32_t index) override;
+  absl::StatusOr<std::optional<uint64_t>> FindRequest(
+      absl::string_view request_id) override;
+  absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override;
+
+ private:
+  enum Family {
+    kDefault,
+    kJobs,
+    kJobSpecs,
+    kTaskSpecs,
+    kTaskStates,
+    kResults,
+    kRequests,
+    kMeta,
+    kFamilyCount
+  };
+
+  RocksMetaStore(std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  absl::Status CheckSchema();
+  absl::StatusOr<StoredJob> LoadJob(uint64_t seq, v1::JobStatus status);
+  template <typename Message>
+  absl::StatusOr<Message> GetMessage(Family family, const std::string& key);
+
+  // Constant after construction.
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_STORAGE_ROCKSDB_META_STORE_H_
