@@ -1,0 +1,199 @@
+// dagd: the coordinator daemon.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/clock.h"
+#include "server/coordinator.h"
+#include "server/grpc_services.h"
+#include "server/local_workers.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "storage/rocksdb_meta_store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
+          "gRPC address to serve JobService and WorkerService on; port 0 "
+          "picks a free port");
+ABSL_FLAG(std::string, port_file, "",
+          "if set, write the bound gRPC port to this file once serving");
+ABSL_FLAG(std::string, data_dir, "./dagd-data",
+          "directory of the RocksDB database holding jobs, tasks and results");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9470",
+          "HTTP address for Prometheus /metrics; empty disables it; port 0 "
+          "picks a free port");
+ABSL_FLAG(int, local_workers, 0,
+          "start this many dagd-worker processes connected to this dagd, and "
+          "stop them on exit");
+ABSL_FLAG(int, local_worker_slots, 0,
+          "slots of each local worker; 0: the number of cores");
+ABSL_FLAG(std::string, worker_binary, "",
+          "dagd-worker binary for --local_workers; default: the one beside "
+          "dagd, else dagd-worker from PATH");
+ABSL_FLAG(uint32_t, max_tasks_per_job, 1'000'000,
+          "jobs with more tasks are rejected");
+ABSL_FLAG(uint64_t, max_job_bytes, 256ull << 20,
+          "jobs larger than this, encoded, are rejected");
+ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(30),
+          "a worker silent for this long is declared lost and its tasks run "
+          "again elsewhere");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
+          "how often workers are told to send a heartbeat");
+ABSL_FLAG(absl::Duration, sync_interval, absl::Seconds(1),
+          "writes not covered by an acknowledgement are fsynced this often");
+
+namespace dagd {
+namespace {
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write --port_file ", path));
+  }
+  return absl::OkStatus();
+}
+
+CoordinatorOptions OptionsFromFlags() {
+  CoordinatorOptions options;
+  options.limits.max_tasks_per_job = absl::GetFlag(FLAGS_max_tasks_per_job);
+  options.limits.max_job_bytes = absl::GetFlag(FLAGS_max_job_bytes);
+  options.scheduler.worker_timeout = absl::GetFlag(FLAGS_worker_timeout);
+  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
+  return options;
+}
+
+std::vector<std::string> LocalWorkerArgs(int port) {
+  std::vector<std::string> args = {
+      absl::StrCat("--coordinator=127.0.0.1:", port)};
+  if (int slots = absl::GetFlag(FLAGS_local_worker_slots); slots > 0) {
+    args.push_back(absl::StrCat("--slots=", slots));
+  }
+  return args;
+}
+
+int Run() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  // Blocked before any thread starts, so only sigwait below sees them.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  absl::StatusOr<std::unique_ptr<RocksMetaStore>> store =
+      RocksMetaStore::Open(data_dir);
+  if (!store.ok()) {
+    LOG(ERROR) << store.status().message();
+    return 1;
+  }
+  SystemClock clock;
+  Coordinator coordinator(OptionsFromFlags(), store->get(), &clock);
+  std::atomic<bool> fatal{false};
+  coordinator.SetFatalHandler([&fatal](const absl::Status&) {
+    fatal = true;
+    kill(getpid(), SIGTERM);
+  });
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  CoordinatorMetrics metrics(*registry);
+  coordinator.SetTurnObserver(
+      [&metrics](const TurnStats& stats) { metrics.Update(stats); });
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (std::string address = absl::GetFlag(FLAGS_metrics_listen);
+      !address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(address, registry);
+    if (!started.ok()) {
+      LOG(ERROR) << started.status().message();
+      return 1;
+    }
+    metrics_server = *std::move(started);
+    LOG(INFO) << "metrics on port " << metrics_server->port();
+  }
+
+  if (absl::Status s = coordinator.Start(); !s.ok()) {
+    LOG(ERROR) << "cannot start: " << s.message();
+    return 1;
+  }
+  JobServiceImpl job_service(&coordinator);
+  WorkerServiceImpl worker_service(&coordinator);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  const uint64_t max_message = absl::GetFlag(FLAGS_max_job_bytes) + (16 << 20);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<uint64_t>(max_message, INT32_MAX)));
+  builder.SetMaxSendMessageSize(INT32_MAX);
+  builder.RegisterService(&job_service);
+  builder.RegisterService(&worker_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    LOG(ERROR) << "cannot listen on --listen '" << listen << "'";
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  LOG(INFO) << "dagd serving on port " << port << ", data in " << data_dir;
+  if (std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
+    if (absl::Status s = WritePortFile(path, port); !s.ok()) {
+      LOG(ERROR) << s.message();
+      return 1;
+    }
+  }
+
+  std::string worker_binary = absl::GetFlag(FLAGS_worker_binary);
+  if (worker_binary.empty()) worker_binary = DefaultWorkerBinary();
+  LocalWorkers local_workers(worker_binary, LocalWorkerArgs(port));
+  if (absl::Status s = local_workers.Start(absl::GetFlag(FLAGS_local_workers));
+      !s.ok()) {
+    LOG(ERROR) << s.message();
+    return 1;
+  }
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  LOG(INFO) << "stopping (" << (fatal ? "store failure" : strsignal(signal))
+            << ")";
+  job_service.StopAccepting();
+  server->GetHealthCheckService()->SetServingStatus(false);
+  local_workers.Stop(absl::Seconds(5));
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  coordinator.Stop();
+  LOG(INFO) << "stopped";
+  return fatal ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace dagd
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dagd: the dagd coordinator. Accepts jobs over gRPC, stores them in "
+      "RocksDB under --data_dir, and dispatches their tasks to dagd-worker "
+      "processes.\nUsage: dagd [--listen=HOST:PORT] [--data_dir=DIR] "
+      "[--local_workers=N] ...");
+  absl::ParseCommandLine(argc, argv);
+  return dagd::Run();
+}

@@ -1,0 +1,161 @@
+#include "server/job_compiler.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::JobSpec Parse(const std::string& json) {
+  v1::JobSpec spec;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &spec);
+  EXPECT_TRUE(status.ok()) << status;
+  return spec;
+}
+
+absl::Status CompileError(const std::string& json, JobLimits limits = {}) {
+  absl::StatusOr<CompiledJob> job = CompileJob(Parse(json), limits);
+  EXPECT_FALSE(job.ok());
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  return job.status();
+}
+
+TEST(JobCompilerTest, CompilesTinyJob) {
+  absl::StatusOr<CompiledJob> job = CompileJob(Parse(R"({"tasks": [
+      {"id": "a", "fn": "const", "args": {"value": 1}},
+      {"id": "b", "fn": "const", "args": {"value": 2}},
+      {"id": "sum", "fn": "add", "inputs": ["a", "b"]}]})"),
+                                               {});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->size(), 3u);
+  EXPECT_EQ(job->dep_count, (std::vector<uint32_t>{0, 0, 2}));
+  EXPECT_EQ(std::vector<uint32_t>(job->inputs.begin(), job->inputs.end()),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(job->rank, (std::vector<double>{2, 2, 1}));
+}
+
+TEST(JobCompilerTest, RejectsNoTasks) {
+  EXPECT_THAT(CompileError(R"({"name": "x"})").message(),
+              HasSubstr("has no tasks"));
+}
+
+TEST(JobCompilerTest, RejectsEmptyId) {
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const"},
+                                         {"fn": "const"}]})")
+                  .message(),
+              HasSubstr("task #1 (no id): id is empty"));
+}
+
+TEST(JobCompilerTest, RejectsDuplicateId) {
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const"},
+                                         {"id": "a", "fn": "const"}]})")
+                  .message(),
+              HasSubstr("task 'a': duplicate id"));
+}
+
+TEST(JobCompilerTest, RejectsUnknownInputAndAfter) {
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "add",
+                                          "inputs": ["nope"]}]})")
+                  .message(),
+              HasSubstr("task 'a': input 'nope' names no task"));
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "add",
+                                          "after": ["gone"]}]})")
+                  .message(),
+              HasSubstr("task 'a': after 'gone' names no task"));
+}
+
+TEST(JobCompilerTest, RejectsSelfDependency) {
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "add",
+                                          "inputs": ["a"]}]})")
+                  .message(),
+              HasSubstr("task 'a': depends on itself"));
+}
+
+TEST(JobCompilerTest, CycleNamesItsTasks) {
+  absl::Status s = CompileError(R"({"tasks": [
+      {"id": "start", "fn": "const"},
+      {"id": "x", "fn": "add", "inputs": ["start", "z"]},
+      {"id": "y", "fn": "add", "inputs": ["x"]},
+      {"id": "z", "fn": "add", "after": ["y"]}]})");
+  EXPECT_THAT(s.message(), HasSubstr("cycle"));
+  EXPECT_THAT(s.message(), HasSubstr("'x'"));
+  EXPECT_THAT(s.message(), HasSubstr("'y'"));
+  EXPECT_THAT(s.message(), HasSubstr("'z'"));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("'start'")));
+}
+
+TEST(JobCompilerTest, RejectsFieldsNotActedOnYet) {
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+                                          "exclusive_group": "g"}]})")
+                  .message(),
+              HasSubstr("task 'a': field 'exclusive_group' is not supported"));
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+                                          "executor": "lambda"}]})")
+                  .message(),
+              HasSubstr("task 'a': field 'executor'"));
+  EXPECT_THAT(CompileError(R"({"maxParallelism": 2,
+                               "tasks": [{"id": "a", "fn": "const"}]})")
+                  .message(),
+              HasSubstr("job: field 'max_parallelism'"));
+}
+
+TEST(JobCompilerTest, RejectsJobOverTaskLimit) {
+  JobLimits limits;
+  limits.max_tasks_per_job = 2;
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const"},
+                                         {"id": "b", "fn": "const"},
+                                         {"id": "c", "fn": "const"}]})",
+                           limits)
+                  .message(),
+              HasSubstr("3 tasks, over the limit of 2"));
+}
+
+TEST(JobCompilerTest, RejectsJobOverSizeLimit) {
+  JobLimits limits;
+  limits.max_job_bytes = 100;
+  EXPECT_THAT(CompileError(absl::StrCat(R"({"tasks": [{"id": "a", "fn": "const",
+          "args": {"value": ")",
+                                        std::string(200, 'x'), R"("}}]})"),
+                           limits)
+                  .message(),
+              HasSubstr("over the limit of 100"));
+}
+
+TEST(JobCompilerTest, MillionTaskChainDoesNotRecurse) {
+  constexpr int kTasks = 1'000'000;
+  v1::JobSpec spec;
+  spec.mutable_tasks()->Reserve(kTasks);
+  for (int i = 0; i < kTasks; ++i) {
+    v1::TaskSpec* task = spec.add_tasks();
+    task->set_id(absl::StrCat("t", i));
+    task->set_fn("identity");
+    if (i > 0) task->add_inputs(absl::StrCat("t", i - 1));
+  }
+  absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->rank[0], kTasks);
+  EXPECT_EQ(job->rank[kTasks - 1], 1);
+}
+
+TEST(JobCompilerTest, MillionTaskCycleIsNamedWithoutRecursion) {
+  constexpr int kTasks = 1'000'000;
+  v1::JobSpec spec;
+  for (int i = 0; i < kTasks; ++i) {
+    v1::TaskSpec* task = spec.add_tasks();
+    task->set_id(absl::StrCat("t", i));
+    task->set_fn("identity");
+    task->add_inputs(absl::StrCat("t", (i + kTasks - 1) % kTasks));
+  }
+  absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(), HasSubstr("cycle"));
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,408 @@
+#include "server/scheduler.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/fake_clock.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr WorkerId kWorker = 1;
+constexpr WorkerId kOther = 2;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  uint64_t Submit(const std::string& json) {
+    v1::JobSpec spec;
+    auto parsed = google::protobuf::util::JsonStringToMessage(json, &spec);
+    EXPECT_TRUE(parsed.ok()) << parsed;
+    absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+    EXPECT_TRUE(job.ok()) << job.status();
+    const uint64_t seq = next_seq_++;
+    v1::JobStatus status;
+    status.set_job_id(JobIdFromSeq(seq));
+    status.set_state(v1::JOB_PENDING);
+    scheduler_.AddJob(seq, *std::move(job), status);
+    return seq;
+  }
+
+  void AddWorker(WorkerId id, uint32_t slots,
+                 std::vector<std::string> fns = {"const", "add", "sleep",
+                                                 "fail"}) {
+    WorkerSpec spec;
+    spec.name = absl::StrCat("worker-", id);
+    spec.slots = slots;
+    spec.functions = std::move(fns);
+    scheduler_.AddWorker(id, std::move(spec));
+  }
+
+  // Schedules and returns what was sent to `worker`.
+  std::vector<v1::Assignment> Dispatch(WorkerId worker) {
+    scheduler_.Tick();
+    scheduler_.Schedule();
+    TurnOutput out = scheduler_.TakeOutput();
+    last_writes_ = std::move(out.writes);
+    last_sync_ = out.sync;
+    last_events_ = std::move(out.events);
+    last_cancels_.clear();
+    std::vector<v1::Assignment> sent;
+    for (auto& [id, batch] : out.sends) {
+      if (id != worker) {
+        other_sends_ += batch.assignments_size();
+        continue;
+      }
+      for (auto& a : *batch.mutable_assignments()) sent.push_back(a);
+      for (auto& c : batch.cancels()) last_cancels_.push_back(c);
+    }
+    return sent;
+  }
+
+  void Report(WorkerId worker, const v1::Assignment& a, bool ok,
+              std::string data = "1", bool permanent = false) {
+    v1::TaskResult result;
+    *result.mutable_task() = a.task();
+    result.set_ok(ok);
+    if (ok) {
+      result.mutable_output()->set_data(std::move(data));
+      result.mutable_output()->set_content_type("application/json");
+    } else {
+      result.set_error(std::move(data));
+      result.set_permanent(permanent);
+    }
+    result.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
+    scheduler_.OnTaskResult(worker, std::move(result));
+  }
+
+  static std::vector<std::string> Ids(const std::vector<v1::Assignment>& as) {
+    std::vector<std::string> ids;
+    for (const auto& a : as) ids.push_back(a.task_id());
+    return ids;
+  }
+
+  // Runs every task to success, each taking one time unit, on one worker
+  // with `slots` slots; returns the makespan in units.
+  int UnitTimeMakespan(uint64_t seq, uint32_t slots) {
+    AddWorker(kWorker, slots);
+    int time = 0;
+    while (scheduler_.JobStatusOf(seq)) {
+      std::vector<v1::Assignment> running = Dispatch(kWorker);
+      if (running.empty()) break;
+      clock_.Advance(absl::Seconds(1));
+      ++time;
+      for (const auto& a : running) Report(kWorker, a, true);
+    }
+    Dispatch(kWorker);
+    return time;
+  }
+
+  testing::FakeClock clock_;
+  double random_ = 0.0;
+  Scheduler scheduler_{SchedulerOptions{}, &clock_, [this] { return random_; }};
+  uint64_t next_seq_ = 1;
+  WriteSet last_writes_;
+  bool last_sync_ = false;
+  std::vector<std::pair<uint64_t, v1::JobEvent>> last_events_;
+  std::vector<v1::TaskRef> last_cancels_;
+  int other_sends_ = 0;
+};
+
+TEST_F(SchedulerTest, OnlyTasksWithoutDependenciesStartReady) {
+  uint64_t job = Submit(R"({"tasks": [
+      {"id": "a", "fn": "const"}, {"id": "b", "fn": "const"},
+      {"id": "d", "fn": "add", "inputs": ["b", "c"]},
+      {"id": "c", "fn": "add", "inputs": ["a"]}]})");
+  AddWorker(kWorker, 8);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  EXPECT_THAT(Ids(first), ::testing::UnorderedElementsAre("a", "b"));
+  Report(kWorker, first[0], true, "1");
+  Report(kWorker, first[1], true, "2");
+  std::vector<v1::Assignment> second = Dispatch(kWorker);
+  ASSERT_THAT(Ids(second), ElementsAre("c"));
+  ASSERT_EQ(second[0].inputs_size(), 1);
+  Report(kWorker, second[0], true, "10");
+  std::vector<v1::Assignment> third = Dispatch(kWorker);
+  ASSERT_THAT(Ids(third), ElementsAre("d"));
+  // Inputs arrive in the order the task lists them: b, then c.
+  ASSERT_EQ(third[0].inputs_size(), 2);
+  EXPECT_EQ(third[0].inputs(1).data(), "10");
+  Report(kWorker, third[0], true, "12");
+  Dispatch(kWorker);
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());  // finished
+  EXPECT_TRUE(last_sync_);
+  ASSERT_EQ(last_writes_.job_statuses.size(), 1u);
+  EXPECT_EQ(last_writes_.job_statuses[0].second.state(), v1::JOB_SUCCEEDED);
+}
+
+TEST_F(SchedulerTest, HigherJobPriorityRunsFirst) {
+  Submit(R"({"name": "low", "tasks": [{"id": "low", "fn": "const"}]})");
+  Submit(R"({"name": "high", "priority": 5,
+             "tasks": [{"id": "high", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("high"));
+}
+
+TEST_F(SchedulerTest, HigherTaskPriorityRunsFirst) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"},
+                       {"id": "b", "fn": "const", "priority": 3},
+                       {"id": "c", "fn": "const", "priority": 1}]})");
+  AddWorker(kWorker, 1);
+  std::vector<std::string> order;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    ASSERT_EQ(sent.size(), 1u);
+    order.push_back(sent[0].task_id());
+    Report(kWorker, sent[0], true);
+  }
+  EXPECT_THAT(order, ElementsAre("b", "c", "a"));
+}
+
+TEST_F(SchedulerTest, CriticalPathFinishesTawazisExampleInThreeUnits) {
+  // A -> {B, C, D}; {C, D} -> E. Unit-time tasks on 2 slots: C and D go
+  // before B, so E can start at time 2.
+  uint64_t job = Submit(R"({"tasks": [
+      {"id": "A", "fn": "const"},
+      {"id": "B", "fn": "const", "after": ["A"]},
+      {"id": "C", "fn": "const", "after": ["A"]},
+      {"id": "D", "fn": "const", "after": ["A"]},
+      {"id": "E", "fn": "const", "after": ["C", "D"]}]})");
+  EXPECT_EQ(UnitTimeMakespan(job, 2), 3);
+}
+
+TEST_F(SchedulerTest, SubmissionOrderAloneWouldTakeFourUnits) {
+  // The same graph with ranks neutralised by priorities that force B first
+  // shows the schedule the ranks avoid.
+  uint64_t job = Submit(R"({"tasks": [
+      {"id": "A", "fn": "const"},
+      {"id": "B", "fn": "const", "after": ["A"], "priority": 1},
+      {"id": "C", "fn": "const", "after": ["A"]},
+      {"id": "D", "fn": "const", "after": ["A"]},
+      {"id": "E", "fn": "const", "after": ["C", "D"]}]})");
+  EXPECT_EQ(UnitTimeMakespan(job, 2), 4);
+}
+
+TEST_F(SchedulerTest, TaskWaitsWithReasonWhenNoWorkerOffersItsFunction) {
+  uint64_t job = Submit(R"({"tasks": [{"id": "x", "fn": "mystery"}]})");
+  AddWorker(kWorker, 4);
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  std::optional<v1::JobStatus> status = scheduler_.JobStatusOf(job);
+  ASSERT_TRUE(status.has_value());
+  ASSERT_EQ(status->waiting_size(), 1);
+  EXPECT_EQ(status->waiting(0).task_id(), "x");
+  EXPECT_EQ(status->waiting(0).text(), "no worker offers 'mystery'");
+  // A worker that offers it picks it up.
+  AddWorker(kOther, 1, {"mystery"});
+  Dispatch(kOther);
+  EXPECT_EQ(other_sends_, 0);
+  auto task = scheduler_.TaskStatusOf(job, "x");
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->state(), v1::TASK_ASSIGNED);
+}
+
+TEST_F(SchedulerTest, TaskTooBigForEveryWorkerSaysSo) {
+  uint64_t job = Submit(
+      R"({"tasks": [{"id": "big", "fn": "const", "resources": {"slots": 8}}]})");
+  AddWorker(kWorker, 4);
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  auto task = scheduler_.TaskStatusOf(job, "big");
+  ASSERT_TRUE(task.ok());
+  EXPECT_THAT(task->waiting_reason(), HasSubstr("needs 8 slots"));
+}
+
+TEST_F(SchedulerTest, SlotsLimitConcurrency) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"}, {"id": "b", "fn": "const"},
+                       {"id": "c", "fn": "const"}]})");
+  AddWorker(kWorker, 2);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  EXPECT_EQ(first.size(), 2u);
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  Report(kWorker, first[0], true);
+  EXPECT_EQ(Dispatch(kWorker).size(), 1u);
+}
+
+TEST_F(SchedulerTest, FailureMarksDescendantsAndFailsJob) {
+  uint64_t job = Submit(R"({"tasks": [
+      {"id": "bad", "fn": "fail"}, {"id": "slow", "fn": "sleep"},
+      {"id": "child", "fn": "add", "inputs": ["bad"]},
+      {"id": "grandchild", "fn": "add", "inputs": ["child"]}]})");
+  AddWorker(kWorker, 2);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 2u);
+  const v1::Assignment& bad = sent[0].task_id() == "bad" ? sent[0] : sent[1];
+  Report(kWorker, bad, false, "boom");
+  Dispatch(kWorker);
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
+  // The still-running independent task is cancelled on its worker.
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  const v1::JobStatus& final_status = last_writes_.job_statuses.back().second;
+  EXPECT_EQ(final_status.state(), v1::JOB_FAILED);
+  ASSERT_EQ(final_status.failures_size(), 1);
+  EXPECT_EQ(final_status.failures(0).task_id(), "bad");
+  EXPECT_EQ(final_status.failures(0).text(), "boom");
+  std::map<std::string, v1::TaskState> states;
+  for (const auto& w : last_writes_.task_statuses) {
+    states[w.status.task_id()] = w.status.state();
+  }
+  EXPECT_EQ(states["bad"], v1::TASK_FAILED);
+  EXPECT_EQ(states["child"], v1::TASK_UPSTREAM_FAILED);
+  EXPECT_EQ(states["grandchild"], v1::TASK_UPSTREAM_FAILED);
+  EXPECT_EQ(states["slow"], v1::TASK_CANCELLED);
+}
+
+TEST_F(SchedulerTest, ContinueOnFailureRunsIndependentBranches) {
+  uint64_t job = Submit(R"({"continueOnFailure": true, "tasks": [
+      {"id": "bad", "fn": "fail"}, {"id": "good", "fn": "const"},
+      {"id": "child", "fn": "add", "inputs": ["bad"]}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("bad"));
+  Report(kWorker, sent[0], false, "boom");
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("good"));
+  Report(kWorker, sent[0], true);
+  Dispatch(kWorker);
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
+  EXPECT_EQ(last_writes_.job_statuses.back().second.state(), v1::JOB_FAILED);
+}
+
+TEST_F(SchedulerTest, RetriesAfterBackoffOnTheClock) {
+  uint64_t job = Submit(R"({"tasks": [{"id": "f", "fn": "fail",
+      "retry": {"maxAttempts": 3, "initialBackoff": "2s", "multiplier": 3}}]})");
+  AddWorker(kWorker, 1);
+  random_ = 1.0;  // jitter factor 1.0: the full backoff
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task().attempt(), 1u);
+  Report(kWorker, sent[0], false, "flaky");
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  EXPECT_EQ(scheduler_.NextWakeup().value(), clock_.Now() + absl::Seconds(2));
+  auto waiting = scheduler_.TaskStatusOf(job, "f");
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_THAT(waiting->waiting_reason(), HasSubstr("retrying at"));
+  clock_.Advance(absl::Milliseconds(1999));
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  clock_.Advance(absl::Milliseconds(1));
+  sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task().attempt(), 2u);
+  Report(kWorker, sent[0], false, "flaky");
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_TRUE(Dispatch(kWorker).empty());  // second backoff is 6 s
+  clock_.Advance(absl::Seconds(1));
+  sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task().attempt(), 3u);
+  Report(kWorker, sent[0], true, "7");
+  Dispatch(kWorker);
+  EXPECT_EQ(last_writes_.job_statuses.back().second.state(), v1::JOB_SUCCEEDED);
+  ASSERT_EQ(last_writes_.task_statuses.size(), 1u);
+  EXPECT_EQ(last_writes_.task_statuses[0].status.attempts_size(), 3);
+}
+
+TEST_F(SchedulerTest, PermanentFailureIsNotRetried) {
+  Submit(
+      R"({"tasks": [{"id": "f", "fn": "fail", "retry": {"maxAttempts": 5}}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  Report(kWorker, sent[0], false, "bad input", /*permanent=*/true);
+  Dispatch(kWorker);
+  EXPECT_EQ(last_writes_.job_statuses.back().second.state(), v1::JOB_FAILED);
+}
+
+TEST_F(SchedulerTest, LostWorkerTasksRunAgainAndLateReportsAreDropped) {
+  uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  ASSERT_EQ(first.size(), 1u);
+  scheduler_.RemoveWorker(kWorker);
+  AddWorker(kOther, 1);
+  std::vector<v1::Assignment> second = Dispatch(kOther);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].task().attempt(), 2u);
+  // The lost worker's late report changes nothing.
+  Report(kWorker, first[0], true, "stale");
+  EXPECT_EQ(scheduler_.dropped_reports(), 1u);
+  // Nor does a report of the old attempt from the new worker.
+  Report(kOther, first[0], true, "stale");
+  EXPECT_EQ(scheduler_.dropped_reports(), 2u);
+  Report(kOther, second[0], true, "fresh");
+  Dispatch(kOther);
+  ASSERT_EQ(last_writes_.results.size(), 1u);
+  EXPECT_EQ(last_writes_.results[0].result.data, "fresh");
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
+  // A duplicate of the winning report is dropped too.
+  Report(kOther, second[0], true, "again");
+  EXPECT_EQ(scheduler_.dropped_reports(), 3u);
+}
+
+TEST_F(SchedulerTest, SilentWorkerIsDeclaredLostOnTheClock) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  ASSERT_EQ(Dispatch(kWorker).size(), 1u);
+  clock_.Advance(absl::Seconds(29));
+  scheduler_.OnHeartbeat(kWorker);
+  clock_.Advance(absl::Seconds(29));
+  scheduler_.Tick();
+  EXPECT_TRUE(scheduler_.HasWorker(kWorker));
+  clock_.Advance(absl::Seconds(2));
+  scheduler_.Tick();
+  EXPECT_FALSE(scheduler_.HasWorker(kWorker));
+  TurnOutput out = scheduler_.TakeOutput();
+  EXPECT_THAT(out.timed_out_workers, ElementsAre(kWorker));
+}
+
+TEST_F(SchedulerTest, CancelStopsRunningTasksAndMarksTheRest) {
+  uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "sleep"},
+      {"id": "b", "fn": "add", "inputs": ["a"]}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  auto cancelled = scheduler_.CancelJob(job);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_TRUE(cancelled->cancelled());
+  EXPECT_EQ(cancelled->state(), v1::JOB_CANCELLED);
+  Dispatch(kWorker);
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  EXPECT_EQ(last_cancels_[0].task_index(), 0u);
+  EXPECT_TRUE(last_sync_);
+  // The late success of the cancelled attempt changes nothing.
+  Report(kWorker, sent[0], true);
+  EXPECT_EQ(scheduler_.dropped_reports(), 1u);
+  EXPECT_TRUE(absl::IsNotFound(scheduler_.CancelJob(job).status()));
+}
+
+TEST_F(SchedulerTest, WatchedJobsEmitTaskEventsAndTheEnd) {
+  uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  scheduler_.SetWatched(job, true);
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_FALSE(last_events_.empty());
+  EXPECT_EQ(last_events_.back().second.task().state(), v1::TASK_ASSIGNED);
+  Report(kWorker, sent[0], true);
+  Dispatch(kWorker);
+  ASSERT_GE(last_events_.size(), 2u);
+  EXPECT_EQ(last_events_[0].second.task().state(), v1::TASK_SUCCEEDED);
+  EXPECT_TRUE(last_events_.back().second.has_finished());
+}
+
+TEST_F(SchedulerTest, PrefersTheWorkerHoldingTheInputs) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"},
+                       {"id": "b", "fn": "add", "inputs": ["a"]}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  AddWorker(kOther, 4);  // more room, but without a's output
+  Report(kWorker, sent[0], true);
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("b"));
+  EXPECT_EQ(other_sends_, 0);
+}
+
+}  // namespace
+}  // namespace dagd
