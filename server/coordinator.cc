@@ -37,8 +37,41 @@ absl::Status Coordinator::Start() {
   absl::StatusOr<uint64_t> next = store_->NextJobSeq();
   if (!next.ok()) return next.status();
   next_seq_ = *next;
+  if (absl::Status s = Recover(); !s.ok()) return s;
   last_sync_ = clock_->Now();
   thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Recover() {
+  absl::StatusOr<std::vector<StoredJob>> jobs = store_->LoadUnfinishedJobs();
+  if (!jobs.ok()) return jobs.status();
+  // Limits may have shrunk since the job was accepted; it is run anyway.
+  JobLimits unlimited;
+  unlimited.max_tasks_per_job = UINT32_MAX;
+  unlimited.max_job_bytes = UINT64_MAX;
+  for (StoredJob& stored : *jobs) {
+    absl::StatusOr<CompiledJob> job =
+        CompileJob(std::move(stored.spec), unlimited);
+    if (!job.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("stored job ", JobIdFromSeq(stored.seq),
+                       " does not compile: ", job.status().message()));
+    }
+    absl::flat_hash_map<uint32_t, StoredResult> results;
+    for (const auto& [index, task] : stored.task_statuses) {
+      if (task.state() != v1::TASK_SUCCEEDED) continue;
+      absl::StatusOr<StoredResult> result =
+          store_->GetResult(stored.seq, index);
+      if (!result.ok()) return result.status();
+      results.emplace(index, *std::move(result));
+    }
+    scheduler_.RestoreJob(stored.seq, *std::move(job), std::move(stored.status),
+                          stored.task_statuses, std::move(results));
+  }
+  if (!jobs->empty()) {
+    LOG(INFO) << "recovered " << jobs->size() << " unfinished job(s)";
+  }
   return absl::OkStatus();
 }
 
@@ -70,6 +103,8 @@ void Coordinator::Post(Event event) {
 
 void Coordinator::Run() {
   std::vector<Event> events;
+  // A first turn schedules what recovery brought back.
+  RunTurn(events);
   while (true) {
     {
       absl::MutexLock lock(&mu_);

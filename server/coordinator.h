@@ -105,6 +105,8 @@ class Coordinator {
  private:
   using Event = absl::AnyInvocable<void()>;
 
+  // Loads unfinished jobs into the scheduler (start only).
+  absl::Status Recover();
   void Post(Event event);
   void Run();
   void RunTurn(std::vector<Event>& events);

@@ -48,7 +48,8 @@ const Scheduler::Job* Scheduler::FindJob(uint64_t seq) const {
   return it == jobs_.end() || it->second->finished ? nullptr : it->second.get();
 }
 
-void Scheduler::AddJob(uint64_t seq, CompiledJob graph, v1::JobStatus status) {
+Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
+                                     v1::JobStatus status) {
   auto job = std::make_unique<Job>();
   job->seq = seq;
   job->graph = std::move(graph);
@@ -59,15 +60,69 @@ void Scheduler::AddJob(uint64_t seq, CompiledJob graph, v1::JobStatus status) {
   job->unfinished = n;
   job->counts[v1::TASK_PENDING] = n;
   task_counts_[v1::TASK_PENDING] += n;
-  Job& j = *job;
+  for (uint32_t i = 0; i < n; ++i) {
+    job->tasks[i].remaining = job->graph.dep_count[i];
+    job->tasks[i].fn = functions_.Intern(job->spec(i).fn());
+  }
+  Job& ref = *job;
   jobs_.emplace(seq, std::move(job));
-  for (uint32_t i = 0; i < n; ++i) {
-    j.tasks[i].remaining = j.graph.dep_count[i];
-    j.tasks[i].fn = functions_.Intern(j.spec(i).fn());
+  return ref;
+}
+
+void Scheduler::AddJob(uint64_t seq, CompiledJob graph, v1::JobStatus status) {
+  Job& job = InsertJob(seq, std::move(graph), std::move(status));
+  for (uint32_t i = 0; i < job.graph.size(); ++i) {
+    if (job.tasks[i].remaining == 0) MakeReady(job, i);
+  }
+}
+
+void Scheduler::RestoreJob(
+    uint64_t seq, CompiledJob graph, v1::JobStatus status,
+    const std::vector<std::pair<uint32_t, v1::TaskStatus>>& finished,
+    absl::flat_hash_map<uint32_t, StoredResult> results) {
+  // Counts and notes are rebuilt from the tasks, not taken from the store.
+  status.clear_counts();
+  status.clear_failures();
+  status.clear_waiting();
+  Job& job = InsertJob(seq, std::move(graph), std::move(status));
+  const uint32_t n = job.graph.size();
+  for (const auto& [index, stored] : finished) {
+    if (index >= n || !IsTerminal(stored.state())) continue;
+    TaskRecord& t = job.tasks[index];
+    for (const v1::Attempt& a : stored.attempts()) {
+      AttemptRecord& record = t.attempts.emplace_back();
+      record.number = a.number();
+      record.worker_name = a.worker();
+      record.error = a.error();
+    }
+    t.error = stored.error();
+    if (stored.state() == v1::TASK_FAILED) {
+      job.failed = true;
+      job.failures.push_back(index);
+    }
+    if (stored.state() == v1::TASK_CANCELLED) job.cancel_requested = true;
+    if (auto it = results.find(index); it != results.end()) {
+      job.results[index] = std::move(it->second);
+    }
+    // Counted without a write: the store has it already.
+    --job.counts[t.state];
+    --task_counts_[t.state];
+    ++job.counts[stored.state()];
+    ++task_counts_[stored.state()];
+    t.state = stored.state();
+    --job.unfinished;
+  }
+  const CompiledJob& g = job.graph;
+  for (uint32_t v = 0; v < n; ++v) {
+    if (job.tasks[v].state != v1::TASK_SUCCEEDED) continue;
+    for (uint32_t e = g.succ_begin[v]; e < g.succ_begin[v + 1]; ++e) {
+      --job.tasks[g.succ[e]].remaining;
+    }
   }
   for (uint32_t i = 0; i < n; ++i) {
-    if (j.tasks[i].remaining == 0) MakeReady(j, i);
+    if (!job.Terminal(i) && job.tasks[i].remaining == 0) MakeReady(job, i);
   }
+  MaybeFinish(job);
 }
 
 void Scheduler::MakeReady(Job& job, uint32_t task) {

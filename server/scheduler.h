@@ -86,6 +86,14 @@ class Scheduler {
   // Adds a submitted job. `status` carries its id, name, priority, request
   // id and submission time; its tasks without dependencies become ready.
   void AddJob(uint64_t seq, CompiledJob job, v1::JobStatus status);
+  // Adds an unfinished job read back from the store after a restart.
+  // `finished` holds the stored statuses of its terminal tasks and
+  // `results` the outputs of the succeeded ones, by task index. Those tasks
+  // keep their state; every other task runs (again) once its inputs are in.
+  void RestoreJob(
+      uint64_t seq, CompiledJob job, v1::JobStatus status,
+      const std::vector<std::pair<uint32_t, v1::TaskStatus>>& finished,
+      absl::flat_hash_map<uint32_t, StoredResult> results);
   bool HasJob(uint64_t seq) const { return jobs_.contains(seq); }
 
   // Cancels an unfinished job: running tasks are cancelled on their
@@ -153,6 +161,7 @@ class Scheduler {
   };
 
   // Transitions.
+  Job& InsertJob(uint64_t seq, CompiledJob graph, v1::JobStatus status);
   void MakeReady(Job& job, uint32_t task);
   void SetState(Job& job, uint32_t task, v1::TaskState state);
   void Assign(Job& job, uint32_t task, Worker& worker);

@@ -404,5 +404,42 @@ TEST_F(SchedulerTest, PrefersTheWorkerHoldingTheInputs) {
   EXPECT_EQ(other_sends_, 0);
 }
 
+TEST_F(SchedulerTest, RestoredJobKeepsFinishedTasksAndRunsTheRest) {
+  v1::JobSpec spec;
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      R"({"tasks": [{"id": "a", "fn": "const"}, {"id": "x", "fn": "const"},
+                    {"id": "b", "fn": "add", "inputs": ["a", "x"]}]})",
+      &spec);
+  ASSERT_TRUE(parsed.ok());
+  absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+  ASSERT_TRUE(job.ok());
+  v1::JobStatus status;
+  status.set_job_id("j9");
+  status.set_state(v1::JOB_RUNNING);
+  v1::TaskStatus a;
+  a.set_task_id("a");
+  a.set_state(v1::TASK_SUCCEEDED);
+  a.add_attempts()->set_number(1);
+  absl::flat_hash_map<uint32_t, StoredResult> results;
+  results[0] = StoredResult{"40", "application/json"};
+  scheduler_.RestoreJob(9, *std::move(job), status, {{0, a}},
+                        std::move(results));
+  AddWorker(kWorker, 4);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("x"));  // a is not run again
+  Report(kWorker, sent[0], true, "2");
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("b"));
+  EXPECT_EQ(sent[0].inputs(0).data(), "40");
+  EXPECT_EQ(sent[0].inputs(1).data(), "2");
+  std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(9);
+  ASSERT_TRUE(live.has_value());
+  int succeeded = 0;
+  for (const auto& c : live->counts()) {
+    if (c.state() == v1::TASK_SUCCEEDED) succeeded = c.count();
+  }
+  EXPECT_EQ(succeeded, 2);
+}
+
 }  // namespace
 }  // namespace dagd
