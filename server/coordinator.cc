@@ -289,62 +289,67 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
 
 // ---- Queries --------------------------------------------------------------
 
+template <typename T>
+void Coordinator::AnswerAfterCommit(absl::StatusOr<T> result, Reply<T> done) {
+  AfterCommit([result = std::move(result),
+               done = std::move(done)](const absl::Status& s) mutable {
+    if (!s.ok()) return done(s);
+    done(std::move(result));
+  });
+}
+
 void Coordinator::GetJob(std::string job_id, Reply<v1::JobStatus> done) {
   Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
-    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-    absl::StatusOr<v1::JobStatus> result = seq.status();
-    if (seq.ok()) {
-      std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq);
-      result = live ? *std::move(live) : store_->GetJobStatus(*seq);
-      if (absl::IsNotFound(result.status())) {
-        result = absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-      }
-    }
-    AfterCommit([result = std::move(result),
-                 done = std::move(done)](const absl::Status& s) mutable {
-      done(s.ok() ? std::move(result) : s);
-    });
+    AnswerAfterCommit(QueryJob(job_id), std::move(done));
   });
+}
+
+absl::StatusOr<v1::JobStatus> Coordinator::QueryJob(const std::string& job_id) {
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return seq.status();
+  if (std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq)) {
+    return *std::move(live);
+  }
+  absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
+  if (absl::IsNotFound(stored.status())) {
+    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  }
+  return stored;
 }
 
 void Coordinator::ListJobs(v1::ListJobsRequest request,
                            Reply<v1::ListJobsResponse> done) {
   Post([this, request = std::move(request), done = std::move(done)]() mutable {
-    uint64_t before = UINT64_MAX;
-    absl::StatusOr<v1::ListJobsResponse> result;
-    if (!request.page_token().empty() &&
-        !absl::SimpleAtoi(request.page_token(), &before)) {
-      result = absl::InvalidArgumentError(
-          "page_token: not a token ListJobs "
-          "returned");
-    } else {
-      uint32_t size =
-          request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-      size = std::min(size, kMaxPageSize);
-      absl::StatusOr<std::vector<v1::JobStatus>> jobs =
-          store_->ListJobStatuses(before, size + 1);
-      if (!jobs.ok()) {
-        result = jobs.status();
-      } else {
-        v1::ListJobsResponse response;
-        for (size_t i = 0; i < jobs->size() && i < size; ++i) {
-          const v1::JobStatus& stored = (*jobs)[i];
-          uint64_t seq = SeqFromJobId(stored.job_id()).value_or(0);
-          std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(seq);
-          *response.add_jobs() = live ? *std::move(live) : stored;
-        }
-        if (jobs->size() > size) {
-          response.set_next_page_token(absl::StrCat(
-              SeqFromJobId(response.jobs(size - 1).job_id()).value_or(0)));
-        }
-        result = std::move(response);
-      }
-    }
-    AfterCommit([result = std::move(result),
-                 done = std::move(done)](const absl::Status& s) mutable {
-      done(s.ok() ? std::move(result) : s);
-    });
+    AnswerAfterCommit(QueryJobs(request), std::move(done));
   });
+}
+
+absl::StatusOr<v1::ListJobsResponse> Coordinator::QueryJobs(
+    const v1::ListJobsRequest& request) {
+  uint64_t before = UINT64_MAX;
+  if (!request.page_token().empty() &&
+      !absl::SimpleAtoi(request.page_token(), &before)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a token that ListJobs returned");
+  }
+  uint32_t size =
+      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  size = std::min(size, kMaxPageSize);
+  absl::StatusOr<std::vector<v1::JobStatus>> jobs =
+      store_->ListJobStatuses(before, size + 1);
+  if (!jobs.ok()) return jobs.status();
+  v1::ListJobsResponse response;
+  for (size_t i = 0; i < jobs->size() && i < size; ++i) {
+    const v1::JobStatus& stored = (*jobs)[i];
+    uint64_t seq = SeqFromJobId(stored.job_id()).value_or(0);
+    std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(seq);
+    *response.add_jobs() = live ? *std::move(live) : stored;
+  }
+  if (jobs->size() > size) {
+    response.set_next_page_token(absl::StrCat(
+        SeqFromJobId(response.jobs(size - 1).job_id()).value_or(0)));
+  }
+  return response;
 }
 
 absl::StatusOr<uint32_t> Coordinator::FindStoredTask(
@@ -355,6 +360,10 @@ absl::StatusOr<uint32_t> Coordinator::FindStoredTask(
   for (const auto& [index, status] : *tasks) {
     if (status.task_id() == task_id) return index;
   }
+  if (!store_->GetJobStatus(seq).ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("no job '", JobIdFromSeq(seq), "'"));
+  }
   return absl::NotFoundError(absl::StrCat("job '", JobIdFromSeq(seq),
                                           "' has no task '", task_id, "'"));
 }
@@ -363,111 +372,98 @@ void Coordinator::GetTask(std::string job_id, std::string task_id,
                           Reply<v1::TaskStatus> done) {
   Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
         done = std::move(done)]() mutable {
-    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-    absl::StatusOr<v1::TaskStatus> result = seq.status();
-    if (seq.ok() && scheduler_.HasJob(*seq)) {
-      result = scheduler_.TaskStatusOf(*seq, task_id);
-    } else if (seq.ok()) {
-      absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
-      result = index.ok() ? store_->GetTaskStatus(*seq, *index)
-                          : absl::StatusOr<v1::TaskStatus>(index.status());
-    }
-    AfterCommit([result = std::move(result),
-                 done = std::move(done)](const absl::Status& s) mutable {
-      done(s.ok() ? std::move(result) : s);
-    });
+    AnswerAfterCommit(QueryTask(job_id, task_id), std::move(done));
   });
+}
+
+absl::StatusOr<v1::TaskStatus> Coordinator::QueryTask(
+    const std::string& job_id, const std::string& task_id) {
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return seq.status();
+  if (scheduler_.HasJob(*seq)) return scheduler_.TaskStatusOf(*seq, task_id);
+  absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
+  if (!index.ok()) return index.status();
+  return store_->GetTaskStatus(*seq, *index);
 }
 
 void Coordinator::ListTasks(std::string job_id,
                             Reply<v1::ListTasksResponse> done) {
   Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
-    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-    absl::StatusOr<v1::ListTasksResponse> result = seq.status();
-    if (seq.ok()) {
-      v1::ListTasksResponse response;
-      if (auto live = scheduler_.TaskStatusesOf(*seq)) {
-        for (auto& task : *live) *response.add_tasks() = std::move(task);
-        result = std::move(response);
-      } else if (absl::Status exists = store_->GetJobStatus(*seq).status();
-                 !exists.ok()) {
-        result = absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-      } else {
-        auto stored = store_->ListTaskStatuses(*seq);
-        if (!stored.ok()) {
-          result = stored.status();
-        } else {
-          for (auto& [index, task] : *stored) {
-            *response.add_tasks() = std::move(task);
-          }
-          result = std::move(response);
-        }
-      }
-    }
-    AfterCommit([result = std::move(result),
-                 done = std::move(done)](const absl::Status& s) mutable {
-      done(s.ok() ? std::move(result) : s);
-    });
+    AnswerAfterCommit(QueryTasks(job_id), std::move(done));
   });
+}
+
+absl::StatusOr<v1::ListTasksResponse> Coordinator::QueryTasks(
+    const std::string& job_id) {
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return seq.status();
+  v1::ListTasksResponse response;
+  if (auto live = scheduler_.TaskStatusesOf(*seq)) {
+    for (auto& task : *live) *response.add_tasks() = std::move(task);
+    return response;
+  }
+  if (!store_->GetJobStatus(*seq).ok()) {
+    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  }
+  auto stored = store_->ListTaskStatuses(*seq);
+  if (!stored.ok()) return stored.status();
+  for (auto& [index, task] : *stored) *response.add_tasks() = std::move(task);
+  return response;
 }
 
 void Coordinator::GetResult(std::string job_id, std::string task_id,
                             Reply<v1::GetResultResponse> done) {
   Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
         done = std::move(done)]() mutable {
-    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-    absl::StatusOr<StoredResult> result = seq.status();
-    if (seq.ok() && scheduler_.HasJob(*seq)) {
-      result = scheduler_.ResultOf(*seq, task_id);
-    } else if (seq.ok()) {
-      absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
-      if (!index.ok()) {
-        result = index.status();
-      } else {
-        result = store_->GetResult(*seq, *index);
-        if (absl::IsNotFound(result.status())) {
-          auto task = store_->GetTaskStatus(*seq, *index);
-          result = absl::NotFoundError(absl::StrCat(
-              "task '", task_id, "' has no result: it is ",
-              task.ok() ? v1::TaskState_Name(task->state()) : "unknown"));
-        }
-      }
-    }
-    AfterCommit([result = std::move(result),
-                 done = std::move(done)](const absl::Status& s) mutable {
-      if (!s.ok()) return done(s);
-      if (!result.ok()) return done(result.status());
-      v1::GetResultResponse response;
-      response.set_data(std::move(result->data));
-      response.set_content_type(std::move(result->content_type));
-      done(std::move(response));
-    });
+    AnswerAfterCommit(QueryResult(job_id, task_id), std::move(done));
   });
+}
+
+absl::StatusOr<v1::GetResultResponse> Coordinator::QueryResult(
+    const std::string& job_id, const std::string& task_id) {
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return seq.status();
+  absl::StatusOr<StoredResult> result;
+  if (scheduler_.HasJob(*seq)) {
+    result = scheduler_.ResultOf(*seq, task_id);
+  } else {
+    absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
+    if (!index.ok()) return index.status();
+    result = store_->GetResult(*seq, *index);
+    if (absl::IsNotFound(result.status())) {
+      auto task = store_->GetTaskStatus(*seq, *index);
+      return absl::NotFoundError(absl::StrCat(
+          "task '", task_id, "' has no result: it is ",
+          task.ok() ? v1::TaskState_Name(task->state()) : "unknown"));
+    }
+  }
+  if (!result.ok()) return result.status();
+  v1::GetResultResponse response;
+  response.set_data(std::move(result->data));
+  response.set_content_type(std::move(result->content_type));
+  return response;
 }
 
 void Coordinator::Cancel(std::string job_id,
                          Reply<v1::CancelJobResponse> done) {
   Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
-    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-    absl::StatusOr<v1::CancelJobResponse> result = seq.status();
-    if (seq.ok() && scheduler_.HasJob(*seq)) {
-      result = scheduler_.CancelJob(*seq);
-    } else if (seq.ok()) {
-      absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
-      if (stored.ok()) {
-        v1::CancelJobResponse response;
-        response.set_state(stored->state());
-        response.set_cancelled(false);
-        result = response;
-      } else {
-        result = absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-      }
-    }
-    AfterCommit([result = std::move(result),
-                 done = std::move(done)](const absl::Status& s) mutable {
-      done(s.ok() ? std::move(result) : s);
-    });
+    AnswerAfterCommit(DoCancel(job_id), std::move(done));
   });
+}
+
+absl::StatusOr<v1::CancelJobResponse> Coordinator::DoCancel(
+    const std::string& job_id) {
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return seq.status();
+  if (scheduler_.HasJob(*seq)) return scheduler_.CancelJob(*seq);
+  absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
+  if (!stored.ok()) {
+    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  }
+  v1::CancelJobResponse response;
+  response.set_state(stored->state());
+  response.set_cancelled(false);
+  return response;
 }
 
 void Coordinator::ListWorkers(Reply<v1::ListWorkersResponse> done) {
@@ -476,11 +472,8 @@ void Coordinator::ListWorkers(Reply<v1::ListWorkersResponse> done) {
     for (auto& worker : scheduler_.Workers()) {
       *response.add_workers() = std::move(worker);
     }
-    AfterCommit([response = std::move(response),
-                 done = std::move(done)](const absl::Status& s) mutable {
-      if (!s.ok()) return done(s);
-      done(std::move(response));
-    });
+    AnswerAfterCommit<v1::ListWorkersResponse>(std::move(response),
+                                               std::move(done));
   });
 }
 

@@ -117,6 +117,17 @@ class Coordinator {
                                           const std::string& task_id);
 
   // Loop-thread halves of the public calls.
+  template <typename T>
+  void AnswerAfterCommit(absl::StatusOr<T> result, Reply<T> done);
+  absl::StatusOr<v1::JobStatus> QueryJob(const std::string& job_id);
+  absl::StatusOr<v1::ListJobsResponse> QueryJobs(
+      const v1::ListJobsRequest& request);
+  absl::StatusOr<v1::TaskStatus> QueryTask(const std::string& job_id,
+                                           const std::string& task_id);
+  absl::StatusOr<v1::ListTasksResponse> QueryTasks(const std::string& job_id);
+  absl::StatusOr<v1::GetResultResponse> QueryResult(const std::string& job_id,
+                                                    const std::string& task_id);
+  absl::StatusOr<v1::CancelJobResponse> DoCancel(const std::string& job_id);
   void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
                 Reply<v1::SubmitJobResponse> done);
   void DoWatch(const std::string& job_id, std::shared_ptr<WatchSink> sink);

@@ -1,0 +1,189 @@
+#include "client/dagctl/commands.h"
+
+#include <ostream>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "client/dagctl/exit_code.h"
+#include "client/dagctl/format.h"
+#include "client/dagctl/progress.h"
+#include "client/job_file.h"
+
+namespace dagd::dagctl {
+namespace {
+
+// Prints the error and returns its exit code. Unreachable servers get the
+// address and how to change it, since the usual cause is a wrong address.
+int Fail(const absl::Status& status, const Invocation& invocation,
+         const Io& io) {
+  *io.err << "dagctl: ";
+  if (ExitCodeForStatus(status) == kExitUnreachable) {
+    *io.err << "cannot reach dagd at " << invocation.options.server << " ("
+            << status.message()
+            << "); set --server or DAGD_SERVER to its address\n";
+  } else {
+    *io.err << status.message() << "\n";
+  }
+  return ExitCodeForStatus(status);
+}
+
+// Prints the final state of a watched job and maps it to an exit code.
+int ReportOutcome(const v1::JobStatus& status, const Io& io, bool json) {
+  *io.out << (json ? ToJson(status) + "\n" : FormatOutcome(status, io.now()));
+  return ExitCodeForJobState(status.state());
+}
+
+int RunSubmit(const Invocation& invocation, Client& client, const Io& io) {
+  const Options& options = invocation.options;
+  absl::StatusOr<v1::JobSpec> job = ReadJobFile(invocation.args[0], *io.in);
+  if (!job.ok()) {
+    // Whatever the errno said, a job file that cannot be read or parsed is
+    // the user's input to fix, never an unreachable server.
+    *io.err << "dagctl: " << job.status().message() << "\n";
+    return kExitUsage;
+  }
+  v1::SubmitJobRequest request;
+  *request.mutable_job() = *std::move(job);
+  request.set_request_id(options.request_id);
+  absl::StatusOr<v1::SubmitJobResponse> response = client.SubmitJob(request);
+  if (!response.ok()) return Fail(response.status(), invocation, io);
+  // The id goes out before waiting, alone on its line, so a script can read
+  // it while the job runs.
+  *io.out << (options.json ? ToJson(*response) : response->job_id()) << "\n";
+  io.out->flush();
+  if (response->existing() && !options.json) {
+    *io.err << "dagctl: request id " << options.request_id
+            << " was already submitted; this is that job\n";
+  }
+  if (!options.wait) return kExitOk;
+  absl::StatusOr<v1::JobStatus> final_status = client.Wait(response->job_id());
+  if (!final_status.ok()) return Fail(final_status.status(), invocation, io);
+  return ReportOutcome(*final_status, io, options.json);
+}
+
+int RunStatus(const Invocation& invocation, Client& client, const Io& io) {
+  absl::StatusOr<v1::JobStatus> status = client.Get(invocation.args[0]);
+  if (!status.ok()) return Fail(status.status(), invocation, io);
+  *io.out << (invocation.options.json ? ToJson(*status) + "\n"
+                                      : FormatJobStatus(*status, io.now()));
+  return ExitCodeForJobState(status->state());
+}
+
+int RunWatch(const Invocation& invocation, Client& client, const Io& io) {
+  const bool json = invocation.options.json;
+  const bool redraw = io.out_is_terminal && !json;
+  ProgressTracker tracker;
+  bool drew = false;
+  auto on_event = [&](const v1::JobEvent& event) {
+    if (json) {
+      *io.out << ToJson(event) << "\n";
+      io.out->flush();
+      return;
+    }
+    // The final state is printed by ReportOutcome; a progress line for it
+    // would say the same twice.
+    if (!tracker.Apply(event) || event.has_finished()) return;
+    const std::string line = FormatProgress(
+        tracker.progress(), JobElapsed(tracker.status(), io.now()));
+    // "\033[K" clears what a longer previous line left behind.
+    *io.out << (redraw ? "\r" + line + "\033[K" : line + "\n");
+    io.out->flush();
+    drew = true;
+  };
+  absl::StatusOr<v1::JobStatus> final_status =
+      client.Watch(invocation.args[0], on_event);
+  if (redraw && drew) *io.out << "\n";
+  if (!final_status.ok()) return Fail(final_status.status(), invocation, io);
+  if (json) return ExitCodeForJobState(final_status->state());
+  return ReportOutcome(*final_status, io, /*json=*/false);
+}
+
+int RunCancel(const Invocation& invocation, Client& client, const Io& io) {
+  const std::string& job_id = invocation.args[0];
+  absl::StatusOr<v1::CancelJobResponse> response = client.Cancel(job_id);
+  if (!response.ok()) return Fail(response.status(), invocation, io);
+  *io.out << (invocation.options.json ? ToJson(*response) + "\n"
+                                      : FormatCancel(job_id, *response));
+  return kExitOk;
+}
+
+int RunResult(const Invocation& invocation, Client& client, const Io& io) {
+  absl::StatusOr<v1::GetResultResponse> response =
+      client.Result(invocation.args[0], invocation.args[1]);
+  if (!response.ok()) return Fail(response.status(), invocation, io);
+  if (invocation.options.json) {
+    *io.out << ToJson(*response) << "\n";
+  } else {
+    // The bytes exactly, with no newline added: `dagctl result ... > file`
+    // must reproduce the task's output.
+    io.out->write(response->data().data(),
+                  static_cast<std::streamsize>(response->data().size()));
+  }
+  return kExitOk;
+}
+
+int RunJobs(const Invocation& invocation, Client& client, const Io& io) {
+  const Options& options = invocation.options;
+  v1::ListJobsResponse all;
+  std::string token = options.page_token;
+  do {
+    absl::StatusOr<v1::ListJobsResponse> page =
+        client.ListJobs(options.page_size, token);
+    if (!page.ok()) return Fail(page.status(), invocation, io);
+    all.mutable_jobs()->MergeFrom(page->jobs());
+    token = page->next_page_token();
+  } while (options.all_pages && !token.empty());
+  all.set_next_page_token(token);
+  if (options.json) {
+    *io.out << ToJson(all) << "\n";
+    return kExitOk;
+  }
+  *io.out << FormatJobsTable({all.jobs().begin(), all.jobs().end()});
+  if (!token.empty()) {
+    *io.err << "more jobs: dagctl jobs --page_token=" << token
+            << " (or --all)\n";
+  }
+  return kExitOk;
+}
+
+int RunTasks(const Invocation& invocation, Client& client, const Io& io) {
+  absl::StatusOr<v1::ListTasksResponse> response =
+      client.ListTasks(invocation.args[0]);
+  if (!response.ok()) return Fail(response.status(), invocation, io);
+  *io.out << (invocation.options.json ? ToJson(*response) + "\n"
+                                      : FormatTasks(*response));
+  return kExitOk;
+}
+
+int RunWorkers(const Invocation& invocation, Client& client, const Io& io) {
+  absl::StatusOr<v1::ListWorkersResponse> response = client.ListWorkers();
+  if (!response.ok()) return Fail(response.status(), invocation, io);
+  *io.out << (invocation.options.json ? ToJson(*response) + "\n"
+                                      : FormatWorkersTable(*response));
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunCommand(const Invocation& invocation, Client& client, const Io& io) {
+  using Command = int (*)(const Invocation&, Client&, const Io&);
+  static constexpr struct {
+    absl::string_view name;
+    Command run;
+  } kCommands[] = {
+      {"submit", RunSubmit}, {"status", RunStatus},   {"watch", RunWatch},
+      {"cancel", RunCancel}, {"result", RunResult},   {"jobs", RunJobs},
+      {"tasks", RunTasks},   {"workers", RunWorkers},
+  };
+  for (const auto& command : kCommands) {
+    if (command.name == invocation.command) {
+      return command.run(invocation, client, io);
+    }
+  }
+  *io.err << "dagctl: unknown command \"" << invocation.command
+          << "\"; run 'dagctl --help'\n";
+  return kExitUsage;
+}
+
+}  // namespace dagd::dagctl

@@ -1,0 +1,64 @@
+// ProgressTracker: a job's task counts, kept current from its watch stream.
+//
+// The stream's snapshot carries counts per state but not which task is in
+// which state, and a task event carries only the new state. So the tracker
+// remembers the state of each task it has seen an event for, and when a
+// task it has not seen moves, it takes that task out of the snapshot's
+// count of the state the task most likely left (RUNNING before SUCCEEDED,
+// PENDING before UPSTREAM_FAILED). The guess only affects which non-terminal
+// bucket shrinks; "done" is exact, and the `finished` event replaces every
+// count with the server's.
+//
+// Single-threaded: fed from the Watch callback.
+#ifndef DAGD_CLIENT_DAGCTL_PROGRESS_H_
+#define DAGD_CLIENT_DAGCTL_PROGRESS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "dagd/v1/job_service.pb.h"
+
+namespace dagd::dagctl {
+
+struct Progress {
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+  uint32_t total = 0;
+  uint32_t done = 0;     // in a terminal state
+  uint32_t running = 0;  // ASSIGNED or RUNNING
+  uint32_t failed = 0;   // FAILED or UPSTREAM_FAILED
+
+  bool operator==(const Progress& other) const {
+    return state == other.state && total == other.total && done == other.done &&
+           running == other.running && failed == other.failed;
+  }
+  bool operator!=(const Progress& other) const { return !(*this == other); }
+};
+
+class ProgressTracker {
+ public:
+  // Returns true when the event changed progress().
+  bool Apply(const v1::JobEvent& event);
+
+  Progress progress() const;
+  // The latest snapshot or final status (times, name, failures).
+  const v1::JobStatus& status() const { return status_; }
+
+ private:
+  static constexpr int kStates = v1::TaskState_ARRAYSIZE;
+  using Counts = std::array<uint32_t, kStates>;
+
+  void Reset(const v1::JobStatus& status);
+  void ApplyTaskEvent(const v1::TaskEvent& event);
+
+  v1::JobStatus status_;
+  Counts counts_{};
+  // Of counts_, the tasks no event has named yet.
+  Counts unseen_{};
+  absl::flat_hash_map<std::string, v1::TaskState> seen_;
+};
+
+}  // namespace dagd::dagctl
+
+#endif  // DAGD_CLIENT_DAGCTL_PROGRESS_H_

@@ -1,0 +1,115 @@
+#include "absl/status/status.h"
+#include "client/dagctl/args.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace dagd::dagctl {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<Invocation> Parse(std::vector<std::string> args,
+                                 absl::string_view env_server = "") {
+  return ParseArgs(args, env_server);
+}
+
+TEST(ParseArgsTest, FlagsMayFollowTheCommandAndItsArguments) {
+  absl::StatusOr<Invocation> inv =
+      Parse({"submit", "job.json", "--wait", "--request_id", "r1"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "submit");
+  EXPECT_THAT(inv->args, ElementsAre("job.json"));
+  EXPECT_TRUE(inv->options.wait);
+  EXPECT_EQ(inv->options.request_id, "r1");
+}
+
+TEST(ParseArgsTest, GlobalFlagsBeforeTheCommand) {
+  absl::StatusOr<Invocation> inv =
+      Parse({"--server=h:1", "-o", "json", "--timeout=5s", "status", "j1"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->options.server, "h:1");
+  EXPECT_TRUE(inv->options.json);
+  EXPECT_EQ(inv->options.timeout, absl::Seconds(5));
+  EXPECT_THAT(inv->args, ElementsAre("j1"));
+}
+
+TEST(ParseArgsTest, ServerComesFromFlagThenEnvThenDefault) {
+  EXPECT_EQ(Parse({"jobs"})->options.server, "127.0.0.1:7700");
+  EXPECT_EQ(Parse({"jobs"}, "env:1")->options.server, "env:1");
+  EXPECT_EQ(Parse({"jobs", "--server", "flag:1"}, "env:1")->options.server,
+            "flag:1");
+}
+
+TEST(ParseArgsTest, DashIsAPositionalAndDoubleDashEndsFlags) {
+  EXPECT_THAT(Parse({"submit", "-"})->args, ElementsAre("-"));
+  absl::StatusOr<Invocation> inv = Parse({"status", "--", "--odd-id"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_THAT(inv->args, ElementsAre("--odd-id"));
+}
+
+TEST(ParseArgsTest, JobsPagingFlags) {
+  absl::StatusOr<Invocation> inv = Parse(
+      {"jobs", "--page_size=5", "--page-token=t", "--all", "--output=text"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->options.page_size, 5);
+  EXPECT_EQ(inv->options.page_token, "t");
+  EXPECT_TRUE(inv->options.all_pages);
+  EXPECT_FALSE(inv->options.json);
+}
+
+TEST(ParseArgsTest, UsageErrorsExplainThemselves) {
+  EXPECT_THAT(Parse({}).status().message(), HasSubstr("no command given"));
+  EXPECT_THAT(Parse({"frobnicate"}).status().message(),
+              HasSubstr("unknown command \"frobnicate\""));
+  EXPECT_THAT(Parse({"jobs", "--bogus"}).status().message(),
+              HasSubstr("unknown flag --bogus"));
+  EXPECT_THAT(Parse({"status", "j1", "--wait"}).status().message(),
+              AllOf(HasSubstr("--wait does not apply to status"),
+                    HasSubstr("usage: dagctl status JOB")));
+  EXPECT_THAT(Parse({"result", "j1"}).status().message(),
+              AllOf(HasSubstr("result needs JOB TASK"),
+                    HasSubstr("usage: dagctl result JOB TASK")));
+  EXPECT_THAT(Parse({"workers", "extra"}).status().message(),
+              HasSubstr("too many arguments"));
+  EXPECT_THAT(Parse({"jobs", "--server"}).status().message(),
+              HasSubstr("--server needs a value"));
+  EXPECT_THAT(Parse({"jobs", "-o", "yaml"}).status().message(),
+              HasSubstr("--output takes json or text"));
+  EXPECT_THAT(Parse({"jobs", "--page_size=many"}).status().message(),
+              HasSubstr("--page_size takes a number"));
+  EXPECT_THAT(Parse({"jobs", "--timeout=soon"}).status().message(),
+              HasSubstr("--timeout takes a positive duration"));
+  EXPECT_THAT(Parse({"submit", "f", "--wait=maybe"}).status().message(),
+              HasSubstr("--wait takes true or false"));
+  EXPECT_EQ(Parse({}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HelpTest, OverviewListsCommandsFlagsAndExitCodes) {
+  absl::StatusOr<Invocation> inv = Parse({"--help"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(WantsHelp(*inv));
+  const std::string text = HelpText(*inv);
+  for (const char* word : {"submit FILE|-", "status JOB", "watch JOB",
+                           "cancel JOB", "result JOB TASK", "jobs", "tasks JOB",
+                           "workers", "--server", "-o, --output", "--wait",
+                           "--request_id", "--page_size", "exit codes"}) {
+    EXPECT_THAT(text, HasSubstr(word));
+  }
+  EXPECT_EQ(HelpText(*Parse({"help"})), text);
+}
+
+TEST(HelpTest, CommandHelp) {
+  absl::StatusOr<Invocation> inv = Parse({"help", "submit"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_THAT(HelpText(*inv), HasSubstr("usage: dagctl submit FILE|- [--wait] "
+                                        "[--request_id=ID]"));
+  // --help wins over missing arguments.
+  absl::StatusOr<Invocation> flag = Parse({"result", "--help"});
+  ASSERT_TRUE(flag.ok()) << flag.status();
+  EXPECT_THAT(HelpText(*flag), HasSubstr("usage: dagctl result JOB TASK"));
+}
+
+}  // namespace
+}  // namespace dagd::dagctl

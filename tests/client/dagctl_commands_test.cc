@@ -1,0 +1,287 @@
+#include <grpcpp/test/mock_stream.h>
+
+#include <sstream>
+
+#include "client/dagctl/commands.h"
+#include "client/dagctl/exit_code.h"
+#include "dagd/v1/job_service_mock.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace dagd::dagctl {
+namespace {
+
+using ::grpc::testing::MockClientReader;
+using ::testing::_;
+using ::testing::DoAll;
+using ::testing::HasSubstr;
+using ::testing::Invoke;
+using ::testing::Return;
+using ::testing::SetArgPointee;
+using ::testing::StartsWith;
+
+constexpr char kTiny[] =
+    R"({"name": "tiny", "tasks": [{"id": "a", "fn": "const"}]})";
+
+v1::JobStatus Job(v1::JobState state) {
+  v1::JobStatus status;
+  status.set_job_id("j1");
+  status.set_state(state);
+  status.set_total_tasks(2);
+  return status;
+}
+
+v1::JobEvent Snapshot(v1::JobState state) {
+  v1::JobEvent event;
+  *event.mutable_snapshot() = Job(state);
+  v1::TaskStateCount* count = event.mutable_snapshot()->add_counts();
+  count->set_state(v1::TASK_READY);
+  count->set_count(2);
+  return event;
+}
+
+v1::JobEvent TaskEvent(const std::string& id, v1::TaskState state) {
+  v1::JobEvent event;
+  event.mutable_task()->set_task_id(id);
+  event.mutable_task()->set_state(state);
+  return event;
+}
+
+v1::JobEvent Finished(v1::JobState state) {
+  v1::JobEvent event;
+  *event.mutable_finished() = Job(state);
+  return event;
+}
+
+class CommandsTest : public ::testing::Test {
+ protected:
+  CommandsTest() {
+    auto stub = std::make_unique<v1::MockJobServiceStub>();
+    stub_ = stub.get();
+    client_ = std::make_unique<Client>(std::move(stub));
+    io_.out = &out_;
+    io_.err = &err_;
+    io_.in = &in_;
+    io_.now = [] { return absl::FromUnixSeconds(1700000000); };
+  }
+
+  int Run(const std::vector<std::string>& args) {
+    absl::StatusOr<Invocation> invocation = ParseArgs(args, "host:7700");
+    EXPECT_TRUE(invocation.ok()) << invocation.status();
+    if (!invocation.ok()) return -1;
+    return RunCommand(*invocation, *client_, io_);
+  }
+
+  // Makes the next WatchJob stream deliver `events`, then end.
+  void ExpectWatch(const std::vector<v1::JobEvent>& events) {
+    auto* reader = new MockClientReader<v1::JobEvent>();  // owned by Client
+    EXPECT_CALL(*stub_, WatchJobRaw(_, _)).WillOnce(Return(reader));
+    auto& read = EXPECT_CALL(*reader, Read(_));
+    for (const v1::JobEvent& event : events) {
+      read.WillOnce(DoAll(SetArgPointee<0>(event), Return(true)));
+    }
+    read.WillRepeatedly(Return(false));
+    EXPECT_CALL(*reader, Finish()).WillOnce(Return(grpc::Status::OK));
+  }
+
+  void ExpectGetJob(const v1::JobStatus& status) {
+    EXPECT_CALL(*stub_, GetJob(_, _, _))
+        .WillOnce(DoAll(SetArgPointee<2>(status), Return(grpc::Status::OK)));
+  }
+
+  v1::MockJobServiceStub* stub_;  // owned by client_
+  std::unique_ptr<Client> client_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+  std::istringstream in_;
+  Io io_;
+};
+
+TEST_F(CommandsTest, SubmitPrintsTheJobIdAlone) {
+  in_.str(kTiny);
+  v1::SubmitJobResponse response;
+  response.set_job_id("j1");
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::SubmitJobRequest& request,
+                     v1::SubmitJobResponse* out) {
+            EXPECT_EQ(request.job().name(), "tiny");
+            EXPECT_EQ(request.request_id(), "r1");
+            *out = response;
+            return grpc::Status::OK;
+          }));
+  EXPECT_EQ(Run({"submit", "-", "--request_id=r1"}), kExitOk);
+  EXPECT_EQ(out_.str(), "j1\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CommandsTest, SubmitWaitReportsTheOutcomeAndFails) {
+  in_.str(kTiny);
+  v1::SubmitJobResponse response;
+  response.set_job_id("j1");
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  ExpectWatch({Snapshot(v1::JOB_RUNNING), Finished(v1::JOB_FAILED)});
+  EXPECT_EQ(Run({"submit", "-", "--wait"}), kExitJobFailed);
+  EXPECT_THAT(out_.str(), StartsWith("j1\njob j1 FAILED: "));
+}
+
+TEST_F(CommandsTest, SubmitOfAMalformedJobIsAUsageErrorWithoutAnRpc) {
+  in_.str("{\"name\": }");
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _)).Times(0);
+  EXPECT_EQ(Run({"submit", "-"}), kExitUsage);
+  EXPECT_EQ(err_.str(),
+            "dagctl: <stdin>: malformed JSON: line 1, column 10: expected a "
+            "value, found '}'\n");
+  EXPECT_EQ(Run({"submit", "/no/such/file.json"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("/no/such/file.json"));
+}
+
+TEST_F(CommandsTest, ServerRejectionPassesTheMessageOn) {
+  in_.str(kTiny);
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _))
+      .WillOnce(
+          Return(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "task \"sum\": input \"c\" does not exist")));
+  EXPECT_EQ(Run({"submit", "-"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "dagctl: task \"sum\": input \"c\" does not exist\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(CommandsTest, StatusExitCodeFollowsTheJobState) {
+  ExpectGetJob(Job(v1::JOB_SUCCEEDED));
+  EXPECT_EQ(Run({"status", "j1"}), kExitOk);
+  EXPECT_THAT(out_.str(), HasSubstr("state      SUCCEEDED\n"));
+  ExpectGetJob(Job(v1::JOB_CANCELLED));
+  EXPECT_EQ(Run({"status", "j1"}), kExitJobFailed);
+  ExpectGetJob(Job(v1::JOB_RUNNING));
+  EXPECT_EQ(Run({"status", "j1"}), kExitOk);
+}
+
+TEST_F(CommandsTest, StatusJsonIsTheProtoMapping) {
+  ExpectGetJob(Job(v1::JOB_FAILED));
+  EXPECT_EQ(Run({"status", "j1", "-o", "json"}), kExitJobFailed);
+  EXPECT_THAT(out_.str(), StartsWith("{\"jobId\":\"j1\""));
+  EXPECT_THAT(out_.str(), HasSubstr("\"state\":\"JOB_FAILED\""));
+}
+
+TEST_F(CommandsTest, UnknownJobIsAUsageError) {
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillOnce(
+          Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no job \"j9\"")));
+  EXPECT_EQ(Run({"status", "j9"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "dagctl: no job \"j9\"\n");
+}
+
+TEST_F(CommandsTest, UnreachableServerNamesTheAddress) {
+  EXPECT_CALL(*stub_, ListWorkers(_, _, _))
+      .WillOnce(Return(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect")));
+  EXPECT_EQ(Run({"workers"}), kExitUnreachable);
+  EXPECT_THAT(err_.str(), HasSubstr("dagctl: cannot reach dagd at host:7700 "
+                                    "(failed to connect)"));
+}
+
+TEST_F(CommandsTest, WatchPrintsALinePerChangeWhenNotATerminal) {
+  ExpectWatch({Snapshot(v1::JOB_PENDING), TaskEvent("a", v1::TASK_ASSIGNED),
+               TaskEvent("a", v1::TASK_RUNNING),
+               TaskEvent("a", v1::TASK_SUCCEEDED),
+               Finished(v1::JOB_SUCCEEDED)});
+  EXPECT_EQ(Run({"watch", "j1"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "PENDING  0/2 done  0 running  0 failed  0ms\n"
+            "RUNNING  0/2 done  1 running  0 failed  0ms\n"
+            "RUNNING  1/2 done  0 running  0 failed  0ms\n"
+            "job j1 SUCCEEDED: 0/2 tasks done in 0ms\n");
+}
+
+TEST_F(CommandsTest, WatchRedrawsOneLineOnATerminal) {
+  io_.out_is_terminal = true;
+  ExpectWatch({Snapshot(v1::JOB_RUNNING), TaskEvent("a", v1::TASK_FAILED),
+               Finished(v1::JOB_FAILED)});
+  EXPECT_EQ(Run({"watch", "j1"}), kExitJobFailed);
+  EXPECT_EQ(out_.str(),
+            "\rRUNNING  0/2 done  0 running  0 failed  0ms\033[K"
+            "\rRUNNING  1/2 done  0 running  1 failed  0ms\033[K\n"
+            "job j1 FAILED: 0/2 tasks done in 0ms\n");
+}
+
+TEST_F(CommandsTest, WatchJsonPrintsEachEvent) {
+  ExpectWatch({Snapshot(v1::JOB_RUNNING), Finished(v1::JOB_CANCELLED)});
+  EXPECT_EQ(Run({"watch", "j1", "--output=json"}), kExitJobFailed);
+  std::istringstream lines(out_.str());
+  std::string first, second, rest;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_THAT(first, StartsWith("{\"snapshot\":"));
+  EXPECT_THAT(second, StartsWith("{\"finished\":"));
+  EXPECT_FALSE(std::getline(lines, rest));
+}
+
+TEST_F(CommandsTest, CancelSaysWhatHappened) {
+  v1::CancelJobResponse response;
+  response.set_state(v1::JOB_SUCCEEDED);
+  EXPECT_CALL(*stub_, CancelJob(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"cancel", "j1"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "job j1 had already finished (SUCCEEDED); nothing changed\n");
+}
+
+TEST_F(CommandsTest, ResultPrintsTheBytesExactly) {
+  v1::GetResultResponse response;
+  response.set_data(std::string("523776\0\xff", 8));
+  EXPECT_CALL(*stub_, GetResult(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"result", "j1", "root"}), kExitOk);
+  EXPECT_EQ(out_.str(), std::string("523776\0\xff", 8));
+}
+
+TEST_F(CommandsTest, JobsFollowsPagesWithAll) {
+  v1::ListJobsResponse first, second;
+  *first.add_jobs() = Job(v1::JOB_SUCCEEDED);
+  first.set_next_page_token("p2");
+  *second.add_jobs() = Job(v1::JOB_RUNNING);
+  second.mutable_jobs(0)->set_job_id("j0");
+  EXPECT_CALL(*stub_, ListJobs(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(first), Return(grpc::Status::OK)))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::ListJobsRequest& request,
+                     v1::ListJobsResponse* out) {
+            EXPECT_EQ(request.page_token(), "p2");
+            EXPECT_EQ(request.page_size(), 1);
+            *out = second;
+            return grpc::Status::OK;
+          }));
+  EXPECT_EQ(Run({"jobs", "--all", "--page_size=1"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "ID  NAME  STATE      DONE  SUBMITTED\n"
+            "j1  -     SUCCEEDED  0/2   -\n"
+            "j0  -     RUNNING    0/2   -\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CommandsTest, JobsShowsHowToGetTheNextPage) {
+  v1::ListJobsResponse page;
+  page.set_next_page_token("p2");
+  EXPECT_CALL(*stub_, ListJobs(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(page), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"jobs"}), kExitOk);
+  EXPECT_THAT(err_.str(), HasSubstr("dagctl jobs --page_token=p2"));
+}
+
+TEST_F(CommandsTest, TasksAndWorkers) {
+  v1::ListTasksResponse tasks;
+  tasks.add_tasks()->set_task_id("a");
+  EXPECT_CALL(*stub_, ListTasks(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(tasks), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"tasks", "j1"}), kExitOk);
+  EXPECT_EQ(out_.str(), "a  UNKNOWN\n");
+  out_.str("");
+  EXPECT_CALL(*stub_, ListWorkers(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(Run({"workers"}), kExitOk);
+  EXPECT_EQ(out_.str(), "ID  NAME  SLOTS  POOL  FUNCTIONS\n");
+}
+
+}  // namespace
+}  // namespace dagd::dagctl
