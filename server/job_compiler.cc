@@ -187,16 +187,21 @@ absl::Status CycleError(const CompiledJob& job, const std::vector<bool>& left) {
     walk.push_back(v);
     v = pred[v];
   }
-  // walk[seen_at[v]..] follows edges backwards; print them forwards.
-  std::vector<std::string> names;
-  for (size_t k = walk.size(); k-- > seen_at[v];) {
+  // walk[seen_at[v]..] is v, then its predecessors going backwards; the
+  // last one's predecessor is v again. Forwards, the cycle is v, then the
+  // walk from its end back to just after v, then v.
+  auto name = [&](uint32_t t) {
+    return absl::StrCat("'", job.spec.tasks(t).id(), "'");
+  };
+  std::vector<std::string> names = {name(v)};
+  for (size_t k = walk.size() - 1; k > seen_at[v]; --k) {
     if (names.size() == kMaxCycleNames) {
       names.push_back("...");
       break;
     }
-    names.push_back(absl::StrCat("'", job.spec.tasks(walk[k]).id(), "'"));
+    names.push_back(name(walk[k]));
   }
-  names.push_back(absl::StrCat("'", job.spec.tasks(v).id(), "'"));
+  names.push_back(name(v));
   return absl::InvalidArgumentError(
       absl::StrCat("job: has a cycle: ", absl::StrJoin(names, " -> ")));
 }

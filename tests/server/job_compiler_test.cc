@@ -88,6 +88,20 @@ TEST(JobCompilerTest, CycleNamesItsTasks) {
   EXPECT_THAT(s.message(), HasSubstr("'y'"));
   EXPECT_THAT(s.message(), HasSubstr("'z'"));
   EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("'start'")));
+  // In edge order, closed: x feeds y, y comes before z, z feeds x.
+  EXPECT_THAT(s.message(),
+              ::testing::AnyOf(HasSubstr("'x' -> 'y' -> 'z' -> 'x'"),
+                               HasSubstr("'y' -> 'z' -> 'x' -> 'y'"),
+                               HasSubstr("'z' -> 'x' -> 'y' -> 'z'")));
+}
+
+TEST(JobCompilerTest, TwoTaskCycleIsClosed) {
+  EXPECT_THAT(
+      CompileError(R"({"tasks": [{"id": "a", "fn": "add", "inputs": ["b"]},
+                                         {"id": "b", "fn": "add", "inputs": ["a"]}]})")
+          .message(),
+      ::testing::AnyOf(HasSubstr("cycle: 'a' -> 'b' -> 'a'"),
+                       HasSubstr("cycle: 'b' -> 'a' -> 'b'")));
 }
 
 TEST(JobCompilerTest, RejectsFieldsNotActedOnYet) {

@@ -1,0 +1,47 @@
+#include "worker/attempt_table.h"
+
+#include "gtest/gtest.h"
+
+namespace dagd {
+namespace {
+
+v1::TaskRef Ref(const std::string& job, uint32_t index, uint32_t attempt) {
+  v1::TaskRef ref;
+  ref.set_job_id(job);
+  ref.set_task_index(index);
+  ref.set_attempt(attempt);
+  return ref;
+}
+
+TEST(AttemptTableTest, DuplicateAttemptIsRejected) {
+  AttemptTable table;
+  EXPECT_NE(table.Add(Ref("j", 1, 1), 1), nullptr);
+  EXPECT_EQ(table.Add(Ref("j", 1, 1), 1), nullptr);
+  EXPECT_NE(table.Add(Ref("j", 1, 2), 1), nullptr);
+  EXPECT_EQ(table.size(), 2u);
+}
+
+TEST(AttemptTableTest, CancelReachesOnlyTheMatchingAttempt) {
+  AttemptTable table;
+  auto first = table.Add(Ref("j", 1, 1), 1);
+  auto other = table.Add(Ref("j", 2, 1), 1);
+  EXPECT_TRUE(table.Cancel(Ref("j", 1, 1), CancelReason::kCoordinator));
+  EXPECT_FALSE(table.Cancel(Ref("j", 1, 9), CancelReason::kCoordinator));
+  EXPECT_TRUE(first->cancelled());
+  EXPECT_FALSE(other->cancelled());
+  table.CancelAll(CancelReason::kShutdown);
+  EXPECT_EQ(other->reason(), CancelReason::kShutdown);
+}
+
+TEST(AttemptTableTest, CountsBusySlots) {
+  AttemptTable table;
+  table.Add(Ref("j", 1, 1), 2);
+  table.Add(Ref("j", 2, 1), 3);
+  EXPECT_EQ(table.busy_slots(), 5u);
+  table.Remove(Ref("j", 1, 1));
+  table.Remove(Ref("j", 1, 1));
+  EXPECT_EQ(table.busy_slots(), 3u);
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,172 @@
+#include "worker/exec_function.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <future>
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/test_task.h"
+#include "worker/subprocess.h"
+#include "worker/temp_dir.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+// args for `sh -c <script>`, with extra env entries.
+std::string ShellArgs(const std::string& script,
+                      const std::string& env = "{}") {
+  google::protobuf::Value value;
+  value.set_string_value(script);
+  return absl::StrCat(R"({"argv": ["sh", "-c", )", ValueToJson(value),
+                      R"(], "env": )", env, "}");
+}
+
+TEST(ExecTest, InputsAreFilesAndOutputFileWins) {
+  TestTask task(ShellArgs(R"sh(
+      test "$(ls "$DAGD_INPUTS_DIR" | tr '\n' ' ')" = "0 1 " || exit 9
+      printf '[%s,%s]' "$(cat "$DAGD_INPUT_0")" "$(cat "$DAGD_INPUT_1")" \
+          > "$DAGD_OUTPUT"
+      echo "stdout is ignored when DAGD_OUTPUT is written")sh"),
+                {Json("1"), Json("\"b\"")});
+  auto out = ExecFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, R"([1,"b"])");
+  EXPECT_EQ(out->content_type, "application/json");
+}
+
+TEST(ExecTest, StdoutIsTheOutputOtherwise) {
+  TestTask task(R"({"argv": ["echo", "hello world"]})");
+  auto out = ExecFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "hello world\n");
+  EXPECT_EQ(out->content_type, "application/octet-stream");
+
+  TestTask json(R"({"argv": ["echo", "{\"n\": 2}"]})");
+  EXPECT_EQ(ExecFunction(json.context)->content_type, "application/json");
+}
+
+TEST(ExecTest, EnvIsAddedToTheInheritedEnvironment) {
+  TestTask task(ShellArgs(R"sh(printf '%s %s %s' "$GREETING" "$DAGD_TASK_ID" \
+                             "$DAGD_ATTEMPT"; test -n "$PATH")sh",
+                          R"({"GREETING": "hi"})"));
+  auto out = ExecFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "hi task-a 1");
+}
+
+TEST(ExecTest, NonZeroExitReportsStatusAndStderrTail) {
+  TestTask task(ShellArgs(
+      "head -c 10000 /dev/zero | tr '\\0' x >&2; echo ' the end' >&2; exit 3"));
+  auto out = ExecFunction(task.context);
+  ASSERT_FALSE(out.ok());
+  std::string message(out.status().message());
+  EXPECT_THAT(message, HasSubstr("exit status 3"));
+  EXPECT_THAT(message, HasSubstr("the end"));
+  EXPECT_LT(message.size(), kStderrTailBytes + 100);
+  EXPECT_FALSE(IsPermanent(out.status()));
+}
+
+TEST(ExecTest, DeathBySignalNamesTheSignal) {
+  TestTask task(ShellArgs("kill -TERM $$"));
+  auto out = ExecFunction(task.context);
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("SIGTERM"));
+}
+
+TEST(ExecTest, MissingProgramIsPermanent) {
+  TestTask task(R"({"argv": ["dagd-no-such-program-x"]})");
+  auto out = ExecFunction(task.context);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(IsPermanent(out.status()));
+  EXPECT_THAT(std::string(out.status().message()),
+              HasSubstr("dagd-no-such-program-x"));
+}
+
+TEST(ExecTest, BadArgsArePermanent) {
+  for (const char* args :
+       {"null", R"({"argv": []})", R"({"argv": "echo hi"})",
+        R"({"argv": ["echo", 1]})", R"({"argv": ["echo"], "env": {"A": 1}})"}) {
+    TestTask task(args);
+    auto out = ExecFunction(task.context);
+    ASSERT_FALSE(out.ok()) << args;
+    EXPECT_TRUE(IsPermanent(out.status())) << args;
+  }
+}
+
+// Reads what a child writes into a FIFO, waiting at most `timeout`.
+std::string ReadFifo(const std::string& path, absl::Duration timeout) {
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return "";
+  std::string text;
+  absl::Time deadline = absl::Now() + timeout;
+  while (text.find('\n') == std::string::npos && absl::Now() < deadline) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, absl::ToInt64Milliseconds(deadline - absl::Now())) <= 0) {
+      break;
+    }
+    char buffer[64];
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n > 0) text.append(buffer, n);
+  }
+  close(fd);
+  return text;
+}
+
+TEST(ExecTest, CancelKillsTheWholeProcessGroup) {
+  auto dir = TempDir::Create("dagd-exec-test-");
+  ASSERT_TRUE(dir.ok());
+  std::string fifo = absl::StrCat((*dir)->path(), "/fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // The background sleep reports its pid once it exists; then the shell
+  // waits on a second sleep.
+  TestTask task(ShellArgs(R"(sleep 30 & echo $! > "$FIFO"; sleep 30)",
+                          absl::StrCat(R"({"FIFO": ")", fifo, R"("})")));
+  auto result = std::async(std::launch::async,
+                           [&] { return ExecFunction(task.context); });
+
+  pid_t helper = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      absl::StripAsciiWhitespace(ReadFifo(fifo, absl::Seconds(20))), &helper));
+  pid_t pgid = getpgid(helper);
+  ASSERT_GT(pgid, 0);
+  ASSERT_NE(pgid, getpgrp()) << "the child must run in its own group";
+
+  task.token.Cancel(CancelReason::kTimeout);
+  auto out = result.get();
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kCancelled);
+  // RunSubprocess returns only once the group is dead; nothing may linger.
+  EXPECT_THAT(LiveProcessGroupMembers(pgid), testing::IsEmpty());
+}
+
+TEST(ExecTest, HelpersLeftRunningAfterExitAreKilled) {
+  auto dir = TempDir::Create("dagd-exec-test-");
+  ASSERT_TRUE(dir.ok());
+  std::string pid_file = absl::StrCat((*dir)->path(), "/pid");
+  TestTask task(
+      ShellArgs(R"(sleep 30 & echo $$ > "$PID_FILE"; echo done)",
+                absl::StrCat(R"({"PID_FILE": ")", pid_file, R"("})")));
+  auto out = ExecFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "done\n");
+  // The shell's pid is the group's id.
+  pid_t pgid = 0;
+  auto text = ReadFile(pid_file);
+  ASSERT_TRUE(text.ok());
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pgid));
+  EXPECT_THAT(LiveProcessGroupMembers(pgid), testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace dagd

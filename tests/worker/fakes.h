@@ -1,0 +1,69 @@
+// Fakes shared by the worker's runtime tests.
+#ifndef DAGD_TESTS_WORKER_FAKES_H_
+#define DAGD_TESTS_WORKER_FAKES_H_
+
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "worker/clock.h"
+#include "worker/outbox.h"
+
+namespace dagd {
+
+// A clock that stands still unless told to move.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(absl::Time now = absl::FromUnixMillis(1700000000000))
+      : now_(now) {}
+  absl::Time Now() override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
+};
+
+// Records reports; tests wait for a number of results with a deadline.
+class RecordingReporter : public TaskReporter {
+ public:
+  void Started(v1::TaskStarted started) override {
+    absl::MutexLock lock(&mu_);
+    started_.push_back(std::move(started));
+  }
+  void Finished(v1::TaskResult result) override {
+    absl::MutexLock lock(&mu_);
+    results_.push_back(std::move(result));
+  }
+  // Returns false if fewer than `count` results arrived within `timeout`.
+  bool WaitForResults(size_t count, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return results_.size() >= count;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+  std::vector<v1::TaskStarted> started() {
+    absl::MutexLock lock(&mu_);
+    return started_;
+  }
+  std::vector<v1::TaskResult> results() {
+    absl::MutexLock lock(&mu_);
+    return results_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::TaskResult> results_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_TESTS_WORKER_FAKES_H_

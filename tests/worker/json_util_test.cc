@@ -1,0 +1,78 @@
+#include "worker/json_util.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace dagd {
+namespace {
+
+TEST(JsonUtilTest, ParsesScalarsAndRoundTrips) {
+  for (const char* text : {"3", "\"x\"", "null", "[1,2.5]", "{\"a\":true}"}) {
+    auto value = ParseJson(text);
+    ASSERT_TRUE(value.ok()) << text << ": " << value.status();
+    EXPECT_EQ(ValueToJson(*value), text);
+  }
+}
+
+TEST(JsonUtilTest, RejectsNonJson) {
+  auto value = ParseJson("not json");
+  EXPECT_EQ(value.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(JsonUtilTest, PayloadErrorNamesContentType) {
+  auto value = PayloadToValue(Payload{"\x01", "application/octet-stream"});
+  ASSERT_FALSE(value.ok());
+  EXPECT_THAT(std::string(value.status().message()),
+              testing::HasSubstr("application/octet-stream"));
+}
+
+TEST(JsonUtilTest, UnsetValueIsNull) {
+  EXPECT_EQ(ValueToJson(google::protobuf::Value()), "null");
+  EXPECT_EQ(JsonPayload(google::protobuf::Value()).content_type,
+            kJsonContentType);
+}
+
+TEST(JsonUtilTest, FindFieldOnlyInObjects) {
+  auto args = ParseJson(R"({"ms": 5})");
+  ASSERT_TRUE(args.ok());
+  ASSERT_NE(FindField(*args, "ms"), nullptr);
+  EXPECT_EQ(FindField(*args, "ms")->number_value(), 5);
+  EXPECT_EQ(FindField(*args, "other"), nullptr);
+  EXPECT_EQ(FindField(*ParseJson("[1]"), "ms"), nullptr);
+}
+
+std::string Sum(std::initializer_list<double> values) {
+  NumberSum sum;
+  for (double v : values) sum.Add(v);
+  auto json = sum.ToJson();
+  return json.ok() ? *json : json.status().ToString();
+}
+
+TEST(NumberSumTest, IntegersStayIntegers) {
+  EXPECT_EQ(Sum({}), "0");
+  EXPECT_EQ(Sum({1, 2}), "3");
+  EXPECT_EQ(Sum({-5, 2}), "-3");
+  EXPECT_EQ(Sum({4503599627370496, 4503599627370496}), "9007199254740992");
+}
+
+TEST(NumberSumTest, NonIntegralOperandsPrintAsDoubles) {
+  EXPECT_EQ(Sum({1, 2.5}), "3.5");
+  EXPECT_EQ(Sum({0.1, 0.2}), "0.30000000000000004");
+  EXPECT_EQ(Sum({1.5, 1.5}), "3.0");
+}
+
+TEST(NumberSumTest, OverflowIsAnError) {
+  NumberSum sum;
+  sum.Add(1e308);
+  sum.Add(1e308);
+  EXPECT_FALSE(sum.ToJson().ok());
+}
+
+TEST(FormatDoubleTest, ShortestRoundTrip) {
+  EXPECT_EQ(FormatDouble(0.1), "0.1");
+  EXPECT_EQ(FormatDouble(1.0 / 3), "0.3333333333333333");
+  EXPECT_EQ(FormatDouble(1e300), "1e+300");
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,74 @@
+#include "worker/outbox.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace dagd {
+namespace {
+
+v1::TaskResult Result(uint32_t index) {
+  v1::TaskResult result;
+  result.mutable_task()->set_task_index(index);
+  return result;
+}
+
+TEST(OutboxTest, TakeMovesEverythingPendingIntoOneBatch) {
+  Outbox outbox;
+  v1::TaskStarted started;
+  started.mutable_task()->set_task_index(7);
+  outbox.Started(started);
+  outbox.Finished(Result(1));
+  outbox.Finished(Result(2));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kBatch);
+  EXPECT_EQ(batch.started_size(), 1);
+  ASSERT_EQ(batch.results_size(), 2);
+  EXPECT_EQ(batch.results(1).task().task_index(), 2u);
+  EXPECT_EQ(outbox.pending_results(), 0u);
+}
+
+TEST(OutboxTest, TakeTimesOutWhenNothingIsPending) {
+  Outbox outbox;
+  v1::WorkerBatch batch;
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
+}
+
+TEST(OutboxTest, ReportFromAnotherThreadWakesTake) {
+  Outbox outbox;
+  std::thread reporter([&] { outbox.Finished(Result(3)); });
+  v1::WorkerBatch batch;
+  EXPECT_EQ(outbox.Take(absl::Now() + absl::Seconds(30), &batch),
+            Outbox::TakeResult::kBatch);
+  reporter.join();
+  EXPECT_EQ(batch.results_size(), 1);
+}
+
+TEST(OutboxTest, RequeuedBatchGoesAheadOfNewerReports) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  outbox.Finished(Result(2));
+  outbox.Requeue(batch);
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.results_size(), 2);
+  EXPECT_EQ(batch.results(0).task().task_index(), 1u);
+  EXPECT_EQ(batch.results(1).task().task_index(), 2u);
+}
+
+TEST(OutboxTest, CloseWakesTakeAndKeepsReports) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  outbox.Close();
+  v1::WorkerBatch batch;
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kClosed);
+  EXPECT_EQ(outbox.pending_results(), 1u);
+  outbox.Open();
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,86 @@
+#include "worker/task_executor.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/fakes.h"
+#include "worker/builtins.h"
+#include "worker/json_util.h"
+
+namespace dagd {
+namespace {
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+v1::Assignment Assign(uint32_t index, const std::string& fn,
+                      const std::string& args) {
+  v1::Assignment assignment;
+  assignment.mutable_task()->set_job_id("job");
+  assignment.mutable_task()->set_task_index(index);
+  assignment.mutable_task()->set_attempt(1);
+  assignment.set_fn(fn);
+  *assignment.mutable_args() = *ParseJson(args);
+  assignment.set_slots(1);
+  return assignment;
+}
+
+class TaskExecutorTest : public testing::Test {
+ protected:
+  TaskExecutorTest() { EXPECT_TRUE(RegisterBuiltins(&registry_).ok()); }
+
+  FunctionRegistry registry_;
+  FakeClock clock_;
+  RecordingReporter reporter_;
+};
+
+TEST_F(TaskExecutorTest, RunsABatchOfAssignments) {
+  TaskExecutor executor(2, &registry_, &clock_, &reporter_);
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() = Assign(0, "const", R"({"value": 1})");
+  *batch.add_assignments() = Assign(1, "const", R"({"value": 2})");
+  executor.Handle(batch);
+  ASSERT_TRUE(reporter_.WaitForResults(2, kWait));
+  for (const v1::TaskResult& result : reporter_.results()) {
+    EXPECT_TRUE(result.ok()) << result.error();
+  }
+}
+
+TEST_F(TaskExecutorTest, UnknownFunctionIsAnsweredAtOnce) {
+  TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() = Assign(0, "missing", "null");
+  executor.Handle(batch);
+  // Reported synchronously, without a pool thread.
+  ASSERT_EQ(reporter_.results().size(), 1u);
+  EXPECT_TRUE(reporter_.results()[0].permanent());
+}
+
+TEST_F(TaskExecutorTest, CancelReachesTheRunningAttempt) {
+  TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+  v1::CoordinatorBatch assign;
+  *assign.add_assignments() = Assign(0, "sleep", R"({"ms": 3600000})");
+  // A duplicate of the same attempt must not run twice.
+  *assign.add_assignments() = Assign(0, "sleep", R"({"ms": 3600000})");
+  executor.Handle(assign);
+  EXPECT_EQ(executor.busy_slots(), 1u);
+  v1::CoordinatorBatch cancel;
+  *cancel.add_cancels() = assign.assignments(0).task();
+  executor.Handle(cancel);
+  ASSERT_TRUE(reporter_.WaitForResults(1, kWait));
+  EXPECT_EQ(reporter_.results()[0].error(), "cancelled by the coordinator");
+  EXPECT_FALSE(reporter_.WaitForResults(2, absl::ZeroDuration()));
+}
+
+TEST_F(TaskExecutorTest, DestructionCancelsRunningAttempts) {
+  {
+    TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+    v1::CoordinatorBatch batch;
+    *batch.add_assignments() = Assign(0, "sleep", R"({"ms": 3600000})");
+    executor.Handle(batch);
+  }
+  ASSERT_EQ(reporter_.results().size(), 1u);
+  EXPECT_THAT(reporter_.results()[0].error(),
+              testing::HasSubstr("shutting down"));
+}
+
+}  // namespace
+}  // namespace dagd

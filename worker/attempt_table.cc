@@ -1,0 +1,63 @@
+#include "worker/attempt_table.h"
+
+#include <vector>
+
+namespace dagd {
+
+AttemptTable::Key AttemptTable::KeyOf(const v1::TaskRef& ref) {
+  return Key(ref.job_id(), ref.task_index(), ref.attempt());
+}
+
+std::shared_ptr<CancellationToken> AttemptTable::Add(const v1::TaskRef& ref,
+                                                     uint32_t slots) {
+  absl::MutexLock lock(&mu_);
+  auto token = std::make_shared<CancellationToken>();
+  if (!attempts_.emplace(KeyOf(ref), Entry{token, slots}).second) {
+    return nullptr;
+  }
+  busy_slots_ += slots;
+  return token;
+}
+
+void AttemptTable::Remove(const v1::TaskRef& ref) {
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(KeyOf(ref));
+  if (it == attempts_.end()) return;
+  busy_slots_ -= it->second.slots;
+  attempts_.erase(it);
+}
+
+bool AttemptTable::Cancel(const v1::TaskRef& ref, CancelReason reason) {
+  std::shared_ptr<CancellationToken> token;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = attempts_.find(KeyOf(ref));
+    if (it == attempts_.end()) return false;
+    token = it->second.token;
+  }
+  // Outside the lock: cancel callbacks (killing a process group) may take
+  // a moment, and must not stall heartbeats or new assignments.
+  token->Cancel(reason);
+  return true;
+}
+
+void AttemptTable::CancelAll(CancelReason reason) {
+  std::vector<std::shared_ptr<CancellationToken>> tokens;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, entry] : attempts_) tokens.push_back(entry.token);
+  }
+  for (const auto& token : tokens) token->Cancel(reason);
+}
+
+uint32_t AttemptTable::busy_slots() const {
+  absl::MutexLock lock(&mu_);
+  return busy_slots_;
+}
+
+size_t AttemptTable::size() const {
+  absl::MutexLock lock(&mu_);
+  return attempts_.size();
+}
+
+}  // namespace dagd

@@ -1,0 +1,50 @@
+// The attempts a worker holds (queued or running), so that a cancel from
+// the coordinator, or shutdown, can reach them, and heartbeats can say how
+// many slots are busy.
+#ifndef DAGD_WORKER_ATTEMPT_TABLE_H_
+#define DAGD_WORKER_ATTEMPT_TABLE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "dagd/v1/worker_service.pb.h"
+#include "worker/cancellation.h"
+
+namespace dagd {
+
+// Thread-safe.
+class AttemptTable {
+ public:
+  // Adds an attempt occupying `slots` and returns its token, or nullptr if
+  // the same attempt is already held (a duplicate assignment).
+  std::shared_ptr<CancellationToken> Add(const v1::TaskRef& ref,
+                                         uint32_t slots);
+  void Remove(const v1::TaskRef& ref);
+  // Returns false if the attempt is not held (finished, or never seen).
+  bool Cancel(const v1::TaskRef& ref, CancelReason reason);
+  void CancelAll(CancelReason reason);
+
+  uint32_t busy_slots() const;
+  size_t size() const;
+
+ private:
+  using Key = std::tuple<std::string, uint32_t, uint32_t>;
+  struct Entry {
+    std::shared_ptr<CancellationToken> token;
+    uint32_t slots;
+  };
+  static Key KeyOf(const v1::TaskRef& ref);
+
+  mutable absl::Mutex mu_;
+  std::map<Key, Entry> attempts_ ABSL_GUARDED_BY(mu_);
+  uint32_t busy_slots_ ABSL_GUARDED_BY(mu_) = 0;  // sum of entries' slots
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_ATTEMPT_TABLE_H_

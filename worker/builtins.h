@@ -1,0 +1,33 @@
+// The functions every worker offers, registered through the same public API
+// plugins use. Outputs are application/json.
+//   const     args.value (null if absent)
+//   add       sum of the numeric inputs plus args.value; integers stay
+//             integers
+//   sleep     waits args.ms (interruptible), then the sum of its numeric
+//             inputs (null if none)
+//   identity  its first input unchanged (null if none)
+//   fail      fails with args.message (retryable)
+//   flaky     fails attempts 1..args.failures, then returns args.value
+//   exec      runs a program; see exec_function.h
+#ifndef DAGD_WORKER_BUILTINS_H_
+#define DAGD_WORKER_BUILTINS_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "worker/function_registry.h"
+
+namespace dagd {
+
+absl::Status RegisterBuiltins(FunctionRegistry* registry);
+
+// The builtins themselves, for tests and for reuse by other functions.
+absl::StatusOr<Payload> ConstFunction(TaskContext& context);
+absl::StatusOr<Payload> AddFunction(TaskContext& context);
+absl::StatusOr<Payload> SleepFunction(TaskContext& context);
+absl::StatusOr<Payload> IdentityFunction(TaskContext& context);
+absl::StatusOr<Payload> FailFunction(TaskContext& context);
+absl::StatusOr<Payload> FlakyFunction(TaskContext& context);
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_BUILTINS_H_

@@ -1,0 +1,161 @@
+#include "worker/exec_function.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "worker/json_util.h"
+#include "worker/subprocess.h"
+#include "worker/temp_dir.h"
+
+extern char** environ;
+
+namespace dagd {
+namespace {
+
+// The files of one attempt, all inside its private temp dir.
+struct AttemptFiles {
+  std::unique_ptr<TempDir> dir;
+  std::string inputs_dir;
+  std::string work_dir;
+  std::string output_path;
+  std::string stdout_path;
+  std::string stderr_path;
+  std::vector<std::string> input_paths;  // input i is in input_paths[i]
+};
+
+absl::StatusOr<AttemptFiles> PrepareFiles(const std::vector<Payload>& inputs) {
+  auto dir = TempDir::Create("dagd-exec-");
+  if (!dir.ok()) return dir.status();
+  AttemptFiles files;
+  const std::string& root = (*dir)->path();
+  files.inputs_dir = absl::StrCat(root, "/inputs");
+  files.work_dir = absl::StrCat(root, "/work");
+  files.output_path = absl::StrCat(root, "/output");
+  files.stdout_path = absl::StrCat(root, "/stdout");
+  files.stderr_path = absl::StrCat(root, "/stderr");
+  files.dir = *std::move(dir);
+  for (const std::string& sub : {files.inputs_dir, files.work_dir}) {
+    if (mkdir(sub.c_str(), 0700) != 0) {
+      return absl::InternalError(absl::StrCat("cannot create ", sub));
+    }
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string path = absl::StrCat(files.inputs_dir, "/", i);
+    if (auto status = WriteFile(path, inputs[i].data); !status.ok()) {
+      return status;
+    }
+    files.input_paths.push_back(std::move(path));
+  }
+  return files;
+}
+
+// The worker's environment, overridden by args.env, then by the DAGD_
+// names (in one map, so a stale DAGD_OUTPUT inherited from an outer task
+// cannot shadow ours).
+std::vector<std::string> BuildEnv(const ExecArgs& args,
+                                  const TaskContext& context,
+                                  const AttemptFiles& files) {
+  std::map<std::string, std::string> merged;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string text(*entry);
+    size_t eq = text.find('=');
+    if (eq != std::string::npos)
+      merged[text.substr(0, eq)] = text.substr(eq + 1);
+  }
+  for (const auto& [name, value] : args.env) merged[name] = value;
+  merged["DAGD_JOB_ID"] = context.job_id();
+  merged["DAGD_TASK_ID"] = context.task_id();
+  merged["DAGD_ATTEMPT"] = absl::StrCat(context.attempt());
+  merged["DAGD_INPUTS_DIR"] = files.inputs_dir;
+  merged["DAGD_OUTPUT"] = files.output_path;
+  merged["DAGD_WORK_DIR"] = files.work_dir;
+  for (size_t i = 0; i < files.input_paths.size(); ++i) {
+    merged[absl::StrCat("DAGD_INPUT_", i)] = files.input_paths[i];
+  }
+  std::vector<std::string> env;
+  for (const auto& [name, value] : merged) {
+    env.push_back(absl::StrCat(name, "=", value));
+  }
+  return env;
+}
+
+absl::Status ExitError(const SubprocessExit& exit,
+                       const std::string& stderr_path) {
+  std::string what = exit.exited
+                         ? absl::StrCat("exit status ", exit.exit_code)
+                         : absl::StrCat("killed by signal ", exit.signal, " (",
+                                        SignalName(exit.signal), ")");
+  std::string tail = ReadFileTail(stderr_path, kStderrTailBytes);
+  if (tail.empty()) return absl::UnknownError(what);
+  return absl::UnknownError(absl::StrCat(what, "; stderr: ", tail));
+}
+
+absl::StatusOr<Payload> CollectOutput(const AttemptFiles& files) {
+  auto data = ReadFile(files.output_path);
+  if (!data.ok()) data = ReadFile(files.stdout_path);
+  if (!data.ok()) return data.status();
+  bool is_json = ParseJson(*data).ok();
+  return Payload{*std::move(data),
+                 is_json ? kJsonContentType : kOctetStreamContentType};
+}
+
+absl::StatusOr<std::string> StringField(const google::protobuf::Value& value,
+                                        absl::string_view what) {
+  if (!value.has_string_value()) {
+    return PermanentError(absl::StrCat(
+        "exec: ", what, " must be a string, got ", ValueToJson(value)));
+  }
+  return value.string_value();
+}
+
+}  // namespace
+
+absl::StatusOr<ExecArgs> ParseExecArgs(const google::protobuf::Value& args) {
+  ExecArgs parsed;
+  const google::protobuf::Value* argv = FindField(args, "argv");
+  if (argv == nullptr || !argv->has_list_value() ||
+      argv->list_value().values_size() == 0) {
+    return PermanentError(
+        "exec: args.argv must be a non-empty array of strings, e.g. "
+        "{\"argv\": [\"echo\", \"hi\"]}");
+  }
+  for (int i = 0; i < argv->list_value().values_size(); ++i) {
+    auto arg = StringField(argv->list_value().values(i),
+                           absl::StrCat("args.argv[", i, "]"));
+    if (!arg.ok()) return arg.status();
+    parsed.argv.push_back(*std::move(arg));
+  }
+  if (const google::protobuf::Value* env = FindField(args, "env")) {
+    if (!env->has_struct_value()) {
+      return PermanentError("exec: args.env must be an object of strings");
+    }
+    for (const auto& [name, value] : env->struct_value().fields()) {
+      auto text = StringField(value, absl::StrCat("args.env.", name));
+      if (!text.ok()) return text.status();
+      parsed.env[name] = *std::move(text);
+    }
+  }
+  return parsed;
+}
+
+absl::StatusOr<Payload> ExecFunction(TaskContext& context) {
+  auto args = ParseExecArgs(context.args());
+  if (!args.ok()) return args.status();
+  auto files = PrepareFiles(context.inputs());
+  if (!files.ok()) return files.status();
+  SubprocessSpec spec{args->argv, BuildEnv(*args, context, *files),
+                      files->stdout_path, files->stderr_path};
+  auto exit = RunSubprocess(spec, context);
+  if (!exit.ok()) return exit.status();
+  if (exit->cancelled) return absl::CancelledError("exec: cancelled");
+  if (!exit->exited || exit->exit_code != 0) {
+    return ExitError(*exit, files->stderr_path);
+  }
+  return CollectOutput(*files);
+}
+
+}  // namespace dagd

@@ -1,0 +1,46 @@
+// The `exec` builtin: runs a program (no shell) with the task's inputs as
+// files, and turns its output file or stdout into the task's output.
+//
+// args: {"argv": ["prog", "arg", ...],         required, strings
+//        "env": {"NAME": "value", ...}}        optional, added to the
+//                                              worker's own environment
+// The program also sees:
+//   DAGD_INPUT_<i>   path of a file holding input i (0-based)
+//   DAGD_INPUTS_DIR  the folder holding those files
+//   DAGD_OUTPUT      a path the program may write its output to; if it
+//                    does, that file is the output, else stdout is
+//   DAGD_WORK_DIR    a private scratch folder, removed after the attempt
+//   DAGD_JOB_ID, DAGD_TASK_ID, DAGD_ATTEMPT
+// The output is application/json when it parses as JSON, else
+// application/octet-stream. A non-zero exit or a death by signal fails the
+// attempt with the tail of stderr.
+#ifndef DAGD_WORKER_EXEC_FUNCTION_H_
+#define DAGD_WORKER_EXEC_FUNCTION_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/struct.pb.h"
+#include "worker/function_registry.h"
+
+namespace dagd {
+
+// How much of stderr a failure message carries.
+inline constexpr size_t kStderrTailBytes = 2048;
+
+struct ExecArgs {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+};
+
+// Validates `args`; errors are permanent (retrying cannot fix them).
+absl::StatusOr<ExecArgs> ParseExecArgs(const google::protobuf::Value& args);
+
+// The TaskFunction registered as `exec`.
+absl::StatusOr<Payload> ExecFunction(TaskContext& context);
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_EXEC_FUNCTION_H_

@@ -1,0 +1,198 @@
+// dagd-worker: runs task functions for a dagd coordinator.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "dagd/v1/worker_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "worker/builtins.h"
+#include "worker/clock.h"
+#include "worker/function_registry.h"
+#include "worker/plugin_loader.h"
+#include "worker/worker_options.h"
+#include "worker/worker_runtime.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7700",
+          "host:port of the dagd coordinator's gRPC endpoint");
+ABSL_FLAG(std::string, slots, "",
+          "how many tasks run at once (default: the number of cores)");
+ABSL_FLAG(std::string, pool, "default",
+          "the worker pool this worker serves; tasks ask for a pool");
+ABSL_FLAG(std::string, labels, "",
+          "labels tasks can require, as k=v,k2=v2 (e.g. zone=a,disk=ssd)");
+ABSL_FLAG(std::string, resources, "",
+          "named amounts this worker offers, as name=number,... "
+          "(e.g. memory_mb=8192,gpu=1)");
+ABSL_FLAG(std::vector<std::string>, plugin, {},
+          "a shared library exporting dagd_register_functions; "
+          "repeat the flag or separate paths with commas");
+ABSL_FLAG(std::string, name, "",
+          "a name for people to recognise this worker (default: host:pid)");
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "dagd-worker: " << message << "\n";
+  std::exit(kExitUsage);
+}
+
+// absl keeps only the last value of a repeated flag; collect every
+// --plugin occurrence ourselves so `--plugin a.so --plugin b.so` loads both.
+std::vector<std::string> AllPluginPaths(int argc, char** argv) {
+  std::vector<std::string> paths;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    absl::string_view value;
+    if (absl::ConsumePrefix(&arg, "--plugin=") ||
+        absl::ConsumePrefix(&arg, "-plugin=")) {
+      value = arg;
+    } else if ((arg == "--plugin" || arg == "-plugin") && i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      continue;
+    }
+    for (absl::string_view path :
+         absl::StrSplit(value, ',', absl::SkipEmpty())) {
+      paths.emplace_back(path);
+    }
+  }
+  return paths;
+}
+
+uint32_t SlotsFromFlag() {
+  std::string text = absl::GetFlag(FLAGS_slots);
+  if (text.empty()) return std::max(1u, std::thread::hardware_concurrency());
+  uint32_t slots;
+  if (!absl::SimpleAtoi(text, &slots) || slots == 0 || slots > 4096) {
+    Die(absl::StrCat("--slots must be a whole number from 1 to 4096, got '",
+                     text, "'"));
+  }
+  return slots;
+}
+
+dagd::WorkerOptions OptionsFromFlags() {
+  dagd::WorkerOptions options;
+  options.coordinator = absl::GetFlag(FLAGS_coordinator);
+  if (options.coordinator.empty()) Die("--coordinator must not be empty");
+  options.slots = SlotsFromFlag();
+  options.pool = absl::GetFlag(FLAGS_pool);
+  if (options.pool.empty()) Die("--pool must not be empty");
+  options.name = absl::GetFlag(FLAGS_name);
+  auto labels = dagd::ParseLabels(absl::GetFlag(FLAGS_labels));
+  if (!labels.ok()) Die(absl::StrCat("--labels: ", labels.status().message()));
+  options.labels = *std::move(labels);
+  auto resources = dagd::ParseResources(absl::GetFlag(FLAGS_resources));
+  if (!resources.ok()) {
+    Die(absl::StrCat("--resources: ", resources.status().message()));
+  }
+  options.resources = *std::move(resources);
+  return options;
+}
+
+void LoadFunctions(const std::vector<std::string>& plugins,
+                   dagd::FunctionRegistry* registry) {
+  if (absl::Status status = dagd::RegisterBuiltins(registry); !status.ok()) {
+    Die(absl::StrCat("builtins: ", status.message()));
+  }
+  for (const std::string& path : plugins) {
+    if (absl::Status status = dagd::LoadPlugin(path, registry); !status.ok()) {
+      Die(std::string(status.message()));
+    }
+  }
+}
+
+std::unique_ptr<dagd::v1::WorkerService::Stub> MakeStub(
+    const std::string& coordinator) {
+  grpc::ChannelArguments args;
+  // gRPC's own reconnect backoff (1 s initial, 120 s max) would otherwise
+  // sit under ours and delay recovery after a coordinator restart.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetMaxReceiveMessageSize(-1);
+  auto channel = grpc::CreateCustomChannel(
+      coordinator, grpc::InsecureChannelCredentials(), args);
+  return dagd::v1::WorkerService::NewStub(channel);
+}
+
+// Blocks SIGTERM and SIGINT in every thread (call before starting any), so
+// that only the sigwait thread below receives them, outside signal context.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+void ParseFlags(int argc, char** argv) {
+  absl::FlagsUsageConfig config;
+  // Show our flags in --help, not those of the libraries we link.
+  config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "worker/main.cc");
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(
+      "runs task functions for a dagd coordinator.\n\n"
+      "usage: dagd-worker [--coordinator=host:port] [--slots=N] [--pool=NAME]\n"
+      "                   [--labels=k=v,...] [--resources=name=amount,...]\n"
+      "                   [--plugin=lib.so ...] [--name=NAME]\n\n"
+      "Builtin functions: const, add, sleep, identity, fail, flaky, exec.\n"
+      "SIGTERM or SIGINT stops the worker (exit status 0).");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    Die(absl::StrCat("unexpected argument '", rest[1], "' (see --help)"));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sigset_t stop_signals = BlockStopSignals();
+  ParseFlags(argc, argv);
+  dagd::WorkerOptions options = OptionsFromFlags();
+  dagd::FunctionRegistry registry;
+  LoadFunctions(AllPluginPaths(argc, argv), &registry);
+  dagd::LogToStderr(
+      absl::StrCat("functions: ", absl::StrJoin(registry.Names(), ", ")));
+
+  auto stub = MakeStub(options.coordinator);
+  dagd::RealClock clock;
+  std::mt19937_64 random_engine{std::random_device{}()};
+  auto uniform = [&random_engine] {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);
+  };
+  dagd::WorkerRuntime runtime(options, stub.get(), &registry, &clock, uniform,
+                              dagd::LogToStderr);
+  std::thread signal_thread([&] {
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    dagd::LogToStderr(
+        absl::StrCat("received ", sigabbrev_np(received), ", stopping"));
+    runtime.Shutdown();
+  });
+  runtime.Run();
+  signal_thread.join();
+  return 0;
+}

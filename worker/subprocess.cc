@@ -1,0 +1,301 @@
+#include "worker/subprocess.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace dagd {
+namespace {
+
+// glibc 2.36's <sys/pidfd.h> lacks C linkage for C++, so call the kernel
+// directly. A pidfd becomes readable when its process exits.
+int PidfdOpen(pid_t pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+absl::Status ErrnoError(absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
+}
+
+// An owned file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// Pointers into `strings`, null-terminated, built before fork because the
+// child must not allocate.
+std::vector<char*> CStringArray(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const std::string& s : strings)
+    out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+std::string PathFromEnv(const std::vector<std::string>& env) {
+  for (const std::string& entry : env) {
+    if (absl::StartsWith(entry, "PATH=")) return entry.substr(5);
+  }
+  return "/usr/local/bin:/usr/bin:/bin";
+}
+
+// The fds the child inherits as its stdin, stdout and stderr.
+struct ChildStdio {
+  Fd in, out, err;
+};
+
+absl::StatusOr<int> OpenFile(const std::string& path, int flags) {
+  int fd = open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError(absl::StrCat("cannot open ", path));
+  return fd;
+}
+
+absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
+  const int kWrite = O_WRONLY | O_CREAT | O_TRUNC;
+  auto in = OpenFile("/dev/null", O_RDONLY);
+  if (!in.ok()) return in.status();
+  stdio->in.Reset(*in);
+  auto out = OpenFile(spec.stdout_path, kWrite);
+  if (!out.ok()) return out.status();
+  stdio->out.Reset(*out);
+  auto err = OpenFile(spec.stderr_path, kWrite);
+  if (!err.ok()) return err.status();
+  stdio->err.Reset(*err);
+  return absl::OkStatus();
+}
+
+// Runs in the forked child: async-signal-safe calls only. Reports an exec
+// failure's errno through `error_fd` (close-on-exec, so a successful exec
+// closes it and the parent reads EOF).
+[[noreturn]] void ExecChild(const char* path, char* const* argv,
+                            char* const* envp, const ChildStdio& stdio,
+                            int error_fd) {
+  setpgid(0, 0);
+  dup2(stdio.in.get(), STDIN_FILENO);
+  dup2(stdio.out.get(), STDOUT_FILENO);
+  dup2(stdio.err.get(), STDERR_FILENO);
+  // The worker blocks SIGTERM/SIGINT for its signal thread and gRPC may
+  // ignore SIGPIPE; the program deserves default signal behaviour.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  // Do not leak the worker's sockets and files into the program.
+  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(path, argv, envp);
+  int error = errno;
+  ssize_t ignored = write(error_fd, &error, sizeof(error));
+  (void)ignored;
+  _exit(127);
+}
+
+// Blocks until the child has exec'd (EOF) or reported why it could not.
+absl::Status AwaitExec(int error_fd, const std::string& program) {
+  int error = 0;
+  ssize_t n;
+  do {
+    n = read(error_fd, &error, sizeof(error));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(error))) {
+    return MakePermanent(absl::NotFoundError(
+        absl::StrCat("cannot execute '", program, "': ", strerror(error))));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pid_t> Spawn(const SubprocessSpec& spec,
+                            const std::string& path) {
+  ChildStdio stdio;
+  if (auto status = OpenStdio(spec, &stdio); !status.ok()) return status;
+  std::vector<char*> argv = CStringArray(spec.argv);
+  std::vector<char*> envp = CStringArray(spec.env);
+  int error_pipe[2];
+  if (pipe2(error_pipe, O_CLOEXEC) != 0) return ErrnoError("pipe2");
+  Fd error_read(error_pipe[0]), error_write(error_pipe[1]);
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoError("fork");
+  if (pid == 0) {
+    ExecChild(path.c_str(), argv.data(), envp.data(), stdio, error_pipe[1]);
+  }
+  // Also set the group from the parent so it exists before we could kill
+  // it; EACCES once the child has exec'd is harmless.
+  setpgid(pid, pid);
+  error_write.Reset();
+  absl::Status exec_status = AwaitExec(error_read.get(), spec.argv[0]);
+  if (!exec_status.ok()) {
+    waitpid(pid, nullptr, 0);
+    return exec_status;
+  }
+  return pid;
+}
+
+// Waits for the child to exit or for cancellation. Returns true if
+// cancelled. Uses a pidfd so no SIGCHLD handling or polling is needed.
+absl::StatusOr<bool> AwaitExitOrCancel(pid_t pid, TaskContext& context) {
+  Fd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (wake.get() < 0) return ErrnoError("eventfd");
+  Fd pidfd(PidfdOpen(pid));
+  int callback = context.AddCancelCallback([fd = wake.get()] {
+    uint64_t one = 1;
+    ssize_t ignored = write(fd, &one, sizeof(one));
+    (void)ignored;
+  });
+  absl::Cleanup remove = [&] { context.RemoveCancelCallback(callback); };
+  pollfd fds[2] = {{wake.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+  // Without pidfd (old kernels) fall back to checking every 20 ms.
+  int timeout_ms = pidfd.get() >= 0 ? -1 : 20;
+  while (true) {
+    int n = poll(fds, pidfd.get() >= 0 ? 2 : 1, timeout_ms);
+    if (n < 0 && errno != EINTR) return ErrnoError("poll");
+    if (fds[0].revents & POLLIN) return true;
+    if (pidfd.get() >= 0 && (fds[1].revents & POLLIN)) return false;
+    if (pidfd.get() < 0) {
+      siginfo_t info{};
+      if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == pid) {
+        return false;
+      }
+    }
+  }
+}
+
+bool ParseStatPgrp(const std::string& stat, pid_t* pgrp, char* state) {
+  // The comm field may contain spaces and parentheses; fields resume after
+  // the last ')'.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(stat.substr(close + 1));
+  int ppid;
+  return static_cast<bool>(rest >> *state >> ppid >> *pgrp);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FindExecutable(const std::string& program,
+                                           const std::string& path) {
+  if (program.find('/') != std::string::npos) return program;
+  for (absl::string_view dir : absl::StrSplit(path, ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", program);
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return MakePermanent(absl::NotFoundError(
+      absl::StrCat("program '", program, "' not found in PATH ", path)));
+}
+
+std::vector<pid_t> LiveProcessGroupMembers(pid_t pgid) {
+  std::vector<pid_t> members;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return members;
+  while (dirent* entry = readdir(proc)) {
+    pid_t pid = atoi(entry->d_name);
+    if (pid <= 0) continue;
+    std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
+    std::string stat((std::istreambuf_iterator<char>(file)),
+                     std::istreambuf_iterator<char>());
+    pid_t pgrp = 0;
+    char state = 0;
+    if (ParseStatPgrp(stat, &pgrp, &state) && pgrp == pgid && state != 'Z' &&
+        state != 'X') {
+      members.push_back(pid);
+    }
+  }
+  closedir(proc);
+  return members;
+}
+
+bool KillProcessGroup(pid_t pgid, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  // A member may fork while we look, so repeat until nothing is left.
+  while (true) {
+    kill(-pgid, SIGKILL);
+    std::vector<pid_t> members = LiveProcessGroupMembers(pgid);
+    if (members.empty()) return true;
+    if (absl::Now() >= deadline) return false;
+    std::vector<pollfd> fds;
+    std::vector<std::unique_ptr<Fd>> owned;
+    for (pid_t pid : members) {
+      int fd = PidfdOpen(pid);
+      if (fd < 0) continue;  // already gone
+      owned.push_back(std::make_unique<Fd>(fd));
+      fds.push_back({fd, POLLIN, 0});
+    }
+    // Wait for each member's exit, or a short while if pidfds are missing.
+    for (pollfd& fd : fds) {
+      int left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+      if (left_ms <= 0) break;
+      poll(&fd, 1, left_ms);
+    }
+    if (fds.empty()) poll(nullptr, 0, 5);
+  }
+}
+
+std::string SignalName(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  if (abbrev == nullptr) return absl::StrCat("signal ", signal);
+  return absl::StrCat("SIG", abbrev);
+}
+
+absl::StatusOr<SubprocessExit> RunSubprocess(const SubprocessSpec& spec,
+                                             TaskContext& context) {
+  if (spec.argv.empty()) return PermanentError("argv must not be empty");
+  auto path = FindExecutable(spec.argv[0], PathFromEnv(spec.env));
+  if (!path.ok()) return path.status();
+  // No point starting a program for an attempt that is already over.
+  if (context.cancelled()) return SubprocessExit{0, true};
+  auto pid = Spawn(spec, *path);
+  if (!pid.ok()) return pid.status();
+
+  SubprocessExit result;
+  result.pgid = *pid;
+  auto cancelled = AwaitExitOrCancel(*pid, context);
+  result.cancelled = !cancelled.ok() || *cancelled;
+  // Kill the group either way: on cancel to stop the work, on a normal exit
+  // to stop helpers the program left running. The leader stays a zombie
+  // until reaped below, so its pid cannot be reused as someone else's group.
+  KillProcessGroup(*pid, absl::Seconds(5));
+  int status = 0;
+  while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!cancelled.ok()) return cancelled.status();
+  result.exited = WIFEXITED(status);
+  result.exit_code = result.exited ? WEXITSTATUS(status) : 0;
+  result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  return result;
+}
+
+}  // namespace dagd

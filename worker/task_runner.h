@@ -1,0 +1,50 @@
+// Runs one attempt from start to result: builds its TaskContext, arms its
+// timeout, calls the function, and reports TaskStarted and TaskResult.
+#ifndef DAGD_WORKER_TASK_RUNNER_H_
+#define DAGD_WORKER_TASK_RUNNER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "dagd/v1/worker_service.pb.h"
+#include "worker/cancellation.h"
+#include "worker/clock.h"
+#include "worker/function_registry.h"
+#include "worker/outbox.h"
+#include "worker/timer_queue.h"
+
+namespace dagd {
+
+// Thread-safe: Run is called concurrently from the pool's threads. Holds no
+// state of its own; the collaborators are not owned and must outlive it.
+class TaskRunner {
+ public:
+  TaskRunner(const FunctionRegistry* registry, Clock* clock, TimerQueue* timers,
+             TaskReporter* reporter);
+
+  // Runs `assignment` on the calling thread until its function returns.
+  // `token` is the attempt's cancellation (shared with the AttemptTable);
+  // an attempt cancelled before it starts still reports a failed result.
+  void Run(const v1::Assignment& assignment,
+           std::shared_ptr<CancellationToken> token);
+
+  // The result for an assignment naming a function this worker lacks.
+  v1::TaskResult UnknownFunctionResult(const v1::Assignment& assignment);
+
+ private:
+  static absl::StatusOr<Payload> Invoke(const TaskFunction& fn,
+                                        TaskContext& context);
+  v1::TaskResult MakeResult(const v1::Assignment& assignment,
+                            const absl::StatusOr<Payload>& output,
+                            CancelReason cancel_reason, int64_t started_ms);
+
+  const FunctionRegistry* const registry_;
+  Clock* const clock_;
+  TimerQueue* const timers_;
+  TaskReporter* const reporter_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_TASK_RUNNER_H_

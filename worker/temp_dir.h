@@ -1,0 +1,40 @@
+// A private directory that is removed with everything in it when the object
+// goes away; one per exec attempt, so attempts never see each other's files.
+#ifndef DAGD_WORKER_TEMP_DIR_H_
+#define DAGD_WORKER_TEMP_DIR_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace dagd {
+
+class TempDir {
+ public:
+  // Creates "<$TMPDIR or /tmp>/<prefix>XXXXXX" with mode 0700.
+  static absl::StatusOr<std::unique_ptr<TempDir>> Create(
+      absl::string_view prefix);
+  ~TempDir();
+
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  const std::string path_;
+};
+
+// Reads a whole file. NOT_FOUND if it does not exist.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Reads at most the last `max_bytes` of a file ("" if it does not exist).
+std::string ReadFileTail(const std::string& path, size_t max_bytes);
+// Creates or truncates `path` and writes `data` to it.
+absl::Status WriteFile(const std::string& path, absl::string_view data);
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_TEMP_DIR_H_

@@ -1,0 +1,50 @@
+// Configuration of a worker process, filled from flags by main and passed
+// in; nothing reads flags or globals below main.
+#ifndef DAGD_WORKER_WORKER_OPTIONS_H_
+#define DAGD_WORKER_WORKER_OPTIONS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace dagd {
+
+// Receives one human-readable line per notable event.
+using LogFn = std::function<void(const std::string& line)>;
+
+struct WorkerOptions {
+  std::string coordinator = "127.0.0.1:7700";  // for log lines
+  std::string name;                            // host:pid if empty
+  uint32_t slots = 1;
+  std::string pool = "default";
+  std::map<std::string, std::string> labels;
+  std::map<std::string, double> resources;
+  // Reconnect delays: the first, then doubling up to the max (jittered).
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // Used when the coordinator's Registered does not say.
+  absl::Duration default_heartbeat = absl::Seconds(5);
+};
+
+// "k=v,k2=v2" to a map. INVALID_ARGUMENT names the bad entry (no '=',
+// empty key, duplicate key). An empty string is an empty map.
+absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
+    absl::string_view text);
+// Like ParseLabels, but every value must be a non-negative number.
+absl::StatusOr<std::map<std::string, double>> ParseResources(
+    absl::string_view text);
+
+// "host:pid", the default worker name.
+std::string DefaultWorkerName();
+
+// Writes "<UTC time> dagd-worker: <line>" to stderr.
+void LogToStderr(const std::string& line);
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_WORKER_OPTIONS_H_

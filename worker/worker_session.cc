@@ -1,0 +1,114 @@
+#include "worker/worker_session.h"
+
+#include <memory>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace dagd {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+}  // namespace
+
+WorkerSession::WorkerSession(v1::WorkerService::StubInterface* stub,
+                             const v1::Register* hello,
+                             const WorkerOptions* options,
+                             TaskExecutor* executor, Outbox* outbox,
+                             const LogFn* log)
+    : stub_(stub),
+      hello_(hello),
+      options_(options),
+      executor_(executor),
+      outbox_(outbox),
+      log_(log) {}
+
+WorkerSession::Outcome WorkerSession::Run(grpc::ClientContext* context) {
+  Outcome outcome;
+  std::unique_ptr<WorkerStream> stream = stub_->Connect(context);
+  v1::WorkerMessage hello;
+  *hello.mutable_register_() = *hello_;
+  v1::CoordinatorMessage message;
+  if (!stream->Write(hello) || !stream->Read(&message)) {
+    outcome.status = FromGrpc(stream->Finish());
+    if (outcome.status.ok()) {
+      outcome.status =
+          absl::UnavailableError("stream closed before Registered");
+    }
+    return outcome;
+  }
+  if (!message.has_registered()) {
+    context->TryCancel();
+    stream->Finish();
+    outcome.status = absl::FailedPreconditionError(
+        "the coordinator did not answer Register with Registered");
+    return outcome;
+  }
+  outcome.registered = true;
+  outcome.worker_id = message.registered().worker_id();
+  (*log_)(absl::StrCat("connected to ", options_->coordinator));
+  (*log_)(absl::StrCat("registered as worker ", outcome.worker_id, " with ",
+                       hello_->slots(), " slots and ", hello_->functions_size(),
+                       " functions"));
+  if (size_t kept = outbox_->pending_results(); kept > 0) {
+    (*log_)(absl::StrCat("sending ", kept, " results kept while disconnected"));
+  }
+
+  outbox_->Open();
+  absl::Duration interval = HeartbeatInterval(message.registered());
+  std::thread writer([&] { WriteLoop(stream.get(), context, interval); });
+  while (stream->Read(&message)) {
+    if (message.has_batch()) executor_->Handle(message.batch());
+  }
+  outbox_->Close();
+  writer.join();
+  outcome.status = FromGrpc(stream->Finish());
+  if (outcome.status.ok()) {
+    outcome.status =
+        absl::UnavailableError("the coordinator closed the stream");
+  }
+  return outcome;
+}
+
+void WorkerSession::WriteLoop(WorkerStream* stream,
+                              grpc::ClientContext* context,
+                              absl::Duration interval) {
+  absl::Time next_heartbeat = absl::Now() + interval;
+  while (true) {
+    v1::WorkerMessage message;
+    Outbox::TakeResult taken =
+        outbox_->Take(next_heartbeat, message.mutable_batch());
+    if (taken == Outbox::TakeResult::kClosed) return;
+    if (taken == Outbox::TakeResult::kBatch && !stream->Write(message)) {
+      // Keep the reports for the next stream, and end this one so the
+      // reader notices too.
+      outbox_->Requeue(std::move(*message.mutable_batch()));
+      context->TryCancel();
+      return;
+    }
+    if (absl::Now() < next_heartbeat) continue;
+    v1::WorkerMessage heartbeat;
+    heartbeat.mutable_heartbeat()->set_busy_slots(executor_->busy_slots());
+    if (!stream->Write(heartbeat)) {
+      context->TryCancel();
+      return;
+    }
+    next_heartbeat = absl::Now() + interval;
+  }
+}
+
+absl::Duration WorkerSession::HeartbeatInterval(
+    const v1::Registered& registered) const {
+  if (registered.heartbeat_interval_ms() == 0) {
+    return options_->default_heartbeat;
+  }
+  return absl::Milliseconds(registered.heartbeat_interval_ms());
+}
+
+}  // namespace dagd

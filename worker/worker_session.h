@@ -1,0 +1,56 @@
+// One WorkerService.Connect stream: sends Register, waits for Registered,
+// then reads the coordinator's batches on the calling thread while a writer
+// thread sends the outbox's batches and heartbeats, until the stream ends.
+#ifndef DAGD_WORKER_WORKER_SESSION_H_
+#define DAGD_WORKER_WORKER_SESSION_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "dagd/v1/worker_service.grpc.pb.h"
+#include "worker/outbox.h"
+#include "worker/task_executor.h"
+#include "worker/worker_options.h"
+
+namespace dagd {
+
+// Stream used by a session, named for readability.
+using WorkerStream = grpc::ClientReaderWriterInterface<v1::WorkerMessage,
+                                                       v1::CoordinatorMessage>;
+
+class WorkerSession {
+ public:
+  struct Outcome {
+    bool registered = false;  // got as far as Registered
+    std::string worker_id;
+    absl::Status status;  // why the stream ended
+  };
+
+  // Nothing is owned; everything must outlive Run.
+  WorkerSession(v1::WorkerService::StubInterface* stub,
+                const v1::Register* hello, const WorkerOptions* options,
+                TaskExecutor* executor, Outbox* outbox, const LogFn* log);
+
+  // Runs one stream to its end on the calling thread. `context` may be
+  // cancelled from another thread (TryCancel) to end it early.
+  Outcome Run(grpc::ClientContext* context);
+
+ private:
+  // Sends batches as soon as they are pending (one write at a time) and a
+  // heartbeat every `interval`, until the outbox is closed or a write fails.
+  void WriteLoop(WorkerStream* stream, grpc::ClientContext* context,
+                 absl::Duration interval);
+  absl::Duration HeartbeatInterval(const v1::Registered& registered) const;
+
+  v1::WorkerService::StubInterface* const stub_;
+  const v1::Register* const hello_;
+  const WorkerOptions* const options_;
+  TaskExecutor* const executor_;
+  Outbox* const outbox_;
+  const LogFn* const log_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_WORKER_SESSION_H_
