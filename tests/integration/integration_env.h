@@ -1,0 +1,89 @@
+// Shared helpers of the integration tests: the build's binaries, starting a
+// dagd for a suite, and reading what dagctl printed.
+#ifndef DAGD_TESTS_INTEGRATION_INTEGRATION_ENV_H_
+#define DAGD_TESTS_INTEGRATION_INTEGRATION_ENV_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "dagd/v1/job_service.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/process.h"
+
+namespace dagd::testing {
+
+inline DagdBinaries BuiltBinaries() {
+  return {DAGD_BIN, DAGD_WORKER_BIN, DAGCTL_BIN};
+}
+
+inline std::string ExamplePath(absl::string_view name) {
+  return std::string(EXAMPLES_DIR) + "/" + std::string(name);
+}
+
+// Starts a dagd built by this tree with `flags` added; fails the test (and
+// returns null) if it does not come up.
+inline std::unique_ptr<DagdProcess> StartDagd(
+    std::vector<std::string> flags, const std::string& data_dir = "") {
+  DagdOptions options;
+  options.binaries = BuiltBinaries();
+  options.flags = std::move(flags);
+  options.data_dir = data_dir;
+  absl::StatusOr<std::unique_ptr<DagdProcess>> dagd =
+      DagdProcess::Start(std::move(options));
+  EXPECT_TRUE(dagd.ok()) << dagd.status();
+  return dagd.ok() ? *std::move(dagd) : nullptr;
+}
+
+// The job id `dagctl submit` prints alone on its first line.
+inline std::string FirstLine(const std::string& text) {
+  return std::string(absl::StripAsciiWhitespace(
+      std::vector<std::string>(absl::StrSplit(text, '\n')).front()));
+}
+
+// Task id -> state, from ListTasks.
+inline std::map<std::string, v1::TaskState> TaskStates(
+    const v1::ListTasksResponse& tasks) {
+  std::map<std::string, v1::TaskState> states;
+  for (const v1::TaskStatus& task : tasks.tasks()) {
+    states[task.task_id()] = task.state();
+  }
+  return states;
+}
+
+// Polls GetJob until the job is in `state`.
+inline absl::Status WaitForJobState(
+    Client& client, const std::string& job_id, v1::JobState state,
+    absl::Duration timeout = absl::Seconds(30)) {
+  return PollUntil(
+      [&] {
+        absl::StatusOr<v1::JobStatus> status = client.Get(job_id);
+        return status.ok() && status->state() == state;
+      },
+      timeout, "job " + job_id + " to reach " + v1::JobState_Name(state));
+}
+
+// Polls GetTask until the task is in `state`.
+inline absl::Status WaitForTaskState(
+    Client& client, const std::string& job_id, const std::string& task_id,
+    v1::TaskState state, absl::Duration timeout = absl::Seconds(30)) {
+  return PollUntil(
+      [&] {
+        absl::StatusOr<v1::TaskStatus> status = client.Task(job_id, task_id);
+        return status.ok() && status->state() == state;
+      },
+      timeout,
+      "task " + task_id + " of " + job_id + " to reach " +
+          v1::TaskState_Name(state));
+}
+
+}  // namespace dagd::testing
+
+#endif  // DAGD_TESTS_INTEGRATION_INTEGRATION_ENV_H_

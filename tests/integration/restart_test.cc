@@ -1,0 +1,119 @@
+// A dagd stopped with SIGTERM and started again on the same --data_dir
+// answers for the jobs of the first one exactly as before.
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "google/protobuf/util/message_differencer.h"
+#include "tests/integration/integration_env.h"
+
+namespace dagd::testing {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+
+// What a client can see of a job.
+struct JobView {
+  v1::JobStatus status;
+  v1::ListTasksResponse tasks;
+  std::map<std::string, v1::GetResultResponse> results;  // by task id
+};
+
+JobView ViewJob(Client& client, const std::string& job_id) {
+  JobView view;
+  absl::StatusOr<v1::JobStatus> status = client.Get(job_id);
+  EXPECT_TRUE(status.ok()) << status.status();
+  if (status.ok()) view.status = *status;
+  absl::StatusOr<v1::ListTasksResponse> tasks = client.ListTasks(job_id);
+  EXPECT_TRUE(tasks.ok()) << tasks.status();
+  if (!tasks.ok()) return view;
+  view.tasks = *tasks;
+  for (const v1::TaskStatus& task : tasks->tasks()) {
+    if (task.state() != v1::TASK_SUCCEEDED) continue;
+    absl::StatusOr<v1::GetResultResponse> result =
+        client.Result(job_id, task.task_id());
+    EXPECT_TRUE(result.ok()) << task.task_id() << ": " << result.status();
+    if (result.ok()) view.results[task.task_id()] = *result;
+  }
+  return view;
+}
+
+// Equal protos, with the difference in the failure message.
+::testing::AssertionResult SameMessage(const google::protobuf::Message& a,
+                                       const google::protobuf::Message& b) {
+  MessageDifferencer differencer;
+  std::string report;
+  differencer.ReportDifferencesToString(&report);
+  if (differencer.Compare(a, b)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << report;
+}
+
+TEST(RestartTest, FinishedJobIsTheSameAfterARestart) {
+  absl::StatusOr<std::unique_ptr<TempDir>> data = TempDir::Create("dagd-db-");
+  ASSERT_TRUE(data.ok()) << data.status();
+  const std::string data_dir = (*data)->path() + "/db";
+
+  std::string done_id;
+  std::string waiting_id;
+  JobView before;
+  {
+    std::unique_ptr<DagdProcess> first =
+        StartDagd({"--local_workers=1", "--local_worker_slots=2"}, data_dir);
+    ASSERT_NE(first, nullptr);
+    CommandResult submit =
+        first->RunDagctl({"submit", ExamplePath("diamond.json"), "--wait"});
+    ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+    done_id = FirstLine(submit.out);
+    before = ViewJob(first->client(), done_id);
+    ASSERT_EQ(before.status.state(), v1::JOB_SUCCEEDED);
+    ASSERT_EQ(before.tasks.tasks_size(), 4);
+    ASSERT_EQ(before.results.size(), 4u);
+    EXPECT_EQ(before.results["d"].data(), "23");  // (10+1) + (10+2)
+
+    // An acknowledged job that cannot run yet must survive too.
+    CommandResult waiting = first->RunDagctl(
+        {"submit", "-"}, R"({"tasks": [{"id": "w", "fn": "nosuchfn"}]})");
+    ASSERT_EQ(waiting.exit_code, 0) << waiting.ToString();
+    waiting_id = FirstLine(waiting.out);
+
+    ASSERT_EQ(first->Stop(), absl::OkStatus());
+  }
+
+  // No workers now: nothing can run again behind the test's back.
+  std::unique_ptr<DagdProcess> second = StartDagd({}, data_dir);
+  ASSERT_NE(second, nullptr);
+  JobView after = ViewJob(second->client(), done_id);
+  EXPECT_TRUE(SameMessage(before.status, after.status));
+  EXPECT_TRUE(SameMessage(before.tasks, after.tasks));
+  ASSERT_EQ(after.results.size(), before.results.size());
+  for (const auto& [task_id, result] : before.results) {
+    EXPECT_EQ(after.results[task_id].data(), result.data()) << task_id;
+    EXPECT_EQ(after.results[task_id].content_type(), result.content_type())
+        << task_id;
+  }
+  CommandResult result = second->RunDagctl({"result", done_id, "d"});
+  EXPECT_EQ(result.exit_code, 0) << result.ToString();
+  EXPECT_EQ(result.out, "23");
+
+  absl::StatusOr<v1::TaskStatus> w = second->client().Task(waiting_id, "w");
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->state(), v1::TASK_READY);
+  absl::StatusOr<v1::ListJobsResponse> jobs = second->client().ListJobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->jobs_size(), 2);
+
+  // A new job gets a new id, not one of the first dagd's.
+  CommandResult next = second->RunDagctl(
+      {"submit", "-"}, R"({"tasks": [{"id": "n", "fn": "nosuchfn"}]})");
+  ASSERT_EQ(next.exit_code, 0) << next.ToString();
+  EXPECT_NE(FirstLine(next.out), done_id);
+  EXPECT_NE(FirstLine(next.out), waiting_id);
+
+  // SIGINT (Ctrl-C) stops dagd as cleanly as SIGTERM.
+  EXPECT_EQ(second->Stop(absl::Seconds(20), SIGINT), absl::OkStatus());
+}
+
+}  // namespace
+}  // namespace dagd::testing
