@@ -75,6 +75,18 @@ absl::Status Coordinator::Recover() {
   return absl::OkStatus();
 }
 
+void Coordinator::CloseStreams() {
+  Post([this] {
+    const absl::Status stopping =
+        absl::UnavailableError("dagd is shutting down");
+    for (auto& [id, sink] : worker_sinks_) sink->Close(stopping);
+    for (auto& [seq, sinks] : watchers_) {
+      for (auto& sink : sinks) sink->Fail(stopping);
+    }
+    watchers_.clear();
+  });
+}
+
 void Coordinator::Stop() {
   {
     absl::MutexLock lock(&mu_);
@@ -207,7 +219,8 @@ void Coordinator::Deliver(TurnOutput& out) {
     auto it = worker_sinks_.find(id);
     if (it == worker_sinks_.end()) continue;
     LOG(WARNING) << "worker w" << id << " missed its heartbeats; declared lost";
-    it->second->Close();
+    it->second->Close(absl::UnavailableError(
+        "this worker missed its heartbeats and was declared lost"));
     worker_sinks_.erase(it);
   }
 }

@@ -27,8 +27,9 @@ class WorkerSink {
  public:
   virtual ~WorkerSink() = default;
   virtual void Send(v1::CoordinatorMessage message) = 0;
-  // Ends the stream: the worker was declared lost.
-  virtual void Close() = 0;
+  // Ends the stream with `reason` (the worker was declared lost, or dagd is
+  // stopping).
+  virtual void Close(absl::Status reason) = 0;
 };
 
 // A WatchJob stream. Thread-safe; never blocks. After an event carrying
@@ -76,6 +77,9 @@ class Coordinator {
 
   // Reads what the store needs read at start, then starts the loop.
   absl::Status Start();
+  // Ends every worker and watch stream with UNAVAILABLE, so a stopping
+  // server does not wait for them. Workers reconnect to the next dagd.
+  void CloseStreams();
   // Finishes the current turn, syncs the store, and joins the loop.
   void Stop();
 

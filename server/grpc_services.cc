@@ -110,10 +110,8 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
     void Send(v1::CoordinatorMessage message) override {
       writer.Push(std::move(message));
     }
-    void Close() override {
-      writer.FinishAfterWrites(grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          "this worker missed its heartbeats and was declared lost"));
+    void Close(absl::Status reason) override {
+      writer.FinishAfterWrites(ToGrpcStatus(reason));
     }
     StreamWriter<WorkerReactor, v1::CoordinatorMessage> writer;
   };

@@ -179,6 +179,7 @@ int Run() {
   job_service.StopAccepting();
   server->GetHealthCheckService()->SetServingStatus(false);
   local_workers.Stop(absl::Seconds(5));
+  coordinator.CloseStreams();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   coordinator.Stop();
   LOG(INFO) << "stopped";

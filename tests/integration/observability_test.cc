@@ -1,0 +1,118 @@
+// What operators and platforms see of a running dagd: gRPC health checking
+// and Prometheus metrics.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "health.grpc.pb.h"
+#include "tests/integration/integration_env.h"
+
+namespace dagd::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A loopback port nothing listens on right now.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// GET `path` from 127.0.0.1:`port` over plain HTTP/1.0; the whole response.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
+  if (write(fd, request.data(), request.size()) < 0) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) {
+    response.append(buffer, n);
+  }
+  close(fd);
+  return response;
+}
+
+class ObservabilityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    metrics_port_ = FreePort();
+    dagd_ =
+        StartDagd({"--local_workers=2", "--local_worker_slots=2",
+                   absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_)});
+    ASSERT_NE(dagd_, nullptr);
+    ASSERT_EQ(dagd_->WaitForWorkers(2), absl::OkStatus());
+  }
+  void TearDown() override {
+    if (dagd_ != nullptr) {
+      EXPECT_EQ(dagd_->Stop(), absl::OkStatus());
+    }
+  }
+
+  // Polls /metrics until it has `line`.
+  absl::Status WaitForMetric(const std::string& line) {
+    return PollUntil(
+        [&] {
+          return HttpGet(metrics_port_, "/metrics").find(line) !=
+                 std::string::npos;
+        },
+        absl::Seconds(20), line);
+  }
+
+  int metrics_port_ = 0;
+  std::unique_ptr<DagdProcess> dagd_;
+};
+
+TEST_F(ObservabilityTest, HealthCheckSaysServing) {
+  auto channel =
+      grpc::CreateChannel(dagd_->address(), grpc::InsecureChannelCredentials());
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ObservabilityTest, MetricsCountJobsTasksAndWorkers) {
+  ASSERT_EQ(WaitForMetric("dagd_workers_connected 2"), absl::OkStatus());
+  CommandResult submit =
+      dagd_->RunDagctl({"submit", ExamplePath("tiny.json"), "--wait"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  EXPECT_EQ(WaitForMetric("dagd_jobs_submitted_total 1"), absl::OkStatus());
+  EXPECT_EQ(WaitForMetric("dagd_jobs_finished_total{state=\"succeeded\"} 1"),
+            absl::OkStatus());
+  const std::string page = HttpGet(metrics_port_, "/metrics");
+  EXPECT_THAT(page, HasSubstr("dagd_jobs{state=\"running\"} 0"));
+  EXPECT_THAT(page, HasSubstr("dagd_tasks{state=\"ready\"} 0"));
+  EXPECT_THAT(page, HasSubstr("dagd_worker_slots{kind=\"total\"} 4"));
+}
+
+}  // namespace
+}  // namespace dagd::testing
