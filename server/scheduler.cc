@@ -151,6 +151,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
     v1::TaskEvent* e = event.mutable_task();
     e->set_task_id(job.spec(task).id());
     e->set_state(state);
+    e->set_previous_state(old);
     e->set_attempt(t.attempts.size());
     if (!t.attempts.empty()) {
       e->set_worker(t.attempts.back().worker_name);

@@ -1,43 +1,11 @@
 #include "client/dagctl/progress.h"
 
-#include "absl/types/span.h"
-
 namespace dagd::dagctl {
 namespace {
 
 bool IsTerminal(v1::TaskState state) {
   return state == v1::TASK_SUCCEEDED || state == v1::TASK_FAILED ||
          state == v1::TASK_UPSTREAM_FAILED || state == v1::TASK_CANCELLED;
-}
-
-// The states a task most likely was in before `next`, likeliest first.
-absl::Span<const v1::TaskState> LikelyPrevious(v1::TaskState next) {
-  static constexpr v1::TaskState kBeforeReady[] = {
-      v1::TASK_PENDING, v1::TASK_FAILED, v1::TASK_RUNNING, v1::TASK_ASSIGNED};
-  static constexpr v1::TaskState kBeforeAssigned[] = {v1::TASK_READY,
-                                                      v1::TASK_PENDING};
-  static constexpr v1::TaskState kBeforeRunning[] = {
-      v1::TASK_ASSIGNED, v1::TASK_READY, v1::TASK_PENDING};
-  // Skipped or cancelled tasks mostly never started.
-  static constexpr v1::TaskState kBeforeSkipped[] = {
-      v1::TASK_PENDING, v1::TASK_READY, v1::TASK_ASSIGNED, v1::TASK_RUNNING};
-  // SUCCEEDED, FAILED, and PENDING again after a failed attempt.
-  static constexpr v1::TaskState kBeforeOther[] = {
-      v1::TASK_RUNNING, v1::TASK_ASSIGNED, v1::TASK_READY, v1::TASK_PENDING,
-      v1::TASK_FAILED};
-  switch (next) {
-    case v1::TASK_READY:
-      return kBeforeReady;
-    case v1::TASK_ASSIGNED:
-      return kBeforeAssigned;
-    case v1::TASK_RUNNING:
-      return kBeforeRunning;
-    case v1::TASK_UPSTREAM_FAILED:
-    case v1::TASK_CANCELLED:
-      return kBeforeSkipped;
-    default:
-      return kBeforeOther;
-  }
 }
 
 }  // namespace
@@ -64,29 +32,17 @@ void ProgressTracker::Reset(const v1::JobStatus& status) {
   status_ = status;
   counts_.fill(0);
   for (const v1::TaskStateCount& count : status.counts()) {
-    if (v1::TaskState_IsValid(count.state()))
+    if (v1::TaskState_IsValid(count.state())) {
       counts_[count.state()] = count.count();
+    }
   }
-  unseen_ = counts_;
-  seen_.clear();
 }
 
 void ProgressTracker::ApplyTaskEvent(const v1::TaskEvent& event) {
   const v1::TaskState next = event.state();
-  if (!v1::TaskState_IsValid(next)) return;
-  auto [it, inserted] = seen_.try_emplace(event.task_id(), next);
-  if (!inserted) {
-    if (counts_[it->second] > 0) --counts_[it->second];
-    it->second = next;
-  } else {
-    for (v1::TaskState previous : LikelyPrevious(next)) {
-      if (unseen_[previous] > 0) {
-        --unseen_[previous];
-        --counts_[previous];
-        break;
-      }
-    }
-  }
+  const v1::TaskState previous = event.previous_state();
+  if (!v1::TaskState_IsValid(next) || !v1::TaskState_IsValid(previous)) return;
+  if (counts_[previous] > 0) --counts_[previous];
   ++counts_[next];
   // A task event means the job has started, even if the snapshot predates it.
   if (status_.state() == v1::JOB_PENDING &&

@@ -1,13 +1,8 @@
 // ProgressTracker: a job's task counts, kept current from its watch stream.
 //
-// The stream's snapshot carries counts per state but not which task is in
-// which state, and a task event carries only the new state. So the tracker
-// remembers the state of each task it has seen an event for, and when a
-// task it has not seen moves, it takes that task out of the snapshot's
-// count of the state the task most likely left (RUNNING before SUCCEEDED,
-// PENDING before UPSTREAM_FAILED). The guess only affects which non-terminal
-// bucket shrinks; "done" is exact, and the `finished` event replaces every
-// count with the server's.
+// The snapshot sets the counts per state; each task event moves one task
+// from its previous_state to its new state; the `finished` event replaces
+// every count with the server's.
 //
 // Single-threaded: fed from the Watch callback.
 #ifndef DAGD_CLIENT_DAGCTL_PROGRESS_H_
@@ -17,7 +12,6 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "dagd/v1/job_service.pb.h"
 
 namespace dagd::dagctl {
@@ -54,9 +48,6 @@ class ProgressTracker {
 
   v1::JobStatus status_;
   Counts counts_{};
-  // Of counts_, the tasks no event has named yet.
-  Counts unseen_{};
-  absl::flat_hash_map<std::string, v1::TaskState> seen_;
 };
 
 }  // namespace dagd::dagctl

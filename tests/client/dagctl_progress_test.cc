@@ -23,10 +23,11 @@ v1::JobEvent Snapshot(const v1::JobStatus& status) {
   return event;
 }
 
-v1::JobEvent Task(const std::string& id, v1::TaskState state) {
+v1::JobEvent Task(const std::string& id, v1::TaskState from, v1::TaskState to) {
   v1::JobEvent event;
   event.mutable_task()->set_task_id(id);
-  event.mutable_task()->set_state(state);
+  event.mutable_task()->set_previous_state(from);
+  event.mutable_task()->set_state(to);
   return event;
 }
 
@@ -44,11 +45,11 @@ TEST(ProgressTrackerTest, SnapshotSetsTheCounts) {
   EXPECT_EQ(p.failed, 0);
 }
 
-TEST(ProgressTrackerTest, UnseenTaskFinishingLeavesTheRunningCount) {
+TEST(ProgressTrackerTest, FinishingTaskLeavesTheRunningCount) {
   ProgressTracker tracker;
   tracker.Apply(Snapshot(Status(
       v1::JOB_RUNNING, 3, {{v1::TASK_RUNNING, 1}, {v1::TASK_PENDING, 2}})));
-  EXPECT_TRUE(tracker.Apply(Task("a", v1::TASK_SUCCEEDED)));
+  EXPECT_TRUE(tracker.Apply(Task("a", v1::TASK_RUNNING, v1::TASK_SUCCEEDED)));
   EXPECT_EQ(tracker.progress().done, 1);
   EXPECT_EQ(tracker.progress().running, 0);
 }
@@ -57,24 +58,25 @@ TEST(ProgressTrackerTest, FollowsATaskThroughItsStates) {
   ProgressTracker tracker;
   tracker.Apply(Snapshot(Status(v1::JOB_PENDING, 2,
                                 {{v1::TASK_READY, 1}, {v1::TASK_PENDING, 1}})));
-  EXPECT_TRUE(tracker.Apply(Task("a", v1::TASK_ASSIGNED)));
+  EXPECT_TRUE(tracker.Apply(Task("a", v1::TASK_READY, v1::TASK_ASSIGNED)));
   EXPECT_EQ(tracker.progress().state, v1::JOB_RUNNING);
   EXPECT_EQ(tracker.progress().running, 1);
   // ASSIGNED -> RUNNING changes no visible number.
-  EXPECT_FALSE(tracker.Apply(Task("a", v1::TASK_RUNNING)));
-  EXPECT_TRUE(tracker.Apply(Task("a", v1::TASK_FAILED)));
+  EXPECT_FALSE(tracker.Apply(Task("a", v1::TASK_ASSIGNED, v1::TASK_RUNNING)));
+  EXPECT_TRUE(tracker.Apply(Task("a", v1::TASK_RUNNING, v1::TASK_FAILED)));
   EXPECT_EQ(tracker.progress().running, 0);
   EXPECT_EQ(tracker.progress().failed, 1);
-  EXPECT_TRUE(tracker.Apply(Task("b", v1::TASK_UPSTREAM_FAILED)));
+  EXPECT_TRUE(
+      tracker.Apply(Task("b", v1::TASK_PENDING, v1::TASK_UPSTREAM_FAILED)));
   EXPECT_EQ(tracker.progress().done, 2);
   EXPECT_EQ(tracker.progress().failed, 2);
 }
 
-TEST(ProgressTrackerTest, RetriedTaskLeavesTheFailedCount) {
+TEST(ProgressTrackerTest, RetriedTaskGoesBackToWaiting) {
   ProgressTracker tracker;
   tracker.Apply(Snapshot(Status(v1::JOB_RUNNING, 1, {{v1::TASK_RUNNING, 1}})));
-  tracker.Apply(Task("a", v1::TASK_FAILED));
-  tracker.Apply(Task("a", v1::TASK_READY));
+  tracker.Apply(Task("a", v1::TASK_RUNNING, v1::TASK_READY));
+  EXPECT_EQ(tracker.progress().running, 0);
   EXPECT_EQ(tracker.progress().failed, 0);
   EXPECT_EQ(tracker.progress().done, 0);
 }
@@ -97,7 +99,7 @@ TEST(ProgressTrackerTest, DoneNeverExceedsTotal) {
   ProgressTracker tracker;
   tracker.Apply(
       Snapshot(Status(v1::JOB_RUNNING, 1, {{v1::TASK_SUCCEEDED, 1}})));
-  tracker.Apply(Task("ghost", v1::TASK_SUCCEEDED));
+  tracker.Apply(Task("ghost", v1::TASK_RUNNING, v1::TASK_SUCCEEDED));
   EXPECT_EQ(tracker.progress().done, 1);
 }
 

@@ -385,6 +385,8 @@ TEST_F(SchedulerTest, WatchedJobsEmitTaskEventsAndTheEnd) {
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_FALSE(last_events_.empty());
   EXPECT_EQ(last_events_.back().second.task().state(), v1::TASK_ASSIGNED);
+  EXPECT_EQ(last_events_.back().second.task().previous_state(),
+            v1::TASK_READY);
   Report(kWorker, sent[0], true);
   Dispatch(kWorker);
   ASSERT_GE(last_events_.size(), 2u);
