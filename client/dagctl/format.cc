@@ -66,6 +66,14 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
+// Attempt times need milliseconds: backoffs and short tasks are shorter than
+// a second.
+std::string FormatTimestampMillis(const google::protobuf::Timestamp& t) {
+  if (!HasTimestamp(t)) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E3SZ", FromProtoTimestamp(t),
+                          absl::UTCTimeZone());
+}
+
 std::string FormatElapsed(absl::Duration d) {
   if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
   if (d < absl::Seconds(1)) {
@@ -225,14 +233,14 @@ std::string FormatTasks(const v1::ListTasksResponse& response) {
       absl::StrAppend(&out, "    waiting: ", task.waiting_reason(), "\n");
     }
     for (const v1::Attempt& attempt : task.attempts()) {
-      absl::StrAppend(&out, "    attempt ", attempt.number(), "  worker ",
-                      attempt.worker().empty() ? "-" : attempt.worker(),
-                      "  started ", FormatTimestamp(attempt.started_at()),
-                      "  finished ", FormatTimestamp(attempt.finished_at()),
-                      attempt.error().empty()
-                          ? ""
-                          : absl::StrCat("  error: ", attempt.error()),
-                      "\n");
+      absl::StrAppend(
+          &out, "    attempt ", attempt.number(), "  worker ",
+          attempt.worker().empty() ? "-" : attempt.worker(), "  started ",
+          FormatTimestampMillis(attempt.started_at()), "  finished ",
+          FormatTimestampMillis(attempt.finished_at()),
+          attempt.error().empty() ? ""
+                                  : absl::StrCat("  error: ", attempt.error()),
+          "\n");
     }
     // A task can fail without an attempt (e.g. its inputs could not be
     // fetched); show its error if no attempt already did.

@@ -40,9 +40,11 @@ v1::JobEvent Snapshot(v1::JobState state) {
   return event;
 }
 
-v1::JobEvent TaskEvent(const std::string& id, v1::TaskState state) {
+v1::JobEvent TaskEvent(const std::string& id, v1::TaskState from,
+                       v1::TaskState state) {
   v1::JobEvent event;
   event.mutable_task()->set_task_id(id);
+  event.mutable_task()->set_previous_state(from);
   event.mutable_task()->set_state(state);
   return event;
 }
@@ -183,9 +185,10 @@ TEST_F(CommandsTest, UnreachableServerNamesTheAddress) {
 }
 
 TEST_F(CommandsTest, WatchPrintsALinePerChangeWhenNotATerminal) {
-  ExpectWatch({Snapshot(v1::JOB_PENDING), TaskEvent("a", v1::TASK_ASSIGNED),
-               TaskEvent("a", v1::TASK_RUNNING),
-               TaskEvent("a", v1::TASK_SUCCEEDED),
+  ExpectWatch({Snapshot(v1::JOB_PENDING),
+               TaskEvent("a", v1::TASK_READY, v1::TASK_ASSIGNED),
+               TaskEvent("a", v1::TASK_ASSIGNED, v1::TASK_RUNNING),
+               TaskEvent("a", v1::TASK_RUNNING, v1::TASK_SUCCEEDED),
                Finished(v1::JOB_SUCCEEDED)});
   EXPECT_EQ(Run({"watch", "j1"}), kExitOk);
   EXPECT_EQ(out_.str(),
@@ -197,7 +200,8 @@ TEST_F(CommandsTest, WatchPrintsALinePerChangeWhenNotATerminal) {
 
 TEST_F(CommandsTest, WatchRedrawsOneLineOnATerminal) {
   io_.out_is_terminal = true;
-  ExpectWatch({Snapshot(v1::JOB_RUNNING), TaskEvent("a", v1::TASK_FAILED),
+  ExpectWatch({Snapshot(v1::JOB_RUNNING),
+               TaskEvent("a", v1::TASK_RUNNING, v1::TASK_FAILED),
                Finished(v1::JOB_FAILED)});
   EXPECT_EQ(Run({"watch", "j1"}), kExitJobFailed);
   EXPECT_EQ(out_.str(),

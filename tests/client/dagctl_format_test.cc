@@ -192,8 +192,8 @@ TEST(FormatTest, TasksShowWaitingReasonsAndAttempts) {
             "gpu  READY  train\n"
             "    waiting: no worker offers fn \"train\"\n"
             "b  FAILED  fail\n"
-            "    attempt 1  worker w1  started 2023-11-14 22:13:20Z  finished "
-            "2023-11-14 22:13:21Z  error: boom\n");
+            "    attempt 1  worker w1  started 2023-11-14 22:13:20.000Z  "
+            "finished 2023-11-14 22:13:21.000Z  error: boom\n");
 }
 
 TEST(FormatTest, TaskErrorWithoutAnAttemptIsShown) {
