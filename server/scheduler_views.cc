@@ -29,6 +29,8 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
   status.set_job_id(job.status.job_id());
   status.set_task_id(job.spec(task).id());
   status.set_fn(job.spec(task).fn());
+  *status.mutable_inputs() = job.spec(task).inputs();
+  *status.mutable_after() = job.spec(task).after();
   status.set_state(t.state);
   for (const AttemptRecord& a : t.attempts) {
     v1::Attempt* out = status.add_attempts();

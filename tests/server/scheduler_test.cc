@@ -130,6 +130,9 @@ TEST_F(SchedulerTest, OnlyTasksWithoutDependenciesStartReady) {
   Report(kWorker, second[0], true, "10");
   std::vector<v1::Assignment> third = Dispatch(kWorker);
   ASSERT_THAT(Ids(third), ElementsAre("d"));
+  auto d_status = scheduler_.TaskStatusOf(job, "d");
+  ASSERT_TRUE(d_status.ok());
+  EXPECT_THAT(d_status->inputs(), ElementsAre("b", "c"));
   // Inputs arrive in the order the task lists them: b, then c.
   ASSERT_EQ(third[0].inputs_size(), 2);
   EXPECT_EQ(third[0].inputs(1).data(), "10");
