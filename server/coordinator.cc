@@ -121,8 +121,10 @@ void Coordinator::Run() {
     {
       absl::MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_) {
-        std::optional<absl::Time> wakeup = scheduler_.NextWakeup();
-        if (unsynced_) {
+        // After a failed commit nothing is scheduled: wait for events only.
+        std::optional<absl::Time> wakeup;
+        if (fatal_.ok()) wakeup = scheduler_.NextWakeup();
+        if (unsynced_ && fatal_.ok()) {
           absl::Time sync_at = last_sync_ + options_.sync_interval;
           if (!wakeup || sync_at < *wakeup) wakeup = sync_at;
         }
@@ -138,8 +140,8 @@ void Coordinator::Run() {
     RunTurn(events);
     events.clear();
   }
-  // A last turn makes everything acknowledged so far durable.
-  unsynced_ = true;
+  // A last turn makes everything so far durable.
+  force_sync_ = true;
   std::vector<Event> none;
   RunTurn(none);
 }
@@ -163,10 +165,14 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     // New jobs go first in the batch: their later status updates follow.
     out.writes.new_jobs = std::move(submitted_.new_jobs);
     submitted_ = WriteSet();
-    bool sync = out.sync || !out.writes.new_jobs.empty() ||
+    bool sync = out.sync || !out.writes.new_jobs.empty() || force_sync_ ||
                 (unsynced_ && start - last_sync_ >= options_.sync_interval);
     if (!out.writes.empty() || sync) {
-      absl::Status committed = store_->Commit(out.writes, sync);
+      const absl::Time commit_start = clock_->Now();
+      absl::Status committed =
+          store_->Commit(out.writes, sync, &stats.commit_bytes);
+      stats.committed = true;
+      stats.commit_duration = clock_->Now() - commit_start;
       if (!committed.ok()) {
         fatal_ = absl::UnavailableError(
             absl::StrCat("dagd stopped serving: a store write failed: ",
@@ -186,6 +192,17 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
   replies.swap(after_commit_);
   for (auto& reply : replies) reply(fatal_);
   if (!fatal_.ok()) return;
+  CollectStats(out, stats);
+  LogTurn(out);
+  Deliver(out);
+  if (observer_) {
+    stats.counts = scheduler_.Counts();
+    stats.duration = clock_->Now() - start;
+    observer_(stats);
+  }
+}
+
+void Coordinator::CollectStats(TurnOutput& out, TurnStats& stats) {
   for (const auto& [seq, status] : out.writes.job_statuses) {
     if (status.state() == v1::JOB_SUCCEEDED ||
         status.state() == v1::JOB_FAILED ||
@@ -193,11 +210,34 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
       stats.finished_jobs.push_back(status.state());
     }
   }
-  Deliver(out);
-  if (observer_) {
-    stats.counts = scheduler_.Counts();
-    stats.duration = clock_->Now() - start;
-    observer_(stats);
+  for (const WriteSet::TaskWrite& task : out.writes.task_statuses) {
+    ++stats.tasks_finished[task.status.state()];
+  }
+  stats.run_times = std::move(out.run_times);
+  stats.queue_waits = std::move(out.queue_waits);
+  stats.worker_registrations = turn_registrations_;
+  turn_registrations_ = 0;
+}
+
+// One line per job accepted or finished and per task that failed for good.
+void Coordinator::LogTurn(const TurnOutput& out) {
+  for (const WriteSet::NewJob& job : out.writes.new_jobs) {
+    LOG(INFO).Job(job.status.job_id())
+        << "job accepted: '" << job.spec.name() << "', "
+        << job.spec.tasks_size() << " tasks";
+  }
+  for (const WriteSet::TaskWrite& task : out.writes.task_statuses) {
+    if (task.status.state() != v1::TASK_FAILED) continue;
+    LOG(WARNING).Job(task.status.job_id()).Task(task.status.task_id())
+        << "task failed for good: " << task.status.error();
+  }
+  for (const auto& [seq, status] : out.writes.job_statuses) {
+    if (status.state() == v1::JOB_SUCCEEDED ||
+        status.state() == v1::JOB_FAILED ||
+        status.state() == v1::JOB_CANCELLED) {
+      LOG(INFO).Job(status.job_id())
+          << "job finished: " << v1::JobState_Name(status.state());
+    }
   }
 }
 
@@ -500,13 +540,15 @@ void Coordinator::Watch(std::string job_id, std::shared_ptr<WatchSink> sink) {
 
 void Coordinator::DoWatch(const std::string& job_id,
                           std::shared_ptr<WatchSink> sink) {
-  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-  if (!seq.ok()) return sink->Fail(seq.status());
-  if (std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq)) {
-    watchers_[*seq].push_back(sink);
-    scheduler_.SetWatched(*seq, true);
+  absl::StatusOr<v1::JobStatus> status = QueryJob(job_id);
+  if (!status.ok()) return sink->Fail(status.status());
+  const v1::JobState state = status->state();
+  if (state == v1::JOB_PENDING || state == v1::JOB_RUNNING) {
+    const uint64_t seq = *SeqFromJobId(job_id);
+    watchers_[seq].push_back(sink);
+    scheduler_.SetWatched(seq, true);
     v1::JobEvent snapshot;
-    *snapshot.mutable_snapshot() = *std::move(live);
+    *snapshot.mutable_snapshot() = *std::move(status);
     AfterCommit(
         [sink, snapshot = std::move(snapshot)](const absl::Status& s) mutable {
           if (!s.ok()) return sink->Fail(s);
@@ -514,19 +556,14 @@ void Coordinator::DoWatch(const std::string& job_id,
         });
     return;
   }
-  absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
-  if (!stored.ok()) {
-    return sink->Fail(
-        absl::NotFoundError(absl::StrCat("no job '", job_id, "'")));
-  }
   // The job has ended: its snapshot and its end, at once.
-  AfterCommit([sink, stored = *std::move(stored)](const absl::Status& s) {
+  AfterCommit([sink, ended = *std::move(status)](const absl::Status& s) {
     if (!s.ok()) return sink->Fail(s);
     v1::JobEvent snapshot;
-    *snapshot.mutable_snapshot() = stored;
+    *snapshot.mutable_snapshot() = ended;
     sink->Send(std::move(snapshot));
     v1::JobEvent finished;
-    *finished.mutable_finished() = stored;
+    *finished.mutable_finished() = ended;
     sink->Send(std::move(finished));
   });
 }
@@ -566,6 +603,7 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
     LOG(INFO) << "worker w" << id << " (" << spec.name << ", " << spec.slots
               << " slots, " << spec.functions.size() << " functions) joined";
     scheduler_.AddWorker(id, std::move(spec));
+    ++turn_registrations_;
     worker_sinks_[id] = sink;
     v1::CoordinatorMessage message;
     message.mutable_registered()->set_worker_id(absl::StrCat("w", id));

@@ -1,6 +1,7 @@
 #ifndef DAGD_SERVER_COORDINATOR_H_
 #define DAGD_SERVER_COORDINATOR_H_
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -48,6 +49,13 @@ struct TurnStats {
   absl::Duration duration;
   std::vector<v1::JobState> finished_jobs;
   size_t submitted_jobs = 0;
+  size_t worker_registrations = 0;
+  std::array<uint64_t, 9> tasks_finished{};  // by v1::TaskState
+  std::vector<std::pair<std::string, absl::Duration>> run_times;
+  std::vector<absl::Duration> queue_waits;
+  bool committed = false;  // whether the turn wrote to the store
+  absl::Duration commit_duration;
+  uint64_t commit_bytes = 0;
 };
 
 struct CoordinatorOptions {
@@ -115,6 +123,8 @@ class Coordinator {
   void Run();
   void RunTurn(std::vector<Event>& events);
   void Deliver(TurnOutput& out);
+  void CollectStats(TurnOutput& out, TurnStats& stats);
+  void LogTurn(const TurnOutput& out);
   void AfterCommit(absl::AnyInvocable<void(const absl::Status&)> fn);
   absl::StatusOr<uint64_t> ParseJobId(const std::string& job_id) const;
   absl::StatusOr<uint32_t> FindStoredTask(uint64_t seq,
@@ -159,9 +169,11 @@ class Coordinator {
   absl::flat_hash_map<WorkerId, std::shared_ptr<WorkerSink>> worker_sinks_;
   absl::flat_hash_map<uint64_t, std::vector<std::shared_ptr<WatchSink>>>
       watchers_;
+  size_t turn_registrations_ = 0;
   absl::Time last_sync_;
   bool unsynced_ = false;
-  absl::Status fatal_;  // set once a commit failed
+  bool force_sync_ = false;  // the last turn before stopping syncs
+  absl::Status fatal_;       // set once a commit failed
   std::thread thread_;
 };
 

@@ -9,20 +9,6 @@
 namespace dagd {
 namespace {
 
-// Answers a unary call from the coordinator's reply.
-template <typename Response>
-Coordinator::Reply<Response> Answer(grpc::ServerUnaryReactor* reactor,
-                                    Response* response) {
-  return [reactor, response](absl::StatusOr<Response> result) {
-    if (!result.ok()) {
-      reactor->Finish(ToGrpcStatus(result.status()));
-      return;
-    }
-    *response = *std::move(result);
-    reactor->Finish(grpc::Status::OK);
-  };
-}
-
 // Streams one job's events to a WatchJob caller.
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
@@ -125,6 +111,18 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
 
 }  // namespace
 
+// Answers a unary call from the coordinator's reply.
+template <typename Response>
+Coordinator::Reply<Response> JobServiceImpl::Answer(
+    const char* method, grpc::ServerUnaryReactor* reactor, Response* response) {
+  return [this, method, reactor, response](absl::StatusOr<Response> result) {
+    grpc::Status status = ToGrpcStatus(result.status());
+    if (result.ok()) *response = *std::move(result);
+    if (observer_ != nullptr) observer_->OnRpcDone(method, status.error_code());
+    reactor->Finish(status);
+  };
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // absl and gRPC share the canonical code numbers.
@@ -137,12 +135,12 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
     v1::SubmitJobResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!accepting_) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "dagd is shutting down; submit again after "
-                                 "it restarts"));
+    Answer<v1::SubmitJobResponse>("SubmitJob", reactor,
+                                  response)(absl::UnavailableError(
+        "dagd is shutting down; submit again after it restarts"));
     return reactor;
   }
-  coordinator_->Submit(*request, Answer(reactor, response));
+  coordinator_->Submit(*request, Answer("SubmitJob", reactor, response));
   return reactor;
 }
 
@@ -150,7 +148,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
     grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
     v1::JobStatus* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->GetJob(request->job_id(), Answer(reactor, response));
+  coordinator_->GetJob(request->job_id(), Answer("GetJob", reactor, response));
   return reactor;
 }
 
@@ -158,7 +156,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->ListJobs(*request, Answer(reactor, response));
+  coordinator_->ListJobs(*request, Answer("ListJobs", reactor, response));
   return reactor;
 }
 
@@ -171,7 +169,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
     grpc::CallbackServerContext* context, const v1::CancelJobRequest* request,
     v1::CancelJobResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->Cancel(request->job_id(), Answer(reactor, response));
+  coordinator_->Cancel(request->job_id(),
+                       Answer("CancelJob", reactor, response));
   return reactor;
 }
 
@@ -180,7 +179,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetTask(
     v1::TaskStatus* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   coordinator_->GetTask(request->job_id(), request->task_id(),
-                        Answer(reactor, response));
+                        Answer("GetTask", reactor, response));
   return reactor;
 }
 
@@ -188,7 +187,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListTasks(
     grpc::CallbackServerContext* context, const v1::ListTasksRequest* request,
     v1::ListTasksResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->ListTasks(request->job_id(), Answer(reactor, response));
+  coordinator_->ListTasks(request->job_id(),
+                          Answer("ListTasks", reactor, response));
   return reactor;
 }
 
@@ -197,7 +197,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetResult(
     v1::GetResultResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   coordinator_->GetResult(request->job_id(), request->task_id(),
-                          Answer(reactor, response));
+                          Answer("GetResult", reactor, response));
   return reactor;
 }
 
@@ -205,7 +205,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(
     grpc::CallbackServerContext* context, const v1::ListWorkersRequest* request,
     v1::ListWorkersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->ListWorkers(Answer(reactor, response));
+  coordinator_->ListWorkers(Answer("ListWorkers", reactor, response));
   return reactor;
 }
 

@@ -13,13 +13,22 @@ namespace dagd {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// Told of every finished JobService call, for metrics. Called from gRPC
+// threads; must be thread-safe and must not block.
+class RpcObserver {
+ public:
+  virtual ~RpcObserver() = default;
+  virtual void OnRpcDone(absl::string_view method, grpc::StatusCode code) = 0;
+};
+
 // JobService as an adapter: each call becomes a Coordinator event and is
 // answered from the loop thread; nothing here blocks or touches scheduler
 // state. While draining, submissions get UNAVAILABLE.
 class JobServiceImpl : public v1::JobService::CallbackService {
  public:
-  explicit JobServiceImpl(Coordinator* coordinator)
-      : coordinator_(coordinator) {}
+  // `observer` may be null.
+  JobServiceImpl(Coordinator* coordinator, RpcObserver* observer)
+      : coordinator_(coordinator), observer_(observer) {}
 
   // Refuse new submissions (the process is stopping).
   void StopAccepting() { accepting_ = false; }
@@ -54,7 +63,13 @@ class JobServiceImpl : public v1::JobService::CallbackService {
       v1::ListWorkersResponse* response) override;
 
  private:
+  template <typename Response>
+  Coordinator::Reply<Response> Answer(const char* method,
+                                      grpc::ServerUnaryReactor* reactor,
+                                      Response* response);
+
   Coordinator* const coordinator_;
+  RpcObserver* const observer_;
   std::atomic<bool> accepting_{true};
 };
 

@@ -21,6 +21,7 @@
 #include "server/clock.h"
 #include "server/coordinator.h"
 #include "server/grpc_services.h"
+#include "server/http_status_server.h"
 #include "server/local_workers.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -34,8 +35,10 @@ ABSL_FLAG(std::string, port_file, "",
 ABSL_FLAG(std::string, data_dir, "./dagd-data",
           "directory of the RocksDB database holding jobs, tasks and results");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9470",
-          "HTTP address for Prometheus /metrics; empty disables it; port 0 "
-          "picks a free port");
+          "HTTP address for Prometheus /metrics and /healthz; empty disables "
+          "it; port 0 picks a free port");
+ABSL_FLAG(std::string, log_format, "text",
+          "text: one readable line per event; json: one JSON object per line");
 ABSL_FLAG(int, local_workers, 0,
           "start this many dagd-worker processes connected to this dagd, and "
           "stop them on exit");
@@ -92,6 +95,12 @@ std::vector<std::string> LocalWorkerArgs(int port) {
 }
 
 int Run() {
+  if (std::string format = absl::GetFlag(FLAGS_log_format); format == "json") {
+    SetLogFormat(LogFormat::kJson);
+  } else if (format != "text") {
+    LOG(ERROR) << "--log_format: '" << format << "' is neither text nor json";
+    return 2;
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -118,24 +127,29 @@ int Run() {
   CoordinatorMetrics metrics(*registry);
   coordinator.SetTurnObserver(
       [&metrics](const TurnStats& stats) { metrics.Update(stats); });
-  std::unique_ptr<MetricsServer> metrics_server;
+  RpcMetrics rpc_metrics(*registry);
+  // Healthy from when the store is open and the server listens until the
+  // stop begins; /healthz and grpc.health.v1 say the same.
+  std::atomic<bool> serving{false};
+  std::unique_ptr<HttpStatusServer> http_server;
   if (std::string address = absl::GetFlag(FLAGS_metrics_listen);
       !address.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
-        MetricsServer::Start(address, registry);
+    absl::StatusOr<std::unique_ptr<HttpStatusServer>> started =
+        HttpStatusServer::Start(address, registry,
+                                [&serving] { return serving.load(); });
     if (!started.ok()) {
-      LOG(ERROR) << started.status().message();
+      LOG(ERROR) << "--metrics_listen: " << started.status().message();
       return 1;
     }
-    metrics_server = *std::move(started);
-    LOG(INFO) << "metrics on port " << metrics_server->port();
+    http_server = *std::move(started);
+    LOG(INFO) << "metrics and /healthz on port " << http_server->port();
   }
 
   if (absl::Status s = coordinator.Start(); !s.ok()) {
     LOG(ERROR) << "cannot start: " << s.message();
     return 1;
   }
-  JobServiceImpl job_service(&coordinator);
+  JobServiceImpl job_service(&coordinator, &rpc_metrics);
   WorkerServiceImpl worker_service(&coordinator);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -155,6 +169,7 @@ int Run() {
     return 1;
   }
   server->GetHealthCheckService()->SetServingStatus(true);
+  serving = true;
   LOG(INFO) << "dagd serving on port " << port << ", data in " << data_dir;
   if (std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
     if (absl::Status s = WritePortFile(path, port); !s.ok()) {
@@ -177,6 +192,7 @@ int Run() {
   LOG(INFO) << "stopping (" << (fatal ? "store failure" : strsignal(signal))
             << ")";
   job_service.StopAccepting();
+  serving = false;
   server->GetHealthCheckService()->SetServingStatus(false);
   local_workers.Stop(absl::Seconds(5));
   coordinator.CloseStreams();

@@ -1,6 +1,5 @@
 #include "server/metrics.h"
 
-#include <exception>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +9,10 @@
 
 namespace dagd {
 namespace {
+
+prometheus::Histogram::BucketBoundaries SecondsBuckets() {
+  return {1e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800};
+}
 
 // "TASK_UPSTREAM_FAILED" -> "upstream_failed", for label values.
 std::string StateLabel(absl::string_view name, absl::string_view prefix) {
@@ -48,6 +51,41 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry) {
     tasks_[s] =
         &tasks.Add({{"state", StateLabel(v1::TaskState_Name(s), "TASK_")}});
   }
+  auto& tasks_finished = prometheus::BuildCounter()
+                             .Name("dagd_tasks_finished_total")
+                             .Help("Tasks that reached a final state.")
+                             .Register(registry);
+  for (int s = v1::TASK_SUCCEEDED; s <= v1::TASK_CANCELLED; ++s) {
+    tasks_finished_[s] = &tasks_finished.Add(
+        {{"state", StateLabel(v1::TaskState_Name(s), "TASK_")}});
+  }
+  registrations_ = &prometheus::BuildCounter()
+                        .Name("dagd_worker_registrations_total")
+                        .Help("Worker streams that registered.")
+                        .Register(registry)
+                        .Add({});
+  run_seconds_ = &prometheus::BuildHistogram()
+                      .Name("dagd_task_run_seconds")
+                      .Help(
+                          "Run time of finished attempts (worker clock), by "
+                          "function.")
+                      .Register(registry);
+  queue_wait_seconds_ =
+      &prometheus::BuildHistogram()
+           .Name("dagd_task_queue_wait_seconds")
+           .Help("Time from a task becoming ready to its assignment.")
+           .Register(registry)
+           .Add({}, SecondsBuckets());
+  store_write_seconds_ = &prometheus::BuildHistogram()
+                              .Name("dagd_store_write_seconds")
+                              .Help("Time of one RocksDB batch commit.")
+                              .Register(registry)
+                              .Add({}, SecondsBuckets());
+  store_write_bytes_ = &prometheus::BuildCounter()
+                            .Name("dagd_store_write_bytes_total")
+                            .Help("Bytes of RocksDB write batches.")
+                            .Register(registry)
+                            .Add({});
   workers_ = &prometheus::BuildGauge()
                   .Name("dagd_workers_connected")
                   .Help("Workers with an open stream.")
@@ -95,22 +133,62 @@ void CoordinatorMetrics::Update(const TurnStats& stats) {
   ready_queue_->Set(stats.counts.ready_queue);
   turn_seconds_->Observe(absl::ToDoubleSeconds(stats.duration));
   turn_events_->Observe(stats.events);
+  for (int s = v1::TASK_SUCCEEDED; s <= v1::TASK_CANCELLED; ++s) {
+    if (stats.tasks_finished[s] > 0) {
+      tasks_finished_[s]->Increment(stats.tasks_finished[s]);
+    }
+  }
+  registrations_->Increment(stats.worker_registrations);
+  for (const auto& [fn, duration] : stats.run_times) {
+    RunTimeOf(fn).Observe(absl::ToDoubleSeconds(duration));
+  }
+  for (absl::Duration wait : stats.queue_waits) {
+    queue_wait_seconds_->Observe(absl::ToDoubleSeconds(wait));
+  }
+  if (stats.committed) {
+    store_write_seconds_->Observe(absl::ToDoubleSeconds(stats.commit_duration));
+    store_write_bytes_->Increment(stats.commit_bytes);
+  }
 }
 
-absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& address,
-    std::shared_ptr<prometheus::Registry> registry) {
-  auto server = std::make_unique<MetricsServer>();
-  try {
-    server->exposer_ = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("--metrics_listen '", address,
-                                               "': cannot listen: ", e.what()));
-  }
-  server->exposer_->RegisterCollectable(registry);
-  std::vector<int> ports = server->exposer_->GetListeningPorts();
-  server->port_ = ports.empty() ? 0 : ports.front();
-  return server;
+prometheus::Histogram& CoordinatorMetrics::RunTimeOf(const std::string& fn) {
+  auto it = run_by_fn_.find(fn);
+  if (it != run_by_fn_.end()) return *it->second;
+  prometheus::Histogram& histogram =
+      run_seconds_->Add({{"fn", fn}}, SecondsBuckets());
+  run_by_fn_.emplace(fn, &histogram);
+  return histogram;
+}
+
+RpcMetrics::RpcMetrics(prometheus::Registry& registry)
+    : requests_(&prometheus::BuildCounter()
+                     .Name("dagd_grpc_requests_total")
+                     .Help("Finished JobService calls, by method and code.")
+                     .Register(registry)) {}
+
+void RpcMetrics::OnRpcDone(absl::string_view method, grpc::StatusCode code) {
+  static const char* const kCodes[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  const int index = static_cast<int>(code);
+  const std::string code_name =
+      index >= 0 && index < 17 ? kCodes[index] : absl::StrCat(index);
+  requests_->Add({{"method", std::string(method)}, {"code", code_name}})
+      .Increment();
 }
 
 }  // namespace dagd

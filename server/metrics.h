@@ -5,49 +5,57 @@
 #include <memory>
 #include <string>
 
-#include "absl/status/statusor.h"
+#include "absl/container/flat_hash_map.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
+#include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "server/coordinator.h"
+#include "server/grpc_services.h"
 
 namespace dagd {
 
 // The coordinator's Prometheus metrics. Update() runs on the loop thread
-// once per turn; prometheus-cpp's metrics are atomic, so scrapes from the
-// exposer's threads read them without a lock.
+// once per turn; prometheus-cpp's metrics are atomic, so scrapes read them
+// from the HTTP server's threads without a lock.
 class CoordinatorMetrics {
  public:
   explicit CoordinatorMetrics(prometheus::Registry& registry);
   void Update(const TurnStats& stats);
 
  private:
+  prometheus::Histogram& RunTimeOf(const std::string& fn);
+
   prometheus::Counter* jobs_submitted_;
   std::array<prometheus::Counter*, 6> jobs_finished_{};  // by v1::JobState
   prometheus::Gauge* jobs_pending_;
   prometheus::Gauge* jobs_running_;
-  std::array<prometheus::Gauge*, 9> tasks_{};  // by v1::TaskState
+  std::array<prometheus::Gauge*, 9> tasks_{};             // by v1::TaskState
+  std::array<prometheus::Counter*, 9> tasks_finished_{};  // by v1::TaskState
   prometheus::Gauge* workers_;
+  prometheus::Counter* registrations_;
   prometheus::Gauge* slots_total_;
   prometheus::Gauge* slots_busy_;
   prometheus::Gauge* ready_queue_;
   prometheus::Histogram* turn_seconds_;
   prometheus::Histogram* turn_events_;
+  prometheus::Family<prometheus::Histogram>* run_seconds_;
+  absl::flat_hash_map<std::string, prometheus::Histogram*> run_by_fn_;
+  prometheus::Histogram* queue_wait_seconds_;
+  prometheus::Histogram* store_write_seconds_;
+  prometheus::Counter* store_write_bytes_;
 };
 
-// Serves /metrics over HTTP. `address` is host:port; port 0 picks one.
-class MetricsServer {
+// Counts finished JobService calls by method and status code. Called from
+// gRPC threads; prometheus-cpp's Family::Add is thread-safe.
+class RpcMetrics : public RpcObserver {
  public:
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const std::string& address,
-      std::shared_ptr<prometheus::Registry> registry);
-  int port() const { return port_; }
+  explicit RpcMetrics(prometheus::Registry& registry);
+  void OnRpcDone(absl::string_view method, grpc::StatusCode code) override;
 
  private:
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  int port_ = 0;
+  prometheus::Family<prometheus::Counter>* requests_;
 };
 
 }  // namespace dagd

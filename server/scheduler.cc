@@ -48,6 +48,16 @@ const Scheduler::Job* Scheduler::FindJob(uint64_t seq) const {
   return it == jobs_.end() || it->second->finished ? nullptr : it->second.get();
 }
 
+Scheduler::Job* Scheduler::FindAnyJob(uint64_t seq) {
+  auto it = jobs_.find(seq);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+const Scheduler::Job* Scheduler::FindAnyJob(uint64_t seq) const {
+  auto it = jobs_.find(seq);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
 Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
                                      v1::JobStatus status) {
   auto job = std::make_unique<Job>();
@@ -127,6 +137,7 @@ void Scheduler::RestoreJob(
 
 void Scheduler::MakeReady(Job& job, uint32_t task) {
   SetState(job, task, v1::TASK_READY);
+  job.tasks[task].ready_since = clock_->Now();
   const v1::TaskSpec& spec = job.spec(task);
   ready_.Push(job.tasks[task].fn,
               ReadyEntry{job.graph.spec.priority(), spec.priority(),
@@ -167,10 +178,16 @@ void Scheduler::PersistJobStatus(const Job& job) {
 }
 
 absl::StatusOr<v1::CancelJobResponse> Scheduler::CancelJob(uint64_t seq) {
-  Job* job = FindJob(seq);
+  Job* job = FindAnyJob(seq);
   if (job == nullptr) {
     return absl::NotFoundError(
-        absl::StrCat("job '", JobIdFromSeq(seq), "' is not running"));
+        absl::StrCat("job '", JobIdFromSeq(seq), "' is not in memory"));
+  }
+  if (job->finished) {
+    v1::CancelJobResponse response;
+    response.set_state(job->status.state());
+    response.set_cancelled(false);
+    return response;
   }
   job->cancel_requested = true;
   CancelRest(*job);
@@ -210,6 +227,12 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
     worker->fns.push_back(fn_id);
   }
   free_slots_ += worker->spec.slots;
+  // Tasks parked as too big may fit this worker.
+  for (uint32_t fn : worker->fns) {
+    if (fn >= parked_.size()) continue;
+    for (const ReadyEntry& entry : parked_[fn]) ready_.Push(fn, entry);
+    parked_[fn].clear();
+  }
   workers_.emplace(id, std::move(worker));
 }
 
@@ -279,6 +302,10 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     attempt.started_at = absl::FromUnixMillis(result.started_unix_ms());
   }
   attempt.finished_at = absl::FromUnixMillis(result.finished_unix_ms());
+  if (result.started_unix_ms() != 0 && result.finished_unix_ms() != 0) {
+    out_.run_times.emplace_back(job->spec(index).fn(),
+                                attempt.finished_at - attempt.started_at);
+  }
   ReleaseSlots(*job, index);
   if (result.ok()) {
     t.producer = id;
@@ -398,6 +425,7 @@ void Scheduler::Tick() {
       continue;
     }
     t.retry_wait = false;
+    t.ready_since = now;
     const v1::TaskSpec& spec = job->spec(timer.task);
     ready_.Push(t.fn,
                 ReadyEntry{job->graph.spec.priority(), spec.priority(),

@@ -51,6 +51,10 @@ struct TurnOutput {
   // Workers declared lost by Tick() (missed heartbeats); their streams
   // should be closed.
   std::vector<WorkerId> timed_out_workers;
+  // For metrics: how long finished attempts ran (by the worker's clock),
+  // by function, and how long assigned tasks had waited since ready.
+  std::vector<std::pair<std::string, absl::Duration>> run_times;
+  std::vector<absl::Duration> queue_waits;
 };
 
 // Counts for metrics, over the jobs in memory.
@@ -97,8 +101,8 @@ class Scheduler {
   bool HasJob(uint64_t seq) const { return jobs_.contains(seq); }
 
   // Cancels an unfinished job: running tasks are cancelled on their
-  // workers, the rest marked CANCELLED. NOT_FOUND if the job is not in
-  // memory (it finished or never existed).
+  // workers, the rest marked CANCELLED. A job that finished this turn is
+  // left alone (cancelled=false). NOT_FOUND if the job is not in memory.
   absl::StatusOr<v1::CancelJobResponse> CancelJob(uint64_t seq);
 
   void AddWorker(WorkerId id, WorkerSpec spec);
@@ -122,7 +126,8 @@ class Scheduler {
 
   TurnOutput TakeOutput();
 
-  // Queries over jobs in memory; nullopt / NOT_FOUND when the job is not.
+  // Queries over jobs in memory, including jobs that finished in this turn;
+  // nullopt / NOT_FOUND when the job is not in memory.
   std::optional<v1::JobStatus> JobStatusOf(uint64_t seq) const;
   absl::StatusOr<v1::TaskStatus> TaskStatusOf(uint64_t seq,
                                               absl::string_view task_id);
@@ -176,14 +181,21 @@ class Scheduler {
   bool DropStaleTop(uint32_t fn);
   Worker* PickWorker(const Job& job, uint32_t task, uint32_t fn);
   bool AnyWorkerFits(uint32_t fn, uint32_t slots) const;
+  uint32_t LargestWorker(uint32_t fn) const;
+  bool ParkUnplaceableTops(uint32_t fn);
 
   // Views.
   v1::TaskStatus BuildTaskStatus(const Job& job, uint32_t task) const;
   v1::JobStatus BuildJobStatus(const Job& job, bool with_waiting) const;
   std::string WaitingReason(const Job& job, uint32_t task) const;
   absl::StatusOr<uint32_t> FindTask(Job& job, absl::string_view task_id);
+  // An unfinished job, for events: nullptr once it finished.
   Job* FindJob(uint64_t seq);
   const Job* FindJob(uint64_t seq) const;
+  // Any job in memory, finished ones included, for queries: a job that
+  // finished earlier in this turn is still answered from memory.
+  Job* FindAnyJob(uint64_t seq);
+  const Job* FindAnyJob(uint64_t seq) const;
   void PersistJobStatus(const Job& job);
 
   // Constant after construction.
@@ -197,6 +209,11 @@ class Scheduler {
   // Workers offering each function, by function id.
   std::vector<std::vector<Worker*>> workers_by_fn_;
   ReadyQueue ready_;
+  // Ready tasks that no connected worker offering their function could
+  // ever fit, by function; they go back to the queue when a worker that
+  // offers the function registers. Parking them keeps one oversized task
+  // from blocking every smaller task of the same function.
+  std::vector<std::vector<ReadyEntry>> parked_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
   uint64_t free_slots_ = 0;  // over all workers
   std::array<uint64_t, 9> task_counts_{};

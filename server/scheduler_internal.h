@@ -30,6 +30,7 @@ struct TaskRecord {
   WorkerId worker = 0;      // of the current attempt, while assigned or running
   bool retry_wait = false;  // READY but backing off until retry_at
   absl::Time retry_at = absl::InfinitePast();
+  absl::Time ready_since = absl::InfinitePast();  // for queue-wait metrics
   std::vector<AttemptRecord> attempts;
   std::string error;      // why it failed for good
   WorkerId producer = 0;  // the worker that produced its result

@@ -1,5 +1,6 @@
 // Placement: which ready task runs next, and where.
 
+#include <algorithm>
 #include <utility>
 
 #include "google/protobuf/util/time_util.h"
@@ -55,11 +56,34 @@ Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
   return best;
 }
 
+uint32_t Scheduler::LargestWorker(uint32_t fn) const {
+  uint32_t largest = 0;
+  if (fn >= workers_by_fn_.size()) return 0;
+  for (const Worker* worker : workers_by_fn_[fn]) {
+    largest = std::max(largest, worker->spec.slots);
+  }
+  return largest;
+}
+
+// Moves top entries that no worker offering `fn` could ever fit to parked_.
+// Returns whether a live entry that could fit is left on top.
+bool Scheduler::ParkUnplaceableTops(uint32_t fn) {
+  const uint32_t largest = LargestWorker(fn);
+  while (DropStaleTop(fn)) {
+    const ReadyEntry& top = ready_.Top(fn);
+    if (FindJob(top.job_seq)->slots(top.task) <= largest) return true;
+    if (fn >= parked_.size()) parked_.resize(fn + 1);
+    parked_[fn].push_back(top);
+    ready_.Pop(fn);
+  }
+  return false;
+}
+
 void Scheduler::Schedule() {
   while (free_slots_ > 0) {
     int best_fn = -1;
     for (uint32_t fn = 0; fn < ready_.fn_count(); ++fn) {
-      if (!DropStaleTop(fn)) continue;
+      if (!ParkUnplaceableTops(fn)) continue;
       const ReadyEntry& top = ready_.Top(fn);
       const Job* job = FindJob(top.job_seq);
       if (!AnyWorkerFits(fn, job->slots(top.task))) continue;
@@ -82,6 +106,7 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
   attempt.worker_name = worker.spec.name;
   attempt.assigned_at = now;
   t.worker = worker.id;
+  out_.queue_waits.push_back(now - t.ready_since);
   const uint32_t slots = job.slots(task);
   worker.busy += slots;
   free_slots_ -= slots;

@@ -121,7 +121,7 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
 }
 
 std::optional<v1::JobStatus> Scheduler::JobStatusOf(uint64_t seq) const {
-  const Job* job = FindJob(seq);
+  const Job* job = FindAnyJob(seq);
   if (job == nullptr) return std::nullopt;
   return BuildJobStatus(*job, true);
 }
@@ -144,7 +144,7 @@ absl::StatusOr<uint32_t> Scheduler::FindTask(Job& job,
 
 absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(
     uint64_t seq, absl::string_view task_id) {
-  Job* job = FindJob(seq);
+  Job* job = FindAnyJob(seq);
   if (job == nullptr) return absl::NotFoundError("job is not in memory");
   absl::StatusOr<uint32_t> task = FindTask(*job, task_id);
   if (!task.ok()) return task.status();
@@ -153,7 +153,7 @@ absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(
 
 std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
     uint64_t seq) const {
-  const Job* job = FindJob(seq);
+  const Job* job = FindAnyJob(seq);
   if (job == nullptr) return std::nullopt;
   std::vector<v1::TaskStatus> out;
   out.reserve(job->graph.size());
@@ -165,7 +165,7 @@ std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
 
 absl::StatusOr<StoredResult> Scheduler::ResultOf(uint64_t seq,
                                                  absl::string_view task_id) {
-  Job* job = FindJob(seq);
+  Job* job = FindAnyJob(seq);
   if (job == nullptr) return absl::NotFoundError("job is not in memory");
   absl::StatusOr<uint32_t> task = FindTask(*job, task_id);
   if (!task.ok()) return task.status();
@@ -216,7 +216,8 @@ SchedulerCounts Scheduler::Counts() const {
     counts.slots_total += worker->spec.slots;
     counts.slots_busy += worker->busy;
   }
-  counts.ready_queue = ready_.size();
+  // Live ready tasks; the heaps may also hold entries of cancelled ones.
+  counts.ready_queue = task_counts_[v1::TASK_READY];
   return counts;
 }
 

@@ -79,8 +79,10 @@ class MetaStore {
 
   // Applies `writes` atomically. With `sync`, returns only once the change
   // is on stable storage; without it, the change survives a process crash
-  // but not a power loss.
-  virtual absl::Status Commit(const WriteSet& writes, bool sync) = 0;
+  // but not a power loss. When `bytes` is given, it receives the size of
+  // what was written.
+  virtual absl::Status Commit(const WriteSet& writes, bool sync,
+                              uint64_t* bytes = nullptr) = 0;
 
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;

@@ -66,10 +66,26 @@ void PutMessage(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
   batch.Put(cf, key, message.SerializeAsString());
 }
 
+// A stored result: the content type's length (4 bytes, big-endian), the
+// content type, then the bytes. Both parts may hold any byte.
 std::string EncodeResult(const StoredResult& result) {
-  // The content type never contains NUL, so it ends at the first one.
-  return absl::StrCat(result.content_type, absl::string_view("\0", 1),
-                      result.data);
+  std::string out;
+  const uint32_t n = result.content_type.size();
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+  absl::StrAppend(&out, result.content_type, result.data);
+  return out;
+}
+
+std::optional<StoredResult> DecodeResult(absl::string_view value) {
+  if (value.size() < 4) return std::nullopt;
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i)
+    n = (n << 8) | static_cast<unsigned char>(value[i]);
+  if (value.size() - 4 < n) return std::nullopt;
+  return StoredResult{std::string(value.substr(4 + n)),
+                      std::string(value.substr(4, n))};
 }
 
 }  // namespace
@@ -148,7 +164,9 @@ absl::Status RocksMetaStore::CheckSchema() {
   return absl::OkStatus();
 }
 
-absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync) {
+absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
+                                    uint64_t* bytes) {
+  if (bytes != nullptr) *bytes = 0;
   if (writes.empty() && !sync) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   for (const WriteSet::NewJob& job : writes.new_jobs) {
@@ -178,6 +196,7 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync) {
   rocksdb::WriteOptions options;
   options.sync = sync;
   if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");
+  if (bytes != nullptr) *bytes = batch.GetDataSize();
   return FromRocks(db_->Write(options, &batch), "writing a batch");
 }
 
@@ -241,11 +260,9 @@ absl::StatusOr<StoredResult> RocksMetaStore::GetResult(uint64_t seq,
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kResults],
                                TaskKey(seq, index), &value);
   if (!s.ok()) return FromRocks(s, "result");
-  size_t nul = value.find('\0');
-  if (nul == std::string::npos) {
-    return absl::DataLossError("a stored result has no content type");
-  }
-  return StoredResult{value.substr(nul + 1), value.substr(0, nul)};
+  std::optional<StoredResult> result = DecodeResult(value);
+  if (!result) return absl::DataLossError("a stored result does not parse");
+  return *std::move(result);
 }
 
 absl::StatusOr<std::optional<uint64_t>> RocksMetaStore::FindRequest(

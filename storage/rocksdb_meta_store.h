@@ -18,7 +18,7 @@ namespace dagd {
 //   job_specs    seq            -> v1::JobSpec without its tasks
 //   task_specs   seq + index    -> v1::TaskSpec
 //   task_states  seq + index    -> v1::TaskStatus (terminal states)
-//   results      seq + index    -> content type, 0, bytes
+//   results      seq + index    -> content type length, type, bytes
 //   requests     request id     -> seq
 //   meta         "schema_version", "next_job_seq"
 // Every write goes through the WAL; Commit(sync=true) fsyncs it.
@@ -34,7 +34,8 @@ class RocksMetaStore : public MetaStore {
 
   ~RocksMetaStore() override;
 
-  absl::Status Commit(const WriteSet& writes, bool sync) override;
+  absl::Status Commit(const WriteSet& writes, bool sync,
+                      uint64_t* bytes = nullptr) override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
   absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
 #include "health.grpc.pb.h"
 #include "tests/integration/integration_env.h"
@@ -112,6 +113,63 @@ TEST_F(ObservabilityTest, MetricsCountJobsTasksAndWorkers) {
   EXPECT_THAT(page, HasSubstr("dagd_jobs{state=\"running\"} 0"));
   EXPECT_THAT(page, HasSubstr("dagd_tasks{state=\"ready\"} 0"));
   EXPECT_THAT(page, HasSubstr("dagd_worker_slots{kind=\"total\"} 4"));
+  EXPECT_THAT(page,
+              HasSubstr("dagd_tasks_finished_total{state=\"succeeded\"} 3"));
+  EXPECT_THAT(page, HasSubstr("dagd_task_run_seconds_count{fn=\"add\"} 1"));
+  EXPECT_THAT(page, HasSubstr("dagd_task_queue_wait_seconds_count 3"));
+  EXPECT_THAT(page, HasSubstr("dagd_worker_registrations_total 2"));
+  EXPECT_THAT(
+      page,
+      HasSubstr(
+          "dagd_grpc_requests_total{code=\"OK\",method=\"SubmitJob\"} 1"));
+}
+
+TEST_F(ObservabilityTest, HealthzIsOkWhileServing) {
+  EXPECT_THAT(HttpGet(metrics_port_, "/healthz"),
+              ::testing::StartsWith("HTTP/1.1 200"));
+}
+
+TEST(LogFormatTest, JsonLogsAreOneObjectPerLine) {
+  std::unique_ptr<DagdProcess> dagd =
+      StartDagd({"--local_workers=0", "--log_format=json"});
+  ASSERT_NE(dagd, nullptr);
+  CommandResult submit = dagd->RunDagctl({"submit", ExamplePath("tiny.json")});
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  const std::string job_id = FirstLine(submit.out);
+  ASSERT_EQ(
+      PollUntil(
+          [&] { return dagd->Log().find("job accepted") != std::string::npos; },
+          absl::Seconds(20), "the job's log line"),
+      absl::OkStatus());
+  ASSERT_EQ(dagd->Stop(), absl::OkStatus());
+  int lines = 0;
+  bool saw_job = false;
+  const std::vector<std::string> log_lines = absl::StrSplit(dagd->Log(), '\n');
+  for (const std::string& line : log_lines) {
+    if (line.empty()) continue;
+    ++lines;
+    EXPECT_THAT(line, ::testing::StartsWith("{\"ts\":\""));
+    EXPECT_THAT(line, ::testing::EndsWith("}"));
+    EXPECT_THAT(line, HasSubstr("\"level\":\""));
+    EXPECT_THAT(line, HasSubstr("\"msg\":\""));
+    if (line.find(absl::StrCat("\"job\":\"", job_id, "\"")) !=
+        std::string::npos) {
+      saw_job = true;
+    }
+  }
+  EXPECT_GT(lines, 2);
+  EXPECT_TRUE(saw_job);
+}
+
+TEST(LogFormatTest, UnknownFormatIsRefused) {
+  DagdOptions options;
+  options.binaries = BuiltBinaries();
+  options.flags = {"--log_format=xml"};
+  options.start_timeout = absl::Seconds(10);
+  absl::StatusOr<std::unique_ptr<DagdProcess>> dagd =
+      DagdProcess::Start(std::move(options));
+  ASSERT_FALSE(dagd.ok());
+  EXPECT_THAT(dagd.status().message(), HasSubstr("--log_format"));
 }
 
 }  // namespace

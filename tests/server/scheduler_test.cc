@@ -219,6 +219,36 @@ TEST_F(SchedulerTest, TaskTooBigForEveryWorkerSaysSo) {
   EXPECT_THAT(task->waiting_reason(), HasSubstr("needs 8 slots"));
 }
 
+TEST_F(SchedulerTest, OversizedTaskDoesNotBlockSmallerOnes) {
+  uint64_t big = Submit(
+      R"({"tasks": [{"id": "big", "fn": "const", "resources": {"slots": 4}}]})");
+  Submit(R"({"tasks": [{"id": "small", "fn": "const"}]})");
+  AddWorker(kWorker, 2);
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("small"));
+  // A worker large enough picks the big one up.
+  AddWorker(kOther, 4);
+  Dispatch(kOther);
+  auto task = scheduler_.TaskStatusOf(big, "big");
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->state(), v1::TASK_ASSIGNED);
+}
+
+TEST_F(SchedulerTest, JobFinishedThisTurnIsStillAnswered) {
+  uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  Report(kWorker, sent[0], true, "42");
+  // Before the turn's output is taken, queries still see the finished job.
+  std::optional<v1::JobStatus> status = scheduler_.JobStatusOf(job);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(scheduler_.ResultOf(job, "a")->data, "42");
+  auto cancel = scheduler_.CancelJob(job);
+  ASSERT_TRUE(cancel.ok());
+  EXPECT_FALSE(cancel->cancelled());
+  EXPECT_EQ(cancel->state(), v1::JOB_SUCCEEDED);
+}
+
 TEST_F(SchedulerTest, SlotsLimitConcurrency) {
   Submit(R"({"tasks": [{"id": "a", "fn": "const"}, {"id": "b", "fn": "const"},
                        {"id": "c", "fn": "const"}]})");
@@ -388,8 +418,7 @@ TEST_F(SchedulerTest, WatchedJobsEmitTaskEventsAndTheEnd) {
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_FALSE(last_events_.empty());
   EXPECT_EQ(last_events_.back().second.task().state(), v1::TASK_ASSIGNED);
-  EXPECT_EQ(last_events_.back().second.task().previous_state(),
-            v1::TASK_READY);
+  EXPECT_EQ(last_events_.back().second.task().previous_state(), v1::TASK_READY);
   Report(kWorker, sent[0], true);
   Dispatch(kWorker);
   ASSERT_GE(last_events_.size(), 2u);

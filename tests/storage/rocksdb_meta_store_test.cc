@@ -97,9 +97,11 @@ TEST_F(RocksMetaStoreTest, ResultsMayHoldAnyBytes) {
   std::string bytes("\0\1binary\0", 9);
   WriteSet writes;
   writes.new_jobs.push_back(NewJob(1, 1));
-  writes.results.push_back({1, 0, StoredResult{bytes, "application/x"}});
+  const std::string type("odd\0type", 8);
+  writes.results.push_back({1, 0, StoredResult{bytes, type}});
   ASSERT_TRUE(store->Commit(writes, false).ok());
   EXPECT_EQ(store->GetResult(1, 0)->data, bytes);
+  EXPECT_EQ(store->GetResult(1, 0)->content_type, type);
 }
 
 TEST_F(RocksMetaStoreTest, ListsJobsNewestFirstInPages) {
