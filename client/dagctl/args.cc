@@ -30,6 +30,11 @@ struct CommandSpec {
   size_t max_args;
   std::vector<absl::string_view> flags;  // command flags, beyond the globals
   absl::string_view summary;
+  // Set for a command with a single output format: why -o json is a usage
+  // error (rather than silently ignored) and what to run instead.
+  absl::string_view no_json = "";
+  // More for `dagctl help COMMAND`, after the summary.
+  absl::string_view details = "";
 };
 
 absl::StatusOr<bool> ParseBool(absl::string_view name,
@@ -52,7 +57,7 @@ const std::vector<FlagSpec>& GlobalFlags() {
          return absl::OkStatus();
        }},
       {"output", 'o', true, "FORMAT",
-       "text (default) or json (proto3 JSON, one per line)",
+       "text (default) or json (proto3 JSON, one per line; not for graph)",
        [](absl::string_view v, Options& o) {
          if (v != "json" && v != "text") {
            return absl::InvalidArgumentError(
@@ -129,7 +134,21 @@ const std::vector<CommandSpec>& Commands() {
        {"wait", "request_id"},
        "submit a JSON job (- reads stdin); print its id"},
       {"status", "JOB", 1, 1, {}, "state, progress, failed and waiting tasks"},
-      {"watch", "JOB", 1, 1, {}, "live progress until the job ends"},
+      {"watch",
+       "JOB",
+       1,
+       1,
+       {},
+       "live progress until the job ends",
+       /*no_json=*/"",
+       "On a terminal, one line redrawn in place:\n"
+       "  [#########-----------] 45% 920/2047 done  12 running  1 failed  "
+       "elapsed 3.2s  ETA 3.9s\n"
+       "The ETA comes from the rate tasks finished since the watch began\n"
+       "(\"ETA -\" until one has). Piped, a plain line per change; with -o "
+       "json,\n"
+       "each event as JSON on its own line. The exit code is that of "
+       "status.\n"},
       {"cancel", "JOB", 1, 1, {}, "cancel a job"},
       {"result", "JOB TASK", 2, 2, {}, "print a task's result bytes, exactly"},
       {"jobs",
@@ -144,6 +163,26 @@ const std::vector<CommandSpec>& Commands() {
        1,
        {},
        "each task's state, why it waits, and its attempts"},
+      {"graph",
+       "JOB",
+       1,
+       1,
+       {},
+       "the task graph as Graphviz DOT, states as colours",
+       /*no_json=*/
+       "graph prints Graphviz DOT only; for the tasks as JSON, "
+       "run 'dagctl tasks JOB -o json'",
+       "example: dagctl graph j1 | dot -Tsvg > j1.svg\n\n"
+       "A node per task, labelled with its id and fn and filled by state:\n"
+       "PENDING lightgrey, READY lightyellow, ASSIGNED and RUNNING "
+       "lightblue,\n"
+       "SUCCEEDED palegreen, FAILED salmon, UPSTREAM_FAILED orange, "
+       "CANCELLED grey.\n"
+       "Edges run from a task's inputs (solid) and its `after` dependencies\n"
+       "(dashed) to the task. The output is always DOT: -o json is an error\n"
+       "(dagctl tasks JOB -o json lists the tasks as JSON). Rendering needs\n"
+       "Graphviz (Debian: apt-get install graphviz); for jobs of many\n"
+       "thousands of tasks, sfdp -Tsvg lays out faster than dot.\n"},
       {"workers", "", 0, 0, {}, "list connected workers"},
       {"help", "[COMMAND]", 0, 1, {}, "show help"},
   };
@@ -271,6 +310,10 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
           command);
     }
   }
+  if (invocation.options.json && !command->no_json.empty()) {
+    return UsageError(
+        absl::StrCat("-o json does not apply: ", command->no_json), command);
+  }
   if (invocation.args.size() < command->min_args ||
       invocation.args.size() > command->max_args) {
     return UsageError(
@@ -289,11 +332,18 @@ bool WantsHelp(const Invocation& invocation) {
 std::string HelpText(const Invocation& invocation) {
   absl::string_view topic = invocation.command;
   if (topic == "help") {
-    topic = invocation.args.empty() ? "" : invocation.args.front();
+    // Both arms as string_views: a std::string arm would make the result a
+    // temporary that `topic` would outlive.
+    topic = invocation.args.empty()
+                ? absl::string_view()
+                : absl::string_view(invocation.args.front());
   }
   if (const CommandSpec* command = FindCommand(topic)) {
     std::string text = absl::StrCat("usage: ", CommandUsage(*command), "\n\n",
                                     command->summary, "\n");
+    if (!command->details.empty()) {
+      absl::StrAppend(&text, "\n", command->details);
+    }
     for (absl::string_view name : command->flags) {
       const FlagSpec& flag = *FindFlag(name, false);
       absl::StrAppendFormat(&text, "  %-22s %s\n", FlagUsage(flag), flag.help);

@@ -1,5 +1,6 @@
 #include "client/dagctl/commands.h"
 
+#include <optional>
 #include <ostream>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/dagctl/exit_code.h"
 #include "client/dagctl/format.h"
+#include "client/dagctl/graph.h"
 #include "client/dagctl/progress.h"
 #include "client/job_file.h"
 
@@ -70,10 +72,24 @@ int RunStatus(const Invocation& invocation, Client& client, const Io& io) {
   return ExitCodeForJobState(status->state());
 }
 
+// On a terminal: a progress bar with an ETA, redrawn in place.
+std::string TerminalProgressLine(const ProgressTracker& tracker,
+                                 uint32_t done_at_start, absl::Time start,
+                                 absl::Time now) {
+  const Progress progress = tracker.progress();
+  return FormatProgressBar(
+      progress, JobElapsed(tracker.status(), now),
+      EstimateRemaining(progress, done_at_start, start, now));
+}
+
 int RunWatch(const Invocation& invocation, Client& client, const Io& io) {
   const bool json = invocation.options.json;
   const bool redraw = io.out_is_terminal && !json;
+  const absl::Time start = io.now();
   ProgressTracker tracker;
+  // Tasks done when the first event (the snapshot) came: the ETA counts
+  // only what finished while we watched.
+  std::optional<uint32_t> done_at_start;
   bool drew = false;
   auto on_event = [&](const v1::JobEvent& event) {
     if (json) {
@@ -81,13 +97,22 @@ int RunWatch(const Invocation& invocation, Client& client, const Io& io) {
       io.out->flush();
       return;
     }
+    const bool changed = tracker.Apply(event);
+    if (!done_at_start.has_value()) done_at_start = tracker.progress().done;
     // The final state is printed by ReportOutcome; a progress line for it
     // would say the same twice.
-    if (!tracker.Apply(event) || event.has_finished()) return;
-    const std::string line = FormatProgress(
-        tracker.progress(), JobElapsed(tracker.status(), io.now()));
-    // "\033[K" clears what a longer previous line left behind.
-    *io.out << (redraw ? "\r" + line + "\033[K" : line + "\n");
+    if (!changed || event.has_finished()) return;
+    const absl::Time now = io.now();
+    if (redraw) {
+      // "\033[K" clears what a longer previous line left behind.
+      *io.out << "\r"
+              << TerminalProgressLine(tracker, *done_at_start, start, now)
+              << "\033[K";
+    } else {
+      *io.out << FormatProgress(tracker.progress(),
+                                JobElapsed(tracker.status(), now))
+              << "\n";
+    }
     io.out->flush();
     drew = true;
   };
@@ -156,6 +181,21 @@ int RunTasks(const Invocation& invocation, Client& client, const Io& io) {
   return kExitOk;
 }
 
+// -o json is rejected by ParseArgs: DOT is the only output.
+int RunGraph(const Invocation& invocation, Client& client, const Io& io) {
+  const std::string& job_id = invocation.args[0];
+  absl::StatusOr<v1::ListTasksResponse> response = client.ListTasks(job_id);
+  if (!response.ok()) return Fail(response.status(), invocation, io);
+  *io.out << FormatDot(job_id, *response);
+  const int tasks = response->tasks_size();
+  if (tasks > kLargeGraphTasks) {
+    *io.err << "dagctl: note: job " << job_id << " has " << tasks
+            << " tasks; dot may take minutes to lay it out (sfdp -Tsvg is "
+               "faster on large graphs)\n";
+  }
+  return kExitOk;
+}
+
 int RunWorkers(const Invocation& invocation, Client& client, const Io& io) {
   absl::StatusOr<v1::ListWorkersResponse> response = client.ListWorkers();
   if (!response.ok()) return Fail(response.status(), invocation, io);
@@ -172,9 +212,9 @@ int RunCommand(const Invocation& invocation, Client& client, const Io& io) {
     absl::string_view name;
     Command run;
   } kCommands[] = {
-      {"submit", RunSubmit}, {"status", RunStatus},   {"watch", RunWatch},
-      {"cancel", RunCancel}, {"result", RunResult},   {"jobs", RunJobs},
-      {"tasks", RunTasks},   {"workers", RunWorkers},
+      {"submit", RunSubmit}, {"status", RunStatus}, {"watch", RunWatch},
+      {"cancel", RunCancel}, {"result", RunResult}, {"jobs", RunJobs},
+      {"tasks", RunTasks},   {"graph", RunGraph},   {"workers", RunWorkers},
   };
   for (const auto& command : kCommands) {
     if (command.name == invocation.command) {

@@ -19,8 +19,8 @@ struct Io {
   std::ostream* out;  // results: tables, ids, result bytes
   std::ostream* err;  // "dagctl: ..." errors and hints
   std::istream* in;   // the job for `submit -`
-  // On a terminal, `watch` redraws one line; otherwise it prints a line per
-  // change, which reads well in logs.
+  // On a terminal, `watch` redraws one line, a progress bar with an ETA;
+  // otherwise it prints a line per change, which reads well in logs.
   bool out_is_terminal = false;
   std::function<absl::Time()> now;
 };

@@ -44,6 +44,17 @@ std::string FormatCounts(const v1::JobStatus& status) {
   return parts.empty() ? "-" : absl::StrJoin(parts, ", ");
 }
 
+// round(done * scale / total), but below `scale` until every task is done
+// and above 0 once one is (where the scale leaves room for both).
+int Scaled(const Progress& progress, int scale) {
+  if (progress.total == 0 || progress.done == 0) return 0;
+  if (progress.done >= progress.total) return scale;
+  if (scale < 2) return 0;
+  const uint64_t rounded =
+      (uint64_t{progress.done} * scale + progress.total / 2) / progress.total;
+  return std::clamp(static_cast<int>(rounded), 1, scale - 1);
+}
+
 }  // namespace
 
 std::string JobStateName(v1::JobState state) {
@@ -179,6 +190,19 @@ std::string FormatProgress(const Progress& progress, absl::Duration elapsed) {
   return absl::StrCat(JobStateName(progress.state), "  ", progress.done, "/",
                       progress.total, " done  ", progress.running, " running  ",
                       progress.failed, " failed  ", FormatElapsed(elapsed));
+}
+
+std::string FormatProgressBar(const Progress& progress, absl::Duration elapsed,
+                              std::optional<absl::Duration> eta,
+                              int bar_width) {
+  bar_width = std::max(bar_width, 1);
+  const int filled = Scaled(progress, bar_width);
+  return absl::StrCat(
+      "[", std::string(filled, '#'), std::string(bar_width - filled, '-'), "] ",
+      Scaled(progress, 100), "% ", progress.done, "/", progress.total,
+      " done  ", progress.running, " running  ", progress.failed,
+      " failed  elapsed ", FormatElapsed(elapsed), "  ETA ",
+      eta.has_value() ? FormatElapsed(*eta) : "-");
 }
 
 std::string FormatOutcome(const v1::JobStatus& status, absl::Time now) {

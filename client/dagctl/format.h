@@ -6,6 +6,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/timestamp.pb.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,15 @@ std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now);
 // One line for `dagctl watch`:
 // "RUNNING  1200/2047 done  4 running  0 failed  12.3s".
 std::string FormatProgress(const Progress& progress, absl::Duration elapsed);
+// The line `watch` redraws on a terminal:
+// "[#########-----------] 45% 920/2047 done  12 running  1 failed  elapsed
+// 3.2s  ETA 3.9s". The bar is `bar_width` characters between the brackets;
+// it and the percentage are rounded, but show full only when every task is
+// done. A missing `eta` shows as "ETA -".
+inline constexpr int kProgressBarWidth = 20;
+std::string FormatProgressBar(const Progress& progress, absl::Duration elapsed,
+                              std::optional<absl::Duration> eta,
+                              int bar_width = kProgressBarWidth);
 // The end of `watch` and `submit --wait`: "job j1 SUCCEEDED: 3/3 tasks done
 // in 1.2s", then the failed tasks.
 std::string FormatOutcome(const v1::JobStatus& status, absl::Time now);

@@ -1,5 +1,7 @@
 #include "client/dagctl/progress.h"
 
+#include <algorithm>
+
 namespace dagd::dagctl {
 namespace {
 
@@ -9,6 +11,20 @@ bool IsTerminal(v1::TaskState state) {
 }
 
 }  // namespace
+
+std::optional<absl::Duration> EstimateRemaining(const Progress& progress,
+                                                uint32_t done_at_start,
+                                                absl::Time start,
+                                                absl::Time now) {
+  if (progress.done <= done_at_start) return std::nullopt;
+  const uint32_t remaining =
+      progress.total > progress.done ? progress.total - progress.done : 0;
+  // The time per task so far; a clock that stepped back counts as no time.
+  const absl::Duration per_task =
+      std::max(now - start, absl::ZeroDuration()) /
+      static_cast<int64_t>(progress.done - done_at_start);
+  return per_task * static_cast<int64_t>(remaining);
+}
 
 bool ProgressTracker::Apply(const v1::JobEvent& event) {
   const Progress before = progress();

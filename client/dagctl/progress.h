@@ -10,8 +10,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "dagd/v1/job_service.pb.h"
 
 namespace dagd::dagctl {
@@ -29,6 +31,15 @@ struct Progress {
   }
   bool operator!=(const Progress& other) const { return !(*this == other); }
 };
+
+// The time left until every task is done, from the rate at which tasks
+// finished since the watch began: `done_at_start` tasks were done at
+// `start`, `progress.done` are done at `now`. nullopt ("ETA -") while no
+// task has finished since the start, since there is no rate to go on.
+std::optional<absl::Duration> EstimateRemaining(const Progress& progress,
+                                                uint32_t done_at_start,
+                                                absl::Time start,
+                                                absl::Time now);
 
 class ProgressTracker {
  public:

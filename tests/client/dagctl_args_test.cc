@@ -91,10 +91,11 @@ TEST(HelpTest, OverviewListsCommandsFlagsAndExitCodes) {
   ASSERT_TRUE(inv.ok()) << inv.status();
   EXPECT_TRUE(WantsHelp(*inv));
   const std::string text = HelpText(*inv);
-  for (const char* word : {"submit FILE|-", "status JOB", "watch JOB",
-                           "cancel JOB", "result JOB TASK", "jobs", "tasks JOB",
-                           "workers", "--server", "-o, --output", "--wait",
-                           "--request_id", "--page_size", "exit codes"}) {
+  for (const char* word :
+       {"submit FILE|-", "status JOB", "watch JOB", "cancel JOB",
+        "result JOB TASK", "jobs", "tasks JOB", "workers", "graph JOB",
+        "--server", "-o, --output", "--wait", "--request_id", "--page_size",
+        "exit codes"}) {
     EXPECT_THAT(text, HasSubstr(word));
   }
   EXPECT_EQ(HelpText(*Parse({"help"})), text);
@@ -109,6 +110,32 @@ TEST(HelpTest, CommandHelp) {
   absl::StatusOr<Invocation> flag = Parse({"result", "--help"});
   ASSERT_TRUE(flag.ok()) << flag.status();
   EXPECT_THAT(HelpText(*flag), HasSubstr("usage: dagctl result JOB TASK"));
+}
+
+TEST(ParseArgsTest, GraphTakesAJobAndRejectsJson) {
+  absl::StatusOr<Invocation> inv = Parse({"graph", "j1", "-o", "text"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "graph");
+  EXPECT_THAT(inv->args, ElementsAre("j1"));
+  const absl::Status json = Parse({"graph", "j1", "-o", "json"}).status();
+  EXPECT_EQ(json.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(json.message(),
+              AllOf(HasSubstr("-o json does not apply: graph prints Graphviz "
+                              "DOT only"),
+                    HasSubstr("dagctl tasks JOB -o json"),
+                    HasSubstr("usage: dagctl graph JOB")));
+  EXPECT_THAT(Parse({"graph"}).status().message(),
+              HasSubstr("graph needs JOB"));
+}
+
+TEST(HelpTest, GraphAndWatchHelpExplainTheirOutput) {
+  const std::string graph = HelpText(*Parse({"help", "graph"}));
+  EXPECT_THAT(graph, AllOf(HasSubstr("usage: dagctl graph JOB"),
+                           HasSubstr("dot -Tsvg > j1.svg"),
+                           HasSubstr("SUCCEEDED palegreen"),
+                           HasSubstr("(dashed)"), HasSubstr("-o json")));
+  const std::string watch = HelpText(*Parse({"watch", "--help"}));
+  EXPECT_THAT(watch, AllOf(HasSubstr("ETA 3.9s"), HasSubstr("ETA -")));
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/test/mock_stream.h>
 
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "client/dagctl/commands.h"
 #include "client/dagctl/exit_code.h"
+#include "client/dagctl/graph.h"
 #include "dagd/v1/job_service_mock.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -198,15 +201,28 @@ TEST_F(CommandsTest, WatchPrintsALinePerChangeWhenNotATerminal) {
             "job j1 SUCCEEDED: 0/2 tasks done in 0ms\n");
 }
 
-TEST_F(CommandsTest, WatchRedrawsOneLineOnATerminal) {
+TEST_F(CommandsTest, WatchRedrawsAProgressBarOnATerminal) {
   io_.out_is_terminal = true;
-  ExpectWatch({Snapshot(v1::JOB_RUNNING),
-               TaskEvent("a", v1::TASK_RUNNING, v1::TASK_FAILED),
+  // A fake clock a second further on at each reading: the watch starts at
+  // 0s, the snapshot comes at 1s and the task event at 2s.
+  absl::Time now = absl::FromUnixSeconds(1700000000);
+  io_.now = [&now] {
+    const absl::Time reading = now;
+    now += absl::Seconds(1);
+    return reading;
+  };
+  v1::JobEvent snapshot = Snapshot(v1::JOB_RUNNING);
+  *snapshot.mutable_snapshot()->mutable_started_at() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(1700000000);
+  ExpectWatch({snapshot, TaskEvent("a", v1::TASK_RUNNING, v1::TASK_FAILED),
                Finished(v1::JOB_FAILED)});
   EXPECT_EQ(Run({"watch", "j1"}), kExitJobFailed);
+  // ETA: one task done in the 2s since the watch began, one left.
   EXPECT_EQ(out_.str(),
-            "\rRUNNING  0/2 done  0 running  0 failed  0ms\033[K"
-            "\rRUNNING  1/2 done  0 running  1 failed  0ms\033[K\n"
+            "\r[--------------------] 0% 0/2 done  0 running  0 failed  "
+            "elapsed 1.0s  ETA -\033[K"
+            "\r[##########----------] 50% 1/2 done  0 running  1 failed  "
+            "elapsed 2.0s  ETA 2.0s\033[K\n"
             "job j1 FAILED: 0/2 tasks done in 0ms\n");
 }
 
@@ -285,6 +301,54 @@ TEST_F(CommandsTest, TasksAndWorkers) {
   EXPECT_CALL(*stub_, ListWorkers(_, _, _)).WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(Run({"workers"}), kExitOk);
   EXPECT_EQ(out_.str(), "ID  NAME  SLOTS  POOL  FUNCTIONS\n");
+}
+
+TEST_F(CommandsTest, GraphPrintsDot) {
+  v1::ListTasksResponse tasks;
+  v1::TaskStatus* a = tasks.add_tasks();
+  a->set_task_id("a");
+  a->set_fn("const");
+  a->set_state(v1::TASK_SUCCEEDED);
+  v1::TaskStatus* sum = tasks.add_tasks();
+  sum->set_task_id("sum");
+  sum->set_fn("add");
+  sum->set_state(v1::TASK_RUNNING);
+  sum->add_inputs("a");
+  EXPECT_CALL(*stub_, ListTasks(_, _, _))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::ListTasksRequest& request,
+                     v1::ListTasksResponse* out) {
+            EXPECT_EQ(request.job_id(), "j1");
+            *out = tasks;
+            return grpc::Status::OK;
+          }));
+  EXPECT_EQ(Run({"graph", "j1"}), kExitOk);
+  EXPECT_THAT(out_.str(), StartsWith("digraph \"j1\" {\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("  \"a\" -> \"sum\";\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("fillcolor=lightblue"));
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CommandsTest, GraphOfALargeJobWarnsOnStderrButPrintsIt) {
+  v1::ListTasksResponse tasks;
+  for (int i = 0; i <= kLargeGraphTasks; ++i) {
+    tasks.add_tasks()->set_task_id(absl::StrCat("t", i));
+  }
+  EXPECT_CALL(*stub_, ListTasks(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(tasks), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"graph", "j1"}), kExitOk);
+  EXPECT_THAT(out_.str(),
+              HasSubstr(absl::StrCat("\"t", kLargeGraphTasks, "\" [label=")));
+  EXPECT_THAT(err_.str(), HasSubstr("has 5001 tasks; dot may take minutes"));
+}
+
+TEST_F(CommandsTest, GraphOfAnUnknownJobIsAUsageError) {
+  EXPECT_CALL(*stub_, ListTasks(_, _, _))
+      .WillOnce(
+          Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no job \"j9\"")));
+  EXPECT_EQ(Run({"graph", "j9"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "dagctl: no job \"j9\"\n");
+  EXPECT_EQ(out_.str(), "");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr int64_t kT0 = 1700000000;  // 2023-11-14 22:13:20Z
 
@@ -123,6 +124,54 @@ TEST(FormatTest, ProgressLine) {
   p.running = 4;
   EXPECT_EQ(FormatProgress(p, absl::Milliseconds(12300)),
             "RUNNING  1200/2047 done  4 running  0 failed  12.3s");
+}
+
+Progress BarProgress(uint32_t done, uint32_t total, uint32_t running = 0,
+                     uint32_t failed = 0) {
+  Progress p;
+  p.state = v1::JOB_RUNNING;
+  p.done = done;
+  p.total = total;
+  p.running = running;
+  p.failed = failed;
+  return p;
+}
+
+TEST(FormatTest, ProgressBar) {
+  EXPECT_EQ(
+      FormatProgressBar(BarProgress(920, 2047, 12, 1), absl::Milliseconds(3200),
+                        absl::Milliseconds(3920)),
+      "[#########-----------] 45% 920/2047 done  12 running  1 failed  "
+      "elapsed 3.2s  ETA 3.9s");
+  EXPECT_EQ(FormatProgressBar(BarProgress(0, 2047, 2), absl::Milliseconds(850),
+                              std::nullopt),
+            "[--------------------] 0% 0/2047 done  2 running  0 failed  "
+            "elapsed 850ms  ETA -");
+  EXPECT_EQ(FormatProgressBar(BarProgress(3, 3), absl::Seconds(125),
+                              absl::ZeroDuration()),
+            "[####################] 100% 3/3 done  0 running  0 failed  "
+            "elapsed 2m5s  ETA 0ms");
+}
+
+TEST(FormatTest, ProgressBarIsFullOnlyWhenEveryTaskIsDone) {
+  // 1999/2000 rounds to 100%, but a task is still to run.
+  EXPECT_THAT(FormatProgressBar(BarProgress(1999, 2000), absl::Seconds(1),
+                                absl::Milliseconds(1)),
+              StartsWith("[###################-] 99% 1999/2000 done"));
+  // One of many done shows some progress.
+  EXPECT_THAT(
+      FormatProgressBar(BarProgress(1, 2000), absl::Seconds(1), std::nullopt),
+      StartsWith("[#-------------------] 1% 1/2000 done"));
+  // No total yet (no snapshot) is an empty bar, not a division by zero.
+  EXPECT_THAT(
+      FormatProgressBar(BarProgress(0, 0), absl::Seconds(1), std::nullopt),
+      StartsWith("[--------------------] 0% 0/0 done"));
+  EXPECT_THAT(FormatProgressBar(BarProgress(1, 2), absl::Seconds(1),
+                                std::nullopt, /*bar_width=*/4),
+              StartsWith("[##--] 50% "));
+  EXPECT_THAT(FormatProgressBar(BarProgress(1, 2), absl::Seconds(1),
+                                std::nullopt, /*bar_width=*/1),
+              StartsWith("[-] 50% "));
 }
 
 TEST(FormatTest, Outcome) {

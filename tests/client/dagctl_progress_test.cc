@@ -103,5 +103,47 @@ TEST(ProgressTrackerTest, DoneNeverExceedsTotal) {
   EXPECT_EQ(tracker.progress().done, 1);
 }
 
+Progress Done(uint32_t done, uint32_t total) {
+  Progress p;
+  p.state = v1::JOB_RUNNING;
+  p.done = done;
+  p.total = total;
+  return p;
+}
+
+TEST(EstimateRemainingTest, ExtrapolatesTheRateSinceTheWatchBegan) {
+  const absl::Time start = absl::FromUnixSeconds(1700000000);
+  // 920 done in 3.2s: 1127 left at the same rate take 3.92s.
+  std::optional<absl::Duration> eta = EstimateRemaining(
+      Done(920, 2047), 0, start, start + absl::Milliseconds(3200));
+  ASSERT_TRUE(eta.has_value());
+  EXPECT_NEAR(absl::ToDoubleSeconds(*eta), 3.92, 0.001);
+  // Tasks done before the watch began do not count towards the rate:
+  // 100 in 10s since then, 900 left.
+  eta = EstimateRemaining(Done(1100, 2000), 1000, start,
+                          start + absl::Seconds(10));
+  ASSERT_TRUE(eta.has_value());
+  EXPECT_EQ(*eta, absl::Seconds(90));
+}
+
+TEST(EstimateRemainingTest, NoEstimateUntilATaskFinishes) {
+  const absl::Time start = absl::FromUnixSeconds(1700000000);
+  EXPECT_EQ(EstimateRemaining(Done(0, 10), 0, start, start + absl::Seconds(5)),
+            std::nullopt);
+  EXPECT_EQ(EstimateRemaining(Done(4, 10), 4, start, start + absl::Seconds(5)),
+            std::nullopt);
+}
+
+TEST(EstimateRemainingTest, NothingLeftOrNoTimePassedIsZero) {
+  const absl::Time start = absl::FromUnixSeconds(1700000000);
+  EXPECT_EQ(EstimateRemaining(Done(10, 10), 0, start, start + absl::Seconds(5)),
+            absl::ZeroDuration());
+  EXPECT_EQ(EstimateRemaining(Done(3, 10), 0, start, start),
+            absl::ZeroDuration());
+  // A clock that stepped back is not a negative rate.
+  EXPECT_EQ(EstimateRemaining(Done(3, 10), 0, start, start - absl::Seconds(1)),
+            absl::ZeroDuration());
+}
+
 }  // namespace
 }  // namespace dagd::dagctl
