@@ -7,9 +7,10 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev prometheus-cpp-dev
+  libabsl-dev librocksdb-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   clang-format
+  prometheus python3 python3-yaml graphviz
 )
 
 missing=()
