@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs dagd on this host for systemd: the binaries from a build (default
+# build/bin, see deploy/build.sh) into /usr/local/bin, a "dagd" system user,
+# the units into /etc/systemd/system, and reloads systemd. It enables
+# nothing: afterwards run
+#   systemctl enable --now dagd                 # the coordinator
+#   echo DAGD_COORDINATOR=HOST:7700 > /etc/default/dagd-worker
+#   systemctl enable --now dagd-worker          # a worker
+# Usage: deploy/systemd/install.sh [BIN_DIR]   (as root)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN_DIR=${1:-build/bin}
+PREFIX=${PREFIX:-/usr/local}
+
+for b in dagd dagd-worker dagctl; do
+  if [ ! -x "$BIN_DIR/$b" ]; then
+    echo "install.sh: $BIN_DIR/$b not found; build first (deploy/build.sh)" >&2
+    exit 2
+  fi
+done
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: run as root" >&2
+  exit 2
+fi
+
+install -d "$PREFIX/bin" "$PREFIX/share/doc/dagd"
+install -m 0755 "$BIN_DIR/dagd" "$BIN_DIR/dagd-worker" "$BIN_DIR/dagctl" "$PREFIX/bin/"
+install -m 0644 README.md "$PREFIX/share/doc/dagd/README.md"
+if ! getent passwd dagd >/dev/null; then
+  useradd --system --user-group --home-dir /var/lib/dagd --no-create-home \
+    --shell /usr/sbin/nologin dagd
+fi
+install -m 0644 deploy/systemd/dagd.service deploy/systemd/dagd-worker.service \
+  /etc/systemd/system/
+systemctl daemon-reload
+echo "installed; now: systemctl enable --now dagd (and/or dagd-worker)"
