@@ -37,6 +37,9 @@ absl::Status Coordinator::Start() {
   absl::StatusOr<uint64_t> next = store_->NextJobSeq();
   if (!next.ok()) return next.status();
   next_seq_ = *next;
+  absl::StatusOr<uint64_t> incarnation = store_->StartIncarnation();
+  if (!incarnation.ok()) return incarnation.status();
+  next_worker_id_ = (*incarnation << 32) + 1;
   if (absl::Status s = Recover(); !s.ok()) return s;
   last_sync_ = clock_->Now();
   thread_ = std::thread([this] { Run(); });
@@ -258,7 +261,8 @@ void Coordinator::Deliver(TurnOutput& out) {
   for (WorkerId id : out.timed_out_workers) {
     auto it = worker_sinks_.find(id);
     if (it == worker_sinks_.end()) continue;
-    LOG(WARNING) << "worker w" << id << " missed its heartbeats; declared lost";
+    LOG(WARNING) << "worker " << WorkerIdName(id)
+                 << " missed its heartbeats; declared lost";
     it->second->Close(absl::UnavailableError(
         "this worker missed its heartbeats and was declared lost"));
     worker_sinks_.erase(it);
@@ -407,12 +411,8 @@ absl::StatusOr<v1::ListJobsResponse> Coordinator::QueryJobs(
 
 absl::StatusOr<uint32_t> Coordinator::FindStoredTask(
     uint64_t seq, const std::string& task_id) {
-  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>> tasks =
-      store_->ListTaskStatuses(seq);
-  if (!tasks.ok()) return tasks.status();
-  for (const auto& [index, status] : *tasks) {
-    if (status.task_id() == task_id) return index;
-  }
+  absl::StatusOr<uint32_t> index = store_->FindTaskIndex(seq, task_id);
+  if (!absl::IsNotFound(index.status())) return index;
   if (!store_->GetJobStatus(seq).ok()) {
     return absl::NotFoundError(
         absl::StrCat("no job '", JobIdFromSeq(seq), "'"));
@@ -590,8 +590,8 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
         registration = std::move(registration),
         peer = std::move(peer)]() mutable {
     WorkerSpec spec;
-    spec.name = registration.name().empty() ? absl::StrCat("w", id)
-                                            : registration.name();
+    spec.name =
+        registration.name().empty() ? WorkerIdName(id) : registration.name();
     spec.slots = registration.slots();
     spec.pool = registration.pool();
     for (const auto& [key, value] : registration.labels()) {
@@ -600,13 +600,14 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
     spec.functions.assign(registration.functions().begin(),
                           registration.functions().end());
     spec.peer = std::move(peer);
-    LOG(INFO) << "worker w" << id << " (" << spec.name << ", " << spec.slots
-              << " slots, " << spec.functions.size() << " functions) joined";
+    LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
+              << spec.slots << " slots, " << spec.functions.size()
+              << " functions) joined";
     scheduler_.AddWorker(id, std::move(spec));
     ++turn_registrations_;
     worker_sinks_[id] = sink;
     v1::CoordinatorMessage message;
-    message.mutable_registered()->set_worker_id(absl::StrCat("w", id));
+    message.mutable_registered()->set_worker_id(WorkerIdName(id));
     message.mutable_registered()->set_heartbeat_interval_ms(
         absl::ToInt64Milliseconds(options_.heartbeat_interval));
     AfterCommit(
@@ -632,7 +633,8 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
         }
         break;
       default:
-        LOG(WARNING) << "worker w" << id << " sent an unexpected message";
+        LOG(WARNING) << "worker " << WorkerIdName(id)
+                     << " sent an unexpected message";
     }
   });
 }
@@ -640,7 +642,8 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
 void Coordinator::WorkerDisconnected(WorkerId id) {
   Post([this, id] {
     if (!scheduler_.HasWorker(id)) return;
-    LOG(INFO) << "worker w" << id << " left; its tasks go back to the queue";
+    LOG(INFO) << "worker " << WorkerIdName(id)
+              << " left; its tasks go back to the queue";
     scheduler_.RemoveWorker(id);
     worker_sinks_.erase(id);
   });

@@ -32,6 +32,13 @@ absl::Duration Backoff(const v1::RetryPolicy& retry, uint32_t attempt) {
 
 }  // namespace
 
+std::string WorkerIdName(WorkerId id) {
+  const uint64_t incarnation = id >> 32;
+  const uint64_t n = id & 0xffffffffu;
+  if (incarnation == 0) return absl::StrCat("w", n);
+  return absl::StrCat("w", incarnation, "-", n);
+}
+
 Scheduler::Scheduler(SchedulerOptions options, Clock* clock,
                      std::function<double()> random)
     : options_(options), clock_(clock), random_(std::move(random)) {}

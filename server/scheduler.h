@@ -24,7 +24,15 @@
 
 namespace dagd {
 
+// A worker stream's id: the coordinator's incarnation (how many times it
+// has started on its data directory) in the high 32 bits, a counter in the
+// low ones. Unique across restarts, so reports made to an earlier
+// incarnation never match an attempt of this one.
 using WorkerId = uint64_t;
+
+// How people see a worker id: "w3-17" (incarnation 3, 17th stream), or
+// "w17" for incarnation 0 (tests).
+std::string WorkerIdName(WorkerId id);
 
 struct WorkerSpec {
   std::string name;

@@ -182,7 +182,7 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
   std::vector<v1::WorkerInfo> out;
   for (const auto& [id, worker] : workers_) {
     v1::WorkerInfo& info = out.emplace_back();
-    info.set_worker_id(absl::StrCat("w", id));
+    info.set_worker_id(WorkerIdName(id));
     info.set_name(worker->spec.name);
     info.set_slots(worker->spec.slots);
     info.set_busy_slots(worker->busy);

@@ -84,6 +84,11 @@ class MetaStore {
   virtual absl::Status Commit(const WriteSet& writes, bool sync,
                               uint64_t* bytes = nullptr) = 0;
 
+  // Counts coordinator starts: returns 1 on an empty store, then one more on
+  // each call, durably. Worker ids include it, so a report from before a
+  // restart can never match an attempt made after it.
+  virtual absl::StatusOr<uint64_t> StartIncarnation() = 0;
+
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
 
@@ -98,6 +103,11 @@ class MetaStore {
   // NOT_FOUND when the task has no stored status.
   virtual absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
                                                        uint32_t index) = 0;
+  // The index of the task with this id in its job. NOT_FOUND when the job
+  // has no such task (or there is no such job).
+  virtual absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
+                                                 absl::string_view task_id) = 0;
+
   // Every stored task status of a job, by task index.
   virtual absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
   ListTaskStatuses(uint64_t seq) = 0;

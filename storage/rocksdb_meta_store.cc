@@ -14,8 +14,8 @@ namespace {
 // Indexed by RocksMetaStore::Family. RocksDB insists on "default"; dagd
 // keeps nothing in it.
 constexpr const char* kFamilyNames[] = {
-    "default",     "jobs",    "job_specs", "task_specs",
-    "task_states", "results", "requests",  "meta"};
+    "default",     "task_ids", "jobs",     "job_specs", "task_specs",
+    "task_states", "results",  "requests", "meta"};
 
 std::string SeqKey(uint64_t seq) {
   std::string key(8, '\0');
@@ -174,9 +174,14 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     header.clear_tasks();
     PutMessage(batch, handles_[kJobSpecs], SeqKey(job.seq), header);
     PutMessage(batch, handles_[kJobs], SeqKey(job.seq), job.status);
+    const std::string job_key = SeqKey(job.seq);
     for (int i = 0; i < job.spec.tasks_size(); ++i) {
-      PutMessage(batch, handles_[kTaskSpecs], TaskKey(job.seq, i),
-                 job.spec.tasks(i));
+      const std::string task_key = TaskKey(job.seq, i);
+      PutMessage(batch, handles_[kTaskSpecs], task_key, job.spec.tasks(i));
+      // The index is the last 4 bytes of the task key.
+      batch.Put(handles_[kTaskIds],
+                absl::StrCat(job_key, job.spec.tasks(i).id()),
+                rocksdb::Slice(task_key.data() + 8, 4));
     }
     if (!job.request_id.empty()) {
       batch.Put(handles_[kRequests], job.request_id, SeqKey(job.seq));
@@ -198,6 +203,28 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
   if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");
   if (bytes != nullptr) *bytes = batch.GetDataSize();
   return FromRocks(db_->Write(options, &batch), "writing a batch");
+}
+
+absl::StatusOr<uint64_t> RocksMetaStore::StartIncarnation() {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], "incarnation", &value);
+  uint64_t incarnation = 0;
+  if (s.ok()) {
+    if (!absl::SimpleAtoi(value, &incarnation)) {
+      return absl::DataLossError("the stored incarnation does not parse");
+    }
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "incarnation");
+  }
+  ++incarnation;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  absl::Status put = FromRocks(
+      db_->Put(sync, handles_[kMeta], "incarnation", absl::StrCat(incarnation)),
+      "writing the incarnation");
+  if (!put.ok()) return put;
+  return incarnation;
 }
 
 absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {
@@ -274,6 +301,18 @@ absl::StatusOr<std::optional<uint64_t>> RocksMetaStore::FindRequest(
   if (s.IsNotFound()) return std::optional<uint64_t>();
   if (!s.ok()) return FromRocks(s, "request id");
   return std::optional<uint64_t>(SeqFromKey(value));
+}
+
+absl::StatusOr<uint32_t> RocksMetaStore::FindTaskIndex(
+    uint64_t seq, absl::string_view task_id) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kTaskIds],
+                               absl::StrCat(SeqKey(seq), task_id), &value);
+  if (!s.ok()) return FromRocks(s, "task id");
+  if (value.size() != 4) {
+    return absl::DataLossError("a task index record does not parse");
+  }
+  return IndexFromTaskKey(absl::StrCat(SeqKey(0), value));
 }
 
 absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>

@@ -20,7 +20,8 @@ namespace dagd {
 //   task_states  seq + index    -> v1::TaskStatus (terminal states)
 //   results      seq + index    -> content type length, type, bytes
 //   requests     request id     -> seq
-//   meta         "schema_version", "next_job_seq"
+//   task_ids     seq + task id  -> index (4 bytes), for lookups by id
+//   meta         "schema_version", "incarnation"
 // Every write goes through the WAL; Commit(sync=true) fsyncs it.
 class RocksMetaStore : public MetaStore {
  public:
@@ -36,12 +37,15 @@ class RocksMetaStore : public MetaStore {
 
   absl::Status Commit(const WriteSet& writes, bool sync,
                       uint64_t* bytes = nullptr) override;
+  absl::StatusOr<uint64_t> StartIncarnation() override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
   absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
       uint64_t before_seq, size_t limit) override;
   absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
                                                uint32_t index) override;
+  absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
+                                         absl::string_view task_id) override;
   absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
   ListTaskStatuses(uint64_t seq) override;
   absl::StatusOr<StoredResult> GetResult(uint64_t seq, uint32_t index) override;
@@ -54,6 +58,7 @@ class RocksMetaStore : public MetaStore {
  private:
   enum Family {
     kDefault,
+    kTaskIds,
     kJobs,
     kJobSpecs,
     kTaskSpecs,

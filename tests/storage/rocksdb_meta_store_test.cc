@@ -87,9 +87,21 @@ TEST_F(RocksMetaStoreTest, StoresAJobAndReadsItBackAfterReopen) {
   EXPECT_EQ(result->data, "42");
   EXPECT_EQ(result->content_type, "application/json");
   EXPECT_EQ(store->FindRequest("req-1")->value(), 1u);
+  EXPECT_EQ(store->FindTaskIndex(1, "t2").value(), 2u);
+  EXPECT_TRUE(absl::IsNotFound(store->FindTaskIndex(1, "t9").status()));
+  EXPECT_TRUE(absl::IsNotFound(store->FindTaskIndex(2, "t0").status()));
   EXPECT_FALSE(store->FindRequest("req-2")->has_value());
   EXPECT_TRUE(absl::IsNotFound(store->GetJobStatus(7).status()));
   EXPECT_TRUE(absl::IsNotFound(store->GetResult(1, 1).status()));
+}
+
+TEST_F(RocksMetaStoreTest, IncarnationGrowsAcrossReopens) {
+  {
+    auto store = Open();
+    EXPECT_EQ(store->StartIncarnation().value(), 1u);
+    EXPECT_EQ(store->StartIncarnation().value(), 2u);
+  }
+  EXPECT_EQ(Open()->StartIncarnation().value(), 3u);
 }
 
 TEST_F(RocksMetaStoreTest, ResultsMayHoldAnyBytes) {
