@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 
 namespace dagd {
@@ -59,6 +60,7 @@ class ReadyQueue {
  public:
   void Push(uint32_t fn, const ReadyEntry& entry) {
     if (fn >= heaps_.size()) heaps_.resize(fn + 1);
+    if (heaps_[fn].empty()) nonempty_.insert(fn);
     heaps_[fn].push(entry);
     ++size_;
   }
@@ -69,8 +71,13 @@ class ReadyQueue {
   void Pop(uint32_t fn) {
     heaps_[fn].pop();
     --size_;
+    if (heaps_[fn].empty()) nonempty_.erase(fn);
   }
-  uint32_t fn_count() const { return heaps_.size(); }
+  // The functions that have entries, in no particular order. Placement
+  // looks only at these, so names of finished jobs cost nothing.
+  std::vector<uint32_t> NonEmpty() const {
+    return std::vector<uint32_t>(nonempty_.begin(), nonempty_.end());
+  }
   size_t size() const { return size_; }
 
  private:
@@ -81,6 +88,7 @@ class ReadyQueue {
   };
   std::vector<std::priority_queue<ReadyEntry, std::vector<ReadyEntry>, Later>>
       heaps_;
+  absl::flat_hash_set<uint32_t> nonempty_;
   size_t size_ = 0;
 };
 

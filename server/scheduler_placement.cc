@@ -82,7 +82,7 @@ bool Scheduler::ParkUnplaceableTops(uint32_t fn) {
 void Scheduler::Schedule() {
   while (free_slots_ > 0) {
     int best_fn = -1;
-    for (uint32_t fn = 0; fn < ready_.fn_count(); ++fn) {
+    for (uint32_t fn : ready_.NonEmpty()) {
       if (!ParkUnplaceableTops(fn)) continue;
       const ReadyEntry& top = ready_.Top(fn);
       const Job* job = FindJob(top.job_seq);
