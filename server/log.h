@@ -5,35 +5,31 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "worker/logging.h"
 
 namespace dagd {
 
-enum class LogLevel { kInfo, kWarning, kError };
-enum class LogFormat { kText, kJson };
-
-// The format of every later line. Set once at start, before other threads
-// log (it is the one process-wide setting: flags choose it).
+// The format of every later line of dagd's log. Set once at start, before
+// other threads log (the one process-wide setting; a flag chooses it).
 void SetLogFormat(LogFormat format);
 
-// One line per event on stderr. Text:
-//   2026-11-21T05:01:02.123Z WARNING job=j4 task=sum message
-// JSON (--log_format=json), one object per line:
-//   {"ts":"2026-11-21T05:01:02.123Z","level":"warning","job":"j4",
-//    "task":"sum","msg":"message"}
+// Builds one log line and writes it to stderr when it goes out of scope, in
+// the shared format (worker/logging.h), e.g.
+//   LOG(WARNING).Job("j4").Task("sum") << "task failed for good: " << why;
 // Lines from different threads never interleave.
 class LogLine {
  public:
-  explicit LogLine(LogLevel level) : level_(level) {}
+  explicit LogLine(LogLevel level) { entry_.level = level; }
   ~LogLine();
   LogLine(const LogLine&) = delete;
   LogLine& operator=(const LogLine&) = delete;
 
   LogLine& Job(absl::string_view job_id) {
-    job_ = std::string(job_id);
+    entry_.job_id = std::string(job_id);
     return *this;
   }
   LogLine& Task(absl::string_view task_id) {
-    task_ = std::string(task_id);
+    entry_.task_id = std::string(task_id);
     return *this;
   }
   template <typename T>
@@ -43,14 +39,9 @@ class LogLine {
   }
 
  private:
-  LogLevel level_;
-  std::string job_;
-  std::string task_;
+  LogEntry entry_;
   std::ostringstream stream_;
 };
-
-// `text` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view text);
 
 }  // namespace dagd
 

@@ -21,11 +21,11 @@
 #include "server/clock.h"
 #include "server/coordinator.h"
 #include "server/grpc_services.h"
-#include "server/http_status_server.h"
 #include "server/local_workers.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "storage/rocksdb_meta_store.h"
+#include "worker/http_status_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
           "gRPC address to serve JobService and WorkerService on; port 0 "
@@ -86,8 +86,10 @@ CoordinatorOptions OptionsFromFlags() {
 }
 
 std::vector<std::string> LocalWorkerArgs(int port) {
+  // Local workers stop with their dagd: draining would only delay the stop,
+  // since the tasks they run are re-queued for the next dagd anyway.
   std::vector<std::string> args = {
-      absl::StrCat("--coordinator=127.0.0.1:", port)};
+      absl::StrCat("--coordinator=127.0.0.1:", port), "--drain_timeout=0s"};
   if (int slots = absl::GetFlag(FLAGS_local_worker_slots); slots > 0) {
     args.push_back(absl::StrCat("--slots=", slots));
   }
@@ -95,12 +97,13 @@ std::vector<std::string> LocalWorkerArgs(int port) {
 }
 
 int Run() {
-  if (std::string format = absl::GetFlag(FLAGS_log_format); format == "json") {
-    SetLogFormat(LogFormat::kJson);
-  } else if (format != "text") {
-    LOG(ERROR) << "--log_format: '" << format << "' is neither text nor json";
+  absl::StatusOr<LogFormat> format =
+      ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!format.ok()) {
+    LOG(ERROR) << "--log_format: " << format.status().message();
     return 2;
   }
+  SetLogFormat(*format);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

@@ -60,4 +60,12 @@ size_t AttemptTable::size() const {
   return attempts_.size();
 }
 
+bool AttemptTable::WaitUntilEmpty(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return attempts_.empty();
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&empty), timeout);
+}
+
 }  // namespace dagd

@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "dagd/v1/worker_service.pb.h"
 #include "worker/cancellation.h"
 
@@ -31,6 +32,9 @@ class AttemptTable {
 
   uint32_t busy_slots() const;
   size_t size() const;
+  // Waits until no attempt is held; false if some still are after
+  // `timeout`.
+  bool WaitUntilEmpty(absl::Duration timeout) const;
 
  private:
   using Key = std::tuple<std::string, uint32_t, uint32_t>;

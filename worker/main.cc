@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -18,14 +19,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "worker/attempt_observers.h"
 #include "worker/builtins.h"
 #include "worker/clock.h"
 #include "worker/function_registry.h"
+#include "worker/grpc_health_server.h"
+#include "worker/http_status_server.h"
+#include "worker/logging.h"
 #include "worker/plugin_loader.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 #include "worker/worker_runtime.h"
+#include "worker/worker_status.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7700",
           "host:port of the dagd coordinator's gRPC endpoint");
@@ -43,14 +51,43 @@ ABSL_FLAG(std::vector<std::string>, plugin, {},
           "repeat the flag or separate paths with commas");
 ABSL_FLAG(std::string, name, "",
           "a name for people to recognise this worker (default: host:pid)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of an HTTP server with Prometheus /metrics and /healthz "
+          "(200 while registered and not draining, else 503); empty: off; "
+          "port 0 picks a free port (logged)");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port of a gRPC server with only grpc.health.v1 (SERVING "
+          "while registered and not draining); empty: off; port 0 picks a "
+          "free port (logged)");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(60),
+          "on SIGTERM or SIGINT, how long running tasks get to finish and "
+          "report before the worker cancels them and exits");
+ABSL_FLAG(std::string, log_format, "text",
+          "text, or json: one JSON object per line with ts, level, msg, and "
+          "job and task when the line is about a task");
 
 namespace {
 
 constexpr int kExitUsage = 2;
+constexpr int kExitCannotServe = 1;
 
-[[noreturn]] void Die(const std::string& message) {
+[[noreturn]] void Die(const std::string& message, int code = kExitUsage) {
   std::cerr << "dagd-worker: " << message << "\n";
-  std::exit(kExitUsage);
+  std::exit(code);
+}
+
+// Like Die, in the chosen log format, for failures after flag parsing.
+[[noreturn]] void Fail(const dagd::LogFn& log, const std::string& message) {
+  log(dagd::Error(message));
+  std::exit(kExitCannotServe);
+}
+
+dagd::LogFormat LogFormatFromFlag() {
+  auto format = dagd::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!format.ok()) {
+    Die(absl::StrCat("--log_format: ", format.status().message()));
+  }
+  return *format;
 }
 
 // absl keeps only the last value of a repeated flag; collect every
@@ -104,6 +141,11 @@ dagd::WorkerOptions OptionsFromFlags() {
     Die(absl::StrCat("--resources: ", resources.status().message()));
   }
   options.resources = *std::move(resources);
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  if (options.drain_timeout < absl::ZeroDuration()) {
+    Die(absl::StrCat("--drain_timeout must not be negative, got ",
+                     absl::FormatDuration(options.drain_timeout)));
+  }
   return options;
 }
 
@@ -157,13 +199,57 @@ void ParseFlags(int argc, char** argv) {
       "runs task functions for a dagd coordinator.\n\n"
       "usage: dagd-worker [--coordinator=host:port] [--slots=N] [--pool=NAME]\n"
       "                   [--labels=k=v,...] [--resources=name=amount,...]\n"
-      "                   [--plugin=lib.so ...] [--name=NAME]\n\n"
+      "                   [--plugin=lib.so ...] [--name=NAME]\n"
+      "                   [--metrics_listen=host:port] "
+      "[--health_listen=host:port]\n"
+      "                   [--drain_timeout=60s] [--log_format=text|json]\n\n"
       "Builtin functions: const, add, sleep, identity, fail, flaky, exec.\n"
-      "SIGTERM or SIGINT stops the worker (exit status 0).");
+      "SIGTERM or SIGINT drains: no new tasks, running ones get\n"
+      "--drain_timeout to finish and report, then exit status 0. A second\n"
+      "signal stops at once.");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     Die(absl::StrCat("unexpected argument '", rest[1], "' (see --help)"));
   }
+}
+
+struct StatusServers {
+  std::unique_ptr<dagd::HttpStatusServer> http;
+  std::unique_ptr<dagd::GrpcHealthServer> grpc_health;
+};
+
+// Starts the servers asked for by --metrics_listen and --health_listen,
+// wired to `status`; exits 1 when one cannot listen.
+StatusServers StartStatusServers(dagd::WorkerStatus* status,
+                                 dagd::WorkerMetrics* metrics,
+                                 const dagd::LogFn& log) {
+  StatusServers servers;
+  if (std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+      !listen.empty()) {
+    auto http = dagd::HttpStatusServer::Start(
+        listen, metrics->registry(),
+        [status] { return status->state().serving(); });
+    if (!http.ok()) {
+      Fail(log, absl::StrCat("--metrics_listen: ", http.status().message()));
+    }
+    servers.http = *std::move(http);
+    log(dagd::Info(absl::StrCat("metrics and /healthz on HTTP port ",
+                                servers.http->port())));
+  }
+  if (std::string listen = absl::GetFlag(FLAGS_health_listen);
+      !listen.empty()) {
+    auto health = dagd::GrpcHealthServer::Start(listen);
+    if (!health.ok()) {
+      Fail(log, absl::StrCat("--health_listen: ", health.status().message()));
+    }
+    servers.grpc_health = *std::move(health);
+    dagd::GrpcHealthServer* server = servers.grpc_health.get();
+    status->AddListener([server](const dagd::WorkerState& state) {
+      server->SetServing(state.serving());
+    });
+    log(dagd::Info(absl::StrCat("gRPC health on port ", server->port())));
+  }
+  return servers;
 }
 
 }  // namespace
@@ -171,11 +257,21 @@ void ParseFlags(int argc, char** argv) {
 int main(int argc, char** argv) {
   sigset_t stop_signals = BlockStopSignals();
   ParseFlags(argc, argv);
+  const dagd::LogFn log = dagd::StderrLogger(LogFormatFromFlag());
   dagd::WorkerOptions options = OptionsFromFlags();
   dagd::FunctionRegistry registry;
   LoadFunctions(AllPluginPaths(argc, argv), &registry);
-  dagd::LogToStderr(
-      absl::StrCat("functions: ", absl::StrJoin(registry.Names(), ", ")));
+  log(dagd::Info(
+      absl::StrCat("functions: ", absl::StrJoin(registry.Names(), ", "))));
+
+  dagd::WorkerStatus status;
+  dagd::WorkerMetrics metrics(options.slots, registry.Names());
+  status.AddListener([&metrics](const dagd::WorkerState& state) {
+    metrics.StatusChanged(state);
+  });
+  dagd::FailedAttemptLog failure_log(log);
+  dagd::ObserverFanOut observers({&metrics, &failure_log});
+  StatusServers servers = StartStatusServers(&status, &metrics, log);
 
   auto stub = MakeStub(options.coordinator);
   dagd::RealClock clock;
@@ -184,15 +280,30 @@ int main(int argc, char** argv) {
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);
   };
   dagd::WorkerRuntime runtime(options, stub.get(), &registry, &clock, uniform,
-                              dagd::LogToStderr);
+                              log, &status, &observers);
+  std::atomic<bool> run_returned{false};
   std::thread signal_thread([&] {
     int received = 0;
     sigwait(&stop_signals, &received);
-    dagd::LogToStderr(
-        absl::StrCat("received ", sigabbrev_np(received), ", stopping"));
-    runtime.Shutdown();
+    if (run_returned) return;
+    log(dagd::Info(absl::StrCat("received SIG", sigabbrev_np(received),
+                                ": draining (up to ",
+                                absl::FormatDuration(options.drain_timeout),
+                                "); send it again to stop at once")));
+    std::thread drainer([&] { runtime.Drain(); });
+    sigwait(&stop_signals, &received);
+    if (!run_returned) {
+      log(dagd::Warning(absl::StrCat("received SIG", sigabbrev_np(received),
+                                     " again: stopping now")));
+      runtime.Shutdown();
+    }
+    drainer.join();
   });
   runtime.Run();
+  run_returned = true;
+  // Wake the signal thread if it still waits; the signal is blocked, so it
+  // stays pending for that thread only.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return 0;
 }

@@ -18,11 +18,13 @@ void Outbox::Finished(v1::TaskResult result) {
 Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closed_ || !started_.empty() || !results_.empty();
+    return closed_ || sealed_ || !started_.empty() || !results_.empty();
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (closed_) return TakeResult::kClosed;
-  if (started_.empty() && results_.empty()) return TakeResult::kTimeout;
+  if (started_.empty() && results_.empty()) {
+    return sealed_ ? TakeResult::kSealed : TakeResult::kTimeout;
+  }
   batch->Clear();
   for (auto& started : started_) *batch->add_started() = std::move(started);
   for (auto& result : results_) *batch->add_results() = std::move(result);
@@ -50,6 +52,11 @@ void Outbox::Requeue(v1::WorkerBatch batch) {
 void Outbox::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
+}
+
+void Outbox::Seal() {
+  absl::MutexLock lock(&mu_);
+  sealed_ = true;
 }
 
 void Outbox::Open() {

@@ -26,13 +26,14 @@ class TaskReporter {
 // Thread-safe. Any thread reports; one writer thread at a time Takes.
 class Outbox : public TaskReporter {
  public:
-  enum class TakeResult { kBatch, kTimeout, kClosed };
+  enum class TakeResult { kBatch, kTimeout, kClosed, kSealed };
 
   void Started(v1::TaskStarted started) override;
   void Finished(v1::TaskResult result) override;
 
   // Waits until something is pending (moves all of it into `*batch`), the
-  // deadline passes, or the outbox is closed.
+  // deadline passes, or the outbox is closed. Once sealed, returns kSealed
+  // instead of waiting when nothing is pending.
   TakeResult Take(absl::Time deadline, v1::WorkerBatch* batch);
   // Puts back a batch whose write failed, ahead of anything newer.
   void Requeue(v1::WorkerBatch batch);
@@ -43,6 +44,11 @@ class Outbox : public TaskReporter {
   void Close();
   void Open();
 
+  // Says that nothing more will be reported (the worker is draining and its
+  // attempts are done): the writer sends what is pending, then gets
+  // kSealed and ends the stream. Never undone.
+  void Seal();
+
   size_t pending_results() const;
 
  private:
@@ -50,6 +56,7 @@ class Outbox : public TaskReporter {
   std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::TaskResult> results_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool sealed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace dagd

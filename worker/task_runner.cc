@@ -43,11 +43,13 @@ std::string CancelMessage(CancelReason reason, uint64_t timeout_ms) {
 }  // namespace
 
 TaskRunner::TaskRunner(const FunctionRegistry* registry, Clock* clock,
-                       TimerQueue* timers, TaskReporter* reporter)
+                       TimerQueue* timers, TaskReporter* reporter,
+                       AttemptObserver* observer)
     : registry_(registry),
       clock_(clock),
       timers_(timers),
-      reporter_(reporter) {}
+      reporter_(reporter),
+      observer_(observer) {}
 
 void TaskRunner::Run(const v1::Assignment& assignment,
                      std::shared_ptr<CancellationToken> token) {
@@ -56,7 +58,8 @@ void TaskRunner::Run(const v1::Assignment& assignment,
     reporter_->Finished(UnknownFunctionResult(assignment));
     return;
   }
-  int64_t started_ms = UnixMillis(clock_->Now());
+  const absl::Time start = clock_->Now();
+  int64_t started_ms = UnixMillis(start);
   v1::TaskStarted started;
   *started.mutable_task() = assignment.task();
   started.set_started_unix_ms(started_ms);
@@ -75,8 +78,12 @@ void TaskRunner::Run(const v1::Assignment& assignment,
       token->cancelled() ? absl::CancelledError("cancelled before start")
                          : Invoke(*fn, context);
   if (timer.has_value()) timers_->Cancel(*timer);
-  reporter_->Finished(
-      MakeResult(assignment, output, token->reason(), started_ms));
+  v1::TaskResult result =
+      MakeResult(assignment, output, token->reason(), started_ms);
+  if (observer_ != nullptr) {
+    observer_->AttemptFinished(assignment, result, clock_->Now() - start);
+  }
+  reporter_->Finished(std::move(result));
 }
 
 v1::TaskResult TaskRunner::UnknownFunctionResult(

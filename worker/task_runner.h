@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "dagd/v1/worker_service.pb.h"
+#include "worker/attempt_observer.h"
 #include "worker/cancellation.h"
 #include "worker/clock.h"
 #include "worker/function_registry.h"
@@ -18,10 +19,11 @@ namespace dagd {
 
 // Thread-safe: Run is called concurrently from the pool's threads. Holds no
 // state of its own; the collaborators are not owned and must outlive it.
+// `observer` may be null.
 class TaskRunner {
  public:
   TaskRunner(const FunctionRegistry* registry, Clock* clock, TimerQueue* timers,
-             TaskReporter* reporter);
+             TaskReporter* reporter, AttemptObserver* observer = nullptr);
 
   // Runs `assignment` on the calling thread until its function returns.
   // `token` is the attempt's cancellation (shared with the AttemptTable);
@@ -43,6 +45,7 @@ class TaskRunner {
   Clock* const clock_;
   TimerQueue* const timers_;
   TaskReporter* const reporter_;
+  AttemptObserver* const observer_;
 };
 
 }  // namespace dagd

@@ -3,13 +3,11 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 
 namespace dagd {
 
@@ -54,15 +52,6 @@ std::string DefaultWorkerName() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   return absl::StrCat(host[0] != '\0' ? host : "localhost", ":", getpid());
-}
-
-void LogToStderr(const std::string& line) {
-  std::string text =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                    absl::UTCTimeZone()),
-                   " dagd-worker: ", line, "\n");
-  // One fwrite per line, so lines from different threads do not interleave.
-  fwrite(text.data(), 1, text.size(), stderr);
 }
 
 }  // namespace dagd

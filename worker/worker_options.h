@@ -4,7 +4,6 @@
 #define DAGD_WORKER_WORKER_OPTIONS_H_
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 
@@ -13,9 +12,6 @@
 #include "absl/time/time.h"
 
 namespace dagd {
-
-// Receives one human-readable line per notable event.
-using LogFn = std::function<void(const std::string& line)>;
 
 struct WorkerOptions {
   std::string coordinator = "127.0.0.1:7700";  // for log lines
@@ -29,6 +25,11 @@ struct WorkerOptions {
   absl::Duration max_backoff = absl::Seconds(5);
   // Used when the coordinator's Registered does not say.
   absl::Duration default_heartbeat = absl::Seconds(5);
+  // On Drain: how long running attempts get to finish (--drain_timeout),
+  // then how long the coordinator gets to close the stream after the last
+  // result went out.
+  absl::Duration drain_timeout = absl::Seconds(60);
+  absl::Duration drain_close_grace = absl::Seconds(5);
 };
 
 // "k=v,k2=v2" to a map. INVALID_ARGUMENT names the bad entry (no '=',
@@ -41,9 +42,6 @@ absl::StatusOr<std::map<std::string, double>> ParseResources(
 
 // "host:pid", the default worker name.
 std::string DefaultWorkerName();
-
-// Writes "<UTC time> dagd-worker: <line>" to stderr.
-void LogToStderr(const std::string& line);
 
 }  // namespace dagd
 

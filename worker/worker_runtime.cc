@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "worker/backoff.h"
 #include "worker/worker_session.h"
 
@@ -11,48 +12,100 @@ namespace dagd {
 WorkerRuntime::WorkerRuntime(WorkerOptions options,
                              v1::WorkerService::StubInterface* stub,
                              const FunctionRegistry* registry, Clock* clock,
-                             std::function<double()> uniform, LogFn log)
+                             std::function<double()> uniform, LogFn log,
+                             WorkerStatus* status, AttemptObserver* observer)
     : options_(std::move(options)),
       stub_(stub),
       registry_(registry),
       uniform_(std::move(uniform)),
       log_(std::move(log)),
-      executor_(static_cast<int>(options_.slots), registry, clock, &outbox_) {}
+      status_(status),
+      executor_(static_cast<int>(options_.slots), registry, clock, &outbox_,
+                observer) {}
 
 WorkerRuntime::~WorkerRuntime() { Shutdown(); }
 
 void WorkerRuntime::Run() {
   const v1::Register hello = MakeRegister();
-  WorkerSession session(stub_, &hello, &options_, &executor_, &outbox_, &log_);
+  WorkerSession session(stub_, &hello, &options_, &executor_, &outbox_, status_,
+                        &log_);
   Backoff backoff(options_.initial_backoff, options_.max_backoff, uniform_);
-  log_(absl::StrCat("connecting to ", options_.coordinator, " as ",
-                    hello.name()));
+  log_(Info(absl::StrCat("connecting to ", options_.coordinator, " as ",
+                         hello.name())));
   while (true) {
     grpc::ClientContext context;
     if (!SetContext(&context)) break;
     WorkerSession::Outcome outcome = session.Run(&context);
     SetContext(nullptr);
-    if (WaitForShutdown(absl::ZeroDuration())) break;
+    if (WaitForStop(absl::ZeroDuration())) {
+      if (draining() && outcome.registered) {
+        log_(Info(absl::StrCat("drained: the stream to ", options_.coordinator,
+                               " ended (", outcome.status.message(), ")")));
+      }
+      break;
+    }
     if (outcome.registered) {
       backoff.Reset();
-      log_(absl::StrCat("lost connection to ", options_.coordinator, ": ",
-                        outcome.status.ToString()));
+      log_(Warning(absl::StrCat("lost connection to ", options_.coordinator,
+                                ": ", outcome.status.ToString())));
     }
     absl::Duration delay = backoff.Next();
-    log_(absl::StrCat(
+    log_(Warning(absl::StrCat(
         "reconnecting to ", options_.coordinator, " in ",
         absl::ToInt64Milliseconds(delay), " ms (",
-        outcome.registered ? "stream ended" : outcome.status.ToString(), ")"));
-    if (WaitForShutdown(delay)) break;
+        outcome.registered ? "stream ended" : outcome.status.ToString(), ")")));
+    if (WaitForStop(delay)) break;
   }
   executor_.CancelAll(CancelReason::kShutdown);
-  log_("stopped");
+  log_(Info("stopped"));
+  absl::MutexLock lock(&mu_);
+  finished_ = true;
 }
 
 void WorkerRuntime::Shutdown() {
   absl::MutexLock lock(&mu_);
   shutting_down_ = true;
   if (context_ != nullptr) context_->TryCancel();
+}
+
+void WorkerRuntime::Drain() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (draining_ || shutting_down_) return;
+    draining_ = true;
+  }
+  // Refuse work before saying so, so nothing starts after "draining".
+  executor_.StopAccepting();
+  status_->SetDraining();
+  if (!status_->state().registered) {
+    log_(
+        Info("draining while not connected to the coordinator: stopping "
+             "now (dagd runs this worker's tasks again elsewhere)"));
+    Shutdown();
+    return;
+  }
+  const std::string timeout = absl::FormatDuration(options_.drain_timeout);
+  log_(Info(absl::StrCat("draining: taking no new tasks; waiting up to ",
+                         timeout, " for ", executor_.attempts(),
+                         " accepted tasks to finish")));
+  if (!executor_.WaitUntilIdle(options_.drain_timeout)) {
+    log_(Warning(absl::StrCat(
+        "drain: ", executor_.attempts(), " tasks still running after ", timeout,
+        " (--drain_timeout); cancelling them unreported, dagd runs "
+        "them again elsewhere")));
+    // Cancel the stream before the attempts, so their failures never go out.
+    Shutdown();
+    return;
+  }
+  // Everything accepted has reported: send it and half-close the stream.
+  outbox_.Seal();
+  if (!WaitForFinished(options_.drain_close_grace)) {
+    log_(Warning(
+        absl::StrCat("drain: the coordinator did not close the stream within ",
+                     absl::FormatDuration(options_.drain_close_grace),
+                     " of the last result; closing it")));
+    Shutdown();
+  }
 }
 
 v1::Register WorkerRuntime::MakeRegister() const {
@@ -70,16 +123,29 @@ v1::Register WorkerRuntime::MakeRegister() const {
   return hello;
 }
 
-bool WorkerRuntime::WaitForShutdown(absl::Duration timeout) {
+bool WorkerRuntime::WaitForStop(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(&shutting_down_), timeout);
+  auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return shutting_down_ || draining_;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&stop), timeout);
+}
+
+bool WorkerRuntime::WaitForFinished(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&finished_), timeout);
 }
 
 bool WorkerRuntime::SetContext(grpc::ClientContext* context) {
   absl::MutexLock lock(&mu_);
-  if (context != nullptr && shutting_down_) return false;
+  if (context != nullptr && (shutting_down_ || draining_)) return false;
   context_ = context;
   return true;
+}
+
+bool WorkerRuntime::draining() const {
+  absl::MutexLock lock(&mu_);
+  return draining_;
 }
 
 }  // namespace dagd

@@ -1,7 +1,7 @@
 // The worker process's main loop: keeps one session with the coordinator
 // alive (reconnecting with jittered exponential backoff and registering
 // again), while a TaskExecutor runs assignments and an Outbox keeps their
-// reports until a stream takes them.
+// reports until a stream takes them. Drain stops it gracefully.
 #ifndef DAGD_WORKER_WORKER_RUNTIME_H_
 #define DAGD_WORKER_WORKER_RUNTIME_H_
 
@@ -12,50 +12,73 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
+#include "worker/attempt_observer.h"
 #include "worker/clock.h"
 #include "worker/function_registry.h"
+#include "worker/logging.h"
 #include "worker/outbox.h"
 #include "worker/task_executor.h"
 #include "worker/worker_options.h"
+#include "worker/worker_status.h"
 
 namespace dagd {
 
 class WorkerRuntime {
  public:
-  // `stub`, `registry` and `clock` are not owned and must outlive the
-  // runtime. `uniform` returns random numbers in [0, 1) for backoff jitter.
-  // `log` receives one line per notable event.
+  // `stub`, `registry`, `clock`, `status` and `observer` are not owned and
+  // must outlive the runtime; `observer` may be null. `uniform` returns
+  // random numbers in [0, 1) for backoff jitter. `log` receives one entry
+  // per notable event. The runtime keeps `status` up to date.
   WorkerRuntime(WorkerOptions options, v1::WorkerService::StubInterface* stub,
                 const FunctionRegistry* registry, Clock* clock,
-                std::function<double()> uniform, LogFn log);
+                std::function<double()> uniform, LogFn log,
+                WorkerStatus* status, AttemptObserver* observer);
   ~WorkerRuntime();
   WorkerRuntime(const WorkerRuntime&) = delete;
   WorkerRuntime& operator=(const WorkerRuntime&) = delete;
 
-  // Connects, registers and serves until Shutdown; then cancels the
-  // attempts still running. Call once, on a thread of the caller's choice.
+  // Connects, registers and serves until Shutdown or the end of a Drain;
+  // then cancels the attempts still running. Call once, on a thread of the
+  // caller's choice.
   void Run();
 
   // Makes Run return soon. Thread-safe; may be called before Run.
   void Shutdown();
 
+  // Stops gracefully, blocking the calling thread (not Run's) until Run is
+  // about to return: the status turns draining (health NOT_SERVING) and new
+  // assignments are dropped; attempts already accepted get up to
+  // options.drain_timeout to finish, their results are sent and the stream
+  // is half-closed, so the coordinator runs whatever this worker did not
+  // report elsewhere. Attempts still running at the timeout are cancelled
+  // and not reported. When no stream is open there is nobody to report to,
+  // and the worker stops at once. Thread-safe; only the first call drains.
+  void Drain();
+
  private:
   v1::Register MakeRegister() const;
-  bool WaitForShutdown(absl::Duration timeout);
+  // Waits up to `timeout` for Shutdown or Drain; true if either happened.
+  bool WaitForStop(absl::Duration timeout);
+  // Waits up to `timeout` for Run to finish.
+  bool WaitForFinished(absl::Duration timeout);
   // Publishes the current stream's context so Shutdown can cancel it;
-  // returns false (and publishes nothing) when already shutting down.
+  // returns false (and publishes nothing) when stopping or draining.
   bool SetContext(grpc::ClientContext* context);
+  bool draining() const;
 
   const WorkerOptions options_;
   v1::WorkerService::StubInterface* const stub_;
   const FunctionRegistry* const registry_;
   const std::function<double()> uniform_;
   const LogFn log_;
+  WorkerStatus* const status_;
   Outbox outbox_;
   TaskExecutor executor_;  // after outbox_, which it reports into
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Run is about to return
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 

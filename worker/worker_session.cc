@@ -21,12 +21,13 @@ WorkerSession::WorkerSession(v1::WorkerService::StubInterface* stub,
                              const v1::Register* hello,
                              const WorkerOptions* options,
                              TaskExecutor* executor, Outbox* outbox,
-                             const LogFn* log)
+                             WorkerStatus* status, const LogFn* log)
     : stub_(stub),
       hello_(hello),
       options_(options),
       executor_(executor),
       outbox_(outbox),
+      status_(status),
       log_(log) {}
 
 WorkerSession::Outcome WorkerSession::Run(grpc::ClientContext* context) {
@@ -52,20 +53,30 @@ WorkerSession::Outcome WorkerSession::Run(grpc::ClientContext* context) {
   }
   outcome.registered = true;
   outcome.worker_id = message.registered().worker_id();
-  (*log_)(absl::StrCat("connected to ", options_->coordinator));
-  (*log_)(absl::StrCat("registered as worker ", outcome.worker_id, " with ",
-                       hello_->slots(), " slots and ", hello_->functions_size(),
-                       " functions"));
+  // Before the log line, so whoever reads "registered" sees the status.
+  status_->SetRegistered(true);
+  (*log_)(Info(absl::StrCat("connected to ", options_->coordinator)));
+  (*log_)(Info(absl::StrCat("registered as worker ", outcome.worker_id,
+                            " with ", hello_->slots(), " slots and ",
+                            hello_->functions_size(), " functions")));
   if (size_t kept = outbox_->pending_results(); kept > 0) {
-    (*log_)(absl::StrCat("sending ", kept, " results kept while disconnected"));
+    (*log_)(Info(
+        absl::StrCat("sending ", kept, " results kept while disconnected")));
   }
 
   outbox_->Open();
   absl::Duration interval = HeartbeatInterval(message.registered());
   std::thread writer([&] { WriteLoop(stream.get(), context, interval); });
   while (stream->Read(&message)) {
-    if (message.has_batch()) executor_->Handle(message.batch());
+    if (!message.has_batch()) continue;
+    if (size_t dropped = executor_->Handle(message.batch()); dropped > 0) {
+      (*log_)(Info(absl::StrCat(
+          "draining: not starting ", dropped,
+          " new assignments; dagd runs them elsewhere once this worker's "
+          "stream closes")));
+    }
   }
+  status_->SetRegistered(false);
   outbox_->Close();
   writer.join();
   outcome.status = FromGrpc(stream->Finish());
@@ -85,6 +96,12 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
     Outbox::TakeResult taken =
         outbox_->Take(next_heartbeat, message.mutable_batch());
     if (taken == Outbox::TakeResult::kClosed) return;
+    if (taken == Outbox::TakeResult::kSealed) {
+      // Draining and everything is sent: half-close; the coordinator
+      // records what it read, then ends the stream, which ends the reader.
+      stream->WritesDone();
+      return;
+    }
     if (taken == Outbox::TakeResult::kBatch && !stream->Write(message)) {
       // Keep the reports for the next stream, and end this one so the
       // reader notices too.

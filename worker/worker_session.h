@@ -1,6 +1,8 @@
 // One WorkerService.Connect stream: sends Register, waits for Registered,
 // then reads the coordinator's batches on the calling thread while a writer
 // thread sends the outbox's batches and heartbeats, until the stream ends.
+// When the outbox is sealed (draining), the writer sends what is left and
+// half-closes the stream; the coordinator then ends it.
 #ifndef DAGD_WORKER_WORKER_SESSION_H_
 #define DAGD_WORKER_WORKER_SESSION_H_
 
@@ -9,9 +11,11 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
+#include "worker/logging.h"
 #include "worker/outbox.h"
 #include "worker/task_executor.h"
 #include "worker/worker_options.h"
+#include "worker/worker_status.h"
 
 namespace dagd {
 
@@ -30,10 +34,12 @@ class WorkerSession {
   // Nothing is owned; everything must outlive Run.
   WorkerSession(v1::WorkerService::StubInterface* stub,
                 const v1::Register* hello, const WorkerOptions* options,
-                TaskExecutor* executor, Outbox* outbox, const LogFn* log);
+                TaskExecutor* executor, Outbox* outbox, WorkerStatus* status,
+                const LogFn* log);
 
   // Runs one stream to its end on the calling thread. `context` may be
-  // cancelled from another thread (TryCancel) to end it early.
+  // cancelled from another thread (TryCancel) to end it early. `status` is
+  // registered from the Registered answer until the stream ends.
   Outcome Run(grpc::ClientContext* context);
 
  private:
@@ -48,6 +54,7 @@ class WorkerSession {
   const WorkerOptions* const options_;
   TaskExecutor* const executor_;
   Outbox* const outbox_;
+  WorkerStatus* const status_;
   const LogFn* const log_;
 };
 

@@ -1,5 +1,7 @@
 #include "worker/attempt_table.h"
 
+#include <thread>
+
 #include "gtest/gtest.h"
 
 namespace dagd {
@@ -41,6 +43,16 @@ TEST(AttemptTableTest, CountsBusySlots) {
   table.Remove(Ref("j", 1, 1));
   table.Remove(Ref("j", 1, 1));
   EXPECT_EQ(table.busy_slots(), 3u);
+}
+
+TEST(AttemptTableTest, WaitUntilEmptyWakesWhenTheLastAttemptGoes) {
+  AttemptTable table;
+  EXPECT_TRUE(table.WaitUntilEmpty(absl::ZeroDuration()));
+  table.Add(Ref("j", 1, 1), 1);
+  EXPECT_FALSE(table.WaitUntilEmpty(absl::ZeroDuration()));
+  std::thread remover([&] { table.Remove(Ref("j", 1, 1)); });
+  EXPECT_TRUE(table.WaitUntilEmpty(absl::Seconds(30)));
+  remover.join();
 }
 
 }  // namespace

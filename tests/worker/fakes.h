@@ -2,10 +2,12 @@
 #ifndef DAGD_TESTS_WORKER_FAKES_H_
 #define DAGD_TESTS_WORKER_FAKES_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "worker/attempt_observer.h"
 #include "worker/clock.h"
 #include "worker/outbox.h"
 
@@ -62,6 +64,43 @@ class RecordingReporter : public TaskReporter {
   absl::Mutex mu_;
   std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::TaskResult> results_ ABSL_GUARDED_BY(mu_);
+};
+
+// Records what an AttemptObserver is told.
+class RecordingObserver : public AttemptObserver {
+ public:
+  struct Finished {
+    std::string fn;
+    bool ok;
+    absl::Duration run_time;
+  };
+  void SlotsTaken(uint32_t slots) override {
+    absl::MutexLock lock(&mu_);
+    busy_ += slots;
+  }
+  void SlotsFreed(uint32_t slots) override {
+    absl::MutexLock lock(&mu_);
+    busy_ -= slots;
+  }
+  void AttemptFinished(const v1::Assignment& assignment,
+                       const v1::TaskResult& result,
+                       absl::Duration run_time) override {
+    absl::MutexLock lock(&mu_);
+    finished_.push_back(Finished{assignment.fn(), result.ok(), run_time});
+  }
+  int64_t busy() {
+    absl::MutexLock lock(&mu_);
+    return busy_;
+  }
+  std::vector<Finished> finished() {
+    absl::MutexLock lock(&mu_);
+    return finished_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t busy_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Finished> finished_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dagd

@@ -70,5 +70,35 @@ TEST(OutboxTest, CloseWakesTakeAndKeepsReports) {
   EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
 }
 
+TEST(OutboxTest, SealedSendsWhatIsPendingThenSaysSealed) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  outbox.Seal();
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kBatch);
+  EXPECT_EQ(batch.results_size(), 1);
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kSealed);
+}
+
+TEST(OutboxTest, SealWakesAWaitingWriter) {
+  Outbox outbox;
+  std::thread sealer([&] { outbox.Seal(); });
+  v1::WorkerBatch batch;
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kSealed);
+  sealer.join();
+}
+
+TEST(OutboxTest, ClosedWinsOverSealed) {
+  Outbox outbox;
+  outbox.Seal();
+  outbox.Close();
+  v1::WorkerBatch batch;
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kClosed);
+}
+
 }  // namespace
 }  // namespace dagd

@@ -1,5 +1,8 @@
 #include "worker/task_executor.h"
 
+#include <map>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/fakes.h"
@@ -80,6 +83,47 @@ TEST_F(TaskExecutorTest, DestructionCancelsRunningAttempts) {
   ASSERT_EQ(reporter_.results().size(), 1u);
   EXPECT_THAT(reporter_.results()[0].error(),
               testing::HasSubstr("shutting down"));
+}
+
+TEST_F(TaskExecutorTest, TellsTheObserverAboutSlotsAndAttempts) {
+  RecordingObserver observer;
+  {
+    TaskExecutor executor(2, &registry_, &clock_, &reporter_, &observer);
+    v1::CoordinatorBatch batch;
+    *batch.add_assignments() = Assign(0, "const", R"({"value": 1})");
+    *batch.add_assignments() = Assign(1, "missing", "null");
+    executor.Handle(batch);
+    ASSERT_TRUE(reporter_.WaitForResults(2, kWait));
+    ASSERT_TRUE(executor.WaitUntilIdle(kWait));
+  }
+  EXPECT_EQ(observer.busy(), 0);
+  std::vector<RecordingObserver::Finished> finished = observer.finished();
+  ASSERT_EQ(finished.size(), 2u);
+  std::map<std::string, bool> ok_by_fn;
+  for (const auto& attempt : finished) ok_by_fn[attempt.fn] = attempt.ok;
+  EXPECT_EQ(ok_by_fn,
+            (std::map<std::string, bool>{{"const", true}, {"missing", false}}));
+}
+
+TEST_F(TaskExecutorTest, StopAcceptingDropsNewAssignmentsButRunsAcceptedOnes) {
+  TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+  v1::CoordinatorBatch first;
+  *first.add_assignments() = Assign(0, "sleep", R"({"ms": 3600000})");
+  EXPECT_EQ(executor.Handle(first), 0u);
+  executor.StopAccepting();
+  v1::CoordinatorBatch late;
+  *late.add_assignments() = Assign(1, "const", R"({"value": 1})");
+  *late.add_assignments() = Assign(2, "missing", "null");
+  EXPECT_EQ(executor.Handle(late), 2u);
+  EXPECT_EQ(executor.attempts(), 1u);
+  EXPECT_FALSE(executor.WaitUntilIdle(absl::ZeroDuration()));
+  // Cancels still reach accepted attempts.
+  v1::CoordinatorBatch cancel;
+  *cancel.add_cancels() = first.assignments(0).task();
+  EXPECT_EQ(executor.Handle(cancel), 0u);
+  ASSERT_TRUE(executor.WaitUntilIdle(kWait));
+  ASSERT_EQ(reporter_.results().size(), 1u);
+  EXPECT_EQ(reporter_.results()[0].task().task_index(), 0u);
 }
 
 }  // namespace

@@ -1,12 +1,30 @@
 // Runs the dagd-worker binary (DAGD_WORKER_BINARY, set by CMake) to check
-// what a user sees for bad flags and --help.
+// what a user sees for bad flags and --help, and what an operator sees of a
+// running worker: its status pages, its JSON log, and a drain on SIGTERM.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "health.grpc.pb.h"
+#include "tests/worker/fake_coordinator.h"
+#include "tests/worker/http_get.h"
 #include "tests/worker/test_task.h"
+#include "worker/json_util.h"
 #include "worker/subprocess.h"
 #include "worker/temp_dir.h"
 
@@ -66,11 +84,223 @@ TEST(WorkerMainTest, MissingPluginNamesTheFile) {
 TEST(WorkerMainTest, HelpListsTheFlags) {
   WorkerRun run = RunWorker({"--help"});
   std::string text = run.out + run.err;
-  for (const char* flag : {"--coordinator", "--slots", "--pool", "--labels",
-                           "--resources", "--plugin", "--name"}) {
+  for (const char* flag :
+       {"--coordinator", "--slots", "--pool", "--labels", "--resources",
+        "--plugin", "--name", "--metrics_listen", "--health_listen",
+        "--drain_timeout", "--log_format"}) {
     EXPECT_THAT(text, HasSubstr(flag));
   }
   EXPECT_THAT(text, HasSubstr("usage: dagd-worker"));
+}
+
+TEST(WorkerMainTest, BadLogFormatExitsTwo) {
+  WorkerRun run = RunWorker({"--log_format=xml"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--log_format: 'xml' is not a log format"));
+}
+
+// A dagd-worker running in the background, its stderr read line by line.
+class WorkerProcess {
+ public:
+  ~WorkerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (reader_.joinable()) reader_.join();
+  }
+
+  bool Start(const std::vector<std::string>& flags) {
+    std::vector<std::string> args = {DAGD_WORKER_BINARY};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return false;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    if (pid_ < 0) {
+      close(fds[0]);
+      return false;
+    }
+    reader_ = std::thread([this, fd = fds[0]] { ReadLines(fd); });
+    return true;
+  }
+
+  // The first stderr line containing `text`, once it is there.
+  std::optional<std::string> WaitForLine(absl::string_view text) {
+    absl::MutexLock lock(&mu_);
+    std::optional<std::string> found;
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const std::string& line : lines_) {
+        if (absl::StrContains(line, text)) found = line;
+      }
+      return found.has_value() || eof_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&seen), kWait);
+    return found;
+  }
+
+  // The exit code, or -1 if it did not exit normally within kWait.
+  int WaitForExit() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!mu_.AwaitWithTimeout(absl::Condition(&eof_), kWait)) return -1;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, 0) != pid_) return -1;
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  void Signal(int signal) { kill(pid_, signal); }
+
+  std::vector<std::string> lines() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+
+ private:
+  void ReadLines(int fd) {
+    std::string pending;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
+      pending.append(buffer, n);
+      absl::MutexLock lock(&mu_);
+      size_t newline;
+      while ((newline = pending.find('\n')) != std::string::npos) {
+        lines_.push_back(pending.substr(0, newline));
+        pending.erase(0, newline + 1);
+      }
+    }
+    close(fd);
+    absl::MutexLock lock(&mu_);
+    if (!pending.empty()) lines_.push_back(pending);
+    eof_ = true;
+  }
+
+  pid_t pid_ = 0;
+  std::thread reader_;
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  bool eof_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The port at the end of a JSON log line's message ("... port 1234").
+int PortOf(const std::optional<std::string>& line) {
+  if (!line.has_value()) return 0;
+  auto value = ParseJson(*line);
+  if (!value.ok()) return 0;
+  std::string msg = value->struct_value().fields().at("msg").string_value();
+  int port = 0;
+  std::vector<std::string> words = absl::StrSplit(msg, ' ');
+  if (!absl::SimpleAtoi(words.back(), &port)) return 0;
+  return port;
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus GrpcHealth(int port) {
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.status();
+}
+
+// The whole operator story on the real binary: status pages while it
+// serves, then SIGTERM during a task: health turns NOT_SERVING, the task's
+// result still reaches the coordinator, the worker closes its stream and
+// exits 0, and every log line is a JSON object.
+TEST(WorkerMainTest, ServesStatusAndDrainsOnSigterm) {
+  FakeCoordinator coordinator;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&coordinator);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto dir = TempDir::Create("dagd-worker-drain-test-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  // The task blocks reading this FIFO until the test writes to it.
+  const std::string fifo = absl::StrCat((*dir)->path(), "/gate");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+
+  WorkerProcess worker;
+  ASSERT_TRUE(worker.Start({absl::StrCat("--coordinator=127.0.0.1:", port),
+                            "--slots=1", "--metrics_listen=127.0.0.1:0",
+                            "--health_listen=127.0.0.1:0", "--log_format=json",
+                            "--drain_timeout=30s"}));
+  int http_port = PortOf(worker.WaitForLine("/healthz on HTTP port"));
+  int health_port = PortOf(worker.WaitForLine("gRPC health on port"));
+  ASSERT_GT(http_port, 0);
+  ASSERT_GT(health_port, 0);
+  ASSERT_TRUE(worker.WaitForLine("registered as worker").has_value());
+  EXPECT_EQ(HttpGet(http_port, "/healthz").code, 200);
+  EXPECT_EQ(GrpcHealth(health_port),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() =
+      Assign(0, "exec",
+             absl::StrCat(R"({"argv": ["/bin/sh", "-c", "read x < )", fifo,
+                          R"(; echo 42"]})"));
+  ASSERT_TRUE(coordinator.Send(batch));
+  ASSERT_TRUE(
+      coordinator.WaitUntil([&] { return coordinator.started_.size() == 1; }));
+  HttpReply metrics = HttpGet(http_port, "/metrics");
+  EXPECT_EQ(metrics.code, 200);
+  for (const char* line :
+       {"dagd_worker_connected 1", "dagd_worker_reconnects_total 0",
+        "dagd_worker_slots_capacity 1", "dagd_worker_slots_busy 1",
+        "# TYPE dagd_worker_tasks_total counter",
+        "# TYPE dagd_worker_task_seconds histogram"}) {
+    EXPECT_THAT(metrics.body, HasSubstr(line));
+  }
+
+  worker.Signal(SIGTERM);
+  ASSERT_TRUE(worker.WaitForLine("draining: taking no new tasks").has_value());
+  EXPECT_EQ(HttpGet(http_port, "/healthz").code, 503);
+  EXPECT_EQ(GrpcHealth(health_port),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  {
+    int gate = open(fifo.c_str(), O_WRONLY);  // the task holds the other end
+    ASSERT_GE(gate, 0);
+    ASSERT_EQ(write(gate, "go\n", 3), 3);
+    close(gate);
+  }
+  EXPECT_EQ(worker.WaitForExit(), 0);
+
+  {
+    absl::MutexLock lock(&coordinator.mu_);
+    ASSERT_EQ(coordinator.results_.size(), 1u);
+    EXPECT_TRUE(coordinator.results_[0].first.ok())
+        << coordinator.results_[0].first.error();
+    EXPECT_TRUE(
+        absl::StartsWith(coordinator.results_[0].first.output().data(), "42"));
+    EXPECT_EQ(coordinator.half_closed_, 1);
+  }
+  std::vector<std::string> lines = worker.lines();
+  ASSERT_FALSE(lines.empty());
+  for (const std::string& line : lines) {
+    auto value = ParseJson(line);
+    ASSERT_TRUE(value.ok() && value->has_struct_value()) << line;
+    const auto& fields = value->struct_value().fields();
+    EXPECT_TRUE(fields.count("ts") && fields.count("level") &&
+                fields.count("msg"))
+        << line;
+  }
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
 }  // namespace

@@ -12,120 +12,19 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "prometheus/text_serializer.h"
+#include "tests/worker/fake_coordinator.h"
 #include "tests/worker/fakes.h"
 #include "worker/builtins.h"
 #include "worker/json_util.h"
+#include "worker/worker_metrics.h"
+#include "worker/worker_status.h"
 
 namespace dagd {
 namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
-
-constexpr absl::Duration kWait = absl::Seconds(30);
-
-using ServerStream =
-    grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>;
-
-// A coordinator that registers workers, records what they send, and lets
-// the test send batches and break the stream.
-class FakeCoordinator final : public v1::WorkerService::Service {
- public:
-  grpc::Status Connect(grpc::ServerContext* context,
-                       ServerStream* stream) override {
-    v1::WorkerMessage message;
-    if (!stream->Read(&message) || !message.has_register_()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no Register");
-    }
-    int connection = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!accepting_) {
-        ++refused_;
-        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not now");
-      }
-      registers_.push_back(message.register_());
-      connection = static_cast<int>(registers_.size());
-      v1::CoordinatorMessage reply;
-      reply.mutable_registered()->set_worker_id(absl::StrCat("w-", connection));
-      reply.mutable_registered()->set_heartbeat_interval_ms(20);
-      stream->Write(reply);
-      context_ = context;
-      stream_ = stream;
-    }
-    while (stream->Read(&message)) Record(message, connection);
-    absl::MutexLock lock(&mu_);
-    if (stream_ == stream) {
-      stream_ = nullptr;
-      context_ = nullptr;
-    }
-    return grpc::Status::OK;
-  }
-
-  bool Send(const v1::CoordinatorBatch& batch) {
-    absl::MutexLock lock(&mu_);
-    if (stream_ == nullptr) return false;
-    v1::CoordinatorMessage message;
-    *message.mutable_batch() = batch;
-    return stream_->Write(message);
-  }
-
-  // Breaks the current stream, as a crashing coordinator or network would.
-  void Drop() {
-    absl::MutexLock lock(&mu_);
-    if (context_ != nullptr) context_->TryCancel();
-  }
-
-  void SetAccepting(bool accepting) {
-    absl::MutexLock lock(&mu_);
-    accepting_ = accepting;
-  }
-
-  // Waits until `predicate` (called under the lock) holds.
-  template <typename Predicate>
-  bool WaitUntil(Predicate predicate) {
-    absl::MutexLock lock(&mu_);
-    auto check = [&]()
-                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return predicate(); };
-    return mu_.AwaitWithTimeout(absl::Condition(&check), kWait);
-  }
-
-  absl::Mutex mu_;
-  std::vector<v1::Register> registers_ ABSL_GUARDED_BY(mu_);
-  // Each result with the number of the connection it came on (1-based).
-  std::vector<std::pair<v1::TaskResult, int>> results_ ABSL_GUARDED_BY(mu_);
-  std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
-  int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
-  int refused_ ABSL_GUARDED_BY(mu_) = 0;
-
- private:
-  void Record(const v1::WorkerMessage& message, int connection) {
-    absl::MutexLock lock(&mu_);
-    if (message.has_heartbeat()) ++heartbeats_;
-    for (const auto& started : message.batch().started()) {
-      started_.push_back(started);
-    }
-    for (const auto& result : message.batch().results()) {
-      results_.emplace_back(result, connection);
-    }
-  }
-
-  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
-  grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  ServerStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
-};
-
-v1::Assignment Assign(uint32_t index, const std::string& fn,
-                      const std::string& args) {
-  v1::Assignment assignment;
-  assignment.mutable_task()->set_job_id("job");
-  assignment.mutable_task()->set_task_index(index);
-  assignment.mutable_task()->set_attempt(1);
-  assignment.set_fn(fn);
-  *assignment.mutable_args() = *ParseJson(args);
-  assignment.set_slots(1);
-  return assignment;
-}
 
 class WorkerRuntimeTest : public testing::Test {
  protected:
@@ -158,13 +57,20 @@ class WorkerRuntimeTest : public testing::Test {
     options.resources = {{"gpu", 1}};
     options.initial_backoff = absl::Milliseconds(10);
     options.max_backoff = absl::Milliseconds(50);
+    options.drain_timeout = drain_timeout_;
+    status_.AddListener(
+        [this](const WorkerState& state) { metrics_.StatusChanged(state); });
     runtime_ = std::make_unique<WorkerRuntime>(
         options, stub_.get(), &registry_, &clock_, [] { return 0.5; },
-        [this](const std::string& line) {
+        [this](const LogEntry& entry) {
           absl::MutexLock lock(&log_mu_);
-          log_.push_back(line);
-        });
-    run_thread_ = std::thread([this] { runtime_->Run(); });
+          log_.push_back(entry.message);
+        },
+        &status_, &metrics_);
+    run_thread_ = std::thread([this] {
+      runtime_->Run();
+      run_returned_.Notify();
+    });
   }
 
   void TearDown() override {
@@ -180,7 +86,30 @@ class WorkerRuntimeTest : public testing::Test {
     return log_;
   }
 
+  std::string MetricsText() {
+    return prometheus::TextSerializer().Serialize(
+        metrics_.registry()->Collect());
+  }
+
+  // Sends one assignment of `fn` and waits until the worker started it.
+  void StartTask(uint32_t index, const std::string& fn,
+                 const std::string& args) {
+    FakeCoordinator& c = coordinator_;
+    size_t started = 0;
+    {
+      absl::MutexLock lock(&c.mu_);
+      started = c.started_.size();
+    }
+    v1::CoordinatorBatch batch;
+    *batch.add_assignments() = Assign(index, fn, args);
+    ASSERT_TRUE(c.Send(batch));
+    ASSERT_TRUE(c.WaitUntil([&] { return c.started_.size() > started; }));
+  }
+
+  absl::Duration drain_timeout_ = kWait;  // set before SetUp to change
   FunctionRegistry registry_;
+  WorkerStatus status_;
+  WorkerMetrics metrics_{2, {}};
   FakeClock clock_;
   FakeCoordinator coordinator_;
   absl::Notification release_;
@@ -188,6 +117,7 @@ class WorkerRuntimeTest : public testing::Test {
   std::unique_ptr<v1::WorkerService::Stub> stub_;
   std::unique_ptr<WorkerRuntime> runtime_;
   std::thread run_thread_;
+  absl::Notification run_returned_;
   absl::Mutex log_mu_;
   std::vector<std::string> log_ ABSL_GUARDED_BY(log_mu_);
 };
@@ -273,6 +203,96 @@ TEST_F(WorkerRuntimeTest, CoordinatorCancelStopsTheAttempt) {
   ASSERT_TRUE(c.WaitUntil([&] { return c.results_.size() == 1; }));
   absl::MutexLock lock(&c.mu_);
   EXPECT_EQ(c.results_[0].first.error(), "cancelled by the coordinator");
+}
+
+TEST_F(WorkerRuntimeTest, MetricsAndStatusFollowTheWorker) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() = Assign(0, "const", R"({"value": 1})");
+  *batch.add_assignments() = Assign(1, "fail", R"({"message": "no"})");
+  ASSERT_TRUE(c.Send(batch));
+  ASSERT_TRUE(c.WaitUntil([&] { return c.results_.size() == 2; }));
+  EXPECT_TRUE(status_.state().serving());
+  std::string text = MetricsText();
+  EXPECT_THAT(text, HasSubstr("dagd_worker_connected 1"));
+  EXPECT_THAT(text, HasSubstr("dagd_worker_slots_capacity 2"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(dagd_worker_tasks_total{fn="const",outcome="succeeded"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(R"(dagd_worker_tasks_total{fn="fail",outcome="failed"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(dagd_worker_task_seconds_count{fn="const"} 1)"));
+
+  // A lost stream: disconnected, then one reconnect.
+  c.Drop();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
+  ASSERT_TRUE(c.WaitUntil([&] { return c.heartbeats_ > 0; }));
+  EXPECT_THAT(MetricsText(), HasSubstr("dagd_worker_reconnects_total 1"));
+  EXPECT_EQ(status_.state().reconnects, 1);
+}
+
+TEST_F(WorkerRuntimeTest, DrainDeliversRunningResultsThenClosesTheStream) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  StartTask(7, "gate", "null");
+
+  absl::Notification draining;
+  status_.AddListener([&draining](const WorkerState& state) {
+    if (state.draining && !draining.HasBeenNotified()) draining.Notify();
+  });
+  std::thread drainer([this] { runtime_->Drain(); });
+  // Draining: not serving at once, and new assignments are not started.
+  ASSERT_TRUE(draining.WaitForNotificationWithTimeout(kWait));
+  EXPECT_FALSE(status_.state().serving());
+  v1::CoordinatorBatch late;
+  *late.add_assignments() = Assign(8, "const", R"({"value": 2})");
+  ASSERT_TRUE(c.Send(late));
+
+  release_.Notify();
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  drainer.join();
+  absl::MutexLock lock(&c.mu_);
+  ASSERT_EQ(c.results_.size(), 1u);
+  EXPECT_EQ(c.results_[0].first.task().task_index(), 7u);
+  EXPECT_TRUE(c.results_[0].first.ok());
+  EXPECT_EQ(c.started_.size(), 1u) << "the late assignment never started";
+  EXPECT_EQ(c.half_closed_, 1) << "the worker closed its stream itself";
+  EXPECT_EQ(c.registers_.size(), 1u) << "no reconnect while draining";
+  EXPECT_FALSE(status_.state().serving());
+}
+
+class WorkerRuntimeDrainTimeoutTest : public WorkerRuntimeTest {
+ protected:
+  WorkerRuntimeDrainTimeoutTest() { drain_timeout_ = absl::Milliseconds(50); }
+};
+
+TEST_F(WorkerRuntimeDrainTimeoutTest, CancelsUnfinishedTasksUnreported) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  StartTask(3, "sleep", R"({"ms": 3600000})");
+  runtime_->Drain();  // returns once the timeout passed and Run is ending
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  // The fake notices the cancelled stream after the worker has gone.
+  ASSERT_TRUE(c.WaitUntil([&] { return c.ended_ == 1; }));
+  absl::MutexLock lock(&c.mu_);
+  EXPECT_TRUE(c.results_.empty()) << c.results_[0].first.error();
+  EXPECT_EQ(c.half_closed_, 0);
+  EXPECT_THAT(Log(), Contains(HasSubstr("still running after")));
+}
+
+TEST_F(WorkerRuntimeTest, DrainWhileDisconnectedStopsAtOnce) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  c.SetAccepting(false);
+  c.Drop();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.refused_ >= 1; }));
+  runtime_->Drain();
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  EXPECT_THAT(Log(), Contains(HasSubstr("draining while not connected")));
 }
 
 }  // namespace

@@ -1,0 +1,135 @@
+// An in-process coordinator for the worker's tests: registers workers,
+// records what they send, and lets the test send batches and break the
+// stream. Serve it with grpc::ServerBuilder on a loopback port.
+#ifndef DAGD_TESTS_WORKER_FAKE_COORDINATOR_H_
+#define DAGD_TESTS_WORKER_FAKE_COORDINATOR_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "dagd/v1/worker_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "worker/json_util.h"
+
+namespace dagd {
+
+// How long tests wait for an event before they fail.
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+using ServerStream =
+    grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::WorkerMessage>;
+
+class FakeCoordinator final : public v1::WorkerService::Service {
+ public:
+  grpc::Status Connect(grpc::ServerContext* context,
+                       ServerStream* stream) override {
+    v1::WorkerMessage message;
+    if (!stream->Read(&message) || !message.has_register_()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no Register");
+    }
+    int connection = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!accepting_) {
+        ++refused_;
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not now");
+      }
+      registers_.push_back(message.register_());
+      connection = static_cast<int>(registers_.size());
+      v1::CoordinatorMessage reply;
+      reply.mutable_registered()->set_worker_id(absl::StrCat("w-", connection));
+      reply.mutable_registered()->set_heartbeat_interval_ms(20);
+      stream->Write(reply);
+      context_ = context;
+      stream_ = stream;
+    }
+    while (stream->Read(&message)) Record(message, connection);
+    absl::MutexLock lock(&mu_);
+    // The worker half-closed (a drain) unless the stream was cancelled.
+    if (!context->IsCancelled()) ++half_closed_;
+    ++ended_;
+    if (stream_ == stream) {
+      stream_ = nullptr;
+      context_ = nullptr;
+    }
+    return grpc::Status::OK;
+  }
+
+  bool Send(const v1::CoordinatorBatch& batch) {
+    absl::MutexLock lock(&mu_);
+    if (stream_ == nullptr) return false;
+    v1::CoordinatorMessage message;
+    *message.mutable_batch() = batch;
+    return stream_->Write(message);
+  }
+
+  // Breaks the current stream, as a crashing coordinator or network would.
+  void Drop() {
+    absl::MutexLock lock(&mu_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
+
+  void SetAccepting(bool accepting) {
+    absl::MutexLock lock(&mu_);
+    accepting_ = accepting;
+  }
+
+  // Waits until `predicate` (called under the lock) holds.
+  template <typename Predicate>
+  bool WaitUntil(Predicate predicate) {
+    absl::MutexLock lock(&mu_);
+    auto check = [&]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return predicate(); };
+    return mu_.AwaitWithTimeout(absl::Condition(&check), kWait);
+  }
+
+  absl::Mutex mu_;
+  std::vector<v1::Register> registers_ ABSL_GUARDED_BY(mu_);
+  // Each result with the number of the connection it came on (1-based).
+  std::vector<std::pair<v1::TaskResult, int>> results_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
+  int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
+  int refused_ ABSL_GUARDED_BY(mu_) = 0;
+  // Streams the worker ended by half-closing them.
+  int half_closed_ ABSL_GUARDED_BY(mu_) = 0;
+  // Registered streams that have ended, either way.
+  int ended_ ABSL_GUARDED_BY(mu_) = 0;
+
+ private:
+  void Record(const v1::WorkerMessage& message, int connection) {
+    absl::MutexLock lock(&mu_);
+    if (message.has_heartbeat()) ++heartbeats_;
+    for (const auto& started : message.batch().started()) {
+      started_.push_back(started);
+    }
+    for (const auto& result : message.batch().results()) {
+      results_.emplace_back(result, connection);
+    }
+  }
+
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  ServerStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+// An assignment of attempt 1 of task `index` of job "job".
+inline v1::Assignment Assign(uint32_t index, const std::string& fn,
+                             const std::string& args) {
+  v1::Assignment assignment;
+  assignment.mutable_task()->set_job_id("job");
+  assignment.mutable_task()->set_task_index(index);
+  assignment.mutable_task()->set_attempt(1);
+  assignment.set_fn(fn);
+  *assignment.mutable_args() = *ParseJson(args);
+  assignment.set_slots(1);
+  return assignment;
+}
+
+}  // namespace dagd
+
+#endif  // DAGD_TESTS_WORKER_FAKE_COORDINATOR_H_

@@ -1,0 +1,94 @@
+#include "worker/http_status_server.h"
+
+#include <atomic>
+#include <memory>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+#include "tests/worker/http_get.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+class HttpStatusServerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    prometheus::BuildCounter()
+        .Name("test_things_total")
+        .Help("things")
+        .Register(*registry_)
+        .Add({{"kind", "a"}})
+        .Increment(3);
+    auto server = HttpStatusServer::Start("127.0.0.1:0", registry_,
+                                          [this] { return healthy_.load(); });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  std::atomic<bool> healthy_{true};
+  std::unique_ptr<HttpStatusServer> server_;
+};
+
+TEST_F(HttpStatusServerTest, PicksAPortAndServesMetrics) {
+  ASSERT_GT(server_->port(), 0);
+  HttpReply reply = HttpGet(server_->port(), "/metrics");
+  EXPECT_EQ(reply.code, 200);
+  EXPECT_THAT(reply.body, HasSubstr("# TYPE test_things_total counter"));
+  EXPECT_THAT(reply.body, HasSubstr(R"(test_things_total{kind="a"} 3)"));
+}
+
+TEST_F(HttpStatusServerTest, HealthzFollowsTheCallback) {
+  HttpReply healthy = HttpGet(server_->port(), "/healthz");
+  EXPECT_EQ(healthy.code, 200);
+  EXPECT_EQ(healthy.body, "ok");
+  healthy_ = false;
+  HttpReply unhealthy = HttpGet(server_->port(), "/healthz");
+  EXPECT_EQ(unhealthy.code, 503);
+  EXPECT_EQ(unhealthy.body, "unavailable");
+}
+
+TEST_F(HttpStatusServerTest, OtherPathsAreNotFound) {
+  EXPECT_EQ(HttpGet(server_->port(), "/").code, 404);
+  EXPECT_EQ(HttpGet(server_->port(), "/metricsx").code, 404);
+}
+
+TEST_F(HttpStatusServerTest, ServesEmptyMetricsOnceTheRegistryIsGone) {
+  registry_.reset();
+  HttpReply reply = HttpGet(server_->port(), "/metrics");
+  EXPECT_EQ(reply.code, 200);
+  EXPECT_EQ(reply.body, "");
+}
+
+TEST_F(HttpStatusServerTest, APortInUseNamesTheAddress) {
+  std::string listen = absl::StrCat("127.0.0.1:", server_->port());
+  auto second = HttpStatusServer::Start(listen, registry_, [] { return true; });
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(absl::StrCat("cannot serve HTTP on ", listen)));
+}
+
+TEST(CivetListeningPortTest, AcceptsHostPortForms) {
+  EXPECT_EQ(*CivetListeningPort("127.0.0.1:9471"), "127.0.0.1:9471");
+  EXPECT_EQ(*CivetListeningPort(":9471"), "9471");
+  EXPECT_EQ(*CivetListeningPort("[::1]:0"), "[::1]:0");
+}
+
+TEST(CivetListeningPortTest, RejectsAMissingOrBadPort) {
+  for (const char* bad :
+       {"localhost", "127.0.0.1:http", "127.0.0.1:70000", "127.0.0.1:-1", ""}) {
+    auto port = CivetListeningPort(bad);
+    ASSERT_FALSE(port.ok()) << bad;
+    EXPECT_EQ(port.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(port.status().message(), HasSubstr("is not host:port"));
+  }
+}
+
+}  // namespace
+}  // namespace dagd

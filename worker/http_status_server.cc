@@ -1,0 +1,163 @@
+#include "worker/http_status_server.h"
+
+#include <arpa/inet.h>
+#include <civetweb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "prometheus/text_serializer.h"
+
+namespace dagd {
+namespace {
+
+void Respond(mg_connection* connection, int code, const char* reason,
+             const char* content_type, const std::string& body) {
+  mg_printf(connection,
+            "HTTP/1.1 %d %s\r\n"
+            "Content-Type: %s\r\n"
+            "Content-Length: %zu\r\n"
+            "Cache-Control: no-store\r\n"
+            "Connection: close\r\n\r\n",
+            code, reason, content_type, body.size());
+  const mg_request_info* request = mg_get_request_info(connection);
+  bool head = request != nullptr && request->request_method != nullptr &&
+              std::string(request->request_method) == "HEAD";
+  if (!head) mg_write(connection, body.data(), body.size());
+}
+
+bool IsGetOrHead(mg_connection* connection) {
+  const mg_request_info* request = mg_get_request_info(connection);
+  if (request == nullptr || request->request_method == nullptr) return false;
+  std::string method = request->request_method;
+  return method == "GET" || method == "HEAD";
+}
+
+// Opens and closes a connection to the local port (a no-op when nothing
+// listens on the loopback address).
+void WakeAcceptLoop(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  close(fd);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CivetListeningPort(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  int port;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", listen, "' is not host:port (e.g. 127.0.0.1:9471 or 0.0.0.0:0)"));
+  }
+  // civetweb takes "1.2.3.4:80", "[::1]:80", or a bare port for every
+  // address; "0.0.0.0:80" and ":80" mean every IPv4 address.
+  std::string host = listen.substr(0, colon);
+  if (host.empty()) return std::to_string(port);
+  return listen;
+}
+
+HttpStatusServer::HttpStatusServer(
+    std::weak_ptr<prometheus::Collectable> metrics,
+    std::function<bool()> healthy)
+    : metrics_(std::move(metrics)), healthy_(std::move(healthy)) {}
+
+absl::StatusOr<std::unique_ptr<HttpStatusServer>> HttpStatusServer::Start(
+    const std::string& listen, std::weak_ptr<prometheus::Collectable> metrics,
+    std::function<bool()> healthy) {
+  absl::StatusOr<std::string> ports = CivetListeningPort(listen);
+  if (!ports.ok()) return ports.status();
+  std::unique_ptr<HttpStatusServer> server(
+      new HttpStatusServer(std::move(metrics), std::move(healthy)));
+  const char* options[] = {
+      "listening_ports",    ports->c_str(), "num_threads", "2",
+      "request_timeout_ms", "10000",        nullptr};
+  mg_callbacks callbacks = {};
+  // Keep civetweb's own messages off stderr: failures come back as status.
+  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+  mg_init_data init = {&callbacks, nullptr, options};
+  char error_text[256] = {};
+  unsigned error_code = 0;
+  mg_error_data error = {&error_code, error_text, sizeof(error_text)};
+  server->context_ = mg_start2(&init, &error);
+  if (server->context_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve HTTP on ", listen, ": ",
+                     error_text[0] != '\0' ? error_text : "civetweb failed"));
+  }
+  mg_server_port bound[4] = {};
+  if (mg_get_server_ports(server->context_, 4, bound) < 1) {
+    return absl::InternalError(
+        absl::StrCat("HTTP server on ", listen, " reports no bound port"));
+  }
+  server->port_ = bound[0].port;
+  mg_set_request_handler(server->context_, "/metrics$", &HandleMetrics,
+                         server.get());
+  mg_set_request_handler(server->context_, "/healthz$", &HandleHealth,
+                         server.get());
+  return server;
+}
+
+HttpStatusServer::~HttpStatusServer() {
+  if (context_ == nullptr) return;
+  // civetweb's accept loop polls in 2 s quanta and only then sees the stop
+  // flag. Connecting to it while it stops ends the wait at once, so a
+  // stopping process does not hang for up to 2 s.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    mg_stop(context_);
+    stopped = true;
+  });
+  while (!stopped) {
+    WakeAcceptLoop(port_);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  stopper.join();
+}
+
+int HttpStatusServer::HandleMetrics(mg_connection* connection, void* self) {
+  auto* server = static_cast<HttpStatusServer*>(self);
+  if (!IsGetOrHead(connection)) {
+    Respond(connection, 405, "Method Not Allowed", "text/plain", "use GET\n");
+    return 405;
+  }
+  std::string body;
+  if (std::shared_ptr<prometheus::Collectable> metrics =
+          server->metrics_.lock()) {
+    body = prometheus::TextSerializer().Serialize(metrics->Collect());
+  }
+  Respond(connection, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+          body);
+  return 200;
+}
+
+int HttpStatusServer::HandleHealth(mg_connection* connection, void* self) {
+  auto* server = static_cast<HttpStatusServer*>(self);
+  if (!IsGetOrHead(connection)) {
+    Respond(connection, 405, "Method Not Allowed", "text/plain", "use GET\n");
+    return 405;
+  }
+  if (server->healthy_()) {
+    Respond(connection, 200, "OK", "text/plain", "ok");
+    return 200;
+  }
+  Respond(connection, 503, "Service Unavailable", "text/plain", "unavailable");
+  return 503;
+}
+
+}  // namespace dagd
