@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -127,6 +129,55 @@ TEST_F(ObservabilityTest, MetricsCountJobsTasksAndWorkers) {
 TEST_F(ObservabilityTest, HealthzIsOkWhileServing) {
   EXPECT_THAT(HttpGet(metrics_port_, "/healthz"),
               ::testing::StartsWith("HTTP/1.1 200"));
+}
+
+// While dagd stops it is unhealthy on both channels. A local "worker" that
+// ignores SIGTERM holds dagd in its stop (it waits 5 s for local workers
+// before SIGKILL), so the stopping state can be observed.
+TEST(StoppingHealthTest, StoppingDagdIsNotServing) {
+  absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string stubborn = (*dir)->path() + "/stubborn-worker";
+  {
+    std::ofstream script(stubborn);
+    script << "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n";
+  }
+  ASSERT_EQ(chmod(stubborn.c_str(), 0755), 0);
+  const int metrics_port = FreePort();
+  std::unique_ptr<DagdProcess> dagd = StartDagd(
+      {"--local_workers=1", absl::StrCat("--worker_binary=", stubborn),
+       absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  ASSERT_NE(dagd, nullptr);
+  auto channel =
+      grpc::CreateChannel(dagd->address(), grpc::InsecureChannelCredentials());
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  auto check = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(2));
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status status = stub->Check(
+        &context, grpc::health::v1::HealthCheckRequest(), &response);
+    return status.ok() ? response.status()
+                       : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  };
+  ASSERT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
+  ASSERT_THAT(HttpGet(metrics_port, "/healthz"),
+              ::testing::StartsWith("HTTP/1.1 200"));
+
+  dagd->Signal(SIGTERM);
+  EXPECT_EQ(
+      PollUntil(
+          [&] {
+            return HttpGet(metrics_port, "/healthz").rfind("HTTP/1.1 503", 0) ==
+                   0;
+          },
+          absl::Seconds(4), "/healthz to answer 503"),
+      absl::OkStatus());
+  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  stub.reset();  // an open channel would hold dagd's gRPC shutdown
+  channel.reset();
+  EXPECT_EQ(dagd->Stop(), absl::OkStatus());
 }
 
 TEST(LogFormatTest, JsonLogsAreOneObjectPerLine) {

@@ -180,6 +180,8 @@ class DagdProcess {
   // otherwise the error says how it ended and carries the end of its log.
   absl::Status Stop(absl::Duration timeout = absl::Seconds(20),
                     int signal = SIGTERM);
+  // Sends `signal` to dagd and returns at once (Stop() still waits later).
+  void Signal(int signal) { dagd_->Kill(signal); }
   // dagd's standard error so far (its log).
   std::string Log() const;
 
