@@ -12,8 +12,12 @@ namespace {
 // Streams one job's events to a WatchJob caller.
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
-  WatchReactor(Coordinator* coordinator, const std::string& job_id)
-      : coordinator_(coordinator), sink_(std::make_shared<Sink>(this)) {
+  // `observer` may be null.
+  WatchReactor(Coordinator* coordinator, RpcObserver* observer,
+               const std::string& job_id)
+      : coordinator_(coordinator),
+        observer_(observer),
+        sink_(std::make_shared<Sink>(this)) {
     coordinator_->Watch(job_id, sink_);
   }
 
@@ -23,6 +27,9 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
         grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
   }
   void OnDone() override {
+    if (observer_ != nullptr) {
+      observer_->OnRpcDone("WatchJob", sink_->writer.finish_code());
+    }
     sink_->writer.Detach();
     coordinator_->Unwatch(sink_);
     delete this;
@@ -43,6 +50,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   };
 
   Coordinator* const coordinator_;
+  RpcObserver* const observer_;
   const std::shared_ptr<Sink> sink_;
 };
 
@@ -162,7 +170,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
 
 grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
-  return new WatchReactor(coordinator_, request->job_id());
+  return new WatchReactor(coordinator_, observer_, request->job_id());
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(

@@ -56,6 +56,12 @@ class StreamWriter {
     }
   }
 
+  // The code the stream finished with (OK until it finishes).
+  grpc::StatusCode finish_code() {
+    absl::MutexLock lock(&mu_);
+    return status_.error_code();
+  }
+
   void Detach() {
     absl::MutexLock lock(&mu_);
     reactor_ = nullptr;
