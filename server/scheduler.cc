@@ -354,18 +354,20 @@ void Scheduler::Fail(Job& job, uint32_t task, std::string error,
   TaskRecord& t = job.tasks[task];
   t.attempts.back().error = std::move(error);
   const v1::RetryPolicy& retry = job.spec(task).retry();
-  const uint32_t attempts = t.attempts.size();
-  if (permanent || attempts >= std::max<uint32_t>(1, retry.max_attempts())) {
+  // Attempts lost with their worker do not count: the task never failed.
+  const uint32_t failures = ++t.failed_attempts;
+  if (permanent || failures >= std::max<uint32_t>(1, retry.max_attempts())) {
     FailForGood(job, task);
     return;
   }
   // Jitter in [0.5, 1.0] of the backoff keeps retries of a fan-out apart.
   const absl::Duration delay =
-      Backoff(retry, attempts) * (0.5 + 0.5 * random_());
+      Backoff(retry, failures) * (0.5 + 0.5 * random_());
   t.retry_wait = true;
   t.retry_at = clock_->Now() + delay;
   SetState(job, task, v1::TASK_READY);
-  retries_.push(Timer{t.retry_at, job.seq, task, attempts});
+  retries_.push(Timer{t.retry_at, job.seq, task,
+                      static_cast<uint32_t>(t.attempts.size())});
 }
 
 void Scheduler::FailForGood(Job& job, uint32_t task) {

@@ -32,8 +32,9 @@ struct TaskRecord {
   absl::Time retry_at = absl::InfinitePast();
   absl::Time ready_since = absl::InfinitePast();  // for queue-wait metrics
   std::vector<AttemptRecord> attempts;
-  std::string error;      // why it failed for good
-  WorkerId producer = 0;  // the worker that produced its result
+  uint32_t failed_attempts = 0;  // attempts that failed (not lost ones)
+  std::string error;             // why it failed for good
+  WorkerId producer = 0;         // the worker that produced its result
 };
 
 struct Scheduler::Job {

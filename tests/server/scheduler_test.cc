@@ -375,6 +375,21 @@ TEST_F(SchedulerTest, LostWorkerTasksRunAgainAndLateReportsAreDropped) {
   EXPECT_EQ(scheduler_.dropped_reports(), 3u);
 }
 
+TEST_F(SchedulerTest, LostAttemptsDoNotUseUpRetries) {
+  Submit(
+      R"({"tasks": [{"id": "f", "fn": "fail", "retry": {"maxAttempts": 2}}]})");
+  AddWorker(kWorker, 1);
+  ASSERT_EQ(Dispatch(kWorker).size(), 1u);
+  scheduler_.RemoveWorker(kWorker);  // attempt 1 is lost, not failed
+  AddWorker(kOther, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kOther);
+  ASSERT_EQ(sent.size(), 1u);
+  Report(kOther, sent[0], false, "boom");  // the first failure: retried
+  Dispatch(kOther);
+  EXPECT_TRUE(last_writes_.job_statuses.empty());
+  EXPECT_TRUE(scheduler_.NextWakeup().has_value());
+}
+
 TEST_F(SchedulerTest, SilentWorkerIsDeclaredLostOnTheClock) {
   Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
   AddWorker(kWorker, 1);
