@@ -9,10 +9,12 @@ cd "$(dirname "$0")/.."
 (cd build && ctest --output-on-failure -j 2 --timeout 300)
 
 if [ "${DAGD_SKIP_SANITIZERS:-0}" != "1" ]; then
+  # Integration and deploy tests check processes and files, not memory: they
+  # run once, above.
   echo "== unit tests under ASan + UBSan =="
   BUILD_DIR=build-asan BUILD_TYPE=Debug ./deploy/build.sh -DDAGD_SANITIZE=ON
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j 2 --timeout 300 \
-     -E '^integration\.')
+     -E '^(integration|deploy)\.')
 fi
