@@ -26,7 +26,10 @@ for _ in $(seq 1 200); do
 done
 export DAGD_SERVER="127.0.0.1:$(cat "$PORT_FILE")"
 echo "dagd is serving on $DAGD_SERVER with 2 local workers" >&2
-JOB=$("$BIN/dagctl" submit client/examples/tree-reduction.json --wait | head -n1)
-echo "job $JOB finished; result of task 'root':" >&2
+# submit prints the job id on its first line, then (with --wait) the end.
+SUBMITTED=$("$BIN/dagctl" submit client/examples/tree-reduction.json --wait)
+JOB=$(printf '%s\n' "$SUBMITTED" | head -n1)
+printf '%s\n' "$SUBMITTED" | tail -n +2 >&2
+echo "result of task 'root' of job $JOB:" >&2
 "$BIN/dagctl" result "$JOB" root
 echo
