@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# compare.sh: dagd against Dask distributed on the same graph shapes, on this
+# machine, on loopback only.
+#
+#   client/bench/compare.sh [--big] [--repeat=N]
+#
+# Installs python3-distributed if it is missing, builds dagd, dagd-worker and
+# dagbench (deploy/build.sh into $BUILD_DIR, default build-bench), starts a
+# dagd with 2 local workers of 64 slots on a free 127.0.0.1 port and a fresh
+# data directory, runs dagbench and dask_bench.py (Dask: a LocalCluster of 2
+# processes with 64 threads each) N times per shape (default 3), and prints a
+# table of the medians. --big also runs dagbench's 1,000,000-task shape, on a
+# fresh dagd, with the coordinator's peak RSS: once waiting with Client::Wait
+# and once polling GetJob. Every process this script starts is stopped when
+# it exits.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BUILD_DIR=${BUILD_DIR:-build-bench}
+REPEAT=3
+BIG=0
+for arg in "$@"; do
+  case "$arg" in
+    --big) BIG=1 ;;
+    --repeat=*) REPEAT=${arg#--repeat=} ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown argument '$arg'; see --help" >&2; exit 2 ;;
+  esac
+done
+
+# (a) Dask, from Debian's archive.
+if ! /usr/bin/python3 -c 'import distributed' 2>/dev/null; then
+  echo "compare.sh: installing python3-distributed" >&2
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get install -y python3-distributed >&2 \
+    || { $SUDO apt-get update >&2 && $SUDO apt-get install -y python3-distributed >&2; }
+fi
+
+# (b) Build.
+echo "compare.sh: building into $BUILD_DIR" >&2
+BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagbench" deploy/build.sh >&2
+BIN=$ROOT/$BUILD_DIR/bin
+
+WORK=$(mktemp -d /tmp/dagd-compare.XXXXXX)
+DAGD_PID=
+stop_dagd() {
+  if [ -n "$DAGD_PID" ] && kill -0 "$DAGD_PID" 2>/dev/null; then
+    kill -TERM "$DAGD_PID" 2>/dev/null || true
+    wait "$DAGD_PID" 2>/dev/null || true
+  fi
+  DAGD_PID=
+}
+cleanup() { stop_dagd; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# (c) Starts a dagd on a fresh data directory; sets DAGD_PID and DAGD_ADDR.
+start_dagd() {
+  local dir
+  dir=$(mktemp -d "$WORK/dagd.XXXXXX")
+  "$BIN/dagd" --listen=127.0.0.1:0 --port_file="$dir/port" \
+    --data_dir="$dir/data" --metrics_listen=127.0.0.1:0 \
+    --local_workers=2 --local_worker_slots=64 2>"$dir/dagd.log" &
+  DAGD_PID=$!
+  for _ in $(seq 200); do
+    [ -s "$dir/port" ] && break
+    kill -0 "$DAGD_PID" 2>/dev/null \
+      || { echo "compare.sh: dagd exited; its log:" >&2; cat "$dir/dagd.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ -s "$dir/port" ] || { echo "compare.sh: dagd wrote no port file" >&2; exit 1; }
+  DAGD_ADDR=127.0.0.1:$(cat "$dir/port")
+}
+
+# (d) Measure.
+start_dagd
+echo "compare.sh: dagd on $DAGD_ADDR (pid $DAGD_PID); running dagbench" >&2
+"$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --repeat="$REPEAT" \
+  --coordinator_pid="$DAGD_PID" | tee "$WORK/dagd.out"
+stop_dagd
+
+echo "compare.sh: running dask_bench.py" >&2
+/usr/bin/python3 client/bench/dask_bench.py --repeat="$REPEAT" 2>"$WORK/dask.err" \
+  | tee "$WORK/dask.out" \
+  || { echo "compare.sh: dask_bench.py failed:" >&2; tail -20 "$WORK/dask.err" >&2; exit 1; }
+
+# (e) The table.
+field() {  # field FILE SYSTEM SHAPE KEY: KEY of the median line (or the only run)
+  awk -v sys="$2" -v shape="$3" -v key="$4" '
+    $1 == sys && $2 == shape {
+      med = ($3 == "median")
+      for (i = 3; i <= NF; i++) if (index($i, key "=") == 1) v = substr($i, length(key) + 2)
+      if (med) { found = v; exit }
+      last = v
+    }
+    END { print (found != "" ? found : (last != "" ? last : "-")) }' "$1"
+}
+model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+echo
+echo "Machine: $(nproc) cores, ${model:-unknown CPU}, $mem; $(uname -sr)"
+echo "Load average at the end (other processes share these cores): $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "dagd: 2 local workers x 64 slots; Dask $(/usr/bin/python3 -c 'import distributed; print(distributed.__version__)'): LocalCluster 2 processes x 64 threads"
+echo "Median of $REPEAT runs; seconds from submission to result."
+echo
+printf '%-8s %7s %12s %12s %14s %14s %10s\n' shape tasks dagd_s dask_s dagd_tasks/s dask_tasks/s dask/dagd
+for shape in tree tree100 wide chain sync; do
+  tasks=$(field "$WORK/dagd.out" dagd "$shape" tasks)
+  d=$(field "$WORK/dagd.out" dagd "$shape" seconds)
+  k=$(field "$WORK/dask.out" dask "$shape" seconds)
+  dr=$(field "$WORK/dagd.out" dagd "$shape" tasks_per_s)
+  kr=$(field "$WORK/dask.out" dask "$shape" tasks_per_s)
+  ratio=$(awk -v d="$d" -v k="$k" 'BEGIN { if (d + 0 > 0 && k + 0 > 0) printf "%.2f", k / d; else print "-" }')
+  printf '%-8s %7s %12s %12s %14s %14s %10s\n' "$shape" "$tasks" "$d" "$k" "$dr" "$kr" "$ratio"
+done
+echo
+echo "chain us/hop: dagd $(field "$WORK/dagd.out" dagd chain us_per_hop), dask $(field "$WORK/dask.out" dask chain us_per_hop)"
+echo "sync per job: dagd p50 $(field "$WORK/dagd.out" dagd sync p50_ms) ms p99 $(field "$WORK/dagd.out" dagd sync p99_ms) ms;" \
+  "dask p50 $(field "$WORK/dask.out" dask sync p50_ms) ms p99 $(field "$WORK/dask.out" dask sync p99_ms) ms"
+
+if [ "$BIG" = 1 ]; then
+  echo
+  # Twice, each on a fresh dagd: waiting with Client::Wait (a WatchJob
+  # stream of every task event), then polling GetJob, which shows what the
+  # event stream costs at this size.
+  for poll in 0 100ms; do
+    start_dagd
+    echo "compare.sh: big (1,000,000 tasks, --poll_interval=$poll) on a fresh dagd, pid $DAGD_PID" >&2
+    echo "# big, waiting by $([ "$poll" = 0 ] && echo 'Client::Wait (WatchJob stream)' || echo "GetJob every $poll"):"
+    "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=big \
+      --coordinator_pid="$DAGD_PID" --poll_interval="$poll"
+    stop_dagd
+  done
+  echo "dask big: not run (see dask_bench.py)"
+fi

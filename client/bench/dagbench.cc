@@ -1,0 +1,454 @@
+// dagbench: measures dagd end to end on fixed graph shapes.
+//
+// Each shape is built in code with JobBuilder (outside the timed section),
+// then timed from just before Submit to when Wait returns, and its result is
+// checked: a benchmark that measures a wrong answer measures nothing. One line
+// per run goes to stdout:
+//
+//   dagd SHAPE tasks=N seconds=S tasks_per_s=R [shape-specific fields]
+//
+// and, with --repeat=N > 1, a final `dagd SHAPE median ...` line per shape.
+// One unmeasured one-task job runs first (connection set-up).
+// Progress and errors go to stderr. Exit code 1 when a job fails or its
+// result is wrong, 2 on bad flags, 3 when the server is unreachable.
+//
+// The shapes (see --help):
+//   tree     1,024 const leaves summed pairwise by 1,023 adds (523776)
+//   tree100  the same with 100 ms sleep adds
+//   wide     10,000 const tasks, then one add of all of them (10000)
+//   chain    1,000 adds, each adding 1 to the previous one (1000)
+//   sync     200 one-task jobs, each submitted and awaited before the next
+//   big      one job of 1,000 chains of 1,000 tasks (const, then identities)
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "client/job_builder.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:7700", "the dagd to measure");
+ABSL_FLAG(std::string, shape, "tree,tree100,wide,chain,sync",
+          "comma-separated shapes to run, in this order: tree, tree100, "
+          "wide, chain, sync, big (big is not in the default set)");
+ABSL_FLAG(int, repeat, 1,
+          "runs of each shape; above 1, a median line follows each shape");
+ABSL_FLAG(int, coordinator_pid, 0,
+          "pid of the dagd process; if set, big reports its peak RSS "
+          "(VmHWM from /proc/PID/status)");
+ABSL_FLAG(int, wait_workers, 0,
+          "before measuring, wait until this many workers are connected");
+ABSL_FLAG(absl::Duration, call_timeout, absl::Minutes(10),
+          "deadline of each unary call (Submit of a big job takes a while)");
+ABSL_FLAG(absl::Duration, poll_interval, absl::ZeroDuration(),
+          "0: wait with Client::Wait (a WatchJob stream, which carries every "
+          "task event); above 0: poll GetJob this often instead, to see what "
+          "the event stream costs");
+ABSL_FLAG(absl::Duration, job_timeout, absl::Minutes(30),
+          "deadline of waiting for one job");
+
+namespace dagd {
+namespace {
+
+// One measured shape: how to build it and what its answer must be.
+struct Shape {
+  std::string name;
+  // Builds the job; not timed.
+  std::function<absl::StatusOr<v1::JobSpec>()> build;
+  // Results to check after the run: task id and its expected JSON text.
+  std::vector<std::pair<std::string, std::string>> expected;
+};
+
+// One run's measurement.
+struct Run {
+  int64_t tasks = 0;
+  double seconds = 0;
+  // Latencies of the sync shape's jobs, in milliseconds.
+  std::vector<double> job_ms;
+  // big: seconds of the Submit call alone.
+  double submit_seconds = 0;
+};
+
+constexpr int kTreeLeaves = 1024;
+constexpr int kWideTasks = 10000;
+constexpr int kChainLength = 1000;
+constexpr int kSyncJobs = 200;
+constexpr int kBigChains = 1000;
+constexpr int kBigChainLength = 1000;
+
+// 1,024 const leaves, reduced pairwise; `fn`/`ms` select add or sleep.
+absl::StatusOr<v1::JobSpec> BuildTree(const std::string& name,
+                                      const std::string& fn, int sleep_ms) {
+  JobBuilder job(name);
+  std::vector<std::string> level;
+  level.reserve(kTreeLeaves);
+  for (int i = 0; i < kTreeLeaves; ++i) {
+    level.push_back(absl::StrCat("leaf", i));
+    job.Task(level.back(), "const").Arg("value", i);
+  }
+  for (int depth = 1; level.size() > 1; ++depth) {
+    std::vector<std::string> next;
+    for (size_t i = 0; i + 1 < level.size(); i += 2) {
+      next.push_back(level.size() == 2 ? std::string("root")
+                                       : absl::StrCat("n", depth, "_", i / 2));
+      TaskBuilder task = job.Task(next.back(), fn);
+      task.Inputs({level[i], level[i + 1]});
+      if (sleep_ms > 0) task.Arg("ms", sleep_ms);
+    }
+    level = std::move(next);
+  }
+  return job.Build();
+}
+
+absl::StatusOr<v1::JobSpec> BuildWide() {
+  JobBuilder job("bench-wide");
+  std::vector<std::string> ids;
+  ids.reserve(kWideTasks);
+  for (int i = 0; i < kWideTasks; ++i) {
+    ids.push_back(absl::StrCat("c", i));
+    job.Task(ids.back(), "const").Arg("value", 1);
+  }
+  job.Task("sum", "add").Inputs(ids);
+  return job.Build();
+}
+
+// add(value 1), then add(previous, value 1) ...: the last is kChainLength.
+absl::StatusOr<v1::JobSpec> BuildChain() {
+  JobBuilder job("bench-chain");
+  job.Task("h0", "add").Arg("value", 1);
+  for (int i = 1; i < kChainLength; ++i) {
+    job.Task(absl::StrCat("h", i), "add")
+        .Inputs({absl::StrCat("h", i - 1)})
+        .Arg("value", 1);
+  }
+  return job.Build();
+}
+
+absl::StatusOr<v1::JobSpec> BuildSyncJob() {
+  JobBuilder job("bench-sync");
+  job.Task("one", "const").Arg("value", 1);
+  return job.Build();
+}
+
+// Chain c starts with const c and passes it down 999 identities.
+absl::StatusOr<v1::JobSpec> BuildBig() {
+  JobBuilder job("bench-big");
+  for (int c = 0; c < kBigChains; ++c) {
+    job.Task(absl::StrCat("c", c, "_0"), "const").Arg("value", c);
+    for (int i = 1; i < kBigChainLength; ++i) {
+      job.Task(absl::StrCat("c", c, "_", i), "identity")
+          .Inputs({absl::StrCat("c", c, "_", i - 1)});
+    }
+  }
+  return job.Build();
+}
+
+std::string BigLast(int chain) {
+  return absl::StrCat("c", chain, "_", kBigChainLength - 1);
+}
+
+std::optional<Shape> FindShape(const std::string& name) {
+  if (name == "tree") {
+    return Shape{name,
+                 [] { return BuildTree("bench-tree", "add", 0); },
+                 {{"root", "523776"}}};
+  }
+  if (name == "tree100") {
+    return Shape{name,
+                 [] { return BuildTree("bench-tree100", "sleep", 100); },
+                 {{"root", "523776"}}};
+  }
+  if (name == "wide") {
+    return Shape{name, BuildWide, {{"sum", absl::StrCat(kWideTasks)}}};
+  }
+  if (name == "chain") {
+    return Shape{
+        name,
+        BuildChain,
+        {{absl::StrCat("h", kChainLength - 1), absl::StrCat(kChainLength)}}};
+  }
+  if (name == "sync") return Shape{name, BuildSyncJob, {{"one", "1"}}};
+  if (name == "big") {
+    return Shape{name,
+                 BuildBig,
+                 {{BigLast(0), "0"},
+                  {BigLast(kBigChains / 2), absl::StrCat(kBigChains / 2)},
+                  {BigLast(kBigChains - 1), absl::StrCat(kBigChains - 1)}}};
+  }
+  return std::nullopt;
+}
+
+// The job must have succeeded and each expected result must match.
+absl::Status CheckJob(Client& client, const std::string& job_id,
+                      const v1::JobStatus& final_status, const Shape& shape) {
+  if (final_status.state() != v1::JOB_SUCCEEDED) {
+    std::string why;
+    for (const v1::TaskNote& note : final_status.failures()) {
+      absl::StrAppend(&why, "\n  ", note.ShortDebugString());
+    }
+    return absl::InternalError(
+        absl::StrCat("job ", job_id, " (", shape.name, ") ended ",
+                     v1::JobState_Name(final_status.state()), why));
+  }
+  for (const auto& [task, want] : shape.expected) {
+    absl::StatusOr<v1::GetResultResponse> result = client.Result(job_id, task);
+    if (!result.ok()) return result.status();
+    const std::string got(absl::StripAsciiWhitespace(result->data()));
+    if (got != want) {
+      return absl::InternalError(absl::StrCat(
+          "WRONG RESULT: job ", job_id, " (", shape.name, ") task ", task,
+          " is '", got, "', expected '", want, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Client::Wait, or GetJob polls every --poll_interval until the job ends.
+absl::StatusOr<v1::JobStatus> WaitForJob(Client& client,
+                                         const std::string& job_id) {
+  const absl::Duration interval = absl::GetFlag(FLAGS_poll_interval);
+  if (interval <= absl::ZeroDuration()) return client.Wait(job_id);
+  const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_job_timeout);
+  while (true) {
+    absl::StatusOr<v1::JobStatus> status = client.Get(job_id);
+    if (!status.ok()) return status.status();
+    const v1::JobState state = status->state();
+    if (state != v1::JOB_PENDING && state != v1::JOB_RUNNING) return status;
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("job ", job_id, " still running after --job_timeout"));
+    }
+    absl::SleepFor(interval);
+  }
+}
+
+// Submits `spec`, waits for it, checks it; returns the seconds from just
+// before Submit to when Wait returned, and Submit's own in `submit_seconds`.
+absl::StatusOr<double> RunJob(Client& client, const v1::JobSpec& spec,
+                              const Shape& shape, double* submit_seconds) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::string> job_id = client.Submit(spec);
+  if (!job_id.ok()) return job_id.status();
+  const absl::Time submitted = absl::Now();
+  absl::StatusOr<v1::JobStatus> final_status = WaitForJob(client, *job_id);
+  const absl::Time end = absl::Now();
+  if (!final_status.ok()) return final_status.status();
+  if (submit_seconds != nullptr) {
+    *submit_seconds = absl::ToDoubleSeconds(submitted - start);
+  }
+  absl::Status checked = CheckJob(client, *job_id, *final_status, shape);
+  if (!checked.ok()) return checked;
+  return absl::ToDoubleSeconds(end - start);
+}
+
+absl::StatusOr<Run> RunShape(Client& client, const Shape& shape) {
+  absl::StatusOr<v1::JobSpec> spec = shape.build();
+  if (!spec.ok()) return spec.status();
+  Run run;
+  if (shape.name == "sync") {
+    run.tasks = kSyncJobs;
+    for (int i = 0; i < kSyncJobs; ++i) {
+      absl::StatusOr<double> seconds = RunJob(client, *spec, shape, nullptr);
+      if (!seconds.ok()) return seconds.status();
+      run.seconds += *seconds;
+      run.job_ms.push_back(*seconds * 1e3);
+    }
+    return run;
+  }
+  run.tasks = spec->tasks_size();
+  absl::StatusOr<double> seconds =
+      RunJob(client, *spec, shape, &run.submit_seconds);
+  if (!seconds.ok()) return seconds.status();
+  run.seconds = *seconds;
+  return run;
+}
+
+// Nearest-rank percentile of `values` (0 < p <= 100).
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(p / 100.0 * values.size() + 0.999999);
+  rank = std::clamp<size_t>(rank, 1, values.size());
+  return values[rank - 1];
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// VmHWM of `pid` in MiB, or nullopt when it cannot be read.
+std::optional<double> PeakRssMb(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view rest = line;
+    if (!absl::ConsumePrefix(&rest, "VmHWM:")) continue;
+    rest = absl::StripAsciiWhitespace(rest);
+    absl::ConsumeSuffix(&rest, "kB");
+    int64_t kb = 0;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &kb)) {
+      return kb / 1024.0;
+    }
+  }
+  return std::nullopt;
+}
+
+// The fields after `dagd SHAPE [median] `.
+std::string Fields(const std::string& shape, int64_t tasks, double seconds,
+                   const std::vector<double>& job_ms, double submit_seconds) {
+  std::string out =
+      absl::StrFormat("tasks=%d seconds=%.4f tasks_per_s=%.1f", tasks, seconds,
+                      seconds > 0 ? tasks / seconds : 0.0);
+  if (shape == "chain") {
+    absl::StrAppendFormat(&out, " us_per_hop=%.1f", seconds * 1e6 / tasks);
+  } else if (shape == "sync") {
+    absl::StrAppendFormat(&out, " p50_ms=%.3f p99_ms=%.3f",
+                          Percentile(job_ms, 50), Percentile(job_ms, 99));
+  } else if (shape == "big") {
+    absl::StrAppendFormat(&out, " submit_seconds=%.3f", submit_seconds);
+    const int pid = absl::GetFlag(FLAGS_coordinator_pid);
+    if (pid > 0) {
+      if (std::optional<double> mb = PeakRssMb(pid)) {
+        absl::StrAppendFormat(&out, " coordinator_peak_rss_mb=%.1f", *mb);
+      } else {
+        std::cerr << "dagbench: cannot read VmHWM of pid " << pid << "\n";
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status WaitForWorkers(Client& client, int want) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  size_t have = 0;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<v1::ListWorkersResponse> workers = client.ListWorkers();
+    if (workers.ok()) {
+      have = workers->workers_size();
+      if (static_cast<int>(have) >= want) return absl::OkStatus();
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::UnavailableError(absl::StrCat("only ", have, " of ", want,
+                                             " workers connected after 60 s"));
+}
+
+int Main(const std::vector<Shape>& shapes) {
+  ClientOptions options;
+  options.call_timeout = absl::GetFlag(FLAGS_call_timeout);
+  options.watch_timeout = absl::GetFlag(FLAGS_job_timeout);
+  std::unique_ptr<Client> client =
+      Client::Connect(absl::GetFlag(FLAGS_server), options);
+  if (const int want = absl::GetFlag(FLAGS_wait_workers); want > 0) {
+    if (absl::Status s = WaitForWorkers(*client, want); !s.ok()) {
+      std::cerr << "dagbench: " << s.message() << "\n";
+      return 3;
+    }
+  }
+  // One unmeasured job first, so no shape pays for connection set-up.
+  if (std::optional<Shape> warm = FindShape("sync")) {
+    absl::StatusOr<v1::JobSpec> spec = warm->build();
+    absl::StatusOr<double> seconds =
+        spec.ok() ? RunJob(*client, *spec, *warm, nullptr)
+                  : absl::StatusOr<double>(spec.status());
+    if (!seconds.ok()) {
+      std::cerr << "dagbench: warm-up job: " << seconds.status() << "\n";
+      return absl::IsUnavailable(seconds.status()) ? 3 : 1;
+    }
+  }
+  const int repeat = absl::GetFlag(FLAGS_repeat);
+  for (const Shape& shape : shapes) {
+    std::vector<double> seconds, p50s, p99s;
+    int64_t tasks = 0;
+    for (int r = 0; r < repeat; ++r) {
+      absl::StatusOr<Run> run = RunShape(*client, shape);
+      if (!run.ok()) {
+        std::cerr << "dagbench: " << shape.name << ": " << run.status() << "\n";
+        return absl::IsUnavailable(run.status()) ? 3 : 1;
+      }
+      tasks = run->tasks;
+      seconds.push_back(run->seconds);
+      p50s.push_back(Percentile(run->job_ms, 50));
+      p99s.push_back(Percentile(run->job_ms, 99));
+      std::cout << "dagd " << shape.name << " "
+                << Fields(shape.name, run->tasks, run->seconds, run->job_ms,
+                          run->submit_seconds)
+                << std::endl;
+    }
+    if (repeat > 1) {
+      std::string line = absl::StrFormat(
+          "dagd %s median tasks=%d seconds=%.4f tasks_per_s=%.1f", shape.name,
+          tasks, Median(seconds), tasks / Median(seconds));
+      if (shape.name == "chain") {
+        absl::StrAppendFormat(&line, " us_per_hop=%.1f",
+                              Median(seconds) * 1e6 / tasks);
+      } else if (shape.name == "sync") {
+        absl::StrAppendFormat(&line, " p50_ms=%.3f p99_ms=%.3f", Median(p50s),
+                              Median(p99s));
+      }
+      std::cout << line << std::endl;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace dagd
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dagbench [--server=HOST:PORT] [--shape=tree,wide,...] [--repeat=N]\n"
+      "Runs fixed graph shapes on a running dagd, checks their results, and\n"
+      "prints `dagd SHAPE tasks=N seconds=S tasks_per_s=R ...` per run.\n"
+      "Shapes: tree (1,024 leaves summed pairwise), tree100 (the same with\n"
+      "100 ms sleep adds), wide (10,000 consts, one add), chain (1,000 adds\n"
+      "in a line), sync (200 one-task jobs one after another), big (one job\n"
+      "of 1,000 chains of 1,000 tasks; not run by default).");
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::cerr << "dagbench: unexpected argument '" << rest[1]
+              << "'; see --help\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_repeat) < 1) {
+    std::cerr << "dagbench: --repeat must be at least 1\n";
+    return 2;
+  }
+  std::vector<dagd::Shape> shapes;
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_shape), ',', absl::SkipEmpty())) {
+    std::optional<dagd::Shape> shape = dagd::FindShape(std::string(name));
+    if (!shape) {
+      std::cerr << "dagbench: unknown shape '" << name
+                << "'; known: tree, tree100, wide, chain, sync, big\n";
+      return 2;
+    }
+    shapes.push_back(*std::move(shape));
+  }
+  if (shapes.empty()) {
+    std::cerr << "dagbench: --shape names no shape\n";
+    return 2;
+  }
+  return dagd::Main(shapes);
+}
