@@ -21,22 +21,15 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class BadInputTest : public ::testing::Test {
- protected:
+class BadInputTest : public SharedDagdTest<BadInputTest> {
+ public:
   // No workers: nothing here should ever run.
-  static void SetUpTestSuite() {
-    dagd_ =
-        StartDagd({"--max_tasks_per_job=5", "--max_job_bytes=2000"}).release();
+  static std::vector<std::string> Flags() {
+    return {"--max_tasks_per_job=5", "--max_job_bytes=2000"};
   }
-  static void TearDownTestSuite() {
-    if (dagd_ != nullptr) {
-      EXPECT_EQ(dagd_->Stop(), absl::OkStatus());
-    }
-    delete dagd_;
-    dagd_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(dagd_, nullptr) << "dagd did not start"; }
+  static size_t Workers() { return 0; }
 
+ protected:
   // Submits `json` on stdin; expects exit 2, no job id, and nothing stored.
   // Returns dagctl's standard error.
   std::string ExpectRejected(const std::string& json) {
@@ -53,11 +46,7 @@ class BadInputTest : public ::testing::Test {
     EXPECT_THAT(listed.out, Not(HasSubstr("j1"))) << listed.ToString();
     return submit.err;
   }
-
-  static DagdProcess* dagd_;
 };
-
-DagdProcess* BadInputTest::dagd_ = nullptr;
 
 TEST_F(BadInputTest, MalformedJsonSaysLineAndColumn) {
   // Line 3: four spaces, {"id": "a" then a space; "fn" starts at column 16

@@ -43,6 +43,34 @@ inline std::unique_ptr<DagdProcess> StartDagd(
 }
 
 // The job id `dagctl submit` prints alone on its first line.
+// A dagd shared by every test of a suite. `Suite` gives its flags and how
+// many local workers to wait for:
+//   class RunTest : public SharedDagdTest<RunTest> {
+//    public:
+//     static std::vector<std::string> Flags() { return {"--local_workers=2"}; }
+//     static size_t Workers() { return 2; }
+//   };
+template <typename Suite>
+class SharedDagdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dagd_ = StartDagd(Suite::Flags()).release();
+    if (dagd_ != nullptr && Suite::Workers() > 0) {
+      EXPECT_EQ(dagd_->WaitForWorkers(Suite::Workers()), absl::OkStatus());
+    }
+  }
+  static void TearDownTestSuite() {
+    if (dagd_ != nullptr) {
+      EXPECT_EQ(dagd_->Stop(), absl::OkStatus());
+    }
+    delete dagd_;
+    dagd_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(dagd_, nullptr) << "dagd did not start"; }
+
+  static inline DagdProcess* dagd_ = nullptr;
+};
+
 inline std::string FirstLine(const std::string& text) {
   return std::string(absl::StripAsciiWhitespace(
       std::vector<std::string>(absl::StrSplit(text, '\n')).front()));

@@ -11,28 +11,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class JobControlTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dagd_ =
-        StartDagd({"--local_workers=1", "--local_worker_slots=2"}).release();
-    if (dagd_ != nullptr) {
-      EXPECT_EQ(dagd_->WaitForWorkers(1), absl::OkStatus());
-    }
+class JobControlTest : public SharedDagdTest<JobControlTest> {
+ public:
+  static std::vector<std::string> Flags() {
+    return {"--local_workers=1", "--local_worker_slots=2"};
   }
-  static void TearDownTestSuite() {
-    if (dagd_ != nullptr) {
-      EXPECT_EQ(dagd_->Stop(), absl::OkStatus());
-    }
-    delete dagd_;
-    dagd_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(dagd_, nullptr) << "dagd did not start"; }
-
-  static DagdProcess* dagd_;
+  static size_t Workers() { return 1; }
 };
-
-DagdProcess* JobControlTest::dagd_ = nullptr;
 
 TEST_F(JobControlTest, CancelStopsARunningJobOnceOnly) {
   const std::string job = R"json({

@@ -13,35 +13,21 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-class RunTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dagd_ =
-        StartDagd({"--local_workers=2", "--local_worker_slots=2"}).release();
-    if (dagd_ != nullptr) {
-      EXPECT_EQ(dagd_->WaitForWorkers(2), absl::OkStatus());
-    }
+class RunTest : public SharedDagdTest<RunTest> {
+ public:
+  static std::vector<std::string> Flags() {
+    return {"--local_workers=2", "--local_worker_slots=2"};
   }
-  static void TearDownTestSuite() {
-    if (dagd_ != nullptr) {
-      EXPECT_EQ(dagd_->Stop(), absl::OkStatus());
-    }
-    delete dagd_;
-    dagd_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(dagd_, nullptr) << "dagd did not start"; }
+  static size_t Workers() { return 2; }
 
+ protected:
   // Submits a JSON job through `dagctl submit - --wait`; returns the id.
   std::string SubmitAndWait(const std::string& json, int expected_exit) {
     CommandResult submit = dagd_->RunDagctl({"submit", "-", "--wait"}, json);
     EXPECT_EQ(submit.exit_code, expected_exit) << submit.ToString();
     return FirstLine(submit.out);
   }
-
-  static DagdProcess* dagd_;
 };
-
-DagdProcess* RunTest::dagd_ = nullptr;
 
 TEST_F(RunTest, TreeReductionExampleSumsItsLeaves) {
   CommandResult submit = dagd_->RunDagctl(
