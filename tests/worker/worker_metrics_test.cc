@@ -35,9 +35,9 @@ TEST(WorkerMetricsTest, ExposesEveryNameFromTheStart) {
        {"# TYPE dagd_worker_connected gauge", "dagd_worker_connected 0",
         "# TYPE dagd_worker_reconnects_total counter",
         "dagd_worker_reconnects_total 0",
-        "# TYPE dagd_worker_slots_capacity gauge", "dagd_worker_slots_capacity 4",
-        "# TYPE dagd_worker_slots_busy gauge", "dagd_worker_slots_busy 0",
-        "# TYPE dagd_worker_tasks_total counter",
+        "# TYPE dagd_worker_slots_capacity gauge",
+        "dagd_worker_slots_capacity 4", "# TYPE dagd_worker_slots_busy gauge",
+        "dagd_worker_slots_busy 0", "# TYPE dagd_worker_tasks_total counter",
         "# TYPE dagd_worker_task_seconds histogram",
         R"(dagd_worker_tasks_total{fn="exec",outcome="failed"} 0)",
         R"(dagd_worker_task_seconds_count{fn="add"} 0)"}) {
