@@ -179,17 +179,6 @@ def flags_of(binary):
     return set(re.findall(r"^\s+--([A-Za-z0-9_]+) \(", helpfull(binary), re.M))
 
 
-WORKER_METRICS_MISSING = (
-    "dagd-worker has no --metrics_listen flag yet (`dagd-worker --helpfull` does "
-    "not list it), so its /metrics cannot be checked. This check runs as soon "
-    "as the worker serves metrics (the worker's --metrics_listen is being added "
-    "for the 'Operable' issue).")
-
-
-def worker_has_metrics(worker_bin):
-    return "metrics_listen" in flags_of(worker_bin)
-
-
 def start_worker(procs, worker_bin, coordinator, name="worker"):
     """Starts a dagd-worker with --metrics_listen; returns (Popen, metrics URL)."""
     metrics_port = free_port()
@@ -203,10 +192,13 @@ def start_worker(procs, worker_bin, coordinator, name="worker"):
     return p, url
 
 
-def start_plain_worker(procs, worker_bin, coordinator, name="worker"):
-    """A dagd-worker without metrics (for when it cannot serve them yet)."""
-    return procs.start(name, [worker_bin, "--coordinator=" + coordinator,
-                              "--slots=1", "--name=" + name])
+def live_dagd_and_worker(procs, a):
+    """Starts dagd and one worker with metrics, runs client/examples/tiny.json
+    on them, and returns (dagd metrics URL, worker metrics URL)."""
+    _, server, dagd_url = start_dagd(procs, a.dagd)
+    _, worker_url = start_worker(procs, a.worker, server)
+    run_job(a.dagctl, server, os.path.join(a.examples, "tiny.json"))
+    return dagd_url, worker_url
 
 
 def run_job(dagctl_bin, server, job_file, timeout=30):

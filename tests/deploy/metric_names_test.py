@@ -12,11 +12,9 @@ import os
 
 import yaml
 
-from deploy_lib import (DEPLOY, WORKER_METRICS_MISSING, Failure, Processes,
-                        dashboard_exprs, deadline, exported_series_names,
-                        http_get, promql_metric_names, rule_exprs, run_job,
-                        run_main, start_dagd, start_plain_worker, start_worker,
-                        worker_has_metrics)
+from deploy_lib import (DEPLOY, Failure, Processes, dashboard_exprs, deadline,
+                        exported_series_names, http_get, live_dagd_and_worker,
+                        promql_metric_names, rule_exprs, run_main)
 
 PROMETHEUS_OWN = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 
@@ -65,36 +63,21 @@ def main(argv):
     if not uses:
         raise Failure("no metric names found in the dashboard and rules")
 
-    has_worker_metrics = worker_has_metrics(a.worker)
     with deadline(60, "the test"), Processes() as procs:
-        _, server, dagd_url = start_dagd(procs, a.dagd)
-        worker_url = None
-        if has_worker_metrics:
-            _, worker_url = start_worker(procs, a.worker, server)
-        else:
-            start_plain_worker(procs, a.worker, server)
-        run_job(a.dagctl, server, os.path.join(a.examples, "tiny.json"))
+        dagd_url, worker_url = live_dagd_and_worker(procs, a)
         dagd_names = exported_series_names(http_get(dagd_url)[1])
-        worker_names = exported_series_names(http_get(worker_url)[1]) if worker_url else set()
+        worker_names = exported_series_names(http_get(worker_url)[1])
 
     exported = dagd_names | worker_names | PROMETHEUS_OWN
     missing = sorted(n for n in uses if n not in exported)
-    print("%d metric names referenced; dagd exports %d series names, the worker %s"
-          % (len(uses), len(dagd_names),
-             len(worker_names) if worker_url else "none (no --metrics_listen)"))
-    if not missing:
-        return
-    lines = []
-    for n in missing:
-        hint = ""
-        if not worker_url and n.startswith("dagd_worker_"):
-            hint = " [maybe a worker metric: the worker serves no /metrics yet]"
-        lines.append("%s%s\n      used by: %s" % (n, hint, "; ".join(sorted(set(uses[n])))))
-    msg = "%d referenced metric name(s) are exported by neither dagd nor the worker:\n  %s" % (
-        len(missing), "\n  ".join(lines))
-    if not worker_url:
-        msg += "\n" + WORKER_METRICS_MISSING
-    raise Failure(msg)
+    print("%d metric names referenced; dagd exports %d series names, the worker %d"
+          % (len(uses), len(dagd_names), len(worker_names)))
+    if missing:
+        raise Failure(
+            "%d referenced metric name(s) are exported by neither dagd nor the "
+            "worker:\n  %s" % (len(missing), "\n  ".join(
+                "%s\n      used by: %s" % (n, "; ".join(sorted(set(uses[n]))))
+                for n in missing)))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/worker/fake_coordinator.h"
 #include "tests/worker/fakes.h"
 #include "worker/builtins.h"
 #include "worker/json_util.h"
@@ -13,18 +14,6 @@ namespace dagd {
 namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
-
-v1::Assignment Assign(uint32_t index, const std::string& fn,
-                      const std::string& args) {
-  v1::Assignment assignment;
-  assignment.mutable_task()->set_job_id("job");
-  assignment.mutable_task()->set_task_index(index);
-  assignment.mutable_task()->set_attempt(1);
-  assignment.set_fn(fn);
-  *assignment.mutable_args() = *ParseJson(args);
-  assignment.set_slots(1);
-  return assignment;
-}
 
 class TaskExecutorTest : public testing::Test {
  protected:
