@@ -17,6 +17,11 @@ using google::protobuf::util::TimeUtil;
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 
+bool IsFinal(v1::JobState state) {
+  return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
+         state == v1::JOB_CANCELLED;
+}
+
 std::function<double()> MakeRandom() {
   auto gen = std::make_shared<absl::BitGen>();
   return [gen] { return absl::Uniform(*gen, 0.0, 1.0); };
@@ -207,9 +212,7 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
 
 void Coordinator::CollectStats(TurnOutput& out, TurnStats& stats) {
   for (const auto& [seq, status] : out.writes.job_statuses) {
-    if (status.state() == v1::JOB_SUCCEEDED ||
-        status.state() == v1::JOB_FAILED ||
-        status.state() == v1::JOB_CANCELLED) {
+    if (IsFinal(status.state())) {
       stats.finished_jobs.push_back(status.state());
     }
   }
@@ -235,9 +238,7 @@ void Coordinator::LogTurn(const TurnOutput& out) {
         << "task failed for good: " << task.status.error();
   }
   for (const auto& [seq, status] : out.writes.job_statuses) {
-    if (status.state() == v1::JOB_SUCCEEDED ||
-        status.state() == v1::JOB_FAILED ||
-        status.state() == v1::JOB_CANCELLED) {
+    if (IsFinal(status.state())) {
       LOG(INFO).Job(status.job_id())
           << "job finished: " << v1::JobState_Name(status.state());
     }
@@ -436,7 +437,16 @@ absl::StatusOr<v1::TaskStatus> Coordinator::QueryTask(
   if (scheduler_.HasJob(*seq)) return scheduler_.TaskStatusOf(*seq, task_id);
   absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
   if (!index.ok()) return index.status();
-  return store_->GetTaskStatus(*seq, *index);
+  return StoredTaskStatus(*seq, *index, store_->GetTaskStatus(*seq, *index));
+}
+
+absl::StatusOr<v1::TaskStatus> Coordinator::StoredTaskStatus(
+    uint64_t seq, uint32_t index, absl::StatusOr<v1::TaskStatus> status) {
+  if (!status.ok()) return status;
+  absl::StatusOr<v1::TaskSpec> spec = store_->GetTaskSpec(seq, index);
+  if (!spec.ok()) return spec.status();
+  CopyDependencies(*spec, &*status);
+  return status;
 }
 
 void Coordinator::ListTasks(std::string job_id,
@@ -460,7 +470,12 @@ absl::StatusOr<v1::ListTasksResponse> Coordinator::QueryTasks(
   }
   auto stored = store_->ListTaskStatuses(*seq);
   if (!stored.ok()) return stored.status();
-  for (auto& [index, task] : *stored) *response.add_tasks() = std::move(task);
+  for (auto& [index, task] : *stored) {
+    absl::StatusOr<v1::TaskStatus> status =
+        StoredTaskStatus(*seq, index, std::move(task));
+    if (!status.ok()) return status.status();
+    *response.add_tasks() = *std::move(status);
+  }
   return response;
 }
 
@@ -543,7 +558,7 @@ void Coordinator::DoWatch(const std::string& job_id,
   absl::StatusOr<v1::JobStatus> status = QueryJob(job_id);
   if (!status.ok()) return sink->Fail(status.status());
   const v1::JobState state = status->state();
-  if (state == v1::JOB_PENDING || state == v1::JOB_RUNNING) {
+  if (!IsFinal(state)) {
     const uint64_t seq = *SeqFromJobId(job_id);
     watchers_[seq].push_back(sink);
     scheduler_.SetWatched(seq, true);

@@ -139,6 +139,9 @@ class Coordinator {
   absl::StatusOr<v1::TaskStatus> QueryTask(const std::string& job_id,
                                            const std::string& task_id);
   absl::StatusOr<v1::ListTasksResponse> QueryTasks(const std::string& job_id);
+  // A stored task status with its spec's inputs and after filled in.
+  absl::StatusOr<v1::TaskStatus> StoredTaskStatus(
+      uint64_t seq, uint32_t index, absl::StatusOr<v1::TaskStatus> status);
   absl::StatusOr<v1::GetResultResponse> QueryResult(const std::string& job_id,
                                                     const std::string& task_id);
   absl::StatusOr<v1::CancelJobResponse> DoCancel(const std::string& job_id);

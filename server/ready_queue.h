@@ -73,10 +73,11 @@ class ReadyQueue {
     --size_;
     if (heaps_[fn].empty()) nonempty_.erase(fn);
   }
-  // The functions that have entries, in no particular order. Placement
-  // looks only at these, so names of finished jobs cost nothing.
-  std::vector<uint32_t> NonEmpty() const {
-    return std::vector<uint32_t>(nonempty_.begin(), nonempty_.end());
+  // Fills `out` with the functions that have entries, in no particular
+  // order. Placement looks only at these, so names of finished jobs cost
+  // nothing; `out` is the caller's, reused so placement does not allocate.
+  void NonEmpty(std::vector<uint32_t>* out) const {
+    out->assign(nonempty_.begin(), nonempty_.end());
   }
   size_t size() const { return size_; }
 

@@ -77,6 +77,7 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
   job->unfinished = n;
   job->counts[v1::TASK_PENDING] = n;
   task_counts_[v1::TASK_PENDING] += n;
+  ++job_counts_[job->status.state()];
   for (uint32_t i = 0; i < n; ++i) {
     job->tasks[i].remaining = job->graph.dep_count[i];
     job->tasks[i].fn = functions_.Intern(job->spec(i).fn());
@@ -234,6 +235,7 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
     worker->fns.push_back(fn_id);
   }
   free_slots_ += worker->spec.slots;
+  total_slots_ += worker->spec.slots;
   // Tasks parked as too big may fit this worker.
   for (uint32_t fn : worker->fns) {
     if (fn >= parked_.size()) continue;
@@ -252,6 +254,7 @@ void Scheduler::RemoveWorker(WorkerId id) {
     list.erase(std::remove(list.begin(), list.end(), &worker), list.end());
   }
   free_slots_ -= worker.free();
+  total_slots_ -= worker.spec.slots;
   const absl::Time now = clock_->Now();
   for (const TaskRef& ref : worker.running) {
     Job* job = FindJob(ref.seq);
@@ -397,16 +400,18 @@ void Scheduler::FailForGood(Job& job, uint32_t task) {
   MaybeFinish(job);
 }
 
+void Scheduler::SetJobState(Job& job, v1::JobState state) {
+  --job_counts_[job.status.state()];
+  ++job_counts_[state];
+  job.status.set_state(state);
+}
+
 void Scheduler::MaybeFinish(Job& job) {
   if (job.unfinished > 0 || job.finished) return;
   const absl::Time now = clock_->Now();
-  if (job.failed) {
-    job.status.set_state(v1::JOB_FAILED);
-  } else if (job.cancel_requested) {
-    job.status.set_state(v1::JOB_CANCELLED);
-  } else {
-    job.status.set_state(v1::JOB_SUCCEEDED);
-  }
+  SetJobState(job, job.failed             ? v1::JOB_FAILED
+                   : job.cancel_requested ? v1::JOB_CANCELLED
+                                          : v1::JOB_SUCCEEDED);
   *job.status.mutable_finished_at() =
       TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
   v1::JobStatus final_status = BuildJobStatus(job, false);
@@ -467,6 +472,7 @@ TurnOutput Scheduler::TakeOutput() {
     for (size_t s = 0; s < it->second->counts.size(); ++s) {
       task_counts_[s] -= it->second->counts[s];
     }
+    --job_counts_[it->second->status.state()];
     jobs_.erase(it);
   }
   finished_jobs_.clear();

@@ -34,6 +34,10 @@ using WorkerId = uint64_t;
 // "w17" for incarnation 0 (tests).
 std::string WorkerIdName(WorkerId id);
 
+// Fills a task status's `inputs` and `after` from its spec. Queries show
+// them; the stored statuses leave them out, since the spec has them.
+void CopyDependencies(const v1::TaskSpec& spec, v1::TaskStatus* status);
+
 struct WorkerSpec {
   std::string name;
   uint32_t slots = 1;
@@ -175,6 +179,7 @@ class Scheduler {
 
   // Transitions.
   Job& InsertJob(uint64_t seq, CompiledJob graph, v1::JobStatus status);
+  void SetJobState(Job& job, v1::JobState state);
   void MakeReady(Job& job, uint32_t task);
   void SetState(Job& job, uint32_t task, v1::TaskState state);
   void Assign(Job& job, uint32_t task, Worker& worker);
@@ -186,11 +191,16 @@ class Scheduler {
   void MaybeFinish(Job& job);
 
   // Placement.
-  bool DropStaleTop(uint32_t fn);
+  // What the workers offering a function have: the most slots any has, and
+  // the most any has free now.
+  struct Room {
+    uint32_t largest = 0;
+    uint32_t most_free = 0;
+  };
+  Room RoomFor(uint32_t fn) const;
+  Job* LiveTop(uint32_t fn);
+  Job* PlaceableTop(uint32_t fn, uint32_t largest);
   Worker* PickWorker(const Job& job, uint32_t task, uint32_t fn);
-  bool AnyWorkerFits(uint32_t fn, uint32_t slots) const;
-  uint32_t LargestWorker(uint32_t fn) const;
-  bool ParkUnplaceableTops(uint32_t fn);
 
   // Views.
   v1::TaskStatus BuildTaskStatus(const Job& job, uint32_t task) const;
@@ -222,8 +232,12 @@ class Scheduler {
   // offers the function registers. Parking them keeps one oversized task
   // from blocking every smaller task of the same function.
   std::vector<std::vector<ReadyEntry>> parked_;
+  std::vector<uint32_t> candidates_;  // Schedule()'s scratch, kept to reuse
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
-  uint64_t free_slots_ = 0;  // over all workers
+  uint64_t free_slots_ = 0;   // over all workers
+  uint64_t total_slots_ = 0;  // over all workers
+  // Jobs in memory by v1::JobState; finished ones leave at TakeOutput().
+  std::array<uint64_t, 6> job_counts_{};
   std::array<uint64_t, 9> task_counts_{};
   std::vector<uint64_t> finished_jobs_;  // leave memory at TakeOutput()
   uint64_t dropped_reports_ = 0;

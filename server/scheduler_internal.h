@@ -13,6 +13,11 @@
 
 namespace dagd {
 
+inline bool IsTerminal(v1::TaskState s) {
+  return s == v1::TASK_SUCCEEDED || s == v1::TASK_FAILED ||
+         s == v1::TASK_UPSTREAM_FAILED || s == v1::TASK_CANCELLED;
+}
+
 struct AttemptRecord {
   uint32_t number = 0;
   WorkerId worker = 0;
@@ -53,11 +58,7 @@ struct Scheduler::Job {
   // Task id -> index, built on the first query by id.
   absl::flat_hash_map<absl::string_view, uint32_t> index;
 
-  bool Terminal(uint32_t task) const {
-    v1::TaskState s = tasks[task].state;
-    return s == v1::TASK_SUCCEEDED || s == v1::TASK_FAILED ||
-           s == v1::TASK_UPSTREAM_FAILED || s == v1::TASK_CANCELLED;
-  }
+  bool Terminal(uint32_t task) const { return IsTerminal(tasks[task].state); }
   const v1::TaskSpec& spec(uint32_t task) const {
     return graph.spec.tasks(task);
   }
@@ -78,11 +79,6 @@ struct Scheduler::Worker {
 
   uint32_t free() const { return spec.slots > busy ? spec.slots - busy : 0; }
 };
-
-inline bool IsTerminal(v1::TaskState s) {
-  return s == v1::TASK_SUCCEEDED || s == v1::TASK_FAILED ||
-         s == v1::TASK_UPSTREAM_FAILED || s == v1::TASK_CANCELLED;
-}
 
 }  // namespace dagd
 

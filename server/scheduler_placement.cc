@@ -11,27 +11,6 @@ namespace dagd {
 
 using google::protobuf::util::TimeUtil;
 
-bool Scheduler::DropStaleTop(uint32_t fn) {
-  while (!ready_.Empty(fn)) {
-    const ReadyEntry& top = ready_.Top(fn);
-    const Job* job = FindJob(top.job_seq);
-    if (job != nullptr && job->tasks[top.task].state == v1::TASK_READY &&
-        !job->tasks[top.task].retry_wait) {
-      return true;
-    }
-    ready_.Pop(fn);
-  }
-  return false;
-}
-
-bool Scheduler::AnyWorkerFits(uint32_t fn, uint32_t slots) const {
-  if (fn >= workers_by_fn_.size()) return false;
-  for (const Worker* worker : workers_by_fn_[fn]) {
-    if (worker->free() >= slots) return true;
-  }
-  return false;
-}
-
 // Among the workers offering the function with room for the task: the one
 // that produced most of its inputs (they are already there), then the one
 // with the most free slots.
@@ -56,44 +35,64 @@ Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
   return best;
 }
 
-uint32_t Scheduler::LargestWorker(uint32_t fn) const {
-  uint32_t largest = 0;
-  if (fn >= workers_by_fn_.size()) return 0;
+Scheduler::Room Scheduler::RoomFor(uint32_t fn) const {
+  Room room;
+  if (fn >= workers_by_fn_.size()) return room;
   for (const Worker* worker : workers_by_fn_[fn]) {
-    largest = std::max(largest, worker->spec.slots);
+    room.largest = std::max(room.largest, worker->spec.slots);
+    room.most_free = std::max(room.most_free, worker->free());
   }
-  return largest;
+  return room;
 }
 
-// Moves top entries that no worker offering `fn` could ever fit to parked_.
-// Returns whether a live entry that could fit is left on top.
-bool Scheduler::ParkUnplaceableTops(uint32_t fn) {
-  const uint32_t largest = LargestWorker(fn);
-  while (DropStaleTop(fn)) {
+// The job of the live entry on top of `fn`'s heap, dropping entries of tasks
+// that stopped being ready (a cancelled job); nullptr when none is left.
+Scheduler::Job* Scheduler::LiveTop(uint32_t fn) {
+  while (!ready_.Empty(fn)) {
     const ReadyEntry& top = ready_.Top(fn);
-    if (FindJob(top.job_seq)->slots(top.task) <= largest) return true;
+    Job* job = FindJob(top.job_seq);
+    if (job != nullptr && job->tasks[top.task].state == v1::TASK_READY &&
+        !job->tasks[top.task].retry_wait) {
+      return job;
+    }
+    ready_.Pop(fn);
+  }
+  return nullptr;
+}
+
+// Like LiveTop, but first moves top entries that no worker offering `fn`
+// could ever fit (more than `largest` slots) to parked_.
+Scheduler::Job* Scheduler::PlaceableTop(uint32_t fn, uint32_t largest) {
+  while (Job* job = LiveTop(fn)) {
+    const ReadyEntry& top = ready_.Top(fn);
+    if (job->slots(top.task) <= largest) return job;
     if (fn >= parked_.size()) parked_.resize(fn + 1);
     parked_[fn].push_back(top);
     ready_.Pop(fn);
   }
-  return false;
+  return nullptr;
 }
 
 void Scheduler::Schedule() {
   while (free_slots_ > 0) {
     int best_fn = -1;
-    for (uint32_t fn : ready_.NonEmpty()) {
-      if (!ParkUnplaceableTops(fn)) continue;
+    Job* best_job = nullptr;
+    ready_.NonEmpty(&candidates_);
+    for (uint32_t fn : candidates_) {
+      const Room room = RoomFor(fn);
+      Job* job = PlaceableTop(fn, room.largest);
+      if (job == nullptr) continue;
       const ReadyEntry& top = ready_.Top(fn);
-      const Job* job = FindJob(top.job_seq);
-      if (!AnyWorkerFits(fn, job->slots(top.task))) continue;
-      if (best_fn < 0 || RunsBefore(top, ready_.Top(best_fn))) best_fn = fn;
+      if (job->slots(top.task) > room.most_free) continue;
+      if (best_fn < 0 || RunsBefore(top, ready_.Top(best_fn))) {
+        best_fn = fn;
+        best_job = job;
+      }
     }
     if (best_fn < 0) return;
-    const ReadyEntry entry = ready_.Top(best_fn);
+    const uint32_t task = ready_.Top(best_fn).task;
     ready_.Pop(best_fn);
-    Job* job = FindJob(entry.job_seq);
-    Assign(*job, entry.task, *PickWorker(*job, entry.task, best_fn));
+    Assign(*best_job, task, *PickWorker(*best_job, task, best_fn));
   }
 }
 
@@ -112,7 +111,7 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
   free_slots_ -= slots;
   worker.running.insert(TaskRef{job.seq, task});
   if (job.status.state() == v1::JOB_PENDING) {
-    job.status.set_state(v1::JOB_RUNNING);
+    SetJobState(job, v1::JOB_RUNNING);
     *job.status.mutable_started_at() =
         TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
     PersistJobStatus(job);

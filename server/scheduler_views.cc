@@ -23,14 +23,17 @@ bool IsSet(absl::Time t) { return t != absl::InfinitePast(); }
 
 }  // namespace
 
+void CopyDependencies(const v1::TaskSpec& spec, v1::TaskStatus* status) {
+  *status->mutable_inputs() = spec.inputs();
+  *status->mutable_after() = spec.after();
+}
+
 v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
   const TaskRecord& t = job.tasks[task];
   v1::TaskStatus status;
   status.set_job_id(job.status.job_id());
   status.set_task_id(job.spec(task).id());
   status.set_fn(job.spec(task).fn());
-  *status.mutable_inputs() = job.spec(task).inputs();
-  *status.mutable_after() = job.spec(task).after();
   status.set_state(t.state);
   for (const AttemptRecord& a : t.attempts) {
     v1::Attempt* out = status.add_attempts();
@@ -81,8 +84,7 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task) const {
   if (offering == nullptr || offering->empty()) {
     return absl::StrCat("no worker offers '", fn, "'");
   }
-  uint32_t largest = 0;
-  for (const Worker* w : *offering) largest = std::max(largest, w->spec.slots);
+  const uint32_t largest = RoomFor(t.fn).largest;
   if (largest < slots) {
     return absl::StrCat("needs ", slots,
                         " slots; the largest worker offering '", fn, "' has ",
@@ -148,7 +150,9 @@ absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(
   if (job == nullptr) return absl::NotFoundError("job is not in memory");
   absl::StatusOr<uint32_t> task = FindTask(*job, task_id);
   if (!task.ok()) return task.status();
-  return BuildTaskStatus(*job, *task);
+  v1::TaskStatus status = BuildTaskStatus(*job, *task);
+  CopyDependencies(job->spec(*task), &status);
+  return status;
 }
 
 std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
@@ -158,7 +162,7 @@ std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
   std::vector<v1::TaskStatus> out;
   out.reserve(job->graph.size());
   for (uint32_t i = 0; i < job->graph.size(); ++i) {
-    out.push_back(BuildTaskStatus(*job, i));
+    CopyDependencies(job->spec(i), &out.emplace_back(BuildTaskStatus(*job, i)));
   }
   return out;
 }
@@ -206,16 +210,11 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
 SchedulerCounts Scheduler::Counts() const {
   SchedulerCounts counts;
   counts.tasks_by_state = task_counts_;
-  for (const auto& [seq, job] : jobs_) {
-    if (job->finished) continue;
-    if (job->status.state() == v1::JOB_PENDING) ++counts.jobs_pending;
-    if (job->status.state() == v1::JOB_RUNNING) ++counts.jobs_running;
-  }
+  counts.jobs_pending = job_counts_[v1::JOB_PENDING];
+  counts.jobs_running = job_counts_[v1::JOB_RUNNING];
   counts.workers = workers_.size();
-  for (const auto& [id, worker] : workers_) {
-    counts.slots_total += worker->spec.slots;
-    counts.slots_busy += worker->busy;
-  }
+  counts.slots_total = total_slots_;
+  counts.slots_busy = total_slots_ - free_slots_;
   // Live ready tasks; the heaps may also hold entries of cancelled ones.
   counts.ready_queue = task_counts_[v1::TASK_READY];
   return counts;

@@ -164,5 +164,18 @@ TEST_F(RunTest, FailingTaskFailsTheJobAndItsDependent) {
   EXPECT_EQ(result.exit_code, 2) << result.ToString();
 }
 
+TEST_F(RunTest, GraphOfAFinishedJobShowsItsEdgesAndStates) {
+  // A finished job is answered from the store: its dependencies must come
+  // back from the stored specs.
+  CommandResult submit =
+      dagd_->RunDagctl({"submit", ExamplePath("diamond.json"), "--wait"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  CommandResult graph = dagd_->RunDagctl({"graph", FirstLine(submit.out)});
+  ASSERT_EQ(graph.exit_code, 0) << graph.ToString();
+  EXPECT_THAT(graph.out, HasSubstr("\"a\" -> \"b\";"));
+  EXPECT_THAT(graph.out, HasSubstr("\"c\" -> \"d\";"));
+  EXPECT_THAT(graph.out, HasSubstr("palegreen"));  // SUCCEEDED
+}
+
 }  // namespace
 }  // namespace dagd::testing

@@ -249,6 +249,32 @@ TEST_F(SchedulerTest, JobFinishedThisTurnIsStillAnswered) {
   EXPECT_EQ(cancel->state(), v1::JOB_SUCCEEDED);
 }
 
+TEST_F(SchedulerTest, CountsFollowJobsTasksAndSlots) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"},
+                       {"id": "b", "fn": "add", "inputs": ["a"]}]})");
+  Submit(R"({"tasks": [{"id": "x", "fn": "nobody"}]})");
+  AddWorker(kWorker, 3);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  SchedulerCounts counts = scheduler_.Counts();
+  EXPECT_EQ(counts.jobs_running, 1u);
+  EXPECT_EQ(counts.jobs_pending, 1u);
+  EXPECT_EQ(counts.slots_total, 3u);
+  EXPECT_EQ(counts.slots_busy, 1u);
+  EXPECT_EQ(counts.tasks_by_state[v1::TASK_ASSIGNED], 1u);
+  EXPECT_EQ(counts.tasks_by_state[v1::TASK_PENDING], 1u);
+  EXPECT_EQ(counts.ready_queue, 1u);  // x: nobody offers its function
+  Report(kWorker, sent[0], true);
+  Report(kWorker, Dispatch(kWorker).at(0), true);
+  Dispatch(kWorker);
+  counts = scheduler_.Counts();
+  EXPECT_EQ(counts.jobs_running, 0u);
+  EXPECT_EQ(counts.jobs_pending, 1u);
+  EXPECT_EQ(counts.slots_busy, 0u);
+  EXPECT_EQ(counts.tasks_by_state[v1::TASK_SUCCEEDED], 0u);  // job left
+  scheduler_.RemoveWorker(kWorker);
+  EXPECT_EQ(scheduler_.Counts().slots_total, 0u);
+}
+
 TEST_F(SchedulerTest, SlotsLimitConcurrency) {
   Submit(R"({"tasks": [{"id": "a", "fn": "const"}, {"id": "b", "fn": "const"},
                        {"id": "c", "fn": "const"}]})");
