@@ -140,5 +140,26 @@ TEST_F(JobControlTest, StatusSaysNoWorkerOffersTheFunction) {
   EXPECT_TRUE(cancel->cancelled());
 }
 
+TEST_F(JobControlTest, ListJobsPagesNewestFirst) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    CommandResult submit = dagd_->RunDagctl(
+        {"submit", "-"}, R"({"tasks": [{"id": "a", "fn": "const"}]})");
+    ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+    ids.push_back(FirstLine(submit.out));
+  }
+  absl::StatusOr<v1::ListJobsResponse> first = dagd_->client().ListJobs(2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->jobs_size(), 2);
+  EXPECT_EQ(first->jobs(0).job_id(), ids[2]);
+  EXPECT_EQ(first->jobs(1).job_id(), ids[1]);
+  ASSERT_FALSE(first->next_page_token().empty());
+  absl::StatusOr<v1::ListJobsResponse> second =
+      dagd_->client().ListJobs(2, first->next_page_token());
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_GE(second->jobs_size(), 1);
+  EXPECT_EQ(second->jobs(0).job_id(), ids[0]);
+}
+
 }  // namespace
 }  // namespace dagd::testing

@@ -184,6 +184,41 @@ TEST(StoppingHealthTest, StoppingDagdIsNotServing) {
   EXPECT_EQ(dagd->Stop(), absl::OkStatus());
 }
 
+// SIGTERM drains a worker (its running task may take --drain_timeout, here
+// the default 60 s); a second signal stops it at once, still exiting 0.
+TEST(WorkerSignalTest, SecondSignalStopsADrainingWorkerAtOnce) {
+  std::unique_ptr<DagdProcess> dagd = StartDagd({});
+  ASSERT_NE(dagd, nullptr);
+  const int metrics_port = FreePort();
+  absl::StatusOr<Subprocess*> worker = dagd->StartWorker(
+      {"--slots=1", absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  CommandResult submit = dagd->RunDagctl(
+      {"submit", "-"},
+      R"({"tasks": [{"id": "nap", "fn": "sleep", "args": {"ms": 600000}}]})");
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  ASSERT_EQ(WaitForTaskState(dagd->client(), FirstLine(submit.out), "nap",
+                             v1::TASK_RUNNING),
+            absl::OkStatus());
+
+  (*worker)->Kill(SIGTERM);
+  // Draining shows as 503; only then is the second signal a second one.
+  ASSERT_EQ(
+      PollUntil(
+          [&] {
+            return HttpGet(metrics_port, "/healthz").rfind("HTTP/1.1 503", 0) ==
+                   0;
+          },
+          absl::Seconds(10), "the worker to drain"),
+      absl::OkStatus());
+  (*worker)->Kill(SIGTERM);
+  absl::StatusOr<ExitStatus> exit = (*worker)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << "the worker still drains after a second signal";
+  EXPECT_TRUE(exit->ok()) << exit->ToString();
+  EXPECT_EQ(dagd->Stop(), absl::OkStatus());
+}
+
 TEST(LogFormatTest, JsonLogsAreOneObjectPerLine) {
   std::unique_ptr<DagdProcess> dagd =
       StartDagd({"--local_workers=0", "--log_format=json"});
