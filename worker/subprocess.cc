@@ -217,6 +217,19 @@ absl::StatusOr<std::string> FindExecutable(const std::string& program,
       absl::StrCat("program '", program, "' not found in PATH ", path)));
 }
 
+// /proc/PID/stat, or "" when the process is gone. Plain read(2): a process
+// may exit while /proc is scanned, and libstdc++'s filebuf throws on that
+// read error (ESRCH) instead of reporting end of file.
+static std::string ReadProcStat(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/stat");
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buffer[4096];
+  const ssize_t n = read(fd, buffer, sizeof(buffer));
+  close(fd);
+  return n > 0 ? std::string(buffer, n) : "";
+}
+
 std::vector<pid_t> LiveProcessGroupMembers(pid_t pgid) {
   std::vector<pid_t> members;
   DIR* proc = opendir("/proc");
@@ -224,9 +237,7 @@ std::vector<pid_t> LiveProcessGroupMembers(pid_t pgid) {
   while (dirent* entry = readdir(proc)) {
     pid_t pid = atoi(entry->d_name);
     if (pid <= 0) continue;
-    std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-    std::string stat((std::istreambuf_iterator<char>(file)),
-                     std::istreambuf_iterator<char>());
+    const std::string stat = ReadProcStat(pid);
     pid_t pgrp = 0;
     char state = 0;
     if (ParseStatPgrp(stat, &pgrp, &state) && pgrp == pgid && state != 'Z' &&
