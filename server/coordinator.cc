@@ -612,6 +612,9 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
     for (const auto& [key, value] : registration.labels()) {
       spec.labels.emplace_back(key, value);
     }
+    for (const auto& [name, amount] : registration.resources()) {
+      spec.resources.emplace_back(name, amount);
+    }
     spec.functions.assign(registration.functions().begin(),
                           registration.functions().end());
     spec.peer = std::move(peer);

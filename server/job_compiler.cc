@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
@@ -33,12 +34,27 @@ absl::Status TaskError(const v1::JobSpec& spec, uint32_t i,
       absl::StrCat(TaskName(spec, i), ": ", problem));
 }
 
-absl::Status NotYet(const v1::JobSpec& spec, uint32_t i,
-                    absl::string_view field) {
+// Workers take "" (any worker) and "pool:NAME" (workers started with
+// --pool=NAME).
+absl::Status CheckExecutor(const v1::JobSpec& spec, uint32_t i) {
+  const std::string& executor = spec.tasks(i).executor();
+  if (executor.empty()) return absl::OkStatus();
+  if (absl::StartsWith(executor, "pool:")) {
+    if (executor.size() == 5) {
+      return TaskError(spec, i, "executor 'pool:' names no pool");
+    }
+    return absl::OkStatus();
+  }
+  if (executor == "lambda" || absl::StartsWith(executor, "lambda:")) {
+    return TaskError(spec, i,
+                     absl::StrCat("executor '", executor,
+                                  "': Lambda dispatch is not supported by "
+                                  "this dagd yet"));
+  }
   return TaskError(spec, i,
-                   absl::StrCat("field '", field,
-                                "' is not supported by this dagd yet; remove "
-                                "it"));
+                   absl::StrCat("executor '", executor,
+                                "' is not one of \"\" (any worker) or "
+                                "\"pool:NAME\""));
 }
 
 bool Negative(const Duration& d) { return d.seconds() < 0 || d.nanos() < 0; }
@@ -58,14 +74,8 @@ absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits) {
         absl::StrCat("job: is ", bytes, " bytes encoded, over the limit of ",
                      limits.max_job_bytes, " (--max_job_bytes)"));
   }
-  if (spec.max_parallelism() != 0) {
-    return absl::InvalidArgumentError(
-        "job: field 'max_parallelism' is not supported by this dagd yet; "
-        "remove it");
-  }
-  if (spec.has_deadline()) {
-    return absl::InvalidArgumentError(
-        "job: field 'deadline' is not supported by this dagd yet; remove it");
+  if (Negative(spec.deadline())) {
+    return absl::InvalidArgumentError("job: deadline must not be negative");
   }
   return absl::OkStatus();
 }
@@ -92,15 +102,24 @@ absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i) {
   const v1::TaskSpec& task = spec.tasks(i);
   if (task.id().empty()) return TaskError(spec, i, "id is empty");
   if (task.fn().empty()) return TaskError(spec, i, "fn is empty");
-  if (!task.exclusive_group().empty()) {
-    return NotYet(spec, i, "exclusive_group");
+  if (absl::Status status = CheckExecutor(spec, i); !status.ok()) {
+    return status;
   }
-  if (!task.executor().empty()) return NotYet(spec, i, "executor");
-  if (!task.resources().amounts().empty()) {
-    return NotYet(spec, i, "resources.amounts");
+  for (const auto& [name, amount] : task.resources().amounts()) {
+    if (name.empty()) {
+      return TaskError(spec, i, "resources.amounts has an empty name");
+    }
+    if (!std::isfinite(amount) || amount < 0) {
+      return TaskError(
+          spec, i,
+          absl::StrCat("resources.amounts '", name,
+                       "' must be a finite number >= 0, not ", amount));
+    }
   }
-  if (!task.resources().labels().empty()) {
-    return NotYet(spec, i, "resources.labels");
+  for (const auto& [key, value] : task.resources().labels()) {
+    if (key.empty()) {
+      return TaskError(spec, i, "resources.labels has an empty name");
+    }
   }
   if (Negative(task.timeout())) {
     return TaskError(spec, i, "timeout must not be negative");

@@ -4,82 +4,40 @@
 #include <cstdint>
 #include <queue>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 
 namespace dagd {
 
-// A ready task's place in line.
+// A ready task's place in its job's line.
 struct ReadyEntry {
-  int32_t job_priority;
   int32_t task_priority;
   double rank;  // critical-path rank
-  uint64_t job_seq;
   uint32_t task;
 };
 
-// True when `a` should run before `b`: job priority, then task priority
-// (higher first), then critical-path rank (longer first), then submission
-// order.
+// True when `a` should run before `b` within one job: task priority (higher
+// first), then critical-path rank (longer first), then submission order.
+// Across jobs, job priority and fair shares decide (see Scheduler).
 inline bool RunsBefore(const ReadyEntry& a, const ReadyEntry& b) {
-  if (a.job_priority != b.job_priority) return a.job_priority > b.job_priority;
   if (a.task_priority != b.task_priority) {
     return a.task_priority > b.task_priority;
   }
   if (a.rank != b.rank) return a.rank > b.rank;
-  if (a.job_seq != b.job_seq) return a.job_seq < b.job_seq;
   return a.task < b.task;
 }
 
-// Interns function names to small dense ids, so per-function tables are
-// vectors and ready entries do not carry strings.
-class FunctionTable {
+// A job's ready tasks of one demand (see Scheduler), best on top.
+class ReadyHeap {
  public:
-  uint32_t Intern(absl::string_view fn) {
-    auto [it, inserted] = ids_.try_emplace(fn, names_.size());
-    if (inserted) names_.emplace_back(fn);
-    return it->second;
-  }
-  const std::string& Name(uint32_t id) const { return names_[id]; }
-  size_t size() const { return names_.size(); }
-
- private:
-  absl::flat_hash_map<std::string, uint32_t> ids_;
-  std::vector<std::string> names_;
-};
-
-// Ready tasks, one heap per function: a task can only go to a worker that
-// offers its function, so placement compares the best task of each function
-// whose workers have room instead of skipping over tasks nobody can run.
-// Entries of tasks that stopped being ready (a cancelled job) stay until
-// they reach the top; the owner drops them there.
-class ReadyQueue {
- public:
-  void Push(uint32_t fn, const ReadyEntry& entry) {
-    if (fn >= heaps_.size()) heaps_.resize(fn + 1);
-    if (heaps_[fn].empty()) nonempty_.insert(fn);
-    heaps_[fn].push(entry);
-    ++size_;
-  }
-  bool Empty(uint32_t fn) const {
-    return fn >= heaps_.size() || heaps_[fn].empty();
-  }
-  const ReadyEntry& Top(uint32_t fn) const { return heaps_[fn].top(); }
-  void Pop(uint32_t fn) {
-    heaps_[fn].pop();
-    --size_;
-    if (heaps_[fn].empty()) nonempty_.erase(fn);
-  }
-  // Fills `out` with the functions that have entries, in no particular
-  // order. Placement looks only at these, so names of finished jobs cost
-  // nothing; `out` is the caller's, reused so placement does not allocate.
-  void NonEmpty(std::vector<uint32_t>* out) const {
-    out->assign(nonempty_.begin(), nonempty_.end());
-  }
-  size_t size() const { return size_; }
+  void Push(const ReadyEntry& entry) { heap_.push(entry); }
+  bool empty() const { return heap_.empty(); }
+  size_t size() const { return heap_.size(); }
+  const ReadyEntry& Top() const { return heap_.top(); }
+  void Pop() { heap_.pop(); }
 
  private:
   struct Later {
@@ -87,10 +45,60 @@ class ReadyQueue {
       return RunsBefore(b, a);
     }
   };
-  std::vector<std::priority_queue<ReadyEntry, std::vector<ReadyEntry>, Later>>
-      heaps_;
-  absl::flat_hash_set<uint32_t> nonempty_;
-  size_t size_ = 0;
+  std::priority_queue<ReadyEntry, std::vector<ReadyEntry>, Later> heap_;
+};
+
+// A job's ready tasks of one demand.
+struct JobQueue {
+  uint32_t demand = 0;
+  ReadyHeap heap;
+};
+
+// Where a job stands in the line across jobs: job priority (higher first),
+// then the slots its tasks hold now (fewer first, so jobs of equal priority
+// share the workers), then submission order.
+struct RunnableKey {
+  int32_t priority = 0;
+  uint64_t running_slots = 0;
+  uint64_t seq = 0;
+  bool operator<(const RunnableKey& o) const {
+    if (priority != o.priority) return priority > o.priority;
+    if (running_slots != o.running_slots) {
+      return running_slots < o.running_slots;
+    }
+    return seq < o.seq;
+  }
+};
+
+// Tasks sharing an exclusive_group never run at the same time. While one
+// holds the group, the others that reach the top of their heaps wait here.
+struct ExclusiveGroup {
+  bool held = false;
+  uint64_t holder_seq = 0;
+  uint32_t holder_task = 0;
+  std::vector<std::pair<uint64_t, uint32_t>> waiting;  // (job seq, task)
+};
+
+// Interns names (functions, exclusive groups, resource names) to small dense
+// ids, so per-name tables are vectors and records do not carry strings.
+class NameTable {
+ public:
+  uint32_t Intern(absl::string_view name) {
+    auto [it, inserted] = ids_.try_emplace(name, names_.size());
+    if (inserted) names_.emplace_back(name);
+    return it->second;
+  }
+  // The id of `name` if it was interned, else size().
+  uint32_t Find(absl::string_view name) const {
+    auto it = ids_.find(name);
+    return it == ids_.end() ? static_cast<uint32_t>(names_.size()) : it->second;
+  }
+  const std::string& Name(uint32_t id) const { return names_[id]; }
+  size_t size() const { return names_.size(); }
+
+ private:
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  std::vector<std::string> names_;
 };
 
 }  // namespace dagd

@@ -79,8 +79,25 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
   task_counts_[v1::TASK_PENDING] += n;
   ++job_counts_[job->status.state()];
   for (uint32_t i = 0; i < n; ++i) {
+    const v1::TaskSpec& spec = job->spec(i);
     job->tasks[i].remaining = job->graph.dep_count[i];
-    job->tasks[i].fn = functions_.Intern(job->spec(i).fn());
+    job->tasks[i].demand = DemandOf(spec);
+    if (spec.exclusive_group().empty()) continue;
+    if (job->group.empty()) job->group.resize(n);
+    const uint32_t group = group_names_.Intern(spec.exclusive_group());
+    if (group >= groups_.size()) groups_.resize(group + 1);
+    job->group[i] = group + 1;
+  }
+  const v1::JobSpec& spec = job->graph.spec;
+  if (spec.has_deadline() &&
+      ToDuration(spec.deadline()) > absl::ZeroDuration()) {
+    const absl::Time submitted =
+        job->status.has_submitted_at()
+            ? absl::FromUnixNanos(
+                  TimeUtil::TimestampToNanoseconds(job->status.submitted_at()))
+            : clock_->Now();
+    job->deadline = submitted + ToDuration(spec.deadline());
+    deadlines_.push(Timer{job->deadline, seq, 0, 0});
   }
   Job& ref = *job;
   jobs_.emplace(seq, std::move(job));
@@ -146,10 +163,7 @@ void Scheduler::RestoreJob(
 void Scheduler::MakeReady(Job& job, uint32_t task) {
   SetState(job, task, v1::TASK_READY);
   job.tasks[task].ready_since = clock_->Now();
-  const v1::TaskSpec& spec = job.spec(task);
-  ready_.Push(job.tasks[task].fn,
-              ReadyEntry{job.graph.spec.priority(), spec.priority(),
-                         job.graph.rank[task], job.seq, task});
+  Enqueue(job, task);
 }
 
 void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
@@ -198,7 +212,7 @@ absl::StatusOr<v1::CancelJobResponse> Scheduler::CancelJob(uint64_t seq) {
     return response;
   }
   job->cancel_requested = true;
-  CancelRest(*job);
+  CancelRest(*job, "");
   MaybeFinish(*job);
   v1::CancelJobResponse response;
   response.set_state(job->status.state());
@@ -206,7 +220,7 @@ absl::StatusOr<v1::CancelJobResponse> Scheduler::CancelJob(uint64_t seq) {
   return response;
 }
 
-void Scheduler::CancelRest(Job& job) {
+void Scheduler::CancelRest(Job& job, absl::string_view reason) {
   for (uint32_t i = 0; i < job.graph.size(); ++i) {
     if (job.Terminal(i)) continue;
     TaskRecord& t = job.tasks[i];
@@ -215,11 +229,23 @@ void Scheduler::CancelRest(Job& job) {
       ref->set_job_id(job.status.job_id());
       ref->set_task_index(i);
       ref->set_attempt(t.attempts.size());
-      ReleaseSlots(job, i);
+      EndAttempt(job, i);
     }
     t.retry_wait = false;
+    if (!reason.empty()) t.error = std::string(reason);
     SetState(job, i, v1::TASK_CANCELLED);
   }
+}
+
+void Scheduler::ExpireJob(Job& job) {
+  job.failed = true;
+  job.status.set_error(absl::StrCat(
+      "deadline of ",
+      absl::FormatDuration(ToDuration(job.graph.spec.deadline())),
+      " passed with ", job.unfinished, " task", job.unfinished == 1 ? "" : "s",
+      " unfinished; they were cancelled"));
+  CancelRest(job, "the job's deadline passed");
+  MaybeFinish(job);
 }
 
 void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
@@ -229,18 +255,20 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   if (worker->spec.slots == 0) worker->spec.slots = 1;
   worker->connected_at = worker->last_seen = clock_->Now();
   for (const std::string& fn : worker->spec.functions) {
-    uint32_t fn_id = functions_.Intern(fn);
-    if (fn_id >= workers_by_fn_.size()) workers_by_fn_.resize(fn_id + 1);
-    workers_by_fn_[fn_id].push_back(worker.get());
-    worker->fns.push_back(fn_id);
+    worker->fns.push_back(functions_.Intern(fn));
   }
+  for (const auto& [name, amount] : worker->spec.resources) {
+    const uint32_t resource = resource_names_.Intern(name);
+    if (resource >= worker->capacity.size()) {
+      worker->capacity.resize(resource + 1);
+    }
+    worker->capacity[resource] += amount;
+  }
+  worker->free_amounts = worker->capacity;
   free_slots_ += worker->spec.slots;
   total_slots_ += worker->spec.slots;
-  // Tasks parked as too big may fit this worker.
-  for (uint32_t fn : worker->fns) {
-    if (fn >= parked_.size()) continue;
-    for (const ReadyEntry& entry : parked_[fn]) ready_.Push(fn, entry);
-    parked_[fn].clear();
+  for (const std::unique_ptr<Demand>& demand : demands_) {
+    if (Fits(*worker, *demand)) demand->capable.push_back(worker.get());
   }
   workers_.emplace(id, std::move(worker));
 }
@@ -249,14 +277,14 @@ void Scheduler::RemoveWorker(WorkerId id) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   Worker& worker = *it->second;
-  for (uint32_t fn : worker.fns) {
-    auto& list = workers_by_fn_[fn];
+  for (const std::unique_ptr<Demand>& demand : demands_) {
+    auto& list = demand->capable;
     list.erase(std::remove(list.begin(), list.end(), &worker), list.end());
   }
-  free_slots_ -= worker.free();
-  total_slots_ -= worker.spec.slots;
   const absl::Time now = clock_->Now();
-  for (const TaskRef& ref : worker.running) {
+  const std::vector<TaskRef> running(worker.running.begin(),
+                                     worker.running.end());
+  for (const TaskRef& ref : running) {
     Job* job = FindJob(ref.seq);
     if (job == nullptr) continue;
     TaskRecord& t = job->tasks[ref.task];
@@ -264,9 +292,11 @@ void Scheduler::RemoveWorker(WorkerId id) {
     AttemptRecord& attempt = t.attempts.back();
     attempt.error = absl::StrCat("worker '", worker.spec.name, "' was lost");
     attempt.finished_at = now;
-    t.worker = 0;
+    EndAttempt(*job, ref.task);
     MakeReady(*job, ref.task);
   }
+  free_slots_ -= worker.free();
+  total_slots_ -= worker.spec.slots;
   out_.sends.erase(id);
   workers_.erase(it);
 }
@@ -316,25 +346,13 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     out_.run_times.emplace_back(job->spec(index).fn(),
                                 attempt.finished_at - attempt.started_at);
   }
-  ReleaseSlots(*job, index);
+  EndAttempt(*job, index);
   if (result.ok()) {
     t.producer = id;
     Succeed(*job, index, std::move(*result.mutable_output()));
   } else {
     Fail(*job, index, result.error(), result.permanent());
   }
-}
-
-void Scheduler::ReleaseSlots(Job& job, uint32_t task) {
-  TaskRecord& t = job.tasks[task];
-  auto it = workers_.find(t.worker);
-  t.worker = 0;
-  if (it == workers_.end()) return;
-  Worker& worker = *it->second;
-  const uint32_t slots = job.slots(task);
-  worker.busy -= std::min(worker.busy, slots);
-  free_slots_ += slots;
-  worker.running.erase(TaskRef{job.seq, task});
 }
 
 void Scheduler::Succeed(Job& job, uint32_t task, v1::Payload output) {
@@ -396,7 +414,7 @@ void Scheduler::FailForGood(Job& job, uint32_t task) {
       stack.push_back(next);
     }
   }
-  if (!job.graph.spec.continue_on_failure()) CancelRest(job);
+  if (!job.graph.spec.continue_on_failure()) CancelRest(job, "");
   MaybeFinish(job);
 }
 
@@ -423,6 +441,7 @@ void Scheduler::MaybeFinish(Job& job) {
     out_.events.emplace_back(job.seq, std::move(event));
   }
   job.finished = true;
+  UpdateRunnable(job);
   finished_jobs_.push_back(job.seq);
 }
 
@@ -440,10 +459,12 @@ void Scheduler::Tick() {
     }
     t.retry_wait = false;
     t.ready_since = now;
-    const v1::TaskSpec& spec = job->spec(timer.task);
-    ready_.Push(t.fn,
-                ReadyEntry{job->graph.spec.priority(), spec.priority(),
-                           job->graph.rank[timer.task], job->seq, timer.task});
+    Enqueue(*job, timer.task);
+  }
+  while (!deadlines_.empty() && deadlines_.top().at <= now) {
+    const uint64_t seq = deadlines_.top().seq;
+    deadlines_.pop();
+    if (Job* job = FindJob(seq)) ExpireJob(*job);
   }
   std::vector<WorkerId> lost;
   for (const auto& [id, worker] : workers_) {
@@ -458,6 +479,9 @@ void Scheduler::Tick() {
 std::optional<absl::Time> Scheduler::NextWakeup() const {
   std::optional<absl::Time> next;
   if (!retries_.empty()) next = retries_.top().at;
+  if (!deadlines_.empty() && (!next || deadlines_.top().at < *next)) {
+    next = deadlines_.top().at;
+  }
   for (const auto& [id, worker] : workers_) {
     absl::Time deadline = worker->last_seen + options_.worker_timeout;
     if (!next || deadline < *next) next = deadline;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
@@ -43,6 +44,9 @@ struct WorkerSpec {
   uint32_t slots = 1;
   std::string pool;
   std::vector<std::pair<std::string, std::string>> labels;
+  // Named capacities (memory_mb, gpu, ...) that tasks' resources.amounts
+  // draw on.
+  std::vector<std::pair<std::string, double>> resources;
   std::vector<std::string> functions;
   std::string peer;
 };
@@ -127,13 +131,18 @@ class Scheduler {
   // Reports from an attempt that is no longer current are dropped.
   void OnTaskResult(WorkerId id, v1::TaskResult result);
 
-  // Fires what is due: retries whose backoff passed, workers whose
-  // heartbeats stopped.
+  // Fires what is due: retries whose backoff passed, job deadlines, workers
+  // whose heartbeats stopped.
   void Tick();
   // When Tick() next has something to do, if ever.
   std::optional<absl::Time> NextWakeup() const;
 
-  // Assigns ready tasks to workers with room, best first.
+  // Assigns ready tasks to workers with room. Across jobs: higher job
+  // priority first; among jobs of equal priority, the one holding the fewest
+  // slots, so a small job does not wait for a big one to drain; then
+  // submission order. Within a job: task priority, critical-path rank,
+  // submission order. Honours max_parallelism and exclusive groups; a task
+  // whose best placement is blocked does not hold back others that fit.
   void Schedule();
 
   TurnOutput TakeOutput();
@@ -158,6 +167,7 @@ class Scheduler {
  private:
   struct Job;
   struct Worker;
+  struct Demand;
   struct TaskRef {
     uint64_t seq;
     uint32_t task;
@@ -183,29 +193,45 @@ class Scheduler {
   void MakeReady(Job& job, uint32_t task);
   void SetState(Job& job, uint32_t task, v1::TaskState state);
   void Assign(Job& job, uint32_t task, Worker& worker);
-  void ReleaseSlots(Job& job, uint32_t task);
+  // Ends the current attempt's hold on its worker's slots and amounts, its
+  // exclusive group and its job's running count.
+  void EndAttempt(Job& job, uint32_t task);
+  void ReleaseGroup(uint32_t group);
   void Succeed(Job& job, uint32_t task, v1::Payload output);
   void Fail(Job& job, uint32_t task, std::string error, bool permanent);
   void FailForGood(Job& job, uint32_t task);
-  void CancelRest(Job& job);
+  // Cancels every unfinished task; `reason`, if any, becomes their error.
+  void CancelRest(Job& job, absl::string_view reason);
+  // The job's deadline passed: what is left is cancelled, the job FAILED.
+  void ExpireJob(Job& job);
   void MaybeFinish(Job& job);
 
   // Placement.
-  // What the workers offering a function have: the most slots any has, and
-  // the most any has free now.
-  struct Room {
-    uint32_t largest = 0;
-    uint32_t most_free = 0;
+  uint32_t DemandOf(const v1::TaskSpec& spec);
+  bool Fits(const Worker& worker, const Demand& demand) const;
+  bool HasRoom(const Worker& worker, const Demand& demand) const;
+  // Queues a ready task (not backing off) in its job's heap for its demand.
+  void Enqueue(Job& job, uint32_t task);
+  // Puts the job in runnable_ under its current key, or takes it out when
+  // it has nothing queued or is at its max_parallelism.
+  void UpdateRunnable(Job& job);
+  // The job's best task that a worker has room for now, and that worker.
+  // Drops stale entries and sets aside tasks whose group is held.
+  struct Placement {
+    JobQueue* queue = nullptr;
+    Worker* worker = nullptr;
   };
-  Room RoomFor(uint32_t fn) const;
-  Job* LiveTop(uint32_t fn);
-  Job* PlaceableTop(uint32_t fn, uint32_t largest);
-  Worker* PickWorker(const Job& job, uint32_t task, uint32_t fn);
+  Placement BestPlacement(Job& job);
+  Worker* PickWorker(const Job& job, uint32_t task, const Demand& demand);
+  std::string DemandText(const Demand& demand) const;
 
   // Views.
   v1::TaskStatus BuildTaskStatus(const Job& job, uint32_t task) const;
   v1::JobStatus BuildJobStatus(const Job& job, bool with_waiting) const;
-  std::string WaitingReason(const Job& job, uint32_t task) const;
+  // Why a PENDING or READY task is not running. `never_fits`, if given, is
+  // set when no connected worker could ever run it.
+  std::string WaitingReason(const Job& job, uint32_t task,
+                            bool* never_fits) const;
   absl::StatusOr<uint32_t> FindTask(Job& job, absl::string_view task_id);
   // An unfinished job, for events: nullptr once it finished.
   Job* FindJob(uint64_t seq);
@@ -223,17 +249,22 @@ class Scheduler {
 
   absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;
   absl::flat_hash_map<WorkerId, std::unique_ptr<Worker>> workers_;
-  FunctionTable functions_;
-  // Workers offering each function, by function id.
-  std::vector<std::vector<Worker*>> workers_by_fn_;
-  ReadyQueue ready_;
-  // Ready tasks that no connected worker offering their function could
-  // ever fit, by function; they go back to the queue when a worker that
-  // offers the function registers. Parking them keeps one oversized task
-  // from blocking every smaller task of the same function.
-  std::vector<std::vector<ReadyEntry>> parked_;
-  std::vector<uint32_t> candidates_;  // Schedule()'s scratch, kept to reuse
+  NameTable functions_;
+  NameTable resource_names_;
+  NameTable group_names_;
+  std::vector<ExclusiveGroup> groups_;  // by group id
+  // Demands by id; the common ones (no pool, labels or amounts) found by
+  // (function, slots), the rest by a key spelling out every need.
+  std::vector<std::unique_ptr<Demand>> demands_;
+  absl::flat_hash_map<std::pair<uint32_t, uint32_t>, uint32_t> plain_demands_;
+  absl::flat_hash_map<std::string, uint32_t> other_demands_;
+  // Jobs with queued tasks that may run now, best first.
+  absl::btree_map<RunnableKey, Job*> runnable_;
+  uint64_t pass_ = 0;          // counts Schedule() passes
+  std::vector<Job*> skipped_;  // Schedule()'s scratch, kept to reuse
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
+      deadlines_;
   uint64_t free_slots_ = 0;   // over all workers
   uint64_t total_slots_ = 0;  // over all workers
   // Jobs in memory by v1::JobState; finished ones leave at TakeOutput().

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -31,7 +32,7 @@ struct AttemptRecord {
 struct TaskRecord {
   uint32_t remaining = 0;  // dependencies that have not succeeded
   v1::TaskState state = v1::TASK_PENDING;
-  uint32_t fn = 0;
+  uint32_t demand = 0;      // index into Scheduler::demands_
   WorkerId worker = 0;      // of the current attempt, while assigned or running
   bool retry_wait = false;  // READY but backing off until retry_at
   absl::Time retry_at = absl::InfinitePast();
@@ -40,6 +41,24 @@ struct TaskRecord {
   uint32_t failed_attempts = 0;  // attempts that failed (not lost ones)
   std::string error;             // why it failed for good
   WorkerId producer = 0;         // the worker that produced its result
+};
+
+// What a task needs from a worker. Tasks with equal needs share a Demand,
+// and a job keeps its ready tasks in one heap per demand: when the best of
+// a heap cannot be placed, none of the heap can, so placement looks at tops
+// only.
+struct Scheduler::Demand {
+  uint32_t fn = 0;
+  uint32_t slots = 1;
+  std::string pool;                                         // empty: any pool
+  std::vector<std::pair<std::string, std::string>> labels;  // sorted
+  std::vector<std::pair<uint32_t, double>> amounts;  // by resource id, sorted
+  // Connected workers that could ever run it (right function, pool and
+  // labels, enough capacity), kept as workers come and go.
+  std::vector<Worker*> capable;
+  // The Schedule() pass in which no capable worker had room. Room only
+  // shrinks during a pass, so it stays blocked until the pass ends.
+  uint64_t blocked_pass = 0;
 };
 
 struct Scheduler::Job {
@@ -58,6 +77,18 @@ struct Scheduler::Job {
   // Task id -> index, built on the first query by id.
   absl::flat_hash_map<absl::string_view, uint32_t> index;
 
+  // Placement.
+  std::vector<JobQueue> queues;  // ready tasks, by demand
+  uint32_t queued = 0;           // entries in `queues`, stale ones included
+  uint32_t running = 0;          // tasks assigned or running
+  uint64_t running_slots = 0;
+  bool runnable = false;  // in Scheduler::runnable_ under `key`
+  RunnableKey key;
+  // Per task: its exclusive group's id + 1, or 0. Empty when no task of the
+  // job has a group.
+  std::vector<uint32_t> group;
+  absl::Time deadline = absl::InfiniteFuture();
+
   bool Terminal(uint32_t task) const { return IsTerminal(tasks[task].state); }
   const v1::TaskSpec& spec(uint32_t task) const {
     return graph.spec.tasks(task);
@@ -65,6 +96,14 @@ struct Scheduler::Job {
   uint32_t slots(uint32_t task) const {
     uint32_t s = spec(task).resources().slots();
     return s == 0 ? 1 : s;
+  }
+  // The exclusive group of `task` + 1, or 0.
+  uint32_t group_of(uint32_t task) const {
+    return group.empty() ? 0 : group[task];
+  }
+  bool AtParallelismLimit() const {
+    return graph.spec.max_parallelism() != 0 &&
+           running >= graph.spec.max_parallelism();
   }
 };
 
@@ -76,8 +115,17 @@ struct Scheduler::Worker {
   absl::Time last_seen;
   absl::flat_hash_set<TaskRef> running;
   std::vector<uint32_t> fns;
+  // Named resources by resource id: what it advertised, and what is free.
+  std::vector<double> capacity;
+  std::vector<double> free_amounts;
 
   uint32_t free() const { return spec.slots > busy ? spec.slots - busy : 0; }
+  double Capacity(uint32_t resource) const {
+    return resource < capacity.size() ? capacity[resource] : 0;
+  }
+  double FreeAmount(uint32_t resource) const {
+    return resource < free_amounts.size() ? free_amounts[resource] : 0;
+  }
 };
 
 }  // namespace dagd

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
@@ -11,17 +14,127 @@ namespace dagd {
 
 using google::protobuf::util::TimeUtil;
 
-// Among the workers offering the function with room for the task: the one
-// that produced most of its inputs (they are already there), then the one
-// with the most free slots.
+namespace {
+
+// Sums of doubles drift; a worker with 0.999999999 of a unit left still
+// has the unit.
+constexpr double kAmountSlack = 1e-9;
+
+constexpr absl::string_view kPoolPrefix = "pool:";
+
+}  // namespace
+
+uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
+  const uint32_t fn = functions_.Intern(spec.fn());
+  const uint32_t slots = std::max<uint32_t>(1, spec.resources().slots());
+  const auto& amounts = spec.resources().amounts();
+  const auto& labels = spec.resources().labels();
+  const bool plain =
+      spec.executor().empty() && amounts.empty() && labels.empty();
+  auto demand = std::make_unique<Demand>();
+  demand->fn = fn;
+  demand->slots = slots;
+  if (plain) {
+    auto [it, inserted] =
+        plain_demands_.try_emplace({fn, slots}, demands_.size());
+    if (!inserted) return it->second;
+  } else {
+    // The job compiler accepted only "" and "pool:NAME".
+    if (absl::StartsWith(spec.executor(), kPoolPrefix)) {
+      demand->pool = spec.executor().substr(kPoolPrefix.size());
+    }
+    demand->labels.assign(labels.begin(), labels.end());
+    std::sort(demand->labels.begin(), demand->labels.end());
+    for (const auto& [name, amount] : amounts) {
+      if (amount > 0) {
+        demand->amounts.emplace_back(resource_names_.Intern(name), amount);
+      }
+    }
+    std::sort(demand->amounts.begin(), demand->amounts.end());
+    std::string key = absl::StrCat(fn, "/", slots, "/", demand->pool);
+    for (const auto& [k, v] : demand->labels) {
+      absl::StrAppend(&key, "/", k.size(), ":", k, "=", v.size(), ":", v);
+    }
+    for (const auto& [r, amount] : demand->amounts) {
+      absl::StrAppend(&key, "/r", r, "=", amount);
+    }
+    auto [it, inserted] = other_demands_.try_emplace(key, demands_.size());
+    if (!inserted) return it->second;
+  }
+  for (const auto& [id, worker] : workers_) {
+    if (Fits(*worker, *demand)) demand->capable.push_back(worker.get());
+  }
+  demands_.push_back(std::move(demand));
+  return demands_.size() - 1;
+}
+
+bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
+  if (std::find(worker.fns.begin(), worker.fns.end(), demand.fn) ==
+      worker.fns.end()) {
+    return false;
+  }
+  if (!demand.pool.empty() && demand.pool != worker.spec.pool) return false;
+  if (demand.slots > worker.spec.slots) return false;
+  for (const auto& label : demand.labels) {
+    if (std::find(worker.spec.labels.begin(), worker.spec.labels.end(),
+                  label) == worker.spec.labels.end()) {
+      return false;
+    }
+  }
+  for (const auto& [resource, amount] : demand.amounts) {
+    if (worker.Capacity(resource) + kAmountSlack < amount) return false;
+  }
+  return true;
+}
+
+bool Scheduler::HasRoom(const Worker& worker, const Demand& demand) const {
+  if (worker.free() < demand.slots) return false;
+  for (const auto& [resource, amount] : demand.amounts) {
+    if (worker.FreeAmount(resource) + kAmountSlack < amount) return false;
+  }
+  return true;
+}
+
+void Scheduler::Enqueue(Job& job, uint32_t task) {
+  const uint32_t demand = job.tasks[task].demand;
+  auto it =
+      std::find_if(job.queues.begin(), job.queues.end(),
+                   [demand](const JobQueue& q) { return q.demand == demand; });
+  if (it == job.queues.end()) {
+    it = job.queues.emplace(job.queues.end());
+    it->demand = demand;
+  }
+  it->heap.Push(
+      ReadyEntry{job.spec(task).priority(), job.graph.rank[task], task});
+  ++job.queued;
+  UpdateRunnable(job);
+}
+
+void Scheduler::UpdateRunnable(Job& job) {
+  const bool want =
+      !job.finished && job.queued > 0 && !job.AtParallelismLimit();
+  const RunnableKey key{job.graph.spec.priority(), job.running_slots, job.seq};
+  if (job.runnable) {
+    if (want && !(key < job.key) && !(job.key < key)) return;
+    runnable_.erase(job.key);
+    job.runnable = false;
+  }
+  if (!want) return;
+  runnable_.emplace(key, &job);
+  job.key = key;
+  job.runnable = true;
+}
+
+// Among the workers that could run the demand and have room now: the one
+// that produced most of the task's inputs (they are already there), then
+// the one with the most free slots.
 Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
-                                         uint32_t fn) {
-  const uint32_t slots = job.slots(task);
+                                         const Demand& demand) {
   const CompiledJob& g = job.graph;
   Worker* best = nullptr;
   uint32_t best_local = 0;
-  for (Worker* worker : workers_by_fn_[fn]) {
-    if (worker->free() < slots) continue;
+  for (Worker* worker : demand.capable) {
+    if (!HasRoom(*worker, demand)) continue;
     uint32_t local = 0;
     for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
       if (job.tasks[g.inputs[e]].producer == worker->id) ++local;
@@ -35,65 +148,70 @@ Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
   return best;
 }
 
-Scheduler::Room Scheduler::RoomFor(uint32_t fn) const {
-  Room room;
-  if (fn >= workers_by_fn_.size()) return room;
-  for (const Worker* worker : workers_by_fn_[fn]) {
-    room.largest = std::max(room.largest, worker->spec.slots);
-    room.most_free = std::max(room.most_free, worker->free());
-  }
-  return room;
-}
-
-// The job of the live entry on top of `fn`'s heap, dropping entries of tasks
-// that stopped being ready (a cancelled job); nullptr when none is left.
-Scheduler::Job* Scheduler::LiveTop(uint32_t fn) {
-  while (!ready_.Empty(fn)) {
-    const ReadyEntry& top = ready_.Top(fn);
-    Job* job = FindJob(top.job_seq);
-    if (job != nullptr && job->tasks[top.task].state == v1::TASK_READY &&
-        !job->tasks[top.task].retry_wait) {
-      return job;
+Scheduler::Placement Scheduler::BestPlacement(Job& job) {
+  job.queues.erase(
+      std::remove_if(job.queues.begin(), job.queues.end(),
+                     [](const JobQueue& q) { return q.heap.empty(); }),
+      job.queues.end());
+  Placement best;
+  for (JobQueue& queue : job.queues) {
+    ReadyHeap& heap = queue.heap;
+    while (!heap.empty()) {
+      const uint32_t task = heap.Top().task;
+      const TaskRecord& t = job.tasks[task];
+      const uint32_t group = job.group_of(task);
+      if (t.state != v1::TASK_READY || t.retry_wait) {
+        // Stopped being ready (its job was cancelled, say).
+      } else if (group != 0 && groups_[group - 1].held) {
+        // Set aside until the group is free; ReleaseGroup queues it again.
+        groups_[group - 1].waiting.emplace_back(job.seq, task);
+      } else {
+        break;
+      }
+      heap.Pop();
+      --job.queued;
     }
-    ready_.Pop(fn);
+    if (heap.empty()) continue;
+    if (best.queue != nullptr &&
+        !RunsBefore(heap.Top(), best.queue->heap.Top())) {
+      continue;
+    }
+    Demand& demand = *demands_[queue.demand];
+    if (demand.blocked_pass == pass_) continue;
+    Worker* worker = PickWorker(job, heap.Top().task, demand);
+    if (worker == nullptr) {
+      demand.blocked_pass = pass_;
+      continue;
+    }
+    best = Placement{&queue, worker};
   }
-  return nullptr;
-}
-
-// Like LiveTop, but first moves top entries that no worker offering `fn`
-// could ever fit (more than `largest` slots) to parked_.
-Scheduler::Job* Scheduler::PlaceableTop(uint32_t fn, uint32_t largest) {
-  while (Job* job = LiveTop(fn)) {
-    const ReadyEntry& top = ready_.Top(fn);
-    if (job->slots(top.task) <= largest) return job;
-    if (fn >= parked_.size()) parked_.resize(fn + 1);
-    parked_[fn].push_back(top);
-    ready_.Pop(fn);
-  }
-  return nullptr;
+  return best;
 }
 
 void Scheduler::Schedule() {
-  while (free_slots_ > 0) {
-    int best_fn = -1;
-    Job* best_job = nullptr;
-    ready_.NonEmpty(&candidates_);
-    for (uint32_t fn : candidates_) {
-      const Room room = RoomFor(fn);
-      Job* job = PlaceableTop(fn, room.largest);
-      if (job == nullptr) continue;
-      const ReadyEntry& top = ready_.Top(fn);
-      if (job->slots(top.task) > room.most_free) continue;
-      if (best_fn < 0 || RunsBefore(top, ready_.Top(best_fn))) {
-        best_fn = fn;
-        best_job = job;
-      }
+  if (free_slots_ == 0 || runnable_.empty()) return;
+  ++pass_;
+  skipped_.clear();
+  // Each turn takes the job first in line. A job with nothing placeable
+  // leaves the line for the rest of the pass; one that got a task goes back
+  // under its new key, behind jobs of its priority that hold fewer slots.
+  while (free_slots_ > 0 && !runnable_.empty()) {
+    auto first = runnable_.begin();
+    Job& job = *first->second;
+    Placement placement = BestPlacement(job);
+    if (placement.worker == nullptr) {
+      runnable_.erase(first);
+      job.runnable = false;
+      skipped_.push_back(&job);
+      continue;
     }
-    if (best_fn < 0) return;
-    const uint32_t task = ready_.Top(best_fn).task;
-    ready_.Pop(best_fn);
-    Assign(*best_job, task, *PickWorker(*best_job, task, best_fn));
+    const uint32_t task = placement.queue->heap.Top().task;
+    placement.queue->heap.Pop();
+    --job.queued;
+    Assign(job, task, *placement.worker);
   }
+  for (Job* job : skipped_) UpdateRunnable(*job);
+  skipped_.clear();
 }
 
 void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
@@ -106,10 +224,22 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
   attempt.assigned_at = now;
   t.worker = worker.id;
   out_.queue_waits.push_back(now - t.ready_since);
-  const uint32_t slots = job.slots(task);
-  worker.busy += slots;
-  free_slots_ -= slots;
+  const Demand& demand = *demands_[t.demand];
+  worker.busy += demand.slots;
+  free_slots_ -= demand.slots;
+  for (const auto& [resource, amount] : demand.amounts) {
+    worker.free_amounts[resource] -= amount;
+  }
   worker.running.insert(TaskRef{job.seq, task});
+  ++job.running;
+  job.running_slots += demand.slots;
+  if (const uint32_t group = job.group_of(task); group != 0) {
+    ExclusiveGroup& g = groups_[group - 1];
+    g.held = true;
+    g.holder_seq = job.seq;
+    g.holder_task = task;
+  }
+  UpdateRunnable(job);
   if (job.status.state() == v1::JOB_PENDING) {
     SetJobState(job, v1::JOB_RUNNING);
     *job.status.mutable_started_at() =
@@ -136,7 +266,61 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
   if (spec.has_timeout()) {
     a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));
   }
-  a->set_slots(slots);
+  a->set_slots(demand.slots);
+}
+
+void Scheduler::EndAttempt(Job& job, uint32_t task) {
+  TaskRecord& t = job.tasks[task];
+  const Demand& demand = *demands_[t.demand];
+  --job.running;
+  job.running_slots -= demand.slots;
+  if (const uint32_t group = job.group_of(task); group != 0) {
+    const ExclusiveGroup& g = groups_[group - 1];
+    if (g.held && g.holder_seq == job.seq && g.holder_task == task) {
+      ReleaseGroup(group - 1);
+    }
+  }
+  auto it = workers_.find(t.worker);
+  t.worker = 0;
+  if (it != workers_.end()) {
+    Worker& worker = *it->second;
+    worker.busy -= std::min(worker.busy, demand.slots);
+    free_slots_ += demand.slots;
+    for (const auto& [resource, amount] : demand.amounts) {
+      worker.free_amounts[resource] += amount;
+    }
+    worker.running.erase(TaskRef{job.seq, task});
+  }
+  UpdateRunnable(job);
+}
+
+void Scheduler::ReleaseGroup(uint32_t group) {
+  ExclusiveGroup& g = groups_[group];
+  g.held = false;
+  std::vector<std::pair<uint64_t, uint32_t>> waiting;
+  waiting.swap(g.waiting);
+  for (const auto& [seq, task] : waiting) {
+    Job* job = FindJob(seq);
+    if (job == nullptr) continue;
+    const TaskRecord& t = job->tasks[task];
+    if (t.state == v1::TASK_READY && !t.retry_wait) Enqueue(*job, task);
+  }
+}
+
+std::string Scheduler::DemandText(const Demand& demand) const {
+  std::vector<std::string> needs;
+  if (!demand.pool.empty()) {
+    needs.push_back(absl::StrCat("pool '", demand.pool, "'"));
+  }
+  for (const auto& [key, value] : demand.labels) {
+    needs.push_back(absl::StrCat("label ", key, "=", value));
+  }
+  needs.push_back(
+      absl::StrCat(demand.slots, demand.slots == 1 ? " slot" : " slots"));
+  for (const auto& [resource, amount] : demand.amounts) {
+    needs.push_back(absl::StrCat(resource_names_.Name(resource), "=", amount));
+  }
+  return absl::StrJoin(needs, ", ");
 }
 
 }  // namespace dagd

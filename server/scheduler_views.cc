@@ -56,11 +56,15 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
     meta->set_content_type(r.content_type);
     meta->set_location("inline");
   }
-  if (!IsTerminal(t.state)) status.set_waiting_reason(WaitingReason(job, task));
+  if (!IsTerminal(t.state)) {
+    status.set_waiting_reason(WaitingReason(job, task, nullptr));
+  }
   return status;
 }
 
-std::string Scheduler::WaitingReason(const Job& job, uint32_t task) const {
+std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
+                                     bool* never_fits) const {
+  if (never_fits != nullptr) *never_fits = false;
   const TaskRecord& t = job.tasks[task];
   switch (t.state) {
     case v1::TASK_PENDING:
@@ -77,18 +81,46 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task) const {
         absl::FormatTime("%H:%M:%E3S", t.retry_at, absl::UTCTimeZone()),
         " UTC after: ", t.attempts.back().error);
   }
-  const std::string& fn = job.spec(task).fn();
-  const uint32_t slots = job.slots(task);
-  const std::vector<Worker*>* offering =
-      t.fn < workers_by_fn_.size() ? &workers_by_fn_[t.fn] : nullptr;
-  if (offering == nullptr || offering->empty()) {
-    return absl::StrCat("no worker offers '", fn, "'");
+  const Demand& demand = *demands_[t.demand];
+  const std::string& fn = functions_.Name(demand.fn);
+  if (demand.capable.empty()) {
+    if (never_fits != nullptr) *never_fits = true;
+    uint32_t offering = 0;
+    uint32_t largest = 0;
+    for (const auto& [id, worker] : workers_) {
+      if (std::find(worker->fns.begin(), worker->fns.end(), demand.fn) ==
+          worker->fns.end()) {
+        continue;
+      }
+      ++offering;
+      largest = std::max(largest, worker->spec.slots);
+    }
+    if (offering == 0) return absl::StrCat("no worker offers '", fn, "'");
+    if (demand.pool.empty() && demand.labels.empty() &&
+        demand.amounts.empty()) {
+      return absl::StrCat("needs ", demand.slots,
+                          " slots; the largest worker offering '", fn, "' has ",
+                          largest);
+    }
+    return absl::StrCat("none of the ", offering, " worker",
+                        offering == 1 ? "" : "s", " offering '", fn,
+                        "' can ever run it; it needs ", DemandText(demand));
   }
-  const uint32_t largest = RoomFor(t.fn).largest;
-  if (largest < slots) {
-    return absl::StrCat("needs ", slots,
-                        " slots; the largest worker offering '", fn, "' has ",
-                        largest);
+  if (job.AtParallelismLimit()) {
+    return absl::StrCat("the job is at its max_parallelism (",
+                        job.graph.spec.max_parallelism(), " tasks running)");
+  }
+  if (const uint32_t group = job.group_of(task); group != 0) {
+    const ExclusiveGroup& g = groups_[group - 1];
+    if (g.held) {
+      const Job* holder = FindAnyJob(g.holder_seq);
+      return absl::StrCat(
+          "exclusive group '", group_names_.Name(group - 1), "' is held by ",
+          holder == nullptr
+              ? std::string("another task")
+              : absl::StrCat("task '", holder->spec(g.holder_task).id(),
+                             "' of job ", holder->status.job_id()));
+    }
   }
   return "waiting for a free slot";
 }
@@ -110,10 +142,13 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
     note->set_text(job.tasks[task].error);
   }
   if (!with_waiting || job.counts[v1::TASK_READY] == 0) return status;
+  // Only tasks that no connected worker could ever run: waiting for a slot,
+  // a group or the job's max_parallelism is the normal course of things.
   for (uint32_t i = 0; i < job.graph.size(); ++i) {
     if (job.tasks[i].state != v1::TASK_READY) continue;
-    std::string reason = WaitingReason(job, i);
-    if (reason == "waiting for a free slot") continue;
+    bool never_fits = false;
+    std::string reason = WaitingReason(job, i, &never_fits);
+    if (!never_fits) continue;
     v1::TaskNote* note = status.add_waiting();
     note->set_task_id(job.spec(i).id());
     note->set_text(std::move(reason));
@@ -195,6 +230,13 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
       (*info.mutable_labels())[key] = value;
     }
     for (const std::string& fn : worker->spec.functions) info.add_functions(fn);
+    for (uint32_t r = 0; r < worker->capacity.size(); ++r) {
+      if (worker->capacity[r] == 0) continue;
+      (*info.mutable_resources())[resource_names_.Name(r)] =
+          worker->capacity[r];
+      (*info.mutable_free_resources())[resource_names_.Name(r)] =
+          worker->free_amounts[r];
+    }
     info.set_peer(worker->spec.peer);
     *info.mutable_connected_at() = ToProto(worker->connected_at);
     *info.mutable_last_seen() = ToProto(worker->last_seen);

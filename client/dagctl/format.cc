@@ -3,6 +3,9 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -181,6 +184,7 @@ std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now) {
   if (!status.request_id().empty()) {
     AppendField(&out, "request", status.request_id());
   }
+  if (!status.error().empty()) AppendField(&out, "error", status.error());
   AppendNotes(&out, "failed tasks", status.failures());
   AppendNotes(&out, "waiting tasks", status.waiting());
   return out;
@@ -210,6 +214,7 @@ std::string FormatOutcome(const v1::JobStatus& status, absl::Time now) {
       "job ", status.job_id(), " ", JobStateName(status.state()), ": ",
       DoneTasks(status), "/", status.total_tasks(), " tasks done in ",
       FormatElapsed(JobElapsed(status, now)), "\n");
+  if (!status.error().empty()) absl::StrAppend(&out, status.error(), "\n");
   AppendNotes(&out, "failed tasks", status.failures());
   return out;
 }
@@ -235,12 +240,28 @@ std::string FormatJobsTable(const std::vector<v1::JobStatus>& jobs) {
 
 std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "SLOTS", "POOL", "FUNCTIONS"}};
+      {"ID", "NAME", "SLOTS", "POOL", "LABELS", "RESOURCES", "FUNCTIONS"}};
   for (const v1::WorkerInfo& worker : response.workers()) {
+    // Sorted: protobuf maps iterate in no fixed order.
+    std::map<std::string, std::string> labels(worker.labels().begin(),
+                                              worker.labels().end());
+    std::vector<std::string> resources;
+    std::map<std::string, double> capacity(worker.resources().begin(),
+                                           worker.resources().end());
+    for (const auto& [name, total] : capacity) {
+      auto free = worker.free_resources().find(name);
+      const double used =
+          total -
+          (free == worker.free_resources().end() ? total : free->second);
+      resources.push_back(absl::StrCat(name, "=", used, "/", total));
+    }
     rows.push_back(
         {worker.worker_id(), worker.name().empty() ? "-" : worker.name(),
          absl::StrCat(worker.busy_slots(), "/", worker.slots()),
          worker.pool().empty() ? "-" : worker.pool(),
+         labels.empty() ? "-"
+                        : absl::StrJoin(labels, ",", absl::PairFormatter("=")),
+         resources.empty() ? "-" : absl::StrJoin(resources, ","),
          worker.functions().empty() ? "-"
                                     : absl::StrJoin(worker.functions(), ",")});
   }

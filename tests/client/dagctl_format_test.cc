@@ -181,6 +181,17 @@ TEST(FormatTest, Outcome) {
             "  b: this task fails on purpose\n");
 }
 
+TEST(FormatTest, OutcomeAndStatusSayWhyTheJobFailed) {
+  v1::JobStatus job = FailedJob();
+  job.clear_failures();
+  job.set_error("deadline of 5s passed with 1 task unfinished");
+  EXPECT_EQ(FormatOutcome(job, absl::UnixEpoch()),
+            "job j1 FAILED: 3/3 tasks done in 2.5s\n"
+            "deadline of 5s passed with 1 task unfinished\n");
+  EXPECT_THAT(FormatJobStatus(job, absl::UnixEpoch()),
+              HasSubstr("deadline of 5s passed with 1 task unfinished"));
+}
+
 TEST(FormatTest, Cancel) {
   v1::CancelJobResponse response;
   response.set_cancelled(true);
@@ -214,9 +225,19 @@ TEST(FormatTest, WorkersTable) {
   worker->set_pool("default");
   worker->add_functions("const");
   worker->add_functions("add");
-  EXPECT_EQ(FormatWorkersTable(response),
-            "ID  NAME    SLOTS  POOL     FUNCTIONS\n"
-            "w1  laptop  1/4    default  const,add\n");
+  (*worker->mutable_labels())["zone"] = "a";
+  (*worker->mutable_labels())["disk"] = "ssd";
+  (*worker->mutable_resources())["gpu"] = 2;
+  (*worker->mutable_free_resources())["gpu"] = 1.5;
+  v1::WorkerInfo* plain = response.add_workers();
+  plain->set_worker_id("w2");
+  plain->set_slots(1);
+  plain->set_pool("default");
+  EXPECT_EQ(
+      FormatWorkersTable(response),
+      "ID  NAME    SLOTS  POOL     LABELS           RESOURCES  FUNCTIONS\n"
+      "w1  laptop  1/4    default  disk=ssd,zone=a  gpu=0.5/2  const,add\n"
+      "w2  -       0/1    default  -                -          -\n");
 }
 
 TEST(FormatTest, TasksShowWaitingReasonsAndAttempts) {

@@ -138,13 +138,11 @@ TEST_F(BadInputTest, CycleIsPrintedInOrderAndClosed) {
                                       HasSubstr("'z' -> 'x' -> 'y' -> 'z'")));
 }
 
-TEST_F(BadInputTest, FieldNotActedOnYet) {
-  EXPECT_THAT(
-      ExpectRejected(R"({"tasks": [
+TEST_F(BadInputTest, ExecutorNoWorkerCanServe) {
+  EXPECT_THAT(ExpectRejected(R"({"tasks": [
           {"id": "a", "fn": "const"},
-          {"id": "solo", "fn": "const", "exclusiveGroup": "gpu"}]})"),
-      HasSubstr("task 'solo': field 'exclusive_group' is not supported by "
-                "this dagd yet; remove it"));
+          {"id": "far", "fn": "const", "executor": "cloud"}]})"),
+              HasSubstr("task 'far': executor 'cloud' is not one of"));
 }
 
 TEST_F(BadInputTest, UnknownFieldIsRejectedByTheParser) {

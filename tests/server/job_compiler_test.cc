@@ -104,19 +104,52 @@ TEST(JobCompilerTest, TwoTaskCycleIsClosed) {
                        HasSubstr("cycle: 'b' -> 'a' -> 'b'")));
 }
 
-TEST(JobCompilerTest, RejectsFieldsNotActedOnYet) {
-  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
-                                          "exclusive_group": "g"}]})")
-                  .message(),
-              HasSubstr("task 'a': field 'exclusive_group' is not supported"));
+TEST(JobCompilerTest, RejectsExecutorsItCannotDispatchTo) {
   EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
                                           "executor": "lambda"}]})")
                   .message(),
-              HasSubstr("task 'a': field 'executor'"));
-  EXPECT_THAT(CompileError(R"({"maxParallelism": 2,
+              HasSubstr("task 'a': executor 'lambda': Lambda dispatch is not "
+                        "supported by this dagd yet"));
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+                                          "executor": "gpu"}]})")
+                  .message(),
+              HasSubstr("task 'a': executor 'gpu' is not one of"));
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+                                          "executor": "pool:"}]})")
+                  .message(),
+              HasSubstr("task 'a': executor 'pool:' names no pool"));
+}
+
+TEST(JobCompilerTest, AcceptsEveryPlacementAndLimitField) {
+  v1::JobSpec spec;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"maxParallelism": 2, "deadline": "30s",
+                      "tasks": [{"id": "a", "fn": "const",
+                                 "executor": "pool:gpu",
+                                 "exclusiveGroup": "db",
+                                 "resources": {"slots": 2,
+                                               "amounts": {"gpu": 1},
+                                               "labels": {"zone": "a"}}}]})",
+                  &spec)
+                  .ok());
+  absl::StatusOr<CompiledJob> job = CompileJob(spec, {});
+  EXPECT_TRUE(job.ok()) << job.status();
+}
+
+TEST(JobCompilerTest, RejectsBadAmountsAndDeadlines) {
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+                               "resources": {"amounts": {"gpu": -1}}}]})")
+                  .message(),
+              HasSubstr("task 'a': resources.amounts 'gpu' must be a finite "
+                        "number >= 0, not -1"));
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+                               "resources": {"amounts": {"": 1}}}]})")
+                  .message(),
+              HasSubstr("task 'a': resources.amounts has an empty name"));
+  EXPECT_THAT(CompileError(R"({"deadline": "-1s",
                                "tasks": [{"id": "a", "fn": "const"}]})")
                   .message(),
-              HasSubstr("job: field 'max_parallelism'"));
+              HasSubstr("job: deadline must not be negative"));
 }
 
 TEST(JobCompilerTest, RejectsJobOverTaskLimit) {

@@ -7,112 +7,13 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/fake_clock.h"
+#include "tests/server/scheduler_fixture.h"
 
 namespace dagd {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-constexpr WorkerId kWorker = 1;
-constexpr WorkerId kOther = 2;
-
-class SchedulerTest : public ::testing::Test {
- protected:
-  uint64_t Submit(const std::string& json) {
-    v1::JobSpec spec;
-    auto parsed = google::protobuf::util::JsonStringToMessage(json, &spec);
-    EXPECT_TRUE(parsed.ok()) << parsed;
-    absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
-    EXPECT_TRUE(job.ok()) << job.status();
-    const uint64_t seq = next_seq_++;
-    v1::JobStatus status;
-    status.set_job_id(JobIdFromSeq(seq));
-    status.set_state(v1::JOB_PENDING);
-    scheduler_.AddJob(seq, *std::move(job), status);
-    return seq;
-  }
-
-  void AddWorker(WorkerId id, uint32_t slots,
-                 std::vector<std::string> fns = {"const", "add", "sleep",
-                                                 "fail"}) {
-    WorkerSpec spec;
-    spec.name = absl::StrCat("worker-", id);
-    spec.slots = slots;
-    spec.functions = std::move(fns);
-    scheduler_.AddWorker(id, std::move(spec));
-  }
-
-  // Schedules and returns what was sent to `worker`.
-  std::vector<v1::Assignment> Dispatch(WorkerId worker) {
-    scheduler_.Tick();
-    scheduler_.Schedule();
-    TurnOutput out = scheduler_.TakeOutput();
-    last_writes_ = std::move(out.writes);
-    last_sync_ = out.sync;
-    last_events_ = std::move(out.events);
-    last_cancels_.clear();
-    std::vector<v1::Assignment> sent;
-    for (auto& [id, batch] : out.sends) {
-      if (id != worker) {
-        other_sends_ += batch.assignments_size();
-        continue;
-      }
-      for (auto& a : *batch.mutable_assignments()) sent.push_back(a);
-      for (auto& c : batch.cancels()) last_cancels_.push_back(c);
-    }
-    return sent;
-  }
-
-  void Report(WorkerId worker, const v1::Assignment& a, bool ok,
-              std::string data = "1", bool permanent = false) {
-    v1::TaskResult result;
-    *result.mutable_task() = a.task();
-    result.set_ok(ok);
-    if (ok) {
-      result.mutable_output()->set_data(std::move(data));
-      result.mutable_output()->set_content_type("application/json");
-    } else {
-      result.set_error(std::move(data));
-      result.set_permanent(permanent);
-    }
-    result.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
-    scheduler_.OnTaskResult(worker, std::move(result));
-  }
-
-  static std::vector<std::string> Ids(const std::vector<v1::Assignment>& as) {
-    std::vector<std::string> ids;
-    for (const auto& a : as) ids.push_back(a.task_id());
-    return ids;
-  }
-
-  // Runs every task to success, each taking one time unit, on one worker
-  // with `slots` slots; returns the makespan in units.
-  int UnitTimeMakespan(uint64_t seq, uint32_t slots) {
-    AddWorker(kWorker, slots);
-    int time = 0;
-    while (scheduler_.JobStatusOf(seq)) {
-      std::vector<v1::Assignment> running = Dispatch(kWorker);
-      if (running.empty()) break;
-      clock_.Advance(absl::Seconds(1));
-      ++time;
-      for (const auto& a : running) Report(kWorker, a, true);
-    }
-    Dispatch(kWorker);
-    return time;
-  }
-
-  testing::FakeClock clock_;
-  double random_ = 0.0;
-  Scheduler scheduler_{SchedulerOptions{}, &clock_, [this] { return random_; }};
-  uint64_t next_seq_ = 1;
-  WriteSet last_writes_;
-  bool last_sync_ = false;
-  std::vector<std::pair<uint64_t, v1::JobEvent>> last_events_;
-  std::vector<v1::TaskRef> last_cancels_;
-  int other_sends_ = 0;
-};
 
 TEST_F(SchedulerTest, OnlyTasksWithoutDependenciesStartReady) {
   uint64_t job = Submit(R"({"tasks": [
