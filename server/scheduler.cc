@@ -229,7 +229,7 @@ void Scheduler::CancelRest(Job& job, absl::string_view reason) {
       ref->set_job_id(job.status.job_id());
       ref->set_task_index(i);
       ref->set_attempt(t.attempts.size());
-      EndAttempt(job, i);
+      StopAttempt(job, i);
     }
     t.retry_wait = false;
     if (!reason.empty()) t.error = std::string(reason);
@@ -295,6 +295,11 @@ void Scheduler::RemoveWorker(WorkerId id) {
     EndAttempt(*job, ref.task);
     MakeReady(*job, ref.task);
   }
+  // Cancelled attempts still stopping there hold nothing once it is gone.
+  for (const auto& [ref, stopped] : worker.stopping) {
+    ReleaseStopped(worker, stopped, ref);
+  }
+  worker.stopping.clear();
   free_slots_ -= worker.free();
   total_slots_ -= worker.spec.slots;
   out_.sends.erase(id);
@@ -325,8 +330,19 @@ void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
 void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   OnHeartbeat(id);
   auto seq = SeqFromJobId(result.task().job_id());
-  Job* job = seq ? FindJob(*seq) : nullptr;
   const uint32_t index = result.task().task_index();
+  if (auto w = workers_.find(id); seq && w != workers_.end()) {
+    // The end of an attempt that was cancelled: what it held is free now.
+    Worker& worker = *w->second;
+    const AttemptRef ref{*seq, index, result.task().attempt()};
+    if (auto it = worker.stopping.find(ref); it != worker.stopping.end()) {
+      const StoppingAttempt stopped = it->second;
+      worker.stopping.erase(it);
+      ReleaseStopped(worker, stopped, ref);
+      return;
+    }
+  }
+  Job* job = seq ? FindJob(*seq) : nullptr;
   if (job == nullptr || index >= job->graph.size()) {
     ++dropped_reports_;
     return;

@@ -25,6 +25,9 @@
 
 namespace dagd {
 
+struct AttemptRef;
+struct StoppingAttempt;
+
 // A worker stream's id: the coordinator's incarnation (how many times it
 // has started on its data directory) in the high 32 bits, a counter in the
 // low ones. Unique across restarts, so reports made to an earlier
@@ -196,6 +199,12 @@ class Scheduler {
   // Ends the current attempt's hold on its worker's slots and amounts, its
   // exclusive group and its job's running count.
   void EndAttempt(Job& job, uint32_t task);
+  // Like EndAttempt for a cancelled attempt, except that what it holds on
+  // its worker stays held until the worker reports the attempt ended.
+  void StopAttempt(Job& job, uint32_t task);
+  // The worker reported a stopping attempt's end, or is gone.
+  void ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
+                      const AttemptRef& ref);
   void ReleaseGroup(uint32_t group);
   void Succeed(Job& job, uint32_t task, v1::Payload output);
   void Fail(Job& job, uint32_t task, std::string error, bool permanent);

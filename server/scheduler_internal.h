@@ -107,6 +107,28 @@ struct Scheduler::Job {
   }
 };
 
+// One attempt of one task, as workers report it.
+struct AttemptRef {
+  uint64_t seq;
+  uint32_t task;
+  uint32_t attempt;
+  bool operator==(const AttemptRef& o) const {
+    return seq == o.seq && task == o.task && attempt == o.attempt;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const AttemptRef& r) {
+    return H::combine(std::move(h), r.seq, r.task, r.attempt);
+  }
+};
+
+// A cancelled attempt that its worker has not yet reported stopped. It
+// keeps its slots, amounts and exclusive group until then: the function
+// may still be running there.
+struct StoppingAttempt {
+  uint32_t demand = 0;
+  uint32_t group = 0;  // the exclusive group it holds + 1, or 0
+};
+
 struct Scheduler::Worker {
   WorkerId id = 0;
   WorkerSpec spec;
@@ -114,6 +136,7 @@ struct Scheduler::Worker {
   absl::Time connected_at;
   absl::Time last_seen;
   absl::flat_hash_set<TaskRef> running;
+  absl::flat_hash_map<AttemptRef, StoppingAttempt> stopping;
   std::vector<uint32_t> fns;
   // Named resources by resource id: what it advertised, and what is free.
   std::vector<double> capacity;

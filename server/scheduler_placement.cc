@@ -294,6 +294,46 @@ void Scheduler::EndAttempt(Job& job, uint32_t task) {
   UpdateRunnable(job);
 }
 
+void Scheduler::StopAttempt(Job& job, uint32_t task) {
+  TaskRecord& t = job.tasks[task];
+  const Demand& demand = *demands_[t.demand];
+  --job.running;
+  job.running_slots -= demand.slots;
+  uint32_t group = job.group_of(task);
+  if (group != 0) {
+    const ExclusiveGroup& g = groups_[group - 1];
+    if (!g.held || g.holder_seq != job.seq || g.holder_task != task) group = 0;
+  }
+  auto it = workers_.find(t.worker);
+  t.worker = 0;
+  if (it == workers_.end()) {
+    if (group != 0) ReleaseGroup(group - 1);
+  } else {
+    Worker& worker = *it->second;
+    worker.running.erase(TaskRef{job.seq, task});
+    worker.stopping.emplace(
+        AttemptRef{job.seq, task, static_cast<uint32_t>(t.attempts.size())},
+        StoppingAttempt{t.demand, group});
+  }
+  UpdateRunnable(job);
+}
+
+void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
+                               const AttemptRef& ref) {
+  const Demand& demand = *demands_[stopped.demand];
+  worker.busy -= std::min(worker.busy, demand.slots);
+  free_slots_ += demand.slots;
+  for (const auto& [resource, amount] : demand.amounts) {
+    worker.free_amounts[resource] += amount;
+  }
+  if (stopped.group != 0) {
+    const ExclusiveGroup& g = groups_[stopped.group - 1];
+    if (g.held && g.holder_seq == ref.seq && g.holder_task == ref.task) {
+      ReleaseGroup(stopped.group - 1);
+    }
+  }
+}
+
 void Scheduler::ReleaseGroup(uint32_t group) {
   ExclusiveGroup& g = groups_[group];
   g.held = false;

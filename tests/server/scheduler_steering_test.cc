@@ -211,6 +211,30 @@ TEST_F(SchedulerTest, LostWorkerReleasesItsExclusiveGroup) {
   EXPECT_EQ(other_sends_, 1);
 }
 
+TEST_F(SchedulerTest, CancelledMemberHoldsItsGroupUntilItsWorkerStopsIt) {
+  const uint64_t first = Submit(
+      R"({"tasks": [{"id": "a", "fn": "sleep", "exclusiveGroup": "g"}]})");
+  Submit(R"({"tasks": [{"id": "b", "fn": "sleep", "exclusiveGroup": "g"}]})");
+  AddWorker(kWorker, 1);
+  AddWorker(kOther, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  const bool a_here = !sent.empty();
+  const WorkerId a_worker = a_here ? kWorker : kOther;
+  ASSERT_TRUE(scheduler_.CancelJob(first).ok());
+  // a may still be running on its worker: b waits, on either worker.
+  other_sends_ = 0;
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty());
+  EXPECT_EQ(other_sends_, 0);
+  v1::Assignment a;
+  a.mutable_task()->set_job_id(JobIdFromSeq(first));
+  a.mutable_task()->set_task_index(0);
+  a.mutable_task()->set_attempt(1);
+  Report(a_worker, a, false, "cancelled by the coordinator");
+  Dispatch(kWorker);
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
 TEST_F(SchedulerTest, MaxParallelismCapsRunningTasksOfTheJob) {
   Submit(absl::StrCat(R"({"maxParallelism": 2, "tasks": [)", ManyTasks(6, "t"),
                       "]}"));
@@ -268,8 +292,15 @@ TEST_F(SchedulerTest, DeadlineCancelsWhatIsLeftAndFailsTheJob) {
   }
   EXPECT_EQ(states["slow"], v1::TASK_CANCELLED);
   EXPECT_EQ(states["next"], v1::TASK_CANCELLED);
-  // The worker's slot is free for other work.
+  // The worker's slot is free for other work once it reports the cancelled
+  // attempt ended.
   Submit(R"({"tasks": [{"id": "x", "fn": "const"}]})");
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty());
+  v1::Assignment slow;
+  slow.mutable_task()->set_job_id(JobIdFromSeq(job));
+  slow.mutable_task()->set_task_index(1);
+  slow.mutable_task()->set_attempt(1);
+  Report(kWorker, slow, false, "cancelled by the coordinator");
   EXPECT_THAT(Dispatch(kWorker), SizeIs(1));
 }
 

@@ -347,9 +347,16 @@ TEST_F(SchedulerTest, CancelStopsRunningTasksAndMarksTheRest) {
   ASSERT_EQ(last_cancels_.size(), 1u);
   EXPECT_EQ(last_cancels_[0].task_index(), 0u);
   EXPECT_TRUE(last_sync_);
-  // The late success of the cancelled attempt changes nothing.
+  // The worker's slot stays busy until it reports the cancelled attempt
+  // ended: the function may still be running there.
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+  Submit(R"({"tasks": [{"id": "x", "fn": "const"}]})");
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  // Its late report (even a success) frees the slot and changes nothing
+  // else.
   Report(kWorker, sent[0], true);
-  EXPECT_EQ(scheduler_.dropped_reports(), 1u);
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 0u);
+  EXPECT_EQ(Ids(Dispatch(kWorker)), std::vector<std::string>{"x"});
   EXPECT_TRUE(absl::IsNotFound(scheduler_.CancelJob(job).status()));
 }
 
