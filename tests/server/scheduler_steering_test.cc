@@ -260,6 +260,38 @@ TEST_F(SchedulerTest, MaxParallelismReasonIsShown) {
             "the job is at its max_parallelism (1 tasks running)");
 }
 
+TEST_F(SchedulerTest, TimedOutAttemptIsAFailedAttemptAndIsRetried) {
+  const uint64_t job = Submit(R"({"tasks": [{"id": "t", "fn": "sleep",
+      "timeout": "1.5s", "retry": {"maxAttempts": 2, "initialBackoff": "1s"}}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  // The worker enforces the timeout: it is in the assignment.
+  EXPECT_EQ(sent[0].timeout_ms(), 1500u);
+  clock_.Advance(absl::Milliseconds(1500));
+  Report(kWorker, sent[0], false, "timed out after 1500 ms");
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty());
+  clock_.Advance(absl::Seconds(1));
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  EXPECT_EQ(sent[0].task().attempt(), 2u);
+  auto task = scheduler_.TaskStatusOf(job, "t");
+  ASSERT_TRUE(task.ok());
+  ASSERT_EQ(task->attempts_size(), 2);
+  EXPECT_EQ(task->attempts(0).error(), "timed out after 1500 ms");
+  EXPECT_EQ(task->attempts(0).worker(), "worker-1");
+  // The record keeps each attempt's times: the first was assigned at 0 and
+  // ended at 1.5 s; the retry was assigned at 2.5 s, when this test next
+  // scheduled (its backoff, half of 1 s with this random source, had
+  // passed).
+  const int64_t assigned0 = task->attempts(0).assigned_at().seconds();
+  EXPECT_EQ(task->attempts(0).finished_at().seconds() * 1000 +
+                task->attempts(0).finished_at().nanos() / 1000000 -
+                assigned0 * 1000,
+            1500);
+  EXPECT_EQ(task->attempts(1).assigned_at().seconds() - assigned0, 2);
+}
+
 TEST_F(SchedulerTest, DeadlineCancelsWhatIsLeftAndFailsTheJob) {
   const uint64_t job = Submit(R"({"deadline": "10s", "tasks": [
       {"id": "done", "fn": "const"},
