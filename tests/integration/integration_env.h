@@ -3,9 +3,11 @@
 #ifndef DAGD_TESTS_INTEGRATION_INTEGRATION_ENV_H_
 #define DAGD_TESTS_INTEGRATION_INTEGRATION_ENV_H_
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -13,6 +15,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "client/job_file.h"
+#include "client/proto_time.h"
 #include "dagd/v1/job_service.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -110,6 +114,60 @@ inline absl::Status WaitForTaskState(
       timeout,
       "task " + task_id + " of " + job_id + " to reach " +
           v1::TaskState_Name(state));
+}
+
+// Parses the proto3 JSON job `json` and submits it through `client`; the
+// job id.
+inline absl::StatusOr<std::string> SubmitJob(Client& client,
+                                             absl::string_view json) {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(json);
+  if (!spec.ok()) return spec.status();
+  return client.Submit(*spec);
+}
+
+// When an attempt ran, by its worker's clock.
+struct RunInterval {
+  std::string job_id;
+  std::string task_id;
+  std::string worker;
+  absl::Time start;
+  absl::Time end;
+};
+
+// The intervals of every attempt of `job_id` that started and ended.
+inline absl::StatusOr<std::vector<RunInterval>> RunIntervals(
+    Client& client, const std::string& job_id) {
+  absl::StatusOr<v1::ListTasksResponse> tasks = client.ListTasks(job_id);
+  if (!tasks.ok()) return tasks.status();
+  std::vector<RunInterval> out;
+  for (const v1::TaskStatus& task : tasks->tasks()) {
+    for (const v1::Attempt& attempt : task.attempts()) {
+      if (!attempt.has_started_at() || !attempt.has_finished_at()) continue;
+      out.push_back({job_id, task.task_id(), attempt.worker(),
+                     FromProtoTimestamp(attempt.started_at()),
+                     FromProtoTimestamp(attempt.finished_at())});
+    }
+  }
+  return out;
+}
+
+// The most intervals that overlap at any instant. An interval ending when
+// another starts does not overlap it.
+inline int MaxOverlap(const std::vector<RunInterval>& intervals) {
+  std::vector<std::pair<absl::Time, int>> edges;
+  for (const RunInterval& r : intervals) {
+    edges.emplace_back(r.start, 1);
+    edges.emplace_back(r.end, -1);
+  }
+  // At equal times, ends (-1) sort before starts (+1).
+  std::sort(edges.begin(), edges.end());
+  int now = 0;
+  int most = 0;
+  for (const auto& [time, delta] : edges) {
+    now += delta;
+    most = std::max(most, now);
+  }
+  return most;
 }
 
 }  // namespace dagd::testing
