@@ -300,7 +300,8 @@ TEST_F(CommandsTest, TasksAndWorkers) {
   out_.str("");
   EXPECT_CALL(*stub_, ListWorkers(_, _, _)).WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(Run({"workers"}), kExitOk);
-  EXPECT_EQ(out_.str(), "ID  NAME  SLOTS  POOL  FUNCTIONS\n");
+  EXPECT_EQ(out_.str(),
+            "ID  NAME  SLOTS  POOL  LABELS  RESOURCES  FUNCTIONS\n");
 }
 
 TEST_F(CommandsTest, GraphPrintsDot) {
