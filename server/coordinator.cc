@@ -618,6 +618,7 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
     spec.functions.assign(registration.functions().begin(),
                           registration.functions().end());
     spec.peer = std::move(peer);
+    spec.accepts_grants = registration.accepts_grants();
     LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
               << spec.slots << " slots, " << spec.functions.size()
               << " functions) joined";

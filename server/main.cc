@@ -58,6 +58,13 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "how often workers are told to send a heartbeat");
 ABSL_FLAG(absl::Duration, sync_interval, absl::Seconds(1),
           "writes not covered by an acknowledgement are fsynced this often");
+ABSL_FLAG(uint32_t, grant_depth, 64,
+          "how many successors of an assigned task, each waiting only for the "
+          "one before, go to its worker with it to run there straight away; "
+          "0: none");
+ABSL_FLAG(absl::Duration, grant_max_run_time, absl::Milliseconds(2),
+          "only tasks of functions whose attempts recently ran at most this "
+          "long are granted ahead");
 
 namespace dagd {
 namespace {
@@ -80,6 +87,9 @@ CoordinatorOptions OptionsFromFlags() {
   options.limits.max_tasks_per_job = absl::GetFlag(FLAGS_max_tasks_per_job);
   options.limits.max_job_bytes = absl::GetFlag(FLAGS_max_job_bytes);
   options.scheduler.worker_timeout = absl::GetFlag(FLAGS_worker_timeout);
+  options.scheduler.grant_depth = absl::GetFlag(FLAGS_grant_depth);
+  options.scheduler.grant_max_run_time =
+      absl::GetFlag(FLAGS_grant_max_run_time);
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;

@@ -293,7 +293,12 @@ void Scheduler::RemoveWorker(WorkerId id) {
     attempt.error = absl::StrCat("worker '", worker.spec.name, "' was lost");
     attempt.finished_at = now;
     EndAttempt(*job, ref.task);
-    MakeReady(*job, ref.task);
+    // A task granted ahead may still wait for its predecessor.
+    if (t.remaining == 0) {
+      MakeReady(*job, ref.task);
+    } else {
+      SetState(*job, ref.task, v1::TASK_PENDING);
+    }
   }
   // Cancelled attempts still stopping there hold nothing once it is gone.
   for (const auto& [ref, stopped] : worker.stopping) {
@@ -359,13 +364,15 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   }
   attempt.finished_at = absl::FromUnixMillis(result.finished_unix_ms());
   if (result.started_unix_ms() != 0 && result.finished_unix_ms() != 0) {
-    out_.run_times.emplace_back(job->spec(index).fn(),
-                                attempt.finished_at - attempt.started_at);
+    const absl::Duration run_time = attempt.finished_at - attempt.started_at;
+    out_.run_times.emplace_back(job->spec(index).fn(), run_time);
+    RecordRunTime(demands_[t.demand]->fn, run_time);
   }
   EndAttempt(*job, index);
   if (result.ok()) {
     t.producer = id;
     Succeed(*job, index, std::move(*result.mutable_output()));
+    PassSlotsOn(*job, index, id);
   } else {
     Fail(*job, index, result.error(), result.permanent());
   }
@@ -390,6 +397,7 @@ void Scheduler::Fail(Job& job, uint32_t task, std::string error,
                      bool permanent) {
   TaskRecord& t = job.tasks[task];
   t.attempts.back().error = std::move(error);
+  RevokeGrants(job, task);
   const v1::RetryPolicy& retry = job.spec(task).retry();
   // Attempts lost with their worker do not count: the task never failed.
   const uint32_t failures = ++t.failed_attempts;

@@ -25,6 +25,7 @@
 
 namespace dagd {
 
+struct AttemptRecord;
 struct AttemptRef;
 struct StoppingAttempt;
 
@@ -52,11 +53,20 @@ struct WorkerSpec {
   std::vector<std::pair<std::string, double>> resources;
   std::vector<std::string> functions;
   std::string peer;
+  bool accepts_grants = false;  // runs Assignment.after chains
 };
 
 struct SchedulerOptions {
   // A worker that sends nothing for this long is declared lost.
   absl::Duration worker_timeout = absl::Seconds(30);
+  // Grants ahead: when a task is assigned, up to this many of its chain of
+  // successors (each waiting only for the one before) go to the same worker
+  // with it, to run there straight away; 0 turns grants off.
+  uint32_t grant_depth = 64;
+  // Only tasks of functions whose attempts have recently run at most this
+  // long are granted ahead: a grant holds its slot, so long tasks would
+  // make higher-priority work wait, and gain little from it.
+  absl::Duration grant_max_run_time = absl::Milliseconds(2);
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -206,6 +216,20 @@ class Scheduler {
   void ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
                       const AttemptRef& ref);
   void ReleaseGroup(uint32_t group);
+
+  // Grants ahead (scheduler_grants.cc).
+  AttemptRecord& NewAttempt(Job& job, uint32_t task, Worker& worker);
+  // Adds the assignment of the task's current attempt to the worker's
+  // batch. `after`, if not kNoTask, is the task granted before it there.
+  void AddAssignment(Job& job, uint32_t task, Worker& worker, uint32_t after);
+  void GrantAhead(Job& job, uint32_t head, Worker& worker);
+  uint32_t GrantableSuccessor(const Job& job, uint32_t task,
+                              const Worker& worker) const;
+  // The task's granted successors go back to PENDING: it did not succeed.
+  void RevokeGrants(Job& job, uint32_t task);
+  // The task succeeded: its granted successor now runs on its slots.
+  void PassSlotsOn(Job& job, uint32_t task, WorkerId worker);
+  void RecordRunTime(uint32_t fn, absl::Duration run_time);
   void Succeed(Job& job, uint32_t task, v1::Payload output);
   void Fail(Job& job, uint32_t task, std::string error, bool permanent);
   void FailForGood(Job& job, uint32_t task);
@@ -262,6 +286,9 @@ class Scheduler {
   NameTable resource_names_;
   NameTable group_names_;
   std::vector<ExclusiveGroup> groups_;  // by group id
+  // Recent mean run time of each function's attempts, by function id;
+  // negative until a first attempt reported. Decides what is granted.
+  std::vector<double> fn_run_ms_;
   // Demands by id; the common ones (no pool, labels or amounts) found by
   // (function, slots), the rest by a key spelling out every need.
   std::vector<std::unique_ptr<Demand>> demands_;

@@ -14,6 +14,8 @@
 
 namespace dagd {
 
+constexpr uint32_t kNoTask = UINT32_MAX;
+
 inline bool IsTerminal(v1::TaskState s) {
   return s == v1::TASK_SUCCEEDED || s == v1::TASK_FAILED ||
          s == v1::TASK_UPSTREAM_FAILED || s == v1::TASK_CANCELLED;
@@ -41,6 +43,10 @@ struct TaskRecord {
   uint32_t failed_attempts = 0;  // attempts that failed (not lost ones)
   std::string error;             // why it failed for good
   WorkerId producer = 0;         // the worker that produced its result
+  // Granted ahead: ASSIGNED to `worker` to run there after its predecessor,
+  // holding no slots of its own until that one succeeds.
+  bool granted = false;
+  uint32_t grant_next = kNoTask;  // the successor granted after this task
 };
 
 // What a task needs from a worker. Tasks with equal needs share a Demand,

@@ -217,12 +217,7 @@ void Scheduler::Schedule() {
 void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
   TaskRecord& t = job.tasks[task];
   const absl::Time now = clock_->Now();
-  AttemptRecord& attempt = t.attempts.emplace_back();
-  attempt.number = t.attempts.size();
-  attempt.worker = worker.id;
-  attempt.worker_name = worker.spec.name;
-  attempt.assigned_at = now;
-  t.worker = worker.id;
+  NewAttempt(job, task, worker);
   out_.queue_waits.push_back(now - t.ready_since);
   const Demand& demand = *demands_[t.demand];
   worker.busy += demand.slots;
@@ -247,30 +242,21 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
     PersistJobStatus(job);
   }
   SetState(job, task, v1::TASK_ASSIGNED);
-
-  const v1::TaskSpec& spec = job.spec(task);
-  v1::Assignment* a = out_.sends[worker.id].add_assignments();
-  a->mutable_task()->set_job_id(job.status.job_id());
-  a->mutable_task()->set_task_index(task);
-  a->mutable_task()->set_attempt(attempt.number);
-  a->set_task_id(spec.id());
-  a->set_fn(spec.fn());
-  if (spec.has_args()) *a->mutable_args() = spec.args();
-  const CompiledJob& g = job.graph;
-  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
-    const StoredResult& input = job.results[g.inputs[e]];
-    v1::Payload* p = a->add_inputs();
-    p->set_data(input.data);
-    p->set_content_type(input.content_type);
-  }
-  if (spec.has_timeout()) {
-    a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));
-  }
-  a->set_slots(demand.slots);
+  AddAssignment(job, task, worker, kNoTask);
+  GrantAhead(job, task, worker);
 }
 
 void Scheduler::EndAttempt(Job& job, uint32_t task) {
   TaskRecord& t = job.tasks[task];
+  if (t.granted) {
+    // It held nothing but its place on the worker.
+    if (auto it = workers_.find(t.worker); it != workers_.end()) {
+      it->second->running.erase(TaskRef{job.seq, task});
+    }
+    t.granted = false;
+    t.worker = 0;
+    return;
+  }
   const Demand& demand = *demands_[t.demand];
   --job.running;
   job.running_slots -= demand.slots;
@@ -296,6 +282,7 @@ void Scheduler::EndAttempt(Job& job, uint32_t task) {
 
 void Scheduler::StopAttempt(Job& job, uint32_t task) {
   TaskRecord& t = job.tasks[task];
+  if (t.granted) return EndAttempt(job, task);
   const Demand& demand = *demands_[t.demand];
   --job.running;
   job.running_slots -= demand.slots;

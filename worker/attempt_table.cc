@@ -27,6 +27,25 @@ void AttemptTable::Remove(const v1::TaskRef& ref) {
   attempts_.erase(it);
 }
 
+void AttemptTable::PassSlots(const v1::TaskRef& from, const v1::TaskRef& to) {
+  absl::MutexLock lock(&mu_);
+  auto from_it = attempts_.find(KeyOf(from));
+  if (from_it == attempts_.end()) return;
+  const uint32_t slots = from_it->second.slots;
+  attempts_.erase(from_it);
+  auto to_it = attempts_.find(KeyOf(to));
+  if (to_it != attempts_.end()) {
+    to_it->second.slots += slots;
+  } else {
+    busy_slots_ -= slots;
+  }
+}
+
+bool AttemptTable::Contains(const v1::TaskRef& ref) const {
+  absl::MutexLock lock(&mu_);
+  return attempts_.find(KeyOf(ref)) != attempts_.end();
+}
+
 bool AttemptTable::Cancel(const v1::TaskRef& ref, CancelReason reason) {
   std::shared_ptr<CancellationToken> token;
   {

@@ -21,11 +21,20 @@ namespace dagd {
 // Thread-safe.
 class AttemptTable {
  public:
+  // Identifies an attempt: job id, task index, attempt number.
+  using Key = std::tuple<std::string, uint32_t, uint32_t>;
+  static Key KeyOf(const v1::TaskRef& ref);
+
   // Adds an attempt occupying `slots` and returns its token, or nullptr if
-  // the same attempt is already held (a duplicate assignment).
+  // the same attempt is already held (a duplicate assignment). A grant-ahead
+  // follower is added with 0 slots: it runs on its predecessor's.
   std::shared_ptr<CancellationToken> Add(const v1::TaskRef& ref,
                                          uint32_t slots);
   void Remove(const v1::TaskRef& ref);
+  // Removes `from` and gives its slots to `to` (which runs on them next),
+  // so busy_slots() does not change while a chain moves on.
+  void PassSlots(const v1::TaskRef& from, const v1::TaskRef& to);
+  bool Contains(const v1::TaskRef& ref) const;
   // Returns false if the attempt is not held (finished, or never seen).
   bool Cancel(const v1::TaskRef& ref, CancelReason reason);
   void CancelAll(CancelReason reason);
@@ -37,12 +46,10 @@ class AttemptTable {
   bool WaitUntilEmpty(absl::Duration timeout) const;
 
  private:
-  using Key = std::tuple<std::string, uint32_t, uint32_t>;
   struct Entry {
     std::shared_ptr<CancellationToken> token;
     uint32_t slots;
   };
-  static Key KeyOf(const v1::TaskRef& ref);
 
   mutable absl::Mutex mu_;
   std::map<Key, Entry> attempts_ ABSL_GUARDED_BY(mu_);

@@ -2,8 +2,24 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace dagd {
+namespace {
+
+// Puts a predecessor's output where the follower expects it.
+void PutOutput(const v1::Payload& output, v1::Assignment* follower) {
+  for (uint32_t position : follower->local_input_positions()) {
+    // A position past the list would be the coordinator's bug; the
+    // function then sees its inputs as sent rather than the worker crash.
+    if (position < static_cast<uint32_t>(follower->inputs_size())) {
+      *follower->mutable_inputs(position) = output;
+    }
+  }
+}
+
+}  // namespace
 
 TaskExecutor::TaskExecutor(int slots, const FunctionRegistry* registry,
                            Clock* clock, TaskReporter* reporter,
@@ -23,13 +39,23 @@ size_t TaskExecutor::Handle(const v1::CoordinatorBatch& batch) {
   }
   absl::MutexLock lock(&accept_mu_);
   if (!accepting_) return batch.assignments_size();
+  // Take the whole batch before starting any of it: a head may finish at
+  // once, and its followers later in the batch must be registered by then.
+  std::vector<Head> heads;
   for (const v1::Assignment& assignment : batch.assignments()) {
-    Assign(assignment);
+    if (std::optional<Head> head = Accept(assignment)) {
+      heads.push_back(*std::move(head));
+    }
+  }
+  for (const Head& head : heads) {
+    pool_.Schedule([this, head] { RunChain(head); });
   }
   return 0;
 }
 
 void TaskExecutor::CancelAll(CancelReason reason) {
+  // Waiting followers are in the table too: their chains end with their
+  // cancelled heads.
   attempts_.CancelAll(reason);
 }
 
@@ -38,7 +64,8 @@ void TaskExecutor::StopAccepting() {
   accepting_ = false;
 }
 
-void TaskExecutor::Assign(const v1::Assignment& assignment) {
+std::optional<TaskExecutor::Head> TaskExecutor::Accept(
+    const v1::Assignment& assignment) {
   // Answer at once rather than occupy a slot: retrying here cannot help.
   if (registry_->Find(assignment.fn()) == nullptr) {
     v1::TaskResult result = runner_.UnknownFunctionResult(assignment);
@@ -46,20 +73,74 @@ void TaskExecutor::Assign(const v1::Assignment& assignment) {
       observer_->AttemptFinished(assignment, result, absl::ZeroDuration());
     }
     reporter_->Finished(std::move(result));
-    return;
+    return std::nullopt;
+  }
+  if (assignment.has_after()) {
+    AddFollower(assignment);
+    return std::nullopt;
   }
   const uint32_t slots = std::max<uint32_t>(assignment.slots(), 1);
   auto token = attempts_.Add(assignment.task(), slots);
   // A duplicate (the coordinator resent after a reconnect) is already
   // queued or running; its one result is enough.
-  if (token == nullptr) return;
+  if (token == nullptr) return std::nullopt;
   if (observer_ != nullptr) observer_->SlotsTaken(slots);
-  auto shared = std::make_shared<const v1::Assignment>(assignment);
-  pool_.Schedule([this, shared, token, slots] {
-    runner_.Run(*shared, token);
-    if (observer_ != nullptr) observer_->SlotsFreed(slots);
-    attempts_.Remove(shared->task());
-  });
+  return Head{std::make_shared<const v1::Assignment>(assignment),
+              std::move(token), slots};
+}
+
+void TaskExecutor::AddFollower(const v1::Assignment& assignment) {
+  absl::MutexLock lock(&chain_mu_);
+  // Only a held predecessor will ever hand its slot on, and to one
+  // follower. Otherwise drop it: the coordinator sees the predecessor's
+  // outcome and runs the task again.
+  AttemptTable::Key after = AttemptTable::KeyOf(assignment.after());
+  if (!attempts_.Contains(assignment.after()) || followers_.count(after) > 0) {
+    return;
+  }
+  auto token = attempts_.Add(assignment.task(), /*slots=*/0);
+  if (token == nullptr) return;  // a duplicate, already held
+  followers_.emplace(std::move(after), Follower{assignment, std::move(token)});
+}
+
+void TaskExecutor::RunChain(const Head& head) {
+  v1::TaskResult result = runner_.Run(*head.assignment, head.token);
+  std::optional<Follower> next = Finish(result, head.slots);
+  // A loop, not recursion: chains can be dozens long.
+  while (next.has_value()) {
+    result = runner_.Run(next->assignment, next->token);
+    next = Finish(result, head.slots);
+  }
+}
+
+std::optional<TaskExecutor::Follower> TaskExecutor::Finish(
+    const v1::TaskResult& result, uint32_t slots) {
+  absl::MutexLock lock(&chain_mu_);
+  std::optional<Follower> next;
+  if (auto node = followers_.extract(AttemptTable::KeyOf(result.task()));
+      !node.empty()) {
+    next = std::move(node.mapped());
+  }
+  if (next.has_value() && result.ok() && !next->token->cancelled()) {
+    attempts_.PassSlots(result.task(), next->assignment.task());
+    PutOutput(result.output(), &next->assignment);
+    return next;
+  }
+  if (next.has_value()) DropChain(next->assignment.task());
+  // Before the removal, so that whoever waits for idle sees the slots freed.
+  if (observer_ != nullptr) observer_->SlotsFreed(slots);
+  attempts_.Remove(result.task());
+  return std::nullopt;
+}
+
+void TaskExecutor::DropChain(v1::TaskRef first) {
+  v1::TaskRef ref = std::move(first);
+  while (true) {
+    attempts_.Remove(ref);
+    auto node = followers_.extract(AttemptTable::KeyOf(ref));
+    if (node.empty()) return;
+    ref = node.mapped().assignment.task();
+  }
 }
 
 }  // namespace dagd

@@ -1,10 +1,21 @@
 // Carries out the coordinator's batches: queues each assignment on a pool of
 // `slots` threads, answers unknown functions at once, and routes cancels to
 // the matching attempt.
+//
+// Grant ahead: an assignment with `after` set is a follower. It waits, on no
+// slot of its own, until its predecessor finishes on this worker; then it
+// runs on the same pool thread and slot, with the predecessor's output among
+// its inputs. Followers chain (X, then Y after X, then Z after Y, ...). If a
+// predecessor fails or is cancelled, or a follower is cancelled before it
+// starts, the rest of the chain is dropped without a report: none of it
+// started, and the coordinator re-plans from the reported outcome.
 #ifndef DAGD_WORKER_TASK_EXECUTOR_H_
 #define DAGD_WORKER_TASK_EXECUTOR_H_
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -36,7 +47,9 @@ class TaskExecutor {
   TaskExecutor& operator=(const TaskExecutor&) = delete;
 
   // Applies the batch's cancels, then takes its assignments. Returns how
-  // many assignments it dropped because it no longer accepts work.
+  // many assignments it dropped because it no longer accepts work. A
+  // follower is also dropped (not counted, not reported) when its
+  // predecessor is not held here or already has a follower.
   size_t Handle(const v1::CoordinatorBatch& batch);
   void CancelAll(CancelReason reason);
 
@@ -44,8 +57,8 @@ class TaskExecutor {
   // (the coordinator runs them elsewhere when this worker's stream closes).
   // Attempts already accepted run on; cancels still reach them.
   void StopAccepting();
-  // Waits until no accepted attempt is queued or running; false if some
-  // still are after `timeout`.
+  // Waits until no accepted attempt is queued, running or waiting as a
+  // follower; false if some still are after `timeout`.
   bool WaitUntilIdle(absl::Duration timeout) const {
     return attempts_.WaitUntilEmpty(timeout);
   }
@@ -54,8 +67,33 @@ class TaskExecutor {
   size_t attempts() const { return attempts_.size(); }
 
  private:
-  void Assign(const v1::Assignment& assignment)
+  // An attempt ready for a pool thread: a head with its token and slots.
+  struct Head {
+    std::shared_ptr<const v1::Assignment> assignment;
+    std::shared_ptr<CancellationToken> token;
+    uint32_t slots;
+  };
+  // A follower waiting for its predecessor.
+  struct Follower {
+    v1::Assignment assignment;
+    std::shared_ptr<CancellationToken> token;
+  };
+
+  // Adds `assignment` to the attempt table; returns it if it is a head to
+  // schedule (not a follower, a duplicate or an unknown function).
+  std::optional<Head> Accept(const v1::Assignment& assignment)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(accept_mu_);
+  void AddFollower(const v1::Assignment& assignment)
+      ABSL_LOCKS_EXCLUDED(chain_mu_);
+  // Runs `head`, then its followers one after another, on this thread.
+  void RunChain(const Head& head);
+  // Ends the attempt that reported `result`, which held `slots`: returns
+  // its follower, holding those slots now, if the follower should run; else
+  // drops the follower's chain and frees the slots.
+  std::optional<Follower> Finish(const v1::TaskResult& result, uint32_t slots)
+      ABSL_LOCKS_EXCLUDED(chain_mu_);
+  // Removes the waiting follower `first` and every follower after it.
+  void DropChain(v1::TaskRef first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chain_mu_);
 
   const FunctionRegistry* const registry_;
   TaskReporter* const reporter_;
@@ -64,6 +102,14 @@ class TaskExecutor {
   // attempt is added any more.
   absl::Mutex accept_mu_;
   bool accepting_ ABSL_GUARDED_BY(accept_mu_) = true;
+  // Held while a follower is added or an attempt ends, so that the check
+  // "predecessor still held" and the predecessor's removal cannot
+  // interleave (which would strand the follower). Taken before attempts_'
+  // own lock.
+  absl::Mutex chain_mu_ ABSL_ACQUIRED_AFTER(accept_mu_);
+  // Waiting followers by their predecessor's key. Every one is also in
+  // attempts_ (with 0 slots), so cancels reach it.
+  std::map<AttemptTable::Key, Follower> followers_ ABSL_GUARDED_BY(chain_mu_);
   AttemptTable attempts_;
   TimerQueue timers_;
   TaskRunner runner_;

@@ -51,12 +51,13 @@ TaskRunner::TaskRunner(const FunctionRegistry* registry, Clock* clock,
       reporter_(reporter),
       observer_(observer) {}
 
-void TaskRunner::Run(const v1::Assignment& assignment,
-                     std::shared_ptr<CancellationToken> token) {
+v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
+                               std::shared_ptr<CancellationToken> token) {
   const TaskFunction* fn = registry_->Find(assignment.fn());
   if (fn == nullptr) {
-    reporter_->Finished(UnknownFunctionResult(assignment));
-    return;
+    v1::TaskResult result = UnknownFunctionResult(assignment);
+    reporter_->Finished(result);
+    return result;
   }
   const absl::Time start = clock_->Now();
   int64_t started_ms = UnixMillis(start);
@@ -83,7 +84,8 @@ void TaskRunner::Run(const v1::Assignment& assignment,
   if (observer_ != nullptr) {
     observer_->AttemptFinished(assignment, result, clock_->Now() - start);
   }
-  reporter_->Finished(std::move(result));
+  reporter_->Finished(result);
+  return result;
 }
 
 v1::TaskResult TaskRunner::UnknownFunctionResult(

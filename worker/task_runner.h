@@ -28,8 +28,10 @@ class TaskRunner {
   // Runs `assignment` on the calling thread until its function returns.
   // `token` is the attempt's cancellation (shared with the AttemptTable);
   // an attempt cancelled before it starts still reports a failed result.
-  void Run(const v1::Assignment& assignment,
-           std::shared_ptr<CancellationToken> token);
+  // Returns the result it reported, so that a grant-ahead follower can take
+  // the output.
+  v1::TaskResult Run(const v1::Assignment& assignment,
+                     std::shared_ptr<CancellationToken> token);
 
   // The result for an assignment naming a function this worker lacks.
   v1::TaskResult UnknownFunctionResult(const v1::Assignment& assignment);

@@ -120,6 +120,7 @@ v1::Register WorkerRuntime::MakeRegister() const {
   for (const std::string& name : registry_->Names()) {
     hello.add_functions(name);
   }
+  hello.set_accepts_grants(true);  // TaskExecutor runs Assignment.after
   return hello;
 }
 

@@ -43,6 +43,7 @@ class SchedulerTest : public ::testing::Test {
     spec.name = absl::StrCat("worker-", id);
     spec.slots = slots;
     spec.functions = std::move(fns);
+    spec.accepts_grants = true;
     return spec;
   }
 

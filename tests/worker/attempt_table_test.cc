@@ -45,6 +45,19 @@ TEST(AttemptTableTest, CountsBusySlots) {
   EXPECT_EQ(table.busy_slots(), 3u);
 }
 
+TEST(AttemptTableTest, PassSlotsHandsTheSlotsToTheFollower) {
+  AttemptTable table;
+  table.Add(Ref("j", 1, 1), 2);
+  table.Add(Ref("j", 2, 1), 0);
+  EXPECT_EQ(table.busy_slots(), 2u);
+  table.PassSlots(Ref("j", 1, 1), Ref("j", 2, 1));
+  EXPECT_FALSE(table.Contains(Ref("j", 1, 1)));
+  EXPECT_TRUE(table.Contains(Ref("j", 2, 1)));
+  EXPECT_EQ(table.busy_slots(), 2u);
+  table.Remove(Ref("j", 2, 1));
+  EXPECT_EQ(table.busy_slots(), 0u);
+}
+
 TEST(AttemptTableTest, WaitUntilEmptyWakesWhenTheLastAttemptGoes) {
   AttemptTable table;
   EXPECT_TRUE(table.WaitUntilEmpty(absl::ZeroDuration()));

@@ -2,6 +2,7 @@
 #ifndef DAGD_TESTS_WORKER_FAKES_H_
 #define DAGD_TESTS_WORKER_FAKES_H_
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,7 @@ class RecordingObserver : public AttemptObserver {
   void SlotsTaken(uint32_t slots) override {
     absl::MutexLock lock(&mu_);
     busy_ += slots;
+    max_busy_ = std::max(max_busy_, busy_);
   }
   void SlotsFreed(uint32_t slots) override {
     absl::MutexLock lock(&mu_);
@@ -92,6 +94,11 @@ class RecordingObserver : public AttemptObserver {
     absl::MutexLock lock(&mu_);
     return busy_;
   }
+  // The most slots ever taken at once.
+  int64_t max_busy() {
+    absl::MutexLock lock(&mu_);
+    return max_busy_;
+  }
   std::vector<Finished> finished() {
     absl::MutexLock lock(&mu_);
     return finished_;
@@ -100,6 +107,7 @@ class RecordingObserver : public AttemptObserver {
  private:
   absl::Mutex mu_;
   int64_t busy_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t max_busy_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Finished> finished_ ABSL_GUARDED_BY(mu_);
 };
 

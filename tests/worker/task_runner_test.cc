@@ -68,6 +68,16 @@ TEST_F(TaskRunnerTest, ReportsStartedThenResult) {
   EXPECT_EQ(result.finished_unix_ms(), 1700000000000);
 }
 
+TEST_F(TaskRunnerTest, ReturnsTheResultItReported) {
+  auto token = std::make_shared<CancellationToken>();
+  v1::TaskResult returned =
+      runner_.Run(Assign("const", R"({"value": 7})"), token);
+  ASSERT_EQ(reporter_.results().size(), 1u);
+  EXPECT_EQ(returned.SerializeAsString(),
+            reporter_.results()[0].SerializeAsString());
+  EXPECT_EQ(returned.output().data(), "7");
+}
+
 TEST_F(TaskRunnerTest, PassesAttemptNumber) {
   v1::TaskResult result = RunOne(Assign("flaky", R"({"failures": 2})"));
   EXPECT_FALSE(result.ok());

@@ -1,0 +1,177 @@
+// Grants ahead: a task assigned to a worker takes along the chain of
+// successors that wait only for it, so the worker runs each one as soon as
+// the one before succeeds, without a round trip to the coordinator. The
+// coordinator still records every attempt (each granted task is ASSIGNED
+// to that worker from the start) and every result, so recovery and
+// retries work as for any assignment: a grant whose predecessor does not
+// succeed goes back to PENDING, and a lost worker's grants run again.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/scheduler.h"
+#include "server/scheduler_internal.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// A task with more successors than this is a fan-out, not a chain link;
+// looking for a grant among them would cost more than it saves.
+constexpr uint32_t kMaxGrantFanOut = 16;
+
+// Weight of the newest run time in a function's running mean.
+constexpr double kRunTimeWeight = 0.2;
+
+}  // namespace
+
+AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker) {
+  TaskRecord& t = job.tasks[task];
+  AttemptRecord& attempt = t.attempts.emplace_back();
+  attempt.number = t.attempts.size();
+  attempt.worker = worker.id;
+  attempt.worker_name = worker.spec.name;
+  attempt.assigned_at = clock_->Now();
+  t.worker = worker.id;
+  t.grant_next = kNoTask;
+  return attempt;
+}
+
+void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
+                              uint32_t after) {
+  const v1::TaskSpec& spec = job.spec(task);
+  v1::Assignment* a = out_.sends[worker.id].add_assignments();
+  a->mutable_task()->set_job_id(job.status.job_id());
+  a->mutable_task()->set_task_index(task);
+  a->mutable_task()->set_attempt(job.tasks[task].attempts.size());
+  a->set_task_id(spec.id());
+  a->set_fn(spec.fn());
+  if (spec.has_args()) *a->mutable_args() = spec.args();
+  const CompiledJob& g = job.graph;
+  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+    v1::Payload* p = a->add_inputs();
+    if (g.inputs[e] == after) {
+      // The worker fills it in with `after`'s output.
+      a->add_local_input_positions(e - g.input_begin[task]);
+      continue;
+    }
+    const StoredResult& input = job.results[g.inputs[e]];
+    p->set_data(input.data);
+    p->set_content_type(input.content_type);
+  }
+  if (spec.has_timeout()) {
+    a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));
+  }
+  a->set_slots(demands_[job.tasks[task].demand]->slots);
+  if (after != kNoTask) {
+    v1::TaskRef* ref = a->mutable_after();
+    ref->set_job_id(job.status.job_id());
+    ref->set_task_index(after);
+    ref->set_attempt(job.tasks[after].attempts.size());
+  }
+}
+
+void Scheduler::GrantAhead(Job& job, uint32_t head, Worker& worker) {
+  // A job with a parallelism cap counts running tasks; grants would run
+  // outside that count.
+  if (options_.grant_depth == 0 || !worker.spec.accepts_grants ||
+      job.graph.spec.max_parallelism() != 0) {
+    return;
+  }
+  uint32_t task = head;
+  for (uint32_t depth = 0; depth < options_.grant_depth; ++depth) {
+    const uint32_t next = GrantableSuccessor(job, task, worker);
+    if (next == kNoTask) return;
+    NewAttempt(job, next, worker);
+    job.tasks[next].granted = true;
+    job.tasks[task].grant_next = next;
+    worker.running.insert(TaskRef{job.seq, next});
+    SetState(job, next, v1::TASK_ASSIGNED);
+    AddAssignment(job, next, worker, task);
+    task = next;
+  }
+}
+
+// A successor of `task` that waits for nothing else, runs short, needs no
+// more than `task`'s slots and nothing else the worker could run out of.
+uint32_t Scheduler::GrantableSuccessor(const Job& job, uint32_t task,
+                                       const Worker& worker) const {
+  const CompiledJob& g = job.graph;
+  const uint32_t begin = g.succ_begin[task];
+  const uint32_t end = g.succ_begin[task + 1];
+  if (end == begin || end - begin > kMaxGrantFanOut) return kNoTask;
+  const uint32_t slots = demands_[job.tasks[task].demand]->slots;
+  for (uint32_t e = begin; e < end; ++e) {
+    const uint32_t next = g.succ[e];
+    const TaskRecord& n = job.tasks[next];
+    if (n.state != v1::TASK_PENDING || job.group_of(next) != 0) continue;
+    // Every dependency it still waits for is an edge from `task`.
+    const auto edges =
+        std::count(g.succ.begin() + begin, g.succ.begin() + end, next);
+    if (n.remaining != static_cast<uint32_t>(edges)) continue;
+    const Demand& demand = *demands_[n.demand];
+    if (demand.slots > slots || !demand.amounts.empty() ||
+        !Fits(worker, demand)) {
+      continue;
+    }
+    const double run_ms =
+        demand.fn < fn_run_ms_.size() ? fn_run_ms_[demand.fn] : -1;
+    if (run_ms < 0 ||
+        run_ms > absl::ToDoubleMilliseconds(options_.grant_max_run_time)) {
+      continue;
+    }
+    return next;
+  }
+  return kNoTask;
+}
+
+void Scheduler::RevokeGrants(Job& job, uint32_t task) {
+  uint32_t next = job.tasks[task].grant_next;
+  job.tasks[task].grant_next = kNoTask;
+  const absl::Time now = clock_->Now();
+  while (next != kNoTask) {
+    TaskRecord& n = job.tasks[next];
+    if (!n.granted) return;
+    v1::TaskRef* ref = out_.sends[n.worker].add_cancels();
+    ref->set_job_id(job.status.job_id());
+    ref->set_task_index(next);
+    ref->set_attempt(n.attempts.size());
+    AttemptRecord& attempt = n.attempts.back();
+    attempt.error = absl::StrCat("granted after task '", job.spec(task).id(),
+                                 "', which did not succeed there");
+    attempt.finished_at = now;
+    EndAttempt(job, next);
+    SetState(job, next, v1::TASK_PENDING);
+    task = next;
+    next = n.grant_next;
+    n.grant_next = kNoTask;
+  }
+}
+
+void Scheduler::PassSlotsOn(Job& job, uint32_t task, WorkerId worker_id) {
+  const uint32_t next = job.tasks[task].grant_next;
+  job.tasks[task].grant_next = kNoTask;
+  if (next == kNoTask) return;
+  TaskRecord& n = job.tasks[next];
+  auto it = workers_.find(worker_id);
+  if (!n.granted || n.worker != worker_id || it == workers_.end()) return;
+  Worker& worker = *it->second;
+  const Demand& demand = *demands_[n.demand];
+  n.granted = false;
+  worker.busy += demand.slots;
+  free_slots_ -= demand.slots;
+  ++job.running;
+  job.running_slots += demand.slots;
+  UpdateRunnable(job);
+}
+
+void Scheduler::RecordRunTime(uint32_t fn, absl::Duration run_time) {
+  if (fn >= fn_run_ms_.size()) fn_run_ms_.resize(fn + 1, -1);
+  const double ms = absl::ToDoubleMilliseconds(run_time);
+  double& mean = fn_run_ms_[fn];
+  mean = mean < 0 ? ms : mean + kRunTimeWeight * (ms - mean);
+}
+
+}  // namespace dagd

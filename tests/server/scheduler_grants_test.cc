@@ -1,0 +1,191 @@
+// Scheduler-core tests of grants ahead: a chain of short tasks goes to one
+// worker with its head, and every way a grant can end.
+#include <string>
+#include <vector>
+
+#include "tests/server/scheduler_fixture.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+class GrantTest : public SchedulerTest {
+ protected:
+  // Reports `a` done after `run_time` by the worker's clock, so that its
+  // function's run time is known.
+  void ReportRun(WorkerId worker, const v1::Assignment& a, bool ok,
+                 absl::Duration run_time, std::string data = "1") {
+    v1::TaskResult result;
+    *result.mutable_task() = a.task();
+    result.set_ok(ok);
+    if (ok) {
+      result.mutable_output()->set_data(std::move(data));
+    } else {
+      result.set_error(std::move(data));
+    }
+    result.set_started_unix_ms(absl::ToUnixMillis(clock_.Now() - run_time));
+    result.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
+    scheduler_.OnTaskResult(worker, std::move(result));
+  }
+
+  // Runs one task of `fn` taking `run_time`, so grants know how long its
+  // attempts take.
+  void Teach(const std::string& fn, absl::Duration run_time) {
+    Submit(absl::StrCat(R"({"tasks": [{"id": "warm", "fn": ")", fn, R"("}]})"));
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    ASSERT_THAT(sent, SizeIs(1));
+    ReportRun(kWorker, sent[0], true, run_time);
+    Dispatch(kWorker);
+  }
+
+  // c0 (const) -> c1 -> ... -> c<n-1>, each an `fn` of the one before,
+  // with `extra` fields on c1.. .
+  static std::string Chain(int n, const std::string& fn,
+                           const std::string& extra = "") {
+    std::string tasks = R"({"id": "c0", "fn": "const"})";
+    for (int i = 1; i < n; ++i) {
+      absl::StrAppend(&tasks, R"(, {"id": "c)", i, R"(", "fn": ")", fn,
+                      R"(", "inputs": ["c)", i - 1, R"("])", extra, "}");
+    }
+    return absl::StrCat(R"({"tasks": [)", tasks, "]}");
+  }
+};
+
+TEST_F(GrantTest, ChainOfShortTasksGoesToTheWorkerWithItsHead) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint64_t job = Submit(Chain(4, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("c0", "c1", "c2", "c3"));
+  EXPECT_FALSE(sent[0].has_after());
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(sent[i].after().task_index(), static_cast<uint32_t>(i - 1));
+    EXPECT_EQ(sent[i].after().attempt(), 1u);
+    EXPECT_THAT(sent[i].local_input_positions(), ElementsAre(0u));
+    ASSERT_EQ(sent[i].inputs_size(), 1);
+    EXPECT_EQ(sent[i].inputs(0).data(), "");  // the worker fills it in
+  }
+  auto granted = scheduler_.TaskStatusOf(job, "c3");
+  ASSERT_TRUE(granted.ok());
+  EXPECT_EQ(granted->state(), v1::TASK_ASSIGNED);
+  ASSERT_EQ(granted->attempts_size(), 1);
+  EXPECT_EQ(granted->attempts(0).worker(), "worker-1");
+  // The chain holds the one slot it runs on, passed from task to task.
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+  for (int i = 0; i < 4; ++i) {
+    ReportRun(kWorker, sent[i], true, absl::Microseconds(50),
+              absl::StrCat(i + 1));
+    EXPECT_EQ(scheduler_.Counts().slots_busy, i < 3 ? 1u : 0u) << i;
+    EXPECT_THAT(Dispatch(kWorker), IsEmpty()) << "nothing left to assign";
+  }
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
+  EXPECT_EQ(last_writes_.job_statuses.back().second.state(), v1::JOB_SUCCEEDED);
+}
+
+TEST_F(GrantTest, GrantsStopAtTheDepthAndResumeWithTheNextAssignment) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint32_t depth = SchedulerOptions{}.grant_depth;
+  Submit(Chain(depth + 3, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(depth + 1));  // the head and its grants
+  for (const v1::Assignment& a : sent) ReportRun(kWorker, a, true, {});
+  std::vector<v1::Assignment> rest = Dispatch(kWorker);
+  ASSERT_THAT(rest, SizeIs(2));
+  EXPECT_FALSE(rest[0].has_after());
+  EXPECT_TRUE(rest[1].has_after());
+}
+
+TEST_F(GrantTest, LongRunningOrUnknownFunctionsAreNotGranted) {
+  AddWorker(kWorker, 2);
+  // Nothing is known of `add` yet.
+  Submit(Chain(3, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  EXPECT_THAT(Ids(sent), ElementsAre("c0"));
+  ReportRun(kWorker, sent[0], true, absl::Milliseconds(1));
+  sent = Dispatch(kWorker);
+  // c1 is assigned as usual; `add`'s run time is still unknown for c2.
+  ASSERT_THAT(Ids(sent), ElementsAre("c1"));
+  // `add` takes 50 ms: the next chain's c1 is not granted with its c0.
+  ReportRun(kWorker, sent[0], true, absl::Milliseconds(50));
+  Submit(Chain(3, "add"));
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("c2", "c0"));
+}
+
+TEST_F(GrantTest, WorkersThatDoNotAcceptGrantsGetNone) {
+  WorkerSpec old_worker = Worker(kWorker, 1);
+  old_worker.accepts_grants = false;
+  scheduler_.AddWorker(kWorker, std::move(old_worker));
+  Teach("add", absl::Microseconds(50));
+  Submit(Chain(3, "add"));
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("c0"));
+}
+
+TEST_F(GrantTest, FanInIsNotGranted) {
+  AddWorker(kWorker, 2);
+  Teach("add", absl::Microseconds(50));
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"}, {"id": "b", "fn": "const"},
+                       {"id": "sum", "fn": "add", "inputs": ["a", "b"]}]})");
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("a", "b"));
+}
+
+TEST_F(GrantTest, FailedPredecessorSendsItsGrantsBackToPending) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint64_t job = Submit(Chain(
+      3, "add", R"(, "retry": {"maxAttempts": 2, "initialBackoff": "1s"})"));
+  // c1 fails; c2, granted after it, must not run.
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("c0", "c1", "c2"));
+  ReportRun(kWorker, sent[0], true, {});
+  ReportRun(kWorker, sent[1], false, {}, "boom");
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty());
+  ASSERT_THAT(last_cancels_, SizeIs(1));
+  EXPECT_EQ(last_cancels_[0].task_index(), 2u);
+  auto c2 = scheduler_.TaskStatusOf(job, "c2");
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ(c2->state(), v1::TASK_PENDING);
+  ASSERT_EQ(c2->attempts_size(), 1);
+  EXPECT_THAT(c2->attempts(0).error(),
+              HasSubstr("granted after task 'c1', which did not succeed"));
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 0u);
+  // c1's retry takes c2 along again, as its second attempt.
+  clock_.Advance(absl::Seconds(1));
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("c1", "c2"));
+  EXPECT_EQ(sent[1].task().attempt(), 2u);
+  EXPECT_EQ(sent[1].after().attempt(), 2u);
+}
+
+TEST_F(GrantTest, LostWorkersGrantsRunAgainWithTheirHead) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint64_t job = Submit(Chain(3, "add"));
+  ASSERT_THAT(Dispatch(kWorker), SizeIs(3));
+  scheduler_.RemoveWorker(kWorker);
+  auto c1 = scheduler_.TaskStatusOf(job, "c1");
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(c1->state(), v1::TASK_PENDING);
+  AddWorker(kOther, 1);
+  Dispatch(kWorker);
+  EXPECT_EQ(other_sends_, 3);  // c0 and its two grants, again
+}
+
+TEST_F(GrantTest, CancelStopsTheGrantsToo) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint64_t job = Submit(Chain(3, "add"));
+  ASSERT_THAT(Dispatch(kWorker), SizeIs(3));
+  ASSERT_TRUE(scheduler_.CancelJob(job).ok());
+  Dispatch(kWorker);
+  EXPECT_THAT(last_cancels_, SizeIs(3));
+  // Only the head's slot waits for the worker to confirm.
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+}
+
+}  // namespace
+}  // namespace dagd
