@@ -81,6 +81,8 @@ absl::StatusOr<v1::JobStatus> Client::Watch(const std::string& job_id,
   SetDeadline(context, options_.watch_timeout);
   v1::WatchJobRequest request;
   request.set_job_id(job_id);
+  // Without a callback nobody looks at task events: ask for the end only.
+  request.set_end_only(!on_event);
   std::unique_ptr<grpc::ClientReaderInterface<v1::JobEvent>> reader =
       stub_->WatchJob(&context, request);
   v1::JobEvent event;

@@ -88,8 +88,8 @@ void Coordinator::CloseStreams() {
     const absl::Status stopping =
         absl::UnavailableError("dagd is shutting down");
     for (auto& [id, sink] : worker_sinks_) sink->Close(stopping);
-    for (auto& [seq, sinks] : watchers_) {
-      for (auto& sink : sinks) sink->Fail(stopping);
+    for (auto& [seq, watchers] : watchers_) {
+      for (auto& watcher : watchers) watcher.sink->Fail(stopping);
     }
     watchers_.clear();
   });
@@ -256,7 +256,10 @@ void Coordinator::Deliver(TurnOutput& out) {
   for (auto& [seq, event] : out.events) {
     auto it = watchers_.find(seq);
     if (it == watchers_.end()) continue;
-    for (auto& sink : it->second) sink->Send(event);
+    for (auto& watcher : it->second) {
+      if (event.has_task() && watcher.end_only) continue;
+      watcher.sink->Send(event);
+    }
     if (event.has_finished()) watchers_.erase(it);
   }
   for (WorkerId id : out.timed_out_workers) {
@@ -547,21 +550,34 @@ void Coordinator::ListWorkers(Reply<v1::ListWorkersResponse> done) {
 
 // ---- Watching -------------------------------------------------------------
 
-void Coordinator::Watch(std::string job_id, std::shared_ptr<WatchSink> sink) {
-  Post([this, job_id = std::move(job_id), sink = std::move(sink)]() mutable {
-    DoWatch(job_id, std::move(sink));
+void Coordinator::Watch(std::string job_id, bool end_only,
+                        std::shared_ptr<WatchSink> sink) {
+  Post([this, job_id = std::move(job_id), end_only,
+        sink = std::move(sink)]() mutable {
+    DoWatch(job_id, end_only, std::move(sink));
   });
 }
 
-void Coordinator::DoWatch(const std::string& job_id,
+void Coordinator::UpdateWatch(uint64_t seq) {
+  Scheduler::Watch watch = Scheduler::Watch::kNone;
+  if (auto it = watchers_.find(seq); it != watchers_.end()) {
+    for (const Watcher& watcher : it->second) {
+      watch = watcher.end_only ? std::max(watch, Scheduler::Watch::kEnd)
+                               : Scheduler::Watch::kAllEvents;
+    }
+  }
+  scheduler_.SetWatched(seq, watch);
+}
+
+void Coordinator::DoWatch(const std::string& job_id, bool end_only,
                           std::shared_ptr<WatchSink> sink) {
   absl::StatusOr<v1::JobStatus> status = QueryJob(job_id);
   if (!status.ok()) return sink->Fail(status.status());
   const v1::JobState state = status->state();
   if (!IsFinal(state)) {
     const uint64_t seq = *SeqFromJobId(job_id);
-    watchers_[seq].push_back(sink);
-    scheduler_.SetWatched(seq, true);
+    watchers_[seq].push_back(Watcher{sink, end_only});
+    UpdateWatch(seq);
     v1::JobEvent snapshot;
     *snapshot.mutable_snapshot() = *std::move(status);
     AfterCommit(
@@ -586,13 +602,16 @@ void Coordinator::DoWatch(const std::string& job_id,
 void Coordinator::Unwatch(std::shared_ptr<WatchSink> sink) {
   Post([this, sink = std::move(sink)]() {
     for (auto it = watchers_.begin(); it != watchers_.end(); ++it) {
-      auto& sinks = it->second;
-      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
-      if (sinks.empty()) {
-        scheduler_.SetWatched(it->first, false);
-        watchers_.erase(it);
-        return;
-      }
+      auto& watchers = it->second;
+      const auto gone =
+          std::remove_if(watchers.begin(), watchers.end(),
+                         [&](const Watcher& w) { return w.sink == sink; });
+      if (gone == watchers.end()) continue;
+      watchers.erase(gone, watchers.end());
+      const uint64_t seq = it->first;
+      if (watchers.empty()) watchers_.erase(it);
+      UpdateWatch(seq);
+      return;
     }
   });
 }

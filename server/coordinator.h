@@ -105,7 +105,9 @@ class Coordinator {
                  Reply<v1::GetResultResponse> done);
   void Cancel(std::string job_id, Reply<v1::CancelJobResponse> done);
   void ListWorkers(Reply<v1::ListWorkersResponse> done);
-  void Watch(std::string job_id, std::shared_ptr<WatchSink> sink);
+  // `end_only`: the sink gets the snapshot and the end, no task events.
+  void Watch(std::string job_id, bool end_only,
+             std::shared_ptr<WatchSink> sink);
   void Unwatch(std::shared_ptr<WatchSink> sink);
 
   WorkerId NewWorkerId() { return next_worker_id_.fetch_add(1); }
@@ -147,7 +149,10 @@ class Coordinator {
   absl::StatusOr<v1::CancelJobResponse> DoCancel(const std::string& job_id);
   void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
                 Reply<v1::SubmitJobResponse> done);
-  void DoWatch(const std::string& job_id, std::shared_ptr<WatchSink> sink);
+  void DoWatch(const std::string& job_id, bool end_only,
+               std::shared_ptr<WatchSink> sink);
+  // Tells the scheduler what the watchers of job `seq` want.
+  void UpdateWatch(uint64_t seq);
 
   // Constant after construction.
   const CoordinatorOptions options_;
@@ -170,8 +175,11 @@ class Coordinator {
   absl::flat_hash_map<std::string, uint64_t> turn_requests_;
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> after_commit_;
   absl::flat_hash_map<WorkerId, std::shared_ptr<WorkerSink>> worker_sinks_;
-  absl::flat_hash_map<uint64_t, std::vector<std::shared_ptr<WatchSink>>>
-      watchers_;
+  struct Watcher {
+    std::shared_ptr<WatchSink> sink;
+    bool end_only = false;
+  };
+  absl::flat_hash_map<uint64_t, std::vector<Watcher>> watchers_;
   size_t turn_registrations_ = 0;
   absl::Time last_sync_;
   bool unsynced_ = false;

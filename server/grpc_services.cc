@@ -14,11 +14,11 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
   // `observer` may be null.
   WatchReactor(Coordinator* coordinator, RpcObserver* observer,
-               const std::string& job_id)
+               const v1::WatchJobRequest& request)
       : coordinator_(coordinator),
         observer_(observer),
         sink_(std::make_shared<Sink>(this)) {
-    coordinator_->Watch(job_id, sink_);
+    coordinator_->Watch(request.job_id(), request.end_only(), sink_);
   }
 
   void OnWriteDone(bool ok) override { sink_->writer.WriteDone(ok); }
@@ -170,7 +170,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
 
 grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
-  return new WatchReactor(coordinator_, observer_, request->job_id());
+  return new WatchReactor(coordinator_, observer_, *request);
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(

@@ -179,7 +179,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
     out_.writes.task_statuses.push_back(
         {job.seq, task, BuildTaskStatus(job, task)});
   }
-  if (job.watched) {
+  if (job.watch == Watch::kAllEvents) {
     v1::JobEvent event;
     v1::TaskEvent* e = event.mutable_task();
     e->set_task_id(job.spec(task).id());
@@ -459,7 +459,7 @@ void Scheduler::MaybeFinish(Job& job) {
   v1::JobStatus final_status = BuildJobStatus(job, false);
   out_.writes.job_statuses.emplace_back(job.seq, final_status);
   out_.sync = true;
-  if (job.watched) {
+  if (job.watch != Watch::kNone) {
     v1::JobEvent event;
     *event.mutable_finished() = std::move(final_status);
     out_.events.emplace_back(job.seq, std::move(event));
@@ -529,9 +529,9 @@ TurnOutput Scheduler::TakeOutput() {
   return out;
 }
 
-void Scheduler::SetWatched(uint64_t seq, bool watched) {
+void Scheduler::SetWatched(uint64_t seq, Watch watch) {
   Job* job = FindJob(seq);
-  if (job != nullptr) job->watched = watched;
+  if (job != nullptr) job->watch = watch;
 }
 
 }  // namespace dagd

@@ -174,8 +174,9 @@ class Scheduler {
   SchedulerCounts Counts() const;
   uint64_t dropped_reports() const { return dropped_reports_; }
 
-  // Events of watched jobs go into TurnOutput::events.
-  void SetWatched(uint64_t seq, bool watched);
+  // What watchers of a job want in TurnOutput::events.
+  enum class Watch { kNone, kEnd, kAllEvents };
+  void SetWatched(uint64_t seq, Watch watch);
 
  private:
   struct Job;

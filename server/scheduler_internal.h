@@ -75,7 +75,7 @@ struct Scheduler::Job {
   std::vector<StoredResult> results;  // by task, once succeeded
   std::array<uint32_t, 9> counts{};   // tasks by v1::TaskState
   uint32_t unfinished = 0;
-  bool watched = false;
+  Scheduler::Watch watch = Scheduler::Watch::kNone;
   bool cancel_requested = false;
   bool failed = false;
   bool finished = false;

@@ -148,6 +148,7 @@ TEST_F(ClientTest, WatchDeliversEveryEventAndReturnsTheFinalStatus) {
       .WillOnce(Invoke([&](grpc::ClientContext* context,
                            const v1::WatchJobRequest& request) {
         EXPECT_EQ(request.job_id(), "j1");
+        EXPECT_FALSE(request.end_only());  // the callback wants task events
         // Watching has no deadline by default: jobs may run for days.
         EXPECT_EQ(context->deadline(),
                   std::chrono::system_clock::time_point::max());
@@ -181,6 +182,21 @@ TEST_F(ClientTest, WatchPassesOnTheStreamError) {
   absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j9");
   EXPECT_EQ(final_status.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(final_status.status().message(), "no job \"j9\"");
+}
+
+TEST_F(ClientTest, WaitAsksForTheEndOnly) {
+  auto* reader = new MockClientReader<v1::JobEvent>();
+  EXPECT_CALL(*stub_, WatchJobRaw(_, _))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::WatchJobRequest& request) {
+            EXPECT_TRUE(request.end_only());
+            return reader;
+          }));
+  EXPECT_CALL(*reader, Read(_))
+      .WillOnce(
+          DoAll(SetArgPointee<0>(Finished(v1::JOB_SUCCEEDED)), Return(true)));
+  EXPECT_CALL(*reader, Finish()).WillOnce(Return(grpc::Status::CANCELLED));
+  EXPECT_TRUE(client_->Wait("j1").ok());
 }
 
 TEST_F(ClientTest, WatchEndingBeforeFinishedIsUnavailable) {

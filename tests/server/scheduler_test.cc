@@ -362,7 +362,7 @@ TEST_F(SchedulerTest, CancelStopsRunningTasksAndMarksTheRest) {
 
 TEST_F(SchedulerTest, WatchedJobsEmitTaskEventsAndTheEnd) {
   uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
-  scheduler_.SetWatched(job, true);
+  scheduler_.SetWatched(job, Scheduler::Watch::kAllEvents);
   AddWorker(kWorker, 1);
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_FALSE(last_events_.empty());
@@ -373,6 +373,18 @@ TEST_F(SchedulerTest, WatchedJobsEmitTaskEventsAndTheEnd) {
   ASSERT_GE(last_events_.size(), 2u);
   EXPECT_EQ(last_events_[0].second.task().state(), v1::TASK_SUCCEEDED);
   EXPECT_TRUE(last_events_.back().second.has_finished());
+}
+
+TEST_F(SchedulerTest, JobsWatchedForTheEndOnlyEmitOnlyTheEnd) {
+  uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  scheduler_.SetWatched(job, Scheduler::Watch::kEnd);
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  EXPECT_TRUE(last_events_.empty());
+  Report(kWorker, sent[0], true);
+  Dispatch(kWorker);
+  ASSERT_EQ(last_events_.size(), 1u);
+  EXPECT_TRUE(last_events_[0].second.has_finished());
 }
 
 TEST_F(SchedulerTest, PrefersTheWorkerHoldingTheInputs) {
