@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 
@@ -71,12 +72,15 @@ struct RunnableKey {
 };
 
 // Tasks sharing an exclusive_group never run at the same time. While one
-// holds the group, the others that reach the top of their heaps wait here.
+// holds the group, the others that reach the top of their heaps wait here,
+// in their job's order. A release wakes only each job's best waiter: waking
+// them all would cost a heap push per waiter per release, quadratic in a
+// group's size.
 struct ExclusiveGroup {
   bool held = false;
   uint64_t holder_seq = 0;
   uint32_t holder_task = 0;
-  std::vector<std::pair<uint64_t, uint32_t>> waiting;  // (job seq, task)
+  absl::btree_map<uint64_t, ReadyHeap> waiting;  // by job seq
 };
 
 // Interns names (functions, exclusive groups, resource names) to small dense

@@ -358,6 +358,17 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     ++dropped_reports_;  // a stale attempt or a duplicate
     return;
   }
+  if (t.granted) {
+    // A report for a granted task before its predecessor's: the worker
+    // broke the order it must keep. Nothing of it can be trusted; the task
+    // waits for its predecessor again.
+    ++dropped_reports_;
+    t.attempts.back().error = "reported before the task it was granted after";
+    RevokeGrants(*job, index);
+    EndAttempt(*job, index);
+    SetState(*job, index, v1::TASK_PENDING);
+    return;
+  }
   AttemptRecord& attempt = t.attempts.back();
   if (result.started_unix_ms() != 0) {
     attempt.started_at = absl::FromUnixMillis(result.started_unix_ms());

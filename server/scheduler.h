@@ -217,6 +217,7 @@ class Scheduler {
   void ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
                       const AttemptRef& ref);
   void ReleaseGroup(uint32_t group);
+  void ResetAmountsIfIdle(Worker& worker);
 
   // Grants ahead (scheduler_grants.cc).
   AttemptRecord& NewAttempt(Job& job, uint32_t task, Worker& worker);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/base/casts.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -31,13 +32,16 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
   const auto& labels = spec.resources().labels();
   const bool plain =
       spec.executor().empty() && amounts.empty() && labels.empty();
+  if (plain) {
+    // The common case: found without building anything.
+    auto it = plain_demands_.find({fn, slots});
+    if (it != plain_demands_.end()) return it->second;
+  }
   auto demand = std::make_unique<Demand>();
   demand->fn = fn;
   demand->slots = slots;
   if (plain) {
-    auto [it, inserted] =
-        plain_demands_.try_emplace({fn, slots}, demands_.size());
-    if (!inserted) return it->second;
+    plain_demands_.emplace(std::make_pair(fn, slots), demands_.size());
   } else {
     // The job compiler accepted only "" and "pool:NAME".
     if (absl::StartsWith(spec.executor(), kPoolPrefix)) {
@@ -51,12 +55,15 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
       }
     }
     std::sort(demand->amounts.begin(), demand->amounts.end());
-    std::string key = absl::StrCat(fn, "/", slots, "/", demand->pool);
+    // Every part length-prefixed and amounts by their exact bits, so no two
+    // different demands can spell the same key.
+    std::string key = absl::StrCat(fn, "/", slots, "/", demand->pool.size(),
+                                   ":", demand->pool);
     for (const auto& [k, v] : demand->labels) {
       absl::StrAppend(&key, "/", k.size(), ":", k, "=", v.size(), ":", v);
     }
     for (const auto& [r, amount] : demand->amounts) {
-      absl::StrAppend(&key, "/r", r, "=", amount);
+      absl::StrAppend(&key, "/r", r, "=", absl::bit_cast<uint64_t>(amount));
     }
     auto [it, inserted] = other_demands_.try_emplace(key, demands_.size());
     if (!inserted) return it->second;
@@ -164,7 +171,7 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
         // Stopped being ready (its job was cancelled, say).
       } else if (group != 0 && groups_[group - 1].held) {
         // Set aside until the group is free; ReleaseGroup queues it again.
-        groups_[group - 1].waiting.emplace_back(job.seq, task);
+        groups_[group - 1].waiting[job.seq].Push(heap.Top());
       } else {
         break;
       }
@@ -276,8 +283,17 @@ void Scheduler::EndAttempt(Job& job, uint32_t task) {
       worker.free_amounts[resource] += amount;
     }
     worker.running.erase(TaskRef{job.seq, task});
+    ResetAmountsIfIdle(worker);
   }
   UpdateRunnable(job);
+}
+
+void Scheduler::ResetAmountsIfIdle(Worker& worker) {
+  // Amounts are doubles, added and taken back in any order; an idle worker
+  // has exactly its capacity, whatever rounding crept in.
+  if (worker.running.empty() && worker.stopping.empty()) {
+    worker.free_amounts = worker.capacity;
+  }
 }
 
 void Scheduler::StopAttempt(Job& job, uint32_t task) {
@@ -313,6 +329,7 @@ void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
   for (const auto& [resource, amount] : demand.amounts) {
     worker.free_amounts[resource] += amount;
   }
+  ResetAmountsIfIdle(worker);
   if (stopped.group != 0) {
     const ExclusiveGroup& g = groups_[stopped.group - 1];
     if (g.held && g.holder_seq == ref.seq && g.holder_task == ref.task) {
@@ -324,13 +341,23 @@ void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
 void Scheduler::ReleaseGroup(uint32_t group) {
   ExclusiveGroup& g = groups_[group];
   g.held = false;
-  std::vector<std::pair<uint64_t, uint32_t>> waiting;
-  waiting.swap(g.waiting);
-  for (const auto& [seq, task] : waiting) {
-    Job* job = FindJob(seq);
-    if (job == nullptr) continue;
-    const TaskRecord& t = job->tasks[task];
-    if (t.state == v1::TASK_READY && !t.retry_wait) Enqueue(*job, task);
+  for (auto it = g.waiting.begin(); it != g.waiting.end();) {
+    Job* job = FindJob(it->first);
+    ReadyHeap& heap = it->second;
+    while (job != nullptr && !heap.empty()) {
+      const uint32_t task = heap.Top().task;
+      heap.Pop();
+      const TaskRecord& t = job->tasks[task];
+      if (t.state == v1::TASK_READY && !t.retry_wait) {
+        Enqueue(*job, task);
+        break;
+      }
+    }
+    if (job == nullptr || heap.empty()) {
+      it = g.waiting.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 

@@ -121,7 +121,11 @@ std::optional<TaskExecutor::Follower> TaskExecutor::Finish(
       !node.empty()) {
     next = std::move(node.mapped());
   }
-  if (next.has_value() && result.ok() && !next->token->cancelled()) {
+  // After a success the follower runs even if it was cancelled meanwhile:
+  // the runner then reports it cancelled without calling its function, and
+  // that report is what frees its slots on the coordinator, which may
+  // already count them as the follower's.
+  if (next.has_value() && result.ok()) {
     attempts_.PassSlots(result.task(), next->assignment.task());
     PutOutput(result.output(), &next->assignment);
     return next;

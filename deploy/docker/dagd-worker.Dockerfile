@@ -27,6 +27,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libabsl20220623 libbz2-1.0 libc-ares2 libc6 libcivetweb1 libgcc-s1 \
+      libjemalloc2 \
       libgrpc++1.51 libgrpc29 liblz4-1 libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 libprotobuf32 libre2-9 \
       libsnappy1v5 libssl3 libstdc++6 libzstd1 zlib1g \

@@ -175,6 +175,25 @@ TEST_F(GrantTest, LostWorkersGrantsRunAgainWithTheirHead) {
   EXPECT_EQ(other_sends_, 3);  // c0 and its two grants, again
 }
 
+TEST_F(GrantTest, ReportOfAGrantBeforeItsPredecessorsIsNotTrusted) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint64_t job = Submit(Chain(3, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(3));
+  const uint64_t dropped = scheduler_.dropped_reports();
+  ReportRun(kWorker, sent[1], true, {});  // c1 before c0: out of order
+  EXPECT_EQ(scheduler_.dropped_reports(), dropped + 1);
+  auto c1 = scheduler_.TaskStatusOf(job, "c1");
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(c1->state(), v1::TASK_PENDING);
+  // The chain still completes: c0's success makes c1 ready again.
+  ReportRun(kWorker, sent[0], true, {});
+  std::vector<v1::Assignment> again = Dispatch(kWorker);
+  ASSERT_THAT(Ids(again), ElementsAre("c1", "c2"));
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+}
+
 TEST_F(GrantTest, CancelStopsTheGrantsToo) {
   AddWorker(kWorker, 1);
   Teach("add", absl::Microseconds(50));

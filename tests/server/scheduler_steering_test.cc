@@ -87,6 +87,33 @@ TEST_F(SchedulerTest, NamedAmountsLimitWhatRunsOnAWorker) {
   EXPECT_THAT(Dispatch(kWorker), SizeIs(1));
 }
 
+TEST_F(SchedulerTest, NearlyEqualAmountsAreNotConfused) {
+  WorkerSpec spec = Worker(kWorker, 4);
+  spec.resources = {{"memory_mb", 2000003}};
+  scheduler_.AddWorker(kWorker, std::move(spec));
+  // Together they need 2000004, one more than the worker has.
+  Submit(R"({"tasks": [
+      {"id": "a", "fn": "sleep", "resources": {"amounts": {"memory_mb": 1000000}}},
+      {"id": "b", "fn": "sleep", "resources": {"amounts": {"memory_mb": 1000004}}}]})");
+  EXPECT_THAT(Dispatch(kWorker), SizeIs(1));
+}
+
+TEST_F(SchedulerTest, IdleWorkerHasItsWholeCapacityAgain) {
+  WorkerSpec spec = Worker(kWorker, 8);
+  spec.resources = {{"gpu", 1}};
+  scheduler_.AddWorker(kWorker, std::move(spec));
+  // Thirds do not add up exactly in doubles.
+  Submit(absl::StrCat(
+      R"({"tasks": [)",
+      ManyTasks(3, "t", R"(, "resources": {"amounts": {"gpu": 0.3333333}})"),
+      "]}"));
+  for (const v1::Assignment& a : Dispatch(kWorker)) Report(kWorker, a, true);
+  Dispatch(kWorker);
+  auto workers = scheduler_.Workers();
+  ASSERT_THAT(workers, SizeIs(1));
+  EXPECT_EQ(workers[0].free_resources().at("gpu"), 1.0);
+}
+
 TEST_F(SchedulerTest, TaskNeedingAnAmountGoesToTheWorkerThatHasIt) {
   AddWorker(kWorker, 8);  // no gpu
   WorkerSpec gpu_worker = Worker(kOther, 1);
