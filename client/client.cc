@@ -61,6 +61,20 @@ absl::StatusOr<v1::SubmitJobResponse> Client::SubmitJob(
   return Call(&v1::JobService::StubInterface::SubmitJob, request);
 }
 
+absl::StatusOr<v1::SubmitJobResponse> Client::SubmitAndWait(
+    const v1::JobSpec& job, const std::string& request_id) {
+  v1::SubmitJobRequest request;
+  *request.mutable_job() = job;
+  request.set_request_id(request_id);
+  request.set_wait(true);
+  grpc::ClientContext context;
+  SetDeadline(context, options_.watch_timeout);
+  v1::SubmitJobResponse response;
+  const grpc::Status status = stub_->SubmitJob(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
 absl::StatusOr<v1::JobStatus> Client::Get(const std::string& job_id) {
   v1::GetJobRequest request;
   request.set_job_id(job_id);

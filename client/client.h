@@ -49,6 +49,11 @@ class Client {
   // As Submit, with the whole response (it says whether the job existed).
   absl::StatusOr<v1::SubmitJobResponse> SubmitJob(
       const v1::SubmitJobRequest& request);
+  // Submits `job` and returns once it has finished: the response carries
+  // its final status. One call instead of Submit and Wait, and one fsync on
+  // the server instead of two; bounded by watch_timeout, like Wait.
+  absl::StatusOr<v1::SubmitJobResponse> SubmitAndWait(
+      const v1::JobSpec& job, const std::string& request_id = "");
 
   absl::StatusOr<v1::JobStatus> Get(const std::string& job_id);
   // page_size 0: the server's default. Pass the previous response's

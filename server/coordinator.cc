@@ -173,7 +173,8 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     // New jobs go first in the batch: their later status updates follow.
     out.writes.new_jobs = std::move(submitted_.new_jobs);
     submitted_ = WriteSet();
-    bool sync = out.sync || !out.writes.new_jobs.empty() || force_sync_ ||
+    turn_acks_submission_ = false;
+    bool sync = out.sync || turn_acks_submission_ || force_sync_ ||
                 (unsynced_ && start - last_sync_ >= options_.sync_interval);
     if (!out.writes.empty() || sync) {
       const absl::Time commit_start = clock_->Now();
@@ -282,6 +283,33 @@ absl::StatusOr<uint64_t> Coordinator::ParseJobId(
 
 // ---- Submission -----------------------------------------------------------
 
+namespace {
+
+// Answers a SubmitJob that asked to wait: with the job's final status when
+// it ends, or with the error that ends the wait. Called on the loop thread
+// only, like every WatchSink.
+class SubmitReplySink : public WatchSink {
+ public:
+  SubmitReplySink(v1::SubmitJobResponse response,
+                  Coordinator::Reply<v1::SubmitJobResponse> done)
+      : response_(std::move(response)), done_(std::move(done)) {}
+
+  void Send(v1::JobEvent event) override {
+    if (!event.has_finished() || !done_) return;
+    *response_.mutable_final_status() = std::move(*event.mutable_finished());
+    std::exchange(done_, nullptr)(std::move(response_));
+  }
+  void Fail(absl::Status status) override {
+    if (done_) std::exchange(done_, nullptr)(std::move(status));
+  }
+
+ private:
+  v1::SubmitJobResponse response_;
+  Coordinator::Reply<v1::SubmitJobResponse> done_;
+};
+
+}  // namespace
+
 void Coordinator::Submit(v1::SubmitJobRequest request,
                          Reply<v1::SubmitJobResponse> done) {
   // Compiling is pure and can be slow for big jobs: it stays off the loop.
@@ -315,6 +343,11 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
       v1::SubmitJobResponse response;
       response.set_job_id(JobIdFromSeq(*existing));
       response.set_existing(true);
+      if (request.wait()) {
+        return DoWatch(
+            response.job_id(), /*end_only=*/true,
+            std::make_shared<SubmitReplySink>(response, std::move(done)));
+      }
       AfterCommit(
           [response, done = std::move(done)](const absl::Status& s) mutable {
             if (!s.ok()) return done(s);
@@ -340,6 +373,16 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
   record.request_id = request_id;
   if (!request_id.empty()) turn_requests_[request_id] = seq;
   scheduler_.AddJob(seq, std::move(job), std::move(status));
+  if (request.wait()) {
+    // Answered at the job's end, whose fsync covers this submission too.
+    const std::string job_id = JobIdFromSeq(seq);
+    v1::SubmitJobResponse response;
+    response.set_job_id(job_id);
+    return DoWatch(job_id, /*end_only=*/true,
+                   std::make_shared<SubmitReplySink>(std::move(response),
+                                                     std::move(done)));
+  }
+  turn_acks_submission_ = true;
   AfterCommit([seq, done = std::move(done)](const absl::Status& s) mutable {
     if (!s.ok()) return done(s);
     v1::SubmitJobResponse response;

@@ -184,7 +184,9 @@ class Coordinator {
   absl::Time last_sync_;
   bool unsynced_ = false;
   bool force_sync_ = false;  // the last turn before stopping syncs
-  absl::Status fatal_;       // set once a commit failed
+  // This turn accepted a submission answered at commit: it must be fsynced.
+  bool turn_acks_submission_ = false;
+  absl::Status fatal_;  // set once a commit failed
   std::thread thread_;
 };
 

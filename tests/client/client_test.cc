@@ -66,6 +66,28 @@ TEST_F(ClientTest, SubmitPassesJobAndRequestIdAndReturnsTheId) {
   EXPECT_EQ(*id, "j1");
 }
 
+TEST_F(ClientTest, SubmitAndWaitAsksToWaitWithoutTheUnaryDeadline) {
+  v1::JobSpec job;
+  job.set_name("tiny");
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _))
+      .WillOnce(Invoke([&](grpc::ClientContext* context,
+                           const v1::SubmitJobRequest& request,
+                           v1::SubmitJobResponse* out) {
+        EXPECT_TRUE(request.wait());
+        EXPECT_EQ(request.request_id(), "req-8");
+        // Like Wait: jobs may run for days.
+        EXPECT_EQ(context->deadline(),
+                  std::chrono::system_clock::time_point::max());
+        out->set_job_id("j2");
+        out->mutable_final_status()->set_state(v1::JOB_SUCCEEDED);
+        return grpc::Status::OK;
+      }));
+  absl::StatusOr<v1::SubmitJobResponse> done =
+      client_->SubmitAndWait(job, "req-8");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->final_status().state(), v1::JOB_SUCCEEDED);
+}
+
 TEST_F(ClientTest, UnaryCallsHaveTheDefaultDeadline) {
   EXPECT_CALL(*stub_, GetJob(_, _, _))
       .WillOnce(Invoke([](grpc::ClientContext* context,

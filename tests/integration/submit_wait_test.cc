@@ -1,0 +1,101 @@
+// SubmitJob with `wait`: one call that answers with the job's final status,
+// for success, failure and a resubmission with the same request_id, and an
+// answer that survives dagd being killed right after it.
+#include <signal.h>
+
+#include <memory>
+#include <string>
+
+#include "tests/integration/integration_env.h"
+
+namespace dagd::testing {
+namespace {
+
+class SubmitWaitTest : public SharedDagdTest<SubmitWaitTest> {
+ public:
+  static std::vector<std::string> Flags() {
+    return {"--local_workers=1", "--local_worker_slots=2"};
+  }
+  static size_t Workers() { return 1; }
+};
+
+absl::StatusOr<v1::JobSpec> Spec(absl::string_view json) {
+  return ParseJobSpecJson(json);
+}
+
+TEST_F(SubmitWaitTest, AnswersWithTheFinalStatusOfASucceededJob) {
+  absl::StatusOr<v1::JobSpec> spec = Spec(R"({"tasks": [
+      {"id": "a", "fn": "const", "args": {"value": 2}},
+      {"id": "b", "fn": "sleep", "args": {"ms": 200}, "inputs": ["a"]}]})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  Client& client = dagd_->client();
+  absl::StatusOr<v1::SubmitJobResponse> done = client.SubmitAndWait(*spec);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_FALSE(done->job_id().empty());
+  EXPECT_EQ(done->final_status().job_id(), done->job_id());
+  EXPECT_EQ(done->final_status().state(), v1::JOB_SUCCEEDED);
+  EXPECT_TRUE(done->final_status().has_finished_at());
+  absl::StatusOr<v1::GetResultResponse> b = client.Result(done->job_id(), "b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->data(), "2");
+}
+
+TEST_F(SubmitWaitTest, AnswersWithTheFinalStatusOfAFailedJob) {
+  absl::StatusOr<v1::JobSpec> spec =
+      Spec(R"({"tasks": [{"id": "bad", "fn": "fail"}]})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<v1::SubmitJobResponse> done =
+      dagd_->client().SubmitAndWait(*spec);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->final_status().state(), v1::JOB_FAILED);
+  ASSERT_EQ(done->final_status().failures_size(), 1);
+  EXPECT_EQ(done->final_status().failures(0).task_id(), "bad");
+}
+
+TEST_F(SubmitWaitTest, ResubmissionWaitsForTheOriginalJob) {
+  absl::StatusOr<v1::JobSpec> spec =
+      Spec(R"({"tasks": [{"id": "nap", "fn": "sleep", "args": {"ms": 300}}]})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  Client& client = dagd_->client();
+  absl::StatusOr<std::string> first = client.Submit(*spec, "wait-req-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<v1::SubmitJobResponse> again =
+      client.SubmitAndWait(*spec, "wait-req-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->existing());
+  EXPECT_EQ(again->job_id(), *first);
+  EXPECT_EQ(again->final_status().state(), v1::JOB_SUCCEEDED);
+}
+
+TEST(SubmitWaitDurabilityTest, AnsweredJobSurvivesAKillRightAfter) {
+  absl::StatusOr<std::unique_ptr<TempDir>> data = TempDir::Create("dagd-db-");
+  ASSERT_TRUE(data.ok()) << data.status();
+  const std::string data_dir = (*data)->path() + "/db";
+  absl::StatusOr<v1::JobSpec> spec =
+      Spec(R"({"tasks": [{"id": "a", "fn": "const", "args": {"value": 5}}]})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::string job_id;
+  {
+    std::unique_ptr<DagdProcess> dagd =
+        StartDagd({"--local_workers=1"}, data_dir);
+    ASSERT_NE(dagd, nullptr);
+    ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+    absl::StatusOr<v1::SubmitJobResponse> done =
+        dagd->client().SubmitAndWait(*spec);
+    ASSERT_TRUE(done.ok()) << done.status();
+    ASSERT_EQ(done->final_status().state(), v1::JOB_SUCCEEDED);
+    job_id = done->job_id();
+    dagd->Signal(SIGKILL);
+  }
+  std::unique_ptr<DagdProcess> again = StartDagd({}, data_dir);
+  ASSERT_NE(again, nullptr);
+  absl::StatusOr<v1::JobStatus> status = again->client().Get(job_id);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::JOB_SUCCEEDED);
+  absl::StatusOr<v1::GetResultResponse> a = again->client().Result(job_id, "a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->data(), "5");
+}
+
+}  // namespace
+}  // namespace dagd::testing
