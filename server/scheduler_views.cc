@@ -145,7 +145,13 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
   // Only tasks that no connected worker could ever run: waiting for a slot,
   // a group or the job's max_parallelism is the normal course of things.
   for (uint32_t i = 0; i < job.graph.size(); ++i) {
-    if (job.tasks[i].state != v1::TASK_READY) continue;
+    const TaskRecord& t = job.tasks[i];
+    // The cheap test first: a big job has many ready tasks, and only the
+    // notes need their text.
+    if (t.state != v1::TASK_READY || t.retry_wait ||
+        !demands_[t.demand]->capable.empty()) {
+      continue;
+    }
     bool never_fits = false;
     std::string reason = WaitingReason(job, i, &never_fits);
     if (!never_fits) continue;
