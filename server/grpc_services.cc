@@ -148,7 +148,12 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
         "dagd is shutting down; submit again after it restarts"));
     return reactor;
   }
-  coordinator_->Submit(*request, Answer("SubmitJob", reactor, response));
+  // Take the request's contents instead of copying them: a job can be
+  // hundreds of megabytes, and gRPC only destroys the request after this.
+  v1::SubmitJobRequest owned;
+  owned.Swap(const_cast<v1::SubmitJobRequest*>(request));
+  coordinator_->Submit(std::move(owned),
+                       Answer("SubmitJob", reactor, response));
   return reactor;
 }
 

@@ -170,8 +170,17 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
   if (writes.empty() && !sync) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   for (const WriteSet::NewJob& job : writes.new_jobs) {
-    v1::JobSpec header = job.spec;
-    header.clear_tasks();
+    // Every field but the tasks, which get a record each below. Copied one
+    // by one: copying the spec and clearing its tasks would copy every task
+    // once more (a million-task job's largest allocation).
+    v1::JobSpec header;
+    header.set_name(job.spec.name());
+    header.set_priority(job.spec.priority());
+    header.set_max_parallelism(job.spec.max_parallelism());
+    header.set_continue_on_failure(job.spec.continue_on_failure());
+    if (job.spec.has_deadline()) {
+      *header.mutable_deadline() = job.spec.deadline();
+    }
     PutMessage(batch, handles_[kJobSpecs], SeqKey(job.seq), header);
     PutMessage(batch, handles_[kJobs], SeqKey(job.seq), job.status);
     const std::string job_key = SeqKey(job.seq);

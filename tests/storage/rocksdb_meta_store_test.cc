@@ -151,6 +151,26 @@ TEST_F(RocksMetaStoreTest, LoadsOnlyUnfinishedJobs) {
   EXPECT_EQ((*jobs)[0].spec.name(), "job2");
 }
 
+TEST_F(RocksMetaStoreTest, StoredJobKeepsEveryFieldOfItsSpec) {
+  // The store copies the spec's fields one by one; a field added to JobSpec
+  // must be added there (RocksMetaStore::Commit) and here.
+  ASSERT_EQ(v1::JobSpec::descriptor()->field_count(), 6);
+  auto store = Open();
+  WriteSet writes;
+  writes.new_jobs.push_back(NewJob(1, 2));
+  v1::JobSpec& spec = writes.new_jobs[0].spec;
+  spec.set_name("every-field");
+  spec.set_priority(7);
+  spec.set_max_parallelism(3);
+  spec.set_continue_on_failure(true);
+  spec.mutable_deadline()->set_seconds(90);
+  ASSERT_TRUE(store->Commit(writes, false).ok());
+  auto jobs = store->LoadUnfinishedJobs();
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].spec.DebugString(), spec.DebugString());
+}
+
 TEST_F(RocksMetaStoreTest, UnusableDirectoryFailsWithItsName) {
   std::filesystem::create_directories(dir_);
   std::filesystem::path file = dir_ / "not-a-dir";
