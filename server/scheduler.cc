@@ -311,9 +311,13 @@ void Scheduler::RemoveWorker(WorkerId id) {
   workers_.erase(it);
 }
 
-void Scheduler::OnHeartbeat(WorkerId id) {
+void Scheduler::OnHeartbeat(WorkerId id) { Touch(id); }
+
+Scheduler::Worker* Scheduler::Touch(WorkerId id) {
   auto it = workers_.find(id);
-  if (it != workers_.end()) it->second->last_seen = clock_->Now();
+  if (it == workers_.end()) return nullptr;
+  it->second->last_seen = clock_->Now();
+  return it->second.get();
 }
 
 void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
@@ -333,17 +337,16 @@ void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
 }
 
 void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
-  OnHeartbeat(id);
+  Worker* worker = Touch(id);
   auto seq = SeqFromJobId(result.task().job_id());
   const uint32_t index = result.task().task_index();
-  if (auto w = workers_.find(id); seq && w != workers_.end()) {
+  if (worker != nullptr && seq && !worker->stopping.empty()) {
     // The end of an attempt that was cancelled: what it held is free now.
-    Worker& worker = *w->second;
     const AttemptRef ref{*seq, index, result.task().attempt()};
-    if (auto it = worker.stopping.find(ref); it != worker.stopping.end()) {
+    if (auto it = worker->stopping.find(ref); it != worker->stopping.end()) {
       const StoppingAttempt stopped = it->second;
-      worker.stopping.erase(it);
-      ReleaseStopped(worker, stopped, ref);
+      worker->stopping.erase(it);
+      ReleaseStopped(*worker, stopped, ref);
       return;
     }
   }

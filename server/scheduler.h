@@ -217,6 +217,8 @@ class Scheduler {
   void ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
                       const AttemptRef& ref);
   void ReleaseGroup(uint32_t group);
+  // The worker, if connected, marked as just heard from.
+  Worker* Touch(WorkerId id);
   void ResetAmountsIfIdle(Worker& worker);
 
   // Grants ahead (scheduler_grants.cc).
@@ -250,6 +252,9 @@ class Scheduler {
   // Puts the job in runnable_ under its current key, or takes it out when
   // it has nothing queued or is at its max_parallelism.
   void UpdateRunnable(Job& job);
+  // Events change a job's key many times per turn; it is updated once, at
+  // the start of the next Schedule().
+  void MarkRunnableStale(Job& job);
   // The job's best task that a worker has room for now, and that worker.
   // Drops stale entries and sets aside tasks whose group is held.
   struct Placement {
@@ -298,8 +303,9 @@ class Scheduler {
   absl::flat_hash_map<std::string, uint32_t> other_demands_;
   // Jobs with queued tasks that may run now, best first.
   absl::btree_map<RunnableKey, Job*> runnable_;
-  uint64_t pass_ = 0;          // counts Schedule() passes
-  std::vector<Job*> skipped_;  // Schedule()'s scratch, kept to reuse
+  std::vector<uint64_t> stale_runnable_;  // jobs for MarkRunnableStale
+  uint64_t pass_ = 0;                     // counts Schedule() passes
+  std::vector<Job*> skipped_;             // Schedule()'s scratch, kept to reuse
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
       deadlines_;

@@ -164,7 +164,7 @@ void Scheduler::PassSlotsOn(Job& job, uint32_t task, WorkerId worker_id) {
   free_slots_ -= demand.slots;
   ++job.running;
   job.running_slots += demand.slots;
-  UpdateRunnable(job);
+  MarkRunnableStale(job);
 }
 
 void Scheduler::RecordRunTime(uint32_t fn, absl::Duration run_time) {

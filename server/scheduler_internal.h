@@ -3,6 +3,7 @@
 
 // The records behind Scheduler, shared by its .cc files only.
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <utility>
@@ -88,7 +89,8 @@ struct Scheduler::Job {
   uint32_t queued = 0;           // entries in `queues`, stale ones included
   uint32_t running = 0;          // tasks assigned or running
   uint64_t running_slots = 0;
-  bool runnable = false;  // in Scheduler::runnable_ under `key`
+  bool runnable = false;        // in Scheduler::runnable_ under `key`
+  bool runnable_stale = false;  // in Scheduler::stale_runnable_
   RunnableKey key;
   // Per task: its exclusive group's id + 1, or 0. Empty when no task of the
   // job has a group.
@@ -98,10 +100,6 @@ struct Scheduler::Job {
   bool Terminal(uint32_t task) const { return IsTerminal(tasks[task].state); }
   const v1::TaskSpec& spec(uint32_t task) const {
     return graph.spec.tasks(task);
-  }
-  uint32_t slots(uint32_t task) const {
-    uint32_t s = spec(task).resources().slots();
-    return s == 0 ? 1 : s;
   }
   // The exclusive group of `task` + 1, or 0.
   uint32_t group_of(uint32_t task) const {
@@ -149,6 +147,9 @@ struct Scheduler::Worker {
   std::vector<double> free_amounts;
 
   uint32_t free() const { return spec.slots > busy ? spec.slots - busy : 0; }
+  bool Offers(uint32_t fn) const {
+    return std::find(fns.begin(), fns.end(), fn) != fns.end();
+  }
   double Capacity(uint32_t resource) const {
     return resource < capacity.size() ? capacity[resource] : 0;
   }

@@ -76,10 +76,7 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
 }
 
 bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
-  if (std::find(worker.fns.begin(), worker.fns.end(), demand.fn) ==
-      worker.fns.end()) {
-    return false;
-  }
+  if (!worker.Offers(demand.fn)) return false;
   if (!demand.pool.empty() && demand.pool != worker.spec.pool) return false;
   if (demand.slots > worker.spec.slots) return false;
   for (const auto& label : demand.labels) {
@@ -114,7 +111,13 @@ void Scheduler::Enqueue(Job& job, uint32_t task) {
   it->heap.Push(
       ReadyEntry{job.spec(task).priority(), job.graph.rank[task], task});
   ++job.queued;
-  UpdateRunnable(job);
+  MarkRunnableStale(job);
+}
+
+void Scheduler::MarkRunnableStale(Job& job) {
+  if (job.runnable_stale) return;
+  job.runnable_stale = true;
+  stale_runnable_.push_back(job.seq);
 }
 
 void Scheduler::UpdateRunnable(Job& job) {
@@ -196,6 +199,15 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
 }
 
 void Scheduler::Schedule() {
+  // Jobs whose place in line changed since the last pass move once here,
+  // however many results, retries and releases moved them.
+  for (uint64_t seq : stale_runnable_) {
+    if (Job* job = FindJob(seq)) {
+      job->runnable_stale = false;
+      UpdateRunnable(*job);
+    }
+  }
+  stale_runnable_.clear();
   if (free_slots_ == 0 || runnable_.empty()) return;
   ++pass_;
   skipped_.clear();
@@ -285,7 +297,7 @@ void Scheduler::EndAttempt(Job& job, uint32_t task) {
     worker.running.erase(TaskRef{job.seq, task});
     ResetAmountsIfIdle(worker);
   }
-  UpdateRunnable(job);
+  MarkRunnableStale(job);
 }
 
 void Scheduler::ResetAmountsIfIdle(Worker& worker) {
@@ -318,7 +330,7 @@ void Scheduler::StopAttempt(Job& job, uint32_t task) {
         AttemptRef{job.seq, task, static_cast<uint32_t>(t.attempts.size())},
         StoppingAttempt{t.demand, group});
   }
-  UpdateRunnable(job);
+  MarkRunnableStale(job);
 }
 
 void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,

@@ -86,22 +86,10 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
   if (demand.capable.empty()) {
     if (never_fits != nullptr) *never_fits = true;
     uint32_t offering = 0;
-    uint32_t largest = 0;
     for (const auto& [id, worker] : workers_) {
-      if (std::find(worker->fns.begin(), worker->fns.end(), demand.fn) ==
-          worker->fns.end()) {
-        continue;
-      }
-      ++offering;
-      largest = std::max(largest, worker->spec.slots);
+      if (worker->Offers(demand.fn)) ++offering;
     }
     if (offering == 0) return absl::StrCat("no worker offers '", fn, "'");
-    if (demand.pool.empty() && demand.labels.empty() &&
-        demand.amounts.empty()) {
-      return absl::StrCat("needs ", demand.slots,
-                          " slots; the largest worker offering '", fn, "' has ",
-                          largest);
-    }
     return absl::StrCat("none of the ", offering, " worker",
                         offering == 1 ? "" : "s", " offering '", fn,
                         "' can ever run it; it needs ", DemandText(demand));

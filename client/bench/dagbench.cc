@@ -245,17 +245,6 @@ absl::StatusOr<v1::JobStatus> WaitForJob(Client& client,
 absl::StatusOr<double> RunJob(Client& client, const v1::JobSpec& spec,
                               const Shape& shape, double* submit_seconds) {
   const absl::Time start = absl::Now();
-  if (shape.name == "sync") {
-    // Submit and wait in one call, as a client running one small job at a
-    // time would.
-    absl::StatusOr<v1::SubmitJobResponse> done = client.SubmitAndWait(spec);
-    const absl::Time end = absl::Now();
-    if (!done.ok()) return done.status();
-    absl::Status checked =
-        CheckJob(client, done->job_id(), done->final_status(), shape);
-    if (!checked.ok()) return checked;
-    return absl::ToDoubleSeconds(end - start);
-  }
   absl::StatusOr<std::string> job_id = client.Submit(spec);
   if (!job_id.ok()) return job_id.status();
   const absl::Time submitted = absl::Now();
@@ -270,6 +259,20 @@ absl::StatusOr<double> RunJob(Client& client, const v1::JobSpec& spec,
   return absl::ToDoubleSeconds(end - start);
 }
 
+// Submits `spec` and waits for it in one call, as a client running one
+// small job at a time would; returns the seconds that call took.
+absl::StatusOr<double> RunJobInOneCall(Client& client, const v1::JobSpec& spec,
+                                       const Shape& shape) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<v1::SubmitJobResponse> done = client.SubmitAndWait(spec);
+  const absl::Time end = absl::Now();
+  if (!done.ok()) return done.status();
+  absl::Status checked =
+      CheckJob(client, done->job_id(), done->final_status(), shape);
+  if (!checked.ok()) return checked;
+  return absl::ToDoubleSeconds(end - start);
+}
+
 absl::StatusOr<Run> RunShape(Client& client, const Shape& shape) {
   absl::StatusOr<v1::JobSpec> spec = shape.build();
   if (!spec.ok()) return spec.status();
@@ -277,7 +280,7 @@ absl::StatusOr<Run> RunShape(Client& client, const Shape& shape) {
   if (shape.name == "sync") {
     run.tasks = kSyncJobs;
     for (int i = 0; i < kSyncJobs; ++i) {
-      absl::StatusOr<double> seconds = RunJob(client, *spec, shape, nullptr);
+      absl::StatusOr<double> seconds = RunJobInOneCall(client, *spec, shape);
       if (!seconds.ok()) return seconds.status();
       run.seconds += *seconds;
       run.job_ms.push_back(*seconds * 1e3);

@@ -102,12 +102,17 @@ TEST_F(SchedulerTest, IdleWorkerHasItsWholeCapacityAgain) {
   WorkerSpec spec = Worker(kWorker, 8);
   spec.resources = {{"gpu", 1}};
   scheduler_.AddWorker(kWorker, std::move(spec));
-  // Thirds do not add up exactly in doubles.
-  Submit(absl::StrCat(
-      R"({"tasks": [)",
-      ManyTasks(3, "t", R"(, "resources": {"amounts": {"gpu": 0.3333333}})"),
-      "]}"));
-  for (const v1::Assignment& a : Dispatch(kWorker)) Report(kWorker, a, true);
+  // Taken as 0.1, 0.2, 0.3 and given back as 0.2, 0.3, 0.1, doubles sum to
+  // 0.9999999999999999, not 1.
+  Submit(R"({"tasks": [
+      {"id": "a", "fn": "sleep", "resources": {"amounts": {"gpu": 0.1}}},
+      {"id": "b", "fn": "sleep", "resources": {"amounts": {"gpu": 0.2}}},
+      {"id": "c", "fn": "sleep", "resources": {"amounts": {"gpu": 0.3}}}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a", "b", "c"));
+  Report(kWorker, sent[1], true);
+  Report(kWorker, sent[2], true);
+  Report(kWorker, sent[0], true);
   Dispatch(kWorker);
   auto workers = scheduler_.Workers();
   ASSERT_THAT(workers, SizeIs(1));
