@@ -173,9 +173,11 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     // New jobs go first in the batch: their later status updates follow.
     out.writes.new_jobs = std::move(submitted_.new_jobs);
     submitted_ = WriteSet();
-    turn_acks_submission_ = false;
-    bool sync = out.sync || turn_acks_submission_ || force_sync_ ||
-                (unsynced_ && start - last_sync_ >= options_.sync_interval);
+    // Reset every turn, whatever else decides the sync.
+    const bool acks_submission = std::exchange(turn_acks_submission_, false);
+    const bool sync =
+        out.sync || acks_submission || force_sync_ ||
+        (unsynced_ && start - last_sync_ >= options_.sync_interval);
     if (!out.writes.empty() || sync) {
       const absl::Time commit_start = clock_->Now();
       absl::Status committed =
@@ -189,6 +191,7 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
         LOG(ERROR) << fatal_.message();
         if (on_fatal_) on_fatal_(fatal_);
       } else if (sync) {
+        stats.synced = true;
         last_sync_ = start;
         unsynced_ = false;
       } else {

@@ -54,6 +54,7 @@ struct TurnStats {
   std::vector<std::pair<std::string, absl::Duration>> run_times;
   std::vector<absl::Duration> queue_waits;
   bool committed = false;  // whether the turn wrote to the store
+  bool synced = false;     // and fsynced it
   absl::Duration commit_duration;
   uint64_t commit_bytes = 0;
 };

@@ -86,6 +86,14 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry) {
                             .Help("Bytes of RocksDB write batches.")
                             .Register(registry)
                             .Add({});
+  store_syncs_ = &prometheus::BuildCounter()
+                      .Name("dagd_store_syncs_total")
+                      .Help(
+                          "RocksDB commits that were fsynced: those that "
+                          "clients' acknowledgements wait for, and the "
+                          "periodic --sync_interval ones.")
+                      .Register(registry)
+                      .Add({});
   workers_ = &prometheus::BuildGauge()
                   .Name("dagd_workers_connected")
                   .Help("Workers with an open stream.")
@@ -148,6 +156,7 @@ void CoordinatorMetrics::Update(const TurnStats& stats) {
   if (stats.committed) {
     store_write_seconds_->Observe(absl::ToDoubleSeconds(stats.commit_duration));
     store_write_bytes_->Increment(stats.commit_bytes);
+    if (stats.synced) store_syncs_->Increment();
   }
 }
 

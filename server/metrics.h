@@ -45,6 +45,7 @@ class CoordinatorMetrics {
   prometheus::Histogram* queue_wait_seconds_;
   prometheus::Histogram* store_write_seconds_;
   prometheus::Counter* store_write_bytes_;
+  prometheus::Counter* store_syncs_;
 };
 
 // Counts finished JobService calls by method and status code. Called from

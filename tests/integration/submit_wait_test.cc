@@ -6,6 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "tests/integration/integration_env.h"
 
 namespace dagd::testing {
@@ -95,6 +99,52 @@ TEST(SubmitWaitDurabilityTest, AnsweredJobSurvivesAKillRightAfter) {
   absl::StatusOr<v1::GetResultResponse> a = again->client().Result(job_id, "a");
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->data(), "5");
+}
+
+// The value of the counter `name` on dagd's /metrics at `port`, or -1.
+double CounterValue(int port, const std::string& name) {
+  const std::string page = HttpGet(port, "/metrics");
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (!absl::ConsumePrefix(&line, name + " ")) continue;
+    double value = 0;
+    if (absl::SimpleAtod(line, &value)) return value;
+  }
+  return -1;
+}
+
+TEST(SubmitWaitSyncTest, WaitingSubmissionCostsOneFsyncInsteadOfTwo) {
+  const int metrics_port = FreePort();
+  // No periodic syncs: every fsync counted is one an answer waited for.
+  std::unique_ptr<DagdProcess> dagd =
+      StartDagd({"--local_workers=1", "--sync_interval=1h",
+                 absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  ASSERT_NE(dagd, nullptr);
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  absl::StatusOr<v1::JobSpec> spec =
+      Spec(R"({"tasks": [{"id": "a", "fn": "const", "args": {"value": 1}}]})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  Client& client = dagd->client();
+  const std::string syncs = "dagd_store_syncs_total";
+  auto reaches = [&](double expected) {
+    // The counter moves at the end of the turn that answered: poll for it,
+    // and a count past `expected` never matches.
+    return PollUntil(
+        [&] { return CounterValue(metrics_port, syncs) == expected; },
+        absl::Seconds(5),
+        absl::StrCat(syncs, " to be ", expected, " (it is ",
+                     CounterValue(metrics_port, syncs), ")"));
+  };
+  const double before = CounterValue(metrics_port, syncs);
+  ASSERT_GE(before, 0);
+
+  absl::StatusOr<v1::SubmitJobResponse> waited = client.SubmitAndWait(*spec);
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(reaches(before + 1), absl::OkStatus());
+
+  absl::StatusOr<std::string> submitted = client.Submit(*spec);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  ASSERT_TRUE(client.Wait(*submitted).ok());
+  EXPECT_EQ(reaches(before + 3), absl::OkStatus());
 }
 
 }  // namespace
