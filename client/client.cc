@@ -129,6 +129,12 @@ absl::StatusOr<v1::CancelJobResponse> Client::Cancel(
   return Call(&v1::JobService::StubInterface::CancelJob, request);
 }
 
+absl::Status Client::DeleteJob(const std::string& job_id) {
+  v1::DeleteJobRequest request;
+  request.set_job_id(job_id);
+  return Call(&v1::JobService::StubInterface::DeleteJob, request).status();
+}
+
 absl::StatusOr<v1::TaskStatus> Client::Task(const std::string& job_id,
                                             const std::string& task_id) {
   v1::GetTaskRequest request;

@@ -72,6 +72,10 @@ class Client {
 
   // `cancelled` is false when the job had already finished (in `state`).
   absl::StatusOr<v1::CancelJobResponse> Cancel(const std::string& job_id);
+  // Deletes a finished job and everything stored about it; returns once
+  // the deletion is durable. FAILED_PRECONDITION if the job has not
+  // finished (cancel it first), NOT_FOUND if there is no such job.
+  absl::Status DeleteJob(const std::string& job_id);
   absl::StatusOr<v1::TaskStatus> Task(const std::string& job_id,
                                       const std::string& task_id);
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const std::string& job_id);

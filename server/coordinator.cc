@@ -6,6 +6,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/log.h"
 
@@ -42,10 +43,11 @@ absl::Status Coordinator::Start() {
   absl::StatusOr<uint64_t> next = store_->NextJobSeq();
   if (!next.ok()) return next.status();
   next_seq_ = *next;
+  // Recovery first: a start that fails on a damaged store writes nothing.
+  if (absl::Status s = Recover(); !s.ok()) return s;
   absl::StatusOr<uint64_t> incarnation = store_->StartIncarnation();
   if (!incarnation.ok()) return incarnation.status();
   next_worker_id_ = (*incarnation << 32) + 1;
-  if (absl::Status s = Recover(); !s.ok()) return s;
   last_sync_ = clock_->Now();
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
@@ -175,8 +177,9 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     submitted_ = WriteSet();
     // Reset every turn, whatever else decides the sync.
     const bool acks_submission = std::exchange(turn_acks_submission_, false);
+    stats.deleted_jobs = std::exchange(turn_deleted_jobs_, 0);
     const bool sync =
-        out.sync || acks_submission || force_sync_ ||
+        out.sync || acks_submission || stats.deleted_jobs > 0 || force_sync_ ||
         (unsynced_ && start - last_sync_ >= options_.sync_interval);
     if (!out.writes.empty() || sync) {
       const absl::Time commit_start = clock_->Now();
@@ -351,6 +354,9 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
             response.job_id(), /*end_only=*/true,
             std::make_shared<SubmitReplySink>(response, std::move(done)));
       }
+      // An acknowledgement: the job may have been written unsynced (its
+      // first request waits for its end), so this turn syncs.
+      turn_acks_submission_ = true;
       AfterCommit(
           [response, done = std::move(done)](const absl::Status& s) mutable {
             if (!s.ok()) return done(s);
@@ -583,6 +589,41 @@ absl::StatusOr<v1::CancelJobResponse> Coordinator::DoCancel(
   return response;
 }
 
+void Coordinator::DeleteJob(std::string job_id,
+                            Reply<v1::DeleteJobResponse> done) {
+  Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
+    AnswerAfterCommit(DoDelete(job_id), std::move(done));
+  });
+}
+
+absl::StatusOr<v1::DeleteJobResponse> Coordinator::DoDelete(
+    const std::string& job_id) {
+  if (!fatal_.ok()) return fatal_;
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return seq.status();
+  const std::string cancel_first =
+      absl::StrCat("; cancel it first (dagctl cancel ", job_id, ")");
+  if (std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job '", job_id, "' is ",
+        absl::StripPrefix(v1::JobState_Name(live->state()), "JOB_"),
+        ": only a finished job can be deleted", cancel_first));
+  }
+  // Not fsynced here: this turn's commit fsyncs, before the answer.
+  absl::Status deleted = store_->DeleteJob(*seq, /*sync=*/false);
+  if (absl::IsNotFound(deleted)) {
+    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  }
+  if (absl::IsFailedPrecondition(deleted)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(deleted.message(), cancel_first));
+  }
+  if (!deleted.ok()) return deleted;
+  ++turn_deleted_jobs_;
+  LOG(INFO).Job(job_id) << "deleted on request";
+  return v1::DeleteJobResponse();
+}
+
 void Coordinator::ListWorkers(Reply<v1::ListWorkersResponse> done) {
   Post([this, done = std::move(done)]() mutable {
     v1::ListWorkersResponse response;
@@ -684,9 +725,16 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
                           registration.functions().end());
     spec.peer = std::move(peer);
     spec.accepts_grants = registration.accepts_grants();
+    spec.running.assign(
+        std::make_move_iterator(registration.mutable_running()->begin()),
+        std::make_move_iterator(registration.mutable_running()->end()));
     LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
               << spec.slots << " slots, " << spec.functions.size()
-              << " functions) joined";
+              << " functions) joined"
+              << (spec.running.empty()
+                      ? ""
+                      : absl::StrCat(", still running ", spec.running.size(),
+                                     " tasks"));
     scheduler_.AddWorker(id, std::move(spec));
     ++turn_registrations_;
     worker_sinks_[id] = sink;

@@ -50,6 +50,7 @@ struct TurnStats {
   std::vector<v1::JobState> finished_jobs;
   size_t submitted_jobs = 0;
   size_t worker_registrations = 0;
+  size_t deleted_jobs = 0;                   // by DeleteJob calls
   std::array<uint64_t, 9> tasks_finished{};  // by v1::TaskState
   std::vector<std::pair<std::string, absl::Duration>> run_times;
   std::vector<absl::Duration> queue_waits;
@@ -105,6 +106,9 @@ class Coordinator {
   void GetResult(std::string job_id, std::string task_id,
                  Reply<v1::GetResultResponse> done);
   void Cancel(std::string job_id, Reply<v1::CancelJobResponse> done);
+  // Deletes a finished job from the store; answered once that is fsynced.
+  // FAILED_PRECONDITION for an unfinished job, NOT_FOUND for an unknown one.
+  void DeleteJob(std::string job_id, Reply<v1::DeleteJobResponse> done);
   void ListWorkers(Reply<v1::ListWorkersResponse> done);
   // `end_only`: the sink gets the snapshot and the end, no task events.
   void Watch(std::string job_id, bool end_only,
@@ -148,6 +152,7 @@ class Coordinator {
   absl::StatusOr<v1::GetResultResponse> QueryResult(const std::string& job_id,
                                                     const std::string& task_id);
   absl::StatusOr<v1::CancelJobResponse> DoCancel(const std::string& job_id);
+  absl::StatusOr<v1::DeleteJobResponse> DoDelete(const std::string& job_id);
   void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
                 Reply<v1::SubmitJobResponse> done);
   void DoWatch(const std::string& job_id, bool end_only,
@@ -187,6 +192,8 @@ class Coordinator {
   bool force_sync_ = false;  // the last turn before stopping syncs
   // This turn accepted a submission answered at commit: it must be fsynced.
   bool turn_acks_submission_ = false;
+  // This turn deleted jobs, answered at commit: it must be fsynced too.
+  size_t turn_deleted_jobs_ = 0;
   absl::Status fatal_;  // set once a commit failed
   std::thread thread_;
 };

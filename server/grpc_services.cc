@@ -222,6 +222,15 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* JobServiceImpl::DeleteJob(
+    grpc::CallbackServerContext* context, const v1::DeleteJobRequest* request,
+    v1::DeleteJobResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  coordinator_->DeleteJob(request->job_id(),
+                          Answer("DeleteJob", reactor, response));
+  return reactor;
+}
+
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>*
 WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
   return new WorkerReactor(coordinator_, context->peer());

@@ -24,6 +24,7 @@
 #include "server/local_workers.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/retention.h"
 #include "storage/rocksdb_meta_store.h"
 #include "worker/http_status_server.h"
 
@@ -62,9 +63,16 @@ ABSL_FLAG(uint32_t, grant_depth, 64,
           "how many successors of an assigned task, each waiting only for the "
           "one before, go to its worker with it to run there straight away; "
           "0: none");
+ABSL_FLAG(absl::Duration, retention, absl::Hours(168),
+          "finished jobs are deleted, with their tasks and results, once "
+          "they have been finished this long; 0 keeps them forever");
 ABSL_FLAG(absl::Duration, grant_max_run_time, absl::Milliseconds(2),
           "only tasks of functions whose attempts recently ran at most this "
           "long are granted ahead");
+ABSL_FLAG(absl::Duration, recovery_grace, absl::Seconds(5),
+          "after a restart, recovered jobs wait this long before their ready "
+          "tasks run again, so that workers still running them (or holding "
+          "their results) can reconnect and report them; 0: no wait");
 
 namespace dagd {
 namespace {
@@ -90,6 +98,7 @@ CoordinatorOptions OptionsFromFlags() {
   options.scheduler.grant_depth = absl::GetFlag(FLAGS_grant_depth);
   options.scheduler.grant_max_run_time =
       absl::GetFlag(FLAGS_grant_max_run_time);
+  options.scheduler.recovery_grace = absl::GetFlag(FLAGS_recovery_grace);
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;
@@ -111,6 +120,12 @@ int Run() {
       ParseLogFormat(absl::GetFlag(FLAGS_log_format));
   if (!format.ok()) {
     LOG(ERROR) << "--log_format: " << format.status().message();
+    return 2;
+  }
+  const absl::Duration retention = absl::GetFlag(FLAGS_retention);
+  if (retention < absl::ZeroDuration()) {
+    LOG(ERROR) << "--retention must be positive, or 0 to keep jobs forever, "
+               << "not " << absl::FormatDuration(retention);
     return 2;
   }
   SetLogFormat(*format);
@@ -159,8 +174,21 @@ int Run() {
   }
 
   if (absl::Status s = coordinator.Start(); !s.ok()) {
-    LOG(ERROR) << "cannot start: " << s.message();
+    // Every error here comes from reading the store.
+    LOG(ERROR) << "cannot start from --data_dir '" << data_dir
+               << "': " << s.message()
+               << (absl::IsDataLoss(s)
+                       ? " (the database is damaged: restore it from a "
+                         "backup, or move it aside to start empty)"
+                       : "");
     return 1;
+  }
+  std::unique_ptr<RetentionSweeper> sweeper;
+  if (retention > absl::ZeroDuration()) {
+    sweeper = std::make_unique<RetentionSweeper>(
+        retention, store->get(), &clock,
+        [&metrics](uint64_t n) { metrics.AddSweptJobs(n); });
+    sweeper->Start();
   }
   JobServiceImpl job_service(&coordinator, &rpc_metrics);
   WorkerServiceImpl worker_service(&coordinator);
@@ -210,6 +238,7 @@ int Run() {
   local_workers.Stop(absl::Seconds(5));
   coordinator.CloseStreams();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (sweeper != nullptr) sweeper->Stop();
   coordinator.Stop();
   LOG(INFO) << "stopped";
   return fatal ? 1 : 0;

@@ -28,6 +28,13 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry) {
                          .Help("Jobs accepted by SubmitJob.")
                          .Register(registry)
                          .Add({});
+  jobs_deleted_ = &prometheus::BuildCounter()
+                       .Name("dagd_jobs_deleted_total")
+                       .Help(
+                           "Finished jobs deleted from the store, by "
+                           "DeleteJob or the --retention sweep.")
+                       .Register(registry)
+                       .Add({});
   auto& finished = prometheus::BuildCounter()
                        .Name("dagd_jobs_finished_total")
                        .Help("Jobs that ended, by final state.")
@@ -127,6 +134,7 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry) {
 
 void CoordinatorMetrics::Update(const TurnStats& stats) {
   jobs_submitted_->Increment(stats.submitted_jobs);
+  if (stats.deleted_jobs > 0) jobs_deleted_->Increment(stats.deleted_jobs);
   for (v1::JobState state : stats.finished_jobs) {
     if (jobs_finished_[state] != nullptr) jobs_finished_[state]->Increment();
   }

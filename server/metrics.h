@@ -23,11 +23,14 @@ class CoordinatorMetrics {
  public:
   explicit CoordinatorMetrics(prometheus::Registry& registry);
   void Update(const TurnStats& stats);
+  // Jobs the --retention sweep deleted; from the sweep's thread.
+  void AddSweptJobs(uint64_t n) { jobs_deleted_->Increment(n); }
 
  private:
   prometheus::Histogram& RunTimeOf(const std::string& fn);
 
   prometheus::Counter* jobs_submitted_;
+  prometheus::Counter* jobs_deleted_;
   std::array<prometheus::Counter*, 6> jobs_finished_{};  // by v1::JobState
   prometheus::Gauge* jobs_pending_;
   prometheus::Gauge* jobs_running_;

@@ -120,6 +120,12 @@ void Scheduler::RestoreJob(
   status.clear_failures();
   status.clear_waiting();
   Job& job = InsertJob(seq, std::move(graph), std::move(status));
+  if (options_.recovery_grace > absl::ZeroDuration()) {
+    job.held = true;
+    if (!recovery_hold_until_) {
+      recovery_hold_until_ = clock_->Now() + options_.recovery_grace;
+    }
+  }
   const uint32_t n = job.graph.size();
   for (const auto& [index, stored] : finished) {
     if (index >= n || !IsTerminal(stored.state())) continue;
@@ -185,7 +191,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
     e->set_task_id(job.spec(task).id());
     e->set_state(state);
     e->set_previous_state(old);
-    e->set_attempt(t.attempts.size());
+    e->set_attempt(CurrentAttempt(t));
     if (!t.attempts.empty()) {
       e->set_worker(t.attempts.back().worker_name);
       e->set_error(t.attempts.back().error);
@@ -228,7 +234,7 @@ void Scheduler::CancelRest(Job& job, absl::string_view reason) {
       v1::TaskRef* ref = out_.sends[t.worker].add_cancels();
       ref->set_job_id(job.status.job_id());
       ref->set_task_index(i);
-      ref->set_attempt(t.attempts.size());
+      ref->set_attempt(CurrentAttempt(t));
       StopAttempt(job, i);
     }
     t.retry_wait = false;
@@ -270,7 +276,11 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   for (const std::unique_ptr<Demand>& demand : demands_) {
     if (Fits(*worker, *demand)) demand->capable.push_back(worker.get());
   }
+  Worker& added = *worker;
   workers_.emplace(id, std::move(worker));
+  const std::vector<v1::TaskRef> running = std::move(added.spec.running);
+  added.spec.running.clear();
+  for (const v1::TaskRef& ref : running) AdoptRunning(added, ref);
 }
 
 void Scheduler::RemoveWorker(WorkerId id) {
@@ -328,7 +338,7 @@ void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
   if (job == nullptr || index >= job->graph.size()) return;
   TaskRecord& t = job->tasks[index];
   if (t.state != v1::TASK_ASSIGNED || t.worker != id ||
-      t.attempts.size() != started.task().attempt()) {
+      CurrentAttempt(t) != started.task().attempt()) {
     return;
   }
   t.attempts.back().started_at =
@@ -338,6 +348,9 @@ void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
 
 void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   Worker* worker = Touch(id);
+  // Sent after this turn's writes are stored, whatever becomes of it: a
+  // stored result, or one that is of no use, need not come again.
+  if (worker != nullptr) *out_.sends[id].add_acked() = result.task();
   auto seq = SeqFromJobId(result.task().job_id());
   const uint32_t index = result.task().task_index();
   if (worker != nullptr && seq && !worker->stopping.empty()) {
@@ -357,8 +370,12 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   }
   TaskRecord& t = job->tasks[index];
   if ((t.state != v1::TASK_ASSIGNED && t.state != v1::TASK_RUNNING) ||
-      t.worker != id || t.attempts.size() != result.task().attempt()) {
-    ++dropped_reports_;  // a stale attempt or a duplicate
+      t.worker != id || CurrentAttempt(t) != result.task().attempt()) {
+    if (AdoptResult(id, worker, *job, index, result)) {
+      ++adopted_attempts_;
+    } else {
+      ++dropped_reports_;  // a stale attempt or a duplicate
+    }
     return;
   }
   if (t.granted) {
@@ -425,8 +442,7 @@ void Scheduler::Fail(Job& job, uint32_t task, std::string error,
   t.retry_wait = true;
   t.retry_at = clock_->Now() + delay;
   SetState(job, task, v1::TASK_READY);
-  retries_.push(Timer{t.retry_at, job.seq, task,
-                      static_cast<uint32_t>(t.attempts.size())});
+  retries_.push(Timer{t.retry_at, job.seq, task, CurrentAttempt(t)});
 }
 
 void Scheduler::FailForGood(Job& job, uint32_t task) {
@@ -485,6 +501,9 @@ void Scheduler::MaybeFinish(Job& job) {
 
 void Scheduler::Tick() {
   const absl::Time now = clock_->Now();
+  if (recovery_hold_until_ && *recovery_hold_until_ <= now) {
+    ReleaseRecoveryHold();
+  }
   while (!retries_.empty() && retries_.top().at <= now) {
     Timer timer = retries_.top();
     retries_.pop();
@@ -492,7 +511,7 @@ void Scheduler::Tick() {
     if (job == nullptr) continue;
     TaskRecord& t = job->tasks[timer.task];
     if (t.state != v1::TASK_READY || !t.retry_wait ||
-        t.attempts.size() != timer.attempt) {
+        CurrentAttempt(t) != timer.attempt) {
       continue;
     }
     t.retry_wait = false;
@@ -515,8 +534,10 @@ void Scheduler::Tick() {
 }
 
 std::optional<absl::Time> Scheduler::NextWakeup() const {
-  std::optional<absl::Time> next;
-  if (!retries_.empty()) next = retries_.top().at;
+  std::optional<absl::Time> next = recovery_hold_until_;
+  if (!retries_.empty() && (!next || retries_.top().at < *next)) {
+    next = retries_.top().at;
+  }
   if (!deadlines_.empty() && (!next || deadlines_.top().at < *next)) {
     next = deadlines_.top().at;
   }

@@ -54,6 +54,9 @@ struct WorkerSpec {
   std::vector<std::string> functions;
   std::string peer;
   bool accepts_grants = false;  // runs Assignment.after chains
+  // Attempts the worker holds as it connects (Register.running): after a
+  // broken stream or a restart of dagd, they are taken over, not rerun.
+  std::vector<v1::TaskRef> running;
 };
 
 struct SchedulerOptions {
@@ -67,6 +70,11 @@ struct SchedulerOptions {
   // long are granted ahead: a grant holds its slot, so long tasks would
   // make higher-priority work wait, and gain little from it.
   absl::Duration grant_max_run_time = absl::Milliseconds(2);
+  // After a restart, how long recovered jobs' ready tasks wait before they
+  // run again: workers that outlived dagd reconnect within it and report
+  // the attempts they still run or finished meanwhile. Workers retry at
+  // least every 2 s.
+  absl::Duration recovery_grace = absl::Seconds(5);
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -141,7 +149,12 @@ class Scheduler {
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
   void OnHeartbeat(WorkerId id);
   void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
-  // Reports from an attempt that is no longer current are dropped.
+  // Every result is acknowledged to its worker (in the turn's sends, which
+  // go out after the turn's writes are stored). A result of an attempt
+  // that is not the task's current one is still taken when the task can
+  // use it: the attempt ran before a restart, or on a worker declared lost
+  // that came back. A success then ends any newer attempt; the rest of
+  // such reports are dropped.
   void OnTaskResult(WorkerId id, v1::TaskResult result);
 
   // Fires what is due: retries whose backoff passed, job deadlines, workers
@@ -173,6 +186,9 @@ class Scheduler {
   std::vector<v1::WorkerInfo> Workers() const;
   SchedulerCounts Counts() const;
   uint64_t dropped_reports() const { return dropped_reports_; }
+  // Attempts taken over from workers: running ones reported at Register,
+  // and results of attempts this scheduler did not make.
+  uint64_t adopted_attempts() const { return adopted_attempts_; }
 
   // What watchers of a job want in TurnOutput::events.
   enum class Watch { kNone, kEnd, kAllEvents };
@@ -207,6 +223,17 @@ class Scheduler {
   void MakeReady(Job& job, uint32_t task);
   void SetState(Job& job, uint32_t task, v1::TaskState state);
   void Assign(Job& job, uint32_t task, Worker& worker);
+  // The task's current attempt takes its slots, amounts and group on the
+  // worker.
+  void Hold(Job& job, uint32_t task, Worker& worker);
+  void MarkJobRunning(Job& job);
+  // Takes over an attempt the worker reported running as it registered,
+  // when the task is ready and nothing else holds it.
+  void AdoptRunning(Worker& worker, const v1::TaskRef& ref);
+  // A result of an attempt that is not the current one: true when taken.
+  bool AdoptResult(WorkerId id, Worker* worker, Job& job, uint32_t task,
+                   v1::TaskResult& result);
+  void ReleaseRecoveryHold();
   // Ends the current attempt's hold on its worker's slots and amounts, its
   // exclusive group and its job's running count.
   void EndAttempt(Job& job, uint32_t task);
@@ -316,6 +343,9 @@ class Scheduler {
   std::array<uint64_t, 9> task_counts_{};
   std::vector<uint64_t> finished_jobs_;  // leave memory at TakeOutput()
   uint64_t dropped_reports_ = 0;
+  uint64_t adopted_attempts_ = 0;
+  // Set by the first RestoreJob: recovered jobs are held until then.
+  std::optional<absl::Time> recovery_hold_until_;
   TurnOutput out_;
 };
 

@@ -30,7 +30,7 @@ constexpr double kRunTimeWeight = 0.2;
 AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker) {
   TaskRecord& t = job.tasks[task];
   AttemptRecord& attempt = t.attempts.emplace_back();
-  attempt.number = t.attempts.size();
+  attempt.number = ++t.max_attempt;
   attempt.worker = worker.id;
   attempt.worker_name = worker.spec.name;
   attempt.assigned_at = clock_->Now();
@@ -45,7 +45,7 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
   v1::Assignment* a = out_.sends[worker.id].add_assignments();
   a->mutable_task()->set_job_id(job.status.job_id());
   a->mutable_task()->set_task_index(task);
-  a->mutable_task()->set_attempt(job.tasks[task].attempts.size());
+  a->mutable_task()->set_attempt(CurrentAttempt(job.tasks[task]));
   a->set_task_id(spec.id());
   a->set_fn(spec.fn());
   if (spec.has_args()) *a->mutable_args() = spec.args();
@@ -69,7 +69,7 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
     v1::TaskRef* ref = a->mutable_after();
     ref->set_job_id(job.status.job_id());
     ref->set_task_index(after);
-    ref->set_attempt(job.tasks[after].attempts.size());
+    ref->set_attempt(CurrentAttempt(job.tasks[after]));
   }
 }
 
@@ -137,7 +137,7 @@ void Scheduler::RevokeGrants(Job& job, uint32_t task) {
     v1::TaskRef* ref = out_.sends[n.worker].add_cancels();
     ref->set_job_id(job.status.job_id());
     ref->set_task_index(next);
-    ref->set_attempt(n.attempts.size());
+    ref->set_attempt(CurrentAttempt(n));
     AttemptRecord& attempt = n.attempts.back();
     attempt.error = absl::StrCat("granted after task '", job.spec(task).id(),
                                  "', which did not succeed there");

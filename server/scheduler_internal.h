@@ -48,7 +48,16 @@ struct TaskRecord {
   // holding no slots of its own until that one succeeds.
   bool granted = false;
   uint32_t grant_next = kNoTask;  // the successor granted after this task
+  // The highest attempt number made or reported by a worker (attempts made
+  // before a restart are known only from reports): new attempts number
+  // past it, so no two attempts of a task share a number.
+  uint32_t max_attempt = 0;
 };
+
+// The number of the task's latest attempt, 0 before its first.
+inline uint32_t CurrentAttempt(const TaskRecord& t) {
+  return t.attempts.empty() ? 0 : t.attempts.back().number;
+}
 
 // What a task needs from a worker. Tasks with equal needs share a Demand,
 // and a job keeps its ready tasks in one heap per demand: when the best of
@@ -96,6 +105,9 @@ struct Scheduler::Job {
   // job has a group.
   std::vector<uint32_t> group;
   absl::Time deadline = absl::InfiniteFuture();
+  // Recovered after a restart: its ready tasks wait out the recovery grace,
+  // so that workers that still run them can reconnect and report them.
+  bool held = false;
 
   bool Terminal(uint32_t task) const { return IsTerminal(tasks[task].state); }
   const v1::TaskSpec& spec(uint32_t task) const {

@@ -122,7 +122,7 @@ void Scheduler::MarkRunnableStale(Job& job) {
 
 void Scheduler::UpdateRunnable(Job& job) {
   const bool want =
-      !job.finished && job.queued > 0 && !job.AtParallelismLimit();
+      !job.finished && !job.held && job.queued > 0 && !job.AtParallelismLimit();
   const RunnableKey key{job.graph.spec.priority(), job.running_slots, job.seq};
   if (job.runnable) {
     if (want && !(key < job.key) && !(job.key < key)) return;
@@ -238,7 +238,16 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
   const absl::Time now = clock_->Now();
   NewAttempt(job, task, worker);
   out_.queue_waits.push_back(now - t.ready_since);
-  const Demand& demand = *demands_[t.demand];
+  Hold(job, task, worker);
+  UpdateRunnable(job);
+  MarkJobRunning(job);
+  SetState(job, task, v1::TASK_ASSIGNED);
+  AddAssignment(job, task, worker, kNoTask);
+  GrantAhead(job, task, worker);
+}
+
+void Scheduler::Hold(Job& job, uint32_t task, Worker& worker) {
+  const Demand& demand = *demands_[job.tasks[task].demand];
   worker.busy += demand.slots;
   free_slots_ -= demand.slots;
   for (const auto& [resource, amount] : demand.amounts) {
@@ -253,16 +262,14 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
     g.holder_seq = job.seq;
     g.holder_task = task;
   }
-  UpdateRunnable(job);
-  if (job.status.state() == v1::JOB_PENDING) {
-    SetJobState(job, v1::JOB_RUNNING);
-    *job.status.mutable_started_at() =
-        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
-    PersistJobStatus(job);
-  }
-  SetState(job, task, v1::TASK_ASSIGNED);
-  AddAssignment(job, task, worker, kNoTask);
-  GrantAhead(job, task, worker);
+}
+
+void Scheduler::MarkJobRunning(Job& job) {
+  if (job.status.state() != v1::JOB_PENDING) return;
+  SetJobState(job, v1::JOB_RUNNING);
+  *job.status.mutable_started_at() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
+  PersistJobStatus(job);
 }
 
 void Scheduler::EndAttempt(Job& job, uint32_t task) {
@@ -326,9 +333,8 @@ void Scheduler::StopAttempt(Job& job, uint32_t task) {
   } else {
     Worker& worker = *it->second;
     worker.running.erase(TaskRef{job.seq, task});
-    worker.stopping.emplace(
-        AttemptRef{job.seq, task, static_cast<uint32_t>(t.attempts.size())},
-        StoppingAttempt{t.demand, group});
+    worker.stopping.emplace(AttemptRef{job.seq, task, CurrentAttempt(t)},
+                            StoppingAttempt{t.demand, group});
   }
   MarkRunnableStale(job);
 }

@@ -99,6 +99,12 @@ class MetaStore {
   // newest first.
   virtual absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
       uint64_t before_seq, size_t limit) = 0;
+  // Up to `limit` job statuses with sequence numbers from `from_seq` on,
+  // oldest first (what a retention sweep walks).
+  virtual absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatusesFrom(
+      uint64_t /*from_seq*/, size_t /*limit*/) {
+    return absl::UnimplementedError("this store cannot list jobs oldest first");
+  }
 
   // NOT_FOUND when the task has no stored status.
   virtual absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
@@ -121,8 +127,22 @@ class MetaStore {
   virtual absl::StatusOr<std::optional<uint64_t>> FindRequest(
       absl::string_view request_id) = 0;
 
-  // Every job whose stored state is not terminal, oldest first.
+  // Every job whose stored state is not terminal, oldest first. Reads only
+  // those jobs: its cost grows with unfinished work, not with history.
   virtual absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() = 0;
+
+  // Removes every record of finished job `seq` in one atomic write: its
+  // status, spec, task specs and statuses, results and request id. Its
+  // sequence number is never handed out again. With `sync`, returns only
+  // once the removal is on stable storage. NOT_FOUND when there is no such
+  // job; FAILED_PRECONDITION when it has not finished. Safe to call from
+  // any thread, concurrently with Commit.
+  //
+  // The default refuses, so wrappers and fakes written before deletion
+  // existed keep compiling; RocksMetaStore implements it.
+  virtual absl::Status DeleteJob(uint64_t /*seq*/, bool /*sync*/) {
+    return absl::UnimplementedError("this store cannot delete jobs");
+  }
 };
 
 }  // namespace dagd

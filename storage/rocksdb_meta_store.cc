@@ -1,15 +1,27 @@
 #include "storage/rocksdb_meta_store.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 
 namespace dagd {
 namespace {
+
+// Keys of the unfinished-job index, in the meta family: this prefix, then
+// the job's sequence key.
+constexpr absl::string_view kUnfinishedPrefix = "unfinished/";
+constexpr char kNextJobSeqKey[] = "next_job_seq";
+// A job with more tasks than this has its per-task records removed by range
+// deletions (a few tombstones instead of one per record); smaller jobs, the
+// common case, by point deletions, which cost reads nothing later.
+constexpr uint32_t kRangeDeleteTasks = 1000;
 
 // Indexed by RocksMetaStore::Family. RocksDB insists on "default"; dagd
 // keeps nothing in it.
@@ -26,12 +38,21 @@ std::string SeqKey(uint64_t seq) {
   return key;
 }
 
+bool IsFinal(v1::JobState state) {
+  return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
+         state == v1::JOB_CANCELLED;
+}
+
 uint64_t SeqFromKey(const rocksdb::Slice& key) {
   uint64_t seq = 0;
   for (int i = 0; i < 8 && i < static_cast<int>(key.size()); ++i) {
     seq = (seq << 8) | static_cast<unsigned char>(key[i]);
   }
   return seq;
+}
+
+std::string UnfinishedKey(uint64_t seq) {
+  return absl::StrCat(kUnfinishedPrefix, SeqKey(seq));
 }
 
 std::string TaskKey(uint64_t seq, uint32_t index) {
@@ -156,12 +177,37 @@ absl::Status RocksMetaStore::CheckSchema() {
   }
   if (!s.ok()) return FromRocks(s, "schema version");
   int version = 0;
-  if (!absl::SimpleAtoi(value, &version) || version != kSchemaVersion) {
+  if (!absl::SimpleAtoi(value, &version) ||
+      (version != 1 && version != kSchemaVersion)) {
     return absl::FailedPreconditionError(
         absl::StrCat("schema version '", value, "' is not ", kSchemaVersion,
-                     ", the one this dagd understands"));
+                     ", the one this dagd understands (a newer dagd wrote "
+                     "it?)"));
   }
+  if (version == 1) return BuildUnfinishedIndex();
   return absl::OkStatus();
+}
+
+absl::Status RocksMetaStore::BuildUnfinishedIndex() {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::JobStatus status;
+    if (!status.ParseFromArray(it->value().data(), it->value().size())) {
+      return absl::DataLossError(absl::StrCat(
+          "upgrading to schema ", kSchemaVersion, ": the record of job ",
+          JobIdFromSeq(SeqFromKey(it->key())), " does not parse"));
+    }
+    if (IsFinal(status.state())) continue;
+    batch.Put(handles_[kMeta], UnfinishedKey(SeqFromKey(it->key())), "");
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+  batch.Put(handles_[kMeta], "schema_version", absl::StrCat(kSchemaVersion));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocks(db_->Write(sync, &batch),
+                   "writing the index of unfinished jobs");
 }
 
 absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
@@ -195,9 +241,15 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     if (!job.request_id.empty()) {
       batch.Put(handles_[kRequests], job.request_id, SeqKey(job.seq));
     }
+    if (!IsFinal(job.status.state())) {
+      batch.Put(handles_[kMeta], UnfinishedKey(job.seq), "");
+    }
   }
   for (const auto& [seq, status] : writes.job_statuses) {
     PutMessage(batch, handles_[kJobs], SeqKey(seq), status);
+    if (IsFinal(status.state())) {
+      batch.Delete(handles_[kMeta], UnfinishedKey(seq));
+    }
   }
   for (const WriteSet::TaskWrite& task : writes.task_statuses) {
     PutMessage(batch, handles_[kTaskStates], TaskKey(task.seq, task.index),
@@ -241,7 +293,20 @@ absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {
       db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
   it->SeekToLast();
   if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
-  return it->Valid() ? SeqFromKey(it->key()) + 1 : 1;
+  const uint64_t after_last = it->Valid() ? SeqFromKey(it->key()) + 1 : 1;
+  // Deleting the newest jobs must not make their ids free again.
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], kNextJobSeqKey, &value);
+  if (s.IsNotFound()) return after_last;
+  if (!s.ok()) return FromRocks(s, "next job sequence number");
+  uint64_t next = 0;
+  if (!absl::SimpleAtoi(value, &next)) {
+    return absl::DataLossError(
+        "the stored next job sequence number does not "
+        "parse");
+  }
+  return std::max(after_last, next);
 }
 
 template <typename Message>
@@ -270,6 +335,23 @@ absl::StatusOr<std::vector<v1::JobStatus>> RocksMetaStore::ListJobStatuses(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
   it->SeekForPrev(SeqKey(before_seq - 1));
   for (; it->Valid() && out.size() < limit; it->Prev()) {
+    v1::JobStatus status;
+    if (!status.ParseFromArray(it->value().data(), it->value().size())) {
+      return absl::DataLossError("a job record does not parse");
+    }
+    out.push_back(std::move(status));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::JobStatus>> RocksMetaStore::ListJobStatusesFrom(
+    uint64_t from_seq, size_t limit) {
+  std::vector<v1::JobStatus> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
+  for (it->Seek(SeqKey(from_seq)); it->Valid() && out.size() < limit;
+       it->Next()) {
     v1::JobStatus status;
     if (!status.ParseFromArray(it->value().data(), it->value().size())) {
       return absl::DataLossError("a job record does not parse");
@@ -369,24 +451,97 @@ absl::StatusOr<StoredJob> RocksMetaStore::LoadJob(uint64_t seq,
 }
 
 absl::StatusOr<std::vector<StoredJob>> RocksMetaStore::LoadUnfinishedJobs() {
-  std::vector<StoredJob> out;
+  std::vector<uint64_t> seqs;
   std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    v1::JobStatus status;
-    if (!status.ParseFromArray(it->value().data(), it->value().size())) {
-      return absl::DataLossError("a job record does not parse");
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kMeta]));
+  const rocksdb::Slice prefix(kUnfinishedPrefix.data(),
+                              kUnfinishedPrefix.size());
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(prefix.size());
+    seqs.push_back(SeqFromKey(key));
+  }
+  if (!it->status().ok()) {
+    return FromRocks(it->status(), "scanning unfinished jobs");
+  }
+  std::vector<StoredJob> out;
+  for (uint64_t seq : seqs) {
+    absl::StatusOr<v1::JobStatus> status = GetJobStatus(seq);
+    if (absl::IsNotFound(status.status())) {
+      return absl::DataLossError(
+          absl::StrCat("the index of unfinished jobs names job ",
+                       JobIdFromSeq(seq), ", which is not stored"));
     }
-    if (status.state() != v1::JOB_PENDING &&
-        status.state() != v1::JOB_RUNNING) {
-      continue;
-    }
-    absl::StatusOr<StoredJob> job = LoadJob(SeqFromKey(it->key()), status);
+    if (!status.ok()) return status.status();
+    if (IsFinal(status->state())) continue;
+    absl::StatusOr<StoredJob> job = LoadJob(seq, *std::move(status));
     if (!job.ok()) return job.status();
     out.push_back(*std::move(job));
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
   return out;
+}
+
+absl::Status RocksMetaStore::DeletePrefix(rocksdb::WriteBatch& batch,
+                                          Family family,
+                                          const std::string& prefix,
+                                          uint32_t tasks) {
+  const std::string end = SeqKey(SeqFromKey(prefix) + 1);
+  if (tasks > kRangeDeleteTasks) {
+    return FromRocks(batch.DeleteRange(handles_[family], prefix, end),
+                     "deleting a job");
+  }
+  rocksdb::ReadOptions options;
+  const rocksdb::Slice upper(end);
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(options, handles_[family]));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    rocksdb::Status s = batch.Delete(handles_[family], it->key());
+    if (!s.ok()) return FromRocks(s, "deleting a job");
+  }
+  return FromRocks(it->status(), kFamilyNames[family]);
+}
+
+absl::Status RocksMetaStore::DeleteJob(uint64_t seq, bool sync) {
+  absl::MutexLock lock(&delete_mu_);
+  const std::string job_id = JobIdFromSeq(seq);
+  absl::StatusOr<v1::JobStatus> status = GetJobStatus(seq);
+  if (absl::IsNotFound(status.status())) {
+    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  }
+  if (!status.ok()) return status.status();
+  if (!IsFinal(status->state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job '", job_id, "' is ",
+        absl::StripPrefix(v1::JobState_Name(status->state()), "JOB_"),
+        ": only a finished job can be deleted"));
+  }
+  rocksdb::WriteBatch batch;
+  const std::string key = SeqKey(seq);
+  batch.Delete(handles_[kJobs], key);
+  batch.Delete(handles_[kJobSpecs], key);
+  batch.Delete(handles_[kMeta], UnfinishedKey(seq));
+  for (Family family : {kTaskSpecs, kTaskStates, kResults, kTaskIds}) {
+    absl::Status s = DeletePrefix(batch, family, key, status->total_tasks());
+    if (!s.ok()) return s;
+  }
+  if (const std::string& request_id = status->request_id();
+      !request_id.empty()) {
+    absl::StatusOr<std::optional<uint64_t>> owner = FindRequest(request_id);
+    if (!owner.ok()) return owner.status();
+    if (*owner == seq) batch.Delete(handles_[kRequests], request_id);
+  }
+  absl::StatusOr<uint64_t> next = NextJobSeq();
+  if (!next.ok()) return next.status();
+  if (*next <= seq + 1) {
+    // This is the newest job: remember that its id was used.
+    batch.Put(handles_[kMeta], kNextJobSeqKey, absl::StrCat(seq + 1));
+  }
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  return FromRocks(db_->Write(options, &batch),
+                   absl::StrCat("deleting job ", job_id));
 }
 
 }  // namespace dagd

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 #include "storage/meta_store.h"
 
 namespace dagd {
@@ -21,15 +23,23 @@ namespace dagd {
 //   results      seq + index    -> content type length, type, bytes
 //   requests     request id     -> seq
 //   task_ids     seq + task id  -> index (4 bytes), for lookups by id
-//   meta         "schema_version", "incarnation"
+//   meta         "schema_version", "incarnation", "next_job_seq" (set once
+//                the newest job was deleted), and "unfinished/" + seq -> ""
+//                for each job not yet SUCCEEDED, FAILED or CANCELLED
 // Every write goes through the WAL; Commit(sync=true) fsyncs it.
+//
+// The unfinished index is written in the batch that stores a new job and
+// erased in the batch that stores its final status, so recovery reads only
+// unfinished jobs. Schema 1 (before the index) is upgraded at Open by one
+// scan of every job status; schema 2 is refused by dagd builds that predate
+// the index, since they would not keep it.
 class RocksMetaStore : public MetaStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
-  // Opens or creates the store in `dir`. Fails with a message naming the
-  // directory when it cannot be created, written or parsed, or when it holds
-  // a schema this build does not understand.
+  // Opens or creates the store in `dir`, upgrading an older schema. Fails
+  // with a message naming the directory when it cannot be created, written
+  // or parsed, or when it holds a schema this build does not understand.
   static absl::StatusOr<std::unique_ptr<RocksMetaStore>> Open(
       const std::string& dir);
 
@@ -42,6 +52,8 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
   absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
       uint64_t before_seq, size_t limit) override;
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatusesFrom(
+      uint64_t from_seq, size_t limit) override;
   absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
                                                uint32_t index) override;
   absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
@@ -54,6 +66,7 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<std::optional<uint64_t>> FindRequest(
       absl::string_view request_id) override;
   absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override;
+  absl::Status DeleteJob(uint64_t seq, bool sync) override;
 
  private:
   enum Family {
@@ -72,6 +85,13 @@ class RocksMetaStore : public MetaStore {
   RocksMetaStore(std::unique_ptr<rocksdb::DB> db,
                  std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status CheckSchema();
+  // Schema 1 -> 2: indexes every unfinished job, in one synced batch with
+  // the new version.
+  absl::Status BuildUnfinishedIndex();
+  // Adds to `batch` the deletion of every key of `family` that starts with
+  // `prefix`, for a job of `tasks` tasks.
+  absl::Status DeletePrefix(rocksdb::WriteBatch& batch, Family family,
+                            const std::string& prefix, uint32_t tasks);
   absl::StatusOr<StoredJob> LoadJob(uint64_t seq, v1::JobStatus status);
   template <typename Message>
   absl::StatusOr<Message> GetMessage(Family family, const std::string& key);
@@ -79,6 +99,11 @@ class RocksMetaStore : public MetaStore {
   // Constant after construction.
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  // Serializes DeleteJob (the RPC on the coordinator's loop and the
+  // retention sweep on its thread), so its read of "next_job_seq" and its
+  // write of it do not interleave with another deletion.
+  absl::Mutex delete_mu_;
 };
 
 }  // namespace dagd

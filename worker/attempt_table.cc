@@ -69,6 +69,19 @@ void AttemptTable::CancelAll(CancelReason reason) {
   for (const auto& token : tokens) token->Cancel(reason);
 }
 
+std::vector<v1::TaskRef> AttemptTable::Refs() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::TaskRef> refs;
+  refs.reserve(attempts_.size());
+  for (const auto& [key, entry] : attempts_) {
+    v1::TaskRef& ref = refs.emplace_back();
+    ref.set_job_id(std::get<0>(key));
+    ref.set_task_index(std::get<1>(key));
+    ref.set_attempt(std::get<2>(key));
+  }
+  return refs;
+}
+
 uint32_t AttemptTable::busy_slots() const {
   absl::MutexLock lock(&mu_);
   return busy_slots_;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -41,6 +42,8 @@ class AttemptTable {
 
   uint32_t busy_slots() const;
   size_t size() const;
+  // Every attempt held, in key order.
+  std::vector<v1::TaskRef> Refs() const;
   // Waits until no attempt is held; false if some still are after
   // `timeout`.
   bool WaitUntilEmpty(absl::Duration timeout) const;

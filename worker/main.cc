@@ -165,10 +165,15 @@ std::unique_ptr<dagd::v1::WorkerService::Stub> MakeStub(
     const std::string& coordinator) {
   grpc::ChannelArguments args;
   // gRPC's own reconnect backoff (1 s initial, 120 s max) would otherwise
-  // sit under ours and delay recovery after a coordinator restart.
+  // sit under ours and delay recovery after a coordinator restart. The
+  // "min" backoff is also how long one connection attempt may take: at
+  // 100 ms, handshakes on a busy machine were cut off again and again.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Each connection attempt gets its own channel (see WorkerRuntime), so
+  // no other stream shares it.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(-1);
   auto channel = grpc::CreateCustomChannel(
       coordinator, grpc::InsecureChannelCredentials(), args);
@@ -273,14 +278,14 @@ int main(int argc, char** argv) {
   dagd::ObserverFanOut observers({&metrics, &failure_log});
   StatusServers servers = StartStatusServers(&status, &metrics, log);
 
-  auto stub = MakeStub(options.coordinator);
   dagd::RealClock clock;
   std::mt19937_64 random_engine{std::random_device{}()};
   auto uniform = [&random_engine] {
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);
   };
-  dagd::WorkerRuntime runtime(options, stub.get(), &registry, &clock, uniform,
-                              log, &status, &observers);
+  dagd::WorkerRuntime runtime(
+      options, [&] { return MakeStub(options.coordinator); }, &registry, &clock,
+      uniform, log, &status, &observers);
   std::atomic<bool> run_returned{false};
   std::thread signal_thread([&] {
     int received = 0;

@@ -1,9 +1,12 @@
 #include "worker/outbox.h"
 
-#include <iterator>
 #include <utility>
 
 namespace dagd {
+
+Outbox::Key Outbox::KeyOf(const v1::TaskRef& ref) {
+  return Key(ref.job_id(), ref.task_index(), ref.attempt());
+}
 
 void Outbox::Started(v1::TaskStarted started) {
   absl::MutexLock lock(&mu_);
@@ -12,25 +15,57 @@ void Outbox::Started(v1::TaskStarted started) {
 
 void Outbox::Finished(v1::TaskResult result) {
   absl::MutexLock lock(&mu_);
-  results_.push_back(std::move(result));
+  const uint64_t order = next_order_++;
+  // A second result for the same attempt replaces nothing: the first stays.
+  if (!order_.emplace(KeyOf(result.task()), order).second) return;
+  v1::TaskRef ref = result.task();
+  results_.emplace(order,
+                   Entry{std::move(result), State::kUnsent, std::move(ref)});
+  ++unsent_;
 }
 
 Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closed_ || sealed_ || !started_.empty() || !results_.empty();
+    return closed_ || !started_.empty() || unsent_ > 0 ||
+           (sealed_ && results_.empty());
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (closed_) return TakeResult::kClosed;
-  if (started_.empty() && results_.empty()) {
-    return sealed_ ? TakeResult::kSealed : TakeResult::kTimeout;
+  if (started_.empty() && unsent_ == 0) {
+    return sealed_ && results_.empty() ? TakeResult::kSealed
+                                       : TakeResult::kTimeout;
   }
   batch->Clear();
   for (auto& started : started_) *batch->add_started() = std::move(started);
-  for (auto& result : results_) *batch->add_results() = std::move(result);
   started_.clear();
-  results_.clear();
+  for (auto& [order, entry] : results_) {
+    if (entry.state != State::kUnsent) continue;
+    *batch->add_results() = std::move(entry.result);
+    entry.state = State::kTaken;
+  }
+  unsent_ = 0;
   return TakeResult::kBatch;
+}
+
+void Outbox::Return(v1::WorkerBatch& batch, State state) {
+  // A stream that closed while the batch was in flight will not be
+  // acknowledged: what it carried goes out on the next one.
+  if (closed_) state = State::kUnsent;
+  for (v1::TaskResult& result : *batch.mutable_results()) {
+    auto it = order_.find(KeyOf(result.task()));
+    if (it == order_.end()) continue;  // acknowledged already
+    Entry& entry = results_[it->second];
+    if (entry.state != State::kTaken) continue;
+    entry.result = std::move(result);
+    entry.state = state;
+    if (state == State::kUnsent) ++unsent_;
+  }
+}
+
+void Outbox::Sent(v1::WorkerBatch batch) {
+  absl::MutexLock lock(&mu_);
+  Return(batch, State::kSent);
 }
 
 void Outbox::Requeue(v1::WorkerBatch batch) {
@@ -38,20 +73,34 @@ void Outbox::Requeue(v1::WorkerBatch batch) {
   std::vector<v1::TaskStarted> started(
       std::make_move_iterator(batch.mutable_started()->begin()),
       std::make_move_iterator(batch.mutable_started()->end()));
-  std::vector<v1::TaskResult> results(
-      std::make_move_iterator(batch.mutable_results()->begin()),
-      std::make_move_iterator(batch.mutable_results()->end()));
   started.insert(started.end(), std::make_move_iterator(started_.begin()),
                  std::make_move_iterator(started_.end()));
-  results.insert(results.end(), std::make_move_iterator(results_.begin()),
-                 std::make_move_iterator(results_.end()));
   started_ = std::move(started);
-  results_ = std::move(results);
+  // Results keep their place by report order, so they go ahead of newer
+  // ones by themselves.
+  Return(batch, State::kUnsent);
+}
+
+void Outbox::Ack(const google::protobuf::RepeatedPtrField<v1::TaskRef>& refs) {
+  absl::MutexLock lock(&mu_);
+  for (const v1::TaskRef& ref : refs) {
+    auto it = order_.find(KeyOf(ref));
+    if (it == order_.end()) continue;
+    auto entry = results_.find(it->second);
+    if (entry->second.state == State::kUnsent) --unsent_;
+    results_.erase(entry);
+    order_.erase(it);
+  }
 }
 
 void Outbox::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
+  for (auto& [order, entry] : results_) {
+    if (entry.state != State::kSent) continue;
+    entry.state = State::kUnsent;
+    ++unsent_;
+  }
 }
 
 void Outbox::Seal() {
@@ -62,6 +111,14 @@ void Outbox::Seal() {
 void Outbox::Open() {
   absl::MutexLock lock(&mu_);
   closed_ = false;
+}
+
+std::vector<v1::TaskRef> Outbox::PendingRefs() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::TaskRef> refs;
+  refs.reserve(results_.size());
+  for (const auto& [order, entry] : results_) refs.push_back(entry.ref);
+  return refs;
 }
 
 size_t Outbox::pending_results() const {

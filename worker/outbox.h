@@ -1,14 +1,19 @@
 // What the worker has to tell the coordinator (start notices and results),
-// kept until a write succeeds, so results survive a broken stream and go
-// out on the next one. Everything pending goes out in one WorkerBatch per
-// write: while a write is in flight, new reports accumulate, so a busy
-// worker batches by itself and an idle one sends at once.
+// results kept until the coordinator acknowledges them, so they survive a
+// broken stream or a coordinator crash and go out on the next stream.
+// Everything pending goes out in one WorkerBatch per write: while a write is in
+// flight, new reports accumulate, so a busy worker batches by itself and an
+// idle one sends at once.
 #ifndef DAGD_WORKER_OUTBOX_H_
 #define DAGD_WORKER_OUTBOX_H_
 
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.pb.h"
@@ -24,6 +29,12 @@ class TaskReporter {
 };
 
 // Thread-safe. Any thread reports; one writer thread at a time Takes.
+//
+// A result stays here until the coordinator acknowledges it (Ack), not
+// just until it is written: a coordinator that crashes after reading a
+// result but before storing it gets it again on the worker's next stream.
+// Results go out in the order they were reported, resent ones first, so a
+// granted task's result never overtakes its predecessor's.
 class Outbox : public TaskReporter {
  public:
   enum class TakeResult { kBatch, kTimeout, kClosed, kSealed };
@@ -31,30 +42,56 @@ class Outbox : public TaskReporter {
   void Started(v1::TaskStarted started) override;
   void Finished(v1::TaskResult result) override;
 
-  // Waits until something is pending (moves all of it into `*batch`), the
+  // Waits until something is unsent (moves all of it into `*batch`), the
   // deadline passes, or the outbox is closed. Once sealed, returns kSealed
-  // instead of waiting when nothing is pending.
+  // instead of waiting when every result is sent and acknowledged.
   TakeResult Take(absl::Time deadline, v1::WorkerBatch* batch);
+  // The writer wrote a taken batch: its results wait for their Ack (or, if
+  // the stream closed meanwhile, go out again on the next stream).
+  void Sent(v1::WorkerBatch batch);
   // Puts back a batch whose write failed, ahead of anything newer.
   void Requeue(v1::WorkerBatch batch);
+  // The coordinator stored these results: they are forgotten.
+  void Ack(const google::protobuf::RepeatedPtrField<v1::TaskRef>& refs);
 
   // Close makes Take return kClosed (waking a waiting writer) until Open.
   // The owner of a stream closes it when the stream ends and reopens it for
-  // the next stream; reports keep accumulating meanwhile.
+  // the next stream; results sent on the closed stream and not
+  // acknowledged go out again on the next one, and reports keep
+  // accumulating meanwhile.
   void Close();
   void Open();
 
   // Says that nothing more will be reported (the worker is draining and its
-  // attempts are done): the writer sends what is pending, then gets
-  // kSealed and ends the stream. Never undone.
+  // attempts are done): the writer sends what is pending, then, once all of
+  // it is acknowledged, gets kSealed and ends the stream. Never undone.
   void Seal();
 
+  // Results not yet acknowledged, sent or not.
   size_t pending_results() const;
+  // Their attempts, in report order.
+  std::vector<v1::TaskRef> PendingRefs() const;
 
  private:
+  using Key = std::tuple<std::string, uint32_t, uint32_t>;
+  static Key KeyOf(const v1::TaskRef& ref);
+  enum class State { kUnsent, kTaken, kSent };
+  struct Entry {
+    v1::TaskResult result;  // moved out while kTaken
+    State state = State::kUnsent;
+    v1::TaskRef ref;
+  };
+  // Takes back the results of a batch the writer had taken.
+  void Return(v1::WorkerBatch& batch, State state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
-  std::vector<v1::TaskResult> results_ ABSL_GUARDED_BY(mu_);
+  // Results by report order, and the same by attempt for Ack.
+  absl::btree_map<uint64_t, Entry> results_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, uint64_t> order_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t unsent_ ABSL_GUARDED_BY(mu_) = 0;  // entries kUnsent
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool sealed_ ABSL_GUARDED_BY(mu_) = false;
 };

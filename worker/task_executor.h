@@ -65,6 +65,8 @@ class TaskExecutor {
 
   uint32_t busy_slots() const { return attempts_.busy_slots(); }
   size_t attempts() const { return attempts_.size(); }
+  // The attempts held now, for Register.running.
+  std::vector<v1::TaskRef> HeldAttempts() const { return attempts_.Refs(); }
 
  private:
   // An attempt ready for a pool thread: a head with its token and slots.

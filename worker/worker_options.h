@@ -22,7 +22,9 @@ struct WorkerOptions {
   std::map<std::string, double> resources;
   // Reconnect delays: the first, then doubling up to the max (jittered).
   absl::Duration initial_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(5);
+  // Short enough that workers are back within dagd's --recovery_grace
+  // after a restart.
+  absl::Duration max_backoff = absl::Seconds(2);
   // Used when the coordinator's Registered does not say.
   absl::Duration default_heartbeat = absl::Seconds(5);
   // On Drain: how long running attempts get to finish (--drain_timeout),

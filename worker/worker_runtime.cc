@@ -9,13 +9,12 @@
 
 namespace dagd {
 
-WorkerRuntime::WorkerRuntime(WorkerOptions options,
-                             v1::WorkerService::StubInterface* stub,
+WorkerRuntime::WorkerRuntime(WorkerOptions options, StubFactory connect,
                              const FunctionRegistry* registry, Clock* clock,
                              std::function<double()> uniform, LogFn log,
                              WorkerStatus* status, AttemptObserver* observer)
     : options_(std::move(options)),
-      stub_(stub),
+      connect_(std::move(connect)),
       registry_(registry),
       uniform_(std::move(uniform)),
       log_(std::move(log)),
@@ -27,7 +26,7 @@ WorkerRuntime::~WorkerRuntime() { Shutdown(); }
 
 void WorkerRuntime::Run() {
   const v1::Register hello = MakeRegister();
-  WorkerSession session(stub_, &hello, &options_, &executor_, &outbox_, status_,
+  WorkerSession session(&hello, &options_, &executor_, &outbox_, status_,
                         &log_);
   Backoff backoff(options_.initial_backoff, options_.max_backoff, uniform_);
   log_(Info(absl::StrCat("connecting to ", options_.coordinator, " as ",
@@ -35,7 +34,8 @@ void WorkerRuntime::Run() {
   while (true) {
     grpc::ClientContext context;
     if (!SetContext(&context)) break;
-    WorkerSession::Outcome outcome = session.Run(&context);
+    const std::unique_ptr<v1::WorkerService::StubInterface> stub = connect_();
+    WorkerSession::Outcome outcome = session.Run(stub.get(), &context);
     SetContext(nullptr);
     if (WaitForStop(absl::ZeroDuration())) {
       if (draining() && outcome.registered) {

@@ -25,11 +25,17 @@ namespace dagd {
 
 class WorkerRuntime {
  public:
-  // `stub`, `registry`, `clock`, `status` and `observer` are not owned and
+  // Makes a stub on a new channel to the coordinator. A channel that failed
+  // to connect keeps failing for seconds by gRPC's own backoff, even once
+  // the coordinator is back; a fresh one per attempt connects at once.
+  using StubFactory =
+      std::function<std::unique_ptr<v1::WorkerService::StubInterface>()>;
+
+  // `registry`, `clock`, `status` and `observer` are not owned and
   // must outlive the runtime; `observer` may be null. `uniform` returns
   // random numbers in [0, 1) for backoff jitter. `log` receives one entry
   // per notable event. The runtime keeps `status` up to date.
-  WorkerRuntime(WorkerOptions options, v1::WorkerService::StubInterface* stub,
+  WorkerRuntime(WorkerOptions options, StubFactory connect,
                 const FunctionRegistry* registry, Clock* clock,
                 std::function<double()> uniform, LogFn log,
                 WorkerStatus* status, AttemptObserver* observer);
@@ -67,7 +73,7 @@ class WorkerRuntime {
   bool draining() const;
 
   const WorkerOptions options_;
-  v1::WorkerService::StubInterface* const stub_;
+  const StubFactory connect_;
   const FunctionRegistry* const registry_;
   const std::function<double()> uniform_;
   const LogFn log_;

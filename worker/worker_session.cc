@@ -17,24 +17,32 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 }  // namespace
 
-WorkerSession::WorkerSession(v1::WorkerService::StubInterface* stub,
-                             const v1::Register* hello,
+WorkerSession::WorkerSession(const v1::Register* hello,
                              const WorkerOptions* options,
                              TaskExecutor* executor, Outbox* outbox,
                              WorkerStatus* status, const LogFn* log)
-    : stub_(stub),
-      hello_(hello),
+    : hello_(hello),
       options_(options),
       executor_(executor),
       outbox_(outbox),
       status_(status),
       log_(log) {}
 
-WorkerSession::Outcome WorkerSession::Run(grpc::ClientContext* context) {
+WorkerSession::Outcome WorkerSession::Run(
+    v1::WorkerService::StubInterface* stub, grpc::ClientContext* context) {
   Outcome outcome;
-  std::unique_ptr<WorkerStream> stream = stub_->Connect(context);
+  std::unique_ptr<WorkerStream> stream = stub->Connect(context);
   v1::WorkerMessage hello;
   *hello.mutable_register_() = *hello_;
+  // Attempts that outlived the last stream (or the coordinator), finished
+  // ones first: dagd takes them over instead of running them again, before
+  // it hands out anything, and their results follow on the stream.
+  for (std::vector<v1::TaskRef> refs :
+       {outbox_->PendingRefs(), executor_->HeldAttempts()}) {
+    for (v1::TaskRef& ref : refs) {
+      *hello.mutable_register_()->add_running() = std::move(ref);
+    }
+  }
   v1::CoordinatorMessage message;
   if (!stream->Write(hello) || !stream->Read(&message)) {
     outcome.status = FromGrpc(stream->Finish());
@@ -60,8 +68,13 @@ WorkerSession::Outcome WorkerSession::Run(grpc::ClientContext* context) {
                             " with ", hello_->slots(), " slots and ",
                             hello_->functions_size(), " functions")));
   if (size_t kept = outbox_->pending_results(); kept > 0) {
-    (*log_)(Info(
-        absl::StrCat("sending ", kept, " results kept while disconnected")));
+    (*log_)(Info(absl::StrCat("sending ", kept,
+                              " results not yet acknowledged by dagd")));
+  }
+  if (hello.register_().running_size() > 0) {
+    (*log_)(
+        Info(absl::StrCat("still running ", hello.register_().running_size(),
+                          " tasks from before; dagd takes them over")));
   }
 
   outbox_->Open();
@@ -69,6 +82,7 @@ WorkerSession::Outcome WorkerSession::Run(grpc::ClientContext* context) {
   std::thread writer([&] { WriteLoop(stream.get(), context, interval); });
   while (stream->Read(&message)) {
     if (!message.has_batch()) continue;
+    if (message.batch().acked_size() > 0) outbox_->Ack(message.batch().acked());
     if (size_t dropped = executor_->Handle(message.batch()); dropped > 0) {
       (*log_)(Info(absl::StrCat(
           "draining: not starting ", dropped,
@@ -102,12 +116,16 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
       stream->WritesDone();
       return;
     }
-    if (taken == Outbox::TakeResult::kBatch && !stream->Write(message)) {
-      // Keep the reports for the next stream, and end this one so the
-      // reader notices too.
-      outbox_->Requeue(std::move(*message.mutable_batch()));
-      context->TryCancel();
-      return;
+    if (taken == Outbox::TakeResult::kBatch) {
+      if (!stream->Write(message)) {
+        // Keep the reports for the next stream, and end this one so the
+        // reader notices too.
+        outbox_->Requeue(std::move(*message.mutable_batch()));
+        context->TryCancel();
+        return;
+      }
+      // Kept until acknowledged.
+      outbox_->Sent(std::move(*message.mutable_batch()));
     }
     if (absl::Now() < next_heartbeat) continue;
     v1::WorkerMessage heartbeat;

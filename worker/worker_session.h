@@ -32,15 +32,15 @@ class WorkerSession {
   };
 
   // Nothing is owned; everything must outlive Run.
-  WorkerSession(v1::WorkerService::StubInterface* stub,
-                const v1::Register* hello, const WorkerOptions* options,
+  WorkerSession(const v1::Register* hello, const WorkerOptions* options,
                 TaskExecutor* executor, Outbox* outbox, WorkerStatus* status,
                 const LogFn* log);
 
   // Runs one stream to its end on the calling thread. `context` may be
   // cancelled from another thread (TryCancel) to end it early. `status` is
   // registered from the Registered answer until the stream ends.
-  Outcome Run(grpc::ClientContext* context);
+  Outcome Run(v1::WorkerService::StubInterface* stub,
+              grpc::ClientContext* context);
 
  private:
   // Sends batches as soon as they are pending (one write at a time) and a
@@ -49,7 +49,6 @@ class WorkerSession {
                  absl::Duration interval);
   absl::Duration HeartbeatInterval(const v1::Registered& registered) const;
 
-  v1::WorkerService::StubInterface* const stub_;
   const v1::Register* const hello_;
   const WorkerOptions* const options_;
   TaskExecutor* const executor_;

@@ -150,6 +150,18 @@ const std::vector<CommandSpec>& Commands() {
        "each event as JSON on its own line. The exit code is that of "
        "status.\n"},
       {"cancel", "JOB", 1, 1, {}, "cancel a job"},
+      {"delete",
+       "JOB",
+       1,
+       1,
+       {},
+       "delete a finished job, its tasks and results",
+       /*no_json=*/"",
+       "Removes the job from dagd for good: its status, tasks, results and\n"
+       "request id (a later submit with that id makes a new job). Its id is\n"
+       "not reused. Only a finished job can be deleted; cancel a running one\n"
+       "first. dagd also deletes finished jobs by itself once they have\n"
+       "been finished for its --retention (default 7 days).\n"},
       {"result", "JOB TASK", 2, 2, {}, "print a task's result bytes, exactly"},
       {"jobs",
        "",

@@ -133,6 +133,16 @@ int RunCancel(const Invocation& invocation, Client& client, const Io& io) {
   return kExitOk;
 }
 
+int RunDelete(const Invocation& invocation, Client& client, const Io& io) {
+  const std::string& job_id = invocation.args[0];
+  absl::Status deleted = client.DeleteJob(job_id);
+  if (!deleted.ok()) return Fail(deleted, invocation, io);
+  *io.out << (invocation.options.json
+                  ? ToJson(v1::DeleteJobResponse()) + "\n"
+                  : absl::StrCat("deleted job ", job_id, "\n"));
+  return kExitOk;
+}
+
 int RunResult(const Invocation& invocation, Client& client, const Io& io) {
   absl::StatusOr<v1::GetResultResponse> response =
       client.Result(invocation.args[0], invocation.args[1]);
@@ -212,9 +222,10 @@ int RunCommand(const Invocation& invocation, Client& client, const Io& io) {
     absl::string_view name;
     Command run;
   } kCommands[] = {
-      {"submit", RunSubmit}, {"status", RunStatus}, {"watch", RunWatch},
-      {"cancel", RunCancel}, {"result", RunResult}, {"jobs", RunJobs},
-      {"tasks", RunTasks},   {"graph", RunGraph},   {"workers", RunWorkers},
+      {"submit", RunSubmit},   {"status", RunStatus}, {"watch", RunWatch},
+      {"cancel", RunCancel},   {"delete", RunDelete}, {"result", RunResult},
+      {"jobs", RunJobs},       {"tasks", RunTasks},   {"graph", RunGraph},
+      {"workers", RunWorkers},
   };
   for (const auto& command : kCommands) {
     if (command.name == invocation.command) {

@@ -162,6 +162,22 @@ TEST_F(ClientTest, RequestsCarryTheirArguments) {
   EXPECT_TRUE(client_->ListWorkers().ok());
 }
 
+TEST_F(ClientTest, DeleteJobSendsTheIdAndPassesRefusalsOn) {
+  EXPECT_CALL(*stub_, DeleteJob(_, _, _))
+      .WillOnce(
+          Invoke([](grpc::ClientContext*, const v1::DeleteJobRequest& request,
+                    v1::DeleteJobResponse*) {
+            EXPECT_EQ(request.job_id(), "j1");
+            return grpc::Status::OK;
+          }))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                    "job 'j2' is RUNNING")));
+  EXPECT_EQ(client_->DeleteJob("j1"), absl::OkStatus());
+  const absl::Status running = client_->DeleteJob("j2");
+  EXPECT_EQ(running.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(running.message(), "job 'j2' is RUNNING");
+}
+
 TEST_F(ClientTest, WatchDeliversEveryEventAndReturnsTheFinalStatus) {
   auto* reader = new MockClientReader<v1::JobEvent>();  // owned by Watch
   v1::JobEvent snapshot;

@@ -92,7 +92,7 @@ TEST(HelpTest, OverviewListsCommandsFlagsAndExitCodes) {
   EXPECT_TRUE(WantsHelp(*inv));
   const std::string text = HelpText(*inv);
   for (const char* word :
-       {"submit FILE|-", "status JOB", "watch JOB", "cancel JOB",
+       {"submit FILE|-", "status JOB", "watch JOB", "cancel JOB", "delete JOB",
         "result JOB TASK", "jobs", "tasks JOB", "workers", "graph JOB",
         "--server", "-o, --output", "--wait", "--request_id", "--page_size",
         "exit codes"}) {
@@ -126,6 +126,28 @@ TEST(ParseArgsTest, GraphTakesAJobAndRejectsJson) {
                     HasSubstr("usage: dagctl graph JOB")));
   EXPECT_THAT(Parse({"graph"}).status().message(),
               HasSubstr("graph needs JOB"));
+}
+
+TEST(ParseArgsTest, DeleteTakesOneJob) {
+  absl::StatusOr<Invocation> inv = Parse({"delete", "j4"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "delete");
+  EXPECT_THAT(inv->args, ElementsAre("j4"));
+  EXPECT_THAT(Parse({"delete"}).status().message(),
+              AllOf(HasSubstr("delete needs JOB"),
+                    HasSubstr("usage: dagctl delete JOB")));
+  EXPECT_THAT(Parse({"delete", "j1", "j2"}).status().message(),
+              HasSubstr("too many arguments for delete"));
+  EXPECT_THAT(Parse({"delete", "j1", "--wait"}).status().message(),
+              HasSubstr("--wait does not apply to delete"));
+}
+
+TEST(HelpTest, DeleteHelpSaysWhatGoesAndWhatMayNot) {
+  const std::string help = HelpText(*Parse({"help", "delete"}));
+  EXPECT_THAT(help,
+              AllOf(HasSubstr("usage: dagctl delete JOB"), HasSubstr("results"),
+                    HasSubstr("request id"), HasSubstr("cancel a running one"),
+                    HasSubstr("--retention")));
 }
 
 TEST(HelpTest, GraphAndWatchHelpExplainTheirOutput) {

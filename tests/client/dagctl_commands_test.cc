@@ -248,6 +248,43 @@ TEST_F(CommandsTest, CancelSaysWhatHappened) {
             "job j1 had already finished (SUCCEEDED); nothing changed\n");
 }
 
+TEST_F(CommandsTest, DeleteSaysWhatHappened) {
+  EXPECT_CALL(*stub_, DeleteJob(_, _, _))
+      .WillOnce(
+          Invoke([](grpc::ClientContext*, const v1::DeleteJobRequest& request,
+                    v1::DeleteJobResponse*) {
+            EXPECT_EQ(request.job_id(), "j1");
+            return grpc::Status::OK;
+          }));
+  EXPECT_EQ(Run({"delete", "j1"}), kExitOk);
+  EXPECT_EQ(out_.str(), "deleted job j1\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CommandsTest, DeleteJsonPrintsTheEmptyResponse) {
+  EXPECT_CALL(*stub_, DeleteJob(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_EQ(Run({"delete", "j1", "-o", "json"}), kExitOk);
+  EXPECT_EQ(out_.str(), "{}\n");
+}
+
+TEST_F(CommandsTest, DeleteOfAnUnfinishedOrUnknownJobIsAUsageError) {
+  EXPECT_CALL(*stub_, DeleteJob(_, _, _))
+      .WillOnce(Return(grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          "job 'j1' is RUNNING: only a finished job can be deleted; cancel "
+          "it first (dagctl cancel j1)")))
+      .WillOnce(
+          Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no job 'j9'")));
+  EXPECT_EQ(Run({"delete", "j1"}), kExitUsage);
+  EXPECT_EQ(err_.str(),
+            "dagctl: job 'j1' is RUNNING: only a finished job can be "
+            "deleted; cancel it first (dagctl cancel j1)\n");
+  EXPECT_EQ(out_.str(), "");
+  err_.str("");
+  EXPECT_EQ(Run({"delete", "j9"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "dagctl: no job 'j9'\n");
+}
+
 TEST_F(CommandsTest, ResultPrintsTheBytesExactly) {
   v1::GetResultResponse response;
   response.set_data(std::string("523776\0\xff", 8));

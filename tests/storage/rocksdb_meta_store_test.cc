@@ -9,11 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/raw_rocksdb.h"
 
 namespace dagd {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 class RocksMetaStoreTest : public ::testing::Test {
  protected:
@@ -44,8 +47,49 @@ class RocksMetaStoreTest : public ::testing::Test {
     }
     job.status.set_job_id(JobIdFromSeq(seq));
     job.status.set_state(v1::JOB_PENDING);
+    job.status.set_total_tasks(tasks);
+    job.status.set_request_id(request_id);
     job.request_id = std::move(request_id);
     return job;
+  }
+
+  // Job `seq` has ended in `state`: its final status, and every task
+  // SUCCEEDED with a result.
+  static void Finish(WriteSet& writes, const WriteSet::NewJob& job,
+                     v1::JobState state = v1::JOB_SUCCEEDED) {
+    v1::JobStatus status = job.status;
+    status.set_state(state);
+    status.mutable_finished_at()->set_seconds(1'700'000'000);
+    for (int i = 0; i < job.spec.tasks_size(); ++i) {
+      v1::TaskStatus task;
+      task.set_task_id(job.spec.tasks(i).id());
+      task.set_state(v1::TASK_SUCCEEDED);
+      writes.task_statuses.push_back({job.seq, static_cast<uint32_t>(i), task});
+      writes.results.push_back(
+          {job.seq, static_cast<uint32_t>(i), StoredResult{"1", "text/x"}});
+    }
+    writes.job_statuses.emplace_back(job.seq, std::move(status));
+  }
+
+  // Commits a new job of `tasks` tasks, finished when `finished`.
+  void Add(RocksMetaStore& store, uint64_t seq, int tasks, bool finished,
+           std::string request_id = "") {
+    WriteSet writes;
+    writes.new_jobs.push_back(NewJob(seq, tasks, std::move(request_id)));
+    if (finished) Finish(writes, writes.new_jobs.back());
+    ASSERT_TRUE(store.Commit(writes, /*sync=*/false).ok());
+  }
+
+  std::unique_ptr<testing::RawRocksDb> OpenRaw() {
+    auto raw = testing::RawRocksDb::Open(dir_.string());
+    EXPECT_TRUE(raw.ok()) << raw.status();
+    return raw.ok() ? *std::move(raw) : nullptr;
+  }
+
+  static std::vector<uint64_t> Seqs(const std::vector<StoredJob>& jobs) {
+    std::vector<uint64_t> out;
+    for (const StoredJob& job : jobs) out.push_back(job.seq);
+    return out;
   }
 
   std::filesystem::path dir_;
@@ -178,6 +222,220 @@ TEST_F(RocksMetaStoreTest, UnusableDirectoryFailsWithItsName) {
   auto store = RocksMetaStore::Open((file / "db").string());
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(), HasSubstr("not-a-dir"));
+}
+
+TEST_F(RocksMetaStoreTest, ListsJobsOldestFirstFromASequenceNumber) {
+  auto store = Open();
+  WriteSet writes;
+  for (uint64_t seq = 1; seq <= 5; ++seq)
+    writes.new_jobs.push_back(NewJob(seq, 1));
+  ASSERT_TRUE(store->Commit(writes, false).ok());
+  auto jobs = store->ListJobStatusesFrom(3, 2);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_EQ((*jobs)[0].job_id(), "j3");
+  EXPECT_EQ((*jobs)[1].job_id(), "j4");
+  EXPECT_EQ(store->ListJobStatusesFrom(6, 10)->size(), 0u);
+}
+
+// Recovery must cost what is unfinished, not what is stored: the records of
+// finished jobs are not read at all. Every finished job's status and spec is
+// made unreadable in the raw database, and the load still succeeds.
+TEST_F(RocksMetaStoreTest, LoadingUnfinishedJobsNeverReadsFinishedOnes) {
+  constexpr uint64_t kFinished = 300;
+  {
+    auto store = Open();
+    for (uint64_t seq = 1; seq <= kFinished; ++seq) {
+      Add(*store, seq, 2, /*finished=*/true);
+    }
+    Add(*store, kFinished + 1, 3, /*finished=*/false);
+  }
+  {
+    auto raw = OpenRaw();
+    ASSERT_NE(raw, nullptr);
+    // 0x07: field 0 with wire type 7, which no protobuf parser accepts.
+    const std::string garbage("\x07garbage", 8);
+    for (uint64_t seq = 1; seq <= kFinished; ++seq) {
+      const std::string key = testing::RawRocksDb::SeqKey(seq);
+      ASSERT_TRUE(raw->Put("jobs", key, garbage).ok());
+      ASSERT_TRUE(raw->Put("job_specs", key, garbage).ok());
+      ASSERT_TRUE(raw->DeletePrefix("task_specs", key).ok());
+    }
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto jobs = store->LoadUnfinishedJobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_THAT(Seqs(*jobs), ElementsAre(kFinished + 1));
+  EXPECT_EQ((*jobs)[0].spec.tasks_size(), 3);
+  // The finished records really are unreadable.
+  EXPECT_EQ(store->GetJobStatus(1).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST_F(RocksMetaStoreTest, JobFinishedInTheBatchThatStoresItIsNotIndexed) {
+  auto store = Open();
+  Add(*store, 1, 1, /*finished=*/true);
+  Add(*store, 2, 1, /*finished=*/false);
+  WriteSet running;
+  v1::JobStatus status = NewJob(2, 1).status;
+  status.set_state(v1::JOB_RUNNING);
+  running.job_statuses.emplace_back(2, status);
+  ASSERT_TRUE(store->Commit(running, false).ok());
+  EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(2u));
+  WriteSet failed;
+  status.set_state(v1::JOB_FAILED);
+  failed.job_statuses.emplace_back(2, status);
+  ASSERT_TRUE(store->Commit(failed, false).ok());
+  EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), IsEmpty());
+}
+
+// A database written before the index existed (schema 1) gets the index at
+// its first open, from one scan of every job; later opens do not scan.
+TEST_F(RocksMetaStoreTest, OldDatabaseGetsItsIndexBuiltOnceAtOpen) {
+  {
+    auto store = Open();
+    Add(*store, 1, 2, /*finished=*/true);
+    Add(*store, 2, 2, /*finished=*/false);
+    Add(*store, 3, 1, /*finished=*/true);
+    Add(*store, 4, 1, /*finished=*/false);
+  }
+  {
+    // What the previous version left: no index, schema 1.
+    auto raw = OpenRaw();
+    ASSERT_NE(raw, nullptr);
+    ASSERT_TRUE(raw->DeletePrefix("meta", "unfinished/").ok());
+    ASSERT_TRUE(raw->Put("meta", "schema_version", "1").ok());
+  }
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    auto jobs = store->LoadUnfinishedJobs();
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    EXPECT_THAT(Seqs(*jobs), ElementsAre(2u, 4u));
+  }
+  {
+    auto raw = OpenRaw();
+    ASSERT_NE(raw, nullptr);
+    EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "2");
+    // A job record that cannot be read would fail a scan; the next open
+    // does none.
+    ASSERT_TRUE(raw->Put("jobs", testing::RawRocksDb::SeqKey(1),
+                         "\x07"
+                         "bad")
+                    .ok());
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(2u, 4u));
+}
+
+TEST_F(RocksMetaStoreTest, NewerSchemaIsRefusedWithItsVersion) {
+  { auto store = Open(); }
+  {
+    auto raw = OpenRaw();
+    ASSERT_TRUE(raw->Put("meta", "schema_version", "3").ok());
+  }
+  auto store = RocksMetaStore::Open(dir_.string());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version '3'"));
+}
+
+// Deleting a job leaves not one key of it in any column family.
+TEST_F(RocksMetaStoreTest, DeleteJobRemovesEveryKeyOfTheJob) {
+  {
+    auto store = Open();
+    Add(*store, 1, 2, /*finished=*/true, "keep-1");
+    Add(*store, 3, 2, /*finished=*/false, "keep-3");
+  }
+  size_t before = 0;
+  {
+    auto raw = OpenRaw();
+    before = raw->CountKeys();
+  }
+  {
+    auto store = Open();
+    Add(*store, 2, 5, /*finished=*/true, "gone");
+    EXPECT_EQ(store->FindRequest("gone")->value_or(0), 2u);
+    ASSERT_EQ(store->DeleteJob(2, /*sync=*/true), absl::OkStatus());
+    EXPECT_TRUE(absl::IsNotFound(store->GetJobStatus(2).status()));
+    EXPECT_TRUE(absl::IsNotFound(store->FindTaskIndex(2, "t0").status()));
+    EXPECT_TRUE(absl::IsNotFound(store->GetResult(2, 0).status()));
+    EXPECT_TRUE(absl::IsNotFound(store->GetTaskSpec(2, 0).status()));
+    EXPECT_THAT(*store->ListTaskStatuses(2), IsEmpty());
+    EXPECT_FALSE(store->FindRequest("gone")->has_value());
+    // The other jobs are untouched.
+    EXPECT_EQ(store->FindRequest("keep-1")->value_or(0), 1u);
+    EXPECT_EQ(store->GetResult(1, 1)->data, "1");
+    EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(3u));
+  }
+  auto raw = OpenRaw();
+  EXPECT_THAT(raw->KeysOfJob(2), IsEmpty());
+  EXPECT_EQ(raw->CountKeys(), before);
+}
+
+TEST_F(RocksMetaStoreTest, DeleteJobOfALargeJobLeavesNoKeyEither) {
+  {
+    auto store = Open();
+    Add(*store, 1, 1, /*finished=*/true);
+    Add(*store, 2, 2500, /*finished=*/true, "big");
+    Add(*store, 3, 1, /*finished=*/true);
+    ASSERT_EQ(store->DeleteJob(2, /*sync=*/false), absl::OkStatus());
+    EXPECT_TRUE(absl::IsNotFound(store->GetTaskSpec(2, 2499).status()));
+    EXPECT_EQ(store->GetTaskSpec(3, 0)->id(), "t0");
+  }
+  auto raw = OpenRaw();
+  EXPECT_THAT(raw->KeysOfJob(2), IsEmpty());
+}
+
+TEST_F(RocksMetaStoreTest, DeleteJobRefusesUnknownAndUnfinishedJobs) {
+  auto store = Open();
+  Add(*store, 1, 2, /*finished=*/false);
+  absl::Status unknown = store->DeleteJob(7, true);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.message(), HasSubstr("no job 'j7'"));
+  absl::Status running = store->DeleteJob(1, true);
+  EXPECT_EQ(running.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(running.message(), HasSubstr("job 'j1' is PENDING"));
+  EXPECT_EQ(store->GetTaskSpec(1, 1)->id(), "t1");
+  EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(1u));
+  WriteSet cancel;
+  v1::JobStatus cancelled = NewJob(1, 2).status;
+  cancelled.set_state(v1::JOB_CANCELLED);
+  cancel.job_statuses.emplace_back(1, cancelled);
+  ASSERT_TRUE(store->Commit(cancel, false).ok());
+  EXPECT_EQ(store->DeleteJob(1, true), absl::OkStatus());
+  EXPECT_EQ(store->DeleteJob(1, true).code(), absl::StatusCode::kNotFound);
+}
+
+// Ids are never reused: deleting the newest jobs keeps their numbers taken,
+// across a reopen.
+TEST_F(RocksMetaStoreTest, DeletingTheNewestJobsKeepsTheirIdsTaken) {
+  {
+    auto store = Open();
+    for (uint64_t seq = 1; seq <= 3; ++seq) Add(*store, seq, 1, true);
+    ASSERT_EQ(store->DeleteJob(3, true), absl::OkStatus());
+    ASSERT_EQ(store->DeleteJob(1, true), absl::OkStatus());
+    ASSERT_EQ(store->DeleteJob(2, true), absl::OkStatus());
+    EXPECT_EQ(store->NextJobSeq().value(), 4u);
+  }
+  auto store = Open();
+  EXPECT_EQ(store->NextJobSeq().value(), 4u);
+  Add(*store, 4, 1, true);
+  Add(*store, 5, 1, true);
+  ASSERT_EQ(store->DeleteJob(4, true), absl::OkStatus());
+  EXPECT_EQ(store->NextJobSeq().value(), 6u);
+}
+
+TEST_F(RocksMetaStoreTest, RequestIdOfADeletedJobMayNameANewOne) {
+  auto store = Open();
+  Add(*store, 1, 1, /*finished=*/true, "nightly");
+  ASSERT_EQ(store->DeleteJob(1, true), absl::OkStatus());
+  Add(*store, 2, 1, /*finished=*/true, "nightly");
+  EXPECT_EQ(store->FindRequest("nightly")->value_or(0), 2u);
+  ASSERT_EQ(store->DeleteJob(2, true), absl::OkStatus());
+  EXPECT_FALSE(store->FindRequest("nightly")->has_value());
 }
 
 }  // namespace

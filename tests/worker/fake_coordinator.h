@@ -74,6 +74,12 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     if (context_ != nullptr) context_->TryCancel();
   }
 
+  // Whether results are acknowledged (they are by default).
+  void SetAcking(bool acking) {
+    absl::MutexLock lock(&mu_);
+    acking_ = acking;
+  }
+
   void SetAccepting(bool accepting) {
     absl::MutexLock lock(&mu_);
     accepting_ = accepting;
@@ -107,12 +113,19 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     for (const auto& started : message.batch().started()) {
       started_.push_back(started);
     }
+    v1::CoordinatorMessage ack;
     for (const auto& result : message.batch().results()) {
       results_.emplace_back(result, connection);
+      *ack.mutable_batch()->add_acked() = result.task();
+    }
+    // Like dagd, which acknowledges a result once it stored it.
+    if (acking_ && ack.batch().acked_size() > 0 && stream_ != nullptr) {
+      stream_->Write(ack);
     }
   }
 
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  bool acking_ ABSL_GUARDED_BY(mu_) = true;
   grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   ServerStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
 };

@@ -9,8 +9,19 @@ namespace {
 
 v1::TaskResult Result(uint32_t index) {
   v1::TaskResult result;
+  result.mutable_task()->set_job_id("j1");
   result.mutable_task()->set_task_index(index);
+  result.mutable_task()->set_attempt(1);
   return result;
+}
+
+// Acknowledges every result of `batch`, as dagd does once it stored them.
+void AckAll(Outbox& outbox, const v1::WorkerBatch& batch) {
+  google::protobuf::RepeatedPtrField<v1::TaskRef> refs;
+  for (const v1::TaskResult& result : batch.results()) {
+    *refs.Add() = result.task();
+  }
+  outbox.Ack(refs);
 }
 
 TEST(OutboxTest, TakeMovesEverythingPendingIntoOneBatch) {
@@ -26,7 +37,74 @@ TEST(OutboxTest, TakeMovesEverythingPendingIntoOneBatch) {
   EXPECT_EQ(batch.started_size(), 1);
   ASSERT_EQ(batch.results_size(), 2);
   EXPECT_EQ(batch.results(1).task().task_index(), 2u);
+  // Taken is not forgotten: both wait for their acknowledgement.
+  EXPECT_EQ(outbox.pending_results(), 2u);
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
+}
+
+TEST(OutboxTest, AcknowledgedResultsAreForgotten) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  outbox.Finished(Result(2));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  v1::WorkerBatch first;
+  *first.add_results() = batch.results(0);
+  outbox.Sent(std::move(batch));
+  AckAll(outbox, first);
+  EXPECT_EQ(outbox.pending_results(), 1u);
+  ASSERT_EQ(outbox.PendingRefs().size(), 1u);
+  EXPECT_EQ(outbox.PendingRefs()[0].task_index(), 2u);
+}
+
+TEST(OutboxTest, UnacknowledgedResultsGoOutAgainOnTheNextStream) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  outbox.Sent(std::move(batch));
+  outbox.Finished(Result(2));
+  // The stream breaks before dagd acknowledged result 1 (it may have
+  // crashed before storing it): on the next stream it goes out first.
+  outbox.Close();
+  outbox.Open();
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.results_size(), 2);
+  EXPECT_EQ(batch.results(0).task().task_index(), 1u);
+  EXPECT_EQ(batch.results(1).task().task_index(), 2u);
+}
+
+TEST(OutboxTest, AckBeforeTheWriterSaysSentStillForgets) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  // dagd can answer before the writer thread gets back from Write.
+  AckAll(outbox, batch);
+  outbox.Sent(std::move(batch));
   EXPECT_EQ(outbox.pending_results(), 0u);
+  outbox.Close();
+  outbox.Open();
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
+}
+
+TEST(OutboxTest, BatchInFlightWhenTheStreamClosesGoesOutAgain) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  outbox.Close();
+  outbox.Sent(std::move(batch));
+  outbox.Open();
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  EXPECT_EQ(batch.results_size(), 1);
+}
+
+TEST(OutboxTest, SecondResultOfTheSameAttemptIsIgnored) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  outbox.Finished(Result(1));
+  EXPECT_EQ(outbox.pending_results(), 1u);
 }
 
 TEST(OutboxTest, TakeTimesOutWhenNothingIsPending) {
@@ -78,6 +156,9 @@ TEST(OutboxTest, SealedSendsWhatIsPendingThenSaysSealed) {
   ASSERT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
             Outbox::TakeResult::kBatch);
   EXPECT_EQ(batch.results_size(), 1);
+  // Not sealed while the result waits for its acknowledgement.
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
+  AckAll(outbox, batch);
   EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
             Outbox::TakeResult::kSealed);
 }

@@ -45,9 +45,8 @@ class WorkerRuntimeTest : public testing::Test {
     builder.RegisterService(&coordinator_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                       grpc::InsecureChannelCredentials());
-    stub_ = v1::WorkerService::NewStub(channel);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials());
 
     WorkerOptions options;
     options.name = "test-worker";
@@ -61,7 +60,8 @@ class WorkerRuntimeTest : public testing::Test {
     status_.AddListener(
         [this](const WorkerState& state) { metrics_.StatusChanged(state); });
     runtime_ = std::make_unique<WorkerRuntime>(
-        options, stub_.get(), &registry_, &clock_, [] { return 0.5; },
+        options, [this] { return v1::WorkerService::NewStub(channel_); },
+        &registry_, &clock_, [] { return 0.5; },
         [this](const LogEntry& entry) {
           absl::MutexLock lock(&log_mu_);
           log_.push_back(entry.message);
@@ -114,7 +114,7 @@ class WorkerRuntimeTest : public testing::Test {
   FakeCoordinator coordinator_;
   absl::Notification release_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<WorkerRuntime> runtime_;
   std::thread run_thread_;
   absl::Notification run_returned_;

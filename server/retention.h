@@ -1,0 +1,83 @@
+#ifndef DAGD_SERVER_RETENTION_H_
+#define DAGD_SERVER_RETENTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/clock.h"
+#include "storage/meta_store.h"
+
+namespace dagd {
+
+// Deletes finished jobs once they have been finished for longer than the
+// retention period (dagd --retention), so the store holds recent history
+// only. Finished jobs are no longer in the scheduler's memory and the store
+// is thread-safe, so the sweep runs on a thread of its own, off the
+// coordinator's loop.
+//
+// Jobs are keyed by submission order, so a sweep walks them oldest first
+// and stops at the first job submitted after the cutoff: a job submitted
+// later cannot have finished earlier. Jobs below the first one a sweep had
+// to keep (unfinished, or finished too recently) were all deleted, so the
+// next sweep starts there instead of walking their tombstones again.
+//
+// Deletions are not fsynced: one lost to a power failure is redone by the
+// next sweep.
+class RetentionSweeper {
+ public:
+  // Told how many jobs each sweep deleted (only when some were), on the
+  // sweeping thread.
+  using DeletedCallback = std::function<void(uint64_t)>;
+
+  // `store` and `clock` are not owned and must outlive the sweeper.
+  // `retention` must be positive.
+  RetentionSweeper(absl::Duration retention, MetaStore* store, Clock* clock,
+                   DeletedCallback on_deleted = nullptr);
+  // Stops the thread if it runs.
+  ~RetentionSweeper();
+  RetentionSweeper(const RetentionSweeper&) = delete;
+  RetentionSweeper& operator=(const RetentionSweeper&) = delete;
+
+  // How often the thread sweeps: a tenth of the retention, at least every
+  // 10 minutes and at most once a second.
+  static absl::Duration IntervalFor(absl::Duration retention);
+
+  // One sweep on the calling thread: deletes every finished job whose
+  // finished_at is before Now() - retention and returns how many it
+  // deleted. A store error ends the sweep (what it deleted stays deleted).
+  // Not to be called concurrently with itself or while Start()'s thread
+  // runs.
+  absl::StatusOr<uint64_t> SweepOnce();
+
+  // Starts a thread that sweeps at once, then every IntervalFor(retention),
+  // until Stop(). A failed sweep is logged and tried again next time.
+  void Start();
+  // Ends the thread, waiting for a sweep in progress. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+
+  // Constant after construction.
+  const absl::Duration retention_;
+  MetaStore* const store_;
+  Clock* const clock_;
+  const DeletedCallback on_deleted_;
+
+  // Owned by whoever sweeps (the thread once started): every job below
+  // this sequence number was deleted or never stored.
+  uint64_t first_kept_ = 1;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_RETENTION_H_

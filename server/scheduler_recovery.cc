@@ -1,0 +1,102 @@
+// Taking over attempts the scheduler did not make: a worker that outlived
+// a restart of dagd, or whose stream broke, reconnects holding attempts
+// and results. Running them again would waste the work, and run side
+// effects twice; so a running attempt is taken over when its task is ready
+// and nothing else holds it, and a result when the task can still use it.
+// After a restart, recovered jobs wait out a grace period before their
+// ready tasks run again, to give those workers time to come back.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "server/scheduler.h"
+#include "server/scheduler_internal.h"
+
+namespace dagd {
+
+void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
+  const std::optional<uint64_t> seq = SeqFromJobId(ref.job_id());
+  Job* job = seq ? FindJob(*seq) : nullptr;
+  if (job == nullptr || ref.task_index() >= job->graph.size()) return;
+  const uint32_t task = ref.task_index();
+  TaskRecord& t = job->tasks[task];
+  t.max_attempt = std::max(t.max_attempt, ref.attempt());
+  // Anything but a ready task means another attempt is current, or the
+  // task's inputs are not all in here (a task granted after one whose
+  // result has not come back yet): its report decides then.
+  if (t.state != v1::TASK_READY || t.retry_wait) return;
+  const Demand& demand = *demands_[t.demand];
+  if (!HasRoom(worker, demand)) return;
+  if (const uint32_t group = job->group_of(task);
+      group != 0 && groups_[group - 1].held) {
+    return;
+  }
+  AttemptRecord& attempt = t.attempts.emplace_back();
+  attempt.number = ref.attempt();
+  attempt.worker = worker.id;
+  attempt.worker_name = worker.spec.name;
+  attempt.assigned_at = clock_->Now();  // taken over then; its start is lost
+  t.worker = worker.id;
+  t.grant_next = kNoTask;
+  Hold(*job, task, worker);
+  MarkRunnableStale(*job);
+  MarkJobRunning(*job);
+  SetState(*job, task, v1::TASK_RUNNING);
+  ++adopted_attempts_;
+}
+
+bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
+                            uint32_t task, v1::TaskResult& result) {
+  TaskRecord& t = job.tasks[task];
+  t.max_attempt = std::max(t.max_attempt, result.task().attempt());
+  // Its inputs must be the ones stored here.
+  if (job.Terminal(task) || t.remaining != 0 || t.state == v1::TASK_PENDING) {
+    return false;
+  }
+  const bool other_attempt =
+      t.state == v1::TASK_ASSIGNED || t.state == v1::TASK_RUNNING;
+  // A failure says nothing new while another attempt runs or a retry is
+  // already due; a success is the task's result however it came.
+  if (!result.ok() && (other_attempt || t.retry_wait)) return false;
+  if (other_attempt) {
+    v1::TaskRef* cancel = out_.sends[t.worker].add_cancels();
+    cancel->set_job_id(job.status.job_id());
+    cancel->set_task_index(task);
+    cancel->set_attempt(CurrentAttempt(t));
+    AttemptRecord& current = t.attempts.back();
+    current.error = absl::StrCat("cancelled: attempt ", result.task().attempt(),
+                                 " had succeeded already");
+    current.finished_at = clock_->Now();
+    RevokeGrants(job, task);
+    StopAttempt(job, task);
+  }
+  AttemptRecord& attempt = t.attempts.emplace_back();
+  attempt.number = result.task().attempt();
+  attempt.worker = worker != nullptr ? id : 0;
+  attempt.worker_name =
+      worker != nullptr ? worker->spec.name : WorkerIdName(id);
+  if (result.started_unix_ms() != 0) {
+    attempt.started_at = absl::FromUnixMillis(result.started_unix_ms());
+  }
+  attempt.finished_at = absl::FromUnixMillis(result.finished_unix_ms());
+  t.retry_wait = false;
+  MarkJobRunning(job);
+  if (result.ok()) {
+    t.producer = id;
+    Succeed(job, task, std::move(*result.mutable_output()));
+  } else {
+    Fail(job, task, result.error(), result.permanent());
+  }
+  return true;
+}
+
+void Scheduler::ReleaseRecoveryHold() {
+  recovery_hold_until_.reset();
+  for (auto& [seq, job] : jobs_) {
+    if (!job->held) continue;
+    job->held = false;
+    MarkRunnableStale(*job);
+  }
+}
+
+}  // namespace dagd

@@ -1,0 +1,184 @@
+// Taking over attempts after a restart or a broken stream: running ones
+// reported at Register, results of attempts this scheduler did not make,
+// the recovery grace, and acknowledgements.
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/server/scheduler_fixture.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::ElementsAre;
+
+constexpr uint64_t kJob = 9;
+constexpr WorkerId kBack = 3;  // a worker reconnecting as a new stream
+
+v1::TaskRef Ref(uint32_t task, uint32_t attempt) {
+  v1::TaskRef ref;
+  ref.set_job_id(JobIdFromSeq(kJob));
+  ref.set_task_index(task);
+  ref.set_attempt(attempt);
+  return ref;
+}
+
+v1::Assignment AssignmentOf(uint32_t task, uint32_t attempt) {
+  v1::Assignment a;
+  *a.mutable_task() = Ref(task, attempt);
+  return a;
+}
+
+class SchedulerRecoveryTest : public SchedulerTest {
+ protected:
+  // Restores job j9 as a restarted dagd would: `a` -> `b` -> `c`, nothing
+  // finished (what ran before the restart is known only to workers).
+  void RestoreChain() {
+    v1::JobSpec spec;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    R"({"tasks": [{"id": "a", "fn": "const"},
+                                  {"id": "b", "fn": "add", "inputs": ["a"]},
+                                  {"id": "c", "fn": "add", "inputs": ["b"]}]})",
+                    &spec)
+                    .ok());
+    absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+    ASSERT_TRUE(job.ok());
+    v1::JobStatus status;
+    status.set_job_id(JobIdFromSeq(kJob));
+    status.set_state(v1::JOB_RUNNING);
+    scheduler_.RestoreJob(kJob, *std::move(job), status, {}, {});
+  }
+
+  void AddWorkerRunning(WorkerId id, std::vector<v1::TaskRef> running) {
+    WorkerSpec spec = Worker(id, 1);
+    spec.running = std::move(running);
+    scheduler_.AddWorker(id, std::move(spec));
+  }
+
+  void PassGrace() { clock_.Advance(SchedulerOptions().recovery_grace); }
+
+  v1::TaskState StateOf(const std::string& task) {
+    absl::StatusOr<v1::TaskStatus> status = scheduler_.TaskStatusOf(kJob, task);
+    EXPECT_TRUE(status.ok()) << status.status();
+    return status.ok() ? status->state() : v1::TASK_STATE_UNSPECIFIED;
+  }
+};
+
+TEST_F(SchedulerRecoveryTest, RunningAttemptReportedAtRegisterIsTakenOver) {
+  RestoreChain();
+  // The worker ran attempt 4 of `a` when dagd died, and still does.
+  AddWorkerRunning(kBack, {Ref(0, 4)});
+  PassGrace();
+  EXPECT_TRUE(Dispatch(kBack).empty());  // not sent again
+  EXPECT_EQ(StateOf("a"), v1::TASK_RUNNING);
+  EXPECT_EQ(scheduler_.adopted_attempts(), 1u);
+  Report(kBack, AssignmentOf(0, 4), true, "40");
+  std::vector<v1::Assignment> sent = Dispatch(kBack);
+  ASSERT_THAT(Ids(sent), ElementsAre("b"));
+  EXPECT_EQ(sent[0].inputs(0).data(), "40");
+  // New attempts number past the ones workers reported.
+  EXPECT_EQ(sent[0].task().attempt(), 1u);
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
+TEST_F(SchedulerRecoveryTest, ResultFinishedWhileDagdWasDownIsNotRunAgain) {
+  RestoreChain();
+  AddWorker(kBack, 1);
+  // Its first batch: a result kept while dagd was down.
+  Report(kBack, AssignmentOf(0, 2), true, "40");
+  EXPECT_EQ(StateOf("a"), v1::TASK_SUCCEEDED);
+  EXPECT_EQ(scheduler_.adopted_attempts(), 1u);
+  PassGrace();
+  std::vector<v1::Assignment> sent = Dispatch(kBack);
+  ASSERT_THAT(Ids(sent), ElementsAre("b"));  // `a` is not run again
+  ASSERT_EQ(last_writes_.results.size(), 1u);
+  EXPECT_EQ(last_writes_.results[0].result.data, "40");
+}
+
+TEST_F(SchedulerRecoveryTest, RecoveredJobsWaitOutTheGraceOnly) {
+  RestoreChain();
+  AddWorker(kWorker, 1);
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  clock_.Advance(SchedulerOptions().recovery_grace - absl::Milliseconds(1));
+  EXPECT_TRUE(Dispatch(kWorker).empty());
+  clock_.Advance(absl::Milliseconds(1));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  // A job submitted after the restart does not wait.
+  Submit(R"({"tasks": [{"id": "fresh", "fn": "const"}]})");
+  AddWorker(kOther, 1);
+  EXPECT_THAT(Ids(Dispatch(kOther)), ElementsAre("fresh"));
+}
+
+TEST_F(SchedulerRecoveryTest, LateSuccessEndsTheNewerAttempt) {
+  RestoreChain();
+  AddWorker(kWorker, 1);
+  PassGrace();
+  std::vector<v1::Assignment> rerun = Dispatch(kWorker);
+  ASSERT_THAT(Ids(rerun), ElementsAre("a"));
+  // The worker that ran attempt 1 before the restart comes back late with
+  // its result: it is taken, and the rerun is cancelled. (It offers only
+  // `const`, so that `b` can only go to kWorker.)
+  AddWorker(kBack, 1, {"const"});
+  Report(kBack, AssignmentOf(0, 1), true, "41");
+  EXPECT_EQ(StateOf("a"), v1::TASK_SUCCEEDED);
+  Dispatch(kWorker);
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  EXPECT_EQ(last_cancels_[0].attempt(), rerun[0].task().attempt());
+  ASSERT_EQ(last_writes_.results.size(), 1u);
+  EXPECT_EQ(last_writes_.results[0].result.data, "41");
+  // The cancelled attempt's own end frees its slot and is not a result.
+  Report(kWorker, rerun[0], true, "99");
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+  std::vector<v1::Assignment> next = Dispatch(kWorker);
+  ASSERT_THAT(Ids(next), ElementsAre("b"));
+  EXPECT_EQ(next[0].inputs(0).data(), "41");
+}
+
+TEST_F(SchedulerRecoveryTest, TaskWhoseInputsAreUnknownIsNotTakenOver) {
+  RestoreChain();
+  // `b` ran on the worker after `a`, but `a`'s result never reached dagd:
+  // `b`'s inputs are not the stored ones, so neither report is used.
+  AddWorkerRunning(kBack, {Ref(1, 1)});
+  Report(kBack, AssignmentOf(1, 1), true, "7");
+  EXPECT_EQ(StateOf("b"), v1::TASK_PENDING);
+  EXPECT_EQ(scheduler_.adopted_attempts(), 0u);
+  EXPECT_EQ(scheduler_.dropped_reports(), 1u);
+}
+
+TEST_F(SchedulerRecoveryTest, StreamBrokenWithoutRestartKeepsItsAttempt) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  ASSERT_EQ(first.size(), 1u);
+  scheduler_.RemoveWorker(kWorker);
+  // The same process reconnects as a new stream, still running it.
+  WorkerSpec spec = Worker(kBack, 1);
+  spec.running.push_back(first[0].task());
+  scheduler_.AddWorker(kBack, std::move(spec));
+  EXPECT_TRUE(Dispatch(kBack).empty());
+  Report(kBack, first[0], true, "5");
+  Dispatch(kBack);
+  ASSERT_EQ(last_writes_.results.size(), 1u);
+  EXPECT_EQ(last_writes_.results[0].result.data, "5");
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
+TEST_F(SchedulerRecoveryTest, EveryResultIsAcknowledged) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  Report(kWorker, sent[0], true, "1");
+  Report(kWorker, sent[0], true, "1");  // a duplicate: dropped, acked too
+  TurnOutput out = scheduler_.TakeOutput();
+  ASSERT_EQ(out.sends[kWorker].acked_size(), 2);
+  EXPECT_EQ(out.sends[kWorker].acked(0).attempt(), sent[0].task().attempt());
+  EXPECT_EQ(out.sends[kWorker].acked(1).task_index(), 0u);
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,413 @@
+// A failed store write is never acknowledged: the Coordinator on a real
+// RocksMetaStore wrapped by a store that fails Commit on demand.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "server/clock.h"
+#include "server/coordinator.h"
+#include "storage/rocksdb_meta_store.h"
+#include "tests/testutil/process.h"
+
+namespace dagd {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+bool IsFinal(v1::JobState state) {
+  return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
+         state == v1::JOB_CANCELLED;
+}
+
+// Forwards to a real store; Commit fails (before touching it) while
+// failing() is set, as a full or broken disk would. Thread-safe.
+class FailingMetaStore : public MetaStore {
+ public:
+  explicit FailingMetaStore(MetaStore* base) : base_(base) {}
+
+  void FailCommits() { fail_ = true; }
+  int commits() const { return commits_; }  // attempted, failed or not
+  int synced_commits() const { return synced_commits_; }
+
+  absl::Status Commit(const WriteSet& writes, bool sync,
+                      uint64_t* bytes) override {
+    ++commits_;
+    if (fail_) {
+      if (bytes != nullptr) *bytes = 0;
+      return absl::UnavailableError("injected: No space left on device");
+    }
+    if (sync) ++synced_commits_;
+    return base_->Commit(writes, sync, bytes);
+  }
+  absl::StatusOr<uint64_t> StartIncarnation() override {
+    return base_->StartIncarnation();
+  }
+  absl::StatusOr<uint64_t> NextJobSeq() override { return base_->NextJobSeq(); }
+  absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override {
+    return base_->GetJobStatus(seq);
+  }
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
+      uint64_t before_seq, size_t limit) override {
+    return base_->ListJobStatuses(before_seq, limit);
+  }
+  absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
+                                               uint32_t index) override {
+    return base_->GetTaskStatus(seq, index);
+  }
+  absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
+                                         absl::string_view task_id) override {
+    return base_->FindTaskIndex(seq, task_id);
+  }
+  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
+  ListTaskStatuses(uint64_t seq) override {
+    return base_->ListTaskStatuses(seq);
+  }
+  absl::StatusOr<StoredResult> GetResult(uint64_t seq,
+                                         uint32_t index) override {
+    return base_->GetResult(seq, index);
+  }
+  absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
+                                           uint32_t index) override {
+    return base_->GetTaskSpec(seq, index);
+  }
+  absl::StatusOr<std::optional<uint64_t>> FindRequest(
+      absl::string_view request_id) override {
+    return base_->FindRequest(request_id);
+  }
+  absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override {
+    return base_->LoadUnfinishedJobs();
+  }
+
+ private:
+  MetaStore* const base_;
+  std::atomic<bool> fail_{false};
+  std::atomic<int> commits_{0};
+  std::atomic<int> synced_commits_{0};
+};
+
+// The answer to one Coordinator call.
+template <typename T>
+class Answer {
+ public:
+  Coordinator::Reply<T> Callback() {
+    return [this](absl::StatusOr<T> result) {
+      result_ = std::move(result);
+      done_.Notify();
+    };
+  }
+  bool answered() const { return done_.HasBeenNotified(); }
+  absl::StatusOr<T> Get() {
+    if (!done_.WaitForNotificationWithTimeout(kWait)) {
+      return absl::DeadlineExceededError("no answer");
+    }
+    return result_;
+  }
+
+ private:
+  absl::Notification done_;
+  absl::StatusOr<T> result_ = absl::UnknownError("unset");
+};
+
+// A worker stream that keeps what it was sent.
+class RecordingWorkerSink : public WorkerSink {
+ public:
+  void Send(v1::CoordinatorMessage message) override {
+    absl::MutexLock lock(&mu_);
+    sent_.push_back(std::move(message));
+  }
+  void Close(absl::Status) override {}
+
+  // The first assignment of task `index`, waiting for it.
+  absl::StatusOr<v1::Assignment> WaitForAssignment(uint32_t index) {
+    absl::MutexLock lock(&mu_);
+    std::optional<v1::Assignment> found;
+    auto sent = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      found = FindAssignment(index);
+      return found.has_value();
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&sent), kWait)) {
+      return absl::DeadlineExceededError("no assignment");
+    }
+    return *found;
+  }
+  bool WaitForRegistered() {
+    absl::MutexLock lock(&mu_);
+    auto registered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const auto& m : sent_) {
+        if (m.has_registered()) return true;
+      }
+      return false;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&registered), kWait);
+  }
+  bool Assigned(uint32_t index) {
+    absl::MutexLock lock(&mu_);
+    return FindAssignment(index).has_value();
+  }
+
+ private:
+  std::optional<v1::Assignment> FindAssignment(uint32_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& m : sent_) {
+      for (const auto& a : m.batch().assignments()) {
+        if (a.task().task_index() == index) return a;
+      }
+    }
+    return std::nullopt;
+  }
+
+  absl::Mutex mu_;
+  std::vector<v1::CoordinatorMessage> sent_ ABSL_GUARDED_BY(mu_);
+};
+
+// A watch stream that records how it ended.
+class RecordingWatchSink : public WatchSink {
+ public:
+  void Send(v1::JobEvent) override {}
+  void Fail(absl::Status status) override {
+    failed_ = std::move(status);
+    done_.Notify();
+  }
+  absl::Status WaitForFailure() {
+    if (!done_.WaitForNotificationWithTimeout(kWait)) {
+      return absl::DeadlineExceededError("the watch did not end");
+    }
+    return failed_;
+  }
+
+ private:
+  absl::Notification done_;
+  absl::Status failed_;
+};
+
+class StoreFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<testing::TempDir>> dir =
+        testing::TempDir::Create("dagd-store-fault-");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    absl::StatusOr<std::unique_ptr<RocksMetaStore>> store =
+        RocksMetaStore::Open(dir_->path() + "/db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    rocks_ = *std::move(store);
+    faulty_ = std::make_unique<FailingMetaStore>(rocks_.get());
+    CoordinatorOptions options;
+    // Only acknowledgements sync: a periodic sync cannot hide a missing one.
+    options.sync_interval = absl::Hours(1);
+    coordinator_ =
+        std::make_unique<Coordinator>(options, faulty_.get(), &clock_);
+    coordinator_->SetFatalHandler([this](const absl::Status& status) {
+      fatal_status_ = status;
+      if (++fatal_calls_ == 1) fatal_.Notify();
+    });
+    ASSERT_EQ(coordinator_->Start(), absl::OkStatus());
+  }
+
+  void TearDown() override {
+    if (coordinator_ != nullptr) coordinator_->Stop();
+  }
+
+  static v1::SubmitJobRequest Request(const std::string& json,
+                                      bool wait = false,
+                                      const std::string& request_id = "") {
+    v1::SubmitJobRequest request;
+    auto parsed = google::protobuf::util::JsonStringToMessage(
+        json, request.mutable_job());
+    EXPECT_TRUE(parsed.ok()) << parsed;
+    request.set_wait(wait);
+    request.set_request_id(request_id);
+    return request;
+  }
+
+  absl::StatusOr<v1::SubmitJobResponse> Submit(v1::SubmitJobRequest request) {
+    Answer<v1::SubmitJobResponse> answer;
+    coordinator_->Submit(std::move(request), answer.Callback());
+    return answer.Get();
+  }
+
+  // Connects a worker offering const and add, without grants ahead.
+  WorkerId ConnectWorker(std::shared_ptr<RecordingWorkerSink> sink) {
+    const WorkerId id = coordinator_->NewWorkerId();
+    v1::Register hello;
+    hello.set_name("w");
+    hello.set_slots(1);
+    hello.add_functions("const");
+    hello.add_functions("add");
+    coordinator_->WorkerConnected(id, sink, hello, "test");
+    EXPECT_TRUE(sink->WaitForRegistered());
+    return id;
+  }
+
+  // Every query answers UNAVAILABLE: nothing is served from memory that
+  // the store may not hold.
+  void ExpectEveryQueryUnavailable(const std::string& job_id) {
+    Answer<v1::JobStatus> job;
+    coordinator_->GetJob(job_id, job.Callback());
+    EXPECT_EQ(job.Get().status().code(), absl::StatusCode::kUnavailable);
+    Answer<v1::ListJobsResponse> jobs;
+    coordinator_->ListJobs(v1::ListJobsRequest(), jobs.Callback());
+    EXPECT_EQ(jobs.Get().status().code(), absl::StatusCode::kUnavailable);
+    Answer<v1::TaskStatus> task;
+    coordinator_->GetTask(job_id, "a", task.Callback());
+    EXPECT_EQ(task.Get().status().code(), absl::StatusCode::kUnavailable);
+    Answer<v1::ListTasksResponse> tasks;
+    coordinator_->ListTasks(job_id, tasks.Callback());
+    EXPECT_EQ(tasks.Get().status().code(), absl::StatusCode::kUnavailable);
+    Answer<v1::GetResultResponse> result;
+    coordinator_->GetResult(job_id, "a", result.Callback());
+    EXPECT_EQ(result.Get().status().code(), absl::StatusCode::kUnavailable);
+    Answer<v1::CancelJobResponse> cancel;
+    coordinator_->Cancel(job_id, cancel.Callback());
+    EXPECT_EQ(cancel.Get().status().code(), absl::StatusCode::kUnavailable);
+    Answer<v1::ListWorkersResponse> workers;
+    coordinator_->ListWorkers(workers.Callback());
+    EXPECT_EQ(workers.Get().status().code(), absl::StatusCode::kUnavailable);
+    auto watch = std::make_shared<RecordingWatchSink>();
+    coordinator_->Watch(job_id, /*end_only=*/false, watch);
+    EXPECT_EQ(watch->WaitForFailure().code(), absl::StatusCode::kUnavailable);
+  }
+
+  SystemClock clock_;
+  std::unique_ptr<testing::TempDir> dir_;
+  std::unique_ptr<RocksMetaStore> rocks_;
+  std::unique_ptr<FailingMetaStore> faulty_;
+  std::unique_ptr<Coordinator> coordinator_;
+  absl::Notification fatal_;
+  std::atomic<int> fatal_calls_{0};
+  absl::Status fatal_status_;  // written before fatal_ is notified
+};
+
+constexpr char kJob[] = R"({"tasks": [
+  {"id": "a", "fn": "const", "args": {"value": 1}},
+  {"id": "b", "fn": "add", "inputs": ["a"], "args": {"value": 1}}]})";
+
+TEST_F(StoreFaultTest, SubmissionWhoseCommitFailsIsNotAcknowledged) {
+  faulty_->FailCommits();
+  absl::StatusOr<v1::SubmitJobResponse> submitted = Submit(Request(kJob));
+  ASSERT_FALSE(submitted.ok()) << "acknowledged as " << submitted->job_id();
+  EXPECT_EQ(submitted.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(submitted.status().message(),
+              HasSubstr("a store write failed: injected"));
+
+  // The fatal handler ran once, so the process stops.
+  ASSERT_TRUE(fatal_.WaitForNotificationWithTimeout(kWait));
+  EXPECT_EQ(fatal_status_.code(), absl::StatusCode::kUnavailable);
+
+  // Not half-stored: no record of the job at all.
+  EXPECT_TRUE(absl::IsNotFound(rocks_->GetJobStatus(1).status()));
+  EXPECT_TRUE(absl::IsNotFound(rocks_->FindTaskIndex(1, "a").status()));
+  EXPECT_TRUE(absl::IsNotFound(rocks_->GetTaskSpec(1, 0).status()));
+  absl::StatusOr<std::vector<v1::JobStatus>> jobs =
+      rocks_->ListJobStatuses(UINT64_MAX, 10);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_TRUE(jobs->empty());
+  absl::StatusOr<std::vector<StoredJob>> unfinished =
+      rocks_->LoadUnfinishedJobs();
+  ASSERT_TRUE(unfinished.ok()) << unfinished.status();
+  EXPECT_TRUE(unfinished->empty());
+
+  // The job lives in the scheduler's memory, but nothing serves it.
+  ExpectEveryQueryUnavailable("j1");
+  absl::StatusOr<v1::SubmitJobResponse> again = Submit(Request(kJob));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kUnavailable);
+  // Nothing more is written once a write failed, not even the last sync.
+  coordinator_->Stop();
+  EXPECT_EQ(faulty_->commits(), 1);
+  EXPECT_EQ(fatal_calls_, 1);
+}
+
+TEST_F(StoreFaultTest, WaitingSubmissionWhoseCommitFailsGetsUnavailable) {
+  faulty_->FailCommits();
+  absl::StatusOr<v1::SubmitJobResponse> submitted =
+      Submit(Request(kJob, /*wait=*/true));
+  EXPECT_EQ(submitted.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(fatal_.WaitForNotificationWithTimeout(kWait));
+  EXPECT_TRUE(absl::IsNotFound(rocks_->GetJobStatus(1).status()));
+}
+
+TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
+  auto sink = std::make_shared<RecordingWorkerSink>();
+  const WorkerId worker = ConnectWorker(sink);
+  absl::StatusOr<v1::SubmitJobResponse> submitted = Submit(Request(kJob));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  ASSERT_EQ(submitted->job_id(), "j1");
+  absl::StatusOr<v1::Assignment> a = sink->WaitForAssignment(0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  // The assignment went out after its turn's commit: this is what is stored.
+  absl::StatusOr<v1::JobStatus> before = rocks_->GetJobStatus(1);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_FALSE(IsFinal(before->state()));
+
+  faulty_->FailCommits();
+  v1::WorkerMessage report;
+  v1::TaskResult* result = report.mutable_batch()->add_results();
+  *result->mutable_task() = a->task();
+  result->set_ok(true);
+  result->mutable_output()->set_data("1");
+  result->mutable_output()->set_content_type("application/json");
+  coordinator_->WorkerMessage(worker, report);
+  ASSERT_TRUE(fatal_.WaitForNotificationWithTimeout(kWait));
+
+  // The store holds what was written before, and nothing of the result.
+  absl::StatusOr<v1::JobStatus> after = rocks_->GetJobStatus(1);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*before, *after))
+      << before->DebugString() << " vs " << after->DebugString();
+  EXPECT_TRUE(absl::IsNotFound(rocks_->GetTaskStatus(1, 0).status()));
+  EXPECT_TRUE(absl::IsNotFound(rocks_->GetResult(1, 0).status()));
+
+  // dagd does not serve the unwritten success, nor act on it.
+  ExpectEveryQueryUnavailable("j1");
+  coordinator_->Stop();
+  EXPECT_FALSE(sink->Assigned(1)) << "b was dispatched on an unstored result";
+
+  // A restart finds the job unfinished, with a to run again.
+  absl::StatusOr<std::vector<StoredJob>> unfinished =
+      rocks_->LoadUnfinishedJobs();
+  ASSERT_TRUE(unfinished.ok()) << unfinished.status();
+  ASSERT_EQ(unfinished->size(), 1u);
+  EXPECT_TRUE((*unfinished)[0].task_statuses.empty());
+}
+
+// A resubmission answered with the job an earlier request created is an
+// acknowledgement too: it is fsynced first, even when the earlier request
+// (one that waits for the job's end) was not.
+TEST_F(StoreFaultTest, DuplicateRequestIsAnsweredOnlyAfterASync) {
+  constexpr char kUnrunnable[] = R"({"tasks": [{"id": "a", "fn": "nosuch"}]})";
+  Answer<v1::SubmitJobResponse> waiting;
+  coordinator_->Submit(Request(kUnrunnable, /*wait=*/true, "req-1"),
+                       waiting.Callback());
+  // The job is written (without a sync: its answer waits for its end).
+  ASSERT_TRUE(testing::PollUntil([&] { return rocks_->GetJobStatus(1).ok(); },
+                                 kWait, "the waiting submission to be written")
+                  .ok());
+  const int synced = faulty_->synced_commits();
+
+  absl::StatusOr<v1::SubmitJobResponse> again =
+      Submit(Request(kUnrunnable, /*wait=*/false, "req-1"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->job_id(), "j1");
+  EXPECT_TRUE(again->existing());
+  EXPECT_GT(faulty_->synced_commits(), synced);
+  EXPECT_FALSE(waiting.answered());
+  coordinator_->CloseStreams();
+  EXPECT_EQ(waiting.Get().status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace dagd
