@@ -1,34 +1,53 @@
 #!/usr/bin/env bash
-# Installs the Debian packages dagd needs to build and test. Idempotent: a
-# package that is already installed is left alone, and apt is not touched at
-# all when nothing is missing.
+# Installs the Debian packages dagd needs to build and test, then the npm
+# packages the tests use (tests/s3: s3rver, pinned by its package-lock.json).
+# Idempotent: a package that is already installed is left alone, apt is not
+# touched at all when nothing is missing, and npm only runs when
+# tests/s3/node_modules is missing or older than the lock file.
 set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 PACKAGES=(
   build-essential cmake pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
-  libjemalloc-dev
+  libjemalloc-dev libssl-dev
   clang-format
   prometheus python3 python3-yaml graphviz
+  nodejs npm awscli zip
 )
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  # A nodejs from NodeSource bundles npm and conflicts with Debian's npm
+  # package: installing that would replace node. Any working npm will do.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if ! installed "$p"; then missing+=("$p"); fi
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm packages for the tests, exactly as package-lock.json pins them.
+S3_TESTS="$ROOT/tests/s3"
+if [ ! -d "$S3_TESTS/node_modules" ] ||
+   [ "$S3_TESTS/package-lock.json" -nt "$S3_TESTS/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in tests/s3 (s3rver for the S3 tests)"
+  (cd "$S3_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: tests/s3 npm packages present"
+fi

@@ -48,6 +48,9 @@ absl::Status Coordinator::Start() {
   absl::StatusOr<uint64_t> incarnation = store_->StartIncarnation();
   if (!incarnation.ok()) return incarnation.status();
   next_worker_id_ = (*incarnation << 32) + 1;
+  absl::StatusOr<std::string> store_id = store_->StoreId();
+  if (!store_id.ok()) return store_id.status();
+  store_id_ = *std::move(store_id);
   last_sync_ = clock_->Now();
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
@@ -60,6 +63,8 @@ absl::Status Coordinator::Recover() {
   JobLimits unlimited;
   unlimited.max_tasks_per_job = UINT32_MAX;
   unlimited.max_job_bytes = UINT64_MAX;
+  // Lambda tasks of a dagd restarted without Lambda wait, saying why.
+  unlimited.lambda = true;
   for (StoredJob& stored : *jobs) {
     absl::StatusOr<CompiledJob> job =
         CompileJob(std::move(stored.spec), unlimited);
@@ -725,23 +730,40 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
                           registration.functions().end());
     spec.peer = std::move(peer);
     spec.accepts_grants = registration.accepts_grants();
-    spec.running.assign(
-        std::make_move_iterator(registration.mutable_running()->begin()),
-        std::make_move_iterator(registration.mutable_running()->end()));
+    // Attempts and results from another store name other jobs.
+    spec.foreign = !registration.store_id().empty() &&
+                   registration.store_id() != store_id_;
+    if (!spec.foreign) {
+      spec.running.assign(
+          std::make_move_iterator(registration.mutable_running()->begin()),
+          std::make_move_iterator(registration.mutable_running()->end()));
+    }
     LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
               << spec.slots << " slots, " << spec.functions.size()
               << " functions) joined"
               << (spec.running.empty()
                       ? ""
                       : absl::StrCat(", still running ", spec.running.size(),
-                                     " tasks"));
+                                     " tasks"))
+              << (registration.results().empty()
+                      ? ""
+                      : absl::StrCat(", with ", registration.results_size(),
+                                     " results kept"))
+              << (spec.foreign ? ", holding work of another data directory "
+                                 "(ignored)"
+                               : "");
     scheduler_.AddWorker(id, std::move(spec));
+    // Kept results count before this turn hands anything out.
+    for (v1::TaskResult& result : *registration.mutable_results()) {
+      scheduler_.OnTaskResult(id, std::move(result));
+    }
     ++turn_registrations_;
     worker_sinks_[id] = sink;
     v1::CoordinatorMessage message;
     message.mutable_registered()->set_worker_id(WorkerIdName(id));
     message.mutable_registered()->set_heartbeat_interval_ms(
         absl::ToInt64Milliseconds(options_.heartbeat_interval));
+    message.mutable_registered()->set_store_id(store_id_);
     AfterCommit(
         [sink, message = std::move(message)](const absl::Status& s) mutable {
           if (s.ok()) sink->Send(std::move(message));

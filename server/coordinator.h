@@ -166,6 +166,7 @@ class Coordinator {
   Clock* const clock_;
 
   std::atomic<WorkerId> next_worker_id_{1};
+  std::string store_id_;  // set by Start()
 
   absl::Mutex mu_;
   std::vector<Event> queue_ ABSL_GUARDED_BY(mu_);

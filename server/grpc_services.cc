@@ -80,6 +80,13 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
                          "Register"));
         return;
       }
+      if (in_.register_().pool() == kLambdaPool) {
+        sink_->writer.FinishAfterWrites(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            "pool 'lambda' is dagd's own, for tasks it sends to AWS Lambda; "
+            "start the worker with another --pool"));
+        return;
+      }
       id_ = coordinator_->NewWorkerId();
       coordinator_->WorkerConnected(id_, sink_,
                                     std::move(*in_.mutable_register_()), peer_);

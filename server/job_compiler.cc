@@ -35,8 +35,10 @@ absl::Status TaskError(const v1::JobSpec& spec, uint32_t i,
 }
 
 // Workers take "" (any worker) and "pool:NAME" (workers started with
-// --pool=NAME).
-absl::Status CheckExecutor(const v1::JobSpec& spec, uint32_t i) {
+// --pool=NAME); Lambda takes "lambda" (the --lambda_function) and
+// "lambda:NAME".
+absl::Status CheckExecutor(const v1::JobSpec& spec, uint32_t i,
+                           const JobLimits& limits) {
   const std::string& executor = spec.tasks(i).executor();
   if (executor.empty()) return absl::OkStatus();
   if (absl::StartsWith(executor, "pool:")) {
@@ -46,15 +48,23 @@ absl::Status CheckExecutor(const v1::JobSpec& spec, uint32_t i) {
     return absl::OkStatus();
   }
   if (executor == "lambda" || absl::StartsWith(executor, "lambda:")) {
-    return TaskError(spec, i,
-                     absl::StrCat("executor '", executor,
-                                  "': Lambda dispatch is not supported by "
-                                  "this dagd yet"));
+    if (executor.size() == 7) {
+      return TaskError(spec, i, "executor 'lambda:' names no function");
+    }
+    if (!limits.lambda) {
+      return TaskError(
+          spec, i,
+          absl::StrCat("executor '", executor,
+                       "': this dagd does not dispatch to Lambda (start it "
+                       "with --lambda_function)"));
+    }
+    return absl::OkStatus();
   }
   return TaskError(spec, i,
                    absl::StrCat("executor '", executor,
-                                "' is not one of \"\" (any worker) or "
-                                "\"pool:NAME\""));
+                                "' is not one of \"\" (any worker), "
+                                "\"pool:NAME\", \"lambda\" or "
+                                "\"lambda:NAME\""));
 }
 
 bool Negative(const Duration& d) { return d.seconds() < 0 || d.nanos() < 0; }
@@ -98,11 +108,12 @@ absl::Status CheckRetry(const v1::JobSpec& spec, uint32_t i) {
 }
 
 // Checks what can be checked of one task without looking at the others.
-absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i) {
+absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
+                             const JobLimits& limits) {
   const v1::TaskSpec& task = spec.tasks(i);
   if (task.id().empty()) return TaskError(spec, i, "id is empty");
   if (task.fn().empty()) return TaskError(spec, i, "fn is empty");
-  if (absl::Status status = CheckExecutor(spec, i); !status.ok()) {
+  if (absl::Status status = CheckExecutor(spec, i, limits); !status.ok()) {
     return status;
   }
   for (const auto& [name, amount] : task.resources().amounts()) {
@@ -258,7 +269,9 @@ absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
   absl::flat_hash_map<absl::string_view, uint32_t> index;
   index.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
-    if (absl::Status s = CheckTaskFields(job.spec, i); !s.ok()) return s;
+    if (absl::Status s = CheckTaskFields(job.spec, i, limits); !s.ok()) {
+      return s;
+    }
     auto [it, inserted] = index.emplace(job.spec.tasks(i).id(), i);
     if (!inserted) {
       return TaskError(

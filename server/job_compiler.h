@@ -12,6 +12,9 @@ namespace dagd {
 struct JobLimits {
   uint32_t max_tasks_per_job = 1'000'000;
   uint64_t max_job_bytes = 256ull << 20;
+  // dagd dispatches to AWS Lambda (--lambda_function is set): tasks may
+  // have executor "lambda" or "lambda:NAME".
+  bool lambda = false;
 };
 
 // A job in index form: tasks numbered 0..n-1 in submission order, edges as

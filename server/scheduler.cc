@@ -122,9 +122,7 @@ void Scheduler::RestoreJob(
   Job& job = InsertJob(seq, std::move(graph), std::move(status));
   if (options_.recovery_grace > absl::ZeroDuration()) {
     job.held = true;
-    if (!recovery_hold_until_) {
-      recovery_hold_until_ = clock_->Now() + options_.recovery_grace;
-    }
+    recovery_hold_pending_ = !recovery_hold_until_;
   }
   const uint32_t n = job.graph.size();
   for (const auto& [index, stored] : finished) {
@@ -501,6 +499,12 @@ void Scheduler::MaybeFinish(Job& job) {
 
 void Scheduler::Tick() {
   const absl::Time now = clock_->Now();
+  if (recovery_hold_pending_) {
+    // Counted from the first turn, when dagd is about to serve, not from
+    // the start of a long recovery.
+    recovery_hold_until_ = now + options_.recovery_grace;
+    recovery_hold_pending_ = false;
+  }
   if (recovery_hold_until_ && *recovery_hold_until_ <= now) {
     ReleaseRecoveryHold();
   }

@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
@@ -57,7 +58,17 @@ struct WorkerSpec {
   // Attempts the worker holds as it connects (Register.running): after a
   // broken stream or a restart of dagd, they are taken over, not rerun.
   std::vector<v1::TaskRef> running;
+  // Its earlier attempts belong to another store (dagd was restarted on
+  // another --data_dir): none of its reports of them is taken over.
+  bool foreign = false;
+  // Runs any function (Lambda dispatch: dagd cannot know what the deployed
+  // functions offer, and a task of a function they lack fails there).
+  bool any_function = false;
 };
+
+// The pool of tasks with executor "lambda" or "lambda:NAME", served by
+// dagd's Lambda dispatcher; workers cannot join it.
+inline constexpr absl::string_view kLambdaPool = "lambda";
 
 struct SchedulerOptions {
   // A worker that sends nothing for this long is declared lost.
@@ -75,6 +86,8 @@ struct SchedulerOptions {
   // the attempts they still run or finished meanwhile. Workers retry at
   // least every 2 s.
   absl::Duration recovery_grace = absl::Seconds(5);
+  // The function tasks with executor "lambda" invoke (--lambda_function).
+  std::string lambda_function;
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -230,6 +243,8 @@ class Scheduler {
   // Takes over an attempt the worker reported running as it registered,
   // when the task is ready and nothing else holds it.
   void AdoptRunning(Worker& worker, const v1::TaskRef& ref);
+  bool CanAdopt(const Job& job, uint32_t task, const Worker& worker) const;
+  void Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number);
   // A result of an attempt that is not the current one: true when taken.
   bool AdoptResult(WorkerId id, Worker* worker, Job& job, uint32_t task,
                    v1::TaskResult& result);
@@ -344,8 +359,10 @@ class Scheduler {
   std::vector<uint64_t> finished_jobs_;  // leave memory at TakeOutput()
   uint64_t dropped_reports_ = 0;
   uint64_t adopted_attempts_ = 0;
-  // Set by the first RestoreJob: recovered jobs are held until then.
+  // Recovered jobs are held until then: set by the first Tick() after a
+  // RestoreJob (pending until that Tick).
   std::optional<absl::Time> recovery_hold_until_;
+  bool recovery_hold_pending_ = false;
   TurnOutput out_;
 };
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler.h"
@@ -65,6 +66,12 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
     a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));
   }
   a->set_slots(demands_[job.tasks[task].demand]->slots);
+  if (absl::StartsWith(spec.executor(), kLambdaPool)) {
+    a->set_lambda_function(
+        spec.executor() == kLambdaPool
+            ? options_.lambda_function
+            : spec.executor().substr(kLambdaPool.size() + 1));
+  }
   if (after != kNoTask) {
     v1::TaskRef* ref = a->mutable_after();
     ref->set_job_id(job.status.job_id());

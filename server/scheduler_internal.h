@@ -143,6 +143,9 @@ struct AttemptRef {
 struct StoppingAttempt {
   uint32_t demand = 0;
   uint32_t group = 0;  // the exclusive group it holds + 1, or 0
+  // False for an attempt this scheduler never counted (one a reconnecting
+  // worker listed that could not be taken over): its end frees nothing.
+  bool holds = true;
 };
 
 struct Scheduler::Worker {
@@ -160,7 +163,8 @@ struct Scheduler::Worker {
 
   uint32_t free() const { return spec.slots > busy ? spec.slots - busy : 0; }
   bool Offers(uint32_t fn) const {
-    return std::find(fns.begin(), fns.end(), fn) != fns.end();
+    return spec.any_function ||
+           std::find(fns.begin(), fns.end(), fn) != fns.end();
   }
   double Capacity(uint32_t resource) const {
     return resource < capacity.size() ? capacity[resource] : 0;

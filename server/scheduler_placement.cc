@@ -43,9 +43,11 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
   if (plain) {
     plain_demands_.emplace(std::make_pair(fn, slots), demands_.size());
   } else {
-    // The job compiler accepted only "" and "pool:NAME".
+    // The job compiler accepted only "", "pool:NAME" and "lambda[:NAME]".
     if (absl::StartsWith(spec.executor(), kPoolPrefix)) {
       demand->pool = spec.executor().substr(kPoolPrefix.size());
+    } else if (absl::StartsWith(spec.executor(), kLambdaPool)) {
+      demand->pool = std::string(kLambdaPool);
     }
     demand->labels.assign(labels.begin(), labels.end());
     std::sort(demand->labels.begin(), demand->labels.end());
@@ -341,6 +343,7 @@ void Scheduler::StopAttempt(Job& job, uint32_t task) {
 
 void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
                                const AttemptRef& ref) {
+  if (!stopped.holds) return;
   const Demand& demand = *demands_[stopped.demand];
   worker.busy -= std::min(worker.busy, demand.slots);
   free_slots_ += demand.slots;

@@ -17,31 +17,47 @@ namespace dagd {
 void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
   const std::optional<uint64_t> seq = SeqFromJobId(ref.job_id());
   Job* job = seq ? FindJob(*seq) : nullptr;
-  if (job == nullptr || ref.task_index() >= job->graph.size()) return;
   const uint32_t task = ref.task_index();
-  TaskRecord& t = job->tasks[task];
-  t.max_attempt = std::max(t.max_attempt, ref.attempt());
-  // Anything but a ready task means another attempt is current, or the
-  // task's inputs are not all in here (a task granted after one whose
-  // result has not come back yet): its report decides then.
-  if (t.state != v1::TASK_READY || t.retry_wait) return;
-  const Demand& demand = *demands_[t.demand];
-  if (!HasRoom(worker, demand)) return;
-  if (const uint32_t group = job->group_of(task);
-      group != 0 && groups_[group - 1].held) {
-    return;
+  if (job != nullptr && task < job->graph.size()) {
+    TaskRecord& t = job->tasks[task];
+    t.max_attempt = std::max(t.max_attempt, ref.attempt());
+    if (CanAdopt(*job, task, worker)) {
+      Adopt(*job, task, worker, ref.attempt());
+      return;
+    }
   }
+  // Another attempt is current, the task or its job is done, the task's
+  // inputs are not all in here (one granted after a task whose result has
+  // not come back), or it would break a limit: left running, it would run
+  // beside what the scheduler counts. Its end frees nothing.
+  *out_.sends[worker.id].add_cancels() = ref;
+  worker.stopping.emplace(AttemptRef{seq.value_or(0), task, ref.attempt()},
+                          StoppingAttempt{0, 0, /*holds=*/false});
+}
+
+bool Scheduler::CanAdopt(const Job& job, uint32_t task,
+                         const Worker& worker) const {
+  const TaskRecord& t = job.tasks[task];
+  if (t.state != v1::TASK_READY || t.retry_wait) return false;
+  if (!HasRoom(worker, *demands_[t.demand])) return false;
+  const uint32_t group = job.group_of(task);
+  return group == 0 || !groups_[group - 1].held;
+}
+
+void Scheduler::Adopt(Job& job, uint32_t task, Worker& worker,
+                      uint32_t number) {
+  TaskRecord& t = job.tasks[task];
   AttemptRecord& attempt = t.attempts.emplace_back();
-  attempt.number = ref.attempt();
+  attempt.number = number;
   attempt.worker = worker.id;
   attempt.worker_name = worker.spec.name;
   attempt.assigned_at = clock_->Now();  // taken over then; its start is lost
   t.worker = worker.id;
   t.grant_next = kNoTask;
-  Hold(*job, task, worker);
-  MarkRunnableStale(*job);
-  MarkJobRunning(*job);
-  SetState(*job, task, v1::TASK_RUNNING);
+  Hold(job, task, worker);
+  MarkRunnableStale(job);
+  MarkJobRunning(job);
+  SetState(job, task, v1::TASK_RUNNING);
   ++adopted_attempts_;
 }
 
@@ -49,6 +65,7 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
                             uint32_t task, v1::TaskResult& result) {
   TaskRecord& t = job.tasks[task];
   t.max_attempt = std::max(t.max_attempt, result.task().attempt());
+  if (worker == nullptr || worker->spec.foreign) return false;
   // Its inputs must be the ones stored here.
   if (job.Terminal(task) || t.remaining != 0 || t.state == v1::TASK_PENDING) {
     return false;

@@ -140,6 +140,9 @@ class MetaStore {
   //
   // The default refuses, so wrappers and fakes written before deletion
   // existed keep compiling; RocksMetaStore implements it.
+  // A random id made when the store was created, the same for its life.
+  virtual absl::StatusOr<std::string> StoreId() { return std::string(); }
+
   virtual absl::Status DeleteJob(uint64_t /*seq*/, bool /*sync*/) {
     return absl::UnimplementedError("this store cannot delete jobs");
   }

@@ -4,9 +4,11 @@
 #include <optional>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
@@ -286,6 +288,24 @@ absl::StatusOr<uint64_t> RocksMetaStore::StartIncarnation() {
       "writing the incarnation");
   if (!put.ok()) return put;
   return incarnation;
+}
+
+absl::StatusOr<std::string> RocksMetaStore::StoreId() {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], "store_id", &value);
+  if (s.ok()) return value;
+  if (!s.IsNotFound()) return FromRocks(s, "store id");
+  absl::BitGen gen;
+  value = absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
+                          absl::Uniform<uint64_t>(gen));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  absl::Status put =
+      FromRocks(db_->Put(sync, handles_[kMeta], "store_id", value),
+                "writing the store id");
+  if (!put.ok()) return put;
+  return value;
 }
 
 absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {

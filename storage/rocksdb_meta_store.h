@@ -48,6 +48,7 @@ class RocksMetaStore : public MetaStore {
   absl::Status Commit(const WriteSet& writes, bool sync,
                       uint64_t* bytes = nullptr) override;
   absl::StatusOr<uint64_t> StartIncarnation() override;
+  absl::StatusOr<std::string> StoreId() override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
   absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(

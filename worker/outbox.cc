@@ -18,9 +18,7 @@ void Outbox::Finished(v1::TaskResult result) {
   const uint64_t order = next_order_++;
   // A second result for the same attempt replaces nothing: the first stays.
   if (!order_.emplace(KeyOf(result.task()), order).second) return;
-  v1::TaskRef ref = result.task();
-  results_.emplace(order,
-                   Entry{std::move(result), State::kUnsent, std::move(ref)});
+  results_.emplace(order, Entry{std::move(result), State::kUnsent});
   ++unsent_;
 }
 
@@ -113,12 +111,14 @@ void Outbox::Open() {
   closed_ = false;
 }
 
-std::vector<v1::TaskRef> Outbox::PendingRefs() const {
+void Outbox::TakeKept(v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
-  std::vector<v1::TaskRef> refs;
-  refs.reserve(results_.size());
-  for (const auto& [order, entry] : results_) refs.push_back(entry.ref);
-  return refs;
+  for (auto& [order, entry] : results_) {
+    if (entry.state != State::kUnsent) continue;
+    *batch->add_results() = std::move(entry.result);
+    entry.state = State::kTaken;
+  }
+  unsent_ = 0;
 }
 
 size_t Outbox::pending_results() const {

@@ -67,10 +67,12 @@ class Outbox : public TaskReporter {
   // it is acknowledged, gets kSealed and ends the stream. Never undone.
   void Seal();
 
+  // Moves every unsent result into `batch` (whether or not the outbox is
+  // closed), for a Register; hand them back with Sent or Requeue.
+  void TakeKept(v1::WorkerBatch* batch);
+
   // Results not yet acknowledged, sent or not.
   size_t pending_results() const;
-  // Their attempts, in report order.
-  std::vector<v1::TaskRef> PendingRefs() const;
 
  private:
   using Key = std::tuple<std::string, uint32_t, uint32_t>;
@@ -79,7 +81,6 @@ class Outbox : public TaskReporter {
   struct Entry {
     v1::TaskResult result;  // moved out while kTaken
     State state = State::kUnsent;
-    v1::TaskRef ref;
   };
   // Takes back the results of a batch the writer had taken.
   void Return(v1::WorkerBatch& batch, State state)

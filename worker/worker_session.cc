@@ -33,18 +33,26 @@ WorkerSession::Outcome WorkerSession::Run(
   Outcome outcome;
   std::unique_ptr<WorkerStream> stream = stub->Connect(context);
   v1::WorkerMessage hello;
-  *hello.mutable_register_() = *hello_;
-  // Attempts that outlived the last stream (or the coordinator), finished
-  // ones first: dagd takes them over instead of running them again, before
-  // it hands out anything, and their results follow on the stream.
-  for (std::vector<v1::TaskRef> refs :
-       {outbox_->PendingRefs(), executor_->HeldAttempts()}) {
-    for (v1::TaskRef& ref : refs) {
-      *hello.mutable_register_()->add_running() = std::move(ref);
-    }
+  v1::Register* reg = hello.mutable_register_();
+  *reg = *hello_;
+  // What outlived the last stream (or the coordinator): attempts still
+  // held, and results never acknowledged. dagd takes them over before it
+  // hands out anything, instead of running them again. Held attempts are
+  // listed first: one that finishes in between is then in both lists, not
+  // in neither.
+  reg->set_store_id(store_id_);
+  for (v1::TaskRef& ref : executor_->HeldAttempts()) {
+    *reg->add_running() = std::move(ref);
   }
+  v1::WorkerBatch kept;
+  outbox_->TakeKept(&kept);
+  reg->mutable_results()->Swap(kept.mutable_results());
+  const bool wrote = stream->Write(hello);
+  // Back into the outbox's hands once the stream is known to be up.
+  kept.mutable_results()->Swap(reg->mutable_results());
   v1::CoordinatorMessage message;
-  if (!stream->Write(hello) || !stream->Read(&message)) {
+  if (!wrote || !stream->Read(&message)) {
+    outbox_->Requeue(std::move(kept));
     outcome.status = FromGrpc(stream->Finish());
     if (outcome.status.ok()) {
       outcome.status =
@@ -53,6 +61,7 @@ WorkerSession::Outcome WorkerSession::Run(
     return outcome;
   }
   if (!message.has_registered()) {
+    outbox_->Requeue(std::move(kept));
     context->TryCancel();
     stream->Finish();
     outcome.status = absl::FailedPreconditionError(
@@ -67,17 +76,33 @@ WorkerSession::Outcome WorkerSession::Run(
   (*log_)(Info(absl::StrCat("registered as worker ", outcome.worker_id,
                             " with ", hello_->slots(), " slots and ",
                             hello_->functions_size(), " functions")));
-  if (size_t kept = outbox_->pending_results(); kept > 0) {
-    (*log_)(Info(absl::StrCat("sending ", kept,
-                              " results not yet acknowledged by dagd")));
+  const std::string& store_id = message.registered().store_id();
+  if (!store_id_.empty() && store_id != store_id_) {
+    // Another data directory: its job ids name other jobs. dagd ignored
+    // what was listed; the attempts still running are of no use.
+    (*log_)(Warning(absl::StrCat(
+        "the coordinator serves another data directory than before; "
+        "cancelling ",
+        hello.register_().running_size(), " tasks and dropping ",
+        kept.results_size(), " results of the old one")));
+    executor_->CancelAll(CancelReason::kCoordinator);
+  } else {
+    if (kept.results_size() > 0) {
+      (*log_)(Info(absl::StrCat("sent ", kept.results_size(),
+                                " results not yet acknowledged by dagd")));
+    }
+    if (hello.register_().running_size() > 0) {
+      (*log_)(
+          Info(absl::StrCat("still running ", hello.register_().running_size(),
+                            " tasks from before; dagd takes them over")));
+    }
   }
-  if (hello.register_().running_size() > 0) {
-    (*log_)(
-        Info(absl::StrCat("still running ", hello.register_().running_size(),
-                          " tasks from before; dagd takes them over")));
-  }
+  store_id_ = store_id;
 
   outbox_->Open();
+  // Kept until acknowledged (dagd acknowledges the results of another
+  // store too, as of no use).
+  outbox_->Sent(std::move(kept));
   absl::Duration interval = HeartbeatInterval(message.registered());
   std::thread writer([&] { WriteLoop(stream.get(), context, interval); });
   while (stream->Read(&message)) {

@@ -55,6 +55,9 @@ class WorkerSession {
   Outbox* const outbox_;
   WorkerStatus* const status_;
   const LogFn* const log_;
+  // The store of the coordinator last registered with (Registered.store_id):
+  // the attempts and results kept belong to it.
+  std::string store_id_;
 };
 
 }  // namespace dagd

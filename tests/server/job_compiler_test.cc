@@ -105,11 +105,22 @@ TEST(JobCompilerTest, TwoTaskCycleIsClosed) {
 }
 
 TEST(JobCompilerTest, RejectsExecutorsItCannotDispatchTo) {
-  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+  EXPECT_THAT(
+      CompileError(R"({"tasks": [{"id": "a", "fn": "const",
                                           "executor": "lambda"}]})")
-                  .message(),
-              HasSubstr("task 'a': executor 'lambda': Lambda dispatch is not "
-                        "supported by this dagd yet"));
+          .message(),
+      HasSubstr("task 'a': executor 'lambda': this dagd does not "
+                "dispatch to Lambda (start it with --lambda_function)"));
+  JobLimits with_lambda;
+  with_lambda.lambda = true;
+  v1::JobSpec spec;
+  spec.add_tasks()->set_id("a");
+  spec.mutable_tasks(0)->set_fn("const");
+  spec.mutable_tasks(0)->set_executor("lambda:resize");
+  EXPECT_TRUE(CompileJob(spec, with_lambda).ok());
+  spec.mutable_tasks(0)->set_executor("lambda:");
+  EXPECT_THAT(CompileJob(spec, with_lambda).status().message(),
+              HasSubstr("task 'a': executor 'lambda:' names no function"));
   EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
                                           "executor": "gpu"}]})")
                   .message(),

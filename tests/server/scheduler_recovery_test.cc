@@ -39,7 +39,8 @@ class SchedulerRecoveryTest : public SchedulerTest {
   void RestoreChain() {
     v1::JobSpec spec;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    R"({"tasks": [{"id": "a", "fn": "const"},
+                    R"({"tasks": [{"id": "a", "fn": "const",
+                                   "retry": {"maxAttempts": 3}},
                                   {"id": "b", "fn": "add", "inputs": ["a"]},
                                   {"id": "c", "fn": "add", "inputs": ["b"]}]})",
                     &spec)
@@ -50,6 +51,8 @@ class SchedulerRecoveryTest : public SchedulerTest {
     status.set_job_id(JobIdFromSeq(kJob));
     status.set_state(v1::JOB_RUNNING);
     scheduler_.RestoreJob(kJob, *std::move(job), status, {}, {});
+    // The first turn after a restart starts the recovery grace.
+    scheduler_.Tick();
   }
 
   void AddWorkerRunning(WorkerId id, std::vector<v1::TaskRef> running) {
@@ -79,9 +82,56 @@ TEST_F(SchedulerRecoveryTest, RunningAttemptReportedAtRegisterIsTakenOver) {
   std::vector<v1::Assignment> sent = Dispatch(kBack);
   ASSERT_THAT(Ids(sent), ElementsAre("b"));
   EXPECT_EQ(sent[0].inputs(0).data(), "40");
-  // New attempts number past the ones workers reported.
-  EXPECT_EQ(sent[0].task().attempt(), 1u);
   EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
+TEST_F(SchedulerRecoveryTest, NewAttemptsNumberPastReportedOnes) {
+  RestoreChain();
+  AddWorkerRunning(kBack, {Ref(0, 4)});
+  Report(kBack, AssignmentOf(0, 4), false, "boom");  // attempt 4 failed
+  // Past the grace and the retry's backoff, the worker still heard from.
+  clock_.Advance(absl::Seconds(6));
+  scheduler_.OnHeartbeat(kBack);
+  std::vector<v1::Assignment> sent = Dispatch(kBack);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  EXPECT_EQ(sent[0].task().attempt(), 5u);
+}
+
+TEST_F(SchedulerRecoveryTest, AttemptThatCannotBeTakenOverIsCancelled) {
+  RestoreChain();
+  // `b` waits for `a`: an attempt of it running on the worker has inputs
+  // dagd does not know. It is cancelled, and its end frees nothing.
+  AddWorkerRunning(kBack, {Ref(1, 1)});
+  PassGrace();
+  std::vector<v1::Assignment> sent = Dispatch(kBack);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));  // the slot is free for `a`
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  EXPECT_EQ(last_cancels_[0].task_index(), 1u);
+  Report(kBack, AssignmentOf(1, 1), false, "cancelled");
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+  EXPECT_EQ(StateOf("b"), v1::TASK_PENDING);
+  // Its report did not free the slot `a` holds.
+  Submit(R"({"tasks": [{"id": "other", "fn": "const"}]})");
+  EXPECT_TRUE(Dispatch(kBack).empty());
+}
+
+TEST_F(SchedulerRecoveryTest, WorkOfAnotherStoreIsNeverTakenOver) {
+  RestoreChain();
+  WorkerSpec spec = Worker(kBack, 1);
+  spec.foreign = true;
+  scheduler_.AddWorker(kBack, std::move(spec));
+  Report(kBack, AssignmentOf(0, 1), true, "from another store");
+  EXPECT_EQ(StateOf("a"), v1::TASK_READY);
+  EXPECT_EQ(scheduler_.adopted_attempts(), 0u);
+}
+
+TEST_F(SchedulerRecoveryTest, TakenOverAttemptHoldsItsSlotUntilItsResult) {
+  RestoreChain();
+  AddWorkerRunning(kBack, {Ref(0, 1)});
+  Submit(R"({"tasks": [{"id": "other", "fn": "const"}]})");
+  EXPECT_TRUE(Dispatch(kBack).empty());  // its one slot runs `a`
+  Report(kBack, AssignmentOf(0, 1), true, "40");
+  EXPECT_THAT(Ids(Dispatch(kBack)), ElementsAre("other"));
 }
 
 TEST_F(SchedulerRecoveryTest, ResultFinishedWhileDagdWasDownIsNotRunAgain) {
@@ -141,8 +191,8 @@ TEST_F(SchedulerRecoveryTest, LateSuccessEndsTheNewerAttempt) {
 TEST_F(SchedulerRecoveryTest, TaskWhoseInputsAreUnknownIsNotTakenOver) {
   RestoreChain();
   // `b` ran on the worker after `a`, but `a`'s result never reached dagd:
-  // `b`'s inputs are not the stored ones, so neither report is used.
-  AddWorkerRunning(kBack, {Ref(1, 1)});
+  // `b`'s inputs are not the stored ones, so its result is not used.
+  AddWorker(kBack, 1);
   Report(kBack, AssignmentOf(1, 1), true, "7");
   EXPECT_EQ(StateOf("b"), v1::TASK_PENDING);
   EXPECT_EQ(scheduler_.adopted_attempts(), 0u);

@@ -53,8 +53,26 @@ TEST(OutboxTest, AcknowledgedResultsAreForgotten) {
   outbox.Sent(std::move(batch));
   AckAll(outbox, first);
   EXPECT_EQ(outbox.pending_results(), 1u);
-  ASSERT_EQ(outbox.PendingRefs().size(), 1u);
-  EXPECT_EQ(outbox.PendingRefs()[0].task_index(), 2u);
+  outbox.Close();
+  outbox.Open();
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.results_size(), 1);
+  EXPECT_EQ(batch.results(0).task().task_index(), 2u);
+}
+
+TEST(OutboxTest, KeptResultsGoWithTheRegisterWhileClosed) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  outbox.Close();  // between streams
+  v1::WorkerBatch kept;
+  outbox.TakeKept(&kept);
+  ASSERT_EQ(kept.results_size(), 1);
+  outbox.Open();
+  outbox.Sent(std::move(kept));
+  // Sent with the Register: not sent again, still kept until acknowledged.
+  v1::WorkerBatch batch;
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
+  EXPECT_EQ(outbox.pending_results(), 1u);
 }
 
 TEST(OutboxTest, UnacknowledgedResultsGoOutAgainOnTheNextStream) {

@@ -1,0 +1,386 @@
+#include "server/lambda_dispatcher.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "dagd/v1/lambda.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::util::JsonParseOptions;
+using google::protobuf::util::JsonStringToMessage;
+using google::protobuf::util::MessageToJsonString;
+
+bool SameAttempt(const v1::TaskRef& a, const v1::TaskRef& b) {
+  return a.job_id() == b.job_id() && a.task_index() == b.task_index() &&
+         a.attempt() == b.attempt();
+}
+
+std::string Escape(absl::string_view s) {
+  char* escaped = curl_easy_escape(nullptr, s.data(), s.size());
+  std::string out = escaped != nullptr ? escaped : "";
+  curl_free(escaped);
+  return out;
+}
+
+size_t AppendBody(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+struct LambdaDispatcher::Call {
+  v1::Assignment assignment;
+  std::string body;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string userpwd;
+  std::string response;
+  std::string function_error;  // X-Amz-Function-Error
+  std::string error_type;      // x-amzn-ErrorType
+  std::string retry_after;     // Retry-After
+  uint32_t retries = 0;
+  absl::Time retry_at = absl::InfinitePast();
+  int64_t started_ms = 0;
+
+  ~Call() {
+    if (headers != nullptr) curl_slist_free_all(headers);
+    if (easy != nullptr) curl_easy_cleanup(easy);
+  }
+
+  static size_t OnHeader(char* data, size_t size, size_t n, void* self) {
+    Call* call = static_cast<Call*>(self);
+    absl::string_view line(data, size * n);
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) return size * n;
+    const std::string name = absl::AsciiStrToLower(line.substr(0, colon));
+    const std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    if (name == "x-amz-function-error") call->function_error = value;
+    if (name == "x-amzn-errortype") call->error_type = value;
+    if (name == "retry-after") call->retry_after = value;
+    return size * n;
+  }
+};
+
+LambdaDispatcher::LambdaDispatcher(LambdaOptions options,
+                                   AwsCredentialsProvider* credentials,
+                                   std::function<double()> uniform,
+                                   Report report)
+    : options_(std::move(options)),
+      credentials_(credentials),
+      uniform_(std::move(uniform)),
+      report_(std::move(report)) {}
+
+LambdaDispatcher::~LambdaDispatcher() { Stop(); }
+
+void LambdaDispatcher::Start() {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  multi_ = curl_multi_init();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void LambdaDispatcher::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (multi_ != nullptr) curl_multi_wakeup(multi_);
+  if (thread_.joinable()) thread_.join();
+  for (auto& call : running_) {
+    curl_multi_remove_handle(multi_, call->easy);
+  }
+  running_.clear();
+  waiting_.clear();
+  if (multi_ != nullptr) {
+    curl_multi_cleanup(multi_);
+    multi_ = nullptr;
+  }
+}
+
+void LambdaDispatcher::Send(v1::CoordinatorMessage message) {
+  if (!message.has_batch()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    for (v1::Assignment& a : *message.mutable_batch()->mutable_assignments()) {
+      incoming_.push_back(std::move(a));
+    }
+    for (v1::TaskRef& ref : *message.mutable_batch()->mutable_cancels()) {
+      cancels_.push_back(std::move(ref));
+    }
+  }
+  if (multi_ != nullptr) curl_multi_wakeup(multi_);
+}
+
+void LambdaDispatcher::Close(absl::Status) {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+}
+
+std::string LambdaDispatcher::InvokeUrl(absl::string_view function) const {
+  const std::string base =
+      options_.endpoint.empty()
+          ? absl::StrCat("https://lambda.", options_.region, ".amazonaws.com")
+          : options_.endpoint;
+  // curl signs plain names only: an alias travels as ?Qualifier=.
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(function, absl::MaxSplits(':', 1));
+  std::string url = absl::StrCat(base, "/2015-03-31/functions/",
+                                 Escape(parts.first), "/invocations");
+  if (!parts.second.empty()) {
+    absl::StrAppend(&url, "?Qualifier=", Escape(parts.second));
+  }
+  return url;
+}
+
+absl::Status LambdaDispatcher::Prepare(Call& call) {
+  absl::StatusOr<AwsCredentials> creds = credentials_->Get();
+  if (!creds.ok()) return creds.status();
+  if (call.easy != nullptr) {
+    curl_slist_free_all(call.headers);
+    call.headers = nullptr;
+    curl_easy_cleanup(call.easy);
+  }
+  call.response.clear();
+  call.function_error.clear();
+  call.error_type.clear();
+  call.retry_after.clear();
+  call.easy = curl_easy_init();
+  CURL* easy = call.easy;
+  const std::string url = InvokeUrl(call.assignment.lambda_function());
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call.body.data());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(call.body.size()));
+  call.headers =
+      curl_slist_append(call.headers, "Content-Type: application/json");
+  call.headers =
+      curl_slist_append(call.headers, "X-Amz-Invocation-Type: RequestResponse");
+  if (!creds->session_token.empty()) {
+    call.headers = curl_slist_append(
+        call.headers,
+        absl::StrCat("x-amz-security-token: ", creds->session_token).c_str());
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call.headers);
+  const std::string sigv4 =
+      absl::StrCat("aws:amz:", options_.region, ":lambda");
+  curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, sigv4.c_str());
+  call.userpwd =
+      absl::StrCat(creds->access_key_id, ":", creds->secret_access_key);
+  curl_easy_setopt(easy, CURLOPT_USERPWD, call.userpwd.c_str());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &call.response);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Call::OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &call);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  if (call.assignment.timeout_ms() > 0) {
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(call.assignment.timeout_ms()));
+  }
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, &call);
+  return absl::OkStatus();
+}
+
+void LambdaDispatcher::StartCall(std::unique_ptr<Call> call) {
+  if (absl::Status s = Prepare(*call); !s.ok()) {
+    v1::TaskResult result;
+    result.set_error(
+        absl::StrCat("cannot sign the Lambda invocation: ", s.message()));
+    Complete(*call, std::move(result));
+    return;
+  }
+  curl_multi_add_handle(multi_, call->easy);
+  running_.push_back(std::move(call));
+}
+
+void LambdaDispatcher::Retry(std::unique_ptr<Call> call, absl::Duration after,
+                             std::string why) {
+  if (++call->retries > options_.max_retries) {
+    v1::TaskResult result;
+    result.set_error(absl::StrCat("Lambda did not take the invocation after ",
+                                  options_.max_retries, " retries: ", why));
+    Complete(*call, std::move(result));
+    return;
+  }
+  // Exponential backoff with jitter in [0.5, 1.0], or what the service
+  // asked for if that is longer.
+  absl::Duration backoff = options_.retry_initial;
+  for (uint32_t i = 1; i < call->retries && backoff < options_.retry_max; ++i) {
+    backoff *= 2;
+  }
+  backoff = std::min(backoff, options_.retry_max) * (0.5 + 0.5 * uniform_());
+  call->retry_at = absl::Now() + std::max(after, backoff);
+  waiting_.push_back(std::move(call));
+}
+
+void LambdaDispatcher::Complete(Call& call, v1::TaskResult result) {
+  *result.mutable_task() = call.assignment.task();
+  result.set_started_unix_ms(call.started_ms);
+  result.set_finished_unix_ms(absl::ToUnixMillis(absl::Now()));
+  v1::WorkerMessage message;
+  *message.mutable_batch()->add_results() = std::move(result);
+  report_(std::move(message));
+}
+
+void LambdaDispatcher::Finish(void* easy, int curl_code) {
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [easy](const auto& c) { return c->easy == easy; });
+  if (it == running_.end()) return;
+  std::unique_ptr<Call> call = std::move(*it);
+  running_.erase(it);
+  curl_multi_remove_handle(multi_, call->easy);
+  const v1::Assignment& a = call->assignment;
+  if (curl_code == CURLE_OPERATION_TIMEDOUT && a.timeout_ms() > 0) {
+    v1::TaskResult result;
+    result.set_error(
+        absl::StrCat("timed out after ",
+                     absl::FormatDuration(absl::Milliseconds(a.timeout_ms())),
+                     " on Lambda"));
+    return Complete(*call, std::move(result));
+  }
+  if (curl_code != CURLE_OK) {
+    return Retry(std::move(call), absl::ZeroDuration(),
+                 curl_easy_strerror(static_cast<CURLcode>(curl_code)));
+  }
+  long status = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status == 429 || status >= 500) {
+    int64_t seconds = 0;
+    absl::Duration after = absl::ZeroDuration();
+    if (absl::SimpleAtoi(call->retry_after, &seconds) && seconds > 0) {
+      after = absl::Seconds(seconds);
+    }
+    return Retry(std::move(call), after,
+                 absl::StrCat("HTTP ", status, " ", call->error_type));
+  }
+  v1::TaskResult result;
+  if (status != 200) {
+    // The request itself is wrong (no such function, no permission, too
+    // large): trying again cannot help.
+    result.set_permanent(true);
+    result.set_error(absl::StrCat(
+        "Lambda refused the invocation of '", a.lambda_function(), "': HTTP ",
+        status, " ", call->error_type.empty() ? "" : call->error_type + ": ",
+        call->response.substr(0, 512)));
+    return Complete(*call, std::move(result));
+  }
+  JsonParseOptions parse;
+  parse.ignore_unknown_fields = true;
+  if (!call->function_error.empty()) {
+    // {"errorType": ..., "errorMessage": ...}
+    v1::LambdaFunctionError error;
+    if (!JsonStringToMessage(call->response, &error, parse).ok()) {
+      error.set_error_message(call->response.substr(0, 512));
+    }
+    result.set_permanent(error.error_type() == "TaskFailedPermanently");
+    result.set_error(absl::StrCat(
+        error.error_type().empty() ? call->function_error : error.error_type(),
+        ": ", error.error_message()));
+    return Complete(*call, std::move(result));
+  }
+  v1::LambdaResult answer;
+  if (!JsonStringToMessage(call->response, &answer, parse).ok() ||
+      !answer.has_result()) {
+    result.set_error(
+        absl::StrCat("the Lambda function answered something that is not a "
+                     "dagd result: ",
+                     call->response.substr(0, 200)));
+    return Complete(*call, std::move(result));
+  }
+  result = std::move(*answer.mutable_result());
+  Complete(*call, std::move(result));
+}
+
+void LambdaDispatcher::Loop() {
+  absl::Time next_heartbeat = absl::Now();
+  while (true) {
+    std::vector<v1::Assignment> incoming;
+    std::vector<v1::TaskRef> cancels;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      incoming.swap(incoming_);
+      cancels.swap(cancels_);
+    }
+    const absl::Time now = absl::Now();
+    if (now >= next_heartbeat) {
+      v1::WorkerMessage heartbeat;
+      heartbeat.mutable_heartbeat()->set_busy_slots(running_.size() +
+                                                    waiting_.size());
+      report_(std::move(heartbeat));
+      next_heartbeat = now + options_.heartbeat_interval;
+    }
+    for (v1::Assignment& a : incoming) {
+      auto call = std::make_unique<Call>();
+      call->started_ms = absl::ToUnixMillis(now);
+      v1::LambdaInvocation invocation;
+      *invocation.mutable_assignment() = std::move(a);
+      (void)MessageToJsonString(invocation, &call->body);
+      call->assignment = std::move(*invocation.mutable_assignment());
+      v1::WorkerMessage started;
+      v1::TaskStarted* s = started.mutable_batch()->add_started();
+      *s->mutable_task() = call->assignment.task();
+      s->set_started_unix_ms(call->started_ms);
+      report_(std::move(started));
+      if (call->body.size() > kLambdaPayloadLimit) {
+        v1::TaskResult result;
+        result.set_permanent(true);
+        result.set_error(absl::StrCat("the invocation is ", call->body.size(),
+                                      " bytes, over Lambda's limit of ",
+                                      kLambdaPayloadLimit,
+                                      " bytes for a synchronous call"));
+        Complete(*call, std::move(result));
+        continue;
+      }
+      StartCall(std::move(call));
+    }
+    for (const v1::TaskRef& ref : cancels) {
+      for (auto* list : {&running_, &waiting_}) {
+        auto it = std::find_if(list->begin(), list->end(), [&](const auto& c) {
+          return SameAttempt(c->assignment.task(), ref);
+        });
+        if (it == list->end()) continue;
+        std::unique_ptr<Call> call = std::move(*it);
+        list->erase(it);
+        if (list == &running_) curl_multi_remove_handle(multi_, call->easy);
+        v1::TaskResult result;
+        result.set_error("cancelled");
+        Complete(*call, std::move(result));
+      }
+    }
+    // Retries that are due.
+    absl::Time next_wakeup = next_heartbeat;
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if ((*it)->retry_at <= now) {
+        std::unique_ptr<Call> call = std::move(*it);
+        it = waiting_.erase(it);
+        StartCall(std::move(call));
+      } else {
+        next_wakeup = std::min(next_wakeup, (*it)->retry_at);
+        ++it;
+      }
+    }
+    int still_running = 0;
+    curl_multi_perform(multi_, &still_running);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
+      if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
+    }
+    const int64_t wait_ms = std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(next_wakeup - absl::Now()), 0, 1000);
+    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
+  }
+}
+
+}  // namespace dagd

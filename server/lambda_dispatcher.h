@@ -1,0 +1,104 @@
+// Runs tasks on AWS Lambda. To the scheduler the dispatcher is one more
+// worker (pool "lambda", --lambda_max_concurrency slots, any function):
+// assignments, cancellations, timeouts, retries and recovery work as for a
+// worker process. Each assignment becomes one synchronous Invoke call
+// (POST /2015-03-31/functions/NAME/invocations), signed with SigV4; the
+// calls run concurrently on one thread through curl's multi interface, and
+// their outcomes come back as the results a worker would report.
+//
+// Outcomes: 200 is the task's result; 200 with X-Amz-Function-Error is a
+// failed attempt carrying the function's errorType and errorMessage; 429
+// and 5xx (and network errors) are retried with backoff and jitter,
+// honouring Retry-After, without counting as attempts, up to
+// `max_retries` times; any other status fails the attempt for good,
+// naming the AWS error type.
+#ifndef DAGD_SERVER_LAMBDA_DISPATCHER_H_
+#define DAGD_SERVER_LAMBDA_DISPATCHER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "dagd/v1/worker_service.pb.h"
+#include "server/coordinator.h"
+#include "storage/aws_credentials.h"
+
+namespace dagd {
+
+struct LambdaOptions {
+  // Base URL of the Lambda API; empty: https://lambda.REGION.amazonaws.com.
+  std::string endpoint;
+  std::string region = "us-east-1";
+  uint32_t max_concurrency = 100;
+  // Throttling (429), service errors (5xx) and network errors.
+  absl::Duration retry_initial = absl::Milliseconds(100);
+  absl::Duration retry_max = absl::Seconds(20);
+  uint32_t max_retries = 10;
+  // How often the dispatcher tells the coordinator it is alive.
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+};
+
+// Lambda's limit for a synchronous invocation's request and response.
+inline constexpr size_t kLambdaPayloadLimit = 6 * 1024 * 1024;
+
+class LambdaDispatcher : public WorkerSink {
+ public:
+  // Where the dispatcher's reports go (the coordinator's WorkerMessage for
+  // the dispatcher's worker id). Called on the dispatcher's thread.
+  using Report = std::function<void(v1::WorkerMessage)>;
+
+  // `credentials` is not owned and must outlive the dispatcher. `uniform`
+  // returns random numbers in [0, 1), for retry jitter.
+  LambdaDispatcher(LambdaOptions options, AwsCredentialsProvider* credentials,
+                   std::function<double()> uniform, Report report);
+  ~LambdaDispatcher() override;
+
+  void Start();
+  // Abandons calls in flight (their tasks run again as new attempts when
+  // the coordinator next starts) and joins the thread.
+  void Stop();
+
+  // From the coordinator's loop: assignments start calls, cancels abandon
+  // them (reported as cancelled, which frees their slots).
+  void Send(v1::CoordinatorMessage message) override;
+  void Close(absl::Status reason) override;
+
+  // The URL an invocation of `function` ("NAME" or "NAME:ALIAS") posts to.
+  std::string InvokeUrl(absl::string_view function) const;
+
+ private:
+  struct Call;
+
+  void Loop();
+  void StartCall(std::unique_ptr<Call> call);
+  void Finish(void* easy, int curl_code);
+  void Retry(std::unique_ptr<Call> call, absl::Duration after, std::string why);
+  void Complete(Call& call, v1::TaskResult result);
+  absl::Status Prepare(Call& call);
+
+  const LambdaOptions options_;
+  AwsCredentialsProvider* const credentials_;
+  const std::function<double()> uniform_;
+  const Report report_;
+
+  absl::Mutex mu_;
+  std::vector<v1::Assignment> incoming_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::TaskRef> cancels_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Owned by the dispatcher's thread.
+  void* multi_ = nullptr;  // CURLM*
+  std::vector<std::unique_ptr<Call>> running_;
+  std::vector<std::unique_ptr<Call>> waiting_;  // retries, by `retry_at`
+  std::thread thread_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_LAMBDA_DISPATCHER_H_
