@@ -793,6 +793,18 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
   });
 }
 
+void Coordinator::ConnectLocalWorker(WorkerId id,
+                                     std::shared_ptr<WorkerSink> sink,
+                                     WorkerSpec spec) {
+  Post([this, id, sink = std::move(sink), spec = std::move(spec)]() mutable {
+    LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
+              << spec.slots << " slots, pool " << spec.pool << ") joined";
+    scheduler_.AddWorker(id, std::move(spec));
+    ++turn_registrations_;
+    worker_sinks_[id] = std::move(sink);
+  });
+}
+
 void Coordinator::WorkerDisconnected(WorkerId id) {
   Post([this, id] {
     if (!scheduler_.HasWorker(id)) return;

@@ -120,6 +120,10 @@ class Coordinator {
                        v1::Register registration, std::string peer);
   void WorkerMessage(WorkerId id, v1::WorkerMessage message);
   void WorkerDisconnected(WorkerId id);
+  // A worker living in this process (the Lambda dispatcher): no stream, no
+  // Register, reports through WorkerMessage like any worker.
+  void ConnectLocalWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
+                          WorkerSpec spec);
 
  private:
   using Event = absl::AnyInvocable<void()>;

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -12,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "dagd/v1/lambda.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "storage/aws_sigv4.h"
 
 namespace dagd {
 namespace {
@@ -23,13 +25,6 @@ using google::protobuf::util::MessageToJsonString;
 bool SameAttempt(const v1::TaskRef& a, const v1::TaskRef& b) {
   return a.job_id() == b.job_id() && a.task_index() == b.task_index() &&
          a.attempt() == b.attempt();
-}
-
-std::string Escape(absl::string_view s) {
-  char* escaped = curl_easy_escape(nullptr, s.data(), s.size());
-  std::string out = escaped != nullptr ? escaped : "";
-  curl_free(escaped);
-  return out;
 }
 
 size_t AppendBody(char* data, size_t size, size_t n, void* out) {
@@ -44,7 +39,6 @@ struct LambdaDispatcher::Call {
   std::string body;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  std::string userpwd;
   std::string response;
   std::string function_error;  // X-Amz-Function-Error
   std::string error_type;      // x-amzn-ErrorType
@@ -134,10 +128,13 @@ std::string LambdaDispatcher::InvokeUrl(absl::string_view function) const {
   // curl signs plain names only: an alias travels as ?Qualifier=.
   std::pair<absl::string_view, absl::string_view> parts =
       absl::StrSplit(function, absl::MaxSplits(':', 1));
-  std::string url = absl::StrCat(base, "/2015-03-31/functions/",
-                                 Escape(parts.first), "/invocations");
+  std::string url =
+      absl::StrCat(base, "/2015-03-31/functions/",
+                   AwsUriEncode(parts.first, true), "/invocations");
   if (!parts.second.empty()) {
-    absl::StrAppend(&url, "?Qualifier=", Escape(parts.second));
+    absl::StrAppend(
+        &url, "?",
+        AwsCanonicalQueryString({{"Qualifier", std::string(parts.second)}}));
   }
   return url;
 }
@@ -166,18 +163,15 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
       curl_slist_append(call.headers, "Content-Type: application/json");
   call.headers =
       curl_slist_append(call.headers, "X-Amz-Invocation-Type: RequestResponse");
-  if (!creds->session_token.empty()) {
-    call.headers = curl_slist_append(
-        call.headers,
-        absl::StrCat("x-amz-security-token: ", creds->session_token).c_str());
+  if (absl::Status s = PrepareSignedRequest(easy, *creds, options_.region,
+                                            "lambda", call.body, &call.headers);
+      !s.ok()) {
+    return s;
   }
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call.headers);
-  const std::string sigv4 =
-      absl::StrCat("aws:amz:", options_.region, ":lambda");
-  curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, sigv4.c_str());
-  call.userpwd =
-      absl::StrCat(creds->access_key_id, ":", creds->secret_access_key);
-  curl_easy_setopt(easy, CURLOPT_USERPWD, call.userpwd.c_str());
+  // A deployment's own CA bundle (the Lambda zip carries one).
+  if (const char* ca = std::getenv("CURL_CA_BUNDLE"); ca != nullptr) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
+  }
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, AppendBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &call.response);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Call::OnHeader);

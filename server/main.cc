@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -13,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -21,10 +24,12 @@
 #include "server/clock.h"
 #include "server/coordinator.h"
 #include "server/grpc_services.h"
+#include "server/lambda_dispatcher.h"
 #include "server/local_workers.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/retention.h"
+#include "storage/aws_credentials.h"
 #include "storage/rocksdb_meta_store.h"
 #include "worker/http_status_server.h"
 
@@ -69,6 +74,18 @@ ABSL_FLAG(absl::Duration, retention, absl::Hours(168),
 ABSL_FLAG(absl::Duration, grant_max_run_time, absl::Milliseconds(2),
           "only tasks of functions whose attempts recently ran at most this "
           "long are granted ahead");
+ABSL_FLAG(std::string, lambda_function, "",
+          "the AWS Lambda function (dagd-worker as a custom runtime) that "
+          "tasks with executor \"lambda\" invoke; NAME or NAME:ALIAS. Setting "
+          "it turns Lambda dispatch on (executor \"lambda:NAME\" too)");
+ABSL_FLAG(uint32_t, lambda_max_concurrency, 100,
+          "Lambda invocations in flight at once, over all functions");
+ABSL_FLAG(std::string, aws_region, "",
+          "AWS region of Lambda (and S3); empty: $AWS_REGION, else us-east-1");
+ABSL_FLAG(std::string, lambda_endpoint, "",
+          "base URL of the Lambda API; empty: "
+          "https://lambda.REGION.amazonaws.com (set it for tests and private "
+          "endpoints)");
 ABSL_FLAG(absl::Duration, recovery_grace, absl::Seconds(5),
           "after a restart, recovered jobs wait this long before their ready "
           "tasks run again, so that workers still running them (or holding "
@@ -90,6 +107,15 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+std::string AwsRegion() {
+  std::string region = absl::GetFlag(FLAGS_aws_region);
+  if (region.empty()) {
+    const char* env = std::getenv("AWS_REGION");
+    region = env != nullptr && *env != '\0' ? env : "us-east-1";
+  }
+  return region;
+}
+
 CoordinatorOptions OptionsFromFlags() {
   CoordinatorOptions options;
   options.limits.max_tasks_per_job = absl::GetFlag(FLAGS_max_tasks_per_job);
@@ -99,6 +125,8 @@ CoordinatorOptions OptionsFromFlags() {
   options.scheduler.grant_max_run_time =
       absl::GetFlag(FLAGS_grant_max_run_time);
   options.scheduler.recovery_grace = absl::GetFlag(FLAGS_recovery_grace);
+  options.scheduler.lambda_function = absl::GetFlag(FLAGS_lambda_function);
+  options.limits.lambda = !options.scheduler.lambda_function.empty();
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;
@@ -183,6 +211,35 @@ int Run() {
                        : "");
     return 1;
   }
+  // Lambda dispatch: one more worker, living in this process.
+  std::unique_ptr<AwsCredentialsProvider> aws_credentials;
+  std::shared_ptr<LambdaDispatcher> lambda;
+  if (const std::string function = absl::GetFlag(FLAGS_lambda_function);
+      !function.empty()) {
+    aws_credentials = MakeDefaultCredentialsChain();
+    LambdaOptions options;
+    options.endpoint = absl::GetFlag(FLAGS_lambda_endpoint);
+    options.region = AwsRegion();
+    options.max_concurrency = absl::GetFlag(FLAGS_lambda_max_concurrency);
+    options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+    const WorkerId id = coordinator.NewWorkerId();
+    auto gen = std::make_shared<absl::BitGen>();
+    lambda = std::make_shared<LambdaDispatcher>(
+        options, aws_credentials.get(),
+        [gen] { return absl::Uniform(*gen, 0.0, 1.0); },
+        [&coordinator, id](v1::WorkerMessage message) {
+          coordinator.WorkerMessage(id, std::move(message));
+        });
+    lambda->Start();
+    WorkerSpec spec;
+    spec.name = "lambda";
+    spec.slots = std::max<uint32_t>(1, options.max_concurrency);
+    spec.pool = std::string(kLambdaPool);
+    spec.any_function = true;
+    coordinator.ConnectLocalWorker(id, lambda, std::move(spec));
+    LOG(INFO) << "Lambda dispatch on: executor \"lambda\" invokes '" << function
+              << "' at " << lambda->InvokeUrl(function);
+  }
   std::unique_ptr<RetentionSweeper> sweeper;
   if (retention > absl::ZeroDuration()) {
     sweeper = std::make_unique<RetentionSweeper>(
@@ -239,6 +296,8 @@ int Run() {
   coordinator.CloseStreams();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (sweeper != nullptr) sweeper->Stop();
+  // Calls in flight are abandoned: their tasks run again after a restart.
+  if (lambda != nullptr) lambda->Stop();
   coordinator.Stop();
   LOG(INFO) << "stopped";
   return fatal ? 1 : 0;

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -22,12 +24,17 @@
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "storage/aws_credentials.h"
+#include "storage/object_store.h"
+#include "storage/s3_object_store.h"
 #include "worker/attempt_observers.h"
 #include "worker/builtins.h"
 #include "worker/clock.h"
 #include "worker/function_registry.h"
 #include "worker/grpc_health_server.h"
 #include "worker/http_status_server.h"
+#include "worker/lambda_runtime.h"
+#include "worker/lambda_runtime_api.h"
 #include "worker/logging.h"
 #include "worker/plugin_loader.h"
 #include "worker/worker_metrics.h"
@@ -62,6 +69,11 @@ ABSL_FLAG(std::string, health_listen, "",
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(60),
           "on SIGTERM or SIGINT, how long running tasks get to finish and "
           "report before the worker cancels them and exits");
+ABSL_FLAG(bool, lambda, false,
+          "run as an AWS Lambda custom runtime: take tasks from the Lambda "
+          "Runtime API at $AWS_LAMBDA_RUNTIME_API instead of a coordinator "
+          "(the default whenever that variable is set; see "
+          "deploy/lambda/README.md)");
 ABSL_FLAG(std::string, log_format, "text",
           "text, or json: one JSON object per line with ts, level, msg, and "
           "job and task when the line is about a task");
@@ -149,16 +161,17 @@ dagd::WorkerOptions OptionsFromFlags() {
   return options;
 }
 
-void LoadFunctions(const std::vector<std::string>& plugins,
-                   dagd::FunctionRegistry* registry) {
+absl::Status LoadFunctions(const std::vector<std::string>& plugins,
+                           dagd::FunctionRegistry* registry) {
   if (absl::Status status = dagd::RegisterBuiltins(registry); !status.ok()) {
-    Die(absl::StrCat("builtins: ", status.message()));
+    return absl::InternalError(absl::StrCat("builtins: ", status.message()));
   }
   for (const std::string& path : plugins) {
     if (absl::Status status = dagd::LoadPlugin(path, registry); !status.ok()) {
-      Die(std::string(status.message()));
+      return status;
     }
   }
+  return absl::OkStatus();
 }
 
 std::unique_ptr<dagd::v1::WorkerService::Stub> MakeStub(
@@ -207,11 +220,17 @@ void ParseFlags(int argc, char** argv) {
       "                   [--plugin=lib.so ...] [--name=NAME]\n"
       "                   [--metrics_listen=host:port] "
       "[--health_listen=host:port]\n"
-      "                   [--drain_timeout=60s] [--log_format=text|json]\n\n"
+      "                   [--drain_timeout=60s] [--log_format=text|json]\n"
+      "       dagd-worker --lambda [--plugin=lib.so ...] "
+      "[--log_format=text|json]\n\n"
       "Builtin functions: const, add, sleep, identity, fail, flaky, exec.\n"
       "SIGTERM or SIGINT drains: no new tasks, running ones get\n"
       "--drain_timeout to finish and report, then exit status 0. A second\n"
-      "signal stops at once.");
+      "signal stops at once.\n\n"
+      "With AWS_LAMBDA_RUNTIME_API set (as Lambda does), or --lambda, it is\n"
+      "an AWS Lambda function instead: it runs the task of each invocation\n"
+      "and answers through the Lambda Runtime API; the coordinator, slot\n"
+      "and status flags do not apply.");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     Die(absl::StrCat("unexpected argument '", rest[1], "' (see --help)"));
@@ -257,15 +276,135 @@ StatusServers StartStatusServers(dagd::WorkerStatus* status,
   return servers;
 }
 
+// The Lambda Runtime API's host:port when this process is to be a Lambda
+// function, else nullopt.
+std::optional<std::string> LambdaEndpoint() {
+  const char* endpoint = std::getenv("AWS_LAMBDA_RUNTIME_API");
+  bool set = endpoint != nullptr && *endpoint != '\0';
+  if (absl::GetFlag(FLAGS_lambda) && !set) {
+    Die("--lambda needs AWS_LAMBDA_RUNTIME_API, the host:port of the Lambda "
+        "Runtime API (Lambda sets it); it is not set");
+  }
+  if (!set) return std::nullopt;
+  return std::string(endpoint);
+}
+
+// Reports a failed start to Lambda (POST .../runtime/init/error, which
+// fails the invocation that started this instance with the message) and
+// exits 1.
+[[noreturn]] void FailLambdaInit(dagd::LambdaRuntimeApi& api,
+                                 const dagd::LogFn& log,
+                                 const std::string& message) {
+  log(dagd::Error(message));
+  absl::Status posted = api.PostInitError({dagd::kInitFailed, message});
+  if (!posted.ok()) {
+    log(dagd::Error(absl::StrCat("cannot report the failed start to Lambda: ",
+                                 posted.message())));
+  }
+  std::exit(kExitCannotServe);
+}
+
+std::string EnvOrEmpty(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+// The object store that inputs and outputs too large for an invocation go
+// through, and what it needs to live.
+struct LambdaStore {
+  std::unique_ptr<dagd::AwsCredentialsProvider> credentials;
+  std::unique_ptr<dagd::ObjectStore> store;  // null: none
+};
+
+// The S3 store configured by DAGD_S3_BUCKET, DAGD_S3_PREFIX,
+// DAGD_S3_ENDPOINT and AWS_REGION (which Lambda sets), with the execution
+// role's credentials from the environment; no store when DAGD_S3_BUCKET is
+// unset.
+absl::StatusOr<LambdaStore> LambdaObjectStore() {
+  LambdaStore result;
+  dagd::S3Options s3;
+  s3.bucket = EnvOrEmpty("DAGD_S3_BUCKET");
+  if (s3.bucket.empty()) return result;
+  s3.prefix = EnvOrEmpty("DAGD_S3_PREFIX");
+  s3.endpoint = EnvOrEmpty("DAGD_S3_ENDPOINT");
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (std::string region = EnvOrEmpty(name); !region.empty()) {
+      s3.region = region;
+      break;
+    }
+  }
+  result.credentials = dagd::MakeDefaultCredentialsChain();
+  s3.credentials = result.credentials.get();
+  auto store = dagd::MakeS3ObjectStore(s3);
+  if (!store.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the object store from DAGD_S3_BUCKET, DAGD_S3_PREFIX, "
+                     "DAGD_S3_ENDPOINT and AWS_REGION: ",
+                     store.status().message()));
+  }
+  result.store = *std::move(store);
+  return result;
+}
+
+// Serves Lambda invocations until the Runtime API fails; returns the exit
+// status.
+int RunLambda(const std::string& endpoint,
+              const std::vector<std::string>& plugins,
+              const sigset_t& stop_signals) {
+  // Lambda ends an instance with SIGTERM, then SIGKILL; there is nothing
+  // to drain (the invocation in flight is lost either way), so the default
+  // action applies.
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+  std::unique_ptr<dagd::LambdaRuntimeApi> api =
+      dagd::MakeCurlLambdaRuntimeApi(endpoint);
+  auto format = dagd::ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!format.ok()) {
+    FailLambdaInit(*api, dagd::StderrLogger(dagd::LogFormat::kText),
+                   absl::StrCat("--log_format: ", format.status().message()));
+  }
+  const dagd::LogFn log = dagd::StderrLogger(*format);
+  dagd::FunctionRegistry registry;
+  if (absl::Status loaded = LoadFunctions(plugins, &registry); !loaded.ok()) {
+    FailLambdaInit(*api, log, std::string(loaded.message()));
+  }
+  log(dagd::Info(
+      absl::StrCat("functions: ", absl::StrJoin(registry.Names(), ", "))));
+  absl::StatusOr<LambdaStore> store = LambdaObjectStore();
+  if (!store.ok()) {
+    FailLambdaInit(*api, log, std::string(store.status().message()));
+  }
+  if (store->store != nullptr) {
+    log(dagd::Info(absl::StrCat("object store: ", store->store->Describe())));
+  }
+  dagd::LambdaRuntimeOptions options;
+  options.store_bucket = EnvOrEmpty("DAGD_S3_BUCKET");
+  dagd::RealClock clock;
+  dagd::FailedAttemptLog failure_log(log);
+  dagd::LambdaRuntime runtime(options, api.get(), &registry, store->store.get(),
+                              &clock, log, &failure_log);
+  log(dagd::Info(absl::StrCat(
+      "serving Lambda invocations from the Runtime API at ", endpoint)));
+  absl::Status status = runtime.Run();
+  log(dagd::Error(absl::StrCat("exiting: ", status.message())));
+  return kExitCannotServe;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   sigset_t stop_signals = BlockStopSignals();
   ParseFlags(argc, argv);
+  if (std::optional<std::string> endpoint = LambdaEndpoint()) {
+    return RunLambda(*endpoint, AllPluginPaths(argc, argv), stop_signals);
+  }
   const dagd::LogFn log = dagd::StderrLogger(LogFormatFromFlag());
   dagd::WorkerOptions options = OptionsFromFlags();
   dagd::FunctionRegistry registry;
-  LoadFunctions(AllPluginPaths(argc, argv), &registry);
+  if (absl::Status loaded =
+          LoadFunctions(AllPluginPaths(argc, argv), &registry);
+      !loaded.ok()) {
+    Die(std::string(loaded.message()));
+  }
   log(dagd::Info(
       absl::StrCat("functions: ", absl::StrJoin(registry.Names(), ", "))));
 

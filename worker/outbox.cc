@@ -3,6 +3,14 @@
 #include <utility>
 
 namespace dagd {
+namespace {
+
+// Results per batch stop here (a batch holds at least one): a worker that
+// kept many results while dagd was away sends them in pieces dagd accepts,
+// instead of one message over its receive limit, again and again.
+constexpr size_t kMaxBatchBytes = 4 << 20;
+
+}  // namespace
 
 Outbox::Key Outbox::KeyOf(const v1::TaskRef& ref) {
   return Key(ref.job_id(), ref.task_index(), ref.attempt());
@@ -37,12 +45,7 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   batch->Clear();
   for (auto& started : started_) *batch->add_started() = std::move(started);
   started_.clear();
-  for (auto& [order, entry] : results_) {
-    if (entry.state != State::kUnsent) continue;
-    *batch->add_results() = std::move(entry.result);
-    entry.state = State::kTaken;
-  }
-  unsent_ = 0;
+  TakeUnsent(batch);
   return TakeResult::kBatch;
 }
 
@@ -113,12 +116,21 @@ void Outbox::Open() {
 
 void Outbox::TakeKept(v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
+  TakeUnsent(batch);
+}
+
+void Outbox::TakeUnsent(v1::WorkerBatch* batch) {
+  size_t bytes = 0;
   for (auto& [order, entry] : results_) {
+    if (unsent_ == 0) break;
     if (entry.state != State::kUnsent) continue;
+    const size_t size = entry.result.ByteSizeLong();
+    if (batch->results_size() > 0 && bytes + size > kMaxBatchBytes) break;
+    bytes += size;
     *batch->add_results() = std::move(entry.result);
     entry.state = State::kTaken;
+    --unsent_;
   }
-  unsent_ = 0;
 }
 
 size_t Outbox::pending_results() const {

@@ -67,8 +67,9 @@ class Outbox : public TaskReporter {
   // it is acknowledged, gets kSealed and ends the stream. Never undone.
   void Seal();
 
-  // Moves every unsent result into `batch` (whether or not the outbox is
-  // closed), for a Register; hand them back with Sent or Requeue.
+  // Moves unsent results into `batch` (whether or not the outbox is
+  // closed), for a Register, as Take would; hand them back with Sent or
+  // Requeue.
   void TakeKept(v1::WorkerBatch* batch);
 
   // Results not yet acknowledged, sent or not.
@@ -82,6 +83,9 @@ class Outbox : public TaskReporter {
     v1::TaskResult result;  // moved out while kTaken
     State state = State::kUnsent;
   };
+  // Moves unsent results into `batch`, oldest first, up to a size that
+  // dagd accepts in one message.
+  void TakeUnsent(v1::WorkerBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes back the results of a batch the writer had taken.
   void Return(v1::WorkerBatch& batch, State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -30,6 +30,11 @@ RUN apt-get update \
       libgrpc++1.51 libgrpc29 liblz4-1 libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 libprotobuf32 libre2-9 \
       libsnappy1v5 libssl3 libstdc++6 libzstd1 zlib1g \
+      libcurl4 libbrotli1 libcom-err2 libffi8 libgmp10 libgnutls30 \
+      libgssapi-krb5-2 libhogweed6 libidn2-0 libk5crypto3 libkeyutils1 \
+      libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 libnghttp2-14 \
+      libp11-kit0 libpsl5 librtmp1 libsasl2-2 libssh2-1 libtasn1-6 \
+      libunistring2 \
       tini curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 dagd \

@@ -118,6 +118,24 @@ TEST(OutboxTest, BatchInFlightWhenTheStreamClosesGoesOutAgain) {
   EXPECT_EQ(batch.results_size(), 1);
 }
 
+TEST(OutboxTest, ManyKeptResultsGoOutInBatchesOfBoundedSize) {
+  Outbox outbox;
+  for (uint32_t i = 0; i < 10; ++i) {
+    v1::TaskResult result = Result(i);
+    result.mutable_output()->set_data(std::string(1 << 20, 'x'));
+    outbox.Finished(std::move(result));
+  }
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  EXPECT_EQ(batch.results_size(), 3);  // 4 MiB: 3 of 1 MiB and change
+  EXPECT_LT(batch.ByteSizeLong(), 4u << 20);
+  int taken = batch.results_size();
+  while (outbox.Take(absl::Now(), &batch) == Outbox::TakeResult::kBatch) {
+    taken += batch.results_size();
+  }
+  EXPECT_EQ(taken, 10);
+}
+
 TEST(OutboxTest, SecondResultOfTheSameAttemptIsIgnored) {
   Outbox outbox;
   outbox.Finished(Result(1));

@@ -1,0 +1,333 @@
+// The credentials chain against fakes on 127.0.0.1. Every test injects the
+// environment and sets the IMDS endpoint (or turns IMDS off), so nothing
+// here reads the real environment or reaches 169.254.x.
+#include "storage/aws_credentials.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/storage/fake_http_server.h"
+
+namespace dagd {
+namespace {
+
+using ::dagd::testing::FakeHttpRequest;
+using ::dagd::testing::FakeHttpResponse;
+using ::dagd::testing::FakeHttpServer;
+using ::dagd::testing::UnusedLocalPort;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
+
+// What the ECS endpoint and IMDS serve.
+std::string CredentialsJson(absl::string_view key, absl::Time expiration,
+                            bool with_code = false) {
+  return absl::StrCat(
+      "{", with_code ? "\"Code\": \"Success\", \"Type\": \"AWS-HMAC\", " : "",
+      "\"AccessKeyId\": \"", key, "\", \"SecretAccessKey\": \"secret-", key,
+      "\", \"Token\": \"token-", key, "\", \"Expiration\": \"",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", expiration, absl::UTCTimeZone()),
+      "\"}");
+}
+
+class AwsCredentialsTest : public ::testing::Test {
+ protected:
+  // Sources that read env_ and now_, with IMDS off.
+  AwsCredentialSources Sources() {
+    AwsCredentialSources sources;
+    sources.use_imds = false;
+    sources.imds_endpoint =
+        absl::StrCat("http://127.0.0.1:", UnusedLocalPort());
+    sources.getenv = [this](const char* name) {
+      auto it = env_.find(name);
+      return it == env_.end() ? std::string() : it->second;
+    };
+    sources.now = [this] { return now_; };
+    return sources;
+  }
+
+  std::map<std::string, std::string> env_;
+  absl::Time now_ = kStart;  // only the test thread reads and writes it
+};
+
+TEST_F(AwsCredentialsTest, FromEnvironment) {
+  env_ = {{"AWS_ACCESS_KEY_ID", "AKID"},
+          {"AWS_SECRET_ACCESS_KEY", "SECRET"},
+          {"AWS_SESSION_TOKEN", "TOKEN"}};
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(Sources())->Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->access_key_id, "AKID");
+  EXPECT_EQ(got->secret_access_key, "SECRET");
+  EXPECT_EQ(got->session_token, "TOKEN");
+  EXPECT_EQ(got->expiration, absl::InfiniteFuture());
+}
+
+TEST_F(AwsCredentialsTest, HalfSetEnvironmentIsNamed) {
+  env_ = {{"AWS_ACCESS_KEY_ID", "AKID"}};
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(Sources())->Get();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(got.status().message(),
+              HasSubstr("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY "
+                        "is not"));
+}
+
+TEST_F(AwsCredentialsTest, NoSourceNamesEverySourceTried) {
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(Sources())->Get();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(got.status().message(),
+              AllOf(HasSubstr("environment"), HasSubstr("ECS container"),
+                    HasSubstr("EC2 instance metadata")));
+}
+
+TEST_F(AwsCredentialsTest, StaticProvider) {
+  auto provider = MakeStaticCredentialsProvider({"A", "S", ""});
+  EXPECT_EQ(provider->Get()->access_key_id, "A");
+}
+
+class ContainerTest : public AwsCredentialsTest {
+ protected:
+  // Serves credentials KEY<n> on the n-th request (expiring at
+  // kStart + n hours) to requests carrying "Authorization: <token>", 401
+  // otherwise; 500 while fail_ is set.
+  void StartServer(std::string token) {
+    auto server =
+        FakeHttpServer::Start([this, token](const FakeHttpRequest& request) {
+          if (fail_) return FakeHttpResponse{500, "{\"message\": \"broken\"}"};
+          if (request.Header("authorization") != token) {
+            return FakeHttpResponse{401, "{\"message\": \"bad token\"}"};
+          }
+          int n = ++served_;
+          return FakeHttpResponse{
+              200,
+              CredentialsJson(absl::StrCat("KEY", n), kStart + absl::Hours(n))};
+        });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    env_["AWS_CONTAINER_CREDENTIALS_FULL_URI"] =
+        server_->url() + "/v2/credentials/task-1";
+  }
+
+  std::unique_ptr<FakeHttpServer> server_;
+  std::atomic<int> served_{0};
+  std::atomic<bool> fail_{false};
+};
+
+TEST_F(ContainerTest, FullUriWithAuthorizationToken) {
+  StartServer("secret-token");
+  env_["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "secret-token";
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(Sources())->Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->access_key_id, "KEY1");
+  EXPECT_EQ(got->secret_access_key, "secret-KEY1");
+  EXPECT_EQ(got->session_token, "token-KEY1");
+  EXPECT_EQ(got->expiration, kStart + absl::Hours(1));
+  std::vector<FakeHttpRequest> requests = server_->requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].target, "/v2/credentials/task-1");
+  EXPECT_EQ(requests[0].Header("authorization"), "secret-token");
+}
+
+TEST_F(ContainerTest, AuthorizationTokenFromFile) {
+  StartServer("file-token");
+  std::string path =
+      absl::StrCat(::testing::TempDir(), "/ecs-token-", getpid());
+  std::ofstream(path) << "file-token\n";
+  env_["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = path;
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(Sources())->Get();
+  std::filesystem::remove(path);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->access_key_id, "KEY1");
+}
+
+TEST_F(ContainerTest, ExplicitEndpointOption) {
+  StartServer("");
+  env_.erase("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  AwsCredentialSources sources = Sources();
+  sources.container_endpoint = server_->url() + "/creds";
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(sources)->Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(server_->requests().at(0).target, "/creds");
+}
+
+TEST_F(ContainerTest, EnvironmentComesFirst) {
+  StartServer("");
+  env_["AWS_ACCESS_KEY_ID"] = "ENVKEY";
+  env_["AWS_SECRET_ACCESS_KEY"] = "ENVSECRET";
+  EXPECT_EQ(MakeDefaultCredentialsChain(Sources())->Get()->access_key_id,
+            "ENVKEY");
+  EXPECT_TRUE(server_->requests().empty());
+}
+
+TEST_F(ContainerTest, RejectedTokenIsAnErrorThatDoesNotLeakIt) {
+  StartServer("right-token");
+  env_["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "wrong-token";
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(Sources())->Get();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(got.status().message(),
+              AllOf(HasSubstr("HTTP 401"), HasSubstr("/v2/credentials/task-1"),
+                    Not(HasSubstr("wrong-token"))));
+}
+
+TEST_F(ContainerTest, CachedUntilFiveMinutesBeforeExpiry) {
+  StartServer("");
+  auto provider = MakeDefaultCredentialsChain(Sources());
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // expires kStart + 1h
+  now_ = kStart + absl::Minutes(54);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  EXPECT_EQ(server_->requests().size(), 1u);
+  now_ = kStart + absl::Minutes(55) + absl::Seconds(1);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY2");  // expires kStart + 2h
+  EXPECT_EQ(server_->requests().size(), 2u);
+  now_ = kStart + absl::Minutes(100);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY2");
+  EXPECT_EQ(server_->requests().size(), 2u);
+}
+
+TEST_F(ContainerTest, FailedRefreshKeepsUnexpiredCredentials) {
+  StartServer("");
+  auto provider = MakeDefaultCredentialsChain(Sources());
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  fail_ = true;
+  now_ = kStart + absl::Minutes(56);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // refresh failed
+  EXPECT_EQ(server_->requests().size(), 2u);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // not asked again yet
+  EXPECT_EQ(server_->requests().size(), 2u);
+  now_ += absl::Seconds(10);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  EXPECT_EQ(server_->requests().size(), 3u);
+  now_ = kStart + absl::Hours(1) + absl::Seconds(1);  // expired
+  absl::StatusOr<AwsCredentials> got = provider->Get();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(got.status().message(), HasSubstr("HTTP 500"));
+  fail_ = false;
+  now_ += absl::Seconds(10);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY2");
+}
+
+TEST_F(ContainerTest, ConcurrentCallersShareOneFetch) {
+  StartServer("");
+  auto provider = MakeDefaultCredentialsChain(Sources());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (provider->Get().ok()) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok, 8);
+  EXPECT_EQ(server_->requests().size(), 1u);
+}
+
+class ImdsTest : public AwsCredentialsTest {
+ protected:
+  // IMDSv2: a token from PUT /latest/api/token, then the role list and the
+  // role's credentials, each asked with the token.
+  void SetUp() override {
+    auto server = FakeHttpServer::Start([](const FakeHttpRequest& request) {
+      constexpr absl::string_view kRoles =
+          "/latest/meta-data/iam/security-credentials/";
+      if (request.method == "PUT" && request.target == "/latest/api/token") {
+        if (request.Header("x-aws-ec2-metadata-token-ttl-seconds").empty()) {
+          return FakeHttpResponse{400, "missing ttl", "text/plain"};
+        }
+        return FakeHttpResponse{200, "imds-token", "text/plain"};
+      }
+      if (request.Header("x-aws-ec2-metadata-token") != "imds-token") {
+        return FakeHttpResponse{401, "", "text/plain"};
+      }
+      if (request.method == "GET" && request.target == kRoles) {
+        return FakeHttpResponse{200, "dagd-role\n", "text/plain"};
+      }
+      if (request.method == "GET" &&
+          request.target == absl::StrCat(kRoles, "dagd-role")) {
+        return FakeHttpResponse{
+            200, CredentialsJson("IMDSKEY", kStart + absl::Hours(6), true)};
+      }
+      return FakeHttpResponse{404, "", "text/plain"};
+    });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  AwsCredentialSources ImdsSources() {
+    AwsCredentialSources sources = Sources();
+    sources.use_imds = true;
+    sources.imds_endpoint = server_->url();
+    return sources;
+  }
+
+  std::unique_ptr<FakeHttpServer> server_;
+};
+
+TEST_F(ImdsTest, TokenThenRoleThenCredentials) {
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(ImdsSources())->Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->access_key_id, "IMDSKEY");
+  EXPECT_EQ(got->session_token, "token-IMDSKEY");
+  EXPECT_EQ(got->expiration, kStart + absl::Hours(6));
+  std::vector<FakeHttpRequest> requests = server_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "PUT");
+  EXPECT_EQ(requests[0].target, "/latest/api/token");
+  EXPECT_EQ(requests[0].Header("x-aws-ec2-metadata-token-ttl-seconds"),
+            "21600");
+  EXPECT_EQ(requests[1].target, "/latest/meta-data/iam/security-credentials/");
+  EXPECT_EQ(requests[2].target,
+            "/latest/meta-data/iam/security-credentials/dagd-role");
+}
+
+TEST_F(ImdsTest, EndpointFromEnvironmentOverridesOption) {
+  AwsCredentialSources sources = ImdsSources();
+  sources.imds_endpoint = absl::StrCat("http://127.0.0.1:", UnusedLocalPort());
+  env_["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = server_->url() + "/";
+  EXPECT_EQ(MakeDefaultCredentialsChain(sources)->Get()->access_key_id,
+            "IMDSKEY");
+}
+
+TEST_F(ImdsTest, DisabledByEnvironment) {
+  env_["AWS_EC2_METADATA_DISABLED"] = "true";
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(ImdsSources())->Get();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(got.status().message(), HasSubstr("AWS_EC2_METADATA_DISABLED"));
+  EXPECT_TRUE(server_->requests().empty());
+}
+
+TEST_F(ImdsTest, UnreachableEndpointFailsFast) {
+  AwsCredentialSources sources = ImdsSources();
+  sources.imds_endpoint = absl::StrCat("http://127.0.0.1:", UnusedLocalPort());
+  absl::Time start = absl::Now();
+  absl::StatusOr<AwsCredentials> got =
+      MakeDefaultCredentialsChain(sources)->Get();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(got.status().message(), HasSubstr("EC2 instance metadata"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+}  // namespace
+}  // namespace dagd
