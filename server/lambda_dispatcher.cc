@@ -79,6 +79,7 @@ LambdaDispatcher::~LambdaDispatcher() { Stop(); }
 
 void LambdaDispatcher::Start() {
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  absl::MutexLock lock(&mu_);
   multi_ = curl_multi_init();
   thread_ = std::thread([this] { Loop(); });
 }
@@ -86,15 +87,16 @@ void LambdaDispatcher::Start() {
 void LambdaDispatcher::Stop() {
   {
     absl::MutexLock lock(&mu_);
+    if (!stopping_ && multi_ != nullptr) curl_multi_wakeup(multi_);
     stopping_ = true;
   }
-  if (multi_ != nullptr) curl_multi_wakeup(multi_);
   if (thread_.joinable()) thread_.join();
   for (auto& call : running_) {
     curl_multi_remove_handle(multi_, call->easy);
   }
   running_.clear();
   waiting_.clear();
+  absl::MutexLock lock(&mu_);
   if (multi_ != nullptr) {
     curl_multi_cleanup(multi_);
     multi_ = nullptr;
@@ -103,20 +105,21 @@ void LambdaDispatcher::Stop() {
 
 void LambdaDispatcher::Send(v1::CoordinatorMessage message) {
   if (!message.has_batch()) return;
-  {
-    absl::MutexLock lock(&mu_);
-    for (v1::Assignment& a : *message.mutable_batch()->mutable_assignments()) {
-      incoming_.push_back(std::move(a));
-    }
-    for (v1::TaskRef& ref : *message.mutable_batch()->mutable_cancels()) {
-      cancels_.push_back(std::move(ref));
-    }
+  absl::MutexLock lock(&mu_);
+  // The coordinator's loop may still send after Stop (it stops later).
+  if (stopping_) return;
+  for (v1::Assignment& a : *message.mutable_batch()->mutable_assignments()) {
+    incoming_.push_back(std::move(a));
+  }
+  for (v1::TaskRef& ref : *message.mutable_batch()->mutable_cancels()) {
+    cancels_.push_back(std::move(ref));
   }
   if (multi_ != nullptr) curl_multi_wakeup(multi_);
 }
 
 void LambdaDispatcher::Close(absl::Status) {
   absl::MutexLock lock(&mu_);
+  if (!stopping_ && multi_ != nullptr) curl_multi_wakeup(multi_);
   stopping_ = true;
 }
 
@@ -179,8 +182,11 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   if (call.assignment.timeout_ms() > 0) {
+    const absl::Duration limit =
+        absl::Milliseconds(call.assignment.timeout_ms()) +
+        options_.timeout_grace;
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(call.assignment.timeout_ms()));
+                     static_cast<long>(absl::ToInt64Milliseconds(limit)));
   }
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &call);
   return absl::OkStatus();
@@ -240,7 +246,9 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
     result.set_error(
         absl::StrCat("timed out after ",
                      absl::FormatDuration(absl::Milliseconds(a.timeout_ms())),
-                     " on Lambda"));
+                     " on Lambda: the function did not answer within ",
+                     absl::FormatDuration(options_.timeout_grace),
+                     " after the task's timeout"));
     return Complete(*call, std::move(result));
   }
   if (curl_code != CURLE_OK) {

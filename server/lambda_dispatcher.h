@@ -40,6 +40,11 @@ struct LambdaOptions {
   absl::Duration retry_initial = absl::Milliseconds(100);
   absl::Duration retry_max = absl::Seconds(20);
   uint32_t max_retries = 10;
+  // A task's `timeout` is enforced by the function (dagd-worker ends the
+  // task and reports the failure); dagd gives up on the call only this
+  // much later, so that the function's own report arrives and the retry
+  // does not start while the timed-out attempt still runs.
+  absl::Duration timeout_grace = absl::Seconds(10);
   // How often the dispatcher tells the coordinator it is alive.
   absl::Duration heartbeat_interval = absl::Seconds(5);
 };
@@ -92,8 +97,12 @@ class LambdaDispatcher : public WorkerSink {
   std::vector<v1::TaskRef> cancels_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
+  // CURLM*: created by Start before the thread starts, destroyed by Stop
+  // after it has joined. Other threads only wake it (curl_multi_wakeup is
+  // thread-safe), under mu_ and while !stopping_, so never after Stop.
+  void* multi_ = nullptr;
+
   // Owned by the dispatcher's thread.
-  void* multi_ = nullptr;  // CURLM*
   std::vector<std::unique_ptr<Call>> running_;
   std::vector<std::unique_ptr<Call>> waiting_;  // retries, by `retry_at`
   std::thread thread_;

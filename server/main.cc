@@ -82,6 +82,13 @@ ABSL_FLAG(uint32_t, lambda_max_concurrency, 100,
           "Lambda invocations in flight at once, over all functions");
 ABSL_FLAG(std::string, aws_region, "",
           "AWS region of Lambda (and S3); empty: $AWS_REGION, else us-east-1");
+ABSL_FLAG(bool, lambda_burst, false,
+          "with Lambda dispatch on, a ready task for any worker (no pool, "
+          "labels or amounts) that waited --lambda_burst_after while no "
+          "worker had room goes to --lambda_function, which must offer the "
+          "workers' functions");
+ABSL_FLAG(absl::Duration, lambda_burst_after, absl::Seconds(1),
+          "how long a task waits for a worker before it bursts to Lambda");
 ABSL_FLAG(std::string, lambda_endpoint, "",
           "base URL of the Lambda API; empty: "
           "https://lambda.REGION.amazonaws.com (set it for tests and private "
@@ -127,6 +134,10 @@ CoordinatorOptions OptionsFromFlags() {
   options.scheduler.recovery_grace = absl::GetFlag(FLAGS_recovery_grace);
   options.scheduler.lambda_function = absl::GetFlag(FLAGS_lambda_function);
   options.limits.lambda = !options.scheduler.lambda_function.empty();
+  if (options.limits.lambda && absl::GetFlag(FLAGS_lambda_burst)) {
+    options.scheduler.lambda_burst_after =
+        absl::GetFlag(FLAGS_lambda_burst_after);
+  }
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;

@@ -348,7 +348,10 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   Worker* worker = Touch(id);
   // Sent after this turn's writes are stored, whatever becomes of it: a
   // stored result, or one that is of no use, need not come again.
-  if (worker != nullptr) *out_.sends[id].add_acked() = result.task();
+  if (worker != nullptr) {
+    v1::CoordinatorBatch& batch = out_.sends[id];
+    batch.set_acked_up_to(std::max(batch.acked_up_to(), result.report_order()));
+  }
   auto seq = SeqFromJobId(result.task().job_id());
   const uint32_t index = result.task().task_index();
   if (worker != nullptr && seq && !worker->stopping.empty()) {
@@ -539,6 +542,7 @@ void Scheduler::Tick() {
 
 std::optional<absl::Time> Scheduler::NextWakeup() const {
   std::optional<absl::Time> next = recovery_hold_until_;
+  if (burst_wakeup_ && (!next || *burst_wakeup_ < *next)) next = burst_wakeup_;
   if (!retries_.empty() && (!next || retries_.top().at < *next)) {
     next = retries_.top().at;
   }

@@ -88,6 +88,10 @@ struct SchedulerOptions {
   absl::Duration recovery_grace = absl::Seconds(5);
   // The function tasks with executor "lambda" invoke (--lambda_function).
   std::string lambda_function;
+  // Burst: a ready task for any worker (no pool, labels or amounts) that
+  // has waited this long while no worker had room goes to Lambda instead
+  // (--lambda_burst_after); infinite: never.
+  absl::Duration lambda_burst_after = absl::InfiniteDuration();
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -162,8 +166,8 @@ class Scheduler {
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
   void OnHeartbeat(WorkerId id);
   void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
-  // Every result is acknowledged to its worker (in the turn's sends, which
-  // go out after the turn's writes are stored). A result of an attempt
+  // Every result is acknowledged to its worker (acked_up_to in the turn's
+  // sends, which go out after the turn's writes are stored). A result of an attempt
   // that is not the task's current one is still taken when the task can
   // use it: the attempt ran before a restart, or on a worker declared lost
   // that came back. A success then ends any newer attempt; the rest of
@@ -347,7 +351,9 @@ class Scheduler {
   absl::btree_map<RunnableKey, Job*> runnable_;
   std::vector<uint64_t> stale_runnable_;  // jobs for MarkRunnableStale
   uint64_t pass_ = 0;                     // counts Schedule() passes
-  std::vector<Job*> skipped_;             // Schedule()'s scratch, kept to reuse
+  // When a task waiting to burst to Lambda may go there, if one waits.
+  std::optional<absl::Time> burst_wakeup_;
+  std::vector<Job*> skipped_;  // Schedule()'s scratch, kept to reuse
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
       deadlines_;

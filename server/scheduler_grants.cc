@@ -71,6 +71,8 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
         spec.executor() == kLambdaPool
             ? options_.lambda_function
             : spec.executor().substr(kLambdaPool.size() + 1));
+  } else if (worker.spec.pool == kLambdaPool) {
+    a->set_lambda_function(options_.lambda_function);  // a burst
   }
   if (after != kNoTask) {
     v1::TaskRef* ref = a->mutable_after();

@@ -78,6 +78,14 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
 }
 
 bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
+  if (worker.spec.pool == kLambdaPool && demand.pool != kLambdaPool) {
+    // Lambda serves its own tasks, and bursts of tasks for any worker.
+    if (options_.lambda_burst_after == absl::InfiniteDuration() ||
+        !demand.pool.empty() || !demand.labels.empty() ||
+        !demand.amounts.empty()) {
+      return false;
+    }
+  }
   if (!worker.Offers(demand.fn)) return false;
   if (!demand.pool.empty() && demand.pool != worker.spec.pool) return false;
   if (demand.slots > worker.spec.slots) return false;
@@ -144,9 +152,14 @@ Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
                                          const Demand& demand) {
   const CompiledJob& g = job.graph;
   Worker* best = nullptr;
+  Worker* burst = nullptr;
   uint32_t best_local = 0;
   for (Worker* worker : demand.capable) {
     if (!HasRoom(*worker, demand)) continue;
+    if (worker->spec.pool == kLambdaPool && demand.pool != kLambdaPool) {
+      burst = worker;  // only if no worker has room
+      continue;
+    }
     uint32_t local = 0;
     for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
       if (job.tasks[g.inputs[e]].producer == worker->id) ++local;
@@ -157,7 +170,12 @@ Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
       best_local = local;
     }
   }
-  return best;
+  if (best != nullptr || burst == nullptr) return best;
+  const absl::Time at =
+      job.tasks[task].ready_since + options_.lambda_burst_after;
+  if (clock_->Now() >= at) return burst;
+  if (!burst_wakeup_ || at < *burst_wakeup_) burst_wakeup_ = at;
+  return nullptr;
 }
 
 Scheduler::Placement Scheduler::BestPlacement(Job& job) {
@@ -210,6 +228,7 @@ void Scheduler::Schedule() {
     }
   }
   stale_runnable_.clear();
+  burst_wakeup_.reset();
   if (free_slots_ == 0 || runnable_.empty()) return;
   ++pass_;
   skipped_.clear();

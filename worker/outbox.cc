@@ -23,10 +23,14 @@ void Outbox::Started(v1::TaskStarted started) {
 
 void Outbox::Finished(v1::TaskResult result) {
   absl::MutexLock lock(&mu_);
-  const uint64_t order = next_order_++;
+  const uint64_t order = next_order_;
   // A second result for the same attempt replaces nothing: the first stays.
   if (!order_.emplace(KeyOf(result.task()), order).second) return;
-  results_.emplace(order, Entry{std::move(result), State::kUnsent});
+  ++next_order_;
+  result.set_report_order(order);
+  Key key = KeyOf(result.task());
+  results_.emplace(order,
+                   Entry{std::move(result), State::kUnsent, std::move(key)});
   ++unsent_;
 }
 
@@ -54,9 +58,9 @@ void Outbox::Return(v1::WorkerBatch& batch, State state) {
   // acknowledged: what it carried goes out on the next one.
   if (closed_) state = State::kUnsent;
   for (v1::TaskResult& result : *batch.mutable_results()) {
-    auto it = order_.find(KeyOf(result.task()));
-    if (it == order_.end()) continue;  // acknowledged already
-    Entry& entry = results_[it->second];
+    auto it = results_.find(result.report_order());
+    if (it == results_.end()) continue;  // acknowledged already
+    Entry& entry = it->second;
     if (entry.state != State::kTaken) continue;
     entry.result = std::move(result);
     entry.state = state;
@@ -82,15 +86,15 @@ void Outbox::Requeue(v1::WorkerBatch batch) {
   Return(batch, State::kUnsent);
 }
 
-void Outbox::Ack(const google::protobuf::RepeatedPtrField<v1::TaskRef>& refs) {
+void Outbox::Ack(uint64_t up_to) {
   absl::MutexLock lock(&mu_);
-  for (const v1::TaskRef& ref : refs) {
-    auto it = order_.find(KeyOf(ref));
-    if (it == order_.end()) continue;
-    auto entry = results_.find(it->second);
-    if (entry->second.state == State::kUnsent) --unsent_;
-    results_.erase(entry);
-    order_.erase(it);
+  while (!results_.empty() && results_.begin()->first <= up_to) {
+    Entry& entry = results_.begin()->second;
+    if (entry.state == State::kUnsent) --unsent_;
+    // A result in flight (kTaken) has its TaskRef in the writer's batch;
+    // Return then finds no entry for it and drops it.
+    order_.erase(entry.key);
+    results_.erase(results_.begin());
   }
 }
 

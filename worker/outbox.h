@@ -51,8 +51,9 @@ class Outbox : public TaskReporter {
   void Sent(v1::WorkerBatch batch);
   // Puts back a batch whose write failed, ahead of anything newer.
   void Requeue(v1::WorkerBatch batch);
-  // The coordinator stored these results: they are forgotten.
-  void Ack(const google::protobuf::RepeatedPtrField<v1::TaskRef>& refs);
+  // The coordinator stored every result up to this report_order: they are
+  // forgotten.
+  void Ack(uint64_t up_to);
 
   // Close makes Take return kClosed (waking a waiting writer) until Open.
   // The owner of a stream closes it when the stream ends and reopens it for
@@ -82,6 +83,7 @@ class Outbox : public TaskReporter {
   struct Entry {
     v1::TaskResult result;  // moved out while kTaken
     State state = State::kUnsent;
+    Key key;
   };
   // Moves unsent results into `batch`, oldest first, up to a size that
   // dagd accepts in one message.
@@ -92,10 +94,11 @@ class Outbox : public TaskReporter {
 
   mutable absl::Mutex mu_;
   std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
-  // Results by report order, and the same by attempt for Ack.
+  // Results by report order (TaskResult.report_order), and the same by
+  // attempt.
   absl::btree_map<uint64_t, Entry> results_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Key, uint64_t> order_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 1;
   size_t unsent_ ABSL_GUARDED_BY(mu_) = 0;  // entries kUnsent
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool sealed_ ABSL_GUARDED_BY(mu_) = false;

@@ -107,7 +107,9 @@ WorkerSession::Outcome WorkerSession::Run(
   std::thread writer([&] { WriteLoop(stream.get(), context, interval); });
   while (stream->Read(&message)) {
     if (!message.has_batch()) continue;
-    if (message.batch().acked_size() > 0) outbox_->Ack(message.batch().acked());
+    if (message.batch().acked_up_to() > 0) {
+      outbox_->Ack(message.batch().acked_up_to());
+    }
     if (size_t dropped = executor_->Handle(message.batch()); dropped > 0) {
       (*log_)(Info(absl::StrCat(
           "draining: not starting ", dropped,

@@ -47,6 +47,14 @@ class FakeCoordinator final : public v1::WorkerService::Service {
       stream->Write(reply);
       context_ = context;
       stream_ = stream;
+      // Results kept from an earlier stream come with the Register; like
+      // dagd, record and acknowledge them.
+      v1::CoordinatorMessage ack;
+      for (const auto& result : message.register_().results()) {
+        results_.emplace_back(result, connection);
+        ack.mutable_batch()->set_acked_up_to(result.report_order());
+      }
+      if (acking_ && ack.batch().acked_up_to() > 0) stream->Write(ack);
     }
     while (stream->Read(&message)) Record(message, connection);
     absl::MutexLock lock(&mu_);
@@ -116,10 +124,10 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     v1::CoordinatorMessage ack;
     for (const auto& result : message.batch().results()) {
       results_.emplace_back(result, connection);
-      *ack.mutable_batch()->add_acked() = result.task();
+      ack.mutable_batch()->set_acked_up_to(result.report_order());
     }
     // Like dagd, which acknowledges a result once it stored it.
-    if (acking_ && ack.batch().acked_size() > 0 && stream_ != nullptr) {
+    if (acking_ && ack.batch().acked_up_to() > 0 && stream_ != nullptr) {
       stream_->Write(ack);
     }
   }

@@ -1,5 +1,6 @@
 #include "worker/outbox.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -17,11 +18,11 @@ v1::TaskResult Result(uint32_t index) {
 
 // Acknowledges every result of `batch`, as dagd does once it stored them.
 void AckAll(Outbox& outbox, const v1::WorkerBatch& batch) {
-  google::protobuf::RepeatedPtrField<v1::TaskRef> refs;
+  uint64_t up_to = 0;
   for (const v1::TaskResult& result : batch.results()) {
-    *refs.Add() = result.task();
+    up_to = std::max(up_to, result.report_order());
   }
-  outbox.Ack(refs);
+  outbox.Ack(up_to);
 }
 
 TEST(OutboxTest, TakeMovesEverythingPendingIntoOneBatch) {

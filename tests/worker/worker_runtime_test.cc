@@ -181,12 +181,23 @@ TEST_F(WorkerRuntimeTest, KeepsResultsAcrossAReconnect) {
   c.SetAccepting(true);
 
   ASSERT_TRUE(c.WaitUntil([&] { return !c.results_.empty(); }));
-  absl::MutexLock lock(&c.mu_);
-  EXPECT_EQ(c.registers_.size(), 2u);
-  EXPECT_EQ(c.results_[0].first.task().task_index(), 7u);
-  EXPECT_EQ(c.results_[0].first.output().data(), "\"opened\"");
-  EXPECT_EQ(c.results_[0].second, 2) << "delivered on the new connection";
+  {
+    absl::MutexLock lock(&c.mu_);
+    EXPECT_EQ(c.registers_.size(), 2u);
+    EXPECT_EQ(c.results_[0].first.task().task_index(), 7u);
+    EXPECT_EQ(c.results_[0].first.output().data(), "\"opened\"");
+    EXPECT_EQ(c.results_[0].second, 2) << "delivered on the new connection";
+    // With the Register itself, before anything else on the stream.
+    EXPECT_EQ(c.registers_[1].results_size(), 1);
+  }
   EXPECT_THAT(Log(), Contains(HasSubstr("lost connection")));
+  // The worker logs once it has read Registered, which may be just after
+  // the fake recorded the result.
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline && !testing::Matches(Contains(HasSubstr(
+                                       "registered as worker w-2")))(Log())) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
   EXPECT_THAT(Log(), Contains(HasSubstr("registered as worker w-2")));
 }
 

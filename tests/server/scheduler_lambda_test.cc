@@ -1,0 +1,130 @@
+// Lambda placement: tasks with executor "lambda" go to the dispatcher's
+// worker only; tasks for any worker go there only as a burst, when no
+// worker had room for --lambda_burst_after.
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "server/scheduler.h"
+#include "tests/testutil/fake_clock.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr WorkerId kWorker = 1;
+constexpr WorkerId kLambda = 2;
+
+class SchedulerLambdaTest : public ::testing::Test {
+ protected:
+  explicit SchedulerLambdaTest(
+      absl::Duration burst_after = absl::InfiniteDuration())
+      : scheduler_(Options(burst_after), &clock_, [] { return 0.5; }) {
+    WorkerSpec worker;
+    worker.name = "w";
+    worker.slots = 1;
+    worker.functions = {"const", "sleep"};
+    scheduler_.AddWorker(kWorker, worker);
+    WorkerSpec lambda;
+    lambda.name = "lambda";
+    lambda.slots = 10;
+    lambda.pool = std::string(kLambdaPool);
+    lambda.any_function = true;
+    scheduler_.AddWorker(kLambda, lambda);
+  }
+
+  static SchedulerOptions Options(absl::Duration burst_after) {
+    SchedulerOptions options;
+    options.lambda_function = "dagd-fn";
+    options.lambda_burst_after = burst_after;
+    return options;
+  }
+
+  void Submit(const std::string& json) {
+    v1::JobSpec spec;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &spec).ok());
+    JobLimits limits;
+    limits.lambda = true;
+    absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), limits);
+    ASSERT_TRUE(job.ok()) << job.status();
+    v1::JobStatus status;
+    status.set_job_id(JobIdFromSeq(next_seq_));
+    status.set_state(v1::JOB_PENDING);
+    scheduler_.AddJob(next_seq_++, *std::move(job), status);
+  }
+
+  // Task ids sent to each worker in one turn.
+  std::pair<std::vector<std::string>, std::vector<v1::Assignment>> Turn() {
+    scheduler_.Tick();
+    scheduler_.Schedule();
+    TurnOutput out = scheduler_.TakeOutput();
+    std::vector<std::string> to_worker;
+    for (const auto& a : out.sends[kWorker].assignments()) {
+      to_worker.push_back(a.task_id());
+    }
+    std::vector<v1::Assignment> to_lambda(
+        out.sends[kLambda].assignments().begin(),
+        out.sends[kLambda].assignments().end());
+    return {to_worker, to_lambda};
+  }
+
+  testing::FakeClock clock_;
+  Scheduler scheduler_;
+  uint64_t next_seq_ = 1;
+};
+
+TEST_F(SchedulerLambdaTest, LambdaTasksGoToLambdaWithTheirFunction) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "resize", "executor": "lambda"},
+                       {"id": "b", "fn": "resize",
+                        "executor": "lambda:thumbs:live"},
+                       {"id": "c", "fn": "const"}]})");
+  auto [to_worker, to_lambda] = Turn();
+  EXPECT_THAT(to_worker, ElementsAre("c"));
+  ASSERT_EQ(to_lambda.size(), 2u);
+  EXPECT_EQ(to_lambda[0].lambda_function(), "dagd-fn");
+  EXPECT_EQ(to_lambda[1].lambda_function(), "thumbs:live");
+}
+
+TEST_F(SchedulerLambdaTest, WithoutBurstOtherTasksNeverGoToLambda) {
+  Submit(
+      R"({"tasks": [{"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"}]})");
+  EXPECT_THAT(Turn().first, ElementsAre("a"));
+  clock_.Advance(absl::Hours(1));
+  scheduler_.OnHeartbeat(kWorker);
+  scheduler_.OnHeartbeat(kLambda);
+  auto [to_worker, to_lambda] = Turn();
+  EXPECT_THAT(to_worker, IsEmpty());
+  EXPECT_THAT(to_lambda, IsEmpty());  // b waits for the worker
+}
+
+class SchedulerBurstTest : public SchedulerLambdaTest {
+ protected:
+  SchedulerBurstTest() : SchedulerLambdaTest(absl::Seconds(2)) {}
+};
+
+TEST_F(SchedulerBurstTest, TaskBurstsToLambdaAfterWaitingForAWorker) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"},
+                       {"id": "pooled", "fn": "sleep", "executor": "pool:gpu"}]})");
+  auto [to_worker, to_lambda] = Turn();
+  EXPECT_THAT(to_worker, ElementsAre("a"));  // a worker first
+  EXPECT_THAT(to_lambda, IsEmpty());         // b has not waited yet
+  ASSERT_EQ(scheduler_.NextWakeup(), clock_.Now() + absl::Seconds(2));
+  clock_.Advance(absl::Seconds(2));
+  auto [later_worker, later_lambda] = Turn();
+  ASSERT_EQ(later_lambda.size(), 1u);
+  EXPECT_EQ(later_lambda[0].task_id(), "b");
+  EXPECT_EQ(later_lambda[0].lambda_function(), "dagd-fn");
+  // A task for a pool never bursts.
+  clock_.Advance(absl::Minutes(1));
+  scheduler_.OnHeartbeat(kWorker);
+  scheduler_.OnHeartbeat(kLambda);
+  EXPECT_THAT(Turn().second, IsEmpty());
+}
+
+}  // namespace
+}  // namespace dagd
