@@ -167,8 +167,8 @@ class Scheduler {
   void OnHeartbeat(WorkerId id);
   void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
   // Every result is acknowledged to its worker (acked_up_to in the turn's
-  // sends, which go out after the turn's writes are stored). A result of an attempt
-  // that is not the task's current one is still taken when the task can
+  // sends, which go out after the turn's writes are stored). A result of an
+  // attempt that is not the task's current one is still taken when the task can
   // use it: the attempt ran before a restart, or on a worker declared lost
   // that came back. A success then ends any newer attempt; the rest of
   // such reports are dropped.
