@@ -130,6 +130,9 @@ class Coordinator {
 
   // Loads unfinished jobs into the scheduler (start only).
   absl::Status Recover();
+  // Adds a worker to the scheduler and keeps its sink (loop thread).
+  void JoinWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
+                  WorkerSpec spec);
   void Post(Event event);
   void Run();
   void RunTurn(std::vector<Event>& events);

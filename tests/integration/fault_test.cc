@@ -572,6 +572,30 @@ TEST(CrashTest, KillDagdAtRandomPoints) {
   }
 }
 
+// c0 = 41 -> c1 = c0 + 1 (the one made slow) -> c2 = c1 + 1000.
+JobPlan SlowChainPlan(const std::string& tag) {
+  JobPlan plan;
+  plan.tag = tag;
+  plan.shape = "chain";
+  plan.tasks = {{"c0", {}, 41, 41, false},
+                {"c1", {"c0"}, 1, 42, false},
+                {"c2", {"c1"}, 1000, 1042, true}};
+  return plan;
+}
+
+// Makes task `index` of a spec built by BuildJobSpec sleep `seconds`
+// between its start and end lines (its S1 variable).
+void SetSleepSeconds(v1::JobSpec& spec, int index, const std::string& seconds) {
+  (*spec.mutable_tasks(index)
+        ->mutable_args()
+        ->mutable_struct_value()
+        ->mutable_fields())["env"]
+      .mutable_struct_value()
+      ->mutable_fields()
+      ->at("S1")
+      .set_string_value(seconds);
+}
+
 TEST(WorkerKillTest, JobFinishesOnTheOtherWorker) {
   std::unique_ptr<DagdProcess> dagd = StartDagd({});
   ASSERT_NE(dagd, nullptr);
@@ -588,23 +612,11 @@ TEST(WorkerKillTest, JobFinishesOnTheOtherWorker) {
   const std::string log_path = (*dir)->path() + "/tasks.log";
 
   // 41 -> +1 (sleeps 1 s) -> +1000.
-  JobPlan plan;
-  plan.tag = "wk";
-  plan.shape = "chain";
-  plan.tasks = {{"c0", {}, 41, 41, false},
-                {"c1", {"c0"}, 1, 42, false},
-                {"c2", {"c1"}, 1000, 1042, true}};
+  const JobPlan plan = SlowChainPlan("wk");
   std::mt19937_64 rng(1);
   absl::StatusOr<v1::JobSpec> spec = BuildJobSpec(plan, log_path, rng);
   ASSERT_TRUE(spec.ok()) << spec.status();
-  (*spec->mutable_tasks(1)
-        ->mutable_args()
-        ->mutable_struct_value()
-        ->mutable_fields())["env"]
-      .mutable_struct_value()
-      ->mutable_fields()
-      ->at("S1")
-      .set_string_value("1.0");
+  SetSleepSeconds(*spec, 1, "1.0");
   absl::StatusOr<std::string> job_id = dagd->client().Submit(*spec, "wk");
   ASSERT_TRUE(job_id.ok()) << job_id.status();
 
@@ -672,24 +684,12 @@ TEST(WorkerOutlivesDagdTest, TaskFinishedWhileDagdWasDownIsNotRunAgain) {
       FastReconnectClient(cluster.address(), ClientOptions());
 
   // 41 -> +1 (sleeps 1.5 s) -> +1000.
-  JobPlan plan;
-  plan.tag = "down";
-  plan.shape = "chain";
-  plan.tasks = {{"c0", {}, 41, 41, false},
-                {"c1", {"c0"}, 1, 42, false},
-                {"c2", {"c1"}, 1000, 1042, true}};
+  const JobPlan plan = SlowChainPlan("down");
   std::mt19937_64 rng(1);
   absl::StatusOr<v1::JobSpec> spec =
       BuildJobSpec(plan, cluster.log_path(), rng);
   ASSERT_TRUE(spec.ok()) << spec.status();
-  (*spec->mutable_tasks(1)
-        ->mutable_args()
-        ->mutable_struct_value()
-        ->mutable_fields())["env"]
-      .mutable_struct_value()
-      ->mutable_fields()
-      ->at("S1")
-      .set_string_value("1.5");
+  SetSleepSeconds(*spec, 1, "1.5");
   absl::StatusOr<std::string> job_id = client->Submit(*spec, "down");
   ASSERT_TRUE(job_id.ok()) << job_id.status();
 

@@ -12,12 +12,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/worker/fake_lambda_runtime_api.h"
+#include "tests/worker/run_worker.h"
 #include "tests/worker/test_task.h"
 #include "worker/lambda_runtime.h"
 #include "worker/subprocess.h"
 #include "worker/temp_dir.h"
-
-extern char** environ;
 
 namespace dagd {
 namespace {
@@ -26,39 +25,17 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
 
-struct WorkerRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 // Runs dagd-worker with `flags` and the test's environment, with
 // AWS_LAMBDA_RUNTIME_API set to `endpoint` unless it is empty, until it
 // exits.
 WorkerRun RunLambdaWorker(const std::string& endpoint,
                           std::vector<std::string> flags) {
-  auto dir = TempDir::Create("dagd-lambda-main-test-");
-  EXPECT_TRUE(dir.ok());
-  SubprocessSpec spec;
-  spec.argv.push_back(DAGD_WORKER_BINARY);
-  spec.argv.insert(spec.argv.end(), flags.begin(), flags.end());
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (absl::StartsWith(*entry, "AWS_LAMBDA_RUNTIME_API=")) continue;
-    spec.env.push_back(*entry);
-  }
+  std::vector<std::string> add;
   if (!endpoint.empty()) {
-    spec.env.push_back(absl::StrCat("AWS_LAMBDA_RUNTIME_API=", endpoint));
+    add.push_back(absl::StrCat("AWS_LAMBDA_RUNTIME_API=", endpoint));
   }
-  spec.stdout_path = absl::StrCat((*dir)->path(), "/out");
-  spec.stderr_path = absl::StrCat((*dir)->path(), "/err");
-  TestTask task;
-  auto exit = RunSubprocess(spec, task.context);
-  EXPECT_TRUE(exit.ok()) << exit.status();
-  WorkerRun run;
-  if (exit.ok() && exit->exited) run.exit_code = exit->exit_code;
-  run.out = ReadFile(spec.stdout_path).value_or("");
-  run.err = ReadFile(spec.stderr_path).value_or("");
-  return run;
+  return RunWorkerBinary(std::move(flags), {"AWS_LAMBDA_RUNTIME_API="},
+                         std::move(add));
 }
 
 TEST(LambdaMainTest, ABadPluginIsAnInitError) {

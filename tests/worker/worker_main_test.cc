@@ -23,43 +23,19 @@
 #include "health.grpc.pb.h"
 #include "tests/worker/fake_coordinator.h"
 #include "tests/worker/http_get.h"
+#include "tests/worker/run_worker.h"
 #include "tests/worker/test_task.h"
 #include "worker/json_util.h"
 #include "worker/subprocess.h"
 #include "worker/temp_dir.h"
-
-extern char** environ;
 
 namespace dagd {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct WorkerRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 WorkerRun RunWorker(std::vector<std::string> flags) {
-  auto dir = TempDir::Create("dagd-worker-main-test-");
-  EXPECT_TRUE(dir.ok());
-  SubprocessSpec spec;
-  spec.argv.push_back(DAGD_WORKER_BINARY);
-  spec.argv.insert(spec.argv.end(), flags.begin(), flags.end());
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    spec.env.push_back(*entry);
-  }
-  spec.stdout_path = absl::StrCat((*dir)->path(), "/out");
-  spec.stderr_path = absl::StrCat((*dir)->path(), "/err");
-  TestTask task;
-  auto exit = RunSubprocess(spec, task.context);
-  EXPECT_TRUE(exit.ok()) << exit.status();
-  WorkerRun run;
-  if (exit.ok() && exit->exited) run.exit_code = exit->exit_code;
-  run.out = ReadFile(spec.stdout_path).value_or("");
-  run.err = ReadFile(spec.stderr_path).value_or("");
-  return run;
+  return RunWorkerBinary(std::move(flags));
 }
 
 TEST(WorkerMainTest, BadSlotsExitsTwo) {

@@ -1,0 +1,129 @@
+// The coordinator's side of worker streams: registration (with what a
+// reconnecting worker still holds), reports, and departures. Part of
+// Coordinator; every function posts to the loop thread.
+
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/coordinator.h"
+#include "server/log.h"
+
+namespace dagd {
+namespace {
+
+WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
+  WorkerSpec spec;
+  spec.name =
+      registration.name().empty() ? WorkerIdName(id) : registration.name();
+  spec.slots = registration.slots();
+  spec.pool = registration.pool();
+  for (const auto& [key, value] : registration.labels()) {
+    spec.labels.emplace_back(key, value);
+  }
+  for (const auto& [name, amount] : registration.resources()) {
+    spec.resources.emplace_back(name, amount);
+  }
+  spec.functions.assign(registration.functions().begin(),
+                        registration.functions().end());
+  spec.peer = std::move(peer);
+  spec.accepts_grants = registration.accepts_grants();
+  spec.running.assign(
+      std::make_move_iterator(registration.mutable_running()->begin()),
+      std::make_move_iterator(registration.mutable_running()->end()));
+  return spec;
+}
+
+}  // namespace
+
+void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
+                                  v1::Register registration, std::string peer) {
+  Post([this, id, sink = std::move(sink),
+        registration = std::move(registration),
+        peer = std::move(peer)]() mutable {
+    WorkerSpec spec = SpecOf(id, registration, std::move(peer));
+    // Attempts and results from another store name other jobs.
+    spec.foreign = !registration.store_id().empty() &&
+                   registration.store_id() != store_id_;
+    if (spec.foreign) spec.running.clear();
+    LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
+              << spec.slots << " slots, " << spec.functions.size()
+              << " functions) joined"
+              << (spec.running.empty()
+                      ? ""
+                      : absl::StrCat(", still running ", spec.running.size(),
+                                     " tasks"))
+              << (registration.results().empty()
+                      ? ""
+                      : absl::StrCat(", with ", registration.results_size(),
+                                     " results kept"))
+              << (spec.foreign ? ", holding work of another data directory "
+                                 "(ignored)"
+                               : "");
+    JoinWorker(id, sink, std::move(spec));
+    // Kept results count before this turn hands anything out.
+    for (v1::TaskResult& result : *registration.mutable_results()) {
+      scheduler_.OnTaskResult(id, std::move(result));
+    }
+    v1::CoordinatorMessage message;
+    message.mutable_registered()->set_worker_id(WorkerIdName(id));
+    message.mutable_registered()->set_heartbeat_interval_ms(
+        absl::ToInt64Milliseconds(options_.heartbeat_interval));
+    message.mutable_registered()->set_store_id(store_id_);
+    AfterCommit(
+        [sink, message = std::move(message)](const absl::Status& s) mutable {
+          if (s.ok()) sink->Send(std::move(message));
+        });
+  });
+}
+
+void Coordinator::ConnectLocalWorker(WorkerId id,
+                                     std::shared_ptr<WorkerSink> sink,
+                                     WorkerSpec spec) {
+  Post([this, id, sink = std::move(sink), spec = std::move(spec)]() mutable {
+    LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
+              << spec.slots << " slots, pool " << spec.pool << ") joined";
+    JoinWorker(id, std::move(sink), std::move(spec));
+  });
+}
+
+void Coordinator::JoinWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
+                             WorkerSpec spec) {
+  scheduler_.AddWorker(id, std::move(spec));
+  ++turn_registrations_;
+  worker_sinks_[id] = std::move(sink);
+}
+
+void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
+  Post([this, id, message = std::move(message)]() mutable {
+    if (!scheduler_.HasWorker(id)) return;  // declared lost already
+    switch (message.msg_case()) {
+      case v1::WorkerMessage::kHeartbeat:
+        scheduler_.OnHeartbeat(id);
+        break;
+      case v1::WorkerMessage::kBatch:
+        for (const auto& started : message.batch().started()) {
+          scheduler_.OnTaskStarted(id, started);
+        }
+        for (auto& result : *message.mutable_batch()->mutable_results()) {
+          scheduler_.OnTaskResult(id, std::move(result));
+        }
+        break;
+      default:
+        LOG(WARNING) << "worker " << WorkerIdName(id)
+                     << " sent an unexpected message";
+    }
+  });
+}
+
+void Coordinator::WorkerDisconnected(WorkerId id) {
+  Post([this, id] {
+    if (!scheduler_.HasWorker(id)) return;
+    LOG(INFO) << "worker " << WorkerIdName(id)
+              << " left; its tasks go back to the queue";
+    scheduler_.RemoveWorker(id);
+    worker_sinks_.erase(id);
+  });
+}
+
+}  // namespace dagd
