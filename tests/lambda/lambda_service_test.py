@@ -62,10 +62,7 @@ class ServiceTest(unittest.TestCase):
         self.tmp.cleanup()
 
     def assertFunctionError(self, r, error_type):
-        self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.headers.get("x-amz-function-error"), "Unhandled", r)
-        self.assertEqual(r.json()["errorType"], error_type, r)
-        return r.json()["errorMessage"]
+        return testlib.assert_function_error(self, r, error_type)
 
     def assertApiError(self, r, status, error_type):
         self.assertEqual(r.status, status, r)

@@ -162,3 +162,12 @@ def wait_for(condition, timeout, what):
                                  (timeout, what))
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+def assert_function_error(test, r, error_type):
+    """Checks that `r` is Lambda's answer to a function error of
+    `error_type` (200 with X-Amz-Function-Error); returns its message."""
+    test.assertEqual(r.status, 200, r)
+    test.assertEqual(r.headers.get("x-amz-function-error"), "Unhandled", r)
+    test.assertEqual(r.json()["errorType"], error_type, r)
+    return r.json()["errorMessage"]

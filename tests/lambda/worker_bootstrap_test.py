@@ -19,6 +19,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lambda_service  # noqa: E402
+import testlib  # noqa: E402
 from testlib import control, invoke, stats  # noqa: E402
 
 WORKER = None  # set from --worker
@@ -60,10 +61,7 @@ class WorkerBootstrapTest(unittest.TestCase):
         self.tmp.cleanup()
 
     def assertFunctionError(self, r, error_type):
-        self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.headers.get("x-amz-function-error"), "Unhandled", r)
-        self.assertEqual(r.json()["errorType"], error_type, r)
-        return r.json()["errorMessage"]
+        return testlib.assert_function_error(self, r, error_type)
 
     def test_const_and_add_on_one_warm_worker(self):
         r = invoke(self.port, "dagd", invocation("a", "const", {"value": 1}))
