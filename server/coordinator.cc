@@ -543,11 +543,47 @@ void Coordinator::GetResult(std::string job_id, std::string task_id,
                             Reply<v1::GetResultResponse> done) {
   Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
         done = std::move(done)]() mutable {
-    AnswerAfterCommit(QueryResult(job_id, task_id), std::move(done));
+    absl::StatusOr<StoredResult> result = QueryResult(job_id, task_id);
+    if (!result.ok() || result->ref == nullptr) {
+      return AnswerAfterCommit(ToResultResponse(std::move(result)),
+                               std::move(done));
+    }
+    if (objects_ == nullptr) {
+      return AnswerAfterCommit<v1::GetResultResponse>(
+          absl::FailedPreconditionError(absl::StrCat(
+              "the result of task '", task_id, "' is kept in bucket '",
+              result->ref->bucket(), "' at '", result->ref->key(),
+              "', but dagd runs without an object store (--s3_bucket)")),
+          std::move(done));
+    }
+    // Read once the result is stored: an answer never shows more than a
+    // restart would keep.
+    AfterCommit([objects = objects_, ref = *result->ref,
+                 done = std::move(done)](const absl::Status& s) mutable {
+      if (!s.ok()) return done(s);
+      objects->Read(
+          std::move(ref), [done = std::move(done)](
+                              absl::StatusOr<StoredObject> object) mutable {
+            if (!object.ok()) return done(object.status());
+            v1::GetResultResponse response;
+            response.set_data(std::move(object->data));
+            response.set_content_type(std::move(object->content_type));
+            done(std::move(response));
+          });
+    });
   });
 }
 
-absl::StatusOr<v1::GetResultResponse> Coordinator::QueryResult(
+absl::StatusOr<v1::GetResultResponse> Coordinator::ToResultResponse(
+    absl::StatusOr<StoredResult> result) {
+  if (!result.ok()) return result.status();
+  v1::GetResultResponse response;
+  response.set_data(std::move(result->data));
+  response.set_content_type(std::move(result->content_type));
+  return response;
+}
+
+absl::StatusOr<StoredResult> Coordinator::QueryResult(
     const std::string& job_id, const std::string& task_id) {
   absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
   if (!seq.ok()) return seq.status();
@@ -565,11 +601,7 @@ absl::StatusOr<v1::GetResultResponse> Coordinator::QueryResult(
           task.ok() ? v1::TaskState_Name(task->state()) : "unknown"));
     }
   }
-  if (!result.ok()) return result.status();
-  v1::GetResultResponse response;
-  response.set_data(std::move(result->data));
-  response.set_content_type(std::move(result->content_type));
-  return response;
+  return result;
 }
 
 void Coordinator::Cancel(std::string job_id,
@@ -614,6 +646,9 @@ absl::StatusOr<v1::DeleteJobResponse> Coordinator::DoDelete(
         absl::StripPrefix(v1::JobState_Name(live->state()), "JOB_"),
         ": only a finished job can be deleted", cancel_first));
   }
+  absl::StatusOr<std::vector<v1::ObjectRef>> objects =
+      store_->ListResultObjects(*seq);
+  if (!objects.ok()) return objects.status();
   // Not fsynced here: this turn's commit fsyncs, before the answer.
   absl::Status deleted = store_->DeleteJob(*seq, /*sync=*/false);
   if (absl::IsNotFound(deleted)) {
@@ -626,7 +661,24 @@ absl::StatusOr<v1::DeleteJobResponse> Coordinator::DoDelete(
   if (!deleted.ok()) return deleted;
   ++turn_deleted_jobs_;
   LOG(INFO).Job(job_id) << "deleted on request";
+  if (!objects->empty()) DeleteObjectsAfterCommit(*std::move(objects));
   return v1::DeleteJobResponse();
+}
+
+void Coordinator::DeleteObjectsAfterCommit(std::vector<v1::ObjectRef> refs) {
+  if (objects_ == nullptr) {
+    LOG(WARNING) << refs.size()
+                 << " result object(s) of a deleted job are left in bucket '"
+                 << refs.front().bucket()
+                 << "': dagd runs without an object store (--s3_bucket)";
+    return;
+  }
+  // Only once the job's records are gone for good: until then a restart
+  // would still find them and read its results.
+  AfterCommit([objects = objects_,
+               refs = std::move(refs)](const absl::Status& s) mutable {
+    if (s.ok()) objects->Delete(std::move(refs));
+  });
 }
 
 void Coordinator::ListWorkers(Reply<v1::ListWorkersResponse> done) {

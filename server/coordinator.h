@@ -18,6 +18,7 @@
 #include "dagd/v1/worker_service.pb.h"
 #include "server/clock.h"
 #include "server/job_compiler.h"
+#include "server/result_objects.h"
 #include "server/scheduler.h"
 #include "storage/meta_store.h"
 
@@ -95,6 +96,10 @@ class Coordinator {
 
   void SetTurnObserver(std::function<void(const TurnStats&)> observer);
   void SetFatalHandler(std::function<void(const absl::Status&)> on_fatal);
+  // Where results kept in the object store are read and deleted (before
+  // Start; not owned). Without it such results cannot be read, and a
+  // deleted job's objects are left behind.
+  void SetResultObjects(ResultObjects* objects) { objects_ = objects; }
 
   // Validation runs on the calling thread; errors come back through `done`.
   void Submit(v1::SubmitJobRequest request, Reply<v1::SubmitJobResponse> done);
@@ -156,8 +161,12 @@ class Coordinator {
   // A stored task status with its spec's inputs and after filled in.
   absl::StatusOr<v1::TaskStatus> StoredTaskStatus(
       uint64_t seq, uint32_t index, absl::StatusOr<v1::TaskStatus> status);
-  absl::StatusOr<v1::GetResultResponse> QueryResult(const std::string& job_id,
-                                                    const std::string& task_id);
+  absl::StatusOr<StoredResult> QueryResult(const std::string& job_id,
+                                           const std::string& task_id);
+  static absl::StatusOr<v1::GetResultResponse> ToResultResponse(
+      absl::StatusOr<StoredResult> result);
+  // Deletes a deleted job's result objects once the turn is committed.
+  void DeleteObjectsAfterCommit(std::vector<v1::ObjectRef> refs);
   absl::StatusOr<v1::CancelJobResponse> DoCancel(const std::string& job_id);
   absl::StatusOr<v1::DeleteJobResponse> DoDelete(const std::string& job_id);
   void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
@@ -171,6 +180,7 @@ class Coordinator {
   const CoordinatorOptions options_;
   MetaStore* const store_;
   Clock* const clock_;
+  ResultObjects* objects_ = nullptr;  // set before Start(); null: none
 
   std::atomic<WorkerId> next_worker_id_{1};
   std::string store_id_;  // set by Start()

@@ -70,6 +70,8 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
     message.mutable_registered()->set_heartbeat_interval_ms(
         absl::ToInt64Milliseconds(options_.heartbeat_interval));
     message.mutable_registered()->set_store_id(store_id_);
+    *message.mutable_registered()->mutable_object_store() =
+        options_.scheduler.object_store;
     AfterCommit(
         [sink, message = std::move(message)](const absl::Status& s) mutable {
           if (s.ok()) sink->Send(std::move(message));

@@ -20,7 +20,6 @@ namespace {
 
 using google::protobuf::util::JsonParseOptions;
 using google::protobuf::util::JsonStringToMessage;
-using google::protobuf::util::MessageToJsonString;
 
 bool SameAttempt(const v1::TaskRef& a, const v1::TaskRef& b) {
   return a.job_id() == b.job_id() && a.task_index() == b.task_index() &&
@@ -37,6 +36,7 @@ size_t AppendBody(char* data, size_t size, size_t n, void* out) {
 struct LambdaDispatcher::Call {
   v1::Assignment assignment;
   std::string body;
+  std::vector<std::string> temp_keys;  // inputs dagd put in the store
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   std::string response;
@@ -73,7 +73,8 @@ LambdaDispatcher::LambdaDispatcher(LambdaOptions options,
     : options_(std::move(options)),
       credentials_(credentials),
       uniform_(std::move(uniform)),
-      report_(std::move(report)) {}
+      report_(std::move(report)),
+      payloads_(options_.object_store, options_.store) {}
 
 LambdaDispatcher::~LambdaDispatcher() { Stop(); }
 
@@ -225,6 +226,7 @@ void LambdaDispatcher::Retry(std::unique_ptr<Call> call, absl::Duration after,
 }
 
 void LambdaDispatcher::Complete(Call& call, v1::TaskResult result) {
+  payloads_.DeleteLater(std::move(call.temp_keys));
   *result.mutable_task() = call.assignment.task();
   result.set_started_unix_ms(call.started_ms);
   result.set_finished_unix_ms(absl::ToUnixMillis(absl::Now()));
@@ -301,7 +303,71 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
     return Complete(*call, std::move(result));
   }
   result = std::move(*answer.mutable_result());
+  if (answer.has_output_ref()) {
+    // The scheduler checks that it is this attempt's key.
+    *result.mutable_output_ref() = std::move(*answer.mutable_output_ref());
+  }
   Complete(*call, std::move(result));
+}
+
+void LambdaDispatcher::Shrink(std::unique_ptr<Call> call,
+                              v1::LambdaInvocation invocation) {
+  if (!payloads_.can_shrink()) {
+    v1::TaskResult result;
+    result.set_permanent(true);
+    result.set_error(absl::StrCat(
+        "the invocation is ", call->body.size(),
+        " bytes, over Lambda's limit of ", kLambdaPayloadLimit,
+        " bytes for a synchronous call; with an object store (--s3_bucket) "
+        "its inputs would travel by reference"));
+    return Complete(*call, std::move(result));
+  }
+  shrinking_.push_back(call->assignment.task());
+  payloads_.Shrink(
+      std::move(invocation),
+      [this, call = std::move(call)](
+          absl::StatusOr<LambdaPayloads::Shrunk> shrunk) mutable {
+        absl::MutexLock lock(&mu_);
+        shrunk_.push_back(ShrunkCall{std::move(call), std::move(shrunk)});
+        if (!stopping_ && multi_ != nullptr) curl_multi_wakeup(multi_);
+      });
+}
+
+void LambdaDispatcher::StartShrunk() {
+  std::vector<ShrunkCall> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    ready.swap(shrunk_);
+  }
+  for (ShrunkCall& r : ready) {
+    const v1::TaskRef& task = r.call->assignment.task();
+    auto same = [&task](const v1::TaskRef& ref) {
+      return SameAttempt(ref, task);
+    };
+    shrinking_.erase(std::remove_if(shrinking_.begin(), shrinking_.end(), same),
+                     shrinking_.end());
+    auto cancelled = std::find_if(cancelled_shrinking_.begin(),
+                                  cancelled_shrinking_.end(), same);
+    if (r.shrunk.ok()) r.call->temp_keys = std::move(r.shrunk->temp_keys);
+    if (cancelled != cancelled_shrinking_.end()) {
+      cancelled_shrinking_.erase(cancelled);
+      v1::TaskResult result;
+      result.set_error("cancelled");
+      Complete(*r.call, std::move(result));
+      continue;
+    }
+    if (!r.shrunk.ok()) {
+      v1::TaskResult result;
+      // Args too large cannot shrink; a store failure may pass.
+      result.set_permanent(absl::IsInvalidArgument(r.shrunk.status()) ||
+                           absl::IsPermissionDenied(r.shrunk.status()));
+      result.set_error(std::string(r.shrunk.status().message()));
+      Complete(*r.call, std::move(result));
+      continue;
+    }
+    r.call->body = std::move(r.shrunk->body);
+    StartCall(std::move(r.call));
+  }
 }
 
 void LambdaDispatcher::Loop() {
@@ -326,28 +392,30 @@ void LambdaDispatcher::Loop() {
     for (v1::Assignment& a : incoming) {
       auto call = std::make_unique<Call>();
       call->started_ms = absl::ToUnixMillis(now);
-      v1::LambdaInvocation invocation;
-      *invocation.mutable_assignment() = std::move(a);
-      (void)MessageToJsonString(invocation, &call->body);
-      call->assignment = std::move(*invocation.mutable_assignment());
+      v1::LambdaInvocation invocation =
+          MakeInvocation(std::move(a), options_.object_store);
+      call->body = InvocationBody(invocation);
       v1::WorkerMessage started;
       v1::TaskStarted* s = started.mutable_batch()->add_started();
-      *s->mutable_task() = call->assignment.task();
+      *s->mutable_task() = invocation.assignment().task();
       s->set_started_unix_ms(call->started_ms);
       report_(std::move(started));
       if (call->body.size() > kLambdaPayloadLimit) {
-        v1::TaskResult result;
-        result.set_permanent(true);
-        result.set_error(absl::StrCat("the invocation is ", call->body.size(),
-                                      " bytes, over Lambda's limit of ",
-                                      kLambdaPayloadLimit,
-                                      " bytes for a synchronous call"));
-        Complete(*call, std::move(result));
+        call->assignment = invocation.assignment();  // the inputs go on
+        Shrink(std::move(call), std::move(invocation));
         continue;
       }
+      call->assignment = std::move(*invocation.mutable_assignment());
       StartCall(std::move(call));
     }
+    StartShrunk();
     for (const v1::TaskRef& ref : cancels) {
+      if (std::any_of(
+              shrinking_.begin(), shrinking_.end(),
+              [&ref](const v1::TaskRef& t) { return SameAttempt(t, ref); })) {
+        cancelled_shrinking_.push_back(ref);
+        continue;
+      }
       for (auto* list : {&running_, &waiting_}) {
         auto it = std::find_if(list->begin(), list->end(), [&](const auto& c) {
           return SameAttempt(c->assignment.task(), ref);

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.pb.h"
 #include "server/coordinator.h"
+#include "server/lambda_payloads.h"
 #include "storage/aws_credentials.h"
 
 namespace dagd {
@@ -47,10 +48,12 @@ struct LambdaOptions {
   absl::Duration timeout_grace = absl::Seconds(10);
   // How often the dispatcher tells the coordinator it is alive.
   absl::Duration heartbeat_interval = absl::Seconds(5);
+  // dagd's object store (no bucket: none) and a client of it (null: none).
+  // With one, functions write outputs over the inline limit there, and
+  // invocations over Lambda's payload limit send inputs through it.
+  v1::ObjectStoreConfig object_store;
+  ObjectStore* store = nullptr;  // not owned
 };
-
-// Lambda's limit for a synchronous invocation's request and response.
-inline constexpr size_t kLambdaPayloadLimit = 6 * 1024 * 1024;
 
 class LambdaDispatcher : public WorkerSink {
  public:
@@ -85,6 +88,10 @@ class LambdaDispatcher : public WorkerSink {
   void Finish(void* easy, int curl_code);
   void Retry(std::unique_ptr<Call> call, absl::Duration after, std::string why);
   void Complete(Call& call, v1::TaskResult result);
+  // An invocation over Lambda's limit: its inputs go to the object store
+  // first (off this thread), or it fails for good without one.
+  void Shrink(std::unique_ptr<Call> call, v1::LambdaInvocation invocation);
+  void StartShrunk();
   absl::Status Prepare(Call& call);
 
   const LambdaOptions options_;
@@ -96,6 +103,12 @@ class LambdaDispatcher : public WorkerSink {
   std::vector<v1::Assignment> incoming_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::TaskRef> cancels_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Calls whose inputs went to the object store, ready to start.
+  struct ShrunkCall {
+    std::unique_ptr<Call> call;
+    absl::StatusOr<LambdaPayloads::Shrunk> shrunk;
+  };
+  std::vector<ShrunkCall> shrunk_ ABSL_GUARDED_BY(mu_);
 
   // CURLM*: created by Start before the thread starts, destroyed by Stop
   // after it has joined. Other threads only wake it (curl_multi_wakeup is
@@ -105,7 +118,13 @@ class LambdaDispatcher : public WorkerSink {
   // Owned by the dispatcher's thread.
   std::vector<std::unique_ptr<Call>> running_;
   std::vector<std::unique_ptr<Call>> waiting_;  // retries, by `retry_at`
+  // Attempts whose inputs are being written to the store, and those of
+  // them cancelled meanwhile.
+  std::vector<v1::TaskRef> shrinking_;
+  std::vector<v1::TaskRef> cancelled_shrinking_;
   std::thread thread_;
+  // Last: destroyed first, while what its callbacks touch still exists.
+  LambdaPayloads payloads_;
 };
 
 }  // namespace dagd

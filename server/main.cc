@@ -28,9 +28,11 @@
 #include "server/local_workers.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/result_objects.h"
 #include "server/retention.h"
 #include "storage/aws_credentials.h"
 #include "storage/rocksdb_meta_store.h"
+#include "storage/s3_object_store.h"
 #include "worker/http_status_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
@@ -93,6 +95,21 @@ ABSL_FLAG(std::string, lambda_endpoint, "",
           "base URL of the Lambda API; empty: "
           "https://lambda.REGION.amazonaws.com (set it for tests and private "
           "endpoints)");
+ABSL_FLAG(std::string, s3_bucket, "",
+          "S3 bucket for results larger than --inline_max_bytes (and Lambda "
+          "payloads over Lambda's limit); empty: none, every result is kept "
+          "in the database");
+ABSL_FLAG(std::string, s3_prefix, "",
+          "prepended as it is to every object key dagd and its workers use "
+          "in --s3_bucket (\"dagd/\")");
+ABSL_FLAG(std::string, s3_endpoint, "",
+          "base URL of S3 for dagd and its workers; empty: "
+          "https://s3.REGION.amazonaws.com (set it for tests and private "
+          "endpoints)");
+ABSL_FLAG(uint64_t, inline_max_bytes, 64 << 10,
+          "with --s3_bucket, a task output larger than this is written to "
+          "S3 by whoever ran the task, and the database keeps its size, "
+          "CRC-32C and key");
 ABSL_FLAG(absl::Duration, recovery_grace, absl::Seconds(5),
           "after a restart, recovered jobs wait this long before their ready "
           "tasks run again, so that workers still running them (or holding "
@@ -138,9 +155,30 @@ CoordinatorOptions OptionsFromFlags() {
     options.scheduler.lambda_burst_after =
         absl::GetFlag(FLAGS_lambda_burst_after);
   }
+  if (std::string bucket = absl::GetFlag(FLAGS_s3_bucket); !bucket.empty()) {
+    v1::ObjectStoreConfig& store = options.scheduler.object_store;
+    store.set_bucket(bucket);
+    store.set_prefix(absl::GetFlag(FLAGS_s3_prefix));
+    store.set_endpoint(absl::GetFlag(FLAGS_s3_endpoint));
+    store.set_region(AwsRegion());
+    store.set_inline_max_bytes(absl::GetFlag(FLAGS_inline_max_bytes));
+  }
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;
+}
+
+// The object store of --s3_bucket; null without one.
+absl::StatusOr<std::unique_ptr<ObjectStore>> MakeResultStore(
+    const v1::ObjectStoreConfig& config, AwsCredentialsProvider* credentials) {
+  if (config.bucket().empty()) return nullptr;
+  absl::StatusOr<std::unique_ptr<ObjectStore>> store =
+      MakeS3ObjectStore(config, credentials);
+  if (!store.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--s3_bucket, --s3_prefix, --s3_endpoint: ", store.status().message()));
+  }
+  return store;
 }
 
 std::vector<std::string> LocalWorkerArgs(int port) {
@@ -182,8 +220,29 @@ int Run() {
     LOG(ERROR) << store.status().message();
     return 1;
   }
+  const CoordinatorOptions options = OptionsFromFlags();
+  // AWS credentials, for Lambda and S3 alike.
+  std::unique_ptr<AwsCredentialsProvider> aws_credentials;
+  if (!absl::GetFlag(FLAGS_lambda_function).empty() ||
+      !options.scheduler.object_store.bucket().empty()) {
+    aws_credentials = MakeDefaultCredentialsChain();
+  }
+  absl::StatusOr<std::unique_ptr<ObjectStore>> result_store =
+      MakeResultStore(options.scheduler.object_store, aws_credentials.get());
+  if (!result_store.ok()) {
+    LOG(ERROR) << result_store.status().message();
+    return 2;
+  }
+  std::unique_ptr<ResultObjects> result_objects;
+  if (*result_store != nullptr) {
+    result_objects = std::make_unique<ResultObjects>(result_store->get());
+    LOG(INFO) << "results over "
+              << options.scheduler.object_store.inline_max_bytes()
+              << " bytes go to " << result_objects->Describe();
+  }
   SystemClock clock;
-  Coordinator coordinator(OptionsFromFlags(), store->get(), &clock);
+  Coordinator coordinator(options, store->get(), &clock);
+  coordinator.SetResultObjects(result_objects.get());
   std::atomic<bool> fatal{false};
   coordinator.SetFatalHandler([&fatal](const absl::Status&) {
     fatal = true;
@@ -223,20 +282,21 @@ int Run() {
     return 1;
   }
   // Lambda dispatch: one more worker, living in this process.
-  std::unique_ptr<AwsCredentialsProvider> aws_credentials;
   std::shared_ptr<LambdaDispatcher> lambda;
   if (const std::string function = absl::GetFlag(FLAGS_lambda_function);
       !function.empty()) {
-    aws_credentials = MakeDefaultCredentialsChain();
-    LambdaOptions options;
-    options.endpoint = absl::GetFlag(FLAGS_lambda_endpoint);
-    options.region = AwsRegion();
-    options.max_concurrency = absl::GetFlag(FLAGS_lambda_max_concurrency);
-    options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+    LambdaOptions lambda_options;
+    lambda_options.endpoint = absl::GetFlag(FLAGS_lambda_endpoint);
+    lambda_options.region = AwsRegion();
+    lambda_options.max_concurrency =
+        absl::GetFlag(FLAGS_lambda_max_concurrency);
+    lambda_options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+    lambda_options.object_store = options.scheduler.object_store;
+    lambda_options.store = result_store->get();
     const WorkerId id = coordinator.NewWorkerId();
     auto gen = std::make_shared<absl::BitGen>();
     lambda = std::make_shared<LambdaDispatcher>(
-        options, aws_credentials.get(),
+        lambda_options, aws_credentials.get(),
         [gen] { return absl::Uniform(*gen, 0.0, 1.0); },
         [&coordinator, id](v1::WorkerMessage message) {
           coordinator.WorkerMessage(id, std::move(message));
@@ -244,7 +304,7 @@ int Run() {
     lambda->Start();
     WorkerSpec spec;
     spec.name = "lambda";
-    spec.slots = std::max<uint32_t>(1, options.max_concurrency);
+    spec.slots = std::max<uint32_t>(1, lambda_options.max_concurrency);
     spec.pool = std::string(kLambdaPool);
     spec.any_function = true;
     coordinator.ConnectLocalWorker(id, lambda, std::move(spec));
@@ -256,6 +316,7 @@ int Run() {
     sweeper = std::make_unique<RetentionSweeper>(
         retention, store->get(), &clock,
         [&metrics](uint64_t n) { metrics.AddSweptJobs(n); });
+    sweeper->SetResultObjects(result_objects.get());
     sweeper->Start();
   }
   JobServiceImpl job_service(&coordinator, &rpc_metrics);

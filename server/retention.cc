@@ -48,6 +48,27 @@ absl::Duration RetentionSweeper::IntervalFor(absl::Duration retention) {
   return std::clamp(retention / 10, absl::Seconds(1), absl::Minutes(10));
 }
 
+absl::Status RetentionSweeper::DeleteJob(uint64_t seq) {
+  absl::StatusOr<std::vector<v1::ObjectRef>> objects =
+      store_->ListResultObjects(seq);
+  if (!objects.ok()) return objects.status();
+  absl::Status s = store_->DeleteJob(seq, /*sync=*/false);
+  if (!s.ok() || objects->empty()) return s;
+  // The deletion is not fsynced: a power loss may bring the job's records
+  // back without these objects. The next sweep deletes it again; until
+  // then reading its large results fails, which is what deletion was to
+  // do anyway.
+  if (objects_ != nullptr) {
+    objects_->Delete(*std::move(objects));
+  } else {
+    LOG(WARNING) << objects->size() << " result object(s) of deleted job "
+                 << JobIdFromSeq(seq) << " are left in bucket '"
+                 << objects->front().bucket()
+                 << "': dagd runs without an object store (--s3_bucket)";
+  }
+  return s;
+}
+
 absl::StatusOr<uint64_t> RetentionSweeper::SweepOnce() {
   const absl::Time cutoff = clock_->Now() - retention_;
   uint64_t deleted = 0;
@@ -78,7 +99,7 @@ absl::StatusOr<uint64_t> RetentionSweeper::SweepOnce() {
       }
       bool gone = false;
       if (IsFinal(status.state()) && FinishedAt(status) < cutoff) {
-        absl::Status s = store_->DeleteJob(*seq, /*sync=*/false);
+        absl::Status s = DeleteJob(*seq);
         if (s.ok()) ++deleted;
         // NOT_FOUND: a DeleteJob call removed it meanwhile.
         gone = s.ok() || absl::IsNotFound(s);

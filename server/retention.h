@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/clock.h"
+#include "server/result_objects.h"
 #include "storage/meta_store.h"
 
 namespace dagd {
@@ -54,6 +55,10 @@ class RetentionSweeper {
   // runs.
   absl::StatusOr<uint64_t> SweepOnce();
 
+  // Where deleted jobs' result objects are deleted (before Start; not
+  // owned). Without it they are left behind, with a warning.
+  void SetResultObjects(ResultObjects* objects) { objects_ = objects; }
+
   // Starts a thread that sweeps at once, then every IntervalFor(retention),
   // until Stop(). A failed sweep is logged and tried again next time.
   void Start();
@@ -62,12 +67,15 @@ class RetentionSweeper {
 
  private:
   void Run();
+  // The job's records, then its result objects.
+  absl::Status DeleteJob(uint64_t seq);
 
   // Constant after construction.
   const absl::Duration retention_;
   MetaStore* const store_;
   Clock* const clock_;
   const DeletedCallback on_deleted_;
+  ResultObjects* objects_ = nullptr;
 
   // Owned by whoever sweeps (the thread once started): every job below
   // this sequence number was deleted or never stored.

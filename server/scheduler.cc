@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler_internal.h"
+#include "storage/object_store.h"
 
 namespace dagd {
 namespace {
@@ -401,19 +402,53 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     RecordRunTime(demands_[t.demand]->fn, run_time);
   }
   EndAttempt(*job, index);
-  if (result.ok()) {
+  std::string ref_problem;
+  if (result.ok()) ref_problem = OutputRefProblem(*job, index, result);
+  if (result.ok() && ref_problem.empty()) {
     t.producer = id;
-    Succeed(*job, index, std::move(*result.mutable_output()));
+    Succeed(*job, index, result);
     PassSlotsOn(*job, index, id);
+  } else if (result.ok()) {
+    RevokeGrants(*job, index);
+    Fail(*job, index, std::move(ref_problem), /*permanent=*/false);
   } else {
     Fail(*job, index, result.error(), result.permanent());
   }
 }
 
-void Scheduler::Succeed(Job& job, uint32_t task, v1::Payload output) {
+std::string Scheduler::OutputRefProblem(const Job& job, uint32_t task,
+                                        const v1::TaskResult& result) const {
+  if (!result.has_output_ref()) return "";
+  const v1::ObjectRef& ref = result.output_ref();
+  const v1::ObjectStoreConfig& store = options_.object_store;
+  std::string where = absl::StrCat("s3://", ref.bucket(), "/", ref.key());
+  if (store.bucket().empty()) {
+    return absl::StrCat("the worker reported its output at ", where,
+                        ", but dagd has no object store (--s3_bucket)");
+  }
+  const std::string expected =
+      ResultObjectKey(job.status.job_id(), task, result.task().attempt());
+  if (ref.bucket() != store.bucket() || ref.key() != expected) {
+    return absl::StrCat("the worker reported its output at ", where,
+                        "; this attempt's output belongs at s3://",
+                        store.bucket(), "/", expected);
+  }
+  return "";
+}
+
+void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported) {
   StoredResult& result = job.results[task];
-  result.data = std::move(*output.mutable_data());
-  result.content_type = std::move(*output.mutable_content_type());
+  if (reported.has_output_ref()) {
+    result.data.clear();
+    result.content_type = reported.output_ref().content_type();
+    result.ref = std::make_shared<const v1::ObjectRef>(
+        std::move(*reported.mutable_output_ref()));
+  } else {
+    v1::Payload& output = *reported.mutable_output();
+    result.data = std::move(*output.mutable_data());
+    result.content_type = std::move(*output.mutable_content_type());
+    result.ref = nullptr;
+  }
   out_.writes.results.push_back({job.seq, task, result});
   SetState(job, task, v1::TASK_SUCCEEDED);
   const CompiledJob& g = job.graph;

@@ -92,6 +92,9 @@ struct SchedulerOptions {
   // has waited this long while no worker had room goes to Lambda instead
   // (--lambda_burst_after); infinite: never.
   absl::Duration lambda_burst_after = absl::InfiniteDuration();
+  // Where results over its inline limit are kept (--s3_bucket...); told to
+  // workers at registration. No bucket: none, every result is inline.
+  v1::ObjectStoreConfig object_store;
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -280,7 +283,12 @@ class Scheduler {
   // The task succeeded: its granted successor now runs on its slots.
   void PassSlotsOn(Job& job, uint32_t task, WorkerId worker);
   void RecordRunTime(uint32_t fn, absl::Duration run_time);
-  void Succeed(Job& job, uint32_t task, v1::Payload output);
+  // Why `result`'s output_ref cannot be this attempt's output; empty when
+  // it can (or there is none).
+  std::string OutputRefProblem(const Job& job, uint32_t task,
+                               const v1::TaskResult& result) const;
+  // Takes the output (or its output_ref) out of a successful `result`.
+  void Succeed(Job& job, uint32_t task, v1::TaskResult& result);
   void Fail(Job& job, uint32_t task, std::string error, bool permanent);
   void FailForGood(Job& job, uint32_t task);
   // Cancels every unfinished task; `reason`, if any, becomes their error.

@@ -59,8 +59,12 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
       continue;
     }
     const StoredResult& input = job.results[g.inputs[e]];
-    p->set_data(input.data);
     p->set_content_type(input.content_type);
+    if (input.ref != nullptr) {
+      (*a->mutable_input_refs())[e - g.input_begin[task]] = *input.ref;
+    } else {
+      p->set_data(input.data);
+    }
   }
   if (spec.has_timeout()) {
     a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));

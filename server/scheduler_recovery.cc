@@ -75,6 +75,9 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   // A failure says nothing new while another attempt runs or a retry is
   // already due; a success is the task's result however it came.
   if (!result.ok() && (other_attempt || t.retry_wait)) return false;
+  if (result.ok() && !OutputRefProblem(job, task, result).empty()) {
+    return false;
+  }
   if (other_attempt) {
     v1::TaskRef* cancel = out_.sends[t.worker].add_cancels();
     cancel->set_job_id(job.status.job_id());
@@ -100,7 +103,7 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   MarkJobRunning(job);
   if (result.ok()) {
     t.producer = id;
-    Succeed(job, task, std::move(*result.mutable_output()));
+    Succeed(job, task, result);
   } else {
     Fail(job, task, result.error(), result.permanent());
   }

@@ -7,9 +7,28 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
+#include "storage/crc32c.h"
 
 namespace dagd {
 namespace {
+
+v1::ResultMeta ResultMetaOf(const StoredResult& result,
+                            const v1::ObjectStoreConfig& store) {
+  v1::ResultMeta meta;
+  meta.set_content_type(result.content_type);
+  if (result.ref != nullptr) {
+    meta.set_size_bytes(result.ref->size());
+    meta.set_crc32c(result.ref->crc32c());
+    // The prefix is part of the object's name as S3 knows it.
+    meta.set_location(absl::StrCat("s3://", result.ref->bucket(), "/",
+                                   store.prefix(), result.ref->key()));
+  } else {
+    meta.set_size_bytes(result.data.size());
+    meta.set_crc32c(crc32c::Value(result.data));
+    meta.set_location("inline");
+  }
+  return meta;
+}
 
 using google::protobuf::util::TimeUtil;
 
@@ -50,11 +69,8 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
   if (!t.attempts.empty()) status.set_worker(t.attempts.back().worker_name);
   status.set_error(t.error);
   if (t.state == v1::TASK_SUCCEEDED) {
-    const StoredResult& r = job.results[task];
-    v1::ResultMeta* meta = status.mutable_result();
-    meta->set_size_bytes(r.data.size());
-    meta->set_content_type(r.content_type);
-    meta->set_location("inline");
+    *status.mutable_result() =
+        ResultMetaOf(job.results[task], options_.object_store);
   }
   if (!IsTerminal(t.state)) {
     status.set_waiting_reason(WaitingReason(job, task, nullptr));

@@ -2,6 +2,7 @@
 #define DAGD_STORAGE_META_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,10 +21,13 @@ namespace dagd {
 std::string JobIdFromSeq(uint64_t seq);
 std::optional<uint64_t> SeqFromJobId(absl::string_view job_id);
 
-// A result's bytes as the store keeps them.
+// A result as the store keeps it: its bytes, or where the object store
+// keeps them (a result over the inline limit; `data` is then empty).
 struct StoredResult {
   std::string data;
   std::string content_type;
+  // Shared and immutable: results are copied into every turn's writes.
+  std::shared_ptr<const v1::ObjectRef> ref;  // null: inline
 };
 
 // Everything one scheduler turn changes. MetaStore::Commit applies it
@@ -119,6 +123,12 @@ class MetaStore {
   ListTaskStatuses(uint64_t seq) = 0;
   virtual absl::StatusOr<StoredResult> GetResult(uint64_t seq,
                                                  uint32_t index) = 0;
+  // The object store references among job `seq`'s results (what deleting
+  // the job must also delete there).
+  virtual absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
+      uint64_t /*seq*/) {
+    return std::vector<v1::ObjectRef>();
+  }
   virtual absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
                                                    uint32_t index) = 0;
 

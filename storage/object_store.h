@@ -4,11 +4,14 @@
 #ifndef DAGD_STORAGE_OBJECT_STORE_H_
 #define DAGD_STORAGE_OBJECT_STORE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "dagd/v1/types.pb.h"
 
 namespace dagd {
 
@@ -35,6 +38,28 @@ class ObjectStore {
   // For people and logs: "s3://bucket/prefix".
   virtual std::string Describe() const = 0;
 };
+
+// Checks `object` against the size and CRC-32C recorded in `ref` when it
+// was written (a zero crc32c is not checked): DATA_LOSS naming the key and
+// both values when they differ.
+absl::Status CheckObject(const v1::ObjectRef& ref, const StoredObject& object);
+
+// Where an attempt's output goes when it is over the inline limit
+// (relative to the store's prefix). Workers write there; dagd accepts no
+// other key for the attempt, so deleting a job's objects can only ever
+// delete what its own attempts wrote.
+inline std::string ResultObjectKey(absl::string_view job_id,
+                                   uint32_t task_index, uint32_t attempt) {
+  return absl::StrCat("results/", job_id, "/", task_index, "/", attempt);
+}
+
+// Where dagd puts input `position` of a Lambda attempt whose invocation
+// would be over Lambda's payload limit; deleted when the call ends.
+inline std::string InputObjectKey(absl::string_view job_id, uint32_t task_index,
+                                  uint32_t attempt, uint32_t position) {
+  return absl::StrCat("inputs/", job_id, "/", task_index, "/", attempt, "/",
+                      position);
+}
 
 }  // namespace dagd
 

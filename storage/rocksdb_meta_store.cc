@@ -90,13 +90,25 @@ void PutMessage(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
 }
 
 // A stored result: the content type's length (4 bytes, big-endian), the
-// content type, then the bytes. Both parts may hold any byte.
-std::string EncodeResult(const StoredResult& result) {
-  std::string out;
-  const uint32_t n = result.content_type.size();
+// content type, then the bytes. Both parts may hold any byte. A result kept
+// in the object store is the marker length kRefMarker (no content type is
+// 2 GiB long) followed by its serialized ObjectRef.
+constexpr uint32_t kRefMarker = 0x80000000u;
+
+void AppendLength(std::string& out, uint32_t n) {
   for (int shift = 24; shift >= 0; shift -= 8) {
     out.push_back(static_cast<char>((n >> shift) & 0xff));
   }
+}
+
+std::string EncodeResult(const StoredResult& result) {
+  std::string out;
+  if (result.ref != nullptr) {
+    AppendLength(out, kRefMarker);
+    result.ref->AppendToString(&out);
+    return out;
+  }
+  AppendLength(out, result.content_type.size());
   absl::StrAppend(&out, result.content_type, result.data);
   return out;
 }
@@ -106,9 +118,19 @@ std::optional<StoredResult> DecodeResult(absl::string_view value) {
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i)
     n = (n << 8) | static_cast<unsigned char>(value[i]);
+  if (n == kRefMarker) {
+    auto ref = std::make_shared<v1::ObjectRef>();
+    if (!ref->ParseFromArray(value.data() + 4, value.size() - 4)) {
+      return std::nullopt;
+    }
+    StoredResult result;
+    result.content_type = ref->content_type();
+    result.ref = std::move(ref);
+    return result;
+  }
   if (value.size() - 4 < n) return std::nullopt;
   return StoredResult{std::string(value.substr(4 + n)),
-                      std::string(value.substr(4, n))};
+                      std::string(value.substr(4, n)), nullptr};
 }
 
 }  // namespace
@@ -499,6 +521,33 @@ absl::StatusOr<std::vector<StoredJob>> RocksMetaStore::LoadUnfinishedJobs() {
     if (!job.ok()) return job.status();
     out.push_back(*std::move(job));
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ObjectRef>> RocksMetaStore::ListResultObjects(
+    uint64_t seq) {
+  const std::string prefix = SeqKey(seq);
+  const std::string end = SeqKey(seq + 1);
+  rocksdb::ReadOptions options;
+  const rocksdb::Slice upper(end);
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(options, handles_[kResults]));
+  std::vector<v1::ObjectRef> out;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    const rocksdb::Slice value = it->value();
+    // Only references start with the marker; skip inline bytes unparsed.
+    if (value.size() < 4 || static_cast<unsigned char>(value[0]) != 0x80) {
+      continue;
+    }
+    std::optional<StoredResult> result =
+        DecodeResult(absl::string_view(value.data(), value.size()));
+    if (!result || result->ref == nullptr) {
+      return absl::DataLossError("a stored result reference does not parse");
+    }
+    out.push_back(*result->ref);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "results");
   return out;
 }
 

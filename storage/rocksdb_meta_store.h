@@ -62,6 +62,8 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
   ListTaskStatuses(uint64_t seq) override;
   absl::StatusOr<StoredResult> GetResult(uint64_t seq, uint32_t index) override;
+  absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
+      uint64_t seq) override;
   absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
                                            uint32_t index) override;
   absl::StatusOr<std::optional<uint64_t>> FindRequest(

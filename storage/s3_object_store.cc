@@ -268,4 +268,15 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> MakeS3ObjectStore(
   return std::make_unique<S3ObjectStore>(std::move(options));
 }
 
+absl::StatusOr<std::unique_ptr<ObjectStore>> MakeS3ObjectStore(
+    const v1::ObjectStoreConfig& config, AwsCredentialsProvider* credentials) {
+  S3Options s3;
+  s3.bucket = config.bucket();
+  s3.prefix = config.prefix();
+  s3.endpoint = config.endpoint();
+  if (!config.region().empty()) s3.region = config.region();
+  s3.credentials = credentials;
+  return MakeS3ObjectStore(std::move(s3));
+}
+
 }  // namespace dagd

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "dagd/v1/types.pb.h"
 #include "storage/aws_credentials.h"
 #include "storage/object_store.h"
 
@@ -43,6 +44,11 @@ std::string DefaultS3Endpoint(absl::string_view region);
 // Thread-safe; each call uses a connection of its own.
 absl::StatusOr<std::unique_ptr<ObjectStore>> MakeS3ObjectStore(
     S3Options options);
+
+// The same for the store dagd tells its workers about (an empty region:
+// us-east-1). `credentials` is not owned and must outlive the store.
+absl::StatusOr<std::unique_ptr<ObjectStore>> MakeS3ObjectStore(
+    const v1::ObjectStoreConfig& config, AwsCredentialsProvider* credentials);
 
 }  // namespace dagd
 

@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
-#include "storage/crc32c.h"
 #include "worker/cancellation.h"
+#include "worker/task_objects.h"
 
 namespace dagd {
 namespace {
@@ -65,18 +65,6 @@ absl::Status ParseInvocation(const std::string& body,
         task, "output_ref names bucket '", output.bucket(), "' but no key"));
   }
   return absl::OkStatus();
-}
-
-// `status` from the object store, re-worded as `message`: retryable when
-// the store says it is worth retrying (UNAVAILABLE, DEADLINE_EXCEEDED),
-// else permanent (a missing object or missing permissions stays so).
-absl::Status StoreFailure(const absl::Status& status, std::string message) {
-  absl::Status error(status.code(),
-                     absl::StrCat(message, ": ", status.message()));
-  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
-    return error;
-  }
-  return MakePermanent(std::move(error));
 }
 
 // A failed result for an attempt that ends with `error` before or after
@@ -250,37 +238,14 @@ absl::Status LambdaRuntime::CheckStore(const v1::ObjectRef& ref,
 }
 
 absl::Status LambdaRuntime::FetchInputs(v1::LambdaInvocation& invocation) {
-  // By position, so the first bad input is the one reported.
-  std::vector<uint32_t> positions;
-  for (const auto& [position, ref] : invocation.input_refs()) {
-    positions.push_back(position);
-  }
-  std::sort(positions.begin(), positions.end());
-  for (uint32_t position : positions) {
+  for (uint32_t position : SortedPositions(invocation.input_refs())) {
     const v1::ObjectRef& ref = invocation.input_refs().at(position);
     std::string what = absl::StrCat("input #", position);
     if (absl::Status usable = CheckStore(ref, what); !usable.ok()) {
       return usable;
     }
-    std::string where =
-        absl::StrCat(store_->Describe(), " key '", ref.key(), "'");
-    absl::StatusOr<StoredObject> object = store_->Get(ref.key());
-    if (!object.ok()) {
-      return StoreFailure(object.status(),
-                          absl::StrCat("cannot read ", what, " from ", where));
-    }
-    // A short or corrupted read may come out right the next time: these
-    // stay retryable.
-    if (ref.size() != 0 && object->data.size() != ref.size()) {
-      return absl::DataLossError(
-          absl::StrCat(what, " from ", where, " is ", object->data.size(),
-                       " bytes; dagd recorded ", ref.size()));
-    }
-    if (ref.crc32c() != 0 && crc32c::Value(object->data) != ref.crc32c()) {
-      return absl::DataLossError(absl::StrCat(
-          what, " from ", where, " does not match its CRC-32C (dagd recorded ",
-          ref.crc32c(), ", read ", crc32c::Value(object->data), ")"));
-    }
+    absl::StatusOr<StoredObject> object = FetchObject(*store_, ref, what);
+    if (!object.ok()) return object.status();
     v1::Payload& input =
         *invocation.mutable_assignment()->mutable_inputs(position);
     input.set_data(std::move(object->data));
@@ -309,19 +274,11 @@ absl::Status LambdaRuntime::StoreOutput(const v1::LambdaInvocation& invocation,
   if (absl::Status usable = CheckStore(target, what); !usable.ok()) {
     return usable;
   }
-  if (absl::Status put =
-          store_->Put(target.key(), output.data(), output.content_type());
-      !put.ok()) {
-    return StoreFailure(
-        put, absl::StrCat("cannot write ", what, " to ", store_->Describe(),
-                          " key '", target.key(), "'"));
-  }
-  v1::ObjectRef& ref = *answer.mutable_output_ref();
-  ref.set_bucket(target.bucket());
-  ref.set_key(target.key());
-  ref.set_size(output.data().size());
-  ref.set_crc32c(crc32c::Value(output.data()));
-  ref.set_content_type(output.content_type());
+  absl::StatusOr<v1::ObjectRef> ref =
+      PutObject(*store_, target.bucket(), target.key(), output.data(),
+                output.content_type(), what);
+  if (!ref.ok()) return ref.status();
+  *answer.mutable_output_ref() = *std::move(ref);
   answer.mutable_result()->clear_output();
   return absl::OkStatus();
 }

@@ -322,20 +322,19 @@ struct LambdaStore {
 // unset.
 absl::StatusOr<LambdaStore> LambdaObjectStore() {
   LambdaStore result;
-  dagd::S3Options s3;
-  s3.bucket = EnvOrEmpty("DAGD_S3_BUCKET");
-  if (s3.bucket.empty()) return result;
-  s3.prefix = EnvOrEmpty("DAGD_S3_PREFIX");
-  s3.endpoint = EnvOrEmpty("DAGD_S3_ENDPOINT");
+  dagd::v1::ObjectStoreConfig config;
+  config.set_bucket(EnvOrEmpty("DAGD_S3_BUCKET"));
+  if (config.bucket().empty()) return result;
+  config.set_prefix(EnvOrEmpty("DAGD_S3_PREFIX"));
+  config.set_endpoint(EnvOrEmpty("DAGD_S3_ENDPOINT"));
   for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
     if (std::string region = EnvOrEmpty(name); !region.empty()) {
-      s3.region = region;
+      config.set_region(region);
       break;
     }
   }
   result.credentials = dagd::MakeDefaultCredentialsChain();
-  s3.credentials = result.credentials.get();
-  auto store = dagd::MakeS3ObjectStore(s3);
+  auto store = dagd::MakeS3ObjectStore(config, result.credentials.get());
   if (!store.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the object store from DAGD_S3_BUCKET, DAGD_S3_PREFIX, "
@@ -422,9 +421,17 @@ int main(int argc, char** argv) {
   auto uniform = [&random_engine] {
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);
   };
+  // The object store dagd names at registration, with this host's AWS
+  // credentials (environment, ECS task role, EC2 instance profile).
+  std::unique_ptr<dagd::AwsCredentialsProvider> aws_credentials =
+      dagd::MakeDefaultCredentialsChain();
   dagd::WorkerRuntime runtime(
       options, [&] { return MakeStub(options.coordinator); }, &registry, &clock,
-      uniform, log, &status, &observers);
+      uniform, log, &status, &observers,
+      [credentials =
+           aws_credentials.get()](const dagd::v1::ObjectStoreConfig& config) {
+        return dagd::MakeS3ObjectStore(config, credentials);
+      });
   std::atomic<bool> run_returned{false};
   std::thread signal_thread([&] {
     int received = 0;

@@ -23,11 +23,12 @@ void PutOutput(const v1::Payload& output, v1::Assignment* follower) {
 
 TaskExecutor::TaskExecutor(int slots, const FunctionRegistry* registry,
                            Clock* clock, TaskReporter* reporter,
-                           AttemptObserver* observer)
+                           AttemptObserver* observer, TaskObjectStore* objects)
     : registry_(registry),
       reporter_(reporter),
       observer_(observer),
-      runner_(registry, clock, &timers_, reporter, observer),
+      objects_(objects),
+      runner_(registry, clock, &timers_, reporter, observer, objects),
       pool_(slots) {}
 
 TaskExecutor::~TaskExecutor() { CancelAll(CancelReason::kShutdown); }
@@ -57,6 +58,14 @@ void TaskExecutor::CancelAll(CancelReason reason) {
   // Waiting followers are in the table too: their chains end with their
   // cancelled heads.
   attempts_.CancelAll(reason);
+}
+
+absl::Status TaskExecutor::UseObjectStore(const v1::ObjectStoreConfig& config) {
+  if (objects_ != nullptr) return objects_->Configure(config);
+  if (config.bucket().empty()) return absl::OkStatus();
+  return absl::UnimplementedError(
+      "dagd keeps large results in an object store, and this worker has no "
+      "client for one: tasks with inputs there will fail");
 }
 
 void TaskExecutor::StopAccepting() {

@@ -26,6 +26,7 @@
 #include "worker/clock.h"
 #include "worker/function_registry.h"
 #include "worker/outbox.h"
+#include "worker/task_objects.h"
 #include "worker/task_runner.h"
 #include "worker/thread_pool.h"
 #include "worker/timer_queue.h"
@@ -38,8 +39,11 @@ class TaskExecutor {
  public:
   // `registry`, `clock`, `reporter` and `observer` are not owned and must
   // outlive this; `observer` may be null.
+  // `objects` (not owned, may be null) is the object store for inputs and
+  // outputs too large to travel inline.
   TaskExecutor(int slots, const FunctionRegistry* registry, Clock* clock,
-               TaskReporter* reporter, AttemptObserver* observer = nullptr);
+               TaskReporter* reporter, AttemptObserver* observer = nullptr,
+               TaskObjectStore* objects = nullptr);
   // Cancels every attempt (reason: shutdown) and waits for their functions
   // to return.
   ~TaskExecutor();
@@ -56,6 +60,10 @@ class TaskExecutor {
   // From now on, assignments are dropped: not started and not reported
   // (the coordinator runs them elsewhere when this worker's stream closes).
   // Attempts already accepted run on; cancels still reach them.
+  // The object store dagd named at registration (Registered.object_store).
+  // An error says why it cannot be used; tasks that need it then fail.
+  absl::Status UseObjectStore(const v1::ObjectStoreConfig& config);
+
   void StopAccepting();
   // Waits until no accepted attempt is queued, running or waiting as a
   // follower; false if some still are after `timeout`.
@@ -114,6 +122,7 @@ class TaskExecutor {
   std::map<AttemptTable::Key, Follower> followers_ ABSL_GUARDED_BY(chain_mu_);
   AttemptTable attempts_;
   TimerQueue timers_;
+  TaskObjectStore* const objects_;
   TaskRunner runner_;
   ThreadPool pool_;  // last: its threads use the members above
 };

@@ -44,12 +44,13 @@ std::string CancelMessage(CancelReason reason, uint64_t timeout_ms) {
 
 TaskRunner::TaskRunner(const FunctionRegistry* registry, Clock* clock,
                        TimerQueue* timers, TaskReporter* reporter,
-                       AttemptObserver* observer)
+                       AttemptObserver* observer, TaskObjectStore* objects)
     : registry_(registry),
       clock_(clock),
       timers_(timers),
       reporter_(reporter),
-      observer_(observer) {}
+      observer_(observer),
+      objects_(objects) {}
 
 v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
                                std::shared_ptr<CancellationToken> token) {
@@ -73,19 +74,85 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
         absl::Milliseconds(assignment.timeout_ms()),
         [token] { token->Cancel(CancelReason::kTimeout); });
   }
+  std::vector<Payload> inputs = InputsOf(assignment);
+  const absl::Status fetched = FetchInputs(assignment, inputs);
   TaskContext context(AttemptOf(assignment), assignment.args(),
-                      InputsOf(assignment), token.get());
+                      std::move(inputs), token.get());
   absl::StatusOr<Payload> output =
-      token->cancelled() ? absl::CancelledError("cancelled before start")
-                         : Invoke(*fn, context);
+      !fetched.ok()        ? absl::StatusOr<Payload>(fetched)
+      : token->cancelled() ? absl::CancelledError("cancelled before start")
+                           : Invoke(*fn, context);
   if (timer.has_value()) timers_->Cancel(*timer);
   v1::TaskResult result =
       MakeResult(assignment, output, token->reason(), started_ms);
+  std::optional<v1::TaskResult> by_reference = StoreOutput(assignment, result);
   if (observer_ != nullptr) {
     observer_->AttemptFinished(assignment, result, clock_->Now() - start);
   }
-  reporter_->Finished(result);
+  reporter_->Finished(by_reference.has_value() ? *by_reference : result);
   return result;
+}
+
+absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
+                                     std::vector<Payload>& inputs) {
+  if (assignment.input_refs().empty()) return absl::OkStatus();
+  std::shared_ptr<const TaskObjectStore::Current> objects;
+  if (objects_ != nullptr) objects = objects_->Get();
+  if (objects == nullptr || objects->config.bucket().empty()) {
+    return absl::FailedPreconditionError(
+        "inputs come through dagd's object store, but this worker was not "
+        "given one at registration");
+  }
+  if (!objects->error.ok()) return objects->error;
+  for (uint32_t position : SortedPositions(assignment.input_refs())) {
+    if (position >= inputs.size()) {
+      return PermanentError(absl::StrCat("input_refs names input #", position,
+                                         " of ", inputs.size()));
+    }
+    absl::StatusOr<StoredObject> object =
+        FetchObject(*objects->store, assignment.input_refs().at(position),
+                    absl::StrCat("input #", position));
+    if (!object.ok()) return object.status();
+    inputs[position] =
+        Payload{std::move(object->data), std::move(object->content_type)};
+  }
+  return absl::OkStatus();
+}
+
+std::optional<v1::TaskResult> TaskRunner::StoreOutput(
+    const v1::Assignment& assignment, v1::TaskResult& result) {
+  if (!result.ok() || objects_ == nullptr) return std::nullopt;
+  std::shared_ptr<const TaskObjectStore::Current> objects = objects_->Get();
+  const uint64_t limit = objects->config.inline_max_bytes();
+  const std::string& data = result.output().data();
+  if (objects->config.bucket().empty() || data.size() <= limit) {
+    return std::nullopt;
+  }
+  const std::string what =
+      absl::StrCat("the output (", data.size(),
+                   " bytes, over the inline limit of ", limit, " bytes)");
+  absl::StatusOr<v1::ObjectRef> ref =
+      objects->error.ok()
+          ? PutObject(*objects->store, objects->config.bucket(),
+                      ResultObjectKey(assignment.task().job_id(),
+                                      assignment.task().task_index(),
+                                      assignment.task().attempt()),
+                      data, result.output().content_type(), what)
+          : absl::StatusOr<v1::ObjectRef>(objects->error);
+  if (!ref.ok()) {
+    result.set_ok(false);
+    result.clear_output();
+    result.set_error(std::string(ref.status().message()));
+    result.set_permanent(IsPermanent(ref.status()));
+    return std::nullopt;
+  }
+  v1::TaskResult reported;
+  *reported.mutable_task() = result.task();
+  reported.set_ok(true);
+  reported.set_started_unix_ms(result.started_unix_ms());
+  reported.set_finished_unix_ms(result.finished_unix_ms());
+  *reported.mutable_output_ref() = *std::move(ref);
+  return reported;
 }
 
 v1::TaskResult TaskRunner::UnknownFunctionResult(

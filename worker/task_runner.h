@@ -4,7 +4,9 @@
 #define DAGD_WORKER_TASK_RUNNER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "dagd/v1/worker_service.pb.h"
@@ -13,6 +15,7 @@
 #include "worker/clock.h"
 #include "worker/function_registry.h"
 #include "worker/outbox.h"
+#include "worker/task_objects.h"
 #include "worker/timer_queue.h"
 
 namespace dagd {
@@ -22,14 +25,18 @@ namespace dagd {
 // `observer` may be null.
 class TaskRunner {
  public:
+  // `objects` (may be null: no store) is where inputs named in
+  // Assignment.input_refs are read from and outputs over its inline limit
+  // are written to.
   TaskRunner(const FunctionRegistry* registry, Clock* clock, TimerQueue* timers,
-             TaskReporter* reporter, AttemptObserver* observer = nullptr);
+             TaskReporter* reporter, AttemptObserver* observer = nullptr,
+             TaskObjectStore* objects = nullptr);
 
   // Runs `assignment` on the calling thread until its function returns.
   // `token` is the attempt's cancellation (shared with the AttemptTable);
   // an attempt cancelled before it starts still reports a failed result.
   // Returns the result it reported, so that a grant-ahead follower can take
-  // the output.
+  // the output (with the output even when it was reported by reference).
   v1::TaskResult Run(const v1::Assignment& assignment,
                      std::shared_ptr<CancellationToken> token);
 
@@ -39,6 +46,14 @@ class TaskRunner {
  private:
   static absl::StatusOr<Payload> Invoke(const TaskFunction& fn,
                                         TaskContext& context);
+  // Puts the inputs named in input_refs into `inputs`.
+  absl::Status FetchInputs(const v1::Assignment& assignment,
+                           std::vector<Payload>& inputs);
+  // When `result`'s output is over the store's inline limit: writes it
+  // there and returns the result to report instead (output_ref set, no
+  // output). A failed write turns `result` into a failure.
+  std::optional<v1::TaskResult> StoreOutput(const v1::Assignment& assignment,
+                                            v1::TaskResult& result);
   v1::TaskResult MakeResult(const v1::Assignment& assignment,
                             const absl::StatusOr<Payload>& output,
                             CancelReason cancel_reason, int64_t started_ms);
@@ -48,6 +63,7 @@ class TaskRunner {
   TimerQueue* const timers_;
   TaskReporter* const reporter_;
   AttemptObserver* const observer_;
+  TaskObjectStore* const objects_;
 };
 
 }  // namespace dagd

@@ -12,15 +12,17 @@ namespace dagd {
 WorkerRuntime::WorkerRuntime(WorkerOptions options, StubFactory connect,
                              const FunctionRegistry* registry, Clock* clock,
                              std::function<double()> uniform, LogFn log,
-                             WorkerStatus* status, AttemptObserver* observer)
+                             WorkerStatus* status, AttemptObserver* observer,
+                             TaskObjectStore::Factory make_store)
     : options_(std::move(options)),
       connect_(std::move(connect)),
       registry_(registry),
       uniform_(std::move(uniform)),
       log_(std::move(log)),
       status_(status),
+      objects_(std::move(make_store)),
       executor_(static_cast<int>(options_.slots), registry, clock, &outbox_,
-                observer) {}
+                observer, &objects_) {}
 
 WorkerRuntime::~WorkerRuntime() { Shutdown(); }
 

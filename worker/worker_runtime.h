@@ -18,6 +18,7 @@
 #include "worker/logging.h"
 #include "worker/outbox.h"
 #include "worker/task_executor.h"
+#include "worker/task_objects.h"
 #include "worker/worker_options.h"
 #include "worker/worker_status.h"
 
@@ -35,10 +36,13 @@ class WorkerRuntime {
   // must outlive the runtime; `observer` may be null. `uniform` returns
   // random numbers in [0, 1) for backoff jitter. `log` receives one entry
   // per notable event. The runtime keeps `status` up to date.
+  // `make_store` makes the client of the object store dagd names at
+  // registration; null: none (tasks whose inputs are there fail).
   WorkerRuntime(WorkerOptions options, StubFactory connect,
                 const FunctionRegistry* registry, Clock* clock,
                 std::function<double()> uniform, LogFn log,
-                WorkerStatus* status, AttemptObserver* observer);
+                WorkerStatus* status, AttemptObserver* observer,
+                TaskObjectStore::Factory make_store = nullptr);
   ~WorkerRuntime();
   WorkerRuntime(const WorkerRuntime&) = delete;
   WorkerRuntime& operator=(const WorkerRuntime&) = delete;
@@ -79,6 +83,7 @@ class WorkerRuntime {
   const LogFn log_;
   WorkerStatus* const status_;
   Outbox outbox_;
+  TaskObjectStore objects_;
   TaskExecutor executor_;  // after outbox_, which it reports into
 
   mutable absl::Mutex mu_;

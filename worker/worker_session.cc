@@ -98,6 +98,11 @@ WorkerSession::Outcome WorkerSession::Run(
     }
   }
   store_id_ = store_id;
+  if (absl::Status s =
+          executor_->UseObjectStore(message.registered().object_store());
+      !s.ok()) {
+    (*log_)(Warning(std::string(s.message())));
+  }
 
   outbox_->Open();
   // Kept until acknowledged (dagd acknowledges the results of another

@@ -120,23 +120,29 @@ class LambdaCluster:
     """The test Lambda service, a dagd dispatching to it, and optionally one
     dagd-worker for the tasks that have no executor."""
 
-    def __init__(self, dagd_env, with_worker=True, service_port=None):
+    def __init__(self, dagd_env, with_worker=True, service_port=None,
+                 dagd_args=(), worker_env=None, function_env=None):
+        """dagd_args: more dagd flags; worker_env: the worker's environment
+        (default clean_env()); function_env: {K: V} for the function."""
         self.tmp = tempfile.mkdtemp(prefix="dagd-lambda-test.")
         self.procs = Processes(self.tmp)
         try:
-            self._start(dagd_env, with_worker, service_port)
+            self._start(dagd_env, with_worker, service_port, list(dagd_args),
+                        worker_env or clean_env(), function_env or {})
         except BaseException:
             self.stop(dump=True)
             raise
 
-    def _start(self, dagd_env, with_worker, service_port):
+    def _start(self, dagd_env, with_worker, service_port, dagd_args,
+               worker_env, function_env):
         if service_port is None:
             port_file = os.path.join(self.tmp, "lambda.port")
             self.procs.start("lambda_service", [
                 sys.executable, "-B", os.path.join(HERE, "lambda_service.py"),
                 "--port=0", "--port_file=" + port_file,
                 "--bootstrap=" + BINS["worker"], "--functions=" + FUNCTION,
-                "--timeout_s=30", "--session_token=" + SESSION_TOKEN],
+                "--timeout_s=30", "--session_token=" + SESSION_TOKEN] +
+                ["--env=%s=%s" % kv for kv in sorted(function_env.items())],
                 env=clean_env())
             service_port = read_port(port_file, self.procs)
         self.service_port = service_port
@@ -147,12 +153,13 @@ class LambdaCluster:
             "--data_dir=" + os.path.join(self.tmp, "data"),
             "--metrics_listen=127.0.0.1:0", "--lambda_function=" + FUNCTION,
             "--lambda_endpoint=http://127.0.0.1:%d" % service_port,
-            "--aws_region=" + lambda_service.TEST_REGION], env=dagd_env)
+            "--aws_region=" + lambda_service.TEST_REGION] + dagd_args,
+            env=dagd_env)
         self.server = "127.0.0.1:%d" % read_port(dagd_port_file, self.procs)
         if with_worker:
             self.procs.start("worker", [
                 BINS["worker"], "--coordinator=" + self.server, "--slots=4",
-                "--name=" + WORKER_NAME], env=clean_env())
+                "--name=" + WORKER_NAME], env=worker_env)
             wait_for(lambda: WORKER_NAME in self.dagctl("workers").stdout,
                      30, "the worker to register")
 
@@ -438,11 +445,17 @@ class ContainerCredentialsTest(unittest.TestCase):
         self.assertEqual((self.endpoint.served, self.endpoint.refused), (1, 0))
 
 
-if __name__ == "__main__":
+def main():
+    """Runs the tests of the script being run (this one or one that imports
+    it) with --dagd, --worker and --dagctl from the command line."""
     parser = argparse.ArgumentParser()
     for name in ("dagd", "worker", "dagctl"):
         parser.add_argument("--" + name, required=True)
     args, rest = parser.parse_known_args()
     for name in ("dagd", "worker", "dagctl"):
         BINS[name] = os.path.abspath(getattr(args, name))
-    unittest.main(argv=[sys.argv[0]] + rest)
+    unittest.main(module="__main__", argv=[sys.argv[0]] + rest)
+
+
+if __name__ == "__main__":
+    main()

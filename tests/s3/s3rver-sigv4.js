@@ -13,7 +13,10 @@
 // the middleware has read whole, are written completely first.
 //
 // Usage: node s3rver-sigv4.js --directory DIR [--address 127.0.0.1]
-//          [--port 0] [--port-file FILE]
+//          [--port 0] [--port-file FILE] [--access-key ID:SECRET]...
+//          [--bucket NAME]...
+// s3rver's own key pair S3RVER:S3RVER always works; --access-key adds
+// more, --bucket creates buckets before the port file is written.
 // With --port 0 the system picks a free port; the port is written to
 // FILE (atomically, via a rename) once the server listens.
 'use strict';
@@ -28,7 +31,10 @@ const S3Error = require('s3rver/lib/models/error');
 const FilesystemStore = require('s3rver/lib/stores/filesystem');
 
 function parseArgs(argv) {
-  const args = { address: '127.0.0.1', port: 0, directory: '', portFile: '' };
+  const args = {
+    address: '127.0.0.1', port: 0, directory: '', portFile: '',
+    accessKeys: [], buckets: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const next = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -39,6 +45,14 @@ function parseArgs(argv) {
       case '--port': args.port = Number(next()); break;
       case '--directory': args.directory = next(); break;
       case '--port-file': args.portFile = next(); break;
+      case '--access-key': {
+        const value = next();
+        const colon = value.indexOf(':');
+        if (colon <= 0) throw new Error('--access-key wants ID:SECRET');
+        args.accessKeys.push([value.slice(0, colon), value.slice(colon + 1)]);
+        break;
+      }
+      case '--bucket': args.buckets.push(next()); break;
       default: throw new Error(`unknown argument ${argv[i]}`);
     }
   }
@@ -219,7 +233,11 @@ async function main() {
     port: args.port,
     directory: args.directory,
     silent: true,
+    configureBuckets: args.buckets.map(name => ({ name })),
   });
+  for (const [id, secret] of args.accessKeys) {
+    AWSAccount.DUMMY_ACCOUNT.createKeyPair(id, secret);
+  }
   // Koa composes its middleware when it starts listening: first in line.
   // s3rver's error handler (context.onerror) renders a thrown S3Error.
   server.middleware.unshift(sigv4Middleware());

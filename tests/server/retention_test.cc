@@ -91,7 +91,8 @@ class RetentionTest : public ::testing::Test {
       task.set_task_id(absl::StrCat("t", i));
       task.set_state(v1::TASK_SUCCEEDED);
       writes.task_statuses.push_back({seq, i, task});
-      writes.results.push_back({seq, i, StoredResult{"42", "text/plain"}});
+      writes.results.push_back(
+          {seq, i, StoredResult{"42", "text/plain", nullptr}});
     }
     writes.job_statuses.emplace_back(seq, status);
     ASSERT_TRUE(store_->Commit(writes, false).ok());

@@ -22,6 +22,9 @@ constexpr WorkerId kOther = 2;
 
 class SchedulerTest : public ::testing::Test {
  protected:
+  explicit SchedulerTest(SchedulerOptions options = {})
+      : scheduler_(std::move(options), &clock_, [this] { return random_; }) {}
+
   uint64_t Submit(const std::string& json) {
     v1::JobSpec spec;
     auto parsed = google::protobuf::util::JsonStringToMessage(json, &spec);
@@ -114,7 +117,7 @@ class SchedulerTest : public ::testing::Test {
 
   testing::FakeClock clock_;
   double random_ = 0.0;
-  Scheduler scheduler_{SchedulerOptions{}, &clock_, [this] { return random_; }};
+  Scheduler scheduler_;
   uint64_t next_seq_ = 1;
   WriteSet last_writes_;
   bool last_sync_ = false;

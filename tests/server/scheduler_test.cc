@@ -414,7 +414,7 @@ TEST_F(SchedulerTest, RestoredJobKeepsFinishedTasksAndRunsTheRest) {
   a.set_state(v1::TASK_SUCCEEDED);
   a.add_attempts()->set_number(1);
   absl::flat_hash_map<uint32_t, StoredResult> results;
-  results[0] = StoredResult{"40", "application/json"};
+  results[0] = StoredResult{"40", "application/json", nullptr};
   scheduler_.RestoreJob(9, *std::move(job), status, {{0, a}},
                         std::move(results));
   AddWorker(kWorker, 4);

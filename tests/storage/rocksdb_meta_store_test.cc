@@ -65,8 +65,8 @@ class RocksMetaStoreTest : public ::testing::Test {
       task.set_task_id(job.spec.tasks(i).id());
       task.set_state(v1::TASK_SUCCEEDED);
       writes.task_statuses.push_back({job.seq, static_cast<uint32_t>(i), task});
-      writes.results.push_back(
-          {job.seq, static_cast<uint32_t>(i), StoredResult{"1", "text/x"}});
+      writes.results.push_back({job.seq, static_cast<uint32_t>(i),
+                                StoredResult{"1", "text/x", nullptr}});
     }
     writes.job_statuses.emplace_back(job.seq, std::move(status));
   }
@@ -117,7 +117,8 @@ TEST_F(RocksMetaStoreTest, StoresAJobAndReadsItBackAfterReopen) {
     done.set_task_id("t0");
     done.set_state(v1::TASK_SUCCEEDED);
     progress.task_statuses.push_back({1, 0, done});
-    progress.results.push_back({1, 0, StoredResult{"42", "application/json"}});
+    progress.results.push_back(
+        {1, 0, StoredResult{"42", "application/json", nullptr}});
     ASSERT_TRUE(store->Commit(progress, /*sync=*/false).ok());
   }
   auto store = Open();
@@ -154,10 +155,53 @@ TEST_F(RocksMetaStoreTest, ResultsMayHoldAnyBytes) {
   WriteSet writes;
   writes.new_jobs.push_back(NewJob(1, 1));
   const std::string type("odd\0type", 8);
-  writes.results.push_back({1, 0, StoredResult{bytes, type}});
+  writes.results.push_back({1, 0, StoredResult{bytes, type, nullptr}});
   ASSERT_TRUE(store->Commit(writes, false).ok());
   EXPECT_EQ(store->GetResult(1, 0)->data, bytes);
   EXPECT_EQ(store->GetResult(1, 0)->content_type, type);
+}
+
+TEST_F(RocksMetaStoreTest, ResultKeptInTheObjectStoreIsStoredAsItsReference) {
+  v1::ObjectRef ref;
+  ref.set_bucket("bucket");
+  ref.set_key("results/j1/1/2");
+  ref.set_size(1 << 20);
+  ref.set_crc32c(0xdeadbeef);
+  ref.set_content_type("application/json");
+  {
+    auto store = Open();
+    WriteSet writes;
+    writes.new_jobs.push_back(NewJob(1, 3));
+    writes.results.push_back({1, 0, StoredResult{"inline", "text/x", nullptr}});
+    StoredResult by_reference;
+    by_reference.content_type = ref.content_type();
+    by_reference.ref = std::make_shared<const v1::ObjectRef>(ref);
+    writes.results.push_back({1, 1, by_reference});
+    // Inline bytes that happen to start like the marker stay bytes.
+    writes.results.push_back(
+        {1, 2, StoredResult{"x", std::string(200, '\x80'), nullptr}});
+    ASSERT_TRUE(store->Commit(writes, false).ok());
+  }
+  auto store = Open();
+  absl::StatusOr<StoredResult> inline_result = store->GetResult(1, 0);
+  ASSERT_TRUE(inline_result.ok()) << inline_result.status();
+  EXPECT_EQ(inline_result->ref, nullptr);
+  EXPECT_EQ(inline_result->data, "inline");
+  absl::StatusOr<StoredResult> stored = store->GetResult(1, 1);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_NE(stored->ref, nullptr);
+  EXPECT_EQ(stored->ref->SerializeAsString(), ref.SerializeAsString());
+  EXPECT_EQ(stored->data, "");
+  EXPECT_EQ(stored->content_type, "application/json");
+  EXPECT_EQ(store->GetResult(1, 2)->ref, nullptr);
+  EXPECT_EQ(store->GetResult(1, 2)->data, "x");
+
+  absl::StatusOr<std::vector<v1::ObjectRef>> objects =
+      store->ListResultObjects(1);
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  ASSERT_EQ(objects->size(), 1u);
+  EXPECT_EQ((*objects)[0].key(), "results/j1/1/2");
+  EXPECT_TRUE(store->ListResultObjects(2)->empty());
 }
 
 TEST_F(RocksMetaStoreTest, ListsJobsNewestFirstInPages) {

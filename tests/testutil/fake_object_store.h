@@ -1,6 +1,6 @@
 // An in-memory ObjectStore for tests, with injectable failures.
-#ifndef DAGD_TESTS_WORKER_FAKE_OBJECT_STORE_H_
-#define DAGD_TESTS_WORKER_FAKE_OBJECT_STORE_H_
+#ifndef DAGD_TESTS_TESTUTIL_FAKE_OBJECT_STORE_H_
+#define DAGD_TESTS_TESTUTIL_FAKE_OBJECT_STORE_H_
 
 #include <map>
 #include <optional>
@@ -67,4 +67,4 @@ class FakeObjectStore : public ObjectStore {
 
 }  // namespace dagd
 
-#endif  // DAGD_TESTS_WORKER_FAKE_OBJECT_STORE_H_
+#endif  // DAGD_TESTS_TESTUTIL_FAKE_OBJECT_STORE_H_

@@ -1,0 +1,54 @@
+#include "server/result_objects.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/log.h"
+
+namespace dagd {
+
+ResultObjects::ResultObjects(ObjectStore* store, int threads)
+    : store_(store), queue_(threads) {}
+
+void ResultObjects::Read(v1::ObjectRef ref, ReadDone done) {
+  queue_.Post([this, ref = std::move(ref),
+               done = std::move(done)](bool abandoned) mutable {
+    if (abandoned) return done(absl::UnavailableError("dagd is stopping"));
+    absl::StatusOr<StoredObject> object = store_->Get(ref.key());
+    if (!object.ok()) {
+      return done(absl::Status(
+          object.status().code(),
+          absl::StrCat("cannot read the result from ", store_->Describe(),
+                       " key '", ref.key(), "': ", object.status().message())));
+    }
+    if (absl::Status s = CheckObject(ref, *object); !s.ok()) return done(s);
+    if (!ref.content_type().empty()) object->content_type = ref.content_type();
+    done(std::move(object));
+  });
+}
+
+void ResultObjects::Delete(std::vector<v1::ObjectRef> refs) {
+  if (refs.empty()) return;
+  queue_.Post([this, refs = std::move(refs)](bool abandoned) {
+    if (abandoned) {
+      LOG(WARNING) << "dagd is stopping: " << refs.size()
+                   << " result object(s) left in " << store_->Describe();
+      return;
+    }
+    size_t failed = 0;
+    absl::Status last;
+    for (const v1::ObjectRef& ref : refs) {
+      if (absl::Status s = store_->Delete(ref.key()); !s.ok()) {
+        ++failed;
+        last = std::move(s);
+      }
+    }
+    if (failed > 0) {
+      LOG(WARNING) << "could not delete " << failed << " of " << refs.size()
+                   << " result object(s) from " << store_->Describe()
+                   << ", left behind: " << last.message();
+    }
+  });
+}
+
+}  // namespace dagd

@@ -1,0 +1,49 @@
+// Reads and deletes results kept in the object store, off the coordinator's
+// loop: an S3 request takes milliseconds to seconds, and the loop must
+// never wait for one.
+#ifndef DAGD_SERVER_RESULT_OBJECTS_H_
+#define DAGD_SERVER_RESULT_OBJECTS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "dagd/v1/types.pb.h"
+#include "server/background_queue.h"
+#include "storage/object_store.h"
+
+namespace dagd {
+
+// Thread-safe. Requests run on `threads` threads of its own, in the order
+// they were made (several at once when threads > 1).
+class ResultObjects {
+ public:
+  using ReadDone = absl::AnyInvocable<void(absl::StatusOr<StoredObject>)>;
+
+  // `store` is not owned and must outlive this. Destruction finishes the
+  // requests in progress; of those still queued, reads answer UNAVAILABLE
+  // and deletes are skipped (see Delete).
+  explicit ResultObjects(ObjectStore* store, int threads = 4);
+
+  // Reads the object `ref` names and checks it against the size and
+  // CRC-32C recorded with it (DATA_LOSS when they differ). `done` runs on
+  // one of this object's threads.
+  void Read(v1::ObjectRef ref, ReadDone done);
+
+  // Deletes the objects, in the background. A failure is logged and the
+  // object left behind: it costs storage, not correctness (nothing refers
+  // to it any more); an S3 lifecycle rule on the prefix is the backstop.
+  void Delete(std::vector<v1::ObjectRef> refs);
+
+  // For people: where the objects are.
+  std::string Describe() const { return store_->Describe(); }
+
+ private:
+  ObjectStore* const store_;
+  BackgroundQueue queue_;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_RESULT_OBJECTS_H_

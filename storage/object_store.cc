@@ -1,0 +1,22 @@
+#include "storage/object_store.h"
+
+#include "storage/crc32c.h"
+
+namespace dagd {
+
+absl::Status CheckObject(const v1::ObjectRef& ref, const StoredObject& object) {
+  if (object.data.size() != ref.size()) {
+    return absl::DataLossError(absl::StrCat(
+        "object '", ref.key(), "' is ", object.data.size(),
+        " bytes; dagd recorded ", ref.size(), " when it was written"));
+  }
+  const uint32_t crc = crc32c::Value(object.data);
+  if (ref.crc32c() != 0 && crc != ref.crc32c()) {
+    return absl::DataLossError(absl::StrCat(
+        "object '", ref.key(), "' does not match its CRC-32C (recorded ",
+        ref.crc32c(), ", read ", crc, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dagd
