@@ -299,6 +299,10 @@ class Scheduler {
 
   // Placement.
   uint32_t DemandOf(const v1::TaskSpec& spec);
+  // No worker could ever run the demand. Lambda's dispatcher counts only
+  // for tasks that ask for Lambda: bursts only take work that some worker
+  // could do.
+  bool NoWorkerCanRun(const Demand& demand) const;
   bool Fits(const Worker& worker, const Demand& demand) const;
   bool HasRoom(const Worker& worker, const Demand& demand) const;
   // Queues a ready task (not backing off) in its job's heap for its demand.

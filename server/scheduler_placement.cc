@@ -101,6 +101,13 @@ bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
   return true;
 }
 
+bool Scheduler::NoWorkerCanRun(const Demand& demand) const {
+  if (demand.pool == kLambdaPool) return demand.capable.empty();
+  return std::all_of(
+      demand.capable.begin(), demand.capable.end(),
+      [](const Worker* w) { return w->spec.pool == kLambdaPool; });
+}
+
 bool Scheduler::HasRoom(const Worker& worker, const Demand& demand) const {
   if (worker.free() < demand.slots) return false;
   for (const auto& [resource, amount] : demand.amounts) {
@@ -153,13 +160,15 @@ Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
   const CompiledJob& g = job.graph;
   Worker* best = nullptr;
   Worker* burst = nullptr;
+  bool any_worker = false;
   uint32_t best_local = 0;
   for (Worker* worker : demand.capable) {
-    if (!HasRoom(*worker, demand)) continue;
     if (worker->spec.pool == kLambdaPool && demand.pool != kLambdaPool) {
-      burst = worker;  // only if no worker has room
+      if (HasRoom(*worker, demand)) burst = worker;  // if no worker has room
       continue;
     }
+    any_worker = true;
+    if (!HasRoom(*worker, demand)) continue;
     uint32_t local = 0;
     for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
       if (job.tasks[g.inputs[e]].producer == worker->id) ++local;
@@ -170,7 +179,9 @@ Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
       best_local = local;
     }
   }
-  if (best != nullptr || burst == nullptr) return best;
+  // A burst takes the peaks of work the workers do: a task none of them
+  // could ever run waits, saying why, rather than fail on Lambda.
+  if (best != nullptr || burst == nullptr || !any_worker) return best;
   const absl::Time at =
       job.tasks[task].ready_since + options_.lambda_burst_after;
   if (clock_->Now() >= at) return burst;

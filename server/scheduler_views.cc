@@ -99,11 +99,13 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
   }
   const Demand& demand = *demands_[t.demand];
   const std::string& fn = functions_.Name(demand.fn);
-  if (demand.capable.empty()) {
+  if (NoWorkerCanRun(demand)) {
     if (never_fits != nullptr) *never_fits = true;
     uint32_t offering = 0;
     for (const auto& [id, worker] : workers_) {
-      if (worker->Offers(demand.fn)) ++offering;
+      if (worker->spec.pool != kLambdaPool && worker->Offers(demand.fn)) {
+        ++offering;
+      }
     }
     if (offering == 0) return absl::StrCat("no worker offers '", fn, "'");
     return absl::StrCat("none of the ", offering, " worker",

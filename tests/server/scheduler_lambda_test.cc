@@ -126,5 +126,27 @@ TEST_F(SchedulerBurstTest, TaskBurstsToLambdaAfterWaitingForAWorker) {
   EXPECT_THAT(Turn().second, IsEmpty());
 }
 
+// Bursts take the peaks of work the workers do. A task no worker could
+// ever run (no worker offers its function, or it needs more slots than any
+// has) waits and says why, instead of failing on Lambda.
+TEST_F(SchedulerBurstTest, TaskNoWorkerCouldRunNeverBursts) {
+  Submit(R"({"tasks": [{"id": "unknown", "fn": "nosuchfn"},
+                       {"id": "wide", "fn": "sleep",
+                        "resources": {"slots": 2}}]})");
+  clock_.Advance(absl::Minutes(1));
+  scheduler_.OnHeartbeat(kWorker);
+  scheduler_.OnHeartbeat(kLambda);
+  auto [to_worker, to_lambda] = Turn();
+  EXPECT_THAT(to_worker, IsEmpty());
+  EXPECT_THAT(to_lambda, IsEmpty());
+  absl::StatusOr<v1::TaskStatus> unknown =
+      scheduler_.TaskStatusOf(1, "unknown");
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_EQ(unknown->waiting_reason(), "no worker offers 'nosuchfn'");
+  absl::StatusOr<v1::TaskStatus> wide = scheduler_.TaskStatusOf(1, "wide");
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_THAT(wide->waiting_reason(), ::testing::HasSubstr("can ever run it"));
+}
+
 }  // namespace
 }  // namespace dagd
