@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "storage/rocksdb_meta_store.h"
 #include "tests/testutil/fake_clock.h"
+#include "tests/testutil/fake_object_store.h"
 #include "tests/testutil/raw_rocksdb.h"
 
 namespace dagd {
@@ -113,6 +114,7 @@ class RetentionTest : public ::testing::Test {
   std::filesystem::path dir_;
   testing::FakeClock clock_;
   std::unique_ptr<RocksMetaStore> store_;
+  v1::ObjectRef ref_of_j2_;
 };
 
 TEST(RetentionIntervalTest, IsATenthOfTheRetentionBetweenASecondAnd10Minutes) {
@@ -120,6 +122,44 @@ TEST(RetentionIntervalTest, IsATenthOfTheRetentionBetweenASecondAnd10Minutes) {
   EXPECT_EQ(RetentionSweeper::IntervalFor(absl::Seconds(100)),
             absl::Seconds(10));
   EXPECT_EQ(RetentionSweeper::IntervalFor(absl::Seconds(2)), absl::Seconds(1));
+}
+
+TEST_F(RetentionTest, DeletesTheResultObjectsOfTheJobsItDeletes) {
+  FakeObjectStore objects_store;
+  for (uint64_t seq : {1, 2}) {
+    Submit(seq);
+    Finish(seq);
+    // Task t1's result is kept in the object store.
+    const std::string key = ResultObjectKey(JobIdFromSeq(seq), 1, 1);
+    ASSERT_TRUE(objects_store.Put(key, "big", "text/plain").ok());
+    StoredResult result;
+    result.content_type = "text/plain";
+    v1::ObjectRef ref;
+    ref.set_bucket("bucket");
+    ref.set_key(key);
+    ref.set_size(3);
+    result.ref = std::make_shared<const v1::ObjectRef>(ref);
+    ref_of_j2_ = ref;
+    WriteSet writes;
+    writes.results.push_back({seq, 1, result});
+    ASSERT_TRUE(store_->Commit(writes, false).ok());
+    clock_.Advance(absl::Hours(2));
+  }
+  {
+    ResultObjects objects(&objects_store, /*threads=*/1);
+    RetentionSweeper sweeper(absl::Hours(3), store_.get(), &clock_);
+    sweeper.SetResultObjects(&objects);
+    EXPECT_EQ(sweeper.SweepOnce().value(), 1u);
+    // One thread runs requests in order: once this read is answered, the
+    // deletions queued before it are done.
+    absl::Notification read;
+    objects.Read(ref_of_j2_,
+                 [&read](absl::StatusOr<StoredObject>) { read.Notify(); });
+    read.WaitForNotification();
+  }
+  EXPECT_THAT(StoredJobs(), ElementsAre(2u));
+  EXPECT_FALSE(objects_store.Find("results/j1/1/1").has_value());
+  EXPECT_TRUE(objects_store.Find("results/j2/1/1").has_value());
 }
 
 TEST_F(RetentionTest, DeletesOnlyJobsFinishedLongerAgoThanTheRetention) {
