@@ -565,10 +565,9 @@ void Coordinator::GetResult(std::string job_id, std::string task_id,
           std::move(ref), [done = std::move(done)](
                               absl::StatusOr<StoredObject> object) mutable {
             if (!object.ok()) return done(object.status());
-            v1::GetResultResponse response;
-            response.set_data(std::move(object->data));
-            response.set_content_type(std::move(object->content_type));
-            done(std::move(response));
+            done(ToResultResponse(StoredResult{std::move(object->data),
+                                               std::move(object->content_type),
+                                               nullptr}));
           });
     });
   });

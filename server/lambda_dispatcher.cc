@@ -358,9 +358,10 @@ void LambdaDispatcher::StartShrunk() {
     }
     if (!r.shrunk.ok()) {
       v1::TaskResult result;
-      // Args too large cannot shrink; a store failure may pass.
-      result.set_permanent(absl::IsInvalidArgument(r.shrunk.status()) ||
-                           absl::IsPermissionDenied(r.shrunk.status()));
+      // As for workers: only what the store says is passing is retried
+      // (args too large for Lambda never shrink).
+      result.set_permanent(!absl::IsUnavailable(r.shrunk.status()) &&
+                           !absl::IsDeadlineExceeded(r.shrunk.status()));
       result.set_error(std::string(r.shrunk.status().message()));
       Complete(*r.call, std::move(result));
       continue;

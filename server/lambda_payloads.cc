@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/log.h"
 #include "storage/crc32c.h"
 
 namespace dagd {
@@ -106,7 +107,13 @@ void LambdaPayloads::DeleteLater(std::vector<std::string> keys) {
 void LambdaPayloads::DeleteNow(const std::vector<std::string>& keys) {
   // A failure leaves an object behind under inputs/, which an S3
   // lifecycle rule on the prefix removes; nothing refers to it.
-  for (const std::string& key : keys) (void)store_->Delete(key);
+  for (const std::string& key : keys) {
+    if (absl::Status s = store_->Delete(key); !s.ok()) {
+      LOG(WARNING) << "could not delete the Lambda input object '" << key
+                   << "' from " << store_->Describe()
+                   << ", left behind: " << s.message();
+    }
+  }
 }
 
 }  // namespace dagd

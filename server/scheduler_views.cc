@@ -155,7 +155,7 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
     // The cheap test first: a big job has many ready tasks, and only the
     // notes need their text.
     if (t.state != v1::TASK_READY || t.retry_wait ||
-        !demands_[t.demand]->capable.empty()) {
+        !NoWorkerCanRun(*demands_[t.demand])) {
       continue;
     }
     bool never_fits = false;

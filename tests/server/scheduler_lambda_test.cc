@@ -146,6 +146,11 @@ TEST_F(SchedulerBurstTest, TaskNoWorkerCouldRunNeverBursts) {
   absl::StatusOr<v1::TaskStatus> wide = scheduler_.TaskStatusOf(1, "wide");
   ASSERT_TRUE(wide.ok()) << wide.status();
   EXPECT_THAT(wide->waiting_reason(), ::testing::HasSubstr("can ever run it"));
+  // dagctl status says so too.
+  std::optional<v1::JobStatus> job = scheduler_.JobStatusOf(1);
+  ASSERT_TRUE(job.has_value());
+  ASSERT_EQ(job->waiting_size(), 2) << job->DebugString();
+  EXPECT_EQ(job->waiting(0).text(), "no worker offers 'nosuchfn'");
 }
 
 }  // namespace
