@@ -38,13 +38,16 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closed_ || !started_.empty() || unsent_ > 0 ||
-           (sealed_ && results_.empty());
+           (sealed_ && (results_.empty() || !asked_ack_));
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (closed_) return TakeResult::kClosed;
   if (started_.empty() && unsent_ == 0) {
-    return sealed_ && results_.empty() ? TakeResult::kSealed
-                                       : TakeResult::kTimeout;
+    if (!sealed_) return TakeResult::kTimeout;
+    if (results_.empty()) return TakeResult::kSealed;
+    if (asked_ack_) return TakeResult::kTimeout;
+    asked_ack_ = true;
+    return TakeResult::kAskAck;
   }
   batch->Clear();
   for (auto& started : started_) *batch->add_started() = std::move(started);
@@ -116,6 +119,8 @@ void Outbox::Seal() {
 void Outbox::Open() {
   absl::MutexLock lock(&mu_);
   closed_ = false;
+  // A new stream: what the last one asked for is not owed on this one.
+  asked_ack_ = false;
 }
 
 void Outbox::TakeKept(v1::WorkerBatch* batch) {

@@ -37,14 +37,18 @@ class TaskReporter {
 // granted task's result never overtakes its predecessor's.
 class Outbox : public TaskReporter {
  public:
-  enum class TakeResult { kBatch, kTimeout, kClosed, kSealed };
+  // kAskAck: sealed, and everything is sent but not all of it
+  // acknowledged; dagd acknowledges lazily, so the writer asks it to
+  // (with a heartbeat). Once per stream.
+  enum class TakeResult { kBatch, kTimeout, kClosed, kSealed, kAskAck };
 
   void Started(v1::TaskStarted started) override;
   void Finished(v1::TaskResult result) override;
 
   // Waits until something is unsent (moves all of it into `*batch`), the
-  // deadline passes, or the outbox is closed. Once sealed, returns kSealed
-  // instead of waiting when every result is sent and acknowledged.
+  // deadline passes, or the outbox is closed. Once sealed, returns kAskAck
+  // when every result is sent, then kSealed instead of waiting once every
+  // result is acknowledged.
   TakeResult Take(absl::Time deadline, v1::WorkerBatch* batch);
   // The writer wrote a taken batch: its results wait for their Ack (or, if
   // the stream closed meanwhile, go out again on the next stream).
@@ -64,8 +68,9 @@ class Outbox : public TaskReporter {
   void Open();
 
   // Says that nothing more will be reported (the worker is draining and its
-  // attempts are done): the writer sends what is pending, then, once all of
-  // it is acknowledged, gets kSealed and ends the stream. Never undone.
+  // attempts are done): the writer sends what is pending, asks for its
+  // acknowledgement (kAskAck), then, once all of it is acknowledged, gets
+  // kSealed and ends the stream. Never undone.
   void Seal();
 
   // Moves unsent results into `batch` (whether or not the outbox is
@@ -102,6 +107,7 @@ class Outbox : public TaskReporter {
   size_t unsent_ ABSL_GUARDED_BY(mu_) = 0;  // entries kUnsent
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool sealed_ ABSL_GUARDED_BY(mu_) = false;
+  bool asked_ack_ ABSL_GUARDED_BY(mu_) = false;  // on this stream
 };
 
 }  // namespace dagd

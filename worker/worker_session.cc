@@ -143,6 +143,11 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
       stream->WritesDone();
       return;
     }
+    if (taken == Outbox::TakeResult::kAskAck) {
+      // Draining: dagd acknowledges on a heartbeat, so send one now rather
+      // than wait out the interval.
+      next_heartbeat = absl::Now();
+    }
     if (taken == Outbox::TakeResult::kBatch) {
       if (!stream->Write(message)) {
         // Keep the reports for the next stream, and end this one so the

@@ -193,11 +193,47 @@ TEST(OutboxTest, SealedSendsWhatIsPendingThenSaysSealed) {
   ASSERT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
             Outbox::TakeResult::kBatch);
   EXPECT_EQ(batch.results_size(), 1);
-  // Not sealed while the result waits for its acknowledgement.
+  v1::WorkerBatch sent = batch;
+  outbox.Sent(std::move(batch));
+  // Not sealed while the result waits for its acknowledgement, which the
+  // writer asks for once.
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kAskAck);
   EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
-  AckAll(outbox, batch);
+  AckAll(outbox, sent);
   EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
             Outbox::TakeResult::kSealed);
+}
+
+TEST(OutboxTest, SealedAsksForTheAcknowledgementAgainOnANewStream) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  outbox.Sent(std::move(batch));
+  std::thread sealer([&] { outbox.Seal(); });
+  // Sealing wakes a writer that waits with everything sent.
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kAskAck);
+  sealer.join();
+  outbox.Close();
+  outbox.Open();
+  // The result goes out again, and is asked for again.
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.results_size(), 1);
+  outbox.Sent(std::move(batch));
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kAskAck);
+  outbox.Ack(1);
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kSealed);
+}
+
+TEST(OutboxTest, NothingToAskForWhenNotSealed) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  outbox.Sent(std::move(batch));
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
 }
 
 TEST(OutboxTest, SealWakesAWaitingWriter) {
