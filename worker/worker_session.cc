@@ -110,7 +110,8 @@ WorkerSession::Outcome WorkerSession::Run(
     if (message.batch().acked_up_to() > 0) {
       outbox_->Ack(message.batch().acked_up_to());
     }
-    if (size_t dropped = executor_->Handle(message.batch()); dropped > 0) {
+    if (size_t dropped = executor_->Handle(std::move(*message.mutable_batch()));
+        dropped > 0) {
       (*log_)(Info(absl::StrCat(
           "draining: not starting ", dropped,
           " new assignments; dagd runs them elsewhere once this worker's "

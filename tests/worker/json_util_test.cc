@@ -1,6 +1,9 @@
 #include "worker/json_util.h"
 
+#include <cmath>
+
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace dagd {
@@ -11,6 +14,53 @@ TEST(JsonUtilTest, ParsesScalarsAndRoundTrips) {
     auto value = ParseJson(text);
     ASSERT_TRUE(value.ok()) << text << ": " << value.status();
     EXPECT_EQ(ValueToJson(*value), text);
+  }
+}
+
+// Bare numbers take a shortcut; it must read every text as the general
+// parser does, and leave it whatever is not a plain number.
+TEST(JsonUtilTest, NumbersReadAsTheGeneralParserReadsThem) {
+  for (const char* text : {"0",
+                           "1",
+                           "-7",
+                           "1000",
+                           "2.5",
+                           "-0.1",
+                           "1e3",
+                           "1E-3",
+                           "-2.5e+10",
+                           "9007199254740993",
+                           "12345678901234567890",
+                           "1e308",
+                           "0.30000000000000004",
+                           "-0",
+                           "-0.0",
+                           "1e400",
+                           "01",
+                           "1.",
+                           ".5",
+                           "+1",
+                           " 1",
+                           "1 ",
+                           "--1",
+                           "1e",
+                           "0x10",
+                           "NaN",
+                           "Infinity"}) {
+    google::protobuf::Value general;
+    const bool general_ok =
+        google::protobuf::util::JsonStringToMessage(text, &general).ok();
+    auto value = ParseJson(text);
+    ASSERT_EQ(value.ok(), general_ok) << text;
+    if (!general_ok) continue;
+    EXPECT_EQ(value->kind_case(), general.kind_case()) << text;
+    EXPECT_EQ(ValueToJson(*value), ValueToJson(general)) << text;
+    if (general.has_number_value()) {
+      EXPECT_EQ(value->number_value(), general.number_value()) << text;
+      EXPECT_EQ(std::signbit(value->number_value()),
+                std::signbit(general.number_value()))
+          << text;
+    }
   }
 }
 
