@@ -63,6 +63,16 @@ std::optional<double> ParsePlainNumber(absl::string_view text) {
   return value;
 }
 
+// `value` as an integer if "%.15g" prints it as one: integral, under
+// 10^15 in magnitude, and not a negative zero (which prints as "-0").
+std::optional<int64_t> PlainInteger(double value) {
+  if (!(std::fabs(value) < 1e15) || std::trunc(value) != value ||
+      (value == 0 && std::signbit(value))) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(value);
+}
+
 }  // namespace
 
 absl::StatusOr<google::protobuf::Value> ParseJson(absl::string_view text) {
@@ -91,8 +101,21 @@ absl::StatusOr<google::protobuf::Value> PayloadToValue(const Payload& payload) {
 }
 
 std::string ValueToJson(const google::protobuf::Value& value) {
-  if (value.kind_case() == google::protobuf::Value::KIND_NOT_SET) {
-    return "null";
+  switch (value.kind_case()) {
+    case google::protobuf::Value::KIND_NOT_SET:
+    case google::protobuf::Value::kNullValue:
+      return "null";
+    case google::protobuf::Value::kBoolValue:
+      return value.bool_value() ? "true" : "false";
+    case google::protobuf::Value::kNumberValue:
+      // Integers print as the general printer prints them ("%.15g"), without
+      // it: a const task's whole work is printing its value.
+      if (std::optional<int64_t> integer = PlainInteger(value.number_value())) {
+        return absl::StrCat(*integer);
+      }
+      break;
+    default:
+      break;
   }
   std::string json;
   // Serialising a Value only fails for NaN or infinity, which JSON cannot

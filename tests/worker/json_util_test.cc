@@ -1,6 +1,8 @@
 #include "worker/json_util.h"
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -61,6 +63,27 @@ TEST(JsonUtilTest, NumbersReadAsTheGeneralParserReadsThem) {
                 std::signbit(general.number_value()))
           << text;
     }
+  }
+}
+
+// Integers, booleans and null print without protobuf's printer; they must
+// print as it prints them.
+TEST(JsonUtilTest, ScalarsPrintAsTheGeneralPrinterPrintsThem) {
+  std::vector<google::protobuf::Value> values;
+  for (double number :
+       {0.0, -0.0, 1.0, -1.0, 42.0, 1e14, 999999999999999.0, 1e15, -1e15, 1e16,
+        2.5, -7.25, 1e-7, 0.1, 9007199254740993.0, 1e300}) {
+    values.emplace_back().set_number_value(number);
+  }
+  values.emplace_back().set_bool_value(true);
+  values.emplace_back().set_bool_value(false);
+  values.emplace_back().set_null_value(google::protobuf::NULL_VALUE);
+  values.emplace_back().set_string_value("x");
+  for (const google::protobuf::Value& value : values) {
+    std::string general;
+    ASSERT_TRUE(
+        google::protobuf::util::MessageToJsonString(value, &general).ok());
+    EXPECT_EQ(ValueToJson(value), general) << value.DebugString();
   }
 }
 
