@@ -42,7 +42,10 @@ std::string WorkerIdName(WorkerId id) {
 
 Scheduler::Scheduler(SchedulerOptions options, Clock* clock,
                      std::function<double()> random)
-    : options_(options), clock_(clock), random_(std::move(random)) {}
+    : options_(options),
+      clock_(clock),
+      random_(std::move(random)),
+      acks_(options.acks) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -317,10 +320,13 @@ void Scheduler::RemoveWorker(WorkerId id) {
   free_slots_ -= worker.free();
   total_slots_ -= worker.spec.slots;
   out_.sends.erase(id);
+  acks_.Forget(id);
   workers_.erase(it);
 }
 
-void Scheduler::OnHeartbeat(WorkerId id) { Touch(id); }
+void Scheduler::OnHeartbeat(WorkerId id) {
+  if (Touch(id) != nullptr) acks_.Requested(id);
+}
 
 Scheduler::Worker* Scheduler::Touch(WorkerId id) {
   auto it = workers_.find(id);
@@ -330,7 +336,7 @@ Scheduler::Worker* Scheduler::Touch(WorkerId id) {
 }
 
 void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
-  OnHeartbeat(id);
+  Touch(id);
   auto seq = SeqFromJobId(started.task().job_id());
   Job* job = seq ? FindJob(*seq) : nullptr;
   const uint32_t index = started.task().task_index();
@@ -347,11 +353,11 @@ void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
 
 void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   Worker* worker = Touch(id);
-  // Sent after this turn's writes are stored, whatever becomes of it: a
-  // stored result, or one that is of no use, need not come again.
+  // Acknowledged after this turn's writes are stored, whatever becomes of
+  // it: a stored result, or one that is of no use, need not come again.
   if (worker != nullptr) {
-    v1::CoordinatorBatch& batch = out_.sends[id];
-    batch.set_acked_up_to(std::max(batch.acked_up_to(), result.report_order()));
+    acks_.Received(id, result.report_order(),
+                   result.output().data().size() + result.error().size());
   }
   auto seq = SeqFromJobId(result.task().job_id());
   const uint32_t index = result.task().task_index();
@@ -602,6 +608,7 @@ TurnOutput Scheduler::TakeOutput() {
     jobs_.erase(it);
   }
   finished_jobs_.clear();
+  acks_.Flush(out_.sends);
   TurnOutput out = std::move(out_);
   out_ = TurnOutput();
   return out;

@@ -22,6 +22,8 @@
 #include "server/clock.h"
 #include "server/job_compiler.h"
 #include "server/ready_queue.h"
+#include "server/result_acks.h"
+#include "server/worker_id.h"
 #include "storage/meta_store.h"
 
 namespace dagd {
@@ -29,12 +31,6 @@ namespace dagd {
 struct AttemptRecord;
 struct AttemptRef;
 struct StoppingAttempt;
-
-// A worker stream's id: the coordinator's incarnation (how many times it
-// has started on its data directory) in the high 32 bits, a counter in the
-// low ones. Unique across restarts, so reports made to an earlier
-// incarnation never match an attempt of this one.
-using WorkerId = uint64_t;
 
 // How people see a worker id: "w3-17" (incarnation 3, 17th stream), or
 // "w17" for incarnation 0 (tests).
@@ -95,6 +91,8 @@ struct SchedulerOptions {
   // Where results over its inline limit are kept (--s3_bucket...); told to
   // workers at registration. No bucket: none, every result is inline.
   v1::ObjectStoreConfig object_store;
+  // When results are acknowledged to their workers (result_acks.h).
+  AckPolicy acks;
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -167,14 +165,17 @@ class Scheduler {
   // ready queue and will run as a new attempt.
   void RemoveWorker(WorkerId id);
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
+  // Also asks for the acknowledgement of the worker's results read so far:
+  // it goes out with this turn's sends even if nothing else does.
   void OnHeartbeat(WorkerId id);
   void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
-  // Every result is acknowledged to its worker (acked_up_to in the turn's
-  // sends, which go out after the turn's writes are stored). A result of an
-  // attempt that is not the task's current one is still taken when the task can
-  // use it: the attempt ran before a restart, or on a worker declared lost
-  // that came back. A success then ends any newer attempt; the rest of
-  // such reports are dropped.
+  // Every result is acknowledged to its worker (acked_up_to), with the
+  // sends of this turn or a later one, by the rules of ResultAcks; sends go
+  // out after their turn's writes are stored. A result of an attempt that
+  // is not the task's current one is still taken when the task can use it: the
+  // attempt ran before a restart, or on a worker declared lost that came back.
+  // A success then ends any newer attempt; the rest of such reports are
+  // dropped.
   void OnTaskResult(WorkerId id, v1::TaskResult result);
 
   // Fires what is due: retries whose backoff passed, job deadlines, workers
@@ -381,6 +382,7 @@ class Scheduler {
   // RestoreJob (pending until that Tick).
   std::optional<absl::Time> recovery_hold_until_;
   bool recovery_hold_pending_ = false;
+  ResultAcks acks_;
   TurnOutput out_;
 };
 

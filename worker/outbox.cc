@@ -1,5 +1,6 @@
 #include "worker/outbox.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace dagd {
@@ -12,8 +13,8 @@ constexpr size_t kMaxBatchBytes = 4 << 20;
 
 }  // namespace
 
-Outbox::Key Outbox::KeyOf(const v1::TaskRef& ref) {
-  return Key(ref.job_id(), ref.task_index(), ref.attempt());
+Outbox::AttemptKey Outbox::KeyOf(const v1::TaskRef& ref) {
+  return AttemptKey{ref.job_id(), ref.task_index(), ref.attempt()};
 }
 
 void Outbox::Started(v1::TaskStarted started) {
@@ -22,15 +23,12 @@ void Outbox::Started(v1::TaskStarted started) {
 }
 
 void Outbox::Finished(v1::TaskResult result) {
+  AttemptKey key = KeyOf(result.task());
   absl::MutexLock lock(&mu_);
-  const uint64_t order = next_order_;
   // A second result for the same attempt replaces nothing: the first stays.
-  if (!order_.emplace(KeyOf(result.task()), order).second) return;
-  ++next_order_;
-  result.set_report_order(order);
-  Key key = KeyOf(result.task());
-  results_.emplace(order,
-                   Entry{std::move(result), State::kUnsent, std::move(key)});
+  if (!attempts_.insert(key).second) return;
+  result.set_report_order(next_order_++);
+  results_.push_back(Entry{std::move(result), State::kUnsent, std::move(key)});
   ++unsent_;
 }
 
@@ -38,13 +36,16 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closed_ || !started_.empty() || unsent_ > 0 ||
-           (sealed_ && results_.empty());
+           (sealed_ && (results_.empty() || !asked_ack_));
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (closed_) return TakeResult::kClosed;
   if (started_.empty() && unsent_ == 0) {
-    return sealed_ && results_.empty() ? TakeResult::kSealed
-                                       : TakeResult::kTimeout;
+    if (!sealed_) return TakeResult::kTimeout;
+    if (results_.empty()) return TakeResult::kSealed;
+    if (asked_ack_) return TakeResult::kTimeout;
+    asked_ack_ = true;
+    return TakeResult::kAskAck;
   }
   batch->Clear();
   for (auto& started : started_) *batch->add_started() = std::move(started);
@@ -58,13 +59,16 @@ void Outbox::Return(v1::WorkerBatch& batch, State state) {
   // acknowledged: what it carried goes out on the next one.
   if (closed_) state = State::kUnsent;
   for (v1::TaskResult& result : *batch.mutable_results()) {
-    auto it = results_.find(result.report_order());
-    if (it == results_.end()) continue;  // acknowledged already
-    Entry& entry = it->second;
-    if (entry.state != State::kTaken) continue;
-    entry.result = std::move(result);
-    entry.state = state;
-    if (state == State::kUnsent) ++unsent_;
+    const uint64_t order = result.report_order();
+    Entry* entry = Find(order);
+    if (entry == nullptr) continue;  // acknowledged already
+    if (entry->state != State::kTaken) continue;
+    entry->result = std::move(result);
+    entry->state = state;
+    if (state == State::kUnsent) {
+      ++unsent_;
+      first_unsent_ = std::min(first_unsent_, order);
+    }
   }
 }
 
@@ -88,24 +92,27 @@ void Outbox::Requeue(v1::WorkerBatch batch) {
 
 void Outbox::Ack(uint64_t up_to) {
   absl::MutexLock lock(&mu_);
-  while (!results_.empty() && results_.begin()->first <= up_to) {
-    Entry& entry = results_.begin()->second;
+  while (!results_.empty() && first_order_ <= up_to) {
+    Entry& entry = results_.front();
     if (entry.state == State::kUnsent) --unsent_;
     // A result in flight (kTaken) has its TaskRef in the writer's batch;
     // Return then finds no entry for it and drops it.
-    order_.erase(entry.key);
-    results_.erase(results_.begin());
+    attempts_.erase(entry.key);
+    results_.pop_front();
+    ++first_order_;
   }
+  first_unsent_ = std::max(first_unsent_, first_order_);
 }
 
 void Outbox::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
-  for (auto& [order, entry] : results_) {
+  for (Entry& entry : results_) {
     if (entry.state != State::kSent) continue;
     entry.state = State::kUnsent;
     ++unsent_;
   }
+  first_unsent_ = first_order_;
 }
 
 void Outbox::Seal() {
@@ -116,6 +123,8 @@ void Outbox::Seal() {
 void Outbox::Open() {
   absl::MutexLock lock(&mu_);
   closed_ = false;
+  // A new stream: what the last one asked for is not owed on this one.
+  asked_ack_ = false;
 }
 
 void Outbox::TakeKept(v1::WorkerBatch* batch) {
@@ -125,8 +134,9 @@ void Outbox::TakeKept(v1::WorkerBatch* batch) {
 
 void Outbox::TakeUnsent(v1::WorkerBatch* batch) {
   size_t bytes = 0;
-  for (auto& [order, entry] : results_) {
-    if (unsent_ == 0) break;
+  size_t i = first_unsent_ - first_order_;
+  for (; i < results_.size() && unsent_ > 0; ++i) {
+    Entry& entry = results_[i];
     if (entry.state != State::kUnsent) continue;
     const size_t size = entry.result.ByteSizeLong();
     if (batch->results_size() > 0 && bytes + size > kMaxBatchBytes) break;
@@ -135,6 +145,14 @@ void Outbox::TakeUnsent(v1::WorkerBatch* batch) {
     entry.state = State::kTaken;
     --unsent_;
   }
+  // Every result before i is taken or sent (or none is left unsent).
+  first_unsent_ = first_order_ + i;
+}
+
+Outbox::Entry* Outbox::Find(uint64_t report_order) {
+  if (report_order < first_order_) return nullptr;
+  const uint64_t i = report_order - first_order_;
+  return i < results_.size() ? &results_[i] : nullptr;
 }
 
 size_t Outbox::pending_results() const {

@@ -7,13 +7,14 @@
 #ifndef DAGD_WORKER_OUTBOX_H_
 #define DAGD_WORKER_OUTBOX_H_
 
+#include <cstdint>
+#include <deque>
 #include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.pb.h"
@@ -37,14 +38,18 @@ class TaskReporter {
 // granted task's result never overtakes its predecessor's.
 class Outbox : public TaskReporter {
  public:
-  enum class TakeResult { kBatch, kTimeout, kClosed, kSealed };
+  // kAskAck: sealed, and everything is sent but not all of it
+  // acknowledged; dagd acknowledges lazily, so the writer asks it to
+  // (with a heartbeat). Once per stream.
+  enum class TakeResult { kBatch, kTimeout, kClosed, kSealed, kAskAck };
 
   void Started(v1::TaskStarted started) override;
   void Finished(v1::TaskResult result) override;
 
   // Waits until something is unsent (moves all of it into `*batch`), the
-  // deadline passes, or the outbox is closed. Once sealed, returns kSealed
-  // instead of waiting when every result is sent and acknowledged.
+  // deadline passes, or the outbox is closed. Once sealed, returns kAskAck
+  // when every result is sent, then kSealed instead of waiting once every
+  // result is acknowledged.
   TakeResult Take(absl::Time deadline, v1::WorkerBatch* batch);
   // The writer wrote a taken batch: its results wait for their Ack (or, if
   // the stream closed meanwhile, go out again on the next stream).
@@ -64,8 +69,9 @@ class Outbox : public TaskReporter {
   void Open();
 
   // Says that nothing more will be reported (the worker is draining and its
-  // attempts are done): the writer sends what is pending, then, once all of
-  // it is acknowledged, gets kSealed and ends the stream. Never undone.
+  // attempts are done): the writer sends what is pending, asks for its
+  // acknowledgement (kAskAck), then, once all of it is acknowledged, gets
+  // kSealed and ends the stream. Never undone.
   void Seal();
 
   // Moves unsent results into `batch` (whether or not the outbox is
@@ -77,13 +83,27 @@ class Outbox : public TaskReporter {
   size_t pending_results() const;
 
  private:
-  using Key = std::tuple<std::string, uint32_t, uint32_t>;
-  static Key KeyOf(const v1::TaskRef& ref);
+  // An attempt, to drop a second result of it. Job ids are short: the
+  // string usually lives inside the key, with nothing allocated.
+  struct AttemptKey {
+    std::string job_id;
+    uint32_t task_index = 0;
+    uint32_t attempt = 0;
+    bool operator==(const AttemptKey& o) const {
+      return task_index == o.task_index && attempt == o.attempt &&
+             job_id == o.job_id;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const AttemptKey& k) {
+      return H::combine(std::move(h), k.job_id, k.task_index, k.attempt);
+    }
+  };
+  static AttemptKey KeyOf(const v1::TaskRef& ref);
   enum class State { kUnsent, kTaken, kSent };
   struct Entry {
     v1::TaskResult result;  // moved out while kTaken
     State state = State::kUnsent;
-    Key key;
+    AttemptKey key;
   };
   // Moves unsent results into `batch`, oldest first, up to a size that
   // dagd accepts in one message.
@@ -91,17 +111,27 @@ class Outbox : public TaskReporter {
   // Takes back the results of a batch the writer had taken.
   void Return(v1::WorkerBatch& batch, State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The entry of a result not yet acknowledged, or nullptr.
+  Entry* Find(uint64_t report_order) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
-  // Results by report order (TaskResult.report_order), and the same by
-  // attempt.
-  absl::btree_map<uint64_t, Entry> results_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Key, uint64_t> order_ ABSL_GUARDED_BY(mu_);
+  // Results not yet acknowledged: results_[i] has report_order
+  // first_order_ + i. Orders are given out one by one and acknowledged
+  // oldest first, so they stay contiguous. dagd acknowledges lazily, so
+  // hundreds may wait here, mostly sent.
+  std::deque<Entry> results_ ABSL_GUARDED_BY(mu_);
+  uint64_t first_order_ ABSL_GUARDED_BY(mu_) = 1;
+  // No result before this report_order is unsent: Take starts there rather
+  // than walk every result waiting for its acknowledgement.
+  uint64_t first_unsent_ ABSL_GUARDED_BY(mu_) = 1;
+  // The attempts of results_.
+  absl::flat_hash_set<AttemptKey> attempts_ ABSL_GUARDED_BY(mu_);
   uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 1;
   size_t unsent_ ABSL_GUARDED_BY(mu_) = 0;  // entries kUnsent
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool sealed_ ABSL_GUARDED_BY(mu_) = false;
+  bool asked_ack_ ABSL_GUARDED_BY(mu_) = false;  // on this stream
 };
 
 }  // namespace dagd

@@ -33,7 +33,7 @@ TaskExecutor::TaskExecutor(int slots, const FunctionRegistry* registry,
 
 TaskExecutor::~TaskExecutor() { CancelAll(CancelReason::kShutdown); }
 
-size_t TaskExecutor::Handle(const v1::CoordinatorBatch& batch) {
+size_t TaskExecutor::Handle(v1::CoordinatorBatch batch) {
   // Cancels first: a batch may cancel an attempt and assign its successor.
   for (const v1::TaskRef& ref : batch.cancels()) {
     attempts_.Cancel(ref, CancelReason::kCoordinator);
@@ -43,7 +43,7 @@ size_t TaskExecutor::Handle(const v1::CoordinatorBatch& batch) {
   // Take the whole batch before starting any of it: a head may finish at
   // once, and its followers later in the batch must be registered by then.
   std::vector<Head> heads;
-  for (const v1::Assignment& assignment : batch.assignments()) {
+  for (v1::Assignment& assignment : *batch.mutable_assignments()) {
     if (std::optional<Head> head = Accept(assignment)) {
       heads.push_back(*std::move(head));
     }
@@ -74,7 +74,7 @@ void TaskExecutor::StopAccepting() {
 }
 
 std::optional<TaskExecutor::Head> TaskExecutor::Accept(
-    const v1::Assignment& assignment) {
+    v1::Assignment& assignment) {
   // Answer at once rather than occupy a slot: retrying here cannot help.
   if (registry_->Find(assignment.fn()) == nullptr) {
     v1::TaskResult result = runner_.UnknownFunctionResult(assignment);
@@ -94,11 +94,11 @@ std::optional<TaskExecutor::Head> TaskExecutor::Accept(
   // queued or running; its one result is enough.
   if (token == nullptr) return std::nullopt;
   if (observer_ != nullptr) observer_->SlotsTaken(slots);
-  return Head{std::make_shared<const v1::Assignment>(assignment),
+  return Head{std::make_shared<const v1::Assignment>(std::move(assignment)),
               std::move(token), slots};
 }
 
-void TaskExecutor::AddFollower(const v1::Assignment& assignment) {
+void TaskExecutor::AddFollower(v1::Assignment& assignment) {
   absl::MutexLock lock(&chain_mu_);
   // Only a held predecessor will ever hand its slot on, and to one
   // follower. Otherwise drop it: the coordinator sees the predecessor's
@@ -109,7 +109,8 @@ void TaskExecutor::AddFollower(const v1::Assignment& assignment) {
   }
   auto token = attempts_.Add(assignment.task(), /*slots=*/0);
   if (token == nullptr) return;  // a duplicate, already held
-  followers_.emplace(std::move(after), Follower{assignment, std::move(token)});
+  followers_.emplace(std::move(after),
+                     Follower{std::move(assignment), std::move(token)});
 }
 
 void TaskExecutor::RunChain(const Head& head) {

@@ -53,8 +53,10 @@ class TaskExecutor {
   // Applies the batch's cancels, then takes its assignments. Returns how
   // many assignments it dropped because it no longer accepts work. A
   // follower is also dropped (not counted, not reported) when its
-  // predecessor is not held here or already has a follower.
-  size_t Handle(const v1::CoordinatorBatch& batch);
+  // predecessor is not held here or already has a follower. Takes the
+  // batch by value: its assignments are moved, not copied, into the
+  // attempts.
+  size_t Handle(v1::CoordinatorBatch batch);
   void CancelAll(CancelReason reason);
 
   // From now on, assignments are dropped: not started and not reported
@@ -91,10 +93,9 @@ class TaskExecutor {
 
   // Adds `assignment` to the attempt table; returns it if it is a head to
   // schedule (not a follower, a duplicate or an unknown function).
-  std::optional<Head> Accept(const v1::Assignment& assignment)
+  std::optional<Head> Accept(v1::Assignment& assignment)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(accept_mu_);
-  void AddFollower(const v1::Assignment& assignment)
-      ABSL_LOCKS_EXCLUDED(chain_mu_);
+  void AddFollower(v1::Assignment& assignment) ABSL_LOCKS_EXCLUDED(chain_mu_);
   // Runs `head`, then its followers one after another, on this thread.
   void RunChain(const Head& head);
   // Ends the attempt that reported `result`, which held `slots`: returns

@@ -115,7 +115,8 @@ WorkerSession::Outcome WorkerSession::Run(
     if (message.batch().acked_up_to() > 0) {
       outbox_->Ack(message.batch().acked_up_to());
     }
-    if (size_t dropped = executor_->Handle(message.batch()); dropped > 0) {
+    if (size_t dropped = executor_->Handle(std::move(*message.mutable_batch()));
+        dropped > 0) {
       (*log_)(Info(absl::StrCat(
           "draining: not starting ", dropped,
           " new assignments; dagd runs them elsewhere once this worker's "
@@ -147,6 +148,11 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
       // records what it read, then ends the stream, which ends the reader.
       stream->WritesDone();
       return;
+    }
+    if (taken == Outbox::TakeResult::kAskAck) {
+      // Draining: dagd acknowledges on a heartbeat, so send one now rather
+      // than wait out the interval.
+      next_heartbeat = absl::Now();
     }
     if (taken == Outbox::TakeResult::kBatch) {
       if (!stream->Write(message)) {

@@ -217,20 +217,78 @@ TEST_F(SchedulerRecoveryTest, StreamBrokenWithoutRestartKeepsItsAttempt) {
   EXPECT_EQ(scheduler_.dropped_reports(), 0u);
 }
 
+// A result as a worker numbers it (TaskResult.report_order).
+v1::TaskResult Numbered(const v1::Assignment& a, uint64_t order) {
+  v1::TaskResult result;
+  *result.mutable_task() = a.task();
+  result.set_ok(true);
+  result.set_report_order(order);
+  return result;
+}
+
 TEST_F(SchedulerRecoveryTest, EveryResultIsAcknowledged) {
   Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
   AddWorker(kWorker, 1);
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_EQ(sent.size(), 1u);
-  v1::TaskResult result;
-  *result.mutable_task() = sent[0].task();
-  result.set_ok(true);
-  result.set_report_order(7);
-  scheduler_.OnTaskResult(kWorker, result);
-  result.set_report_order(8);  // a duplicate: dropped, acknowledged too
-  scheduler_.OnTaskResult(kWorker, result);
+  scheduler_.OnTaskResult(kWorker, Numbered(sent[0], 7));
+  // A duplicate: dropped, acknowledged too.
+  scheduler_.OnTaskResult(kWorker, Numbered(sent[0], 8));
+  scheduler_.OnHeartbeat(kWorker);
   TurnOutput out = scheduler_.TakeOutput();
   EXPECT_EQ(out.sends[kWorker].acked_up_to(), 8u);
+}
+
+TEST_F(SchedulerRecoveryTest, AcknowledgementWaitsForABatchSentAnyway) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"}, {"id": "b", "fn": "const"},
+                       {"id": "c", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  ASSERT_EQ(first.size(), 1u);
+  scheduler_.OnTaskResult(kWorker, Numbered(first[0], 1));
+  scheduler_.Schedule();
+  TurnOutput out = scheduler_.TakeOutput();
+  // The next assignment carries the acknowledgement.
+  ASSERT_EQ(out.sends[kWorker].assignments_size(), 1);
+  EXPECT_EQ(out.sends[kWorker].acked_up_to(), 1u);
+  // A started notice asks for nothing: no batch just to acknowledge.
+  v1::TaskStarted started;
+  *started.mutable_task() = out.sends[kWorker].assignments(0).task();
+  scheduler_.OnTaskStarted(kWorker, started);
+  scheduler_.Schedule();
+  EXPECT_TRUE(scheduler_.TakeOutput().sends.empty());
+}
+
+TEST_F(SchedulerRecoveryTest, AcknowledgementAloneOnlyOnAHeartbeat) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  scheduler_.OnTaskResult(kWorker, Numbered(sent[0], 1));
+  scheduler_.Schedule();
+  TurnOutput out = scheduler_.TakeOutput();
+  EXPECT_EQ(out.writes.results.size(), 1u);
+  EXPECT_FALSE(out.sends.contains(kWorker)) << "nothing else to send";
+  scheduler_.OnHeartbeat(kWorker);
+  out = scheduler_.TakeOutput();
+  ASSERT_TRUE(out.sends.contains(kWorker));
+  EXPECT_EQ(out.sends[kWorker].acked_up_to(), 1u);
+  EXPECT_EQ(out.sends[kWorker].assignments_size(), 0);
+  // Once said, a heartbeat asks for nothing more.
+  scheduler_.OnHeartbeat(kWorker);
+  EXPECT_TRUE(scheduler_.TakeOutput().sends.empty());
+}
+
+TEST_F(SchedulerRecoveryTest, LostWorkerIsNotAcknowledged) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_EQ(sent.size(), 1u);
+  scheduler_.OnTaskResult(kWorker, Numbered(sent[0], 1));
+  scheduler_.OnHeartbeat(kWorker);
+  scheduler_.RemoveWorker(kWorker);
+  // Its stream is gone: the result comes again with its next Register.
+  EXPECT_FALSE(scheduler_.TakeOutput().sends.contains(kWorker));
 }
 
 }  // namespace

@@ -43,18 +43,24 @@ class FakeCoordinator final : public v1::WorkerService::Service {
       connection = static_cast<int>(registers_.size());
       v1::CoordinatorMessage reply;
       reply.mutable_registered()->set_worker_id(absl::StrCat("w-", connection));
-      reply.mutable_registered()->set_heartbeat_interval_ms(20);
+      reply.mutable_registered()->set_heartbeat_interval_ms(
+          heartbeat_interval_ms_);
       stream->Write(reply);
       context_ = context;
       stream_ = stream;
       // Results kept from an earlier stream come with the Register; like
       // dagd, record and acknowledge them.
-      v1::CoordinatorMessage ack;
+      unacked_up_to_ = 0;  // what the last stream read comes again
       for (const auto& result : message.register_().results()) {
         results_.emplace_back(result, connection);
-        ack.mutable_batch()->set_acked_up_to(result.report_order());
+        unacked_up_to_ = result.report_order();
       }
-      if (acking_ && ack.batch().acked_up_to() > 0) stream->Write(ack);
+      if (acking_ && !lazy_acks_ && unacked_up_to_ > 0) {
+        v1::CoordinatorMessage ack;
+        ack.mutable_batch()->set_acked_up_to(unacked_up_to_);
+        unacked_up_to_ = 0;
+        stream->Write(ack);
+      }
     }
     while (stream->Read(&message)) Record(message, connection);
     absl::MutexLock lock(&mu_);
@@ -86,6 +92,19 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   void SetAcking(bool acking) {
     absl::MutexLock lock(&mu_);
     acking_ = acking;
+  }
+
+  // Results are acknowledged only when the worker heartbeats, as dagd
+  // does for a worker it sends nothing else to.
+  void SetAckingOnHeartbeatsOnly(bool lazy) {
+    absl::MutexLock lock(&mu_);
+    lazy_acks_ = lazy;
+  }
+
+  // The interval Registered tells workers to heartbeat at.
+  void SetHeartbeatInterval(absl::Duration interval) {
+    absl::MutexLock lock(&mu_);
+    heartbeat_interval_ms_ = absl::ToInt64Milliseconds(interval);
   }
 
   void SetAccepting(bool accepting) {
@@ -121,19 +140,25 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     for (const auto& started : message.batch().started()) {
       started_.push_back(started);
     }
-    v1::CoordinatorMessage ack;
     for (const auto& result : message.batch().results()) {
       results_.emplace_back(result, connection);
-      ack.mutable_batch()->set_acked_up_to(result.report_order());
+      unacked_up_to_ = result.report_order();
     }
     // Like dagd, which acknowledges a result once it stored it.
-    if (acking_ && ack.batch().acked_up_to() > 0 && stream_ != nullptr) {
-      stream_->Write(ack);
-    }
+    if (!acking_ || unacked_up_to_ == 0 || stream_ == nullptr) return;
+    if (lazy_acks_ && !message.has_heartbeat()) return;
+    v1::CoordinatorMessage ack;
+    ack.mutable_batch()->set_acked_up_to(unacked_up_to_);
+    unacked_up_to_ = 0;
+    stream_->Write(ack);
   }
 
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool acking_ ABSL_GUARDED_BY(mu_) = true;
+  bool lazy_acks_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t heartbeat_interval_ms_ ABSL_GUARDED_BY(mu_) = 20;
+  // The last result read and not yet acknowledged; 0: none.
+  uint64_t unacked_up_to_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   ServerStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
 };

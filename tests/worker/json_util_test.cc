@@ -1,6 +1,11 @@
 #include "worker/json_util.h"
 
+#include <cmath>
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace dagd {
@@ -11,6 +16,74 @@ TEST(JsonUtilTest, ParsesScalarsAndRoundTrips) {
     auto value = ParseJson(text);
     ASSERT_TRUE(value.ok()) << text << ": " << value.status();
     EXPECT_EQ(ValueToJson(*value), text);
+  }
+}
+
+// Bare numbers take a shortcut; it must read every text as the general
+// parser does, and leave it whatever is not a plain number.
+TEST(JsonUtilTest, NumbersReadAsTheGeneralParserReadsThem) {
+  for (const char* text : {"0",
+                           "1",
+                           "-7",
+                           "1000",
+                           "2.5",
+                           "-0.1",
+                           "1e3",
+                           "1E-3",
+                           "-2.5e+10",
+                           "9007199254740993",
+                           "12345678901234567890",
+                           "1e308",
+                           "0.30000000000000004",
+                           "-0",
+                           "-0.0",
+                           "1e400",
+                           "01",
+                           "1.",
+                           ".5",
+                           "+1",
+                           " 1",
+                           "1 ",
+                           "--1",
+                           "1e",
+                           "0x10",
+                           "NaN",
+                           "Infinity"}) {
+    google::protobuf::Value general;
+    const bool general_ok =
+        google::protobuf::util::JsonStringToMessage(text, &general).ok();
+    auto value = ParseJson(text);
+    ASSERT_EQ(value.ok(), general_ok) << text;
+    if (!general_ok) continue;
+    EXPECT_EQ(value->kind_case(), general.kind_case()) << text;
+    EXPECT_EQ(ValueToJson(*value), ValueToJson(general)) << text;
+    if (general.has_number_value()) {
+      EXPECT_EQ(value->number_value(), general.number_value()) << text;
+      EXPECT_EQ(std::signbit(value->number_value()),
+                std::signbit(general.number_value()))
+          << text;
+    }
+  }
+}
+
+// Integers, booleans and null print without protobuf's printer; they must
+// print as it prints them.
+TEST(JsonUtilTest, ScalarsPrintAsTheGeneralPrinterPrintsThem) {
+  std::vector<google::protobuf::Value> values;
+  for (double number :
+       {0.0, -0.0, 1.0, -1.0, 42.0, 1e14, 999999999999999.0, 1e15, -1e15, 1e16,
+        2.5, -7.25, 1e-7, 0.1, 9007199254740993.0, 1e300}) {
+    values.emplace_back().set_number_value(number);
+  }
+  values.emplace_back().set_bool_value(true);
+  values.emplace_back().set_bool_value(false);
+  values.emplace_back().set_null_value(google::protobuf::NULL_VALUE);
+  values.emplace_back().set_string_value("x");
+  for (const google::protobuf::Value& value : values) {
+    std::string general;
+    ASSERT_TRUE(
+        google::protobuf::util::MessageToJsonString(value, &general).ok());
+    EXPECT_EQ(ValueToJson(value), general) << value.DebugString();
   }
 }
 

@@ -137,6 +137,59 @@ TEST(OutboxTest, ManyKeptResultsGoOutInBatchesOfBoundedSize) {
   EXPECT_EQ(taken, 10);
 }
 
+TEST(OutboxTest, ResultsWaitingForTheirAcknowledgementAreNotSentAgain) {
+  Outbox outbox;
+  for (uint32_t i = 0; i < 300; ++i) {
+    outbox.Finished(Result(i));
+    v1::WorkerBatch batch;
+    ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+    ASSERT_EQ(batch.results_size(), 1);
+    EXPECT_EQ(batch.results(0).task().task_index(), i);
+    outbox.Sent(std::move(batch));
+  }
+  EXPECT_EQ(outbox.pending_results(), 300u);
+  outbox.Ack(100);
+  EXPECT_EQ(outbox.pending_results(), 200u);
+  // A new stream sends the other 200 again, oldest first, then the new one.
+  outbox.Close();
+  outbox.Open();
+  outbox.Finished(Result(300));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.results_size(), 201);
+  for (int i = 0; i < 201; ++i) {
+    EXPECT_EQ(batch.results(i).task().task_index(), 100u + i);
+    EXPECT_EQ(batch.results(i).report_order(), 101u + i);
+  }
+}
+
+TEST(OutboxTest, RequeuedResultsGoAheadOfUnsentOnesAfterAnAck) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  outbox.Finished(Result(2));
+  v1::WorkerBatch first;
+  ASSERT_EQ(outbox.Take(absl::Now(), &first), Outbox::TakeResult::kBatch);
+  outbox.Sent(std::move(first));
+  outbox.Finished(Result(3));
+  v1::WorkerBatch second;
+  ASSERT_EQ(outbox.Take(absl::Now(), &second), Outbox::TakeResult::kBatch);
+  outbox.Ack(1);
+  outbox.Finished(Result(4));
+  outbox.Requeue(std::move(second));  // the write of result 3 failed
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.results_size(), 2);
+  EXPECT_EQ(batch.results(0).task().task_index(), 3u);
+  EXPECT_EQ(batch.results(1).task().task_index(), 4u);
+  outbox.Sent(std::move(batch));
+  outbox.Ack(4);
+  EXPECT_EQ(outbox.pending_results(), 0u);
+  // Their attempts are forgotten with them: a later result of attempt 1 of
+  // task 1 is taken (dagd drops it as a duplicate, and acknowledges it).
+  outbox.Finished(Result(1));
+  EXPECT_EQ(outbox.pending_results(), 1u);
+}
+
 TEST(OutboxTest, SecondResultOfTheSameAttemptIsIgnored) {
   Outbox outbox;
   outbox.Finished(Result(1));
@@ -193,11 +246,47 @@ TEST(OutboxTest, SealedSendsWhatIsPendingThenSaysSealed) {
   ASSERT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
             Outbox::TakeResult::kBatch);
   EXPECT_EQ(batch.results_size(), 1);
-  // Not sealed while the result waits for its acknowledgement.
+  v1::WorkerBatch sent = batch;
+  outbox.Sent(std::move(batch));
+  // Not sealed while the result waits for its acknowledgement, which the
+  // writer asks for once.
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kAskAck);
   EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
-  AckAll(outbox, batch);
+  AckAll(outbox, sent);
   EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
             Outbox::TakeResult::kSealed);
+}
+
+TEST(OutboxTest, SealedAsksForTheAcknowledgementAgainOnANewStream) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  outbox.Sent(std::move(batch));
+  std::thread sealer([&] { outbox.Seal(); });
+  // Sealing wakes a writer that waits with everything sent.
+  EXPECT_EQ(outbox.Take(absl::InfiniteFuture(), &batch),
+            Outbox::TakeResult::kAskAck);
+  sealer.join();
+  outbox.Close();
+  outbox.Open();
+  // The result goes out again, and is asked for again.
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.results_size(), 1);
+  outbox.Sent(std::move(batch));
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kAskAck);
+  outbox.Ack(1);
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kSealed);
+}
+
+TEST(OutboxTest, NothingToAskForWhenNotSealed) {
+  Outbox outbox;
+  outbox.Finished(Result(1));
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  outbox.Sent(std::move(batch));
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
 }
 
 TEST(OutboxTest, SealWakesAWaitingWriter) {

@@ -276,6 +276,26 @@ TEST_F(WorkerRuntimeTest, DrainDeliversRunningResultsThenClosesTheStream) {
   EXPECT_FALSE(status_.state().serving());
 }
 
+TEST_F(WorkerRuntimeTest, DrainAsksForTheLastAcknowledgement) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  // Like dagd with nothing else to send this worker: results are
+  // acknowledged on heartbeats only, and those are an hour apart.
+  c.SetAckingOnHeartbeatsOnly(true);
+  c.SetHeartbeatInterval(absl::Hours(1));
+  c.Drop();  // reconnects, told the new interval
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
+  StartTask(4, "gate", "null");
+  std::thread drainer([this] { runtime_->Drain(); });
+  release_.Notify();
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  drainer.join();
+  absl::MutexLock lock(&c.mu_);
+  ASSERT_EQ(c.results_.size(), 1u);
+  EXPECT_EQ(c.half_closed_, 1)
+      << "acknowledged, the worker closed its stream itself";
+}
+
 class WorkerRuntimeDrainTimeoutTest : public WorkerRuntimeTest {
  protected:
   WorkerRuntimeDrainTimeoutTest() { drain_timeout_ = absl::Milliseconds(50); }
