@@ -188,8 +188,12 @@ LambdaRuntime::Deadline LambdaRuntime::ArmDeadline(
   if (deadline_unix_ms <= 0) return deadline;
   absl::Duration left =
       absl::FromUnixMillis(deadline_unix_ms) - options_.deadline_margin - now;
+  // `hit` is set before the cancel wakes the task: the task's thread reads
+  // it as soon as the function returns, which may be before Cancel does.
   auto cancel = [token = std::move(token), hit = deadline.hit] {
-    if (token->Cancel(CancelReason::kTimeout)) *hit = true;
+    if (token->cancelled()) return;
+    *hit = true;
+    token->Cancel(CancelReason::kTimeout);
   };
   if (left <= absl::ZeroDuration()) {
     cancel();
