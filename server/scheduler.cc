@@ -145,7 +145,7 @@ void Scheduler::RestoreJob(
     }
     if (stored.state() == v1::TASK_CANCELLED) job.cancel_requested = true;
     if (auto it = results.find(index); it != results.end()) {
-      job.results[index] = std::move(it->second);
+      KeepResult(job, index, std::move(it->second));
     }
     // Counted without a write: the store has it already.
     --job.counts[t.state];
@@ -442,10 +442,49 @@ std::string Scheduler::OutputRefProblem(const Job& job, uint32_t task,
   return "";
 }
 
+void Scheduler::KeepResult(Job& job, uint32_t task, StoredResult result) {
+  Job::Result& kept = job.results[task];
+  // Most results of a turn share one type: try the last one first.
+  kept.content_type =
+      last_content_type_ < content_types_.size() &&
+              content_types_.Name(last_content_type_) == result.content_type
+          ? last_content_type_
+          : content_types_.Find(result.content_type);
+  if (kept.content_type < content_types_.size()) {
+    last_content_type_ = kept.content_type;
+  } else if (content_types_.size() < kMaxInternedContentTypes) {
+    kept.content_type = content_types_.Intern(result.content_type);
+  } else {
+    kept.content_type = Job::kOwnContentType;
+    job.content_types[task] = std::move(result.content_type);
+  }
+  kept.data = std::move(result.data);
+  if (result.ref != nullptr) {
+    job.result_refs[task] = std::move(result.ref);
+  } else if (!job.result_refs.empty()) {
+    job.result_refs.erase(task);
+  }
+}
+
+const std::string& Scheduler::ContentTypeOf(const Job& job,
+                                            uint32_t task) const {
+  const uint32_t id = job.results[task].content_type;
+  if (id != Job::kOwnContentType) return content_types_.Name(id);
+  return job.content_types.at(task);
+}
+
+StoredResult Scheduler::ResultOfTask(const Job& job, uint32_t task) const {
+  StoredResult result{job.results[task].data, ContentTypeOf(job, task),
+                      nullptr};
+  if (auto it = job.result_refs.find(task); it != job.result_refs.end()) {
+    result.ref = it->second;
+  }
+  return result;
+}
+
 void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported) {
-  StoredResult& result = job.results[task];
+  StoredResult result;
   if (reported.has_output_ref()) {
-    result.data.clear();
     result.content_type = reported.output_ref().content_type();
     result.ref = std::make_shared<const v1::ObjectRef>(
         std::move(*reported.mutable_output_ref()));
@@ -453,9 +492,9 @@ void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported) {
     v1::Payload& output = *reported.mutable_output();
     result.data = std::move(*output.mutable_data());
     result.content_type = std::move(*output.mutable_content_type());
-    result.ref = nullptr;
   }
   out_.writes.results.push_back({job.seq, task, result});
+  KeepResult(job, task, std::move(result));
   SetState(job, task, v1::TASK_SUCCEEDED);
   const CompiledJob& g = job.graph;
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {

@@ -135,6 +135,9 @@ struct SchedulerCounts {
 // task statuses and results are in that output's writes.
 class Scheduler {
  public:
+  // Distinct result content types kept by id; others are kept per result.
+  static constexpr size_t kMaxInternedContentTypes = 64;
+
   // `random` returns a uniform double in [0, 1), for retry jitter.
   Scheduler(SchedulerOptions options, Clock* clock,
             std::function<double()> random);
@@ -290,6 +293,11 @@ class Scheduler {
                                const v1::TaskResult& result) const;
   // Takes the output (or its output_ref) out of a successful `result`.
   void Succeed(Job& job, uint32_t task, v1::TaskResult& result);
+  // Keeps `result` as task `task`'s in memory.
+  void KeepResult(Job& job, uint32_t task, StoredResult result);
+  // Task `task`'s result as the store keeps it.
+  StoredResult ResultOfTask(const Job& job, uint32_t task) const;
+  const std::string& ContentTypeOf(const Job& job, uint32_t task) const;
   void Fail(Job& job, uint32_t task, std::string error, bool permanent);
   void FailForGood(Job& job, uint32_t task);
   // Cancels every unfinished task; `reason`, if any, becomes their error.
@@ -349,6 +357,8 @@ class Scheduler {
   absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;
   absl::flat_hash_map<WorkerId, std::unique_ptr<Worker>> workers_;
   NameTable functions_;
+  NameTable content_types_;  // of results in memory
+  uint32_t last_content_type_ = 0;
   NameTable resource_names_;
   NameTable group_names_;
   std::vector<ExclusiveGroup> groups_;  // by group id

@@ -58,10 +58,11 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
       a->add_local_input_positions(e - g.input_begin[task]);
       continue;
     }
-    const StoredResult& input = job.results[g.inputs[e]];
-    p->set_content_type(input.content_type);
-    if (input.ref != nullptr) {
-      (*a->mutable_input_refs())[e - g.input_begin[task]] = *input.ref;
+    const uint32_t from = g.inputs[e];
+    const Job::Result& input = job.results[from];
+    p->set_content_type(ContentTypeOf(job, from));
+    if (auto ref = job.result_refs.find(from); ref != job.result_refs.end()) {
+      (*a->mutable_input_refs())[e - g.input_begin[task]] = *ref->second;
     } else {
       p->set_data(input.data);
     }

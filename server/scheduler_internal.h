@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,8 +84,22 @@ struct Scheduler::Job {
   CompiledJob graph;
   v1::JobStatus status;  // identity and times; counts are filled on demand
   std::vector<TaskRecord> tasks;
-  std::vector<StoredResult> results;  // by task, once succeeded
-  std::array<uint32_t, 9> counts{};   // tasks by v1::TaskState
+  // By task, once succeeded. A million-task job keeps a million of these:
+  // the content type is interned, and results kept in the object store
+  // (few, large ones) are in `result_refs` instead.
+  struct Result {
+    std::string data;
+    // In Scheduler::content_types_, or kOwnContentType: in
+    // `content_types` (the interned ones are capped, since workers may
+    // send any).
+    uint32_t content_type = 0;
+  };
+  static constexpr uint32_t kOwnContentType = UINT32_MAX;
+  std::vector<Result> results;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<const v1::ObjectRef>>
+      result_refs;
+  absl::flat_hash_map<uint32_t, std::string> content_types;
+  std::array<uint32_t, 9> counts{};  // tasks by v1::TaskState
   uint32_t unfinished = 0;
   Scheduler::Watch watch = Scheduler::Watch::kNone;
   bool cancel_requested = false;

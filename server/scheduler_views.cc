@@ -12,19 +12,22 @@
 namespace dagd {
 namespace {
 
-v1::ResultMeta ResultMetaOf(const StoredResult& result,
+// `ref`: where the object store keeps it; null: `data` are the bytes.
+v1::ResultMeta ResultMetaOf(const std::string& data,
+                            const std::string& content_type,
+                            const v1::ObjectRef* ref,
                             const v1::ObjectStoreConfig& store) {
   v1::ResultMeta meta;
-  meta.set_content_type(result.content_type);
-  if (result.ref != nullptr) {
-    meta.set_size_bytes(result.ref->size());
-    meta.set_crc32c(result.ref->crc32c());
+  meta.set_content_type(content_type);
+  if (ref != nullptr) {
+    meta.set_size_bytes(ref->size());
+    meta.set_crc32c(ref->crc32c());
     // The prefix is part of the object's name as S3 knows it.
-    meta.set_location(absl::StrCat("s3://", result.ref->bucket(), "/",
-                                   store.prefix(), result.ref->key()));
+    meta.set_location(
+        absl::StrCat("s3://", ref->bucket(), "/", store.prefix(), ref->key()));
   } else {
-    meta.set_size_bytes(result.data.size());
-    meta.set_crc32c(crc32c::Value(result.data));
+    meta.set_size_bytes(data.size());
+    meta.set_crc32c(crc32c::Value(data));
     meta.set_location("inline");
   }
   return meta;
@@ -69,8 +72,12 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
   if (!t.attempts.empty()) status.set_worker(t.attempts.back().worker_name);
   status.set_error(t.error);
   if (t.state == v1::TASK_SUCCEEDED) {
+    const Job::Result& r = job.results[task];
+    auto ref = job.result_refs.find(task);
     *status.mutable_result() =
-        ResultMetaOf(job.results[task], options_.object_store);
+        ResultMetaOf(r.data, ContentTypeOf(job, task),
+                     ref == job.result_refs.end() ? nullptr : ref->second.get(),
+                     options_.object_store);
   }
   if (!IsTerminal(t.state)) {
     status.set_waiting_reason(WaitingReason(job, task, nullptr));
@@ -226,7 +233,7 @@ absl::StatusOr<StoredResult> Scheduler::ResultOf(uint64_t seq,
                                             "' has no result: it is ",
                                             v1::TaskState_Name(state)));
   }
-  return job->results[*task];
+  return ResultOfTask(*job, *task);
 }
 
 std::vector<v1::WorkerInfo> Scheduler::Workers() const {

@@ -148,5 +148,43 @@ TEST_F(SchedulerTest, ReferenceWithoutAStoreFailsTheAttempt) {
   EXPECT_THAT(a->attempts(0).error(), HasSubstr("dagd has no object store"));
 }
 
+// Results in memory keep their content type by id, up to a cap; past it
+// each result keeps its own. Either way the successor and GetResult get
+// the type the worker reported.
+TEST_F(SchedulerTest, EveryResultKeepsItsContentTypePastTheInternedOnes) {
+  const int n = static_cast<int>(Scheduler::kMaxInternedContentTypes) + 10;
+  std::string tasks;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&tasks, i == 0 ? "" : ",", R"({"id": "t)", i,
+                    R"(", "fn": "const"})", R"(,{"id": "u)", i,
+                    R"(", "fn": "add", "inputs": ["t)", i, R"("]})");
+  }
+  const uint64_t seq = Submit(absl::StrCat(R"({"tasks": [)", tasks, "]}"));
+  AddWorker(kWorker, 2 * n);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  ASSERT_EQ(first.size(), static_cast<size_t>(n));
+  for (const v1::Assignment& a : first) {
+    v1::TaskResult result;
+    *result.mutable_task() = a.task();
+    result.set_ok(true);
+    result.mutable_output()->set_data("1");
+    result.mutable_output()->set_content_type("type/" + a.task_id());
+    scheduler_.OnTaskResult(kWorker, std::move(result));
+  }
+  std::vector<v1::Assignment> second = Dispatch(kWorker);
+  ASSERT_EQ(second.size(), static_cast<size_t>(n));
+  for (const v1::Assignment& a : second) {
+    EXPECT_EQ(a.inputs(0).content_type(), "type/t" + a.task_id().substr(1));
+  }
+  for (int i : {0, n - 1}) {
+    const std::string id = absl::StrCat("t", i);
+    absl::StatusOr<StoredResult> result = scheduler_.ResultOf(seq, id);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->content_type, "type/" + id);
+    EXPECT_EQ(scheduler_.TaskStatusOf(seq, id)->result().content_type(),
+              "type/" + id);
+  }
+}
+
 }  // namespace
 }  // namespace dagd
