@@ -158,6 +158,29 @@ absl::StatusOr<v1::GetResultResponse> Client::Result(
   return Call(&v1::JobService::StubInterface::GetResult, request);
 }
 
+absl::Status Client::ReadResult(const std::string& job_id,
+                                const std::string& task_id,
+                                const ChunkCallback& on_chunk) {
+  grpc::ClientContext context;
+  // A large result takes as long as it takes to move: the watch timeout
+  // (long by default) rather than the call timeout.
+  SetDeadline(context, options_.watch_timeout);
+  v1::GetResultRequest request;
+  request.set_job_id(job_id);
+  request.set_task_id(task_id);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::ResultChunk>> reader =
+      stub_->ReadResult(&context, request);
+  v1::ResultChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (absl::Status s = on_chunk(chunk); !s.ok()) {
+      context.TryCancel();
+      reader->Finish().IgnoreError();
+      return s;
+    }
+  }
+  return FromGrpcStatus(reader->Finish());
+}
+
 absl::StatusOr<v1::ListWorkersResponse> Client::ListWorkers() {
   return Call(&v1::JobService::StubInterface::ListWorkers,
               v1::ListWorkersRequest());

@@ -81,6 +81,13 @@ class Client {
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const std::string& job_id);
   absl::StatusOr<v1::GetResultResponse> Result(const std::string& job_id,
                                                const std::string& task_id);
+  // Streams a result of any size: `on_chunk` gets each chunk in order (the
+  // first carries the content type and total size); an error it returns
+  // ends the stream. After an error (DATA_LOSS: the object did not match
+  // its CRC-32C) discard what was received.
+  using ChunkCallback = std::function<absl::Status(const v1::ResultChunk&)>;
+  absl::Status ReadResult(const std::string& job_id, const std::string& task_id,
+                          const ChunkCallback& on_chunk);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
 
  private:

@@ -543,18 +543,10 @@ void Coordinator::GetResult(std::string job_id, std::string task_id,
                             Reply<v1::GetResultResponse> done) {
   Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
         done = std::move(done)]() mutable {
-    absl::StatusOr<StoredResult> result = QueryResult(job_id, task_id);
+    absl::StatusOr<StoredResult> result = LookUpResult(job_id, task_id);
     if (!result.ok() || result->ref == nullptr) {
       return AnswerAfterCommit(ToResultResponse(std::move(result)),
                                std::move(done));
-    }
-    if (objects_ == nullptr) {
-      return AnswerAfterCommit<v1::GetResultResponse>(
-          absl::FailedPreconditionError(absl::StrCat(
-              "the result of task '", task_id, "' is kept in bucket '",
-              result->ref->bucket(), "' at '", result->ref->key(),
-              "', but dagd runs without an object store (--s3_bucket)")),
-          std::move(done));
     }
     // Read once the result is stored: an answer never shows more than a
     // restart would keep.
@@ -571,6 +563,26 @@ void Coordinator::GetResult(std::string job_id, std::string task_id,
           });
     });
   });
+}
+
+void Coordinator::OpenResult(std::string job_id, std::string task_id,
+                             Reply<StoredResult> done) {
+  Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
+        done = std::move(done)]() mutable {
+    AnswerAfterCommit(LookUpResult(job_id, task_id), std::move(done));
+  });
+}
+
+absl::StatusOr<StoredResult> Coordinator::LookUpResult(
+    const std::string& job_id, const std::string& task_id) {
+  absl::StatusOr<StoredResult> result = QueryResult(job_id, task_id);
+  if (result.ok() && result->ref != nullptr && objects_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the result of task '", task_id, "' is kept in bucket '",
+                     result->ref->bucket(), "' at '", result->ref->key(),
+                     "', but dagd runs without an object store (--s3_bucket)"));
+  }
+  return result;
 }
 
 absl::StatusOr<v1::GetResultResponse> Coordinator::ToResultResponse(

@@ -110,6 +110,11 @@ class Coordinator {
   void ListTasks(std::string job_id, Reply<v1::ListTasksResponse> done);
   void GetResult(std::string job_id, std::string task_id,
                  Reply<v1::GetResultResponse> done);
+  // Where task `task_id`'s result is, for reading it in parts: its bytes,
+  // or its object store reference (read through result_objects()).
+  void OpenResult(std::string job_id, std::string task_id,
+                  Reply<StoredResult> done);
+  ResultObjects* result_objects() const { return objects_; }
   void Cancel(std::string job_id, Reply<v1::CancelJobResponse> done);
   // Deletes a finished job from the store; answered once that is fsynced.
   // FAILED_PRECONDITION for an unfinished job, NOT_FOUND for an unknown one.
@@ -163,6 +168,9 @@ class Coordinator {
       uint64_t seq, uint32_t index, absl::StatusOr<v1::TaskStatus> status);
   absl::StatusOr<StoredResult> QueryResult(const std::string& job_id,
                                            const std::string& task_id);
+  // QueryResult, failing a result in the object store without one.
+  absl::StatusOr<StoredResult> LookUpResult(const std::string& job_id,
+                                            const std::string& task_id);
   static absl::StatusOr<v1::GetResultResponse> ToResultResponse(
       absl::StatusOr<StoredResult> result);
   // Deletes a deleted job's result objects once the turn is committed.

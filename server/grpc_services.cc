@@ -1,10 +1,15 @@
 #include "server/grpc_services.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/stream_writer.h"
+#include "storage/crc32c.h"
 
 namespace dagd {
 namespace {
@@ -52,6 +57,106 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   Coordinator* const coordinator_;
   RpcObserver* const observer_;
   const std::shared_ptr<Sink> sink_;
+};
+
+// Streams one result to a ReadResult caller, a chunk at a time: one step
+// (the lookup, a range read, a write) is in flight at any moment, and each
+// one's completion starts the next, so the reactor lives until the last
+// step calls Finish.
+class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
+ public:
+  static constexpr uint64_t kChunkBytes = 1 << 20;
+
+  // `observer` may be null.
+  ResultReactor(Coordinator* coordinator, RpcObserver* observer,
+                const v1::GetResultRequest& request)
+      : objects_(coordinator->result_objects()), observer_(observer) {
+    coordinator->OpenResult(request.job_id(), request.task_id(),
+                            [this](absl::StatusOr<StoredResult> result) {
+                              Opened(std::move(result));
+                            });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) return End(grpc::Status(grpc::StatusCode::CANCELLED, "gone"));
+    Next();
+  }
+  void OnCancel() override { cancelled_ = true; }
+  void OnDone() override {
+    if (observer_ != nullptr) observer_->OnRpcDone("ReadResult", code_);
+    delete this;
+  }
+
+ private:
+  void Opened(absl::StatusOr<StoredResult> result) {
+    if (!result.ok()) return End(ToGrpcStatus(result.status()));
+    result_ = *std::move(result);
+    size_ = result_.ref != nullptr ? result_.ref->size() : result_.data.size();
+    Next();
+  }
+
+  void Next() {
+    if (cancelled_) {
+      return End(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    }
+    if (started_ && sent_ >= size_) return End(Verified());
+    const uint64_t length = std::min<uint64_t>(kChunkBytes, size_ - sent_);
+    if (result_.ref == nullptr) {
+      return Write(result_.data.substr(sent_, length));
+    }
+    objects_->ReadRange(
+        *result_.ref, sent_, length,
+        [this, length](absl::StatusOr<std::string> bytes) {
+          if (!bytes.ok()) return End(ToGrpcStatus(bytes.status()));
+          if (bytes->size() != length) {
+            return End(ToGrpcStatus(absl::DataLossError(absl::StrCat(
+                "object '", result_.ref->key(), "' is shorter than the ", size_,
+                " bytes recorded when it was written"))));
+          }
+          Write(*std::move(bytes));
+        });
+  }
+
+  void Write(std::string bytes) {
+    crc_ = crc32c::Extend(crc_, bytes.data(), bytes.size());
+    chunk_.Clear();
+    if (!started_) {
+      chunk_.set_content_type(result_.content_type);
+      chunk_.set_size_bytes(size_);
+      started_ = true;
+    }
+    sent_ += bytes.size();
+    chunk_.set_data(std::move(bytes));
+    StartWrite(&chunk_);
+  }
+
+  // What the bytes sent from the object store were checked against.
+  grpc::Status Verified() const {
+    if (result_.ref == nullptr || result_.ref->crc32c() == 0 ||
+        crc_ == result_.ref->crc32c()) {
+      return grpc::Status::OK;
+    }
+    return ToGrpcStatus(absl::DataLossError(absl::StrCat(
+        "object '", result_.ref->key(), "' does not match its CRC-32C (",
+        "recorded ", result_.ref->crc32c(), ", read ", crc_,
+        "): discard what was received")));
+  }
+
+  void End(grpc::Status status) {
+    code_ = status.error_code();
+    Finish(std::move(status));
+  }
+
+  ResultObjects* const objects_;
+  RpcObserver* const observer_;
+  std::atomic<bool> cancelled_{false};
+  StoredResult result_;
+  uint64_t size_ = 0;
+  uint64_t sent_ = 0;
+  bool started_ = false;
+  uint32_t crc_ = 0;
+  v1::ResultChunk chunk_;
+  grpc::StatusCode code_ = grpc::StatusCode::OK;
 };
 
 // One worker's stream: the first message must be Register; every later one
@@ -183,6 +288,11 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
 grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
   return new WatchReactor(coordinator_, observer_, *request);
+}
+
+grpc::ServerWriteReactor<v1::ResultChunk>* JobServiceImpl::ReadResult(
+    grpc::CallbackServerContext* context, const v1::GetResultRequest* request) {
+  return new ResultReactor(coordinator_, observer_, *request);
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(

@@ -57,6 +57,9 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* GetResult(grpc::CallbackServerContext* context,
                                       const v1::GetResultRequest* request,
                                       v1::GetResultResponse* response) override;
+  grpc::ServerWriteReactor<v1::ResultChunk>* ReadResult(
+      grpc::CallbackServerContext* context,
+      const v1::GetResultRequest* request) override;
   grpc::ServerUnaryReactor* ListWorkers(
       grpc::CallbackServerContext* context,
       const v1::ListWorkersRequest* request,

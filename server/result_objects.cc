@@ -27,6 +27,23 @@ void ResultObjects::Read(v1::ObjectRef ref, ReadDone done) {
   });
 }
 
+void ResultObjects::ReadRange(v1::ObjectRef ref, uint64_t offset,
+                              uint64_t length, RangeDone done) {
+  queue_.Post([this, ref = std::move(ref), offset, length,
+               done = std::move(done)](bool abandoned) mutable {
+    if (abandoned) return done(absl::UnavailableError("dagd is stopping"));
+    absl::StatusOr<std::string> bytes =
+        store_->GetRange(ref.key(), offset, length);
+    if (!bytes.ok()) {
+      return done(absl::Status(
+          bytes.status().code(),
+          absl::StrCat("cannot read the result from ", store_->Describe(),
+                       " key '", ref.key(), "': ", bytes.status().message())));
+    }
+    done(std::move(bytes));
+  });
+}
+
 void ResultObjects::Delete(std::vector<v1::ObjectRef> refs) {
   if (refs.empty()) return;
   queue_.Post([this, refs = std::move(refs)](bool abandoned) {

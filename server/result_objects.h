@@ -31,6 +31,12 @@ class ResultObjects {
   // one of this object's threads.
   void Read(v1::ObjectRef ref, ReadDone done);
 
+  // Bytes [offset, offset + length) of the object `ref` names, for a
+  // stream that checks the CRC-32C itself once it has read them all.
+  using RangeDone = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
+  void ReadRange(v1::ObjectRef ref, uint64_t offset, uint64_t length,
+                 RangeDone done);
+
   // Deletes the objects, in the background. A failure is logged and the
   // object left behind: it costs storage, not correctness (nothing refers
   // to it any more); an S3 lifecycle rule on the prefix is the backstop.

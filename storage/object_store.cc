@@ -4,6 +4,20 @@
 
 namespace dagd {
 
+absl::StatusOr<std::string> ObjectStore::GetRange(absl::string_view key,
+                                                  uint64_t offset,
+                                                  uint64_t length) {
+  absl::StatusOr<StoredObject> object = Get(key);
+  if (!object.ok()) return object.status();
+  if (offset > object->data.size() ||
+      (offset == object->data.size() && length > 0)) {
+    return absl::OutOfRangeError(
+        absl::StrCat("offset ", offset, " is past the end of '", key, "' (",
+                     object->data.size(), " bytes)"));
+  }
+  return object->data.substr(offset, length);
+}
+
 absl::Status CheckObject(const v1::ObjectRef& ref, const StoredObject& object) {
   if (object.data.size() != ref.size()) {
     return absl::DataLossError(absl::StrCat(

@@ -33,6 +33,12 @@ class ObjectStore {
   virtual absl::Status Put(absl::string_view key, absl::string_view data,
                            absl::string_view content_type) = 0;
   virtual absl::StatusOr<StoredObject> Get(absl::string_view key) = 0;
+  // Bytes [offset, offset + length) of the object, fewer at its end;
+  // OUT_OF_RANGE when offset is past the end. The default reads the whole
+  // object; stores that can read a range do.
+  virtual absl::StatusOr<std::string> GetRange(absl::string_view key,
+                                               uint64_t offset,
+                                               uint64_t length);
   // Deleting a missing key is not an error.
   virtual absl::Status Delete(absl::string_view key) = 0;
   // For people and logs: "s3://bucket/prefix".

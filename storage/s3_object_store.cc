@@ -1,5 +1,6 @@
 #include "storage/s3_object_store.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -143,6 +144,26 @@ class S3ObjectStore : public ObjectStore {
     object.data = std::move(response->body);
     object.content_type = response->Header("Content-Type");
     return object;
+  }
+
+  absl::StatusOr<std::string> GetRange(absl::string_view key, uint64_t offset,
+                                       uint64_t length) override {
+    if (length == 0) return std::string();
+    HttpRequest request = NewRequest("GET", key);
+    request.headers.push_back(
+        absl::StrCat("Range: bytes=", offset, "-", offset + length - 1));
+    absl::StatusOr<HttpResponse> response = Send(request, key);
+    if (!response.ok()) return response.status();
+    // 200: a server that ignores ranges sent the whole object.
+    if (response->status == 200)
+      return response->body.substr(
+          std::min<uint64_t>(offset, response->body.size()), length);
+    if (response->status == 416) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "S3 GET ", Location(key), ": offset ", offset, " is past its end"));
+    }
+    if (response->status != 206) return ErrorFor("GET", key, *response);
+    return std::move(response->body);
   }
 
   absl::Status Delete(absl::string_view key) override {

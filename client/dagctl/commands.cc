@@ -144,17 +144,24 @@ int RunDelete(const Invocation& invocation, Client& client, const Io& io) {
 }
 
 int RunResult(const Invocation& invocation, Client& client, const Io& io) {
-  absl::StatusOr<v1::GetResultResponse> response =
-      client.Result(invocation.args[0], invocation.args[1]);
-  if (!response.ok()) return Fail(response.status(), invocation, io);
   if (invocation.options.json) {
+    absl::StatusOr<v1::GetResultResponse> response =
+        client.Result(invocation.args[0], invocation.args[1]);
+    if (!response.ok()) return Fail(response.status(), invocation, io);
     *io.out << ToJson(*response) << "\n";
-  } else {
-    // The bytes exactly, with no newline added: `dagctl result ... > file`
-    // must reproduce the task's output.
-    io.out->write(response->data().data(),
-                  static_cast<std::streamsize>(response->data().size()));
+    return kExitOk;
   }
+  // The bytes exactly, with no newline added, as they arrive: `dagctl
+  // result ... > file` must reproduce the task's output, whatever its size.
+  absl::Status read = client.ReadResult(
+      invocation.args[0], invocation.args[1],
+      [&io](const v1::ResultChunk& chunk) {
+        io.out->write(chunk.data().data(),
+                      static_cast<std::streamsize>(chunk.data().size()));
+        return io.out->good() ? absl::OkStatus()
+                              : absl::DataLossError("cannot write the result");
+      });
+  if (!read.ok()) return Fail(read, invocation, io);
   return kExitOk;
 }
 

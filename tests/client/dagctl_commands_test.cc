@@ -285,13 +285,52 @@ TEST_F(CommandsTest, DeleteOfAnUnfinishedOrUnknownJobIsAUsageError) {
   EXPECT_EQ(err_.str(), "dagctl: no job 'j9'\n");
 }
 
-TEST_F(CommandsTest, ResultPrintsTheBytesExactly) {
-  v1::GetResultResponse response;
-  response.set_data(std::string("523776\0\xff", 8));
-  EXPECT_CALL(*stub_, GetResult(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+TEST_F(CommandsTest, ResultPrintsTheBytesExactlyAsTheyStreamIn) {
+  auto* reader = new MockClientReader<v1::ResultChunk>();  // owned by dagctl
+  v1::ResultChunk first, second;
+  first.set_data(std::string("5237", 4));
+  first.set_size_bytes(8);
+  second.set_data(std::string("76\0\xff", 4));
+  EXPECT_CALL(*stub_, ReadResultRaw(_, _))
+      .WillOnce(Invoke(
+          [&](grpc::ClientContext*, const v1::GetResultRequest& request) {
+            EXPECT_EQ(request.job_id(), "j1");
+            EXPECT_EQ(request.task_id(), "root");
+            return reader;
+          }));
+  EXPECT_CALL(*reader, Read(_))
+      .WillOnce(DoAll(SetArgPointee<0>(first), Return(true)))
+      .WillOnce(DoAll(SetArgPointee<0>(second), Return(true)))
+      .WillOnce(Return(false));
+  EXPECT_CALL(*reader, Finish()).WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(Run({"result", "j1", "root"}), kExitOk);
   EXPECT_EQ(out_.str(), std::string("523776\0\xff", 8));
+}
+
+TEST_F(CommandsTest, ResultThatFailsItsChecksumExitsWithAnError) {
+  auto* reader = new MockClientReader<v1::ResultChunk>();
+  v1::ResultChunk chunk;
+  chunk.set_data("42");
+  EXPECT_CALL(*stub_, ReadResultRaw(_, _)).WillOnce(Return(reader));
+  EXPECT_CALL(*reader, Read(_))
+      .WillOnce(DoAll(SetArgPointee<0>(chunk), Return(true)))
+      .WillOnce(Return(false));
+  EXPECT_CALL(*reader, Finish())
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::DATA_LOSS,
+                                    "does not match its CRC-32C")));
+  EXPECT_NE(Run({"result", "j1", "root"}), kExitOk);
+  EXPECT_THAT(err_.str(), HasSubstr("CRC-32C"));
+}
+
+TEST_F(CommandsTest, ResultAsJsonIsOneMessage) {
+  v1::GetResultResponse response;
+  response.set_data("7");
+  response.set_content_type("application/json");
+  EXPECT_CALL(*stub_, GetResult(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"-o", "json", "result", "j1", "root"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "{\"data\":\"Nw==\",\"contentType\":\"application/json\"}\n");
 }
 
 TEST_F(CommandsTest, JobsFollowsPagesWithAll) {

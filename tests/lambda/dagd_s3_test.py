@@ -6,8 +6,9 @@ every SigV4 signature) as S3.
 
   worker results     an output over --inline_max_bytes is written to S3 by
                      the worker; the next task reads it from there; dagctl
-                     result reads it through dagd; ListTasks says where it
-                     is; deleting the job deletes the object
+                     result streams it through dagd in ranged reads;
+                     ListTasks says where it is; deleting the job deletes
+                     the object; a changed object is refused (CRC-32C)
   Lambda large I/O   a large input reaches a Lambda task by reference and
                      its large output comes back by reference
   over 6 MB          an invocation whose inline inputs exceed Lambda's
@@ -73,6 +74,16 @@ class S3rver:
             "GET", url, {}, b"", KEY_ID, SECRET,
             lambda_service.TEST_REGION, "s3", content_sha256_header=True)
         return request(self.port, "GET", path_and_query, b"", headers)
+
+    def put(self, key, body):
+        path = "/%s/%s" % (BUCKET, urllib.parse.quote(key))
+        headers = sigv4.sign_request(
+            "PUT", self.endpoint + path, {}, body, KEY_ID, SECRET,
+            lambda_service.TEST_REGION, "s3", content_sha256_header=True)
+        r = request(self.port, "PUT", path, body, headers)
+        if r.status != 200:
+            raise AssertionError("PUT %s: HTTP %d %r" % (key, r.status,
+                                                         r.body[:300]))
 
     def get(self, key):
         """The object's bytes, or None when there is none."""
@@ -154,14 +165,20 @@ class S3Cluster(LambdaCluster):
         self.s3_procs.stop()
         shutil.rmtree(self.s3_tmp, ignore_errors=True)
 
-    def raw_result(self, job_id, task):
+    def read_result(self, job_id, task, *options):
+        """dagctl result: (exit code, stdout bytes, stderr)."""
         r = subprocess.run([dagd_lambda_test.BINS["dagctl"],
-                            "--server=" + self.server, "result", job_id, task],
+                            "--server=" + self.server, *options, "result",
+                            job_id, task],
                            capture_output=True, timeout=60, env=clean_env())
-        if r.returncode != 0:
+        return r.returncode, r.stdout, r.stderr.decode("utf-8", "replace")
+
+    def raw_result(self, job_id, task):
+        code, out, err = self.read_result(job_id, task)
+        if code != 0:
             raise AssertionError("dagctl result %s %s: %s" % (job_id, task,
-                                                              r.stderr))
-        return r.stdout
+                                                              err))
+        return out
 
 
 class ClusterTest(unittest.TestCase):
@@ -205,7 +222,8 @@ class ClusterTest(unittest.TestCase):
 
 class WorkerResultsTest(ClusterTest):
     def test_large_result_travels_through_s3_and_is_deleted_with_its_job(self):
-        value = big_string(300 << 10, "w")
+        # Over 2 MiB: dagctl result streams it in three ranged reads.
+        value = big_string(2500 << 10, "w")
         job_id, tasks = self.run_job({"name": "large", "tasks": [
             {"id": "big", "fn": "const", "args": {"value": value}},
             {"id": "copy", "fn": "identity", "inputs": ["big"]},
@@ -223,6 +241,23 @@ class WorkerResultsTest(ClusterTest):
         self.cluster.dagctl("delete", job_id)
         wait_for(lambda: not self.s3.keys(PREFIX + "results/" + job_id + "/"),
                  30, "the deleted job's objects to go")
+
+    def test_changed_object_is_data_loss_on_every_read(self):
+        value = big_string(1500 << 10, "c")
+        job_id, tasks = self.run_job({"name": "changed", "tasks": [
+            {"id": "big", "fn": "const", "args": {"value": value}}]})
+        key, body = self.assertStoredAt(job_id, tasks, "big", 0)
+        # Same size, one byte different, past the first chunk.
+        changed = bytearray(body)
+        changed[-10] ^= 1
+        self.s3.put(key, bytes(changed))
+        code, out, err = self.cluster.read_result(job_id, "big")
+        self.assertNotEqual(code, 0)
+        self.assertIn("CRC-32C", err)
+        self.assertEqual(len(out), len(body))  # streamed, then refused
+        code, _, err = self.cluster.read_result(job_id, "big", "-o", "json")
+        self.assertNotEqual(code, 0)
+        self.assertIn("CRC-32C", err)
 
 
 class LambdaLargeIoTest(ClusterTest):

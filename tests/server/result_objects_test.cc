@@ -70,6 +70,26 @@ TEST(ResultObjectsTest, MissingObjectIsNotFoundNamingItsKey) {
   EXPECT_THAT(object.status().message(), HasSubstr("key 'gone'"));
 }
 
+TEST(ResultObjectsTest, ReadsRangesForStreaming) {
+  FakeObjectStore store;
+  ASSERT_TRUE(store.Put("k", "0123456789", "").ok());
+  ResultObjects objects(&store);
+  auto read = [&objects](uint64_t offset, uint64_t length) {
+    absl::StatusOr<std::string> out;
+    absl::Notification done;
+    objects.ReadRange(Ref("k", "0123456789"), offset, length,
+                      [&](absl::StatusOr<std::string> bytes) {
+                        out = std::move(bytes);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    return out;
+  };
+  EXPECT_EQ(read(3, 4).value_or("?"), "3456");
+  EXPECT_EQ(read(8, 4).value_or("?"), "89");
+  EXPECT_TRUE(absl::IsOutOfRange(read(11, 1).status()));
+}
+
 TEST(ResultObjectsTest, DeletesInTheBackground) {
   FakeObjectStore store;
   ASSERT_TRUE(store.Put("a", "1", "").ok());

@@ -166,6 +166,17 @@ TEST_F(S3ObjectStoreTest, PutGetDeleteRoundTrip) {
   EXPECT_TRUE(store_->Delete("job-1/sum").ok());  // already gone: fine
 }
 
+TEST_F(S3ObjectStoreTest, ReadsARangeOfAnObject) {
+  ASSERT_TRUE(store_->Put("ranged", "0123456789", "text/plain").ok());
+  EXPECT_EQ(store_->GetRange("ranged", 2, 3).value_or("?"), "234");
+  EXPECT_EQ(store_->GetRange("ranged", 8, 100).value_or("?"), "89");
+  EXPECT_EQ(store_->GetRange("ranged", 0, 0).value_or("?"), "");
+  EXPECT_EQ(store_->GetRange("ranged", 10, 5).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->GetRange("missing", 0, 5).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(S3ObjectStoreTest, OverwriteReplaces) {
   ExpectRoundTrip("k", "first", "text/plain");
   ExpectRoundTrip("k", "second, longer", "application/json");
