@@ -548,6 +548,17 @@ void Coordinator::GetResult(std::string job_id, std::string task_id,
       return AnswerAfterCommit(ToResultResponse(std::move(result)),
                                std::move(done));
     }
+    if (result->ref->size() > kMaxGetResultBytes) {
+      // Read whole, it would sit in dagd's memory, and over 2 GiB it cannot
+      // be one message at all.
+      return AnswerAfterCommit<v1::GetResultResponse>(
+          absl::FailedPreconditionError(absl::StrCat(
+              "the result of task '", task_id, "' is ", result->ref->size(),
+              " bytes, more than GetResult answers in one message (",
+              kMaxGetResultBytes,
+              "): read it with ReadResult (dagctl result)")),
+          std::move(done));
+    }
     // Read once the result is stored: an answer never shows more than a
     // restart would keep.
     AfterCommit([objects = objects_, ref = *result->ref,

@@ -41,6 +41,17 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
   Post([this, id, sink = std::move(sink),
         registration = std::move(registration),
         peer = std::move(peer)]() mutable {
+    const v1::ObjectStoreConfig& objects = options_.scheduler.object_store;
+    if (!objects.bucket().empty() && !registration.reads_object_refs()) {
+      LOG(WARNING) << "refused worker '" << registration.name()
+                   << "': it cannot read results kept in the object store";
+      sink->Close(absl::FailedPreconditionError(absl::StrCat(
+          "dagd keeps results over ", objects.inline_max_bytes(),
+          " bytes in s3://", objects.bucket(),
+          " and this worker cannot read them (Register.reads_object_refs): "
+          "upgrade dagd-worker")));
+      return;
+    }
     WorkerSpec spec = SpecOf(id, registration, std::move(peer));
     // Attempts and results from another store name other jobs.
     spec.foreign = !registration.store_id().empty() &&

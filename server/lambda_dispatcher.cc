@@ -214,6 +214,7 @@ void LambdaDispatcher::Retry(std::unique_ptr<Call> call, absl::Duration after,
     Complete(*call, std::move(result));
     return;
   }
+  MoveOutputKey(*call);
   // Exponential backoff with jitter in [0.5, 1.0], or what the service
   // asked for if that is longer.
   absl::Duration backoff = options_.retry_initial;
@@ -223,6 +224,27 @@ void LambdaDispatcher::Retry(std::unique_ptr<Call> call, absl::Duration after,
   backoff = std::min(backoff, options_.retry_max) * (0.5 + 0.5 * uniform_());
   call->retry_at = absl::Now() + std::max(after, backoff);
   waiting_.push_back(std::move(call));
+}
+
+void LambdaDispatcher::MoveOutputKey(Call& call) {
+  // A failed call (a 5xx, a broken connection) may have run all the same
+  // and may still write its output: each try writes under a key of its own
+  // (the scheduler accepts any under the attempt's), so a late writer can
+  // never replace the output that was recorded.
+  if (options_.object_store.bucket().empty()) return;
+  const v1::TaskRef& t = call.assignment.task();
+  const std::string base =
+      ResultObjectKey(t.job_id(), t.task_index(), t.attempt());
+  const std::string from = absl::StrCat(
+      "\"", base,
+      call.retries > 1 ? absl::StrCat("/try", call.retries - 1) : std::string(),
+      "\"");
+  const std::string to = absl::StrCat("\"", base, "/try", call.retries, "\"");
+  // The body is proto3 JSON: the key appears once, as output_ref's (inputs
+  // are other tasks' keys, or under inputs/).
+  if (size_t at = call.body.find(from); at != std::string::npos) {
+    call.body.replace(at, from.size(), to);
+  }
 }
 
 void LambdaDispatcher::Complete(Call& call, v1::TaskResult result) {

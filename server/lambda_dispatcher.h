@@ -88,6 +88,8 @@ class LambdaDispatcher : public WorkerSink {
   void Finish(void* easy, int curl_code);
   void Retry(std::unique_ptr<Call> call, absl::Duration after, std::string why);
   void Complete(Call& call, v1::TaskResult result);
+  // Before a retry: the output key of the next try.
+  void MoveOutputKey(Call& call);
   // An invocation over Lambda's limit: its inputs go to the object store
   // first (off this thread), or it fails for good without one.
   void Shrink(std::unique_ptr<Call> call, v1::LambdaInvocation invocation);

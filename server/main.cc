@@ -206,6 +206,11 @@ int Run() {
                << "not " << absl::FormatDuration(retention);
     return 2;
   }
+  if (!absl::GetFlag(FLAGS_s3_bucket).empty() &&
+      absl::GetFlag(FLAGS_inline_max_bytes) == 0) {
+    LOG(ERROR) << "--inline_max_bytes must be at least 1 with --s3_bucket";
+    return 2;
+  }
   SetLogFormat(*format);
   sigset_t signals;
   sigemptyset(&signals);

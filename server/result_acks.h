@@ -33,8 +33,9 @@ struct AckPolicy {
 // is sent, to be acknowledged before it leaves.
 //
 // Acknowledgements are attached to the turn's sends, which go out after the
-// turn's writes are stored: a result is never acknowledged before it is
-// durable. Not thread-safe: the scheduler's thread owns it.
+// turn's writes are stored: a result is never acknowledged before it is in
+// the store's write-ahead log (it survives a crash of dagd; an fsync follows
+// within --sync_interval). Not thread-safe: the scheduler's thread owns it.
 class ResultAcks {
  public:
   explicit ResultAcks(AckPolicy policy) : policy_(policy) {}

@@ -51,6 +51,13 @@ absl::Duration RetentionSweeper::IntervalFor(absl::Duration retention) {
 absl::Status RetentionSweeper::DeleteJob(uint64_t seq) {
   absl::StatusOr<std::vector<v1::ObjectRef>> objects =
       store_->ListResultObjects(seq);
+  if (absl::IsDataLoss(objects.status())) {
+    // One bad record must not stop every later sweep at this job: its
+    // objects are left to the bucket's lifecycle rule.
+    LOG(WARNING) << "job " << JobIdFromSeq(seq) << ": " << objects.status()
+                 << "; deleting its records, leaving its result objects";
+    objects = std::vector<v1::ObjectRef>();
+  }
   if (!objects.ok()) return objects.status();
   absl::Status s = store_->DeleteJob(seq, /*sync=*/false);
   if (!s.ok() || objects->empty()) return s;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler_internal.h"
@@ -434,7 +435,11 @@ std::string Scheduler::OutputRefProblem(const Job& job, uint32_t task,
   }
   const std::string expected =
       ResultObjectKey(job.status.job_id(), task, result.task().attempt());
-  if (ref.bucket() != store.bucket() || ref.key() != expected) {
+  // Under the attempt's key: Lambda retries of one attempt write apart.
+  const bool attempts_key =
+      ref.key() == expected || (absl::StartsWith(ref.key(), expected + "/") &&
+                                ref.key().size() > expected.size() + 1);
+  if (ref.bucket() != store.bucket() || !attempts_key) {
     return absl::StrCat("the worker reported its output at ", where,
                         "; this attempt's output belongs at s3://",
                         store.bucket(), "/", expected);

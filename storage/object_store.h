@@ -51,8 +51,9 @@ class ObjectStore {
 absl::Status CheckObject(const v1::ObjectRef& ref, const StoredObject& object);
 
 // Where an attempt's output goes when it is over the inline limit
-// (relative to the store's prefix). Workers write there; dagd accepts no
-// other key for the attempt, so deleting a job's objects can only ever
+// (relative to the store's prefix). Workers write there, and the Lambda
+// dispatcher's retries of one attempt under it ("KEY/tryN"); dagd accepts
+// no other key for the attempt, so deleting a job's objects can only ever
 // delete what its own attempts wrote.
 inline std::string ResultObjectKey(absl::string_view job_id,
                                    uint32_t task_index, uint32_t attempt) {

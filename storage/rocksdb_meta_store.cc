@@ -201,15 +201,21 @@ absl::Status RocksMetaStore::CheckSchema() {
   }
   if (!s.ok()) return FromRocks(s, "schema version");
   int version = 0;
-  if (!absl::SimpleAtoi(value, &version) ||
-      (version != 1 && version != kSchemaVersion)) {
+  if (!absl::SimpleAtoi(value, &version) || version < 1 ||
+      version > kSchemaVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat("schema version '", value, "' is not ", kSchemaVersion,
                      ", the one this dagd understands (a newer dagd wrote "
                      "it?)"));
   }
   if (version == 1) return BuildUnfinishedIndex();
-  return absl::OkStatus();
+  if (version == kSchemaVersion) return absl::OkStatus();
+  // Schema 2 holds nothing schema 3 reads differently.
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocks(db_->Put(sync, handles_[kMeta], "schema_version",
+                            absl::StrCat(kSchemaVersion)),
+                   "writing the schema version");
 }
 
 absl::Status RocksMetaStore::BuildUnfinishedIndex() {

@@ -32,10 +32,13 @@ namespace dagd {
 // erased in the batch that stores its final status, so recovery reads only
 // unfinished jobs. Schema 1 (before the index) is upgraded at Open by one
 // scan of every job status; schema 2 is refused by dagd builds that predate
-// the index, since they would not keep it.
+// the index, since they would not keep it. Schema 3 adds results kept in
+// the object store (a reference instead of bytes): schema 2 is upgraded by
+// writing the new number, and builds that could not read such a result
+// refuse the directory instead of failing on it later.
 class RocksMetaStore : public MetaStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the store in `dir`, upgrading an older schema. Fails
   // with a message naming the directory when it cannot be created, written

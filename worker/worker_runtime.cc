@@ -122,7 +122,8 @@ v1::Register WorkerRuntime::MakeRegister() const {
   for (const std::string& name : registry_->Names()) {
     hello.add_functions(name);
   }
-  hello.set_accepts_grants(true);  // TaskExecutor runs Assignment.after
+  hello.set_accepts_grants(true);     // TaskExecutor runs Assignment.after
+  hello.set_reads_object_refs(true);  // TaskRunner reads input_refs
   return hello;
 }
 

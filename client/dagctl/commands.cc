@@ -153,14 +153,25 @@ int RunResult(const Invocation& invocation, Client& client, const Io& io) {
   }
   // The bytes exactly, with no newline added, as they arrive: `dagctl
   // result ... > file` must reproduce the task's output, whatever its size.
+  bool wrote = false;
   absl::Status read = client.ReadResult(
       invocation.args[0], invocation.args[1],
-      [&io](const v1::ResultChunk& chunk) {
+      [&io, &wrote](const v1::ResultChunk& chunk) {
+        wrote = true;
         io.out->write(chunk.data().data(),
                       static_cast<std::streamsize>(chunk.data().size()));
         return io.out->good() ? absl::OkStatus()
                               : absl::DataLossError("cannot write the result");
       });
+  if (absl::IsUnimplemented(read) && !wrote) {
+    // A dagd from before ReadResult: the one-message call.
+    absl::StatusOr<v1::GetResultResponse> response =
+        client.Result(invocation.args[0], invocation.args[1]);
+    if (!response.ok()) return Fail(response.status(), invocation, io);
+    io.out->write(response->data().data(),
+                  static_cast<std::streamsize>(response->data().size()));
+    return kExitOk;
+  }
   if (!read.ok()) return Fail(read, invocation, io);
   return kExitOk;
 }

@@ -322,6 +322,20 @@ TEST_F(CommandsTest, ResultThatFailsItsChecksumExitsWithAnError) {
   EXPECT_THAT(err_.str(), HasSubstr("CRC-32C"));
 }
 
+TEST_F(CommandsTest, ResultFromADagdWithoutReadResultUsesGetResult) {
+  auto* reader = new MockClientReader<v1::ResultChunk>();
+  EXPECT_CALL(*stub_, ReadResultRaw(_, _)).WillOnce(Return(reader));
+  EXPECT_CALL(*reader, Read(_)).WillOnce(Return(false));
+  EXPECT_CALL(*reader, Finish())
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "")));
+  v1::GetResultResponse response;
+  response.set_data("older");
+  EXPECT_CALL(*stub_, GetResult(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"result", "j1", "root"}), kExitOk);
+  EXPECT_EQ(out_.str(), "older");
+}
+
 TEST_F(CommandsTest, ResultAsJsonIsOneMessage) {
   v1::GetResultResponse response;
   response.set_data("7");

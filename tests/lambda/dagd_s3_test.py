@@ -36,7 +36,7 @@ import dagd_lambda_test  # noqa: E402
 import lambda_service  # noqa: E402
 import sigv4  # noqa: E402
 from dagd_lambda_test import LambdaCluster, Processes, clean_env, read_port  # noqa: E402
-from testlib import request, stats, wait_for  # noqa: E402
+from testlib import control, request, stats, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 S3_DIR = os.path.join(os.path.dirname(HERE), "s3")
@@ -193,6 +193,13 @@ class ClusterTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.cluster.stop()
 
+    def setUp(self):
+        # Each test counts the service's invocations from zero.
+        port = self.cluster.service_port
+        wait_for(lambda: stats(port)["in_flight"] == 0, 30,
+                 "the invocations of the last test to end")
+        control(port, reset=True)
+
     def run(self, result=None):
         failures = len(result.failures) + len(result.errors) if result else 0
         out = super().run(result)
@@ -278,6 +285,24 @@ class LambdaLargeIoTest(ClusterTest):
         recent = stats(self.cluster.service_port)["recent"]
         self.assertEqual(len(recent), 1, recent)
         self.assertLess(recent[0]["payload_bytes"], 64 << 10, recent)
+
+
+    def test_each_try_of_a_retried_call_writes_its_own_key(self):
+        # A 5xx may come from a call that ran: the retry must not write
+        # where a late first try could overwrite it.
+        control(self.cluster.service_port,
+                faults=[{"type": "service_error", "status": 503}])
+        value = big_string(100 << 10, "r")
+        job_id, tasks = self.run_job({"name": "lambda-retry", "tasks": [
+            {"id": "on_lambda", "fn": "const", "args": {"value": value},
+             "executor": "lambda"}]})
+        key = "%sresults/%s/0/1/try1" % (PREFIX, job_id)
+        self.assertEqual(tasks["on_lambda"]["result"]["location"],
+                         "s3://%s/%s" % (BUCKET, key), tasks["on_lambda"])
+        self.assertIsNotNone(self.s3.get(key))
+        self.assertEqual(self.cluster.result(job_id, "on_lambda"), value)
+        self.assertEqual(stats(self.cluster.service_port)["status"],
+                         {"503": 1, "200": 1})
 
 
 class OversizeInvocationTest(ClusterTest):

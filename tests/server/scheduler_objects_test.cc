@@ -131,6 +131,29 @@ TEST_F(SchedulerObjectsTest, ReferenceToAnotherKeyFailsTheAttempt) {
   EXPECT_THAT(a->attempts(1).error(), HasSubstr("s3://other-bucket/"));
 }
 
+// The Lambda dispatcher's retries of one attempt each write under the
+// attempt's key; a key that only starts with the same characters is not
+// the attempt's.
+TEST_F(SchedulerObjectsTest, KeysUnderTheAttemptsAreItsOwn) {
+  const uint64_t seq = Submit(R"({"tasks": [{"id": "a", "fn": "const",
+      "retry": {"max_attempts": 2}}]})");
+  AddWorker(kWorker, 1);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  ASSERT_EQ(first.size(), 1u);
+  ReportRef(first[0], RefAt("results-bucket", "results/j1/0/10"));
+  clock_.Advance(absl::Seconds(10));
+  std::vector<v1::Assignment> second = Dispatch(kWorker);
+  ASSERT_EQ(second.size(), 1u);
+  ASSERT_EQ(second[0].task().attempt(), 2u);
+  ReportRef(second[0], RefAt("results-bucket", "results/j1/0/2/try3"));
+  absl::StatusOr<v1::TaskStatus> a = scheduler_.TaskStatusOf(seq, "a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->state(), v1::TASK_SUCCEEDED);
+  EXPECT_THAT(a->attempts(0).error(), HasSubstr("belongs at"));
+  EXPECT_EQ(a->result().location(),
+            "s3://results-bucket/dagd/results/j1/0/2/try3");
+}
+
 TEST_F(SchedulerTest, ReferenceWithoutAStoreFailsTheAttempt) {
   const uint64_t seq = Submit(R"({"tasks": [{"id": "a", "fn": "const",
       "retry": {"max_attempts": 2}}]})");

@@ -129,7 +129,21 @@ class RecordingWorkerSink : public WorkerSink {
     absl::MutexLock lock(&mu_);
     sent_.push_back(std::move(message));
   }
-  void Close(absl::Status) override {}
+  void Close(absl::Status status) override {
+    absl::MutexLock lock(&mu_);
+    closed_ = std::move(status);
+  }
+  // How the coordinator closed the stream, waiting for it.
+  absl::Status WaitForClose() {
+    absl::MutexLock lock(&mu_);
+    auto closed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closed_.has_value();
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&closed), kWait)) {
+      return absl::DeadlineExceededError("the stream was not closed");
+    }
+    return *closed_;
+  }
 
   // The first assignment of task `index`, waiting for it.
   absl::StatusOr<v1::Assignment> WaitForAssignment(uint32_t index) {
@@ -172,6 +186,7 @@ class RecordingWorkerSink : public WorkerSink {
 
   absl::Mutex mu_;
   std::vector<v1::CoordinatorMessage> sent_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
 };
 
 // A watch stream that records how it ended.
@@ -206,7 +221,7 @@ class StoreFaultTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     rocks_ = *std::move(store);
     faulty_ = std::make_unique<FailingMetaStore>(rocks_.get());
-    CoordinatorOptions options;
+    CoordinatorOptions options = Options();
     // Only acknowledgements sync: a periodic sync cannot hide a missing one.
     options.sync_interval = absl::Hours(1);
     coordinator_ =
@@ -221,6 +236,8 @@ class StoreFaultTest : public ::testing::Test {
   void TearDown() override {
     if (coordinator_ != nullptr) coordinator_->Stop();
   }
+
+  virtual CoordinatorOptions Options() { return CoordinatorOptions(); }
 
   static v1::SubmitJobRequest Request(const std::string& json,
                                       bool wait = false,
@@ -407,6 +424,38 @@ TEST_F(StoreFaultTest, DuplicateRequestIsAnsweredOnlyAfterASync) {
   EXPECT_FALSE(waiting.answered());
   coordinator_->CloseStreams();
   EXPECT_EQ(waiting.Get().status().code(), absl::StatusCode::kUnavailable);
+}
+
+// With results kept in S3, a worker that cannot read them (one built before
+// Register.reads_object_refs) would run tasks on empty inputs: it is
+// refused, saying why, and a current worker is taken.
+class ObjectStoreWorkersTest : public StoreFaultTest {
+ protected:
+  CoordinatorOptions Options() override {
+    CoordinatorOptions options;
+    options.scheduler.object_store.set_bucket("results");
+    options.scheduler.object_store.set_inline_max_bytes(65536);
+    return options;
+  }
+};
+
+TEST_F(ObjectStoreWorkersTest, WorkerThatCannotReadObjectRefsIsRefused) {
+  auto old_worker = std::make_shared<RecordingWorkerSink>();
+  v1::Register hello;
+  hello.set_name("old");
+  hello.set_slots(1);
+  hello.add_functions("const");
+  coordinator_->WorkerConnected(coordinator_->NewWorkerId(), old_worker, hello,
+                                "test");
+  absl::Status closed = old_worker->WaitForClose();
+  EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition) << closed;
+  EXPECT_THAT(closed.message(), HasSubstr("upgrade dagd-worker"));
+
+  auto worker = std::make_shared<RecordingWorkerSink>();
+  hello.set_reads_object_refs(true);
+  coordinator_->WorkerConnected(coordinator_->NewWorkerId(), worker, hello,
+                                "test");
+  EXPECT_TRUE(worker->WaitForRegistered());
 }
 
 }  // namespace

@@ -361,7 +361,7 @@ TEST_F(RocksMetaStoreTest, OldDatabaseGetsItsIndexBuiltOnceAtOpen) {
   {
     auto raw = OpenRaw();
     ASSERT_NE(raw, nullptr);
-    EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "2");
+    EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "3");
     // A job record that cannot be read would fail a scan; the next open
     // does none.
     ASSERT_TRUE(raw->Put("jobs", testing::RawRocksDb::SeqKey(1),
@@ -378,12 +378,32 @@ TEST_F(RocksMetaStoreTest, NewerSchemaIsRefusedWithItsVersion) {
   { auto store = Open(); }
   {
     auto raw = OpenRaw();
-    ASSERT_TRUE(raw->Put("meta", "schema_version", "3").ok());
+    ASSERT_TRUE(raw->Put("meta", "schema_version", "4").ok());
   }
   auto store = RocksMetaStore::Open(dir_.string());
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version '3'"));
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version '4'"));
+}
+
+// Schema 2 has no result kept in the object store: it is taken as it is,
+// and marked 3 so that builds that cannot read such results refuse it.
+TEST_F(RocksMetaStoreTest, SchemaTwoIsUpgradedInPlace) {
+  {
+    auto store = Open();
+    Add(*store, 1, 2, /*finished=*/false);
+  }
+  {
+    auto raw = OpenRaw();
+    ASSERT_TRUE(raw->Put("meta", "schema_version", "2").ok());
+  }
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(1u));
+  }
+  auto raw = OpenRaw();
+  EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "3");
 }
 
 // Deleting a job leaves not one key of it in any column family.
