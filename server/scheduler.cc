@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler_internal.h"
+#include "storage/crc32c.h"
 #include "storage/object_store.h"
 
 namespace dagd {
@@ -464,6 +465,8 @@ void Scheduler::KeepResult(Job& job, uint32_t task, StoredResult result) {
     job.content_types[task] = std::move(result.content_type);
   }
   kept.data = std::move(result.data);
+  kept.crc32c =
+      result.ref != nullptr ? result.ref->crc32c() : crc32c::Value(kept.data);
   if (result.ref != nullptr) {
     job.result_refs[task] = std::move(result.ref);
   } else if (!job.result_refs.empty()) {

@@ -93,6 +93,9 @@ struct Scheduler::Job {
     // `content_types` (the interned ones are capped, since workers may
     // send any).
     uint32_t content_type = 0;
+    // Of the bytes, wherever they are: computed once, as the result
+    // arrives, not on every query (and it fits the struct's padding).
+    uint32_t crc32c = 0;
   };
   static constexpr uint32_t kOwnContentType = UINT32_MAX;
   std::vector<Result> results;

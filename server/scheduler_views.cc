@@ -7,27 +7,25 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
-#include "storage/crc32c.h"
 
 namespace dagd {
 namespace {
 
 // `ref`: where the object store keeps it; null: `data` are the bytes.
-v1::ResultMeta ResultMetaOf(const std::string& data,
+v1::ResultMeta ResultMetaOf(const std::string& data, uint32_t crc32c,
                             const std::string& content_type,
                             const v1::ObjectRef* ref,
                             const v1::ObjectStoreConfig& store) {
   v1::ResultMeta meta;
   meta.set_content_type(content_type);
+  meta.set_crc32c(crc32c);
   if (ref != nullptr) {
     meta.set_size_bytes(ref->size());
-    meta.set_crc32c(ref->crc32c());
     // The prefix is part of the object's name as S3 knows it.
     meta.set_location(
         absl::StrCat("s3://", ref->bucket(), "/", store.prefix(), ref->key()));
   } else {
     meta.set_size_bytes(data.size());
-    meta.set_crc32c(crc32c::Value(data));
     meta.set_location("inline");
   }
   return meta;
@@ -75,7 +73,7 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
     const Job::Result& r = job.results[task];
     auto ref = job.result_refs.find(task);
     *status.mutable_result() =
-        ResultMetaOf(r.data, ContentTypeOf(job, task),
+        ResultMetaOf(r.data, r.crc32c, ContentTypeOf(job, task),
                      ref == job.result_refs.end() ? nullptr : ref->second.get(),
                      options_.object_store);
   }
