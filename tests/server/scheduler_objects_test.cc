@@ -40,16 +40,22 @@ v1::ObjectRef RefAt(std::string bucket, std::string key) {
   return ref;
 }
 
+// What a worker reports after writing `a`'s output at `ref`.
+void ReportRef(Scheduler& scheduler, const v1::Assignment& a,
+               v1::ObjectRef ref) {
+  v1::TaskResult result;
+  *result.mutable_task() = a.task();
+  result.set_ok(true);
+  *result.mutable_output_ref() = std::move(ref);
+  scheduler.OnTaskResult(kWorker, std::move(result));
+}
+
 class SchedulerObjectsTest : public SchedulerTest {
  protected:
   SchedulerObjectsTest() : SchedulerTest(WithStore()) {}
 
   void ReportRef(const v1::Assignment& a, v1::ObjectRef ref) {
-    v1::TaskResult result;
-    *result.mutable_task() = a.task();
-    result.set_ok(true);
-    *result.mutable_output_ref() = std::move(ref);
-    scheduler_.OnTaskResult(kWorker, std::move(result));
+    dagd::ReportRef(scheduler_, a, std::move(ref));
   }
 };
 
@@ -160,11 +166,7 @@ TEST_F(SchedulerTest, ReferenceWithoutAStoreFailsTheAttempt) {
   AddWorker(kWorker, 1);
   std::vector<v1::Assignment> first = Dispatch(kWorker);
   ASSERT_EQ(first.size(), 1u);
-  v1::TaskResult result;
-  *result.mutable_task() = first[0].task();
-  result.set_ok(true);
-  *result.mutable_output_ref() = RefAt("b", ResultObjectKey("j1", 0, 1));
-  scheduler_.OnTaskResult(kWorker, std::move(result));
+  ReportRef(scheduler_, first[0], RefAt("b", ResultObjectKey("j1", 0, 1)));
   absl::StatusOr<v1::TaskStatus> a = scheduler_.TaskStatusOf(seq, "a");
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_EQ(a->attempts_size(), 1);
