@@ -24,7 +24,7 @@
 #include "server/ready_queue.h"
 #include "server/result_acks.h"
 #include "server/worker_id.h"
-#include "storage/meta_store.h"
+#include "storage/write_set.h"
 
 namespace dagd {
 

@@ -135,20 +135,6 @@ std::optional<StoredResult> DecodeResult(absl::string_view value) {
 
 }  // namespace
 
-std::string JobIdFromSeq(uint64_t seq) { return absl::StrCat("j", seq); }
-
-std::optional<uint64_t> SeqFromJobId(absl::string_view job_id) {
-  if (job_id.size() < 2 || job_id[0] != 'j') return std::nullopt;
-  uint64_t seq = 0;
-  for (char c : job_id.substr(1)) {
-    if (!absl::ascii_isdigit(c)) return std::nullopt;
-  }
-  if (!absl::SimpleAtoi(job_id.substr(1), &seq) || seq == 0) {
-    return std::nullopt;
-  }
-  return seq;
-}
-
 absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
     const std::string& dir) {
   rocksdb::DBOptions db_options;
