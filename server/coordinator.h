@@ -16,10 +16,10 @@
 #include "absl/synchronization/mutex.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
-#include "server/clock.h"
 #include "server/job_compiler.h"
 #include "server/result_objects.h"
 #include "server/scheduler.h"
+#include "storage/base/clock.h"
 #include "storage/meta_store.h"
 
 namespace dagd {

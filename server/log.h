@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "worker/logging.h"
+#include "storage/base/logging.h"
 
 namespace dagd {
 

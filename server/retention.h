@@ -9,8 +9,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/clock.h"
 #include "server/result_objects.h"
+#include "storage/base/clock.h"
 #include "storage/meta_store.h"
 
 namespace dagd {

@@ -19,11 +19,11 @@
 #include "absl/time/time.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
-#include "server/clock.h"
 #include "server/job_compiler.h"
 #include "server/ready_queue.h"
 #include "server/result_acks.h"
 #include "server/worker_id.h"
+#include "storage/base/clock.h"
 #include "storage/write_set.h"
 
 namespace dagd {
