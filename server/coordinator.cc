@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -23,19 +22,14 @@ bool IsFinal(v1::JobState state) {
          state == v1::JOB_CANCELLED;
 }
 
-std::function<double()> MakeRandom() {
-  auto gen = std::make_shared<absl::BitGen>();
-  return [gen] { return absl::Uniform(*gen, 0.0, 1.0); };
-}
-
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options, MetaStore* store,
-                         Clock* clock)
+                         Clock* clock, std::function<double()> uniform)
     : options_(std::move(options)),
       store_(store),
       clock_(clock),
-      scheduler_(options_.scheduler, clock, MakeRandom()) {}
+      scheduler_(options_.scheduler, clock, std::move(uniform)) {}
 
 Coordinator::~Coordinator() { Stop(); }
 
