@@ -1,7 +1,8 @@
 """deploy.files: every YAML and JSON file under deploy/ parses, and the compose
 file, Kubernetes manifests, ECS task definitions, systemd units and Grafana
 dashboard have the fields a deployment relies on (a structural check, not a
-schema validation: nothing here talks to Docker, a cluster or AWS).
+schema validation: nothing here talks to Docker, a cluster or AWS), and
+quickstart.sh builds the binaries it runs and nothing else (not the tests).
 
 Usage: files_test.py
 """
@@ -266,6 +267,24 @@ def check_dashboard(c, docs):
     c.expect(exprs >= 10, where, "only %d queries" % exprs)
 
 
+def check_quickstart(c):
+    where = "quickstart.sh"
+    with open(os.path.join(DEPLOY, where)) as f:
+        script = f.read()
+    builds = re.findall(r"^(.*)\./deploy/build\.sh", script, re.M)
+    if not c.expect(len(builds) == 1, where,
+                    "runs deploy/build.sh %d times, not once" % len(builds)):
+        return
+    m = re.search(r'TARGETS="([^"]*)"', builds[0])
+    if not c.expect(m, where, "builds every target (no TARGETS=), the tests too"):
+        return
+    built = set(m.group(1).split())
+    # dagd starts dagd-worker itself for --local_workers.
+    ran = set(re.findall(r"\$BIN/([\w-]+)", script)) | {"dagd-worker"}
+    c.expect(built == ran, where,
+             "builds %s but runs %s" % (" ".join(sorted(built)), " ".join(sorted(ran))))
+
+
 def main(argv):
     docs = parse_all()
     expected = {"docker/compose.yaml", "kubernetes/dagd.yaml", "kubernetes/dagd-worker.yaml",
@@ -281,6 +300,7 @@ def main(argv):
     check_ecs(c, docs)
     check_systemd(c)
     check_dashboard(c, docs)
+    check_quickstart(c)
     if c.problems:
         raise Failure("%d problem(s):\n  %s" % (len(c.problems), "\n  ".join(c.problems)))
     print("parsed %d YAML/JSON files under deploy/" % len(docs))
