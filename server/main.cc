@@ -313,6 +313,7 @@ int Run() {
     spec.slots = std::max<uint32_t>(1, lambda_options.max_concurrency);
     spec.pool = std::string(kLambdaPool);
     spec.any_function = true;
+    spec.lambda = true;
     coordinator.ConnectLocalWorker(id, lambda, std::move(spec));
     LOG(INFO) << "Lambda dispatch on: executor \"lambda\" invokes '" << function
               << "' at " << lambda->InvokeUrl(function);

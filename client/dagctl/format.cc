@@ -286,6 +286,11 @@ std::string FormatTasks(const v1::ListTasksResponse& response) {
           attempt.error().empty() ? ""
                                   : absl::StrCat("  error: ", attempt.error()),
           "\n");
+      // Why it went there, on a line of its own: "placed on w1-2: holds 2
+      // of 2 inputs", "granted ahead on w1-2 after task 'a'".
+      if (!attempt.placement().empty()) {
+        absl::StrAppend(&out, "      ", attempt.placement(), "\n");
+      }
     }
     // A task can fail without an attempt (e.g. its inputs could not be
     // fetched); show its error if no attempt already did.

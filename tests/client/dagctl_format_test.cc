@@ -266,6 +266,20 @@ TEST(FormatTest, TasksShowWaitingReasonsAndAttempts) {
             "finished 2023-11-14 22:13:21.000Z  error: boom\n");
 }
 
+TEST(FormatTest, EachAttemptSaysWhyItWentWhereItDid) {
+  v1::ListTasksResponse response;
+  v1::TaskStatus* task = response.add_tasks();
+  task->set_task_id("b");
+  task->set_state(v1::TASK_RUNNING);
+  v1::Attempt* attempt = task->add_attempts();
+  attempt->set_number(1);
+  attempt->set_worker("w1-2");
+  attempt->set_placement("placed on w1-2: holds 2 of 2 inputs");
+  EXPECT_THAT(FormatTasks(response),
+              HasSubstr("    attempt 1  worker w1-2  started -  finished -\n"
+                        "      placed on w1-2: holds 2 of 2 inputs\n"));
+}
+
 TEST(FormatTest, TaskErrorWithoutAnAttemptIsShown) {
   v1::ListTasksResponse response;
   v1::TaskStatus* task = response.add_tasks();
