@@ -19,7 +19,8 @@ void SetDeadline(grpc::ClientContext& context, absl::Time deadline) {
   context.set_deadline(absl::ToChronoTime(deadline));
 }
 
-// A call that waited `waited` for a connection that never came.
+// A call that waited `waited`, to its deadline, for a connection that
+// never came.
 absl::Status NoConnection(absl::Duration waited) {
   return absl::UnavailableError(absl::StrCat(
       "no connection within ",
@@ -89,7 +90,7 @@ absl::StatusOr<Response> Client::CallUntil(
       channel_ != nullptr &&
       channel_->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
     // Waited for a connection that never came: unreachable, not slow.
-    return NoConnection(options_.now() - start);
+    return NoConnection(deadline - start);
   }
   return FromGrpcStatus(status);
 }
@@ -102,7 +103,7 @@ absl::Status Client::AwaitChannel() {
   if (channel_->WaitForConnected(absl::ToChronoTime(deadline))) {
     return absl::OkStatus();
   }
-  return NoConnection(options_.now() - start);
+  return NoConnection(deadline - start);
 }
 
 absl::StatusOr<std::string> Client::Submit(const v1::JobSpec& job,
