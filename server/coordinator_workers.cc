@@ -26,6 +26,8 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
   }
   spec.functions.assign(registration.functions().begin(),
                         registration.functions().end());
+  spec.runtimes.assign(registration.runtimes().begin(),
+                       registration.runtimes().end());
   spec.peer = std::move(peer);
   spec.accepts_grants = registration.accepts_grants();
   spec.running.assign(
