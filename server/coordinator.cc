@@ -94,7 +94,7 @@ void Coordinator::CloseStreams() {
   Post([this] {
     const absl::Status stopping =
         absl::UnavailableError("dagd is shutting down");
-    for (auto& [id, sink] : worker_sinks_) sink->Close(stopping);
+    for (auto& [id, dispatcher] : dispatchers_) dispatcher->Close(stopping);
     for (auto& [seq, watchers] : watchers_) {
       for (auto& watcher : watchers) watcher.sink->Fail(stopping);
     }
@@ -259,8 +259,8 @@ void Coordinator::LogTurn(const TurnOutput& out) {
 
 void Coordinator::Deliver(TurnOutput& out) {
   for (auto& [id, batch] : out.sends) {
-    auto it = worker_sinks_.find(id);
-    if (it == worker_sinks_.end()) continue;
+    auto it = dispatchers_.find(id);
+    if (it == dispatchers_.end()) continue;
     v1::CoordinatorMessage message;
     *message.mutable_batch() = std::move(batch);
     it->second->Send(std::move(message));
@@ -275,13 +275,13 @@ void Coordinator::Deliver(TurnOutput& out) {
     if (event.has_finished()) watchers_.erase(it);
   }
   for (WorkerId id : out.timed_out_workers) {
-    auto it = worker_sinks_.find(id);
-    if (it == worker_sinks_.end()) continue;
+    auto it = dispatchers_.find(id);
+    if (it == dispatchers_.end()) continue;
     LOG(WARNING) << "worker " << WorkerIdName(id)
                  << " missed its heartbeats; declared lost";
     it->second->Close(absl::UnavailableError(
         "this worker missed its heartbeats and was declared lost"));
-    worker_sinks_.erase(it);
+    dispatchers_.erase(it);
   }
 }
 

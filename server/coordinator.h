@@ -17,22 +17,13 @@
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
 #include "server/clock.h"
+#include "server/dispatcher.h"
 #include "server/job_compiler.h"
 #include "server/result_objects.h"
 #include "server/scheduler.h"
 #include "storage/meta_store.h"
 
 namespace dagd {
-
-// A worker's stream as the coordinator sees it. Thread-safe; never blocks.
-class WorkerSink {
- public:
-  virtual ~WorkerSink() = default;
-  virtual void Send(v1::CoordinatorMessage message) = 0;
-  // Ends the stream with `reason` (the worker was declared lost, or dagd is
-  // stopping).
-  virtual void Close(absl::Status reason) = 0;
-};
 
 // A WatchJob stream. Thread-safe; never blocks. After an event carrying
 // `finished`, or after Fail, the sink ends its stream.
@@ -129,22 +120,24 @@ class Coordinator {
   void Unwatch(std::shared_ptr<WatchSink> sink);
 
   WorkerId NewWorkerId() { return next_worker_id_.fetch_add(1); }
-  void WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
+  // A worker process registered on its stream, which `dispatcher` writes to.
+  void WorkerConnected(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                        v1::Register registration, std::string peer);
   void WorkerMessage(WorkerId id, v1::WorkerMessage message);
   void WorkerDisconnected(WorkerId id);
   // A worker living in this process (the Lambda dispatcher): no stream, no
-  // Register, reports through WorkerMessage like any worker.
-  void ConnectLocalWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
-                          WorkerSpec spec);
+  // Register (the dispatcher's Spec says what it is), reports through
+  // WorkerMessage like any worker.
+  void ConnectLocalWorker(WorkerId id,
+                          std::shared_ptr<InProcessDispatcher> dispatcher);
 
  private:
   using Event = absl::AnyInvocable<void()>;
 
   // Loads unfinished jobs into the scheduler (start only).
   absl::Status Recover();
-  // Adds a worker to the scheduler and keeps its sink (loop thread).
-  void JoinWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
+  // Adds a worker to the scheduler and keeps its dispatcher (loop thread).
+  void JoinWorker(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                   WorkerSpec spec);
   void Post(Event event);
   void Run();
@@ -209,7 +202,7 @@ class Coordinator {
   WriteSet submitted_;  // new jobs of the current turn
   absl::flat_hash_map<std::string, uint64_t> turn_requests_;
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> after_commit_;
-  absl::flat_hash_map<WorkerId, std::shared_ptr<WorkerSink>> worker_sinks_;
+  absl::flat_hash_map<WorkerId, std::shared_ptr<Dispatcher>> dispatchers_;
   struct Watcher {
     std::shared_ptr<WatchSink> sink;
     bool end_only = false;

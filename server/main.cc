@@ -308,13 +308,7 @@ int Run() {
           coordinator.WorkerMessage(id, std::move(message));
         });
     lambda->Start();
-    WorkerSpec spec;
-    spec.name = "lambda";
-    spec.slots = std::max<uint32_t>(1, lambda_options.max_concurrency);
-    spec.pool = std::string(kLambdaPool);
-    spec.any_function = true;
-    spec.lambda = true;
-    coordinator.ConnectLocalWorker(id, lambda, std::move(spec));
+    coordinator.ConnectLocalWorker(id, lambda);
     LOG(INFO) << "Lambda dispatch on: executor \"lambda\" invokes '" << function
               << "' at " << lambda->InvokeUrl(function);
   }

@@ -53,6 +53,9 @@ struct WorkerSpec {
   // draw on.
   std::vector<std::pair<std::string, double>> resources;
   std::vector<std::string> functions;
+  // The task runtimes it offers (Register.runtimes: "builtin", "exec",
+  // ...); shown by ListWorkers.
+  std::vector<std::string> runtimes;
   std::string peer;
   bool accepts_grants = false;  // runs Assignment.after chains
   // Attempts the worker holds as it connects (Register.running): after a

@@ -256,6 +256,9 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
       (*info.mutable_labels())[key] = value;
     }
     for (const std::string& fn : worker->spec.functions) info.add_functions(fn);
+    for (const std::string& runtime : worker->spec.runtimes) {
+      info.add_runtimes(runtime);
+    }
     for (uint32_t r = 0; r < resources.capacity.size(); ++r) {
       if (resources.capacity[r] == 0) continue;
       (*info.mutable_resources())[resource_names_.Name(r)] =

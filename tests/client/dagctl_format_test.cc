@@ -240,6 +240,35 @@ TEST(FormatTest, WorkersTable) {
       "w2  -       0/1    default  -                -          -\n");
 }
 
+// RUNTIMES appears once a worker reports its runtimes (Register.runtimes),
+// before FUNCTIONS; a worker that reports none shows "-".
+TEST(FormatTest, WorkersTableShowsRuntimes) {
+  v1::ListWorkersResponse response;
+  v1::WorkerInfo* worker = response.add_workers();
+  worker->set_worker_id("w1");
+  worker->set_name("laptop");
+  worker->set_slots(2);
+  worker->set_pool("default");
+  worker->add_runtimes("builtin");
+  worker->add_runtimes("plugin");
+  worker->add_runtimes("exec");
+  worker->add_functions("add");
+  worker->add_functions("exec");
+  v1::WorkerInfo* lambda = response.add_workers();
+  lambda->set_worker_id("w2");
+  lambda->set_name("lambda");
+  lambda->set_slots(100);
+  lambda->set_pool("lambda");
+  EXPECT_EQ(
+      FormatWorkersTable(response),
+      "ID  NAME    SLOTS  POOL     LABELS  RESOURCES  RUNTIMES             "
+      "FUNCTIONS\n"
+      "w1  laptop  0/2    default  -       -          builtin,plugin,exec  "
+      "add,exec\n"
+      "w2  lambda  0/100  lambda   -       -          -                    "
+      "-\n");
+}
+
 TEST(FormatTest, TasksShowWaitingReasonsAndAttempts) {
   v1::ListTasksResponse response;
   v1::TaskStatus* waiting = response.add_tasks();

@@ -123,7 +123,7 @@ class Answer {
 };
 
 // A worker stream that keeps what it was sent.
-class RecordingWorkerSink : public WorkerSink {
+class RecordingDispatcher : public Dispatcher {
  public:
   void Send(v1::CoordinatorMessage message) override {
     absl::MutexLock lock(&mu_);
@@ -258,7 +258,7 @@ class StoreFaultTest : public ::testing::Test {
   }
 
   // Connects a worker offering const and add, without grants ahead.
-  WorkerId ConnectWorker(std::shared_ptr<RecordingWorkerSink> sink) {
+  WorkerId ConnectWorker(std::shared_ptr<RecordingDispatcher> sink) {
     const WorkerId id = coordinator_->NewWorkerId();
     v1::Register hello;
     hello.set_name("w");
@@ -358,7 +358,7 @@ TEST_F(StoreFaultTest, WaitingSubmissionWhoseCommitFailsGetsUnavailable) {
 }
 
 TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
-  auto sink = std::make_shared<RecordingWorkerSink>();
+  auto sink = std::make_shared<RecordingDispatcher>();
   const WorkerId worker = ConnectWorker(sink);
   absl::StatusOr<v1::SubmitJobResponse> submitted = Submit(Request(kJob));
   ASSERT_TRUE(submitted.ok()) << submitted.status();
@@ -440,7 +440,7 @@ class ObjectStoreWorkersTest : public StoreFaultTest {
 };
 
 TEST_F(ObjectStoreWorkersTest, WorkerThatCannotReadObjectRefsIsRefused) {
-  auto old_worker = std::make_shared<RecordingWorkerSink>();
+  auto old_worker = std::make_shared<RecordingDispatcher>();
   v1::Register hello;
   hello.set_name("old");
   hello.set_slots(1);
@@ -451,7 +451,7 @@ TEST_F(ObjectStoreWorkersTest, WorkerThatCannotReadObjectRefsIsRefused) {
   EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition) << closed;
   EXPECT_THAT(closed.message(), HasSubstr("upgrade dagd-worker"));
 
-  auto worker = std::make_shared<RecordingWorkerSink>();
+  auto worker = std::make_shared<RecordingDispatcher>();
   hello.set_reads_object_refs(true);
   coordinator_->WorkerConnected(coordinator_->NewWorkerId(), worker, hello,
                                 "test");
