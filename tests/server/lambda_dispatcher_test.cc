@@ -25,6 +25,7 @@ TEST(LambdaDispatcherTest, DescribesItselfAsTheLambdaPoolsWorker) {
   EXPECT_EQ(spec.pool, kLambdaPool);
   EXPECT_EQ(spec.slots, 100u);
   EXPECT_TRUE(spec.any_function);
+  EXPECT_TRUE(spec.lambda);  // it serves executor "lambda" and bursts
   EXPECT_TRUE(spec.functions.empty());
   EXPECT_TRUE(spec.runtimes.empty());
 }
