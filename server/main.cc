@@ -315,7 +315,7 @@ int Run() {
   std::unique_ptr<RetentionSweeper> sweeper;
   if (retention > absl::ZeroDuration()) {
     sweeper = std::make_unique<RetentionSweeper>(
-        retention, store->get(), &clock,
+        retention, store->get(), &coordinator, &clock,
         [&metrics](uint64_t n) { metrics.AddSweptJobs(n); });
     sweeper->SetResultObjects(result_objects.get());
     sweeper->Start();
