@@ -16,7 +16,6 @@
 #include "absl/synchronization/mutex.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
-#include "server/clock.h"
 #include "server/dispatcher.h"
 #include "server/job_compiler.h"
 #include "server/job_deleter.h"
@@ -24,6 +23,7 @@
 #include "server/result_objects.h"
 #include "server/scheduler.h"
 #include "server/stored_queries.h"
+#include "storage/base/clock.h"
 #include "storage/meta_store.h"
 
 namespace dagd {

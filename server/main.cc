@@ -22,7 +22,6 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "server/clock.h"
 #include "server/coordinator.h"
 #include "server/grpc_services.h"
 #include "server/lambda_dispatcher.h"
@@ -32,9 +31,10 @@
 #include "server/result_objects.h"
 #include "server/retention.h"
 #include "storage/aws_credentials.h"
+#include "storage/base/clock.h"
+#include "storage/base/http_status_server.h"
 #include "storage/rocksdb_meta_store.h"
 #include "storage/s3_object_store.h"
-#include "worker/http_status_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
           "gRPC address to serve JobService and WorkerService on; port 0 "

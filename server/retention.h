@@ -11,9 +11,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/clock.h"
 #include "server/job_deleter.h"
 #include "server/result_objects.h"
+#include "storage/base/clock.h"
 #include "storage/meta_store.h"
 
 namespace dagd {

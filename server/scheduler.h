@@ -19,7 +19,6 @@
 #include "absl/time/time.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
-#include "server/clock.h"
 #include "server/executor.h"
 #include "server/job_compiler.h"
 #include "server/job_sorter.h"
@@ -28,7 +27,8 @@
 #include "server/resource_ledger.h"
 #include "server/result_acks.h"
 #include "server/worker_id.h"
-#include "storage/meta_store.h"
+#include "storage/base/clock.h"
+#include "storage/write_set.h"
 
 namespace dagd {
 

@@ -17,20 +17,6 @@ bool IsFinal(v1::JobState state) {
 
 }  // namespace
 
-std::string JobIdFromSeq(uint64_t seq) { return absl::StrCat("j", seq); }
-
-std::optional<uint64_t> SeqFromJobId(absl::string_view job_id) {
-  if (job_id.size() < 2 || job_id[0] != 'j') return std::nullopt;
-  uint64_t seq = 0;
-  for (char c : job_id.substr(1)) {
-    if (!absl::ascii_isdigit(c)) return std::nullopt;
-  }
-  if (!absl::SimpleAtoi(job_id.substr(1), &seq) || seq == 0) {
-    return std::nullopt;
-  }
-  return seq;
-}
-
 absl::StatusOr<JobDeletion> MetaReadView::PlanJobDeletion(uint64_t seq) {
   const std::string job_id = JobIdFromSeq(seq);
   absl::StatusOr<v1::JobStatus> status = GetJobStatus(seq);

@@ -14,75 +14,9 @@
 #include "absl/strings/string_view.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/types.pb.h"
+#include "storage/write_set.h"
 
 namespace dagd {
-
-// Job ids are "j" followed by a decimal sequence number. The number orders
-// jobs by submission and keys every record of a job in the store.
-std::string JobIdFromSeq(uint64_t seq);
-std::optional<uint64_t> SeqFromJobId(absl::string_view job_id);
-
-// A result as the store keeps it: its bytes, or where the object store
-// keeps them (a result over the inline limit; `data` is then empty).
-struct StoredResult {
-  std::string data;
-  std::string content_type;
-  // Shared and immutable: results are copied into every turn's writes.
-  std::shared_ptr<const v1::ObjectRef> ref;  // null: inline
-};
-
-// One finished job to remove from the store, every record of it. Planned
-// from a view (MetaReadView::PlanJobDeletion), applied by a Commit.
-struct JobDeletion {
-  uint64_t seq = 0;
-  uint32_t total_tasks = 0;
-  // The job's request id when it still names this job (its mapping goes
-  // too); empty otherwise.
-  std::string request_id;
-};
-
-// Everything one scheduler turn changes. MetaStore::Commit applies it
-// atomically: all of it is stored or none of it.
-struct WriteSet {
-  struct NewJob {
-    uint64_t seq = 0;
-    v1::JobSpec spec;  // tasks included; stored one record per task
-    v1::JobStatus status;
-    std::string request_id;  // empty: none
-  };
-  struct TaskWrite {
-    uint64_t seq = 0;
-    uint32_t index = 0;
-    v1::TaskStatus status;
-  };
-  struct ResultWrite {
-    uint64_t seq = 0;
-    uint32_t index = 0;
-    StoredResult result;
-  };
-
-  std::vector<NewJob> new_jobs;
-  std::vector<std::pair<uint64_t, v1::JobStatus>> job_statuses;
-  std::vector<TaskWrite> task_statuses;
-  std::vector<ResultWrite> results;
-  // Finished jobs deleted (DeleteJob, the retention sweep). A deleted job's
-  // sequence number is never handed out again.
-  std::vector<JobDeletion> deleted_jobs;
-
-  bool empty() const {
-    return new_jobs.empty() && job_statuses.empty() && task_statuses.empty() &&
-           results.empty() && deleted_jobs.empty();
-  }
-};
-
-// Everything stored about one job, as recovery needs it.
-struct StoredJob {
-  uint64_t seq = 0;
-  v1::JobSpec spec;  // with its tasks, in submission order
-  v1::JobStatus status;
-  // Task statuses that were written (terminal ones), by task index.
-  std::vector<std::pair<uint32_t, v1::TaskStatus>> task_statuses;
-};
 
 // The store as it was at one moment: every read through one view sees the
 // same committed state, whatever is committed or deleted after the view was

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/base/logging.h"
 #include "worker/attempt_observer.h"
-#include "worker/logging.h"
 
 namespace dagd {
 

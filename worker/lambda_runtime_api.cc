@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "worker/logging.h"
+#include "storage/base/logging.h"
 
 namespace dagd {
 namespace {

@@ -26,19 +26,19 @@
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "storage/aws_credentials.h"
+#include "storage/base/clock.h"
+#include "storage/base/http_status_server.h"
+#include "storage/base/logging.h"
 #include "storage/object_store.h"
 #include "storage/s3_object_store.h"
 #include "worker/attempt_observers.h"
 #include "worker/builtins.h"
-#include "worker/clock.h"
 #include "worker/exec_runtime.h"
 #include "worker/function_registry.h"
 #include "worker/function_runtime.h"
 #include "worker/grpc_health_server.h"
-#include "worker/http_status_server.h"
 #include "worker/lambda_runtime.h"
 #include "worker/lambda_runtime_api.h"
-#include "worker/logging.h"
 #include "worker/plugin_loader.h"
 #include "worker/task_runtime.h"
 #include "worker/worker_metrics.h"
@@ -413,7 +413,7 @@ int RunLambda(const std::string& endpoint,
   }
   dagd::LambdaRuntimeOptions options;
   options.store_bucket = EnvOrEmpty("DAGD_S3_BUCKET");
-  dagd::RealClock clock;
+  dagd::SystemClock clock;
   dagd::FailedAttemptLog failure_log(log);
   dagd::LambdaRuntime runtime(options, api.get(), &runtimes.list,
                               store->store.get(), &clock, log, &failure_log);
@@ -454,7 +454,7 @@ int main(int argc, char** argv) {
   dagd::ObserverFanOut observers({&metrics, &failure_log});
   StatusServers servers = StartStatusServers(&status, &metrics, log);
 
-  dagd::RealClock clock;
+  dagd::SystemClock clock;
   std::mt19937_64 random_engine{std::random_device{}()};
   auto uniform = [&random_engine] {
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);

@@ -11,9 +11,9 @@
 
 #include "absl/status/statusor.h"
 #include "dagd/v1/worker_service.pb.h"
+#include "storage/base/clock.h"
 #include "worker/attempt_observer.h"
 #include "worker/cancellation.h"
-#include "worker/clock.h"
 #include "worker/function_registry.h"
 #include "worker/outbox.h"
 #include "worker/task_objects.h"

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "worker/backoff.h"
+#include "storage/base/backoff.h"
 #include "worker/worker_session.h"
 
 namespace dagd {

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
-#include "worker/logging.h"
+#include "storage/base/logging.h"
 #include "worker/outbox.h"
 #include "worker/task_executor.h"
 #include "worker/worker_options.h"

@@ -202,7 +202,7 @@ class Harness {
     scheduler_.OnTaskResult(worker, std::move(result));
   }
 
-  testing::FakeClock clock_;
+  FakeClock clock_;
   Scheduler scheduler_;
   uint64_t next_seq_ = 1;
 };

@@ -127,7 +127,7 @@ class RetentionTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  testing::FakeClock clock_;
+  FakeClock clock_;
   std::unique_ptr<RocksMetaStore> store_;
   CommittingDeleter deleter_{&store_};
   v1::ObjectRef ref_of_j2_;

@@ -115,7 +115,7 @@ class SchedulerTest : public ::testing::Test {
     return time;
   }
 
-  testing::FakeClock clock_;
+  FakeClock clock_;
   double random_ = 0.0;
   Scheduler scheduler_;
   uint64_t next_seq_ = 1;

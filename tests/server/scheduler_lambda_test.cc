@@ -74,7 +74,7 @@ class SchedulerLambdaTest : public ::testing::Test {
     return {to_worker, to_lambda};
   }
 
-  testing::FakeClock clock_;
+  FakeClock clock_;
   Scheduler scheduler_;
   uint64_t next_seq_ = 1;
 };

@@ -15,8 +15,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "server/clock.h"
 #include "server/coordinator.h"
+#include "storage/base/clock.h"
 #include "storage/rocksdb_meta_store.h"
 #include "tests/testutil/process.h"
 

@@ -8,30 +8,11 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "tests/testutil/fake_clock.h"
 #include "worker/attempt_observer.h"
-#include "worker/clock.h"
 #include "worker/outbox.h"
 
 namespace dagd {
-
-// A clock that stands still unless told to move.
-class FakeClock : public Clock {
- public:
-  explicit FakeClock(absl::Time now = absl::FromUnixMillis(1700000000000))
-      : now_(now) {}
-  absl::Time Now() override {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
-};
 
 // Records reports; tests wait for a number of results with a deadline.
 class RecordingReporter : public TaskReporter {

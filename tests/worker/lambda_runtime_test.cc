@@ -114,7 +114,7 @@ class LambdaRuntimeTest : public ::testing::Test {
   std::unique_ptr<LambdaRuntimeApi> api_;
   FunctionRegistry registry_;
   TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
-  RealClock clock_;
+  SystemClock clock_;
   LambdaRuntimeOptions options_;
   int invocations_ = 0;
   absl::Mutex log_mu_;

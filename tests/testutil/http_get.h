@@ -1,8 +1,8 @@
 // A minimal blocking HTTP/1.1 GET over loopback for tests of the status
 // pages: no client library needed, and the reply is read until the server
 // closes the connection.
-#ifndef DAGD_TESTS_WORKER_HTTP_GET_H_
-#define DAGD_TESTS_WORKER_HTTP_GET_H_
+#ifndef DAGD_TESTS_TESTUTIL_HTTP_GET_H_
+#define DAGD_TESTS_TESTUTIL_HTTP_GET_H_
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -58,4 +58,4 @@ inline HttpReply HttpGet(int port, const std::string& path) {
 
 }  // namespace dagd
 
-#endif  // DAGD_TESTS_WORKER_HTTP_GET_H_
+#endif  // DAGD_TESTS_TESTUTIL_HTTP_GET_H_

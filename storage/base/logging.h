@@ -1,8 +1,8 @@
 // The log of dagd and dagd-worker: one line per notable event on stderr, as
 // text for people or as one JSON object per line for log collectors
 // (--log_format).
-#ifndef DAGD_WORKER_LOGGING_H_
-#define DAGD_WORKER_LOGGING_H_
+#ifndef DAGD_STORAGE_BASE_LOGGING_H_
+#define DAGD_STORAGE_BASE_LOGGING_H_
 
 #include <functional>
 #include <string>
@@ -55,4 +55,4 @@ LogFn StderrLogger(LogFormat format);
 
 }  // namespace dagd
 
-#endif  // DAGD_WORKER_LOGGING_H_
+#endif  // DAGD_STORAGE_BASE_LOGGING_H_

@@ -1,4 +1,4 @@
-#include "worker/logging.h"
+#include "storage/base/logging.h"
 
 #include <cstdio>
 #include <utility>

@@ -3,8 +3,8 @@
 // while a health callback says so and 503 "unavailable" otherwise. Nothing
 // in it is specific to the worker, so the coordinator can serve the same
 // pages the same way.
-#ifndef DAGD_WORKER_HTTP_STATUS_SERVER_H_
-#define DAGD_WORKER_HTTP_STATUS_SERVER_H_
+#ifndef DAGD_STORAGE_BASE_HTTP_STATUS_SERVER_H_
+#define DAGD_STORAGE_BASE_HTTP_STATUS_SERVER_H_
 
 #include <functional>
 #include <memory>
@@ -56,4 +56,4 @@ absl::StatusOr<std::string> CivetListeningPort(const std::string& listen);
 
 }  // namespace dagd
 
-#endif  // DAGD_WORKER_HTTP_STATUS_SERVER_H_
+#endif  // DAGD_STORAGE_BASE_HTTP_STATUS_SERVER_H_

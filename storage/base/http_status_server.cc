@@ -1,4 +1,4 @@
-#include "worker/http_status_server.h"
+#include "storage/base/http_status_server.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>

@@ -1,4 +1,4 @@
-#include "worker/http_status_server.h"
+#include "storage/base/http_status_server.h"
 
 #include <atomic>
 #include <memory>
@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
-#include "tests/worker/http_get.h"
+#include "tests/testutil/http_get.h"
 
 namespace dagd {
 namespace {

@@ -1,7 +1,7 @@
 // Exponential backoff with jitter for reconnecting: many workers that lost
 // the same coordinator must not all knock again at the same instant.
-#ifndef DAGD_WORKER_BACKOFF_H_
-#define DAGD_WORKER_BACKOFF_H_
+#ifndef DAGD_STORAGE_BASE_BACKOFF_H_
+#define DAGD_STORAGE_BASE_BACKOFF_H_
 
 #include <functional>
 
@@ -31,4 +31,4 @@ class Backoff {
 
 }  // namespace dagd
 
-#endif  // DAGD_WORKER_BACKOFF_H_
+#endif  // DAGD_STORAGE_BASE_BACKOFF_H_

@@ -1,4 +1,4 @@
-#include "worker/backoff.h"
+#include "storage/base/backoff.h"
 
 #include "gtest/gtest.h"
 

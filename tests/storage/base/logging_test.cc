@@ -1,13 +1,27 @@
-#include "worker/logging.h"
+#include "storage/base/logging.h"
 
+#include <string>
+
+#include "absl/status/statusor.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "worker/json_util.h"
 
 namespace dagd {
 namespace {
 
 using ::testing::HasSubstr;
+
+// A log line as the collector reading it sees it.
+absl::StatusOr<google::protobuf::Value> ParseJson(const std::string& text) {
+  google::protobuf::Value value;
+  auto status = google::protobuf::util::JsonStringToMessage(text, &value);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(status.message().as_string());
+  }
+  return value;
+}
 
 const absl::Time kTime = absl::FromUnixMillis(1700000000123);
 

@@ -1,0 +1,23 @@
+#include "storage/write_set.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace dagd {
+
+std::string JobIdFromSeq(uint64_t seq) { return absl::StrCat("j", seq); }
+
+std::optional<uint64_t> SeqFromJobId(absl::string_view job_id) {
+  if (job_id.size() < 2 || job_id[0] != 'j') return std::nullopt;
+  uint64_t seq = 0;
+  for (char c : job_id.substr(1)) {
+    if (!absl::ascii_isdigit(c)) return std::nullopt;
+  }
+  if (!absl::SimpleAtoi(job_id.substr(1), &seq) || seq == 0) {
+    return std::nullopt;
+  }
+  return seq;
+}
+
+}  // namespace dagd
