@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -30,20 +29,15 @@ void SendEnd(WatchSink& sink, const v1::JobStatus& ended) {
   sink.Send(std::move(finished));
 }
 
-std::function<double()> MakeRandom() {
-  auto gen = std::make_shared<absl::BitGen>();
-  return [gen] { return absl::Uniform(*gen, 0.0, 1.0); };
-}
-
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options, MetaStore* store,
-                         Clock* clock)
+                         Clock* clock, std::function<double()> uniform)
     : options_(std::move(options)),
       store_(store),
       clock_(clock),
       queries_(options_.queries),
-      scheduler_(options_.scheduler, clock, MakeRandom()) {}
+      scheduler_(options_.scheduler, clock, std::move(uniform)) {}
 
 Coordinator::~Coordinator() { Stop(); }
 

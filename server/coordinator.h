@@ -89,7 +89,11 @@ class Coordinator : public JobDeleter {
   template <typename T>
   using Reply = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
-  Coordinator(CoordinatorOptions options, MetaStore* store, Clock* clock);
+  // `store` and `clock` are not owned and must outlive the coordinator.
+  // `uniform` returns random numbers in [0, 1) (retry jitter); it is called
+  // on the loop thread only.
+  Coordinator(CoordinatorOptions options, MetaStore* store, Clock* clock,
+              std::function<double()> uniform);
   ~Coordinator() override;
 
   // Reads what the store needs read at start, then starts the loop.

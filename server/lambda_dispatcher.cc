@@ -10,10 +10,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "dagd/v1/lambda.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "storage/aws_sigv4.h"
+#include "storage/base/backoff.h"
 
 namespace dagd {
 namespace {
@@ -68,10 +68,12 @@ struct LambdaDispatcher::Call {
 
 LambdaDispatcher::LambdaDispatcher(LambdaOptions options,
                                    AwsCredentialsProvider* credentials,
+                                   Clock* clock,
                                    std::function<double()> uniform,
                                    Report report)
     : options_(std::move(options)),
       credentials_(credentials),
+      clock_(clock),
       uniform_(std::move(uniform)),
       report_(std::move(report)),
       payloads_(options_.object_store, options_.store) {}
@@ -225,14 +227,11 @@ void LambdaDispatcher::Retry(std::unique_ptr<Call> call, absl::Duration after,
     return;
   }
   MoveOutputKey(*call);
-  // Exponential backoff with jitter in [0.5, 1.0], or what the service
-  // asked for if that is longer.
-  absl::Duration backoff = options_.retry_initial;
-  for (uint32_t i = 1; i < call->retries && backoff < options_.retry_max; ++i) {
-    backoff *= 2;
-  }
-  backoff = std::min(backoff, options_.retry_max) * (0.5 + 0.5 * uniform_());
-  call->retry_at = absl::Now() + std::max(after, backoff);
+  // Exponential backoff with jitter, or what the service asked for if that
+  // is longer.
+  const absl::Duration backoff = BackoffDelay(
+      {options_.retry_initial, options_.retry_max}, call->retries, uniform_());
+  call->retry_at = clock_->Now() + std::max(after, backoff);
   waiting_.push_back(std::move(call));
 }
 
@@ -261,7 +260,7 @@ void LambdaDispatcher::Complete(Call& call, v1::TaskResult result) {
   payloads_.DeleteLater(std::move(call.temp_keys));
   *result.mutable_task() = call.assignment.task();
   result.set_started_unix_ms(call.started_ms);
-  result.set_finished_unix_ms(absl::ToUnixMillis(absl::Now()));
+  result.set_finished_unix_ms(UnixMillis(clock_->Now()));
   v1::WorkerMessage message;
   *message.mutable_batch()->add_results() = std::move(result);
   report_(std::move(message));
@@ -404,7 +403,7 @@ void LambdaDispatcher::StartShrunk() {
 }
 
 void LambdaDispatcher::Loop() {
-  absl::Time next_heartbeat = absl::Now();
+  absl::Time next_heartbeat = clock_->Now();
   while (true) {
     std::vector<v1::Assignment> incoming;
     std::vector<v1::TaskRef> cancels;
@@ -414,7 +413,7 @@ void LambdaDispatcher::Loop() {
       incoming.swap(incoming_);
       cancels.swap(cancels_);
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_->Now();
     if (now >= next_heartbeat) {
       v1::WorkerMessage heartbeat;
       heartbeat.mutable_heartbeat()->set_busy_slots(running_.size() +
@@ -424,7 +423,7 @@ void LambdaDispatcher::Loop() {
     }
     for (v1::Assignment& a : incoming) {
       auto call = std::make_unique<Call>();
-      call->started_ms = absl::ToUnixMillis(now);
+      call->started_ms = UnixMillis(now);
       v1::LambdaInvocation invocation =
           MakeInvocation(std::move(a), options_.object_store);
       call->body = InvocationBody(invocation);
@@ -481,7 +480,7 @@ void LambdaDispatcher::Loop() {
       if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
     }
     const int64_t wait_ms = std::clamp<int64_t>(
-        absl::ToInt64Milliseconds(next_wakeup - absl::Now()), 0, 1000);
+        absl::ToInt64Milliseconds(next_wakeup - clock_->Now()), 0, 1000);
     curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
   }
 }

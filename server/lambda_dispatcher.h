@@ -29,6 +29,7 @@
 #include "server/dispatcher.h"
 #include "server/lambda_payloads.h"
 #include "storage/aws_credentials.h"
+#include "storage/base/clock.h"
 
 namespace dagd {
 
@@ -61,10 +62,13 @@ class LambdaDispatcher : public InProcessDispatcher {
   // the dispatcher's worker id). Called on the dispatcher's thread.
   using Report = std::function<void(v1::WorkerMessage)>;
 
-  // `credentials` is not owned and must outlive the dispatcher. `uniform`
-  // returns random numbers in [0, 1), for retry jitter.
+  // `credentials` and `clock` are not owned and must outlive the
+  // dispatcher. Every time it reports, and when a retry is due, comes from
+  // `clock`, read on the dispatcher's thread. `uniform` returns random
+  // numbers in [0, 1), for retry jitter (called on the dispatcher's thread).
   LambdaDispatcher(LambdaOptions options, AwsCredentialsProvider* credentials,
-                   std::function<double()> uniform, Report report);
+                   Clock* clock, std::function<double()> uniform,
+                   Report report);
   ~LambdaDispatcher() override;
 
   void Start();
@@ -102,6 +106,7 @@ class LambdaDispatcher : public InProcessDispatcher {
 
   const LambdaOptions options_;
   AwsCredentialsProvider* const credentials_;
+  Clock* const clock_;
   const std::function<double()> uniform_;
   const Report report_;
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -118,6 +119,13 @@ ABSL_FLAG(absl::Duration, recovery_grace, absl::Seconds(5),
 
 namespace dagd {
 namespace {
+
+// A source of random numbers in [0, 1) for one thread: each user gets its
+// own (absl::BitGen is not thread-safe).
+std::function<double()> MakeUniform() {
+  auto gen = std::make_shared<absl::BitGen>();
+  return [gen] { return absl::Uniform(*gen, 0.0, 1.0); };
+}
 
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
@@ -247,7 +255,7 @@ int Run() {
               << " bytes go to " << result_objects->Describe();
   }
   SystemClock clock;
-  Coordinator coordinator(options, store->get(), &clock);
+  Coordinator coordinator(options, store->get(), &clock, MakeUniform());
   coordinator.SetResultObjects(result_objects.get());
   std::atomic<bool> fatal{false};
   coordinator.SetFatalHandler([&fatal](const absl::Status&) {
@@ -300,10 +308,8 @@ int Run() {
     lambda_options.object_store = options.scheduler.object_store;
     lambda_options.store = result_store->get();
     const WorkerId id = coordinator.NewWorkerId();
-    auto gen = std::make_shared<absl::BitGen>();
     lambda = std::make_shared<LambdaDispatcher>(
-        lambda_options, aws_credentials.get(),
-        [gen] { return absl::Uniform(*gen, 0.0, 1.0); },
+        lambda_options, aws_credentials.get(), &clock, MakeUniform(),
         [&coordinator, id](v1::WorkerMessage message) {
           coordinator.WorkerMessage(id, std::move(message));
         });

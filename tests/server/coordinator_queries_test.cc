@@ -242,8 +242,8 @@ class CoordinatorQueriesTest : public ::testing::Test {
     // Only acknowledgements sync.
     options.sync_interval = absl::Hours(1);
     options.queries = Queries();
-    coordinator_ =
-        std::make_unique<Coordinator>(options, store_.get(), &clock_);
+    coordinator_ = std::make_unique<Coordinator>(options, store_.get(), &clock_,
+                                                 [] { return 0.5; });
     ASSERT_EQ(coordinator_->Start(), absl::OkStatus());
     const WorkerId id = coordinator_->NewWorkerId();
     worker_ = std::make_shared<AnsweringWorker>(coordinator_.get(), id);

@@ -185,8 +185,8 @@ class StoreFaultTest : public ::testing::Test {
     CoordinatorOptions options = Options();
     // Only acknowledgements sync: a periodic sync cannot hide a missing one.
     options.sync_interval = absl::Hours(1);
-    coordinator_ =
-        std::make_unique<Coordinator>(options, faulty_.get(), &clock_);
+    coordinator_ = std::make_unique<Coordinator>(
+        options, faulty_.get(), &clock_, [this] { return Uniform(); });
     coordinator_->SetFatalHandler([this](const absl::Status& status) {
       fatal_status_ = status;
       if (++fatal_calls_ == 1) fatal_.Notify();
@@ -260,7 +260,15 @@ class StoreFaultTest : public ::testing::Test {
     EXPECT_EQ(watch->WaitForFailure().code(), absl::StatusCode::kUnavailable);
   }
 
+  // The coordinator's source of randomness: counts its draws.
+  double Uniform() {
+    if (uniform_draws_.fetch_add(1) == 0) first_draw_.Notify();
+    return 0.5;
+  }
+
   SystemClock clock_;
+  std::atomic<int> uniform_draws_{0};
+  absl::Notification first_draw_;
   std::unique_ptr<testing::TempDir> dir_;
   std::unique_ptr<RocksMetaStore> rocks_;
   std::unique_ptr<FailingMetaStore> faulty_;
@@ -385,6 +393,24 @@ TEST_F(StoreFaultTest, DuplicateRequestIsAnsweredOnlyAfterASync) {
   EXPECT_FALSE(waiting.answered());
   coordinator_->CloseStreams();
   EXPECT_EQ(waiting.Get().status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A failed attempt's retry is delayed by a backoff with jitter, drawn from
+// the random source the coordinator was given (not one of its own).
+TEST_F(StoreFaultTest, RetryJitterComesFromTheInjectedRandomSource) {
+  auto worker = std::make_shared<RecordingWorkerSink>();
+  const WorkerId id = ConnectWorker(worker);
+  ASSERT_TRUE(Submit(Request(R"({"tasks": [{"id": "a", "fn": "const",
+      "args": {"value": 1}, "retry": {"maxAttempts": 2}}]})"))
+                  .ok());
+  absl::StatusOr<v1::Assignment> assigned = worker->WaitForAssignment(0);
+  ASSERT_TRUE(assigned.ok()) << assigned.status();
+  v1::WorkerMessage failed;
+  v1::TaskResult* result = failed.mutable_batch()->add_results();
+  *result->mutable_task() = assigned->task();
+  result->set_error("injected: first attempt fails");
+  coordinator_->WorkerMessage(id, std::move(failed));
+  EXPECT_TRUE(first_draw_.WaitForNotificationWithTimeout(kWait));
 }
 
 // With results kept in S3, a worker that cannot read them (one built before
