@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -13,37 +14,96 @@ namespace {
 
 constexpr int kMaxMessageBytes = 256 << 20;
 
-void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
-  if (timeout == absl::InfiniteDuration()) return;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+void SetDeadline(grpc::ClientContext& context, absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return;
+  context.set_deadline(absl::ToChronoTime(deadline));
+}
+
+// A call that waited `waited`, to its deadline, for a connection that
+// never came.
+absl::Status NoConnection(absl::Duration waited) {
+  return absl::UnavailableError(absl::StrCat(
+      "no connection within ",
+      // Rounded: a 2s deadline reads "2s", not "2.0013s".
+      absl::FormatDuration(absl::Trunc(waited + absl::Milliseconds(50),
+                                       absl::Milliseconds(100))),
+      "; is it running?"));
 }
 
 }  // namespace
 
 Client::Client(std::unique_ptr<v1::JobService::StubInterface> stub,
-               ClientOptions options)
-    : stub_(std::move(stub)), options_(options) {}
+               ClientOptions options,
+               std::shared_ptr<grpc::ChannelInterface> channel)
+    : stub_(std::move(stub)),
+      options_(std::move(options)),
+      channel_(std::move(channel)) {}
 
 std::unique_ptr<Client> Client::Connect(const std::string& address,
                                         ClientOptions options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // gRPC's own pace of reconnecting grows to 120 s by default: a dagd back
+  // after a minute would then go unnoticed for another. The minimum
+  // connect timeout (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS) stays at its 20 s:
+  // a short one cuts handshakes with a dagd that has just started.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(kInitialRetryPause)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(kMaxRetryPause)));
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       address, grpc::InsecureChannelCredentials(), args);
-  return std::make_unique<Client>(v1::JobService::NewStub(channel), options);
+  return std::make_unique<Client>(v1::JobService::NewStub(channel),
+                                  std::move(options), channel);
+}
+
+absl::Time Client::DeadlineAfter(absl::Duration timeout) const {
+  if (timeout == absl::InfiniteDuration()) return absl::InfiniteFuture();
+  return options_.now() + timeout;
+}
+
+Outage Client::NewOutage(absl::Duration budget, absl::Time deadline,
+                         const ConnectionCallback& on_connection) const {
+  return Outage(budget, deadline, options_.now, options_.sleep, on_connection);
 }
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> Client::Call(UnaryMethod<Request, Response> method,
                                       const Request& request) {
+  return CallUntil(method, request, DeadlineAfter(options_.call_timeout));
+}
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> Client::CallUntil(
+    UnaryMethod<Request, Response> method, const Request& request,
+    absl::Time deadline) {
   grpc::ClientContext context;
-  SetDeadline(context, options_.call_timeout);
+  SetDeadline(context, deadline);
+  context.set_wait_for_ready(options_.wait_for_ready);
+  const absl::Time start = options_.now();
   Response response;
   const grpc::Status status =
       (stub_.get()->*method)(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  if (status.ok()) return response;
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+      channel_ != nullptr &&
+      channel_->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
+    // Waited for a connection that never came: unreachable, not slow.
+    return NoConnection(deadline - start);
+  }
+  return FromGrpcStatus(status);
+}
+
+absl::Status Client::AwaitChannel() {
+  if (!options_.wait_for_ready || channel_ == nullptr) return absl::OkStatus();
+  const absl::Time start = options_.now();
+  const absl::Time deadline = DeadlineAfter(options_.call_timeout);
+  // InfiniteFuture() becomes time_point::max(), which gRPC reads as none.
+  if (channel_->WaitForConnected(absl::ToChronoTime(deadline))) {
+    return absl::OkStatus();
+  }
+  return NoConnection(deadline - start);
 }
 
 absl::StatusOr<std::string> Client::Submit(const v1::JobSpec& job,
@@ -57,22 +117,80 @@ absl::StatusOr<std::string> Client::Submit(const v1::JobSpec& job,
 }
 
 absl::StatusOr<v1::SubmitJobResponse> Client::SubmitJob(
-    const v1::SubmitJobRequest& request) {
-  return Call(&v1::JobService::StubInterface::SubmitJob, request);
+    const v1::SubmitJobRequest& request,
+    const ConnectionCallback& on_connection) {
+  const absl::Time deadline = DeadlineAfter(options_.call_timeout);
+  if (request.request_id().empty()) {
+    return CallUntil(&v1::JobService::StubInterface::SubmitJob, request,
+                     deadline);
+  }
+  // The whole call's deadline bounds the retries: a submission is a unary
+  // call, however many tries it takes.
+  Outage outage = NewOutage(absl::InfiniteDuration(), deadline, on_connection);
+  return SubmitRetrying(request, deadline, outage);
+}
+
+absl::StatusOr<v1::SubmitJobResponse> Client::SubmitRetrying(
+    const v1::SubmitJobRequest& request, absl::Time deadline, Outage& outage) {
+  while (true) {
+    const absl::Time until = std::min(deadline, outage.give_up_at());
+    absl::StatusOr<v1::SubmitJobResponse> response =
+        CallUntil(&v1::JobService::StubInterface::SubmitJob, request, until);
+    if (response.ok()) {
+      outage.Reached();
+      return response;
+    }
+    if (!IsConnectionLoss(response.status())) return response.status();
+    if (options_.now() >= until) {
+      // Out of time: a first try says why itself ("no connection within
+      // 30s"); after a loss, the outage says what began it.
+      return outage.lost() ? outage.GiveUp() : response.status();
+    }
+    // The try may have reached dagd before the connection broke; the same
+    // request_id makes the next one return that job rather than a second.
+    outage.Lost(response.status());
+    if (!outage.Pause()) return outage.GiveUp();
+  }
 }
 
 absl::StatusOr<v1::SubmitJobResponse> Client::SubmitAndWait(
-    const v1::JobSpec& job, const std::string& request_id) {
+    const v1::JobSpec& job, const std::string& request_id,
+    const ConnectionCallback& on_connection) {
   v1::SubmitJobRequest request;
   *request.mutable_job() = job;
   request.set_request_id(request_id);
   request.set_wait(true);
-  grpc::ClientContext context;
-  SetDeadline(context, options_.watch_timeout);
-  v1::SubmitJobResponse response;
-  const grpc::Status status = stub_->SubmitJob(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  const absl::Time deadline = DeadlineAfter(options_.watch_timeout);
+  absl::StatusOr<v1::SubmitJobResponse> response;
+  {
+    // Fail-fast, as a watch is: waiting for readiness would have no bound
+    // but the job's own (none by default).
+    grpc::ClientContext context;
+    SetDeadline(context, deadline);
+    v1::SubmitJobResponse answer;
+    const grpc::Status status = stub_->SubmitJob(&context, request, &answer);
+    if (status.ok()) return answer;
+    response = FromGrpcStatus(status);
+  }
+  if (request_id.empty() || !IsConnectionLoss(response.status()) ||
+      options_.reconnect_timeout <= absl::ZeroDuration()) {
+    return response;
+  }
+  // Lost before the job's end, maybe after dagd took the job: submit again
+  // with the same request_id, without waiting (it returns the job the lost
+  // try made, if it made one), then wait for that job.
+  Outage outage =
+      NewOutage(options_.reconnect_timeout, deadline, on_connection);
+  outage.Lost(response.status());
+  request.set_wait(false);
+  absl::StatusOr<v1::SubmitJobResponse> submitted =
+      SubmitRetrying(request, deadline, outage);
+  if (!submitted.ok()) return submitted.status();
+  absl::StatusOr<v1::JobStatus> final_status =
+      Follow(submitted->job_id(), nullptr, on_connection, deadline);
+  if (!final_status.ok()) return final_status.status();
+  *submitted->mutable_final_status() = *std::move(final_status);
+  return submitted;
 }
 
 absl::StatusOr<v1::JobStatus> Client::Get(const std::string& job_id) {
@@ -89,19 +207,57 @@ absl::StatusOr<v1::ListJobsResponse> Client::ListJobs(
   return Call(&v1::JobService::StubInterface::ListJobs, request);
 }
 
-absl::StatusOr<v1::JobStatus> Client::Watch(const std::string& job_id,
-                                            const EventCallback& on_event) {
+absl::StatusOr<v1::JobStatus> Client::Watch(
+    const std::string& job_id, const EventCallback& on_event,
+    const ConnectionCallback& on_connection) {
+  return Follow(job_id, on_event, on_connection,
+                DeadlineAfter(options_.watch_timeout));
+}
+
+absl::StatusOr<v1::JobStatus> Client::Wait(
+    const std::string& job_id, const ConnectionCallback& on_connection) {
+  return Follow(job_id, nullptr, on_connection,
+                DeadlineAfter(options_.watch_timeout));
+}
+
+absl::StatusOr<v1::JobStatus> Client::Follow(
+    const std::string& job_id, const EventCallback& on_event,
+    const ConnectionCallback& on_connection, absl::Time deadline) {
+  Outage outage =
+      NewOutage(options_.reconnect_timeout, deadline, on_connection);
+  const EventCallback reached = [&](const v1::JobEvent& event) {
+    outage.Reached();
+    if (on_event) on_event(event);
+  };
+  while (true) {
+    // Without a callback nobody looks at task events: ask for the end only.
+    absl::StatusOr<v1::JobStatus> final_status =
+        WatchOnce(job_id, /*end_only=*/!on_event, reached, deadline);
+    if (final_status.ok() || !IsConnectionLoss(final_status.status())) {
+      return final_status;
+    }
+    outage.Lost(final_status.status());
+    if (absl::Status back = AwaitCoordinator(job_id, deadline, outage);
+        !back.ok()) {
+      return back;
+    }
+  }
+}
+
+absl::StatusOr<v1::JobStatus> Client::WatchOnce(const std::string& job_id,
+                                                bool end_only,
+                                                const EventCallback& on_event,
+                                                absl::Time deadline) {
   grpc::ClientContext context;
-  SetDeadline(context, options_.watch_timeout);
+  SetDeadline(context, deadline);
   v1::WatchJobRequest request;
   request.set_job_id(job_id);
-  // Without a callback nobody looks at task events: ask for the end only.
-  request.set_end_only(!on_event);
+  request.set_end_only(end_only);
   std::unique_ptr<grpc::ClientReaderInterface<v1::JobEvent>> reader =
       stub_->WatchJob(&context, request);
   v1::JobEvent event;
   while (reader->Read(&event)) {
-    if (on_event) on_event(event);
+    on_event(event);
     if (event.has_finished()) {
       // `finished` is the last event by contract. Cancelling instead of
       // reading on means a server that keeps the stream open cannot hang
@@ -118,8 +274,33 @@ absl::StatusOr<v1::JobStatus> Client::Watch(const std::string& job_id,
                    " before the job finished; watch again to continue"));
 }
 
-absl::StatusOr<v1::JobStatus> Client::Wait(const std::string& job_id) {
-  return Watch(job_id, nullptr);
+absl::Status Client::AwaitCoordinator(const std::string& job_id,
+                                      absl::Time deadline, Outage& outage) {
+  // Zero reconnect_timeout: no retry at all, not even one probe.
+  if (options_.reconnect_timeout <= absl::ZeroDuration()) {
+    return outage.GiveUp();
+  }
+  v1::GetJobRequest request;
+  request.set_job_id(job_id);
+  while (true) {
+    // A unary call that waits for the channel: it returns the moment dagd
+    // answers, where a stream could not be bounded by the outage alone.
+    absl::StatusOr<v1::JobStatus> job =
+        CallUntil(&v1::JobService::StubInterface::GetJob, request,
+                  std::min(deadline, outage.give_up_at()));
+    if (job.ok()) {
+      outage.Reached();
+      return absl::OkStatus();
+    }
+    // Out of time (the call waited to the end), or the pause would be.
+    if (options_.now() >= outage.give_up_at()) return outage.GiveUp();
+    // A job dagd no longer knows, or any other answer, ends the wait.
+    if (!IsConnectionLoss(job.status()) &&
+        !absl::IsDeadlineExceeded(job.status())) {
+      return job.status();
+    }
+    if (!outage.Pause()) return outage.GiveUp();
+  }
 }
 
 absl::StatusOr<v1::CancelJobResponse> Client::Cancel(
@@ -161,10 +342,13 @@ absl::StatusOr<v1::GetResultResponse> Client::Result(
 absl::Status Client::ReadResult(const std::string& job_id,
                                 const std::string& task_id,
                                 const ChunkCallback& on_chunk) {
+  if (absl::Status connected = AwaitChannel(); !connected.ok()) {
+    return connected;
+  }
   grpc::ClientContext context;
   // A large result takes as long as it takes to move: the watch timeout
   // (long by default) rather than the call timeout.
-  SetDeadline(context, options_.watch_timeout);
+  SetDeadline(context, DeadlineAfter(options_.watch_timeout));
   v1::GetResultRequest request;
   request.set_job_id(job_id);
   request.set_task_id(task_id);

@@ -6,7 +6,19 @@
 // INVALID_ARGUMENT names the task and the problem, UNAVAILABLE means it could
 // not be reached and is worth retrying.
 //
-// Thread-safe: the stub is, and the Client holds no other mutable state.
+// Riding through a restart of dagd (kill -9, upgrade, a rescheduled pod):
+// - Unary calls wait for a coordinator that cannot be reached yet, up to
+//   their deadline (gRPC wait-for-ready), instead of failing at once.
+// - A submission with a request_id is sent again, with the same id, when
+//   the connection breaks before the answer: dagd returns the job the first
+//   try created, if it got that far, so the job exists once.
+// - Watch, Wait and SubmitAndWait reconnect when the coordinator is lost,
+//   for up to reconnect_timeout per outage, and go on from the job's
+//   current state; each loss and return is reported to an optional
+//   ConnectionCallback (client/reconnect.h).
+//
+// Thread-safe: the stub and the channel are, and the Client holds no other
+// mutable state.
 #ifndef DAGD_CLIENT_CLIENT_H_
 #define DAGD_CLIENT_CLIENT_H_
 
@@ -16,7 +28,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/reconnect.h"
 #include "dagd/v1/job_service.grpc.pb.h"
 
 namespace dagd {
@@ -27,33 +41,59 @@ struct ClientOptions {
   // Deadline of a whole Watch()/Wait(). None by default: jobs may run for
   // days, and the stream is idle while a long task runs.
   absl::Duration watch_timeout = absl::InfiniteDuration();
+  // How long Watch, Wait and SubmitAndWait keep trying to reach a
+  // coordinator they lost (or could not reach at first), per outage, before
+  // they give up with UNAVAILABLE. Zero: give up at once.
+  absl::Duration reconnect_timeout = absl::Seconds(60);
+  // Unary calls wait for an unreachable coordinator until their deadline
+  // (gRPC wait-for-ready). False: they fail at once with UNAVAILABLE.
+  bool wait_for_ready = true;
+  // The clock that reconnection deadlines are measured on, and the pause
+  // between attempts; tests replace both.
+  std::function<absl::Time()> now = [] { return absl::Now(); };
+  std::function<void(absl::Duration)> sleep = [](absl::Duration d) {
+    absl::SleepFor(d);
+  };
 };
 
 class Client {
  public:
   using EventCallback = std::function<void(const v1::JobEvent&)>;
 
+  // `channel`, when given, is the one `stub` uses: with it, a unary call
+  // that timed out while the channel never connected says the coordinator
+  // was unreachable (UNAVAILABLE) rather than slow (DEADLINE_EXCEEDED).
   explicit Client(std::unique_ptr<v1::JobService::StubInterface> stub,
-                  ClientOptions options = {});
+                  ClientOptions options = {},
+                  std::shared_ptr<grpc::ChannelInterface> channel = nullptr);
 
-  // An insecure channel to `address` ("host:port"). Connects lazily: an
-  // unreachable server shows up as UNAVAILABLE on the first call. Messages
-  // up to 256 MiB each way, so large jobs and results fit.
+  // An insecure channel to `address` ("host:port"). Connects lazily, and
+  // again after a lost connection, retrying from kInitialRetryPause up to
+  // every kMaxRetryPause. Messages up to 256 MiB each way, so large jobs
+  // and results fit.
   static std::unique_ptr<Client> Connect(const std::string& address,
                                          ClientOptions options = {});
 
   // Submits `job` and returns its id. A non-empty `request_id` makes a retry
-  // safe: the server returns the job the first submission created.
+  // safe: the server returns the job the first submission created. With
+  // one, a call whose connection breaks is sent again with the same id
+  // until call_timeout has passed; without one it is not (it could make a
+  // second job), and UNAVAILABLE leaves it unknown whether the job exists.
   absl::StatusOr<std::string> Submit(const v1::JobSpec& job,
                                      const std::string& request_id = "");
-  // As Submit, with the whole response (it says whether the job existed).
+  // As Submit, with the whole response (it says whether the job existed:
+  // after a retry, `existing` may be the lost try's own job).
   absl::StatusOr<v1::SubmitJobResponse> SubmitJob(
-      const v1::SubmitJobRequest& request);
+      const v1::SubmitJobRequest& request,
+      const ConnectionCallback& on_connection = nullptr);
   // Submits `job` and returns once it has finished: the response carries
   // its final status. One call instead of Submit and Wait, and one fsync on
-  // the server instead of two; bounded by watch_timeout, like Wait.
+  // the server instead of two; bounded by watch_timeout, like Wait. With a
+  // `request_id`, a lost coordinator is waited for (reconnect_timeout):
+  // the submission is sent again with that id, then the job is waited for.
   absl::StatusOr<v1::SubmitJobResponse> SubmitAndWait(
-      const v1::JobSpec& job, const std::string& request_id = "");
+      const v1::JobSpec& job, const std::string& request_id = "",
+      const ConnectionCallback& on_connection = nullptr);
 
   absl::StatusOr<v1::JobStatus> Get(const std::string& job_id);
   // page_size 0: the server's default. Pass the previous response's
@@ -63,12 +103,21 @@ class Client {
 
   // Streams the job's events to `on_event` (called on this thread: the
   // snapshot first, then task events, the `finished` event last) and
-  // returns the final status. A stream that ends before `finished` (the
-  // server went away) is UNAVAILABLE.
-  absl::StatusOr<v1::JobStatus> Watch(const std::string& job_id,
-                                      const EventCallback& on_event);
-  // Blocks until the job ends; returns its final status.
-  absl::StatusOr<v1::JobStatus> Wait(const std::string& job_id);
+  // returns the final status. When the coordinator is lost (the stream
+  // breaks or ends before `finished`, or it cannot be reached), Watch
+  // reports it to `on_connection`, waits for the coordinator to answer
+  // again (up to reconnect_timeout) and watches on: `on_event` then gets a
+  // new snapshot, the job's state now, and the events after it. Past
+  // reconnect_timeout it returns UNAVAILABLE; past watch_timeout in all,
+  // DEADLINE_EXCEEDED.
+  absl::StatusOr<v1::JobStatus> Watch(
+      const std::string& job_id, const EventCallback& on_event,
+      const ConnectionCallback& on_connection = nullptr);
+  // Blocks until the job ends; returns its final status. Rides through a
+  // lost coordinator as Watch does.
+  absl::StatusOr<v1::JobStatus> Wait(
+      const std::string& job_id,
+      const ConnectionCallback& on_connection = nullptr);
 
   // `cancelled` is false when the job had already finished (in `state`).
   absl::StatusOr<v1::CancelJobResponse> Cancel(const std::string& job_id);
@@ -99,10 +148,43 @@ class Client {
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method,
                                 const Request& request);
+  // Runs one unary call that must end by `deadline`, waiting for the
+  // channel if options_.wait_for_ready.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> CallUntil(UnaryMethod<Request, Response> method,
+                                     const Request& request,
+                                     absl::Time deadline);
+  // Sends `request` (with a request_id) until it is answered, again after
+  // each connection loss, pausing as `outage` says.
+  absl::StatusOr<v1::SubmitJobResponse> SubmitRetrying(
+      const v1::SubmitJobRequest& request, absl::Time deadline, Outage& outage);
+  // Watch and Wait: streams until `finished`, reconnecting.
+  absl::StatusOr<v1::JobStatus> Follow(const std::string& job_id,
+                                       const EventCallback& on_event,
+                                       const ConnectionCallback& on_connection,
+                                       absl::Time deadline);
+  // One WatchJob stream, fail-fast: a coordinator that cannot be reached
+  // is UNAVAILABLE at once, so Follow's own bounded wait takes over.
+  absl::StatusOr<v1::JobStatus> WatchOnce(const std::string& job_id,
+                                          bool end_only,
+                                          const EventCallback& on_event,
+                                          absl::Time deadline);
+  // After a loss: asks for the job (wait-for-ready) until the coordinator
+  // answers, pausing between failed tries. OK once it answered.
+  absl::Status AwaitCoordinator(const std::string& job_id, absl::Time deadline,
+                                Outage& outage);
+  // Before a stream whose deadline is far off: waits up to call_timeout for
+  // the channel to connect, as a unary call would (no-op without a channel
+  // or with wait_for_ready off). UNAVAILABLE if it did not.
+  absl::Status AwaitChannel();
+  Outage NewOutage(absl::Duration budget, absl::Time deadline,
+                   const ConnectionCallback& on_connection) const;
+  absl::Time DeadlineAfter(absl::Duration timeout) const;
 
   // Constant after construction.
   const std::unique_ptr<v1::JobService::StubInterface> stub_;
   const ClientOptions options_;
+  const std::shared_ptr<grpc::ChannelInterface> channel_;  // may be null
 };
 
 }  // namespace dagd

@@ -14,12 +14,19 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr uint32_t kDefaultPageSize = 100;
-constexpr uint32_t kMaxPageSize = 1000;
-
 bool IsFinal(v1::JobState state) {
   return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
          state == v1::JOB_CANCELLED;
+}
+
+// A finished job's watch: its snapshot, then its end.
+void SendEnd(WatchSink& sink, const v1::JobStatus& ended) {
+  v1::JobEvent snapshot;
+  *snapshot.mutable_snapshot() = ended;
+  sink.Send(std::move(snapshot));
+  v1::JobEvent finished;
+  *finished.mutable_finished() = ended;
+  sink.Send(std::move(finished));
 }
 
 }  // namespace
@@ -29,6 +36,7 @@ Coordinator::Coordinator(CoordinatorOptions options, MetaStore* store,
     : options_(std::move(options)),
       store_(store),
       clock_(clock),
+      queries_(options_.queries),
       scheduler_(options_.scheduler, clock, std::move(uniform)) {}
 
 Coordinator::~Coordinator() { Stop(); }
@@ -88,7 +96,7 @@ void Coordinator::CloseStreams() {
   Post([this] {
     const absl::Status stopping =
         absl::UnavailableError("dagd is shutting down");
-    for (auto& [id, sink] : worker_sinks_) sink->Close(stopping);
+    for (auto& [id, dispatcher] : dispatchers_) dispatcher->Close(stopping);
     for (auto& [seq, watchers] : watchers_) {
       for (auto& watcher : watchers) watcher.sink->Fail(stopping);
     }
@@ -97,6 +105,8 @@ void Coordinator::CloseStreams() {
 }
 
 void Coordinator::Stop() {
+  // First, while the loop still runs: a query may end by posting to it.
+  queries_.Stop();
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
@@ -170,10 +180,11 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     scheduler_.Tick();
     scheduler_.Schedule();
     out = scheduler_.TakeOutput();
-    stats.submitted_jobs = submitted_.new_jobs.size();
+    stats.submitted_jobs = turn_writes_.new_jobs.size();
     // New jobs go first in the batch: their later status updates follow.
-    out.writes.new_jobs = std::move(submitted_.new_jobs);
-    submitted_ = WriteSet();
+    out.writes.new_jobs = std::move(turn_writes_.new_jobs);
+    out.writes.deleted_jobs = std::move(turn_writes_.deleted_jobs);
+    turn_writes_ = WriteSet();
     // Reset every turn, whatever else decides the sync.
     const bool acks_submission = std::exchange(turn_acks_submission_, false);
     stats.deleted_jobs = std::exchange(turn_deleted_jobs_, 0);
@@ -253,8 +264,8 @@ void Coordinator::LogTurn(const TurnOutput& out) {
 
 void Coordinator::Deliver(TurnOutput& out) {
   for (auto& [id, batch] : out.sends) {
-    auto it = worker_sinks_.find(id);
-    if (it == worker_sinks_.end()) continue;
+    auto it = dispatchers_.find(id);
+    if (it == dispatchers_.end()) continue;
     v1::CoordinatorMessage message;
     *message.mutable_batch() = std::move(batch);
     it->second->Send(std::move(message));
@@ -269,13 +280,13 @@ void Coordinator::Deliver(TurnOutput& out) {
     if (event.has_finished()) watchers_.erase(it);
   }
   for (WorkerId id : out.timed_out_workers) {
-    auto it = worker_sinks_.find(id);
-    if (it == worker_sinks_.end()) continue;
+    auto it = dispatchers_.find(id);
+    if (it == dispatchers_.end()) continue;
     LOG(WARNING) << "worker " << WorkerIdName(id)
                  << " missed its heartbeats; declared lost";
     it->second->Close(absl::UnavailableError(
         "this worker missed its heartbeats and was declared lost"));
-    worker_sinks_.erase(it);
+    dispatchers_.erase(it);
   }
 }
 
@@ -291,8 +302,8 @@ absl::StatusOr<uint64_t> Coordinator::ParseJobId(
 namespace {
 
 // Answers a SubmitJob that asked to wait: with the job's final status when
-// it ends, or with the error that ends the wait. Called on the loop thread
-// only, like every WatchSink.
+// it ends, or with the error that ends the wait. Called by one thread: the
+// loop, or for a job that had already finished, a query thread.
 class SubmitReplySink : public WatchSink {
  public:
   SubmitReplySink(v1::SubmitJobResponse response,
@@ -374,7 +385,7 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
   status.set_request_id(request_id);
   *status.mutable_submitted_at() =
       TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
-  WriteSet::NewJob& record = submitted_.new_jobs.emplace_back();
+  WriteSet::NewJob& record = turn_writes_.new_jobs.emplace_back();
   record.seq = seq;
   record.spec = job.spec;
   record.status = status;
@@ -410,177 +421,208 @@ void Coordinator::AnswerAfterCommit(absl::StatusOr<T> result, Reply<T> done) {
   });
 }
 
-void Coordinator::GetJob(std::string job_id, Reply<v1::JobStatus> done) {
-  Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
-    AnswerAfterCommit(QueryJob(job_id), std::move(done));
+template <typename T>
+void Coordinator::ReadAfterCommit(
+    absl::AnyInvocable<absl::StatusOr<T>(MetaReadView&)> read, Reply<T> done) {
+  AfterCommit([this, read = std::move(read),
+               done = std::move(done)](const absl::Status& s) mutable {
+    if (!s.ok()) return done(s);
+    queries_.Post([store = store_, read = std::move(read),
+                   done =
+                       std::move(done)](const absl::Status& refused) mutable {
+      if (!refused.ok()) return done(refused);
+      absl::StatusOr<std::unique_ptr<MetaReadView>> view = store->NewReadView();
+      if (!view.ok()) return done(view.status());
+      done(read(**view));
+    });
   });
 }
 
-absl::StatusOr<v1::JobStatus> Coordinator::QueryJob(const std::string& job_id) {
-  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-  if (!seq.ok()) return seq.status();
-  if (std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq)) {
-    return *std::move(live);
-  }
-  absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
-  if (absl::IsNotFound(stored.status())) {
-    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-  }
-  return stored;
+void Coordinator::GetJob(std::string job_id, Reply<v1::JobStatus> done) {
+  Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    if (!seq.ok())
+      return AnswerAfterCommit<v1::JobStatus>(seq.status(), std::move(done));
+    if (std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq)) {
+      return AnswerAfterCommit<v1::JobStatus>(*std::move(live),
+                                              std::move(done));
+    }
+    ReadAfterCommit<v1::JobStatus>(
+        [seq = *seq, job_id](MetaReadView& view) {
+          return StoredJobStatus(view, seq, job_id);
+        },
+        std::move(done));
+  });
 }
 
 void Coordinator::ListJobs(v1::ListJobsRequest request,
                            Reply<v1::ListJobsResponse> done) {
   Post([this, request = std::move(request), done = std::move(done)]() mutable {
-    AnswerAfterCommit(QueryJobs(request), std::move(done));
+    absl::StatusOr<JobsPage> page = ParseJobsPage(request);
+    if (!page.ok()) {
+      return AnswerAfterCommit<v1::ListJobsResponse>(page.status(),
+                                                     std::move(done));
+    }
+    // The page is read on a query thread; the statuses of jobs in memory
+    // are laid over it back on the loop.
+    ReadAfterCommit<std::vector<v1::JobStatus>>(
+        [page = *page](MetaReadView& view) {
+          return StoredJobsPage(view, page);
+        },
+        [this, size = page->size, done = std::move(done)](
+            absl::StatusOr<std::vector<v1::JobStatus>> stored) mutable {
+          if (!stored.ok()) return done(stored.status());
+          Post([this, size, stored = *std::move(stored),
+                done = std::move(done)]() mutable {
+            AnswerJobsPage(size, std::move(stored), std::move(done));
+          });
+        });
   });
 }
 
-absl::StatusOr<v1::ListJobsResponse> Coordinator::QueryJobs(
-    const v1::ListJobsRequest& request) {
-  uint64_t before = UINT64_MAX;
-  if (!request.page_token().empty() &&
-      !absl::SimpleAtoi(request.page_token(), &before)) {
-    return absl::InvalidArgumentError(
-        "page_token: not a token that ListJobs returned");
-  }
-  uint32_t size =
-      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-  size = std::min(size, kMaxPageSize);
-  absl::StatusOr<std::vector<v1::JobStatus>> jobs =
-      store_->ListJobStatuses(before, size + 1);
-  if (!jobs.ok()) return jobs.status();
+void Coordinator::AnswerJobsPage(uint32_t size,
+                                 std::vector<v1::JobStatus> stored,
+                                 Reply<v1::ListJobsResponse> done) {
   v1::ListJobsResponse response;
-  for (size_t i = 0; i < jobs->size() && i < size; ++i) {
-    const v1::JobStatus& stored = (*jobs)[i];
-    uint64_t seq = SeqFromJobId(stored.job_id()).value_or(0);
+  // Jobs stored unfinished that left memory since the page was read: they
+  // finished, in a turn committed before this one. Read again below.
+  std::vector<int> finished_since;
+  for (size_t i = 0; i < stored.size() && i < size; ++i) {
+    const uint64_t seq = SeqFromJobId(stored[i].job_id()).value_or(0);
     std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(seq);
-    *response.add_jobs() = live ? *std::move(live) : stored;
+    if (!live && !IsFinal(stored[i].state())) {
+      finished_since.push_back(response.jobs_size());
+    }
+    *response.add_jobs() = live ? *std::move(live) : std::move(stored[i]);
   }
-  if (jobs->size() > size) {
+  if (stored.size() > size) {
     response.set_next_page_token(absl::StrCat(
         SeqFromJobId(response.jobs(size - 1).job_id()).value_or(0)));
   }
-  return response;
-}
-
-absl::StatusOr<uint32_t> Coordinator::FindStoredTask(
-    uint64_t seq, const std::string& task_id) {
-  absl::StatusOr<uint32_t> index = store_->FindTaskIndex(seq, task_id);
-  if (!absl::IsNotFound(index.status())) return index;
-  if (!store_->GetJobStatus(seq).ok()) {
-    return absl::NotFoundError(
-        absl::StrCat("no job '", JobIdFromSeq(seq), "'"));
+  if (finished_since.empty()) {
+    return AnswerAfterCommit<v1::ListJobsResponse>(std::move(response),
+                                                   std::move(done));
   }
-  return absl::NotFoundError(absl::StrCat("job '", JobIdFromSeq(seq),
-                                          "' has no task '", task_id, "'"));
+  ReadAfterCommit<v1::ListJobsResponse>(
+      [response = std::move(response),
+       finished_since = std::move(finished_since)](
+          MetaReadView& view) mutable -> absl::StatusOr<v1::ListJobsResponse> {
+        for (int i : finished_since) {
+          v1::JobStatus* job = response.mutable_jobs(i);
+          absl::StatusOr<v1::JobStatus> now =
+              view.GetJobStatus(SeqFromJobId(job->job_id()).value_or(0));
+          // NOT_FOUND: deleted meanwhile; it is shown as it was.
+          if (now.ok()) {
+            *job = *std::move(now);
+          } else if (!absl::IsNotFound(now.status())) {
+            return now.status();
+          }
+        }
+        return std::move(response);
+      },
+      std::move(done));
 }
 
 void Coordinator::GetTask(std::string job_id, std::string task_id,
                           Reply<v1::TaskStatus> done) {
   Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
         done = std::move(done)]() mutable {
-    AnswerAfterCommit(QueryTask(job_id, task_id), std::move(done));
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    if (!seq.ok())
+      return AnswerAfterCommit<v1::TaskStatus>(seq.status(), std::move(done));
+    if (scheduler_.HasJob(*seq)) {
+      return AnswerAfterCommit(scheduler_.TaskStatusOf(*seq, task_id),
+                               std::move(done));
+    }
+    ReadAfterCommit<v1::TaskStatus>(
+        [seq = *seq, task_id](MetaReadView& view) {
+          return StoredTaskStatus(view, seq, task_id);
+        },
+        std::move(done));
   });
-}
-
-absl::StatusOr<v1::TaskStatus> Coordinator::QueryTask(
-    const std::string& job_id, const std::string& task_id) {
-  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-  if (!seq.ok()) return seq.status();
-  if (scheduler_.HasJob(*seq)) return scheduler_.TaskStatusOf(*seq, task_id);
-  absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
-  if (!index.ok()) return index.status();
-  return StoredTaskStatus(*seq, *index, store_->GetTaskStatus(*seq, *index));
-}
-
-absl::StatusOr<v1::TaskStatus> Coordinator::StoredTaskStatus(
-    uint64_t seq, uint32_t index, absl::StatusOr<v1::TaskStatus> status) {
-  if (!status.ok()) return status;
-  absl::StatusOr<v1::TaskSpec> spec = store_->GetTaskSpec(seq, index);
-  if (!spec.ok()) return spec.status();
-  CopyDependencies(*spec, &*status);
-  return status;
 }
 
 void Coordinator::ListTasks(std::string job_id,
                             Reply<v1::ListTasksResponse> done) {
   Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
-    AnswerAfterCommit(QueryTasks(job_id), std::move(done));
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    if (!seq.ok()) {
+      return AnswerAfterCommit<v1::ListTasksResponse>(seq.status(),
+                                                      std::move(done));
+    }
+    if (auto live = scheduler_.TaskStatusesOf(*seq)) {
+      v1::ListTasksResponse response;
+      for (auto& task : *live) *response.add_tasks() = std::move(task);
+      return AnswerAfterCommit<v1::ListTasksResponse>(std::move(response),
+                                                      std::move(done));
+    }
+    ReadAfterCommit<v1::ListTasksResponse>(
+        [seq = *seq, job_id](MetaReadView& view) {
+          return StoredTaskStatuses(view, seq, job_id);
+        },
+        std::move(done));
   });
-}
-
-absl::StatusOr<v1::ListTasksResponse> Coordinator::QueryTasks(
-    const std::string& job_id) {
-  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-  if (!seq.ok()) return seq.status();
-  v1::ListTasksResponse response;
-  if (auto live = scheduler_.TaskStatusesOf(*seq)) {
-    for (auto& task : *live) *response.add_tasks() = std::move(task);
-    return response;
-  }
-  if (!store_->GetJobStatus(*seq).ok()) {
-    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-  }
-  auto stored = store_->ListTaskStatuses(*seq);
-  if (!stored.ok()) return stored.status();
-  for (auto& [index, task] : *stored) {
-    absl::StatusOr<v1::TaskStatus> status =
-        StoredTaskStatus(*seq, index, std::move(task));
-    if (!status.ok()) return status.status();
-    *response.add_tasks() = *std::move(status);
-  }
-  return response;
 }
 
 void Coordinator::GetResult(std::string job_id, std::string task_id,
                             Reply<v1::GetResultResponse> done) {
-  Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
-        done = std::move(done)]() mutable {
-    absl::StatusOr<StoredResult> result = LookUpResult(job_id, task_id);
-    if (!result.ok() || result->ref == nullptr) {
-      return AnswerAfterCommit(ToResultResponse(std::move(result)),
-                               std::move(done));
-    }
-    if (result->ref->size() > kMaxGetResultBytes) {
-      // Read whole, it would sit in dagd's memory, and over 2 GiB it cannot
-      // be one message at all.
-      return AnswerAfterCommit<v1::GetResultResponse>(
-          absl::FailedPreconditionError(absl::StrCat(
+  FindResult(
+      std::move(job_id), task_id,
+      [objects = objects_, task_id,
+       done = std::move(done)](absl::StatusOr<StoredResult> result) mutable {
+        if (!result.ok() || result->ref == nullptr) {
+          return done(ToResultResponse(std::move(result)));
+        }
+        if (result->ref->size() > kMaxGetResultBytes) {
+          // Read whole, it would sit in dagd's memory, and over 2 GiB
+          // it cannot be one message at all.
+          return done(absl::FailedPreconditionError(absl::StrCat(
               "the result of task '", task_id, "' is ", result->ref->size(),
               " bytes, more than GetResult answers in one message (",
               kMaxGetResultBytes,
-              "): read it with ReadResult (dagctl result)")),
-          std::move(done));
-    }
-    // Read once the result is stored: an answer never shows more than a
-    // restart would keep.
-    AfterCommit([objects = objects_, ref = *result->ref,
-                 done = std::move(done)](const absl::Status& s) mutable {
-      if (!s.ok()) return done(s);
-      objects->Read(
-          std::move(ref), [done = std::move(done)](
+              "): read it with ReadResult (dagctl result)")));
+        }
+        // Read once the result is stored (FindResult answers after
+        // the commit): an answer never shows more than a restart
+        // would keep.
+        objects->Read(
+            *result->ref, [done = std::move(done)](
                               absl::StatusOr<StoredObject> object) mutable {
-            if (!object.ok()) return done(object.status());
-            done(ToResultResponse(StoredResult{std::move(object->data),
-                                               std::move(object->content_type),
-                                               nullptr}));
-          });
-    });
-  });
+              if (!object.ok()) return done(object.status());
+              done(ToResultResponse(
+                  StoredResult{std::move(object->data),
+                               std::move(object->content_type), nullptr}));
+            });
+      });
 }
 
 void Coordinator::OpenResult(std::string job_id, std::string task_id,
                              Reply<StoredResult> done) {
+  FindResult(std::move(job_id), std::move(task_id), std::move(done));
+}
+
+void Coordinator::FindResult(std::string job_id, std::string task_id,
+                             Reply<StoredResult> done) {
   Post([this, job_id = std::move(job_id), task_id = std::move(task_id),
         done = std::move(done)]() mutable {
-    AnswerAfterCommit(LookUpResult(job_id, task_id), std::move(done));
+    absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+    if (!seq.ok())
+      return AnswerAfterCommit<StoredResult>(seq.status(), std::move(done));
+    if (scheduler_.HasJob(*seq)) {
+      return AnswerAfterCommit(
+          Readable(scheduler_.ResultOf(*seq, task_id), task_id),
+          std::move(done));
+    }
+    ReadAfterCommit<StoredResult>(
+        [this, seq = *seq, task_id](MetaReadView& view) {
+          return Readable(StoredResultOf(view, seq, task_id), task_id);
+        },
+        std::move(done));
   });
 }
 
-absl::StatusOr<StoredResult> Coordinator::LookUpResult(
-    const std::string& job_id, const std::string& task_id) {
-  absl::StatusOr<StoredResult> result = QueryResult(job_id, task_id);
+absl::StatusOr<StoredResult> Coordinator::Readable(
+    absl::StatusOr<StoredResult> result, const std::string& task_id) const {
   if (result.ok() && result->ref != nullptr && objects_ == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("the result of task '", task_id, "' is kept in bucket '",
@@ -599,86 +641,144 @@ absl::StatusOr<v1::GetResultResponse> Coordinator::ToResultResponse(
   return response;
 }
 
-absl::StatusOr<StoredResult> Coordinator::QueryResult(
-    const std::string& job_id, const std::string& task_id) {
-  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-  if (!seq.ok()) return seq.status();
-  absl::StatusOr<StoredResult> result;
-  if (scheduler_.HasJob(*seq)) {
-    result = scheduler_.ResultOf(*seq, task_id);
-  } else {
-    absl::StatusOr<uint32_t> index = FindStoredTask(*seq, task_id);
-    if (!index.ok()) return index.status();
-    result = store_->GetResult(*seq, *index);
-    if (absl::IsNotFound(result.status())) {
-      auto task = store_->GetTaskStatus(*seq, *index);
-      return absl::NotFoundError(absl::StrCat(
-          "task '", task_id, "' has no result: it is ",
-          task.ok() ? v1::TaskState_Name(task->state()) : "unknown"));
-    }
-  }
-  return result;
-}
-
 void Coordinator::Cancel(std::string job_id,
                          Reply<v1::CancelJobResponse> done) {
   Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
-    AnswerAfterCommit(DoCancel(job_id), std::move(done));
+    DoCancel(job_id, std::move(done));
   });
 }
 
-absl::StatusOr<v1::CancelJobResponse> Coordinator::DoCancel(
-    const std::string& job_id) {
+void Coordinator::DoCancel(const std::string& job_id,
+                           Reply<v1::CancelJobResponse> done) {
   absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-  if (!seq.ok()) return seq.status();
-  if (scheduler_.HasJob(*seq)) return scheduler_.CancelJob(*seq);
-  absl::StatusOr<v1::JobStatus> stored = store_->GetJobStatus(*seq);
-  if (!stored.ok()) {
-    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  if (!seq.ok()) {
+    return AnswerAfterCommit<v1::CancelJobResponse>(seq.status(),
+                                                    std::move(done));
   }
-  v1::CancelJobResponse response;
-  response.set_state(stored->state());
-  response.set_cancelled(false);
-  return response;
+  if (scheduler_.HasJob(*seq)) {
+    return AnswerAfterCommit(scheduler_.CancelJob(*seq), std::move(done));
+  }
+  ReadAfterCommit<v1::CancelJobResponse>(
+      [seq = *seq, job_id](MetaReadView& view) {
+        return StoredCancel(view, seq, job_id);
+      },
+      std::move(done));
 }
+
+// ---- Deletion -------------------------------------------------------------
 
 void Coordinator::DeleteJob(std::string job_id,
                             Reply<v1::DeleteJobResponse> done) {
   Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
-    AnswerAfterCommit(DoDelete(job_id), std::move(done));
+    DoDelete(job_id, std::move(done));
   });
 }
 
-absl::StatusOr<v1::DeleteJobResponse> Coordinator::DoDelete(
-    const std::string& job_id) {
-  if (!fatal_.ok()) return fatal_;
+void Coordinator::DoDelete(const std::string& job_id,
+                           Reply<v1::DeleteJobResponse> done) {
+  if (!fatal_.ok()) {
+    return AnswerAfterCommit<v1::DeleteJobResponse>(fatal_, std::move(done));
+  }
   absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
-  if (!seq.ok()) return seq.status();
-  const std::string cancel_first =
+  if (!seq.ok()) {
+    return AnswerAfterCommit<v1::DeleteJobResponse>(seq.status(),
+                                                    std::move(done));
+  }
+  std::string cancel_first =
       absl::StrCat("; cancel it first (dagctl cancel ", job_id, ")");
   if (std::optional<v1::JobStatus> live = scheduler_.JobStatusOf(*seq)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job '", job_id, "' is ",
-        absl::StripPrefix(v1::JobState_Name(live->state()), "JOB_"),
-        ": only a finished job can be deleted", cancel_first));
+    return AnswerAfterCommit<v1::DeleteJobResponse>(
+        absl::FailedPreconditionError(absl::StrCat(
+            "job '", job_id, "' is ",
+            absl::StripPrefix(v1::JobState_Name(live->state()), "JOB_"),
+            ": only a finished job can be deleted", cancel_first)),
+        std::move(done));
   }
-  absl::StatusOr<std::vector<v1::ObjectRef>> objects =
-      store_->ListResultObjects(*seq);
-  if (!objects.ok()) return objects.status();
-  // Not fsynced here: this turn's commit fsyncs, before the answer.
-  absl::Status deleted = store_->DeleteJob(*seq, /*sync=*/false);
-  if (absl::IsNotFound(deleted)) {
-    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  DeleteStored(*seq, /*on_request=*/true,
+               [job_id, cancel_first = std::move(cancel_first),
+                done = std::move(done)](absl::Status s) mutable {
+                 if (absl::IsNotFound(s)) {
+                   return done(absl::NotFoundError(
+                       absl::StrCat("no job '", job_id, "'")));
+                 }
+                 if (absl::IsFailedPrecondition(s)) {
+                   return done(absl::FailedPreconditionError(
+                       absl::StrCat(s.message(), cancel_first)));
+                 }
+                 if (!s.ok()) return done(s);
+                 LOG(INFO).Job(job_id) << "deleted on request";
+                 done(v1::DeleteJobResponse());
+               });
+}
+
+void Coordinator::DeleteStoredJob(uint64_t seq,
+                                  absl::AnyInvocable<void(absl::Status)> done) {
+  Post([this, seq, done = std::move(done)]() mutable {
+    if (!fatal_.ok()) return done(fatal_);
+    DeleteStored(seq, /*on_request=*/false, std::move(done));
+  });
+}
+
+void Coordinator::DeleteStored(uint64_t seq, bool on_request,
+                               absl::AnyInvocable<void(absl::Status)> done) {
+  auto [it, first] = deleting_.try_emplace(seq);
+  if (!first) {
+    it->second.push_back(
+        [this, seq, on_request, done = std::move(done)]() mutable {
+          DeleteStored(seq, on_request, std::move(done));
+        });
+    return;
   }
-  if (absl::IsFailedPrecondition(deleted)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(deleted.message(), cancel_first));
+  AfterCommit([this, seq, on_request,
+               done = std::move(done)](const absl::Status& s) mutable {
+    if (!s.ok()) {
+      EndDeletion(seq);
+      return done(s);
+    }
+    queries_.Post([this, seq, on_request, done = std::move(done)](
+                      const absl::Status& refused) mutable {
+      absl::StatusOr<PlannedDeletion> plan = absl::UnknownError("unset");
+      if (!refused.ok()) {
+        plan = refused;
+      } else if (absl::StatusOr<std::unique_ptr<MetaReadView>> view =
+                     store_->NewReadView();
+                 view.ok()) {
+        plan = PlanDeletion(**view, seq, on_request);
+      } else {
+        plan = view.status();
+      }
+      Post([this, seq, on_request, plan = std::move(plan),
+            done = std::move(done)]() mutable {
+        ApplyDeletion(seq, on_request, std::move(plan), std::move(done));
+      });
+    });
+  });
+}
+
+void Coordinator::ApplyDeletion(uint64_t seq, bool on_request,
+                                absl::StatusOr<PlannedDeletion> plan,
+                                absl::AnyInvocable<void(absl::Status)> done) {
+  if (fatal_.ok() && plan.ok()) {
+    turn_writes_.deleted_jobs.push_back(std::move(plan->job));
+    // Answered at this turn's commit, which then fsyncs.
+    if (on_request) ++turn_deleted_jobs_;
+    if (!plan->objects.empty()) {
+      DeleteObjectsAfterCommit(std::move(plan->objects));
+    }
   }
-  if (!deleted.ok()) return deleted;
-  ++turn_deleted_jobs_;
-  LOG(INFO).Job(job_id) << "deleted on request";
-  if (!objects->empty()) DeleteObjectsAfterCommit(*std::move(objects));
-  return v1::DeleteJobResponse();
+  AfterCommit([this, seq, planned = plan.status(),
+               done = std::move(done)](const absl::Status& s) mutable {
+    EndDeletion(seq);
+    done(s.ok() ? planned : s);
+  });
+}
+
+void Coordinator::EndDeletion(uint64_t seq) {
+  auto it = deleting_.find(seq);
+  if (it == deleting_.end()) return;
+  std::vector<Event> waiting = std::move(it->second);
+  deleting_.erase(it);
+  for (Event& event : waiting) Post(std::move(event));
 }
 
 void Coordinator::DeleteObjectsAfterCommit(std::vector<v1::ObjectRef> refs) {
@@ -731,13 +831,25 @@ void Coordinator::UpdateWatch(uint64_t seq) {
 
 void Coordinator::DoWatch(const std::string& job_id, bool end_only,
                           std::shared_ptr<WatchSink> sink) {
-  absl::StatusOr<v1::JobStatus> status = QueryJob(job_id);
-  if (!status.ok()) return sink->Fail(status.status());
+  absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
+  if (!seq.ok()) return sink->Fail(seq.status());
+  std::optional<v1::JobStatus> status = scheduler_.JobStatusOf(*seq);
+  if (!status) {
+    // Not in memory: finished, or unknown. Read on a query thread, the
+    // snapshot and the end go out from there.
+    return ReadAfterCommit<v1::JobStatus>(
+        [seq = *seq, job_id](MetaReadView& view) {
+          return StoredJobStatus(view, seq, job_id);
+        },
+        [sink](absl::StatusOr<v1::JobStatus> ended) {
+          if (!ended.ok()) return sink->Fail(ended.status());
+          SendEnd(*sink, *ended);
+        });
+  }
   const v1::JobState state = status->state();
   if (!IsFinal(state)) {
-    const uint64_t seq = *SeqFromJobId(job_id);
-    watchers_[seq].push_back(Watcher{sink, end_only});
-    UpdateWatch(seq);
+    watchers_[*seq].push_back(Watcher{sink, end_only});
+    UpdateWatch(*seq);
     v1::JobEvent snapshot;
     *snapshot.mutable_snapshot() = *std::move(status);
     AfterCommit(
@@ -747,15 +859,10 @@ void Coordinator::DoWatch(const std::string& job_id, bool end_only,
         });
     return;
   }
-  // The job has ended: its snapshot and its end, at once.
+  // The job ended in this turn: its snapshot and its end, at once.
   AfterCommit([sink, ended = *std::move(status)](const absl::Status& s) {
     if (!s.ok()) return sink->Fail(s);
-    v1::JobEvent snapshot;
-    *snapshot.mutable_snapshot() = ended;
-    sink->Send(std::move(snapshot));
-    v1::JobEvent finished;
-    *finished.mutable_finished() = ended;
-    sink->Send(std::move(finished));
+    SendEnd(*sink, ended);
   });
 }
 

@@ -16,23 +16,17 @@
 #include "absl/synchronization/mutex.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
+#include "server/dispatcher.h"
 #include "server/job_compiler.h"
+#include "server/job_deleter.h"
+#include "server/query_pool.h"
 #include "server/result_objects.h"
 #include "server/scheduler.h"
+#include "server/stored_queries.h"
 #include "storage/base/clock.h"
 #include "storage/meta_store.h"
 
 namespace dagd {
-
-// A worker's stream as the coordinator sees it. Thread-safe; never blocks.
-class WorkerSink {
- public:
-  virtual ~WorkerSink() = default;
-  virtual void Send(v1::CoordinatorMessage message) = 0;
-  // Ends the stream with `reason` (the worker was declared lost, or dagd is
-  // stopping).
-  virtual void Close(absl::Status reason) = 0;
-};
 
 // A WatchJob stream. Thread-safe; never blocks. After an event carrying
 // `finished`, or after Fail, the sink ends its stream.
@@ -67,18 +61,30 @@ struct CoordinatorOptions {
   absl::Duration heartbeat_interval = absl::Seconds(5);
   // Unsynced writes are fsynced at least this often.
   absl::Duration sync_interval = absl::Seconds(1);
+  // The threads that read finished jobs from the store, and how many reads
+  // may wait for them (more are refused with RESOURCE_EXHAUSTED).
+  QueryPool::Options queries;
 };
 
 // Owns the scheduler and the loop thread that drives it (DESIGN.md,
 // Threading). Every public method is thread-safe and never blocks: it
 // posts an event; the loop drains all queued events in one turn, applies
 // them, commits the turn's writes in one batch, and only then answers
-// callers and sends to workers and watchers. Reply callbacks run on the
-// loop thread and must not block.
+// callers and sends to workers and watchers.
+//
+// Queries of jobs in the scheduler's memory (unfinished ones, and those
+// that finished in the current turn) are answered from it, on the loop.
+// Queries of other jobs (finished ones) and ListJobs read the store on a
+// query thread, from a view taken after the commit of the turn that took
+// the query: a job that just finished is found either in memory or in that
+// view, never in neither. DeleteJob and the retention sweep plan their
+// deletions on a query thread and apply them in a turn's commit. Reply
+// callbacks run on the loop thread or on a query thread, after that turn's
+// commit, and must not block.
 //
 // When a commit fails the coordinator stops serving: pending and later
 // calls get UNAVAILABLE, and `on_fatal` runs once so the process can stop.
-class Coordinator {
+class Coordinator : public JobDeleter {
  public:
   template <typename T>
   using Reply = absl::AnyInvocable<void(absl::StatusOr<T>)>;
@@ -88,14 +94,16 @@ class Coordinator {
   // on the loop thread only.
   Coordinator(CoordinatorOptions options, MetaStore* store, Clock* clock,
               std::function<double()> uniform);
-  ~Coordinator();
+  ~Coordinator() override;
 
   // Reads what the store needs read at start, then starts the loop.
   absl::Status Start();
   // Ends every worker and watch stream with UNAVAILABLE, so a stopping
   // server does not wait for them. Workers reconnect to the next dagd.
   void CloseStreams();
-  // Finishes the current turn, syncs the store, and joins the loop.
+  // Refuses the queries not started (UNAVAILABLE) and waits for those
+  // running, finishes the current turn, syncs the store, and joins the
+  // loop.
   void Stop();
 
   void SetTurnObserver(std::function<void(const TurnStats&)> observer);
@@ -125,7 +133,12 @@ class Coordinator {
   void Cancel(std::string job_id, Reply<v1::CancelJobResponse> done);
   // Deletes a finished job from the store; answered once that is fsynced.
   // FAILED_PRECONDITION for an unfinished job, NOT_FOUND for an unknown one.
+  // Its result objects are deleted after that.
   void DeleteJob(std::string job_id, Reply<v1::DeleteJobResponse> done);
+  // JobDeleter, for the retention sweep: not fsynced, not counted as a
+  // DeleteJob call.
+  void DeleteStoredJob(uint64_t seq,
+                       absl::AnyInvocable<void(absl::Status)> done) override;
   void ListWorkers(Reply<v1::ListWorkersResponse> done);
   // `end_only`: the sink gets the snapshot and the end, no task events.
   void Watch(std::string job_id, bool end_only,
@@ -133,22 +146,24 @@ class Coordinator {
   void Unwatch(std::shared_ptr<WatchSink> sink);
 
   WorkerId NewWorkerId() { return next_worker_id_.fetch_add(1); }
-  void WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
+  // A worker process registered on its stream, which `dispatcher` writes to.
+  void WorkerConnected(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                        v1::Register registration, std::string peer);
   void WorkerMessage(WorkerId id, v1::WorkerMessage message);
   void WorkerDisconnected(WorkerId id);
   // A worker living in this process (the Lambda dispatcher): no stream, no
-  // Register, reports through WorkerMessage like any worker.
-  void ConnectLocalWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
-                          WorkerSpec spec);
+  // Register (the dispatcher's Spec says what it is), reports through
+  // WorkerMessage like any worker.
+  void ConnectLocalWorker(WorkerId id,
+                          std::shared_ptr<InProcessDispatcher> dispatcher);
 
  private:
   using Event = absl::AnyInvocable<void()>;
 
   // Loads unfinished jobs into the scheduler (start only).
   absl::Status Recover();
-  // Adds a worker to the scheduler and keeps its sink (loop thread).
-  void JoinWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
+  // Adds a worker to the scheduler and keeps its dispatcher (loop thread).
+  void JoinWorker(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                   WorkerSpec spec);
   void Post(Event event);
   void Run();
@@ -158,32 +173,43 @@ class Coordinator {
   void LogTurn(const TurnOutput& out);
   void AfterCommit(absl::AnyInvocable<void(const absl::Status&)> fn);
   absl::StatusOr<uint64_t> ParseJobId(const std::string& job_id) const;
-  absl::StatusOr<uint32_t> FindStoredTask(uint64_t seq,
-                                          const std::string& task_id);
 
   // Loop-thread halves of the public calls.
   template <typename T>
   void AnswerAfterCommit(absl::StatusOr<T> result, Reply<T> done);
-  absl::StatusOr<v1::JobStatus> QueryJob(const std::string& job_id);
-  absl::StatusOr<v1::ListJobsResponse> QueryJobs(
-      const v1::ListJobsRequest& request);
-  absl::StatusOr<v1::TaskStatus> QueryTask(const std::string& job_id,
-                                           const std::string& task_id);
-  absl::StatusOr<v1::ListTasksResponse> QueryTasks(const std::string& job_id);
-  // A stored task status with its spec's inputs and after filled in.
-  absl::StatusOr<v1::TaskStatus> StoredTaskStatus(
-      uint64_t seq, uint32_t index, absl::StatusOr<v1::TaskStatus> status);
-  absl::StatusOr<StoredResult> QueryResult(const std::string& job_id,
-                                           const std::string& task_id);
-  // QueryResult, failing a result in the object store without one.
-  absl::StatusOr<StoredResult> LookUpResult(const std::string& job_id,
-                                            const std::string& task_id);
+  // Once this turn is committed, runs `read` on a query thread against a
+  // view of the store taken then, and answers with what it returns.
+  template <typename T>
+  void ReadAfterCommit(
+      absl::AnyInvocable<absl::StatusOr<T>(MetaReadView&)> read, Reply<T> done);
+  // ListJobs, second half: the stored page with the statuses of jobs in
+  // memory laid over it.
+  void AnswerJobsPage(uint32_t size, std::vector<v1::JobStatus> stored,
+                      Reply<v1::ListJobsResponse> done);
+  // The result of a task, from memory or from the store, answered after
+  // this turn's commit (on the loop or on a query thread).
+  void FindResult(std::string job_id, std::string task_id,
+                  Reply<StoredResult> done);
+  // FAILED_PRECONDITION for a result in the object store without one.
+  absl::StatusOr<StoredResult> Readable(absl::StatusOr<StoredResult> result,
+                                        const std::string& task_id) const;
   static absl::StatusOr<v1::GetResultResponse> ToResultResponse(
       absl::StatusOr<StoredResult> result);
   // Deletes a deleted job's result objects once the turn is committed.
   void DeleteObjectsAfterCommit(std::vector<v1::ObjectRef> refs);
-  absl::StatusOr<v1::CancelJobResponse> DoCancel(const std::string& job_id);
-  absl::StatusOr<v1::DeleteJobResponse> DoDelete(const std::string& job_id);
+  void DoCancel(const std::string& job_id, Reply<v1::CancelJobResponse> done);
+  void DoDelete(const std::string& job_id, Reply<v1::DeleteJobResponse> done);
+  // Deletes finished job `seq`: planned on a query thread from a view taken
+  // after this turn's commit, applied in the turn that follows. `done`
+  // once that turn's commit is done; `on_request` (DeleteJob) makes the
+  // turn fsync first and deletes the job's result objects after it.
+  void DeleteStored(uint64_t seq, bool on_request,
+                    absl::AnyInvocable<void(absl::Status)> done);
+  void ApplyDeletion(uint64_t seq, bool on_request,
+                     absl::StatusOr<PlannedDeletion> plan,
+                     absl::AnyInvocable<void(absl::Status)> done);
+  // Job `seq`'s deletion ended: the deletions of it that waited run.
+  void EndDeletion(uint64_t seq);
   void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
                 Reply<v1::SubmitJobResponse> done);
   void DoWatch(const std::string& job_id, bool end_only,
@@ -205,15 +231,24 @@ class Coordinator {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar wake_;
 
+  // Thread-safe; stopped before the loop.
+  QueryPool queries_;
+
   // Owned by the loop thread (set before it starts, read only by it).
   Scheduler scheduler_;
   std::function<void(const TurnStats&)> observer_;
   std::function<void(const absl::Status&)> on_fatal_;
   uint64_t next_seq_ = 1;
-  WriteSet submitted_;  // new jobs of the current turn
+  // What this turn's events write beside the scheduler's output: new jobs
+  // and deletions.
+  WriteSet turn_writes_;
   absl::flat_hash_map<std::string, uint64_t> turn_requests_;
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> after_commit_;
-  absl::flat_hash_map<WorkerId, std::shared_ptr<WorkerSink>> worker_sinks_;
+  absl::flat_hash_map<WorkerId, std::shared_ptr<Dispatcher>> dispatchers_;
+  // Jobs being deleted (planned, or applied and not yet committed), each
+  // with the deletions of the same job that wait for it: one at a time, so
+  // that a second is planned from a view that no longer holds the job.
+  absl::flat_hash_map<uint64_t, std::vector<Event>> deleting_;
   struct Watcher {
     std::shared_ptr<WatchSink> sink;
     bool end_only = false;
@@ -225,7 +260,8 @@ class Coordinator {
   bool force_sync_ = false;  // the last turn before stopping syncs
   // This turn accepted a submission answered at commit: it must be fsynced.
   bool turn_acks_submission_ = false;
-  // This turn deleted jobs, answered at commit: it must be fsynced too.
+  // This turn deleted jobs on request (DeleteJob), answered at commit: it
+  // must be fsynced too.
   size_t turn_deleted_jobs_ = 0;
   absl::Status fatal_;  // set once a commit failed
   std::thread thread_;

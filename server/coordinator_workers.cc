@@ -26,6 +26,8 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
   }
   spec.functions.assign(registration.functions().begin(),
                         registration.functions().end());
+  spec.runtimes.assign(registration.runtimes().begin(),
+                       registration.runtimes().end());
   spec.peer = std::move(peer);
   spec.accepts_grants = registration.accepts_grants();
   spec.running.assign(
@@ -36,16 +38,17 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
 
 }  // namespace
 
-void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
+void Coordinator::WorkerConnected(WorkerId id,
+                                  std::shared_ptr<Dispatcher> dispatcher,
                                   v1::Register registration, std::string peer) {
-  Post([this, id, sink = std::move(sink),
+  Post([this, id, dispatcher = std::move(dispatcher),
         registration = std::move(registration),
         peer = std::move(peer)]() mutable {
     const v1::ObjectStoreConfig& objects = options_.scheduler.object_store;
     if (!objects.bucket().empty() && !registration.reads_object_refs()) {
       LOG(WARNING) << "refused worker '" << registration.name()
                    << "': it cannot read results kept in the object store";
-      sink->Close(absl::FailedPreconditionError(absl::StrCat(
+      dispatcher->Close(absl::FailedPreconditionError(absl::StrCat(
           "dagd keeps results over ", objects.inline_max_bytes(),
           " bytes in s3://", objects.bucket(),
           " and this worker cannot read them (Register.reads_object_refs): "
@@ -71,7 +74,7 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
               << (spec.foreign ? ", holding work of another data directory "
                                  "(ignored)"
                                : "");
-    JoinWorker(id, sink, std::move(spec));
+    JoinWorker(id, dispatcher, std::move(spec));
     // Kept results count before this turn hands anything out.
     for (v1::TaskResult& result : *registration.mutable_results()) {
       scheduler_.OnTaskResult(id, std::move(result));
@@ -83,28 +86,30 @@ void Coordinator::WorkerConnected(WorkerId id, std::shared_ptr<WorkerSink> sink,
     message.mutable_registered()->set_store_id(store_id_);
     *message.mutable_registered()->mutable_object_store() =
         options_.scheduler.object_store;
-    AfterCommit(
-        [sink, message = std::move(message)](const absl::Status& s) mutable {
-          if (s.ok()) sink->Send(std::move(message));
-        });
+    AfterCommit([dispatcher,
+                 message = std::move(message)](const absl::Status& s) mutable {
+      if (s.ok()) dispatcher->Send(std::move(message));
+    });
   });
 }
 
-void Coordinator::ConnectLocalWorker(WorkerId id,
-                                     std::shared_ptr<WorkerSink> sink,
-                                     WorkerSpec spec) {
-  Post([this, id, sink = std::move(sink), spec = std::move(spec)]() mutable {
+void Coordinator::ConnectLocalWorker(
+    WorkerId id, std::shared_ptr<InProcessDispatcher> dispatcher) {
+  WorkerSpec spec = dispatcher->Spec();
+  Post([this, id, dispatcher = std::move(dispatcher),
+        spec = std::move(spec)]() mutable {
     LOG(INFO) << "worker " << WorkerIdName(id) << " (" << spec.name << ", "
               << spec.slots << " slots, pool " << spec.pool << ") joined";
-    JoinWorker(id, std::move(sink), std::move(spec));
+    JoinWorker(id, std::move(dispatcher), std::move(spec));
   });
 }
 
-void Coordinator::JoinWorker(WorkerId id, std::shared_ptr<WorkerSink> sink,
+void Coordinator::JoinWorker(WorkerId id,
+                             std::shared_ptr<Dispatcher> dispatcher,
                              WorkerSpec spec) {
   scheduler_.AddWorker(id, std::move(spec));
   ++turn_registrations_;
-  worker_sinks_[id] = std::move(sink);
+  dispatchers_[id] = std::move(dispatcher);
 }
 
 void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
@@ -135,7 +140,7 @@ void Coordinator::WorkerDisconnected(WorkerId id) {
     LOG(INFO) << "worker " << WorkerIdName(id)
               << " left; its tasks go back to the queue";
     scheduler_.RemoveWorker(id);
-    worker_sinks_.erase(id);
+    dispatchers_.erase(id);
   });
 }
 

@@ -211,7 +211,9 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   }
 
  private:
-  struct Sink : WorkerSink {
+  // The worker's Dispatcher: what the coordinator hands it goes out on
+  // this stream.
+  struct Sink : Dispatcher {
     explicit Sink(WorkerReactor* reactor) : writer(reactor) {}
     void Send(v1::CoordinatorMessage message) override {
       writer.Push(std::move(message));

@@ -34,37 +34,31 @@ absl::Status TaskError(const v1::JobSpec& spec, uint32_t i,
       absl::StrCat(TaskName(spec, i), ": ", problem));
 }
 
-// Workers take "" (any worker) and "pool:NAME" (workers started with
-// --pool=NAME); Lambda takes "lambda" (the --lambda_function) and
-// "lambda:NAME".
-absl::Status CheckExecutor(const v1::JobSpec& spec, uint32_t i,
-                           const JobLimits& limits) {
-  const std::string& executor = spec.tasks(i).executor();
-  if (executor.empty()) return absl::OkStatus();
-  if (absl::StartsWith(executor, "pool:")) {
-    if (executor.size() == 5) {
-      return TaskError(spec, i, "executor 'pool:' names no pool");
-    }
-    return absl::OkStatus();
+// Parses the task's executor and keeps it in the job's table of distinct
+// executors. Lambda executors need a dagd that dispatches to Lambda.
+absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
+                             CompiledJob& job) {
+  const std::string& text = job.spec.tasks(i).executor();
+  if (text.empty()) return absl::OkStatus();
+  absl::StatusOr<Executor> executor = Executor::Parse(text);
+  if (!executor.ok()) {
+    return TaskError(job.spec, i, executor.status().message());
   }
-  if (executor == "lambda" || absl::StartsWith(executor, "lambda:")) {
-    if (executor.size() == 7) {
-      return TaskError(spec, i, "executor 'lambda:' names no function");
-    }
-    if (!limits.lambda) {
-      return TaskError(
-          spec, i,
-          absl::StrCat("executor '", executor,
-                       "': this dagd does not dispatch to Lambda (start it "
-                       "with --lambda_function)"));
-    }
-    return absl::OkStatus();
+  if (executor->kind == Executor::Kind::kLambda && !limits.lambda) {
+    return TaskError(
+        job.spec, i,
+        absl::StrCat("executor '", text,
+                     "': this dagd does not dispatch to Lambda (start it "
+                     "with --lambda_function)"));
   }
-  return TaskError(spec, i,
-                   absl::StrCat("executor '", executor,
-                                "' is not one of \"\" (any worker), "
-                                "\"pool:NAME\", \"lambda\" or "
-                                "\"lambda:NAME\""));
+  if (job.executors.empty()) job.executors.emplace_back();  // any worker: 0
+  auto it = std::find(job.executors.begin(), job.executors.end(), *executor);
+  if (it == job.executors.end()) {
+    it = job.executors.insert(job.executors.end(), *std::move(executor));
+  }
+  if (job.executor_of.empty()) job.executor_of.resize(job.spec.tasks_size());
+  job.executor_of[i] = static_cast<uint32_t>(it - job.executors.begin());
+  return absl::OkStatus();
 }
 
 bool Negative(const Duration& d) { return d.seconds() < 0 || d.nanos() < 0; }
@@ -113,9 +107,6 @@ absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
   const v1::TaskSpec& task = spec.tasks(i);
   if (task.id().empty()) return TaskError(spec, i, "id is empty");
   if (task.fn().empty()) return TaskError(spec, i, "fn is empty");
-  if (absl::Status status = CheckExecutor(spec, i, limits); !status.ok()) {
-    return status;
-  }
   for (const auto& [name, amount] : task.resources().amounts()) {
     if (name.empty()) {
       return TaskError(spec, i, "resources.amounts has an empty name");
@@ -272,6 +263,7 @@ absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
     if (absl::Status s = CheckTaskFields(job.spec, i, limits); !s.ok()) {
       return s;
     }
+    if (absl::Status s = CompileExecutor(i, limits, job); !s.ok()) return s;
     auto [it, inserted] = index.emplace(job.spec.tasks(i).id(), i);
     if (!inserted) {
       return TaskError(

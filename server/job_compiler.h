@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "dagd/v1/types.pb.h"
+#include "server/executor.h"
 
 namespace dagd {
 
@@ -33,7 +34,16 @@ struct CompiledJob {
   std::vector<uint32_t> dep_count;
   // Longest path, in estimated cost, from the task to a sink (inclusive).
   std::vector<double> rank;
+  // Where each task runs: executors[executor_of[i]]. Both are empty when
+  // every task may run on any worker; else `executors` holds the distinct
+  // ones, any worker first.
+  std::vector<Executor> executors;
+  std::vector<uint32_t> executor_of;
 
+  const Executor& executor(uint32_t task) const {
+    static const Executor* const kAnyWorker = new Executor();
+    return executor_of.empty() ? *kAnyWorker : executors[executor_of[task]];
+  }
   uint32_t size() const { return static_cast<uint32_t>(dep_count.size()); }
 };
 

@@ -126,6 +126,16 @@ void LambdaDispatcher::Close(absl::Status) {
   stopping_ = true;
 }
 
+WorkerSpec LambdaDispatcher::Spec() const {
+  WorkerSpec spec;
+  spec.name = "lambda";
+  spec.slots = std::max<uint32_t>(1, options_.max_concurrency);
+  spec.pool = std::string(kLambdaPool);
+  spec.any_function = true;
+  spec.lambda = true;
+  return spec;
+}
+
 std::string LambdaDispatcher::InvokeUrl(absl::string_view function) const {
   const std::string base =
       options_.endpoint.empty()

@@ -1,5 +1,5 @@
-// Runs tasks on AWS Lambda. To the scheduler the dispatcher is one more
-// worker (pool "lambda", --lambda_max_concurrency slots, any function):
+// Runs tasks on AWS Lambda: the Dispatcher of one more worker (Spec: pool
+// "lambda", --lambda_max_concurrency slots, any function), so that
 // assignments, cancellations, timeouts, retries and recovery work as for a
 // worker process. Each assignment becomes one synchronous Invoke call
 // (POST /2015-03-31/functions/NAME/invocations), signed with SigV4; the
@@ -26,7 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.pb.h"
-#include "server/coordinator.h"
+#include "server/dispatcher.h"
 #include "server/lambda_payloads.h"
 #include "storage/aws_credentials.h"
 #include "storage/base/clock.h"
@@ -56,7 +56,7 @@ struct LambdaOptions {
   ObjectStore* store = nullptr;  // not owned
 };
 
-class LambdaDispatcher : public WorkerSink {
+class LambdaDispatcher : public InProcessDispatcher {
  public:
   // Where the dispatcher's reports go (the coordinator's WorkerMessage for
   // the dispatcher's worker id). Called on the dispatcher's thread.
@@ -80,6 +80,10 @@ class LambdaDispatcher : public WorkerSink {
   // them (reported as cancelled, which frees their slots).
   void Send(v1::CoordinatorMessage message) override;
   void Close(absl::Status reason) override;
+  // Worker "lambda" in pool "lambda" with max_concurrency slots (at least
+  // one), running any function: dagd cannot know what the deployed
+  // functions offer, and a task of a function they lack fails there.
+  WorkerSpec Spec() const override;
 
   // The URL an invocation of `function` ("NAME" or "NAME:ALIAS") posts to.
   std::string InvokeUrl(absl::string_view function) const;

@@ -14,7 +14,7 @@ namespace dagd {
 void SetLogFormat(LogFormat format);
 
 // Builds one log line and writes it to stderr when it goes out of scope, in
-// the shared format (worker/logging.h), e.g.
+// the shared format (storage/base/logging.h), e.g.
 //   LOG(WARNING).Job("j4").Task("sum") << "task failed for good: " << why;
 // Lines from different threads never interleave.
 class LogLine {

@@ -314,19 +314,14 @@ int Run() {
           coordinator.WorkerMessage(id, std::move(message));
         });
     lambda->Start();
-    WorkerSpec spec;
-    spec.name = "lambda";
-    spec.slots = std::max<uint32_t>(1, lambda_options.max_concurrency);
-    spec.pool = std::string(kLambdaPool);
-    spec.any_function = true;
-    coordinator.ConnectLocalWorker(id, lambda, std::move(spec));
+    coordinator.ConnectLocalWorker(id, lambda);
     LOG(INFO) << "Lambda dispatch on: executor \"lambda\" invokes '" << function
               << "' at " << lambda->InvokeUrl(function);
   }
   std::unique_ptr<RetentionSweeper> sweeper;
   if (retention > absl::ZeroDuration()) {
     sweeper = std::make_unique<RetentionSweeper>(
-        retention, store->get(), &clock,
+        retention, store->get(), &coordinator, &clock,
         [&metrics](uint64_t n) { metrics.AddSweptJobs(n); });
     sweeper->SetResultObjects(result_objects.get());
     sweeper->Start();

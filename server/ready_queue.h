@@ -22,7 +22,7 @@ struct ReadyEntry {
 
 // True when `a` should run before `b` within one job: task priority (higher
 // first), then critical-path rank (longer first), then submission order.
-// Across jobs, job priority and fair shares decide (see Scheduler).
+// Across jobs, the JobSorter decides (job_sorter.h).
 inline bool RunsBefore(const ReadyEntry& a, const ReadyEntry& b) {
   if (a.task_priority != b.task_priority) {
     return a.task_priority > b.task_priority;
@@ -55,31 +55,13 @@ struct JobQueue {
   ReadyHeap heap;
 };
 
-// Where a job stands in the line across jobs: job priority (higher first),
-// then the slots its tasks hold now (fewer first, so jobs of equal priority
-// share the workers), then submission order.
-struct RunnableKey {
-  int32_t priority = 0;
-  uint64_t running_slots = 0;
-  uint64_t seq = 0;
-  bool operator<(const RunnableKey& o) const {
-    if (priority != o.priority) return priority > o.priority;
-    if (running_slots != o.running_slots) {
-      return running_slots < o.running_slots;
-    }
-    return seq < o.seq;
-  }
-};
-
 // Tasks sharing an exclusive_group never run at the same time. While one
 // holds the group, the others that reach the top of their heaps wait here,
 // in their job's order. A release wakes only each job's best waiter: waking
 // them all would cost a heap push per waiter per release, quadratic in a
 // group's size.
-struct ExclusiveGroup {
-  bool held = false;
-  uint64_t holder_seq = 0;
-  uint32_t holder_task = 0;
+// (Who holds a group is the ResourceLedger's; this is the line.)
+struct GroupWaiters {
   absl::btree_map<uint64_t, ReadyHeap> waiting;  // by job seq
 };
 

@@ -36,9 +36,11 @@ absl::Time FinishedAt(const v1::JobStatus& status) {
 }  // namespace
 
 RetentionSweeper::RetentionSweeper(absl::Duration retention, MetaStore* store,
-                                   Clock* clock, DeletedCallback on_deleted)
+                                   JobDeleter* deleter, Clock* clock,
+                                   DeletedCallback on_deleted)
     : retention_(retention),
       store_(store),
+      deleter_(deleter),
       clock_(clock),
       on_deleted_(std::move(on_deleted)) {}
 
@@ -59,7 +61,7 @@ absl::Status RetentionSweeper::DeleteJob(uint64_t seq) {
     objects = std::vector<v1::ObjectRef>();
   }
   if (!objects.ok()) return objects.status();
-  absl::Status s = store_->DeleteJob(seq, /*sync=*/false);
+  absl::Status s = DeleteRecords(seq);
   if (!s.ok() || objects->empty()) return s;
   // The deletion is not fsynced: a power loss may bring the job's records
   // back without these objects. The next sweep deletes it again; until
@@ -74,6 +76,33 @@ absl::Status RetentionSweeper::DeleteJob(uint64_t seq) {
                  << "': dagd runs without an object store (--s3_bucket)";
   }
   return s;
+}
+
+absl::Status RetentionSweeper::DeleteRecords(uint64_t seq) {
+  auto pending = std::make_shared<Pending>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("the sweep was stopped");
+    pending_ = pending;
+  }
+  deleter_->DeleteStoredJob(seq, [pending](absl::Status s) {
+    absl::MutexLock lock(&pending->mu);
+    pending->status = std::move(s);
+  });
+  absl::Status result;
+  {
+    absl::MutexLock lock(&pending->mu);
+    auto answered = [&pending]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending->mu) {
+      return pending->status.has_value() || pending->abandoned;
+    };
+    pending->mu.Await(absl::Condition(&answered));
+    result = pending->status.has_value()
+                 ? *pending->status
+                 : absl::UnavailableError("the sweep was stopped");
+  }
+  absl::MutexLock lock(&mu_);
+  pending_ = nullptr;
+  return result;
 }
 
 absl::StatusOr<uint64_t> RetentionSweeper::SweepOnce() {
@@ -136,6 +165,10 @@ void RetentionSweeper::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    if (pending_ != nullptr) {
+      absl::MutexLock abandon(&pending_->mu);
+      pending_->abandoned = true;
+    }
   }
   if (thread_.joinable()) thread_.join();
 }

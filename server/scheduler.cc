@@ -42,11 +42,28 @@ std::string WorkerIdName(WorkerId id) {
   return absl::StrCat("w", incarnation, "-", n);
 }
 
+namespace {
+
+PlacementOptions PlacementOptionsOf(const SchedulerOptions& options) {
+  PlacementOptions placement;
+  placement.burst_after = options.lambda_burst_after;
+  placement.grant_max_run_time = options.grant_max_run_time;
+  placement.grants = options.grant_depth > 0;
+  return placement;
+}
+
+}  // namespace
+
 Scheduler::Scheduler(SchedulerOptions options, Clock* clock,
-                     std::function<double()> random)
+                     std::function<double()> random,
+                     std::unique_ptr<PlacementPolicy> placement)
     : options_(options),
       clock_(clock),
       random_(std::move(random)),
+      placement_(placement != nullptr
+                     ? std::move(placement)
+                     : MakeDefaultPlacementPolicy(PlacementOptionsOf(options))),
+      sorter_(MakeFairShareSorter()),
       acks_(options.acks) {}
 
 Scheduler::~Scheduler() = default;
@@ -81,18 +98,19 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
   job->tasks.resize(n);
   job->results.resize(n);
   job->unfinished = n;
+  job->usage.max_parallelism = job->graph.spec.max_parallelism();
   job->counts[v1::TASK_PENDING] = n;
   task_counts_[v1::TASK_PENDING] += n;
   ++job_counts_[job->status.state()];
   for (uint32_t i = 0; i < n; ++i) {
     const v1::TaskSpec& spec = job->spec(i);
     job->tasks[i].remaining = job->graph.dep_count[i];
-    job->tasks[i].demand = DemandOf(spec);
+    job->tasks[i].demand = DemandOf(spec, job->graph.executor(i));
     if (spec.exclusive_group().empty()) continue;
-    if (job->group.empty()) job->group.resize(n);
-    const uint32_t group = group_names_.Intern(spec.exclusive_group());
-    if (group >= groups_.size()) groups_.resize(group + 1);
-    job->group[i] = group + 1;
+    if (job->group.empty()) job->group.resize(n, kNoGroup);
+    const GroupId group = group_names_.Intern(spec.exclusive_group());
+    if (group >= group_waiters_.size()) group_waiters_.resize(group + 1);
+    job->group[i] = group;
   }
   const v1::JobSpec& spec = job->graph.spec;
   if (spec.has_deadline() &&
@@ -139,6 +157,11 @@ void Scheduler::RestoreJob(
       record.number = a.number();
       record.worker_name = a.worker();
       record.error = a.error();
+      if (!a.placement().empty()) {
+        std::vector<std::string>& texts = job.stored_placements[index];
+        texts.resize(t.attempts.size());
+        texts.back() = a.placement();
+      }
     }
     t.error = stored.error();
     if (stored.state() == v1::TASK_FAILED) {
@@ -263,20 +286,21 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   worker->id = id;
   worker->spec = std::move(spec);
   if (worker->spec.slots == 0) worker->spec.slots = 1;
+  WorkerResources& resources = worker->resources;
+  resources.slots = worker->spec.slots;
   worker->connected_at = worker->last_seen = clock_->Now();
   for (const std::string& fn : worker->spec.functions) {
     worker->fns.push_back(functions_.Intern(fn));
   }
   for (const auto& [name, amount] : worker->spec.resources) {
     const uint32_t resource = resource_names_.Intern(name);
-    if (resource >= worker->capacity.size()) {
-      worker->capacity.resize(resource + 1);
+    if (resource >= resources.capacity.size()) {
+      resources.capacity.resize(resource + 1);
     }
-    worker->capacity[resource] += amount;
+    resources.capacity[resource] += amount;
   }
-  worker->free_amounts = worker->capacity;
-  free_slots_ += worker->spec.slots;
-  total_slots_ += worker->spec.slots;
+  resources.free_amounts = resources.capacity;
+  ledger_.AddWorker(resources);
   for (const std::unique_ptr<Demand>& demand : demands_) {
     if (Fits(*worker, *demand)) demand->capable.push_back(worker.get());
   }
@@ -319,8 +343,7 @@ void Scheduler::RemoveWorker(WorkerId id) {
     ReleaseStopped(worker, stopped, ref);
   }
   worker.stopping.clear();
-  free_slots_ -= worker.free();
-  total_slots_ -= worker.spec.slots;
+  ledger_.RemoveWorker(worker.resources);
   out_.sends.erase(id);
   acks_.Forget(id);
   workers_.erase(it);

@@ -19,8 +19,12 @@
 #include "absl/time/time.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
+#include "server/executor.h"
 #include "server/job_compiler.h"
+#include "server/job_sorter.h"
+#include "server/placement_policy.h"
 #include "server/ready_queue.h"
+#include "server/resource_ledger.h"
 #include "server/result_acks.h"
 #include "server/worker_id.h"
 #include "storage/base/clock.h"
@@ -49,6 +53,9 @@ struct WorkerSpec {
   // draw on.
   std::vector<std::pair<std::string, double>> resources;
   std::vector<std::string> functions;
+  // The task runtimes it offers (Register.runtimes: "builtin", "exec",
+  // ...); shown by ListWorkers.
+  std::vector<std::string> runtimes;
   std::string peer;
   bool accepts_grants = false;  // runs Assignment.after chains
   // Attempts the worker holds as it connects (Register.running): after a
@@ -60,11 +67,10 @@ struct WorkerSpec {
   // Runs any function (Lambda dispatch: dagd cannot know what the deployed
   // functions offer, and a task of a function they lack fails there).
   bool any_function = false;
+  // dagd's Lambda dispatcher: it runs tasks of executor kLambda, and
+  // bursts (SchedulerOptions::lambda_burst_after); nothing else.
+  bool lambda = false;
 };
-
-// The pool of tasks with executor "lambda" or "lambda:NAME", served by
-// dagd's Lambda dispatcher; workers cannot join it.
-inline constexpr absl::string_view kLambdaPool = "lambda";
 
 struct SchedulerOptions {
   // A worker that sends nothing for this long is declared lost.
@@ -139,8 +145,12 @@ class Scheduler {
   static constexpr size_t kMaxInternedContentTypes = 64;
 
   // `random` returns a uniform double in [0, 1), for retry jitter.
+  // `placement` chooses where tasks run; null: the default policy
+  // (MakeDefaultPlacementPolicy) with these options' burst and grant
+  // settings.
   Scheduler(SchedulerOptions options, Clock* clock,
-            std::function<double()> random);
+            std::function<double()> random,
+            std::unique_ptr<PlacementPolicy> placement = nullptr);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -246,16 +256,21 @@ class Scheduler {
   void SetJobState(Job& job, v1::JobState state);
   void MakeReady(Job& job, uint32_t task);
   void SetState(Job& job, uint32_t task, v1::TaskState state);
-  void Assign(Job& job, uint32_t task, Worker& worker);
+  void Assign(Job& job, uint32_t task, Worker& worker, PlacementReason reason);
   // The task's current attempt takes its slots, amounts and group on the
-  // worker.
+  // worker (through the ledger).
   void Hold(Job& job, uint32_t task, Worker& worker);
+  // What the task's attempts hold while they run.
+  Claim ClaimOf(const Job& job, uint32_t task) const;
   void MarkJobRunning(Job& job);
   // Takes over an attempt the worker reported running as it registered,
   // when the task is ready and nothing else holds it.
   void AdoptRunning(Worker& worker, const v1::TaskRef& ref);
-  bool CanAdopt(const Job& job, uint32_t task, const Worker& worker) const;
-  void Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number);
+  // The policy's reason for taking the attempt over, or nullopt.
+  std::optional<PlacementReason> CanAdopt(const Job& job, uint32_t task,
+                                          const Worker& worker) const;
+  void Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number,
+             PlacementReason reason);
   // A result of an attempt that is not the current one: true when taken.
   bool AdoptResult(WorkerId id, Worker* worker, Job& job, uint32_t task,
                    v1::TaskResult& result);
@@ -269,19 +284,18 @@ class Scheduler {
   // The worker reported a stopping attempt's end, or is gone.
   void ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
                       const AttemptRef& ref);
-  void ReleaseGroup(uint32_t group);
+  // The group is free again: each job's best waiter for it is queued.
+  void WakeGroupWaiters(GroupId group);
   // The worker, if connected, marked as just heard from.
   Worker* Touch(WorkerId id);
-  void ResetAmountsIfIdle(Worker& worker);
 
   // Grants ahead (scheduler_grants.cc).
-  AttemptRecord& NewAttempt(Job& job, uint32_t task, Worker& worker);
+  AttemptRecord& NewAttempt(Job& job, uint32_t task, Worker& worker,
+                            PlacementReason reason);
   // Adds the assignment of the task's current attempt to the worker's
   // batch. `after`, if not kNoTask, is the task granted before it there.
   void AddAssignment(Job& job, uint32_t task, Worker& worker, uint32_t after);
   void GrantAhead(Job& job, uint32_t head, Worker& worker);
-  uint32_t GrantableSuccessor(const Job& job, uint32_t task,
-                              const Worker& worker) const;
   // The task's granted successors go back to PENDING: it did not succeed.
   void RevokeGrants(Job& job, uint32_t task);
   // The task succeeded: its granted successor now runs on its slots.
@@ -307,7 +321,7 @@ class Scheduler {
   void MaybeFinish(Job& job);
 
   // Placement.
-  uint32_t DemandOf(const v1::TaskSpec& spec);
+  uint32_t DemandOf(const v1::TaskSpec& spec, const Executor& executor);
   // No worker could ever run the demand. Lambda's dispatcher counts only
   // for tasks that ask for Lambda: bursts only take work that some worker
   // could do.
@@ -316,8 +330,8 @@ class Scheduler {
   bool HasRoom(const Worker& worker, const Demand& demand) const;
   // Queues a ready task (not backing off) in its job's heap for its demand.
   void Enqueue(Job& job, uint32_t task);
-  // Puts the job in runnable_ under its current key, or takes it out when
-  // it has nothing queued or is at its max_parallelism.
+  // Puts the job in the sorter's line under its current key, or takes it
+  // out when it has nothing queued or is at its max_parallelism.
   void UpdateRunnable(Job& job);
   // Events change a job's key many times per turn; it is updated once, at
   // the start of the next Schedule().
@@ -327,9 +341,17 @@ class Scheduler {
   struct Placement {
     JobQueue* queue = nullptr;
     Worker* worker = nullptr;
+    PlacementReason reason;
   };
   Placement BestPlacement(Job& job);
-  Worker* PickWorker(const Job& job, uint32_t task, const Demand& demand);
+  // Asks the placement policy among the demand's capable workers; sets
+  // the burst wake-up when the answer may change with time alone.
+  std::pair<Worker*, PlacementReason> PickWorker(const Job& job, uint32_t task,
+                                                 const Demand& demand);
+  // The task's successor that may be granted ahead after it on `worker`,
+  // with the policy's reason.
+  std::pair<uint32_t, PlacementReason> GrantableSuccessor(
+      const Job& job, uint32_t task, const Worker& worker) const;
   std::string DemandText(const Demand& demand) const;
 
   // Views.
@@ -353,6 +375,7 @@ class Scheduler {
   const SchedulerOptions options_;
   Clock* const clock_;
   const std::function<double()> random_;
+  const std::unique_ptr<PlacementPolicy> placement_;
 
   absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;
   absl::flat_hash_map<WorkerId, std::unique_ptr<Worker>> workers_;
@@ -361,7 +384,9 @@ class Scheduler {
   uint32_t last_content_type_ = 0;
   NameTable resource_names_;
   NameTable group_names_;
-  std::vector<ExclusiveGroup> groups_;  // by group id
+  std::vector<GroupWaiters> group_waiters_;  // by GroupId
+  // Slots, amounts, groups and job counts held by attempts.
+  ResourceLedger ledger_;
   // Recent mean run time of each function's attempts, by function id;
   // negative until a first attempt reported. Decides what is granted.
   std::vector<double> fn_run_ms_;
@@ -370,18 +395,17 @@ class Scheduler {
   std::vector<std::unique_ptr<Demand>> demands_;
   absl::flat_hash_map<std::pair<uint32_t, uint32_t>, uint32_t> plain_demands_;
   absl::flat_hash_map<std::string, uint32_t> other_demands_;
-  // Jobs with queued tasks that may run now, best first.
-  absl::btree_map<RunnableKey, Job*> runnable_;
+  // Jobs with queued tasks that may run now, in line (job_sorter.h).
+  const std::unique_ptr<JobSorter> sorter_;
   std::vector<uint64_t> stale_runnable_;  // jobs for MarkRunnableStale
   uint64_t pass_ = 0;                     // counts Schedule() passes
   // When a task waiting to burst to Lambda may go there, if one waits.
   std::optional<absl::Time> burst_wakeup_;
-  std::vector<Job*> skipped_;  // Schedule()'s scratch, kept to reuse
+  std::vector<Job*> skipped_;          // Schedule()'s scratch, kept to reuse
+  std::vector<Candidate> candidates_;  // PickWorker()'s scratch
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
       deadlines_;
-  uint64_t free_slots_ = 0;   // over all workers
-  uint64_t total_slots_ = 0;  // over all workers
   // Jobs in memory by v1::JobState; finished ones leave at TakeOutput().
   std::array<uint64_t, 6> job_counts_{};
   std::array<uint64_t, 9> task_counts_{};

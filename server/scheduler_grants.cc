@@ -28,10 +28,12 @@ constexpr double kRunTimeWeight = 0.2;
 
 }  // namespace
 
-AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker) {
+AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker,
+                                     PlacementReason reason) {
   TaskRecord& t = job.tasks[task];
   AttemptRecord& attempt = t.attempts.emplace_back();
   attempt.number = ++t.max_attempt;
+  attempt.placement = reason;
   attempt.worker = worker.id;
   attempt.worker_name = worker.spec.name;
   attempt.assigned_at = clock_->Now();
@@ -71,13 +73,14 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
     a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));
   }
   a->set_slots(demands_[job.tasks[task].demand]->slots);
-  if (absl::StartsWith(spec.executor(), kLambdaPool)) {
-    a->set_lambda_function(
-        spec.executor() == kLambdaPool
-            ? options_.lambda_function
-            : spec.executor().substr(kLambdaPool.size() + 1));
-  } else if (worker.spec.pool == kLambdaPool) {
-    a->set_lambda_function(options_.lambda_function);  // a burst
+  if (worker.spec.lambda) {
+    // A task of executor "lambda:NAME" invokes NAME; "lambda" and bursts
+    // invoke --lambda_function.
+    const Executor& executor = job.graph.executor(task);
+    a->set_lambda_function(executor.kind == Executor::Kind::kLambda &&
+                                   !executor.name.empty()
+                               ? executor.name
+                               : options_.lambda_function);
   }
   if (after != kNoTask) {
     v1::TaskRef* ref = a->mutable_after();
@@ -88,17 +91,13 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
 }
 
 void Scheduler::GrantAhead(Job& job, uint32_t head, Worker& worker) {
-  // A job with a parallelism cap counts running tasks; grants would run
-  // outside that count.
-  if (options_.grant_depth == 0 || !worker.spec.accepts_grants ||
-      job.graph.spec.max_parallelism() != 0) {
-    return;
-  }
+  // The cheap refusals first: most assignments grant nothing.
+  if (options_.grant_depth == 0 || !worker.spec.accepts_grants) return;
   uint32_t task = head;
   for (uint32_t depth = 0; depth < options_.grant_depth; ++depth) {
-    const uint32_t next = GrantableSuccessor(job, task, worker);
+    const auto [next, reason] = GrantableSuccessor(job, task, worker);
     if (next == kNoTask) return;
-    NewAttempt(job, next, worker);
+    NewAttempt(job, next, worker, reason);
     job.tasks[next].granted = true;
     job.tasks[task].grant_next = next;
     worker.running.insert(TaskRef{job.seq, next});
@@ -108,37 +107,40 @@ void Scheduler::GrantAhead(Job& job, uint32_t head, Worker& worker) {
   }
 }
 
-// A successor of `task` that waits for nothing else, runs short, needs no
-// more than `task`'s slots and nothing else the worker could run out of.
-uint32_t Scheduler::GrantableSuccessor(const Job& job, uint32_t task,
-                                       const Worker& worker) const {
+// A successor of `task` that waits for nothing else, needs no more than
+// `task`'s slots and nothing else the worker could run out of, and that
+// the policy grants (today: it runs short).
+std::pair<uint32_t, PlacementReason> Scheduler::GrantableSuccessor(
+    const Job& job, uint32_t task, const Worker& worker) const {
   const CompiledJob& g = job.graph;
   const uint32_t begin = g.succ_begin[task];
   const uint32_t end = g.succ_begin[task + 1];
-  if (end == begin || end - begin > kMaxGrantFanOut) return kNoTask;
+  if (end == begin || end - begin > kMaxGrantFanOut) return {kNoTask, {}};
   const uint32_t slots = demands_[job.tasks[task].demand]->slots;
   for (uint32_t e = begin; e < end; ++e) {
     const uint32_t next = g.succ[e];
     const TaskRecord& n = job.tasks[next];
-    if (n.state != v1::TASK_PENDING || job.group_of(next) != 0) continue;
+    if (n.state != v1::TASK_PENDING || job.group_of(next) != kNoGroup) {
+      continue;
+    }
     // Every dependency it still waits for is an edge from `task`.
     const auto edges =
         std::count(g.succ.begin() + begin, g.succ.begin() + end, next);
     if (n.remaining != static_cast<uint32_t>(edges)) continue;
     const Demand& demand = *demands_[n.demand];
-    if (demand.slots > slots || !demand.amounts.empty() ||
-        !Fits(worker, demand)) {
-      continue;
-    }
+    GrantRequest request;
+    request.worker_accepts_grants = worker.spec.accepts_grants;
+    request.job_has_parallelism_cap = job.graph.spec.max_parallelism() != 0;
+    request.fits_after =
+        demand.slots <= slots && demand.amounts.empty() && Fits(worker, demand);
     const double run_ms =
         demand.fn < fn_run_ms_.size() ? fn_run_ms_[demand.fn] : -1;
-    if (run_ms < 0 ||
-        run_ms > absl::ToDoubleMilliseconds(options_.grant_max_run_time)) {
-      continue;
+    if (run_ms >= 0) {
+      request.typical_run_time = absl::Milliseconds(run_ms);
     }
-    return next;
+    if (auto reason = placement_->Grant(request, task)) return {next, *reason};
   }
-  return kNoTask;
+  return {kNoTask, {}};
 }
 
 void Scheduler::RevokeGrants(Job& job, uint32_t task) {
@@ -171,13 +173,10 @@ void Scheduler::PassSlotsOn(Job& job, uint32_t task, WorkerId worker_id) {
   TaskRecord& n = job.tasks[next];
   auto it = workers_.find(worker_id);
   if (!n.granted || n.worker != worker_id || it == workers_.end()) return;
-  Worker& worker = *it->second;
-  const Demand& demand = *demands_[n.demand];
+  // Its predecessor's slots were given back as it ended: take them.
   n.granted = false;
-  worker.busy += demand.slots;
-  free_slots_ -= demand.slots;
-  ++job.running;
-  job.running_slots += demand.slots;
+  ledger_.Acquire(it->second->resources, job.usage, ClaimOf(job, next),
+                  GroupHolder{job.seq, next});
   MarkRunnableStale(job);
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "server/resource_ledger.h"
 #include "server/scheduler.h"
 
 namespace dagd {
@@ -26,6 +27,7 @@ inline bool IsTerminal(v1::TaskState s) {
 
 struct AttemptRecord {
   uint32_t number = 0;
+  PlacementReason placement;  // why it went to `worker`
   WorkerId worker = 0;
   std::string worker_name;
   absl::Time assigned_at = absl::InfinitePast();
@@ -68,7 +70,7 @@ inline uint32_t CurrentAttempt(const TaskRecord& t) {
 struct Scheduler::Demand {
   uint32_t fn = 0;
   uint32_t slots = 1;
-  std::string pool;                                         // empty: any pool
+  Executor executor;  // any worker, a pool, or Lambda
   std::vector<std::pair<std::string, std::string>> labels;  // sorted
   std::vector<std::pair<uint32_t, double>> amounts;  // by resource id, sorted
   // Connected workers that could ever run it (right function, pool and
@@ -77,6 +79,9 @@ struct Scheduler::Demand {
   // The Schedule() pass in which no capable worker had room. Room only
   // shrinks during a pass, so it stays blocked until the pass ends.
   uint64_t blocked_pass = 0;
+
+  // What an attempt of it holds, with its task's exclusive group.
+  Claim ClaimOf(GroupId group) const { return Claim{slots, amounts, group}; }
 };
 
 struct Scheduler::Job {
@@ -102,6 +107,9 @@ struct Scheduler::Job {
   absl::flat_hash_map<uint32_t, std::shared_ptr<const v1::ObjectRef>>
       result_refs;
   absl::flat_hash_map<uint32_t, std::string> content_types;
+  // Placement texts of attempts read back from the store after a restart,
+  // by task, in attempt order (their reasons are known only as text).
+  absl::flat_hash_map<uint32_t, std::vector<std::string>> stored_placements;
   std::array<uint32_t, 9> counts{};  // tasks by v1::TaskState
   uint32_t unfinished = 0;
   Scheduler::Watch watch = Scheduler::Watch::kNone;
@@ -115,14 +123,14 @@ struct Scheduler::Job {
   // Placement.
   std::vector<JobQueue> queues;  // ready tasks, by demand
   uint32_t queued = 0;           // entries in `queues`, stale ones included
-  uint32_t running = 0;          // tasks assigned or running
-  uint64_t running_slots = 0;
-  bool runnable = false;        // in Scheduler::runnable_ under `key`
-  bool runnable_stale = false;  // in Scheduler::stale_runnable_
-  RunnableKey key;
-  // Per task: its exclusive group's id + 1, or 0. Empty when no task of the
+  JobUsage usage;                // tasks assigned or running (ledger)
+  bool runnable = false;         // in the job sorter, with `sorted_slots`
+  bool runnable_stale = false;   // in Scheduler::stale_runnable_
+  uint64_t sorted_slots = 0;     // its running slots as the sorter has them
+  uint32_t tenant = 0;           // its owner, for the sorter
+  // Per task: its exclusive group, or kNoGroup. Empty when no task of the
   // job has a group.
-  std::vector<uint32_t> group;
+  std::vector<GroupId> group;
   absl::Time deadline = absl::InfiniteFuture();
   // Recovered after a restart: its ready tasks wait out the recovery grace,
   // so that workers that still run them can reconnect and report them.
@@ -132,14 +140,10 @@ struct Scheduler::Job {
   const v1::TaskSpec& spec(uint32_t task) const {
     return graph.spec.tasks(task);
   }
-  // The exclusive group of `task` + 1, or 0.
-  uint32_t group_of(uint32_t task) const {
-    return group.empty() ? 0 : group[task];
+  GroupId group_of(uint32_t task) const {
+    return group.empty() ? kNoGroup : group[task];
   }
-  bool AtParallelismLimit() const {
-    return graph.spec.max_parallelism() != 0 &&
-           running >= graph.spec.max_parallelism();
-  }
+  bool AtParallelismLimit() const { return usage.AtLimit(); }
 };
 
 // One attempt of one task, as workers report it.
@@ -161,7 +165,7 @@ struct AttemptRef {
 // may still be running there.
 struct StoppingAttempt {
   uint32_t demand = 0;
-  uint32_t group = 0;  // the exclusive group it holds + 1, or 0
+  GroupId group = kNoGroup;  // the exclusive group it may hold
   // False for an attempt this scheduler never counted (one a reconnecting
   // worker listed that could not be taken over): its end frees nothing.
   bool holds = true;
@@ -170,26 +174,17 @@ struct StoppingAttempt {
 struct Scheduler::Worker {
   WorkerId id = 0;
   WorkerSpec spec;
-  uint32_t busy = 0;
+  WorkerResources resources;  // changed only through the ledger
   absl::Time connected_at;
   absl::Time last_seen;
   absl::flat_hash_set<TaskRef> running;
   absl::flat_hash_map<AttemptRef, StoppingAttempt> stopping;
   std::vector<uint32_t> fns;
-  // Named resources by resource id: what it advertised, and what is free.
-  std::vector<double> capacity;
-  std::vector<double> free_amounts;
 
-  uint32_t free() const { return spec.slots > busy ? spec.slots - busy : 0; }
+  uint32_t free() const { return resources.free(); }
   bool Offers(uint32_t fn) const {
     return spec.any_function ||
            std::find(fns.begin(), fns.end(), fn) != fns.end();
-  }
-  double Capacity(uint32_t resource) const {
-    return resource < capacity.size() ? capacity[resource] : 0;
-  }
-  double FreeAmount(uint32_t resource) const {
-    return resource < free_amounts.size() ? free_amounts[resource] : 0;
   }
 };
 

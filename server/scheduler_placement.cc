@@ -15,23 +15,16 @@ namespace dagd {
 
 using google::protobuf::util::TimeUtil;
 
-namespace {
+namespace {}  // namespace
 
-// Sums of doubles drift; a worker with 0.999999999 of a unit left still
-// has the unit.
-constexpr double kAmountSlack = 1e-9;
-
-constexpr absl::string_view kPoolPrefix = "pool:";
-
-}  // namespace
-
-uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
+uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec,
+                             const Executor& executor) {
   const uint32_t fn = functions_.Intern(spec.fn());
   const uint32_t slots = std::max<uint32_t>(1, spec.resources().slots());
   const auto& amounts = spec.resources().amounts();
   const auto& labels = spec.resources().labels();
-  const bool plain =
-      spec.executor().empty() && amounts.empty() && labels.empty();
+  const bool plain = executor.kind == Executor::Kind::kAnyWorker &&
+                     amounts.empty() && labels.empty();
   if (plain) {
     // The common case: found without building anything.
     auto it = plain_demands_.find({fn, slots});
@@ -43,12 +36,7 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
   if (plain) {
     plain_demands_.emplace(std::make_pair(fn, slots), demands_.size());
   } else {
-    // The job compiler accepted only "", "pool:NAME" and "lambda[:NAME]".
-    if (absl::StartsWith(spec.executor(), kPoolPrefix)) {
-      demand->pool = spec.executor().substr(kPoolPrefix.size());
-    } else if (absl::StartsWith(spec.executor(), kLambdaPool)) {
-      demand->pool = std::string(kLambdaPool);
-    }
+    demand->executor = executor;
     demand->labels.assign(labels.begin(), labels.end());
     std::sort(demand->labels.begin(), demand->labels.end());
     for (const auto& [name, amount] : amounts) {
@@ -59,8 +47,9 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
     std::sort(demand->amounts.begin(), demand->amounts.end());
     // Every part length-prefixed and amounts by their exact bits, so no two
     // different demands can spell the same key.
-    std::string key = absl::StrCat(fn, "/", slots, "/", demand->pool.size(),
-                                   ":", demand->pool);
+    const std::string where = executor.ToString();
+    std::string key =
+        absl::StrCat(fn, "/", slots, "/", where.size(), ":", where);
     for (const auto& [k, v] : demand->labels) {
       absl::StrAppend(&key, "/", k.size(), ":", k, "=", v.size(), ":", v);
     }
@@ -78,42 +67,45 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec) {
 }
 
 bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
-  if (worker.spec.pool == kLambdaPool && demand.pool != kLambdaPool) {
-    // Lambda serves its own tasks, and bursts of tasks for any worker.
-    if (options_.lambda_burst_after == absl::InfiniteDuration() ||
-        !demand.pool.empty() || !demand.labels.empty() ||
-        !demand.amounts.empty()) {
-      return false;
-    }
+  switch (demand.executor.kind) {
+    case Executor::Kind::kLambda:
+      if (!worker.spec.lambda) return false;
+      break;
+    case Executor::Kind::kPool:
+      if (worker.spec.lambda || demand.executor.name != worker.spec.pool) {
+        return false;
+      }
+      break;
+    case Executor::Kind::kAnyWorker:
+      // Lambda serves its own tasks, and bursts of tasks for any worker
+      // that need nothing a worker is chosen for.
+      if (worker.spec.lambda &&
+          (options_.lambda_burst_after == absl::InfiniteDuration() ||
+           !demand.labels.empty() || !demand.amounts.empty())) {
+        return false;
+      }
+      break;
   }
   if (!worker.Offers(demand.fn)) return false;
-  if (!demand.pool.empty() && demand.pool != worker.spec.pool) return false;
-  if (demand.slots > worker.spec.slots) return false;
   for (const auto& label : demand.labels) {
     if (std::find(worker.spec.labels.begin(), worker.spec.labels.end(),
                   label) == worker.spec.labels.end()) {
       return false;
     }
   }
-  for (const auto& [resource, amount] : demand.amounts) {
-    if (worker.Capacity(resource) + kAmountSlack < amount) return false;
-  }
-  return true;
+  return ledger_.CouldFit(worker.resources, demand.ClaimOf(kNoGroup));
 }
 
 bool Scheduler::NoWorkerCanRun(const Demand& demand) const {
-  if (demand.pool == kLambdaPool) return demand.capable.empty();
-  return std::all_of(
-      demand.capable.begin(), demand.capable.end(),
-      [](const Worker* w) { return w->spec.pool == kLambdaPool; });
+  if (demand.executor.kind == Executor::Kind::kLambda) {
+    return demand.capable.empty();
+  }
+  return std::all_of(demand.capable.begin(), demand.capable.end(),
+                     [](const Worker* w) { return w->spec.lambda; });
 }
 
 bool Scheduler::HasRoom(const Worker& worker, const Demand& demand) const {
-  if (worker.free() < demand.slots) return false;
-  for (const auto& [resource, amount] : demand.amounts) {
-    if (worker.FreeAmount(resource) + kAmountSlack < amount) return false;
-  }
-  return true;
+  return ledger_.HasRoom(worker.resources, demand.ClaimOf(kNoGroup));
 }
 
 void Scheduler::Enqueue(Job& job, uint32_t task) {
@@ -140,53 +132,46 @@ void Scheduler::MarkRunnableStale(Job& job) {
 void Scheduler::UpdateRunnable(Job& job) {
   const bool want =
       !job.finished && !job.held && job.queued > 0 && !job.AtParallelismLimit();
-  const RunnableKey key{job.graph.spec.priority(), job.running_slots, job.seq};
-  if (job.runnable) {
-    if (want && !(key < job.key) && !(job.key < key)) return;
-    runnable_.erase(job.key);
+  if (!want) {
+    if (job.runnable) sorter_->Remove(job.seq);
     job.runnable = false;
+    return;
   }
-  if (!want) return;
-  runnable_.emplace(key, &job);
-  job.key = key;
+  // Priority and tenant never change: the slots alone move it.
+  if (job.runnable && job.sorted_slots == job.usage.running_slots) return;
+  sorter_->Set(SortedJob{job.seq, job.tenant, job.graph.spec.priority(),
+                         job.usage.running_slots});
+  job.sorted_slots = job.usage.running_slots;
   job.runnable = true;
 }
 
-// Among the workers that could run the demand and have room now: the one
-// that produced most of the task's inputs (they are already there), then
-// the one with the most free slots.
-Scheduler::Worker* Scheduler::PickWorker(const Job& job, uint32_t task,
-                                         const Demand& demand) {
+std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
+    const Job& job, uint32_t task, const Demand& demand) {
   const CompiledJob& g = job.graph;
-  Worker* best = nullptr;
-  Worker* burst = nullptr;
-  bool any_worker = false;
-  uint32_t best_local = 0;
-  for (Worker* worker : demand.capable) {
-    if (worker->spec.pool == kLambdaPool && demand.pool != kLambdaPool) {
-      if (HasRoom(*worker, demand)) burst = worker;  // if no worker has room
-      continue;
-    }
-    any_worker = true;
-    if (!HasRoom(*worker, demand)) continue;
-    uint32_t local = 0;
+  const TaskRecord& t = job.tasks[task];
+  candidates_.clear();
+  for (const Worker* worker : demand.capable) {
+    Candidate& c = candidates_.emplace_back();
+    c.free_slots = worker->free();
+    c.has_room = HasRoom(*worker, demand);
+    c.lambda = worker->spec.lambda;
+    if (!c.has_room || c.lambda) continue;
     for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
-      if (job.tasks[g.inputs[e]].producer == worker->id) ++local;
-    }
-    if (best == nullptr || local > best_local ||
-        (local == best_local && worker->free() > best->free())) {
-      best = worker;
-      best_local = local;
+      if (job.tasks[g.inputs[e]].producer == worker->id) ++c.inputs_held;
     }
   }
-  // A burst takes the peaks of work the workers do: a task none of them
-  // could ever run waits, saying why, rather than fail on Lambda.
-  if (best != nullptr || burst == nullptr || !any_worker) return best;
-  const absl::Time at =
-      job.tasks[task].ready_since + options_.lambda_burst_after;
-  if (clock_->Now() >= at) return burst;
-  if (!burst_wakeup_ || at < *burst_wakeup_) burst_wakeup_ = at;
-  return nullptr;
+  const absl::Time now = clock_->Now();
+  PlacementRequest request;
+  request.executor = demand.executor.kind;
+  request.inputs = g.input_begin[task + 1] - g.input_begin[task];
+  request.waited = now - t.ready_since;
+  const PlacementChoice choice = placement_->Place(request, candidates_);
+  if (choice.index) return {demand.capable[*choice.index], choice.reason};
+  if (choice.ask_again_in) {
+    const absl::Time at = now + *choice.ask_again_in;
+    if (!burst_wakeup_ || at < *burst_wakeup_) burst_wakeup_ = at;
+  }
+  return {nullptr, PlacementReason{}};
 }
 
 Scheduler::Placement Scheduler::BestPlacement(Job& job) {
@@ -200,12 +185,13 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
     while (!heap.empty()) {
       const uint32_t task = heap.Top().task;
       const TaskRecord& t = job.tasks[task];
-      const uint32_t group = job.group_of(task);
+      const GroupId group = job.group_of(task);
       if (t.state != v1::TASK_READY || t.retry_wait) {
         // Stopped being ready (its job was cancelled, say).
-      } else if (group != 0 && groups_[group - 1].held) {
-        // Set aside until the group is free; ReleaseGroup queues it again.
-        groups_[group - 1].waiting[job.seq].Push(heap.Top());
+      } else if (!ledger_.GroupFree(group)) {
+        // Set aside until the group is free; WakeGroupWaiters queues it
+        // again.
+        group_waiters_[group].waiting[job.seq].Push(heap.Top());
       } else {
         break;
       }
@@ -219,12 +205,12 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
     }
     Demand& demand = *demands_[queue.demand];
     if (demand.blocked_pass == pass_) continue;
-    Worker* worker = PickWorker(job, heap.Top().task, demand);
+    auto [worker, reason] = PickWorker(job, heap.Top().task, demand);
     if (worker == nullptr) {
       demand.blocked_pass = pass_;
       continue;
     }
-    best = Placement{&queue, worker};
+    best = Placement{&queue, worker, reason};
   }
   return best;
 }
@@ -240,18 +226,19 @@ void Scheduler::Schedule() {
   }
   stale_runnable_.clear();
   burst_wakeup_.reset();
-  if (free_slots_ == 0 || runnable_.empty()) return;
+  if (ledger_.free_slots() == 0 || sorter_->empty()) return;
   ++pass_;
   skipped_.clear();
   // Each turn takes the job first in line. A job with nothing placeable
   // leaves the line for the rest of the pass; one that got a task goes back
   // under its new key, behind jobs of its priority that hold fewer slots.
-  while (free_slots_ > 0 && !runnable_.empty()) {
-    auto first = runnable_.begin();
-    Job& job = *first->second;
+  while (ledger_.free_slots() > 0) {
+    const std::optional<uint64_t> first = sorter_->First();
+    if (!first) break;
+    Job& job = *jobs_.find(*first)->second;
     Placement placement = BestPlacement(job);
     if (placement.worker == nullptr) {
-      runnable_.erase(first);
+      sorter_->Remove(job.seq);
       job.runnable = false;
       skipped_.push_back(&job);
       continue;
@@ -259,16 +246,17 @@ void Scheduler::Schedule() {
     const uint32_t task = placement.queue->heap.Top().task;
     placement.queue->heap.Pop();
     --job.queued;
-    Assign(job, task, *placement.worker);
+    Assign(job, task, *placement.worker, placement.reason);
   }
   for (Job* job : skipped_) UpdateRunnable(*job);
   skipped_.clear();
 }
 
-void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
+void Scheduler::Assign(Job& job, uint32_t task, Worker& worker,
+                       PlacementReason reason) {
   TaskRecord& t = job.tasks[task];
   const absl::Time now = clock_->Now();
-  NewAttempt(job, task, worker);
+  NewAttempt(job, task, worker, reason);
   out_.queue_waits.push_back(now - t.ready_since);
   Hold(job, task, worker);
   UpdateRunnable(job);
@@ -278,22 +266,14 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker) {
   GrantAhead(job, task, worker);
 }
 
+Claim Scheduler::ClaimOf(const Job& job, uint32_t task) const {
+  return demands_[job.tasks[task].demand]->ClaimOf(job.group_of(task));
+}
+
 void Scheduler::Hold(Job& job, uint32_t task, Worker& worker) {
-  const Demand& demand = *demands_[job.tasks[task].demand];
-  worker.busy += demand.slots;
-  free_slots_ -= demand.slots;
-  for (const auto& [resource, amount] : demand.amounts) {
-    worker.free_amounts[resource] -= amount;
-  }
+  ledger_.Acquire(worker.resources, job.usage, ClaimOf(job, task),
+                  GroupHolder{job.seq, task});
   worker.running.insert(TaskRef{job.seq, task});
-  ++job.running;
-  job.running_slots += demand.slots;
-  if (const uint32_t group = job.group_of(task); group != 0) {
-    ExclusiveGroup& g = groups_[group - 1];
-    g.held = true;
-    g.holder_seq = job.seq;
-    g.holder_task = task;
-  }
 }
 
 void Scheduler::MarkJobRunning(Job& job) {
@@ -306,67 +286,38 @@ void Scheduler::MarkJobRunning(Job& job) {
 
 void Scheduler::EndAttempt(Job& job, uint32_t task) {
   TaskRecord& t = job.tasks[task];
+  auto it = workers_.find(t.worker);
+  Worker* worker = it == workers_.end() ? nullptr : it->second.get();
+  if (worker != nullptr) worker->running.erase(TaskRef{job.seq, task});
+  t.worker = 0;
   if (t.granted) {
     // It held nothing but its place on the worker.
-    if (auto it = workers_.find(t.worker); it != workers_.end()) {
-      it->second->running.erase(TaskRef{job.seq, task});
-    }
     t.granted = false;
-    t.worker = 0;
     return;
   }
-  const Demand& demand = *demands_[t.demand];
-  --job.running;
-  job.running_slots -= demand.slots;
-  if (const uint32_t group = job.group_of(task); group != 0) {
-    const ExclusiveGroup& g = groups_[group - 1];
-    if (g.held && g.holder_seq == job.seq && g.holder_task == task) {
-      ReleaseGroup(group - 1);
-    }
-  }
-  auto it = workers_.find(t.worker);
-  t.worker = 0;
-  if (it != workers_.end()) {
-    Worker& worker = *it->second;
-    worker.busy -= std::min(worker.busy, demand.slots);
-    free_slots_ += demand.slots;
-    for (const auto& [resource, amount] : demand.amounts) {
-      worker.free_amounts[resource] += amount;
-    }
-    worker.running.erase(TaskRef{job.seq, task});
-    ResetAmountsIfIdle(worker);
-  }
+  WakeGroupWaiters(ledger_.Release(worker ? &worker->resources : nullptr,
+                                   job.usage, ClaimOf(job, task),
+                                   GroupHolder{job.seq, task}));
   MarkRunnableStale(job);
-}
-
-void Scheduler::ResetAmountsIfIdle(Worker& worker) {
-  // Amounts are doubles, added and taken back in any order; an idle worker
-  // has exactly its capacity, whatever rounding crept in.
-  if (worker.running.empty() && worker.stopping.empty()) {
-    worker.free_amounts = worker.capacity;
-  }
 }
 
 void Scheduler::StopAttempt(Job& job, uint32_t task) {
   TaskRecord& t = job.tasks[task];
   if (t.granted) return EndAttempt(job, task);
-  const Demand& demand = *demands_[t.demand];
-  --job.running;
-  job.running_slots -= demand.slots;
-  uint32_t group = job.group_of(task);
-  if (group != 0) {
-    const ExclusiveGroup& g = groups_[group - 1];
-    if (!g.held || g.holder_seq != job.seq || g.holder_task != task) group = 0;
-  }
+  const Claim claim = ClaimOf(job, task);
+  ledger_.ReleaseJob(job.usage, claim);
   auto it = workers_.find(t.worker);
   t.worker = 0;
   if (it == workers_.end()) {
-    if (group != 0) ReleaseGroup(group - 1);
+    WakeGroupWaiters(
+        ledger_.ReleaseWorker(nullptr, claim, GroupHolder{job.seq, task}));
   } else {
+    // What it holds on the worker stays held until the worker reports the
+    // attempt ended.
     Worker& worker = *it->second;
     worker.running.erase(TaskRef{job.seq, task});
     worker.stopping.emplace(AttemptRef{job.seq, task, CurrentAttempt(t)},
-                            StoppingAttempt{t.demand, group});
+                            StoppingAttempt{t.demand, claim.group});
   }
   MarkRunnableStale(job);
 }
@@ -374,24 +325,14 @@ void Scheduler::StopAttempt(Job& job, uint32_t task) {
 void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
                                const AttemptRef& ref) {
   if (!stopped.holds) return;
-  const Demand& demand = *demands_[stopped.demand];
-  worker.busy -= std::min(worker.busy, demand.slots);
-  free_slots_ += demand.slots;
-  for (const auto& [resource, amount] : demand.amounts) {
-    worker.free_amounts[resource] += amount;
-  }
-  ResetAmountsIfIdle(worker);
-  if (stopped.group != 0) {
-    const ExclusiveGroup& g = groups_[stopped.group - 1];
-    if (g.held && g.holder_seq == ref.seq && g.holder_task == ref.task) {
-      ReleaseGroup(stopped.group - 1);
-    }
-  }
+  WakeGroupWaiters(ledger_.ReleaseWorker(
+      &worker.resources, demands_[stopped.demand]->ClaimOf(stopped.group),
+      GroupHolder{ref.seq, ref.task}));
 }
 
-void Scheduler::ReleaseGroup(uint32_t group) {
-  ExclusiveGroup& g = groups_[group];
-  g.held = false;
+void Scheduler::WakeGroupWaiters(GroupId group) {
+  if (group == kNoGroup || group >= group_waiters_.size()) return;
+  GroupWaiters& g = group_waiters_[group];
   for (auto it = g.waiting.begin(); it != g.waiting.end();) {
     Job* job = FindJob(it->first);
     ReadyHeap& heap = it->second;
@@ -414,8 +355,15 @@ void Scheduler::ReleaseGroup(uint32_t group) {
 
 std::string Scheduler::DemandText(const Demand& demand) const {
   std::vector<std::string> needs;
-  if (!demand.pool.empty()) {
-    needs.push_back(absl::StrCat("pool '", demand.pool, "'"));
+  switch (demand.executor.kind) {
+    case Executor::Kind::kPool:
+      needs.push_back(absl::StrCat("pool '", demand.executor.name, "'"));
+      break;
+    case Executor::Kind::kLambda:
+      needs.push_back("Lambda");
+      break;
+    case Executor::Kind::kAnyWorker:
+      break;
   }
   for (const auto& [key, value] : demand.labels) {
     needs.push_back(absl::StrCat("label ", key, "=", value));

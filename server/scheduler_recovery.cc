@@ -21,8 +21,8 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
   if (job != nullptr && task < job->graph.size()) {
     TaskRecord& t = job->tasks[task];
     t.max_attempt = std::max(t.max_attempt, ref.attempt());
-    if (CanAdopt(*job, task, worker)) {
-      Adopt(*job, task, worker, ref.attempt());
+    if (auto reason = CanAdopt(*job, task, worker)) {
+      Adopt(*job, task, worker, ref.attempt(), *reason);
       return;
     }
   }
@@ -35,20 +35,23 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
                           StoppingAttempt{0, 0, /*holds=*/false});
 }
 
-bool Scheduler::CanAdopt(const Job& job, uint32_t task,
-                         const Worker& worker) const {
+std::optional<PlacementReason> Scheduler::CanAdopt(const Job& job,
+                                                   uint32_t task,
+                                                   const Worker& worker) const {
   const TaskRecord& t = job.tasks[task];
-  if (t.state != v1::TASK_READY || t.retry_wait) return false;
-  if (!HasRoom(worker, *demands_[t.demand])) return false;
-  const uint32_t group = job.group_of(task);
-  return group == 0 || !groups_[group - 1].held;
+  TakeOverRequest request;
+  request.task_ready = t.state == v1::TASK_READY && !t.retry_wait;
+  request.has_room = HasRoom(worker, *demands_[t.demand]);
+  request.group_free = ledger_.GroupFree(job.group_of(task));
+  return placement_->TakeOver(request);
 }
 
-void Scheduler::Adopt(Job& job, uint32_t task, Worker& worker,
-                      uint32_t number) {
+void Scheduler::Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number,
+                      PlacementReason reason) {
   TaskRecord& t = job.tasks[task];
   AttemptRecord& attempt = t.attempts.emplace_back();
   attempt.number = number;
+  attempt.placement = reason;
   attempt.worker = worker.id;
   attempt.worker_name = worker.spec.name;
   attempt.assigned_at = clock_->Now();  // taken over then; its start is lost
@@ -92,6 +95,7 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   }
   AttemptRecord& attempt = t.attempts.emplace_back();
   attempt.number = result.task().attempt();
+  attempt.placement = {PlacementReason::Kind::kReported, 0, 0};
   attempt.worker = worker != nullptr ? id : 0;
   attempt.worker_name =
       worker != nullptr ? worker->spec.name : WorkerIdName(id);

@@ -55,10 +55,21 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
   status.set_task_id(job.spec(task).id());
   status.set_fn(job.spec(task).fn());
   status.set_state(t.state);
-  for (const AttemptRecord& a : t.attempts) {
+  auto stored = job.stored_placements.find(task);
+  for (size_t i = 0; i < t.attempts.size(); ++i) {
+    const AttemptRecord& a = t.attempts[i];
     v1::Attempt* out = status.add_attempts();
     out->set_number(a.number);
     out->set_worker(a.worker_name);
+    if (a.placement.kind == PlacementReason::Kind::kGranted) {
+      out->set_placement(PlacementText(a.placement, a.worker_name,
+                                       job.spec(a.placement.count).id()));
+    } else if (a.placement.kind != PlacementReason::Kind::kNone) {
+      out->set_placement(PlacementText(a.placement, a.worker_name, ""));
+    } else if (stored != job.stored_placements.end() &&
+               i < stored->second.size()) {
+      out->set_placement(stored->second[i]);
+    }
     if (IsSet(a.assigned_at))
       *out->mutable_assigned_at() = ToProto(a.assigned_at);
     if (IsSet(a.started_at)) *out->mutable_started_at() = ToProto(a.started_at);
@@ -108,7 +119,7 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
     if (never_fits != nullptr) *never_fits = true;
     uint32_t offering = 0;
     for (const auto& [id, worker] : workers_) {
-      if (worker->spec.pool != kLambdaPool && worker->Offers(demand.fn)) {
+      if (!worker->spec.lambda && worker->Offers(demand.fn)) {
         ++offering;
       }
     }
@@ -121,17 +132,14 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
     return absl::StrCat("the job is at its max_parallelism (",
                         job.graph.spec.max_parallelism(), " tasks running)");
   }
-  if (const uint32_t group = job.group_of(task); group != 0) {
-    const ExclusiveGroup& g = groups_[group - 1];
-    if (g.held) {
-      const Job* holder = FindAnyJob(g.holder_seq);
-      return absl::StrCat(
-          "exclusive group '", group_names_.Name(group - 1), "' is held by ",
-          holder == nullptr
-              ? std::string("another task")
-              : absl::StrCat("task '", holder->spec(g.holder_task).id(),
-                             "' of job ", holder->status.job_id()));
-    }
+  const GroupId group = job.group_of(task);
+  if (const std::optional<GroupHolder> g = ledger_.HolderOf(group)) {
+    const Job* holder = FindAnyJob(g->seq);
+    return absl::StrCat(
+        "exclusive group '", group_names_.Name(group), "' is held by ",
+        holder == nullptr ? std::string("another task")
+                          : absl::StrCat("task '", holder->spec(g->task).id(),
+                                         "' of job ", holder->status.job_id()));
   }
   return "waiting for a free slot";
 }
@@ -241,18 +249,22 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
     info.set_worker_id(WorkerIdName(id));
     info.set_name(worker->spec.name);
     info.set_slots(worker->spec.slots);
-    info.set_busy_slots(worker->busy);
+    const WorkerResources& resources = worker->resources;
+    info.set_busy_slots(resources.busy);
     info.set_pool(worker->spec.pool);
     for (const auto& [key, value] : worker->spec.labels) {
       (*info.mutable_labels())[key] = value;
     }
     for (const std::string& fn : worker->spec.functions) info.add_functions(fn);
-    for (uint32_t r = 0; r < worker->capacity.size(); ++r) {
-      if (worker->capacity[r] == 0) continue;
+    for (const std::string& runtime : worker->spec.runtimes) {
+      info.add_runtimes(runtime);
+    }
+    for (uint32_t r = 0; r < resources.capacity.size(); ++r) {
+      if (resources.capacity[r] == 0) continue;
       (*info.mutable_resources())[resource_names_.Name(r)] =
-          worker->capacity[r];
+          resources.capacity[r];
       (*info.mutable_free_resources())[resource_names_.Name(r)] =
-          worker->free_amounts[r];
+          resources.free_amounts[r];
     }
     info.set_peer(worker->spec.peer);
     *info.mutable_connected_at() = ToProto(worker->connected_at);
@@ -272,8 +284,8 @@ SchedulerCounts Scheduler::Counts() const {
   counts.jobs_pending = job_counts_[v1::JOB_PENDING];
   counts.jobs_running = job_counts_[v1::JOB_RUNNING];
   counts.workers = workers_.size();
-  counts.slots_total = total_slots_;
-  counts.slots_busy = total_slots_ - free_slots_;
+  counts.slots_total = ledger_.total_slots();
+  counts.slots_busy = ledger_.total_slots() - ledger_.free_slots();
   // Live ready tasks; the heaps may also hold entries of cancelled ones.
   counts.ready_queue = task_counts_[v1::TASK_READY];
   return counts;

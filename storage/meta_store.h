@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -17,13 +18,63 @@
 
 namespace dagd {
 
+// The store as it was at one moment: every read through one view sees the
+// same committed state, whatever is committed or deleted after the view was
+// made. Made by MetaStore::NewReadView; it may outlive nothing but its
+// store. Not thread-safe: one thread uses a view at a time (views are
+// independent of each other).
+//
+// Errors as MetaStore's: NOT_FOUND for a record that is not there,
+// UNAVAILABLE when the storage failed, DATA_LOSS when a record does not
+// parse.
+class MetaReadView {
+ public:
+  virtual ~MetaReadView() = default;
+
+  virtual absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) = 0;
+  // Up to `limit` job statuses with sequence numbers below `before_seq`,
+  // newest first.
+  virtual absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
+      uint64_t before_seq, size_t limit) = 0;
+  virtual absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
+                                                 absl::string_view task_id) = 0;
+  virtual absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
+                                                       uint32_t index) = 0;
+  virtual absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
+                                                   uint32_t index) = 0;
+  virtual absl::StatusOr<StoredResult> GetResult(uint64_t seq,
+                                                 uint32_t index) = 0;
+  virtual absl::StatusOr<std::optional<uint64_t>> FindRequest(
+      absl::string_view request_id) = 0;
+
+  // Calls `visit` with every task of job `seq` that has a stored status, in
+  // task index order, with its spec beside it (`status` may be moved
+  // from). Reads the job's statuses and specs in one pass each, not one
+  // lookup per task. An error ends the walk.
+  using TaskVisitor = absl::FunctionRef<void(
+      uint32_t index, v1::TaskStatus& status, const v1::TaskSpec& spec)>;
+  virtual absl::Status ForEachStoredTask(uint64_t seq, TaskVisitor visit) = 0;
+
+  // The object store references among job `seq`'s results (what deleting
+  // the job must also delete there).
+  virtual absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
+      uint64_t seq) = 0;
+
+  // What deleting job `seq` removes. NOT_FOUND ("no job 'j7'") when there
+  // is no such job; FAILED_PRECONDITION ("job 'j1' is RUNNING: only a
+  // finished job can be deleted") when it has not finished.
+  absl::StatusOr<JobDeletion> PlanJobDeletion(uint64_t seq);
+};
+
 // The coordinator's durable state: jobs, task specs, task states, results
-// and idempotency keys. Implementations are thread-safe: the scheduler
-// thread commits while gRPC threads may read.
+// and idempotency keys. Implementations are thread-safe: the coordinator's
+// loop commits while query threads and the retention sweep read.
 //
 // Errors: UNAVAILABLE when the underlying storage failed (retryable from
 // the caller's point of view only after an operator fixes the disk),
 // DATA_LOSS when a stored record cannot be parsed.
+//
+// A wrapper that changes a few calls derives from MetaStoreWrapper below.
 class MetaStore {
  public:
   virtual ~MetaStore() = default;
@@ -35,10 +86,17 @@ class MetaStore {
   virtual absl::Status Commit(const WriteSet& writes, bool sync,
                               uint64_t* bytes = nullptr) = 0;
 
+  // A view of everything committed so far (a RocksDB snapshot), for reads
+  // that must not see later commits and must not hold up the committer.
+  virtual absl::StatusOr<std::unique_ptr<MetaReadView>> NewReadView() = 0;
+
   // Counts coordinator starts: returns 1 on an empty store, then one more on
   // each call, durably. Worker ids include it, so a report from before a
   // restart can never match an attempt made after it.
   virtual absl::StatusOr<uint64_t> StartIncarnation() = 0;
+
+  // A random id made when the store was created, the same for its life.
+  virtual absl::StatusOr<std::string> StoreId() = 0;
 
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
@@ -53,9 +111,7 @@ class MetaStore {
   // Up to `limit` job statuses with sequence numbers from `from_seq` on,
   // oldest first (what a retention sweep walks).
   virtual absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatusesFrom(
-      uint64_t /*from_seq*/, size_t /*limit*/) {
-    return absl::UnimplementedError("this store cannot list jobs oldest first");
-  }
+      uint64_t from_seq, size_t limit) = 0;
 
   // NOT_FOUND when the task has no stored status.
   virtual absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
@@ -73,9 +129,7 @@ class MetaStore {
   // The object store references among job `seq`'s results (what deleting
   // the job must also delete there).
   virtual absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
-      uint64_t /*seq*/) {
-    return std::vector<v1::ObjectRef>();
-  }
+      uint64_t seq) = 0;
   virtual absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
                                                    uint32_t index) = 0;
 
@@ -87,22 +141,77 @@ class MetaStore {
   // Every job whose stored state is not terminal, oldest first. Reads only
   // those jobs: its cost grows with unfinished work, not with history.
   virtual absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() = 0;
+};
 
-  // Removes every record of finished job `seq` in one atomic write: its
-  // status, spec, task specs and statuses, results and request id. Its
-  // sequence number is never handed out again. With `sync`, returns only
-  // once the removal is on stable storage. NOT_FOUND when there is no such
-  // job; FAILED_PRECONDITION when it has not finished. Safe to call from
-  // any thread, concurrently with Commit.
-  //
-  // The default refuses, so wrappers and fakes written before deletion
-  // existed keep compiling; RocksMetaStore implements it.
-  // A random id made when the store was created, the same for its life.
-  virtual absl::StatusOr<std::string> StoreId() { return std::string(); }
+// A MetaStore that forwards every call to `target` (not owned), as
+// leveldb's EnvWrapper does for Env: a test fake derives from it and
+// overrides only the calls it changes, and a call added to MetaStore is
+// added here once, not to every fake.
+class MetaStoreWrapper : public MetaStore {
+ public:
+  explicit MetaStoreWrapper(MetaStore* target) : target_(target) {}
 
-  virtual absl::Status DeleteJob(uint64_t /*seq*/, bool /*sync*/) {
-    return absl::UnimplementedError("this store cannot delete jobs");
+  MetaStore* target() const { return target_; }
+
+  absl::Status Commit(const WriteSet& writes, bool sync,
+                      uint64_t* bytes = nullptr) override {
+    return target_->Commit(writes, sync, bytes);
   }
+  absl::StatusOr<std::unique_ptr<MetaReadView>> NewReadView() override {
+    return target_->NewReadView();
+  }
+  absl::StatusOr<uint64_t> StartIncarnation() override {
+    return target_->StartIncarnation();
+  }
+  absl::StatusOr<std::string> StoreId() override { return target_->StoreId(); }
+  absl::StatusOr<uint64_t> NextJobSeq() override {
+    return target_->NextJobSeq();
+  }
+  absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override {
+    return target_->GetJobStatus(seq);
+  }
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
+      uint64_t before_seq, size_t limit) override {
+    return target_->ListJobStatuses(before_seq, limit);
+  }
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatusesFrom(
+      uint64_t from_seq, size_t limit) override {
+    return target_->ListJobStatusesFrom(from_seq, limit);
+  }
+  absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
+                                               uint32_t index) override {
+    return target_->GetTaskStatus(seq, index);
+  }
+  absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
+                                         absl::string_view task_id) override {
+    return target_->FindTaskIndex(seq, task_id);
+  }
+  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
+  ListTaskStatuses(uint64_t seq) override {
+    return target_->ListTaskStatuses(seq);
+  }
+  absl::StatusOr<StoredResult> GetResult(uint64_t seq,
+                                         uint32_t index) override {
+    return target_->GetResult(seq, index);
+  }
+  absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
+      uint64_t seq) override {
+    return target_->ListResultObjects(seq);
+  }
+  absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
+                                           uint32_t index) override {
+    return target_->GetTaskSpec(seq, index);
+  }
+  absl::StatusOr<std::optional<uint64_t>> FindRequest(
+      absl::string_view request_id) override {
+    return target_->FindRequest(request_id);
+  }
+  absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override {
+    return target_->LoadUnfinishedJobs();
+  }
+
+ private:
+  MetaStore* const target_;
 };
 
 }  // namespace dagd

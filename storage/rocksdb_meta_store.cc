@@ -135,6 +135,228 @@ std::optional<StoredResult> DecodeResult(absl::string_view value) {
 
 }  // namespace
 
+// Every read, at one ReadOptions: the latest state (no snapshot) or a
+// snapshot's. Cheap to make; holds no resource of its own.
+class RocksMetaStore::Reader {
+ public:
+  Reader(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>* cfs,
+         const rocksdb::Snapshot* snapshot)
+      : db_(db), cfs_(cfs), snapshot_(snapshot) {}
+
+  absl::StatusOr<uint64_t> NextJobSeq() const {
+    std::unique_ptr<rocksdb::Iterator> it(NewIterator(Options(), kJobs));
+    it->SeekToLast();
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+    const uint64_t after_last = it->Valid() ? SeqFromKey(it->key()) + 1 : 1;
+    // Deleting the newest jobs must not make their ids free again.
+    std::string value;
+    rocksdb::Status s = db_->Get(Options(), cf(kMeta), kNextJobSeqKey, &value);
+    if (s.IsNotFound()) return after_last;
+    if (!s.ok()) return FromRocks(s, "next job sequence number");
+    uint64_t next = 0;
+    if (!absl::SimpleAtoi(value, &next)) {
+      return absl::DataLossError(
+          "the stored next job sequence number does not parse");
+    }
+    return std::max(after_last, next);
+  }
+
+  template <typename Message>
+  absl::StatusOr<Message> GetMessage(Family family,
+                                     const std::string& key) const {
+    std::string value;
+    rocksdb::Status s = db_->Get(Options(), cf(family), key, &value);
+    if (!s.ok()) return FromRocks(s, kFamilyNames[family]);
+    Message message;
+    if (!message.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat(
+          "a record in ", kFamilyNames[family], " does not parse"));
+    }
+    return message;
+  }
+
+  absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) const {
+    return GetMessage<v1::JobStatus>(kJobs, SeqKey(seq));
+  }
+
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
+      uint64_t before_seq, size_t limit) const {
+    std::vector<v1::JobStatus> out;
+    std::unique_ptr<rocksdb::Iterator> it(NewIterator(Options(), kJobs));
+    it->SeekForPrev(SeqKey(before_seq - 1));
+    for (; it->Valid() && out.size() < limit; it->Prev()) {
+      v1::JobStatus status;
+      if (!status.ParseFromArray(it->value().data(), it->value().size())) {
+        return absl::DataLossError("a job record does not parse");
+      }
+      out.push_back(std::move(status));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+    return out;
+  }
+
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatusesFrom(
+      uint64_t from_seq, size_t limit) const {
+    std::vector<v1::JobStatus> out;
+    std::unique_ptr<rocksdb::Iterator> it(NewIterator(Options(), kJobs));
+    for (it->Seek(SeqKey(from_seq)); it->Valid() && out.size() < limit;
+         it->Next()) {
+      v1::JobStatus status;
+      if (!status.ParseFromArray(it->value().data(), it->value().size())) {
+        return absl::DataLossError("a job record does not parse");
+      }
+      out.push_back(std::move(status));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+    return out;
+  }
+
+  absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
+                                               uint32_t index) const {
+    return GetMessage<v1::TaskStatus>(kTaskStates, TaskKey(seq, index));
+  }
+
+  absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq, uint32_t index) const {
+    return GetMessage<v1::TaskSpec>(kTaskSpecs, TaskKey(seq, index));
+  }
+
+  absl::StatusOr<StoredResult> GetResult(uint64_t seq, uint32_t index) const {
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(Options(), cf(kResults), TaskKey(seq, index), &value);
+    if (!s.ok()) return FromRocks(s, "result");
+    std::optional<StoredResult> result = DecodeResult(value);
+    if (!result) return absl::DataLossError("a stored result does not parse");
+    return *std::move(result);
+  }
+
+  absl::StatusOr<std::optional<uint64_t>> FindRequest(
+      absl::string_view request_id) const {
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(Options(), cf(kRequests),
+                 rocksdb::Slice(request_id.data(), request_id.size()), &value);
+    if (s.IsNotFound()) return std::optional<uint64_t>();
+    if (!s.ok()) return FromRocks(s, "request id");
+    return std::optional<uint64_t>(SeqFromKey(value));
+  }
+
+  absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
+                                         absl::string_view task_id) const {
+    std::string value;
+    rocksdb::Status s = db_->Get(Options(), cf(kTaskIds),
+                                 absl::StrCat(SeqKey(seq), task_id), &value);
+    if (!s.ok()) return FromRocks(s, "task id");
+    if (value.size() != 4) {
+      return absl::DataLossError("a task index record does not parse");
+    }
+    return IndexFromTaskKey(absl::StrCat(SeqKey(0), value));
+  }
+
+  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
+  ListTaskStatuses(uint64_t seq) const {
+    std::vector<std::pair<uint32_t, v1::TaskStatus>> out;
+    const std::string prefix = SeqKey(seq);
+    std::unique_ptr<rocksdb::Iterator> it(NewIterator(Options(), kTaskStates));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      v1::TaskStatus task;
+      if (!task.ParseFromArray(it->value().data(), it->value().size())) {
+        return absl::DataLossError("a task status does not parse");
+      }
+      out.emplace_back(IndexFromTaskKey(it->key()), std::move(task));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning tasks");
+    return out;
+  }
+
+  // Two iterators in step, statuses and specs, both in task index order.
+  absl::Status ForEachStoredTask(uint64_t seq,
+                                 MetaReadView::TaskVisitor visit) const {
+    const std::string prefix = SeqKey(seq);
+    const std::string end = SeqKey(seq + 1);
+    const rocksdb::Slice upper(end);
+    rocksdb::ReadOptions options = Options();
+    options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> states(
+        NewIterator(options, kTaskStates));
+    std::unique_ptr<rocksdb::Iterator> specs(NewIterator(options, kTaskSpecs));
+    specs->Seek(prefix);
+    v1::TaskStatus status;
+    v1::TaskSpec spec;
+    for (states->Seek(prefix); states->Valid(); states->Next()) {
+      const uint32_t index = IndexFromTaskKey(states->key());
+      // Every task has a spec; only some have a status.
+      while (specs->Valid() && IndexFromTaskKey(specs->key()) < index) {
+        specs->Next();
+      }
+      if (!specs->Valid() || IndexFromTaskKey(specs->key()) != index) {
+        if (!specs->status().ok()) break;
+        return absl::DataLossError(absl::StrCat("task ", index, " of job ",
+                                                JobIdFromSeq(seq),
+                                                " has a status but no spec"));
+      }
+      if (!status.ParseFromArray(states->value().data(),
+                                 states->value().size())) {
+        return absl::DataLossError("a task status does not parse");
+      }
+      if (!spec.ParseFromArray(specs->value().data(), specs->value().size())) {
+        return absl::DataLossError("a task spec does not parse");
+      }
+      visit(index, status, spec);
+    }
+    if (!states->status().ok()) {
+      return FromRocks(states->status(), "scanning tasks");
+    }
+    return FromRocks(specs->status(), "scanning task specs");
+  }
+
+  absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
+      uint64_t seq) const {
+    const std::string prefix = SeqKey(seq);
+    const std::string end = SeqKey(seq + 1);
+    rocksdb::ReadOptions options = Options();
+    const rocksdb::Slice upper(end);
+    options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(NewIterator(options, kResults));
+    std::vector<v1::ObjectRef> out;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      const rocksdb::Slice value = it->value();
+      // Only references start with the marker; skip inline bytes unparsed.
+      if (value.size() < 4 || static_cast<unsigned char>(value[0]) != 0x80) {
+        continue;
+      }
+      std::optional<StoredResult> result =
+          DecodeResult(absl::string_view(value.data(), value.size()));
+      if (!result || result->ref == nullptr) {
+        return absl::DataLossError("a stored result reference does not parse");
+      }
+      out.push_back(*result->ref);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "results");
+    return out;
+  }
+
+  rocksdb::Iterator* NewIterator(const rocksdb::ReadOptions& options,
+                                 Family family) const {
+    return db_->NewIterator(options, cf(family));
+  }
+  rocksdb::ReadOptions Options() const {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return options;
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* cf(Family family) const {
+    return (*cfs_)[family];
+  }
+
+  rocksdb::DB* const db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>* const cfs_;
+  const rocksdb::Snapshot* const snapshot_;  // null: the latest state
+};
+
 absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
     const std::string& dir) {
   rocksdb::DBOptions db_options;
@@ -275,6 +497,21 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     batch.Put(handles_[kResults], TaskKey(result.seq, result.index),
               EncodeResult(result.result));
   }
+  // Held to the write: the next sequence number read here must still be
+  // the next one when the batch lands.
+  std::optional<absl::MutexLock> deleting;
+  if (!writes.deleted_jobs.empty()) {
+    deleting.emplace(&delete_mu_);
+    absl::StatusOr<uint64_t> next = Latest().NextJobSeq();
+    if (!next.ok()) return next.status();
+    for (const WriteSet::NewJob& job : writes.new_jobs) {
+      *next = std::max(*next, job.seq + 1);
+    }
+    for (const JobDeletion& deletion : writes.deleted_jobs) {
+      absl::Status s = AddDeletion(batch, deletion, *next);
+      if (!s.ok()) return s;
+    }
+  }
   rocksdb::WriteOptions options;
   options.sync = sync;
   if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");
@@ -322,154 +559,128 @@ absl::StatusOr<std::string> RocksMetaStore::StoreId() {
   return value;
 }
 
-absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
-  it->SeekToLast();
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
-  const uint64_t after_last = it->Valid() ? SeqFromKey(it->key()) + 1 : 1;
-  // Deleting the newest jobs must not make their ids free again.
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], kNextJobSeqKey, &value);
-  if (s.IsNotFound()) return after_last;
-  if (!s.ok()) return FromRocks(s, "next job sequence number");
-  uint64_t next = 0;
-  if (!absl::SimpleAtoi(value, &next)) {
-    return absl::DataLossError(
-        "the stored next job sequence number does not "
-        "parse");
+// A view on a RocksDB snapshot, released with the view.
+class RocksMetaStore::View : public MetaReadView {
+ public:
+  View(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>* cfs)
+      : db_(db), snapshot_(db->GetSnapshot()), reader_(db, cfs, snapshot_) {}
+  ~View() override { db_->ReleaseSnapshot(snapshot_); }
+
+  absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override {
+    return reader_.GetJobStatus(seq);
   }
-  return std::max(after_last, next);
+  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
+      uint64_t before_seq, size_t limit) override {
+    return reader_.ListJobStatuses(before_seq, limit);
+  }
+  absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
+                                         absl::string_view task_id) override {
+    return reader_.FindTaskIndex(seq, task_id);
+  }
+  absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
+                                               uint32_t index) override {
+    return reader_.GetTaskStatus(seq, index);
+  }
+  absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
+                                           uint32_t index) override {
+    return reader_.GetTaskSpec(seq, index);
+  }
+  absl::StatusOr<StoredResult> GetResult(uint64_t seq,
+                                         uint32_t index) override {
+    return reader_.GetResult(seq, index);
+  }
+  absl::StatusOr<std::optional<uint64_t>> FindRequest(
+      absl::string_view request_id) override {
+    return reader_.FindRequest(request_id);
+  }
+  absl::Status ForEachStoredTask(uint64_t seq, TaskVisitor visit) override {
+    return reader_.ForEachStoredTask(seq, visit);
+  }
+  absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
+      uint64_t seq) override {
+    return reader_.ListResultObjects(seq);
+  }
+
+ private:
+  rocksdb::DB* const db_;
+  const rocksdb::Snapshot* const snapshot_;
+  const Reader reader_;
+};
+
+RocksMetaStore::Reader RocksMetaStore::Latest() const {
+  return Reader(db_.get(), &handles_, nullptr);
 }
 
-template <typename Message>
-absl::StatusOr<Message> RocksMetaStore::GetMessage(Family family,
-                                                   const std::string& key) {
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), handles_[family], key, &value);
-  if (!s.ok()) return FromRocks(s, kFamilyNames[family]);
-  Message message;
-  if (!message.ParseFromString(value)) {
-    return absl::DataLossError(
-        absl::StrCat("a record in ", kFamilyNames[family], " does not parse"));
-  }
-  return message;
+absl::StatusOr<std::unique_ptr<MetaReadView>> RocksMetaStore::NewReadView() {
+  return std::make_unique<View>(db_.get(), &handles_);
+}
+
+absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {
+  return Latest().NextJobSeq();
 }
 
 absl::StatusOr<v1::JobStatus> RocksMetaStore::GetJobStatus(uint64_t seq) {
-  return GetMessage<v1::JobStatus>(kJobs, SeqKey(seq));
+  return Latest().GetJobStatus(seq);
 }
 
 absl::StatusOr<std::vector<v1::JobStatus>> RocksMetaStore::ListJobStatuses(
     uint64_t before_seq, size_t limit) {
-  std::vector<v1::JobStatus> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
-  it->SeekForPrev(SeqKey(before_seq - 1));
-  for (; it->Valid() && out.size() < limit; it->Prev()) {
-    v1::JobStatus status;
-    if (!status.ParseFromArray(it->value().data(), it->value().size())) {
-      return absl::DataLossError("a job record does not parse");
-    }
-    out.push_back(std::move(status));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
-  return out;
+  return Latest().ListJobStatuses(before_seq, limit);
 }
 
 absl::StatusOr<std::vector<v1::JobStatus>> RocksMetaStore::ListJobStatusesFrom(
     uint64_t from_seq, size_t limit) {
-  std::vector<v1::JobStatus> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
-  for (it->Seek(SeqKey(from_seq)); it->Valid() && out.size() < limit;
-       it->Next()) {
-    v1::JobStatus status;
-    if (!status.ParseFromArray(it->value().data(), it->value().size())) {
-      return absl::DataLossError("a job record does not parse");
-    }
-    out.push_back(std::move(status));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
-  return out;
+  return Latest().ListJobStatusesFrom(from_seq, limit);
 }
 
 absl::StatusOr<v1::TaskStatus> RocksMetaStore::GetTaskStatus(uint64_t seq,
                                                              uint32_t index) {
-  return GetMessage<v1::TaskStatus>(kTaskStates, TaskKey(seq, index));
+  return Latest().GetTaskStatus(seq, index);
 }
 
 absl::StatusOr<v1::TaskSpec> RocksMetaStore::GetTaskSpec(uint64_t seq,
                                                          uint32_t index) {
-  return GetMessage<v1::TaskSpec>(kTaskSpecs, TaskKey(seq, index));
+  return Latest().GetTaskSpec(seq, index);
 }
 
 absl::StatusOr<StoredResult> RocksMetaStore::GetResult(uint64_t seq,
                                                        uint32_t index) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kResults],
-                               TaskKey(seq, index), &value);
-  if (!s.ok()) return FromRocks(s, "result");
-  std::optional<StoredResult> result = DecodeResult(value);
-  if (!result) return absl::DataLossError("a stored result does not parse");
-  return *std::move(result);
+  return Latest().GetResult(seq, index);
 }
 
 absl::StatusOr<std::optional<uint64_t>> RocksMetaStore::FindRequest(
     absl::string_view request_id) {
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), handles_[kRequests],
-               rocksdb::Slice(request_id.data(), request_id.size()), &value);
-  if (s.IsNotFound()) return std::optional<uint64_t>();
-  if (!s.ok()) return FromRocks(s, "request id");
-  return std::optional<uint64_t>(SeqFromKey(value));
+  return Latest().FindRequest(request_id);
 }
 
 absl::StatusOr<uint32_t> RocksMetaStore::FindTaskIndex(
     uint64_t seq, absl::string_view task_id) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kTaskIds],
-                               absl::StrCat(SeqKey(seq), task_id), &value);
-  if (!s.ok()) return FromRocks(s, "task id");
-  if (value.size() != 4) {
-    return absl::DataLossError("a task index record does not parse");
-  }
-  return IndexFromTaskKey(absl::StrCat(SeqKey(0), value));
+  return Latest().FindTaskIndex(seq, task_id);
 }
 
 absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
 RocksMetaStore::ListTaskStatuses(uint64_t seq) {
-  std::vector<std::pair<uint32_t, v1::TaskStatus>> out;
-  const std::string prefix = SeqKey(seq);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kTaskStates]));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    v1::TaskStatus task;
-    if (!task.ParseFromArray(it->value().data(), it->value().size())) {
-      return absl::DataLossError("a task status does not parse");
-    }
-    out.emplace_back(IndexFromTaskKey(it->key()), std::move(task));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning tasks");
-  return out;
+  return Latest().ListTaskStatuses(seq);
+}
+
+absl::StatusOr<std::vector<v1::ObjectRef>> RocksMetaStore::ListResultObjects(
+    uint64_t seq) {
+  return Latest().ListResultObjects(seq);
 }
 
 absl::StatusOr<StoredJob> RocksMetaStore::LoadJob(uint64_t seq,
                                                   v1::JobStatus status) {
+  const Reader latest = Latest();
   StoredJob job;
   job.seq = seq;
   job.status = std::move(status);
   absl::StatusOr<v1::JobSpec> header =
-      GetMessage<v1::JobSpec>(kJobSpecs, SeqKey(seq));
+      latest.GetMessage<v1::JobSpec>(kJobSpecs, SeqKey(seq));
   if (!header.ok()) return header.status();
   job.spec = *std::move(header);
   const std::string prefix = SeqKey(seq);
   std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kTaskSpecs]));
+      latest.NewIterator(latest.Options(), kTaskSpecs));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     if (!job.spec.add_tasks()->ParseFromArray(it->value().data(),
@@ -478,7 +689,7 @@ absl::StatusOr<StoredJob> RocksMetaStore::LoadJob(uint64_t seq,
     }
   }
   absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>> tasks =
-      ListTaskStatuses(seq);
+      latest.ListTaskStatuses(seq);
   if (!tasks.ok()) return tasks.status();
   job.task_statuses = *std::move(tasks);
   return job;
@@ -516,33 +727,6 @@ absl::StatusOr<std::vector<StoredJob>> RocksMetaStore::LoadUnfinishedJobs() {
   return out;
 }
 
-absl::StatusOr<std::vector<v1::ObjectRef>> RocksMetaStore::ListResultObjects(
-    uint64_t seq) {
-  const std::string prefix = SeqKey(seq);
-  const std::string end = SeqKey(seq + 1);
-  rocksdb::ReadOptions options;
-  const rocksdb::Slice upper(end);
-  options.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(options, handles_[kResults]));
-  std::vector<v1::ObjectRef> out;
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    const rocksdb::Slice value = it->value();
-    // Only references start with the marker; skip inline bytes unparsed.
-    if (value.size() < 4 || static_cast<unsigned char>(value[0]) != 0x80) {
-      continue;
-    }
-    std::optional<StoredResult> result =
-        DecodeResult(absl::string_view(value.data(), value.size()));
-    if (!result || result->ref == nullptr) {
-      return absl::DataLossError("a stored result reference does not parse");
-    }
-    out.push_back(*result->ref);
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "results");
-  return out;
-}
-
 absl::Status RocksMetaStore::DeletePrefix(rocksdb::WriteBatch& batch,
                                           Family family,
                                           const std::string& prefix,
@@ -564,45 +748,35 @@ absl::Status RocksMetaStore::DeletePrefix(rocksdb::WriteBatch& batch,
   return FromRocks(it->status(), kFamilyNames[family]);
 }
 
-absl::Status RocksMetaStore::DeleteJob(uint64_t seq, bool sync) {
-  absl::MutexLock lock(&delete_mu_);
-  const std::string job_id = JobIdFromSeq(seq);
-  absl::StatusOr<v1::JobStatus> status = GetJobStatus(seq);
-  if (absl::IsNotFound(status.status())) {
-    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-  }
-  if (!status.ok()) return status.status();
-  if (!IsFinal(status->state())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job '", job_id, "' is ",
-        absl::StripPrefix(v1::JobState_Name(status->state()), "JOB_"),
-        ": only a finished job can be deleted"));
-  }
-  rocksdb::WriteBatch batch;
-  const std::string key = SeqKey(seq);
+absl::Status RocksMetaStore::AddDeletion(rocksdb::WriteBatch& batch,
+                                         const JobDeletion& deletion,
+                                         uint64_t next_seq) {
+  const std::string key = SeqKey(deletion.seq);
   batch.Delete(handles_[kJobs], key);
   batch.Delete(handles_[kJobSpecs], key);
-  batch.Delete(handles_[kMeta], UnfinishedKey(seq));
+  batch.Delete(handles_[kMeta], UnfinishedKey(deletion.seq));
   for (Family family : {kTaskSpecs, kTaskStates, kResults, kTaskIds}) {
-    absl::Status s = DeletePrefix(batch, family, key, status->total_tasks());
+    absl::Status s = DeletePrefix(batch, family, key, deletion.total_tasks);
     if (!s.ok()) return s;
   }
-  if (const std::string& request_id = status->request_id();
-      !request_id.empty()) {
-    absl::StatusOr<std::optional<uint64_t>> owner = FindRequest(request_id);
-    if (!owner.ok()) return owner.status();
-    if (*owner == seq) batch.Delete(handles_[kRequests], request_id);
+  if (!deletion.request_id.empty()) {
+    batch.Delete(handles_[kRequests], deletion.request_id);
   }
-  absl::StatusOr<uint64_t> next = NextJobSeq();
-  if (!next.ok()) return next.status();
-  if (*next <= seq + 1) {
+  if (next_seq <= deletion.seq + 1) {
     // This is the newest job: remember that its id was used.
-    batch.Put(handles_[kMeta], kNextJobSeqKey, absl::StrCat(seq + 1));
+    batch.Put(handles_[kMeta], kNextJobSeqKey, absl::StrCat(deletion.seq + 1));
   }
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  return FromRocks(db_->Write(options, &batch),
-                   absl::StrCat("deleting job ", job_id));
+  return absl::OkStatus();
+}
+
+absl::Status RocksMetaStore::DeleteJob(uint64_t seq, bool sync) {
+  absl::StatusOr<std::unique_ptr<MetaReadView>> view = NewReadView();
+  if (!view.ok()) return view.status();
+  absl::StatusOr<JobDeletion> deletion = (*view)->PlanJobDeletion(seq);
+  if (!deletion.ok()) return deletion.status();
+  WriteSet writes;
+  writes.deleted_jobs.push_back(*std::move(deletion));
+  return Commit(writes, sync);
 }
 
 }  // namespace dagd

@@ -26,7 +26,9 @@ namespace dagd {
 //   meta         "schema_version", "incarnation", "next_job_seq" (set once
 //                the newest job was deleted), and "unfinished/" + seq -> ""
 //                for each job not yet SUCCEEDED, FAILED or CANCELLED
-// Every write goes through the WAL; Commit(sync=true) fsyncs it.
+// Every write goes through the WAL; Commit(sync=true) fsyncs it. Reads
+// through NewReadView() see a RocksDB snapshot; the store's own read calls
+// see the latest state.
 //
 // The unfinished index is written in the batch that stores a new job and
 // erased in the batch that stores its final status, so recovery reads only
@@ -50,6 +52,7 @@ class RocksMetaStore : public MetaStore {
 
   absl::Status Commit(const WriteSet& writes, bool sync,
                       uint64_t* bytes = nullptr) override;
+  absl::StatusOr<std::unique_ptr<MetaReadView>> NewReadView() override;
   absl::StatusOr<uint64_t> StartIncarnation() override;
   absl::StatusOr<std::string> StoreId() override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
@@ -72,9 +75,17 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<std::optional<uint64_t>> FindRequest(
       absl::string_view request_id) override;
   absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override;
-  absl::Status DeleteJob(uint64_t seq, bool sync) override;
+
+  // Removes every record of finished job `seq` at once: plans the deletion
+  // on a fresh view and commits it alone (dagd itself deletes in its
+  // coordinator's turns). With `sync`, returns once the removal is on
+  // stable storage. Errors as MetaReadView::PlanJobDeletion's.
+  absl::Status DeleteJob(uint64_t seq, bool sync);
 
  private:
+  class Reader;
+  class View;
+
   enum Family {
     kDefault,
     kTaskIds,
@@ -98,17 +109,21 @@ class RocksMetaStore : public MetaStore {
   // `prefix`, for a job of `tasks` tasks.
   absl::Status DeletePrefix(rocksdb::WriteBatch& batch, Family family,
                             const std::string& prefix, uint32_t tasks);
+  // Adds to `batch` the removal of every record of `deletion`'s job.
+  // `next_seq` is the next unused sequence number once the batch is in.
+  absl::Status AddDeletion(rocksdb::WriteBatch& batch,
+                           const JobDeletion& deletion, uint64_t next_seq);
   absl::StatusOr<StoredJob> LoadJob(uint64_t seq, v1::JobStatus status);
-  template <typename Message>
-  absl::StatusOr<Message> GetMessage(Family family, const std::string& key);
+  // Reads of the latest state.
+  Reader Latest() const;
 
   // Constant after construction.
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
-  // Serializes DeleteJob (the RPC on the coordinator's loop and the
-  // retention sweep on its thread), so its read of "next_job_seq" and its
-  // write of it do not interleave with another deletion.
+  // Serializes commits that delete jobs, so that one's read of the next
+  // sequence number and its write of "next_job_seq" do not interleave with
+  // another's.
   absl::Mutex delete_mu_;
 };
 

@@ -32,6 +32,16 @@ struct StoredResult {
   std::shared_ptr<const v1::ObjectRef> ref;  // null: inline
 };
 
+// One finished job to remove from the store, every record of it. Planned
+// from a view (MetaReadView::PlanJobDeletion), applied by a Commit.
+struct JobDeletion {
+  uint64_t seq = 0;
+  uint32_t total_tasks = 0;
+  // The job's request id when it still names this job (its mapping goes
+  // too); empty otherwise.
+  std::string request_id;
+};
+
 // Everything one scheduler turn changes. MetaStore::Commit applies it
 // atomically: all of it is stored or none of it.
 struct WriteSet {
@@ -56,10 +66,13 @@ struct WriteSet {
   std::vector<std::pair<uint64_t, v1::JobStatus>> job_statuses;
   std::vector<TaskWrite> task_statuses;
   std::vector<ResultWrite> results;
+  // Finished jobs deleted (DeleteJob, the retention sweep). A deleted job's
+  // sequence number is never handed out again.
+  std::vector<JobDeletion> deleted_jobs;
 
   bool empty() const {
     return new_jobs.empty() && job_statuses.empty() && task_statuses.empty() &&
-           results.empty();
+           results.empty() && deleted_jobs.empty();
   }
 };
 

@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "worker/exec_function.h"
 #include "worker/json_util.h"
 
 namespace dagd {
@@ -133,7 +132,6 @@ absl::Status RegisterBuiltins(FunctionRegistry* registry) {
       {"const", ConstFunction}, {"add", AddFunction},
       {"sleep", SleepFunction}, {"identity", IdentityFunction},
       {"fail", FailFunction},   {"flaky", FlakyFunction},
-      {"exec", ExecFunction},
   };
   for (const auto& [name, fn] : builtins) {
     if (absl::Status status = registry->Register(name, fn); !status.ok()) {

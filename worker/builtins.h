@@ -1,5 +1,6 @@
 // The functions every worker offers, registered through the same public API
-// plugins use. Outputs are application/json.
+// plugins use; dagd-worker runs them as its "builtin" runtime
+// (worker/function_runtime.h). Outputs are application/json.
 //   const     args.value (null if absent)
 //   add       sum of the numeric inputs plus args.value; integers stay
 //             integers
@@ -8,7 +9,8 @@
 //   identity  its first input unchanged (null if none)
 //   fail      fails with args.message (retryable)
 //   flaky     fails attempts 1..args.failures, then returns args.value
-//   exec      runs a program; see exec_function.h
+// `exec`, which users count among the builtins, is a runtime of its own
+// (worker/exec_runtime.h).
 #ifndef DAGD_WORKER_BUILTINS_H_
 #define DAGD_WORKER_BUILTINS_H_
 

@@ -1,5 +1,6 @@
-// The `exec` builtin: runs a program (no shell) with the task's inputs as
-// files, and turns its output file or stdout into the task's output.
+// What the `exec` runtime (worker/exec_runtime.h) does: runs a program (no
+// shell) with the task's inputs as files, and turns its output file or
+// stdout into the task's output.
 //
 // args: {"argv": ["prog", "arg", ...],         required, strings
 //        "env": {"NAME": "value", ...}}        optional, added to the
@@ -38,7 +39,7 @@ struct ExecArgs {
 // Validates `args`; errors are permanent (retrying cannot fix them).
 absl::StatusOr<ExecArgs> ParseExecArgs(const google::protobuf::Value& args);
 
-// The TaskFunction registered as `exec`.
+// Runs one attempt of a task with fn `exec`.
 absl::StatusOr<Payload> ExecFunction(TaskContext& context);
 
 }  // namespace dagd

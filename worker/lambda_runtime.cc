@@ -85,16 +85,15 @@ v1::TaskResult FailedResult(const v1::Assignment& assignment,
 
 LambdaRuntime::LambdaRuntime(LambdaRuntimeOptions options,
                              LambdaRuntimeApi* api,
-                             const FunctionRegistry* registry,
-                             ObjectStore* store, Clock* clock, LogFn log,
-                             AttemptObserver* observer)
+                             const TaskRuntimes* runtimes, ObjectStore* store,
+                             Clock* clock, LogFn log, AttemptObserver* observer)
     : options_(std::move(options)),
       api_(api),
       store_(store),
       clock_(clock),
       log_(std::move(log)),
       observer_(observer),
-      runner_(registry, clock, &timers_, &reporter_) {}
+      runner_(runtimes, clock, &timers_, &reporter_) {}
 
 absl::Status LambdaRuntime::Run() {
   while (true) {

@@ -1,7 +1,7 @@
 // dagd-worker as an AWS Lambda function: the custom-runtime loop that takes
 // one invocation at a time from the Runtime API, runs its task with the
-// same function registry (builtins, exec, plugins) as a long-running
-// worker, and answers it.
+// same task runtimes (builtins, plugins, exec) as a long-running worker,
+// and answers it.
 //
 // The invocation body is a dagd.v1.LambdaInvocation in proto3 JSON
 // (proto/dagd/v1/lambda.proto). The answer is one of:
@@ -35,10 +35,10 @@
 #include "storage/object_store.h"
 #include "worker/attempt_observer.h"
 #include "worker/cancellation.h"
-#include "worker/function_registry.h"
 #include "worker/lambda_runtime_api.h"
 #include "worker/outbox.h"
 #include "worker/task_runner.h"
+#include "worker/task_runtime.h"
 #include "worker/timer_queue.h"
 
 namespace dagd {
@@ -70,14 +70,14 @@ struct LambdaAnswer {
 
 // Runs on the thread that calls Run (Lambda sends one invocation at a time
 // to an instance); the task's timeout and deadline fire on an internal
-// timer thread. `api`, `registry`, `clock` and `observer` are not owned and
+// timer thread. `api`, `runtimes`, `clock` and `observer` are not owned and
 // must outlive this; `store` and `observer` may be null (with no store, an
 // input by reference or an oversize output fails the attempt for good).
 class LambdaRuntime {
  public:
   LambdaRuntime(LambdaRuntimeOptions options, LambdaRuntimeApi* api,
-                const FunctionRegistry* registry, ObjectStore* store,
-                Clock* clock, LogFn log, AttemptObserver* observer = nullptr);
+                const TaskRuntimes* runtimes, ObjectStore* store, Clock* clock,
+                LogFn log, AttemptObserver* observer = nullptr);
   LambdaRuntime(const LambdaRuntime&) = delete;
   LambdaRuntime& operator=(const LambdaRuntime&) = delete;
 

@@ -33,11 +33,14 @@
 #include "storage/s3_object_store.h"
 #include "worker/attempt_observers.h"
 #include "worker/builtins.h"
+#include "worker/exec_runtime.h"
 #include "worker/function_registry.h"
+#include "worker/function_runtime.h"
 #include "worker/grpc_health_server.h"
 #include "worker/lambda_runtime.h"
 #include "worker/lambda_runtime_api.h"
 #include "worker/plugin_loader.h"
+#include "worker/task_runtime.h"
 #include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 #include "worker/worker_runtime.h"
@@ -162,17 +165,50 @@ dagd::WorkerOptions OptionsFromFlags() {
   return options;
 }
 
-absl::Status LoadFunctions(const std::vector<std::string>& plugins,
-                           dagd::FunctionRegistry* registry) {
-  if (absl::Status status = dagd::RegisterBuiltins(registry); !status.ok()) {
+// The task runtimes this worker offers, and the function registries they
+// read. Lives as long as the process serves.
+struct Runtimes {
+  dagd::FunctionRegistry builtins;
+  dagd::FunctionRegistry plugins;
+  dagd::TaskRuntimes list;
+};
+
+// Registers the builtins, loads `plugins`, and lists the runtimes in the
+// order they are asked: builtins, plugins, exec. A runtime to come (Python)
+// is one more Add here.
+absl::Status LoadRuntimes(const std::vector<std::string>& plugins,
+                          Runtimes* runtimes) {
+  if (absl::Status status = dagd::RegisterBuiltins(&runtimes->builtins);
+      !status.ok()) {
     return absl::InternalError(absl::StrCat("builtins: ", status.message()));
   }
   for (const std::string& path : plugins) {
-    if (absl::Status status = dagd::LoadPlugin(path, registry); !status.ok()) {
+    if (absl::Status status = dagd::LoadPlugin(path, &runtimes->plugins);
+        !status.ok()) {
+      return status;
+    }
+  }
+  std::vector<std::unique_ptr<dagd::TaskRuntime>> list;
+  list.push_back(std::make_unique<dagd::FunctionRuntime>(dagd::kBuiltinRuntime,
+                                                         &runtimes->builtins));
+  if (!plugins.empty()) {
+    list.push_back(std::make_unique<dagd::FunctionRuntime>(dagd::kPluginRuntime,
+                                                           &runtimes->plugins));
+  }
+  list.push_back(std::make_unique<dagd::ExecRuntime>());
+  for (std::unique_ptr<dagd::TaskRuntime>& runtime : list) {
+    if (absl::Status status = runtimes->list.Add(std::move(runtime));
+        !status.ok()) {
       return status;
     }
   }
   return absl::OkStatus();
+}
+
+std::string DescribeRuntimes(const dagd::TaskRuntimes& runtimes) {
+  return absl::StrCat(
+      "runtimes: ", absl::StrJoin(runtimes.Names(), ", "),
+      "; functions: ", absl::StrJoin(runtimes.Functions(), ", "));
 }
 
 std::unique_ptr<dagd::v1::WorkerService::Stub> MakeStub(
@@ -363,12 +399,11 @@ int RunLambda(const std::string& endpoint,
                    absl::StrCat("--log_format: ", format.status().message()));
   }
   const dagd::LogFn log = dagd::StderrLogger(*format);
-  dagd::FunctionRegistry registry;
-  if (absl::Status loaded = LoadFunctions(plugins, &registry); !loaded.ok()) {
+  Runtimes runtimes;
+  if (absl::Status loaded = LoadRuntimes(plugins, &runtimes); !loaded.ok()) {
     FailLambdaInit(*api, log, std::string(loaded.message()));
   }
-  log(dagd::Info(
-      absl::StrCat("functions: ", absl::StrJoin(registry.Names(), ", "))));
+  log(dagd::Info(DescribeRuntimes(runtimes.list)));
   absl::StatusOr<LambdaStore> store = LambdaObjectStore();
   if (!store.ok()) {
     FailLambdaInit(*api, log, std::string(store.status().message()));
@@ -380,8 +415,8 @@ int RunLambda(const std::string& endpoint,
   options.store_bucket = EnvOrEmpty("DAGD_S3_BUCKET");
   dagd::SystemClock clock;
   dagd::FailedAttemptLog failure_log(log);
-  dagd::LambdaRuntime runtime(options, api.get(), &registry, store->store.get(),
-                              &clock, log, &failure_log);
+  dagd::LambdaRuntime runtime(options, api.get(), &runtimes.list,
+                              store->store.get(), &clock, log, &failure_log);
   log(dagd::Info(absl::StrCat(
       "serving Lambda invocations from the Runtime API at ", endpoint)));
   absl::Status status = runtime.Run();
@@ -403,17 +438,15 @@ int main(int argc, char** argv) {
   }
   const dagd::LogFn log = dagd::StderrLogger(LogFormatFromFlag());
   dagd::WorkerOptions options = OptionsFromFlags();
-  dagd::FunctionRegistry registry;
-  if (absl::Status loaded =
-          LoadFunctions(AllPluginPaths(argc, argv), &registry);
+  Runtimes runtimes;
+  if (absl::Status loaded = LoadRuntimes(AllPluginPaths(argc, argv), &runtimes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));
   }
-  log(dagd::Info(
-      absl::StrCat("functions: ", absl::StrJoin(registry.Names(), ", "))));
+  log(dagd::Info(DescribeRuntimes(runtimes.list)));
 
   dagd::WorkerStatus status;
-  dagd::WorkerMetrics metrics(options.slots, registry.Names());
+  dagd::WorkerMetrics metrics(options.slots, runtimes.list.Functions());
   status.AddListener([&metrics](const dagd::WorkerState& state) {
     metrics.StatusChanged(state);
   });
@@ -431,8 +464,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<dagd::AwsCredentialsProvider> aws_credentials =
       dagd::MakeDefaultCredentialsChain();
   dagd::WorkerRuntime runtime(
-      options, [&] { return MakeStub(options.coordinator); }, &registry, &clock,
-      uniform, log, &status, &observers,
+      options, [&] { return MakeStub(options.coordinator); }, &runtimes.list,
+      &clock, uniform, log, &status, &observers,
       [credentials =
            aws_credentials.get()](const dagd::v1::ObjectStoreConfig& config) {
         return dagd::MakeS3ObjectStore(config, credentials);

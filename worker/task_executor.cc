@@ -21,14 +21,14 @@ void PutOutput(const v1::Payload& output, v1::Assignment* follower) {
 
 }  // namespace
 
-TaskExecutor::TaskExecutor(int slots, const FunctionRegistry* registry,
+TaskExecutor::TaskExecutor(int slots, const TaskRuntimes* runtimes,
                            Clock* clock, TaskReporter* reporter,
                            AttemptObserver* observer, TaskObjectStore* objects)
-    : registry_(registry),
+    : runtimes_(runtimes),
       reporter_(reporter),
       observer_(observer),
       objects_(objects),
-      runner_(registry, clock, &timers_, reporter, observer, objects),
+      runner_(runtimes, clock, &timers_, reporter, observer, objects),
       pool_(slots) {}
 
 TaskExecutor::~TaskExecutor() { CancelAll(CancelReason::kShutdown); }
@@ -76,7 +76,7 @@ void TaskExecutor::StopAccepting() {
 std::optional<TaskExecutor::Head> TaskExecutor::Accept(
     v1::Assignment& assignment) {
   // Answer at once rather than occupy a slot: retrying here cannot help.
-  if (registry_->Find(assignment.fn()) == nullptr) {
+  if (runtimes_->Find(assignment) == nullptr) {
     v1::TaskResult result = runner_.UnknownFunctionResult(assignment);
     if (observer_ != nullptr) {
       observer_->AttemptFinished(assignment, result, absl::ZeroDuration());

@@ -1,6 +1,6 @@
 // Carries out the coordinator's batches: queues each assignment on a pool of
-// `slots` threads, answers unknown functions at once, and routes cancels to
-// the matching attempt.
+// `slots` threads, answers at once those no runtime takes (an unknown fn),
+// and routes cancels to the matching attempt.
 //
 // Grant ahead: an assignment with `after` set is a follower. It waits, on no
 // slot of its own, until its predecessor finishes on this worker; then it
@@ -24,10 +24,10 @@
 #include "storage/base/clock.h"
 #include "worker/attempt_observer.h"
 #include "worker/attempt_table.h"
-#include "worker/function_registry.h"
 #include "worker/outbox.h"
 #include "worker/task_objects.h"
 #include "worker/task_runner.h"
+#include "worker/task_runtime.h"
 #include "worker/thread_pool.h"
 #include "worker/timer_queue.h"
 
@@ -37,11 +37,11 @@ namespace dagd {
 // to the coordinator is down, and report into `reporter`.
 class TaskExecutor {
  public:
-  // `registry`, `clock`, `reporter` and `observer` are not owned and must
+  // `runtimes`, `clock`, `reporter` and `observer` are not owned and must
   // outlive this; `observer` may be null.
   // `objects` (not owned, may be null) is the object store for inputs and
   // outputs too large to travel inline.
-  TaskExecutor(int slots, const FunctionRegistry* registry, Clock* clock,
+  TaskExecutor(int slots, const TaskRuntimes* runtimes, Clock* clock,
                TaskReporter* reporter, AttemptObserver* observer = nullptr,
                TaskObjectStore* objects = nullptr);
   // Cancels every attempt (reason: shutdown) and waits for their functions
@@ -92,7 +92,7 @@ class TaskExecutor {
   };
 
   // Adds `assignment` to the attempt table; returns it if it is a head to
-  // schedule (not a follower, a duplicate or an unknown function).
+  // schedule (not a follower, a duplicate or one no runtime takes).
   std::optional<Head> Accept(v1::Assignment& assignment)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(accept_mu_);
   void AddFollower(v1::Assignment& assignment) ABSL_LOCKS_EXCLUDED(chain_mu_);
@@ -106,7 +106,7 @@ class TaskExecutor {
   // Removes the waiting follower `first` and every follower after it.
   void DropChain(v1::TaskRef first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(chain_mu_);
 
-  const FunctionRegistry* const registry_;
+  const TaskRuntimes* const runtimes_;
   TaskReporter* const reporter_;
   AttemptObserver* const observer_;
   // Held while taking assignments, so that once StopAccepting returns no

@@ -42,10 +42,10 @@ std::string CancelMessage(CancelReason reason, uint64_t timeout_ms) {
 
 }  // namespace
 
-TaskRunner::TaskRunner(const FunctionRegistry* registry, Clock* clock,
+TaskRunner::TaskRunner(const TaskRuntimes* runtimes, Clock* clock,
                        TimerQueue* timers, TaskReporter* reporter,
                        AttemptObserver* observer, TaskObjectStore* objects)
-    : registry_(registry),
+    : runtimes_(runtimes),
       clock_(clock),
       timers_(timers),
       reporter_(reporter),
@@ -54,8 +54,8 @@ TaskRunner::TaskRunner(const FunctionRegistry* registry, Clock* clock,
 
 v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
                                std::shared_ptr<CancellationToken> token) {
-  const TaskFunction* fn = registry_->Find(assignment.fn());
-  if (fn == nullptr) {
+  TaskRuntime* runtime = runtimes_->Find(assignment);
+  if (runtime == nullptr) {
     v1::TaskResult result = UnknownFunctionResult(assignment);
     reporter_->Finished(result);
     return result;
@@ -68,11 +68,13 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
   reporter_->Started(std::move(started));
 
   std::optional<TimerQueue::Handle> timer;
+  absl::Time deadline = absl::InfiniteFuture();
   if (assignment.timeout_ms() > 0) {
+    const absl::Duration timeout = absl::Milliseconds(assignment.timeout_ms());
+    deadline = start + timeout;
     // The timer holds its own reference: it may fire while we finish.
     timer = timers_->ScheduleAfter(
-        absl::Milliseconds(assignment.timeout_ms()),
-        [token] { token->Cancel(CancelReason::kTimeout); });
+        timeout, [token] { token->Cancel(CancelReason::kTimeout); });
   }
   std::vector<Payload> inputs = InputsOf(assignment);
   const absl::Status fetched = FetchInputs(assignment, inputs);
@@ -81,7 +83,7 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
   absl::StatusOr<Payload> output =
       !fetched.ok()        ? absl::StatusOr<Payload>(fetched)
       : token->cancelled() ? absl::CancelledError("cancelled before start")
-                           : Invoke(*fn, context);
+                           : Invoke(*runtime, {assignment, context, deadline});
   if (timer.has_value()) timers_->Cancel(*timer);
   v1::TaskResult result =
       MakeResult(assignment, output, token->reason(), started_ms);
@@ -163,11 +165,11 @@ v1::TaskResult TaskRunner::UnknownFunctionResult(
   return MakeResult(assignment, error, CancelReason::kNone, now_ms);
 }
 
-absl::StatusOr<Payload> TaskRunner::Invoke(const TaskFunction& fn,
-                                           TaskContext& context) {
+absl::StatusOr<Payload> TaskRunner::Invoke(TaskRuntime& runtime,
+                                           const RuntimeAttempt& attempt) {
   // Plugin code may throw; one bad function must not take the worker down.
   try {
-    return fn(context);
+    return runtime.Run(attempt);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("function threw: ", e.what()));
   } catch (...) {

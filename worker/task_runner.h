@@ -1,5 +1,6 @@
-// Runs one attempt from start to result: builds its TaskContext, arms its
-// timeout, calls the function, and reports TaskStarted and TaskResult.
+// Runs one attempt from start to result: finds the runtime that takes it,
+// builds its TaskContext, arms its timeout, lets the runtime run it, and
+// reports TaskStarted and TaskResult.
 #ifndef DAGD_WORKER_TASK_RUNNER_H_
 #define DAGD_WORKER_TASK_RUNNER_H_
 
@@ -16,6 +17,7 @@
 #include "worker/function_registry.h"
 #include "worker/outbox.h"
 #include "worker/task_objects.h"
+#include "worker/task_runtime.h"
 #include "worker/timer_queue.h"
 
 namespace dagd {
@@ -28,11 +30,11 @@ class TaskRunner {
   // `objects` (may be null: no store) is where inputs named in
   // Assignment.input_refs are read from and outputs over its inline limit
   // are written to.
-  TaskRunner(const FunctionRegistry* registry, Clock* clock, TimerQueue* timers,
+  TaskRunner(const TaskRuntimes* runtimes, Clock* clock, TimerQueue* timers,
              TaskReporter* reporter, AttemptObserver* observer = nullptr,
              TaskObjectStore* objects = nullptr);
 
-  // Runs `assignment` on the calling thread until its function returns.
+  // Runs `assignment` on the calling thread until its runtime returns.
   // `token` is the attempt's cancellation (shared with the AttemptTable);
   // an attempt cancelled before it starts still reports a failed result.
   // Returns the result it reported, so that a grant-ahead follower can take
@@ -40,12 +42,12 @@ class TaskRunner {
   v1::TaskResult Run(const v1::Assignment& assignment,
                      std::shared_ptr<CancellationToken> token);
 
-  // The result for an assignment naming a function this worker lacks.
+  // The result for an assignment no runtime of this worker takes.
   v1::TaskResult UnknownFunctionResult(const v1::Assignment& assignment);
 
  private:
-  static absl::StatusOr<Payload> Invoke(const TaskFunction& fn,
-                                        TaskContext& context);
+  static absl::StatusOr<Payload> Invoke(TaskRuntime& runtime,
+                                        const RuntimeAttempt& attempt);
   // Puts the inputs named in input_refs into `inputs`.
   absl::Status FetchInputs(const v1::Assignment& assignment,
                            std::vector<Payload>& inputs);
@@ -58,7 +60,7 @@ class TaskRunner {
                             const absl::StatusOr<Payload>& output,
                             CancelReason cancel_reason, int64_t started_ms);
 
-  const FunctionRegistry* const registry_;
+  const TaskRuntimes* const runtimes_;
   Clock* const clock_;
   TimerQueue* const timers_;
   TaskReporter* const reporter_;

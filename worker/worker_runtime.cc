@@ -10,18 +10,18 @@
 namespace dagd {
 
 WorkerRuntime::WorkerRuntime(WorkerOptions options, StubFactory connect,
-                             const FunctionRegistry* registry, Clock* clock,
+                             const TaskRuntimes* runtimes, Clock* clock,
                              std::function<double()> uniform, LogFn log,
                              WorkerStatus* status, AttemptObserver* observer,
                              TaskObjectStore::Factory make_store)
     : options_(std::move(options)),
       connect_(std::move(connect)),
-      registry_(registry),
+      runtimes_(runtimes),
       uniform_(std::move(uniform)),
       log_(std::move(log)),
       status_(status),
       objects_(std::move(make_store)),
-      executor_(static_cast<int>(options_.slots), registry, clock, &outbox_,
+      executor_(static_cast<int>(options_.slots), runtimes, clock, &outbox_,
                 observer, &objects_) {}
 
 WorkerRuntime::~WorkerRuntime() { Shutdown(); }
@@ -119,8 +119,11 @@ v1::Register WorkerRuntime::MakeRegister() const {
                                  options_.labels.end());
   hello.mutable_resources()->insert(options_.resources.begin(),
                                     options_.resources.end());
-  for (const std::string& name : registry_->Names()) {
-    hello.add_functions(name);
+  for (std::string& name : runtimes_->Functions()) {
+    hello.add_functions(std::move(name));
+  }
+  for (std::string& name : runtimes_->Names()) {
+    hello.add_runtimes(std::move(name));
   }
   hello.set_accepts_grants(true);     // TaskExecutor runs Assignment.after
   hello.set_reads_object_refs(true);  // TaskRunner reads input_refs

@@ -15,10 +15,10 @@
 #include "storage/base/clock.h"
 #include "storage/base/logging.h"
 #include "worker/attempt_observer.h"
-#include "worker/function_registry.h"
 #include "worker/outbox.h"
 #include "worker/task_executor.h"
 #include "worker/task_objects.h"
+#include "worker/task_runtime.h"
 #include "worker/worker_options.h"
 #include "worker/worker_status.h"
 
@@ -32,14 +32,14 @@ class WorkerRuntime {
   using StubFactory =
       std::function<std::unique_ptr<v1::WorkerService::StubInterface>()>;
 
-  // `registry`, `clock`, `status` and `observer` are not owned and
+  // `runtimes`, `clock`, `status` and `observer` are not owned and
   // must outlive the runtime; `observer` may be null. `uniform` returns
   // random numbers in [0, 1) for backoff jitter. `log` receives one entry
   // per notable event. The runtime keeps `status` up to date.
   // `make_store` makes the client of the object store dagd names at
   // registration; null: none (tasks whose inputs are there fail).
   WorkerRuntime(WorkerOptions options, StubFactory connect,
-                const FunctionRegistry* registry, Clock* clock,
+                const TaskRuntimes* runtimes, Clock* clock,
                 std::function<double()> uniform, LogFn log,
                 WorkerStatus* status, AttemptObserver* observer,
                 TaskObjectStore::Factory make_store = nullptr);
@@ -78,7 +78,7 @@ class WorkerRuntime {
 
   const WorkerOptions options_;
   const StubFactory connect_;
-  const FunctionRegistry* const registry_;
+  const TaskRuntimes* const runtimes_;
   const std::function<double()> uniform_;
   const LogFn log_;
   WorkerStatus* const status_;

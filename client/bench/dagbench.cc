@@ -19,7 +19,15 @@
 //   chain    1,000 adds, each adding 1 to the previous one (1000)
 //   sync     200 one-task jobs, each submitted and awaited before the next
 //   big      one job of 1,000 chains of 1,000 tasks (const, then identities)
+//
+// --background_list=N measures what reading a big finished job costs the
+// others: it first runs one job of N independent const tasks, then each
+// sync run twice, idle and while another client (a thread with a channel
+// of its own) lists that job's tasks with ListTasks again and again. The
+// second runs until 3 lists completed beside it (200 jobs at least) and
+// prints `dagd sync_listing ...` with the lists and their mean seconds.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -27,6 +35,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -64,6 +73,10 @@ ABSL_FLAG(absl::Duration, poll_interval, absl::ZeroDuration(),
           "the event stream costs");
 ABSL_FLAG(absl::Duration, job_timeout, absl::Minutes(30),
           "deadline of waiting for one job");
+ABSL_FLAG(int, background_list, 0,
+          "above 0 (300000, say): run a job of this many const tasks first, "
+          "then run the sync shape both idle and while another client lists "
+          "that finished job's tasks in a loop (a `sync_listing` line)");
 
 namespace dagd {
 namespace {
@@ -273,13 +286,105 @@ absl::StatusOr<double> RunJobInOneCall(Client& client, const v1::JobSpec& spec,
   return absl::ToDoubleSeconds(end - start);
 }
 
-absl::StatusOr<Run> RunShape(Client& client, const Shape& shape) {
+// Another client reading a big finished job: ListTasks of it in a loop, on
+// a channel of its own, until Stop. Each answer is checked (all tasks, all
+// succeeded): a benchmark that measures a wrong answer measures nothing.
+class BackgroundLister {
+ public:
+  BackgroundLister(const std::string& server, const ClientOptions& options,
+                   std::string job_id, int tasks)
+      : client_(Client::Connect(server, options)),
+        job_id_(std::move(job_id)),
+        tasks_(tasks) {}
+  ~BackgroundLister() { Stop().IgnoreError(); }
+
+  void Start() {
+    stop_ = false;
+    lists_ = 0;
+    list_seconds_ = 0;
+    error_ = absl::OkStatus();
+    thread_ = std::thread([this] { Loop(); });
+  }
+  // Ends after the list in progress; its first error, if any.
+  absl::Status Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return error_;
+  }
+  // Lists completed since Start (any thread).
+  int lists() const { return lists_; }
+  double mean_list_seconds() const {
+    return lists_ > 0 ? list_seconds_ / lists_ : 0;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      const absl::Time start = absl::Now();
+      absl::StatusOr<v1::ListTasksResponse> listed =
+          client_->ListTasks(job_id_);
+      if (!listed.ok()) {
+        error_ = listed.status();
+        return;
+      }
+      if (listed->tasks_size() != tasks_ ||
+          listed->tasks(tasks_ - 1).state() != v1::TASK_SUCCEEDED) {
+        error_ = absl::InternalError(absl::StrCat(
+            "WRONG ANSWER: ListTasks of ", job_id_, " gave ",
+            listed->tasks_size(), " tasks, expected ", tasks_, " succeeded"));
+        return;
+      }
+      // Counted only when whole: the sync run overlapped it all along.
+      if (stop_) return;
+      ++lists_;
+      list_seconds_ += absl::ToDoubleSeconds(absl::Now() - start);
+    }
+  }
+
+  const std::unique_ptr<Client> client_;
+  const std::string job_id_;
+  const int tasks_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::atomic<int> lists_{0};
+  // Written by the thread, read after Stop() joined it.
+  double list_seconds_ = 0;
+  absl::Status error_;
+};
+
+// Runs a job of `tasks` independent const tasks to its end; its id.
+absl::StatusOr<std::string> RunListedJob(Client& client, int tasks) {
+  JobBuilder job("bench-listed");
+  for (int i = 0; i < tasks; ++i) {
+    job.Task(absl::StrCat("c", i), "const").Arg("value", 1);
+  }
+  absl::StatusOr<v1::JobSpec> spec = job.Build();
+  if (!spec.ok()) return spec.status();
+  absl::StatusOr<v1::SubmitJobResponse> done = client.SubmitAndWait(*spec);
+  if (!done.ok()) return done.status();
+  if (done->final_status().state() != v1::JOB_SUCCEEDED) {
+    return absl::InternalError(
+        absl::StrCat("the job to list, ", done->job_id(), ", ended ",
+                     v1::JobState_Name(done->final_status().state())));
+  }
+  return done->job_id();
+}
+
+// Under listing, sync jobs run until at least this many lists completed
+// beside them (and at least kSyncJobs ran), so that they meet every part of
+// a list: the read, the encoding, the sending.
+constexpr int kMinLists = 3;
+
+absl::StatusOr<Run> RunShape(Client& client, const Shape& shape,
+                             const BackgroundLister* lister = nullptr) {
   absl::StatusOr<v1::JobSpec> spec = shape.build();
   if (!spec.ok()) return spec.status();
   Run run;
   if (shape.name == "sync") {
-    run.tasks = kSyncJobs;
-    for (int i = 0; i < kSyncJobs; ++i) {
+    for (int i = 0;
+         i < kSyncJobs || (lister != nullptr && lister->lists() < kMinLists);
+         ++i) {
+      ++run.tasks;
       absl::StatusOr<double> seconds = RunJobInOneCall(client, *spec, shape);
       if (!seconds.ok()) return seconds.status();
       run.seconds += *seconds;
@@ -336,9 +441,14 @@ std::string Fields(const std::string& shape, int64_t tasks, double seconds,
                       seconds > 0 ? tasks / seconds : 0.0);
   if (shape == "chain") {
     absl::StrAppendFormat(&out, " us_per_hop=%.1f", seconds * 1e6 / tasks);
-  } else if (shape == "sync") {
-    absl::StrAppendFormat(&out, " p50_ms=%.3f p99_ms=%.3f",
-                          Percentile(job_ms, 50), Percentile(job_ms, 99));
+  } else if (shape == "sync" || shape == "sync_listing") {
+    // A client waits for each job before the next, so a stall of the
+    // coordinator delays one job however long it lasts: the percentiles
+    // hide it, the mean and the maximum show it.
+    absl::StrAppendFormat(
+        &out, " p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f",
+        Percentile(job_ms, 50), Percentile(job_ms, 99),
+        tasks > 0 ? seconds * 1e3 / tasks : 0.0, Percentile(job_ms, 100));
   } else if (shape == "big") {
     absl::StrAppendFormat(&out, " submit_seconds=%.3f", submit_seconds);
     const int pid = absl::GetFlag(FLAGS_coordinator_pid);
@@ -368,6 +478,67 @@ absl::Status WaitForWorkers(Client& client, int want) {
                                              " workers connected after 60 s"));
 }
 
+// A shape's runs, for its median line.
+struct Series {
+  std::string name;
+  int64_t tasks = 0;
+  std::vector<double> seconds, p50s, p99s, means, maxes;
+};
+
+// Runs `shape` once (while `lister` lists, if given), prints its line and
+// adds it to `series`; an exit code, 0 when it went well.
+int RunAndPrint(Client& client, const Shape& shape, BackgroundLister* lister,
+                Series& series) {
+  if (lister != nullptr) lister->Start();
+  absl::StatusOr<Run> run = RunShape(client, shape, lister);
+  absl::Status listed = lister != nullptr ? lister->Stop() : absl::OkStatus();
+  if (run.ok() && !listed.ok()) run = listed;
+  if (!run.ok()) {
+    std::cerr << "dagbench: " << series.name << ": " << run.status() << "\n";
+    return absl::IsUnavailable(run.status()) ? 3 : 1;
+  }
+  series.tasks = run->tasks;
+  series.seconds.push_back(run->seconds);
+  series.p50s.push_back(Percentile(run->job_ms, 50));
+  series.p99s.push_back(Percentile(run->job_ms, 99));
+  series.means.push_back(run->seconds * 1e3 / std::max<int64_t>(run->tasks, 1));
+  series.maxes.push_back(Percentile(run->job_ms, 100));
+  std::string line = absl::StrCat("dagd ", series.name, " ",
+                                  Fields(series.name, run->tasks, run->seconds,
+                                         run->job_ms, run->submit_seconds));
+  if (lister != nullptr) {
+    absl::StrAppendFormat(&line, " lists=%d list_seconds=%.3f", lister->lists(),
+                          lister->mean_list_seconds());
+  }
+  std::cout << line << std::endl;
+  return 0;
+}
+
+// `dagd NAME median ...`; with `idle`, the p50 and p99 as multiples of its.
+void PrintMedian(const Series& series, const Series* idle = nullptr) {
+  const double seconds = Median(series.seconds);
+  std::string line = absl::StrFormat(
+      "dagd %s median tasks=%d seconds=%.4f tasks_per_s=%.1f", series.name,
+      series.tasks, seconds, series.tasks / seconds);
+  if (series.name == "chain") {
+    absl::StrAppendFormat(&line, " us_per_hop=%.1f",
+                          seconds * 1e6 / series.tasks);
+  } else if (series.name == "sync" || series.name == "sync_listing") {
+    absl::StrAppendFormat(&line,
+                          " p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f",
+                          Median(series.p50s), Median(series.p99s),
+                          Median(series.means), Median(series.maxes));
+  }
+  if (idle != nullptr && Median(idle->p50s) > 0 && Median(idle->p99s) > 0) {
+    absl::StrAppendFormat(
+        &line, " p50_vs_idle=%.2f p99_vs_idle=%.2f mean_vs_idle=%.2f",
+        Median(series.p50s) / Median(idle->p50s),
+        Median(series.p99s) / Median(idle->p99s),
+        Median(series.means) / Median(idle->means));
+  }
+  std::cout << line << std::endl;
+}
+
 int Main(const std::vector<Shape>& shapes) {
   ClientOptions options;
   options.call_timeout = absl::GetFlag(FLAGS_call_timeout);
@@ -391,37 +562,38 @@ int Main(const std::vector<Shape>& shapes) {
       return absl::IsUnavailable(seconds.status()) ? 3 : 1;
     }
   }
+  // The job another client lists while sync runs, made before any timing.
+  std::unique_ptr<BackgroundLister> lister;
+  if (const int n = absl::GetFlag(FLAGS_background_list); n > 0) {
+    std::cerr << "dagbench: running the " << n << "-task job to list\n";
+    absl::StatusOr<std::string> listed = RunListedJob(*client, n);
+    if (!listed.ok()) {
+      std::cerr << "dagbench: " << listed.status() << "\n";
+      return absl::IsUnavailable(listed.status()) ? 3 : 1;
+    }
+    lister = std::make_unique<BackgroundLister>(absl::GetFlag(FLAGS_server),
+                                                options, *listed, n);
+  }
   const int repeat = absl::GetFlag(FLAGS_repeat);
   for (const Shape& shape : shapes) {
-    std::vector<double> seconds, p50s, p99s;
-    int64_t tasks = 0;
+    // Under listing, each sync run is followed by one while the job lists.
+    const bool with_listing = lister != nullptr && shape.name == "sync";
+    Series idle, listing;
+    idle.name = shape.name;
+    listing.name = "sync_listing";
     for (int r = 0; r < repeat; ++r) {
-      absl::StatusOr<Run> run = RunShape(*client, shape);
-      if (!run.ok()) {
-        std::cerr << "dagbench: " << shape.name << ": " << run.status() << "\n";
-        return absl::IsUnavailable(run.status()) ? 3 : 1;
+      if (int code = RunAndPrint(*client, shape, nullptr, idle); code != 0) {
+        return code;
       }
-      tasks = run->tasks;
-      seconds.push_back(run->seconds);
-      p50s.push_back(Percentile(run->job_ms, 50));
-      p99s.push_back(Percentile(run->job_ms, 99));
-      std::cout << "dagd " << shape.name << " "
-                << Fields(shape.name, run->tasks, run->seconds, run->job_ms,
-                          run->submit_seconds)
-                << std::endl;
+      if (!with_listing) continue;
+      if (int code = RunAndPrint(*client, shape, lister.get(), listing);
+          code != 0) {
+        return code;
+      }
     }
     if (repeat > 1) {
-      std::string line = absl::StrFormat(
-          "dagd %s median tasks=%d seconds=%.4f tasks_per_s=%.1f", shape.name,
-          tasks, Median(seconds), tasks / Median(seconds));
-      if (shape.name == "chain") {
-        absl::StrAppendFormat(&line, " us_per_hop=%.1f",
-                              Median(seconds) * 1e6 / tasks);
-      } else if (shape.name == "sync") {
-        absl::StrAppendFormat(&line, " p50_ms=%.3f p99_ms=%.3f", Median(p50s),
-                              Median(p99s));
-      }
-      std::cout << line << std::endl;
+      PrintMedian(idle);
+      if (with_listing) PrintMedian(listing, &idle);
     }
   }
   return 0;
@@ -438,7 +610,9 @@ int main(int argc, char** argv) {
       "Shapes: tree (1,024 leaves summed pairwise), tree100 (the same with\n"
       "100 ms sleep adds), wide (10,000 consts, one add), chain (1,000 adds\n"
       "in a line), sync (200 one-task jobs one after another), big (one job\n"
-      "of 1,000 chains of 1,000 tasks; not run by default).");
+      "of 1,000 chains of 1,000 tasks; not run by default).\n"
+      "--background_list=300000 --shape=sync: sync idle and while another\n"
+      "client lists a finished 300,000-task job in a loop, side by side.");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::cerr << "dagbench: unexpected argument '" << rest[1]

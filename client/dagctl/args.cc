@@ -67,7 +67,8 @@ const std::vector<FlagSpec>& GlobalFlags() {
          return absl::OkStatus();
        }},
       {"timeout", 0, true, "DURATION",
-       "per-request deadline (default 30s; watch has none)",
+       "per-request deadline, waiting for an unreachable dagd included "
+       "(default 30s; watch has none)",
        [](absl::string_view v, Options& o) {
          if (!absl::ParseDuration(v, &o.timeout) ||
              o.timeout <= absl::ZeroDuration()) {
@@ -97,9 +98,22 @@ const std::vector<FlagSpec>& CommandFlags() {
          return b.status();
        }},
       {"request_id", 0, true, "ID",
-       "submit: a retry with the same ID returns the same job",
+       "submit: a retry with the same ID returns the same job "
+       "(default: a new random ID)",
        [](absl::string_view v, Options& o) {
          o.request_id = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"reconnect_timeout", 0, true, "DURATION",
+       "watch, submit --wait: how long to wait for a lost dagd to come "
+       "back (default 60s; 0s: not at all)",
+       [](absl::string_view v, Options& o) {
+         if (!absl::ParseDuration(v, &o.reconnect_timeout) ||
+             o.reconnect_timeout < absl::ZeroDuration()) {
+           return absl::InvalidArgumentError(absl::StrCat(
+               "--reconnect_timeout takes a duration like 60s, not \"", v,
+               "\""));
+         }
          return absl::OkStatus();
        }},
       {"page_size", 0, true, "N", "jobs: jobs per page (server default 100)",
@@ -131,14 +145,21 @@ const std::vector<CommandSpec>& Commands() {
        "FILE|-",
        1,
        1,
-       {"wait", "request_id"},
-       "submit a JSON job (- reads stdin); print its id"},
+       {"wait", "request_id", "reconnect_timeout"},
+       "submit a JSON job (- reads stdin); print its id",
+       /*no_json=*/"",
+       "A submission whose connection breaks (dagd restarting) is sent again,\n"
+       "with the same request id, until --timeout: dagd keeps one job per "
+       "id,\n"
+       "so it is never submitted twice. --wait then follows that job, "
+       "through\n"
+       "restarts of dagd, as watch does.\n"},
       {"status", "JOB", 1, 1, {}, "state, progress, failed and waiting tasks"},
       {"watch",
        "JOB",
        1,
        1,
-       {},
+       {"reconnect_timeout"},
        "live progress until the job ends",
        /*no_json=*/"",
        "On a terminal, one line redrawn in place:\n"
@@ -148,7 +169,11 @@ const std::vector<CommandSpec>& Commands() {
        "(\"ETA -\" until one has). Piped, a plain line per change; with -o "
        "json,\n"
        "each event as JSON on its own line. The exit code is that of "
-       "status.\n"},
+       "status.\n\n"
+       "When dagd goes away (killed, restarting), watch says so on stderr,\n"
+       "waits for it up to --reconnect_timeout and goes on from the job's\n"
+       "state then (with -o json, a new snapshot event); it says so again\n"
+       "when dagd is back.\n"},
       {"cancel", "JOB", 1, 1, {}, "cancel a job"},
       {"delete",
        "JOB",

@@ -23,10 +23,14 @@ struct Options {
   std::string server;  // --server, else $DAGD_SERVER, else kDefaultServer
   bool json = false;   // -o json / --output=json
   bool help = false;   // -h / --help
-  absl::Duration timeout = absl::Seconds(30);  // --timeout, unary calls
+  // --timeout: the deadline of a request, waiting for an unreachable dagd
+  // included.
+  absl::Duration timeout = absl::Seconds(30);
   // Command flags; ParseArgs rejects them on commands they do not apply to.
   bool wait = false;       // submit --wait
   std::string request_id;  // submit --request_id
+  // watch, submit --reconnect_timeout: how long to wait for a lost dagd.
+  absl::Duration reconnect_timeout = absl::Seconds(60);
   uint32_t page_size = 0;  // jobs --page_size (0: the server's default)
   std::string page_token;  // jobs --page_token
   bool all_pages = false;  // jobs --all

@@ -1,11 +1,16 @@
 #include "client/dagctl/commands.h"
 
+#include <functional>
 #include <optional>
 #include <ostream>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "client/dagctl/exit_code.h"
 #include "client/dagctl/format.h"
 #include "client/dagctl/graph.h"
@@ -16,18 +21,60 @@ namespace dagd::dagctl {
 namespace {
 
 // Prints the error and returns its exit code. Unreachable servers get the
-// address and how to change it, since the usual cause is a wrong address.
-int Fail(const absl::Status& status, const Invocation& invocation,
-         const Io& io) {
+// address and how to change it, since the usual cause is a wrong address,
+// and `wait_flag`, the flag that sets how long dagctl waited for it.
+int Fail(const absl::Status& status, const Invocation& invocation, const Io& io,
+         absl::string_view wait_flag = "--timeout") {
   *io.err << "dagctl: ";
   if (ExitCodeForStatus(status) == kExitUnreachable) {
     *io.err << "cannot reach dagd at " << invocation.options.server << " ("
             << status.message()
-            << "); set --server or DAGD_SERVER to its address\n";
+            << "); set --server or DAGD_SERVER to its address, or " << wait_flag
+            << " to wait longer\n";
   } else {
     *io.err << status.message() << "\n";
   }
   return ExitCodeForStatus(status);
+}
+
+// `d` to a tenth of a second: "2.3s".
+std::string Seconds(absl::Duration d) {
+  return absl::FormatDuration(
+      absl::Trunc(d + absl::Milliseconds(50), absl::Milliseconds(100)));
+}
+
+// Prints one line when a call loses dagd and one when it regains it:
+// `doing` says what goes on meanwhile (empty: "reconnecting", or
+// "retrying" if dagd was never reached), `wait_flag` what bounds the wait.
+// `before_line` runs first (it ends a progress bar).
+ConnectionCallback ConnectionLines(const Invocation& invocation, const Io& io,
+                                   std::string doing, std::string wait_flag,
+                                   std::function<void()> before_line = {}) {
+  return
+      [&invocation, &io, doing = std::move(doing),
+       wait_flag = std::move(wait_flag),
+       before_line = std::move(before_line)](const ConnectionChange& change) {
+        if (before_line) before_line();
+        const std::string& server = invocation.options.server;
+        *io.err << "dagctl: ";
+        if (change.kind == ConnectionChange::Kind::kRegained) {
+          *io.err << "reconnected to dagd at " << server << " after "
+                  << Seconds(change.outage) << "\n";
+        } else {
+          *io.err << (change.was_connected ? "lost dagd at "
+                                           : "cannot reach dagd at ")
+                  << server << " (" << change.cause.message() << "); "
+                  << (!doing.empty()         ? doing
+                      : change.was_connected ? "reconnecting"
+                                             : "retrying");
+          if (change.retry_for != absl::InfiniteDuration()) {
+            *io.err << " for up to " << Seconds(change.retry_for) << " ("
+                    << wait_flag << ")";
+          }
+          *io.err << "\n";
+        }
+        io.err->flush();
+      };
 }
 
 // Prints the final state of a watched job and maps it to an exit code.
@@ -47,20 +94,47 @@ int RunSubmit(const Invocation& invocation, Client& client, const Io& io) {
   }
   v1::SubmitJobRequest request;
   *request.mutable_job() = *std::move(job);
-  request.set_request_id(options.request_id);
-  absl::StatusOr<v1::SubmitJobResponse> response = client.SubmitJob(request);
-  if (!response.ok()) return Fail(response.status(), invocation, io);
+  // Always an id: the Client sends a submission again only with one.
+  request.set_request_id(!options.request_id.empty() || !io.new_request_id
+                             ? options.request_id
+                             : io.new_request_id());
+  bool lost = false;
+  const ConnectionCallback on_lost =
+      ConnectionLines(invocation, io,
+                      absl::StrCat("sending the job again with request id ",
+                                   request.request_id()),
+                      "--timeout", [&lost] { lost = true; });
+  absl::StatusOr<v1::SubmitJobResponse> response =
+      client.SubmitJob(request, on_lost);
+  if (!response.ok()) {
+    const int code = Fail(response.status(), invocation, io);
+    if (code == kExitUnreachable && !request.request_id().empty() &&
+        (lost || absl::IsDeadlineExceeded(response.status()))) {
+      *io.err << "dagctl: dagd may have taken the job; to find out without "
+                 "submitting it twice, submit again with --request_id="
+              << request.request_id() << "\n";
+    }
+    return code;
+  }
   // The id goes out before waiting, alone on its line, so a script can read
   // it while the job runs.
   *io.out << (options.json ? ToJson(*response) : response->job_id()) << "\n";
   io.out->flush();
-  if (response->existing() && !options.json) {
+  // After a lost try, `existing` may be that try's own job: nothing to say.
+  if (response->existing() && !options.json && !lost &&
+      !options.request_id.empty()) {
     *io.err << "dagctl: request id " << options.request_id
             << " was already submitted; this is that job\n";
   }
   if (!options.wait) return kExitOk;
-  absl::StatusOr<v1::JobStatus> final_status = client.Wait(response->job_id());
-  if (!final_status.ok()) return Fail(final_status.status(), invocation, io);
+  absl::StatusOr<v1::JobStatus> final_status = client.Wait(
+      response->job_id(),
+      ConnectionLines(invocation, io,
+                      absl::StrCat("waiting for job ", response->job_id()),
+                      "--reconnect_timeout"));
+  if (!final_status.ok()) {
+    return Fail(final_status.status(), invocation, io, "--reconnect_timeout");
+  }
   return ReportOutcome(*final_status, io, options.json);
 }
 
@@ -116,10 +190,20 @@ int RunWatch(const Invocation& invocation, Client& client, const Io& io) {
     io.out->flush();
     drew = true;
   };
-  absl::StatusOr<v1::JobStatus> final_status =
-      client.Watch(invocation.args[0], on_event);
-  if (redraw && drew) *io.out << "\n";
-  if (!final_status.ok()) return Fail(final_status.status(), invocation, io);
+  // A line about dagd on stderr must not land in the middle of the bar.
+  auto end_bar = [&] {
+    if (!redraw || !drew) return;
+    *io.out << "\n";
+    io.out->flush();
+    drew = false;
+  };
+  absl::StatusOr<v1::JobStatus> final_status = client.Watch(
+      invocation.args[0], on_event,
+      ConnectionLines(invocation, io, "", "--reconnect_timeout", end_bar));
+  end_bar();
+  if (!final_status.ok()) {
+    return Fail(final_status.status(), invocation, io, "--reconnect_timeout");
+  }
   if (json) return ExitCodeForJobState(final_status->state());
   return ReportOutcome(*final_status, io, /*json=*/false);
 }

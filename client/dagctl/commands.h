@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <string>
 
 #include "absl/time/time.h"
 #include "client/client.h"
@@ -23,6 +24,10 @@ struct Io {
   // otherwise it prints a line per change, which reads well in logs.
   bool out_is_terminal = false;
   std::function<absl::Time()> now;
+  // A fresh request id for a submission given no --request_id, so that
+  // sending it again after a lost connection cannot make a second job.
+  // Null: such submissions go without one (and are not sent again).
+  std::function<std::string()> new_request_id;
 };
 
 // Runs `invocation` (already parsed; not help) and returns the exit code

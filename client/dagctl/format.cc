@@ -239,8 +239,15 @@ std::string FormatJobsTable(const std::vector<v1::JobStatus>& jobs) {
 }
 
 std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "SLOTS", "POOL", "LABELS", "RESOURCES", "FUNCTIONS"}};
+  // RUNTIMES only once some worker reports them: dagd before runtimes, and
+  // workers before them, report none.
+  const bool runtimes = std::any_of(
+      response.workers().begin(), response.workers().end(),
+      [](const v1::WorkerInfo& worker) { return worker.runtimes_size() > 0; });
+  std::vector<std::string> header = {"ID",     "NAME",      "SLOTS",    "POOL",
+                                     "LABELS", "RESOURCES", "FUNCTIONS"};
+  if (runtimes) header.insert(header.end() - 1, "RUNTIMES");
+  std::vector<std::vector<std::string>> rows = {std::move(header)};
   for (const v1::WorkerInfo& worker : response.workers()) {
     // Sorted: protobuf maps iterate in no fixed order.
     std::map<std::string, std::string> labels(worker.labels().begin(),
@@ -255,15 +262,21 @@ std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {
           (free == worker.free_resources().end() ? total : free->second);
       resources.push_back(absl::StrCat(name, "=", used, "/", total));
     }
-    rows.push_back(
-        {worker.worker_id(), worker.name().empty() ? "-" : worker.name(),
-         absl::StrCat(worker.busy_slots(), "/", worker.slots()),
-         worker.pool().empty() ? "-" : worker.pool(),
-         labels.empty() ? "-"
-                        : absl::StrJoin(labels, ",", absl::PairFormatter("=")),
-         resources.empty() ? "-" : absl::StrJoin(resources, ","),
-         worker.functions().empty() ? "-"
-                                    : absl::StrJoin(worker.functions(), ",")});
+    std::vector<std::string>& row = rows.emplace_back(std::vector<std::string>{
+        worker.worker_id(), worker.name().empty() ? "-" : worker.name(),
+        absl::StrCat(worker.busy_slots(), "/", worker.slots()),
+        worker.pool().empty() ? "-" : worker.pool(),
+        labels.empty() ? "-"
+                       : absl::StrJoin(labels, ",", absl::PairFormatter("=")),
+        resources.empty() ? "-" : absl::StrJoin(resources, ",")});
+    if (runtimes) {
+      row.push_back(worker.runtimes().empty()
+                        ? "-"
+                        : absl::StrJoin(worker.runtimes(), ","));
+    }
+    row.push_back(worker.functions().empty()
+                      ? "-"
+                      : absl::StrJoin(worker.functions(), ","));
   }
   return FormatTable(rows);
 }
@@ -286,6 +299,11 @@ std::string FormatTasks(const v1::ListTasksResponse& response) {
           attempt.error().empty() ? ""
                                   : absl::StrCat("  error: ", attempt.error()),
           "\n");
+      // Why it went there, on a line of its own: "placed on w1-2: holds 2
+      // of 2 inputs", "granted ahead on w1-2 after task 'a'".
+      if (!attempt.placement().empty()) {
+        absl::StrAppend(&out, "      ", attempt.placement(), "\n");
+      }
     }
     // A task can fail without an attempt (e.g. its inputs could not be
     // fetched); show its error if no attempt already did.

@@ -1,11 +1,14 @@
 // dagctl: the command-line client of a dagd coordinator. See `dagctl --help`.
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "client/client.h"
 #include "client/dagctl/args.h"
 #include "client/dagctl/commands.h"
@@ -27,6 +30,7 @@ int main(int argc, char** argv) {
   }
   dagd::ClientOptions client_options;
   client_options.call_timeout = invocation->options.timeout;
+  client_options.reconnect_timeout = invocation->options.reconnect_timeout;
   std::unique_ptr<dagd::Client> client =
       dagd::Client::Connect(invocation->options.server, client_options);
   Io io;
@@ -35,5 +39,11 @@ int main(int argc, char** argv) {
   io.in = &std::cin;
   io.out_is_terminal = isatty(STDOUT_FILENO) == 1;
   io.now = [] { return absl::Now(); };
+  io.new_request_id = [] {
+    // 128 random bits: no two submissions anywhere share an id.
+    std::random_device random;
+    std::uniform_int_distribution<uint64_t> bits;
+    return absl::StrFormat("dagctl-%016x%016x", bits(random), bits(random));
+  };
   return RunCommand(*invocation, *client, io);
 }

@@ -3,6 +3,7 @@
 #include <grpcpp/test/mock_stream.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,12 +22,20 @@ using ::testing::Invoke;
 using ::testing::Return;
 using ::testing::SetArgPointee;
 
+// One try per call: these tests check what one stream or call does;
+// reconnection has tests of its own (ReconnectTest).
+ClientOptions OneTry() {
+  ClientOptions options;
+  options.reconnect_timeout = absl::ZeroDuration();
+  return options;
+}
+
 class ClientTest : public ::testing::Test {
  protected:
   ClientTest() {
     auto stub = std::make_unique<v1::MockJobServiceStub>();
     stub_ = stub.get();
-    client_ = std::make_unique<Client>(std::move(stub));
+    client_ = std::make_unique<Client>(std::move(stub), OneTry());
   }
 
   v1::MockJobServiceStub* stub_;  // owned by client_
@@ -267,6 +276,259 @@ TEST(ClientOptionsTest, WatchTimeoutSetsADeadline) {
   options.watch_timeout = absl::Minutes(5);
   Client client(std::move(stub), options);
   EXPECT_EQ(client.Wait("j1")->state(), v1::JOB_FAILED);
+}
+
+// A client whose clock only the pauses move, with every pause and every
+// connection change recorded, so reconnecting is tested without waiting.
+class ReconnectTest : public ::testing::Test {
+ protected:
+  ReconnectTest() { MakeClient(absl::Seconds(60)); }
+
+  void MakeClient(absl::Duration reconnect_timeout) {
+    auto stub = std::make_unique<v1::MockJobServiceStub>();
+    stub_ = stub.get();
+    ClientOptions options;
+    options.reconnect_timeout = reconnect_timeout;
+    options.now = [this] { return now_; };
+    options.sleep = [this](absl::Duration d) {
+      pauses_.push_back(d);
+      now_ += d;
+    };
+    client_ = std::make_unique<Client>(std::move(stub), options);
+  }
+
+  // The next WatchJob stream delivers `events`, then ends with `end`.
+  void ExpectStream(const std::vector<v1::JobEvent>& events, grpc::Status end) {
+    auto* reader = new MockClientReader<v1::JobEvent>();  // owned by Client
+    streams_.push_back(reader);
+    auto& read = EXPECT_CALL(*reader, Read(_));
+    for (const v1::JobEvent& event : events) {
+      read.WillOnce(DoAll(SetArgPointee<0>(event), Return(true)));
+    }
+    read.WillRepeatedly(Return(false));
+    EXPECT_CALL(*reader, Finish()).WillOnce(Return(end));
+  }
+  // Hands out the streams made by ExpectStream, in order.
+  void ServeStreams() {
+    EXPECT_CALL(*stub_, WatchJobRaw(_, _))
+        .Times(static_cast<int>(streams_.size()))
+        .WillRepeatedly(Invoke(
+            [this](grpc::ClientContext*, const v1::WatchJobRequest& request) {
+              EXPECT_EQ(request.job_id(), "j1");
+              return streams_.at(served_++);
+            }));
+  }
+
+  ConnectionCallback Record() {
+    return
+        [this](const ConnectionChange& change) { changes_.push_back(change); };
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1700000000);
+  std::vector<absl::Duration> pauses_;
+  std::vector<ConnectionChange> changes_;
+  std::vector<MockClientReader<v1::JobEvent>*> streams_;
+  size_t served_ = 0;
+  v1::MockJobServiceStub* stub_;  // owned by client_
+  std::unique_ptr<Client> client_;
+};
+
+const grpc::Status kSocketClosed(grpc::StatusCode::UNAVAILABLE,
+                                 "Socket closed");
+
+v1::JobEvent Snapshot(int done) {
+  v1::JobEvent event;
+  event.mutable_snapshot()->set_job_id("j1");
+  event.mutable_snapshot()->set_state(v1::JOB_RUNNING);
+  v1::TaskStateCount* count = event.mutable_snapshot()->add_counts();
+  count->set_state(v1::TASK_SUCCEEDED);
+  count->set_count(done);
+  return event;
+}
+
+TEST_F(ReconnectTest, WatchGoesOnFromANewSnapshotAfterTheStreamBreaks) {
+  ExpectStream({Snapshot(0), TaskEvent("a", v1::TASK_SUCCEEDED)},
+               kSocketClosed);
+  ExpectStream({Snapshot(2), Finished(v1::JOB_SUCCEEDED)},
+               grpc::Status::CANCELLED);
+  ServeStreams();
+  // dagd is still down for the first probe, back for the second.
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "failed to connect to all addresses")))
+      .WillOnce(
+          Invoke([this](grpc::ClientContext* context,
+                        const v1::GetJobRequest& request, v1::JobStatus*) {
+            EXPECT_EQ(request.job_id(), "j1");
+            // The probe waits no longer than the outage may last.
+            EXPECT_LE(absl::FromChrono(context->deadline()),
+                      absl::FromUnixSeconds(1700000000 + 60));
+            now_ += absl::Seconds(3);  // it waited for dagd to be back
+            return grpc::Status::OK;
+          }));
+
+  std::vector<v1::JobEvent::EventCase> seen;
+  absl::StatusOr<v1::JobStatus> final_status = client_->Watch(
+      "j1",
+      [&](const v1::JobEvent& event) { seen.push_back(event.event_case()); },
+      Record());
+  ASSERT_TRUE(final_status.ok()) << final_status.status();
+  EXPECT_EQ(final_status->state(), v1::JOB_SUCCEEDED);
+  EXPECT_THAT(seen,
+              ElementsAre(v1::JobEvent::kSnapshot, v1::JobEvent::kTask,
+                          v1::JobEvent::kSnapshot, v1::JobEvent::kFinished));
+  ASSERT_EQ(changes_.size(), 2u);
+  EXPECT_EQ(changes_[0].kind, ConnectionChange::Kind::kLost);
+  EXPECT_TRUE(changes_[0].was_connected);
+  EXPECT_EQ(changes_[0].cause.message(), "Socket closed");
+  EXPECT_EQ(changes_[0].retry_for, absl::Seconds(60));
+  EXPECT_EQ(changes_[1].kind, ConnectionChange::Kind::kRegained);
+  EXPECT_EQ(changes_[1].outage, absl::Milliseconds(3100));
+  EXPECT_THAT(pauses_, ElementsAre(kInitialRetryPause));
+}
+
+TEST_F(ReconnectTest, WaitRetriesAStreamThatEndsBeforeTheJobDoes) {
+  ExpectStream({}, grpc::Status::OK);  // a server that closed the watch
+  ExpectStream({Finished(v1::JOB_FAILED)}, grpc::Status::CANCELLED);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1", Record());
+  ASSERT_TRUE(final_status.ok()) << final_status.status();
+  EXPECT_EQ(final_status->state(), v1::JOB_FAILED);
+  ASSERT_EQ(changes_.size(), 2u);
+  EXPECT_FALSE(changes_[0].was_connected);
+}
+
+TEST_F(ReconnectTest, PausesDoubleUpToTwoSecondsAndTheWatchGivesUpInTime) {
+  MakeClient(absl::Seconds(10));
+  ExpectStream({Snapshot(0)}, kSocketClosed);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillRepeatedly(Return(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect")));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1", Record());
+  EXPECT_EQ(final_status.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(final_status.status().message(),
+            "connection lost: Socket closed; none again within 10s");
+  EXPECT_THAT(
+      pauses_,
+      ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
+                  absl::Milliseconds(400), absl::Milliseconds(800),
+                  absl::Milliseconds(1600), absl::Seconds(2), absl::Seconds(2),
+                  absl::Seconds(2), absl::Milliseconds(900)));
+  ASSERT_EQ(changes_.size(), 1u);  // one loss, never regained
+}
+
+TEST_F(ReconnectTest, AnUnreachableCoordinatorIsGivenUpOnAfterTheTimeout) {
+  MakeClient(absl::Seconds(1));
+  ExpectStream({}, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "failed to connect to all addresses"));
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillOnce(Invoke([this](grpc::ClientContext*, const v1::GetJobRequest&,
+                              v1::JobStatus*) {
+        now_ += absl::Seconds(1);  // waited for readiness to its deadline
+        return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "Deadline Exceeded");
+      }));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1");
+  EXPECT_EQ(final_status.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(final_status.status().message(),
+            "no connection within 1s: failed to connect to all addresses");
+}
+
+TEST_F(ReconnectTest, AJobTheCoordinatorNoLongerKnowsEndsTheWatch) {
+  ExpectStream({Snapshot(0)}, kSocketClosed);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillOnce(
+          Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no job \"j1\"")));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1");
+  EXPECT_EQ(final_status.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ReconnectTest, OtherStreamErrorsAreNotRetried) {
+  ExpectStream({}, grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no"));
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _)).Times(0);
+  EXPECT_EQ(client_->Wait("j1").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ReconnectTest, ASubmissionIsSentAgainWithTheSameRequestId) {
+  std::vector<std::string> ids;
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::SubmitJobRequest& request,
+                     v1::SubmitJobResponse*) {
+            ids.push_back(request.request_id());
+            return kSocketClosed;
+          }))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::SubmitJobRequest& request,
+                     v1::SubmitJobResponse* response) {
+            ids.push_back(request.request_id());
+            response->set_job_id("j4");
+            response->set_existing(true);  // the first try had reached dagd
+            return grpc::Status::OK;
+          }));
+  v1::SubmitJobRequest request;
+  request.set_request_id("req-1");
+  absl::StatusOr<v1::SubmitJobResponse> response =
+      client_->SubmitJob(request, Record());
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->job_id(), "j4");
+  EXPECT_THAT(ids, ElementsAre("req-1", "req-1"));
+  ASSERT_EQ(changes_.size(), 2u);
+  // The call's own deadline bounds its retries.
+  EXPECT_EQ(changes_[0].retry_for, absl::Seconds(30));
+}
+
+TEST_F(ReconnectTest, ASubmissionWithoutARequestIdIsSentOnce) {
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _)).WillOnce(Return(kSocketClosed));
+  v1::SubmitJobRequest request;
+  EXPECT_EQ(client_->SubmitJob(request).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(pauses_.empty());
+}
+
+TEST_F(ReconnectTest, SubmitAndWaitFindsItsJobAgainAndWaitsForIt) {
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _))
+      .WillOnce(
+          Invoke([](grpc::ClientContext*, const v1::SubmitJobRequest& request,
+                    v1::SubmitJobResponse*) {
+            EXPECT_TRUE(request.wait());
+            return kSocketClosed;  // dagd died while the job ran
+          }))
+      .WillOnce(
+          Invoke([](grpc::ClientContext*, const v1::SubmitJobRequest& request,
+                    v1::SubmitJobResponse* response) {
+            EXPECT_FALSE(request.wait());
+            EXPECT_EQ(request.request_id(), "req-2");
+            response->set_job_id("j1");
+            response->set_existing(true);
+            return grpc::Status::OK;
+          }));
+  ExpectStream({Finished(v1::JOB_SUCCEEDED)}, grpc::Status::CANCELLED);
+  ServeStreams();
+  absl::StatusOr<v1::SubmitJobResponse> done =
+      client_->SubmitAndWait(v1::JobSpec(), "req-2", Record());
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->job_id(), "j1");
+  EXPECT_EQ(done->final_status().state(), v1::JOB_SUCCEEDED);
+  ASSERT_EQ(changes_.size(), 2u);
+  EXPECT_EQ(changes_[1].kind, ConnectionChange::Kind::kRegained);
+}
+
+TEST_F(ReconnectTest, UnaryCallsWaitForTheCoordinatorUntilTheirDeadline) {
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillOnce(Invoke([this](grpc::ClientContext* context,
+                              const v1::GetJobRequest&, v1::JobStatus*) {
+        EXPECT_EQ(absl::FromChrono(context->deadline()),
+                  now_ + absl::Seconds(30));
+        return grpc::Status::OK;
+      }));
+  EXPECT_TRUE(client_->Get("j1").ok());
 }
 
 }  // namespace

@@ -240,6 +240,35 @@ TEST(FormatTest, WorkersTable) {
       "w2  -       0/1    default  -                -          -\n");
 }
 
+// RUNTIMES appears once a worker reports its runtimes (Register.runtimes),
+// before FUNCTIONS; a worker that reports none shows "-".
+TEST(FormatTest, WorkersTableShowsRuntimes) {
+  v1::ListWorkersResponse response;
+  v1::WorkerInfo* worker = response.add_workers();
+  worker->set_worker_id("w1");
+  worker->set_name("laptop");
+  worker->set_slots(2);
+  worker->set_pool("default");
+  worker->add_runtimes("builtin");
+  worker->add_runtimes("plugin");
+  worker->add_runtimes("exec");
+  worker->add_functions("add");
+  worker->add_functions("exec");
+  v1::WorkerInfo* lambda = response.add_workers();
+  lambda->set_worker_id("w2");
+  lambda->set_name("lambda");
+  lambda->set_slots(100);
+  lambda->set_pool("lambda");
+  EXPECT_EQ(
+      FormatWorkersTable(response),
+      "ID  NAME    SLOTS  POOL     LABELS  RESOURCES  RUNTIMES             "
+      "FUNCTIONS\n"
+      "w1  laptop  0/2    default  -       -          builtin,plugin,exec  "
+      "add,exec\n"
+      "w2  lambda  0/100  lambda   -       -          -                    "
+      "-\n");
+}
+
 TEST(FormatTest, TasksShowWaitingReasonsAndAttempts) {
   v1::ListTasksResponse response;
   v1::TaskStatus* waiting = response.add_tasks();
@@ -264,6 +293,20 @@ TEST(FormatTest, TasksShowWaitingReasonsAndAttempts) {
             "b  FAILED  fail\n"
             "    attempt 1  worker w1  started 2023-11-14 22:13:20.000Z  "
             "finished 2023-11-14 22:13:21.000Z  error: boom\n");
+}
+
+TEST(FormatTest, EachAttemptSaysWhyItWentWhereItDid) {
+  v1::ListTasksResponse response;
+  v1::TaskStatus* task = response.add_tasks();
+  task->set_task_id("b");
+  task->set_state(v1::TASK_RUNNING);
+  v1::Attempt* attempt = task->add_attempts();
+  attempt->set_number(1);
+  attempt->set_worker("w1-2");
+  attempt->set_placement("placed on w1-2: holds 2 of 2 inputs");
+  EXPECT_THAT(FormatTasks(response),
+              HasSubstr("    attempt 1  worker w1-2  started -  finished -\n"
+                        "      placed on w1-2: holds 2 of 2 inputs\n"));
 }
 
 TEST(FormatTest, TaskErrorWithoutAnAttemptIsShown) {

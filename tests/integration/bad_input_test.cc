@@ -209,10 +209,13 @@ TEST(DagctlTest, ServerNotListeningExitsThree) {
   const std::string address = absl::StrCat("127.0.0.1:", closed.port());
   absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
   ASSERT_TRUE(dir.ok()) << dir.status();
+  // dagctl waits --timeout for a dagd to come up; a short one keeps this
+  // quick.
   const std::vector<std::vector<std::string>> commands = {
-      {"--server", address, "jobs"},
-      {"--server=" + address, "status", "j1"},
-      {"--server=" + address, "submit", ExamplePath("tiny.json")},
+      {"--server", address, "jobs", "--timeout=1s"},
+      {"--server=" + address, "status", "j1", "--timeout=1s"},
+      {"--server=" + address, "submit", ExamplePath("tiny.json"),
+       "--timeout=1s"},
   };
   int n = 0;
   for (const auto& args : commands) {
@@ -223,9 +226,9 @@ TEST(DagctlTest, ServerNotListeningExitsThree) {
                                HasSubstr("DAGD_SERVER")));
   }
   // Through the environment too.
-  CommandResult run =
-      RunCommand(DAGCTL_BIN, {"workers"}, {{"DAGD_SERVER", address}}, "",
-                 absl::StrCat((*dir)->path(), "/env"));
+  CommandResult run = RunCommand(DAGCTL_BIN, {"workers", "--timeout=1s"},
+                                 {{"DAGD_SERVER", address}}, "",
+                                 absl::StrCat((*dir)->path(), "/env"));
   EXPECT_EQ(run.exit_code, 3) << run.ToString();
 }
 

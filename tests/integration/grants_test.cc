@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "tests/integration/integration_env.h"
 
 namespace dagd::testing {
@@ -69,6 +71,31 @@ TEST_F(GrantsTest, ChainRunsOnGrantsAndGetsTheRightResult) {
     if (gap < absl::Microseconds(30)) ++granted;
   }
   EXPECT_GE(granted, 150) << "of 199 links";
+}
+
+TEST_F(GrantsTest, DagctlTasksSaysWhyEachAttemptWentWhereItDid) {
+  Client& client = dagd_->client();
+  absl::StatusOr<std::string> job = SubmitJob(client, CountingChain(20));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(WaitForJobState(client, *job, v1::JOB_SUCCEEDED), absl::OkStatus());
+  CommandResult tasks = dagd_->RunDagctl({"tasks", *job});
+  ASSERT_EQ(tasks.exit_code, 0) << tasks.err;
+  // Every attempt line is followed by its placement.
+  const std::vector<std::string> lines = absl::StrSplit(tasks.out, '\n');
+  int attempts = 0;
+  int granted = 0;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    if (!absl::StartsWith(lines[i], "    attempt ")) continue;
+    ++attempts;
+    const std::string& why = lines[i + 1];
+    EXPECT_TRUE(absl::StartsWith(why, "      placed on ") ||
+                absl::StartsWith(why, "      granted ahead on "))
+        << lines[i] << "\n"
+        << why;
+    if (absl::StrContains(why, "granted ahead on")) ++granted;
+  }
+  EXPECT_EQ(attempts, 21);  // one, c0..c19
+  EXPECT_GT(granted, 0);
 }
 
 TEST_F(GrantsTest, FailureInAGrantedChainIsRetriedAndTheRestStillRuns) {

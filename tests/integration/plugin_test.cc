@@ -1,5 +1,6 @@
 // A dagd-worker started by hand with --plugin runs the plugin's functions
-// (tests/worker/test_plugin.cc: upper, mul) next to the builtins.
+// (tests/worker/test_plugin.cc: upper, mul) next to the builtins, and says
+// so: its runtimes are builtin, plugin and exec.
 #include <memory>
 #include <string>
 
@@ -10,6 +11,8 @@ namespace dagd::testing {
 namespace {
 
 using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 TEST(PluginTest, WorkerRunsPluginFunctions) {
   std::unique_ptr<DagdProcess> dagd = StartDagd({});
@@ -27,6 +30,13 @@ TEST(PluginTest, WorkerRunsPluginFunctions) {
   EXPECT_THAT(workers->workers(0).functions(), Contains("mul"));
   EXPECT_THAT(workers->workers(0).functions(), Contains("upper"));
   EXPECT_THAT(workers->workers(0).functions(), Contains("const"));
+  // Register.runtimes, kept by dagd and shown by ListWorkers and dagctl.
+  EXPECT_THAT(workers->workers(0).runtimes(),
+              ElementsAre("builtin", "plugin", "exec"));
+  CommandResult table = dagd->RunDagctl({"workers"});
+  ASSERT_EQ(table.exit_code, 0) << table.ToString();
+  EXPECT_THAT(table.out, HasSubstr("RUNTIMES"));
+  EXPECT_THAT(table.out, HasSubstr("builtin,plugin,exec"));
 
   JobBuilder builder("plugin");
   builder.Task("six", "const").Arg("value", 6);

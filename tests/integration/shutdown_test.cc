@@ -192,7 +192,10 @@ TEST(DagdSigtermTest, StopsCleanlyAndTheJobResumesAfterARestart) {
   absl::StatusOr<v1::JobStatus> watched = absl::UnknownError("not yet");
   absl::Notification watching;
   std::thread watcher([&, address = first->address()] {
-    std::unique_ptr<Client> own = Client::Connect(address);
+    // No reconnecting: this watcher is here to see the stop itself.
+    ClientOptions one_try;
+    one_try.reconnect_timeout = absl::ZeroDuration();
+    std::unique_ptr<Client> own = Client::Connect(address, one_try);
     watched = own->Watch(*running, [&](const v1::JobEvent&) {
       if (!watching.HasBeenNotified()) watching.Notify();
     });

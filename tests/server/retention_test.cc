@@ -27,6 +27,21 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
+// Stands in for the coordinator: commits each deletion at once, as the
+// coordinator's next turn would, on whatever store the fixture has open.
+class CommittingDeleter : public JobDeleter {
+ public:
+  explicit CommittingDeleter(std::unique_ptr<RocksMetaStore>* store)
+      : store_(store) {}
+  void DeleteStoredJob(uint64_t seq,
+                       absl::AnyInvocable<void(absl::Status)> done) override {
+    done((*store_)->DeleteJob(seq, /*sync=*/false));
+  }
+
+ private:
+  std::unique_ptr<RocksMetaStore>* const store_;
+};
+
 class RetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -114,6 +129,7 @@ class RetentionTest : public ::testing::Test {
   std::filesystem::path dir_;
   FakeClock clock_;
   std::unique_ptr<RocksMetaStore> store_;
+  CommittingDeleter deleter_{&store_};
   v1::ObjectRef ref_of_j2_;
 };
 
@@ -147,7 +163,7 @@ TEST_F(RetentionTest, DeletesTheResultObjectsOfTheJobsItDeletes) {
   }
   {
     ResultObjects objects(&objects_store, /*threads=*/1);
-    RetentionSweeper sweeper(absl::Hours(3), store_.get(), &clock_);
+    RetentionSweeper sweeper(absl::Hours(3), store_.get(), &deleter_, &clock_);
     sweeper.SetResultObjects(&objects);
     EXPECT_EQ(sweeper.SweepOnce().value(), 1u);
     // One thread runs requests in order: once this read is answered, the
@@ -173,7 +189,7 @@ TEST_F(RetentionTest, DeletesOnlyJobsFinishedLongerAgoThanTheRetention) {
   Submit(4);
   Finish(4, v1::JOB_FAILED);
 
-  RetentionSweeper sweeper(absl::Hours(1), store_.get(), &clock_);
+  RetentionSweeper sweeper(absl::Hours(1), store_.get(), &deleter_, &clock_);
   // Now - 1h lies between the ends of j2 and j3.
   EXPECT_EQ(sweeper.SweepOnce().value(), 1u);
   EXPECT_THAT(StoredJobs(), ElementsAre(1u, 3u, 4u));
@@ -199,7 +215,7 @@ TEST_F(RetentionTest, AJobDeletedMeanwhileIsNoError) {
   Finish(2);
   clock_.Advance(absl::Hours(2));
   ASSERT_EQ(store_->DeleteJob(1, true), absl::OkStatus());
-  RetentionSweeper sweeper(absl::Hours(1), store_.get(), &clock_);
+  RetentionSweeper sweeper(absl::Hours(1), store_.get(), &deleter_, &clock_);
   EXPECT_EQ(sweeper.SweepOnce().value(), 1u);
   EXPECT_THAT(StoredJobs(), ElementsAre());
 }
@@ -208,8 +224,8 @@ TEST_F(RetentionTest, AJobDeletedMeanwhileIsNoError) {
 // deletes is what was added. Without deletion it would grow every round.
 TEST_F(RetentionTest, SteadyLoadKeepsTheNumberOfKeysBounded) {
   const absl::Duration retention = absl::Seconds(5);
-  auto sweeper =
-      std::make_unique<RetentionSweeper>(retention, store_.get(), &clock_);
+  auto sweeper = std::make_unique<RetentionSweeper>(retention, store_.get(),
+                                                    &deleter_, &clock_);
   size_t after_round_10 = 0;
   size_t after_round_100 = 0;
   uint64_t deleted = 0;
@@ -223,8 +239,8 @@ TEST_F(RetentionTest, SteadyLoadKeepsTheNumberOfKeysBounded) {
     if (round == 10 || round == 100) {
       sweeper.reset();  // it holds the store, which CountKeys reopens
       (round == 10 ? after_round_10 : after_round_100) = CountKeys();
-      sweeper =
-          std::make_unique<RetentionSweeper>(retention, store_.get(), &clock_);
+      sweeper = std::make_unique<RetentionSweeper>(retention, store_.get(),
+                                                   &deleter_, &clock_);
     }
   }
   EXPECT_EQ(deleted, 95u);
@@ -239,7 +255,7 @@ TEST_F(RetentionTest, ThreadSweepsAtOnceAndStops) {
   clock_.Advance(absl::Hours(2));
   absl::Notification swept;
   uint64_t reported = 0;
-  RetentionSweeper sweeper(absl::Hours(1), store_.get(), &clock_,
+  RetentionSweeper sweeper(absl::Hours(1), store_.get(), &deleter_, &clock_,
                            [&](uint64_t n) {
                              reported = n;
                              swept.Notify();

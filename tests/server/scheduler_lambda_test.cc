@@ -34,6 +34,7 @@ class SchedulerLambdaTest : public ::testing::Test {
     lambda.name = "lambda";
     lambda.slots = 10;
     lambda.pool = std::string(kLambdaPool);
+    lambda.lambda = true;
     lambda.any_function = true;
     scheduler_.AddWorker(kLambda, lambda);
   }

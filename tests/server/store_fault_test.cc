@@ -35,9 +35,9 @@ bool IsFinal(v1::JobState state) {
 
 // Forwards to a real store; Commit fails (before touching it) while
 // failing() is set, as a full or broken disk would. Thread-safe.
-class FailingMetaStore : public MetaStore {
+class FailingMetaStore : public MetaStoreWrapper {
  public:
-  explicit FailingMetaStore(MetaStore* base) : base_(base) {}
+  explicit FailingMetaStore(MetaStore* base) : MetaStoreWrapper(base) {}
 
   void FailCommits() { fail_ = true; }
   int commits() const { return commits_; }  // attempted, failed or not
@@ -51,49 +51,10 @@ class FailingMetaStore : public MetaStore {
       return absl::UnavailableError("injected: No space left on device");
     }
     if (sync) ++synced_commits_;
-    return base_->Commit(writes, sync, bytes);
-  }
-  absl::StatusOr<uint64_t> StartIncarnation() override {
-    return base_->StartIncarnation();
-  }
-  absl::StatusOr<uint64_t> NextJobSeq() override { return base_->NextJobSeq(); }
-  absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override {
-    return base_->GetJobStatus(seq);
-  }
-  absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
-      uint64_t before_seq, size_t limit) override {
-    return base_->ListJobStatuses(before_seq, limit);
-  }
-  absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,
-                                               uint32_t index) override {
-    return base_->GetTaskStatus(seq, index);
-  }
-  absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
-                                         absl::string_view task_id) override {
-    return base_->FindTaskIndex(seq, task_id);
-  }
-  absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>>
-  ListTaskStatuses(uint64_t seq) override {
-    return base_->ListTaskStatuses(seq);
-  }
-  absl::StatusOr<StoredResult> GetResult(uint64_t seq,
-                                         uint32_t index) override {
-    return base_->GetResult(seq, index);
-  }
-  absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
-                                           uint32_t index) override {
-    return base_->GetTaskSpec(seq, index);
-  }
-  absl::StatusOr<std::optional<uint64_t>> FindRequest(
-      absl::string_view request_id) override {
-    return base_->FindRequest(request_id);
-  }
-  absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override {
-    return base_->LoadUnfinishedJobs();
+    return MetaStoreWrapper::Commit(writes, sync, bytes);
   }
 
  private:
-  MetaStore* const base_;
   std::atomic<bool> fail_{false};
   std::atomic<int> commits_{0};
   std::atomic<int> synced_commits_{0};
@@ -123,7 +84,7 @@ class Answer {
 };
 
 // A worker stream that keeps what it was sent.
-class RecordingWorkerSink : public WorkerSink {
+class RecordingDispatcher : public Dispatcher {
  public:
   void Send(v1::CoordinatorMessage message) override {
     absl::MutexLock lock(&mu_);
@@ -258,7 +219,7 @@ class StoreFaultTest : public ::testing::Test {
   }
 
   // Connects a worker offering const and add, without grants ahead.
-  WorkerId ConnectWorker(std::shared_ptr<RecordingWorkerSink> sink) {
+  WorkerId ConnectWorker(std::shared_ptr<RecordingDispatcher> sink) {
     const WorkerId id = coordinator_->NewWorkerId();
     v1::Register hello;
     hello.set_name("w");
@@ -366,7 +327,7 @@ TEST_F(StoreFaultTest, WaitingSubmissionWhoseCommitFailsGetsUnavailable) {
 }
 
 TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
-  auto sink = std::make_shared<RecordingWorkerSink>();
+  auto sink = std::make_shared<RecordingDispatcher>();
   const WorkerId worker = ConnectWorker(sink);
   absl::StatusOr<v1::SubmitJobResponse> submitted = Submit(Request(kJob));
   ASSERT_TRUE(submitted.ok()) << submitted.status();
@@ -466,7 +427,7 @@ class ObjectStoreWorkersTest : public StoreFaultTest {
 };
 
 TEST_F(ObjectStoreWorkersTest, WorkerThatCannotReadObjectRefsIsRefused) {
-  auto old_worker = std::make_shared<RecordingWorkerSink>();
+  auto old_worker = std::make_shared<RecordingDispatcher>();
   v1::Register hello;
   hello.set_name("old");
   hello.set_slots(1);
@@ -477,7 +438,7 @@ TEST_F(ObjectStoreWorkersTest, WorkerThatCannotReadObjectRefsIsRefused) {
   EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition) << closed;
   EXPECT_THAT(closed.message(), HasSubstr("upgrade dagd-worker"));
 
-  auto worker = std::make_shared<RecordingWorkerSink>();
+  auto worker = std::make_shared<RecordingDispatcher>();
   hello.set_reads_object_refs(true);
   coordinator_->WorkerConnected(coordinator_->NewWorkerId(), worker, hello,
                                 "test");

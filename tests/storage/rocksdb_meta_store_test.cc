@@ -502,5 +502,137 @@ TEST_F(RocksMetaStoreTest, RequestIdOfADeletedJobMayNameANewOne) {
   EXPECT_FALSE(store->FindRequest("nightly")->has_value());
 }
 
+// A view reads the store as it was when it was made: later commits, new
+// jobs and deletions alike, do not show through it.
+TEST_F(RocksMetaStoreTest, ReadViewSeesTheStoreAsItWasWhenMade) {
+  auto store = Open();
+  Add(*store, 1, 3, /*finished=*/true, "first");
+  absl::StatusOr<std::unique_ptr<MetaReadView>> view = store->NewReadView();
+  ASSERT_TRUE(view.ok()) << view.status();
+
+  Add(*store, 2, 1, /*finished=*/false);
+  ASSERT_EQ(store->DeleteJob(1, /*sync=*/false), absl::OkStatus());
+  ASSERT_TRUE(absl::IsNotFound(store->GetJobStatus(1).status()));
+
+  MetaReadView& before = **view;
+  EXPECT_EQ(before.GetJobStatus(1)->state(), v1::JOB_SUCCEEDED);
+  EXPECT_TRUE(absl::IsNotFound(before.GetJobStatus(2).status()));
+  EXPECT_EQ(before.FindTaskIndex(1, "t2").value_or(0), 2u);
+  EXPECT_EQ(before.GetResult(1, 2)->data, "1");
+  EXPECT_EQ(before.GetTaskSpec(1, 0)->id(), "t0");
+  EXPECT_EQ(before.GetTaskStatus(1, 1)->state(), v1::TASK_SUCCEEDED);
+  EXPECT_EQ(before.FindRequest("first")->value_or(0), 1u);
+  std::vector<uint32_t> visited;
+  ASSERT_EQ(before.ForEachStoredTask(
+                1, [&](uint32_t index, v1::TaskStatus&,
+                       const v1::TaskSpec&) { visited.push_back(index); }),
+            absl::OkStatus());
+  EXPECT_THAT(visited, ElementsAre(0u, 1u, 2u));
+  absl::StatusOr<std::vector<v1::JobStatus>> jobs =
+      before.ListJobStatuses(UINT64_MAX, 10);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].job_id(), "j1");
+
+  // A view made now sees the deletion and the new job.
+  absl::StatusOr<std::unique_ptr<MetaReadView>> after = store->NewReadView();
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(absl::IsNotFound((*after)->GetJobStatus(1).status()));
+  EXPECT_EQ((*after)->GetJobStatus(2)->state(), v1::JOB_PENDING);
+}
+
+// One pass over a job's statuses and specs: each status comes with its own
+// task's spec, tasks without a status are skipped, other jobs are not
+// touched.
+TEST_F(RocksMetaStoreTest, ForEachStoredTaskPairsEachStatusWithItsSpec) {
+  auto store = Open();
+  Add(*store, 1, 2, /*finished=*/true);
+  WriteSet writes;
+  writes.new_jobs.push_back(NewJob(2, 5));
+  for (int i = 1; i < 5; ++i) {
+    writes.new_jobs[0].spec.mutable_tasks(i)->add_inputs(
+        absl::StrCat("t", i - 1));
+  }
+  for (uint32_t i : {1u, 3u, 4u}) {
+    v1::TaskStatus done;
+    done.set_task_id(absl::StrCat("t", i));
+    done.set_state(v1::TASK_FAILED);
+    writes.task_statuses.push_back({2, i, done});
+  }
+  ASSERT_TRUE(store->Commit(writes, false).ok());
+  Add(*store, 3, 2, /*finished=*/true);
+
+  absl::StatusOr<std::unique_ptr<MetaReadView>> view = store->NewReadView();
+  ASSERT_TRUE(view.ok());
+  std::vector<std::string> seen;
+  ASSERT_EQ((*view)->ForEachStoredTask(
+                2,
+                [&](uint32_t index, v1::TaskStatus& status,
+                    const v1::TaskSpec& spec) {
+                  EXPECT_EQ(status.task_id(), spec.id());
+                  seen.push_back(
+                      absl::StrCat(index, ":", spec.id(), "<", spec.inputs(0)));
+                }),
+            absl::OkStatus());
+  EXPECT_THAT(seen, ElementsAre("1:t1<t0", "3:t3<t2", "4:t4<t3"));
+  int none = 0;
+  ASSERT_EQ((*view)->ForEachStoredTask(9, [&](uint32_t, v1::TaskStatus&,
+                                              const v1::TaskSpec&) { ++none; }),
+            absl::OkStatus());
+  EXPECT_EQ(none, 0);
+}
+
+// A deletion is one more part of a commit: applied with the turn's other
+// writes, and a new job in the same batch keeps the next id beyond it.
+TEST_F(RocksMetaStoreTest, CommitAppliesDeletionsWithTheOtherWrites) {
+  auto store = Open();
+  Add(*store, 1, 2, /*finished=*/true, "old");
+  absl::StatusOr<std::unique_ptr<MetaReadView>> view = store->NewReadView();
+  ASSERT_TRUE(view.ok());
+  absl::StatusOr<JobDeletion> deletion = (*view)->PlanJobDeletion(1);
+  ASSERT_TRUE(deletion.ok()) << deletion.status();
+  EXPECT_EQ(deletion->request_id, "old");
+  WriteSet writes;
+  writes.new_jobs.push_back(NewJob(2, 1));
+  writes.deleted_jobs.push_back(*deletion);
+  ASSERT_TRUE(store->Commit(writes, /*sync=*/true).ok());
+  EXPECT_TRUE(absl::IsNotFound(store->GetJobStatus(1).status()));
+  EXPECT_FALSE(store->FindRequest("old")->has_value());
+  EXPECT_EQ(store->GetJobStatus(2)->state(), v1::JOB_PENDING);
+  EXPECT_EQ(store->NextJobSeq().value(), 3u);
+}
+
+// leveldb's EnvWrapper for the store: a fake overrides one call, every
+// other one reaches the store it wraps.
+TEST_F(RocksMetaStoreTest, WrapperForwardsWhatItDoesNotOverride) {
+  class NoSync : public MetaStoreWrapper {
+   public:
+    using MetaStoreWrapper::MetaStoreWrapper;
+    absl::Status Commit(const WriteSet& writes, bool,
+                        uint64_t* bytes) override {
+      ++commits;
+      return MetaStoreWrapper::Commit(writes, /*sync=*/false, bytes);
+    }
+    int commits = 0;
+  };
+  auto store = Open();
+  NoSync wrapper(store.get());
+  EXPECT_EQ(wrapper.target(), store.get());
+  WriteSet writes;
+  writes.new_jobs.push_back(NewJob(1, 2, "req"));
+  ASSERT_TRUE(wrapper.Commit(writes, /*sync=*/true, nullptr).ok());
+  EXPECT_EQ(wrapper.commits, 1);
+  EXPECT_EQ(wrapper.GetJobStatus(1)->job_id(), "j1");
+  EXPECT_EQ(wrapper.FindRequest("req")->value_or(0), 1u);
+  EXPECT_EQ(wrapper.FindTaskIndex(1, "t1").value_or(0), 1u);
+  EXPECT_EQ(wrapper.NextJobSeq().value(), 2u);
+  EXPECT_EQ(wrapper.ListJobStatusesFrom(1, 10)->size(), 1u);
+  EXPECT_EQ(wrapper.StoreId().value(), store->StoreId().value());
+  EXPECT_EQ(Seqs(*wrapper.LoadUnfinishedJobs()), std::vector<uint64_t>{1});
+  absl::StatusOr<std::unique_ptr<MetaReadView>> view = wrapper.NewReadView();
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ((*view)->GetTaskSpec(1, 1)->id(), "t1");
+}
+
 }  // namespace
 }  // namespace dagd

@@ -18,6 +18,7 @@
 #include "storage/crc32c.h"
 #include "tests/testutil/fake_object_store.h"
 #include "tests/worker/fake_lambda_runtime_api.h"
+#include "tests/worker/test_runtimes.h"
 #include "worker/builtins.h"
 #include "worker/json_util.h"
 #include "worker/lambda_runtime_api.h"
@@ -88,7 +89,7 @@ class LambdaRuntimeTest : public ::testing::Test {
                                    ObjectStore* store = nullptr) {
     const std::string id = absl::StrCat("req-", ++invocations_);
     fake_->Enqueue({id, deadline_unix_ms, body});
-    LambdaRuntime runtime(options_, api_.get(), &registry_, store, &clock_,
+    LambdaRuntime runtime(options_, api_.get(), &runtimes_, store, &clock_,
                           Logger());
     absl::Status served = runtime.RunOnce();
     EXPECT_TRUE(served.ok()) << served;
@@ -112,6 +113,7 @@ class LambdaRuntimeTest : public ::testing::Test {
   std::unique_ptr<FakeLambdaRuntimeApi> fake_;
   std::unique_ptr<LambdaRuntimeApi> api_;
   FunctionRegistry registry_;
+  TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
   SystemClock clock_;
   LambdaRuntimeOptions options_;
   int invocations_ = 0;
@@ -383,7 +385,7 @@ TEST_F(LambdaRuntimeTest, AResponseLambdaRefusesAsTooLargeBecomesAnError) {
 TEST_F(LambdaRuntimeTest, RunServesUntilTheRuntimeApiFails) {
   fake_->Enqueue({"a", 0, ToJson(Invocation("const", R"({"value": 1})"))});
   fake_->Enqueue({"b", 0, ToJson(Invocation("const", R"({"value": 2})"))});
-  LambdaRuntime runtime(options_, api_.get(), &registry_, nullptr, &clock_,
+  LambdaRuntime runtime(options_, api_.get(), &runtimes_, nullptr, &clock_,
                         Logger());
   std::thread stopper([&] {
     EXPECT_TRUE(fake_->WaitForPosts(2, kWait));
@@ -401,7 +403,7 @@ TEST_F(LambdaRuntimeTest, RunServesUntilTheRuntimeApiFails) {
 
 TEST_F(LambdaRuntimeTest, AnUnreachableRuntimeApiEndsRun) {
   fake_.reset();  // nothing listens there now
-  LambdaRuntime runtime(options_, api_.get(), &registry_, nullptr, &clock_,
+  LambdaRuntime runtime(options_, api_.get(), &runtimes_, nullptr, &clock_,
                         Logger());
   absl::Status status = runtime.Run();
   EXPECT_TRUE(absl::IsUnavailable(status)) << status;

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/worker/fake_coordinator.h"
 #include "tests/worker/fakes.h"
+#include "tests/worker/test_runtimes.h"
 #include "worker/builtins.h"
 #include "worker/json_util.h"
 
@@ -23,12 +24,13 @@ class TaskExecutorTest : public testing::Test {
   TaskExecutorTest() { EXPECT_TRUE(RegisterBuiltins(&registry_).ok()); }
 
   FunctionRegistry registry_;
+  TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
   FakeClock clock_;
   RecordingReporter reporter_;
 };
 
 TEST_F(TaskExecutorTest, RunsABatchOfAssignments) {
-  TaskExecutor executor(2, &registry_, &clock_, &reporter_);
+  TaskExecutor executor(2, &runtimes_, &clock_, &reporter_);
   v1::CoordinatorBatch batch;
   *batch.add_assignments() = Assign(0, "const", R"({"value": 1})");
   *batch.add_assignments() = Assign(1, "const", R"({"value": 2})");
@@ -40,7 +42,7 @@ TEST_F(TaskExecutorTest, RunsABatchOfAssignments) {
 }
 
 TEST_F(TaskExecutorTest, UnknownFunctionIsAnsweredAtOnce) {
-  TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+  TaskExecutor executor(1, &runtimes_, &clock_, &reporter_);
   v1::CoordinatorBatch batch;
   *batch.add_assignments() = Assign(0, "missing", "null");
   executor.Handle(batch);
@@ -50,7 +52,7 @@ TEST_F(TaskExecutorTest, UnknownFunctionIsAnsweredAtOnce) {
 }
 
 TEST_F(TaskExecutorTest, CancelReachesTheRunningAttempt) {
-  TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+  TaskExecutor executor(1, &runtimes_, &clock_, &reporter_);
   v1::CoordinatorBatch assign;
   *assign.add_assignments() = Assign(0, "sleep", R"({"ms": 3600000})");
   // A duplicate of the same attempt must not run twice.
@@ -67,7 +69,7 @@ TEST_F(TaskExecutorTest, CancelReachesTheRunningAttempt) {
 
 TEST_F(TaskExecutorTest, DestructionCancelsRunningAttempts) {
   {
-    TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+    TaskExecutor executor(1, &runtimes_, &clock_, &reporter_);
     v1::CoordinatorBatch batch;
     *batch.add_assignments() = Assign(0, "sleep", R"({"ms": 3600000})");
     executor.Handle(batch);
@@ -80,7 +82,7 @@ TEST_F(TaskExecutorTest, DestructionCancelsRunningAttempts) {
 TEST_F(TaskExecutorTest, TellsTheObserverAboutSlotsAndAttempts) {
   RecordingObserver observer;
   {
-    TaskExecutor executor(2, &registry_, &clock_, &reporter_, &observer);
+    TaskExecutor executor(2, &runtimes_, &clock_, &reporter_, &observer);
     v1::CoordinatorBatch batch;
     *batch.add_assignments() = Assign(0, "const", R"({"value": 1})");
     *batch.add_assignments() = Assign(1, "missing", "null");
@@ -98,7 +100,7 @@ TEST_F(TaskExecutorTest, TellsTheObserverAboutSlotsAndAttempts) {
 }
 
 TEST_F(TaskExecutorTest, StopAcceptingDropsNewAssignmentsButRunsAcceptedOnes) {
-  TaskExecutor executor(1, &registry_, &clock_, &reporter_);
+  TaskExecutor executor(1, &runtimes_, &clock_, &reporter_);
   v1::CoordinatorBatch first;
   *first.add_assignments() = Assign(0, "sleep", R"({"ms": 3600000})");
   EXPECT_EQ(executor.Handle(first), 0u);
@@ -142,7 +144,7 @@ class GrantAheadTest : public TaskExecutorTest {
   ~GrantAheadTest() override { OpenGate(); }
 
   TaskExecutor& Start(int slots) {
-    executor_ = std::make_unique<TaskExecutor>(slots, &registry_, &clock_,
+    executor_ = std::make_unique<TaskExecutor>(slots, &runtimes_, &clock_,
                                                &reporter_, &observer_);
     return *executor_;
   }

@@ -12,6 +12,7 @@
 #include "storage/crc32c.h"
 #include "tests/testutil/fake_object_store.h"
 #include "tests/worker/fakes.h"
+#include "tests/worker/test_runtimes.h"
 #include "worker/builtins.h"
 #include "worker/json_util.h"
 #include "worker/task_runner.h"
@@ -37,7 +38,7 @@ class TaskObjectsTest : public testing::Test {
           return absl::StatusOr<std::unique_ptr<ObjectStore>>(
               std::make_unique<SharedStore>(&store_));
         }),
-        runner_(&registry_, &clock_, &timers_, &reporter_, nullptr, &objects_) {
+        runner_(&runtimes_, &clock_, &timers_, &reporter_, nullptr, &objects_) {
     EXPECT_TRUE(RegisterBuiltins(&registry_).ok());
   }
 
@@ -95,6 +96,7 @@ class TaskObjectsTest : public testing::Test {
   std::vector<std::string> made_;
   TaskObjectStore objects_;
   FunctionRegistry registry_;
+  TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
   FakeClock clock_;
   TimerQueue timers_;
   RecordingReporter reporter_;

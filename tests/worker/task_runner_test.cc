@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/fakes.h"
+#include "tests/worker/test_runtimes.h"
 #include "worker/builtins.h"
 #include "worker/json_util.h"
 #include "worker/subprocess.h"
@@ -20,7 +21,7 @@ using ::testing::HasSubstr;
 
 class TaskRunnerTest : public testing::Test {
  protected:
-  TaskRunnerTest() : runner_(&registry_, &clock_, &timers_, &reporter_) {
+  TaskRunnerTest() : runner_(&runtimes_, &clock_, &timers_, &reporter_) {
     EXPECT_TRUE(RegisterBuiltins(&registry_).ok());
   }
 
@@ -47,6 +48,7 @@ class TaskRunnerTest : public testing::Test {
   }
 
   FunctionRegistry registry_;
+  TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
   FakeClock clock_;
   TimerQueue timers_;
   RecordingReporter reporter_;
@@ -152,6 +154,48 @@ TEST_F(TaskRunnerTest, ExceptionsBecomeFailures) {
   v1::TaskResult result = RunOne(Assign("thrower", "null"));
   EXPECT_FALSE(result.ok());
   EXPECT_THAT(result.error(), HasSubstr("kaput"));
+}
+
+// The runner hands a runtime the attempt: the task, its args and inputs,
+// and the deadline its timeout sets (none without one).
+TEST_F(TaskRunnerTest, GivesTheRuntimeItsAttemptAndDeadline) {
+  TaskRuntimes runtimes;
+  auto python = std::make_unique<RecordingRuntime>("python", "py:");
+  RecordingRuntime* seen = python.get();
+  ASSERT_TRUE(runtimes.Add(std::move(python)).ok());
+  TaskRunner runner(&runtimes, &clock_, &timers_, &reporter_);
+  v1::Assignment timed = Assign("py:stats:mean", R"({"k": 1})", 5000);
+  timed.add_inputs()->set_data("7");
+  v1::TaskResult result =
+      runner.Run(timed, std::make_shared<CancellationToken>());
+  EXPECT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output().data(), "\"python ran\"");
+  runner.Run(Assign("py:stats:sum", "null"),
+             std::make_shared<CancellationToken>());
+  std::vector<RecordingRuntime::Seen> attempts = seen->seen();
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].fn, "py:stats:mean");
+  EXPECT_THAT(attempts[0].args, HasSubstr("\"k\""));
+  ASSERT_EQ(attempts[0].inputs.size(), 1u);
+  EXPECT_EQ(attempts[0].inputs[0].data, "7");
+  EXPECT_EQ(attempts[0].deadline,
+            absl::FromUnixMillis(1700000000000) + absl::Seconds(5));
+  EXPECT_EQ(attempts[1].deadline, absl::InfiniteFuture());
+}
+
+// A task no runtime takes fails for good, with the same words as before
+// workers had runtimes, and without starting.
+TEST_F(TaskRunnerTest, NoRuntimeTakesAnUnknownFunction) {
+  TaskRuntimes runtimes;
+  ASSERT_TRUE(
+      runtimes.Add(std::make_unique<RecordingRuntime>("python", "py:")).ok());
+  TaskRunner runner(&runtimes, &clock_, &timers_, &reporter_);
+  v1::TaskResult result =
+      runner.Run(Assign("add", "null"), std::make_shared<CancellationToken>());
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.error(), "no function 'add' on this worker");
+  EXPECT_TRUE(result.permanent());
+  EXPECT_TRUE(reporter_.started().empty());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "prometheus/text_serializer.h"
 #include "tests/worker/fake_coordinator.h"
 #include "tests/worker/fakes.h"
+#include "tests/worker/test_runtimes.h"
 #include "worker/builtins.h"
 #include "worker/json_util.h"
 #include "worker/worker_metrics.h"
@@ -61,7 +62,7 @@ class WorkerRuntimeTest : public testing::Test {
         [this](const WorkerState& state) { metrics_.StatusChanged(state); });
     runtime_ = std::make_unique<WorkerRuntime>(
         options, [this] { return v1::WorkerService::NewStub(channel_); },
-        &registry_, &clock_, [] { return 0.5; },
+        &runtimes_, &clock_, [] { return 0.5; },
         [this](const LogEntry& entry) {
           absl::MutexLock lock(&log_mu_);
           log_.push_back(entry.message);
@@ -108,6 +109,7 @@ class WorkerRuntimeTest : public testing::Test {
 
   absl::Duration drain_timeout_ = kWait;  // set before SetUp to change
   FunctionRegistry registry_;
+  TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
   WorkerStatus status_;
   WorkerMetrics metrics_{2, {}};
   FakeClock clock_;
@@ -121,6 +123,19 @@ class WorkerRuntimeTest : public testing::Test {
   absl::Mutex log_mu_;
   std::vector<std::string> log_ ABSL_GUARDED_BY(log_mu_);
 };
+
+TEST_F(WorkerRuntimeTest, RegisterSaysWhichRuntimesItOffers) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  absl::MutexLock lock(&c.mu_);
+  const v1::Register& hello = c.registers_[0];
+  EXPECT_THAT(hello.runtimes(), testing::ElementsAre("builtin", "exec"));
+  // Every runtime's functions, sorted; the test's own "gate" is a builtin
+  // here.
+  EXPECT_THAT(hello.functions(),
+              testing::ElementsAre("add", "const", "exec", "fail", "flaky",
+                                   "gate", "identity", "sleep"));
+}
 
 TEST_F(WorkerRuntimeTest, RegistersRunsAndReportsResults) {
   FakeCoordinator& c = coordinator_;

@@ -1,0 +1,50 @@
+// How the coordinator hands work to whoever runs it. To the scheduler every
+// dispatcher is a worker (a WorkerId with a WorkerSpec); the coordinator
+// keeps one Dispatcher per worker and, at the end of each turn, passes it
+// that worker's batch of assignments and cancels.
+//
+// Two implementations: a worker process's stream (the WorkerService
+// reactor in grpc_services.cc, which registers with a Register message),
+// and dispatchers living in dagd itself, which say what worker they are
+// (InProcessDispatcher: the Lambda dispatcher, lambda_dispatcher.h). Their
+// reports (started, results, heartbeats) come back through
+// Coordinator::WorkerMessage either way.
+#ifndef DAGD_SERVER_DISPATCHER_H_
+#define DAGD_SERVER_DISPATCHER_H_
+
+#include "absl/status/status.h"
+#include "dagd/v1/worker_service.pb.h"
+#include "server/scheduler.h"
+
+namespace dagd {
+
+// Thread-safe, and never blocks: the coordinator calls it from its loop
+// thread, which every client and worker waits on. A dispatcher queues what
+// it is given and does the slow part (writing to a stream, calling AWS)
+// elsewhere.
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+
+  // Hands over `message`: Registered, then batches of assignments and
+  // cancels. Nothing is answered here; outcomes come back as reports.
+  virtual void Send(v1::CoordinatorMessage message) = 0;
+
+  // Ends the dispatcher's work with `reason` (the worker was refused or
+  // declared lost, or dagd is stopping); what is sent after it is dropped.
+  // A stream ends, and its worker may connect again.
+  virtual void Close(absl::Status reason) = 0;
+};
+
+// A dispatcher in dagd's own process (no stream, no Register): it describes
+// the worker it is to the scheduler (Coordinator::ConnectLocalWorker).
+class InProcessDispatcher : public Dispatcher {
+ public:
+  // The worker the scheduler sees: name, pool, slots, which functions.
+  // Constant; thread-safe.
+  virtual WorkerSpec Spec() const = 0;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_DISPATCHER_H_

@@ -1,0 +1,48 @@
+// The order among jobs: which job's ready tasks are placed next. The
+// scheduler keeps every job that has ready tasks it may place now in the
+// sorter, moves it when what decides its place changes, and takes the first
+// in line each time it places a task.
+//
+// Two levels, as in Mesos's allocator: tenants (jobs' owners), then jobs
+// within a tenant. Until tenants exist every job is in tenant 0, and the
+// order is today's: job priority, then the slots the job's tasks hold
+// (fewer first, so jobs of equal priority share the workers), then
+// submission order.
+//
+// Thread rules: not thread-safe; owned by the scheduler's thread.
+#ifndef DAGD_SERVER_JOB_SORTER_H_
+#define DAGD_SERVER_JOB_SORTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace dagd {
+
+// What decides a job's place in line.
+struct SortedJob {
+  uint64_t seq = 0;
+  uint32_t tenant = 0;  // interned by the scheduler; 0 until tenants exist
+  int32_t priority = 0;
+  uint64_t running_slots = 0;  // slots its tasks hold now
+};
+
+class JobSorter {
+ public:
+  virtual ~JobSorter() = default;
+  // Puts the job in line, or moves it to where `job` now puts it.
+  virtual void Set(const SortedJob& job) = 0;
+  // Takes the job out of line; nothing if it is not in it.
+  virtual void Remove(uint64_t seq) = 0;
+  // The job first in line, if any.
+  virtual std::optional<uint64_t> First() const = 0;
+  virtual bool empty() const = 0;
+};
+
+// Tenants by fair share (the fewest running slots first, then tenant id),
+// then jobs within a tenant by priority, running slots and submission.
+std::unique_ptr<JobSorter> MakeFairShareSorter();
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_JOB_SORTER_H_

@@ -1,0 +1,80 @@
+#include "server/placement_rules.h"
+
+namespace dagd {
+
+std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
+    const PlacementRequest& request, absl::Span<const Candidate> candidates) {
+  std::optional<size_t> best;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const Candidate& c = candidates[i];
+    if (c.lambda || !c.has_room) continue;
+    if (!best || c.inputs_held > candidates[*best].inputs_held ||
+        (c.inputs_held == candidates[*best].inputs_held &&
+         c.free_slots > candidates[*best].free_slots)) {
+      best = i;
+    }
+  }
+  if (!best) return std::nullopt;
+  PlacementChoice choice;
+  choice.index = best;
+  const Candidate& c = candidates[*best];
+  if (c.inputs_held > 0) {
+    choice.reason = {PlacementReason::Kind::kHoldsInputs, c.inputs_held,
+                     request.inputs};
+  } else {
+    choice.reason = {PlacementReason::Kind::kLeastLoaded, c.free_slots, 0};
+  }
+  return choice;
+}
+
+std::optional<PlacementChoice> LambdaForItsOwn(
+    const PlacementRequest& request, absl::Span<const Candidate> candidates) {
+  if (request.executor != Executor::Kind::kLambda) return std::nullopt;
+  PlacementChoice choice;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (candidates[i].lambda && candidates[i].has_room) {
+      choice.index = i;
+      choice.reason = {PlacementReason::Kind::kLambda, 0, 0};
+      break;
+    }
+  }
+  return choice;
+}
+
+std::optional<PlacementChoice> BurstToLambda(
+    const PlacementRequest& request, absl::Span<const Candidate> candidates,
+    absl::Duration after) {
+  if (request.executor != Executor::Kind::kAnyWorker ||
+      after == absl::InfiniteDuration()) {
+    return std::nullopt;
+  }
+  std::optional<size_t> lambda;
+  bool any_worker = false;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (!candidates[i].lambda) {
+      any_worker = true;
+    } else if (candidates[i].has_room) {
+      lambda = i;
+    }
+  }
+  if (!lambda || !any_worker) return std::nullopt;
+  PlacementChoice choice;
+  if (request.waited >= after) {
+    choice.index = lambda;
+    const int64_t ms = absl::ToInt64Milliseconds(request.waited);
+    choice.reason = {PlacementReason::Kind::kBurst,
+                     static_cast<uint32_t>(std::min<int64_t>(ms, UINT32_MAX)),
+                     0};
+  } else {
+    choice.ask_again_in = after - request.waited;
+  }
+  return choice;
+}
+
+bool GrantsShortTasks(const GrantRequest& request,
+                      absl::Duration max_run_time) {
+  return request.typical_run_time.has_value() &&
+         *request.typical_run_time <= max_run_time;
+}
+
+}  // namespace dagd

@@ -1,0 +1,102 @@
+#include "server/resource_ledger.h"
+
+#include <algorithm>
+
+namespace dagd {
+namespace {
+
+// Sums of doubles drift; a worker with 0.999999999 of a unit left still
+// has the unit.
+constexpr double kAmountSlack = 1e-9;
+
+}  // namespace
+
+void ResourceLedger::AddWorker(const WorkerResources& worker) {
+  free_slots_ += worker.free();
+  total_slots_ += worker.slots;
+}
+
+void ResourceLedger::RemoveWorker(const WorkerResources& worker) {
+  free_slots_ -= std::min<uint64_t>(free_slots_, worker.free());
+  total_slots_ -= std::min<uint64_t>(total_slots_, worker.slots);
+}
+
+bool ResourceLedger::CouldFit(const WorkerResources& worker,
+                              const Claim& claim) const {
+  if (claim.slots > worker.slots) return false;
+  for (const auto& [resource, amount] : claim.amounts) {
+    if (worker.Capacity(resource) + kAmountSlack < amount) return false;
+  }
+  return true;
+}
+
+bool ResourceLedger::HasRoom(const WorkerResources& worker,
+                             const Claim& claim) const {
+  if (worker.free() < claim.slots) return false;
+  for (const auto& [resource, amount] : claim.amounts) {
+    if (worker.FreeAmount(resource) + kAmountSlack < amount) return false;
+  }
+  return true;
+}
+
+bool ResourceLedger::GroupFree(GroupId group) const {
+  return group == kNoGroup || group >= groups_.size() || !groups_[group].held;
+}
+
+std::optional<GroupHolder> ResourceLedger::HolderOf(GroupId group) const {
+  if (GroupFree(group)) return std::nullopt;
+  return groups_[group].holder;
+}
+
+void ResourceLedger::Acquire(WorkerResources& worker, JobUsage& job,
+                             const Claim& claim, GroupHolder holder) {
+  worker.busy += claim.slots;
+  free_slots_ -= claim.slots;
+  for (const auto& [resource, amount] : claim.amounts) {
+    worker.free_amounts[resource] -= amount;
+  }
+  ++worker.holders;
+  ++job.running;
+  job.running_slots += claim.slots;
+  if (claim.group != kNoGroup) {
+    if (claim.group >= groups_.size()) groups_.resize(claim.group + 1);
+    groups_[claim.group] = Group{true, holder};
+  }
+}
+
+GroupId ResourceLedger::Release(WorkerResources* worker, JobUsage& job,
+                                const Claim& claim, GroupHolder holder) {
+  ReleaseJob(job, claim);
+  return ReleaseWorker(worker, claim, holder);
+}
+
+void ResourceLedger::ReleaseJob(JobUsage& job, const Claim& claim) {
+  job.running -= std::min(job.running, 1u);
+  job.running_slots -= std::min<uint64_t>(job.running_slots, claim.slots);
+}
+
+GroupId ResourceLedger::ReleaseWorker(WorkerResources* worker,
+                                      const Claim& claim, GroupHolder holder) {
+  if (worker != nullptr) {
+    worker->busy -= std::min(worker->busy, claim.slots);
+    free_slots_ += claim.slots;
+    for (const auto& [resource, amount] : claim.amounts) {
+      worker->free_amounts[resource] += amount;
+    }
+    worker->holders -= std::min(worker->holders, 1u);
+    // Amounts are doubles, taken and given back in any order; an idle
+    // worker has exactly its capacity, whatever rounding crept in.
+    if (worker->holders == 0) worker->free_amounts = worker->capacity;
+  }
+  return ReleaseGroup(claim.group, holder);
+}
+
+GroupId ResourceLedger::ReleaseGroup(GroupId group, GroupHolder holder) {
+  if (group == kNoGroup || group >= groups_.size()) return kNoGroup;
+  Group& g = groups_[group];
+  if (!g.held || !(g.holder == holder)) return kNoGroup;
+  g.held = false;
+  return group;
+}
+
+}  // namespace dagd

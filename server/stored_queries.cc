@@ -1,0 +1,125 @@
+#include "server/stored_queries.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/scheduler.h"
+
+namespace dagd {
+namespace {
+
+constexpr uint32_t kDefaultPageSize = 100;
+constexpr uint32_t kMaxPageSize = 1000;
+
+absl::Status NoJob(absl::string_view job_id) {
+  return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+}
+
+absl::StatusOr<uint32_t> FindStoredTask(MetaReadView& view, uint64_t seq,
+                                        const std::string& task_id) {
+  absl::StatusOr<uint32_t> index = view.FindTaskIndex(seq, task_id);
+  if (!absl::IsNotFound(index.status())) return index;
+  if (!view.GetJobStatus(seq).ok()) return NoJob(JobIdFromSeq(seq));
+  return absl::NotFoundError(absl::StrCat("job '", JobIdFromSeq(seq),
+                                          "' has no task '", task_id, "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::JobStatus> StoredJobStatus(MetaReadView& view, uint64_t seq,
+                                              const std::string& job_id) {
+  absl::StatusOr<v1::JobStatus> stored = view.GetJobStatus(seq);
+  if (absl::IsNotFound(stored.status())) return NoJob(job_id);
+  return stored;
+}
+
+absl::StatusOr<v1::TaskStatus> StoredTaskStatus(MetaReadView& view,
+                                                uint64_t seq,
+                                                const std::string& task_id) {
+  absl::StatusOr<uint32_t> index = FindStoredTask(view, seq, task_id);
+  if (!index.ok()) return index.status();
+  absl::StatusOr<v1::TaskStatus> status = view.GetTaskStatus(seq, *index);
+  if (!status.ok()) return status;
+  absl::StatusOr<v1::TaskSpec> spec = view.GetTaskSpec(seq, *index);
+  if (!spec.ok()) return spec.status();
+  CopyDependencies(*spec, &*status);
+  return status;
+}
+
+absl::StatusOr<v1::ListTasksResponse> StoredTaskStatuses(
+    MetaReadView& view, uint64_t seq, const std::string& job_id) {
+  absl::StatusOr<v1::JobStatus> job = view.GetJobStatus(seq);
+  if (!job.ok()) return NoJob(job_id);
+  v1::ListTasksResponse response;
+  response.mutable_tasks()->Reserve(job->total_tasks());
+  absl::Status scanned = view.ForEachStoredTask(
+      seq,
+      [&response](uint32_t, v1::TaskStatus& status, const v1::TaskSpec& spec) {
+        v1::TaskStatus* task = response.add_tasks();
+        *task = std::move(status);
+        CopyDependencies(spec, task);
+      });
+  if (!scanned.ok()) return scanned;
+  return response;
+}
+
+absl::StatusOr<StoredResult> StoredResultOf(MetaReadView& view, uint64_t seq,
+                                            const std::string& task_id) {
+  absl::StatusOr<uint32_t> index = FindStoredTask(view, seq, task_id);
+  if (!index.ok()) return index.status();
+  absl::StatusOr<StoredResult> result = view.GetResult(seq, *index);
+  if (absl::IsNotFound(result.status())) {
+    absl::StatusOr<v1::TaskStatus> task = view.GetTaskStatus(seq, *index);
+    return absl::NotFoundError(absl::StrCat(
+        "task '", task_id, "' has no result: it is ",
+        task.ok() ? v1::TaskState_Name(task->state()) : "unknown"));
+  }
+  return result;
+}
+
+absl::StatusOr<v1::CancelJobResponse> StoredCancel(MetaReadView& view,
+                                                   uint64_t seq,
+                                                   const std::string& job_id) {
+  absl::StatusOr<v1::JobStatus> stored = view.GetJobStatus(seq);
+  if (!stored.ok()) return NoJob(job_id);
+  v1::CancelJobResponse response;
+  response.set_state(stored->state());
+  response.set_cancelled(false);
+  return response;
+}
+
+absl::StatusOr<JobsPage> ParseJobsPage(const v1::ListJobsRequest& request) {
+  JobsPage page;
+  if (!request.page_token().empty() &&
+      !absl::SimpleAtoi(request.page_token(), &page.before)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a token that ListJobs returned");
+  }
+  page.size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  page.size = std::min(page.size, kMaxPageSize);
+  return page;
+}
+
+absl::StatusOr<std::vector<v1::JobStatus>> StoredJobsPage(
+    MetaReadView& view, const JobsPage& page) {
+  return view.ListJobStatuses(page.before, page.size + 1);
+}
+
+absl::StatusOr<PlannedDeletion> PlanDeletion(MetaReadView& view, uint64_t seq,
+                                             bool with_objects) {
+  PlannedDeletion plan;
+  absl::StatusOr<JobDeletion> job = view.PlanJobDeletion(seq);
+  if (!job.ok()) return job.status();
+  plan.job = *std::move(job);
+  if (with_objects) {
+    absl::StatusOr<std::vector<v1::ObjectRef>> objects =
+        view.ListResultObjects(seq);
+    if (!objects.ok()) return objects.status();
+    plan.objects = *std::move(objects);
+  }
+  return plan;
+}
+
+}  // namespace dagd

@@ -1,0 +1,164 @@
+// The default placement policy and its rules, on plain values: no
+// scheduler, no clock.
+#include "server/placement_policy.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/placement_rules.h"
+
+namespace dagd {
+namespace {
+
+using Kind = PlacementReason::Kind;
+
+Candidate Worker(uint32_t free_slots, uint32_t inputs_held = 0) {
+  Candidate c;
+  c.free_slots = free_slots;
+  c.has_room = free_slots > 0;
+  c.inputs_held = inputs_held;
+  return c;
+}
+
+Candidate Lambda(bool has_room = true) {
+  Candidate c;
+  c.lambda = true;
+  c.has_room = has_room;
+  c.free_slots = has_room ? 10 : 0;
+  return c;
+}
+
+class DefaultPolicyTest : public ::testing::Test {
+ protected:
+  static PlacementOptions Options() {
+    PlacementOptions options;
+    options.burst_after = absl::Seconds(2);
+    return options;
+  }
+  std::unique_ptr<PlacementPolicy> policy_ =
+      MakeDefaultPlacementPolicy(Options());
+};
+
+TEST_F(DefaultPolicyTest, TheWorkerHoldingMostInputsWinsOverFreeSlots) {
+  const std::vector<Candidate> candidates = {Worker(60, 0), Worker(2, 2),
+                                             Worker(30, 1)};
+  PlacementRequest request;
+  request.inputs = 3;
+  const PlacementChoice choice = policy_->Place(request, candidates);
+  ASSERT_EQ(choice.index, 1u);
+  EXPECT_EQ(choice.reason.kind, Kind::kHoldsInputs);
+  EXPECT_EQ(choice.reason.count, 2u);
+  EXPECT_EQ(choice.reason.of, 3u);
+  EXPECT_EQ(PlacementText(choice.reason, "w1-2", ""),
+            "placed on w1-2: holds 2 of 3 inputs");
+}
+
+TEST_F(DefaultPolicyTest, WithoutInputsTheLeastLoadedWins) {
+  const std::vector<Candidate> candidates = {Worker(3), Worker(0), Worker(7)};
+  const PlacementChoice choice = policy_->Place({}, candidates);
+  ASSERT_EQ(choice.index, 2u);
+  EXPECT_EQ(choice.reason.kind, Kind::kLeastLoaded);
+  EXPECT_EQ(PlacementText(choice.reason, "w2", ""),
+            "placed on w2: least loaded (7 free slots)");
+}
+
+TEST_F(DefaultPolicyTest, NoRoomNoChoiceAndNoReasonToAskAgain) {
+  const std::vector<Candidate> candidates = {Worker(0), Worker(0)};
+  const PlacementChoice choice = policy_->Place({}, candidates);
+  EXPECT_FALSE(choice.index.has_value());
+  EXPECT_FALSE(choice.ask_again_in.has_value());
+}
+
+TEST_F(DefaultPolicyTest, LambdaTasksGoToLambdaOnly) {
+  const std::vector<Candidate> candidates = {Worker(8), Lambda()};
+  PlacementRequest request;
+  request.executor = Executor::Kind::kLambda;
+  const PlacementChoice choice = policy_->Place(request, candidates);
+  ASSERT_EQ(choice.index, 1u);
+  EXPECT_EQ(choice.reason.kind, Kind::kLambda);
+  // A task for any worker does not go to Lambda while a worker has room.
+  EXPECT_EQ(policy_->Place({}, candidates).index, 0u);
+}
+
+TEST_F(DefaultPolicyTest, BurstsOnlyAfterWaitingAndSaysWhenToAskAgain) {
+  const std::vector<Candidate> candidates = {Worker(0), Lambda()};
+  PlacementRequest request;
+  request.waited = absl::Milliseconds(500);
+  PlacementChoice choice = policy_->Place(request, candidates);
+  EXPECT_FALSE(choice.index.has_value());
+  EXPECT_EQ(choice.ask_again_in, absl::Milliseconds(1500));
+  request.waited = absl::Milliseconds(2100);
+  choice = policy_->Place(request, candidates);
+  ASSERT_EQ(choice.index, 1u);
+  EXPECT_EQ(choice.reason.kind, Kind::kBurst);
+  EXPECT_EQ(PlacementText(choice.reason, "lambda", ""),
+            "burst to Lambda: every worker busy for 2.1 s");
+}
+
+TEST_F(DefaultPolicyTest, NoBurstForTasksOfAPoolOrThatNoWorkerCouldRun) {
+  PlacementRequest request;
+  request.waited = absl::Hours(1);
+  request.executor = Executor::Kind::kPool;
+  EXPECT_FALSE(
+      policy_->Place(request, std::vector<Candidate>{Worker(0), Lambda()})
+          .index.has_value());
+  request.executor = Executor::Kind::kAnyWorker;
+  // Lambda is the only candidate: no worker could ever run it.
+  EXPECT_FALSE(policy_->Place(request, std::vector<Candidate>{Lambda()})
+                   .index.has_value());
+}
+
+TEST_F(DefaultPolicyTest, GrantsShortTasksToWorkersThatAcceptThem) {
+  GrantRequest request;
+  request.worker_accepts_grants = true;
+  request.fits_after = true;
+  request.typical_run_time = absl::Microseconds(50);
+  std::optional<PlacementReason> reason = policy_->Grant(request, 4);
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_EQ(reason->kind, Kind::kGranted);
+  EXPECT_EQ(reason->count, 4u);
+  EXPECT_EQ(PlacementText(*reason, "w1", "c3"),
+            "granted ahead on w1 after task 'c3'");
+
+  GrantRequest slow = request;
+  slow.typical_run_time = absl::Seconds(1);
+  EXPECT_FALSE(policy_->Grant(slow, 4).has_value());
+  GrantRequest unknown = request;
+  unknown.typical_run_time.reset();
+  EXPECT_FALSE(policy_->Grant(unknown, 4).has_value());
+  GrantRequest capped = request;
+  capped.job_has_parallelism_cap = true;
+  EXPECT_FALSE(policy_->Grant(capped, 4).has_value());
+  GrantRequest refuses = request;
+  refuses.worker_accepts_grants = false;
+  EXPECT_FALSE(policy_->Grant(refuses, 4).has_value());
+}
+
+TEST_F(DefaultPolicyTest, TakesOverOnlyWhatFitsBesideWhatItCounts) {
+  TakeOverRequest request{true, true, true};
+  std::optional<PlacementReason> reason = policy_->TakeOver(request);
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_EQ(PlacementText(*reason, "w3-1", ""),
+            "taken over on w3-1: running there when it connected");
+  EXPECT_FALSE(policy_->TakeOver({false, true, true}).has_value());
+  EXPECT_FALSE(policy_->TakeOver({true, false, true}).has_value());
+  EXPECT_FALSE(policy_->TakeOver({true, true, false}).has_value());
+}
+
+TEST(PlacementRulesTest, LocalityTiesGoToTheMostFreeSlots) {
+  const std::vector<Candidate> candidates = {Worker(2, 1), Worker(5, 1),
+                                             Lambda()};
+  PlacementRequest request;
+  request.inputs = 1;
+  std::optional<PlacementChoice> choice =
+      PreferLocalThenLeastLoaded(request, candidates);
+  ASSERT_TRUE(choice.has_value());
+  EXPECT_EQ(choice->index, 1u);
+  // Lambda is never chosen by locality.
+  EXPECT_FALSE(PreferLocalThenLeastLoaded(
+                   request, std::vector<Candidate>{Lambda(), Worker(0)})
+                   .has_value());
+}
+
+}  // namespace
+}  // namespace dagd

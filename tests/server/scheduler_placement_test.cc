@@ -1,0 +1,144 @@
+// Every attempt records why it went where it did: placed by the policy,
+// granted ahead, taken over from a reconnecting worker, or reported by a
+// worker from an attempt this scheduler did not place. TaskStatus shows it.
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/server/scheduler_fixture.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+class SchedulerPlacementTest : public SchedulerTest {
+ protected:
+  std::vector<std::string> Placements(uint64_t seq, const std::string& task) {
+    absl::StatusOr<v1::TaskStatus> status = scheduler_.TaskStatusOf(seq, task);
+    EXPECT_TRUE(status.ok()) << status.status();
+    std::vector<std::string> out;
+    if (!status.ok()) return out;
+    for (const v1::Attempt& a : status->attempts())
+      out.push_back(a.placement());
+    return out;
+  }
+
+  // Reports `a` done after `run_time`, so its function's run time is known.
+  void ReportRun(WorkerId worker, const v1::Assignment& a,
+                 absl::Duration run_time) {
+    v1::TaskResult result;
+    *result.mutable_task() = a.task();
+    result.set_ok(true);
+    result.mutable_output()->set_data("1");
+    result.set_started_unix_ms(absl::ToUnixMillis(clock_.Now() - run_time));
+    result.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
+    scheduler_.OnTaskResult(worker, std::move(result));
+  }
+};
+
+TEST_F(SchedulerPlacementTest, PlacedTasksSayLeastLoadedOrInputsHeld) {
+  AddWorker(kWorker, 4);
+  AddWorker(kOther, 2);
+  // Slow functions are never granted: b is placed like any ready task.
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "a", "fn": "const"},
+      {"id": "b", "fn": "sleep", "inputs": ["a"]}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  EXPECT_THAT(Placements(job, "a"),
+              ElementsAre("placed on worker-1: least loaded (4 free slots)"));
+  Report(kWorker, sent[0], true);
+  // worker-2 would have more free slots now; worker-1 made b's input.
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("b"));
+  EXPECT_THAT(Placements(job, "b"),
+              ElementsAre("placed on worker-1: holds 1 of 1 input"));
+}
+
+TEST_F(SchedulerPlacementTest, GrantedTasksNameTheTaskTheyFollow) {
+  AddWorker(kWorker, 1);
+  const uint64_t warm = Submit(R"({"tasks": [{"id": "w", "fn": "add"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], absl::Microseconds(50));
+  Dispatch(kWorker);
+  ASSERT_FALSE(scheduler_.JobStatusOf(warm).has_value());
+
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "c0", "fn": "const"},
+      {"id": "c1", "fn": "add", "inputs": ["c0"]},
+      {"id": "c2", "fn": "add", "inputs": ["c1"]}]})");
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("c0", "c1", "c2"));
+  EXPECT_THAT(Placements(job, "c1"),
+              ElementsAre("granted ahead on worker-1 after task 'c0'"));
+  EXPECT_THAT(Placements(job, "c2"),
+              ElementsAre("granted ahead on worker-1 after task 'c1'"));
+}
+
+class SchedulerTakeOverPlacementTest : public SchedulerPlacementTest {
+ protected:
+  static constexpr uint64_t kJob = 9;
+  static constexpr WorkerId kBack = 3;
+
+  static v1::TaskRef Ref(uint32_t task, uint32_t attempt) {
+    v1::TaskRef ref;
+    ref.set_job_id(JobIdFromSeq(kJob));
+    ref.set_task_index(task);
+    ref.set_attempt(attempt);
+    return ref;
+  }
+
+  // j9 as a restarted dagd reads it back: `a` failed once (its attempt
+  // placed before the restart), `b` not run.
+  void Restore() {
+    v1::JobSpec spec;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    R"({"continueOnFailure": true, "tasks": [
+                        {"id": "a", "fn": "fail"},
+                        {"id": "b", "fn": "const"},
+                        {"id": "c", "fn": "const"}]})",
+                    &spec)
+                    .ok());
+    absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+    ASSERT_TRUE(job.ok());
+    v1::JobStatus status;
+    status.set_job_id(JobIdFromSeq(kJob));
+    status.set_state(v1::JOB_RUNNING);
+    v1::TaskStatus failed;
+    failed.set_state(v1::TASK_FAILED);
+    v1::Attempt* attempt = failed.add_attempts();
+    attempt->set_number(1);
+    attempt->set_worker("w1-1");
+    attempt->set_placement("placed on w1-1: least loaded (8 free slots)");
+    scheduler_.RestoreJob(kJob, *std::move(job), status, {{0, failed}}, {});
+    scheduler_.Tick();
+  }
+};
+
+TEST_F(SchedulerTakeOverPlacementTest, TakenOverAndReportedAttemptsSaySo) {
+  Restore();
+  WorkerSpec spec = Worker(kBack, 2);
+  spec.running = {Ref(1, 3)};
+  scheduler_.AddWorker(kBack, std::move(spec));
+  EXPECT_THAT(Placements(kJob, "b"),
+              ElementsAre("taken over on worker-3: running there when it "
+                          "connected"));
+  // The worker reports c's attempt 2, which it ran before dagd restarted.
+  v1::Assignment c;
+  *c.mutable_task() = Ref(2, 2);
+  Report(kBack, c, true);
+  EXPECT_THAT(Placements(kJob, "c"),
+              ElementsAre("taken over on worker-3: its result came from an "
+                          "attempt made before"));
+  // What was read back from the store keeps its text.
+  EXPECT_THAT(Placements(kJob, "a"),
+              ElementsAre("placed on w1-1: least loaded (8 free slots)"));
+}
+
+}  // namespace
+}  // namespace dagd

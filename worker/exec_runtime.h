@@ -1,0 +1,32 @@
+// The `exec` runtime: tasks with fn "exec" run a program (no shell) with
+// their inputs as files; what the program sees and how its output becomes
+// the task's is in worker/exec_function.h.
+#ifndef DAGD_WORKER_EXEC_RUNTIME_H_
+#define DAGD_WORKER_EXEC_RUNTIME_H_
+
+#include <string>
+#include <vector>
+
+#include "worker/task_runtime.h"
+
+namespace dagd {
+
+inline constexpr char kExecFunction[] = "exec";
+
+// Stateless and thread-safe: each attempt has its own directory and
+// process group.
+class ExecRuntime : public TaskRuntime {
+ public:
+  absl::string_view name() const override { return "exec"; }
+  std::vector<std::string> Functions() const override {
+    return {kExecFunction};
+  }
+  bool Runs(const v1::Assignment& assignment) const override {
+    return assignment.fn() == kExecFunction;
+  }
+  absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) override;
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_EXEC_RUNTIME_H_
