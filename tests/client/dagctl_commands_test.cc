@@ -2,6 +2,8 @@
 #include <grpcpp/test/mock_stream.h>
 
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/dagctl/commands.h"
@@ -19,6 +21,7 @@ using ::testing::_;
 using ::testing::DoAll;
 using ::testing::HasSubstr;
 using ::testing::Invoke;
+using ::testing::Not;
 using ::testing::Return;
 using ::testing::SetArgPointee;
 using ::testing::StartsWith;
@@ -440,6 +443,113 @@ TEST_F(CommandsTest, GraphOfAnUnknownJobIsAUsageError) {
   EXPECT_EQ(Run({"graph", "j9"}), kExitUsage);
   EXPECT_EQ(err_.str(), "dagctl: no job \"j9\"\n");
   EXPECT_EQ(out_.str(), "");
+}
+
+// A reader that delivers `events`, then ends with `end`.
+MockClientReader<v1::JobEvent>* Stream(const std::vector<v1::JobEvent>& events,
+                                       grpc::Status end) {
+  auto* reader = new MockClientReader<v1::JobEvent>();  // owned by Client
+  auto& read = EXPECT_CALL(*reader, Read(_));
+  for (const v1::JobEvent& event : events) {
+    read.WillOnce(DoAll(SetArgPointee<0>(event), Return(true)));
+  }
+  read.WillRepeatedly(Return(false));
+  EXPECT_CALL(*reader, Finish()).WillOnce(Return(end));
+  return reader;
+}
+
+// dagctl with the Client it gets in main (reconnecting), on a clock that
+// only the pauses between tries move.
+class ReconnectingCommandsTest : public CommandsTest {
+ protected:
+  ReconnectingCommandsTest() {
+    auto stub = std::make_unique<v1::MockJobServiceStub>();
+    stub_ = stub.get();
+    ClientOptions options;
+    options.now = [this] { return now_; };
+    options.sleep = [this](absl::Duration d) { now_ += d; };
+    client_ = std::make_unique<Client>(std::move(stub), options);
+    io_.new_request_id = [] { return std::string("dagctl-abc"); };
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1700000000);
+};
+
+const grpc::Status kSocketClosed(grpc::StatusCode::UNAVAILABLE,
+                                 "Socket closed");
+
+TEST_F(ReconnectingCommandsTest, WatchSaysWhenItLosesDagdAndWhenItIsBack) {
+  v1::JobEvent later = Snapshot(v1::JOB_RUNNING);
+  later.mutable_snapshot()->mutable_counts(0)->set_state(v1::TASK_SUCCEEDED);
+  EXPECT_CALL(*stub_, WatchJobRaw(_, _))
+      .WillOnce(Return(Stream({Snapshot(v1::JOB_RUNNING)}, kSocketClosed)))
+      .WillOnce(Return(Stream({later, Finished(v1::JOB_SUCCEEDED)},
+                              grpc::Status::CANCELLED)));
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillOnce(Invoke([this](grpc::ClientContext*, const v1::GetJobRequest&,
+                              v1::JobStatus*) {
+        now_ += absl::Milliseconds(2300);  // dagd came back after 2.3s
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(Run({"watch", "j1"}), kExitOk);
+  EXPECT_EQ(err_.str(),
+            "dagctl: lost dagd at host:7700 (Socket closed); reconnecting for "
+            "up to 1m (--reconnect_timeout)\n"
+            "dagctl: reconnected to dagd at host:7700 after 2.3s\n");
+  // Counts from the new snapshot: the job's, not a guess.
+  EXPECT_EQ(out_.str(),
+            "RUNNING  0/2 done  0 running  0 failed  0ms\n"
+            "RUNNING  2/2 done  0 running  0 failed  0ms\n"
+            "job j1 SUCCEEDED: 0/2 tasks done in 0ms\n");
+}
+
+TEST_F(ReconnectingCommandsTest, WatchThatGivesUpExitsThreeNamingTheFlag) {
+  EXPECT_CALL(*stub_, WatchJobRaw(_, _))
+      .WillOnce(Return(Stream({Snapshot(v1::JOB_RUNNING)}, kSocketClosed)));
+  EXPECT_CALL(*stub_, GetJob(_, _, _))
+      .WillRepeatedly(Return(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect")));
+  // (main() passes --reconnect_timeout to the Client; here it is 1m.)
+  EXPECT_EQ(Run({"watch", "j1"}), kExitUnreachable);
+  EXPECT_THAT(err_.str(),
+              HasSubstr("dagctl: cannot reach dagd at host:7700 (connection "
+                        "lost: Socket closed; none again within 1m); set "
+                        "--server or DAGD_SERVER to its address, or "
+                        "--reconnect_timeout to wait longer\n"));
+}
+
+TEST_F(ReconnectingCommandsTest, SubmitSendsItsOwnRequestIdAgainAfterALoss) {
+  in_.str(kTiny);
+  std::vector<std::string> ids;
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::SubmitJobRequest& request,
+                     v1::SubmitJobResponse*) {
+            ids.push_back(request.request_id());
+            return kSocketClosed;
+          }))
+      .WillOnce(
+          Invoke([&](grpc::ClientContext*, const v1::SubmitJobRequest& request,
+                     v1::SubmitJobResponse* response) {
+            ids.push_back(request.request_id());
+            response->set_job_id("j1");
+            response->set_existing(true);  // the lost try's own job
+            return grpc::Status::OK;
+          }));
+  EXPECT_EQ(Run({"submit", "-"}), kExitOk);
+  EXPECT_THAT(ids, ::testing::ElementsAre("dagctl-abc", "dagctl-abc"));
+  EXPECT_EQ(out_.str(), "j1\n");
+  EXPECT_THAT(err_.str(),
+              HasSubstr("(Socket closed); sending the job again with request "
+                        "id dagctl-abc for up to 30s (--timeout)\n"));
+  EXPECT_THAT(err_.str(), Not(HasSubstr("already submitted")));
+}
+
+TEST_F(ReconnectingCommandsTest, SubmitThatGivesUpSaysHowToFindTheJob) {
+  in_.str(kTiny);
+  EXPECT_CALL(*stub_, SubmitJob(_, _, _)).WillRepeatedly(Return(kSocketClosed));
+  EXPECT_EQ(Run({"submit", "-", "--request_id=mine"}), kExitUnreachable);
+  EXPECT_THAT(err_.str(), HasSubstr("submit again with --request_id=mine\n"));
 }
 
 }  // namespace
