@@ -5,11 +5,9 @@
 #include <utility>
 
 #include "absl/random/random.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 

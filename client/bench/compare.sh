@@ -2,7 +2,7 @@
 # compare.sh: dagd against Dask distributed on the same graph shapes, on this
 # machine, on loopback only.
 #
-#   client/bench/compare.sh [--big] [--repeat=N]
+#   client/bench/compare.sh [--big] [--listing] [--repeat=N]
 #
 # Installs python3-distributed if it is missing, builds dagd, dagd-worker and
 # dagbench (deploy/build.sh into $BUILD_DIR, default build-bench), starts a
@@ -11,17 +11,21 @@
 # processes with 64 threads each) N times per shape (default 3), and prints a
 # table of the medians. --big also runs dagbench's 1,000,000-task shape, on a
 # fresh dagd, with the coordinator's peak RSS: once waiting with Client::Wait
-# and once polling GetJob. Every process this script starts is stopped when
-# it exits.
+# and once polling GetJob. --listing also runs the sync shape on a fresh
+# dagd idle and while another client lists a finished 300,000-task job in
+# a loop (dagbench --background_list). Every process this script starts is
+# stopped when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD_DIR=${BUILD_DIR:-build-bench}
 REPEAT=3
 BIG=0
+LISTING=0
 for arg in "$@"; do
   case "$arg" in
     --big) BIG=1 ;;
+    --listing) LISTING=1 ;;
     --repeat=*) REPEAT=${arg#--repeat=} ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$arg'; see --help" >&2; exit 2 ;;
@@ -132,4 +136,14 @@ if [ "$BIG" = 1 ]; then
     stop_dagd
   done
   echo "dask big: not run (see dask_bench.py)"
+fi
+
+if [ "$LISTING" = 1 ]; then
+  echo
+  start_dagd
+  echo "compare.sh: sync while a 300,000-task job is listed, on a fresh dagd, pid $DAGD_PID" >&2
+  echo "# sync idle, and while another client lists a finished 300,000-task job in a loop:"
+  "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=sync \
+    --background_list=300000 --repeat="$REPEAT"
+  stop_dagd
 fi

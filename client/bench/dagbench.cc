@@ -479,10 +479,10 @@ absl::Status WaitForWorkers(Client& client, int want) {
 }
 
 // A shape's runs, for its median line.
+// Under listing, sync runs differ in their number of jobs.
 struct Series {
   std::string name;
-  int64_t tasks = 0;
-  std::vector<double> seconds, p50s, p99s, means, maxes;
+  std::vector<double> tasks, seconds, rates, p50s, p99s, means, maxes;
 };
 
 // Runs `shape` once (while `lister` lists, if given), prints its line and
@@ -497,8 +497,9 @@ int RunAndPrint(Client& client, const Shape& shape, BackgroundLister* lister,
     std::cerr << "dagbench: " << series.name << ": " << run.status() << "\n";
     return absl::IsUnavailable(run.status()) ? 3 : 1;
   }
-  series.tasks = run->tasks;
+  series.tasks.push_back(run->tasks);
   series.seconds.push_back(run->seconds);
+  series.rates.push_back(run->seconds > 0 ? run->tasks / run->seconds : 0);
   series.p50s.push_back(Percentile(run->job_ms, 50));
   series.p99s.push_back(Percentile(run->job_ms, 99));
   series.means.push_back(run->seconds * 1e3 / std::max<int64_t>(run->tasks, 1));
@@ -517,12 +518,12 @@ int RunAndPrint(Client& client, const Shape& shape, BackgroundLister* lister,
 // `dagd NAME median ...`; with `idle`, the p50 and p99 as multiples of its.
 void PrintMedian(const Series& series, const Series* idle = nullptr) {
   const double seconds = Median(series.seconds);
-  std::string line = absl::StrFormat(
-      "dagd %s median tasks=%d seconds=%.4f tasks_per_s=%.1f", series.name,
-      series.tasks, seconds, series.tasks / seconds);
+  const double tasks = Median(series.tasks);
+  std::string line =
+      absl::StrFormat("dagd %s median tasks=%.0f seconds=%.4f tasks_per_s=%.1f",
+                      series.name, tasks, seconds, Median(series.rates));
   if (series.name == "chain") {
-    absl::StrAppendFormat(&line, " us_per_hop=%.1f",
-                          seconds * 1e6 / series.tasks);
+    absl::StrAppendFormat(&line, " us_per_hop=%.1f", seconds * 1e6 / tasks);
   } else if (series.name == "sync" || series.name == "sync_listing") {
     absl::StrAppendFormat(&line,
                           " p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f",
