@@ -49,7 +49,8 @@ struct ClientOptions {
   // (gRPC wait-for-ready). False: they fail at once with UNAVAILABLE.
   bool wait_for_ready = true;
   // The clock that reconnection deadlines are measured on, and the pause
-  // between attempts; tests replace both.
+  // between attempts; tests replace both. Called from every thread that
+  // uses the Client, so they must be thread-safe (the defaults are).
   std::function<absl::Time()> now = [] { return absl::Now(); };
   std::function<void(absl::Duration)> sleep = [](absl::Duration d) {
     absl::SleepFor(d);
