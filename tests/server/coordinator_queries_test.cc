@@ -447,7 +447,7 @@ TEST_F(CoordinatorQueriesTest, RetentionDeletesInATurnWithoutSync) {
   RunJob(kOneTask);
   RunJob(kOneTask);
   // An hour from now, jobs kept a minute are all due.
-  testing::FakeClock later(absl::Now() + absl::Hours(1));
+  FakeClock later(absl::Now() + absl::Hours(1));
   RetentionSweeper sweeper(absl::Minutes(1), store_.get(), coordinator_.get(),
                            &later);
   absl::StatusOr<uint64_t> swept = sweeper.SweepOnce();

@@ -398,7 +398,7 @@ TEST_F(StoreFaultTest, DuplicateRequestIsAnsweredOnlyAfterASync) {
 // A failed attempt's retry is delayed by a backoff with jitter, drawn from
 // the random source the coordinator was given (not one of its own).
 TEST_F(StoreFaultTest, RetryJitterComesFromTheInjectedRandomSource) {
-  auto worker = std::make_shared<RecordingWorkerSink>();
+  auto worker = std::make_shared<RecordingDispatcher>();
   const WorkerId id = ConnectWorker(worker);
   ASSERT_TRUE(Submit(Request(R"({"tasks": [{"id": "a", "fn": "const",
       "args": {"value": 1}, "retry": {"maxAttempts": 2}}]})"))
