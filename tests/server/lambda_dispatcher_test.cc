@@ -6,16 +6,18 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/fake_clock.h"
 
 namespace dagd {
 namespace {
 
 std::unique_ptr<LambdaDispatcher> Dispatcher(uint32_t max_concurrency) {
+  static FakeClock clock;
   LambdaOptions options;
   options.max_concurrency = max_concurrency;
   // Never started: Spec needs neither credentials nor a thread.
   return std::make_unique<LambdaDispatcher>(
-      options, /*credentials=*/nullptr, [] { return 0.5; },
+      options, /*credentials=*/nullptr, &clock, [] { return 0.5; },
       [](v1::WorkerMessage) {});
 }
 
