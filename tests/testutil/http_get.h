@@ -38,7 +38,7 @@ inline HttpReply HttpGet(int port, const std::string& path) {
   std::string raw;
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) ==
           0 &&
-      write(fd, request.data(), request.size()) ==
+      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(request.size())) {
     char buffer[4096];
     ssize_t n;
