@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "proto/states.h"
 #include "server/log.h"
 
 namespace dagd {
@@ -16,11 +17,6 @@ using google::protobuf::util::TimeUtil;
 
 // Job statuses read per store call during a sweep.
 constexpr size_t kPageSize = 256;
-
-bool IsFinal(v1::JobState state) {
-  return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
-         state == v1::JOB_CANCELLED;
-}
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));

@@ -1,13 +1,13 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler_internal.h"
+#include "storage/base/backoff.h"
 #include "storage/crc32c.h"
 #include "storage/object_store.h"
 
@@ -20,17 +20,16 @@ absl::Duration ToDuration(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// The delay before the attempt after `attempt` (1-based), before jitter.
-absl::Duration Backoff(const v1::RetryPolicy& retry, uint32_t attempt) {
-  absl::Duration initial = retry.has_initial_backoff()
-                               ? ToDuration(retry.initial_backoff())
-                               : absl::Seconds(1);
-  absl::Duration cap = retry.has_max_backoff() ? ToDuration(retry.max_backoff())
-                                               : absl::Seconds(60);
-  double multiplier = retry.multiplier() == 0 ? 2.0 : retry.multiplier();
-  double factor = std::pow(multiplier, static_cast<double>(attempt - 1));
-  if (!std::isfinite(factor) || factor > 1e9) return cap;
-  return std::min(initial * factor, cap);
+// A task's retry policy as a backoff policy: the job file's defaults (1 s,
+// doubling, at most 60 s) where a field is unset.
+BackoffPolicy RetryBackoff(const v1::RetryPolicy& retry) {
+  BackoffPolicy policy;
+  if (retry.has_initial_backoff()) {
+    policy.initial = ToDuration(retry.initial_backoff());
+  }
+  if (retry.has_max_backoff()) policy.max = ToDuration(retry.max_backoff());
+  if (retry.multiplier() != 0) policy.multiplier = retry.multiplier();
+  return policy;
 }
 
 }  // namespace
@@ -150,7 +149,7 @@ void Scheduler::RestoreJob(
   }
   const uint32_t n = job.graph.size();
   for (const auto& [index, stored] : finished) {
-    if (index >= n || !IsTerminal(stored.state())) continue;
+    if (index >= n || !IsFinal(stored.state())) continue;
     TaskRecord& t = job.tasks[index];
     for (const v1::Attempt& a : stored.attempts()) {
       AttemptRecord& record = t.attempts.emplace_back();
@@ -207,7 +206,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
   ++job.counts[state];
   ++task_counts_[state];
   t.state = state;
-  if (IsTerminal(state) && !IsTerminal(old)) {
+  if (IsFinal(state) && !IsFinal(old)) {
     --job.unfinished;
     out_.writes.task_statuses.push_back(
         {job.seq, task, BuildTaskStatus(job, task)});
@@ -548,9 +547,9 @@ void Scheduler::Fail(Job& job, uint32_t task, std::string error,
     FailForGood(job, task);
     return;
   }
-  // Jitter in [0.5, 1.0] of the backoff keeps retries of a fan-out apart.
+  // The jitter keeps retries of a fan-out apart.
   const absl::Duration delay =
-      Backoff(retry, failures) * (0.5 + 0.5 * random_());
+      BackoffDelay(RetryBackoff(retry), failures, random_());
   t.retry_wait = true;
   t.retry_at = clock_->Now() + delay;
   SetState(job, task, v1::TASK_READY);

@@ -13,17 +13,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "proto/states.h"
 #include "server/resource_ledger.h"
 #include "server/scheduler.h"
 
 namespace dagd {
 
 constexpr uint32_t kNoTask = UINT32_MAX;
-
-inline bool IsTerminal(v1::TaskState s) {
-  return s == v1::TASK_SUCCEEDED || s == v1::TASK_FAILED ||
-         s == v1::TASK_UPSTREAM_FAILED || s == v1::TASK_CANCELLED;
-}
 
 struct AttemptRecord {
   uint32_t number = 0;
@@ -136,7 +132,7 @@ struct Scheduler::Job {
   // so that workers that still run them can reconnect and report them.
   bool held = false;
 
-  bool Terminal(uint32_t task) const { return IsTerminal(tasks[task].state); }
+  bool Terminal(uint32_t task) const { return IsFinal(tasks[task].state); }
   const v1::TaskSpec& spec(uint32_t task) const {
     return graph.spec.tasks(task);
   }

@@ -88,7 +88,7 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
                      ref == job.result_refs.end() ? nullptr : ref->second.get(),
                      options_.object_store);
   }
-  if (!IsTerminal(t.state)) {
+  if (!IsFinal(t.state)) {
     status.set_waiting_reason(WaitingReason(job, task, nullptr));
   }
   return status;

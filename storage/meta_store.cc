@@ -6,16 +6,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "proto/states.h"
 
 namespace dagd {
-namespace {
-
-bool IsFinal(v1::JobState state) {
-  return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
-         state == v1::JOB_CANCELLED;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<JobDeletion> MetaReadView::PlanJobDeletion(uint64_t seq) {
   const std::string job_id = JobIdFromSeq(seq);

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "proto/states.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 
@@ -36,11 +37,6 @@ std::string SeqKey(uint64_t seq) {
     seq >>= 8;
   }
   return key;
-}
-
-bool IsFinal(v1::JobState state) {
-  return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
-         state == v1::JOB_CANCELLED;
 }
 
 uint64_t SeqFromKey(const rocksdb::Slice& key) {

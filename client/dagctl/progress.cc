@@ -2,15 +2,9 @@
 
 #include <algorithm>
 
+#include "proto/states.h"
+
 namespace dagd::dagctl {
-namespace {
-
-bool IsTerminal(v1::TaskState state) {
-  return state == v1::TASK_SUCCEEDED || state == v1::TASK_FAILED ||
-         state == v1::TASK_UPSTREAM_FAILED || state == v1::TASK_CANCELLED;
-}
-
-}  // namespace
 
 std::optional<absl::Duration> EstimateRemaining(const Progress& progress,
                                                 uint32_t done_at_start,
@@ -72,7 +66,7 @@ Progress ProgressTracker::progress() const {
   p.state = status_.state();
   p.total = status_.total_tasks();
   for (int state = 0; state < kStates; ++state) {
-    if (IsTerminal(static_cast<v1::TaskState>(state))) p.done += counts_[state];
+    if (IsFinal(static_cast<v1::TaskState>(state))) p.done += counts_[state];
   }
   p.running = counts_[v1::TASK_ASSIGNED] + counts_[v1::TASK_RUNNING];
   p.failed = counts_[v1::TASK_FAILED] + counts_[v1::TASK_UPSTREAM_FAILED];

@@ -15,6 +15,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "proto/states.h"
 #include "server/coordinator.h"
 #include "storage/base/clock.h"
 #include "storage/rocksdb_meta_store.h"
@@ -27,11 +28,6 @@ using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
-
-bool IsFinal(v1::JobState state) {
-  return state == v1::JOB_SUCCEEDED || state == v1::JOB_FAILED ||
-         state == v1::JOB_CANCELLED;
-}
 
 // Forwards to a real store; Commit fails (before touching it) while
 // failing() is set, as a full or broken disk would. Thread-safe.
