@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "proto/states.h"
+#include "server/batch_split.h"
 #include "server/log.h"
 
 namespace dagd {
@@ -224,6 +225,8 @@ void Coordinator::CollectStats(TurnOutput& out, TurnStats& stats) {
   stats.queue_waits = std::move(out.queue_waits);
   stats.worker_registrations = turn_registrations_;
   turn_registrations_ = 0;
+  stats.result_bytes_received = turn_result_bytes_;
+  turn_result_bytes_ = 0;
 }
 
 // One line per job accepted or finished and per task that failed for good.
@@ -250,9 +253,12 @@ void Coordinator::Deliver(TurnOutput& out) {
   for (auto& [id, batch] : out.sends) {
     auto it = dispatchers_.find(id);
     if (it == dispatchers_.end()) continue;
-    v1::CoordinatorMessage message;
-    *message.mutable_batch() = std::move(batch);
-    it->second->Send(std::move(message));
+    for (v1::CoordinatorBatch& piece :
+         SplitBatch(std::move(batch), options_.max_message_bytes)) {
+      v1::CoordinatorMessage message;
+      *message.mutable_batch() = std::move(piece);
+      it->second->Send(std::move(message));
+    }
   }
   for (auto& [seq, event] : out.events) {
     auto it = watchers_.find(seq);

@@ -45,6 +45,8 @@ struct TurnStats {
   std::vector<v1::JobState> finished_jobs;
   size_t submitted_jobs = 0;
   size_t worker_registrations = 0;
+  // Bytes of task outputs that came to dagd inline in workers' results.
+  uint64_t result_bytes_received = 0;
   size_t deleted_jobs = 0;                   // by DeleteJob calls
   std::array<uint64_t, 9> tasks_finished{};  // by v1::TaskState
   std::vector<std::pair<std::string, absl::Duration>> run_times;
@@ -64,6 +66,12 @@ struct CoordinatorOptions {
   // The threads that read finished jobs from the store, and how many reads
   // may wait for them (more are refused with RESOURCE_EXHAUSTED).
   QueryPool::Options queries;
+  // --inline_max_bytes, told to workers: larger outputs go to the object
+  // store when there is one, else stay on the worker that made them.
+  uint64_t inline_max_bytes = 64 << 10;
+  // No message to a worker is built larger than this: a batch over it is
+  // sent as several (assignments carry inline inputs).
+  uint64_t max_message_bytes = 4 << 20;
 };
 
 // Owns the scheduler and the loop thread that drives it (DESIGN.md,
@@ -255,6 +263,7 @@ class Coordinator : public JobDeleter {
   };
   absl::flat_hash_map<uint64_t, std::vector<Watcher>> watchers_;
   size_t turn_registrations_ = 0;
+  uint64_t turn_result_bytes_ = 0;
   absl::Time last_sync_;
   bool unsynced_ = false;
   bool force_sync_ = false;  // the last turn before stopping syncs

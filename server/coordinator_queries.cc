@@ -399,6 +399,14 @@ void Coordinator::EndDeletion(uint64_t seq) {
 }
 
 void Coordinator::DeleteObjectsAfterCommit(std::vector<v1::ObjectRef> refs) {
+  // Results workers hold are freed by their holders: the releases go out
+  // with this turn's sends, after its commit.
+  scheduler_.ReleaseObjects(refs);
+  refs.erase(
+      std::remove_if(refs.begin(), refs.end(),
+                     [](const v1::ObjectRef& ref) { return ref.has_holder(); }),
+      refs.end());
+  if (refs.empty()) return;
   if (objects_ == nullptr) {
     LOG(WARNING) << refs.size()
                  << " result object(s) of a deleted job are left in bucket '"

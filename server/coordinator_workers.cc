@@ -30,6 +30,11 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
                        registration.runtimes().end());
   spec.peer = std::move(peer);
   spec.accepts_grants = registration.accepts_grants();
+  spec.data_address = registration.data_address();
+  spec.instance = registration.instance();
+  spec.held.assign(
+      std::make_move_iterator(registration.mutable_held()->begin()),
+      std::make_move_iterator(registration.mutable_held()->end()));
   spec.running.assign(
       std::make_move_iterator(registration.mutable_running()->begin()),
       std::make_move_iterator(registration.mutable_running()->end()));
@@ -77,6 +82,7 @@ void Coordinator::WorkerConnected(WorkerId id,
     JoinWorker(id, dispatcher, std::move(spec));
     // Kept results count before this turn hands anything out.
     for (v1::TaskResult& result : *registration.mutable_results()) {
+      turn_result_bytes_ += result.output().data().size();
       scheduler_.OnTaskResult(id, std::move(result));
     }
     v1::CoordinatorMessage message;
@@ -86,6 +92,10 @@ void Coordinator::WorkerConnected(WorkerId id,
     message.mutable_registered()->set_store_id(store_id_);
     *message.mutable_registered()->mutable_object_store() =
         options_.scheduler.object_store;
+    message.mutable_registered()->set_inline_max_bytes(
+        options_.inline_max_bytes);
+    message.mutable_registered()->set_max_result_bytes(
+        options_.scheduler.max_result_bytes);
     AfterCommit([dispatcher,
                  message = std::move(message)](const absl::Status& s) mutable {
       if (s.ok()) dispatcher->Send(std::move(message));
@@ -117,13 +127,14 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
     if (!scheduler_.HasWorker(id)) return;  // declared lost already
     switch (message.msg_case()) {
       case v1::WorkerMessage::kHeartbeat:
-        scheduler_.OnHeartbeat(id);
+        scheduler_.OnHeartbeat(id, message.heartbeat());
         break;
       case v1::WorkerMessage::kBatch:
         for (const auto& started : message.batch().started()) {
           scheduler_.OnTaskStarted(id, started);
         }
         for (auto& result : *message.mutable_batch()->mutable_results()) {
+          turn_result_bytes_ += result.output().data().size();
           scheduler_.OnTaskResult(id, std::move(result));
         }
         break;

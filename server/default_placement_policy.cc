@@ -10,6 +10,13 @@
 namespace dagd {
 namespace {
 
+// "512 KiB", "286 MiB", "1.5 GiB": a size for people, from KiB.
+std::string KibText(uint32_t kib) {
+  if (kib < 1024) return absl::StrCat(kib, " KiB");
+  if (kib < 1024 * 1024) return absl::StrFormat("%.0f MiB", kib / 1024.0);
+  return absl::StrFormat("%.1f GiB", kib / (1024.0 * 1024.0));
+}
+
 class DefaultPlacementPolicy : public PlacementPolicy {
  public:
   explicit DefaultPlacementPolicy(PlacementOptions options)
@@ -65,6 +72,10 @@ std::string PlacementText(const PlacementReason& reason,
       return absl::StrCat("placed on ", worker, ": holds ", reason.count,
                           " of ", reason.of, " input",
                           reason.of == 1 ? "" : "s");
+    case Kind::kHoldsBytes:
+      return absl::StrCat("placed on ", worker, ": holds ",
+                          KibText(reason.count), " of the ",
+                          KibText(reason.of), " of its inputs");
     case Kind::kLeastLoaded:
       return absl::StrCat("placed on ", worker, ": least loaded (",
                           reason.count, " free slot",

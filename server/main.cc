@@ -109,9 +109,17 @@ ABSL_FLAG(std::string, s3_endpoint, "",
           "https://s3.REGION.amazonaws.com (set it for tests and private "
           "endpoints)");
 ABSL_FLAG(uint64_t, inline_max_bytes, 64 << 10,
-          "with --s3_bucket, a task output larger than this is written to "
-          "S3 by whoever ran the task, and the database keeps its size, "
-          "CRC-32C and key");
+          "a task output larger than this does not travel through dagd: "
+          "with --s3_bucket it is written to S3 by whoever ran the task; "
+          "without, it stays on the worker that made it (its --data_listen) "
+          "and other workers fetch it from there. The database keeps its "
+          "size, CRC-32C and location");
+ABSL_FLAG(uint64_t, max_result_bytes, uint64_t{32} << 30,
+          "a task output larger than this fails its task for good (the "
+          "worker drops it); 0: no bound");
+ABSL_FLAG(uint32_t, max_recomputes, 3,
+          "a task whose result was lost with the worker holding it runs "
+          "again, at most this many times; once more fails its job");
 ABSL_FLAG(absl::Duration, recovery_grace, absl::Seconds(5),
           "after a restart, recovered jobs wait this long before their ready "
           "tasks run again, so that workers still running them (or holding "
@@ -172,6 +180,9 @@ CoordinatorOptions OptionsFromFlags() {
     store.set_region(AwsRegion());
     store.set_inline_max_bytes(absl::GetFlag(FLAGS_inline_max_bytes));
   }
+  options.inline_max_bytes = absl::GetFlag(FLAGS_inline_max_bytes);
+  options.scheduler.max_result_bytes = absl::GetFlag(FLAGS_max_result_bytes);
+  options.scheduler.max_recomputes = absl::GetFlag(FLAGS_max_recomputes);
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;
@@ -214,9 +225,8 @@ int Run() {
                << "not " << absl::FormatDuration(retention);
     return 2;
   }
-  if (!absl::GetFlag(FLAGS_s3_bucket).empty() &&
-      absl::GetFlag(FLAGS_inline_max_bytes) == 0) {
-    LOG(ERROR) << "--inline_max_bytes must be at least 1 with --s3_bucket";
+  if (absl::GetFlag(FLAGS_inline_max_bytes) == 0) {
+    LOG(ERROR) << "--inline_max_bytes must be at least 1";
     return 2;
   }
   SetLogFormat(*format);

@@ -71,6 +71,29 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry) {
                         .Help("Worker streams that registered.")
                         .Register(registry)
                         .Add({});
+  result_bytes_received_ =
+      &prometheus::BuildCounter()
+           .Name("dagd_result_bytes_received_total")
+           .Help(
+               "Bytes of task outputs that came to dagd inline in workers' "
+               "results; larger outputs stay on their workers or go to the "
+               "object store.")
+           .Register(registry)
+           .Add({});
+  held_bytes_ = &prometheus::BuildGauge()
+                     .Name("dagd_worker_held_bytes")
+                     .Help(
+                         "Bytes of results held in connected workers' memory "
+                         "(their last heartbeats).")
+                     .Register(registry)
+                     .Add({});
+  spilled_bytes_ = &prometheus::BuildGauge()
+                        .Name("dagd_worker_spilled_bytes")
+                        .Help(
+                            "Bytes of results connected workers spilled to "
+                            "their --spill_dir (their last heartbeats).")
+                        .Register(registry)
+                        .Add({});
   run_seconds_ = &prometheus::BuildHistogram()
                       .Name("dagd_task_run_seconds")
                       .Help(
@@ -155,6 +178,9 @@ void CoordinatorMetrics::Update(const TurnStats& stats) {
     }
   }
   registrations_->Increment(stats.worker_registrations);
+  result_bytes_received_->Increment(stats.result_bytes_received);
+  held_bytes_->Set(stats.counts.held_bytes);
+  spilled_bytes_->Set(stats.counts.spilled_bytes);
   for (const auto& [fn, duration] : stats.run_times) {
     RunTimeOf(fn).Observe(absl::ToDoubleSeconds(duration));
   }

@@ -38,6 +38,9 @@ class CoordinatorMetrics {
   std::array<prometheus::Counter*, 9> tasks_finished_{};  // by v1::TaskState
   prometheus::Gauge* workers_;
   prometheus::Counter* registrations_;
+  prometheus::Counter* result_bytes_received_;
+  prometheus::Gauge* held_bytes_;
+  prometheus::Gauge* spilled_bytes_;
   prometheus::Gauge* slots_total_;
   prometheus::Gauge* slots_busy_;
   prometheus::Gauge* ready_queue_;

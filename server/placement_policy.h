@@ -28,6 +28,7 @@ struct PlacementReason {
   enum class Kind : uint8_t {
     kNone,         // not recorded (attempts from before this was kept)
     kHoldsInputs,  // `count` of `of` inputs were made there
+    kHoldsBytes,   // `count` KiB of the inputs' `of` KiB are held there
     kLeastLoaded,  // the most free slots among those with room: `count`
     kLambda,       // executor "lambda": dagd's Lambda dispatcher
     kBurst,        // every worker busy for `count` ms: burst to Lambda
@@ -51,13 +52,16 @@ struct Candidate {
   uint32_t free_slots = 0;
   bool has_room = false;  // slots and amounts free for the task now
   bool lambda = false;    // dagd's Lambda dispatcher
-  // How many of the task's inputs it made (counted for those with room).
+  // How many of the task's inputs it made, and how many bytes of them it
+  // holds (counted for those with room).
   uint32_t inputs_held = 0;
+  uint64_t bytes_held = 0;
 };
 
 struct PlacementRequest {
   Executor::Kind executor = Executor::Kind::kAnyWorker;
   uint32_t inputs = 0;  // the task's inputs
+  uint64_t input_bytes = 0;  // their size, where known
   // How long the task has been ready, for bursts.
   absl::Duration waited = absl::ZeroDuration();
 };

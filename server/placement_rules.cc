@@ -1,5 +1,7 @@
 #include "server/placement_rules.h"
 
+#include <algorithm>
+
 namespace dagd {
 
 std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
@@ -8,9 +10,13 @@ std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
     if (c.lambda || !c.has_room) continue;
-    if (!best || c.inputs_held > candidates[*best].inputs_held ||
-        (c.inputs_held == candidates[*best].inputs_held &&
-         c.free_slots > candidates[*best].free_slots)) {
+    // Most bytes held first: moving them costs more than any count of
+    // small inputs; then most inputs; then the least loaded.
+    const Candidate* b = best ? &candidates[*best] : nullptr;
+    if (b == nullptr || c.bytes_held > b->bytes_held ||
+        (c.bytes_held == b->bytes_held &&
+         (c.inputs_held > b->inputs_held ||
+          (c.inputs_held == b->inputs_held && c.free_slots > b->free_slots)))) {
       best = i;
     }
   }
@@ -18,7 +24,15 @@ std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
   PlacementChoice choice;
   choice.index = best;
   const Candidate& c = candidates[*best];
-  if (c.inputs_held > 0) {
+  constexpr uint64_t kKiB = 1024;
+  if (c.bytes_held >= kKiB && request.input_bytes > 0) {
+    auto kib = [](uint64_t bytes) {
+      return static_cast<uint32_t>(
+          std::min<uint64_t>((bytes + kKiB - 1) / kKiB, UINT32_MAX));
+    };
+    choice.reason = {PlacementReason::Kind::kHoldsBytes, kib(c.bytes_held),
+                     kib(request.input_bytes)};
+  } else if (c.inputs_held > 0) {
     choice.reason = {PlacementReason::Kind::kHoldsInputs, c.inputs_held,
                      request.inputs};
   } else {

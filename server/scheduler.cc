@@ -189,6 +189,12 @@ void Scheduler::RestoreJob(
   for (uint32_t i = 0; i < n; ++i) {
     if (!job.Terminal(i) && job.tasks[i].remaining == 0) MakeReady(job, i);
   }
+  // Held results count their consumers once every state is in.
+  std::vector<uint32_t> held;
+  for (const auto& [task, ref] : job.result_refs) held.push_back(task);
+  for (uint32_t task : held) TrackHeld(job, task);
+  // Without a grace, holders that are not connected now are gone.
+  if (options_.recovery_grace <= absl::ZeroDuration()) LoseAbsentHolders();
   MaybeFinish(job);
 }
 
@@ -206,6 +212,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
   ++job.counts[state];
   ++task_counts_[state];
   t.state = state;
+  if (IsFinal(old) && !IsFinal(state)) ++job.unfinished;  // runs again
   if (IsFinal(state) && !IsFinal(old)) {
     --job.unfinished;
     out_.writes.task_statuses.push_back(
@@ -305,6 +312,8 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   }
   Worker& added = *worker;
   workers_.emplace(id, std::move(worker));
+  AddHolder(added);
+  added.spec.held.clear();
   const std::vector<v1::TaskRef> running = std::move(added.spec.running);
   added.spec.running.clear();
   for (const v1::TaskRef& ref : running) AdoptRunning(added, ref);
@@ -342,14 +351,18 @@ void Scheduler::RemoveWorker(WorkerId id) {
     ReleaseStopped(worker, stopped, ref);
   }
   worker.stopping.clear();
+  RemoveHolder(worker);
   ledger_.RemoveWorker(worker.resources);
   out_.sends.erase(id);
   acks_.Forget(id);
   workers_.erase(it);
 }
 
-void Scheduler::OnHeartbeat(WorkerId id) {
-  if (Touch(id) != nullptr) acks_.Requested(id);
+void Scheduler::OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat) {
+  Worker* worker = Touch(id);
+  if (worker == nullptr) return;
+  acks_.Requested(id);
+  worker->stats = heartbeat;
 }
 
 Scheduler::Worker* Scheduler::Touch(WorkerId id) {
@@ -433,31 +446,63 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   }
   EndAttempt(*job, index);
   std::string ref_problem;
-  if (result.ok()) ref_problem = OutputRefProblem(*job, index, result);
-  if (result.ok() && ref_problem.empty()) {
+  std::string size_problem;
+  if (result.ok()) {
+    ref_problem = OutputRefProblem(*job, index, result, worker);
+    size_problem = OutputSizeProblem(result);
+  }
+  if (result.ok() && ref_problem.empty() && size_problem.empty()) {
     t.producer = id;
     Succeed(*job, index, result);
     PassSlotsOn(*job, index, id);
   } else if (result.ok()) {
     RevokeGrants(*job, index);
-    Fail(*job, index, std::move(ref_problem), /*permanent=*/false);
+    const bool permanent = ref_problem.empty();
+    Fail(*job, index,
+         permanent ? std::move(size_problem) : std::move(ref_problem),
+         permanent);
   } else {
     Fail(*job, index, result.error(), result.permanent());
   }
 }
 
+std::string Scheduler::OutputSizeProblem(const v1::TaskResult& result) const {
+  const uint64_t size = result.has_output_ref() ? result.output_ref().size()
+                                                : result.output().data().size();
+  if (options_.max_result_bytes == 0 || size <= options_.max_result_bytes) {
+    return "";
+  }
+  return absl::StrCat("its output is ", size, " bytes, more than dagd takes (",
+                      options_.max_result_bytes, " bytes, --max_result_bytes)");
+}
+
 std::string Scheduler::OutputRefProblem(const Job& job, uint32_t task,
-                                        const v1::TaskResult& result) const {
+                                        const v1::TaskResult& result,
+                                        const Worker* reporter) const {
   if (!result.has_output_ref()) return "";
   const v1::ObjectRef& ref = result.output_ref();
+  const std::string expected_key =
+      ResultObjectKey(job.status.job_id(), task, result.task().attempt());
+  if (ref.has_holder()) {
+    // Held: by the reporting process itself, under the attempt's key.
+    if (reporter == nullptr || reporter->spec.instance.empty() ||
+        ref.holder().instance() != reporter->spec.instance ||
+        !ref.bucket().empty() || ref.key() != expected_key) {
+      return absl::StrCat("the worker reported its output held at ",
+                          ref.holder().address(), " under '", ref.key(),
+                          "'; only the worker that ran an attempt holds "
+                          "its output, under '",
+                          expected_key, "'");
+    }
+    return "";
+  }
   const v1::ObjectStoreConfig& store = options_.object_store;
   std::string where = absl::StrCat("s3://", ref.bucket(), "/", ref.key());
   if (store.bucket().empty()) {
     return absl::StrCat("the worker reported its output at ", where,
                         ", but dagd has no object store (--s3_bucket)");
   }
-  const std::string expected =
-      ResultObjectKey(job.status.job_id(), task, result.task().attempt());
+  const std::string& expected = expected_key;
   // Under the attempt's key: Lambda retries of one attempt write apart.
   const bool attempts_key =
       ref.key() == expected || (absl::StartsWith(ref.key(), expected + "/") &&
@@ -526,6 +571,8 @@ void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported) {
   out_.writes.results.push_back({job.seq, task, result});
   KeepResult(job, task, std::move(result));
   SetState(job, task, v1::TASK_SUCCEEDED);
+  TrackHeld(job, task);
+  ReleaseConsumedInputs(job, task);
   const CompiledJob& g = job.graph;
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
     const uint32_t next = g.succ[e];
@@ -606,6 +653,7 @@ void Scheduler::MaybeFinish(Job& job) {
     out_.events.emplace_back(job.seq, std::move(event));
   }
   job.finished = true;
+  ReleaseIntermediates(job);
   UpdateRunnable(job);
   finished_jobs_.push_back(job.seq);
 }

@@ -70,6 +70,13 @@ struct WorkerSpec {
   // dagd's Lambda dispatcher: it runs tasks of executor kLambda, and
   // bursts (SchedulerOptions::lambda_burst_after); nothing else.
   bool lambda = false;
+  // Its DataService and process instance (Register.data_address, .instance):
+  // the results it holds are those whose ObjectRef.holder names the
+  // instance. Empty: it holds none.
+  std::string data_address;
+  std::string instance;
+  // Keys of the results it holds as it connects (Register.held).
+  std::vector<std::string> held;
 };
 
 struct SchedulerOptions {
@@ -99,6 +106,12 @@ struct SchedulerOptions {
   v1::ObjectStoreConfig object_store;
   // When results are acknowledged to their workers (result_acks.h).
   AckPolicy acks;
+  // An output larger than this fails its task for good (--max_result_bytes);
+  // 0: no bound.
+  uint64_t max_result_bytes = 0;
+  // A task whose result is lost with the workers holding it runs again, at
+  // most this many times (--max_recomputes); once more fails its job.
+  uint32_t max_recomputes = 3;
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -127,6 +140,9 @@ struct SchedulerCounts {
   uint64_t slots_total = 0;
   uint64_t slots_busy = 0;
   uint64_t ready_queue = 0;
+  // Over connected workers' object stores (their last heartbeats).
+  uint64_t held_bytes = 0;
+  uint64_t spilled_bytes = 0;
 };
 
 // The scheduler core: a pure state machine over unfinished jobs and
@@ -179,8 +195,12 @@ class Scheduler {
   void RemoveWorker(WorkerId id);
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
   // Also asks for the acknowledgement of the worker's results read so far:
-  // it goes out with this turn's sends even if nothing else does.
-  void OnHeartbeat(WorkerId id);
+  // it goes out with this turn's sends even if nothing else does. Keeps
+  // the figures of its object store for Workers().
+  void OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat = {});
+  // Results of jobs that left memory (deleted ones) that workers may still
+  // hold: each connected holder is told to free its own.
+  void ReleaseObjects(const std::vector<v1::ObjectRef>& refs);
   void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
   // Every result is acknowledged to its worker (acked_up_to), with the
   // sends of this turn or a later one, by the rules of ResultAcks; sends go
@@ -301,10 +321,46 @@ class Scheduler {
   // The task succeeded: its granted successor now runs on its slots.
   void PassSlotsOn(Job& job, uint32_t task, WorkerId worker);
   void RecordRunTime(uint32_t fn, absl::Duration run_time);
+
+  // Results held by workers (scheduler_data.cc).
+  // The worker joined: it holds what its instance's refs name, as far as
+  // its list of held keys says; what it holds that nothing refers to is
+  // released.
+  void AddHolder(Worker& worker);
+  // The worker left; when it was its instance's last stream, what the
+  // instance held is lost.
+  void RemoveHolder(const Worker& worker);
+  // Everything the instance held is gone: needed results are recomputed.
+  void LoseHolder(const std::string& instance);
+  // After a restart, once workers had the recovery grace to reconnect:
+  // results held by instances that did not are lost.
+  void LoseAbsentHolders();
+  // The task's result is kept; one held by a worker is tracked.
+  void TrackHeld(Job& job, uint32_t task);
+  // Frees a held result on its holder; the task's result is gone.
+  void ReleaseHeld(Job& job, uint32_t task);
+  // `task` succeeded: inputs held for it whose consumers all succeeded are
+  // freed.
+  void ReleaseConsumedInputs(Job& job, uint32_t task);
+  // The job finished: its intermediates still held are freed (its outputs
+  // stay until it is deleted).
+  void ReleaseIntermediates(Job& job);
+  // The task's held result is gone (`why`): when the job still needs it,
+  // the task runs again, with the inputs it needs that are gone too.
+  void ResultLost(Job& job, uint32_t task, const std::string& why);
+  void Recompute(Job& job, uint32_t task, const std::string& why);
+  // A consumer of a recomputed task waits for it again; an attempt of it
+  // that is running is stopped (without counting as a failure).
+  void AwaitInputAgain(Job& job, uint32_t consumer, const std::string& why);
   // Why `result`'s output_ref cannot be this attempt's output; empty when
   // it can (or there is none).
   std::string OutputRefProblem(const Job& job, uint32_t task,
-                               const v1::TaskResult& result) const;
+                               const v1::TaskResult& result,
+                               const Worker* reporter) const;
+  // Why a successful `result` cannot be taken for its size (over
+  // max_result_bytes); empty when it can. Permanent: it would be as big
+  // again.
+  std::string OutputSizeProblem(const v1::TaskResult& result) const;
   // Takes the output (or its output_ref) out of a successful `result`.
   void Succeed(Job& job, uint32_t task, v1::TaskResult& result);
   // Keeps `result` as task `task`'s in memory.
@@ -353,6 +409,10 @@ class Scheduler {
   std::pair<uint32_t, PlacementReason> GrantableSuccessor(
       const Job& job, uint32_t task, const Worker& worker) const;
   std::string DemandText(const Demand& demand) const;
+  // The size of an input's result, and how much of it `worker` holds.
+  uint64_t InputBytes(const Job& job, uint32_t input) const;
+  uint64_t BytesHeldBy(const Job& job, uint32_t input,
+                       const Worker& worker) const;
 
   // Views.
   v1::TaskStatus BuildTaskStatus(const Job& job, uint32_t task) const;
@@ -417,6 +477,10 @@ class Scheduler {
   std::optional<absl::Time> recovery_hold_until_;
   bool recovery_hold_pending_ = false;
   ResultAcks acks_;
+  // Connected workers by process instance (a process may briefly have two
+  // streams), and the results of jobs in memory each instance holds.
+  absl::flat_hash_map<std::string, std::vector<WorkerId>> holders_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<TaskRef>> held_by_;
   TurnOutput out_;
 };
 

@@ -103,6 +103,15 @@ struct Scheduler::Job {
   absl::flat_hash_map<uint32_t, std::shared_ptr<const v1::ObjectRef>>
       result_refs;
   absl::flat_hash_map<uint32_t, std::string> content_types;
+  // Results held by workers (result_refs with a holder), by task: how many
+  // of its consumers have not yet succeeded. At zero it is freed.
+  absl::flat_hash_map<uint32_t, uint32_t> held_consumers;
+  // Succeeded tasks whose results are no longer anywhere: freed once
+  // consumed, or lost with their holder. One that is needed again runs
+  // again.
+  absl::flat_hash_set<uint32_t> gone;
+  // How often each task ran again because its result was lost.
+  absl::flat_hash_map<uint32_t, uint32_t> recomputes;
   // Placement texts of attempts read back from the store after a restart,
   // by task, in attempt order (their reasons are known only as text).
   absl::flat_hash_map<uint32_t, std::vector<std::string>> stored_placements;
@@ -176,6 +185,7 @@ struct Scheduler::Worker {
   absl::flat_hash_set<TaskRef> running;
   absl::flat_hash_map<AttemptRef, StoppingAttempt> stopping;
   std::vector<uint32_t> fns;
+  v1::Heartbeat stats;  // its object store, from its last heartbeat
 
   uint32_t free() const { return resources.free(); }
   bool Offers(uint32_t fn) const {

@@ -150,6 +150,14 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
   const CompiledJob& g = job.graph;
   const TaskRecord& t = job.tasks[task];
   candidates_.clear();
+  // Held inputs count by their bytes, where the process holding them is.
+  const bool held_inputs = !job.result_refs.empty();
+  uint64_t input_bytes = 0;
+  if (held_inputs) {
+    for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+      input_bytes += InputBytes(job, g.inputs[e]);
+    }
+  }
   for (const Worker* worker : demand.capable) {
     Candidate& c = candidates_.emplace_back();
     c.free_slots = worker->free();
@@ -157,13 +165,16 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
     c.lambda = worker->spec.lambda;
     if (!c.has_room || c.lambda) continue;
     for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
-      if (job.tasks[g.inputs[e]].producer == worker->id) ++c.inputs_held;
+      const uint32_t input = g.inputs[e];
+      if (job.tasks[input].producer == worker->id) ++c.inputs_held;
+      if (held_inputs) c.bytes_held += BytesHeldBy(job, input, *worker);
     }
   }
   const absl::Time now = clock_->Now();
   PlacementRequest request;
   request.executor = demand.executor.kind;
   request.inputs = g.input_begin[task + 1] - g.input_begin[task];
+  request.input_bytes = input_bytes;
   request.waited = now - t.ready_since;
   const PlacementChoice choice = placement_->Place(request, candidates_);
   if (choice.index) return {demand.capable[*choice.index], choice.reason};
@@ -172,6 +183,28 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
     if (!burst_wakeup_ || at < *burst_wakeup_) burst_wakeup_ = at;
   }
   return {nullptr, PlacementReason{}};
+}
+
+uint64_t Scheduler::InputBytes(const Job& job, uint32_t input) const {
+  auto ref = job.result_refs.find(input);
+  return ref != job.result_refs.end() ? ref->second->size()
+                                      : job.results[input].data.size();
+}
+
+uint64_t Scheduler::BytesHeldBy(const Job& job, uint32_t input,
+                                const Worker& worker) const {
+  auto ref = job.result_refs.find(input);
+  if (ref == job.result_refs.end()) {
+    // Inline: every worker gets it with the assignment; it made it.
+    return job.tasks[input].producer == worker.id
+               ? job.results[input].data.size()
+               : 0;
+  }
+  const v1::ObjectRef& r = *ref->second;
+  return r.has_holder() && !worker.spec.instance.empty() &&
+                 r.holder().instance() == worker.spec.instance
+             ? r.size()
+             : 0;
 }
 
 Scheduler::Placement Scheduler::BestPlacement(Job& job) {

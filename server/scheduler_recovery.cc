@@ -78,7 +78,8 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   // A failure says nothing new while another attempt runs or a retry is
   // already due; a success is the task's result however it came.
   if (!result.ok() && (other_attempt || t.retry_wait)) return false;
-  if (result.ok() && !OutputRefProblem(job, task, result).empty()) {
+  if (result.ok() && (!OutputRefProblem(job, task, result, worker).empty() ||
+                      !OutputSizeProblem(result).empty())) {
     return false;
   }
   if (other_attempt) {
@@ -121,6 +122,8 @@ void Scheduler::ReleaseRecoveryHold() {
     job->held = false;
     MarkRunnableStale(*job);
   }
+  // Workers had the grace to come back with what they hold.
+  LoseAbsentHolders();
 }
 
 }  // namespace dagd

@@ -19,7 +19,11 @@ v1::ResultMeta ResultMetaOf(const std::string& data, uint32_t crc32c,
   v1::ResultMeta meta;
   meta.set_content_type(content_type);
   meta.set_crc32c(crc32c);
-  if (ref != nullptr) {
+  if (ref != nullptr && ref->has_holder()) {
+    meta.set_size_bytes(ref->size());
+    meta.set_location(absl::StrCat("held by worker ", ref->holder().address(),
+                                   ": ", ref->key()));
+  } else if (ref != nullptr) {
     meta.set_size_bytes(ref->size());
     // The prefix is part of the object's name as S3 knows it.
     meta.set_location(
@@ -80,7 +84,10 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
   }
   if (!t.attempts.empty()) status.set_worker(t.attempts.back().worker_name);
   status.set_error(t.error);
-  if (t.state == v1::TASK_SUCCEEDED) {
+  if (t.state == v1::TASK_SUCCEEDED && job.gone.contains(task)) {
+    status.mutable_result()->set_location(
+        "gone: freed once consumed, or lost with its worker");
+  } else if (t.state == v1::TASK_SUCCEEDED) {
     const Job::Result& r = job.results[task];
     auto ref = job.result_refs.find(task);
     *status.mutable_result() =
@@ -239,6 +246,12 @@ absl::StatusOr<StoredResult> Scheduler::ResultOf(uint64_t seq,
                                             "' has no result: it is ",
                                             v1::TaskState_Name(state)));
   }
+  if (job->gone.contains(*task)) {
+    return absl::NotFoundError(absl::StrCat(
+        "the result of task '", task_id,
+        "' is gone: a worker held it, and it was freed once every task that "
+        "needed it had succeeded, or lost with that worker"));
+  }
   return ResultOfTask(*job, *task);
 }
 
@@ -267,6 +280,13 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
           resources.free_amounts[r];
     }
     info.set_peer(worker->spec.peer);
+    info.set_data_address(worker->spec.data_address);
+    const v1::Heartbeat& stats = worker->stats;
+    info.set_held_bytes(stats.held_bytes());
+    info.set_spilled_bytes(stats.spilled_bytes());
+    info.set_sent_bytes(stats.sent_bytes());
+    info.set_fetched_bytes(stats.fetched_bytes());
+    info.set_transfer_seconds(stats.transfer_seconds());
     *info.mutable_connected_at() = ToProto(worker->connected_at);
     *info.mutable_last_seen() = ToProto(worker->last_seen);
   }
@@ -288,6 +308,10 @@ SchedulerCounts Scheduler::Counts() const {
   counts.slots_busy = ledger_.total_slots() - ledger_.free_slots();
   // Live ready tasks; the heaps may also hold entries of cancelled ones.
   counts.ready_queue = task_counts_[v1::TASK_READY];
+  for (const auto& [id, worker] : workers_) {
+    counts.held_bytes += worker->stats.held_bytes();
+    counts.spilled_bytes += worker->stats.spilled_bytes();
+  }
   return counts;
 }
 

@@ -238,6 +238,19 @@ std::string FormatJobsTable(const std::vector<v1::JobStatus>& jobs) {
   return FormatTable(rows);
 }
 
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = bytes;
+  int unit = -1;
+  while (value >= 1024 && unit < 3) {
+    value /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat(value < 10 ? "%.1f %s" : "%.0f %s", value,
+                         kUnits[unit]);
+}
+
 std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {
   // RUNTIMES only once some worker reports them: dagd before runtimes, and
   // workers before them, report none.
@@ -247,6 +260,13 @@ std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {
   std::vector<std::string> header = {"ID",     "NAME",      "SLOTS",    "POOL",
                                      "LABELS", "RESOURCES", "FUNCTIONS"};
   if (runtimes) header.insert(header.end() - 1, "RUNTIMES");
+  // What workers hold, once some worker serves results (--data_listen).
+  const bool data =
+      std::any_of(response.workers().begin(), response.workers().end(),
+                  [](const v1::WorkerInfo& worker) {
+                    return !worker.data_address().empty();
+                  });
+  if (data) header.insert(header.end() - 1, "HELD/SPILLED/SENT/FETCHED");
   std::vector<std::vector<std::string>> rows = {std::move(header)};
   for (const v1::WorkerInfo& worker : response.workers()) {
     // Sorted: protobuf maps iterate in no fixed order.
@@ -273,6 +293,14 @@ std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {
       row.push_back(worker.runtimes().empty()
                         ? "-"
                         : absl::StrJoin(worker.runtimes(), ","));
+    }
+    if (data) {
+      row.push_back(worker.data_address().empty()
+                        ? "-"
+                        : absl::StrCat(FormatBytes(worker.held_bytes()), "/",
+                                       FormatBytes(worker.spilled_bytes()), "/",
+                                       FormatBytes(worker.sent_bytes()), "/",
+                                       FormatBytes(worker.fetched_bytes())));
     }
     row.push_back(worker.functions().empty()
                       ? "-"

@@ -57,6 +57,9 @@ std::string FormatOutcome(const v1::JobStatus& status, absl::Time now);
 std::string FormatCancel(const std::string& job_id,
                          const v1::CancelJobResponse& response);
 std::string FormatJobsTable(const std::vector<v1::JobStatus>& jobs);
+// "512 B", "3.2 MiB", "40 GiB": sizes for people.
+std::string FormatBytes(uint64_t bytes);
+
 std::string FormatWorkersTable(const v1::ListWorkersResponse& response);
 // Each task on a line, then its waiting reason and one line per attempt.
 std::string FormatTasks(const v1::ListTasksResponse& response);

@@ -269,6 +269,28 @@ TEST(FormatTest, WorkersTableShowsRuntimes) {
       "-\n");
 }
 
+// What a worker holds appears once some worker serves its results
+// (--data_listen); the Lambda dispatcher holds nothing and shows "-".
+TEST(FormatTest, WorkersTableShowsHeldSpilledSentAndFetchedBytes) {
+  v1::ListWorkersResponse response;
+  v1::WorkerInfo* worker = response.add_workers();
+  worker->set_worker_id("w1");
+  worker->set_slots(2);
+  worker->set_data_address("10.0.0.5:7070");
+  worker->set_held_bytes(300 << 20);
+  worker->set_spilled_bytes(uint64_t{3} << 30);
+  worker->set_sent_bytes(512);
+  worker->set_fetched_bytes(1536);
+  v1::WorkerInfo* lambda = response.add_workers();
+  lambda->set_worker_id("w2");
+  lambda->set_slots(100);
+  const std::string table = FormatWorkersTable(response);
+  EXPECT_THAT(table, HasSubstr("HELD/SPILLED/SENT/FETCHED"));
+  EXPECT_THAT(table, HasSubstr("300 MiB/3.0 GiB/512 B/1.5 KiB"));
+  EXPECT_EQ(FormatBytes(0), "0 B");
+  EXPECT_EQ(FormatBytes(10 << 10), "10 KiB");
+}
+
 TEST(FormatTest, TasksShowWaitingReasonsAndAttempts) {
   v1::ListTasksResponse response;
   v1::TaskStatus* waiting = response.add_tasks();

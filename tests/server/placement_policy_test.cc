@@ -145,6 +145,23 @@ TEST_F(DefaultPolicyTest, TakesOverOnlyWhatFitsBesideWhatItCounts) {
   EXPECT_FALSE(policy_->TakeOver({true, true, false}).has_value());
 }
 
+TEST(PlacementRulesTest, BytesHeldOutweighInputsMade) {
+  // Two small inputs made on the first, one 40 MiB input held by the second.
+  std::vector<Candidate> candidates = {Worker(8, 2), Worker(1, 1)};
+  candidates[0].bytes_held = 2 << 10;
+  candidates[1].bytes_held = 40 << 20;
+  PlacementRequest request;
+  request.inputs = 3;
+  request.input_bytes = (40 << 20) + (2 << 10);
+  std::optional<PlacementChoice> choice =
+      PreferLocalThenLeastLoaded(request, candidates);
+  ASSERT_TRUE(choice.has_value());
+  EXPECT_EQ(choice->index, 1u);
+  EXPECT_EQ(choice->reason.kind, PlacementReason::Kind::kHoldsBytes);
+  EXPECT_EQ(PlacementText(choice->reason, "w1-2", ""),
+            "placed on w1-2: holds 40 MiB of the 40 MiB of its inputs");
+}
+
 TEST(PlacementRulesTest, LocalityTiesGoToTheMostFreeSlots) {
   const std::vector<Candidate> candidates = {Worker(2, 1), Worker(5, 1),
                                              Lambda()};

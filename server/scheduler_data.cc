@@ -1,0 +1,282 @@
+// Results held by workers: which worker process holds what, freeing
+// intermediates once consumed, and running tasks again when a holder is
+// lost with results some unfinished task still needs (lineage: the graph
+// says how to make each result again).
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/scheduler.h"
+#include "server/scheduler_internal.h"
+
+namespace dagd {
+namespace {
+
+// The job id and task index of a held key, ResultObjectKey's
+// "results/JOB/TASK/ATTEMPT"; nullopt for any other key.
+std::optional<std::pair<uint64_t, uint32_t>> TaskOfKey(absl::string_view key) {
+  std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  if (parts.size() != 4 || parts[0] != "results" ||
+      !absl::SimpleAtoi(parts[2], &task) ||
+      !absl::SimpleAtoi(parts[3], &attempt)) {
+    return std::nullopt;
+  }
+  std::optional<uint64_t> seq = SeqFromJobId(parts[1]);
+  if (!seq) return std::nullopt;
+  return std::make_pair(*seq, task);
+}
+
+bool IsHeld(const v1::ObjectRef& ref) { return ref.has_holder(); }
+
+}  // namespace
+
+void Scheduler::AddHolder(Worker& worker) {
+  const std::string& instance = worker.spec.instance;
+  if (instance.empty()) return;
+  std::vector<WorkerId>& streams = holders_[instance];
+  streams.push_back(worker.id);
+  if (streams.size() > 1) return;  // its other stream already told us
+  // What the process holds, against what the jobs in memory say it holds.
+  absl::flat_hash_set<absl::string_view> held(worker.spec.held.begin(),
+                                              worker.spec.held.end());
+  for (const std::string& key : worker.spec.held) {
+    const auto task = TaskOfKey(key);
+    const Job* job = task ? FindJob(task->first) : nullptr;
+    if (job == nullptr) continue;  // a finished job's output, or unknown
+    auto ref = job->result_refs.find(task->second);
+    if (ref == job->result_refs.end() ||
+        ref->second->holder().instance() != instance ||
+        ref->second->key() != key) {
+      out_.sends[worker.id].add_release(key);  // nothing refers to it
+    }
+  }
+  // Results the jobs say it holds that it no longer does (it restarted
+  // with the same instance, or freed them while dagd was down).
+  auto it = held_by_.find(instance);
+  if (it == held_by_.end()) return;
+  std::vector<TaskRef> missing;
+  for (const TaskRef& ref : it->second) {
+    const Job* job = FindJob(ref.seq);
+    if (job == nullptr) continue;
+    auto r = job->result_refs.find(ref.task);
+    if (r != job->result_refs.end() && !held.contains(r->second->key())) {
+      missing.push_back(ref);
+    }
+  }
+  for (const TaskRef& ref : missing) {
+    ResultLost(*FindJob(ref.seq), ref.task,
+               absl::StrCat("worker '", worker.spec.name,
+                            "' no longer holds its result"));
+  }
+}
+
+void Scheduler::RemoveHolder(const Worker& worker) {
+  const std::string& instance = worker.spec.instance;
+  auto it = holders_.find(instance);
+  if (instance.empty() || it == holders_.end()) return;
+  std::vector<WorkerId>& streams = it->second;
+  streams.erase(std::remove(streams.begin(), streams.end(), worker.id),
+                streams.end());
+  if (!it->second.empty()) return;
+  holders_.erase(it);
+  LoseHolder(instance);
+}
+
+void Scheduler::LoseHolder(const std::string& instance) {
+  auto it = held_by_.find(instance);
+  if (it == held_by_.end()) return;
+  const std::vector<TaskRef> held(it->second.begin(), it->second.end());
+  for (const TaskRef& ref : held) {
+    Job* job = FindJob(ref.seq);
+    if (job == nullptr) continue;
+    auto r = job->result_refs.find(ref.task);
+    if (r == job->result_refs.end() ||
+        r->second->holder().instance() != instance) {
+      continue;
+    }
+    ResultLost(*job, ref.task,
+               absl::StrCat("the worker holding its result (",
+                            r->second->holder().address(), ") was lost"));
+  }
+}
+
+void Scheduler::LoseAbsentHolders() {
+  std::vector<std::string> absent;
+  for (const auto& [instance, held] : held_by_) {
+    if (!holders_.contains(instance)) absent.push_back(instance);
+  }
+  for (const std::string& instance : absent) LoseHolder(instance);
+}
+
+void Scheduler::TrackHeld(Job& job, uint32_t task) {
+  job.gone.erase(task);
+  auto ref = job.result_refs.find(task);
+  if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
+  held_by_[ref->second->holder().instance()].insert(TaskRef{job.seq, task});
+  const CompiledJob& g = job.graph;
+  uint32_t waiting = 0;
+  for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
+    if (job.tasks[g.succ[e]].state != v1::TASK_SUCCEEDED) ++waiting;
+  }
+  // A result every consumer already has (taken over after a restart) is
+  // not needed; an output (no consumers) stays until its job is deleted.
+  if (g.succ_begin[task] == g.succ_begin[task + 1]) return;
+  if (waiting == 0) {
+    ReleaseHeld(job, task);
+  } else {
+    job.held_consumers[task] = waiting;
+  }
+}
+
+void Scheduler::ReleaseHeld(Job& job, uint32_t task) {
+  auto ref = job.result_refs.find(task);
+  if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
+  const std::string& instance = ref->second->holder().instance();
+  if (auto streams = holders_.find(instance); streams != holders_.end()) {
+    out_.sends[streams->second.back()].add_release(ref->second->key());
+  }
+  if (auto held = held_by_.find(instance); held != held_by_.end()) {
+    held->second.erase(TaskRef{job.seq, task});
+    if (held->second.empty()) held_by_.erase(held);
+  }
+  job.result_refs.erase(ref);
+  job.held_consumers.erase(task);
+  job.gone.insert(task);
+}
+
+void Scheduler::ReleaseConsumedInputs(Job& job, uint32_t task) {
+  if (job.held_consumers.empty()) return;
+  const CompiledJob& g = job.graph;
+  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+    const uint32_t input = g.inputs[e];
+    auto it = job.held_consumers.find(input);
+    if (it == job.held_consumers.end()) continue;
+    if (--it->second == 0) ReleaseHeld(job, input);
+  }
+}
+
+void Scheduler::ReleaseIntermediates(Job& job) {
+  std::vector<uint32_t> intermediates;
+  for (const auto& [task, waiting] : job.held_consumers) {
+    intermediates.push_back(task);
+  }
+  for (uint32_t task : intermediates) ReleaseHeld(job, task);
+  // Outputs stay held; the job leaves memory, so they are no longer
+  // tracked here (deleting the job frees them: ReleaseObjects).
+  for (const auto& [task, ref] : job.result_refs) {
+    if (!IsHeld(*ref)) continue;
+    auto held = held_by_.find(ref->holder().instance());
+    if (held == held_by_.end()) continue;
+    held->second.erase(TaskRef{job.seq, task});
+    if (held->second.empty()) held_by_.erase(held);
+  }
+}
+
+void Scheduler::ReleaseObjects(const std::vector<v1::ObjectRef>& refs) {
+  for (const v1::ObjectRef& ref : refs) {
+    if (!IsHeld(ref)) continue;
+    auto streams = holders_.find(ref.holder().instance());
+    if (streams == holders_.end()) continue;  // gone with its holder
+    out_.sends[streams->second.back()].add_release(ref.key());
+  }
+}
+
+void Scheduler::ResultLost(Job& job, uint32_t task, const std::string& why) {
+  auto ref = job.result_refs.find(task);
+  if (ref != job.result_refs.end()) {
+    const std::string instance = ref->second->holder().instance();
+    if (auto held = held_by_.find(instance); held != held_by_.end()) {
+      held->second.erase(TaskRef{job.seq, task});
+      if (held->second.empty()) held_by_.erase(held);
+    }
+    job.result_refs.erase(ref);
+  }
+  job.held_consumers.erase(task);
+  job.gone.insert(task);
+  if (job.finished || job.tasks[task].state != v1::TASK_SUCCEEDED) return;
+  // Needed: by a consumer that has not succeeded, or as an output of a job
+  // still running (what its client will ask for).
+  const CompiledJob& g = job.graph;
+  bool needed = g.succ_begin[task] == g.succ_begin[task + 1];
+  for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
+    if (!job.Terminal(g.succ[e])) needed = true;
+  }
+  if (needed) Recompute(job, task, why);
+}
+
+void Scheduler::Recompute(Job& job, uint32_t task, const std::string& why) {
+  TaskRecord& t = job.tasks[task];
+  if (t.state != v1::TASK_SUCCEEDED) return;  // already running again
+  const uint32_t times = ++job.recomputes[task];
+  job.gone.insert(task);
+  // Back to waiting: its consumers that have not succeeded wait for it.
+  SetState(job, task, v1::TASK_PENDING);
+  const CompiledJob& g = job.graph;
+  for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
+    const uint32_t next = g.succ[e];
+    if (!job.Terminal(next)) {
+      AwaitInputAgain(job, next,
+                      absl::StrCat("its input '", job.spec(task).id(),
+                                   "' was lost: ", why));
+    }
+  }
+  if (times > options_.max_recomputes) {
+    if (!t.attempts.empty()) {
+      t.attempts.back().error = absl::StrCat(
+          "its result was lost ", times,
+          " times with the workers holding it (at most --max_recomputes=",
+          options_.max_recomputes, " runs again): ", why);
+    }
+    FailForGood(job, task);
+    return;
+  }
+  // It runs again once the inputs it needs are in: those gone run again
+  // first (each adds itself to `remaining` through AwaitInputAgain).
+  t.remaining = 0;
+  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+    const uint32_t input = g.inputs[e];
+    if (job.tasks[input].state != v1::TASK_SUCCEEDED) {
+      ++t.remaining;
+    } else if (job.gone.contains(input)) {
+      Recompute(job, input, "it was freed once consumed, and is needed again");
+    }
+  }
+  if (t.remaining == 0 && t.state == v1::TASK_PENDING) MakeReady(job, task);
+}
+
+void Scheduler::AwaitInputAgain(Job& job, uint32_t consumer,
+                                const std::string& why) {
+  TaskRecord& c = job.tasks[consumer];
+  ++c.remaining;
+  switch (c.state) {
+    case v1::TASK_READY:
+      c.retry_wait = false;  // its queue entry is skipped as stale
+      SetState(job, consumer, v1::TASK_PENDING);
+      break;
+    case v1::TASK_ASSIGNED:
+    case v1::TASK_RUNNING: {
+      // Its input cannot be fetched: stop it. Not a failure of the task.
+      v1::TaskRef* ref = out_.sends[c.worker].add_cancels();
+      ref->set_job_id(job.status.job_id());
+      ref->set_task_index(consumer);
+      ref->set_attempt(CurrentAttempt(c));
+      c.attempts.back().error = why;
+      c.attempts.back().finished_at = clock_->Now();
+      RevokeGrants(job, consumer);
+      StopAttempt(job, consumer);
+      SetState(job, consumer, v1::TASK_PENDING);
+      break;
+    }
+    default:
+      break;  // PENDING: it waits one input more
+  }
+}
+
+}  // namespace dagd

@@ -1,0 +1,354 @@
+// Results held by workers, in the scheduler core: held outputs are taken
+// only from the process that made them, consumers are sent typed
+// references, intermediates are freed once consumed, and results lost with
+// their holder are made again (recursively, within a bound) without using
+// up retry attempts.
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/batch_split.h"
+#include "storage/object_store.h"
+#include "tests/server/scheduler_fixture.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+SchedulerOptions DataOptions() {
+  SchedulerOptions options;
+  options.grant_depth = 0;  // every task placed on its own
+  options.max_result_bytes = 100 << 20;
+  options.max_recomputes = 2;
+  return options;
+}
+
+class SchedulerDataTest : public SchedulerTest {
+ protected:
+  SchedulerDataTest() : SchedulerTest(DataOptions()) {}
+
+  static std::string Instance(WorkerId id) {
+    return absl::StrCat("instance-", id);
+  }
+  static std::string Address(WorkerId id) {
+    return absl::StrCat("127.0.0.1:70", id);
+  }
+
+  void AddHolder(WorkerId id, uint32_t slots,
+                 std::vector<std::string> held = {}) {
+    WorkerSpec spec = Worker(id, slots);
+    spec.instance = Instance(id);
+    spec.data_address = Address(id);
+    spec.held = std::move(held);
+    scheduler_.AddWorker(id, std::move(spec));
+  }
+
+  // One turn: what each worker was sent.
+  absl::flat_hash_map<WorkerId, v1::CoordinatorBatch> Turn() {
+    scheduler_.Tick();
+    scheduler_.Schedule();
+    return scheduler_.TakeOutput().sends;
+  }
+
+  // Reports `a` done with its output held by `holder` (`size` bytes).
+  void ReportHeld(WorkerId worker, const v1::Assignment& a, WorkerId holder,
+                  uint64_t size = 500) {
+    v1::TaskResult result;
+    *result.mutable_task() = a.task();
+    result.set_ok(true);
+    v1::ObjectRef* ref = result.mutable_output_ref();
+    ref->set_key(ResultObjectKey(a.task().job_id(), a.task().task_index(),
+                                 a.task().attempt()));
+    ref->set_size(size);
+    ref->set_crc32c(7);
+    ref->set_content_type("application/octet-stream");
+    ref->mutable_holder()->set_instance(Instance(holder));
+    ref->mutable_holder()->set_address(Address(holder));
+    result.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
+    scheduler_.OnTaskResult(worker, std::move(result));
+  }
+
+  v1::TaskStatus Status(uint64_t job, const std::string& task) {
+    absl::StatusOr<v1::TaskStatus> status = scheduler_.TaskStatusOf(job, task);
+    EXPECT_TRUE(status.ok()) << status.status();
+    return status.ok() ? *status : v1::TaskStatus();
+  }
+};
+
+TEST_F(SchedulerDataTest, ConsumersGetTheHoldersReferenceAndItIsFreedOnce) {
+  AddHolder(kWorker, 4);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "big", "fn": "const"},
+      {"id": "use1", "fn": "add", "inputs": ["big"]},
+      {"id": "use2", "fn": "add", "inputs": ["big"]}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("big"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  EXPECT_THAT(Status(job, "big").result().location(),
+              HasSubstr("held by worker 127.0.0.1:701"));
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(2));
+  for (const v1::Assignment& a : sent) {
+    ASSERT_EQ(a.input_refs().count(0), 1u) << a.task_id();
+    const v1::ObjectRef& ref = a.input_refs().at(0);
+    EXPECT_EQ(ref.holder().address(), Address(kWorker));
+    EXPECT_EQ(ref.key(), ResultObjectKey(JobIdFromSeq(job), 0, 1));
+    EXPECT_EQ(a.inputs(0).data(), "");  // no bytes through dagd
+  }
+  Report(kWorker, sent[0], true);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(), IsEmpty()) << "use2 still needs it";
+  Report(kWorker, sent[1], true);
+  // use2 was the last consumer; the job is finished and "big" is freed.
+  sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(),
+              ElementsAre(ResultObjectKey(JobIdFromSeq(job), 0, 1)));
+}
+
+TEST_F(SchedulerDataTest, AnOutputStaysHeldAfterItsJobFinishes) {
+  AddHolder(kWorker, 1);
+  Submit(R"({"tasks": [{"id": "out", "fn": "const"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportHeld(kWorker, sent[0], kWorker);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(), IsEmpty());
+  // Deleting the job later frees it on its holder.
+  v1::ObjectRef ref;
+  ref.set_key(ResultObjectKey(sent[0].task().job_id(), 0, 1));
+  ref.mutable_holder()->set_instance(Instance(kWorker));
+  scheduler_.ReleaseObjects({ref});
+  sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(), ElementsAre(ref.key()));
+}
+
+TEST_F(SchedulerDataTest, AHeldOutputIsTakenOnlyFromTheProcessThatMadeIt) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  AddHolder(kOther, 1);
+  // kWorker ran it but names kOther's process as the holder.
+  ReportHeld(kWorker, sent[0], /*holder=*/kOther);
+  const v1::TaskStatus status = Status(job, "a");
+  EXPECT_NE(status.state(), v1::TASK_SUCCEEDED);
+  ASSERT_THAT(status.attempts(), SizeIs(1));
+  EXPECT_THAT(
+      status.attempts(0).error(),
+      HasSubstr("only the worker that ran an attempt holds its output"));
+}
+
+TEST_F(SchedulerDataTest, AnOutputOverTheBoundFailsForGoodNamingTheFlag) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "huge", "fn": "const", "retry": {"maxAttempts": 5}}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportHeld(kWorker, sent[0], kWorker, /*size=*/200 << 20);
+  const v1::TaskStatus status = Status(job, "huge");
+  EXPECT_EQ(status.state(), v1::TASK_FAILED);  // not retried
+  EXPECT_THAT(status.error(), HasSubstr("209715200 bytes"));
+  EXPECT_THAT(status.error(), HasSubstr("--max_result_bytes"));
+}
+
+TEST_F(SchedulerDataTest, AResultLostWithItsHolderIsMadeAgainFirst) {
+  AddHolder(kWorker, 1);
+  // q waits for a pool no worker is in: p's result stays held, unconsumed.
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  ASSERT_EQ(Status(job, "p").state(), v1::TASK_SUCCEEDED);
+  AddHolder(kOther, 1);
+  scheduler_.RemoveWorker(kWorker);  // kill -9 of the holder
+  EXPECT_EQ(Status(job, "p").state(), v1::TASK_READY);
+  EXPECT_EQ(Status(job, "q").state(), v1::TASK_PENDING);
+  sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  EXPECT_EQ(sent[0].task().attempt(), 2u);
+  ReportHeld(kOther, sent[0], kOther);
+  EXPECT_EQ(Status(job, "p").state(), v1::TASK_SUCCEEDED);
+  EXPECT_EQ(Status(job, "q").state(), v1::TASK_READY);
+}
+
+TEST_F(SchedulerDataTest, AConsumerWhoseInputIsLostWaitsWithoutAFailure) {
+  AddHolder(kWorker, 1);
+  // One attempt only: were the stop counted as a failure, q would fail.
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:b",
+       "retry": {"maxAttempts": 1}}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  WorkerSpec other = Worker(kOther, 1);
+  other.pool = "b";
+  other.instance = Instance(kOther);
+  other.data_address = Address(kOther);
+  scheduler_.AddWorker(kOther, other);
+  sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("q"));
+  EXPECT_EQ(sent[0].input_refs().at(0).holder().address(), Address(kWorker));
+  // q is fetching p from worker-1 when worker-1 is lost.
+  scheduler_.RemoveWorker(kWorker);
+  auto sends = Turn();
+  ASSERT_THAT(sends[kOther].cancels(), SizeIs(1));
+  v1::TaskStatus q = Status(job, "q");
+  EXPECT_EQ(q.state(), v1::TASK_PENDING);
+  ASSERT_THAT(q.attempts(), SizeIs(1));
+  EXPECT_THAT(q.attempts(0).error(), HasSubstr("its input 'p' was lost"));
+  // The worker stops q and says so; its slot is free again.
+  Report(kOther, sent[0], false, "cancelled");
+  EXPECT_EQ(Status(job, "q").state(), v1::TASK_PENDING);
+  // p is made again (worker-2 takes any work too), then q runs.
+  sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  ReportHeld(kOther, sent[0], kOther);
+  sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("q"));
+  EXPECT_EQ(sent[0].input_refs().at(0).holder().address(), Address(kOther));
+  Report(kOther, sent[0], true);
+  Dispatch(kOther);
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value()) << "finished";
+}
+
+TEST_F(SchedulerDataTest, LostInputsOfARecomputedTaskAreMadeAgainToo) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "a", "fn": "const"},
+      {"id": "b", "fn": "add", "inputs": ["a"]},
+      {"id": "c", "fn": "add", "inputs": ["b"], "executor": "pool:later"}]})");
+  for (const std::string want : {"a", "b"}) {
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    ASSERT_THAT(Ids(sent), ElementsAre(want));
+    ReportHeld(kWorker, sent[0], kWorker);
+  }
+  // a was freed once b consumed it; b is held, waiting for c.
+  EXPECT_THAT(Status(job, "a").result().location(), HasSubstr("gone"));
+  AddHolder(kOther, 1);
+  scheduler_.RemoveWorker(kWorker);
+  // b runs again, and first a, whose result was freed.
+  EXPECT_EQ(Status(job, "a").state(), v1::TASK_READY);
+  EXPECT_EQ(Status(job, "b").state(), v1::TASK_PENDING);
+  std::vector<v1::Assignment> sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  ReportHeld(kOther, sent[0], kOther);
+  sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("b"));
+}
+
+TEST_F(SchedulerDataTest, ATaskLostMoreThanTheBoundFailsItsJobSayingSo) {
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
+  for (WorkerId holder = 10; holder < 13; ++holder) {
+    AddHolder(holder, 1);
+    std::vector<v1::Assignment> sent = Dispatch(holder);
+    ASSERT_THAT(Ids(sent), ElementsAre("p")) << holder;
+    ReportHeld(holder, sent[0], holder);
+    scheduler_.RemoveWorker(holder);
+  }
+  // Made again twice (--max_recomputes=2); the third loss fails the job.
+  const v1::TaskStatus p = Status(job, "p");
+  EXPECT_EQ(p.state(), v1::TASK_FAILED);
+  EXPECT_THAT(p.error(), HasSubstr("lost 3 times"));
+  EXPECT_THAT(p.error(), HasSubstr("--max_recomputes=2"));
+  EXPECT_EQ(Status(job, "q").state(), v1::TASK_UPSTREAM_FAILED);
+}
+
+TEST_F(SchedulerDataTest, AReconnectingHolderKeepsWhatItHoldsAndFreesTheRest) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportHeld(kWorker, sent[0], kWorker);
+  const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
+  // A second stream of the same process (the first one still closing).
+  AddHolder(kOther, 1);  // another process
+  WorkerSpec again = Worker(5, 1);
+  again.instance = Instance(kWorker);
+  again.data_address = Address(kWorker);
+  again.held = {key, ResultObjectKey(JobIdFromSeq(job), 1, 4)};
+  scheduler_.RemoveWorker(kWorker);
+  EXPECT_EQ(Status(job, "p").state(), v1::TASK_READY) << "lost at once";
+  scheduler_.AddWorker(5, again);
+  auto sends = Turn();
+  // q's attempt 4 is nothing dagd knows: freed. p's old result is no
+  // longer referenced (p runs again): freed too.
+  EXPECT_THAT(sends[5].release(),
+              testing::UnorderedElementsAre(
+                  key, ResultObjectKey(JobIdFromSeq(job), 1, 4)));
+}
+
+TEST_F(SchedulerDataTest, ATaskGoesWhereMostOfItsInputBytesAre) {
+  for (const auto& [id, pool] : {std::pair{kWorker, "a"}, {kOther, "b"}}) {
+    WorkerSpec spec = Worker(id, 2);
+    spec.pool = pool;
+    spec.instance = Instance(id);
+    spec.data_address = Address(id);
+    scheduler_.AddWorker(id, std::move(spec));
+  }
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "x", "fn": "const", "executor": "pool:a"},
+      {"id": "y", "fn": "const", "executor": "pool:b"},
+      {"id": "z", "fn": "add", "inputs": ["x", "y"]}]})");
+  auto sends = Turn();
+  ASSERT_EQ(sends[kWorker].assignments_size(), 1);
+  ASSERT_EQ(sends[kOther].assignments_size(), 1);
+  const v1::Assignment x = sends[kWorker].assignments(0);
+  const v1::Assignment y = sends[kOther].assignments(0);
+  ASSERT_EQ(x.task_id(), "x");
+  ASSERT_EQ(y.task_id(), "y");
+  // One input each: y's 3 MiB weigh more than x's 1 MiB.
+  ReportHeld(kWorker, x, kWorker, 1 << 20);
+  ReportHeld(kOther, y, kOther, 3 << 20);
+  std::vector<v1::Assignment> sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("z"));
+  const v1::TaskStatus z = Status(job, "z");
+  ASSERT_THAT(z.attempts(), SizeIs(1));
+  EXPECT_EQ(z.attempts(0).placement(),
+            "placed on worker-2: holds 3 MiB of the 4 MiB of its inputs");
+}
+
+TEST(BatchSplitTest, KeepsEachPieceUnderTheBoundAndTheOrder) {
+  v1::CoordinatorBatch batch;
+  batch.add_cancels()->set_task_index(99);
+  for (int i = 0; i < 10; ++i) {
+    v1::Assignment* a = batch.add_assignments();
+    a->mutable_task()->set_task_index(i);
+    a->add_inputs()->set_data(std::string(1000, 'x'));
+  }
+  batch.add_release("results/j1/0/1");
+  batch.set_acked_up_to(42);
+  std::vector<v1::CoordinatorBatch> pieces = SplitBatch(batch, 2500);
+  ASSERT_GT(pieces.size(), 3u);
+  EXPECT_THAT(pieces.front().cancels(), SizeIs(1));
+  uint32_t next = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    EXPECT_LE(pieces[i].ByteSizeLong(), 2500u) << i;
+    for (const v1::Assignment& a : pieces[i].assignments()) {
+      EXPECT_EQ(a.task().task_index(), next++);
+    }
+    if (i + 1 < pieces.size()) {
+      EXPECT_EQ(pieces[i].acked_up_to(), 0u);
+      EXPECT_THAT(pieces[i].release(), IsEmpty());
+    }
+  }
+  EXPECT_EQ(next, 10u);
+  EXPECT_EQ(pieces.back().acked_up_to(), 42u);
+  EXPECT_THAT(pieces.back().release(), ElementsAre("results/j1/0/1"));
+  // Within the bound: as it is.
+  EXPECT_THAT(SplitBatch(batch, 1 << 20), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace dagd
