@@ -74,8 +74,8 @@ std::string PlacementText(const PlacementReason& reason,
                           reason.of == 1 ? "" : "s");
     case Kind::kHoldsBytes:
       return absl::StrCat("placed on ", worker, ": holds ",
-                          KibText(reason.count), " of the ",
-                          KibText(reason.of), " of its inputs");
+                          KibText(reason.count), " of the ", KibText(reason.of),
+                          " of its inputs");
     case Kind::kLeastLoaded:
       return absl::StrCat("placed on ", worker, ": least loaded (",
                           reason.count, " free slot",
@@ -96,6 +96,38 @@ std::string PlacementText(const PlacementReason& reason,
                           ": its result came from an attempt made before");
   }
   return "";
+}
+
+PlacementReason StoredPlacement(const v1::Attempt& attempt) {
+  using Kind = PlacementReason::Kind;
+  if (attempt.placement_kind() == 0 ||
+      attempt.placement_kind() > static_cast<uint32_t>(Kind::kReported)) {
+    return PlacementReason{};
+  }
+  return PlacementReason{static_cast<Kind>(attempt.placement_kind()),
+                         attempt.placement_count(), attempt.placement_of()};
+}
+
+void SetStoredPlacement(const PlacementReason& reason, v1::Attempt* attempt) {
+  if (reason.kind == PlacementReason::Kind::kNone) return;
+  attempt->set_placement_kind(static_cast<uint32_t>(reason.kind));
+  attempt->set_placement_count(reason.count);
+  attempt->set_placement_of(reason.of);
+}
+
+void FillPlacementText(
+    v1::Attempt* attempt,
+    const std::function<std::string(uint32_t index)>& after_task_id) {
+  const PlacementReason reason = StoredPlacement(*attempt);
+  attempt->clear_placement_kind();
+  attempt->clear_placement_count();
+  attempt->clear_placement_of();
+  if (reason.kind == PlacementReason::Kind::kNone) return;
+  attempt->set_placement(
+      PlacementText(reason, attempt->worker(),
+                    reason.kind == PlacementReason::Kind::kGranted
+                        ? after_task_id(reason.count)
+                        : std::string()));
 }
 
 std::unique_ptr<PlacementPolicy> MakeDefaultPlacementPolicy(

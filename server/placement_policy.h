@@ -11,6 +11,7 @@
 #define DAGD_SERVER_PLACEMENT_POLICY_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "dagd/v1/types.pb.h"
 #include "server/executor.h"
 
 namespace dagd {
@@ -47,6 +49,17 @@ std::string PlacementText(const PlacementReason& reason,
                           absl::string_view worker,
                           absl::string_view after_task_id);
 
+// The reason in an attempt's compact stored form (Attempt.placement_kind,
+// _count, _of); kNone when it has none (or an unknown kind).
+PlacementReason StoredPlacement(const v1::Attempt& attempt);
+void SetStoredPlacement(const PlacementReason& reason, v1::Attempt* attempt);
+// An attempt read from the store, as dagd answers it: the compact reason
+// turned into `placement` text. `after_task_id(index)` names the task a
+// grant followed.
+void FillPlacementText(
+    v1::Attempt* attempt,
+    const std::function<std::string(uint32_t index)>& after_task_id);
+
 // A worker that could run the task.
 struct Candidate {
   uint32_t free_slots = 0;
@@ -60,7 +73,7 @@ struct Candidate {
 
 struct PlacementRequest {
   Executor::Kind executor = Executor::Kind::kAnyWorker;
-  uint32_t inputs = 0;  // the task's inputs
+  uint32_t inputs = 0;       // the task's inputs
   uint64_t input_bytes = 0;  // their size, where known
   // How long the task has been ready, for bursts.
   absl::Duration waited = absl::ZeroDuration();

@@ -156,7 +156,9 @@ void Scheduler::RestoreJob(
       record.number = a.number();
       record.worker_name = a.worker();
       record.error = a.error();
-      if (!a.placement().empty()) {
+      record.placement = StoredPlacement(a);
+      if (record.placement.kind == PlacementReason::Kind::kNone &&
+          !a.placement().empty()) {
         std::vector<std::string>& texts = job.stored_placements[index];
         texts.resize(t.attempts.size());
         texts.back() = a.placement();
@@ -216,7 +218,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
   if (IsFinal(state) && !IsFinal(old)) {
     --job.unfinished;
     out_.writes.task_statuses.push_back(
-        {job.seq, task, BuildTaskStatus(job, task)});
+        {job.seq, task, BuildTaskStatus(job, task, /*for_store=*/true)});
   }
   if (job.watch == Watch::kAllEvents) {
     v1::JobEvent event;

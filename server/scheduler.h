@@ -415,7 +415,9 @@ class Scheduler {
                        const Worker& worker) const;
 
   // Views.
-  v1::TaskStatus BuildTaskStatus(const Job& job, uint32_t task) const;
+  // `for_store`: as the store keeps it, the placement reasons compact.
+  v1::TaskStatus BuildTaskStatus(const Job& job, uint32_t task,
+                                 bool for_store = false) const;
   v1::JobStatus BuildJobStatus(const Job& job, bool with_waiting) const;
   // Why a PENDING or READY task is not running. `never_fits`, if given, is
   // set when no connected worker could ever run it.

@@ -52,7 +52,8 @@ void CopyDependencies(const v1::TaskSpec& spec, v1::TaskStatus* status) {
   *status->mutable_after() = spec.after();
 }
 
-v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
+v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task,
+                                          bool for_store) const {
   const TaskRecord& t = job.tasks[task];
   v1::TaskStatus status;
   status.set_job_id(job.status.job_id());
@@ -65,7 +66,10 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task) const {
     v1::Attempt* out = status.add_attempts();
     out->set_number(a.number);
     out->set_worker(a.worker_name);
-    if (a.placement.kind == PlacementReason::Kind::kGranted) {
+    if (for_store && a.placement.kind != PlacementReason::Kind::kNone) {
+      // Compact: the text is made when the stored status is read.
+      SetStoredPlacement(a.placement, out);
+    } else if (a.placement.kind == PlacementReason::Kind::kGranted) {
       out->set_placement(PlacementText(a.placement, a.worker_name,
                                        job.spec(a.placement.count).id()));
     } else if (a.placement.kind != PlacementReason::Kind::kNone) {

@@ -1,10 +1,13 @@
 #include "server/stored_queries.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/placement_policy.h"
 #include "server/scheduler.h"
 
 namespace dagd {
@@ -45,6 +48,12 @@ absl::StatusOr<v1::TaskStatus> StoredTaskStatus(MetaReadView& view,
   absl::StatusOr<v1::TaskSpec> spec = view.GetTaskSpec(seq, *index);
   if (!spec.ok()) return spec.status();
   CopyDependencies(*spec, &*status);
+  for (v1::Attempt& attempt : *status->mutable_attempts()) {
+    FillPlacementText(&attempt, [&view, seq](uint32_t after) {
+      absl::StatusOr<v1::TaskSpec> before = view.GetTaskSpec(seq, after);
+      return before.ok() ? before->id() : absl::StrCat("#", after);
+    });
+  }
   return status;
 }
 
@@ -54,14 +63,24 @@ absl::StatusOr<v1::ListTasksResponse> StoredTaskStatuses(
   if (!job.ok()) return NoJob(job_id);
   v1::ListTasksResponse response;
   response.mutable_tasks()->Reserve(job->total_tasks());
+  // Task ids by index, for the grants' texts ("after task 'a'").
+  std::vector<std::string> ids(job->total_tasks());
   absl::Status scanned = view.ForEachStoredTask(
-      seq,
-      [&response](uint32_t, v1::TaskStatus& status, const v1::TaskSpec& spec) {
+      seq, [&response, &ids](uint32_t index, v1::TaskStatus& status,
+                             const v1::TaskSpec& spec) {
         v1::TaskStatus* task = response.add_tasks();
         *task = std::move(status);
         CopyDependencies(spec, task);
+        if (index < ids.size()) ids[index] = spec.id();
       });
   if (!scanned.ok()) return scanned;
+  for (v1::TaskStatus& task : *response.mutable_tasks()) {
+    for (v1::Attempt& attempt : *task.mutable_attempts()) {
+      FillPlacementText(&attempt, [&ids](uint32_t after) {
+        return after < ids.size() ? ids[after] : absl::StrCat("#", after);
+      });
+    }
+  }
   return response;
 }
 
