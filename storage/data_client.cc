@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "storage/base/large_buffer.h"
 #include "storage/crc32c.h"
 
 namespace dagd {
@@ -72,6 +73,12 @@ std::shared_ptr<grpc::Channel> DataClient::ChannelTo(
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
     // Room for a chunk and its framing, whatever the holder's chunk size.
     args.SetMaxReceiveMessageSize(64 << 20);
+    // A stream window of 8 MiB from the start: with gRPC's default (64 KiB,
+    // grown by its bandwidth-delay probe) one stream carried 0.2-0.7 GB/s
+    // on loopback here, with this 1.1-1.3 GB/s. It bounds what one stream
+    // may have in flight towards this reader.
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     channel = grpc::CreateCustomChannel(
         address, grpc::InsecureChannelCredentials(), args);
   }
@@ -185,7 +192,7 @@ grpc::Status DataClient::ReadOnce(v1::DataService::Stub& stub,
 absl::StatusOr<StoredObject> DataClient::Fetch(const v1::ObjectRef& ref,
                                                ReadCancel* cancel) {
   StoredObject object;
-  object.data.reserve(ref.size());
+  object.data = LargeString(ref.size());
   object.content_type = ref.content_type();
   absl::Status read = Read(
       ref, 0, 0,

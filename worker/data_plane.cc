@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "storage/base/large_buffer.h"
 #include "worker/task_objects.h"
 
 namespace dagd {
@@ -95,7 +96,9 @@ absl::StatusOr<Payload> DataPlane::ReadLocal(uint32_t position,
         ref.size(), " bytes, ", ref.crc32c(), ")"));
   }
   // The one copy: a task's inputs are strings of its own.
-  return Payload{*object->data, object->content_type};
+  std::string data = LargeString(object->data->size());
+  data.append(*object->data);
+  return Payload{std::move(data), object->content_type};
 }
 
 absl::Status DataPlane::FetchRemote(

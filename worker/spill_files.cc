@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "storage/base/large_buffer.h"
 #include "worker/temp_dir.h"
 
 namespace dagd {
@@ -72,7 +73,8 @@ class SpillDirectory : public SpillFiles {
       return absl::DataLossError(absl::StrCat(
           "spill file ", path, " is ", info.st_size, " bytes, not ", size));
     }
-    std::string data(size, '\0');
+    std::string data = LargeString(size);
+    data.resize(size);
     size_t done = 0;
     while (done < size) {
       const ssize_t n = read(fd, data.data() + done, size - done);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/base/large_buffer.h"
 
 namespace dagd {
 namespace {
@@ -218,11 +219,13 @@ std::optional<v1::TaskResult> TaskRunner::HoldOutput(
     const v1::Assignment& assignment, v1::TaskResult& result) {
   // A copy: the result returned by Run keeps the output for a follower
   // granted ahead, until its chain moves on.
+  std::string copy = LargeString(result.output().data().size());
+  copy.append(result.output().data());
   absl::StatusOr<v1::ObjectRef> ref =
       data_->Hold(ResultObjectKey(assignment.task().job_id(),
                                   assignment.task().task_index(),
                                   assignment.task().attempt()),
-                  result.output().data(), result.output().content_type());
+                  std::move(copy), result.output().content_type());
   if (!ref.ok()) {
     Fail(result, absl::Status(ref.status().code(),
                               absl::StrCat("cannot keep the output (",
