@@ -383,6 +383,7 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
     options.max_concurrent_sends = sends;
     auto service = dagd::DataService::Start(options, parts.holder.get());
     if (!service.ok()) {
+      parts.holder.reset();  // removes the spill directory; exit would not
       Fail(log, absl::StrCat("--data_listen: ", service.status().message()));
     }
     parts.service = *std::move(service);
