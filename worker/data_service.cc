@@ -19,10 +19,11 @@ grpc::Status ToGrpc(const absl::Status& status) {
 
 }  // namespace
 
-// Streams one object, one chunk in flight: the constructor looks the
-// object up (on the restore pool when it is spilled), each OnWriteDone
-// starts the next chunk, and the last step calls Finish; OnDone frees the
-// send slot and the reactor.
+// Streams one object, one chunk in flight: each OnWriteDone starts the
+// next chunk, and the last step calls Finish; OnDone frees the send slot
+// and the reactor. An object in memory is sent from the holder's own
+// bytes; a spilled one is read from its file a chunk at a time, on the
+// read pool, never whole.
 class DataService::FetchReactor
     : public grpc::ServerWriteReactor<v1::FetchChunk> {
  public:
@@ -38,13 +39,33 @@ class DataService::FetchReactor
       return;
     }
     acquired_ = true;
+    ObjectHolder& holder = *service_->holder_;
     if (std::optional<HeldObject> object =
-            service_->holder_->GetIfInMemory(request_.key())) {
-      Opened(*std::move(object));
+            holder.GetIfInMemory(request_.key())) {
+      memory_ = object->data;
+      size_ = memory_->size();
+      content_type_ = object->content_type;
+    } else if (absl::StatusOr<HeldInfo> info = holder.Stat(request_.key());
+               info.ok()) {
+      size_ = info->size;
+      content_type_ = info->content_type;
+    } else {
+      Finish(ToGrpc(info.status()));
       return;
     }
-    service_->restores_.Schedule(
-        [this] { Opened(service_->holder_->Get(request_.key())); });
+    const uint64_t offset = request_.offset();
+    if (offset > size_ || (offset == size_ && request_.length() > 0)) {
+      Finish(
+          grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                       absl::StrCat("offset ", offset, " is past the end of '",
+                                    request_.key(), "' (", size_, " bytes)")));
+      return;
+    }
+    at_ = offset;
+    end_ = request_.length() == 0
+               ? size_
+               : offset + std::min<uint64_t>(request_.length(), size_ - offset);
+    Next();
   }
 
   void OnWriteDone(bool ok) override {
@@ -61,41 +82,35 @@ class DataService::FetchReactor
   }
 
  private:
-  void Opened(absl::StatusOr<HeldObject> object) {
-    if (!object.ok()) return Finish(ToGrpc(object.status()));
-    object_ = *std::move(object);
-    const uint64_t size = object_.data->size();
-    const uint64_t offset = request_.offset();
-    if (offset > size || (offset == size && request_.length() > 0)) {
-      return Finish(
-          grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
-                       absl::StrCat("offset ", offset, " is past the end of '",
-                                    request_.key(), "' (", size, " bytes)")));
-    }
-    at_ = offset;
-    end_ = request_.length() == 0
-               ? size
-               : offset + std::min<uint64_t>(request_.length(), size - offset);
-    Next();
-  }
-
   void Next() {
     if (cancelled_) {
       return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
     }
     if (started_ && at_ >= end_) return Finish(grpc::Status::OK);
+    const uint64_t n =
+        std::min<uint64_t>(service_->options_.chunk_bytes, end_ - at_);
+    if (memory_ != nullptr) {
+      return Write(std::string(memory_->data() + at_, n));
+    }
+    service_->reads_.Schedule([this, n] {
+      absl::StatusOr<std::string> bytes =
+          service_->holder_->ReadRange(request_.key(), at_, n);
+      if (!bytes.ok()) return Finish(ToGrpc(bytes.status()));
+      Write(*std::move(bytes));
+    });
+  }
+
+  void Write(std::string bytes) {
     chunk_.Clear();
     if (!started_) {
       // The first chunk says what the whole object is, even when empty.
-      chunk_.set_size(object_.data->size());
-      chunk_.set_content_type(object_.content_type);
+      chunk_.set_size(size_);
+      chunk_.set_content_type(content_type_);
       started_ = true;
     }
-    const uint64_t n =
-        std::min<uint64_t>(service_->options_.chunk_bytes, end_ - at_);
-    chunk_.set_data(object_.data->data() + at_, n);
-    at_ += n;
-    service_->sent_bytes_ += n;
+    at_ += bytes.size();
+    service_->sent_bytes_ += bytes.size();
+    chunk_.set_data(std::move(bytes));
     StartWrite(&chunk_);
   }
 
@@ -103,7 +118,11 @@ class DataService::FetchReactor
   const v1::FetchRequest request_;
   bool acquired_ = false;
   std::atomic<bool> cancelled_{false};
-  HeldObject object_;  // keeps the bytes alive while they are sent
+  // The holder's bytes, kept alive while they are sent; null: the object
+  // is read from its spill file.
+  std::shared_ptr<const std::string> memory_;
+  uint64_t size_ = 0;
+  std::string content_type_;
   uint64_t at_ = 0;
   uint64_t end_ = 0;
   bool started_ = false;

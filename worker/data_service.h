@@ -6,6 +6,8 @@
 // (storage/data_client.h). Each stream has one chunk in flight, and the
 // next one is built only when gRPC took the last, so a slow reader slows
 // its stream (HTTP/2 flow control) instead of piling chunks up in memory.
+// A spilled object is sent from its file a chunk at a time, so serving it
+// needs no more memory than a chunk, however large it is.
 #ifndef DAGD_WORKER_DATA_SERVICE_H_
 #define DAGD_WORKER_DATA_SERVICE_H_
 
@@ -68,9 +70,10 @@ class DataService {
   std::atomic<uint64_t> sent_bytes_{0};
   std::atomic<uint64_t> refused_busy_{0};
   std::atomic<int> active_sends_{0};
-  // Reads objects back from spill files: a blocking read has no place on
-  // gRPC's callback threads. Outlives the server (declared before it).
-  ThreadPool restores_{2};
+  // Reads chunks of spilled objects from their files: a blocking read has
+  // no place on gRPC's callback threads. Outlives the server (declared
+  // before it).
+  ThreadPool reads_{2};
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -1,5 +1,6 @@
 #include "worker/object_holder.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -153,6 +154,51 @@ std::optional<HeldObject> ObjectHolder::GetIfInMemory(const std::string& key) {
   if (it == entries_.end() || !it->second.data) return std::nullopt;
   Touch(it->second);
   return ObjectOf(it->second);
+}
+
+absl::StatusOr<HeldInfo> ObjectHolder::Stat(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no object '", key, "' is held here"));
+  }
+  return HeldInfo{it->second.size, it->second.content_type, it->second.crc32c};
+}
+
+absl::StatusOr<std::string> ObjectHolder::ReadRange(const std::string& key,
+                                                    uint64_t offset,
+                                                    uint64_t length) {
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no object '", key, "' is held here"));
+    }
+    const Entry& entry = it->second;
+    if (offset > entry.size) {
+      return absl::OutOfRangeError(absl::StrCat("offset ", offset,
+                                                " is past the end of '", key,
+                                                "' (", entry.size, " bytes)"));
+    }
+    length = std::min(length, entry.size - offset);
+    if (entry.data) return entry.data->substr(offset, length);
+    id = entry.id;
+  }
+  absl::StatusOr<std::string> bytes = spill_->ReadAt(id, offset, length);
+  if (bytes.ok()) return bytes;
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.id != id) {
+    return absl::NotFoundError(
+        absl::StrCat("no object '", key, "' is held here (just released)"));
+  }
+  return absl::Status(
+      bytes.status().code(),
+      absl::StrCat("cannot read '", key,
+                   "' from its spill file: ", bytes.status().message()));
 }
 
 void ObjectHolder::Release(const std::string& key) {

@@ -34,6 +34,13 @@ struct HeldObject {
   uint32_t crc32c = 0;  // of *data, Castagnoli
 };
 
+// What is known of a held object without reading it.
+struct HeldInfo {
+  uint64_t size = 0;
+  std::string content_type;
+  uint32_t crc32c = 0;
+};
+
 struct ObjectHolderStats {
   uint64_t objects = 0;
   uint64_t memory_bytes = 0;   // of objects in memory
@@ -81,6 +88,18 @@ class ObjectHolder {
   // Like Get, but never reads a file: nullopt unless the object is in
   // memory now. For callers that must not block (gRPC reactions).
   std::optional<HeldObject> GetIfInMemory(const std::string& key);
+
+  // Size and content type of the object under `key`, without reading it;
+  // NOT_FOUND when none is held. Never blocks on a file.
+  absl::StatusOr<HeldInfo> Stat(const std::string& key) const;
+
+  // Bytes [offset, offset + length) of the object under `key` (fewer at
+  // its end): copied from memory, or read from its spill file alone,
+  // without bringing the whole object back (a blocking read; no CRC check,
+  // which covers whole objects: the reader checks it). NOT_FOUND when none
+  // is held or it is released meanwhile; OUT_OF_RANGE past the end.
+  absl::StatusOr<std::string> ReadRange(const std::string& key, uint64_t offset,
+                                        uint64_t length);
 
   // Frees the object's memory and file. Releasing a key not held is a
   // no-op.

@@ -75,18 +75,21 @@ class SpillDirectory : public SpillFiles {
     }
     std::string data = LargeString(size);
     data.resize(size);
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t n = read(fd, data.data() + done, size - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const int error = n < 0 ? errno : EIO;
-        close(fd);
-        return Errno("read", path, error);
-      }
-      done += static_cast<size_t>(n);
-    }
+    const absl::Status read = ReadFully(fd, path, 0, data);
     close(fd);
+    if (!read.ok()) return read;
+    return data;
+  }
+
+  absl::StatusOr<std::string> ReadAt(uint64_t id, uint64_t offset,
+                                     uint64_t length) override {
+    const std::string path = PathOf(id);
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("open", path, errno);
+    std::string data(length, '\0');
+    const absl::Status read = ReadFully(fd, path, offset, data);
+    close(fd);
+    if (!read.ok()) return read;
     return data;
   }
 
@@ -95,6 +98,26 @@ class SpillDirectory : public SpillFiles {
   std::string Describe() const override { return dir_->path(); }
 
  private:
+  // Fills `data` from `fd` at `offset`; DATA_LOSS when the file ends
+  // first.
+  static absl::Status ReadFully(int fd, const std::string& path,
+                                uint64_t offset, std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n =
+          pread(fd, data.data() + done, data.size() - done, offset + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("read", path, errno);
+      if (n == 0) {
+        return absl::DataLossError(
+            absl::StrCat("spill file ", path, " ends at ", offset + done,
+                         " bytes, before ", offset + data.size()));
+      }
+      done += static_cast<size_t>(n);
+    }
+    return absl::OkStatus();
+  }
+
   std::string PathOf(uint64_t id) const {
     return absl::StrCat(dir_->path(), "/", id);
   }

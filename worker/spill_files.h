@@ -29,6 +29,10 @@ class SpillFiles {
   // Reads file `id`, which must hold `size` bytes: DATA_LOSS when it is
   // shorter or longer, NOT_FOUND when it is gone.
   virtual absl::StatusOr<std::string> Read(uint64_t id, uint64_t size) = 0;
+  // Reads bytes [offset, offset + length) of file `id`, which must be
+  // there: DATA_LOSS when the file is shorter, NOT_FOUND when it is gone.
+  virtual absl::StatusOr<std::string> ReadAt(uint64_t id, uint64_t offset,
+                                             uint64_t length) = 0;
   // Removes file `id`; a missing file is not an error.
   virtual void Remove(uint64_t id) = 0;
   // For messages: the directory.

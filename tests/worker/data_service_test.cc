@@ -128,6 +128,24 @@ TEST_F(DataServiceTest, ServesASpilledObject) {
   object = client_.Fetch(second_ref);
   ASSERT_TRUE(object.ok()) << object.status();
   EXPECT_TRUE(object->data == second);
+  // Sent from its file, a chunk at a time: not brought back into memory.
+  EXPECT_FALSE(holder_->GetIfInMemory("first").has_value());
+  EXPECT_EQ(holder_->stats().restores, 0u);
+  EXPECT_EQ(files_->ranges_read(), 1);
+}
+
+TEST_F(DataServiceTest, ServesAnObjectLargerThanItsMemoryChunkByChunk) {
+  Start(/*memory=*/1 << 20);
+  const std::string bytes = RandomBytes((3 << 20) + 500, 6);
+  v1::ObjectRef ref = Put("big", bytes);
+  auto object = client_.Fetch(ref);
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_TRUE(object->data == bytes);
+  EXPECT_EQ(files_->ranges_read(), 4);
+  EXPECT_EQ(holder_->stats().memory_bytes, 0u);
+  auto range = client_.FetchRange(ref, (2 << 20) - 10, 20);
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, bytes.substr((2 << 20) - 10, 20));
 }
 
 TEST_F(DataServiceTest, TheReaderCatchesBytesThatChangedAtTheHolder) {

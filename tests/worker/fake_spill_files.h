@@ -41,6 +41,21 @@ class FakeSpillFiles : public SpillFiles {
     return data;
   }
 
+  absl::StatusOr<std::string> ReadAt(uint64_t id, uint64_t offset,
+                                     uint64_t length) override {
+    absl::MutexLock lock(&mu_);
+    ++reads_waiting_;
+    mu_.Await(absl::Condition(&reads_open_));
+    --reads_waiting_;
+    ++ranges_read_;
+    auto it = files_.find(id);
+    if (it == files_.end()) return absl::NotFoundError("no such file");
+    if (offset + length > it->second.size()) {
+      return absl::DataLossError("file too short");
+    }
+    return it->second.substr(offset, length);
+  }
+
   void Remove(uint64_t id) override {
     absl::MutexLock lock(&mu_);
     files_.erase(id);
@@ -58,8 +73,7 @@ class FakeSpillFiles : public SpillFiles {
     absl::MutexLock lock(&mu_);
     corrupt_reads_ = true;
   }
-  // Reads wait (holding no slot of the caller's but its thread) until
-  // OpenReads.
+  // Reads (whole or ranges) wait until OpenReads.
   void HoldReads() {
     absl::MutexLock lock(&mu_);
     reads_open_ = false;
@@ -85,6 +99,10 @@ class FakeSpillFiles : public SpillFiles {
     absl::MutexLock lock(&mu_);
     return writes_;
   }
+  int ranges_read() {
+    absl::MutexLock lock(&mu_);
+    return ranges_read_;
+  }
 
  private:
   absl::Mutex mu_;
@@ -94,6 +112,7 @@ class FakeSpillFiles : public SpillFiles {
   bool reads_open_ ABSL_GUARDED_BY(mu_) = true;
   int reads_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   int writes_ ABSL_GUARDED_BY(mu_) = 0;
+  int ranges_read_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace dagd

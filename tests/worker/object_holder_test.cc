@@ -123,6 +123,29 @@ TEST_F(ObjectHolderTest, ReleaseFreesMemoryAndFile) {
   EXPECT_THAT(holder_->Get("b").status().message(), HasSubstr("'b'"));
 }
 
+TEST_F(ObjectHolderTest, RangesAreReadFromMemoryOrFromTheSpillFileAlone) {
+  Make(10);
+  ASSERT_TRUE(holder_->Put("a", "0123456789", "text/plain").ok());
+  ASSERT_TRUE(holder_->Put("b", "abcdefghij", "").ok());  // spills a
+  absl::StatusOr<HeldInfo> info = holder_->Stat("a");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->size, 10u);
+  EXPECT_EQ(info->content_type, "text/plain");
+  EXPECT_EQ(info->crc32c, crc32c::Value("0123456789"));
+  EXPECT_EQ(holder_->ReadRange("a", 2, 3).value_or("?"), "234");
+  EXPECT_EQ(holder_->ReadRange("a", 8, 100).value_or("?"), "89");
+  EXPECT_EQ(holder_->ReadRange("a", 10, 1).value_or("?"), "");
+  EXPECT_EQ(holder_->ReadRange("b", 0, 4).value_or("?"), "abcd");
+  EXPECT_EQ(files_->ranges_read(), 3);
+  EXPECT_FALSE(holder_->GetIfInMemory("a").has_value());  // not brought back
+  EXPECT_EQ(holder_->ReadRange("a", 11, 1).status().code(),
+            absl::StatusCode::kOutOfRange);
+  holder_->Release("a");
+  EXPECT_EQ(holder_->ReadRange("a", 0, 1).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(holder_->Stat("a").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(ObjectHolderTest, AReaderKeepsTheBytesOfAReleasedObject) {
   Make(1 << 20);
   ASSERT_TRUE(holder_->Put("a", "aaaa", "").ok());
@@ -269,6 +292,9 @@ TEST(SpillDirectoryTest, SpillsIntoAPrivateDirectoryRemovedAtTheEnd) {
                       .ok());
     }
     EXPECT_EQ(holder.stats().spilled_bytes, 3u << 20);
+    auto range = holder.ReadRange("results/j1/0/1", 1000, 10);  // spilled
+    ASSERT_TRUE(range.ok()) << range.status();
+    EXPECT_EQ(*range, objects[0].substr(1000, 10));
     for (int i = 0; i < 6; ++i) {
       auto object = holder.Get(absl::StrCat("results/j1/", i, "/1"));
       ASSERT_TRUE(object.ok()) << object.status();
