@@ -29,16 +29,20 @@
 #include "storage/base/clock.h"
 #include "storage/base/http_status_server.h"
 #include "storage/base/logging.h"
+#include "storage/data_client.h"
 #include "storage/object_store.h"
 #include "storage/s3_object_store.h"
 #include "worker/attempt_observers.h"
 #include "worker/builtins.h"
+#include "worker/data_plane.h"
+#include "worker/data_service.h"
 #include "worker/exec_runtime.h"
 #include "worker/function_registry.h"
 #include "worker/function_runtime.h"
 #include "worker/grpc_health_server.h"
 #include "worker/lambda_runtime.h"
 #include "worker/lambda_runtime_api.h"
+#include "worker/object_holder.h"
 #include "worker/plugin_loader.h"
 #include "worker/task_runtime.h"
 #include "worker/worker_metrics.h"
@@ -78,6 +82,26 @@ ABSL_FLAG(bool, lambda, false,
           "Runtime API at $AWS_LAMBDA_RUNTIME_API instead of a coordinator "
           "(the default whenever that variable is set; see "
           "deploy/lambda/README.md)");
+ABSL_FLAG(std::string, data_listen, "127.0.0.1:0",
+          "host:port where this worker serves the results it holds to other "
+          "workers and dagd (port 0 picks a free port); empty: off, and "
+          "outputs over dagd's inline limit travel inline (or to dagd's S3 "
+          "bucket)");
+ABSL_FLAG(std::string, data_advertise, "",
+          "host:port that others dial to reach --data_listen, when that "
+          "differs (a pod IP, a NAT); default: --data_listen's host with the "
+          "bound port, or this host's name when it listens on 0.0.0.0");
+ABSL_FLAG(int, max_concurrent_sends, 10,
+          "results sent to other workers at once; further readers are told "
+          "to ask again (RESOURCE_EXHAUSTED) and back off");
+ABSL_FLAG(std::string, object_memory, "",
+          "memory for the results this worker holds, e.g. 4G (default: a "
+          "quarter of the machine's or the container's memory); the least "
+          "recently used ones beyond it are spilled to --spill_dir");
+ABSL_FLAG(std::string, spill_dir, "",
+          "where held results beyond --object_memory are spilled: a private "
+          "directory made in it at start and removed at exit (default: in "
+          "$TMPDIR, else /tmp)");
 ABSL_FLAG(std::string, log_format, "text",
           "text, or json: one JSON object per line with ts, level, msg, and "
           "job and task when the line is about a task");
@@ -258,6 +282,10 @@ void ParseFlags(int argc, char** argv) {
       "                   [--metrics_listen=host:port] "
       "[--health_listen=host:port]\n"
       "                   [--drain_timeout=60s] [--log_format=text|json]\n"
+      "                   [--data_listen=host:port] "
+      "[--data_advertise=host:port]\n"
+      "                   [--object_memory=4G] [--spill_dir=DIR] "
+      "[--max_concurrent_sends=10]\n"
       "       dagd-worker --lambda [--plugin=lib.so ...] "
       "[--log_format=text|json]\n\n"
       "Builtin functions: const, add, sleep, identity, fail, flaky, exec.\n"
@@ -311,6 +339,63 @@ StatusServers StartStatusServers(dagd::WorkerStatus* status,
     log(dagd::Info(absl::StrCat("gRPC health on port ", server->port())));
   }
   return servers;
+}
+
+// The data plane (worker/data_plane.h) and what it stands on, destroyed in
+// reverse order: the DataService before the holder it serves.
+struct DataParts {
+  std::unique_ptr<dagd::ObjectHolder> holder;  // null: --data_listen=
+  std::unique_ptr<dagd::DataService> service;
+  std::unique_ptr<dagd::DataClient> client;
+  std::unique_ptr<dagd::DataPlane> plane;
+};
+
+// Starts the object holder and the DataService unless --data_listen is
+// empty; exits 2 on a bad flag, 1 when it cannot listen or make the spill
+// directory.
+DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
+  DataParts parts;
+  parts.client = std::make_unique<dagd::DataClient>();
+  const std::string listen = absl::GetFlag(FLAGS_data_listen);
+  if (!listen.empty()) {
+    uint64_t memory = dagd::DefaultObjectMemory();
+    if (std::string text = absl::GetFlag(FLAGS_object_memory); !text.empty()) {
+      auto parsed = dagd::ParseByteSize(text);
+      if (!parsed.ok()) {
+        Die(absl::StrCat("--object_memory: ", parsed.status().message()));
+      }
+      memory = *parsed;
+    }
+    const int sends = absl::GetFlag(FLAGS_max_concurrent_sends);
+    if (sends < 1) {
+      Die(absl::StrCat("--max_concurrent_sends must be at least 1, got ",
+                       sends));
+    }
+    auto spill = dagd::MakeSpillDirectory(absl::GetFlag(FLAGS_spill_dir));
+    if (!spill.ok()) {
+      Fail(log, absl::StrCat("--spill_dir: ", spill.status().message()));
+    }
+    parts.holder =
+        std::make_unique<dagd::ObjectHolder>(memory, *std::move(spill));
+    dagd::DataServiceOptions options;
+    options.listen = listen;
+    options.advertise = absl::GetFlag(FLAGS_data_advertise);
+    options.max_concurrent_sends = sends;
+    auto service = dagd::DataService::Start(options, parts.holder.get());
+    if (!service.ok()) {
+      parts.holder.reset();  // removes the spill directory; exit would not
+      Fail(log, absl::StrCat("--data_listen: ", service.status().message()));
+    }
+    parts.service = *std::move(service);
+    log(dagd::Info(absl::StrCat(
+        "serving held results on port ", parts.service->port(), " as ",
+        parts.service->address(), "; object memory ", memory,
+        " bytes, spilling to ", parts.holder->spill_location())));
+  }
+  parts.plane = std::make_unique<dagd::DataPlane>(
+      dagd::NewInstanceId(), parts.holder.get(), parts.service.get(),
+      parts.client.get(), clock);
+  return parts;
 }
 
 // The Lambda Runtime API's host:port when this process is to be a Lambda
@@ -455,6 +540,7 @@ int main(int argc, char** argv) {
   StatusServers servers = StartStatusServers(&status, &metrics, log);
 
   dagd::SystemClock clock;
+  DataParts data = StartDataPlane(&clock, log);
   std::mt19937_64 random_engine{std::random_device{}()};
   auto uniform = [&random_engine] {
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);
@@ -469,7 +555,8 @@ int main(int argc, char** argv) {
       [credentials =
            aws_credentials.get()](const dagd::v1::ObjectStoreConfig& config) {
         return dagd::MakeS3ObjectStore(config, credentials);
-      });
+      },
+      data.plane.get());
   std::atomic<bool> run_returned{false};
   std::thread signal_thread([&] {
     int received = 0;

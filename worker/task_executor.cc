@@ -23,12 +23,13 @@ void PutOutput(const v1::Payload& output, v1::Assignment* follower) {
 
 TaskExecutor::TaskExecutor(int slots, const TaskRuntimes* runtimes,
                            Clock* clock, TaskReporter* reporter,
-                           AttemptObserver* observer, TaskObjectStore* objects)
+                           AttemptObserver* observer, TaskObjectStore* objects,
+                           DataPlane* data)
     : runtimes_(runtimes),
       reporter_(reporter),
       observer_(observer),
       objects_(objects),
-      runner_(runtimes, clock, &timers_, reporter, observer, objects),
+      runner_(runtimes, clock, &timers_, reporter, observer, objects, data),
       pool_(slots) {}
 
 TaskExecutor::~TaskExecutor() { CancelAll(CancelReason::kShutdown); }
@@ -118,6 +119,9 @@ void TaskExecutor::RunChain(const Head& head) {
   std::optional<Follower> next = Finish(result, head.slots);
   // A loop, not recursion: chains can be dozens long.
   while (next.has_value()) {
+    // The follower has its copy of the output; a large one is not kept
+    // twice while the follower runs.
+    result.clear_output();
     result = runner_.Run(next->assignment, next->token);
     next = Finish(result, head.slots);
   }

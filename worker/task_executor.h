@@ -40,10 +40,11 @@ class TaskExecutor {
   // `runtimes`, `clock`, `reporter` and `observer` are not owned and must
   // outlive this; `observer` may be null.
   // `objects` (not owned, may be null) is the object store for inputs and
-  // outputs too large to travel inline.
+  // outputs too large to travel inline; `data` (not owned, may be null)
+  // the data plane for those that workers hold (see TaskRunner).
   TaskExecutor(int slots, const TaskRuntimes* runtimes, Clock* clock,
                TaskReporter* reporter, AttemptObserver* observer = nullptr,
-               TaskObjectStore* objects = nullptr);
+               TaskObjectStore* objects = nullptr, DataPlane* data = nullptr);
   // Cancels every attempt (reason: shutdown) and waits for their functions
   // to return.
   ~TaskExecutor();

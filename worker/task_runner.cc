@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/base/large_buffer.h"
 
 namespace dagd {
 namespace {
@@ -40,17 +41,38 @@ std::string CancelMessage(CancelReason reason, uint64_t timeout_ms) {
   return "";
 }
 
+// Turns an ok `result` into the failure `error`, dropping its output.
+void Fail(v1::TaskResult& result, const absl::Status& error) {
+  result.set_ok(false);
+  result.clear_output();
+  result.set_error(std::string(error.message()));
+  result.set_permanent(IsPermanent(error));
+}
+
+// The result reported for `result` whose output is at `ref`.
+v1::TaskResult ByReference(const v1::TaskResult& result, v1::ObjectRef ref) {
+  v1::TaskResult reported;
+  *reported.mutable_task() = result.task();
+  reported.set_ok(true);
+  reported.set_started_unix_ms(result.started_unix_ms());
+  reported.set_finished_unix_ms(result.finished_unix_ms());
+  *reported.mutable_output_ref() = std::move(ref);
+  return reported;
+}
+
 }  // namespace
 
 TaskRunner::TaskRunner(const TaskRuntimes* runtimes, Clock* clock,
                        TimerQueue* timers, TaskReporter* reporter,
-                       AttemptObserver* observer, TaskObjectStore* objects)
+                       AttemptObserver* observer, TaskObjectStore* objects,
+                       DataPlane* data)
     : runtimes_(runtimes),
       clock_(clock),
       timers_(timers),
       reporter_(reporter),
       observer_(observer),
-      objects_(objects) {}
+      objects_(objects),
+      data_(data) {}
 
 v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
                                std::shared_ptr<CancellationToken> token) {
@@ -77,7 +99,7 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
         timeout, [token] { token->Cancel(CancelReason::kTimeout); });
   }
   std::vector<Payload> inputs = InputsOf(assignment);
-  const absl::Status fetched = FetchInputs(assignment, inputs);
+  const absl::Status fetched = FetchInputs(assignment, inputs, token.get());
   TaskContext context(AttemptOf(assignment), assignment.args(),
                       std::move(inputs), token.get());
   absl::StatusOr<Payload> output =
@@ -86,7 +108,7 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
                            : Invoke(*runtime, {assignment, context, deadline});
   if (timer.has_value()) timers_->Cancel(*timer);
   v1::TaskResult result =
-      MakeResult(assignment, output, token->reason(), started_ms);
+      MakeResult(assignment, std::move(output), token->reason(), started_ms);
   std::optional<v1::TaskResult> by_reference = StoreOutput(assignment, result);
   if (observer_ != nullptr) {
     observer_->AttemptFinished(assignment, result, clock_->Now() - start);
@@ -96,8 +118,28 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
 }
 
 absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
-                                     std::vector<Payload>& inputs) {
-  if (assignment.input_refs().empty()) return absl::OkStatus();
+                                     std::vector<Payload>& inputs,
+                                     CancellationToken* token) {
+  bool held = false;
+  bool stored = false;
+  for (const auto& [position, ref] : assignment.input_refs()) {
+    (IsHeld(ref) ? held : stored) = true;
+  }
+  if (stored) {
+    if (absl::Status s = FetchStoredInputs(assignment, inputs); !s.ok()) {
+      return s;
+    }
+  }
+  if (!held) return absl::OkStatus();
+  if (data_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "inputs are held by workers, and this worker cannot fetch them");
+  }
+  return data_->FetchInputs(assignment, inputs, token);
+}
+
+absl::Status TaskRunner::FetchStoredInputs(const v1::Assignment& assignment,
+                                           std::vector<Payload>& inputs) {
   std::shared_ptr<const TaskObjectStore::Current> objects;
   if (objects_ != nullptr) objects = objects_->Get();
   if (objects == nullptr || objects->config.bucket().empty()) {
@@ -107,13 +149,14 @@ absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
   }
   if (!objects->error.ok()) return objects->error;
   for (uint32_t position : SortedPositions(assignment.input_refs())) {
+    const v1::ObjectRef& ref = assignment.input_refs().at(position);
+    if (IsHeld(ref)) continue;
     if (position >= inputs.size()) {
       return PermanentError(absl::StrCat("input_refs names input #", position,
                                          " of ", inputs.size()));
     }
     absl::StatusOr<StoredObject> object =
-        FetchObject(*objects->store, assignment.input_refs().at(position),
-                    absl::StrCat("input #", position));
+        FetchObject(*objects->store, ref, absl::StrCat("input #", position));
     if (!object.ok()) return object.status();
     inputs[position] =
         Payload{std::move(object->data), std::move(object->content_type)};
@@ -123,38 +166,75 @@ absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
 
 std::optional<v1::TaskResult> TaskRunner::StoreOutput(
     const v1::Assignment& assignment, v1::TaskResult& result) {
-  if (!result.ok() || objects_ == nullptr) return std::nullopt;
-  std::shared_ptr<const TaskObjectStore::Current> objects = objects_->Get();
-  const uint64_t limit = objects->config.inline_max_bytes();
-  const std::string& data = result.output().data();
-  if (objects->config.bucket().empty() || data.size() <= limit) {
+  if (!result.ok()) return std::nullopt;
+  const ResultLimits limits =
+      data_ != nullptr ? data_->limits() : ResultLimits{};
+  const uint64_t size = result.output().data().size();
+  if (limits.max_result_bytes > 0 && size > limits.max_result_bytes) {
+    Fail(result, PermanentError(absl::StrCat(
+                     "the output is ", size, " bytes, over dagd's limit of ",
+                     limits.max_result_bytes,
+                     " bytes (--max_result_bytes); the worker dropped it")));
     return std::nullopt;
   }
+  if (objects_ != nullptr) {
+    std::shared_ptr<const TaskObjectStore::Current> objects = objects_->Get();
+    // The object store, when dagd names one, is the durable home.
+    if (!objects->config.bucket().empty()) {
+      return WriteOutput(assignment, *objects, result);
+    }
+  }
+  if (data_ != nullptr && data_->holds_outputs() &&
+      limits.inline_max_bytes > 0 && size > limits.inline_max_bytes) {
+    return HoldOutput(assignment, result);
+  }
+  return std::nullopt;
+}
+
+std::optional<v1::TaskResult> TaskRunner::WriteOutput(
+    const v1::Assignment& assignment, const TaskObjectStore::Current& objects,
+    v1::TaskResult& result) {
+  const uint64_t limit = objects.config.inline_max_bytes();
+  const std::string& data = result.output().data();
+  if (data.size() <= limit) return std::nullopt;
   const std::string what =
       absl::StrCat("the output (", data.size(),
                    " bytes, over the inline limit of ", limit, " bytes)");
   absl::StatusOr<v1::ObjectRef> ref =
-      objects->error.ok()
-          ? PutObject(*objects->store, objects->config.bucket(),
+      objects.error.ok()
+          ? PutObject(*objects.store, objects.config.bucket(),
                       ResultObjectKey(assignment.task().job_id(),
                                       assignment.task().task_index(),
                                       assignment.task().attempt()),
                       data, result.output().content_type(), what)
-          : absl::StatusOr<v1::ObjectRef>(objects->error);
+          : absl::StatusOr<v1::ObjectRef>(objects.error);
   if (!ref.ok()) {
-    result.set_ok(false);
-    result.clear_output();
-    result.set_error(std::string(ref.status().message()));
-    result.set_permanent(IsPermanent(ref.status()));
+    Fail(result, ref.status());
     return std::nullopt;
   }
-  v1::TaskResult reported;
-  *reported.mutable_task() = result.task();
-  reported.set_ok(true);
-  reported.set_started_unix_ms(result.started_unix_ms());
-  reported.set_finished_unix_ms(result.finished_unix_ms());
-  *reported.mutable_output_ref() = *std::move(ref);
-  return reported;
+  return ByReference(result, *std::move(ref));
+}
+
+std::optional<v1::TaskResult> TaskRunner::HoldOutput(
+    const v1::Assignment& assignment, v1::TaskResult& result) {
+  // A copy: the result returned by Run keeps the output for a follower
+  // granted ahead, until its chain moves on.
+  std::string copy = LargeString(result.output().data().size());
+  copy.append(result.output().data());
+  absl::StatusOr<v1::ObjectRef> ref =
+      data_->Hold(ResultObjectKey(assignment.task().job_id(),
+                                  assignment.task().task_index(),
+                                  assignment.task().attempt()),
+                  std::move(copy), result.output().content_type());
+  if (!ref.ok()) {
+    Fail(result, absl::Status(ref.status().code(),
+                              absl::StrCat("cannot keep the output (",
+                                           result.output().data().size(),
+                                           " bytes) on this worker: ",
+                                           ref.status().message())));
+    return std::nullopt;
+  }
+  return ByReference(result, *std::move(ref));
 }
 
 v1::TaskResult TaskRunner::UnknownFunctionResult(
@@ -178,7 +258,7 @@ absl::StatusOr<Payload> TaskRunner::Invoke(TaskRuntime& runtime,
 }
 
 v1::TaskResult TaskRunner::MakeResult(const v1::Assignment& assignment,
-                                      const absl::StatusOr<Payload>& output,
+                                      absl::StatusOr<Payload> output,
                                       CancelReason cancel_reason,
                                       int64_t started_ms) {
   v1::TaskResult result;
@@ -191,8 +271,8 @@ v1::TaskResult TaskRunner::MakeResult(const v1::Assignment& assignment,
     result.set_error(CancelMessage(cancel_reason, assignment.timeout_ms()));
   } else if (output.ok()) {
     result.set_ok(true);
-    result.mutable_output()->set_data(output->data);
-    result.mutable_output()->set_content_type(output->content_type);
+    result.mutable_output()->set_data(std::move(output->data));
+    result.mutable_output()->set_content_type(std::move(output->content_type));
   } else {
     const absl::Status& status = output.status();
     result.set_error(status.message().empty() ? status.ToString()

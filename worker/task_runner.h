@@ -14,6 +14,7 @@
 #include "storage/base/clock.h"
 #include "worker/attempt_observer.h"
 #include "worker/cancellation.h"
+#include "worker/data_plane.h"
 #include "worker/function_registry.h"
 #include "worker/outbox.h"
 #include "worker/task_objects.h"
@@ -29,10 +30,12 @@ class TaskRunner {
  public:
   // `objects` (may be null: no store) is where inputs named in
   // Assignment.input_refs are read from and outputs over its inline limit
-  // are written to.
+  // are written to. `data` (may be null: no data plane, no limits) holds
+  // outputs over dagd's inline limit when there is no store, fetches
+  // inputs held by workers, and has dagd's limit on output sizes.
   TaskRunner(const TaskRuntimes* runtimes, Clock* clock, TimerQueue* timers,
              TaskReporter* reporter, AttemptObserver* observer = nullptr,
-             TaskObjectStore* objects = nullptr);
+             TaskObjectStore* objects = nullptr, DataPlane* data = nullptr);
 
   // Runs `assignment` on the calling thread until its runtime returns.
   // `token` is the attempt's cancellation (shared with the AttemptTable);
@@ -48,16 +51,29 @@ class TaskRunner {
  private:
   static absl::StatusOr<Payload> Invoke(TaskRuntime& runtime,
                                         const RuntimeAttempt& attempt);
-  // Puts the inputs named in input_refs into `inputs`.
+  // Puts the inputs named in input_refs into `inputs`: those in the
+  // object store, then those held by workers.
   absl::Status FetchInputs(const v1::Assignment& assignment,
-                           std::vector<Payload>& inputs);
-  // When `result`'s output is over the store's inline limit: writes it
-  // there and returns the result to report instead (output_ref set, no
-  // output). A failed write turns `result` into a failure.
+                           std::vector<Payload>& inputs,
+                           CancellationToken* token);
+  absl::Status FetchStoredInputs(const v1::Assignment& assignment,
+                                 std::vector<Payload>& inputs);
+  // When `result`'s output is over the inline limit: writes it to the
+  // store, or holds it here without one, and returns the result to report
+  // instead (output_ref set, no output). A failed write turns `result`
+  // into a failure, and so does an output over dagd's --max_result_bytes
+  // (for good; the output is dropped).
   std::optional<v1::TaskResult> StoreOutput(const v1::Assignment& assignment,
                                             v1::TaskResult& result);
+  // StoreOutput's path with an object store (`objects` names a bucket).
+  std::optional<v1::TaskResult> WriteOutput(
+      const v1::Assignment& assignment, const TaskObjectStore::Current& objects,
+      v1::TaskResult& result);
+  // StoreOutput's path without one, when this worker holds outputs.
+  std::optional<v1::TaskResult> HoldOutput(const v1::Assignment& assignment,
+                                           v1::TaskResult& result);
   v1::TaskResult MakeResult(const v1::Assignment& assignment,
-                            const absl::StatusOr<Payload>& output,
+                            absl::StatusOr<Payload> output,
                             CancelReason cancel_reason, int64_t started_ms);
 
   const TaskRuntimes* const runtimes_;
@@ -66,6 +82,7 @@ class TaskRunner {
   TaskReporter* const reporter_;
   AttemptObserver* const observer_;
   TaskObjectStore* const objects_;
+  DataPlane* const data_;
 };
 
 }  // namespace dagd

@@ -16,8 +16,12 @@ namespace dagd {
 absl::StatusOr<std::unique_ptr<TempDir>> TempDir::Create(
     absl::string_view prefix) {
   const char* base = getenv("TMPDIR");
-  std::string pattern = absl::StrCat(
-      base != nullptr && *base != '\0' ? base : "/tmp", "/", prefix, "XXXXXX");
+  return CreateIn(base != nullptr && *base != '\0' ? base : "/tmp", prefix);
+}
+
+absl::StatusOr<std::unique_ptr<TempDir>> TempDir::CreateIn(
+    absl::string_view parent, absl::string_view prefix) {
+  std::string pattern = absl::StrCat(parent, "/", prefix, "XXXXXX");
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (mkdtemp(buffer.data()) == nullptr) {

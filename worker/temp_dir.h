@@ -16,6 +16,9 @@ class TempDir {
   // Creates "<$TMPDIR or /tmp>/<prefix>XXXXXX" with mode 0700.
   static absl::StatusOr<std::unique_ptr<TempDir>> Create(
       absl::string_view prefix);
+  // Creates "<parent>/<prefix>XXXXXX" with mode 0700; `parent` must exist.
+  static absl::StatusOr<std::unique_ptr<TempDir>> CreateIn(
+      absl::string_view parent, absl::string_view prefix);
   ~TempDir();
 
   TempDir(const TempDir&) = delete;

@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
+#include <limits>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -52,6 +55,75 @@ std::string DefaultWorkerName() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   return absl::StrCat(host[0] != '\0' ? host : "localhost", ":", getpid());
+}
+
+absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
+  absl::string_view rest = absl::StripAsciiWhitespace(text);
+  size_t digits = 0;
+  while (digits < rest.size() && absl::ascii_isdigit(rest[digits])) ++digits;
+  uint64_t number = 0;
+  if (digits == 0 || !absl::SimpleAtoi(rest.substr(0, digits), &number)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", text, "' is not a size (expected bytes, or e.g. 512M, 4G)"));
+  }
+  rest.remove_prefix(digits);
+  int shift = 0;
+  if (!rest.empty()) {
+    switch (absl::ascii_toupper(rest[0])) {
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      case 'T':
+        shift = 40;
+        break;
+      default:
+        shift = -1;
+    }
+    rest.remove_prefix(1);
+    if (shift < 0 || (!rest.empty() && rest != "iB" && rest != "ib")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", text, "' has an unknown unit (expected K, M, G or T)"));
+    }
+  }
+  if (number > (std::numeric_limits<uint64_t>::max() >> shift)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is too large"));
+  }
+  return number << shift;
+}
+
+namespace {
+
+// The first number in `path`, or 0 when it is missing or says "max".
+uint64_t NumberInFile(const char* path) {
+  std::ifstream file(path);
+  std::string text;
+  uint64_t number = 0;
+  if (file >> text && absl::SimpleAtoi(text, &number)) return number;
+  return 0;
+}
+
+}  // namespace
+
+uint64_t DefaultObjectMemory() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  uint64_t memory = pages > 0 && page_size > 0
+                        ? static_cast<uint64_t>(pages) * page_size
+                        : uint64_t{4} << 30;
+  for (const char* limit_file :
+       {"/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    const uint64_t limit = NumberInFile(limit_file);
+    if (limit > 0 && limit < memory) memory = limit;
+  }
+  return memory / 4;
 }
 
 }  // namespace dagd

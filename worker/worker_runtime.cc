@@ -13,23 +13,25 @@ WorkerRuntime::WorkerRuntime(WorkerOptions options, StubFactory connect,
                              const TaskRuntimes* runtimes, Clock* clock,
                              std::function<double()> uniform, LogFn log,
                              WorkerStatus* status, AttemptObserver* observer,
-                             TaskObjectStore::Factory make_store)
+                             TaskObjectStore::Factory make_store,
+                             DataPlane* data)
     : options_(std::move(options)),
       connect_(std::move(connect)),
       runtimes_(runtimes),
       uniform_(std::move(uniform)),
       log_(std::move(log)),
       status_(status),
+      data_(data),
       objects_(std::move(make_store)),
       executor_(static_cast<int>(options_.slots), runtimes, clock, &outbox_,
-                observer, &objects_) {}
+                observer, &objects_, data) {}
 
 WorkerRuntime::~WorkerRuntime() { Shutdown(); }
 
 void WorkerRuntime::Run() {
   const v1::Register hello = MakeRegister();
-  WorkerSession session(&hello, &options_, &executor_, &outbox_, status_,
-                        &log_);
+  WorkerSession session(&hello, &options_, &executor_, &outbox_, status_, &log_,
+                        data_);
   Backoff backoff(options_.initial_backoff, options_.max_backoff, uniform_);
   log_(Info(absl::StrCat("connecting to ", options_.coordinator, " as ",
                          hello.name())));
@@ -127,6 +129,10 @@ v1::Register WorkerRuntime::MakeRegister() const {
   }
   hello.set_accepts_grants(true);     // TaskExecutor runs Assignment.after
   hello.set_reads_object_refs(true);  // TaskRunner reads input_refs
+  if (data_ != nullptr) {
+    hello.set_instance(data_->instance());
+    hello.set_data_address(data_->address());
+  }
   return hello;
 }
 

@@ -15,6 +15,7 @@
 #include "storage/base/clock.h"
 #include "storage/base/logging.h"
 #include "worker/attempt_observer.h"
+#include "worker/data_plane.h"
 #include "worker/outbox.h"
 #include "worker/task_executor.h"
 #include "worker/task_objects.h"
@@ -38,11 +39,14 @@ class WorkerRuntime {
   // per notable event. The runtime keeps `status` up to date.
   // `make_store` makes the client of the object store dagd names at
   // registration; null: none (tasks whose inputs are there fail).
+  // `data` (not owned, may be null: none) is the data plane: results this
+  // worker holds and inputs held by others (worker/data_plane.h).
   WorkerRuntime(WorkerOptions options, StubFactory connect,
                 const TaskRuntimes* runtimes, Clock* clock,
                 std::function<double()> uniform, LogFn log,
                 WorkerStatus* status, AttemptObserver* observer,
-                TaskObjectStore::Factory make_store = nullptr);
+                TaskObjectStore::Factory make_store = nullptr,
+                DataPlane* data = nullptr);
   ~WorkerRuntime();
   WorkerRuntime(const WorkerRuntime&) = delete;
   WorkerRuntime& operator=(const WorkerRuntime&) = delete;
@@ -82,6 +86,7 @@ class WorkerRuntime {
   const std::function<double()> uniform_;
   const LogFn log_;
   WorkerStatus* const status_;
+  DataPlane* const data_;
   Outbox outbox_;
   TaskObjectStore objects_;
   TaskExecutor executor_;  // after outbox_, which it reports into

@@ -20,13 +20,15 @@ absl::Status FromGrpc(const grpc::Status& status) {
 WorkerSession::WorkerSession(const v1::Register* hello,
                              const WorkerOptions* options,
                              TaskExecutor* executor, Outbox* outbox,
-                             WorkerStatus* status, const LogFn* log)
+                             WorkerStatus* status, const LogFn* log,
+                             DataPlane* data)
     : hello_(hello),
       options_(options),
       executor_(executor),
       outbox_(outbox),
       status_(status),
-      log_(log) {}
+      log_(log),
+      data_(data) {}
 
 WorkerSession::Outcome WorkerSession::Run(
     v1::WorkerService::StubInterface* stub, grpc::ClientContext* context) {
@@ -43,6 +45,9 @@ WorkerSession::Outcome WorkerSession::Run(
   reg->set_store_id(store_id_);
   for (v1::TaskRef& ref : executor_->HeldAttempts()) {
     *reg->add_running() = std::move(ref);
+  }
+  if (data_ != nullptr) {
+    for (std::string& key : data_->HeldKeys()) reg->add_held(std::move(key));
   }
   v1::WorkerBatch kept;
   outbox_->TakeKept(&kept);
@@ -86,6 +91,7 @@ WorkerSession::Outcome WorkerSession::Run(
         hello.register_().running_size(), " tasks and dropping ",
         kept.results_size(), " results of the old one")));
     executor_->CancelAll(CancelReason::kCoordinator);
+    if (data_ != nullptr) data_->ReleaseAll();
   } else {
     if (kept.results_size() > 0) {
       (*log_)(Info(absl::StrCat("sent ", kept.results_size(),
@@ -98,6 +104,10 @@ WorkerSession::Outcome WorkerSession::Run(
     }
   }
   store_id_ = store_id;
+  if (data_ != nullptr) {
+    data_->SetLimits({message.registered().inline_max_bytes(),
+                      message.registered().max_result_bytes()});
+  }
   if (absl::Status s =
           executor_->UseObjectStore(message.registered().object_store());
       !s.ok()) {
@@ -115,6 +125,7 @@ WorkerSession::Outcome WorkerSession::Run(
     if (message.batch().acked_up_to() > 0) {
       outbox_->Ack(message.batch().acked_up_to());
     }
+    if (data_ != nullptr) data_->Release(message.batch().release());
     if (size_t dropped = executor_->Handle(std::move(*message.mutable_batch()));
         dropped > 0) {
       (*log_)(Info(absl::StrCat(
@@ -168,6 +179,7 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
     if (absl::Now() < next_heartbeat) continue;
     v1::WorkerMessage heartbeat;
     heartbeat.mutable_heartbeat()->set_busy_slots(executor_->busy_slots());
+    if (data_ != nullptr) data_->FillHeartbeat(heartbeat.mutable_heartbeat());
     if (!stream->Write(heartbeat)) {
       context->TryCancel();
       return;

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "storage/base/logging.h"
+#include "worker/data_plane.h"
 #include "worker/outbox.h"
 #include "worker/task_executor.h"
 #include "worker/worker_options.h"
@@ -31,10 +32,12 @@ class WorkerSession {
     absl::Status status;  // why the stream ended
   };
 
-  // Nothing is owned; everything must outlive Run.
+  // Nothing is owned; everything must outlive Run. `data` may be null (no
+  // data plane): Register then lists no held results, heartbeats carry no
+  // object-store figures, and releases are ignored.
   WorkerSession(const v1::Register* hello, const WorkerOptions* options,
                 TaskExecutor* executor, Outbox* outbox, WorkerStatus* status,
-                const LogFn* log);
+                const LogFn* log, DataPlane* data = nullptr);
 
   // Runs one stream to its end on the calling thread. `context` may be
   // cancelled from another thread (TryCancel) to end it early. `status` is
@@ -55,6 +58,7 @@ class WorkerSession {
   Outbox* const outbox_;
   WorkerStatus* const status_;
   const LogFn* const log_;
+  DataPlane* const data_;
   // The store of the coordinator last registered with (Registered.store_id):
   // the attempts and results kept belong to it.
   std::string store_id_;

@@ -45,6 +45,8 @@ class FakeCoordinator final : public v1::WorkerService::Service {
       reply.mutable_registered()->set_worker_id(absl::StrCat("w-", connection));
       reply.mutable_registered()->set_heartbeat_interval_ms(
           heartbeat_interval_ms_);
+      reply.mutable_registered()->set_inline_max_bytes(inline_max_bytes_);
+      reply.mutable_registered()->set_max_result_bytes(max_result_bytes_);
       stream->Write(reply);
       context_ = context;
       stream_ = stream;
@@ -107,6 +109,14 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     heartbeat_interval_ms_ = absl::ToInt64Milliseconds(interval);
   }
 
+  // What Registered says of outputs (dagd's --inline_max_bytes and
+  // --max_result_bytes); 0 and 0 by default, as an older dagd.
+  void SetResultLimits(uint64_t inline_max_bytes, uint64_t max_result_bytes) {
+    absl::MutexLock lock(&mu_);
+    inline_max_bytes_ = inline_max_bytes;
+    max_result_bytes_ = max_result_bytes;
+  }
+
   void SetAccepting(bool accepting) {
     absl::MutexLock lock(&mu_);
     accepting_ = accepting;
@@ -127,6 +137,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::vector<std::pair<v1::TaskResult, int>> results_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
   int heartbeats_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::Heartbeat last_heartbeat_ ABSL_GUARDED_BY(mu_);
   int refused_ ABSL_GUARDED_BY(mu_) = 0;
   // Streams the worker ended by half-closing them.
   int half_closed_ ABSL_GUARDED_BY(mu_) = 0;
@@ -136,7 +147,10 @@ class FakeCoordinator final : public v1::WorkerService::Service {
  private:
   void Record(const v1::WorkerMessage& message, int connection) {
     absl::MutexLock lock(&mu_);
-    if (message.has_heartbeat()) ++heartbeats_;
+    if (message.has_heartbeat()) {
+      ++heartbeats_;
+      last_heartbeat_ = message.heartbeat();
+    }
     for (const auto& started : message.batch().started()) {
       started_.push_back(started);
     }
@@ -157,6 +171,8 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   bool acking_ ABSL_GUARDED_BY(mu_) = true;
   bool lazy_acks_ ABSL_GUARDED_BY(mu_) = false;
   int64_t heartbeat_interval_ms_ ABSL_GUARDED_BY(mu_) = 20;
+  uint64_t inline_max_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t max_result_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // The last result read and not yet acknowledged; 0: none.
   uint64_t unacked_up_to_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -277,6 +279,198 @@ TEST(WorkerMainTest, ServesStatusAndDrainsOnSigterm) {
         << line;
   }
   server->Shutdown(absl::ToChronoTime(absl::Now()));
+}
+
+TEST(WorkerMainTest, HelpListsTheDataPlaneFlags) {
+  WorkerRun run = RunWorker({"--help"});
+  std::string text = run.out + run.err;
+  for (const char* flag :
+       {"--data_listen", "--data_advertise", "--object_memory", "--spill_dir",
+        "--max_concurrent_sends"}) {
+    EXPECT_THAT(text, HasSubstr(flag));
+  }
+}
+
+TEST(WorkerMainTest, BadObjectMemoryExitsTwo) {
+  WorkerRun run = RunWorker({"--object_memory=lots"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--object_memory: 'lots' is not a size"));
+}
+
+TEST(WorkerMainTest, BadMaxConcurrentSendsExitsTwo) {
+  WorkerRun run = RunWorker({"--max_concurrent_sends=0"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--max_concurrent_sends must be at least 1"));
+}
+
+TEST(WorkerMainTest, ADataListenItCannotUseExitsOne) {
+  WorkerRun run = RunWorker({"--data_listen=not-an-address"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("--data_listen"));
+  EXPECT_THAT(run.err, HasSubstr("not-an-address"));
+}
+
+TEST(WorkerMainTest, AMissingSpillDirExitsOne) {
+  WorkerRun run = RunWorker({"--spill_dir=/nonexistent/spill"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("--spill_dir"));
+  EXPECT_THAT(run.err, HasSubstr("/nonexistent/spill"));
+}
+
+// A FakeCoordinator serving on a loopback port of its own.
+struct CoordinatorServer {
+  CoordinatorServer() {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&fake);
+    server = builder.BuildAndStart();
+    address = absl::StrCat("127.0.0.1:", port);
+  }
+  ~CoordinatorServer() { server->Shutdown(absl::ToChronoTime(absl::Now())); }
+
+  // The results reported so far, once there are `n`.
+  std::vector<v1::TaskResult> WaitForResults(size_t n) {
+    EXPECT_TRUE(fake.WaitUntil([&] { return fake.results_.size() >= n; }));
+    absl::MutexLock lock(&fake.mu_);
+    std::vector<v1::TaskResult> results;
+    for (const auto& [result, connection] : fake.results_) {
+      results.push_back(result);
+    }
+    std::sort(results.begin(), results.end(), [](const auto& a, const auto& b) {
+      return a.task().task_index() < b.task().task_index();
+    });
+    return results;
+  }
+
+  FakeCoordinator fake;
+  std::unique_ptr<grpc::Server> server;
+  std::string address;
+};
+
+std::vector<std::string> FilesUnder(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) files.push_back(entry.path().string());
+  }
+  return files;
+}
+
+// Two dagd-worker processes, each with a fake dagd of its own that says
+// what a data-plane dagd says: outputs over 1 KiB stay on the producer,
+// spilled beyond its --object_memory of 64 KiB; the consumer, given their
+// references as inputs, fetches them from the producer's --data_listen;
+// dagd's release frees them; the spill directory goes with the process.
+TEST(WorkerMainTest, HeldOutputsMoveFromWorkerToWorker) {
+  CoordinatorServer producer_dagd;
+  CoordinatorServer consumer_dagd;
+  producer_dagd.fake.SetResultLimits(1024, 0);
+  auto spill_parent = TempDir::Create("dagd-worker-spill-test-");
+  ASSERT_TRUE(spill_parent.ok()) << spill_parent.status();
+  WorkerProcess producer;
+  WorkerProcess consumer;
+  ASSERT_TRUE(
+      producer.Start({absl::StrCat("--coordinator=", producer_dagd.address),
+                      "--slots=2", "--object_memory=64K",
+                      absl::StrCat("--spill_dir=", (*spill_parent)->path()),
+                      "--drain_timeout=30s"}));
+  ASSERT_TRUE(consumer.Start(
+      {absl::StrCat("--coordinator=", consumer_dagd.address), "--slots=2"}));
+  ASSERT_TRUE(producer.WaitForLine("registered as worker").has_value());
+  ASSERT_TRUE(consumer.WaitForLine("registered as worker").has_value());
+  std::string producer_address;
+  {
+    absl::MutexLock lock(&producer_dagd.fake.mu_);
+    producer_address = producer_dagd.fake.registers_[0].data_address();
+    EXPECT_FALSE(producer_dagd.fake.registers_[0].instance().empty());
+  }
+  ASSERT_FALSE(producer_address.empty());
+
+  const std::vector<std::string> values = {std::string(100'000, 'x'),
+                                           std::string(100'000, 'y')};
+  v1::CoordinatorBatch produce;
+  for (uint32_t i = 0; i < values.size(); ++i) {
+    *produce.add_assignments() =
+        Assign(i, "const", absl::StrCat(R"({"value": ")", values[i], R"("})"));
+  }
+  ASSERT_TRUE(producer_dagd.fake.Send(produce));
+  std::vector<v1::TaskResult> produced = producer_dagd.WaitForResults(2);
+  ASSERT_EQ(produced.size(), 2u);
+  for (const v1::TaskResult& result : produced) {
+    ASSERT_TRUE(result.ok()) << result.error();
+    EXPECT_FALSE(result.has_output());
+    EXPECT_EQ(result.output_ref().size(), 100'002u);  // JSON strings
+    EXPECT_EQ(result.output_ref().holder().address(), producer_address);
+  }
+  // Each over the whole memory budget: both in spill files.
+  EXPECT_EQ(FilesUnder((*spill_parent)->path()).size(), 2u);
+
+  v1::CoordinatorBatch consume;
+  for (uint32_t i = 0; i < values.size(); ++i) {
+    v1::Assignment identity = Assign(i, "identity", "null");
+    identity.add_inputs();
+    (*identity.mutable_input_refs())[0] = produced[i].output_ref();
+    *consume.add_assignments() = std::move(identity);
+  }
+  ASSERT_TRUE(consumer_dagd.fake.Send(consume));
+  std::vector<v1::TaskResult> consumed = consumer_dagd.WaitForResults(2);
+  ASSERT_EQ(consumed.size(), 2u);
+  for (uint32_t i = 0; i < values.size(); ++i) {
+    ASSERT_TRUE(consumed[i].ok()) << consumed[i].error();
+    EXPECT_TRUE(consumed[i].output().data() ==
+                absl::StrCat("\"", values[i], "\""))
+        << "task " << i;
+  }
+  FakeCoordinator& p = producer_dagd.fake;
+  ASSERT_TRUE(p.WaitUntil([&] {
+    return p.last_heartbeat_.sent_bytes() == 200'004 &&
+           p.last_heartbeat_.spilled_bytes() == 200'004 &&
+           p.last_heartbeat_.held_bytes() == 200'004;
+  }));
+  FakeCoordinator& c = consumer_dagd.fake;
+  ASSERT_TRUE(c.WaitUntil([&] {
+    return c.last_heartbeat_.fetched_bytes() == 200'004 &&
+           c.last_heartbeat_.transfer_seconds() > 0;
+  }));
+
+  v1::CoordinatorBatch release;
+  for (const v1::TaskResult& result : produced) {
+    release.add_release(result.output_ref().key());
+  }
+  ASSERT_TRUE(p.Send(release));
+  ASSERT_TRUE(p.WaitUntil([&] {
+    return p.last_heartbeat_.held_bytes() == 0 &&
+           p.last_heartbeat_.spilled_bytes() == 0;
+  }));
+  EXPECT_TRUE(FilesUnder((*spill_parent)->path()).empty());
+
+  producer.Signal(SIGTERM);
+  EXPECT_EQ(producer.WaitForExit(), 0);
+  EXPECT_TRUE(std::filesystem::is_empty((*spill_parent)->path()))
+      << "the private spill directory is removed at exit";
+}
+
+TEST(WorkerMainTest, WithoutADataListenItHoldsNothing) {
+  CoordinatorServer dagd;
+  dagd.fake.SetResultLimits(16, 0);
+  WorkerProcess worker;
+  ASSERT_TRUE(worker.Start(
+      {absl::StrCat("--coordinator=", dagd.address), "--data_listen="}));
+  ASSERT_TRUE(worker.WaitForLine("registered as worker").has_value());
+  {
+    absl::MutexLock lock(&dagd.fake.mu_);
+    EXPECT_EQ(dagd.fake.registers_[0].data_address(), "");
+  }
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() =
+      Assign(0, "const",
+             absl::StrCat(R"({"value": ")", std::string(100, 'v'), R"("})"));
+  ASSERT_TRUE(dagd.fake.Send(batch));
+  std::vector<v1::TaskResult> results = dagd.WaitForResults(1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].output().data().size(), 102u);  // inline
+  EXPECT_FALSE(results[0].has_output_ref());
 }
 
 }  // namespace

@@ -48,5 +48,35 @@ TEST(DefaultWorkerNameTest, IsHostColonPid) {
               testing::EndsWith(absl::StrCat(":", getpid())));
 }
 
+TEST(ParseByteSizeTest, TakesBytesAndBinaryUnits) {
+  EXPECT_EQ(ParseByteSize("123").value_or(0), 123u);
+  EXPECT_EQ(ParseByteSize("64K").value_or(0), 64u << 10);
+  EXPECT_EQ(ParseByteSize("512M").value_or(0), 512u << 20);
+  EXPECT_EQ(ParseByteSize("512MiB").value_or(0), 512u << 20);
+  EXPECT_EQ(ParseByteSize("4g").value_or(0), uint64_t{4} << 30);
+  EXPECT_EQ(ParseByteSize(" 2T ").value_or(0), uint64_t{2} << 40);
+  EXPECT_EQ(ParseByteSize("0").value_or(1), 0u);
+}
+
+TEST(ParseByteSizeTest, RejectsWhatIsNotASize) {
+  EXPECT_THAT(std::string(ParseByteSize("").status().message()),
+              HasSubstr("not a size"));
+  EXPECT_THAT(std::string(ParseByteSize("-1").status().message()),
+              HasSubstr("not a size"));
+  EXPECT_THAT(std::string(ParseByteSize("4GB").status().message()),
+              HasSubstr("unknown unit"));
+  EXPECT_THAT(std::string(ParseByteSize("4X").status().message()),
+              HasSubstr("unknown unit"));
+  EXPECT_THAT(std::string(ParseByteSize("99999999999T").status().message()),
+              HasSubstr("too large"));
+}
+
+TEST(DefaultObjectMemoryTest, IsAShareOfThisMachinesMemory) {
+  const uint64_t memory =
+      static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  EXPECT_GT(DefaultObjectMemory(), 0u);
+  EXPECT_LE(DefaultObjectMemory(), memory / 4);
+}
+
 }  // namespace
 }  // namespace dagd

@@ -14,9 +14,12 @@
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
 #include "tests/worker/fake_coordinator.h"
+#include "tests/worker/fake_spill_files.h"
 #include "tests/worker/fakes.h"
 #include "tests/worker/test_runtimes.h"
 #include "worker/builtins.h"
+#include "worker/data_plane.h"
+#include "worker/data_service.h"
 #include "worker/json_util.h"
 #include "worker/worker_metrics.h"
 #include "worker/worker_status.h"
@@ -49,6 +52,11 @@ class WorkerRuntimeTest : public testing::Test {
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                    grpc::InsecureChannelCredentials());
 
+    auto data_service = DataService::Start({}, &holder_);
+    ASSERT_TRUE(data_service.ok()) << data_service.status();
+    data_service_ = *std::move(data_service);
+    plane_ = std::make_unique<DataPlane>(
+        "instance-1", &holder_, data_service_.get(), &data_client_, &clock_);
     WorkerOptions options;
     options.name = "test-worker";
     options.slots = 2;
@@ -67,7 +75,7 @@ class WorkerRuntimeTest : public testing::Test {
           absl::MutexLock lock(&log_mu_);
           log_.push_back(entry.message);
         },
-        &status_, &metrics_);
+        &status_, &metrics_, /*make_store=*/nullptr, plane_.get());
     run_thread_ = std::thread([this] {
       runtime_->Run();
       run_returned_.Notify();
@@ -79,6 +87,7 @@ class WorkerRuntimeTest : public testing::Test {
     if (runtime_ != nullptr) runtime_->Shutdown();
     if (run_thread_.joinable()) run_thread_.join();
     runtime_.reset();
+    data_service_.reset();
     if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now()));
   }
 
@@ -114,6 +123,10 @@ class WorkerRuntimeTest : public testing::Test {
   WorkerMetrics metrics_{2, {}};
   FakeClock clock_;
   FakeCoordinator coordinator_;
+  ObjectHolder holder_{64 << 20, std::make_unique<FakeSpillFiles>()};
+  std::unique_ptr<DataService> data_service_;
+  DataClient data_client_;
+  std::unique_ptr<DataPlane> plane_;
   absl::Notification release_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -254,9 +267,17 @@ TEST_F(WorkerRuntimeTest, MetricsAndStatusFollowTheWorker) {
               HasSubstr(R"(dagd_worker_task_seconds_count{fn="const"} 1)"));
 
   // A lost stream: disconnected, then one reconnect.
+  absl::Notification reconnected;  // the worker read its second Registered
+  status_.AddListener([&reconnected](const WorkerState& state) {
+    if (state.registered && state.reconnects == 1 &&
+        !reconnected.HasBeenNotified()) {
+      reconnected.Notify();
+    }
+  });
   c.Drop();
   ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
   ASSERT_TRUE(c.WaitUntil([&] { return c.heartbeats_ > 0; }));
+  ASSERT_TRUE(reconnected.WaitForNotificationWithTimeout(kWait));
   EXPECT_THAT(MetricsText(), HasSubstr("dagd_worker_reconnects_total 1"));
   EXPECT_EQ(status_.state().reconnects, 1);
 }
@@ -339,6 +360,93 @@ TEST_F(WorkerRuntimeTest, DrainWhileDisconnectedStopsAtOnce) {
   runtime_->Drain();
   ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
   EXPECT_THAT(Log(), Contains(HasSubstr("draining while not connected")));
+}
+
+// With dagd's limits in Registered: outputs over 16 bytes are held by the
+// worker, and those over 1000 bytes fail.
+class WorkerRuntimeDataTest : public WorkerRuntimeTest {
+ protected:
+  WorkerRuntimeDataTest() { coordinator_.SetResultLimits(16, 1000); }
+
+  // The result of attempt 1 of task `index`, once reported.
+  v1::TaskResult ResultOf(uint32_t index) {
+    FakeCoordinator& c = coordinator_;
+    v1::TaskResult found;
+    EXPECT_TRUE(c.WaitUntil([&] {
+      for (const auto& [result, connection] : c.results_) {
+        if (result.task().task_index() == index) {
+          found = result;
+          return true;
+        }
+      }
+      return false;
+    }));
+    return found;
+  }
+};
+
+TEST_F(WorkerRuntimeDataTest, RegisterNamesWhereItServesWhatItHolds) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  absl::MutexLock lock(&c.mu_);
+  EXPECT_EQ(c.registers_[0].data_address(), data_service_->address());
+  EXPECT_EQ(c.registers_[0].instance(), "instance-1");
+  EXPECT_TRUE(c.registers_[0].held().empty());
+}
+
+TEST_F(WorkerRuntimeDataTest, ALargeOutputIsHeldUntilDagdReleasesIt) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  const std::string value(100, 'v');
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() =
+      Assign(5, "const", absl::StrCat(R"({"value": ")", value, R"("})"));
+  ASSERT_TRUE(c.Send(batch));
+  v1::TaskResult result = ResultOf(5);
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_FALSE(result.has_output());
+  EXPECT_EQ(result.output_ref().key(), "results/job/5/1");
+  EXPECT_EQ(result.output_ref().size(), 102u);  // a JSON string
+  EXPECT_EQ(result.output_ref().holder().instance(), "instance-1");
+  EXPECT_EQ(result.output_ref().holder().address(), data_service_->address());
+  auto fetched = data_client_.Fetch(result.output_ref());
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->data, absl::StrCat("\"", value, "\""));
+  // Heartbeats say what it holds and sent.
+  ASSERT_TRUE(c.WaitUntil([&] {
+    return c.last_heartbeat_.held_bytes() == 102 &&
+           c.last_heartbeat_.sent_bytes() == 102;
+  }));
+
+  // A new stream lists it; dagd's release frees it.
+  c.Drop();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
+  {
+    absl::MutexLock lock(&c.mu_);
+    EXPECT_THAT(c.registers_[1].held(),
+                testing::ElementsAre("results/job/5/1"));
+  }
+  v1::CoordinatorBatch release;
+  release.add_release("results/job/5/1");
+  ASSERT_TRUE(c.Send(release));
+  ASSERT_TRUE(c.WaitUntil([&] { return c.last_heartbeat_.held_bytes() == 0; }));
+  EXPECT_TRUE(holder_.Keys().empty());
+}
+
+TEST_F(WorkerRuntimeDataTest, AnOutputOverTheResultLimitFailsForGood) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() =
+      Assign(6, "const",
+             absl::StrCat(R"({"value": ")", std::string(2000, 'v'), R"("})"));
+  ASSERT_TRUE(c.Send(batch));
+  v1::TaskResult result = ResultOf(6);
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("2002 bytes"));
+  EXPECT_THAT(result.error(), HasSubstr("--max_result_bytes"));
+  EXPECT_TRUE(holder_.Keys().empty());
 }
 
 }  // namespace

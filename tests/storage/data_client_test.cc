@@ -1,0 +1,277 @@
+// The DataService client against a fake holder on a loopback port: what it
+// checks (size, CRC-32C), how it names failures, its retries when the
+// holder is busy.
+#include "storage/data_client.h"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "storage/crc32c.h"
+#include "tests/testutil/fake_clock.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Serves `objects` in chunks of `chunk` bytes; answers RESOURCE_EXHAUSTED
+// to the first `busy` calls; can stop mid-stream until released.
+class FakeHolder final : public v1::DataService::Service {
+ public:
+  grpc::Status Fetch(grpc::ServerContext*, const v1::FetchRequest* request,
+                     grpc::ServerWriter<v1::FetchChunk>* writer) override {
+    ++calls;
+    if (busy > 0) {
+      --busy;
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "busy");
+    }
+    auto it = objects.find(request->key());
+    if (it == objects.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "not held here");
+    }
+    const std::string& data = it->second;
+    if (request->offset() > data.size()) {
+      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "past the end");
+    }
+    uint64_t end = data.size();
+    if (request->length() > 0) {
+      end = std::min<uint64_t>(end, request->offset() + request->length());
+    }
+    uint64_t at = request->offset();
+    do {
+      v1::FetchChunk chunk;
+      if (at == request->offset()) {
+        chunk.set_size(reported_size.value_or(data.size()));
+        chunk.set_content_type("application/octet-stream");
+      }
+      const uint64_t n = std::min<uint64_t>(chunk_bytes, end - at);
+      chunk.set_data(data.substr(at, n));
+      at += n;
+      if (!writer->Write(chunk)) break;
+      if (stall_after_first) {
+        stalled.Notify();
+        release.WaitForNotification();
+        return grpc::Status(grpc::StatusCode::CANCELLED, "released");
+      }
+    } while (at < end);
+    return grpc::Status::OK;
+  }
+
+  std::map<std::string, std::string> objects;
+  std::optional<uint64_t> reported_size;
+  uint64_t chunk_bytes = 4;
+  std::atomic<int> busy{0};
+  std::atomic<int> calls{0};
+  // After the first chunk: says so, then waits for `release`.
+  bool stall_after_first = false;
+  absl::Notification stalled;
+  absl::Notification release;
+};
+
+class DataClientTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&holder_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    address_ = absl::StrCat("127.0.0.1:", port);
+  }
+  void TearDown() override {
+    if (!holder_.release.HasBeenNotified()) holder_.release.Notify();
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  }
+
+  // A DataClient whose waits advance the fake clock instead of sleeping.
+  std::unique_ptr<DataClient> MakeClient(absl::Duration busy_deadline) {
+    DataClientOptions options;
+    options.busy_deadline = busy_deadline;
+    options.clock = &clock_;
+    options.sleep = [this](absl::Duration d) {
+      slept_ += d;
+      clock_.Advance(d);
+    };
+    options.uniform = [] { return 0.5; };
+    return std::make_unique<DataClient>(options);
+  }
+
+  v1::ObjectRef Ref(const std::string& key, const std::string& data) {
+    v1::ObjectRef ref;
+    ref.set_key(key);
+    ref.set_size(data.size());
+    ref.set_crc32c(crc32c::Value(data));
+    ref.set_content_type("text/plain");
+    ref.mutable_holder()->set_instance("i-1");
+    ref.mutable_holder()->set_address(address_);
+    return ref;
+  }
+
+  FakeHolder holder_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  FakeClock clock_;
+  absl::Duration slept_;
+};
+
+TEST_F(DataClientTest, FetchesAWholeObjectInChunks) {
+  holder_.objects["k"] = "0123456789abcdef!";
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object =
+      client->Fetch(Ref("k", "0123456789abcdef!"));
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(object->data, "0123456789abcdef!");
+  EXPECT_EQ(object->content_type, "text/plain");
+}
+
+TEST_F(DataClientTest, AnEmptyObjectIsFetched) {
+  holder_.objects["k"] = "";
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object = client->Fetch(Ref("k", ""));
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(object->data, "");
+}
+
+TEST_F(DataClientTest, FetchesARange) {
+  holder_.objects["k"] = "0123456789";
+  auto client = MakeClient(absl::Minutes(1));
+  v1::ObjectRef ref = Ref("k", "0123456789");
+  EXPECT_EQ(client->FetchRange(ref, 3, 5).value_or("?"), "34567");
+  EXPECT_EQ(client->FetchRange(ref, 8, 100).value_or("?"), "89");
+  EXPECT_EQ(client->FetchRange(ref, 11, 1).status().code(),
+            absl::StatusCode::kOutOfRange);
+}
+
+TEST_F(DataClientTest, BytesThatDoNotMatchTheCrcAreDataLoss) {
+  holder_.objects["k"] = "0123456789";
+  auto client = MakeClient(absl::Minutes(1));
+  v1::ObjectRef ref = Ref("k", "0123456780");  // same size, other bytes
+  absl::StatusOr<StoredObject> object = client->Fetch(ref);
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(object.status().message(), HasSubstr("'k'"));
+  EXPECT_THAT(object.status().message(), HasSubstr(address_));
+  EXPECT_THAT(object.status().message(), HasSubstr("CRC-32C"));
+}
+
+TEST_F(DataClientTest, AnotherSizeAtTheHolderIsDataLoss) {
+  holder_.objects["k"] = "0123456789";
+  holder_.reported_size = 12;
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<std::string> range =
+      client->FetchRange(Ref("k", "0123456789"), 0, 4);
+  EXPECT_EQ(range.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(range.status().message(), HasSubstr("12 bytes"));
+}
+
+TEST_F(DataClientTest, AShortObjectIsDataLoss) {
+  holder_.objects["k"] = "01234";
+  holder_.reported_size = 10;
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object = client->Fetch(Ref("k", "0123456789"));
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(object.status().message(), HasSubstr("read 5 bytes"));
+}
+
+TEST_F(DataClientTest, AMissingObjectIsNotFoundNamingKeyAndHolder) {
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object = client->Fetch(Ref("gone", "x"));
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(object.status().message(),
+              HasSubstr(absl::StrCat("'gone' from the holder at ", address_)));
+}
+
+TEST_F(DataClientTest, AnUnreachableHolderIsUnavailable) {
+  auto client = MakeClient(absl::Minutes(1));
+  v1::ObjectRef ref = Ref("k", "x");
+  server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  server_->Wait();
+  absl::StatusOr<StoredObject> object = client->Fetch(ref);
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(object.status().message(), HasSubstr(address_));
+}
+
+TEST_F(DataClientTest, ARefWithoutAnAddressIsRefused) {
+  auto client = MakeClient(absl::Minutes(1));
+  v1::ObjectRef ref = Ref("k", "x");
+  ref.clear_holder();
+  EXPECT_EQ(client->Fetch(ref).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DataClientTest, ABusyHolderIsAskedAgainWithBackoff) {
+  holder_.objects["k"] = "0123456789";
+  holder_.busy = 3;
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object = client->Fetch(Ref("k", "0123456789"));
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(holder_.calls, 4);
+  // 10 ms, 20 ms, 40 ms steps, each scaled by 0.75 (uniform 0.5).
+  EXPECT_EQ(slept_, absl::Microseconds(7500 + 15000 + 30000));
+}
+
+TEST_F(DataClientTest, AHolderBusyPastTheDeadlineIsResourceExhausted) {
+  holder_.objects["k"] = "0123456789";
+  holder_.busy = 1000;
+  auto client = MakeClient(absl::Seconds(5));
+  absl::StatusOr<StoredObject> object = client->Fetch(Ref("k", "0123456789"));
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(object.status().message(), HasSubstr("stayed busy for 5s"));
+  EXPECT_THAT(object.status().message(), HasSubstr("'k'"));
+  EXPECT_LE(slept_, absl::Seconds(5));
+  EXPECT_GE(slept_, absl::Seconds(4));
+}
+
+TEST_F(DataClientTest, ASinkErrorEndsTheRead) {
+  holder_.objects["k"] = "0123456789";
+  auto client = MakeClient(absl::Minutes(1));
+  int chunks = 0;
+  absl::Status read =
+      client->Read(Ref("k", "0123456789"), 0, 0, [&](absl::string_view) {
+        ++chunks;
+        return absl::InternalError("disk full");
+      });
+  EXPECT_EQ(read.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(chunks, 1);
+}
+
+TEST_F(DataClientTest, CancelEndsAReadInFlight) {
+  holder_.objects["k"] = "0123456789";
+  holder_.stall_after_first = true;
+  auto client = MakeClient(absl::Minutes(1));
+  ReadCancel cancel;
+  std::thread canceller([&] {
+    holder_.stalled.WaitForNotification();
+    cancel.Cancel();
+  });
+  absl::StatusOr<StoredObject> object =
+      client->Fetch(Ref("k", "0123456789"), &cancel);
+  canceller.join();
+  holder_.release.Notify();
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kCancelled);
+  // Cancelled before it starts: no call at all.
+  const int calls = holder_.calls;
+  EXPECT_EQ(client->Fetch(Ref("k", "0123456789"), &cancel).status().code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_EQ(holder_.calls, calls);
+}
+
+TEST_F(DataClientTest, ReadsOfOneHolderShareAChannel) {
+  auto client = MakeClient(absl::Minutes(1));
+  EXPECT_EQ(client->ChannelTo(address_), client->ChannelTo(address_));
+  EXPECT_NE(client->ChannelTo(address_), client->ChannelTo("127.0.0.1:1"));
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,364 @@
+// A worker's tasks and the data plane, with real DataServices on
+// 127.0.0.1 (this worker's and another's): outputs over dagd's inline limit
+// held here and reported by reference, inputs held here read in place and
+// those held elsewhere fetched, dagd's --max_result_bytes, and what a
+// failed fetch says.
+#include "worker/data_plane.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/crc32c.h"
+#include "tests/testutil/fake_object_store.h"
+#include "tests/worker/fake_spill_files.h"
+#include "tests/worker/fakes.h"
+#include "tests/worker/test_runtimes.h"
+#include "worker/builtins.h"
+#include "worker/json_util.h"
+#include "worker/task_runner.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A worker's object holder and its DataService.
+struct Peer {
+  explicit Peer(uint64_t memory = 64 << 20) {
+    auto spill = std::make_unique<FakeSpillFiles>();
+    files = spill.get();
+    holder = std::make_unique<ObjectHolder>(memory, std::move(spill));
+    auto started = DataService::Start({}, holder.get());
+    EXPECT_TRUE(started.ok()) << started.status();
+    service = *std::move(started);
+  }
+  ~Peer() {
+    files->OpenReads();
+    service.reset();
+  }
+
+  // Holds `data` under `key` and returns its reference, as held by
+  // `instance`.
+  v1::ObjectRef Hold(const std::string& instance, const std::string& key,
+                     const std::string& data) {
+    auto held = holder->Put(key, data, "application/json");
+    EXPECT_TRUE(held.ok()) << held.status();
+    v1::ObjectRef ref;
+    ref.set_key(key);
+    ref.set_size(data.size());
+    ref.set_crc32c(crc32c::Value(data));
+    ref.set_content_type("application/json");
+    ref.mutable_holder()->set_instance(instance);
+    ref.mutable_holder()->set_address(service->address());
+    return ref;
+  }
+
+  FakeSpillFiles* files;
+  std::unique_ptr<ObjectHolder> holder;
+  std::unique_ptr<DataService> service;
+};
+
+class DataPlaneTest : public testing::Test {
+ protected:
+  DataPlaneTest()
+      : objects_([this](const v1::ObjectStoreConfig&) {
+          return absl::StatusOr<std::unique_ptr<ObjectStore>>(
+              std::make_unique<SharedStore>(&store_));
+        }),
+        plane_("self", self_.holder.get(), self_.service.get(), &client_,
+               &clock_),
+        runner_(&runtimes_, &clock_, &timers_, &reporter_, nullptr, &objects_,
+                &plane_) {
+    EXPECT_TRUE(RegisterBuiltins(&registry_).ok());
+    // Outputs `bytes` bytes of 'x', as JSON would not.
+    EXPECT_TRUE(
+        registry_
+            .Register("bytes",
+                      [](TaskContext& context) -> absl::StatusOr<Payload> {
+                        const int64_t n =
+                            static_cast<int64_t>(context.args()
+                                                     .struct_value()
+                                                     .fields()
+                                                     .at("n")
+                                                     .number_value());
+                        return Payload{std::string(n, 'x'),
+                                       "application/octet-stream"};
+                      })
+            .ok());
+    // Joins its inputs with '|'.
+    EXPECT_TRUE(
+        registry_
+            .Register("join",
+                      [](TaskContext& context) -> absl::StatusOr<Payload> {
+                        std::string out;
+                        for (const Payload& input : context.inputs()) {
+                          if (!out.empty()) out += "|";
+                          out += input.data;
+                        }
+                        return Payload{out, "text/plain"};
+                      })
+            .ok());
+    plane_.SetLimits({/*inline_max_bytes=*/16, /*max_result_bytes=*/0});
+  }
+
+  // Hands the test's FakeObjectStore to the worker without giving it away.
+  class SharedStore : public ObjectStore {
+   public:
+    explicit SharedStore(FakeObjectStore* store) : store_(store) {}
+    absl::Status Put(absl::string_view key, absl::string_view data,
+                     absl::string_view type) override {
+      return store_->Put(key, data, type);
+    }
+    absl::StatusOr<StoredObject> Get(absl::string_view key) override {
+      return store_->Get(key);
+    }
+    absl::Status Delete(absl::string_view key) override {
+      return store_->Delete(key);
+    }
+    std::string Describe() const override { return store_->Describe(); }
+
+   private:
+    FakeObjectStore* store_;
+  };
+
+  static v1::Assignment Assign(const std::string& fn, const std::string& args,
+                               int inputs = 0) {
+    v1::Assignment a;
+    a.mutable_task()->set_job_id("j7");
+    a.mutable_task()->set_task_index(3);
+    a.mutable_task()->set_attempt(2);
+    a.set_task_id("t3");
+    a.set_fn(fn);
+    *a.mutable_args() = *ParseJson(args);
+    for (int i = 0; i < inputs; ++i) a.add_inputs();
+    return a;
+  }
+
+  v1::TaskResult Run(const v1::Assignment& a,
+                     std::shared_ptr<CancellationToken> token = nullptr) {
+    if (token == nullptr) token = std::make_shared<CancellationToken>();
+    returned_ = runner_.Run(a, token);
+    auto results = reporter_.results();
+    EXPECT_FALSE(results.empty());
+    return results.empty() ? v1::TaskResult() : results.back();
+  }
+
+  Peer self_;
+  Peer other_;
+  DataClient client_;
+  FakeObjectStore store_;
+  TaskObjectStore objects_;
+  FakeClock clock_;
+  DataPlane plane_;
+  FunctionRegistry registry_;
+  TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
+  TimerQueue timers_;
+  RecordingReporter reporter_;
+  TaskRunner runner_;
+  v1::TaskResult returned_;
+};
+
+TEST_F(DataPlaneTest, AnOutputOverTheInlineLimitIsHeldAndReportedByReference) {
+  v1::TaskResult result = Run(Assign("bytes", R"({"n": 17})"));
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_FALSE(result.has_output());
+  const v1::ObjectRef& ref = result.output_ref();
+  EXPECT_EQ(ref.key(), "results/j7/3/2");
+  EXPECT_EQ(ref.bucket(), "");
+  EXPECT_EQ(ref.size(), 17u);
+  EXPECT_EQ(ref.crc32c(), crc32c::Value(std::string(17, 'x')));
+  EXPECT_EQ(ref.content_type(), "application/octet-stream");
+  EXPECT_EQ(ref.holder().instance(), "self");
+  EXPECT_EQ(ref.holder().address(), self_.service->address());
+  auto held = self_.holder->Get("results/j7/3/2");
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(*held->data, std::string(17, 'x'));
+  // What Run returns keeps the output, for a follower granted ahead.
+  EXPECT_EQ(returned_.output().data(), std::string(17, 'x'));
+  // A peer reads it with the reference alone.
+  auto fetched = client_.Fetch(ref);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->data, std::string(17, 'x'));
+}
+
+TEST_F(DataPlaneTest, AnOutputWithinTheInlineLimitTravelsInline) {
+  v1::TaskResult result = Run(Assign("bytes", R"({"n": 16})"));
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output().data(), std::string(16, 'x'));
+  EXPECT_FALSE(result.has_output_ref());
+  EXPECT_TRUE(self_.holder->Keys().empty());
+}
+
+TEST_F(DataPlaneTest, AnOlderDagdWithoutALimitGetsEveryOutputInline) {
+  plane_.SetLimits({0, 0});
+  v1::TaskResult result = Run(Assign("bytes", R"({"n": 100000})"));
+  EXPECT_EQ(result.output().data().size(), 100000u);
+  EXPECT_TRUE(self_.holder->Keys().empty());
+}
+
+TEST_F(DataPlaneTest, WithAnObjectStoreTheOutputGoesThereNotToTheHolder) {
+  v1::ObjectStoreConfig config;
+  config.set_bucket("bucket");
+  config.set_inline_max_bytes(16);
+  ASSERT_TRUE(objects_.Configure(config).ok());
+  v1::TaskResult result = Run(Assign("bytes", R"({"n": 17})"));
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output_ref().bucket(), "bucket");
+  EXPECT_FALSE(result.output_ref().has_holder());
+  EXPECT_TRUE(store_.Get("results/j7/3/2").ok());
+  EXPECT_TRUE(self_.holder->Keys().empty());
+}
+
+TEST_F(DataPlaneTest, AWorkerWithoutADataServiceSendsLargeOutputsInline) {
+  DataPlane fetch_only("self", nullptr, nullptr, &client_, &clock_);
+  fetch_only.SetLimits({16, 0});
+  TaskRunner runner(&runtimes_, &clock_, &timers_, &reporter_, nullptr,
+                    &objects_, &fetch_only);
+  runner.Run(Assign("bytes", R"({"n": 17})"),
+             std::make_shared<CancellationToken>());
+  v1::TaskResult result = reporter_.results().back();
+  EXPECT_EQ(result.output().data(), std::string(17, 'x'));
+  EXPECT_EQ(fetch_only.address(), "");
+}
+
+TEST_F(DataPlaneTest, AnOutputOverMaxResultBytesFailsForGoodAndIsDropped) {
+  plane_.SetLimits({16, 1000});
+  v1::TaskResult result = Run(Assign("bytes", R"({"n": 1001})"));
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("1001 bytes"));
+  EXPECT_THAT(result.error(), HasSubstr("1000 bytes"));
+  EXPECT_THAT(result.error(), HasSubstr("--max_result_bytes"));
+  EXPECT_FALSE(result.has_output());
+  EXPECT_FALSE(returned_.has_output());  // dropped, not kept for a follower
+  EXPECT_TRUE(self_.holder->Keys().empty());
+  // At the limit it is fine.
+  EXPECT_TRUE(Run(Assign("bytes", R"({"n": 1000})")).ok());
+}
+
+TEST_F(DataPlaneTest, AHolderThatCannotKeepTheOutputFailsTheAttemptRetryably) {
+  Peer small(/*memory=*/4);
+  DataPlane plane("small", small.holder.get(), small.service.get(), &client_,
+                  &clock_);
+  plane.SetLimits({16, 0});
+  small.files->FailWrites(
+      absl::ResourceExhaustedError("No space left on device"));
+  TaskRunner runner(&runtimes_, &clock_, &timers_, &reporter_, nullptr,
+                    &objects_, &plane);
+  runner.Run(Assign("bytes", R"({"n": 17})"),
+             std::make_shared<CancellationToken>());
+  v1::TaskResult result = reporter_.results().back();
+  EXPECT_FALSE(result.ok());
+  EXPECT_FALSE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("cannot keep the output (17 bytes)"));
+  EXPECT_THAT(result.error(), HasSubstr("No space left on device"));
+}
+
+TEST_F(DataPlaneTest, InputsHeldHereAreReadInPlace) {
+  v1::Assignment a = Assign("join", "{}", 2);
+  a.mutable_inputs(0)->set_data("inline");
+  (*a.mutable_input_refs())[1] =
+      self_.Hold("self", "results/j7/1/1", "held here");
+  v1::TaskResult result = Run(a);
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output().data(), "inline|held here");
+  EXPECT_EQ(self_.service->sent_bytes(), 0u);  // no network
+  v1::Heartbeat heartbeat;
+  plane_.FillHeartbeat(&heartbeat);
+  EXPECT_EQ(heartbeat.fetched_bytes(), 0u);
+}
+
+TEST_F(DataPlaneTest, InputsHeldElsewhereAreFetchedFromTheirHolders) {
+  Peer third;
+  v1::Assignment a = Assign("join", "{}", 4);
+  (*a.mutable_input_refs())[0] = other_.Hold("other", "results/j7/0/1", "a");
+  a.mutable_inputs(1)->set_data("b");
+  (*a.mutable_input_refs())[2] =
+      third.Hold("third", "results/j7/2/1", std::string(3 << 20, 'c'));
+  (*a.mutable_input_refs())[3] = self_.Hold("self", "results/j7/4/1", "d");
+  v1::TaskResult result = Run(a);
+  ASSERT_TRUE(result.ok()) << result.error();
+  // Over the inline limit, the output is held: returned_ has its bytes.
+  EXPECT_TRUE(returned_.output().data() ==
+              absl::StrCat("a|b|", std::string(3 << 20, 'c'), "|d"));
+  v1::Heartbeat heartbeat;
+  plane_.FillHeartbeat(&heartbeat);
+  EXPECT_EQ(heartbeat.fetched_bytes(), 1u + (3 << 20));
+  EXPECT_EQ(other_.service->sent_bytes(), 1u);
+  EXPECT_EQ(third.service->sent_bytes(), 3u << 20);
+}
+
+TEST_F(DataPlaneTest, AFailedFetchFailsTheAttemptRetryablyNamingTheInput) {
+  v1::Assignment a = Assign("join", "{}", 3);
+  (*a.mutable_input_refs())[0] = other_.Hold("other", "results/j7/0/1", "a");
+  (*a.mutable_input_refs())[2] = other_.Hold("other", "results/j7/2/1", "c");
+  other_.holder->Release("results/j7/2/1");
+  v1::TaskResult result = Run(a);
+  EXPECT_FALSE(result.ok());
+  EXPECT_FALSE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("input #2"));
+  EXPECT_THAT(result.error(), HasSubstr("'results/j7/2/1'"));
+  EXPECT_THAT(result.error(), HasSubstr(other_.service->address()));
+}
+
+TEST_F(DataPlaneTest, AnInputHeldHereThatIsGoneFailsTheAttemptRetryably) {
+  v1::Assignment a = Assign("join", "{}", 1);
+  (*a.mutable_input_refs())[0] = self_.Hold("self", "results/j7/0/1", "a");
+  self_.holder->Release("results/j7/0/1");
+  v1::TaskResult result = Run(a);
+  EXPECT_FALSE(result.ok());
+  EXPECT_FALSE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("input #0"));
+  EXPECT_THAT(result.error(), HasSubstr("held by this worker"));
+}
+
+TEST_F(DataPlaneTest, ARefPastTheInputsFailsForGood) {
+  v1::Assignment a = Assign("join", "{}", 1);
+  (*a.mutable_input_refs())[5] = other_.Hold("other", "k", "a");
+  v1::TaskResult result = Run(a);
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("input #5 of 1"));
+}
+
+// The other holder's spill file read never ends: the task's timeout
+// cancels the fetch, and the attempt reports the timeout.
+TEST_F(DataPlaneTest, TheTimeoutEndsAFetchInFlight) {
+  Peer slow(/*memory=*/4);
+  v1::Assignment a = Assign("join", "{}", 1);
+  (*a.mutable_input_refs())[0] = slow.Hold("slow", "results/j7/0/1", "12345");
+  slow.files->HoldReads();
+  a.set_timeout_ms(50);
+  v1::TaskResult result = Run(a);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.error(), "timed out after 50 ms");
+}
+
+TEST_F(DataPlaneTest, HeartbeatsCarryTheHoldersFigures) {
+  Run(Assign("bytes", R"({"n": 100})"));
+  v1::Heartbeat heartbeat;
+  plane_.FillHeartbeat(&heartbeat);
+  EXPECT_EQ(heartbeat.held_bytes(), 100u);
+  EXPECT_EQ(heartbeat.spilled_bytes(), 0u);
+  google::protobuf::RepeatedPtrField<std::string> release;
+  release.Add("results/j7/3/2");
+  plane_.Release(release);
+  heartbeat.Clear();
+  plane_.FillHeartbeat(&heartbeat);
+  EXPECT_EQ(heartbeat.held_bytes(), 0u);
+  EXPECT_TRUE(plane_.HeldKeys().empty());
+}
+
+TEST(NewInstanceIdTest, IsRandomHex) {
+  const std::string a = NewInstanceId();
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(a, NewInstanceId());
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,243 @@
+// The worker's DataService on 127.0.0.1, read with the real DataClient:
+// whole objects, ranges, spilled objects, what the reader checks, and the
+// bound on concurrent sends.
+#include "worker/data_service.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/crc32c.h"
+#include "storage/data_client.h"
+#include "tests/testutil/fake_clock.h"
+#include "tests/worker/fake_spill_files.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+std::string RandomBytes(size_t n, int seed) {
+  std::mt19937 random(seed);
+  std::string bytes(n, '\0');
+  for (char& c : bytes) c = static_cast<char>(random());
+  return bytes;
+}
+
+class DataServiceTest : public testing::Test {
+ protected:
+  void Start(uint64_t memory, int max_sends = 10) {
+    auto files = std::make_unique<FakeSpillFiles>();
+    files_ = files.get();
+    holder_ = std::make_unique<ObjectHolder>(memory, std::move(files));
+    DataServiceOptions options;
+    options.max_concurrent_sends = max_sends;
+    auto service = DataService::Start(options, holder_.get());
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+  }
+
+  void TearDown() override {
+    if (files_ != nullptr) files_->OpenReads();
+    service_.reset();
+  }
+
+  v1::ObjectRef Put(const std::string& key, const std::string& bytes) {
+    absl::StatusOr<HeldObject> held =
+        holder_->Put(key, bytes, "application/octet-stream");
+    EXPECT_TRUE(held.ok()) << held.status();
+    v1::ObjectRef ref;
+    ref.set_key(key);
+    ref.set_size(bytes.size());
+    ref.set_crc32c(held.ok() ? held->crc32c : 0);
+    ref.set_content_type("application/octet-stream");
+    ref.mutable_holder()->set_instance("this-worker");
+    ref.mutable_holder()->set_address(service_->address());
+    return ref;
+  }
+
+  FakeSpillFiles* files_ = nullptr;
+  std::unique_ptr<ObjectHolder> holder_;
+  std::unique_ptr<DataService> service_;
+  DataClient client_;
+};
+
+TEST_F(DataServiceTest, ServesAWholeObjectInChunksOfOneMiB) {
+  Start(64 << 20);
+  const std::string bytes = RandomBytes((3 << 20) + 12345, 1);
+  v1::ObjectRef ref = Put("results/j1/0/1", bytes);
+  EXPECT_EQ(service_->address(), absl::StrCat("127.0.0.1:", service_->port()));
+  int chunks = 0;
+  std::string got;
+  absl::Status read = client_.Read(ref, 0, 0, [&](absl::string_view data) {
+    ++chunks;
+    EXPECT_LE(data.size(), 1u << 20);
+    got.append(data.data(), data.size());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(read.ok()) << read;
+  EXPECT_EQ(chunks, 4);
+  EXPECT_TRUE(got == bytes);
+  EXPECT_EQ(service_->sent_bytes(), bytes.size());
+}
+
+TEST_F(DataServiceTest, ServesRanges) {
+  Start(64 << 20);
+  const std::string bytes = RandomBytes((2 << 20) + 10, 2);
+  v1::ObjectRef ref = Put("k", bytes);
+  auto range = client_.FetchRange(ref, (1 << 20) - 5, 20);
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, bytes.substr((1 << 20) - 5, 20));
+  range = client_.FetchRange(ref, (2 << 20), 0);  // to the end
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, bytes.substr(2 << 20));
+  range = client_.FetchRange(ref, bytes.size() - 3, 100);  // fewer at the end
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, bytes.substr(bytes.size() - 3));
+  range = client_.FetchRange(ref, bytes.size() + 1, 1);
+  EXPECT_EQ(range.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(range.status().message(), HasSubstr("past the end of 'k'"));
+}
+
+TEST_F(DataServiceTest, ServesAnEmptyObject) {
+  Start(64 << 20);
+  v1::ObjectRef ref = Put("empty", "");
+  auto object = client_.Fetch(ref);
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(object->data, "");
+}
+
+TEST_F(DataServiceTest, ServesASpilledObject) {
+  Start(/*memory=*/1 << 20);
+  const std::string first = RandomBytes(800 << 10, 3);
+  const std::string second = RandomBytes(800 << 10, 4);
+  v1::ObjectRef first_ref = Put("first", first);
+  v1::ObjectRef second_ref = Put("second", second);  // spills `first`
+  ASSERT_EQ(holder_->stats().spilled_bytes, first.size());
+  auto object = client_.Fetch(first_ref);
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_TRUE(object->data == first);
+  object = client_.Fetch(second_ref);
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_TRUE(object->data == second);
+  // Sent from its file, a chunk at a time: not brought back into memory.
+  EXPECT_FALSE(holder_->GetIfInMemory("first").has_value());
+  EXPECT_EQ(holder_->stats().restores, 0u);
+  EXPECT_EQ(files_->ranges_read(), 1);
+}
+
+TEST_F(DataServiceTest, ServesAnObjectLargerThanItsMemoryChunkByChunk) {
+  Start(/*memory=*/1 << 20);
+  const std::string bytes = RandomBytes((3 << 20) + 500, 6);
+  v1::ObjectRef ref = Put("big", bytes);
+  auto object = client_.Fetch(ref);
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_TRUE(object->data == bytes);
+  EXPECT_EQ(files_->ranges_read(), 4);
+  EXPECT_EQ(holder_->stats().memory_bytes, 0u);
+  auto range = client_.FetchRange(ref, (2 << 20) - 10, 20);
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, bytes.substr((2 << 20) - 10, 20));
+}
+
+TEST_F(DataServiceTest, TheReaderCatchesBytesThatChangedAtTheHolder) {
+  Start(64 << 20);
+  std::string bytes = RandomBytes(3 << 20, 5);
+  v1::ObjectRef ref = Put("k", bytes);
+  bytes[2 << 20] ^= 0x40;  // the held copy goes bad, its size unchanged
+  holder_->Put("k", bytes, "application/octet-stream").IgnoreError();
+  auto object = client_.Fetch(ref);
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(object.status().message(), HasSubstr("CRC-32C"));
+  EXPECT_THAT(object.status().message(), HasSubstr(service_->address()));
+}
+
+TEST_F(DataServiceTest, AKeyNotHeldIsNotFound) {
+  Start(64 << 20);
+  v1::ObjectRef ref = Put("k", "x");
+  holder_->Release("k");
+  auto object = client_.Fetch(ref);
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(object.status().message(), HasSubstr("'k'"));
+  EXPECT_THAT(object.status().message(), HasSubstr(service_->address()));
+}
+
+// One send slot, taken by a read of a spilled object whose file read the
+// test holds: a second reader is refused until the first one is done.
+TEST_F(DataServiceTest, ReadsBeyondTheBoundAreRefusedUntilASlotFrees) {
+  Start(/*memory=*/4, /*max_sends=*/1);
+  v1::ObjectRef spilled = Put("spilled", "0123456789");
+  v1::ObjectRef other = Put("other", "abc");
+  files_->HoldReads();
+  absl::StatusOr<StoredObject> first;
+  std::thread first_reader([&] { first = client_.Fetch(spilled); });
+  ASSERT_TRUE(files_->WaitForHeldReads(1, kWait));
+
+  // A reader that gives up at once (its waits move a fake clock).
+  FakeClock clock;
+  DataClientOptions impatient;
+  impatient.busy_deadline = absl::Seconds(1);
+  impatient.clock = &clock;
+  impatient.sleep = [&clock](absl::Duration d) { clock.Advance(d); };
+  DataClient impatient_client(impatient);
+  auto refused = impatient_client.Fetch(other);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--max_concurrent_sends"));
+  EXPECT_GE(service_->refused_busy(), 2u);
+
+  // A patient one: its first wait lets the first read finish, and it gets
+  // the slot once that read's stream is done.
+  DataClientOptions patient;
+  patient.busy_backoff = {absl::Milliseconds(1), absl::Milliseconds(20), 2.0};
+  patient.sleep = [this](absl::Duration d) {
+    files_->OpenReads();
+    absl::SleepFor(d);
+  };
+  DataClient patient_client(patient);
+  auto served = patient_client.Fetch(other);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->data, "abc");
+  first_reader.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->data, "0123456789");
+}
+
+TEST(DataServiceStartTest, AnAddressItCannotListenOnIsUnavailable) {
+  ObjectHolder holder(1 << 20, std::make_unique<FakeSpillFiles>());
+  DataServiceOptions options;
+  options.listen = "not an address";
+  auto service = DataService::Start(options, &holder);
+  EXPECT_EQ(service.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(service.status().message(), HasSubstr("not an address"));
+}
+
+TEST(DataServiceStartTest, AdvertisesWhatItIsTold) {
+  ObjectHolder holder(1 << 20, std::make_unique<FakeSpillFiles>());
+  DataServiceOptions options;
+  options.advertise = "10.1.2.3:7702";
+  auto service = DataService::Start(options, &holder);
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_EQ((*service)->address(), "10.1.2.3:7702");
+}
+
+TEST(AdvertisedAddressTest, AWildcardHostBecomesThisHostsName) {
+  char name[256] = {};
+  ASSERT_EQ(gethostname(name, sizeof(name) - 1), 0);
+  EXPECT_EQ(AdvertisedAddress("0.0.0.0:0", 7702), absl::StrCat(name, ":7702"));
+  EXPECT_EQ(AdvertisedAddress("[::]:7702", 7702), absl::StrCat(name, ":7702"));
+  EXPECT_EQ(AdvertisedAddress(":7702", 7702), absl::StrCat(name, ":7702"));
+  EXPECT_EQ(AdvertisedAddress("127.0.0.1:0", 41000), "127.0.0.1:41000");
+  EXPECT_EQ(AdvertisedAddress("[::1]:0", 41000), "[::1]:41000");
+  EXPECT_EQ(AdvertisedAddress("worker-3.pods:0", 5), "worker-3.pods:5");
+}
+
+}  // namespace
+}  // namespace dagd

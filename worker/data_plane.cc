@@ -1,0 +1,182 @@
+#include "worker/data_plane.h"
+
+#include <algorithm>
+#include <optional>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "storage/base/large_buffer.h"
+#include "worker/task_objects.h"
+
+namespace dagd {
+
+DataPlane::DataPlane(std::string instance, ObjectHolder* holder,
+                     const DataService* service, DataClient* client,
+                     Clock* clock)
+    : instance_(std::move(instance)),
+      holder_(holder),
+      service_(service),
+      client_(client),
+      clock_(clock) {}
+
+std::string DataPlane::address() const {
+  return service_ != nullptr ? service_->address() : "";
+}
+
+void DataPlane::SetLimits(ResultLimits limits) {
+  absl::MutexLock lock(&mu_);
+  limits_ = limits;
+}
+
+ResultLimits DataPlane::limits() const {
+  absl::MutexLock lock(&mu_);
+  return limits_;
+}
+
+absl::StatusOr<v1::ObjectRef> DataPlane::Hold(const std::string& key,
+                                              std::string data,
+                                              std::string content_type) {
+  if (!holds_outputs()) {
+    return absl::FailedPreconditionError("this worker holds no results");
+  }
+  absl::StatusOr<HeldObject> held =
+      holder_->Put(key, std::move(data), std::move(content_type));
+  if (!held.ok()) return held.status();
+  v1::ObjectRef ref;
+  ref.set_key(key);
+  ref.set_size(held->data->size());
+  ref.set_crc32c(held->crc32c);
+  ref.set_content_type(held->content_type);
+  ref.mutable_holder()->set_instance(instance_);
+  ref.mutable_holder()->set_address(service_->address());
+  return ref;
+}
+
+absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
+                                    std::vector<Payload>& inputs,
+                                    CancellationToken* token) {
+  std::vector<std::pair<uint32_t, const v1::ObjectRef*>> remote;
+  for (uint32_t position : SortedPositions(assignment.input_refs())) {
+    const v1::ObjectRef& ref = assignment.input_refs().at(position);
+    if (!IsHeld(ref)) continue;
+    if (position >= inputs.size()) {
+      return PermanentError(absl::StrCat("input_refs names input #", position,
+                                         " of ", inputs.size()));
+    }
+    if (holder_ != nullptr && ref.holder().instance() == instance_) {
+      absl::StatusOr<Payload> input = ReadLocal(position, ref);
+      if (!input.ok()) return input.status();
+      inputs[position] = *std::move(input);
+    } else {
+      remote.emplace_back(position, &ref);
+    }
+  }
+  if (remote.empty()) return absl::OkStatus();
+  return FetchRemote(remote, inputs, token);
+}
+
+absl::StatusOr<Payload> DataPlane::ReadLocal(uint32_t position,
+                                             const v1::ObjectRef& ref) {
+  absl::StatusOr<HeldObject> object = holder_->Get(ref.key());
+  if (!object.ok()) {
+    return absl::Status(
+        object.status().code(),
+        absl::StrCat("input #", position, " ('", ref.key(),
+                     "', held by this worker): ", object.status().message()));
+  }
+  if (object->data->size() != ref.size() ||
+      (ref.crc32c() != 0 && object->crc32c != ref.crc32c())) {
+    return absl::DataLossError(absl::StrCat(
+        "input #", position, " ('", ref.key(),
+        "', held by this worker) is not the object dagd recorded (",
+        object->data->size(), " bytes, CRC-32C ", object->crc32c, "; recorded ",
+        ref.size(), " bytes, ", ref.crc32c(), ")"));
+  }
+  // The one copy: a task's inputs are strings of its own.
+  std::string data = LargeString(object->data->size());
+  data.append(*object->data);
+  return Payload{std::move(data), object->content_type};
+}
+
+absl::Status DataPlane::FetchRemote(
+    const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& refs,
+    std::vector<Payload>& inputs, CancellationToken* token) {
+  const absl::Time start = clock_->Now();
+  std::vector<ReadCancel> cancels(refs.size());
+  const int callback = token == nullptr ? -1 : token->AddCallback([&cancels] {
+    for (ReadCancel& cancel : cancels) cancel.Cancel();
+  });
+  std::vector<std::optional<absl::StatusOr<StoredObject>>> fetched(refs.size());
+  std::atomic<size_t> next{0};
+  auto fetch_some = [&] {
+    for (size_t i = next++; i < refs.size(); i = next++) {
+      fetched[i] = client_->Fetch(*refs[i].second, &cancels[i]);
+    }
+  };
+  const int helpers =
+      std::min<int>(kParallelFetches, static_cast<int>(refs.size())) - 1;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < helpers; ++i) threads.emplace_back(fetch_some);
+  fetch_some();  // this thread is one of them
+  for (std::thread& thread : threads) thread.join();
+  if (callback >= 0) token->RemoveCallback(callback);
+
+  uint64_t bytes = 0;
+  absl::Status first_error;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    absl::StatusOr<StoredObject>& object = *fetched[i];
+    if (!object.ok()) {
+      if (first_error.ok()) {
+        first_error = absl::Status(object.status().code(),
+                                   absl::StrCat("input #", refs[i].first, ": ",
+                                                object.status().message()));
+      }
+      continue;
+    }
+    bytes += object->data.size();
+    inputs[refs[i].first] =
+        Payload{std::move(object->data), std::move(object->content_type)};
+  }
+  absl::MutexLock lock(&mu_);
+  fetched_bytes_ += bytes;
+  transfer_time_ += clock_->Now() - start;
+  return first_error;
+}
+
+void DataPlane::Release(
+    const google::protobuf::RepeatedPtrField<std::string>& keys) {
+  if (holder_ == nullptr) return;
+  for (const std::string& key : keys) holder_->Release(key);
+}
+
+void DataPlane::ReleaseAll() {
+  for (const std::string& key : HeldKeys()) holder_->Release(key);
+}
+
+std::vector<std::string> DataPlane::HeldKeys() const {
+  if (holder_ == nullptr) return {};
+  return holder_->Keys();
+}
+
+void DataPlane::FillHeartbeat(v1::Heartbeat* heartbeat) const {
+  if (holder_ != nullptr) {
+    const ObjectHolderStats stats = holder_->stats();
+    heartbeat->set_held_bytes(stats.held_bytes);
+    heartbeat->set_spilled_bytes(stats.spilled_bytes);
+  }
+  if (service_ != nullptr) heartbeat->set_sent_bytes(service_->sent_bytes());
+  absl::MutexLock lock(&mu_);
+  heartbeat->set_fetched_bytes(fetched_bytes_);
+  heartbeat->set_transfer_seconds(absl::ToDoubleSeconds(transfer_time_));
+}
+
+std::string NewInstanceId() {
+  std::random_device device;
+  const uint64_t id = (static_cast<uint64_t>(device()) << 32) | device();
+  return absl::StrFormat("%016x", id);
+}
+
+}  // namespace dagd

@@ -1,0 +1,120 @@
+// The worker's side of the data plane, as its tasks and its stream to dagd
+// see it: outputs over dagd's inline limit stay here (in the ObjectHolder,
+// served by the DataService) when dagd names no object store; inputs held
+// by workers reach a task before it runs, read in place when this worker
+// holds them, else fetched from their holders, in parallel; dagd's limits
+// from Registered; the figures the heartbeat reports.
+#ifndef DAGD_WORKER_DATA_PLANE_H_
+#define DAGD_WORKER_DATA_PLANE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "dagd/v1/worker_service.pb.h"
+#include "storage/base/clock.h"
+#include "storage/data_client.h"
+#include "worker/cancellation.h"
+#include "worker/data_service.h"
+#include "worker/function_registry.h"
+#include "worker/object_holder.h"
+
+namespace dagd {
+
+// What dagd said at registration (Registered) about outputs.
+struct ResultLimits {
+  // An ok output larger than this does not travel inline: it goes to the
+  // object store, or is held here. 0: every output travels inline.
+  uint64_t inline_max_bytes = 0;
+  // An ok output larger than this fails its attempt for good. 0: none.
+  uint64_t max_result_bytes = 0;
+};
+
+// An input that a worker holds (ObjectRef.holder), as opposed to one in
+// the object store (ObjectRef.bucket).
+inline bool IsHeld(const v1::ObjectRef& ref) { return ref.has_holder(); }
+
+// Thread-safe: task threads hold outputs and fetch inputs, the stream's
+// reader sets limits and releases, its writer reads the figures.
+class DataPlane {
+ public:
+  // Fetches from other workers run this many at a time per task.
+  static constexpr int kParallelFetches = 8;
+
+  // `instance` is this process's Holder.instance. `holder` and `service`
+  // are null when this worker serves no DataService (--data_listen=): it
+  // then holds nothing but still fetches inputs held elsewhere. Nothing is
+  // owned; `client` and `clock` (for transfer time) are never null.
+  DataPlane(std::string instance, ObjectHolder* holder,
+            const DataService* service, DataClient* client, Clock* clock);
+
+  const std::string& instance() const { return instance_; }
+  // Register.data_address: where peers read what this worker holds; empty
+  // when it serves nothing.
+  std::string address() const;
+  // Whether outputs over the inline limit can stay here.
+  bool holds_outputs() const {
+    return holder_ != nullptr && service_ != nullptr;
+  }
+
+  void SetLimits(ResultLimits limits);
+  ResultLimits limits() const;
+
+  // Holds `data` under `key` (the attempt's ResultObjectKey) and returns
+  // the reference dagd records: size, CRC-32C, content type, and this
+  // worker as the holder. RESOURCE_EXHAUSTED when the holder is full.
+  // Only when holds_outputs().
+  absl::StatusOr<v1::ObjectRef> Hold(const std::string& key, std::string data,
+                                     std::string content_type);
+
+  // Puts every input of `assignment` that a worker holds into `inputs`
+  // (those in the object store are left alone): from this worker's holder
+  // without a copy over the network, the others from their holders, at
+  // most kParallelFetches at once. Cancelling `token` (a timeout) ends the
+  // fetches. The first failure by position is returned, naming the input
+  // position, the key and the holder; retryable, except a position past
+  // the inputs (dagd's bug), which is permanent.
+  absl::Status FetchInputs(const v1::Assignment& assignment,
+                           std::vector<Payload>& inputs,
+                           CancellationToken* token);
+
+  // CoordinatorBatch.release: these results are needed no more.
+  void Release(const google::protobuf::RepeatedPtrField<std::string>& keys);
+  // Everything held: results of another dagd store are of no use.
+  void ReleaseAll();
+  // Register.held.
+  std::vector<std::string> HeldKeys() const;
+  // The object-store figures of a Heartbeat.
+  void FillHeartbeat(v1::Heartbeat* heartbeat) const;
+
+ private:
+  // One input read from this worker's holder.
+  absl::StatusOr<Payload> ReadLocal(uint32_t position,
+                                    const v1::ObjectRef& ref);
+  // Fetches `refs` (position, ref) from their holders into `inputs`.
+  absl::Status FetchRemote(
+      const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& refs,
+      std::vector<Payload>& inputs, CancellationToken* token);
+
+  const std::string instance_;
+  ObjectHolder* const holder_;
+  const DataService* const service_;
+  DataClient* const client_;
+  Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  ResultLimits limits_ ABSL_GUARDED_BY(mu_);
+  uint64_t fetched_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration transfer_time_ ABSL_GUARDED_BY(mu_);
+};
+
+// A random Holder.instance for this process: 16 hex digits.
+std::string NewInstanceId();
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_DATA_PLANE_H_

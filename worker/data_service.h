@@ -1,0 +1,90 @@
+// The worker's DataService server (proto/dagd/v1/data_service.proto): the
+// results this worker holds (worker/object_holder.h), streamed to other
+// workers and to dagd in chunks of 1 MiB. At most `max_concurrent_sends`
+// Fetch calls are served at once; beyond that a call is answered
+// RESOURCE_EXHAUSTED at once and the reader asks again with backoff
+// (storage/data_client.h). Each stream has one chunk in flight, and the
+// next one is built only when gRPC took the last, so a slow reader slows
+// its stream (HTTP/2 flow control) instead of piling chunks up in memory.
+// A spilled object is sent from its file a chunk at a time, so serving it
+// needs no more memory than a chunk, however large it is.
+#ifndef DAGD_WORKER_DATA_SERVICE_H_
+#define DAGD_WORKER_DATA_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "dagd/v1/data_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "worker/object_holder.h"
+#include "worker/thread_pool.h"
+
+namespace dagd {
+
+struct DataServiceOptions {
+  std::string listen = "127.0.0.1:0";  // host:port; port 0 picks one
+  // What others dial (Register.data_address); empty: the listen host with
+  // the bound port, or this host's name when it listens on every address.
+  std::string advertise;
+  int max_concurrent_sends = 10;
+  uint64_t chunk_bytes = 1 << 20;
+};
+
+// Thread-safe. Owned by the worker's main; `holder` (not owned) must
+// outlive it.
+class DataService {
+ public:
+  // Listens and serves. UNAVAILABLE when it cannot listen on
+  // options.listen.
+  static absl::StatusOr<std::unique_ptr<DataService>> Start(
+      const DataServiceOptions& options, ObjectHolder* holder);
+  // Stops serving: streams in flight end (CANCELLED) within a second.
+  ~DataService();
+  DataService(const DataService&) = delete;
+  DataService& operator=(const DataService&) = delete;
+
+  // host:port others reach this service at.
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+
+  // Totals since the start.
+  uint64_t sent_bytes() const { return sent_bytes_.load(); }
+  uint64_t refused_busy() const { return refused_busy_.load(); }
+  int active_sends() const { return active_sends_.load(); }
+
+ private:
+  class Service;
+  class FetchReactor;
+  friend class FetchReactor;
+
+  DataService(const DataServiceOptions& options, ObjectHolder* holder);
+  // Takes a send slot; false when every one is taken.
+  bool TryAcquire();
+  void ReleaseSlot() { --active_sends_; }
+
+  const DataServiceOptions options_;
+  ObjectHolder* const holder_;
+  std::atomic<uint64_t> sent_bytes_{0};
+  std::atomic<uint64_t> refused_busy_{0};
+  std::atomic<int> active_sends_{0};
+  // Reads chunks of spilled objects from their files: a blocking read has
+  // no place on gRPC's callback threads. Outlives the server (declared
+  // before it).
+  ThreadPool reads_{2};
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  int port_ = 0;
+};
+
+// What to advertise for a service bound at `listen` on `port`: `listen`'s
+// host with `port`, or this machine's host name when the host is a
+// wildcard (0.0.0.0, [::], empty) that no peer can dial.
+std::string AdvertisedAddress(const std::string& listen, int port);
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_DATA_SERVICE_H_
