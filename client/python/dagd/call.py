@@ -68,3 +68,48 @@ class Call:
 
     def __reduce__(self):
         return (Call, (self.fn, self.args, self.kwargs))
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def evaluate(arg: Any, cache: Dict[Any, Any]) -> Any:
+    """A Dask computation with the values of its keys from ``cache``:
+    a task ``(fn, *args)`` is called, a list evaluated item by item, a key
+    replaced by its value, and anything else is a literal (Dask's rules)."""
+    if isinstance(arg, list):
+        return [evaluate(item, cache) for item in arg]
+    if type(arg) is tuple and arg and callable(arg[0]):
+        return arg[0](*[evaluate(item, cache) for item in arg[1:]])
+    if not _hashable(arg):
+        return arg
+    return cache.get(arg, arg)
+
+
+class GraphTask:
+    """One task of a Dask graph as ``dagd.dask`` sends it: its computation,
+    and where the keys it reads come from: ``refs`` pairs a key with the
+    number of the task input that holds its value, ``constants`` holds the
+    keys whose values are literals of the graph."""
+
+    __slots__ = ("computation", "refs", "constants")
+
+    def __init__(self, computation: Any, refs: Sequence[Tuple[Any, int]],
+                 constants: Dict[Any, Any]):
+        self.computation = computation
+        self.refs = refs
+        self.constants = constants
+
+    def __call__(self, *inputs: Any) -> Any:
+        cache = dict(self.constants)
+        for key, index in self.refs:
+            cache[key] = inputs[index]
+        return evaluate(self.computation, cache)
+
+    def __reduce__(self):
+        return (GraphTask, (self.computation, self.refs, self.constants))
