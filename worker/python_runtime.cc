@@ -169,21 +169,23 @@ absl::StatusOr<Payload> PythonRuntime::Run(const RuntimeAttempt& attempt) {
   const int handle = context.AddCancelCallback([running] { running->Kill(); });
   Exchange exchange = RunOn(*process, attempt);
   context.RemoveCancelCallback(handle);
-  if (exchange.reusable) {
+  // Killed by a cancel, maybe just after the exchange ended well: then it
+  // is dead all the same and must not go back to the idle ones.
+  const bool killed = process->killed();
+  if (exchange.reusable && !killed) {
     Release(std::move(process), /*healthy=*/true);
     return std::move(exchange.output);
   }
   const pid_t pid = process->pid();
-  const bool killed = process->killed();
-  if (exchange.lost.ok()) process->Kill();
+  if (exchange.lost.ok()) process->Kill();  // alive, but dropped by us
   const std::string ended = process->Reap();
   process.reset();
   Release(nullptr, /*healthy=*/false);
-  if (exchange.lost.ok()) return std::move(exchange.output);
   if (killed || context.cancelled()) {
     return absl::CancelledError(
         absl::StrCat("cancelled: Python interpreter pid ", pid, " killed"));
   }
+  if (exchange.lost.ok()) return std::move(exchange.output);
   LogEntry entry = Warning(absl::StrCat(
       "python: interpreter pid ", pid, " ended during the task (", ended, "; ",
       exchange.lost.message(), "); the next task gets a new one"));

@@ -4,8 +4,6 @@ objects, failures as exceptions, and wait riding through a restart of dagd.
 """
 
 import os
-import shutil
-import tempfile
 import threading
 
 import pytest

@@ -153,10 +153,24 @@ class Client:
 
     def submit(self, job: JobLike, *, request_id: Optional[str] = None) -> str:
         """Submits ``job`` and returns its id. With ``request_id``, a second
-        submission with the same id returns the first one's job."""
+        submission with the same id returns the first one's job, and a
+        submission that loses the coordinator is sent again (for up to
+        ``reconnect_timeout``)."""
         request = pb.SubmitJobRequest(job=to_spec(job),
                                       request_id=request_id or "")
-        return self._unary(self._stub.SubmitJob, request).job_id
+        if not request_id:
+            return self._unary(self._stub.SubmitJob, request).job_id
+        # With an id, a submission whose answer was lost is sent again, as
+        # the C++ client does: dagd returns the job the first one created.
+        outage = _Outage(self.reconnect_timeout)
+        while True:
+            try:
+                return self._stub.SubmitJob(request, timeout=self.call_timeout,
+                                            wait_for_ready=True).job_id
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise _rpc_error(error) from None
+                outage.lost(error)
 
     def status(self, job_id: str) -> types_pb2.JobStatus:
         """The job's current ``dagd.v1.JobStatus``."""
