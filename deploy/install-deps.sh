@@ -15,6 +15,8 @@ PACKAGES=(
   libjemalloc-dev libssl-dev
   clang-format
   prometheus python3 python3-yaml graphviz
+  python3-grpcio python3-protobuf python3-cloudpickle python3-numpy
+  python3-pytest python3-dask
   nodejs npm awscli zip
 )
 

@@ -44,6 +44,7 @@
 #include "worker/lambda_runtime_api.h"
 #include "worker/object_holder.h"
 #include "worker/plugin_loader.h"
+#include "worker/python_runtime.h"
 #include "worker/task_runtime.h"
 #include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
@@ -64,6 +65,13 @@ ABSL_FLAG(std::string, resources, "",
 ABSL_FLAG(std::vector<std::string>, plugin, {},
           "a shared library exporting dagd_register_functions; "
           "repeat the flag or separate paths with commas");
+ABSL_FLAG(std::string, python, "",
+          "run Python tasks (fn \"python\") in long-lived interpreters of "
+          "this Python, which must import the dagd package; --python alone "
+          "means /usr/bin/python3; empty: no Python runtime");
+ABSL_FLAG(std::string, python_processes, "",
+          "with --python: how many interpreters run Python tasks at once "
+          "(default: one per slot)");
 ABSL_FLAG(std::string, name, "",
           "a name for people to recognise this worker (default: host:pid)");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -154,6 +162,41 @@ std::vector<std::string> AllPluginPaths(int argc, char** argv) {
   return paths;
 }
 
+// `--python` without a value (absl would take the next argument as it)
+// means the default interpreter: rewritten to `--python=/usr/bin/python3`.
+std::vector<std::string> WithPythonDefault(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--python" || args[i] == "-python") {
+      args[i] = absl::StrCat("--python=", dagd::kDefaultPythonInterpreter);
+    }
+  }
+  return args;
+}
+
+// The Python runtime's options, or nullopt without --python.
+std::optional<dagd::PythonRuntimeOptions> PythonFromFlags(uint32_t slots) {
+  const std::string interpreter = absl::GetFlag(FLAGS_python);
+  const std::string processes = absl::GetFlag(FLAGS_python_processes);
+  if (interpreter.empty()) {
+    if (!processes.empty()) Die("--python_processes needs --python");
+    return std::nullopt;
+  }
+  dagd::PythonRuntimeOptions options;
+  options.process.interpreter = interpreter;
+  options.processes = slots;
+  if (!processes.empty() &&
+      (!absl::SimpleAtoi(processes, &options.processes) ||
+       options.processes == 0 || options.processes > 4096)) {
+    Die(
+        absl::StrCat("--python_processes must be a whole number from 1 to "
+                     "4096, got '",
+                     processes, "'"));
+  }
+  return options;
+}
+
 uint32_t SlotsFromFlag() {
   std::string text = absl::GetFlag(FLAGS_slots);
   if (text.empty()) return std::max(1u, std::thread::hardware_concurrency());
@@ -197,11 +240,13 @@ struct Runtimes {
   dagd::TaskRuntimes list;
 };
 
-// Registers the builtins, loads `plugins`, and lists the runtimes in the
-// order they are asked: builtins, plugins, exec. A runtime to come (Python)
-// is one more Add here.
-absl::Status LoadRuntimes(const std::vector<std::string>& plugins,
-                          Runtimes* runtimes) {
+// Registers the builtins, loads `plugins`, starts the Python interpreters
+// (with `python`), and lists the runtimes in the order they are asked:
+// builtins, plugins, exec, python.
+absl::Status LoadRuntimes(
+    const std::vector<std::string>& plugins,
+    const std::optional<dagd::PythonRuntimeOptions>& python,
+    const dagd::LogFn& log, Runtimes* runtimes) {
   if (absl::Status status = dagd::RegisterBuiltins(&runtimes->builtins);
       !status.ok()) {
     return absl::InternalError(absl::StrCat("builtins: ", status.message()));
@@ -220,6 +265,16 @@ absl::Status LoadRuntimes(const std::vector<std::string>& plugins,
                                                            &runtimes->plugins));
   }
   list.push_back(std::make_unique<dagd::ExecRuntime>());
+  if (python.has_value()) {
+    auto runtime = dagd::PythonRuntime::Start(*python, log);
+    if (!runtime.ok()) {
+      return absl::Status(
+          runtime.status().code(),
+          absl::StrCat("--python: ", runtime.status().message()));
+    }
+    log(dagd::Info(absl::StrCat("python: ", (*runtime)->Describe())));
+    list.push_back(*std::move(runtime));
+  }
   for (std::unique_ptr<dagd::TaskRuntime>& runtime : list) {
     if (absl::Status status = runtimes->list.Add(std::move(runtime));
         !status.ok()) {
@@ -279,6 +334,7 @@ void ParseFlags(int argc, char** argv) {
       "usage: dagd-worker [--coordinator=host:port] [--slots=N] [--pool=NAME]\n"
       "                   [--labels=k=v,...] [--resources=name=amount,...]\n"
       "                   [--plugin=lib.so ...] [--name=NAME]\n"
+      "                   [--python[=INTERPRETER]] [--python_processes=N]\n"
       "                   [--metrics_listen=host:port] "
       "[--health_listen=host:port]\n"
       "                   [--drain_timeout=60s] [--log_format=text|json]\n"
@@ -288,7 +344,9 @@ void ParseFlags(int argc, char** argv) {
       "[--max_concurrent_sends=10]\n"
       "       dagd-worker --lambda [--plugin=lib.so ...] "
       "[--log_format=text|json]\n\n"
-      "Builtin functions: const, add, sleep, identity, fail, flaky, exec.\n"
+      "Builtin functions: const, add, sleep, identity, fail, flaky, exec;\n"
+      "with --python, python (Python functions; see README \"Python and "
+      "Dask\").\n"
       "SIGTERM or SIGINT drains: no new tasks, running ones get\n"
       "--drain_timeout to finish and report, then exit status 0. A second\n"
       "signal stops at once.\n\n"
@@ -485,7 +543,9 @@ int RunLambda(const std::string& endpoint,
   }
   const dagd::LogFn log = dagd::StderrLogger(*format);
   Runtimes runtimes;
-  if (absl::Status loaded = LoadRuntimes(plugins, &runtimes); !loaded.ok()) {
+  if (absl::Status loaded =
+          LoadRuntimes(plugins, PythonFromFlags(/*slots=*/1), log, &runtimes);
+      !loaded.ok()) {
     FailLambdaInit(*api, log, std::string(loaded.message()));
   }
   log(dagd::Info(DescribeRuntimes(runtimes.list)));
@@ -517,6 +577,12 @@ int main(int argc, char** argv) {
   // over); dagd's tests keep that check, the binaries skip it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   sigset_t stop_signals = BlockStopSignals();
+  std::vector<std::string> args = WithPythonDefault(argc, argv);
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  arg_pointers.push_back(nullptr);
+  argc = static_cast<int>(args.size());
+  argv = arg_pointers.data();
   ParseFlags(argc, argv);
   if (std::optional<std::string> endpoint = LambdaEndpoint()) {
     return RunLambda(*endpoint, AllPluginPaths(argc, argv), stop_signals);
@@ -524,7 +590,9 @@ int main(int argc, char** argv) {
   const dagd::LogFn log = dagd::StderrLogger(LogFormatFromFlag());
   dagd::WorkerOptions options = OptionsFromFlags();
   Runtimes runtimes;
-  if (absl::Status loaded = LoadRuntimes(AllPluginPaths(argc, argv), &runtimes);
+  if (absl::Status loaded =
+          LoadRuntimes(AllPluginPaths(argc, argv),
+                       PythonFromFlags(options.slots), log, &runtimes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));
   }

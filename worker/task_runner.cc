@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/base/large_buffer.h"
+#include "storage/base/logging.h"
 
 namespace dagd {
 namespace {
@@ -275,8 +276,10 @@ v1::TaskResult TaskRunner::MakeResult(const v1::Assignment& assignment,
     result.mutable_output()->set_content_type(std::move(output->content_type));
   } else {
     const absl::Status& status = output.status();
-    result.set_error(status.message().empty() ? status.ToString()
-                                              : std::string(status.message()));
+    // Errors may quote input bytes; a string field must be valid UTF-8 or
+    // the report cannot be sent, and would block the stream on each retry.
+    result.set_error(ValidUtf8(status.message().empty() ? status.ToString()
+                                                        : status.message()));
     result.set_permanent(IsPermanent(status));
   }
   return result;

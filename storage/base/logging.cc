@@ -72,6 +72,26 @@ absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view text) {
       absl::StrCat("'", text, "' is not a log format; use text or json"));
 }
 
+std::string ValidUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      out += text[i++];
+      continue;
+    }
+    size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
+    } else {
+      out.append(text.data() + i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
 std::string JsonQuote(absl::string_view text) {
   std::string out = "\"";
   for (size_t i = 0; i < text.size();) {

@@ -49,6 +49,11 @@ std::string FormatLogLine(LogFormat format, absl::Time time,
 // not valid UTF-8 are replaced by U+FFFD so the line stays valid JSON.
 std::string JsonQuote(absl::string_view text);
 
+// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD:
+// what may go into a protobuf string field (which must be valid UTF-8, or
+// the message does not serialize) when it quotes arbitrary bytes.
+std::string ValidUtf8(absl::string_view text);
+
 // A LogFn writing FormatLogLine(format, now, entry) to stderr, one write per
 // line so lines from different threads never interleave.
 LogFn StderrLogger(LogFormat format);

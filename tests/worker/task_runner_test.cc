@@ -94,6 +94,19 @@ TEST_F(TaskRunnerTest, PermanentErrorsArePermanent) {
   EXPECT_THAT(result.error(), HasSubstr("argv"));
 }
 
+TEST_F(TaskRunnerTest, ErrorsQuotingBinaryInputsStayValidUtf8) {
+  // `add` quotes an input that is not a number; a pickled one is binary.
+  v1::Assignment assignment = Assign("add", "null");
+  assignment.add_inputs()->set_data("DPK5\x80\x05K\t.");
+  v1::TaskResult result = RunOne(assignment);
+  EXPECT_FALSE(result.ok());
+  EXPECT_THAT(result.error(), HasSubstr("DPK5\xef\xbf\xbd\x05K"));
+  std::string wire;
+  EXPECT_TRUE(result.SerializeToString(&wire));
+  v1::TaskResult back;
+  EXPECT_TRUE(back.ParseFromString(wire));
+}
+
 TEST_F(TaskRunnerTest, UnknownFunctionFailsPermanently) {
   v1::TaskResult result = RunOne(Assign("nope", "null"));
   EXPECT_EQ(result.error(), "no function 'nope' on this worker");

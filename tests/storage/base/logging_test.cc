@@ -73,5 +73,12 @@ TEST(JsonQuoteTest, KeepsUtf8AndReplacesInvalidBytes) {
   EXPECT_TRUE(ParseJson(JsonQuote("\x7f\x1f\xc0\xaf")).ok());
 }
 
+TEST(ValidUtf8Test, KeepsUtf8AndReplacesInvalidBytes) {
+  EXPECT_EQ(ValidUtf8("caf\xc3\xa9 ok"), "caf\xc3\xa9 ok");
+  EXPECT_EQ(ValidUtf8("DPK5\x80\x05K\t."), "DPK5\xef\xbf\xbd\x05K\t.");
+  EXPECT_EQ(ValidUtf8("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8(std::string("a\0b", 3)), std::string("a\0b", 3));
+}
+
 }  // namespace
 }  // namespace dagd

@@ -1,0 +1,128 @@
+// The data plane on real processes: a large output stays on the worker
+// that made it and moves to its consumer's worker without passing through
+// dagd; a result lost with its worker (kill -9) is made again.
+#include <csignal>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/integration_env.h"
+
+namespace dagd::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class DataPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    metrics_port_ = FreePort();
+    absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    log_dir_ = std::move(*dir);
+    dagd_ =
+        StartDagd({absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                   "--recovery_grace=0s"});
+    ASSERT_NE(dagd_, nullptr);
+  }
+  void TearDown() override {
+    if (dagd_ != nullptr) dagd_->Stop().IgnoreError();
+  }
+
+  // A worker of pool `pool` serving its results on a port of its own.
+  Subprocess* StartPoolWorker(const std::string& pool) {
+    absl::StatusOr<Subprocess*> worker = dagd_->StartWorker(
+        {"--pool=" + pool, "--slots=2", "--data_listen=127.0.0.1:0",
+         "--object_memory=64M"});
+    EXPECT_TRUE(worker.ok()) << worker.status();
+    return worker.ok() ? *worker : nullptr;
+  }
+
+  // dagd_result_bytes_received_total, from dagd's /metrics.
+  double ResultBytesReceived() {
+    const std::string page = HttpGet(metrics_port_, "/metrics");
+    const std::string name = "dagd_result_bytes_received_total ";
+    const size_t at = page.find(name);
+    double value = -1;
+    if (at == std::string::npos) return value;
+    const size_t end = page.find('\n', at);
+    EXPECT_TRUE(absl::SimpleAtod(
+        page.substr(at + name.size(), end - at - name.size()), &value));
+    return value;
+  }
+
+  int metrics_port_ = 0;
+  std::unique_ptr<TempDir> log_dir_;  // where exec tasks log their runs
+  std::unique_ptr<DagdProcess> dagd_;
+};
+
+TEST_F(DataPlaneTest, ALargeOutputMovesWorkerToWorkerNotThroughDagd) {
+  ASSERT_NE(StartPoolWorker("a"), nullptr);
+  ASSERT_NE(StartPoolWorker("b"), nullptr);
+  ASSERT_EQ(dagd_->WaitForWorkers(2), absl::OkStatus());
+  // 300 MB made on pool a, consumed on pool b: its size and checksum come
+  // back small, the bytes never through dagd.
+  const std::string job = R"json({"tasks": [
+    {"id": "big", "fn": "exec", "executor": "pool:a", "args": {"argv": [
+      "/bin/sh", "-c",
+      "head -c 300000000 /dev/urandom > \"$DAGD_OUTPUT\""]}},
+    {"id": "sum", "fn": "exec", "executor": "pool:b", "inputs": ["big"],
+     "args": {"argv": ["/bin/sh", "-c",
+      "wc -c < \"$DAGD_INPUT_0\" | tr -d ' \\n'; printf ' '; cksum < \"$DAGD_INPUT_0\" | cut -d' ' -f1"]}},
+    {"id": "check", "fn": "exec", "executor": "pool:a", "inputs": ["big"],
+     "args": {"argv": ["/bin/sh", "-c",
+      "cksum < \"$DAGD_INPUT_0\" | cut -d' ' -f1"]}}
+  ]})json";
+  CommandResult submit =
+      dagd_->RunDagctl({"submit", "-", "--wait"}, job, absl::Minutes(3));
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  const std::string job_id = FirstLine(submit.out);
+  CommandResult sum = dagd_->RunDagctl({"result", job_id, "sum"});
+  ASSERT_EQ(sum.exit_code, 0) << sum.ToString();
+  CommandResult check = dagd_->RunDagctl({"result", job_id, "check"});
+  ASSERT_EQ(check.exit_code, 0) << check.ToString();
+  // The consumer on the other worker read exactly what was made.
+  EXPECT_EQ(sum.out, "300000000 " + check.out);
+  const double received = ResultBytesReceived();
+  EXPECT_GE(received, 0);
+  EXPECT_LT(received, 1 << 20);
+  CommandResult tasks = dagd_->RunDagctl({"tasks", job_id});
+  EXPECT_THAT(tasks.out, HasSubstr("placed on"));
+}
+
+TEST_F(DataPlaneTest, AResultLostWithItsWorkerIsMadeAgain) {
+  Subprocess* holder = StartPoolWorker("a");
+  ASSERT_NE(holder, nullptr);
+  ASSERT_EQ(dagd_->WaitForWorkers(1), absl::OkStatus());
+  // The producer appends to a log on every run; the consumer's pool has
+  // no worker until the producer's worker is killed.
+  const std::string log = log_dir_->path() + "/runs";
+  const std::string job = absl::StrCat(
+      R"json({"tasks": [
+    {"id": "p", "fn": "exec", "args": {"argv": ["/bin/sh", "-c",
+      "echo run >> )json",
+      log,
+      R"json(; head -c 200000 /dev/zero | tr '\\0' x > \"$DAGD_OUTPUT\""]}},
+    {"id": "q", "fn": "exec", "executor": "pool:b", "inputs": ["p"],
+     "args": {"argv": ["/bin/sh", "-c", "wc -c < \"$DAGD_INPUT_0\" | tr -d ' \\n'"]}}
+  ]})json");
+  CommandResult submit = dagd_->RunDagctl({"submit", "-"}, job);
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  const std::string job_id = FirstLine(submit.out);
+  ASSERT_EQ(WaitForTaskState(dagd_->client(), job_id, "p", v1::TASK_SUCCEEDED),
+            absl::OkStatus());
+  holder->Kill(SIGKILL);  // p's result is gone with it
+  ASSERT_NE(StartPoolWorker("b"), nullptr);
+  CommandResult wait =
+      dagd_->RunDagctl({"watch", job_id}, "", absl::Minutes(2));
+  EXPECT_EQ(wait.exit_code, 0) << wait.ToString();
+  CommandResult q = dagd_->RunDagctl({"result", job_id, "q"});
+  ASSERT_EQ(q.exit_code, 0) << q.ToString();
+  EXPECT_EQ(q.out, "200000");
+  EXPECT_EQ(ReadFileOrEmpty(log), "run\nrun\n") << "the producer ran twice";
+}
+
+}  // namespace
+}  // namespace dagd::testing

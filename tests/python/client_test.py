@@ -1,0 +1,165 @@
+"""dagd.Client and dagd.Job against a real dagd with a --python worker:
+submit (a dict, a JobSpec, a Job), wait, watch, cancel, results as Python
+objects, failures as exceptions, and wait riding through a restart of dagd.
+"""
+
+import os
+import threading
+
+import pytest
+
+import dagd
+from dagd.v1 import types_pb2
+from conftest import Cluster, wait_for
+
+
+def square(x):
+    return x * x
+
+
+def test_submit_a_dict_and_read_json_results(client):
+    job_id = client.submit({"name": "tiny", "tasks": [
+        {"id": "a", "fn": "const", "args": {"value": 1}},
+        {"id": "b", "fn": "const", "args": {"value": 2}},
+        {"id": "sum", "fn": "add", "inputs": ["a", "b"]}]})
+    assert job_id.startswith("j")
+    status = client.wait(job_id, timeout=60)
+    assert status.state == types_pb2.JOB_SUCCEEDED
+    assert status.name == "tiny"
+    assert client.result(job_id, "sum") == 3
+    assert [t.task_id for t in client.tasks(job_id)] == ["a", "b", "sum"]
+
+
+def test_job_builder_passes_outputs_by_position_and_in_containers(client):
+    job = dagd.Job("squares")
+    squares = [job.call(square, i) for i in range(5)]
+    total = job.call(sum, squares)  # a list of tasks: one input each
+    nested = job.call(lambda d: d["first"] + d["rest"][1],
+                      {"first": squares[1], "rest": (squares[0], squares[4])})
+    named = job.call("pytasks:add", squares[2], 100)  # module:function form
+    # Builtins speak JSON: a Python task feeding one returns JSON.
+    as_json = job.call(square, squares[3]).set(output="json")
+    builtin = job.task("add", inputs=[as_json], args={"value": 0.5})
+    results = client.run(job, timeout=120)
+    assert results == {total.id: 30, nested.id: 17, named.id: 104,
+                       builtin.id: 81.5}
+    assert total.id == "sum-5"
+
+
+def test_task_options_reach_the_spec():
+    job = dagd.Job("opts", priority=3, max_parallelism=2)
+    first = job.call(square, 2).set(id="first", retries=2, timeout=1.5,
+                                    priority=7, output="json")
+    second = job.call(square, first).set(after=[first], executor="pool:x")
+    spec = job.spec()
+    assert (spec.priority, spec.max_parallelism) == (3, 2)
+    one, two = spec.tasks
+    assert (one.id, one.fn, one.priority) == ("first", "python", 7)
+    assert one.retry.max_attempts == 3
+    assert one.timeout.ToMilliseconds() == 1500
+    assert one.args.struct_value["output"] == "json"
+    assert one.code  # the pickled call
+    assert list(two.inputs) == ["first"] and list(two.after) == ["first"]
+    assert two.executor == "pool:x"
+    assert second.id == "square-1"
+    with pytest.raises(TypeError, match="unknown task option"):
+        first.set(retires=1)
+    with pytest.raises(ValueError, match="another job"):
+        dagd.Job().call(square, first)
+    with pytest.raises(TypeError, match="first positional"):
+        job.call("pytasks:add", 1, first)
+
+
+def test_watch_yields_snapshot_task_events_and_the_end(client):
+    job = dagd.Job("watched")
+    job.call(square, job.call(square, 3))
+    job_id = client.submit(job)
+    events = list(client.watch(job_id, timeout=120))
+    assert events[0].HasField("snapshot")
+    assert events[-1].HasField("finished")
+    assert events[-1].finished.state == types_pb2.JOB_SUCCEEDED
+    succeeded = [e.task.task_id for e in events if e.HasField("task")
+                 and e.task.state == types_pb2.TASK_SUCCEEDED]
+    assert sorted(succeeded) == ["square-0", "square-1"]
+
+
+def test_cancel_ends_a_running_job(client, tmp_path):
+    pid_file = str(tmp_path / "pid")
+    job = dagd.Job("cancelled")
+    job.call("pytasks:record_pid_and_sleep", pid_file, 600)
+    job_id = client.submit(job)
+    wait_for(lambda: os.path.exists(pid_file), 60, "the task to start")
+    assert client.cancel(job_id) is True
+    assert client.wait(job_id, timeout=60).state == types_pb2.JOB_CANCELLED
+    assert client.cancel(job_id) is False  # already over
+
+
+def test_a_failed_job_raises_with_the_task_error(client):
+    job = dagd.Job("fails")
+    bad = job.call(lambda: 1 / 0)
+    job.call(square, bad)
+    with pytest.raises(dagd.JobFailed) as raised:
+        client.run(job, timeout=120)
+    assert raised.value.status.state == types_pb2.JOB_FAILED
+    assert "ZeroDivisionError: division by zero" in str(raised.value)
+    assert "task %s" % bad.id in str(raised.value)
+
+
+def test_permanent_error_is_not_retried(client):
+    def refuse():
+        raise dagd.PermanentError("never")
+
+    job = dagd.Job("permanent")
+    task = job.call(refuse).set(retries=3)
+    job_id = client.submit(job)
+    assert client.wait(job_id, timeout=120).state == types_pb2.JOB_FAILED
+    assert len(client.task(job_id, task.id).attempts) == 1
+
+
+def test_bad_input_is_an_rpc_error_naming_the_task(client):
+    with pytest.raises(dagd.client.RpcError) as raised:
+        client.submit({"tasks": [{"id": "a", "fn": "add", "inputs": ["x"]}]})
+    assert raised.value.code.name == "INVALID_ARGUMENT"
+    assert "'a'" in raised.value.details
+    with pytest.raises(dagd.client.RpcError) as missing:
+        client.status("j999999")
+    assert missing.value.code.name == "NOT_FOUND"
+
+
+def test_wait_rides_through_a_restart_of_dagd(tmp_path):
+    running = Cluster(str(tmp_path))
+    try:
+        running.start_dagd("--recovery_grace=0s")
+        port = running.address.rsplit(":", 1)[1]
+        running.start_worker("restart-worker", "--python", "--slots=1")
+        with dagd.Client(running.address, reconnect_timeout=60) as client:
+            running.wait_for_workers(client, 1)
+            marker = str(tmp_path / "go")
+            job = dagd.Job("across a restart")
+            job.call(wait_for_file, marker)
+            job_id = client.submit(job)
+            finished = {}
+            waiter = threading.Thread(target=lambda: finished.update(
+                status=client.wait(job_id, timeout=120)))
+            waiter.start()
+            wait_for(lambda: client.status(job_id).state ==
+                     types_pb2.JOB_RUNNING, 60, "the job to run")
+            # kill -9 and restart dagd on its port and data dir while
+            # wait() waits; the worker keeps running the task meanwhile.
+            running.kill_dagd()
+            running.start_dagd("--recovery_grace=0s",
+                               listen="127.0.0.1:" + port)
+            open(marker, "w").close()
+            waiter.join(timeout=120)
+            assert finished["status"].state == types_pb2.JOB_SUCCEEDED
+    finally:
+        running.stop()
+
+
+def wait_for_file(path):
+    import time
+
+    deadline = time.monotonic() + 120
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.path.exists(path)

@@ -1,0 +1,172 @@
+"""dagd.dask.get: Dask collections (delayed, array, bag) and raw graphs run
+as one dagd job each, with results equal to Dask's local scheduler; a
+task's exception raised in the caller with its original type; and the
+conversion of a 100,000-task graph in seconds.
+"""
+
+import operator
+import time
+
+import pytest
+
+dask = pytest.importorskip("dask")
+
+import dagd  # noqa: E402
+import dagd.dask  # noqa: E402
+from dagd.v1 import job_service_pb2, types_pb2  # noqa: E402
+
+
+@pytest.fixture
+def scheduler(cluster):
+    return dagd.dask.Scheduler(cluster.address).get
+
+
+def inc(x):
+    return x + 1
+
+
+def test_delayed(scheduler):
+    from dask import delayed
+
+    parts = [delayed(inc)(i) for i in range(10)]
+    total = delayed(sum)(parts)
+    product = delayed(operator.mul)(total, delayed(lambda: 3)())
+    assert dask.compute(product, total, scheduler=scheduler) == \
+        dask.compute(product, total, scheduler="sync") == (165, 55)
+
+
+def test_array(scheduler):
+    np = pytest.importorskip("numpy")
+    import dask.array as da
+
+    x = da.arange(10_000, chunks=1_000).reshape(100, 100).rechunk(25)
+    y = (x @ x.T + 1).mean(axis=0)
+    tall = da.random.RandomState(0).random_sample((400, 20), chunks=(50, 20))
+    z = da.linalg.qr(tall)[1]
+    ours = dask.compute(y, z, x.sum(), scheduler=scheduler)
+    local = dask.compute(y, z, x.sum(), scheduler="sync")
+    for a, b in zip(ours, local):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # dask.config.set(scheduler=...) is the other line a Dask user changes.
+    with dask.config.set(scheduler=scheduler):
+        assert int(x[5, 5].compute()) == 505
+
+
+def test_bag(scheduler):
+    import dask.bag as db
+
+    words = db.from_sequence(["a b", "b c c", "d", "a"] * 25, npartitions=7)
+    counts = words.map(str.split).flatten().frequencies()
+    lengths = words.map(len).sum()
+    ours = dask.compute(counts, lengths, scheduler=scheduler)
+    local = dask.compute(counts, lengths, scheduler="sync")
+    assert sorted(ours[0]) == sorted(local[0])
+    assert ours[1] == local[1]
+
+
+def test_raw_graph_with_aliases_literals_and_nested_keys(scheduler):
+    dsk = {
+        "one": 1,                                   # a literal
+        "also-one": "one",                          # an alias of it
+        ("x", 0): (operator.add, "also-one", 10),   # reads the alias
+        ("x", 1): (sum, [("x", 0), "one", 100]),    # a list of keys
+        "y": (inc, (inc, ("x", 1))),                # a nested task
+        "z": "y",                                   # an alias to fetch
+    }
+    keys = [["z", ("x", 0)], "one"]
+    assert scheduler(dsk, keys) == dask.get(dsk, keys) == ((114, 11), 1)
+    assert scheduler(dsk, "one") == 1  # nothing to run: no job
+
+
+def test_exception_is_raised_in_the_caller_with_its_type(scheduler):
+    from dask import delayed
+
+    def parse(text):
+        return int(text)
+
+    bad = delayed(parse)("not a number")
+    with pytest.raises(ValueError) as raised:
+        dask.compute(delayed(inc)(bad), scheduler=scheduler)
+    assert "invalid literal for int() with base 10: 'not a number'" in \
+        str(raised.value)
+    assert "in parse" in str(raised.value.__cause__)
+
+    missing = delayed(lambda d: d["absent"])({})
+    with pytest.raises(KeyError) as raised_key:
+        missing.compute(scheduler=scheduler)
+    assert raised_key.value.args == ("absent",)
+
+
+def test_keys_become_ids_and_dask_order_becomes_priorities():
+    dsk = {"a": (inc, 1), ("b", 0): (inc, "a"), ("b", 1): (inc, "a"),
+           "c": (operator.add, ("b", 0), ("b", 1))}
+    graph = dagd.dask.convert(dsk, "c")
+    tasks = {t.id: t for t in graph.spec.tasks}
+    assert sorted(tasks) == ["('b', 0)", "('b', 1)", "a", "c"]
+    assert sorted(tasks["c"].inputs) == ["('b', 0)", "('b', 1)"]
+    assert list(tasks["('b', 1)"].inputs) == ["a"]
+    from dask.order import order
+
+    ranks = order(dsk)
+    for key, task in zip(dsk, graph.spec.tasks):
+        assert task.priority == -ranks[key]
+    assert graph.task_of == {"c": "c"}
+
+
+def test_a_100000_task_graph_converts_in_seconds():
+    width = 50_000
+    dsk = {("x", i): (operator.add, i, 1) for i in range(width)}
+    level = [("x", i) for i in range(width)]
+    n = 0
+    while len(level) > 1:
+        pairs = []
+        for i in range(0, len(level) - 1, 2):
+            dsk[("s", n)] = (operator.add, level[i], level[i + 1])
+            pairs.append(("s", n))
+            n += 1
+        level = pairs + level[len(pairs) * 2:]
+    assert len(dsk) >= 99_999
+    start = time.monotonic()
+    graph = dagd.dask.convert(dsk, level[0])
+    took = time.monotonic() - start
+    assert len(graph.spec.tasks) == len(dsk)
+    # About 5 s here; generous for a loaded CI machine.
+    assert took < 60, took
+
+
+def test_get_reads_dagd_server(cluster, monkeypatch):
+    monkeypatch.setenv("DAGD_SERVER", cluster.address)
+    assert dagd.dask.get({"a": (inc, 41)}, "a") == 42
+
+
+def test_a_job_that_is_cancelled_raises(cluster, scheduler, tmp_path):
+    import os
+    import threading
+
+    from conftest import wait_for
+
+    marker = str(tmp_path / "started")
+
+    def block():
+        open(marker, "w").close()
+        time.sleep(600)
+
+    client = dagd.Client(cluster.address)
+    failure = {}
+
+    def run():
+        try:
+            scheduler({"blocked": (block,)}, "blocked")
+        except Exception as error:  # what the caller sees
+            failure["error"] = error
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    wait_for(lambda: os.path.exists(marker), 60, "the task to start")
+    jobs = client._stub.ListJobs(job_service_pb2.ListJobsRequest(),
+                                 timeout=10).jobs
+    (job,) = [j for j in jobs if j.state == types_pb2.JOB_RUNNING]
+    client.cancel(job.job_id)
+    caller.join(timeout=60)
+    assert isinstance(failure["error"], dagd.JobFailed)
+    assert "CANCELLED" in str(failure["error"])

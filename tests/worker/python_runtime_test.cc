@@ -1,0 +1,336 @@
+// The python runtime with Debian's python3 and the dagd package of this
+// build (DAGD_PYTHON_PATH), plus a module of test tasks written to a temp
+// directory on the interpreters' PYTHONPATH.
+#include "worker/python_runtime.h"
+
+#include <stdlib.h>
+
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/test_task.h"
+#include "worker/temp_dir.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string Message(const absl::Status& status) {
+  return std::string(status.message());
+}
+
+constexpr char kTestTasks[] = R"py(
+import os, sys, time
+
+def announce_then_sleep(seconds):
+    print("about to sleep", flush=True)
+    time.sleep(seconds)
+
+def pid():
+    return os.getpid()
+
+def shout(n):
+    print("to stdout", n)
+    print("to stderr", n, file=sys.stderr)
+    sys.stdout.write("no newline")
+    return n
+
+def fail_for_good():
+    import dagd
+    raise dagd.PermanentError("this input will never do")
+
+def nested_failure():
+    def inner():
+        raise KeyError("missing")
+    inner()
+
+def sum_json(*values):
+    return sum(values)
+)py";
+
+// Log entries, kept for checks; notifies when a line holds a text.
+class RecordingLog {
+ public:
+  LogFn fn() {
+    return [this](const LogEntry& entry) {
+      absl::MutexLock lock(&mu_);
+      entries_.push_back(entry);
+    };
+  }
+  std::vector<LogEntry> entries() const {
+    absl::MutexLock lock(&mu_);
+    return entries_;
+  }
+  // Waits up to `timeout` for an entry whose message contains `text`.
+  bool WaitFor(const std::string& text, absl::Duration timeout) const {
+    absl::MutexLock lock(&mu_);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const LogEntry& entry : entries_) {
+        if (entry.message.find(text) != std::string::npos) return true;
+      }
+      return false;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<LogEntry> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+class PythonRuntimeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto dir = TempDir::Create("dagd-python-test-");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    modules_ = dir->release();
+    ASSERT_TRUE(
+        WriteFile(modules_->path() + "/dagd_test_tasks.py", kTestTasks).ok());
+    setenv("PYTHONPATH",
+           absl::StrCat(DAGD_PYTHON_PATH, ":", modules_->path()).c_str(), 1);
+  }
+  static void TearDownTestSuite() { delete modules_; }
+
+  std::unique_ptr<PythonRuntime> Start(uint32_t processes = 1) {
+    PythonRuntimeOptions options;
+    options.processes = processes;
+    auto runtime = PythonRuntime::Start(options, log_.fn());
+    EXPECT_TRUE(runtime.ok()) << runtime.status();
+    return runtime.ok() ? *std::move(runtime) : nullptr;
+  }
+
+  static absl::StatusOr<Payload> Run(PythonRuntime& runtime, TestTask& task,
+                                     const std::string& code = "") {
+    v1::Assignment assignment;
+    assignment.set_fn("python");
+    assignment.set_code(code);
+    return runtime.Run({assignment, task.context, absl::InfiniteFuture()});
+  }
+
+  // The interpreter's pid, as a task sees it.
+  static int64_t TaskPid(PythonRuntime& runtime) {
+    TestTask task(R"({"function": "dagd_test_tasks:pid", "output": "json"})");
+    auto out = Run(runtime, task);
+    EXPECT_TRUE(out.ok()) << out.status();
+    int64_t pid = 0;
+    EXPECT_TRUE(out.ok() && absl::SimpleAtoi(out->data, &pid));
+    return pid;
+  }
+
+  static TempDir* modules_;
+  RecordingLog log_;
+};
+
+TempDir* PythonRuntimeTest::modules_ = nullptr;
+
+TEST_F(PythonRuntimeTest, AdvertisesItselfForFnPython) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  EXPECT_EQ(runtime->name(), "python");
+  EXPECT_THAT(runtime->Functions(), ::testing::ElementsAre("python"));
+  v1::Assignment python, exec;
+  python.set_fn("python");
+  exec.set_fn("exec");
+  EXPECT_TRUE(runtime->Runs(python));
+  EXPECT_FALSE(runtime->Runs(exec));
+  EXPECT_THAT(runtime->Describe(),
+              AllOf(StartsWith("1 interpreter of /usr/bin/python3 (Python 3."),
+                    HasSubstr(")")));
+}
+
+TEST_F(PythonRuntimeTest, CallsModuleFunctionWithInputsThenArgs) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(R"({"function": "dagd_test_tasks:sum_json",
+                    "args": [100], "output": "json"})",
+                {Json("1"), Json("20")});
+  auto out = Run(*runtime, task);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "121");
+  EXPECT_EQ(out->content_type, "application/json");
+}
+
+TEST_F(PythonRuntimeTest, ResultsArePickledByDefault) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(R"({"function": "operator:add", "kwargs": {}})",
+                {Json("2"), Json("3")});
+  auto out = Run(*runtime, task);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->content_type, "application/x-dagd-pickle");
+  EXPECT_THAT(out->data, StartsWith("DPK5"));
+}
+
+TEST_F(PythonRuntimeTest, RunsPickledCode) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(R"({"output": "json"})", {Json("6"), Json("7")});
+  // A protocol-0 pickle of operator.mul, as cloudpickle would send a
+  // function importable by name.
+  auto out = Run(*runtime, task, "coperator\nmul\n.");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "42");
+}
+
+TEST_F(PythonRuntimeTest, ExceptionFailsWithTypeMessageAndTraceback) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(R"({"function": "dagd_test_tasks:nested_failure"})");
+  auto out = Run(*runtime, task);
+  ASSERT_FALSE(out.ok());
+  EXPECT_FALSE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out.status()),
+              AllOf(StartsWith("KeyError: 'missing'\nTraceback (most recent "
+                               "call last):"),
+                    HasSubstr("in nested_failure"), HasSubstr("in inner"),
+                    ::testing::Not(HasSubstr("runner.py"))));
+  // The interpreter survives its task's exception.
+  EXPECT_GT(TaskPid(*runtime), 0);
+}
+
+TEST_F(PythonRuntimeTest, PermanentErrorIsNotRetried) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(R"({"function": "dagd_test_tasks:fail_for_good"})");
+  auto out = Run(*runtime, task);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out.status()),
+              StartsWith("dagd.errors.PermanentError: this input will never "
+                         "do"));
+}
+
+TEST_F(PythonRuntimeTest, CodeThatCannotBeFoundFailsForGood) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask missing(R"({"function": "no_such_module_here:f"})");
+  auto out = Run(*runtime, missing);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out.status()),
+              HasSubstr("cannot import 'no_such_module_here'"));
+
+  TestTask no_colon(R"({"function": "operator.add"})");
+  out = Run(*runtime, no_colon);
+  EXPECT_THAT(Message(out.status()), HasSubstr("\"module:function\""));
+
+  TestTask typo(R"({"function": "operator:add", "kwarg": {}})");
+  out = Run(*runtime, typo);
+  EXPECT_TRUE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out.status()), HasSubstr("unknown key 'kwarg'"));
+
+  TestTask nothing("null");
+  out = Run(*runtime, nothing);
+  EXPECT_THAT(Message(out.status()),
+              HasSubstr("needs args.function (\"module:function\") or code"));
+}
+
+TEST_F(PythonRuntimeTest, DeadInterpreterFailsRetryablyAndIsReplaced) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  const int64_t before = TaskPid(*runtime);
+  TestTask task(R"({"function": "os:_exit", "args": [3]})");
+  auto out = Run(*runtime, task);
+  ASSERT_FALSE(out.ok());
+  EXPECT_FALSE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out.status()),
+              AllOf(HasSubstr(absl::StrCat("(pid ", before, ") died")),
+                    HasSubstr("exit status 3")));
+  const int64_t after = TaskPid(*runtime);
+  EXPECT_GT(after, 0);
+  EXPECT_NE(after, before);
+}
+
+TEST_F(PythonRuntimeTest, CancelKillsTheInterpreterAndTheNextTaskGetsAnother) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  const int64_t before = TaskPid(*runtime);
+  TestTask task(
+      R"({"function": "dagd_test_tasks:announce_then_sleep", "args": [600]})");
+  auto running =
+      std::async(std::launch::async, [&] { return Run(*runtime, task); });
+  ASSERT_TRUE(log_.WaitFor("about to sleep", absl::Seconds(60)));
+  task.token.Cancel(CancelReason::kTimeout);
+  ASSERT_EQ(running.wait_for(std::chrono::seconds(30)),
+            std::future_status::ready);
+  auto out = running.get();
+  EXPECT_TRUE(absl::IsCancelled(out.status())) << out.status();
+  EXPECT_EQ(kill(static_cast<pid_t>(before), 0), -1);  // reaped
+  const int64_t after = TaskPid(*runtime);
+  EXPECT_NE(after, before);
+}
+
+TEST_F(PythonRuntimeTest, CancelWhileWaitingForAnInterpreter) {
+  auto runtime = Start(/*processes=*/1);
+  ASSERT_NE(runtime, nullptr);
+  TestTask busy(
+      R"({"function": "dagd_test_tasks:announce_then_sleep", "args": [600]})");
+  auto running =
+      std::async(std::launch::async, [&] { return Run(*runtime, busy); });
+  ASSERT_TRUE(log_.WaitFor("about to sleep", absl::Seconds(60)));
+  TestTask waiting(R"({"function": "dagd_test_tasks:pid"})");
+  waiting.token.Cancel(CancelReason::kCoordinator);
+  EXPECT_TRUE(absl::IsCancelled(Run(*runtime, waiting).status()));
+  busy.token.Cancel(CancelReason::kCoordinator);
+  EXPECT_TRUE(absl::IsCancelled(running.get().status()));
+}
+
+TEST_F(PythonRuntimeTest, PrintsAreLoggedWithJobAndTaskIds) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(R"({"function": "dagd_test_tasks:shout", "args": [7]})");
+  ASSERT_TRUE(Run(*runtime, task).ok());
+  std::vector<std::string> lines;
+  for (const LogEntry& entry : log_.entries()) {
+    EXPECT_EQ(entry.job_id, "job-1");
+    EXPECT_EQ(entry.task_id, "task-a");
+    lines.push_back(entry.message);
+  }
+  EXPECT_THAT(lines,
+              ::testing::UnorderedElementsAre("python stdout: to stdout 7",
+                                              "python stderr: to stderr 7",
+                                              "python stdout: no newline"));
+}
+
+TEST_F(PythonRuntimeTest, SeveralInterpretersRunAtOnce) {
+  auto runtime = Start(/*processes=*/2);
+  ASSERT_NE(runtime, nullptr);
+  TestTask sleeper(
+      R"({"function": "dagd_test_tasks:announce_then_sleep", "args": [600]})");
+  auto running =
+      std::async(std::launch::async, [&] { return Run(*runtime, sleeper); });
+  ASSERT_TRUE(log_.WaitFor("about to sleep", absl::Seconds(60)));
+  EXPECT_GT(TaskPid(*runtime), 0);  // the other interpreter answers
+  sleeper.token.Cancel(CancelReason::kShutdown);
+  running.wait();
+}
+
+TEST(PythonStartTest, InterpreterThatCannotRunTheRunnerStopsTheStart) {
+  PythonRuntimeOptions options;
+  options.process.interpreter = "/bin/false";
+  auto runtime = PythonRuntime::Start(options, [](const LogEntry&) {});
+  ASSERT_FALSE(runtime.ok());
+  EXPECT_TRUE(absl::IsUnavailable(runtime.status())) << runtime.status();
+  EXPECT_THAT(Message(runtime.status()),
+              AllOf(HasSubstr("/bin/false -m dagd.runner did not start"),
+                    HasSubstr("exit status 1"), HasSubstr("PYTHONPATH")));
+
+  options.process.interpreter = "/no/such/python3";
+  runtime = PythonRuntime::Start(options, [](const LogEntry&) {});
+  EXPECT_TRUE(absl::IsNotFound(runtime.status())) << runtime.status();
+}
+
+}  // namespace
+}  // namespace dagd

@@ -1,0 +1,100 @@
+// One long-lived Python interpreter running dagd's task runner
+// (client/python/dagd/runner.py, `python3 -m dagd.runner`), and the Unix
+// stream socket the worker speaks to it over. The protocol (frames of an
+// 8-byte little-endian length and that many bytes; messages of a JSON
+// header frame and the data frames it announces) is described in the
+// runner's docstring; this class moves frames, PythonRuntime gives them
+// meaning.
+#ifndef DAGD_WORKER_PYTHON_PROCESS_H_
+#define DAGD_WORKER_PYTHON_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+
+namespace dagd {
+
+struct PythonProcessOptions {
+  // The interpreter: a path, or a name looked up in PATH.
+  std::string interpreter = "/usr/bin/python3";
+  // How long the runner may take to say it is ready.
+  absl::Duration start_timeout = absl::Seconds(30);
+};
+
+// Owned by one thread at a time (the runtime hands it to one attempt);
+// Kill alone may be called from any thread while the owner uses it.
+//
+// The interpreter runs in its own process group with stdin from /dev/null
+// and stdout and stderr on the worker's stderr (what the runner does not
+// catch itself, such as a crash's message); it is sent SIGKILL if the
+// thread that started it exits, and exits by itself when its socket closes.
+class PythonProcess {
+ public:
+  // Starts the interpreter and waits for the runner's "ready". Errors:
+  // NOT_FOUND when the interpreter cannot be executed, UNAVAILABLE when it
+  // ends or stays silent before it is ready (dagd.runner not importable:
+  // its traceback is on the worker's stderr), INTERNAL for system calls.
+  static absl::StatusOr<std::unique_ptr<PythonProcess>> Start(
+      const PythonProcessOptions& options);
+
+  // Kills the process group and reaps the interpreter.
+  ~PythonProcess();
+  PythonProcess(const PythonProcess&) = delete;
+  PythonProcess& operator=(const PythonProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The Python version the runner reported ("3.11.2").
+  const std::string& version() const { return version_; }
+
+  // Sends one message: `header` (JSON text) as the first frame, then
+  // `frames`. An error means the interpreter is gone (or was killed).
+  absl::Status Send(absl::string_view header,
+                    const std::vector<absl::string_view>& frames);
+  // Reads the next message's header frame, parsed. Blocks; an error means
+  // the interpreter is gone or broke the protocol.
+  absl::StatusOr<google::protobuf::Struct> ReadHeader();
+  // Reads the next frame, which must be `size` bytes, into `out` at
+  // `offset` (`out` already holds at least offset + size bytes).
+  absl::Status ReadFrameInto(std::string& out, size_t offset, size_t size);
+
+  // Thread-safe and non-blocking: SIGKILL to the process group and a
+  // shutdown of the socket, so that a Send or a Read in progress fails at
+  // once. The process is reaped by the destructor.
+  void Kill();
+  bool killed() const { return killed_; }
+
+  // Waits (up to a few seconds, then kills) until the interpreter has
+  // ended, reaps it, and says how it ended: "exit status 3", "killed by
+  // SIGSEGV". Call once the socket failed; the destructor then has nothing
+  // left to reap.
+  std::string Reap();
+
+ private:
+  PythonProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+
+  absl::Status ReadExact(char* out, size_t size, absl::Time deadline);
+  absl::StatusOr<std::string> ReadFrame(absl::Time deadline);
+  absl::Status AwaitReady(absl::Time deadline);
+
+  // Constant after construction. pid_ is also the process group's id.
+  const pid_t pid_;
+  const int fd_;
+  std::string version_;
+  std::atomic<bool> killed_{false};
+  bool reaped_ = false;  // by the owner only
+};
+
+// "exit status 3", "killed by SIGKILL": a waitpid status for people.
+std::string DescribeWaitStatus(int status);
+
+}  // namespace dagd
+
+#endif  // DAGD_WORKER_PYTHON_PROCESS_H_

@@ -1,0 +1,273 @@
+#include "worker/python_runtime.h"
+
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+const Value& Field(const Struct& header, const std::string& name) {
+  static const Value* const kNull = new Value();
+  auto it = header.fields().find(name);
+  return it == header.fields().end() ? *kNull : it->second;
+}
+
+// The "task" message's header: ids, args, and what frames follow.
+std::string TaskHeader(const RuntimeAttempt& attempt) {
+  const TaskContext& context = attempt.context;
+  std::string args = "null";
+  if (context.args().kind_case() != Value::KIND_NOT_SET) {
+    args.clear();
+    // Cannot fail: a Value that came through protobuf parsing prints.
+    (void)google::protobuf::util::MessageToJsonString(context.args(), &args);
+  }
+  std::string header =
+      absl::StrCat("{\"kind\":\"task\",\"job\":", JsonQuote(context.job_id()),
+                   ",\"task\":", JsonQuote(context.task_id()),
+                   ",\"attempt\":", context.attempt(), ",\"args\":", args);
+  if (!attempt.assignment.code().empty()) {
+    absl::StrAppend(&header, ",\"code\":", attempt.assignment.code().size());
+  }
+  absl::StrAppend(&header, ",\"inputs\":[");
+  for (size_t i = 0; i < context.inputs().size(); ++i) {
+    const Payload& input = context.inputs()[i];
+    absl::StrAppend(&header, i == 0 ? "" : ",",
+                    "{\"content_type\":", JsonQuote(input.content_type),
+                    ",\"size\":", input.data.size(), "}");
+  }
+  absl::StrAppend(&header, "]}");
+  return header;
+}
+
+// `text` cut to `limit` bytes: a little of its start, most of its end.
+std::string CutMiddle(std::string text, size_t limit) {
+  if (text.size() <= limit) return text;
+  const size_t head = limit / 8;
+  const size_t tail = limit - head;
+  return absl::StrCat(text.substr(0, head), "\n... (",
+                      text.size() - head - tail, " bytes cut) ...\n",
+                      text.substr(text.size() - tail));
+}
+
+}  // namespace
+
+PythonRuntime::Exchange PythonRuntime::Lost(absl::Status cause) {
+  Exchange lost{cause, cause};
+  lost.reusable = false;
+  return lost;
+}
+
+absl::Status PythonTaskError(const Struct& header) {
+  const std::string& type = Field(header, "type").string_value();
+  const std::string& message = Field(header, "message").string_value();
+  const std::string& trace = Field(header, "traceback").string_value();
+  // A failure the runner found before calling anything (bad args, code
+  // that cannot be found) has no traceback and needs no type.
+  std::string text = trace.empty() ? message
+                     : message.empty()
+                         ? absl::StrCat(type, "\n", trace)
+                         : absl::StrCat(type, ": ", message, "\n", trace);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  absl::Status error =
+      absl::UnknownError(CutMiddle(std::move(text), kMaxPythonErrorBytes));
+  return Field(header, "permanent").bool_value() ? MakePermanent(error) : error;
+}
+
+PythonRuntime::PythonRuntime(PythonRuntimeOptions options, LogFn log)
+    : options_(std::move(options)), log_(std::move(log)) {}
+
+absl::StatusOr<std::unique_ptr<PythonRuntime>> PythonRuntime::Start(
+    PythonRuntimeOptions options, LogFn log) {
+  if (options.processes == 0) {
+    return absl::InvalidArgumentError(
+        "a Python runtime needs 1 interpreter "
+        "at least");
+  }
+  std::unique_ptr<PythonRuntime> runtime(
+      new PythonRuntime(std::move(options), std::move(log)));
+  absl::MutexLock lock(&runtime->mu_);
+  for (uint32_t i = 0; i < runtime->options_.processes; ++i) {
+    absl::StatusOr<std::unique_ptr<PythonProcess>> process =
+        PythonProcess::Start(runtime->options_.process);
+    if (!process.ok()) return process.status();
+    runtime->version_ = (*process)->version();
+    runtime->idle_.push_back(*std::move(process));
+    ++runtime->live_;
+  }
+  return runtime;
+}
+
+PythonRuntime::~PythonRuntime() = default;
+
+std::string PythonRuntime::Describe() const {
+  return absl::StrCat(options_.processes, " interpreter",
+                      options_.processes == 1 ? "" : "s", " of ",
+                      options_.process.interpreter, " (Python ", version_, ")");
+}
+
+absl::StatusOr<std::unique_ptr<PythonProcess>> PythonRuntime::Acquire(
+    TaskContext& context) {
+  bool cancelled = false;
+  const int handle = context.AddCancelCallback([this, &cancelled] {
+    absl::MutexLock lock(&mu_);
+    cancelled = true;
+  });
+  absl::Cleanup remove = [&] { context.RemoveCancelCallback(handle); };
+  {
+    absl::MutexLock lock(&mu_);
+    auto available = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return cancelled || !idle_.empty() || live_ < options_.processes;
+    };
+    mu_.Await(absl::Condition(&available));
+    if (cancelled) return absl::CancelledError("cancelled");
+    if (!idle_.empty()) {
+      std::unique_ptr<PythonProcess> process = std::move(idle_.back());
+      idle_.pop_back();
+      return process;
+    }
+    ++live_;  // ours to start, outside the lock
+  }
+  absl::StatusOr<std::unique_ptr<PythonProcess>> process =
+      PythonProcess::Start(options_.process);
+  if (!process.ok()) {
+    absl::MutexLock lock(&mu_);
+    --live_;
+    return absl::UnavailableError(
+        absl::StrCat("cannot start a Python interpreter to replace one that "
+                     "ended: ",
+                     process.status().message()));
+  }
+  log_(Info(absl::StrCat("python: started interpreter pid ", (*process)->pid(),
+                         " in place of one that ended")));
+  return process;
+}
+
+void PythonRuntime::Release(std::unique_ptr<PythonProcess> process,
+                            bool healthy) {
+  absl::MutexLock lock(&mu_);
+  if (healthy) {
+    idle_.push_back(std::move(process));
+  } else {
+    --live_;
+  }
+}
+
+absl::StatusOr<Payload> PythonRuntime::Run(const RuntimeAttempt& attempt) {
+  TaskContext& context = attempt.context;
+  absl::StatusOr<std::unique_ptr<PythonProcess>> acquired = Acquire(context);
+  if (!acquired.ok()) return acquired.status();
+  std::unique_ptr<PythonProcess> process = *std::move(acquired);
+  // A cancel (or the timeout) kills the interpreter, which ends RunOn.
+  PythonProcess* const running = process.get();
+  const int handle = context.AddCancelCallback([running] { running->Kill(); });
+  Exchange exchange = RunOn(*process, attempt);
+  context.RemoveCancelCallback(handle);
+  // Killed by a cancel, maybe just after the exchange ended well: then it
+  // is dead all the same and must not go back to the idle ones.
+  const bool killed = process->killed();
+  if (exchange.reusable && !killed) {
+    Release(std::move(process), /*healthy=*/true);
+    return std::move(exchange.output);
+  }
+  const pid_t pid = process->pid();
+  if (exchange.lost.ok()) process->Kill();  // alive, but dropped by us
+  const std::string ended = process->Reap();
+  process.reset();
+  Release(nullptr, /*healthy=*/false);
+  if (killed || context.cancelled()) {
+    return absl::CancelledError(
+        absl::StrCat("cancelled: Python interpreter pid ", pid, " killed"));
+  }
+  if (exchange.lost.ok()) return std::move(exchange.output);
+  LogEntry entry = Warning(absl::StrCat(
+      "python: interpreter pid ", pid, " ended during the task (", ended, "; ",
+      exchange.lost.message(), "); the next task gets a new one"));
+  entry.job_id = context.job_id();
+  entry.task_id = context.task_id();
+  log_(entry);
+  return absl::UnavailableError(
+      absl::StrCat("the Python interpreter (pid ", pid,
+                   ") died while running the task: ", ended));
+}
+
+PythonRuntime::Exchange PythonRuntime::RunOn(PythonProcess& process,
+                                             const RuntimeAttempt& attempt) {
+  const TaskContext& context = attempt.context;
+  std::vector<absl::string_view> frames;
+  frames.reserve(context.inputs().size() + 1);
+  if (!attempt.assignment.code().empty()) {
+    frames.push_back(attempt.assignment.code());
+  }
+  for (const Payload& input : context.inputs()) frames.push_back(input.data);
+  if (absl::Status sent = process.Send(TaskHeader(attempt), frames);
+      !sent.ok()) {
+    return Lost(sent);
+  }
+  while (true) {
+    absl::StatusOr<Struct> header = process.ReadHeader();
+    if (!header.ok()) return Lost(header.status());
+    const std::string& kind = Field(*header, "kind").string_value();
+    if (kind == "print") {
+      LogPrint(context, *header);
+    } else if (kind == "result") {
+      return ReadOutput(process, *header);
+    } else if (kind == "error") {
+      return {PythonTaskError(*header), absl::OkStatus()};
+    } else {
+      return Lost(absl::DataLossError(absl::StrCat(
+          "the Python runner sent a message of kind '", kind, "'")));
+    }
+  }
+}
+
+PythonRuntime::Exchange PythonRuntime::ReadOutput(PythonProcess& process,
+                                                  const Struct& header) {
+  std::vector<size_t> sizes;
+  uint64_t total = 0;
+  for (const Value& size : Field(header, "sizes").list_value().values()) {
+    sizes.push_back(static_cast<size_t>(size.number_value()));
+    total += sizes.back();
+  }
+  if (total > kMaxPythonOutputBytes) {
+    // Its frames are still on the way: the interpreter is out of step.
+    Exchange dropped{MakePermanent(absl::ResourceExhaustedError(absl::StrCat(
+                         "the output is ", total, " bytes, over the limit of ",
+                         kMaxPythonOutputBytes))),
+                     absl::OkStatus()};
+    dropped.reusable = false;
+    return dropped;
+  }
+  Payload output;
+  output.content_type = Field(header, "content_type").string_value();
+  output.data.resize(total);
+  size_t offset = 0;
+  for (size_t size : sizes) {
+    if (absl::Status read = process.ReadFrameInto(output.data, offset, size);
+        !read.ok()) {
+      return Lost(read);
+    }
+    offset += size;
+  }
+  return {std::move(output), absl::OkStatus()};
+}
+
+void PythonRuntime::LogPrint(const TaskContext& context,
+                             const Struct& header) const {
+  const std::string& stream = Field(header, "stream").string_value();
+  for (absl::string_view line : absl::StrSplit(
+           Field(header, "text").string_value(), '\n', absl::SkipEmpty())) {
+    LogEntry entry = Info(absl::StrCat("python ", stream, ": ", line));
+    entry.job_id = context.job_id();
+    entry.task_id = context.task_id();
+    log_(entry);
+  }
+}
+
+}  // namespace dagd
