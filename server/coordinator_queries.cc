@@ -240,7 +240,8 @@ void Coordinator::FindResult(std::string job_id, std::string task_id,
 
 absl::StatusOr<StoredResult> Coordinator::Readable(
     absl::StatusOr<StoredResult> result, const std::string& task_id) const {
-  if (result.ok() && result->ref != nullptr && objects_ == nullptr) {
+  if (result.ok() && result->ref != nullptr && !result->ref->has_holder() &&
+      (objects_ == nullptr || !objects_->has_store())) {
     return absl::FailedPreconditionError(
         absl::StrCat("the result of task '", task_id, "' is kept in bucket '",
                      result->ref->bucket(), "' at '", result->ref->key(),
@@ -407,7 +408,7 @@ void Coordinator::DeleteObjectsAfterCommit(std::vector<v1::ObjectRef> refs) {
                      [](const v1::ObjectRef& ref) { return ref.has_holder(); }),
       refs.end());
   if (refs.empty()) return;
-  if (objects_ == nullptr) {
+  if (objects_ == nullptr || !objects_->has_store()) {
     LOG(WARNING) << refs.size()
                  << " result object(s) of a deleted job are left in bucket '"
                  << refs.front().bucket()

@@ -257,9 +257,11 @@ int Run() {
     LOG(ERROR) << result_store.status().message();
     return 2;
   }
-  std::unique_ptr<ResultObjects> result_objects;
+  // Results workers hold are read from them (ReadResult, GetResult).
+  DataClient held_results;
+  auto result_objects =
+      std::make_unique<ResultObjects>(result_store->get(), &held_results);
   if (*result_store != nullptr) {
-    result_objects = std::make_unique<ResultObjects>(result_store->get());
     LOG(INFO) << "results over "
               << options.scheduler.object_store.inline_max_bytes()
               << " bytes go to " << result_objects->Describe();

@@ -1,5 +1,6 @@
 #include "server/result_objects.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -7,13 +8,29 @@
 
 namespace dagd {
 
-ResultObjects::ResultObjects(ObjectStore* store, int threads)
-    : store_(store), queue_(threads) {}
+ResultObjects::ResultObjects(ObjectStore* store, DataClient* held, int threads)
+    : store_(store), held_(held), queue_(threads) {}
+
+absl::StatusOr<StoredObject> ResultObjects::ReadHeld(const v1::ObjectRef& ref) {
+  if (held_ == nullptr) {
+    return absl::FailedPreconditionError("dagd cannot read held results");
+  }
+  return held_->Fetch(ref);
+}
+
+absl::StatusOr<std::string> ResultObjects::ReadHeldRange(
+    const v1::ObjectRef& ref, uint64_t offset, uint64_t length) {
+  if (held_ == nullptr) {
+    return absl::FailedPreconditionError("dagd cannot read held results");
+  }
+  return held_->FetchRange(ref, offset, length);
+}
 
 void ResultObjects::Read(v1::ObjectRef ref, ReadDone done) {
   queue_.Post([this, ref = std::move(ref),
                done = std::move(done)](bool abandoned) mutable {
     if (abandoned) return done(absl::UnavailableError("dagd is stopping"));
+    if (ref.has_holder()) return done(ReadHeld(ref));  // checked by it
     absl::StatusOr<StoredObject> object = store_->Get(ref.key());
     if (!object.ok()) {
       return done(absl::Status(
@@ -32,6 +49,7 @@ void ResultObjects::ReadRange(v1::ObjectRef ref, uint64_t offset,
   queue_.Post([this, ref = std::move(ref), offset, length,
                done = std::move(done)](bool abandoned) mutable {
     if (abandoned) return done(absl::UnavailableError("dagd is stopping"));
+    if (ref.has_holder()) return done(ReadHeldRange(ref, offset, length));
     absl::StatusOr<std::string> bytes =
         store_->GetRange(ref.key(), offset, length);
     if (!bytes.ok()) {
@@ -45,7 +63,11 @@ void ResultObjects::ReadRange(v1::ObjectRef ref, uint64_t offset,
 }
 
 void ResultObjects::Delete(std::vector<v1::ObjectRef> refs) {
-  if (refs.empty()) return;
+  refs.erase(
+      std::remove_if(refs.begin(), refs.end(),
+                     [](const v1::ObjectRef& ref) { return ref.has_holder(); }),
+      refs.end());
+  if (refs.empty() || store_ == nullptr) return;
   queue_.Post([this, refs = std::move(refs)](bool abandoned) {
     if (abandoned) {
       LOG(WARNING) << "dagd is stopping: " << refs.size()

@@ -1,6 +1,7 @@
-// Reads and deletes results kept in the object store, off the coordinator's
-// loop: an S3 request takes milliseconds to seconds, and the loop must
-// never wait for one.
+// Reads and deletes results kept in the object store, and reads results
+// workers hold (from their DataService), off the coordinator's loop: such a
+// request takes milliseconds to seconds, and the loop must never wait for
+// one.
 #ifndef DAGD_SERVER_RESULT_OBJECTS_H_
 #define DAGD_SERVER_RESULT_OBJECTS_H_
 
@@ -11,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "dagd/v1/types.pb.h"
 #include "server/background_queue.h"
+#include "storage/data_client.h"
 #include "storage/object_store.h"
 
 namespace dagd {
@@ -21,10 +23,14 @@ class ResultObjects {
  public:
   using ReadDone = absl::AnyInvocable<void(absl::StatusOr<StoredObject>)>;
 
-  // `store` is not owned and must outlive this. Destruction finishes the
+  // `store` (null: no object store) and `held` (null: held results cannot
+  // be read) are not owned and must outlive this. Destruction finishes the
   // requests in progress; of those still queued, reads answer UNAVAILABLE
   // and deletes are skipped (see Delete).
-  explicit ResultObjects(ObjectStore* store, int threads = 4);
+  ResultObjects(ObjectStore* store, DataClient* held, int threads = 4);
+
+  // Whether results kept in an object store can be read and deleted.
+  bool has_store() const { return store_ != nullptr; }
 
   // Reads the object `ref` names and checks it against the size and
   // CRC-32C recorded with it (DATA_LOSS when they differ). `done` runs on
@@ -37,16 +43,25 @@ class ResultObjects {
   void ReadRange(v1::ObjectRef ref, uint64_t offset, uint64_t length,
                  RangeDone done);
 
-  // Deletes the objects, in the background. A failure is logged and the
-  // object left behind: it costs storage, not correctness (nothing refers
-  // to it any more); an S3 lifecycle rule on the prefix is the backstop.
+  // Deletes the objects kept in the object store, in the background
+  // (held ones are released by the scheduler, not here). A failure is logged
+  // and the object left behind: it costs storage, not correctness (nothing
+  // refers to it any more); an S3 lifecycle rule on the prefix is the backstop.
   void Delete(std::vector<v1::ObjectRef> refs);
 
   // For people: where the objects are.
-  std::string Describe() const { return store_->Describe(); }
+  std::string Describe() const {
+    return store_ != nullptr ? store_->Describe() : "no object store";
+  }
 
  private:
+  // The read for a ref with a holder, or an error when there is none.
+  absl::StatusOr<StoredObject> ReadHeld(const v1::ObjectRef& ref);
+  absl::StatusOr<std::string> ReadHeldRange(const v1::ObjectRef& ref,
+                                            uint64_t offset, uint64_t length);
+
   ObjectStore* const store_;
+  DataClient* const held_;
   BackgroundQueue queue_;
 };
 

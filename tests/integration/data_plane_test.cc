@@ -43,11 +43,11 @@ class DataPlaneTest : public ::testing::Test {
   // dagd_result_bytes_received_total, from dagd's /metrics.
   double ResultBytesReceived() {
     const std::string page = HttpGet(metrics_port_, "/metrics");
-    const std::string name = "dagd_result_bytes_received_total ";
+    const std::string name = "\ndagd_result_bytes_received_total ";
     const size_t at = page.find(name);
     double value = -1;
     if (at == std::string::npos) return value;
-    const size_t end = page.find('\n', at);
+    const size_t end = page.find('\n', at + 1);
     EXPECT_TRUE(absl::SimpleAtod(
         page.substr(at + name.size(), end - at - name.size()), &value));
     return value;
@@ -71,6 +71,8 @@ TEST_F(DataPlaneTest, ALargeOutputMovesWorkerToWorkerNotThroughDagd) {
     {"id": "sum", "fn": "exec", "executor": "pool:b", "inputs": ["big"],
      "args": {"argv": ["/bin/sh", "-c",
       "wc -c < \"$DAGD_INPUT_0\" | tr -d ' \\n'; printf ' '; cksum < \"$DAGD_INPUT_0\" | cut -d' ' -f1"]}},
+    {"id": "out", "fn": "exec", "executor": "pool:b", "args": {"argv": [
+      "/bin/sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' y"]}},
     {"id": "check", "fn": "exec", "executor": "pool:a", "inputs": ["big"],
      "args": {"argv": ["/bin/sh", "-c",
       "cksum < \"$DAGD_INPUT_0\" | cut -d' ' -f1"]}}
@@ -88,6 +90,10 @@ TEST_F(DataPlaneTest, ALargeOutputMovesWorkerToWorkerNotThroughDagd) {
   const double received = ResultBytesReceived();
   EXPECT_GE(received, 0);
   EXPECT_LT(received, 1 << 20);
+  // An output held by its worker is read through dagd from there.
+  CommandResult out = dagd_->RunDagctl({"result", job_id, "out"});
+  ASSERT_EQ(out.exit_code, 0) << out.ToString();
+  EXPECT_EQ(out.out, std::string(1000000, 'y'));
   CommandResult tasks = dagd_->RunDagctl({"tasks", job_id});
   EXPECT_THAT(tasks.out, HasSubstr("placed on"));
 }

@@ -42,7 +42,7 @@ absl::StatusOr<StoredObject> ReadNow(ResultObjects& objects,
 TEST(ResultObjectsTest, ReadsWhatWasRecorded) {
   FakeObjectStore store;
   ASSERT_TRUE(store.Put("k", "[1,2]", "text/plain").ok());
-  ResultObjects objects(&store);
+  ResultObjects objects(&store, /*held=*/nullptr);
   absl::StatusOr<StoredObject> object = ReadNow(objects, Ref("k", "[1,2]"));
   ASSERT_TRUE(object.ok()) << object.status();
   EXPECT_EQ(object->data, "[1,2]");
@@ -53,7 +53,7 @@ TEST(ResultObjectsTest, ReadsWhatWasRecorded) {
 TEST(ResultObjectsTest, ChangedObjectIsDataLoss) {
   FakeObjectStore store;
   ASSERT_TRUE(store.Put("k", "[1,3]", "").ok());
-  ResultObjects objects(&store);
+  ResultObjects objects(&store, /*held=*/nullptr);
   absl::StatusOr<StoredObject> object = ReadNow(objects, Ref("k", "[1,2]"));
   EXPECT_TRUE(absl::IsDataLoss(object.status())) << object.status();
   EXPECT_THAT(object.status().message(), HasSubstr("CRC-32C"));
@@ -64,7 +64,7 @@ TEST(ResultObjectsTest, ChangedObjectIsDataLoss) {
 
 TEST(ResultObjectsTest, MissingObjectIsNotFoundNamingItsKey) {
   FakeObjectStore store;
-  ResultObjects objects(&store);
+  ResultObjects objects(&store, /*held=*/nullptr);
   absl::StatusOr<StoredObject> object = ReadNow(objects, Ref("gone", "x"));
   EXPECT_TRUE(absl::IsNotFound(object.status())) << object.status();
   EXPECT_THAT(object.status().message(), HasSubstr("key 'gone'"));
@@ -73,7 +73,7 @@ TEST(ResultObjectsTest, MissingObjectIsNotFoundNamingItsKey) {
 TEST(ResultObjectsTest, ReadsRangesForStreaming) {
   FakeObjectStore store;
   ASSERT_TRUE(store.Put("k", "0123456789", "").ok());
-  ResultObjects objects(&store);
+  ResultObjects objects(&store, /*held=*/nullptr);
   auto read = [&objects](uint64_t offset, uint64_t length) {
     absl::StatusOr<std::string> out;
     absl::Notification done;
@@ -96,7 +96,7 @@ TEST(ResultObjectsTest, DeletesInTheBackground) {
   ASSERT_TRUE(store.Put("b", "2", "").ok());
   ASSERT_TRUE(store.Put("c", "3", "").ok());
   {
-    ResultObjects objects(&store, /*threads=*/1);
+    ResultObjects objects(&store, /*held=*/nullptr, /*threads=*/1);
     objects.Delete({Ref("a", "1"), Ref("b", "2")});
     // Requests run in order on one thread: the read comes after.
     ASSERT_TRUE(ReadNow(objects, Ref("c", "3")).ok());
