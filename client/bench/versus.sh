@@ -2,14 +2,16 @@
 # versus.sh: dagd at an earlier revision against the current tree, side by
 # side in one run, on this machine, on loopback only.
 #
-#   client/bench/versus.sh BASE_REV [--repeat=N] [--shape=LIST]
-#                          [--filter=REGEX] [--ccache]
+#   client/bench/versus.sh BASE_REV [--after=REV] [--repeat=N]
+#                          [--shape=LIST] [--filter=REGEX] [--ccache]
 #
-# Builds dagd, dagd-worker, dagbench and scheduler_bench twice: BASE_REV
-# ("before"), exported with git archive into build-versus/SHA/ and built in
-# build-versus/SHA/build-bench (both kept, so a second run only measures;
-# rm -rf build-versus drops them), and the current working tree ("after")
-# into $BUILD_DIR (default build-bench). Then N times (default 3), before
+# Builds dagd, dagd-worker, dagbench and scheduler_bench twice (only what
+# the runs below need): BASE_REV ("before"), exported with git archive into
+# build-versus/SHA/ and built in build-versus/SHA/build-bench (both kept, so
+# a second run only measures; rm -rf build-versus drops them), and the
+# current working tree ("after") into $BUILD_DIR (default build-bench), or
+# with --after=REV that revision, exported and built as BASE_REV is (to
+# find which commit made a difference). Then N times (default 3), before
 # then after each time, so that load drifting during the run hits both:
 #   - each build's scheduler_bench, once, on the benchmarks both builds have
 #     (those matching --filter=REGEX among them; --filter=none skips it);
@@ -33,12 +35,14 @@ ME=versus.sh
 usage_error() { echo "$ME: $1; see --help" >&2; exit 2; }
 
 BASE=
+AFTER=
 REPEAT=3
 SHAPES=tree,tree100,wide,chain,sync
 FILTER=
 LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-}
 for arg in "$@"; do
   case "$arg" in
+    --after=?*) AFTER=${arg#--after=} ;;
     --repeat=*) REPEAT=${arg#--repeat=} ;;
     --shape=?*) SHAPES=${arg#--shape=} ;;
     --filter=?*) FILTER=${arg#--filter=} ;;
@@ -54,29 +58,46 @@ done
 
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-SHA=$(git rev-parse --verify --quiet "$BASE^{commit}") \
-  || usage_error "'$BASE' is not a revision of this repository"
+commit_of() {  # commit_of REV: its full hash, or a usage error
+  git rev-parse --verify --quiet "$1^{commit}" \
+    || usage_error "'$1' is not a revision of this repository"
+}
+SHA=$(commit_of "$BASE")
+[ -z "$AFTER" ] || AFTER_SHA=$(commit_of "$AFTER")
 BUILD_DIR=${BUILD_DIR:-build-bench}
-TARGETS="dagd dagd-worker dagbench scheduler_bench"
+TARGETS=
+[ "$SHAPES" = none ] || TARGETS="dagd dagd-worker dagbench"
+[ "$FILTER" = none ] || TARGETS="$TARGETS scheduler_bench"
+[ -n "$TARGETS" ] || usage_error "--shape=none and --filter=none leave nothing to run"
 
-# (a) Build: BASE_REV exported once into build-versus/SHA, then both trees.
-BASE_SRC=$ROOT/build-versus/$SHA
-if [ ! -e "$BASE_SRC/.versus-export-done" ]; then
-  echo "$ME: exporting $BASE ($SHA) into $BASE_SRC" >&2
-  rm -rf "$BASE_SRC"
-  mkdir -p "$BASE_SRC"
-  git archive "$SHA" | tar -x -C "$BASE_SRC"
-  touch "$BASE_SRC/.versus-export-done"
-fi
+# (a) Build: a revision exported once into build-versus/SHA, then both trees.
+export_rev() {  # export_rev SHA: build-versus/SHA holds its files
+  local dir=$ROOT/build-versus/$1
+  if [ ! -e "$dir/.versus-export-done" ]; then
+    echo "$ME: exporting $1 into $dir" >&2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    git archive "$1" | tar -x -C "$dir"
+    touch "$dir/.versus-export-done"
+  fi
+}
 build() {  # build SOURCE_DIR BUILD_DIR (relative to SOURCE_DIR)
   echo "$ME: building $1/$2" >&2
   (cd "$1" && BUILD_DIR=$2 TARGETS=$TARGETS deploy/build.sh \
      ${LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$LAUNCHER} >&2) \
     || { echo "$ME: building $1 failed" >&2; exit 1; }
 }
-build "$BASE_SRC" build-bench
-build "$ROOT" "$BUILD_DIR"
-declare -A BIN=([before]=$BASE_SRC/build-bench/bin [after]=$ROOT/$BUILD_DIR/bin)
+export_rev "$SHA"
+build "$ROOT/build-versus/$SHA" build-bench
+declare -A BIN=([before]=$ROOT/build-versus/$SHA/build-bench/bin)
+if [ -n "$AFTER" ]; then
+  export_rev "$AFTER_SHA"
+  build "$ROOT/build-versus/$AFTER_SHA" build-bench
+  BIN[after]=$ROOT/build-versus/$AFTER_SHA/build-bench/bin
+else
+  build "$ROOT" "$BUILD_DIR"
+  BIN[after]=$ROOT/$BUILD_DIR/bin
+fi
 
 WORK=$(mktemp -d /tmp/dagd-versus.XXXXXX)
 # shellcheck source=client/bench/dagd_lib.sh
@@ -139,7 +160,12 @@ mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 echo
 echo "Machine: $(nproc) cores, ${model:-unknown CPU}, $mem; $(uname -sr)"
 echo "Load average at the start: $LOAD_START; at the end: $LOAD_END (other processes share these cores)"
-echo "before: $BASE ($(git log -1 --format='%h %cs' "$SHA")); after: the working tree at $(git log -1 --format='%h' HEAD)$(git diff --quiet HEAD || echo ' with uncommitted changes')"
+if [ -n "$AFTER" ]; then
+  after="$AFTER ($(git log -1 --format='%h %cs' "$AFTER_SHA"))"
+else
+  after="the working tree at $(git log -1 --format='%h' HEAD)$(git diff --quiet HEAD || echo ' with uncommitted changes')"
+fi
+echo "before: $BASE ($(git log -1 --format='%h %cs' "$SHA")); after: $after"
 echo "Median of $REPEAT rounds, each side once per round, before then after."
 echo
 /usr/bin/python3 - "$WORK" "$REPEAT" "$SHAPES" <<'EOF'
