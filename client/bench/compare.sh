@@ -46,38 +46,14 @@ BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagbench" deploy/build.sh >&2
 BIN=$ROOT/$BUILD_DIR/bin
 
 WORK=$(mktemp -d /tmp/dagd-compare.XXXXXX)
-DAGD_PID=
-stop_dagd() {
-  if [ -n "$DAGD_PID" ] && kill -0 "$DAGD_PID" 2>/dev/null; then
-    kill -TERM "$DAGD_PID" 2>/dev/null || true
-    wait "$DAGD_PID" 2>/dev/null || true
-  fi
-  DAGD_PID=
-}
+# shellcheck source=client/bench/dagd_lib.sh
+. client/bench/dagd_lib.sh  # (c) start_dagd BIN_DIR, stop_dagd
 cleanup() { stop_dagd; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# (c) Starts a dagd on a fresh data directory; sets DAGD_PID and DAGD_ADDR.
-start_dagd() {
-  local dir
-  dir=$(mktemp -d "$WORK/dagd.XXXXXX")
-  "$BIN/dagd" --listen=127.0.0.1:0 --port_file="$dir/port" \
-    --data_dir="$dir/data" --metrics_listen=127.0.0.1:0 \
-    --local_workers=2 --local_worker_slots=64 2>"$dir/dagd.log" &
-  DAGD_PID=$!
-  for _ in $(seq 200); do
-    [ -s "$dir/port" ] && break
-    kill -0 "$DAGD_PID" 2>/dev/null \
-      || { echo "compare.sh: dagd exited; its log:" >&2; cat "$dir/dagd.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  [ -s "$dir/port" ] || { echo "compare.sh: dagd wrote no port file" >&2; exit 1; }
-  DAGD_ADDR=127.0.0.1:$(cat "$dir/port")
-}
-
 # (d) Measure.
-start_dagd
+start_dagd "$BIN"
 echo "compare.sh: dagd on $DAGD_ADDR (pid $DAGD_PID); running dagbench" >&2
 "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --repeat="$REPEAT" \
   --coordinator_pid="$DAGD_PID" | tee "$WORK/dagd.out"
@@ -128,7 +104,7 @@ if [ "$BIG" = 1 ]; then
   # stream of every task event), then polling GetJob, which shows what the
   # event stream costs at this size.
   for poll in 0 100ms; do
-    start_dagd
+    start_dagd "$BIN"
     echo "compare.sh: big (1,000,000 tasks, --poll_interval=$poll) on a fresh dagd, pid $DAGD_PID" >&2
     echo "# big, waiting by $([ "$poll" = 0 ] && echo 'Client::Wait (WatchJob stream)' || echo "GetJob every $poll"):"
     "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=big \
@@ -140,7 +116,7 @@ fi
 
 if [ "$LISTING" = 1 ]; then
   echo
-  start_dagd
+  start_dagd "$BIN"
   echo "compare.sh: sync while a 300,000-task job is listed, on a fresh dagd, pid $DAGD_PID" >&2
   echo "# sync idle, and while another client lists a finished 300,000-task job in a loop:"
   "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=sync \
