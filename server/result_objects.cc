@@ -8,6 +8,21 @@
 
 namespace dagd {
 
+namespace {
+
+// A holder that no longer has a result: say why that happens.
+template <typename T>
+absl::StatusOr<T> Gone(absl::StatusOr<T> read) {
+  if (!absl::IsNotFound(read.status())) return read;
+  return absl::NotFoundError(absl::StrCat(
+      read.status().message(),
+      ". A result a worker holds is freed once every task that needed it "
+      "has succeeded, and lost with its worker once its job has finished; "
+      "only a job's outputs are kept until the job is deleted"));
+}
+
+}  // namespace
+
 ResultObjects::ResultObjects(ObjectStore* store, DataClient* held, int threads)
     : store_(store), held_(held), queue_(threads) {}
 
@@ -15,7 +30,7 @@ absl::StatusOr<StoredObject> ResultObjects::ReadHeld(const v1::ObjectRef& ref) {
   if (held_ == nullptr) {
     return absl::FailedPreconditionError("dagd cannot read held results");
   }
-  return held_->Fetch(ref);
+  return Gone(held_->Fetch(ref));
 }
 
 absl::StatusOr<std::string> ResultObjects::ReadHeldRange(
@@ -23,7 +38,7 @@ absl::StatusOr<std::string> ResultObjects::ReadHeldRange(
   if (held_ == nullptr) {
     return absl::FailedPreconditionError("dagd cannot read held results");
   }
-  return held_->FetchRange(ref, offset, length);
+  return Gone(held_->FetchRange(ref, offset, length));
 }
 
 void ResultObjects::Read(v1::ObjectRef ref, ReadDone done) {

@@ -118,6 +118,12 @@ def test_a_100_mb_numpy_result_and_input(client):
     # The consumer got it as a writable array, without a copy in Python.
     assert client.result(job_id, summary) == {
         "sum": 100 * (1 << 20) / 8, "bytes": 100 << 20, "writable": True}
+    # `big` was freed on its worker once consumed; as a job's output, an
+    # array stays held there and is read through dagd.
+    out = dagd.Job("big-out")
+    big = out.call("pytasks:ones", 100)
+    job_id = client.submit(out)
+    assert client.wait(job_id, timeout=300).state == types_pb2.JOB_SUCCEEDED
     array = client.result(job_id, big)
     assert isinstance(array, np.ndarray)
     assert array.nbytes == 100 << 20
