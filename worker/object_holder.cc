@@ -49,9 +49,13 @@ absl::StatusOr<HeldObject> ObjectHolder::Put(const std::string& key,
   } else {
     entry.data = shared;
   }
-  Release(key);  // a replaced object goes, file and all
+  std::optional<uint64_t> replaced_file;
   {
     absl::MutexLock lock(&mu_);
+    // A replaced object goes, file and all, in the same critical section
+    // as the insertion: two Puts of one key must not both insert (the
+    // loser's LRU node would outlive its entry).
+    replaced_file = Forget(key);
     held_bytes_ += entry.size;
     if (entry.on_disk) {
       spilled_bytes_ += entry.size;
@@ -62,6 +66,7 @@ absl::StatusOr<HeldObject> ObjectHolder::Put(const std::string& key,
     }
     entries_[key] = std::move(entry);
   }
+  if (replaced_file.has_value()) spill_->Remove(*replaced_file);
   const absl::Status evicted = Evict();
   if (evicted.ok()) return object;
   // Memory stays over the budget: refuse this object rather than grow
@@ -205,20 +210,26 @@ void ObjectHolder::Release(const std::string& key) {
   std::optional<uint64_t> file;
   {
     absl::MutexLock lock(&mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return;
-    Entry& entry = it->second;
-    // One being spilled: its spiller finds it gone and removes the file.
-    if (entry.spilling) spilling_bytes_ -= entry.size;
-    if (entry.data) DropFromMemory(entry);
-    if (entry.on_disk) {
-      spilled_bytes_ -= entry.size;
-      file = entry.id;
-    }
-    held_bytes_ -= entry.size;
-    entries_.erase(it);
+    file = Forget(key);
   }
   if (file.has_value()) spill_->Remove(*file);
+}
+
+std::optional<uint64_t> ObjectHolder::Forget(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  Entry& entry = it->second;
+  std::optional<uint64_t> file;
+  // One being spilled: its spiller finds it gone and removes the file.
+  if (entry.spilling) spilling_bytes_ -= entry.size;
+  if (entry.data) DropFromMemory(entry);
+  if (entry.on_disk) {
+    spilled_bytes_ -= entry.size;
+    file = entry.id;
+  }
+  held_bytes_ -= entry.size;
+  entries_.erase(it);
+  return file;
 }
 
 std::vector<std::string> ObjectHolder::Keys() const {

@@ -135,6 +135,10 @@ class ObjectHolder {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Drops `entry` from memory accounting and the LRU list.
   void DropFromMemory(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `key` out of the counts and the map; returns the id of its spill
+  // file to remove (outside the lock), if it has one.
+  std::optional<uint64_t> Forget(const std::string& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static HeldObject ObjectOf(const Entry& entry);
 
