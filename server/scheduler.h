@@ -345,6 +345,10 @@ class Scheduler {
   // The job finished: its intermediates still held are freed (its outputs
   // stay until it is deleted).
   void ReleaseIntermediates(Job& job);
+  // Tells the holder of `ref`, if it is connected, to free it.
+  void SendRelease(const v1::ObjectRef& ref);
+  // Forgets that the holder of task `task`'s `ref` holds it for the job.
+  void Untrack(const Job& job, uint32_t task, const v1::ObjectRef& ref);
   // The task's held result is gone (`why`): when the job still needs it,
   // the task runs again, with the inputs it needs that are gone too.
   void ResultLost(Job& job, uint32_t task, const std::string& why);

@@ -138,14 +138,8 @@ void Scheduler::TrackHeld(Job& job, uint32_t task) {
 void Scheduler::ReleaseHeld(Job& job, uint32_t task) {
   auto ref = job.result_refs.find(task);
   if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
-  const std::string& instance = ref->second->holder().instance();
-  if (auto streams = holders_.find(instance); streams != holders_.end()) {
-    out_.sends[streams->second.back()].add_release(ref->second->key());
-  }
-  if (auto held = held_by_.find(instance); held != held_by_.end()) {
-    held->second.erase(TaskRef{job.seq, task});
-    if (held->second.empty()) held_by_.erase(held);
-  }
+  SendRelease(*ref->second);
+  Untrack(job, task, *ref->second);
   job.result_refs.erase(ref);
   job.held_consumers.erase(task);
   job.gone.insert(task);
@@ -170,32 +164,33 @@ void Scheduler::ReleaseIntermediates(Job& job) {
   for (uint32_t task : intermediates) ReleaseHeld(job, task);
   // Outputs stay held; the job leaves memory, so they are no longer
   // tracked here (deleting the job frees them: ReleaseObjects).
-  for (const auto& [task, ref] : job.result_refs) {
-    if (!IsHeld(*ref)) continue;
-    auto held = held_by_.find(ref->holder().instance());
-    if (held == held_by_.end()) continue;
-    held->second.erase(TaskRef{job.seq, task});
-    if (held->second.empty()) held_by_.erase(held);
-  }
+  for (const auto& [task, ref] : job.result_refs) Untrack(job, task, *ref);
 }
 
 void Scheduler::ReleaseObjects(const std::vector<v1::ObjectRef>& refs) {
-  for (const v1::ObjectRef& ref : refs) {
-    if (!IsHeld(ref)) continue;
-    auto streams = holders_.find(ref.holder().instance());
-    if (streams == holders_.end()) continue;  // gone with its holder
-    out_.sends[streams->second.back()].add_release(ref.key());
-  }
+  for (const v1::ObjectRef& ref : refs) SendRelease(ref);
+}
+
+void Scheduler::SendRelease(const v1::ObjectRef& ref) {
+  if (!IsHeld(ref)) return;
+  auto streams = holders_.find(ref.holder().instance());
+  if (streams == holders_.end()) return;  // gone with its holder
+  out_.sends[streams->second.back()].add_release(ref.key());
+}
+
+void Scheduler::Untrack(const Job& job, uint32_t task,
+                        const v1::ObjectRef& ref) {
+  if (!IsHeld(ref)) return;
+  auto held = held_by_.find(ref.holder().instance());
+  if (held == held_by_.end()) return;
+  held->second.erase(TaskRef{job.seq, task});
+  if (held->second.empty()) held_by_.erase(held);
 }
 
 void Scheduler::ResultLost(Job& job, uint32_t task, const std::string& why) {
   auto ref = job.result_refs.find(task);
   if (ref != job.result_refs.end()) {
-    const std::string instance = ref->second->holder().instance();
-    if (auto held = held_by_.find(instance); held != held_by_.end()) {
-      held->second.erase(TaskRef{job.seq, task});
-      if (held->second.empty()) held_by_.erase(held);
-    }
+    Untrack(job, task, *ref->second);
     job.result_refs.erase(ref);
   }
   job.held_consumers.erase(task);
