@@ -381,8 +381,9 @@ int Run() {
   LOG(INFO) << "stopping (" << (fatal ? "store failure" : strsignal(signal))
             << ")";
   job_service.StopAccepting();
-  serving = false;
+  // gRPC health first: once /healthz answers 503, both channels agree.
   server->GetHealthCheckService()->SetServingStatus(false);
+  serving = false;
   local_workers.Stop(absl::Seconds(5));
   coordinator.CloseStreams();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -95,14 +95,18 @@ TEST_F(ObservabilityTest, HealthzIsOkWhileServing) {
 
 // While dagd stops it is unhealthy on both channels. A local "worker" that
 // ignores SIGTERM holds dagd in its stop (it waits 5 s for local workers
-// before SIGKILL), so the stopping state can be observed.
+// before SIGKILL), so the stopping state can be observed. The test signals
+// dagd only once the worker has set its trap: a SIGTERM that came earlier
+// would end it at once and dagd's stop with it.
 TEST(StoppingHealthTest, StoppingDagdIsNotServing) {
   absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
   ASSERT_TRUE(dir.ok()) << dir.status();
   const std::string stubborn = (*dir)->path() + "/stubborn-worker";
+  const std::string trapped = (*dir)->path() + "/trapped";
   {
     std::ofstream script(stubborn);
-    script << "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n";
+    script << "#!/bin/sh\ntrap '' TERM\ntouch " << trapped
+           << "\nwhile :; do sleep 1; done\n";
   }
   ASSERT_EQ(chmod(stubborn.c_str(), 0755), 0);
   const int metrics_port = FreePort();
@@ -126,6 +130,9 @@ TEST(StoppingHealthTest, StoppingDagdIsNotServing) {
   ASSERT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
   ASSERT_THAT(HttpGet(metrics_port, "/healthz"),
               ::testing::StartsWith("HTTP/1.1 200"));
+  ASSERT_EQ(PollUntil([&] { return access(trapped.c_str(), F_OK) == 0; },
+                      absl::Seconds(10), "the local worker to set its trap"),
+            absl::OkStatus());
 
   dagd->Signal(SIGTERM);
   EXPECT_EQ(
