@@ -6,9 +6,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -146,7 +148,9 @@ inline std::string HttpGet(int port, const std::string& path) {
     return "";
   }
   const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
-  if (write(fd, request.data(), request.size()) < 0) {
+  // MSG_NOSIGNAL: a dagd that closes the connection (it may be stopping)
+  // fails the request, not the whole test binary with SIGPIPE.
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
     close(fd);
     return "";
   }
@@ -158,6 +162,30 @@ inline std::string HttpGet(int port, const std::string& path) {
   close(fd);
   return response;
 }
+
+// A local "worker" (for --worker_binary) that ignores SIGTERM, so it holds
+// dagd in its stop for the 5 s dagd gives local workers. A SIGTERM sent
+// before the script has set its trap ends it at once: signal dagd only
+// after WaitForTrap.
+struct StubbornWorker {
+  std::string binary;
+  std::string trapped;  // the file the script makes once its trap is set
+
+  static StubbornWorker Write(const std::string& dir) {
+    StubbornWorker worker{dir + "/stubborn-worker", dir + "/trapped"};
+    std::ofstream script(worker.binary);
+    script << "#!/bin/sh\ntrap '' TERM\ntouch " << worker.trapped
+           << "\nwhile :; do sleep 1; done\n";
+    script.close();
+    chmod(worker.binary.c_str(), 0755);
+    return worker;
+  }
+
+  absl::Status WaitForTrap() const {
+    return PollUntil([&] { return access(trapped.c_str(), F_OK) == 0; },
+                     absl::Seconds(10), "the stubborn worker to set its trap");
+  }
+};
 
 // Parses the proto3 JSON job `json` and submits it through `client`; the
 // job id.

@@ -1,9 +1,7 @@
 // What operators and platforms see of a running dagd: gRPC health checking
 // and Prometheus metrics.
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -95,23 +93,14 @@ TEST_F(ObservabilityTest, HealthzIsOkWhileServing) {
 
 // While dagd stops it is unhealthy on both channels. A local "worker" that
 // ignores SIGTERM holds dagd in its stop (it waits 5 s for local workers
-// before SIGKILL), so the stopping state can be observed. The test signals
-// dagd only once the worker has set its trap: a SIGTERM that came earlier
-// would end it at once and dagd's stop with it.
+// before SIGKILL), so the stopping state can be observed.
 TEST(StoppingHealthTest, StoppingDagdIsNotServing) {
   absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
   ASSERT_TRUE(dir.ok()) << dir.status();
-  const std::string stubborn = (*dir)->path() + "/stubborn-worker";
-  const std::string trapped = (*dir)->path() + "/trapped";
-  {
-    std::ofstream script(stubborn);
-    script << "#!/bin/sh\ntrap '' TERM\ntouch " << trapped
-           << "\nwhile :; do sleep 1; done\n";
-  }
-  ASSERT_EQ(chmod(stubborn.c_str(), 0755), 0);
+  const StubbornWorker stubborn = StubbornWorker::Write((*dir)->path());
   const int metrics_port = FreePort();
   std::unique_ptr<DagdProcess> dagd = StartDagd(
-      {"--local_workers=1", absl::StrCat("--worker_binary=", stubborn),
+      {"--local_workers=1", absl::StrCat("--worker_binary=", stubborn.binary),
        absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
   ASSERT_NE(dagd, nullptr);
   auto channel =
@@ -130,9 +119,7 @@ TEST(StoppingHealthTest, StoppingDagdIsNotServing) {
   ASSERT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
   ASSERT_THAT(HttpGet(metrics_port, "/healthz"),
               ::testing::StartsWith("HTTP/1.1 200"));
-  ASSERT_EQ(PollUntil([&] { return access(trapped.c_str(), F_OK) == 0; },
-                      absl::Seconds(10), "the local worker to set its trap"),
-            absl::OkStatus());
+  ASSERT_EQ(stubborn.WaitForTrap(), absl::OkStatus());
 
   dagd->Signal(SIGTERM);
   EXPECT_EQ(

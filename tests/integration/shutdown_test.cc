@@ -7,9 +7,7 @@
 // by a gate: they wait for a file the test creates, so nothing depends on
 // how fast anything runs.
 #include <signal.h>
-#include <sys/stat.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -142,20 +140,16 @@ TEST(DagdSigtermTest, StopsCleanlyAndTheJobResumesAfterARestart) {
   // A local "worker" that ignores SIGTERM holds dagd in its stop for the
   // 5 s dagd gives local workers, after it stopped accepting: the window
   // in which a submission must be refused.
-  const std::string stubborn = (*dir)->path() + "/stubborn-worker";
-  {
-    std::ofstream script(stubborn);
-    script << "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n";
-  }
-  ASSERT_EQ(chmod(stubborn.c_str(), 0755), 0);
+  const StubbornWorker stubborn = StubbornWorker::Write((*dir)->path());
   const int port = FreePort();
   const std::string listen = absl::StrCat("--listen=127.0.0.1:", port);
   const int metrics_port = FreePort();
 
-  std::unique_ptr<DagdProcess> first = StartDagd(
-      {listen, "--local_workers=1", absl::StrCat("--worker_binary=", stubborn),
-       absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)},
-      data_dir);
+  std::unique_ptr<DagdProcess> first =
+      StartDagd({listen, "--local_workers=1",
+                 absl::StrCat("--worker_binary=", stubborn.binary),
+                 absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)},
+                data_dir);
   ASSERT_NE(first, nullptr);
   ASSERT_EQ(first->port(), port);
   // The worker belongs to `first` (kept to the end) but outlives its dagd.
@@ -203,6 +197,7 @@ TEST(DagdSigtermTest, StopsCleanlyAndTheJobResumesAfterARestart) {
   // No ASSERT until the watcher is joined: the stop below ends its watch.
   EXPECT_TRUE(watching.WaitForNotificationWithTimeout(kLong));
 
+  ASSERT_EQ(stubborn.WaitForTrap(), absl::OkStatus());
   first->Signal(SIGTERM);
   EXPECT_EQ(PollUntil(
                 [&] {
