@@ -1,9 +1,8 @@
 // The fair-share job sorter (job_sorter.h).
 
-#include <utility>
+#include <vector>
 
 #include "absl/container/btree_map.h"
-#include "absl/container/flat_hash_map.h"
 #include "server/job_sorter.h"
 
 namespace dagd {
@@ -15,6 +14,10 @@ struct JobKey {
   int32_t priority;
   uint64_t running_slots;
   uint64_t seq;
+  explicit JobKey(const SortedJob& job)
+      : priority(job.priority),
+        running_slots(job.running_slots),
+        seq(job.seq) {}
   bool operator<(const JobKey& o) const {
     if (priority != o.priority) return priority > o.priority;
     if (running_slots != o.running_slots) {
@@ -38,89 +41,66 @@ struct TenantKey {
 
 class FairShareSorter : public JobSorter {
  public:
-  void Set(const SortedJob& job) override {
-    const Entry entry{job.tenant,
-                      JobKey{job.priority, job.running_slots, job.seq}};
-    auto [it, inserted] = jobs_.try_emplace(job.seq, entry);
-    if (!inserted) {
-      const Entry& old = it->second;
-      if (old.tenant == entry.tenant && !(old.key < entry.key) &&
-          !(entry.key < old.key)) {
-        return;  // its place did not change
-      }
-      Take(old);
-      it->second = entry;
+  void Add(const SortedJob& job) override {
+    if (job.tenant >= tenants_.size()) tenants_.resize(job.tenant + 1);
+    Tenant& tenant = tenants_[job.tenant];
+    const bool was_empty = tenant.line.empty();
+    if (!was_empty && in_line_ >= 2) order_.erase(OrderKey(job.tenant));
+    tenant.line.emplace(JobKey(job), job.seq);
+    tenant.running_slots += job.running_slots;
+    ++jobs_;
+    if (was_empty) {
+      ++in_line_;
+      if (in_line_ == 1) only_ = job.tenant;
+      // The second tenant in line: the order among tenants starts with both.
+      if (in_line_ == 2) order_.emplace(OrderKey(only_), only_);
     }
-    Put(entry);
+    if (in_line_ >= 2) order_.emplace(OrderKey(job.tenant), job.tenant);
   }
 
-  void Remove(uint64_t seq) override {
-    auto it = jobs_.find(seq);
-    if (it == jobs_.end()) return;
-    Take(it->second);
-    jobs_.erase(it);
+  void Remove(const SortedJob& job) override {
+    Tenant& tenant = tenants_[job.tenant];
+    if (in_line_ >= 2) order_.erase(OrderKey(job.tenant));
+    tenant.line.erase(JobKey(job));
+    tenant.running_slots -= job.running_slots;
+    --jobs_;
+    if (!tenant.line.empty()) {
+      if (in_line_ >= 2) order_.emplace(OrderKey(job.tenant), job.tenant);
+      return;
+    }
+    --in_line_;
+    if (in_line_ == 1) {
+      only_ = order_.begin()->second;
+      order_.clear();
+    }
   }
 
   std::optional<uint64_t> First() const override {
-    if (tenants_.empty()) return std::nullopt;
-    // One tenant (every job until tenants exist) needs no tenant order.
-    const uint32_t tenant =
-        tenants_.size() == 1 ? tenants_.begin()->first : order_.begin()->second;
-    return tenants_.at(tenant).line.begin()->second;
+    if (jobs_ == 0) return std::nullopt;
+    // One tenant in line (every job until tenants exist) needs no order
+    // among tenants.
+    const uint32_t tenant = in_line_ == 1 ? only_ : order_.begin()->second;
+    return tenants_[tenant].line.begin()->second;
   }
 
-  bool empty() const override { return jobs_.empty(); }
+  bool empty() const override { return jobs_ == 0; }
 
  private:
-  struct Entry {
-    uint32_t tenant;
-    JobKey key;
-  };
   struct Tenant {
-    absl::btree_map<JobKey, uint64_t> line;  // never empty
-    uint64_t running_slots = 0;              // of its jobs in line
+    absl::btree_map<JobKey, uint64_t> line;
+    uint64_t running_slots = 0;  // of its jobs in line
   };
 
-  TenantKey OrderKey(uint32_t id, const Tenant& tenant) const {
-    return TenantKey{tenant.running_slots, id};
+  TenantKey OrderKey(uint32_t tenant) const {
+    return TenantKey{tenants_[tenant].running_slots, tenant};
   }
 
-  void Put(const Entry& entry) {
-    auto [t, added] = tenants_.try_emplace(entry.tenant);
-    if (!added && tenants_.size() >= 2)
-      order_.erase(OrderKey(t->first, t->second));
-    t->second.line.emplace(entry.key, entry.key.seq);
-    t->second.running_slots += entry.key.running_slots;
-    if (tenants_.size() < 2) return;
-    if (added && tenants_.size() == 2) {
-      // The second tenant: the order among tenants starts with both.
-      for (const auto& [id, tenant] : tenants_) {
-        order_.emplace(OrderKey(id, tenant), id);
-      }
-      return;
-    }
-    order_.emplace(OrderKey(t->first, t->second), t->first);
-  }
-
-  void Take(const Entry& entry) {
-    auto t = tenants_.find(entry.tenant);
-    Tenant& tenant = t->second;
-    if (tenants_.size() >= 2) order_.erase(OrderKey(t->first, tenant));
-    tenant.line.erase(entry.key);
-    tenant.running_slots -= entry.key.running_slots;
-    if (!tenant.line.empty()) {
-      if (tenants_.size() >= 2)
-        order_.emplace(OrderKey(t->first, tenant), t->first);
-      return;
-    }
-    tenants_.erase(t);
-    if (tenants_.size() < 2) order_.clear();
-  }
-
-  absl::flat_hash_map<uint64_t, Entry> jobs_;
-  // Tenants with jobs in line.
-  absl::flat_hash_map<uint32_t, Tenant> tenants_;
-  // Tenants in fair-share order, kept while there are two or more.
+  // Indexed by the scheduler's interned tenant id (small and dense).
+  std::vector<Tenant> tenants_;
+  uint64_t jobs_ = 0;     // jobs in line
+  uint32_t in_line_ = 0;  // tenants with jobs in line
+  uint32_t only_ = 0;     // the tenant in line when in_line_ == 1
+  // Tenants in fair-share order, kept while two or more are in line.
   absl::btree_map<TenantKey, uint32_t> order_;
 };
 

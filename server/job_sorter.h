@@ -27,13 +27,17 @@ struct SortedJob {
   uint64_t running_slots = 0;  // slots its tasks hold now
 };
 
+// The caller keeps the SortedJob it put in line (the scheduler keeps it in
+// its Job) and hands it back to take the job out: the sorter needs no index
+// of its own by job, which keeps the per-task cost of moving a job to one
+// ordered-map erase and insert.
 class JobSorter {
  public:
   virtual ~JobSorter() = default;
-  // Puts the job in line, or moves it to where `job` now puts it.
-  virtual void Set(const SortedJob& job) = 0;
-  // Takes the job out of line; nothing if it is not in it.
-  virtual void Remove(uint64_t seq) = 0;
+  // Puts the job in line. It must not be in line already.
+  virtual void Add(const SortedJob& job) = 0;
+  // Takes the job out of line: `job` exactly as it was added.
+  virtual void Remove(const SortedJob& job) = 0;
   // The job first in line, if any.
   virtual std::optional<uint64_t> First() const = 0;
   virtual bool empty() const = 0;

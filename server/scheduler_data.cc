@@ -116,7 +116,9 @@ void Scheduler::LoseAbsentHolders() {
 }
 
 void Scheduler::TrackHeld(Job& job, uint32_t task) {
-  job.gone.erase(task);
+  // Most jobs have no held results at all: skip the hashing then.
+  if (!job.gone.empty()) job.gone.erase(task);
+  if (job.result_refs.empty()) return;
   auto ref = job.result_refs.find(task);
   if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
   held_by_[ref->second->holder().instance()].insert(TaskRef{job.seq, task});

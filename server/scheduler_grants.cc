@@ -52,7 +52,9 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
   a->set_task_id(spec.id());
   a->set_fn(spec.fn());
   if (spec.has_args()) *a->mutable_args() = spec.args();
-  a->set_code(spec.code());
+  // Setting even an empty bytes field allocates a string: most tasks have
+  // no code.
+  if (!spec.code().empty()) a->set_code(spec.code());
   const CompiledJob& g = job.graph;
   for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
     v1::Payload* p = a->add_inputs();

@@ -129,9 +129,9 @@ struct Scheduler::Job {
   std::vector<JobQueue> queues;  // ready tasks, by demand
   uint32_t queued = 0;           // entries in `queues`, stale ones included
   JobUsage usage;                // tasks assigned or running (ledger)
-  bool runnable = false;         // in the job sorter, with `sorted_slots`
+  bool runnable = false;         // in the job sorter, as `sorted`
   bool runnable_stale = false;   // in Scheduler::stale_runnable_
-  uint64_t sorted_slots = 0;     // its running slots as the sorter has them
+  SortedJob sorted;              // its key in the sorter, while runnable
   uint32_t tenant = 0;           // its owner, for the sorter
   // Per task: its exclusive group, or kNoGroup. Empty when no task of the
   // job has a group.

@@ -133,15 +133,18 @@ void Scheduler::UpdateRunnable(Job& job) {
   const bool want =
       !job.finished && !job.held && job.queued > 0 && !job.AtParallelismLimit();
   if (!want) {
-    if (job.runnable) sorter_->Remove(job.seq);
+    if (job.runnable) sorter_->Remove(job.sorted);
     job.runnable = false;
     return;
   }
   // Priority and tenant never change: the slots alone move it.
-  if (job.runnable && job.sorted_slots == job.usage.running_slots) return;
-  sorter_->Set(SortedJob{job.seq, job.tenant, job.graph.spec.priority(),
-                         job.usage.running_slots});
-  job.sorted_slots = job.usage.running_slots;
+  if (job.runnable) {
+    if (job.sorted.running_slots == job.usage.running_slots) return;
+    sorter_->Remove(job.sorted);
+  }
+  job.sorted = SortedJob{job.seq, job.tenant, job.graph.spec.priority(),
+                         job.usage.running_slots};
+  sorter_->Add(job.sorted);
   job.runnable = true;
 }
 
@@ -271,7 +274,7 @@ void Scheduler::Schedule() {
     Job& job = *jobs_.find(*first)->second;
     Placement placement = BestPlacement(job);
     if (placement.worker == nullptr) {
-      sorter_->Remove(job.seq);
+      sorter_->Remove(job.sorted);
       job.runnable = false;
       skipped_.push_back(&job);
       continue;
