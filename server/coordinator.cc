@@ -205,6 +205,7 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
   CollectStats(out, stats);
   LogTurn(out);
   Deliver(out);
+  KeepOutputs(std::move(out.keep));
   if (observer_) {
     stats.counts = scheduler_.Counts();
     stats.duration = clock_->Now() - start;

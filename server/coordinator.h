@@ -19,6 +19,7 @@
 #include "server/dispatcher.h"
 #include "server/job_compiler.h"
 #include "server/job_deleter.h"
+#include "server/output_keeper.h"
 #include "server/query_pool.h"
 #include "server/result_objects.h"
 #include "server/scheduler.h"
@@ -120,6 +121,9 @@ class Coordinator : public JobDeleter {
   // Start; not owned). Without it such results cannot be read, and a
   // deleted job's objects are left behind.
   void SetResultObjects(ResultObjects* objects) { objects_ = objects; }
+  // Where jobs' held outputs are copied into the store (before Start; not
+  // owned). Without it, outputs stay with the workers that hold them.
+  void SetOutputKeeper(OutputKeeper* keeper) { keeper_ = keeper; }
 
   // Validation runs on the calling thread; errors come back through `done`.
   void Submit(v1::SubmitJobRequest request, Reply<v1::SubmitJobResponse> done);
@@ -218,6 +222,11 @@ class Coordinator : public JobDeleter {
                      absl::AnyInvocable<void(absl::Status)> done);
   // Job `seq`'s deletion ended: the deletions of it that waited run.
   void EndDeletion(uint64_t seq);
+  // Copies the turn's outputs to keep (coordinator_outputs.cc), once its
+  // writes are stored.
+  void KeepOutputs(std::vector<OutputToKeep> outputs);
+  void OnOutputCopied(const OutputToKeep& output,
+                      absl::StatusOr<KeptOutput> kept);
   void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
                 Reply<v1::SubmitJobResponse> done);
   void DoWatch(const std::string& job_id, bool end_only,
@@ -230,6 +239,7 @@ class Coordinator : public JobDeleter {
   MetaStore* const store_;
   Clock* const clock_;
   ResultObjects* objects_ = nullptr;  // set before Start(); null: none
+  OutputKeeper* keeper_ = nullptr;    // set before Start(); null: none
 
   std::atomic<WorkerId> next_worker_id_{1};
   std::string store_id_;  // set by Start()
@@ -257,6 +267,14 @@ class Coordinator : public JobDeleter {
   // with the deletions of the same job that wait for it: one at a time, so
   // that a second is planned from a view that no longer holds the job.
   absl::flat_hash_map<uint64_t, std::vector<Event>> deleting_;
+  // Jobs whose outputs are being copied into the store, with the
+  // deletions of them that wait until the copies are recorded: a copy
+  // recorded after its job's deletion would outlive the job.
+  struct Keeping {
+    int copies = 0;
+    std::vector<Event> deletions;
+  };
+  absl::flat_hash_map<uint64_t, Keeping> keeping_;
   struct Watcher {
     std::shared_ptr<WatchSink> sink;
     bool end_only = false;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "proto/object_location.h"
 #include "proto/states.h"
 #include "server/coordinator.h"
 #include "server/log.h"
@@ -240,7 +241,8 @@ void Coordinator::FindResult(std::string job_id, std::string task_id,
 
 absl::StatusOr<StoredResult> Coordinator::Readable(
     absl::StatusOr<StoredResult> result, const std::string& task_id) const {
-  if (result.ok() && result->ref != nullptr && !result->ref->has_holder() &&
+  if (result.ok() && result->ref != nullptr &&
+      LocationOf(*result->ref) == ObjectLocation::kBucket &&
       (objects_ == nullptr || !objects_->has_store())) {
     return absl::FailedPreconditionError(
         absl::StrCat("the result of task '", task_id, "' is kept in bucket '",
@@ -339,6 +341,13 @@ void Coordinator::DeleteStoredJob(uint64_t seq,
 
 void Coordinator::DeleteStored(uint64_t seq, bool on_request,
                                absl::AnyInvocable<void(absl::Status)> done) {
+  if (auto keeping = keeping_.find(seq); keeping != keeping_.end()) {
+    keeping->second.deletions.push_back(
+        [this, seq, on_request, done = std::move(done)]() mutable {
+          DeleteStored(seq, on_request, std::move(done));
+        });
+    return;
+  }
   auto [it, first] = deleting_.try_emplace(seq);
   if (!first) {
     it->second.push_back(
@@ -403,10 +412,12 @@ void Coordinator::DeleteObjectsAfterCommit(std::vector<v1::ObjectRef> refs) {
   // Results workers hold are freed by their holders: the releases go out
   // with this turn's sends, after its commit.
   scheduler_.ReleaseObjects(refs);
-  refs.erase(
-      std::remove_if(refs.begin(), refs.end(),
-                     [](const v1::ObjectRef& ref) { return ref.has_holder(); }),
-      refs.end());
+  // Stored ones go with the job's records.
+  refs.erase(std::remove_if(refs.begin(), refs.end(),
+                            [](const v1::ObjectRef& ref) {
+                              return LocationOf(ref) != ObjectLocation::kBucket;
+                            }),
+             refs.end());
   if (refs.empty()) return;
   if (objects_ == nullptr || !objects_->has_store()) {
     LOG(WARNING) << refs.size()

@@ -29,6 +29,7 @@
 #include "server/local_workers.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/output_keeper.h"
 #include "server/result_objects.h"
 #include "server/retention.h"
 #include "storage/aws_credentials.h"
@@ -117,6 +118,12 @@ ABSL_FLAG(uint64_t, inline_max_bytes, 64 << 10,
 ABSL_FLAG(uint64_t, max_result_bytes, uint64_t{32} << 30,
           "a task output larger than this fails its task for good (the "
           "worker drops it); 0: no bound");
+ABSL_FLAG(uint64_t, max_stored_result_bytes, uint64_t{256} << 20,
+          "without --s3_bucket, a job's output (a task nothing consumes) "
+          "held by a worker is copied into the database (in --data_dir, in "
+          "1 MiB chunks) when it is at most this large, so that it outlives "
+          "its worker; larger ones stay on their worker only. 0: none is "
+          "copied");
 ABSL_FLAG(uint32_t, max_recomputes, 3,
           "a task whose result was lost with the worker holding it runs "
           "again, at most this many times; once more fails its job");
@@ -183,6 +190,11 @@ CoordinatorOptions OptionsFromFlags() {
   options.inline_max_bytes = absl::GetFlag(FLAGS_inline_max_bytes);
   options.scheduler.max_result_bytes = absl::GetFlag(FLAGS_max_result_bytes);
   options.scheduler.max_recomputes = absl::GetFlag(FLAGS_max_recomputes);
+  // With a bucket, S3 is the outputs' durable home.
+  if (options.scheduler.object_store.bucket().empty()) {
+    options.scheduler.max_stored_result_bytes =
+        absl::GetFlag(FLAGS_max_stored_result_bytes);
+  }
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;
@@ -259,8 +271,8 @@ int Run() {
   }
   // Results workers hold are read from them (ReadResult, GetResult).
   DataClient held_results;
-  auto result_objects =
-      std::make_unique<ResultObjects>(result_store->get(), &held_results);
+  auto result_objects = std::make_unique<ResultObjects>(
+      result_store->get(), &held_results, store->get());
   if (*result_store != nullptr) {
     LOG(INFO) << "results over "
               << options.scheduler.object_store.inline_max_bytes()
@@ -269,6 +281,14 @@ int Run() {
   SystemClock clock;
   Coordinator coordinator(options, store->get(), &clock, MakeUniform());
   coordinator.SetResultObjects(result_objects.get());
+  // Declared after the coordinator, so destroyed first: a copy it
+  // abandons posts to a coordinator that still exists.
+  std::unique_ptr<OutputKeeper> keeper;
+  if (options.scheduler.max_stored_result_bytes > 0) {
+    keeper = std::make_unique<OutputKeeper>(
+        store->get(), &held_results, options.scheduler.max_stored_result_bytes);
+    coordinator.SetOutputKeeper(keeper.get());
+  }
   std::atomic<bool> fatal{false};
   coordinator.SetFatalHandler([&fatal](const absl::Status&) {
     fatal = true;

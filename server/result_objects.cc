@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "proto/object_location.h"
 #include "server/log.h"
 
 namespace dagd {
@@ -23,8 +24,9 @@ absl::StatusOr<T> Gone(absl::StatusOr<T> read) {
 
 }  // namespace
 
-ResultObjects::ResultObjects(ObjectStore* store, DataClient* held, int threads)
-    : store_(store), held_(held), queue_(threads) {}
+ResultObjects::ResultObjects(ObjectStore* store, DataClient* held,
+                             MetaStore* meta, int threads)
+    : store_(store), held_(held), meta_(meta), queue_(threads) {}
 
 absl::StatusOr<StoredObject> ResultObjects::ReadHeld(const v1::ObjectRef& ref) {
   if (held_ == nullptr) {
@@ -41,21 +43,70 @@ absl::StatusOr<std::string> ResultObjects::ReadHeldRange(
   return Gone(held_->FetchRange(ref, offset, length));
 }
 
+absl::StatusOr<std::string> ResultObjects::ReadStoredRange(
+    const v1::ObjectRef& ref, uint64_t offset, uint64_t length) {
+  std::optional<ResultKeyParts> parts = ParseResultObjectKey(ref.key());
+  std::optional<uint64_t> seq =
+      parts ? SeqFromJobId(parts->job_id) : std::nullopt;
+  if (!seq) {
+    return absl::DataLossError(
+        absl::StrCat("a stored result has a malformed key '", ref.key(), "'"));
+  }
+  if (meta_ == nullptr) {
+    return absl::FailedPreconditionError("dagd cannot read stored results");
+  }
+  return meta_->ReadResultChunks(*seq, parts->task_index, ref.size(), offset,
+                                 length);
+}
+
+absl::StatusOr<StoredObject> ResultObjects::ReadStored(
+    const v1::ObjectRef& ref) {
+  absl::StatusOr<std::string> bytes = ReadStoredRange(ref, 0, 0);
+  if (!bytes.ok()) return bytes.status();
+  StoredObject object{*std::move(bytes), ref.content_type()};
+  if (absl::Status s = CheckObject(ref, object); !s.ok()) return s;
+  return object;
+}
+
+absl::StatusOr<StoredObject> ResultObjects::ReadBucket(
+    const v1::ObjectRef& ref) {
+  absl::StatusOr<StoredObject> object = store_->Get(ref.key());
+  if (!object.ok()) {
+    return absl::Status(
+        object.status().code(),
+        absl::StrCat("cannot read the result from ", store_->Describe(),
+                     " key '", ref.key(), "': ", object.status().message()));
+  }
+  if (absl::Status s = CheckObject(ref, *object); !s.ok()) return s;
+  if (!ref.content_type().empty()) object->content_type = ref.content_type();
+  return object;
+}
+
+absl::StatusOr<std::string> ResultObjects::ReadBucketRange(
+    const v1::ObjectRef& ref, uint64_t offset, uint64_t length) {
+  absl::StatusOr<std::string> bytes =
+      store_->GetRange(ref.key(), offset, length);
+  if (!bytes.ok()) {
+    return absl::Status(
+        bytes.status().code(),
+        absl::StrCat("cannot read the result from ", store_->Describe(),
+                     " key '", ref.key(), "': ", bytes.status().message()));
+  }
+  return bytes;
+}
+
 void ResultObjects::Read(v1::ObjectRef ref, ReadDone done) {
   queue_.Post([this, ref = std::move(ref),
                done = std::move(done)](bool abandoned) mutable {
     if (abandoned) return done(absl::UnavailableError("dagd is stopping"));
-    if (ref.has_holder()) return done(ReadHeld(ref));  // checked by it
-    absl::StatusOr<StoredObject> object = store_->Get(ref.key());
-    if (!object.ok()) {
-      return done(absl::Status(
-          object.status().code(),
-          absl::StrCat("cannot read the result from ", store_->Describe(),
-                       " key '", ref.key(), "': ", object.status().message())));
+    switch (LocationOf(ref)) {
+      case ObjectLocation::kHeld:
+        return done(ReadHeld(ref));  // checked by it
+      case ObjectLocation::kStored:
+        return done(ReadStored(ref));
+      case ObjectLocation::kBucket:
+        return done(ReadBucket(ref));
     }
-    if (absl::Status s = CheckObject(ref, *object); !s.ok()) return done(s);
-    if (!ref.content_type().empty()) object->content_type = ref.content_type();
-    done(std::move(object));
   });
 }
 
@@ -64,24 +115,25 @@ void ResultObjects::ReadRange(v1::ObjectRef ref, uint64_t offset,
   queue_.Post([this, ref = std::move(ref), offset, length,
                done = std::move(done)](bool abandoned) mutable {
     if (abandoned) return done(absl::UnavailableError("dagd is stopping"));
-    if (ref.has_holder()) return done(ReadHeldRange(ref, offset, length));
-    absl::StatusOr<std::string> bytes =
-        store_->GetRange(ref.key(), offset, length);
-    if (!bytes.ok()) {
-      return done(absl::Status(
-          bytes.status().code(),
-          absl::StrCat("cannot read the result from ", store_->Describe(),
-                       " key '", ref.key(), "': ", bytes.status().message())));
+    switch (LocationOf(ref)) {
+      case ObjectLocation::kHeld:
+        return done(ReadHeldRange(ref, offset, length));
+      case ObjectLocation::kStored:
+        return done(ReadStoredRange(ref, offset, length));
+      case ObjectLocation::kBucket:
+        return done(ReadBucketRange(ref, offset, length));
     }
-    done(std::move(bytes));
   });
 }
 
 void ResultObjects::Delete(std::vector<v1::ObjectRef> refs) {
-  refs.erase(
-      std::remove_if(refs.begin(), refs.end(),
-                     [](const v1::ObjectRef& ref) { return ref.has_holder(); }),
-      refs.end());
+  // Held ones are freed by their holders, stored ones go with the job's
+  // records.
+  refs.erase(std::remove_if(refs.begin(), refs.end(),
+                            [](const v1::ObjectRef& ref) {
+                              return LocationOf(ref) != ObjectLocation::kBucket;
+                            }),
+             refs.end());
   if (refs.empty() || store_ == nullptr) return;
   queue_.Post([this, refs = std::move(refs)](bool abandoned) {
     if (abandoned) {

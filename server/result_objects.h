@@ -13,6 +13,7 @@
 #include "dagd/v1/types.pb.h"
 #include "server/background_queue.h"
 #include "storage/data_client.h"
+#include "storage/meta_store.h"
 #include "storage/object_store.h"
 
 namespace dagd {
@@ -23,11 +24,13 @@ class ResultObjects {
  public:
   using ReadDone = absl::AnyInvocable<void(absl::StatusOr<StoredObject>)>;
 
-  // `store` (null: no object store) and `held` (null: held results cannot
-  // be read) are not owned and must outlive this. Destruction finishes the
+  // `store` (null: no object store), `held` (null: held results cannot
+  // be read) and `meta` (null: results stored by dagd itself cannot be
+  // read) are not owned and must outlive this. Destruction finishes the
   // requests in progress; of those still queued, reads answer UNAVAILABLE
   // and deletes are skipped (see Delete).
-  ResultObjects(ObjectStore* store, DataClient* held, int threads = 4);
+  ResultObjects(ObjectStore* store, DataClient* held, MetaStore* meta = nullptr,
+                int threads = 4);
 
   // Whether results kept in an object store can be read and deleted.
   bool has_store() const { return store_ != nullptr; }
@@ -59,9 +62,19 @@ class ResultObjects {
   absl::StatusOr<StoredObject> ReadHeld(const v1::ObjectRef& ref);
   absl::StatusOr<std::string> ReadHeldRange(const v1::ObjectRef& ref,
                                             uint64_t offset, uint64_t length);
+  // The same for an output dagd stored itself (ObjectRef.stored).
+  absl::StatusOr<std::string> ReadStoredRange(const v1::ObjectRef& ref,
+                                              uint64_t offset, uint64_t length);
+  absl::StatusOr<StoredObject> ReadStored(const v1::ObjectRef& ref);
+
+  // The same from the object store.
+  absl::StatusOr<StoredObject> ReadBucket(const v1::ObjectRef& ref);
+  absl::StatusOr<std::string> ReadBucketRange(const v1::ObjectRef& ref,
+                                              uint64_t offset, uint64_t length);
 
   ObjectStore* const store_;
   DataClient* const held_;
+  MetaStore* const meta_;
   BackgroundQueue queue_;
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "proto/object_location.h"
 #include "server/scheduler_internal.h"
 #include "storage/base/backoff.h"
 #include "storage/crc32c.h"
@@ -485,7 +486,11 @@ std::string Scheduler::OutputRefProblem(const Job& job, uint32_t task,
   const v1::ObjectRef& ref = result.output_ref();
   const std::string expected_key =
       ResultObjectKey(job.status.job_id(), task, result.task().attempt());
-  if (ref.has_holder()) {
+  if (ref.stored() || ref.output()) {
+    // Only dagd marks a result as stored, or as an output to copy.
+    return "the worker reported its output as stored by dagd";
+  }
+  if (IsHeld(ref)) {
     // Held: by the reporting process itself, under the attempt's key.
     if (reporter == nullptr || reporter->spec.instance.empty() ||
         ref.holder().instance() != reporter->spec.instance ||
@@ -562,6 +567,11 @@ StoredResult Scheduler::ResultOfTask(const Job& job, uint32_t task) const {
 void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported) {
   StoredResult result;
   if (reported.has_output_ref()) {
+    v1::ObjectRef& ref = *reported.mutable_output_ref();
+    const CompiledJob& g = job.graph;
+    if (IsHeld(ref) && g.succ_begin[task] == g.succ_begin[task + 1]) {
+      ref.set_output(true);  // TrackHeld has it copied
+    }
     result.content_type = reported.output_ref().content_type();
     result.ref = std::make_shared<const v1::ObjectRef>(
         std::move(*reported.mutable_output_ref()));

@@ -112,6 +112,31 @@ struct SchedulerOptions {
   // A task whose result is lost with the workers holding it runs again, at
   // most this many times (--max_recomputes); once more fails its job.
   uint32_t max_recomputes = 3;
+  // A job's output held by a worker, up to this size, is copied into
+  // dagd's own store (--max_stored_result_bytes) so that it outlives its
+  // worker; 0: outputs stay held (as they do with a bucket, which is then
+  // their durable home).
+  uint64_t max_stored_result_bytes = 0;
+};
+
+// A job's output held by a worker, to copy into dagd's store (OutputKeeper)
+// and then report back with Scheduler::OnOutputKept.
+struct OutputToKeep {
+  uint64_t seq = 0;
+  uint32_t index = 0;
+  // As the job records it; only key and holder when `check_record`.
+  v1::ObjectRef ref;
+  // Reported by a worker for a job no longer in memory: the stored record
+  // says whether it is still that job's output to keep, and its size.
+  bool check_record = false;
+};
+
+// An output copied into dagd's store: its new reference, and its task's
+// stored status with the new location (for a job no longer in memory;
+// absent when it could not be read).
+struct KeptOutput {
+  v1::ObjectRef stored;
+  std::optional<v1::TaskStatus> status;
 };
 
 // What one turn of the scheduler produced, for its owner to carry out:
@@ -129,6 +154,8 @@ struct TurnOutput {
   // by function, and how long assigned tasks had waited since ready.
   std::vector<std::pair<std::string, absl::Duration>> run_times;
   std::vector<absl::Duration> queue_waits;
+  // Held outputs to copy into dagd's store, once the writes are stored.
+  std::vector<OutputToKeep> keep;
 };
 
 // Counts for metrics, over the jobs in memory.
@@ -201,6 +228,10 @@ class Scheduler {
   // Results of jobs that left memory (deleted ones) that workers may still
   // hold: each connected holder is told to free its own.
   void ReleaseObjects(const std::vector<v1::ObjectRef>& refs);
+  // `output` is now in dagd's store as `kept`: its result and task status
+  // are recorded so, and its holder frees it. Nothing when the job in
+  // memory has another result for the task by now.
+  void OnOutputKept(const OutputToKeep& output, KeptOutput kept);
   void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
   // Every result is acknowledged to its worker (acked_up_to), with the
   // sends of this turn or a later one, by the rules of ResultAcks; sends go

@@ -8,32 +8,24 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "proto/object_location.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
+#include "storage/object_store.h"
 
 namespace dagd {
 namespace {
 
-// The job id and task index of a held key, ResultObjectKey's
-// "results/JOB/TASK/ATTEMPT"; nullopt for any other key.
+// The job sequence number and task index of a held key (ResultObjectKey);
+// nullopt for any other key.
 std::optional<std::pair<uint64_t, uint32_t>> TaskOfKey(absl::string_view key) {
-  std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
-  uint32_t task = 0;
-  uint32_t attempt = 0;
-  if (parts.size() != 4 || parts[0] != "results" ||
-      !absl::SimpleAtoi(parts[2], &task) ||
-      !absl::SimpleAtoi(parts[3], &attempt)) {
-    return std::nullopt;
-  }
-  std::optional<uint64_t> seq = SeqFromJobId(parts[1]);
+  std::optional<ResultKeyParts> parts = ParseResultObjectKey(key);
+  if (!parts) return std::nullopt;
+  std::optional<uint64_t> seq = SeqFromJobId(parts->job_id);
   if (!seq) return std::nullopt;
-  return std::make_pair(*seq, task);
+  return std::make_pair(*seq, parts->task_index);
 }
-
-bool IsHeld(const v1::ObjectRef& ref) { return ref.has_holder(); }
 
 }  // namespace
 
@@ -49,7 +41,20 @@ void Scheduler::AddHolder(Worker& worker) {
   for (const std::string& key : worker.spec.held) {
     const auto task = TaskOfKey(key);
     const Job* job = task ? FindJob(task->first) : nullptr;
-    if (job == nullptr) continue;  // a finished job's output, or unknown
+    if (job == nullptr) {
+      // A finished job's output, or unknown: its stored record says
+      // whether it still waits to be copied (a restart came first).
+      if (task && options_.max_stored_result_bytes > 0) {
+        OutputToKeep& keep = out_.keep.emplace_back();
+        keep.seq = task->first;
+        keep.index = task->second;
+        keep.ref.set_key(key);
+        keep.ref.mutable_holder()->set_instance(instance);
+        keep.ref.mutable_holder()->set_address(worker.spec.data_address);
+        keep.check_record = true;
+      }
+      continue;
+    }
     auto ref = job->result_refs.find(task->second);
     if (ref == job->result_refs.end() ||
         ref->second->holder().instance() != instance ||
@@ -127,9 +132,16 @@ void Scheduler::TrackHeld(Job& job, uint32_t task) {
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
     if (job.tasks[g.succ[e]].state != v1::TASK_SUCCEEDED) ++waiting;
   }
-  // A result every consumer already has (taken over after a restart) is
-  // not needed; an output (no consumers) stays until its job is deleted.
-  if (g.succ_begin[task] == g.succ_begin[task + 1]) return;
+  // An output (no consumers) stays until its job is deleted, or until it
+  // is copied into dagd's store. A result every consumer already has
+  // (taken over after a restart) is not needed.
+  if (g.succ_begin[task] == g.succ_begin[task + 1]) {
+    const v1::ObjectRef& held = *ref->second;
+    if (held.output() && held.size() <= options_.max_stored_result_bytes) {
+      out_.keep.push_back({job.seq, task, held});
+    }
+    return;
+  }
   if (waiting == 0) {
     ReleaseHeld(job, task);
   } else {
@@ -171,6 +183,32 @@ void Scheduler::ReleaseIntermediates(Job& job) {
 
 void Scheduler::ReleaseObjects(const std::vector<v1::ObjectRef>& refs) {
   for (const v1::ObjectRef& ref : refs) SendRelease(ref);
+}
+
+void Scheduler::OnOutputKept(const OutputToKeep& output, KeptOutput kept) {
+  const v1::ObjectRef& held = output.ref;
+  if (Job* job = FindJob(output.seq)) {
+    auto ref = job->result_refs.find(output.index);
+    if (ref == job->result_refs.end() || !IsHeld(*ref->second) ||
+        ref->second->key() != held.key()) {
+      return;  // lost or made again since: the new result has its own copy
+    }
+    Untrack(*job, output.index, *ref->second);
+    ref->second = std::make_shared<const v1::ObjectRef>(kept.stored);
+    // Its final status was stored when it succeeded: store it again.
+    kept.status = BuildTaskStatus(*job, output.index, /*for_store=*/true);
+  }
+  // A job no longer in memory cannot have been deleted meanwhile: the
+  // coordinator holds deletions of a job while its outputs are copied.
+  StoredResult result;
+  result.content_type = kept.stored.content_type();
+  result.ref = std::make_shared<const v1::ObjectRef>(std::move(kept.stored));
+  out_.writes.results.push_back({output.seq, output.index, std::move(result)});
+  if (kept.status) {
+    out_.writes.task_statuses.push_back(
+        {output.seq, output.index, *std::move(kept.status)});
+  }
+  SendRelease(held);
 }
 
 void Scheduler::SendRelease(const v1::ObjectRef& ref) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/time_util.h"
+#include "proto/object_location.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
 
@@ -19,18 +20,25 @@ v1::ResultMeta ResultMetaOf(const std::string& data, uint32_t crc32c,
   v1::ResultMeta meta;
   meta.set_content_type(content_type);
   meta.set_crc32c(crc32c);
-  if (ref != nullptr && ref->has_holder()) {
-    meta.set_size_bytes(ref->size());
-    meta.set_location(absl::StrCat("held by worker ", ref->holder().address(),
-                                   ": ", ref->key()));
-  } else if (ref != nullptr) {
-    meta.set_size_bytes(ref->size());
-    // The prefix is part of the object's name as S3 knows it.
-    meta.set_location(
-        absl::StrCat("s3://", ref->bucket(), "/", store.prefix(), ref->key()));
-  } else {
+  if (ref == nullptr) {
     meta.set_size_bytes(data.size());
     meta.set_location("inline");
+    return meta;
+  }
+  meta.set_size_bytes(ref->size());
+  switch (LocationOf(*ref)) {
+    case ObjectLocation::kHeld:
+      meta.set_location(absl::StrCat("held by worker ", ref->holder().address(),
+                                     ": ", ref->key()));
+      break;
+    case ObjectLocation::kStored:
+      meta.set_location("stored");
+      break;
+    case ObjectLocation::kBucket:
+      // The prefix is part of the object's name as S3 knows it.
+      meta.set_location(absl::StrCat("s3://", ref->bucket(), "/",
+                                     store.prefix(), ref->key()));
+      break;
   }
   return meta;
 }

@@ -141,6 +141,27 @@ class MetaStore {
   // Every job whose stored state is not terminal, oldest first. Reads only
   // those jobs: its cost grows with unfinished work, not with history.
   virtual absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() = 0;
+
+  // The bytes of a result kept in the store itself (ObjectRef.stored): a
+  // job's output copied from the worker that holds it, written chunk by
+  // chunk (kResultChunkBytes each, the last one shorter) outside any turn,
+  // so that no write holds a whole result. Chunks are unsynced: the turn
+  // that then records the result as stored is synced, and RocksDB's WAL
+  // keeps order, so a restart never finds the record without its chunks.
+  // Chunks nothing records yet are overwritten by the next copy of the
+  // same result, or go with their job. Deleting a job deletes its chunks.
+  static constexpr uint64_t kResultChunkBytes = 1 << 20;
+  virtual absl::Status PutResultChunk(uint64_t seq, uint32_t index,
+                                      uint32_t chunk,
+                                      absl::string_view bytes) = 0;
+  // Bytes [offset, offset + length) of a stored result of `size` bytes
+  // (length 0: to the end), from its chunks. DATA_LOSS when a chunk is
+  // missing or short; OUT_OF_RANGE when offset is past the end.
+  virtual absl::StatusOr<std::string> ReadResultChunks(uint64_t seq,
+                                                       uint32_t index,
+                                                       uint64_t size,
+                                                       uint64_t offset,
+                                                       uint64_t length) = 0;
 };
 
 // A MetaStore that forwards every call to `target` (not owned), as
@@ -208,6 +229,15 @@ class MetaStoreWrapper : public MetaStore {
   }
   absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override {
     return target_->LoadUnfinishedJobs();
+  }
+  absl::Status PutResultChunk(uint64_t seq, uint32_t index, uint32_t chunk,
+                              absl::string_view bytes) override {
+    return target_->PutResultChunk(seq, index, chunk, bytes);
+  }
+  absl::StatusOr<std::string> ReadResultChunks(uint64_t seq, uint32_t index,
+                                               uint64_t size, uint64_t offset,
+                                               uint64_t length) override {
+    return target_->ReadResultChunks(seq, index, size, offset, length);
   }
 
  private:

@@ -1,8 +1,24 @@
 #include "storage/object_store.h"
 
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "storage/crc32c.h"
 
 namespace dagd {
+
+std::optional<ResultKeyParts> ParseResultObjectKey(absl::string_view key) {
+  std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
+  ResultKeyParts out;
+  if (parts.size() != 4 || parts[0] != "results" || parts[1].empty() ||
+      !absl::SimpleAtoi(parts[2], &out.task_index) ||
+      !absl::SimpleAtoi(parts[3], &out.attempt)) {
+    return std::nullopt;
+  }
+  out.job_id = std::string(parts[1]);
+  return out;
+}
 
 absl::StatusOr<std::string> ObjectStore::GetRange(absl::string_view key,
                                                   uint64_t offset,

@@ -5,6 +5,7 @@
 #define DAGD_STORAGE_OBJECT_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -59,6 +60,14 @@ inline std::string ResultObjectKey(absl::string_view job_id,
                                    uint32_t task_index, uint32_t attempt) {
   return absl::StrCat("results/", job_id, "/", task_index, "/", attempt);
 }
+
+// The parts of a ResultObjectKey; nullopt for any other key.
+struct ResultKeyParts {
+  std::string job_id;
+  uint32_t task_index = 0;
+  uint32_t attempt = 0;
+};
+std::optional<ResultKeyParts> ParseResultObjectKey(absl::string_view key);
 
 // Where dagd puts input `position` of a Lambda attempt whose invocation
 // would be over Lambda's payload limit; deleted when the call ends.

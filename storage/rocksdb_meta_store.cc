@@ -28,7 +28,7 @@ constexpr uint32_t kRangeDeleteTasks = 1000;
 // keeps nothing in it.
 constexpr const char* kFamilyNames[] = {
     "default",     "task_ids", "jobs",     "job_specs", "task_specs",
-    "task_states", "results",  "requests", "meta"};
+    "task_states", "results",  "requests", "meta",      "result_chunks"};
 
 std::string SeqKey(uint64_t seq) {
   std::string key(8, '\0');
@@ -55,6 +55,14 @@ std::string TaskKey(uint64_t seq, uint32_t index) {
   std::string key = SeqKey(seq);
   for (int shift = 24; shift >= 0; shift -= 8) {
     key.push_back(static_cast<char>((index >> shift) & 0xff));
+  }
+  return key;
+}
+
+std::string ChunkKey(uint64_t seq, uint32_t index, uint32_t chunk) {
+  std::string key = TaskKey(seq, index);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((chunk >> shift) & 0xff));
   }
   return key;
 }
@@ -753,6 +761,8 @@ absl::Status RocksMetaStore::AddDeletion(rocksdb::WriteBatch& batch,
     absl::Status s = DeletePrefix(batch, family, key, deletion.total_tasks);
     if (!s.ok()) return s;
   }
+  // One tombstone however many chunks: a stored output is large.
+  batch.DeleteRange(handles_[kResultChunks], key, SeqKey(deletion.seq + 1));
   if (!deletion.request_id.empty()) {
     batch.Delete(handles_[kRequests], deletion.request_id);
   }
@@ -761,6 +771,49 @@ absl::Status RocksMetaStore::AddDeletion(rocksdb::WriteBatch& batch,
     batch.Put(handles_[kMeta], kNextJobSeqKey, absl::StrCat(deletion.seq + 1));
   }
   return absl::OkStatus();
+}
+
+absl::Status RocksMetaStore::PutResultChunk(uint64_t seq, uint32_t index,
+                                            uint32_t chunk,
+                                            absl::string_view bytes) {
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kResultChunks],
+                            ChunkKey(seq, index, chunk),
+                            rocksdb::Slice(bytes.data(), bytes.size())),
+                   "writing a chunk of a stored result");
+}
+
+absl::StatusOr<std::string> RocksMetaStore::ReadResultChunks(uint64_t seq,
+                                                             uint32_t index,
+                                                             uint64_t size,
+                                                             uint64_t offset,
+                                                             uint64_t length) {
+  if (offset > size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "offset ", offset, " is past the end of the ", size, "-byte result"));
+  }
+  const uint64_t end = length == 0 ? size : std::min(size, offset + length);
+  std::string out;
+  out.reserve(end - offset);
+  for (uint64_t at = offset; at < end;) {
+    const uint32_t chunk = static_cast<uint32_t>(at / kResultChunkBytes);
+    const uint64_t chunk_start = uint64_t{chunk} * kResultChunkBytes;
+    const uint64_t want = std::min(size - chunk_start, kResultChunkBytes);
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), handles_[kResultChunks],
+                 ChunkKey(seq, index, chunk), &value);
+    if (s.IsNotFound() || (s.ok() && value.size() != want)) {
+      return absl::DataLossError(absl::StrCat(
+          "chunk ", chunk, " of the stored result of task ", index, " of ",
+          JobIdFromSeq(seq), " is ", s.ok() ? "short" : "missing"));
+    }
+    if (!s.ok()) return FromRocks(s, "reading a stored result");
+    const uint64_t from = at - chunk_start;
+    const uint64_t take = std::min(end - at, want - from);
+    out.append(value.data() + from, take);
+    at += take;
+  }
+  return out;
 }
 
 absl::Status RocksMetaStore::DeleteJob(uint64_t seq, bool sync) {

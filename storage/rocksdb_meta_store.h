@@ -75,6 +75,11 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<std::optional<uint64_t>> FindRequest(
       absl::string_view request_id) override;
   absl::StatusOr<std::vector<StoredJob>> LoadUnfinishedJobs() override;
+  absl::Status PutResultChunk(uint64_t seq, uint32_t index, uint32_t chunk,
+                              absl::string_view bytes) override;
+  absl::StatusOr<std::string> ReadResultChunks(uint64_t seq, uint32_t index,
+                                               uint64_t size, uint64_t offset,
+                                               uint64_t length) override;
 
   // Removes every record of finished job `seq` at once: plans the deletion
   // on a fresh view and commits it alone (dagd itself deletes in its
@@ -96,6 +101,7 @@ class RocksMetaStore : public MetaStore {
     kResults,
     kRequests,
     kMeta,
+    kResultChunks,
     kFamilyCount
   };
 

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "dagd/v1/worker_service.pb.h"
+#include "proto/object_location.h"
 #include "storage/base/clock.h"
 #include "storage/data_client.h"
 #include "worker/cancellation.h"
@@ -33,10 +34,6 @@ struct ResultLimits {
   // An ok output larger than this fails its attempt for good. 0: none.
   uint64_t max_result_bytes = 0;
 };
-
-// An input that a worker holds (ObjectRef.holder), as opposed to one in
-// the object store (ObjectRef.bucket).
-inline bool IsHeld(const v1::ObjectRef& ref) { return ref.has_holder(); }
 
 // Thread-safe: task threads hold outputs and fetch inputs, the stream's
 // reader sets limits and releases, its writer reads the figures.

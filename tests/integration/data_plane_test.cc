@@ -90,7 +90,16 @@ TEST_F(DataPlaneTest, ALargeOutputMovesWorkerToWorkerNotThroughDagd) {
   const double received = ResultBytesReceived();
   EXPECT_GE(received, 0);
   EXPECT_LT(received, 1 << 20);
-  // An output held by its worker is read through dagd from there.
+  // An output is copied from its worker into dagd's store, and read from
+  // there (or from its worker until then).
+  EXPECT_EQ(PollUntil(
+                [&] {
+                  absl::StatusOr<v1::TaskStatus> task =
+                      dagd_->client().Task(job_id, "out");
+                  return task.ok() && task->result().location() == "stored";
+                },
+                absl::Seconds(30), "the output to be stored"),
+            absl::OkStatus());
   CommandResult out = dagd_->RunDagctl({"result", job_id, "out"});
   ASSERT_EQ(out.exit_code, 0) << out.ToString();
   EXPECT_EQ(out.out, std::string(1000000, 'y'));
@@ -128,6 +137,66 @@ TEST_F(DataPlaneTest, AResultLostWithItsWorkerIsMadeAgain) {
   ASSERT_EQ(q.exit_code, 0) << q.ToString();
   EXPECT_EQ(q.out, "200000");
   EXPECT_EQ(ReadFileOrEmpty(log), "run\nrun\n") << "the producer ran twice";
+}
+
+// A job's output outlives its worker: copied into dagd's store, also when
+// dagd restarted before it could copy it (the worker's registration with
+// the output it holds brings the copy about), and kept across restarts.
+TEST(DataPlaneOutputTest, AnOutputOutlivesItsWorkerAndRestartsOfDagd) {
+  absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string data_dir = (*dir)->path() + "/db";
+  const std::string listen = absl::StrCat("--listen=127.0.0.1:", FreePort());
+  // The first dagd copies nothing.
+  std::unique_ptr<DagdProcess> first = StartDagd(
+      {listen, "--recovery_grace=0s", "--max_stored_result_bytes=0"}, data_dir);
+  ASSERT_NE(first, nullptr);
+  // Belongs to `first` (kept to the end) but outlives its dagd.
+  absl::StatusOr<Subprocess*> worker =
+      first->StartWorker({"--slots=1", "--data_listen=127.0.0.1:0"});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_EQ(first->WaitForWorkers(1), absl::OkStatus());
+  CommandResult submit = first->RunDagctl(
+      {"submit", "-", "--wait"},
+      R"json({"tasks": [{"id": "out", "fn": "exec", "args": {"argv": [
+        "/bin/sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' z"]}}]})json");
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  const std::string job_id = FirstLine(submit.out);
+  absl::StatusOr<v1::TaskStatus> task = first->client().Task(job_id, "out");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_THAT(task->result().location(), HasSubstr("held by worker"));
+  first->Signal(SIGKILL);
+
+  std::unique_ptr<DagdProcess> second =
+      StartDagd({listen, "--recovery_grace=0s"}, data_dir);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(PollUntil(
+                [&] {
+                  absl::StatusOr<v1::TaskStatus> task =
+                      second->client().Task(job_id, "out");
+                  return task.ok() && task->result().location() == "stored";
+                },
+                absl::Seconds(30), "the output to be stored"),
+            absl::OkStatus());
+  (*worker)->Kill(SIGKILL);
+  CommandResult out = second->RunDagctl({"result", job_id, "out"});
+  ASSERT_EQ(out.exit_code, 0) << out.ToString();
+  EXPECT_TRUE(out.out == std::string(3000000, 'z'))
+      << out.out.size() << " bytes";
+  second->Signal(SIGKILL);
+  second.reset();
+
+  std::unique_ptr<DagdProcess> third = StartDagd({}, data_dir);
+  ASSERT_NE(third, nullptr);
+  out = third->RunDagctl({"result", job_id, "out"});
+  ASSERT_EQ(out.exit_code, 0) << out.ToString();
+  EXPECT_TRUE(out.out == std::string(3000000, 'z'))
+      << out.out.size() << " bytes";
+  // Deleting the job deletes the stored copy with it.
+  CommandResult deleted = third->RunDagctl({"delete", job_id});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.ToString();
+  out = third->RunDagctl({"result", job_id, "out"});
+  EXPECT_NE(out.exit_code, 0) << out.ToString();
 }
 
 }  // namespace

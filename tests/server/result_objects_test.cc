@@ -96,7 +96,8 @@ TEST(ResultObjectsTest, DeletesInTheBackground) {
   ASSERT_TRUE(store.Put("b", "2", "").ok());
   ASSERT_TRUE(store.Put("c", "3", "").ok());
   {
-    ResultObjects objects(&store, /*held=*/nullptr, /*threads=*/1);
+    ResultObjects objects(&store, /*held=*/nullptr, /*meta=*/nullptr,
+                          /*threads=*/1);
     objects.Delete({Ref("a", "1"), Ref("b", "2")});
     // Requests run in order on one thread: the read comes after.
     ASSERT_TRUE(ReadNow(objects, Ref("c", "3")).ok());

@@ -162,7 +162,8 @@ TEST_F(RetentionTest, DeletesTheResultObjectsOfTheJobsItDeletes) {
     clock_.Advance(absl::Hours(2));
   }
   {
-    ResultObjects objects(&objects_store, /*held=*/nullptr, /*threads=*/1);
+    ResultObjects objects(&objects_store, /*held=*/nullptr, /*meta=*/nullptr,
+                          /*threads=*/1);
     RetentionSweeper sweeper(absl::Hours(3), store_.get(), &deleter_, &clock_);
     sweeper.SetResultObjects(&objects);
     EXPECT_EQ(sweeper.SweepOnce().value(), 1u);

@@ -30,7 +30,8 @@ SchedulerOptions DataOptions() {
 
 class SchedulerDataTest : public SchedulerTest {
  protected:
-  SchedulerDataTest() : SchedulerTest(DataOptions()) {}
+  explicit SchedulerDataTest(SchedulerOptions options = DataOptions())
+      : SchedulerTest(std::move(options)) {}
 
   static std::string Instance(WorkerId id) {
     return absl::StrCat("instance-", id);
@@ -50,9 +51,12 @@ class SchedulerDataTest : public SchedulerTest {
 
   // One turn: what each worker was sent.
   absl::flat_hash_map<WorkerId, v1::CoordinatorBatch> Turn() {
+    return WholeTurn().sends;
+  }
+  TurnOutput WholeTurn() {
     scheduler_.Tick();
     scheduler_.Schedule();
-    return scheduler_.TakeOutput().sends;
+    return scheduler_.TakeOutput();
   }
 
   // Reports `a` done with its output held by `holder` (`size` bytes).
@@ -348,6 +352,136 @@ TEST(BatchSplitTest, KeepsEachPieceUnderTheBoundAndTheOrder) {
   EXPECT_THAT(pieces.back().release(), ElementsAre("results/j1/0/1"));
   // Within the bound: as it is.
   EXPECT_THAT(SplitBatch(batch, 1 << 20), SizeIs(1));
+}
+
+// Outputs copied into dagd's store (--max_stored_result_bytes): what the
+// scheduler asks the coordinator to copy, and what it records once copied.
+class SchedulerKeepTest : public SchedulerDataTest {
+ protected:
+  static SchedulerOptions KeepOptions() {
+    SchedulerOptions options = DataOptions();
+    options.max_stored_result_bytes = 1000;
+    return options;
+  }
+  SchedulerKeepTest() : SchedulerDataTest(KeepOptions()) {}
+
+  static v1::ObjectRef Stored(const v1::ObjectRef& held) {
+    v1::ObjectRef stored;
+    stored.set_key(held.key());
+    stored.set_size(held.size());
+    stored.set_crc32c(held.crc32c());
+    stored.set_content_type(held.content_type());
+    stored.set_stored(true);
+    return stored;
+  }
+};
+
+TEST_F(SchedulerKeepTest, AnOutputIsCopiedAndThenFreedOnItsHolder) {
+  AddHolder(kWorker, 2);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "mid", "fn": "const"},
+      {"id": "out", "fn": "add", "inputs": ["mid"]},
+      {"id": "late", "fn": "const"}]})");
+  // "late" is never reported: the job stays in memory.
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("mid", "late"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  TurnOutput out = WholeTurn();
+  EXPECT_THAT(out.keep, IsEmpty()) << "an intermediate is not copied";
+  sent.clear();
+  for (const v1::Assignment& a : out.sends[kWorker].assignments()) {
+    sent.push_back(a);
+  }
+  ASSERT_THAT(Ids(sent), ElementsAre("out"));
+  ReportHeld(kWorker, sent[0], kWorker, /*size=*/1000);
+  out = WholeTurn();
+  ASSERT_THAT(out.keep, SizeIs(1));
+  const OutputToKeep keep = out.keep[0];
+  EXPECT_EQ(keep.seq, job);
+  EXPECT_EQ(keep.index, 1u);
+  EXPECT_FALSE(keep.check_record);
+  EXPECT_EQ(keep.ref.holder().address(), Address(kWorker));
+  // Recorded as one to copy, so that a restart copies it too.
+  bool recorded = false;
+  for (const WriteSet::ResultWrite& w : out.writes.results) {
+    if (w.index == 1 && w.result.ref != nullptr) {
+      recorded = w.result.ref->output();
+    }
+  }
+  EXPECT_TRUE(recorded);
+
+  scheduler_.OnOutputKept(keep, {Stored(keep.ref), std::nullopt});
+  out = WholeTurn();
+  ASSERT_THAT(out.writes.results, SizeIs(1));
+  EXPECT_TRUE(out.writes.results[0].result.ref->stored());
+  // Its final status is stored again, with the new location.
+  ASSERT_THAT(out.writes.task_statuses, SizeIs(1));
+  EXPECT_EQ(out.writes.task_statuses[0].status.result().location(), "stored");
+  EXPECT_THAT(out.sends[kWorker].release(), ElementsAre(keep.ref.key()));
+  EXPECT_EQ(Status(job, "out").result().location(), "stored");
+}
+
+TEST_F(SchedulerKeepTest, AnOutputOverTheBoundStaysHeld) {
+  AddHolder(kWorker, 1);
+  Submit(R"({"tasks": [{"id": "out", "fn": "const"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportHeld(kWorker, sent[0], kWorker, /*size=*/1001);
+  TurnOutput out = WholeTurn();
+  EXPECT_THAT(out.keep, IsEmpty());
+  EXPECT_THAT(out.sends[kWorker].release(), IsEmpty());
+}
+
+TEST_F(SchedulerKeepTest, ACopyOfAResultMadeAgainSinceIsNotRecorded) {
+  AddHolder(kWorker, 2);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "out", "fn": "const"}, {"id": "late", "fn": "const"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("out", "late"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  TurnOutput out = WholeTurn();
+  ASSERT_THAT(out.keep, SizeIs(1));
+  v1::ObjectRef older = out.keep[0].ref;
+  older.set_key(ResultObjectKey(JobIdFromSeq(job), 0, 7));  // not its key
+  OutputToKeep stale = out.keep[0];
+  stale.ref = older;
+  scheduler_.OnOutputKept(stale, {Stored(older), std::nullopt});
+  out = WholeTurn();
+  EXPECT_THAT(out.writes.results, IsEmpty());
+  EXPECT_THAT(out.writes.task_statuses, IsEmpty());
+  EXPECT_THAT(out.sends[kWorker].release(), IsEmpty());
+  EXPECT_THAT(Status(job, "out").result().location(), HasSubstr("held by"));
+}
+
+TEST_F(SchedulerKeepTest, AWorkerHoldingAFinishedJobsOutputHasItChecked) {
+  AddHolder(kOther, 1, {ResultObjectKey(JobIdFromSeq(9), 4, 2), "junk"});
+  TurnOutput out = WholeTurn();
+  ASSERT_THAT(out.keep, SizeIs(1));
+  EXPECT_EQ(out.keep[0].seq, 9u);
+  EXPECT_EQ(out.keep[0].index, 4u);
+  EXPECT_TRUE(out.keep[0].check_record);
+  EXPECT_EQ(out.keep[0].ref.key(), ResultObjectKey(JobIdFromSeq(9), 4, 2));
+  EXPECT_EQ(out.keep[0].ref.holder().instance(), Instance(kOther));
+  EXPECT_EQ(out.keep[0].ref.holder().address(), Address(kOther));
+}
+
+TEST_F(SchedulerDataTest, AWorkerCannotReportItsOutputAsStoredByDagd) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  v1::TaskResult result;
+  *result.mutable_task() = sent[0].task();
+  result.set_ok(true);
+  v1::ObjectRef* ref = result.mutable_output_ref();
+  ref->set_key(ResultObjectKey(JobIdFromSeq(job), 0, 1));
+  ref->set_size(10);
+  ref->set_stored(true);
+  scheduler_.OnTaskResult(kWorker, std::move(result));
+  const v1::TaskStatus status = Status(job, "a");
+  EXPECT_NE(status.state(), v1::TASK_SUCCEEDED);
+  ASSERT_THAT(status.attempts(), SizeIs(1));
+  EXPECT_THAT(status.attempts(0).error(), HasSubstr("stored by dagd"));
 }
 
 }  // namespace

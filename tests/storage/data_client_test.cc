@@ -18,81 +18,18 @@
 #include "gtest/gtest.h"
 #include "storage/crc32c.h"
 #include "tests/testutil/fake_clock.h"
+#include "tests/testutil/fake_holder.h"
 
 namespace dagd {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Serves `objects` in chunks of `chunk` bytes; answers RESOURCE_EXHAUSTED
-// to the first `busy` calls; can stop mid-stream until released.
-class FakeHolder final : public v1::DataService::Service {
- public:
-  grpc::Status Fetch(grpc::ServerContext*, const v1::FetchRequest* request,
-                     grpc::ServerWriter<v1::FetchChunk>* writer) override {
-    ++calls;
-    if (busy > 0) {
-      --busy;
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "busy");
-    }
-    auto it = objects.find(request->key());
-    if (it == objects.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "not held here");
-    }
-    const std::string& data = it->second;
-    if (request->offset() > data.size()) {
-      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "past the end");
-    }
-    uint64_t end = data.size();
-    if (request->length() > 0) {
-      end = std::min<uint64_t>(end, request->offset() + request->length());
-    }
-    uint64_t at = request->offset();
-    do {
-      v1::FetchChunk chunk;
-      if (at == request->offset()) {
-        chunk.set_size(reported_size.value_or(data.size()));
-        chunk.set_content_type("application/octet-stream");
-      }
-      const uint64_t n = std::min<uint64_t>(chunk_bytes, end - at);
-      chunk.set_data(data.substr(at, n));
-      at += n;
-      if (!writer->Write(chunk)) break;
-      if (stall_after_first) {
-        stalled.Notify();
-        release.WaitForNotification();
-        return grpc::Status(grpc::StatusCode::CANCELLED, "released");
-      }
-    } while (at < end);
-    return grpc::Status::OK;
-  }
-
-  std::map<std::string, std::string> objects;
-  std::optional<uint64_t> reported_size;
-  uint64_t chunk_bytes = 4;
-  std::atomic<int> busy{0};
-  std::atomic<int> calls{0};
-  // After the first chunk: says so, then waits for `release`.
-  bool stall_after_first = false;
-  absl::Notification stalled;
-  absl::Notification release;
-};
-
 class DataClientTest : public testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(&holder_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    address_ = absl::StrCat("127.0.0.1:", port);
-  }
-  void TearDown() override {
-    if (!holder_.release.HasBeenNotified()) holder_.release.Notify();
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    ASSERT_FALSE(serving_.address.empty());
+    address_ = serving_.address;
   }
 
   // A DataClient whose waits advance the fake clock instead of sleeping.
@@ -119,8 +56,8 @@ class DataClientTest : public testing::Test {
     return ref;
   }
 
-  FakeHolder holder_;
-  std::unique_ptr<grpc::Server> server_;
+  FakeHolderServer serving_;
+  FakeHolder& holder_ = serving_.holder;
   std::string address_;
   FakeClock clock_;
   absl::Duration slept_;
@@ -195,8 +132,7 @@ TEST_F(DataClientTest, AMissingObjectIsNotFoundNamingKeyAndHolder) {
 TEST_F(DataClientTest, AnUnreachableHolderIsUnavailable) {
   auto client = MakeClient(absl::Minutes(1));
   v1::ObjectRef ref = Ref("k", "x");
-  server_->Shutdown(absl::ToChronoTime(absl::Now()));
-  server_->Wait();
+  serving_.Stop();
   absl::StatusOr<StoredObject> object = client->Fetch(ref);
   EXPECT_EQ(object.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(object.status().message(), HasSubstr(address_));

@@ -439,6 +439,49 @@ TEST_F(RocksMetaStoreTest, DeleteJobRemovesEveryKeyOfTheJob) {
   EXPECT_EQ(raw->CountKeys(), before);
 }
 
+// An output dagd stores itself: written chunk by chunk, read back in any
+// range (across chunk boundaries too), and gone with its job.
+TEST_F(RocksMetaStoreTest, StoredResultIsReadInRangesAndGoesWithItsJob) {
+  constexpr uint64_t kChunk = MetaStore::kResultChunkBytes;
+  std::string bytes(2 * kChunk + 5, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>((i * 7 + i / 9) & 0xff);
+  }
+  {
+    auto store = Open();
+    Add(*store, 1, 2, /*finished=*/true);
+    Add(*store, 2, 1, /*finished=*/true);
+    for (uint32_t chunk = 0; chunk < 3; ++chunk) {
+      ASSERT_EQ(store->PutResultChunk(
+                    1, 1, chunk,
+                    absl::string_view(bytes).substr(chunk * kChunk, kChunk)),
+                absl::OkStatus());
+    }
+    ASSERT_EQ(store->PutResultChunk(2, 0, 0, "other"), absl::OkStatus());
+  }
+  auto store = Open();  // the chunks are in the database, not in memory
+  EXPECT_EQ(*store->ReadResultChunks(1, 1, bytes.size(), 0, 0), bytes);
+  EXPECT_EQ(*store->ReadResultChunks(1, 1, bytes.size(), kChunk - 3, 10),
+            bytes.substr(kChunk - 3, 10));
+  EXPECT_EQ(*store->ReadResultChunks(1, 1, bytes.size(), 2 * kChunk + 1, 100),
+            bytes.substr(2 * kChunk + 1));
+  EXPECT_EQ(*store->ReadResultChunks(1, 1, bytes.size(), bytes.size(), 0), "");
+  EXPECT_EQ(store->ReadResultChunks(1, 1, bytes.size(), bytes.size() + 1, 0)
+                .status()
+                .code(),
+            absl::StatusCode::kOutOfRange);
+  // A size the chunks do not have (a chunk is missing or short).
+  absl::StatusOr<std::string> longer =
+      store->ReadResultChunks(1, 1, 3 * kChunk + 1, 0, 0);
+  EXPECT_EQ(longer.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(longer.status().message(), HasSubstr("chunk 2"));
+
+  ASSERT_EQ(store->DeleteJob(1, /*sync=*/true), absl::OkStatus());
+  EXPECT_EQ(store->ReadResultChunks(1, 1, bytes.size(), 0, 0).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(*store->ReadResultChunks(2, 0, 5, 0, 0), "other");
+}
+
 TEST_F(RocksMetaStoreTest, DeleteJobOfALargeJobLeavesNoKeyEither) {
   {
     auto store = Open();

@@ -1,0 +1,103 @@
+#include "server/output_keeper.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/object_location.h"
+
+namespace dagd {
+
+OutputKeeper::OutputKeeper(MetaStore* store, DataClient* holders,
+                           uint64_t max_bytes, int threads)
+    : store_(store),
+      holders_(holders),
+      max_bytes_(max_bytes),
+      queue_(threads) {}
+
+void OutputKeeper::Keep(OutputToKeep output, Done done) {
+  queue_.Post([this, output = std::move(output),
+               done = std::move(done)](bool abandoned) mutable {
+    if (abandoned) {
+      return done(output, absl::UnavailableError("dagd is stopping"));
+    }
+    absl::StatusOr<KeptOutput> kept = Copy(output);
+    done(output, std::move(kept));
+  });
+}
+
+absl::StatusOr<v1::ObjectRef> OutputKeeper::Recorded(
+    const OutputToKeep& output) {
+  if (!output.check_record) return output.ref;
+  absl::StatusOr<StoredResult> result =
+      store_->GetResult(output.seq, output.index);
+  if (absl::IsNotFound(result.status())) {
+    return absl::FailedPreconditionError("no such result");
+  }
+  if (!result.ok()) return result.status();
+  const v1::ObjectRef* ref = result->ref.get();
+  if (ref == nullptr || !IsHeld(*ref) || !ref->output() ||
+      ref->key() != output.ref.key() ||
+      ref->holder().instance() != output.ref.holder().instance()) {
+    return absl::FailedPreconditionError("not an output waiting to be copied");
+  }
+  v1::ObjectRef recorded = *ref;
+  // Where the holder serves now (the same process, perhaps a new address).
+  *recorded.mutable_holder() = output.ref.holder();
+  return recorded;
+}
+
+absl::StatusOr<KeptOutput> OutputKeeper::Copy(const OutputToKeep& output) {
+  absl::StatusOr<v1::ObjectRef> held = Recorded(output);
+  if (!held.ok()) return held.status();
+  if (held->size() > max_bytes_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("its ", held->size(),
+                     " bytes are over --max_stored_result_bytes=", max_bytes_));
+  }
+  // Chunks of exactly kResultChunkBytes whatever size the holder's pieces
+  // are, so that a range read knows which chunk holds an offset.
+  std::string chunk;
+  uint32_t next_chunk = 0;
+  auto flush = [&]() -> absl::Status {
+    absl::Status s =
+        store_->PutResultChunk(output.seq, output.index, next_chunk++, chunk);
+    chunk.clear();
+    return s;
+  };
+  absl::Status read =
+      holders_->Read(*held, 0, 0, [&](absl::string_view data) -> absl::Status {
+        while (!data.empty()) {
+          const size_t take = std::min<size_t>(
+              data.size(), MetaStore::kResultChunkBytes - chunk.size());
+          chunk.append(data.data(), take);
+          data.remove_prefix(take);
+          if (chunk.size() == MetaStore::kResultChunkBytes) {
+            if (absl::Status s = flush(); !s.ok()) return s;
+          }
+        }
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
+  if (!chunk.empty()) {
+    if (absl::Status s = flush(); !s.ok()) return s;
+  }
+  KeptOutput kept;
+  v1::ObjectRef& stored = kept.stored;
+  stored.set_key(held->key());
+  stored.set_size(held->size());
+  stored.set_crc32c(held->crc32c());
+  stored.set_content_type(held->content_type());
+  stored.set_stored(true);
+  // The task's status as stored, with the new location: what queries of a
+  // finished job read. (A job still in memory has the scheduler build it.)
+  if (absl::StatusOr<v1::TaskStatus> status =
+          store_->GetTaskStatus(output.seq, output.index);
+      status.ok() && status->has_result()) {
+    status->mutable_result()->set_location("stored");
+    kept.status = *std::move(status);
+  }
+  return kept;
+}
+
+}  // namespace dagd

@@ -1,0 +1,56 @@
+// Copies jobs' outputs from the workers that hold them into dagd's own
+// store, so that an output outlives its worker when no bucket is
+// configured (--max_stored_result_bytes). The scheduler says what to copy
+// (TurnOutput::keep); the copy runs here, off the coordinator's loop; the
+// loop then records the result as stored and has the holder free it.
+#ifndef DAGD_SERVER_OUTPUT_KEEPER_H_
+#define DAGD_SERVER_OUTPUT_KEEPER_H_
+
+#include <cstdint>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "dagd/v1/types.pb.h"
+#include "server/background_queue.h"
+#include "server/scheduler.h"
+#include "storage/data_client.h"
+#include "storage/meta_store.h"
+
+namespace dagd {
+
+// Thread-safe. Copies run on `threads` threads of its own, in order.
+class OutputKeeper {
+ public:
+  // `held` is the output as its holder has it (key and holder; size,
+  // CRC-32C and content type unless the output came with check_record).
+  // `kept` is what to record, or why there is nothing: FAILED_PRECONDITION
+  // when there was nothing to copy (the record no longer names that
+  // output, or it is over the bound), otherwise the read's or the store's
+  // error.
+  using Done = absl::AnyInvocable<void(const OutputToKeep& output,
+                                       absl::StatusOr<KeptOutput> kept)>;
+
+  // `store` and `holders` are not owned and must outlive this.
+  // Destruction finishes the copy in progress; queued ones are answered
+  // UNAVAILABLE (a restart copies them then: their records still say so).
+  OutputKeeper(MetaStore* store, DataClient* holders, uint64_t max_bytes,
+               int threads = 2);
+
+  void Keep(OutputToKeep output, Done done);
+
+ private:
+  absl::StatusOr<KeptOutput> Copy(const OutputToKeep& output);
+  // The output's reference as its stored record has it, with the holder
+  // the output names; FAILED_PRECONDITION when the record is no longer an
+  // output waiting to be copied from that holder.
+  absl::StatusOr<v1::ObjectRef> Recorded(const OutputToKeep& output);
+
+  MetaStore* const store_;
+  DataClient* const holders_;
+  const uint64_t max_bytes_;
+  BackgroundQueue queue_;  // last: stopped first
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_OUTPUT_KEEPER_H_

@@ -1,0 +1,197 @@
+// Jobs' outputs copied from their holder (a fake one on 127.0.0.1) into a
+// real RocksDB store, chunk by chunk, and read back through ResultObjects.
+#include "server/output_keeper.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/object_location.h"
+#include "server/result_objects.h"
+#include "storage/crc32c.h"
+#include "storage/object_store.h"
+#include "storage/rocksdb_meta_store.h"
+#include "tests/testutil/fake_holder.h"
+#include "tests/testutil/process.h"
+
+namespace dagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr uint64_t kMaxBytes = 8 << 20;
+
+class OutputKeeperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(serving_.address.empty());
+    absl::StatusOr<std::unique_ptr<testing::TempDir>> dir =
+        testing::TempDir::Create();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    absl::StatusOr<std::unique_ptr<RocksMetaStore>> store =
+        RocksMetaStore::Open(dir_->path() + "/db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    keeper_ = std::make_unique<OutputKeeper>(store_.get(), &client_, kMaxBytes);
+  }
+
+  // Task `index` of job 1's output of `data`, held by the fake holder.
+  v1::ObjectRef Held(uint32_t index, const std::string& data) {
+    v1::ObjectRef ref;
+    ref.set_key(ResultObjectKey(JobIdFromSeq(1), index, 1));
+    ref.set_size(data.size());
+    ref.set_crc32c(crc32c::Value(data));
+    ref.set_content_type("application/octet-stream");
+    ref.set_output(true);
+    ref.mutable_holder()->set_instance("i-1");
+    ref.mutable_holder()->set_address(serving_.address);
+    serving_.holder.objects[ref.key()] = data;
+    return ref;
+  }
+
+  absl::StatusOr<KeptOutput> KeepWhole(OutputToKeep output) {
+    absl::StatusOr<KeptOutput> out;
+    absl::Notification done;
+    keeper_->Keep(std::move(output),
+                  [&](const OutputToKeep&, absl::StatusOr<KeptOutput> kept) {
+                    out = std::move(kept);
+                    done.Notify();
+                  });
+    done.WaitForNotification();
+    return out;
+  }
+  absl::StatusOr<v1::ObjectRef> KeepNow(OutputToKeep output) {
+    absl::StatusOr<KeptOutput> kept = KeepWhole(std::move(output));
+    if (!kept.ok()) return kept.status();
+    return kept->stored;
+  }
+
+  // Records job 1's task `index` result as `ref`, as the scheduler does
+  // when the task succeeds.
+  void Record(uint32_t index, const v1::ObjectRef& ref) {
+    WriteSet writes;
+    StoredResult result;
+    result.content_type = ref.content_type();
+    result.ref = std::make_shared<const v1::ObjectRef>(ref);
+    writes.results.push_back({1, index, std::move(result)});
+    ASSERT_EQ(store_->Commit(writes, /*sync=*/false), absl::OkStatus());
+  }
+
+  static std::string Bytes(size_t n) {
+    std::string data(n, '\0');
+    for (size_t i = 0; i < n; ++i) data[i] = static_cast<char>(i * 31 + i / 7);
+    return data;
+  }
+
+  FakeHolderServer serving_;
+  DataClient client_;
+  std::unique_ptr<testing::TempDir> dir_;
+  std::unique_ptr<RocksMetaStore> store_;
+  std::unique_ptr<OutputKeeper> keeper_;
+};
+
+TEST_F(OutputKeeperTest, CopiesAnOutputInChunksAndItReadsBackChecked) {
+  // Pieces from the holder that do not line up with the store's chunks.
+  serving_.holder.chunk_bytes = 300 << 10;
+  const std::string data = Bytes(2 * MetaStore::kResultChunkBytes + 12345);
+  const v1::ObjectRef held = Held(3, data);
+  absl::StatusOr<v1::ObjectRef> stored = KeepNow({1, 3, held});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(LocationOf(*stored), ObjectLocation::kStored);
+  EXPECT_FALSE(stored->has_holder());
+  EXPECT_EQ(stored->size(), data.size());
+  EXPECT_EQ(stored->crc32c(), held.crc32c());
+  EXPECT_EQ(stored->content_type(), "application/octet-stream");
+
+  // Read back from the database alone: the holder is gone.
+  serving_.Stop();
+  ResultObjects objects(/*store=*/nullptr, /*held=*/nullptr, store_.get());
+  absl::StatusOr<StoredObject> whole;
+  absl::Notification read;
+  objects.Read(*stored, [&](absl::StatusOr<StoredObject> object) {
+    whole = std::move(object);
+    read.Notify();
+  });
+  read.WaitForNotification();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->data == data);
+  EXPECT_EQ(whole->content_type, "application/octet-stream");
+  absl::StatusOr<std::string> range;
+  absl::Notification ranged;
+  objects.ReadRange(*stored, MetaStore::kResultChunkBytes - 10, 20,
+                    [&](absl::StatusOr<std::string> bytes) {
+                      range = std::move(bytes);
+                      ranged.Notify();
+                    });
+  ranged.WaitForNotification();
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, data.substr(MetaStore::kResultChunkBytes - 10, 20));
+}
+
+TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
+  const v1::ObjectRef held = Held(0, "payload");
+  // What a worker's registration says: its key and where it serves.
+  OutputToKeep reported{1, 0, v1::ObjectRef(), /*check_record=*/true};
+  reported.ref.set_key(held.key());
+  *reported.ref.mutable_holder() = held.holder();
+
+  absl::StatusOr<v1::ObjectRef> none = KeepNow(reported);
+  EXPECT_TRUE(absl::IsFailedPrecondition(none.status())) << none.status();
+
+  v1::ObjectRef intermediate = held;
+  intermediate.clear_output();  // held, but not an output to copy
+  Record(0, intermediate);
+  EXPECT_TRUE(absl::IsFailedPrecondition(KeepNow(reported).status()));
+
+  v1::ObjectRef elsewhere = held;
+  elsewhere.mutable_holder()->set_instance("i-2");  // another process's
+  Record(0, elsewhere);
+  EXPECT_TRUE(absl::IsFailedPrecondition(KeepNow(reported).status()));
+
+  Record(0, held);
+  // The finished task's stored status said where the output was.
+  v1::TaskStatus status;
+  status.set_task_id("t0");
+  status.set_state(v1::TASK_SUCCEEDED);
+  status.mutable_result()->set_location("held by worker somewhere");
+  WriteSet writes;
+  writes.task_statuses.push_back({1, 0, status});
+  ASSERT_EQ(store_->Commit(writes, /*sync=*/false), absl::OkStatus());
+  absl::StatusOr<KeptOutput> kept = KeepWhole(reported);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->stored.size(), 7u);  // from the record
+  EXPECT_EQ(*store_->ReadResultChunks(1, 0, 7, 0, 0), "payload");
+  ASSERT_TRUE(kept->status.has_value());
+  EXPECT_EQ(kept->status->task_id(), "t0");
+  EXPECT_EQ(kept->status->result().location(), "stored");
+}
+
+TEST_F(OutputKeeperTest, AnOutputOverTheBoundStaysHeld) {
+  const v1::ObjectRef held = Held(0, Bytes(kMaxBytes + 1));
+  absl::StatusOr<v1::ObjectRef> stored = KeepNow({1, 0, held});
+  EXPECT_TRUE(absl::IsFailedPrecondition(stored.status())) << stored.status();
+  EXPECT_THAT(stored.status().message(),
+              HasSubstr("--max_stored_result_bytes=8388608"));
+  EXPECT_EQ(serving_.holder.calls, 0);  // not even read
+}
+
+TEST_F(OutputKeeperTest, BytesThatDoNotMatchTheRecordAreNotStored) {
+  v1::ObjectRef held = Held(0, "payload");
+  serving_.holder.objects[held.key()] = "paylaod";  // same size, other bytes
+  absl::StatusOr<v1::ObjectRef> stored = KeepNow({1, 0, held});
+  EXPECT_TRUE(absl::IsDataLoss(stored.status())) << stored.status();
+}
+
+TEST_F(OutputKeeperTest, AGoneHolderIsUnavailable) {
+  const v1::ObjectRef held = Held(0, "payload");
+  serving_.Stop();
+  absl::StatusOr<v1::ObjectRef> stored = KeepNow({1, 0, held});
+  EXPECT_TRUE(absl::IsUnavailable(stored.status())) << stored.status();
+}
+
+}  // namespace
+}  // namespace dagd
