@@ -1,6 +1,7 @@
 // The data plane on real processes: a large output stays on the worker
 // that made it and moves to its consumer's worker without passing through
 // dagd; a result lost with its worker (kill -9) is made again.
+#include <algorithm>
 #include <csignal>
 #include <string>
 
@@ -197,6 +198,61 @@ TEST(DataPlaneOutputTest, AnOutputOutlivesItsWorkerAndRestartsOfDagd) {
   EXPECT_EQ(deleted.exit_code, 0) << deleted.ToString();
   out = third->RunDagctl({"result", job_id, "out"});
   EXPECT_NE(out.exit_code, 0) << out.ToString();
+}
+
+// What used to abort dagd (and again on every restart): one large output
+// with a wide fan-out of consumers built a message to a worker of every
+// consumer's copy of it. Now consumers get references, each message to a
+// worker stays under 4 MiB, and everything stays up.
+TEST(DataPlaneFanOutTest, ALargeOutputWithEightyConsumersEndsRight) {
+  absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string data_dir = (*dir)->path() + "/db";
+  std::unique_ptr<DagdProcess> dagd =
+      StartDagd({"--recovery_grace=0s"}, data_dir);
+  ASSERT_NE(dagd, nullptr);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(
+        dagd->StartWorker({"--slots=4", "--data_listen=127.0.0.1:0"}).ok());
+  }
+  ASSERT_EQ(dagd->WaitForWorkers(2), absl::OkStatus());
+  std::string job = R"json({"tasks": [
+    {"id": "big", "fn": "exec", "args": {"argv": ["/bin/sh", "-c",
+      "head -c 30000000 /dev/zero > \"$DAGD_OUTPUT\""]}})json";
+  constexpr int kConsumers = 80;
+  for (int i = 0; i < kConsumers; ++i) {
+    absl::StrAppend(
+        &job, R"json(, {"id": "c)json", i,
+        R"json(", "fn": "exec", "inputs": ["big"], "args": {"argv": [
+      "/bin/sh", "-c", "wc -c < \"$DAGD_INPUT_0\" | tr -d ' \n'"]}})json");
+  }
+  absl::StrAppend(&job, "]}");
+  CommandResult submit =
+      dagd->RunDagctl({"submit", "-", "--wait"}, job, absl::Minutes(3));
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
+  const std::string job_id = FirstLine(submit.out);
+  for (int i = 0; i < kConsumers; i += 13) {
+    CommandResult c = dagd->RunDagctl({"result", job_id, absl::StrCat("c", i)});
+    ASSERT_EQ(c.exit_code, 0) << c.ToString();
+    EXPECT_EQ(c.out, "30000000") << "c" << i;
+  }
+  // Both workers are still registered, and dagd still serves.
+  CommandResult workers = dagd->RunDagctl({"workers"});
+  ASSERT_EQ(workers.exit_code, 0) << workers.ToString();
+  EXPECT_EQ(std::count(workers.out.begin(), workers.out.end(), '\n'), 3)
+      << workers.out;  // a header and two workers
+  // A restart on the same data directory is clean and serves the job.
+  ASSERT_EQ(dagd->Stop(), absl::OkStatus());
+  dagd.reset();
+  std::unique_ptr<DagdProcess> again = StartDagd({}, data_dir);
+  ASSERT_NE(again, nullptr);
+  CommandResult status = again->RunDagctl({"status", job_id});
+  ASSERT_EQ(status.exit_code, 0) << status.ToString();
+  EXPECT_THAT(status.out, HasSubstr("SUCCEEDED"));
+  CommandResult last =
+      again->RunDagctl({"result", job_id, absl::StrCat("c", kConsumers - 1)});
+  EXPECT_EQ(last.out, "30000000") << last.ToString();
+  EXPECT_EQ(again->Stop(), absl::OkStatus());
 }
 
 }  // namespace
