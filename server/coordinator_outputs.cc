@@ -16,13 +16,12 @@ void Coordinator::KeepOutputs(std::vector<OutputToKeep> outputs) {
   for (OutputToKeep& output : outputs) {
     if (deleting_.contains(output.seq)) continue;
     ++keeping_[output.seq].copies;
-    keeper_->Keep(std::move(output),
-                  [this](const OutputToKeep& output,
-                         absl::StatusOr<KeptOutput> kept) {
-                    Post([this, output, kept = std::move(kept)]() mutable {
-                      OnOutputCopied(output, std::move(kept));
-                    });
-                  });
+    keeper_->Keep(std::move(output), [this](const OutputToKeep& output,
+                                            absl::StatusOr<KeptOutput> kept) {
+      Post([this, output, kept = std::move(kept)]() mutable {
+        OnOutputCopied(output, std::move(kept));
+      });
+    });
   }
 }
 

@@ -35,6 +35,11 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
   spec.held.assign(
       std::make_move_iterator(registration.mutable_held()->begin()),
       std::make_move_iterator(registration.mutable_held()->end()));
+  for (const v1::TaskResult& result : registration.results()) {
+    if (result.has_output_ref()) {
+      spec.reporting.push_back(result.output_ref().key());
+    }
+  }
   spec.running.assign(
       std::make_move_iterator(registration.mutable_running()->begin()),
       std::make_move_iterator(registration.mutable_running()->end()));

@@ -423,6 +423,7 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
       ++adopted_attempts_;
     } else {
       ++dropped_reports_;  // a stale attempt or a duplicate
+      ReleaseUnusedOutput(*job, index, result, worker);
     }
     return;
   }
@@ -464,6 +465,9 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     Fail(*job, index,
          permanent ? std::move(size_problem) : std::move(ref_problem),
          permanent);
+  } else if (!result.lost_inputs().empty() &&
+             RunAgainForLostInputs(*job, index, result, worker)) {
+    // Its inputs are made again first; not a failure of the task.
   } else {
     Fail(*job, index, result.error(), result.permanent());
   }

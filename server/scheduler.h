@@ -77,6 +77,10 @@ struct WorkerSpec {
   std::string instance;
   // Keys of the results it holds as it connects (Register.held).
   std::vector<std::string> held;
+  // Of those, the outputs of the results its registration reports (kept
+  // until acknowledged; taken right after it registers): not released as
+  // unknown before they are read.
+  std::vector<std::string> reporting;
 };
 
 struct SchedulerOptions {
@@ -387,6 +391,18 @@ class Scheduler {
   // A consumer of a recomputed task waits for it again; an attempt of it
   // that is running is stopped (without counting as a failure).
   void AwaitInputAgain(Job& job, uint32_t consumer, const std::string& why);
+  // `result` failed because held inputs could not be had from their
+  // holders (TaskResult.lost_inputs): those are made again and the task
+  // waits for them, without counting a failure. False (nothing done) when
+  // the report names no input that is held.
+  bool RunAgainForLostInputs(Job& job, uint32_t task,
+                             const v1::TaskResult& result,
+                             const Worker* reporter);
+  // A report not taken (a stale attempt or a duplicate) whose output its
+  // worker holds: freed there, unless it is the task's result after all.
+  void ReleaseUnusedOutput(const Job& job, uint32_t task,
+                           const v1::TaskResult& result,
+                           const Worker* reporter);
   // Why `result`'s output_ref cannot be this attempt's output; empty when
   // it can (or there is none).
   std::string OutputRefProblem(const Job& job, uint32_t task,

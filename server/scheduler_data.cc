@@ -38,9 +38,15 @@ void Scheduler::AddHolder(Worker& worker) {
   // What the process holds, against what the jobs in memory say it holds.
   absl::flat_hash_set<absl::string_view> held(worker.spec.held.begin(),
                                               worker.spec.held.end());
+  const absl::flat_hash_set<absl::string_view> reporting(
+      worker.spec.reporting.begin(), worker.spec.reporting.end());
   for (const std::string& key : worker.spec.held) {
     const auto task = TaskOfKey(key);
     const Job* job = task ? FindJob(task->first) : nullptr;
+    if (job != nullptr && task->second >= job->graph.size()) {
+      out_.sends[worker.id].add_release(key);  // no such task
+      continue;
+    }
     if (job == nullptr) {
       // A finished job's output, or unknown: its stored record says
       // whether it still waits to be copied (a restart came first).
@@ -56,9 +62,11 @@ void Scheduler::AddHolder(Worker& worker) {
       continue;
     }
     auto ref = job->result_refs.find(task->second);
-    if (ref == job->result_refs.end() ||
-        ref->second->holder().instance() != instance ||
-        ref->second->key() != key) {
+    const bool referred = ref != job->result_refs.end() &&
+                          ref->second->holder().instance() == instance &&
+                          ref->second->key() == key;
+    // The registration's kept results, taken after it, may refer to it.
+    if (!referred && !reporting.contains(key)) {
       out_.sends[worker.id].add_release(key);  // nothing refers to it
     }
   }
@@ -225,6 +233,51 @@ void Scheduler::Untrack(const Job& job, uint32_t task,
   if (held == held_by_.end()) return;
   held->second.erase(TaskRef{job.seq, task});
   if (held->second.empty()) held_by_.erase(held);
+}
+
+bool Scheduler::RunAgainForLostInputs(Job& job, uint32_t task,
+                                      const v1::TaskResult& result,
+                                      const Worker* reporter) {
+  const CompiledJob& g = job.graph;
+  const uint32_t inputs = g.input_begin[task + 1] - g.input_begin[task];
+  std::vector<uint32_t> lost;
+  for (uint32_t position : result.lost_inputs()) {
+    if (position >= inputs) return false;
+    const uint32_t input = g.inputs[g.input_begin[task] + position];
+    auto ref = job.result_refs.find(input);
+    if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return false;
+    lost.push_back(input);
+  }
+  TaskRecord& t = job.tasks[task];
+  t.attempts.back().error =
+      absl::StrCat(result.error(), " (made again; not counted as a failure)");
+  RevokeGrants(job, task);
+  t.remaining = 0;
+  SetState(job, task, v1::TASK_PENDING);
+  const std::string who =
+      reporter != nullptr ? reporter->spec.name : std::string("a worker");
+  for (uint32_t input : lost) {
+    ResultLost(job, input,
+               absl::StrCat(who, " could not get it: ", result.error()));
+  }
+  // Each input made again counted itself in `remaining`.
+  if (t.remaining == 0 && t.state == v1::TASK_PENDING) MakeReady(job, task);
+  return true;
+}
+
+void Scheduler::ReleaseUnusedOutput(const Job& job, uint32_t task,
+                                    const v1::TaskResult& result,
+                                    const Worker* reporter) {
+  if (reporter == nullptr || !result.ok() || !result.has_output_ref()) return;
+  const v1::ObjectRef& ref = result.output_ref();
+  if (!IsHeld(ref) || ref.holder().instance() != reporter->spec.instance) {
+    return;
+  }
+  auto used = job.result_refs.find(task);
+  if (used != job.result_refs.end() && used->second->key() == ref.key()) {
+    return;  // a duplicate report of the result in use
+  }
+  out_.sends[reporter->id].add_release(ref.key());
 }
 
 void Scheduler::ResultLost(Job& job, uint32_t task, const std::string& why) {

@@ -6,8 +6,12 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "storage/base/large_buffer.h"
 #include "worker/task_objects.h"
 
@@ -55,6 +59,35 @@ absl::StatusOr<v1::ObjectRef> DataPlane::Hold(const std::string& key,
   return ref;
 }
 
+namespace {
+constexpr absl::string_view kLostInputsUrl = "type.dagd.dev/lost-inputs";
+
+// What a holder's answer says of the object: NOT_FOUND, it is gone;
+// UNAVAILABLE, the holder is (about to be) gone.
+bool HolderLost(const absl::Status& status) {
+  return absl::IsNotFound(status) || absl::IsUnavailable(status);
+}
+}  // namespace
+
+absl::Status InputsLost(absl::Status error,
+                        const std::vector<uint32_t>& positions) {
+  if (positions.empty()) return error;
+  error.SetPayload(kLostInputsUrl, absl::Cord(absl::StrJoin(positions, ",")));
+  return error;
+}
+
+std::vector<uint32_t> LostInputsOf(const absl::Status& status) {
+  std::vector<uint32_t> positions;
+  auto payload = status.GetPayload(kLostInputsUrl);
+  if (!payload) return positions;
+  for (absl::string_view part :
+       absl::StrSplit(std::string(*payload), ',', absl::SkipEmpty())) {
+    uint32_t position = 0;
+    if (absl::SimpleAtoi(part, &position)) positions.push_back(position);
+  }
+  return positions;
+}
+
 absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
                                     std::vector<Payload>& inputs,
                                     CancellationToken* token) {
@@ -68,7 +101,11 @@ absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
     }
     if (holder_ != nullptr && ref.holder().instance() == instance_) {
       absl::StatusOr<Payload> input = ReadLocal(position, ref);
-      if (!input.ok()) return input.status();
+      if (!input.ok()) {
+        return absl::IsNotFound(input.status())
+                   ? InputsLost(input.status(), {position})
+                   : input.status();
+      }
       inputs[position] = *std::move(input);
     } else {
       remote.emplace_back(position, &ref);
@@ -126,9 +163,11 @@ absl::Status DataPlane::FetchRemote(
 
   uint64_t bytes = 0;
   absl::Status first_error;
+  std::vector<uint32_t> lost;
   for (size_t i = 0; i < refs.size(); ++i) {
     absl::StatusOr<StoredObject>& object = *fetched[i];
     if (!object.ok()) {
+      if (HolderLost(object.status())) lost.push_back(refs[i].first);
       if (first_error.ok()) {
         first_error = absl::Status(object.status().code(),
                                    absl::StrCat("input #", refs[i].first, ": ",
@@ -143,7 +182,7 @@ absl::Status DataPlane::FetchRemote(
   absl::MutexLock lock(&mu_);
   fetched_bytes_ += bytes;
   transfer_time_ += clock_->Now() - start;
-  return first_error;
+  return InputsLost(std::move(first_error), lost);
 }
 
 void DataPlane::Release(

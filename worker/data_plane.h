@@ -35,6 +35,15 @@ struct ResultLimits {
   uint64_t max_result_bytes = 0;
 };
 
+// `error` marked as the loss of held inputs at `positions` (their holder
+// no longer has them, or cannot be reached): reported in
+// TaskResult.lost_inputs, so that dagd makes them again rather than count a
+// failure of the task.
+absl::Status InputsLost(absl::Status error,
+                        const std::vector<uint32_t>& positions);
+// The positions InputsLost marked on `status`; empty when none.
+std::vector<uint32_t> LostInputsOf(const absl::Status& status);
+
 // Thread-safe: task threads hold outputs and fetch inputs, the stream's
 // reader sets limits and releases, its writer reads the figures.
 class DataPlane {

@@ -48,6 +48,8 @@ void Fail(v1::TaskResult& result, const absl::Status& error) {
   result.clear_output();
   result.set_error(std::string(error.message()));
   result.set_permanent(IsPermanent(error));
+  for (uint32_t position : LostInputsOf(error))
+    result.add_lost_inputs(position);
 }
 
 // The result reported for `result` whose output is at `ref`.
@@ -281,6 +283,9 @@ v1::TaskResult TaskRunner::MakeResult(const v1::Assignment& assignment,
     result.set_error(ValidUtf8(status.message().empty() ? status.ToString()
                                                         : status.message()));
     result.set_permanent(IsPermanent(status));
+    for (uint32_t position : LostInputsOf(status)) {
+      result.add_lost_inputs(position);
+    }
   }
   return result;
 }

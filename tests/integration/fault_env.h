@@ -360,10 +360,23 @@ class RestartableCluster {
     return absl::OkStatus();
   }
 
+  // SIGKILLs worker `index` (in the order they were started) and reaps it.
+  absl::Status KillWorker(size_t index) {
+    if (index >= workers_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("no worker ", index));
+    }
+    workers_[index]->Kill(SIGKILL);
+    absl::StatusOr<ExitStatus> exit = workers_[index]->Wait(absl::Seconds(10));
+    return exit.ok() ? absl::OkStatus() : exit.status();
+  }
+  size_t worker_count() const { return workers_.size(); }
+
   // SIGTERM to every worker (they drain: running tasks finish and report),
   // then waits for them.
   absl::Status StopWorkers() {
-    for (auto& worker : workers_) worker->Kill(SIGTERM);
+    for (auto& worker : workers_) {
+      if (worker->Running()) worker->Kill(SIGTERM);
+    }
     for (auto& worker : workers_) {
       absl::StatusOr<ExitStatus> exit = worker->Wait(absl::Seconds(60));
       if (!exit.ok()) return exit.status();

@@ -293,6 +293,82 @@ TEST_F(SchedulerDataTest, AReconnectingHolderKeepsWhatItHoldsAndFreesTheRest) {
                   key, ResultObjectKey(JobIdFromSeq(job), 1, 4)));
 }
 
+// After a restart of dagd, a worker registers listing what it holds and
+// the results it kept (not yet acknowledged); a held output of those is
+// not released before its result is read, and consumers get it.
+TEST_F(SchedulerDataTest, AHeldOutputOfAKeptResultIsNotReleasedOnRegister) {
+  AddHolder(kOther, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"]}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kOther);
+  ASSERT_THAT(sent, SizeIs(1));
+  const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
+  scheduler_.RemoveWorker(kOther);
+  // The same process again, with p's result (attempt 1) it kept.
+  WorkerSpec again = Worker(kWorker, 1);
+  again.instance = Instance(kOther);
+  again.data_address = Address(kOther);
+  again.held = {key};
+  again.reporting = {key};
+  scheduler_.AddWorker(kWorker, again);
+  ReportHeld(kWorker, sent[0], /*holder=*/kOther);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(), IsEmpty());
+  EXPECT_EQ(Status(job, "p").state(), v1::TASK_SUCCEEDED);
+  ASSERT_THAT(sends[kWorker].assignments(), SizeIs(1));
+  EXPECT_EQ(sends[kWorker].assignments(0).input_refs().at(0).key(), key);
+}
+
+// A consumer whose worker could not get a held input from its holder
+// (TaskResult.lost_inputs): the input runs again, then the consumer, and
+// its retry policy is untouched (it has none: one failure would end it).
+TEST_F(SchedulerDataTest, AnInputLostWhileFetchingIsMadeAgainNotAFailure) {
+  AddHolder(kWorker, 2);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"]}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("q"));
+  v1::TaskResult failed;
+  *failed.mutable_task() = sent[0].task();
+  failed.set_ok(false);
+  failed.set_error("input #0: cannot read it: no object is held here");
+  failed.add_lost_inputs(0);
+  scheduler_.OnTaskResult(kWorker, std::move(failed));
+  EXPECT_EQ(Status(job, "q").state(), v1::TASK_PENDING);
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p")) << "made again first";
+  EXPECT_EQ(sent[0].task().attempt(), 2u);
+  Report(kWorker, sent[0], true);
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("q"));
+  Report(kWorker, sent[0], true);
+  const v1::TaskStatus q = Status(job, "q");
+  EXPECT_EQ(q.state(), v1::TASK_SUCCEEDED);
+  ASSERT_THAT(q.attempts(), SizeIs(2));
+  EXPECT_THAT(q.attempts(0).error(), HasSubstr("not counted as a failure"));
+}
+
+// A report naming an input position the task does not have is a plain
+// failure, not a reason to make anything again.
+TEST_F(SchedulerDataTest, ALostInputReportOfNoSuchInputIsAFailure) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  v1::TaskResult failed;
+  *failed.mutable_task() = sent[0].task();
+  failed.set_ok(false);
+  failed.set_error("input #3: gone");
+  failed.add_lost_inputs(3);
+  scheduler_.OnTaskResult(kWorker, std::move(failed));
+  EXPECT_EQ(Status(job, "a").state(), v1::TASK_FAILED);
+}
+
 TEST_F(SchedulerDataTest, ATaskGoesWhereMostOfItsInputBytesAre) {
   for (const auto& [id, pool] : {std::pair{kWorker, "a"}, {kOther, "b"}}) {
     WorkerSpec spec = Worker(id, 2);

@@ -24,6 +24,7 @@
 namespace dagd {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // A worker's object holder and its DataService.
@@ -303,6 +304,8 @@ TEST_F(DataPlaneTest, AFailedFetchFailsTheAttemptRetryablyNamingTheInput) {
   EXPECT_THAT(result.error(), HasSubstr("input #2"));
   EXPECT_THAT(result.error(), HasSubstr("'results/j7/2/1'"));
   EXPECT_THAT(result.error(), HasSubstr(other_.service->address()));
+  // Its holder no longer has it: dagd is told which input to make again.
+  EXPECT_THAT(result.lost_inputs(), ElementsAre(2));
 }
 
 TEST_F(DataPlaneTest, AnInputHeldHereThatIsGoneFailsTheAttemptRetryably) {
@@ -314,6 +317,7 @@ TEST_F(DataPlaneTest, AnInputHeldHereThatIsGoneFailsTheAttemptRetryably) {
   EXPECT_FALSE(result.permanent());
   EXPECT_THAT(result.error(), HasSubstr("input #0"));
   EXPECT_THAT(result.error(), HasSubstr("held by this worker"));
+  EXPECT_THAT(result.lost_inputs(), ElementsAre(0));
 }
 
 TEST_F(DataPlaneTest, ARefPastTheInputsFailsForGood) {
