@@ -233,13 +233,18 @@ ApiResponse DashboardApi::GetJob(const std::string& job_id) {
 ApiResponse DashboardApi::Graph(const std::string& job_id) {
   auto snapshot = tasks_->Get(job_id);
   if (!snapshot.ok()) return ErrorResponse(snapshot.status(), "job_id");
-  return Ok(GraphJson(**snapshot));
+  const TaskSnapshot& tasks = **snapshot;
+  return Ok(
+      tasks.Rendered(TaskSnapshot::kGraph, [&] { return GraphJson(tasks); }));
 }
 
 ApiResponse DashboardApi::Stream(const std::string& job_id) {
   auto snapshot = tasks_->Get(job_id);
   if (!snapshot.ok()) return ErrorResponse(snapshot.status(), "job_id");
-  return Ok(StreamJson(**snapshot, options_.max_bars));
+  const TaskSnapshot& tasks = **snapshot;
+  return Ok(tasks.Rendered(TaskSnapshot::kStream, [&] {
+    return StreamJson(tasks, options_.max_bars);
+  }));
 }
 
 ApiResponse DashboardApi::Tasks(const std::string& job_id,

@@ -50,7 +50,7 @@ class DashboardApi {
     // A state filter on /api/jobs reads at most this many jobs per answer.
     uint32_t max_jobs_scanned = 5000;
     // The task stream shows at most this many attempts, the latest.
-    size_t max_bars = 5000;
+    size_t max_bars = 2000;
   };
 
   // Not owned; outlive the API.

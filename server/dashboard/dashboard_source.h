@@ -33,8 +33,10 @@ class DashboardSource {
   virtual void ListWorkers(Reply<v1::ListWorkersResponse> done) = 0;
   virtual void Cancel(std::string job_id,
                       Reply<v1::CancelJobResponse> done) = 0;
-  // As Coordinator::Watch: a snapshot, task events, then the end.
-  virtual void Watch(std::string job_id, std::shared_ptr<WatchSink> sink) = 0;
+  // As Coordinator::Watch: a snapshot, task events (unless `end_only`),
+  // then the end.
+  virtual void Watch(std::string job_id, bool end_only,
+                     std::shared_ptr<WatchSink> sink) = 0;
   virtual void Unwatch(std::shared_ptr<WatchSink> sink) = 0;
 };
 
@@ -61,8 +63,9 @@ class CoordinatorSource : public DashboardSource {
   void Cancel(std::string job_id, Reply<v1::CancelJobResponse> done) override {
     coordinator_->Cancel(std::move(job_id), std::move(done));
   }
-  void Watch(std::string job_id, std::shared_ptr<WatchSink> sink) override {
-    coordinator_->Watch(std::move(job_id), /*end_only=*/false, std::move(sink));
+  void Watch(std::string job_id, bool end_only,
+             std::shared_ptr<WatchSink> sink) override {
+    coordinator_->Watch(std::move(job_id), end_only, std::move(sink));
   }
   void Unwatch(std::shared_ptr<WatchSink> sink) override {
     coordinator_->Unwatch(std::move(sink));

@@ -54,8 +54,7 @@ class LiveHub::JobSink : public WatchSink {
 
   void Send(v1::JobEvent event) override {
     absl::MutexLock lock(&mu_);
-    if (hub_ == nullptr) return;
-    if (event.has_task()) return hub_->OnChanged(job_id_);
+    if (hub_ == nullptr || event.has_task()) return;
     const bool ended = event.has_finished();
     hub_->OnStatus(job_id_,
                    ended ? std::move(*event.mutable_finished())
@@ -83,7 +82,6 @@ struct LiveHub::Channel {
   std::vector<Stream*> streams;
   std::optional<v1::JobStatus> status;  // the newest known
   absl::Status failed;                  // the watch failed: unknown job
-  bool changed = false;                 // task events since the last GetJob
   bool unpublished = false;             // status or failure not sent yet
   bool ended = false;                   // finished or failed: no more events
   std::optional<LiveStream::Message> last;  // for streams that join
@@ -156,7 +154,7 @@ absl::StatusOr<std::unique_ptr<LiveStream>> LiveHub::WatchJob(
     channel->streams.push_back(stream.get());
   }
   // Outside the lock: a source may answer at once, into OnStatus.
-  if (watch != nullptr) source_->Watch(job_id, watch);
+  if (watch != nullptr) source_->Watch(job_id, /*end_only=*/true, watch);
   return stream;
 }
 
@@ -208,6 +206,8 @@ void LiveHub::OnStatus(const std::string& job_id, v1::JobStatus status,
   auto it = channels_.find(job_id);
   if (it == channels_.end()) return;
   Channel& channel = *it->second;
+  // A read that answers after the end is older than the end.
+  if (channel.ended && !ended) return;
   channel.status = std::move(status);
   channel.unpublished = true;
   channel.ended = channel.ended || ended;
@@ -222,21 +222,15 @@ void LiveHub::OnFailed(const std::string& job_id, const absl::Status& status) {
   it->second->ended = true;
 }
 
-void LiveHub::OnChanged(const std::string& job_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = channels_.find(job_id);
-  if (it != channels_.end()) it->second->changed = true;
-}
-
 void LiveHub::Tick() {
-  // One GetJob per job that changed since the last tick, however many
-  // pages show it; answers land in OnStatus.
+  // One GetJob per unfinished watched job, however many pages show it
+  // (once its watch has answered: until then it may not exist); answers
+  // land in OnStatus.
   std::vector<std::string> changed;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [job_id, channel] : channels_) {
-      if (channel->changed && !channel->ended) changed.push_back(job_id);
-      channel->changed = false;
+      if (channel->status && !channel->ended) changed.push_back(job_id);
     }
   }
   struct Pending {
@@ -251,7 +245,7 @@ void LiveHub::Tick() {
   for (const std::string& job_id : changed) {
     source_->GetJob(
         job_id, [this, pending, job_id](absl::StatusOr<v1::JobStatus> status) {
-          // A failed read is not an end: the next event asks again.
+          // A failed read is not an end: the next tick asks again.
           if (status.ok())
             OnStatus(job_id, *std::move(status), /*ended=*/false);
           absl::MutexLock lock(&pending->mu);
@@ -281,6 +275,11 @@ void LiveHub::PublishJobs() {
                  code};
     } else {
       message = {"job", JobJson(*channel->status), channel->ended};
+      // Unchanged since the last tick: the pages show it already.
+      if (channel->last && channel->last->data == message.data &&
+          channel->last->last == message.last) {
+        continue;
+      }
     }
     for (Stream* stream : channel->streams) stream->Deliver(message);
     channel->last = std::move(message);

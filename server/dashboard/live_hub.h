@@ -1,9 +1,12 @@
 // Live updates for open dashboard pages, with a cost to the coordinator
 // that does not grow with the number of pages:
 //   - a job page's stream shares one watch of its job (Coordinator::Watch,
-//     as WatchJob is fed) with every page of that job; task events only
-//     mark the job changed, and each tick (every `interval`, 250 ms) asks
-//     GetJob once per changed job and hands the same JSON to its pages;
+//     as WatchJob is fed, end only: the scheduler makes no event per task
+//     for it) with every page of that job, and each tick (every
+//     `interval`, 250 ms) asks GetJob once per unfinished watched job and
+//     hands the same JSON to its pages when it changed; so a job costs the
+//     coordinator 4 GetJobs a second however many tasks it runs and
+//     however many pages show it;
 //   - the jobs page's streams share one ListJobs of the newest jobs per
 //     `jobs_interval` while any is open, sent on only when it changed;
 //   - each stream holds at most its latest unsent message (a page that
@@ -77,7 +80,8 @@ class LiveHub {
   // A stream of the newest jobs (ListJobs), from the next tick on.
   absl::StatusOr<std::unique_ptr<LiveStream>> WatchJobs();
 
-  // One round: changed jobs are read and sent, and the jobs list when due.
+  // One round: unfinished watched jobs are read and sent when they
+  // changed, and the jobs list when due.
   // Called by the tick thread every `interval`.
   void Tick();
 
@@ -93,7 +97,6 @@ class LiveHub {
   // formatted and sent by the next tick.
   void OnStatus(const std::string& job_id, v1::JobStatus status, bool ended);
   void OnFailed(const std::string& job_id, const absl::Status& status);
-  void OnChanged(const std::string& job_id);
   // Sends what the watches recorded since the last tick.
   void PublishJobs();
   void TickJobsList();

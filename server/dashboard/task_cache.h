@@ -8,11 +8,13 @@
 
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -23,13 +25,30 @@
 
 namespace dagd {
 
-// One fetch of a job's tasks. Immutable once published.
+// One fetch of a job's tasks. Immutable once published, but for the
+// answers rendered from it (thread-safe).
 struct TaskSnapshot {
   std::vector<v1::TaskStatus> tasks;
   // Shared by the snapshots of one job: its graph does not change.
   std::shared_ptr<const JobLayout> layout;
   absl::Time fetched;
   bool final = false;  // every task finished: it will not change again
+
+  // An answer every page asks of this snapshot alike (its graph, its task
+  // stream): rendered by the first asker, the others wait for it and share
+  // it, so ten open pages cost one rendering per snapshot.
+  enum Rendering { kGraph, kStream, kRenderings };
+  const std::string& Rendered(Rendering kind,
+                              absl::FunctionRef<std::string()> render) const {
+    absl::MutexLock lock(&render_mu_);
+    if (!rendered_[kind]) rendered_[kind] = render();
+    return *rendered_[kind];
+  }
+
+ private:
+  mutable absl::Mutex render_mu_;
+  mutable std::optional<std::string> rendered_[kRenderings] ABSL_GUARDED_BY(
+      render_mu_);
 };
 
 // Thread-safe. Get blocks its caller (a dashboard HTTP thread) while the

@@ -118,11 +118,13 @@ class FakeDashboardSource : public DashboardSource {
     done(std::move(answer));
   }
   // Keeps the sink; the snapshot (or NOT_FOUND) goes out at once.
-  void Watch(std::string job_id, std::shared_ptr<WatchSink> sink) override {
+  void Watch(std::string job_id, bool end_only,
+             std::shared_ptr<WatchSink> sink) override {
     std::optional<v1::JobStatus> status;
     {
       absl::MutexLock lock(&mu_);
       watches[job_id].push_back(sink);
+      if (!end_only) ++all_event_watches;
       if (const Job* job = Find(job_id)) status = job->status;
     }
     if (!status) {
@@ -141,19 +143,6 @@ class FakeDashboardSource : public DashboardSource {
     }
   }
 
-  // Plays a task event to every watch of `job_id`.
-  void SendTaskEvent(const std::string& job_id) {
-    std::vector<std::shared_ptr<WatchSink>> sinks;
-    {
-      absl::MutexLock lock(&mu_);
-      sinks = watches[job_id];
-    }
-    for (auto& sink : sinks) {
-      v1::JobEvent event;
-      event.mutable_task()->set_task_id("t");
-      sink->Send(std::move(event));
-    }
-  }
   size_t WatchCount(const std::string& job_id) {
     absl::MutexLock lock(&mu_);
     return watches[job_id].size();
@@ -164,6 +153,7 @@ class FakeDashboardSource : public DashboardSource {
   size_t get_job_calls = 0;
   size_t list_tasks_calls = 0;
   size_t unwatch_calls = 0;
+  size_t all_event_watches = 0;  // watches that asked for every task event
   std::vector<std::string> cancelled;
   v1::ListWorkersResponse workers;
   std::map<std::string, std::vector<std::shared_ptr<WatchSink>>> watches;
