@@ -3,9 +3,9 @@
 // HttpHandler for the server that also serves /metrics and /healthz.
 //
 // Each open event stream holds one HTTP server thread for as long as it is
-// open. The hub refuses streams past its limit (503 with a JSON error, and
-// the page retries), and the server is sized with kReservedHttpThreads
-// beyond that limit, so /healthz, /metrics and the API always have threads.
+// open. The hub refuses streams past its limit (429 with a JSON error), and
+// the server is sized with kReservedHttpThreads beyond that limit, so
+// /healthz, /metrics and the API always have threads.
 #ifndef DAGD_SERVER_DASHBOARD_DASHBOARD_HTTP_H_
 #define DAGD_SERVER_DASHBOARD_DASHBOARD_HTTP_H_
 
