@@ -157,7 +157,16 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request) {
     const absl::string_view what = parts.size() == 2 ? parts[1] : "";
     if (parts.size() == 1) return get ? GetJob(job_id) : wrong_method("GET");
     if (parts.size() == 2 && what == "cancel") {
-      return request.method == "POST" ? Cancel(job_id) : wrong_method("POST");
+      if (request.method != "POST") return wrong_method("POST");
+      if (request.Header(kRequestedByHeader) != kRequestedByDashboard) {
+        return ErrorResponse(
+            absl::PermissionDeniedError(
+                absl::StrCat(kRequestedByHeader, ": a cancel must carry '",
+                             kRequestedByHeader, ": ", kRequestedByDashboard,
+                             "' (so that other web sites cannot send one)")),
+            kRequestedByHeader);
+      }
+      return Cancel(job_id);
     }
     if (parts.size() == 2 && !get) return wrong_method("GET");
     if (what == "graph") return Graph(job_id);

@@ -9,7 +9,7 @@
 //   GET  /api/jobs/ID/graph                           nodes or groups
 //   GET  /api/jobs/ID/stream                          attempts as bars
 //   GET  /api/jobs/ID/tasks?state=S&page_size=N&page_token=T
-//   POST /api/jobs/ID/cancel
+//   POST /api/jobs/ID/cancel    with header X-Requested-By: dagd-dashboard
 //   GET  /api/workers
 // (The event streams, /api/events and /api/jobs/ID/events, are served by
 // DashboardHttp from the LiveHub.)
@@ -28,6 +28,13 @@
 #include "storage/base/http_status_server.h"
 
 namespace dagd {
+
+// What a request that changes something must carry. A browser sends a
+// custom header across origins only after a CORS preflight, which dagd
+// never grants: so another site open in the same browser cannot cancel a
+// job through the user's access to dagd's port.
+inline constexpr absl::string_view kRequestedByHeader = "X-Requested-By";
+inline constexpr absl::string_view kRequestedByDashboard = "dagd-dashboard";
 
 struct ApiResponse {
   int code = 200;

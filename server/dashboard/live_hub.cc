@@ -236,6 +236,9 @@ void LiveHub::Tick() {
   struct Pending {
     absl::Mutex mu;
     size_t left ABSL_GUARDED_BY(mu) = 0;
+    // Set when the tick stopped waiting: a later answer must not touch the
+    // hub, which may be gone by then.
+    bool abandoned ABSL_GUARDED_BY(mu) = false;
   };
   auto pending = std::make_shared<Pending>();
   {
@@ -245,11 +248,12 @@ void LiveHub::Tick() {
   for (const std::string& job_id : changed) {
     source_->GetJob(
         job_id, [this, pending, job_id](absl::StatusOr<v1::JobStatus> status) {
-          // A failed read is not an end: the next tick asks again.
-          if (status.ok())
-            OnStatus(job_id, *std::move(status), /*ended=*/false);
           absl::MutexLock lock(&pending->mu);
           --pending->left;
+          // A failed read is not an end: the next tick asks again.
+          if (status.ok() && !pending->abandoned) {
+            OnStatus(job_id, *std::move(status), /*ended=*/false);
+          }
         });
   }
   {
@@ -258,6 +262,7 @@ void LiveHub::Tick() {
         absl::Condition(
             +[](size_t* left) { return *left == 0; }, &pending->left),
         options_.timeout);
+    pending->abandoned = true;
   }
   PublishJobs();
   TickJobsList();

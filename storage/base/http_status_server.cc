@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -109,6 +110,13 @@ class CivetExchange : public HttpExchange {
 };
 
 }  // namespace
+
+std::string HttpRequest::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
 
 absl::StatusOr<std::string> CivetListeningPort(const std::string& listen) {
   size_t colon = listen.rfind(':');
@@ -242,6 +250,11 @@ int HttpStatusServer::HandleOther(mg_connection* connection, void* self) {
     if (info->request_method != nullptr) request.method = info->request_method;
     if (info->local_uri != nullptr) request.path = info->local_uri;
     if (info->query_string != nullptr) request.query = info->query_string;
+    for (int i = 0; i < info->num_headers; ++i) {
+      const mg_header& header = info->http_headers[i];
+      if (header.name == nullptr || header.value == nullptr) continue;
+      request.headers.emplace_back(header.name, header.value);
+    }
   }
   CivetExchange exchange(connection, server->stopping_);
   server->handler_(request, exchange);

@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -27,6 +29,11 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // decoded, without the query string
   std::string query;   // raw, after '?'; empty when there is none
+  // The request's headers, names as the client spelled them.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The value of header `name` (any case), or empty.
+  std::string Header(absl::string_view name) const;
 };
 
 // How a handler answers, on the server thread that called it. Either one

@@ -45,7 +45,6 @@ class BigJobTest(DashboardTest):
 
         # A fresh load of the job page, timed from navigation start to the
         # graph, task stream and tables drawn (what dagdTimings.job marks).
-        self.browser.get("about:blank")
         self.open("/jobs/" + job_id)
         drawn = wait_for(lambda: self.js("return window.dagdTimings.job"),
                          30, "the big job's page to draw")

@@ -206,6 +206,9 @@ class DashboardTest(unittest.TestCase):
             cls.dagd.stop()
 
     def open(self, fragment: str) -> None:
+        """Loads the page afresh: going from one #fragment to another
+        would only change the route, keeping the last page's timings."""
+        self.browser.get("about:blank")
         self.browser.get(self.dagd.url + "/#" + fragment)
 
     def js(self, script: str, *args: Any) -> Any:

@@ -5,6 +5,7 @@ listed with their errors; the cancel button cancels a running job."""
 
 import unittest
 
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
 from dashboard_lib import DashboardTest, screenshot, wait_for
@@ -53,10 +54,13 @@ class JobPageTest(DashboardTest):
         self.assertIn(["flaky", "2", False], bars)
         self.assertIn(["broken", "1", True], bars)
 
-        failed = self.browser.find_element(By.ID, "failed-tasks").text
+        # Read in one script: the table may be redrawn between two calls.
+        failed = self.js("return document.getElementById('failed-tasks')"
+                         ".textContent")
         self.assertIn("broken on purpose", failed)
         # A finished job has nothing to cancel.
-        self.assertFalse(self.browser.find_elements(By.ID, "cancel"))
+        self.assertFalse(self.browser.find_element(By.ID, "cancel")
+                         .is_displayed())
         screenshot(self.browser, "job-page")
 
     def test_cancel_button_cancels_a_running_job(self):
@@ -67,10 +71,17 @@ class JobPageTest(DashboardTest):
             for i in range(20)]})
         self.open("/jobs/" + job_id)
         button = wait_for(
-            lambda: self.browser.find_elements(By.ID, "cancel"), 10,
-            "the cancel button")[0]
+            lambda: [b for b in self.browser.find_elements(By.ID, "cancel")
+                     if b.is_displayed()], 10, "the cancel button")[0]
         button.click()
-        self.browser.switch_to.alert.accept()
+
+        def confirm_box():
+            try:
+                return self.browser.switch_to.alert
+            except NoAlertPresentException:
+                return None
+
+        wait_for(confirm_box, 10, "the confirmation").accept()
         wait_for(lambda: self.js(
             "const s = document.getElementById('job-state');"
             "return s && s.textContent === 'CANCELLED'"), 20,

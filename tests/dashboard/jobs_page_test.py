@@ -78,6 +78,7 @@ class JobsPageTest(DashboardTest):
             ("/api/jobs/j1/tasks?state=DONE", "GET", 400, "state"),
             ("/api/jobs/j999999/events", "GET", 404, "job_id"),
             ("/api/jobs/j1/cancel", "GET", 405, "method"),
+            ("/api/jobs/j1/cancel", "POST", 403, "X-Requested-By"),
         ]
         self.dagd.wait_job(self.dagd.submit({"name": "one", "tasks": [
             {"id": "a", "fn": "const", "args": {"value": 1}}]}))

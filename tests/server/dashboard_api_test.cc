@@ -24,7 +24,7 @@ class DashboardApiTest : public ::testing::Test {
         api_(&source_, &tasks_, DashboardApi::Options()) {}
 
   ApiResponse Get(const std::string& path, const std::string& query = "") {
-    return api_.Handle(HttpRequest{"GET", path, query});
+    return api_.Handle(HttpRequest{"GET", path, query, {}});
   }
   // The `field` of an error answer.
   static std::string FieldOf(const ApiResponse& response) {
@@ -77,7 +77,7 @@ TEST_F(DashboardApiTest, BadPageTokenSizeAndStateAre400NamingTheField) {
 TEST_F(DashboardApiTest, WrongMethodAndUnknownPathAreErrors) {
   source_.AddJob(1, v1::JOB_RUNNING);
   EXPECT_EQ(Get("/api/jobs/j1/cancel").code, 405);
-  EXPECT_EQ(api_.Handle(HttpRequest{"POST", "/api/jobs/j1", ""}).code, 405);
+  EXPECT_EQ(api_.Handle(HttpRequest{"POST", "/api/jobs/j1", "", {}}).code, 405);
   EXPECT_EQ(Get("/api/nothing").code, 404);
   EXPECT_EQ(Get("/api/jobs/j1/nothing").code, 404);
   EXPECT_TRUE(source_.cancelled.empty());
@@ -85,11 +85,22 @@ TEST_F(DashboardApiTest, WrongMethodAndUnknownPathAreErrors) {
 
 TEST_F(DashboardApiTest, CancelCallsTheCoordinatorOnPost) {
   source_.AddJob(1, v1::JOB_RUNNING);
-  ApiResponse response =
-      api_.Handle(HttpRequest{"POST", "/api/jobs/j1/cancel", ""});
+  HttpRequest cancel{"POST", "/api/jobs/j1/cancel", "", {}};
+  cancel.headers = {{"x-requested-by", "dagd-dashboard"}};
+  ApiResponse response = api_.Handle(cancel);
   EXPECT_EQ(response.code, 200);
   EXPECT_EQ(response.body, R"({"state":"CANCELLED","cancelled":true})");
   EXPECT_EQ(source_.cancelled, std::vector<std::string>{"j1"});
+}
+
+TEST_F(DashboardApiTest, ACancelWithoutTheDashboardsHeaderIsRefused) {
+  source_.AddJob(1, v1::JOB_RUNNING);
+  // What a form on another web site can send: no custom header.
+  ApiResponse response =
+      api_.Handle(HttpRequest{"POST", "/api/jobs/j1/cancel", "", {}});
+  EXPECT_EQ(response.code, 403);
+  EXPECT_EQ(FieldOf(response), "X-Requested-By");
+  EXPECT_TRUE(source_.cancelled.empty());
 }
 
 TEST_F(DashboardApiTest, TasksComeInPagesWithATokenForTheNext) {

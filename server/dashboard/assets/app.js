@@ -218,15 +218,25 @@ function jobPage(jobId) {
   let job = null;
   let ended = false;
 
+  // Made once, not with every update: a button replaced four times a
+  // second would lose clicks. Shown to everyone until identities exist
+  // (Trust); then hidden from those who may not cancel.
+  const cancel = h("button", {id: "cancel", class: "danger", hidden: "", onclick: () => {
+    if (!confirm("Cancel job " + job.id + "?")) return;
+    api("/api/jobs/" + enc + "/cancel", {
+      method: "POST", headers: {"X-Requested-By": "dagd-dashboard"},
+    }).catch((e) => alert(e.message));
+  }}, "Cancel job");
+  const title = h("h1");
+  const state = h("span");
+  const details = h("div");
+  head.replaceChildren(h("div", {class: "toolbar"}, title, state, cancel), details);
+
   function showHead() {
-    const cancel = FINAL.has(job.state) ? null : h("button", {
-      id: "cancel", class: "danger", onclick: () => {
-        if (!confirm("Cancel job " + job.id + "?")) return;
-        api("/api/jobs/" + enc + "/cancel", {method: "POST"}).catch((e) => alert(e.message));
-      }}, "Cancel job");
-    fill(head,
-      h("div", {class: "toolbar"}, h("h1", {}, job.id + (job.name ? " · " + job.name : "")),
-        badge(job.state), h("span", {id: "job-state", hidden: ""}, job.state), cancel),
+    title.textContent = job.id + (job.name ? " · " + job.name : "");
+    fill(state, badge(job.state), h("span", {id: "job-state", hidden: ""}, job.state));
+    cancel.hidden = FINAL.has(job.state);
+    fill(details,
       progressBar(job.counts, job.total, true),
       h("div", {class: "chips", id: "counts"}, STATES.filter((st) => job.counts[st]).map(
         (st) => h("span", {class: "chip", "data-state": st},
@@ -268,7 +278,7 @@ function jobPage(jobId) {
   }).then(() => {
     if (!window.dagdTimings.job) window.dagdTimings.job = performance.now();
     window.dagdTimings.jobLoad = performance.now() - start;
-  }).catch((e) => head.replaceChildren(h("p", {class: "error", id: "job-error"}, e.message)));
+  }).catch((e) => fill(details, h("p", {class: "error", id: "job-error"}, e.message)));
 
   const events = openEvents("/api/jobs/" + enc + "/events", {
     job: (j) => {
