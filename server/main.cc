@@ -296,7 +296,8 @@ int Run() {
   CoordinatorSource dashboard_source(&coordinator);
   std::unique_ptr<Dashboard> dashboard;
   HttpServerOptions http_options;
-  if (absl::GetFlag(FLAGS_dashboard)) {
+  if (absl::GetFlag(FLAGS_dashboard) &&
+      !absl::GetFlag(FLAGS_metrics_listen).empty()) {
     DashboardOptions dashboard_options;
     dashboard_options.live.max_streams =
         std::max<uint32_t>(1, absl::GetFlag(FLAGS_dashboard_max_streams));
