@@ -1,5 +1,6 @@
 #include "server/dashboard/task_cache.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "proto/states.h"
@@ -30,7 +31,10 @@ TaskCache::Result TaskCache::Get(const std::string& job_id) {
     const bool fresh =
         entry.snapshot != nullptr &&
         (entry.snapshot->final ||
-         clock_->Now() - entry.snapshot->fetched < options_.max_age);
+         clock_->Now() - entry.snapshot->fetched <
+             std::max(options_.max_age,
+                      options_.max_age_per_task *
+                          static_cast<int64_t>(entry.snapshot->tasks.size())));
     if (fresh) return entry.snapshot;
     if (entry.fetching == nullptr) {
       entry.fetching = std::make_shared<Fetching>();

@@ -33,6 +33,25 @@ TEST(TaskCacheTest, PagesOfOneJobShareOneListUntilItIsOld) {
   EXPECT_EQ(source.list_tasks_calls, 2u);
 }
 
+TEST(TaskCacheTest, ABigLiveJobIsListedLessOften) {
+  FakeClock clock;
+  FakeDashboardSource source;
+  std::vector<v1::TaskStatus> tasks;
+  for (int i = 0; i < 50'000; ++i) {
+    tasks.push_back(
+        MakeTask("t" + std::to_string(i), "const", {}, v1::TASK_READY));
+  }
+  source.AddJob(1, v1::JOB_RUNNING, std::move(tasks));
+  TaskCache cache(&source, &clock, TaskCache::Options());
+  ASSERT_TRUE(cache.Get("j1").ok());
+  clock.Advance(absl::Seconds(4));  // 100 us per task: 5 s
+  ASSERT_TRUE(cache.Get("j1").ok());
+  EXPECT_EQ(source.list_tasks_calls, 1u);
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(cache.Get("j1").ok());
+  EXPECT_EQ(source.list_tasks_calls, 2u);
+}
+
 TEST(TaskCacheTest, AFinishedJobIsListedOnceAndItsLayoutKept) {
   FakeClock clock;
   FakeDashboardSource source;
