@@ -2,8 +2,9 @@
 in the table, and its row reaches 100% and SUCCEEDED, with no reload (a
 marker set on the page's window before the submission is still there at
 the end, which a reload would have wiped). Also: the state filter shows
-only jobs in that state, and the API answers bad input with a 4xx JSON
-error naming the field."""
+only jobs in that state, the workers page lists each worker with its
+slots, and the API answers bad input with a 4xx JSON error naming the
+field."""
 
 import unittest
 
@@ -65,6 +66,19 @@ class JobsPageTest(DashboardTest):
                          "the failed job under the FAILED filter")
         self.assertNotIn(ok + ":SUCCEEDED", shown)
         self.assertTrue(all(r.endswith(":FAILED") for r in shown), shown)
+
+    def test_workers_page_lists_each_worker_with_its_slots(self):
+        self.open("/workers")
+        def rows():
+            found = self.js("return [...document.querySelectorAll("
+                            "'#workers tr')].map(r => r.textContent)")
+            return found if len(found) == 2 else None
+
+        rows = wait_for(rows, 10, "two worker rows")
+        for name in ("local-1", "local-2"):
+            self.assertTrue(any(name in row and "/ 2" in row for row in rows),
+                            rows)
+        screenshot(self.browser, "workers-page")
 
     def test_bad_input_gets_a_4xx_naming_the_field(self):
         cases = [
