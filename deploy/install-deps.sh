@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages dagd needs to build and test, then the npm
-# packages the tests use (tests/s3: s3rver, pinned by its package-lock.json).
+# Installs the Debian packages dagd needs to build and test (chromium,
+# chromium-driver and python3-selenium for the dashboard's browser tests),
+# then the npm packages the tests use (tests/s3: s3rver, pinned by its
+# package-lock.json).
 # Idempotent: a package that is already installed is left alone, apt is not
 # touched at all when nothing is missing, and npm only runs when
 # tests/s3/node_modules is missing or older than the lock file.
@@ -18,6 +20,7 @@ PACKAGES=(
   python3-grpcio python3-protobuf python3-cloudpickle python3-numpy
   python3-pytest python3-dask
   nodejs npm awscli zip
+  chromium chromium-driver python3-selenium
 )
 
 SUDO=""

@@ -24,6 +24,8 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/coordinator.h"
+#include "server/dashboard/dashboard_http.h"
+#include "server/dashboard/dashboard_source.h"
 #include "server/grpc_services.h"
 #include "server/lambda_dispatcher.h"
 #include "server/local_workers.h"
@@ -48,6 +50,12 @@ ABSL_FLAG(std::string, data_dir, "./dagd-data",
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9470",
           "HTTP address for Prometheus /metrics and /healthz; empty disables "
           "it; port 0 picks a free port");
+ABSL_FLAG(bool, dashboard, true,
+          "serve the browser dashboard at / (and its JSON API under /api/) on "
+          "--metrics_listen");
+ABSL_FLAG(uint32_t, dashboard_max_streams, 32,
+          "most dashboard pages open at once (each holds one event stream and "
+          "one HTTP thread); more are refused with 503 until one closes");
 ABSL_FLAG(std::string, log_format, "text",
           "text: one readable line per event; json: one JSON object per line");
 ABSL_FLAG(int, local_workers, 0,
@@ -303,18 +311,35 @@ int Run() {
   // Healthy from when the store is open and the server listens until the
   // stop begins; /healthz and grpc.health.v1 say the same.
   std::atomic<bool> serving{false};
+  // Declared before the HTTP server, whose threads hold its event streams:
+  // the server stops first.
+  CoordinatorSource dashboard_source(&coordinator);
+  std::unique_ptr<Dashboard> dashboard;
+  HttpServerOptions http_options;
+  if (absl::GetFlag(FLAGS_dashboard) &&
+      !absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    DashboardOptions dashboard_options;
+    dashboard_options.live.max_streams =
+        std::max<uint32_t>(1, absl::GetFlag(FLAGS_dashboard_max_streams));
+    dashboard = std::make_unique<Dashboard>(&dashboard_source, &clock,
+                                            dashboard_options);
+    http_options.handler = dashboard->Handler();
+    http_options.threads = dashboard->HttpThreads();
+  }
   std::unique_ptr<HttpStatusServer> http_server;
   if (std::string address = absl::GetFlag(FLAGS_metrics_listen);
       !address.empty()) {
     absl::StatusOr<std::unique_ptr<HttpStatusServer>> started =
-        HttpStatusServer::Start(address, registry,
-                                [&serving] { return serving.load(); });
+        HttpStatusServer::Start(
+            address, registry, [&serving] { return serving.load(); },
+            std::move(http_options));
     if (!started.ok()) {
       LOG(ERROR) << "--metrics_listen: " << started.status().message();
       return 1;
     }
     http_server = *std::move(started);
-    LOG(INFO) << "metrics and /healthz on port " << http_server->port();
+    LOG(INFO) << "metrics and /healthz on port " << http_server->port()
+              << (dashboard != nullptr ? ", dashboard at /" : "");
   }
 
   if (absl::Status s = coordinator.Start(); !s.ok()) {
@@ -406,6 +431,8 @@ int Run() {
   serving = false;
   local_workers.Stop(absl::Seconds(5));
   coordinator.CloseStreams();
+  // Its event streams end while the coordinator still answers their reads.
+  if (dashboard != nullptr) dashboard->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (sweeper != nullptr) sweeper->Stop();
   // Calls in flight are abandoned: their tasks run again after a restart.

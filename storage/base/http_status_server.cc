@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -54,7 +55,68 @@ void WakeAcceptLoop(int port) {
   close(fd);
 }
 
+// HttpExchange on a civetweb connection.
+class CivetExchange : public HttpExchange {
+ public:
+  CivetExchange(mg_connection* connection, const std::atomic<bool>& stopping)
+      : connection_(connection), stopping_(stopping) {}
+
+  void Respond(int code, absl::string_view content_type,
+               absl::string_view body) override {
+    code_ = code;
+    mg_printf(connection_,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: %.*s\r\n"
+              "Content-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n"
+              "X-Content-Type-Options: nosniff\r\n"
+              "Connection: close\r\n\r\n",
+              code, mg_get_response_code_text(connection_, code),
+              static_cast<int>(content_type.size()), content_type.data(),
+              body.size());
+    if (!IsHead()) mg_write(connection_, body.data(), body.size());
+  }
+
+  bool StartEventStream() override {
+    code_ = 200;
+    // No Content-Length: the body ends when either side closes.
+    return mg_printf(connection_,
+                     "HTTP/1.1 200 OK\r\n"
+                     "Content-Type: text/event-stream\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "X-Accel-Buffering: no\r\n"
+                     "Connection: close\r\n\r\n") > 0;
+  }
+
+  bool Write(absl::string_view data) override {
+    return mg_write(connection_, data.data(), data.size()) ==
+           static_cast<int>(data.size());
+  }
+
+  bool ServerRunning() const override { return !stopping_.load(); }
+
+  int code() const { return code_; }
+
+ private:
+  bool IsHead() const {
+    const mg_request_info* request = mg_get_request_info(connection_);
+    return request != nullptr && request->request_method != nullptr &&
+           std::string(request->request_method) == "HEAD";
+  }
+
+  mg_connection* const connection_;
+  const std::atomic<bool>& stopping_;
+  int code_ = 500;
+};
+
 }  // namespace
+
+std::string HttpRequest::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
 
 absl::StatusOr<std::string> CivetListeningPort(const std::string& listen) {
   size_t colon = listen.rfind(':');
@@ -74,18 +136,32 @@ absl::StatusOr<std::string> CivetListeningPort(const std::string& listen) {
 
 HttpStatusServer::HttpStatusServer(
     std::weak_ptr<prometheus::Collectable> metrics,
-    std::function<bool()> healthy)
-    : metrics_(std::move(metrics)), healthy_(std::move(healthy)) {}
+    std::function<bool()> healthy, HttpHandler handler)
+    : metrics_(std::move(metrics)),
+      healthy_(std::move(healthy)),
+      handler_(std::move(handler)) {}
 
 absl::StatusOr<std::unique_ptr<HttpStatusServer>> HttpStatusServer::Start(
     const std::string& listen, std::weak_ptr<prometheus::Collectable> metrics,
     std::function<bool()> healthy) {
+  return Start(listen, std::move(metrics), std::move(healthy),
+               HttpServerOptions());
+}
+
+absl::StatusOr<std::unique_ptr<HttpStatusServer>> HttpStatusServer::Start(
+    const std::string& listen, std::weak_ptr<prometheus::Collectable> metrics,
+    std::function<bool()> healthy, HttpServerOptions http_options) {
   absl::StatusOr<std::string> ports = CivetListeningPort(listen);
   if (!ports.ok()) return ports.status();
-  std::unique_ptr<HttpStatusServer> server(
-      new HttpStatusServer(std::move(metrics), std::move(healthy)));
+  if (http_options.threads < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the HTTP server needs at least 1 thread, not ", http_options.threads));
+  }
+  std::unique_ptr<HttpStatusServer> server(new HttpStatusServer(
+      std::move(metrics), std::move(healthy), std::move(http_options.handler)));
+  const std::string threads = std::to_string(http_options.threads);
   const char* options[] = {
-      "listening_ports",    ports->c_str(), "num_threads", "2",
+      "listening_ports",    ports->c_str(), "num_threads", threads.c_str(),
       "request_timeout_ms", "10000",        nullptr};
   mg_callbacks callbacks = {};
   // Keep civetweb's own messages off stderr: failures come back as status.
@@ -110,11 +186,17 @@ absl::StatusOr<std::unique_ptr<HttpStatusServer>> HttpStatusServer::Start(
                          server.get());
   mg_set_request_handler(server->context_, "/healthz$", &HandleHealth,
                          server.get());
+  if (server->handler_) {
+    // Registered last: civetweb tries the more specific patterns above
+    // before this prefix of every path.
+    mg_set_request_handler(server->context_, "/", &HandleOther, server.get());
+  }
   return server;
 }
 
 HttpStatusServer::~HttpStatusServer() {
   if (context_ == nullptr) return;
+  stopping_ = true;
   // civetweb's accept loop polls in 2 s quanta and only then sees the stop
   // flag. Connecting to it while it stops ends the wait at once, so a
   // stopping process does not hang for up to 2 s.
@@ -158,6 +240,25 @@ int HttpStatusServer::HandleHealth(mg_connection* connection, void* self) {
   }
   Respond(connection, 503, "Service Unavailable", "text/plain", "unavailable");
   return 503;
+}
+
+int HttpStatusServer::HandleOther(mg_connection* connection, void* self) {
+  auto* server = static_cast<HttpStatusServer*>(self);
+  const mg_request_info* info = mg_get_request_info(connection);
+  HttpRequest request;
+  if (info != nullptr) {
+    if (info->request_method != nullptr) request.method = info->request_method;
+    if (info->local_uri != nullptr) request.path = info->local_uri;
+    if (info->query_string != nullptr) request.query = info->query_string;
+    for (int i = 0; i < info->num_headers; ++i) {
+      const mg_header& header = info->http_headers[i];
+      if (header.name == nullptr || header.value == nullptr) continue;
+      request.headers.emplace_back(header.name, header.value);
+    }
+  }
+  CivetExchange exchange(connection, server->stopping_);
+  server->handler_(request, exchange);
+  return exchange.code();
 }
 
 }  // namespace dagd

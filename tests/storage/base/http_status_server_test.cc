@@ -2,7 +2,11 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/counter.h"
@@ -72,6 +76,62 @@ TEST_F(HttpStatusServerTest, APortInUseNamesTheAddress) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(second.status().message(),
               HasSubstr(absl::StrCat("cannot serve HTTP on ", listen)));
+}
+
+// A server with one more handler: it echoes what it was asked, or holds an
+// event stream open until the server stops.
+class HandlerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.threads = 2;
+    options.handler = [this](const HttpRequest& request,
+                             HttpExchange& exchange) {
+      if (request.path == "/stream") {
+        ASSERT_TRUE(exchange.StartEventStream());
+        exchange.Write("event: hello\ndata: {}\n\n");
+        streaming_.Notify();
+        while (exchange.ServerRunning()) absl::SleepFor(absl::Milliseconds(5));
+        stream_ended_ = true;
+        return;
+      }
+      exchange.Respond(
+          418, "text/plain",
+          absl::StrCat(request.method, " ", request.path, " ", request.query));
+    };
+    auto server = HttpStatusServer::Start(
+        "127.0.0.1:0", registry_, [] { return true; }, std::move(options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  std::unique_ptr<HttpStatusServer> server_;
+  absl::Notification streaming_;
+  std::atomic<bool> stream_ended_{false};
+};
+
+TEST_F(HandlerTest, OtherPathsGoToTheHandlerHealthzAndMetricsDoNot) {
+  HttpReply reply = HttpGet(server_->port(), "/api/jobs?state=FAILED");
+  EXPECT_EQ(reply.code, 418);
+  EXPECT_EQ(reply.body, "GET /api/jobs state=FAILED");
+  EXPECT_EQ(HttpGet(server_->port(), "/").body, "GET / ");
+  EXPECT_EQ(HttpGet(server_->port(), "/healthz").body, "ok");
+  EXPECT_EQ(HttpGet(server_->port(), "/metrics").code, 200);
+}
+
+TEST_F(HandlerTest, AStreamHoldsOneThreadAndEndsWhenTheServerStops) {
+  std::thread client([port = server_->port()] {
+    // Read until the server closes the stream.
+    HttpGet(port, "/stream");
+  });
+  EXPECT_TRUE(streaming_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // The second of the two threads still answers.
+  EXPECT_EQ(HttpGet(server_->port(), "/healthz").body, "ok");
+  server_.reset();
+  EXPECT_TRUE(stream_ended_);
+  client.join();
 }
 
 TEST(CivetListeningPortTest, AcceptsHostPortForms) {

@@ -1,0 +1,87 @@
+// The dashboard's JSON API: routes a request under /api/ to the
+// coordinator (through a DashboardSource, in process) and the task cache,
+// and answers JSON. Bad input (an unknown job, a bad page token, an
+// unknown state or parameter) is a 4xx whose JSON names the field; the
+// coordinator's errors keep their meaning (NOT_FOUND is 404, ...).
+//
+//   GET  /api/jobs?state=S&page_size=N&page_token=T   newest first
+//   GET  /api/jobs/ID                                 one job's status
+//   GET  /api/jobs/ID/graph                           nodes or groups
+//   GET  /api/jobs/ID/stream                          attempts as bars
+//   GET  /api/jobs/ID/tasks?state=S&page_size=N&page_token=T
+//   POST /api/jobs/ID/cancel    with header X-Requested-By: dagd-dashboard
+//   GET  /api/workers
+// (The event streams, /api/events and /api/jobs/ID/events, are served by
+// DashboardHttp from the LiveHub.)
+#ifndef DAGD_SERVER_DASHBOARD_DASHBOARD_API_H_
+#define DAGD_SERVER_DASHBOARD_DASHBOARD_API_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/dashboard/dashboard_source.h"
+#include "server/dashboard/task_cache.h"
+#include "storage/base/http_status_server.h"
+
+namespace dagd {
+
+// What a request that changes something must carry. A browser sends a
+// custom header across origins only after a CORS preflight, which dagd
+// never grants: so another site open in the same browser cannot cancel a
+// job through the user's access to dagd's port.
+inline constexpr absl::string_view kRequestedByHeader = "X-Requested-By";
+inline constexpr absl::string_view kRequestedByDashboard = "dagd-dashboard";
+
+struct ApiResponse {
+  int code = 200;
+  std::string body;  // JSON
+};
+
+// Decoded query parameters, in order. INVALID_ARGUMENT naming a parameter
+// that is not in `known` or is given twice.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    absl::string_view query, const std::vector<absl::string_view>& known);
+
+// Thread-safe: Handle runs on the HTTP server's threads and blocks its
+// caller while the coordinator answers (never the coordinator itself).
+class DashboardApi {
+ public:
+  struct Options {
+    absl::Duration timeout = absl::Seconds(30);
+    uint32_t default_page_size = 100;
+    uint32_t max_page_size = 1000;
+    // A state filter on /api/jobs reads at most this many jobs per answer.
+    uint32_t max_jobs_scanned = 5000;
+    // The task stream shows at most this many attempts, the latest.
+    size_t max_bars = 2000;
+  };
+
+  // Not owned; outlive the API.
+  DashboardApi(DashboardSource* source, TaskCache* tasks, Options options);
+
+  ApiResponse Handle(const HttpRequest& request);
+
+ private:
+  ApiResponse ListJobs(absl::string_view query);
+  ApiResponse GetJob(const std::string& job_id);
+  ApiResponse Graph(const std::string& job_id);
+  ApiResponse Stream(const std::string& job_id);
+  ApiResponse Tasks(const std::string& job_id, absl::string_view query);
+  ApiResponse Cancel(const std::string& job_id);
+  ApiResponse Workers();
+
+  DashboardSource* const source_;
+  TaskCache* const tasks_;
+  const Options options_;
+};
+
+// An error answer: `status`'s HTTP code and a JSON body naming `field`.
+ApiResponse ErrorResponse(const absl::Status& status, absl::string_view field);
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_DASHBOARD_DASHBOARD_API_H_

@@ -1,0 +1,105 @@
+#include "server/dashboard/dashboard_http.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/dashboard/assets.h"
+#include "server/dashboard/dashboard_json.h"
+
+namespace dagd {
+namespace {
+
+constexpr absl::string_view kJson = "application/json";
+
+std::string EventText(const LiveStream::Message& message) {
+  // JSON never holds a raw newline, so one data line carries it.
+  return absl::StrCat("event: ", message.event, "\ndata: ", message.data,
+                      "\n\n");
+}
+
+void RespondError(HttpExchange& exchange, const absl::Status& status,
+                  absl::string_view field) {
+  ApiResponse error = ErrorResponse(status, field);
+  exchange.Respond(error.code, kJson, error.body);
+}
+
+}  // namespace
+
+Dashboard::Dashboard(DashboardSource* source, Clock* clock,
+                     DashboardOptions options)
+    : options_(options),
+      clock_(clock),
+      tasks_(source, clock, options.tasks),
+      api_(source, &tasks_, options.api),
+      live_(source, clock, options.live) {}
+
+HttpHandler Dashboard::Handler() {
+  return [this](const HttpRequest& request, HttpExchange& exchange) {
+    Serve(request, exchange);
+  };
+}
+
+void Dashboard::Serve(const HttpRequest& request, HttpExchange& exchange) {
+  absl::string_view path = request.path;
+  if (path == "/api/events") return ServeJobsEvents(exchange);
+  if (absl::StartsWith(path, "/api/jobs/") &&
+      absl::ConsumeSuffix(&path, "/events")) {
+    std::string job_id(absl::StripPrefix(path, "/api/jobs/"));
+    return ServeJobEvents(job_id, exchange);
+  }
+  if (absl::StartsWith(path, "/api/")) {
+    ApiResponse response = api_.Handle(request);
+    return exchange.Respond(response.code, kJson, response.body);
+  }
+  if (path == "/") path = "/index.html";
+  const DashboardAsset* asset = FindDashboardAsset(path);
+  if (asset == nullptr ||
+      (request.method != "GET" && request.method != "HEAD")) {
+    return exchange.Respond(404, "text/plain", "not found\n");
+  }
+  exchange.Respond(200, asset->content_type, asset->body);
+}
+
+void Dashboard::ServeJobEvents(const std::string& job_id,
+                               HttpExchange& exchange) {
+  absl::StatusOr<std::unique_ptr<LiveStream>> stream = live_.WatchJob(job_id);
+  if (!stream.ok()) return RespondError(exchange, stream.status(), "");
+  // The first answer decides between an error page and a stream.
+  std::optional<LiveStream::Message> first =
+      (*stream)->Next(options_.first_event_wait);
+  if (first && first->event == "error") {
+    return exchange.Respond(first->code, kJson, first->data);
+  }
+  if (!exchange.StartEventStream()) return;
+  if (first) {
+    if (!exchange.Write(EventText(*first)) || first->last) return;
+  }
+  Pump(**stream, exchange);
+}
+
+void Dashboard::ServeJobsEvents(HttpExchange& exchange) {
+  absl::StatusOr<std::unique_ptr<LiveStream>> stream = live_.WatchJobs();
+  if (!stream.ok()) return RespondError(exchange, stream.status(), "");
+  if (!exchange.StartEventStream()) return;
+  Pump(**stream, exchange);
+}
+
+void Dashboard::Pump(LiveStream& stream, HttpExchange& exchange) {
+  // Short waits, so that a stopping server is not held up by a stream.
+  const absl::Duration wait = absl::Milliseconds(500);
+  absl::Time last_write = clock_->Now();
+  while (exchange.ServerRunning()) {
+    std::optional<LiveStream::Message> message = stream.Next(wait);
+    if (message) {
+      if (!exchange.Write(EventText(*message)) || message->last) return;
+      last_write = clock_->Now();
+    } else if (clock_->Now() - last_write >= options_.keepalive) {
+      if (!exchange.Write(": keepalive\n\n")) return;
+      last_write = clock_->Now();
+    }
+  }
+}
+
+}  // namespace dagd
