@@ -1,5 +1,6 @@
 #include "server/output_keeper.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 

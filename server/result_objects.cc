@@ -32,7 +32,12 @@ absl::StatusOr<StoredObject> ResultObjects::ReadHeld(const v1::ObjectRef& ref) {
   if (held_ == nullptr) {
     return absl::FailedPreconditionError("dagd cannot read held results");
   }
-  return Gone(held_->Fetch(ref));
+  absl::StatusOr<StoredObject> object = held_->Fetch(ref);
+  if (MovedToStore(ref, object.status())) {
+    absl::StatusOr<StoredObject> stored = ReadStored(ref);
+    if (stored.ok()) return stored;
+  }
+  return Gone(std::move(object));
 }
 
 absl::StatusOr<std::string> ResultObjects::ReadHeldRange(
@@ -40,7 +45,20 @@ absl::StatusOr<std::string> ResultObjects::ReadHeldRange(
   if (held_ == nullptr) {
     return absl::FailedPreconditionError("dagd cannot read held results");
   }
-  return Gone(held_->FetchRange(ref, offset, length));
+  absl::StatusOr<std::string> bytes = held_->FetchRange(ref, offset, length);
+  if (MovedToStore(ref, bytes.status())) {
+    absl::StatusOr<std::string> stored = ReadStoredRange(ref, offset, length);
+    if (stored.ok()) return stored;
+  }
+  return Gone(std::move(bytes));
+}
+
+bool ResultObjects::MovedToStore(const v1::ObjectRef& ref,
+                                 const absl::Status& read) const {
+  // An output copied into the store is freed on its holder once the copy
+  // is recorded; a reader that looked the result up before then still
+  // names the holder. The copy has the same key, size and CRC-32C.
+  return absl::IsNotFound(read) && ref.output() && meta_ != nullptr;
 }
 
 absl::StatusOr<std::string> ResultObjects::ReadStoredRange(

@@ -62,6 +62,9 @@ class ResultObjects {
   absl::StatusOr<StoredObject> ReadHeld(const v1::ObjectRef& ref);
   absl::StatusOr<std::string> ReadHeldRange(const v1::ObjectRef& ref,
                                             uint64_t offset, uint64_t length);
+  // Whether a held output that `read` did not find is to be read from
+  // dagd's store instead (copied there, then freed on its holder).
+  bool MovedToStore(const v1::ObjectRef& ref, const absl::Status& read) const;
   // The same for an output dagd stored itself (ObjectRef.stored).
   absl::StatusOr<std::string> ReadStoredRange(const v1::ObjectRef& ref,
                                               uint64_t offset, uint64_t length);

@@ -132,6 +132,44 @@ TEST_F(OutputKeeperTest, CopiesAnOutputInChunksAndItReadsBackChecked) {
   EXPECT_EQ(*range, data.substr(MetaStore::kResultChunkBytes - 10, 20));
 }
 
+// A reader that looked the output up before the copy was recorded names
+// its holder, which has freed it since: the read is served from the copy.
+TEST_F(OutputKeeperTest, AReadOfTheHeldOutputAfterItsCopyIsServedFromTheStore) {
+  const std::string data = Bytes(MetaStore::kResultChunkBytes + 77);
+  const v1::ObjectRef held = Held(2, data);
+  ASSERT_TRUE(KeepNow({1, 2, held}).ok());
+  serving_.holder.objects.erase(held.key());  // freed on the holder
+  ResultObjects objects(/*store=*/nullptr, &client_, store_.get());
+  absl::StatusOr<StoredObject> whole;
+  absl::Notification read;
+  objects.Read(held, [&](absl::StatusOr<StoredObject> object) {
+    whole = std::move(object);
+    read.Notify();
+  });
+  read.WaitForNotification();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->data == data);
+  absl::StatusOr<std::string> range;
+  absl::Notification ranged;
+  objects.ReadRange(held, 10, 5, [&](absl::StatusOr<std::string> bytes) {
+    range = std::move(bytes);
+    ranged.Notify();
+  });
+  ranged.WaitForNotification();
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, data.substr(10, 5));
+  // An intermediate (not an output) that is gone stays gone.
+  v1::ObjectRef intermediate = Held(3, "x");
+  intermediate.clear_output();
+  serving_.holder.objects.erase(intermediate.key());
+  absl::Notification failed;
+  objects.Read(intermediate, [&](absl::StatusOr<StoredObject> object) {
+    EXPECT_TRUE(absl::IsNotFound(object.status())) << object.status();
+    failed.Notify();
+  });
+  failed.WaitForNotification();
+}
+
 TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
   const v1::ObjectRef held = Held(0, "payload");
   // What a worker's registration says: its key and where it serves.
