@@ -70,17 +70,25 @@ def test_task_options_reach_the_spec():
         job.call("pytasks:add", 1, first)
 
 
-def test_watch_yields_snapshot_task_events_and_the_end(client):
+def test_watch_yields_snapshot_task_events_and_the_end(client, tmp_path):
+    # The first task waits for a gate the test opens once the watch has
+    # begun: however slow the machine, both tasks succeed during the watch.
+    gate = str(tmp_path / "gate")
     job = dagd.Job("watched")
-    job.call(square, job.call(square, 3))
+    first = job.call("pytasks:wait_for_file", gate, 3)
+    second = job.call(square, first)
     job_id = client.submit(job)
-    events = list(client.watch(job_id, timeout=120))
+    watch = client.watch(job_id, timeout=120)
+    events = [next(watch)]
     assert events[0].HasField("snapshot")
+    open(gate, "w").close()
+    events.extend(watch)
     assert events[-1].HasField("finished")
     assert events[-1].finished.state == types_pb2.JOB_SUCCEEDED
     succeeded = [e.task.task_id for e in events if e.HasField("task")
                  and e.task.state == types_pb2.TASK_SUCCEEDED]
-    assert sorted(succeeded) == ["square-0", "square-1"]
+    assert sorted(succeeded) == sorted([first.id, second.id])
+    assert client.result(job_id, second) == 9
 
 
 def test_cancel_ends_a_running_job(client, tmp_path):

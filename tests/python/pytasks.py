@@ -32,6 +32,16 @@ def record_pid_and_sleep(path, seconds):
     return "slept"
 
 
+def wait_for_file(path, value):
+    """Returns `value` once `path` exists (a gate the test opens)."""
+    deadline = time.monotonic() + 120
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError("no file %s" % path)
+        time.sleep(0.02)
+    return value
+
+
 def pid():
     return os.getpid()
 
