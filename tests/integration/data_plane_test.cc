@@ -25,7 +25,7 @@ class DataPlaneTest : public ::testing::Test {
     log_dir_ = std::move(*dir);
     dagd_ =
         StartDagd({absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                   "--recovery_grace=0s"});
+                   "--recovery_grace=0s", "--heartbeat_interval=1s"});
     ASSERT_NE(dagd_, nullptr);
   }
   void TearDown() override {
@@ -106,6 +106,23 @@ TEST_F(DataPlaneTest, ALargeOutputMovesWorkerToWorkerNotThroughDagd) {
   EXPECT_EQ(out.out, std::string(1000000, 'y'));
   CommandResult tasks = dagd_->RunDagctl({"tasks", job_id});
   EXPECT_THAT(tasks.out, HasSubstr("placed on"));
+  // The intermediate was freed once consumed and the output once copied
+  // into dagd's store: the workers hold nothing (their heartbeats say).
+  uint64_t held = 0;
+  EXPECT_EQ(PollUntil(
+                [&] {
+                  absl::StatusOr<v1::ListWorkersResponse> workers =
+                      dagd_->client().ListWorkers();
+                  if (!workers.ok()) return false;
+                  held = 0;
+                  for (const v1::WorkerInfo& w : workers->workers()) {
+                    held += w.held_bytes() + w.spilled_bytes();
+                  }
+                  return held == 0;
+                },
+                absl::Seconds(30), "the workers to hold nothing"),
+            absl::OkStatus())
+      << held << " bytes still held";
 }
 
 TEST_F(DataPlaneTest, AResultLostWithItsWorkerIsMadeAgain) {
