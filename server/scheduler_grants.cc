@@ -120,6 +120,12 @@ std::pair<uint32_t, PlacementReason> Scheduler::GrantableSuccessor(
   const uint32_t end = g.succ_begin[task + 1];
   if (end == begin || end - begin > kMaxGrantFanOut) return {kNoTask, {}};
   const uint32_t slots = demands_[job.tasks[task].demand]->slots;
+  // With results held by workers, the successor whose other inputs this
+  // worker holds most bytes of (Wukong's "become"); else the first.
+  const bool by_bytes = !job.result_refs.empty();
+  uint32_t best = kNoTask;
+  PlacementReason best_reason;
+  uint64_t best_bytes = 0;
   for (uint32_t e = begin; e < end; ++e) {
     const uint32_t next = g.succ[e];
     const TaskRecord& n = job.tasks[next];
@@ -141,9 +147,20 @@ std::pair<uint32_t, PlacementReason> Scheduler::GrantableSuccessor(
     if (run_ms >= 0) {
       request.typical_run_time = absl::Milliseconds(run_ms);
     }
-    if (auto reason = placement_->Grant(request, task)) return {next, *reason};
+    std::optional<PlacementReason> reason = placement_->Grant(request, task);
+    if (!reason) continue;
+    if (!by_bytes) return {next, *reason};
+    uint64_t held = 0;
+    for (uint32_t i = g.input_begin[next]; i < g.input_begin[next + 1]; ++i) {
+      if (g.inputs[i] != task) held += BytesHeldBy(job, g.inputs[i], worker);
+    }
+    if (best == kNoTask || held > best_bytes) {
+      best = next;
+      best_reason = *reason;
+      best_bytes = held;
+    }
   }
-  return {kNoTask, {}};
+  return {best, best_reason};
 }
 
 void Scheduler::RevokeGrants(Job& job, uint32_t task) {

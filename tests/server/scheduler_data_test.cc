@@ -560,5 +560,48 @@ TEST_F(SchedulerDataTest, AWorkerCannotReportItsOutputAsStoredByDagd) {
   EXPECT_THAT(status.attempts(0).error(), HasSubstr("stored by dagd"));
 }
 
+// Grants ahead with results held by workers: of the successors a worker
+// could run next, the one whose other inputs it holds most bytes of.
+class SchedulerBecomeTest : public SchedulerDataTest {
+ protected:
+  static SchedulerOptions BecomeOptions() {
+    SchedulerOptions options = DataOptions();
+    options.grant_depth = 64;
+    return options;
+  }
+  SchedulerBecomeTest() : SchedulerDataTest(BecomeOptions()) {}
+};
+
+TEST_F(SchedulerBecomeTest, AGrantGoesToTheSuccessorWhoseInputsTheWorkerHolds) {
+  AddHolder(kWorker, 2);
+  // "add" runs short here: grants may follow it.
+  Submit(R"({"tasks": [{"id": "warm", "fn": "add"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  v1::TaskResult warm;
+  *warm.mutable_task() = sent[0].task();
+  warm.set_ok(true);
+  warm.mutable_output()->set_data("1");
+  warm.set_started_unix_ms(absl::ToUnixMillis(clock_.Now()));
+  warm.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
+  scheduler_.OnTaskResult(kWorker, std::move(warm));
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "x", "fn": "const"},
+      {"id": "y", "fn": "const"},
+      {"id": "h", "fn": "add", "inputs": ["x", "y"]},
+      {"id": "s1", "fn": "add", "inputs": ["h", "x"]},
+      {"id": "s2", "fn": "add", "inputs": ["h", "y"]}]})");
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("x", "y"));
+  ReportHeld(kWorker, sent[0], kWorker, /*size=*/100);
+  ReportHeld(kWorker, sent[1], kWorker, /*size=*/5000);
+  sent = Dispatch(kWorker);
+  // h, and granted after it the successor whose other input (y, 5000
+  // bytes here) the worker holds, not s1 (x, 100 bytes) first in line.
+  ASSERT_THAT(Ids(sent), ElementsAre("h", "s2"));
+  EXPECT_EQ(sent[1].after().task_index(), 2u);
+  EXPECT_EQ(Status(job, "s1").state(), v1::TASK_PENDING);
+}
+
 }  // namespace
 }  // namespace dagd
