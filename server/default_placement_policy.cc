@@ -25,6 +25,7 @@ class DefaultPlacementPolicy : public PlacementPolicy {
   PlacementChoice Place(const PlacementRequest& request,
                         absl::Span<const Candidate> candidates) override {
     if (auto lambda = LambdaForItsOwn(request, candidates)) return *lambda;
+    if (auto wait = WaitForTheHolder(request, candidates)) return *wait;
     if (auto local = PreferLocalThenLeastLoaded(request, candidates)) {
       return *local;
     }

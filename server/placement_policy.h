@@ -65,8 +65,8 @@ struct Candidate {
   uint32_t free_slots = 0;
   bool has_room = false;  // slots and amounts free for the task now
   bool lambda = false;    // dagd's Lambda dispatcher
-  // How many of the task's inputs it made, and how many bytes of them it
-  // holds (counted for those with room).
+  // How many of the task's inputs it made (counted for those with room),
+  // and how many bytes of them it holds (for every worker, room or not).
   uint32_t inputs_held = 0;
   uint64_t bytes_held = 0;
 };
@@ -75,8 +75,12 @@ struct PlacementRequest {
   Executor::Kind executor = Executor::Kind::kAnyWorker;
   uint32_t inputs = 0;       // the task's inputs
   uint64_t input_bytes = 0;  // their size, where known
-  // How long the task has been ready, for bursts.
+  // How long the task has been ready, for bursts and for waiting on the
+  // worker that holds its inputs.
   absl::Duration waited = absl::ZeroDuration();
+  // Bytes per second workers fetch at (their heartbeats), for what moving
+  // inputs costs; 0: not known.
+  double transfer_bytes_per_second = 0;
 };
 
 struct PlacementChoice {

@@ -41,6 +41,28 @@ std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
   return choice;
 }
 
+std::optional<PlacementChoice> WaitForTheHolder(
+    const PlacementRequest& request, absl::Span<const Candidate> candidates) {
+  if (request.input_bytes == 0 || request.transfer_bytes_per_second <= 0) {
+    return std::nullopt;
+  }
+  uint64_t busy_holder = 0;  // bytes held by the best worker without room
+  uint64_t with_room = 0;    // bytes held by the best worker with room
+  for (const Candidate& c : candidates) {
+    if (c.lambda) continue;
+    uint64_t& best = c.has_room ? with_room : busy_holder;
+    best = std::max(best, c.bytes_held);
+  }
+  if (busy_holder <= with_room) return std::nullopt;
+  const absl::Duration move =
+      absl::Seconds(static_cast<double>(busy_holder - with_room) /
+                    request.transfer_bytes_per_second);
+  if (request.waited >= move) return std::nullopt;
+  PlacementChoice wait;
+  wait.ask_again_in = move - request.waited;
+  return wait;
+}
+
 std::optional<PlacementChoice> LambdaForItsOwn(
     const PlacementRequest& request, absl::Span<const Candidate> candidates) {
   if (request.executor != Executor::Kind::kLambda) return std::nullopt;

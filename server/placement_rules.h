@@ -17,6 +17,15 @@ namespace dagd {
 std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
     const PlacementRequest& request, absl::Span<const Candidate> candidates);
 
+// The worker holding the most bytes of the task's inputs has no room: the
+// task waits for it as long as moving the bytes it holds beyond what the
+// best worker with room holds would take (at the measured transfer rate),
+// then goes elsewhere. nullopt when the rule does not apply (nothing held,
+// the holder has room, no rate known, or the wait is over); a choice
+// without index says when to ask again.
+std::optional<PlacementChoice> WaitForTheHolder(
+    const PlacementRequest& request, absl::Span<const Candidate> candidates);
+
 // A task of executor "lambda" goes to the Lambda dispatcher when it has
 // room.
 std::optional<PlacementChoice> LambdaForItsOwn(

@@ -326,6 +326,7 @@ void Scheduler::RemoveWorker(WorkerId id) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   Worker& worker = *it->second;
+  CountTransfers(worker.stats, -1);
   for (const std::unique_ptr<Demand>& demand : demands_) {
     auto& list = demand->capable;
     list.erase(std::remove(list.begin(), list.end(), &worker), list.end());
@@ -365,7 +366,24 @@ void Scheduler::OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat) {
   Worker* worker = Touch(id);
   if (worker == nullptr) return;
   acks_.Requested(id);
+  CountTransfers(worker->stats, -1);
   worker->stats = heartbeat;
+  CountTransfers(worker->stats, +1);
+}
+
+void Scheduler::CountTransfers(const v1::Heartbeat& stats, int sign) {
+  fetched_bytes_ += sign * static_cast<double>(stats.fetched_bytes());
+  transfer_seconds_ += sign * stats.transfer_seconds();
+}
+
+double Scheduler::TransferRate() const {
+  // Until workers have fetched for a while, a rate such a fetch reaches on
+  // one host (loopback, 2 cores).
+  constexpr double kAssumed = 500e6;
+  constexpr double kEnoughSeconds = 0.5;
+  return transfer_seconds_ >= kEnoughSeconds
+             ? fetched_bytes_ / transfer_seconds_
+             : kAssumed;
 }
 
 Scheduler::Worker* Scheduler::Touch(WorkerId id) {

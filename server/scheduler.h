@@ -462,6 +462,12 @@ class Scheduler {
   std::string DemandText(const Demand& demand) const;
   // The size of an input's result, and how much of it `worker` holds.
   uint64_t InputBytes(const Job& job, uint32_t input) const;
+  // Adds (sign +1) or takes away (-1) a worker's heartbeat figures from
+  // the totals TransferRate reads.
+  void CountTransfers(const v1::Heartbeat& stats, int sign);
+  // Bytes per second workers fetch held inputs at, over the connected
+  // workers' last heartbeats; an assumed rate until they fetched a while.
+  double TransferRate() const;
   uint64_t BytesHeldBy(const Job& job, uint32_t input,
                        const Worker& worker) const;
 
@@ -532,6 +538,9 @@ class Scheduler {
   ResultAcks acks_;
   // Connected workers by process instance (a process may briefly have two
   // streams), and the results of jobs in memory each instance holds.
+  // Over connected workers' last heartbeats (CountTransfers).
+  double fetched_bytes_ = 0;
+  double transfer_seconds_ = 0;
   absl::flat_hash_map<std::string, std::vector<WorkerId>> holders_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<TaskRef>> held_by_;
   TurnOutput out_;

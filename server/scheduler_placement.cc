@@ -166,10 +166,13 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
     c.free_slots = worker->free();
     c.has_room = HasRoom(*worker, demand);
     c.lambda = worker->spec.lambda;
-    if (!c.has_room || c.lambda) continue;
+    if (c.lambda || (!c.has_room && !held_inputs)) continue;
     for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
       const uint32_t input = g.inputs[e];
-      if (job.tasks[input].producer == worker->id) ++c.inputs_held;
+      if (c.has_room && job.tasks[input].producer == worker->id) {
+        ++c.inputs_held;
+      }
+      // A busy holder counts too: the task may wait for it.
       if (held_inputs) c.bytes_held += BytesHeldBy(job, input, *worker);
     }
   }
@@ -179,6 +182,7 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
   request.inputs = g.input_begin[task + 1] - g.input_begin[task];
   request.input_bytes = input_bytes;
   request.waited = now - t.ready_since;
+  if (held_inputs) request.transfer_bytes_per_second = TransferRate();
   const PlacementChoice choice = placement_->Place(request, candidates_);
   if (choice.index) return {demand.capable[*choice.index], choice.reason};
   if (choice.ask_again_in) {

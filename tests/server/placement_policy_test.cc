@@ -162,6 +162,37 @@ TEST(PlacementRulesTest, BytesHeldOutweighInputsMade) {
             "placed on w1-2: holds 40 MiB of the 40 MiB of its inputs");
 }
 
+// The worker holding 100 MB of the inputs is busy; another has room and
+// holds 20 MB. At 100 MB/s, moving the 80 MB more takes 0.8 s: the task
+// waits that long for the holder, then goes to the other.
+TEST_F(DefaultPolicyTest, ATaskWaitsForItsBusyHolderAsLongAsMovingTakes) {
+  std::vector<Candidate> candidates = {Worker(0), Worker(4)};
+  candidates[0].bytes_held = 100'000'000;
+  candidates[1].bytes_held = 20'000'000;
+  PlacementRequest request;
+  request.inputs = 2;
+  request.input_bytes = 120'000'000;
+  request.transfer_bytes_per_second = 100e6;
+  request.waited = absl::Milliseconds(300);
+  PlacementChoice choice = policy_->Place(request, candidates);
+  EXPECT_FALSE(choice.index.has_value());
+  ASSERT_TRUE(choice.ask_again_in.has_value());
+  EXPECT_EQ(*choice.ask_again_in, absl::Milliseconds(500));
+  request.waited = absl::Milliseconds(800);
+  choice = policy_->Place(request, candidates);
+  EXPECT_EQ(choice.index, 1u);
+  EXPECT_EQ(choice.reason.kind, Kind::kHoldsBytes);
+  // With room, the holder takes it at once.
+  candidates[0] = Worker(1);
+  candidates[0].bytes_held = 100'000'000;
+  request.waited = absl::ZeroDuration();
+  EXPECT_EQ(policy_->Place(request, candidates).index, 0u);
+  // Nothing held, or no rate known: no waiting.
+  candidates[0] = Worker(0);
+  request.transfer_bytes_per_second = 0;
+  EXPECT_EQ(policy_->Place(request, candidates).index, 1u);
+}
+
 TEST(PlacementRulesTest, LocalityTiesGoToTheMostFreeSlots) {
   const std::vector<Candidate> candidates = {Worker(2, 1), Worker(5, 1),
                                              Lambda()};
