@@ -11,9 +11,16 @@
 #include "proto/states.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
+#include "storage/rocksdb_keys.h"
 
 namespace dagd {
 namespace {
+
+using rocks::FromRocks;
+using rocks::IndexFromTaskKey;
+using rocks::SeqFromKey;
+using rocks::SeqKey;
+using rocks::TaskKey;
 
 // Keys of the unfinished-job index, in the meta family: this prefix, then
 // the job's sequence key.
@@ -30,59 +37,8 @@ constexpr const char* kFamilyNames[] = {
     "default",     "task_ids", "jobs",     "job_specs", "task_specs",
     "task_states", "results",  "requests", "meta",      "result_chunks"};
 
-std::string SeqKey(uint64_t seq) {
-  std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    key[i] = static_cast<char>(seq & 0xff);
-    seq >>= 8;
-  }
-  return key;
-}
-
-uint64_t SeqFromKey(const rocksdb::Slice& key) {
-  uint64_t seq = 0;
-  for (int i = 0; i < 8 && i < static_cast<int>(key.size()); ++i) {
-    seq = (seq << 8) | static_cast<unsigned char>(key[i]);
-  }
-  return seq;
-}
-
 std::string UnfinishedKey(uint64_t seq) {
   return absl::StrCat(kUnfinishedPrefix, SeqKey(seq));
-}
-
-std::string TaskKey(uint64_t seq, uint32_t index) {
-  std::string key = SeqKey(seq);
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    key.push_back(static_cast<char>((index >> shift) & 0xff));
-  }
-  return key;
-}
-
-std::string ChunkKey(uint64_t seq, uint32_t index, uint32_t chunk) {
-  std::string key = TaskKey(seq, index);
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    key.push_back(static_cast<char>((chunk >> shift) & 0xff));
-  }
-  return key;
-}
-
-uint32_t IndexFromTaskKey(const rocksdb::Slice& key) {
-  uint32_t index = 0;
-  for (size_t i = 8; i < 12 && i < key.size(); ++i) {
-    index = (index << 8) | static_cast<unsigned char>(key[i]);
-  }
-  return index;
-}
-
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsNotFound())
-    return absl::NotFoundError(absl::StrCat(what, " not found"));
-  if (s.IsCorruption()) {
-    return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
-  }
-  return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
 }
 
 template <typename Message>
@@ -771,49 +727,6 @@ absl::Status RocksMetaStore::AddDeletion(rocksdb::WriteBatch& batch,
     batch.Put(handles_[kMeta], kNextJobSeqKey, absl::StrCat(deletion.seq + 1));
   }
   return absl::OkStatus();
-}
-
-absl::Status RocksMetaStore::PutResultChunk(uint64_t seq, uint32_t index,
-                                            uint32_t chunk,
-                                            absl::string_view bytes) {
-  return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[kResultChunks],
-                            ChunkKey(seq, index, chunk),
-                            rocksdb::Slice(bytes.data(), bytes.size())),
-                   "writing a chunk of a stored result");
-}
-
-absl::StatusOr<std::string> RocksMetaStore::ReadResultChunks(uint64_t seq,
-                                                             uint32_t index,
-                                                             uint64_t size,
-                                                             uint64_t offset,
-                                                             uint64_t length) {
-  if (offset > size) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "offset ", offset, " is past the end of the ", size, "-byte result"));
-  }
-  const uint64_t end = length == 0 ? size : std::min(size, offset + length);
-  std::string out;
-  out.reserve(end - offset);
-  for (uint64_t at = offset; at < end;) {
-    const uint32_t chunk = static_cast<uint32_t>(at / kResultChunkBytes);
-    const uint64_t chunk_start = uint64_t{chunk} * kResultChunkBytes;
-    const uint64_t want = std::min(size - chunk_start, kResultChunkBytes);
-    rocksdb::PinnableSlice value;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), handles_[kResultChunks],
-                 ChunkKey(seq, index, chunk), &value);
-    if (s.IsNotFound() || (s.ok() && value.size() != want)) {
-      return absl::DataLossError(absl::StrCat(
-          "chunk ", chunk, " of the stored result of task ", index, " of ",
-          JobIdFromSeq(seq), " is ", s.ok() ? "short" : "missing"));
-    }
-    if (!s.ok()) return FromRocks(s, "reading a stored result");
-    const uint64_t from = at - chunk_start;
-    const uint64_t take = std::min(end - at, want - from);
-    out.append(value.data() + from, take);
-    at += take;
-  }
-  return out;
 }
 
 absl::Status RocksMetaStore::DeleteJob(uint64_t seq, bool sync) {

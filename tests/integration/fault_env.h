@@ -10,6 +10,7 @@
 #define DAGD_TESTS_INTEGRATION_FAULT_ENV_H_
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -281,6 +282,21 @@ inline std::unique_ptr<Client> FastReconnectClient(const std::string& address,
 
 // A dagd on a fixed loopback port and data directory that can be killed
 // and started again, and dagd-worker processes connected to that port.
+// An integer from the environment (DAGD_FAULT_SEED, DAGD_FAULT_KILLS), or
+// `fallback`.
+inline int64_t EnvInt(const char* name, int64_t fallback) {
+  const char* text = std::getenv(name);
+  int64_t value = 0;
+  return text != nullptr && absl::SimpleAtoi(text, &value) ? value : fallback;
+}
+
+// Client options with each call bounded by `timeout`.
+inline ClientOptions CallTimeout(absl::Duration timeout) {
+  ClientOptions options;
+  options.call_timeout = timeout;
+  return options;
+}
+
 class RestartableCluster {
  public:
   // `dagd_flags` are added to every start of dagd.

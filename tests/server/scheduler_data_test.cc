@@ -40,6 +40,17 @@ class SchedulerDataTest : public SchedulerTest {
     return absl::StrCat("127.0.0.1:70", id);
   }
 
+  // kWorker in pool "a" and kOther in pool "b", each holding results.
+  void AddPoolHolders(uint32_t slots) {
+    for (const auto& [id, pool] : {std::pair{kWorker, "a"}, {kOther, "b"}}) {
+      WorkerSpec spec = Worker(id, slots);
+      spec.pool = pool;
+      spec.instance = Instance(id);
+      spec.data_address = Address(id);
+      scheduler_.AddWorker(id, std::move(spec));
+    }
+  }
+
   void AddHolder(WorkerId id, uint32_t slots,
                  std::vector<std::string> held = {}) {
     WorkerSpec spec = Worker(id, slots);
@@ -370,13 +381,7 @@ TEST_F(SchedulerDataTest, ALostInputReportOfNoSuchInputIsAFailure) {
 }
 
 TEST_F(SchedulerDataTest, ATaskGoesWhereMostOfItsInputBytesAre) {
-  for (const auto& [id, pool] : {std::pair{kWorker, "a"}, {kOther, "b"}}) {
-    WorkerSpec spec = Worker(id, 2);
-    spec.pool = pool;
-    spec.instance = Instance(id);
-    spec.data_address = Address(id);
-    scheduler_.AddWorker(id, std::move(spec));
-  }
+  AddPoolHolders(/*slots=*/2);
   const uint64_t job = Submit(R"({"tasks": [
       {"id": "x", "fn": "const", "executor": "pool:a"},
       {"id": "y", "fn": "const", "executor": "pool:b"},
@@ -403,13 +408,7 @@ TEST_F(SchedulerDataTest, ATaskGoesWhereMostOfItsInputBytesAre) {
 // as long as moving 100 MB would take (0.2 s at the rate assumed before
 // any fetch was measured), then goes to the other worker.
 TEST_F(SchedulerDataTest, ATaskWaitsForItsBusyHolderThenMovesOn) {
-  for (const auto& [id, pool] : {std::pair{kWorker, "a"}, {kOther, "b"}}) {
-    WorkerSpec spec = Worker(id, 1);
-    spec.pool = pool;
-    spec.instance = Instance(id);
-    spec.data_address = Address(id);
-    scheduler_.AddWorker(id, std::move(spec));
-  }
+  AddPoolHolders(/*slots=*/1);
   const uint64_t job = Submit(R"({"tasks": [
       {"id": "p", "fn": "const", "executor": "pool:a"},
       {"id": "hog", "fn": "sleep", "executor": "pool:a", "inputs": ["p"]},

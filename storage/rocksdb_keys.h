@@ -1,0 +1,79 @@
+// How RocksMetaStore lays out its keys, for the files that implement it
+// (not part of its interface). Every number is big-endian, so keys sort
+// by job, then task, then chunk.
+#ifndef DAGD_STORAGE_ROCKSDB_KEYS_H_
+#define DAGD_STORAGE_ROCKSDB_KEYS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/status.h"
+
+namespace dagd::rocks {
+
+inline void AppendBigEndian32(std::string& key, uint32_t n) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+}
+
+// A job's key: its sequence number in 8 bytes.
+inline std::string SeqKey(uint64_t seq) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    key[i] = static_cast<char>(seq & 0xff);
+    seq >>= 8;
+  }
+  return key;
+}
+
+inline uint64_t SeqFromKey(const rocksdb::Slice& key) {
+  uint64_t seq = 0;
+  for (int i = 0; i < 8 && i < static_cast<int>(key.size()); ++i) {
+    seq = (seq << 8) | static_cast<unsigned char>(key[i]);
+  }
+  return seq;
+}
+
+// A task's key: its job's, then its index in 4 bytes.
+inline std::string TaskKey(uint64_t seq, uint32_t index) {
+  std::string key = SeqKey(seq);
+  AppendBigEndian32(key, index);
+  return key;
+}
+
+// A chunk of a stored result: its task's key, then the chunk number.
+inline std::string ChunkKey(uint64_t seq, uint32_t index, uint32_t chunk) {
+  std::string key = TaskKey(seq, index);
+  AppendBigEndian32(key, chunk);
+  return key;
+}
+
+inline uint32_t IndexFromTaskKey(const rocksdb::Slice& key) {
+  uint32_t index = 0;
+  for (size_t i = 8; i < 12 && i < key.size(); ++i) {
+    index = (index << 8) | static_cast<unsigned char>(key[i]);
+  }
+  return index;
+}
+
+// RocksDB's status as dagd's: NOT_FOUND, DATA_LOSS (corruption), or
+// UNAVAILABLE, naming `what`.
+inline absl::Status FromRocks(const rocksdb::Status& s,
+                              absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNotFound())
+    return absl::NotFoundError(absl::StrCat(what, " not found"));
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
+  }
+  return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+}  // namespace dagd::rocks
+
+#endif  // DAGD_STORAGE_ROCKSDB_KEYS_H_
