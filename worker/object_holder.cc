@@ -109,18 +109,7 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
     content_type = entry.content_type;
   }
   absl::StatusOr<std::string> bytes = spill_->Read(id, size);
-  if (!bytes.ok()) {
-    absl::MutexLock lock(&mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.id != id) {
-      return absl::NotFoundError(
-          absl::StrCat("no object '", key, "' is held here (just released)"));
-    }
-    return absl::Status(
-        bytes.status().code(),
-        absl::StrCat("cannot read '", key,
-                     "' back from its spill file: ", bytes.status().message()));
-  }
+  if (!bytes.ok()) return SpillReadError(key, id, bytes.status());
   if (const uint32_t read = crc32c::Value(*bytes); read != crc) {
     return absl::DataLossError(absl::StrCat(
         "object '", key, "' read back from ", spill_location_,
@@ -194,16 +183,20 @@ absl::StatusOr<std::string> ObjectHolder::ReadRange(const std::string& key,
   }
   absl::StatusOr<std::string> bytes = spill_->ReadAt(id, offset, length);
   if (bytes.ok()) return bytes;
+  return SpillReadError(key, id, bytes.status());
+}
+
+absl::Status ObjectHolder::SpillReadError(const std::string& key, uint64_t id,
+                                          const absl::Status& read) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   if (it == entries_.end() || it->second.id != id) {
     return absl::NotFoundError(
         absl::StrCat("no object '", key, "' is held here (just released)"));
   }
-  return absl::Status(
-      bytes.status().code(),
-      absl::StrCat("cannot read '", key,
-                   "' from its spill file: ", bytes.status().message()));
+  return absl::Status(read.code(),
+                      absl::StrCat("cannot read '", key,
+                                   "' from its spill file: ", read.message()));
 }
 
 void ObjectHolder::Release(const std::string& key) {

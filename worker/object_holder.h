@@ -113,6 +113,10 @@ class ObjectHolder {
   uint64_t memory_limit() const { return memory_limit_; }
 
  private:
+  // Why reading spill file `id` of `key` failed (`read`): the key was
+  // released meanwhile (NOT_FOUND), or the file could not be read.
+  absl::Status SpillReadError(const std::string& key, uint64_t id,
+                              const absl::Status& read);
   struct Entry {
     uint64_t id = 0;  // its spill file; unique per Put, so a replaced or
                       // released object's late spill never hits a new one

@@ -16,6 +16,17 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Until task `task`'s output is recorded as copied into dagd's store.
+absl::Status WaitUntilStored(Client& client, const std::string& job_id,
+                             const std::string& task) {
+  return PollUntil(
+      [&] {
+        absl::StatusOr<v1::TaskStatus> status = client.Task(job_id, task);
+        return status.ok() && status->result().location() == "stored";
+      },
+      absl::Seconds(30), "the output to be stored");
+}
+
 class DataPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -93,14 +104,7 @@ TEST_F(DataPlaneTest, ALargeOutputMovesWorkerToWorkerNotThroughDagd) {
   EXPECT_LT(received, 1 << 20);
   // An output is copied from its worker into dagd's store, and read from
   // there (or from its worker until then).
-  EXPECT_EQ(PollUntil(
-                [&] {
-                  absl::StatusOr<v1::TaskStatus> task =
-                      dagd_->client().Task(job_id, "out");
-                  return task.ok() && task->result().location() == "stored";
-                },
-                absl::Seconds(30), "the output to be stored"),
-            absl::OkStatus());
+  EXPECT_EQ(WaitUntilStored(dagd_->client(), job_id, "out"), absl::OkStatus());
   CommandResult out = dagd_->RunDagctl({"result", job_id, "out"});
   ASSERT_EQ(out.exit_code, 0) << out.ToString();
   EXPECT_EQ(out.out, std::string(1000000, 'y'));
@@ -188,14 +192,7 @@ TEST(DataPlaneOutputTest, AnOutputOutlivesItsWorkerAndRestartsOfDagd) {
   std::unique_ptr<DagdProcess> second =
       StartDagd({listen, "--recovery_grace=0s"}, data_dir);
   ASSERT_NE(second, nullptr);
-  EXPECT_EQ(PollUntil(
-                [&] {
-                  absl::StatusOr<v1::TaskStatus> task =
-                      second->client().Task(job_id, "out");
-                  return task.ok() && task->result().location() == "stored";
-                },
-                absl::Seconds(30), "the output to be stored"),
-            absl::OkStatus());
+  EXPECT_EQ(WaitUntilStored(second->client(), job_id, "out"), absl::OkStatus());
   (*worker)->Kill(SIGKILL);
   CommandResult out = second->RunDagctl({"result", job_id, "out"});
   ASSERT_EQ(out.exit_code, 0) << out.ToString();

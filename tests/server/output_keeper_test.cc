@@ -81,6 +81,32 @@ class OutputKeeperTest : public ::testing::Test {
     ASSERT_EQ(store_->Commit(writes, /*sync=*/false), absl::OkStatus());
   }
 
+  static absl::StatusOr<StoredObject> ReadNow(ResultObjects& objects,
+                                              const v1::ObjectRef& ref) {
+    absl::StatusOr<StoredObject> out;
+    absl::Notification done;
+    objects.Read(ref, [&](absl::StatusOr<StoredObject> object) {
+      out = std::move(object);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return out;
+  }
+  static absl::StatusOr<std::string> ReadRangeNow(ResultObjects& objects,
+                                                  const v1::ObjectRef& ref,
+                                                  uint64_t offset,
+                                                  uint64_t length) {
+    absl::StatusOr<std::string> out;
+    absl::Notification done;
+    objects.ReadRange(ref, offset, length,
+                      [&](absl::StatusOr<std::string> bytes) {
+                        out = std::move(bytes);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    return out;
+  }
+
   static std::string Bytes(size_t n) {
     std::string data(n, '\0');
     for (size_t i = 0; i < n; ++i) data[i] = static_cast<char>(i * 31 + i / 7);
@@ -110,24 +136,12 @@ TEST_F(OutputKeeperTest, CopiesAnOutputInChunksAndItReadsBackChecked) {
   // Read back from the database alone: the holder is gone.
   serving_.Stop();
   ResultObjects objects(/*store=*/nullptr, /*held=*/nullptr, store_.get());
-  absl::StatusOr<StoredObject> whole;
-  absl::Notification read;
-  objects.Read(*stored, [&](absl::StatusOr<StoredObject> object) {
-    whole = std::move(object);
-    read.Notify();
-  });
-  read.WaitForNotification();
+  absl::StatusOr<StoredObject> whole = ReadNow(objects, *stored);
   ASSERT_TRUE(whole.ok()) << whole.status();
   EXPECT_TRUE(whole->data == data);
   EXPECT_EQ(whole->content_type, "application/octet-stream");
-  absl::StatusOr<std::string> range;
-  absl::Notification ranged;
-  objects.ReadRange(*stored, MetaStore::kResultChunkBytes - 10, 20,
-                    [&](absl::StatusOr<std::string> bytes) {
-                      range = std::move(bytes);
-                      ranged.Notify();
-                    });
-  ranged.WaitForNotification();
+  absl::StatusOr<std::string> range =
+      ReadRangeNow(objects, *stored, MetaStore::kResultChunkBytes - 10, 20);
   ASSERT_TRUE(range.ok()) << range.status();
   EXPECT_EQ(*range, data.substr(MetaStore::kResultChunkBytes - 10, 20));
 }
@@ -140,34 +154,18 @@ TEST_F(OutputKeeperTest, AReadOfTheHeldOutputAfterItsCopyIsServedFromTheStore) {
   ASSERT_TRUE(KeepNow({1, 2, held}).ok());
   serving_.holder.objects.erase(held.key());  // freed on the holder
   ResultObjects objects(/*store=*/nullptr, &client_, store_.get());
-  absl::StatusOr<StoredObject> whole;
-  absl::Notification read;
-  objects.Read(held, [&](absl::StatusOr<StoredObject> object) {
-    whole = std::move(object);
-    read.Notify();
-  });
-  read.WaitForNotification();
+  absl::StatusOr<StoredObject> whole = ReadNow(objects, held);
   ASSERT_TRUE(whole.ok()) << whole.status();
   EXPECT_TRUE(whole->data == data);
-  absl::StatusOr<std::string> range;
-  absl::Notification ranged;
-  objects.ReadRange(held, 10, 5, [&](absl::StatusOr<std::string> bytes) {
-    range = std::move(bytes);
-    ranged.Notify();
-  });
-  ranged.WaitForNotification();
+  absl::StatusOr<std::string> range = ReadRangeNow(objects, held, 10, 5);
   ASSERT_TRUE(range.ok()) << range.status();
   EXPECT_EQ(*range, data.substr(10, 5));
   // An intermediate (not an output) that is gone stays gone.
   v1::ObjectRef intermediate = Held(3, "x");
   intermediate.clear_output();
   serving_.holder.objects.erase(intermediate.key());
-  absl::Notification failed;
-  objects.Read(intermediate, [&](absl::StatusOr<StoredObject> object) {
-    EXPECT_TRUE(absl::IsNotFound(object.status())) << object.status();
-    failed.Notify();
-  });
-  failed.WaitForNotification();
+  absl::StatusOr<StoredObject> gone = ReadNow(objects, intermediate);
+  EXPECT_TRUE(absl::IsNotFound(gone.status())) << gone.status();
 }
 
 TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
