@@ -14,11 +14,6 @@ namespace {
 
 constexpr int kMaxMessageBytes = 256 << 20;
 
-void SetDeadline(grpc::ClientContext& context, absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return;
-  context.set_deadline(absl::ToChronoTime(deadline));
-}
-
 // A call that waited `waited`, to its deadline, for a connection that
 // never came.
 absl::Status NoConnection(absl::Duration waited) {
@@ -52,10 +47,26 @@ std::unique_ptr<Client> Client::Connect(const std::string& address,
               static_cast<int>(absl::ToInt64Milliseconds(kInitialRetryPause)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(kMaxRetryPause)));
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_root_certs;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(address, credentials, args);
   return std::make_unique<Client>(v1::JobService::NewStub(channel),
                                   std::move(options), channel);
+}
+
+void Client::Prepare(grpc::ClientContext& context, absl::Time deadline) const {
+  if (deadline != absl::InfiniteFuture()) {
+    context.set_deadline(absl::ToChronoTime(deadline));
+  }
+  if (!options_.token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + options_.token);
+  }
 }
 
 absl::Time Client::DeadlineAfter(absl::Duration timeout) const {
@@ -79,7 +90,7 @@ absl::StatusOr<Response> Client::CallUntil(
     UnaryMethod<Request, Response> method, const Request& request,
     absl::Time deadline) {
   grpc::ClientContext context;
-  SetDeadline(context, deadline);
+  Prepare(context, deadline);
   context.set_wait_for_ready(options_.wait_for_ready);
   const absl::Time start = options_.now();
   Response response;
@@ -166,7 +177,7 @@ absl::StatusOr<v1::SubmitJobResponse> Client::SubmitAndWait(
     // Fail-fast, as a watch is: waiting for readiness would have no bound
     // but the job's own (none by default).
     grpc::ClientContext context;
-    SetDeadline(context, deadline);
+    Prepare(context, deadline);
     v1::SubmitJobResponse answer;
     const grpc::Status status = stub_->SubmitJob(&context, request, &answer);
     if (status.ok()) return answer;
@@ -249,7 +260,7 @@ absl::StatusOr<v1::JobStatus> Client::WatchOnce(const std::string& job_id,
                                                 const EventCallback& on_event,
                                                 absl::Time deadline) {
   grpc::ClientContext context;
-  SetDeadline(context, deadline);
+  Prepare(context, deadline);
   v1::WatchJobRequest request;
   request.set_job_id(job_id);
   request.set_end_only(end_only);
@@ -348,7 +359,7 @@ absl::Status Client::ReadResult(const std::string& job_id,
   grpc::ClientContext context;
   // A large result takes as long as it takes to move: the watch timeout
   // (long by default) rather than the call timeout.
-  SetDeadline(context, DeadlineAfter(options_.watch_timeout));
+  Prepare(context, DeadlineAfter(options_.watch_timeout));
   v1::GetResultRequest request;
   request.set_job_id(job_id);
   request.set_task_id(task_id);

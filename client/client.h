@@ -48,6 +48,13 @@ struct ClientOptions {
   // Unary calls wait for an unreachable coordinator until their deadline
   // (gRPC wait-for-ready). False: they fail at once with UNAVAILABLE.
   bool wait_for_ready = true;
+  // A bearer token for dagd's --tokens_file, sent with every call; empty:
+  // none.
+  std::string token;
+  // Connect() over TLS, checking dagd's certificate against these PEM root
+  // certificates (dagd's --tls_cert's CA; empty: the system's roots).
+  bool tls = false;
+  std::string tls_root_certs;
   // The clock that reconnection deadlines are measured on, and the pause
   // between attempts; tests replace both. Called from every thread that
   // uses the Client, so they must be thread-safe (the defaults are).
@@ -68,7 +75,8 @@ class Client {
                   ClientOptions options = {},
                   std::shared_ptr<grpc::ChannelInterface> channel = nullptr);
 
-  // An insecure channel to `address` ("host:port"). Connects lazily, and
+  // A channel to `address` ("host:port"), over TLS when options.tls, else
+  // in plain text. Connects lazily, and
   // again after a lost connection, retrying from kInitialRetryPause up to
   // every kMaxRetryPause. Messages up to 256 MiB each way, so large jobs
   // and results fit.
@@ -145,6 +153,8 @@ class Client {
   using UnaryMethod = grpc::Status (v1::JobService::StubInterface::*)(
       grpc::ClientContext*, const Request&, Response*);
 
+  // Sets `context`'s deadline (none for InfiniteFuture) and token.
+  void Prepare(grpc::ClientContext& context, absl::Time deadline) const;
   // Runs one unary call with the configured deadline.
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method,

@@ -284,7 +284,7 @@ void Coordinator::Deliver(TurnOutput& out) {
 absl::StatusOr<uint64_t> Coordinator::ParseJobId(
     const std::string& job_id) const {
   std::optional<uint64_t> seq = SeqFromJobId(job_id);
-  if (!seq) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  if (!seq) return NoJobError(job_id);
   return *seq;
 }
 
@@ -317,7 +317,7 @@ class SubmitReplySink : public WatchSink {
 
 }  // namespace
 
-void Coordinator::Submit(v1::SubmitJobRequest request,
+void Coordinator::Submit(v1::SubmitJobRequest request, std::string tenant,
                          Reply<v1::SubmitJobResponse> done) {
   // Compiling is pure and can be slow for big jobs: it stays off the loop.
   absl::StatusOr<CompiledJob> job =
@@ -326,23 +326,26 @@ void Coordinator::Submit(v1::SubmitJobRequest request,
     done(job.status());
     return;
   }
-  Post([this, request = std::move(request), job = *std::move(job),
-        done = std::move(done)]() mutable {
-    DoSubmit(std::move(request), std::move(job), std::move(done));
+  Post([this, request = std::move(request), tenant = std::move(tenant),
+        job = *std::move(job), done = std::move(done)]() mutable {
+    DoSubmit(std::move(request), std::move(tenant), std::move(job),
+             std::move(done));
   });
 }
 
-void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
-                           Reply<v1::SubmitJobResponse> done) {
+void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
+                           CompiledJob job, Reply<v1::SubmitJobResponse> done) {
   if (!fatal_.ok()) return done(fatal_);
   const std::string& request_id = request.request_id();
+  const std::string request_key = RequestKey(tenant, request_id);
   if (!request_id.empty()) {
     std::optional<uint64_t> existing;
-    if (auto it = turn_requests_.find(request_id); it != turn_requests_.end()) {
+    if (auto it = turn_requests_.find(request_key);
+        it != turn_requests_.end()) {
       existing = it->second;
     } else {
       absl::StatusOr<std::optional<uint64_t>> found =
-          store_->FindRequest(request_id);
+          store_->FindRequest(request_key);
       if (!found.ok()) return done(found.status());
       existing = *found;
     }
@@ -374,14 +377,17 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
   status.set_state(v1::JOB_PENDING);
   status.set_total_tasks(job.size());
   status.set_request_id(request_id);
+  status.set_tenant(std::move(tenant));
   *status.mutable_submitted_at() =
       TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
   WriteSet::NewJob& record = turn_writes_.new_jobs.emplace_back();
   record.seq = seq;
   record.spec = job.spec;
   record.status = status;
-  record.request_id = request_id;
-  if (!request_id.empty()) turn_requests_[request_id] = seq;
+  if (!request_id.empty()) {
+    record.request_id = request_key;
+    turn_requests_[request_key] = seq;
+  }
   scheduler_.AddJob(seq, std::move(job), std::move(status));
   if (request.wait()) {
     // Answered at the job's end, whose fsync covers this submission too.

@@ -126,7 +126,10 @@ class Coordinator : public JobDeleter {
   void SetOutputKeeper(OutputKeeper* keeper) { keeper_ = keeper; }
 
   // Validation runs on the calling thread; errors come back through `done`.
-  void Submit(v1::SubmitJobRequest request, Reply<v1::SubmitJobResponse> done);
+  // The job belongs to `tenant` ("" without identities); its request_id is
+  // matched among that tenant's submissions only.
+  void Submit(v1::SubmitJobRequest request, std::string tenant,
+              Reply<v1::SubmitJobResponse> done);
   void GetJob(std::string job_id, Reply<v1::JobStatus> done);
   void ListJobs(v1::ListJobsRequest request, Reply<v1::ListJobsResponse> done);
   void GetTask(std::string job_id, std::string task_id,
@@ -227,8 +230,8 @@ class Coordinator : public JobDeleter {
   void KeepOutputs(std::vector<OutputToKeep> outputs);
   void OnOutputCopied(const OutputToKeep& output,
                       absl::StatusOr<KeptOutput> kept);
-  void DoSubmit(v1::SubmitJobRequest request, CompiledJob job,
-                Reply<v1::SubmitJobResponse> done);
+  void DoSubmit(v1::SubmitJobRequest request, std::string tenant,
+                CompiledJob job, Reply<v1::SubmitJobResponse> done);
   void DoWatch(const std::string& job_id, bool end_only,
                std::shared_ptr<WatchSink> sink);
   // Tells the scheduler what the watchers of job `seq` want.

@@ -318,8 +318,7 @@ void Coordinator::DoDelete(const std::string& job_id,
                [job_id, cancel_first = std::move(cancel_first),
                 done = std::move(done)](absl::Status s) mutable {
                  if (absl::IsNotFound(s)) {
-                   return done(absl::NotFoundError(
-                       absl::StrCat("no job '", job_id, "'")));
+                   return done(NoJobError(job_id));
                  }
                  if (absl::IsFailedPrecondition(s)) {
                    return done(absl::FailedPreconditionError(

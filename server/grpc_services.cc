@@ -4,12 +4,16 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/log.h"
 #include "server/stream_writer.h"
 #include "storage/crc32c.h"
+#include "storage/tls.h"
 
 namespace dagd {
 namespace {
@@ -17,13 +21,21 @@ namespace {
 // Streams one job's events to a WatchJob caller.
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
-  // `observer` may be null.
+  // `observer` may be null. The watch ends with NOT_FOUND when the job is
+  // not one `caller` may see.
   WatchReactor(Coordinator* coordinator, RpcObserver* observer,
-               const v1::WatchJobRequest& request)
+               const Principal& caller, const v1::WatchJobRequest& request)
       : coordinator_(coordinator),
         observer_(observer),
-        sink_(std::make_shared<Sink>(this)) {
+        sink_(std::make_shared<Sink>(this, caller, request.job_id())) {
     coordinator_->Watch(request.job_id(), request.end_only(), sink_);
+  }
+
+  // Ends the call before it started watching.
+  static WatchReactor* Refuse(grpc::Status status) {
+    auto* reactor = new WatchReactor();
+    reactor->sink_->writer.FinishAfterWrites(std::move(status));
+    return reactor;
   }
 
   void OnWriteDone(bool ok) override { sink_->writer.WriteDone(ok); }
@@ -36,14 +48,23 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
       observer_->OnRpcDone("WatchJob", sink_->writer.finish_code());
     }
     sink_->writer.Detach();
-    coordinator_->Unwatch(sink_);
+    if (coordinator_ != nullptr) coordinator_->Unwatch(sink_);
     delete this;
   }
 
  private:
   struct Sink : WatchSink {
-    explicit Sink(WatchReactor* reactor) : writer(reactor) {}
+    Sink(WatchReactor* reactor, Principal caller, std::string job_id)
+        : writer(reactor),
+          caller(std::move(caller)),
+          job_id(std::move(job_id)) {}
     void Send(v1::JobEvent event) override {
+      if (hidden) return;
+      // The first event is the snapshot, which names the job's tenant.
+      if (event.has_snapshot() && !caller.Sees(event.snapshot().tenant())) {
+        hidden = true;
+        return Fail(NoJobError(job_id));
+      }
       const bool last = event.has_finished();
       writer.Push(std::move(event));
       if (last) writer.FinishAfterWrites(grpc::Status::OK);
@@ -52,7 +73,15 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
       writer.FinishAfterWrites(ToGrpcStatus(status));
     }
     StreamWriter<WatchReactor, v1::JobEvent> writer;
+    const Principal caller;
+    const std::string job_id;
+    bool hidden = false;  // set and read on the coordinator's loop only
   };
+
+  WatchReactor()
+      : coordinator_(nullptr),
+        observer_(nullptr),
+        sink_(std::make_shared<Sink>(this, Principal(), "")) {}
 
   Coordinator* const coordinator_;
   RpcObserver* const observer_;
@@ -67,15 +96,19 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
  public:
   static constexpr uint64_t kChunkBytes = 1 << 20;
 
-  // `observer` may be null.
-  ResultReactor(Coordinator* coordinator, RpcObserver* observer,
-                const v1::GetResultRequest& request)
-      : objects_(coordinator->result_objects()), observer_(observer) {
-    coordinator->OpenResult(request.job_id(), request.task_id(),
-                            [this](absl::StatusOr<StoredResult> result) {
-                              Opened(std::move(result));
-                            });
+  // `observer` may be null. Nothing happens before Open or Refuse.
+  ResultReactor(Coordinator* coordinator, RpcObserver* observer)
+      : coordinator_(coordinator),
+        objects_(coordinator->result_objects()),
+        observer_(observer) {}
+
+  void Open(const std::string& job_id, const std::string& task_id) {
+    coordinator_->OpenResult(job_id, task_id,
+                             [this](absl::StatusOr<StoredResult> result) {
+                               Opened(std::move(result));
+                             });
   }
+  void Refuse(const absl::Status& status) { End(ToGrpcStatus(status)); }
 
   void OnWriteDone(bool ok) override {
     if (!ok) return End(grpc::Status(grpc::StatusCode::CANCELLED, "gone"));
@@ -147,6 +180,7 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
     Finish(std::move(status));
   }
 
+  Coordinator* const coordinator_;
   ResultObjects* const objects_;
   RpcObserver* const observer_;
   std::atomic<bool> cancelled_{false};
@@ -164,11 +198,21 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
 class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
                                                      v1::CoordinatorMessage> {
  public:
-  WorkerReactor(Coordinator* coordinator, std::string peer)
+  // `identity`: the common name of the worker's verified certificate, its
+  // name; nullopt without certificates.
+  WorkerReactor(Coordinator* coordinator, std::string peer,
+                std::optional<std::string> identity)
       : coordinator_(coordinator),
         peer_(std::move(peer)),
+        identity_(std::move(identity)),
         sink_(std::make_shared<Sink>(this)) {
     StartRead(&in_);
+  }
+
+  // Ends the stream before reading anything.
+  explicit WorkerReactor(grpc::Status refusal)
+      : coordinator_(nullptr), sink_(std::make_shared<Sink>(this)) {
+    sink_->writer.FinishAfterWrites(std::move(refusal));
   }
 
   void OnReadDone(bool ok) override {
@@ -192,6 +236,7 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
             "start the worker with another --pool"));
         return;
       }
+      if (identity_) in_.mutable_register_()->set_name(*identity_);
       id_ = coordinator_->NewWorkerId();
       coordinator_->WorkerConnected(id_, sink_,
                                     std::move(*in_.mutable_register_()), peer_);
@@ -226,6 +271,7 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
 
   Coordinator* const coordinator_;
   const std::string peer_;
+  const std::optional<std::string> identity_;
   const std::shared_ptr<Sink> sink_;
   v1::WorkerMessage in_;
   WorkerId id_ = 0;  // 0 until Register arrives
@@ -252,107 +298,261 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+absl::StatusOr<Principal> JobServiceImpl::Caller(
+    grpc::CallbackServerContext* context, const char* method,
+    Role needed) const {
+  std::optional<absl::string_view> authorization;
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization = absl::string_view(it->second.data(), it->second.size());
+  }
+  absl::StatusOr<Principal> caller =
+      authenticator_->Authenticate(authorization);
+  if (!caller.ok() || caller->May(needed)) return caller;
+  return absl::PermissionDeniedError(absl::StrCat(
+      caller->name, " of tenant '", caller->tenant, "' has role ",
+      RoleName(caller->role), "; ", method, " needs ", RoleName(needed)));
+}
+
+void JobServiceImpl::IfVisible(const Principal& caller,
+                               const std::string& job_id,
+                               absl::AnyInvocable<void(absl::Status)> then) {
+  if (caller.role == Role::kAdmin) return then(absl::OkStatus());
+  coordinator_->GetJob(
+      job_id, [tenant = caller.tenant, job_id, then = std::move(then)](
+                  absl::StatusOr<v1::JobStatus> job) mutable {
+        if (!job.ok()) return then(job.status());
+        then(job->tenant() == tenant ? absl::OkStatus() : NoJobError(job_id));
+      });
+}
+
+namespace {
+
+// One line per submission, cancel and deletion, with who asked.
+void Audit(const Principal& caller, absl::string_view action,
+           absl::string_view job_id, const absl::Status& status) {
+  LOG(INFO).Job(job_id) << "audit: " << action << " by " << caller.name
+                        << " (tenant '" << caller.tenant
+                        << "'): " << (status.ok() ? "done" : status.ToString());
+}
+
+// `done`, after an audit line for `action` on the job `job_id` (or the one
+// the response names).
+template <typename Response>
+Coordinator::Reply<Response> Audited(const Principal& caller,
+                                     absl::string_view action,
+                                     std::string job_id,
+                                     Coordinator::Reply<Response> done) {
+  return [caller, action, job_id = std::move(job_id),
+          done = std::move(done)](absl::StatusOr<Response> result) mutable {
+    if constexpr (std::is_same_v<Response, v1::SubmitJobResponse>) {
+      if (result.ok()) job_id = result->job_id();
+    }
+    Audit(caller, action, job_id, result.status());
+    done(std::move(result));
+  };
+}
+
+}  // namespace
+
+template <typename Response, typename Call>
+grpc::ServerUnaryReactor* JobServiceImpl::Unary(
+    grpc::CallbackServerContext* context, const char* method, Role needed,
+    Response* response, Call call) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Coordinator::Reply<Response> done = Answer(method, reactor, response);
+  absl::StatusOr<Principal> caller = Caller(context, method, needed);
+  if (!caller.ok()) {
+    done(caller.status());
+  } else {
+    call(*std::move(caller), std::move(done));
+  }
+  return reactor;
+}
+
+template <typename Response, typename Call>
+grpc::ServerUnaryReactor* JobServiceImpl::OnJob(
+    grpc::CallbackServerContext* context, const char* method, Role needed,
+    const std::string& job_id, Response* response, Call call,
+    const char* audit) {
+  return Unary(
+      context, method, needed, response,
+      [this, &job_id, audit, call = std::move(call)](
+          Principal caller, Coordinator::Reply<Response> done) mutable {
+        if (audit != nullptr) {
+          done = Audited<Response>(caller, audit, job_id, std::move(done));
+        }
+        IfVisible(caller, job_id,
+                  [caller, call = std::move(call),
+                   done = std::move(done)](absl::Status visible) mutable {
+                    if (!visible.ok()) return done(visible);
+                    call(caller, std::move(done));
+                  });
+      });
+}
+
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
     grpc::CallbackServerContext* context, const v1::SubmitJobRequest* request,
     v1::SubmitJobResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!accepting_) {
-    Answer<v1::SubmitJobResponse>("SubmitJob", reactor,
-                                  response)(absl::UnavailableError(
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    Answer("SubmitJob", reactor, response)(absl::UnavailableError(
         "dagd is shutting down; submit again after it restarts"));
     return reactor;
   }
-  // Take the request's contents instead of copying them: a job can be
-  // hundreds of megabytes, and gRPC only destroys the request after this.
-  v1::SubmitJobRequest owned;
-  owned.Swap(const_cast<v1::SubmitJobRequest*>(request));
-  coordinator_->Submit(std::move(owned),
-                       Answer("SubmitJob", reactor, response));
-  return reactor;
+  return Unary(context, "SubmitJob", Role::kSubmit, response,
+               [this, request](Principal caller,
+                               Coordinator::Reply<v1::SubmitJobResponse> done) {
+                 // Take the request's contents instead of copying them: a job
+                 // can be hundreds of megabytes, and gRPC only destroys the
+                 // request after this.
+                 v1::SubmitJobRequest owned;
+                 owned.Swap(const_cast<v1::SubmitJobRequest*>(request));
+                 coordinator_->Submit(
+                     std::move(owned), caller.tenant,
+                     Audited<v1::SubmitJobResponse>(caller, "submit", "",
+                                                    std::move(done)));
+               });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
     grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
     v1::JobStatus* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->GetJob(request->job_id(), Answer("GetJob", reactor, response));
-  return reactor;
+  return Unary(context, "GetJob", Role::kRead, response,
+               [this, request](Principal caller,
+                               Coordinator::Reply<v1::JobStatus> done) {
+                 coordinator_->GetJob(
+                     request->job_id(),
+                     [caller = std::move(caller), job_id = request->job_id(),
+                      done = std::move(done)](
+                         absl::StatusOr<v1::JobStatus> job) mutable {
+                       if (job.ok() && !caller.Sees(job->tenant())) {
+                         job = NoJobError(job_id);
+                       }
+                       done(std::move(job));
+                     });
+               });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->ListJobs(*request, Answer("ListJobs", reactor, response));
-  return reactor;
+  return Unary(context, "ListJobs", Role::kRead, response,
+               [this, request](Principal caller,
+                               Coordinator::Reply<v1::ListJobsResponse> done) {
+                 v1::ListJobsRequest scoped = *request;
+                 if (caller.role != Role::kAdmin) {
+                   scoped.set_tenant(caller.tenant);
+                 }
+                 coordinator_->ListJobs(std::move(scoped), std::move(done));
+               });
 }
 
 grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
-  return new WatchReactor(coordinator_, observer_, *request);
+  absl::StatusOr<Principal> caller = Caller(context, "WatchJob", Role::kRead);
+  if (!caller.ok()) {
+    grpc::Status status = ToGrpcStatus(caller.status());
+    if (observer_ != nullptr) {
+      observer_->OnRpcDone("WatchJob", status.error_code());
+    }
+    return WatchReactor::Refuse(std::move(status));
+  }
+  return new WatchReactor(coordinator_, observer_, *caller, *request);
 }
 
 grpc::ServerWriteReactor<v1::ResultChunk>* JobServiceImpl::ReadResult(
     grpc::CallbackServerContext* context, const v1::GetResultRequest* request) {
-  return new ResultReactor(coordinator_, observer_, *request);
+  auto* reactor = new ResultReactor(coordinator_, observer_);
+  absl::StatusOr<Principal> caller = Caller(context, "ReadResult", Role::kRead);
+  if (!caller.ok()) {
+    reactor->Refuse(caller.status());
+    return reactor;
+  }
+  IfVisible(*caller, request->job_id(),
+            [reactor, request](absl::Status visible) {
+              if (!visible.ok()) return reactor->Refuse(visible);
+              reactor->Open(request->job_id(), request->task_id());
+            });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
     grpc::CallbackServerContext* context, const v1::CancelJobRequest* request,
     v1::CancelJobResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->Cancel(request->job_id(),
-                       Answer("CancelJob", reactor, response));
-  return reactor;
+  return OnJob(
+      context, "CancelJob", Role::kSubmit, request->job_id(), response,
+      [this, request](const Principal&,
+                      Coordinator::Reply<v1::CancelJobResponse> done) {
+        coordinator_->Cancel(request->job_id(), std::move(done));
+      },
+      /*audit=*/"cancel");
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetTask(
     grpc::CallbackServerContext* context, const v1::GetTaskRequest* request,
     v1::TaskStatus* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->GetTask(request->job_id(), request->task_id(),
-                        Answer("GetTask", reactor, response));
-  return reactor;
+  return OnJob(context, "GetTask", Role::kRead, request->job_id(), response,
+               [this, request](const Principal&,
+                               Coordinator::Reply<v1::TaskStatus> done) {
+                 coordinator_->GetTask(request->job_id(), request->task_id(),
+                                       std::move(done));
+               });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListTasks(
     grpc::CallbackServerContext* context, const v1::ListTasksRequest* request,
     v1::ListTasksResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->ListTasks(request->job_id(),
-                          Answer("ListTasks", reactor, response));
-  return reactor;
+  return OnJob(context, "ListTasks", Role::kRead, request->job_id(), response,
+               [this, request](const Principal&,
+                               Coordinator::Reply<v1::ListTasksResponse> done) {
+                 coordinator_->ListTasks(request->job_id(), std::move(done));
+               });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetResult(
     grpc::CallbackServerContext* context, const v1::GetResultRequest* request,
     v1::GetResultResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->GetResult(request->job_id(), request->task_id(),
-                          Answer("GetResult", reactor, response));
-  return reactor;
+  return OnJob(context, "GetResult", Role::kRead, request->job_id(), response,
+               [this, request](const Principal&,
+                               Coordinator::Reply<v1::GetResultResponse> done) {
+                 coordinator_->GetResult(request->job_id(), request->task_id(),
+                                         std::move(done));
+               });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(
-    grpc::CallbackServerContext* context, const v1::ListWorkersRequest* request,
+    grpc::CallbackServerContext* context, const v1::ListWorkersRequest*,
     v1::ListWorkersResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->ListWorkers(Answer("ListWorkers", reactor, response));
-  return reactor;
+  return Unary(context, "ListWorkers", Role::kRead, response,
+               [this](const Principal&,
+                      Coordinator::Reply<v1::ListWorkersResponse> done) {
+                 coordinator_->ListWorkers(std::move(done));
+               });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::DeleteJob(
     grpc::CallbackServerContext* context, const v1::DeleteJobRequest* request,
     v1::DeleteJobResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  coordinator_->DeleteJob(request->job_id(),
-                          Answer("DeleteJob", reactor, response));
-  return reactor;
+  return OnJob(
+      context, "DeleteJob", Role::kSubmit, request->job_id(), response,
+      [this, request](const Principal&,
+                      Coordinator::Reply<v1::DeleteJobResponse> done) {
+        coordinator_->DeleteJob(request->job_id(), std::move(done));
+      },
+      /*audit=*/"delete");
 }
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>*
 WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
-  return new WorkerReactor(coordinator_, context->peer());
+  std::optional<std::string> identity = PeerCommonName(*context);
+  if (require_certificates_ && !identity) {
+    return new WorkerReactor(grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        "a worker must present a client certificate signed by dagd's "
+        "--worker_ca (dagd-worker --tls_cert, --tls_key)"));
+  }
+  return new WorkerReactor(coordinator_, context->peer(), std::move(identity));
 }
 
 }  // namespace dagd

@@ -7,6 +7,7 @@
 #include "dagd/v1/job_service.grpc.pb.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "server/auth/authenticator.h"
 #include "server/coordinator.h"
 
 namespace dagd {
@@ -24,11 +25,20 @@ class RpcObserver {
 // JobService as an adapter: each call becomes a Coordinator event and is
 // answered from the loop thread; nothing here blocks or touches scheduler
 // state. While draining, submissions get UNAVAILABLE.
+//
+// Every call is authenticated first (UNAUTHENTICATED) and needs a role
+// (PERMISSION_DENIED): read for the queries, submit for SubmitJob,
+// CancelJob and DeleteJob. A job of another tenant is answered as if it did
+// not exist (NOT_FOUND), except to admins; submissions, cancels and
+// deletions are written to the log with the caller's name ("audit:").
 class JobServiceImpl : public v1::JobService::CallbackService {
  public:
   // `observer` may be null.
-  JobServiceImpl(Coordinator* coordinator, RpcObserver* observer)
-      : coordinator_(coordinator), observer_(observer) {}
+  JobServiceImpl(Coordinator* coordinator, const Authenticator* authenticator,
+                 RpcObserver* observer)
+      : coordinator_(coordinator),
+        authenticator_(authenticator),
+        observer_(observer) {}
 
   // Refuse new submissions (the process is stopping).
   void StopAccepting() { accepting_ = false; }
@@ -73,24 +83,50 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   Coordinator::Reply<Response> Answer(const char* method,
                                       grpc::ServerUnaryReactor* reactor,
                                       Response* response);
+  // Answers a call with `call(caller, done)` once the caller is known to
+  // have the role `needed`; with the refusal otherwise.
+  template <typename Response, typename Call>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  const char* method, Role needed,
+                                  Response* response, Call call);
+  // Unary, and only when the caller may also see job `job_id` (which must
+  // outlive the call: a field of the request). With `audit`, the outcome
+  // is logged as that action by the caller, refusals included.
+  template <typename Response, typename Call>
+  grpc::ServerUnaryReactor* OnJob(grpc::CallbackServerContext* context,
+                                  const char* method, Role needed,
+                                  const std::string& job_id, Response* response,
+                                  Call call, const char* audit = nullptr);
+  // Who is calling, if they may do what `needed` allows.
+  absl::StatusOr<Principal> Caller(grpc::CallbackServerContext* context,
+                                   const char* method, Role needed) const;
+  // Calls `then` with OK if `caller` may see job `job_id`, else with its
+  // NOT_FOUND (or the error of looking the job up).
+  void IfVisible(const Principal& caller, const std::string& job_id,
+                 absl::AnyInvocable<void(absl::Status)> then);
 
   Coordinator* const coordinator_;
+  const Authenticator* const authenticator_;
   RpcObserver* const observer_;
   std::atomic<bool> accepting_{true};
 };
 
 // WorkerService: one reactor per worker stream (see WorkerReactor in the
-// .cc file).
+// .cc file). With `require_certificates` (dagd's --worker_ca), a stream
+// whose peer presented no verified client certificate is refused with
+// UNAUTHENTICATED, and the certificate's common name is the worker's name.
 class WorkerServiceImpl : public v1::WorkerService::CallbackService {
  public:
-  explicit WorkerServiceImpl(Coordinator* coordinator)
-      : coordinator_(coordinator) {}
+  WorkerServiceImpl(Coordinator* coordinator, bool require_certificates)
+      : coordinator_(coordinator),
+        require_certificates_(require_certificates) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
 
  private:
   Coordinator* const coordinator_;
+  const bool require_certificates_;
 };
 
 }  // namespace dagd

@@ -23,6 +23,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/auth/authenticator.h"
 #include "server/coordinator.h"
 #include "server/dashboard/dashboard_http.h"
 #include "server/dashboard/dashboard_source.h"
@@ -39,10 +40,28 @@
 #include "storage/base/http_status_server.h"
 #include "storage/rocksdb_meta_store.h"
 #include "storage/s3_object_store.h"
+#include "storage/tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
           "gRPC address to serve JobService and WorkerService on; port 0 "
           "picks a free port");
+ABSL_FLAG(std::string, tokens_file, "",
+          "bearer tokens JobService callers must present, one per line: "
+          "SHA256-HEX-OF-TOKEN TENANT ROLE [NAME] (roles: read, submit, "
+          "admin; # starts a comment); reread on SIGHUP. Empty: every caller "
+          "is an admin (for a dagd on loopback only)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain dagd presents on --listen; with --tls_key, "
+          "the port serves TLS only");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, worker_ca, "",
+          "PEM CA certificates that sign workers' client certificates: set, "
+          "a worker must present one to register, and its common name is "
+          "the worker's name (needs --tls_cert)");
+ABSL_FLAG(bool, insecure, false,
+          "allow --listen or --metrics_listen on an address other hosts can "
+          "reach without TLS, worker certificates and --tokens_file: anyone "
+          "who reaches the port then owns the cluster");
 ABSL_FLAG(std::string, port_file, "",
           "if set, write the bound gRPC port to this file once serving");
 ABSL_FLAG(std::string, data_dir, "./dagd-data",
@@ -172,6 +191,30 @@ std::string AwsRegion() {
   return region;
 }
 
+// A dagd that other hosts can reach must know who calls it, unless the
+// operator says otherwise.
+absl::Status CheckExposure() {
+  if (absl::GetFlag(FLAGS_insecure)) return absl::OkStatus();
+  const bool guarded = !absl::GetFlag(FLAGS_tls_cert).empty() &&
+                       !absl::GetFlag(FLAGS_worker_ca).empty() &&
+                       !absl::GetFlag(FLAGS_tokens_file).empty();
+  if (guarded) return absl::OkStatus();
+  for (const auto& [flag, address] :
+       {std::pair<const char*, std::string>{"listen",
+                                            absl::GetFlag(FLAGS_listen)},
+        {"metrics_listen", absl::GetFlag(FLAGS_metrics_listen)}}) {
+    if (address.empty() || IsLoopbackAddress(address)) continue;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--", flag, "=", address,
+        " can be reached from other hosts, and dagd would serve it without "
+        "--tls_cert, --worker_ca and --tokens_file: anyone reaching it could "
+        "read, cancel and run jobs, and register as a worker. Give those "
+        "flags (README \"Security\"), listen on 127.0.0.1, or pass "
+        "--insecure to accept the risk"));
+  }
+  return absl::OkStatus();
+}
+
 CoordinatorOptions OptionsFromFlags() {
   CoordinatorOptions options;
   options.limits.max_tasks_per_job = absl::GetFlag(FLAGS_max_tasks_per_job);
@@ -250,12 +293,40 @@ int Run() {
     return 2;
   }
   SetLogFormat(*format);
+  if (absl::Status s = CheckExposure(); !s.ok()) {
+    LOG(ERROR) << s.message();
+    return 2;
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   // Blocked before any thread starts, so only sigwait below sees them.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // After the mask: gRPC starts threads of its own here.
+  const std::string worker_ca = absl::GetFlag(FLAGS_worker_ca);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials({absl::GetFlag(FLAGS_tls_cert),
+                         absl::GetFlag(FLAGS_tls_key), worker_ca});
+  if (!credentials.ok()) {
+    LOG(ERROR) << credentials.status().message();
+    return 2;
+  }
+
+  std::unique_ptr<Authenticator> authenticator =
+      std::make_unique<Authenticator>();
+  if (std::string path = absl::GetFlag(FLAGS_tokens_file); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<Authenticator>> read =
+        Authenticator::FromFile(path);
+    if (!read.ok()) {
+      LOG(ERROR) << read.status().message();
+      return 2;
+    }
+    authenticator = *std::move(read);
+    LOG(INFO) << "JobService callers need one of the " << authenticator->size()
+              << " token(s) of --tokens_file";
+  }
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   absl::StatusOr<std::unique_ptr<RocksMetaStore>> store =
@@ -383,14 +454,15 @@ int Run() {
     sweeper->SetResultObjects(result_objects.get());
     sweeper->Start();
   }
-  JobServiceImpl job_service(&coordinator, &rpc_metrics);
-  WorkerServiceImpl worker_service(&coordinator);
+  JobServiceImpl job_service(&coordinator, authenticator.get(), &rpc_metrics);
+  WorkerServiceImpl worker_service(&coordinator,
+                                   /*require_certificates=*/!worker_ca.empty());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *credentials, &port);
   const uint64_t max_message = absl::GetFlag(FLAGS_max_job_bytes) + (16 << 20);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<uint64_t>(max_message, INT32_MAX)));
@@ -422,7 +494,14 @@ int Run() {
   }
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+    if (absl::Status s = authenticator->Reload(); !s.ok()) {
+      LOG(ERROR) << "SIGHUP: kept the tokens in use: " << s.message();
+    } else if (!authenticator->open()) {
+      LOG(INFO) << "SIGHUP: reread --tokens_file, " << authenticator->size()
+                << " token(s)";
+    }
+  }
   LOG(INFO) << "stopping (" << (fatal ? "store failure" : strsignal(signal))
             << ")";
   job_service.StopAccepting();

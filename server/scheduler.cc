@@ -94,6 +94,7 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
   job->seq = seq;
   job->graph = std::move(graph);
   job->status = std::move(status);
+  job->tenant = tenant_names_.Intern(job->status.tenant());
   const uint32_t n = job->graph.size();
   job->tasks.resize(n);
   job->results.resize(n);

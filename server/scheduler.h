@@ -503,6 +503,7 @@ class Scheduler {
   uint32_t last_content_type_ = 0;
   NameTable resource_names_;
   NameTable group_names_;
+  NameTable tenant_names_;  // JobStatus.tenant, for the job sorter
   std::vector<GroupWaiters> group_waiters_;  // by GroupId
   // Slots, amounts, groups and job counts held by attempts.
   ResourceLedger ledger_;

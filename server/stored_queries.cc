@@ -16,15 +16,11 @@ namespace {
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 
-absl::Status NoJob(absl::string_view job_id) {
-  return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-}
-
 absl::StatusOr<uint32_t> FindStoredTask(MetaReadView& view, uint64_t seq,
                                         const std::string& task_id) {
   absl::StatusOr<uint32_t> index = view.FindTaskIndex(seq, task_id);
   if (!absl::IsNotFound(index.status())) return index;
-  if (!view.GetJobStatus(seq).ok()) return NoJob(JobIdFromSeq(seq));
+  if (!view.GetJobStatus(seq).ok()) return NoJobError(JobIdFromSeq(seq));
   return absl::NotFoundError(absl::StrCat("job '", JobIdFromSeq(seq),
                                           "' has no task '", task_id, "'"));
 }
@@ -34,7 +30,7 @@ absl::StatusOr<uint32_t> FindStoredTask(MetaReadView& view, uint64_t seq,
 absl::StatusOr<v1::JobStatus> StoredJobStatus(MetaReadView& view, uint64_t seq,
                                               const std::string& job_id) {
   absl::StatusOr<v1::JobStatus> stored = view.GetJobStatus(seq);
-  if (absl::IsNotFound(stored.status())) return NoJob(job_id);
+  if (absl::IsNotFound(stored.status())) return NoJobError(job_id);
   return stored;
 }
 
@@ -60,7 +56,7 @@ absl::StatusOr<v1::TaskStatus> StoredTaskStatus(MetaReadView& view,
 absl::StatusOr<v1::ListTasksResponse> StoredTaskStatuses(
     MetaReadView& view, uint64_t seq, const std::string& job_id) {
   absl::StatusOr<v1::JobStatus> job = view.GetJobStatus(seq);
-  if (!job.ok()) return NoJob(job_id);
+  if (!job.ok()) return NoJobError(job_id);
   v1::ListTasksResponse response;
   response.mutable_tasks()->Reserve(job->total_tasks());
   // Task ids by index, for the grants' texts ("after task 'a'").
@@ -102,7 +98,7 @@ absl::StatusOr<v1::CancelJobResponse> StoredCancel(MetaReadView& view,
                                                    uint64_t seq,
                                                    const std::string& job_id) {
   absl::StatusOr<v1::JobStatus> stored = view.GetJobStatus(seq);
-  if (!stored.ok()) return NoJob(job_id);
+  if (!stored.ok()) return NoJobError(job_id);
   v1::CancelJobResponse response;
   response.set_state(stored->state());
   response.set_cancelled(false);
@@ -118,12 +114,31 @@ absl::StatusOr<JobsPage> ParseJobsPage(const v1::ListJobsRequest& request) {
   }
   page.size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   page.size = std::min(page.size, kMaxPageSize);
+  page.tenant = request.tenant();
   return page;
 }
 
 absl::StatusOr<std::vector<v1::JobStatus>> StoredJobsPage(
     MetaReadView& view, const JobsPage& page) {
-  return view.ListJobStatuses(page.before, page.size + 1);
+  const size_t wanted = page.size + 1;
+  if (page.tenant.empty()) return view.ListJobStatuses(page.before, wanted);
+  // Other tenants' jobs are skipped, a batch of records at a time.
+  std::vector<v1::JobStatus> out;
+  uint64_t before = page.before;
+  while (out.size() < wanted) {
+    absl::StatusOr<std::vector<v1::JobStatus>> batch =
+        view.ListJobStatuses(before, kMaxPageSize);
+    if (!batch.ok()) return batch.status();
+    for (v1::JobStatus& job : *batch) {
+      if (job.tenant() == page.tenant && out.size() < wanted) {
+        out.push_back(std::move(job));
+      }
+    }
+    if (batch->size() < kMaxPageSize) break;
+    before = SeqFromJobId(batch->back().job_id()).value_or(0);
+    if (before == 0) break;
+  }
+  return out;
 }
 
 absl::StatusOr<PlannedDeletion> PlanDeletion(MetaReadView& view, uint64_t seq,

@@ -39,10 +39,12 @@ absl::StatusOr<v1::CancelJobResponse> StoredCancel(MetaReadView& view,
                                                    uint64_t seq,
                                                    const std::string& job_id);
 
-// One page of ListJobs: jobs below `before`, newest first.
+// One page of ListJobs: jobs below `before`, newest first; only `tenant`'s
+// when it is not empty.
 struct JobsPage {
   uint64_t before = UINT64_MAX;
   uint32_t size = 0;
+  std::string tenant;
 };
 // INVALID_ARGUMENT for a page token ListJobs did not hand out.
 absl::StatusOr<JobsPage> ParseJobsPage(const v1::ListJobsRequest& request);

@@ -15,7 +15,7 @@ absl::StatusOr<JobDeletion> MetaReadView::PlanJobDeletion(uint64_t seq) {
   const std::string job_id = JobIdFromSeq(seq);
   absl::StatusOr<v1::JobStatus> status = GetJobStatus(seq);
   if (absl::IsNotFound(status.status())) {
-    return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+    return NoJobError(job_id);
   }
   if (!status.ok()) return status.status();
   if (!IsFinal(status->state())) {
@@ -27,14 +27,19 @@ absl::StatusOr<JobDeletion> MetaReadView::PlanJobDeletion(uint64_t seq) {
   JobDeletion deletion;
   deletion.seq = seq;
   deletion.total_tasks = status->total_tasks();
-  if (const std::string& request_id = status->request_id();
-      !request_id.empty()) {
-    absl::StatusOr<std::optional<uint64_t>> owner = FindRequest(request_id);
+  if (!status->request_id().empty()) {
+    std::string key = RequestKey(status->tenant(), status->request_id());
+    absl::StatusOr<std::optional<uint64_t>> owner = FindRequest(key);
     if (!owner.ok()) return owner.status();
     // A later job may have taken the id over.
-    if (*owner == seq) deletion.request_id = request_id;
+    if (*owner == seq) deletion.request_id = std::move(key);
   }
   return deletion;
+}
+
+std::string RequestKey(absl::string_view tenant, absl::string_view request_id) {
+  if (tenant.empty()) return std::string(request_id);
+  return absl::StrCat(tenant, "\x1f", request_id);
 }
 
 }  // namespace dagd

@@ -18,6 +18,12 @@
 
 namespace dagd {
 
+// What a submission's request id is stored under (FindRequest,
+// WriteSet::NewJob::request_id): tenants name their requests independently,
+// and one must not find another's job by guessing its request id. "" is the
+// tenant of dagd without identities, whose keys are the ids as they are.
+std::string RequestKey(absl::string_view tenant, absl::string_view request_id);
+
 // The store as it was at one moment: every read through one view sees the
 // same committed state, whatever is committed or deleted after the view was
 // made. Made by MetaStore::NewReadView; it may outlive nothing but its
@@ -133,8 +139,8 @@ class MetaStore {
   virtual absl::StatusOr<v1::TaskSpec> GetTaskSpec(uint64_t seq,
                                                    uint32_t index) = 0;
 
-  // The job sequence number an earlier submission with this request id
-  // created, if any.
+  // The job sequence number an earlier submission with this request key
+  // (RequestKey) created, if any.
   virtual absl::StatusOr<std::optional<uint64_t>> FindRequest(
       absl::string_view request_id) = 0;
 

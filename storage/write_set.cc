@@ -8,6 +8,10 @@ namespace dagd {
 
 std::string JobIdFromSeq(uint64_t seq) { return absl::StrCat("j", seq); }
 
+absl::Status NoJobError(absl::string_view job_id) {
+  return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+}
+
 std::optional<uint64_t> SeqFromJobId(absl::string_view job_id) {
   if (job_id.size() < 2 || job_id[0] != 'j') return std::nullopt;
   uint64_t seq = 0;

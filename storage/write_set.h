@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/types.pb.h"
@@ -22,6 +23,9 @@ namespace dagd {
 // jobs by submission and keys every record of a job in the store.
 std::string JobIdFromSeq(uint64_t seq);
 std::optional<uint64_t> SeqFromJobId(absl::string_view job_id);
+// NOT_FOUND "no job 'ID'": for an unknown job, and for one the caller may
+// not see (its existence is not revealed).
+absl::Status NoJobError(absl::string_view job_id);
 
 // A result as the store keeps it: its bytes, or where the object store
 // keeps them (a result over the inline limit; `data` is then empty).

@@ -32,6 +32,7 @@
 #include "storage/data_client.h"
 #include "storage/object_store.h"
 #include "storage/s3_object_store.h"
+#include "storage/tls.h"
 #include "worker/attempt_observers.h"
 #include "worker/builtins.h"
 #include "worker/data_plane.h"
@@ -110,6 +111,15 @@ ABSL_FLAG(std::string, spill_dir, "",
           "where held results beyond --object_memory are spilled: a private "
           "directory made in it at start and removed at exit (default: in "
           "$TMPDIR, else /tmp)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates that signed the coordinator's certificate: "
+          "set, the worker connects over TLS and obeys only a coordinator "
+          "whose certificate they verify");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate the worker proves who it is with (signed "
+          "by the coordinator's --worker_ca); its common name is the "
+          "worker's name. Needs --tls_ca and --tls_key");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, log_format, "text",
           "text, or json: one JSON object per line with ts, level, msg, and "
           "job and task when the line is about a task");
@@ -291,7 +301,8 @@ std::string DescribeRuntimes(const dagd::TaskRuntimes& runtimes) {
 }
 
 std::unique_ptr<dagd::v1::WorkerService::Stub> MakeStub(
-    const std::string& coordinator) {
+    const std::string& coordinator,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   // gRPC's own reconnect backoff (1 s initial, 120 s max) would otherwise
   // sit under ours and delay recovery after a coordinator restart. The
@@ -304,8 +315,7 @@ std::unique_ptr<dagd::v1::WorkerService::Stub> MakeStub(
   // no other stream shares it.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(-1);
-  auto channel = grpc::CreateCustomChannel(
-      coordinator, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(coordinator, credentials, args);
   return dagd::v1::WorkerService::NewStub(channel);
 }
 
@@ -597,6 +607,11 @@ int main(int argc, char** argv) {
     Die(std::string(loaded.message()));
   }
   log(dagd::Info(DescribeRuntimes(runtimes.list)));
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      dagd::ChannelCredentials({absl::GetFlag(FLAGS_tls_cert),
+                                absl::GetFlag(FLAGS_tls_key),
+                                absl::GetFlag(FLAGS_tls_ca)});
+  if (!credentials.ok()) Die(std::string(credentials.status().message()));
 
   dagd::WorkerStatus status;
   dagd::WorkerMetrics metrics(options.slots, runtimes.list.Functions());
@@ -618,8 +633,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<dagd::AwsCredentialsProvider> aws_credentials =
       dagd::MakeDefaultCredentialsChain();
   dagd::WorkerRuntime runtime(
-      options, [&] { return MakeStub(options.coordinator); }, &runtimes.list,
-      &clock, uniform, log, &status, &observers,
+      options, [&] { return MakeStub(options.coordinator, *credentials); },
+      &runtimes.list, &clock, uniform, log, &status, &observers,
       [credentials =
            aws_credentials.get()](const dagd::v1::ObjectStoreConfig& config) {
         return dagd::MakeS3ObjectStore(config, credentials);

@@ -56,6 +56,18 @@ const std::vector<FlagSpec>& GlobalFlags() {
          o.server = std::string(v);
          return absl::OkStatus();
        }},
+      {"token", 0, true, "TOKEN",
+       "a token of dagd's --tokens_file ($DAGD_TOKEN)",
+       [](absl::string_view v, Options& o) {
+         o.token = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"tls_ca", 0, true, "FILE",
+       "connect over TLS, trusting the CA certificates (PEM) in FILE",
+       [](absl::string_view v, Options& o) {
+         o.tls_ca = std::string(v);
+         return absl::OkStatus();
+       }},
       {"output", 'o', true, "FORMAT",
        "text (default) or json (proto3 JSON, one per line; not for graph)",
        [](absl::string_view v, Options& o) {
@@ -416,7 +428,8 @@ std::string HelpText(const Invocation& invocation) {
       "  1  the job failed or was cancelled (submit --wait, status, watch)\n"
       "  2  bad usage, an invalid or unreadable job, an unknown job or task\n"
       "  3  the server is unreachable (or did not answer in time)\n"
-      "  4  any other error the server reported\n");
+      "  4  any other error the server reported\n"
+      "  5  no or an unknown token, or a role that does not allow it\n");
   return text;
 }
 

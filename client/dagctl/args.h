@@ -21,6 +21,8 @@ inline constexpr absl::string_view kDefaultServer = "127.0.0.1:7700";
 struct Options {
   // Global flags.
   std::string server;  // --server, else $DAGD_SERVER, else kDefaultServer
+  std::string token;   // --token (main falls back to $DAGD_TOKEN)
+  std::string tls_ca;  // --tls_ca: a PEM file; set, dagctl speaks TLS
   bool json = false;   // -o json / --output=json
   bool help = false;   // -h / --help
   // --timeout: the deadline of a request, waiting for an unreachable dagd

@@ -14,12 +14,14 @@ enum ExitCode : int {
   kExitUsage = 2,        // bad usage, invalid job, unknown job or task
   kExitUnreachable = 3,  // UNAVAILABLE, DEADLINE_EXCEEDED
   kExitServerError = 4,  // any other error (INTERNAL, RESOURCE_EXHAUSTED...)
+  kExitDenied = 5,       // UNAUTHENTICATED, PERMISSION_DENIED
 };
 
 // The exit code for a failed call. The caller's input was wrong
 // (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
 // OUT_OF_RANGE) → kExitUsage; the server could not be reached or did not
-// answer in time → kExitUnreachable; OK → kExitOk.
+// answer in time → kExitUnreachable; the caller's token is missing, unknown
+// or not allowed to → kExitDenied; OK → kExitOk.
 ExitCode ExitCodeForStatus(const absl::Status& status);
 
 // kExitJobFailed for FAILED and CANCELLED, kExitOk for every other state.

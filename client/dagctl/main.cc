@@ -3,8 +3,10 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,22 @@ int main(int argc, char** argv) {
   dagd::ClientOptions client_options;
   client_options.call_timeout = invocation->options.timeout;
   client_options.reconnect_timeout = invocation->options.reconnect_timeout;
+  client_options.token = invocation->options.token;
+  if (const char* env_token = std::getenv("DAGD_TOKEN");
+      client_options.token.empty() && env_token != nullptr) {
+    client_options.token = env_token;
+  }
+  if (const std::string& ca = invocation->options.tls_ca; !ca.empty()) {
+    std::ifstream in(ca);
+    std::ostringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().empty()) {
+      std::cerr << "dagctl: --tls_ca: cannot read '" << ca << "'\n";
+      return kExitUsage;
+    }
+    client_options.tls = true;
+    client_options.tls_root_certs = pem.str();
+  }
   std::unique_ptr<dagd::Client> client =
       dagd::Client::Connect(invocation->options.server, client_options);
   Io io;

@@ -271,7 +271,7 @@ class CoordinatorQueriesTest : public ::testing::Test {
             .ok());
     request.set_wait(true);
     Answer<v1::SubmitJobResponse> answer;
-    coordinator_->Submit(std::move(request), answer.Callback());
+    coordinator_->Submit(std::move(request), "", answer.Callback());
     absl::StatusOr<v1::SubmitJobResponse> done = answer.Get();
     EXPECT_TRUE(done.ok()) << done.status();
     if (!done.ok()) return "";
@@ -392,7 +392,7 @@ TEST_F(CoordinatorQueriesTest, AJobThatJustFinishedIsAlwaysFound) {
                     kOneTask, request.mutable_job())
                     .ok());
     Answer<v1::SubmitJobResponse> submitted;
-    coordinator_->Submit(std::move(request), submitted.Callback());
+    coordinator_->Submit(std::move(request), "", submitted.Callback());
     ASSERT_TRUE(submitted.Get().ok());
     const std::string job_id = submitted.Get()->job_id();
     // Asked again and again while it runs and ends: never missing.

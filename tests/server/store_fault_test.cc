@@ -210,7 +210,7 @@ class StoreFaultTest : public ::testing::Test {
 
   absl::StatusOr<v1::SubmitJobResponse> Submit(v1::SubmitJobRequest request) {
     Answer<v1::SubmitJobResponse> answer;
-    coordinator_->Submit(std::move(request), answer.Callback());
+    coordinator_->Submit(std::move(request), "", answer.Callback());
     return answer.Get();
   }
 
@@ -372,7 +372,7 @@ TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
 TEST_F(StoreFaultTest, DuplicateRequestIsAnsweredOnlyAfterASync) {
   constexpr char kUnrunnable[] = R"({"tasks": [{"id": "a", "fn": "nosuch"}]})";
   Answer<v1::SubmitJobResponse> waiting;
-  coordinator_->Submit(Request(kUnrunnable, /*wait=*/true, "req-1"),
+  coordinator_->Submit(Request(kUnrunnable, /*wait=*/true, "req-1"), "",
                        waiting.Callback());
   // The job is written (without a sync: its answer waits for its end).
   ASSERT_TRUE(testing::PollUntil([&] { return rocks_->GetJobStatus(1).ok(); },

@@ -430,7 +430,7 @@ std::string DagdProcess::Log() const {
 }
 
 Client& DagdProcess::client() {
-  if (client_ == nullptr) client_ = Client::Connect(address());
+  if (client_ == nullptr) client_ = Client::Connect(address(), options_.client);
   return *client_;
 }
 

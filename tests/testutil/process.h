@@ -152,6 +152,9 @@ struct DagdOptions {
   // --data_dir, --metrics_listen and --worker_binary are set already.
   std::vector<std::string> flags;
   absl::Duration start_timeout = absl::Seconds(20);
+  // How client() connects (a token, TLS), and how Start and WaitForWorkers
+  // reach dagd.
+  ClientOptions client;
 };
 
 // A dagd on 127.0.0.1 with a free port, and the processes started against

@@ -1,0 +1,84 @@
+#include "server/auth/authenticator.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace dagd {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int error = errno;
+    std::string message = absl::StrCat("--tokens_file '", path,
+                                       "': cannot read: ", strerror(error));
+    if (error == EACCES) return absl::PermissionDeniedError(message);
+    return absl::NotFoundError(message);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status Unauthenticated(absl::string_view why) {
+  return absl::UnauthenticatedError(absl::StrCat(
+      why,
+      ": dagd requires a token (dagctl --token or $DAGD_TOKEN; the "
+      "\"authorization: Bearer TOKEN\" header over gRPC)"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(
+    std::string path) {
+  std::unique_ptr<Authenticator> auth(new Authenticator(std::move(path)));
+  if (absl::Status s = auth->Reload(); !s.ok()) return s;
+  return auth;
+}
+
+absl::Status Authenticator::Reload() {
+  if (open()) return absl::OkStatus();
+  absl::StatusOr<std::string> text = ReadFile(path_);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<TokenTable> table =
+      TokenTable::Parse(*text, absl::StrCat("--tokens_file '", path_, "'"));
+  if (!table.ok()) return table.status();
+  auto shared = std::make_shared<const TokenTable>(*std::move(table));
+  absl::MutexLock lock(&mu_);
+  table_ = std::move(shared);
+  return absl::OkStatus();
+}
+
+size_t Authenticator::size() const {
+  absl::MutexLock lock(&mu_);
+  return table_ == nullptr ? 0 : table_->size();
+}
+
+absl::StatusOr<Principal> Authenticator::Authenticate(
+    std::optional<absl::string_view> authorization) const {
+  if (open()) return OpenAccess();
+  if (!authorization) return Unauthenticated("no token");
+  absl::string_view value = *authorization;
+  if (!absl::ConsumePrefix(&value, "Bearer ") &&
+      !absl::ConsumePrefix(&value, "bearer ")) {
+    return Unauthenticated("the authorization header is not \"Bearer TOKEN\"");
+  }
+  value = absl::StripAsciiWhitespace(value);
+  std::shared_ptr<const TokenTable> table;
+  {
+    absl::MutexLock lock(&mu_);
+    table = table_;
+  }
+  std::optional<Principal> principal = table->Find(value);
+  if (!principal) return Unauthenticated("unknown token");
+  return *std::move(principal);
+}
+
+}  // namespace dagd

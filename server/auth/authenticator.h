@@ -1,0 +1,59 @@
+// Tells who a JobService caller is, from the bearer token it sends.
+//
+// Without a tokens file every caller is OpenAccess() (dagd as it was before
+// identities: anyone who reaches the port is an admin). With one, a caller
+// without a listed token is refused with UNAUTHENTICATED.
+//
+// Thread rules: thread-safe. Authenticate is called from gRPC threads;
+// Reload from the thread that handles SIGHUP. A reload swaps the whole
+// table, so a call sees the old one or the new one, never a mix.
+#ifndef DAGD_SERVER_AUTH_AUTHENTICATOR_H_
+#define DAGD_SERVER_AUTH_AUTHENTICATOR_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "server/auth/token_table.h"
+
+namespace dagd {
+
+class Authenticator {
+ public:
+  // Open access: no tokens file.
+  Authenticator() = default;
+
+  // Reads `path` (--tokens_file). INVALID_ARGUMENT for a file that does not
+  // parse, NOT_FOUND / PERMISSION_DENIED for one that cannot be read.
+  static absl::StatusOr<std::unique_ptr<Authenticator>> FromFile(
+      std::string path);
+
+  // Reads the tokens file again. On an error the table in use stays, and
+  // the error says why the new one was refused. A no-op for open access.
+  absl::Status Reload();
+
+  // Who sent `authorization` (the value of the "authorization" header;
+  // nullopt when there was none). UNAUTHENTICATED, without telling which
+  // tokens exist, for a missing, malformed or unknown token.
+  absl::StatusOr<Principal> Authenticate(
+      std::optional<absl::string_view> authorization) const;
+
+  bool open() const { return path_.empty(); }
+  // Tokens in the table now.
+  size_t size() const;
+
+ private:
+  explicit Authenticator(std::string path) : path_(std::move(path)) {}
+
+  const std::string path_;  // empty: open access
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const TokenTable> table_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dagd
+
+#endif  // DAGD_SERVER_AUTH_AUTHENTICATOR_H_
