@@ -73,6 +73,9 @@ struct CoordinatorOptions {
   // No message to a worker is built larger than this: a batch over it is
   // sent as several (assignments carry inline inputs).
   uint64_t max_message_bytes = 4 << 20;
+  // A worker registering more slots gets this many: a worker cannot claim
+  // a cluster's whole queue by saying it has room for it.
+  uint32_t max_worker_slots = 1024;
 };
 
 // Owns the scheduler and the loop thread that drives it (DESIGN.md,

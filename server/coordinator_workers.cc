@@ -66,6 +66,12 @@ void Coordinator::WorkerConnected(WorkerId id,
       return;
     }
     WorkerSpec spec = SpecOf(id, registration, std::move(peer));
+    if (spec.slots > options_.max_worker_slots) {
+      LOG(WARNING) << "worker " << WorkerIdName(id) << " (" << spec.name
+                   << ") asked for " << spec.slots << " slots; it gets "
+                   << options_.max_worker_slots << " (--max_worker_slots)";
+      spec.slots = options_.max_worker_slots;
+    }
     // Attempts and results from another store name other jobs.
     spec.foreign = !registration.store_id().empty() &&
                    registration.store_id() != store_id_;

@@ -18,6 +18,10 @@
 namespace dagd {
 namespace {
 
+// What one WatchJob stream may have queued unread before it is closed: a
+// watcher that stops reading costs dagd at most this.
+constexpr uint64_t kMaxWatchQueueBytes = 8 << 20;
+
 // Streams one job's events to a WatchJob caller.
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
@@ -55,7 +59,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  private:
   struct Sink : WatchSink {
     Sink(WatchReactor* reactor, Principal caller, std::string job_id)
-        : writer(reactor),
+        : writer(reactor, kMaxWatchQueueBytes),
           caller(std::move(caller)),
           job_id(std::move(job_id)) {}
     void Send(v1::JobEvent event) override {
@@ -199,19 +203,25 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
                                                      v1::CoordinatorMessage> {
  public:
   // `identity`: the common name of the worker's verified certificate, its
-  // name; nullopt without certificates.
-  WorkerReactor(Coordinator* coordinator, std::string peer,
+  // name, which `service` holds for it until it ends; nullopt without
+  // certificates.
+  WorkerReactor(Coordinator* coordinator, WorkerServiceImpl* service,
+                const WorkerServiceOptions& options, std::string peer,
                 std::optional<std::string> identity)
       : coordinator_(coordinator),
+        service_(service),
+        max_stall_(absl::ToChronoNanoseconds(options.max_stall)),
         peer_(std::move(peer)),
         identity_(std::move(identity)),
-        sink_(std::make_shared<Sink>(this)) {
+        sink_(std::make_shared<Sink>(this, options.max_queued_bytes)) {
     StartRead(&in_);
   }
 
   // Ends the stream before reading anything.
   explicit WorkerReactor(grpc::Status refusal)
-      : coordinator_(nullptr), sink_(std::make_shared<Sink>(this)) {
+      : coordinator_(nullptr),
+        service_(nullptr),
+        sink_(std::make_shared<Sink>(this, 0)) {
     sink_->writer.FinishAfterWrites(std::move(refusal));
   }
 
@@ -240,6 +250,17 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
       id_ = coordinator_->NewWorkerId();
       coordinator_->WorkerConnected(id_, sink_,
                                     std::move(*in_.mutable_register_()), peer_);
+    } else if (in_.has_heartbeat() && sink_->writer.Stalled() > max_stall_) {
+      // Alive but not reading: what it was given runs nowhere.
+      LOG(WARNING) << "worker " << WorkerIdName(id_)
+                   << " has not read its stream for "
+                   << absl::FormatDuration(absl::FromChrono(max_stall_))
+                   << "; dropping it";
+      coordinator_->WorkerDisconnected(id_);
+      sink_->writer.FinishAfterWrites(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          "the worker did not read what dagd sent it for too long"));
+      return;
     } else {
       coordinator_->WorkerMessage(id_, std::move(in_));
     }
@@ -252,6 +273,7 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   void OnDone() override {
     sink_->writer.Detach();
     if (id_ != 0) coordinator_->WorkerDisconnected(id_);
+    if (service_ != nullptr && identity_) service_->ReleaseIdentity(*identity_);
     delete this;
   }
 
@@ -259,7 +281,8 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   // The worker's Dispatcher: what the coordinator hands it goes out on
   // this stream.
   struct Sink : Dispatcher {
-    explicit Sink(WorkerReactor* reactor) : writer(reactor) {}
+    Sink(WorkerReactor* reactor, uint64_t max_queued_bytes)
+        : writer(reactor, max_queued_bytes) {}
     void Send(v1::CoordinatorMessage message) override {
       writer.Push(std::move(message));
     }
@@ -270,6 +293,8 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   };
 
   Coordinator* const coordinator_;
+  WorkerServiceImpl* const service_;
+  const std::chrono::nanoseconds max_stall_{0};
   const std::string peer_;
   const std::optional<std::string> identity_;
   const std::shared_ptr<Sink> sink_;
@@ -546,13 +571,29 @@ grpc::ServerUnaryReactor* JobServiceImpl::DeleteJob(
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>*
 WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
   std::optional<std::string> identity = PeerCommonName(*context);
-  if (require_certificates_ && !identity) {
+  if (options_.require_certificates && !identity) {
     return new WorkerReactor(grpc::Status(
         grpc::StatusCode::UNAUTHENTICATED,
         "a worker must present a client certificate signed by dagd's "
         "--worker_ca (dagd-worker --tls_cert, --tls_key)"));
   }
-  return new WorkerReactor(coordinator_, context->peer(), std::move(identity));
+  if (identity) {
+    absl::MutexLock lock(&mu_);
+    if (!identities_.insert(*identity).second) {
+      return new WorkerReactor(grpc::Status(
+          grpc::StatusCode::ALREADY_EXISTS,
+          absl::StrCat("a worker with certificate name '", *identity,
+                       "' is connected already; give each worker its own "
+                       "certificate")));
+    }
+  }
+  return new WorkerReactor(coordinator_, this, options_, context->peer(),
+                           std::move(identity));
+}
+
+void WorkerServiceImpl::ReleaseIdentity(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  identities_.erase(name);
 }
 
 }  // namespace dagd

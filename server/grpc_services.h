@@ -3,7 +3,10 @@
 
 #include <atomic>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "dagd/v1/job_service.grpc.pb.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -111,22 +114,38 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   std::atomic<bool> accepting_{true};
 };
 
+struct WorkerServiceOptions {
+  // dagd's --worker_ca: a stream whose peer presented no verified client
+  // certificate is refused with UNAUTHENTICATED; the certificate's common
+  // name is the worker's name, and one worker at a time may use it.
+  bool require_certificates = false;
+  // A worker whose stream has not taken the message in flight for this
+  // long when it sends a heartbeat is dropped, and its tasks run elsewhere
+  // (it heartbeats but does not read its assignments).
+  absl::Duration max_stall = absl::Seconds(30);
+  // Messages queued for one worker beyond this end its stream.
+  uint64_t max_queued_bytes = uint64_t{256} << 20;
+};
+
 // WorkerService: one reactor per worker stream (see WorkerReactor in the
-// .cc file). With `require_certificates` (dagd's --worker_ca), a stream
-// whose peer presented no verified client certificate is refused with
-// UNAUTHENTICATED, and the certificate's common name is the worker's name.
+// .cc file).
 class WorkerServiceImpl : public v1::WorkerService::CallbackService {
  public:
-  WorkerServiceImpl(Coordinator* coordinator, bool require_certificates)
-      : coordinator_(coordinator),
-        require_certificates_(require_certificates) {}
+  WorkerServiceImpl(Coordinator* coordinator, WorkerServiceOptions options)
+      : coordinator_(coordinator), options_(options) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
 
+  // Called by a reactor that took identity `name` when it ends.
+  void ReleaseIdentity(const std::string& name);
+
  private:
   Coordinator* const coordinator_;
-  const bool require_certificates_;
+  const WorkerServiceOptions options_;
+  absl::Mutex mu_;
+  // Certificate names of the workers connected now.
+  absl::flat_hash_set<std::string> identities_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dagd

@@ -89,6 +89,8 @@ ABSL_FLAG(uint32_t, max_tasks_per_job, 1'000'000,
           "jobs with more tasks are rejected");
 ABSL_FLAG(uint64_t, max_job_bytes, 256ull << 20,
           "jobs larger than this, encoded, are rejected");
+ABSL_FLAG(uint32_t, max_worker_slots, 1024,
+          "a worker that registers more slots gets this many");
 ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(30),
           "a worker silent for this long is declared lost and its tasks run "
           "again elsewhere");
@@ -247,6 +249,7 @@ CoordinatorOptions OptionsFromFlags() {
         absl::GetFlag(FLAGS_max_stored_result_bytes);
   }
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.max_worker_slots = absl::GetFlag(FLAGS_max_worker_slots);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;
 }
@@ -455,8 +458,10 @@ int Run() {
     sweeper->Start();
   }
   JobServiceImpl job_service(&coordinator, authenticator.get(), &rpc_metrics);
-  WorkerServiceImpl worker_service(&coordinator,
-                                   /*require_certificates=*/!worker_ca.empty());
+  WorkerServiceOptions worker_options;
+  worker_options.require_certificates = !worker_ca.empty();
+  worker_options.max_stall = absl::GetFlag(FLAGS_worker_timeout);
+  WorkerServiceImpl worker_service(&coordinator, worker_options);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

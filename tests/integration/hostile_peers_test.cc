@@ -1,0 +1,153 @@
+// Peers that misbehave on purpose or by neglect: a worker claiming
+// billions of slots, a worker that heartbeats but never reads, watchers
+// that never read. dagd bounds what each can take.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "dagd/v1/job_service.grpc.pb.h"
+#include "dagd/v1/worker_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "tests/integration/integration_env.h"
+
+namespace dagd {
+namespace {
+
+using testing::PollUntil;
+
+// A WorkerService stream spoken by hand.
+struct RawWorker {
+  explicit RawWorker(const std::string& address)
+      : stub(v1::WorkerService::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+        stream(stub->Connect(&context)) {}
+
+  bool Register(uint32_t slots) {
+    v1::WorkerMessage message;
+    v1::Register* reg = message.mutable_register_();
+    reg->set_name("raw");
+    reg->set_slots(slots);
+    reg->add_functions("const");
+    return stream->Write(message);
+  }
+  bool Heartbeat() {
+    v1::WorkerMessage message;
+    message.mutable_heartbeat();
+    return stream->Write(message);
+  }
+
+  std::unique_ptr<v1::WorkerService::Stub> stub;
+  grpc::ClientContext context;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>>
+      stream;
+};
+
+absl::StatusOr<v1::ListWorkersResponse> Workers(testing::DagdProcess& dagd) {
+  return dagd.client().ListWorkers();
+}
+
+// Tasks of `const` whose args are `pad` bytes: what a worker is sent for
+// them takes room.
+v1::JobSpec PaddedJob(int tasks, size_t pad) {
+  v1::JobSpec job;
+  for (int i = 0; i < tasks; ++i) {
+    v1::TaskSpec* task = job.add_tasks();
+    task->set_id(absl::StrCat("t", i));
+    task->set_fn("const");
+    (*task->mutable_args()->mutable_struct_value()->mutable_fields())["value"]
+        .set_string_value(std::string(pad, 'x'));
+  }
+  return job;
+}
+
+TEST(HostilePeersTest, AWorkerGetsNoMoreSlotsThanTheOperatorAllows) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--max_worker_slots=16"});
+  ASSERT_NE(dagd, nullptr);
+  RawWorker greedy(dagd->address());
+  ASSERT_TRUE(greedy.Register(4'000'000'000u));
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  absl::StatusOr<v1::ListWorkersResponse> workers = Workers(*dagd);
+  ASSERT_TRUE(workers.ok());
+  EXPECT_EQ(workers->workers(0).slots(), 16u);
+  EXPECT_THAT(dagd->Log(), ::testing::HasSubstr("asked for 4000000000 slots"));
+}
+
+TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--worker_timeout=2s", "--heartbeat_interval=200ms"});
+  ASSERT_NE(dagd, nullptr);
+  RawWorker deaf(dagd->address());
+  ASSERT_TRUE(deaf.Register(64));
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  // 64 assignments of 64 KiB: more than the stream's window takes unread.
+  absl::StatusOr<std::string> job_id =
+      dagd->client().Submit(PaddedJob(200, 64 << 10));
+  ASSERT_TRUE(job_id.ok()) << job_id.status();
+  // It stays alive by its heartbeats, and is dropped all the same.
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  deaf.Heartbeat();
+                  absl::StatusOr<v1::ListWorkersResponse> workers =
+                      Workers(*dagd);
+                  return workers.ok() && workers->workers_size() == 0;
+                },
+                absl::Seconds(20), "the deaf worker to be dropped",
+                absl::Milliseconds(200)),
+            absl::OkStatus())
+      << dagd->Log();
+  EXPECT_THAT(dagd->Log(), ::testing::HasSubstr("has not read its stream"));
+  // Its tasks run on a worker that reads.
+  ASSERT_TRUE(dagd->StartWorker().ok());
+  absl::StatusOr<v1::JobStatus> done = dagd->client().Wait(*job_id);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED);
+}
+
+TEST(HostilePeersTest, AWatcherThatNeverReadsIsClosedNotBuffered) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--local_workers=1", "--local_worker_slots=8"});
+  ASSERT_NE(dagd, nullptr);
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  // Each event names its task: long ids make the events take room.
+  v1::JobSpec job;
+  for (int i = 0; i < 20'000; ++i) {
+    v1::TaskSpec* task = job.add_tasks();
+    task->set_id(absl::StrCat(std::string(400, 'k'), i));
+    task->set_fn("const");
+  }
+  absl::StatusOr<std::string> job_id = dagd->client().Submit(job);
+  ASSERT_TRUE(job_id.ok()) << job_id.status();
+  auto stub = v1::JobService::NewStub(
+      grpc::CreateChannel(dagd->address(), grpc::InsecureChannelCredentials()));
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::JobEvent>>> watchers;
+  v1::WatchJobRequest request;
+  request.set_job_id(*job_id);
+  for (int i = 0; i < 4; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    watchers.push_back(stub->WatchJob(contexts.back().get(), request));
+  }
+  absl::StatusOr<v1::JobStatus> done = dagd->client().Wait(*job_id);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED);
+  // Read now: each watcher gets what was sent before dagd gave up on it,
+  // then RESOURCE_EXHAUSTED, not the whole 20,000 tasks' events.
+  for (auto& watcher : watchers) {
+    v1::JobEvent event;
+    int events = 0;
+    while (watcher->Read(&event)) ++events;
+    grpc::Status status = watcher->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << status.error_message() << " after " << events << " events";
+    EXPECT_LT(events, 20'000 * 3);
+  }
+  // dagd serves on.
+  EXPECT_TRUE(dagd->client().Get(*job_id).ok());
+}
+
+}  // namespace
+}  // namespace dagd
