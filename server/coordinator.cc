@@ -32,6 +32,10 @@ absl::Status Coordinator::Start() {
   next_seq_ = *next;
   // Recovery first: a start that fails on a damaged store writes nothing.
   if (absl::Status s = Recover(); !s.ok()) return s;
+  // Before any worker connects with what it held.
+  absl::StatusOr<std::string> attempt_key = store_->AttemptKey();
+  if (!attempt_key.ok()) return attempt_key.status();
+  scheduler_.SetAttemptKey(SipKeyFromBytes(*attempt_key));
   absl::StatusOr<uint64_t> incarnation = store_->StartIncarnation();
   if (!incarnation.ok()) return incarnation.status();
   next_worker_id_ = (*incarnation << 32) + 1;

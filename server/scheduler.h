@@ -28,6 +28,7 @@
 #include "server/result_acks.h"
 #include "server/worker_id.h"
 #include "storage/base/clock.h"
+#include "storage/siphash.h"
 #include "storage/write_set.h"
 
 namespace dagd {
@@ -219,6 +220,12 @@ class Scheduler {
   // workers, the rest marked CANCELLED. A job that finished this turn is
   // left alone (cancelled=false). NOT_FOUND if the job is not in memory.
   absl::StatusOr<v1::CancelJobResponse> CancelJob(uint64_t seq);
+
+  // Seals attempts (TaskRef.seal) with `key` from now on. The key comes
+  // from the store, so that seals made before a restart check after it:
+  // a result or running attempt a worker brings to a dagd that did not see
+  // it handed out is taken over only if its seal names that worker.
+  void SetAttemptKey(const SipKey& key) { attempt_key_ = key; }
 
   void AddWorker(WorkerId id, WorkerSpec spec);
   // The worker's stream closed or it timed out: its tasks go back to the
@@ -412,6 +419,8 @@ class Scheduler {
   // max_result_bytes); empty when it can. Permanent: it would be as big
   // again.
   std::string OutputSizeProblem(const v1::TaskResult& result) const;
+  bool SealMatches(uint64_t seq, uint32_t task, const v1::TaskRef& ref,
+                   const Worker& worker) const;
   // Takes the output (or its output_ref) out of a successful `result`.
   void Succeed(Job& job, uint32_t task, v1::TaskResult& result);
   // Keeps `result` as task `task`'s in memory.
@@ -504,6 +513,7 @@ class Scheduler {
   NameTable resource_names_;
   NameTable group_names_;
   NameTable tenant_names_;  // JobStatus.tenant, for the job sorter
+  SipKey attempt_key_{};
   std::vector<GroupWaiters> group_waiters_;  // by GroupId
   // Slots, amounts, groups and job counts held by attempts.
   ResourceLedger ledger_;

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/attempt_seal.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
 
@@ -48,7 +49,10 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
   v1::Assignment* a = out_.sends[worker.id].add_assignments();
   a->mutable_task()->set_job_id(job.status.job_id());
   a->mutable_task()->set_task_index(task);
-  a->mutable_task()->set_attempt(CurrentAttempt(job.tasks[task]));
+  const uint32_t attempt = CurrentAttempt(job.tasks[task]);
+  a->mutable_task()->set_attempt(attempt);
+  a->mutable_task()->set_seal(
+      AttemptSeal(attempt_key_, job.seq, task, attempt, worker.spec.name));
   a->set_task_id(spec.id());
   a->set_fn(spec.fn());
   if (spec.has_args()) *a->mutable_args() = spec.args();

@@ -9,16 +9,25 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "server/attempt_seal.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
 
 namespace dagd {
 
+bool Scheduler::SealMatches(uint64_t seq, uint32_t task, const v1::TaskRef& ref,
+                            const Worker& worker) const {
+  return ref.seal() ==
+         AttemptSeal(attempt_key_, seq, task, ref.attempt(), worker.spec.name);
+}
+
 void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
   const std::optional<uint64_t> seq = SeqFromJobId(ref.job_id());
   Job* job = seq ? FindJob(*seq) : nullptr;
   const uint32_t task = ref.task_index();
-  if (job != nullptr && task < job->graph.size()) {
+  // An attempt not sealed for this worker was never given to it.
+  if (job != nullptr && task < job->graph.size() &&
+      SealMatches(*seq, task, ref, worker)) {
     TaskRecord& t = job->tasks[task];
     t.max_attempt = std::max(t.max_attempt, ref.attempt());
     if (auto reason = CanAdopt(*job, task, worker)) {
@@ -67,8 +76,10 @@ void Scheduler::Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number,
 bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
                             uint32_t task, v1::TaskResult& result) {
   TaskRecord& t = job.tasks[task];
-  t.max_attempt = std::max(t.max_attempt, result.task().attempt());
   if (worker == nullptr || worker->spec.foreign) return false;
+  // A result of an attempt never given to this worker proves nothing.
+  if (!SealMatches(job.seq, task, result.task(), *worker)) return false;
+  t.max_attempt = std::max(t.max_attempt, result.task().attempt());
   // Its inputs must be the ones stored here.
   if (job.Terminal(task) || t.remaining != 0 || t.state == v1::TASK_PENDING) {
     return false;

@@ -103,6 +103,10 @@ class MetaStore {
 
   // A random id made when the store was created, the same for its life.
   virtual absl::StatusOr<std::string> StoreId() = 0;
+  // 16 random bytes made when the store was created, never sent anywhere:
+  // the key that seals attempts (TaskRef.seal), so that seals made before a
+  // restart still check after it.
+  virtual absl::StatusOr<std::string> AttemptKey() = 0;
 
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
@@ -191,6 +195,9 @@ class MetaStoreWrapper : public MetaStore {
     return target_->StartIncarnation();
   }
   absl::StatusOr<std::string> StoreId() override { return target_->StoreId(); }
+  absl::StatusOr<std::string> AttemptKey() override {
+    return target_->AttemptKey();
+  }
   absl::StatusOr<uint64_t> NextJobSeq() override {
     return target_->NextJobSeq();
   }

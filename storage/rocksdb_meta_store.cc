@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -499,22 +500,32 @@ absl::StatusOr<uint64_t> RocksMetaStore::StartIncarnation() {
   return incarnation;
 }
 
-absl::StatusOr<std::string> RocksMetaStore::StoreId() {
+absl::StatusOr<std::string> RocksMetaStore::RandomOnce(const char* key,
+                                                       const char* what) {
   std::string value;
   rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], "store_id", &value);
+      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], key, &value);
   if (s.ok()) return value;
-  if (!s.IsNotFound()) return FromRocks(s, "store id");
+  if (!s.IsNotFound()) return FromRocks(s, what);
   absl::BitGen gen;
   value = absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
                           absl::Uniform<uint64_t>(gen));
   rocksdb::WriteOptions sync;
   sync.sync = true;
-  absl::Status put =
-      FromRocks(db_->Put(sync, handles_[kMeta], "store_id", value),
-                "writing the store id");
+  absl::Status put = FromRocks(db_->Put(sync, handles_[kMeta], key, value),
+                               absl::StrCat("writing the ", what));
   if (!put.ok()) return put;
   return value;
+}
+
+absl::StatusOr<std::string> RocksMetaStore::StoreId() {
+  return RandomOnce("store_id", "store id");
+}
+
+absl::StatusOr<std::string> RocksMetaStore::AttemptKey() {
+  absl::StatusOr<std::string> hex = RandomOnce("attempt_key", "attempt key");
+  if (!hex.ok()) return hex.status();
+  return absl::HexStringToBytes(*hex);
 }
 
 // A view on a RocksDB snapshot, released with the view.

@@ -55,6 +55,7 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<std::unique_ptr<MetaReadView>> NewReadView() override;
   absl::StatusOr<uint64_t> StartIncarnation() override;
   absl::StatusOr<std::string> StoreId() override;
+  absl::StatusOr<std::string> AttemptKey() override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
   absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
@@ -88,6 +89,9 @@ class RocksMetaStore : public MetaStore {
   absl::Status DeleteJob(uint64_t seq, bool sync);
 
  private:
+  // The value of meta record `key`: 32 random hex digits made and synced
+  // the first time it is asked for. `what` names it in errors.
+  absl::StatusOr<std::string> RandomOnce(const char* key, const char* what);
   class Reader;
   class View;
 

@@ -76,6 +76,49 @@ TEST(HostilePeersTest, AWorkerGetsNoMoreSlotsThanTheOperatorAllows) {
   EXPECT_THAT(dagd->Log(), ::testing::HasSubstr("asked for 4000000000 slots"));
 }
 
+// A peer that was never given an attempt reports its success (job and task
+// numbers are easy to guess): the report is dropped, the real attempt goes
+// on, and the consumer runs on the real output.
+TEST(HostilePeersTest, AForgedResultForAnAttemptNeverGivenIsDropped) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--local_workers=1", "--local_worker_slots=2"});
+  ASSERT_NE(dagd, nullptr);
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  absl::StatusOr<std::string> job_id = testing::SubmitJob(dagd->client(), R"({
+    "tasks": [
+      {"id": "c", "fn": "const", "args": {"value": 41}},
+      {"id": "a", "fn": "sleep", "inputs": ["c"], "args": {"ms": 1500}},
+      {"id": "b", "fn": "add", "inputs": ["a"], "args": {"value": 1}}]})");
+  ASSERT_TRUE(job_id.ok()) << job_id.status();
+  ASSERT_EQ(
+      testing::WaitForTaskState(dagd->client(), *job_id, "a", v1::TASK_RUNNING),
+      absl::OkStatus());
+  RawWorker forger(dagd->address());
+  ASSERT_TRUE(forger.Register(0));
+  v1::WorkerMessage message;
+  v1::TaskResult* forged = message.mutable_batch()->add_results();
+  forged->mutable_task()->set_job_id(*job_id);
+  forged->mutable_task()->set_task_index(1);
+  forged->mutable_task()->set_attempt(1);
+  forged->set_ok(true);
+  forged->mutable_output()->set_data("666");
+  forged->mutable_output()->set_content_type("application/json");
+  forged->set_report_order(1);
+  ASSERT_TRUE(forger.stream->Write(message));
+
+  absl::StatusOr<v1::JobStatus> done = dagd->client().Wait(*job_id);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED);
+  absl::StatusOr<v1::GetResultResponse> b = dagd->client().Result(*job_id, "b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->data(), "42");
+  absl::StatusOr<v1::TaskStatus> a = dagd->client().Task(*job_id, "a");
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->attempts_size(), 1);
+  EXPECT_EQ(a->attempts(0).worker(), "local-1");
+  EXPECT_EQ(a->attempts(0).error(), "");
+}
+
 TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   std::unique_ptr<testing::DagdProcess> dagd =
       testing::StartDagd({"--worker_timeout=2s", "--heartbeat_interval=200ms"});

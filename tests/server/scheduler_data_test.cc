@@ -316,8 +316,10 @@ TEST_F(SchedulerDataTest, AHeldOutputOfAKeptResultIsNotReleasedOnRegister) {
   ASSERT_THAT(sent, SizeIs(1));
   const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
   scheduler_.RemoveWorker(kOther);
-  // The same process again, with p's result (attempt 1) it kept.
+  // The same process again (same name), with p's result (attempt 1) it
+  // kept.
   WorkerSpec again = Worker(kWorker, 1);
+  again.name = Worker(kOther, 1).name;
   again.instance = Instance(kOther);
   again.data_address = Address(kOther);
   again.held = {key};

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "server/attempt_seal.h"
 #include "server/scheduler.h"
 #include "tests/testutil/fake_clock.h"
 
@@ -39,6 +40,21 @@ class SchedulerTest : public ::testing::Test {
     return seq;
   }
 
+  // Public: helpers of test files build these outside a fixture.
+ public:
+  // Attempt `attempt` of task `task` of job `seq` as a dagd with the
+  // fixture's attempt key (all zeros) gave it to worker `id` (Worker's
+  // name): what a worker reconnecting after a restart reports.
+  static v1::TaskRef SealedRef(uint64_t seq, uint32_t task, uint32_t attempt,
+                               WorkerId id) {
+    v1::TaskRef ref;
+    ref.set_job_id(JobIdFromSeq(seq));
+    ref.set_task_index(task);
+    ref.set_attempt(attempt);
+    ref.set_seal(AttemptSeal(SipKey{}, seq, task, attempt, Worker(id, 1).name));
+    return ref;
+  }
+
   static WorkerSpec Worker(WorkerId id, uint32_t slots,
                            std::vector<std::string> fns = {"const", "add",
                                                            "sleep", "fail"}) {
@@ -50,6 +66,7 @@ class SchedulerTest : public ::testing::Test {
     return spec;
   }
 
+ protected:
   void AddWorker(WorkerId id, uint32_t slots,
                  std::vector<std::string> fns = {"const", "add", "sleep",
                                                  "fail"}) {

@@ -86,11 +86,7 @@ class SchedulerTakeOverPlacementTest : public SchedulerPlacementTest {
   static constexpr WorkerId kBack = 3;
 
   static v1::TaskRef Ref(uint32_t task, uint32_t attempt) {
-    v1::TaskRef ref;
-    ref.set_job_id(JobIdFromSeq(kJob));
-    ref.set_task_index(task);
-    ref.set_attempt(attempt);
-    return ref;
+    return SealedRef(kJob, task, attempt, kBack);
   }
 
   // j9 as a restarted dagd reads it back: `a` failed once (its attempt

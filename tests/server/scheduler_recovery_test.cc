@@ -18,12 +18,9 @@ using ::testing::ElementsAre;
 constexpr uint64_t kJob = 9;
 constexpr WorkerId kBack = 3;  // a worker reconnecting as a new stream
 
+// An attempt a dagd before the restart gave to the worker that is back.
 v1::TaskRef Ref(uint32_t task, uint32_t attempt) {
-  v1::TaskRef ref;
-  ref.set_job_id(JobIdFromSeq(kJob));
-  ref.set_task_index(task);
-  ref.set_attempt(attempt);
-  return ref;
+  return SchedulerTest::SealedRef(kJob, task, attempt, kBack);
 }
 
 v1::Assignment AssignmentOf(uint32_t task, uint32_t attempt) {
@@ -83,6 +80,33 @@ TEST_F(SchedulerRecoveryTest, RunningAttemptReportedAtRegisterIsTakenOver) {
   ASSERT_THAT(Ids(sent), ElementsAre("b"));
   EXPECT_EQ(sent[0].inputs(0).data(), "40");
   EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
+// A peer reporting attempts it was never given (a forged or another
+// worker's seal): nothing of it is taken over, and the task runs as if the
+// peer had said nothing.
+TEST_F(SchedulerRecoveryTest,
+       AttemptsAndResultsWithoutTheWorkersSealAreRefused) {
+  RestoreChain();
+  v1::TaskRef forged = Ref(0, 4);
+  forged.set_seal(forged.seal() ^ 1);
+  AddWorkerRunning(kBack, {forged});
+  EXPECT_EQ(scheduler_.adopted_attempts(), 0u);
+  ASSERT_EQ(last_cancels_.size(), 0u);  // sent with the next dispatch
+  // A result sealed for another worker (of an attempt not the one just
+  // refused, whose end would only close it).
+  v1::Assignment stolen;
+  *stolen.mutable_task() = SealedRef(kJob, 0, 5, /*id=*/kBack + 1);
+  Report(kBack, stolen, true, "forged");
+  EXPECT_EQ(scheduler_.dropped_reports(), 1u);
+  EXPECT_EQ(StateOf("a"), v1::TASK_READY);
+  PassGrace();
+  std::vector<v1::Assignment> sent = Dispatch(kBack);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  ASSERT_EQ(last_cancels_.size(), 1u);  // the forged running attempt
+  // The real attempt's result is the one that counts.
+  Report(kBack, sent[0], true, "40");
+  EXPECT_EQ(StateOf("a"), v1::TASK_SUCCEEDED);
 }
 
 TEST_F(SchedulerRecoveryTest, NewAttemptsNumberPastReportedOnes) {
@@ -205,8 +229,10 @@ TEST_F(SchedulerRecoveryTest, StreamBrokenWithoutRestartKeepsItsAttempt) {
   std::vector<v1::Assignment> first = Dispatch(kWorker);
   ASSERT_EQ(first.size(), 1u);
   scheduler_.RemoveWorker(kWorker);
-  // The same process reconnects as a new stream, still running it.
+  // The same process (same name) reconnects as a new stream, still
+  // running it.
   WorkerSpec spec = Worker(kBack, 1);
+  spec.name = Worker(kWorker, 1).name;
   spec.running.push_back(first[0].task());
   scheduler_.AddWorker(kBack, std::move(spec));
   EXPECT_TRUE(Dispatch(kBack).empty());
