@@ -12,7 +12,7 @@ std::shared_ptr<CancellationToken> AttemptTable::Add(const v1::TaskRef& ref,
                                                      uint32_t slots) {
   absl::MutexLock lock(&mu_);
   auto token = std::make_shared<CancellationToken>();
-  if (!attempts_.emplace(KeyOf(ref), Entry{token, slots}).second) {
+  if (!attempts_.emplace(KeyOf(ref), Entry{token, slots, ref.seal()}).second) {
     return nullptr;
   }
   busy_slots_ += slots;
@@ -78,6 +78,7 @@ std::vector<v1::TaskRef> AttemptTable::Refs() const {
     ref.set_job_id(std::get<0>(key));
     ref.set_task_index(std::get<1>(key));
     ref.set_attempt(std::get<2>(key));
+    ref.set_seal(entry.seal);
   }
   return refs;
 }

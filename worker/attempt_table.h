@@ -42,7 +42,8 @@ class AttemptTable {
 
   uint32_t busy_slots() const;
   size_t size() const;
-  // Every attempt held, in key order.
+  // Every attempt held, in key order, as it was added (seal included: dagd
+  // takes an attempt over after a restart only with it).
   std::vector<v1::TaskRef> Refs() const;
   // Waits until no attempt is held; false if some still are after
   // `timeout`.
@@ -52,6 +53,7 @@ class AttemptTable {
   struct Entry {
     std::shared_ptr<CancellationToken> token;
     uint32_t slots;
+    uint64_t seal;  // TaskRef.seal
   };
 
   mutable absl::Mutex mu_;

@@ -23,6 +23,23 @@ TEST(AttemptTableTest, DuplicateAttemptIsRejected) {
   EXPECT_EQ(table.size(), 2u);
 }
 
+// What a worker lists at Register after a restart of dagd: each attempt
+// with the seal it was given, without which dagd would not take it over.
+TEST(AttemptTableTest, RefsKeepTheSealsTheAttemptsCameWith) {
+  AttemptTable table;
+  v1::TaskRef first = Ref("j", 1, 1);
+  first.set_seal(0x1234567890abcdefull);
+  v1::TaskRef second = Ref("j", 2, 3);
+  second.set_seal(42);
+  table.Add(first, 1);
+  table.Add(second, 1);
+  std::vector<v1::TaskRef> refs = table.Refs();
+  ASSERT_EQ(refs.size(), 2u);
+  EXPECT_EQ(refs[0].seal(), first.seal());
+  EXPECT_EQ(refs[1].seal(), second.seal());
+  EXPECT_EQ(refs[1].attempt(), 3u);
+}
+
 TEST(AttemptTableTest, CancelReachesOnlyTheMatchingAttempt) {
   AttemptTable table;
   auto first = table.Add(Ref("j", 1, 1), 1);
