@@ -3,8 +3,11 @@
 // Coordinator; every function posts to the loop thread.
 
 #include <iterator>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/coordinator.h"
 #include "server/log.h"
@@ -46,6 +49,46 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
   return spec;
 }
 
+// What a worker may register: names that show in logs, metrics and
+// dagctl are printable and bounded, and one worker cannot make dagd keep
+// (and export) thousands of function names.
+constexpr size_t kMaxWorkerFunctions = 1024;
+constexpr size_t kMaxNameBytes = 256;
+
+bool Printable(absl::string_view s) {
+  if (s.size() > kMaxNameBytes) return false;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+// Why `registration` is refused; empty when it is not.
+std::string RegistrationProblem(const v1::Register& registration) {
+  if (registration.functions_size() > static_cast<int>(kMaxWorkerFunctions)) {
+    return absl::StrCat("a worker may offer at most ", kMaxWorkerFunctions,
+                        " functions, not ", registration.functions_size());
+  }
+  std::vector<std::pair<absl::string_view, std::string>> names = {
+      {"name", registration.name()}, {"pool", registration.pool()}};
+  for (const std::string& fn : registration.functions()) {
+    names.emplace_back("function", fn);
+  }
+  for (const auto& [key, value] : registration.labels()) {
+    names.emplace_back("label", key);
+    names.emplace_back("label value", value);
+  }
+  for (const auto& [what, text] : names) {
+    if (!Printable(text)) {
+      return absl::StrCat(
+          "the worker's ", what, " '", absl::CHexEscape(text.substr(0, 64)),
+          "' holds control characters or is over ", kMaxNameBytes, " bytes");
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 void Coordinator::WorkerConnected(WorkerId id,
@@ -63,6 +106,12 @@ void Coordinator::WorkerConnected(WorkerId id,
           " bytes in s3://", objects.bucket(),
           " and this worker cannot read them (Register.reads_object_refs): "
           "upgrade dagd-worker")));
+      return;
+    }
+    if (std::string problem = RegistrationProblem(registration);
+        !problem.empty()) {
+      LOG(WARNING) << "refused worker " << WorkerIdName(id) << ": " << problem;
+      dispatcher->Close(absl::InvalidArgumentError(problem));
       return;
     }
     WorkerSpec spec = SpecOf(id, registration, std::move(peer));

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,9 +23,22 @@ constexpr uint32_t kMaxAttempts = 1000;
 constexpr int kMaxCycleNames = 20;
 
 // How a task is named in messages: its id, or its position when it has none.
+// Bytes below 0x20 and DEL: in a log line or on a terminal they forge
+// lines and move the cursor.
+bool HasControl(absl::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
 std::string TaskName(const v1::JobSpec& spec, uint32_t i) {
   const std::string& id = spec.tasks(i).id();
   if (id.empty()) return absl::StrCat("task #", i, " (no id)");
+  if (HasControl(id)) {
+    return absl::StrCat("task #", i, " ('", absl::CHexEscape(id), "')");
+  }
   return absl::StrCat("task '", id, "'");
 }
 
@@ -61,7 +75,40 @@ absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
   return absl::OkStatus();
 }
 
-bool Negative(const Duration& d) { return d.seconds() < 0 || d.nanos() < 0; }
+// The longest duration a job may ask for: longer ones are typos or
+// attacks, and overflow clocks (INT64_MAX seconds once became 384 ms).
+constexpr int64_t kMaxDurationSeconds = int64_t{3650} * 24 * 3600;
+
+// Why `d` (field `field`) is out of range; empty when it is not.
+std::string DurationProblem(const Duration& d, absl::string_view field) {
+  if (d.seconds() < 0 || d.nanos() < 0) {
+    return absl::StrCat(field, " must not be negative");
+  }
+  if (d.seconds() > kMaxDurationSeconds || d.nanos() > 999'999'999) {
+    return absl::StrCat(field, " is ", d.seconds(),
+                        "s, over the limit of 3650 days");
+  }
+  return "";
+}
+
+// The deepest args nesting a task may have: deeper ones fail the
+// protobuf parsers of workers (at 100) far from the cause.
+constexpr int kMaxArgsDepth = 32;
+
+// Whether `value` nests deeper than `budget` levels.
+bool NestsDeeperThan(const google::protobuf::Value& value, int budget) {
+  if (budget < 0) return true;
+  if (value.has_struct_value()) {
+    for (const auto& [key, field] : value.struct_value().fields()) {
+      if (NestsDeeperThan(field, budget - 1)) return true;
+    }
+  } else if (value.has_list_value()) {
+    for (const google::protobuf::Value& item : value.list_value().values()) {
+      if (NestsDeeperThan(item, budget - 1)) return true;
+    }
+  }
+  return false;
+}
 
 absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits) {
   if (spec.tasks_size() == 0) {
@@ -78,8 +125,14 @@ absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits) {
         absl::StrCat("job: is ", bytes, " bytes encoded, over the limit of ",
                      limits.max_job_bytes, " (--max_job_bytes)"));
   }
-  if (Negative(spec.deadline())) {
-    return absl::InvalidArgumentError("job: deadline must not be negative");
+  if (std::string problem = DurationProblem(spec.deadline(), "deadline");
+      !problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("job: ", problem));
+  }
+  if (HasControl(spec.name())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job: name '", absl::CHexEscape(spec.name()),
+                     "' holds control characters"));
   }
   return absl::OkStatus();
 }
@@ -91,8 +144,14 @@ absl::Status CheckRetry(const v1::JobSpec& spec, uint32_t i) {
                      absl::StrCat("retry.max_attempts ", retry.max_attempts(),
                                   " is over the limit of ", kMaxAttempts));
   }
-  if (Negative(retry.initial_backoff()) || Negative(retry.max_backoff())) {
-    return TaskError(spec, i, "retry backoffs must not be negative");
+  for (const auto& [backoff, field] :
+       {std::pair<const Duration*, const char*>{&retry.initial_backoff(),
+                                                "retry.initial_backoff"},
+        {&retry.max_backoff(), "retry.max_backoff"}}) {
+    if (std::string problem = DurationProblem(*backoff, field);
+        !problem.empty()) {
+      return TaskError(spec, i, problem);
+    }
   }
   if (retry.multiplier() != 0 &&
       (!std::isfinite(retry.multiplier()) || retry.multiplier() < 1)) {
@@ -107,9 +166,27 @@ absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
   const v1::TaskSpec& task = spec.tasks(i);
   if (task.id().empty()) return TaskError(spec, i, "id is empty");
   if (task.fn().empty()) return TaskError(spec, i, "fn is empty");
+  for (const auto& [text, field] :
+       {std::pair<const std::string*, const char*>{&task.id(), "id"},
+        {&task.fn(), "fn"},
+        {&task.executor(), "executor"},
+        {&task.exclusive_group(), "exclusive_group"}}) {
+    if (HasControl(*text)) {
+      return TaskError(spec, i,
+                       absl::StrCat(field, " '", absl::CHexEscape(*text),
+                                    "' holds control characters"));
+    }
+  }
+  if (task.has_args() && NestsDeeperThan(task.args(), kMaxArgsDepth)) {
+    return TaskError(
+        spec, i,
+        absl::StrCat("args nest more than ", kMaxArgsDepth, " levels deep"));
+  }
   for (const auto& [name, amount] : task.resources().amounts()) {
-    if (name.empty()) {
-      return TaskError(spec, i, "resources.amounts has an empty name");
+    if (name.empty() || HasControl(name)) {
+      return TaskError(spec, i,
+                       "resources.amounts has an empty name or one with "
+                       "control characters");
     }
     if (!std::isfinite(amount) || amount < 0) {
       return TaskError(
@@ -122,9 +199,15 @@ absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
     if (key.empty()) {
       return TaskError(spec, i, "resources.labels has an empty name");
     }
+    if (HasControl(key) || HasControl(value)) {
+      return TaskError(spec, i,
+                       absl::StrCat("resources.labels '", absl::CHexEscape(key),
+                                    "' holds control characters"));
+    }
   }
-  if (Negative(task.timeout())) {
-    return TaskError(spec, i, "timeout must not be negative");
+  if (std::string problem = DurationProblem(task.timeout(), "timeout");
+      !problem.empty()) {
+    return TaskError(spec, i, problem);
   }
   if (!std::isfinite(task.cost()) || task.cost() < 0) {
     return TaskError(spec, i, "cost must be a finite number >= 0");

@@ -24,13 +24,25 @@ struct RawWorker {
             grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
         stream(stub->Connect(&context)) {}
 
-  bool Register(uint32_t slots) {
+  bool Register(uint32_t slots, const std::string& name = "raw",
+                int functions = 1) {
     v1::WorkerMessage message;
     v1::Register* reg = message.mutable_register_();
-    reg->set_name("raw");
+    reg->set_name(name);
     reg->set_slots(slots);
     reg->add_functions("const");
+    for (int i = 1; i < functions; ++i) {
+      reg->add_functions(absl::StrCat("fn", i));
+    }
     return stream->Write(message);
+  }
+
+  // Reads until the stream ends; its status.
+  grpc::Status End() {
+    v1::CoordinatorMessage message;
+    while (stream->Read(&message)) {
+    }
+    return stream->Finish();
   }
   bool Heartbeat() {
     v1::WorkerMessage message;
@@ -117,6 +129,30 @@ TEST(HostilePeersTest, AForgedResultForAnAttemptNeverGivenIsDropped) {
   ASSERT_EQ(a->attempts_size(), 1);
   EXPECT_EQ(a->attempts(0).worker(), "local-1");
   EXPECT_EQ(a->attempts(0).error(), "");
+}
+
+// Names end up in logs, metrics and dagctl's output: a registration with
+// control characters, or thousands of function names, is refused.
+TEST(HostilePeersTest, RegistrationsWithForgedOrEndlessNamesAreRefused) {
+  std::unique_ptr<testing::DagdProcess> dagd = testing::StartDagd({});
+  ASSERT_NE(dagd, nullptr);
+  RawWorker forging(dagd->address());
+  ASSERT_TRUE(forging.Register(1, "w\n2026-12-04T00:00:00Z dagd: all is well"));
+  grpc::Status refused = forging.End();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("name 'w\\n2026"));
+  RawWorker endless(dagd->address());
+  ASSERT_TRUE(endless.Register(1, "endless", 5000));
+  refused = endless.End();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(),
+              ::testing::HasSubstr("at most 1024 functions, not 5000"));
+  absl::StatusOr<v1::ListWorkersResponse> workers = Workers(*dagd);
+  ASSERT_TRUE(workers.ok());
+  EXPECT_EQ(workers->workers_size(), 0);
+  // The log holds no forged line.
+  EXPECT_THAT(dagd->Log(), ::testing::Not(::testing::HasSubstr(
+                               "\n2026-12-04T00:00:00Z dagd: all is well")));
 }
 
 TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {

@@ -163,6 +163,75 @@ TEST(JobCompilerTest, RejectsBadAmountsAndDeadlines) {
               HasSubstr("job: deadline must not be negative"));
 }
 
+// Durations past any sensible bound (INT64_MAX seconds over raw gRPC once
+// became "timed out after 384 ms") are refused, naming the field.
+TEST(JobCompilerTest, RejectsDurationsOutOfRange) {
+  v1::JobSpec spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  spec.mutable_tasks(0)->mutable_timeout()->set_seconds(INT64_MAX);
+  absl::StatusOr<CompiledJob> job = CompileJob(spec, {});
+  ASSERT_FALSE(job.ok());
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(job.status().message(),
+              HasSubstr("task 'a': timeout is 9223372036854775807s, over the "
+                        "limit of 3650 days"));
+  spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  spec.mutable_deadline()->set_seconds(int64_t{4000} * 24 * 3600);
+  EXPECT_THAT(CompileJob(spec, {}).status().message(),
+              HasSubstr("job: deadline is 345600000s"));
+  EXPECT_THAT(CompileError(R"({"tasks": [{"id": "a", "fn": "const",
+                               "retry": {"maxAttempts": 2,
+                                         "maxBackoff": "-2s"}}]})")
+                  .message(),
+              HasSubstr("task 'a': retry.max_backoff must not be negative"));
+  // Ten years less a day is fine.
+  spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  spec.mutable_tasks(0)->mutable_timeout()->set_seconds(int64_t{3649} * 86400);
+  EXPECT_TRUE(CompileJob(spec, {}).ok());
+}
+
+// A newline in an id forged whole log lines; ESC and NUL reached terminals
+// through dagctl. Control characters are refused, and shown escaped.
+TEST(JobCompilerTest, RejectsControlCharactersInNames) {
+  v1::JobSpec spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  spec.mutable_tasks(0)->set_id("a\n2026-12-04 dagd: job j1 finished");
+  absl::StatusOr<CompiledJob> job = CompileJob(spec, {});
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(),
+              HasSubstr("task #0 ('a\\n2026-12-04 dagd: job j1 finished'): "
+                        "id '"));
+  EXPECT_EQ(job.status().message().find('\n'), absl::string_view::npos);
+  spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  spec.mutable_tasks(0)->set_fn(std::string("co\x1b[2Jnst"));
+  EXPECT_THAT(CompileJob(spec, {}).status().message(),
+              HasSubstr("task 'a': fn 'co\\x1b[2Jnst' holds control"));
+  spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  spec.set_name(std::string("nightly\0", 8));
+  EXPECT_THAT(CompileJob(spec, {}).status().message(),
+              HasSubstr("job: name 'nightly\\x00' holds control"));
+}
+
+TEST(JobCompilerTest, RejectsArgsNestedTooDeep) {
+  v1::JobSpec spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  google::protobuf::Value* value = spec.mutable_tasks(0)->mutable_args();
+  for (int i = 0; i < 40; ++i) {
+    value = value->mutable_list_value()->add_values();
+  }
+  value->set_number_value(1);
+  absl::StatusOr<CompiledJob> job = CompileJob(spec, {});
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(job.status().message(),
+              HasSubstr("task 'a': args nest more than 32 levels deep"));
+  // 30 levels (a struct and a list each time round) are fine.
+  spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  value = spec.mutable_tasks(0)->mutable_args();
+  for (int i = 0; i < 15; ++i) {
+    value = (*value->mutable_struct_value()->mutable_fields())["k"]
+                .mutable_list_value()
+                ->add_values();
+  }
+  EXPECT_TRUE(CompileJob(spec, {}).ok());
+}
+
 TEST(JobCompilerTest, RejectsJobOverTaskLimit) {
   JobLimits limits;
   limits.max_tasks_per_job = 2;
