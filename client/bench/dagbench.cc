@@ -512,6 +512,24 @@ absl::StatusOr<Transfers> ReadTransfers(Client& client) {
   return sum;
 }
 
+// The workers' figures once two reads 1.5 s apart agree: what they
+// fetched before is all reported (dagd_lib.sh's workers heartbeat every
+// second), so none of it is counted in the next run.
+absl::StatusOr<Transfers> SettledTransfers(Client& client) {
+  absl::StatusOr<Transfers> last = ReadTransfers(client);
+  for (int i = 0; i < 20 && last.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1500));
+    absl::StatusOr<Transfers> now = ReadTransfers(client);
+    if (!now.ok()) return now.status();
+    if (now->fetched_bytes == last->fetched_bytes &&
+        now->seconds == last->seconds) {
+      return now;
+    }
+    last = now;
+  }
+  return last;
+}
+
 // The seconds spent fetching since `before`, once the workers' heartbeats
 // show `bytes` more fetched (at most a minute).
 absl::StatusOr<double> TransferSecondsSince(Client& client,
@@ -554,7 +572,7 @@ absl::StatusOr<Run> RunShape(Client& client, const Shape& shape,
   }
   run.tasks = spec->tasks_size();
   absl::StatusOr<Transfers> before = Transfers{};
-  if (shape.moved_bytes > 0) before = ReadTransfers(client);
+  if (shape.moved_bytes > 0) before = SettledTransfers(client);
   if (!before.ok()) return before.status();
   absl::StatusOr<double> seconds =
       RunJob(client, *spec, shape, &run.submit_seconds);
