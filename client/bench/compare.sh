@@ -112,11 +112,11 @@ if [ "$DATA" = 1 ]; then
   start_dagd_pools "$BIN"
   echo "compare.sh: bytes and shuffle on a fresh dagd with workers in pools a and b, pid $DAGD_PID" >&2
   "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=bytes,shuffle \
-    --repeat="$REPEAT" >"$WORK/data_dagd.out"
+    --repeat="$REPEAT" | tee "$WORK/data_dagd.out"
   stop_dagd
   echo "compare.sh: bytes and shuffle on Dask" >&2
   /usr/bin/python3 client/bench/dask_bench.py --shape=bytes,shuffle \
-    --repeat="$REPEAT" 2>"$WORK/data_dask.err" >"$WORK/data_dask.out" \
+    --repeat="$REPEAT" 2>"$WORK/data_dask.err" | tee "$WORK/data_dask.out" \
     || { echo "compare.sh: dask_bench.py failed:" >&2; tail -20 "$WORK/data_dask.err" >&2; exit 1; }
   echo "# data plane: 2 workers, separate processes in pools a and b; Dask: the same 2 processes"
   printf '%-8s %7s %12s %12s %10s %16s\n' shape tasks dagd_s dask_s dask/dagd dagd_fetch_GB/s
