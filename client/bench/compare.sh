@@ -7,8 +7,9 @@
 # Installs python3-distributed and python3-numpy if they are missing, builds
 # dagd, dagd-worker and dagbench (deploy/build.sh into $BUILD_DIR, default
 # build-bench), starts a dagd with 2 local workers of 64 slots on a free
-# 127.0.0.1 port and a fresh data directory, runs dagbench and dask_bench.py (Dask: a LocalCluster of 2
-# processes with 64 threads each) N times per shape (default 3), and prints a
+# 127.0.0.1 port and a fresh data directory, runs dagbench and
+# dask_bench.py (Dask: a LocalCluster of 2 processes with 64 threads each) N
+# times per shape (default 3), and prints a
 # table of the medians. --big also runs dagbench's 1,000,000-task shape, on a
 # fresh dagd, with the coordinator's peak RSS: once waiting with Client::Wait
 # and once polling GetJob. --listing also runs the sync shape on a fresh
