@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/base/large_buffer.h"
 #include "storage/crc32c.h"
+#include "storage/fetch_chunk_wire.h"
 
 namespace dagd {
 
@@ -93,8 +94,7 @@ absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
     return absl::InvalidArgumentError(absl::StrCat(
         "object '", ref.key(), "' names no holder address to read it from"));
   }
-  const std::unique_ptr<v1::DataService::Stub> stub =
-      v1::DataService::NewStub(ChannelTo(address));
+  const std::shared_ptr<grpc::Channel> channel = ChannelTo(address);
   v1::FetchRequest request;
   request.set_key(ref.key());
   request.set_offset(offset);
@@ -103,7 +103,7 @@ absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
   for (uint32_t retry = 1;; ++retry) {
     Attempt attempt;
     const grpc::Status status =
-        ReadOnce(*stub, request, ref, sink, cancel, attempt);
+        ReadOnce(channel, request, ref, sink, cancel, attempt);
     if (!attempt.error.ok()) return attempt.error;
     if (cancel != nullptr && cancel->cancelled()) {
       return absl::CancelledError(
@@ -152,7 +152,7 @@ absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
   }
 }
 
-grpc::Status DataClient::ReadOnce(v1::DataService::Stub& stub,
+grpc::Status DataClient::ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
                                   const v1::FetchRequest& request,
                                   const v1::ObjectRef& ref,
                                   const ChunkSink& sink, ReadCancel* cancel,
@@ -163,20 +163,37 @@ grpc::Status DataClient::ReadOnce(v1::DataService::Stub& stub,
         absl::StrCat("reading ", DescribeHeld(ref), " was cancelled"));
     return grpc::Status::CANCELLED;
   }
-  std::unique_ptr<grpc::ClientReader<v1::FetchChunk>> reader =
-      stub.Fetch(&context, request);
-  v1::FetchChunk chunk;
+  // DataService.Fetch with its answers left as gRPC received them: each
+  // chunk's bytes go from gRPC's buffers to `sink` with no message between.
+  static const char kMethod[] = "/dagd.v1.DataService/Fetch";
+  const grpc::internal::RpcMethod method(
+      kMethod, grpc::internal::RpcMethod::SERVER_STREAMING, channel);
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(
+          channel.get(), method, &context, request));
+  grpc::ByteBuffer chunk;
+  const auto ignore = [](absl::string_view) { return absl::OkStatus(); };
   while (reader->Read(&chunk)) {
-    if (attempt.chunks++ == 0 && chunk.size() != ref.size()) {
-      attempt.error = absl::DataLossError(
-          absl::StrCat(DescribeHeld(ref), " is ", chunk.size(),
-                       " bytes at its holder; dagd recorded ", ref.size()));
-    } else {
-      attempt.crc =
-          crc32c::Extend(attempt.crc, chunk.data().data(), chunk.data().size());
-      attempt.bytes += chunk.data().size();
-      attempt.error = sink(chunk.data());
+    FetchChunkHeader header;
+    if (attempt.chunks++ == 0) {
+      // The size first, wherever the holder put it in the chunk.
+      attempt.error = ReadFetchChunk(chunk, header, ignore);
+      if (attempt.error.ok() && header.size != ref.size()) {
+        attempt.error = absl::DataLossError(
+            absl::StrCat(DescribeHeld(ref), " is ", header.size,
+                         " bytes at its holder; dagd recorded ", ref.size()));
+      }
     }
+    if (attempt.error.ok()) {
+      attempt.error =
+          ReadFetchChunk(chunk, header, [&](absl::string_view piece) {
+            attempt.crc =
+                crc32c::Extend(attempt.crc, piece.data(), piece.size());
+            attempt.bytes += piece.size();
+            return sink(piece);
+          });
+    }
+    chunk.Clear();
     if (!attempt.error.ok()) {
       context.TryCancel();
       while (reader->Read(&chunk)) {

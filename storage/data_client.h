@@ -70,8 +70,8 @@ class DataClient {
  public:
   static constexpr uint64_t kChunkBytes = 1 << 20;  // what holders send
 
-  // Called with each chunk in order; an error stops the read and is
-  // returned by it.
+  // Called with the bytes in order, in pieces of any size (as they
+  // arrived); an error stops the read and is returned by it.
   using ChunkSink = std::function<absl::Status(absl::string_view data)>;
 
   explicit DataClient(DataClientOptions options = {});
@@ -104,7 +104,7 @@ class DataClient {
  private:
   struct Attempt;
   // One Fetch call; fills `attempt`.
-  grpc::Status ReadOnce(v1::DataService::Stub& stub,
+  grpc::Status ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
                         const v1::FetchRequest& request,
                         const v1::ObjectRef& ref, const ChunkSink& sink,
                         ReadCancel* cancel, Attempt& attempt);

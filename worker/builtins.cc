@@ -1,8 +1,13 @@
 #include "worker/builtins.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "storage/base/large_buffer.h"
+#include "storage/crc32c.h"
 #include "worker/json_util.h"
 
 namespace dagd {
@@ -64,7 +69,90 @@ absl::StatusOr<Payload> SumPayload(const NumberSum& sum) {
   return JsonTextPayload(*std::move(json));
 }
 
+// A non-negative integer argument (up to 2^53, which a JSON number holds
+// exactly); `fallback` when absent.
+absl::StatusOr<uint64_t> CountArg(const TaskContext& context,
+                                  absl::string_view fn, absl::string_view field,
+                                  uint64_t fallback) {
+  const google::protobuf::Value* value = FindField(context.args(), field);
+  if (value == nullptr) return fallback;
+  constexpr double kMax = 9007199254740992.0;  // 2^53
+  if (!value->has_number_value() || value->number_value() < 0 ||
+      value->number_value() > kMax ||
+      value->number_value() != std::floor(value->number_value())) {
+    return PermanentError(absl::StrCat(fn, ": args.", field,
+                                       " must be a whole number from 0 to "
+                                       "2^53, got ",
+                                       ValueToJson(*value)));
+  }
+  return static_cast<uint64_t>(value->number_value());
+}
+
+// Compilers make this one store on little-endian machines.
+inline void StoreLittleEndian(char* out, uint64_t word) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(word >> (8 * i));
+}
+
 }  // namespace
+
+void FillBytes(uint64_t seed, uint64_t offset, char* out, size_t n) {
+  // Word k of the stream is start + k * kStep, little-endian: one add per
+  // word, so making the bytes costs little beside moving them, and every
+  // word differs from its neighbours (a CRC sees any misplaced one).
+  constexpr uint64_t kStep = 0x9E3779B97F4A7C15ull;
+  const uint64_t start = (seed + 1) * 0xBF58476D1CE4E5B9ull;
+  uint64_t word_index = offset / 8;
+  if (const size_t skip = offset % 8; skip != 0 && n > 0) {
+    char bytes[8];
+    StoreLittleEndian(bytes, start + word_index * kStep);
+    const size_t take = std::min<size_t>(8 - skip, n);
+    std::memcpy(out, bytes + skip, take);
+    out += take;
+    n -= take;
+    ++word_index;
+  }
+  uint64_t word = start + word_index * kStep;
+  for (; n >= 8; n -= 8, out += 8, word += kStep) {
+    StoreLittleEndian(out, word);
+  }
+  if (n > 0) {
+    char bytes[8];
+    StoreLittleEndian(bytes, word);
+    std::memcpy(out, bytes, n);
+  }
+}
+
+absl::StatusOr<Payload> BytesFunction(TaskContext& context) {
+  absl::StatusOr<uint64_t> size = CountArg(context, "bytes", "size", 0);
+  if (!size.ok()) return size.status();
+  absl::StatusOr<uint64_t> seed = CountArg(context, "bytes", "seed", 0);
+  if (!seed.ok()) return seed.status();
+  // Made a block at a time and appended: the large buffer is written once.
+  constexpr size_t kBlock = 64 << 10;
+  char block[kBlock];
+  std::string data = LargeString(*size);
+  for (uint64_t at = 0; at < *size; at += kBlock) {
+    if ((at & ((uint64_t{64} << 20) - 1)) == 0 && context.cancelled()) {
+      return absl::CancelledError("bytes: cancelled");
+    }
+    const size_t n = std::min<uint64_t>(kBlock, *size - at);
+    FillBytes(*seed, at, block, n);
+    data.append(block, n);
+  }
+  return Payload{std::move(data), "application/octet-stream"};
+}
+
+absl::StatusOr<Payload> ChecksumFunction(TaskContext& context) {
+  std::vector<uint64_t> sizes;
+  std::vector<uint32_t> crcs;
+  for (const Payload& input : context.inputs()) {
+    sizes.push_back(input.data.size());
+    crcs.push_back(crc32c::Value(input.data));
+  }
+  return JsonTextPayload(
+      absl::StrCat(R"({"bytes":[)", absl::StrJoin(sizes, ","),
+                   R"(],"crc32c":[)", absl::StrJoin(crcs, ","), "]}"));
+}
 
 absl::StatusOr<Payload> ConstFunction(TaskContext& context) {
   return JsonPayload(ArgOrNull(context, "value"));
@@ -132,6 +220,7 @@ absl::Status RegisterBuiltins(FunctionRegistry* registry) {
       {"const", ConstFunction}, {"add", AddFunction},
       {"sleep", SleepFunction}, {"identity", IdentityFunction},
       {"fail", FailFunction},   {"flaky", FlakyFunction},
+      {"bytes", BytesFunction}, {"checksum", ChecksumFunction},
   };
   for (const auto& [name, fn] : builtins) {
     if (absl::Status status = registry->Register(name, fn); !status.ok()) {

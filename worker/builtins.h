@@ -1,6 +1,7 @@
 // The functions every worker offers, registered through the same public API
 // plugins use; dagd-worker runs them as its "builtin" runtime
-// (worker/function_runtime.h). Outputs are application/json.
+// (worker/function_runtime.h). Outputs are application/json, except
+// those of `bytes`.
 //   const     args.value (null if absent)
 //   add       sum of the numeric inputs plus args.value; integers stay
 //             integers
@@ -9,10 +10,18 @@
 //   identity  its first input unchanged (null if none)
 //   fail      fails with args.message (retryable)
 //   flaky     fails attempts 1..args.failures, then returns args.value
+//   bytes     args.size bytes (application/octet-stream) of a stream set by
+//             args.seed (FillBytes): a large result made cheaply, for
+//             measuring how results move
+//   checksum  the size and CRC-32C of each input:
+//             {"bytes": [...], "crc32c": [...]}
 // `exec`, which users count among the builtins, is a runtime of its own
 // (worker/exec_runtime.h).
 #ifndef DAGD_WORKER_BUILTINS_H_
 #define DAGD_WORKER_BUILTINS_H_
+
+#include <cstddef>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,6 +38,12 @@ absl::StatusOr<Payload> SleepFunction(TaskContext& context);
 absl::StatusOr<Payload> IdentityFunction(TaskContext& context);
 absl::StatusOr<Payload> FailFunction(TaskContext& context);
 absl::StatusOr<Payload> FlakyFunction(TaskContext& context);
+absl::StatusOr<Payload> BytesFunction(TaskContext& context);
+absl::StatusOr<Payload> ChecksumFunction(TaskContext& context);
+
+// Bytes [offset, offset + n) of the stream `bytes` makes for `seed`, into
+// `out`.
+void FillBytes(uint64_t seed, uint64_t offset, char* out, size_t n);
 
 }  // namespace dagd
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "storage/fetch_chunk_wire.h"
 
 namespace dagd {
 namespace {
@@ -17,18 +18,43 @@ grpc::Status ToGrpc(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+// A FetchRequest from the raw request bytes.
+bool ParseRequest(const grpc::ByteBuffer& raw, v1::FetchRequest& request) {
+  std::vector<grpc::Slice> slices;
+  if (!raw.Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return request.ParseFromString(bytes);
+}
+
+// What keeps the bytes of a chunk alive while gRPC sends them: gRPC
+// drops its reference when the bytes are on the wire, which may be after
+// the write completed.
+using ChunkOwner = std::shared_ptr<const std::string>;
+
+void ReleaseOwner(void* owner) { delete static_cast<ChunkOwner*>(owner); }
+
 }  // namespace
 
 // Streams one object, one chunk in flight: each OnWriteDone starts the
 // next chunk, and the last step calls Finish; OnDone frees the send slot
 // and the reactor. An object in memory is sent from the holder's own
-// bytes; a spilled one is read from its file a chunk at a time, on the
-// read pool, never whole.
+// bytes, which gRPC writes to the socket where they lie (no copy); a
+// spilled one is read from its file a chunk at a time, on the read pool,
+// never whole. Chunks are FetchChunk messages, encoded here
+// (storage/fetch_chunk_wire.h).
 class DataService::FetchReactor
-    : public grpc::ServerWriteReactor<v1::FetchChunk> {
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  FetchReactor(DataService* service, const v1::FetchRequest& request)
-      : service_(service), request_(request) {
+  FetchReactor(DataService* service, const grpc::ByteBuffer& raw_request)
+      : service_(service) {
+    if (!ParseRequest(raw_request, request_)) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the request is not a FetchRequest"));
+      return;
+    }
     if (!service_->TryAcquire()) {
       Finish(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -89,33 +115,35 @@ class DataService::FetchReactor
     if (started_ && at_ >= end_) return Finish(grpc::Status::OK);
     const uint64_t n =
         std::min<uint64_t>(service_->options_.chunk_bytes, end_ - at_);
-    if (memory_ != nullptr) {
-      return Write(std::string(memory_->data() + at_, n));
-    }
+    if (memory_ != nullptr) return Write(memory_, memory_->data() + at_, n);
     service_->reads_.Schedule([this, n] {
       absl::StatusOr<std::string> bytes =
           service_->holder_->ReadRange(request_.key(), at_, n);
       if (!bytes.ok()) return Finish(ToGrpc(bytes.status()));
-      Write(*std::move(bytes));
+      auto owner = std::make_shared<const std::string>(*std::move(bytes));
+      Write(owner, owner->data(), owner->size());
     });
   }
 
-  void Write(std::string bytes) {
-    chunk_.Clear();
+  // Sends `n` bytes at `data`, which `owner` keeps alive.
+  void Write(const ChunkOwner& owner, const char* data, size_t n) {
+    FetchChunkHeader header;
     if (!started_) {
       // The first chunk says what the whole object is, even when empty.
-      chunk_.set_size(size_);
-      chunk_.set_content_type(content_type_);
+      header = {true, size_, content_type_};
       started_ = true;
     }
-    at_ += bytes.size();
-    service_->sent_bytes_ += bytes.size();
-    chunk_.set_data(std::move(bytes));
+    grpc::Slice slices[2] = {grpc::Slice(EncodeFetchChunkHeader(header, n)),
+                             grpc::Slice(const_cast<char*>(data), n,
+                                         ReleaseOwner, new ChunkOwner(owner))};
+    chunk_ = grpc::ByteBuffer(slices, n > 0 ? 2 : 1);
+    at_ += n;
+    service_->sent_bytes_ += n;
     StartWrite(&chunk_);
   }
 
   DataService* const service_;
-  const v1::FetchRequest request_;
+  v1::FetchRequest request_;
   bool acquired_ = false;
   std::atomic<bool> cancelled_{false};
   // The holder's bytes, kept alive while they are sent; null: the object
@@ -126,15 +154,18 @@ class DataService::FetchReactor
   uint64_t at_ = 0;
   uint64_t end_ = 0;
   bool started_ = false;
-  v1::FetchChunk chunk_;
+  grpc::ByteBuffer chunk_;
 };
 
-class DataService::Service : public v1::DataService::CallbackService {
+// Fetch with raw messages: the reactor encodes its chunks itself.
+class DataService::Service
+    : public v1::DataService::WithRawCallbackMethod_Fetch<
+          v1::DataService::Service> {
  public:
   explicit Service(DataService* owner) : owner_(owner) {}
 
-  grpc::ServerWriteReactor<v1::FetchChunk>* Fetch(
-      grpc::CallbackServerContext*, const v1::FetchRequest* request) override {
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Fetch(
+      grpc::CallbackServerContext*, const grpc::ByteBuffer* request) override {
     return new FetchReactor(owner_, *request);
   }
 

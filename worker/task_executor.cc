@@ -5,16 +5,23 @@
 #include <utility>
 #include <vector>
 
+#include "proto/object_location.h"
+
 namespace dagd {
 namespace {
 
-// Puts a predecessor's output where the follower expects it.
-void PutOutput(const v1::Payload& output, v1::Assignment* follower) {
+// Puts a predecessor's output where the follower expects it: inline, or,
+// when this worker holds it, as a reference the follower reads in place.
+void PutOutput(const v1::TaskResult& result, v1::Assignment* follower) {
+  const bool held = result.has_output_ref() && IsHeld(result.output_ref());
   for (uint32_t position : follower->local_input_positions()) {
     // A position past the list would be the coordinator's bug; the
     // function then sees its inputs as sent rather than the worker crash.
-    if (position < static_cast<uint32_t>(follower->inputs_size())) {
-      *follower->mutable_inputs(position) = output;
+    if (position >= static_cast<uint32_t>(follower->inputs_size())) continue;
+    if (held) {
+      (*follower->mutable_input_refs())[position] = result.output_ref();
+    } else {
+      *follower->mutable_inputs(position) = result.output();
     }
   }
 }
@@ -141,7 +148,7 @@ std::optional<TaskExecutor::Follower> TaskExecutor::Finish(
   // already count them as the follower's.
   if (next.has_value() && result.ok()) {
     attempts_.PassSlots(result.task(), next->assignment.task());
-    PutOutput(result.output(), &next->assignment);
+    PutOutput(result, &next->assignment);
     return next;
   }
   if (next.has_value()) DropChain(next->assignment.task());

@@ -220,24 +220,25 @@ std::optional<v1::TaskResult> TaskRunner::WriteOutput(
 
 std::optional<v1::TaskResult> TaskRunner::HoldOutput(
     const v1::Assignment& assignment, v1::TaskResult& result) {
-  // A copy: the result returned by Run keeps the output for a follower
-  // granted ahead, until its chain moves on.
-  std::string copy = LargeString(result.output().data().size());
-  copy.append(result.output().data());
+  // The output moves into the holder, no copy: from then on `result`
+  // names it by reference, and a follower granted ahead reads it from the
+  // holder like any other task of this worker that consumes it.
+  const uint64_t size = result.output().data().size();
   absl::StatusOr<v1::ObjectRef> ref =
       data_->Hold(ResultObjectKey(assignment.task().job_id(),
                                   assignment.task().task_index(),
                                   assignment.task().attempt()),
-                  std::move(copy), result.output().content_type());
+                  std::move(*result.mutable_output()->mutable_data()),
+                  result.output().content_type());
   if (!ref.ok()) {
     Fail(result, absl::Status(ref.status().code(),
-                              absl::StrCat("cannot keep the output (",
-                                           result.output().data().size(),
+                              absl::StrCat("cannot keep the output (", size,
                                            " bytes) on this worker: ",
                                            ref.status().message())));
     return std::nullopt;
   }
-  return ByReference(result, *std::move(ref));
+  result = ByReference(result, *std::move(ref));
+  return result;
 }
 
 v1::TaskResult TaskRunner::UnknownFunctionResult(

@@ -41,7 +41,9 @@ class TaskRunner {
   // `token` is the attempt's cancellation (shared with the AttemptTable);
   // an attempt cancelled before it starts still reports a failed result.
   // Returns the result it reported, so that a grant-ahead follower can take
-  // the output (with the output even when it was reported by reference).
+  // the output: inline, or by reference when it went to the object store
+  // (with the output too) or stays held here (without: the follower reads
+  // it from the holder, as any task of this worker would).
   v1::TaskResult Run(const v1::Assignment& assignment,
                      std::shared_ptr<CancellationToken> token);
 

@@ -2,19 +2,25 @@
 # compare.sh: dagd against Dask distributed on the same graph shapes, on this
 # machine, on loopback only.
 #
-#   client/bench/compare.sh [--big] [--listing] [--repeat=N]
+#   client/bench/compare.sh [--big] [--listing] [--data] [--repeat=N]
 #
-# Installs python3-distributed if it is missing, builds dagd, dagd-worker and
-# dagbench (deploy/build.sh into $BUILD_DIR, default build-bench), starts a
-# dagd with 2 local workers of 64 slots on a free 127.0.0.1 port and a fresh
-# data directory, runs dagbench and dask_bench.py (Dask: a LocalCluster of 2
-# processes with 64 threads each) N times per shape (default 3), and prints a
+# Installs python3-distributed and python3-numpy if they are missing, builds
+# dagd, dagd-worker and dagbench (deploy/build.sh into $BUILD_DIR, default
+# build-bench), starts a dagd with 2 local workers of 64 slots on a free
+# 127.0.0.1 port and a fresh data directory, runs dagbench and
+# dask_bench.py (Dask: a LocalCluster of 2 processes with 64 threads each) N
+# times per shape (default 3), and prints a
 # table of the medians. --big also runs dagbench's 1,000,000-task shape, on a
 # fresh dagd, with the coordinator's peak RSS: once waiting with Client::Wait
 # and once polling GetJob. --listing also runs the sync shape on a fresh
 # dagd idle and while another client lists a finished 300,000-task job in
-# a loop (dagbench --background_list). Every process this script starts is
-# stopped when it exits.
+# a loop (dagbench --background_list). --data also runs the data plane's
+# shapes on a fresh dagd whose 2 workers are separate processes in pools a
+# and b (start_dagd_pools), and the same graphs on Dask: bytes (one 1 GiB
+# result made on one worker and checked on the other; dagd's GB/s of
+# fetching) and shuffle (8 producers x 8 consumers exchanging 8 MiB pieces
+# across the 2 workers); they need about 4 GiB of memory. Every process
+# this script starts is stopped when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -22,9 +28,11 @@ BUILD_DIR=${BUILD_DIR:-build-bench}
 REPEAT=3
 BIG=0
 LISTING=0
+DATA=0
 for arg in "$@"; do
   case "$arg" in
     --big) BIG=1 ;;
+    --data) DATA=1 ;;
     --listing) LISTING=1 ;;
     --repeat=*) REPEAT=${arg#--repeat=} ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -32,12 +40,13 @@ for arg in "$@"; do
   esac
 done
 
-# (a) Dask, from Debian's archive.
-if ! /usr/bin/python3 -c 'import distributed' 2>/dev/null; then
-  echo "compare.sh: installing python3-distributed" >&2
+# (a) Dask and numpy, from Debian's archive.
+if ! /usr/bin/python3 -c 'import distributed, numpy' 2>/dev/null; then
+  echo "compare.sh: installing python3-distributed python3-numpy" >&2
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get install -y python3-distributed >&2 \
-    || { $SUDO apt-get update >&2 && $SUDO apt-get install -y python3-distributed >&2; }
+  $SUDO apt-get install -y python3-distributed python3-numpy >&2 \
+    || { $SUDO apt-get update >&2 \
+         && $SUDO apt-get install -y python3-distributed python3-numpy >&2; }
 fi
 
 # (b) Build.
@@ -97,6 +106,29 @@ echo
 echo "chain us/hop: dagd $(field "$WORK/dagd.out" dagd chain us_per_hop), dask $(field "$WORK/dask.out" dask chain us_per_hop)"
 echo "sync per job: dagd p50 $(field "$WORK/dagd.out" dagd sync p50_ms) ms p99 $(field "$WORK/dagd.out" dagd sync p99_ms) ms;" \
   "dask p50 $(field "$WORK/dask.out" dask sync p50_ms) ms p99 $(field "$WORK/dask.out" dask sync p99_ms) ms"
+
+if [ "$DATA" = 1 ]; then
+  echo
+  start_dagd_pools "$BIN"
+  echo "compare.sh: bytes and shuffle on a fresh dagd with workers in pools a and b, pid $DAGD_PID" >&2
+  "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=bytes,shuffle \
+    --repeat="$REPEAT" | tee "$WORK/data_dagd.out"
+  stop_dagd
+  echo "compare.sh: bytes and shuffle on Dask" >&2
+  /usr/bin/python3 client/bench/dask_bench.py --shape=bytes,shuffle \
+    --repeat="$REPEAT" 2>"$WORK/data_dask.err" | tee "$WORK/data_dask.out" \
+    || { echo "compare.sh: dask_bench.py failed:" >&2; tail -20 "$WORK/data_dask.err" >&2; exit 1; }
+  echo "# data plane: 2 workers, separate processes in pools a and b; Dask: the same 2 processes"
+  printf '%-8s %7s %12s %12s %10s %16s\n' shape tasks dagd_s dask_s dask/dagd dagd_fetch_GB/s
+  for shape in bytes shuffle; do
+    tasks=$(field "$WORK/data_dagd.out" dagd "$shape" tasks)
+    d=$(field "$WORK/data_dagd.out" dagd "$shape" seconds)
+    k=$(field "$WORK/data_dask.out" dask "$shape" seconds)
+    gbs=$(field "$WORK/data_dagd.out" dagd "$shape" gb_s)
+    ratio=$(awk -v d="$d" -v k="$k" 'BEGIN { if (d + 0 > 0 && k + 0 > 0) printf "%.2f", k / d; else print "-" }')
+    printf '%-8s %7s %12s %12s %10s %16s\n' "$shape" "$tasks" "$d" "$k" "$ratio" "$gbs"
+  done
+fi
 
 if [ "$BIG" = 1 ]; then
   echo

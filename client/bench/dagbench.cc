@@ -19,6 +19,19 @@
 //   chain    1,000 adds, each adding 1 to the previous one (1000)
 //   sync     200 one-task jobs, each submitted and awaited before the next
 //   big      one job of 1,000 chains of 1,000 tasks (const, then identities)
+//   bytes    one `bytes` task of --bytes_size (1 GiB) in pool a, consumed
+//            by one `checksum` task in pool b: the result moves between two
+//            workers. Reports bytes=, transfer_s= (the consumer's worker's
+//            fetch time, from its heartbeats) and gb_s= (bytes / transfer_s,
+//            10^9 bytes per second)
+//   shuffle  8 producers x 8 consumers: producer i makes its 8 pieces of
+//            --shuffle_piece_size (8 MiB) as 8 `bytes` tasks (producers 0-3
+//            in pool a, 4-7 in pool b); consumer j is a `checksum` of piece
+//            j of every producer, placed by dagd
+//
+// bytes and shuffle need two workers, in pools `a` and `b` (compare.sh
+// starts them so); their answers are checked against the size and CRC-32C
+// dagd recorded for each piece where it was made.
 //
 // --background_list=N measures what reading a big finished job costs the
 // others: it first runs one job of N independent const tasks, then each
@@ -57,7 +70,9 @@
 ABSL_FLAG(std::string, server, "127.0.0.1:7700", "the dagd to measure");
 ABSL_FLAG(std::string, shape, "tree,tree100,wide,chain,sync",
           "comma-separated shapes to run, in this order: tree, tree100, "
-          "wide, chain, sync, big (big is not in the default set)");
+          "wide, chain, sync, big, bytes, shuffle (big, bytes and shuffle are "
+          "not in the default set; bytes and shuffle need workers in pools a "
+          "and b)");
 ABSL_FLAG(int, repeat, 1,
           "runs of each shape; above 1, a median line follows each shape");
 ABSL_FLAG(int, coordinator_pid, 0,
@@ -73,6 +88,10 @@ ABSL_FLAG(absl::Duration, poll_interval, absl::ZeroDuration(),
           "the event stream costs");
 ABSL_FLAG(absl::Duration, job_timeout, absl::Minutes(30),
           "deadline of waiting for one job");
+ABSL_FLAG(int64_t, bytes_size, int64_t{1} << 30,
+          "bytes: the size of the result moved between the two workers");
+ABSL_FLAG(int64_t, shuffle_piece_size, int64_t{8} << 20,
+          "shuffle: the size of each of the 64 pieces");
 ABSL_FLAG(int, background_list, 0,
           "above 0 (300000, say): run a job of this many const tasks first, "
           "then run the sync shape both idle and while another client lists "
@@ -88,6 +107,14 @@ struct Shape {
   std::function<absl::StatusOr<v1::JobSpec>()> build;
   // Results to check after the run: task id and its expected JSON text.
   std::vector<std::pair<std::string, std::string>> expected;
+  // More of them, known only once the job ran (what it made, as dagd
+  // recorded it); may be null.
+  std::function<
+      absl::StatusOr<std::vector<std::pair<std::string, std::string>>>(
+          Client&, const std::string& job_id)>
+      expected_after = nullptr;
+  // Bytes the job moves between workers, when the shape measures that.
+  uint64_t moved_bytes = 0;
 };
 
 // One run's measurement.
@@ -98,6 +125,8 @@ struct Run {
   std::vector<double> job_ms;
   // big: seconds of the Submit call alone.
   double submit_seconds = 0;
+  // bytes: seconds the workers spent fetching, by their heartbeats.
+  double transfer_seconds = 0;
 };
 
 constexpr int kTreeLeaves = 1024;
@@ -174,6 +203,57 @@ absl::StatusOr<v1::JobSpec> BuildBig() {
   return job.Build();
 }
 
+constexpr int kShuffleSide = 8;  // producers, consumers, pieces each
+
+std::string PieceId(int producer, int piece) {
+  return absl::StrCat("p", producer, "_", piece);
+}
+
+// bytes: one result made in pool a, consumed in pool b.
+absl::StatusOr<v1::JobSpec> BuildBytes(int64_t size) {
+  JobBuilder job("bench-bytes");
+  job.Task("make", "bytes").Arg("size", size).Arg("seed", 1).Executor("pool:a");
+  job.Task("take", "checksum").Inputs({"make"}).Executor("pool:b");
+  return job.Build();
+}
+
+// shuffle: producer i's piece j is task p<i>_<j> (seed 8i+j); consumer j
+// takes piece j of every producer.
+absl::StatusOr<v1::JobSpec> BuildShuffle(int64_t piece_size) {
+  JobBuilder job("bench-shuffle");
+  for (int i = 0; i < kShuffleSide; ++i) {
+    for (int j = 0; j < kShuffleSide; ++j) {
+      job.Task(PieceId(i, j), "bytes")
+          .Arg("size", piece_size)
+          .Arg("seed", i * kShuffleSide + j)
+          .Executor(i < kShuffleSide / 2 ? "pool:a" : "pool:b");
+    }
+  }
+  for (int j = 0; j < kShuffleSide; ++j) {
+    std::vector<std::string> pieces;
+    for (int i = 0; i < kShuffleSide; ++i) pieces.push_back(PieceId(i, j));
+    job.Task(absl::StrCat("c", j), "checksum").Inputs(pieces);
+  }
+  return job.Build();
+}
+
+// What `checksum` of `inputs` must answer: their sizes and CRC-32Cs as
+// dagd recorded them where they were made.
+absl::StatusOr<std::string> ExpectedChecksum(
+    Client& client, const std::string& job_id,
+    const std::vector<std::string>& inputs) {
+  std::vector<uint64_t> sizes;
+  std::vector<uint32_t> crcs;
+  for (const std::string& input : inputs) {
+    absl::StatusOr<v1::TaskStatus> task = client.Task(job_id, input);
+    if (!task.ok()) return task.status();
+    sizes.push_back(task->result().size_bytes());
+    crcs.push_back(task->result().crc32c());
+  }
+  return absl::StrCat(R"({"bytes":[)", absl::StrJoin(sizes, ","),
+                      R"(],"crc32c":[)", absl::StrJoin(crcs, ","), "]}");
+}
+
 std::string BigLast(int chain) {
   return absl::StrCat("c", chain, "_", kBigChainLength - 1);
 }
@@ -206,6 +286,38 @@ std::optional<Shape> FindShape(const std::string& name) {
                   {BigLast(kBigChains / 2), absl::StrCat(kBigChains / 2)},
                   {BigLast(kBigChains - 1), absl::StrCat(kBigChains - 1)}}};
   }
+  if (name == "bytes") {
+    const int64_t size = absl::GetFlag(FLAGS_bytes_size);
+    Shape shape{name, [size] { return BuildBytes(size); }, {}};
+    shape.expected_after = [](Client& client, const std::string& job_id)
+        -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
+      absl::StatusOr<std::string> want =
+          ExpectedChecksum(client, job_id, {"make"});
+      if (!want.ok()) return want.status();
+      return std::vector<std::pair<std::string, std::string>>{
+          {"take", *std::move(want)}};
+    };
+    shape.moved_bytes = static_cast<uint64_t>(size);
+    return shape;
+  }
+  if (name == "shuffle") {
+    const int64_t piece = absl::GetFlag(FLAGS_shuffle_piece_size);
+    Shape shape{name, [piece] { return BuildShuffle(piece); }, {}};
+    shape.expected_after = [](Client& client, const std::string& job_id)
+        -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
+      std::vector<std::pair<std::string, std::string>> expected;
+      for (int j = 0; j < kShuffleSide; ++j) {
+        std::vector<std::string> pieces;
+        for (int i = 0; i < kShuffleSide; ++i) pieces.push_back(PieceId(i, j));
+        absl::StatusOr<std::string> want =
+            ExpectedChecksum(client, job_id, pieces);
+        if (!want.ok()) return want.status();
+        expected.emplace_back(absl::StrCat("c", j), *std::move(want));
+      }
+      return expected;
+    };
+    return shape;
+  }
   return std::nullopt;
 }
 
@@ -221,7 +333,14 @@ absl::Status CheckJob(Client& client, const std::string& job_id,
         absl::StrCat("job ", job_id, " (", shape.name, ") ended ",
                      v1::JobState_Name(final_status.state()), why));
   }
-  for (const auto& [task, want] : shape.expected) {
+  std::vector<std::pair<std::string, std::string>> expected = shape.expected;
+  if (shape.expected_after != nullptr) {
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> more =
+        shape.expected_after(client, job_id);
+    if (!more.ok()) return more.status();
+    expected.insert(expected.end(), more->begin(), more->end());
+  }
+  for (const auto& [task, want] : expected) {
     absl::StatusOr<v1::GetResultResponse> result = client.Result(job_id, task);
     if (!result.ok()) return result.status();
     const std::string got(absl::StripAsciiWhitespace(result->data()));
@@ -375,6 +494,65 @@ absl::StatusOr<std::string> RunListedJob(Client& client, int tasks) {
 // a list: the read, the encoding, the sending.
 constexpr int kMinLists = 3;
 
+// What the workers reported fetching from each other (ListWorkers, as of
+// their last heartbeats), summed over the workers.
+struct Transfers {
+  uint64_t fetched_bytes = 0;
+  double seconds = 0;
+};
+
+absl::StatusOr<Transfers> ReadTransfers(Client& client) {
+  absl::StatusOr<v1::ListWorkersResponse> workers = client.ListWorkers();
+  if (!workers.ok()) return workers.status();
+  Transfers sum;
+  for (const v1::WorkerInfo& worker : workers->workers()) {
+    sum.fetched_bytes += worker.fetched_bytes();
+    sum.seconds += worker.transfer_seconds();
+  }
+  return sum;
+}
+
+// The workers' figures once two reads 1.5 s apart agree: what they
+// fetched before is all reported (dagd_lib.sh's workers heartbeat every
+// second), so none of it is counted in the next run.
+absl::StatusOr<Transfers> SettledTransfers(Client& client) {
+  absl::StatusOr<Transfers> last = ReadTransfers(client);
+  for (int i = 0; i < 20 && last.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1500));
+    absl::StatusOr<Transfers> now = ReadTransfers(client);
+    if (!now.ok()) return now.status();
+    if (now->fetched_bytes == last->fetched_bytes &&
+        now->seconds == last->seconds) {
+      return now;
+    }
+    last = now;
+  }
+  return last;
+}
+
+// The seconds spent fetching since `before`, once the workers' heartbeats
+// show `bytes` more fetched (at most a minute).
+absl::StatusOr<double> TransferSecondsSince(Client& client,
+                                            const Transfers& before,
+                                            uint64_t bytes) {
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  while (true) {
+    absl::StatusOr<Transfers> now = ReadTransfers(client);
+    if (!now.ok()) return now.status();
+    if (now->fetched_bytes >= before.fetched_bytes + bytes) {
+      return now->seconds - before.seconds;
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the workers reported fetching ",
+          now->fetched_bytes - before.fetched_bytes, " bytes of ", bytes,
+          " a minute after the job ended (are the producer and the consumer "
+          "on different workers, in pools a and b?)"));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
 absl::StatusOr<Run> RunShape(Client& client, const Shape& shape,
                              const BackgroundLister* lister = nullptr) {
   absl::StatusOr<v1::JobSpec> spec = shape.build();
@@ -393,10 +571,19 @@ absl::StatusOr<Run> RunShape(Client& client, const Shape& shape,
     return run;
   }
   run.tasks = spec->tasks_size();
+  absl::StatusOr<Transfers> before = Transfers{};
+  if (shape.moved_bytes > 0) before = SettledTransfers(client);
+  if (!before.ok()) return before.status();
   absl::StatusOr<double> seconds =
       RunJob(client, *spec, shape, &run.submit_seconds);
   if (!seconds.ok()) return seconds.status();
   run.seconds = *seconds;
+  if (shape.moved_bytes > 0) {
+    absl::StatusOr<double> transfer =
+        TransferSecondsSince(client, *before, shape.moved_bytes);
+    if (!transfer.ok()) return transfer.status();
+    run.transfer_seconds = *transfer;
+  }
   return run;
 }
 
@@ -433,9 +620,17 @@ std::optional<double> PeakRssMb(int pid) {
   return std::nullopt;
 }
 
+// bytes=, transfer_s= and gb_s= (10^9 bytes per second of fetching).
+std::string TransferFields(uint64_t bytes, double transfer_seconds) {
+  return absl::StrFormat(
+      " bytes=%d transfer_s=%.4f gb_s=%.3f", bytes, transfer_seconds,
+      transfer_seconds > 0 ? bytes / transfer_seconds / 1e9 : 0.0);
+}
+
 // The fields after `dagd SHAPE [median] `.
 std::string Fields(const std::string& shape, int64_t tasks, double seconds,
-                   const std::vector<double>& job_ms, double submit_seconds) {
+                   const std::vector<double>& job_ms, double submit_seconds,
+                   uint64_t moved_bytes, double transfer_seconds) {
   std::string out =
       absl::StrFormat("tasks=%d seconds=%.4f tasks_per_s=%.1f", tasks, seconds,
                       seconds > 0 ? tasks / seconds : 0.0);
@@ -449,6 +644,8 @@ std::string Fields(const std::string& shape, int64_t tasks, double seconds,
         &out, " p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f",
         Percentile(job_ms, 50), Percentile(job_ms, 99),
         tasks > 0 ? seconds * 1e3 / tasks : 0.0, Percentile(job_ms, 100));
+  } else if (moved_bytes > 0) {
+    absl::StrAppend(&out, TransferFields(moved_bytes, transfer_seconds));
   } else if (shape == "big") {
     absl::StrAppendFormat(&out, " submit_seconds=%.3f", submit_seconds);
     const int pid = absl::GetFlag(FLAGS_coordinator_pid);
@@ -482,7 +679,9 @@ absl::Status WaitForWorkers(Client& client, int want) {
 // Under listing, sync runs differ in their number of jobs.
 struct Series {
   std::string name;
-  std::vector<double> tasks, seconds, rates, p50s, p99s, means, maxes;
+  std::vector<double> tasks, seconds, rates, p50s, p99s, means, maxes,
+      transfer_seconds;
+  uint64_t moved_bytes = 0;
 };
 
 // Runs `shape` once (while `lister` lists, if given), prints its line and
@@ -504,9 +703,12 @@ int RunAndPrint(Client& client, const Shape& shape, BackgroundLister* lister,
   series.p99s.push_back(Percentile(run->job_ms, 99));
   series.means.push_back(run->seconds * 1e3 / std::max<int64_t>(run->tasks, 1));
   series.maxes.push_back(Percentile(run->job_ms, 100));
-  std::string line = absl::StrCat("dagd ", series.name, " ",
-                                  Fields(series.name, run->tasks, run->seconds,
-                                         run->job_ms, run->submit_seconds));
+  series.transfer_seconds.push_back(run->transfer_seconds);
+  series.moved_bytes = shape.moved_bytes;
+  std::string line = absl::StrCat(
+      "dagd ", series.name, " ",
+      Fields(series.name, run->tasks, run->seconds, run->job_ms,
+             run->submit_seconds, shape.moved_bytes, run->transfer_seconds));
   if (lister != nullptr) {
     absl::StrAppendFormat(&line, " lists=%d list_seconds=%.3f", lister->lists(),
                           lister->mean_list_seconds());
@@ -524,6 +726,9 @@ void PrintMedian(const Series& series, const Series* idle = nullptr) {
                       series.name, tasks, seconds, Median(series.rates));
   if (series.name == "chain") {
     absl::StrAppendFormat(&line, " us_per_hop=%.1f", seconds * 1e6 / tasks);
+  } else if (series.moved_bytes > 0) {
+    absl::StrAppend(&line, TransferFields(series.moved_bytes,
+                                          Median(series.transfer_seconds)));
   } else if (series.name == "sync" || series.name == "sync_listing") {
     absl::StrAppendFormat(&line,
                           " p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f",
@@ -611,7 +816,10 @@ int main(int argc, char** argv) {
       "Shapes: tree (1,024 leaves summed pairwise), tree100 (the same with\n"
       "100 ms sleep adds), wide (10,000 consts, one add), chain (1,000 adds\n"
       "in a line), sync (200 one-task jobs one after another), big (one job\n"
-      "of 1,000 chains of 1,000 tasks; not run by default).\n"
+      "of 1,000 chains of 1,000 tasks; not run by default), bytes (one 1 GiB\n"
+      "result moved between workers in pools a and b; reports GB/s), shuffle\n"
+      "(8 producers x 8 consumers exchanging 8 MiB pieces across pools a\n"
+      "and b); the last two are not run by default.\n"
       "--background_list=300000 --shape=sync: sync idle and while another\n"
       "client lists a finished 300,000-task job in a loop, side by side.");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
@@ -624,13 +832,20 @@ int main(int argc, char** argv) {
     std::cerr << "dagbench: --repeat must be at least 1\n";
     return 2;
   }
+  if (absl::GetFlag(FLAGS_bytes_size) < 1 ||
+      absl::GetFlag(FLAGS_shuffle_piece_size) < 1) {
+    std::cerr << "dagbench: --bytes_size and --shuffle_piece_size must be at "
+                 "least 1\n";
+    return 2;
+  }
   std::vector<dagd::Shape> shapes;
   for (absl::string_view name :
        absl::StrSplit(absl::GetFlag(FLAGS_shape), ',', absl::SkipEmpty())) {
     std::optional<dagd::Shape> shape = dagd::FindShape(std::string(name));
     if (!shape) {
       std::cerr << "dagbench: unknown shape '" << name
-                << "'; known: tree, tree100, wide, chain, sync, big\n";
+                << "'; known: tree, tree100, wide, chain, sync, big, bytes, "
+                   "shuffle\n";
       return 2;
     }
     shapes.push_back(*std::move(shape));

@@ -5,28 +5,59 @@
 #                        (BIN_DIR/dagd-worker) on a free 127.0.0.1 port and a
 #                        fresh data directory under $WORK; sets DAGD_PID and
 #                        DAGD_ADDR. Exits the script when dagd does not come up.
-#   stop_dagd            stops that dagd (and so its workers), if running.
+#   start_dagd_pools BIN_DIR
+#                        the same, but its 2 workers (64 slots each) are
+#                        separate dagd-worker processes in pools `a` and `b`,
+#                        each serving its results on a 127.0.0.1 data port:
+#                        tasks with executor pool:a and pool:b run on
+#                        different workers, so their results move between
+#                        them. Workers report every second (heartbeats carry
+#                        their transfer figures). Sets WORKER_PIDS too.
+#   stop_dagd            stops that dagd and its workers, if running.
 #
 # The sourcing script sets WORK (a scratch directory it removes) and calls
 # stop_dagd from its EXIT trap, so no dagd outlives it.
 
 DAGD_PID=
 DAGD_ADDR=
+WORKER_PIDS=
 
 stop_dagd() {
-  if [ -n "$DAGD_PID" ] && kill -0 "$DAGD_PID" 2>/dev/null; then
-    kill -TERM "$DAGD_PID" 2>/dev/null || true
-    wait "$DAGD_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $WORKER_PIDS $DAGD_PID; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   DAGD_PID=
+  WORKER_PIDS=
 }
 
 start_dagd() {
+  _start_dagd "$1" --local_workers=2 --local_worker_slots=64
+}
+
+start_dagd_pools() {
+  local bin=$1 pool
+  _start_dagd "$bin" --local_workers=0 --heartbeat_interval=1s
+  for pool in a b; do
+    "$bin/dagd-worker" --coordinator="$DAGD_ADDR" --pool="$pool" --slots=64 \
+      --name="bench-$pool" --data_listen=127.0.0.1:0 --drain_timeout=0s \
+      2>"$DAGD_DIR/worker-$pool.log" &
+    WORKER_PIDS="$WORKER_PIDS $!"
+  done
+}
+
+# _start_dagd BIN_DIR DAGD_FLAGS...: dagd on a free port; sets DAGD_DIR too.
+_start_dagd() {
   local bin=$1 dir me=${0##*/}
+  shift
   dir=$(mktemp -d "$WORK/dagd.XXXXXX")
+  DAGD_DIR=$dir
   "$bin/dagd" --listen=127.0.0.1:0 --port_file="$dir/port" \
-    --data_dir="$dir/data" --metrics_listen=127.0.0.1:0 \
-    --local_workers=2 --local_worker_slots=64 2>"$dir/dagd.log" &
+    --data_dir="$dir/data" --metrics_listen=127.0.0.1:0 "$@" \
+    2>"$dir/dagd.log" &
   DAGD_PID=$!
   for _ in $(seq 200); do
     [ -s "$dir/port" ] && break

@@ -12,7 +12,15 @@ Submit to Wait. Results are checked. One line per run:
 and with --repeat=N > 1 a `dask SHAPE median ...` line per shape. The
 functions are the equivalents of dagd's builtins: const returns its value,
 add sums its inputs plus a value, sleep waits and then sums, identity passes
-its input on.
+its input on; for bytes and shuffle, numpy arrays stand for dagd's `bytes`
+results and a sum of each array for its `checksum`.
+
+bytes: one --bytes_size array made on the first worker and summed on the
+second. shuffle: 8 producers x 8 consumers; producer i makes its 8 pieces of
+--shuffle_piece_size bytes as 8 tasks (producers 0-3 on the first worker,
+4-7 on the second, as dagbench puts them in pools a and b), and consumer j
+sums piece j of every producer, placed by Dask. Both are checked: sizes and
+sums.
 """
 
 import argparse
@@ -22,13 +30,16 @@ import sys
 import time
 
 import dask
+import numpy as np
 from dask.distributed import Client, LocalCluster, wait
 
 TREE_LEAVES = 1024
 WIDE_TASKS = 10000
 CHAIN_LENGTH = 1000
 SYNC_JOBS = 200
-SHAPES = ["tree", "tree100", "wide", "chain", "sync", "big"]
+SHAPES = ["tree", "tree100", "wide", "chain", "sync", "big", "bytes",
+          "shuffle"]
+SHUFFLE_SIDE = 8  # producers, consumers, pieces each
 
 
 # The builtins' equivalents. Module-level so workers can unpickle them.
@@ -53,6 +64,16 @@ def sleep100_add(*inputs):
     return sleep_add(*inputs, ms=100)
 
 
+def make_piece(seed, size):
+    """size bytes of float64s all equal to seed (size a multiple of 8)."""
+    return np.full(size // 8, float(seed))
+
+
+def checksum(*pieces):
+    """(bytes, sum) of each piece."""
+    return [(piece.nbytes, float(piece.sum())) for piece in pieces]
+
+
 def tree(fn):
     level = [dask.delayed(const, pure=False)(i) for i in range(TREE_LEAVES)]
     while len(level) > 1:
@@ -63,8 +84,38 @@ def tree(fn):
     return level[0], 2 * TREE_LEAVES - 1, 523776
 
 
-def build(shape):
+def build_bytes(workers, size):
+    with dask.annotate(workers=[workers[0]], allow_other_workers=False):
+        made = dask.delayed(make_piece, pure=False)(1, size)
+    with dask.annotate(workers=[workers[1]], allow_other_workers=False):
+        took = dask.delayed(checksum, pure=False)(made)
+    return took, 2, [(size, float(size // 8))]
+
+
+def build_shuffle(workers, size):
+    pieces = {}
+    for i in range(SHUFFLE_SIDE):
+        worker = workers[0] if i < SHUFFLE_SIDE // 2 else workers[1]
+        with dask.annotate(workers=[worker], allow_other_workers=False):
+            for j in range(SHUFFLE_SIDE):
+                pieces[i, j] = dask.delayed(make_piece, pure=False)(
+                    i * SHUFFLE_SIDE + j, size)
+    consumers = [
+        dask.delayed(checksum, pure=False)(
+            *[pieces[i, j] for i in range(SHUFFLE_SIDE)])
+        for j in range(SHUFFLE_SIDE)]
+    want = [[(size, float(size // 8 * (i * SHUFFLE_SIDE + j)))
+             for i in range(SHUFFLE_SIDE)] for j in range(SHUFFLE_SIDE)]
+    return (dask.delayed(list, pure=False)(consumers),
+            SHUFFLE_SIDE * SHUFFLE_SIDE + SHUFFLE_SIDE + 1, want)
+
+
+def build(shape, workers=None, args=None):
     """The graph's output, its task count and the expected answer."""
+    if shape == "bytes":
+        return build_bytes(workers, args.bytes_size)
+    if shape == "shuffle":
+        return build_shuffle(workers, args.shuffle_piece_size)
     if shape == "tree":
         return tree(add)
     if shape == "tree100":
@@ -86,7 +137,7 @@ def percentile(values, p):
     return values[rank - 1]
 
 
-def run_shape(client, shape):
+def run_shape(client, shape, args):
     """Returns (tasks, seconds, extra fields) of one run."""
     if shape == "sync":
         job_ms = []
@@ -97,9 +148,11 @@ def run_shape(client, shape):
             if result != 1:
                 sys.exit(f"dask_bench: WRONG RESULT: sync got {result!r}")
         return SYNC_JOBS, sum(job_ms) / 1e3, {"job_ms": job_ms}
-    graph, tasks, want = build(shape)
+    workers = sorted(client.scheduler_info()["workers"])
+    graph, tasks, want = build(shape, workers, args)
     start = time.perf_counter()
-    future = client.compute(graph)
+    # Not optimized: fusing tasks would drop the workers they are pinned to.
+    future = client.compute(graph, optimize_graph=False)
     result = future.result()
     seconds = time.perf_counter() - start
     if result != want:
@@ -128,7 +181,15 @@ def main():
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=64)
+    parser.add_argument("--bytes_size", type=int, default=1 << 30,
+                        help="bytes: the array's size in bytes")
+    parser.add_argument("--shuffle_piece_size", type=int, default=8 << 20,
+                        help="shuffle: each piece's size in bytes")
     args = parser.parse_args()
+    if args.bytes_size < 8 or args.bytes_size % 8 or \
+            args.shuffle_piece_size < 8 or args.shuffle_piece_size % 8:
+        parser.error("--bytes_size and --shuffle_piece_size must be "
+                     "multiples of 8 (float64 arrays)")
     shapes = [s for s in args.shape.split(",") if s]
     for s in shapes:
         if s not in SHAPES:
@@ -153,7 +214,7 @@ def main():
                 continue
             runs = []
             for _ in range(args.repeat):
-                tasks, seconds, extra = run_shape(client, shape)
+                tasks, seconds, extra = run_shape(client, shape, args)
                 runs.append((seconds, extra))
                 print(f"dask {shape} {fields(shape, tasks, seconds, extra)}",
                       flush=True)

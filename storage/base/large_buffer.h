@@ -12,9 +12,10 @@
 
 namespace dagd {
 
-// An empty string with room for `capacity` bytes. From 4 MiB up, the
-// whole 2 MiB pages inside its buffer are advised as huge pages
-// (MADV_HUGEPAGE; a no-op where the kernel does not offer them).
+// An empty string with room for `capacity` bytes. From 4 MiB up, every
+// 2 MiB page its buffer touches is advised as a huge page (MADV_HUGEPAGE;
+// a no-op where the kernel does not offer them), those it covers only in
+// part too.
 std::string LargeString(size_t capacity);
 
 }  // namespace dagd

@@ -127,5 +127,48 @@ TEST_F(GrantsTest, FailureInAGrantedChainIsRetriedAndTheRestStillRuns) {
   }
 }
 
+// b0 makes 100 KB (over the 64 KiB inline limit: held by the worker), each
+// h<i> passes it on, and `sum` checks it: a follower granted ahead reads
+// its predecessor's output from the worker's holder.
+std::string HeldChain(int n) {
+  std::string tasks =
+      R"({"id": "h0", "fn": "bytes", "args": {"size": 100000, "seed": 5}})";
+  for (int i = 1; i < n; ++i) {
+    absl::StrAppend(&tasks, R"(, {"id": "h)", i,
+                    R"(", "fn": "identity", "inputs": ["h)", i - 1, R"("]})");
+  }
+  absl::StrAppend(&tasks, R"(, {"id": "sum", "fn": "checksum", "inputs": ["h)",
+                  n - 1, R"("]})");
+  return absl::StrCat(R"({"tasks": [)", tasks, "]}");
+}
+
+TEST_F(GrantsTest, AFollowerGrantedAheadReadsAHeldOutputFromTheHolder) {
+  Client& client = dagd_->client();
+  absl::StatusOr<std::string> warm = SubmitJob(client, HeldChain(3));
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  ASSERT_EQ(WaitForJobState(client, *warm, v1::JOB_SUCCEEDED),
+            absl::OkStatus());
+  absl::StatusOr<std::string> job = SubmitJob(client, HeldChain(20));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(WaitForJobState(client, *job, v1::JOB_SUCCEEDED), absl::OkStatus());
+  absl::StatusOr<v1::TaskStatus> made = client.Task(*job, "h0");
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->result().size_bytes(), 100000u);
+  absl::StatusOr<v1::GetResultResponse> sum = client.Result(*job, "sum");
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(sum->data(), absl::StrCat(R"({"bytes":[100000],"crc32c":[)",
+                                      made->result().crc32c(), "]}"));
+  absl::StatusOr<v1::ListTasksResponse> tasks = client.ListTasks(*job);
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
+  int granted = 0;
+  for (const v1::TaskStatus& task : tasks->tasks()) {
+    ASSERT_EQ(task.attempts_size(), 1) << task.DebugString();
+    if (absl::StrContains(task.attempts(0).placement(), "granted ahead")) {
+      ++granted;
+    }
+  }
+  EXPECT_GT(granted, 0);
+}
+
 }  // namespace
 }  // namespace dagd::testing

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/crc32c.h"
 #include "tests/worker/test_task.h"
 
 namespace dagd {
@@ -22,8 +23,8 @@ TEST(BuiltinsTest, RegistersEveryBuiltin) {
   FunctionRegistry registry;
   ASSERT_TRUE(RegisterBuiltins(&registry).ok());
   EXPECT_THAT(registry.Names(),
-              testing::ElementsAre("add", "const", "fail", "flaky", "identity",
-                                   "sleep"));
+              testing::ElementsAre("add", "bytes", "checksum", "const", "fail",
+                                   "flaky", "identity", "sleep"));
 }
 
 TEST(ConstTest, ReturnsArgsValueOrNull) {
@@ -117,6 +118,85 @@ TEST(FlakyTest, FailsTheFirstAttemptsThenSucceeds) {
   auto out = FlakyFunction(third.context);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->data, "\"done\"");
+}
+
+TEST(BytesTest, MakesSizeBytesOfItsSeedsStream) {
+  TestTask task(R"({"size": 100003, "seed": 7})");
+  auto out = BytesFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->content_type, "application/octet-stream");
+  ASSERT_EQ(out->data.size(), 100003u);
+  std::string want(100003, '\0');
+  FillBytes(7, 0, want.data(), want.size());
+  EXPECT_EQ(out->data, want);
+  // Words are little-endian and each differs from the last.
+  EXPECT_NE(out->data.substr(0, 8), out->data.substr(8, 8));
+  TestTask other(R"({"size": 100003, "seed": 8})");
+  EXPECT_NE(BytesFunction(other.context)->data, want);
+}
+
+TEST(BytesTest, AnyRangeOfTheStreamMatchesTheWhole) {
+  std::string whole(1000, '\0');
+  FillBytes(3, 0, whole.data(), whole.size());
+  for (size_t offset : {1u, 5u, 8u, 13u}) {
+    for (size_t n : {0u, 1u, 3u, 8u, 29u}) {
+      std::string part(n, '\0');
+      FillBytes(3, offset, part.data(), n);
+      EXPECT_EQ(part, whole.substr(offset, n)) << offset << "+" << n;
+    }
+  }
+}
+
+TEST(BytesTest, NoSizeIsEmpty) {
+  TestTask task;
+  auto out = BytesFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "");
+}
+
+TEST(BytesTest, RejectsASizeThatIsNotAWholeNumber) {
+  for (const char* args : {R"({"size": -1})", R"({"size": 1.5})",
+                           R"({"size": "10"})", R"({"seed": 1e300})"}) {
+    TestTask task(args);
+    auto out = BytesFunction(task.context);
+    ASSERT_FALSE(out.ok()) << args;
+    EXPECT_TRUE(IsPermanent(out.status())) << args;
+    EXPECT_THAT(Message(out), HasSubstr("must be a whole number")) << args;
+  }
+}
+
+TEST(BytesTest, CancelStopsIt) {
+  TestTask task(R"({"size": 1000000})");
+  task.token.Cancel(CancelReason::kCoordinator);
+  auto out = BytesFunction(task.context);
+  EXPECT_TRUE(absl::IsCancelled(out.status())) << out.status();
+}
+
+TEST(ChecksumTest, GivesTheSizeAndCrc32cOfEachInput) {
+  TestTask task("null", {Payload{"hello", "text/plain"}, Json("[1]"),
+                         Payload{"", "application/octet-stream"}});
+  auto out = ChecksumFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->content_type, "application/json");
+  auto value = PayloadToValue(*out);
+  ASSERT_TRUE(value.ok()) << value.status();
+  const auto& fields = value->struct_value().fields();
+  ASSERT_EQ(fields.at("bytes").list_value().values_size(), 3);
+  EXPECT_EQ(fields.at("bytes").list_value().values(0).number_value(), 5);
+  EXPECT_EQ(fields.at("bytes").list_value().values(1).number_value(), 3);
+  EXPECT_EQ(fields.at("bytes").list_value().values(2).number_value(), 0);
+  EXPECT_EQ(fields.at("crc32c").list_value().values(0).number_value(),
+            crc32c::Value("hello"));
+  EXPECT_EQ(fields.at("crc32c").list_value().values(1).number_value(),
+            crc32c::Value("[1]"));
+  EXPECT_EQ(fields.at("crc32c").list_value().values(2).number_value(), 0);
+}
+
+TEST(ChecksumTest, NoInputsGivesEmptyLists) {
+  TestTask task;
+  auto out = ChecksumFunction(task.context);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, R"({"bytes":[],"crc32c":[]})");
 }
 
 }  // namespace

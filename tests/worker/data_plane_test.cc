@@ -75,10 +75,10 @@ class DataPlaneTest : public testing::Test {
         runner_(&runtimes_, &clock_, &timers_, &reporter_, nullptr, &objects_,
                 &plane_) {
     EXPECT_TRUE(RegisterBuiltins(&registry_).ok());
-    // Outputs `bytes` bytes of 'x', as JSON would not.
+    // Outputs args.n bytes of 'x', as JSON would not.
     EXPECT_TRUE(
         registry_
-            .Register("bytes",
+            .Register("xs",
                       [](TaskContext& context) -> absl::StatusOr<Payload> {
                         const int64_t n =
                             static_cast<int64_t>(context.args()
@@ -164,7 +164,7 @@ class DataPlaneTest : public testing::Test {
 };
 
 TEST_F(DataPlaneTest, AnOutputOverTheInlineLimitIsHeldAndReportedByReference) {
-  v1::TaskResult result = Run(Assign("bytes", R"({"n": 17})"));
+  v1::TaskResult result = Run(Assign("xs", R"({"n": 17})"));
   ASSERT_TRUE(result.ok()) << result.error();
   EXPECT_FALSE(result.has_output());
   const v1::ObjectRef& ref = result.output_ref();
@@ -178,8 +178,10 @@ TEST_F(DataPlaneTest, AnOutputOverTheInlineLimitIsHeldAndReportedByReference) {
   auto held = self_.holder->Get("results/j7/3/2");
   ASSERT_TRUE(held.ok()) << held.status();
   EXPECT_EQ(*held->data, std::string(17, 'x'));
-  // What Run returns keeps the output, for a follower granted ahead.
-  EXPECT_EQ(returned_.output().data(), std::string(17, 'x'));
+  // What Run returns names it too (a follower granted ahead reads it from
+  // the holder): the output moved there, not copied.
+  EXPECT_FALSE(returned_.has_output());
+  EXPECT_EQ(returned_.output_ref().key(), "results/j7/3/2");
   // A peer reads it with the reference alone.
   auto fetched = client_.Fetch(ref);
   ASSERT_TRUE(fetched.ok()) << fetched.status();
@@ -187,7 +189,7 @@ TEST_F(DataPlaneTest, AnOutputOverTheInlineLimitIsHeldAndReportedByReference) {
 }
 
 TEST_F(DataPlaneTest, AnOutputWithinTheInlineLimitTravelsInline) {
-  v1::TaskResult result = Run(Assign("bytes", R"({"n": 16})"));
+  v1::TaskResult result = Run(Assign("xs", R"({"n": 16})"));
   ASSERT_TRUE(result.ok()) << result.error();
   EXPECT_EQ(result.output().data(), std::string(16, 'x'));
   EXPECT_FALSE(result.has_output_ref());
@@ -196,7 +198,7 @@ TEST_F(DataPlaneTest, AnOutputWithinTheInlineLimitTravelsInline) {
 
 TEST_F(DataPlaneTest, AnOlderDagdWithoutALimitGetsEveryOutputInline) {
   plane_.SetLimits({0, 0});
-  v1::TaskResult result = Run(Assign("bytes", R"({"n": 100000})"));
+  v1::TaskResult result = Run(Assign("xs", R"({"n": 100000})"));
   EXPECT_EQ(result.output().data().size(), 100000u);
   EXPECT_TRUE(self_.holder->Keys().empty());
 }
@@ -206,7 +208,7 @@ TEST_F(DataPlaneTest, WithAnObjectStoreTheOutputGoesThereNotToTheHolder) {
   config.set_bucket("bucket");
   config.set_inline_max_bytes(16);
   ASSERT_TRUE(objects_.Configure(config).ok());
-  v1::TaskResult result = Run(Assign("bytes", R"({"n": 17})"));
+  v1::TaskResult result = Run(Assign("xs", R"({"n": 17})"));
   ASSERT_TRUE(result.ok()) << result.error();
   EXPECT_EQ(result.output_ref().bucket(), "bucket");
   EXPECT_FALSE(result.output_ref().has_holder());
@@ -219,7 +221,7 @@ TEST_F(DataPlaneTest, AWorkerWithoutADataServiceSendsLargeOutputsInline) {
   fetch_only.SetLimits({16, 0});
   TaskRunner runner(&runtimes_, &clock_, &timers_, &reporter_, nullptr,
                     &objects_, &fetch_only);
-  runner.Run(Assign("bytes", R"({"n": 17})"),
+  runner.Run(Assign("xs", R"({"n": 17})"),
              std::make_shared<CancellationToken>());
   v1::TaskResult result = reporter_.results().back();
   EXPECT_EQ(result.output().data(), std::string(17, 'x'));
@@ -228,7 +230,7 @@ TEST_F(DataPlaneTest, AWorkerWithoutADataServiceSendsLargeOutputsInline) {
 
 TEST_F(DataPlaneTest, AnOutputOverMaxResultBytesFailsForGoodAndIsDropped) {
   plane_.SetLimits({16, 1000});
-  v1::TaskResult result = Run(Assign("bytes", R"({"n": 1001})"));
+  v1::TaskResult result = Run(Assign("xs", R"({"n": 1001})"));
   EXPECT_FALSE(result.ok());
   EXPECT_TRUE(result.permanent());
   EXPECT_THAT(result.error(), HasSubstr("1001 bytes"));
@@ -238,7 +240,7 @@ TEST_F(DataPlaneTest, AnOutputOverMaxResultBytesFailsForGoodAndIsDropped) {
   EXPECT_FALSE(returned_.has_output());  // dropped, not kept for a follower
   EXPECT_TRUE(self_.holder->Keys().empty());
   // At the limit it is fine.
-  EXPECT_TRUE(Run(Assign("bytes", R"({"n": 1000})")).ok());
+  EXPECT_TRUE(Run(Assign("xs", R"({"n": 1000})")).ok());
 }
 
 TEST_F(DataPlaneTest, AHolderThatCannotKeepTheOutputFailsTheAttemptRetryably) {
@@ -250,7 +252,7 @@ TEST_F(DataPlaneTest, AHolderThatCannotKeepTheOutputFailsTheAttemptRetryably) {
       absl::ResourceExhaustedError("No space left on device"));
   TaskRunner runner(&runtimes_, &clock_, &timers_, &reporter_, nullptr,
                     &objects_, &plane);
-  runner.Run(Assign("bytes", R"({"n": 17})"),
+  runner.Run(Assign("xs", R"({"n": 17})"),
              std::make_shared<CancellationToken>());
   v1::TaskResult result = reporter_.results().back();
   EXPECT_FALSE(result.ok());
@@ -283,8 +285,10 @@ TEST_F(DataPlaneTest, InputsHeldElsewhereAreFetchedFromTheirHolders) {
   (*a.mutable_input_refs())[3] = self_.Hold("self", "results/j7/4/1", "d");
   v1::TaskResult result = Run(a);
   ASSERT_TRUE(result.ok()) << result.error();
-  // Over the inline limit, the output is held: returned_ has its bytes.
-  EXPECT_TRUE(returned_.output().data() ==
+  // Over the inline limit, the output is held here.
+  auto held = self_.holder->Get(returned_.output_ref().key());
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_TRUE(*held->data ==
               absl::StrCat("a|b|", std::string(3 << 20, 'c'), "|d"));
   v1::Heartbeat heartbeat;
   plane_.FillHeartbeat(&heartbeat);
@@ -343,7 +347,7 @@ TEST_F(DataPlaneTest, TheTimeoutEndsAFetchInFlight) {
 }
 
 TEST_F(DataPlaneTest, HeartbeatsCarryTheHoldersFigures) {
-  Run(Assign("bytes", R"({"n": 100})"));
+  Run(Assign("xs", R"({"n": 100})"));
   v1::Heartbeat heartbeat;
   plane_.FillHeartbeat(&heartbeat);
   EXPECT_EQ(heartbeat.held_bytes(), 100u);

@@ -70,6 +70,8 @@ class DataServiceTest : public testing::Test {
   DataClient client_;
 };
 
+// The reader sees the bytes in the pieces gRPC received them in, within
+// chunks of at most 1 MiB.
 TEST_F(DataServiceTest, ServesAWholeObjectInChunksOfOneMiB) {
   Start(64 << 20);
   const std::string bytes = RandomBytes((3 << 20) + 12345, 1);
@@ -84,7 +86,7 @@ TEST_F(DataServiceTest, ServesAWholeObjectInChunksOfOneMiB) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(read.ok()) << read;
-  EXPECT_EQ(chunks, 4);
+  EXPECT_GE(chunks, 4);
   EXPECT_TRUE(got == bytes);
   EXPECT_EQ(service_->sent_bytes(), bytes.size());
 }

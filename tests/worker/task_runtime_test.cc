@@ -73,8 +73,8 @@ TEST_F(TaskRuntimesTest, RegisterListsRuntimesInOrderAndEveryFunction) {
   TaskRuntimes runtimes = WithPlugins();
   EXPECT_THAT(runtimes.Names(), ElementsAre("builtin", "plugin", "exec"));
   EXPECT_THAT(runtimes.Functions(),
-              ElementsAre("add", "const", "exec", "fail", "flaky", "identity",
-                          "sleep", "upper"));
+              ElementsAre("add", "bytes", "checksum", "const", "exec", "fail",
+                          "flaky", "identity", "sleep", "upper"));
 }
 
 // What a worker without plugins offered before it had runtimes: every
@@ -82,8 +82,9 @@ TEST_F(TaskRuntimesTest, RegisterListsRuntimesInOrderAndEveryFunction) {
 TEST_F(TaskRuntimesTest, WorkerWithoutPluginsOffersEveryBuiltin) {
   TaskRuntimes runtimes = BuiltinRuntimes(&builtins_);
   EXPECT_THAT(runtimes.Names(), ElementsAre("builtin", "exec"));
-  EXPECT_THAT(runtimes.Functions(), ElementsAre("add", "const", "exec", "fail",
-                                                "flaky", "identity", "sleep"));
+  EXPECT_THAT(runtimes.Functions(),
+              ElementsAre("add", "bytes", "checksum", "const", "exec", "fail",
+                          "flaky", "identity", "sleep"));
 }
 
 TEST_F(TaskRuntimesTest, RefusesAFunctionAnotherRuntimeOffers) {
@@ -129,7 +130,7 @@ TEST_F(TaskRuntimesTest, ARuntimeMayTakeTasksByKindAndTheFirstWins) {
   EXPECT_EQ(Taker(runtimes, "nope"), "anything");
   EXPECT_THAT(runtimes.Names(),
               ElementsAre("builtin", "exec", "python", "anything"));
-  EXPECT_EQ(runtimes.Functions().size(), 7u);
+  EXPECT_EQ(runtimes.Functions().size(), 9u);
 }
 
 TEST(TaskRuntimesEmptyTest, TakesNothingAndOffersNothing) {

@@ -145,9 +145,10 @@ TEST_F(WorkerRuntimeTest, RegisterSaysWhichRuntimesItOffers) {
   EXPECT_THAT(hello.runtimes(), testing::ElementsAre("builtin", "exec"));
   // Every runtime's functions, sorted; the test's own "gate" is a builtin
   // here.
-  EXPECT_THAT(hello.functions(),
-              testing::ElementsAre("add", "const", "exec", "fail", "flaky",
-                                   "gate", "identity", "sleep"));
+  EXPECT_THAT(
+      hello.functions(),
+      testing::ElementsAre("add", "bytes", "checksum", "const", "exec", "fail",
+                           "flaky", "gate", "identity", "sleep"));
 }
 
 TEST_F(WorkerRuntimeTest, RegistersRunsAndReportsResults) {
