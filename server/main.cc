@@ -400,7 +400,9 @@ int Run() {
     http_options.handler = dashboard->Handler();
     http_options.threads = dashboard->HttpThreads();
   }
-  const bool https = false;
+  http_options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  http_options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  const bool https = !http_options.tls_cert.empty();
   std::unique_ptr<HttpStatusServer> http_server;
   if (std::string address = absl::GetFlag(FLAGS_metrics_listen);
       !address.empty()) {
