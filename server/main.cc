@@ -46,13 +46,15 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
           "gRPC address to serve JobService and WorkerService on; port 0 "
           "picks a free port");
 ABSL_FLAG(std::string, tokens_file, "",
-          "bearer tokens JobService callers must present, one per line: "
+          "bearer tokens JobService callers and the dashboard's API must "
+          "present, one per line: "
           "SHA256-HEX-OF-TOKEN TENANT ROLE [NAME] (roles: read, submit, "
           "admin; # starts a comment); reread on SIGHUP. Empty: every caller "
           "is an admin (for a dagd on loopback only)");
 ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain dagd presents on --listen; with --tls_key, "
-          "the port serves TLS only");
+          "PEM certificate chain dagd presents on --listen and "
+          "--metrics_listen; with --tls_key, both ports serve TLS only (the "
+          "dashboard, /metrics and /healthz over https)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, worker_ca, "",
           "PEM CA certificates that sign workers' client certificates: set, "
@@ -67,8 +69,9 @@ ABSL_FLAG(std::string, port_file, "",
 ABSL_FLAG(std::string, data_dir, "./dagd-data",
           "directory of the RocksDB database holding jobs, tasks and results");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9470",
-          "HTTP address for Prometheus /metrics and /healthz; empty disables "
-          "it; port 0 picks a free port");
+          "HTTP address for Prometheus /metrics, /healthz and the dashboard "
+          "(HTTPS with --tls_cert); empty disables it; port 0 picks a free "
+          "port");
 ABSL_FLAG(bool, dashboard, true,
           "serve the browser dashboard at / (and its JSON API under /api/) on "
           "--metrics_listen");
@@ -395,11 +398,14 @@ int Run() {
     DashboardOptions dashboard_options;
     dashboard_options.live.max_streams =
         std::max<uint32_t>(1, absl::GetFlag(FLAGS_dashboard_max_streams));
-    dashboard = std::make_unique<Dashboard>(&dashboard_source, &clock,
-                                            dashboard_options);
+    dashboard = std::make_unique<Dashboard>(
+        &dashboard_source, authenticator.get(), &clock, dashboard_options);
     http_options.handler = dashboard->Handler();
     http_options.threads = dashboard->HttpThreads();
   }
+  http_options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  http_options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  const bool https = !http_options.tls_cert.empty();
   std::unique_ptr<HttpStatusServer> http_server;
   if (std::string address = absl::GetFlag(FLAGS_metrics_listen);
       !address.empty()) {
@@ -413,6 +419,7 @@ int Run() {
     }
     http_server = *std::move(started);
     LOG(INFO) << "metrics and /healthz on port " << http_server->port()
+              << (https ? " (https)" : "")
               << (dashboard != nullptr ? ", dashboard at /" : "");
   }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/dashboard/dashboard_json.h"
+#include "storage/write_set.h"
 
 namespace dagd {
 namespace {
@@ -130,10 +131,11 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
 }
 
 DashboardApi::DashboardApi(DashboardSource* source, TaskCache* tasks,
-                           Options options)
-    : source_(source), tasks_(tasks), options_(options) {}
+                           JobAccess* access, Options options)
+    : source_(source), tasks_(tasks), access_(access), options_(options) {}
 
-ApiResponse DashboardApi::Handle(const HttpRequest& request) {
+ApiResponse DashboardApi::Handle(const HttpRequest& request,
+                                 const Principal& caller) {
   absl::string_view path = request.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
   auto wrong_method = [&](absl::string_view allowed) {
@@ -144,7 +146,7 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request) {
                        "method")};
   };
   if (path == "/api/jobs") {
-    return get ? ListJobs(request.query) : wrong_method("GET");
+    return get ? ListJobs(request.query, caller) : wrong_method("GET");
   }
   if (path == "/api/workers") return get ? Workers() : wrong_method("GET");
   if (absl::ConsumePrefix(&path, "/api/jobs/")) {
@@ -155,7 +157,9 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request) {
                            "job_id");
     }
     const absl::string_view what = parts.size() == 2 ? parts[1] : "";
-    if (parts.size() == 1) return get ? GetJob(job_id) : wrong_method("GET");
+    if (parts.size() == 1) {
+      return get ? GetJob(job_id, caller) : wrong_method("GET");
+    }
     if (parts.size() == 2 && what == "cancel") {
       if (request.method != "POST") return wrong_method("POST");
       if (request.Header(kRequestedByHeader) != kRequestedByDashboard) {
@@ -166,18 +170,31 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request) {
                              "' (so that other web sites cannot send one)")),
             kRequestedByHeader);
       }
+      // The role first, as JobService: a reader learns nothing of which
+      // jobs exist from a cancel.
+      if (absl::Status s = NeedRole(caller, Role::kSubmit, "cancel"); !s.ok()) {
+        return ErrorResponse(s, "role");
+      }
+      if (absl::Status s = access_->Check(caller, job_id); !s.ok()) {
+        return ErrorResponse(s, "job_id");
+      }
       return Cancel(job_id);
     }
     if (parts.size() == 2 && !get) return wrong_method("GET");
-    if (what == "graph") return Graph(job_id);
-    if (what == "stream") return Stream(job_id);
-    if (what == "tasks") return Tasks(job_id, request.query);
+    if (what == "tasks") return Tasks(job_id, request.query, caller);
+    if (what == "graph" || what == "stream") {
+      if (absl::Status s = access_->Check(caller, job_id); !s.ok()) {
+        return ErrorResponse(s, "job_id");
+      }
+      return what == "graph" ? Graph(job_id) : Stream(job_id);
+    }
   }
   return ErrorResponse(
       absl::NotFoundError(absl::StrCat("no API at ", request.path)), "path");
 }
 
-ApiResponse DashboardApi::ListJobs(absl::string_view query) {
+ApiResponse DashboardApi::ListJobs(absl::string_view query,
+                                   const Principal& caller) {
   auto params = ParseQuery(query, {"state", "page_size", "page_token"});
   if (!params.ok())
     return ErrorResponse(params.status(), FieldOf(params.status(), ""));
@@ -209,6 +226,7 @@ ApiResponse DashboardApi::ListJobs(absl::string_view query) {
     v1::ListJobsRequest request;
     request.set_page_size(filter ? options_.max_page_size : *size);
     request.set_page_token(token);
+    if (caller.role != Role::kAdmin) request.set_tenant(caller.tenant);
     absl::StatusOr<v1::ListJobsResponse> page =
         AwaitReply<v1::ListJobsResponse>(
             [&](auto done) {
@@ -231,11 +249,16 @@ ApiResponse DashboardApi::ListJobs(absl::string_view query) {
   }
 }
 
-ApiResponse DashboardApi::GetJob(const std::string& job_id) {
+ApiResponse DashboardApi::GetJob(const std::string& job_id,
+                                 const Principal& caller) {
   absl::StatusOr<v1::JobStatus> job = AwaitReply<v1::JobStatus>(
       [&](auto done) { source_->GetJob(job_id, std::move(done)); },
       options_.timeout);
   if (!job.ok()) return ErrorResponse(job.status(), "job_id");
+  access_->Remember(job_id, job->tenant());
+  if (!caller.Sees(job->tenant())) {
+    return ErrorResponse(NoJobError(job_id), "job_id");
+  }
   return Ok(JobJson(*job));
 }
 
@@ -257,7 +280,8 @@ ApiResponse DashboardApi::Stream(const std::string& job_id) {
 }
 
 ApiResponse DashboardApi::Tasks(const std::string& job_id,
-                                absl::string_view query) {
+                                absl::string_view query,
+                                const Principal& caller) {
   auto params = ParseQuery(query, {"state", "page_size", "page_token"});
   if (!params.ok())
     return ErrorResponse(params.status(), FieldOf(params.status(), ""));
@@ -279,6 +303,9 @@ ApiResponse DashboardApi::Tasks(const std::string& job_id,
         state, v1::TaskState_Parse, "TASK_", kTaskStates);
     if (!parsed.ok()) return ErrorResponse(parsed.status(), "state");
     filter = *parsed;
+  }
+  if (absl::Status s = access_->Check(caller, job_id); !s.ok()) {
+    return ErrorResponse(s, "job_id");
   }
   auto snapshot = tasks_->Get(job_id);
   if (!snapshot.ok()) return ErrorResponse(snapshot.status(), "job_id");

@@ -4,6 +4,12 @@
 // unknown state or parameter) is a 4xx whose JSON names the field; the
 // coordinator's errors keep their meaning (NOT_FOUND is 404, ...).
 //
+// Every request comes with its caller (Dashboard authenticated it), scoped
+// as JobService scopes it: the jobs list holds the caller's tenant's jobs
+// only (an admin's: every tenant's); another tenant's job, its graph,
+// stream, tasks and cancel are 404 exactly as an unknown job; a cancel
+// needs the submit role (403).
+//
 //   GET  /api/jobs?state=S&page_size=N&page_token=T   newest first
 //   GET  /api/jobs/ID                                 one job's status
 //   GET  /api/jobs/ID/graph                           nodes or groups
@@ -23,6 +29,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/auth/principal.h"
+#include "server/dashboard/dashboard_auth.h"
 #include "server/dashboard/dashboard_source.h"
 #include "server/dashboard/task_cache.h"
 #include "storage/base/http_status_server.h"
@@ -61,21 +69,25 @@ class DashboardApi {
   };
 
   // Not owned; outlive the API.
-  DashboardApi(DashboardSource* source, TaskCache* tasks, Options options);
+  DashboardApi(DashboardSource* source, TaskCache* tasks, JobAccess* access,
+               Options options);
 
-  ApiResponse Handle(const HttpRequest& request);
+  // `request` as `caller` asks it.
+  ApiResponse Handle(const HttpRequest& request, const Principal& caller);
 
  private:
-  ApiResponse ListJobs(absl::string_view query);
-  ApiResponse GetJob(const std::string& job_id);
+  ApiResponse ListJobs(absl::string_view query, const Principal& caller);
+  ApiResponse GetJob(const std::string& job_id, const Principal& caller);
   ApiResponse Graph(const std::string& job_id);
   ApiResponse Stream(const std::string& job_id);
-  ApiResponse Tasks(const std::string& job_id, absl::string_view query);
+  ApiResponse Tasks(const std::string& job_id, absl::string_view query,
+                    const Principal& caller);
   ApiResponse Cancel(const std::string& job_id);
   ApiResponse Workers();
 
   DashboardSource* const source_;
   TaskCache* const tasks_;
+  JobAccess* const access_;
   const Options options_;
 };
 

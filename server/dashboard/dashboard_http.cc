@@ -27,12 +27,15 @@ void RespondError(HttpExchange& exchange, const absl::Status& status,
 
 }  // namespace
 
-Dashboard::Dashboard(DashboardSource* source, Clock* clock,
+Dashboard::Dashboard(DashboardSource* source,
+                     const Authenticator* authenticator, Clock* clock,
                      DashboardOptions options)
     : options_(options),
+      authenticator_(authenticator),
       clock_(clock),
+      access_(source, options.api.timeout),
       tasks_(source, clock, options.tasks),
-      api_(source, &tasks_, options.api),
+      api_(source, &tasks_, &access_, options.api),
       live_(source, clock, options.live) {}
 
 HttpHandler Dashboard::Handler() {
@@ -43,16 +46,7 @@ HttpHandler Dashboard::Handler() {
 
 void Dashboard::Serve(const HttpRequest& request, HttpExchange& exchange) {
   absl::string_view path = request.path;
-  if (path == "/api/events") return ServeJobsEvents(exchange);
-  if (absl::StartsWith(path, "/api/jobs/") &&
-      absl::ConsumeSuffix(&path, "/events")) {
-    std::string job_id(absl::StripPrefix(path, "/api/jobs/"));
-    return ServeJobEvents(job_id, exchange);
-  }
-  if (absl::StartsWith(path, "/api/")) {
-    ApiResponse response = api_.Handle(request);
-    return exchange.Respond(response.code, kJson, response.body);
-  }
+  if (absl::StartsWith(path, "/api/")) return ServeApi(request, exchange);
   if (path == "/") path = "/index.html";
   const DashboardAsset* asset = FindDashboardAsset(path);
   if (asset == nullptr ||
@@ -62,9 +56,43 @@ void Dashboard::Serve(const HttpRequest& request, HttpExchange& exchange) {
   exchange.Respond(200, asset->content_type, asset->body);
 }
 
+void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
+  absl::StatusOr<Principal> caller =
+      authenticator_->Authenticate(RequestAuthorization(request));
+  if (!caller.ok()) return RespondError(exchange, caller.status(), "token");
+  absl::string_view path = request.path;
+  if (path == "/api/whoami") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      return exchange.Respond(
+          405, kJson,
+          ErrorJson(405,
+                    absl::InvalidArgumentError(
+                        absl::StrCat(request.method, " ", path, ": use GET")),
+                    "method"));
+    }
+    return exchange.Respond(200, kJson,
+                            WhoamiJson(*caller, !authenticator_->open()));
+  }
+  if (path == "/api/events") return ServeJobsEvents(*caller, exchange);
+  if (absl::StartsWith(path, "/api/jobs/") &&
+      absl::ConsumeSuffix(&path, "/events")) {
+    std::string job_id(absl::StripPrefix(path, "/api/jobs/"));
+    return ServeJobEvents(job_id, *caller, exchange);
+  }
+  ApiResponse response = api_.Handle(request, *caller);
+  exchange.Respond(response.code, kJson, response.body);
+}
+
 void Dashboard::ServeJobEvents(const std::string& job_id,
+                               const Principal& caller,
                                HttpExchange& exchange) {
-  absl::StatusOr<std::unique_ptr<LiveStream>> stream = live_.WatchJob(job_id);
+  // Before joining the job's shared watch: another tenant's job costs the
+  // coordinator no watch, and answers as an unknown one.
+  if (absl::Status visible = access_.Check(caller, job_id); !visible.ok()) {
+    return RespondError(exchange, visible, "job_id");
+  }
+  absl::StatusOr<std::unique_ptr<LiveStream>> stream =
+      live_.WatchJob(job_id, caller);
   if (!stream.ok()) return RespondError(exchange, stream.status(), "");
   // The first answer decides between an error page and a stream.
   std::optional<LiveStream::Message> first =
@@ -79,8 +107,9 @@ void Dashboard::ServeJobEvents(const std::string& job_id,
   Pump(**stream, exchange);
 }
 
-void Dashboard::ServeJobsEvents(HttpExchange& exchange) {
-  absl::StatusOr<std::unique_ptr<LiveStream>> stream = live_.WatchJobs();
+void Dashboard::ServeJobsEvents(const Principal& caller,
+                                HttpExchange& exchange) {
+  absl::StatusOr<std::unique_ptr<LiveStream>> stream = live_.WatchJobs(caller);
   if (!stream.ok()) return RespondError(exchange, stream.status(), "");
   if (!exchange.StartEventStream()) return;
   Pump(**stream, exchange);

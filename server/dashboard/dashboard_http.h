@@ -2,6 +2,13 @@
 // API under /api/ (DashboardApi) and the event streams (LiveHub), as one
 // HttpHandler for the server that also serves /metrics and /healthz.
 //
+// Every request under /api/ (event streams too) is authenticated first,
+// from its "Authorization: Bearer TOKEN" header or its `dagd_token` cookie
+// (dashboard_auth.h): without a listed token it is a 401 with a JSON
+// error (with --tokens_file; without one everyone is OpenAccess(), as over
+// gRPC). The pages' static files need no token: they hold no data.
+// GET /api/whoami answers who the caller is (WhoamiJson).
+//
 // Each open event stream holds one HTTP server thread for as long as it is
 // open. The hub refuses streams past its limit (429 with a JSON error), and
 // the server is sized with kReservedHttpThreads beyond that limit, so
@@ -11,7 +18,9 @@
 
 #include <memory>
 
+#include "server/auth/authenticator.h"
 #include "server/dashboard/dashboard_api.h"
+#include "server/dashboard/dashboard_auth.h"
 #include "server/dashboard/dashboard_source.h"
 #include "server/dashboard/live_hub.h"
 #include "server/dashboard/task_cache.h"
@@ -39,8 +48,10 @@ struct DashboardOptions {
 // (whose threads hold its streams): declare it first.
 class Dashboard {
  public:
-  // `source` and `clock` are not owned and outlive the dashboard.
-  Dashboard(DashboardSource* source, Clock* clock, DashboardOptions options);
+  // `source`, `authenticator` and `clock` are not owned and outlive the
+  // dashboard.
+  Dashboard(DashboardSource* source, const Authenticator* authenticator,
+            Clock* clock, DashboardOptions options);
 
   // What the HTTP server runs for every path but /metrics and /healthz.
   HttpHandler Handler();
@@ -54,14 +65,18 @@ class Dashboard {
   void Stop() { live_.Stop(); }
 
  private:
-  void ServeJobEvents(const std::string& job_id, HttpExchange& exchange);
-  void ServeJobsEvents(HttpExchange& exchange);
+  void ServeApi(const HttpRequest& request, HttpExchange& exchange);
+  void ServeJobEvents(const std::string& job_id, const Principal& caller,
+                      HttpExchange& exchange);
+  void ServeJobsEvents(const Principal& caller, HttpExchange& exchange);
   // Writes the stream's messages until its last one, the page goes away
   // or the server stops.
   void Pump(LiveStream& stream, HttpExchange& exchange);
 
   const DashboardOptions options_;
+  const Authenticator* const authenticator_;
   Clock* const clock_;
+  JobAccess access_;
   TaskCache tasks_;
   DashboardApi api_;
   LiveHub live_;

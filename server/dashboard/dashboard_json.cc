@@ -41,6 +41,7 @@ void WriteJob(const v1::JobStatus& job, JsonWriter& out) {
   out.BeginObject();
   out.Key("id").String(job.job_id());
   out.Key("name").String(job.name());
+  out.Key("tenant").String(job.tenant());
   out.Key("state").String(ShortName(job.state()));
   out.Key("priority").Int(job.priority());
   out.Key("total").Int(job.total_tasks());
@@ -193,6 +194,17 @@ std::string StreamJson(const TaskSnapshot& snapshot, size_t limit) {
   }
   out.EndArray();
   out.Key("omitted").Int(stream.omitted);
+  out.EndObject();
+  return out.Take();
+}
+
+std::string WhoamiJson(const Principal& caller, bool identities) {
+  JsonWriter out;
+  out.BeginObject();
+  out.Key("identities").Bool(identities);
+  out.Key("name").String(caller.name);
+  out.Key("tenant").String(caller.tenant);
+  out.Key("role").String(RoleName(caller.role));
   out.EndObject();
   return out.Take();
 }

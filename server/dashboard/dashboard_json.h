@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "dagd/v1/job_service.pb.h"
+#include "server/auth/principal.h"
 #include "server/dashboard/json_writer.h"
 #include "server/dashboard/task_cache.h"
 
@@ -19,7 +20,7 @@ namespace dagd {
 std::string ShortName(v1::JobState state);
 std::string ShortName(v1::TaskState state);
 
-// {"id","name","state","priority","total","counts":{STATE:n},"submitted",
+// {"id","name","tenant","state","priority","total","counts":{STATE:n},"submitted",
 //  "started","finished" (ms or null),"error","failures":[{"task","text"}]}
 void WriteJob(const v1::JobStatus& job, JsonWriter& out);
 std::string JobJson(const v1::JobStatus& job);
@@ -42,6 +43,10 @@ std::string GraphJson(const TaskSnapshot& snapshot);
 // {"bars":[{"task","fn","attempt","worker","row","start","end"(null while
 //  running),"failed"}],"workers":[{"id","rows"}],"omitted"}
 std::string StreamJson(const TaskSnapshot& snapshot, size_t limit);
+
+// {"identities":bool,"name","tenant","role"}: who the page is, and whether
+// dagd has identities at all (--tokens_file).
+std::string WhoamiJson(const Principal& caller, bool identities);
 
 // {"error":{"code":404,"status":"NOT_FOUND","field":"job_id","message"}}
 std::string ErrorJson(int http_code, const absl::Status& status,

@@ -5,14 +5,38 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/dashboard/dashboard_json.h"
+#include "storage/write_set.h"
 
 namespace dagd {
+namespace {
+
+// Whose jobs a caller's jobs stream lists: "" for every tenant's.
+std::string FeedOf(const Principal& caller) {
+  return caller.role == Role::kAdmin ? "" : caller.tenant;
+}
+
+LiveStream::Message Stopping() {
+  return {"error",
+          ErrorJson(503, absl::UnavailableError("dagd is stopping"), ""), true,
+          503};
+}
+
+// What a caller who does not see the job gets: an unknown job's answer.
+LiveStream::Message Hidden(const std::string& job_id) {
+  return {"error", ErrorJson(404, NoJobError(job_id), "job_id"), true, 404};
+}
+
+}  // namespace
 
 // A stream's mailbox: the newest message only.
 class LiveHub::Stream : public LiveStream {
  public:
-  Stream(LiveHub* hub, std::string job_id)
-      : hub_(hub), job_id_(std::move(job_id)) {}
+  // A job's stream (`job_id` set) or a jobs stream (of feed `feed`).
+  Stream(LiveHub* hub, std::string job_id, Principal caller, std::string feed)
+      : hub_(hub),
+        job_id_(std::move(job_id)),
+        caller_(std::move(caller)),
+        feed_(std::move(feed)) {}
   ~Stream() override { hub_->Close(this); }
 
   std::optional<Message> Next(absl::Duration timeout) override {
@@ -36,10 +60,14 @@ class LiveHub::Stream : public LiveStream {
   }
 
   const std::string& job_id() const { return job_id_; }
+  const std::string& feed() const { return feed_; }
+  const Principal& caller() const { return caller_; }
 
  private:
   LiveHub* const hub_;
   const std::string job_id_;  // empty: the jobs list
+  const Principal caller_;
+  const std::string feed_;  // of a jobs stream
   absl::Mutex mu_;
   std::optional<Message> pending_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
@@ -100,19 +128,11 @@ void LiveHub::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
-    for (Stream* stream : jobs_streams_) {
-      stream->Deliver(
-          {"error",
-           ErrorJson(503, absl::UnavailableError("dagd is stopping"), ""), true,
-           503});
+    for (auto& [tenant, feed] : feeds_) {
+      for (Stream* stream : feed.streams) stream->Deliver(Stopping());
     }
     for (auto& [job_id, channel] : channels_) {
-      for (Stream* stream : channel->streams) {
-        stream->Deliver(
-            {"error",
-             ErrorJson(503, absl::UnavailableError("dagd is stopping"), ""),
-             true, 503});
-      }
+      for (Stream* stream : channel->streams) stream->Deliver(Stopping());
       sinks.push_back(channel->sink);
       channel->ended = true;
     }
@@ -129,8 +149,13 @@ size_t LiveHub::open_streams() const {
   return open_;
 }
 
+size_t LiveHub::jobs_feeds() const {
+  absl::MutexLock lock(&mu_);
+  return feeds_.size();
+}
+
 absl::StatusOr<std::unique_ptr<LiveStream>> LiveHub::WatchJob(
-    const std::string& job_id) {
+    const std::string& job_id, const Principal& caller) {
   std::shared_ptr<JobSink> watch;
   std::unique_ptr<Stream> stream;
   {
@@ -142,14 +167,16 @@ absl::StatusOr<std::unique_ptr<LiveStream>> LiveHub::WatchJob(
           "): close a dashboard page, or raise --dashboard_max_streams"));
     }
     ++open_;
-    stream = std::make_unique<Stream>(this, job_id);
+    stream = std::make_unique<Stream>(this, job_id, caller, "");
     std::unique_ptr<Channel>& channel = channels_[job_id];
     if (channel == nullptr) {
       channel = std::make_unique<Channel>();
       channel->sink = std::make_shared<JobSink>(this, job_id);
       watch = channel->sink;
     } else if (channel->last) {
-      stream->Deliver(*channel->last);
+      stream->Deliver(channel->status && !caller.Sees(channel->status->tenant())
+                          ? Hidden(job_id)
+                          : *channel->last);
     }
     channel->streams.push_back(stream.get());
   }
@@ -158,7 +185,8 @@ absl::StatusOr<std::unique_ptr<LiveStream>> LiveHub::WatchJob(
   return stream;
 }
 
-absl::StatusOr<std::unique_ptr<LiveStream>> LiveHub::WatchJobs() {
+absl::StatusOr<std::unique_ptr<LiveStream>> LiveHub::WatchJobs(
+    const Principal& caller) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("dagd is stopping");
   if (open_ >= options_.max_streams) {
@@ -167,11 +195,13 @@ absl::StatusOr<std::unique_ptr<LiveStream>> LiveHub::WatchJobs() {
         "): close a dashboard page, or raise --dashboard_max_streams"));
   }
   ++open_;
-  auto stream = std::make_unique<Stream>(this, "");
-  jobs_streams_.push_back(stream.get());
-  if (!last_jobs_.empty()) stream->Deliver({"jobs", last_jobs_, false});
+  std::string tenant = FeedOf(caller);
+  auto stream = std::make_unique<Stream>(this, "", caller, tenant);
+  JobsFeed& feed = feeds_[tenant];
+  feed.streams.push_back(stream.get());
+  if (!feed.last.empty()) stream->Deliver({"jobs", feed.last, false});
   // A new page should not wait for the next round's interval.
-  next_jobs_ = absl::InfinitePast();
+  feed.next = absl::InfinitePast();
   return stream;
 }
 
@@ -181,10 +211,12 @@ void LiveHub::Close(Stream* stream) {
     absl::MutexLock lock(&mu_);
     --open_;
     if (stream->job_id().empty()) {
-      jobs_streams_.erase(
-          std::remove(jobs_streams_.begin(), jobs_streams_.end(), stream),
-          jobs_streams_.end());
-      if (jobs_streams_.empty()) last_jobs_.clear();
+      auto it = feeds_.find(stream->feed());
+      if (it == feeds_.end()) return;
+      std::vector<Stream*>& streams = it->second.streams;
+      streams.erase(std::remove(streams.begin(), streams.end(), stream),
+                    streams.end());
+      if (streams.empty()) feeds_.erase(it);
       return;
     }
     auto it = channels_.find(stream->job_id());
@@ -286,31 +318,46 @@ void LiveHub::PublishJobs() {
         continue;
       }
     }
-    for (Stream* stream : channel->streams) stream->Deliver(message);
+    for (Stream* stream : channel->streams) {
+      const bool hidden = channel->failed.ok() &&
+                          !stream->caller().Sees(channel->status->tenant());
+      stream->Deliver(hidden ? Hidden(job_id) : message);
+    }
     channel->last = std::move(message);
   }
 }
 
 void LiveHub::TickJobsList() {
+  // One ListJobs per tenant whose list is due, however many pages show it.
+  std::vector<std::string> due;
   {
     absl::MutexLock lock(&mu_);
-    if (jobs_streams_.empty() || clock_->Now() < next_jobs_) return;
-    next_jobs_ = clock_->Now() + options_.jobs_interval;
+    const absl::Time now = clock_->Now();
+    for (auto& [tenant, feed] : feeds_) {
+      if (now < feed.next) continue;
+      feed.next = now + options_.jobs_interval;
+      due.push_back(tenant);
+    }
   }
-  v1::ListJobsRequest request;
-  request.set_page_size(options_.jobs_page_size);
-  absl::StatusOr<v1::ListJobsResponse> jobs = AwaitReply<v1::ListJobsResponse>(
-      [&](auto done) {
-        source_->ListJobs(std::move(request), std::move(done));
-      },
-      options_.timeout);
-  if (!jobs.ok()) return;  // tried again next round
-  std::string json = JobsJson(*jobs);
-  absl::MutexLock lock(&mu_);
-  if (json == last_jobs_) return;
-  last_jobs_ = json;
-  for (Stream* stream : jobs_streams_) {
-    stream->Deliver({"jobs", last_jobs_, false});
+  for (const std::string& tenant : due) {
+    v1::ListJobsRequest request;
+    request.set_page_size(options_.jobs_page_size);
+    request.set_tenant(tenant);
+    absl::StatusOr<v1::ListJobsResponse> jobs =
+        AwaitReply<v1::ListJobsResponse>(
+            [&](auto done) {
+              source_->ListJobs(std::move(request), std::move(done));
+            },
+            options_.timeout);
+    if (!jobs.ok()) continue;  // tried again next round
+    std::string json = JobsJson(*jobs);
+    absl::MutexLock lock(&mu_);
+    auto it = feeds_.find(tenant);  // its pages may have gone meanwhile
+    if (it == feeds_.end() || json == it->second.last) continue;
+    it->second.last = std::move(json);
+    for (Stream* stream : it->second.streams) {
+      stream->Deliver({"jobs", it->second.last, false});
+    }
   }
 }
 

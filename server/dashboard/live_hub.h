@@ -8,7 +8,13 @@
 //     coordinator 4 GetJobs a second however many tasks it runs and
 //     however many pages show it;
 //   - the jobs page's streams share one ListJobs of the newest jobs per
-//     `jobs_interval` while any is open, sent on only when it changed;
+//     `jobs_interval` while any is open, sent on only when it changed:
+//     one per tenant with open streams (the streams of admins, who see
+//     every tenant's jobs, share one of all jobs);
+//   - a job's stream shows it only to a caller who sees its tenant (the
+//     Dashboard checks that before a page joins the watch; the hub checks
+//     it again on every message): to anyone else it is NOT_FOUND, as an
+//     unknown job;
 //   - each stream holds at most its latest unsent message (a page that
 //     reads slowly skips states, it never queues them);
 //   - at most `max_streams` streams are open; more are refused, so event
@@ -27,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/auth/principal.h"
 #include "server/dashboard/dashboard_source.h"
 #include "storage/base/clock.h"
 
@@ -72,13 +79,16 @@ class LiveHub {
   LiveHub(const LiveHub&) = delete;
   LiveHub& operator=(const LiveHub&) = delete;
 
-  // A stream of job `job_id`'s status: its first message comes once the
-  // coordinator answers the watch (an "error" message, the last, for an
-  // unknown or malformed id). RESOURCE_EXHAUSTED at the stream limit.
+  // A stream of job `job_id`'s status for `caller`: its first message
+  // comes once the coordinator answers the watch (an "error" message, the
+  // last, for an unknown or malformed id, or a job of a tenant `caller`
+  // does not see). RESOURCE_EXHAUSTED at the stream limit.
   absl::StatusOr<std::unique_ptr<LiveStream>> WatchJob(
-      const std::string& job_id);
-  // A stream of the newest jobs (ListJobs), from the next tick on.
-  absl::StatusOr<std::unique_ptr<LiveStream>> WatchJobs();
+      const std::string& job_id, const Principal& caller);
+  // A stream of the newest jobs `caller` sees (ListJobs), from the next
+  // tick on.
+  absl::StatusOr<std::unique_ptr<LiveStream>> WatchJobs(
+      const Principal& caller);
 
   // One round: unfinished watched jobs are read and sent when they
   // changed, and the jobs list when due.
@@ -86,12 +96,20 @@ class LiveHub {
   void Tick();
 
   size_t open_streams() const;
+  // Jobs lists kept now (one per tenant with open jobs streams).
+  size_t jobs_feeds() const;
   const Options& options() const { return options_; }
 
  private:
   class Stream;
   class JobSink;
   struct Channel;
+  // The jobs streams of one scope and what they were last sent.
+  struct JobsFeed {
+    std::vector<Stream*> streams;
+    std::string last;
+    absl::Time next = absl::InfinitePast();
+  };
 
   // From a job's watch, on the coordinator's threads: only recorded here,
   // formatted and sent by the next tick.
@@ -111,9 +129,8 @@ class LiveHub {
   // Per watched job: its watch and the streams that show it.
   absl::flat_hash_map<std::string, std::unique_ptr<Channel>> channels_
       ABSL_GUARDED_BY(mu_);
-  std::vector<Stream*> jobs_streams_ ABSL_GUARDED_BY(mu_);
-  std::string last_jobs_ ABSL_GUARDED_BY(mu_);
-  absl::Time next_jobs_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // By the tenant whose jobs they list; "" for every tenant's (admins).
+  absl::flat_hash_map<std::string, JobsFeed> feeds_ ABSL_GUARDED_BY(mu_);
   size_t open_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "prometheus/text_serializer.h"
+#include "storage/base/civetweb_tls.h"
 
 namespace dagd {
 namespace {
@@ -159,22 +162,51 @@ absl::StatusOr<std::unique_ptr<HttpStatusServer>> HttpStatusServer::Start(
   }
   std::unique_ptr<HttpStatusServer> server(new HttpStatusServer(
       std::move(metrics), std::move(healthy), std::move(http_options.handler)));
+  const bool tls = !http_options.tls_cert.empty();
+  if (tls != !http_options.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "HTTPS needs both a certificate and its key (--tls_cert and "
+        "--tls_key)");
+  }
+  // Feature 2: HTTPS (civetweb built without NO_SSL).
+  if (tls && mg_check_feature(2) == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve HTTPS on ", listen,
+                     ": this civetweb was built without TLS (NO_SSL)"));
+  }
+  if (tls) {
+    if (absl::Status s = PrepareCivetwebTls(); !s.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve HTTPS on ", listen, ": ", s.message()));
+    }
+  }
+  server->tls_cert_ = http_options.tls_cert;
+  server->tls_key_ = http_options.tls_key;
+  // A port with the suffix "s" is HTTPS only.
+  const std::string listening = tls ? *ports + "s" : *ports;
   const std::string threads = std::to_string(http_options.threads);
-  const char* options[] = {
-      "listening_ports",    ports->c_str(), "num_threads", threads.c_str(),
-      "request_timeout_ms", "10000",        nullptr};
+  std::vector<const char*> options = {"listening_ports",    listening.c_str(),
+                                      "num_threads",        threads.c_str(),
+                                      "request_timeout_ms", "10000"};
+  // 4: TLS 1.2 and later.
+  if (tls) options.insert(options.end(), {"ssl_protocol_version", "4"});
+  options.push_back(nullptr);
   mg_callbacks callbacks = {};
   // Keep civetweb's own messages off stderr: failures come back as status.
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
-  mg_init_data init = {&callbacks, nullptr, options};
+  if (tls) callbacks.init_ssl = &HttpStatusServer::InitTls;
+  mg_init_data init = {&callbacks, server.get(), options.data()};
   char error_text[256] = {};
   unsigned error_code = 0;
   mg_error_data error = {&error_code, error_text, sizeof(error_text)};
   server->context_ = mg_start2(&init, &error);
   if (server->context_ == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve HTTP on ", listen, ": ",
-                     error_text[0] != '\0' ? error_text : "civetweb failed"));
+    if (!server->tls_error_.empty()) {
+      return absl::InvalidArgumentError(server->tls_error_);
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve ", tls ? "HTTPS" : "HTTP", " on ", listen, ": ",
+        error_text[0] != '\0' ? error_text : "civetweb failed"));
   }
   mg_server_port bound[4] = {};
   if (mg_get_server_ports(server->context_, 4, bound) < 1) {
@@ -210,6 +242,36 @@ HttpStatusServer::~HttpStatusServer() {
     absl::SleepFor(absl::Milliseconds(20));
   }
   stopper.join();
+}
+
+int HttpStatusServer::InitTls(void* ssl_context, void* self) {
+  auto* server = static_cast<HttpStatusServer*>(self);
+  auto* context = static_cast<SSL_CTX*>(ssl_context);
+  auto fail = [&](absl::string_view what) {
+    char reason[256] = "no reason given";
+    if (unsigned long code = ERR_get_error(); code != 0) {
+      ERR_error_string_n(code, reason, sizeof(reason));
+    }
+    ERR_clear_error();
+    server->tls_error_ = absl::StrCat(what, ": ", reason);
+    return -1;
+  };
+  if (SSL_CTX_use_certificate_chain_file(context, server->tls_cert_.c_str()) !=
+      1) {
+    return fail(absl::StrCat("--tls_cert '", server->tls_cert_,
+                             "' is not a readable PEM certificate chain"));
+  }
+  if (SSL_CTX_use_PrivateKey_file(context, server->tls_key_.c_str(),
+                                  SSL_FILETYPE_PEM) != 1) {
+    return fail(absl::StrCat("--tls_key '", server->tls_key_,
+                             "' is not a readable PEM private key"));
+  }
+  if (SSL_CTX_check_private_key(context) != 1) {
+    return fail(absl::StrCat("--tls_key '", server->tls_key_,
+                             "' is not the key of --tls_cert '",
+                             server->tls_cert_, "'"));
+  }
+  return 1;  // set up: civetweb loads no certificate of its own
 }
 
 int HttpStatusServer::HandleMetrics(mg_connection* connection, void* self) {

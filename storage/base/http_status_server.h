@@ -64,6 +64,11 @@ struct HttpServerOptions {
   int threads = 2;
   // Every path but /metrics and /healthz; null: 404.
   HttpHandler handler;
+  // PEM files: the certificate chain the server presents and its private
+  // key. Both set: the port serves HTTPS only (TLS 1.2 or later), plain
+  // HTTP on it fails; both empty: plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Requests are served on civetweb's threads; `metrics` and `healthy` must
@@ -72,8 +77,11 @@ class HttpStatusServer {
  public:
   // Listens on `listen` ("host:port"; port 0 picks a free port). A bad
   // address or a port in use is INVALID_ARGUMENT or UNAVAILABLE, naming
-  // the address. `metrics` is held weakly: once it is gone, /metrics serves
-  // an empty page.
+  // the address. With TLS files, a file that cannot be read or a key that
+  // does not match its certificate is INVALID_ARGUMENT naming them, and a
+  // civetweb built without TLS (or OpenSSL that cannot be loaded for it,
+  // civetweb_tls.h) is UNAVAILABLE saying so. `metrics` is held weakly: once it
+  // is gone, /metrics serves an empty page.
   static absl::StatusOr<std::unique_ptr<HttpStatusServer>> Start(
       const std::string& listen, std::weak_ptr<prometheus::Collectable> metrics,
       std::function<bool()> healthy);
@@ -94,11 +102,16 @@ class HttpStatusServer {
   static int HandleMetrics(mg_connection* connection, void* self);
   static int HandleHealth(mg_connection* connection, void* self);
   static int HandleOther(mg_connection* connection, void* self);
+  // civetweb's init_ssl: loads the certificate and key into its SSL_CTX.
+  static int InitTls(void* ssl_context, void* self);
 
   // Constant after Start.
   const std::weak_ptr<prometheus::Collectable> metrics_;
   const std::function<bool()> healthy_;
   const HttpHandler handler_;
+  std::string tls_cert_;
+  std::string tls_key_;
+  std::string tls_error_;  // why InitTls failed, during Start
   mg_context* context_ = nullptr;
   int port_ = 0;
   // Set when the stop begins, before civetweb waits for its threads.

@@ -10,11 +10,13 @@ with deadlines, never fixed sleeps.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -56,12 +58,36 @@ def env_path(name: str) -> str:
     return path
 
 
+def token_hash(token: str) -> str:
+    """What a tokens file lists for `token`."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class Dagd:
     """dagd with --local_workers, its HTTP port (dashboard) and gRPC port
-    read from its log and port file; stopped with SIGTERM, then SIGKILL."""
+    read from its log and port file; stopped with SIGTERM, then SIGKILL.
 
-    def __init__(self, *flags: str, workers: int = 2, slots: int = 2):
+    `tokens` ({token: "TENANT ROLE [NAME]"}) become its --tokens_file, and
+    `token` is what get(), get_error() and submit() present. `tls` (a
+    (cert, key, ca) of PEM paths) serves both ports over TLS only."""
+
+    def __init__(self, *flags: str, workers: int = 2, slots: int = 2,
+                 tokens: Optional[Dict[str, str]] = None,
+                 token: Optional[str] = None,
+                 tls: Optional[tuple] = None):
         self.tmp = tempfile.mkdtemp(prefix="dagd-dashboard-test-")
+        self.token = token
+        self.tls = tls
+        self.ssl = ssl.create_default_context(cafile=tls[2]) if tls else None
+        flags = list(flags)
+        if tokens:
+            path = os.path.join(self.tmp, "tokens")
+            with open(path, "w") as f:
+                for secret, who in tokens.items():
+                    f.write("%s %s\n" % (token_hash(secret), who))
+            flags.append("--tokens_file=" + path)
+        if tls:
+            flags += ["--tls_cert=" + tls[0], "--tls_key=" + tls[1]]
         self.log_path = os.path.join(self.tmp, "dagd.log")
         port_file = os.path.join(self.tmp, "dagd.port")
         with open(self.log_path, "wb") as log:
@@ -86,7 +112,8 @@ class Dagd:
             if not grpc_port or not match:
                 return None
             self.address = "127.0.0.1:" + grpc_port
-            self.url = "http://127.0.0.1:" + match.group(1)
+            self.url = ("https" if tls else "http") + "://127.0.0.1:" + \
+                match.group(1)
             return True
 
         wait_for(ports, 30, "dagd's ports")
@@ -102,28 +129,48 @@ class Dagd:
             raise AssertionError("dagd exited with %s:\n%s" %
                                  (self.proc.returncode, self.log()[-4000:]))
 
-    def get(self, path: str) -> Dict[str, Any]:
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+    def request(self, path: str, method: str = "GET",
+                token: Optional[str] = None) -> urllib.request.Request:
+        """A request of `path` with `token` (else the default one)."""
+        request = urllib.request.Request(self.url + path, method=method)
+        token = token or self.token
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        return request
+
+    def get(self, path: str, token: Optional[str] = None) -> Dict[str, Any]:
+        with urllib.request.urlopen(self.request(path, token=token),
+                                    timeout=30, context=self.ssl) as r:
             return json.loads(r.read())
 
-    def get_error(self, path: str, method: str = "GET"):
+    def get_error(self, path: str, method: str = "GET",
+                  token: Optional[str] = None):
         """(HTTP code, JSON body) of a request that must fail."""
-        request = urllib.request.Request(self.url + path, method=method)
+        request = self.request(path, method, token)
         try:
-            with urllib.request.urlopen(request, timeout=30) as r:
+            with urllib.request.urlopen(request, timeout=30,
+                                        context=self.ssl) as r:
                 raise AssertionError("%s answered %d, not an error" %
                                      (path, r.status))
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
-    def submit(self, spec: Dict[str, Any]) -> str:
-        """Submits a job (the JSON job file format) with dagctl; its id."""
+    def submit(self, spec: Dict[str, Any],
+               token: Optional[str] = None) -> str:
+        """Submits a job (the JSON job file format) with dagctl, as `token`
+        (else the default one); its id."""
         path = os.path.join(self.tmp, "job-%d.json" % time.monotonic_ns())
         with open(path, "w") as f:
             json.dump(spec, f)
+        flags = []
+        if token or self.token:
+            flags.append("--token=" + (token or self.token))
+        if self.tls:
+            flags.append("--tls_ca=" + self.tls[2])
         out = subprocess.run(
-            [env_path("DAGCTL_BIN"), "--server=" + self.address, "submit",
-             path], check=True, capture_output=True, text=True, timeout=120)
+            [env_path("DAGCTL_BIN"), "--server=" + self.address, *flags,
+             "submit", path], check=True, capture_output=True, text=True,
+            timeout=120)
         return out.stdout.strip().splitlines()[-1]
 
     def wait_job(self, job_id: str, timeout: float = 120) -> Dict[str, Any]:

@@ -1,7 +1,9 @@
 """deploy.flags: every flag that deploy/ passes to dagd or dagd-worker
 (Dockerfile CMD, compose commands, Kubernetes args, ECS commands, systemd
 ExecStart) is one the binary accepts, per its --helpfull. A deployment with
-an unknown flag would not start.
+an unknown flag would not start. And every flag of dagd's and
+dagd-worker's own (those their main.cc defines) is documented in the
+README as `--name`.
 
 Usage: flags_test.py --dagd=BIN --worker=BIN
 """
@@ -13,7 +15,7 @@ import re
 
 import yaml
 
-from deploy_lib import DEPLOY, Failure, flags_of, run_main
+from deploy_lib import DEPLOY, REPO, Failure, flags_of, helpfull, run_main
 
 
 def parse(argv):
@@ -72,6 +74,33 @@ def uses():
     return out
 
 
+def own_flags(binary):
+    """The flags `binary`'s main.cc defines, from --helpfull's section of
+    that file (the libraries' flags, absl's own, are in other sections)."""
+    names, mine = set(), False
+    for line in helpfull(binary).splitlines():
+        header = re.match(r"^\s*Flags from (\S+):", line)
+        if header:
+            mine = header.group(1).endswith("main.cc")
+        elif mine:
+            names.update(re.findall(r"^\s+--([A-Za-z0-9_]+) \(", line))
+    return names
+
+
+def undocumented(binaries):
+    """["binary --flag"] of own flags the README never names."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    missing = []
+    for binary, path in binaries.items():
+        flags = own_flags(path)
+        if not flags:
+            raise Failure("found no flags of %s's main.cc in --helpfull" % binary)
+        missing += ["%s --%s" % (binary, n) for n in sorted(flags)
+                    if "`--%s`" % n not in readme]
+    return missing
+
+
 def main(argv):
     a = parse(argv)
     known = {"dagd": flags_of(a.dagd), "dagd-worker": flags_of(a.worker)}
@@ -93,6 +122,11 @@ def main(argv):
         raise Failure("%d problem(s) (unknown: %s):\n  %s" % (
             len(problems), summary or "none", "\n  ".join(problems)))
     print("%d flag uses, all accepted" % n)
+    missing = undocumented({"dagd": a.dagd, "dagd-worker": a.worker})
+    if missing:
+        raise Failure("flags the README does not document (as `--name`): %s"
+                      % ", ".join(missing))
+    print("every flag of dagd and dagd-worker is in the README")
 
 
 if __name__ == "__main__":

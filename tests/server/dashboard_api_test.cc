@@ -21,10 +21,11 @@ class DashboardApiTest : public ::testing::Test {
  protected:
   DashboardApiTest()
       : tasks_(&source_, &clock_, TaskCache::Options()),
-        api_(&source_, &tasks_, DashboardApi::Options()) {}
+        access_(&source_, absl::Seconds(5)),
+        api_(&source_, &tasks_, &access_, DashboardApi::Options()) {}
 
   ApiResponse Get(const std::string& path, const std::string& query = "") {
-    return api_.Handle(HttpRequest{"GET", path, query, {}});
+    return api_.Handle(HttpRequest{"GET", path, query, {}}, OpenAccess());
   }
   // The `field` of an error answer.
   static std::string FieldOf(const ApiResponse& response) {
@@ -38,6 +39,7 @@ class DashboardApiTest : public ::testing::Test {
   FakeClock clock_;
   FakeDashboardSource source_;
   TaskCache tasks_;
+  JobAccess access_;
   DashboardApi api_;
 };
 
@@ -77,7 +79,10 @@ TEST_F(DashboardApiTest, BadPageTokenSizeAndStateAre400NamingTheField) {
 TEST_F(DashboardApiTest, WrongMethodAndUnknownPathAreErrors) {
   source_.AddJob(1, v1::JOB_RUNNING);
   EXPECT_EQ(Get("/api/jobs/j1/cancel").code, 405);
-  EXPECT_EQ(api_.Handle(HttpRequest{"POST", "/api/jobs/j1", "", {}}).code, 405);
+  EXPECT_EQ(
+      api_.Handle(HttpRequest{"POST", "/api/jobs/j1", "", {}}, OpenAccess())
+          .code,
+      405);
   EXPECT_EQ(Get("/api/nothing").code, 404);
   EXPECT_EQ(Get("/api/jobs/j1/nothing").code, 404);
   EXPECT_TRUE(source_.cancelled.empty());
@@ -87,7 +92,7 @@ TEST_F(DashboardApiTest, CancelCallsTheCoordinatorOnPost) {
   source_.AddJob(1, v1::JOB_RUNNING);
   HttpRequest cancel{"POST", "/api/jobs/j1/cancel", "", {}};
   cancel.headers = {{"x-requested-by", "dagd-dashboard"}};
-  ApiResponse response = api_.Handle(cancel);
+  ApiResponse response = api_.Handle(cancel, OpenAccess());
   EXPECT_EQ(response.code, 200);
   EXPECT_EQ(response.body, R"({"state":"CANCELLED","cancelled":true})");
   EXPECT_EQ(source_.cancelled, std::vector<std::string>{"j1"});
@@ -96,8 +101,8 @@ TEST_F(DashboardApiTest, CancelCallsTheCoordinatorOnPost) {
 TEST_F(DashboardApiTest, ACancelWithoutTheDashboardsHeaderIsRefused) {
   source_.AddJob(1, v1::JOB_RUNNING);
   // What a form on another web site can send: no custom header.
-  ApiResponse response =
-      api_.Handle(HttpRequest{"POST", "/api/jobs/j1/cancel", "", {}});
+  ApiResponse response = api_.Handle(
+      HttpRequest{"POST", "/api/jobs/j1/cancel", "", {}}, OpenAccess());
   EXPECT_EQ(response.code, 403);
   EXPECT_EQ(FieldOf(response), "X-Requested-By");
   EXPECT_TRUE(source_.cancelled.empty());
@@ -169,7 +174,8 @@ TEST_F(DashboardApiTest, JobJsonCarriesCountsTimesAndFailures) {
   failure->set_task_id("x");
   failure->set_text("it \"broke\"");
   EXPECT_EQ(Get("/api/jobs/j3").body,
-            R"({"id":"j3","name":"nightly","state":"FAILED","priority":0,)"
+            R"({"id":"j3","name":"nightly","tenant":"","state":"FAILED",)"
+            R"("priority":0,)"
             R"("total":3,"counts":{"UPSTREAM_FAILED":2},"submitted":5000,)"
             R"("started":null,"finished":null,"error":"",)"
             R"("failures":[{"task":"x","text":"it \"broke\""}]})");

@@ -149,7 +149,8 @@ TEST_F(LiveHubTest, PagesOfOneJobShareOneWatchAndOneGetJobPerTick) {
   source_.AddJob(1, v1::JOB_RUNNING);
   auto hub = MakeHub();
   std::vector<std::unique_ptr<LiveStream>> pages;
-  for (int i = 0; i < 4; ++i) pages.push_back(*hub->WatchJob("j1"));
+  for (int i = 0; i < 4; ++i)
+    pages.push_back(*hub->WatchJob("j1", OpenAccess()));
   EXPECT_EQ(source_.WatchCount("j1"), 1u);
   // End only: the scheduler makes no event per task for the dashboard.
   EXPECT_EQ(source_.all_event_watches, 0u);
@@ -179,7 +180,7 @@ TEST_F(LiveHubTest, PagesOfOneJobShareOneWatchAndOneGetJobPerTick) {
 TEST_F(LiveHubTest, ASlowPageGetsOnlyTheNewestStatus) {
   source_.AddJob(1, v1::JOB_PENDING);
   auto hub = MakeHub();
-  std::unique_ptr<LiveStream> page = *hub->WatchJob("j1");
+  std::unique_ptr<LiveStream> page = *hub->WatchJob("j1", OpenAccess());
   hub->Tick();
   source_.SetState(1, v1::JOB_RUNNING);
   hub->Tick();
@@ -191,7 +192,7 @@ TEST_F(LiveHubTest, ASlowPageGetsOnlyTheNewestStatus) {
 
 TEST_F(LiveHubTest, AnUnknownJobsStreamEndsWithAnErrorNamingTheJobId) {
   auto hub = MakeHub();
-  std::unique_ptr<LiveStream> page = *hub->WatchJob("j7");
+  std::unique_ptr<LiveStream> page = *hub->WatchJob("j7", OpenAccess());
   hub->Tick();
   std::optional<LiveStream::Message> error = Take(*page);
   ASSERT_TRUE(error.has_value());
@@ -205,19 +206,20 @@ TEST_F(LiveHubTest, StreamsPastTheLimitAreRefusedAndFreedOnClose) {
   source_.AddJob(1, v1::JOB_RUNNING);
   auto hub = MakeHub();
   std::vector<std::unique_ptr<LiveStream>> pages;
-  for (int i = 0; i < 5; ++i) pages.push_back(*hub->WatchJobs());
-  absl::StatusOr<std::unique_ptr<LiveStream>> refused = hub->WatchJob("j1");
+  for (int i = 0; i < 5; ++i) pages.push_back(*hub->WatchJobs(OpenAccess()));
+  absl::StatusOr<std::unique_ptr<LiveStream>> refused =
+      hub->WatchJob("j1", OpenAccess());
   EXPECT_TRUE(absl::IsResourceExhausted(refused.status()));
   pages.pop_back();
   EXPECT_EQ(hub->open_streams(), 4u);
-  EXPECT_TRUE(hub->WatchJob("j1").ok());
+  EXPECT_TRUE(hub->WatchJob("j1", OpenAccess()).ok());
 }
 
 TEST_F(LiveHubTest, TheLastPageOfAJobClosingEndsItsWatch) {
   source_.AddJob(1, v1::JOB_RUNNING);
   auto hub = MakeHub();
-  auto a = *hub->WatchJob("j1");
-  auto b = *hub->WatchJob("j1");
+  auto a = *hub->WatchJob("j1", OpenAccess());
+  auto b = *hub->WatchJob("j1", OpenAccess());
   a.reset();
   EXPECT_EQ(source_.WatchCount("j1"), 1u);
   b.reset();
@@ -228,7 +230,7 @@ TEST_F(LiveHubTest, JobsPagesShareOneListPerIntervalSentOnlyWhenChanged) {
   source_.AddJob(1, v1::JOB_RUNNING);
   auto hub = MakeHub();
   std::vector<std::unique_ptr<LiveStream>> pages;
-  for (int i = 0; i < 3; ++i) pages.push_back(*hub->WatchJobs());
+  for (int i = 0; i < 3; ++i) pages.push_back(*hub->WatchJobs(OpenAccess()));
   hub->Tick();
   EXPECT_EQ(source_.list_jobs_calls, 1u);
   for (auto& page : pages) {
@@ -253,15 +255,15 @@ TEST_F(LiveHubTest, JobsPagesShareOneListPerIntervalSentOnlyWhenChanged) {
 TEST_F(LiveHubTest, StopEndsEveryStreamAndRefusesNewOnes) {
   source_.AddJob(1, v1::JOB_RUNNING);
   auto hub = MakeHub();
-  auto job = *hub->WatchJob("j1");
-  auto jobs = *hub->WatchJobs();
+  auto job = *hub->WatchJob("j1", OpenAccess());
+  auto jobs = *hub->WatchJobs(OpenAccess());
   hub->Stop();
   for (LiveStream* stream : {job.get(), jobs.get()}) {
     std::optional<LiveStream::Message> last = Take(*stream);
     ASSERT_TRUE(last.has_value());
     EXPECT_TRUE(last->last);
   }
-  EXPECT_TRUE(absl::IsUnavailable(hub->WatchJobs().status()));
+  EXPECT_TRUE(absl::IsUnavailable(hub->WatchJobs(OpenAccess()).status()));
 }
 
 }  // namespace

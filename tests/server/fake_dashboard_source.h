@@ -48,6 +48,7 @@ class FakeDashboardSource : public DashboardSource {
     {
       absl::MutexLock lock(&mu_);
       ++list_jobs_calls;
+      list_jobs_tenants.push_back(request.tenant());
       uint64_t before = UINT64_MAX;
       if (!request.page_token().empty() &&
           !absl::SimpleAtoi(request.page_token(), &before)) {
@@ -57,6 +58,11 @@ class FakeDashboardSource : public DashboardSource {
       uint64_t last_shown = 0;
       for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {
         if (it->first >= before) continue;
+        // As the store: a tenant's list holds only its jobs.
+        if (!request.tenant().empty() &&
+            it->second.status.tenant() != request.tenant()) {
+          continue;
+        }
         if (static_cast<uint32_t>(response.jobs_size()) == size) {
           // As the Coordinator's: the next page is of jobs before it.
           response.set_next_page_token(absl::StrCat(last_shown));
@@ -150,6 +156,7 @@ class FakeDashboardSource : public DashboardSource {
 
   // Counters and records, read by tests after the calls.
   size_t list_jobs_calls = 0;
+  std::vector<std::string> list_jobs_tenants;  // of each ListJobs call
   size_t get_job_calls = 0;
   size_t list_tasks_calls = 0;
   size_t unwatch_calls = 0;

@@ -10,6 +10,9 @@ const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 const SVG_NS = "http://www.w3.org/2000/svg";
 // What the pages measured, for the browser tests and the README's numbers.
 window.dagdTimings = {};
+// Who the page is (GET /api/whoami): {identities, name, tenant, role}.
+let me = null;
+const TOKEN_COOKIE = "dagd_token";
 
 // ---- Small helpers --------------------------------------------------------
 
@@ -106,6 +109,10 @@ function formatBytes(n) {
 async function api(path, options) {
   const response = await fetch(path, options);
   const body = await response.json();
+  if (response.status === 401) {
+    // No token, or one dagd no longer lists (--tokens_file was reread).
+    showTokenForm((body.error || {}).message);
+  }
   if (!response.ok) {
     const e = body.error || {};
     throw new Error((e.field ? e.field + ": " : "") + (e.message || response.status));
@@ -121,6 +128,58 @@ function throttle(fn, ms) {
     if (wait <= 0) { last = Date.now(); fn(); return; }
     if (!timer) timer = setTimeout(() => { timer = null; last = Date.now(); fn(); }, wait);
   };
+}
+
+// ---- Identity -------------------------------------------------------------
+
+function mayCancel() {
+  return me !== null && (me.role === "submit" || me.role === "admin");
+}
+
+// The page's token lives in a cookie, which the browser sends with every
+// request, event streams included (EventSource cannot set headers). Strict:
+// never sent from another site's page. A session cookie: gone with the
+// browser session.
+function storeToken(token) {
+  document.cookie = TOKEN_COOKIE + "=" + encodeURIComponent(token) +
+    "; Path=/; SameSite=Strict" + (location.protocol === "https:" ? "; Secure" : "");
+}
+
+function forgetToken() {
+  document.cookie = TOKEN_COOKIE + "=; Path=/; SameSite=Strict; Max-Age=0" +
+    (location.protocol === "https:" ? "; Secure" : "");
+}
+
+function showTokenForm(why) {
+  if (document.getElementById("token-form")) return;
+  if (current) { current.close(); current = null; }
+  const input = h("input", {id: "token-input", type: "password", autocomplete: "off",
+    size: "48", placeholder: "token", "aria-label": "token"});
+  const form = h("form", {id: "token-form", class: "panel token-form", onsubmit: (e) => {
+    e.preventDefault();
+    if (!input.value.trim()) return;
+    storeToken(input.value.trim());
+    location.reload();
+  }},
+  h("h1", {}, "Sign in"),
+  h("p", {class: "muted"}, "This dagd needs a token (a line of its --tokens_file). " +
+    "It is kept in a cookie of this browser session."),
+  why ? h("p", {class: "error", id: "token-why"}, why) : null,
+  h("div", {class: "toolbar"}, input, h("button", {id: "token-submit", type: "submit"}, "Use token")));
+  document.getElementById("main").replaceChildren(form);
+  input.focus();
+}
+
+function showIdentity() {
+  const el = document.getElementById("whoami");
+  if (!me.identities) { el.hidden = true; return; }
+  fill(el, h("span", {id: "whoami-text"}, me.name + " · " + me.tenant + " · " + me.role), " ",
+    h("a", {href: "#", id: "sign-out", onclick: (e) => {
+      e.preventDefault();
+      forgetToken();
+      location.reload();
+    }}, "sign out"));
+  el.hidden = false;
 }
 
 // ---- Live updates ---------------------------------------------------------
@@ -151,12 +210,14 @@ function jobsPage(params) {
   const body = h("tbody", {id: "jobs"});
   const more = h("button", {id: "older", hidden: ""}, "Older jobs");
   const message = h("p", {class: "muted"});
+  // With identities, whose job it is (an admin sees every tenant's).
+  const tenants = me.identities;
   main.replaceChildren(
     h("h1", {}, "Jobs"),
     h("div", {class: "toolbar"}, h("label", {}, "State ", select), message),
     h("table", {}, h("thead", {}, h("tr", {},
-      ["Job", "Name", "State", "Progress", "Tasks", "Submitted", "Elapsed"]
-        .map((t) => h("th", {}, t)))), body),
+      ["Job", "Name", tenants ? "Tenant" : null, "State", "Progress", "Tasks", "Submitted",
+       "Elapsed"].filter((t) => t).map((t) => h("th", {}, t)))), body),
     more);
 
   let older = false;  // showing older pages: live updates would reorder them
@@ -165,6 +226,7 @@ function jobsPage(params) {
     return h("tr", {"data-job": job.id, "data-state": job.state},
       h("td", {}, h("a", {href: "#/jobs/" + encodeURIComponent(job.id)}, job.id)),
       h("td", {}, job.name),
+      tenants ? h("td", {"data-tenant": job.tenant}, job.tenant) : null,
       h("td", {}, badge(job.state)),
       h("td", {}, h("div", {class: "toolbar"}, progressBar(job.counts, job.total),
         h("span", {class: "pct", "data-progress": pct}, pct + "%"))),
@@ -219,8 +281,8 @@ function jobPage(jobId) {
   let ended = false;
 
   // Made once, not with every update: a button replaced four times a
-  // second would lose clicks. Shown to everyone until identities exist
-  // (Trust); then hidden from those who may not cancel.
+  // second would lose clicks. Only for those who may cancel (role submit
+  // or admin; everyone without --tokens_file).
   const cancel = h("button", {id: "cancel", class: "danger", hidden: "", onclick: () => {
     if (!confirm("Cancel job " + job.id + "?")) return;
     api("/api/jobs/" + enc + "/cancel", {
@@ -235,7 +297,7 @@ function jobPage(jobId) {
   function showHead() {
     title.textContent = job.id + (job.name ? " · " + job.name : "");
     fill(state, badge(job.state), h("span", {id: "job-state", hidden: ""}, job.state));
-    cancel.hidden = FINAL.has(job.state);
+    cancel.hidden = FINAL.has(job.state) || !mayCancel();
     fill(details,
       progressBar(job.counts, job.total, true),
       h("div", {class: "chips", id: "counts"}, STATES.filter((st) => job.counts[st]).map(
@@ -245,6 +307,7 @@ function jobPage(jobId) {
       h("div", {class: "kv muted"}, [
         ["submitted", formatTime(job.submitted)], ["elapsed", elapsed(job)],
         ["tasks", job.total.toLocaleString()], ["priority", job.priority],
+        ...(me.identities ? [["tenant", job.tenant]] : []),
       ].flatMap(([k, v]) => [h("span", {}, k), h("span", {}, v)])),
       job.error ? h("p", {class: "error"}, job.error) : null);
   }
@@ -499,5 +562,14 @@ function route() {
   else current = jobsPage(params);
 }
 
-window.addEventListener("hashchange", route);
-route();
+// Who the page is first: a 401 shows the token form instead of a page.
+api("/api/whoami").then((who) => {
+  me = who;
+  showIdentity();
+  window.addEventListener("hashchange", route);
+  route();
+}).catch((e) => {
+  if (!document.getElementById("token-form")) {
+    document.getElementById("main").replaceChildren(h("p", {class: "error"}, e.message));
+  }
+});

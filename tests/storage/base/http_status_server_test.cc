@@ -134,6 +134,23 @@ TEST_F(HandlerTest, AStreamHoldsOneThreadAndEndsWhenTheServerStops) {
   client.join();
 }
 
+TEST_F(HttpStatusServerTest, TlsFilesThatCannotServeAreRefusedNamingTheFlag) {
+  HttpServerOptions half;
+  half.tls_cert = "/nonexistent/cert.pem";
+  auto refused = HttpStatusServer::Start(
+      "127.0.0.1:0", registry_, [] { return true; }, half);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("--tls_key"));
+  HttpServerOptions missing = half;
+  missing.tls_key = "/nonexistent/key.pem";
+  refused = HttpStatusServer::Start(
+      "127.0.0.1:0", registry_, [] { return true; }, missing);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("--tls_cert '/nonexistent/cert.pem'"));
+}
+
 TEST(CivetListeningPortTest, AcceptsHostPortForms) {
   EXPECT_EQ(*CivetListeningPort("127.0.0.1:9471"), "127.0.0.1:9471");
   EXPECT_EQ(*CivetListeningPort(":9471"), "9471");
