@@ -65,6 +65,15 @@ absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
                      "': this dagd does not dispatch to Lambda (start it "
                      "with --lambda_function)"));
   }
+  if (executor->kind == Executor::Kind::kLambda && !executor->name.empty() &&
+      std::find(limits.lambda_functions.begin(), limits.lambda_functions.end(),
+                executor->name) == limits.lambda_functions.end()) {
+    return TaskError(
+        job.spec, i,
+        absl::StrCat("executor '", text, "': Lambda function '", executor->name,
+                     "' is not one this dagd may invoke (its "
+                     "--lambda_function, or --lambda_allowed_functions)"));
+  }
   if (job.executors.empty()) job.executors.emplace_back();  // any worker: 0
   auto it = std::find(job.executors.begin(), job.executors.end(), *executor);
   if (it == job.executors.end()) {

@@ -16,6 +16,10 @@ struct JobLimits {
   // dagd dispatches to AWS Lambda (--lambda_function is set): tasks may
   // have executor "lambda" or "lambda:NAME".
   bool lambda = false;
+  // The NAMEs "lambda:NAME" may name (--lambda_allowed_functions): dagd
+  // invokes them with its own credentials, so not any name a client
+  // writes. Empty: only "lambda" (--lambda_function) itself.
+  std::vector<std::string> lambda_functions;
 };
 
 // A job in index form: tasks numbered 0..n-1 in submission order, edges as

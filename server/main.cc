@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -115,6 +116,10 @@ ABSL_FLAG(std::string, lambda_function, "",
           "the AWS Lambda function (dagd-worker as a custom runtime) that "
           "tasks with executor \"lambda\" invoke; NAME or NAME:ALIAS. Setting "
           "it turns Lambda dispatch on (executor \"lambda:NAME\" too)");
+ABSL_FLAG(std::vector<std::string>, lambda_allowed_functions, {},
+          "Lambda functions besides --lambda_function that tasks may name "
+          "(executor \"lambda:NAME\"), comma-separated: dagd invokes them "
+          "with its own credentials");
 ABSL_FLAG(uint32_t, lambda_max_concurrency, 100,
           "Lambda invocations in flight at once, over all functions");
 ABSL_FLAG(std::string, aws_region, "",
@@ -231,6 +236,12 @@ CoordinatorOptions OptionsFromFlags() {
   options.scheduler.recovery_grace = absl::GetFlag(FLAGS_recovery_grace);
   options.scheduler.lambda_function = absl::GetFlag(FLAGS_lambda_function);
   options.limits.lambda = !options.scheduler.lambda_function.empty();
+  if (options.limits.lambda) {
+    options.limits.lambda_functions =
+        absl::GetFlag(FLAGS_lambda_allowed_functions);
+    options.limits.lambda_functions.push_back(
+        options.scheduler.lambda_function);
+  }
   if (options.limits.lambda && absl::GetFlag(FLAGS_lambda_burst)) {
     options.scheduler.lambda_burst_after =
         absl::GetFlag(FLAGS_lambda_burst_after);

@@ -187,6 +187,11 @@ struct StubbornWorker {
   }
 };
 
+// Two tasks of builtins: `b` answers 42.
+inline constexpr char kAnswerJob[] = R"({"tasks": [
+  {"id": "a", "fn": "const", "args": {"value": 41}},
+  {"id": "b", "fn": "add", "inputs": ["a"], "args": {"value": 1}}]})";
+
 // Parses the proto3 JSON job `json` and submits it through `client`; the
 // job id.
 inline absl::StatusOr<std::string> SubmitJob(Client& client,

@@ -18,10 +18,6 @@ namespace {
 using ::testing::HasSubstr;
 using testing::PollUntil;
 
-constexpr char kJob[] = R"({"tasks": [
-  {"id": "a", "fn": "const", "args": {"value": 41}},
-  {"id": "b", "fn": "add", "inputs": ["a"], "args": {"value": 1}}]})";
-
 // Tenants alpha (a submitter and a reader), beta (a submitter), and an
 // admin.
 std::string TokensFile(const std::string& extra = "") {
@@ -70,7 +66,7 @@ class TenantsTest : public ::testing::Test {
   // A finished job of `client`'s tenant.
   static std::string FinishedJob(Client& client,
                                  const std::string& request_id = "") {
-    absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(kJob);
+    absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(testing::kAnswerJob);
     EXPECT_TRUE(spec.ok());
     absl::StatusOr<v1::SubmitJobResponse> done =
         client.SubmitAndWait(*spec, request_id);
@@ -113,7 +109,7 @@ TEST_F(TenantsTest, CallsWithoutAKnownTokenAreUnauthenticated) {
   const std::string job_id = FinishedJob(*As("alice-token"));
   for (const std::string& token : {std::string(), std::string("guess")}) {
     std::unique_ptr<Client> client = As(token);
-    absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(kJob);
+    absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(testing::kAnswerJob);
     ASSERT_TRUE(spec.ok());
     absl::StatusOr<std::string> submitted = client->Submit(*spec);
     EXPECT_EQ(submitted.status().code(), absl::StatusCode::kUnauthenticated);
@@ -209,7 +205,7 @@ TEST_F(TenantsTest, RolesLimitWhatACallerMayDo) {
   std::unique_ptr<Client> reader = As("reader-token");
   EXPECT_TRUE(reader->Get(job_id).ok());
   EXPECT_TRUE(reader->Result(job_id, "b").ok());
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(kJob);
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(testing::kAnswerJob);
   ASSERT_TRUE(spec.ok());
   absl::StatusOr<std::string> submitted = reader->Submit(*spec);
   EXPECT_EQ(submitted.status().code(), absl::StatusCode::kPermissionDenied);
@@ -230,7 +226,7 @@ TEST_F(TenantsTest, RequestIdsAreEachTenantsOwn) {
   EXPECT_NE(alphas, betas);
   EXPECT_EQ(As("bob-token")->Get(betas)->tenant(), "beta");
   // Alice's retry still finds hers.
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(kJob);
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(testing::kAnswerJob);
   ASSERT_TRUE(spec.ok());
   absl::StatusOr<std::string> again =
       As("alice-token")->Submit(*spec, "nightly-1");

@@ -18,11 +18,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::PollUntil;
 
-constexpr char kJob[] = R"({"tasks": [
-  {"id": "a", "fn": "const", "args": {"value": 41}},
-  {"id": "b", "fn": "add", "inputs": ["a"], "args": {"value": 1}}]})";
-
-// Runs a shell command; false (with what it printed) on failure.
+// Runs a shell command; an error naming it when it fails.
 absl::Status Shell(const std::string& command) {
   const std::string full = command + " >/dev/null 2>&1";
   if (std::system(full.c_str()) != 0) {
@@ -157,7 +153,7 @@ TEST_F(TlsTest, AWorkerWithACertificateOfTheCaRegistersUnderItsNameAndRuns) {
   ASSERT_TRUE(workers.ok());
   EXPECT_EQ(workers->workers(0).name(), "worker-1");
 
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(kJob);
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(testing::kAnswerJob);
   ASSERT_TRUE(spec.ok());
   absl::StatusOr<v1::SubmitJobResponse> done =
       dagd->client().SubmitAndWait(*spec);

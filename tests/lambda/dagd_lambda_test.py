@@ -152,6 +152,7 @@ class LambdaCluster:
             "--port_file=" + dagd_port_file,
             "--data_dir=" + os.path.join(self.tmp, "data"),
             "--metrics_listen=127.0.0.1:0", "--lambda_function=" + FUNCTION,
+            "--lambda_allowed_functions=nosuchfunction",
             "--lambda_endpoint=http://127.0.0.1:%d" % service_port,
             "--aws_region=" + lambda_service.TEST_REGION] + dagd_args,
             env=dagd_env)

@@ -117,6 +117,11 @@ TEST(JobCompilerTest, RejectsExecutorsItCannotDispatchTo) {
   spec.add_tasks()->set_id("a");
   spec.mutable_tasks(0)->set_fn("const");
   spec.mutable_tasks(0)->set_executor("lambda:resize");
+  // dagd invokes it with its own credentials: only functions it is told.
+  EXPECT_THAT(CompileJob(spec, with_lambda).status().message(),
+              HasSubstr("task 'a': executor 'lambda:resize': Lambda function "
+                        "'resize' is not one this dagd may invoke"));
+  with_lambda.lambda_functions = {"resize"};
   EXPECT_TRUE(CompileJob(spec, with_lambda).ok());
   spec.mutable_tasks(0)->set_executor("lambda:");
   EXPECT_THAT(CompileJob(spec, with_lambda).status().message(),

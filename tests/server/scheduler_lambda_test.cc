@@ -51,6 +51,7 @@ class SchedulerLambdaTest : public ::testing::Test {
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &spec).ok());
     JobLimits limits;
     limits.lambda = true;
+    limits.lambda_functions = {"thumbs:live"};
     absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), limits);
     ASSERT_TRUE(job.ok()) << job.status();
     v1::JobStatus status;
