@@ -76,6 +76,9 @@ struct CoordinatorOptions {
   // A worker registering more slots gets this many: a worker cannot claim
   // a cluster's whole queue by saying it has room for it.
   uint32_t max_worker_slots = 1024;
+  // Registrations beyond this many connected workers are refused with
+  // RESOURCE_EXHAUSTED (each costs memory, and ListWorkers lists them all).
+  uint32_t max_workers = 10'000;
 };
 
 // Owns the scheduler and the loop thread that drives it (DESIGN.md,

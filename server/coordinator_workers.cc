@@ -108,6 +108,14 @@ void Coordinator::WorkerConnected(WorkerId id,
           "upgrade dagd-worker")));
       return;
     }
+    if (scheduler_.worker_count() >= options_.max_workers) {
+      LOG(WARNING) << "refused worker " << WorkerIdName(id) << ": "
+                   << options_.max_workers << " are connected (--max_workers)";
+      dispatcher->Close(absl::ResourceExhaustedError(absl::StrCat(
+          "dagd has ", options_.max_workers,
+          " workers connected, its limit (--max_workers); try again later")));
+      return;
+    }
     if (std::string problem = RegistrationProblem(registration);
         !problem.empty()) {
       LOG(WARNING) << "refused worker " << WorkerIdName(id) << ": " << problem;

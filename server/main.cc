@@ -93,6 +93,9 @@ ABSL_FLAG(uint32_t, max_tasks_per_job, 1'000'000,
           "jobs with more tasks are rejected");
 ABSL_FLAG(uint64_t, max_job_bytes, 256ull << 20,
           "jobs larger than this, encoded, are rejected");
+ABSL_FLAG(uint32_t, max_workers, 10'000,
+          "more workers connected at once are refused (RESOURCE_EXHAUSTED) "
+          "until some leave");
 ABSL_FLAG(uint32_t, max_worker_slots, 1024,
           "a worker that registers more slots gets this many");
 ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(30),
@@ -264,6 +267,7 @@ CoordinatorOptions OptionsFromFlags() {
   }
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.max_worker_slots = absl::GetFlag(FLAGS_max_worker_slots);
+  options.max_workers = absl::GetFlag(FLAGS_max_workers);
   options.sync_interval = absl::GetFlag(FLAGS_sync_interval);
   return options;
 }

@@ -197,6 +197,13 @@ void CoordinatorMetrics::Update(const TurnStats& stats) {
 prometheus::Histogram& CoordinatorMetrics::RunTimeOf(const std::string& fn) {
   auto it = run_by_fn_.find(fn);
   if (it != run_by_fn_.end()) return *it->second;
+  if (run_by_fn_.size() >= kMaxFunctionLabels) {
+    static constexpr char kOther[] = "(other)";
+    if (other_fns_ == nullptr) {
+      other_fns_ = &run_seconds_->Add({{"fn", kOther}}, SecondsBuckets());
+    }
+    return *other_fns_;
+  }
   prometheus::Histogram& histogram =
       run_seconds_->Add({{"fn", fn}}, SecondsBuckets());
   run_by_fn_.emplace(fn, &histogram);

@@ -21,6 +21,11 @@ namespace dagd {
 // from the HTTP server's threads without a lock.
 class CoordinatorMetrics {
  public:
+  // Distinct `fn` label values of dagd_task_run_seconds; run times of
+  // functions beyond them are counted under fn="(other)", so that workers
+  // offering ever new function names cannot grow /metrics without bound.
+  static constexpr size_t kMaxFunctionLabels = 256;
+
   explicit CoordinatorMetrics(prometheus::Registry& registry);
   void Update(const TurnStats& stats);
   // Jobs the --retention sweep deleted; from the sweep's thread.
@@ -48,6 +53,7 @@ class CoordinatorMetrics {
   prometheus::Histogram* turn_events_;
   prometheus::Family<prometheus::Histogram>* run_seconds_;
   absl::flat_hash_map<std::string, prometheus::Histogram*> run_by_fn_;
+  prometheus::Histogram* other_fns_ = nullptr;  // past kMaxFunctionLabels
   prometheus::Histogram* queue_wait_seconds_;
   prometheus::Histogram* store_write_seconds_;
   prometheus::Counter* store_write_bytes_;

@@ -232,6 +232,7 @@ class Scheduler {
   // ready queue and will run as a new attempt.
   void RemoveWorker(WorkerId id);
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
+  size_t worker_count() const { return workers_.size(); }
   // Also asks for the acknowledgement of the worker's results read so far:
   // it goes out with this turn's sends even if nothing else does. Keeps
   // the figures of its object store for Workers().

@@ -155,6 +155,24 @@ TEST(HostilePeersTest, RegistrationsWithForgedOrEndlessNamesAreRefused) {
                                "\n2026-12-04T00:00:00Z dagd: all is well")));
 }
 
+TEST(HostilePeersTest, RegistrationsPastTheWorkerLimitAreRefused) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--max_workers=2"});
+  ASSERT_NE(dagd, nullptr);
+  RawWorker first(dagd->address()), second(dagd->address());
+  ASSERT_TRUE(first.Register(1, "first"));
+  ASSERT_TRUE(second.Register(1, "second"));
+  ASSERT_EQ(dagd->WaitForWorkers(2), absl::OkStatus());
+  RawWorker third(dagd->address());
+  ASSERT_TRUE(third.Register(1, "third"));
+  grpc::Status refused = third.End();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("--max_workers"));
+  absl::StatusOr<v1::ListWorkersResponse> workers = Workers(*dagd);
+  ASSERT_TRUE(workers.ok());
+  EXPECT_EQ(workers->workers_size(), 2);
+}
+
 TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   std::unique_ptr<testing::DagdProcess> dagd =
       testing::StartDagd({"--worker_timeout=2s", "--heartbeat_interval=200ms"});
