@@ -538,12 +538,28 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListTasks(
 grpc::ServerUnaryReactor* JobServiceImpl::GetResult(
     grpc::CallbackServerContext* context, const v1::GetResultRequest* request,
     v1::GetResultResponse* response) {
-  return OnJob(context, "GetResult", Role::kRead, request->job_id(), response,
-               [this, request](const Principal&,
-                               Coordinator::Reply<v1::GetResultResponse> done) {
-                 coordinator_->GetResult(request->job_id(), request->task_id(),
-                                         std::move(done));
-               });
+  return OnJob(
+      context, "GetResult", Role::kRead, request->job_id(), response,
+      [this, request](const Principal&,
+                      Coordinator::Reply<v1::GetResultResponse> done) {
+        // Each call holds its whole result in memory until it is sent: a
+        // bound on the calls bounds that memory (ReadResult streams a
+        // chunk at a time).
+        if (get_results_.fetch_add(1) >= kMaxGetResults) {
+          get_results_.fetch_sub(1);
+          return done(absl::ResourceExhaustedError(absl::StrCat(
+              kMaxGetResults,
+              " GetResult calls are in flight; try again, or stream the "
+              "result with ReadResult (dagctl result does)")));
+        }
+        coordinator_->GetResult(
+            request->job_id(), request->task_id(),
+            [this, done = std::move(done)](
+                absl::StatusOr<v1::GetResultResponse> result) mutable {
+              done(std::move(result));
+              get_results_.fetch_sub(1);
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(

@@ -43,6 +43,9 @@ class JobServiceImpl : public v1::JobService::CallbackService {
         authenticator_(authenticator),
         observer_(observer) {}
 
+  // GetResult calls answered at once; more get RESOURCE_EXHAUSTED.
+  static constexpr int kMaxGetResults = 8;
+
   // Refuse new submissions (the process is stopping).
   void StopAccepting() { accepting_ = false; }
 
@@ -112,6 +115,7 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   const Authenticator* const authenticator_;
   RpcObserver* const observer_;
   std::atomic<bool> accepting_{true};
+  std::atomic<int> get_results_{0};  // GetResult calls in flight
 };
 
 struct WorkerServiceOptions {

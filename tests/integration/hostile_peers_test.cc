@@ -173,6 +173,71 @@ TEST(HostilePeersTest, RegistrationsPastTheWorkerLimitAreRefused) {
   EXPECT_EQ(workers->workers_size(), 2);
 }
 
+// Each GetResult holds its whole result in dagd's memory (20 concurrent
+// calls of a 100 MB result took dagd from 410 MB to 3.2 GB): past
+// kMaxGetResults in flight, calls are refused and told to stream instead.
+TEST(HostilePeersTest, ConcurrentGetResultsAreBounded) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--local_workers=1", "--local_worker_slots=2"});
+  ASSERT_NE(dagd, nullptr);
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  absl::StatusOr<std::string> job_id =
+      testing::SubmitJob(dagd->client(),
+                         R"({"tasks": [{"id": "big", "fn": "bytes",
+                     "args": {"size": 20000000, "seed": 1}}]})");
+  ASSERT_TRUE(job_id.ok()) << job_id.status();
+  absl::StatusOr<v1::JobStatus> done = dagd->client().Wait(*job_id);
+  ASSERT_TRUE(done.ok() && done->state() == v1::JOB_SUCCEEDED);
+
+  constexpr int kCalls = 24;
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  auto stub = v1::JobService::NewStub(grpc::CreateCustomChannel(
+      dagd->address(), grpc::InsecureChannelCredentials(), args));
+  grpc::CompletionQueue queue;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<v1::GetResultResponse> responses(kCalls);
+  std::vector<grpc::Status> statuses(kCalls);
+  v1::GetResultRequest request;
+  request.set_job_id(*job_id);
+  request.set_task_id("big");
+  std::vector<
+      std::unique_ptr<grpc::ClientAsyncResponseReader<v1::GetResultResponse>>>
+      calls;
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    calls.push_back(
+        stub->AsyncGetResult(contexts.back().get(), request, &queue));
+    calls.back()->Finish(&responses[i], &statuses[i],
+                         reinterpret_cast<void*>(static_cast<intptr_t>(i)));
+  }
+  int ok = 0;
+  int refused = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    void* tag = nullptr;
+    bool more = false;
+    ASSERT_TRUE(queue.Next(&tag, &more));
+    const auto index = reinterpret_cast<intptr_t>(tag);
+    const grpc::Status& status = statuses[index];
+    if (status.ok()) {
+      ++ok;
+      EXPECT_EQ(responses[index].data().size(), 20000000u);
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << status.error_message();
+      EXPECT_THAT(status.error_message(), ::testing::HasSubstr("ReadResult"));
+      ++refused;
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(refused, 1) << "all " << kCalls << " calls were answered at once";
+  // Once they are answered, GetResult serves again.
+  absl::StatusOr<v1::GetResultResponse> again =
+      dagd->client().Result(*job_id, "big");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->data().size(), 20000000u);
+}
+
 TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   std::unique_ptr<testing::DagdProcess> dagd =
       testing::StartDagd({"--worker_timeout=2s", "--heartbeat_interval=200ms"});
