@@ -53,8 +53,22 @@ absl::StatusOr<AttemptFiles> PrepareFiles(const std::vector<Payload>& inputs) {
   return files;
 }
 
-// The worker's environment, overridden by args.env, then by the DAGD_
-// names (in one map, so a stale DAGD_OUTPUT inherited from an outer task
+// What a task inherits of the worker's environment: what programs need
+// to run, never the worker's credentials (AWS_*, tokens) or anything else
+// the operator gave the worker alone.
+constexpr absl::string_view kInherited[] = {
+    "PATH", "HOME",   "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
+    "TZ",   "TMPDIR", "USER", "LOGNAME",  "SHELL",  "PYTHONPATH"};
+
+bool Inherited(absl::string_view name) {
+  for (absl::string_view allowed : kInherited) {
+    if (name == allowed) return true;
+  }
+  return false;
+}
+
+// The worker's environment as far as kInherited allows, overridden by
+// args.env, then by the DAGD_ names (in one map, so a stale DAGD_OUTPUT
 // cannot shadow ours).
 std::vector<std::string> BuildEnv(const ExecArgs& args,
                                   const TaskContext& context,
@@ -63,8 +77,9 @@ std::vector<std::string> BuildEnv(const ExecArgs& args,
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string text(*entry);
     size_t eq = text.find('=');
-    if (eq != std::string::npos)
+    if (eq != std::string::npos && Inherited(text.substr(0, eq))) {
       merged[text.substr(0, eq)] = text.substr(eq + 1);
+    }
   }
   for (const auto& [name, value] : args.env) merged[name] = value;
   merged["DAGD_JOB_ID"] = context.job_id();

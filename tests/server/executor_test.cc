@@ -47,6 +47,7 @@ TEST(ExecutorTest, TheCompilerParsesEachTasksExecutorOnce) {
   }
   JobLimits limits;
   limits.lambda = true;
+  limits.lambda_functions = {"f"};
   absl::StatusOr<CompiledJob> job = CompileJob(spec, limits);
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->executor(0).kind, Executor::Kind::kAnyWorker);

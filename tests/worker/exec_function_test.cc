@@ -57,13 +57,30 @@ TEST(ExecTest, StdoutIsTheOutputOtherwise) {
   EXPECT_EQ(ExecFunction(json.context)->content_type, "application/json");
 }
 
-TEST(ExecTest, EnvIsAddedToTheInheritedEnvironment) {
+TEST(ExecTest, EnvIsAddedToWhatTasksInherit) {
   TestTask task(ShellArgs(R"sh(printf '%s %s %s' "$GREETING" "$DAGD_TASK_ID" \
                              "$DAGD_ATTEMPT"; test -n "$PATH")sh",
                           R"({"GREETING": "hi"})"));
   auto out = ExecFunction(task.context);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->data, "hi task-a 1");
+}
+
+// A task sees what it declared and dagd's variables, never the worker's
+// credentials (an exec task once printed the worker's AWS secret key).
+TEST(ExecTest, TheWorkersCredentialsAreNotInherited) {
+  setenv("AWS_SECRET_ACCESS_KEY", "worker-secret", 1);
+  setenv("DAGD_TOKEN", "worker-token", 1);
+  TestTask task(ShellArgs(R"sh(env)sh", R"({"DECLARED": "yes"})"));
+  auto out = ExecFunction(task.context);
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  unsetenv("DAGD_TOKEN");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->data, ::testing::Not(HasSubstr("worker-secret")));
+  EXPECT_THAT(out->data, ::testing::Not(HasSubstr("worker-token")));
+  EXPECT_THAT(out->data, HasSubstr("DECLARED=yes"));
+  EXPECT_THAT(out->data, HasSubstr("PATH="));
+  EXPECT_THAT(out->data, HasSubstr("DAGD_TASK_ID=task-a"));
 }
 
 TEST(ExecTest, NonZeroExitReportsStatusAndStderrTail) {
