@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages dagd needs to build and test (chromium,
-# chromium-driver and python3-selenium for the dashboard's browser tests),
+# Installs the Debian packages dagd needs to build and test (openssl for
+# the TLS tests' certificates; chromium, chromium-driver and
+# python3-selenium for the dashboard's browser tests),
 # then the npm packages the tests use (tests/s3: s3rver, pinned by its
 # package-lock.json).
 # Idempotent: a package that is already installed is left alone, apt is not
@@ -14,7 +15,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
-  libjemalloc-dev libssl-dev
+  libjemalloc-dev libssl-dev openssl
   clang-format
   prometheus python3 python3-yaml graphviz
   python3-grpcio python3-protobuf python3-cloudpickle python3-numpy
