@@ -226,6 +226,25 @@ def screenshot(driver, name: str) -> str:
     return path
 
 
+def confirm_cancel(browser, dagd: "Dagd", job_id: str) -> str:
+    """After a click on the cancel button: accepts the confirmation, waits
+    for the page to show CANCELLED, and returns the state the API gives."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    def confirm_box():
+        try:
+            return browser.switch_to.alert
+        except NoAlertPresentException:
+            return None
+
+    wait_for(confirm_box, 10, "the confirmation").accept()
+    wait_for(lambda: browser.execute_script(
+        "const s = document.getElementById('job-state');"
+        "return s && s.textContent === 'CANCELLED'"), 20,
+        "the page to show CANCELLED")
+    return dagd.get("/api/jobs/" + job_id)["state"]
+
+
 def chain_job(name: str, tasks: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {"name": name, "tasks": tasks}
 

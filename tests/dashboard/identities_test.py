@@ -11,11 +11,10 @@ import unittest
 import urllib.error
 import urllib.request
 
-from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from dashboard_lib import (Dagd, screenshot, start_browser, stop_browser,
-                           wait_for)
+from dashboard_lib import (Dagd, confirm_cancel, screenshot, start_browser,
+                           stop_browser, wait_for)
 
 TOKENS = {
     "alpha-read-token": "alpha read reader",
@@ -147,19 +146,7 @@ class IdentitiesTest(unittest.TestCase):
         button = wait_for(self.shown_cancel, 10, "the cancel button")[0]
         screenshot(self.browser, "job-page-submitter")
         button.click()
-
-        def confirm_box():
-            try:
-                return self.browser.switch_to.alert
-            except NoAlertPresentException:
-                return None
-
-        wait_for(confirm_box, 10, "the confirmation").accept()
-        wait_for(lambda: self.js(
-            "const s = document.getElementById('job-state');"
-            "return s && s.textContent === 'CANCELLED'"), 20,
-            "the page to show CANCELLED")
-        self.assertEqual(self.dagd.get("/api/jobs/" + job_id)["state"],
+        self.assertEqual(confirm_cancel(self.browser, self.dagd, job_id),
                          "CANCELLED")
 
     def test_the_api_needs_a_token_and_scopes_by_tenant(self):

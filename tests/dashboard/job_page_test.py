@@ -5,10 +5,9 @@ listed with their errors; the cancel button cancels a running job."""
 
 import unittest
 
-from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from dashboard_lib import DashboardTest, screenshot, wait_for
+from dashboard_lib import DashboardTest, confirm_cancel, screenshot, wait_for
 
 
 class JobPageTest(DashboardTest):
@@ -74,19 +73,7 @@ class JobPageTest(DashboardTest):
             lambda: [b for b in self.browser.find_elements(By.ID, "cancel")
                      if b.is_displayed()], 10, "the cancel button")[0]
         button.click()
-
-        def confirm_box():
-            try:
-                return self.browser.switch_to.alert
-            except NoAlertPresentException:
-                return None
-
-        wait_for(confirm_box, 10, "the confirmation").accept()
-        wait_for(lambda: self.js(
-            "const s = document.getElementById('job-state');"
-            "return s && s.textContent === 'CANCELLED'"), 20,
-            "the page to show CANCELLED")
-        self.assertEqual(self.dagd.get("/api/jobs/" + job_id)["state"],
+        self.assertEqual(confirm_cancel(self.browser, self.dagd, job_id),
                          "CANCELLED")
 
 
