@@ -457,6 +457,7 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     SetState(*job, index, v1::TASK_PENDING);
     return;
   }
+  if (worker != nullptr) ++worker->finished;
   AttemptRecord& attempt = t.attempts.back();
   if (result.started_unix_ms() != 0) {
     attempt.started_at = absl::FromUnixMillis(result.started_unix_ms());

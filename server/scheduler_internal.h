@@ -185,7 +185,8 @@ struct Scheduler::Worker {
   absl::flat_hash_set<TaskRef> running;
   absl::flat_hash_map<AttemptRef, StoppingAttempt> stopping;
   std::vector<uint32_t> fns;
-  v1::Heartbeat stats;  // its object store, from its last heartbeat
+  v1::Heartbeat stats;    // its object store, from its last heartbeat
+  uint64_t finished = 0;  // attempts it ran to an end, for WorkerInfo
 
   uint32_t free() const { return resources.free(); }
   bool Offers(uint32_t fn) const {

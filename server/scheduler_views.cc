@@ -276,6 +276,7 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
     info.set_slots(worker->spec.slots);
     const WorkerResources& resources = worker->resources;
     info.set_busy_slots(resources.busy);
+    info.set_tasks_finished(worker->finished);
     info.set_pool(worker->spec.pool);
     for (const auto& [key, value] : worker->spec.labels) {
       (*info.mutable_labels())[key] = value;

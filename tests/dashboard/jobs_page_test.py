@@ -80,6 +80,22 @@ class JobsPageTest(DashboardTest):
                             rows)
         screenshot(self.browser, "workers-page")
 
+    def test_workers_page_shows_each_workers_tasks_per_second(self):
+        self.open("/workers")
+        self.dagd.submit({"name": "rate", "tasks": [
+            {"id": "s%d" % i, "fn": "sleep", "args": {"ms": 100}}
+            for i in range(100)]})
+
+        def busy_rate():
+            rates = self.js("return [...document.querySelectorAll("
+                            "'#workers td.tasks-rate')].map(c => c.textContent)")
+            numbers = [float(r) for r in rates if r not in ("", "-")]
+            return numbers if numbers and max(numbers) > 0 else None
+
+        rates = wait_for(busy_rate, 20, "a worker's tasks per second")
+        # Two workers of 2 slots running 100 ms tasks: at most 40 a second.
+        self.assertLessEqual(max(rates), 40.0 * 1.5, rates)
+
     def test_bad_input_gets_a_4xx_naming_the_field(self):
         cases = [
             ("/api/jobs/j999999", "GET", 404, "job_id"),

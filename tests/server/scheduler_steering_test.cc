@@ -119,6 +119,22 @@ TEST_F(SchedulerTest, IdleWorkerHasItsWholeCapacityAgain) {
   EXPECT_EQ(workers[0].free_resources().at("gpu"), 1.0);
 }
 
+// The count the dashboard's tasks per second come from: attempts that
+// ended on the worker, failures included, stale reports not.
+TEST_F(SchedulerTest, WorkersCountTheAttemptsTheyEnded) {
+  AddWorker(kWorker, 4);
+  Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"},
+                       {"id": "c", "fn": "fail"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(3));
+  Report(kWorker, sent[0], true);
+  Report(kWorker, sent[2], false, "boom");
+  Report(kWorker, sent[0], true);  // a duplicate
+  auto workers = scheduler_.Workers();
+  ASSERT_THAT(workers, SizeIs(1));
+  EXPECT_EQ(workers[0].tasks_finished(), 2u);
+}
+
 TEST_F(SchedulerTest, TaskNeedingAnAmountGoesToTheWorkerThatHasIt) {
   AddWorker(kWorker, 8);  // no gpu
   WorkerSpec gpu_worker = Worker(kOther, 1);

@@ -526,14 +526,27 @@ function workersPage() {
   const main = document.getElementById("main");
   const body = h("tbody", {id: "workers"});
   main.replaceChildren(h("h1", {}, "Workers"), h("table", {}, h("thead", {}, h("tr", {},
-    ["Worker", "Name", "Pool", "Busy slots", "Labels", "Runtimes", "Functions", "Held", "Spilled", "Connected"]
+    ["Worker", "Name", "Pool", "Busy slots", "Tasks/s", "Labels", "Runtimes", "Functions", "Held", "Spilled",
+      "Connected"]
       .map((t) => h("th", {}, t)))), body));
+  // Each worker's tasks per second, from its finished count two loads
+  // apart ("-" until there are two).
+  let last = new Map();
+  function rate(w, now) {
+    const before = last.get(w.id);
+    if (!before || now <= before.at) return "-";
+    return ((w.tasks_finished - before.count) * 1000 / (now - before.at)).toFixed(1);
+  }
   function load() {
     return api("/api/workers").then((a) => {
+      const now = Date.now();
+      const rates = new Map(a.workers.map((w) => [w.id, rate(w, now)]));
+      last = new Map(a.workers.map((w) => [w.id, {count: w.tasks_finished, at: now}]));
       body.replaceChildren(...a.workers.map((w) => h("tr", {"data-worker": w.id},
         h("td", {}, w.id), h("td", {}, w.name), h("td", {}, w.pool),
         h("td", {}, h("div", {class: "toolbar"}, progressBar({RUNNING: w.busy}, w.slots),
           w.busy + " / " + w.slots)),
+        h("td", {class: "tasks-rate"}, rates.get(w.id)),
         h("td", {class: "wrap"}, Object.entries(w.labels).map(([k, v]) => k + "=" + v).join(", ")),
         h("td", {}, w.runtimes.join(", ")), h("td", {}, w.functions),
         h("td", {}, formatBytes(w.held_bytes)), h("td", {}, formatBytes(w.spilled_bytes)),
