@@ -2,8 +2,9 @@
 // authenticate short messages. dagd seals each attempt it hands a worker
 // with it (Scheduler), so that a result can prove it comes from the attempt
 // and the worker it was given to, even after a restart of dagd, without
-// storing anything per assignment. About 20 ns for an attempt's few bytes,
-// against a microsecond for HMAC-SHA-256.
+// storing anything per assignment: a few rounds of adds, rotates and
+// xors over an attempt's few bytes, where HMAC-SHA-256 would run four
+// SHA-256 blocks (not measured here).
 #ifndef DAGD_STORAGE_SIPHASH_H_
 #define DAGD_STORAGE_SIPHASH_H_
 

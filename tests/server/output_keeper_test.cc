@@ -14,6 +14,7 @@
 #include "storage/crc32c.h"
 #include "storage/object_store.h"
 #include "storage/rocksdb_meta_store.h"
+#include "tests/server/read_now.h"
 #include "tests/testutil/fake_holder.h"
 #include "tests/testutil/process.h"
 
@@ -81,17 +82,6 @@ class OutputKeeperTest : public ::testing::Test {
     ASSERT_EQ(store_->Commit(writes, /*sync=*/false), absl::OkStatus());
   }
 
-  static absl::StatusOr<StoredObject> ReadNow(ResultObjects& objects,
-                                              const v1::ObjectRef& ref) {
-    absl::StatusOr<StoredObject> out;
-    absl::Notification done;
-    objects.Read(ref, [&](absl::StatusOr<StoredObject> object) {
-      out = std::move(object);
-      done.Notify();
-    });
-    done.WaitForNotification();
-    return out;
-  }
   static absl::StatusOr<std::string> ReadRangeNow(ResultObjects& objects,
                                                   const v1::ObjectRef& ref,
                                                   uint64_t offset,

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/crc32c.h"
+#include "tests/server/read_now.h"
 #include "tests/testutil/fake_object_store.h"
 
 namespace dagd {
@@ -25,18 +26,6 @@ v1::ObjectRef Ref(const std::string& key, const std::string& data) {
   ref.set_crc32c(crc32c::Value(data));
   ref.set_content_type("application/json");
   return ref;
-}
-
-absl::StatusOr<StoredObject> ReadNow(ResultObjects& objects,
-                                     const v1::ObjectRef& ref) {
-  absl::StatusOr<StoredObject> out;
-  absl::Notification done;
-  objects.Read(ref, [&](absl::StatusOr<StoredObject> object) {
-    out = std::move(object);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return out;
 }
 
 TEST(ResultObjectsTest, ReadsWhatWasRecorded) {
