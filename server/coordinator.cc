@@ -321,23 +321,54 @@ class SubmitReplySink : public WatchSink {
 
 }  // namespace
 
+void Coordinator::SetPolicies(std::shared_ptr<const TenantPolicies> policies) {
+  absl::flat_hash_map<std::string, TenantShare> shares;
+  for (const auto& [tenant, policy] : policies->named()) {
+    shares.emplace(tenant, policy.share);
+  }
+  const TenantShare others = policies->others().share;
+  {
+    absl::MutexLock lock(&policies_mu_);
+    policies_ = std::move(policies);
+  }
+  Post([this, shares = std::move(shares), others]() mutable {
+    scheduler_.SetTenantShares(std::move(shares), others);
+  });
+}
+
+std::shared_ptr<const TenantPolicies> Coordinator::Policies() {
+  absl::MutexLock lock(&policies_mu_);
+  return policies_;
+}
+
 void Coordinator::Submit(v1::SubmitJobRequest request, std::string tenant,
                          Reply<v1::SubmitJobResponse> done) {
-  // Compiling is pure and can be slow for big jobs: it stays off the loop.
+  // Compiling is pure and can be slow for big jobs: it stays off the loop,
+  // and so does the check against the tenant's policy, which reads every
+  // task.
   absl::StatusOr<CompiledJob> job =
       CompileJob(std::move(*request.mutable_job()), options_.limits);
   if (!job.ok()) {
     done(job.status());
     return;
   }
+  std::shared_ptr<const TenantPolicies> policies = Policies();
+  if (absl::Status s = CheckJobAllowed(policies->For(tenant), tenant, *job,
+                                       options_.scheduler.lambda_function);
+      !s.ok()) {
+    done(s);
+    return;
+  }
   Post([this, request = std::move(request), tenant = std::move(tenant),
-        job = *std::move(job), done = std::move(done)]() mutable {
-    DoSubmit(std::move(request), std::move(tenant), std::move(job),
-             std::move(done));
+        policies = std::move(policies), job = *std::move(job),
+        done = std::move(done)]() mutable {
+    DoSubmit(std::move(request), std::move(tenant), std::move(policies),
+             std::move(job), std::move(done));
   });
 }
 
 void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
+                           std::shared_ptr<const TenantPolicies> policies,
                            CompiledJob job, Reply<v1::SubmitJobResponse> done) {
   if (!fatal_.ok()) return done(fatal_);
   const std::string& request_id = request.request_id();
@@ -372,6 +403,13 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
           });
       return;
     }
+  }
+  // Counted on the loop, where jobs start and finish: two submissions in
+  // one turn both see the first.
+  if (absl::Status s = CheckQuota(policies->For(tenant), tenant,
+                                  scheduler_.LoadOf(tenant), job);
+      !s.ok()) {
+    return done(s);
   }
   const uint64_t seq = next_seq_++;
   v1::JobStatus status;

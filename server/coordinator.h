@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/worker_service.pb.h"
+#include "server/auth/tenant_policy.h"
 #include "server/dispatcher.h"
 #include "server/job_compiler.h"
 #include "server/job_deleter.h"
@@ -131,9 +132,17 @@ class Coordinator : public JobDeleter {
   // owned). Without it, outputs stay with the workers that hold them.
   void SetOutputKeeper(OutputKeeper* keeper) { keeper_ = keeper; }
 
+  // What each tenant may run, its quotas and its share (--policy_file).
+  // Thread-safe, any time: submissions check the table in force when they
+  // arrive, and the scheduler takes the shares in its next turn. Until
+  // called, every tenant may do everything.
+  void SetPolicies(std::shared_ptr<const TenantPolicies> policies);
+
   // Validation runs on the calling thread; errors come back through `done`.
   // The job belongs to `tenant` ("" without identities); its request_id is
-  // matched among that tenant's submissions only.
+  // matched among that tenant's submissions only. PERMISSION_DENIED for
+  // what the tenant's policy does not allow, RESOURCE_EXHAUSTED for a job
+  // over its quotas.
   void Submit(v1::SubmitJobRequest request, std::string tenant,
               Reply<v1::SubmitJobResponse> done);
   void GetJob(std::string job_id, Reply<v1::JobStatus> done);
@@ -237,7 +246,9 @@ class Coordinator : public JobDeleter {
   void OnOutputCopied(const OutputToKeep& output,
                       absl::StatusOr<KeptOutput> kept);
   void DoSubmit(v1::SubmitJobRequest request, std::string tenant,
-                CompiledJob job, Reply<v1::SubmitJobResponse> done);
+                std::shared_ptr<const TenantPolicies> policies, CompiledJob job,
+                Reply<v1::SubmitJobResponse> done);
+  std::shared_ptr<const TenantPolicies> Policies();
   void DoWatch(const std::string& job_id, bool end_only,
                std::shared_ptr<WatchSink> sink);
   // Tells the scheduler what the watchers of job `seq` want.
@@ -260,6 +271,10 @@ class Coordinator : public JobDeleter {
 
   // Thread-safe; stopped before the loop.
   QueryPool queries_;
+
+  absl::Mutex policies_mu_;
+  std::shared_ptr<const TenantPolicies> policies_
+      ABSL_GUARDED_BY(policies_mu_) = std::make_shared<const TenantPolicies>();
 
   // Owned by the loop thread (set before it starts, read only by it).
   Scheduler scheduler_;

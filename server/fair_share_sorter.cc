@@ -27,14 +27,17 @@ struct JobKey {
   }
 };
 
-// A tenant's place: the slots its jobs in line hold (fewer first), then id.
+// A tenant's place: the slots it holds per unit of weight (fewer first),
+// then id. Slots and weights are small enough (slots under 2^40, weights
+// at most 10,000) that the cross products fit in 64 bits.
 struct TenantKey {
   uint64_t running_slots;
+  uint32_t weight;
   uint32_t tenant;
   bool operator<(const TenantKey& o) const {
-    if (running_slots != o.running_slots) {
-      return running_slots < o.running_slots;
-    }
+    const uint64_t mine = running_slots * o.weight;
+    const uint64_t theirs = o.running_slots * weight;
+    if (mine != theirs) return mine < theirs;
     return tenant < o.tenant;
   }
 };
@@ -42,44 +45,33 @@ struct TenantKey {
 class FairShareSorter : public JobSorter {
  public:
   void Add(const SortedJob& job) override {
-    if (job.tenant >= tenants_.size()) tenants_.resize(job.tenant + 1);
-    Tenant& tenant = tenants_[job.tenant];
-    const bool was_empty = tenant.line.empty();
-    if (!was_empty && in_line_ >= 2) order_.erase(OrderKey(job.tenant));
-    tenant.line.emplace(JobKey(job), job.seq);
-    tenant.running_slots += job.running_slots;
+    Change(job.tenant,
+           [&](Tenant& t) { t.line.emplace(JobKey(job), job.seq); });
     ++jobs_;
-    if (was_empty) {
-      ++in_line_;
-      if (in_line_ == 1) only_ = job.tenant;
-      // The second tenant in line: the order among tenants starts with both.
-      if (in_line_ == 2) order_.emplace(OrderKey(only_), only_);
-    }
-    if (in_line_ >= 2) order_.emplace(OrderKey(job.tenant), job.tenant);
   }
 
   void Remove(const SortedJob& job) override {
-    Tenant& tenant = tenants_[job.tenant];
-    if (in_line_ >= 2) order_.erase(OrderKey(job.tenant));
-    tenant.line.erase(JobKey(job));
-    tenant.running_slots -= job.running_slots;
+    Change(job.tenant, [&](Tenant& t) { t.line.erase(JobKey(job)); });
     --jobs_;
-    if (!tenant.line.empty()) {
-      if (in_line_ >= 2) order_.emplace(OrderKey(job.tenant), job.tenant);
+  }
+
+  void SetShare(uint32_t tenant, const TenantShare& share) override {
+    Change(tenant, [&](Tenant& t) { t.share = share; });
+  }
+
+  void SetTenantSlots(uint32_t tenant, uint64_t slots) override {
+    // Once per task placed or ended: unchanged keys cost nothing.
+    if (tenant < tenants_.size() && tenants_[tenant].running_slots == slots) {
       return;
     }
-    --in_line_;
-    if (in_line_ == 1) {
-      only_ = order_.begin()->second;
-      order_.clear();
-    }
+    Change(tenant, [&](Tenant& t) { t.running_slots = slots; });
   }
 
   std::optional<uint64_t> First() const override {
-    if (jobs_ == 0) return std::nullopt;
-    // One tenant in line (every job until tenants exist) needs no order
-    // among tenants.
-    const uint32_t tenant = in_line_ == 1 ? only_ : order_.begin()->second;
+    if (eligible_ == 0) return std::nullopt;
+    // One tenant that may place (every job without tenants) needs no
+    // order among tenants.
+    const uint32_t tenant = eligible_ == 1 ? only_ : order_.begin()->second;
     return tenants_[tenant].line.begin()->second;
   }
 
@@ -88,19 +80,56 @@ class FairShareSorter : public JobSorter {
  private:
   struct Tenant {
     absl::btree_map<JobKey, uint64_t> line;
-    uint64_t running_slots = 0;  // of its jobs in line
+    uint64_t running_slots = 0;  // of all its jobs
+    TenantShare share;
+
+    // It has jobs in line and may start a task.
+    bool eligible() const {
+      return !line.empty() && (share.max_running_slots == 0 ||
+                               running_slots < share.max_running_slots);
+    }
   };
 
   TenantKey OrderKey(uint32_t tenant) const {
-    return TenantKey{tenants_[tenant].running_slots, tenant};
+    const Tenant& t = tenants_[tenant];
+    return TenantKey{t.running_slots, t.share.weight, tenant};
+  }
+
+  // Applies `change` to tenant `id`, keeping the order among tenants:
+  // eligible tenants are in `order_` while two or more are eligible, else
+  // the one is `only_`, so a single tenant costs no ordered-map work.
+  template <typename F>
+  void Change(uint32_t id, F change) {
+    if (id >= tenants_.size()) tenants_.resize(id + 1);
+    Tenant& tenant = tenants_[id];
+    const bool was = tenant.eligible();
+    if (was && eligible_ >= 2) order_.erase(OrderKey(id));
+    change(tenant);
+    const bool now = tenant.eligible();
+    if (was && !now) {
+      --eligible_;
+      if (eligible_ == 1) {
+        only_ = order_.begin()->second;
+        order_.clear();
+      }
+    } else if (!was && now) {
+      ++eligible_;
+      if (eligible_ == 2) order_.emplace(OrderKey(only_), only_);
+    }
+    if (!now) return;
+    if (eligible_ == 1) {
+      only_ = id;
+    } else {
+      order_.emplace(OrderKey(id), id);
+    }
   }
 
   // Indexed by the scheduler's interned tenant id (small and dense).
   std::vector<Tenant> tenants_;
-  uint64_t jobs_ = 0;     // jobs in line
-  uint32_t in_line_ = 0;  // tenants with jobs in line
-  uint32_t only_ = 0;     // the tenant in line when in_line_ == 1
-  // Tenants in fair-share order, kept while two or more are in line.
+  uint64_t jobs_ = 0;      // jobs in line
+  uint32_t eligible_ = 0;  // tenants with jobs in line, below their cap
+  uint32_t only_ = 0;      // the eligible tenant when eligible_ == 1
+  // Eligible tenants in fair-share order, kept while two or more are.
   absl::btree_map<TenantKey, uint32_t> order_;
 };
 

@@ -119,7 +119,8 @@ bool NestsDeeperThan(const google::protobuf::Value& value, int budget) {
   return false;
 }
 
-absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits) {
+absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits,
+                            uint64_t* bytes_out) {
   if (spec.tasks_size() == 0) {
     return absl::InvalidArgumentError("job: has no tasks");
   }
@@ -129,6 +130,7 @@ absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits) {
         limits.max_tasks_per_job, " (--max_tasks_per_job)"));
   }
   const uint64_t bytes = spec.ByteSizeLong();
+  *bytes_out = bytes;
   if (bytes > limits.max_job_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("job: is ", bytes, " bytes encoded, over the limit of ",
@@ -344,8 +346,12 @@ absl::StatusOr<std::vector<uint32_t>> TopologicalOrder(const CompiledJob& job) {
 
 absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
                                        const JobLimits& limits) {
-  if (absl::Status s = CheckJobFields(spec, limits); !s.ok()) return s;
+  uint64_t spec_bytes = 0;
+  if (absl::Status s = CheckJobFields(spec, limits, &spec_bytes); !s.ok()) {
+    return s;
+  }
   CompiledJob job;
+  job.spec_bytes = spec_bytes;
   job.spec = std::move(spec);
   const uint32_t n = job.spec.tasks_size();
   job.dep_count.resize(n);

@@ -36,6 +36,8 @@ struct CompiledJob {
   std::vector<uint32_t> inputs;
   // Number of incoming edges (inputs and `after`) per task.
   std::vector<uint32_t> dep_count;
+  // The spec's encoded size, as --max_job_bytes counts it.
+  uint64_t spec_bytes = 0;
   // Longest path, in estimated cost, from the task to a sink (inclusive).
   std::vector<double> rank;
   // Where each task runs: executors[executor_of[i]]. Both are empty when

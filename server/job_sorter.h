@@ -4,10 +4,11 @@
 // in line each time it places a task.
 //
 // Two levels, as in Mesos's allocator: tenants (jobs' owners), then jobs
-// within a tenant. Until tenants exist every job is in tenant 0, and the
-// order is today's: job priority, then the slots the job's tasks hold
-// (fewer first, so jobs of equal priority share the workers), then
-// submission order.
+// within a tenant. Tenants go by weighted fair share: the fewest slots held
+// per unit of weight first, and a tenant holding its max_running_slots waits
+// until it holds fewer. Jobs within a tenant go by priority, then the slots
+// their tasks hold (fewer first, so jobs of equal priority share the
+// workers), then submission order. Without tenants every job is in tenant 0.
 //
 // Thread rules: not thread-safe; owned by the scheduler's thread.
 #ifndef DAGD_SERVER_JOB_SORTER_H_
@@ -17,12 +18,14 @@
 #include <memory>
 #include <optional>
 
+#include "server/tenant.h"
+
 namespace dagd {
 
 // What decides a job's place in line.
 struct SortedJob {
   uint64_t seq = 0;
-  uint32_t tenant = 0;  // interned by the scheduler; 0 until tenants exist
+  uint32_t tenant = 0;  // interned by the scheduler
   int32_t priority = 0;
   uint64_t running_slots = 0;  // slots its tasks hold now
 };
@@ -38,13 +41,21 @@ class JobSorter {
   virtual void Add(const SortedJob& job) = 0;
   // Takes the job out of line: `job` exactly as it was added.
   virtual void Remove(const SortedJob& job) = 0;
-  // The job first in line, if any.
+  // A tenant's weight and cap (default: weight 1, no cap). Any time, for
+  // any tenant id, in line or not.
+  virtual void SetShare(uint32_t tenant, const TenantShare& share) = 0;
+  // The slots all of a tenant's jobs hold now, in line or not: the
+  // scheduler tells each change.
+  virtual void SetTenantSlots(uint32_t tenant, uint64_t slots) = 0;
+  // The job first in line, if any; none when every tenant with jobs in
+  // line holds its max_running_slots.
   virtual std::optional<uint64_t> First() const = 0;
   virtual bool empty() const = 0;
 };
 
-// Tenants by fair share (the fewest running slots first, then tenant id),
-// then jobs within a tenant by priority, running slots and submission.
+// Tenants by weighted fair share (the fewest running slots per weight
+// first, then tenant id), then jobs within a tenant by priority, running
+// slots and submission.
 std::unique_ptr<JobSorter> MakeFairShareSorter();
 
 }  // namespace dagd

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/auth/authenticator.h"
+#include "server/auth/tenant_policy.h"
 #include "server/coordinator.h"
 #include "server/dashboard/dashboard_http.h"
 #include "server/dashboard/dashboard_source.h"
@@ -52,6 +54,13 @@ ABSL_FLAG(std::string, tokens_file, "",
           "SHA256-HEX-OF-TOKEN TENANT ROLE [NAME] (roles: read, submit, "
           "admin; # starts a comment); reread on SIGHUP. Empty: every caller "
           "is an admin (for a dagd on loopback only)");
+ABSL_FLAG(std::string, policy_file, "",
+          "what each tenant may run and hold, one line per tenant: TENANT "
+          "[weight=N] [functions=A,B|*] [pools=A,B|*] [lambda=A,B|*|none] "
+          "[max_priority=N] [max_jobs=N] [max_tasks=N] [max_spec_bytes=SIZE] "
+          "[max_running_slots=N]; * names every other tenant; reread on "
+          "SIGHUP (README \"Security\"). Empty: every tenant may do "
+          "everything");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain dagd presents on --listen and "
           "--metrics_listen; with --tls_key, both ports serve TLS only (the "
@@ -349,6 +358,18 @@ int Run() {
               << " token(s) of --tokens_file";
   }
 
+  // Read before the store opens, so a bad file changes nothing.
+  const std::string policy_file = absl::GetFlag(FLAGS_policy_file);
+  std::optional<TenantPolicies> policies;
+  if (!policy_file.empty()) {
+    absl::StatusOr<TenantPolicies> read = TenantPolicies::Read(policy_file);
+    if (!read.ok()) {
+      LOG(ERROR) << read.status().message();
+      return 2;
+    }
+    policies = *std::move(read);
+  }
+
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   absl::StatusOr<std::unique_ptr<RocksMetaStore>> store =
       RocksMetaStore::Open(data_dir);
@@ -381,6 +402,11 @@ int Run() {
   SystemClock clock;
   Coordinator coordinator(options, store->get(), &clock, MakeUniform());
   coordinator.SetResultObjects(result_objects.get());
+  if (policies) {
+    coordinator.SetPolicies(
+        std::make_shared<const TenantPolicies>(*std::move(policies)));
+    LOG(INFO) << "tenants are held to --policy_file " << policy_file;
+  }
   // Declared after the coordinator, so destroyed first: a copy it
   // abandons posts to a coordinator that still exists.
   std::unique_ptr<OutputKeeper> keeper;
@@ -527,6 +553,16 @@ int Run() {
     } else if (!authenticator->open()) {
       LOG(INFO) << "SIGHUP: reread --tokens_file, " << authenticator->size()
                 << " token(s)";
+    }
+    if (policy_file.empty()) continue;
+    if (absl::StatusOr<TenantPolicies> read = TenantPolicies::Read(policy_file);
+        !read.ok()) {
+      LOG(ERROR) << "SIGHUP: kept the tenant policies in use: "
+                 << read.status().message();
+    } else {
+      coordinator.SetPolicies(
+          std::make_shared<const TenantPolicies>(*std::move(read)));
+      LOG(INFO) << "SIGHUP: reread --policy_file";
     }
   }
   LOG(INFO) << "stopping (" << (fatal ? "store failure" : strsignal(signal))

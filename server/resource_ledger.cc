@@ -58,6 +58,7 @@ void ResourceLedger::Acquire(WorkerResources& worker, JobUsage& job,
   ++worker.holders;
   ++job.running;
   job.running_slots += claim.slots;
+  TenantSlotsChange(job.tenant, claim.slots, true);
   if (claim.group != kNoGroup) {
     if (claim.group >= groups_.size()) groups_.resize(claim.group + 1);
     groups_[claim.group] = Group{true, holder};
@@ -73,6 +74,32 @@ GroupId ResourceLedger::Release(WorkerResources* worker, JobUsage& job,
 void ResourceLedger::ReleaseJob(JobUsage& job, const Claim& claim) {
   job.running -= std::min(job.running, 1u);
   job.running_slots -= std::min<uint64_t>(job.running_slots, claim.slots);
+  TenantSlotsChange(job.tenant, claim.slots, false);
+}
+
+void ResourceLedger::TenantSlotsChange(uint32_t tenant, uint32_t slots,
+                                       bool taken) {
+  if (tenant >= tenants_.size()) tenants_.resize(tenant + 1);
+  TenantHeld& held = tenants_[tenant];
+  held.slots = taken ? held.slots + slots
+                     : held.slots - std::min<uint64_t>(held.slots, slots);
+  if (!held.changed) {
+    held.changed = true;
+    changed_tenants_.push_back(tenant);
+  }
+}
+
+uint64_t ResourceLedger::tenant_slots(uint32_t tenant) const {
+  return tenant < tenants_.size() ? tenants_[tenant].slots : 0;
+}
+
+void ResourceLedger::TakeChangedTenants(
+    absl::FunctionRef<void(uint32_t tenant, uint64_t slots)> fn) {
+  for (uint32_t tenant : changed_tenants_) {
+    tenants_[tenant].changed = false;
+    fn(tenant, tenants_[tenant].slots);
+  }
+  changed_tenants_.clear();
 }
 
 GroupId ResourceLedger::ReleaseWorker(WorkerResources* worker,

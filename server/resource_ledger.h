@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/types/span.h"
 
 namespace dagd {
@@ -51,6 +52,7 @@ struct WorkerResources {
 
 // What a job's tasks hold now. Lives in the scheduler's job record.
 struct JobUsage {
+  uint32_t tenant = 0;           // its owner, interned by the scheduler
   uint32_t max_parallelism = 0;  // 0: no limit
   uint32_t running = 0;          // tasks assigned or running
   uint64_t running_slots = 0;
@@ -110,6 +112,12 @@ class ResourceLedger {
 
   uint64_t free_slots() const { return free_slots_; }
   uint64_t total_slots() const { return total_slots_; }
+  // The slots all of a tenant's jobs hold (JobUsage::tenant).
+  uint64_t tenant_slots(uint32_t tenant) const;
+  // Calls `fn` with each tenant whose slots changed since the last call,
+  // once, and what it holds now: the scheduler tells the job sorter.
+  void TakeChangedTenants(
+      absl::FunctionRef<void(uint32_t tenant, uint64_t slots)> fn);
 
  private:
   struct Group {
@@ -119,9 +127,17 @@ class ResourceLedger {
   // Frees the group if `holder` holds it.
   GroupId ReleaseGroup(GroupId group, GroupHolder holder);
 
-  std::vector<Group> groups_;  // by GroupId, grown as groups are taken
-  uint64_t free_slots_ = 0;    // over all workers
-  uint64_t total_slots_ = 0;   // over all workers
+  struct TenantHeld {
+    uint64_t slots = 0;
+    bool changed = false;  // listed in changed_tenants_
+  };
+  void TenantSlotsChange(uint32_t tenant, uint32_t slots, bool taken);
+
+  std::vector<Group> groups_;        // by GroupId, grown as groups are taken
+  std::vector<TenantHeld> tenants_;  // by tenant id, grown as they take
+  std::vector<uint32_t> changed_tenants_;
+  uint64_t free_slots_ = 0;   // over all workers
+  uint64_t total_slots_ = 0;  // over all workers
 };
 
 }  // namespace dagd

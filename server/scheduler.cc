@@ -88,14 +88,46 @@ const Scheduler::Job* Scheduler::FindAnyJob(uint64_t seq) const {
   return it == jobs_.end() ? nullptr : it->second.get();
 }
 
+uint32_t Scheduler::InternTenant(absl::string_view name) {
+  const uint32_t id = tenant_names_.Intern(name);
+  if (id < tenant_loads_.size()) return id;
+  tenant_loads_.resize(id + 1);
+  sorter_->SetShare(id, ShareOf(name));
+  return id;
+}
+
+const TenantShare& Scheduler::ShareOf(absl::string_view tenant) const {
+  auto it = tenant_shares_.find(tenant);
+  return it == tenant_shares_.end() ? other_tenants_share_ : it->second;
+}
+
+void Scheduler::SetTenantShares(
+    absl::flat_hash_map<std::string, TenantShare> named, TenantShare others) {
+  tenant_shares_ = std::move(named);
+  other_tenants_share_ = others;
+  for (uint32_t id = 0; id < tenant_names_.size(); ++id) {
+    sorter_->SetShare(id, ShareOf(tenant_names_.Name(id)));
+  }
+}
+
+TenantLoad Scheduler::LoadOf(absl::string_view tenant) const {
+  const uint32_t id = tenant_names_.Find(tenant);
+  return id < tenant_loads_.size() ? tenant_loads_[id] : TenantLoad{};
+}
+
 Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
                                      v1::JobStatus status) {
   auto job = std::make_unique<Job>();
   job->seq = seq;
   job->graph = std::move(graph);
   job->status = std::move(status);
-  job->tenant = tenant_names_.Intern(job->status.tenant());
+  job->tenant = InternTenant(job->status.tenant());
+  job->usage.tenant = job->tenant;
   const uint32_t n = job->graph.size();
+  TenantLoad& load = tenant_loads_[job->tenant];
+  ++load.jobs;
+  load.tasks += n;
+  load.spec_bytes += job->graph.spec_bytes;
   job->tasks.resize(n);
   job->results.resize(n);
   job->unfinished = n;
@@ -689,6 +721,10 @@ void Scheduler::MaybeFinish(Job& job) {
     out_.events.emplace_back(job.seq, std::move(event));
   }
   job.finished = true;
+  TenantLoad& load = tenant_loads_[job.tenant];
+  --load.jobs;
+  load.tasks -= job.graph.size();
+  load.spec_bytes -= job.graph.spec_bytes;
   ReleaseIntermediates(job);
   UpdateRunnable(job);
   finished_jobs_.push_back(job.seq);

@@ -26,6 +26,7 @@
 #include "server/ready_queue.h"
 #include "server/resource_ledger.h"
 #include "server/result_acks.h"
+#include "server/tenant.h"
 #include "server/worker_id.h"
 #include "storage/base/clock.h"
 #include "storage/siphash.h"
@@ -226,6 +227,14 @@ class Scheduler {
   // a result or running attempt a worker brings to a dagd that did not see
   // it handed out is taken over only if its seal names that worker.
   void SetAttemptKey(const SipKey& key) { attempt_key_ = key; }
+
+  // Each tenant's weight and running-slots cap (JobStatus.tenant; the
+  // policy file), `others` for tenants not named. Applies at once to the
+  // jobs in memory and to those that come later.
+  void SetTenantShares(absl::flat_hash_map<std::string, TenantShare> named,
+                       TenantShare others);
+  // What `tenant`'s unfinished jobs hold, for its quotas.
+  TenantLoad LoadOf(absl::string_view tenant) const;
 
   void AddWorker(WorkerId id, WorkerSpec spec);
   // The worker's stream closed or it timed out: its tasks go back to the
@@ -499,6 +508,9 @@ class Scheduler {
   Job* FindAnyJob(uint64_t seq);
   const Job* FindAnyJob(uint64_t seq) const;
   void PersistJobStatus(const Job& job);
+  // The tenant's id, interned on first sight with its share.
+  uint32_t InternTenant(absl::string_view name);
+  const TenantShare& ShareOf(absl::string_view tenant) const;
 
   // Constant after construction.
   const SchedulerOptions options_;
@@ -514,6 +526,11 @@ class Scheduler {
   NameTable resource_names_;
   NameTable group_names_;
   NameTable tenant_names_;  // JobStatus.tenant, for the job sorter
+  // By tenant id: the unfinished jobs in memory (every one: a restart
+  // loads them all).
+  std::vector<TenantLoad> tenant_loads_;
+  absl::flat_hash_map<std::string, TenantShare> tenant_shares_;
+  TenantShare other_tenants_share_;
   SipKey attempt_key_{};
   std::vector<GroupWaiters> group_waiters_;  // by GroupId
   // Slots, amounts, groups and job counts held by attempts.

@@ -265,6 +265,9 @@ void Scheduler::Schedule() {
     }
   }
   stale_runnable_.clear();
+  ledger_.TakeChangedTenants([this](uint32_t tenant, uint64_t slots) {
+    sorter_->SetTenantSlots(tenant, slots);
+  });
   burst_wakeup_.reset();
   if (ledger_.free_slots() == 0 || sorter_->empty()) return;
   ++pass_;
@@ -299,6 +302,8 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker,
   NewAttempt(job, task, worker, reason);
   out_.queue_waits.push_back(now - t.ready_since);
   Hold(job, task, worker);
+  // Within this pass too, tenants take turns by what they hold.
+  sorter_->SetTenantSlots(job.tenant, ledger_.tenant_slots(job.tenant));
   UpdateRunnable(job);
   MarkJobRunning(job);
   SetState(job, task, v1::TASK_ASSIGNED);

@@ -26,6 +26,7 @@
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "storage/aws_credentials.h"
+#include "storage/base/byte_size.h"
 #include "storage/base/clock.h"
 #include "storage/base/http_status_server.h"
 #include "storage/base/logging.h"

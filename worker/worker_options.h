@@ -45,11 +45,6 @@ absl::StatusOr<std::map<std::string, double>> ParseResources(
 // "host:pid", the default worker name.
 std::string DefaultWorkerName();
 
-// A number of bytes: whole digits, optionally followed by K, M, G or T
-// (powers of 1024; KiB, MiB, GiB and TiB say the same), e.g. "512M".
-// INVALID_ARGUMENT names what is wrong.
-absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
-
 // What --object_memory is by default: a quarter of this machine's memory,
 // or of the cgroup's memory limit when that is lower (a container's).
 uint64_t DefaultObjectMemory();

@@ -1,31 +1,14 @@
 #include "server/auth/authenticator.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/auth/read_file.h"
 
 namespace dagd {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int error = errno;
-    std::string message = absl::StrCat("--tokens_file '", path,
-                                       "': cannot read: ", strerror(error));
-    if (error == EACCES) return absl::PermissionDeniedError(message);
-    return absl::NotFoundError(message);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat(
@@ -45,7 +28,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(
 
 absl::Status Authenticator::Reload() {
   if (open()) return absl::OkStatus();
-  absl::StatusOr<std::string> text = ReadFile(path_);
+  absl::StatusOr<std::string> text = ReadFlagFile("tokens_file", path_);
   if (!text.ok()) return text.status();
   absl::StatusOr<TokenTable> table =
       TokenTable::Parse(*text, absl::StrCat("--tokens_file '", path_, "'"));

@@ -26,7 +26,7 @@ class SchedulerTest : public ::testing::Test {
   explicit SchedulerTest(SchedulerOptions options = {})
       : scheduler_(std::move(options), &clock_, [this] { return random_; }) {}
 
-  uint64_t Submit(const std::string& json) {
+  uint64_t Submit(const std::string& json, const std::string& tenant = "") {
     v1::JobSpec spec;
     auto parsed = google::protobuf::util::JsonStringToMessage(json, &spec);
     EXPECT_TRUE(parsed.ok()) << parsed;
@@ -36,6 +36,7 @@ class SchedulerTest : public ::testing::Test {
     v1::JobStatus status;
     status.set_job_id(JobIdFromSeq(seq));
     status.set_state(v1::JOB_PENDING);
+    status.set_tenant(tenant);
     scheduler_.AddJob(seq, *std::move(job), status);
     return seq;
   }
