@@ -40,6 +40,7 @@
 #include "server/retention.h"
 #include "storage/aws_credentials.h"
 #include "storage/base/clock.h"
+#include "storage/base/health_listener.h"
 #include "storage/base/http_status_server.h"
 #include "storage/rocksdb_meta_store.h"
 #include "storage/s3_object_store.h"
@@ -78,6 +79,11 @@ ABSL_FLAG(std::string, port_file, "",
           "if set, write the bound gRPC port to this file once serving");
 ABSL_FLAG(std::string, data_dir, "./dagd-data",
           "directory of the RocksDB database holding jobs, tasks and results");
+ABSL_FLAG(std::string, healthz_listen, "",
+          "host:port of a plain-HTTP listener that answers only GET /healthz "
+          "(200 while serving, else 503), on a thread no client can hold: "
+          "for orchestrators' probes, which slow clients of --metrics_listen "
+          "could starve; empty: off; port 0 picks a free port (logged)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9470",
           "HTTP address for Prometheus /metrics, /healthz and the dashboard "
           "(HTTPS with --tls_cert); empty disables it; port 0 picks a free "
@@ -298,7 +304,10 @@ std::vector<std::string> LocalWorkerArgs(int port) {
   // Local workers stop with their dagd: draining would only delay the stop,
   // since the tasks they run are re-queued for the next dagd anyway.
   std::vector<std::string> args = {
-      absl::StrCat("--coordinator=127.0.0.1:", port), "--drain_timeout=0s"};
+      absl::StrCat("--coordinator=127.0.0.1:", port), "--drain_timeout=0s",
+      // On the coordinator's own machine, started by its operator: the
+      // quick start's workers run exec.
+      "--allow_exec"};
   if (int slots = absl::GetFlag(FLAGS_local_worker_slots); slots > 0) {
     args.push_back(absl::StrCat("--slots=", slots));
   }
@@ -462,6 +471,19 @@ int Run() {
     LOG(INFO) << "metrics and /healthz on port " << http_server->port()
               << (https ? " (https)" : "")
               << (dashboard != nullptr ? ", dashboard at /" : "");
+  }
+
+  std::unique_ptr<HealthListener> health_listener;
+  if (std::string address = absl::GetFlag(FLAGS_healthz_listen);
+      !address.empty()) {
+    absl::StatusOr<std::unique_ptr<HealthListener>> started =
+        HealthListener::Start(address, [&serving] { return serving.load(); });
+    if (!started.ok()) {
+      LOG(ERROR) << "--healthz_listen: " << started.status().message();
+      return 1;
+    }
+    health_listener = *std::move(started);
+    LOG(INFO) << "/healthz alone on port " << health_listener->port();
   }
 
   if (absl::Status s = coordinator.Start(); !s.ok()) {

@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "worker/json_util.h"
 #include "worker/subprocess.h"
@@ -26,6 +29,22 @@ struct AttemptFiles {
   std::string stderr_path;
   std::vector<std::string> input_paths;  // input i is in input_paths[i]
 };
+
+// Gives the attempt's files to the user the program runs as: the folder
+// stays 0700, private to that user.
+absl::Status GiveFiles(const AttemptFiles& files, const RunAs& user) {
+  std::vector<std::string> paths = {files.dir->path(), files.inputs_dir,
+                                    files.work_dir};
+  paths.insert(paths.end(), files.input_paths.begin(), files.input_paths.end());
+  for (const std::string& path : paths) {
+    if (chown(path.c_str(), user.uid, user.gid) != 0) {
+      return absl::InternalError(absl::StrCat(
+          "exec: cannot give ", path, " to --exec_user ", user.name, ": ",
+          strerror(errno), " (the worker must run as root to use it)"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<AttemptFiles> PrepareFiles(const std::vector<Payload>& inputs) {
   auto dir = TempDir::Create("dagd-exec-");
@@ -151,19 +170,31 @@ absl::StatusOr<ExecArgs> ParseExecArgs(const google::protobuf::Value& args) {
     for (const auto& [name, value] : env->struct_value().fields()) {
       auto text = StringField(value, absl::StrCat("args.env.", name));
       if (!text.ok()) return text.status();
+      // The dynamic loader's variables would put code of the job's choice
+      // into programs it did not choose (a setuid one, a shell's helpers).
+      if (absl::StartsWith(name, "LD_") || name == "GCONV_PATH") {
+        return PermanentError(
+            absl::StrCat("exec: args.env.", name,
+                         " is refused: variables of the dynamic loader (LD_*, "
+                         "GCONV_PATH) are not passed to programs"));
+      }
       parsed.env[name] = *std::move(text);
     }
   }
   return parsed;
 }
 
-absl::StatusOr<Payload> ExecFunction(TaskContext& context) {
+absl::StatusOr<Payload> ExecFunction(TaskContext& context,
+                                     const ExecOptions& options) {
   auto args = ParseExecArgs(context.args());
   if (!args.ok()) return args.status();
   auto files = PrepareFiles(context.inputs());
   if (!files.ok()) return files.status();
+  if (options.run_as) {
+    if (absl::Status s = GiveFiles(*files, *options.run_as); !s.ok()) return s;
+  }
   SubprocessSpec spec{args->argv, BuildEnv(*args, context, *files),
-                      files->stdout_path, files->stderr_path};
+                      files->stdout_path, files->stderr_path, options.run_as};
   auto exit = RunSubprocess(spec, context);
   if (!exit.ok()) return exit.status();
   if (exit->cancelled) return absl::CancelledError("exec: cancelled");

@@ -3,8 +3,12 @@
 // stdout into the task's output.
 //
 // args: {"argv": ["prog", "arg", ...],         required, strings
-//        "env": {"NAME": "value", ...}}        optional, added to the
-//                                              worker's own environment
+//        "env": {"NAME": "value", ...}}        optional, added to what the
+//                                              program inherits of the
+//                                              worker's environment (PATH,
+//                                              HOME, LANG, ...; never its
+//                                              credentials); no loader
+//                                              variables (LD_*)
 // The program also sees:
 //   DAGD_INPUT_<i>   path of a file holding input i (0-based)
 //   DAGD_INPUTS_DIR  the folder holding those files
@@ -19,12 +23,14 @@
 #define DAGD_WORKER_EXEC_FUNCTION_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/struct.pb.h"
 #include "worker/function_registry.h"
+#include "worker/subprocess.h"
 
 namespace dagd {
 
@@ -39,8 +45,15 @@ struct ExecArgs {
 // Validates `args`; errors are permanent (retrying cannot fix them).
 absl::StatusOr<ExecArgs> ParseExecArgs(const google::protobuf::Value& args);
 
+struct ExecOptions {
+  // --exec_user: programs run as this user, their attempt's files owned by
+  // it. Unset: as the worker's own user.
+  std::optional<RunAs> run_as;
+};
+
 // Runs one attempt of a task with fn `exec`.
-absl::StatusOr<Payload> ExecFunction(TaskContext& context);
+absl::StatusOr<Payload> ExecFunction(TaskContext& context,
+                                     const ExecOptions& options = {});
 
 }  // namespace dagd
 

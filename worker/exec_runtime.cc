@@ -7,7 +7,7 @@ namespace dagd {
 absl::StatusOr<Payload> ExecRuntime::Run(const RuntimeAttempt& attempt) {
   // The program is killed on cancel (RunSubprocess watches the context),
   // which the attempt's deadline triggers; nothing more to pass on.
-  return ExecFunction(attempt.context);
+  return ExecFunction(attempt.context, options_);
 }
 
 }  // namespace dagd

@@ -5,18 +5,21 @@
 #define DAGD_WORKER_EXEC_RUNTIME_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "worker/exec_function.h"
 #include "worker/task_runtime.h"
 
 namespace dagd {
 
 inline constexpr char kExecFunction[] = "exec";
 
-// Stateless and thread-safe: each attempt has its own directory and
-// process group.
+// Thread-safe: each attempt has its own directory and process group.
 class ExecRuntime : public TaskRuntime {
  public:
+  explicit ExecRuntime(ExecOptions options = {})
+      : options_(std::move(options)) {}
   absl::string_view name() const override { return "exec"; }
   std::vector<std::string> Functions() const override {
     return {kExecFunction};
@@ -25,6 +28,9 @@ class ExecRuntime : public TaskRuntime {
     return assignment.fn() == kExecFunction;
   }
   absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) override;
+
+ private:
+  const ExecOptions options_;
 };
 
 }  // namespace dagd

@@ -1,6 +1,7 @@
 // dagd-worker: runs task functions for a dagd coordinator.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -71,6 +72,14 @@ ABSL_FLAG(std::string, python, "",
           "run Python tasks (fn \"python\") in long-lived interpreters of "
           "this Python, which must import the dagd package; --python alone "
           "means /usr/bin/python3; empty: no Python runtime");
+ABSL_FLAG(bool, allow_exec, false,
+          "offer fn \"exec\": tasks run programs of the submitter's choosing "
+          "on this machine (as --exec_user when given). Off: the worker does "
+          "not offer exec, and dagd places no exec task on it");
+ABSL_FLAG(std::string, exec_user, "",
+          "with --allow_exec: run exec programs as this user (a name or "
+          "uid), their attempt's files owned by it; the worker must run as "
+          "root. Empty: as the worker's own user");
 ABSL_FLAG(std::string, python_processes, "",
           "with --python: how many interpreters run Python tasks at once "
           "(default: one per slot)");
@@ -187,6 +196,28 @@ std::vector<std::string> WithPythonDefault(int argc, char** argv) {
 }
 
 // The Python runtime's options, or nullopt without --python.
+// What the exec runtime is given, or nullopt when the worker does not
+// offer exec. An AWS Lambda function always does: each instance is a
+// sandbox of its own, made for the tasks dagd sends it.
+std::optional<dagd::ExecOptions> ExecFromFlags(bool lambda) {
+  const std::string user = absl::GetFlag(FLAGS_exec_user);
+  if (!lambda && !absl::GetFlag(FLAGS_allow_exec)) {
+    if (!user.empty()) Die("--exec_user needs --allow_exec");
+    return std::nullopt;
+  }
+  dagd::ExecOptions options;
+  if (user.empty()) return options;
+  absl::StatusOr<dagd::RunAs> run_as = dagd::ResolveUser(user);
+  if (!run_as.ok()) Die(std::string(run_as.status().message()));
+  if (geteuid() != 0 && run_as->uid != geteuid()) {
+    Die(absl::StrCat("--exec_user=", user,
+                     ": the worker must run as root to start programs as "
+                     "another user"));
+  }
+  options.run_as = *std::move(run_as);
+  return options;
+}
+
 std::optional<dagd::PythonRuntimeOptions> PythonFromFlags(uint32_t slots) {
   const std::string interpreter = absl::GetFlag(FLAGS_python);
   const std::string processes = absl::GetFlag(FLAGS_python_processes);
@@ -256,6 +287,7 @@ struct Runtimes {
 // builtins, plugins, exec, python.
 absl::Status LoadRuntimes(
     const std::vector<std::string>& plugins,
+    const std::optional<dagd::ExecOptions>& exec,
     const std::optional<dagd::PythonRuntimeOptions>& python,
     const dagd::LogFn& log, Runtimes* runtimes) {
   if (absl::Status status = dagd::RegisterBuiltins(&runtimes->builtins);
@@ -275,7 +307,9 @@ absl::Status LoadRuntimes(
     list.push_back(std::make_unique<dagd::FunctionRuntime>(dagd::kPluginRuntime,
                                                            &runtimes->plugins));
   }
-  list.push_back(std::make_unique<dagd::ExecRuntime>());
+  if (exec.has_value()) {
+    list.push_back(std::make_unique<dagd::ExecRuntime>(*exec));
+  }
   if (python.has_value()) {
     auto runtime = dagd::PythonRuntime::Start(*python, log);
     if (!runtime.ok()) {
@@ -556,7 +590,8 @@ int RunLambda(const std::string& endpoint,
   const dagd::LogFn log = dagd::StderrLogger(*format);
   Runtimes runtimes;
   if (absl::Status loaded =
-          LoadRuntimes(plugins, PythonFromFlags(/*slots=*/1), log, &runtimes);
+          LoadRuntimes(plugins, ExecFromFlags(/*lambda=*/true),
+                       PythonFromFlags(/*slots=*/1), log, &runtimes);
       !loaded.ok()) {
     FailLambdaInit(*api, log, std::string(loaded.message()));
   }
@@ -603,7 +638,7 @@ int main(int argc, char** argv) {
   dagd::WorkerOptions options = OptionsFromFlags();
   Runtimes runtimes;
   if (absl::Status loaded =
-          LoadRuntimes(AllPluginPaths(argc, argv),
+          LoadRuntimes(AllPluginPaths(argc, argv), ExecFromFlags(false),
                        PythonFromFlags(options.slots), log, &runtimes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));

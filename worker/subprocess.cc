@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -11,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -19,6 +22,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -100,8 +104,17 @@ absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
 // closes it and the parent reads EOF).
 [[noreturn]] void ExecChild(const char* path, char* const* argv,
                             char* const* envp, const ChildStdio& stdio,
-                            int error_fd) {
+                            const RunAs* run_as, int error_fd) {
   setpgid(0, 0);
+  // Groups first: once the uid changes, the right to change them is gone.
+  if (run_as != nullptr &&
+      (setgroups(run_as->groups.size(), run_as->groups.data()) != 0 ||
+       setgid(run_as->gid) != 0 || setuid(run_as->uid) != 0)) {
+    int error = errno;
+    ssize_t ignored = write(error_fd, &error, sizeof(error));
+    (void)ignored;
+    _exit(127);
+  }
   dup2(stdio.in.get(), STDIN_FILENO);
   dup2(stdio.out.get(), STDOUT_FILENO);
   dup2(stdio.err.get(), STDERR_FILENO);
@@ -146,7 +159,8 @@ absl::StatusOr<pid_t> Spawn(const SubprocessSpec& spec,
   pid_t pid = fork();
   if (pid < 0) return ErrnoError("fork");
   if (pid == 0) {
-    ExecChild(path.c_str(), argv.data(), envp.data(), stdio, error_pipe[1]);
+    ExecChild(path.c_str(), argv.data(), envp.data(), stdio,
+              spec.run_as ? &*spec.run_as : nullptr, error_pipe[1]);
   }
   // Also set the group from the parent so it exists before we could kill
   // it; EACCES once the child has exec'd is harmless.
@@ -190,6 +204,29 @@ absl::StatusOr<bool> AwaitExitOrCancel(pid_t pid, TaskContext& context) {
   }
 }
 
+// /proc/PID/FILE (its first 64 KiB), or "" when the process is gone or
+// not ours to read. Plain read(2): a process may exit while /proc is
+// scanned, and libstdc++'s filebuf throws on that read error (ESRCH)
+// instead of reporting end of file.
+std::string ReadProcFile(pid_t pid, const char* file) {
+  const std::string path = absl::StrCat("/proc/", pid, "/", file);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while (text.size() < (64 << 10) &&
+         (n = read(fd, buffer, sizeof(buffer))) > 0) {
+    text.append(buffer, n);
+  }
+  close(fd);
+  return text;
+}
+
+// Kills the processes carrying `tag` until none is left (each may fork
+// while it is looked for), for up to `timeout`.
+void KillTagged(const std::string& tag, absl::Duration timeout);
+
 bool ParseStatPgrp(const std::string& stat, pid_t* pgrp, char* state) {
   // The comm field may contain spaces and parentheses; fields resume after
   // the last ')'.
@@ -217,19 +254,6 @@ absl::StatusOr<std::string> FindExecutable(const std::string& program,
       absl::StrCat("program '", program, "' not found in PATH ", path)));
 }
 
-// /proc/PID/stat, or "" when the process is gone. Plain read(2): a process
-// may exit while /proc is scanned, and libstdc++'s filebuf throws on that
-// read error (ESRCH) instead of reporting end of file.
-static std::string ReadProcStat(pid_t pid) {
-  const std::string path = absl::StrCat("/proc/", pid, "/stat");
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  char buffer[4096];
-  const ssize_t n = read(fd, buffer, sizeof(buffer));
-  close(fd);
-  return n > 0 ? std::string(buffer, n) : "";
-}
-
 std::vector<pid_t> LiveProcessGroupMembers(pid_t pgid) {
   std::vector<pid_t> members;
   DIR* proc = opendir("/proc");
@@ -237,7 +261,7 @@ std::vector<pid_t> LiveProcessGroupMembers(pid_t pgid) {
   while (dirent* entry = readdir(proc)) {
     pid_t pid = atoi(entry->d_name);
     if (pid <= 0) continue;
-    const std::string stat = ReadProcStat(pid);
+    const std::string stat = ReadProcFile(pid, "stat");
     pid_t pgrp = 0;
     char state = 0;
     if (ParseStatPgrp(stat, &pgrp, &state) && pgrp == pgid && state != 'Z' &&
@@ -275,10 +299,79 @@ bool KillProcessGroup(pid_t pgid, absl::Duration timeout) {
   }
 }
 
+namespace {
+
+void KillTagged(const std::string& tag, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (std::vector<pid_t> left = ProcessesTagged(tag); !left.empty();
+       left = ProcessesTagged(tag)) {
+    for (pid_t pid : left) kill(pid, SIGKILL);
+    if (absl::Now() >= deadline) return;
+    poll(nullptr, 0, 1);
+  }
+}
+
+}  // namespace
+
 std::string SignalName(int signal) {
   const char* abbrev = sigabbrev_np(signal);
   if (abbrev == nullptr) return absl::StrCat("signal ", signal);
   return absl::StrCat("SIG", abbrev);
+}
+
+std::string NewProcessTag() {
+  static std::atomic<uint64_t> next{1};
+  return absl::StrCat("DAGD_PROCESS_TAG=", getpid(), ".", next.fetch_add(1));
+}
+
+std::vector<pid_t> ProcessesTagged(const std::string& tag) {
+  std::vector<pid_t> tagged;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return tagged;
+  const std::string needle = tag + '\0';
+  while (dirent* entry = readdir(proc)) {
+    const pid_t pid = atoi(entry->d_name);
+    if (pid <= 0) continue;
+    pid_t pgrp = 0;
+    char state = 0;
+    if (!ParseStatPgrp(ReadProcFile(pid, "stat"), &pgrp, &state) ||
+        state == 'Z' || state == 'X') {
+      continue;
+    }
+    // Entries are NUL-terminated; one that starts the block has no NUL
+    // before it.
+    const std::string environ = '\0' + ReadProcFile(pid, "environ");
+    if (environ.find('\0' + needle) != std::string::npos) {
+      tagged.push_back(pid);
+    }
+  }
+  closedir(proc);
+  return tagged;
+}
+
+absl::StatusOr<RunAs> ResolveUser(const std::string& name) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  uid_t uid = 0;
+  if (absl::SimpleAtoi(name, &uid)) {
+    getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+  } else {
+    getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  }
+  if (found == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--exec_user: no user '", name, "' on this machine"));
+  }
+  RunAs run_as{found->pw_name, found->pw_uid, found->pw_gid, {}};
+  int count = 64;
+  run_as.groups.resize(count);
+  while (getgrouplist(found->pw_name, found->pw_gid, run_as.groups.data(),
+                      &count) < 0) {
+    run_as.groups.resize(count);
+  }
+  run_as.groups.resize(count);
+  return run_as;
 }
 
 absl::StatusOr<SubprocessExit> RunSubprocess(const SubprocessSpec& spec,
@@ -288,7 +381,10 @@ absl::StatusOr<SubprocessExit> RunSubprocess(const SubprocessSpec& spec,
   if (!path.ok()) return path.status();
   // No point starting a program for an attempt that is already over.
   if (context.cancelled()) return SubprocessExit{0, true};
-  auto pid = Spawn(spec, *path);
+  SubprocessSpec tagged = spec;
+  const std::string tag = NewProcessTag();
+  tagged.env.push_back(tag);
+  auto pid = Spawn(tagged, *path);
   if (!pid.ok()) return pid.status();
 
   SubprocessExit result;
@@ -302,6 +398,7 @@ absl::StatusOr<SubprocessExit> RunSubprocess(const SubprocessSpec& spec,
   int status = 0;
   while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
+  KillTagged(tag, absl::Seconds(5));
   if (!cancelled.ok()) return cancelled.status();
   result.exited = WIFEXITED(status);
   result.exit_code = result.exited ? WEXITSTATUS(status) : 0;

@@ -1,11 +1,14 @@
 // Runs one child program in its own process group, interruptibly: when the
 // attempt is cancelled (or times out) the whole group gets SIGKILL, so
-// programs that spawn helpers cannot outlive the task.
+// programs that spawn helpers cannot outlive the task. Helpers that leave
+// the group (setsid, setpgid) are found by a tag in their environment and
+// killed too.
 #ifndef DAGD_WORKER_SUBPROCESS_H_
 #define DAGD_WORKER_SUBPROCESS_H_
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,19 @@
 #include "worker/function_registry.h"
 
 namespace dagd {
+
+// Another user the program runs as (--exec_user): resolved once, in the
+// parent, because a forked child may only make async-signal-safe calls.
+struct RunAs {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary
+};
+
+// The user `name` (a name or a numeric uid) from the password database.
+// INVALID_ARGUMENT when there is none.
+absl::StatusOr<RunAs> ResolveUser(const std::string& name);
 
 struct SubprocessSpec {
   // argv[0] is looked up in the PATH of `env` unless it contains a '/'.
@@ -24,6 +40,8 @@ struct SubprocessSpec {
   // truncated). stdin is /dev/null.
   std::string stdout_path;
   std::string stderr_path;
+  // Set: the program runs as this user (the worker must be root).
+  std::optional<RunAs> run_as;
 };
 
 struct SubprocessExit {
@@ -50,6 +68,14 @@ absl::StatusOr<std::string> FindExecutable(const std::string& program,
 
 // Live (non-zombie) processes whose process group is `pgid`, from /proc.
 std::vector<pid_t> LiveProcessGroupMembers(pid_t pgid);
+
+// The environment entry ("DAGD_PROCESS_TAG=...") RunSubprocess gives each
+// program it starts, unique in this worker's life; its descendants inherit
+// it wherever they move.
+std::string NewProcessTag();
+// Live processes whose environment holds `tag`, from /proc (those the
+// worker may read: its own user's, or everyone's as root).
+std::vector<pid_t> ProcessesTagged(const std::string& tag);
 
 // Sends SIGKILL to the group and waits, up to `timeout`, until none of its
 // members is alive. Returns false if some member survived the timeout.

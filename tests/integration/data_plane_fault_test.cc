@@ -65,8 +65,8 @@ TEST(DataPlaneFaultTest, KillsOfHoldersAndOfDagdLoseNoResult) {
   };
   ASSERT_EQ(cluster.StartDagd(), absl::OkStatus());
   const std::vector<std::string> worker_flags = {
-      "--slots=2", "--data_listen=127.0.0.1:0", "--object_memory=64M",
-      "--drain_timeout=5s"};
+      "--slots=2", "--allow_exec", "--data_listen=127.0.0.1:0",
+      "--object_memory=64M", "--drain_timeout=5s"};
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(cluster.StartWorker(worker_flags), absl::OkStatus());
   }

@@ -46,8 +46,8 @@ class DataPlaneTest : public ::testing::Test {
   // A worker of pool `pool` serving its results on a port of its own.
   Subprocess* StartPoolWorker(const std::string& pool) {
     absl::StatusOr<Subprocess*> worker = dagd_->StartWorker(
-        {"--pool=" + pool, "--slots=2", "--data_listen=127.0.0.1:0",
-         "--object_memory=64M"});
+        {"--pool=" + pool, "--slots=2", "--allow_exec",
+         "--data_listen=127.0.0.1:0", "--object_memory=64M"});
     EXPECT_TRUE(worker.ok()) << worker.status();
     return worker.ok() ? *worker : nullptr;
   }
@@ -174,8 +174,8 @@ TEST(DataPlaneOutputTest, AnOutputOutlivesItsWorkerAndRestartsOfDagd) {
       {listen, "--recovery_grace=0s", "--max_stored_result_bytes=0"}, data_dir);
   ASSERT_NE(first, nullptr);
   // Belongs to `first` (kept to the end) but outlives its dagd.
-  absl::StatusOr<Subprocess*> worker =
-      first->StartWorker({"--slots=1", "--data_listen=127.0.0.1:0"});
+  absl::StatusOr<Subprocess*> worker = first->StartWorker(
+      {"--slots=1", "--allow_exec", "--data_listen=127.0.0.1:0"});
   ASSERT_TRUE(worker.ok()) << worker.status();
   ASSERT_EQ(first->WaitForWorkers(1), absl::OkStatus());
   CommandResult submit = first->RunDagctl(
@@ -226,8 +226,9 @@ TEST(DataPlaneFanOutTest, ALargeOutputWithEightyConsumersEndsRight) {
       StartDagd({"--recovery_grace=0s"}, data_dir);
   ASSERT_NE(dagd, nullptr);
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(
-        dagd->StartWorker({"--slots=4", "--data_listen=127.0.0.1:0"}).ok());
+    ASSERT_TRUE(dagd->StartWorker({"--slots=4", "--allow_exec",
+                                   "--data_listen=127.0.0.1:0"})
+                    .ok());
   }
   ASSERT_EQ(dagd->WaitForWorkers(2), absl::OkStatus());
   std::string job = R"json({"tasks": [

@@ -505,7 +505,8 @@ TEST(CrashTest, KillDagdAtRandomPoints) {
   RestartableCluster& cluster = **made;
   ASSERT_EQ(cluster.StartDagd(), absl::OkStatus());
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(cluster.StartWorker({"--slots=3", absl::StrCat("--name=w", i),
+    ASSERT_EQ(cluster.StartWorker({"--slots=3", "--allow_exec",
+                                   absl::StrCat("--name=w", i),
                                    "--drain_timeout=60s"}),
               absl::OkStatus());
   }
@@ -592,8 +593,8 @@ TEST(WorkerKillTest, JobFinishesOnTheOtherWorker) {
   ASSERT_NE(dagd, nullptr);
   std::vector<Subprocess*> workers;
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<Subprocess*> worker =
-        dagd->StartWorker({"--slots=2", absl::StrCat("--name=w", i)});
+    absl::StatusOr<Subprocess*> worker = dagd->StartWorker(
+        {"--slots=2", "--allow_exec", absl::StrCat("--name=w", i)});
     ASSERT_TRUE(worker.ok()) << worker.status();
     workers.push_back(*worker);
   }
@@ -670,7 +671,8 @@ TEST(WorkerOutlivesDagdTest, TaskFinishedWhileDagdWasDownIsNotRunAgain) {
   ASSERT_TRUE(made.ok()) << made.status();
   RestartableCluster& cluster = **made;
   ASSERT_EQ(cluster.StartDagd(), absl::OkStatus());
-  ASSERT_EQ(cluster.StartWorker({"--slots=2", "--name=w0"}), absl::OkStatus());
+  ASSERT_EQ(cluster.StartWorker({"--slots=2", "--allow_exec", "--name=w0"}),
+            absl::OkStatus());
   std::unique_ptr<Client> client =
       FastReconnectClient(cluster.address(), ClientOptions());
 

@@ -1,16 +1,19 @@
 // Peers that misbehave on purpose or by neglect: a worker claiming
 // billions of slots, a worker that heartbeats but never reads, watchers
-// that never read. dagd bounds what each can take.
+// that never read, HTTP clients that never finish a request. dagd bounds what
+// each can take.
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "dagd/v1/job_service.grpc.pb.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/integration/integration_env.h"
+#include "tests/testutil/http_get.h"
 
 namespace dagd {
 namespace {
@@ -309,6 +312,56 @@ TEST(HostilePeersTest, AWatcherThatNeverReadsIsClosedNotBuffered) {
   }
   // dagd serves on.
   EXPECT_TRUE(dagd->client().Get(*job_id).ok());
+}
+
+// The port dagd logged after `prefix` ("... on port N"), once it did.
+int LoggedPort(testing::DagdProcess& dagd, const std::string& prefix) {
+  int port = 0;
+  EXPECT_EQ(PollUntil(
+                [&] {
+                  const std::string log = dagd.Log();
+                  const size_t at = log.find(prefix);
+                  return at != std::string::npos &&
+                         absl::SimpleAtoi(
+                             log.substr(at + prefix.size(),
+                                        log.find_first_not_of(
+                                            "0123456789", at + prefix.size()) -
+                                            at - prefix.size()),
+                             &port);
+                },
+                absl::Seconds(20), prefix),
+            absl::OkStatus());
+  return port;
+}
+
+// Row 10: clients that connect to the HTTP port and never finish a request
+// hold its threads, and /healthz there times out, so an orchestrator would
+// restart a healthy dagd. --healthz_listen answers whatever they do.
+TEST(HostilePeersTest, SlowHttpClientsCannotStarveTheHealthListener) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--healthz_listen=127.0.0.1:0"});
+  ASSERT_NE(dagd, nullptr);
+  const int http = LoggedPort(*dagd, "metrics and /healthz on port ");
+  const int health = LoggedPort(*dagd, "/healthz alone on port ");
+  ASSERT_GT(http, 0);
+  ASSERT_GT(health, 0);
+  std::vector<int> slow;
+  for (int i = 0; i < 100; ++i) {
+    for (int port : {http, health}) {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(static_cast<uint16_t>(port));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+      send(fd, "GET /hea", 8, MSG_NOSIGNAL);
+      slow.push_back(fd);
+    }
+  }
+  for (int probe = 0; probe < 5; ++probe) {
+    EXPECT_EQ(HttpGet(health, "/healthz").code, 200) << "probe " << probe;
+  }
+  for (int fd : slow) close(fd);
 }
 
 }  // namespace

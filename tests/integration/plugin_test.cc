@@ -17,8 +17,9 @@ using ::testing::HasSubstr;
 TEST(PluginTest, WorkerRunsPluginFunctions) {
   std::unique_ptr<DagdProcess> dagd = StartDagd({});
   ASSERT_NE(dagd, nullptr);
-  absl::StatusOr<Subprocess*> worker = dagd->StartWorker(
-      {std::string("--plugin=") + TEST_PLUGIN, "--slots=2", "--name=plugged"});
+  absl::StatusOr<Subprocess*> worker =
+      dagd->StartWorker({std::string("--plugin=") + TEST_PLUGIN, "--slots=2",
+                         "--name=plugged", "--allow_exec"});
   ASSERT_TRUE(worker.ok()) << worker.status();
   ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
 

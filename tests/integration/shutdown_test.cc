@@ -65,7 +65,7 @@ TEST(WorkerSigtermTest, DrainFinishesTheRunningTaskAndHandsBackTheRest) {
   std::unique_ptr<DagdProcess> dagd = StartDagd({"--grant_depth=0"});
   ASSERT_NE(dagd, nullptr);
   absl::StatusOr<Subprocess*> drainer = dagd->StartWorker(
-      {"--name=drainer", "--slots=2", "--drain_timeout=300s"});
+      {"--name=drainer", "--slots=2", "--allow_exec", "--drain_timeout=300s"});
   ASSERT_TRUE(drainer.ok()) << drainer.status();
   ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
 
@@ -93,7 +93,7 @@ TEST(WorkerSigtermTest, DrainFinishesTheRunningTaskAndHandsBackTheRest) {
   EXPECT_TRUE((*drainer)->Running()) << "it stopped before its task ended";
 
   absl::StatusOr<Subprocess*> other =
-      dagd->StartWorker({"--name=other", "--slots=2"});
+      dagd->StartWorker({"--name=other", "--slots=2", "--allow_exec"});
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_EQ(dagd->WaitForWorkers(2), absl::OkStatus());
   ASSERT_EQ(WriteFile(gate, ""), absl::OkStatus());
@@ -154,7 +154,7 @@ TEST(DagdSigtermTest, StopsCleanlyAndTheJobResumesAfterARestart) {
   ASSERT_EQ(first->port(), port);
   // The worker belongs to `first` (kept to the end) but outlives its dagd.
   absl::StatusOr<Subprocess*> worker =
-      first->StartWorker({"--name=survivor", "--slots=2"});
+      first->StartWorker({"--name=survivor", "--slots=2", "--allow_exec"});
   ASSERT_TRUE(worker.ok()) << worker.status();
   ASSERT_EQ(first->WaitForWorkers(1), absl::OkStatus());
 

@@ -185,5 +185,58 @@ TEST(ExecTest, HelpersLeftRunningAfterExitAreKilled) {
   EXPECT_THAT(LiveProcessGroupMembers(pgid), testing::IsEmpty());
 }
 
+// Row 8 of the Trust issue: a `setsid` child leaves the process group and
+// used to outlive the task's timeout.
+TEST(ExecTest, HelpersThatLeaveTheGroupAreKilledToo) {
+  auto dir = TempDir::Create("dagd-exec-test-");
+  ASSERT_TRUE(dir.ok());
+  std::string fifo = absl::StrCat((*dir)->path(), "/fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // The escaped helper reports its pid; the task then outlasts its budget.
+  TestTask task(
+      ShellArgs(R"(setsid sh -c 'echo $$ > "$FIFO"; exec sleep 60' & sleep 60)",
+                absl::StrCat(R"({"FIFO": ")", fifo, R"("})")));
+  auto result = std::async(std::launch::async,
+                           [&] { return ExecFunction(task.context); });
+  pid_t helper = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      absl::StripAsciiWhitespace(ReadFifo(fifo, absl::Seconds(20))), &helper));
+  ASSERT_NE(getsid(helper), getsid(0))
+      << "the helper must be in its own session";
+  task.token.Cancel(CancelReason::kTimeout);
+  EXPECT_EQ(result.get().status().code(), absl::StatusCode::kCancelled);
+  // Gone, or at most a zombie waiting for init to reap it.
+  const std::string stat = absl::StrCat("/proc/", helper, "/stat");
+  auto text = ReadFile(stat);
+  if (text.ok()) {
+    const size_t close = text->rfind(')');
+    ASSERT_NE(close, std::string::npos);
+    EXPECT_EQ(text->substr(close + 2, 1), "Z") << *text;
+  }
+}
+
+TEST(ExecTest, LoaderVariablesAreRefused) {
+  TestTask task(ShellArgs("echo hi", R"({"LD_PRELOAD": "/tmp/evil.so"})"));
+  auto out = ExecFunction(task.context);
+  EXPECT_TRUE(IsPermanent(out.status())) << out.status();
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("args.env.LD_PRELOAD is refused"));
+}
+
+TEST(ExecTest, ProgramsRunAsTheExecUserInAPrivateFolder) {
+  if (geteuid() != 0) GTEST_SKIP() << "--exec_user needs root";
+  absl::StatusOr<RunAs> nobody = ResolveUser("nobody");
+  ASSERT_TRUE(nobody.ok()) << nobody.status();
+  ExecOptions options;
+  options.run_as = *nobody;
+  TestTask task(ShellArgs(
+      R"sh(echo "$(id -u) $(stat -c %a "$DAGD_WORK_DIR")" > "$DAGD_OUTPUT")sh"));
+  auto out = ExecFunction(task.context, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, absl::StrCat(nobody->uid, " 700\n"));
+  EXPECT_EQ(ResolveUser("no-such-user-here").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace dagd

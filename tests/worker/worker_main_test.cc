@@ -215,10 +215,11 @@ TEST(WorkerMainTest, ServesStatusAndDrainsOnSigterm) {
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
 
   WorkerProcess worker;
-  ASSERT_TRUE(worker.Start({absl::StrCat("--coordinator=127.0.0.1:", port),
-                            "--slots=1", "--metrics_listen=127.0.0.1:0",
-                            "--health_listen=127.0.0.1:0", "--log_format=json",
-                            "--drain_timeout=30s"}));
+  ASSERT_TRUE(
+      worker.Start({absl::StrCat("--coordinator=127.0.0.1:", port), "--slots=1",
+                    "--allow_exec", "--metrics_listen=127.0.0.1:0",
+                    "--health_listen=127.0.0.1:0", "--log_format=json",
+                    "--drain_timeout=30s"}));
   int http_port = PortOf(worker.WaitForLine("/healthz on HTTP port"));
   int health_port = PortOf(worker.WaitForLine("gRPC health on port"));
   ASSERT_GT(http_port, 0);
