@@ -282,7 +282,10 @@ def compose_secret_files(doc, service):
     ddir = os.path.join(DEPLOY, "docker")
     out = {}
     for s in service.get("secrets", []):
-        source, target = (s, s) if isinstance(s, str) else (s["source"], s.get("target", s["source"]))
+        if isinstance(s, str):
+            source = target = s
+        else:
+            source, target = s["source"], s.get("target", s["source"])
         path = target if target.startswith("/") else "/run/secrets/" + target
         out[path] = rel(os.path.join(ddir, doc["secrets"][source]["file"]))
     return out
@@ -427,7 +430,6 @@ def ecs():
     p = ecs_process("worker", "ecs/dagd-worker-task-definition.json", k, "dagd-worker")
     cert = p.files.get(p.flags().get("tls_cert", ""), "")
     p.name = os.path.splitext(os.path.basename(cert))[0]
-    t.family = td["family"]
     t.workers.append(p)
     return t
 

@@ -147,13 +147,7 @@ class Run:
             with open(self.local(source)) as f:
                 env[var] = f.read()
         script = "%s && exec %s" % (prelude, " ".join(shlex.quote(a) for a in argv))
-        log = self.procs.path(p.name + ".log")
-        out = open(log, "wb")
-        proc = subprocess.Popen(["/bin/sh", "-c", script], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=self.procs.tmp, env=env)
-        out.close()
-        self.procs._procs.append((p.name, proc, log))
-        return proc
+        return self.procs.start(p.name, ["/bin/sh", "-c", script], env=env)
 
     def local_file(self, p, container_path):
         """Where a container path of p is in this run."""
@@ -231,8 +225,7 @@ def check_probe(procs, run, p, probe):
     last = [""]
 
     def passes():
-        for _, q, _ in procs._procs:
-            procs.check_alive(q)
+        procs.check_all_alive()
         ok, last[0] = run_probe(run, p, probe)
         return ok
 
@@ -265,6 +258,9 @@ def dagctl(a, run, ca, token, *args):
 def check_prometheus(a, procs, run, ca_local):
     """A real Prometheus scrapes dagd with the deployment's dagd job: its
     scheme and tls_config (ca_file made local, server_name as written)."""
+    if not os.access(a.prometheus, os.X_OK):
+        raise Failure("%s not found: install Debian's prometheus package "
+                      "(deploy/install-deps.sh does)" % a.prometheus)
     config_path, mounts = run.t.prometheus
     with open(config_path) as f:
         config = yaml.safe_load(f)
