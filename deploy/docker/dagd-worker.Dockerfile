@@ -40,10 +40,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 dagd \
  && useradd --system --uid 10001 --gid dagd --home-dir /tmp \
-      --no-create-home --shell /usr/sbin/nologin dagd
+      --no-create-home --shell /usr/sbin/nologin dagd \
+ && install -d -o dagd -g dagd -m 0700 /run/dagd
 COPY --from=build /src/build/bin/dagd-worker /usr/local/bin/
 
 USER 10001:10001
+# /run/dagd: where deploy/ecs writes the worker's certificate and key from
+# SSM Parameter Store. On Fargate a task volume mounted there takes this
+# directory's owner and mode (dagd, 0700) instead of root's.
+VOLUME ["/run/dagd"]
 # exec tasks get a fresh directory per attempt under $TMPDIR.
 ENV TMPDIR=/tmp
 # 7701: gRPC grpc.health.v1 (--health_listen); 9471: /metrics, /healthz.
@@ -56,5 +61,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD curl -fsS http://127.0.0.1:9471/healthz || exit 1
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/dagd-worker"]
 # The coordinator address is deployment-specific: pass --coordinator=HOST:7700
-# (compose.yaml, Kubernetes and ECS all do). These are the other defaults.
-CMD ["--coordinator=dagd:7700", "--metrics_listen=0.0.0.0:9471", "--health_listen=0.0.0.0:7701", "--drain_timeout=50s", "--log_format=json"]
+# (compose.yaml, Kubernetes and ECS all do). These are the other defaults:
+# the worker checks dagd's certificate with the CA and presents its own
+# (its common name is the worker's name), all mounted at /run/secrets/
+# (ca.crt, tls.crt, tls.key), as compose.yaml does.
+CMD ["--coordinator=dagd:7700", "--metrics_listen=0.0.0.0:9471", "--health_listen=0.0.0.0:7701", "--drain_timeout=50s", "--log_format=json", "--tls_ca=/run/secrets/ca.crt", "--tls_cert=/run/secrets/tls.crt", "--tls_key=/run/secrets/tls.key"]

@@ -40,20 +40,31 @@ RUN apt-get update \
  && groupadd --system --gid 10001 dagd \
  && useradd --system --uid 10001 --gid dagd --home-dir /var/lib/dagd \
       --no-create-home --shell /usr/sbin/nologin dagd \
- && install -d -o dagd -g dagd -m 0750 /var/lib/dagd
+ && install -d -o dagd -g dagd -m 0750 /var/lib/dagd \
+ && install -d -o dagd -g dagd -m 0700 /run/dagd
 COPY --from=build /src/build/bin/dagd /src/build/bin/dagd-worker /src/build/bin/dagctl /usr/local/bin/
 
 USER 10001:10001
-VOLUME ["/var/lib/dagd"]
+# /run/dagd: where deploy/ecs writes the TLS files and tokens it gets from
+# SSM Parameter Store before starting dagd. On Fargate a task volume
+# mounted there takes this directory's owner and mode (dagd, 0700); the
+# default would be root's, which dagd could not write.
+VOLUME ["/var/lib/dagd", "/run/dagd"]
 WORKDIR /var/lib/dagd
 # 7700: gRPC (JobService, WorkerService, grpc.health.v1); 9470: /metrics, /healthz.
 EXPOSE 7700 9470
 # SIGTERM: refuse new submissions, stop local workers, sync RocksDB, exit 0.
 STOPSIGNAL SIGTERM
-# /healthz answers 200 "ok" while serving and 503 while shutting down.
+# /healthz answers 200 "ok" while serving and 503 while shutting down;
+# https (CMD below gives dagd a certificate, valid for 127.0.0.1 when made
+# by deploy/tls/make-certs.sh), checked with the deployment's CA.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:9470/healthz || exit 1
+  CMD curl -fsS --cacert /run/secrets/ca.crt https://127.0.0.1:9470/healthz || exit 1
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/dagd"]
 # Listen on every interface inside the container (dagd's defaults are
-# loopback only). Arguments given to `docker run IMAGE ...` replace these.
-CMD ["--listen=0.0.0.0:7700", "--data_dir=/var/lib/dagd", "--metrics_listen=0.0.0.0:9470", "--log_format=json"]
+# loopback only), which dagd does only with TLS, worker certificates and
+# tokens (README "Security"): mount the files deploy/tls/make-certs.sh and
+# make-token.sh made at /run/secrets/ (ca.crt, tls.crt, tls.key, tokens),
+# as compose.yaml does. Arguments given to `docker run IMAGE ...` replace
+# these.
+CMD ["--listen=0.0.0.0:7700", "--data_dir=/var/lib/dagd", "--metrics_listen=0.0.0.0:9470", "--log_format=json", "--tls_cert=/run/secrets/tls.crt", "--tls_key=/run/secrets/tls.key", "--worker_ca=/run/secrets/ca.crt", "--tokens_file=/run/secrets/tokens"]

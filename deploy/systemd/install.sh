@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs dagd on this host for systemd: the binaries from a build (default
 # build/bin, see deploy/build.sh) into /usr/local/bin, a "dagd" system user,
-# the units into /etc/systemd/system, and reloads systemd. It enables
-# nothing: afterwards run
+# the units into /etc/systemd/system, /etc/dagd (root:dagd 0750) for the
+# credentials, and reloads systemd. It enables nothing: afterwards put the
+# certificates and tokens in /etc/dagd (README "Deploying"; the units'
+# comments list the files and their modes), then run
 #   systemctl enable --now dagd                 # the coordinator
 #   echo DAGD_COORDINATOR=HOST:7700 > /etc/default/dagd-worker
 #   systemctl enable --now dagd-worker          # a worker
@@ -30,7 +32,11 @@ if ! getent passwd dagd >/dev/null; then
   useradd --system --user-group --home-dir /var/lib/dagd --no-create-home \
     --shell /usr/sbin/nologin dagd
 fi
+# The credentials' directory: dagd's and the workers' keys and the tokens
+# in it are root:dagd 0640, so only root and the services read them.
+install -d -m 0750 -o root -g dagd /etc/dagd
 install -m 0644 deploy/systemd/dagd.service deploy/systemd/dagd-worker.service \
   /etc/systemd/system/
 systemctl daemon-reload
-echo "installed; now: systemctl enable --now dagd (and/or dagd-worker)"
+echo "installed; now: the credentials in /etc/dagd (README \"Deploying\"), then"
+echo "systemctl enable --now dagd (and/or dagd-worker)"

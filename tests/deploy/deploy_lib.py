@@ -101,14 +101,21 @@ class Processes:
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
 
-    def start(self, name, argv):
+    def start(self, name, argv, env=None):
+        """Starts argv in the temporary directory, its output logged; `env`
+        replaces the environment when given."""
         log = self.path(name + ".log")
         out = open(log, "wb")
         p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, cwd=self.tmp)
+                             stdin=subprocess.DEVNULL, cwd=self.tmp, env=env)
         out.close()
         self._procs.append((name, p, log))
         return p
+
+    def check_all_alive(self):
+        """Raises Failure, with its log, if any started process has exited."""
+        for _, p, _ in self._procs:
+            self.check_alive(p)
 
     def check_alive(self, p):
         if p.poll() is not None:

@@ -4,6 +4,24 @@ dashboard have the fields a deployment relies on (a structural check, not a
 schema validation: nothing here talks to Docker, a cluster or AWS), and
 quickstart.sh builds the binaries it runs and nothing else (not the tests).
 
+TLS and tokens (README "Security"), for every deployment of
+deploy_targets.py (Kubernetes, compose, ECS, systemd, the images' CMD):
+  - dagd gets --tls_cert, --tls_key, --worker_ca and --tokens_file, each a
+    path where the deployment mounts (or writes) the right file of those
+    its documented make-certs.sh and make-token.sh commands make; no
+    deployment passes --insecure;
+  - each worker gets --tls_ca, --tls_cert and --tls_key, its certificate
+    and key those of its own name (distinct names, all made by the
+    documented command), and dials dagd by a name of dagd's certificate;
+  - dagd's health checks and Prometheus's scrape use https (with the CA
+    where the checker verifies);
+  - Kubernetes: every mounted Secret is made by kustomization.yaml's
+    secretGenerator from those files and mounted read-only, ca.key is in
+    none; NetworkPolicies let only the namespace's pods (and Prometheus)
+    reach dagd and the workers;
+  - no private key is committed under deploy/, and .gitignore keeps the
+    documented secrets directories out of git.
+
 Usage: files_test.py
 """
 
@@ -15,7 +33,8 @@ import re
 
 import yaml
 
-from deploy_lib import DEPLOY, Failure, run_main
+import deploy_targets
+from deploy_lib import DEPLOY, REPO, Failure, run_main
 
 # What every deployment agrees on.
 DAGD_GRPC, DAGD_METRICS = 7700, 9470
@@ -90,22 +109,23 @@ def check_compose(c, docs):
     where = "docker/compose.yaml"
     (compose,) = docs[where]
     services = compose.get("services", {})
-    for name in ("dagd", "dagd-worker", "prometheus"):
+    for name in ("dagd", "prometheus"):
         c.expect(name in services, where, "no service %r" % name)
-    dagd, worker = services.get("dagd", {}), services.get("dagd-worker", {})
+    dagd = services.get("dagd", {})
+    workers = {n: s for n, s in services.items() if n.startswith("dagd-worker")}
     check_dagd_args(c, where + " dagd", dagd.get("command", []))
     c.expect(any(v.endswith(":/var/lib/dagd") for v in dagd.get("volumes", [])),
              where, "dagd has no volume on /var/lib/dagd")
     c.expect("healthcheck" in dagd and "healthz" in str(dagd["healthcheck"]),
              where, "dagd has no /healthz healthcheck")
-    c.expect(worker.get("deploy", {}).get("replicas", 1) >= 2 or
-             sum(1 for s in services if s.startswith("dagd-worker")) >= 2,
-             where, "fewer than two workers")
-    stop = duration_s(worker.get("stop_grace_period", "10s"))
-    c.expect(stop == STOP_TIMEOUT_S, where, "worker stop_grace_period is not 60s")
-    check_worker_args(c, where + " dagd-worker", worker.get("command", []), stop)
-    c.expect(worker.get("depends_on", {}).get("dagd", {}).get("condition") ==
-             "service_healthy", where, "workers do not wait for a healthy dagd")
+    # One service per worker: each has a certificate of its own.
+    c.expect(len(workers) >= 2, where, "fewer than two workers")
+    for name, worker in sorted(workers.items()):
+        stop = duration_s(worker.get("stop_grace_period", "10s"))
+        c.expect(stop == STOP_TIMEOUT_S, where, "%s stop_grace_period is not 60s" % name)
+        check_worker_args(c, where + " " + name, worker.get("command", []), stop)
+        c.expect(worker.get("depends_on", {}).get("dagd", {}).get("condition") ==
+                 "service_healthy", where, "%s does not wait for a healthy dagd" % name)
     for name, s in services.items():
         for port in s.get("ports", []):
             c.expect(str(port).startswith("127.0.0.1:"), where,
@@ -147,8 +167,11 @@ def check_kubernetes(c, docs):
         c.expect(any(mounts.get(n) == "/var/lib/dagd" for n in claims), where,
                  "no PVC (volumeClaimTemplates) mounted on /var/lib/dagd")
         probes = [k.get(p, {}) for p in ("readinessProbe", "livenessProbe", "startupProbe")]
-        c.expect(any(p.get("grpc", {}).get("port") == DAGD_GRPC for p in probes), where,
-                 "no gRPC probe on 7700")
+        # dagd's ports speak TLS only, which the kubelet's gRPC probe cannot:
+        # every probe is GET /healthz over https (the kubelet's HTTPS probe
+        # does not check the certificate).
+        c.expect(all(p.get("httpGet", {}).get("scheme") == "HTTPS" for p in probes if p),
+                 where, "a probe of dagd is not an HTTPS GET (dagd's ports are TLS only)")
         c.expect(any(p.get("httpGet", {}).get("path") == "/healthz" and
                      p["httpGet"].get("port") in (DAGD_METRICS, "metrics") for p in probes),
                  where, "no HTTP /healthz probe on 9470")
@@ -157,8 +180,9 @@ def check_kubernetes(c, docs):
 
     where = "kubernetes/dagd-worker.yaml"
     objs = kinds(docs, where)
-    dep = objs.get(("Deployment", "dagd-worker"))
-    if c.expect(dep, where, "no Deployment dagd-worker"):
+    # A StatefulSet: each pod's name is that of its certificate.
+    dep = objs.get(("StatefulSet", "dagd-worker"))
+    if c.expect(dep, where, "no StatefulSet dagd-worker"):
         pod = dep["spec"]["template"]["spec"]
         grace = pod.get("terminationGracePeriodSeconds", 30)
         c.expect(grace == STOP_TIMEOUT_S, where, "terminationGracePeriodSeconds is not 60")
@@ -247,6 +271,162 @@ def check_systemd(c):
                 "${DAGD_WORKER_HEALTH_LISTEN}", "0.0.0.0:7701"), stop)
 
 
+def expect_file(c, p, flag, want, what):
+    """--flag of process p is a path that holds repository file `want`."""
+    value = p.flags().get(flag)
+    if not c.expect(value, p.where, "no --%s (%s)" % (flag, what)):
+        return
+    got = p.files.get(value)
+    c.expect(got == want, p.where, "--%s=%s holds %s, want %s (%s)"
+             % (flag, value, got or "nothing the deployment mounts or writes", want, what))
+
+
+def check_tls_target(c, t):
+    certs = deploy_targets.certs_dir(t.make_certs)
+    sans, names = deploy_targets.sans_and_workers(t.make_certs)
+    tokens = [argv[1] for argv in t.make_tokens]
+    c.expect(tokens, t.name, "documents no make-token.sh command")
+    d = t.dagd
+    for flag, name in deploy_targets.DAGD_FILES.items():
+        want = tokens[0] if flag == "tokens_file" and tokens else certs + "/" + name
+        expect_file(c, d, flag, want, "README \"Security\"")
+    for p in [d] + t.workers:
+        c.expect("insecure" not in p.flags(), p.where, "passes --insecure")
+        c.expect(not any(src.endswith("ca.key") for src in p.files.values()), p.where,
+                 "mounts the CA's key ca.key, which signs every certificate")
+    seen = set()
+    for w in t.workers:
+        c.expect(w.name in names, w.where, "worker %r: the documented make-certs.sh makes "
+                 "no certificate of that name (only %s)" % (w.name, names))
+        c.expect(w.name not in seen, w.where, "worker name %r twice: dagd lets one worker "
+                 "per certificate name connect" % w.name)
+        seen.add(w.name)
+        for flag, name in deploy_targets.WORKER_FILES.items():
+            expect_file(c, w, flag, certs + "/" + name.format(worker=w.name),
+                        "the worker's own certificate, checked by dagd's --worker_ca")
+        host = (w.flags().get("coordinator") or ":").rsplit(":", 1)[0]
+        c.expect(host in sans, w.where, "dials dagd as %r, which dagd's certificate does "
+                 "not name (make-certs.sh --san: %s)" % (host, sorted(sans)))
+    for probe in d.probes:
+        if probe.kind == "grpc":
+            c.expect(False, d.where, "a gRPC probe on dagd's TLS port: the kubelet's "
+                     "cannot speak TLS")
+        elif probe.kind == "http-get":
+            c.expect(probe.scheme == "HTTPS", d.where, "%s is %s, dagd serves https"
+                     % (probe.what, probe.scheme))
+        else:
+            text = " ".join(probe.argv)
+            m = re.search(r"--cacert\s+(\S+)", text)
+            c.expect("https://" in text and m and d.files.get(m.group(1)) == certs + "/ca.crt",
+                     d.where, "%s does not check /healthz over https with the CA "
+                     "(curl --cacert): %s" % (probe.what, text))
+    if t.prometheus:
+        path, mounts = t.prometheus
+        with open(path) as f:
+            (job,) = [j for j in yaml.safe_load(f)["scrape_configs"] if j["job_name"] == "dagd"]
+        where = os.path.relpath(path, DEPLOY)
+        ca = job.get("tls_config", {}).get("ca_file")
+        c.expect(job.get("scheme") == "https", where, "job dagd does not scrape over https")
+        c.expect(mounts.get(ca) == certs + "/ca.crt", where, "job dagd's ca_file %s is not "
+                 "the deployment's CA (%s)" % (ca, certs + "/ca.crt"))
+        server = job.get("tls_config", {}).get("server_name")
+        c.expect(server in sans, where, "job dagd's server_name %r is not a name of dagd's "
+                 "certificate (%s)" % (server, sorted(sans)))
+
+
+def selects(policy, labels):
+    want = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(k) == v for k, v in want.items())
+
+
+def allowed(policies, labels, port):
+    """The `from` peers of every rule of `policies` selecting `labels` that
+    opens `port`."""
+    peers = []
+    for p in policies:
+        if selects(p, labels):
+            for rule in p["spec"].get("ingress", []):
+                if any(x.get("port") == port for x in rule.get("ports", [])):
+                    peers += rule.get("from", [{"everywhere": True}])
+    return peers
+
+
+def check_network_policy(c, t):
+    where = "kubernetes/network-policy.yaml"
+    policies = [o for (kind, _), o in t.objects.items() if kind == "NetworkPolicy"]
+    if not c.expect(policies, "kubernetes/kustomization.yaml", "no NetworkPolicy among the "
+                    "resources: any pod of the cluster reaches dagd"):
+        return
+    pods = {name: t.objects[("StatefulSet", name)]["spec"]["template"]["metadata"]["labels"]
+            for name in ("dagd", "dagd-worker")}
+    for name, labels in pods.items():
+        c.expect(any(selects(p, labels) and "Ingress" in p["spec"].get("policyTypes", [])
+                     for p in policies), where, "no ingress policy selects the %s pods" % name)
+    namespace = {"podSelector": {}}
+    prometheus_peer = lambda peer: ("namespaceSelector" in peer and
+                                    peer.get("podSelector", {}).get("matchLabels"))
+    for pod, port, who in (("dagd", DAGD_GRPC, "namespace"), ("dagd", DAGD_METRICS, "both"),
+                           ("dagd-worker", 7702, "dagd"), ("dagd-worker", WORKER_METRICS,
+                                                            "prometheus")):
+        peers = allowed(policies, pods[pod], port)
+        c.expect(peers, where, "nothing may reach %s:%d" % (pod, port))
+        for peer in peers:
+            ok = (peer == namespace and who in ("namespace", "both") or
+                  prometheus_peer(peer) and who in ("both", "prometheus") or
+                  who == "dagd" and list(peer) == ["podSelector"] and
+                  all(pods["dagd"].get(k) == v and pods["dagd-worker"].get(k) == v
+                      for k, v in peer["podSelector"].get("matchLabels", {}).items()) and
+                  peer["podSelector"].get("matchLabels"))
+            c.expect(ok, where, "%s:%d is open to %s" % (pod, port, peer))
+        if who in ("both", "prometheus"):
+            c.expect(any(prometheus_peer(p) for p in peers), where,
+                     "Prometheus may not reach %s:%d" % (pod, port))
+
+
+def check_kubernetes_secrets(c, t):
+    where = "kubernetes/kustomization.yaml"
+    certs = deploy_targets.certs_dir(t.make_certs)
+    tokens = {argv[1] for argv in t.make_tokens}
+    used = set()
+    for p in [t.dagd] + t.workers:
+        used.update(p.files.values())
+    for name, keys in t.secrets.items():
+        for key, path in keys.items():
+            c.expect(path.startswith(certs + "/") or path in tokens, where,
+                     "Secret %s key %s comes from %s, which the documented commands do not "
+                     "make" % (name, key, path))
+            c.expect(not path.endswith("ca.key"), where, "Secret %s holds the CA's key" % name)
+            c.expect(path in used, where, "Secret %s key %s is mounted by no pod" % (name, key))
+
+
+def check_no_committed_secrets(c, targets):
+    # The documented secrets directories may hold a deployment's real keys
+    # (git ignores them, checked below); every other file is committed.
+    ignored_dirs = tuple(os.path.join(REPO, deploy_targets.certs_dir(t.make_certs)) + os.sep
+                         for t in targets)
+    for path in glob.glob(os.path.join(DEPLOY, "**", "*"), recursive=True):
+        if os.path.isfile(path) and not path.startswith(ignored_dirs):
+            with open(path, "rb") as f:
+                c.expect(b"PRIVATE KEY-----" not in f.read(), os.path.relpath(path, DEPLOY),
+                         "holds a private key")
+    with open(os.path.join(REPO, ".gitignore")) as f:
+        ignored = {line.strip().rstrip("/") for line in f}
+    for t in targets:
+        certs = deploy_targets.certs_dir(t.make_certs)
+        c.expect("/" + certs in ignored, ".gitignore", "does not keep %s (%s's certificates "
+                 "and keys) out of git" % (certs, t.name))
+
+
+def check_tls(c):
+    targets = [deploy_targets.load(name) for name in deploy_targets.TARGETS]
+    for t in targets:
+        check_tls_target(c, t)
+    k8s = targets[deploy_targets.TARGETS.index("kubernetes")]
+    check_network_policy(c, k8s)
+    check_kubernetes_secrets(c, k8s)
+    check_no_committed_secrets(c, targets)
+
+
 def check_dashboard(c, docs):
     where = "grafana/dagd-dashboard.json"
     d = docs[where]
@@ -301,6 +481,7 @@ def main(argv):
     check_systemd(c)
     check_dashboard(c, docs)
     check_quickstart(c)
+    check_tls(c)
     if c.problems:
         raise Failure("%d problem(s):\n  %s" % (len(c.problems), "\n  ".join(c.problems)))
     print("parsed %d YAML/JSON files under deploy/" % len(docs))

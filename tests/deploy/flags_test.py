@@ -61,8 +61,9 @@ def uses():
         out.append(("ecs/%s-task-definition.json" % name, binary, flag_names(k["command"])))
     with open(os.path.join(d, "docker", "compose.yaml")) as f:
         for svc, s in yaml.safe_load(f)["services"].items():
-            if svc in ("dagd", "dagd-worker"):
-                out.append(("docker/compose.yaml service %s" % svc, svc,
+            if svc == "dagd" or svc.startswith("dagd-worker"):
+                binary = "dagd" if svc == "dagd" else "dagd-worker"
+                out.append(("docker/compose.yaml service %s" % svc, binary,
                             flag_names(s.get("command", []))))
     for manifest in ("dagd.yaml", "dagd-worker.yaml"):
         with open(os.path.join(d, "kubernetes", manifest)) as f:
