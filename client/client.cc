@@ -52,6 +52,8 @@ std::unique_ptr<Client> Client::Connect(const std::string& address,
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = options.tls_root_certs;
+    ssl.pem_cert_chain = options.tls_cert_chain;
+    ssl.pem_private_key = options.tls_private_key;
     credentials = grpc::SslCredentials(ssl);
   }
   std::shared_ptr<grpc::Channel> channel =

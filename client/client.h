@@ -55,6 +55,11 @@ struct ClientOptions {
   // certificates (dagd's --tls_cert's CA; empty: the system's roots).
   bool tls = false;
   std::string tls_root_certs;
+  // With tls: a PEM client certificate (and its key) to present, for a
+  // dagd whose --tokens_file names it (`cert:COMMON-NAME ...`) and whose
+  // --worker_ca signed it; empty: none (a token says who calls).
+  std::string tls_cert_chain;
+  std::string tls_private_key;
   // The clock that reconnection deadlines are measured on, and the pause
   // between attempts; tests replace both. Called from every thread that
   // uses the Client, so they must be thread-safe (the defaults are).

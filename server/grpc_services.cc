@@ -331,8 +331,9 @@ absl::StatusOr<Principal> JobServiceImpl::Caller(
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization = absl::string_view(it->second.data(), it->second.size());
   }
+  const std::optional<std::string> certificate = PeerCommonName(*context);
   absl::StatusOr<Principal> caller =
-      authenticator_->Authenticate(authorization);
+      authenticator_->Authenticate(authorization, certificate);
   if (!caller.ok() || caller->May(needed)) return caller;
   return absl::PermissionDeniedError(absl::StrCat(
       caller->name, " of tenant '", caller->tenant, "' has role ",

@@ -68,6 +68,18 @@ const std::vector<FlagSpec>& GlobalFlags() {
          o.tls_ca = std::string(v);
          return absl::OkStatus();
        }},
+      {"tls_cert", 0, true, "FILE",
+       "with --tls_ca: present this PEM client certificate (one dagd's "
+       "--tokens_file names as cert:COMMON-NAME) instead of a token",
+       [](absl::string_view v, Options& o) {
+         o.tls_cert = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"tls_key", 0, true, "FILE", "the private key (PEM) of --tls_cert",
+       [](absl::string_view v, Options& o) {
+         o.tls_key = std::string(v);
+         return absl::OkStatus();
+       }},
       {"output", 'o', true, "FORMAT",
        "text (default) or json (proto3 JSON, one per line; not for graph)",
        [](absl::string_view v, Options& o) {

@@ -23,8 +23,11 @@ struct Options {
   std::string server;  // --server, else $DAGD_SERVER, else kDefaultServer
   std::string token;   // --token (main falls back to $DAGD_TOKEN)
   std::string tls_ca;  // --tls_ca: a PEM file; set, dagctl speaks TLS
-  bool json = false;   // -o json / --output=json
-  bool help = false;   // -h / --help
+  // --tls_cert, --tls_key: a client certificate instead of a token
+  std::string tls_cert;
+  std::string tls_key;
+  bool json = false;  // -o json / --output=json
+  bool help = false;  // -h / --help
   // --timeout: the deadline of a request, waiting for an unreachable dagd
   // included.
   absl::Duration timeout = absl::Seconds(30);

@@ -38,16 +38,34 @@ int main(int argc, char** argv) {
       client_options.token.empty() && env_token != nullptr) {
     client_options.token = env_token;
   }
-  if (const std::string& ca = invocation->options.tls_ca; !ca.empty()) {
-    std::ifstream in(ca);
-    std::ostringstream pem;
-    pem << in.rdbuf();
-    if (!in || pem.str().empty()) {
-      std::cerr << "dagctl: --tls_ca: cannot read '" << ca << "'\n";
+  // The PEM file a flag names; false (after saying why) when unreadable.
+  auto read_pem = [](const char* flag, const std::string& path,
+                     std::string* pem) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    *pem = text.str();
+    if (in && !pem->empty()) return true;
+    std::cerr << "dagctl: --" << flag << ": cannot read '" << path << "'\n";
+    return false;
+  };
+  const Options& flags = invocation->options;
+  if (!flags.tls_ca.empty()) {
+    if (!read_pem("tls_ca", flags.tls_ca, &client_options.tls_root_certs)) {
       return kExitUsage;
     }
     client_options.tls = true;
-    client_options.tls_root_certs = pem.str();
+  }
+  if (flags.tls_cert.empty() != flags.tls_key.empty() ||
+      (!flags.tls_cert.empty() && flags.tls_ca.empty())) {
+    std::cerr << "dagctl: --tls_cert and --tls_key go together, with "
+                 "--tls_ca\n";
+    return kExitUsage;
+  }
+  if (!flags.tls_cert.empty() &&
+      (!read_pem("tls_cert", flags.tls_cert, &client_options.tls_cert_chain) ||
+       !read_pem("tls_key", flags.tls_key, &client_options.tls_private_key))) {
+    return kExitUsage;
   }
   std::unique_ptr<dagd::Client> client =
       dagd::Client::Connect(invocation->options.server, client_options);

@@ -45,8 +45,19 @@ size_t Authenticator::size() const {
 }
 
 absl::StatusOr<Principal> Authenticator::Authenticate(
-    std::optional<absl::string_view> authorization) const {
+    std::optional<absl::string_view> authorization,
+    std::optional<absl::string_view> certificate) const {
   if (open()) return OpenAccess();
+  std::shared_ptr<const TokenTable> table;
+  {
+    absl::MutexLock lock(&mu_);
+    table = table_;
+  }
+  if (!authorization && certificate) {
+    std::optional<Principal> principal = table->FindCertificate(*certificate);
+    if (!principal) return Unauthenticated("unknown client certificate");
+    return *std::move(principal);
+  }
   if (!authorization) return Unauthenticated("no token");
   absl::string_view value = *authorization;
   if (!absl::ConsumePrefix(&value, "Bearer ") &&
@@ -54,11 +65,6 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
     return Unauthenticated("the authorization header is not \"Bearer TOKEN\"");
   }
   value = absl::StripAsciiWhitespace(value);
-  std::shared_ptr<const TokenTable> table;
-  {
-    absl::MutexLock lock(&mu_);
-    table = table_;
-  }
   std::optional<Principal> principal = table->Find(value);
   if (!principal) return Unauthenticated("unknown token");
   return *std::move(principal);

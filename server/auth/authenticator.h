@@ -37,10 +37,13 @@ class Authenticator {
   absl::Status Reload();
 
   // Who sent `authorization` (the value of the "authorization" header;
-  // nullopt when there was none). UNAUTHENTICATED, without telling which
-  // tokens exist, for a missing, malformed or unknown token.
+  // nullopt when there was none), or, without one, who presented the
+  // verified client certificate of common name `certificate`.
+  // UNAUTHENTICATED, without telling which tokens exist, for a missing,
+  // malformed or unknown token or certificate.
   absl::StatusOr<Principal> Authenticate(
-      std::optional<absl::string_view> authorization) const;
+      std::optional<absl::string_view> authorization,
+      std::optional<absl::string_view> certificate = std::nullopt) const;
 
   bool open() const { return path_.empty(); }
   // Tokens in the table now.

@@ -54,7 +54,12 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
       return error("expected SHA256-HEX-OF-TOKEN TENANT ROLE [NAME], got " +
                    std::to_string(fields.size()) + " field(s)");
     }
-    if (!IsSha256Hex(fields[0])) {
+    absl::string_view cn = fields[0];
+    const bool certificate = absl::ConsumePrefix(&cn, "cert:");
+    if (certificate && cn.empty()) {
+      return error("cert: must be followed by the certificate's common name");
+    }
+    if (!certificate && !IsSha256Hex(fields[0])) {
       return error(
           "the first field must be the token's SHA-256 as 64 hex digits "
           "(echo -n TOKEN | sha256sum), not the token itself");
@@ -68,10 +73,19 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
       return error(absl::StrCat("role '", absl::CHexEscape(fields[2]),
                                 "' must be read, submit or admin"));
     }
-    const std::string hash = absl::AsciiStrToLower(fields[0]);
     Principal principal;
     principal.tenant = std::string(fields[1]);
     principal.role = *role;
+    if (certificate) {
+      principal.name = fields.size() == 4
+                           ? absl::StrCat("certificate ", fields[3])
+                           : absl::StrCat("certificate CN=", cn);
+      if (!table.by_cert_.emplace(cn, std::move(principal)).second) {
+        return error("this common name is listed on an earlier line too");
+      }
+      continue;
+    }
+    const std::string hash = absl::AsciiStrToLower(fields[0]);
     principal.name = fields.size() == 4
                          ? absl::StrCat("token ", fields[3])
                          : absl::StrCat("token sha256:", hash.substr(0, 12));
@@ -85,6 +99,13 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
 std::optional<Principal> TokenTable::Find(absl::string_view token) const {
   auto it = by_hash_.find(TokenHash(token));
   if (it == by_hash_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Principal> TokenTable::FindCertificate(
+    absl::string_view cn) const {
+  auto it = by_cert_.find(cn);
+  if (it == by_cert_.end()) return std::nullopt;
   return it->second;
 }
 

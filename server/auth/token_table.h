@@ -2,6 +2,9 @@
 //
 // One line per token:
 //   SHA256-HEX-OF-TOKEN TENANT ROLE [NAME]
+// or per client certificate (one dagd's --worker_ca signed, presented over
+// TLS instead of a token):
+//   cert:COMMON-NAME TENANT ROLE [NAME]
 // where ROLE is read, submit or admin (principal.h) and NAME, if given,
 // names the token in the audit log. `#` starts a comment; blank lines are
 // skipped. The file holds hashes only, so reading it does not reveal a
@@ -30,11 +33,15 @@ class TokenTable {
 
   // Whose `token` is; nullopt for a token the table does not list.
   std::optional<Principal> Find(absl::string_view token) const;
+  // Whose the client certificate of common name `cn` is; nullopt for one
+  // the table does not list.
+  std::optional<Principal> FindCertificate(absl::string_view cn) const;
 
-  size_t size() const { return by_hash_.size(); }
+  size_t size() const { return by_hash_.size() + by_cert_.size(); }
 
  private:
   absl::flat_hash_map<std::string, Principal> by_hash_;  // lower-case hex
+  absl::flat_hash_map<std::string, Principal> by_cert_;  // common name
 };
 
 // The lower-case hex SHA-256 of `data`, as the tokens file lists it.

@@ -74,6 +74,13 @@ class Pki {
   const std::string dir_;
 };
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -83,12 +90,15 @@ class TlsTest : public ::testing::Test {
          {pki_->MakeCa("ca"), pki_->MakeCa("rogue-ca"),
           pki_->MakeCert("ca", "dagd", "dagd"),
           pki_->MakeCert("ca", "worker", "worker-1"),
+          pki_->MakeCert("ca", "ci", "ci-runner"),
+          pki_->MakeCert("rogue-ca", "rogue-ci", "ci-runner"),
           pki_->MakeCert("rogue-ca", "rogue-worker", "worker-2"),
           pki_->MakeCert("rogue-ca", "rogue-dagd", "dagd")}) {
       ASSERT_EQ(s, absl::OkStatus());
     }
     tokens_ = dir_->path() + "/tokens";
-    std::ofstream(tokens_) << TokenHash("ops-token") << " ops admin\n";
+    std::ofstream(tokens_) << TokenHash("ops-token") << " ops admin\n"
+                           << "cert:ci-runner alpha submit ci\n";
   }
   static void TearDownTestSuite() {
     delete pki_;
@@ -230,6 +240,43 @@ TEST_F(TlsTest, ClientsNeedTlsAndTheRightCa) {
   // dagctl speaks TLS with --tls_ca.
   testing::CommandResult listed = dagd->RunDagctl(
       {"--tls_ca=" + pki_->Path("ca", "pem"), "--token=ops-token", "jobs"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.ToString();
+}
+
+TEST_F(TlsTest, AClientCertificateTheTokensFileNamesIsAnIdentity) {
+  std::unique_ptr<testing::DagdProcess> dagd = StartGuarded();
+  ASSERT_NE(dagd, nullptr);
+  ClientOptions ci = Options(true);
+  ci.token.clear();
+  ci.tls_cert_chain = pki_->Pem("ci");
+  ci.tls_private_key = ReadAll(pki_->Path("ci", "key"));
+  absl::StatusOr<std::string> job = testing::SubmitJob(
+      *Client::Connect(dagd->address(), ci), testing::kAnswerJob);
+  ASSERT_TRUE(job.ok()) << job.status();
+  // The job is the certificate's tenant's.
+  absl::StatusOr<v1::JobStatus> status =
+      Client::Connect(dagd->address(), Options(true))->Get(*job);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->tenant(), "alpha");
+  EXPECT_THAT(dagd->Log(), ::testing::HasSubstr("by certificate ci"));
+  // The same common name under another CA is not a certificate dagd
+  // verifies: no identity, and no connection.
+  ClientOptions rogue = ci;
+  rogue.tls_cert_chain = pki_->Pem("rogue-ci");
+  rogue.tls_private_key = ReadAll(pki_->Path("rogue-ci", "key"));
+  EXPECT_FALSE(Client::Connect(dagd->address(), rogue)->ListJobs().ok());
+  // A worker's certificate is not a client identity unless listed.
+  ClientOptions worker = ci;
+  worker.tls_cert_chain = pki_->Pem("worker");
+  worker.tls_private_key = ReadAll(pki_->Path("worker", "key"));
+  EXPECT_EQ(
+      Client::Connect(dagd->address(), worker)->ListJobs().status().code(),
+      absl::StatusCode::kUnauthenticated);
+  // dagctl presents one with --tls_cert and --tls_key.
+  testing::CommandResult listed =
+      dagd->RunDagctl({"--tls_ca=" + pki_->Path("ca", "pem"),
+                       "--tls_cert=" + pki_->Path("ci", "pem"),
+                       "--tls_key=" + pki_->Path("ci", "key"), "jobs"});
   EXPECT_EQ(listed.exit_code, 0) << listed.ToString();
 }
 

@@ -51,6 +51,52 @@ TEST(TokenTableTest, FindsTheTenantAndRoleOfAListedToken) {
   EXPECT_FALSE(table->Find(TokenHash("secret-a")).has_value());
 }
 
+TEST(TokenTableTest, ClientCertificatesAreListedByCommonName) {
+  absl::StatusOr<TokenTable> table = TokenTable::Parse(
+      absl::StrCat("cert:ci-runner alpha submit ci\n", "cert:probe ops read\n",
+                   TokenHash("secret-a"), " alpha read\n"),
+      "tokens");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->size(), 3u);
+  std::optional<Principal> ci = table->FindCertificate("ci-runner");
+  ASSERT_TRUE(ci.has_value());
+  EXPECT_EQ(ci->tenant, "alpha");
+  EXPECT_EQ(ci->role, Role::kSubmit);
+  EXPECT_EQ(ci->name, "certificate ci");
+  EXPECT_EQ(table->FindCertificate("probe")->name, "certificate CN=probe");
+  EXPECT_FALSE(table->FindCertificate("worker-1").has_value());
+  // A common name is not a token, nor a token a common name.
+  EXPECT_FALSE(table->Find("cert:ci-runner").has_value());
+  EXPECT_FALSE(table->FindCertificate("secret-a").has_value());
+  EXPECT_THAT(TokenTable::Parse("cert: a read\n", "t").status().message(),
+              HasSubstr("common name"));
+  EXPECT_THAT(
+      TokenTable::Parse("cert:x a read\ncert:x b read\n", "t")
+          .status()
+          .message(),
+      HasSubstr("line 2: this common name is listed on an earlier line"));
+}
+
+TEST(CertificateIdentityTest, ATokenCountsBeforeACertificate) {
+  // Without a token, the verified certificate's common name says who
+  // calls; a token, when sent, is what counts.
+  testing::TempDir* dir = testing::TempDir::Create("dagd-auth-")->release();
+  const std::string path = dir->path() + "/tokens";
+  std::ofstream(path) << "cert:ci-runner alpha submit\n"
+                      << TokenHash("secret-b") << " beta read\n";
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::FromFile(path);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_EQ((*auth)->Authenticate(std::nullopt, "ci-runner")->tenant, "alpha");
+  EXPECT_EQ((*auth)->Authenticate("Bearer secret-b", "ci-runner")->tenant,
+            "beta");
+  EXPECT_EQ((*auth)->Authenticate(std::nullopt, "worker-1").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ((*auth)->Authenticate(std::nullopt).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  delete dir;
+}
+
 TEST(TokenTableTest, UpperCaseHashesMatchToo) {
   std::string hash = TokenHash("secret-a");
   for (char& c : hash) c = static_cast<char>(std::toupper(c));
