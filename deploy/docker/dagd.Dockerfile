@@ -51,20 +51,26 @@ USER 10001:10001
 # default would be root's, which dagd could not write.
 VOLUME ["/var/lib/dagd", "/run/dagd"]
 WORKDIR /var/lib/dagd
-# 7700: gRPC (JobService, WorkerService, grpc.health.v1); 9470: /metrics, /healthz.
+# 7700: gRPC (JobService, WorkerService, grpc.health.v1); 9470: /metrics,
+# /healthz, dashboard. (9472, the HEALTHCHECK's, listens on the container's
+# loopback only: not exposed.)
 EXPOSE 7700 9470
 # SIGTERM: refuse new submissions, stop local workers, sync RocksDB, exit 0.
 STOPSIGNAL SIGTERM
-# /healthz answers 200 "ok" while serving and 503 while shutting down;
-# https (CMD below gives dagd a certificate, valid for 127.0.0.1 when made
-# by deploy/tls/make-certs.sh), checked with the deployment's CA.
+# /healthz answers 200 "ok" while serving and 503 while shutting down.
+# Checked on --healthz_listen (CMD below: 127.0.0.1:9472, plain http, the
+# check runs inside the container), not on 9470: clients that connect
+# there and never finish a request can hold all of its threads, and a
+# check there would then call a healthy dagd unhealthy. 9472 answers on a
+# thread of its own that no client can hold, and says only up or down.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD curl -fsS --cacert /run/secrets/ca.crt https://127.0.0.1:9470/healthz || exit 1
+  CMD curl -fsS --max-time 3 http://127.0.0.1:9472/healthz || exit 1
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/dagd"]
 # Listen on every interface inside the container (dagd's defaults are
 # loopback only), which dagd does only with TLS, worker certificates and
 # tokens (README "Security"): mount the files deploy/tls/make-certs.sh and
 # make-token.sh made at /run/secrets/ (ca.crt, tls.crt, tls.key, tokens),
 # as compose.yaml does. Arguments given to `docker run IMAGE ...` replace
-# these.
-CMD ["--listen=0.0.0.0:7700", "--data_dir=/var/lib/dagd", "--metrics_listen=0.0.0.0:9470", "--log_format=json", "--tls_cert=/run/secrets/tls.crt", "--tls_key=/run/secrets/tls.key", "--worker_ca=/run/secrets/ca.crt", "--tokens_file=/run/secrets/tokens"]
+# these: keep --healthz_listen=127.0.0.1:9472 among them, or the
+# HEALTHCHECK finds nothing to ask.
+CMD ["--listen=0.0.0.0:7700", "--data_dir=/var/lib/dagd", "--metrics_listen=0.0.0.0:9470", "--healthz_listen=127.0.0.1:9472", "--log_format=json", "--tls_cert=/run/secrets/tls.crt", "--tls_key=/run/secrets/tls.key", "--worker_ca=/run/secrets/ca.crt", "--tokens_file=/run/secrets/tokens"]

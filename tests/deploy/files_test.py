@@ -13,12 +13,21 @@ deploy_targets.py (Kubernetes, compose, ECS, systemd, the images' CMD):
   - each worker gets --tls_ca, --tls_cert and --tls_key, its certificate
     and key those of its own name (distinct names, all made by the
     documented command), and dials dagd by a name of dagd's certificate;
-  - dagd's health checks and Prometheus's scrape use https (with the CA
-    where the checker verifies);
+  - dagd listens for its health checks on --healthz_listen, port 9472
+    (plain HTTP; a thread slow clients cannot hold, README "Metrics"), and
+    every health check of dagd (the kubelet's startup, readiness and
+    liveness probes, Docker's, compose's and ECS's healthcheck) is a plain
+    http GET /healthz of that port, never of 9470, whose threads clients
+    that never finish a request can all hold; Kubernetes has a liveness
+    probe there and binds it beyond loopback (the kubelet dials the pod
+    IP), checks run inside the container may bind loopback only;
+  - Prometheus's scrape of dagd's /metrics uses https with the CA;
   - Kubernetes: every mounted Secret is made by kustomization.yaml's
     secretGenerator from those files and mounted read-only, ca.key is in
     none; NetworkPolicies let only the namespace's pods (and Prometheus)
-    reach dagd and the workers;
+    reach dagd and the workers, and no pod reach dagd's 9472 (the kubelet
+    probes from the node, which NetworkPolicy always lets through), which
+    no Service publishes;
   - no private key is committed under deploy/, and .gitignore keeps the
     documented secrets directories out of git.
 
@@ -37,7 +46,7 @@ import deploy_targets
 from deploy_lib import DEPLOY, REPO, Failure, run_main
 
 # What every deployment agrees on.
-DAGD_GRPC, DAGD_METRICS = 7700, 9470
+DAGD_GRPC, DAGD_METRICS, DAGD_HEALTHZ = 7700, 9470, 9472
 WORKER_HEALTH, WORKER_METRICS = 7701, 9471
 STOP_TIMEOUT_S = 60
 
@@ -152,10 +161,17 @@ def check_kubernetes(c, docs):
     objs = kinds(docs, where)
     sts = objs.get(("StatefulSet", "dagd"))
     svc = objs.get(("Service", "dagd"))
-    if c.expect(svc, where, "no Service dagd"):
-        ports = {p["port"] for p in svc["spec"]["ports"]}
-        c.expect(ports == {DAGD_GRPC, DAGD_METRICS}, where,
-                 "Service dagd ports %s, want 7700 and 9470" % sorted(ports))
+    # 9472 (the probes' port) is in neither Service: only the kubelet
+    # needs it, and it dials the pod.
+    for name in ("dagd", "dagd-headless"):
+        svc = objs.get(("Service", name))
+        if c.expect(svc, where, "no Service %s" % name):
+            ports = {p["port"] for p in svc["spec"]["ports"]}
+            targets = {p.get("targetPort") for p in svc["spec"]["ports"]}
+            c.expect(ports == {DAGD_GRPC, DAGD_METRICS} and
+                     not targets & {DAGD_HEALTHZ, "healthz"}, where,
+                     "Service %s ports %s (to %s), want 7700 and 9470"
+                     % (name, sorted(ports), sorted(map(str, targets))))
     if c.expect(sts, where, "no StatefulSet dagd"):
         spec = sts["spec"]
         c.expect(spec.get("replicas") == 1, where, "more than one coordinator")
@@ -166,15 +182,14 @@ def check_kubernetes(c, docs):
         mounts = {m["name"]: m["mountPath"] for m in k.get("volumeMounts", [])}
         c.expect(any(mounts.get(n) == "/var/lib/dagd" for n in claims), where,
                  "no PVC (volumeClaimTemplates) mounted on /var/lib/dagd")
-        probes = [k.get(p, {}) for p in ("readinessProbe", "livenessProbe", "startupProbe")]
-        # dagd's ports speak TLS only, which the kubelet's gRPC probe cannot:
-        # every probe is GET /healthz over https (the kubelet's HTTPS probe
-        # does not check the certificate).
-        c.expect(all(p.get("httpGet", {}).get("scheme") == "HTTPS" for p in probes if p),
-                 where, "a probe of dagd is not an HTTPS GET (dagd's ports are TLS only)")
-        c.expect(any(p.get("httpGet", {}).get("path") == "/healthz" and
-                     p["httpGet"].get("port") in (DAGD_METRICS, "metrics") for p in probes),
-                 where, "no HTTP /healthz probe on 9470")
+        # Where the probes go is check_health_checks's (every deployment);
+        # here: a liveness probe exists, and Prometheus still finds
+        # /metrics on 9470 over https.
+        c.expect(k.get("livenessProbe"), where, "dagd has no livenessProbe")
+        notes = spec["template"]["metadata"].get("annotations", {})
+        c.expect(notes.get("prometheus.io/port") == str(DAGD_METRICS) and
+                 notes.get("prometheus.io/scheme") == "https", where,
+                 "the prometheus.io annotations do not say https on 9470")
         c.expect(pod.get("securityContext", {}).get("fsGroup"), where,
                  "no fsGroup: the non-root dagd cannot write its PVC")
 
@@ -307,19 +322,6 @@ def check_tls_target(c, t):
         host = (w.flags().get("coordinator") or ":").rsplit(":", 1)[0]
         c.expect(host in sans, w.where, "dials dagd as %r, which dagd's certificate does "
                  "not name (make-certs.sh --san: %s)" % (host, sorted(sans)))
-    for probe in d.probes:
-        if probe.kind == "grpc":
-            c.expect(False, d.where, "a gRPC probe on dagd's TLS port: the kubelet's "
-                     "cannot speak TLS")
-        elif probe.kind == "http-get":
-            c.expect(probe.scheme == "HTTPS", d.where, "%s is %s, dagd serves https"
-                     % (probe.what, probe.scheme))
-        else:
-            text = " ".join(probe.argv)
-            m = re.search(r"--cacert\s+(\S+)", text)
-            c.expect("https://" in text and m and d.files.get(m.group(1)) == certs + "/ca.crt",
-                     d.where, "%s does not check /healthz over https with the CA "
-                     "(curl --cacert): %s" % (probe.what, text))
     if t.prometheus:
         path, mounts = t.prometheus
         with open(path) as f:
@@ -332,6 +334,53 @@ def check_tls_target(c, t):
         server = job.get("tls_config", {}).get("server_name")
         c.expect(server in sans, where, "job dagd's server_name %r is not a name of dagd's "
                  "certificate (%s)" % (server, sorted(sans)))
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def check_health_checks(c, t):
+    """dagd's health checks go to its --healthz_listen port, plain http.
+
+    9470 (civetweb) serves each connection on one of a fixed pool of
+    threads, which clients that connect and never finish a request can all
+    hold: a check there then times out and the orchestrator restarts (or
+    takes out of service) a healthy dagd. --healthz_listen answers on a
+    thread of its own that no client can hold, and says only up or down,
+    so plain http.
+    """
+    d = t.dagd
+    listen = d.flags().get("healthz_listen") or ""
+    host, _, port = listen.rpartition(":")
+    if not c.expect(port == str(DAGD_HEALTHZ), d.where, "--healthz_listen=%s is not on port "
+                    "%d (the health checks' port)" % (listen, DAGD_HEALTHZ)):
+        return
+    # systemd has no health check of its own: its unit leaves the port to
+    # the operator's checker.
+    c.expect(d.probes or t.name == "systemd", d.where, "no health check of dagd")
+    for probe in d.probes:
+        if probe.kind == "grpc":
+            c.expect(False, d.where, "%s is a gRPC probe on dagd's 7700, which speaks TLS "
+                     "only (the kubelet's gRPC probe cannot)" % probe.what)
+        elif probe.kind == "http-get":
+            c.expect(probe.scheme.upper() == "HTTP" and str(probe.port) == port and
+                     probe.path == "/healthz", d.where,
+                     "%s is %s GET %s on %s, want HTTP GET /healthz on --healthz_listen's "
+                     "%s (9470's threads can all be held by slow clients)"
+                     % (probe.what, probe.scheme, probe.path, probe.port, port))
+            # The kubelet dials the pod IP.
+            c.expect(host not in LOOPBACK_HOSTS, d.where, "--healthz_listen=%s: the "
+                     "kubelet's %s dials the pod IP, not loopback" % (listen, probe.what))
+        else:
+            text = " ".join(probe.argv)
+            urls = re.findall(r"\bhttps?://\S+", text)
+            want = "http://127.0.0.1:%s/healthz" % port
+            c.expect(urls == [want], d.where, "%s asks %s, want %s (--healthz_listen, plain "
+                     "http: 9470's threads can all be held by slow clients)"
+                     % (probe.what, " ".join(urls) or "no URL", want))
+            # Run inside the container: loopback is enough.
+            c.expect(host in LOOPBACK_HOSTS + ("0.0.0.0", ""), d.where,
+                     "--healthz_listen=%s: %s dials 127.0.0.1" % (listen, probe.what))
 
 
 def selects(policy, labels):
@@ -349,6 +398,15 @@ def allowed(policies, labels, port):
                 if any(x.get("port") == port for x in rule.get("ports", [])):
                     peers += rule.get("from", [{"everywhere": True}])
     return peers
+
+
+def opens(policy, port, name):
+    """The ingress rules of `policy` that let someone reach `port` (by
+    number or by the container port's name); a rule without ports opens
+    every port."""
+    return [rule for rule in policy["spec"].get("ingress", [])
+            if "ports" not in rule or
+            any(x.get("port") in (port, name) for x in rule["ports"])]
 
 
 def check_network_policy(c, t):
@@ -381,6 +439,15 @@ def check_network_policy(c, t):
         if who in ("both", "prometheus"):
             c.expect(any(prometheus_peer(p) for p in peers), where,
                      "Prometheus may not reach %s:%d" % (pod, port))
+    # dagd's probe port: the kubelet probes from the node, which
+    # NetworkPolicy always lets reach its pods; no pod needs it.
+    for p in policies:
+        if selects(p, pods["dagd"]):
+            for rule in opens(p, DAGD_HEALTHZ, "healthz"):
+                c.expect(False, where, "policy %s lets %s reach dagd's %d (the probes' "
+                         "port: the kubelet needs no rule, nothing else needs it)"
+                         % (p["metadata"]["name"], rule.get("from", "everyone"),
+                            DAGD_HEALTHZ))
 
 
 def check_kubernetes_secrets(c, t):
@@ -421,6 +488,7 @@ def check_tls(c):
     targets = [deploy_targets.load(name) for name in deploy_targets.TARGETS]
     for t in targets:
         check_tls_target(c, t)
+        check_health_checks(c, t)
     k8s = targets[deploy_targets.TARGETS.index("kubernetes")]
     check_network_policy(c, k8s)
     check_kubernetes_secrets(c, k8s)

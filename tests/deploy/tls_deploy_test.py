@@ -12,15 +12,21 @@ From the deployment's files (tests/deploy/deploy_targets.py reads them):
      secrets, the ECS script run as it is with its SSM parameters in its
      environment, systemd's /etc/dagd);
   3. every health check of the deployment passes as it is written (the
-     kubelet's HTTPS and gRPC probes, the curl commands of compose, ECS and
+     kubelet's HTTP and gRPC probes, the curl commands of compose, ECS and
      the images), and Prometheus, configured as the deployment's
      prometheus*.yml says (https, its CA and server name), scrapes dagd;
   4. dagctl with the documented token and --tls_ca runs
      client/examples/tiny.json; every worker is connected under the name of
      its certificate; without a token dagctl gets exit 5;
-  5. dagd with the deployment's arguments less --tls_cert, --tls_key,
-     --worker_ca and --tokens_file (its listen addresses keep their host)
-     exits 2: the deployment needs those flags, and keeps them.
+  5. dagd's health checks still pass while 48 clients hold its HTTP port
+     (9470's stand-in: each connects, completes TLS and sends part of a
+     request line, or waits for a thread to do so): they go to dagd's
+     --healthz_listen (200 "ok" there, plain http), while /healthz on the
+     held port gets no answer, which shows the port is held; systemd, which
+     has no check of its own, is asked on --healthz_listen directly;
+  6. dagd with the deployment's arguments less --tls_cert, --tls_key,
+     --worker_ca and --tokens_file (--listen and --metrics_listen keep
+     their host) exits 2: the deployment needs those flags, and keeps them.
 
 Usage: tls_deploy_test.py TARGET --dagd=BIN --worker=BIN --dagctl=BIN
            --examples=DIR [--prometheus=/usr/bin/prometheus]
@@ -30,10 +36,13 @@ import argparse
 import json
 import os
 import re
+import select
 import shlex
 import shutil
+import socket
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -43,7 +52,14 @@ import deploy_targets
 from deploy_lib import (LOOPBACK, REPO, Failure, Processes, deadline, free_port,
                         run_main, wait_for)
 
-LISTEN_FLAGS = ("listen", "metrics_listen", "health_listen", "data_listen")
+LISTEN_FLAGS = ("listen", "metrics_listen", "health_listen", "data_listen",
+                "healthz_listen")
+# The listen flags dagd refuses beyond loopback without TLS (check_guard
+# keeps their hosts; the others stay on loopback).
+EXPOSED_FLAGS = ("listen", "metrics_listen")
+# Silent clients held on dagd's HTTP port: more than its threads
+# (--dashboard_max_streams, 32 by default, + 4).
+SILENT_CLIENTS = 48
 TLS_FLAGS = ("tls_cert", "tls_key", "worker_ca", "tokens_file")
 
 
@@ -93,8 +109,9 @@ class Run:
         return tokens
 
     def rewrite(self, p, keep_hosts=False, drop=()):
-        """p.argv with addresses on 127.0.0.1 (or their own host, with
-        keep_hosts) and free ports, and container paths made local."""
+        """p.argv with addresses on 127.0.0.1 (or, with keep_hosts, their
+        own host for EXPOSED_FLAGS) and free ports, and container paths
+        made local."""
         out = [self.bins[os.path.basename(p.argv[0])]]
         for a in p.argv[1:]:
             m = re.match(r"--([A-Za-z0-9_]+)=(.*)$", a)
@@ -105,7 +122,8 @@ class Run:
             if flag in drop:
                 continue
             if flag in LISTEN_FLAGS:
-                host = value.rsplit(":", 1)[0] if keep_hosts else LOOPBACK
+                host = (value.rsplit(":", 1)[0] if keep_hosts and flag in EXPOSED_FLAGS
+                        else LOOPBACK)
                 port = free_port()
                 self.ports[(p.name, flag)] = port
                 value = "%s:%d" % (host, port)
@@ -167,8 +185,8 @@ def https_get(url, ca=None, timeout=3):
         return e.code, e.read().decode("utf-8", "replace")
 
 
-def http_status(url):
-    with urllib.request.urlopen(url, timeout=3) as r:
+def http_status(url, timeout=3):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status
 
 
@@ -243,6 +261,125 @@ def port_flag(p, port):
         if v and v.rsplit(":", 1)[1] == str(port):
             return flag
     raise Failure("%s: a probe checks port %s, on which it listens nowhere" % (p.where, port))
+
+
+class SilentClients:
+    """Clients that connect to 127.0.0.1:port and never finish a request:
+    each completes the TLS handshake (when `tls`) and sends part of a
+    request line. Those the server has no thread for stay connected,
+    waiting. Single-threaded (non-blocking sockets); close() ends them."""
+
+    def __init__(self, port, tls, count):
+        self.socks = []
+        ctx = ssl._create_unverified_context() if tls else None
+        for _ in range(count):
+            s = socket.create_connection((LOOPBACK, port), timeout=3)
+            s.setblocking(False)
+            if ctx:
+                s = ctx.wrap_socket(s, do_handshake_on_connect=False)
+            self.socks.append(s)
+        self.waiting = list(self.socks) if ctx else []
+        if not ctx:
+            for s in self.socks:
+                s.send(b"GET /metr")
+        self.settle()
+
+    def settle(self, quiet=0.5, limit=5):
+        """Advances the handshakes until none has progressed for `quiet`
+        seconds: the rest wait for a server thread."""
+        end = time.monotonic() + limit
+        last = time.monotonic()
+        while self.waiting and time.monotonic() < min(end, last + quiet):
+            for s in list(self.waiting):
+                try:
+                    s.do_handshake()
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    continue
+                except (OSError, ssl.SSLError):
+                    pass  # the server closed it: no longer held
+                else:
+                    s.send(b"GET /metr")
+                self.waiting.remove(s)
+                last = time.monotonic()
+            select.select(self.waiting, [], [], 0.05)
+
+    @property
+    def sent(self):
+        return len(self.socks) - len(self.waiting)
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+def dagd_health_checks(run):
+    """dagd's health checks, each as (what, fn() -> (ok, detail)); a plain
+    GET of --healthz_listen where the deployment has none (systemd: the
+    operator's checker)."""
+    d = run.t.dagd
+    if ("dagd", "healthz_listen") not in run.ports:
+        raise Failure("%s: dagd has no --healthz_listen" % d.where)
+    url = "http://%s:%d/healthz" % (LOOPBACK, run.ports[("dagd", "healthz_listen")])
+    checks = []
+    for probe in d.probes:
+        port = (probe.port if probe.kind != "command" else
+                int(re.search(r"://127\.0\.0\.1:(\d+)/", " ".join(probe.argv)).group(1)))
+        if port_flag(d, port) != "healthz_listen":
+            raise Failure("%s: %s asks port %s, not --healthz_listen's"
+                          % (d.where, probe.what, port))
+        checks.append((probe.what, lambda probe=probe: run_probe(run, d, probe)))
+    if not checks:
+        def direct():
+            got = try_get(http_get_text, url)
+            return got == (200, "ok\n"), "GET %s: %s" % (url, got)
+        checks.append(("GET /healthz on --healthz_listen", direct))
+    return url, checks
+
+
+def http_get_text(url):
+    with urllib.request.urlopen(url, timeout=3) as r:
+        return r.status, r.read().decode("utf-8", "replace")
+
+
+def check_health_unheld(procs, run):
+    """dagd's health checks answer while SILENT_CLIENTS hold its HTTP port,
+    on which /healthz then gets no answer."""
+    d = run.t.dagd
+    url, checks = dagd_health_checks(run)
+    got = try_get(http_get_text, url)
+    if got != (200, "ok\n"):
+        raise Failure("%s: --healthz_listen's %s answered %s, want 200 ok" % (d.where, url, got))
+    tls = bool(d.flags().get("tls_cert"))
+    port = run.ports[("dagd", "metrics_listen")]
+    held = "%s://%s:%d/healthz" % ("https" if tls else "http", LOOPBACK, port)
+
+    def answered():
+        if tls:
+            return try_get(https_get, held, timeout=1) is not None
+        return try_get(http_status, held, timeout=1) is not None
+
+    clients = SilentClients(port, tls, SILENT_CLIENTS)
+    try:
+        wait_for(lambda: procs.check_all_alive() or not answered(), 10,
+                 "%d silent clients to hold dagd's %s (it still answers /healthz: "
+                 "hold more?)" % (SILENT_CLIENTS, held))
+        for what, check in checks:
+            started = time.monotonic()
+            ok, detail = check()
+            if not ok:
+                raise Failure("%s: %s failed while %d silent clients held %s (a "
+                              "restart of a healthy dagd): %s"
+                              % (d.where, what, SILENT_CLIENTS, held, detail))
+            print("held %s: %s %s still answers in %.2f s: %s"
+                  % (held, d.where, what, time.monotonic() - started, detail[:120]))
+        if answered():
+            raise Failure("%s stopped being held while the checks ran: they showed nothing"
+                          % held)
+        print("%d silent clients (%d past TLS with part of a request line, the rest "
+              "waiting for a thread): /healthz on %s gets no answer"
+              % (SILENT_CLIENTS, clients.sent, held))
+    finally:
+        clients.close()
 
 
 def dagctl(a, run, ca, token, *args):
@@ -383,6 +520,7 @@ def main(argv):
             raise Failure("dagctl jobs without a token exited %d, want 5: %s%s"
                           % (code, out, err))
         print("without a token: dagctl exits 5 (%s)" % err.strip()[:100])
+        check_health_unheld(procs, run)
         check_guard(a, procs, run)
 
 
