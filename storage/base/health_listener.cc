@@ -144,6 +144,20 @@ void HealthListener::Run() {
         send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)ignored;
   };
+  // Reads what `c` sent; true when it is done with (answered, gone, or
+  // sending more than a request).
+  auto read = [&answer](Connection& c) {
+    char buffer[1024];
+    const ssize_t n = recv(c.fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n <= 0) return n == 0 || (errno != EAGAIN && errno != EINTR);
+    c.request.append(buffer, n);
+    if (c.request.find("\r\n\r\n") != std::string::npos ||
+        c.request.find("\n\n") != std::string::npos) {
+      answer(c);
+      return true;
+    }
+    return c.request.size() > kMaxRequestBytes;
+  };
   while (true) {
     fds.clear();
     fds.push_back({wake_fd_, POLLIN, 0});
@@ -166,22 +180,7 @@ void HealthListener::Run() {
     for (size_t i = 0; i < open.size(); ++i) {
       Connection& c = open[i];
       bool done = false;
-      if (fds[i + 2].revents != 0) {
-        char buffer[1024];
-        const ssize_t n = recv(c.fd, buffer, sizeof(buffer), MSG_DONTWAIT);
-        if (n <= 0) {
-          done = n == 0 || (errno != EAGAIN && errno != EINTR);
-        } else {
-          c.request.append(buffer, n);
-          if (c.request.find("\r\n\r\n") != std::string::npos ||
-              c.request.find("\n\n") != std::string::npos) {
-            answer(c);
-            done = true;
-          } else {
-            done = c.request.size() > kMaxRequestBytes;
-          }
-        }
-      }
+      if (fds[i + 2].revents != 0) done = read(c);
       if (!done && c.deadline <= now) done = true;
       if (done) {
         close(c.fd);
@@ -195,11 +194,18 @@ void HealthListener::Run() {
         const int fd =
             accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
+        // A probe's request is usually there with its connection: answered
+        // at once, it cannot be pushed out by connections after it.
+        Connection c{fd, absl::Now() + kReadTimeout, ""};
+        if (read(c)) {
+          close(fd);
+          continue;
+        }
         if (open.size() >= static_cast<size_t>(kMaxConnections)) {
           close(open.front().fd);
           open.pop_front();
         }
-        open.push_back(Connection{fd, absl::Now() + kReadTimeout, ""});
+        open.push_back(std::move(c));
       }
     }
   }
