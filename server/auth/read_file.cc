@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace dagd {
 
@@ -23,6 +24,29 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+absl::Status FileLine::Error(absl::string_view what) const {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, " line ", number, ": ", what));
+}
+
+absl::Status ForEachLine(
+    absl::string_view text, absl::string_view source,
+    absl::FunctionRef<absl::Status(const FileLine&)> take) {
+  FileLine line;
+  line.source = source;
+  for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+    ++line.number;
+    if (size_t hash = raw.find('#'); hash != absl::string_view::npos) {
+      raw = raw.substr(0, hash);
+    }
+    line.fields =
+        absl::StrSplit(raw, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
+    if (line.fields.empty()) continue;
+    if (absl::Status s = take(line); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace dagd

@@ -1,9 +1,13 @@
-// Reading the files dagd's flags name (--tokens_file, --policy_file).
+// Reading the files dagd's flags name (--tokens_file, --policy_file): one
+// entry per line, whitespace-separated fields, `#` starting a comment.
 #ifndef DAGD_SERVER_AUTH_READ_FILE_H_
 #define DAGD_SERVER_AUTH_READ_FILE_H_
 
 #include <string>
+#include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -13,6 +17,20 @@ namespace dagd {
 // the path and the system's reason when it cannot be read.
 absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
                                          const std::string& path);
+
+// One line of such a file that holds fields.
+struct FileLine {
+  absl::string_view source;  // e.g. "--tokens_file '/etc/dagd/tokens'"
+  int number = 0;            // from 1
+  std::vector<absl::string_view> fields;
+  // INVALID_ARGUMENT "SOURCE line NUMBER: WHAT".
+  absl::Status Error(absl::string_view what) const;
+};
+
+// Calls `take` with each line of `text` that holds fields, in order, and
+// stops at the first error it returns.
+absl::Status ForEachLine(absl::string_view text, absl::string_view source,
+                         absl::FunctionRef<absl::Status(const FileLine&)> take);
 
 }  // namespace dagd
 

@@ -94,34 +94,23 @@ absl::StatusOr<TenantPolicies> TenantPolicies::Parse(absl::string_view text,
                                                      absl::string_view source) {
   TenantPolicies policies;
   std::optional<TenantPolicy> others;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    if (size_t hash = line.find('#'); hash != absl::string_view::npos) {
-      line = line.substr(0, hash);
-    }
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
-    if (fields.empty()) continue;
-    auto error = [&](absl::string_view what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, " line ", line_number, ": ", what));
-    };
-    const absl::string_view tenant = fields[0];
+  absl::Status parsed = ForEachLine(text, source, [&](const FileLine& line) {
+    const absl::string_view tenant = line.fields[0];
     if (tenant != "*" && !IsTenantName(tenant)) {
-      return error(absl::StrCat("tenant '", absl::CHexEscape(tenant),
-                                "' must be * or 1-64 of A-Z a-z 0-9 . _ -"));
+      return line.Error(
+          absl::StrCat("tenant '", absl::CHexEscape(tenant),
+                       "' must be * or 1-64 of A-Z a-z 0-9 . _ -"));
     }
     if (tenant == "*" ? others.has_value() : policies.named_.contains(tenant)) {
-      return error(
+      return line.Error(
           absl::StrCat("tenant '", tenant, "' has a line above already"));
     }
     TenantPolicy policy = TenantPolicy::Restricted();
-    for (size_t i = 1; i < fields.size(); ++i) {
+    for (size_t i = 1; i < line.fields.size(); ++i) {
       std::pair<absl::string_view, absl::string_view> kv =
-          absl::StrSplit(fields[i], absl::MaxSplits('=', 1));
+          absl::StrSplit(line.fields[i], absl::MaxSplits('=', 1));
       if (absl::Status s = ApplyKey(kv.first, kv.second, policy); !s.ok()) {
-        return error(absl::StrCat("tenant '", tenant, "': ", s.message()));
+        return line.Error(absl::StrCat("tenant '", tenant, "': ", s.message()));
       }
     }
     if (tenant == "*") {
@@ -129,7 +118,9 @@ absl::StatusOr<TenantPolicies> TenantPolicies::Parse(absl::string_view text,
     } else {
       policies.named_.emplace(tenant, std::move(policy));
     }
-  }
+    return absl::OkStatus();
+  });
+  if (!parsed.ok()) return parsed;
   policies.others_ = others ? *std::move(others) : TenantPolicy::Restricted();
   return policies;
 }

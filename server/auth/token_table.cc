@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/auth/read_file.h"
 
 namespace dagd {
 namespace {
@@ -37,41 +38,32 @@ std::string TokenHash(absl::string_view token) {
 absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
                                              absl::string_view source) {
   TokenTable table;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    if (size_t hash = line.find('#'); hash != absl::string_view::npos) {
-      line = line.substr(0, hash);
-    }
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
-    if (fields.empty()) continue;
-    auto error = [&](absl::string_view what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, " line ", line_number, ": ", what));
-    };
+  absl::Status parsed = ForEachLine(text, source, [&](const FileLine& line) {
+    const std::vector<absl::string_view>& fields = line.fields;
     if (fields.size() < 3 || fields.size() > 4) {
-      return error("expected SHA256-HEX-OF-TOKEN TENANT ROLE [NAME], got " +
-                   std::to_string(fields.size()) + " field(s)");
+      return line.Error(
+          absl::StrCat("expected SHA256-HEX-OF-TOKEN TENANT ROLE [NAME], got ",
+                       fields.size(), " field(s)"));
     }
     absl::string_view cn = fields[0];
     const bool certificate = absl::ConsumePrefix(&cn, "cert:");
     if (certificate && cn.empty()) {
-      return error("cert: must be followed by the certificate's common name");
+      return line.Error(
+          "cert: must be followed by the certificate's common name");
     }
     if (!certificate && !IsSha256Hex(fields[0])) {
-      return error(
+      return line.Error(
           "the first field must be the token's SHA-256 as 64 hex digits "
           "(echo -n TOKEN | sha256sum), not the token itself");
     }
     if (!IsTenantName(fields[1])) {
-      return error(absl::StrCat("tenant '", absl::CHexEscape(fields[1]),
-                                "' must be 1-64 of A-Z a-z 0-9 . _ -"));
+      return line.Error(absl::StrCat("tenant '", absl::CHexEscape(fields[1]),
+                                     "' must be 1-64 of A-Z a-z 0-9 . _ -"));
     }
     std::optional<Role> role = ParseRole(fields[2]);
     if (!role) {
-      return error(absl::StrCat("role '", absl::CHexEscape(fields[2]),
-                                "' must be read, submit or admin"));
+      return line.Error(absl::StrCat("role '", absl::CHexEscape(fields[2]),
+                                     "' must be read, submit or admin"));
     }
     Principal principal;
     principal.tenant = std::string(fields[1]);
@@ -81,18 +73,20 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
                            ? absl::StrCat("certificate ", fields[3])
                            : absl::StrCat("certificate CN=", cn);
       if (!table.by_cert_.emplace(cn, std::move(principal)).second) {
-        return error("this common name is listed on an earlier line too");
+        return line.Error("this common name is listed on an earlier line too");
       }
-      continue;
+      return absl::OkStatus();
     }
     const std::string hash = absl::AsciiStrToLower(fields[0]);
     principal.name = fields.size() == 4
                          ? absl::StrCat("token ", fields[3])
                          : absl::StrCat("token sha256:", hash.substr(0, 12));
     if (!table.by_hash_.emplace(hash, std::move(principal)).second) {
-      return error("this token's hash is listed on an earlier line too");
+      return line.Error("this token's hash is listed on an earlier line too");
     }
-  }
+    return absl::OkStatus();
+  });
+  if (!parsed.ok()) return parsed;
   return table;
 }
 

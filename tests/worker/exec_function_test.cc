@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -141,27 +142,47 @@ std::string ReadFifo(const std::string& path, absl::Duration timeout) {
   return text;
 }
 
-TEST(ExecTest, CancelKillsTheWholeProcessGroup) {
+// An exec task running `script` on another thread, and the pid of a helper
+// it started, which the script writes to "$FIFO" (0 if it never did).
+struct ReportingTask {
+  std::unique_ptr<TempDir> dir;
+  std::unique_ptr<TestTask> task;
+  std::future<absl::StatusOr<Payload>> result;
+  pid_t helper = 0;
+};
+
+ReportingTask StartReporting(const std::string& script) {
+  ReportingTask running;
   auto dir = TempDir::Create("dagd-exec-test-");
-  ASSERT_TRUE(dir.ok());
-  std::string fifo = absl::StrCat((*dir)->path(), "/fifo");
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  if (!dir.ok()) return running;
+  running.dir = *std::move(dir);
+  const std::string fifo = absl::StrCat(running.dir->path(), "/fifo");
+  if (mkfifo(fifo.c_str(), 0600) != 0) return running;
+  running.task = std::make_unique<TestTask>(
+      ShellArgs(script, absl::StrCat(R"({"FIFO": ")", fifo, R"("})")));
+  running.result = std::async(std::launch::async, [task = running.task.get()] {
+    return ExecFunction(task->context);
+  });
+  if (!absl::SimpleAtoi(
+          absl::StripAsciiWhitespace(ReadFifo(fifo, absl::Seconds(20))),
+          &running.helper)) {
+    running.helper = 0;
+  }
+  return running;
+}
+
+TEST(ExecTest, CancelKillsTheWholeProcessGroup) {
   // The background sleep reports its pid once it exists; then the shell
   // waits on a second sleep.
-  TestTask task(ShellArgs(R"(sleep 30 & echo $! > "$FIFO"; sleep 30)",
-                          absl::StrCat(R"({"FIFO": ")", fifo, R"("})")));
-  auto result = std::async(std::launch::async,
-                           [&] { return ExecFunction(task.context); });
-
-  pid_t helper = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(
-      absl::StripAsciiWhitespace(ReadFifo(fifo, absl::Seconds(20))), &helper));
-  pid_t pgid = getpgid(helper);
+  ReportingTask running =
+      StartReporting(R"(sleep 30 & echo $! > "$FIFO"; sleep 30)");
+  ASSERT_GT(running.helper, 0) << "the helper never reported";
+  pid_t pgid = getpgid(running.helper);
   ASSERT_GT(pgid, 0);
   ASSERT_NE(pgid, getpgrp()) << "the child must run in its own group";
 
-  task.token.Cancel(CancelReason::kTimeout);
-  auto out = result.get();
+  running.task->token.Cancel(CancelReason::kTimeout);
+  auto out = running.result.get();
   EXPECT_EQ(out.status().code(), absl::StatusCode::kCancelled);
   // RunSubprocess returns only once the group is dead; nothing may linger.
   EXPECT_THAT(LiveProcessGroupMembers(pgid), testing::IsEmpty());
@@ -188,23 +209,15 @@ TEST(ExecTest, HelpersLeftRunningAfterExitAreKilled) {
 // Row 8 of the Trust issue: a `setsid` child leaves the process group and
 // used to outlive the task's timeout.
 TEST(ExecTest, HelpersThatLeaveTheGroupAreKilledToo) {
-  auto dir = TempDir::Create("dagd-exec-test-");
-  ASSERT_TRUE(dir.ok());
-  std::string fifo = absl::StrCat((*dir)->path(), "/fifo");
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   // The escaped helper reports its pid; the task then outlasts its budget.
-  TestTask task(
-      ShellArgs(R"(setsid sh -c 'echo $$ > "$FIFO"; exec sleep 60' & sleep 60)",
-                absl::StrCat(R"({"FIFO": ")", fifo, R"("})")));
-  auto result = std::async(std::launch::async,
-                           [&] { return ExecFunction(task.context); });
-  pid_t helper = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(
-      absl::StripAsciiWhitespace(ReadFifo(fifo, absl::Seconds(20))), &helper));
+  ReportingTask running = StartReporting(
+      R"(setsid sh -c 'echo $$ > "$FIFO"; exec sleep 60' & sleep 60)");
+  const pid_t helper = running.helper;
+  ASSERT_GT(helper, 0) << "the helper never reported";
   ASSERT_NE(getsid(helper), getsid(0))
       << "the helper must be in its own session";
-  task.token.Cancel(CancelReason::kTimeout);
-  EXPECT_EQ(result.get().status().code(), absl::StatusCode::kCancelled);
+  running.task->token.Cancel(CancelReason::kTimeout);
+  EXPECT_EQ(running.result.get().status().code(), absl::StatusCode::kCancelled);
   // Gone, or at most a zombie waiting for init to reap it.
   const std::string stat = absl::StrCat("/proc/", helper, "/stat");
   auto text = ReadFile(stat);
