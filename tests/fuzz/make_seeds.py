@@ -325,11 +325,11 @@ def scheduler_seeds():
     # Results held by the workers that made them; the holder is lost and
     # what is still needed is made again; a lost input reported.
     m = Messages(grants=True, recomputes=1)
-    m.register(k=0, flags=0x1F | 512 | 256, slots=2)
-    m.register(k=1, flags=0x1F | 512, slots=2)
+    m.register(k=0, flags=0x1F | 512 | 256, slots=1)
     m.submit(DIAMOND)
     m.turn()
     m.success(worker=0, kind=1, sent=0)
+    m.register(k=1, flags=0x1F | 512, slots=2)
     m.turn()
     m.success(worker=0, kind=1, sent=1)
     m.failure(worker=1, sent=2, lost=[0])
@@ -341,6 +341,8 @@ def scheduler_seeds():
     m.turn()
     m.success(worker=0, kind=1, sent=4)
     m.success(worker=0, kind=2, sent=5)
+    m.turn()
+    m.success(worker=0, kind=1, sent=6)
     m.turn()
     seeds["held_results_lost"] = m
 

@@ -17,10 +17,15 @@
 // a job leaves memory exactly when its final status was written; no
 // worker has more slots busy than it has, and no task is assigned or
 // running on a worker that is gone.
+//
+// DAGD_FUZZ_TRACE=1 prints the steps an input decodes to, and what each
+// turn sent and ended.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
@@ -86,7 +91,8 @@ struct Sent {
 
 class Harness {
  public:
-  explicit Harness(FuzzedDataProvider& in) : in_(in) {
+  explicit Harness(FuzzedDataProvider& in)
+      : in_(in), trace_(std::getenv("DAGD_FUZZ_TRACE") != nullptr) {
     options_.grant_depth = in_.ConsumeBool() ? 64 : 0;
     options_.max_result_bytes = in_.ConsumeBool() ? 16 : 0;
     options_.max_recomputes = in_.ConsumeIntegralInRange<uint32_t>(0, 3);
@@ -126,10 +132,12 @@ class Harness {
         case Op::kCancel:
           Cancel();
           break;
-        case Op::kAdvance:
-          clock_.Advance(absl::Milliseconds(
-              in_.ConsumeIntegralInRange<int64_t>(0, 40'000)));
+        case Op::kAdvance: {
+          const int64_t ms = in_.ConsumeIntegralInRange<int64_t>(0, 40'000);
+          Trace("advance ", ms, " ms");
+          clock_.Advance(absl::Milliseconds(ms));
           break;
+        }
         case Op::kTurn:
           Turn();
           break;
@@ -177,6 +185,7 @@ class Harness {
     *status.mutable_submitted_at() =
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
             absl::ToUnixNanos(clock_.Now()));
+    Trace("submit ", JobIdFromSeq(seq), ": ", job->spec.ShortDebugString());
     scheduler_->AddJob(seq, *std::move(job), std::move(status));
     jobs_.push_back(KnownJob{seq, n});
     if (flags & 16) scheduler_->SetWatched(seq, Scheduler::Watch::kAllEvents);
@@ -256,6 +265,9 @@ class Harness {
       if (flags & 4096) spec.reporting.push_back(spec.held.back());
     }
     const WorkerId id = next_worker_++;
+    Trace("register ", WorkerIdName(id), " '", spec.name, "': ", spec.slots,
+          " slots, flags ", flags, ", ", spec.running.size(), " running, ",
+          spec.held.size(), " held");
     workers_.push_back(ConnectedWorker{id, spec.name, spec.instance, 0});
     scheduler_->AddWorker(id, std::move(spec));
   }
@@ -267,7 +279,9 @@ class Harness {
     heartbeat.set_spilled_bytes(in_.ConsumeIntegral<uint16_t>());
     heartbeat.set_fetched_bytes(in_.ConsumeIntegral<uint32_t>());
     heartbeat.set_transfer_seconds(in_.ConsumeIntegral<uint8_t>() / 16.0);
-    scheduler_->OnHeartbeat(PickReporter(), heartbeat);
+    const WorkerId reporter = PickReporter();
+    Trace("heartbeat from ", WorkerIdName(reporter));
+    scheduler_->OnHeartbeat(reporter, heartbeat);
   }
 
   void Started() {
@@ -275,6 +289,8 @@ class Harness {
     v1::TaskStarted started;
     *started.mutable_task() = PickRef(NameOf(reporter));
     started.set_started_unix_ms(absl::ToUnixMillis(clock_.Now()));
+    Trace("started from ", WorkerIdName(reporter), ": ",
+          started.task().ShortDebugString());
     scheduler_->OnTaskStarted(reporter, started);
   }
 
@@ -301,6 +317,8 @@ class Harness {
         result.add_lost_inputs(in_.ConsumeIntegralInRange<uint32_t>(0, 3));
       }
     }
+    Trace("result from ", WorkerIdName(reporter), ": ",
+          result.ShortDebugString());
     scheduler_->OnTaskResult(reporter, std::move(result));
   }
 
@@ -361,6 +379,7 @@ class Harness {
     const WorkerId id = workers_[i].id;
     workers_.erase(workers_.begin() + i);
     departed_.push_back(id);
+    Trace("disconnect ", WorkerIdName(id));
     scheduler_->RemoveWorker(id);
     FUZZ_CHECK(!scheduler_->HasWorker(id), "a removed worker stays");
   }
@@ -369,6 +388,9 @@ class Harness {
     const uint64_t seq = PickSeq();
     const bool known = scheduler_->HasJob(seq);
     absl::StatusOr<v1::CancelJobResponse> response = scheduler_->CancelJob(seq);
+    Trace("cancel ", JobIdFromSeq(seq), ": ",
+          response.ok() ? response->ShortDebugString()
+                        : response.status().ToString());
     FUZZ_CHECK(response.ok() == known, response.status().ToString());
   }
 
@@ -376,6 +398,7 @@ class Harness {
     scheduler_->Tick();
     scheduler_->Schedule();
     TurnOutput out = scheduler_->TakeOutput();
+    if (trace_) TraceTurn(out);
     for (WorkerId id : out.timed_out_workers) {
       FUZZ_CHECK(!scheduler_->HasWorker(id), "a timed-out worker stays");
       for (size_t i = 0; i < workers_.size(); ++i) {
@@ -399,6 +422,24 @@ class Harness {
       kept.stored.set_output(false);
       scheduler_->OnOutputKept(keep, std::move(kept));
     }
+  }
+
+  void TraceTurn(const TurnOutput& out) {
+    Trace("turn:");
+    for (const auto& [id, batch] : out.sends) {
+      Trace("  to ", WorkerIdName(id), ": ", batch.ShortDebugString());
+    }
+    for (const auto& [seq, status] : out.writes.job_statuses) {
+      Trace("  ", status.job_id(), " ", v1::JobState_Name(status.state()));
+    }
+    for (WorkerId id : out.timed_out_workers) {
+      Trace("  ", WorkerIdName(id), " timed out");
+    }
+  }
+
+  template <typename... Parts>
+  void Trace(const Parts&... parts) {
+    if (trace_) std::fprintf(stderr, "%s\n", absl::StrCat(parts...).c_str());
   }
 
   void Query() {
@@ -672,6 +713,7 @@ class Harness {
   }
 
   FuzzedDataProvider& in_;
+  const bool trace_;
   FakeClock clock_;
   double random_ = 0;
   SchedulerOptions options_;
