@@ -73,8 +73,8 @@ class Input:
 # ---- scheduler_messages ---------------------------------------------------
 
 SUBMIT, REGISTER, HEARTBEAT, STARTED, RESULT, DISCONNECT, CANCEL, ADVANCE, \
-    TURN, QUERY, RELEASE = range(11)
-LAST_OP = RELEASE
+    TURN, QUERY, RELEASE, SHARES = range(12)
+LAST_OP = SHARES
 FNS = {"const": 0, "add": 1, "fail": 2, "sleep": 3, "rare": 4}
 
 
@@ -238,6 +238,14 @@ class Messages(Input):
         self.u8(seq)
         self.int_in_range(0, 6, task)
         self.int_in_range(0, 4, what)
+
+    # share: bit 0 not named (a, b only), bits 1-2 weight - 1, bits 3-4 the
+    # running-slots cap; others: bits 0-1 weight - 1, bits 2-3 the cap.
+    def shares(self, a=0, b=0, others=0) -> None:
+        self.step(SHARES)
+        self.u8(a)
+        self.u8(b)
+        self.u8(others)
 
     def release(self, refs=()) -> None:
         self.step(RELEASE)
@@ -413,6 +421,7 @@ def scheduler_seeds():
               ("add", [3]), ("add", [4], [1])], flags=1, priority=1)
     m.submit([("const",), ("add", [0]), ("add", [1]), ("add", [2])],
              priority=-1, flags=8)
+    m.shares(a=(2 << 1) | (1 << 3), b=1, others=1 | (2 << 2))
     for rounds in range(4):
         m.turn()
         for i in range(3):

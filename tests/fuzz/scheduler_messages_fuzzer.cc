@@ -3,20 +3,22 @@
 // they hold), heartbeats, start notices and results (success, failure,
 // held or bucket outputs, lost inputs) for the attempts dagd handed out or
 // for forged ones, disconnects, small jobs submitted, jobs cancelled, the
-// clock moving, queries, and turns (Tick, Schedule, TakeOutput) as the
-// coordinator's loop runs them. Workers are registered as the coordinator
-// lets them in (printable names, a few slots).
+// clock moving, queries, tenants' shares changed, and turns (Tick,
+// Schedule, TakeOutput) as the coordinator's loop runs them. Workers are
+// registered as the coordinator lets them in (printable names, a few
+// slots).
 //
 // Checks, after every step: the task counts add up over the jobs in
-// memory, and the slot ledger agrees with the workers' own counts. After
-// every turn: assignments go only to connected workers, each for the
+// memory. After every turn: the slot ledger agrees with the workers' own
+// counts; assignments go only to connected workers, each for the
 // task's current attempt, sealed for that worker; each task's result is
 // written once (again only after a result held by a worker was lost);
 // only final task states are written; a job's final status counts only
 // final tasks and comes once, after which nothing of the job is written;
-// a job leaves memory exactly when its final status was written; no
-// worker has more slots busy than it has, and no task is assigned or
-// running on a worker that is gone.
+// a job leaves memory exactly when its final status was written, and each
+// tenant's load counts its jobs in memory; no worker has more slots busy
+// than it has, and no task is assigned or running on a worker that is
+// gone.
 //
 // DAGD_FUZZ_TRACE=1 prints the steps an input decodes to, and what each
 // turn sent and ended.
@@ -40,6 +42,7 @@
 #include "server/attempt_seal.h"
 #include "server/job_compiler.h"
 #include "server/scheduler.h"
+#include "server/tenant.h"
 #include "storage/object_store.h"
 #include "storage/write_set.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -67,12 +70,15 @@ enum class Op {
   kTurn,
   kQuery,
   kRelease,
-  kMaxValue = kRelease,  // for ConsumeEnum
+  kShares,
+  kMaxValue = kShares,  // for ConsumeEnum
 };
 
 struct KnownJob {
   uint64_t seq = 0;
   uint32_t tasks = 0;
+  std::string tenant;
+  uint64_t spec_bytes = 0;
   bool final_written = false;  // its final status was in a turn's writes
 };
 
@@ -147,6 +153,9 @@ class Harness {
         case Op::kRelease:
           Release();
           break;
+        case Op::kShares:
+          Shares();
+          break;
       }
       CheckCounts();
     }
@@ -186,8 +195,9 @@ class Harness {
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
             absl::ToUnixNanos(clock_.Now()));
     Trace("submit ", JobIdFromSeq(seq), ": ", job->spec.ShortDebugString());
+    const uint64_t spec_bytes = job->spec_bytes;
     scheduler_->AddJob(seq, *std::move(job), std::move(status));
-    jobs_.push_back(KnownJob{seq, n});
+    jobs_.push_back(KnownJob{seq, n, flags & 8 ? "a" : "b", spec_bytes});
     if (flags & 16) scheduler_->SetWatched(seq, Scheduler::Watch::kAllEvents);
     if (flags & 32) scheduler_->SetWatched(seq, Scheduler::Watch::kEnd);
   }
@@ -411,6 +421,8 @@ class Harness {
     CheckAssignments(out);
     CheckWrites(out);
     CheckJobsInMemory();
+    CheckTenantLoads();
+    CheckSlots();
     // dagd's output keeper copies held outputs into its store, and says so.
     const bool keep_outputs = in_.ConsumeBool();
     for (const OutputToKeep& keep : out.keep) {
@@ -440,6 +452,27 @@ class Harness {
   template <typename... Parts>
   void Trace(const Parts&... parts) {
     if (trace_) std::fprintf(stderr, "%s\n", absl::StrCat(parts...).c_str());
+  }
+
+  // The policy file's weights and running-slots caps, reread (SIGHUP).
+  void Shares() {
+    absl::flat_hash_map<std::string, TenantShare> named;
+    for (const char* tenant : {"a", "b"}) {
+      const uint8_t share = in_.ConsumeIntegral<uint8_t>();
+      if (share & 1) continue;  // not named: the others' share
+      named[tenant] = ShareOf(share >> 1);
+    }
+    const TenantShare others = ShareOf(in_.ConsumeIntegral<uint8_t>());
+    Trace("shares: ", named.size(), " named");
+    scheduler_->SetTenantShares(std::move(named), others);
+  }
+
+  // Weight 1-4 (bits 0-1), a running-slots cap of 0 (none) to 3 (bits 2-3).
+  static TenantShare ShareOf(uint8_t bits) {
+    TenantShare share;
+    share.weight = 1 + (bits & 3u);
+    share.max_running_slots = (bits >> 2) & 3u;
+    return share;
   }
 
   void Query() {
@@ -556,8 +589,7 @@ class Harness {
 
   // ---- Checks --------------------------------------------------------------
 
-  // After every step: counts over the jobs in memory, the slot ledger
-  // against the workers.
+  // After every step: counts over the jobs in memory and the workers.
   void CheckCounts() {
     const SchedulerCounts counts = scheduler_->Counts();
     uint64_t tasks = 0;
@@ -574,6 +606,12 @@ class Harness {
     FUZZ_CHECK(counts.jobs_pending + counts.jobs_running <= jobs, "job counts");
     FUZZ_CHECK(counts.workers == workers_.size(),
                absl::StrCat(counts.workers, " workers of ", workers_.size()));
+  }
+
+  // After every turn (Workers() is too dear for every step): the slot
+  // ledger against the workers' own counts.
+  void CheckSlots() {
+    const SchedulerCounts counts = scheduler_->Counts();
     uint64_t slots = 0;
     uint64_t busy = 0;
     for (const v1::WorkerInfo& info : scheduler_->Workers()) {
@@ -709,6 +747,28 @@ class Harness {
                                   " on '", task.worker(), "', which is gone"));
         }
       }
+    }
+  }
+
+  // After a turn every job in memory is unfinished: what each tenant's
+  // hold adds up (its quotas read it).
+  void CheckTenantLoads() {
+    for (const char* tenant : {"a", "b"}) {
+      TenantLoad expected;
+      for (const KnownJob& job : jobs_) {
+        if (job.tenant != tenant || !scheduler_->HasJob(job.seq)) continue;
+        ++expected.jobs;
+        expected.tasks += job.tasks;
+        expected.spec_bytes += job.spec_bytes;
+      }
+      const TenantLoad load = scheduler_->LoadOf(tenant);
+      FUZZ_CHECK(
+          load.jobs == expected.jobs && load.tasks == expected.tasks &&
+              load.spec_bytes == expected.spec_bytes,
+          absl::StrCat("tenant ", tenant, " holds ", load.jobs, " jobs, ",
+                       load.tasks, " tasks, ", load.spec_bytes,
+                       " bytes; its jobs in memory ", expected.jobs, ", ",
+                       expected.tasks, ", ", expected.spec_bytes));
     }
   }
 
