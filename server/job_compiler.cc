@@ -104,19 +104,30 @@ std::string DurationProblem(const Duration& d, absl::string_view field) {
 // protobuf parsers of workers (at 100) far from the cause.
 constexpr int kMaxArgsDepth = 32;
 
-// Whether `value` nests deeper than `budget` levels.
-bool NestsDeeperThan(const google::protobuf::Value& value, int budget) {
-  if (budget < 0) return true;
+// Why `value` cannot be a task's args; empty when it can. Args are JSON:
+// the Lambda invocation and the Python runner carry them as JSON, which
+// has no NaN or infinities (protobuf writes them as the strings "NaN" and
+// "Infinity"). Deeper than `budget` levels is refused too.
+std::string ArgsProblem(const google::protobuf::Value& value, int budget) {
+  if (budget < 0) {
+    return absl::StrCat("args nest more than ", kMaxArgsDepth, " levels deep");
+  }
+  if (value.has_number_value() && !std::isfinite(value.number_value())) {
+    return absl::StrCat("args hold the number ", value.number_value(),
+                        ", which JSON cannot carry");
+  }
   if (value.has_struct_value()) {
     for (const auto& [key, field] : value.struct_value().fields()) {
-      if (NestsDeeperThan(field, budget - 1)) return true;
+      std::string problem = ArgsProblem(field, budget - 1);
+      if (!problem.empty()) return problem;
     }
   } else if (value.has_list_value()) {
     for (const google::protobuf::Value& item : value.list_value().values()) {
-      if (NestsDeeperThan(item, budget - 1)) return true;
+      std::string problem = ArgsProblem(item, budget - 1);
+      if (!problem.empty()) return problem;
     }
   }
-  return false;
+  return "";
 }
 
 absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits,
@@ -188,10 +199,11 @@ absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
                                     "' holds control characters"));
     }
   }
-  if (task.has_args() && NestsDeeperThan(task.args(), kMaxArgsDepth)) {
-    return TaskError(
-        spec, i,
-        absl::StrCat("args nest more than ", kMaxArgsDepth, " levels deep"));
+  if (task.has_args()) {
+    if (std::string problem = ArgsProblem(task.args(), kMaxArgsDepth);
+        !problem.empty()) {
+      return TaskError(spec, i, problem);
+    }
   }
   for (const auto& [name, amount] : task.resources().amounts()) {
     if (name.empty() || HasControl(name)) {

@@ -11,15 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "dagd/v1/lambda.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "server/lambda_response.h"
 #include "storage/aws_sigv4.h"
 #include "storage/base/backoff.h"
 
 namespace dagd {
 namespace {
-
-using google::protobuf::util::JsonParseOptions;
-using google::protobuf::util::JsonStringToMessage;
 
 bool SameAttempt(const v1::TaskRef& a, const v1::TaskRef& b) {
   return a.job_id() == b.job_id() && a.task_index() == b.task_index() &&
@@ -39,10 +36,7 @@ struct LambdaDispatcher::Call {
   std::vector<std::string> temp_keys;  // inputs dagd put in the store
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  std::string response;
-  std::string function_error;  // X-Amz-Function-Error
-  std::string error_type;      // x-amzn-ErrorType
-  std::string retry_after;     // Retry-After
+  InvokeResponse response;  // its status is set once the call is over
   uint32_t retries = 0;
   absl::Time retry_at = absl::InfinitePast();
   int64_t started_ms = 0;
@@ -53,15 +47,8 @@ struct LambdaDispatcher::Call {
   }
 
   static size_t OnHeader(char* data, size_t size, size_t n, void* self) {
-    Call* call = static_cast<Call*>(self);
-    absl::string_view line(data, size * n);
-    const size_t colon = line.find(':');
-    if (colon == absl::string_view::npos) return size * n;
-    const std::string name = absl::AsciiStrToLower(line.substr(0, colon));
-    const std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-    if (name == "x-amz-function-error") call->function_error = value;
-    if (name == "x-amzn-errortype") call->error_type = value;
-    if (name == "retry-after") call->retry_after = value;
+    ReadInvokeHeader(absl::string_view(data, size * n),
+                     &static_cast<Call*>(self)->response);
     return size * n;
   }
 };
@@ -163,10 +150,7 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
     call.headers = nullptr;
     curl_easy_cleanup(call.easy);
   }
-  call.response.clear();
-  call.function_error.clear();
-  call.error_type.clear();
-  call.retry_after.clear();
+  call.response = InvokeResponse();
   call.easy = curl_easy_init();
   CURL* easy = call.easy;
   const std::string url = InvokeUrl(call.assignment.lambda_function());
@@ -189,7 +173,7 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
     curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
   }
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &call.response);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &call.response.body);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Call::OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &call);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -288,57 +272,14 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
     return Retry(std::move(call), absl::ZeroDuration(),
                  curl_easy_strerror(static_cast<CURLcode>(curl_code)));
   }
-  long status = 0;
-  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status == 429 || status >= 500) {
-    int64_t seconds = 0;
-    absl::Duration after = absl::ZeroDuration();
-    if (absl::SimpleAtoi(call->retry_after, &seconds) && seconds > 0) {
-      after = absl::Seconds(seconds);
-    }
-    return Retry(std::move(call), after,
-                 absl::StrCat("HTTP ", status, " ", call->error_type));
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &call->response.status);
+  InvokeOutcome outcome =
+      ReadInvokeResponse(call->response, a.lambda_function());
+  if (outcome.retry) {
+    return Retry(std::move(call), outcome.retry_after,
+                 std::move(outcome.retry_reason));
   }
-  v1::TaskResult result;
-  if (status != 200) {
-    // The request itself is wrong (no such function, no permission, too
-    // large): trying again cannot help.
-    result.set_permanent(true);
-    result.set_error(absl::StrCat(
-        "Lambda refused the invocation of '", a.lambda_function(), "': HTTP ",
-        status, " ", call->error_type.empty() ? "" : call->error_type + ": ",
-        call->response.substr(0, 512)));
-    return Complete(*call, std::move(result));
-  }
-  JsonParseOptions parse;
-  parse.ignore_unknown_fields = true;
-  if (!call->function_error.empty()) {
-    // {"errorType": ..., "errorMessage": ...}
-    v1::LambdaFunctionError error;
-    if (!JsonStringToMessage(call->response, &error, parse).ok()) {
-      error.set_error_message(call->response.substr(0, 512));
-    }
-    result.set_permanent(error.error_type() == "TaskFailedPermanently");
-    result.set_error(absl::StrCat(
-        error.error_type().empty() ? call->function_error : error.error_type(),
-        ": ", error.error_message()));
-    return Complete(*call, std::move(result));
-  }
-  v1::LambdaResult answer;
-  if (!JsonStringToMessage(call->response, &answer, parse).ok() ||
-      !answer.has_result()) {
-    result.set_error(
-        absl::StrCat("the Lambda function answered something that is not a "
-                     "dagd result: ",
-                     call->response.substr(0, 200)));
-    return Complete(*call, std::move(result));
-  }
-  result = std::move(*answer.mutable_result());
-  if (answer.has_output_ref()) {
-    // The scheduler checks that it is this attempt's key.
-    *result.mutable_output_ref() = std::move(*answer.mutable_output_ref());
-  }
-  Complete(*call, std::move(result));
+  Complete(*call, std::move(outcome.result));
 }
 
 void LambdaDispatcher::Shrink(std::unique_ptr<Call> call,

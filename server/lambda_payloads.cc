@@ -4,14 +4,45 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/log.h"
 #include "storage/crc32c.h"
 
 namespace dagd {
+namespace {
+
+// Makes every value of no kind (a protobuf client may send one) null:
+// protobuf's JSON leaves such a value out, which would move the list items
+// after it and drop the object member, so the function would see other
+// args than a worker does.
+void NullForNoKind(google::protobuf::Value& value) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::KIND_NOT_SET:
+      value.set_null_value(google::protobuf::NULL_VALUE);
+      break;
+    case google::protobuf::Value::kStructValue:
+      for (auto& [key, field] :
+           *value.mutable_struct_value()->mutable_fields()) {
+        NullForNoKind(field);
+      }
+      break;
+    case google::protobuf::Value::kListValue:
+      for (google::protobuf::Value& item :
+           *value.mutable_list_value()->mutable_values()) {
+        NullForNoKind(item);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
 
 v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
                                     const v1::ObjectStoreConfig& store) {
+  if (assignment.has_args()) NullForNoKind(*assignment.mutable_args());
   v1::LambdaInvocation invocation;
   invocation.mutable_input_refs()->swap(*assignment.mutable_input_refs());
   if (!store.bucket().empty()) {
@@ -33,7 +64,9 @@ v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
 std::string InvocationBody(const v1::LambdaInvocation& invocation) {
   std::string body;
   // Cannot fail: the message holds no Any and no invalid UTF-8 in strings
-  // that came through gRPC's own checks.
+  // that came through gRPC's own checks. Faithful for args the job
+  // compiler takes (no NaN or infinities) once MakeInvocation made values
+  // of no kind null.
   (void)google::protobuf::util::MessageToJsonString(invocation, &body);
   return body;
 }

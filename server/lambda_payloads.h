@@ -31,7 +31,8 @@ inline constexpr uint64_t kLambdaInlineOutputMax = 4 * 1024 * 1024;
 
 // The invocation for `assignment`: inputs in the store named in
 // input_refs, and where an output over the inline limit goes (when
-// `store` has a bucket).
+// `store` has a bucket). Args values of no kind become null, so that the
+// invocation's JSON carries the args as they are.
 v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
                                     const v1::ObjectStoreConfig& store);
 

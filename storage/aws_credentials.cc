@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/aws_http.h"
+#include "storage/base/logging.h"
 
 namespace dagd {
 namespace {
@@ -32,11 +33,13 @@ constexpr absl::Duration kRetryAfterFailure = absl::Seconds(10);
 constexpr char kEcsHost[] = "http://169.254.170.2";
 constexpr char kImdsTokenTtlSeconds[] = "21600";
 
-// At most the first 200 bytes of an endpoint's answer, for messages.
+// At most the first 200 bytes of an endpoint's answer, for messages, as
+// valid UTF-8: the message may end up in a protobuf string field (a task's
+// error), which takes nothing else.
 std::string Excerpt(absl::string_view body) {
   body = absl::StripAsciiWhitespace(body);
-  if (body.size() <= 200) return std::string(body);
-  return absl::StrCat(body.substr(0, 200), "...");
+  if (body.size() <= 200) return ValidUtf8(body);
+  return absl::StrCat(ValidUtf8(body.substr(0, 200)), "...");
 }
 
 std::string StringField(const google::protobuf::Struct& doc,
@@ -44,45 +47,6 @@ std::string StringField(const google::protobuf::Struct& doc,
   auto it = doc.fields().find(name);
   if (it == doc.fields().end()) return "";
   return it->second.string_value();
-}
-
-// The JSON that the ECS endpoint and IMDS serve: AccessKeyId,
-// SecretAccessKey, Token, Expiration (RFC 3339), and from IMDS a Code that
-// is "Success" when all is well.
-absl::StatusOr<AwsCredentials> ParseCredentialsJson(absl::string_view source,
-                                                    absl::string_view body) {
-  google::protobuf::Struct doc;
-  auto parsed = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(body.data(), body.size()), &doc);
-  if (!parsed.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat(source, ": answer is not a JSON object (",
-                     parsed.ToString(), "): ", Excerpt(body)));
-  }
-  std::string code = StringField(doc, "Code");
-  if (!code.empty() && code != "Success") {
-    return absl::UnavailableError(absl::StrCat(source, ": Code ", code, ": ",
-                                               StringField(doc, "Message")));
-  }
-  AwsCredentials credentials;
-  credentials.access_key_id = StringField(doc, "AccessKeyId");
-  credentials.secret_access_key = StringField(doc, "SecretAccessKey");
-  credentials.session_token = StringField(doc, "Token");
-  if (credentials.access_key_id.empty() ||
-      credentials.secret_access_key.empty()) {
-    return absl::UnavailableError(
-        absl::StrCat(source, ": answer lacks AccessKeyId or SecretAccessKey"));
-  }
-  std::string expiration = StringField(doc, "Expiration");
-  if (!expiration.empty()) {
-    std::string error;
-    if (!absl::ParseTime(absl::RFC3339_full, expiration,
-                         &credentials.expiration, &error)) {
-      return absl::UnavailableError(absl::StrCat(source, ": bad Expiration \"",
-                                                 expiration, "\": ", error));
-    }
-  }
-  return credentials;
 }
 
 // A GET or PUT to a credentials endpoint; errors name `source`, and any
@@ -297,6 +261,43 @@ class StaticCredentialsProvider : public AwsCredentialsProvider {
 };
 
 }  // namespace
+
+absl::StatusOr<AwsCredentials> ParseCredentialsJson(absl::string_view source,
+                                                    absl::string_view body) {
+  google::protobuf::Struct doc;
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(body.data(), body.size()), &doc);
+  if (!parsed.ok()) {
+    return absl::UnavailableError(
+        ValidUtf8(absl::StrCat(source, ": answer is not a JSON object (",
+                               parsed.ToString(), "): ", Excerpt(body))));
+  }
+  std::string code = StringField(doc, "Code");
+  if (!code.empty() && code != "Success") {
+    // Protobuf's JSON parser lets any bytes through in strings.
+    return absl::UnavailableError(ValidUtf8(absl::StrCat(
+        source, ": Code ", code, ": ", StringField(doc, "Message"))));
+  }
+  AwsCredentials credentials;
+  credentials.access_key_id = StringField(doc, "AccessKeyId");
+  credentials.secret_access_key = StringField(doc, "SecretAccessKey");
+  credentials.session_token = StringField(doc, "Token");
+  if (credentials.access_key_id.empty() ||
+      credentials.secret_access_key.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat(source, ": answer lacks AccessKeyId or SecretAccessKey"));
+  }
+  std::string expiration = StringField(doc, "Expiration");
+  if (!expiration.empty()) {
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, expiration,
+                         &credentials.expiration, &error)) {
+      return absl::UnavailableError(ValidUtf8(absl::StrCat(
+          source, ": bad Expiration \"", expiration, "\": ", error)));
+    }
+  }
+  return credentials;
+}
 
 std::unique_ptr<AwsCredentialsProvider> MakeDefaultCredentialsChain(
     AwsCredentialSources sources) {

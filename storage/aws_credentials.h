@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace dagd {
@@ -62,6 +63,14 @@ struct AwsCredentialSources {
 // when they near expiry (the whole chain is walked again then).
 std::unique_ptr<AwsCredentialsProvider> MakeDefaultCredentialsChain(
     AwsCredentialSources sources = {});
+
+// The JSON the ECS endpoint and IMDS answer with: AccessKeyId,
+// SecretAccessKey, Token, Expiration (RFC 3339), and from IMDS a Code that
+// is "Success" when all is well. UNAVAILABLE, naming `source`, for an
+// answer that is not such a document or lacks the key pair; messages are
+// valid UTF-8 whatever the answer holds.
+absl::StatusOr<AwsCredentials> ParseCredentialsJson(absl::string_view source,
+                                                    absl::string_view body);
 
 // Always returns `credentials` (tests, or keys from a flag).
 std::unique_ptr<AwsCredentialsProvider> MakeStaticCredentialsProvider(

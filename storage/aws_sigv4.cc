@@ -25,6 +25,14 @@ bool IsUnreserved(unsigned char c) {
 
 // Checks one "Name: value" entry of a header list.
 absl::Status CheckHeaderEntry(absl::string_view entry) {
+  if (entry.find_first_of("\r\n") != absl::string_view::npos) {
+    // libcurl sends the entry as it is: the server would read a header
+    // that was never signed as such (a Content-Type taken from a task's
+    // output could add any header to a signed request).
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header list entry \"", absl::CHexEscape(entry),
+        "\" holds a line break; a signed request cannot carry it"));
+  }
   size_t colon = entry.find(':');
   if (colon == absl::string_view::npos) {
     // "Name;" sends an empty header; libcurl 7.88 signs it wrongly too.

@@ -14,7 +14,8 @@
 //   AwsCanonicalQueryString.
 // - A header-removal entry ("Accept:" with nothing after the colon) in the
 //   header list ends up in the signature but not in the request, so
-//   PrepareSignedRequest rejects such lists.
+//   PrepareSignedRequest rejects such lists; and an entry with a line
+//   break, which would go out as two headers.
 // - The payload hash: libcurl only hashes CURLOPT_POSTFIELDS; S3 wants the
 //   hash in an x-amz-content-sha256 header, which PrepareSignedRequest
 //   always adds (and libcurl then signs).
@@ -66,7 +67,8 @@ std::string AwsCanonicalQueryString(
 //
 // INVALID_ARGUMENT, changing nothing on the handle, when the credentials
 // or region or service are empty, or `*headers` has a header-removal
-// entry or already sets one of the headers the signer owns (Authorization,
+// entry, an entry with CR or LF, or one that sets a header the signer
+// owns (Authorization,
 // X-Amz-Date, x-amz-content-sha256, x-amz-security-token).
 absl::Status PrepareSignedRequest(CURL* curl, const AwsCredentials& credentials,
                                   absl::string_view region,

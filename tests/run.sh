@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds, and runs the
 # whole suite: unit and integration tests, then the unit tests again under
-# AddressSanitizer and UBSan.
+# AddressSanitizer and UBSan (built by clang), with the fuzzers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh
@@ -11,12 +11,20 @@ git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
 (cd build && ctest --output-on-failure -j 2 --timeout 300)
 
 if [ "${DAGD_SKIP_SANITIZERS:-0}" != "1" ]; then
-  # Integration and deploy tests check processes and files, not memory: they
-  # run once, above.
-  echo "== unit tests under ASan + UBSan =="
-  BUILD_DIR=build-asan BUILD_TYPE=Debug ./deploy/build.sh -DDAGD_SANITIZE=ON
+  # The sanitizer build is clang's, with libFuzzer: the same build runs the
+  # unit tests and the fuzzers (fuzz.*, DAGD_FUZZ_SECONDS each, from their
+  # committed corpora). A build-asan of gcc's (before the fuzzers) starts
+  # afresh. Integration, deploy, Lambda, dashboard and Python tests check
+  # processes and files, not memory: they run once, above.
+  echo "== unit tests and fuzzers under ASan + UBSan =="
+  if [ -f build-asan/CMakeCache.txt ] &&
+     ! grep -q '^CMAKE_CXX_COMPILER:.*clang' build-asan/CMakeCache.txt; then
+    rm -rf build-asan
+  fi
+  CC=clang CXX=clang++ BUILD_DIR=build-asan BUILD_TYPE=Debug \
+    ./deploy/build.sh -DDAGD_SANITIZE=ON -DDAGD_FUZZ=ON
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j 2 --timeout 300 \
-     -E '^(integration|deploy)\.')
+     -E '^(integration|deploy|lambda|dashboard|python)\.')
 fi

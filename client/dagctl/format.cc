@@ -247,8 +247,10 @@ std::string FormatBytes(uint64_t bytes) {
     value /= 1024;
     ++unit;
   }
-  return absl::StrFormat(value < 10 ? "%.1f %s" : "%.0f %s", value,
-                         kUnits[unit]);
+  // One literal per call: absl checks the format at compile time, and
+  // clang does that only for a constant expression.
+  if (value < 10) return absl::StrFormat("%.1f %s", value, kUnits[unit]);
+  return absl::StrFormat("%.0f %s", value, kUnits[unit]);
 }
 
 std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {

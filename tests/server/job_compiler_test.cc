@@ -1,5 +1,6 @@
 #include "server/job_compiler.h"
 
+#include <cmath>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -235,6 +236,29 @@ TEST(JobCompilerTest, RejectsArgsNestedTooDeep) {
                 ->add_values();
   }
   EXPECT_TRUE(CompileJob(spec, {}).ok());
+}
+
+// Found by tests/fuzz/lambda_responses_fuzzer.cc: a raw gRPC client's NaN
+// reached Lambda functions and Python tasks as the string "NaN" (their args
+// travel as JSON), and workers as a number.
+TEST(JobCompilerTest, RejectsArgsThatJsonCannotCarry) {
+  for (double number : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    v1::JobSpec spec = Parse(
+        R"({"tasks": [{"id": "a", "fn": "const", "args": {"x": [1, 2]}}]})");
+    (*spec.mutable_tasks(0)
+          ->mutable_args()
+          ->mutable_struct_value()
+          ->mutable_fields())["x"]
+        .mutable_list_value()
+        ->add_values()
+        ->set_number_value(number);
+    absl::StatusOr<CompiledJob> job = CompileJob(spec, {});
+    ASSERT_FALSE(job.ok()) << number;
+    EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(job.status().message(),
+                HasSubstr("task 'a': args hold the number"));
+    EXPECT_THAT(job.status().message(), HasSubstr("which JSON cannot carry"));
+  }
 }
 
 TEST(JobCompilerTest, RejectsJobOverTaskLimit) {

@@ -74,6 +74,28 @@ absl::StatusOr<LambdaPayloads::Shrunk> ShrinkNow(LambdaPayloads& payloads,
   return out;
 }
 
+// Found by tests/fuzz/lambda_responses_fuzzer.cc: protobuf's JSON leaves
+// out an args value of no kind (a protobuf client may send one), so the
+// function saw the list items after it moved, and an object member gone.
+TEST(MakeInvocationTest, ArgsReadBackFromTheBodyAsTheyWere) {
+  v1::Assignment a = Task();
+  google::protobuf::ListValue* list = a.mutable_args()->mutable_list_value();
+  list->add_values();  // no kind
+  list->add_values()->set_number_value(7);
+  (*list->add_values()->mutable_struct_value()->mutable_fields())["k"];
+  const v1::LambdaInvocation inv = MakeInvocation(a, Store(64 << 10));
+  v1::LambdaInvocation back;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(InvocationBody(inv), &back)
+          .ok());
+  const google::protobuf::ListValue& args =
+      back.assignment().args().list_value();
+  ASSERT_EQ(args.values_size(), 3);
+  EXPECT_TRUE(args.values(0).has_null_value());
+  EXPECT_EQ(args.values(1).number_value(), 7);
+  EXPECT_TRUE(args.values(2).struct_value().fields().at("k").has_null_value());
+}
+
 TEST(LambdaPayloadsTest, LargestInputsGoToTheStoreUntilTheCallFits) {
   FakeObjectStore store;
   LambdaPayloads payloads(Store(64 << 10), &store);

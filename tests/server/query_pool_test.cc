@@ -45,11 +45,13 @@ class Outcomes {
   std::vector<std::pair<int, absl::StatusCode>> done_ ABSL_GUARDED_BY(mu_);
 };
 
+// Each test declares its pool after what its queries use: the pool's
+// destructor joins the threads that may still be in a query.
 TEST(QueryPoolTest, RunsQueriesOffTheCallingThreadInOrder) {
-  QueryPool pool({/*threads=*/1, /*max_queued=*/10});
   const std::thread::id caller = std::this_thread::get_id();
   std::atomic<bool> on_caller{false};
   Outcomes outcomes;
+  QueryPool pool({/*threads=*/1, /*max_queued=*/10});
   pool.Post([&](const absl::Status&) {
     on_caller = std::this_thread::get_id() == caller;
   });
@@ -64,10 +66,10 @@ TEST(QueryPoolTest, RunsQueriesOffTheCallingThreadInOrder) {
 // Slow queries on every thread do not keep a later one from its turn on
 // the next free thread, and the threads run at once.
 TEST(QueryPoolTest, RunsAsManyQueriesAtOnceAsItHasThreads) {
-  QueryPool pool({/*threads=*/2, /*max_queued=*/10});
   absl::Notification both_running;
   std::atomic<int> running{0};
   absl::Notification release;
+  QueryPool pool({/*threads=*/2, /*max_queued=*/10});
   for (int i = 0; i < 2; ++i) {
     pool.Post([&](const absl::Status&) {
       if (++running == 2) both_running.Notify();
@@ -79,14 +81,14 @@ TEST(QueryPoolTest, RunsAsManyQueriesAtOnceAsItHasThreads) {
 }
 
 TEST(QueryPoolTest, RefusesAQueryWhenTheQueueIsFull) {
-  QueryPool pool({/*threads=*/1, /*max_queued=*/2});
   absl::Notification started, release;
+  Outcomes outcomes;
+  QueryPool pool({/*threads=*/1, /*max_queued=*/2});
   pool.Post([&](const absl::Status&) {
     started.Notify();
     release.WaitForNotificationWithTimeout(kWait);
   });
   ASSERT_TRUE(started.WaitForNotificationWithTimeout(kWait));
-  Outcomes outcomes;
   pool.Post(outcomes.Record(1));
   pool.Post(outcomes.Record(2));
   EXPECT_EQ(pool.queued(), 2u);
@@ -102,9 +104,9 @@ TEST(QueryPoolTest, RefusesAQueryWhenTheQueueIsFull) {
 }
 
 TEST(QueryPoolTest, StopWaitsForRunningQueriesAndRefusesTheRest) {
-  QueryPool pool({/*threads=*/1, /*max_queued=*/2});
   absl::Notification started, release;
   Outcomes outcomes;
+  QueryPool pool({/*threads=*/1, /*max_queued=*/2});
   pool.Post([&](const absl::Status& refused) {
     started.Notify();
     release.WaitForNotificationWithTimeout(kWait);

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/base/logging.h"
 #include "tests/storage/fake_http_server.h"
 
 namespace dagd {
@@ -327,6 +328,46 @@ TEST_F(ImdsTest, UnreachableEndpointFailsFast) {
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(got.status().message(), HasSubstr("EC2 instance metadata"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+// The endpoints' answers as ParseCredentialsJson reads them.
+TEST(ParseCredentialsJsonTest, ReadsTheKeysAndExpiration) {
+  absl::StatusOr<AwsCredentials> got = ParseCredentialsJson(
+      "IMDS", CredentialsJson("AKID", kStart, /*with_code=*/true));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->access_key_id, "AKID");
+  EXPECT_EQ(got->secret_access_key, "secret-AKID");
+  EXPECT_EQ(got->session_token, "token-AKID");
+  EXPECT_EQ(got->expiration, kStart);
+}
+
+TEST(ParseCredentialsJsonTest, RefusalsNameTheSourceAndWhy) {
+  absl::StatusOr<AwsCredentials> got = ParseCredentialsJson(
+      "IMDS", R"({"Code": "AssumeRoleUnauthorizedAccess", "Message": "no"})");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(got.status().message(),
+            "IMDS: Code AssumeRoleUnauthorizedAccess: no");
+  got = ParseCredentialsJson("ECS", "<html>gateway</html>");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(got.status().message(),
+              AllOf(HasSubstr("ECS: answer is not a JSON object"),
+                    HasSubstr("<html>gateway</html>")));
+}
+
+// Found by tests/fuzz/s3_responses_fuzzer.cc: the messages quoted the
+// answer's bytes as they were, and a task error (a protobuf string field)
+// cannot carry bytes that are not UTF-8.
+TEST(ParseCredentialsJsonTest, MessagesAreValidUtf8WhateverTheAnswer) {
+  for (std::string body :
+       {std::string("{\"Code\": \"Bad\xff\", \"Message\": \"\xc3\"}"),
+        std::string("\xfe<html>") + std::string(192, 'x') + "\xe2\x82\xac",
+        std::string(R"({"AccessKeyId": "A", "SecretAccessKey": "s", )") +
+            "\"Expiration\": \"\x80\"}"}) {
+    absl::StatusOr<AwsCredentials> got = ParseCredentialsJson("IMDS", body);
+    ASSERT_FALSE(got.ok());
+    const std::string message(got.status().message());
+    EXPECT_EQ(ValidUtf8(message), message);
+  }
 }
 
 }  // namespace

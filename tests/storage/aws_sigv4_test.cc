@@ -256,6 +256,21 @@ TEST(AwsSigv4Test, RejectsWhatLibcurlWouldSignWrongly) {
   }
 }
 
+// Checked by tests/fuzz/sigv4_fuzzer.cc: libcurl sends an entry as it is,
+// so one with a line break went out as two headers, one never signed.
+TEST(AwsSigv4Test, RejectsLineBreaksInEntries) {
+  for (const char* entry : {"Content-Type: a\r\nX-Amz-Meta-Crc32c: 0",
+                            "Content-Type: a\nb", "X-A: b\r"}) {
+    CurlHandle h;
+    h.headers = curl_slist_append(nullptr, entry);
+    absl::Status status = PrepareSignedRequest(
+        h.curl, {"AKID", "SECRET", ""}, "us-east-1", "s3", "", &h.headers);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << entry;
+    EXPECT_THAT(status.message(), HasSubstr("line break"));
+    EXPECT_THAT(Entries(h.headers), ElementsAre(entry));  // unchanged
+  }
+}
+
 TEST(AwsSigv4Test, RejectsIncompleteCredentialsAndScope) {
   CurlHandle h;
   EXPECT_EQ(PrepareSignedRequest(h.curl, {"AKID", "", ""}, "us-east-1", "s3",
