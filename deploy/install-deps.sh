@@ -2,7 +2,8 @@
 # Installs the Debian packages dagd needs to build and test (openssl for
 # the TLS tests' certificates; chromium, chromium-driver and
 # python3-selenium for the dashboard's browser tests; clang and its
-# runtimes for the sanitizer build and the fuzzers, tests/fuzz),
+# runtimes for the sanitizer build and the fuzzers, tests/fuzz; lld, the
+# faster linker CMakeLists.txt uses when it is there),
 # then the npm packages the tests use (tests/s3: s3rver, pinned by its
 # package-lock.json).
 # Idempotent: a package that is already installed is left alone, apt is not
@@ -17,7 +18,7 @@ PACKAGES=(
   libabsl-dev librocksdb-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   libjemalloc-dev libssl-dev openssl
-  clang-format clang libclang-rt-14-dev
+  clang-format clang libclang-rt-14-dev lld
   prometheus python3 python3-yaml graphviz
   python3-grpcio python3-protobuf python3-cloudpickle python3-numpy
   python3-pytest python3-dask
