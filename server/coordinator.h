@@ -151,8 +151,10 @@ class Coordinator : public JobDeleter {
                Reply<v1::TaskStatus> done);
   void ListTasks(std::string job_id, Reply<v1::ListTasksResponse> done);
   // FAILED_PRECONDITION for a result in the object store larger than
-  // kMaxGetResultBytes (ReadResult streams those).
-  static constexpr uint64_t kMaxGetResultBytes = 256 << 20;
+  // kMaxGetResultBytes (ReadResult streams those). With at most 8 calls
+  // at once (JobServiceImpl), what GetResult holds stays under 1 GiB: the
+  // result read and its serialized message, per call.
+  static constexpr uint64_t kMaxGetResultBytes = 64 << 20;
   void GetResult(std::string job_id, std::string task_id,
                  Reply<v1::GetResultResponse> done);
   // Where task `task_id`'s result is, for reading it in parts: its bytes,

@@ -399,8 +399,22 @@ int Run() {
     LOG(ERROR) << result_store.status().message();
     return 2;
   }
-  // Results workers hold are read from them (ReadResult, GetResult).
-  DataClient held_results;
+  // Results workers hold are read from them (ReadResult, GetResult). With
+  // --worker_ca, over TLS: dagd presents its own certificate and accepts a
+  // holder only with the certificate of the worker that holds the result.
+  DataClientOptions holders_options;
+  if (!worker_ca.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> to_holders =
+        ChannelCredentials({absl::GetFlag(FLAGS_tls_cert),
+                            absl::GetFlag(FLAGS_tls_key), worker_ca});
+    if (!to_holders.ok()) {
+      LOG(ERROR) << to_holders.status().message();
+      return 2;
+    }
+    holders_options.credentials = *std::move(to_holders);
+    holders_options.tls = true;
+  }
+  DataClient held_results(std::move(holders_options));
   auto result_objects = std::make_unique<ResultObjects>(
       result_store->get(), &held_results, store->get());
   if (*result_store != nullptr) {

@@ -509,7 +509,7 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   }
   if (result.ok() && ref_problem.empty() && size_problem.empty()) {
     t.producer = id;
-    Succeed(*job, index, result);
+    Succeed(*job, index, result, worker);
     PassSlotsOn(*job, index, id);
   } else if (result.ok()) {
     RevokeGrants(*job, index);
@@ -620,10 +620,18 @@ StoredResult Scheduler::ResultOfTask(const Job& job, uint32_t task) const {
   return result;
 }
 
-void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported) {
+void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported,
+                        const Worker* reporter) {
   StoredResult result;
   if (reported.has_output_ref()) {
     v1::ObjectRef& ref = *reported.mutable_output_ref();
+    if (IsHeld(ref) && reporter != nullptr) {
+      // Who holds it is what dagd knows of the reporter, not what the
+      // report says: readers over TLS check the holder's certificate
+      // against this name.
+      ref.mutable_holder()->set_name(reporter->spec.name);
+      ref.mutable_holder()->set_address(reporter->spec.data_address);
+    }
     const CompiledJob& g = job.graph;
     if (IsHeld(ref) && g.succ_begin[task] == g.succ_begin[task + 1]) {
       ref.set_output(true);  // TrackHeld has it copied

@@ -431,8 +431,10 @@ class Scheduler {
   std::string OutputSizeProblem(const v1::TaskResult& result) const;
   bool SealMatches(uint64_t seq, uint32_t task, const v1::TaskRef& ref,
                    const Worker& worker) const;
-  // Takes the output (or its output_ref) out of a successful `result`.
-  void Succeed(Job& job, uint32_t task, v1::TaskResult& result);
+  // Takes the output (or its output_ref) out of a successful `result`
+  // that `reporter` (not null for a held output) sent.
+  void Succeed(Job& job, uint32_t task, v1::TaskResult& result,
+               const Worker* reporter);
   // Keeps `result` as task `task`'s in memory.
   void KeepResult(Job& job, uint32_t task, StoredResult result);
   // Task `task`'s result as the store keeps it.

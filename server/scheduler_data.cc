@@ -57,6 +57,7 @@ void Scheduler::AddHolder(Worker& worker) {
         keep.ref.set_key(key);
         keep.ref.mutable_holder()->set_instance(instance);
         keep.ref.mutable_holder()->set_address(worker.spec.data_address);
+        keep.ref.mutable_holder()->set_name(worker.spec.name);
         keep.check_record = true;
       }
       continue;

@@ -119,7 +119,7 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   MarkJobRunning(job);
   if (result.ok()) {
     t.producer = id;
-    Succeed(job, task, result);
+    Succeed(job, task, result, worker);
   } else {
     Fail(job, task, result.error(), result.permanent());
   }

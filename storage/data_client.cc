@@ -61,12 +61,19 @@ DataClient::DataClient(DataClientOptions options)
 
 absl::Time DataClient::Now() { return clock_->Now(); }
 
-std::shared_ptr<grpc::Channel> DataClient::ChannelTo(
-    const std::string& address) {
+std::shared_ptr<grpc::Channel> DataClient::ChannelTo(const std::string& address,
+                                                     const std::string& name) {
   absl::MutexLock lock(&mu_);
-  std::shared_ptr<grpc::Channel>& channel = channels_[address];
+  // Without TLS the name is not checked, and one channel per address does.
+  std::shared_ptr<grpc::Channel>& channel =
+      channels_[options_.tls ? absl::StrCat(address, "/", name) : address];
   if (channel == nullptr) {
     grpc::ChannelArguments args;
+    if (options_.tls) {
+      // The holder's certificate must name the worker dagd says holds the
+      // object, whatever address it is reached at (a pod IP, a NAT).
+      args.SetSslTargetNameOverride(name);
+    }
     // A holder that vanished without closing its connections (a lost
     // host) is noticed within about 40 s instead of hanging the read.
     // Holders accept pings this often (worker/data_service.cc).
@@ -81,7 +88,10 @@ std::shared_ptr<grpc::Channel> DataClient::ChannelTo(
     args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     channel = grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args);
+        address,
+        options_.credentials != nullptr ? options_.credentials
+                                        : grpc::InsecureChannelCredentials(),
+        args);
   }
   return channel;
 }
@@ -94,7 +104,16 @@ absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
     return absl::InvalidArgumentError(absl::StrCat(
         "object '", ref.key(), "' names no holder address to read it from"));
   }
-  const std::shared_ptr<grpc::Channel> channel = ChannelTo(address);
+  const std::string& name = ref.holder().name();
+  if (options_.tls && name.empty()) {
+    // Recorded before holders had names: nobody can say whose certificate
+    // to accept. UNAVAILABLE, as for a holder that is gone: made again.
+    return absl::UnavailableError(absl::StrCat(
+        "cannot read ", DescribeHeld(ref),
+        " over TLS: no holder name is recorded to check its certificate "
+        "against"));
+  }
+  const std::shared_ptr<grpc::Channel> channel = ChannelTo(address, name);
   v1::FetchRequest request;
   request.set_key(ref.key());
   request.set_offset(offset);

@@ -27,6 +27,13 @@
 namespace dagd {
 
 struct DataClientOptions {
+  // How to reach holders; null: plain TCP. Over TLS (ChannelCredentials
+  // with a CA, storage/tls.h) a holder is accepted only if its certificate
+  // is signed by that CA and names the holder (ObjectRef.holder.name, set
+  // by dagd from the name the holder registered under), so one worker
+  // cannot serve as another.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  bool tls = false;  // whether `credentials` are TLS
   // A holder at its bound on concurrent sends answers RESOURCE_EXHAUSTED;
   // the read is tried again after a backoff, for up to this long from its
   // start. Other errors are not retried.
@@ -98,8 +105,10 @@ class DataClient {
                                          uint64_t offset, uint64_t length,
                                          ReadCancel* cancel = nullptr);
 
-  // The channel to `address`, made on first use.
-  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+  // The channel to the holder at `address`, made on first use; over TLS
+  // it accepts only a certificate for `name`.
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
+                                           const std::string& name = "");
 
  private:
   struct Attempt;

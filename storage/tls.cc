@@ -27,6 +27,20 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path,
   return text.str();
 }
 
+namespace {
+
+// The certificate chain and key of `files`, read for a server.
+absl::StatusOr<grpc::SslServerCredentialsOptions::PemKeyCertPair> ReadKeyPair(
+    const TlsFiles& files) {
+  absl::StatusOr<std::string> cert = ReadPemFile(files.cert, "tls_cert");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPemFile(files.key, "tls_key");
+  if (!key.ok()) return key.status();
+  return grpc::SslServerCredentialsOptions::PemKeyCertPair{*key, *cert};
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     const TlsFiles& files) {
   if (files.cert.empty() != files.key.empty()) {
@@ -44,16 +58,35 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   grpc::SslServerCredentialsOptions options(
       files.ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                        : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  absl::StatusOr<std::string> cert = ReadPemFile(files.cert, "tls_cert");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPemFile(files.key, "tls_key");
-  if (!key.ok()) return key.status();
-  options.pem_key_cert_pairs.push_back({*key, *cert});
+  auto pair = ReadKeyPair(files);
+  if (!pair.ok()) return pair.status();
+  options.pem_key_cert_pairs.push_back(*std::move(pair));
   if (!files.ca.empty()) {
     absl::StatusOr<std::string> ca = ReadPemFile(files.ca, "worker_ca");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
   }
+  return grpc::SslServerCredentials(options);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> DataServerCredentials(
+    const TlsFiles& files) {
+  if (files.cert.empty() && files.key.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  if (files.cert.empty() || files.key.empty() || files.ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert, --tls_key and --tls_ca go together: the worker serves "
+        "its results over TLS to readers the CA signed");
+  }
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  auto pair = ReadKeyPair(files);
+  if (!pair.ok()) return pair.status();
+  options.pem_key_cert_pairs.push_back(*std::move(pair));
+  absl::StatusOr<std::string> ca = ReadPemFile(files.ca, "tls_ca");
+  if (!ca.ok()) return ca.status();
+  options.pem_root_certs = *ca;
   return grpc::SslServerCredentials(options);
 }
 

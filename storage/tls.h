@@ -38,6 +38,15 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path,
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     const TlsFiles& files);
 
+// What a worker's DataService (its held results) listens with: insecure
+// without a certificate; TLS with the worker's own `files.cert` and
+// `files.key`, requiring every reader to present a certificate signed by
+// `files.ca` (dagd's and the other workers'). Its certificate must name the
+// worker (make-certs.sh gives it DNS:NAME): readers check that name.
+// Errors name the worker's flags (--tls_cert, --tls_key, --tls_ca).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> DataServerCredentials(
+    const TlsFiles& files);
+
 // What a worker or client connects with: insecure unless `files.ca` is
 // set; then TLS checking the server against it, presenting `files.cert`
 // (with `files.key`) if set. Errors name the flags (--tls_ca, --tls_cert,

@@ -182,7 +182,10 @@ absl::StatusOr<std::unique_ptr<DataService>> DataService::Start(
   std::unique_ptr<DataService> data(new DataService(options, holder));
   data->service_ = std::make_unique<Service>(data.get());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(options.listen,
+                           options.credentials != nullptr
+                               ? options.credentials
+                               : grpc::InsecureServerCredentials(),
                            &data->port_);
   builder.RegisterService(data->service_.get());
   // Readers ping every 30 s while they read (storage/data_client.cc); the

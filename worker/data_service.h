@@ -31,6 +31,10 @@ struct DataServiceOptions {
   std::string advertise;
   int max_concurrent_sends = 10;
   uint64_t chunk_bytes = 1 << 20;
+  // What it listens with; null: plain TCP. A worker with a certificate
+  // serves TLS and asks every reader (dagd, other workers) for a
+  // certificate of its deployment's CA (DataServerCredentials, storage/tls.h).
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 // Thread-safe. Owned by the worker's main; `holder` (not owned) must

@@ -193,8 +193,9 @@ absl::StatusOr<Payload> ExecFunction(TaskContext& context,
   if (options.run_as) {
     if (absl::Status s = GiveFiles(*files, *options.run_as); !s.ok()) return s;
   }
-  SubprocessSpec spec{args->argv, BuildEnv(*args, context, *files),
-                      files->stdout_path, files->stderr_path, options.run_as};
+  SubprocessSpec spec{args->argv,         BuildEnv(*args, context, *files),
+                      files->stdout_path, files->stderr_path,
+                      options.run_as,     options.cgroups.get()};
   auto exit = RunSubprocess(spec, context);
   if (!exit.ok()) return exit.status();
   if (exit->cancelled) return absl::CancelledError("exec: cancelled");

@@ -23,6 +23,7 @@
 #define DAGD_WORKER_EXEC_FUNCTION_H_
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct ExecOptions {
   // --exec_user: programs run as this user, their attempt's files owned by
   // it. Unset: as the worker's own user.
   std::optional<RunAs> run_as;
+  // Where the host allows it (CgroupTree::Detect), each attempt's
+  // processes run in a cgroup of their own under this tree; null: none.
+  std::shared_ptr<const CgroupTree> cgroups;
 };
 
 // Runs one attempt of a task with fn `exec`.

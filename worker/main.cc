@@ -29,6 +29,7 @@
 #include "storage/aws_credentials.h"
 #include "storage/base/byte_size.h"
 #include "storage/base/clock.h"
+#include "storage/base/health_listener.h"
 #include "storage/base/http_status_server.h"
 #include "storage/base/logging.h"
 #include "storage/data_client.h"
@@ -37,6 +38,7 @@
 #include "storage/tls.h"
 #include "worker/attempt_observers.h"
 #include "worker/builtins.h"
+#include "worker/cgroup.h"
 #include "worker/data_plane.h"
 #include "worker/data_service.h"
 #include "worker/exec_runtime.h"
@@ -89,6 +91,13 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of an HTTP server with Prometheus /metrics and /healthz "
           "(200 while registered and not draining, else 503); empty: off; "
           "port 0 picks a free port (logged)");
+ABSL_FLAG(bool, metrics_tls, false,
+          "serve --metrics_listen over HTTPS (TLS 1.2 or later) with "
+          "--tls_cert and --tls_key; plain HTTP on it then fails");
+ABSL_FLAG(std::string, healthz_listen, "",
+          "host:port of a plain-HTTP listener that answers only /healthz, on "
+          "a thread of its own that slow or silent clients cannot hold up "
+          "(for orchestrator probes); empty: off");
 ABSL_FLAG(std::string, health_listen, "",
           "host:port of a gRPC server with only grpc.health.v1 (SERVING "
           "while registered and not draining); empty: off; port 0 picks a "
@@ -130,6 +139,10 @@ ABSL_FLAG(std::string, tls_cert, "",
           "by the coordinator's --worker_ca); its common name is the "
           "worker's name. Needs --tls_ca and --tls_key");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(bool, insecure, false,
+          "serve held results on a --data_listen other hosts can reach "
+          "without TLS (no --tls_cert): anyone reaching the port could read "
+          "them. Without it the worker refuses to start so");
 ABSL_FLAG(std::string, log_format, "text",
           "text, or json: one JSON object per line with ts, level, msg, and "
           "job and task when the line is about a task");
@@ -199,13 +212,26 @@ std::vector<std::string> WithPythonDefault(int argc, char** argv) {
 // What the exec runtime is given, or nullopt when the worker does not
 // offer exec. An AWS Lambda function always does: each instance is a
 // sandbox of its own, made for the tasks dagd sends it.
-std::optional<dagd::ExecOptions> ExecFromFlags(bool lambda) {
+std::optional<dagd::ExecOptions> ExecFromFlags(bool lambda,
+                                               const dagd::LogFn& log) {
   const std::string user = absl::GetFlag(FLAGS_exec_user);
   if (!lambda && !absl::GetFlag(FLAGS_allow_exec)) {
     if (!user.empty()) Die("--exec_user needs --allow_exec");
     return std::nullopt;
   }
   dagd::ExecOptions options;
+  if (absl::StatusOr<dagd::CgroupTree> tree = dagd::CgroupTree::Detect();
+      tree.ok()) {
+    log(
+        dagd::Info(absl::StrCat("exec attempts run in cgroups of their own "
+                                "under ",
+                                tree->dir())));
+    options.cgroups = std::make_shared<dagd::CgroupTree>(*std::move(tree));
+  } else if (!lambda) {
+    log(dagd::Info(absl::StrCat(
+        "exec attempts run without cgroups (", tree.status().message(),
+        "); their helpers are found by an environment tag")));
+  }
   if (user.empty()) return options;
   absl::StatusOr<dagd::RunAs> run_as = dagd::ResolveUser(user);
   if (!run_as.ok()) Die(std::string(run_as.status().message()));
@@ -380,8 +406,9 @@ void ParseFlags(int argc, char** argv) {
       "                   [--labels=k=v,...] [--resources=name=amount,...]\n"
       "                   [--plugin=lib.so ...] [--name=NAME]\n"
       "                   [--python[=INTERPRETER]] [--python_processes=N]\n"
-      "                   [--metrics_listen=host:port] "
+      "                   [--metrics_listen=host:port] [--metrics_tls] "
       "[--health_listen=host:port]\n"
+      "                   [--healthz_listen=host:port] [--insecure]\n"
       "                   [--drain_timeout=60s] [--log_format=text|json]\n"
       "                   [--data_listen=host:port] "
       "[--data_advertise=host:port]\n"
@@ -408,26 +435,53 @@ void ParseFlags(int argc, char** argv) {
 
 struct StatusServers {
   std::unique_ptr<dagd::HttpStatusServer> http;
+  std::unique_ptr<dagd::HealthListener> healthz;
   std::unique_ptr<dagd::GrpcHealthServer> grpc_health;
 };
 
-// Starts the servers asked for by --metrics_listen and --health_listen,
-// wired to `status`; exits 1 when one cannot listen.
+// The TLS files the flags name (empty paths for those not given).
+dagd::TlsFiles TlsFilesFromFlags() {
+  return {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+          absl::GetFlag(FLAGS_tls_ca)};
+}
+
+// Starts the servers asked for by --metrics_listen, --healthz_listen and
+// --health_listen, wired to `status`; exits 1 when one cannot listen.
 StatusServers StartStatusServers(dagd::WorkerStatus* status,
                                  dagd::WorkerMetrics* metrics,
                                  const dagd::LogFn& log) {
   StatusServers servers;
+  auto serving = [status] { return status->state().serving(); };
   if (std::string listen = absl::GetFlag(FLAGS_metrics_listen);
       !listen.empty()) {
-    auto http = dagd::HttpStatusServer::Start(
-        listen, metrics->registry(),
-        [status] { return status->state().serving(); });
+    dagd::HttpServerOptions options;
+    const bool https = absl::GetFlag(FLAGS_metrics_tls);
+    if (https) {
+      options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+      options.tls_key = absl::GetFlag(FLAGS_tls_key);
+      if (options.tls_cert.empty() || options.tls_key.empty()) {
+        Die("--metrics_tls needs --tls_cert and --tls_key");
+      }
+    }
+    auto http = dagd::HttpStatusServer::Start(listen, metrics->registry(),
+                                              serving, std::move(options));
     if (!http.ok()) {
       Fail(log, absl::StrCat("--metrics_listen: ", http.status().message()));
     }
     servers.http = *std::move(http);
-    log(dagd::Info(absl::StrCat("metrics and /healthz on HTTP port ",
+    log(dagd::Info(absl::StrCat("metrics and /healthz on ",
+                                https ? "HTTPS" : "HTTP", " port ",
                                 servers.http->port())));
+  }
+  if (std::string listen = absl::GetFlag(FLAGS_healthz_listen);
+      !listen.empty()) {
+    auto healthz = dagd::HealthListener::Start(listen, serving);
+    if (!healthz.ok()) {
+      Fail(log, absl::StrCat("--healthz_listen: ", healthz.status().message()));
+    }
+    servers.healthz = *std::move(healthz);
+    log(dagd::Info(
+        absl::StrCat("/healthz alone on port ", servers.healthz->port())));
   }
   if (std::string listen = absl::GetFlag(FLAGS_health_listen);
       !listen.empty()) {
@@ -459,8 +513,29 @@ struct DataParts {
 // directory.
 DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
   DataParts parts;
-  parts.client = std::make_unique<dagd::DataClient>();
+  // With a certificate, held results move over TLS both ways: this worker
+  // reads others' with it, and serves its own only to readers the CA
+  // signed.
+  const dagd::TlsFiles tls = TlsFilesFromFlags();
+  const bool use_tls = !tls.cert.empty();
+  dagd::DataClientOptions client_options;
+  if (use_tls) {
+    auto credentials = dagd::ChannelCredentials(tls);
+    if (!credentials.ok()) Die(std::string(credentials.status().message()));
+    client_options.credentials = *std::move(credentials);
+    client_options.tls = true;
+  }
+  parts.client = std::make_unique<dagd::DataClient>(std::move(client_options));
   const std::string listen = absl::GetFlag(FLAGS_data_listen);
+  if (!listen.empty() && !use_tls && !absl::GetFlag(FLAGS_insecure) &&
+      !dagd::IsLoopbackAddress(listen)) {
+    Die(absl::StrCat(
+        "--data_listen=", listen,
+        " can be reached from other hosts, and the worker would serve the "
+        "results it holds there without TLS: give it --tls_cert, --tls_key "
+        "and --tls_ca (README \"Security\"), listen on 127.0.0.1, or pass "
+        "--insecure to accept the risk"));
+  }
   if (!listen.empty()) {
     uint64_t memory = dagd::DefaultObjectMemory();
     if (std::string text = absl::GetFlag(FLAGS_object_memory); !text.empty()) {
@@ -485,6 +560,9 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
     options.listen = listen;
     options.advertise = absl::GetFlag(FLAGS_data_advertise);
     options.max_concurrent_sends = sends;
+    auto credentials = dagd::DataServerCredentials(tls);
+    if (!credentials.ok()) Die(std::string(credentials.status().message()));
+    options.credentials = *std::move(credentials);
     auto service = dagd::DataService::Start(options, parts.holder.get());
     if (!service.ok()) {
       parts.holder.reset();  // removes the spill directory; exit would not
@@ -590,7 +668,7 @@ int RunLambda(const std::string& endpoint,
   const dagd::LogFn log = dagd::StderrLogger(*format);
   Runtimes runtimes;
   if (absl::Status loaded =
-          LoadRuntimes(plugins, ExecFromFlags(/*lambda=*/true),
+          LoadRuntimes(plugins, ExecFromFlags(/*lambda=*/true, log),
                        PythonFromFlags(/*slots=*/1), log, &runtimes);
       !loaded.ok()) {
     FailLambdaInit(*api, log, std::string(loaded.message()));
@@ -638,16 +716,14 @@ int main(int argc, char** argv) {
   dagd::WorkerOptions options = OptionsFromFlags();
   Runtimes runtimes;
   if (absl::Status loaded =
-          LoadRuntimes(AllPluginPaths(argc, argv), ExecFromFlags(false),
+          LoadRuntimes(AllPluginPaths(argc, argv), ExecFromFlags(false, log),
                        PythonFromFlags(options.slots), log, &runtimes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));
   }
   log(dagd::Info(DescribeRuntimes(runtimes.list)));
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      dagd::ChannelCredentials({absl::GetFlag(FLAGS_tls_cert),
-                                absl::GetFlag(FLAGS_tls_key),
-                                absl::GetFlag(FLAGS_tls_ca)});
+      dagd::ChannelCredentials(TlsFilesFromFlags());
   if (!credentials.ok()) Die(std::string(credentials.status().message()));
 
   dagd::WorkerStatus status;

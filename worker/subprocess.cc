@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -24,7 +25,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace dagd {
 namespace {
@@ -104,8 +107,20 @@ absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
 // closes it and the parent reads EOF).
 [[noreturn]] void ExecChild(const char* path, char* const* argv,
                             char* const* envp, const ChildStdio& stdio,
-                            const RunAs* run_as, int error_fd) {
+                            const RunAs* run_as, const char* cgroup_procs,
+                            int error_fd) {
   setpgid(0, 0);
+  // Into the attempt's cgroup before anything else, while still the
+  // worker's user (the group's files are the worker's). Failing that, the
+  // parent sees it is not there and falls back to the tag.
+  if (cgroup_procs != nullptr) {
+    const int fd = open(cgroup_procs, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t ignored = write(fd, "0", 1);
+      (void)ignored;
+      close(fd);
+    }
+  }
   // Groups first: once the uid changes, the right to change them is gone.
   if (run_as != nullptr &&
       (setgroups(run_as->groups.size(), run_as->groups.data()) != 0 ||
@@ -147,8 +162,8 @@ absl::Status AwaitExec(int error_fd, const std::string& program) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<pid_t> Spawn(const SubprocessSpec& spec,
-                            const std::string& path) {
+absl::StatusOr<pid_t> Spawn(const SubprocessSpec& spec, const std::string& path,
+                            const AttemptCgroup* cgroup) {
   ChildStdio stdio;
   if (auto status = OpenStdio(spec, &stdio); !status.ok()) return status;
   std::vector<char*> argv = CStringArray(spec.argv);
@@ -160,7 +175,9 @@ absl::StatusOr<pid_t> Spawn(const SubprocessSpec& spec,
   if (pid < 0) return ErrnoError("fork");
   if (pid == 0) {
     ExecChild(path.c_str(), argv.data(), envp.data(), stdio,
-              spec.run_as ? &*spec.run_as : nullptr, error_pipe[1]);
+              spec.run_as ? &*spec.run_as : nullptr,
+              cgroup != nullptr ? cgroup->procs_path().c_str() : nullptr,
+              error_pipe[1]);
   }
   // Also set the group from the parent so it exists before we could kill
   // it; EACCES once the child has exec'd is harmless.
@@ -384,11 +401,25 @@ absl::StatusOr<SubprocessExit> RunSubprocess(const SubprocessSpec& spec,
   SubprocessSpec tagged = spec;
   const std::string tag = NewProcessTag();
   tagged.env.push_back(tag);
-  auto pid = Spawn(tagged, *path);
+  // A group that cannot be made leaves the attempt to the tag.
+  std::unique_ptr<AttemptCgroup> cgroup;
+  if (spec.cgroups != nullptr) {
+    auto made = spec.cgroups->NewGroup(absl::StrCat(
+        "dagd-exec-",
+        absl::StrReplaceAll(absl::StripPrefix(tag, "DAGD_PROCESS_TAG="),
+                            {{".", "-"}})));
+    if (made.ok()) cgroup = *std::move(made);
+  }
+  auto pid = Spawn(tagged, *path, cgroup.get());
   if (!pid.ok()) return pid.status();
 
   SubprocessExit result;
   result.pgid = *pid;
+  if (cgroup != nullptr) {
+    const std::vector<pid_t> members = cgroup->Members();
+    result.in_cgroup =
+        std::find(members.begin(), members.end(), *pid) != members.end();
+  }
   auto cancelled = AwaitExitOrCancel(*pid, context);
   result.cancelled = !cancelled.ok() || *cancelled;
   // Kill the group either way: on cancel to stop the work, on a normal exit
@@ -398,7 +429,13 @@ absl::StatusOr<SubprocessExit> RunSubprocess(const SubprocessSpec& spec,
   int status = 0;
   while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
-  KillTagged(tag, absl::Seconds(5));
+  // Only root may move a process out of its cgroup; without one, the
+  // helpers are looked for by their tag across /proc.
+  if (result.in_cgroup) {
+    cgroup->KillAll(absl::Seconds(5));
+  } else {
+    KillTagged(tag, absl::Seconds(5));
+  }
   if (!cancelled.ok()) return cancelled.status();
   result.exited = WIFEXITED(status);
   result.exit_code = result.exited ? WEXITSTATUS(status) : 0;

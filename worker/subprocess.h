@@ -1,8 +1,10 @@
 // Runs one child program in its own process group, interruptibly: when the
 // attempt is cancelled (or times out) the whole group gets SIGKILL, so
-// programs that spawn helpers cannot outlive the task. Helpers that leave
-// the group (setsid, setpgid) are found by a tag in their environment and
-// killed too.
+// programs that spawn helpers cannot outlive the task. Where the worker may
+// make cgroups (worker/cgroup.h), the program runs in a cgroup of its own,
+// and everything in it is killed at the end. Without one, helpers that
+// leave the process group (setsid, setpgid) are found by a tag in their
+// environment and killed too.
 #ifndef DAGD_WORKER_SUBPROCESS_H_
 #define DAGD_WORKER_SUBPROCESS_H_
 
@@ -14,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "worker/cgroup.h"
 #include "worker/function_registry.h"
 
 namespace dagd {
@@ -42,10 +45,13 @@ struct SubprocessSpec {
   std::string stderr_path;
   // Set: the program runs as this user (the worker must be root).
   std::optional<RunAs> run_as;
+  // Set: the program runs in a new cgroup under this tree. Not owned.
+  const CgroupTree* cgroups = nullptr;
 };
 
 struct SubprocessExit {
   pid_t pgid = 0;          // the child's pid, which is also its group id
+  bool in_cgroup = false;  // it ran in a cgroup of its own
   bool cancelled = false;  // the group was killed because of cancellation
   bool exited = false;     // exited normally; see exit_code
   int exit_code = 0;

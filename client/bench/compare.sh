@@ -2,7 +2,7 @@
 # compare.sh: dagd against Dask distributed on the same graph shapes, on this
 # machine, on loopback only.
 #
-#   client/bench/compare.sh [--big] [--listing] [--data] [--repeat=N]
+#   client/bench/compare.sh [--big] [--listing] [--data] [--tls] [--repeat=N]
 #
 # Installs python3-distributed and python3-numpy if they are missing, builds
 # dagd, dagd-worker and dagbench (deploy/build.sh into $BUILD_DIR, default
@@ -19,7 +19,11 @@
 # and b (start_dagd_pools), and the same graphs on Dask: bytes (one 1 GiB
 # result made on one worker and checked on the other; dagd's GB/s of
 # fetching) and shuffle (8 producers x 8 consumers exchanging 8 MiB pieces
-# across the 2 workers); they need about 4 GiB of memory. Every process
+# across the 2 workers); they need about 4 GiB of memory. --tls also runs
+# the default shapes on a dagd whose 2 workers (64 slots each) are separate
+# processes, once plain and once guarded (TLS on every connection, worker
+# certificates, a bearer token on every call: certificates and token made
+# by deploy/tls/), and prints what the guard costs per shape. Every process
 # this script starts is stopped when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,11 +33,13 @@ REPEAT=3
 BIG=0
 LISTING=0
 DATA=0
+TLS=0
 for arg in "$@"; do
   case "$arg" in
     --big) BIG=1 ;;
     --data) DATA=1 ;;
     --listing) LISTING=1 ;;
+    --tls) TLS=1 ;;
     --repeat=*) REPEAT=${arg#--repeat=} ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$arg'; see --help" >&2; exit 2 ;;
@@ -154,4 +160,34 @@ if [ "$LISTING" = 1 ]; then
   "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=sync \
     --background_list=300000 --repeat="$REPEAT"
   stop_dagd
+fi
+
+if [ "$TLS" = 1 ]; then
+  echo
+  tls_dir="$WORK/tls"
+  deploy/tls/make-certs.sh --worker bench-1 --worker bench-2 "$tls_dir" >/dev/null
+  token=$(deploy/tls/make-token.sh "$tls_dir/tokens" bench admin bench)
+  for mode in plain guarded; do
+    guard=() dagd_tls=()
+    if [ "$mode" = guarded ]; then
+      guard=(--tls_ca="$tls_dir/ca.crt" --token="$token")
+      dagd_tls=("$tls_dir")
+    fi
+    start_dagd_workers "$BIN" "${dagd_tls[@]}"
+    echo "compare.sh: default shapes, $mode, on a fresh dagd with 2 worker processes, pid $DAGD_PID" >&2
+    "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --repeat="$REPEAT" \
+      "${guard[@]}" | tee "$WORK/$mode.out"
+    stop_dagd
+  done
+  echo "# the guard's cost: 2 dagd-worker processes x 64 slots; plain, and with TLS,"
+  echo "# worker certificates and a token (medians of $REPEAT; seconds)"
+  printf '%-8s %7s %10s %10s %15s\n' shape tasks plain_s guarded_s guarded/plain
+  for shape in tree tree100 wide chain sync; do
+    tasks=$(field "$WORK/plain.out" dagd "$shape" tasks)
+    p=$(field "$WORK/plain.out" dagd "$shape" seconds)
+    g=$(field "$WORK/guarded.out" dagd "$shape" seconds)
+    ratio=$(awk -v p="$p" -v g="$g" 'BEGIN { if (p + 0 > 0 && g + 0 > 0) printf "%.2f", g / p; else print "-" }')
+    printf '%-8s %7s %10s %10s %15s\n' "$shape" "$tasks" "$p" "$g" "$ratio"
+  done
+  echo "sync per job p50: plain $(field "$WORK/plain.out" dagd sync p50_ms) ms, guarded $(field "$WORK/guarded.out" dagd sync p50_ms) ms"
 fi

@@ -42,11 +42,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +95,11 @@ ABSL_FLAG(int64_t, bytes_size, int64_t{1} << 30,
           "bytes: the size of the result moved between the two workers");
 ABSL_FLAG(int64_t, shuffle_piece_size, int64_t{8} << 20,
           "shuffle: the size of each of the 64 pieces");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates of dagd's --tls_cert: set, dagbench speaks "
+          "TLS and checks dagd against them");
+ABSL_FLAG(std::string, token, "",
+          "bearer token for a dagd with --tokens_file (default: $DAGD_TOKEN)");
 ABSL_FLAG(int, background_list, 0,
           "above 0 (300000, say): run a job of this many const tasks first, "
           "then run the sync shape both idle and while another client lists "
@@ -541,6 +548,22 @@ int Main(const std::vector<Shape>& shapes) {
   ClientOptions options;
   options.call_timeout = absl::GetFlag(FLAGS_call_timeout);
   options.watch_timeout = absl::GetFlag(FLAGS_job_timeout);
+  options.token = absl::GetFlag(FLAGS_token);
+  if (const char* env = std::getenv("DAGD_TOKEN");
+      options.token.empty() && env != nullptr) {
+    options.token = env;
+  }
+  if (std::string ca = absl::GetFlag(FLAGS_tls_ca); !ca.empty()) {
+    std::ifstream in(ca);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in || text.str().empty()) {
+      std::cerr << "dagbench: --tls_ca: cannot read '" << ca << "'\n";
+      return 2;
+    }
+    options.tls = true;
+    options.tls_root_certs = text.str();
+  }
   std::unique_ptr<Client> client =
       Client::Connect(absl::GetFlag(FLAGS_server), options);
   if (const int want = absl::GetFlag(FLAGS_wait_workers); want > 0) {

@@ -13,6 +13,15 @@
 #                        different workers, so their results move between
 #                        them. Workers report every second (heartbeats carry
 #                        their transfer figures). Sets WORKER_PIDS too.
+#   start_dagd_workers BIN_DIR [TLS_DIR]
+#                        the same with 2 separate dagd-worker processes of 64
+#                        slots (bench-1, bench-2) in no pool. With TLS_DIR
+#                        (made by deploy/tls/make-certs.sh --worker bench-1
+#                        --worker bench-2, and a tokens file `tokens` in it),
+#                        dagd serves TLS with its certificate, checks the
+#                        workers' against the CA and wants tokens, and the
+#                        workers present theirs, as a guarded deployment
+#                        does (README "Security").
 #   stop_dagd            stops that dagd and its workers, if running.
 #
 # The sourcing script sets WORK (a scratch directory it removes) and calls
@@ -45,6 +54,24 @@ start_dagd_pools() {
     "$bin/dagd-worker" --coordinator="$DAGD_ADDR" --pool="$pool" --slots=64 \
       --name="bench-$pool" --data_listen=127.0.0.1:0 --drain_timeout=0s \
       2>"$DAGD_DIR/worker-$pool.log" &
+    WORKER_PIDS="$WORKER_PIDS $!"
+  done
+}
+
+start_dagd_workers() {
+  local bin=$1 tls=${2:-} n
+  local dagd_tls=() worker_tls=()
+  if [ -n "$tls" ]; then
+    dagd_tls=(--tls_cert="$tls/dagd.crt" --tls_key="$tls/dagd.key"
+              --worker_ca="$tls/ca.crt" --tokens_file="$tls/tokens")
+  fi
+  _start_dagd "$bin" --local_workers=0 "${dagd_tls[@]}"
+  for n in 1 2; do
+    [ -z "$tls" ] || worker_tls=(--tls_ca="$tls/ca.crt"
+      --tls_cert="$tls/workers/bench-$n.crt" --tls_key="$tls/workers/bench-$n.key")
+    "$bin/dagd-worker" --coordinator="$DAGD_ADDR" --slots=64 \
+      --name="bench-$n" --drain_timeout=0s "${worker_tls[@]}" \
+      2>"$DAGD_DIR/worker-$n.log" &
     WORKER_PIDS="$WORKER_PIDS $!"
   done
 }

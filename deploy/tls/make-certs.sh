@@ -6,15 +6,19 @@
 #                         Prometheus trust it for dagd (--tls_ca, ca_file).
 #                         ca.key signs everything below: keep it off the
 #                         servers (it is never mounted by deploy/).
-#   dagd.crt, dagd.key    dagd's server certificate (--tls_cert, --tls_key),
+#   dagd.crt, dagd.key    dagd's certificate (--tls_cert, --tls_key),
 #                         valid for each --san given, and for localhost and
 #                         127.0.0.1 (health checks inside the container and
 #                         dagctl through a port published on loopback dial
-#                         those).
+#                         those); dagd also presents it to read the results
+#                         workers hold.
 #   workers/NAME.crt, workers/NAME.key
-#                         one client certificate per --worker NAME, common
-#                         name NAME: that is the worker's name in dagd, and
-#                         dagd lets one worker per name connect at a time.
+#                         one certificate per --worker NAME, common name and
+#                         DNS name NAME: that is the worker's name in dagd
+#                         (dagd lets one worker per name connect at a time);
+#                         the worker presents it to dagd, to the workers
+#                         whose results it reads, and on its own data port,
+#                         whose readers check that it names the holder.
 #
 # Usage: deploy/tls/make-certs.sh [--san NAME]... [--worker NAME]...
 #                                 [--days N] DIR
@@ -26,7 +30,9 @@
 # Run it again to add workers or names: it keeps what DIR holds (the CA, and
 # each certificate that is already there), makes only what is missing, and
 # makes dagd's certificate again only when the --san list changed (the old
-# one is moved to dagd.crt.old and dagd.key.old). To renew a certificate,
+# one is moved to dagd.crt.old and dagd.key.old), and a worker's again when
+# it was made by an older make-certs.sh without a server's key usage (moved
+# to NAME.crt.old and NAME.key.old). To renew a certificate,
 # delete it and its key and run it again. Keys are written 0600 under umask
 # 077; certificates 0644. Nothing in DIR is ever printed.
 set -euo pipefail
@@ -120,7 +126,7 @@ fi
 # whether the names changed.
 server_ext="basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
-extendedKeyUsage=serverAuth
+extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=$san_list"
 if [ -e dagd.crt ] && [ -e dagd.ext ] && [ "$(cat dagd.ext)" != "$server_ext" ]; then
   mv dagd.crt dagd.crt.old
@@ -135,14 +141,24 @@ if [ ! -e dagd.crt ]; then
   echo "made $dir/dagd.crt for $san_list"
 fi
 
-client_ext="$(mktemp)"
-trap 'rm -f "$client_ext"' EXIT
-printf '%s\n' "basicConstraints=critical,CA:FALSE" \
-  "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth" > "$client_ext"
+worker_ext="$(mktemp)"
+trap 'rm -f "$worker_ext"' EXIT
 for w in "${workers[@]+"${workers[@]}"}"; do
-  if [ ! -e "workers/$w.crt" ]; then
+  crt="workers/$w.crt"
+  if [ -e "$crt" ] &&
+     ! openssl x509 -in "$crt" -noout -ext extendedKeyUsage 2>/dev/null |
+       grep -q "Server Authentication"; then
+    mv "$crt" "$crt.old"
+    mv "workers/$w.key" "workers/$w.key.old"
+    echo "$crt was a client certificate only: moved it to $crt.old"
+  fi
+  if [ ! -e "$crt" ]; then
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=serverAuth,clientAuth" \
+      "subjectAltName=DNS:$w" > "$worker_ext"
     new_key_and_csr "workers/$w.key" "$w" "workers/$w.csr"
-    sign "workers/$w.csr" "$client_ext" "workers/$w.crt"
-    echo "made $dir/workers/$w.crt"
+    sign "workers/$w.csr" "$worker_ext" "$crt"
+    echo "made $dir/$crt"
   fi
 done

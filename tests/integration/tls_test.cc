@@ -11,68 +11,14 @@
 #include "client/client.h"
 #include "server/auth/token_table.h"
 #include "tests/integration/integration_env.h"
+#include "tests/testutil/pki.h"
 
 namespace dagd {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Pki;
 using testing::PollUntil;
-
-// Runs a shell command; an error naming it when it fails.
-absl::Status Shell(const std::string& command) {
-  const std::string full = command + " >/dev/null 2>&1";
-  if (std::system(full.c_str()) != 0) {
-    return absl::InternalError("failed: " + command);
-  }
-  return absl::OkStatus();
-}
-
-// A CA in `dir`/NAME.{key,pem}, and certificates it signs.
-class Pki {
- public:
-  explicit Pki(std::string dir) : dir_(std::move(dir)) {}
-
-  absl::Status MakeCa(const std::string& name) {
-    return Shell(absl::StrCat(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=", name,
-        " -keyout ", Path(name, "key"), " -out ", Path(name, "pem")));
-  }
-
-  // A certificate for common name `cn` signed by `ca`, valid for 127.0.0.1
-  // and localhost (a server's) and for client authentication (a worker's).
-  absl::Status MakeCert(const std::string& ca, const std::string& name,
-                        const std::string& cn) {
-    const std::string ext = Path(name, "ext");
-    {
-      std::ofstream out(ext);
-      out << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-             "extendedKeyUsage=serverAuth,clientAuth\n";
-    }
-    if (absl::Status s = Shell(absl::StrCat(
-            "openssl req -newkey rsa:2048 -nodes -subj /CN=", cn, " -keyout ",
-            Path(name, "key"), " -out ", Path(name, "csr")));
-        !s.ok()) {
-      return s;
-    }
-    return Shell(absl::StrCat(
-        "openssl x509 -req -days 2 -in ", Path(name, "csr"), " -CA ",
-        Path(ca, "pem"), " -CAkey ", Path(ca, "key"),
-        " -CAcreateserial -extfile ", ext, " -out ", Path(name, "pem")));
-  }
-
-  std::string Path(const std::string& name, const std::string& ext) const {
-    return absl::StrCat(dir_, "/", name, ".", ext);
-  }
-  std::string Pem(const std::string& name) const {
-    std::ifstream in(Path(name, "pem"));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-
- private:
-  const std::string dir_;
-};
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -90,6 +36,7 @@ class TlsTest : public ::testing::Test {
          {pki_->MakeCa("ca"), pki_->MakeCa("rogue-ca"),
           pki_->MakeCert("ca", "dagd", "dagd"),
           pki_->MakeCert("ca", "worker", "worker-1"),
+          pki_->MakeCert("ca", "worker3", "worker-3"),
           pki_->MakeCert("ca", "ci", "ci-runner"),
           pki_->MakeCert("rogue-ca", "rogue-ci", "ci-runner"),
           pki_->MakeCert("rogue-ca", "rogue-worker", "worker-2"),
@@ -169,6 +116,49 @@ TEST_F(TlsTest, AWorkerWithACertificateOfTheCaRegistersUnderItsNameAndRuns) {
       dagd->client().SubmitAndWait(*spec);
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->final_status().state(), v1::JOB_SUCCEEDED);
+}
+
+// Held results move over TLS: a consumer on another worker reads its
+// input from the holder presenting its own certificate, and dagd reads an
+// output from its holder with dagd's.
+TEST_F(TlsTest, HeldResultsMoveBetweenWorkersAndToDagdOverTls) {
+  std::unique_ptr<testing::DagdProcess> dagd = StartGuarded();
+  ASSERT_NE(dagd, nullptr);
+  for (const auto& [cert, pool] :
+       {std::pair{"worker", "a"}, {"worker3", "b"}}) {
+    std::vector<std::string> flags = WorkerFlags("ca", cert);
+    flags.insert(flags.end(), {std::string("--pool=") + pool, "--allow_exec",
+                               "--data_listen=127.0.0.1:0"});
+    ASSERT_TRUE(dagd->StartWorker(flags).ok());
+  }
+  ASSERT_EQ(dagd->WaitForWorkers(2), absl::OkStatus());
+  // 300 KB and 200 KB: over the inline limit, so held where made.
+  const std::string job = R"json({"tasks": [
+    {"id": "big", "fn": "exec", "executor": "pool:a", "args": {"argv": [
+      "/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x"]}},
+    {"id": "count", "fn": "exec", "executor": "pool:b", "inputs": ["big"],
+     "args": {"argv": ["/bin/sh", "-c",
+      "tr -d x < \"$DAGD_INPUT_0\" | wc -c | tr -d ' \\n'; printf ' '; wc -c < \"$DAGD_INPUT_0\" | tr -d ' \\n'"]}},
+    {"id": "out", "fn": "exec", "executor": "pool:a", "args": {"argv": [
+      "/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' y"]}}
+  ]})json";
+  const std::vector<std::string> auth = {"--tls_ca=" + pki_->Path("ca", "pem"),
+                                         "--token=ops-token"};
+  std::vector<std::string> submit_args = auth;
+  submit_args.insert(submit_args.end(), {"submit", "-", "--wait"});
+  testing::CommandResult submit = dagd->RunDagctl(submit_args, job);
+  ASSERT_EQ(submit.exit_code, 0) << submit.ToString() << dagd->Log();
+  const std::string job_id = submit.out.substr(0, submit.out.find('\n'));
+  std::vector<std::string> count_args = auth;
+  count_args.insert(count_args.end(), {"result", job_id, "count"});
+  testing::CommandResult count = dagd->RunDagctl(count_args);
+  ASSERT_EQ(count.exit_code, 0) << count.ToString();
+  EXPECT_EQ(count.out, "0 300000");
+  std::vector<std::string> out_args = auth;
+  out_args.insert(out_args.end(), {"result", job_id, "out"});
+  testing::CommandResult out = dagd->RunDagctl(out_args);
+  ASSERT_EQ(out.exit_code, 0) << out.ToString();
+  EXPECT_EQ(out.out, std::string(200000, 'y'));
 }
 
 TEST_F(TlsTest, WorkersWithoutAValidCertificateCannotRegister) {

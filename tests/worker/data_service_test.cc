@@ -3,8 +3,10 @@
 // bound on concurrent sends.
 #include "worker/data_service.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -15,7 +17,9 @@
 #include "gtest/gtest.h"
 #include "storage/crc32c.h"
 #include "storage/data_client.h"
+#include "storage/tls.h"
 #include "tests/testutil/fake_clock.h"
+#include "tests/testutil/pki.h"
 #include "tests/worker/fake_spill_files.h"
 
 namespace dagd {
@@ -32,7 +36,7 @@ std::string RandomBytes(size_t n, int seed) {
   return bytes;
 }
 
-class DataServiceTest : public testing::Test {
+class DataServiceTest : public ::testing::Test {
  protected:
   void Start(uint64_t memory, int max_sends = 10) {
     auto files = std::make_unique<FakeSpillFiles>();
@@ -228,6 +232,129 @@ TEST(DataServiceStartTest, AdvertisesWhatItIsTold) {
   auto service = DataService::Start(options, &holder);
   ASSERT_TRUE(service.ok()) << service.status();
   EXPECT_EQ((*service)->address(), "10.1.2.3:7702");
+}
+
+// A worker with a certificate serves its results over TLS to readers the
+// deployment's CA signed, and readers accept it only with the certificate
+// of the worker dagd says holds the object.
+class DataServiceTlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char dir[] = "/tmp/dagd-data-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = new std::string(dir);
+    pki_ = new testing::Pki(dir);
+    for (absl::Status s : {pki_->MakeCa("ca"), pki_->MakeCa("rogue-ca"),
+                           pki_->MakeCert("ca", "holder", "worker-1"),
+                           pki_->MakeCert("ca", "reader", "worker-2"),
+                           pki_->MakeCert("rogue-ca", "rogue", "worker-2")}) {
+      ASSERT_EQ(s, absl::OkStatus());
+    }
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete pki_;
+    delete dir_;
+  }
+
+  void SetUp() override {
+    holder_ = std::make_unique<ObjectHolder>(
+        64 << 20, std::make_unique<FakeSpillFiles>());
+    auto credentials = DataServerCredentials(Files("holder", "ca"));
+    ASSERT_TRUE(credentials.ok()) << credentials.status();
+    DataServiceOptions options;
+    options.credentials = *credentials;
+    auto service = DataService::Start(options, holder_.get());
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+    ASSERT_TRUE(holder_->Put("k", "held bytes", "text/plain").ok());
+  }
+
+  static TlsFiles Files(const std::string& cert, const std::string& ca) {
+    TlsFiles files;
+    if (!cert.empty()) {
+      files.cert = pki_->Path(cert, "pem");
+      files.key = pki_->Path(cert, "key");
+    }
+    files.ca = pki_->Path(ca, "pem");
+    return files;
+  }
+
+  // A reader presenting `cert` ("" for none) and trusting `ca`.
+  static std::unique_ptr<DataClient> Reader(const std::string& cert,
+                                            const std::string& ca) {
+    auto credentials = ChannelCredentials(Files(cert, ca));
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    DataClientOptions options;
+    options.credentials = credentials.ok() ? *credentials : nullptr;
+    options.tls = true;
+    options.busy_deadline = absl::Seconds(1);
+    return std::make_unique<DataClient>(options);
+  }
+
+  v1::ObjectRef Ref(const std::string& holder_name) {
+    v1::ObjectRef ref;
+    ref.set_key("k");
+    ref.set_size(10);
+    ref.set_crc32c(crc32c::Value("held bytes"));
+    ref.mutable_holder()->set_instance("this-worker");
+    ref.mutable_holder()->set_address(service_->address());
+    ref.mutable_holder()->set_name(holder_name);
+    return ref;
+  }
+
+  static std::string* dir_;
+  static testing::Pki* pki_;
+  std::unique_ptr<ObjectHolder> holder_;
+  std::unique_ptr<DataService> service_;
+};
+
+std::string* DataServiceTlsTest::dir_ = nullptr;
+testing::Pki* DataServiceTlsTest::pki_ = nullptr;
+
+TEST_F(DataServiceTlsTest, AReaderTheCaSignedReadsFromTheNamedHolder) {
+  auto object = Reader("reader", "ca")->Fetch(Ref("worker-1"));
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(object->data, "held bytes");
+}
+
+TEST_F(DataServiceTlsTest, AHolderWhoseCertificateNamesAnotherWorkerIsRefused) {
+  auto object = Reader("reader", "ca")->Fetch(Ref("worker-7"));
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(object.status().message(), HasSubstr("'k'"));
+}
+
+TEST_F(DataServiceTlsTest, AHolderWithNoRecordedNameIsNotTrusted) {
+  auto object = Reader("reader", "ca")->Fetch(Ref(""));
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(object.status().message(), HasSubstr("no holder name"));
+}
+
+TEST_F(DataServiceTlsTest, ReadersWithoutACertificateOfTheCaGetNothing) {
+  EXPECT_FALSE(Reader("", "ca")->Fetch(Ref("worker-1")).ok());
+  EXPECT_FALSE(Reader("rogue", "ca")->Fetch(Ref("worker-1")).ok());
+  DataClientOptions plain;
+  plain.busy_deadline = absl::Seconds(1);
+  EXPECT_FALSE(DataClient(plain).Fetch(Ref("worker-1")).ok());
+  EXPECT_EQ(service_->sent_bytes(), 0u);
+}
+
+TEST_F(DataServiceTlsTest, AReaderRefusesAHolderItsCaDidNotSign) {
+  auto object = Reader("reader", "rogue-ca")->Fetch(Ref("worker-1"));
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(service_->sent_bytes(), 0u);
+}
+
+TEST(DataServerCredentialsTest, ACertificateNeedsItsKeyAndACa) {
+  auto credentials = DataServerCredentials({"/x/cert.pem", "", ""});
+  EXPECT_EQ(credentials.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(credentials.status().message(), HasSubstr("--tls_ca"));
+  credentials = DataServerCredentials({"/x/cert.pem", "/x/key.pem", ""});
+  EXPECT_EQ(credentials.status().code(), absl::StatusCode::kInvalidArgument);
+  credentials = DataServerCredentials({"/x/cert.pem", "/x/key.pem", "/x/ca"});
+  EXPECT_EQ(credentials.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(credentials.status().message(), HasSubstr("/x/cert.pem"));
+  EXPECT_TRUE(DataServerCredentials({}).ok());
 }
 
 TEST(AdvertisedAddressTest, AWildcardHostBecomesThisHostsName) {

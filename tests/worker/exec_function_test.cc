@@ -6,11 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -151,7 +153,8 @@ struct ReportingTask {
   pid_t helper = 0;
 };
 
-ReportingTask StartReporting(const std::string& script) {
+ReportingTask StartReporting(const std::string& script,
+                             ExecOptions options = {}) {
   ReportingTask running;
   auto dir = TempDir::Create("dagd-exec-test-");
   if (!dir.ok()) return running;
@@ -160,9 +163,11 @@ ReportingTask StartReporting(const std::string& script) {
   if (mkfifo(fifo.c_str(), 0600) != 0) return running;
   running.task = std::make_unique<TestTask>(
       ShellArgs(script, absl::StrCat(R"({"FIFO": ")", fifo, R"("})")));
-  running.result = std::async(std::launch::async, [task = running.task.get()] {
-    return ExecFunction(task->context);
-  });
+  running.result =
+      std::async(std::launch::async,
+                 [task = running.task.get(), options = std::move(options)] {
+                   return ExecFunction(task->context, options);
+                 });
   if (!absl::SimpleAtoi(
           absl::StripAsciiWhitespace(ReadFifo(fifo, absl::Seconds(20))),
           &running.helper)) {
@@ -225,6 +230,45 @@ TEST(ExecTest, HelpersThatLeaveTheGroupAreKilledToo) {
     const size_t close = text->rfind(')');
     ASSERT_NE(close, std::string::npos);
     EXPECT_EQ(text->substr(close + 2, 1), "Z") << *text;
+  }
+}
+
+// Gone, or at most a zombie waiting for init to reap it.
+bool Dead(pid_t pid) {
+  auto text = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!text.ok()) return true;
+  const size_t close = text->rfind(')');
+  return close != std::string::npos && text->substr(close + 2, 1) == "Z";
+}
+
+// A helper that leaves the session and drops its whole environment (the
+// tag with it) escapes everything but a cgroup.
+TEST(ExecTest, InACgroupEvenHelpersThatDropTheirEnvironmentAreKilled) {
+  absl::StatusOr<CgroupTree> tree = CgroupTree::Detect();
+  if (!tree.ok()) GTEST_SKIP() << "no cgroups here: " << tree.status();
+  const std::string script =
+      R"(setsid env -i /bin/sh -c 'echo $$ > "$0"; exec sleep 60' "$FIFO" &)"
+      R"( sleep 60)";
+  // Without a cgroup it outlives the attempt (and is killed here).
+  ReportingTask loose = StartReporting(script);
+  ASSERT_GT(loose.helper, 0) << "the helper never reported";
+  loose.task->token.Cancel(CancelReason::kTimeout);
+  EXPECT_EQ(loose.result.get().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_FALSE(Dead(loose.helper));
+  kill(loose.helper, SIGKILL);
+
+  ExecOptions options;
+  options.cgroups = std::make_shared<CgroupTree>(*tree);
+  ReportingTask held = StartReporting(script, options);
+  ASSERT_GT(held.helper, 0) << "the helper never reported";
+  held.task->token.Cancel(CancelReason::kTimeout);
+  EXPECT_EQ(held.result.get().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(Dead(held.helper));
+  // The attempts' groups are gone with them.
+  const std::string mine = absl::StrCat("dagd-exec-", getpid(), "-");
+  for (const auto& entry : std::filesystem::directory_iterator(tree->dir())) {
+    EXPECT_FALSE(absl::StartsWith(entry.path().filename().string(), mine))
+        << entry.path();
   }
 }
 

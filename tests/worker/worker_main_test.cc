@@ -305,10 +305,23 @@ TEST(WorkerMainTest, BadMaxConcurrentSendsExitsTwo) {
 }
 
 TEST(WorkerMainTest, ADataListenItCannotUseExitsOne) {
-  WorkerRun run = RunWorker({"--data_listen=not-an-address"});
+  WorkerRun run = RunWorker({"--data_listen=not-an-address", "--insecure"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("--data_listen"));
   EXPECT_THAT(run.err, HasSubstr("not-an-address"));
+}
+
+TEST(WorkerMainTest, ADataPortOtherHostsReachNeedsTlsOrInsecure) {
+  WorkerRun run = RunWorker({"--data_listen=0.0.0.0:0"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--data_listen=0.0.0.0:0 can be reached"));
+  EXPECT_THAT(run.err, HasSubstr("--insecure"));
+}
+
+TEST(WorkerMainTest, MetricsTlsNeedsACertificate) {
+  WorkerRun run = RunWorker({"--metrics_listen=127.0.0.1:0", "--metrics_tls"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--metrics_tls needs --tls_cert"));
 }
 
 TEST(WorkerMainTest, AMissingSpillDirExitsOne) {
