@@ -343,8 +343,8 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   }
   resources.free_amounts = resources.capacity;
   ledger_.AddWorker(resources);
-  for (const std::unique_ptr<Demand>& demand : demands_) {
-    if (Fits(*worker, *demand)) demand->capable.push_back(worker.get());
+  for (uint32_t d = 0; d < demands_.size(); ++d) {
+    if (Fits(*worker, *demands_[d])) AddCapable(d, *worker);
   }
   Worker& added = *worker;
   workers_.emplace(id, std::move(worker));
@@ -360,9 +360,13 @@ void Scheduler::RemoveWorker(WorkerId id) {
   if (it == workers_.end()) return;
   Worker& worker = *it->second;
   CountTransfers(worker.stats, -1);
-  for (const std::unique_ptr<Demand>& demand : demands_) {
-    auto& list = demand->capable;
-    list.erase(std::remove(list.begin(), list.end(), &worker), list.end());
+  for (uint32_t d : worker.demands) {
+    Demand& demand = *demands_[d];
+    for (std::vector<Worker*>* list : {&demand.capable, &demand.lambdas}) {
+      list->erase(std::remove(list->begin(), list->end(), &worker),
+                  list->end());
+    }
+    demand.by_free.Remove(id);
   }
   const absl::Time now = clock_->Now();
   const std::vector<TaskRef> running(worker.running.begin(),

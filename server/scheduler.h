@@ -472,10 +472,24 @@ class Scheduler {
     PlacementReason reason;
   };
   Placement BestPlacement(Job& job);
-  // Asks the placement policy among the demand's capable workers; sets
-  // the burst wake-up when the answer may change with time alone.
+  // Asks the placement policy among the demand's capable workers that
+  // could be its answer (those holding the task's inputs, the least loaded,
+  // Lambda); sets the burst wake-up when the answer may change with time
+  // alone.
   std::pair<Worker*, PlacementReason> PickWorker(const Job& job, uint32_t task,
                                                  const Demand& demand);
+  // Fill candidates_ and looked_at_ for PickWorker: with every capable
+  // worker (a few), or with those that could be the policy's answer (the
+  // workers that made or hold the task's inputs, the least loaded one,
+  // Lambda), found without looking at the others.
+  void LookAtEvery(const Job& job, uint32_t task, const Demand& demand,
+                   bool held_inputs);
+  void LookAtLikely(const Job& job, uint32_t task, const Demand& demand,
+                    bool held_inputs);
+  // Adds `worker` to demand `index`'s capable workers.
+  void AddCapable(uint32_t index, Worker& worker);
+  // Keeps the free-slot indexes true after `worker`'s slots changed.
+  void Reindex(const Worker& worker);
   // The task's successor that may be granted ahead after it on `worker`,
   // with the policy's reason.
   std::pair<uint32_t, PlacementReason> GrantableSuccessor(
@@ -553,6 +567,14 @@ class Scheduler {
   std::optional<absl::Time> burst_wakeup_;
   std::vector<Job*> skipped_;          // Schedule()'s scratch, kept to reuse
   std::vector<Candidate> candidates_;  // PickWorker()'s scratch
+  std::vector<Worker*> looked_at_;     // and the workers they stand for
+  // PickWorker()'s count of the inputs each worker made, and of the bytes
+  // of them it holds.
+  struct InputsHeld {
+    uint32_t inputs = 0;
+    uint64_t bytes = 0;
+  };
+  absl::flat_hash_map<Worker*, InputsHeld> held_here_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> retries_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
       deadlines_;

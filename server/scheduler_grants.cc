@@ -201,6 +201,7 @@ void Scheduler::PassSlotsOn(Job& job, uint32_t task, WorkerId worker_id) {
   n.granted = false;
   ledger_.Acquire(it->second->resources, job.usage, ClaimOf(job, next),
                   GroupHolder{job.seq, next});
+  Reindex(*it->second);
   MarkRunnableStale(job);
 }
 

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "proto/states.h"
+#include "server/free_slot_index.h"
 #include "server/resource_ledger.h"
 #include "server/scheduler.h"
 
@@ -70,8 +71,16 @@ struct Scheduler::Demand {
   std::vector<std::pair<std::string, std::string>> labels;  // sorted
   std::vector<std::pair<uint32_t, double>> amounts;  // by resource id, sorted
   // Connected workers that could ever run it (right function, pool and
-  // labels, enough capacity), kept as workers come and go.
+  // labels, enough capacity), kept as workers come and go, in the order
+  // they became capable.
   std::vector<Worker*> capable;
+  // The same workers apart from Lambda's dispatchers, by free slots (ties
+  // by `capable`'s order), and those dispatchers: a placement looks at the
+  // workers holding the task's inputs, the least loaded one, and Lambda,
+  // not at every worker (PickWorker).
+  FreeSlotIndex by_free;
+  std::vector<Worker*> lambdas;
+  uint64_t next_order = 0;  // by_free's order of the next capable worker
   // The Schedule() pass in which no capable worker had room. Room only
   // shrinks during a pass, so it stays blocked until the pass ends.
   uint64_t blocked_pass = 0;
@@ -185,8 +194,9 @@ struct Scheduler::Worker {
   absl::flat_hash_set<TaskRef> running;
   absl::flat_hash_map<AttemptRef, StoppingAttempt> stopping;
   std::vector<uint32_t> fns;
-  v1::Heartbeat stats;    // its object store, from its last heartbeat
-  uint64_t finished = 0;  // attempts it ran to an end, for WorkerInfo
+  std::vector<uint32_t> demands;  // those it is capable of, by index
+  v1::Heartbeat stats;            // its object store, from its last heartbeat
+  uint64_t finished = 0;          // attempts it ran to an end, for WorkerInfo
 
   uint32_t free() const { return resources.free(); }
   bool Offers(uint32_t fn) const {

@@ -59,11 +59,29 @@ uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec,
     auto [it, inserted] = other_demands_.try_emplace(key, demands_.size());
     if (!inserted) return it->second;
   }
-  for (const auto& [id, worker] : workers_) {
-    if (Fits(*worker, *demand)) demand->capable.push_back(worker.get());
-  }
   demands_.push_back(std::move(demand));
-  return demands_.size() - 1;
+  const uint32_t index = demands_.size() - 1;
+  for (const auto& [id, worker] : workers_) {
+    if (Fits(*worker, *demands_[index])) AddCapable(index, *worker);
+  }
+  return index;
+}
+
+void Scheduler::AddCapable(uint32_t index, Worker& worker) {
+  Demand& demand = *demands_[index];
+  demand.capable.push_back(&worker);
+  if (worker.spec.lambda) {
+    demand.lambdas.push_back(&worker);
+  } else {
+    demand.by_free.Add(worker.id, worker.free(), demand.next_order++);
+  }
+  worker.demands.push_back(index);
+}
+
+void Scheduler::Reindex(const Worker& worker) {
+  for (uint32_t d : worker.demands) {
+    demands_[d]->by_free.Update(worker.id, worker.free());
+  }
 }
 
 bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
@@ -153,6 +171,7 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
   const CompiledJob& g = job.graph;
   const TaskRecord& t = job.tasks[task];
   candidates_.clear();
+  looked_at_.clear();
   // Held inputs count by their bytes, where the process holding them is.
   const bool held_inputs = !job.result_refs.empty();
   uint64_t input_bytes = 0;
@@ -161,7 +180,32 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
       input_bytes += InputBytes(job, g.inputs[e]);
     }
   }
-  for (const Worker* worker : demand.capable) {
+  if (demand.capable.size() <= FreeSlotIndex::kSmall) {
+    LookAtEvery(job, task, demand, held_inputs);
+  } else {
+    LookAtLikely(job, task, demand, held_inputs);
+  }
+  const absl::Time now = clock_->Now();
+  PlacementRequest request;
+  request.executor = demand.executor.kind;
+  request.inputs = g.input_begin[task + 1] - g.input_begin[task];
+  request.input_bytes = input_bytes;
+  request.waited = now - t.ready_since;
+  if (held_inputs) request.transfer_bytes_per_second = TransferRate();
+  const PlacementChoice choice = placement_->Place(request, candidates_);
+  if (choice.index) return {looked_at_[*choice.index], choice.reason};
+  if (choice.ask_again_in) {
+    const absl::Time at = now + *choice.ask_again_in;
+    if (!burst_wakeup_ || at < *burst_wakeup_) burst_wakeup_ = at;
+  }
+  return {nullptr, PlacementReason{}};
+}
+
+void Scheduler::LookAtEvery(const Job& job, uint32_t task, const Demand& demand,
+                            bool held_inputs) {
+  const CompiledJob& g = job.graph;
+  for (Worker* worker : demand.capable) {
+    looked_at_.push_back(worker);
     Candidate& c = candidates_.emplace_back();
     c.free_slots = worker->free();
     c.has_room = HasRoom(*worker, demand);
@@ -176,20 +220,72 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
       if (held_inputs) c.bytes_held += BytesHeldBy(job, input, *worker);
     }
   }
-  const absl::Time now = clock_->Now();
-  PlacementRequest request;
-  request.executor = demand.executor.kind;
-  request.inputs = g.input_begin[task + 1] - g.input_begin[task];
-  request.input_bytes = input_bytes;
-  request.waited = now - t.ready_since;
-  if (held_inputs) request.transfer_bytes_per_second = TransferRate();
-  const PlacementChoice choice = placement_->Place(request, candidates_);
-  if (choice.index) return {demand.capable[*choice.index], choice.reason};
-  if (choice.ask_again_in) {
-    const absl::Time at = now + *choice.ask_again_in;
-    if (!burst_wakeup_ || at < *burst_wakeup_) burst_wakeup_ = at;
+}
+
+void Scheduler::LookAtLikely(const Job& job, uint32_t task,
+                             const Demand& demand, bool held_inputs) {
+  const CompiledJob& g = job.graph;
+  // The policy's answer is among these: the workers that made or hold the
+  // task's inputs (counted in one pass over them, so a fan-in of many
+  // inputs costs its inputs, not its inputs times the workers), the least
+  // loaded one, and Lambda. Any other worker holds none of the inputs and
+  // has no more free slots than the least loaded one, which comes before
+  // it on ties.
+  held_here_.clear();
+  auto hold = [&](WorkerId id) -> InputsHeld* {
+    auto it = workers_.find(id);
+    if (it == workers_.end() || !demand.by_free.Contains(id)) return nullptr;
+    return &held_here_[it->second.get()];
+  };
+  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+    const uint32_t input = g.inputs[e];
+    auto ref =
+        held_inputs ? job.result_refs.find(input) : job.result_refs.end();
+    const bool inline_result = ref == job.result_refs.end();
+    if (WorkerId producer = job.tasks[input].producer; producer != 0) {
+      if (InputsHeld* here = hold(producer)) {
+        ++here->inputs;
+        // Inline: every worker gets it with the assignment; it made it.
+        if (held_inputs && inline_result) {
+          here->bytes += job.results[input].data.size();
+        }
+      }
+    }
+    if (inline_result || !ref->second->has_holder()) continue;
+    auto holders = holders_.find(ref->second->holder().instance());
+    if (holders == holders_.end()) continue;
+    for (WorkerId holder : holders->second) {
+      if (InputsHeld* here = hold(holder)) here->bytes += ref->second->size();
+    }
   }
-  return {nullptr, PlacementReason{}};
+  for (const auto& [worker, held] : held_here_) looked_at_.push_back(worker);
+  // The least loaded worker with room, and those before it without room
+  // (for amounts): the first one looked at tells the policy there are
+  // workers at all.
+  demand.by_free.ForEachMostFree([&](WorkerId id, uint32_t free) {
+    Worker* worker = workers_.at(id).get();
+    if (!held_here_.contains(worker)) looked_at_.push_back(worker);
+    return free >= demand.slots && !HasRoom(*worker, demand);
+  });
+  std::sort(looked_at_.begin(), looked_at_.end(),
+            [&demand](const Worker* a, const Worker* b) {
+              return demand.by_free.OrderOf(a->id) <
+                     demand.by_free.OrderOf(b->id);
+            });
+  // Lambda's dispatchers come after the workers, as they were added.
+  looked_at_.insert(looked_at_.end(), demand.lambdas.begin(),
+                    demand.lambdas.end());
+  for (Worker* worker : looked_at_) {
+    Candidate& c = candidates_.emplace_back();
+    c.free_slots = worker->free();
+    c.has_room = HasRoom(*worker, demand);
+    c.lambda = worker->spec.lambda;
+    auto held = held_here_.find(worker);
+    if (c.lambda || held == held_here_.end()) continue;
+    if (c.has_room) c.inputs_held = held->second.inputs;
+    // A busy holder counts too: the task may wait for it.
+    if (held_inputs) c.bytes_held = held->second.bytes;
+  }
 }
 
 uint64_t Scheduler::InputBytes(const Job& job, uint32_t input) const {
@@ -318,6 +414,7 @@ Claim Scheduler::ClaimOf(const Job& job, uint32_t task) const {
 void Scheduler::Hold(Job& job, uint32_t task, Worker& worker) {
   ledger_.Acquire(worker.resources, job.usage, ClaimOf(job, task),
                   GroupHolder{job.seq, task});
+  Reindex(worker);
   worker.running.insert(TaskRef{job.seq, task});
 }
 
@@ -343,6 +440,7 @@ void Scheduler::EndAttempt(Job& job, uint32_t task) {
   WakeGroupWaiters(ledger_.Release(worker ? &worker->resources : nullptr,
                                    job.usage, ClaimOf(job, task),
                                    GroupHolder{job.seq, task}));
+  if (worker != nullptr) Reindex(*worker);
   MarkRunnableStale(job);
 }
 
@@ -373,6 +471,7 @@ void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
   WakeGroupWaiters(ledger_.ReleaseWorker(
       &worker.resources, demands_[stopped.demand]->ClaimOf(stopped.group),
       GroupHolder{ref.seq, ref.task}));
+  Reindex(worker);
 }
 
 void Scheduler::WakeGroupWaiters(GroupId group) {

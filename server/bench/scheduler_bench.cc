@@ -41,7 +41,8 @@
 namespace dagd {
 namespace {
 
-constexpr WorkerId kWorkers[] = {1, 2};
+// The default fleet: two workers of 64 slots, as dagbench's local workers.
+constexpr uint32_t kWorkers = 2;
 constexpr uint32_t kSlotsPerWorker = 64;
 
 std::string TaskId(int i) { return absl::StrCat("t", i); }
@@ -147,16 +148,18 @@ struct RunCounts {
   bool finished = false;  // the job's final status was written
 };
 
-// The scheduler, its clock and two idle workers, kept across iterations:
-// a finished job leaves the core's memory at the TakeOutput() that hands
-// over its end, so each iteration starts from the same state.
+// The scheduler, its clock and `workers` idle workers, kept across
+// iterations: a finished job leaves the core's memory at the TakeOutput()
+// that hands over its end, so each iteration starts from the same state.
 class Harness {
  public:
-  Harness() : scheduler_(SchedulerOptions{}, &clock_, [] { return 0.0; }) {
-    for (WorkerId id : kWorkers) {
+  explicit Harness(uint32_t workers = kWorkers,
+                   uint32_t slots = kSlotsPerWorker)
+      : scheduler_(SchedulerOptions{}, &clock_, [] { return 0.0; }) {
+    for (WorkerId id = 1; id <= workers; ++id) {
       WorkerSpec spec;
       spec.name = absl::StrCat("bench-worker-", id);
-      spec.slots = kSlotsPerWorker;
+      spec.slots = slots;
       spec.functions = {"const", "add", "identity"};
       scheduler_.AddWorker(id, std::move(spec));
     }
@@ -219,10 +222,10 @@ class Harness {
   uint64_t next_seq_ = 1;
 };
 
-void BM_RunJob(benchmark::State& state, v1::JobSpec (*shape)()) {
-  const CompiledJob compiled = MustCompile(shape());
+// Runs `compiled` once per iteration on `harness`, and reports its rates.
+void RunJobs(benchmark::State& state, Harness& harness,
+             const CompiledJob& compiled) {
   const uint64_t tasks = compiled.size();
-  Harness harness;
   uint64_t transitions = 0;
   uint64_t turns = 0;
   for (auto _ : state) {
@@ -255,6 +258,24 @@ void BM_RunJob(benchmark::State& state, v1::JobSpec (*shape)()) {
       static_cast<double>(turns), benchmark::Counter::kAvgIterations);
 }
 
+void BM_RunJob(benchmark::State& state, v1::JobSpec (*shape)()) {
+  const CompiledJob compiled = MustCompile(shape());
+  Harness harness;
+  RunJobs(state, harness, compiled);
+}
+
+// The wide shape on a fleet of state.range(0) workers sharing 2,000 slots
+// (10 x 200 ... 1,000 x 2): what placing a task costs as the fleet grows,
+// with the turns the same (2,000 placements each) so that only the number
+// of workers to choose among differs.
+void BM_Fleet(benchmark::State& state) {
+  const CompiledJob compiled = MustCompile(Wide(10'000));
+  const auto workers = static_cast<uint32_t>(state.range(0));
+  Harness harness(workers, 2'000 / workers);
+  RunJobs(state, harness, compiled);
+  state.counters["workers"] = static_cast<double>(state.range(0));
+}
+
 v1::JobSpec TreeShape() { return Tree(1024); }
 v1::JobSpec WideShape() { return Wide(10'000); }
 v1::JobSpec ChainShape() { return Chain(1'000); }
@@ -282,6 +303,9 @@ BENCHMARK_CAPTURE(BM_RunJob, chain, ChainShape)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RunJob, big, BigShape)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
+
+BENCHMARK(BM_Fleet)->Arg(10)->Arg(100)->Arg(1000)->Unit(
+    benchmark::kMillisecond);
 
 BENCHMARK_CAPTURE(BM_CompileJob, tree, TreeShape)
     ->Unit(benchmark::kMillisecond);

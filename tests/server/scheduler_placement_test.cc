@@ -13,6 +13,8 @@ namespace dagd {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 class SchedulerPlacementTest : public SchedulerTest {
@@ -57,6 +59,45 @@ TEST_F(SchedulerPlacementTest, PlacedTasksSayLeastLoadedOrInputsHeld) {
   ASSERT_THAT(Ids(sent), ElementsAre("b"));
   EXPECT_THAT(Placements(job, "b"),
               ElementsAre("placed on worker-1: holds 1 of 1 input"));
+}
+
+// More workers than FreeSlotIndex::kSmall: PickWorker looks only at the
+// likely answers, and must choose as if it had looked at every worker.
+TEST_F(SchedulerPlacementTest, AmongManyWorkersTheChoicesAreTheSame) {
+  for (WorkerId id = 101; id <= 140; ++id) AddWorker(id, 4);
+  WorkerSpec small = Worker(150, 1);
+  small.pool = "p";
+  scheduler_.AddWorker(150, std::move(small));
+  AddWorker(200, 5);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "a", "fn": "const", "executor": "pool:p"},
+      {"id": "b", "fn": "sleep", "inputs": ["a"]},
+      {"id": "c", "fn": "sleep"},
+      {"id": "d", "fn": "sleep"}]})");
+  // a: its pool's only worker. c: the most free slots. d: 4 free slots,
+  // as 41 workers have then (which one wins the tie is not promised).
+  std::vector<v1::Assignment> sent = Dispatch(150);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  EXPECT_THAT(Placements(job, "a"),
+              ElementsAre("placed on worker-150: least loaded (1 free slot)"));
+  EXPECT_THAT(Placements(job, "c"),
+              ElementsAre("placed on worker-200: least loaded (5 free slots)"));
+  EXPECT_THAT(Placements(job, "d"),
+              ElementsAre(HasSubstr("least loaded (4 free slots)")));
+  // b: on the worker that made its input, with 1 free slot against 4.
+  Report(150, sent[0], true);
+  sent = Dispatch(150);
+  ASSERT_THAT(Ids(sent), ElementsAre("b"));
+  EXPECT_THAT(Placements(job, "b"),
+              ElementsAre("placed on worker-150: holds 1 of 1 input"));
+  // worker-200 leaves with c: c runs again elsewhere, and nothing is ever
+  // placed on the worker that left.
+  scheduler_.RemoveWorker(200);
+  Dispatch(200);
+  const std::vector<std::string> c = Placements(job, "c");
+  ASSERT_THAT(c, SizeIs(2));
+  EXPECT_THAT(c[1], HasSubstr("least loaded (4 free slots)"));
+  EXPECT_THAT(c[1], Not(HasSubstr("worker-200")));
 }
 
 TEST_F(SchedulerPlacementTest, GrantedTasksNameTheTaskTheyFollow) {
