@@ -2,7 +2,8 @@
 # compare.sh: dagd against Dask distributed on the same graph shapes, on this
 # machine, on loopback only.
 #
-#   client/bench/compare.sh [--big] [--listing] [--data] [--tls] [--repeat=N]
+#   client/bench/compare.sh [--big] [--listing] [--data] [--tls] [--fleet]
+#                           [--skip_main] [--repeat=N]
 #
 # Installs python3-distributed and python3-numpy if they are missing, builds
 # dagd, dagd-worker and dagbench (deploy/build.sh into $BUILD_DIR, default
@@ -23,7 +24,12 @@
 # the default shapes on a dagd whose 2 workers (64 slots each) are separate
 # processes, once plain and once guarded (TLS on every connection, worker
 # certificates, a bearer token on every call: certificates and token made
-# by deploy/tls/), and prints what the guard costs per shape. Every process
+# by deploy/tls/), and prints what the guard costs per shape. --fleet also
+# runs wide on simulated workers (dagd-fleet): 2 x 64 slots, then 1,000 x
+# 16, each on a fresh dagd, with dagd's memory per connected idle worker
+# (its RSS with the 1,000 registered, less its RSS before, over 1,000).
+# --skip_main runs only the extra parts asked for (not the default shapes
+# on dagd and Dask). Every process
 # this script starts is stopped when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,12 +40,16 @@ BIG=0
 LISTING=0
 DATA=0
 TLS=0
+FLEET=0
+MAIN=1
 for arg in "$@"; do
   case "$arg" in
     --big) BIG=1 ;;
     --data) DATA=1 ;;
     --listing) LISTING=1 ;;
     --tls) TLS=1 ;;
+    --fleet) FLEET=1 ;;
+    --skip_main) MAIN=0 ;;
     --repeat=*) REPEAT=${arg#--repeat=} ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$arg'; see --help" >&2; exit 2 ;;
@@ -57,7 +67,7 @@ fi
 
 # (b) Build.
 echo "compare.sh: building into $BUILD_DIR" >&2
-BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagbench" deploy/build.sh >&2
+BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagbench dagd-fleet" deploy/build.sh >&2
 BIN=$ROOT/$BUILD_DIR/bin
 
 WORK=$(mktemp -d /tmp/dagd-compare.XXXXXX)
@@ -66,18 +76,6 @@ WORK=$(mktemp -d /tmp/dagd-compare.XXXXXX)
 cleanup() { stop_dagd; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# (d) Measure.
-start_dagd "$BIN"
-echo "compare.sh: dagd on $DAGD_ADDR (pid $DAGD_PID); running dagbench" >&2
-"$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --repeat="$REPEAT" \
-  --coordinator_pid="$DAGD_PID" | tee "$WORK/dagd.out"
-stop_dagd
-
-echo "compare.sh: running dask_bench.py" >&2
-/usr/bin/python3 client/bench/dask_bench.py --repeat="$REPEAT" 2>"$WORK/dask.err" \
-  | tee "$WORK/dask.out" \
-  || { echo "compare.sh: dask_bench.py failed:" >&2; tail -20 "$WORK/dask.err" >&2; exit 1; }
 
 # (e) The table.
 field() {  # field FILE SYSTEM SHAPE KEY: KEY of the median line (or the only run)
@@ -90,28 +88,43 @@ field() {  # field FILE SYSTEM SHAPE KEY: KEY of the median line (or the only ru
     }
     END { print (found != "" ? found : (last != "" ? last : "-")) }' "$1"
 }
-model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-echo
-echo "Machine: $(nproc) cores, ${model:-unknown CPU}, $mem; $(uname -sr)"
-echo "Load average at the end (other processes share these cores): $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "dagd: 2 local workers x 64 slots; Dask $(/usr/bin/python3 -c 'import distributed; print(distributed.__version__)'): LocalCluster 2 processes x 64 threads"
-echo "Median of $REPEAT runs; seconds from submission to result."
-echo
-printf '%-8s %7s %12s %12s %14s %14s %10s\n' shape tasks dagd_s dask_s dagd_tasks/s dask_tasks/s dask/dagd
-for shape in tree tree100 wide chain sync; do
-  tasks=$(field "$WORK/dagd.out" dagd "$shape" tasks)
-  d=$(field "$WORK/dagd.out" dagd "$shape" seconds)
-  k=$(field "$WORK/dask.out" dask "$shape" seconds)
-  dr=$(field "$WORK/dagd.out" dagd "$shape" tasks_per_s)
-  kr=$(field "$WORK/dask.out" dask "$shape" tasks_per_s)
-  ratio=$(awk -v d="$d" -v k="$k" 'BEGIN { if (d + 0 > 0 && k + 0 > 0) printf "%.2f", k / d; else print "-" }')
-  printf '%-8s %7s %12s %12s %14s %14s %10s\n' "$shape" "$tasks" "$d" "$k" "$dr" "$kr" "$ratio"
-done
-echo
-echo "chain us/hop: dagd $(field "$WORK/dagd.out" dagd chain us_per_hop), dask $(field "$WORK/dask.out" dask chain us_per_hop)"
-echo "sync per job: dagd p50 $(field "$WORK/dagd.out" dagd sync p50_ms) ms p99 $(field "$WORK/dagd.out" dagd sync p99_ms) ms;" \
-  "dask p50 $(field "$WORK/dask.out" dask sync p50_ms) ms p99 $(field "$WORK/dask.out" dask sync p99_ms) ms"
+# (d) Measure, and (e) the table: unless --skip_main.
+if [ "$MAIN" = 1 ]; then
+  start_dagd "$BIN"
+  echo "compare.sh: dagd on $DAGD_ADDR (pid $DAGD_PID); running dagbench" >&2
+  "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --repeat="$REPEAT" \
+    --coordinator_pid="$DAGD_PID" | tee "$WORK/dagd.out"
+  stop_dagd
+
+  echo "compare.sh: running dask_bench.py" >&2
+  /usr/bin/python3 client/bench/dask_bench.py --repeat="$REPEAT" 2>"$WORK/dask.err" \
+    | tee "$WORK/dask.out" \
+    || { echo "compare.sh: dask_bench.py failed:" >&2; tail -20 "$WORK/dask.err" >&2; exit 1; }
+
+  model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  echo
+  echo "Machine: $(nproc) cores, ${model:-unknown CPU}, $mem; $(uname -sr)"
+  echo "Load average at the end (other processes share these cores): $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "dagd: 2 local workers x 64 slots; Dask $(/usr/bin/python3 -c 'import distributed; print(distributed.__version__)'): LocalCluster 2 processes x 64 threads"
+  echo "Median of $REPEAT runs; seconds from submission to result."
+  echo
+  printf '%-8s %7s %12s %12s %14s %14s %10s\n' shape tasks dagd_s dask_s dagd_tasks/s dask_tasks/s dask/dagd
+  for shape in tree tree100 wide chain sync; do
+    tasks=$(field "$WORK/dagd.out" dagd "$shape" tasks)
+    d=$(field "$WORK/dagd.out" dagd "$shape" seconds)
+    k=$(field "$WORK/dask.out" dask "$shape" seconds)
+    dr=$(field "$WORK/dagd.out" dagd "$shape" tasks_per_s)
+    kr=$(field "$WORK/dask.out" dask "$shape" tasks_per_s)
+    ratio=$(awk -v d="$d" -v k="$k" 'BEGIN { if (d + 0 > 0 && k + 0 > 0) printf "%.2f", k / d; else print "-" }')
+    printf '%-8s %7s %12s %12s %14s %14s %10s\n' "$shape" "$tasks" "$d" "$k" "$dr" "$kr" "$ratio"
+  done
+  echo
+  echo "chain us/hop: dagd $(field "$WORK/dagd.out" dagd chain us_per_hop), dask $(field "$WORK/dask.out" dask chain us_per_hop)"
+  echo "sync per job: dagd p50 $(field "$WORK/dagd.out" dagd sync p50_ms) ms p99 $(field "$WORK/dagd.out" dagd sync p99_ms) ms;" \
+    "dask p50 $(field "$WORK/dask.out" dask sync p50_ms) ms p99 $(field "$WORK/dask.out" dask sync p99_ms) ms"
+
+fi
 
 if [ "$DATA" = 1 ]; then
   echo
@@ -190,4 +203,31 @@ if [ "$TLS" = 1 ]; then
     printf '%-8s %7s %10s %10s %15s\n' "$shape" "$tasks" "$p" "$g" "$ratio"
   done
   echo "sync per job p50: plain $(field "$WORK/plain.out" dagd sync p50_ms) ms, guarded $(field "$WORK/guarded.out" dagd sync p50_ms) ms"
+fi
+
+if [ "$FLEET" = 1 ]; then
+  echo
+  for fleet in 2x64 1000x16; do
+    n=${fleet%x*} slots=${fleet#*x}
+    start_fleet "$BIN" "$n" "$slots"
+    for _ in $(seq 600); do
+      grep -q "^dagd-fleet: $n of $n registered" "$DAGD_DIR/fleet.log" && break
+      sleep 0.1
+    done
+    sleep 2  # a few heartbeats, as idle workers send them
+    if [ "$n" -gt 2 ]; then
+      idle_kb=$(rss_kb "$DAGD_PID")
+      echo "dagd RSS: $DAGD_IDLE_KB KiB alone, $idle_kb KiB with $n idle workers registered"
+      awk -v a="$DAGD_IDLE_KB" -v b="$idle_kb" -v n="$n" \
+        'BEGIN { printf "memory per connected idle worker: %.1f KiB\n", (b - a) / n }'
+    fi
+    echo "compare.sh: wide on $n simulated workers x $slots slots, dagd pid $DAGD_PID" >&2
+    "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers="$n" --shape=wide \
+      --repeat="$REPEAT" | tee "$WORK/fleet_$fleet.out"
+    stop_dagd
+  done
+  r2=$(field "$WORK/fleet_2x64.out" dagd wide tasks_per_s)
+  r1000=$(field "$WORK/fleet_1000x16.out" dagd wide tasks_per_s)
+  echo "wide (medians of $REPEAT): 2 x 64 slots $r2 tasks/s, 1,000 x 16 slots $r1000 tasks/s;" \
+    "ratio $(awk -v a="$r2" -v b="$r1000" 'BEGIN { printf "%.2f", b / a }')"
 fi

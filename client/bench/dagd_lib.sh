@@ -22,6 +22,11 @@
 #                        workers' against the CA and wants tokens, and the
 #                        workers present theirs, as a guarded deployment
 #                        does (README "Security").
+#   start_fleet BIN_DIR N SLOTS
+#                        a fresh dagd with no workers of its own, and
+#                        BIN_DIR/dagd-fleet with N simulated workers of SLOTS
+#                        slots each (one connection each); sets FLEET_PID
+#                        and DAGD_IDLE_KB (dagd's RSS before any worker).
 #   stop_dagd            stops that dagd and its workers, if running.
 #
 # The sourcing script sets WORK (a scratch directory it removes) and calls
@@ -30,10 +35,11 @@
 DAGD_PID=
 DAGD_ADDR=
 WORKER_PIDS=
+FLEET_PID=
 
 stop_dagd() {
   local pid
-  for pid in $WORKER_PIDS $DAGD_PID; do
+  for pid in $FLEET_PID $WORKER_PIDS $DAGD_PID; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -41,6 +47,22 @@ stop_dagd() {
   done
   DAGD_PID=
   WORKER_PIDS=
+  FLEET_PID=
+}
+
+# dagd's resident memory in KiB.
+rss_kb() {
+  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+start_fleet() {
+  local bin=$1 n=$2 slots=$3
+  _start_dagd "$bin" --local_workers=0
+  sleep 0.5
+  DAGD_IDLE_KB=$(rss_kb "$DAGD_PID")
+  "$bin/dagd-fleet" --coordinator="$DAGD_ADDR" --workers="$n" \
+    --slots="$slots" 2>"$DAGD_DIR/fleet.log" &
+  FLEET_PID=$!
 }
 
 start_dagd() {
