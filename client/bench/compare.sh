@@ -27,7 +27,11 @@
 # by deploy/tls/), and prints what the guard costs per shape. --fleet also
 # runs wide on simulated workers (dagd-fleet): 2 x 64 slots, then 1,000 x
 # 16, each on a fresh dagd, with dagd's memory per connected idle worker
-# (its RSS with the 1,000 registered, less its RSS before, over 1,000).
+# (its RSS with the 1,000 registered, less its RSS before, over 1,000),
+# and the herd: dagd killed with SIGKILL a quarter through a 40,000-task
+# job on 1,000 simulated workers, restarted on the same port and data; how
+# long until all are registered again and the job ends, and whether any
+# task ran twice.
 # --skip_main runs only the extra parts asked for (not the default shapes
 # on dagd and Dask). Every process
 # this script starts is stopped when it exits.
@@ -226,6 +230,53 @@ if [ "$FLEET" = 1 ]; then
       --repeat="$REPEAT" | tee "$WORK/fleet_$fleet.out"
     stop_dagd
   done
+  # The herd: a fleet loses its dagd to kill -9 a quarter of the way
+  # through a job, and comes back to a dagd restarted on the same port and
+  # data, with what it kept and what it was running.
+  herd=$WORK/herd tasks=40000
+  mkdir -p "$herd"
+  awk -v n="$tasks" 'BEGIN { printf "{\"tasks\": ["; for (i = 0; i < n; i++)
+    printf "%s{\"id\": \"t%d\", \"fn\": \"const\", \"args\": {\"value\": %d}}",
+      (i ? ", " : ""), i, i; print "]}" }' > "$herd/job.json"
+  herd_dagd() {  # herd_dagd LISTEN LOG
+    "$BIN/dagd" --listen="$1" --port_file="$herd/port" --data_dir="$herd/data" \
+      --metrics_listen=127.0.0.1:0 --local_workers=0 2>"$herd/$2" &
+    DAGD_PID=$!
+    for _ in $(seq 600); do [ -s "$herd/port" ] && break; sleep 0.05; done
+    DAGD_ADDR=127.0.0.1:$(cat "$herd/port")
+  }
+  fleet_line() { grep '^dagd-fleet: ' "$herd/fleet.log" | tail -1; }
+  herd_dagd 127.0.0.1:0 dagd-1.log
+  "$BIN/dagd-fleet" --coordinator="$DAGD_ADDR" --workers=1000 --slots=16 \
+    --task_duration=20ms 2>"$herd/fleet.log" &
+  FLEET_PID=$!
+  for _ in $(seq 600); do
+    fleet_line | grep -q ': 1000 of 1000 registered' && break
+    sleep 0.1
+  done
+  job=$(DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" submit "$herd/job.json")
+  while :; do
+    done_now=$(fleet_line | sed -n 's/.*results \([0-9]*\).*/\1/p')
+    [ "${done_now:-0}" -ge $((tasks / 4)) ] && break
+    sleep 0.05
+  done
+  kill -9 "$DAGD_PID"; wait "$DAGD_PID" 2>/dev/null || true
+  rm -f "$herd/port"
+  start=$(date +%s.%N)
+  herd_dagd "$DAGD_ADDR" dagd-2.log
+  DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" watch "$job" >/dev/null 2>&1 || true
+  ended=$(date +%s.%N)
+  sleep 1.1  # the fleet's next totals line
+  attempts=$(fleet_line | sed -n 's/.*attempts \([0-9]*\).*/\1/p')
+  # From dagd's log (UTC, ms): when it served, and the 1,000th worker.
+  log_time() { date -u -d "$(sed -n "$1" "$herd/dagd-2.log" | cut -d' ' -f1)" +%s.%N; }
+  serving=$(log_time '/dagd serving on port/{p;q}')
+  back=$(log_time '/ joined/{x;s/^/x/;/^x\{1000\}$/{x;p;q};x}')
+  awk -v s="$start" -v v="$serving" -v b="$back" -v e="$ended" -v a="$attempts" -v t="$tasks" 'BEGIN {
+    printf "herd: 1,000 workers x 16 slots, %d tasks of 20 ms, dagd killed with SIGKILL at a quarter; after the restart began:\n", t
+    printf "  dagd serving %.2f s, all 1,000 registered %.2f s, the job ended %.2f s\n", v - s, b - s, e - s
+    printf "  attempts the fleet received: %d for %d tasks (%s)\n", a, t, (a == t ? "none ran twice" : "SOME RAN TWICE") }'
+  stop_dagd
   r2=$(field "$WORK/fleet_2x64.out" dagd wide tasks_per_s)
   r1000=$(field "$WORK/fleet_1000x16.out" dagd wide tasks_per_s)
   echo "wide (medians of $REPEAT): 2 x 64 slots $r2 tasks/s, 1,000 x 16 slots $r1000 tasks/s;" \
