@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "health.grpc.pb.h"
 #include "tests/testutil/http_get.h"
+#include "tests/testutil/pki.h"
 #include "tests/worker/fake_coordinator.h"
 #include "tests/worker/run_worker.h"
 #include "tests/worker/test_task.h"
@@ -322,6 +323,52 @@ TEST(WorkerMainTest, MetricsTlsNeedsACertificate) {
   WorkerRun run = RunWorker({"--metrics_listen=127.0.0.1:0", "--metrics_tls"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("--metrics_tls needs --tls_cert"));
+}
+
+// Runs `command` in a shell; what it printed on stdout.
+std::string ShellOutput(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
+// --metrics_tls: /metrics and /healthz over HTTPS with the worker's own
+// certificate (plain HTTP on that port gets nothing); --healthz_listen: a
+// plain /healthz of its own.
+TEST(WorkerMainTest, MetricsOverHttpsAndAHealthzOfItsOwn) {
+  auto dir = TempDir::Create("dagd-worker-https-test-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  dagd::testing::Pki pki((*dir)->path());
+  ASSERT_EQ(pki.MakeCa("ca"), absl::OkStatus());
+  ASSERT_EQ(pki.MakeCert("ca", "w", "worker-9"), absl::OkStatus());
+  WorkerProcess worker;
+  ASSERT_TRUE(worker.Start({"--coordinator=127.0.0.1:1", "--log_format=json",
+                            "--data_listen=", "--metrics_listen=127.0.0.1:0",
+                            "--metrics_tls", "--healthz_listen=127.0.0.1:0",
+                            "--tls_ca=" + pki.Path("ca", "pem"),
+                            "--tls_cert=" + pki.Path("w", "pem"),
+                            "--tls_key=" + pki.Path("w", "key")}));
+  const int https_port = PortOf(worker.WaitForLine("/healthz on HTTPS port"));
+  const int healthz_port = PortOf(worker.WaitForLine("/healthz alone on port"));
+  ASSERT_GT(https_port, 0);
+  ASSERT_GT(healthz_port, 0);
+  // Verified against the CA: the worker presents its certificate.
+  const std::string page = ShellOutput(absl::StrCat(
+      "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' | openssl s_client -quiet "
+      "-verify_return_error -CAfile ",
+      pki.Path("ca", "pem"), " -connect 127.0.0.1:", https_port,
+      " -servername worker-9 2>/dev/null"));
+  EXPECT_THAT(page, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(page, HasSubstr("dagd_worker_slots_capacity"));
+  EXPECT_EQ(HttpGet(https_port, "/metrics").code, 0);  // no plain HTTP
+  // Not registered (no coordinator): the plain /healthz says so.
+  EXPECT_EQ(HttpGet(healthz_port, "/healthz").code, 503);
 }
 
 TEST(WorkerMainTest, AMissingSpillDirExitsOne) {
