@@ -255,16 +255,18 @@ if [ "$FLEET" = 1 ]; then
     sleep 0.1
   done
   job=$(DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" submit "$herd/job.json")
-  while :; do
+  for _ in $(seq 2400); do
     done_now=$(fleet_line | sed -n 's/.*results \([0-9]*\).*/\1/p')
     [ "${done_now:-0}" -ge $((tasks / 4)) ] && break
+    kill -0 "$FLEET_PID" 2>/dev/null \
+      || { echo "compare.sh: dagd-fleet exited; its log:" >&2; tail -20 "$herd/fleet.log" >&2; exit 1; }
     sleep 0.05
   done
   kill -9 "$DAGD_PID"; wait "$DAGD_PID" 2>/dev/null || true
   rm -f "$herd/port"
   start=$(date +%s.%N)
   herd_dagd "$DAGD_ADDR" dagd-2.log
-  DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" watch "$job" >/dev/null 2>&1 || true
+  DAGD_SERVER=$DAGD_ADDR timeout 300 "$BIN/dagctl" watch "$job" >/dev/null 2>&1 || true
   ended=$(date +%s.%N)
   sleep 1.1  # the fleet's next totals line
   attempts=$(fleet_line | sed -n 's/.*attempts \([0-9]*\).*/\1/p')

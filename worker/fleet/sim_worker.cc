@@ -16,6 +16,10 @@ class SimWorker::Stream
  public:
   Stream(SimWorker* owner, v1::WorkerMessage hello) : owner_(owner) {
     owner_->stub_->async()->Connect(&context_, this);
+    // Held until the reading side has ended and no write is in flight: a
+    // write started after gRPC finished the call would be a misuse (and
+    // aborts), and Send may come from any thread at any time.
+    AddHold();
     Send(std::move(hello));
     StartRead(&in_);
     StartCall();
@@ -50,19 +54,27 @@ class SimWorker::Stream
     out_.pop_front();
     if (!ok) {
       closed_ = true;
+      out_.clear();
+    }
+    if (out_.empty() || closed_) {
       writing_ = false;
       out_.clear();
-      return;
-    }
-    if (out_.empty()) {
-      writing_ = false;
+      MaybeRelease();
     } else {
       StartWrite(&out_.front());
     }
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // the stream ends; OnDone follows
+    if (!ok) {
+      // The stream ends: nothing more is written, and OnDone follows once
+      // a write in flight is done.
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+      reading_ended_ = true;
+      MaybeRelease();
+      return;
+    }
     v1::CoordinatorMessage message = std::move(in_);
     in_.Clear();
     StartRead(&in_);
@@ -96,6 +108,13 @@ class SimWorker::Stream
   }
 
  private:
+  void MaybeRelease() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_ended_ && !writing_ && !released_) {
+      released_ = true;
+      RemoveHold();
+    }
+  }
+
   SimWorker* const owner_;
   grpc::ClientContext context_;
   v1::CoordinatorMessage in_;
@@ -103,7 +122,9 @@ class SimWorker::Stream
   absl::Mutex mu_;
   std::deque<v1::WorkerMessage> out_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;  // no more writes start
+  bool reading_ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;  // the hold is removed
   absl::Duration interval_ ABSL_GUARDED_BY(mu_);
   absl::Time last_heartbeat_ ABSL_GUARDED_BY(mu_);
 };
@@ -155,14 +176,14 @@ void SimWorker::StreamEnded(bool registered) {
   stream_ = nullptr;
   ended_.SignalAll();
   if (stopped_) return;
-  // As dagd-worker: from 100 ms, doubling to 2 s, with jitter, so that a
+  // As dagd-worker: from 100 ms, doubling to 1 s, with jitter, so that a
   // fleet whose coordinator restarted does not come back in one instant.
-  const int tries = std::min(failed_connects_++, 5);
+  const int tries = std::min(failed_connects_++, 4);
   thread_local std::mt19937 random(std::random_device{}());
   const double jitter =
-      std::uniform_real_distribution<double>(0.5, 1.5)(random);
+      std::uniform_real_distribution<double>(0.5, 1.0)(random);
   const absl::Duration delay =
-      std::min(absl::Milliseconds(100) * (1 << tries), absl::Seconds(2)) *
+      std::min(absl::Milliseconds(100) * (1 << tries), absl::Seconds(1)) *
       jitter;
   shared_->timers->ScheduleAfter(delay, [this] { Connect(); });
 }
