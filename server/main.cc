@@ -1,7 +1,6 @@
 // dagd: the coordinator daemon.
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +40,7 @@
 #include "server/retention.h"
 #include "storage/aws_credentials.h"
 #include "storage/base/clock.h"
+#include "storage/base/file_limit.h"
 #include "storage/base/health_listener.h"
 #include "storage/base/http_status_server.h"
 #include "storage/rocksdb_meta_store.h"
@@ -222,24 +222,6 @@ std::string AwsRegion() {
 
 // A dagd that other hosts can reach must know who calls it, unless the
 // operator says otherwise.
-// Each worker is a connection, and RocksDB keeps files open: a fleet of a
-// thousand workers needs more descriptors than the soft limit most shells
-// and services start with (1,024). Raised to the hard limit, which the
-// operator sets (LimitNOFILE=, ulimit -Hn).
-void RaiseFileLimit() {
-  rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
-      limit.rlim_cur >= limit.rlim_max) {
-    return;
-  }
-  const rlim_t before = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    LOG(INFO) << "open files: raised the limit from " << before << " to "
-              << limit.rlim_cur;
-  }
-}
-
 absl::Status CheckExposure() {
   if (absl::GetFlag(FLAGS_insecure)) return absl::OkStatus();
   const bool guarded = !absl::GetFlag(FLAGS_tls_cert).empty() &&
@@ -351,7 +333,11 @@ int Run() {
     return 2;
   }
   SetLogFormat(*format);
-  RaiseFileLimit();
+  // Each worker is a connection, and RocksDB keeps files open.
+  if (auto raised = RaiseOpenFilesLimit()) {
+    LOG(INFO) << "open files: raised the limit from " << raised->first << " to "
+              << raised->second;
+  }
   if (absl::Status s = CheckExposure(); !s.ok()) {
     LOG(ERROR) << s.message();
     return 2;

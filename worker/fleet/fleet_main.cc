@@ -9,7 +9,6 @@
 // the totals, on stderr. SIGTERM or SIGINT stops it.
 #include <pthread.h>
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <iostream>
@@ -25,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "storage/base/file_limit.h"
 #include "storage/tls.h"
 #include "worker/builtins.h"
 #include "worker/fleet/sim_worker.h"
@@ -43,27 +43,13 @@ ABSL_FLAG(absl::Duration, spread, absl::ZeroDuration(),
           "start the workers evenly over this long instead of at once");
 ABSL_FLAG(std::string, tls_ca, "", "as dagd-worker's --tls_ca");
 
-namespace {
-
-// A thousand connections need more descriptors than a shell's default.
-void RaiseFileLimit() {
-  rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
-      limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "simulated dagd workers, for measuring a coordinator with many.\n"
       "usage: dagd-fleet --coordinator=host:port --workers=N --slots=S "
       "[--task_duration=10ms]");
   absl::ParseCommandLine(argc, argv);
-  RaiseFileLimit();
+  dagd::RaiseOpenFilesLimit();  // a thousand connections
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
