@@ -350,10 +350,13 @@ int Run() {
   // Blocked before any thread starts, so only sigwait below sees them.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // After the mask: gRPC starts threads of its own here.
-  const std::string worker_ca = absl::GetFlag(FLAGS_worker_ca);
+  // dagd's certificate, and the CA of the workers' (whose data ports dagd
+  // reads held results from with the same certificate).
+  const TlsFiles tls = {absl::GetFlag(FLAGS_tls_cert),
+                        absl::GetFlag(FLAGS_tls_key),
+                        absl::GetFlag(FLAGS_worker_ca)};
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentials({absl::GetFlag(FLAGS_tls_cert),
-                         absl::GetFlag(FLAGS_tls_key), worker_ca});
+      ServerCredentials(tls);
   if (!credentials.ok()) {
     LOG(ERROR) << credentials.status().message();
     return 2;
@@ -409,16 +412,14 @@ int Run() {
   // --worker_ca, over TLS: dagd presents its own certificate and accepts a
   // holder only with the certificate of the worker that holds the result.
   DataClientOptions holders_options;
-  if (!worker_ca.empty()) {
+  if (!tls.ca.empty()) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> to_holders =
-        ChannelCredentials({absl::GetFlag(FLAGS_tls_cert),
-                            absl::GetFlag(FLAGS_tls_key), worker_ca});
+        ChannelCredentials(tls);
     if (!to_holders.ok()) {
       LOG(ERROR) << to_holders.status().message();
       return 2;
     }
     holders_options.credentials = *std::move(to_holders);
-    holders_options.tls = true;
   }
   DataClient held_results(std::move(holders_options));
   auto result_objects = std::make_unique<ResultObjects>(
@@ -549,7 +550,7 @@ int Run() {
   }
   JobServiceImpl job_service(&coordinator, authenticator.get(), &rpc_metrics);
   WorkerServiceOptions worker_options;
-  worker_options.require_certificates = !worker_ca.empty();
+  worker_options.require_certificates = !tls.ca.empty();
   worker_options.max_stall = absl::GetFlag(FLAGS_worker_timeout);
   WorkerServiceImpl worker_service(&coordinator, worker_options);
   grpc::EnableDefaultHealthCheckService(true);

@@ -66,10 +66,10 @@ std::shared_ptr<grpc::Channel> DataClient::ChannelTo(const std::string& address,
   absl::MutexLock lock(&mu_);
   // Without TLS the name is not checked, and one channel per address does.
   std::shared_ptr<grpc::Channel>& channel =
-      channels_[options_.tls ? absl::StrCat(address, "/", name) : address];
+      channels_[tls() ? absl::StrCat(address, "/", name) : address];
   if (channel == nullptr) {
     grpc::ChannelArguments args;
-    if (options_.tls) {
+    if (tls()) {
       // The holder's certificate must name the worker dagd says holds the
       // object, whatever address it is reached at (a pod IP, a NAT).
       args.SetSslTargetNameOverride(name);
@@ -89,8 +89,7 @@ std::shared_ptr<grpc::Channel> DataClient::ChannelTo(const std::string& address,
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     channel = grpc::CreateCustomChannel(
         address,
-        options_.credentials != nullptr ? options_.credentials
-                                        : grpc::InsecureChannelCredentials(),
+        tls() ? options_.credentials : grpc::InsecureChannelCredentials(),
         args);
   }
   return channel;
@@ -105,7 +104,7 @@ absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
         "object '", ref.key(), "' names no holder address to read it from"));
   }
   const std::string& name = ref.holder().name();
-  if (options_.tls && name.empty()) {
+  if (tls() && name.empty()) {
     // Recorded before holders had names: nobody can say whose certificate
     // to accept. UNAVAILABLE, as for a holder that is gone: made again.
     return absl::UnavailableError(absl::StrCat(

@@ -27,13 +27,12 @@
 namespace dagd {
 
 struct DataClientOptions {
-  // How to reach holders; null: plain TCP. Over TLS (ChannelCredentials
-  // with a CA, storage/tls.h) a holder is accepted only if its certificate
-  // is signed by that CA and names the holder (ObjectRef.holder.name, set
-  // by dagd from the name the holder registered under), so one worker
-  // cannot serve as another.
+  // TLS credentials to reach holders with (ChannelCredentials with a CA,
+  // storage/tls.h); null: plain TCP. Over TLS a holder is accepted only if
+  // its certificate is signed by that CA and names the holder
+  // (ObjectRef.holder.name, set by dagd from the name the holder
+  // registered under), so one worker cannot serve as another.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  bool tls = false;  // whether `credentials` are TLS
   // A holder at its bound on concurrent sends answers RESOURCE_EXHAUSTED;
   // the read is tried again after a backoff, for up to this long from its
   // start. Other errors are not retried.
@@ -118,6 +117,7 @@ class DataClient {
                         const v1::ObjectRef& ref, const ChunkSink& sink,
                         ReadCancel* cancel, Attempt& attempt);
   absl::Time Now();
+  bool tls() const { return options_.credentials != nullptr; }
 
   const DataClientOptions options_;
   SystemClock system_clock_;

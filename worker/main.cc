@@ -523,7 +523,6 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
     auto credentials = dagd::ChannelCredentials(tls);
     if (!credentials.ok()) Die(std::string(credentials.status().message()));
     client_options.credentials = *std::move(credentials);
-    client_options.tls = true;
   }
   parts.client = std::make_unique<dagd::DataClient>(std::move(client_options));
   const std::string listen = absl::GetFlag(FLAGS_data_listen);

@@ -287,7 +287,6 @@ class DataServiceTlsTest : public ::testing::Test {
     EXPECT_TRUE(credentials.ok()) << credentials.status();
     DataClientOptions options;
     options.credentials = credentials.ok() ? *credentials : nullptr;
-    options.tls = true;
     options.busy_deadline = absl::Seconds(1);
     return std::make_unique<DataClient>(options);
   }
