@@ -31,35 +31,22 @@ The runner exits when the worker closes its end.
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import json
 import os
-import pickle
 import socket
 import struct
 import sys
 import threading
-import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
-from dagd import codec
-from dagd.errors import PermanentError
+from dagd.execute import TaskCaller
 
 _LENGTH = struct.Struct("<Q")
 # sendmsg takes at most IOV_MAX (1024 on Linux) buffers at once.
 _MAX_PARTS = 512
 # A print longer than this without a newline is sent as it is.
 _MAX_LINE = 64 << 10
-_ARG_KEYS = ("function", "args", "kwargs", "output")
-
-
-class _Failure(Exception):
-    """A task failure the runner itself detects (bad args, unusable code)."""
-
-    def __init__(self, message: str, permanent: bool = True):
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class Channel:
@@ -162,30 +149,12 @@ class TaskOutput(io.TextIOBase):
             self._fallback.flush()
 
 
-def _type_name(error: BaseException) -> str:
-    kind = type(error)
-    if kind.__module__ in ("builtins", "__main__"):
-        return kind.__qualname__
-    return "%s.%s" % (kind.__module__, kind.__qualname__)
-
-
-def _error_header(error: BaseException, permanent: bool,
-                  skip_frames: int = 0) -> Dict[str, Any]:
-    tb = error.__traceback__
-    for _ in range(skip_frames):
-        if tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(error), error, tb))
-    return {"kind": "error", "type": _type_name(error),
-            "message": str(error), "traceback": text, "permanent": permanent}
-
-
 class Runner:
     """Runs the tasks the worker sends, one at a time, until it hangs up."""
 
     def __init__(self, channel: Channel):
         self._channel = channel
-        self._functions: Dict[str, Callable[..., Any]] = {}
+        self._caller = TaskCaller()
         self._stdout = TaskOutput(channel, "stdout", sys.__stderr__)
         self._stderr = TaskOutput(channel, "stderr", sys.__stderr__)
 
@@ -213,110 +182,12 @@ class Runner:
                            described.get("content_type", "")))
         self._stdout.in_task = self._stderr.in_task = True
         try:
-            reply, frames = self._call(header.get("args"), code, inputs)
+            reply, frames = self._caller.call(header.get("args"), code, inputs)
         finally:
             self._stdout.flush()
             self._stderr.flush()
             self._stdout.in_task = self._stderr.in_task = False
         self._channel.send(reply, frames)
-
-    def _call(self, args: Any, code: Optional[bytearray],
-              inputs: List[Any]) -> Any:
-        try:
-            fn, positional, kwargs, output = self._prepare(args, code)
-            values = [codec.decode(data, content_type)
-                      for data, content_type in inputs]
-        except _Failure as failure:
-            return {"kind": "error", "type": "dagd.TaskSetupError",
-                    "message": str(failure), "traceback": "",
-                    "permanent": failure.permanent}, []
-        except Exception as error:  # an input that does not decode
-            return _error_header(error, permanent=True), []
-        try:
-            value = fn(*values, *positional, **kwargs)
-        except BaseException as error:  # the task's own failure
-            return _error_header(error, isinstance(error, PermanentError),
-                                 skip_frames=1), []
-        try:
-            frames, content_type = codec.encode(value, output)
-        except Exception as error:
-            failure = _error_header(error, permanent=True)
-            failure["message"] = "cannot encode the result as %s: %s" % (
-                output, failure["message"])
-            return failure, []
-        sizes = [memoryview(frame).nbytes for frame in frames]
-        return {"kind": "result", "content_type": content_type,
-                "sizes": sizes}, frames
-
-    def _prepare(self, args: Any, code: Optional[bytearray]) -> Any:
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            raise _Failure("the args of a python task must be an object, "
-                           "got %s" % type(args).__name__)
-        for key in args:
-            if key not in _ARG_KEYS:
-                raise _Failure("unknown key %r in the args of a python task "
-                               "(known: %s)" % (key, ", ".join(_ARG_KEYS)))
-        positional = args.get("args", [])
-        kwargs = args.get("kwargs", {})
-        output = args.get("output", "pickle")
-        if not isinstance(positional, list):
-            raise _Failure("args.args must be an array")
-        if not isinstance(kwargs, dict):
-            raise _Failure("args.kwargs must be an object")
-        if output not in ("pickle", "json", "bytes"):
-            raise _Failure("args.output must be \"pickle\", \"json\" or "
-                           "\"bytes\", got %r" % (output,))
-        if code is not None:
-            if "function" in args:
-                raise _Failure("a python task carries code or names "
-                               "args.function, not both")
-            return self._unpickle(code), positional, kwargs, output
-        if "function" not in args:
-            raise _Failure("a python task needs args.function "
-                           "(\"module:function\") or code")
-        return self._resolve(args["function"]), positional, kwargs, output
-
-    def _unpickle(self, code: bytearray) -> Callable[..., Any]:
-        try:
-            fn = pickle.loads(code)
-        except Exception as error:
-            raise _Failure("cannot unpickle the task's code with %s: %s: %s" %
-                           (sys.executable, _type_name(error), error))
-        if not callable(fn):
-            raise _Failure("the task's code unpickles to a %s, not a "
-                           "callable" % type(fn).__name__)
-        return fn
-
-    def _resolve(self, name: Any) -> Callable[..., Any]:
-        if not isinstance(name, str):
-            raise _Failure("args.function must be a string")
-        fn = self._functions.get(name)
-        if fn is not None:
-            return fn
-        module_name, _, qualname = name.partition(":")
-        if not module_name or not qualname:
-            raise _Failure("args.function must be \"module:function\", got "
-                           "%r" % name)
-        try:
-            target: Any = importlib.import_module(module_name)
-        except Exception as error:
-            raise _Failure("cannot import %r with %s: %s: %s" %
-                           (module_name, sys.executable, _type_name(error),
-                            error))
-        for part in qualname.split("."):
-            try:
-                target = getattr(target, part)
-            except AttributeError:
-                raise _Failure("%r has no attribute %r (args.function %r)" %
-                               (getattr(target, "__name__", target), part,
-                                name))
-        if not callable(target):
-            raise _Failure("args.function %r is a %s, not a callable" %
-                           (name, type(target).__name__))
-        self._functions[name] = target
-        return target
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

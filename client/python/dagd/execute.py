@@ -1,0 +1,158 @@
+"""Calling a Python task: finding its function (``module:function`` or
+pickled code), decoding its inputs, calling it, and encoding its result or
+describing its exception. Shared by the worker's interpreters
+(``dagd.runner``) and the AWS Lambda handler (``dagd.aws_lambda``).
+Standard library only, like everything they import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from dagd import codec
+from dagd.errors import PermanentError
+
+ARG_KEYS = ("function", "args", "kwargs", "output")
+
+
+class _Failure(Exception):
+    """A task failure the runner itself detects (bad args, unusable code)."""
+
+    def __init__(self, message: str, permanent: bool = True):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def type_name(error: BaseException) -> str:
+    """The exception's type as a traceback names it (module.Type)."""
+    kind = type(error)
+    if kind.__module__ in ("builtins", "__main__"):
+        return kind.__qualname__
+    return "%s.%s" % (kind.__module__, kind.__qualname__)
+
+
+def error_header(error: BaseException, permanent: bool,
+                 skip_frames: int = 0) -> Dict[str, Any]:
+    """The runner protocol's error reply for `error`, with its traceback
+    less its first `skip_frames` frames (the caller's own)."""
+    tb = error.__traceback__
+    for _ in range(skip_frames):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(error), error, tb))
+    return {"kind": "error", "type": type_name(error),
+            "message": str(error), "traceback": text, "permanent": permanent}
+
+
+class TaskCaller:
+    """Calls tasks; remembers the ``module:function`` names it resolved."""
+
+    def __init__(self) -> None:
+        self._functions: Dict[str, Callable[..., Any]] = {}
+
+    def call(self, args: Any, code: Optional[bytearray],
+             inputs: List[Tuple[Any, str]]
+             ) -> Tuple[Dict[str, Any], List[Any]]:
+        """Runs one task: its function on the decoded inputs. Returns the
+        runner protocol's reply header (kind "result" or "error") and the
+        frames of the result. Never raises for the task's own failures.
+        """
+        try:
+            fn, positional, kwargs, output = self._prepare(args, code)
+            values = [codec.decode(data, content_type)
+                      for data, content_type in inputs]
+        except _Failure as failure:
+            return {"kind": "error", "type": "dagd.TaskSetupError",
+                    "message": str(failure), "traceback": "",
+                    "permanent": failure.permanent}, []
+        except Exception as error:  # an input that does not decode
+            return error_header(error, permanent=True), []
+        try:
+            value = fn(*values, *positional, **kwargs)
+        except BaseException as error:  # the task's own failure
+            return error_header(error, isinstance(error, PermanentError),
+                                skip_frames=1), []
+        try:
+            frames, content_type = codec.encode(value, output)
+        except Exception as error:
+            failure = error_header(error, permanent=True)
+            failure["message"] = "cannot encode the result as %s: %s" % (
+                output, failure["message"])
+            return failure, []
+        sizes = [memoryview(frame).nbytes for frame in frames]
+        return {"kind": "result", "content_type": content_type,
+                "sizes": sizes}, frames
+
+    def _prepare(self, args: Any, code: Optional[bytearray]) -> Any:
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise _Failure("the args of a python task must be an object, "
+                           "got %s" % type(args).__name__)
+        for key in args:
+            if key not in ARG_KEYS:
+                raise _Failure("unknown key %r in the args of a python task "
+                               "(known: %s)" % (key, ", ".join(ARG_KEYS)))
+        positional = args.get("args", [])
+        kwargs = args.get("kwargs", {})
+        output = args.get("output", "pickle")
+        if not isinstance(positional, list):
+            raise _Failure("args.args must be an array")
+        if not isinstance(kwargs, dict):
+            raise _Failure("args.kwargs must be an object")
+        if output not in ("pickle", "json", "bytes"):
+            raise _Failure("args.output must be \"pickle\", \"json\" or "
+                           "\"bytes\", got %r" % (output,))
+        if code is not None:
+            if "function" in args:
+                raise _Failure("a python task carries code or names "
+                               "args.function, not both")
+            return self._unpickle(code), positional, kwargs, output
+        if "function" not in args:
+            raise _Failure("a python task needs args.function "
+                           "(\"module:function\") or code")
+        return self._resolve(args["function"]), positional, kwargs, output
+
+    def _unpickle(self, code: bytearray) -> Callable[..., Any]:
+        try:
+            fn = pickle.loads(code)
+        except Exception as error:
+            raise _Failure("cannot unpickle the task's code with %s: %s: %s" %
+                           (sys.executable, type_name(error), error))
+        if not callable(fn):
+            raise _Failure("the task's code unpickles to a %s, not a "
+                           "callable" % type(fn).__name__)
+        return fn
+
+    def _resolve(self, name: Any) -> Callable[..., Any]:
+        if not isinstance(name, str):
+            raise _Failure("args.function must be a string")
+        fn = self._functions.get(name)
+        if fn is not None:
+            return fn
+        module_name, _, qualname = name.partition(":")
+        if not module_name or not qualname:
+            raise _Failure("args.function must be \"module:function\", got "
+                           "%r" % name)
+        try:
+            target: Any = importlib.import_module(module_name)
+        except Exception as error:
+            raise _Failure("cannot import %r with %s: %s: %s" %
+                           (module_name, sys.executable, type_name(error),
+                            error))
+        for part in qualname.split("."):
+            try:
+                target = getattr(target, part)
+            except AttributeError:
+                raise _Failure("%r has no attribute %r (args.function %r)" %
+                               (getattr(target, "__name__", target), part,
+                                name))
+        if not callable(target):
+            raise _Failure("args.function %r is a %s, not a callable" %
+                           (name, type(target).__name__))
+        self._functions[name] = target
+        return target
