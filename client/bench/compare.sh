@@ -3,7 +3,7 @@
 # machine, on loopback only.
 #
 #   client/bench/compare.sh [--big] [--listing] [--data] [--tls] [--fleet]
-#                           [--skip_main] [--repeat=N]
+#                           [--python] [--skip_main] [--repeat=N]
 #
 # Installs python3-distributed and python3-numpy if they are missing, builds
 # dagd, dagd-worker and dagbench (deploy/build.sh into $BUILD_DIR, default
@@ -31,7 +31,11 @@
 # and the herd: dagd killed with SIGKILL a quarter through a 40,000-task
 # job on 1,000 simulated workers, restarted on the same port and data; how
 # long until all are registered again and the job ends, and whether any
-# task ran twice.
+# task ran twice. --python also runs python_bench.py: Python and Dask
+# workloads (a tree of 2,047 tiny Python tasks; Wukong's TR, GEMM, SVD and
+# compressed SVD with dask.array, checked against numpy) on a dagd with 2
+# dagd-worker --python processes and on a Dask LocalCluster of 2
+# processes, both of 2 slots (threads) per worker.
 # --skip_main runs only the extra parts asked for (not the default shapes
 # on dagd and Dask). Every process
 # this script starts is stopped when it exits.
@@ -45,6 +49,7 @@ LISTING=0
 DATA=0
 TLS=0
 FLEET=0
+PYTHON=0
 MAIN=1
 for arg in "$@"; do
   case "$arg" in
@@ -53,6 +58,7 @@ for arg in "$@"; do
     --listing) LISTING=1 ;;
     --tls) TLS=1 ;;
     --fleet) FLEET=1 ;;
+    --python) PYTHON=1 ;;
     --skip_main) MAIN=0 ;;
     --repeat=*) REPEAT=${arg#--repeat=} ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -71,7 +77,7 @@ fi
 
 # (b) Build.
 echo "compare.sh: building into $BUILD_DIR" >&2
-BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagbench dagd-fleet" deploy/build.sh >&2
+BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagbench dagd-fleet dagd_python" deploy/build.sh >&2
 BIN=$ROOT/$BUILD_DIR/bin
 
 WORK=$(mktemp -d /tmp/dagd-compare.XXXXXX)
@@ -283,4 +289,11 @@ if [ "$FLEET" = 1 ]; then
   r1000=$(field "$WORK/fleet_1000x16.out" dagd wide tasks_per_s)
   echo "wide (medians of $REPEAT): 2 x 64 slots $r2 tasks/s, 1,000 x 16 slots $r1000 tasks/s;" \
     "ratio $(awk -v a="$r2" -v b="$r1000" 'BEGIN { printf "%.2f", b / a }')"
+fi
+
+if [ "$PYTHON" = 1 ]; then
+  echo
+  echo "compare.sh: Python and Dask workloads (python_bench.py)" >&2
+  /usr/bin/python3 client/bench/python_bench.py --bin_dir="$BIN" \
+    --python_path="$ROOT/$BUILD_DIR/python" --repeat="$REPEAT"
 fi
