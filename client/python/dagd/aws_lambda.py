@@ -219,9 +219,14 @@ def _object_store() -> Optional[S3Store]:
     if not bucket:
         return None
     if _store is None:
-        _store = S3Store(bucket, os.environ.get("DAGD_S3_PREFIX", ""),
-                         os.environ.get("DAGD_S3_ENDPOINT", ""),
-                         os.environ.get("AWS_REGION", ""))
+        try:
+            _store = S3Store(bucket, os.environ.get("DAGD_S3_PREFIX", ""),
+                             os.environ.get("DAGD_S3_ENDPOINT", ""),
+                             os.environ.get("AWS_REGION", ""))
+        except ImportError as error:  # boto3 is in Lambda's runtime
+            raise _StoreError("DAGD_S3_BUCKET is set but boto3 cannot be "
+                              "imported (%s): add it to the function's "
+                              "package" % error, permanent=True)
     return _store
 
 
