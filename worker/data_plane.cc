@@ -90,7 +90,8 @@ std::vector<uint32_t> LostInputsOf(const absl::Status& status) {
 
 absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
                                     std::vector<Payload>& inputs,
-                                    CancellationToken* token) {
+                                    CancellationToken* token,
+                                    bool share_local) {
   std::vector<std::pair<uint32_t, const v1::ObjectRef*>> remote;
   for (uint32_t position : SortedPositions(assignment.input_refs())) {
     const v1::ObjectRef& ref = assignment.input_refs().at(position);
@@ -100,7 +101,7 @@ absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
                                          " of ", inputs.size()));
     }
     if (holder_ != nullptr && ref.holder().instance() == instance_) {
-      absl::StatusOr<Payload> input = ReadLocal(position, ref);
+      absl::StatusOr<Payload> input = ReadLocal(position, ref, share_local);
       if (!input.ok()) {
         return absl::IsNotFound(input.status())
                    ? InputsLost(input.status(), {position})
@@ -116,7 +117,8 @@ absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
 }
 
 absl::StatusOr<Payload> DataPlane::ReadLocal(uint32_t position,
-                                             const v1::ObjectRef& ref) {
+                                             const v1::ObjectRef& ref,
+                                             bool share) {
   absl::StatusOr<HeldObject> object = holder_->Get(ref.key());
   if (!object.ok()) {
     return absl::Status(
@@ -131,6 +133,12 @@ absl::StatusOr<Payload> DataPlane::ReadLocal(uint32_t position,
         "', held by this worker) is not the object dagd recorded (",
         object->data->size(), " bytes, CRC-32C ", object->crc32c, "; recorded ",
         ref.size(), " bytes, ", ref.crc32c(), ")"));
+  }
+  if (share) {
+    Payload shared;
+    shared.content_type = object->content_type;
+    shared.held = std::move(object->data);
+    return shared;
   }
   // The one copy: a task's inputs are strings of its own.
   std::string data = LargeString(object->data->size());

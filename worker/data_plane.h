@@ -83,10 +83,12 @@ class DataPlane {
   // most kParallelFetches at once. Cancelling `token` (a timeout) ends the
   // fetches. The first failure by position is returned, naming the input
   // position, the key and the holder; retryable, except a position past
-  // the inputs (dagd's bug), which is permanent.
+  // the inputs (dagd's bug), which is permanent. With `share_local`, an
+  // input this worker holds is not copied: its Payload shares the held
+  // bytes (Payload::held), for runtimes that read inputs in place.
   absl::Status FetchInputs(const v1::Assignment& assignment,
                            std::vector<Payload>& inputs,
-                           CancellationToken* token);
+                           CancellationToken* token, bool share_local = false);
 
   // CoordinatorBatch.release: these results are needed no more.
   void Release(const google::protobuf::RepeatedPtrField<std::string>& keys);
@@ -99,8 +101,8 @@ class DataPlane {
 
  private:
   // One input read from this worker's holder.
-  absl::StatusOr<Payload> ReadLocal(uint32_t position,
-                                    const v1::ObjectRef& ref);
+  absl::StatusOr<Payload> ReadLocal(uint32_t position, const v1::ObjectRef& ref,
+                                    bool share);
   // Fetches `refs` (position, ref) from their holders into `inputs`.
   absl::Status FetchRemote(
       const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& refs,

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,18 @@ inline constexpr char kOctetStreamContentType[] = "application/octet-stream";
 struct Payload {
   std::string data;
   std::string content_type;
+  // Only for an input held by this worker, handed to a runtime that reads
+  // inputs in place (TaskRuntime::ReadsHeldInputsInPlace): the held bytes
+  // themselves, shared with the object holder, and `data` empty. Copying a
+  // result of hundreds of megabytes into fresh memory for each task that
+  // reads it costs more than the task's own work on it. Functions of the
+  // registry and plugins never see it set; outputs never have it.
+  std::shared_ptr<const std::string> held = nullptr;
+
+  // The bytes, wherever they are.
+  absl::string_view bytes() const {
+    return held != nullptr ? absl::string_view(*held) : absl::string_view(data);
+  }
 };
 
 // Identifies one attempt of one task.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
+#include "storage/base/large_buffer.h"
 
 namespace dagd {
 namespace {
@@ -40,7 +41,7 @@ std::string TaskHeader(const RuntimeAttempt& attempt) {
     const Payload& input = context.inputs()[i];
     absl::StrAppend(&header, i == 0 ? "" : ",",
                     "{\"content_type\":", JsonQuote(input.content_type),
-                    ",\"size\":", input.data.size(), "}");
+                    ",\"size\":", input.bytes().size(), "}");
   }
   absl::StrAppend(&header, "]}");
   return header;
@@ -205,7 +206,7 @@ PythonRuntime::Exchange PythonRuntime::RunOn(PythonProcess& process,
   if (!attempt.assignment.code().empty()) {
     frames.push_back(attempt.assignment.code());
   }
-  for (const Payload& input : context.inputs()) frames.push_back(input.data);
+  for (const Payload& input : context.inputs()) frames.push_back(input.bytes());
   if (absl::Status sent = process.Send(TaskHeader(attempt), frames);
       !sent.ok()) {
     return Lost(sent);
@@ -246,6 +247,9 @@ PythonRuntime::Exchange PythonRuntime::ReadOutput(PythonProcess& process,
   }
   Payload output;
   output.content_type = Field(header, "content_type").string_value();
+  // Huge pages for a large output: read into 4 KiB pages, a fresh buffer
+  // of tens of megabytes costs thousands of page faults.
+  output.data = LargeString(total);
   output.data.resize(total);
   size_t offset = 0;
   for (size_t size : sizes) {

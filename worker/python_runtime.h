@@ -68,6 +68,8 @@ class PythonRuntime : public TaskRuntime {
     return assignment.fn() == kPythonFunction;
   }
   absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) override;
+  // Inputs are only written to the interpreter's socket.
+  bool ReadsHeldInputsInPlace() const override { return true; }
 
   // "2 interpreters of /usr/bin/python3 (Python 3.11.2)", for the log.
   std::string Describe() const;

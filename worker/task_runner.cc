@@ -102,7 +102,8 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
         timeout, [token] { token->Cancel(CancelReason::kTimeout); });
   }
   std::vector<Payload> inputs = InputsOf(assignment);
-  const absl::Status fetched = FetchInputs(assignment, inputs, token.get());
+  const absl::Status fetched = FetchInputs(assignment, inputs, token.get(),
+                                           runtime->ReadsHeldInputsInPlace());
   TaskContext context(AttemptOf(assignment), assignment.args(),
                       std::move(inputs), token.get());
   absl::StatusOr<Payload> output =
@@ -122,7 +123,8 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
 
 absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
                                      std::vector<Payload>& inputs,
-                                     CancellationToken* token) {
+                                     CancellationToken* token,
+                                     bool share_local) {
   bool held = false;
   bool stored = false;
   for (const auto& [position, ref] : assignment.input_refs()) {
@@ -138,7 +140,7 @@ absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
     return absl::FailedPreconditionError(
         "inputs are held by workers, and this worker cannot fetch them");
   }
-  return data_->FetchInputs(assignment, inputs, token);
+  return data_->FetchInputs(assignment, inputs, token, share_local);
 }
 
 absl::Status TaskRunner::FetchStoredInputs(const v1::Assignment& assignment,

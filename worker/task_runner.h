@@ -54,10 +54,11 @@ class TaskRunner {
   static absl::StatusOr<Payload> Invoke(TaskRuntime& runtime,
                                         const RuntimeAttempt& attempt);
   // Puts the inputs named in input_refs into `inputs`: those in the
-  // object store, then those held by workers.
+  // object store, then those held by workers (those held here shared, not
+  // copied, when `share_local`).
   absl::Status FetchInputs(const v1::Assignment& assignment,
                            std::vector<Payload>& inputs,
-                           CancellationToken* token);
+                           CancellationToken* token, bool share_local);
   absl::Status FetchStoredInputs(const v1::Assignment& assignment,
                                  std::vector<Payload>& inputs);
   // When `result`'s output is over the inline limit: writes it to the

@@ -64,6 +64,12 @@ class TaskRuntime {
   // promptly; its result is then a failure whatever it returns. Called only
   // for assignments Runs accepted.
   virtual absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) = 0;
+
+  // Whether Run reads inputs through Payload::bytes() only, so that inputs
+  // this worker holds may reach it shared with the holder (Payload::held)
+  // instead of copied. Functions of the registry and plugins read
+  // Payload::data: their runtimes say no.
+  virtual bool ReadsHeldInputsInPlace() const { return false; }
 };
 
 // The runtimes a worker offers, in the order they are asked. Filled at

@@ -275,6 +275,51 @@ TEST_F(DataPlaneTest, InputsHeldHereAreReadInPlace) {
   EXPECT_EQ(heartbeat.fetched_bytes(), 0u);
 }
 
+TEST_F(DataPlaneTest, ARuntimeThatReadsInPlaceSharesTheHeldBytesNotACopy) {
+  auto in_place = std::make_unique<RecordingRuntime>("inplace", "inplace",
+                                                     /*in_place=*/true);
+  RecordingRuntime* runtime = in_place.get();
+  ASSERT_TRUE(runtimes_.Add(std::move(in_place)).ok());
+  v1::Assignment a = Assign("inplace", "{}", 3);
+  a.mutable_inputs(0)->set_data("inline");
+  (*a.mutable_input_refs())[1] =
+      self_.Hold("self", "results/j7/1/1", std::string(5 << 20, 'h'));
+  (*a.mutable_input_refs())[2] = other_.Hold("other", "results/j7/2/1", "far");
+  v1::TaskResult result = Run(a);
+  ASSERT_TRUE(result.ok()) << result.error();
+  auto held = self_.holder->Get("results/j7/1/1");
+  ASSERT_TRUE(held.ok()) << held.status();
+  const std::vector<RecordingRuntime::Seen> seen = runtime->seen();
+  ASSERT_EQ(seen.size(), 1u);
+  const std::vector<Payload>& inputs = seen[0].inputs;
+  ASSERT_EQ(inputs.size(), 3u);
+  // Held here: the holder's own bytes, not a copy of them.
+  EXPECT_EQ(inputs[1].held, held->data);
+  EXPECT_TRUE(inputs[1].data.empty());
+  EXPECT_EQ(inputs[1].bytes().size(), 5u << 20);
+  EXPECT_EQ(inputs[1].content_type, "application/json");
+  // Inline and fetched inputs are strings of the task's own, as before.
+  EXPECT_EQ(inputs[0].held, nullptr);
+  EXPECT_EQ(inputs[0].bytes(), "inline");
+  EXPECT_EQ(inputs[2].held, nullptr);
+  EXPECT_EQ(inputs[2].data, "far");
+  EXPECT_EQ(inputs[2].bytes(), "far");
+}
+
+TEST_F(DataPlaneTest, FunctionsOfTheRegistryGetHeldInputsAsStringsOfTheirOwn) {
+  v1::Assignment a = Assign("join", "{}", 1);
+  (*a.mutable_input_refs())[0] =
+      self_.Hold("self", "results/j7/0/1", "held here");
+  std::vector<Payload> inputs(1);
+  ASSERT_TRUE(plane_.FetchInputs(a, inputs, nullptr).ok());
+  EXPECT_EQ(inputs[0].held, nullptr);
+  EXPECT_EQ(inputs[0].data, "held here");
+  ASSERT_TRUE(
+      plane_.FetchInputs(a, inputs, nullptr, /*share_local=*/true).ok());
+  EXPECT_NE(inputs[0].held, nullptr);
+  EXPECT_EQ(inputs[0].bytes(), "held here");
+}
+
 TEST_F(DataPlaneTest, InputsHeldElsewhereAreFetchedFromTheirHolders) {
   Peer third;
   v1::Assignment a = Assign("join", "{}", 4);

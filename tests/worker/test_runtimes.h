@@ -32,6 +32,8 @@ inline TaskRuntimes BuiltinRuntimes(const FunctionRegistry* builtins) {
 // A runtime that takes every task whose fn starts with `prefix`, offers no
 // function by name (as a Python runtime takes "module:function"), and
 // records each attempt it runs. Its output is the JSON string "NAME ran".
+// With `in_place`, it says it reads held inputs in place (as the Python
+// runtime does), so inputs this worker holds reach it shared.
 class RecordingRuntime : public TaskRuntime {
  public:
   struct Seen {
@@ -41,8 +43,10 @@ class RecordingRuntime : public TaskRuntime {
     absl::Time deadline;
   };
 
-  RecordingRuntime(std::string name, std::string prefix)
-      : name_(std::move(name)), prefix_(std::move(prefix)) {}
+  RecordingRuntime(std::string name, std::string prefix, bool in_place = false)
+      : name_(std::move(name)),
+        prefix_(std::move(prefix)),
+        in_place_(in_place) {}
 
   absl::string_view name() const override { return name_; }
   std::vector<std::string> Functions() const override { return {}; }
@@ -56,6 +60,7 @@ class RecordingRuntime : public TaskRuntime {
                      attempt.context.inputs(), attempt.deadline});
     return Payload{"\"" + name_ + " ran\"", kJsonContentType};
   }
+  bool ReadsHeldInputsInPlace() const override { return in_place_; }
 
   std::vector<Seen> seen() {
     absl::MutexLock lock(&mu_);
@@ -65,6 +70,7 @@ class RecordingRuntime : public TaskRuntime {
  private:
   const std::string name_;
   const std::string prefix_;
+  const bool in_place_;
   absl::Mutex mu_;
   std::vector<Seen> seen_ ABSL_GUARDED_BY(mu_);
 };
