@@ -64,7 +64,7 @@ absl::StatusOr<AttemptFiles> PrepareFiles(const std::vector<Payload>& inputs) {
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::string path = absl::StrCat(files.inputs_dir, "/", i);
-    if (auto status = WriteFile(path, inputs[i].data); !status.ok()) {
+    if (auto status = WriteFile(path, inputs[i].bytes()); !status.ok()) {
       return status;
     }
     files.input_paths.push_back(std::move(path));

@@ -28,6 +28,8 @@ class ExecRuntime : public TaskRuntime {
     return assignment.fn() == kExecFunction;
   }
   absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) override;
+  // Inputs are only written to the attempt's input files.
+  bool ReadsHeldInputsInPlace() const override { return true; }
 
  private:
   const ExecOptions options_;

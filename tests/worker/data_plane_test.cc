@@ -306,6 +306,18 @@ TEST_F(DataPlaneTest, ARuntimeThatReadsInPlaceSharesTheHeldBytesNotACopy) {
   EXPECT_EQ(inputs[2].bytes(), "far");
 }
 
+TEST_F(DataPlaneTest, AnExecTaskGetsAHeldInputInItsFileWithoutACopyFirst) {
+  v1::Assignment a = Assign(
+      "exec",
+      R"({"argv": ["/bin/sh", "-c", "cat \"$DAGD_INPUT_0\" > \"$DAGD_OUTPUT\""]})",
+      1);
+  (*a.mutable_input_refs())[0] =
+      self_.Hold("self", "results/j7/0/1", "held for exec");
+  v1::TaskResult result = Run(a);
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output().data(), "held for exec");
+}
+
 TEST_F(DataPlaneTest, FunctionsOfTheRegistryGetHeldInputsAsStringsOfTheirOwn) {
   v1::Assignment a = Assign("join", "{}", 1);
   (*a.mutable_input_refs())[0] =
