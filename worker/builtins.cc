@@ -54,7 +54,8 @@ absl::Status SumInputs(const TaskContext& context, absl::string_view fn,
       sum->Add(value->number_value());
       ++*count;
     } else if (strict) {
-      std::string got = value.ok() ? ValueToJson(*value) : inputs[i].data;
+      std::string got =
+          value.ok() ? ValueToJson(*value) : std::string(inputs[i].bytes());
       if (got.size() > 100) got = absl::StrCat(got.substr(0, 100), "...");
       return PermanentError(
           absl::StrCat(fn, ": input ", i, " is not a number: ", got));
@@ -146,8 +147,8 @@ absl::StatusOr<Payload> ChecksumFunction(TaskContext& context) {
   std::vector<uint64_t> sizes;
   std::vector<uint32_t> crcs;
   for (const Payload& input : context.inputs()) {
-    sizes.push_back(input.data.size());
-    crcs.push_back(crc32c::Value(input.data));
+    sizes.push_back(input.bytes().size());
+    crcs.push_back(crc32c::Value(input.bytes()));
   }
   return JsonTextPayload(
       absl::StrCat(R"({"bytes":[)", absl::StrJoin(sizes, ","),
@@ -192,7 +193,9 @@ absl::StatusOr<Payload> SleepFunction(TaskContext& context) {
 
 absl::StatusOr<Payload> IdentityFunction(TaskContext& context) {
   if (context.inputs().empty()) return JsonPayload(NullValue());
-  return context.inputs().front();
+  const Payload& input = context.inputs().front();
+  // An output is a string of its own, never bytes shared with the holder.
+  return Payload{std::string(input.bytes()), input.content_type};
 }
 
 absl::StatusOr<Payload> FailFunction(TaskContext& context) {

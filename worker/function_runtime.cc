@@ -7,8 +7,11 @@
 namespace dagd {
 
 FunctionRuntime::FunctionRuntime(std::string name,
-                                 const FunctionRegistry* functions)
-    : name_(std::move(name)), functions_(functions) {}
+                                 const FunctionRegistry* functions,
+                                 bool reads_in_place)
+    : name_(std::move(name)),
+      functions_(functions),
+      reads_in_place_(reads_in_place) {}
 
 std::vector<std::string> FunctionRuntime::Functions() const {
   return functions_->Names();

@@ -22,16 +22,21 @@ class FunctionRuntime : public TaskRuntime {
  public:
   // `functions` is not owned, must outlive this, and is read from the
   // first call on: fill it before the runtime list is shared.
-  FunctionRuntime(std::string name, const FunctionRegistry* functions);
+  // `reads_in_place`: every function reads its inputs through
+  // Payload::bytes() (the builtins do; plugins may read Payload::data).
+  FunctionRuntime(std::string name, const FunctionRegistry* functions,
+                  bool reads_in_place = false);
 
   absl::string_view name() const override { return name_; }
   std::vector<std::string> Functions() const override;
   bool Runs(const v1::Assignment& assignment) const override;
   absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) override;
+  bool ReadsHeldInputsInPlace() const override { return reads_in_place_; }
 
  private:
   const std::string name_;
   const FunctionRegistry* const functions_;
+  const bool reads_in_place_;
 };
 
 }  // namespace dagd

@@ -91,7 +91,7 @@ absl::StatusOr<google::protobuf::Value> ParseJson(absl::string_view text) {
 }
 
 absl::StatusOr<google::protobuf::Value> PayloadToValue(const Payload& payload) {
-  auto value = ParseJson(payload.data);
+  auto value = ParseJson(payload.bytes());
   if (!value.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("payload of type '", payload.content_type, "' is ",

@@ -327,8 +327,9 @@ absl::Status LoadRuntimes(
     }
   }
   std::vector<std::unique_ptr<dagd::TaskRuntime>> list;
-  list.push_back(std::make_unique<dagd::FunctionRuntime>(dagd::kBuiltinRuntime,
-                                                         &runtimes->builtins));
+  // The builtins read inputs through Payload::bytes(); plugins need not.
+  list.push_back(std::make_unique<dagd::FunctionRuntime>(
+      dagd::kBuiltinRuntime, &runtimes->builtins, /*reads_in_place=*/true));
   if (!plugins.empty()) {
     list.push_back(std::make_unique<dagd::FunctionRuntime>(dagd::kPluginRuntime,
                                                            &runtimes->plugins));

@@ -98,7 +98,7 @@ class DataPlaneTest : public testing::Test {
                         std::string out;
                         for (const Payload& input : context.inputs()) {
                           if (!out.empty()) out += "|";
-                          out += input.data;
+                          absl::StrAppend(&out, input.bytes());
                         }
                         return Payload{out, "text/plain"};
                       })
@@ -316,6 +316,33 @@ TEST_F(DataPlaneTest, AnExecTaskGetsAHeldInputInItsFileWithoutACopyFirst) {
   v1::TaskResult result = Run(a);
   ASSERT_TRUE(result.ok()) << result.error();
   EXPECT_EQ(result.output().data(), "held for exec");
+}
+
+TEST_F(DataPlaneTest, BuiltinsReadHeldInputsInPlace) {
+  const std::string held(3 << 20, 'k');
+  v1::Assignment sum = Assign("checksum", "{}", 2);
+  (*sum.mutable_input_refs())[0] = self_.Hold("self", "results/j7/0/1", held);
+  sum.mutable_inputs(1)->set_data("inline");
+  v1::TaskResult result = Run(sum);
+  ASSERT_TRUE(result.ok()) << result.error();
+  // Over the fixture's inline limit of 16 bytes, the output is held here.
+  auto answer = self_.holder->Get(returned_.output_ref().key());
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(
+      *answer->data,
+      absl::StrCat(R"({"bytes":[)", held.size(), R"(,6],"crc32c":[)",
+                   crc32c::Value(held), ",", crc32c::Value("inline"), "]}"));
+  // identity's output is a string of its own, not the held bytes.
+  v1::Assignment same = Assign("identity", "{}", 1);
+  (*same.mutable_input_refs())[0] = self_.Hold("self", "results/j7/1/1", "12");
+  result = Run(same);
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output().data(), "12");
+  v1::Assignment add = Assign("add", R"({"value": 1})", 1);
+  (*add.mutable_input_refs())[0] = self_.Hold("self", "results/j7/2/1", "41");
+  result = Run(add);
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output().data(), "42");
 }
 
 TEST_F(DataPlaneTest, FunctionsOfTheRegistryGetHeldInputsAsStringsOfTheirOwn) {

@@ -19,12 +19,15 @@
 namespace dagd {
 
 // "builtin" over `builtins` (not owned; it may be filled later, before the
-// first task runs), then "exec".
+// first task runs), then "exec". Both read held inputs in place, as
+// dagd-worker's do: functions a test adds to `builtins` read
+// Payload::bytes().
 inline TaskRuntimes BuiltinRuntimes(const FunctionRegistry* builtins) {
   TaskRuntimes runtimes;
-  EXPECT_TRUE(
-      runtimes.Add(std::make_unique<FunctionRuntime>(kBuiltinRuntime, builtins))
-          .ok());
+  EXPECT_TRUE(runtimes
+                  .Add(std::make_unique<FunctionRuntime>(
+                      kBuiltinRuntime, builtins, /*reads_in_place=*/true))
+                  .ok());
   EXPECT_TRUE(runtimes.Add(std::make_unique<ExecRuntime>()).ok());
   return runtimes;
 }
