@@ -38,8 +38,8 @@ struct Payload {
   // inputs in place (TaskRuntime::ReadsHeldInputsInPlace): the held bytes
   // themselves, shared with the object holder, and `data` empty. Copying a
   // result of hundreds of megabytes into fresh memory for each task that
-  // reads it costs more than the task's own work on it. Functions of the
-  // registry and plugins never see it set; outputs never have it.
+  // reads it costs more than the task's own work on it. Plugins' functions
+  // never see it set (theirs is a copy, in `data`); outputs never have it.
   std::shared_ptr<const std::string> held = nullptr;
 
   // The bytes, wherever they are.
