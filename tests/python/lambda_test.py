@@ -222,3 +222,47 @@ def test_crc32c_in_python_matches_the_crc32c_package():
     data = random.Random(7).randbytes(100_003)
     assert crc32c.python_value(data) == crc32c.value(data)
     assert crc32c.FAST  # Debian's python3-crc32c, from install-deps.sh
+
+
+def python_invocation(function, args=(), **event):
+    """A LambdaInvocation of fn python, as dagd would send it."""
+    invocation = {"assignment": {
+        "task": {"jobId": "direct", "taskIndex": 0, "attempt": 1},
+        "taskId": "t", "fn": "python",
+        "args": {"function": function, "args": list(args)}}}
+    invocation.update(event)
+    return invocation
+
+
+def test_an_input_whose_bytes_are_not_what_dagd_recorded_is_refused(setup):
+    body = b"\x80\x04K\x07."  # a pickle of 7, its CRC-32C not 1234
+    setup.s3.put(PREFIX + "inputs/direct/0", body)
+    payload = python_invocation("builtins:abs", inputRefs={"0": {
+        "bucket": BUCKET, "key": "inputs/direct/0", "size": str(len(body)),
+        "crc32c": 1234, "contentType": "application/x-python-pickle"}})
+    payload["assignment"]["inputs"] = [{}]
+    answer = invoke(setup.service_port, FUNCTION, payload).json()
+    assert answer["errorType"] == "TaskFailed", answer  # may pass next time
+    assert "but dagd recorded %d bytes with crc32c 000004d2" % len(body) in \
+        answer["errorMessage"], answer
+    # The same object with its right CRC-32C is read and used.
+    payload["inputRefs"]["0"]["crc32c"] = crc32c.value(body)
+    payload["assignment"]["args"]["output"] = "json"
+    answer = invoke(setup.service_port, FUNCTION, payload).json()
+    assert answer["result"]["ok"], answer
+
+
+def test_an_output_lambda_could_not_answer_fails_for_good(setup):
+    # No inline limit (dagd without a store): 5 MiB is over 6 MB in base64.
+    answer = invoke(setup.service_port, FUNCTION,
+                    python_invocation("pytasks:ones", [5])).json()
+    assert answer["errorType"] == "TaskFailedPermanently", answer
+    assert "more than Lambda accepts as a response" in \
+        answer["errorMessage"], answer
+
+
+def test_a_payload_of_the_wrong_shape_is_refused(setup):
+    payload = python_invocation("builtins:abs")
+    payload["assignment"]["inputs"] = [7]
+    answer = invoke(setup.service_port, FUNCTION, payload).json()
+    assert answer["errorType"] == "InvalidInvocation", answer

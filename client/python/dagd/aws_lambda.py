@@ -42,6 +42,9 @@ from dagd.execute import TaskCaller
 # A task still running this long before the invocation's deadline is
 # stopped, so that dagd gets its failure rather than Lambda's bare timeout.
 DEADLINE_MARGIN_S = 1.0
+# Lambda's limit on a response, and room for the answer around the output.
+MAX_RESPONSE_BYTES = 6291556
+_ANSWER_OVERHEAD = 4096
 
 
 class InvalidInvocation(Exception):
@@ -175,38 +178,66 @@ class S3Store:
         return "s3://%s/%s" % (self.bucket, self.prefix)
 
     def get(self, key: str) -> Tuple[bytes, str, Optional[int]]:
-        answer = self._call(self._client.get_object, "GET", key,
-                            Bucket=self.bucket, Key=self.prefix + key)
-        data = answer["Body"].read()
-        recorded = (answer.get("Metadata") or {}).get("crc32c")
-        return (data, answer.get("ContentType", ""),
-                int(recorded, 16) if recorded else None)
+        def read() -> Tuple[bytes, str, Optional[int]]:
+            answer = self._client.get_object(Bucket=self.bucket,
+                                             Key=self.prefix + key)
+            data = answer["Body"].read()  # a broken stream fails in _call
+            recorded = (answer.get("Metadata") or {}).get("crc32c", "")
+            try:
+                crc: Optional[int] = int(recorded, 16)
+            except ValueError:  # not written by dagd: nothing to check
+                crc = None
+            return data, answer.get("ContentType", ""), crc
+
+        return self._call(read, "GET", key)
 
     def put(self, key: str, data: bytes, content_type: str,
             crc: int) -> None:
-        self._call(self._client.put_object, "PUT", key, Bucket=self.bucket,
-                   Key=self.prefix + key, Body=data,
-                   ContentType=content_type or "application/octet-stream",
-                   Metadata={"crc32c": "%08x" % crc})
+        self._call(lambda: self._client.put_object(
+            Bucket=self.bucket, Key=self.prefix + key, Body=data,
+            ContentType=content_type or "application/octet-stream",
+            Metadata={"crc32c": "%08x" % crc}), "PUT", key)
 
-    def _call(self, method: Any, verb: str, key: str, **request: Any) -> Any:
+    def _call(self, request: Any, verb: str, key: str) -> Any:
         import botocore.exceptions
 
         where = "S3 %s %s key '%s'" % (verb, self.describe(), key)
         try:
-            return method(**request)
+            return request()
         except botocore.exceptions.ClientError as error:
             status = error.response.get("ResponseMetadata", {}).get(
                 "HTTPStatusCode", 0)
             code = error.response.get("Error", {}).get("Code", "")
-            # Throttling and the service's own errors may pass; a missing
-            # object or a refused key will not.
-            passing = status >= 500 or status == 429 or code in (
-                "SlowDown", "RequestTimeout", "Throttling")
             raise _StoreError("%s: HTTP %s %s" % (where, status, code),
-                              permanent=not passing)
+                              permanent=not _passing(code, status))
+        except (botocore.exceptions.NoCredentialsError,
+                botocore.exceptions.ParamValidationError) as error:
+            raise _StoreError("%s: %s" % (where, error), permanent=True)
         except botocore.exceptions.BotoCoreError as error:
+            # The connection: refused, reset, timed out, cut mid-stream.
             raise _StoreError("%s: %s" % (where, error), permanent=False)
+
+
+# S3 error codes another attempt may get past, and those it will not, as
+# dagd-worker's store classifies them (storage/s3_errors.cc); other codes
+# go by their HTTP status.
+_PASSING_CODES = frozenset({
+    "BadDigest", "XAmzContentSHA256Mismatch", "SlowDown", "RequestTimeout",
+    "InternalError", "ServiceUnavailable", "OperationAborted"})
+_LASTING_CODES = frozenset({
+    "NoSuchKey", "NoSuchBucket", "InvalidAccessKeyId",
+    "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+    "TokenRefreshRequired", "RequestTimeTooSkewed", "AccessDenied",
+    "AllAccessDisabled", "AccountProblem", "PermanentRedirect",
+    "AuthorizationHeaderMalformed"})
+
+
+def _passing(code: str, status: int) -> bool:
+    if code in _PASSING_CODES:
+        return True
+    if code in _LASTING_CODES:
+        return False
+    return status == 429 or status >= 500
 
 
 _caller = TaskCaller()  # one per sandbox: imported functions are kept
@@ -254,9 +285,9 @@ def _fetch_inputs(invocation: _Invocation) -> None:
         data, content_type, recorded = store.get(ref["key"])
         size = int(ref.get("size", 0))
         crc = crc32c.value(data)
-        expected = int(ref.get("crc32c", 0))
-        if len(data) != size or crc != expected or (recorded is not None and
-                                                    recorded != crc):
+        expected = int(ref.get("crc32c", 0))  # 0: not recorded
+        if len(data) != size or (expected and crc != expected) or (
+                recorded is not None and recorded != crc):
             raise _StoreError(
                 "%s from %s key '%s': %d bytes with crc32c %08x, but dagd "
                 "recorded %d bytes with crc32c %08x" %
@@ -311,14 +342,16 @@ class _Timer:
                                    threading.main_thread()):
             return self
         self._previous = signal.signal(signal.SIGALRM, self._fire)
+        self._armed = True  # before the timer runs: __exit__ must undo it
         signal.setitimer(signal.ITIMER_REAL, self._limit[0])
-        self._armed = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous)
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            finally:
+                signal.signal(signal.SIGALRM, self._previous)
 
     def _fire(self, signum: int, frame: Any) -> None:
         self.reason = self._limit[1]
@@ -352,7 +385,11 @@ def _error_text(reply: Dict[str, Any]) -> str:
 
 def handler(event: Any, context: Any) -> Dict[str, Any]:
     """Runs the Python task of one dagd invocation; see the module's text."""
-    invocation = _Invocation(event)
+    try:
+        invocation = _Invocation(event)
+    except (AttributeError, TypeError, KeyError) as error:  # wrong shapes
+        raise InvalidInvocation("the payload is not a dagd.v1.LambdaInvocation"
+                                " in proto3 JSON: %s" % error)
     if invocation.fn != "python":
         raise TaskFailedPermanently(
             "%s: this Lambda function is dagd's Python handler and runs fn "
@@ -392,8 +429,15 @@ def handler(event: Any, context: Any) -> Dict[str, Any]:
             raise _failed(str(error), error.permanent)
         result["output"] = {"contentType": content_type}
     else:
-        result["output"] = {"data": base64.b64encode(data).decode("ascii"),
-                            "contentType": content_type}
+        encoded = base64.b64encode(data).decode("ascii")
+        if len(encoded) + _ANSWER_OVERHEAD > MAX_RESPONSE_BYTES:
+            # Lambda would refuse the answer and dagd would try again.
+            raise TaskFailedPermanently(
+                "the result is %d bytes, %d in base64, more than Lambda "
+                "accepts as a response (%d bytes): give dagd an object store "
+                "(S3) so that larger outputs go there" % (
+                    len(data), len(encoded), MAX_RESPONSE_BYTES))
+        result["output"] = {"data": encoded, "contentType": content_type}
     result["startedUnixMs"] = str(started)
     result["finishedUnixMs"] = str(_now_ms())
     _log(invocation, "succeeded after %d ms, %d bytes%s" % (
