@@ -277,7 +277,12 @@ v1::TaskResult TaskRunner::MakeResult(const v1::Assignment& assignment,
     result.set_error(CancelMessage(cancel_reason, assignment.timeout_ms()));
   } else if (output.ok()) {
     result.set_ok(true);
-    result.mutable_output()->set_data(std::move(output->data));
+    if (output->held != nullptr) {
+      // A runtime handed back an input it got in place: its bytes, copied.
+      result.mutable_output()->set_data(std::string(output->bytes()));
+    } else {
+      result.mutable_output()->set_data(std::move(output->data));
+    }
     result.mutable_output()->set_content_type(std::move(output->content_type));
   } else {
     const absl::Status& status = output.status();

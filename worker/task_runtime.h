@@ -67,8 +67,9 @@ class TaskRuntime {
 
   // Whether Run reads inputs through Payload::bytes() only, so that inputs
   // this worker holds may reach it shared with the holder (Payload::held)
-  // instead of copied. Functions of the registry and plugins read
-  // Payload::data: their runtimes say no.
+  // instead of copied. The builtins, exec and Python say yes; plugins'
+  // functions may read Payload::data, so their runtime says no. An output
+  // that is such an input is copied (TaskRunner).
   virtual bool ReadsHeldInputsInPlace() const { return false; }
 };
 

@@ -345,6 +345,29 @@ TEST_F(DataPlaneTest, BuiltinsReadHeldInputsInPlace) {
   EXPECT_EQ(result.output().data(), "42");
 }
 
+// Reads inputs in place and returns its first input as it got it.
+class EchoRuntime : public TaskRuntime {
+ public:
+  absl::string_view name() const override { return "echo"; }
+  std::vector<std::string> Functions() const override { return {"echo"}; }
+  bool Runs(const v1::Assignment& assignment) const override {
+    return assignment.fn() == "echo";
+  }
+  absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) override {
+    return attempt.context.inputs().front();
+  }
+  bool ReadsHeldInputsInPlace() const override { return true; }
+};
+
+TEST_F(DataPlaneTest, AnInputReturnedAsTheOutputIsCopiedNotLost) {
+  ASSERT_TRUE(runtimes_.Add(std::make_unique<EchoRuntime>()).ok());
+  v1::Assignment a = Assign("echo", "{}", 1);
+  (*a.mutable_input_refs())[0] = self_.Hold("self", "results/j7/0/1", "7");
+  v1::TaskResult result = Run(a);
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.output().data(), "7");
+}
+
 TEST_F(DataPlaneTest, FunctionsOfTheRegistryGetHeldInputsAsStringsOfTheirOwn) {
   v1::Assignment a = Assign("join", "{}", 1);
   (*a.mutable_input_refs())[0] =
