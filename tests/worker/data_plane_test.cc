@@ -18,6 +18,7 @@
 #include "tests/worker/fakes.h"
 #include "tests/worker/test_runtimes.h"
 #include "worker/builtins.h"
+#include "worker/function_runtime.h"
 #include "worker/json_util.h"
 #include "worker/task_runner.h"
 
@@ -368,7 +369,31 @@ TEST_F(DataPlaneTest, AnInputReturnedAsTheOutputIsCopiedNotLost) {
   EXPECT_EQ(result.output().data(), "7");
 }
 
-TEST_F(DataPlaneTest, FunctionsOfTheRegistryGetHeldInputsAsStringsOfTheirOwn) {
+TEST_F(DataPlaneTest, PluginFunctionsGetHeldInputsAsStringsOfTheirOwn) {
+  // A plugin reads Payload::data: its runtime does not read in place.
+  FunctionRegistry plugins;
+  bool copied = false;
+  ASSERT_TRUE(
+      plugins
+          .Register("mine",
+                    [&copied](TaskContext& context) -> absl::StatusOr<Payload> {
+                      const Payload& input = context.inputs().front();
+                      copied = input.held == nullptr;
+                      return Payload{input.data, input.content_type};
+                    })
+          .ok());
+  ASSERT_TRUE(
+      runtimes_.Add(std::make_unique<FunctionRuntime>(kPluginRuntime, &plugins))
+          .ok());
+  v1::Assignment a = Assign("mine", "{}", 1);
+  (*a.mutable_input_refs())[0] = self_.Hold("self", "results/j7/0/1", "7");
+  v1::TaskResult result = Run(a);
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_TRUE(copied);
+  EXPECT_EQ(result.output().data(), "7");
+}
+
+TEST_F(DataPlaneTest, FetchInputsSharesLocalInputsOnlyWhenAsked) {
   v1::Assignment a = Assign("join", "{}", 1);
   (*a.mutable_input_refs())[0] =
       self_.Hold("self", "results/j7/0/1", "held here");
