@@ -177,11 +177,11 @@ class S3Store:
     def describe(self) -> str:
         return "s3://%s/%s" % (self.bucket, self.prefix)
 
-    def get(self, key: str) -> Tuple[bytes, str, Optional[int]]:
-        def read() -> Tuple[bytes, str, Optional[int]]:
+    def get(self, key: str) -> Tuple[bytearray, str, Optional[int]]:
+        def read() -> Tuple[bytearray, str, Optional[int]]:
             answer = self._client.get_object(Bucket=self.bucket,
                                              Key=self.prefix + key)
-            data = answer["Body"].read()  # a broken stream fails in _call
+            data = _read_all(answer["Body"], answer.get("ContentLength"))
             recorded = (answer.get("Metadata") or {}).get("crc32c", "")
             try:
                 crc: Optional[int] = int(recorded, 16)
@@ -216,6 +216,26 @@ class S3Store:
         except botocore.exceptions.BotoCoreError as error:
             # The connection: refused, reset, timed out, cut mid-stream.
             raise _StoreError("%s: %s" % (where, error), permanent=False)
+
+
+def _read_all(body: Any, size: Optional[int]) -> bytearray:
+    """The whole body into one writable buffer, a chunk at a time, so that
+    a large object is not held twice. A broken stream raises (botocore)."""
+    if size is None:
+        return bytearray(body.read())
+    data = bytearray(size)
+    got = 0
+    with memoryview(data) as view:
+        while True:
+            chunk = body.read(1 << 20)
+            if not chunk:
+                break
+            if got + len(chunk) > size:  # more than announced: the size
+                # check that follows names the difference
+                return data[:got] + chunk + body.read()
+            view[got:got + len(chunk)] = chunk
+            got += len(chunk)
+    return data if got == size else data[:got]
 
 
 # S3 error codes another attempt may get past, and those it will not, as
@@ -294,7 +314,7 @@ def _fetch_inputs(invocation: _Invocation) -> None:
                 (what, store.describe(), ref["key"], len(data), crc, size,
                  expected), permanent=False)
         invocation.inputs[position] = (
-            bytearray(data), _field(ref, "contentType", "content_type", "") or
+            data, _field(ref, "contentType", "content_type", "") or
             content_type)
 
 
