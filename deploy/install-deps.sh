@@ -4,7 +4,8 @@
 # python3-selenium for the dashboard's browser tests; clang and its
 # runtimes for the sanitizer build and the fuzzers, tests/fuzz; lld, the
 # faster linker CMakeLists.txt uses when it is there; python3-boto3 and
-# python3-crc32c, which the Python Lambda handler uses, for its tests),
+# python3-crc32c, which the Python Lambda handler uses, for its tests;
+# python3-distributed, for the Python benchmark's check against Dask),
 # then the npm packages the tests use (tests/s3: s3rver, pinned by its
 # package-lock.json).
 # Idempotent: a package that is already installed is left alone, apt is not
@@ -22,7 +23,7 @@ PACKAGES=(
   clang-format clang libclang-rt-14-dev lld
   prometheus python3 python3-yaml graphviz
   python3-grpcio python3-protobuf python3-cloudpickle python3-numpy
-  python3-pytest python3-dask python3-boto3 python3-crc32c
+  python3-pytest python3-dask python3-distributed python3-boto3 python3-crc32c
   nodejs npm awscli zip
   chromium chromium-driver python3-selenium
 )
