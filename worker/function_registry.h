@@ -39,7 +39,8 @@ struct Payload {
   // themselves, shared with the object holder, and `data` empty. Copying a
   // result of hundreds of megabytes into fresh memory for each task that
   // reads it costs more than the task's own work on it. Plugins' functions
-  // never see it set (theirs is a copy, in `data`); outputs never have it.
+  // never see it set (theirs is a copy, in `data`). An output that has it
+  // (identity's, say) is copied into the result by the runner.
   std::shared_ptr<const std::string> held = nullptr;
 
   // The bytes, wherever they are.

@@ -287,22 +287,19 @@ def main():
         collection, reference = python_bench.WORKLOADS[name](args)
         built[name] = (collection, reference())
     results = {}
-    with tempfile.TemporaryDirectory(prefix="python-bench.") as tmp:
-        dagd = Dagd(os.path.abspath(args.bin_dir),
-                    os.environ["PYTHONPATH"], args.slots, tmp)
+
+    def measure_all(system):
         try:
             for name in names:
-                results[("dagd", name)] = measure(dagd, name, *built[name],
-                                                  args.repeat)
+                results[(type(system).__name__.lower(), name)] = measure(
+                    system, name, *built[name], args.repeat)
         finally:
-            dagd.stop()
-    dask = Dask(args.slots)
-    try:
-        for name in names:
-            results[("dask", name)] = measure(dask, name, *built[name],
-                                              args.repeat)
-    finally:
-        dask.stop()
+            system.stop()
+
+    with tempfile.TemporaryDirectory(prefix="python-bench.") as tmp:
+        measure_all(Dagd(os.path.abspath(args.bin_dir),
+                         os.environ["PYTHONPATH"], args.slots, tmp))
+    measure_all(Dask(args.slots))
     print()
     print("%-6s %7s %10s %10s %10s" % ("work", "tasks", "dagd_s", "dask_s",
                                         "dask/dagd"))

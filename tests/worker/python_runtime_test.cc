@@ -162,6 +162,21 @@ TEST_F(PythonRuntimeTest, CallsModuleFunctionWithInputsThenArgs) {
   EXPECT_EQ(out->content_type, "application/json");
 }
 
+TEST_F(PythonRuntimeTest, AnInputHeldByTheWorkerIsSentFromWhereItIs) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  EXPECT_TRUE(runtime->ReadsHeldInputsInPlace());
+  Payload held;  // as DataPlane hands it over: no bytes of its own
+  held.content_type = "application/json";
+  held.held = std::make_shared<const std::string>("20");
+  TestTask task(R"({"function": "dagd_test_tasks:sum_json",
+                    "args": [100], "output": "json"})",
+                {Json("1"), held});
+  auto out = Run(*runtime, task);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "121");
+}
+
 TEST_F(PythonRuntimeTest, ResultsArePickledByDefault) {
   auto runtime = Start();
   ASSERT_NE(runtime, nullptr);

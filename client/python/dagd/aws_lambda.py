@@ -353,7 +353,9 @@ class _Timer:
         if remaining is not None:
             left = remaining() / 1000.0 - DEADLINE_MARGIN_S
             limits.append((max(left, 0.001), "cancelled %g s before the "
-                           "Lambda invocation's deadline" % DEADLINE_MARGIN_S))
+                           "Lambda invocation's deadline: give the Lambda "
+                           "function a timeout longer than the task needs" %
+                           DEADLINE_MARGIN_S))
         self._limit = min(limits) if limits else None
         self._armed = False
 
@@ -431,9 +433,6 @@ def handler(event: Any, context: Any) -> Dict[str, Any]:
         reply, frames = {"kind": "error", "message": timer.reason}, []
     if reply["kind"] == "error":
         text = timer.reason or _error_text(reply)
-        if timer.reason:
-            text += (": give the Lambda function a timeout longer than the "
-                     "task needs" if "deadline" in timer.reason else "")
         _log(invocation, "failed: %s" % (text.splitlines() or [""])[0])
         raise _failed(text, reply.get("permanent", False) and
                       not timer.reason)
