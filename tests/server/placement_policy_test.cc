@@ -12,7 +12,7 @@ namespace {
 
 using Kind = PlacementReason::Kind;
 
-Candidate Worker(uint32_t free_slots, uint32_t inputs_held = 0) {
+Candidate CandidateOf(uint32_t free_slots, uint32_t inputs_held = 0) {
   Candidate c;
   c.free_slots = free_slots;
   c.has_room = free_slots > 0;
@@ -40,8 +40,8 @@ class DefaultPolicyTest : public ::testing::Test {
 };
 
 TEST_F(DefaultPolicyTest, TheWorkerHoldingMostInputsWinsOverFreeSlots) {
-  const std::vector<Candidate> candidates = {Worker(60, 0), Worker(2, 2),
-                                             Worker(30, 1)};
+  const std::vector<Candidate> candidates = {
+      CandidateOf(60, 0), CandidateOf(2, 2), CandidateOf(30, 1)};
   PlacementRequest request;
   request.inputs = 3;
   const PlacementChoice choice = policy_->Place(request, candidates);
@@ -54,7 +54,8 @@ TEST_F(DefaultPolicyTest, TheWorkerHoldingMostInputsWinsOverFreeSlots) {
 }
 
 TEST_F(DefaultPolicyTest, WithoutInputsTheLeastLoadedWins) {
-  const std::vector<Candidate> candidates = {Worker(3), Worker(0), Worker(7)};
+  const std::vector<Candidate> candidates = {CandidateOf(3), CandidateOf(0),
+                                             CandidateOf(7)};
   const PlacementChoice choice = policy_->Place({}, candidates);
   ASSERT_EQ(choice.index, 2u);
   EXPECT_EQ(choice.reason.kind, Kind::kLeastLoaded);
@@ -63,14 +64,14 @@ TEST_F(DefaultPolicyTest, WithoutInputsTheLeastLoadedWins) {
 }
 
 TEST_F(DefaultPolicyTest, NoRoomNoChoiceAndNoReasonToAskAgain) {
-  const std::vector<Candidate> candidates = {Worker(0), Worker(0)};
+  const std::vector<Candidate> candidates = {CandidateOf(0), CandidateOf(0)};
   const PlacementChoice choice = policy_->Place({}, candidates);
   EXPECT_FALSE(choice.index.has_value());
   EXPECT_FALSE(choice.ask_again_in.has_value());
 }
 
 TEST_F(DefaultPolicyTest, LambdaTasksGoToLambdaOnly) {
-  const std::vector<Candidate> candidates = {Worker(8), Lambda()};
+  const std::vector<Candidate> candidates = {CandidateOf(8), Lambda()};
   PlacementRequest request;
   request.executor = Executor::Kind::kLambda;
   const PlacementChoice choice = policy_->Place(request, candidates);
@@ -81,7 +82,7 @@ TEST_F(DefaultPolicyTest, LambdaTasksGoToLambdaOnly) {
 }
 
 TEST_F(DefaultPolicyTest, BurstsOnlyAfterWaitingAndSaysWhenToAskAgain) {
-  const std::vector<Candidate> candidates = {Worker(0), Lambda()};
+  const std::vector<Candidate> candidates = {CandidateOf(0), Lambda()};
   PlacementRequest request;
   request.waited = absl::Milliseconds(500);
   PlacementChoice choice = policy_->Place(request, candidates);
@@ -100,7 +101,7 @@ TEST_F(DefaultPolicyTest, NoBurstForTasksOfAPoolOrThatNoWorkerCouldRun) {
   request.waited = absl::Hours(1);
   request.executor = Executor::Kind::kPool;
   EXPECT_FALSE(
-      policy_->Place(request, std::vector<Candidate>{Worker(0), Lambda()})
+      policy_->Place(request, std::vector<Candidate>{CandidateOf(0), Lambda()})
           .index.has_value());
   request.executor = Executor::Kind::kAnyWorker;
   // Lambda is the only candidate: no worker could ever run it.
@@ -147,7 +148,7 @@ TEST_F(DefaultPolicyTest, TakesOverOnlyWhatFitsBesideWhatItCounts) {
 
 TEST(PlacementRulesTest, BytesHeldOutweighInputsMade) {
   // Two small inputs made on the first, one 40 MiB input held by the second.
-  std::vector<Candidate> candidates = {Worker(8, 2), Worker(1, 1)};
+  std::vector<Candidate> candidates = {CandidateOf(8, 2), CandidateOf(1, 1)};
   candidates[0].bytes_held = 2 << 10;
   candidates[1].bytes_held = 40 << 20;
   PlacementRequest request;
@@ -166,7 +167,7 @@ TEST(PlacementRulesTest, BytesHeldOutweighInputsMade) {
 // holds 20 MB. At 100 MB/s, moving the 80 MB more takes 0.8 s: the task
 // waits that long for the holder, then goes to the other.
 TEST_F(DefaultPolicyTest, ATaskWaitsForItsBusyHolderAsLongAsMovingTakes) {
-  std::vector<Candidate> candidates = {Worker(0), Worker(4)};
+  std::vector<Candidate> candidates = {CandidateOf(0), CandidateOf(4)};
   candidates[0].bytes_held = 100'000'000;
   candidates[1].bytes_held = 20'000'000;
   PlacementRequest request;
@@ -183,19 +184,19 @@ TEST_F(DefaultPolicyTest, ATaskWaitsForItsBusyHolderAsLongAsMovingTakes) {
   EXPECT_EQ(choice.index, 1u);
   EXPECT_EQ(choice.reason.kind, Kind::kHoldsBytes);
   // With room, the holder takes it at once.
-  candidates[0] = Worker(1);
+  candidates[0] = CandidateOf(1);
   candidates[0].bytes_held = 100'000'000;
   request.waited = absl::ZeroDuration();
   EXPECT_EQ(policy_->Place(request, candidates).index, 0u);
   // Nothing held, or no rate known: no waiting.
-  candidates[0] = Worker(0);
+  candidates[0] = CandidateOf(0);
   request.transfer_bytes_per_second = 0;
   EXPECT_EQ(policy_->Place(request, candidates).index, 1u);
 }
 
 TEST(PlacementRulesTest, LocalityTiesGoToTheMostFreeSlots) {
-  const std::vector<Candidate> candidates = {Worker(2, 1), Worker(5, 1),
-                                             Lambda()};
+  const std::vector<Candidate> candidates = {CandidateOf(2, 1),
+                                             CandidateOf(5, 1), Lambda()};
   PlacementRequest request;
   request.inputs = 1;
   std::optional<PlacementChoice> choice =
@@ -204,7 +205,7 @@ TEST(PlacementRulesTest, LocalityTiesGoToTheMostFreeSlots) {
   EXPECT_EQ(choice->index, 1u);
   // Lambda is never chosen by locality.
   EXPECT_FALSE(PreferLocalThenLeastLoaded(
-                   request, std::vector<Candidate>{Lambda(), Worker(0)})
+                   request, std::vector<Candidate>{Lambda(), CandidateOf(0)})
                    .has_value());
 }
 

@@ -17,7 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr absl::Duration kQueryWait = absl::Seconds(30);
 
 // What queries were told, in the order they were run or refused.
 class Outcomes {
@@ -25,7 +25,7 @@ class Outcomes {
   QueryPool::Query Record(int id, absl::Notification* hold = nullptr) {
     return [this, id, hold](const absl::Status& refused) {
       if (refused.ok() && hold != nullptr) {
-        hold->WaitForNotificationWithTimeout(kWait);
+        hold->WaitForNotificationWithTimeout(kQueryWait);
       }
       absl::MutexLock lock(&mu_);
       done_.push_back({id, refused.code()});
@@ -36,7 +36,7 @@ class Outcomes {
     auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return done_.size() >= n;
     };
-    mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
+    mu_.AwaitWithTimeout(absl::Condition(&enough), kQueryWait);
     return done_;
   }
 
@@ -73,10 +73,10 @@ TEST(QueryPoolTest, RunsAsManyQueriesAtOnceAsItHasThreads) {
   for (int i = 0; i < 2; ++i) {
     pool.Post([&](const absl::Status&) {
       if (++running == 2) both_running.Notify();
-      release.WaitForNotificationWithTimeout(kWait);
+      release.WaitForNotificationWithTimeout(kQueryWait);
     });
   }
-  EXPECT_TRUE(both_running.WaitForNotificationWithTimeout(kWait));
+  EXPECT_TRUE(both_running.WaitForNotificationWithTimeout(kQueryWait));
   release.Notify();
 }
 
@@ -86,9 +86,9 @@ TEST(QueryPoolTest, RefusesAQueryWhenTheQueueIsFull) {
   QueryPool pool({/*threads=*/1, /*max_queued=*/2});
   pool.Post([&](const absl::Status&) {
     started.Notify();
-    release.WaitForNotificationWithTimeout(kWait);
+    release.WaitForNotificationWithTimeout(kQueryWait);
   });
-  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kWait));
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kQueryWait));
   pool.Post(outcomes.Record(1));
   pool.Post(outcomes.Record(2));
   EXPECT_EQ(pool.queued(), 2u);
@@ -109,10 +109,10 @@ TEST(QueryPoolTest, StopWaitsForRunningQueriesAndRefusesTheRest) {
   QueryPool pool({/*threads=*/1, /*max_queued=*/2});
   pool.Post([&](const absl::Status& refused) {
     started.Notify();
-    release.WaitForNotificationWithTimeout(kWait);
+    release.WaitForNotificationWithTimeout(kQueryWait);
     outcomes.Record(0)(refused);
   });
-  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kWait));
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kQueryWait));
   pool.Post(outcomes.Record(1));
   pool.Post(outcomes.Record(2));
   std::thread stopper([&] { pool.Stop(); });

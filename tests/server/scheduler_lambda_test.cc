@@ -17,7 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr WorkerId kWorker = 1;
+constexpr WorkerId kLambdaWorker = 1;
 constexpr WorkerId kLambda = 2;
 
 class SchedulerLambdaTest : public ::testing::Test {
@@ -29,7 +29,7 @@ class SchedulerLambdaTest : public ::testing::Test {
     worker.name = "w";
     worker.slots = 1;
     worker.functions = {"const", "sleep"};
-    scheduler_.AddWorker(kWorker, worker);
+    scheduler_.AddWorker(kLambdaWorker, worker);
     WorkerSpec lambda;
     lambda.name = "lambda";
     lambda.slots = 10;
@@ -66,7 +66,7 @@ class SchedulerLambdaTest : public ::testing::Test {
     scheduler_.Schedule();
     TurnOutput out = scheduler_.TakeOutput();
     std::vector<std::string> to_worker;
-    for (const auto& a : out.sends[kWorker].assignments()) {
+    for (const auto& a : out.sends[kLambdaWorker].assignments()) {
       to_worker.push_back(a.task_id());
     }
     std::vector<v1::Assignment> to_lambda(
@@ -97,7 +97,7 @@ TEST_F(SchedulerLambdaTest, WithoutBurstOtherTasksNeverGoToLambda) {
       R"({"tasks": [{"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"}]})");
   EXPECT_THAT(Turn().first, ElementsAre("a"));
   clock_.Advance(absl::Hours(1));
-  scheduler_.OnHeartbeat(kWorker);
+  scheduler_.OnHeartbeat(kLambdaWorker);
   scheduler_.OnHeartbeat(kLambda);
   auto [to_worker, to_lambda] = Turn();
   EXPECT_THAT(to_worker, IsEmpty());
@@ -123,7 +123,7 @@ TEST_F(SchedulerBurstTest, TaskBurstsToLambdaAfterWaitingForAWorker) {
   EXPECT_EQ(later_lambda[0].lambda_function(), "dagd-fn");
   // A task for a pool never bursts.
   clock_.Advance(absl::Minutes(1));
-  scheduler_.OnHeartbeat(kWorker);
+  scheduler_.OnHeartbeat(kLambdaWorker);
   scheduler_.OnHeartbeat(kLambda);
   EXPECT_THAT(Turn().second, IsEmpty());
 }
@@ -136,7 +136,7 @@ TEST_F(SchedulerBurstTest, TaskNoWorkerCouldRunNeverBursts) {
                        {"id": "wide", "fn": "sleep",
                         "resources": {"slots": 2}}]})");
   clock_.Advance(absl::Minutes(1));
-  scheduler_.OnHeartbeat(kWorker);
+  scheduler_.OnHeartbeat(kLambdaWorker);
   scheduler_.OnHeartbeat(kLambda);
   auto [to_worker, to_lambda] = Turn();
   EXPECT_THAT(to_worker, IsEmpty());
