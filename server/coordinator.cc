@@ -238,8 +238,8 @@ void Coordinator::CollectStats(TurnOutput& out, TurnStats& stats) {
 void Coordinator::LogTurn(const TurnOutput& out) {
   for (const WriteSet::NewJob& job : out.writes.new_jobs) {
     LOG(INFO).Job(job.status.job_id())
-        << "job accepted: '" << job.spec.name() << "', "
-        << job.spec.tasks_size() << " tasks";
+        << "job accepted: '" << job.spec->name() << "', "
+        << job.spec->tasks_size() << " tasks";
   }
   for (const WriteSet::TaskWrite& task : out.writes.task_statuses) {
     if (task.status.state() != v1::TASK_FAILED) continue;
@@ -414,8 +414,8 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
   const uint64_t seq = next_seq_++;
   v1::JobStatus status;
   status.set_job_id(JobIdFromSeq(seq));
-  status.set_name(job.spec.name());
-  status.set_priority(job.spec.priority());
+  status.set_name(job.spec->name());
+  status.set_priority(job.spec->priority());
   status.set_state(v1::JOB_PENDING);
   status.set_total_tasks(job.size());
   status.set_request_id(request_id);

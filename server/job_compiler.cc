@@ -52,15 +52,15 @@ absl::Status TaskError(const v1::JobSpec& spec, uint32_t i,
 // executors. Lambda executors need a dagd that dispatches to Lambda.
 absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
                              CompiledJob& job) {
-  const std::string& text = job.spec.tasks(i).executor();
+  const std::string& text = job.spec->tasks(i).executor();
   if (text.empty()) return absl::OkStatus();
   absl::StatusOr<Executor> executor = Executor::Parse(text);
   if (!executor.ok()) {
-    return TaskError(job.spec, i, executor.status().message());
+    return TaskError(*job.spec, i, executor.status().message());
   }
   if (executor->kind == Executor::Kind::kLambda && !limits.lambda) {
     return TaskError(
-        job.spec, i,
+        *job.spec, i,
         absl::StrCat("executor '", text,
                      "': this dagd does not dispatch to Lambda (start it "
                      "with --lambda_function)"));
@@ -69,7 +69,7 @@ absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
       std::find(limits.lambda_functions.begin(), limits.lambda_functions.end(),
                 executor->name) == limits.lambda_functions.end()) {
     return TaskError(
-        job.spec, i,
+        *job.spec, i,
         absl::StrCat("executor '", text, "': Lambda function '", executor->name,
                      "' is not one this dagd may invoke (its "
                      "--lambda_function, or --lambda_allowed_functions)"));
@@ -79,7 +79,7 @@ absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
   if (it == job.executors.end()) {
     it = job.executors.insert(job.executors.end(), *std::move(executor));
   }
-  if (job.executor_of.empty()) job.executor_of.resize(job.spec.tasks_size());
+  if (job.executor_of.empty()) job.executor_of.resize(job.spec->tasks_size());
   job.executor_of[i] = static_cast<uint32_t>(it - job.executors.begin());
   return absl::OkStatus();
 }
@@ -243,7 +243,7 @@ absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
 absl::Status BuildEdges(
     const absl::flat_hash_map<absl::string_view, uint32_t>& index,
     CompiledJob& job) {
-  const v1::JobSpec& spec = job.spec;
+  const v1::JobSpec& spec = *job.spec;
   const uint32_t n = job.size();
   std::vector<std::pair<uint32_t, uint32_t>> edges;  // (from, to)
   job.input_begin.assign(n + 1, 0);
@@ -318,7 +318,7 @@ absl::Status CycleError(const CompiledJob& job, const std::vector<bool>& left) {
   // last one's predecessor is v again. Forwards, the cycle is v, then the
   // walk from its end back to just after v, then v.
   auto name = [&](uint32_t t) {
-    return absl::StrCat("'", job.spec.tasks(t).id(), "'");
+    return absl::StrCat("'", job.spec->tasks(t).id(), "'");
   };
   std::vector<std::string> names = {name(v)};
   for (size_t k = walk.size() - 1; k > seen_at[v]; --k) {
@@ -364,20 +364,20 @@ absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
   }
   CompiledJob job;
   job.spec_bytes = spec_bytes;
-  job.spec = std::move(spec);
-  const uint32_t n = job.spec.tasks_size();
+  job.spec = std::make_shared<const v1::JobSpec>(std::move(spec));
+  const uint32_t n = job.spec->tasks_size();
   job.dep_count.resize(n);
   absl::flat_hash_map<absl::string_view, uint32_t> index;
   index.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
-    if (absl::Status s = CheckTaskFields(job.spec, i, limits); !s.ok()) {
+    if (absl::Status s = CheckTaskFields(*job.spec, i, limits); !s.ok()) {
       return s;
     }
     if (absl::Status s = CompileExecutor(i, limits, job); !s.ok()) return s;
-    auto [it, inserted] = index.emplace(job.spec.tasks(i).id(), i);
+    auto [it, inserted] = index.emplace(job.spec->tasks(i).id(), i);
     if (!inserted) {
       return TaskError(
-          job.spec, i,
+          *job.spec, i,
           absl::StrCat("duplicate id (also task #", it->second, ")"));
     }
   }
@@ -391,7 +391,7 @@ absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
     for (uint32_t e = job.succ_begin[v]; e < job.succ_begin[v + 1]; ++e) {
       longest = std::max(longest, job.rank[job.succ[e]]);
     }
-    const double cost = job.spec.tasks(v).cost();
+    const double cost = job.spec->tasks(v).cost();
     job.rank[v] = (cost > 0 ? cost : 1.0) + longest;
   }
   return job;

@@ -131,7 +131,7 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
   job->tasks.resize(n);
   job->results.resize(n);
   job->unfinished = n;
-  job->usage.max_parallelism = job->graph.spec.max_parallelism();
+  job->usage.max_parallelism = job->graph.spec->max_parallelism();
   job->counts[v1::TASK_PENDING] = n;
   task_counts_[v1::TASK_PENDING] += n;
   ++job_counts_[job->status.state()];
@@ -145,7 +145,7 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
     if (group >= group_waiters_.size()) group_waiters_.resize(group + 1);
     job->group[i] = group;
   }
-  const v1::JobSpec& spec = job->graph.spec;
+  const v1::JobSpec& spec = *job->graph.spec;
   if (spec.has_deadline() &&
       ToDuration(spec.deadline()) > absl::ZeroDuration()) {
     const absl::Time submitted =
@@ -182,13 +182,18 @@ void Scheduler::RestoreJob(
     recovery_hold_pending_ = !recovery_hold_until_;
   }
   const uint32_t n = job.graph.size();
+  // One copy of each worker's name, shared by its attempts.
+  absl::flat_hash_map<std::string, std::shared_ptr<const std::string>> names;
   for (const auto& [index, stored] : finished) {
     if (index >= n || !IsFinal(stored.state())) continue;
     TaskRecord& t = job.tasks[index];
     for (const v1::Attempt& a : stored.attempts()) {
       AttemptRecord& record = t.attempts.emplace_back();
       record.number = a.number();
-      record.worker_name = a.worker();
+      std::shared_ptr<const std::string>& name = names[a.worker()];
+      if (name == nullptr)
+        name = std::make_shared<const std::string>(a.worker());
+      record.worker_name = name;
       record.error = a.error();
       record.placement = StoredPlacement(a);
       if (record.placement.kind == PlacementReason::Kind::kNone &&
@@ -262,10 +267,10 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
     e->set_previous_state(old);
     e->set_attempt(CurrentAttempt(t));
     if (!t.attempts.empty()) {
-      e->set_worker(t.attempts.back().worker_name);
-      e->set_error(t.attempts.back().error);
+      e->set_worker(t.attempts.back().worker_name_or_empty());
+      e->set_error(t.attempts.back().error.get());
     }
-    if (!t.error.empty()) e->set_error(t.error);
+    if (!t.error.empty()) e->set_error(t.error.get());
     out_.events.emplace_back(job.seq, std::move(event));
   }
 }
@@ -316,7 +321,7 @@ void Scheduler::ExpireJob(Job& job) {
   job.failed = true;
   job.status.set_error(absl::StrCat(
       "deadline of ",
-      absl::FormatDuration(ToDuration(job.graph.spec.deadline())),
+      absl::FormatDuration(ToDuration(job.graph.spec->deadline())),
       " passed with ", job.unfinished, " task", job.unfinished == 1 ? "" : "s",
       " unfinished; they were cancelled"));
   CancelRest(job, "the job's deadline passed");
@@ -393,7 +398,8 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   }
   attempt.finished_at = absl::FromUnixMillis(result.finished_unix_ms());
   if (result.started_unix_ms() != 0 && result.finished_unix_ms() != 0) {
-    const absl::Duration run_time = attempt.finished_at - attempt.started_at;
+    const absl::Duration run_time =
+        attempt.finished_at.get() - attempt.started_at.get();
     out_.run_times.emplace_back(job->spec(index).fn(), run_time);
     RecordRunTime(demands_[t.demand]->fn, run_time);
   }
@@ -578,7 +584,8 @@ void Scheduler::Fail(Job& job, uint32_t task, std::string error,
 
 void Scheduler::FailForGood(Job& job, uint32_t task) {
   TaskRecord& t = job.tasks[task];
-  t.error = t.attempts.empty() ? "failed" : t.attempts.back().error;
+  t.error = t.attempts.empty() ? std::string("failed")
+                               : t.attempts.back().error.get();
   job.failed = true;
   job.failures.push_back(task);
   SetState(job, task, v1::TASK_FAILED);
@@ -599,7 +606,7 @@ void Scheduler::FailForGood(Job& job, uint32_t task) {
       stack.push_back(next);
     }
   }
-  if (!job.graph.spec.continue_on_failure()) CancelRest(job, "");
+  if (!job.graph.spec->continue_on_failure()) CancelRest(job, "");
   MaybeFinish(job);
 }
 

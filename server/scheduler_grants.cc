@@ -36,7 +36,7 @@ AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker,
   attempt.number = ++t.max_attempt;
   attempt.placement = reason;
   attempt.worker = worker.id;
-  attempt.worker_name = worker.spec.name;
+  attempt.worker_name = worker.name;
   attempt.assigned_at = clock_->Now();
   t.worker = worker.id;
   t.grant_next = kNoTask;
@@ -143,7 +143,7 @@ std::pair<uint32_t, PlacementReason> Scheduler::GrantableSuccessor(
     const Demand& demand = *demands_[n.demand];
     GrantRequest request;
     request.worker_accepts_grants = worker.spec.accepts_grants;
-    request.job_has_parallelism_cap = job.graph.spec.max_parallelism() != 0;
+    request.job_has_parallelism_cap = job.graph.spec->max_parallelism() != 0;
     request.fits_after =
         demand.slots <= slots && demand.amounts.empty() && Fits(worker, demand);
     const double run_ms =

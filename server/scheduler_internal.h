@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "proto/states.h"
 #include "server/free_slot_index.h"
+#include "server/packed_fields.h"
 #include "server/resource_ledger.h"
 #include "server/scheduler.h"
 
@@ -22,33 +23,43 @@ namespace dagd {
 
 constexpr uint32_t kNoTask = UINT32_MAX;
 
+// One attempt of a task. Kept for every attempt of every task of a live
+// job, so packed: 64 bytes (136 with std::string and absl::Time fields).
 struct AttemptRecord {
   uint32_t number = 0;
   PlacementReason placement;  // why it went to `worker`
   WorkerId worker = 0;
-  std::string worker_name;
-  absl::Time assigned_at = absl::InfinitePast();
-  absl::Time started_at = absl::InfinitePast();
-  absl::Time finished_at = absl::InfinitePast();
-  std::string error;
+  // The worker's name, shared with the Worker and its other attempts.
+  std::shared_ptr<const std::string> worker_name;
+  PackedTime assigned_at;
+  PackedTime started_at;
+  PackedTime finished_at;
+  RareString error;
+
+  const std::string& worker_name_or_empty() const {
+    static const std::string* const kNone = new std::string();
+    return worker_name ? *worker_name : *kNone;
+  }
 };
 
+// A task of a live job: 96 bytes (152 with std::string and absl::Time
+// fields), a million of them for a million-task job.
 struct TaskRecord {
   uint32_t remaining = 0;  // dependencies that have not succeeded
   v1::TaskState state = v1::TASK_PENDING;
   uint32_t demand = 0;      // index into Scheduler::demands_
-  WorkerId worker = 0;      // of the current attempt, while assigned or running
   bool retry_wait = false;  // READY but backing off until retry_at
-  absl::Time retry_at = absl::InfinitePast();
-  absl::Time ready_since = absl::InfinitePast();  // for queue-wait metrics
-  std::vector<AttemptRecord> attempts;
-  uint32_t failed_attempts = 0;  // attempts that failed (not lost ones)
-  std::string error;             // why it failed for good
-  WorkerId producer = 0;         // the worker that produced its result
   // Granted ahead: ASSIGNED to `worker` to run there after its predecessor,
   // holding no slots of its own until that one succeeds.
   bool granted = false;
+  WorkerId worker = 0;  // of the current attempt, while assigned or running
+  PackedTime retry_at;
+  PackedTime ready_since;  // for queue-wait metrics
+  std::vector<AttemptRecord> attempts;
+  uint32_t failed_attempts = 0;   // attempts that failed (not lost ones)
   uint32_t grant_next = kNoTask;  // the successor granted after this task
+  RareString error;               // why it failed for good
+  WorkerId producer = 0;          // the worker that produced its result
   // The highest attempt number made or reported by a worker (attempts made
   // before a restart are known only from reports): new attempts number
   // past it, so no two attempts of a task share a number.
@@ -152,7 +163,7 @@ struct Scheduler::Job {
 
   bool Terminal(uint32_t task) const { return IsFinal(tasks[task].state); }
   const v1::TaskSpec& spec(uint32_t task) const {
-    return graph.spec.tasks(task);
+    return graph.spec->tasks(task);
   }
   GroupId group_of(uint32_t task) const {
     return group.empty() ? kNoGroup : group[task];
@@ -188,6 +199,8 @@ struct StoppingAttempt {
 struct Scheduler::Worker {
   WorkerId id = 0;
   WorkerSpec spec;
+  // spec.name, shared with the records of its attempts.
+  std::shared_ptr<const std::string> name;
   WorkerResources resources;  // changed only through the ledger
   absl::Time connected_at;
   absl::Time last_seen;

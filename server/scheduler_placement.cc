@@ -160,7 +160,7 @@ void Scheduler::UpdateRunnable(Job& job) {
     if (job.sorted.running_slots == job.usage.running_slots) return;
     sorter_->Remove(job.sorted);
   }
-  job.sorted = SortedJob{job.seq, job.tenant, job.graph.spec.priority(),
+  job.sorted = SortedJob{job.seq, job.tenant, job.graph.spec->priority(),
                          job.usage.running_slots};
   sorter_->Add(job.sorted);
   job.runnable = true;

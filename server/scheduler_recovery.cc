@@ -62,7 +62,7 @@ void Scheduler::Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number,
   attempt.number = number;
   attempt.placement = reason;
   attempt.worker = worker.id;
-  attempt.worker_name = worker.spec.name;
+  attempt.worker_name = worker.name;
   attempt.assigned_at = clock_->Now();  // taken over then; its start is lost
   t.worker = worker.id;
   t.grant_next = kNoTask;
@@ -110,7 +110,8 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   attempt.placement = {PlacementReason::Kind::kReported, 0, 0};
   attempt.worker = worker != nullptr ? id : 0;
   attempt.worker_name =
-      worker != nullptr ? worker->spec.name : WorkerIdName(id);
+      worker != nullptr ? worker->name
+                        : std::make_shared<const std::string>(WorkerIdName(id));
   if (result.started_unix_ms() != 0) {
     attempt.started_at = absl::FromUnixMillis(result.started_unix_ms());
   }

@@ -73,15 +73,16 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task,
     const AttemptRecord& a = t.attempts[i];
     v1::Attempt* out = status.add_attempts();
     out->set_number(a.number);
-    out->set_worker(a.worker_name);
+    out->set_worker(a.worker_name_or_empty());
     if (for_store && a.placement.kind != PlacementReason::Kind::kNone) {
       // Compact: the text is made when the stored status is read.
       SetStoredPlacement(a.placement, out);
     } else if (a.placement.kind == PlacementReason::Kind::kGranted) {
-      out->set_placement(PlacementText(a.placement, a.worker_name,
+      out->set_placement(PlacementText(a.placement, a.worker_name_or_empty(),
                                        job.spec(a.placement.count).id()));
     } else if (a.placement.kind != PlacementReason::Kind::kNone) {
-      out->set_placement(PlacementText(a.placement, a.worker_name, ""));
+      out->set_placement(
+          PlacementText(a.placement, a.worker_name_or_empty(), ""));
     } else if (stored != job.stored_placements.end() &&
                i < stored->second.size()) {
       out->set_placement(stored->second[i]);
@@ -92,10 +93,12 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task,
     if (IsSet(a.finished_at)) {
       *out->mutable_finished_at() = ToProto(a.finished_at);
     }
-    out->set_error(a.error);
+    out->set_error(a.error.get());
   }
-  if (!t.attempts.empty()) status.set_worker(t.attempts.back().worker_name);
-  status.set_error(t.error);
+  if (!t.attempts.empty()) {
+    status.set_worker(t.attempts.back().worker_name_or_empty());
+  }
+  status.set_error(t.error.get());
   if (t.state == v1::TASK_SUCCEEDED && job.gone.contains(task)) {
     status.mutable_result()->set_location(
         "gone: freed once consumed, or lost with its worker");
@@ -130,7 +133,7 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
     return absl::StrCat(
         "retrying at ",
         absl::FormatTime("%H:%M:%E3S", t.retry_at, absl::UTCTimeZone()),
-        " UTC after: ", t.attempts.back().error);
+        " UTC after: ", t.attempts.back().error.get());
   }
   const Demand& demand = *demands_[t.demand];
   const std::string& fn = functions_.Name(demand.fn);
@@ -149,7 +152,7 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
   }
   if (job.AtParallelismLimit()) {
     return absl::StrCat("the job is at its max_parallelism (",
-                        job.graph.spec.max_parallelism(), " tasks running)");
+                        job.graph.spec->max_parallelism(), " tasks running)");
   }
   const GroupId group = job.group_of(task);
   if (const std::optional<GroupHolder> g = ledger_.HolderOf(group)) {
@@ -177,7 +180,7 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
     if (status.failures_size() == kMaxNotes) break;
     v1::TaskNote* note = status.add_failures();
     note->set_task_id(job.spec(task).id());
-    note->set_text(job.tasks[task].error);
+    note->set_text(job.tasks[task].error.get());
   }
   if (!with_waiting || job.counts[v1::TASK_READY] == 0) return status;
   // Only tasks that no connected worker could ever run: waiting for a slot,

@@ -17,6 +17,7 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   worker->id = id;
   worker->spec = std::move(spec);
   if (worker->spec.slots == 0) worker->spec.slots = 1;
+  worker->name = std::make_shared<const std::string>(worker->spec.name);
   WorkerResources& resources = worker->resources;
   resources.slots = worker->spec.slots;
   worker->connected_at = worker->last_seen = clock_->Now();

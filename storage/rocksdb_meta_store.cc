@@ -417,22 +417,22 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     // by one: copying the spec and clearing its tasks would copy every task
     // once more (a million-task job's largest allocation).
     v1::JobSpec header;
-    header.set_name(job.spec.name());
-    header.set_priority(job.spec.priority());
-    header.set_max_parallelism(job.spec.max_parallelism());
-    header.set_continue_on_failure(job.spec.continue_on_failure());
-    if (job.spec.has_deadline()) {
-      *header.mutable_deadline() = job.spec.deadline();
+    header.set_name(job.spec->name());
+    header.set_priority(job.spec->priority());
+    header.set_max_parallelism(job.spec->max_parallelism());
+    header.set_continue_on_failure(job.spec->continue_on_failure());
+    if (job.spec->has_deadline()) {
+      *header.mutable_deadline() = job.spec->deadline();
     }
     PutMessage(batch, handles_[kJobSpecs], SeqKey(job.seq), header);
     PutMessage(batch, handles_[kJobs], SeqKey(job.seq), job.status);
     const std::string job_key = SeqKey(job.seq);
-    for (int i = 0; i < job.spec.tasks_size(); ++i) {
+    for (int i = 0; i < job.spec->tasks_size(); ++i) {
       const std::string task_key = TaskKey(job.seq, i);
-      PutMessage(batch, handles_[kTaskSpecs], task_key, job.spec.tasks(i));
+      PutMessage(batch, handles_[kTaskSpecs], task_key, job.spec->tasks(i));
       // The index is the last 4 bytes of the task key.
       batch.Put(handles_[kTaskIds],
-                absl::StrCat(job_key, job.spec.tasks(i).id()),
+                absl::StrCat(job_key, job.spec->tasks(i).id()),
                 rocksdb::Slice(task_key.data() + 8, 4));
     }
     if (!job.request_id.empty()) {

@@ -51,7 +51,9 @@ struct JobDeletion {
 struct WriteSet {
   struct NewJob {
     uint64_t seq = 0;
-    v1::JobSpec spec;  // tasks included; stored one record per task
+    // Tasks included; stored one record per task. Shared with the
+    // scheduler's compiled job rather than copied.
+    std::shared_ptr<const v1::JobSpec> spec;
     v1::JobStatus status;
     std::string request_id;  // empty: none
   };

@@ -144,7 +144,7 @@ absl::Status CheckJobAllowed(const TenantPolicy& policy,
         absl::StrCat(what, ", which tenant '", tenant,
                      "' may not (its line in --policy_file)"));
   };
-  const v1::JobSpec& spec = job.spec;
+  const v1::JobSpec& spec = *job.spec;
   if (policy.max_priority && spec.priority() > *policy.max_priority) {
     return refuse(absl::StrCat("the job has priority ", spec.priority(),
                                ", above ", *policy.max_priority));

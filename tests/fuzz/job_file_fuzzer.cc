@@ -44,7 +44,7 @@ void CheckError(const absl::Status& status, absl::string_view what) {
 // The index form says what the spec says.
 void CheckCompiled(const CompiledJob& job) {
   const uint32_t n = job.size();
-  FUZZ_CHECK(n == static_cast<uint32_t>(job.spec.tasks_size()), "size");
+  FUZZ_CHECK(n == static_cast<uint32_t>(job.spec->tasks_size()), "size");
   FUZZ_CHECK(job.succ_begin.size() == n + 1 && job.input_begin.size() == n + 1,
              "offset arrays");
   FUZZ_CHECK(job.rank.size() == n, "ranks");
@@ -54,7 +54,7 @@ void CheckCompiled(const CompiledJob& job) {
              "input offsets");
   uint64_t edges = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    const v1::TaskSpec& task = job.spec.tasks(i);
+    const v1::TaskSpec& task = job.spec->tasks(i);
     FUZZ_CHECK(job.succ_begin[i] <= job.succ_begin[i + 1], "successor order");
     FUZZ_CHECK(job.input_begin[i + 1] - job.input_begin[i] ==
                    static_cast<uint32_t>(task.inputs_size()),
@@ -64,7 +64,7 @@ void CheckCompiled(const CompiledJob& job) {
                absl::StrCat("dependencies of task ", i));
     for (uint32_t e = job.input_begin[i]; e < job.input_begin[i + 1]; ++e) {
       FUZZ_CHECK(job.inputs[e] < n && job.inputs[e] != i, "input index");
-      FUZZ_CHECK(job.spec.tasks(job.inputs[e]).id() ==
+      FUZZ_CHECK(job.spec->tasks(job.inputs[e]).id() ==
                      task.inputs(e - job.input_begin[i]),
                  "input names another task");
     }
@@ -92,7 +92,7 @@ std::vector<WorkerSpec> WorkersFor(const CompiledJob& job) {
   std::set<std::string> fns;
   std::set<std::pair<std::string, std::string>> labels;
   std::map<std::string, double> amounts;
-  for (const v1::TaskSpec& task : job.spec.tasks()) {
+  for (const v1::TaskSpec& task : job.spec->tasks()) {
     fns.insert(task.fn());
     base.slots = std::max(base.slots, task.resources().slots());
     for (const auto& label : task.resources().labels()) labels.insert(label);

@@ -82,11 +82,13 @@ class RetentionTest : public ::testing::Test {
     WriteSet writes;
     WriteSet::NewJob& job = writes.new_jobs.emplace_back();
     job.seq = seq;
+    auto spec = std::make_shared<v1::JobSpec>();
     for (int i = 0; i < 3; ++i) {
-      v1::TaskSpec* task = job.spec.add_tasks();
+      v1::TaskSpec* task = spec->add_tasks();
       task->set_id(absl::StrCat("t", i));
       task->set_fn("const");
     }
+    job.spec = std::move(spec);
     job.status.set_job_id(JobIdFromSeq(seq));
     job.status.set_state(v1::JOB_PENDING);
     job.status.set_total_tasks(3);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -39,12 +40,14 @@ class RocksMetaStoreTest : public ::testing::Test {
                                  std::string request_id = "") {
     WriteSet::NewJob job;
     job.seq = seq;
-    job.spec.set_name(absl::StrCat("job", seq));
+    auto spec = std::make_shared<v1::JobSpec>();
+    spec->set_name(absl::StrCat("job", seq));
     for (int i = 0; i < tasks; ++i) {
-      v1::TaskSpec* task = job.spec.add_tasks();
+      v1::TaskSpec* task = spec->add_tasks();
       task->set_id(absl::StrCat("t", i));
       task->set_fn("const");
     }
+    job.spec = std::move(spec);
     job.status.set_job_id(JobIdFromSeq(seq));
     job.status.set_state(v1::JOB_PENDING);
     job.status.set_total_tasks(tasks);
@@ -60,9 +63,9 @@ class RocksMetaStoreTest : public ::testing::Test {
     v1::JobStatus status = job.status;
     status.set_state(state);
     status.mutable_finished_at()->set_seconds(1'700'000'000);
-    for (int i = 0; i < job.spec.tasks_size(); ++i) {
+    for (int i = 0; i < job.spec->tasks_size(); ++i) {
       v1::TaskStatus task;
-      task.set_task_id(job.spec.tasks(i).id());
+      task.set_task_id(job.spec->tasks(i).id());
       task.set_state(v1::TASK_SUCCEEDED);
       writes.task_statuses.push_back({job.seq, static_cast<uint32_t>(i), task});
       writes.results.push_back({job.seq, static_cast<uint32_t>(i),
@@ -246,12 +249,13 @@ TEST_F(RocksMetaStoreTest, StoredJobKeepsEveryFieldOfItsSpec) {
   auto store = Open();
   WriteSet writes;
   writes.new_jobs.push_back(NewJob(1, 2));
-  v1::JobSpec& spec = writes.new_jobs[0].spec;
+  v1::JobSpec spec = *writes.new_jobs[0].spec;
   spec.set_name("every-field");
   spec.set_priority(7);
   spec.set_max_parallelism(3);
   spec.set_continue_on_failure(true);
   spec.mutable_deadline()->set_seconds(90);
+  writes.new_jobs[0].spec = std::make_shared<const v1::JobSpec>(spec);
   ASSERT_TRUE(store->Commit(writes, false).ok());
   auto jobs = store->LoadUnfinishedJobs();
   ASSERT_TRUE(jobs.ok());
@@ -592,10 +596,11 @@ TEST_F(RocksMetaStoreTest, ForEachStoredTaskPairsEachStatusWithItsSpec) {
   Add(*store, 1, 2, /*finished=*/true);
   WriteSet writes;
   writes.new_jobs.push_back(NewJob(2, 5));
+  auto spec = std::make_shared<v1::JobSpec>(*writes.new_jobs[0].spec);
   for (int i = 1; i < 5; ++i) {
-    writes.new_jobs[0].spec.mutable_tasks(i)->add_inputs(
-        absl::StrCat("t", i - 1));
+    spec->mutable_tasks(i)->add_inputs(absl::StrCat("t", i - 1));
   }
+  writes.new_jobs[0].spec = std::move(spec);
   for (uint32_t i : {1u, 3u, 4u}) {
     v1::TaskStatus done;
     done.set_task_id(absl::StrCat("t", i));
