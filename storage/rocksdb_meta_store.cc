@@ -318,11 +318,20 @@ class RocksMetaStore::Reader {
 
 absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
     const std::string& dir) {
+  return Open(dir, Options());
+}
+
+absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
+    const std::string& dir, const Options& options) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   // One writer thread commits batches; background work stays small.
   db_options.max_background_jobs = 2;
+  // Memtables of every column family together, then flushed: without a
+  // bound each family may hold two of 64 MB, and the task states and results
+  // of a million-task job kept 169 MB of dagd's memory in them.
+  db_options.db_write_buffer_size = 64 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : kFamilyNames) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
@@ -336,19 +345,20 @@ absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
         "cannot open the database in --data_dir '", dir, "': ", s.ToString()));
   }
   auto store = std::unique_ptr<RocksMetaStore>(new RocksMetaStore(
-      std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
-  absl::Status schema = store->CheckSchema();
-  if (!schema.ok()) {
-    return absl::Status(schema.code(), absl::StrCat("--data_dir '", dir,
-                                                    "': ", schema.message()));
+      std::unique_ptr<rocksdb::DB>(raw), std::move(handles), options));
+  absl::Status opened = store->CheckSchema();
+  if (opened.ok()) opened = store->RemoveUnacceptedTasks();
+  if (!opened.ok()) {
+    return absl::Status(opened.code(), absl::StrCat("--data_dir '", dir,
+                                                    "': ", opened.message()));
   }
   return store;
 }
 
 RocksMetaStore::RocksMetaStore(
     std::unique_ptr<rocksdb::DB> db,
-    std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : db_(std::move(db)), handles_(std::move(handles)) {}
+    std::vector<rocksdb::ColumnFamilyHandle*> handles, const Options& options)
+    : db_(std::move(db)), handles_(std::move(handles)), options_(options) {}
 
 RocksMetaStore::~RocksMetaStore() {
   for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
@@ -385,6 +395,56 @@ absl::Status RocksMetaStore::CheckSchema() {
                    "writing the schema version");
 }
 
+absl::Status RocksMetaStore::RemoveUnacceptedTasks() {
+  absl::StatusOr<uint64_t> next = Latest().NextJobSeq();
+  if (!next.ok()) return next.status();
+  const std::string from = SeqKey(*next);
+  const std::string to = SeqKey(UINT64_MAX);
+  rocksdb::WriteBatch batch;
+  for (Family family : {kTaskSpecs, kTaskIds}) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), handles_[family]));
+    it->Seek(from);
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning tasks");
+    // Most opens find nothing, and write nothing.
+    if (!it->Valid()) continue;
+    rocksdb::Status s = batch.DeleteRange(handles_[family], from, to);
+    if (!s.ok()) return FromRocks(s, "removing an unaccepted job's tasks");
+  }
+  if (batch.Count() == 0) return absl::OkStatus();
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocks(db_->Write(sync, &batch),
+                   "removing an unaccepted job's tasks");
+}
+
+absl::Status RocksMetaStore::PutTaskRecords(const WriteSet::NewJob& job,
+                                            rocksdb::WriteBatch& batch,
+                                            uint64_t& written) {
+  const bool chunked = static_cast<uint64_t>(job.spec->tasks_size()) >
+                       options_.chunked_job_tasks;
+  // A chunk is not synced: the turn's batch, which makes it a job, is
+  // written after it, and syncing that syncs the WAL's every record before.
+  rocksdb::WriteBatch chunk;
+  rocksdb::WriteBatch& out = chunked ? chunk : batch;
+  const std::string job_key = SeqKey(job.seq);
+  for (int i = 0; i < job.spec->tasks_size(); ++i) {
+    const std::string task_key = TaskKey(job.seq, i);
+    PutMessage(out, handles_[kTaskSpecs], task_key, job.spec->tasks(i));
+    // The index is the last 4 bytes of the task key.
+    out.Put(handles_[kTaskIds], absl::StrCat(job_key, job.spec->tasks(i).id()),
+            rocksdb::Slice(task_key.data() + 8, 4));
+    if (chunked && (chunk.GetDataSize() >= options_.chunk_bytes ||
+                    i + 1 == job.spec->tasks_size())) {
+      rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &chunk);
+      if (!s.ok()) return FromRocks(s, "writing a new job's tasks");
+      written += chunk.GetDataSize();
+      chunk.Clear();
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RocksMetaStore::BuildUnfinishedIndex() {
   rocksdb::WriteBatch batch;
   std::unique_ptr<rocksdb::Iterator> it(
@@ -412,6 +472,7 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
   if (bytes != nullptr) *bytes = 0;
   if (writes.empty() && !sync) return absl::OkStatus();
   rocksdb::WriteBatch batch;
+  uint64_t chunk_bytes = 0;  // written ahead of `batch` (PutTaskRecords)
   for (const WriteSet::NewJob& job : writes.new_jobs) {
     // Every field but the tasks, which get a record each below. Copied one
     // by one: copying the spec and clearing its tasks would copy every task
@@ -426,14 +487,8 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     }
     PutMessage(batch, handles_[kJobSpecs], SeqKey(job.seq), header);
     PutMessage(batch, handles_[kJobs], SeqKey(job.seq), job.status);
-    const std::string job_key = SeqKey(job.seq);
-    for (int i = 0; i < job.spec->tasks_size(); ++i) {
-      const std::string task_key = TaskKey(job.seq, i);
-      PutMessage(batch, handles_[kTaskSpecs], task_key, job.spec->tasks(i));
-      // The index is the last 4 bytes of the task key.
-      batch.Put(handles_[kTaskIds],
-                absl::StrCat(job_key, job.spec->tasks(i).id()),
-                rocksdb::Slice(task_key.data() + 8, 4));
+    if (absl::Status s = PutTaskRecords(job, batch, chunk_bytes); !s.ok()) {
+      return s;
     }
     if (!job.request_id.empty()) {
       batch.Put(handles_[kRequests], job.request_id, SeqKey(job.seq));
@@ -474,7 +529,7 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
   rocksdb::WriteOptions options;
   options.sync = sync;
   if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");
-  if (bytes != nullptr) *bytes = batch.GetDataSize();
+  if (bytes != nullptr) *bytes = batch.GetDataSize() + chunk_bytes;
   return FromRocks(db_->Write(options, &batch), "writing a batch");
 }
 

@@ -42,11 +42,24 @@ class RocksMetaStore : public MetaStore {
  public:
   static constexpr int kSchemaVersion = 3;
 
-  // Opens or creates the store in `dir`, upgrading an older schema. Fails
-  // with a message naming the directory when it cannot be created, written
-  // or parsed, or when it holds a schema this build does not understand.
+  struct Options {
+    // A new job of more tasks than this has its task records written ahead
+    // of the turn's batch, in writes of about `chunk_bytes` each: one batch
+    // of a million tasks was dagd's largest allocation (a 128 MB batch, as
+    // much again in the memtable), and ten million would not fit at all.
+    uint32_t chunked_job_tasks = 10'000;
+    uint64_t chunk_bytes = 4 << 20;
+  };
+
+  // Opens or creates the store in `dir`, upgrading an older schema, and
+  // removes the task records of a job whose submission was cut short (its
+  // chunks written, the batch with its header not). Fails with a message
+  // naming the directory when it cannot be created, written or parsed, or
+  // when it holds a schema this build does not understand.
   static absl::StatusOr<std::unique_ptr<RocksMetaStore>> Open(
       const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<RocksMetaStore>> Open(
+      const std::string& dir, const Options& options);
 
   ~RocksMetaStore() override;
 
@@ -92,6 +105,13 @@ class RocksMetaStore : public MetaStore {
   // The value of meta record `key`: 32 random hex digits made and synced
   // the first time it is asked for. `what` names it in errors.
   absl::StatusOr<std::string> RandomOnce(const char* key, const char* what);
+  // Puts the task records of `job` into `batch`, or, for a big job, writes
+  // them in chunks of their own (Options), adding their bytes to `written`.
+  absl::Status PutTaskRecords(const WriteSet::NewJob& job,
+                              rocksdb::WriteBatch& batch, uint64_t& written);
+  // Deletes task records of sequence numbers no job has: what a submission
+  // cut short by a crash left behind (PutTaskRecords).
+  absl::Status RemoveUnacceptedTasks();
   class Reader;
   class View;
 
@@ -110,7 +130,8 @@ class RocksMetaStore : public MetaStore {
   };
 
   RocksMetaStore(std::unique_ptr<rocksdb::DB> db,
-                 std::vector<rocksdb::ColumnFamilyHandle*> handles);
+                 std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                 const Options& options);
   absl::Status CheckSchema();
   // Schema 1 -> 2: indexes every unfinished job, in one synced batch with
   // the new version.
@@ -130,6 +151,7 @@ class RocksMetaStore : public MetaStore {
   // Constant after construction.
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  const Options options_;
 
   // Serializes commits that delete jobs, so that one's read of the next
   // sequence number and its write of "next_job_seq" do not interleave with
