@@ -38,7 +38,10 @@ std::unique_ptr<Client> Client::Connect(const std::string& address,
                                         ClientOptions options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // What the client sends is bounded by the dagd it sends to
+  // (--max_job_bytes, which answers RESOURCE_EXHAUSTED beyond it), not
+  // here: a dagd raised for bigger jobs takes them.
+  args.SetMaxSendMessageSize(-1);
   // gRPC's own pace of reconnecting grows to 120 s by default: a dagd back
   // after a minute would then go unnoticed for another. The minimum
   // connect timeout (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS) stays at its 20 s:

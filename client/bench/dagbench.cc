@@ -18,7 +18,8 @@
 //   wide     10,000 const tasks, then one add of all of them (10000)
 //   chain    1,000 adds, each adding 1 to the previous one (1000)
 //   sync     200 one-task jobs, each submitted and awaited before the next
-//   big      one job of 1,000 chains of 1,000 tasks (const, then identities)
+//   big      one job of --big_chains (1,000) chains of 1,000 tasks (const,
+//            then identities)
 //   bytes    one `bytes` task of --bytes_size (1 GiB) in pool a, consumed
 //            by one `checksum` task in pool b: the result moves between two
 //            workers. Reports bytes=, transfer_s= (the consumer's worker's
@@ -95,6 +96,10 @@ ABSL_FLAG(int64_t, bytes_size, int64_t{1} << 30,
           "bytes: the size of the result moved between the two workers");
 ABSL_FLAG(int64_t, shuffle_piece_size, int64_t{8} << 20,
           "shuffle: the size of each of the 64 pieces");
+ABSL_FLAG(int, big_chains, 1000,
+          "big: chains of 1,000 tasks in the job (10000: ten million tasks, "
+          "which a dagd takes with --max_tasks_per_job and --max_job_bytes "
+          "raised)");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificates of dagd's --tls_cert: set, dagbench speaks "
           "TLS and checks dagd against them");
@@ -573,7 +578,7 @@ int Main(const std::vector<Shape>& shapes) {
     }
   }
   // One unmeasured job first, so no shape pays for connection set-up.
-  if (std::optional<Shape> warm = FindShape("sync", 0, 0)) {
+  if (std::optional<Shape> warm = FindShape("sync", ShapeSizes())) {
     absl::StatusOr<v1::JobSpec> spec = warm->build();
     absl::StatusOr<double> seconds =
         spec.ok() ? RunJob(*client, *spec, *warm, nullptr)
@@ -656,9 +661,12 @@ int main(int argc, char** argv) {
   std::vector<dagd::Shape> shapes;
   for (absl::string_view name :
        absl::StrSplit(absl::GetFlag(FLAGS_shape), ',', absl::SkipEmpty())) {
+    dagd::ShapeSizes sizes;
+    sizes.bytes_size = absl::GetFlag(FLAGS_bytes_size);
+    sizes.shuffle_piece_size = absl::GetFlag(FLAGS_shuffle_piece_size);
+    sizes.big_chains = absl::GetFlag(FLAGS_big_chains);
     std::optional<dagd::Shape> shape =
-        dagd::FindShape(std::string(name), absl::GetFlag(FLAGS_bytes_size),
-                        absl::GetFlag(FLAGS_shuffle_piece_size));
+        dagd::FindShape(std::string(name), sizes);
     if (!shape) {
       std::cerr << "dagbench: unknown shape '" << name
                 << "'; known: tree, tree100, wide, chain, sync, big, bytes, "

@@ -1,5 +1,6 @@
 #include "client/bench/dagbench_shapes.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,7 +15,6 @@ namespace {
 constexpr int kTreeLeaves = 1024;
 constexpr int kWideTasks = 10000;
 constexpr int kChainLength = 1000;
-constexpr int kBigChains = 1000;
 constexpr int kBigChainLength = 1000;
 
 // 1,024 const leaves, reduced pairwise; `fn`/`ms` select add or sleep.
@@ -72,9 +72,9 @@ absl::StatusOr<v1::JobSpec> BuildSyncJob() {
 }
 
 // Chain c starts with const c and passes it down 999 identities.
-absl::StatusOr<v1::JobSpec> BuildBig() {
+absl::StatusOr<v1::JobSpec> BuildBig(int chains) {
   JobBuilder job("bench-big");
-  for (int c = 0; c < kBigChains; ++c) {
+  for (int c = 0; c < chains; ++c) {
     job.Task(absl::StrCat("c", c, "_0"), "const").Arg("value", c);
     for (int i = 1; i < kBigChainLength; ++i) {
       job.Task(absl::StrCat("c", c, "_", i), "identity")
@@ -141,8 +141,8 @@ std::string BigLast(int chain) {
 
 }  // namespace
 
-std::optional<Shape> FindShape(const std::string& name, int64_t bytes_size,
-                               int64_t shuffle_piece_size) {
+std::optional<Shape> FindShape(const std::string& name,
+                               const ShapeSizes& sizes) {
   if (name == "tree") {
     return Shape{name,
                  [] { return BuildTree("bench-tree", "add", 0); },
@@ -164,14 +164,15 @@ std::optional<Shape> FindShape(const std::string& name, int64_t bytes_size,
   }
   if (name == "sync") return Shape{name, BuildSyncJob, {{"one", "1"}}};
   if (name == "big") {
+    const int chains = std::max(sizes.big_chains, 1);
     return Shape{name,
-                 BuildBig,
+                 [chains] { return BuildBig(chains); },
                  {{BigLast(0), "0"},
-                  {BigLast(kBigChains / 2), absl::StrCat(kBigChains / 2)},
-                  {BigLast(kBigChains - 1), absl::StrCat(kBigChains - 1)}}};
+                  {BigLast(chains / 2), absl::StrCat(chains / 2)},
+                  {BigLast(chains - 1), absl::StrCat(chains - 1)}}};
   }
   if (name == "bytes") {
-    const int64_t size = bytes_size;
+    const int64_t size = sizes.bytes_size;
     Shape shape{name, [size] { return BuildBytes(size); }, {}};
     shape.expected_after = [](Client& client, const std::string& job_id)
         -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
@@ -185,7 +186,7 @@ std::optional<Shape> FindShape(const std::string& name, int64_t bytes_size,
     return shape;
   }
   if (name == "shuffle") {
-    const int64_t piece = shuffle_piece_size;
+    const int64_t piece = sizes.shuffle_piece_size;
     Shape shape{name, [piece] { return BuildShuffle(piece); }, {}};
     shape.expected_after = [](Client& client, const std::string& job_id)
         -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {

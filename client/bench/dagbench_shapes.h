@@ -35,11 +35,17 @@ struct Shape {
   uint64_t moved_bytes = 0;
 };
 
+// The sizes of the shapes that take one.
+struct ShapeSizes {
+  int64_t bytes_size = 0;          // bytes: the one result moved
+  int64_t shuffle_piece_size = 0;  // shuffle: each piece
+  int big_chains = 1000;           // big: chains of 1,000 tasks
+};
+
 // The shape called `name` (tree, tree100, wide, chain, sync, big, bytes,
-// shuffle; see dagbench.cc), nullopt for another name. bytes moves one
-// result of `bytes_size`; shuffle pieces are `shuffle_piece_size`.
-std::optional<Shape> FindShape(const std::string& name, int64_t bytes_size,
-                               int64_t shuffle_piece_size);
+// shuffle; see dagbench.cc), nullopt for another name.
+std::optional<Shape> FindShape(const std::string& name,
+                               const ShapeSizes& sizes);
 
 }  // namespace dagd
 
