@@ -10,11 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "worker/subprocess.h"
@@ -58,8 +60,9 @@ void CloseAll(std::initializer_list<int> fds) {
 
 // Runs in the forked child: async-signal-safe calls only. An exec failure's
 // errno goes to `error_fd`, which a successful exec closes.
-[[noreturn]] void ExecRunner(const char* path, char* const* argv, pid_t parent,
-                             int socket_fd, int null_fd, int error_fd) {
+[[noreturn]] void ExecRunner(const char* path, char* const* argv,
+                             char* const* envp, pid_t parent, int socket_fd,
+                             int null_fd, int error_fd) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);  // the worker is already gone
@@ -71,7 +74,7 @@ void CloseAll(std::initializer_list<int> fds) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   signal(SIGPIPE, SIG_DFL);
   close_range(kRunnerFd + 1, ~0U, CLOSE_RANGE_CLOEXEC);
-  execve(path, argv, environ);
+  execve(path, argv, envp);
   int error = errno;
   ssize_t ignored = write(error_fd, &error, sizeof(error));
   (void)ignored;
@@ -109,6 +112,22 @@ absl::Status ProtocolError(absl::string_view what) {
 
 }  // namespace
 
+std::vector<std::string> InterpreterEnvironment(const char* const* env) {
+  std::vector<std::string> out;
+  for (const char* const* e = env; e != nullptr && *e != nullptr; ++e) {
+    out.emplace_back(*e);
+  }
+  for (const char* name :
+       {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"}) {
+    const std::string prefix = absl::StrCat(name, "=");
+    const bool set = std::any_of(out.begin(), out.end(), [&](const auto& v) {
+      return absl::StartsWith(v, prefix);
+    });
+    if (!set) out.push_back(absl::StrCat(prefix, "1"));
+  }
+  return out;
+}
+
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) {
     return absl::StrCat("exit status ", WEXITSTATUS(status));
@@ -128,6 +147,10 @@ absl::StatusOr<std::unique_ptr<PythonProcess>> PythonProcess::Start(
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env = InterpreterEnvironment(environ);
+  std::vector<char*> envp;
+  for (std::string& var : env) envp.push_back(var.data());
+  envp.push_back(nullptr);
 
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
@@ -148,7 +171,7 @@ absl::StatusOr<std::unique_ptr<PythonProcess>> PythonProcess::Start(
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
-    ExecRunner(argv[0], argv.data(), parent, child_socket, null_fd,
+    ExecRunner(argv[0], argv.data(), envp.data(), parent, child_socket, null_fd,
                error_write);
   }
   CloseAll({child_socket, error_write, null_fd});

@@ -95,6 +95,13 @@ class PythonProcess {
 // "exit status 3", "killed by SIGKILL": a waitpid status for people.
 std::string DescribeWaitStatus(int status);
 
+// The environment an interpreter starts with: the worker's (`env`, as
+// `environ`), and one thread for OpenMP, OpenBLAS and MKL unless the
+// worker's environment says otherwise. Each slot has an interpreter of its
+// own, so a BLAS with a thread per core in each would put slots x cores
+// threads on the machine's cores (Dask's workers set the same).
+std::vector<std::string> InterpreterEnvironment(const char* const* env);
+
 }  // namespace dagd
 
 #endif  // DAGD_WORKER_PYTHON_PROCESS_H_

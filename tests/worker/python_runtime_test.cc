@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -18,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/test_task.h"
+#include "worker/python_process.h"
 #include "worker/temp_dir.h"
 
 namespace dagd {
@@ -330,6 +332,35 @@ TEST_F(PythonRuntimeTest, SeveralInterpretersRunAtOnce) {
   EXPECT_GT(TaskPid(*runtime), 0);  // the other interpreter answers
   sleeper.token.Cancel(CancelReason::kShutdown);
   running.wait();
+}
+
+// One BLAS thread per interpreter unless the worker's environment sets
+// another number; the interpreter sees what the worker sets.
+TEST_F(PythonRuntimeTest, InterpretersRunOneBlasThreadUnlessTheWorkerSaysSo) {
+  ASSERT_EQ(setenv("MKL_NUM_THREADS", "3", 1), 0);
+  ASSERT_EQ(unsetenv("OMP_NUM_THREADS"), 0);
+  auto runtime = Start();
+  ASSERT_EQ(unsetenv("MKL_NUM_THREADS"), 0);
+  ASSERT_NE(runtime, nullptr);
+  for (const auto& [name, want] :
+       {std::pair<std::string, std::string>{"OMP_NUM_THREADS", R"("1")"},
+        {"MKL_NUM_THREADS", R"("3")"}}) {
+    TestTask task(absl::StrCat(R"({"function": "os:getenv", "args": [")", name,
+                               R"("], "output": "json"})"));
+    auto out = Run(*runtime, task);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->data, want) << name;
+  }
+}
+
+TEST(InterpreterEnvironmentTest, AddsOneThreadForEachBlasThatIsNotSet) {
+  const char* env[] = {"PATH=/usr/bin", "OPENBLAS_NUM_THREADS=8",
+                       "OMP_NUM_THREADS_X=2", nullptr};
+  EXPECT_THAT(
+      InterpreterEnvironment(env),
+      ::testing::UnorderedElementsAre(
+          "PATH=/usr/bin", "OPENBLAS_NUM_THREADS=8", "OMP_NUM_THREADS_X=2",
+          "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1"));
 }
 
 TEST(PythonStartTest, InterpreterThatCannotRunTheRunnerStopsTheStart) {
