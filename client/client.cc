@@ -39,8 +39,9 @@ std::unique_ptr<Client> Client::Connect(const std::string& address,
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // What the client sends is bounded by the dagd it sends to
-  // (--max_job_bytes, which answers RESOURCE_EXHAUSTED beyond it), not
-  // here: a dagd raised for bigger jobs takes them.
+  // (--max_job_bytes: INVALID_ARGUMENT beyond it, or gRPC's
+  // RESOURCE_EXHAUSTED beyond it and 16 MiB more), not here: a dagd raised
+  // for bigger jobs takes them.
   args.SetMaxSendMessageSize(-1);
   // gRPC's own pace of reconnecting grows to 120 s by default: a dagd back
   // after a minute would then go unnoticed for another. The minimum

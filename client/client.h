@@ -83,8 +83,8 @@ class Client {
   // A channel to `address` ("host:port"), over TLS when options.tls, else
   // in plain text. Connects lazily, and
   // again after a lost connection, retrying from kInitialRetryPause up to
-  // every kMaxRetryPause. Messages up to 256 MiB each way, so large jobs
-  // and results fit.
+  // every kMaxRetryPause. Receives messages up to 256 MiB, so large
+  // results fit; sends any size, the dagd's --max_job_bytes deciding.
   static std::unique_ptr<Client> Connect(const std::string& address,
                                          ClientOptions options = {});
 

@@ -393,13 +393,15 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   }
   if (worker != nullptr) ++worker->finished;
   AttemptRecord& attempt = t.attempts.back();
-  if (result.started_unix_ms() != 0) {
-    attempt.started_at = absl::FromUnixMillis(result.started_unix_ms());
-  }
-  attempt.finished_at = absl::FromUnixMillis(result.finished_unix_ms());
+  const absl::Time started = absl::FromUnixMillis(result.started_unix_ms());
+  const absl::Time finished = absl::FromUnixMillis(result.finished_unix_ms());
+  if (result.started_unix_ms() != 0) attempt.started_at = started;
+  attempt.finished_at = finished;
   if (result.started_unix_ms() != 0 && result.finished_unix_ms() != 0) {
-    const absl::Duration run_time =
-        attempt.finished_at.get() - attempt.started_at.get();
+    // From the reported times, not the records' PackedTimes, which hold a
+    // time beyond ±292 years (a worker's broken clock) as an infinity: a
+    // run time must stay finite, or a function's running mean would not.
+    const absl::Duration run_time = finished - started;
     out_.run_times.emplace_back(job->spec(index).fn(), run_time);
     RecordRunTime(demands_[t.demand]->fn, run_time);
   }

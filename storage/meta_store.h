@@ -85,7 +85,10 @@ class MetaStore {
  public:
   virtual ~MetaStore() = default;
 
-  // Applies `writes` atomically. With `sync`, returns only once the change
+  // Applies `writes` atomically: a reader sees all of it or none of it as
+  // jobs (RocksMetaStore writes a big new job's task records ahead, but
+  // they belong to no job until the rest lands, and are removed at the
+  // next Open if it never does). With `sync`, returns only once the change
   // is on stable storage; without it, the change survives a process crash
   // but not a power loss. When `bytes` is given, it receives the size of
   // what was written.

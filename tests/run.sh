@@ -27,7 +27,8 @@ if [ "${DAGD_SKIP_SANITIZERS:-0}" != "1" ]; then
     rm -rf build-asan
   fi
   CC=clang CXX=clang++ BUILD_DIR=build-asan BUILD_TYPE=Debug \
-    ./deploy/build.sh -DDAGD_SANITIZE=ON -DDAGD_FUZZ=ON
+    ./deploy/build.sh -DDAGD_SANITIZE=ON -DDAGD_FUZZ=ON \
+    -DDAGD_FUZZ_SECONDS="${DAGD_FUZZ_SECONDS:-15}"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j 2 --timeout 300 \

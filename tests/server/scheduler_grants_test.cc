@@ -55,6 +55,27 @@ class GrantTest : public SchedulerTest {
   }
 };
 
+// A worker whose clock is off by millennia reports times that the
+// scheduler's records hold as infinities; the run time it records stays
+// the finite difference of the reported times.
+TEST_F(GrantTest, RunTimesFromABrokenClockStayFinite) {
+  AddWorker(kWorker, 1);
+  Submit(R"({"tasks": [{"id": "t", "fn": "add"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  v1::TaskResult result;
+  *result.mutable_task() = sent[0].task();
+  result.set_ok(true);
+  result.mutable_output()->set_data("1");
+  const int64_t far = int64_t{1} << 60;  // ms: 36 million years
+  result.set_started_unix_ms(far);
+  result.set_finished_unix_ms(far + 5);
+  scheduler_.OnTaskResult(kWorker, std::move(result));
+  TurnOutput out = scheduler_.TakeOutput();
+  ASSERT_THAT(out.run_times, SizeIs(1));
+  EXPECT_EQ(out.run_times[0].second, absl::Milliseconds(5));
+}
+
 TEST_F(GrantTest, ChainOfShortTasksGoesToTheWorkerWithItsHead) {
   AddWorker(kWorker, 1);
   Teach("add", absl::Microseconds(50));
