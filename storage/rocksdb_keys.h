@@ -61,6 +61,13 @@ inline uint32_t IndexFromTaskKey(const rocksdb::Slice& key) {
   return index;
 }
 
+// Keys of the unfinished-job index, in the meta family: this prefix, then
+// the job's sequence key.
+inline constexpr absl::string_view kUnfinishedPrefix = "unfinished/";
+inline std::string UnfinishedKey(uint64_t seq) {
+  return absl::StrCat(kUnfinishedPrefix, SeqKey(seq));
+}
+
 // RocksDB's status as dagd's: NOT_FOUND, DATA_LOSS (corruption), or
 // UNAVAILABLE, naming `what`.
 inline absl::Status FromRocks(const rocksdb::Status& s,

@@ -19,6 +19,13 @@ class GrantTest : public SchedulerTest {
   // function's run time is known.
   void ReportRun(WorkerId worker, const v1::Assignment& a, bool ok,
                  absl::Duration run_time, std::string data = "1") {
+    ReportAt(worker, a, ok, absl::ToUnixMillis(clock_.Now() - run_time),
+             absl::ToUnixMillis(clock_.Now()), std::move(data));
+  }
+  // The same with the times the worker's clock gave, in Unix milliseconds.
+  void ReportAt(WorkerId worker, const v1::Assignment& a, bool ok,
+                int64_t started_ms, int64_t finished_ms,
+                std::string data = "1") {
     v1::TaskResult result;
     *result.mutable_task() = a.task();
     result.set_ok(ok);
@@ -27,8 +34,8 @@ class GrantTest : public SchedulerTest {
     } else {
       result.set_error(std::move(data));
     }
-    result.set_started_unix_ms(absl::ToUnixMillis(clock_.Now() - run_time));
-    result.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
+    result.set_started_unix_ms(started_ms);
+    result.set_finished_unix_ms(finished_ms);
     scheduler_.OnTaskResult(worker, std::move(result));
   }
 
@@ -63,14 +70,8 @@ TEST_F(GrantTest, RunTimesFromABrokenClockStayFinite) {
   Submit(R"({"tasks": [{"id": "t", "fn": "add"}]})");
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(1));
-  v1::TaskResult result;
-  *result.mutable_task() = sent[0].task();
-  result.set_ok(true);
-  result.mutable_output()->set_data("1");
   const int64_t far = int64_t{1} << 60;  // ms: 36 million years
-  result.set_started_unix_ms(far);
-  result.set_finished_unix_ms(far + 5);
-  scheduler_.OnTaskResult(kWorker, std::move(result));
+  ReportAt(kWorker, sent[0], true, far, far + 5);
   TurnOutput out = scheduler_.TakeOutput();
   ASSERT_THAT(out.run_times, SizeIs(1));
   EXPECT_EQ(out.run_times[0].second, absl::Milliseconds(5));
