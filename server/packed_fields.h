@@ -17,6 +17,12 @@
 
 namespace dagd {
 
+// The empty string a packed field reads as when it holds none.
+inline const std::string& EmptyString() {
+  static const std::string* const kEmpty = new std::string();
+  return *kEmpty;
+}
+
 // An absl::Time in 8 bytes instead of 16: nanoseconds since the epoch, with
 // absl::InfinitePast() (the records' "not yet") as INT64_MIN and
 // absl::InfiniteFuture() as INT64_MAX. Other times beyond ±292 years of
@@ -60,15 +66,11 @@ class RareString {
   RareString& operator=(absl::string_view s) { return *this = std::string(s); }
   RareString& operator=(const char* s) { return *this = std::string(s); }
 
-  const std::string& get() const { return text_ ? *text_ : Empty(); }
+  const std::string& get() const { return text_ ? *text_ : EmptyString(); }
   operator const std::string&() const { return get(); }  // NOLINT
   bool empty() const { return text_ == nullptr; }
 
  private:
-  static const std::string& Empty() {
-    static const std::string* const kEmpty = new std::string();
-    return *kEmpty;
-  }
   std::unique_ptr<std::string> text_;
 };
 

@@ -37,8 +37,7 @@ struct AttemptRecord {
   RareString error;
 
   const std::string& worker_name_or_empty() const {
-    static const std::string* const kNone = new std::string();
-    return worker_name ? *worker_name : *kNone;
+    return worker_name ? *worker_name : EmptyString();
   }
 };
 
