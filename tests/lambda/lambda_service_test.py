@@ -32,7 +32,9 @@ def read(path):
     try:
         with open(path) as f:
             return f.read()
-    except FileNotFoundError:
+    # A /proc file whose process ends between the open and the read raises
+    # ProcessLookupError (ESRCH): it is gone, as if never there.
+    except (FileNotFoundError, ProcessLookupError):
         return ""
 
 

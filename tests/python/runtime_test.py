@@ -157,9 +157,13 @@ def assert_gone(pid):
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        # A zombie is gone too: only its parent's wait is missing.
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        # A zombie is gone too: only its parent's wait is missing. The
+        # process may also end between the kill and the read.
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return True
     wait_for(gone, 30, "interpreter pid %d to end" % pid)
 
 
