@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import mmap
 import os
 import socket
 import struct
@@ -47,6 +48,10 @@ _LENGTH = struct.Struct("<Q")
 _MAX_PARTS = 512
 # A print longer than this without a newline is sent as it is.
 _MAX_LINE = 64 << 10
+# Frames from this size up are read into memory of their own, mapped for
+# them (see Channel.buffer).
+_MAPPED_FRAME = 1 << 20
+_HUGE_PAGE = 2 << 20
 
 
 class Channel:
@@ -79,9 +84,31 @@ class Channel:
                     parts[0] = parts[0][sent:]
                     sent = 0
 
-    def _read_exact(self, size: int) -> bytearray:
-        data = bytearray(size)
-        view = memoryview(data)
+    @staticmethod
+    def buffer(size: int) -> Any:
+        """A writable buffer of ``size`` bytes for a frame to be read into.
+        A bytearray is zeroed first and a large one comes fresh from the
+        kernel one 4 KiB page fault at a time: for a 2 MB numpy input that
+        was a fifth of the interpreter's time on a virtual machine. A
+        large frame gets a private anonymous mapping instead (the kernel
+        zeroes it as it faults, once), advised as transparent huge pages
+        and rounded up to whole ones (a mapping of whole huge pages is
+        placed where they fit): one fault per 2 MiB, not 512. It is
+        unmapped when the last array viewing it goes.
+        """
+        if size < _MAPPED_FRAME:
+            return bytearray(size)
+        length = -(-size // _HUGE_PAGE) * _HUGE_PAGE
+        data = mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE)
+        try:
+            data.madvise(mmap.MADV_HUGEPAGE)
+        except (AttributeError, OSError):  # no huge pages here: just slower
+            pass
+        return memoryview(data)[:size]
+
+    def _read_exact(self, size: int) -> Any:
+        data = self.buffer(size)
+        view = memoryview(data).cast("B")
         got = 0
         while got < size:
             n = self._sock.recv_into(view[got:], size - got)
@@ -90,7 +117,7 @@ class Channel:
             got += n
         return data
 
-    def read_frame(self) -> bytearray:
+    def read_frame(self) -> Any:
         (size,) = _LENGTH.unpack(self._read_exact(_LENGTH.size))
         return self._read_exact(size)
 

@@ -1,0 +1,93 @@
+"""dagd.runner's channel to the worker: frames read back byte for byte,
+and a large one (a numpy input) lands in memory mapped for it in whole
+transparent huge pages, not in a zero-filled bytearray."""
+
+import ctypes
+import socket
+import threading
+
+import pytest
+
+from dagd import codec
+from dagd.runner import Channel
+
+MIB = 1 << 20
+
+
+def vm_flags(address):
+    """The VmFlags of the mapping of this process that holds `address`."""
+    with open("/proc/self/smaps") as f:
+        lines = f.read().splitlines()
+    inside = False
+    for line in lines:
+        head = line.split()[0]
+        if "-" in head and ":" not in head:
+            start, end = (int(x, 16) for x in head.split("-"))
+            inside = start <= address < end
+        elif inside and line.startswith("VmFlags:"):
+            return line.split()[1:]
+    raise AssertionError("no mapping holds %#x" % address)
+
+
+def address_of(buffer):
+    return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+
+
+def send_frames(sock, frames):
+    channel = Channel(sock)
+    sender = threading.Thread(target=channel.send,
+                              args=({"kind": "test"}, frames))
+    sender.start()
+    return sender
+
+
+def test_small_and_large_frames_read_back_exactly():
+    left, right = socket.socketpair()
+    small = bytes(range(256)) * 4
+    large = bytes(range(251)) * (3 * MIB // 251 + 7)  # not a multiple of 2 MiB
+    sender = send_frames(left, [small, b"", large])
+    channel = Channel(right)
+    assert channel.read_header() == {"kind": "test"}
+    got_small, got_empty, got_large = (channel.read_frame() for _ in range(3))
+    sender.join()
+    assert bytes(got_small) == small
+    assert bytes(got_empty) == b""
+    assert len(got_large) == len(large)
+    assert bytes(got_large) == large
+    left.close()
+    right.close()
+
+
+def test_a_large_frame_is_mapped_in_whole_huge_pages_and_writable():
+    size = 2 * MIB + 123
+    buffer = Channel.buffer(size)
+    assert len(buffer) == size
+    assert not buffer.readonly
+    # The view is of a private mapping rounded up to whole 2 MiB pages and
+    # advised as huge pages ("hg"), never a bytearray.
+    mapping = buffer.obj
+    assert not isinstance(mapping, bytearray)
+    assert len(mapping) == 4 * MIB
+    flags = vm_flags(address_of(mapping))
+    assert "hg" in flags, flags
+    assert "sh" not in flags, flags  # private: huge pages need it
+    small = Channel.buffer(MIB - 1)
+    assert isinstance(small, bytearray) and len(small) == MIB - 1
+
+
+def test_a_numpy_input_read_from_a_frame_is_a_writable_view_of_it():
+    np = pytest.importorskip("numpy")
+    array = np.arange(500 * 500, dtype=np.float64).reshape(500, 500)
+    left, right = socket.socketpair()
+    sender = send_frames(left, [codec.dumps(array)])  # one 2 MB input
+    channel = Channel(right)
+    channel.read_header()
+    frame = channel.read_frame()
+    sender.join()
+    value = codec.loads(frame)
+    assert np.array_equal(value, array)
+    assert value.flags.writeable
+    value[0, 0] = -1.0  # writes the frame's own memory: it was not copied
+    assert codec.loads(frame)[0, 0] == -1.0
+    left.close()
+    right.close()
