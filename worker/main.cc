@@ -105,6 +105,10 @@ ABSL_FLAG(std::string, health_listen, "",
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(60),
           "on SIGTERM or SIGINT, how long running tasks get to finish and "
           "report before the worker cancels them and exits");
+ABSL_FLAG(absl::Duration, report_start_after, absl::Milliseconds(5),
+          "how long a task runs before the worker tells dagd it started; a "
+          "task that ends sooner is reported once, by its result (which "
+          "carries its start time); 0: at once");
 ABSL_FLAG(bool, lambda, false,
           "run as an AWS Lambda custom runtime: take tasks from the Lambda "
           "Runtime API at $AWS_LAMBDA_RUNTIME_API instead of a coordinator "
@@ -297,6 +301,11 @@ dagd::WorkerOptions OptionsFromFlags() {
     Die(absl::StrCat("--drain_timeout must not be negative, got ",
                      absl::FormatDuration(options.drain_timeout)));
   }
+  options.report_start_after = absl::GetFlag(FLAGS_report_start_after);
+  if (options.report_start_after < absl::ZeroDuration()) {
+    Die(absl::StrCat("--report_start_after must not be negative, got ",
+                     absl::FormatDuration(options.report_start_after)));
+  }
   return options;
 }
 
@@ -410,7 +419,8 @@ void ParseFlags(int argc, char** argv) {
       "                   [--metrics_listen=host:port] [--metrics_tls] "
       "[--health_listen=host:port]\n"
       "                   [--healthz_listen=host:port] [--insecure]\n"
-      "                   [--drain_timeout=60s] [--log_format=text|json]\n"
+      "                   [--drain_timeout=60s] [--report_start_after=5ms]\n"
+      "                   [--log_format=text|json]\n"
       "                   [--data_listen=host:port] "
       "[--data_advertise=host:port]\n"
       "                   [--object_memory=4G] [--spill_dir=DIR] "

@@ -1,6 +1,7 @@
 #include "worker/outbox.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace dagd {
@@ -18,8 +19,11 @@ Outbox::AttemptKey Outbox::KeyOf(const v1::TaskRef& ref) {
 }
 
 void Outbox::Started(v1::TaskStarted started) {
+  const absl::Time due = started_delay_ > absl::ZeroDuration()
+                             ? absl::Now() + started_delay_
+                             : absl::InfinitePast();
   absl::MutexLock lock(&mu_);
-  started_.push_back(std::move(started));
+  started_.push_back(PendingStart{std::move(started), due});
 }
 
 void Outbox::Finished(v1::TaskResult result) {
@@ -27,20 +31,46 @@ void Outbox::Finished(v1::TaskResult result) {
   absl::MutexLock lock(&mu_);
   // A second result for the same attempt replaces nothing: the first stays.
   if (!attempts_.insert(key).second) return;
+  if (started_delay_ > absl::ZeroDuration()) {
+    // The result says when the attempt started: a notice still waiting
+    // need not go at all. It is among the newest.
+    for (auto it = started_.rbegin(); it != started_.rend(); ++it) {
+      if (KeyOf(it->started.task()) == key) {
+        started_.erase(std::next(it).base());
+        break;
+      }
+    }
+  }
   result.set_report_order(next_order_++);
   results_.push_back(Entry{std::move(result), State::kUnsent, std::move(key)});
   ++unsent_;
 }
 
+bool Outbox::StartDue(absl::Time now) const {
+  return !started_.empty() && started_.front().due <= now;
+}
+
 Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closed_ || !started_.empty() || unsent_ > 0 ||
+    return closed_ || unsent_ > 0 || StartDue(absl::Now()) ||
            (sealed_ && (results_.empty() || !asked_ack_));
   };
-  mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+  // A waiting start notice falls due without anyone touching the mutex, so
+  // the wait ends at the oldest one's due time too; and a notice reported
+  // during the wait may be due before the wait ends, so it starts over.
+  while (!ready() && absl::Now() < deadline) {
+    const absl::Time wake = started_.empty()
+                                ? deadline
+                                : std::min(deadline, started_.front().due);
+    auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return ready() || (!started_.empty() && started_.front().due < wake);
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&changed), wake);
+  }
   if (closed_) return TakeResult::kClosed;
-  if (started_.empty() && unsent_ == 0) {
+  const bool starts = StartDue(absl::Now());
+  if (!starts && unsent_ == 0) {
     if (!sealed_) return TakeResult::kTimeout;
     if (results_.empty()) return TakeResult::kSealed;
     if (asked_ack_) return TakeResult::kTimeout;
@@ -48,8 +78,13 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
     return TakeResult::kAskAck;
   }
   batch->Clear();
-  for (auto& started : started_) *batch->add_started() = std::move(started);
-  started_.clear();
+  // Notices not yet due stay: their tasks may end before they are.
+  if (starts) {
+    for (auto& pending : started_) {
+      *batch->add_started() = std::move(pending.started);
+    }
+    started_.clear();
+  }
   TakeUnsent(batch);
   return TakeResult::kBatch;
 }
@@ -79,12 +114,11 @@ void Outbox::Sent(v1::WorkerBatch batch) {
 
 void Outbox::Requeue(v1::WorkerBatch batch) {
   absl::MutexLock lock(&mu_);
-  std::vector<v1::TaskStarted> started(
-      std::make_move_iterator(batch.mutable_started()->begin()),
-      std::make_move_iterator(batch.mutable_started()->end()));
-  started.insert(started.end(), std::make_move_iterator(started_.begin()),
-                 std::make_move_iterator(started_.end()));
-  started_ = std::move(started);
+  // The batch's notices were due; they go back ahead of the newer ones.
+  auto& started = *batch.mutable_started();
+  for (auto it = started.rbegin(); it != started.rend(); ++it) {
+    started_.push_front(PendingStart{std::move(*it), absl::InfinitePast()});
+  }
   // Results keep their place by report order, so they go ahead of newer
   // ones by themselves.
   Return(batch, State::kUnsent);

@@ -4,6 +4,10 @@
 // Everything pending goes out in one WorkerBatch per write: while a write is in
 // flight, new reports accumulate, so a busy worker batches by itself and an
 // idle one sends at once.
+//
+// A start notice may wait (started_delay): a task that ends within it is
+// reported once, by its result, which carries its start time too. Tasks of
+// a millisecond then cost dagd and the worker one message each, not two.
 #ifndef DAGD_WORKER_OUTBOX_H_
 #define DAGD_WORKER_OUTBOX_H_
 
@@ -38,6 +42,12 @@ class TaskReporter {
 // granted task's result never overtakes its predecessor's.
 class Outbox : public TaskReporter {
  public:
+  // Start notices go out once `started_delay` has passed since they were
+  // reported, unless the attempt's result came first (then never); zero
+  // sends them at once.
+  explicit Outbox(absl::Duration started_delay = absl::ZeroDuration())
+      : started_delay_(started_delay) {}
+
   // kAskAck: sealed, and everything is sent but not all of it
   // acknowledged; dagd acknowledges lazily, so the writer asks it to
   // (with a heartbeat). Once per stream.
@@ -114,8 +124,19 @@ class Outbox : public TaskReporter {
   // The entry of a result not yet acknowledged, or nullptr.
   Entry* Find(uint64_t report_order) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A start notice and when it may go out.
+  struct PendingStart {
+    v1::TaskStarted started;
+    absl::Time due;
+  };
+  // Whether the oldest start notice may go out at `now`.
+  bool StartDue(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const absl::Duration started_delay_;
   mutable absl::Mutex mu_;
-  std::vector<v1::TaskStarted> started_ ABSL_GUARDED_BY(mu_);
+  // Oldest first; all due at once their delay has passed (Take sends every
+  // notice it has once the oldest is due).
+  std::deque<PendingStart> started_ ABSL_GUARDED_BY(mu_);
   // Results not yet acknowledged: results_[i] has report_order
   // first_order_ + i. Orders are given out one by one and acknowledged
   // oldest first, so they stay contiguous. dagd acknowledges lazily, so

@@ -34,6 +34,9 @@ struct WorkerOptions {
   // result went out.
   absl::Duration drain_timeout = absl::Seconds(60);
   absl::Duration drain_close_grace = absl::Seconds(5);
+  // How long an attempt runs before its start notice goes to dagd
+  // (--report_start_after); one that ends sooner is reported once.
+  absl::Duration report_start_after = absl::Milliseconds(5);
 };
 
 // "k=v,k2=v2" to a map. INVALID_ARGUMENT names the bad entry (no '=',

@@ -22,6 +22,7 @@ WorkerRuntime::WorkerRuntime(WorkerOptions options, StubFactory connect,
       log_(std::move(log)),
       status_(status),
       data_(data),
+      outbox_(options_.report_start_after),
       objects_(std::move(make_store)),
       executor_(static_cast<int>(options_.slots), runtimes, clock, &outbox_,
                 observer, &objects_, data) {}

@@ -43,6 +43,72 @@ TEST(OutboxTest, TakeMovesEverythingPendingIntoOneBatch) {
   EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
 }
 
+v1::TaskStarted StartedOf(uint32_t index) {
+  v1::TaskStarted started;
+  *started.mutable_task() = Result(index).task();
+  started.set_started_unix_ms(1000 + index);
+  return started;
+}
+
+TEST(OutboxTest, AStartNoticeWaitsItsDelayAndGoesWithNoResultBeforeIt) {
+  Outbox outbox(absl::Hours(1));
+  outbox.Started(StartedOf(1));
+  outbox.Started(StartedOf(2));
+  // Not due for an hour: a writer waiting until now has nothing to send.
+  v1::WorkerBatch batch;
+  EXPECT_EQ(outbox.Take(absl::Now() + absl::Milliseconds(20), &batch),
+            Outbox::TakeResult::kTimeout);
+  // Task 1 ends: its result goes, and its notice never will.
+  outbox.Finished(Result(1));
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  EXPECT_EQ(batch.started_size(), 0);
+  ASSERT_EQ(batch.results_size(), 1);
+  EXPECT_EQ(batch.results(0).task().task_index(), 1u);
+  outbox.Sent(std::move(batch));
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
+}
+
+TEST(OutboxTest, AWaitingWriterWakesWhenAStartNoticeFallsDue) {
+  Outbox outbox(absl::Milliseconds(20));
+  outbox.Started(StartedOf(3));
+  // Nothing else touches the outbox: the writer must wake for the notice
+  // by itself, not wait for its own deadline (an hour away).
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now() + absl::Hours(1), &batch),
+            Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.started_size(), 1);
+  EXPECT_EQ(batch.started(0).task().task_index(), 3u);
+  EXPECT_EQ(batch.started(0).started_unix_ms(), 1003);
+  EXPECT_EQ(batch.results_size(), 0);
+  // A write that failed puts the notice back, due at once.
+  outbox.Requeue(std::move(batch));
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.started_size(), 1);
+  EXPECT_EQ(batch.started(0).task().task_index(), 3u);
+  // Its result later still goes: the notice went first.
+  outbox.Finished(Result(3));
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  EXPECT_EQ(batch.started_size(), 0);
+  EXPECT_EQ(batch.results_size(), 1);
+}
+
+TEST(OutboxTest, AWriterAlreadyWaitingSendsANoticeReportedMeanwhile) {
+  Outbox outbox(absl::Milliseconds(20));
+  v1::WorkerBatch batch;
+  Outbox::TakeResult taken = Outbox::TakeResult::kTimeout;
+  // The writer waits with nothing pending and an hour to go; the notice
+  // reported while it waits must go once due, not at the writer's deadline.
+  std::thread writer([&] {
+    taken = outbox.Take(absl::Now() + absl::Hours(1), &batch);
+  });
+  absl::SleepFor(absl::Milliseconds(50));  // most likely waiting by now
+  outbox.Started(StartedOf(4));
+  writer.join();
+  ASSERT_EQ(taken, Outbox::TakeResult::kBatch);
+  ASSERT_EQ(batch.started_size(), 1);
+  EXPECT_EQ(batch.started(0).task().task_index(), 4u);
+}
+
 TEST(OutboxTest, AcknowledgedResultsAreForgotten) {
   Outbox outbox;
   outbox.Finished(Result(1));
