@@ -60,9 +60,8 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   // the wait ends at the oldest one's due time too; and a notice reported
   // during the wait may be due before the wait ends, so it starts over.
   while (!ready() && absl::Now() < deadline) {
-    const absl::Time wake = started_.empty()
-                                ? deadline
-                                : std::min(deadline, started_.front().due);
+    const absl::Time wake =
+        started_.empty() ? deadline : std::min(deadline, started_.front().due);
     auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return ready() || (!started_.empty() && started_.front().due < wake);
     };

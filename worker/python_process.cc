@@ -35,6 +35,8 @@ constexpr int kHighFd = 10;
 constexpr absl::Duration kReapGrace = absl::Seconds(3);
 // A header frame larger than this is a broken protocol, not a message.
 constexpr uint64_t kMaxHeaderBytes = 64 << 20;
+// The most a read takes beyond what was asked for (see ahead_).
+constexpr size_t kReadAhead = 64 << 10;
 
 absl::Status ErrnoError(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
@@ -266,9 +268,18 @@ absl::Status PythonProcess::Send(absl::string_view header,
   return absl::OkStatus();
 }
 
+size_t PythonProcess::TakeReadAhead(char* out, size_t size) {
+  const size_t n = std::min(size, ahead_end_ - ahead_begin_);
+  if (n > 0) {
+    std::memcpy(out, ahead_.data() + ahead_begin_, n);
+    ahead_begin_ += n;
+  }
+  return n;
+}
+
 absl::Status PythonProcess::ReadExact(char* out, size_t size,
                                       absl::Time deadline) {
-  size_t got = 0;
+  size_t got = TakeReadAhead(out, size);
   while (got < size) {
     if (deadline != absl::InfiniteFuture()) {
       pollfd ready{fd_, POLLIN, 0};
@@ -280,7 +291,12 @@ absl::Status PythonProcess::ReadExact(char* out, size_t size,
       if (n < 0 && errno == EINTR) continue;
       if (n == 0) return absl::DeadlineExceededError("no answer in time");
     }
-    ssize_t n = read(fd_, out + got, size - got);
+    // A large remainder goes straight to `out`; a small one is read with
+    // whatever follows it, up to kReadAhead bytes.
+    const bool direct = size - got >= kReadAhead;
+    if (!direct && ahead_.size() < kReadAhead) ahead_.resize(kReadAhead);
+    ssize_t n = direct ? read(fd_, out + got, size - got)
+                       : read(fd_, ahead_.data(), kReadAhead);
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::UnavailableError(
@@ -289,7 +305,13 @@ absl::Status PythonProcess::ReadExact(char* out, size_t size,
     if (n == 0) {
       return absl::UnavailableError("the interpreter closed its socket");
     }
-    got += static_cast<size_t>(n);
+    if (direct) {
+      got += static_cast<size_t>(n);
+    } else {
+      ahead_begin_ = 0;
+      ahead_end_ = static_cast<size_t>(n);
+      got += TakeReadAhead(out + got, size - got);
+    }
   }
   return absl::OkStatus();
 }

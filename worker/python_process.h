@@ -80,7 +80,11 @@ class PythonProcess {
  private:
   PythonProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
 
+  // Reads exactly `size` bytes: first what an earlier read took ahead,
+  // then from the socket.
   absl::Status ReadExact(char* out, size_t size, absl::Time deadline);
+  // Moves up to `size` bytes read ahead into `out`; returns how many.
+  size_t TakeReadAhead(char* out, size_t size);
   absl::StatusOr<std::string> ReadFrame(absl::Time deadline);
   absl::Status AwaitReady(absl::Time deadline);
 
@@ -88,6 +92,13 @@ class PythonProcess {
   const pid_t pid_;
   const int fd_;
   std::string version_;
+  // Bytes read from the socket beyond what was asked for, [ahead_begin_,
+  // ahead_end_) of ahead_. The runner writes a reply's header and frames
+  // at once, so a small reply takes one read, not one per length prefix
+  // and frame (a system call costs microseconds on a virtual machine).
+  std::string ahead_;
+  size_t ahead_begin_ = 0;
+  size_t ahead_end_ = 0;
   std::atomic<bool> killed_{false};
   bool reaped_ = false;  // by the owner only
 };

@@ -98,9 +98,8 @@ TEST(OutboxTest, AWriterAlreadyWaitingSendsANoticeReportedMeanwhile) {
   Outbox::TakeResult taken = Outbox::TakeResult::kTimeout;
   // The writer waits with nothing pending and an hour to go; the notice
   // reported while it waits must go once due, not at the writer's deadline.
-  std::thread writer([&] {
-    taken = outbox.Take(absl::Now() + absl::Hours(1), &batch);
-  });
+  std::thread writer(
+      [&] { taken = outbox.Take(absl::Now() + absl::Hours(1), &batch); });
   absl::SleepFor(absl::Milliseconds(50));  // most likely waiting by now
   outbox.Started(StartedOf(4));
   writer.join();

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -60,6 +61,11 @@ def nested_failure():
 
 def sum_json(*values):
     return sum(values)
+
+def chatty_bytes(lines, size):
+    for i in range(lines):
+        print("line %05d " % i + "x" * 40)
+    return bytes(range(256)) * (size // 256)
 )py";
 
 // Log entries, kept for checks; notifies when a line holds a text.
@@ -319,6 +325,32 @@ TEST_F(PythonRuntimeTest, PrintsAreLoggedWithJobAndTaskIds) {
               ::testing::UnorderedElementsAre("python stdout: to stdout 7",
                                               "python stderr: to stderr 7",
                                               "python stdout: no newline"));
+}
+
+// Replies are read ahead in 64 KiB pieces: messages that straddle a piece,
+// outputs larger than one, and the next task's reply all stay in step.
+TEST_F(PythonRuntimeTest, RepliesOfAnySizeStayInStep) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  const int64_t pid = TaskPid(*runtime);
+  for (int size : {256, 200 << 10, 4096, 64 << 10}) {
+    TestTask task(absl::StrCat(
+        R"({"function": "dagd_test_tasks:chatty_bytes", "args": [1500, )", size,
+        R"(], "output": "bytes"})"));
+    absl::StatusOr<Payload> out = Run(*runtime, task);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->data.size(), static_cast<size_t>(size));
+    for (int i = 0; i < size; ++i) {
+      ASSERT_EQ(static_cast<unsigned char>(out->data[i]), i % 256) << i;
+    }
+  }
+  int lines = 0;
+  for (const LogEntry& entry : log_.entries()) {
+    if (absl::StartsWith(entry.message, "python stdout: line ")) ++lines;
+  }
+  EXPECT_EQ(lines, 4 * 1500);
+  // Out of step, the interpreter would have been replaced.
+  EXPECT_EQ(TaskPid(*runtime), pid);
 }
 
 TEST_F(PythonRuntimeTest, SeveralInterpretersRunAtOnce) {

@@ -35,6 +35,7 @@ from typing import Any, Dict, Hashable, Iterable, List, Optional, Tuple
 
 from dagd.call import GraphTask
 from dagd.errors import DagdError, JobFailed, TaskFailed
+from dagd.pickling import Pickler
 from dagd.v1 import types_pb2
 
 __all__ = ["Scheduler", "get", "convert"]
@@ -93,14 +94,6 @@ def _task_id(key: Hashable) -> str:
     return key if isinstance(key, str) else repr(key)
 
 
-def _dumps(value: Any) -> bytes:
-    """Pickles by cloudpickle: functions of ``__main__``, lambdas and
-    closures by value, those of importable modules by name."""
-    import cloudpickle
-
-    return cloudpickle.dumps(value, protocol=5)
-
-
 def convert(dsk: Any, keys: Any, *, name: str = "dask",
             priority: int = 0, retries: int = 0) -> Graph:
     """Converts a Dask graph (a dict or a HighLevelGraph) into a dagd job
@@ -148,6 +141,9 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
         ids[key] = task_id
 
     ranks = _order(dsk)
+    # Functions of importable modules by name, others (__main__, lambdas,
+    # closures) by value; one pickler, so each function is asked about once.
+    pickler = Pickler()
     spec = types_pb2.JobSpec(name=name, priority=priority)
     for key, found in reads.items():
         inputs: List[str] = []
@@ -166,7 +162,7 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
             refs.append((read, index))
         task = spec.tasks.add(id=ids[key], fn="python", inputs=inputs,
                               priority=-ranks.get(key, 0))
-        task.code = _dumps(GraphTask(dsk[key], refs, constants))
+        task.code = pickler.dumps(GraphTask(dsk[key], refs, constants))
         if retries:
             task.retry.max_attempts = retries + 1
 

@@ -8,7 +8,7 @@ input, its output passed in its place.
 >>> job.task("add", inputs=[mean], args={"value": 1})   # a builtin
 >>> job.spec()                                           # dagd.v1.JobSpec
 
-Functions travel pickled by cloudpickle: those of an importable module by
+Functions travel as cloudpickle sends them: those of an importable module by
 name (the module must be importable by the workers' Python), those defined
 in ``__main__``, lambdas and closures by value.
 """
@@ -19,6 +19,7 @@ import itertools
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 from dagd.call import Call, Input, Pack
+from dagd.pickling import Pickler
 from dagd.v1 import types_pb2
 
 _OPTIONS = ("id", "after", "priority", "timeout", "retries", "retry",
@@ -87,6 +88,7 @@ class Job:
         self.deadline = deadline
         self._tasks: List[Task] = []
         self._counter = itertools.count()
+        self._pickler = Pickler()
 
     @property
     def tasks(self) -> List[Task]:
@@ -113,11 +115,9 @@ class Job:
         packed_args = tuple(self._pack(arg, task, found) for arg in args)
         packed_kwargs = {key: self._pack(value, task, found)
                          for key, value in kwargs.items()}
-        import cloudpickle  # only builders of Python tasks need it
-
         task._spec.fn = "python"
-        task._spec.code = cloudpickle.dumps(
-            Call(fn, packed_args, packed_kwargs), protocol=5)
+        task._spec.code = self._pickler.dumps(
+            Call(fn, packed_args, packed_kwargs))
         return task
 
     def task(self, fn: str, *, inputs: Iterable[Task] = (), args: Any = None,

@@ -1,0 +1,84 @@
+"""How a Python task's code (its function and arguments) is pickled.
+
+Workers must be able to unpickle it: a function of an importable module
+travels by name, one of ``__main__``, a lambda or a closure by value, as
+cloudpickle decides. cloudpickle's pickler runs in Python and asks that
+question for every function it meets, about 50 µs for a small task; a
+Dask graph of thousands of tasks spent most of its conversion there.
+
+So the standard pickler (C) goes first, stopping at the first object that
+cloudpickle would pickle by value; only then does cloudpickle pickle the
+task. Either way the worker unpickles the same objects, and each distinct
+function or class is asked about once per ``Pickler``.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import types
+from typing import Any, Callable, Dict, Optional, Tuple
+
+PROTOCOL = 5
+
+
+class _ByValue(Exception):
+    """The object must be pickled by value: cloudpickle takes over."""
+
+
+def _by_name_check() -> Optional[Callable[[Any], bool]]:
+    """cloudpickle's own test of "importable by name", or None where this
+    cloudpickle does not have it (then every task goes through it)."""
+    try:
+        from cloudpickle import cloudpickle as implementation
+    except ImportError:
+        return None
+    return getattr(implementation, "_should_pickle_by_reference", None)
+
+
+class _NamePickler(pickle.Pickler):
+    """The standard pickler, refusing (``_ByValue``) any function or class
+    that cloudpickle would pickle by value."""
+
+    def __init__(self, out: io.BytesIO, by_name: Callable[[Any], bool],
+                 verdicts: Dict[int, Tuple[Any, bool]]):
+        super().__init__(out, protocol=PROTOCOL)
+        self._by_name = by_name
+        self._verdicts = verdicts
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (types.FunctionType, type)):
+            verdict = self._verdicts.get(id(obj))
+            if verdict is None:
+                verdict = (obj, bool(self._by_name(obj)))
+                self._verdicts[id(obj)] = verdict
+            if not verdict[1]:
+                raise _ByValue()
+        return NotImplemented
+
+
+class Pickler:
+    """Pickles task code; remembers, for its life, which functions and
+    classes may travel by name. Not thread-safe."""
+
+    def __init__(self) -> None:
+        self._by_name = _by_name_check()
+        # id -> (the object, kept so that its id is not reused; by name?)
+        self._verdicts: Dict[int, Tuple[Any, bool]] = {}
+
+    def dumps(self, value: Any) -> bytes:
+        if self._by_name is not None:
+            out = io.BytesIO()
+            try:
+                _NamePickler(out, self._by_name, self._verdicts).dump(value)
+                return out.getvalue()
+            except Exception:  # _ByValue, or what the standard one refuses
+                pass
+        import cloudpickle
+
+        return cloudpickle.dumps(value, protocol=PROTOCOL)
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` pickled for a worker (see the module's docstring)."""
+    return Pickler().dumps(value)
