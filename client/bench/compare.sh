@@ -35,7 +35,8 @@
 # workloads (a tree of 2,047 tiny Python tasks; Wukong's TR, GEMM, SVD and
 # compressed SVD with dask.array, checked against numpy) on a dagd with 2
 # dagd-worker --python processes and on a Dask LocalCluster of 2
-# processes, both of 2 slots (threads) per worker.
+# processes, both of 2 slots (threads) per worker, the two taking turns
+# run by run.
 # --skip_main runs only the extra parts asked for (not the default shapes
 # on dagd and Dask). Every process
 # this script starts is stopped when it exits.

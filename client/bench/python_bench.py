@@ -7,9 +7,11 @@ processes of --slots slots each (serving held results on 127.0.0.1 data
 ports), and a Dask LocalCluster of 2 processes of --slots threads each (no
 dashboard), all on 127.0.0.1. Each workload is one Dask collection, built
 once and computed on both: on dagd with dagd.dask.Scheduler(...).get, on
-Dask with the distributed client. A first run of each on each system warms
-the interpreters (imports) and is not counted; then --repeat timed runs,
-from the compute call to the result in hand, and the median.
+Dask with the distributed client. Both systems stay up for the whole run.
+A first run of each on each system warms the interpreters (imports) and is
+not counted; then --repeat timed runs on each, from the compute call to the
+result in hand, the two systems taking turns (dagd, Dask, then Dask, dagd,
+...), and the median.
 
 Workloads (Wukong's, at sizes for a small machine; flags change them):
   tree   1,024 tiny Python tasks summed pairwise by 1,023 more (2,047),
@@ -226,28 +228,42 @@ class Dask:
         self.cluster.close()
 
 
-def measure(system, name, collection, want, repeat):
-    system.compute(collection)  # warm-up: imports, first connections
-    times = []
-    error = 0.0
-    for _ in range(repeat):
-        getattr(system, "forget", lambda: None)()
-        start = time.perf_counter()
-        got = system.compute(collection)
-        times.append(time.perf_counter() - start)
-        error = max(error, rel_error(got, want))
-        print("%s %s tasks=%d seconds=%.4f rel_error=%.2e" % (
-            type(system).__name__.lower(), name, task_count(collection),
-            times[-1], error), flush=True)
-    if error > MAX_REL_ERROR:
-        raise SystemExit("python_bench: %s %s is off by %.2e relative "
-                         "(more than %g)" % (type(system).__name__, name,
-                                             error, MAX_REL_ERROR))
-    median = statistics.median(times)
-    print("%s %s median tasks=%d seconds=%.4f rel_error=%.2e" % (
-        type(system).__name__.lower(), name, task_count(collection), median,
-        error), flush=True)
-    return median
+def run_once(system, name, collection, want, times, errors):
+    getattr(system, "forget", lambda: None)()
+    start = time.perf_counter()
+    got = system.compute(collection)
+    seconds = time.perf_counter() - start
+    kind = type(system).__name__.lower()
+    times[kind].append(seconds)
+    errors[kind] = max(errors.get(kind, 0.0), rel_error(got, want))
+    print("%s %s tasks=%d seconds=%.4f rel_error=%.2e" % (
+        kind, name, task_count(collection), seconds, errors[kind]),
+        flush=True)
+
+
+def measure(systems, name, collection, want, repeat):
+    """Times `collection` on every system, their runs interleaved (a, b,
+    then b, a, ...): this machine's speed drifts by tens of percent over
+    minutes, and a block of runs on one system, then one on the other,
+    put that drift into the ratio. Returns the median seconds by system."""
+    for system in systems:
+        system.compute(collection)  # warm-up: imports, first connections
+    times = {type(system).__name__.lower(): [] for system in systems}
+    errors = {}
+    for i in range(repeat):
+        for system in (systems if i % 2 == 0 else systems[::-1]):
+            run_once(system, name, collection, want, times, errors)
+    medians = {}
+    for kind, seconds in times.items():
+        if errors[kind] > MAX_REL_ERROR:
+            raise SystemExit("python_bench: %s %s is off by %.2e relative "
+                             "(more than %g)" % (kind, name, errors[kind],
+                                                 MAX_REL_ERROR))
+        medians[kind] = statistics.median(seconds)
+        print("%s %s median tasks=%d seconds=%.4f rel_error=%.2e" % (
+            kind, name, task_count(collection), medians[kind],
+            errors[kind]), flush=True)
+    return medians
 
 
 def main():
@@ -287,19 +303,19 @@ def main():
         collection, reference = python_bench.WORKLOADS[name](args)
         built[name] = (collection, reference())
     results = {}
-
-    def measure_all(system):
-        try:
-            for name in names:
-                results[(type(system).__name__.lower(), name)] = measure(
-                    system, name, *built[name], args.repeat)
-        finally:
-            system.stop()
-
     with tempfile.TemporaryDirectory(prefix="python-bench.") as tmp:
-        measure_all(Dagd(os.path.abspath(args.bin_dir),
-                         os.environ["PYTHONPATH"], args.slots, tmp))
-    measure_all(Dask(args.slots))
+        systems = []
+        try:
+            systems.append(Dagd(os.path.abspath(args.bin_dir),
+                                os.environ["PYTHONPATH"], args.slots, tmp))
+            systems.append(Dask(args.slots))
+            for name in names:
+                for kind, median in measure(systems, name, *built[name],
+                                            args.repeat).items():
+                    results[(kind, name)] = median
+        finally:
+            for system in reversed(systems):
+                system.stop()
     print()
     print("%-6s %7s %10s %10s %10s" % ("work", "tasks", "dagd_s", "dask_s",
                                         "dask/dagd"))
