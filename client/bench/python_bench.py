@@ -286,6 +286,8 @@ def main():
     parser.add_argument("--svdc_cols", type=int, default=2_000)
     parser.add_argument("--svdc_chunk", type=int, default=2_000)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     names = [w for w in args.workloads.split(",") if w]
     for name in names:
         if name not in WORKLOADS:

@@ -8,6 +8,8 @@ import os
 import pickle
 import subprocess
 import sys
+import types
+import typing
 
 import __main__
 import pytest
@@ -18,16 +20,20 @@ from dagd.call import Call
 pytest.importorskip("cloudpickle")
 
 
-def call_elsewhere(data, arg):
-    """Unpickles `data` in a fresh /usr/bin/python3 that sees only the
-    dagd package, calls it with `arg`, and returns what it printed."""
+def run_elsewhere(data, expression):
+    """Unpickles `data` as `f` in a fresh /usr/bin/python3 that sees only
+    the dagd package, and returns what `print(expression)` prints there."""
     code = ("import pickle, sys; f = pickle.loads(sys.stdin.buffer.read()); "
-            "print(f(%r))" % (arg,))
+            "print(%s)" % expression)
     env = dict(os.environ, PYTHONPATH=os.path.dirname(
         os.path.dirname(os.path.abspath(pickling.__file__))))
     done = subprocess.run([sys.executable, "-c", code], input=data, env=env,
                           capture_output=True, check=True, cwd="/")
     return done.stdout.decode().strip()
+
+
+def call_elsewhere(data, arg):
+    return run_elsewhere(data, "f(%r)" % (arg,))
 
 
 def test_importable_functions_go_by_the_standard_pickler():
@@ -69,6 +75,28 @@ def test_a_function_of_main_goes_by_value_though_its_name_resolves_here():
         assert call_elsewhere(data, 21) == "42"
     finally:
         delattr(__main__, double.__qualname__)
+
+
+def test_bound_methods_and_type_variables_of_main_go_by_value():
+    def triple(self, x):
+        return 3 * x
+
+    triple.__module__ = "__main__"
+    triple.__qualname__ = "dagd_pickling_test_triple"
+    variable = typing.TypeVar("dagd_pickling_test_T")
+    variable.__module__ = "__main__"
+    setattr(__main__, triple.__qualname__, triple)
+    setattr(__main__, "dagd_pickling_test_T", variable)
+    try:
+        # The standard pickler would send the method as getattr(5, name)
+        # and the variable as __main__'s name, neither there on a worker.
+        bound = types.MethodType(triple, 5)
+        assert call_elsewhere(pickling.dumps(bound), 7) == "21"
+        assert run_elsewhere(pickling.dumps([variable]),
+                             "repr(f)") == "[~dagd_pickling_test_T]"
+    finally:
+        delattr(__main__, triple.__qualname__)
+        delattr(__main__, "dagd_pickling_test_T")
 
 
 def test_one_pickler_keeps_each_verdict_apart():

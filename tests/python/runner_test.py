@@ -58,17 +58,32 @@ def test_small_and_large_frames_read_back_exactly():
     right.close()
 
 
+def test_a_header_larger_than_a_mapped_frame_reads_back():
+    left, right = socket.socketpair()
+    args = {"args": ["x" * (2 * MIB)], "function": "m:f"}
+    channel = Channel(left)
+    sender = threading.Thread(target=channel.send,
+                              args=({"kind": "task", "args": args},))
+    sender.start()
+    header = Channel(right).read_header()
+    sender.join()
+    assert header == {"kind": "task", "args": args}
+    left.close()
+    right.close()
+
+
 def test_a_large_frame_is_mapped_in_whole_huge_pages_and_writable():
     size = 2 * MIB + 123
     buffer = Channel.buffer(size)
     assert len(buffer) == size
     assert not buffer.readonly
-    # The view is of a private mapping rounded up to whole 2 MiB pages and
-    # advised as huge pages ("hg"), never a bytearray.
+    # The view is of a private mapping advised as huge pages ("hg"),
+    # starting on a 2 MiB boundary, never a bytearray.
     mapping = buffer.obj
     assert not isinstance(mapping, bytearray)
-    assert len(mapping) == 4 * MIB
-    flags = vm_flags(address_of(mapping))
+    assert address_of(buffer) % (2 * MIB) == 0  # on a huge page's start
+    assert len(mapping) == 6 * MIB  # 2 pages, and one to align within
+    flags = vm_flags(address_of(buffer))
     assert "hg" in flags, flags
     assert "sh" not in flags, flags  # private: huge pages need it
     small = Channel.buffer(MIB - 1)

@@ -31,6 +31,7 @@ The runner exits when the worker closes its end.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
 import json
 import mmap
@@ -52,6 +53,11 @@ _MAX_LINE = 64 << 10
 # them (see Channel.buffer).
 _MAPPED_FRAME = 1 << 20
 _HUGE_PAGE = 2 << 20
+
+
+def _address(buffer: Any) -> int:
+    """Where a writable buffer's memory starts."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
 
 
 class Channel:
@@ -91,20 +97,25 @@ class Channel:
         kernel one 4 KiB page fault at a time: for a 2 MB numpy input that
         was a fifth of the interpreter's time on a virtual machine. A
         large frame gets a private anonymous mapping instead (the kernel
-        zeroes it as it faults, once), advised as transparent huge pages
-        and rounded up to whole ones (a mapping of whole huge pages is
-        placed where they fit): one fault per 2 MiB, not 512. It is
+        zeroes it as it faults, once), advised as transparent huge pages:
+        one fault per 2 MiB, not 512, and an array under one TLB entry per
+        2 MiB. The buffer starts on a 2 MiB boundary inside the mapping
+        (only newer kernels place mappings there themselves) and takes
+        whole huge pages, so a frame just over a multiple of 2 MiB holds
+        up to 2 MiB more than it needs, while its arrays live. It is
         unmapped when the last array viewing it goes.
         """
         if size < _MAPPED_FRAME:
             return bytearray(size)
-        length = -(-size // _HUGE_PAGE) * _HUGE_PAGE
-        data = mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE)
+        pages = -(-size // _HUGE_PAGE)
+        # One page more than it needs, never touched, to align within.
+        data = mmap.mmap(-1, (pages + 1) * _HUGE_PAGE, flags=mmap.MAP_PRIVATE)
         try:
             data.madvise(mmap.MADV_HUGEPAGE)
         except (AttributeError, OSError):  # no huge pages here: just slower
             pass
-        return memoryview(data)[:size]
+        start = -_address(data) % _HUGE_PAGE
+        return memoryview(data)[start:start + size]
 
     def _read_exact(self, size: int) -> Any:
         data = self.buffer(size)
@@ -122,7 +133,11 @@ class Channel:
         return self._read_exact(size)
 
     def read_header(self) -> Dict[str, Any]:
-        return json.loads(self.read_frame())
+        frame = self.read_frame()
+        # A task's args can make its header large: then the frame is a
+        # view of a mapping, which json does not take.
+        return json.loads(frame if isinstance(frame, bytearray)
+                          else bytes(frame))
 
 
 class TaskOutput(io.TextIOBase):
