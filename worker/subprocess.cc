@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -108,7 +109,7 @@ absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
 [[noreturn]] void ExecChild(const char* path, char* const* argv,
                             char* const* envp, const ChildStdio& stdio,
                             const RunAs* run_as, const char* cgroup_procs,
-                            int error_fd) {
+                            pid_t parent, int error_fd) {
   setpgid(0, 0);
   // Into the attempt's cgroup before anything else, while still the
   // worker's user (the group's files are the worker's). Failing that, the
@@ -130,6 +131,12 @@ absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
     (void)ignored;
     _exit(127);
   }
+  // Dies with the worker: a worker killed with -9 leaves no program
+  // running on with nobody to stop it. The signal follows the thread that
+  // forked, which waits for this process until it ends. Set after the
+  // uid changes, which clear it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);  // the worker is already gone
   dup2(stdio.in.get(), STDIN_FILENO);
   dup2(stdio.out.get(), STDOUT_FILENO);
   dup2(stdio.err.get(), STDERR_FILENO);
@@ -171,13 +178,14 @@ absl::StatusOr<pid_t> Spawn(const SubprocessSpec& spec, const std::string& path,
   int error_pipe[2];
   if (pipe2(error_pipe, O_CLOEXEC) != 0) return ErrnoError("pipe2");
   Fd error_read(error_pipe[0]), error_write(error_pipe[1]);
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return ErrnoError("fork");
   if (pid == 0) {
     ExecChild(path.c_str(), argv.data(), envp.data(), stdio,
               spec.run_as ? &*spec.run_as : nullptr,
               cgroup != nullptr ? cgroup->procs_path().c_str() : nullptr,
-              error_pipe[1]);
+              parent, error_pipe[1]);
   }
   // Also set the group from the parent so it exists before we could kill
   // it; EACCES once the child has exec'd is harmless.

@@ -318,6 +318,41 @@ TEST_F(SchedulingTest, CancelLeavesNoExecProcessBehind) {
   EXPECT_EQ(task->state(), v1::TASK_CANCELLED);
 }
 
+// A worker killed with -9 cannot stop its exec task: the program goes with
+// it (it asked the kernel for SIGKILL at its parent's death).
+TEST_F(SchedulingTest, AnExecProgramDiesWithItsKilledWorker) {
+  absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string pid_file = (*dir)->path() + "/pids";
+  absl::StatusOr<Subprocess*> worker = dagd_->StartWorker(
+      {"--slots=1", "--allow_exec", "--pool=doomed", "--name=doomed"});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_TRUE(dagd_->WaitForWorkers(Workers() + 1).ok());
+  Client& client = dagd_->client();
+  absl::StatusOr<std::string> job_id =
+      SubmitJob(client, absl::StrCat(R"json({
+    "name": "orphan-exec",
+    "tasks": [{"id": "slow", "fn": "exec", "executor": "pool:doomed",
+               "args": {"argv": )json",
+                                     RecordPidsArgv(pid_file), "}}]}"));
+  ASSERT_TRUE(job_id.ok()) << job_id.status();
+  RecordedPids pids;
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  pids = ReadPids(pid_file);
+                  return !pids.leaders.empty();
+                },
+                absl::Seconds(30), "the exec to record its pids"),
+            absl::OkStatus());
+  ASSERT_FALSE(ProcessGone(pids.leaders[0])) << Describe(pids);
+  (*worker)->Kill(SIGKILL);
+  EXPECT_EQ(PollUntil([&] { return ProcessNotRunning(pids.leaders[0]); },
+                      absl::Seconds(10), "the exec program to die"),
+            absl::OkStatus())
+      << Describe(pids);
+  ASSERT_TRUE(client.Cancel(*job_id).ok());
+}
+
 TEST_F(SchedulingTest, FailedTaskFailsAllItsDescendantsAndCancelsTheRest) {
   Client& client = dagd_->client();
   // `d` never ends by itself: the job can only finish if it is cancelled.
