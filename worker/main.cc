@@ -49,6 +49,7 @@
 #include "worker/lambda_runtime_api.h"
 #include "worker/object_holder.h"
 #include "worker/plugin_loader.h"
+#include "worker/python_flags.h"
 #include "worker/python_runtime.h"
 #include "worker/task_runtime.h"
 #include "worker/worker_metrics.h"
@@ -70,10 +71,6 @@ ABSL_FLAG(std::string, resources, "",
 ABSL_FLAG(std::vector<std::string>, plugin, {},
           "a shared library exporting dagd_register_functions; "
           "repeat the flag or separate paths with commas");
-ABSL_FLAG(std::string, python, "",
-          "run Python tasks (fn \"python\") in long-lived interpreters of "
-          "this Python, which must import the dagd package; --python alone "
-          "means /usr/bin/python3; empty: no Python runtime");
 ABSL_FLAG(bool, allow_exec, false,
           "offer fn \"exec\": tasks run programs of the submitter's choosing "
           "on this machine (as --exec_user when given). Off: the worker does "
@@ -82,9 +79,6 @@ ABSL_FLAG(std::string, exec_user, "",
           "with --allow_exec: run exec programs as this user (a name or "
           "uid), their attempt's files owned by it; the worker must run as "
           "root. Empty: as the worker's own user");
-ABSL_FLAG(std::string, python_processes, "",
-          "with --python: how many interpreters run Python tasks at once "
-          "(default: one per slot)");
 ABSL_FLAG(std::string, name, "",
           "a name for people to recognise this worker (default: host:pid)");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -199,20 +193,6 @@ std::vector<std::string> AllPluginPaths(int argc, char** argv) {
   return paths;
 }
 
-// `--python` without a value (absl would take the next argument as it)
-// means the default interpreter: rewritten to `--python=/usr/bin/python3`.
-std::vector<std::string> WithPythonDefault(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--") break;
-    if (args[i] == "--python" || args[i] == "-python") {
-      args[i] = absl::StrCat("--python=", dagd::kDefaultPythonInterpreter);
-    }
-  }
-  return args;
-}
-
-// The Python runtime's options, or nullopt without --python.
 // What the exec runtime is given, or nullopt when the worker does not
 // offer exec. An AWS Lambda function always does: each instance is a
 // sandbox of its own, made for the tasks dagd sends it.
@@ -248,25 +228,10 @@ std::optional<dagd::ExecOptions> ExecFromFlags(bool lambda,
   return options;
 }
 
-std::optional<dagd::PythonRuntimeOptions> PythonFromFlags(uint32_t slots) {
-  const std::string interpreter = absl::GetFlag(FLAGS_python);
-  const std::string processes = absl::GetFlag(FLAGS_python_processes);
-  if (interpreter.empty()) {
-    if (!processes.empty()) Die("--python_processes needs --python");
-    return std::nullopt;
-  }
-  dagd::PythonRuntimeOptions options;
-  options.process.interpreter = interpreter;
-  options.processes = slots;
-  if (!processes.empty() &&
-      (!absl::SimpleAtoi(processes, &options.processes) ||
-       options.processes == 0 || options.processes > 4096)) {
-    Die(
-        absl::StrCat("--python_processes must be a whole number from 1 to "
-                     "4096, got '",
-                     processes, "'"));
-  }
-  return options;
+std::optional<dagd::PythonRuntimeOptions> PythonOptions(uint32_t slots) {
+  auto options = dagd::PythonFromFlags(slots);
+  if (!options.ok()) Die(std::string(options.status().message()));
+  return *std::move(options);
 }
 
 uint32_t SlotsFromFlag() {
@@ -416,6 +381,7 @@ void ParseFlags(int argc, char** argv) {
       "                   [--labels=k=v,...] [--resources=name=amount,...]\n"
       "                   [--plugin=lib.so ...] [--name=NAME]\n"
       "                   [--python[=INTERPRETER]] [--python_processes=N]\n"
+      "                   [--python_keep_bytes=256M]\n"
       "                   [--metrics_listen=host:port] [--metrics_tls] "
       "[--health_listen=host:port]\n"
       "                   [--healthz_listen=host:port] [--insecure]\n"
@@ -679,7 +645,7 @@ int RunLambda(const std::string& endpoint,
   Runtimes runtimes;
   if (absl::Status loaded =
           LoadRuntimes(plugins, ExecFromFlags(/*lambda=*/true, log),
-                       PythonFromFlags(/*slots=*/1), log, &runtimes);
+                       PythonOptions(/*slots=*/1), log, &runtimes);
       !loaded.ok()) {
     FailLambdaInit(*api, log, std::string(loaded.message()));
   }
@@ -712,7 +678,7 @@ int main(int argc, char** argv) {
   // over); dagd's tests keep that check, the binaries skip it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   sigset_t stop_signals = BlockStopSignals();
-  std::vector<std::string> args = WithPythonDefault(argc, argv);
+  std::vector<std::string> args = dagd::WithPythonDefault(argc, argv);
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   arg_pointers.push_back(nullptr);
@@ -727,7 +693,7 @@ int main(int argc, char** argv) {
   Runtimes runtimes;
   if (absl::Status loaded =
           LoadRuntimes(AllPluginPaths(argc, argv), ExecFromFlags(false, log),
-                       PythonFromFlags(options.slots), log, &runtimes);
+                       PythonOptions(options.slots), log, &runtimes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));
   }

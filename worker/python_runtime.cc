@@ -4,9 +4,11 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "storage/base/large_buffer.h"
+#include "storage/object_store.h"
 
 namespace dagd {
 namespace {
@@ -20,8 +22,18 @@ const Value& Field(const Struct& header, const std::string& name) {
   return it == header.fields().end() ? *kNull : it->second;
 }
 
-// The "task" message's header: ids, args, and what frames follow.
-std::string TaskHeader(const RuntimeAttempt& attempt) {
+// The content types of Python objects (client/python/dagd/codec.py): the
+// only inputs an interpreter keeps decoded.
+constexpr absl::string_view kDagdPickle = "application/x-dagd-pickle";
+constexpr absl::string_view kPlainPickle = "application/x-python-pickle";
+
+std::string JsonIds(const std::vector<uint64_t>& ids) {
+  return absl::StrCat("[", absl::StrJoin(ids, ","), "]");
+}
+
+// The "task" message's header: ids, args, what the interpreter forgets,
+// takes from what it keeps and keeps, and what frames follow.
+std::string TaskHeader(const RuntimeAttempt& attempt, const KeptPlan& plan) {
   const TaskContext& context = attempt.context;
   std::string args = "null";
   if (context.args().kind_case() != Value::KIND_NOT_SET) {
@@ -36,12 +48,25 @@ std::string TaskHeader(const RuntimeAttempt& attempt) {
   if (!attempt.assignment.code().empty()) {
     absl::StrAppend(&header, ",\"code\":", attempt.assignment.code().size());
   }
+  if (!plan.drop.empty()) {
+    absl::StrAppend(&header, ",\"drop\":", JsonIds(plan.drop));
+  }
+  if (plan.result != 0) {
+    absl::StrAppend(&header, ",\"keep_result\":{\"id\":", plan.result,
+                    ",\"min_size\":", kMinKeptBytes, "}");
+  }
   absl::StrAppend(&header, ",\"inputs\":[");
   for (size_t i = 0; i < context.inputs().size(); ++i) {
     const Payload& input = context.inputs()[i];
     absl::StrAppend(&header, i == 0 ? "" : ",",
                     "{\"content_type\":", JsonQuote(input.content_type),
-                    ",\"size\":", input.bytes().size(), "}");
+                    ",\"size\":", input.bytes().size());
+    if (i < plan.use.size() && plan.use[i] != 0) {
+      absl::StrAppend(&header, ",\"use\":", plan.use[i]);
+    } else if (i < plan.keep.size() && plan.keep[i] != 0) {
+      absl::StrAppend(&header, ",\"keep\":", plan.keep[i]);
+    }
+    absl::StrAppend(&header, "}");
   }
   absl::StrAppend(&header, "]}");
   return header;
@@ -81,6 +106,20 @@ absl::Status PythonTaskError(const Struct& header) {
   return Field(header, "permanent").bool_value() ? MakePermanent(error) : error;
 }
 
+std::vector<KeptInput> KeptInputs(const RuntimeAttempt& attempt) {
+  std::vector<KeptInput> inputs(attempt.context.inputs().size());
+  for (const auto& [position, ref] : attempt.assignment.input_refs()) {
+    if (position >= inputs.size() || ref.key().empty() ||
+        ref.size() < kMinKeptBytes ||
+        (ref.content_type() != kDagdPickle &&
+         ref.content_type() != kPlainPickle)) {
+      continue;
+    }
+    inputs[position] = {KeptName(ref.key(), ref.size()), ref.size()};
+  }
+  return inputs;
+}
+
 PythonRuntime::PythonRuntime(PythonRuntimeOptions options, LogFn log)
     : options_(std::move(options)), log_(std::move(log)) {}
 
@@ -99,7 +138,8 @@ absl::StatusOr<std::unique_ptr<PythonRuntime>> PythonRuntime::Start(
         PythonProcess::Start(runtime->options_.process);
     if (!process.ok()) return process.status();
     runtime->version_ = (*process)->version();
-    runtime->idle_.push_back(*std::move(process));
+    runtime->idle_.push_back(std::make_unique<Interpreter>(
+        *std::move(process), runtime->options_.keep_bytes));
     ++runtime->live_;
   }
   return runtime;
@@ -113,8 +153,9 @@ std::string PythonRuntime::Describe() const {
                       options_.process.interpreter, " (Python ", version_, ")");
 }
 
-absl::StatusOr<std::unique_ptr<PythonProcess>> PythonRuntime::Acquire(
-    TaskContext& context) {
+absl::StatusOr<std::unique_ptr<PythonRuntime::Interpreter>>
+PythonRuntime::Acquire(TaskContext& context,
+                       const std::vector<KeptInput>& inputs) {
   bool cancelled = false;
   const int handle = context.AddCancelCallback([this, &cancelled] {
     absl::MutexLock lock(&mu_);
@@ -129,9 +170,20 @@ absl::StatusOr<std::unique_ptr<PythonProcess>> PythonRuntime::Acquire(
     mu_.Await(absl::Condition(&available));
     if (cancelled) return absl::CancelledError("cancelled");
     if (!idle_.empty()) {
-      std::unique_ptr<PythonProcess> process = std::move(idle_.back());
-      idle_.pop_back();
-      return process;
+      // The most recently idle one, unless another keeps more of the
+      // inputs.
+      size_t best = idle_.size() - 1;
+      uint64_t best_bytes = idle_[best]->kept.BytesOf(inputs);
+      for (size_t i = 0; i + 1 < idle_.size(); ++i) {
+        const uint64_t bytes = idle_[i]->kept.BytesOf(inputs);
+        if (bytes > best_bytes) {
+          best = i;
+          best_bytes = bytes;
+        }
+      }
+      std::unique_ptr<Interpreter> interpreter = std::move(idle_[best]);
+      idle_.erase(idle_.begin() + best);
+      return interpreter;
     }
     ++live_;  // ours to start, outside the lock
   }
@@ -147,14 +199,15 @@ absl::StatusOr<std::unique_ptr<PythonProcess>> PythonRuntime::Acquire(
   }
   log_(Info(absl::StrCat("python: started interpreter pid ", (*process)->pid(),
                          " in place of one that ended")));
-  return process;
+  return std::make_unique<Interpreter>(*std::move(process),
+                                       options_.keep_bytes);
 }
 
-void PythonRuntime::Release(std::unique_ptr<PythonProcess> process,
+void PythonRuntime::Release(std::unique_ptr<Interpreter> interpreter,
                             bool healthy) {
   absl::MutexLock lock(&mu_);
   if (healthy) {
-    idle_.push_back(std::move(process));
+    idle_.push_back(std::move(interpreter));
   } else {
     --live_;
   }
@@ -162,25 +215,28 @@ void PythonRuntime::Release(std::unique_ptr<PythonProcess> process,
 
 absl::StatusOr<Payload> PythonRuntime::Run(const RuntimeAttempt& attempt) {
   TaskContext& context = attempt.context;
-  absl::StatusOr<std::unique_ptr<PythonProcess>> acquired = Acquire(context);
+  const std::vector<KeptInput> inputs = KeptInputs(attempt);
+  absl::StatusOr<std::unique_ptr<Interpreter>> acquired =
+      Acquire(context, inputs);
   if (!acquired.ok()) return acquired.status();
-  std::unique_ptr<PythonProcess> process = *std::move(acquired);
+  std::unique_ptr<Interpreter> interpreter = *std::move(acquired);
+  PythonProcess& process = *interpreter->process;
   // A cancel (or the timeout) kills the interpreter, which ends RunOn.
-  PythonProcess* const running = process.get();
+  PythonProcess* const running = &process;
   const int handle = context.AddCancelCallback([running] { running->Kill(); });
-  Exchange exchange = RunOn(*process, attempt);
+  Exchange exchange = RunOn(*interpreter, attempt, inputs);
   context.RemoveCancelCallback(handle);
   // Killed by a cancel, maybe just after the exchange ended well: then it
   // is dead all the same and must not go back to the idle ones.
-  const bool killed = process->killed();
+  const bool killed = process.killed();
   if (exchange.reusable && !killed) {
-    Release(std::move(process), /*healthy=*/true);
+    Release(std::move(interpreter), /*healthy=*/true);
     return std::move(exchange.output);
   }
-  const pid_t pid = process->pid();
-  if (exchange.lost.ok()) process->Kill();  // alive, but dropped by us
-  const std::string ended = process->Reap();
-  process.reset();
+  const pid_t pid = process.pid();
+  if (exchange.lost.ok()) process.Kill();  // alive, but dropped by us
+  const std::string ended = process.Reap();
+  interpreter.reset();
   Release(nullptr, /*healthy=*/false);
   if (killed || context.cancelled()) {
     return absl::CancelledError(
@@ -198,16 +254,21 @@ absl::StatusOr<Payload> PythonRuntime::Run(const RuntimeAttempt& attempt) {
                    ") died while running the task: ", ended));
 }
 
-PythonRuntime::Exchange PythonRuntime::RunOn(PythonProcess& process,
-                                             const RuntimeAttempt& attempt) {
+PythonRuntime::Exchange PythonRuntime::RunOn(
+    Interpreter& interpreter, const RuntimeAttempt& attempt,
+    const std::vector<KeptInput>& inputs) {
   const TaskContext& context = attempt.context;
+  PythonProcess& process = *interpreter.process;
+  const KeptPlan plan = interpreter.kept.Plan(inputs, /*keep_result=*/true);
   std::vector<absl::string_view> frames;
   frames.reserve(context.inputs().size() + 1);
   if (!attempt.assignment.code().empty()) {
     frames.push_back(attempt.assignment.code());
   }
-  for (const Payload& input : context.inputs()) frames.push_back(input.bytes());
-  if (absl::Status sent = process.Send(TaskHeader(attempt), frames);
+  for (size_t i = 0; i < context.inputs().size(); ++i) {
+    if (plan.use[i] == 0) frames.push_back(context.inputs()[i].bytes());
+  }
+  if (absl::Status sent = process.Send(TaskHeader(attempt, plan), frames);
       !sent.ok()) {
     return Lost(sent);
   }
@@ -218,7 +279,7 @@ PythonRuntime::Exchange PythonRuntime::RunOn(PythonProcess& process,
     if (kind == "print") {
       LogPrint(context, *header);
     } else if (kind == "result") {
-      return ReadOutput(process, *header);
+      return ReadOutput(interpreter, plan, context, *header);
     } else if (kind == "error") {
       return {PythonTaskError(*header), absl::OkStatus()};
     } else {
@@ -228,8 +289,11 @@ PythonRuntime::Exchange PythonRuntime::RunOn(PythonProcess& process,
   }
 }
 
-PythonRuntime::Exchange PythonRuntime::ReadOutput(PythonProcess& process,
+PythonRuntime::Exchange PythonRuntime::ReadOutput(Interpreter& interpreter,
+                                                  const KeptPlan& plan,
+                                                  const TaskContext& context,
                                                   const Struct& header) {
+  PythonProcess& process = *interpreter.process;
   std::vector<size_t> sizes;
   uint64_t total = 0;
   for (const Value& size : Field(header, "sizes").list_value().values()) {
@@ -244,6 +308,17 @@ PythonRuntime::Exchange PythonRuntime::ReadOutput(PythonProcess& process,
                      absl::OkStatus()};
     dropped.reusable = false;
     return dropped;
+  }
+  if (Field(header, "kept").bool_value() && plan.result != 0) {
+    // Named as the worker will hold it (TaskRunner::HoldOutput); should it
+    // not be held (too small, or stored elsewhere), no task asks for that
+    // name and it is forgotten in its turn.
+    interpreter.kept.ResultKept(
+        plan.result,
+        KeptName(ResultObjectKey(context.job_id(), context.task_index(),
+                                 context.attempt()),
+                 total),
+        total);
   }
   Payload output;
   output.content_type = Field(header, "content_type").string_value();

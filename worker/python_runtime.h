@@ -25,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/base/logging.h"
+#include "worker/python_kept.h"
 #include "worker/python_process.h"
 #include "worker/task_runtime.h"
 
@@ -40,10 +41,16 @@ inline constexpr size_t kMaxPythonErrorBytes = 16 << 10;
 // Larger outputs fail the attempt: a protobuf message cannot hold them.
 inline constexpr uint64_t kMaxPythonOutputBytes = (2ull << 30) - (1 << 20);
 
+// Each interpreter keeps up to this many bytes of large inputs and results
+// as Python objects (see worker/python_kept.h); --python_keep_bytes.
+inline constexpr uint64_t kDefaultPythonKeepBytes = 256 << 20;
+
 struct PythonRuntimeOptions {
   PythonProcessOptions process;
   // Interpreters at most, each running one task at a time. At least 1.
   uint32_t processes = 1;
+  // Bytes each interpreter keeps of large objects; 0 keeps none.
+  uint64_t keep_bytes = kDefaultPythonKeepBytes;
 };
 
 // Thread-safe: Run is called from the worker's pool threads. Interpreters
@@ -90,15 +97,26 @@ class PythonRuntime : public TaskRuntime {
   PythonRuntime(PythonRuntimeOptions options, LogFn log);
   static Exchange Lost(absl::Status cause);
 
-  // An idle interpreter, or a new one while fewer than options_.processes
-  // live; waits for one otherwise. CANCELLED if the attempt is cancelled
-  // while it waits.
-  absl::StatusOr<std::unique_ptr<PythonProcess>> Acquire(TaskContext& context);
-  // Returns `process` to the idle ones, or (not `healthy`) drops it.
-  void Release(std::unique_ptr<PythonProcess> process, bool healthy);
+  // An interpreter and what it keeps.
+  struct Interpreter {
+    Interpreter(std::unique_ptr<PythonProcess> process, uint64_t keep_bytes)
+        : process(std::move(process)), kept(keep_bytes) {}
+    std::unique_ptr<PythonProcess> process;
+    KeptObjects kept;
+  };
 
-  Exchange RunOn(PythonProcess& process, const RuntimeAttempt& attempt);
-  Exchange ReadOutput(PythonProcess& process,
+  // An idle interpreter, the one that keeps most of `inputs` when several
+  // are, or a new one while fewer than options_.processes live; waits for
+  // one otherwise. CANCELLED if the attempt is cancelled while it waits.
+  absl::StatusOr<std::unique_ptr<Interpreter>> Acquire(
+      TaskContext& context, const std::vector<KeptInput>& inputs);
+  // Returns `interpreter` to the idle ones, or (not `healthy`) drops it.
+  void Release(std::unique_ptr<Interpreter> interpreter, bool healthy);
+
+  Exchange RunOn(Interpreter& interpreter, const RuntimeAttempt& attempt,
+                 const std::vector<KeptInput>& inputs);
+  Exchange ReadOutput(Interpreter& interpreter, const KeptPlan& plan,
+                      const TaskContext& context,
                       const google::protobuf::Struct& header);
   void LogPrint(const TaskContext& context,
                 const google::protobuf::Struct& header) const;
@@ -109,10 +127,14 @@ class PythonRuntime : public TaskRuntime {
   std::string version_;  // set by Start, before the runtime is shared
 
   mutable absl::Mutex mu_;
-  std::vector<std::unique_ptr<PythonProcess>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Interpreter>> idle_ ABSL_GUARDED_BY(mu_);
   // Interpreters started and not dropped, idle or running a task.
   uint32_t live_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// The attempt's inputs as KeptObjects sees them: named when dagd sent
+// them by reference, large enough and pickled.
+std::vector<KeptInput> KeptInputs(const RuntimeAttempt& attempt);
 
 // A task error from the runner's "error" message: "Type: message" and the
 // traceback, cut to kMaxPythonErrorBytes; permanent when the runner says.

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/object_store.h"
 #include "tests/worker/test_task.h"
 #include "worker/python_process.h"
 #include "worker/temp_dir.h"
@@ -61,6 +63,23 @@ def nested_failure():
 
 def sum_json(*values):
     return sum(values)
+
+_made = None
+_last = None
+
+def make_block(size):
+    global _made
+    _made = bytearray(b"b" * size)
+    return _made
+
+def is_made(block):
+    return block is _made
+
+def same_as_before(block):
+    global _last
+    same = block is _last
+    _last = block
+    return [same, len(block), bytes(block[:1]).decode()]
 
 def chatty_bytes(lines, size):
     for i in range(lines):
@@ -111,9 +130,11 @@ class PythonRuntimeTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete modules_; }
 
-  std::unique_ptr<PythonRuntime> Start(uint32_t processes = 1) {
+  std::unique_ptr<PythonRuntime> Start(
+      uint32_t processes = 1, uint64_t keep_bytes = kDefaultPythonKeepBytes) {
     PythonRuntimeOptions options;
     options.processes = processes;
+    options.keep_bytes = keep_bytes;
     auto runtime = PythonRuntime::Start(options, log_.fn());
     EXPECT_TRUE(runtime.ok()) << runtime.status();
     return runtime.ok() ? *std::move(runtime) : nullptr;
@@ -125,6 +146,45 @@ class PythonRuntimeTest : public ::testing::Test {
     assignment.set_fn("python");
     assignment.set_code(code);
     return runtime.Run({assignment, task.context, absl::InfiniteFuture()});
+  }
+
+  // Runs `task` with `refs` as its assignment's input_refs.
+  static absl::StatusOr<Payload> RunWithRefs(
+      PythonRuntime& runtime, TestTask& task,
+      const std::map<uint32_t, v1::ObjectRef>& refs) {
+    v1::Assignment assignment;
+    assignment.set_fn("python");
+    for (const auto& [position, ref] : refs) {
+      (*assignment.mutable_input_refs())[position] = ref;
+    }
+    return runtime.Run({assignment, task.context, absl::InfiniteFuture()});
+  }
+
+  // A pickled block of `size` bytes of b"b", made by an interpreter of its
+  // own.
+  static std::string Block(size_t size) {
+    auto runtime = PythonRuntime::Start({}, [](const LogEntry&) {});
+    EXPECT_TRUE(runtime.ok()) << runtime.status();
+    if (!runtime.ok()) return "";
+    TestTask task(absl::StrCat(
+        R"({"function": "dagd_test_tasks:make_block", "args": [)", size, "]}"));
+    auto out = Run(**runtime, task);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? out->data : "";
+  }
+
+  // `data` as a result this worker holds under `key`, and dagd's reference
+  // to it.
+  static std::pair<Payload, v1::ObjectRef> Held(const std::string& data,
+                                                const std::string& key) {
+    Payload held;
+    held.content_type = "application/x-dagd-pickle";
+    held.held = std::make_shared<const std::string>(data);
+    v1::ObjectRef ref;
+    ref.set_key(key);
+    ref.set_size(data.size());
+    ref.set_content_type(held.content_type);
+    return {held, ref};
   }
 
   // The interpreter's pid, as a task sees it.
@@ -351,6 +411,55 @@ TEST_F(PythonRuntimeTest, RepliesOfAnySizeStayInStep) {
   EXPECT_EQ(lines, 4 * 1500);
   // Out of step, the interpreter would have been replaced.
   EXPECT_EQ(TaskPid(*runtime), pid);
+}
+
+// The interpreter that made a large result keeps it: the task that reads
+// it next there gets the very object, not a copy through the socket.
+TEST_F(PythonRuntimeTest, AResultIsPassedAsTheObjectItsInterpreterKept) {
+  for (uint64_t keep_bytes : {kDefaultPythonKeepBytes, uint64_t{0}}) {
+    auto runtime = Start(/*processes=*/1, keep_bytes);
+    ASSERT_NE(runtime, nullptr);
+    TestTask producer(
+        R"({"function": "dagd_test_tasks:make_block", "args": [2097152]})");
+    auto made = Run(*runtime, producer);
+    ASSERT_TRUE(made.ok()) << made.status();
+    ASSERT_GT(made->data.size(), 2u << 20);
+    // TestTask is attempt 1 of task index 0 of job-1.
+    auto [held, ref] = Held(made->data, ResultObjectKey("job-1", 0, 1));
+    TestTask consumer(
+        R"({"function": "dagd_test_tasks:is_made", "output": "json"})", {held},
+        /*attempt=*/2);
+    auto out = RunWithRefs(*runtime, consumer, {{0, ref}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->data, keep_bytes > 0 ? "true" : "false") << keep_bytes;
+  }
+}
+
+// An input is decoded once and kept for the next task that reads it, until
+// others push it out of the interpreter's budget; every task gets the
+// right value either way.
+TEST_F(PythonRuntimeTest, AnInputIsKeptForTheNextTaskWithinTheBudget) {
+  const std::string block = Block(2 << 20);
+  ASSERT_FALSE(block.empty());
+  auto runtime = Start(/*processes=*/1, /*keep_bytes=*/3 << 20);
+  ASSERT_NE(runtime, nullptr);
+  auto x = Held(block, "results/job-0/1/1");
+  auto y = Held(block, "results/job-0/2/1");
+  const std::string n = std::to_string(2 << 20);
+  const std::vector<std::pair<std::pair<Payload, v1::ObjectRef>*, bool>> steps =
+      {{&x, false}, {&x, true}, {&y, false},
+       {&x, false}, {&x, true}, {&y, false}};
+  for (size_t i = 0; i < steps.size(); ++i) {
+    auto [input, same] = steps[i];
+    TestTask task(
+        R"({"function": "dagd_test_tasks:same_as_before", "output": "json"})",
+        {input->first});
+    auto out = RunWithRefs(*runtime, task, {{0, input->second}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->data,
+              absl::StrCat("[", same ? "true" : "false", ",", n, ",\"b\"]"))
+        << "step " << i;
+  }
 }
 
 TEST_F(PythonRuntimeTest, SeveralInterpretersRunAtOnce) {

@@ -48,6 +48,31 @@ def error_header(error: BaseException, permanent: bool,
             "message": str(error), "traceback": text, "permanent": permanent}
 
 
+class Decoded:
+    """An input already decoded: an object the interpreter kept."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class Call:
+    """What one call came to: the runner protocol's reply header (kind
+    "result" or "error"), the frames of the result, and, for the runner to
+    keep, the decoded inputs (empty when they did not decode) and the
+    result (None unless the reply is a result)."""
+
+    __slots__ = ("reply", "frames", "inputs", "result")
+
+    def __init__(self, reply: Dict[str, Any], frames: List[Any] = (),
+                 inputs: List[Any] = (), result: Any = None):
+        self.reply = reply
+        self.frames = list(frames)
+        self.inputs = list(inputs)
+        self.result = result
+
+
 class TaskCaller:
     """Calls tasks; remembers the ``module:function`` names it resolved."""
 
@@ -61,31 +86,38 @@ class TaskCaller:
         runner protocol's reply header (kind "result" or "error") and the
         frames of the result. Never raises for the task's own failures.
         """
+        done = self.run(args, code, inputs)
+        return done.reply, done.frames
+
+    def run(self, args: Any, code: Optional[bytearray],
+            inputs: List[Any]) -> Call:
+        """Like ``call``, each input a ``(data, content_type)`` pair or a
+        ``Decoded`` value; says what the call came to."""
         try:
             fn, positional, kwargs, output = self._prepare(args, code)
-            values = [codec.decode(data, content_type)
-                      for data, content_type in inputs]
+            values = [given.value if isinstance(given, Decoded)
+                      else codec.decode(*given) for given in inputs]
         except _Failure as failure:
-            return {"kind": "error", "type": "dagd.TaskSetupError",
-                    "message": str(failure), "traceback": "",
-                    "permanent": failure.permanent}, []
+            return Call({"kind": "error", "type": "dagd.TaskSetupError",
+                         "message": str(failure), "traceback": "",
+                         "permanent": failure.permanent})
         except Exception as error:  # an input that does not decode
-            return error_header(error, permanent=True), []
+            return Call(error_header(error, permanent=True))
         try:
             value = fn(*values, *positional, **kwargs)
         except BaseException as error:  # the task's own failure
-            return error_header(error, isinstance(error, PermanentError),
-                                skip_frames=1), []
+            return Call(error_header(error, isinstance(error, PermanentError),
+                                     skip_frames=1), inputs=values)
         try:
             frames, content_type = codec.encode(value, output)
         except Exception as error:
             failure = error_header(error, permanent=True)
             failure["message"] = "cannot encode the result as %s: %s" % (
                 output, failure["message"])
-            return failure, []
+            return Call(failure, inputs=values)
         sizes = [memoryview(frame).nbytes for frame in frames]
-        return {"kind": "result", "content_type": content_type,
-                "sizes": sizes}, frames
+        return Call({"kind": "result", "content_type": content_type,
+                     "sizes": sizes}, frames, values, value)
 
     def _prepare(self, args: Any, code: Optional[bytearray]) -> Any:
         if args is None:

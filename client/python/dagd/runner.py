@@ -11,17 +11,29 @@ data frames its header announces.
     worker -> runner  {"kind": "task", "job": J, "task": T, "attempt": A,
                        "args": <the task's args or null>,
                        "code": <size of the code frame, or absent>,
-                       "inputs": [{"content_type": C, "size": S}, ...]}
+                       "drop": [K, ...]                  (or absent),
+                       "keep_result": {"id": K, "min_size": N} (or absent),
+                       "inputs": [{"content_type": C, "size": S,
+                                   "use": K | "keep": K (or neither)},
+                                  ...]}
                       then the code frame (when "code" is there), then one
-                      frame per input
+                      frame per input without "use"
     runner -> worker  {"kind": "print", "stream": "stdout"|"stderr",
                        "text": "..."}                 (any number, in order)
     runner -> worker  {"kind": "result", "content_type": C,
-                       "sizes": [S0, S1, ...]} then those frames, whose
-                      concatenation is the task's output; or
+                       "sizes": [S0, S1, ...], "kept": true (or absent)}
+                      then those frames, whose concatenation is the task's
+                      output; or
                       {"kind": "error", "type": "module.Type",
                        "message": "...", "traceback": "...",
                        "permanent": true|false}
+
+The runner keeps objects the worker names by integer ids (K): an input
+with "keep" is kept, decoded, once the task has run; one with "use" is
+not sent, the object kept under that id is passed instead; "drop" forgets
+ids before anything else. With "keep_result" a result pickled into at
+least min_size bytes is kept, and the reply says "kept". The worker
+decides what fits (worker/python_kept.h); the runner only obeys.
 
 One task at a time. The worker kills the process (its whole process
 group) to cancel a task or end it at its timeout, and starts another.
@@ -42,7 +54,8 @@ import sys
 import threading
 from typing import Any, Dict, List, Optional, Sequence
 
-from dagd.execute import TaskCaller
+from dagd import codec
+from dagd.execute import Decoded, TaskCaller
 
 _LENGTH = struct.Struct("<Q")
 # sendmsg takes at most IOV_MAX (1024 on Linux) buffers at once.
@@ -53,6 +66,8 @@ _MAX_LINE = 64 << 10
 # them (see Channel.buffer).
 _MAPPED_FRAME = 1 << 20
 _HUGE_PAGE = 2 << 20
+# What a result is encoded as for the runner to keep it: a Python object.
+_KEPT_TYPES = (codec.PICKLE, codec.PLAIN_PICKLE)
 
 
 def _address(buffer: Any) -> int:
@@ -197,6 +212,8 @@ class Runner:
     def __init__(self, channel: Channel):
         self._channel = channel
         self._caller = TaskCaller()
+        # Objects the worker told it to keep, by the worker's ids.
+        self._kept: Dict[int, Any] = {}
         self._stdout = TaskOutput(channel, "stdout", sys.__stderr__)
         self._stderr = TaskOutput(channel, "stderr", sys.__stderr__)
 
@@ -215,21 +232,40 @@ class Runner:
             self._run(header)
 
     def _run(self, header: Dict[str, Any]) -> None:
+        for key in header.get("drop", ()):
+            self._kept.pop(key, None)
         code = None
         if "code" in header:
             code = self._channel.read_frame()
-        inputs = []
-        for described in header.get("inputs", []):
-            inputs.append((self._channel.read_frame(),
-                           described.get("content_type", "")))
+        described = header.get("inputs", [])
+        inputs: List[Any] = []
+        for entry in described:
+            if "use" in entry:
+                if entry["use"] not in self._kept:
+                    raise RuntimeError("dagd runner: told to use object %r, "
+                                       "which it does not keep" %
+                                       entry["use"])
+                inputs.append(Decoded(self._kept[entry["use"]]))
+            else:
+                inputs.append((self._channel.read_frame(),
+                               entry.get("content_type", "")))
         self._stdout.in_task = self._stderr.in_task = True
         try:
-            reply, frames = self._caller.call(header.get("args"), code, inputs)
+            done = self._caller.run(header.get("args"), code, inputs)
         finally:
             self._stdout.flush()
             self._stderr.flush()
             self._stdout.in_task = self._stderr.in_task = False
-        self._channel.send(reply, frames)
+        for entry, value in zip(described, done.inputs):
+            if "keep" in entry:
+                self._kept[entry["keep"]] = value
+        keep = header.get("keep_result")
+        if (keep and done.reply["kind"] == "result" and
+                done.reply["content_type"] in _KEPT_TYPES and
+                sum(done.reply["sizes"]) >= keep["min_size"]):
+            self._kept[keep["id"]] = done.result
+            done.reply["kept"] = True
+        self._channel.send(done.reply, done.frames)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
