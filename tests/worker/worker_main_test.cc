@@ -72,6 +72,17 @@ TEST(WorkerMainTest, HelpListsTheFlags) {
   EXPECT_THAT(text, HasSubstr("usage: dagd-worker"));
 }
 
+// jemalloc's stats at exit list the options it took from the binary.
+TEST(WorkerMainTest, LargeBuffersComeFromJemallocsOrdinaryArenas) {
+#ifndef DAGD_WORKER_JEMALLOC
+  GTEST_SKIP() << "dagd-worker is built without jemalloc";
+#endif
+  WorkerRun run = RunWorkerBinary({"--slots=0"}, {"MALLOC_CONF="},
+                                  {"MALLOC_CONF=stats_print:true"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("opt.oversize_threshold: 0\n"));
+}
+
 TEST(WorkerMainTest, BadLogFormatExitsTwo) {
   WorkerRun run = RunWorker({"--log_format=xml"});
   EXPECT_EQ(run.exit_code, 2);
