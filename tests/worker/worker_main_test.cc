@@ -35,6 +35,7 @@
 namespace dagd {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 WorkerRun RunWorker(std::vector<std::string> flags) {
@@ -73,14 +74,15 @@ TEST(WorkerMainTest, HelpListsTheFlags) {
 }
 
 // jemalloc's stats at exit list the options it took from the binary.
-TEST(WorkerMainTest, LargeBuffersComeFromJemallocsOrdinaryArenas) {
+TEST(WorkerMainTest, SetsItsJemallocOptions) {
 #ifndef DAGD_WORKER_JEMALLOC
   GTEST_SKIP() << "dagd-worker is built without jemalloc";
 #endif
   WorkerRun run = RunWorkerBinary({"--slots=0"}, {"MALLOC_CONF="},
                                   {"MALLOC_CONF=stats_print:true"});
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_THAT(run.err, HasSubstr("opt.oversize_threshold: 0\n"));
+  EXPECT_THAT(run.err, AllOf(HasSubstr("opt.oversize_threshold: 0\n"),
+                             HasSubstr("opt.background_thread: true")));
 }
 
 TEST(WorkerMainTest, BadLogFormatExitsTwo) {

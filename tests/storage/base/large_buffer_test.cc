@@ -1,6 +1,16 @@
 #include "storage/base/large_buffer.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+
+extern "C" int mallctl(const char* name, void* old_value, size_t* old_size,
+                       void* new_value, size_t new_size) __attribute__((weak));
 
 namespace dagd {
 namespace {
@@ -15,6 +25,61 @@ TEST(LargeStringTest, IsEmptyWithTheRoomAskedFor) {
     EXPECT_EQ(buffer.data(), data) << "no reallocation up to the capacity";
     EXPECT_EQ(buffer, std::string(capacity, 'x'));
   }
+}
+
+// How many of the pages wholly inside [data, data + size) are in memory.
+size_t ResidentPages(const void* data, size_t size, size_t* pages) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin =
+      (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end =
+      (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  *pages = (end - begin) / page;
+  std::vector<unsigned char> resident(*pages);
+  if (mincore(reinterpret_cast<void*>(begin), end - begin, resident.data()) !=
+      0) {
+    return 0;
+  }
+  size_t count = 0;
+  for (unsigned char r : resident) count += r & 1;
+  return count;
+}
+
+// Under jemalloc (base_tests links it when dagd does), a large buffer freed
+// on one thread is the one the next large buffer on another thread gets:
+// without the shared arena, each thread would allocate from its own and
+// touch fresh memory.
+TEST(LargeStringTest, AFreedBufferIsReusedFromAnyThread) {
+  std::optional<unsigned> arena = LargeBufferArena();
+  if (!arena.has_value()) GTEST_SKIP() << "not running on jemalloc";
+  ssize_t decay = 0;
+  size_t size = sizeof(decay);
+  ASSERT_EQ(mallctl(absl::StrCat("arena.", *arena, ".dirty_decay_ms").c_str(),
+                    &decay, &size, nullptr, 0),
+            0);
+  EXPECT_EQ(decay, kLargeBufferDecayMs);
+  constexpr size_t kSize = size_t{64} << 20;
+  for (int round = 0; round < 3; ++round) {
+    const void* first = nullptr;
+    std::thread([&] {
+      std::string buffer = LargeString(kSize);
+      buffer.append(kSize, 'a');
+      first = buffer.data();
+    }).join();
+    const void* second = nullptr;
+    size_t pages = 0;
+    size_t resident = 0;
+    std::thread([&] {
+      std::string buffer = LargeString(kSize);
+      second = buffer.data();
+      // Memory already touched: no page to fault in and zero.
+      resident = ResidentPages(buffer.data(), kSize, &pages);
+    }).join();
+    EXPECT_EQ(first, second) << "round " << round;
+    EXPECT_GT(pages, 0u);
+    EXPECT_EQ(resident, pages) << "round " << round;
+  }
+  EXPECT_EQ(LargeBufferArena(), arena) << "one arena for the process";
 }
 
 }  // namespace
