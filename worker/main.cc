@@ -234,6 +234,15 @@ std::optional<dagd::PythonRuntimeOptions> PythonOptions(uint32_t slots) {
   return *std::move(options);
 }
 
+// An AWS Lambda instance runs one task per invocation in memory sized for
+// it: its interpreter keeps nothing for the next one.
+std::optional<dagd::PythonRuntimeOptions> LambdaPythonOptions() {
+  std::optional<dagd::PythonRuntimeOptions> options =
+      PythonOptions(/*slots=*/1);
+  if (options.has_value()) options->keep_bytes = 0;
+  return options;
+}
+
 uint32_t SlotsFromFlag() {
   std::string text = absl::GetFlag(FLAGS_slots);
   if (text.empty()) return std::max(1u, std::thread::hardware_concurrency());
@@ -645,7 +654,7 @@ int RunLambda(const std::string& endpoint,
   Runtimes runtimes;
   if (absl::Status loaded =
           LoadRuntimes(plugins, ExecFromFlags(/*lambda=*/true, log),
-                       PythonOptions(/*slots=*/1), log, &runtimes);
+                       LambdaPythonOptions(), log, &runtimes);
       !loaded.ok()) {
     FailLambdaInit(*api, log, std::string(loaded.message()));
   }

@@ -6,8 +6,8 @@
 
 namespace dagd {
 
-std::string KeptName(absl::string_view key, uint64_t size) {
-  return absl::StrCat(key, "#", size);
+std::string KeptName(absl::string_view key, uint64_t size, uint32_t crc32c) {
+  return absl::StrCat(key, "#", size, "#", crc32c);
 }
 
 uint64_t KeptObjects::BytesOf(const std::vector<KeptInput>& inputs) const {
@@ -46,10 +46,23 @@ KeptPlan KeptObjects::Plan(const std::vector<KeptInput>& inputs,
     plan.keep[i] = id;
     pinned.push_back(input.name);
   }
-  if (keep_result && budget_ >= kMinKeptBytes) plan.result = next_id_++;
+  if (keep_result && budget_ >= kMinKeptBytes) {
+    plan.result = next_id_++;
+    plan.result_max = budget_;
+  }
   plan.drop = std::move(drops_);
   drops_.clear();
   return plan;
+}
+
+void KeptObjects::NotKept(uint64_t id) {
+  for (const auto& [name, entry] : by_name_) {
+    if (entry.id == id) {
+      const std::string forgotten = name;
+      Forget(forgotten);
+      return;
+    }
+  }
 }
 
 void KeptObjects::ResultKept(uint64_t id, std::string name, uint64_t size) {

@@ -15,8 +15,10 @@
 // keeps, which to keep once decoded, whether to keep the result, and what
 // to forget first, least recently used first beyond a byte budget.
 //
-// A kept object is known by its name: the held result's key (one per
-// attempt of a task: dagd never reuses it for other bytes) and its size.
+// A kept object is known by its name: the result's key (one per attempt
+// of a task), size and CRC-32C as dagd recorded them. The key alone would
+// do within one dagd's life, but a worker that outlives a dagd started
+// afresh sees the same job ids again.
 #ifndef DAGD_WORKER_PYTHON_KEPT_H_
 #define DAGD_WORKER_PYTHON_KEPT_H_
 
@@ -34,8 +36,8 @@ namespace dagd {
 // than the bookkeeping.
 inline constexpr uint64_t kMinKeptBytes = 1 << 20;
 
-// The name of a kept object: its key and size.
-std::string KeptName(absl::string_view key, uint64_t size);
+// The name of a kept object: its key, size and CRC-32C.
+std::string KeptName(absl::string_view key, uint64_t size, uint32_t crc32c);
 
 // One input as the plan sees it: its name, or empty when it cannot be kept
 // (sent by value, small, or not a Python object).
@@ -51,6 +53,7 @@ struct KeptPlan {
   std::vector<uint64_t> use;   // per input: the kept object that is it
   std::vector<uint64_t> keep;  // per input: keep it under this id
   uint64_t result = 0;         // keep the result under this id
+  uint64_t result_max = 0;     // if it is no larger than this
 };
 
 // Not thread-safe: owned with its interpreter, by one thread at a time.
@@ -69,10 +72,19 @@ class KeptObjects {
   // room. `keep_result`: the task's result may be kept (ResultKept).
   KeptPlan Plan(const std::vector<KeptInput>& inputs, bool keep_result);
 
-  // The interpreter kept the result of the task planned last, of `size`
-  // bytes, under plan.result; from now on it is `name`. Too large for the
-  // budget: forgotten at the next task.
+  // The interpreter did not keep the input it was told to keep under `id`
+  // (the task failed before its inputs were decoded).
+  void NotKept(uint64_t id);
+
+  // The interpreter kept a result, of `size` bytes, under `id` (a
+  // plan.result); it is `name`. Too large for the budget: forgotten at the
+  // next task.
   void ResultKept(uint64_t id, std::string name, uint64_t size);
+  // The interpreter kept a result under `id` that no task will ask for
+  // (it was not held by reference): forgotten at the next task.
+  void Drop(uint64_t id) { drops_.push_back(id); }
+
+  uint64_t budget() const { return budget_; }
 
   uint64_t bytes() const { return bytes_; }
   size_t count() const { return by_name_.size(); }

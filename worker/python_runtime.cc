@@ -1,5 +1,6 @@
 #include "worker/python_runtime.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -53,7 +54,8 @@ std::string TaskHeader(const RuntimeAttempt& attempt, const KeptPlan& plan) {
   }
   if (plan.result != 0) {
     absl::StrAppend(&header, ",\"keep_result\":{\"id\":", plan.result,
-                    ",\"min_size\":", kMinKeptBytes, "}");
+                    ",\"min_size\":", kMinKeptBytes,
+                    ",\"max_size\":", plan.result_max, "}");
   }
   absl::StrAppend(&header, ",\"inputs\":[");
   for (size_t i = 0; i < context.inputs().size(); ++i) {
@@ -115,7 +117,8 @@ std::vector<KeptInput> KeptInputs(const RuntimeAttempt& attempt) {
          ref.content_type() != kPlainPickle)) {
       continue;
     }
-    inputs[position] = {KeptName(ref.key(), ref.size()), ref.size()};
+    inputs[position] = {KeptName(ref.key(), ref.size(), ref.crc32c()),
+                        ref.size()};
   }
   return inputs;
 }
@@ -170,6 +173,7 @@ PythonRuntime::Acquire(TaskContext& context,
     mu_.Await(absl::Condition(&available));
     if (cancelled) return absl::CancelledError("cancelled");
     if (!idle_.empty()) {
+      for (std::unique_ptr<Interpreter>& idle : idle_) ApplyPending(*idle);
       // The most recently idle one, unless another keeps more of the
       // inputs.
       size_t best = idle_.size() - 1;
@@ -208,9 +212,76 @@ void PythonRuntime::Release(std::unique_ptr<Interpreter> interpreter,
   absl::MutexLock lock(&mu_);
   if (healthy) {
     idle_.push_back(std::move(interpreter));
-  } else {
-    --live_;
+    return;
   }
+  if (interpreter != nullptr) {
+    for (const PendingResult& pending : interpreter->pending) {
+      awaiting_.erase(pending.attempt);
+    }
+  }
+  --live_;
+}
+
+void PythonRuntime::ApplyPending(Interpreter& interpreter) {
+  std::vector<PendingResult>& pending = interpreter.pending;
+  for (auto it = pending.begin(); it != pending.end();) {
+    if (!it->resolved) {
+      ++it;
+      continue;
+    }
+    if (it->name.empty()) {
+      interpreter.kept.Drop(it->id);
+    } else {
+      interpreter.kept.ResultKept(it->id, std::move(it->name), it->size);
+    }
+    it = pending.erase(it);
+  }
+}
+
+void PythonRuntime::OutputStored(const v1::Assignment& assignment,
+                                 const v1::ObjectRef* stored) {
+  const std::string attempt = ResultObjectKey(assignment.task().job_id(),
+                                              assignment.task().task_index(),
+                                              assignment.task().attempt());
+  absl::MutexLock lock(&mu_);
+  auto it = awaiting_.find(attempt);
+  if (it == awaiting_.end()) return;
+  for (PendingResult& pending : it->second->pending) {
+    if (pending.attempt != attempt) continue;
+    pending.resolved = true;
+    // Named as consumers' input_refs will name it; a result that did not
+    // go by reference, or went under another key, nobody will ask for.
+    if (stored != nullptr && stored->key() == attempt) {
+      pending.name = KeptName(stored->key(), stored->size(), stored->crc32c());
+      pending.size = stored->size();
+    }
+  }
+  awaiting_.erase(it);
+}
+
+void PythonRuntime::Confirm(Interpreter& interpreter, const KeptPlan& plan,
+                            const Struct& header, const RuntimeAttempt& attempt,
+                            uint64_t result_size) {
+  std::vector<uint64_t> kept;
+  for (const Value& id : Field(header, "kept").list_value().values()) {
+    kept.push_back(static_cast<uint64_t>(id.number_value()));
+  }
+  auto confirmed = [&](uint64_t id) {
+    return std::find(kept.begin(), kept.end(), id) != kept.end();
+  };
+  for (uint64_t id : plan.keep) {
+    if (id != 0 && !confirmed(id)) interpreter.kept.NotKept(id);
+  }
+  if (plan.result == 0 || !confirmed(plan.result)) return;
+  const auto& task = attempt.assignment.task();
+  PendingResult pending;
+  pending.attempt =
+      ResultObjectKey(task.job_id(), task.task_index(), task.attempt());
+  pending.id = plan.result;
+  pending.size = result_size;
+  absl::MutexLock lock(&mu_);
+  awaiting_[pending.attempt] = &interpreter;
+  interpreter.pending.push_back(std::move(pending));
 }
 
 absl::StatusOr<Payload> PythonRuntime::Run(const RuntimeAttempt& attempt) {
@@ -236,8 +307,7 @@ absl::StatusOr<Payload> PythonRuntime::Run(const RuntimeAttempt& attempt) {
   const pid_t pid = process.pid();
   if (exchange.lost.ok()) process.Kill();  // alive, but dropped by us
   const std::string ended = process.Reap();
-  interpreter.reset();
-  Release(nullptr, /*healthy=*/false);
+  Release(std::move(interpreter), /*healthy=*/false);
   if (killed || context.cancelled()) {
     return absl::CancelledError(
         absl::StrCat("cancelled: Python interpreter pid ", pid, " killed"));
@@ -279,8 +349,9 @@ PythonRuntime::Exchange PythonRuntime::RunOn(
     if (kind == "print") {
       LogPrint(context, *header);
     } else if (kind == "result") {
-      return ReadOutput(interpreter, plan, context, *header);
+      return ReadOutput(interpreter, plan, attempt, *header);
     } else if (kind == "error") {
+      Confirm(interpreter, plan, *header, attempt, 0);
       return {PythonTaskError(*header), absl::OkStatus()};
     } else {
       return Lost(absl::DataLossError(absl::StrCat(
@@ -291,7 +362,7 @@ PythonRuntime::Exchange PythonRuntime::RunOn(
 
 PythonRuntime::Exchange PythonRuntime::ReadOutput(Interpreter& interpreter,
                                                   const KeptPlan& plan,
-                                                  const TaskContext& context,
+                                                  const RuntimeAttempt& attempt,
                                                   const Struct& header) {
   PythonProcess& process = *interpreter.process;
   std::vector<size_t> sizes;
@@ -309,17 +380,7 @@ PythonRuntime::Exchange PythonRuntime::ReadOutput(Interpreter& interpreter,
     dropped.reusable = false;
     return dropped;
   }
-  if (Field(header, "kept").bool_value() && plan.result != 0) {
-    // Named as the worker will hold it (TaskRunner::HoldOutput); should it
-    // not be held (too small, or stored elsewhere), no task asks for that
-    // name and it is forgotten in its turn.
-    interpreter.kept.ResultKept(
-        plan.result,
-        KeptName(ResultObjectKey(context.job_id(), context.task_index(),
-                                 context.attempt()),
-                 total),
-        total);
-  }
+  Confirm(interpreter, plan, header, attempt, total);
   Payload output;
   output.content_type = Field(header, "content_type").string_value();
   // Huge pages for a large output: read into 4 KiB pages, a fresh buffer

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/base/logging.h"
 #include "worker/python_kept.h"
@@ -75,6 +76,9 @@ class PythonRuntime : public TaskRuntime {
     return assignment.fn() == kPythonFunction;
   }
   absl::StatusOr<Payload> Run(const RuntimeAttempt& attempt) override;
+  // Names the result an interpreter kept for the attempt, if it did.
+  void OutputStored(const v1::Assignment& assignment,
+                    const v1::ObjectRef* stored) override;
   // Inputs are only written to the interpreter's socket.
   bool ReadsHeldInputsInPlace() const override { return true; }
 
@@ -97,12 +101,25 @@ class PythonRuntime : public TaskRuntime {
   PythonRuntime(PythonRuntimeOptions options, LogFn log);
   static Exchange Lost(absl::Status cause);
 
-  // An interpreter and what it keeps.
+  // A result an interpreter kept, until the worker knows its name (the
+  // reference dagd records, with the CRC-32C the holder takes).
+  struct PendingResult {
+    std::string attempt;  // its ResultObjectKey
+    uint64_t id = 0;
+    bool resolved = false;  // by OutputStored
+    std::string name;       // empty once resolved: nobody will ask for it
+    uint64_t size = 0;
+  };
+
+  // An interpreter and what it keeps. `process` and `kept` belong to the
+  // thread that has the interpreter (or to mu_'s holder while it is idle);
+  // `pending` is guarded by mu_.
   struct Interpreter {
     Interpreter(std::unique_ptr<PythonProcess> process, uint64_t keep_bytes)
         : process(std::move(process)), kept(keep_bytes) {}
     std::unique_ptr<PythonProcess> process;
     KeptObjects kept;
+    std::vector<PendingResult> pending;
   };
 
   // An idle interpreter, the one that keeps most of `inputs` when several
@@ -112,11 +129,20 @@ class PythonRuntime : public TaskRuntime {
       TaskContext& context, const std::vector<KeptInput>& inputs);
   // Returns `interpreter` to the idle ones, or (not `healthy`) drops it.
   void Release(std::unique_ptr<Interpreter> interpreter, bool healthy);
+  // Moves the resolved pending results of an idle `interpreter` into what
+  // it keeps (or drops them).
+  void ApplyPending(Interpreter& interpreter)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a reply: the inputs the runner did not keep are forgotten, and a
+  // kept result waits for its name.
+  void Confirm(Interpreter& interpreter, const KeptPlan& plan,
+               const google::protobuf::Struct& header,
+               const RuntimeAttempt& attempt, uint64_t result_size);
 
   Exchange RunOn(Interpreter& interpreter, const RuntimeAttempt& attempt,
                  const std::vector<KeptInput>& inputs);
   Exchange ReadOutput(Interpreter& interpreter, const KeptPlan& plan,
-                      const TaskContext& context,
+                      const RuntimeAttempt& attempt,
                       const google::protobuf::Struct& header);
   void LogPrint(const TaskContext& context,
                 const google::protobuf::Struct& header) const;
@@ -130,6 +156,9 @@ class PythonRuntime : public TaskRuntime {
   std::vector<std::unique_ptr<Interpreter>> idle_ ABSL_GUARDED_BY(mu_);
   // Interpreters started and not dropped, idle or running a task.
   uint32_t live_ ABSL_GUARDED_BY(mu_) = 0;
+  // Interpreters with a kept result waiting for OutputStored, by the
+  // attempt's ResultObjectKey.
+  absl::flat_hash_map<std::string, Interpreter*> awaiting_ ABSL_GUARDED_BY(mu_);
 };
 
 // The attempt's inputs as KeptObjects sees them: named when dagd sent

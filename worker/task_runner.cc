@@ -114,6 +114,10 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
   v1::TaskResult result =
       MakeResult(assignment, std::move(output), token->reason(), started_ms);
   std::optional<v1::TaskResult> by_reference = StoreOutput(assignment, result);
+  runtime->OutputStored(
+      assignment, by_reference.has_value() && by_reference->has_output_ref()
+                      ? &by_reference->output_ref()
+                      : nullptr);
   if (observer_ != nullptr) {
     observer_->AttemptFinished(assignment, result, clock_->Now() - start);
   }

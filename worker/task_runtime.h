@@ -71,6 +71,13 @@ class TaskRuntime {
   // functions may read Payload::data, so their runtime says no. An output
   // that is such an input is copied (TaskRunner).
   virtual bool ReadsHeldInputsInPlace() const { return false; }
+
+  // Called once after each Run, on the same thread, when the worker has
+  // done with the attempt's output: `stored` is dagd's reference to it when
+  // it went by reference (held by this worker, or in the object store),
+  // null otherwise (inline, or the attempt failed).
+  virtual void OutputStored(const v1::Assignment& assignment,
+                            const v1::ObjectRef* stored) {}
 };
 
 // The runtimes a worker offers, in the order they are asked. Filled at

@@ -16,7 +16,7 @@ using ::testing::IsEmpty;
 constexpr uint64_t kMiB = 1 << 20;
 
 KeptInput Input(const std::string& key, uint64_t size) {
-  return {KeptName(key, size), size};
+  return {KeptName(key, size, /*crc32c=*/7), size};
 }
 
 TEST(KeptObjectsTest, AnInputIsKeptOnceThenUsedWithoutItsBytes) {
@@ -80,10 +80,12 @@ TEST(KeptObjectsTest, NothingLargerThanTheBudgetIsKept) {
   KeptObjects kept(3 * kMiB);
   kept.Plan({Input("a", 2 * kMiB)}, false);
   KeptPlan plan = kept.Plan({Input("huge", 4 * kMiB)}, true);
+  EXPECT_EQ(plan.result_max, 3 * kMiB);
   EXPECT_THAT(plan.keep, ElementsAre(0));
   EXPECT_THAT(plan.drop, IsEmpty());  // nothing forgotten in vain
   ASSERT_NE(plan.result, 0);
-  kept.ResultKept(plan.result, KeptName("results/j/9/1", 4 * kMiB), 4 * kMiB);
+  kept.ResultKept(plan.result, KeptName("results/j/9/1", 4 * kMiB, 7),
+                  4 * kMiB);
   EXPECT_THAT(kept.Plan({}, false).drop, ElementsAre(plan.result));
   EXPECT_EQ(kept.bytes(), 2 * kMiB);
 }
@@ -92,7 +94,7 @@ TEST(KeptObjectsTest, AKeptResultIsUsedByTheTaskThatReadsIt) {
   KeptObjects kept(10 * kMiB);
   KeptPlan producer = kept.Plan({}, /*keep_result=*/true);
   ASSERT_NE(producer.result, 0);
-  kept.ResultKept(producer.result, KeptName("results/j/3/1", 3 * kMiB),
+  kept.ResultKept(producer.result, KeptName("results/j/3/1", 3 * kMiB, 7),
                   3 * kMiB);
   KeptPlan consumer = kept.Plan({Input("results/j/3/1", 3 * kMiB)}, true);
   EXPECT_THAT(consumer.use, ElementsAre(producer.result));
@@ -108,6 +110,27 @@ TEST(KeptObjectsTest, AResultKeptTwiceIsForgottenUnderItsNewId) {
   KeptPlan next = kept.Plan({block}, false);
   EXPECT_THAT(next.drop, ElementsAre(plan.result));
   EXPECT_THAT(next.use, ElementsAre(id));
+}
+
+TEST(KeptObjectsTest, AnInputTheInterpreterDidNotKeepIsForgotten) {
+  KeptObjects kept(10 * kMiB);
+  const KeptInput block = Input("results/j/1/1", 2 * kMiB);
+  const uint64_t id = kept.Plan({block}, false).keep[0];
+  kept.NotKept(id);
+  EXPECT_EQ(kept.bytes(), 0);
+  KeptPlan next = kept.Plan({block}, false);
+  EXPECT_THAT(next.use, ElementsAre(0));
+  EXPECT_NE(next.keep[0], 0);
+  EXPECT_NE(next.keep[0], id);
+}
+
+TEST(KeptObjectsTest, ANameIsTheKeySizeAndChecksum) {
+  EXPECT_NE(KeptName("results/j1/1/1", 10, 1),
+            KeptName("results/j1/1/1", 10, 2));
+  EXPECT_NE(KeptName("results/j1/1/1", 10, 1),
+            KeptName("results/j1/1/1", 11, 1));
+  EXPECT_NE(KeptName("results/j1/1/1", 10, 1),
+            KeptName("results/j1/1/2", 10, 1));
 }
 
 TEST(KeptObjectsTest, ANoBudgetKeepsNothing) {

@@ -20,6 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/crc32c.h"
 #include "storage/object_store.h"
 #include "tests/worker/test_task.h"
 #include "worker/python_process.h"
@@ -152,12 +153,21 @@ class PythonRuntimeTest : public ::testing::Test {
   static absl::StatusOr<Payload> RunWithRefs(
       PythonRuntime& runtime, TestTask& task,
       const std::map<uint32_t, v1::ObjectRef>& refs) {
-    v1::Assignment assignment;
-    assignment.set_fn("python");
+    v1::Assignment assignment = AssignmentOf(task);
     for (const auto& [position, ref] : refs) {
       (*assignment.mutable_input_refs())[position] = ref;
     }
     return runtime.Run({assignment, task.context, absl::InfiniteFuture()});
+  }
+
+  // What dagd sent for `task`: fn python and the task's ids.
+  static v1::Assignment AssignmentOf(const TestTask& task) {
+    v1::Assignment assignment;
+    assignment.set_fn("python");
+    assignment.mutable_task()->set_job_id(task.context.job_id());
+    assignment.mutable_task()->set_task_index(task.context.task_index());
+    assignment.mutable_task()->set_attempt(task.context.attempt());
+    return assignment;
   }
 
   // A pickled block of `size` bytes of b"b", made by an interpreter of its
@@ -183,6 +193,7 @@ class PythonRuntimeTest : public ::testing::Test {
     v1::ObjectRef ref;
     ref.set_key(key);
     ref.set_size(data.size());
+    ref.set_crc32c(crc32c::Value(data));
     ref.set_content_type(held.content_type);
     return {held, ref};
   }
@@ -414,24 +425,79 @@ TEST_F(PythonRuntimeTest, RepliesOfAnySizeStayInStep) {
 }
 
 // The interpreter that made a large result keeps it: the task that reads
-// it next there gets the very object, not a copy through the socket.
+// it next there gets the very object, not a copy through the socket. Not
+// when nothing is kept, nor when the result did not go by reference (no
+// task will ask for it under the name the worker would give it).
 TEST_F(PythonRuntimeTest, AResultIsPassedAsTheObjectItsInterpreterKept) {
-  for (uint64_t keep_bytes : {kDefaultPythonKeepBytes, uint64_t{0}}) {
-    auto runtime = Start(/*processes=*/1, keep_bytes);
+  struct Case {
+    uint64_t keep_bytes;
+    bool stored;
+    const char* want;
+  };
+  for (const Case& c :
+       {Case{kDefaultPythonKeepBytes, true, "true"}, Case{0, true, "false"},
+        Case{kDefaultPythonKeepBytes, false, "false"}}) {
+    auto runtime = Start(/*processes=*/1, c.keep_bytes);
     ASSERT_NE(runtime, nullptr);
     TestTask producer(
         R"({"function": "dagd_test_tasks:make_block", "args": [2097152]})");
-    auto made = Run(*runtime, producer);
+    auto made = RunWithRefs(*runtime, producer, {});
     ASSERT_TRUE(made.ok()) << made.status();
     ASSERT_GT(made->data.size(), 2u << 20);
-    // TestTask is attempt 1 of task index 0 of job-1.
+    // As the worker holds it: TestTask is attempt 1 of task 0 of job-1.
     auto [held, ref] = Held(made->data, ResultObjectKey("job-1", 0, 1));
+    runtime->OutputStored(AssignmentOf(producer), c.stored ? &ref : nullptr);
     TestTask consumer(
         R"({"function": "dagd_test_tasks:is_made", "output": "json"})", {held},
         /*attempt=*/2);
     auto out = RunWithRefs(*runtime, consumer, {{0, ref}});
     ASSERT_TRUE(out.ok()) << out.status();
-    EXPECT_EQ(out->data, keep_bytes > 0 ? "true" : "false") << keep_bytes;
+    EXPECT_EQ(out->data, c.want) << c.keep_bytes << " " << c.stored;
+  }
+}
+
+// A task that fails before its inputs are decoded keeps none of them: the
+// next task that reads them is sent their bytes, and runs.
+TEST_F(PythonRuntimeTest, AnInputATaskDidNotDecodeIsSentAgain) {
+  const std::string block = Block(2 << 20);
+  ASSERT_FALSE(block.empty());
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  const int64_t pid = TaskPid(*runtime);
+  auto x = Held(block, "results/job-0/1/1");
+  TestTask broken(R"({"function": "dagd_test_tasks:no_such_function"})",
+                  {x.first});
+  auto failed = RunWithRefs(*runtime, broken, {{0, x.second}});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(Message(failed.status()), HasSubstr("no_such_function"));
+  TestTask task(
+      R"({"function": "dagd_test_tasks:same_as_before", "output": "json"})",
+      {x.first});
+  auto out = RunWithRefs(*runtime, task, {{0, x.second}});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, absl::StrCat("[false,", 2 << 20, ",\"b\"]"));
+  EXPECT_EQ(TaskPid(*runtime), pid) << "the interpreter stayed in step";
+}
+
+// Another name for the same key (a dagd started afresh reuses job ids) is
+// another object.
+TEST_F(PythonRuntimeTest, AKeptInputIsKnownByItsSizeAndChecksumToo) {
+  const std::string block = Block(2 << 20);
+  std::string other = Block(2 << 20);
+  ASSERT_FALSE(block.empty());
+  ASSERT_EQ(other.size(), block.size());
+  other[other.size() / 2] ^= 1;  // one of the 2 MiB of b"b"
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  auto x = Held(block, "results/j1/1/1");
+  auto y = Held(other, "results/j1/1/1");
+  for (auto* input : {&x, &y}) {
+    TestTask task(
+        R"({"function": "dagd_test_tasks:same_as_before", "output": "json"})",
+        {input->first});
+    auto out = RunWithRefs(*runtime, task, {{0, input->second}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->data, absl::StrCat("[false,", 2 << 20, ",\"b\"]"));
   }
 }
 

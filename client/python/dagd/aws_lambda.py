@@ -94,7 +94,8 @@ def _uint(message: Dict[str, Any], json_name: str, proto_name: str,
 
 def _bytes(message: Dict[str, Any], name: str, where: str) -> bytearray:
     """A bytes field, writable: a numpy array decoded from it is a view of
-    it, and tasks may write to their inputs as they do on a worker."""
+    it, as on a worker (where a task must still not change an input in
+    place: the next task there may be given the same object)."""
     raw = message.get(name, "")
     try:
         return bytearray(base64.b64decode(raw, validate=True) if raw else b"")

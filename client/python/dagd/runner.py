@@ -21,19 +21,21 @@ data frames its header announces.
     runner -> worker  {"kind": "print", "stream": "stdout"|"stderr",
                        "text": "..."}                 (any number, in order)
     runner -> worker  {"kind": "result", "content_type": C,
-                       "sizes": [S0, S1, ...], "kept": true (or absent)}
+                       "sizes": [S0, S1, ...], "kept": [K, ...] (or absent)}
                       then those frames, whose concatenation is the task's
                       output; or
                       {"kind": "error", "type": "module.Type",
                        "message": "...", "traceback": "...",
-                       "permanent": true|false}
+                       "permanent": true|false, "kept": [K, ...] (or absent)}
 
 The runner keeps objects the worker names by integer ids (K): an input
 with "keep" is kept, decoded, once the task has run; one with "use" is
 not sent, the object kept under that id is passed instead; "drop" forgets
-ids before anything else. With "keep_result" a result pickled into at
-least min_size bytes is kept, and the reply says "kept". The worker
-decides what fits (worker/python_kept.h); the runner only obeys.
+ids before anything else. With "keep_result" a result pickled into
+min_size to max_size bytes is kept (not a view of a much larger array).
+The reply's "kept" lists the ids the runner did keep: inputs are kept
+only once decoded, so a task that fails before that keeps none. The
+worker decides what fits (worker/python_kept.h); the runner only obeys.
 
 One task at a time. The worker kills the process (its whole process
 group) to cancel a task or end it at its timeout, and starts another.
@@ -73,6 +75,15 @@ _KEPT_TYPES = (codec.PICKLE, codec.PLAIN_PICKLE)
 def _address(buffer: Any) -> int:
     """Where a writable buffer's memory starts."""
     return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+
+
+def _pins_more(value: Any) -> bool:
+    """Whether keeping ``value`` would keep much more memory than its
+    pickle counts: a view of a larger array (numpy's ``base``)."""
+    base = getattr(value, "base", None)
+    size = getattr(value, "nbytes", None)
+    return (base is not None and isinstance(size, int) and
+            getattr(base, "nbytes", 0) > 2 * size)
 
 
 class Channel:
@@ -256,15 +267,20 @@ class Runner:
             self._stdout.flush()
             self._stderr.flush()
             self._stdout.in_task = self._stderr.in_task = False
+        kept = []
         for entry, value in zip(described, done.inputs):
             if "keep" in entry:
                 self._kept[entry["keep"]] = value
+                kept.append(entry["keep"])
         keep = header.get("keep_result")
         if (keep and done.reply["kind"] == "result" and
                 done.reply["content_type"] in _KEPT_TYPES and
-                sum(done.reply["sizes"]) >= keep["min_size"]):
+                keep["min_size"] <= sum(done.reply["sizes"]) <=
+                keep["max_size"] and not _pins_more(done.result)):
             self._kept[keep["id"]] = done.result
-            done.reply["kept"] = True
+            kept.append(keep["id"])
+        if kept:
+            done.reply["kept"] = kept
         self._channel.send(done.reply, done.frames)
 
 
