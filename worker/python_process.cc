@@ -127,6 +127,10 @@ std::vector<std::string> InterpreterEnvironment(const char* const* env) {
     });
     if (!set) out.push_back(absl::StrCat(prefix, "1"));
   }
+  const bool tuned = std::any_of(out.begin(), out.end(), [](const auto& v) {
+    return absl::StartsWith(v, "GLIBC_TUNABLES=");
+  });
+  if (!tuned) out.push_back("GLIBC_TUNABLES=glibc.malloc.hugetlb=1");
   return out;
 }
 

@@ -560,14 +560,24 @@ TEST_F(PythonRuntimeTest, InterpretersRunOneBlasThreadUnlessTheWorkerSaysSo) {
   }
 }
 
-TEST(InterpreterEnvironmentTest, AddsOneThreadForEachBlasThatIsNotSet) {
+TEST(InterpreterEnvironmentTest, AddsOneBlasThreadAndHugePagesUnlessSet) {
   const char* env[] = {"PATH=/usr/bin", "OPENBLAS_NUM_THREADS=8",
                        "OMP_NUM_THREADS_X=2", nullptr};
   EXPECT_THAT(
       InterpreterEnvironment(env),
-      ::testing::UnorderedElementsAre(
-          "PATH=/usr/bin", "OPENBLAS_NUM_THREADS=8", "OMP_NUM_THREADS_X=2",
-          "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1"));
+      ::testing::UnorderedElementsAre("PATH=/usr/bin", "OPENBLAS_NUM_THREADS=8",
+                                      "OMP_NUM_THREADS_X=2",
+                                      "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1",
+                                      "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
+}
+
+TEST(InterpreterEnvironmentTest, KeepsTheWorkersGlibcTunables) {
+  const char* env[] = {"GLIBC_TUNABLES=glibc.malloc.arena_max=2", nullptr};
+  std::vector<std::string> got = InterpreterEnvironment(env);
+  EXPECT_THAT(got,
+              ::testing::Contains("GLIBC_TUNABLES=glibc.malloc.arena_max=2"));
+  EXPECT_THAT(got, ::testing::Not(::testing::Contains(
+                       "GLIBC_TUNABLES=glibc.malloc.hugetlb=1")));
 }
 
 TEST(PythonStartTest, InterpreterThatCannotRunTheRunnerStopsTheStart) {
