@@ -1,6 +1,7 @@
 """dagd.runner's channel to the worker: frames read back byte for byte,
 and a large one (a numpy input) lands in memory mapped for it in whole
-transparent huge pages, not in a zero-filled bytearray."""
+transparent huge pages, not in a zero-filled bytearray, reused for the
+next frame once nothing views it."""
 
 import ctypes
 import socket
@@ -9,7 +10,7 @@ import threading
 import pytest
 
 from dagd import codec
-from dagd.runner import Channel
+from dagd.runner import Channel, FramePool
 
 MIB = 1 << 20
 
@@ -74,7 +75,7 @@ def test_a_header_larger_than_a_mapped_frame_reads_back():
 
 def test_a_large_frame_is_mapped_in_whole_huge_pages_and_writable():
     size = 2 * MIB + 123
-    buffer = Channel.buffer(size)
+    buffer = Channel(None).buffer(size)
     assert len(buffer) == size
     assert not buffer.readonly
     # The view is of a private mapping advised as huge pages ("hg"),
@@ -86,7 +87,7 @@ def test_a_large_frame_is_mapped_in_whole_huge_pages_and_writable():
     flags = vm_flags(address_of(buffer))
     assert "hg" in flags, flags
     assert "sh" not in flags, flags  # private: huge pages need it
-    small = Channel.buffer(MIB - 1)
+    small = Channel(None).buffer(MIB - 1)
     assert isinstance(small, bytearray) and len(small) == MIB - 1
 
 
@@ -106,3 +107,31 @@ def test_a_numpy_input_read_from_a_frame_is_a_writable_view_of_it():
     assert codec.loads(frame)[0, 0] == -1.0
     left.close()
     right.close()
+
+
+def test_a_frame_mapping_is_reused_once_nothing_views_it():
+    np = pytest.importorskip("numpy")
+    pool = FramePool()
+    first = pool.get(3 * MIB)
+    where = address_of(first)
+    del first
+    again = pool.get(3 * MIB)
+    assert address_of(again) == where  # nothing viewed it: reused
+    other = pool.get(3 * MIB)
+    assert address_of(other) != where  # `again` still views it
+    array = np.frombuffer(again, dtype=np.uint8)
+    del again
+    assert address_of(pool.get(3 * MIB)) not in (where, address_of(other))
+    del array  # the last view of the first mapping
+    assert address_of(pool.get(3 * MIB)) == where
+    assert address_of(pool.get(5 * MIB)) != where  # other sizes: others
+
+
+def test_a_frame_pool_keeps_no_more_than_its_bound():
+    pool = FramePool(max_bytes=14 * MIB)
+    views = [pool.get(3 * MIB) for _ in range(3)]  # 6 MiB mappings, in use
+    assert pool.bytes() == 12 * MIB  # the third is not kept
+    del views
+    pool.get(9 * MIB)  # 10 MiB: the free 6 MiB ones make room
+    assert pool.bytes() <= 14 * MIB
+    assert len(pool.get(3 * MIB)) == 3 * MIB
