@@ -84,8 +84,6 @@ class KeptObjects {
   // (it was not held by reference): forgotten at the next task.
   void Drop(uint64_t id) { drops_.push_back(id); }
 
-  uint64_t budget() const { return budget_; }
-
   uint64_t bytes() const { return bytes_; }
   size_t count() const { return by_name_.size(); }
 

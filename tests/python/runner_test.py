@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from dagd import codec
-from dagd.runner import Channel, FramePool
+from dagd.runner import Channel, FramePool, _pins_more
 
 MIB = 1 << 20
 
@@ -135,3 +135,12 @@ def test_a_frame_pool_keeps_no_more_than_its_bound():
     pool.get(9 * MIB)  # 10 MiB: the free 6 MiB ones make room
     assert pool.bytes() <= 14 * MIB
     assert len(pool.get(3 * MIB)) == 3 * MIB
+
+
+def test_a_view_of_a_much_larger_array_is_not_kept():
+    np = pytest.importorskip("numpy")
+    big = np.zeros(1 << 20)
+    assert _pins_more(big[:1000])  # would keep 8 MiB for 8 KB
+    assert not _pins_more(big)
+    assert not _pins_more(big[: (1 << 20) - 10])  # nearly all of it
+    assert not _pins_more(b"x" * 100)
