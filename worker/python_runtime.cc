@@ -288,9 +288,8 @@ absl::StatusOr<Payload> PythonRuntime::Run(const RuntimeAttempt& attempt) {
   TaskContext& context = attempt.context;
   // Without a budget nothing is kept: no names to make for each task.
   const std::vector<KeptInput> inputs =
-      options_.keep_bytes > 0
-          ? KeptInputs(attempt)
-          : std::vector<KeptInput>(context.inputs().size());
+      options_.keep_bytes > 0 ? KeptInputs(attempt)
+                              : std::vector<KeptInput>(context.inputs().size());
   absl::StatusOr<std::unique_ptr<Interpreter>> acquired =
       Acquire(context, inputs);
   if (!acquired.ok()) return acquired.status();
