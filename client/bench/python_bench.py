@@ -144,7 +144,7 @@ def task_count(collection):
 class Dagd:
     """dagd and its two --python workers, stopped by stop()."""
 
-    def __init__(self, bin_dir, python_path, slots, tmp):
+    def __init__(self, bin_dir, python_path, slots, tmp, worker_flags=()):
         self.procs = []
         env = dict(os.environ, PYTHONPATH=python_path)
         port_file = os.path.join(tmp, "dagd.port")
@@ -164,7 +164,8 @@ class Dagd:
                          "--coordinator=" + self.address,
                          "--name=py-%d" % n, "--python",
                          "--slots=%d" % slots, "--data_listen=127.0.0.1:0",
-                         "--drain_timeout=0s"], env, tmp, "worker-%d" % n)
+                         "--drain_timeout=0s", *worker_flags], env, tmp,
+                        "worker-%d" % n)
         import dagd
         from dagd.v1 import job_service_pb2
 
@@ -275,6 +276,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slots", type=int, default=2,
                         help="slots per dagd worker, threads per Dask worker")
+    parser.add_argument("--worker_flags", default="",
+                        help="more dagd-worker flags, space-separated "
+                        "(e.g. '--python_keep_bytes=0')")
     parser.add_argument("--tr_size", type=int, default=1 << 24)
     parser.add_argument("--tr_chunks", type=int, default=1024)
     parser.add_argument("--gemm_n", type=int, default=2000)
@@ -309,7 +313,8 @@ def main():
         systems = []
         try:
             systems.append(Dagd(os.path.abspath(args.bin_dir),
-                                os.environ["PYTHONPATH"], args.slots, tmp))
+                                os.environ["PYTHONPATH"], args.slots, tmp,
+                                args.worker_flags.split()))
             systems.append(Dask(args.slots))
             for name in names:
                 for kind, median in measure(systems, name, *built[name],
