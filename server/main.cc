@@ -131,6 +131,10 @@ ABSL_FLAG(absl::Duration, retention, absl::Hours(168),
 ABSL_FLAG(absl::Duration, grant_max_run_time, absl::Milliseconds(2),
           "only tasks of functions whose attempts recently ran at most this "
           "long are granted ahead");
+ABSL_FLAG(uint32_t, grant_queued, 8,
+          "how many more ready tasks of a short task's job and kind wait on "
+          "its worker behind it, to run on its slot next, while the job has "
+          "more of them ready than there are free slots; 0: none");
 ABSL_FLAG(std::string, lambda_function, "",
           "the AWS Lambda function (dagd-worker as a custom runtime) that "
           "tasks with executor \"lambda\" invoke; NAME or NAME:ALIAS. Setting "
@@ -252,6 +256,7 @@ CoordinatorOptions OptionsFromFlags() {
   options.scheduler.grant_depth = absl::GetFlag(FLAGS_grant_depth);
   options.scheduler.grant_max_run_time =
       absl::GetFlag(FLAGS_grant_max_run_time);
+  options.scheduler.grant_queued = absl::GetFlag(FLAGS_grant_queued);
   options.scheduler.recovery_grace = absl::GetFlag(FLAGS_recovery_grace);
   options.scheduler.lambda_function = absl::GetFlag(FLAGS_lambda_function);
   options.limits.lambda = !options.scheduler.lambda_function.empty();

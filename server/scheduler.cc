@@ -388,7 +388,7 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     t.attempts.back().error = "reported before the task it was granted after";
     RevokeGrants(*job, index);
     EndAttempt(*job, index);
-    SetState(*job, index, v1::TASK_PENDING);
+    WaitAgain(*job, index);
     return;
   }
   if (worker != nullptr) ++worker->finished;

@@ -96,6 +96,17 @@ struct SchedulerOptions {
   // long are granted ahead: a grant holds its slot, so long tasks would
   // make higher-priority work wait, and gain little from it.
   absl::Duration grant_max_run_time = absl::Milliseconds(2);
+  // Queued grants: a worker given a short task (as above) of a job with
+  // more ready tasks of its kind than there are free slots anywhere is also
+  // handed up to this many of them, in the same message, to run on that
+  // slot one after the other. So the next task waits on the worker when
+  // one ends (one round trip per 1 + grant_queued tasks, not per task),
+  // and results and assignments travel in fewer, larger messages. Only at
+  // assignment: a task granted after one the worker may already have
+  // finished would be dropped there. 0: none. Only for jobs whose results
+  // are all inline (none held by a worker), so placement by where inputs
+  // are is never overridden.
+  uint32_t grant_queued = 8;
   // After a restart, how long recovered jobs' ready tasks wait before they
   // run again: workers that outlived dagd reconnect within it and report
   // the attempts they still run or finished meanwhile. Workers retry at
@@ -368,8 +379,14 @@ class Scheduler {
   // batch. `after`, if not kNoTask, is the task granted before it there.
   void AddAssignment(Job& job, uint32_t task, Worker& worker, uint32_t after);
   void GrantAhead(Job& job, uint32_t head, Worker& worker);
+  // Queued grants (SchedulerOptions::grant_queued) behind the chain that
+  // `head` starts on `worker`, up to the option's count.
+  void GrantQueued(Job& job, uint32_t head, Worker& worker);
   // The task's granted successors go back to PENDING: it did not succeed.
   void RevokeGrants(Job& job, uint32_t task);
+  // A grant that will not run as granted: PENDING until its inputs are
+  // done, or READY at once if they are (a queued grant).
+  void WaitAgain(Job& job, uint32_t task);
   // The task succeeded: its granted successor now runs on its slots.
   void PassSlotsOn(Job& job, uint32_t task, WorkerId worker);
   void RecordRunTime(uint32_t fn, absl::Duration run_time);

@@ -114,6 +114,68 @@ void Scheduler::GrantAhead(Job& job, uint32_t head, Worker& worker) {
   }
 }
 
+void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
+  const uint32_t want = options_.grant_queued;
+  if (want == 0 || !worker.spec.accepts_grants || job.held || job.finished ||
+      !job.result_refs.empty()) {
+    return;
+  }
+  // Whatever already follows the head counts: a chain of successors keeps
+  // the slot as busy as queued tasks would.
+  uint32_t tail = head;
+  uint32_t following = 0;
+  while (job.tasks[tail].grant_next != kNoTask && following < want) {
+    tail = job.tasks[tail].grant_next;
+    ++following;
+  }
+  if (following >= want) return;
+  const uint32_t demand = job.tasks[head].demand;
+  auto queue =
+      std::find_if(job.queues.begin(), job.queues.end(),
+                   [demand](const JobQueue& q) { return q.demand == demand; });
+  if (queue == job.queues.end()) return;
+  ReadyHeap& heap = queue->heap;
+  const Demand& d = *demands_[demand];
+  GrantRequest request;
+  request.worker_accepts_grants = true;
+  request.job_has_parallelism_cap = job.graph.spec->max_parallelism() != 0;
+  // On the slots the chain's last task hands on.
+  request.fits_after = d.slots <= demands_[job.tasks[tail].demand]->slots &&
+                       d.amounts.empty() && Fits(worker, d);
+  if (d.fn < fn_run_ms_.size() && fn_run_ms_[d.fn] >= 0) {
+    request.typical_run_time = absl::Milliseconds(fn_run_ms_[d.fn]);
+  }
+  const absl::Time now = clock_->Now();
+  for (; following < want; ++following) {
+    // Entries that stopped being ready are dropped, as placement would.
+    while (!heap.empty() && (job.tasks[heap.Top().task].state !=
+                                 v1::TASK_READY ||
+                             job.tasks[heap.Top().task].retry_wait)) {
+      heap.Pop();
+      --job.queued;
+    }
+    // Only tasks that would wait anyway: a free slot elsewhere runs them
+    // sooner.
+    if (heap.size() <= ledger_.free_slots()) return;
+    const uint32_t next = heap.Top().task;
+    if (job.group_of(next) != kNoGroup) return;
+    std::optional<PlacementReason> reason = placement_->Grant(request, tail);
+    if (!reason) return;
+    heap.Pop();
+    --job.queued;
+    MarkRunnableStale(job);
+    TaskRecord& n = job.tasks[next];
+    out_.queue_waits.push_back(now - n.ready_since);
+    NewAttempt(job, next, worker, *reason);
+    n.granted = true;
+    job.tasks[tail].grant_next = next;
+    worker.running.insert(TaskRef{job.seq, next});
+    SetState(job, next, v1::TASK_ASSIGNED);
+    AddAssignment(job, next, worker, tail);
+    tail = next;
+  }
+}
+
 // A successor of `task` that waits for nothing else, needs no more than
 // `task`'s slots and nothing else the worker could run out of, and that
 // the policy grants (today: it runs short).
@@ -183,10 +245,19 @@ void Scheduler::RevokeGrants(Job& job, uint32_t task) {
                                  "', which did not succeed there");
     attempt.finished_at = now;
     EndAttempt(job, next);
-    SetState(job, next, v1::TASK_PENDING);
+    WaitAgain(job, next);
     task = next;
     next = n.grant_next;
     n.grant_next = kNoTask;
+  }
+}
+
+void Scheduler::WaitAgain(Job& job, uint32_t task) {
+  // A queued grant waited for nothing but a slot.
+  if (job.tasks[task].remaining == 0) {
+    MakeReady(job, task);
+  } else {
+    SetState(job, task, v1::TASK_PENDING);
   }
 }
 

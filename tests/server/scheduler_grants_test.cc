@@ -1,6 +1,7 @@
 // Scheduler-core tests of grants ahead: a chain of short tasks goes to one
 // worker with its head, and every way a grant can end.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/server/scheduler_fixture.h"
@@ -15,6 +16,9 @@ using ::testing::SizeIs;
 
 class GrantTest : public SchedulerTest {
  protected:
+  explicit GrantTest(SchedulerOptions options = {})
+      : SchedulerTest(std::move(options)) {}
+
   // Reports `a` done after `run_time` by the worker's clock, so that its
   // function's run time is known.
   void ReportRun(WorkerId worker, const v1::Assignment& a, bool ok,
@@ -226,6 +230,138 @@ TEST_F(GrantTest, CancelStopsTheGrantsToo) {
   EXPECT_THAT(last_cancels_, SizeIs(3));
   // Only the head's slot waits for the worker to confirm.
   EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+}
+
+// `n` independent tasks of `fn`, t0 .. t<n-1>.
+std::string Wide(int n, const std::string& fn) {
+  std::string tasks;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&tasks, i == 0 ? "" : ", ", R"({"id": "t)", i,
+                    R"(", "fn": ")", fn, R"("})");
+  }
+  return absl::StrCat(R"({"tasks": [)", tasks, "]}");
+}
+
+TEST_F(GrantTest, ReadyTasksWaitingForASlotAreQueuedBehindAShortOne) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint32_t queued = SchedulerOptions{}.grant_queued;
+  ASSERT_GT(queued, 0u);
+  const uint64_t job = Submit(Wide(queued + 2, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  // The head, and as many more behind it, each after the one before.
+  ASSERT_THAT(sent, SizeIs(queued + 1));
+  EXPECT_FALSE(sent[0].has_after());
+  for (uint32_t i = 1; i <= queued; ++i) {
+    EXPECT_EQ(sent[i].after().task_index(), sent[i - 1].task().task_index());
+    EXPECT_THAT(sent[i].local_input_positions(), IsEmpty());
+  }
+  auto last = scheduler_.TaskStatusOf(job, sent.back().task_id());
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->state(), v1::TASK_ASSIGNED);
+  // One slot, handed on from task to task.
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+  for (const v1::Assignment& a : sent) {
+    ReportRun(kWorker, a, true, absl::Microseconds(50));
+    EXPECT_EQ(scheduler_.Counts().slots_busy, &a == &sent.back() ? 0u : 1u);
+  }
+  // The last one: the free slot takes it, nothing waits behind it.
+  std::vector<v1::Assignment> rest = Dispatch(kWorker);
+  ASSERT_THAT(rest, SizeIs(1));
+  EXPECT_FALSE(rest[0].has_after());
+  ReportRun(kWorker, rest[0], true, absl::Microseconds(50));
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty());
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
+}
+
+TEST_F(GrantTest, AsManyAreQueuedAsWouldWaitForASlot) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  Submit(Wide(2, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(2));
+  EXPECT_TRUE(sent[1].has_after());
+}
+
+TEST_F(GrantTest, NothingIsQueuedWhileAnotherWorkerHasRoomForIt) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  AddWorker(kOther, 1);
+  Submit(Wide(2, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  EXPECT_FALSE(sent[0].has_after());
+  EXPECT_EQ(other_sends_, 1);  // the other task, on the other worker
+}
+
+TEST_F(GrantTest, LongOrUnknownFunctionsAreNotQueued) {
+  AddWorker(kWorker, 1);
+  Submit(Wide(4, "add"));  // nothing known of `add` yet
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Milliseconds(50));
+  sent = Dispatch(kWorker);  // `add` takes 50 ms
+  ASSERT_THAT(sent, SizeIs(1));
+  EXPECT_FALSE(sent[0].has_after());
+}
+
+TEST_F(GrantTest, AQueuedTaskWhoseHeadFailsRunsAgainAsPlaced) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint64_t job = Submit(
+      R"({"tasks": [{"id": "a", "fn": "add",
+                     "retry": {"maxAttempts": 2, "initialBackoff": "1s"}},
+                    {"id": "b", "fn": "add"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a", "b"));
+  ReportRun(kWorker, sent[0], false, {}, "boom");
+  std::vector<v1::Assignment> again = Dispatch(kWorker);
+  ASSERT_THAT(last_cancels_, SizeIs(1));
+  EXPECT_EQ(last_cancels_[0].task_index(), sent[1].task().task_index());
+  auto b = scheduler_.TaskStatusOf(job, "b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_THAT(b->attempts(0).error(),
+              HasSubstr("granted after task 'a', which did not succeed"));
+  // b is placed again on its own, on the slot a gave back.
+  ASSERT_THAT(Ids(again), ElementsAre("b"));
+  EXPECT_FALSE(again[0].has_after());
+  EXPECT_EQ(again[0].task().attempt(), 2u);
+}
+
+TEST_F(GrantTest, AQueuedTaskReportedBeforeItsHeadIsReadyAgain) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  const uint64_t job = Submit(Wide(2, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(2));
+  ReportRun(kWorker, sent[1], true, {});  // out of order: not trusted
+  auto queued = scheduler_.TaskStatusOf(job, sent[1].task_id());
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ(queued->state(), v1::TASK_READY);
+  ReportRun(kWorker, sent[0], true, {});
+  std::vector<v1::Assignment> again = Dispatch(kWorker);
+  ASSERT_THAT(again, SizeIs(1));
+  EXPECT_EQ(again[0].task_id(), sent[1].task_id());
+  ReportRun(kWorker, again[0], true, {});
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty());
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
+}
+
+class NoQueuedGrantTest : public GrantTest {
+ protected:
+  NoQueuedGrantTest() : GrantTest(NoQueued()) {}
+  static SchedulerOptions NoQueued() {
+    SchedulerOptions options;
+    options.grant_queued = 0;
+    return options;
+  }
+};
+
+TEST_F(NoQueuedGrantTest, QueuedGrantsCanBeTurnedOff) {
+  AddWorker(kWorker, 1);
+  Teach("add", absl::Microseconds(50));
+  Submit(Wide(3, "add"));
+  EXPECT_THAT(Dispatch(kWorker), SizeIs(1));
 }
 
 }  // namespace
