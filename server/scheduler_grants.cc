@@ -27,6 +27,12 @@ constexpr uint32_t kMaxGrantFanOut = 16;
 // Weight of the newest run time in a function's running mean.
 constexpr double kRunTimeWeight = 0.2;
 
+// A ready entry whose task is still ready (not cancelled or backing off
+// since it was queued).
+bool StillReady(const TaskRecord& t) {
+  return t.state == v1::TASK_READY && !t.retry_wait;
+}
+
 }  // namespace
 
 AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker,
@@ -148,9 +154,7 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
   const absl::Time now = clock_->Now();
   for (; following < want; ++following) {
     // Entries that stopped being ready are dropped, as placement would.
-    while (!heap.empty() && (job.tasks[heap.Top().task].state !=
-                                 v1::TASK_READY ||
-                             job.tasks[heap.Top().task].retry_wait)) {
+    while (!heap.empty() && !StillReady(job.tasks[heap.Top().task])) {
       heap.Pop();
       --job.queued;
     }
