@@ -404,6 +404,7 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     const absl::Duration run_time = finished - started;
     out_.run_times.emplace_back(job->spec(index).fn(), run_time);
     RecordRunTime(demands_[t.demand]->fn, run_time);
+    RecordJobRunTime(*job, t.demand, run_time);
   }
   EndAttempt(*job, index);
   std::string ref_problem;

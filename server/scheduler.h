@@ -96,10 +96,11 @@ struct SchedulerOptions {
   // long are granted ahead: a grant holds its slot, so long tasks would
   // make higher-priority work wait, and gain little from it.
   absl::Duration grant_max_run_time = absl::Milliseconds(2);
-  // Queued grants: a worker given a short task (as above) of a job with
-  // more ready tasks of its kind than there are free slots anywhere is also
-  // handed up to this many of them, in the same message, to run on that
-  // slot one after the other. So the next task waits on the worker when
+  // Queued grants: a worker given a task of a job with more ready tasks of
+  // its kind than there are free slots anywhere, a kind whose tasks in that
+  // job recently ran at most grant_max_run_time, is also handed up to this
+  // many of them, in the same message, to run on that slot one after the
+  // other. So the next task waits on the worker when
   // one ends (one round trip per 1 + grant_queued tasks, not per task),
   // and results and assignments travel in fewer, larger messages. Only at
   // assignment: a task granted after one the worker may already have
@@ -390,6 +391,9 @@ class Scheduler {
   // The task succeeded: its granted successor now runs on its slots.
   void PassSlotsOn(Job& job, uint32_t task, WorkerId worker);
   void RecordRunTime(uint32_t fn, absl::Duration run_time);
+  // The same for the job's own tasks of `demand` (Job::run_ms).
+  static void RecordJobRunTime(Job& job, uint32_t demand,
+                               absl::Duration run_time);
 
   // Results held by workers (scheduler_data.cc).
   // The worker joined: it holds what its instance's refs name, as far as

@@ -148,8 +148,8 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
   // On the slots the chain's last task hands on.
   request.fits_after = d.slots <= demands_[job.tasks[tail].demand]->slots &&
                        d.amounts.empty() && Fits(worker, d);
-  if (d.fn < fn_run_ms_.size() && fn_run_ms_[d.fn] >= 0) {
-    request.typical_run_time = absl::Milliseconds(fn_run_ms_[d.fn]);
+  for (const auto& [of, ms] : job.run_ms) {
+    if (of == demand) request.typical_run_time = absl::Milliseconds(ms);
   }
   const absl::Time now = clock_->Now();
   for (; following < want; ++following) {
@@ -285,6 +285,17 @@ void Scheduler::RecordRunTime(uint32_t fn, absl::Duration run_time) {
   const double ms = absl::ToDoubleMilliseconds(run_time);
   double& mean = fn_run_ms_[fn];
   mean = mean < 0 ? ms : mean + kRunTimeWeight * (ms - mean);
+}
+
+void Scheduler::RecordJobRunTime(Job& job, uint32_t demand,
+                                 absl::Duration run_time) {
+  const double ms = absl::ToDoubleMilliseconds(run_time);
+  for (auto& [of, mean] : job.run_ms) {
+    if (of != demand) continue;
+    mean += kRunTimeWeight * (ms - mean);
+    return;
+  }
+  job.run_ms.emplace_back(demand, ms);
 }
 
 }  // namespace dagd

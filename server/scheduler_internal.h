@@ -151,6 +151,10 @@ struct Scheduler::Job {
   // Placement.
   std::vector<JobQueue> queues;  // ready tasks, by demand
   uint32_t queued = 0;           // entries in `queues`, stale ones included
+  // Recent mean run time in ms of the job's tasks, by demand (a job has
+  // few): queued grants go by the job's own tasks, as one function name
+  // (`python`, `exec`) covers work of every length across jobs.
+  std::vector<std::pair<uint32_t, double>> run_ms;
   JobUsage usage;                // tasks assigned or running (ledger)
   bool runnable = false;         // in the job sorter, as `sorted`
   bool runnable_stale = false;   // in Scheduler::stale_runnable_

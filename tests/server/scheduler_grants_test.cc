@@ -244,11 +244,14 @@ std::string Wide(int n, const std::string& fn) {
 
 TEST_F(GrantTest, ReadyTasksWaitingForASlotAreQueuedBehindAShortOne) {
   AddWorker(kWorker, 1);
-  Teach("add", absl::Microseconds(50));
   const uint32_t queued = SchedulerOptions{}.grant_queued;
   ASSERT_GT(queued, 0u);
-  const uint64_t job = Submit(Wide(queued + 2, "add"));
+  const uint64_t job = Submit(Wide(queued + 3, "add"));
+  // Nothing is known yet of how long the job's tasks run: one goes alone.
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  sent = Dispatch(kWorker);
   // The head, and as many more behind it, each after the one before.
   ASSERT_THAT(sent, SizeIs(queued + 1));
   EXPECT_FALSE(sent[0].has_after());
@@ -276,43 +279,53 @@ TEST_F(GrantTest, ReadyTasksWaitingForASlotAreQueuedBehindAShortOne) {
 
 TEST_F(GrantTest, AsManyAreQueuedAsWouldWaitForASlot) {
   AddWorker(kWorker, 1);
-  Teach("add", absl::Microseconds(50));
-  Submit(Wide(2, "add"));
+  Submit(Wide(3, "add"));
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(2));
   EXPECT_TRUE(sent[1].has_after());
 }
 
 TEST_F(GrantTest, NothingIsQueuedWhileAnotherWorkerHasRoomForIt) {
   AddWorker(kWorker, 1);
-  Teach("add", absl::Microseconds(50));
-  AddWorker(kOther, 1);
-  Submit(Wide(2, "add"));
+  Submit(Wide(3, "add"));
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  AddWorker(kOther, 1);
+  // Two ready, a free slot on each worker: one each, none queued.
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
   EXPECT_FALSE(sent[0].has_after());
-  EXPECT_EQ(other_sends_, 1);  // the other task, on the other worker
+  EXPECT_EQ(other_sends_, 1);
 }
 
-TEST_F(GrantTest, LongOrUnknownFunctionsAreNotQueued) {
+TEST_F(GrantTest, QueuedGrantsGoByTheJobsOwnRunTimes) {
   AddWorker(kWorker, 1);
-  Submit(Wide(4, "add"));  // nothing known of `add` yet
+  // `add` ran short in another job; this job's own `add` takes 50 ms.
+  Teach("add", absl::Microseconds(50));
+  Submit(Wide(4, "add"));
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(1));
   ReportRun(kWorker, sent[0], true, absl::Milliseconds(50));
-  sent = Dispatch(kWorker);  // `add` takes 50 ms
+  sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(1));
   EXPECT_FALSE(sent[0].has_after());
 }
 
 TEST_F(GrantTest, AQueuedTaskWhoseHeadFailsRunsAgainAsPlaced) {
   AddWorker(kWorker, 1);
-  Teach("add", absl::Microseconds(50));
   const uint64_t job = Submit(
-      R"({"tasks": [{"id": "a", "fn": "add",
+      R"({"tasks": [{"id": "a", "fn": "add", "priority": 2,
                      "retry": {"maxAttempts": 2, "initialBackoff": "1s"}},
-                    {"id": "b", "fn": "add"}]})");
+                    {"id": "b", "fn": "add", "priority": 1},
+                    {"id": "w", "fn": "add", "priority": 3}]})");
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("w"));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  sent = Dispatch(kWorker);
   ASSERT_THAT(Ids(sent), ElementsAre("a", "b"));
   ReportRun(kWorker, sent[0], false, {}, "boom");
   std::vector<v1::Assignment> again = Dispatch(kWorker);
@@ -330,9 +343,11 @@ TEST_F(GrantTest, AQueuedTaskWhoseHeadFailsRunsAgainAsPlaced) {
 
 TEST_F(GrantTest, AQueuedTaskReportedBeforeItsHeadIsReadyAgain) {
   AddWorker(kWorker, 1);
-  Teach("add", absl::Microseconds(50));
-  const uint64_t job = Submit(Wide(2, "add"));
+  const uint64_t job = Submit(Wide(3, "add"));
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(2));
   ReportRun(kWorker, sent[1], true, {});  // out of order: not trusted
   auto queued = scheduler_.TaskStatusOf(job, sent[1].task_id());
@@ -359,8 +374,10 @@ class NoQueuedGrantTest : public GrantTest {
 
 TEST_F(NoQueuedGrantTest, QueuedGrantsCanBeTurnedOff) {
   AddWorker(kWorker, 1);
-  Teach("add", absl::Microseconds(50));
-  Submit(Wide(3, "add"));
+  Submit(Wide(4, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
   EXPECT_THAT(Dispatch(kWorker), SizeIs(1));
 }
 
