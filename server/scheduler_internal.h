@@ -155,11 +155,11 @@ struct Scheduler::Job {
   // few): queued grants go by the job's own tasks, as one function name
   // (`python`, `exec`) covers work of every length across jobs.
   std::vector<std::pair<uint32_t, double>> run_ms;
-  JobUsage usage;                // tasks assigned or running (ledger)
-  bool runnable = false;         // in the job sorter, as `sorted`
-  bool runnable_stale = false;   // in Scheduler::stale_runnable_
-  SortedJob sorted;              // its key in the sorter, while runnable
-  uint32_t tenant = 0;           // its owner, for the sorter
+  JobUsage usage;               // tasks assigned or running (ledger)
+  bool runnable = false;        // in the job sorter, as `sorted`
+  bool runnable_stale = false;  // in Scheduler::stale_runnable_
+  SortedJob sorted;             // its key in the sorter, while runnable
+  uint32_t tenant = 0;          // its owner, for the sorter
   // Per task: its exclusive group, or kNoGroup. Empty when no task of the
   // job has a group.
   std::vector<GroupId> group;
