@@ -127,6 +127,52 @@ TEST_F(GrantsTest, FailureInAGrantedChainIsRetriedAndTheRestStillRuns) {
   }
 }
 
+// n independent tasks w0..w<n-1>, w<i> = i; `link` adds fields to w<k>.
+std::string WideConsts(int n, int k = -1, const std::string& link = "") {
+  std::string tasks;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&tasks, i == 0 ? "" : ", ", R"({"id": "w)", i,
+                    R"(", "fn": "const", "args": {"value": )", i, "}",
+                    i == k ? link : "", "}");
+  }
+  return absl::StrCat(R"({"tasks": [)", tasks, "]}");
+}
+
+// Queued grants on real processes: ready tasks beyond the free slots go
+// along with each assignment and run there one after the other, each once,
+// with its own result, a failing head's followers included.
+TEST_F(GrantsTest, ReadyTasksBeyondTheFreeSlotsAreQueuedAndEachRunsOnce) {
+  Client& client = dagd_->client();
+  // w100 fails its first attempt: what was queued behind it is placed again.
+  absl::StatusOr<std::string> job = SubmitJob(
+      client,
+      WideConsts(400, 100,
+                 R"(, "fn": "flaky", "args": {"failures": 1, "value": 100},
+                    "retry": {"max_attempts": 2, "initial_backoff": "0.05s"})"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(WaitForJobState(client, *job, v1::JOB_SUCCEEDED), absl::OkStatus());
+  absl::StatusOr<v1::ListTasksResponse> tasks = client.ListTasks(*job);
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
+  ASSERT_EQ(tasks->tasks_size(), 400);
+  int granted = 0;
+  for (const v1::TaskStatus& task : tasks->tasks()) {
+    int ok_attempts = 0;
+    for (const v1::Attempt& a : task.attempts()) {
+      if (a.error().empty() && a.has_finished_at()) ++ok_attempts;
+      if (absl::StrContains(a.placement(), "granted ahead on")) ++granted;
+    }
+    EXPECT_EQ(ok_attempts, 1) << task.DebugString();
+  }
+  // 4 slots and 400 tasks of a few microseconds: most go queued.
+  EXPECT_GT(granted, 200);
+  for (int i : {0, 99, 100, 101, 399}) {
+    absl::StatusOr<v1::GetResultResponse> result =
+        client.Result(*job, absl::StrCat("w", i));
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->data(), absl::StrCat(i)) << "w" << i;
+  }
+}
+
 // b0 makes 100 KB (over the 64 KiB inline limit: held by the worker), each
 // h<i> passes it on, and `sum` checks it: a follower granted ahead reads
 // its predecessor's output from the worker's holder.
