@@ -15,8 +15,8 @@ std::vector<v1::CoordinatorBatch> SplitBatch(v1::CoordinatorBatch batch,
   constexpr size_t kFraming = 16;
   v1::CoordinatorBatch* piece = &out.emplace_back();
   size_t bytes = 0;
-  auto make_room = [&](size_t size) {
-    if (bytes > 0 && bytes + size > max_bytes) {
+  auto make_room = [&](size_t size, bool may_split = true) {
+    if (may_split && bytes > 0 && bytes + size > max_bytes) {
       piece = &out.emplace_back();
       bytes = 0;
     }
@@ -27,7 +27,11 @@ std::vector<v1::CoordinatorBatch> SplitBatch(v1::CoordinatorBatch batch,
     *piece->add_cancels() = std::move(cancel);
   }
   for (v1::Assignment& assignment : *batch.mutable_assignments()) {
-    make_room(assignment.ByteSizeLong() + kFraming);
+    // A follower stays in its predecessor's piece (it comes right after
+    // it): a worker that finished the predecessor before reading the next
+    // piece would drop the follower, and dagd wait for it for ever. A
+    // piece may then exceed max_bytes by a chain; workers accept any size.
+    make_room(assignment.ByteSizeLong() + kFraming, !assignment.has_after());
     *piece->add_assignments() = std::move(assignment);
   }
   for (std::string& key : *batch.mutable_release()) {

@@ -16,8 +16,9 @@ namespace dagd {
 // order: the cancels first (a worker applies a batch's cancels before its
 // assignments, so they stay ahead of every assignment), then the
 // assignments in their order (one alone may exceed the bound: it cannot be
-// cut), and the releases and acknowledgement with the last. A batch within
-// the bound is returned as it is.
+// cut; nor is a chain of grants: an assignment with `after` stays in the
+// piece of the one before it), and the releases and acknowledgement with the
+// last. A batch within the bound is returned as it is.
 std::vector<v1::CoordinatorBatch> SplitBatch(v1::CoordinatorBatch batch,
                                              size_t max_bytes);
 

@@ -28,6 +28,7 @@ class FreeSlotIndex {
   void Add(WorkerId id, uint32_t free, uint64_t order) {
     const Key key{~free, order, id};
     if (!keys_.try_emplace(id, key).second) return;
+    total_free_ += free;
     if (keys_.size() == kSmall + 1) {
       for (const auto& [unused, k] : keys_) by_free_.insert(k);
     } else if (keys_.size() > kSmall) {
@@ -37,6 +38,7 @@ class FreeSlotIndex {
   void Update(WorkerId id, uint32_t free) {
     auto it = keys_.find(id);
     if (it == keys_.end() || std::get<0>(it->second) == ~free) return;
+    total_free_ = total_free_ - ~std::get<0>(it->second) + free;
     const bool tree = keys_.size() > kSmall;
     if (tree) by_free_.erase(it->second);
     std::get<0>(it->second) = ~free;
@@ -45,6 +47,7 @@ class FreeSlotIndex {
   void Remove(WorkerId id) {
     auto it = keys_.find(id);
     if (it == keys_.end()) return;
+    total_free_ -= ~std::get<0>(it->second);
     if (keys_.size() > kSmall) by_free_.erase(it->second);
     keys_.erase(it);
     if (keys_.size() == kSmall) by_free_.clear();
@@ -55,6 +58,8 @@ class FreeSlotIndex {
     return it == keys_.end() ? 0 : std::get<1>(it->second);
   }
   size_t size() const { return keys_.size(); }
+  // Free slots over all these workers.
+  uint64_t total_free() const { return total_free_; }
 
   // Calls visit(id, free) from the most free slots down (ties by order)
   // until it returns false.
@@ -79,6 +84,7 @@ class FreeSlotIndex {
   using Key = std::tuple<uint32_t, uint64_t, WorkerId>;
   absl::btree_set<Key> by_free_;  // only beyond kSmall workers
   absl::flat_hash_map<WorkerId, Key> keys_;
+  uint64_t total_free_ = 0;
 };
 
 }  // namespace dagd

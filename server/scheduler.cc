@@ -48,7 +48,8 @@ PlacementOptions PlacementOptionsOf(const SchedulerOptions& options) {
   PlacementOptions placement;
   placement.burst_after = options.lambda_burst_after;
   placement.grant_max_run_time = options.grant_max_run_time;
-  placement.grants = options.grant_depth > 0;
+  // GrantAhead checks grant_depth itself.
+  placement.grants = options.grant_depth > 0 || options.grant_queued > 0;
   return placement;
 }
 

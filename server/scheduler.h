@@ -379,11 +379,18 @@ class Scheduler {
   // Adds the assignment of the task's current attempt to the worker's
   // batch. `after`, if not kNoTask, is the task granted before it there.
   void AddAssignment(Job& job, uint32_t task, Worker& worker, uint32_t after);
+  // Records `next` as granted after `task` on `worker` and adds its
+  // assignment.
+  void GrantAfter(Job& job, uint32_t task, uint32_t next, Worker& worker,
+                  PlacementReason reason);
+  // Whether `next` is granted, and after `task`.
+  static bool GrantedAfter(const Job& job, uint32_t next, uint32_t task);
   void GrantAhead(Job& job, uint32_t head, Worker& worker);
   // Queued grants (SchedulerOptions::grant_queued) behind the chain that
   // `head` starts on `worker`, up to the option's count.
   void GrantQueued(Job& job, uint32_t head, Worker& worker);
-  // The task's granted successors go back to PENDING: it did not succeed.
+  // The task did not succeed: what was granted after it goes back to
+  // waiting (WaitAgain).
   void RevokeGrants(Job& job, uint32_t task);
   // A grant that will not run as granted: PENDING until its inputs are
   // done, or READY at once if they are (a queued grant).

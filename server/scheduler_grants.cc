@@ -4,7 +4,9 @@
 // coordinator still records every attempt (each granted task is ASSIGNED
 // to that worker from the start) and every result, so recovery and
 // retries work as for any assignment: a grant whose predecessor does not
-// succeed goes back to PENDING, and a lost worker's grants run again.
+// succeed goes back to waiting, and a lost worker's grants run again.
+// Queued grants (GrantQueued) use the same machinery for ready tasks that
+// would wait for a slot anyway.
 
 #include <algorithm>
 
@@ -103,6 +105,26 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
   }
 }
 
+void Scheduler::GrantAfter(Job& job, uint32_t task, uint32_t next,
+                           Worker& worker, PlacementReason reason) {
+  NewAttempt(job, next, worker, reason);
+  job.tasks[next].granted = true;
+  job.tasks[task].grant_next = next;
+  worker.running.insert(TaskRef{job.seq, next});
+  SetState(job, next, v1::TASK_ASSIGNED);
+  AddAssignment(job, next, worker, task);
+}
+
+bool Scheduler::GrantedAfter(const Job& job, uint32_t next, uint32_t task) {
+  const TaskRecord& n = job.tasks[next];
+  // The reason names the predecessor: a grant_next left behind by a task
+  // whose grant was withdrawn (and which may be granted anew after another
+  // task) is not this one's.
+  return n.granted && !n.attempts.empty() &&
+         n.attempts.back().placement.kind == PlacementReason::Kind::kGranted &&
+         n.attempts.back().placement.count == task;
+}
+
 void Scheduler::GrantAhead(Job& job, uint32_t head, Worker& worker) {
   // The cheap refusals first: most assignments grant nothing.
   if (options_.grant_depth == 0 || !worker.spec.accepts_grants) return;
@@ -110,18 +132,13 @@ void Scheduler::GrantAhead(Job& job, uint32_t head, Worker& worker) {
   for (uint32_t depth = 0; depth < options_.grant_depth; ++depth) {
     const auto [next, reason] = GrantableSuccessor(job, task, worker);
     if (next == kNoTask) return;
-    NewAttempt(job, next, worker, reason);
-    job.tasks[next].granted = true;
-    job.tasks[task].grant_next = next;
-    worker.running.insert(TaskRef{job.seq, next});
-    SetState(job, next, v1::TASK_ASSIGNED);
-    AddAssignment(job, next, worker, task);
+    GrantAfter(job, task, next, worker, reason);
     task = next;
   }
 }
 
 void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
-  const uint32_t want = options_.grant_queued;
+  uint32_t want = options_.grant_queued;
   if (want == 0 || !worker.spec.accepts_grants || job.held || job.finished ||
       !job.result_refs.empty()) {
     return;
@@ -151,16 +168,24 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
   for (const auto& [of, ms] : job.run_ms) {
     if (of == demand) request.typical_run_time = absl::Milliseconds(ms);
   }
-  const absl::Time now = clock_->Now();
-  for (; following < want; ++following) {
-    // Entries that stopped being ready are dropped, as placement would.
+  // Entries that stopped being ready are dropped, as placement would.
+  auto drop_stale = [&] {
     while (!heap.empty() && !StillReady(job.tasks[heap.Top().task])) {
       heap.Pop();
       --job.queued;
     }
-    // Only tasks that would wait anyway: a free slot elsewhere runs them
-    // sooner.
-    if (heap.size() <= ledger_.free_slots()) return;
+  };
+  drop_stale();
+  // Only tasks that would wait anyway (a free slot of a worker that could
+  // run them runs them sooner), and no more than this worker's share of
+  // them, so that the workers with free slots each get as many.
+  const uint64_t free = d.by_free.total_free() / d.slots;
+  if (heap.size() <= free) return;
+  want = std::min<uint64_t>(want, following + heap.size() / (free + 1));
+  const absl::Time now = clock_->Now();
+  for (; following < want; ++following) {
+    drop_stale();
+    if (heap.size() <= free) return;
     const uint32_t next = heap.Top().task;
     if (job.group_of(next) != kNoGroup) return;
     std::optional<PlacementReason> reason = placement_->Grant(request, tail);
@@ -168,14 +193,8 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
     heap.Pop();
     --job.queued;
     MarkRunnableStale(job);
-    TaskRecord& n = job.tasks[next];
-    out_.queue_waits.push_back(now - n.ready_since);
-    NewAttempt(job, next, worker, *reason);
-    n.granted = true;
-    job.tasks[tail].grant_next = next;
-    worker.running.insert(TaskRef{job.seq, next});
-    SetState(job, next, v1::TASK_ASSIGNED);
-    AddAssignment(job, next, worker, tail);
+    out_.queue_waits.push_back(now - job.tasks[next].ready_since);
+    GrantAfter(job, tail, next, worker, *reason);
     tail = next;
   }
 }
@@ -239,7 +258,7 @@ void Scheduler::RevokeGrants(Job& job, uint32_t task) {
   const absl::Time now = clock_->Now();
   while (next != kNoTask) {
     TaskRecord& n = job.tasks[next];
-    if (!n.granted) return;
+    if (!GrantedAfter(job, next, task)) return;
     v1::TaskRef* ref = out_.sends[n.worker].add_cancels();
     ref->set_job_id(job.status.job_id());
     ref->set_task_index(next);
@@ -271,7 +290,10 @@ void Scheduler::PassSlotsOn(Job& job, uint32_t task, WorkerId worker_id) {
   if (next == kNoTask) return;
   TaskRecord& n = job.tasks[next];
   auto it = workers_.find(worker_id);
-  if (!n.granted || n.worker != worker_id || it == workers_.end()) return;
+  if (!GrantedAfter(job, next, task) || n.worker != worker_id ||
+      it == workers_.end()) {
+    return;
+  }
   // Its predecessor's slots were given back as it ended: take them.
   n.granted = false;
   ledger_.Acquire(it->second->resources, job.usage, ClaimOf(job, next),

@@ -158,6 +158,15 @@ std::optional<TaskExecutor::Follower> TaskExecutor::Finish(
   return std::nullopt;
 }
 
+std::vector<v1::TaskRef> TaskExecutor::AttemptsForRegister() {
+  absl::MutexLock lock(&chain_mu_);
+  for (auto& [after, follower] : followers_) {
+    attempts_.Remove(follower.assignment.task());
+  }
+  followers_.clear();
+  return attempts_.Refs();
+}
+
 void TaskExecutor::DropChain(v1::TaskRef first) {
   v1::TaskRef ref = std::move(first);
   while (true) {

@@ -76,8 +76,13 @@ class TaskExecutor {
 
   uint32_t busy_slots() const { return attempts_.busy_slots(); }
   size_t attempts() const { return attempts_.size(); }
-  // The attempts held now, for Register.running.
-  std::vector<v1::TaskRef> HeldAttempts() const { return attempts_.Refs(); }
+  // For Register.running: drops the followers still waiting for their
+  // predecessors, then lists the attempts held. A reconnecting worker cannot
+  // say what each follower waits for, and dagd, which has them waiting or
+  // ready again, would otherwise take over one whose predecessor it then
+  // cancels: the worker would drop it unreported and dagd wait for it for
+  // ever. dagd places the dropped ones again.
+  std::vector<v1::TaskRef> AttemptsForRegister() ABSL_LOCKS_EXCLUDED(chain_mu_);
 
  private:
   // An attempt ready for a pool thread: a head with its token and slots.

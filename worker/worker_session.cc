@@ -41,9 +41,10 @@ WorkerSession::Outcome WorkerSession::Run(
   // held, and results never acknowledged. dagd takes them over before it
   // hands out anything, instead of running them again. Held attempts are
   // listed first: one that finishes in between is then in both lists, not
-  // in neither.
+  // in neither. Followers waiting for a predecessor are dropped, not
+  // listed (see TaskExecutor::AttemptsForRegister).
   reg->set_store_id(store_id_);
-  for (v1::TaskRef& ref : executor_->HeldAttempts()) {
+  for (v1::TaskRef& ref : executor_->AttemptsForRegister()) {
     *reg->add_running() = std::move(ref);
   }
   if (data_ != nullptr) {

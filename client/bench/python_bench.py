@@ -144,14 +144,15 @@ def task_count(collection):
 class Dagd:
     """dagd and its two --python workers, stopped by stop()."""
 
-    def __init__(self, bin_dir, python_path, slots, tmp, worker_flags=()):
+    def __init__(self, bin_dir, python_path, slots, tmp, worker_flags=(),
+                 dagd_flags=()):
         self.procs = []
         env = dict(os.environ, PYTHONPATH=python_path)
         port_file = os.path.join(tmp, "dagd.port")
         self._start([os.path.join(bin_dir, "dagd"), "--listen=127.0.0.1:0",
                      "--port_file=" + port_file, "--local_workers=0",
                      "--data_dir=" + os.path.join(tmp, "data"),
-                     "--metrics_listen="], env, tmp, "dagd")
+                     "--metrics_listen=", *dagd_flags], env, tmp, "dagd")
         deadline = time.monotonic() + 30
         while not (os.path.exists(port_file) and open(port_file).read()):
             if time.monotonic() > deadline or self.procs[0].poll() is not None:
@@ -276,6 +277,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slots", type=int, default=2,
                         help="slots per dagd worker, threads per Dask worker")
+    parser.add_argument("--dagd_flags", default="",
+                        help="more dagd flags, space-separated "
+                        "(e.g. '--grant_queued=0')")
     parser.add_argument("--worker_flags", default="",
                         help="more dagd-worker flags, space-separated "
                         "(e.g. '--python_keep_bytes=0')")
@@ -314,7 +318,8 @@ def main():
         try:
             systems.append(Dagd(os.path.abspath(args.bin_dir),
                                 os.environ["PYTHONPATH"], args.slots, tmp,
-                                args.worker_flags.split()))
+                                args.worker_flags.split(),
+                                args.dagd_flags.split()))
             systems.append(Dask(args.slots))
             for name in names:
                 for kind, median in measure(systems, name, *built[name],

@@ -465,6 +465,31 @@ TEST(BatchSplitTest, KeepsEachPieceUnderTheBoundAndTheOrder) {
   EXPECT_THAT(SplitBatch(batch, 1 << 20), SizeIs(1));
 }
 
+TEST(BatchSplitTest, AChainOfGrantsIsNeverCut) {
+  v1::CoordinatorBatch batch;
+  for (int i = 0; i < 10; ++i) {
+    v1::Assignment* a = batch.add_assignments();
+    a->mutable_task()->set_task_index(i);
+    a->add_inputs()->set_data(std::string(1000, 'x'));
+    // 0 <- 1 <- 2 and 5 <- 6 <- 7 <- 8: chains; 3, 4 and 9 alone.
+    if (i == 1 || i == 2 || (i >= 6 && i <= 8)) {
+      a->mutable_after()->set_task_index(i - 1);
+    }
+  }
+  std::vector<v1::CoordinatorBatch> pieces = SplitBatch(batch, 2500);
+  ASSERT_GT(pieces.size(), 2u);
+  uint32_t next = 0;
+  for (const v1::CoordinatorBatch& piece : pieces) {
+    ASSERT_GT(piece.assignments_size(), 0);
+    // Every piece starts with an assignment that follows nothing.
+    EXPECT_FALSE(piece.assignments(0).has_after()) << piece.DebugString();
+    for (const v1::Assignment& a : piece.assignments()) {
+      EXPECT_EQ(a.task().task_index(), next++);
+    }
+  }
+  EXPECT_EQ(next, 10u);
+}
+
 // Outputs copied into dagd's store (--max_stored_result_bytes): what the
 // scheduler asks the coordinator to copy, and what it records once copied.
 class SchedulerKeepTest : public SchedulerDataTest {

@@ -1,5 +1,6 @@
 // Scheduler-core tests of grants ahead: a chain of short tasks goes to one
 // worker with its head, and every way a grant can end.
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -304,15 +305,40 @@ TEST_F(GrantTest, NothingIsQueuedWhileAnotherWorkerHasRoomForIt) {
 
 TEST_F(GrantTest, QueuedGrantsGoByTheJobsOwnRunTimes) {
   AddWorker(kWorker, 1);
-  // `add` ran short in another job; this job's own `add` takes 50 ms.
-  Teach("add", absl::Microseconds(50));
+  // `add` ran long in another job; this job's own `add` takes 50 us.
+  Teach("add", absl::Milliseconds(50));
   Submit(Wide(4, "add"));
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(3));
+  EXPECT_TRUE(sent[2].has_after());
+  // And the other way round: short elsewhere, long here.
+  for (const v1::Assignment& a : sent) ReportRun(kWorker, a, true, {});
+  Dispatch(kWorker);
+  Submit(Wide(4, "add"));
+  sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(1));
   ReportRun(kWorker, sent[0], true, absl::Milliseconds(50));
   sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(1));
   EXPECT_FALSE(sent[0].has_after());
+}
+
+TEST_F(GrantTest, EachWorkerWithRoomGetsItsShareOfTheQueue) {
+  AddWorker(kWorker, 1);
+  Submit(Wide(13, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  AddWorker(kOther, 1);
+  AddWorker(3, 1);
+  AddWorker(4, 1);
+  // 12 ready, 4 free slots: 3 each, not 9 on the first and 1 on the rest.
+  sent = Dispatch(kWorker);
+  EXPECT_THAT(sent, SizeIs(3));
+  EXPECT_EQ(other_sends_, 9);
 }
 
 TEST_F(GrantTest, AQueuedTaskWhoseHeadFailsRunsAgainAsPlaced) {
@@ -371,6 +397,62 @@ class NoQueuedGrantTest : public GrantTest {
     return options;
   }
 };
+
+// A task whose grant after c was withdrawn, then granted after e: c's
+// success must not hand c's slot on to it.
+TEST_F(GrantTest, AGrantWithdrawnAndGivenAgainFollowsOnlyItsNewPredecessor) {
+  AddWorker(kWorker, 2);
+  const uint64_t job = Submit(
+      R"({"tasks": [{"id": "a", "fn": "add", "priority": 10},
+                    {"id": "b", "fn": "add", "priority": 9},
+                    {"id": "c", "fn": "add", "priority": 8},
+                    {"id": "d", "fn": "add", "priority": 1},
+                    {"id": "e", "fn": "add", "priority": 5,
+                     "inputs": ["b"]}]})");
+  std::map<std::string, v1::Assignment> sent;
+  auto dispatch = [&] {
+    std::vector<std::string> ids;
+    for (v1::Assignment& a : Dispatch(kWorker)) {
+      ids.push_back(a.task_id());
+      sent[a.task_id()] = std::move(a);
+    }
+    return ids;
+  };
+  ASSERT_THAT(dispatch(), ElementsAre("a", "b"));
+  ReportRun(kWorker, sent["a"], true, absl::Microseconds(50));
+  ASSERT_THAT(dispatch(), ElementsAre("c", "d"));  // d queued after c
+  ReportRun(kWorker, sent["d"], true, {});         // out of order: ready
+  ReportRun(kWorker, sent["b"], true, absl::Microseconds(50));
+  ASSERT_THAT(dispatch(), ElementsAre("e", "d"));  // d queued after e
+  EXPECT_EQ(sent["d"].after().task_index(), sent["e"].task().task_index());
+  ReportRun(kWorker, sent["c"], true, {});
+  // c's slot is free again; e holds one, d still waits for e.
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+  ReportRun(kWorker, sent["e"], true, {});
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+  ReportRun(kWorker, sent["d"], true, {});
+  EXPECT_THAT(dispatch(), IsEmpty());
+  EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
+}
+
+class NoChainGrantTest : public GrantTest {
+ protected:
+  NoChainGrantTest() : GrantTest(NoChains()) {}
+  static SchedulerOptions NoChains() {
+    SchedulerOptions options;
+    options.grant_depth = 0;
+    return options;
+  }
+};
+
+TEST_F(NoChainGrantTest, QueuedGrantsStayOnWithoutChainGrants) {
+  AddWorker(kWorker, 1);
+  Submit(Wide(4, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  EXPECT_THAT(Dispatch(kWorker), SizeIs(3));
+}
 
 TEST_F(NoQueuedGrantTest, QueuedGrantsCanBeTurnedOff) {
   AddWorker(kWorker, 1);

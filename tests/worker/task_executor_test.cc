@@ -336,6 +336,26 @@ TEST_F(GrantAheadTest, CancelAllDropsWaitingFollowers) {
               testing::HasSubstr("shutting down"));
 }
 
+TEST_F(GrantAheadTest, RegisterListsHeadsAndDropsWaitingFollowers) {
+  TaskExecutor& executor = Start(1);
+  v1::CoordinatorBatch batch;
+  *batch.add_assignments() = Assign(0, "gate", "null");
+  *batch.add_assignments() =
+      After(batch.assignments(0), Assign(1, "const", "1"));
+  *batch.add_assignments() =
+      After(batch.assignments(1), Assign(2, "const", "1"));
+  executor.Handle(batch);
+  ASSERT_EQ(executor.attempts(), 3u);
+  std::vector<v1::TaskRef> listed = executor.AttemptsForRegister();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].task_index(), 0u);
+  // The head runs to its end; what was behind it does not run here.
+  OpenGate();
+  ASSERT_TRUE(executor.WaitUntilIdle(kWait));
+  EXPECT_EQ(ResultIndexes(), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(observer_.busy(), 0);
+}
+
 TEST_F(GrantAheadTest, AcceptedChainRunsOnAfterStopAccepting) {
   TaskExecutor& executor = Start(1);
   v1::CoordinatorBatch batch;
