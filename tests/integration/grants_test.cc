@@ -26,6 +26,24 @@ std::string CountingChain(int n, int k = -1, const std::string& link = "") {
   return absl::StrCat(R"({"tasks": [)", tasks, "]}");
 }
 
+// Fields that make a task fail its first attempt, then give 100 (`flaky`
+// returns args.value) on its retry.
+constexpr char kFailsOnceThen100[] =
+    R"(, "fn": "flaky", "args": {"failures": 1, "value": 100},
+       "retry": {"max_attempts": 2, "initial_backoff": "0.05s"})";
+
+// Every task of the listing succeeded exactly once: none was lost, none
+// ran twice to success.
+void ExpectEachSucceededOnce(const v1::ListTasksResponse& tasks) {
+  for (const v1::TaskStatus& task : tasks.tasks()) {
+    int ok_attempts = 0;
+    for (const v1::Attempt& a : task.attempts()) {
+      if (a.error().empty() && a.has_finished_at()) ++ok_attempts;
+    }
+    EXPECT_EQ(ok_attempts, 1) << task.DebugString();
+  }
+}
+
 class GrantsTest : public SharedDagdTest<GrantsTest> {
  public:
   static std::vector<std::string> Flags() {
@@ -102,11 +120,8 @@ TEST_F(GrantsTest, FailureInAGrantedChainIsRetriedAndTheRestStillRuns) {
   Client& client = dagd_->client();
   // c5 fails its first attempt: the grants after it go back and run after
   // its retry. `flaky` returns args.value, so c5 gives the chain 100.
-  absl::StatusOr<std::string> job = SubmitJob(
-      client,
-      CountingChain(20, 5,
-                    R"(, "fn": "flaky", "args": {"failures": 1, "value": 100},
-               "retry": {"max_attempts": 2, "initial_backoff": "0.05s"})"));
+  absl::StatusOr<std::string> job =
+      SubmitJob(client, CountingChain(20, 5, kFailsOnceThen100));
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_EQ(WaitForJobState(client, *job, v1::JOB_SUCCEEDED), absl::OkStatus());
   absl::StatusOr<v1::GetResultResponse> last = client.Result(*job, "c19");
@@ -115,16 +130,9 @@ TEST_F(GrantsTest, FailureInAGrantedChainIsRetriedAndTheRestStillRuns) {
   absl::StatusOr<v1::TaskStatus> c5 = client.Task(*job, "c5");
   ASSERT_TRUE(c5.ok()) << c5.status();
   EXPECT_EQ(c5->attempts_size(), 2);
-  // Every task succeeded once: none ran twice to success.
   absl::StatusOr<v1::ListTasksResponse> tasks = client.ListTasks(*job);
   ASSERT_TRUE(tasks.ok()) << tasks.status();
-  for (const v1::TaskStatus& task : tasks->tasks()) {
-    int ok_attempts = 0;
-    for (const v1::Attempt& a : task.attempts()) {
-      if (a.error().empty() && a.has_finished_at()) ++ok_attempts;
-    }
-    EXPECT_EQ(ok_attempts, 1) << task.DebugString();
-  }
+  ExpectEachSucceededOnce(*tasks);
 }
 
 // n independent tasks w0..w<n-1>, w<i> = i; `link` adds fields to w<k>.
@@ -144,24 +152,19 @@ std::string WideConsts(int n, int k = -1, const std::string& link = "") {
 TEST_F(GrantsTest, ReadyTasksBeyondTheFreeSlotsAreQueuedAndEachRunsOnce) {
   Client& client = dagd_->client();
   // w100 fails its first attempt: what was queued behind it is placed again.
-  absl::StatusOr<std::string> job = SubmitJob(
-      client,
-      WideConsts(400, 100,
-                 R"(, "fn": "flaky", "args": {"failures": 1, "value": 100},
-                    "retry": {"max_attempts": 2, "initial_backoff": "0.05s"})"));
+  absl::StatusOr<std::string> job =
+      SubmitJob(client, WideConsts(400, 100, kFailsOnceThen100));
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_EQ(WaitForJobState(client, *job, v1::JOB_SUCCEEDED), absl::OkStatus());
   absl::StatusOr<v1::ListTasksResponse> tasks = client.ListTasks(*job);
   ASSERT_TRUE(tasks.ok()) << tasks.status();
   ASSERT_EQ(tasks->tasks_size(), 400);
+  ExpectEachSucceededOnce(*tasks);
   int granted = 0;
   for (const v1::TaskStatus& task : tasks->tasks()) {
-    int ok_attempts = 0;
     for (const v1::Attempt& a : task.attempts()) {
-      if (a.error().empty() && a.has_finished_at()) ++ok_attempts;
       if (absl::StrContains(a.placement(), "granted ahead on")) ++granted;
     }
-    EXPECT_EQ(ok_attempts, 1) << task.DebugString();
   }
   // 4 slots and 400 tasks of a few microseconds: most go queued.
   EXPECT_GT(granted, 200);
