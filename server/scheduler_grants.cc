@@ -29,12 +29,6 @@ constexpr uint32_t kMaxGrantFanOut = 16;
 // Weight of the newest run time in a function's running mean.
 constexpr double kRunTimeWeight = 0.2;
 
-// A ready entry whose task is still ready (not cancelled or backing off
-// since it was queued).
-bool StillReady(const TaskRecord& t) {
-  return t.state == v1::TASK_READY && !t.retry_wait;
-}
-
 }  // namespace
 
 AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker,
@@ -170,7 +164,7 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
   }
   // Entries that stopped being ready are dropped, as placement would.
   auto drop_stale = [&] {
-    while (!heap.empty() && !StillReady(job.tasks[heap.Top().task])) {
+    while (!heap.empty() && !job.tasks[heap.Top().task].ReadyNow()) {
       heap.Pop();
       --job.queued;
     }

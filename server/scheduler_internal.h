@@ -63,6 +63,10 @@ struct TaskRecord {
   // before a restart are known only from reports): new attempts number
   // past it, so no two attempts of a task share a number.
   uint32_t max_attempt = 0;
+
+  // READY and not backing off before a retry: placeable now. A ready
+  // queue's entry whose task no longer is (cancelled, say) is stale.
+  bool ReadyNow() const { return state == v1::TASK_READY && !retry_wait; }
 };
 
 // On 64-bit Linux; more would be a million times more for a million tasks.

@@ -322,7 +322,7 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
       const uint32_t task = heap.Top().task;
       const TaskRecord& t = job.tasks[task];
       const GroupId group = job.group_of(task);
-      if (t.state != v1::TASK_READY || t.retry_wait) {
+      if (!t.ReadyNow()) {
         // Stopped being ready (its job was cancelled, say).
       } else if (!ledger_.GroupFree(group)) {
         // Set aside until the group is free; WakeGroupWaiters queues it
@@ -485,7 +485,7 @@ void Scheduler::WakeGroupWaiters(GroupId group) {
       const uint32_t task = heap.Top().task;
       heap.Pop();
       const TaskRecord& t = job->tasks[task];
-      if (t.state == v1::TASK_READY && !t.retry_wait) {
+      if (t.ReadyNow()) {
         Enqueue(*job, task);
         break;
       }

@@ -49,7 +49,7 @@ std::optional<PlacementReason> Scheduler::CanAdopt(const Job& job,
                                                    const Worker& worker) const {
   const TaskRecord& t = job.tasks[task];
   TakeOverRequest request;
-  request.task_ready = t.state == v1::TASK_READY && !t.retry_wait;
+  request.task_ready = t.ReadyNow();
   request.has_room = HasRoom(worker, *demands_[t.demand]);
   request.group_free = ledger_.GroupFree(job.group_of(task));
   return placement_->TakeOver(request);

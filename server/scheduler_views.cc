@@ -189,8 +189,7 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
     const TaskRecord& t = job.tasks[i];
     // The cheap test first: a big job has many ready tasks, and only the
     // notes need their text.
-    if (t.state != v1::TASK_READY || t.retry_wait ||
-        !NoWorkerCanRun(*demands_[t.demand])) {
+    if (!t.ReadyNow() || !NoWorkerCanRun(*demands_[t.demand])) {
       continue;
     }
     bool never_fits = false;
