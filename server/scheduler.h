@@ -97,16 +97,17 @@ struct SchedulerOptions {
   // make higher-priority work wait, and gain little from it.
   absl::Duration grant_max_run_time = absl::Milliseconds(2);
   // Queued grants: a worker given a task of a job with more ready tasks of
-  // its kind than there are free slots anywhere, a kind whose tasks in that
-  // job recently ran at most grant_max_run_time, is also handed up to this
-  // many of them, in the same message, to run on that slot one after the
-  // other. So the next task waits on the worker when
-  // one ends (one round trip per 1 + grant_queued tasks, not per task),
-  // and results and assignments travel in fewer, larger messages. Only at
-  // assignment: a task granted after one the worker may already have
-  // finished would be dropped there. 0: none. Only for jobs whose results
-  // are all inline (none held by a worker), so placement by where inputs
-  // are is never overridden.
+  // its kind than there are free slots on the workers that could run them,
+  // a kind whose tasks in that job recently ran at most
+  // grant_max_run_time, is also handed up to this many of them (at most
+  // its share: N / (F + 1) of N ready with F free), in the same message,
+  // to run on that slot one after the other. So the next task waits on
+  // the worker when one ends (one round trip per 1 + grant_queued tasks,
+  // not per task), and results and assignments travel in fewer, larger
+  // messages. Only at assignment: a task granted after one the worker may
+  // already have finished would be dropped there. 0: none. Only for jobs
+  // whose results are all inline (none held by reference), so placement by
+  // where inputs are is never overridden.
   uint32_t grant_queued = 8;
   // After a restart, how long recovered jobs' ready tasks wait before they
   // run again: workers that outlived dagd reconnect within it and report
@@ -385,10 +386,16 @@ class Scheduler {
                   PlacementReason reason);
   // Whether `next` is granted, and after `task`.
   static bool GrantedAfter(const Job& job, uint32_t next, uint32_t task);
-  void GrantAhead(Job& job, uint32_t head, Worker& worker);
-  // Queued grants (SchedulerOptions::grant_queued) behind the chain that
-  // `head` starts on `worker`, up to the option's count.
-  void GrantQueued(Job& job, uint32_t head, Worker& worker);
+  // The chain granted after a task: its last task (the head itself when
+  // nothing was granted) and how many follow the head.
+  struct Chain {
+    uint32_t tail;
+    uint32_t length;
+  };
+  Chain GrantAhead(Job& job, uint32_t head, Worker& worker);
+  // Queued grants (SchedulerOptions::grant_queued) behind `chain`, which
+  // GrantAhead granted after `head` on `worker`, up to the option's count.
+  void GrantQueued(Job& job, uint32_t head, Chain chain, Worker& worker);
   // The task did not succeed: what was granted after it goes back to
   // waiting (WaitAgain).
   void RevokeGrants(Job& job, uint32_t task);

@@ -119,33 +119,29 @@ bool Scheduler::GrantedAfter(const Job& job, uint32_t next, uint32_t task) {
          n.attempts.back().placement.count == task;
 }
 
-void Scheduler::GrantAhead(Job& job, uint32_t head, Worker& worker) {
+Scheduler::Chain Scheduler::GrantAhead(Job& job, uint32_t head,
+                                       Worker& worker) {
+  Chain chain{head, 0};
   // The cheap refusals first: most assignments grant nothing.
-  if (options_.grant_depth == 0 || !worker.spec.accepts_grants) return;
-  uint32_t task = head;
-  for (uint32_t depth = 0; depth < options_.grant_depth; ++depth) {
-    const auto [next, reason] = GrantableSuccessor(job, task, worker);
-    if (next == kNoTask) return;
-    GrantAfter(job, task, next, worker, reason);
-    task = next;
+  if (options_.grant_depth == 0 || !worker.spec.accepts_grants) return chain;
+  while (chain.length < options_.grant_depth) {
+    const auto [next, reason] = GrantableSuccessor(job, chain.tail, worker);
+    if (next == kNoTask) break;
+    GrantAfter(job, chain.tail, next, worker, reason);
+    chain = {next, chain.length + 1};
   }
+  return chain;
 }
 
-void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
-  uint32_t want = options_.grant_queued;
-  if (want == 0 || !worker.spec.accepts_grants || job.held || job.finished ||
-      !job.result_refs.empty()) {
-    return;
-  }
+void Scheduler::GrantQueued(Job& job, uint32_t head, Chain chain,
+                            Worker& worker) {
   // Whatever already follows the head counts: a chain of successors keeps
   // the slot as busy as queued tasks would.
-  uint32_t tail = head;
-  uint32_t following = 0;
-  while (job.tasks[tail].grant_next != kNoTask && following < want) {
-    tail = job.tasks[tail].grant_next;
-    ++following;
+  uint32_t want = options_.grant_queued;
+  if (chain.length >= want || !worker.spec.accepts_grants || job.held ||
+      job.finished || !job.result_refs.empty()) {
+    return;
   }
-  if (following >= want) return;
   const uint32_t demand = job.tasks[head].demand;
   auto queue =
       std::find_if(job.queues.begin(), job.queues.end(),
@@ -153,15 +149,6 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
   if (queue == job.queues.end()) return;
   ReadyHeap& heap = queue->heap;
   const Demand& d = *demands_[demand];
-  GrantRequest request;
-  request.worker_accepts_grants = true;
-  request.job_has_parallelism_cap = job.graph.spec->max_parallelism() != 0;
-  // On the slots the chain's last task hands on.
-  request.fits_after = d.slots <= demands_[job.tasks[tail].demand]->slots &&
-                       d.amounts.empty() && Fits(worker, d);
-  for (const auto& [of, ms] : job.run_ms) {
-    if (of == demand) request.typical_run_time = absl::Milliseconds(ms);
-  }
   // Entries that stopped being ready are dropped, as placement would.
   auto drop_stale = [&] {
     while (!heap.empty() && !job.tasks[heap.Top().task].ReadyNow()) {
@@ -175,9 +162,21 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Worker& worker) {
   // them, so that the workers with free slots each get as many.
   const uint64_t free = d.by_free.total_free() / d.slots;
   if (heap.size() <= free) return;
-  want = std::min<uint64_t>(want, following + heap.size() / (free + 1));
+  want = std::min<uint64_t>(want, chain.length + heap.size() / (free + 1));
+  GrantRequest request;
+  request.worker_accepts_grants = true;
+  request.job_has_parallelism_cap = job.graph.spec->max_parallelism() != 0;
+  // The head's demand, so the worker fits it (the head was placed there);
+  // it must fit on the slots the chain's last task hands on.
+  request.fits_after =
+      d.slots <= demands_[job.tasks[chain.tail].demand]->slots &&
+      d.amounts.empty();
+  for (const auto& [of, ms] : job.run_ms) {
+    if (of == demand) request.typical_run_time = absl::Milliseconds(ms);
+  }
   const absl::Time now = clock_->Now();
-  for (; following < want; ++following) {
+  uint32_t tail = chain.tail;
+  for (uint32_t following = chain.length; following < want; ++following) {
     drop_stale();
     if (heap.size() <= free) return;
     const uint32_t next = heap.Top().task;

@@ -404,8 +404,7 @@ void Scheduler::Assign(Job& job, uint32_t task, Worker& worker,
   MarkJobRunning(job);
   SetState(job, task, v1::TASK_ASSIGNED);
   AddAssignment(job, task, worker, kNoTask);
-  GrantAhead(job, task, worker);
-  GrantQueued(job, task, worker);
+  GrantQueued(job, task, GrantAhead(job, task, worker), worker);
 }
 
 Claim Scheduler::ClaimOf(const Job& job, uint32_t task) const {

@@ -151,7 +151,8 @@ std::string WideConsts(int n, int k = -1, const std::string& link = "") {
 // with its own result, a failing head's followers included.
 TEST_F(GrantsTest, ReadyTasksBeyondTheFreeSlotsAreQueuedAndEachRunsOnce) {
   Client& client = dagd_->client();
-  // w100 fails its first attempt: what was queued behind it is placed again.
+  // w100 fails its first attempt (and whatever was queued behind it goes
+  // back to be placed again): still, each task succeeds exactly once.
   absl::StatusOr<std::string> job =
       SubmitJob(client, WideConsts(400, 100, kFailsOnceThen100));
   ASSERT_TRUE(job.ok()) << job.status();

@@ -303,6 +303,19 @@ TEST_F(GrantTest, NothingIsQueuedWhileAnotherWorkerHasRoomForIt) {
   EXPECT_EQ(other_sends_, 1);
 }
 
+TEST_F(GrantTest, FreeSlotsOfWorkersThatCannotRunTheTaskDoNotCount) {
+  AddWorker(kWorker, 1);
+  Submit(Wide(3, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Microseconds(50));
+  // Four free slots, but on a worker without `add`.
+  AddWorker(kOther, 4, {"const"});
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(2));
+  EXPECT_TRUE(sent[1].has_after());
+}
+
 TEST_F(GrantTest, QueuedGrantsGoByTheJobsOwnRunTimes) {
   AddWorker(kWorker, 1);
   // `add` ran long in another job; this job's own `add` takes 50 us.
@@ -388,15 +401,21 @@ TEST_F(GrantTest, AQueuedTaskReportedBeforeItsHeadIsReadyAgain) {
   EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
 }
 
-class NoQueuedGrantTest : public GrantTest {
+// GrantTest with options of its own: `depth` for grant_depth, `queued`
+// for grant_queued.
+template <uint32_t depth, uint32_t queued>
+class GrantOptionsTest : public GrantTest {
  protected:
-  NoQueuedGrantTest() : GrantTest(NoQueued()) {}
-  static SchedulerOptions NoQueued() {
+  GrantOptionsTest() : GrantTest(Options()) {}
+  static SchedulerOptions Options() {
     SchedulerOptions options;
-    options.grant_queued = 0;
+    options.grant_depth = depth;
+    options.grant_queued = queued;
     return options;
   }
 };
+using NoQueuedGrantTest = GrantOptionsTest<64, 0>;
+using NoChainGrantTest = GrantOptionsTest<0, 8>;
 
 // A task whose grant after c was withdrawn, then granted after e: c's
 // success must not hand c's slot on to it.
@@ -434,16 +453,6 @@ TEST_F(GrantTest, AGrantWithdrawnAndGivenAgainFollowsOnlyItsNewPredecessor) {
   EXPECT_THAT(dispatch(), IsEmpty());
   EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value());
 }
-
-class NoChainGrantTest : public GrantTest {
- protected:
-  NoChainGrantTest() : GrantTest(NoChains()) {}
-  static SchedulerOptions NoChains() {
-    SchedulerOptions options;
-    options.grant_depth = 0;
-    return options;
-  }
-};
 
 TEST_F(NoChainGrantTest, QueuedGrantsStayOnWithoutChainGrants) {
   AddWorker(kWorker, 1);
