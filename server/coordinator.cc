@@ -238,8 +238,8 @@ void Coordinator::CollectStats(TurnOutput& out, TurnStats& stats) {
 void Coordinator::LogTurn(const TurnOutput& out) {
   for (const WriteSet::NewJob& job : out.writes.new_jobs) {
     LOG(INFO).Job(job.status.job_id())
-        << "job accepted: '" << job.spec->name() << "', "
-        << job.spec->tasks_size() << " tasks";
+        << "job accepted: '" << job.spec->name() << "', " << job.tasks->size()
+        << " tasks";
   }
   for (const WriteSet::TaskWrite& task : out.writes.task_statuses) {
     if (task.status.state() != v1::TASK_FAILED) continue;
@@ -352,15 +352,22 @@ void Coordinator::Submit(v1::SubmitJobRequest request, std::string tenant,
     done(job.status());
     return;
   }
+  Submit(std::move(request), *std::move(job), std::move(tenant),
+         std::move(done));
+}
+
+void Coordinator::Submit(v1::SubmitJobRequest request, CompiledJob job,
+                         std::string tenant,
+                         Reply<v1::SubmitJobResponse> done) {
   std::shared_ptr<const TenantPolicies> policies = Policies();
-  if (absl::Status s = CheckJobAllowed(policies->For(tenant), tenant, *job,
+  if (absl::Status s = CheckJobAllowed(policies->For(tenant), tenant, job,
                                        options_.scheduler.lambda_function);
       !s.ok()) {
     done(s);
     return;
   }
   Post([this, request = std::move(request), tenant = std::move(tenant),
-        policies = std::move(policies), job = *std::move(job),
+        policies = std::move(policies), job = std::move(job),
         done = std::move(done)]() mutable {
     DoSubmit(std::move(request), std::move(tenant), std::move(policies),
              std::move(job), std::move(done));
@@ -414,8 +421,8 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
   const uint64_t seq = next_seq_++;
   v1::JobStatus status;
   status.set_job_id(JobIdFromSeq(seq));
-  status.set_name(job.spec->name());
-  status.set_priority(job.spec->priority());
+  status.set_name(job.header->name());
+  status.set_priority(job.header->priority());
   status.set_state(v1::JOB_PENDING);
   status.set_total_tasks(job.size());
   status.set_request_id(request_id);
@@ -424,7 +431,8 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
       TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
   WriteSet::NewJob& record = turn_writes_.new_jobs.emplace_back();
   record.seq = seq;
-  record.spec = job.spec;
+  record.spec = job.header;
+  record.tasks = job.tasks;
   record.status = status;
   if (!request_id.empty()) {
     record.request_id = request_key;

@@ -145,6 +145,11 @@ class Coordinator : public JobDeleter {
   // over its quotas.
   void Submit(v1::SubmitJobRequest request, std::string tenant,
               Reply<v1::SubmitJobResponse> done);
+  // The same for a request already read and compiled (ReadSubmission):
+  // `request`'s job holds no tasks, `job` has them.
+  void Submit(v1::SubmitJobRequest request, CompiledJob job, std::string tenant,
+              Reply<v1::SubmitJobResponse> done);
+  const JobLimits& limits() const { return options_.limits; }
   void GetJob(std::string job_id, Reply<v1::JobStatus> done);
   void ListJobs(v1::ListJobsRequest request, Reply<v1::ListJobsResponse> done);
   void GetTask(std::string job_id, std::string task_id,

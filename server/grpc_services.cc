@@ -10,8 +10,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "server/log.h"
 #include "server/stream_writer.h"
+#include "server/submission_reader.h"
 #include "storage/crc32c.h"
 #include "storage/tls.h"
 
@@ -316,6 +318,22 @@ Coordinator::Reply<Response> JobServiceImpl::Answer(
   };
 }
 
+Coordinator::Reply<v1::SubmitJobResponse> JobServiceImpl::AnswerEncoded(
+    const char* method, grpc::ServerUnaryReactor* reactor,
+    grpc::ByteBuffer* response) {
+  return [this, method, reactor,
+          response](absl::StatusOr<v1::SubmitJobResponse> result) {
+    grpc::Status status = ToGrpcStatus(result.status());
+    if (result.ok()) {
+      bool own_buffer = false;
+      status = grpc::SerializationTraits<v1::SubmitJobResponse>::Serialize(
+          *result, response, &own_buffer);
+    }
+    if (observer_ != nullptr) observer_->OnRpcDone(method, status.error_code());
+    reactor->Finish(status);
+  };
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // absl and gRPC share the canonical code numbers.
@@ -418,27 +436,36 @@ grpc::ServerUnaryReactor* JobServiceImpl::OnJob(
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
-    grpc::CallbackServerContext* context, const v1::SubmitJobRequest* request,
-    v1::SubmitJobResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Coordinator::Reply<v1::SubmitJobResponse> done =
+      AnswerEncoded("SubmitJob", reactor, response);
   if (!accepting_) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    Answer("SubmitJob", reactor, response)(absl::UnavailableError(
+    done(absl::UnavailableError(
         "dagd is shutting down; submit again after it restarts"));
     return reactor;
   }
-  return Unary(context, "SubmitJob", Role::kSubmit, response,
-               [this, request](Principal caller,
-                               Coordinator::Reply<v1::SubmitJobResponse> done) {
-                 // Take the request's contents instead of copying them: a job
-                 // can be hundreds of megabytes, and gRPC only destroys the
-                 // request after this.
-                 v1::SubmitJobRequest owned;
-                 owned.Swap(const_cast<v1::SubmitJobRequest*>(request));
-                 coordinator_->Submit(
-                     std::move(owned), caller.tenant,
-                     Audited<v1::SubmitJobResponse>(caller, "submit", "",
-                                                    std::move(done)));
-               });
+  absl::StatusOr<Principal> caller =
+      Caller(context, "SubmitJob", Role::kSubmit);
+  if (!caller.ok()) {
+    done(caller.status());
+    return reactor;
+  }
+  done = Audited<v1::SubmitJobResponse>(*caller, "submit", "", std::move(done));
+  // Read and compiled task by task: a job of millions of tasks parsed
+  // whole would be gigabytes of messages. The copy shares the slices.
+  grpc::ByteBuffer bytes(*request);
+  grpc::ProtoBufferReader reader(&bytes);
+  absl::StatusOr<Submission> read =
+      ReadSubmission(reader, coordinator_->limits());
+  if (!read.ok()) {
+    done(read.status());
+    return reactor;
+  }
+  coordinator_->Submit(std::move(read->request), std::move(read->job),
+                       caller->tenant, std::move(done));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetJob(

@@ -34,7 +34,11 @@ class RpcObserver {
 // CancelJob and DeleteJob. A job of another tenant is answered as if it did
 // not exist (NOT_FOUND), except to admins; submissions, cancels and
 // deletions are written to the log with the caller's name ("audit:").
-class JobServiceImpl : public v1::JobService::CallbackService {
+//
+// SubmitJob takes its request encoded and reads it task by task
+// (ReadSubmission) instead of having gRPC parse it whole.
+class JobServiceImpl : public v1::JobService::WithRawCallbackMethod_SubmitJob<
+                           v1::JobService::CallbackService> {
  public:
   // `observer` may be null.
   JobServiceImpl(Coordinator* coordinator, const Authenticator* authenticator,
@@ -50,8 +54,8 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   void StopAccepting() { accepting_ = false; }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
-                                      const v1::SubmitJobRequest* request,
-                                      v1::SubmitJobResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
                                    const v1::GetJobRequest* request,
                                    v1::JobStatus* response) override;
@@ -89,6 +93,10 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   Coordinator::Reply<Response> Answer(const char* method,
                                       grpc::ServerUnaryReactor* reactor,
                                       Response* response);
+  // Answer, for a response sent encoded.
+  Coordinator::Reply<v1::SubmitJobResponse> AnswerEncoded(
+      const char* method, grpc::ServerUnaryReactor* reactor,
+      grpc::ByteBuffer* response);
   // Answers a call with `call(caller, done)` once the caller is known to
   // have the role `needed`; with the refusal otherwise.
   template <typename Response, typename Call>

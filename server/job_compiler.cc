@@ -11,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace dagd {
@@ -21,6 +23,7 @@ using google::protobuf::util::TimeUtil;
 
 constexpr uint32_t kMaxAttempts = 1000;
 constexpr int kMaxCycleNames = 20;
+constexpr uint32_t kNoIndex = UINT32_MAX;
 
 // How a task is named in messages: its id, or its position when it has none.
 // Bytes below 0x20 and DEL: in a log line or on a terminal they forge
@@ -33,8 +36,7 @@ bool HasControl(absl::string_view s) {
   return false;
 }
 
-std::string TaskName(const v1::JobSpec& spec, uint32_t i) {
-  const std::string& id = spec.tasks(i).id();
+std::string TaskName(absl::string_view id, uint32_t i) {
   if (id.empty()) return absl::StrCat("task #", i, " (no id)");
   if (HasControl(id)) {
     return absl::StrCat("task #", i, " ('", absl::CHexEscape(id), "')");
@@ -42,25 +44,31 @@ std::string TaskName(const v1::JobSpec& spec, uint32_t i) {
   return absl::StrCat("task '", id, "'");
 }
 
-absl::Status TaskError(const v1::JobSpec& spec, uint32_t i,
+absl::Status TaskError(absl::string_view id, uint32_t i,
                        absl::string_view problem) {
   return absl::InvalidArgumentError(
-      absl::StrCat(TaskName(spec, i), ": ", problem));
+      absl::StrCat(TaskName(id, i), ": ", problem));
+}
+
+absl::Status TaskError(const v1::TaskSpec& task, uint32_t i,
+                       absl::string_view problem) {
+  return TaskError(task.id(), i, problem);
 }
 
 // Parses the task's executor and keeps it in the job's table of distinct
-// executors. Lambda executors need a dagd that dispatches to Lambda.
-absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
-                             CompiledJob& job) {
-  const std::string& text = job.spec->tasks(i).executor();
+// executors (its index in `*index`). Lambda executors need a dagd that
+// dispatches to Lambda.
+absl::Status CompileExecutor(const v1::TaskSpec& task, uint32_t i,
+                             const JobLimits& limits, CompiledJob& job,
+                             uint32_t* index) {
+  *index = 0;
+  const std::string& text = task.executor();
   if (text.empty()) return absl::OkStatus();
   absl::StatusOr<Executor> executor = Executor::Parse(text);
-  if (!executor.ok()) {
-    return TaskError(*job.spec, i, executor.status().message());
-  }
+  if (!executor.ok()) return TaskError(task, i, executor.status().message());
   if (executor->kind == Executor::Kind::kLambda && !limits.lambda) {
     return TaskError(
-        *job.spec, i,
+        task, i,
         absl::StrCat("executor '", text,
                      "': this dagd does not dispatch to Lambda (start it "
                      "with --lambda_function)"));
@@ -69,18 +77,16 @@ absl::Status CompileExecutor(uint32_t i, const JobLimits& limits,
       std::find(limits.lambda_functions.begin(), limits.lambda_functions.end(),
                 executor->name) == limits.lambda_functions.end()) {
     return TaskError(
-        *job.spec, i,
+        task, i,
         absl::StrCat("executor '", text, "': Lambda function '", executor->name,
                      "' is not one this dagd may invoke (its "
                      "--lambda_function, or --lambda_allowed_functions)"));
   }
-  if (job.executors.empty()) job.executors.emplace_back();  // any worker: 0
   auto it = std::find(job.executors.begin(), job.executors.end(), *executor);
   if (it == job.executors.end()) {
     it = job.executors.insert(job.executors.end(), *std::move(executor));
   }
-  if (job.executor_of.empty()) job.executor_of.resize(job.spec->tasks_size());
-  job.executor_of[i] = static_cast<uint32_t>(it - job.executors.begin());
+  *index = static_cast<uint32_t>(it - job.executors.begin());
   return absl::OkStatus();
 }
 
@@ -130,39 +136,32 @@ std::string ArgsProblem(const google::protobuf::Value& value, int budget) {
   return "";
 }
 
-absl::Status CheckJobFields(const v1::JobSpec& spec, const JobLimits& limits,
-                            uint64_t* bytes_out) {
-  if (spec.tasks_size() == 0) {
-    return absl::InvalidArgumentError("job: has no tasks");
-  }
-  if (static_cast<uint64_t>(spec.tasks_size()) > limits.max_tasks_per_job) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job: has ", spec.tasks_size(), " tasks, over the limit of ",
-        limits.max_tasks_per_job, " (--max_tasks_per_job)"));
-  }
-  const uint64_t bytes = spec.ByteSizeLong();
-  *bytes_out = bytes;
+absl::Status CheckJobBytes(uint64_t bytes, const JobLimits& limits) {
   if (bytes > limits.max_job_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("job: is ", bytes, " bytes encoded, over the limit of ",
                      limits.max_job_bytes, " (--max_job_bytes)"));
   }
-  if (std::string problem = DurationProblem(spec.deadline(), "deadline");
+  return absl::OkStatus();
+}
+
+absl::Status CheckHeader(const v1::JobSpec& header) {
+  if (std::string problem = DurationProblem(header.deadline(), "deadline");
       !problem.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("job: ", problem));
   }
-  if (HasControl(spec.name())) {
+  if (HasControl(header.name())) {
     return absl::InvalidArgumentError(
-        absl::StrCat("job: name '", absl::CHexEscape(spec.name()),
+        absl::StrCat("job: name '", absl::CHexEscape(header.name()),
                      "' holds control characters"));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckRetry(const v1::JobSpec& spec, uint32_t i) {
-  const v1::RetryPolicy& retry = spec.tasks(i).retry();
+absl::Status CheckRetry(const v1::TaskSpec& task, uint32_t i) {
+  const v1::RetryPolicy& retry = task.retry();
   if (retry.max_attempts() > kMaxAttempts) {
-    return TaskError(spec, i,
+    return TaskError(task, i,
                      absl::StrCat("retry.max_attempts ", retry.max_attempts(),
                                   " is over the limit of ", kMaxAttempts));
   }
@@ -172,29 +171,27 @@ absl::Status CheckRetry(const v1::JobSpec& spec, uint32_t i) {
         {&retry.max_backoff(), "retry.max_backoff"}}) {
     if (std::string problem = DurationProblem(*backoff, field);
         !problem.empty()) {
-      return TaskError(spec, i, problem);
+      return TaskError(task, i, problem);
     }
   }
   if (retry.multiplier() != 0 &&
       (!std::isfinite(retry.multiplier()) || retry.multiplier() < 1)) {
-    return TaskError(spec, i, "retry.multiplier must be at least 1");
+    return TaskError(task, i, "retry.multiplier must be at least 1");
   }
   return absl::OkStatus();
 }
 
 // Checks what can be checked of one task without looking at the others.
-absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
-                             const JobLimits& limits) {
-  const v1::TaskSpec& task = spec.tasks(i);
-  if (task.id().empty()) return TaskError(spec, i, "id is empty");
-  if (task.fn().empty()) return TaskError(spec, i, "fn is empty");
+absl::Status CheckTaskFields(const v1::TaskSpec& task, uint32_t i) {
+  if (task.id().empty()) return TaskError(task, i, "id is empty");
+  if (task.fn().empty()) return TaskError(task, i, "fn is empty");
   for (const auto& [text, field] :
        {std::pair<const std::string*, const char*>{&task.id(), "id"},
         {&task.fn(), "fn"},
         {&task.executor(), "executor"},
         {&task.exclusive_group(), "exclusive_group"}}) {
     if (HasControl(*text)) {
-      return TaskError(spec, i,
+      return TaskError(task, i,
                        absl::StrCat(field, " '", absl::CHexEscape(*text),
                                     "' holds control characters"));
     }
@@ -202,83 +199,88 @@ absl::Status CheckTaskFields(const v1::JobSpec& spec, uint32_t i,
   if (task.has_args()) {
     if (std::string problem = ArgsProblem(task.args(), kMaxArgsDepth);
         !problem.empty()) {
-      return TaskError(spec, i, problem);
+      return TaskError(task, i, problem);
     }
   }
   for (const auto& [name, amount] : task.resources().amounts()) {
     if (name.empty() || HasControl(name)) {
-      return TaskError(spec, i,
+      return TaskError(task, i,
                        "resources.amounts has an empty name or one with "
                        "control characters");
     }
     if (!std::isfinite(amount) || amount < 0) {
       return TaskError(
-          spec, i,
+          task, i,
           absl::StrCat("resources.amounts '", name,
                        "' must be a finite number >= 0, not ", amount));
     }
   }
   for (const auto& [key, value] : task.resources().labels()) {
     if (key.empty()) {
-      return TaskError(spec, i, "resources.labels has an empty name");
+      return TaskError(task, i, "resources.labels has an empty name");
     }
     if (HasControl(key) || HasControl(value)) {
-      return TaskError(spec, i,
+      return TaskError(task, i,
                        absl::StrCat("resources.labels '", absl::CHexEscape(key),
                                     "' holds control characters"));
     }
   }
   if (std::string problem = DurationProblem(task.timeout(), "timeout");
       !problem.empty()) {
-    return TaskError(spec, i, problem);
+    return TaskError(task, i, problem);
   }
   if (!std::isfinite(task.cost()) || task.cost() < 0) {
-    return TaskError(spec, i, "cost must be a finite number >= 0");
+    return TaskError(task, i, "cost must be a finite number >= 0");
   }
-  return CheckRetry(spec, i);
+  return CheckRetry(task, i);
 }
 
 // Resolves every `inputs` and `after` entry to an index and builds the edge
 // arrays. `index` maps ids to positions.
 absl::Status BuildEdges(
     const absl::flat_hash_map<absl::string_view, uint32_t>& index,
-    CompiledJob& job) {
-  const v1::JobSpec& spec = *job.spec;
+    const JobTasks& tasks, CompiledJob& job) {
   const uint32_t n = job.size();
   std::vector<std::pair<uint32_t, uint32_t>> edges;  // (from, to)
   job.input_begin.assign(n + 1, 0);
-  auto resolve = [&](uint32_t i, const std::string& dep,
-                     absl::string_view field) -> absl::StatusOr<uint32_t> {
+  absl::Status error;
+  auto resolve = [&](uint32_t i, absl::string_view dep,
+                     absl::string_view field) -> uint32_t {
     auto it = index.find(dep);
     if (it == index.end()) {
-      return TaskError(
-          spec, i,
+      error = TaskError(
+          tasks.id(i), i,
           absl::StrCat(field, " '", dep, "' names no task in the job"));
+    } else if (it->second == i) {
+      error = TaskError(
+          tasks.id(i), i,
+          absl::StrCat("depends on itself (", field, " '", dep, "')"));
+    } else {
+      return it->second;
     }
-    if (it->second == i) {
-      return TaskError(
-          spec, i, absl::StrCat("depends on itself (", field, " '", dep, "')"));
-    }
-    return it->second;
+    return kNoIndex;
   };
-  for (uint32_t i = 0; i < n; ++i) {
+  for (uint32_t i = 0; i < n && error.ok(); ++i) {
     job.input_begin[i] = job.inputs.size();
-    for (const std::string& dep : spec.tasks(i).inputs()) {
-      absl::StatusOr<uint32_t> from = resolve(i, dep, "input");
-      if (!from.ok()) return from.status();
-      job.inputs.push_back(*from);
-      edges.emplace_back(*from, i);
-    }
-    for (const std::string& dep : spec.tasks(i).after()) {
-      absl::StatusOr<uint32_t> from = resolve(i, dep, "after");
-      if (!from.ok()) return from.status();
-      edges.emplace_back(*from, i);
+    // Inputs, then `after`, each in order: as a parser would list them.
+    for (uint32_t field :
+         {v1::TaskSpec::kInputsFieldNumber, v1::TaskSpec::kAfterFieldNumber}) {
+      absl::Status scanned = ForEachLengthDelimited(
+          tasks.encoded(i), [&](uint32_t f, absl::string_view dep) {
+            if (f != field || !error.ok()) return;
+            const bool input = f == v1::TaskSpec::kInputsFieldNumber;
+            const uint32_t from = resolve(i, dep, input ? "input" : "after");
+            if (from == kNoIndex) return;
+            if (input) job.inputs.push_back(from);
+            edges.emplace_back(from, i);
+          });
+      if (!scanned.ok()) return TaskError(tasks.id(i), i, scanned.message());
     }
   }
+  if (!error.ok()) return error;
   job.input_begin[n] = job.inputs.size();
   // Counting sort of the edges by source gives the flat successor lists.
   job.succ_begin.assign(n + 1, 0);
-  job.dep_count.assign(n, 0);
   for (const auto& [from, to] : edges) {
     ++job.succ_begin[from + 1];
     ++job.dep_count[to];
@@ -294,7 +296,8 @@ absl::Status BuildEdges(
 // order (`left[i]` is true for those). Each such task has a predecessor that
 // is also left, so walking predecessors must revisit a task: the walk from
 // that task onwards is a cycle.
-absl::Status CycleError(const CompiledJob& job, const std::vector<bool>& left) {
+absl::Status CycleError(const CompiledJob& job, const JobTasks& tasks,
+                        const std::vector<bool>& left) {
   const uint32_t n = job.size();
   // Predecessor lists of the tasks that are left.
   std::vector<uint32_t> pred(n, UINT32_MAX);
@@ -317,9 +320,7 @@ absl::Status CycleError(const CompiledJob& job, const std::vector<bool>& left) {
   // walk[seen_at[v]..] is v, then its predecessors going backwards; the
   // last one's predecessor is v again. Forwards, the cycle is v, then the
   // walk from its end back to just after v, then v.
-  auto name = [&](uint32_t t) {
-    return absl::StrCat("'", job.spec->tasks(t).id(), "'");
-  };
+  auto name = [&](uint32_t t) { return absl::StrCat("'", tasks.id(t), "'"); };
   std::vector<std::string> names = {name(v)};
   for (size_t k = walk.size() - 1; k > seen_at[v]; --k) {
     if (names.size() == kMaxCycleNames) {
@@ -334,7 +335,8 @@ absl::Status CycleError(const CompiledJob& job, const std::vector<bool>& left) {
 }
 
 // Kahn's algorithm: a topological order, or a cycle error.
-absl::StatusOr<std::vector<uint32_t>> TopologicalOrder(const CompiledJob& job) {
+absl::StatusOr<std::vector<uint32_t>> TopologicalOrder(const CompiledJob& job,
+                                                       const JobTasks& tasks) {
   const uint32_t n = job.size();
   std::vector<uint32_t> remaining = job.dep_count;
   std::vector<uint32_t> order;
@@ -351,50 +353,138 @@ absl::StatusOr<std::vector<uint32_t>> TopologicalOrder(const CompiledJob& job) {
   if (order.size() == n) return order;
   std::vector<bool> left(n);
   for (uint32_t i = 0; i < n; ++i) left[i] = remaining[i] > 0;
-  return CycleError(job, left);
+  return CycleError(job, tasks, left);
 }
 
 }  // namespace
 
-absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
-                                       const JobLimits& limits) {
-  uint64_t spec_bytes = 0;
-  if (absl::Status s = CheckJobFields(spec, limits, &spec_bytes); !s.ok()) {
+absl::Status TooManyTasks(uint64_t tasks, const JobLimits& limits) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("job: has ", tasks, " tasks, over the limit of ",
+                   limits.max_tasks_per_job, " (--max_tasks_per_job)"));
+}
+
+JobCompiler::JobCompiler(const JobLimits& limits) : limits_(limits) {}
+
+absl::Status JobCompiler::Begin(uint64_t bytes, uint32_t tasks) {
+  job_.spec_bytes = bytes;
+  if (absl::Status s = CheckJobBytes(bytes, limits_); !s.ok()) return s;
+  if (tasks > limits_.max_tasks_per_job) return TooManyTasks(tasks, limits_);
+  tasks_->Reserve(tasks);
+  job_.kind_of.reserve(tasks);
+  job_.rank.reserve(tasks);
+  return absl::OkStatus();
+}
+
+absl::Status JobCompiler::AddTask(const v1::TaskSpec& task) {
+  const uint32_t i = tasks_->size();
+  if (i == limits_.max_tasks_per_job) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job: has more than ", limits_.max_tasks_per_job,
+                     " tasks, over the limit (--max_tasks_per_job)"));
+  }
+  if (absl::Status s = CheckTaskFields(task, i); !s.ok()) return s;
+  uint32_t kind = 0;
+  if (absl::Status s = KindOf(i, task, &kind); !s.ok()) return s;
+  job_.kind_of.push_back(kind);
+  if (task.priority() != 0 || !job_.priority.empty()) {
+    job_.priority.resize(i, 0);
+    job_.priority.push_back(task.priority());
+  }
+  // The task's own cost for now; Finish adds its successors' longest path.
+  job_.rank.push_back(task.cost() > 0 ? task.cost() : 1.0);
+  tasks_->Add(task);
+  return absl::OkStatus();
+}
+
+absl::Status JobCompiler::KindOf(uint32_t i, const v1::TaskSpec& task,
+                                 uint32_t* kind) {
+  const bool plain = !task.has_resources() && task.executor().empty() &&
+                     task.exclusive_group().empty();
+  std::string key;
+  if (plain) {
+    // The common case: found by fn alone.
+    if (auto it = plain_kinds_.find(task.fn()); it != plain_kinds_.end()) {
+      *kind = it->second;
+      return absl::OkStatus();
+    }
+    key = task.fn();
+  }
+  uint32_t executor = 0;
+  if (absl::Status s = CompileExecutor(task, i, limits_, job_, &executor);
+      !s.ok()) {
     return s;
   }
-  CompiledJob job;
-  job.spec_bytes = spec_bytes;
-  job.spec = std::make_shared<const v1::JobSpec>(std::move(spec));
-  const uint32_t n = job.spec->tasks_size();
-  job.dep_count.resize(n);
+  absl::flat_hash_map<std::string, uint32_t>* kinds = &plain_kinds_;
+  if (!plain) {
+    // Every part length-prefixed, and the resources encoded with their maps
+    // in key order: no two different kinds spell the same key.
+    std::string resources;
+    {
+      google::protobuf::io::StringOutputStream stream(&resources);
+      google::protobuf::io::CodedOutputStream out(&stream);
+      out.SetSerializationDeterministic(true);
+      task.resources().SerializeToCodedStream(&out);
+    }
+    key = absl::StrCat(task.fn().size(), ":", task.fn(), "/", executor, "/",
+                       task.exclusive_group().size(), ":",
+                       task.exclusive_group(), "/", resources);
+    kinds = &other_kinds_;
+  }
+  auto [it, inserted] = kinds->try_emplace(std::move(key), job_.kinds.size());
+  if (inserted) {
+    job_.kinds.push_back(TaskKind{task.fn(), task.resources(), executor,
+                                  task.exclusive_group()});
+  }
+  *kind = it->second;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CompiledJob> JobCompiler::Finish(v1::JobSpec header) && {
+  const uint32_t n = tasks_->size();
+  if (n == 0) return absl::InvalidArgumentError("job: has no tasks");
+  if (absl::Status s = CheckHeader(header); !s.ok()) return s;
+  header.clear_tasks();
+  const JobTasks& tasks = *tasks_;
   absl::flat_hash_map<absl::string_view, uint32_t> index;
   index.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
-    if (absl::Status s = CheckTaskFields(*job.spec, i, limits); !s.ok()) {
-      return s;
-    }
-    if (absl::Status s = CompileExecutor(i, limits, job); !s.ok()) return s;
-    auto [it, inserted] = index.emplace(job.spec->tasks(i).id(), i);
+    auto [it, inserted] = index.emplace(tasks.id(i), i);
     if (!inserted) {
       return TaskError(
-          *job.spec, i,
+          tasks.id(i), i,
           absl::StrCat("duplicate id (also task #", it->second, ")"));
     }
   }
-  if (absl::Status s = BuildEdges(index, job); !s.ok()) return s;
-  absl::StatusOr<std::vector<uint32_t>> order = TopologicalOrder(job);
+  job_.dep_count.assign(n, 0);
+  if (absl::Status s = BuildEdges(index, tasks, job_); !s.ok()) return s;
+  index = {};
+  absl::StatusOr<std::vector<uint32_t>> order = TopologicalOrder(job_, tasks);
   if (!order.ok()) return order.status();
-  job.rank.assign(n, 0);
   for (auto it = order->rbegin(); it != order->rend(); ++it) {
     const uint32_t v = *it;
     double longest = 0;
-    for (uint32_t e = job.succ_begin[v]; e < job.succ_begin[v + 1]; ++e) {
-      longest = std::max(longest, job.rank[job.succ[e]]);
+    for (uint32_t e = job_.succ_begin[v]; e < job_.succ_begin[v + 1]; ++e) {
+      longest = std::max(longest, job_.rank[job_.succ[e]]);
     }
-    const double cost = job.spec->tasks(v).cost();
-    job.rank[v] = (cost > 0 ? cost : 1.0) + longest;
+    job_.rank[v] += longest;
   }
-  return job;
+  job_.header = std::make_shared<const v1::JobSpec>(std::move(header));
+  job_.tasks = std::move(tasks_);
+  return std::move(job_);
+}
+
+absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
+                                       const JobLimits& limits) {
+  JobCompiler compiler(limits);
+  if (absl::Status s = compiler.Begin(spec.ByteSizeLong(), spec.tasks_size());
+      !s.ok()) {
+    return s;
+  }
+  for (const v1::TaskSpec& task : spec.tasks()) {
+    if (absl::Status s = compiler.AddTask(task); !s.ok()) return s;
+  }
+  return std::move(compiler).Finish(std::move(spec));
 }
 
 }  // namespace dagd

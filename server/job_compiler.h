@@ -3,11 +3,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "dagd/v1/types.pb.h"
 #include "server/executor.h"
+#include "storage/job_tasks.h"
 
 namespace dagd {
 
@@ -23,13 +26,25 @@ struct JobLimits {
   std::vector<std::string> lambda_functions;
 };
 
+// What a task asks of a worker, and its exclusive group. Tasks alike in
+// these share a kind, and a job has few: the scheduler works out a
+// placement demand per kind, not per task.
+struct TaskKind {
+  std::string fn;
+  v1::Resources resources;
+  uint32_t executor = 0;  // in CompiledJob::executors; 0: any worker
+  std::string exclusive_group;
+};
+
 // A job in index form: tasks numbered 0..n-1 in submission order, edges as
 // flat arrays. Built once at submission, read-only afterwards.
 struct CompiledJob {
-  // Shared with the store's record of the new job (WriteSet::NewJob), which
-  // would otherwise hold a copy of every task until the turn's commit: at a
-  // million tasks, 277 MB of dagd's peak memory.
-  std::shared_ptr<const v1::JobSpec> spec;
+  // Every field of the job but its tasks, which are in `tasks`. Both are
+  // shared with the store's record of the new job (WriteSet::NewJob).
+  std::shared_ptr<const v1::JobSpec> header;
+  // Encoded, about 40 bytes a small task instead of 270 as messages: the
+  // largest part of a ten-million-task job's memory otherwise.
+  std::shared_ptr<const JobTasks> tasks;
   // Successors of task i: succ[succ_begin[i] .. succ_begin[i+1]). An edge
   // appears once per listing, so a task named twice in `inputs` counts twice
   // in `dep_count` and is released by the one completion that counts both.
@@ -40,27 +55,64 @@ struct CompiledJob {
   std::vector<uint32_t> inputs;
   // Number of incoming edges (inputs and `after`) per task.
   std::vector<uint32_t> dep_count;
-  // The spec's encoded size, as --max_job_bytes counts it.
+  // The job's encoded size, as --max_job_bytes counts it.
   uint64_t spec_bytes = 0;
   // Longest path, in estimated cost, from the task to a sink (inclusive).
   std::vector<double> rank;
-  // Where each task runs: executors[executor_of[i]]. Both are empty when
-  // every task may run on any worker; else `executors` holds the distinct
-  // ones, any worker first.
-  std::vector<Executor> executors;
-  std::vector<uint32_t> executor_of;
+  // Each task's kind: kinds[kind_of[i]].
+  std::vector<TaskKind> kinds;
+  std::vector<uint32_t> kind_of;
+  // Each task's priority; empty when every task's is 0.
+  std::vector<int32_t> priority;
+  // The distinct executors of the job's tasks, any worker first.
+  std::vector<Executor> executors = {Executor()};
 
+  const TaskKind& kind(uint32_t task) const { return kinds[kind_of[task]]; }
   const Executor& executor(uint32_t task) const {
-    static const Executor* const kAnyWorker = new Executor();
-    return executor_of.empty() ? *kAnyWorker : executors[executor_of[task]];
+    return executors[kind(task).executor];
+  }
+  int32_t priority_of(uint32_t task) const {
+    return priority.empty() ? 0 : priority[task];
   }
   uint32_t size() const { return static_cast<uint32_t>(dep_count.size()); }
 };
 
-// Validates `spec` and compiles it. Every error is INVALID_ARGUMENT with a
-// message naming the task (by id, or by position when the id is empty) and
-// the problem; a cycle names the tasks on it. Runs in time and stack space
-// independent of the graph's depth: nothing recurses.
+// Compiles a job task by task, as its request is read, so that no more
+// than one task is a parsed message at a time: Begin, AddTask for each
+// task in order, then Finish. Every error is INVALID_ARGUMENT with a
+// message naming the task (by id, or by position when the id is empty)
+// and the problem; a cycle names the tasks on it. Runs in time and stack
+// space independent of the graph's depth: nothing recurses.
+class JobCompiler {
+ public:
+  explicit JobCompiler(const JobLimits& limits);
+
+  // `bytes`: the job's encoded size; `tasks`: how many it will add, if
+  // known, to reserve room. A reader that learns the size in parts calls it
+  // again with the total so far.
+  absl::Status Begin(uint64_t bytes, uint32_t tasks = 0);
+  // Checks what can be checked of the task alone, and keeps it.
+  absl::Status AddTask(const v1::TaskSpec& task);
+  // The job's fields but its tasks (which `header` may not hold): checks
+  // them and the graph.
+  absl::StatusOr<CompiledJob> Finish(v1::JobSpec header) &&;
+
+ private:
+  absl::Status KindOf(uint32_t i, const v1::TaskSpec& task, uint32_t* kind);
+
+  const JobLimits& limits_;
+  CompiledJob job_;
+  std::unique_ptr<JobTasks> tasks_ = std::make_unique<JobTasks>();
+  // Kinds by fn, for the tasks that name no resources, executor or group,
+  // and by a key of all four for the others.
+  absl::flat_hash_map<std::string, uint32_t> plain_kinds_;
+  absl::flat_hash_map<std::string, uint32_t> other_kinds_;
+};
+
+// The error for a job of `tasks` tasks, over --max_tasks_per_job.
+absl::Status TooManyTasks(uint64_t tasks, const JobLimits& limits);
+
+// Validates `spec` and compiles it, with a JobCompiler.
 absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
                                        const JobLimits& limits);
 

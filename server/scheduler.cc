@@ -132,21 +132,31 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
   job->tasks.resize(n);
   job->results.resize(n);
   job->unfinished = n;
-  job->usage.max_parallelism = job->graph.spec->max_parallelism();
+  job->usage.max_parallelism = job->graph.header->max_parallelism();
   job->counts[v1::TASK_PENDING] = n;
   task_counts_[v1::TASK_PENDING] += n;
   ++job_counts_[job->status.state()];
-  for (uint32_t i = 0; i < n; ++i) {
-    const v1::TaskSpec& spec = job->spec(i);
-    job->tasks[i].remaining = job->graph.dep_count[i];
-    job->tasks[i].demand = DemandOf(spec, job->graph.executor(i));
-    if (spec.exclusive_group().empty()) continue;
-    if (job->group.empty()) job->group.resize(n, kNoGroup);
-    const GroupId group = group_names_.Intern(spec.exclusive_group());
-    if (group >= group_waiters_.size()) group_waiters_.resize(group + 1);
-    job->group[i] = group;
+  // Demands and groups by kind: a job has few kinds, however many tasks.
+  const std::vector<TaskKind>& kinds = job->graph.kinds;
+  std::vector<uint32_t> demand_of(kinds.size());
+  std::vector<GroupId> group_of(kinds.size(), kNoGroup);
+  for (uint32_t k = 0; k < kinds.size(); ++k) {
+    demand_of[k] = DemandOf(kinds[k], job->graph.executors[kinds[k].executor]);
+    if (kinds[k].exclusive_group.empty()) continue;
+    group_of[k] = group_names_.Intern(kinds[k].exclusive_group);
+    if (group_of[k] >= group_waiters_.size()) {
+      group_waiters_.resize(group_of[k] + 1);
+    }
   }
-  const v1::JobSpec& spec = *job->graph.spec;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t kind = job->graph.kind_of[i];
+    job->tasks[i].remaining = job->graph.dep_count[i];
+    job->tasks[i].demand = demand_of[kind];
+    if (group_of[kind] == kNoGroup) continue;
+    if (job->group.empty()) job->group.resize(n, kNoGroup);
+    job->group[i] = group_of[kind];
+  }
+  const v1::JobSpec& spec = *job->graph.header;
   if (spec.has_deadline() &&
       ToDuration(spec.deadline()) > absl::ZeroDuration()) {
     const absl::Time submitted =
@@ -263,7 +273,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
   if (job.watch == Watch::kAllEvents) {
     v1::JobEvent event;
     v1::TaskEvent* e = event.mutable_task();
-    e->set_task_id(job.spec(task).id());
+    e->set_task_id(std::string(job.task_id(task)));
     e->set_state(state);
     e->set_previous_state(old);
     e->set_attempt(CurrentAttempt(t));
@@ -322,7 +332,7 @@ void Scheduler::ExpireJob(Job& job) {
   job.failed = true;
   job.status.set_error(absl::StrCat(
       "deadline of ",
-      absl::FormatDuration(ToDuration(job.graph.spec->deadline())),
+      absl::FormatDuration(ToDuration(job.graph.header->deadline())),
       " passed with ", job.unfinished, " task", job.unfinished == 1 ? "" : "s",
       " unfinished; they were cancelled"));
   CancelRest(job, "the job's deadline passed");
@@ -403,7 +413,7 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     // time beyond ±292 years (a worker's broken clock) as an infinity: a
     // run time must stay finite, or a function's running mean would not.
     const absl::Duration run_time = finished - started;
-    out_.run_times.emplace_back(job->spec(index).fn(), run_time);
+    out_.run_times.emplace_back(job->fn(index), run_time);
     RecordRunTime(demands_[t.demand]->fn, run_time);
     RecordJobRunTime(*job, t.demand, run_time);
   }
@@ -570,7 +580,7 @@ void Scheduler::Fail(Job& job, uint32_t task, std::string error,
   TaskRecord& t = job.tasks[task];
   t.attempts.back().error = std::move(error);
   RevokeGrants(job, task);
-  const v1::RetryPolicy& retry = job.spec(task).retry();
+  const v1::RetryPolicy retry = job.graph.tasks->Get(task).retry();
   // Attempts lost with their worker do not count: the task never failed.
   const uint32_t failures = ++t.failed_attempts;
   if (permanent || failures >= std::max<uint32_t>(1, retry.max_attempts())) {
@@ -605,12 +615,12 @@ void Scheduler::FailForGood(Job& job, uint32_t task) {
       if (job.Terminal(next)) continue;
       job.tasks[next].retry_wait = false;
       job.tasks[next].error =
-          absl::StrCat("upstream task '", job.spec(task).id(), "' failed");
+          absl::StrCat("upstream task '", job.task_id(task), "' failed");
       SetState(job, next, v1::TASK_UPSTREAM_FAILED);
       stack.push_back(next);
     }
   }
-  if (!job.graph.spec->continue_on_failure()) CancelRest(job, "");
+  if (!job.graph.header->continue_on_failure()) CancelRest(job, "");
   MaybeFinish(job);
 }
 

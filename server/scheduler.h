@@ -484,7 +484,7 @@ class Scheduler {
   void MaybeFinish(Job& job);
 
   // Placement.
-  uint32_t DemandOf(const v1::TaskSpec& spec, const Executor& executor);
+  uint32_t DemandOf(const TaskKind& kind, const Executor& executor);
   // No worker could ever run the demand. Lambda's dispatcher counts only
   // for tasks that ask for Lambda: bursts only take work that some worker
   // could do.

@@ -311,9 +311,9 @@ void Scheduler::Recompute(Job& job, uint32_t task, const std::string& why) {
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
     const uint32_t next = g.succ[e];
     if (!job.Terminal(next)) {
-      AwaitInputAgain(job, next,
-                      absl::StrCat("its input '", job.spec(task).id(),
-                                   "' was lost: ", why));
+      AwaitInputAgain(
+          job, next,
+          absl::StrCat("its input '", job.task_id(task), "' was lost: ", why));
     }
   }
   if (times > options_.max_recomputes) {

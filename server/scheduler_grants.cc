@@ -16,6 +16,7 @@
 #include "server/attempt_seal.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
+#include "storage/job_tasks.h"
 
 namespace dagd {
 namespace {
@@ -47,7 +48,6 @@ AttemptRecord& Scheduler::NewAttempt(Job& job, uint32_t task, Worker& worker,
 
 void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
                               uint32_t after) {
-  const v1::TaskSpec& spec = job.spec(task);
   v1::Assignment* a = out_.sends[worker.id].add_assignments();
   a->mutable_task()->set_job_id(job.status.job_id());
   a->mutable_task()->set_task_index(task);
@@ -55,12 +55,33 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
   a->mutable_task()->set_attempt(attempt);
   a->mutable_task()->set_seal(
       AttemptSeal(attempt_key_, job.seq, task, attempt, worker.spec.name));
-  a->set_task_id(spec.id());
-  a->set_fn(spec.fn());
-  if (spec.has_args()) *a->mutable_args() = spec.args();
-  // Setting even an empty bytes field allocates a string: most tasks have
-  // no code.
-  if (!spec.code().empty()) a->set_code(spec.code());
+  a->set_fn(job.fn(task));
+  // From the task's encoding, which has each field once (JobTasks::Add), at
+  // most: parsed straight into the assignment, not into a TaskSpec first.
+  // An empty `code` is not encoded, and setting even an empty bytes field
+  // allocates a string.
+  bool has_timeout = false;
+  google::protobuf::Duration timeout;
+  ForEachLengthDelimited(
+      job.graph.tasks->encoded(task),
+      [&](uint32_t field, absl::string_view value) {
+        const int size = static_cast<int>(value.size());
+        switch (field) {
+          case v1::TaskSpec::kIdFieldNumber:
+            a->set_task_id(value.data(), value.size());
+            break;
+          case v1::TaskSpec::kArgsFieldNumber:
+            a->mutable_args()->ParseFromArray(value.data(), size);
+            break;
+          case v1::TaskSpec::kCodeFieldNumber:
+            a->set_code(value.data(), value.size());
+            break;
+          case v1::TaskSpec::kTimeoutFieldNumber:
+            has_timeout = timeout.ParseFromArray(value.data(), size);
+            break;
+        }
+      })
+      .IgnoreError();  // JobTasks::Add wrote it from a message
   const CompiledJob& g = job.graph;
   for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
     v1::Payload* p = a->add_inputs();
@@ -78,8 +99,8 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
       p->set_data(input.data);
     }
   }
-  if (spec.has_timeout()) {
-    a->set_timeout_ms(TimeUtil::DurationToMilliseconds(spec.timeout()));
+  if (has_timeout) {
+    a->set_timeout_ms(TimeUtil::DurationToMilliseconds(timeout));
   }
   a->set_slots(demands_[job.tasks[task].demand]->slots);
   if (worker.spec.lambda) {
@@ -165,7 +186,7 @@ void Scheduler::GrantQueued(Job& job, uint32_t head, Chain chain,
   want = std::min<uint64_t>(want, chain.length + heap.size() / (free + 1));
   GrantRequest request;
   request.worker_accepts_grants = true;
-  request.job_has_parallelism_cap = job.graph.spec->max_parallelism() != 0;
+  request.job_has_parallelism_cap = job.graph.header->max_parallelism() != 0;
   // The head's demand, so the worker fits it (the head was placed there);
   // it must fit on the slots the chain's last task hands on.
   request.fits_after =
@@ -221,7 +242,7 @@ std::pair<uint32_t, PlacementReason> Scheduler::GrantableSuccessor(
     const Demand& demand = *demands_[n.demand];
     GrantRequest request;
     request.worker_accepts_grants = worker.spec.accepts_grants;
-    request.job_has_parallelism_cap = job.graph.spec->max_parallelism() != 0;
+    request.job_has_parallelism_cap = job.graph.header->max_parallelism() != 0;
     request.fits_after =
         demand.slots <= slots && demand.amounts.empty() && Fits(worker, demand);
     const double run_ms =
@@ -257,7 +278,7 @@ void Scheduler::RevokeGrants(Job& job, uint32_t task) {
     ref->set_task_index(next);
     ref->set_attempt(CurrentAttempt(n));
     AttemptRecord& attempt = n.attempts.back();
-    attempt.error = absl::StrCat("granted after task '", job.spec(task).id(),
+    attempt.error = absl::StrCat("granted after task '", job.task_id(task),
                                  "', which did not succeed there");
     attempt.finished_at = now;
     EndAttempt(job, next);

@@ -173,9 +173,10 @@ struct Scheduler::Job {
   bool held = false;
 
   bool Terminal(uint32_t task) const { return IsFinal(tasks[task].state); }
-  const v1::TaskSpec& spec(uint32_t task) const {
-    return graph.spec->tasks(task);
+  absl::string_view task_id(uint32_t task) const {
+    return graph.tasks->id(task);
   }
+  const std::string& fn(uint32_t task) const { return graph.kind(task).fn; }
   GroupId group_of(uint32_t task) const {
     return group.empty() ? kNoGroup : group[task];
   }

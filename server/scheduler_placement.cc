@@ -17,12 +17,11 @@ using google::protobuf::util::TimeUtil;
 
 namespace {}  // namespace
 
-uint32_t Scheduler::DemandOf(const v1::TaskSpec& spec,
-                             const Executor& executor) {
-  const uint32_t fn = functions_.Intern(spec.fn());
-  const uint32_t slots = std::max<uint32_t>(1, spec.resources().slots());
-  const auto& amounts = spec.resources().amounts();
-  const auto& labels = spec.resources().labels();
+uint32_t Scheduler::DemandOf(const TaskKind& kind, const Executor& executor) {
+  const uint32_t fn = functions_.Intern(kind.fn);
+  const uint32_t slots = std::max<uint32_t>(1, kind.resources.slots());
+  const auto& amounts = kind.resources.amounts();
+  const auto& labels = kind.resources.labels();
   const bool plain = executor.kind == Executor::Kind::kAnyWorker &&
                      amounts.empty() && labels.empty();
   if (plain) {
@@ -136,7 +135,7 @@ void Scheduler::Enqueue(Job& job, uint32_t task) {
     it->demand = demand;
   }
   it->heap.Push(
-      ReadyEntry{job.spec(task).priority(), job.graph.rank[task], task});
+      ReadyEntry{job.graph.priority_of(task), job.graph.rank[task], task});
   ++job.queued;
   MarkRunnableStale(job);
 }
@@ -160,7 +159,7 @@ void Scheduler::UpdateRunnable(Job& job) {
     if (job.sorted.running_slots == job.usage.running_slots) return;
     sorter_->Remove(job.sorted);
   }
-  job.sorted = SortedJob{job.seq, job.tenant, job.graph.spec->priority(),
+  job.sorted = SortedJob{job.seq, job.tenant, job.graph.header->priority(),
                          job.usage.running_slots};
   sorter_->Add(job.sorted);
   job.runnable = true;

@@ -65,8 +65,8 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task,
   const TaskRecord& t = job.tasks[task];
   v1::TaskStatus status;
   status.set_job_id(job.status.job_id());
-  status.set_task_id(job.spec(task).id());
-  status.set_fn(job.spec(task).fn());
+  status.set_task_id(std::string(job.task_id(task)));
+  status.set_fn(job.fn(task));
   status.set_state(t.state);
   auto stored = job.stored_placements.find(task);
   for (size_t i = 0; i < t.attempts.size(); ++i) {
@@ -79,7 +79,7 @@ v1::TaskStatus Scheduler::BuildTaskStatus(const Job& job, uint32_t task,
       SetStoredPlacement(a.placement, out);
     } else if (a.placement.kind == PlacementReason::Kind::kGranted) {
       out->set_placement(PlacementText(a.placement, a.worker_name_or_empty(),
-                                       job.spec(a.placement.count).id()));
+                                       job.task_id(a.placement.count)));
     } else if (a.placement.kind != PlacementReason::Kind::kNone) {
       out->set_placement(
           PlacementText(a.placement, a.worker_name_or_empty(), ""));
@@ -152,7 +152,7 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
   }
   if (job.AtParallelismLimit()) {
     return absl::StrCat("the job is at its max_parallelism (",
-                        job.graph.spec->max_parallelism(), " tasks running)");
+                        job.graph.header->max_parallelism(), " tasks running)");
   }
   const GroupId group = job.group_of(task);
   if (const std::optional<GroupHolder> g = ledger_.HolderOf(group)) {
@@ -160,7 +160,7 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
     return absl::StrCat(
         "exclusive group '", group_names_.Name(group), "' is held by ",
         holder == nullptr ? std::string("another task")
-                          : absl::StrCat("task '", holder->spec(g->task).id(),
+                          : absl::StrCat("task '", holder->task_id(g->task),
                                          "' of job ", holder->status.job_id()));
   }
   return "waiting for a free slot";
@@ -179,7 +179,7 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
   for (uint32_t task : job.failures) {
     if (status.failures_size() == kMaxNotes) break;
     v1::TaskNote* note = status.add_failures();
-    note->set_task_id(job.spec(task).id());
+    note->set_task_id(std::string(job.task_id(task)));
     note->set_text(job.tasks[task].error.get());
   }
   if (!with_waiting || job.counts[v1::TASK_READY] == 0) return status;
@@ -196,7 +196,7 @@ v1::JobStatus Scheduler::BuildJobStatus(const Job& job,
     std::string reason = WaitingReason(job, i, &never_fits);
     if (!never_fits) continue;
     v1::TaskNote* note = status.add_waiting();
-    note->set_task_id(job.spec(i).id());
+    note->set_task_id(std::string(job.task_id(i)));
     note->set_text(std::move(reason));
     if (status.waiting_size() == kMaxNotes) break;
   }
@@ -214,7 +214,7 @@ absl::StatusOr<uint32_t> Scheduler::FindTask(Job& job,
   if (job.index.empty()) {
     job.index.reserve(job.graph.size());
     for (uint32_t i = 0; i < job.graph.size(); ++i) {
-      job.index.emplace(job.spec(i).id(), i);
+      job.index.emplace(job.task_id(i), i);
     }
   }
   auto it = job.index.find(task_id);
@@ -232,7 +232,7 @@ absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(
   absl::StatusOr<uint32_t> task = FindTask(*job, task_id);
   if (!task.ok()) return task.status();
   v1::TaskStatus status = BuildTaskStatus(*job, *task);
-  CopyDependencies(job->spec(*task), &status);
+  CopyDependencies(job->graph.tasks->Get(*task), &status);
   return status;
 }
 
@@ -243,7 +243,8 @@ std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
   std::vector<v1::TaskStatus> out;
   out.reserve(job->graph.size());
   for (uint32_t i = 0; i < job->graph.size(); ++i) {
-    CopyDependencies(job->spec(i), &out.emplace_back(BuildTaskStatus(*job, i)));
+    CopyDependencies(job->graph.tasks->Get(i),
+                     &out.emplace_back(BuildTaskStatus(*job, i)));
   }
   return out;
 }

@@ -363,21 +363,30 @@ RocksMetaStore::~RocksMetaStore() {
 absl::Status RocksMetaStore::PutTaskRecords(const WriteSet::NewJob& job,
                                             rocksdb::WriteBatch& batch,
                                             uint64_t& written) {
-  const bool chunked = static_cast<uint64_t>(job.spec->tasks_size()) >
-                       options_.chunked_job_tasks;
+  JobTasks encoded_here;
+  if (job.tasks == nullptr) {
+    for (const v1::TaskSpec& task : job.spec->tasks()) encoded_here.Add(task);
+  }
+  const JobTasks& tasks = job.tasks != nullptr ? *job.tasks : encoded_here;
+  const bool chunked = uint64_t{tasks.size()} > options_.chunked_job_tasks;
   // A chunk is not synced: the turn's batch, which makes it a job, is
   // written after it, and syncing that syncs the WAL's every record before.
   rocksdb::WriteBatch chunk;
   rocksdb::WriteBatch& out = chunked ? chunk : batch;
   const std::string job_key = SeqKey(job.seq);
-  for (int i = 0; i < job.spec->tasks_size(); ++i) {
+  std::string id_key = job_key;
+  for (uint32_t i = 0; i < tasks.size(); ++i) {
     const std::string task_key = TaskKey(job.seq, i);
-    PutMessage(out, handles_[kTaskSpecs], task_key, job.spec->tasks(i));
+    const absl::string_view encoded = tasks.encoded(i);
+    out.Put(handles_[kTaskSpecs], task_key,
+            rocksdb::Slice(encoded.data(), encoded.size()));
     // The index is the last 4 bytes of the task key.
-    out.Put(handles_[kTaskIds], absl::StrCat(job_key, job.spec->tasks(i).id()),
-            rocksdb::Slice(task_key.data() + 8, 4));
+    const absl::string_view id = tasks.id(i);
+    id_key.resize(job_key.size());
+    id_key.append(id.data(), id.size());
+    out.Put(handles_[kTaskIds], id_key, rocksdb::Slice(task_key.data() + 8, 4));
     if (chunked && (chunk.GetDataSize() >= options_.chunk_bytes ||
-                    i + 1 == job.spec->tasks_size())) {
+                    i + 1 == tasks.size())) {
       rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &chunk);
       if (!s.ok()) return FromRocks(s, "writing a new job's tasks");
       written += chunk.GetDataSize();
@@ -394,9 +403,7 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
   rocksdb::WriteBatch batch;
   uint64_t chunk_bytes = 0;  // written ahead of `batch` (PutTaskRecords)
   for (const WriteSet::NewJob& job : writes.new_jobs) {
-    // Every field but the tasks, which get a record each below. Copied one
-    // by one: copying the spec and clearing its tasks would copy every task
-    // once more (a million-task job's largest allocation).
+    // Every field but the tasks, which get a record each below.
     v1::JobSpec header;
     header.set_name(job.spec->name());
     header.set_priority(job.spec->priority());

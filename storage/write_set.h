@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/types.pb.h"
+#include "storage/job_tasks.h"
 
 namespace dagd {
 
@@ -51,9 +52,11 @@ struct JobDeletion {
 struct WriteSet {
   struct NewJob {
     uint64_t seq = 0;
-    // Tasks included; stored one record per task. Shared with the
-    // scheduler's compiled job rather than copied.
+    // The job's fields, and its tasks, stored one record per task: encoded
+    // in `tasks` (what dagd writes), or, when that is null, in `spec`. Both
+    // shared with the scheduler's compiled job rather than copied.
     std::shared_ptr<const v1::JobSpec> spec;
+    std::shared_ptr<const JobTasks> tasks;
     v1::JobStatus status;
     std::string request_id;  // empty: none
   };

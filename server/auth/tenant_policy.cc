@@ -144,7 +144,7 @@ absl::Status CheckJobAllowed(const TenantPolicy& policy,
         absl::StrCat(what, ", which tenant '", tenant,
                      "' may not (its line in --policy_file)"));
   };
-  const v1::JobSpec& spec = *job.spec;
+  const v1::JobSpec& spec = *job.header;
   if (policy.max_priority && spec.priority() > *policy.max_priority) {
     return refuse(absl::StrCat("the job has priority ", spec.priority(),
                                ", above ", *policy.max_priority));
@@ -167,19 +167,18 @@ absl::Status CheckJobAllowed(const TenantPolicy& policy,
   const bool any_worker_allowed = policy.pools.any;
   if (any_function && any_worker_allowed) return absl::OkStatus();
   for (uint32_t i = 0; i < job.size(); ++i) {
-    const v1::TaskSpec& task = spec.tasks(i);
-    const absl::string_view fn = task.fn();
+    const absl::string_view fn = job.kind(i).fn;
     const bool allowed =
         RunsCode(fn) ? policy.any_code || policy.functions.names.contains(fn)
                      : policy.functions.Allows(fn);
     if (!allowed) {
-      return refuse(
-          absl::StrCat("task '", task.id(), "' calls function '", fn, "'"));
+      return refuse(absl::StrCat("task '", job.tasks->id(i),
+                                 "' calls function '", fn, "'"));
     }
     if (!any_worker_allowed &&
         job.executor(i).kind == Executor::Kind::kAnyWorker) {
       return absl::PermissionDeniedError(absl::StrCat(
-          "task '", task.id(),
+          "task '", job.tasks->id(i),
           "' has no executor, so it may run in any pool; tenant '", tenant,
           "' may use only pools ", absl::StrJoin(policy.pools.names, ", "),
           " (its line in --policy_file): give the task executor "

@@ -171,7 +171,7 @@ class Harness {
     const uint64_t seq = next_seq_++;
     v1::JobStatus status;
     status.set_job_id(JobIdFromSeq(seq));
-    status.set_name(job.spec->name());
+    status.set_name(job.header->name());
     status.set_state(v1::JOB_PENDING);
     status.set_total_tasks(job.size());
     scheduler_.AddJob(seq, std::move(job), std::move(status));

@@ -42,9 +42,11 @@ void CheckError(const absl::Status& status, absl::string_view what) {
 }
 
 // The index form says what the spec says.
-void CheckCompiled(const CompiledJob& job) {
+void CheckCompiled(const v1::JobSpec& spec, const CompiledJob& job) {
   const uint32_t n = job.size();
-  FUZZ_CHECK(n == static_cast<uint32_t>(job.spec->tasks_size()), "size");
+  FUZZ_CHECK(n == static_cast<uint32_t>(spec.tasks_size()) &&
+                 n == job.tasks->size() && n == job.kind_of.size(),
+             "size");
   FUZZ_CHECK(job.succ_begin.size() == n + 1 && job.input_begin.size() == n + 1,
              "offset arrays");
   FUZZ_CHECK(job.rank.size() == n, "ranks");
@@ -54,7 +56,22 @@ void CheckCompiled(const CompiledJob& job) {
              "input offsets");
   uint64_t edges = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    const v1::TaskSpec& task = job.spec->tasks(i);
+    const v1::TaskSpec& task = spec.tasks(i);
+    // The encoded task is the task, and its kind and priority are its own.
+    const v1::TaskSpec kept = job.tasks->Get(i);
+    FUZZ_CHECK(kept.id() == task.id() && job.tasks->id(i) == task.id() &&
+                   kept.inputs_size() == task.inputs_size() &&
+                   kept.after_size() == task.after_size() &&
+                   kept.args().DebugString() == task.args().DebugString() &&
+                   kept.code() == task.code(),
+               absl::StrCat("encoded task ", i));
+    FUZZ_CHECK(job.kind_of[i] < job.kinds.size() &&
+                   job.kind(i).fn == task.fn() &&
+                   job.kind(i).exclusive_group == task.exclusive_group() &&
+                   job.kind(i).resources.slots() == task.resources().slots(),
+               absl::StrCat("kind of task ", i));
+    FUZZ_CHECK(job.priority_of(i) == task.priority(),
+               absl::StrCat("priority of task ", i));
     FUZZ_CHECK(job.succ_begin[i] <= job.succ_begin[i + 1], "successor order");
     FUZZ_CHECK(job.input_begin[i + 1] - job.input_begin[i] ==
                    static_cast<uint32_t>(task.inputs_size()),
@@ -64,9 +81,9 @@ void CheckCompiled(const CompiledJob& job) {
                absl::StrCat("dependencies of task ", i));
     for (uint32_t e = job.input_begin[i]; e < job.input_begin[i + 1]; ++e) {
       FUZZ_CHECK(job.inputs[e] < n && job.inputs[e] != i, "input index");
-      FUZZ_CHECK(job.spec->tasks(job.inputs[e]).id() ==
-                     task.inputs(e - job.input_begin[i]),
-                 "input names another task");
+      FUZZ_CHECK(
+          spec.tasks(job.inputs[e]).id() == task.inputs(e - job.input_begin[i]),
+          "input names another task");
     }
     for (uint32_t e = job.succ_begin[i]; e < job.succ_begin[i + 1]; ++e) {
       FUZZ_CHECK(job.succ[e] < n, "successor index");
@@ -77,11 +94,8 @@ void CheckCompiled(const CompiledJob& job) {
     edges += job.dep_count[i];
   }
   FUZZ_CHECK(edges == job.succ.size(), "edge count");
-  if (!job.executor_of.empty()) {
-    FUZZ_CHECK(job.executor_of.size() == n, "executor table");
-    for (uint32_t e : job.executor_of) {
-      FUZZ_CHECK(e < job.executors.size(), "executor index");
-    }
+  for (const TaskKind& kind : job.kinds) {
+    FUZZ_CHECK(kind.executor < job.executors.size(), "executor index");
   }
 }
 
@@ -92,11 +106,11 @@ std::vector<WorkerSpec> WorkersFor(const CompiledJob& job) {
   std::set<std::string> fns;
   std::set<std::pair<std::string, std::string>> labels;
   std::map<std::string, double> amounts;
-  for (const v1::TaskSpec& task : job.spec->tasks()) {
-    fns.insert(task.fn());
-    base.slots = std::max(base.slots, task.resources().slots());
-    for (const auto& label : task.resources().labels()) labels.insert(label);
-    for (const auto& [name, amount] : task.resources().amounts()) {
+  for (const TaskKind& kind : job.kinds) {
+    fns.insert(kind.fn);
+    base.slots = std::max(base.slots, kind.resources.slots());
+    for (const auto& label : kind.resources.labels()) labels.insert(label);
+    for (const auto& [name, amount] : kind.resources.amounts()) {
       amounts[name] = std::max(amounts[name], amount);
     }
   }
@@ -105,9 +119,7 @@ std::vector<WorkerSpec> WorkersFor(const CompiledJob& job) {
   base.resources.assign(amounts.begin(), amounts.end());
   base.accepts_grants = true;
   std::vector<WorkerSpec> workers;
-  std::vector<Executor> executors = job.executors;
-  if (executors.empty()) executors.emplace_back();
-  for (const Executor& executor : executors) {
+  for (const Executor& executor : job.executors) {
     WorkerSpec& spec = workers.emplace_back(base);
     spec.name = absl::StrCat("worker-", workers.size());
     if (executor.kind == Executor::Kind::kPool) spec.pool = executor.name;
@@ -191,7 +203,7 @@ void CompileAndRun(const v1::JobSpec& spec) {
     FUZZ_CHECK(!plain.ok(), "compiles without Lambda but not with it");
     return;
   }
-  CheckCompiled(*with_lambda);
+  CheckCompiled(spec, *with_lambda);
   RunToTheEnd(*std::move(with_lambda));
 }
 

@@ -187,14 +187,15 @@ class Harness {
     v1::JobStatus status;
     status.set_job_id(JobIdFromSeq(seq));
     status.set_name("job");
-    status.set_priority(job->spec->priority());
+    status.set_priority(job->header->priority());
     status.set_state(v1::JOB_PENDING);
     status.set_total_tasks(n);
     status.set_tenant(flags & 8 ? "a" : "b");
     *status.mutable_submitted_at() =
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
             absl::ToUnixNanos(clock_.Now()));
-    Trace("submit ", JobIdFromSeq(seq), ": ", job->spec->ShortDebugString());
+    Trace("submit ", JobIdFromSeq(seq), ": ", job->header->ShortDebugString(),
+          " and ", job->size(), " tasks");
     const uint64_t spec_bytes = job->spec_bytes;
     scheduler_->AddJob(seq, *std::move(job), std::move(status));
     jobs_.push_back(KnownJob{seq, n, flags & 8 ? "a" : "b", spec_bytes});

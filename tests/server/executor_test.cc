@@ -54,14 +54,8 @@ TEST(ExecutorTest, TheCompilerParsesEachTasksExecutorOnce) {
   EXPECT_EQ(job->executor(1).ToString(), "pool:gpu");
   EXPECT_EQ(job->executor(2).ToString(), "pool:gpu");
   EXPECT_EQ(job->executor(3).ToString(), "lambda:f");
-  EXPECT_EQ(job->executors.size(), 3u);  // the distinct ones
-
-  // A job of tasks for any worker keeps no table at all.
-  spec.mutable_tasks()->DeleteSubrange(1, 3);
-  job = CompileJob(spec, limits);
-  ASSERT_TRUE(job.ok());
-  EXPECT_TRUE(job->executor_of.empty());
-  EXPECT_EQ(job->executor(0).kind, Executor::Kind::kAnyWorker);
+  EXPECT_EQ(job->executors.size(), 3u);  // the distinct ones, any worker first
+  EXPECT_EQ(job->kinds.size(), 3u);      // the two pool tasks share one
 }
 
 }  // namespace

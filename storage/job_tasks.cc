@@ -1,0 +1,84 @@
+#include "storage/job_tasks.h"
+
+#include <algorithm>
+
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
+namespace dagd {
+
+using google::protobuf::internal::WireFormatLite;
+
+void JobTasks::Add(const v1::TaskSpec& task) {
+  const size_t size = task.ByteSizeLong();
+  // A task larger than a block gets one of its own.
+  if (blocks_.empty() ||
+      blocks_.back().size() + size > blocks_.back().capacity()) {
+    blocks_.emplace_back().reserve(std::max(kBlockBytes, size));
+  }
+  std::string& block = blocks_.back();
+  pos_.push_back((uint64_t{blocks_.size() - 1} << 32) | block.size());
+  task.AppendToString(&block);
+  bytes_ += size;
+}
+
+absl::string_view JobTasks::encoded(uint32_t i) const {
+  const uint64_t pos = pos_[i];
+  const std::string& block = blocks_[pos >> 32];
+  const size_t begin = static_cast<uint32_t>(pos);
+  size_t end = block.size();
+  if (i + 1 < pos_.size() && (pos_[i + 1] >> 32) == (pos >> 32)) {
+    end = static_cast<uint32_t>(pos_[i + 1]);
+  }
+  return absl::string_view(block).substr(begin, end - begin);
+}
+
+v1::TaskSpec JobTasks::Get(uint32_t i) const {
+  v1::TaskSpec task;
+  const absl::string_view bytes = encoded(i);
+  // Add wrote these bytes from a message: they parse.
+  task.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  return task;
+}
+
+absl::string_view JobTasks::id(uint32_t i) const {
+  absl::string_view id;
+  // Add wrote the bytes from a message: they scan.
+  ForEachLengthDelimited(encoded(i), [&](uint32_t field,
+                                         absl::string_view value) {
+    if (field == v1::TaskSpec::kIdFieldNumber) id = value;
+  }).IgnoreError();
+  return id;
+}
+
+absl::Status ForEachLengthDelimited(
+    absl::string_view encoded,
+    absl::FunctionRef<void(uint32_t field, absl::string_view value)> visit) {
+  const auto* data = reinterpret_cast<const uint8_t*>(encoded.data());
+  google::protobuf::io::CodedInputStream in(data,
+                                            static_cast<int>(encoded.size()));
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagWireType(tag) !=
+        WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) {
+        return absl::InvalidArgumentError("not an encoded message");
+      }
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) {
+      return absl::InvalidArgumentError("not an encoded message");
+    }
+    const int at = in.CurrentPosition();
+    if (length > encoded.size() - at || !in.Skip(static_cast<int>(length))) {
+      return absl::InvalidArgumentError("not an encoded message");
+    }
+    visit(WireFormatLite::GetTagFieldNumber(tag), encoded.substr(at, length));
+  }
+  if (!in.ConsumedEntireMessage()) {
+    return absl::InvalidArgumentError("not an encoded message");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dagd

@@ -1,0 +1,66 @@
+#ifndef DAGD_STORAGE_JOB_TASKS_H_
+#define DAGD_STORAGE_JOB_TASKS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "dagd/v1/types.pb.h"
+
+namespace dagd {
+
+// A job's tasks, each kept as its encoded TaskSpec, back to back in blocks
+// of 1 MiB: about 40 bytes a task for a small one, where a parsed TaskSpec
+// takes about 270 (a ten-million-task job's largest part). Readers parse a
+// task, or scan it for the fields they want, when they need it; the store
+// writes the bytes as they are.
+//
+// A task's bytes never move once added, so views of them (ids, inputs)
+// stay valid as long as the JobTasks lives.
+class JobTasks {
+ public:
+  JobTasks() = default;
+  JobTasks(const JobTasks&) = delete;
+  JobTasks& operator=(const JobTasks&) = delete;
+  JobTasks(JobTasks&&) = default;
+  JobTasks& operator=(JobTasks&&) = default;
+
+  // Appends `task`, serialized: each field once, in field order, so a
+  // scan finds at most one occurrence of a singular field.
+  void Add(const v1::TaskSpec& task);
+  void Reserve(size_t tasks) { pos_.reserve(tasks); }
+
+  uint32_t size() const { return static_cast<uint32_t>(pos_.size()); }
+  // The encoded tasks' bytes, without the blocks' unused room.
+  uint64_t bytes() const { return bytes_; }
+  // The task's encoding, as Add wrote it.
+  absl::string_view encoded(uint32_t i) const;
+  // The task, parsed.
+  v1::TaskSpec Get(uint32_t i) const;
+  // Field 1 without parsing the rest.
+  absl::string_view id(uint32_t i) const;
+
+ private:
+  static constexpr size_t kBlockBytes = size_t{1} << 20;
+
+  std::vector<std::string> blocks_;
+  // Per task: its block (high 32 bits) and offset in it (low 32 bits). A
+  // task ends where the next one of its block begins, or at its block's
+  // end.
+  std::vector<uint64_t> pos_;
+  uint64_t bytes_ = 0;
+};
+
+// Calls `visit(field, value)` for each length-delimited field of the
+// encoded message (strings, bytes, embedded messages), in order, and skips
+// the others. INVALID_ARGUMENT when the bytes are not a message.
+absl::Status ForEachLengthDelimited(
+    absl::string_view encoded,
+    absl::FunctionRef<void(uint32_t field, absl::string_view value)> visit);
+
+}  // namespace dagd
+
+#endif  // DAGD_STORAGE_JOB_TASKS_H_

@@ -1,0 +1,146 @@
+#include "server/submission_reader.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace dagd {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using ::testing::HasSubstr;
+
+absl::StatusOr<Submission> Read(const std::string& bytes,
+                                JobLimits limits = {}) {
+  // Pieces of 7 bytes: fields and tasks cross the stream's buffers.
+  google::protobuf::io::ArrayInputStream in(bytes.data(),
+                                            static_cast<int>(bytes.size()), 7);
+  return ReadSubmission(in, limits);
+}
+
+v1::SubmitJobRequest Request(int tasks) {
+  v1::SubmitJobRequest request;
+  request.set_request_id("req-1");
+  request.set_wait(true);
+  v1::JobSpec* job = request.mutable_job();
+  job->set_name("nightly");
+  job->set_priority(3);
+  job->mutable_deadline()->set_seconds(60);
+  for (int i = 0; i < tasks; ++i) {
+    v1::TaskSpec* task = job->add_tasks();
+    task->set_id(absl::StrCat("t", i));
+    task->set_fn("const");
+    if (i > 0) task->add_inputs(absl::StrCat("t", i - 1));
+    task->set_priority(i);
+  }
+  return request;
+}
+
+// What CompileJob makes of the parsed request's job, the reader makes of
+// its bytes.
+void ExpectSameJob(const Submission& read, v1::SubmitJobRequest parsed) {
+  EXPECT_EQ(read.request.request_id(), parsed.request_id());
+  EXPECT_EQ(read.request.wait(), parsed.wait());
+  EXPECT_EQ(read.request.job().tasks_size(), 0);
+  absl::StatusOr<CompiledJob> want = CompileJob(parsed.job(), {});
+  ASSERT_TRUE(want.ok()) << want.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*read.job.header, *want->header));
+  ASSERT_EQ(read.job.size(), want->size());
+  for (uint32_t i = 0; i < want->size(); ++i) {
+    EXPECT_EQ(read.job.tasks->encoded(i), want->tasks->encoded(i)) << i;
+  }
+  EXPECT_EQ(read.job.inputs, want->inputs);
+  EXPECT_EQ(read.job.succ, want->succ);
+  EXPECT_EQ(read.job.rank, want->rank);
+  EXPECT_EQ(read.job.priority, want->priority);
+}
+
+TEST(SubmissionReaderTest, ReadsTheJobAParserReads) {
+  const v1::SubmitJobRequest request = Request(50);
+  const std::string bytes = request.SerializeAsString();
+  absl::StatusOr<Submission> read = Read(bytes);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ExpectSameJob(*read, request);
+  EXPECT_EQ(read->job.header->name(), "nightly");
+  EXPECT_EQ(read->job.spec_bytes, request.job().ByteSizeLong());
+}
+
+TEST(SubmissionReaderTest, AJobSentInTwoPartsIsMergedAsAParserMergesIt) {
+  // Encodings concatenate to the merge of their messages: the job's fields
+  // from both, its tasks one list.
+  v1::SubmitJobRequest first = Request(3);
+  v1::SubmitJobRequest second;
+  second.mutable_job()->set_name("renamed");
+  v1::TaskSpec* task = second.mutable_job()->add_tasks();
+  task->set_id("last");
+  task->set_fn("identity");
+  task->add_inputs("t2");
+  const std::string bytes =
+      first.SerializeAsString() + second.SerializeAsString();
+  v1::SubmitJobRequest parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  absl::StatusOr<Submission> read = Read(bytes);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ExpectSameJob(*read, parsed);
+  EXPECT_EQ(read->job.header->name(), "renamed");
+  EXPECT_EQ(read->job.header->priority(), 3);
+  EXPECT_EQ(read->job.size(), 4u);
+}
+
+TEST(SubmissionReaderTest, AJobOverTheByteLimitIsRefusedBeforeItsTasks) {
+  JobLimits limits;
+  limits.max_job_bytes = 100;
+  absl::StatusOr<Submission> read =
+      Read(Request(50).SerializeAsString(), limits);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(read.status().message(),
+              HasSubstr("bytes encoded, over the limit of 100"));
+}
+
+TEST(SubmissionReaderTest, TooManyTasksAreCountedNotRead) {
+  JobLimits limits;
+  limits.max_tasks_per_job = 2;
+  v1::SubmitJobRequest request = Request(5);
+  // Past the limit a task is not even parsed: a broken one is counted.
+  request.mutable_job()->mutable_tasks(4)->clear_fn();
+  absl::StatusOr<Submission> read = Read(request.SerializeAsString(), limits);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(read.status().message(),
+            "job: has 5 tasks, over the limit of 2 (--max_tasks_per_job)");
+  EXPECT_EQ(read.status().message(),
+            CompileJob(request.job(), limits).status().message());
+}
+
+TEST(SubmissionReaderTest, ATaskErrorNamesTheTaskAsCompileJobDoes) {
+  v1::SubmitJobRequest request = Request(3);
+  request.mutable_job()->mutable_tasks(1)->clear_fn();
+  request.mutable_job()->mutable_tasks(2)->add_inputs("nowhere");
+  absl::StatusOr<Submission> read = Read(request.SerializeAsString());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(read.status().message(),
+            CompileJob(request.job(), {}).status().message());
+  EXPECT_THAT(read.status().message(), HasSubstr("task 't1': fn is empty"));
+}
+
+TEST(SubmissionReaderTest, BytesThatAreNoRequestAreRefused) {
+  const std::string good = Request(3).SerializeAsString();
+  for (const std::string& bad : {good.substr(0, good.size() - 3),
+                                 std::string("\x0a\x05"
+                                             "ab",
+                                             4),
+                                 std::string("\x0a\x03\x1a\x01\xff", 5)}) {
+    absl::StatusOr<Submission> read = Read(bad);
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(read.status().message(),
+                HasSubstr("not an encoded SubmitJobRequest"));
+  }
+  // No job at all: a job without tasks.
+  EXPECT_THAT(Read("").status().message(), HasSubstr("job: has no tasks"));
+}
+
+}  // namespace
+}  // namespace dagd
