@@ -81,7 +81,10 @@ struct CompiledJob {
 // than one task is a parsed message at a time: Begin, AddTask for each
 // task in order, then Finish. Every error is INVALID_ARGUMENT with a
 // message naming the task (by id, or by position when the id is empty)
-// and the problem; a cycle names the tasks on it. Runs in time and stack
+// and the problem; a cycle names the tasks on it. Of several, the first
+// found is said, in this order: the job's size and task count; each
+// task's own fields, in task order; the job's name and deadline (which a
+// request may send after its tasks); duplicate ids; dependencies; cycles. Runs in time and stack
 // space independent of the graph's depth: nothing recurses.
 class JobCompiler {
  public:

@@ -580,7 +580,9 @@ void Scheduler::Fail(Job& job, uint32_t task, std::string error,
   TaskRecord& t = job.tasks[task];
   t.attempts.back().error = std::move(error);
   RevokeGrants(job, task);
-  const v1::RetryPolicy retry = job.graph.tasks->Get(task).retry();
+  const v1::RetryPolicy retry =
+      job.graph.tasks->GetFields(task, {v1::TaskSpec::kRetryFieldNumber})
+          .retry();
   // Attempts lost with their worker do not count: the task never failed.
   const uint32_t failures = ++t.failed_attempts;
   if (permanent || failures >= std::max<uint32_t>(1, retry.max_attempts())) {

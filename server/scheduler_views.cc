@@ -55,6 +55,12 @@ bool IsSet(absl::Time t) { return t != absl::InfinitePast(); }
 
 }  // namespace
 
+namespace {
+// What CopyDependencies reads of a task.
+constexpr std::initializer_list<uint32_t> kDependencyFields = {
+    v1::TaskSpec::kInputsFieldNumber, v1::TaskSpec::kAfterFieldNumber};
+}  // namespace
+
 void CopyDependencies(const v1::TaskSpec& spec, v1::TaskStatus* status) {
   *status->mutable_inputs() = spec.inputs();
   *status->mutable_after() = spec.after();
@@ -232,7 +238,8 @@ absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(
   absl::StatusOr<uint32_t> task = FindTask(*job, task_id);
   if (!task.ok()) return task.status();
   v1::TaskStatus status = BuildTaskStatus(*job, *task);
-  CopyDependencies(job->graph.tasks->Get(*task), &status);
+  CopyDependencies(job->graph.tasks->GetFields(*task, kDependencyFields),
+                   &status);
   return status;
 }
 
@@ -243,7 +250,7 @@ std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
   std::vector<v1::TaskStatus> out;
   out.reserve(job->graph.size());
   for (uint32_t i = 0; i < job->graph.size(); ++i) {
-    CopyDependencies(job->graph.tasks->Get(i),
+    CopyDependencies(job->graph.tasks->GetFields(i, kDependencyFields),
                      &out.emplace_back(BuildTaskStatus(*job, i)));
   }
   return out;

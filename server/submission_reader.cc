@@ -1,5 +1,6 @@
 #include "server/submission_reader.h"
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -32,11 +33,12 @@ absl::Status NotARequest(absl::string_view what) {
 // caller pushed: its tasks go to `compiler`, its other fields, encoded, to
 // `header`. A request may hold the field more than once: a parser merges
 // the occurrences, and so do these (tasks appended, fields merged).
-// Past the limit of tasks, the rest are counted, not read: the error says
-// how many the job has, as CompileJob's does.
+// `tasks` counts the job's tasks so far; `task_error` keeps the first
+// task's error.
 absl::Status ReadJob(CodedInputStream& in, const JobLimits& limits,
                      JobCompiler& compiler, CodedOutputStream& header,
-                     v1::TaskSpec& task, uint64_t& tasks) {
+                     v1::TaskSpec& task, uint64_t& tasks,
+                     absl::Status& task_error) {
   while (const uint32_t tag = in.ReadTag()) {
     if (!IsMessageField(tag, v1::JobSpec::kTasksFieldNumber)) {
       if (!WireFormatLite::SkipField(&in, tag, &header)) {
@@ -45,8 +47,16 @@ absl::Status ReadJob(CodedInputStream& in, const JobLimits& limits,
       continue;
     }
     uint32_t length = 0;
-    if (!in.ReadVarint32(&length)) return NotARequest("a task is cut short");
-    if (++tasks > limits.max_tasks_per_job) {
+    // A limit past the job's end would be ignored (PushLimit keeps the
+    // tighter one), and the task read to the job's end.
+    if (!in.ReadVarint32(&length) ||
+        static_cast<int64_t>(length) > in.BytesUntilLimit()) {
+      return NotARequest("a task is cut short");
+    }
+    // Past the first error, and past the limit of tasks, tasks are counted
+    // and skipped: a job with too many tasks says so first, as
+    // CompileJob's error does.
+    if (++tasks > limits.max_tasks_per_job || !task_error.ok()) {
       if (!in.Skip(static_cast<int>(length))) {
         return NotARequest("a task is cut short");
       }
@@ -60,7 +70,7 @@ absl::Status ReadJob(CodedInputStream& in, const JobLimits& limits,
       return NotARequest("a task is not an encoded TaskSpec");
     }
     in.PopLimit(limit);
-    if (absl::Status s = compiler.AddTask(task); !s.ok()) return s;
+    task_error = compiler.AddTask(task);
   }
   if (!in.ConsumedEntireMessage()) return NotARequest("its job is malformed");
   return absl::OkStatus();
@@ -76,6 +86,7 @@ absl::StatusOr<Submission> ReadSubmission(
   std::string header_bytes;   // the job's fields but `tasks`
   uint64_t job_bytes = 0;
   uint64_t tasks = 0;
+  absl::Status task_error;
   {
     StringOutputStream request_out(&request_bytes);
     StringOutputStream header_out(&header_bytes);
@@ -91,14 +102,19 @@ absl::StatusOr<Submission> ReadSubmission(
         continue;
       }
       uint32_t length = 0;
-      if (!in.ReadVarint32(&length)) return NotARequest("its job is cut short");
+      // Over INT_MAX, PushLimit would take the length as negative and set
+      // no limit; a shorter job than its length is found at its end.
+      if (!in.ReadVarint32(&length) || length > INT32_MAX) {
+        return NotARequest("its job is cut short");
+      }
       // Checked before any task is read: a job over the limit costs no
       // more than its bytes.
       job_bytes += length;
       if (absl::Status s = compiler.Begin(job_bytes); !s.ok()) return s;
       const CodedInputStream::Limit limit =
           in.PushLimit(static_cast<int>(length));
-      if (absl::Status s = ReadJob(in, limits, compiler, header, task, tasks);
+      if (absl::Status s =
+              ReadJob(in, limits, compiler, header, task, tasks, task_error);
           !s.ok()) {
         return s;
       }
@@ -108,6 +124,7 @@ absl::StatusOr<Submission> ReadSubmission(
     if (!in.ConsumedEntireMessage()) return NotARequest("it is malformed");
   }
   if (tasks > limits.max_tasks_per_job) return TooManyTasks(tasks, limits);
+  if (!task_error.ok()) return task_error;
   Submission out;
   v1::JobSpec header;
   if (!out.request.ParseFromString(request_bytes) ||

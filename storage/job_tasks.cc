@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 
 namespace dagd {
@@ -11,10 +12,15 @@ using google::protobuf::internal::WireFormatLite;
 
 void JobTasks::Add(const v1::TaskSpec& task) {
   const size_t size = task.ByteSizeLong();
-  // A task larger than a block gets one of its own.
+  // A new block when the task does not fit the last one's room: a block
+  // never grows, so views of its tasks stay valid. A task larger than a
+  // block gets one of its own.
   if (blocks_.empty() ||
       blocks_.back().size() + size > blocks_.back().capacity()) {
-    blocks_.emplace_back().reserve(std::max(kBlockBytes, size));
+    const size_t room =
+        blocks_.empty() ? kFirstBlockBytes
+                        : std::min(kBlockBytes, 2 * blocks_.back().capacity());
+    blocks_.emplace_back().reserve(std::max(room, size));
   }
   std::string& block = blocks_.back();
   pos_.push_back((uint64_t{blocks_.size() - 1} << 32) | block.size());
@@ -38,6 +44,27 @@ v1::TaskSpec JobTasks::Get(uint32_t i) const {
   const absl::string_view bytes = encoded(i);
   // Add wrote these bytes from a message: they parse.
   task.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  return task;
+}
+
+v1::TaskSpec JobTasks::GetFields(uint32_t i,
+                                 std::initializer_list<uint32_t> fields) const {
+  // The chosen fields, encoded again, parse as a message of those alone.
+  std::string chosen;
+  {
+    google::protobuf::io::StringOutputStream stream(&chosen);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    ForEachLengthDelimited(encoded(i), [&](uint32_t field,
+                                           absl::string_view value) {
+      if (std::find(fields.begin(), fields.end(), field) == fields.end()) {
+        return;
+      }
+      WireFormatLite::WriteBytes(static_cast<int>(field), std::string(value),
+                                 &out);
+    }).IgnoreError();  // Add wrote the bytes from a message
+  }
+  v1::TaskSpec task;
+  task.ParseFromString(chosen);
   return task;
 }
 

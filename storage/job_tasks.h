@@ -2,6 +2,7 @@
 #define DAGD_STORAGE_JOB_TASKS_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -13,10 +14,10 @@
 namespace dagd {
 
 // A job's tasks, each kept as its encoded TaskSpec, back to back in blocks
-// of 1 MiB: about 40 bytes a task for a small one, where a parsed TaskSpec
-// takes about 270 (a ten-million-task job's largest part). Readers parse a
-// task, or scan it for the fields they want, when they need it; the store
-// writes the bytes as they are.
+// of up to 1 MiB (a small job's are small): about 40 bytes a task for a small
+// one, where a parsed TaskSpec takes about 270 (a ten-million-task job's
+// largest part). Readers parse a task, or scan it for the fields they want,
+// when they need it; the store writes the bytes as they are.
 //
 // A task's bytes never move once added, so views of them (ids, inputs)
 // stay valid as long as the JobTasks lives.
@@ -40,10 +41,17 @@ class JobTasks {
   absl::string_view encoded(uint32_t i) const;
   // The task, parsed.
   v1::TaskSpec Get(uint32_t i) const;
+  // The task with only `fields` parsed, of its length-delimited ones
+  // (strings, bytes, messages): what a reader of a few of them needs,
+  // without parsing the task's args and code.
+  v1::TaskSpec GetFields(uint32_t i,
+                         std::initializer_list<uint32_t> fields) const;
   // Field 1 without parsing the rest.
   absl::string_view id(uint32_t i) const;
 
  private:
+  // Blocks double from the first up to this size.
+  static constexpr size_t kFirstBlockBytes = size_t{1} << 10;
   static constexpr size_t kBlockBytes = size_t{1} << 20;
 
   std::vector<std::string> blocks_;

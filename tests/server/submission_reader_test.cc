@@ -1,6 +1,7 @@
 #include "server/submission_reader.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -54,7 +55,13 @@ void ExpectSameJob(const Submission& read, v1::SubmitJobRequest parsed) {
     EXPECT_EQ(read.job.tasks->encoded(i), want->tasks->encoded(i)) << i;
   }
   EXPECT_EQ(read.job.inputs, want->inputs);
+  EXPECT_EQ(read.job.input_begin, want->input_begin);
   EXPECT_EQ(read.job.succ, want->succ);
+  EXPECT_EQ(read.job.succ_begin, want->succ_begin);
+  EXPECT_EQ(read.job.dep_count, want->dep_count);
+  EXPECT_EQ(read.job.kind_of, want->kind_of);
+  EXPECT_EQ(read.job.kinds.size(), want->kinds.size());
+  EXPECT_EQ(read.job.executors.size(), want->executors.size());
   EXPECT_EQ(read.job.rank, want->rank);
   EXPECT_EQ(read.job.priority, want->priority);
 }
@@ -94,21 +101,38 @@ TEST(SubmissionReaderTest, AJobSentInTwoPartsIsMergedAsAParserMergesIt) {
 TEST(SubmissionReaderTest, AJobOverTheByteLimitIsRefusedBeforeItsTasks) {
   JobLimits limits;
   limits.max_job_bytes = 100;
-  absl::StatusOr<Submission> read =
-      Read(Request(50).SerializeAsString(), limits);
+  v1::SubmitJobRequest request = Request(50);
+  // A task's own error would be found if the tasks were read first.
+  request.mutable_job()->mutable_tasks(0)->clear_fn();
+  absl::StatusOr<Submission> read = Read(request.SerializeAsString(), limits);
   EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(read.status().message(),
               HasSubstr("bytes encoded, over the limit of 100"));
 }
 
-TEST(SubmissionReaderTest, TooManyTasksAreCountedNotRead) {
+TEST(SubmissionReaderTest, TooManyTasksAreCountedNotParsed) {
+  JobLimits limits;
+  limits.max_tasks_per_job = 3;
+  // A fourth task whose bytes are no TaskSpec (a cut-short tag), sent as a
+  // second occurrence of the job: past the limit, it is counted only.
+  const std::string bytes = Request(3).SerializeAsString() +
+                            std::string("\x0a\x04\x1a\x02\xff\xff", 6);
+  absl::StatusOr<Submission> read = Read(bytes, limits);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(read.status().message(),
+            "job: has 4 tasks, over the limit of 3 (--max_tasks_per_job)");
+  // Within the limit, the same bytes are parsed, and refused.
+  limits.max_tasks_per_job = 4;
+  EXPECT_THAT(Read(bytes, limits).status().message(),
+              HasSubstr("a task is not an encoded TaskSpec"));
+}
+
+TEST(SubmissionReaderTest, TooManyTasksIsSaidBeforeAnErrorOfAnEarlyTask) {
   JobLimits limits;
   limits.max_tasks_per_job = 2;
   v1::SubmitJobRequest request = Request(5);
-  // Past the limit a task is not even parsed: a broken one is counted.
-  request.mutable_job()->mutable_tasks(4)->clear_fn();
+  request.mutable_job()->mutable_tasks(0)->clear_fn();
   absl::StatusOr<Submission> read = Read(request.SerializeAsString(), limits);
-  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(read.status().message(),
             "job: has 5 tasks, over the limit of 2 (--max_tasks_per_job)");
   EXPECT_EQ(read.status().message(),
@@ -128,11 +152,19 @@ TEST(SubmissionReaderTest, ATaskErrorNamesTheTaskAsCompileJobDoes) {
 
 TEST(SubmissionReaderTest, BytesThatAreNoRequestAreRefused) {
   const std::string good = Request(3).SerializeAsString();
-  for (const std::string& bad : {good.substr(0, good.size() - 3),
-                                 std::string("\x0a\x05"
-                                             "ab",
-                                             4),
-                                 std::string("\x0a\x03\x1a\x01\xff", 5)}) {
+  const std::vector<std::string> bad_requests = {
+      // Cut inside the request's last field, and inside the job's last task.
+      good.substr(0, good.size() - 3), good.substr(0, good.size() - 20),
+      // A job field longer than the request.
+      std::string("\x0a\x05"
+                  "ab",
+                  4),
+      // A task cut inside a tag.
+      std::string("\x0a\x03\x1a\x01\xff", 5),
+      // A task longer than its job: read to the job's end, it would parse
+      // (id "a", fn "f").
+      std::string("\x0a\x08\x1a\x10\x0a\x01\x61\x12\x01\x66", 10)};
+  for (const std::string& bad : bad_requests) {
     absl::StatusOr<Submission> read = Read(bad);
     EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(read.status().message(),

@@ -24,6 +24,7 @@ v1::TaskSpec Task(int i, size_t code_bytes = 0) {
   task.set_priority(i % 3);
   task.mutable_timeout()->set_seconds(i);
   task.set_code(std::string(code_bytes, 'c'));
+  task.set_cost(0.5 * i);  // a fixed64 field, for the scans to skip
   return task;
 }
 
@@ -61,26 +62,44 @@ TEST(JobTasksTest, TasksAcrossBlocksAndLargerThanOneStayWhereTheyAre) {
 }
 
 TEST(JobTasksTest, ScanningVisitsLengthDelimitedFieldsInOrder) {
-  const v1::TaskSpec task = Task(3);
+  // Priority 1 (a varint) and cost 2 (a fixed64) lie between them.
+  const v1::TaskSpec task = Task(4);
+  ASSERT_EQ(task.priority(), 1);
   std::vector<std::pair<uint32_t, std::string>> seen;
   ASSERT_TRUE(ForEachLengthDelimited(task.SerializeAsString(),
                                      [&](uint32_t field, absl::string_view v) {
                                        seen.emplace_back(field, v);
                                      })
                   .ok());
-  // id, fn, args, inputs, after, timeout (priority is a varint: skipped).
+  // id, fn, args, inputs, after, timeout.
   ASSERT_EQ(seen.size(), 6u);
-  EXPECT_EQ(seen[0], std::make_pair(1u, std::string("t3")));
-  EXPECT_EQ(seen[1], std::make_pair(2u, std::string("identity")));
+  EXPECT_EQ(seen[0], std::make_pair(1u, std::string("t4")));
+  EXPECT_EQ(seen[1], std::make_pair(2u, std::string("const")));
   EXPECT_EQ(seen[2].first, 3u);
-  EXPECT_EQ(seen[3], std::make_pair(4u, std::string("t2")));
-  EXPECT_EQ(seen[4], std::make_pair(5u, std::string("t1")));
+  EXPECT_EQ(seen[3], std::make_pair(4u, std::string("t3")));
+  EXPECT_EQ(seen[4], std::make_pair(5u, std::string("t2")));
   EXPECT_EQ(seen[5].first, 8u);
+}
+
+TEST(JobTasksTest, GetFieldsParsesOnlyTheFieldsAskedFor) {
+  JobTasks tasks;
+  v1::TaskSpec task = Task(4, 100);
+  task.mutable_retry()->set_max_attempts(3);
+  tasks.Add(task);
+  const v1::TaskSpec some = tasks.GetFields(
+      0, {v1::TaskSpec::kRetryFieldNumber, v1::TaskSpec::kInputsFieldNumber});
+  EXPECT_EQ(some.retry().max_attempts(), 3u);
+  EXPECT_THAT(some.inputs(), ::testing::ElementsAre("t3"));
+  EXPECT_TRUE(some.id().empty());
+  EXPECT_TRUE(some.code().empty());
+  EXPECT_FALSE(some.has_args());
+  EXPECT_EQ(some.after_size(), 0);
+  EXPECT_EQ(some.priority(), 0);
 }
 
 TEST(JobTasksTest, ScanningRefusesBytesThatAreNoMessage) {
   auto nothing = [](uint32_t, absl::string_view) {};
-  const std::string task = Task(3).SerializeAsString();
+  const std::string task = Task(4).SerializeAsString();
   // Cut inside a field, a length past the end, and a zero tag.
   for (const std::string& bad : {task.substr(0, task.size() - 1),
                                  std::string("\x0a\x05"
