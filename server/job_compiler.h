@@ -84,8 +84,8 @@ struct CompiledJob {
 // and the problem; a cycle names the tasks on it. Of several, the first
 // found is said, in this order: the job's size and task count; each
 // task's own fields, in task order; the job's name and deadline (which a
-// request may send after its tasks); duplicate ids; dependencies; cycles. Runs in time and stack
-// space independent of the graph's depth: nothing recurses.
+// request may send after its tasks); duplicate ids; dependencies; cycles. Runs
+// in time and stack space independent of the graph's depth: nothing recurses.
 class JobCompiler {
  public:
   explicit JobCompiler(const JobLimits& limits);
