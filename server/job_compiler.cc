@@ -237,26 +237,25 @@ absl::Status CheckTaskFields(const v1::TaskSpec& task, uint32_t i) {
 
 // Resolves every `inputs` and `after` entry to an index and builds the edge
 // arrays. `index` maps ids to positions.
-absl::Status BuildEdges(
-    const absl::flat_hash_map<absl::string_view, uint32_t>& index,
-    const JobTasks& tasks, CompiledJob& job) {
+absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
+                        CompiledJob& job) {
   const uint32_t n = job.size();
   std::vector<std::pair<uint32_t, uint32_t>> edges;  // (from, to)
   job.input_begin.assign(n + 1, 0);
   absl::Status error;
   auto resolve = [&](uint32_t i, absl::string_view dep,
                      absl::string_view field) -> uint32_t {
-    auto it = index.find(dep);
-    if (it == index.end()) {
+    const uint32_t from = index.Find(dep);
+    if (from == TaskIdIndex::kNone) {
       error = TaskError(
           tasks.id(i), i,
           absl::StrCat(field, " '", dep, "' names no task in the job"));
-    } else if (it->second == i) {
+    } else if (from == i) {
       error = TaskError(
           tasks.id(i), i,
           absl::StrCat("depends on itself (", field, " '", dep, "')"));
     } else {
-      return it->second;
+      return from;
     }
     return kNoIndex;
   };
@@ -446,19 +445,17 @@ absl::StatusOr<CompiledJob> JobCompiler::Finish(v1::JobSpec header) && {
   if (absl::Status s = CheckHeader(header); !s.ok()) return s;
   header.clear_tasks();
   const JobTasks& tasks = *tasks_;
-  absl::flat_hash_map<absl::string_view, uint32_t> index;
-  index.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    auto [it, inserted] = index.emplace(tasks.id(i), i);
-    if (!inserted) {
-      return TaskError(
-          tasks.id(i), i,
-          absl::StrCat("duplicate id (also task #", it->second, ")"));
+  {
+    const TaskIdIndex index(tasks);
+    uint32_t earlier = 0;
+    if (const uint32_t i = index.FirstDuplicate(&earlier);
+        i != TaskIdIndex::kNone) {
+      return TaskError(tasks.id(i), i,
+                       absl::StrCat("duplicate id (also task #", earlier, ")"));
     }
+    job_.dep_count.assign(n, 0);
+    if (absl::Status s = BuildEdges(index, tasks, job_); !s.ok()) return s;
   }
-  job_.dep_count.assign(n, 0);
-  if (absl::Status s = BuildEdges(index, tasks, job_); !s.ok()) return s;
-  index = {};
   absl::StatusOr<std::vector<uint32_t>> order = TopologicalOrder(job_, tasks);
   if (!order.ok()) return order.status();
   for (auto it = order->rbegin(); it != order->rend(); ++it) {

@@ -18,6 +18,7 @@
 #include "server/packed_fields.h"
 #include "server/resource_ledger.h"
 #include "server/scheduler.h"
+#include "storage/job_tasks.h"
 
 namespace dagd {
 
@@ -150,7 +151,7 @@ struct Scheduler::Job {
   bool finished = false;
   std::vector<uint32_t> failures;  // tasks that failed for good
   // Task id -> index, built on the first query by id.
-  absl::flat_hash_map<absl::string_view, uint32_t> index;
+  std::unique_ptr<TaskIdIndex> index;
 
   // Placement.
   std::vector<JobQueue> queues;  // ready tasks, by demand

@@ -217,18 +217,15 @@ std::optional<v1::JobStatus> Scheduler::JobStatusOf(uint64_t seq) const {
 
 absl::StatusOr<uint32_t> Scheduler::FindTask(Job& job,
                                              absl::string_view task_id) {
-  if (job.index.empty()) {
-    job.index.reserve(job.graph.size());
-    for (uint32_t i = 0; i < job.graph.size(); ++i) {
-      job.index.emplace(job.task_id(i), i);
-    }
+  if (job.index == nullptr) {
+    job.index = std::make_unique<TaskIdIndex>(*job.graph.tasks);
   }
-  auto it = job.index.find(task_id);
-  if (it == job.index.end()) {
+  const uint32_t task = job.index->Find(task_id);
+  if (task == TaskIdIndex::kNone) {
     return absl::NotFoundError(absl::StrCat("job '", job.status.job_id(),
                                             "' has no task '", task_id, "'"));
   }
-  return it->second;
+  return task;
 }
 
 absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(

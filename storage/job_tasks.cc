@@ -78,6 +78,33 @@ absl::string_view JobTasks::id(uint32_t i) const {
   return id;
 }
 
+size_t TaskIdIndex::Hash::operator()(absl::string_view id) const {
+  return absl::Hash<absl::string_view>()(id);
+}
+
+TaskIdIndex::TaskIdIndex(const JobTasks& tasks)
+    : set_(0, Hash{&tasks}, Eq{&tasks}) {
+  // Reserved: growing would hash every id again, reading each task.
+  set_.reserve(tasks.size());
+  for (uint32_t i = 0; i < tasks.size(); ++i) {
+    auto [it, inserted] = set_.insert(i);
+    if (!inserted && duplicate_ == kNone) {
+      duplicate_ = i;
+      duplicate_of_ = *it;
+    }
+  }
+}
+
+uint32_t TaskIdIndex::Find(absl::string_view id) const {
+  auto it = set_.find(id);
+  return it == set_.end() ? kNone : *it;
+}
+
+uint32_t TaskIdIndex::FirstDuplicate(uint32_t* earlier) const {
+  *earlier = duplicate_of_;
+  return duplicate_;
+}
+
 absl::Status ForEachLengthDelimited(
     absl::string_view encoded,
     absl::FunctionRef<void(uint32_t field, absl::string_view value)> visit) {

@@ -97,6 +97,31 @@ TEST(JobTasksTest, GetFieldsParsesOnlyTheFieldsAskedFor) {
   EXPECT_EQ(some.priority(), 0);
 }
 
+TEST(TaskIdIndexTest, FindsEveryTaskByIdAndNothingElse) {
+  JobTasks tasks;
+  for (int i = 0; i < 10'000; ++i) tasks.Add(Task(i));
+  const TaskIdIndex index(tasks);
+  for (uint32_t i = 0; i < tasks.size(); ++i) {
+    ASSERT_EQ(index.Find(absl::StrCat("t", i)), i);
+  }
+  EXPECT_EQ(index.Find("t10000"), TaskIdIndex::kNone);
+  EXPECT_EQ(index.Find(""), TaskIdIndex::kNone);
+  uint32_t earlier = 0;
+  EXPECT_EQ(index.FirstDuplicate(&earlier), TaskIdIndex::kNone);
+}
+
+TEST(TaskIdIndexTest, TheFirstDuplicateNamesTheTaskWhoseIdItTakes) {
+  JobTasks tasks;
+  for (int i : {0, 1, 2, 1, 0}) tasks.Add(Task(i));
+  const TaskIdIndex index(tasks);
+  uint32_t earlier = 0;
+  EXPECT_EQ(index.FirstDuplicate(&earlier), 3u);
+  EXPECT_EQ(earlier, 1u);
+  // An id is found at its first task.
+  EXPECT_EQ(index.Find("t0"), 0u);
+  EXPECT_EQ(index.Find("t1"), 1u);
+}
+
 TEST(JobTasksTest, ScanningRefusesBytesThatAreNoMessage) {
   auto nothing = [](uint32_t, absl::string_view) {};
   const std::string task = Task(4).SerializeAsString();
