@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "proto/states.h"
 #include "server/free_slot_index.h"
+#include "server/huge_page_allocator.h"
 #include "server/packed_fields.h"
 #include "server/resource_ledger.h"
 #include "server/scheduler.h"
@@ -112,7 +113,7 @@ struct Scheduler::Job {
   uint64_t seq = 0;
   CompiledJob graph;
   v1::JobStatus status;  // identity and times; counts are filled on demand
-  std::vector<TaskRecord> tasks;
+  std::vector<TaskRecord, HugePageAllocator<TaskRecord>> tasks;
   // By task, once succeeded. A million-task job keeps a million of these:
   // the content type is interned, and results kept in the object store
   // (few, large ones) are in `result_refs` instead.
@@ -127,7 +128,7 @@ struct Scheduler::Job {
     uint32_t crc32c = 0;
   };
   static constexpr uint32_t kOwnContentType = UINT32_MAX;
-  std::vector<Result> results;
+  std::vector<Result, HugePageAllocator<Result>> results;
   absl::flat_hash_map<uint32_t, std::shared_ptr<const v1::ObjectRef>>
       result_refs;
   absl::flat_hash_map<uint32_t, std::string> content_types;
