@@ -58,7 +58,8 @@ absl::Status Coordinator::Recover() {
   unlimited.lambda = true;
   for (StoredJob& stored : *jobs) {
     absl::StatusOr<CompiledJob> job =
-        CompileJob(std::move(stored.spec), unlimited);
+        CompileJob(std::move(stored.spec), stored.tasks, unlimited);
+    stored.tasks = JobTasks();  // compiled: the job holds its own
     if (!job.ok()) {
       return absl::DataLossError(
           absl::StrCat("stored job ", JobIdFromSeq(stored.seq),

@@ -484,4 +484,24 @@ absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
   return std::move(compiler).Finish(std::move(spec));
 }
 
+absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec header,
+                                       const JobTasks& tasks,
+                                       const JobLimits& limits) {
+  JobCompiler compiler(limits);
+  if (absl::Status s = compiler.Begin(tasks.bytes(), tasks.size()); !s.ok()) {
+    return s;
+  }
+  v1::TaskSpec task;
+  for (uint32_t i = 0; i < tasks.size(); ++i) {
+    const absl::string_view encoded = tasks.encoded(i);
+    if (!task.ParseFromArray(encoded.data(),
+                             static_cast<int>(encoded.size()))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task #", i, ": not an encoded TaskSpec"));
+    }
+    if (absl::Status s = compiler.AddTask(task); !s.ok()) return s;
+  }
+  return std::move(compiler).Finish(std::move(header));
+}
+
 }  // namespace dagd

@@ -118,7 +118,12 @@ absl::Status TooManyTasks(uint64_t tasks, const JobLimits& limits);
 // Validates `spec` and compiles it, with a JobCompiler.
 absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
                                        const JobLimits& limits);
-
+// The same for a job whose tasks are encoded (a stored job): each is
+// parsed once, into one reused message. A task that does not parse is
+// INVALID_ARGUMENT, naming it by position.
+absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec header,
+                                       const JobTasks& tasks,
+                                       const JobLimits& limits);
 }  // namespace dagd
 
 #endif  // DAGD_SERVER_JOB_COMPILER_H_

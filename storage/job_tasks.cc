@@ -11,7 +11,14 @@ namespace dagd {
 using google::protobuf::internal::WireFormatLite;
 
 void JobTasks::Add(const v1::TaskSpec& task) {
-  const size_t size = task.ByteSizeLong();
+  task.AppendToString(Room(task.ByteSizeLong()));
+}
+
+void JobTasks::AddEncoded(absl::string_view encoded) {
+  Room(encoded.size())->append(encoded.data(), encoded.size());
+}
+
+std::string* JobTasks::Room(size_t size) {
   // A new block when the task does not fit the last one's room: a block
   // never grows, so views of its tasks stay valid. A task larger than a
   // block gets one of its own.
@@ -24,8 +31,8 @@ void JobTasks::Add(const v1::TaskSpec& task) {
   }
   std::string& block = blocks_.back();
   pos_.push_back((uint64_t{blocks_.size() - 1} << 32) | block.size());
-  task.AppendToString(&block);
   bytes_ += size;
+  return &block;
 }
 
 absl::string_view JobTasks::encoded(uint32_t i) const {

@@ -33,6 +33,10 @@ class JobTasks {
   // Appends `task`, serialized: each field once, in field order, so a
   // scan finds at most one occurrence of a singular field.
   void Add(const v1::TaskSpec& task);
+  // Appends an encoding as it is, as read back from the store: the bytes
+  // are not checked, and Get and the scans trust them only as far as their
+  // source is trusted (a stored job is compiled again before it runs).
+  void AddEncoded(absl::string_view encoded);
   void Reserve(size_t tasks) { pos_.reserve(tasks); }
 
   uint32_t size() const { return static_cast<uint32_t>(pos_.size()); }
@@ -54,6 +58,10 @@ class JobTasks {
   // Blocks double from the first up to this size.
   static constexpr size_t kFirstBlockBytes = size_t{1} << 10;
   static constexpr size_t kBlockBytes = size_t{1} << 20;
+
+  // Where the next task's `size` bytes go: the block, with its position
+  // recorded.
+  std::string* Room(size_t size);
 
   std::vector<std::string> blocks_;
   // Per task: its block (high 32 bits) and offset in it (low 32 bits). A

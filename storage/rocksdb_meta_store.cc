@@ -634,11 +634,10 @@ absl::StatusOr<StoredJob> RocksMetaStore::LoadJob(uint64_t seq,
       latest.NewIterator(latest.Options(), kTaskSpecs));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
-    if (!job.spec.add_tasks()->ParseFromArray(it->value().data(),
-                                              it->value().size())) {
-      return absl::DataLossError("a task spec does not parse");
-    }
+    job.tasks.AddEncoded(
+        absl::string_view(it->value().data(), it->value().size()));
   }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading a job");
   absl::StatusOr<std::vector<std::pair<uint32_t, v1::TaskStatus>>> tasks =
       latest.ListTaskStatuses(seq);
   if (!tasks.ok()) return tasks.status();

@@ -88,7 +88,10 @@ struct WriteSet {
 // Everything stored about one job, as recovery needs it.
 struct StoredJob {
   uint64_t seq = 0;
-  v1::JobSpec spec;  // with its tasks, in submission order
+  v1::JobSpec spec;  // the job's fields; its tasks are in `tasks`
+  // Each task's stored encoding, in submission order: a ten-million-task
+  // job read back as messages would be 2.7 GB.
+  JobTasks tasks;
   v1::JobStatus status;
   // Task statuses that were written (terminal ones), by task index.
   std::vector<std::pair<uint32_t, v1::TaskStatus>> task_statuses;

@@ -315,3 +315,39 @@ TEST(JobCompilerTest, MillionTaskCycleIsNamedWithoutRecursion) {
 
 }  // namespace
 }  // namespace dagd
+
+namespace dagd {
+namespace {
+
+TEST(JobCompilerTest, AStoredJobsEncodedTasksCompileAsTheSpecDoes) {
+  v1::JobSpec spec = Parse(R"({"name": "stored", "tasks": [
+      {"id": "a", "fn": "const", "args": {"value": 1}, "priority": 2},
+      {"id": "b", "fn": "identity", "inputs": ["a"]}]})");
+  JobTasks stored;
+  for (const v1::TaskSpec& task : spec.tasks()) {
+    stored.AddEncoded(task.SerializeAsString());
+  }
+  v1::JobSpec header = spec;
+  header.clear_tasks();
+  absl::StatusOr<CompiledJob> from_store = CompileJob(header, stored, {});
+  absl::StatusOr<CompiledJob> from_spec = CompileJob(spec, {});
+  ASSERT_TRUE(from_store.ok()) << from_store.status();
+  ASSERT_TRUE(from_spec.ok()) << from_spec.status();
+  ASSERT_EQ(from_store->size(), 2u);
+  for (uint32_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(from_store->tasks->encoded(i), from_spec->tasks->encoded(i));
+  }
+  EXPECT_EQ(from_store->inputs, from_spec->inputs);
+  EXPECT_EQ(from_store->priority, from_spec->priority);
+  EXPECT_EQ(from_store->header->name(), "stored");
+
+  // Bytes that are no task name the task by position.
+  stored.AddEncoded(std::string("\xff\xff", 2));
+  absl::StatusOr<CompiledJob> broken = CompileJob(header, stored, {});
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(broken.status().message(),
+              HasSubstr("task #2: not an encoded TaskSpec"));
+}
+
+}  // namespace
+}  // namespace dagd

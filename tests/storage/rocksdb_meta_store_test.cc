@@ -90,6 +90,15 @@ class RocksMetaStoreTest : public ::testing::Test {
     return raw.ok() ? *std::move(raw) : nullptr;
   }
 
+  // A stored job's tasks, as their encodings.
+  static std::vector<std::string> Encoded(const StoredJob& job) {
+    std::vector<std::string> out;
+    for (uint32_t i = 0; i < job.tasks.size(); ++i) {
+      out.emplace_back(job.tasks.encoded(i));
+    }
+    return out;
+  }
+
   static std::vector<uint64_t> Seqs(const std::vector<StoredJob>& jobs) {
     std::vector<uint64_t> out;
     for (const StoredJob& job : jobs) out.push_back(job.seq);
@@ -144,8 +153,9 @@ TEST_F(RocksMetaStoreTest, ABigJobWrittenInChunksReadsBackAsInOneBatch) {
   }
   ASSERT_EQ(loaded[0].size(), 1u);
   ASSERT_EQ(loaded[1].size(), 1u);
-  EXPECT_EQ(loaded[1][0].spec.tasks_size(), 500);
+  EXPECT_EQ(loaded[1][0].tasks.size(), 500u);
   EXPECT_EQ(loaded[1][0].spec.DebugString(), loaded[0][0].spec.DebugString());
+  EXPECT_EQ(Encoded(loaded[1][0]), Encoded(loaded[0][0]));
   // The same records, and a 12-byte header for each chunk's batch: about
   // 13 KB of tasks in chunks of 1 KiB.
   EXPECT_GE(bytes[1], bytes[0] + 12 * 10);
@@ -195,7 +205,7 @@ TEST_F(RocksMetaStoreTest, OpenRemovesTheTasksOfASubmissionCutShort) {
     absl::StatusOr<std::vector<StoredJob>> jobs = store->LoadUnfinishedJobs();
     ASSERT_TRUE(jobs.ok()) << jobs.status();
     ASSERT_EQ(jobs->size(), 2u);
-    EXPECT_EQ((*jobs)[1].spec.tasks_size(), 3);
+    EXPECT_EQ((*jobs)[1].tasks.size(), 3u);
   }
   // The first job, accepted before, is untouched.
   auto raw = OpenRaw();
@@ -334,7 +344,7 @@ TEST_F(RocksMetaStoreTest, LoadsOnlyUnfinishedJobs) {
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ((*jobs)[0].seq, 2u);
-  EXPECT_EQ((*jobs)[0].spec.tasks_size(), 2);
+  EXPECT_EQ((*jobs)[0].tasks.size(), 2u);
   EXPECT_EQ((*jobs)[0].spec.name(), "job2");
 }
 
@@ -356,6 +366,13 @@ TEST_F(RocksMetaStoreTest, StoredJobKeepsEveryFieldOfItsSpec) {
   auto jobs = store->LoadUnfinishedJobs();
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
+  // The tasks are stored apart, each as its encoding.
+  std::vector<std::string> tasks;
+  for (const v1::TaskSpec& task : spec.tasks()) {
+    tasks.push_back(task.SerializeAsString());
+  }
+  EXPECT_EQ(Encoded((*jobs)[0]), tasks);
+  spec.clear_tasks();
   EXPECT_EQ((*jobs)[0].spec.DebugString(), spec.DebugString());
 }
 
@@ -411,7 +428,7 @@ TEST_F(RocksMetaStoreTest, LoadingUnfinishedJobsNeverReadsFinishedOnes) {
   auto jobs = store->LoadUnfinishedJobs();
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   ASSERT_THAT(Seqs(*jobs), ElementsAre(kFinished + 1));
-  EXPECT_EQ((*jobs)[0].spec.tasks_size(), 3);
+  EXPECT_EQ((*jobs)[0].tasks.size(), 3u);
   // The finished records really are unreadable.
   EXPECT_EQ(store->GetJobStatus(1).status().code(),
             absl::StatusCode::kDataLoss);
