@@ -188,6 +188,7 @@ TEST(DataPlaneOutputTest, AnOutputOutlivesItsWorkerAndRestartsOfDagd) {
   ASSERT_TRUE(task.ok()) << task.status();
   EXPECT_THAT(task->result().location(), HasSubstr("held by worker"));
   first->Signal(SIGKILL);
+  ASSERT_EQ(first->WaitForExit(), absl::OkStatus());
 
   std::unique_ptr<DagdProcess> second =
       StartDagd({listen, "--recovery_grace=0s"}, data_dir);

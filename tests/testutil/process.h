@@ -185,6 +185,12 @@ class DagdProcess {
                     int signal = SIGTERM);
   // Sends `signal` to dagd and returns at once (Stop() still waits later).
   void Signal(int signal) { dagd_->Kill(signal); }
+  // Waits up to `timeout` for dagd to end, however it ends (after Signal):
+  // until then it holds its data directory's lock, and a dagd started on
+  // the same directory would find it taken.
+  absl::Status WaitForExit(absl::Duration timeout = absl::Seconds(20)) {
+    return dagd_->Wait(timeout).status();
+  }
   // dagd's standard error so far (its log).
   std::string Log() const;
 
