@@ -23,7 +23,6 @@ using google::protobuf::util::TimeUtil;
 
 constexpr uint32_t kMaxAttempts = 1000;
 constexpr int kMaxCycleNames = 20;
-constexpr uint32_t kNoIndex = UINT32_MAX;
 
 // How a task is named in messages: its id, or its position when it has none.
 // Bytes below 0x20 and DEL: in a log line or on a terminal they forge
@@ -257,7 +256,7 @@ absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
     } else {
       return from;
     }
-    return kNoIndex;
+    return TaskIdIndex::kNone;
   };
   for (uint32_t i = 0; i < n && error.ok(); ++i) {
     job.input_begin[i] = job.inputs.size();
@@ -269,7 +268,7 @@ absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
             if (f != field || !error.ok()) return;
             const bool input = f == v1::TaskSpec::kInputsFieldNumber;
             const uint32_t from = resolve(i, dep, input ? "input" : "after");
-            if (from == kNoIndex) return;
+            if (from == TaskIdIndex::kNone) return;
             if (input) job.inputs.push_back(from);
             edges.emplace_back(from, i);
           });

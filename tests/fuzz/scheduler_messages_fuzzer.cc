@@ -194,8 +194,7 @@ class Harness {
     *status.mutable_submitted_at() =
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
             absl::ToUnixNanos(clock_.Now()));
-    Trace("submit ", JobIdFromSeq(seq), ": ", job->header->ShortDebugString(),
-          " and ", job->size(), " tasks");
+    Trace("submit ", JobIdFromSeq(seq), ": ", job->size(), " tasks");
     const uint64_t spec_bytes = job->spec_bytes;
     scheduler_->AddJob(seq, *std::move(job), std::move(status));
     jobs_.push_back(KnownJob{seq, n, flags & 8 ? "a" : "b", spec_bytes});
