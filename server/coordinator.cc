@@ -357,9 +357,13 @@ void Coordinator::Submit(v1::SubmitJobRequest request, std::string tenant,
          std::move(done));
 }
 
+std::unique_ptr<TaskRecordWriter> Coordinator::NewTaskRecordWriter() {
+  return store_->NewTaskRecordWriter(next_seq_.fetch_add(1));
+}
+
 void Coordinator::Submit(v1::SubmitJobRequest request, CompiledJob job,
-                         std::string tenant,
-                         Reply<v1::SubmitJobResponse> done) {
+                         std::string tenant, Reply<v1::SubmitJobResponse> done,
+                         std::unique_ptr<TaskRecordWriter> records) {
   std::shared_ptr<const TenantPolicies> policies = Policies();
   if (absl::Status s = CheckJobAllowed(policies->For(tenant), tenant, job,
                                        options_.scheduler.lambda_function);
@@ -369,15 +373,17 @@ void Coordinator::Submit(v1::SubmitJobRequest request, CompiledJob job,
   }
   Post([this, request = std::move(request), tenant = std::move(tenant),
         policies = std::move(policies), job = std::move(job),
-        done = std::move(done)]() mutable {
+        records = std::move(records), done = std::move(done)]() mutable {
     DoSubmit(std::move(request), std::move(tenant), std::move(policies),
-             std::move(job), std::move(done));
+             std::move(job), std::move(records), std::move(done));
   });
 }
 
 void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
                            std::shared_ptr<const TenantPolicies> policies,
-                           CompiledJob job, Reply<v1::SubmitJobResponse> done) {
+                           CompiledJob job,
+                           std::unique_ptr<TaskRecordWriter> records,
+                           Reply<v1::SubmitJobResponse> done) {
   if (!fatal_.ok()) return done(fatal_);
   const std::string& request_id = request.request_id();
   const std::string request_key = RequestKey(tenant, request_id);
@@ -419,7 +425,10 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
       !s.ok()) {
     return done(s);
   }
-  const uint64_t seq = next_seq_++;
+  // Refused above, a job's records written ahead are removed as `records`
+  // goes; accepted, they are kept for the turn's commit.
+  const uint64_t seq =
+      records != nullptr ? records->seq() : next_seq_.fetch_add(1);
   v1::JobStatus status;
   status.set_job_id(JobIdFromSeq(seq));
   status.set_name(job.header->name());
@@ -435,6 +444,10 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
   record.spec = job.header;
   record.tasks = job.tasks;
   record.status = status;
+  if (records != nullptr) {
+    record.tasks_written = true;
+    records->Keep();
+  }
   if (!request_id.empty()) {
     record.request_id = request_key;
     turn_requests_[request_key] = seq;

@@ -146,9 +146,15 @@ class Coordinator : public JobDeleter {
   void Submit(v1::SubmitJobRequest request, std::string tenant,
               Reply<v1::SubmitJobResponse> done);
   // The same for a request already read and compiled (ReadSubmission):
-  // `request`'s job holds no tasks, `job` has them.
+  // `request`'s job holds no tasks, `job` has them. With `records` (from
+  // NewTaskRecordWriter, finished), the job's task records are written
+  // and it gets their sequence number; a refused job's are removed.
   void Submit(v1::SubmitJobRequest request, CompiledJob job, std::string tenant,
-              Reply<v1::SubmitJobResponse> done);
+              Reply<v1::SubmitJobResponse> done,
+              std::unique_ptr<TaskRecordWriter> records = nullptr);
+  // A writer of a big new job's task records while its request is read, for
+  // a sequence number taken now. Any thread.
+  std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter();
   const JobLimits& limits() const { return options_.limits; }
   void GetJob(std::string job_id, Reply<v1::JobStatus> done);
   void ListJobs(v1::ListJobsRequest request, Reply<v1::ListJobsResponse> done);
@@ -254,6 +260,7 @@ class Coordinator : public JobDeleter {
                       absl::StatusOr<KeptOutput> kept);
   void DoSubmit(v1::SubmitJobRequest request, std::string tenant,
                 std::shared_ptr<const TenantPolicies> policies, CompiledJob job,
+                std::unique_ptr<TaskRecordWriter> records,
                 Reply<v1::SubmitJobResponse> done);
   std::shared_ptr<const TenantPolicies> Policies();
   void DoWatch(const std::string& job_id, bool end_only,
@@ -287,7 +294,10 @@ class Coordinator : public JobDeleter {
   Scheduler scheduler_;
   std::function<void(const TurnStats&)> observer_;
   std::function<void(const absl::Status&)> on_fatal_;
-  uint64_t next_seq_ = 1;
+  // Taken by the loop for a job, and by a gRPC thread for a big job whose
+  // records are written as it is read (NewTaskRecordWriter); so such a job
+  // may be accepted after one with a higher number.
+  std::atomic<uint64_t> next_seq_ = 1;
   // What this turn's events write beside the scheduler's output: new jobs
   // and deletions.
   WriteSet turn_writes_;

@@ -457,14 +457,19 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
   // whole would be gigabytes of messages. The copy shares the slices.
   grpc::ByteBuffer bytes(*request);
   grpc::ProtoBufferReader reader(&bytes);
+  // A big job's task records are written as it is read, beside the
+  // reading (RecordsAhead).
+  RecordsAhead ahead;
+  ahead.open = [this] { return coordinator_->NewTaskRecordWriter(); };
   absl::StatusOr<Submission> read =
-      ReadSubmission(reader, coordinator_->limits());
+      ReadSubmission(reader, coordinator_->limits(), &ahead);
   if (!read.ok()) {
     done(read.status());
     return reactor;
   }
   coordinator_->Submit(std::move(read->request), std::move(read->job),
-                       caller->tenant, std::move(done));
+                       caller->tenant, std::move(done),
+                       std::move(read->records));
   return reactor;
 }
 

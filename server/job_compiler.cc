@@ -244,7 +244,12 @@ absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
   absl::Status error;
   auto resolve = [&](uint32_t i, absl::string_view dep,
                      absl::string_view field) -> uint32_t {
-    const uint32_t from = index.Find(dep);
+    // Most often a task's input is the task listed just before it (chains,
+    // graphs listed in order): its encoding is at hand, where a lookup in
+    // the index of a big job is a cache miss or two (8 of a ten-million-
+    // task job's 22 s of compiling). Ids are unique by now.
+    const uint32_t from =
+        i > 0 && tasks.id(i - 1) == dep ? i - 1 : index.Find(dep);
     if (from == TaskIdIndex::kNone) {
       error = TaskError(
           tasks.id(i), i,

@@ -100,6 +100,10 @@ class JobCompiler {
   // them and the graph.
   absl::StatusOr<CompiledJob> Finish(v1::JobSpec header) &&;
 
+  // The tasks added so far, encoded. Task i's encoding stays where it is
+  // while more are added.
+  const JobTasks& tasks() const { return *tasks_; }
+
  private:
   absl::Status KindOf(uint32_t i, const v1::TaskSpec& task, uint32_t* kind);
 

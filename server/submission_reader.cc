@@ -29,16 +29,42 @@ absl::Status NotARequest(absl::string_view what) {
       absl::StrCat("request: not an encoded SubmitJobRequest (", what, ")"));
 }
 
+// Where the tasks compiled go besides the compiler: the job's record
+// writer, once the job is big enough to have one.
+struct RecordSink {
+  const RecordsAhead* ahead = nullptr;  // null: no writing ahead
+  std::unique_ptr<TaskRecordWriter> records;
+
+  // Hands on the task just compiled, and, when it makes the job big enough,
+  // every one before it.
+  void Added(const JobTasks& tasks) {
+    if (ahead == nullptr) return;
+    const uint32_t last = tasks.size() - 1;
+    if (records == nullptr) {
+      if (tasks.size() <= ahead->after) return;
+      if (ahead->open) records = ahead->open();
+      if (records == nullptr) {
+        ahead = nullptr;
+        return;
+      }
+      for (uint32_t i = 0; i < last; ++i) {
+        records->Add(i, tasks.encoded(i), tasks.id(i));
+      }
+    }
+    records->Add(last, tasks.encoded(last), tasks.id(last));
+  }
+};
+
 // Reads one occurrence of the request's `job` field, up to the limit the
 // caller pushed: its tasks go to `compiler`, its other fields, encoded, to
 // `header`. A request may hold the field more than once: a parser merges
 // the occurrences, and so do these (tasks appended, fields merged).
 // `tasks` counts the job's tasks so far; `task_error` keeps the first
-// task's error.
+// task's error. Each task compiled goes to `sink` too.
 absl::Status ReadJob(CodedInputStream& in, const JobLimits& limits,
-                     JobCompiler& compiler, CodedOutputStream& header,
-                     v1::TaskSpec& task, uint64_t& tasks,
-                     absl::Status& task_error) {
+                     JobCompiler& compiler, RecordSink& sink,
+                     CodedOutputStream& header, v1::TaskSpec& task,
+                     uint64_t& tasks, absl::Status& task_error) {
   while (const uint32_t tag = in.ReadTag()) {
     if (!IsMessageField(tag, v1::JobSpec::kTasksFieldNumber)) {
       if (!WireFormatLite::SkipField(&in, tag, &header)) {
@@ -71,6 +97,7 @@ absl::Status ReadJob(CodedInputStream& in, const JobLimits& limits,
     }
     in.PopLimit(limit);
     task_error = compiler.AddTask(task);
+    if (task_error.ok()) sink.Added(compiler.tasks());
   }
   if (!in.ConsumedEntireMessage()) return NotARequest("its job is malformed");
   return absl::OkStatus();
@@ -79,9 +106,11 @@ absl::Status ReadJob(CodedInputStream& in, const JobLimits& limits,
 }  // namespace
 
 absl::StatusOr<Submission> ReadSubmission(
-    google::protobuf::io::ZeroCopyInputStream& stream,
-    const JobLimits& limits) {
+    google::protobuf::io::ZeroCopyInputStream& stream, const JobLimits& limits,
+    const RecordsAhead* ahead) {
   JobCompiler compiler(limits);
+  RecordSink sink;
+  sink.ahead = ahead;
   std::string request_bytes;  // the request's fields but `job`
   std::string header_bytes;   // the job's fields but `tasks`
   uint64_t job_bytes = 0;
@@ -113,8 +142,8 @@ absl::StatusOr<Submission> ReadSubmission(
       if (absl::Status s = compiler.Begin(job_bytes); !s.ok()) return s;
       const CodedInputStream::Limit limit =
           in.PushLimit(static_cast<int>(length));
-      if (absl::Status s =
-              ReadJob(in, limits, compiler, header, task, tasks, task_error);
+      if (absl::Status s = ReadJob(in, limits, compiler, sink, header, task,
+                                   tasks, task_error);
           !s.ok()) {
         return s;
       }
@@ -135,6 +164,10 @@ absl::StatusOr<Submission> ReadSubmission(
       std::move(compiler).Finish(std::move(header));
   if (!job.ok()) return job.status();
   out.job = *std::move(job);
+  if (sink.records != nullptr) {
+    if (absl::Status s = sink.records->Finish(); !s.ok()) return s;
+    out.records = std::move(sink.records);
+  }
   return out;
 }
 

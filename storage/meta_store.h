@@ -72,6 +72,32 @@ class MetaReadView {
   absl::StatusOr<JobDeletion> PlanJobDeletion(uint64_t seq);
 };
 
+// A big new job's task records, written while its request is still being
+// read (MetaStore::NewTaskRecordWriter) instead of by the commit that
+// accepts the job: beside the reading, on another thread, and not by the
+// coordinator's loop, which a ten-million-task job held for 15 s. The
+// records belong to no job until a commit stores one with their sequence
+// number (WriteSet::NewJob::tasks_written); should dagd stop before that,
+// the next Open removes them.
+class TaskRecordWriter {
+ public:
+  // Unless Keep was called, removes every record written: the job was
+  // refused.
+  virtual ~TaskRecordWriter() = default;
+
+  // The sequence number of the job whose records these are.
+  virtual uint64_t seq() const = 0;
+  // Task `index`'s encoded TaskSpec and its id; tasks come in index order,
+  // from 0. The bytes are copied.
+  virtual void Add(uint32_t index, absl::string_view encoded,
+                   absl::string_view id) = 0;
+  // Returns once every record added is written: UNAVAILABLE, naming the
+  // job, if one could not be.
+  virtual absl::Status Finish() = 0;
+  // The commit accepting the job is in the turn's writes: the records stay.
+  virtual void Keep() = 0;
+};
+
 // The coordinator's durable state: jobs, task specs, task states, results
 // and idempotency keys. Implementations are thread-safe: the coordinator's
 // loop commits while query threads and the retention sweep read.
@@ -113,6 +139,11 @@ class MetaStore {
 
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
+  // A writer of job `seq`'s task records ahead of the commit that stores
+  // the job (TaskRecordWriter). `seq` must be one no job has or will be
+  // given otherwise. Thread-safe.
+  virtual std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter(
+      uint64_t seq) = 0;
 
   // NOT_FOUND when there is no such job.
   virtual absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) = 0;
@@ -203,6 +234,9 @@ class MetaStoreWrapper : public MetaStore {
   }
   absl::StatusOr<uint64_t> NextJobSeq() override {
     return target_->NextJobSeq();
+  }
+  std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter(uint64_t seq) override {
+    return target_->NewTaskRecordWriter(seq);
   }
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override {
     return target_->GetJobStatus(seq);

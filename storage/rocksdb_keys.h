@@ -68,6 +68,14 @@ inline std::string UnfinishedKey(uint64_t seq) {
   return absl::StrCat(kUnfinishedPrefix, SeqKey(seq));
 }
 
+// Keys of jobs whose task records are being written ahead of the commit
+// that accepts them (RocksTaskRecordWriter), in the meta family: this
+// prefix, then the job's sequence key.
+inline constexpr absl::string_view kWritingPrefix = "writing/";
+inline std::string WritingKey(uint64_t seq) {
+  return absl::StrCat(kWritingPrefix, SeqKey(seq));
+}
+
 // RocksDB's status as dagd's: NOT_FOUND, DATA_LOSS (corruption), or
 // UNAVAILABLE, naming `what`.
 inline absl::Status FromRocks(const rocksdb::Status& s,

@@ -13,6 +13,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocksdb_keys.h"
+#include "storage/rocksdb_task_records.h"
 
 namespace dagd {
 namespace {
@@ -24,6 +25,7 @@ using rocks::SeqFromKey;
 using rocks::SeqKey;
 using rocks::TaskKey;
 using rocks::UnfinishedKey;
+using rocks::WritingKey;
 
 constexpr char kNextJobSeqKey[] = "next_job_seq";
 // A job with more tasks than this has its per-task records removed by range
@@ -414,7 +416,10 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     }
     PutMessage(batch, handles_[kJobSpecs], SeqKey(job.seq), header);
     PutMessage(batch, handles_[kJobs], SeqKey(job.seq), job.status);
-    if (absl::Status s = PutTaskRecords(job, batch, chunk_bytes); !s.ok()) {
+    if (job.tasks_written) {
+      batch.Delete(handles_[kMeta], WritingKey(job.seq));
+    } else if (absl::Status s = PutTaskRecords(job, batch, chunk_bytes);
+               !s.ok()) {
       return s;
     }
     if (!job.request_id.empty()) {
@@ -568,6 +573,16 @@ absl::StatusOr<std::unique_ptr<MetaReadView>> RocksMetaStore::NewReadView() {
 
 absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {
   return Latest().NextJobSeq();
+}
+
+std::unique_ptr<TaskRecordWriter> RocksMetaStore::NewTaskRecordWriter(
+    uint64_t seq) {
+  TaskRecordFamilies families;
+  families.specs = handles_[kTaskSpecs];
+  families.ids = handles_[kTaskIds];
+  families.meta = handles_[kMeta];
+  return std::make_unique<RocksTaskRecordWriter>(db_.get(), families, seq,
+                                                 options_.chunk_bytes);
 }
 
 absl::StatusOr<v1::JobStatus> RocksMetaStore::GetJobStatus(uint64_t seq) {

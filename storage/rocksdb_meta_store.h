@@ -43,17 +43,20 @@ class RocksMetaStore : public MetaStore {
   static constexpr int kSchemaVersion = 3;
 
   struct Options {
-    // A new job of more tasks than this has its task records written ahead
-    // of the turn's batch, in writes of about `chunk_bytes` each: one batch
-    // of a million tasks was dagd's largest allocation (a 128 MB batch, as
-    // much again in the memtable), and ten million would not fit at all.
+    // A new job of more tasks than this whose records were not written by
+    // a TaskRecordWriter has them written ahead of the turn's batch, in
+    // writes of about `chunk_bytes` each (a writer writes such chunks too):
+    // one batch of a million tasks was dagd's largest allocation (a 128 MB
+    // batch, as much again in the memtable), and ten million would not fit
+    // at all.
     uint32_t chunked_job_tasks = 10'000;
     uint64_t chunk_bytes = 4 << 20;
   };
 
   // Opens or creates the store in `dir`, upgrading an older schema, and
   // removes the task records of a job whose submission was cut short (its
-  // chunks written, the batch with its header not). Fails with a message
+  // chunks written, or a TaskRecordWriter's, the batch with its header
+  // not). Fails with a message
   // naming the directory when it cannot be created, written or parsed, or
   // when it holds a schema this build does not understand.
   static absl::StatusOr<std::unique_ptr<RocksMetaStore>> Open(
@@ -70,6 +73,7 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<std::string> StoreId() override;
   absl::StatusOr<std::string> AttemptKey() override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
+  std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter(uint64_t seq) override;
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
   absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
       uint64_t before_seq, size_t limit) override;

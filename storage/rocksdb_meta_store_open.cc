@@ -14,6 +14,7 @@
 namespace dagd {
 
 using rocks::FromRocks;
+using rocks::kWritingPrefix;
 using rocks::SeqFromKey;
 using rocks::SeqKey;
 using rocks::UnfinishedKey;
@@ -76,6 +77,33 @@ absl::Status RocksMetaStore::RemoveUnacceptedTasks() {
   const std::string from = SeqKey(*next);
   const std::string to = SeqKey(UINT64_MAX);
   rocksdb::WriteBatch batch;
+  // A TaskRecordWriter's job may have a sequence number below a later job
+  // that was accepted first: its mark names it.
+  const rocksdb::Slice prefix(kWritingPrefix.data(), kWritingPrefix.size());
+  std::unique_ptr<rocksdb::Iterator> marks(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kMeta]));
+  for (marks->Seek(prefix); marks->Valid() && marks->key().starts_with(prefix);
+       marks->Next()) {
+    rocksdb::Slice key = marks->key();
+    key.remove_prefix(kWritingPrefix.size());
+    const uint64_t seq = SeqFromKey(key);
+    std::string status;
+    rocksdb::Status job =
+        db_->Get(rocksdb::ReadOptions(), handles_[kJobs], SeqKey(seq), &status);
+    if (job.IsNotFound()) {
+      for (Family family : {kTaskSpecs, kTaskIds}) {
+        rocksdb::Status s =
+            batch.DeleteRange(handles_[family], SeqKey(seq), SeqKey(seq + 1));
+        if (!s.ok()) return FromRocks(s, "removing an unaccepted job's tasks");
+      }
+    } else if (!job.ok()) {
+      return FromRocks(job, "reading a job");
+    }
+    batch.Delete(handles_[kMeta], marks->key());
+  }
+  if (!marks->status().ok()) {
+    return FromRocks(marks->status(), "scanning the marks of jobs written");
+  }
   for (Family family : {kTaskSpecs, kTaskIds}) {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(rocksdb::ReadOptions(), handles_[family]));

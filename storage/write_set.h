@@ -59,6 +59,9 @@ struct WriteSet {
     std::shared_ptr<const JobTasks> tasks;
     v1::JobStatus status;
     std::string request_id;  // empty: none
+    // Its task records were written ahead, by the store's TaskRecordWriter
+    // for `seq`: the commit stores the rest of the job only.
+    bool tasks_written = false;
   };
   struct TaskWrite {
     uint64_t seq = 0;

@@ -1,5 +1,8 @@
 // A 1,000,000-task chain is accepted and cancelled without a stack
-// overflow: validation, compilation and cancellation must not recurse.
+// overflow: validation, compilation and cancellation must not recurse. A
+// big job's task records, written as its request is read, are the job's
+// after a kill -9, and a refused one's are removed.
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -7,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/integration/integration_env.h"
+#include "tests/testutil/raw_rocksdb.h"
 
 namespace dagd::testing {
 namespace {
@@ -70,6 +74,63 @@ TEST(BigJobTest, MillionTaskChainIsAcceptedAndCancelled) {
 
   client.reset();  // an open channel would hold dagd's shutdown
   EXPECT_EQ(dagd->Stop(absl::Minutes(1)), absl::OkStatus());
+}
+
+// A job of more than 10,000 tasks has its task records written while dagd
+// reads its request, under a sequence number taken then. Its duplicate
+// (the same request id) takes one too, and is refused: the records written
+// for it go. Killed and restarted, dagd has the first job whole.
+TEST(BigJobTest, RecordsWrittenAsABigJobIsReadAreItsAfterAKill) {
+  constexpr int kTasks = 30'000;
+  std::unique_ptr<DagdProcess> dagd = StartDagd({});
+  ASSERT_NE(dagd, nullptr);
+  const v1::JobSpec job = Chain(kTasks);
+  std::string job_id;
+  {
+    std::unique_ptr<Client> client = Client::Connect(dagd->address());
+    absl::StatusOr<std::string> first = client->Submit(job, "big-1");
+    ASSERT_TRUE(first.ok()) << first.status() << "\n" << dagd->Log();
+    job_id = *first;
+    v1::SubmitJobRequest again;
+    *again.mutable_job() = job;
+    again.set_request_id("big-1");
+    absl::StatusOr<v1::SubmitJobResponse> second = client->SubmitJob(again);
+    ASSERT_TRUE(second.ok()) << second.status();
+    EXPECT_TRUE(second->existing());
+    EXPECT_EQ(second->job_id(), job_id);
+  }
+  ASSERT_EQ(job_id, "j1");
+  dagd->Signal(SIGKILL);
+  ASSERT_EQ(dagd->WaitForExit(), absl::OkStatus());
+  {
+    absl::StatusOr<std::unique_ptr<RawRocksDb>> raw =
+        RawRocksDb::Open(dagd->data_dir());
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    // Specs, ids, status, header, the unfinished mark; no "writing/" mark.
+    EXPECT_EQ((*raw)->KeysOfJob(1).size(), 2u * kTasks + 3);
+    // The duplicate's sequence number, 2: nothing left under it.
+    EXPECT_THAT((*raw)->KeysOfJob(2), ::testing::IsEmpty());
+  }
+  std::unique_ptr<DagdProcess> restarted = StartDagd({}, dagd->data_dir());
+  ASSERT_NE(restarted, nullptr);
+  Client& client = restarted->client();
+  absl::StatusOr<v1::JobStatus> status = client.Get(job_id);
+  ASSERT_TRUE(status.ok()) << status.status() << "\n" << restarted->Log();
+  EXPECT_EQ(status->total_tasks(), static_cast<uint32_t>(kTasks));
+  EXPECT_EQ(status->state(), v1::JOB_PENDING);
+  absl::StatusOr<v1::TaskStatus> last =
+      client.Task(job_id, absl::StrCat("t", kTasks - 1));
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->state(), v1::TASK_PENDING);
+  // No client saw the refused job's number: the restarted dagd gives it to
+  // the next job, which has its own tasks only.
+  absl::StatusOr<std::string> next = client.Submit(Chain(2));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, "j2");
+  absl::StatusOr<v1::JobStatus> small = client.Get(*next);
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(small->total_tasks(), 2u);
+  EXPECT_EQ(restarted->Stop(), absl::OkStatus());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "server/submission_reader.h"
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -172,6 +174,112 @@ TEST(SubmissionReaderTest, BytesThatAreNoRequestAreRefused) {
   }
   // No job at all: a job without tasks.
   EXPECT_THAT(Read("").status().message(), HasSubstr("job: has no tasks"));
+}
+
+// A TaskRecordWriter that remembers what it was given and whether it was
+// kept, for the tests of writing ahead.
+struct WriterLog {
+  int opened = 0;
+  std::vector<std::pair<uint32_t, std::string>> added;  // index, encoding
+  std::vector<std::string> ids;
+  bool finished = false;
+  bool dropped_unkept = false;
+};
+
+class LoggingWriter : public TaskRecordWriter {
+ public:
+  explicit LoggingWriter(WriterLog* log) : log_(log) {}
+  ~LoggingWriter() override {
+    if (!kept_) log_->dropped_unkept = true;
+  }
+  uint64_t seq() const override { return 7; }
+  void Add(uint32_t index, absl::string_view encoded,
+           absl::string_view id) override {
+    log_->added.emplace_back(index, std::string(encoded));
+    log_->ids.emplace_back(id);
+  }
+  absl::Status Finish() override {
+    log_->finished = true;
+    return absl::OkStatus();
+  }
+  void Keep() override { kept_ = true; }
+
+ private:
+  WriterLog* log_;
+  bool kept_ = false;
+};
+
+RecordsAhead Ahead(WriterLog* log, uint32_t after) {
+  RecordsAhead ahead;
+  ahead.after = after;
+  ahead.open = [log] {
+    ++log->opened;
+    return std::make_unique<LoggingWriter>(log);
+  };
+  return ahead;
+}
+
+absl::StatusOr<Submission> ReadAhead(const std::string& bytes,
+                                     const RecordsAhead& ahead) {
+  google::protobuf::io::ArrayInputStream in(bytes.data(),
+                                            static_cast<int>(bytes.size()), 7);
+  return ReadSubmission(in, {}, &ahead);
+}
+
+// Past `after` tasks, every task goes to one writer, in order and as the
+// compiled job holds it, and the submission carries the finished writer.
+TEST(SubmissionReaderTest, ABigJobsTasksGoToItsRecordWriterAsTheyAreRead) {
+  WriterLog log;
+  const RecordsAhead ahead = Ahead(&log, 20);
+  absl::StatusOr<Submission> read =
+      ReadAhead(Request(50).SerializeAsString(), ahead);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(log.opened, 1);
+  ASSERT_EQ(log.added.size(), 50u);
+  for (uint32_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(log.added[i].first, i);
+    EXPECT_EQ(log.added[i].second, read->job.tasks->encoded(i)) << i;
+    EXPECT_EQ(log.ids[i], absl::StrCat("t", i));
+  }
+  EXPECT_TRUE(log.finished);
+  ASSERT_NE(read->records, nullptr);
+  EXPECT_EQ(read->records->seq(), 7u);
+  read->records->Keep();
+  read->records.reset();
+  EXPECT_FALSE(log.dropped_unkept);
+}
+
+TEST(SubmissionReaderTest, AJobOfNoMoreThanAfterTasksHasNoRecordWriter) {
+  WriterLog log;
+  const RecordsAhead ahead = Ahead(&log, 50);
+  absl::StatusOr<Submission> read =
+      ReadAhead(Request(50).SerializeAsString(), ahead);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(log.opened, 0);
+  EXPECT_EQ(read->records, nullptr);
+}
+
+// Refused after its writer opened (a task's error; a dependency on no task,
+// found at the end), the job's writer is dropped unkept: it removes what it
+// wrote.
+TEST(SubmissionReaderTest, ARefusedBigJobDropsItsRecordWriterUnkept) {
+  for (bool late : {false, true}) {
+    SCOPED_TRACE(late ? "an input that names no task" : "a task without fn");
+    v1::SubmitJobRequest request = Request(50);
+    if (late) {
+      request.mutable_job()->mutable_tasks(40)->add_inputs("nowhere");
+    } else {
+      request.mutable_job()->mutable_tasks(40)->clear_fn();
+    }
+    WriterLog log;
+    const RecordsAhead ahead = Ahead(&log, 20);
+    absl::StatusOr<Submission> read =
+        ReadAhead(request.SerializeAsString(), ahead);
+    ASSERT_FALSE(read.ok());
+    EXPECT_THAT(read.status().message(), HasSubstr("t40"));
+    EXPECT_EQ(log.opened, 1);
+    EXPECT_TRUE(log.dropped_unkept);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,103 @@
+#include "storage/rocksdb_task_records.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/rocksdb_keys.h"
+#include "storage/write_set.h"
+
+namespace dagd {
+
+using rocks::FromRocks;
+using rocks::SeqKey;
+using rocks::TaskKey;
+using rocks::WritingKey;
+
+RocksTaskRecordWriter::RocksTaskRecordWriter(rocksdb::DB* db,
+                                             TaskRecordFamilies families,
+                                             uint64_t seq, uint64_t chunk_bytes)
+    : db_(db),
+      families_(families),
+      seq_(seq),
+      chunk_bytes_(chunk_bytes),
+      id_key_(SeqKey(seq)) {
+  // In the first batch: no record is written before the mark that lets
+  // Open find it.
+  batch_.Put(families_.meta, WritingKey(seq_), "");
+}
+
+RocksTaskRecordWriter::~RocksTaskRecordWriter() {
+  if (!finished_) Finish().IgnoreError();
+  if (!kept_) Remove();
+}
+
+void RocksTaskRecordWriter::Add(uint32_t index, absl::string_view encoded,
+                                absl::string_view id) {
+  const std::string task_key = TaskKey(seq_, index);
+  batch_.Put(families_.specs, task_key,
+             rocksdb::Slice(encoded.data(), encoded.size()));
+  // The index is the last 4 bytes of the task key.
+  id_key_.resize(8);
+  id_key_.append(id.data(), id.size());
+  batch_.Put(families_.ids, id_key_, rocksdb::Slice(task_key.data() + 8, 4));
+  if (batch_.GetDataSize() >= chunk_bytes_) Enqueue();
+}
+
+void RocksTaskRecordWriter::Enqueue() {
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RocksTaskRecordWriter::HasRoom));
+    queue_.push_back(std::move(batch_));
+  }
+  batch_.Clear();
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+}
+
+void RocksTaskRecordWriter::Run() {
+  for (;;) {
+    rocksdb::WriteBatch batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &RocksTaskRecordWriter::HasWork));
+      if (queue_.empty()) return;
+      batch = std::move(queue_.front());
+      queue_.pop_front();
+      // After a failure the rest are dropped: the job will be refused.
+      if (!error_.ok()) continue;
+    }
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      error_ = FromRocks(
+          s, absl::StrCat("writing job ", JobIdFromSeq(seq_), "'s tasks"));
+    }
+  }
+}
+
+absl::Status RocksTaskRecordWriter::Finish() {
+  if (finished_) return finish_status_;
+  finished_ = true;
+  if (batch_.Count() > 0) Enqueue();
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  absl::MutexLock lock(&mu_);
+  finish_status_ = error_;
+  return finish_status_;
+}
+
+void RocksTaskRecordWriter::Remove() {
+  const std::string from = SeqKey(seq_);
+  const std::string to = SeqKey(seq_ + 1);
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(families_.specs, from, to);
+  batch.DeleteRange(families_.ids, from, to);
+  batch.Delete(families_.meta, WritingKey(seq_));
+  // Unsynced and unchecked: should it not land, the mark stays, and the
+  // next Open removes the records.
+  db_->Write(rocksdb::WriteOptions(), &batch).PermitUncheckedError();
+}
+
+}  // namespace dagd
