@@ -361,6 +361,13 @@ std::unique_ptr<TaskRecordWriter> Coordinator::NewTaskRecordWriter() {
   return store_->NewTaskRecordWriter(next_seq_.fetch_add(1));
 }
 
+bool Coordinator::KnowsRequest(absl::string_view tenant,
+                               absl::string_view request_id) {
+  absl::StatusOr<std::optional<uint64_t>> found =
+      store_->FindRequest(RequestKey(tenant, request_id));
+  return found.ok() && found->has_value();
+}
+
 void Coordinator::Submit(v1::SubmitJobRequest request, CompiledJob job,
                          std::string tenant, Reply<v1::SubmitJobResponse> done,
                          std::unique_ptr<TaskRecordWriter> records) {

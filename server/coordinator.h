@@ -155,6 +155,10 @@ class Coordinator : public JobDeleter {
   // A writer of a big new job's task records while its request is read, for
   // a sequence number taken now. Any thread.
   std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter();
+  // Whether a stored job was made by `tenant`'s request `request_id` (a
+  // resubmission, answered with that job: its tasks need not be written).
+  // Any thread; a job of the loop's current turn is not yet seen.
+  bool KnowsRequest(absl::string_view tenant, absl::string_view request_id);
   const JobLimits& limits() const { return options_.limits; }
   void GetJob(std::string job_id, Reply<v1::JobStatus> done);
   void ListJobs(v1::ListJobsRequest request, Reply<v1::ListJobsResponse> done);

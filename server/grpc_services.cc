@@ -458,11 +458,19 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
   grpc::ByteBuffer bytes(*request);
   grpc::ProtoBufferReader reader(&bytes);
   // A big job's task records are written as it is read, beside the
-  // reading (RecordsAhead).
+  // reading (RecordsAhead); not a resubmission's, which gets the job its
+  // first submission made (a client retrying a big job would otherwise
+  // have all its tasks written, then removed, at each retry).
   RecordsAhead ahead;
   ahead.open = [this] { return coordinator_->NewTaskRecordWriter(); };
-  absl::StatusOr<Submission> read =
-      ReadSubmission(reader, coordinator_->limits(), &ahead);
+  grpc::ByteBuffer peeked(*request);
+  grpc::ProtoBufferReader peek(&peeked);
+  const std::string request_id = PeekRequestId(peek);
+  const bool resubmitted =
+      !request_id.empty() &&
+      coordinator_->KnowsRequest(caller->tenant, request_id);
+  absl::StatusOr<Submission> read = ReadSubmission(
+      reader, coordinator_->limits(), resubmitted ? nullptr : &ahead);
   if (!read.ok()) {
     done(read.status());
     return reactor;

@@ -105,6 +105,20 @@ absl::Status ReadJob(CodedInputStream& in, const JobLimits& limits,
 
 }  // namespace
 
+std::string PeekRequestId(google::protobuf::io::ZeroCopyInputStream& stream) {
+  CodedInputStream in(&stream);
+  std::string id;
+  while (const uint32_t tag = in.ReadTag()) {
+    // The last occurrence counts, as it does for a parser.
+    if (IsMessageField(tag, v1::SubmitJobRequest::kRequestIdFieldNumber)) {
+      if (!WireFormatLite::ReadString(&in, &id)) return "";
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return "";
+    }
+  }
+  return in.ConsumedEntireMessage() ? id : "";
+}
+
 absl::StatusOr<Submission> ReadSubmission(
     google::protobuf::io::ZeroCopyInputStream& stream, const JobLimits& limits,
     const RecordsAhead* ahead) {

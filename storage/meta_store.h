@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "dagd/v1/job_service.pb.h"
 #include "dagd/v1/types.pb.h"
+#include "storage/task_record_writer.h"
 #include "storage/write_set.h"
 
 namespace dagd {
@@ -70,32 +71,6 @@ class MetaReadView {
   // is no such job; FAILED_PRECONDITION ("job 'j1' is RUNNING: only a
   // finished job can be deleted") when it has not finished.
   absl::StatusOr<JobDeletion> PlanJobDeletion(uint64_t seq);
-};
-
-// A big new job's task records, written while its request is still being
-// read (MetaStore::NewTaskRecordWriter) instead of by the commit that
-// accepts the job: beside the reading, on another thread, and not by the
-// coordinator's loop, which a ten-million-task job held for 15 s. The
-// records belong to no job until a commit stores one with their sequence
-// number (WriteSet::NewJob::tasks_written); should dagd stop before that,
-// the next Open removes them.
-class TaskRecordWriter {
- public:
-  // Unless Keep was called, removes every record written: the job was
-  // refused.
-  virtual ~TaskRecordWriter() = default;
-
-  // The sequence number of the job whose records these are.
-  virtual uint64_t seq() const = 0;
-  // Task `index`'s encoded TaskSpec and its id; tasks come in index order,
-  // from 0. The bytes are copied.
-  virtual void Add(uint32_t index, absl::string_view encoded,
-                   absl::string_view id) = 0;
-  // Returns once every record added is written: UNAVAILABLE, naming the
-  // job, if one could not be.
-  virtual absl::Status Finish() = 0;
-  // The commit accepting the job is in the turn's writes: the records stay.
-  virtual void Keep() = 0;
 };
 
 // The coordinator's durable state: jobs, task specs, task states, results

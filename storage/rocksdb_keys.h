@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "rocksdb/slice.h"
 #include "rocksdb/status.h"
+#include "rocksdb/write_batch.h"
 
 namespace dagd::rocks {
 
@@ -59,6 +60,21 @@ inline uint32_t IndexFromTaskKey(const rocksdb::Slice& key) {
     index = (index << 8) | static_cast<unsigned char>(key[i]);
   }
   return index;
+}
+
+// Puts task `index` of job `seq`'s two records into `batch`: its encoded
+// spec under its task key, and its index (the task key's last 4 bytes)
+// under the job's key and its id. `id_key` is scratch, reused across calls.
+inline void PutTaskRecord(rocksdb::WriteBatch& batch,
+                          rocksdb::ColumnFamilyHandle* specs,
+                          rocksdb::ColumnFamilyHandle* ids, uint64_t seq,
+                          uint32_t index, absl::string_view encoded,
+                          absl::string_view id, std::string& id_key) {
+  const std::string task_key = TaskKey(seq, index);
+  batch.Put(specs, task_key, rocksdb::Slice(encoded.data(), encoded.size()));
+  id_key = SeqKey(seq);
+  id_key.append(id.data(), id.size());
+  batch.Put(ids, id_key, rocksdb::Slice(task_key.data() + 8, 4));
 }
 
 // Keys of the unfinished-job index, in the meta family: this prefix, then

@@ -375,18 +375,10 @@ absl::Status RocksMetaStore::PutTaskRecords(const WriteSet::NewJob& job,
   // written after it, and syncing that syncs the WAL's every record before.
   rocksdb::WriteBatch chunk;
   rocksdb::WriteBatch& out = chunked ? chunk : batch;
-  const std::string job_key = SeqKey(job.seq);
-  std::string id_key = job_key;
+  std::string id_key;
   for (uint32_t i = 0; i < tasks.size(); ++i) {
-    const std::string task_key = TaskKey(job.seq, i);
-    const absl::string_view encoded = tasks.encoded(i);
-    out.Put(handles_[kTaskSpecs], task_key,
-            rocksdb::Slice(encoded.data(), encoded.size()));
-    // The index is the last 4 bytes of the task key.
-    const absl::string_view id = tasks.id(i);
-    id_key.resize(job_key.size());
-    id_key.append(id.data(), id.size());
-    out.Put(handles_[kTaskIds], id_key, rocksdb::Slice(task_key.data() + 8, 4));
+    rocks::PutTaskRecord(out, handles_[kTaskSpecs], handles_[kTaskIds], job.seq,
+                         i, tasks.encoded(i), tasks.id(i), id_key);
     if (chunked && (chunk.GetDataSize() >= options_.chunk_bytes ||
                     i + 1 == tasks.size())) {
       rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &chunk);

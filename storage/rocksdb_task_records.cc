@@ -2,44 +2,46 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "storage/rocksdb_keys.h"
-#include "storage/write_set.h"
 
 namespace dagd {
 
 using rocks::FromRocks;
 using rocks::SeqKey;
-using rocks::TaskKey;
 using rocks::WritingKey;
 
 RocksTaskRecordWriter::RocksTaskRecordWriter(rocksdb::DB* db,
                                              TaskRecordFamilies families,
                                              uint64_t seq, uint64_t chunk_bytes)
-    : db_(db),
-      families_(families),
-      seq_(seq),
-      chunk_bytes_(chunk_bytes),
-      id_key_(SeqKey(seq)) {
+    : db_(db), families_(families), seq_(seq), chunk_bytes_(chunk_bytes) {
   // In the first batch: no record is written before the mark that lets
   // Open find it.
   batch_.Put(families_.meta, WritingKey(seq_), "");
 }
 
 RocksTaskRecordWriter::~RocksTaskRecordWriter() {
+  if (!kept_) {
+    // Refused: what is not yet written need not be, only removed.
+    batch_.Clear();
+    absl::MutexLock lock(&mu_);
+    queue_.clear();
+    abandoned_ = true;
+  }
   if (!finished_) Finish().IgnoreError();
   if (!kept_) Remove();
 }
 
 void RocksTaskRecordWriter::Add(uint32_t index, absl::string_view encoded,
                                 absl::string_view id) {
-  const std::string task_key = TaskKey(seq_, index);
-  batch_.Put(families_.specs, task_key,
-             rocksdb::Slice(encoded.data(), encoded.size()));
-  // The index is the last 4 bytes of the task key.
-  id_key_.resize(8);
-  id_key_.append(id.data(), id.size());
-  batch_.Put(families_.ids, id_key_, rocksdb::Slice(task_key.data() + 8, 4));
+  // Past Finish, a task would start a thread no one joins: it is refused,
+  // and so is the job (the next Finish says why).
+  if (finished_) {
+    finish_status_ = absl::InternalError(
+        "a task was added to a job's task records after they were finished");
+    return;
+  }
+  rocks::PutTaskRecord(batch_, families_.specs, families_.ids, seq_, index,
+                       encoded, id, id_key_);
   if (batch_.GetDataSize() >= chunk_bytes_) Enqueue();
 }
 
@@ -63,13 +65,14 @@ void RocksTaskRecordWriter::Run() {
       batch = std::move(queue_.front());
       queue_.pop_front();
       // After a failure the rest are dropped: the job will be refused.
-      if (!error_.ok()) continue;
+      if (!error_.ok() || abandoned_) continue;
     }
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) {
       absl::MutexLock lock(&mu_);
-      error_ = FromRocks(
-          s, absl::StrCat("writing job ", JobIdFromSeq(seq_), "'s tasks"));
+      // Not named by its job id: the job was never accepted, and after a
+      // restart another job may get that id.
+      error_ = FromRocks(s, "storing the submitted job's tasks (submit again)");
     }
   }
 }

@@ -73,6 +73,8 @@ class RocksTaskRecordWriter : public TaskRecordWriter {
   mutable absl::Mutex mu_;
   std::deque<rocksdb::WriteBatch> queue_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Dropped unkept: batches not yet written are dropped, not written.
+  bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

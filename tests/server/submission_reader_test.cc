@@ -184,6 +184,7 @@ struct WriterLog {
   std::vector<std::string> ids;
   bool finished = false;
   bool dropped_unkept = false;
+  absl::Status finish_status;  // what Finish returns
 };
 
 class LoggingWriter : public TaskRecordWriter {
@@ -200,7 +201,7 @@ class LoggingWriter : public TaskRecordWriter {
   }
   absl::Status Finish() override {
     log_->finished = true;
-    return absl::OkStatus();
+    return log_->finish_status;
   }
   void Keep() override { kept_ = true; }
 
@@ -278,8 +279,63 @@ TEST(SubmissionReaderTest, ARefusedBigJobDropsItsRecordWriterUnkept) {
     ASSERT_FALSE(read.ok());
     EXPECT_THAT(read.status().message(), HasSubstr("t40"));
     EXPECT_EQ(log.opened, 1);
+    // Every task compiled went to the writer as it was read: up to the
+    // broken one, or all when the error is found at the end.
+    EXPECT_EQ(log.added.size(), late ? 50u : 40u);
     EXPECT_TRUE(log.dropped_unkept);
   }
+}
+
+// A record the writer could not store refuses the job with its error.
+TEST(SubmissionReaderTest, ARecordWriteThatFailedRefusesTheJob) {
+  WriterLog log;
+  log.finish_status = absl::UnavailableError("storing the tasks: disk full");
+  const RecordsAhead ahead = Ahead(&log, 20);
+  absl::StatusOr<Submission> read =
+      ReadAhead(Request(50).SerializeAsString(), ahead);
+  EXPECT_EQ(read.status(), log.finish_status);
+  EXPECT_TRUE(log.dropped_unkept);
+}
+
+// A store that writes records at its commit only gives no writer: the job
+// is read as without one.
+TEST(SubmissionReaderTest, AJobWhoseStoreGivesNoWriterIsReadWhole) {
+  RecordsAhead ahead;
+  ahead.after = 20;
+  int opened = 0;
+  ahead.open = [&opened]() -> std::unique_ptr<TaskRecordWriter> {
+    ++opened;
+    return nullptr;
+  };
+  const v1::SubmitJobRequest request = Request(50);
+  absl::StatusOr<Submission> read =
+      ReadAhead(request.SerializeAsString(), ahead);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(opened, 1);  // asked once, not again for each later task
+  EXPECT_EQ(read->records, nullptr);
+  ExpectSameJob(*read, request);
+}
+
+std::string Peek(const std::string& bytes) {
+  google::protobuf::io::ArrayInputStream in(bytes.data(),
+                                            static_cast<int>(bytes.size()), 7);
+  return PeekRequestId(in);
+}
+
+TEST(SubmissionReaderTest, PeeksTheRequestIdPastTheJob) {
+  v1::SubmitJobRequest request = Request(50);
+  EXPECT_EQ(Peek(request.SerializeAsString()), "req-1");
+  // Sent twice, the last counts, as for a parser.
+  v1::SubmitJobRequest later = Request(1);
+  later.set_request_id("req-2");
+  EXPECT_EQ(Peek(request.SerializeAsString() + later.SerializeAsString()),
+            "req-2");
+  request.clear_request_id();
+  EXPECT_EQ(Peek(request.SerializeAsString()), "");
+  // Bytes that are no request have none.
+  const std::string bytes = Request(50).SerializeAsString();
+  EXPECT_EQ(Peek(bytes.substr(0, bytes.size() - 3)), "");
+  EXPECT_EQ(Peek("\xff\xff\xff"), "");
 }
 
 }  // namespace

@@ -135,6 +135,9 @@ TEST_F(TaskRecordWriterTest, ARefusedJobsRecordsAreRemoved) {
     std::unique_ptr<TaskRecordWriter> finished = store->NewTaskRecordWriter(1);
     AddAll(*finished, *tasks);
     ASSERT_TRUE(finished->Finish().ok());
+    // Written, before they are dropped.
+    EXPECT_EQ(store->GetTaskSpec(1, 299)->id(), "t299");
+    EXPECT_EQ(store->FindTaskIndex(1, "t299").value(), 299u);
     std::unique_ptr<TaskRecordWriter> cut = store->NewTaskRecordWriter(2);
     for (uint32_t i = 0; i < 200; ++i) {
       cut->Add(i, tasks->encoded(i), tasks->id(i));
@@ -188,6 +191,20 @@ TEST_F(TaskRecordWriterTest, OpenRemovesRecordsOfAJobThatNeverLanded) {
   auto raw = OpenRaw();
   ASSERT_NE(raw, nullptr);
   EXPECT_THAT(raw->KeysOfJob(1), IsEmpty());
+}
+
+// A task added after Finish cannot be written: the writer says so instead
+// of starting a thread no one would join.
+TEST_F(TaskRecordWriterTest, ATaskAddedAfterFinishIsAnError) {
+  const std::shared_ptr<JobTasks> tasks = Tasks(2);
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::unique_ptr<TaskRecordWriter> writer = store->NewTaskRecordWriter(1);
+  writer->Add(0, tasks->encoded(0), tasks->id(0));
+  ASSERT_TRUE(writer->Finish().ok());
+  writer->Add(1, tasks->encoded(1), tasks->id(1));
+  EXPECT_TRUE(absl::IsInternal(writer->Finish()));
+  EXPECT_TRUE(absl::IsNotFound(store->GetTaskSpec(1, 1).status()));
 }
 
 }  // namespace
