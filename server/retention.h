@@ -94,7 +94,11 @@ class RetentionSweeper {
   ResultObjects* objects_ = nullptr;
 
   // Owned by whoever sweeps (the thread once started): every job below
-  // this sequence number was deleted or never stored.
+  // this sequence number was deleted or never stored. Not quite always: a
+  // big job's number is taken when dagd begins reading it
+  // (Coordinator::NewTaskRecordWriter), so it may be stored after a higher
+  // one was swept, with a --retention shorter than its reading; it is then
+  // swept after dagd's next start.
   uint64_t first_kept_ = 1;
 
   absl::Mutex mu_;
