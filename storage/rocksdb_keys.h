@@ -72,7 +72,9 @@ inline void PutTaskRecord(rocksdb::WriteBatch& batch,
                           absl::string_view id, std::string& id_key) {
   const std::string task_key = TaskKey(seq, index);
   batch.Put(specs, task_key, rocksdb::Slice(encoded.data(), encoded.size()));
-  id_key = SeqKey(seq);
+  // Assigned, not replaced: the scratch keeps its capacity, and a task
+  // costs no allocation.
+  id_key.assign(task_key, 0, 8);
   id_key.append(id.data(), id.size());
   batch.Put(ids, id_key, rocksdb::Slice(task_key.data() + 8, 4));
 }
