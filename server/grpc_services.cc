@@ -460,17 +460,21 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
   // A big job's task records are written as it is read, beside the
   // reading (RecordsAhead); not a resubmission's, which gets the job its
   // first submission made (a client retrying a big job would otherwise
-  // have all its tasks written, then removed, at each retry).
+  // have all its tasks written, then removed, at each retry). Asked only
+  // once the job is big: a small one pays no lookup.
   RecordsAhead ahead;
-  ahead.open = [this] { return coordinator_->NewTaskRecordWriter(); };
-  grpc::ByteBuffer peeked(*request);
-  grpc::ProtoBufferReader peek(&peeked);
-  const std::string request_id = PeekRequestId(peek);
-  const bool resubmitted =
-      !request_id.empty() &&
-      coordinator_->KnowsRequest(caller->tenant, request_id);
-  absl::StatusOr<Submission> read = ReadSubmission(
-      reader, coordinator_->limits(), resubmitted ? nullptr : &ahead);
+  ahead.open = [&]() -> std::unique_ptr<TaskRecordWriter> {
+    grpc::ByteBuffer peeked(*request);
+    grpc::ProtoBufferReader peek(&peeked);
+    const std::string request_id = PeekRequestId(peek);
+    if (!request_id.empty() &&
+        coordinator_->KnowsRequest(caller->tenant, request_id)) {
+      return nullptr;
+    }
+    return coordinator_->NewTaskRecordWriter();
+  };
+  absl::StatusOr<Submission> read =
+      ReadSubmission(reader, coordinator_->limits(), &ahead);
   if (!read.ok()) {
     done(read.status());
     return reactor;

@@ -370,23 +370,25 @@ absl::Status RocksMetaStore::PutTaskRecords(const WriteSet::NewJob& job,
     for (const v1::TaskSpec& task : job.spec->tasks()) encoded_here.Add(task);
   }
   const JobTasks& tasks = job.tasks != nullptr ? *job.tasks : encoded_here;
-  const bool chunked = uint64_t{tasks.size()} > options_.chunked_job_tasks;
-  // A chunk is not synced: the turn's batch, which makes it a job, is
-  // written after it, and syncing that syncs the WAL's every record before.
-  rocksdb::WriteBatch chunk;
-  rocksdb::WriteBatch& out = chunked ? chunk : batch;
-  std::string id_key;
-  for (uint32_t i = 0; i < tasks.size(); ++i) {
-    rocks::PutTaskRecord(out, handles_[kTaskSpecs], handles_[kTaskIds], job.seq,
-                         i, tasks.encoded(i), tasks.id(i), id_key);
-    if (chunked && (chunk.GetDataSize() >= options_.chunk_bytes ||
-                    i + 1 == tasks.size())) {
-      rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &chunk);
-      if (!s.ok()) return FromRocks(s, "writing a new job's tasks");
-      written += chunk.GetDataSize();
-      chunk.Clear();
+  if (uint64_t{tasks.size()} <= options_.chunked_job_tasks) {
+    std::string id_key;
+    for (uint32_t i = 0; i < tasks.size(); ++i) {
+      rocks::PutTaskRecord(batch, handles_[kTaskSpecs], handles_[kTaskIds],
+                           job.seq, i, tasks.encoded(i), tasks.id(i), id_key);
     }
+    return absl::OkStatus();
   }
+  // A big job's records go ahead of `batch`, in chunks, as a writer made
+  // while its request was read writes them; and `batch` erases their mark.
+  RocksTaskRecordWriter writer(db_.get(), RecordFamilies(), job.seq,
+                               options_.chunk_bytes);
+  for (uint32_t i = 0; i < tasks.size(); ++i) {
+    writer.Add(i, tasks.encoded(i), tasks.id(i));
+  }
+  if (absl::Status s = writer.Finish(); !s.ok()) return s;
+  writer.Keep();
+  written += writer.written();
+  batch.Delete(handles_[kMeta], WritingKey(job.seq));
   return absl::OkStatus();
 }
 
@@ -567,14 +569,18 @@ absl::StatusOr<uint64_t> RocksMetaStore::NextJobSeq() {
   return Latest().NextJobSeq();
 }
 
-std::unique_ptr<TaskRecordWriter> RocksMetaStore::NewTaskRecordWriter(
-    uint64_t seq) {
+TaskRecordFamilies RocksMetaStore::RecordFamilies() const {
   TaskRecordFamilies families;
   families.specs = handles_[kTaskSpecs];
   families.ids = handles_[kTaskIds];
   families.meta = handles_[kMeta];
-  return std::make_unique<RocksTaskRecordWriter>(db_.get(), families, seq,
-                                                 options_.chunk_bytes);
+  return families;
+}
+
+std::unique_ptr<TaskRecordWriter> RocksMetaStore::NewTaskRecordWriter(
+    uint64_t seq) {
+  return std::make_unique<RocksTaskRecordWriter>(db_.get(), RecordFamilies(),
+                                                 seq, options_.chunk_bytes);
 }
 
 absl::StatusOr<v1::JobStatus> RocksMetaStore::GetJobStatus(uint64_t seq) {

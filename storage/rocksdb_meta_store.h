@@ -10,6 +10,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "storage/meta_store.h"
+#include "storage/rocksdb_task_records.h"
 
 namespace dagd {
 
@@ -43,9 +44,9 @@ class RocksMetaStore : public MetaStore {
   static constexpr int kSchemaVersion = 3;
 
   struct Options {
-    // A new job of more tasks than this whose records were not written by
-    // a TaskRecordWriter has them written ahead of the turn's batch, in
-    // writes of about `chunk_bytes` each (a writer writes such chunks too):
+    // A new job of more tasks than this has its task records written ahead
+    // of the turn's batch, in writes of about `chunk_bytes` each (by a
+    // RocksTaskRecordWriter, while its request is read or at the commit):
     // one batch of a million tasks was dagd's largest allocation (a 128 MB
     // batch, as much again in the memtable), and ten million would not fit
     // at all.
@@ -110,12 +111,15 @@ class RocksMetaStore : public MetaStore {
   // the first time it is asked for. `what` names it in errors.
   absl::StatusOr<std::string> RandomOnce(const char* key, const char* what);
   // Puts the task records of `job` into `batch`, or, for a big job, writes
-  // them in chunks of their own (Options), adding their bytes to `written`.
+  // them in chunks of their own (Options) with a RocksTaskRecordWriter,
+  // adding their bytes to `written`.
   absl::Status PutTaskRecords(const WriteSet::NewJob& job,
                               rocksdb::WriteBatch& batch, uint64_t& written);
   // Deletes task records of sequence numbers no job has: what a submission
   // cut short by a crash left behind (PutTaskRecords).
   absl::Status RemoveUnacceptedTasks();
+  // Where a RocksTaskRecordWriter of this store writes.
+  TaskRecordFamilies RecordFamilies() const;
   class Reader;
   class View;
 

@@ -68,11 +68,13 @@ void RocksTaskRecordWriter::Run() {
       if (!error_.ok() || abandoned_) continue;
     }
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+    absl::MutexLock lock(&mu_);
+    // Not named by its job id: the job was never accepted, and after a
+    // restart another job may get that id.
     if (!s.ok()) {
-      absl::MutexLock lock(&mu_);
-      // Not named by its job id: the job was never accepted, and after a
-      // restart another job may get that id.
-      error_ = FromRocks(s, "storing the submitted job's tasks (submit again)");
+      error_ = FromRocks(s, "storing a new job's tasks");
+    } else {
+      written_ += batch.GetDataSize();
     }
   }
 }

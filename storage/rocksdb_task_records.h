@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
-#include "storage/meta_store.h"
+#include "storage/task_record_writer.h"
 
 namespace dagd {
 
@@ -46,6 +46,11 @@ class RocksTaskRecordWriter : public TaskRecordWriter {
            absl::string_view id) override;
   absl::Status Finish() override;
   void Keep() override { kept_ = true; }
+  // The bytes of the batches written so far.
+  uint64_t written() const {
+    absl::MutexLock lock(&mu_);
+    return written_;
+  }
 
  private:
   // Hands the batch being filled to the thread, starting it the first time.
@@ -76,6 +81,7 @@ class RocksTaskRecordWriter : public TaskRecordWriter {
   // Dropped unkept: batches not yet written are dropped, not written.
   bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
 
