@@ -137,6 +137,9 @@ class RocksMetaStore : public MetaStore {
     kFamilyCount
   };
 
+  // How a family is stored and compacted.
+  static rocksdb::ColumnFamilyOptions FamilyOptions(Family family);
+
   RocksMetaStore(std::unique_ptr<rocksdb::DB> db,
                  std::vector<rocksdb::ColumnFamilyHandle*> handles,
                  const Options& options);
