@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -43,6 +44,25 @@ template <typename Message>
 void PutMessage(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
                 const std::string& key, const Message& message) {
   batch.Put(cf, key, message.SerializeAsString());
+}
+
+// `writes` (task states or results) by task key. RocksDB inserts a batch's
+// records into its memtable one after another, and finds a key just past
+// the one before from where that one went instead of from the top; tasks
+// finish in no key order (a wide job on many workers, chains side by side),
+// and sorted, the memtable's key comparisons in a wide job on 1,000
+// workers took less than half the CPU (`perf`). Stable: a task written
+// twice in one turn keeps its last write last.
+template <typename Write>
+std::vector<const Write*> InKeyOrder(const std::vector<Write>& writes) {
+  std::vector<const Write*> order;
+  order.reserve(writes.size());
+  for (const Write& write : writes) order.push_back(&write);
+  std::stable_sort(
+      order.begin(), order.end(), [](const Write* a, const Write* b) {
+        return std::tie(a->seq, a->index) < std::tie(b->seq, b->index);
+      });
+  return order;
 }
 
 // A stored result: the content type's length (4 bytes, big-endian), the
@@ -453,13 +473,13 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
       batch.Delete(handles_[kMeta], UnfinishedKey(seq));
     }
   }
-  for (const WriteSet::TaskWrite& task : writes.task_statuses) {
-    PutMessage(batch, handles_[kTaskStates], TaskKey(task.seq, task.index),
-               task.status);
+  for (const WriteSet::TaskWrite* task : InKeyOrder(writes.task_statuses)) {
+    PutMessage(batch, handles_[kTaskStates], TaskKey(task->seq, task->index),
+               task->status);
   }
-  for (const WriteSet::ResultWrite& result : writes.results) {
-    batch.Put(handles_[kResults], TaskKey(result.seq, result.index),
-              EncodeResult(result.result));
+  for (const WriteSet::ResultWrite* result : InKeyOrder(writes.results)) {
+    batch.Put(handles_[kResults], TaskKey(result->seq, result->index),
+              EncodeResult(result->result));
   }
   // Held to the write: the next sequence number read here must still be
   // the next one when the batch lands.

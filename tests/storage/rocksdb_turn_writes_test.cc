@@ -1,0 +1,136 @@
+// A turn's task states and results are put into RocksDB in key order
+// (RocksMetaStore::Commit sorts them so that its memtable inserts walk
+// forward); what lands must be what the turn wrote, whatever order it came
+// in and however often a task was written in it.
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/rocksdb_meta_store.h"
+
+namespace dagd {
+namespace {
+
+class RocksTurnWritesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat(
+               "dagd_turn_writes_test_", getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<RocksMetaStore> Open() {
+    auto store = RocksMetaStore::Open(dir_.string());
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  // Job `seq` of `tasks` const tasks, accepted.
+  static WriteSet::NewJob NewJob(uint64_t seq, int tasks) {
+    WriteSet::NewJob job;
+    job.seq = seq;
+    auto spec = std::make_shared<v1::JobSpec>();
+    spec->set_name(absl::StrCat("job", seq));
+    for (int i = 0; i < tasks; ++i) {
+      v1::TaskSpec* task = spec->add_tasks();
+      task->set_id(absl::StrCat("t", i));
+      task->set_fn("const");
+    }
+    job.spec = std::move(spec);
+    job.status.set_job_id(JobIdFromSeq(seq));
+    job.status.set_state(v1::JOB_RUNNING);
+    job.status.set_total_tasks(tasks);
+    return job;
+  }
+
+  static WriteSet::TaskWrite State(uint64_t seq, uint32_t index,
+                                   v1::TaskState state, std::string error) {
+    v1::TaskStatus status;
+    status.set_task_id(absl::StrCat("t", index));
+    status.set_state(state);
+    status.set_error(std::move(error));
+    return {seq, index, std::move(status)};
+  }
+
+  static WriteSet::ResultWrite Result(uint64_t seq, uint32_t index,
+                                      std::string data) {
+    return {seq, index, StoredResult{std::move(data), "text/x", nullptr}};
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(RocksTurnWritesTest, WritesOutOfKeyOrderLandAsWritten) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    WriteSet jobs;
+    jobs.new_jobs.push_back(NewJob(1, 40));
+    jobs.new_jobs.push_back(NewJob(2, 40));
+    ASSERT_TRUE(store->Commit(jobs, /*sync=*/false).ok());
+
+    // Tasks as a wide job on many workers finishes them: both jobs
+    // interleaved, indexes descending and scattered.
+    WriteSet turn;
+    for (uint32_t i = 0; i < 40; ++i) {
+      const uint32_t index = (i * 17 + 3) % 40;  // every index once
+      const uint64_t seq = 2 - i % 2;
+      turn.task_statuses.push_back(
+          State(seq, index, v1::TASK_SUCCEEDED, absl::StrCat(seq, "/", index)));
+      turn.results.push_back(
+          Result(seq, index, absl::StrCat("r", seq, "/", index)));
+    }
+    ASSERT_TRUE(store->Commit(turn, /*sync=*/false).ok());
+  }
+  auto store = Open();  // from the files, not only the memtable
+  ASSERT_NE(store, nullptr);
+  for (uint32_t i = 0; i < 40; ++i) {
+    const uint32_t index = (i * 17 + 3) % 40;
+    const uint64_t seq = 2 - i % 2;
+    SCOPED_TRACE(absl::StrCat("job ", seq, " task ", index));
+    absl::StatusOr<v1::TaskStatus> status = store->GetTaskStatus(seq, index);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(status->error(), absl::StrCat(seq, "/", index));
+    absl::StatusOr<StoredResult> result = store->GetResult(seq, index);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->data, absl::StrCat("r", seq, "/", index));
+  }
+}
+
+// A task written twice in one turn (its final state, then again once its
+// output was copied to the object store) keeps the later write, among
+// many other tasks' writes, each task's two writes far apart.
+TEST_F(RocksTurnWritesTest, ATaskWrittenTwiceInATurnKeepsItsLastWrite) {
+  constexpr uint32_t kTasks = 200;
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  WriteSet jobs;
+  jobs.new_jobs.push_back(NewJob(1, kTasks));
+  ASSERT_TRUE(store->Commit(jobs, /*sync=*/false).ok());
+  WriteSet turn;
+  for (const char* write : {"first", "second"}) {
+    for (uint32_t i = 0; i < kTasks; ++i) {
+      const uint32_t index = (i * 73 + 11) % kTasks;  // every index once
+      turn.task_statuses.push_back(
+          State(1, index, v1::TASK_SUCCEEDED, absl::StrCat(write, index)));
+      turn.results.push_back(Result(1, index, absl::StrCat(write, index)));
+    }
+  }
+  ASSERT_TRUE(store->Commit(turn, /*sync=*/false).ok());
+
+  for (uint32_t index = 0; index < kTasks; ++index) {
+    EXPECT_EQ(store->GetTaskStatus(1, index)->error(),
+              absl::StrCat("second", index));
+    EXPECT_EQ(store->GetResult(1, index)->data, absl::StrCat("second", index));
+  }
+}
+
+}  // namespace
+}  // namespace dagd
