@@ -43,6 +43,7 @@
 #include "storage/base/file_limit.h"
 #include "storage/base/health_listener.h"
 #include "storage/base/http_status_server.h"
+#include "storage/flow_control.h"
 #include "storage/rocksdb_meta_store.h"
 #include "storage/s3_object_store.h"
 #include "storage/tls.h"
@@ -568,6 +569,7 @@ int Run() {
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<uint64_t>(max_message, INT32_MAX)));
   builder.SetMaxSendMessageSize(INT32_MAX);
+  SetFlowControl(builder);
   builder.RegisterService(&job_service);
   builder.RegisterService(&worker_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -33,6 +33,7 @@
 #include "storage/base/http_status_server.h"
 #include "storage/base/logging.h"
 #include "storage/data_client.h"
+#include "storage/flow_control.h"
 #include "storage/object_store.h"
 #include "storage/s3_object_store.h"
 #include "storage/tls.h"
@@ -360,6 +361,7 @@ std::unique_ptr<dagd::v1::WorkerService::Stub> MakeStub(
   // no other stream shares it.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(-1);
+  dagd::SetFlowControl(args);
   auto channel = grpc::CreateCustomChannel(coordinator, credentials, args);
   return dagd::v1::WorkerService::NewStub(channel);
 }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "storage/flow_control.h"
 #include "worker/cancellation.h"
 
 namespace dagd {
@@ -136,6 +137,7 @@ SimWorker::SimWorker(FleetShared* shared, std::string name)
     // A subchannel (connection) of its own, not the process's shared one.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetString("dagd.fleet.worker", name_);
+    SetFlowControl(args);  // as dagd-worker's channel
     channel_ = grpc::CreateCustomChannel(shared_->coordinator,
                                          shared_->credentials, args);
   } else {
