@@ -2,54 +2,18 @@
 // (RocksMetaStore::Commit sorts them so that its memtable inserts walk
 // forward); what lands must be what the turn wrote, whatever order it came
 // in and however often a task was written in it.
-#include <unistd.h>
-
-#include <filesystem>
-#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_meta_store.h"
+#include "tests/storage/rocks_store_fixture.h"
 
 namespace dagd {
 namespace {
 
-class RocksTurnWritesTest : public ::testing::Test {
+class RocksTurnWritesTest : public testing::RocksStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat(
-               "dagd_turn_writes_test_", getpid(), "_",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::unique_ptr<RocksMetaStore> Open() {
-    auto store = RocksMetaStore::Open(dir_.string());
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? *std::move(store) : nullptr;
-  }
-
-  // Job `seq` of `tasks` const tasks, accepted.
-  static WriteSet::NewJob NewJob(uint64_t seq, int tasks) {
-    WriteSet::NewJob job;
-    job.seq = seq;
-    auto spec = std::make_shared<v1::JobSpec>();
-    spec->set_name(absl::StrCat("job", seq));
-    for (int i = 0; i < tasks; ++i) {
-      v1::TaskSpec* task = spec->add_tasks();
-      task->set_id(absl::StrCat("t", i));
-      task->set_fn("const");
-    }
-    job.spec = std::move(spec);
-    job.status.set_job_id(JobIdFromSeq(seq));
-    job.status.set_state(v1::JOB_RUNNING);
-    job.status.set_total_tasks(tasks);
-    return job;
-  }
-
   static WriteSet::TaskWrite State(uint64_t seq, uint32_t index,
                                    v1::TaskState state, std::string error) {
     v1::TaskStatus status;
@@ -63,8 +27,6 @@ class RocksTurnWritesTest : public ::testing::Test {
                                       std::string data) {
     return {seq, index, StoredResult{std::move(data), "text/x", nullptr}};
   }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(RocksTurnWritesTest, WritesOutOfKeyOrderLandAsWritten) {
