@@ -1,17 +1,18 @@
 // HTTP/2 flow control of dagd's gRPC port: the coordinator's server and
 // the channels its workers open to it.
 //
-// By default gRPC sizes a connection's flow-control window from
+// By default gRPC starts a stream at a 64 KiB window and grows it from
 // bandwidth-delay probes: after data is read it sends a PING, which the
-// peer answers, and widens the window as the answers show. A coordinator
-// reads a little from each of many connections (a worker's results, a
-// heartbeat), and each read brought a probe and its answer: over five
-// wide jobs on 1,000 simulated workers dagd made 12,415 socket reads and
-// 14,198 writes with them, 6,781 and 11,644 without (strace; README
-// "Measured"). Both ends turn them off and keep a fixed window of 1 MiB
-// per stream instead, which covers a worker's messages and the start of
-// any bigger one; gRPC still widens a stream's window to fit the message
-// it is reading, so a large SubmitJob or result is not held to it.
+// peer answers. A coordinator reads a little from each of many connections
+// (a worker's results, a heartbeat), and each read brought a probe and its
+// answer: over five wide jobs on 1,000 simulated workers dagd made 12,415
+// socket reads and 14,198 writes with them, 6,781 and 11,644 without
+// (strace; README "Measured"). Both ends turn them off and start every
+// stream at a fixed window of 8 MiB instead, as the data plane's channels
+// do (storage/data_client.cc, where 8 MiB carried a stream at 1.1-1.3 GB/s
+// on loopback against 0.2-0.7 GB/s grown from 64 KiB). A large SubmitJob
+// then has up to 8 MiB in flight per round trip; the probes grew windows
+// to 4 MiB and more, but could also shrink them when memory ran short.
 #ifndef DAGD_STORAGE_FLOW_CONTROL_H_
 #define DAGD_STORAGE_FLOW_CONTROL_H_
 
@@ -19,7 +20,7 @@
 
 namespace dagd {
 
-inline constexpr int kStreamWindowBytes = 1 << 20;
+inline constexpr int kStreamWindowBytes = 8 << 20;
 
 // For dagd's server.
 inline void SetFlowControl(grpc::ServerBuilder& builder) {

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
+#include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 #include "storage/meta_store.h"
 #include "storage/rocksdb_task_records.h"

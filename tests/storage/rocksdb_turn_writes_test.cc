@@ -2,8 +2,11 @@
 // (RocksMetaStore::Commit sorts them so that its memtable inserts walk
 // forward); what lands must be what the turn wrote, whatever order it came
 // in and however often a task was written in it.
+#include <cstdint>
 #include <string>
+#include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_meta_store.h"
@@ -39,7 +42,8 @@ TEST_F(RocksTurnWritesTest, WritesOutOfKeyOrderLandAsWritten) {
     ASSERT_TRUE(store->Commit(jobs, /*sync=*/false).ok());
 
     // Tasks as a wide job on many workers finishes them: both jobs
-    // interleaved, indexes descending and scattered.
+    // interleaved (job 2 gets the odd indexes, job 1 the even),
+    // indexes scattered.
     WriteSet turn;
     for (uint32_t i = 0; i < 40; ++i) {
       const uint32_t index = (i * 17 + 3) % 40;  // every index once
@@ -88,9 +92,13 @@ TEST_F(RocksTurnWritesTest, ATaskWrittenTwiceInATurnKeepsItsLastWrite) {
   ASSERT_TRUE(store->Commit(turn, /*sync=*/false).ok());
 
   for (uint32_t index = 0; index < kTasks; ++index) {
-    EXPECT_EQ(store->GetTaskStatus(1, index)->error(),
-              absl::StrCat("second", index));
-    EXPECT_EQ(store->GetResult(1, index)->data, absl::StrCat("second", index));
+    SCOPED_TRACE(absl::StrCat("task ", index));
+    absl::StatusOr<v1::TaskStatus> status = store->GetTaskStatus(1, index);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(status->error(), absl::StrCat("second", index));
+    absl::StatusOr<StoredResult> result = store->GetResult(1, index);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->data, absl::StrCat("second", index));
   }
 }
 

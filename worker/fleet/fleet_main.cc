@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "storage/base/file_limit.h"
+#include "storage/flow_control.h"
 #include "storage/tls.h"
 #include "worker/builtins.h"
 #include "worker/fleet/sim_worker.h"
@@ -84,7 +85,10 @@ int main(int argc, char** argv) {
   shared.credentials = *credentials;
   shared.connection_per_worker = absl::GetFlag(FLAGS_connection_per_worker);
   if (!shared.connection_per_worker) {
-    shared.channel = grpc::CreateChannel(shared.coordinator, *credentials);
+    grpc::ChannelArguments args;
+    dagd::SetFlowControl(args);  // as dagd-worker's channel
+    shared.channel =
+        grpc::CreateCustomChannel(shared.coordinator, *credentials, args);
   }
   shared.slots = static_cast<uint32_t>(absl::GetFlag(FLAGS_slots));
   shared.task_duration = absl::GetFlag(FLAGS_task_duration);
