@@ -12,6 +12,7 @@
 #include "dagd/v1/job_service.grpc.pb.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "storage/flow_control.h"
 #include "tests/integration/integration_env.h"
 #include "tests/testutil/http_get.h"
 
@@ -20,12 +21,20 @@ namespace {
 
 using testing::PollUntil;
 
-// A WorkerService stream spoken by hand.
+// A WorkerService stream spoken by hand, on a channel with dagd-worker's
+// flow control (a fixed window: what dagd can send it unread is bounded
+// whatever gRPC's probes would have made of it).
 struct RawWorker {
   explicit RawWorker(const std::string& address)
-      : stub(v1::WorkerService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+      : stub(v1::WorkerService::NewStub(Channel(address))),
         stream(stub->Connect(&context)) {}
+
+  static std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
+    grpc::ChannelArguments args;
+    SetFlowControl(args);
+    return grpc::CreateCustomChannel(address,
+                                     grpc::InsecureChannelCredentials(), args);
+  }
 
   bool Register(uint32_t slots, const std::string& name = "raw",
                 int functions = 1) {
@@ -248,9 +257,10 @@ TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   RawWorker deaf(dagd->address());
   ASSERT_TRUE(deaf.Register(64));
   ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
-  // 64 assignments of 64 KiB: more than the stream's window takes unread.
+  // 400 assignments of 64 KiB: more than the stream's window (8 MiB, and
+  // gRPC's 1 MiB past it) takes unread.
   absl::StatusOr<std::string> job_id =
-      dagd->client().Submit(PaddedJob(200, 64 << 10));
+      dagd->client().Submit(PaddedJob(400, 64 << 10));
   ASSERT_TRUE(job_id.ok()) << job_id.status();
   // It stays alive by its heartbeats, and is dropped all the same.
   ASSERT_EQ(PollUntil(
