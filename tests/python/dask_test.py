@@ -113,6 +113,32 @@ def test_keys_become_ids_and_dask_order_becomes_priorities():
     assert graph.task_of == {"c": "c"}
 
 
+def test_views_are_computed_inside_the_tasks_that_read_them(scheduler):
+    np = pytest.importorskip("numpy")
+    import dask.array as da
+    from dask.base import collections_to_dsk
+
+    x = da.random.RandomState(1).random_sample((60, 40), chunks=(20, 40)) + 1
+    # x.T read twice: Dask keeps its blocks as tasks of their own.
+    gram = x.T @ x + x.T.sum()
+    # The graph dask.compute hands a scheduler: optimized, as Dask does.
+    dsk = collections_to_dsk([gram], optimize_graph=True)
+    assert any(str(key).startswith("('transpose") for key in dsk)
+    ids = [t.id for t in dagd.dask.convert(dsk, gram.__dask_keys__())
+           .spec.tasks]
+    assert ids and not [i for i in ids if "transpose" in i], ids
+    np.testing.assert_allclose(
+        dask.compute(gram, scheduler=scheduler)[0],
+        dask.compute(gram, scheduler="sync")[0], rtol=1e-12)
+    # A view asked for is a task still: its value is the answer.
+    dsk = collections_to_dsk([x.T], optimize_graph=True)
+    ids = [t.id for t in dagd.dask.convert(dsk, x.T.__dask_keys__())
+           .spec.tasks]
+    assert len([i for i in ids if "transpose" in i]) == 3, ids
+    np.testing.assert_array_equal(x.T.compute(scheduler=scheduler),
+                                  x.T.compute(scheduler="sync"))
+
+
 def test_a_100000_task_graph_converts_in_seconds():
     width = 50_000
     dsk = {("x", i): (operator.add, i, 1) for i in range(width)}

@@ -100,7 +100,7 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
     computing ``keys`` (a key or nested lists of keys)."""
     from dask.utils import ensure_dict
 
-    dsk = ensure_dict(dsk)
+    dsk = _inline_views(ensure_dict(dsk), keys)
     # Aliases first: a key whose value is another key names that key's value.
     alias_of: Dict[Hashable, Hashable] = {}
     for key, value in dsk.items():
@@ -177,6 +177,60 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
         else:
             raise KeyError("%r is not a key of the Dask graph" % (key,))
     return Graph(spec, task_of, wanted_literals)
+
+
+def _view_functions() -> Tuple[Any, ...]:
+    """Functions whose result is a view of their first argument: computing
+    one costs nothing next to moving its result."""
+    try:
+        import numpy
+    except ImportError:
+        return ()
+    return (numpy.transpose, numpy.swapaxes)
+
+
+def _makes_a_view(fn: Any, views: Tuple[Any, ...]) -> bool:
+    """Whether calling ``fn`` (a function, or a fused Dask subgraph) only
+    applies view functions."""
+    if any(fn is view for view in views):
+        return True
+    subgraph = getattr(fn, "dsk", None)
+    if not isinstance(subgraph, dict) or not subgraph:
+        return False
+    from dask.utils import apply
+
+    for task in subgraph.values():
+        if not _is_task(task):
+            return False
+        head = task[1] if task[0] is apply and len(task) > 1 else task[0]
+        if not any(head is view for view in views):
+            return False
+    return True
+
+
+def _inline_views(dsk: Dict[Hashable, Any], keys: Any) -> Dict[Hashable, Any]:
+    """``dsk`` with every task that only makes a view (and is not asked
+    for) computed inside the tasks that read it (see the module's notes)."""
+    views = _view_functions()
+    if not views:
+        return dsk
+    fast = set()
+    checked = set()
+    for value in dsk.values():
+        if not _is_task(value) or id(value[0]) in checked:
+            continue
+        checked.add(id(value[0]))
+        if _makes_a_view(value[0], views) and _hashable(value[0]):
+            fast.add(value[0])
+    if not fast:
+        return dsk
+    from dask.optimization import inline_functions
+    from dask.utils import apply
+
+    # A view task's arguments may build keyword arguments or call
+    # ``apply``: both cost nothing either.
+    fast.update((apply, dict))
+    return inline_functions(dsk, list(_flatten(keys)), fast_functions=fast)
 
 
 def _order(dsk: Dict[Hashable, Any]) -> Dict[Hashable, int]:
