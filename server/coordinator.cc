@@ -224,9 +224,7 @@ void Coordinator::CollectStats(TurnOutput& out, TurnStats& stats) {
       stats.finished_jobs.push_back(status.state());
     }
   }
-  for (const WriteSet::TaskWrite& task : out.writes.task_statuses) {
-    ++stats.tasks_finished[task.status.state()];
-  }
+  stats.tasks_finished = out.tasks_finished;
   stats.run_times = std::move(out.run_times);
   stats.queue_waits = std::move(out.queue_waits);
   stats.worker_registrations = turn_registrations_;

@@ -267,6 +267,7 @@ void Scheduler::SetState(Job& job, uint32_t task, v1::TaskState state) {
   if (IsFinal(old) && !IsFinal(state)) ++job.unfinished;  // runs again
   if (IsFinal(state) && !IsFinal(old)) {
     --job.unfinished;
+    ++out_.tasks_finished[state];
     out_.writes.task_statuses.push_back(
         {job.seq, task, BuildTaskStatus(job, task, /*for_store=*/true)});
   }

@@ -173,6 +173,10 @@ struct TurnOutput {
   // by function, and how long assigned tasks had waited since ready.
   std::vector<std::pair<std::string, absl::Duration>> run_times;
   std::vector<absl::Duration> queue_waits;
+  // For metrics: tasks that reached a final state, by v1::TaskState. Not
+  // writes.task_statuses: a final status is also stored again (an output
+  // copied into dagd's store), which finishes nothing.
+  std::array<uint64_t, 9> tasks_finished{};
   // Held outputs to copy into dagd's store, once the writes are stored.
   std::vector<OutputToKeep> keep;
 };

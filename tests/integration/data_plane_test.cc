@@ -127,6 +127,10 @@ TEST_F(DataPlaneTest, ALargeOutputMovesWorkerToWorkerNotThroughDagd) {
                 absl::Seconds(30), "the workers to hold nothing"),
             absl::OkStatus())
       << held << " bytes still held";
+  // Each of the four tasks finished once: the output's status, stored
+  // again when it was copied, is not a second finish.
+  EXPECT_THAT(HttpGet(metrics_port_, "/metrics"),
+              HasSubstr("dagd_tasks_finished_total{state=\"succeeded\"} 4\n"));
 }
 
 TEST_F(DataPlaneTest, AResultLostWithItsWorkerIsMadeAgain) {

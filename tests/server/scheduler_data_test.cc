@@ -532,6 +532,7 @@ TEST_F(SchedulerKeepTest, AnOutputIsCopiedAndThenFreedOnItsHolder) {
   ReportHeld(kWorker, sent[0], kWorker, /*size=*/1000);
   out = WholeTurn();
   ASSERT_THAT(out.keep, SizeIs(1));
+  EXPECT_EQ(out.tasks_finished[v1::TASK_SUCCEEDED], 1u);
   const OutputToKeep keep = out.keep[0];
   EXPECT_EQ(keep.seq, job);
   EXPECT_EQ(keep.index, 1u);
@@ -553,6 +554,8 @@ TEST_F(SchedulerKeepTest, AnOutputIsCopiedAndThenFreedOnItsHolder) {
   // Its final status is stored again, with the new location.
   ASSERT_THAT(out.writes.task_statuses, SizeIs(1));
   EXPECT_EQ(out.writes.task_statuses[0].status.result().location(), "stored");
+  // ... which finishes nothing (dagd_tasks_finished_total counts once).
+  EXPECT_EQ(out.tasks_finished[v1::TASK_SUCCEEDED], 0u);
   EXPECT_THAT(out.sends[kWorker].release(), ElementsAre(keep.ref.key()));
   EXPECT_EQ(Status(job, "out").result().location(), "stored");
 }
