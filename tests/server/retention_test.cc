@@ -1,8 +1,5 @@
 #include "server/retention.h"
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +10,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_meta_store.h"
+#include "tests/storage/rocks_store_fixture.h"
 #include "tests/testutil/fake_clock.h"
 #include "tests/testutil/fake_object_store.h"
 #include "tests/testutil/raw_rocksdb.h"
@@ -42,37 +40,28 @@ class CommittingDeleter : public JobDeleter {
   std::unique_ptr<RocksMetaStore>* const store_;
 };
 
-class RetentionTest : public ::testing::Test {
+class RetentionTest : public testing::RocksStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat(
-               "dagd_retention_test_", getpid(), "_",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    RocksStoreTest::SetUp();
     Reopen();
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    RocksStoreTest::TearDown();
   }
 
   void Reopen() {
     store_.reset();
-    auto store = RocksMetaStore::Open(dir_.string());
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
   }
 
   // Live keys in the whole database (the store is closed to count them).
   size_t CountKeys() {
     store_.reset();
     size_t keys = 0;
-    {
-      auto raw = testing::RawRocksDb::Open(dir_.string());
-      EXPECT_TRUE(raw.ok()) << raw.status();
-      if (raw.ok()) keys = (*raw)->CountKeys();
-    }
+    if (auto raw = OpenRaw(); raw != nullptr) keys = raw->CountKeys();
     Reopen();
     return keys;
   }
@@ -128,7 +117,6 @@ class RetentionTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
   FakeClock clock_;
   std::unique_ptr<RocksMetaStore> store_;
   CommittingDeleter deleter_{&store_};

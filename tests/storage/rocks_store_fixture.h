@@ -1,5 +1,6 @@
 // The fixture of RocksMetaStore's tests: a store in a directory of the
-// test's own, removed after it, and jobs to put in it.
+// test's own, removed after it, and jobs to put in it. A test changes
+// options_ before Open to open the store with other options.
 #ifndef DAGD_TESTS_STORAGE_ROCKS_STORE_FIXTURE_H_
 #define DAGD_TESTS_STORAGE_ROCKS_STORE_FIXTURE_H_
 
@@ -31,7 +32,7 @@ class RocksStoreTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<RocksMetaStore> Open() {
-    auto store = RocksMetaStore::Open(dir_.string());
+    auto store = RocksMetaStore::Open(dir_.string(), options_);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
   }
@@ -105,6 +106,7 @@ class RocksStoreTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  RocksMetaStore::Options options_;
 };
 
 }  // namespace dagd::testing

@@ -1,9 +1,7 @@
 // A big job's task records written ahead of the commit that accepts it
 // (MetaStore::NewTaskRecordWriter): kept when the job lands, removed when
 // it is refused, and removed by Open when it never landed.
-#include <unistd.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "storage/job_tasks.h"
 #include "storage/rocksdb_keys.h"
 #include "storage/rocksdb_meta_store.h"
+#include "tests/storage/rocks_store_fixture.h"
 #include "tests/testutil/raw_rocksdb.h"
 
 namespace dagd {
@@ -21,28 +20,12 @@ namespace {
 
 using ::testing::IsEmpty;
 
-class TaskRecordWriterTest : public ::testing::Test {
+class TaskRecordWriterTest : public testing::RocksStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat(
-               "dagd_records_test_", getpid(), "_",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    RocksStoreTest::SetUp();
     // A few dozen tasks a batch: the writer's thread writes many.
     options_.chunk_bytes = 1024;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::unique_ptr<RocksMetaStore> Open() {
-    auto store = RocksMetaStore::Open(dir_.string(), options_);
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? *std::move(store) : nullptr;
-  }
-  std::unique_ptr<testing::RawRocksDb> OpenRaw() {
-    auto raw = testing::RawRocksDb::Open(dir_.string());
-    EXPECT_TRUE(raw.ok()) << raw.status();
-    return raw.ok() ? *std::move(raw) : nullptr;
   }
 
   // `n` tasks named t0..t(n-1), each an input of the next.
@@ -80,9 +63,6 @@ class TaskRecordWriterTest : public ::testing::Test {
     job.status.set_total_tasks(job.tasks->size());
     return writes;
   }
-
-  std::filesystem::path dir_;
-  RocksMetaStore::Options options_;
 };
 
 TEST_F(TaskRecordWriterTest, RecordsWrittenAheadAreTheJobsOnceItsCommitLands) {

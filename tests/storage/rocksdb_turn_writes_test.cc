@@ -1,14 +1,19 @@
 // A turn's task states and results are put into RocksDB in key order
 // (RocksMetaStore::Commit sorts them so that its memtable inserts walk
 // forward); what lands must be what the turn wrote, whatever order it came
-// in and however often a task was written in it.
+// in and however often a task was written in it. The families written out
+// of key order are opened with compaction settings of their own.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "rocksdb/convenience.h"
+#include "rocksdb/utilities/options_util.h"
 #include "storage/rocksdb_meta_store.h"
 #include "tests/storage/rocks_store_fixture.h"
 
@@ -99,6 +104,39 @@ TEST_F(RocksTurnWritesTest, ATaskWrittenTwiceInATurnKeepsItsLastWrite) {
     absl::StatusOr<StoredResult> result = store->GetResult(1, index);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->data, absl::StrCat("second", index));
+  }
+}
+
+// What RocksDB recorded in the data directory's OPTIONS file: the options
+// each family was opened with, not what FamilyOptions returns.
+TEST_F(RocksTurnWritesTest, FamiliesWrittenOutOfKeyOrderMergeLessOften) {
+  ASSERT_NE(Open(), nullptr);  // opened, and closed again
+  rocksdb::ConfigOptions config;
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  ASSERT_TRUE(
+      rocksdb::LoadLatestOptions(config, dir_.string(), &db_options, &families)
+          .ok());
+  std::map<std::string, rocksdb::ColumnFamilyOptions> by_name;
+  for (const auto& family : families) by_name[family.name] = family.options;
+  for (const char* name : {"task_states", "results", "task_ids"}) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(by_name.count(name), 1u);
+    const rocksdb::ColumnFamilyOptions& options = by_name[name];
+    EXPECT_EQ(options.level0_file_num_compaction_trigger, 16);
+    EXPECT_EQ(options.level0_slowdown_writes_trigger, 48);
+    EXPECT_EQ(options.level0_stop_writes_trigger, 64);
+    EXPECT_EQ(options.max_bytes_for_level_base, uint64_t{1} << 30);
+  }
+  // Families written in key order keep RocksDB's defaults.
+  const rocksdb::ColumnFamilyOptions defaults;
+  for (const char* name : {"jobs", "task_specs", "result_chunks"}) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(by_name.count(name), 1u);
+    EXPECT_EQ(by_name[name].level0_file_num_compaction_trigger,
+              defaults.level0_file_num_compaction_trigger);
+    EXPECT_EQ(by_name[name].max_bytes_for_level_base,
+              defaults.max_bytes_for_level_base);
   }
 }
 
