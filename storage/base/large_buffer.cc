@@ -1,9 +1,15 @@
 #include "storage/base/large_buffer.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -36,6 +42,33 @@ namespace {
 
 constexpr size_t kWorthIt = size_t{4} << 20;
 
+// Starts a thread that stays associated with `arena` for the life of the
+// process, and returns once it is. jemalloc purges an arena whole when
+// the last thread associated with it leaves it (arena_migrate): each
+// LargeString joins the arena and leaves it again, so without this thread
+// every buffer freed before then went back to the kernel, and the next
+// ones were fresh memory to fault in and zero (on a compressed SVD of 32
+// MB blocks, the kernel zeroing pages was a third of the workers' CPU).
+void KeepAssociated(unsigned arena) {
+  std::promise<void> joined;
+  std::future<void> done = joined.get_future();
+  std::thread([arena, joined = std::move(joined)]() mutable {
+    // Signals go to the program's own threads, never to this one.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    unsigned joining = arena;
+    mallctl("thread.arena", nullptr, nullptr, &joining, sizeof(joining));
+    joined.set_value();
+    // Waits forever: nothing ever notifies it.
+    std::mutex mu;
+    std::condition_variable never;
+    std::unique_lock<std::mutex> lock(mu);
+    never.wait(lock, [] { return false; });
+  }).detach();
+  done.wait();
+}
+
 std::optional<unsigned> MakeArena() {
   if (mallctl == nullptr) return std::nullopt;
   unsigned arena = 0;
@@ -49,6 +82,7 @@ std::optional<unsigned> MakeArena() {
     // Best effort: with jemalloc's default decay the arena works the same.
     mallctl(name.c_str(), nullptr, nullptr, &decay, sizeof(decay));
   }
+  KeepAssociated(arena);
   return arena;
 }
 

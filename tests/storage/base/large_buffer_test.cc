@@ -82,5 +82,43 @@ TEST(LargeStringTest, AFreedBufferIsReusedFromAnyThread) {
   EXPECT_EQ(LargeBufferArena(), arena) << "one arena for the process";
 }
 
+// As a worker frees and makes them: several results freed, then as many
+// made. jemalloc purges an arena whole when the last thread associated
+// with it leaves; LargeString's own visits to the arena must not be that
+// last thread, or every buffer but the first would be fresh memory.
+// (The arena's decay is off meanwhile: jemalloc's background thread also
+// returns freed memory now and then, by the decay time, and a test of a
+// few milliseconds must not depend on when it wakes.)
+TEST(LargeStringTest, BuffersFreedTogetherAreAllReused) {
+  std::optional<unsigned> arena = LargeBufferArena();
+  if (!arena.has_value()) GTEST_SKIP() << "not running on jemalloc";
+  auto set_decay = [&](ssize_t decay) {
+    for (const char* kind : {"dirty_decay_ms", "muzzy_decay_ms"}) {
+      ASSERT_EQ(mallctl(absl::StrCat("arena.", *arena, ".", kind).c_str(),
+                        nullptr, nullptr, &decay, sizeof(decay)),
+                0);
+    }
+  };
+  set_decay(-1);
+  constexpr size_t kSize = size_t{16} << 20;
+  constexpr int kBuffers = 4;
+  std::vector<std::string> buffers;
+  for (int i = 0; i < kBuffers; ++i) {
+    buffers.push_back(LargeString(kSize));
+    buffers.back().append(kSize, 'a');
+  }
+  buffers.clear();
+  std::thread([&] {
+    for (int i = 0; i < kBuffers; ++i) buffers.push_back(LargeString(kSize));
+  }).join();
+  for (int i = 0; i < kBuffers; ++i) {
+    size_t pages = 0;
+    const size_t resident = ResidentPages(buffers[i].data(), kSize, &pages);
+    EXPECT_GT(pages, 0u);
+    EXPECT_EQ(resident, pages) << "buffer " << i;
+  }
+  set_decay(kLargeBufferDecayMs);
+}
+
 }  // namespace
 }  // namespace dagd
