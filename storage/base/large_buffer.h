@@ -34,7 +34,11 @@ std::string LargeString(size_t capacity);
 // arena for large allocations returns it to the kernel at once. Moving a
 // 1 GiB result between two workers took 2.4 s with fresh memory each time
 // and 1.2 s with memory reused (dagbench --shape=bytes, on a virtual
-// machine whose fresh pages cost about 1 s per GiB to touch).
+// machine whose fresh pages cost about 1 s per GiB to touch). Making the
+// arena starts a thread that stays associated with it for the life of the
+// process (see KeepAssociated in large_buffer.cc): jemalloc returns an
+// arena's free memory whole when the last thread associated with it
+// leaves.
 std::optional<unsigned> LargeBufferArena();
 
 }  // namespace dagd

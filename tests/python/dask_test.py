@@ -139,6 +139,38 @@ def test_views_are_computed_inside_the_tasks_that_read_them(scheduler):
                                   x.T.compute(scheduler="sync"))
 
 
+def load(n, scale=1.0):
+    import numpy
+
+    return numpy.arange(n * n, dtype=float).reshape(n, n) * scale
+
+
+def test_only_views_are_inlined(scheduler):
+    np = pytest.importorskip("numpy")
+    from dask.optimization import SubgraphCallable
+    from dask.utils import apply
+
+    dsk = {
+        # A call with keyword arguments (Dask's apply), read four times.
+        "a": (apply, load, [3], (dict, [["scale", 2.0]])),
+        "t": (np.transpose, "a"),  # a view of it: inlined into "d"
+        "s": (np.sum, "a"),
+        "m": (np.max, "a"),
+        "d": (np.dot, "t", "a"),
+        # A transpose of a computation, and a fused one: each computes.
+        "twice": (np.transpose, (load, 3)),
+        "u": (np.add, "twice", "twice"),
+        "fused": (SubgraphCallable({"o": (np.transpose, (load, "_0"))}, "o",
+                                   ("_0",)), 3),
+        "v": (np.add, "fused", "fused"),
+    }
+    keys = ["s", "m", "d", "u", "v"]
+    ids = {t.id for t in dagd.dask.convert(dsk, keys).spec.tasks}
+    assert ids == {"a", "s", "m", "d", "twice", "u", "fused", "v"}
+    for ours, local in zip(scheduler(dsk, keys), dask.get(dsk, keys)):
+        np.testing.assert_array_equal(ours, local)
+
+
 def test_a_100000_task_graph_converts_in_seconds():
     width = 50_000
     dsk = {("x", i): (operator.add, i, 1) for i in range(width)}
