@@ -18,7 +18,7 @@ namespace dagd {
 // store's, for a sequence number it was given), which is then handed
 // every task compiled so far and each one after. Null from `open`: none.
 struct RecordsAhead {
-  uint32_t after = 10'000;
+  uint32_t after = kBigJobTasks;
   std::function<std::unique_ptr<TaskRecordWriter>()> open;
 };
 

@@ -12,6 +12,7 @@
 #include "rocksdb/write_batch.h"
 #include "storage/meta_store.h"
 #include "storage/rocksdb_task_records.h"
+#include "storage/task_record_writer.h"
 
 namespace dagd {
 
@@ -51,7 +52,7 @@ class RocksMetaStore : public MetaStore {
     // one batch of a million tasks was dagd's largest allocation (a 128 MB
     // batch, as much again in the memtable), and ten million would not fit
     // at all.
-    uint32_t chunked_job_tasks = 10'000;
+    uint32_t chunked_job_tasks = kBigJobTasks;
     uint64_t chunk_bytes = 4 << 20;
   };
 

@@ -11,6 +11,13 @@
 
 namespace dagd {
 
+// A job of more tasks than this is big: its task records are written ahead
+// (by a TaskRecordWriter while its request is read, else in chunks at the
+// commit) rather than in the turn's batch. One number for both: a job
+// small enough for the turn's batch is never written ahead, and every job
+// written ahead is one the commit would have written in chunks.
+inline constexpr uint32_t kBigJobTasks = 10'000;
+
 // A big new job's task records, written while its request is still being
 // read (MetaStore::NewTaskRecordWriter) instead of by the commit that
 // accepts the job: beside the reading, on another thread, and not by the
