@@ -2,12 +2,16 @@
 // billions of slots, a worker that heartbeats but never reads, watchers
 // that never read, HTTP clients that never finish a request. dagd bounds what
 // each can take.
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/client.h"
 #include "dagd/v1/job_service.grpc.pb.h"
 #include "dagd/v1/worker_service.grpc.pb.h"
@@ -256,6 +260,20 @@ TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   ASSERT_NE(dagd, nullptr);
   RawWorker deaf(dagd->address());
   ASSERT_TRUE(deaf.Register(64));
+  // It heartbeats all along, from the moment it registers: submitting the
+  // 25.6 MB job below alone took longer than --worker_timeout on a loaded
+  // machine, and a worker silent that long is dropped for that instead.
+  std::atomic<bool> beating{true};
+  std::thread heart([&] {
+    while (beating.load()) {
+      deaf.Heartbeat();
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  });
+  absl::Cleanup stop_beating = [&] {
+    beating = false;
+    heart.join();
+  };
   ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
   // 400 assignments of 64 KiB: more than the stream's window (8 MiB, and
   // gRPC's 1 MiB past it) takes unread.
@@ -265,7 +283,6 @@ TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   // It stays alive by its heartbeats, and is dropped all the same.
   ASSERT_EQ(PollUntil(
                 [&] {
-                  deaf.Heartbeat();
                   absl::StatusOr<v1::ListWorkersResponse> workers =
                       Workers(*dagd);
                   return workers.ok() && workers->workers_size() == 0;
