@@ -66,6 +66,7 @@ void KeepAssociated(unsigned arena) {
   sigset_t previous;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &previous);
+  bool started = true;
   try {
     std::thread([arena, joined = std::move(joined)]() mutable {
       // Should it fail, the arena works as it would without this thread.
@@ -80,11 +81,10 @@ void KeepAssociated(unsigned arena) {
     }).detach();
   } catch (const std::system_error&) {
     // No thread to be had: the arena works, purged more often.
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    return;
+    started = false;
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  done.wait();
+  if (started) done.wait();
 }
 
 std::optional<unsigned> MakeArena() {
