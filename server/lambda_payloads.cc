@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/assignment_args.h"
 #include "server/log.h"
 #include "storage/crc32c.h"
 
@@ -42,6 +43,7 @@ void NullForNoKind(google::protobuf::Value& value) {
 
 v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
                                     const v1::ObjectStoreConfig& store) {
+  ParseEncodedArgs(assignment);
   if (assignment.has_args()) NullForNoKind(*assignment.mutable_args());
   v1::LambdaInvocation invocation;
   invocation.mutable_input_refs()->swap(*assignment.mutable_input_refs());

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/assignment_args.h"
 #include "server/attempt_seal.h"
 #include "server/scheduler.h"
 #include "server/scheduler_internal.h"
@@ -62,25 +63,25 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
   // allocates a string.
   bool has_timeout = false;
   google::protobuf::Duration timeout;
-  ForEachLengthDelimited(
-      job.graph.tasks->encoded(task),
-      [&](uint32_t field, absl::string_view value) {
-        const int size = static_cast<int>(value.size());
-        switch (field) {
-          case v1::TaskSpec::kIdFieldNumber:
-            a->set_task_id(value.data(), value.size());
-            break;
-          case v1::TaskSpec::kArgsFieldNumber:
-            a->mutable_args()->ParseFromArray(value.data(), size);
-            break;
-          case v1::TaskSpec::kCodeFieldNumber:
-            a->set_code(value.data(), value.size());
-            break;
-          case v1::TaskSpec::kTimeoutFieldNumber:
-            has_timeout = timeout.ParseFromArray(value.data(), size);
-            break;
-        }
-      })
+  ForEachLengthDelimited(job.graph.tasks->encoded(task),
+                         [&](uint32_t field, absl::string_view value) {
+                           const int size = static_cast<int>(value.size());
+                           switch (field) {
+                             case v1::TaskSpec::kIdFieldNumber:
+                               a->set_task_id(value.data(), value.size());
+                               break;
+                             case v1::TaskSpec::kArgsFieldNumber:
+                               SetEncodedArgs(*a, value);
+                               break;
+                             case v1::TaskSpec::kCodeFieldNumber:
+                               a->set_code(value.data(), value.size());
+                               break;
+                             case v1::TaskSpec::kTimeoutFieldNumber:
+                               has_timeout =
+                                   timeout.ParseFromArray(value.data(), size);
+                               break;
+                           }
+                         })
       .IgnoreError();  // JobTasks::Add wrote it from a message
   const CompiledJob& g = job.graph;
   for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {

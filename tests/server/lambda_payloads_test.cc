@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "server/assignment_args.h"
 #include "storage/crc32c.h"
 #include "tests/testutil/fake_object_store.h"
 
@@ -94,6 +95,38 @@ TEST(MakeInvocationTest, ArgsReadBackFromTheBodyAsTheyWere) {
   EXPECT_TRUE(args.values(0).has_null_value());
   EXPECT_EQ(args.values(1).number_value(), 7);
   EXPECT_TRUE(args.values(2).struct_value().fields().at("k").has_null_value());
+}
+
+// The scheduler passes args on as the bytes submitted
+// (server/assignment_args.h); a Lambda invocation is JSON, so they are
+// read into the args field first.
+TEST(MakeInvocationTest, EncodedArgsReachTheBody) {
+  v1::Assignment a = Task();
+  google::protobuf::Value args;
+  (*args.mutable_struct_value()->mutable_fields())["value"].set_number_value(7);
+  SetEncodedArgs(a, args.SerializeAsString());
+  EXPECT_FALSE(a.has_args());
+  const v1::LambdaInvocation inv = MakeInvocation(a, Store(64 << 10));
+  EXPECT_THAT(InvocationBody(inv), HasSubstr(R"("args":{"value":7)"));
+  v1::LambdaInvocation back;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(InvocationBody(inv), &back)
+          .ok());
+  EXPECT_EQ(back.assignment()
+                .args()
+                .struct_value()
+                .fields()
+                .at("value")
+                .number_value(),
+            7);
+}
+
+TEST(MakeInvocationTest, EncodedArgsThatAreNotAValueAreLeftOut) {
+  v1::Assignment a = Task();
+  SetEncodedArgs(a, "\xff\xff");
+  EXPECT_FALSE(ParseEncodedArgs(a));
+  EXPECT_FALSE(a.has_args());
+  EXPECT_EQ(a.ByteSizeLong(), Task().ByteSizeLong());
 }
 
 TEST(LambdaPayloadsTest, LargestInputsGoToTheStoreUntilTheCallFits) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/server/scheduler_fixture.h"
 
@@ -43,6 +44,35 @@ TEST_F(SchedulerTest, OnlyTasksWithoutDependenciesStartReady) {
   EXPECT_TRUE(last_sync_);
   ASSERT_EQ(last_writes_.job_statuses.size(), 1u);
   EXPECT_EQ(last_writes_.job_statuses[0].second.state(), v1::JOB_SUCCEEDED);
+}
+
+// A task's args reach its worker as submitted: dagd passes on their bytes
+// without reading them (server/assignment_args.h), and a worker parsing
+// the assignment finds them in its args field.
+TEST_F(SchedulerTest, ArgsReachTheWorkerAsSubmitted) {
+  Submit(R"({"tasks": [
+      {"id": "a", "fn": "const",
+       "args": {"value": 1.5, "list": [true, null, "s", {"k": []}]}},
+      {"id": "b", "fn": "const"}]})");
+  AddWorker(kWorker, 8);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ::testing::UnorderedElementsAre("a", "b"));
+  google::protobuf::Value expected;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(
+          R"({"value": 1.5, "list": [true, null, "s", {"k": []}]})", &expected)
+          .ok());
+  for (const v1::Assignment& a : sent) {
+    v1::Assignment on_worker;
+    ASSERT_TRUE(on_worker.ParseFromString(a.SerializeAsString()));
+    if (a.task_id() == "a") {
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+          on_worker.args(), expected))
+          << on_worker.args().DebugString();
+    } else {
+      EXPECT_FALSE(on_worker.has_args());
+    }
+  }
 }
 
 TEST_F(SchedulerTest, HigherJobPriorityRunsFirst) {
