@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "proto/states.h"
-#include "server/batch_split.h"
 #include "server/log.h"
 
 namespace dagd {
@@ -22,6 +21,7 @@ Coordinator::Coordinator(CoordinatorOptions options, MetaStore* store,
       store_(store),
       clock_(clock),
       queries_(options_.queries),
+      outbox_(options_.max_message_bytes),
       scheduler_(options_.scheduler, clock, std::move(uniform)) {}
 
 Coordinator::~Coordinator() { Stop(); }
@@ -86,7 +86,12 @@ void Coordinator::CloseStreams() {
   Post([this] {
     const absl::Status stopping =
         absl::UnavailableError("dagd is shutting down");
-    for (auto& [id, dispatcher] : dispatchers_) dispatcher->Close(stopping);
+    // After what the outbox holds for them.
+    std::vector<Outbox::Letter> closes;
+    for (auto& [id, dispatcher] : dispatchers_) {
+      closes.push_back({dispatcher, {}, stopping});
+    }
+    outbox_.Post(std::move(closes));
     for (auto& [seq, watchers] : watchers_) {
       for (auto& watcher : watchers) watcher.sink->Fail(stopping);
     }
@@ -104,6 +109,8 @@ void Coordinator::Stop() {
     wake_.Signal();
   }
   if (thread_.joinable()) thread_.join();
+  // What the last turns sent goes out before whoever stops dagd goes on.
+  outbox_.Flush();
 }
 
 void Coordinator::SetTurnObserver(
@@ -254,15 +261,12 @@ void Coordinator::LogTurn(const TurnOutput& out) {
 }
 
 void Coordinator::Deliver(TurnOutput& out) {
+  std::vector<Outbox::Letter> letters;
+  letters.reserve(out.sends.size() + out.timed_out_workers.size());
   for (auto& [id, batch] : out.sends) {
     auto it = dispatchers_.find(id);
     if (it == dispatchers_.end()) continue;
-    for (v1::CoordinatorBatch& piece :
-         SplitBatch(std::move(batch), options_.max_message_bytes)) {
-      v1::CoordinatorMessage message;
-      *message.mutable_batch() = std::move(piece);
-      it->second->Send(std::move(message));
-    }
+    letters.push_back({it->second, std::move(batch), std::nullopt});
   }
   for (auto& [seq, event] : out.events) {
     auto it = watchers_.find(seq);
@@ -278,10 +282,14 @@ void Coordinator::Deliver(TurnOutput& out) {
     if (it == dispatchers_.end()) continue;
     LOG(WARNING) << "worker " << WorkerIdName(id)
                  << " missed its heartbeats; declared lost";
-    it->second->Close(absl::UnavailableError(
-        "this worker missed its heartbeats and was declared lost"));
+    letters.push_back(
+        {std::move(it->second),
+         {},
+         absl::UnavailableError(
+             "this worker missed its heartbeats and was declared lost")});
     dispatchers_.erase(it);
   }
+  outbox_.Post(std::move(letters));
 }
 
 absl::StatusOr<uint64_t> Coordinator::ParseJobId(

@@ -20,6 +20,7 @@
 #include "server/dispatcher.h"
 #include "server/job_compiler.h"
 #include "server/job_deleter.h"
+#include "server/outbox.h"
 #include "server/output_keeper.h"
 #include "server/query_pool.h"
 #include "server/result_objects.h"
@@ -293,6 +294,9 @@ class Coordinator : public JobDeleter {
   absl::Mutex policies_mu_;
   std::shared_ptr<const TenantPolicies> policies_
       ABSL_GUARDED_BY(policies_mu_) = std::make_shared<const TenantPolicies>();
+
+  // Turns' batches for workers; thread-safe.
+  Outbox outbox_;
 
   // Owned by the loop thread (set before it starts, read only by it).
   Scheduler scheduler_;

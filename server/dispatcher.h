@@ -19,9 +19,11 @@
 namespace dagd {
 
 // Thread-safe, and never blocks: the coordinator calls it from its loop
-// thread, which every client and worker waits on. A dispatcher queues what
-// it is given and does the slow part (writing to a stream, calling AWS)
-// elsewhere.
+// thread (Registered, refusals), which every client and worker waits on,
+// and from its outbox's thread (each turn's batches and closes, in order:
+// server/outbox.h). A dispatcher queues what it is given and does the slow
+// part (calling AWS) elsewhere; a worker's stream writes to its socket on
+// the calling thread, which is why batches go out from the outbox's.
 class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
