@@ -26,7 +26,8 @@
 # certificates, a bearer token on every call: certificates and token made
 # by deploy/tls/), and prints what the guard costs per shape. --fleet also
 # runs wide on simulated workers (dagd-fleet): 2 x 64 slots, then 1,000 x
-# 16, each on a fresh dagd, with dagd's memory per connected idle worker
+# 16 (a connection each), then the same 1,000 streams on one connection,
+# each on a fresh dagd, with dagd's memory per connected idle worker
 # (its RSS with the 1,000 registered, less its RSS before, over 1,000),
 # and the herd: dagd killed with SIGKILL a quarter through a 40,000-task
 # job on 1,000 simulated workers, restarted on the same port and data; how
@@ -218,21 +219,24 @@ fi
 
 if [ "$FLEET" = 1 ]; then
   echo
-  for fleet in 2x64 1000x16; do
-    n=${fleet%x*} slots=${fleet#*x}
-    start_fleet "$BIN" "$n" "$slots"
+  # 1000x16one: the same 1,000 workers' streams on one connection, which
+  # tells what is per worker from what is per connection.
+  for fleet in 2x64 1000x16 1000x16one; do
+    n=${fleet%%x*} slots=${fleet#*x} slots=${slots%one} one=()
+    [ "${fleet%one}" != "$fleet" ] && one=(--connection_per_worker=false)
+    start_fleet "$BIN" "$n" "$slots" "${one[@]}"
     for _ in $(seq 600); do
       grep -q "^dagd-fleet: $n of $n registered" "$DAGD_DIR/fleet.log" && break
       sleep 0.1
     done
     sleep 2  # a few heartbeats, as idle workers send them
-    if [ "$n" -gt 2 ]; then
+    if [ "$fleet" = 1000x16 ]; then
       idle_kb=$(rss_kb "$DAGD_PID")
       echo "dagd RSS: $DAGD_IDLE_KB KiB alone, $idle_kb KiB with $n idle workers registered"
       awk -v a="$DAGD_IDLE_KB" -v b="$idle_kb" -v n="$n" \
         'BEGIN { printf "memory per connected idle worker: %.1f KiB\n", (b - a) / n }'
     fi
-    echo "compare.sh: wide on $n simulated workers x $slots slots, dagd pid $DAGD_PID" >&2
+    echo "compare.sh: wide on $n simulated workers x $slots slots${one:+ on one connection}, dagd pid $DAGD_PID" >&2
     "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers="$n" --shape=wide \
       --repeat="$REPEAT" | tee "$WORK/fleet_$fleet.out"
     stop_dagd
@@ -288,8 +292,11 @@ if [ "$FLEET" = 1 ]; then
   stop_dagd
   r2=$(field "$WORK/fleet_2x64.out" dagd wide tasks_per_s)
   r1000=$(field "$WORK/fleet_1000x16.out" dagd wide tasks_per_s)
+  r1000one=$(field "$WORK/fleet_1000x16one.out" dagd wide tasks_per_s)
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
   echo "wide (medians of $REPEAT): 2 x 64 slots $r2 tasks/s, 1,000 x 16 slots $r1000 tasks/s;" \
-    "ratio $(awk -v a="$r2" -v b="$r1000" 'BEGIN { printf "%.2f", b / a }')"
+    "ratio $(ratio "$r2" "$r1000")"
+  echo "  the 1,000 workers' streams on one connection: $r1000one tasks/s; ratio $(ratio "$r2" "$r1000one")"
 fi
 
 if [ "$PYTHON" = 1 ]; then

@@ -22,11 +22,12 @@
 #                        workers' against the CA and wants tokens, and the
 #                        workers present theirs, as a guarded deployment
 #                        does (README "Security").
-#   start_fleet BIN_DIR N SLOTS
+#   start_fleet BIN_DIR N SLOTS [FLAG...]
 #                        a fresh dagd with no workers of its own, and
 #                        BIN_DIR/dagd-fleet with N simulated workers of SLOTS
-#                        slots each (one connection each); sets FLEET_PID
-#                        and DAGD_IDLE_KB (dagd's RSS before any worker).
+#                        slots each (one connection each, unless a FLAG for
+#                        dagd-fleet says otherwise); sets FLEET_PID and
+#                        DAGD_IDLE_KB (dagd's RSS before any worker).
 #   stop_dagd            stops that dagd and its workers, if running.
 #
 # The sourcing script sets WORK (a scratch directory it removes) and calls
@@ -57,11 +58,12 @@ rss_kb() {
 
 start_fleet() {
   local bin=$1 n=$2 slots=$3
+  shift 3
   _start_dagd "$bin" --local_workers=0
   sleep 0.5
   DAGD_IDLE_KB=$(rss_kb "$DAGD_PID")
   "$bin/dagd-fleet" --coordinator="$DAGD_ADDR" --workers="$n" \
-    --slots="$slots" 2>"$DAGD_DIR/fleet.log" &
+    --slots="$slots" "$@" 2>"$DAGD_DIR/fleet.log" &
   FLEET_PID=$!
 }
 
