@@ -51,7 +51,7 @@ struct TurnStats {
   // Bytes of task outputs that came to dagd inline in workers' results.
   uint64_t result_bytes_received = 0;
   size_t deleted_jobs = 0;                   // by DeleteJob calls
-  std::array<uint64_t, 9> tasks_finished{};  // by v1::TaskState
+  TaskStateCounts tasks_finished{};
   std::vector<std::pair<std::string, absl::Duration>> run_times;
   std::vector<absl::Duration> queue_waits;
   bool committed = false;  // whether the turn wrote to the store

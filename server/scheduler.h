@@ -158,6 +158,9 @@ struct KeptOutput {
   std::optional<v1::TaskStatus> status;
 };
 
+// A count per task state, indexed by v1::TaskState.
+using TaskStateCounts = std::array<uint64_t, v1::TaskState_ARRAYSIZE>;
+
 // What one turn of the scheduler produced, for its owner to carry out:
 // store the writes (fsync when `sync`), then send the batches and events.
 struct TurnOutput {
@@ -176,14 +179,14 @@ struct TurnOutput {
   // For metrics: tasks that reached a final state, by v1::TaskState. Not
   // writes.task_statuses: a final status is also stored again (an output
   // copied into dagd's store), which finishes nothing.
-  std::array<uint64_t, 9> tasks_finished{};
+  TaskStateCounts tasks_finished{};
   // Held outputs to copy into dagd's store, once the writes are stored.
   std::vector<OutputToKeep> keep;
 };
 
 // Counts for metrics, over the jobs in memory.
 struct SchedulerCounts {
-  std::array<uint64_t, 9> tasks_by_state{};  // indexed by v1::TaskState
+  TaskStateCounts tasks_by_state{};
   uint64_t jobs_pending = 0;
   uint64_t jobs_running = 0;
   uint64_t workers = 0;
@@ -618,8 +621,8 @@ class Scheduler {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>
       deadlines_;
   // Jobs in memory by v1::JobState; finished ones leave at TakeOutput().
-  std::array<uint64_t, 6> job_counts_{};
-  std::array<uint64_t, 9> task_counts_{};
+  std::array<uint64_t, v1::JobState_ARRAYSIZE> job_counts_{};
+  TaskStateCounts task_counts_{};
   std::vector<uint64_t> finished_jobs_;  // leave memory at TakeOutput()
   uint64_t dropped_reports_ = 0;
   uint64_t adopted_attempts_ = 0;
