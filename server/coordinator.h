@@ -50,7 +50,7 @@ struct TurnStats {
   size_t worker_registrations = 0;
   // Bytes of task outputs that came to dagd inline in workers' results.
   uint64_t result_bytes_received = 0;
-  size_t deleted_jobs = 0;                   // by DeleteJob calls
+  size_t deleted_jobs = 0;  // by DeleteJob calls
   TaskStateCounts tasks_finished{};
   std::vector<std::pair<std::string, absl::Duration>> run_times;
   std::vector<absl::Duration> queue_waits;
