@@ -220,6 +220,7 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
   KeepOutputs(std::move(out.keep));
   if (observer_) {
     stats.counts = scheduler_.Counts();
+    stats.outbox_letters = outbox_.Backlog();
     stats.duration = clock_->Now() - start;
     observer_(stats);
   }
@@ -261,12 +262,16 @@ void Coordinator::LogTurn(const TurnOutput& out) {
 }
 
 void Coordinator::Deliver(TurnOutput& out) {
-  std::vector<Outbox::Letter> letters;
-  letters.reserve(out.sends.size() + out.timed_out_workers.size());
+  // This turn's Registered messages first: a worker's batches follow.
+  std::vector<Outbox::Letter> letters = std::exchange(turn_letters_, {});
+  letters.reserve(letters.size() + out.sends.size() +
+                  out.timed_out_workers.size());
   for (auto& [id, batch] : out.sends) {
     auto it = dispatchers_.find(id);
     if (it == dispatchers_.end()) continue;
-    letters.push_back({it->second, std::move(batch), std::nullopt});
+    Outbox::Letter& letter = letters.emplace_back();
+    letter.to = it->second;
+    *letter.message.mutable_batch() = std::move(batch);
   }
   for (auto& [seq, event] : out.events) {
     auto it = watchers_.find(seq);

@@ -58,6 +58,7 @@ struct TurnStats {
   bool synced = false;     // and fsynced it
   absl::Duration commit_duration;
   uint64_t commit_bytes = 0;
+  size_t outbox_letters = 0;  // Outbox::Backlog() after the turn posted
 };
 
 struct CoordinatorOptions {
@@ -311,6 +312,8 @@ class Coordinator : public JobDeleter {
   WriteSet turn_writes_;
   absl::flat_hash_map<std::string, uint64_t> turn_requests_;
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> after_commit_;
+  // Registered messages of this turn, for the outbox with its batches.
+  std::vector<Outbox::Letter> turn_letters_;
   absl::flat_hash_map<WorkerId, std::shared_ptr<Dispatcher>> dispatchers_;
   // Jobs being deleted (planned, or applied and not yet committed), each
   // with the deletions of the same job that wait for it: one at a time, so

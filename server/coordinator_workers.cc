@@ -164,9 +164,11 @@ void Coordinator::WorkerConnected(WorkerId id,
         options_.inline_max_bytes);
     message.mutable_registered()->set_max_result_bytes(
         options_.scheduler.max_result_bytes);
-    AfterCommit([dispatcher,
+    // By the outbox, ahead of this turn's batches: a fleet registering
+    // again after a restart is answered off the loop thread.
+    AfterCommit([this, dispatcher,
                  message = std::move(message)](const absl::Status& s) mutable {
-      if (s.ok()) dispatcher->Send(std::move(message));
+      if (s.ok()) turn_letters_.push_back({dispatcher, std::move(message), {}});
     });
   });
 }

@@ -96,7 +96,7 @@ void LambdaDispatcher::Stop() {
 void LambdaDispatcher::Send(v1::CoordinatorMessage message) {
   if (!message.has_batch()) return;
   absl::MutexLock lock(&mu_);
-  // The coordinator's loop may still send after Stop (it stops later).
+  // The coordinator's outbox may still send after Stop (it stops later).
   if (stopping_) return;
   for (v1::Assignment& a : *message.mutable_batch()->mutable_assignments()) {
     incoming_.push_back(std::move(a));

@@ -76,8 +76,8 @@ class LambdaDispatcher : public InProcessDispatcher {
   // the coordinator next starts) and joins the thread.
   void Stop();
 
-  // From the coordinator's loop: assignments start calls, cancels abandon
-  // them (reported as cancelled, which frees their slots).
+  // From the coordinator's outbox: assignments start calls, cancels
+  // abandon them (reported as cancelled, which frees their slots).
   void Send(v1::CoordinatorMessage message) override;
   void Close(absl::Status reason) override;
   // Worker "lambda" in pool "lambda" with max_concurrency slots (at least

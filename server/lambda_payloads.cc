@@ -43,7 +43,13 @@ void NullForNoKind(google::protobuf::Value& value) {
 
 v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
                                     const v1::ObjectStoreConfig& store) {
-  ParseEncodedArgs(assignment);
+  // NullForNoKind reads them. Bytes dagd encoded from a parsed TaskSpec
+  // always parse; if not, the function runs without args, and says so.
+  if (!ParseEncodedArgs(assignment)) {
+    LOG(WARNING).Job(assignment.task().job_id())
+        << "task " << assignment.task_id()
+        << ": its args do not parse; it is invoked without them";
+  }
   if (assignment.has_args()) NullForNoKind(*assignment.mutable_args());
   v1::LambdaInvocation invocation;
   invocation.mutable_input_refs()->swap(*assignment.mutable_input_refs());

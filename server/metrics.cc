@@ -140,6 +140,15 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry) {
                       .Help("Entries in the ready queue.")
                       .Register(registry)
                       .Add({});
+  outbox_letters_ =
+      &prometheus::BuildGauge()
+           .Name("dagd_outbox_letters")
+           .Help(
+               "Batches, Registered messages and closes for workers that "
+               "the outbox has yet to hand to their streams, after the "
+               "last turn.")
+           .Register(registry)
+           .Add({});
   turn_seconds_ =
       &prometheus::BuildHistogram()
            .Name("dagd_scheduler_turn_seconds")
@@ -170,6 +179,7 @@ void CoordinatorMetrics::Update(const TurnStats& stats) {
   slots_total_->Set(stats.counts.slots_total);
   slots_busy_->Set(stats.counts.slots_busy);
   ready_queue_->Set(stats.counts.ready_queue);
+  outbox_letters_->Set(static_cast<double>(stats.outbox_letters));
   turn_seconds_->Observe(absl::ToDoubleSeconds(stats.duration));
   turn_events_->Observe(stats.events);
   for (int s = v1::TASK_SUCCEEDED; s <= v1::TASK_CANCELLED; ++s) {

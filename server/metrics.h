@@ -49,6 +49,7 @@ class CoordinatorMetrics {
   prometheus::Gauge* slots_total_;
   prometheus::Gauge* slots_busy_;
   prometheus::Gauge* ready_queue_;
+  prometheus::Gauge* outbox_letters_;
   prometheus::Histogram* turn_seconds_;
   prometheus::Histogram* turn_events_;
   prometheus::Family<prometheus::Histogram>* run_seconds_;

@@ -36,6 +36,11 @@ void Outbox::Flush() {
   while (handed_ < target) handed_over_.Wait(&mu_);
 }
 
+size_t Outbox::Backlog() {
+  absl::MutexLock lock(&mu_);
+  return queue_.size() + in_hand_;
+}
+
 void Outbox::Run() {
   std::vector<Letter> letters;
   while (true) {
@@ -46,12 +51,14 @@ void Outbox::Run() {
       if (queue_.empty()) return;  // stopping, and everything handed over
       letters.swap(queue_);
       posted = posted_;
+      in_hand_ = letters.size();
     }
     for (Letter& letter : letters) Hand(letter);
     // Freed here, not on the loop thread.
     letters.clear();
     absl::MutexLock lock(&mu_);
     handed_ = posted;
+    in_hand_ = 0;
     handed_over_.SignalAll();
   }
 }
@@ -61,8 +68,12 @@ void Outbox::Hand(Letter& letter) const {
     letter.to->Close(*std::move(letter.close));
     return;
   }
-  for (v1::CoordinatorBatch& piece :
-       SplitBatch(std::move(letter.batch), max_message_bytes_)) {
+  if (!letter.message.has_batch()) {
+    letter.to->Send(std::move(letter.message));
+    return;
+  }
+  for (v1::CoordinatorBatch& piece : SplitBatch(
+           std::move(*letter.message.mutable_batch()), max_message_bytes_)) {
     v1::CoordinatorMessage message;
     *message.mutable_batch() = std::move(piece);
     letter.to->Send(std::move(message));

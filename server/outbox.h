@@ -8,6 +8,7 @@
 #define DAGD_SERVER_OUTBOX_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -23,11 +24,12 @@ namespace dagd {
 
 class Outbox {
  public:
-  // What goes to one dispatcher: a batch (split into messages of at most
-  // max_message_bytes) or, when `close` is set, the end of its work.
+  // What goes to one dispatcher: a message (a batch is split into messages
+  // of at most max_message_bytes) or, when `close` is set, the end of its
+  // work.
   struct Letter {
     std::shared_ptr<Dispatcher> to;
-    v1::CoordinatorBatch batch;
+    v1::CoordinatorMessage message;
     std::optional<absl::Status> close;
   };
 
@@ -45,6 +47,11 @@ class Outbox {
   // Returns once every letter posted before the call was handed over.
   void Flush();
 
+  // Letters posted and not yet handed over (dagd_outbox_letters): a
+  // backlog that stays means workers' streams take batches slower than
+  // turns make them.
+  size_t Backlog();
+
  private:
   void Run();
   void Hand(Letter& letter) const;
@@ -54,6 +61,7 @@ class Outbox {
   std::vector<Letter> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t posted_ ABSL_GUARDED_BY(mu_) = 0;  // posts so far
   uint64_t handed_ ABSL_GUARDED_BY(mu_) = 0;  // of them handed over
+  size_t in_hand_ ABSL_GUARDED_BY(mu_) = 0;   // letters being handed over
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar wake_;         // posted to, or stopping
   absl::CondVar handed_over_;  // handed_ grew

@@ -39,5 +39,25 @@ TEST(CoordinatorMetricsTest, FunctionLabelsAreBounded) {
   EXPECT_TRUE(other);
 }
 
+TEST(CoordinatorMetricsTest, OutboxBacklogIsAGauge) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry);
+  auto backlog = [&registry]() -> double {
+    for (const prometheus::MetricFamily& family : registry.Collect()) {
+      if (family.name == "dagd_outbox_letters") {
+        return family.metric.at(0).gauge.value;
+      }
+    }
+    return -1;
+  };
+  TurnStats stats;
+  stats.outbox_letters = 1000;
+  metrics.Update(stats);
+  EXPECT_EQ(backlog(), 1000);
+  stats.outbox_letters = 0;
+  metrics.Update(stats);
+  EXPECT_EQ(backlog(), 0);
+}
+
 }  // namespace
 }  // namespace dagd

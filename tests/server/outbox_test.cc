@@ -27,7 +27,7 @@ class RecordingDispatcher : public Dispatcher {
 
   void Send(v1::CoordinatorMessage message) override {
     if (release_ != nullptr) release_->WaitForNotification();
-    std::string line;
+    std::string line = message.has_registered() ? "registered" : "";
     for (const v1::Assignment& a : message.batch().assignments()) {
       if (!line.empty()) line += ",";
       line += "t" + std::to_string(a.task().task_index());
@@ -50,22 +50,27 @@ class RecordingDispatcher : public Dispatcher {
   std::vector<std::string> log_;
 };
 
-v1::CoordinatorBatch Batch(std::vector<uint32_t> tasks,
-                           size_t input_bytes = 0) {
-  v1::CoordinatorBatch batch;
+// A batch message of the given tasks, each with `input_bytes` of input.
+v1::CoordinatorMessage Batch(std::vector<uint32_t> tasks,
+                             size_t input_bytes = 0) {
+  v1::CoordinatorMessage message;
   for (uint32_t task : tasks) {
-    v1::Assignment* a = batch.add_assignments();
+    v1::Assignment* a = message.mutable_batch()->add_assignments();
     a->mutable_task()->set_task_index(task);
-    if (input_bytes > 0)
+    if (input_bytes > 0) {
       a->add_inputs()->set_data(std::string(input_bytes, 'x'));
+    }
   }
-  return batch;
+  return message;
 }
 
 TEST(OutboxTest, HandsLettersOverInTheOrderPosted) {
   auto worker = std::make_shared<RecordingDispatcher>();
   Outbox outbox(1 << 20);
   std::vector<Outbox::Letter> turn1;
+  v1::CoordinatorMessage registered;
+  registered.mutable_registered()->set_worker_id("w1");
+  turn1.push_back({worker, registered, std::nullopt});
   turn1.push_back({worker, Batch({1, 2}), std::nullopt});
   outbox.Post(std::move(turn1));
   std::vector<Outbox::Letter> turn2;
@@ -74,7 +79,7 @@ TEST(OutboxTest, HandsLettersOverInTheOrderPosted) {
   outbox.Post(std::move(turn2));
   outbox.Flush();
   EXPECT_THAT(worker->log(),
-              ElementsAre("t1,t2", "t3", "close: declared lost"));
+              ElementsAre("registered", "t1,t2", "t3", "close: declared lost"));
 }
 
 TEST(OutboxTest, SplitsBatchesToTheMessageBound) {
@@ -101,10 +106,12 @@ TEST(OutboxTest, PostDoesNotWaitForTheDispatcher) {
     outbox.Post(std::move(letters));
   }
   EXPECT_THAT(other->log(), ::testing::IsEmpty());  // behind the slow one
+  EXPECT_EQ(outbox.Backlog(), 6u);
   release.Notify();
   outbox.Flush();
   EXPECT_THAT(slow->log(), ElementsAre("t1", "t2", "t3"));
   EXPECT_THAT(other->log(), ElementsAre("t1", "t2", "t3"));
+  EXPECT_EQ(outbox.Backlog(), 0u);
 }
 
 TEST(OutboxTest, DestroyingItHandsOverWhatIsQueued) {

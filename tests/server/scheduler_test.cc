@@ -63,6 +63,8 @@ TEST_F(SchedulerTest, ArgsReachTheWorkerAsSubmitted) {
           R"({"value": 1.5, "list": [true, null, "s", {"k": []}]})", &expected)
           .ok());
   for (const v1::Assignment& a : sent) {
+    // dagd did not parse them: only the worker does.
+    EXPECT_FALSE(a.has_args());
     v1::Assignment on_worker;
     ASSERT_TRUE(on_worker.ParseFromString(a.SerializeAsString()));
     if (a.task_id() == "a") {
