@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -44,6 +46,8 @@ ABSL_FLAG(std::string, name_prefix, "fleet-",
 ABSL_FLAG(absl::Duration, spread, absl::ZeroDuration(),
           "start the workers evenly over this long instead of at once");
 ABSL_FLAG(std::string, tls_ca, "", "as dagd-worker's --tls_ca");
+ABSL_FLAG(absl::Duration, totals_interval, absl::Seconds(1),
+          "how often to print the line of totals (at least 10ms)");
 
 int main(int argc, char** argv) {
   // As in dagd and dagd-worker: Debian's Abseil checks every Mutex::Lock's
@@ -106,22 +110,33 @@ int main(int argc, char** argv) {
     if (step > absl::ZeroDuration()) absl::SleepFor(step);
   }
 
-  // Heartbeats, and a line of totals each second, until a stop signal.
+  // Heartbeats, and a line of totals each --totals_interval (with the
+  // Unix time in seconds, for scripts timing a fleet's return), until a
+  // stop signal.
+  const absl::Duration totals_every =
+      std::max(absl::GetFlag(FLAGS_totals_interval), absl::Milliseconds(10));
   std::atomic<bool> stopping{false};
   std::thread beats([&] {
     absl::Time next_line = absl::Now();
+    absl::Time next_beats = next_line;
     while (!stopping) {
       const absl::Time now = absl::Now();
-      for (auto& worker : fleet) worker->MaybeHeartbeat(now);
+      if (now >= next_beats) {
+        for (auto& worker : fleet) worker->MaybeHeartbeat(now);
+        next_beats = now + absl::Milliseconds(100);
+      }
       if (now >= next_line) {
         std::cerr << "dagd-fleet: " << shared.registered.load() << " of "
                   << count << " registered; registrations "
                   << shared.registrations.load() << ", attempts "
                   << shared.attempts.load() << ", results "
-                  << shared.results.load() << std::endl;
-        next_line = now + absl::Seconds(1);
+                  << shared.results.load() << ", at "
+                  << absl::StrFormat(
+                         "%.3f", absl::ToDoubleSeconds(now - absl::UnixEpoch()))
+                  << std::endl;
+        next_line = now + totals_every;
       }
-      absl::SleepFor(absl::Milliseconds(100));
+      absl::SleepFor(std::min(totals_every, absl::Milliseconds(100)));
     }
   });
   int received = 0;
