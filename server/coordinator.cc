@@ -32,7 +32,6 @@ absl::Status Coordinator::Start() {
   next_seq_ = *next;
   // Recovery first: a start that fails on a damaged store writes nothing.
   if (absl::Status s = Recover(); !s.ok()) return s;
-  if (absl::Status s = AwaitWorkersFromBefore(); !s.ok()) return s;
   // Before any worker connects with what it held.
   absl::StatusOr<std::string> attempt_key = store_->AttemptKey();
   if (!attempt_key.ok()) return attempt_key.status();
@@ -45,22 +44,6 @@ absl::Status Coordinator::Start() {
   store_id_ = *std::move(store_id);
   last_sync_ = clock_->Now();
   thread_ = std::thread([this] { Run(); });
-  return absl::OkStatus();
-}
-
-absl::Status Coordinator::AwaitWorkersFromBefore() {
-  absl::StatusOr<std::optional<std::vector<std::string>>> before =
-      store_->ConnectedWorkers();
-  if (!before.ok()) return before.status();
-  // Never stored (a store from before dagd kept them): the full grace.
-  if (!before->has_value()) return absl::OkStatus();
-  awaited_.emplace();
-  for (const std::string& name : **before) ++(*awaited_)[name];
-  if (awaited_->empty()) {
-    // Nothing ran or was held anywhere: recovered jobs go on at once.
-    awaited_.reset();
-    scheduler_.EndRecoveryHold();
-  }
   return absl::OkStatus();
 }
 
@@ -205,25 +188,6 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     const bool sync =
         out.sync || acks_submission || stats.deleted_jobs > 0 || force_sync_ ||
         (unsynced_ && start - last_sync_ >= options_.sync_interval);
-    if (awaited_ && !scheduler_.RecoveryHeld()) {
-      // The grace ran out: those not back are taken for gone.
-      awaited_.reset();
-      workers_changed_ = true;
-    }
-    if (workers_changed_) {
-      // With those still awaited: a worker from before this start that has
-      // not come back may still run or hold work, after another restart
-      // too.
-      std::vector<std::string>& names = out.writes.connected_workers.emplace();
-      names.reserve(worker_names_.size());
-      for (const auto& [id, name] : worker_names_) names.push_back(name);
-      if (awaited_) {
-        for (const auto& [name, count] : *awaited_) {
-          names.insert(names.end(), count, name);
-        }
-      }
-      workers_changed_ = false;
-    }
     if (!out.writes.empty() || sync) {
       const absl::Time commit_start = clock_->Now();
       absl::Status committed =
@@ -323,7 +287,6 @@ void Coordinator::Deliver(TurnOutput& out) {
     if (it == dispatchers_.end()) continue;
     LOG(WARNING) << "worker " << WorkerIdName(id)
                  << " missed its heartbeats; declared lost";
-    ForgetWorker(id);
     letters.push_back(
         {std::move(it->second),
          {},

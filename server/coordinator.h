@@ -211,13 +211,9 @@ class Coordinator : public JobDeleter {
 
   // Loads unfinished jobs into the scheduler (start only).
   absl::Status Recover();
-  // Reads the workers connected before the restart (awaited_).
-  absl::Status AwaitWorkersFromBefore();
   // Adds a worker to the scheduler and keeps its dispatcher (loop thread).
   void JoinWorker(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                   WorkerSpec spec);
-  // A worker left or was declared lost: its name is stored no more.
-  void ForgetWorker(WorkerId id);
   void Post(Event event);
   void Run();
   void RunTurn(std::vector<Event>& events);
@@ -319,15 +315,6 @@ class Coordinator : public JobDeleter {
   // Registered messages of this turn, for the outbox with its batches.
   std::vector<Outbox::Letter> turn_letters_;
   absl::flat_hash_map<WorkerId, std::shared_ptr<Dispatcher>> dispatchers_;
-  // Connected workers' names, stored when they change
-  // (MetaStore::ConnectedWorkers).
-  absl::flat_hash_map<WorkerId, std::string> worker_names_;
-  bool workers_changed_ = false;
-  // After a restart, the workers connected before it that have not come
-  // back, by name (how many of each): recovered jobs wait out their grace
-  // only while some have not, and they are stored as connected until then.
-  // nullopt: none to wait for (or unknown), or the grace ran out.
-  std::optional<absl::flat_hash_map<std::string, int>> awaited_;
   // Jobs being deleted (planned, or applied and not yet committed), each
   // with the deletions of the same job that wait for it: one at a time, so
   // that a second is planned from a view that no longer holds the job.

@@ -187,27 +187,9 @@ void Coordinator::ConnectLocalWorker(
 void Coordinator::JoinWorker(WorkerId id,
                              std::shared_ptr<Dispatcher> dispatcher,
                              WorkerSpec spec) {
-  worker_names_[id] = spec.name;
-  workers_changed_ = true;
-  const std::string name = spec.name;
   scheduler_.AddWorker(id, std::move(spec));
   ++turn_registrations_;
   dispatchers_[id] = std::move(dispatcher);
-  if (!awaited_) return;
-  auto it = awaited_->find(name);
-  if (it != awaited_->end() && --it->second == 0) awaited_->erase(it);
-  if (!awaited_->empty()) return;
-  // Whatever ran or was held before the restart is listed by now (a worker
-  // lists what it runs and holds when it registers; what it kept follows
-  // in the same turn, before anything is placed): nothing to wait for.
-  awaited_.reset();
-  LOG(INFO) << "every worker connected before the restart is back; "
-               "recovered jobs go on";
-  scheduler_.EndRecoveryHold();
-}
-
-void Coordinator::ForgetWorker(WorkerId id) {
-  if (worker_names_.erase(id) > 0) workers_changed_ = true;
 }
 
 void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
@@ -240,7 +222,6 @@ void Coordinator::WorkerDisconnected(WorkerId id) {
               << " left; its tasks go back to the queue";
     scheduler_.RemoveWorker(id);
     dispatchers_.erase(id);
-    ForgetWorker(id);
   });
 }
 

@@ -235,14 +235,6 @@ class Scheduler {
       uint64_t seq, CompiledJob job, v1::JobStatus status,
       const std::vector<std::pair<uint32_t, v1::TaskStatus>>& finished,
       absl::flat_hash_map<uint32_t, StoredResult> results);
-  // Ends the recovery grace now (recovered jobs go on; holders not
-  // connected are gone): every worker that could still run or hold their
-  // work is back. A no-op without a grace pending.
-  void EndRecoveryHold();
-  // Whether recovered jobs still wait out the grace.
-  bool RecoveryHeld() const {
-    return recovery_hold_pending_ || recovery_hold_until_.has_value();
-  }
   bool HasJob(uint64_t seq) const { return jobs_.contains(seq); }
 
   // Cancels an unfinished job: running tasks are cancelled on their

@@ -127,12 +127,6 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   return true;
 }
 
-void Scheduler::EndRecoveryHold() {
-  if (!recovery_hold_pending_ && !recovery_hold_until_) return;
-  recovery_hold_pending_ = false;
-  ReleaseRecoveryHold();
-}
-
 void Scheduler::ReleaseRecoveryHold() {
   recovery_hold_until_.reset();
   for (auto& [seq, job] : jobs_) {

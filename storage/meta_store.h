@@ -112,13 +112,6 @@ class MetaStore {
   // restart still check after it.
   virtual absl::StatusOr<std::string> AttemptKey() = 0;
 
-  // The workers connected when the last commit that changed them was
-  // made (WriteSet::connected_workers), by name; nullopt if none was ever
-  // written. After a restart: the workers that may still run or hold work
-  // of recovered jobs.
-  virtual absl::StatusOr<std::optional<std::vector<std::string>>>
-  ConnectedWorkers() = 0;
-
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
   // A writer of job `seq`'s task records ahead of the commit that stores
@@ -211,10 +204,6 @@ class MetaStoreWrapper : public MetaStore {
     return target_->StartIncarnation();
   }
   absl::StatusOr<std::string> StoreId() override { return target_->StoreId(); }
-  absl::StatusOr<std::optional<std::vector<std::string>>> ConnectedWorkers()
-      override {
-    return target_->ConnectedWorkers();
-  }
   absl::StatusOr<std::string> AttemptKey() override {
     return target_->AttemptKey();
   }

@@ -11,8 +11,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "proto/states.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
@@ -32,8 +30,6 @@ using rocks::UnfinishedKey;
 using rocks::WritingKey;
 
 constexpr char kNextJobSeqKey[] = "next_job_seq";
-// WriteSet::connected_workers, one name a line.
-constexpr char kConnectedWorkersKey[] = "connected_workers";
 // A job with more tasks than this has its per-task records removed by range
 // deletions (a few tombstones instead of one per record); smaller jobs, the
 // common case, by point deletions, which cost reads nothing later.
@@ -508,27 +504,11 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
       if (!s.ok()) return s;
     }
   }
-  if (writes.connected_workers) {
-    // Names hold no control characters (dagd refuses them): one a line.
-    batch.Put(handles_[kMeta], kConnectedWorkersKey,
-              absl::StrJoin(*writes.connected_workers, "\n"));
-  }
   rocksdb::WriteOptions options;
   options.sync = sync;
   if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");
   if (bytes != nullptr) *bytes = batch.GetDataSize() + chunk_bytes;
   return FromRocks(db_->Write(options, &batch), "writing a batch");
-}
-
-absl::StatusOr<std::optional<std::vector<std::string>>>
-RocksMetaStore::ConnectedWorkers() {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kMeta],
-                               kConnectedWorkersKey, &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromRocks(s, "the connected workers");
-  if (value.empty()) return std::vector<std::string>();
-  return std::vector<std::string>(absl::StrSplit(value, '\n'));
 }
 
 absl::StatusOr<uint64_t> RocksMetaStore::StartIncarnation() {

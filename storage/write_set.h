@@ -82,14 +82,9 @@ struct WriteSet {
   // sequence number is never handed out again.
   std::vector<JobDeletion> deleted_jobs;
 
-  // The names of the workers connected after this turn (one per worker,
-  // so a name twice if two workers share it), when they changed:
-  // MetaStore::ConnectedWorkers.
-  std::optional<std::vector<std::string>> connected_workers;
-
   bool empty() const {
     return new_jobs.empty() && job_statuses.empty() && task_statuses.empty() &&
-           results.empty() && deleted_jobs.empty() && !connected_workers;
+           results.empty() && deleted_jobs.empty();
   }
 };
 

@@ -1,7 +1,5 @@
 // A failed store write is never acknowledged: the Coordinator on a real
-// RocksMetaStore wrapped by a store that fails Commit on demand. And a
-// Coordinator started again on the same store waits for the workers that
-// were connected before, and only for them.
+// RocksMetaStore wrapped by a store that fails Commit on demand.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -180,11 +178,6 @@ class StoreFaultTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     rocks_ = *std::move(store);
     faulty_ = std::make_unique<FailingMetaStore>(rocks_.get());
-    StartCoordinator();
-  }
-
-  // A Coordinator on the store (again, after Stop: a restart).
-  void StartCoordinator() {
     CoordinatorOptions options = Options();
     // Only acknowledgements sync: a periodic sync cannot hide a missing one.
     options.sync_interval = absl::Hours(1);
@@ -222,11 +215,10 @@ class StoreFaultTest : public ::testing::Test {
   }
 
   // Connects a worker offering const and add, without grants ahead.
-  WorkerId ConnectWorker(std::shared_ptr<RecordingDispatcher> sink,
-                         const std::string& name = "w") {
+  WorkerId ConnectWorker(std::shared_ptr<RecordingDispatcher> sink) {
     const WorkerId id = coordinator_->NewWorkerId();
     v1::Register hello;
-    hello.set_name(name);
+    hello.set_name("w");
     hello.set_slots(1);
     hello.add_functions("const");
     hello.add_functions("add");
@@ -447,133 +439,6 @@ TEST_F(ObjectStoreWorkersTest, WorkerThatCannotReadObjectRefsIsRefused) {
   coordinator_->WorkerConnected(coordinator_->NewWorkerId(), worker, hello,
                                 "test");
   EXPECT_TRUE(worker->WaitForRegistered());
-}
-
-// After a restart, recovered jobs wait --recovery_grace for workers that
-// may still run or hold their work; dagd stores which workers were
-// connected, so the wait ends when all of them are back.
-class RecoveryGraceTest : public StoreFaultTest {
- protected:
-  CoordinatorOptions Options() override {
-    CoordinatorOptions options;
-    options.scheduler.recovery_grace = absl::Hours(1);  // never, here
-    return options;
-  }
-
-  void Restart() {
-    coordinator_->Stop();
-    coordinator_.reset();
-    StartCoordinator();
-  }
-
-  // Waits until task `index` is assigned to one of `sinks`.
-  static bool WaitAssignedToAny(
-      const std::vector<std::shared_ptr<RecordingDispatcher>>& sinks,
-      uint32_t index) {
-    const absl::Time deadline = absl::Now() + kWait;
-    while (absl::Now() < deadline) {
-      for (const auto& sink : sinks) {
-        if (sink->Assigned(index)) return true;
-      }
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }
-
-  // Whether a turn after now assigned task `index` to one of `sinks`:
-  // a query answered by the loop marks a turn gone by.
-  bool AssignedAfterATurn(
-      const std::vector<std::shared_ptr<RecordingDispatcher>>& sinks,
-      uint32_t index) {
-    Answer<v1::JobStatus> job;
-    coordinator_->GetJob("j1", job.Callback());
-    EXPECT_TRUE(job.Get().ok());
-    for (const auto& sink : sinks) {
-      if (sink->Assigned(index)) return true;
-    }
-    return false;
-  }
-};
-
-constexpr char kTwoTasks[] = R"({"tasks": [
-  {"id": "a", "fn": "const", "args": {"value": 1}},
-  {"id": "b", "fn": "const", "args": {"value": 2}}]})";
-
-TEST_F(RecoveryGraceTest, TheWorkersFromBeforeBackEndTheWait) {
-  auto w1 = std::make_shared<RecordingDispatcher>();
-  auto w2 = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1, "w1");
-  ConnectWorker(w2, "w2");
-  ASSERT_TRUE(Submit(Request(kTwoTasks)).ok());
-  ASSERT_TRUE(WaitAssignedToAny({w1, w2}, 0));
-  ASSERT_TRUE(WaitAssignedToAny({w1, w2}, 1));
-  Restart();
-
-  // The two come back without the tasks (they lost them): one back is not
-  // enough, the other may still run them.
-  auto w1_again = std::make_shared<RecordingDispatcher>();
-  auto w2_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1_again, "w1");
-  EXPECT_FALSE(AssignedAfterATurn({w1_again}, 0));
-  EXPECT_FALSE(AssignedAfterATurn({w1_again}, 1));
-  // Both back: the tasks run again now, not in an hour.
-  ConnectWorker(w2_again, "w2");
-  EXPECT_TRUE(WaitAssignedToAny({w1_again, w2_again}, 0));
-  EXPECT_TRUE(WaitAssignedToAny({w1_again, w2_again}, 1));
-}
-
-// Two workers of one name count as two: the first back ends nothing.
-TEST_F(RecoveryGraceTest, WorkersOfOneNameAreAwaitedEach) {
-  auto first = std::make_shared<RecordingDispatcher>();
-  auto second = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(first, "same");
-  ConnectWorker(second, "same");
-  ASSERT_TRUE(Submit(Request(kTwoTasks)).ok());
-  ASSERT_TRUE(WaitAssignedToAny({first, second}, 0));
-  ASSERT_TRUE(WaitAssignedToAny({first, second}, 1));
-  Restart();
-  auto again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(again, "same");
-  EXPECT_FALSE(AssignedAfterATurn({again}, 0));
-  EXPECT_FALSE(AssignedAfterATurn({again}, 1));
-}
-
-// A worker awaited and not back when dagd restarts again is awaited again:
-// it may still hold what it ran two starts ago (CrashTest found it rerun).
-TEST_F(RecoveryGraceTest, AWorkerNotBackIsAwaitedAfterTheNextRestartToo) {
-  auto w1 = std::make_shared<RecordingDispatcher>();
-  auto w2 = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1, "w1");
-  ConnectWorker(w2, "w2");
-  ASSERT_TRUE(Submit(Request(kTwoTasks)).ok());
-  ASSERT_TRUE(WaitAssignedToAny({w1, w2}, 0));
-  Restart();
-  ConnectWorker(std::make_shared<RecordingDispatcher>(), "w1");
-  Restart();
-  auto w1_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1_again, "w1");
-  EXPECT_FALSE(AssignedAfterATurn({w1_again}, 0));
-  EXPECT_FALSE(AssignedAfterATurn({w1_again}, 1));
-  auto w2_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w2_again, "w2");
-  EXPECT_TRUE(WaitAssignedToAny({w1_again, w2_again}, 0));
-}
-
-// A worker that left before the restart is not waited for.
-TEST_F(RecoveryGraceTest, AWorkerThatLeftIsNotAwaited) {
-  auto stays = std::make_shared<RecordingDispatcher>();
-  auto leaves = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(stays, "stays");
-  const WorkerId gone = ConnectWorker(leaves, "leaves");
-  ASSERT_TRUE(Submit(Request(kTwoTasks)).ok());
-  coordinator_->WorkerDisconnected(gone);
-  ASSERT_TRUE(WaitAssignedToAny({stays}, 0) || WaitAssignedToAny({stays}, 1));
-  // A turn stores who is connected; the next one, after the leaving.
-  ASSERT_TRUE(Submit(Request(kJob)).ok());
-  Restart();
-  auto back = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(back, "stays");
-  EXPECT_TRUE(back->WaitForAssignment(0).ok());
 }
 
 }  // namespace

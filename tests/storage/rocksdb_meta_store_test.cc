@@ -171,28 +171,6 @@ TEST_F(RocksMetaStoreTest, IncarnationGrowsAcrossReopens) {
   EXPECT_EQ(Open()->StartIncarnation().value(), 3u);
 }
 
-// The workers connected at the last change: none stored on a new store,
-// then each commit that names them replaces them, across reopens.
-TEST_F(RocksMetaStoreTest, ConnectedWorkersAreTheLastOnesWritten) {
-  {
-    auto store = Open();
-    EXPECT_EQ(store->ConnectedWorkers().value(), std::nullopt);
-    WriteSet writes;
-    writes.connected_workers = {"a", "b b", "a"};
-    ASSERT_TRUE(store->Commit(writes, false).ok());
-    WriteSet unchanged;  // a commit without them keeps them
-    unchanged.new_jobs.push_back(NewJob(1, 1));
-    ASSERT_TRUE(store->Commit(unchanged, false).ok());
-  }
-  auto store = Open();
-  EXPECT_THAT(store->ConnectedWorkers().value().value(),
-              ::testing::ElementsAre("a", "b b", "a"));
-  WriteSet none;
-  none.connected_workers.emplace();
-  ASSERT_TRUE(store->Commit(none, false).ok());
-  EXPECT_THAT(store->ConnectedWorkers().value().value(), ::testing::IsEmpty());
-}
-
 TEST_F(RocksMetaStoreTest, ResultsMayHoldAnyBytes) {
   auto store = Open();
   std::string bytes("\0\1binary\0", 9);
