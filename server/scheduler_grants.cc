@@ -58,31 +58,30 @@ void Scheduler::AddAssignment(Job& job, uint32_t task, Worker& worker,
       AttemptSeal(attempt_key_, job.seq, task, attempt, worker.spec.name));
   a->set_fn(job.fn(task));
   // From the task's encoding, which has each field once (JobTasks::Add), at
-  // most: parsed straight into the assignment, not into a TaskSpec first.
-  // An empty `code` is not encoded, and setting even an empty bytes field
-  // allocates a string.
+  // most: copied into the assignment, not parsed into a TaskSpec first; the
+  // args not parsed at all (server/assignment_args.h). An empty `code` is
+  // not encoded, and setting even an empty bytes field allocates a string.
   bool has_timeout = false;
   google::protobuf::Duration timeout;
-  ForEachLengthDelimited(job.graph.tasks->encoded(task),
-                         [&](uint32_t field, absl::string_view value) {
-                           const int size = static_cast<int>(value.size());
-                           switch (field) {
-                             case v1::TaskSpec::kIdFieldNumber:
-                               a->set_task_id(value.data(), value.size());
-                               break;
-                             case v1::TaskSpec::kArgsFieldNumber:
-                               SetEncodedArgs(*a, value);
-                               break;
-                             case v1::TaskSpec::kCodeFieldNumber:
-                               a->set_code(value.data(), value.size());
-                               break;
-                             case v1::TaskSpec::kTimeoutFieldNumber:
-                               has_timeout =
-                                   timeout.ParseFromArray(value.data(), size);
-                               break;
-                           }
-                         })
-      .IgnoreError();  // JobTasks::Add wrote it from a message
+  auto take = [&](uint32_t field, absl::string_view value) {
+    switch (field) {
+      case v1::TaskSpec::kIdFieldNumber:
+        a->set_task_id(value.data(), value.size());
+        break;
+      case v1::TaskSpec::kArgsFieldNumber:
+        SetEncodedArgs(*a, value);
+        break;
+      case v1::TaskSpec::kCodeFieldNumber:
+        a->set_code(value.data(), value.size());
+        break;
+      case v1::TaskSpec::kTimeoutFieldNumber:
+        has_timeout = timeout.ParseFromArray(value.data(),
+                                             static_cast<int>(value.size()));
+        break;
+    }
+  };
+  // JobTasks::Add wrote the encoding from a message: it parses.
+  ForEachLengthDelimited(job.graph.tasks->encoded(task), take).IgnoreError();
   const CompiledJob& g = job.graph;
   for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
     v1::Payload* p = a->add_inputs();

@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -16,6 +17,8 @@ namespace dagd {
 namespace {
 
 using ::testing::ElementsAre;
+
+constexpr absl::Duration kPostWait = absl::Seconds(10);
 
 // Records what it is handed: "t<index>" per assignment of each message
 // (a message's assignments joined by ","), "close: <message>" for Close.
@@ -99,12 +102,22 @@ TEST(OutboxTest, PostDoesNotWaitForTheDispatcher) {
   auto slow = std::make_shared<RecordingDispatcher>(&release);
   auto other = std::make_shared<RecordingDispatcher>();
   Outbox outbox(1 << 20);
-  for (uint32_t turn = 1; turn <= 3; ++turn) {
-    std::vector<Outbox::Letter> letters;
-    letters.push_back({slow, Batch({turn}), std::nullopt});
-    letters.push_back({other, Batch({turn}), std::nullopt});
-    outbox.Post(std::move(letters));
-  }
+  // Posted from a thread of the test's, so that a Post that waited fails
+  // here rather than hanging the test.
+  absl::Notification posted;
+  std::thread loop([&] {
+    for (uint32_t turn = 1; turn <= 3; ++turn) {
+      std::vector<Outbox::Letter> letters;
+      letters.push_back({slow, Batch({turn}), std::nullopt});
+      letters.push_back({other, Batch({turn}), std::nullopt});
+      outbox.Post(std::move(letters));
+    }
+    posted.Notify();
+  });
+  const bool returned = posted.WaitForNotificationWithTimeout(kPostWait);
+  if (!returned) release.Notify();
+  loop.join();
+  ASSERT_TRUE(returned) << "Post waited for a dispatcher";
   EXPECT_THAT(other->log(), ::testing::IsEmpty());  // behind the slow one
   EXPECT_EQ(outbox.Backlog(), 6u);
   release.Notify();
