@@ -22,7 +22,8 @@ Coordinator::Coordinator(CoordinatorOptions options, MetaStore* store,
       clock_(clock),
       queries_(options_.queries),
       outbox_(options_.max_message_bytes),
-      scheduler_(options_.scheduler, clock, std::move(uniform)) {}
+      scheduler_(options_.scheduler, clock, std::move(uniform)),
+      roster_(options_.scheduler.recovery_grace) {}
 
 Coordinator::~Coordinator() { Stop(); }
 
@@ -32,6 +33,7 @@ absl::Status Coordinator::Start() {
   next_seq_ = *next;
   // Recovery first: a start that fails on a damaged store writes nothing.
   if (absl::Status s = Recover(); !s.ok()) return s;
+  if (absl::Status s = RestoreRoster(); !s.ok()) return s;
   // Before any worker connects with what it held.
   absl::StatusOr<std::string> attempt_key = store_->AttemptKey();
   if (!attempt_key.ok()) return attempt_key.status();
@@ -45,6 +47,31 @@ absl::Status Coordinator::Start() {
   last_sync_ = clock_->Now();
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
+}
+
+absl::Status Coordinator::RestoreRoster() {
+  absl::StatusOr<std::optional<std::vector<WorkerRoster::Entry>>> stored =
+      store_->StoredRoster();
+  if (!stored.ok()) return stored.status();
+  roster_.Restore(*std::move(stored));
+  if (!scheduler_.RecoveryHeld()) return absl::OkStatus();
+  if (!roster_.Awaiting()) {
+    // No worker was connected: none can come back with work.
+    scheduler_.EndRecoveryHold();
+  } else if (roster_.awaited() > 0) {
+    LOG(INFO) << "recovered jobs wait for " << roster_.awaited()
+              << " worker(s) connected before the restart ("
+              << roster_.AwaitedNames(3) << "), at most "
+              << options_.scheduler.recovery_grace << " (--recovery_grace)";
+  }
+  return absl::OkStatus();
+}
+
+void Coordinator::CaughtUp(WorkerId id) {
+  if (!roster_.CaughtUp(id) || !scheduler_.RecoveryHeld()) return;
+  LOG(INFO) << "every worker connected before the restart is back and has "
+               "reported what it kept; recovered jobs go on";
+  scheduler_.EndRecoveryHold();
 }
 
 absl::Status Coordinator::Recover() {
@@ -86,6 +113,9 @@ void Coordinator::CloseStreams() {
   Post([this] {
     const absl::Status stopping =
         absl::UnavailableError("dagd is shutting down");
+    // The streams closed here are not workers leaving: a restart waits
+    // for them.
+    roster_.Freeze();
     // After what the outbox holds for them.
     std::vector<Outbox::Letter> closes;
     for (auto& [id, dispatcher] : dispatchers_) {
@@ -140,6 +170,10 @@ void Coordinator::Run() {
         // After a failed commit nothing is scheduled: wait for events only.
         std::optional<absl::Time> wakeup;
         if (fatal_.ok()) wakeup = scheduler_.NextWakeup();
+        if (std::optional<absl::Time> due = roster_.NextDue();
+            due && fatal_.ok() && (!wakeup || *due < *wakeup)) {
+          wakeup = due;
+        }
         if (unsynced_ && fatal_.ok()) {
           absl::Time sync_at = last_sync_ + options_.sync_interval;
           if (!wakeup || sync_at < *wakeup) wakeup = sync_at;
@@ -185,8 +219,12 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     // Reset every turn, whatever else decides the sync.
     const bool acks_submission = std::exchange(turn_acks_submission_, false);
     stats.deleted_jobs = std::exchange(turn_deleted_jobs_, 0);
+    // The grace ran out (or there was none): those not back are gone.
+    if (roster_.Awaiting() && !scheduler_.RecoveryHeld()) roster_.GraceEnded();
+    const bool roster_grew = roster_.TakeWrites(start, out.writes.roster);
     const bool sync =
         out.sync || acks_submission || stats.deleted_jobs > 0 || force_sync_ ||
+        roster_grew ||
         (unsynced_ && start - last_sync_ >= options_.sync_interval);
     if (!out.writes.empty() || sync) {
       const absl::Time commit_start = clock_->Now();
@@ -287,6 +325,7 @@ void Coordinator::Deliver(TurnOutput& out) {
     if (it == dispatchers_.end()) continue;
     LOG(WARNING) << "worker " << WorkerIdName(id)
                  << " missed its heartbeats; declared lost";
+    roster_.Left(id, clock_->Now());
     letters.push_back(
         {std::move(it->second),
          {},

@@ -26,6 +26,7 @@
 #include "server/result_objects.h"
 #include "server/scheduler.h"
 #include "server/stored_queries.h"
+#include "server/worker_roster.h"
 #include "storage/base/clock.h"
 #include "storage/meta_store.h"
 
@@ -211,9 +212,14 @@ class Coordinator : public JobDeleter {
 
   // Loads unfinished jobs into the scheduler (start only).
   absl::Status Recover();
+  // Reads the roster of workers from before the start (roster_).
+  absl::Status RestoreRoster();
   // Adds a worker to the scheduler and keeps its dispatcher (loop thread).
   void JoinWorker(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                   WorkerSpec spec);
+  // Worker `id` has sent what it kept from before: recovered jobs go on if
+  // it was the last one they waited for.
+  void CaughtUp(WorkerId id);
   void Post(Event event);
   void Run();
   void RunTurn(std::vector<Event>& events);
@@ -315,6 +321,8 @@ class Coordinator : public JobDeleter {
   // Registered messages of this turn, for the outbox with its batches.
   std::vector<Outbox::Letter> turn_letters_;
   absl::flat_hash_map<WorkerId, std::shared_ptr<Dispatcher>> dispatchers_;
+  // The workers that may run or hold work, as stored for a restart.
+  WorkerRoster roster_;
   // Jobs being deleted (planned, or applied and not yet committed), each
   // with the deletions of the same job that wait for it: one at a time, so
   // that a second is planned from a view that no longer holds the job.

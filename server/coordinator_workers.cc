@@ -71,7 +71,9 @@ std::string RegistrationProblem(const v1::Register& registration) {
                         " functions, not ", registration.functions_size());
   }
   std::vector<std::pair<absl::string_view, std::string>> names = {
-      {"name", registration.name()}, {"pool", registration.pool()}};
+      {"name", registration.name()},
+      {"pool", registration.pool()},
+      {"instance", registration.instance()}};
   for (const std::string& fn : registration.functions()) {
     names.emplace_back("function", fn);
   }
@@ -147,12 +149,14 @@ void Coordinator::WorkerConnected(WorkerId id,
               << (spec.foreign ? ", holding work of another data directory "
                                  "(ignored)"
                                : "");
+    roster_.Joined(id, spec.instance, spec.name);
     JoinWorker(id, dispatcher, std::move(spec));
     // Kept results count before this turn hands anything out.
     for (v1::TaskResult& result : *registration.mutable_results()) {
       turn_result_bytes_ += result.output().data().size();
       scheduler_.OnTaskResult(id, std::move(result));
     }
+    if (registration.kept_complete()) CaughtUp(id);
     v1::CoordinatorMessage message;
     message.mutable_registered()->set_worker_id(WorkerIdName(id));
     message.mutable_registered()->set_heartbeat_interval_ms(
@@ -207,6 +211,7 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
           turn_result_bytes_ += result.output().data().size();
           scheduler_.OnTaskResult(id, std::move(result));
         }
+        if (message.batch().kept_complete()) CaughtUp(id);
         break;
       default:
         LOG(WARNING) << "worker " << WorkerIdName(id)
@@ -222,6 +227,7 @@ void Coordinator::WorkerDisconnected(WorkerId id) {
               << " left; its tasks go back to the queue";
     scheduler_.RemoveWorker(id);
     dispatchers_.erase(id);
+    roster_.Left(id, clock_->Now());
   });
 }
 

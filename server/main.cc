@@ -189,9 +189,11 @@ ABSL_FLAG(uint32_t, max_recomputes, 3,
           "a task whose result was lost with the worker holding it runs "
           "again, at most this many times; once more fails its job");
 ABSL_FLAG(absl::Duration, recovery_grace, absl::Seconds(5),
-          "after a restart, recovered jobs wait this long before their ready "
-          "tasks run again, so that workers still running them (or holding "
-          "their results) can reconnect and report them; 0: no wait");
+          "after a restart, recovered jobs wait at most this long before "
+          "their ready tasks run again, so that workers still running them "
+          "(or holding their results) can reconnect and report them; the "
+          "wait ends sooner once every worker connected before the restart "
+          "is back and has reported; 0: no wait");
 
 namespace dagd {
 namespace {

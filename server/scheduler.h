@@ -109,10 +109,11 @@ struct SchedulerOptions {
   // whose results are all inline (none held by reference), so placement by
   // where inputs are is never overridden.
   uint32_t grant_queued = 8;
-  // After a restart, how long recovered jobs' ready tasks wait before they
-  // run again: workers that outlived dagd reconnect within it and report
-  // the attempts they still run or finished meanwhile. Workers retry at
-  // least every 2 s.
+  // After a restart, how long at most recovered jobs' ready tasks wait
+  // before they run again: workers that outlived dagd reconnect within it
+  // and report the attempts they still run or finished meanwhile. The wait
+  // ends sooner once every worker on the coordinator's roster is back
+  // (EndRecoveryHold). Workers retry at least every second.
   absl::Duration recovery_grace = absl::Seconds(5);
   // The function tasks with executor "lambda" invoke (--lambda_function).
   std::string lambda_function;
@@ -235,6 +236,14 @@ class Scheduler {
       uint64_t seq, CompiledJob job, v1::JobStatus status,
       const std::vector<std::pair<uint32_t, v1::TaskStatus>>& finished,
       absl::flat_hash_map<uint32_t, StoredResult> results);
+  // Ends the recovery grace now (recovered jobs go on; holders not
+  // connected are gone): every worker that could still run or hold their
+  // work is back. A no-op without a grace pending.
+  void EndRecoveryHold();
+  // Whether recovered jobs still wait out the grace.
+  bool RecoveryHeld() const {
+    return recovery_hold_pending_ || recovery_hold_until_.has_value();
+  }
   bool HasJob(uint64_t seq) const { return jobs_.contains(seq); }
 
   // Cancels an unfinished job: running tasks are cancelled on their

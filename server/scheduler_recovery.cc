@@ -3,8 +3,9 @@
 // and results. Running them again would waste the work, and run side
 // effects twice; so a running attempt is taken over when its task is ready
 // and nothing else holds it, and a result when the task can still use it.
-// After a restart, recovered jobs wait out a grace period before their
-// ready tasks run again, to give those workers time to come back.
+// After a restart, recovered jobs wait before their ready tasks run again,
+// to give those workers time to come back: until the coordinator ends the
+// wait (every worker on its roster is back), or a grace period runs out.
 
 #include <algorithm>
 
@@ -125,6 +126,12 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
     Fail(job, task, result.error(), result.permanent());
   }
   return true;
+}
+
+void Scheduler::EndRecoveryHold() {
+  if (!RecoveryHeld()) return;
+  recovery_hold_pending_ = false;
+  ReleaseRecoveryHold();
 }
 
 void Scheduler::ReleaseRecoveryHold() {

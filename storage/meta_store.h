@@ -112,6 +112,14 @@ class MetaStore {
   // restart still check after it.
   virtual absl::StatusOr<std::string> AttemptKey() = 0;
 
+  // The roster of workers that may still run or hold work of dagd's jobs
+  // (WriteSet::roster): each one's key and name. nullopt until a commit
+  // said the roster is whole (a store from before dagd kept one, or whose
+  // first start with it ended before its recovery grace did).
+  virtual absl::StatusOr<
+      std::optional<std::vector<std::pair<std::string, std::string>>>>
+  StoredRoster() = 0;
+
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
   // A writer of job `seq`'s task records ahead of the commit that stores
@@ -206,6 +214,11 @@ class MetaStoreWrapper : public MetaStore {
   absl::StatusOr<std::string> StoreId() override { return target_->StoreId(); }
   absl::StatusOr<std::string> AttemptKey() override {
     return target_->AttemptKey();
+  }
+  absl::StatusOr<
+      std::optional<std::vector<std::pair<std::string, std::string>>>>
+  StoredRoster() override {
+    return target_->StoredRoster();
   }
   absl::StatusOr<uint64_t> NextJobSeq() override {
     return target_->NextJobSeq();

@@ -6,11 +6,8 @@
 #include <tuple>
 #include <utility>
 
-#include "absl/random/random.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "proto/states.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
@@ -504,61 +501,12 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
       if (!s.ok()) return s;
     }
   }
+  PutRoster(batch, writes.roster);
   rocksdb::WriteOptions options;
   options.sync = sync;
   if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");
   if (bytes != nullptr) *bytes = batch.GetDataSize() + chunk_bytes;
   return FromRocks(db_->Write(options, &batch), "writing a batch");
-}
-
-absl::StatusOr<uint64_t> RocksMetaStore::StartIncarnation() {
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], "incarnation", &value);
-  uint64_t incarnation = 0;
-  if (s.ok()) {
-    if (!absl::SimpleAtoi(value, &incarnation)) {
-      return absl::DataLossError("the stored incarnation does not parse");
-    }
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "incarnation");
-  }
-  ++incarnation;
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  absl::Status put = FromRocks(
-      db_->Put(sync, handles_[kMeta], "incarnation", absl::StrCat(incarnation)),
-      "writing the incarnation");
-  if (!put.ok()) return put;
-  return incarnation;
-}
-
-absl::StatusOr<std::string> RocksMetaStore::RandomOnce(const char* key,
-                                                       const char* what) {
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], key, &value);
-  if (s.ok()) return value;
-  if (!s.IsNotFound()) return FromRocks(s, what);
-  absl::BitGen gen;
-  value = absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                          absl::Uniform<uint64_t>(gen));
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  absl::Status put = FromRocks(db_->Put(sync, handles_[kMeta], key, value),
-                               absl::StrCat("writing the ", what));
-  if (!put.ok()) return put;
-  return value;
-}
-
-absl::StatusOr<std::string> RocksMetaStore::StoreId() {
-  return RandomOnce("store_id", "store id");
-}
-
-absl::StatusOr<std::string> RocksMetaStore::AttemptKey() {
-  absl::StatusOr<std::string> hex = RandomOnce("attempt_key", "attempt key");
-  if (!hex.ok()) return hex.status();
-  return absl::HexStringToBytes(*hex);
 }
 
 // A view on a RocksDB snapshot, released with the view.

@@ -75,6 +75,9 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<uint64_t> StartIncarnation() override;
   absl::StatusOr<std::string> StoreId() override;
   absl::StatusOr<std::string> AttemptKey() override;
+  absl::StatusOr<
+      std::optional<std::vector<std::pair<std::string, std::string>>>>
+  StoredRoster() override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
   std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter(uint64_t seq) override;
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;
@@ -112,6 +115,9 @@ class RocksMetaStore : public MetaStore {
   // The value of meta record `key`: 32 random hex digits made and synced
   // the first time it is asked for. `what` names it in errors.
   absl::StatusOr<std::string> RandomOnce(const char* key, const char* what);
+  // Puts the roster's changes into `batch` (StoredRoster).
+  void PutRoster(rocksdb::WriteBatch& batch,
+                 const WriteSet::RosterWrites& roster);
   // Puts the task records of `job` into `batch`, or, for a big job, writes
   // them in chunks of their own (Options) with a RocksTaskRecordWriter,
   // adding their bytes to `written`.

@@ -82,9 +82,22 @@ struct WriteSet {
   // sequence number is never handed out again.
   std::vector<JobDeletion> deleted_jobs;
 
+  // Changes to the roster of workers that may run or hold work of dagd's
+  // jobs (MetaStore::StoredRoster), by worker key.
+  struct RosterWrites {
+    std::vector<std::pair<std::string, std::string>> added;  // key, name
+    std::vector<std::string> removed;
+    // The roster is whole from this commit on: every worker that may run
+    // or hold work is in it. Once stored, it stays so.
+    bool whole = false;
+
+    bool empty() const { return added.empty() && removed.empty() && !whole; }
+  };
+  RosterWrites roster;
+
   bool empty() const {
     return new_jobs.empty() && job_statuses.empty() && task_statuses.empty() &&
-           results.empty() && deleted_jobs.empty();
+           results.empty() && deleted_jobs.empty() && roster.empty();
   }
 };
 

@@ -54,6 +54,7 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closed_ || unsent_ > 0 || StartDue(absl::Now()) ||
+           (kept_end_ != 0 && unsent_ == 0) ||
            (sealed_ && (results_.empty() || !asked_ack_));
   };
   // A waiting start notice falls due without anyone touching the mutex, so
@@ -69,6 +70,13 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   }
   if (closed_) return TakeResult::kClosed;
   const bool starts = StartDue(absl::Now());
+  if (!starts && unsent_ == 0 && kept_end_ != 0) {
+    // The last kept ones were acknowledged from an earlier stream before
+    // this one sent them: the mark goes alone.
+    batch->Clear();
+    MarkKeptComplete(batch);
+    return TakeResult::kBatch;
+  }
   if (!starts && unsent_ == 0) {
     if (!sealed_) return TakeResult::kTimeout;
     if (results_.empty()) return TakeResult::kSealed;
@@ -85,7 +93,14 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
     started_.clear();
   }
   TakeUnsent(batch);
+  MarkKeptComplete(batch);
   return TakeResult::kBatch;
+}
+
+void Outbox::MarkKeptComplete(v1::WorkerBatch* batch) {
+  if (kept_end_ == 0 || (unsent_ > 0 && first_unsent_ < kept_end_)) return;
+  batch->set_kept_complete(true);
+  kept_end_ = 0;
 }
 
 void Outbox::Return(v1::WorkerBatch& batch, State state) {
@@ -160,9 +175,11 @@ void Outbox::Open() {
   asked_ack_ = false;
 }
 
-void Outbox::TakeKept(v1::WorkerBatch* batch) {
+bool Outbox::TakeKept(v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   TakeUnsent(batch);
+  kept_end_ = unsent_ > 0 ? next_order_ : 0;
+  return kept_end_ == 0;
 }
 
 void Outbox::TakeUnsent(v1::WorkerBatch* batch) {

@@ -86,8 +86,9 @@ class Outbox : public TaskReporter {
 
   // Moves unsent results into `batch` (whether or not the outbox is
   // closed), for a Register, as Take would; hand them back with Sent or
-  // Requeue.
-  void TakeKept(v1::WorkerBatch* batch);
+  // Requeue. Returns whether that is all of them (Register.kept_complete);
+  // if not, the batch Take makes with the last of them says so.
+  bool TakeKept(v1::WorkerBatch* batch);
 
   // Results not yet acknowledged, sent or not.
   size_t pending_results() const;
@@ -118,6 +119,10 @@ class Outbox : public TaskReporter {
   // Moves unsent results into `batch`, oldest first, up to a size that
   // dagd accepts in one message.
   void TakeUnsent(v1::WorkerBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks `batch` (WorkerBatch.kept_complete) if it is the first since
+  // TakeKept after which no result kept then is unsent.
+  void MarkKeptComplete(v1::WorkerBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes back the results of a batch the writer had taken.
   void Return(v1::WorkerBatch& batch, State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -150,6 +155,9 @@ class Outbox : public TaskReporter {
   absl::flat_hash_set<AttemptKey> attempts_ ABSL_GUARDED_BY(mu_);
   uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 1;
   size_t unsent_ ABSL_GUARDED_BY(mu_) = 0;  // entries kUnsent
+  // Set by a TakeKept that left some behind: the report order after the
+  // last result kept then, until a batch says they are all sent. 0: none.
+  uint64_t kept_end_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool sealed_ ABSL_GUARDED_BY(mu_) = false;
   bool asked_ack_ ABSL_GUARDED_BY(mu_) = false;  // on this stream

@@ -51,7 +51,7 @@ WorkerSession::Outcome WorkerSession::Run(
     for (std::string& key : data_->HeldKeys()) reg->add_held(std::move(key));
   }
   v1::WorkerBatch kept;
-  outbox_->TakeKept(&kept);
+  reg->set_kept_complete(outbox_->TakeKept(&kept));
   reg->mutable_results()->Swap(kept.mutable_results());
   const bool wrote = stream->Write(hello);
   // Back into the outbox's hands once the stream is known to be up.

@@ -1,7 +1,10 @@
 // A failed store write is never acknowledged: the Coordinator on a real
-// RocksMetaStore wrapped by a store that fails Commit on demand.
+// RocksMetaStore wrapped by a store that fails Commit on demand. And a
+// Coordinator started again on the same store waits for the workers on its
+// roster, and only for them.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +39,14 @@ class FailingMetaStore : public MetaStoreWrapper {
   explicit FailingMetaStore(MetaStore* base) : MetaStoreWrapper(base) {}
 
   void FailCommits() { fail_ = true; }
+  // StoredRoster answers as a store from before the roster.
+  void ForgetRoster() { forget_roster_ = true; }
+  absl::StatusOr<
+      std::optional<std::vector<std::pair<std::string, std::string>>>>
+  StoredRoster() override {
+    if (forget_roster_) return std::nullopt;
+    return MetaStoreWrapper::StoredRoster();
+  }
   int commits() const { return commits_; }  // attempted, failed or not
   int synced_commits() const { return synced_commits_; }
 
@@ -52,6 +63,7 @@ class FailingMetaStore : public MetaStoreWrapper {
 
  private:
   std::atomic<bool> fail_{false};
+  std::atomic<bool> forget_roster_{false};
   std::atomic<int> commits_{0};
   std::atomic<int> synced_commits_{0};
 };
@@ -178,6 +190,11 @@ class StoreFaultTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     rocks_ = *std::move(store);
     faulty_ = std::make_unique<FailingMetaStore>(rocks_.get());
+    StartCoordinator();
+  }
+
+  // A Coordinator on the store (again, after Stop: a restart).
+  void StartCoordinator() {
     CoordinatorOptions options = Options();
     // Only acknowledgements sync: a periodic sync cannot hide a missing one.
     options.sync_interval = absl::Hours(1);
@@ -214,11 +231,16 @@ class StoreFaultTest : public ::testing::Test {
     return answer.Get();
   }
 
-  // Connects a worker offering const and add, without grants ahead.
-  WorkerId ConnectWorker(std::shared_ptr<RecordingDispatcher> sink) {
+  // Connects a worker offering const and add, without grants ahead, of
+  // process `instance` (Register.instance, Register.kept_complete).
+  WorkerId ConnectWorker(std::shared_ptr<RecordingDispatcher> sink,
+                         const std::string& instance = "",
+                         bool kept_complete = true) {
     const WorkerId id = coordinator_->NewWorkerId();
     v1::Register hello;
-    hello.set_name("w");
+    hello.set_name(instance.empty() ? "w" : instance);
+    hello.set_instance(instance);
+    hello.set_kept_complete(kept_complete);
     hello.set_slots(1);
     hello.add_functions("const");
     hello.add_functions("add");
@@ -439,6 +461,198 @@ TEST_F(ObjectStoreWorkersTest, WorkerThatCannotReadObjectRefsIsRefused) {
   coordinator_->WorkerConnected(coordinator_->NewWorkerId(), worker, hello,
                                 "test");
   EXPECT_TRUE(worker->WaitForRegistered());
+}
+
+// After a restart, recovered jobs wait for the workers on the stored
+// roster to come back and say they sent what they kept, and no longer.
+class RecoveryRosterTest : public StoreFaultTest {
+ protected:
+  CoordinatorOptions Options() override {
+    CoordinatorOptions options;
+    options.scheduler.recovery_grace = absl::Hours(1);  // never, here
+    return options;
+  }
+
+  void Restart() {
+    coordinator_->Stop();
+    coordinator_.reset();
+    StartCoordinator();
+  }
+
+  // Task `task_id`'s state in job `job_id`, after a turn.
+  v1::TaskState StateOf(const std::string& job_id, const std::string& task_id) {
+    Answer<v1::TaskStatus> task;
+    coordinator_->GetTask(job_id, task_id, task.Callback());
+    absl::StatusOr<v1::TaskStatus> status = task.Get();
+    EXPECT_TRUE(status.ok()) << status.status();
+    return status.ok() ? status->state() : v1::TASK_STATE_UNSPECIFIED;
+  }
+
+  // Submits kTwoTasks and waits until as many are handed out as there
+  // are workers (of one slot each).
+  std::string SubmitRunning(
+      const std::vector<std::shared_ptr<RecordingDispatcher>>& sinks) {
+    absl::StatusOr<v1::SubmitJobResponse> submitted =
+        Submit(Request(kTwoTasks));
+    EXPECT_TRUE(submitted.ok()) << submitted.status();
+    if (!submitted.ok()) return "";
+    for (uint32_t index = 0; index < sinks.size(); ++index) {
+      EXPECT_TRUE(WaitAssigned(sinks, index)) << "task " << index;
+    }
+    return submitted->job_id();
+  }
+
+  // Waits until task `index` is handed to one of `sinks`.
+  static bool WaitAssigned(
+      const std::vector<std::shared_ptr<RecordingDispatcher>>& sinks,
+      uint32_t index) {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      for (const auto& sink : sinks) {
+        if (sink->Assigned(index)) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+
+  // Whether both tasks still wait (READY, not handed out again).
+  void ExpectHeld(const std::string& job_id) {
+    EXPECT_EQ(StateOf(job_id, "a"), v1::TASK_READY);
+    EXPECT_EQ(StateOf(job_id, "b"), v1::TASK_READY);
+  }
+
+  static constexpr char kTwoTasks[] = R"({"tasks": [
+    {"id": "a", "fn": "const", "args": {"value": 1}},
+    {"id": "b", "fn": "const", "args": {"value": 2}}]})";
+};
+
+TEST_F(RecoveryRosterTest, TheWorkersFromBeforeBackEndTheWait) {
+  auto w1 = std::make_shared<RecordingDispatcher>();
+  auto w2 = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w1, "p1");
+  ConnectWorker(w2, "p2");
+  const std::string job = SubmitRunning({w1, w2});
+  Restart();
+
+  // Back without the tasks (they lost them): one back is not enough, the
+  // other may still run them.
+  auto w1_again = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w1_again, "p1");
+  ExpectHeld(job);
+  // Both back: the tasks run again now, not in an hour.
+  auto w2_again = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w2_again, "p2");
+  EXPECT_TRUE(WaitAssigned({w1_again, w2_again}, 0));
+  EXPECT_TRUE(WaitAssigned({w1_again, w2_again}, 1));
+}
+
+// A worker whose kept results did not all fit in its Register is back once
+// the batch with the last of them says so.
+TEST_F(RecoveryRosterTest, AWorkerIsBackOnceItsKeptResultsAreAllIn) {
+  auto w = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w, "p");
+  const std::string job = SubmitRunning({w});
+  Restart();
+  auto again = std::make_shared<RecordingDispatcher>();
+  const WorkerId id = ConnectWorker(again, "p", /*kept_complete=*/false);
+  ExpectHeld(job);
+  v1::WorkerMessage rest;
+  rest.mutable_batch();
+  coordinator_->WorkerMessage(id, rest);
+  ExpectHeld(job);
+  rest.mutable_batch()->set_kept_complete(true);
+  coordinator_->WorkerMessage(id, rest);
+  EXPECT_TRUE(again->WaitForAssignment(0).ok());
+}
+
+// Another process of the same name is not the one awaited.
+TEST_F(RecoveryRosterTest, AnotherProcessOfTheNameIsNotTheOneAwaited) {
+  auto w = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w, "p");
+  const std::string job = SubmitRunning({w});
+  Restart();
+  v1::Register hello;
+  hello.set_name("p");
+  hello.set_instance("another process");
+  hello.set_kept_complete(true);
+  hello.set_slots(1);
+  hello.add_functions("const");
+  auto other = std::make_shared<RecordingDispatcher>();
+  coordinator_->WorkerConnected(coordinator_->NewWorkerId(), other, hello,
+                                "test");
+  ASSERT_TRUE(other->WaitForRegistered());
+  ExpectHeld(job);
+}
+
+// A worker without a process instance cannot be told from a new one: the
+// whole grace is waited for it.
+TEST_F(RecoveryRosterTest, AWorkerWithoutAnInstanceIsWaitedTheWholeGrace) {
+  auto w = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w);
+  const std::string job = SubmitRunning({w});
+  Restart();
+  ConnectWorker(std::make_shared<RecordingDispatcher>());
+  ExpectHeld(job);
+}
+
+// Awaited and not back when dagd restarts again: awaited again, as it may
+// still hold what it ran two starts ago.
+TEST_F(RecoveryRosterTest, AWorkerNotBackIsAwaitedAfterTheNextRestartToo) {
+  auto w1 = std::make_shared<RecordingDispatcher>();
+  auto w2 = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w1, "p1");
+  ConnectWorker(w2, "p2");
+  const std::string job = SubmitRunning({w1, w2});
+  Restart();
+  ConnectWorker(std::make_shared<RecordingDispatcher>(), "p1");
+  Restart();
+  auto w1_again = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w1_again, "p1");
+  ExpectHeld(job);
+  auto w2_again = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w2_again, "p2");
+  EXPECT_TRUE(WaitAssigned({w1_again, w2_again}, 0));
+}
+
+// dagd's own stop closes every stream: that is not the workers leaving,
+// and the next start waits for them.
+TEST_F(RecoveryRosterTest, StreamsClosedByAStopTakeNoOneOff) {
+  auto w1 = std::make_shared<RecordingDispatcher>();
+  auto w2 = std::make_shared<RecordingDispatcher>();
+  const WorkerId id1 = ConnectWorker(w1, "p1");
+  const WorkerId id2 = ConnectWorker(w2, "p2");
+  const std::string job = SubmitRunning({w1, w2});
+  coordinator_->CloseStreams();
+  EXPECT_TRUE(w1->WaitForClose().code() == absl::StatusCode::kUnavailable);
+  coordinator_->WorkerDisconnected(id1);
+  coordinator_->WorkerDisconnected(id2);
+  Restart();
+  auto w1_again = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w1_again, "p1");
+  ExpectHeld(job);
+}
+
+// A store from before the roster, or whose first start with it ended
+// within its grace, cannot say who was connected: the whole grace.
+TEST_F(RecoveryRosterTest, AStoreWithoutAWholeRosterWaitsTheWholeGrace) {
+  auto w = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w, "p");
+  const std::string job = SubmitRunning({w});
+  faulty_->ForgetRoster();
+  Restart();
+  ConnectWorker(std::make_shared<RecordingDispatcher>(), "p");
+  ExpectHeld(job);
+}
+
+// No worker was connected: none can come back with work, so nothing waits.
+TEST_F(RecoveryRosterTest, WithNoWorkerConnectedRecoveredJobsGoOnAtOnce) {
+  absl::StatusOr<v1::SubmitJobResponse> submitted = Submit(Request(kTwoTasks));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  Restart();
+  auto w = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w, "late", /*kept_complete=*/false);
+  EXPECT_TRUE(w->WaitForAssignment(0).ok());
 }
 
 }  // namespace

@@ -171,6 +171,32 @@ TEST_F(RocksMetaStoreTest, IncarnationGrowsAcrossReopens) {
   EXPECT_EQ(Open()->StartIncarnation().value(), 3u);
 }
 
+TEST_F(RocksMetaStoreTest, TheWorkerRosterIsKeptAcrossReopens) {
+  {
+    auto store = Open();
+    // Not whole until a commit says so, whatever it holds.
+    WriteSet writes;
+    writes.roster.added = {{"i/a", "host-a:1"}, {"i/b", "host-b:2"}};
+    ASSERT_TRUE(store->Commit(writes, /*sync=*/true).ok());
+    EXPECT_EQ(store->StoredRoster().value(), std::nullopt);
+    writes = WriteSet();
+    writes.roster.whole = true;
+    writes.roster.removed = {"i/a"};
+    writes.roster.added = {{"i/c", "host-c:3"}};
+    ASSERT_FALSE(writes.empty());
+    ASSERT_TRUE(store->Commit(writes, /*sync=*/true).ok());
+  }
+  auto store = Open();
+  using Entry = std::pair<std::string, std::string>;
+  EXPECT_EQ(store->StoredRoster().value(),
+            (std::vector<Entry>{{"i/b", "host-b:2"}, {"i/c", "host-c:3"}}));
+  // Whole stays whole with every worker gone.
+  WriteSet writes;
+  writes.roster.removed = {"i/b", "i/c"};
+  ASSERT_TRUE(store->Commit(writes, /*sync=*/false).ok());
+  EXPECT_EQ(store->StoredRoster().value(), std::vector<Entry>());
+}
+
 TEST_F(RocksMetaStoreTest, ResultsMayHoldAnyBytes) {
   auto store = Open();
   std::string bytes("\0\1binary\0", 9);

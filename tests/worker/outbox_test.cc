@@ -131,7 +131,7 @@ TEST(OutboxTest, KeptResultsGoWithTheRegisterWhileClosed) {
   outbox.Finished(Result(1));
   outbox.Close();  // between streams
   v1::WorkerBatch kept;
-  outbox.TakeKept(&kept);
+  EXPECT_TRUE(outbox.TakeKept(&kept));  // all of them
   ASSERT_EQ(kept.results_size(), 1);
   outbox.Open();
   outbox.Sent(std::move(kept));
@@ -200,6 +200,63 @@ TEST(OutboxTest, ManyKeptResultsGoOutInBatchesOfBoundedSize) {
     taken += batch.results_size();
   }
   EXPECT_EQ(taken, 10);
+}
+
+// After a restart dagd waits for each worker to say it sent everything it
+// kept (Register / WorkerBatch .kept_complete): said once, with the last of
+// them, not before and not about results that finished since.
+TEST(OutboxTest, TheBatchWithTheLastKeptResultSaysSo) {
+  Outbox outbox;
+  for (uint32_t i = 0; i < 10; ++i) {
+    v1::TaskResult result = Result(i);
+    result.mutable_output()->set_data(std::string(1 << 20, 'x'));
+    outbox.Finished(std::move(result));
+  }
+  outbox.Close();
+  v1::WorkerBatch kept;
+  EXPECT_FALSE(outbox.TakeKept(&kept));  // 3 of the 10 fit
+  outbox.Open();
+  outbox.Sent(std::move(kept));
+  outbox.Finished(Result(10));  // since the Register: not kept
+  v1::WorkerBatch batch;
+  uint32_t last = 0;
+  int marked = 0;
+  while (outbox.Take(absl::Now(), &batch) == Outbox::TakeResult::kBatch) {
+    for (const v1::TaskResult& r : batch.results()) {
+      last = r.task().task_index();
+    }
+    if (batch.kept_complete()) {
+      ++marked;
+      EXPECT_GE(last, 9u) << "marked before the last kept result";
+    } else {
+      EXPECT_LT(last, 9u) << "the last kept result went out unmarked";
+    }
+    outbox.Sent(std::move(batch));
+  }
+  EXPECT_EQ(marked, 1);
+  EXPECT_EQ(last, 10u);
+}
+
+// The last kept results were acknowledged from an earlier stream before
+// this one sent them: the mark still goes, alone.
+TEST(OutboxTest, TheMarkGoesAloneWhenTheLastKeptResultsWereAcknowledged) {
+  Outbox outbox;
+  for (uint32_t i = 0; i < 6; ++i) {
+    v1::TaskResult result = Result(i);
+    result.mutable_output()->set_data(std::string(1 << 20, 'x'));
+    outbox.Finished(std::move(result));
+  }
+  outbox.Close();
+  v1::WorkerBatch kept;
+  ASSERT_FALSE(outbox.TakeKept(&kept));
+  outbox.Open();
+  outbox.Sent(std::move(kept));
+  outbox.Ack(6);  // everything, as dagd had it from the stream before
+  v1::WorkerBatch batch;
+  ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
+  EXPECT_TRUE(batch.kept_complete());
+  EXPECT_EQ(batch.results_size(), 0);
+  EXPECT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kTimeout);
 }
 
 TEST(OutboxTest, ResultsWaitingForTheirAcknowledgementAreNotSentAgain) {

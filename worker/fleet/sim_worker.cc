@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/flow_control.h"
 #include "worker/cancellation.h"
+#include "worker/data_plane.h"
 
 namespace dagd {
 
@@ -131,7 +132,7 @@ class SimWorker::Stream
 };
 
 SimWorker::SimWorker(FleetShared* shared, std::string name)
-    : shared_(shared), name_(std::move(name)) {
+    : shared_(shared), name_(std::move(name)), instance_(NewInstanceId()) {
   if (shared_->connection_per_worker) {
     grpc::ChannelArguments args;
     // A subchannel (connection) of its own, not the process's shared one.
@@ -161,6 +162,7 @@ void SimWorker::Connect() {
   v1::WorkerMessage hello;
   v1::Register* r = hello.mutable_register_();
   r->set_name(name_);
+  r->set_instance(instance_);
   r->set_slots(shared_->slots);
   for (const char* fn : {"const", "add", "identity"}) r->add_functions(fn);
   r->add_runtimes("builtin");
@@ -168,6 +170,7 @@ void SimWorker::Connect() {
   if (stopped_ || stream_ != nullptr) return;
   // What it ran and dagd has not acknowledged: dagd takes it from here.
   for (const v1::TaskResult& kept : kept_) *r->add_results() = kept;
+  r->set_kept_complete(true);  // all of them, however many
   for (const v1::TaskRef& ref : running_) *r->add_running() = ref;
   stream_ = new Stream(this, std::move(hello));
 }

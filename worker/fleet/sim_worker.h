@@ -87,6 +87,9 @@ class SimWorker {
 
   FleetShared* const shared_;
   const std::string name_;
+  // Its process instance (Register.instance), as a dagd-worker's: after a
+  // restart dagd waits for this one to be back, not for any of its name.
+  const std::string instance_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
 
