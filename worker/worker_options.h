@@ -22,10 +22,11 @@ struct WorkerOptions {
   std::map<std::string, double> resources;
   // Reconnect delays: the first, then doubling up to the max (jittered).
   absl::Duration initial_backoff = absl::Milliseconds(100);
-  // Short enough that workers are back well within dagd's
-  // --recovery_grace (5 s) after a restart, a fleet included: with 2 s,
-  // 1,000 simulated workers took 4.3 s after dagd served again, the last
-  // of them on the jittered 2 s steps (README "Measured").
+  // Short: after a restart, recovered jobs wait until the last worker from
+  // before is back (at most dagd's --recovery_grace, 5 s), a fleet
+  // included. With 2 s, 1,000 simulated workers took 4.3 s after dagd
+  // served again, the last of them on the jittered 2 s steps (README
+  // "Measured").
   absl::Duration max_backoff = absl::Seconds(1);
   // Used when the coordinator's Registered does not say.
   absl::Duration default_heartbeat = absl::Seconds(5);
