@@ -78,15 +78,20 @@ TEST(FleetTest, AFleetReconnectingAfterAKillIsTakenBackWithoutReruns) {
   absl::StatusOr<std::string> submitted = first->client().Submit(spec);
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   const std::string job_id = *submitted;
+  uint32_t succeeded = 0;
   ASSERT_EQ(PollUntil(
                 [&] {
                   absl::StatusOr<v1::JobStatus> status =
                       first->client().Get(job_id);
-                  return status.ok() && Succeeded(*status) >= kTasks / 4;
+                  if (status.ok()) succeeded = Succeeded(*status);
+                  return succeeded >= static_cast<uint32_t>(kTasks) / 4;
                 },
                 absl::Seconds(60), "a quarter of the tasks to succeed"),
             absl::OkStatus());
   first->Signal(SIGKILL);
+  // Else nothing was left to take back.
+  ASSERT_LT(succeeded, static_cast<uint32_t>(kTasks))
+      << "the job ended before the kill";
   first.reset();
 
   const absl::Time restarted = absl::Now();
