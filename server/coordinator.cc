@@ -33,7 +33,6 @@ absl::Status Coordinator::Start() {
   next_seq_ = *next;
   // Recovery first: a start that fails on a damaged store writes nothing.
   if (absl::Status s = Recover(); !s.ok()) return s;
-  if (absl::Status s = RestoreRoster(); !s.ok()) return s;
   // Before any worker connects with what it held.
   absl::StatusOr<std::string> attempt_key = store_->AttemptKey();
   if (!attempt_key.ok()) return attempt_key.status();
@@ -41,6 +40,7 @@ absl::Status Coordinator::Start() {
   absl::StatusOr<uint64_t> incarnation = store_->StartIncarnation();
   if (!incarnation.ok()) return incarnation.status();
   next_worker_id_ = (*incarnation << 32) + 1;
+  if (absl::Status s = RestoreRoster(*incarnation); !s.ok()) return s;
   absl::StatusOr<std::string> store_id = store_->StoreId();
   if (!store_id.ok()) return store_id.status();
   store_id_ = *std::move(store_id);
@@ -49,11 +49,10 @@ absl::Status Coordinator::Start() {
   return absl::OkStatus();
 }
 
-absl::Status Coordinator::RestoreRoster() {
-  absl::StatusOr<std::optional<std::vector<WorkerRoster::Entry>>> stored =
-      store_->StoredRoster();
+absl::Status Coordinator::RestoreRoster(uint64_t incarnation) {
+  absl::StatusOr<StoredRoster> stored = store_->LoadRoster();
   if (!stored.ok()) return stored.status();
-  roster_.Restore(*std::move(stored));
+  roster_.Restore(*std::move(stored), incarnation);
   if (!scheduler_.RecoveryHeld()) return absl::OkStatus();
   if (!roster_.Awaiting()) {
     // No worker was connected: none can come back with work.
@@ -65,6 +64,16 @@ absl::Status Coordinator::RestoreRoster() {
               << options_.scheduler.recovery_grace << " (--recovery_grace)";
   }
   return absl::OkStatus();
+}
+
+bool Coordinator::TakeRosterWrites(absl::Time now,
+                                   WriteSet::RosterWrites& writes) {
+  // After Tick: the grace ran out this turn, or recovered jobs were let go
+  // when the last worker caught up, or there was no grace at all.
+  if (roster_.Awaiting() && !scheduler_.RecoveryHeld()) {
+    roster_.GraceEnded(now);
+  }
+  return roster_.TakeWrites(now, writes);
 }
 
 void Coordinator::CaughtUp(WorkerId id) {
@@ -219,9 +228,7 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     // Reset every turn, whatever else decides the sync.
     const bool acks_submission = std::exchange(turn_acks_submission_, false);
     stats.deleted_jobs = std::exchange(turn_deleted_jobs_, 0);
-    // The grace ran out (or there was none): those not back are gone.
-    if (roster_.Awaiting() && !scheduler_.RecoveryHeld()) roster_.GraceEnded();
-    const bool roster_grew = roster_.TakeWrites(start, out.writes.roster);
+    const bool roster_grew = TakeRosterWrites(start, out.writes.roster);
     const bool sync =
         out.sync || acks_submission || stats.deleted_jobs > 0 || force_sync_ ||
         roster_grew ||

@@ -212,8 +212,11 @@ class Coordinator : public JobDeleter {
 
   // Loads unfinished jobs into the scheduler (start only).
   absl::Status Recover();
-  // Reads the roster of workers from before the start (roster_).
-  absl::Status RestoreRoster();
+  // Reads the roster of workers from before start `incarnation` (roster_).
+  absl::Status RestoreRoster(uint64_t incarnation);
+  // Moves this turn's roster changes into `writes`; true if they must be
+  // synced (WorkerRoster::TakeWrites).
+  bool TakeRosterWrites(absl::Time now, WriteSet::RosterWrites& writes);
   // Adds a worker to the scheduler and keeps its dispatcher (loop thread).
   void JoinWorker(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                   WorkerSpec spec);

@@ -5,10 +5,14 @@
 
 namespace dagd {
 
-void WorkerRoster::Restore(std::optional<std::vector<Entry>> stored) {
-  whole_ = stored.has_value();
-  if (!stored) return;
-  for (auto& [key, name] : *stored) {
+void WorkerRoster::Restore(StoredRoster stored, uint64_t incarnation) {
+  incarnation_ = incarnation;
+  // A start in between that kept no roster (an older dagd) may have let
+  // workers join unrecorded: then the grace decides, and those stored come
+  // off like any worker not back.
+  whole_ = stored.whole_as_of != 0 && stored.whole_as_of + 1 == incarnation;
+  whole_unstored_ = whole_;
+  for (auto& [key, name] : stored.workers) {
     members_[key].name = std::move(name);
     awaited_.insert(key);
   }
@@ -40,7 +44,7 @@ void WorkerRoster::Joined(WorkerId id, const std::string& instance,
   if (!added) return;
   member.name = name;
   changes_[key] = name;
-  sync_ = true;
+  grew_ = true;
 }
 
 bool WorkerRoster::CaughtUp(WorkerId id) {
@@ -56,41 +60,52 @@ void WorkerRoster::Left(WorkerId id, absl::Time now) {
   keys_.erase(it);
   if (frozen_) return;
   Member& member = members_[key];
-  if (--member.streams > 0) return;
-  member.left_at = now;
-  departures_.emplace_back(now + linger_, key);
+  if (--member.streams == 0) Depart(key, member, now);
 }
 
-void WorkerRoster::GraceEnded() {
+void WorkerRoster::Depart(const std::string& key, Member& member,
+                          absl::Time since) {
+  member.left_at = since;
+  departures_.emplace_back(since + linger_, key);
+}
+
+void WorkerRoster::GraceEnded(absl::Time now) {
   for (const std::string& key : awaited_) {
     auto it = members_.find(key);
-    if (it != members_.end() && it->second.streams == 0) Remove(key);
+    if (it == members_.end() || it->second.streams > 0) continue;
+    Member& member = it->second;
+    if (member.left_at == absl::InfinitePast()) {
+      Depart(key, member, now);  // never back
+    } else {
+      // Back and gone again: its own departure, kept while it was awaited.
+      departures_.emplace_back(member.left_at + linger_, key);
+    }
   }
   awaited_.clear();
   if (!whole_) {
     whole_ = true;
-    store_whole_ = true;
+    whole_unstored_ = true;
   }
 }
 
-void WorkerRoster::Remove(const std::string& key) {
-  members_.erase(key);
-  changes_[key] = std::nullopt;
-}
-
-bool WorkerRoster::TakeWrites(absl::Time now, WriteSet::RosterWrites& writes) {
+void WorkerRoster::ExpireDepartures(absl::Time now) {
   while (!frozen_ && !departures_.empty() && departures_.front().first <= now) {
     const std::string key = std::move(departures_.front().second);
     departures_.pop_front();
     auto it = members_.find(key);
     // Back since, or gone again later (a departure of its own follows), or
-    // still awaited after a restart (the grace decides).
+    // still awaited after a restart (GraceEnded queues it again).
     if (it == members_.end() || it->second.streams > 0 ||
         it->second.left_at + linger_ > now || awaited_.contains(key)) {
       continue;
     }
-    Remove(key);
+    members_.erase(it);
+    changes_[key] = std::nullopt;
   }
+}
+
+bool WorkerRoster::TakeWrites(absl::Time now, WriteSet::RosterWrites& writes) {
+  ExpireDepartures(now);
   for (auto& [key, name] : changes_) {
     if (name) {
       writes.added.emplace_back(key, std::move(*name));
@@ -99,8 +114,8 @@ bool WorkerRoster::TakeWrites(absl::Time now, WriteSet::RosterWrites& writes) {
     }
   }
   changes_.clear();
-  writes.whole = std::exchange(store_whole_, false);
-  return std::exchange(sync_, false);
+  if (std::exchange(whole_unstored_, false)) writes.whole_as_of = incarnation_;
+  return std::exchange(grew_, false);
 }
 
 std::optional<absl::Time> WorkerRoster::NextDue() const {

@@ -11,20 +11,27 @@
 // - It comes off once it has been gone for `linger` (the grace): a stream
 //   that broke just before a crash may still come back with attempts, and
 //   is waited for. Streams closed by dagd's own stop change nothing.
-// - A restart whose grace ran out takes those not back off: their work
-//   has run again by then, as it did before the roster.
+// - A restart whose grace ran out counts those not back as gone from then
+//   (off one linger later): a second crash soon after still waits for
+//   them, as the fixed grace did.
 // - A worker with no process instance (Register.instance, random per
 //   process) cannot be told from another of its name: it is kept under a
-//   key no later worker matches, so a restart waits the whole grace for it.
-// - A store that never said its roster is whole (from before it, or its
-//   first start with it ended before its grace) waits the whole grace, and
-//   is whole from then on.
+//   key no later worker matches, so a restart waits the whole grace for it
+//   (and each of its streams is a synced write).
+// - The roster is whole (every worker that joined is on it) only as the
+//   start before this one left it: a start of a dagd that kept no roster
+//   in between, or one that crashed before saying so, waits the whole
+//   grace and is whole from then on.
+// The instance is the worker's word: a worker that can register at all can
+// pose as another (as it could report results it never ran).
 //
-// Loop thread only.
+// Loop thread only. Times come from one clock: should it go back,
+// departures only come off later.
 #ifndef DAGD_SERVER_WORKER_ROSTER_H_
 #define DAGD_SERVER_WORKER_ROSTER_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -41,13 +48,12 @@ namespace dagd {
 
 class WorkerRoster {
  public:
-  using Entry = std::pair<std::string, std::string>;  // key, name
-
   explicit WorkerRoster(absl::Duration linger) : linger_(linger) {}
 
-  // The roster a start finds (MetaStore::StoredRoster): each worker on it
-  // is awaited. nullopt: not known whole, so the whole grace is waited.
-  void Restore(std::optional<std::vector<Entry>> stored);
+  // The roster a start finds (MetaStore::StoredRoster), in start number
+  // `incarnation` (MetaStore::StartIncarnation): each worker on it is
+  // awaited, if the start before this one left it whole.
+  void Restore(StoredRoster stored, uint64_t incarnation);
 
   // Whether recovered jobs still wait for a worker (or, the roster not
   // whole, for the grace).
@@ -64,9 +70,9 @@ class WorkerRoster {
   bool CaughtUp(WorkerId id);
   // Worker stream `id` closed or was declared lost at `now`.
   void Left(WorkerId id, absl::Time now);
-  // The recovery grace is over (or there was none): whoever is not back
-  // is gone, and the roster is whole.
-  void GraceEnded();
+  // The recovery grace is over at `now` (or there was none): whoever is
+  // not back counts as gone from now, and the roster is whole.
+  void GraceEnded(absl::Time now);
   // dagd is stopping: streams it closes do not take workers off.
   void Freeze() { frozen_ = true; }
 
@@ -83,17 +89,24 @@ class WorkerRoster {
     absl::Time left_at = absl::InfinitePast();
   };
 
-  void Remove(const std::string& key);
+  // Worker `key` has no stream since `since`: off the roster one linger
+  // later unless it comes back.
+  void Depart(const std::string& key, Member& member, absl::Time since);
+  // Takes off the workers gone for the linger by `now`.
+  void ExpireDepartures(absl::Time now);
 
   const absl::Duration linger_;
+  uint64_t incarnation_ = 0;
   bool whole_ = true;
-  bool store_whole_ = false;
+  bool whole_unstored_ = false;  // whole, and not yet stored so in this start
   bool frozen_ = false;
-  bool sync_ = false;
+  bool grew_ = false;  // a worker was put on since the last TakeWrites
   absl::flat_hash_map<std::string, Member> members_;  // by key
   absl::flat_hash_map<WorkerId, std::string> keys_;   // connected streams
   absl::flat_hash_set<std::string> awaited_;
-  // Departures in time order: (when the record goes, key).
+  // Departures, (when the record goes, key), in time order but for those
+  // GraceEnded queues again behind later ones: they come off later, never
+  // sooner.
   std::deque<std::pair<absl::Time, std::string>> departures_;
   // Unstored changes by key: a name to put, nullopt to remove.
   absl::flat_hash_map<std::string, std::optional<std::string>> changes_;

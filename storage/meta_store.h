@@ -113,12 +113,8 @@ class MetaStore {
   virtual absl::StatusOr<std::string> AttemptKey() = 0;
 
   // The roster of workers that may still run or hold work of dagd's jobs
-  // (WriteSet::roster): each one's key and name. nullopt until a commit
-  // said the roster is whole (a store from before dagd kept one, or whose
-  // first start with it ended before its recovery grace did).
-  virtual absl::StatusOr<
-      std::optional<std::vector<std::pair<std::string, std::string>>>>
-  StoredRoster() = 0;
+  // (WriteSet::roster), and the start that last said it is whole.
+  virtual absl::StatusOr<StoredRoster> LoadRoster() = 0;
 
   // The next unused job sequence number (1 on an empty store).
   virtual absl::StatusOr<uint64_t> NextJobSeq() = 0;
@@ -215,10 +211,8 @@ class MetaStoreWrapper : public MetaStore {
   absl::StatusOr<std::string> AttemptKey() override {
     return target_->AttemptKey();
   }
-  absl::StatusOr<
-      std::optional<std::vector<std::pair<std::string, std::string>>>>
-  StoredRoster() override {
-    return target_->StoredRoster();
+  absl::StatusOr<StoredRoster> LoadRoster() override {
+    return target_->LoadRoster();
   }
   absl::StatusOr<uint64_t> NextJobSeq() override {
     return target_->NextJobSeq();

@@ -75,9 +75,7 @@ class RocksMetaStore : public MetaStore {
   absl::StatusOr<uint64_t> StartIncarnation() override;
   absl::StatusOr<std::string> StoreId() override;
   absl::StatusOr<std::string> AttemptKey() override;
-  absl::StatusOr<
-      std::optional<std::vector<std::pair<std::string, std::string>>>>
-  StoredRoster() override;
+  absl::StatusOr<StoredRoster> LoadRoster() override;
   absl::StatusOr<uint64_t> NextJobSeq() override;
   std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter(uint64_t seq) override;
   absl::StatusOr<v1::JobStatus> GetJobStatus(uint64_t seq) override;

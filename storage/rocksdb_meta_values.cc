@@ -22,7 +22,8 @@ namespace {
 using rocks::FromRocks;
 
 // WriteSet::RosterWrites: one record a worker, "roster/" and its key, the
-// worker's name its value; and, once the roster is whole, kRosterWholeKey.
+// worker's name its value; and kRosterWholeKey, the start that last said
+// the roster is whole.
 constexpr absl::string_view kRosterPrefix = "roster/";
 constexpr char kRosterWholeKey[] = "roster_whole";
 
@@ -78,14 +79,18 @@ absl::StatusOr<std::string> RocksMetaStore::AttemptKey() {
   return absl::HexStringToBytes(*hex);
 }
 
-absl::StatusOr<std::optional<std::vector<std::pair<std::string, std::string>>>>
-RocksMetaStore::StoredRoster() {
+absl::StatusOr<StoredRoster> RocksMetaStore::LoadRoster() {
+  StoredRoster roster;
   std::string whole;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kMeta],
                                kRosterWholeKey, &whole);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromRocks(s, "the worker roster");
-  std::vector<std::pair<std::string, std::string>> roster;
+  if (s.ok()) {
+    if (!absl::SimpleAtoi(whole, &roster.whole_as_of)) {
+      return absl::DataLossError("the worker roster's start does not parse");
+    }
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "the worker roster");
+  }
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[kMeta]));
   const rocksdb::Slice prefix(kRosterPrefix.data(), kRosterPrefix.size());
@@ -93,7 +98,7 @@ RocksMetaStore::StoredRoster() {
        it->Next()) {
     rocksdb::Slice key = it->key();
     key.remove_prefix(prefix.size());
-    roster.emplace_back(key.ToString(), it->value().ToString());
+    roster.workers.emplace_back(key.ToString(), it->value().ToString());
   }
   if (!it->status().ok()) {
     return FromRocks(it->status(), "scanning the worker roster");
@@ -109,7 +114,10 @@ void RocksMetaStore::PutRoster(rocksdb::WriteBatch& batch,
   for (const std::string& key : roster.removed) {
     batch.Delete(handles_[kMeta], absl::StrCat(kRosterPrefix, key));
   }
-  if (roster.whole) batch.Put(handles_[kMeta], kRosterWholeKey, "");
+  if (roster.whole_as_of != 0) {
+    batch.Put(handles_[kMeta], kRosterWholeKey,
+              absl::StrCat(roster.whole_as_of));
+  }
 }
 
 }  // namespace dagd

@@ -87,11 +87,13 @@ struct WriteSet {
   struct RosterWrites {
     std::vector<std::pair<std::string, std::string>> added;  // key, name
     std::vector<std::string> removed;
-    // The roster is whole from this commit on: every worker that may run
-    // or hold work is in it. Once stored, it stays so.
-    bool whole = false;
+    // Nonzero: the roster is whole (every worker that may run or hold work
+    // is on it) as of this start (MetaStore::StartIncarnation).
+    uint64_t whole_as_of = 0;
 
-    bool empty() const { return added.empty() && removed.empty() && !whole; }
+    bool empty() const {
+      return added.empty() && removed.empty() && whole_as_of == 0;
+    }
   };
   RosterWrites roster;
 
@@ -99,6 +101,13 @@ struct WriteSet {
     return new_jobs.empty() && job_statuses.empty() && task_statuses.empty() &&
            results.empty() && deleted_jobs.empty() && roster.empty();
   }
+};
+
+// The roster of workers as stored (MetaStore::LoadRoster).
+struct StoredRoster {
+  // The start that last said the roster is whole (RosterWrites); 0: none.
+  uint64_t whole_as_of = 0;
+  std::vector<std::pair<std::string, std::string>> workers;  // key, name
 };
 
 // Everything stored about one job, as recovery needs it.

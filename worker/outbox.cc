@@ -71,8 +71,9 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   if (closed_) return TakeResult::kClosed;
   const bool starts = StartDue(absl::Now());
   if (!starts && unsent_ == 0 && kept_end_ != 0) {
-    // The last kept ones were acknowledged from an earlier stream before
-    // this one sent them: the mark goes alone.
+    // Nothing kept is left unsent, yet no batch said so (an acknowledgement
+    // covered the last of them first; dagd acknowledges only what a stream
+    // carried, so this is a guard): the mark goes alone.
     batch->Clear();
     MarkKeptComplete(batch);
     return TakeResult::kBatch;

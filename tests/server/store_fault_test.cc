@@ -39,13 +39,11 @@ class FailingMetaStore : public MetaStoreWrapper {
   explicit FailingMetaStore(MetaStore* base) : MetaStoreWrapper(base) {}
 
   void FailCommits() { fail_ = true; }
-  // StoredRoster answers as a store from before the roster.
+  // LoadRoster answers as a store from before the roster.
   void ForgetRoster() { forget_roster_ = true; }
-  absl::StatusOr<
-      std::optional<std::vector<std::pair<std::string, std::string>>>>
-  StoredRoster() override {
-    if (forget_roster_) return std::nullopt;
-    return MetaStoreWrapper::StoredRoster();
+  absl::StatusOr<StoredRoster> LoadRoster() override {
+    if (forget_roster_) return StoredRoster();
+    return MetaStoreWrapper::LoadRoster();
   }
   int commits() const { return commits_; }  // attempted, failed or not
   int synced_commits() const { return synced_commits_; }
@@ -653,6 +651,38 @@ TEST_F(RecoveryRosterTest, WithNoWorkerConnectedRecoveredJobsGoOnAtOnce) {
   auto w = std::make_shared<RecordingDispatcher>();
   ConnectWorker(w, "late", /*kept_complete=*/false);
   EXPECT_TRUE(w->WaitForAssignment(0).ok());
+}
+
+// RecoveryRosterTest with a grace that runs out within a test.
+class ShortGraceRosterTest : public RecoveryRosterTest {
+ protected:
+  CoordinatorOptions Options() override {
+    CoordinatorOptions options;
+    options.scheduler.recovery_grace = absl::Seconds(3);
+    return options;
+  }
+};
+
+// A worker back after a restart whose stream breaks shortly before the
+// grace runs out may still run what it took over: a second crash soon
+// after still waits for it.
+TEST_F(ShortGraceRosterTest, AWorkerThatLeftJustBeforeTheGraceIsAwaitedAgain) {
+  auto w = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w, "p");
+  const std::string job = SubmitRunning({w});
+  Restart();
+  const absl::Time restarted = absl::Now();
+  // Back, its kept results not all in yet...
+  const WorkerId id = ConnectWorker(std::make_shared<RecordingDispatcher>(),
+                                    "p", /*kept_complete=*/false);
+  // ...when its stream breaks, about 0.5 s before the grace runs out.
+  absl::SleepFor(restarted + absl::Milliseconds(2500) - absl::Now());
+  coordinator_->WorkerDisconnected(id);
+  // Killed 1 s after it left, within the 3 s it stays on the roster.
+  absl::SleepFor(restarted + absl::Milliseconds(3500) - absl::Now());
+  Restart();
+  ConnectWorker(std::make_shared<RecordingDispatcher>(), "q");
+  ExpectHeld(job);
 }
 
 }  // namespace

@@ -18,6 +18,16 @@ using ::testing::Pair;
 constexpr absl::Duration kRosterLinger = absl::Seconds(5);
 const absl::Time kRosterStart = absl::FromUnixSeconds(1000);
 
+// A roster the start before (incarnation 1) left whole, for start 2.
+constexpr uint64_t kRosterIncarnation = 2;
+StoredRoster WholeRoster(
+    std::vector<std::pair<std::string, std::string>> workers = {}) {
+  StoredRoster stored;
+  stored.whole_as_of = kRosterIncarnation - 1;
+  stored.workers = std::move(workers);
+  return stored;
+}
+
 WriteSet::RosterWrites RosterWritesAt(WorkerRoster& roster, absl::Time now,
                                       bool* sync = nullptr) {
   WriteSet::RosterWrites writes;
@@ -28,13 +38,14 @@ WriteSet::RosterWrites RosterWritesAt(WorkerRoster& roster, absl::Time now,
 
 TEST(WorkerRosterTest, AJoinedWorkerIsStoredAndSynced) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{});
+  roster.Restore(WholeRoster(), kRosterIncarnation);
   roster.Joined(1, "abc", "host:1");
   bool sync = false;
   WriteSet::RosterWrites writes = RosterWritesAt(roster, kRosterStart, &sync);
   EXPECT_TRUE(sync);
   EXPECT_THAT(writes.added, ElementsAre(Pair("i/abc", "host:1")));
   EXPECT_THAT(writes.removed, IsEmpty());
+  EXPECT_EQ(writes.whole_as_of, kRosterIncarnation);  // whole as of this start
   // A second stream of the same process stores nothing more.
   roster.Joined(2, "abc", "host:1");
   writes = RosterWritesAt(roster, kRosterStart, &sync);
@@ -44,7 +55,7 @@ TEST(WorkerRosterTest, AJoinedWorkerIsStoredAndSynced) {
 
 TEST(WorkerRosterTest, RestoredWorkersAreAwaitedUntilEachHasCaughtUp) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{{"i/a", "A"}, {"i/b", "B"}});
+  roster.Restore(WholeRoster({{"i/a", "A"}, {"i/b", "B"}}), kRosterIncarnation);
   EXPECT_TRUE(roster.Awaiting());
   EXPECT_EQ(roster.awaited(), 2u);
   roster.Joined(1, "a", "A");
@@ -55,13 +66,16 @@ TEST(WorkerRosterTest, RestoredWorkersAreAwaitedUntilEachHasCaughtUp) {
   EXPECT_TRUE(roster.Awaiting());
   EXPECT_TRUE(roster.CaughtUp(2));
   EXPECT_FALSE(roster.Awaiting());
-  // Already on the roster: nothing to store.
-  EXPECT_TRUE(RosterWritesAt(roster, kRosterStart).empty());
+  // Already on the roster: nothing to store but that it is whole.
+  WriteSet::RosterWrites writes = RosterWritesAt(roster, kRosterStart);
+  EXPECT_THAT(writes.added, IsEmpty());
+  EXPECT_THAT(writes.removed, IsEmpty());
+  EXPECT_EQ(writes.whole_as_of, kRosterIncarnation);
 }
 
 TEST(WorkerRosterTest, AWorkerGoneForTheLingerComesOff) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{});
+  roster.Restore(WholeRoster(), kRosterIncarnation);
   roster.Joined(1, "a", "A");
   RosterWritesAt(roster, kRosterStart);
   roster.Left(1, kRosterStart);
@@ -79,7 +93,7 @@ TEST(WorkerRosterTest, AWorkerGoneForTheLingerComesOff) {
 
 TEST(WorkerRosterTest, AWorkerBackWithinTheLingerStays) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{});
+  roster.Restore(WholeRoster(), kRosterIncarnation);
   roster.Joined(1, "a", "A");
   RosterWritesAt(roster, kRosterStart);
   roster.Left(1, kRosterStart);
@@ -96,7 +110,7 @@ TEST(WorkerRosterTest, AWorkerBackWithinTheLingerStays) {
 
 TEST(WorkerRosterTest, OneOfTwoStreamsOfAProcessLeavingTakesItNotOff) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{});
+  roster.Restore(WholeRoster(), kRosterIncarnation);
   roster.Joined(1, "a", "A");
   roster.Joined(2, "a", "A");
   RosterWritesAt(roster, kRosterStart);
@@ -106,7 +120,7 @@ TEST(WorkerRosterTest, OneOfTwoStreamsOfAProcessLeavingTakesItNotOff) {
 
 TEST(WorkerRosterTest, StreamsClosedByAStopTakeNoOneOff) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{});
+  roster.Restore(WholeRoster(), kRosterIncarnation);
   roster.Joined(1, "a", "A");
   RosterWritesAt(roster, kRosterStart);
   roster.Freeze();
@@ -117,14 +131,14 @@ TEST(WorkerRosterTest, StreamsClosedByAStopTakeNoOneOff) {
 
 TEST(WorkerRosterTest, AWorkerWithoutAnInstanceIsNeverCaughtUp) {
   WorkerRoster before(kRosterLinger);
-  before.Restore(std::vector<WorkerRoster::Entry>{});
+  before.Restore(WholeRoster(), kRosterIncarnation);
   before.Joined(7, "", "A");
-  std::vector<WorkerRoster::Entry> stored =
+  std::vector<std::pair<std::string, std::string>> stored =
       RosterWritesAt(before, kRosterStart).added;
   ASSERT_EQ(stored.size(), 1u);
 
   WorkerRoster after(kRosterLinger);
-  after.Restore(stored);
+  after.Restore(WholeRoster(stored), kRosterIncarnation + 1);
   // Neither a stream of the same id's kind nor an instance named like its
   // key is taken for it.
   after.Joined(8, "", "A");
@@ -136,53 +150,89 @@ TEST(WorkerRosterTest, AWorkerWithoutAnInstanceIsNeverCaughtUp) {
   EXPECT_TRUE(after.Awaiting());
 }
 
-TEST(WorkerRosterTest, TheGraceEndingTakesThoseNotBackOff) {
+// Not back by the end of the grace: gone from then, and off one linger
+// later. A second crash soon after still waits for it.
+TEST(WorkerRosterTest, ThoseNotBackWhenTheGraceEndsAreGoneFromThen) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{{"i/a", "A"}, {"i/b", "B"}});
+  roster.Restore(WholeRoster({{"i/a", "A"}, {"i/b", "B"}}), kRosterIncarnation);
   roster.Joined(1, "a", "A");
-  roster.GraceEnded();
+  roster.GraceEnded(kRosterStart);
   EXPECT_FALSE(roster.Awaiting());
-  WriteSet::RosterWrites writes = RosterWritesAt(roster, kRosterStart);
-  EXPECT_THAT(writes.removed, ElementsAre("i/b"));
-  EXPECT_FALSE(writes.whole);  // it was whole already
+  EXPECT_THAT(RosterWritesAt(roster, kRosterStart).removed, IsEmpty());
+  EXPECT_THAT(RosterWritesAt(roster, kRosterStart + kRosterLinger).removed,
+              ElementsAre("i/b"));
+}
+
+// Back after a restart, and its stream broke just before the grace ran
+// out: it may still run what it took over, so it stays for the linger
+// from when it left.
+TEST(WorkerRosterTest, AWorkerThatLeftJustBeforeTheGraceEndedStays) {
+  WorkerRoster roster(kRosterLinger);
+  roster.Restore(WholeRoster({{"i/a", "A"}}), kRosterIncarnation);
+  roster.Joined(1, "a", "A");  // back, still sending what it kept
+  const absl::Time left = kRosterStart - absl::Milliseconds(100);
+  roster.Left(1, left);
+  // Its departure falls due while it is awaited: the grace decides.
+  EXPECT_THAT(RosterWritesAt(roster, left + kRosterLinger).removed, IsEmpty());
+  roster.GraceEnded(kRosterStart);
+  EXPECT_THAT(RosterWritesAt(roster, kRosterStart).removed, IsEmpty());
+  EXPECT_EQ(roster.NextDue(), left + kRosterLinger);
+  EXPECT_THAT(RosterWritesAt(roster, left + kRosterLinger).removed,
+              ElementsAre("i/a"));
+}
+
+TEST(WorkerRosterTest, AWorkerBackAfterTheGraceStaysOn) {
+  WorkerRoster roster(kRosterLinger);
+  roster.Restore(WholeRoster({{"i/a", "A"}}), kRosterIncarnation);
+  roster.GraceEnded(kRosterStart);
+  roster.Joined(1, "a", "A");
+  WriteSet::RosterWrites writes =
+      RosterWritesAt(roster, kRosterStart + 2 * kRosterLinger);
+  EXPECT_THAT(writes.added, IsEmpty());  // on it already
+  EXPECT_THAT(writes.removed, IsEmpty());
 }
 
 TEST(WorkerRosterTest, ARosterNotKnownWholeWaitsForTheGraceThenIsStored) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::nullopt);
+  roster.Restore(StoredRoster(), kRosterIncarnation);
   EXPECT_TRUE(roster.Awaiting());
   roster.Joined(1, "a", "A");
   EXPECT_FALSE(roster.CaughtUp(1));
   EXPECT_TRUE(roster.Awaiting());
-  roster.GraceEnded();
-  EXPECT_FALSE(roster.Awaiting());
   WriteSet::RosterWrites writes = RosterWritesAt(roster, kRosterStart);
-  EXPECT_TRUE(writes.whole);
+  EXPECT_EQ(writes.whole_as_of, 0u);  // not yet
   EXPECT_THAT(writes.added, ElementsAre(Pair("i/a", "A")));
-  EXPECT_FALSE(RosterWritesAt(roster, kRosterStart).whole);  // said once
+  roster.GraceEnded(kRosterStart);
+  EXPECT_FALSE(roster.Awaiting());
+  EXPECT_EQ(RosterWritesAt(roster, kRosterStart).whole_as_of,
+            kRosterIncarnation);
+  EXPECT_EQ(RosterWritesAt(roster, kRosterStart).whole_as_of, 0u);  // once
+}
+
+// Whole as of a start that was not the one before: a dagd that kept no
+// roster ran in between, and workers may have joined it unrecorded.
+TEST(WorkerRosterTest, ARosterWholeAsOfAnEarlierStartIsNotWhole) {
+  WorkerRoster roster(kRosterLinger);
+  roster.Restore(WholeRoster({{"i/a", "A"}}), kRosterIncarnation + 1);
+  roster.Joined(1, "a", "A");
+  EXPECT_FALSE(roster.CaughtUp(1));
+  EXPECT_TRUE(roster.Awaiting());
+  EXPECT_EQ(RosterWritesAt(roster, kRosterStart).whole_as_of, 0u);
 }
 
 TEST(WorkerRosterTest, AnAwaitedWorkerBackAndGoneAgainStaysAwaited) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{{"i/a", "A"}});
+  roster.Restore(WholeRoster({{"i/a", "A"}}), kRosterIncarnation);
   roster.Joined(1, "a", "A");
   roster.Left(1, kRosterStart);
   // The departure falls due, but the grace decides for those awaited.
-  EXPECT_TRUE(RosterWritesAt(roster, kRosterStart + kRosterLinger).empty());
+  WriteSet::RosterWrites writes =
+      RosterWritesAt(roster, kRosterStart + kRosterLinger);
+  EXPECT_THAT(writes.removed, IsEmpty());
   EXPECT_TRUE(roster.Awaiting());
-  roster.GraceEnded();
+  roster.GraceEnded(kRosterStart + kRosterLinger);
   EXPECT_THAT(RosterWritesAt(roster, kRosterStart + kRosterLinger).removed,
               ElementsAre("i/a"));
-}
-
-TEST(WorkerRosterTest, ReaddedInTheTurnItCameOffItIsPutBack) {
-  WorkerRoster roster(kRosterLinger);
-  roster.Restore(std::vector<WorkerRoster::Entry>{{"i/a", "A"}});
-  roster.GraceEnded();
-  roster.Joined(1, "a", "A");
-  WriteSet::RosterWrites writes = RosterWritesAt(roster, kRosterStart);
-  EXPECT_THAT(writes.added, ElementsAre(Pair("i/a", "A")));
-  EXPECT_THAT(writes.removed, IsEmpty());
 }
 
 }  // namespace

@@ -172,29 +172,36 @@ TEST_F(RocksMetaStoreTest, IncarnationGrowsAcrossReopens) {
 }
 
 TEST_F(RocksMetaStoreTest, TheWorkerRosterIsKeptAcrossReopens) {
+  using Entry = std::pair<std::string, std::string>;
   {
     auto store = Open();
-    // Not whole until a commit says so, whatever it holds.
+    // Never said whole: as of no start.
     WriteSet writes;
     writes.roster.added = {{"i/a", "host-a:1"}, {"i/b", "host-b:2"}};
     ASSERT_TRUE(store->Commit(writes, /*sync=*/true).ok());
-    EXPECT_EQ(store->StoredRoster().value(), std::nullopt);
+    EXPECT_EQ(store->LoadRoster()->whole_as_of, 0u);
     writes = WriteSet();
-    writes.roster.whole = true;
+    writes.roster.whole_as_of = 7;
     writes.roster.removed = {"i/a"};
     writes.roster.added = {{"i/c", "host-c:3"}};
     ASSERT_FALSE(writes.empty());
     ASSERT_TRUE(store->Commit(writes, /*sync=*/true).ok());
   }
   auto store = Open();
-  using Entry = std::pair<std::string, std::string>;
-  EXPECT_EQ(store->StoredRoster().value(),
+  absl::StatusOr<StoredRoster> roster = store->LoadRoster();
+  ASSERT_TRUE(roster.ok()) << roster.status();
+  EXPECT_EQ(roster->whole_as_of, 7u);
+  EXPECT_EQ(roster->workers,
             (std::vector<Entry>{{"i/b", "host-b:2"}, {"i/c", "host-c:3"}}));
-  // Whole stays whole with every worker gone.
+  // Every worker gone: whole and empty.
   WriteSet writes;
   writes.roster.removed = {"i/b", "i/c"};
+  writes.roster.whole_as_of = 8;
   ASSERT_TRUE(store->Commit(writes, /*sync=*/false).ok());
-  EXPECT_EQ(store->StoredRoster().value(), std::vector<Entry>());
+  roster = store->LoadRoster();
+  ASSERT_TRUE(roster.ok()) << roster.status();
+  EXPECT_EQ(roster->whole_as_of, 8u);
+  EXPECT_TRUE(roster->workers.empty());
 }
 
 TEST_F(RocksMetaStoreTest, ResultsMayHoldAnyBytes) {

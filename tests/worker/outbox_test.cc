@@ -237,8 +237,9 @@ TEST(OutboxTest, TheBatchWithTheLastKeptResultSaysSo) {
   EXPECT_EQ(last, 10u);
 }
 
-// The last kept results were acknowledged from an earlier stream before
-// this one sent them: the mark still goes, alone.
+// Should an acknowledgement cover the last kept results before a batch
+// carried them (dagd acknowledges only what a stream carried; a guard),
+// the mark still goes, alone.
 TEST(OutboxTest, TheMarkGoesAloneWhenTheLastKeptResultsWereAcknowledged) {
   Outbox outbox;
   for (uint32_t i = 0; i < 6; ++i) {
