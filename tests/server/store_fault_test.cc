@@ -514,6 +514,23 @@ class RecoveryRosterTest : public StoreFaultTest {
     return false;
   }
 
+  // Workers "p1" and "p2" running kTwoTasks; their stream ids go to `ids`.
+  std::string RunOnTwoWorkers(std::vector<WorkerId>* ids = nullptr) {
+    auto w1 = std::make_shared<RecordingDispatcher>();
+    auto w2 = std::make_shared<RecordingDispatcher>();
+    const WorkerId id1 = ConnectWorker(w1, "p1");
+    const WorkerId id2 = ConnectWorker(w2, "p2");
+    if (ids != nullptr) *ids = {id1, id2};
+    return SubmitRunning({w1, w2});
+  }
+
+  // Process `instance` back on a new stream, with everything it kept.
+  std::shared_ptr<RecordingDispatcher> Back(const std::string& instance) {
+    auto sink = std::make_shared<RecordingDispatcher>();
+    ConnectWorker(sink, instance);
+    return sink;
+  }
+
   // Whether both tasks still wait (READY, not handed out again).
   void ExpectHeld(const std::string& job_id) {
     EXPECT_EQ(StateOf(job_id, "a"), v1::TASK_READY);
@@ -526,21 +543,15 @@ class RecoveryRosterTest : public StoreFaultTest {
 };
 
 TEST_F(RecoveryRosterTest, TheWorkersFromBeforeBackEndTheWait) {
-  auto w1 = std::make_shared<RecordingDispatcher>();
-  auto w2 = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1, "p1");
-  ConnectWorker(w2, "p2");
-  const std::string job = SubmitRunning({w1, w2});
+  const std::string job = RunOnTwoWorkers();
   Restart();
 
   // Back without the tasks (they lost them): one back is not enough, the
   // other may still run them.
-  auto w1_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1_again, "p1");
+  auto w1_again = Back("p1");
   ExpectHeld(job);
   // Both back: the tasks run again now, not in an hour.
-  auto w2_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w2_again, "p2");
+  auto w2_again = Back("p2");
   EXPECT_TRUE(WaitAssigned({w1_again, w2_again}, 0));
   EXPECT_TRUE(WaitAssigned({w1_again, w2_again}, 1));
 }
@@ -597,38 +608,14 @@ TEST_F(RecoveryRosterTest, AWorkerWithoutAnInstanceIsWaitedTheWholeGrace) {
 // Awaited and not back when dagd restarts again: awaited again, as it may
 // still hold what it ran two starts ago.
 TEST_F(RecoveryRosterTest, AWorkerNotBackIsAwaitedAfterTheNextRestartToo) {
-  auto w1 = std::make_shared<RecordingDispatcher>();
-  auto w2 = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1, "p1");
-  ConnectWorker(w2, "p2");
-  const std::string job = SubmitRunning({w1, w2});
+  const std::string job = RunOnTwoWorkers();
   Restart();
-  ConnectWorker(std::make_shared<RecordingDispatcher>(), "p1");
+  Back("p1");
   Restart();
-  auto w1_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1_again, "p1");
+  auto w1_again = Back("p1");
   ExpectHeld(job);
-  auto w2_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w2_again, "p2");
+  auto w2_again = Back("p2");
   EXPECT_TRUE(WaitAssigned({w1_again, w2_again}, 0));
-}
-
-// dagd's own stop closes every stream: that is not the workers leaving,
-// and the next start waits for them.
-TEST_F(RecoveryRosterTest, StreamsClosedByAStopTakeNoOneOff) {
-  auto w1 = std::make_shared<RecordingDispatcher>();
-  auto w2 = std::make_shared<RecordingDispatcher>();
-  const WorkerId id1 = ConnectWorker(w1, "p1");
-  const WorkerId id2 = ConnectWorker(w2, "p2");
-  const std::string job = SubmitRunning({w1, w2});
-  coordinator_->CloseStreams();
-  EXPECT_TRUE(w1->WaitForClose().code() == absl::StatusCode::kUnavailable);
-  coordinator_->WorkerDisconnected(id1);
-  coordinator_->WorkerDisconnected(id2);
-  Restart();
-  auto w1_again = std::make_shared<RecordingDispatcher>();
-  ConnectWorker(w1_again, "p1");
-  ExpectHeld(job);
 }
 
 // A store from before the roster, or whose first start with it ended
@@ -683,6 +670,22 @@ TEST_F(ShortGraceRosterTest, AWorkerThatLeftJustBeforeTheGraceIsAwaitedAgain) {
   Restart();
   ConnectWorker(std::make_shared<RecordingDispatcher>(), "q");
   ExpectHeld(job);
+}
+
+// dagd's own stop closes every stream: that is not the workers leaving,
+// however long the stop takes, and the next start waits for them.
+TEST_F(ShortGraceRosterTest, StreamsClosedByAStopTakeNoOneOff) {
+  std::vector<WorkerId> ids;
+  const std::string job = RunOnTwoWorkers(&ids);
+  coordinator_->CloseStreams();
+  for (WorkerId id : ids) coordinator_->WorkerDisconnected(id);
+  // Past the 3 s a departed worker stays on the roster; a query makes a
+  // turn after it.
+  absl::SleepFor(absl::Milliseconds(3500));
+  EXPECT_EQ(StateOf(job, "a"), v1::TASK_READY);
+  Restart();
+  Back("p1");
+  ExpectHeld(job);  // p2 is awaited (for the 3 s grace)
 }
 
 }  // namespace
