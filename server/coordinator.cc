@@ -33,6 +33,8 @@ absl::Status Coordinator::Start() {
   next_seq_ = *next;
   // Recovery first: a start that fails on a damaged store writes nothing.
   if (absl::Status s = Recover(); !s.ok()) return s;
+  absl::StatusOr<StoredRoster> roster = store_->LoadRoster();
+  if (!roster.ok()) return roster.status();
   // Before any worker connects with what it held.
   absl::StatusOr<std::string> attempt_key = store_->AttemptKey();
   if (!attempt_key.ok()) return attempt_key.status();
@@ -40,7 +42,7 @@ absl::Status Coordinator::Start() {
   absl::StatusOr<uint64_t> incarnation = store_->StartIncarnation();
   if (!incarnation.ok()) return incarnation.status();
   next_worker_id_ = (*incarnation << 32) + 1;
-  if (absl::Status s = RestoreRoster(*incarnation); !s.ok()) return s;
+  RestoreRoster(*std::move(roster), *incarnation);
   absl::StatusOr<std::string> store_id = store_->StoreId();
   if (!store_id.ok()) return store_id.status();
   store_id_ = *std::move(store_id);
@@ -49,21 +51,22 @@ absl::Status Coordinator::Start() {
   return absl::OkStatus();
 }
 
-absl::Status Coordinator::RestoreRoster(uint64_t incarnation) {
-  absl::StatusOr<StoredRoster> stored = store_->LoadRoster();
-  if (!stored.ok()) return stored.status();
-  roster_.Restore(*std::move(stored), incarnation);
-  if (!scheduler_.RecoveryHeld()) return absl::OkStatus();
+void Coordinator::RestoreRoster(StoredRoster stored, uint64_t incarnation) {
+  roster_.Restore(std::move(stored), incarnation);
+  if (!scheduler_.RecoveryHeld()) return;
   if (!roster_.Awaiting()) {
     // No worker was connected: none can come back with work.
     scheduler_.EndRecoveryHold();
-  } else if (roster_.awaited() > 0) {
+  } else if (!roster_.whole()) {
+    LOG(INFO) << "recovered jobs wait " << options_.scheduler.recovery_grace
+              << " (--recovery_grace): the store does not say which workers "
+                 "were connected before the restart";
+  } else {
     LOG(INFO) << "recovered jobs wait for " << roster_.awaited()
               << " worker(s) connected before the restart ("
               << roster_.AwaitedNames(3) << "), at most "
               << options_.scheduler.recovery_grace << " (--recovery_grace)";
   }
-  return absl::OkStatus();
 }
 
 bool Coordinator::TakeRosterWrites(absl::Time now,

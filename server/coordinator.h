@@ -212,8 +212,8 @@ class Coordinator : public JobDeleter {
 
   // Loads unfinished jobs into the scheduler (start only).
   absl::Status Recover();
-  // Reads the roster of workers from before start `incarnation` (roster_).
-  absl::Status RestoreRoster(uint64_t incarnation);
+  // Takes the roster of workers from before start `incarnation` (roster_).
+  void RestoreRoster(StoredRoster stored, uint64_t incarnation);
   // Moves this turn's roster changes into `writes`; true if they must be
   // synced (WorkerRoster::TakeWrites).
   bool TakeRosterWrites(absl::Time now, WriteSet::RosterWrites& writes);

@@ -9,8 +9,10 @@ void WorkerRoster::Restore(StoredRoster stored, uint64_t incarnation) {
   incarnation_ = incarnation;
   // A start in between that kept no roster (an older dagd) may have let
   // workers join unrecorded: then the grace decides, and those stored come
-  // off like any worker not back.
-  whole_ = stored.whole_as_of != 0 && stored.whole_as_of + 1 == incarnation;
+  // off like any worker not back. The first start of a store has no one
+  // before it.
+  whole_ = incarnation == 1 ||
+           (stored.whole_as_of != 0 && stored.whole_as_of + 1 == incarnation);
   whole_unstored_ = whole_;
   for (auto& [key, name] : stored.workers) {
     members_[key].name = std::move(name);
@@ -84,7 +86,7 @@ void WorkerRoster::GraceEnded(absl::Time now) {
   awaited_.clear();
   if (!whole_) {
     whole_ = true;
-    whole_unstored_ = true;
+    whole_due_ = now + linger_;
   }
 }
 
@@ -106,6 +108,10 @@ void WorkerRoster::ExpireDepartures(absl::Time now) {
 
 bool WorkerRoster::TakeWrites(absl::Time now, WriteSet::RosterWrites& writes) {
   ExpireDepartures(now);
+  if (!frozen_ && whole_due_ && *whole_due_ <= now) {
+    whole_due_.reset();
+    whole_unstored_ = true;
+  }
   for (auto& [key, name] : changes_) {
     if (name) {
       writes.added.emplace_back(key, std::move(*name));
@@ -119,8 +125,12 @@ bool WorkerRoster::TakeWrites(absl::Time now, WriteSet::RosterWrites& writes) {
 }
 
 std::optional<absl::Time> WorkerRoster::NextDue() const {
-  if (frozen_ || departures_.empty()) return std::nullopt;
-  return departures_.front().first;
+  if (frozen_) return std::nullopt;
+  std::optional<absl::Time> due = whole_due_;
+  if (!departures_.empty() && (!due || departures_.front().first < *due)) {
+    due = departures_.front().first;
+  }
+  return due;
 }
 
 }  // namespace dagd

@@ -19,14 +19,16 @@
 //   key no later worker matches, so a restart waits the whole grace for it
 //   (and each of its streams is a synced write).
 // - The roster is whole (every worker that joined is on it) only as the
-//   start before this one left it: a start of a dagd that kept no roster
-//   in between, or one that crashed before saying so, waits the whole
-//   grace and is whole from then on.
+//   start before this one left it, or at a store's first start: a start
+//   of a dagd that kept no roster in between, or one that crashed before
+//   saying so, waits the whole grace, and says it is whole one linger
+//   after (the workers it could not know of are gone by then, as a
+//   departed one would be).
 // The instance is the worker's word: a worker that can register at all can
 // pose as another (as it could report results it never ran).
 //
 // Loop thread only. Times come from one clock: should it go back,
-// departures only come off later.
+// departures come off later; should it jump ahead, sooner.
 #ifndef DAGD_SERVER_WORKER_ROSTER_H_
 #define DAGD_SERVER_WORKER_ROSTER_H_
 
@@ -58,6 +60,9 @@ class WorkerRoster {
   // Whether recovered jobs still wait for a worker (or, the roster not
   // whole, for the grace).
   bool Awaiting() const { return !whole_ || !awaited_.empty(); }
+  // Whether the roster is known whole: as this start found it, or since
+  // its grace ended.
+  bool whole() const { return whole_; }
   size_t awaited() const { return awaited_.size(); }
   // A few of the awaited workers' names, for a log line.
   std::string AwaitedNames(size_t limit) const;
@@ -99,6 +104,8 @@ class WorkerRoster {
   uint64_t incarnation_ = 0;
   bool whole_ = true;
   bool whole_unstored_ = false;  // whole, and not yet stored so in this start
+  // A start that did not find the roster whole stores it so from then.
+  std::optional<absl::Time> whole_due_;
   bool frozen_ = false;
   bool grew_ = false;  // a worker was put on since the last TakeWrites
   absl::flat_hash_map<std::string, Member> members_;  // by key

@@ -84,11 +84,13 @@ absl::StatusOr<StoredRoster> RocksMetaStore::LoadRoster() {
   std::string whole;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kMeta],
                                kRosterWholeKey, &whole);
-  if (s.ok()) {
+  // Empty: as written by dagd's first builds with a roster, which did not
+  // say as of which start; not whole, so a restart waits the grace.
+  if (s.ok() && !whole.empty()) {
     if (!absl::SimpleAtoi(whole, &roster.whole_as_of)) {
       return absl::DataLossError("the worker roster's start does not parse");
     }
-  } else if (!s.IsNotFound()) {
+  } else if (!s.ok() && !s.IsNotFound()) {
     return FromRocks(s, "the worker roster");
   }
   std::unique_ptr<rocksdb::Iterator> it(

@@ -533,6 +533,9 @@ class RecoveryRosterTest : public StoreFaultTest {
 
   // Whether both tasks still wait (READY, not handed out again).
   void ExpectHeld(const std::string& job_id) {
+    // A query is answered in its turn before that turn schedules: this one
+    // lets the turns of events posted before it finish.
+    StateOf(job_id, "a");
     EXPECT_EQ(StateOf(job_id, "a"), v1::TASK_READY);
     EXPECT_EQ(StateOf(job_id, "b"), v1::TASK_READY);
   }
@@ -618,6 +621,20 @@ TEST_F(RecoveryRosterTest, AWorkerNotBackIsAwaitedAfterTheNextRestartToo) {
   EXPECT_TRUE(WaitAssigned({w1_again, w2_again}, 0));
 }
 
+// A start of a dagd that kept no roster came in between: workers may have
+// joined it unrecorded, so the roster is not whole.
+TEST_F(RecoveryRosterTest, AStartWithoutTheRosterInBetweenWaitsTheGrace) {
+  auto w = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(w, "p");
+  const std::string job = SubmitRunning({w});
+  coordinator_->Stop();
+  coordinator_.reset();
+  ASSERT_TRUE(rocks_->StartIncarnation().ok());  // the other dagd's start
+  StartCoordinator();
+  Back("p");
+  ExpectHeld(job);
+}
+
 // A store from before the roster, or whose first start with it ended
 // within its grace, cannot say who was connected: the whole grace.
 TEST_F(RecoveryRosterTest, AStoreWithoutAWholeRosterWaitsTheWholeGrace) {
@@ -662,11 +679,12 @@ TEST_F(ShortGraceRosterTest, AWorkerThatLeftJustBeforeTheGraceIsAwaitedAgain) {
   // Back, its kept results not all in yet...
   const WorkerId id = ConnectWorker(std::make_shared<RecordingDispatcher>(),
                                     "p", /*kept_complete=*/false);
-  // ...when its stream breaks, about 0.5 s before the grace runs out.
-  absl::SleepFor(restarted + absl::Milliseconds(2500) - absl::Now());
+  // ...when its stream breaks, about 1 s before the grace runs out.
+  absl::SleepFor(restarted + absl::Milliseconds(2000) - absl::Now());
+  ExpectHeld(job);  // so the grace had not ended while it was back
   coordinator_->WorkerDisconnected(id);
-  // Killed 1 s after it left, within the 3 s it stays on the roster.
-  absl::SleepFor(restarted + absl::Milliseconds(3500) - absl::Now());
+  // Killed after the grace, 1.3 s after it left: within the 3 s it stays.
+  absl::SleepFor(restarted + absl::Milliseconds(3300) - absl::Now());
   Restart();
   ConnectWorker(std::make_shared<RecordingDispatcher>(), "q");
   ExpectHeld(job);

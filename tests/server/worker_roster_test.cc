@@ -204,9 +204,21 @@ TEST(WorkerRosterTest, ARosterNotKnownWholeWaitsForTheGraceThenIsStored) {
   EXPECT_THAT(writes.added, ElementsAre(Pair("i/a", "A")));
   roster.GraceEnded(kRosterStart);
   EXPECT_FALSE(roster.Awaiting());
-  EXPECT_EQ(RosterWritesAt(roster, kRosterStart).whole_as_of,
+  // Stored whole once workers it could not know of are gone (a linger).
+  EXPECT_EQ(RosterWritesAt(roster, kRosterStart).whole_as_of, 0u);
+  EXPECT_EQ(roster.NextDue(), kRosterStart + kRosterLinger);
+  EXPECT_EQ(RosterWritesAt(roster, kRosterStart + kRosterLinger).whole_as_of,
             kRosterIncarnation);
-  EXPECT_EQ(RosterWritesAt(roster, kRosterStart).whole_as_of, 0u);  // once
+  EXPECT_EQ(RosterWritesAt(roster, kRosterStart + kRosterLinger).whole_as_of,
+            0u);  // once
+}
+
+// The first start of a store: no worker can come back from before it.
+TEST(WorkerRosterTest, TheFirstStartOfAStoreIsWhole) {
+  WorkerRoster roster(kRosterLinger);
+  roster.Restore(StoredRoster(), 1);
+  EXPECT_FALSE(roster.Awaiting());
+  EXPECT_EQ(RosterWritesAt(roster, kRosterStart).whole_as_of, 1u);
 }
 
 // Whole as of a start that was not the one before: a dagd that kept no
