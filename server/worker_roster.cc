@@ -13,7 +13,7 @@ void WorkerRoster::Restore(StoredRoster stored, uint64_t incarnation) {
   // before it.
   whole_ = incarnation == 1 ||
            (stored.whole_as_of != 0 && stored.whole_as_of + 1 == incarnation);
-  whole_unstored_ = whole_;
+  if (whole_) whole_due_ = absl::InfinitePast();  // said again at once
   for (auto& [key, name] : stored.workers) {
     members_[key].name = std::move(name);
     awaited_.insert(key);
@@ -110,7 +110,7 @@ bool WorkerRoster::TakeWrites(absl::Time now, WriteSet::RosterWrites& writes) {
   ExpireDepartures(now);
   if (!frozen_ && whole_due_ && *whole_due_ <= now) {
     whole_due_.reset();
-    whole_unstored_ = true;
+    writes.whole_as_of = incarnation_;
   }
   for (auto& [key, name] : changes_) {
     if (name) {
@@ -120,7 +120,6 @@ bool WorkerRoster::TakeWrites(absl::Time now, WriteSet::RosterWrites& writes) {
     }
   }
   changes_.clear();
-  if (std::exchange(whole_unstored_, false)) writes.whole_as_of = incarnation_;
   return std::exchange(grew_, false);
 }
 

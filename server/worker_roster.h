@@ -103,8 +103,8 @@ class WorkerRoster {
   const absl::Duration linger_;
   uint64_t incarnation_ = 0;
   bool whole_ = true;
-  bool whole_unstored_ = false;  // whole, and not yet stored so in this start
-  // A start that did not find the roster whole stores it so from then.
+  // When to store that the roster is whole as of this start: at once if
+  // it was found whole, one linger after the grace if not; then nullopt.
   std::optional<absl::Time> whole_due_;
   bool frozen_ = false;
   bool grew_ = false;  // a worker was put on since the last TakeWrites

@@ -113,7 +113,7 @@ class RocksMetaStore : public MetaStore {
   // The value of meta record `key`: 32 random hex digits made and synced
   // the first time it is asked for. `what` names it in errors.
   absl::StatusOr<std::string> RandomOnce(const char* key, const char* what);
-  // Puts the roster's changes into `batch` (StoredRoster).
+  // Puts the roster's changes into `batch` (LoadRoster reads them).
   void PutRoster(rocksdb::WriteBatch& batch,
                  const WriteSet::RosterWrites& roster);
   // Puts the task records of `job` into `batch`, or, for a big job, writes

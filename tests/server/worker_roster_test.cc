@@ -36,6 +36,14 @@ WriteSet::RosterWrites RosterWritesAt(WorkerRoster& roster, absl::Time now,
   return writes;
 }
 
+// Worker process "a" joined on stream 1 at a start that found an empty
+// roster, and its record stored.
+void StoreA(WorkerRoster& roster) {
+  roster.Restore(WholeRoster(), kRosterIncarnation);
+  roster.Joined(1, "a", "A");
+  RosterWritesAt(roster, kRosterStart);
+}
+
 TEST(WorkerRosterTest, AJoinedWorkerIsStoredAndSynced) {
   WorkerRoster roster(kRosterLinger);
   roster.Restore(WholeRoster(), kRosterIncarnation);
@@ -75,9 +83,7 @@ TEST(WorkerRosterTest, RestoredWorkersAreAwaitedUntilEachHasCaughtUp) {
 
 TEST(WorkerRosterTest, AWorkerGoneForTheLingerComesOff) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(WholeRoster(), kRosterIncarnation);
-  roster.Joined(1, "a", "A");
-  RosterWritesAt(roster, kRosterStart);
+  StoreA(roster);
   roster.Left(1, kRosterStart);
   EXPECT_EQ(roster.NextDue(), kRosterStart + kRosterLinger);
   EXPECT_TRUE(RosterWritesAt(
@@ -93,9 +99,7 @@ TEST(WorkerRosterTest, AWorkerGoneForTheLingerComesOff) {
 
 TEST(WorkerRosterTest, AWorkerBackWithinTheLingerStays) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(WholeRoster(), kRosterIncarnation);
-  roster.Joined(1, "a", "A");
-  RosterWritesAt(roster, kRosterStart);
+  StoreA(roster);
   roster.Left(1, kRosterStart);
   roster.Joined(2, "a", "A");
   EXPECT_TRUE(RosterWritesAt(roster, kRosterStart + 2 * kRosterLinger).empty());
@@ -120,9 +124,7 @@ TEST(WorkerRosterTest, OneOfTwoStreamsOfAProcessLeavingTakesItNotOff) {
 
 TEST(WorkerRosterTest, StreamsClosedByAStopTakeNoOneOff) {
   WorkerRoster roster(kRosterLinger);
-  roster.Restore(WholeRoster(), kRosterIncarnation);
-  roster.Joined(1, "a", "A");
-  RosterWritesAt(roster, kRosterStart);
+  StoreA(roster);
   roster.Freeze();
   roster.Left(1, kRosterStart);
   EXPECT_EQ(roster.NextDue(), std::nullopt);

@@ -184,13 +184,29 @@ TEST(OutboxTest, BatchInFlightWhenTheStreamClosesGoesOutAgain) {
   EXPECT_EQ(batch.results_size(), 1);
 }
 
-TEST(OutboxTest, ManyKeptResultsGoOutInBatchesOfBoundedSize) {
-  Outbox outbox;
-  for (uint32_t i = 0; i < 10; ++i) {
+// Results 0 .. count-1 of 1 MiB each: three fill a batch.
+void FinishLarge(Outbox& outbox, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) {
     v1::TaskResult result = Result(i);
     result.mutable_output()->set_data(std::string(1 << 20, 'x'));
     outbox.Finished(std::move(result));
   }
+}
+
+// A new stream after a broken one: the Register carries what was kept.
+// Returns whether that was all of it (TakeKept).
+bool RegisterAgain(Outbox& outbox) {
+  outbox.Close();
+  v1::WorkerBatch kept;
+  const bool all = outbox.TakeKept(&kept);
+  outbox.Open();
+  outbox.Sent(std::move(kept));
+  return all;
+}
+
+TEST(OutboxTest, ManyKeptResultsGoOutInBatchesOfBoundedSize) {
+  Outbox outbox;
+  FinishLarge(outbox, 10);
   v1::WorkerBatch batch;
   ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
   EXPECT_EQ(batch.results_size(), 3);  // 4 MiB: 3 of 1 MiB and change
@@ -207,17 +223,9 @@ TEST(OutboxTest, ManyKeptResultsGoOutInBatchesOfBoundedSize) {
 // them, not before and not about results that finished since.
 TEST(OutboxTest, TheBatchWithTheLastKeptResultSaysSo) {
   Outbox outbox;
-  for (uint32_t i = 0; i < 10; ++i) {
-    v1::TaskResult result = Result(i);
-    result.mutable_output()->set_data(std::string(1 << 20, 'x'));
-    outbox.Finished(std::move(result));
-  }
-  outbox.Close();
-  v1::WorkerBatch kept;
-  EXPECT_FALSE(outbox.TakeKept(&kept));  // 3 of the 10 fit
-  outbox.Open();
-  outbox.Sent(std::move(kept));
-  outbox.Finished(Result(10));  // since the Register: not kept
+  FinishLarge(outbox, 10);
+  EXPECT_FALSE(RegisterAgain(outbox));  // 3 of the 10 fit
+  outbox.Finished(Result(10));          // since the Register: not kept
   v1::WorkerBatch batch;
   uint32_t last = 0;
   int marked = 0;
@@ -242,16 +250,8 @@ TEST(OutboxTest, TheBatchWithTheLastKeptResultSaysSo) {
 // the mark still goes, alone.
 TEST(OutboxTest, TheMarkGoesAloneWhenTheLastKeptResultsWereAcknowledged) {
   Outbox outbox;
-  for (uint32_t i = 0; i < 6; ++i) {
-    v1::TaskResult result = Result(i);
-    result.mutable_output()->set_data(std::string(1 << 20, 'x'));
-    outbox.Finished(std::move(result));
-  }
-  outbox.Close();
-  v1::WorkerBatch kept;
-  ASSERT_FALSE(outbox.TakeKept(&kept));
-  outbox.Open();
-  outbox.Sent(std::move(kept));
+  FinishLarge(outbox, 6);
+  ASSERT_FALSE(RegisterAgain(outbox));
   outbox.Ack(6);  // everything, as dagd had it from the stream before
   v1::WorkerBatch batch;
   ASSERT_EQ(outbox.Take(absl::Now(), &batch), Outbox::TakeResult::kBatch);
