@@ -78,10 +78,10 @@ class BurstCluster(LambdaCluster):
         # (the last of a repeated flag wins, so its --slots=4 goes).
         start = self.procs.start
 
-        def start_with_flags(name, argv, env=None):
+        def start_with_flags(name, argv, env=None, log_name=None):
             if name == "worker":
                 argv = argv + self.worker_flags
-            return start(name, argv, env)
+            return start(name, argv, env, log_name)
 
         self.procs.start = start_with_flags
         super()._start(*args)

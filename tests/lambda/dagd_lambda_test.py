@@ -11,6 +11,7 @@ reading their tasks. Each test shows one outcome of an invocation:
   other 4xx         the task fails for good, naming the AWS error type
   credentials       from a container-credentials endpoint (ECS) instead of
                     the environment
+  a crash           an invocation in flight when dagd is killed runs again
 
     python3 tests/lambda/dagd_lambda_test.py --dagd=build/bin/dagd \
         --worker=build/bin/dagd-worker --dagctl=build/bin/dagctl [-v]
@@ -65,14 +66,25 @@ class Processes:
         self.tmp = tmp
         self.procs = []  # (name, Popen, log path)
 
-    def start(self, name, argv, env=None):
-        log = os.path.join(self.tmp, name + ".log")
+    def start(self, name, argv, env=None, log_name=None):
+        log = os.path.join(self.tmp, (log_name or name) + ".log")
         with open(log, "wb") as out:
             p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, env=env,
                                  cwd=self.tmp)
         self.procs.append((name, p, log))
         return p
+
+    def kill(self, name):
+        """SIGKILL to `name`, which is then no longer one of these (its log
+        stays in `tmp`)."""
+        for entry in self.procs:
+            if entry[0] == name:
+                entry[1].kill()
+                entry[1].wait()
+                self.procs.remove(entry)
+                return
+        raise AssertionError("no process " + name)
 
     def check_alive(self):
         for name, p, _ in self.procs:
@@ -146,23 +158,38 @@ class LambdaCluster:
                 env=clean_env())
             service_port = read_port(port_file, self.procs)
         self.service_port = service_port
-        dagd_port_file = os.path.join(self.tmp, "dagd.port")
-        self.procs.start("dagd", [
+        self.dagd_argv = [
             BINS["dagd"], "--listen=127.0.0.1:0",
-            "--port_file=" + dagd_port_file,
             "--data_dir=" + os.path.join(self.tmp, "data"),
             "--metrics_listen=127.0.0.1:0", "--lambda_function=" + FUNCTION,
             "--lambda_allowed_functions=nosuchfunction",
             "--lambda_endpoint=http://127.0.0.1:%d" % service_port,
-            "--aws_region=" + lambda_service.TEST_REGION] + dagd_args,
-            env=dagd_env)
-        self.server = "127.0.0.1:%d" % read_port(dagd_port_file, self.procs)
+            "--aws_region=" + lambda_service.TEST_REGION] + dagd_args
+        self.dagd_env = dagd_env
+        self.dagd_starts = 0
+        self._start_dagd()
         if with_worker:
             self.procs.start("worker", [
                 BINS["worker"], "--coordinator=" + self.server, "--slots=4",
                 "--name=" + WORKER_NAME], env=worker_env)
             wait_for(lambda: WORKER_NAME in self.dagctl("workers").stdout,
                      30, "the worker to register")
+
+    def _start_dagd(self):
+        """Starts dagd (again: on the same data directory) as "dagd", its
+        port file and log new for each start."""
+        self.dagd_starts += 1
+        port_file = os.path.join(self.tmp, "dagd-%d.port" % self.dagd_starts)
+        self.procs.start("dagd", self.dagd_argv + ["--port_file=" + port_file],
+                         env=self.dagd_env,
+                         log_name="dagd-%d" % self.dagd_starts)
+        self.server = "127.0.0.1:%d" % read_port(port_file, self.procs)
+
+    def crash_dagd(self):
+        """Kills dagd with SIGKILL, as a crash would, and starts it again on
+        the same data directory (its address changes)."""
+        self.procs.kill("dagd")
+        self._start_dagd()
 
     def stop(self, dump=False):
         if dump:
@@ -350,6 +377,51 @@ class DagdLambdaTest(unittest.TestCase):
         s = stats(self.port)
         self.assertEqual(s["invocations"], 1, s)
         self.assertEqual(s["status"], {"404": 1}, s)
+
+
+class DagdLambdaCrashTest(unittest.TestCase):
+    """dagd killed with SIGKILL while a task's Lambda invocation is in
+    flight (README, Guarantees: Lambda is not on the roster). The
+    invocation runs to its end, its answer goes to the dead dagd, and the
+    restarted dagd invokes the task again: two invocations, one job that
+    succeeds."""
+
+    def setUp(self):
+        self.cluster = LambdaCluster(clean_env(
+            AWS_ACCESS_KEY_ID=lambda_service.TEST_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=lambda_service.TEST_SECRET),
+            with_worker=False)
+        self.port = self.cluster.service_port
+
+    def tearDown(self):
+        self.cluster.stop()
+
+    def test_task_in_flight_on_lambda_runs_again_after_a_crash(self):
+        path = os.path.join(self.cluster.tmp, "crash.json")
+        with open(path, "w") as f:
+            json.dump({"name": "crash", "tasks": [
+                {"id": "s", "fn": "sleep", "args": {"ms": 1500},
+                 "executor": "lambda"},
+                {"id": "t", "fn": "add", "inputs": ["s"],
+                 "args": {"value": 4}}]}, f)
+        # t has no executor and there is no worker: it never runs, and the
+        # job stays unfinished for the test to read.
+        job_id = self.cluster.dagctl("submit", path).stdout.split()[0]
+        wait_for(lambda: stats(self.port)["in_flight"] == 1, 30,
+                 "the invocation of s to start")
+        self.cluster.crash_dagd()
+        wait_for(lambda: stats(self.port)["invocations"] == 2, 30,
+                 "the restarted dagd to invoke s again")
+
+        def s_done():
+            return self.cluster.tasks(job_id)["s"]["state"] == "TASK_SUCCEEDED"
+        wait_for(s_done, 30, "s to succeed after the restart")
+        wait_for(lambda: stats(self.port)["in_flight"] == 0, 30,
+                 "the first invocation to run to its end")
+        s = stats(self.port)
+        self.assertEqual(s["invocations"], 2, s)
+        self.assertEqual(s["status"], {"200": 2}, s)
+        self.assertEqual(self.cluster.tasks(job_id)["t"]["state"], "TASK_READY")
 
 
 def parse_time(text):
