@@ -29,6 +29,8 @@
 # 16 (a connection each), then the same 1,000 streams on one connection,
 # each on a fresh dagd, with dagd's memory per connected idle worker
 # (its RSS with the 1,000 registered, less its RSS before, over 1,000),
+# dagd's CPU over 10 s with the 1,000 idle, how long after the 1,000
+# are killed at once (SIGKILL of dagd-fleet) dagd lists none of them,
 # and the herd: dagd killed with SIGKILL a quarter through a 40,000-task
 # job on 1,000 simulated workers, restarted on the same port and data; how
 # long until all are registered again and the job ends, and whether any
@@ -235,10 +237,34 @@ if [ "$FLEET" = 1 ]; then
       echo "dagd RSS: $DAGD_IDLE_KB KiB alone, $idle_kb KiB with $n idle workers registered"
       awk -v a="$DAGD_IDLE_KB" -v b="$idle_kb" -v n="$n" \
         'BEGIN { printf "memory per connected idle worker: %.1f KiB\n", (b - a) / n }'
+      # What the idle fleet costs dagd's CPU: heartbeats (each worker's
+      # every 5 s) and their acknowledgements, over 10 s.
+      cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+      t0=$(cpu_ticks "$DAGD_PID")
+      sleep 10
+      t1=$(cpu_ticks "$DAGD_PID")
+      awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN {
+        ms = t * 1000 / hz / 10
+        printf "dagd CPU with %d idle workers connected: %.1f ms a second (%.1f us per worker a second)\n", n, ms, ms * 1000 / n }'
     fi
     echo "compare.sh: wide on $n simulated workers x $slots slots${one:+ on one connection}, dagd pid $DAGD_PID" >&2
     "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers="$n" --shape=wide \
       --repeat="$REPEAT" | tee "$WORK/fleet_$fleet.out"
+    if [ "$fleet" = 1000x16 ]; then
+      # Lost workers: the fleet's process dies (SIGKILL), its 1,000
+      # connections with it; how long until dagd lists none.
+      kill -9 "$FLEET_PID"
+      lost_start=$(date +%s.%N)
+      for _ in $(seq 1000); do
+        left=$(DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" workers | tail -n +2 | wc -l)
+        [ "$left" -eq 0 ] && break
+        sleep 0.01
+      done
+      lost_end=$(date +%s.%N)
+      wait "$FLEET_PID" 2>/dev/null || true
+      awk -v s="$lost_start" -v e="$lost_end" -v l="$left" -v n="$n" 'BEGIN {
+        printf "%d workers killed at once (SIGKILL): dagd listed %d of them %.2f s later\n", n, l, e - s }'
+    fi
     stop_dagd
   done
   # The herd: a fleet loses its dagd to kill -9 a quarter of the way
