@@ -239,13 +239,17 @@ if [ "$FLEET" = 1 ]; then
         'BEGIN { printf "memory per connected idle worker: %.1f KiB\n", (b - a) / n }'
       # What the idle fleet costs dagd's CPU: heartbeats (each worker's
       # every 5 s) and their acknowledgements, over 10 s.
-      cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-      t0=$(cpu_ticks "$DAGD_PID")
+      # Each thread's time on a CPU in ns (schedstat), summed: finer than
+      # /proc/PID/stat's clock ticks.
+      cpu_ns() {  # a thread may end between the glob and its read
+        { cat /proc/"$1"/task/*/schedstat 2>/dev/null || true; } | awk '{ t += $1 } END { print t }'
+      }
+      c0=$(cpu_ns "$DAGD_PID") w0=$(date +%s.%N)
       sleep 10
-      t1=$(cpu_ticks "$DAGD_PID")
-      awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN {
-        ms = t * 1000 / hz / 10
-        printf "dagd CPU with %d idle workers connected: %.1f ms a second (%.1f us per worker a second)\n", n, ms, ms * 1000 / n }'
+      c1=$(cpu_ns "$DAGD_PID") w1=$(date +%s.%N)
+      awk -v c0="$c0" -v c1="$c1" -v w0="$w0" -v w1="$w1" -v n="$n" 'BEGIN {
+        ms = (c1 - c0) / 1e6 / (w1 - w0)
+        printf "dagd CPU with %d idle workers connected: %.2f ms a second (%.1f us per worker a second)\n", n, ms, ms * 1000 / n }'
     fi
     echo "compare.sh: wide on $n simulated workers x $slots slots${one:+ on one connection}, dagd pid $DAGD_PID" >&2
     "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers="$n" --shape=wide \
@@ -255,13 +259,17 @@ if [ "$FLEET" = 1 ]; then
       # connections with it; how long until dagd lists none.
       kill -9 "$FLEET_PID"
       lost_start=$(date +%s.%N)
+      left=$n
       for _ in $(seq 1000); do
-        left=$(DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" workers | tail -n +2 | wc -l)
+        # A dagctl that fails (dagd busy) says nothing: ask again.
+        listed=$(DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" workers) || { sleep 0.01; continue; }
+        left=$(printf '%s\n' "$listed" | tail -n +2 | wc -l)
         [ "$left" -eq 0 ] && break
         sleep 0.01
       done
       lost_end=$(date +%s.%N)
       wait "$FLEET_PID" 2>/dev/null || true
+      FLEET_PID=
       awk -v s="$lost_start" -v e="$lost_end" -v l="$left" -v n="$n" 'BEGIN {
         printf "%d workers killed at once (SIGKILL): dagd listed %d of them %.2f s later\n", n, l, e - s }'
     fi

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "tests/integration/integration_env.h"
@@ -119,13 +120,17 @@ TEST(RestartTest, FinishedJobIsTheSameAfterARestart) {
 // Local workers end with the dagd that started them and never come back,
 // so after a stop by SIGTERM the next start waits out the whole recovery
 // grace before it runs the task they had again (README, Guarantees). A
-// dagd that took them off the roster as they ended would end the wait as
-// soon as its own new local worker registered, well inside the grace.
+// dagd that took them off the roster as they ended would find the roster
+// empty (and whole) and run the task as soon as its new local worker
+// registered, well inside the grace.
 TEST(RestartTest, LocalWorkersAreWaitedForTheWholeGraceAfterAStop) {
   absl::StatusOr<std::unique_ptr<TempDir>> data = TempDir::Create("dagd-db-");
   ASSERT_TRUE(data.ok()) << data.status();
   const std::string data_dir = (*data)->path() + "/db";
   const absl::Duration grace = absl::Seconds(3);
+  // Long enough that the task is still running when the first dagd stops,
+  // on a loaded machine too.
+  const absl::Duration run = absl::Seconds(5);
   const std::vector<std::string> flags = {
       "--local_workers=1", "--local_worker_slots=1",
       "--recovery_grace=" + absl::FormatDuration(grace)};
@@ -136,18 +141,22 @@ TEST(RestartTest, LocalWorkersAreWaitedForTheWholeGraceAfterAStop) {
     ASSERT_NE(first, nullptr);
     CommandResult submit = first->RunDagctl(
         {"submit", "-"},
-        R"({"tasks": [{"id": "t", "fn": "sleep", "args": {"ms": 1000}}]})");
+        absl::StrCat(R"({"tasks": [{"id": "t", "fn": "sleep", "args": {"ms": )",
+                     absl::ToInt64Milliseconds(run), "}}]}"));
     ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
     job_id = FirstLine(submit.out);
     // Stopped while the local worker runs the task.
     const absl::Time give_up = absl::Now() + absl::Seconds(20);
     absl::StatusOr<v1::TaskStatus> t;
-    while (absl::Now() < give_up) {
+    do {
       t = first->client().Task(job_id, "t");
       ASSERT_TRUE(t.ok()) << t.status();
-      if (t->state() == v1::TASK_RUNNING) break;
+      if (t->state() != v1::TASK_PENDING && t->state() != v1::TASK_READY &&
+          t->state() != v1::TASK_ASSIGNED) {
+        break;
+      }
       absl::SleepFor(absl::Milliseconds(20));
-    }
+    } while (absl::Now() < give_up);
     ASSERT_EQ(t->state(), v1::TASK_RUNNING) << t->DebugString();
     ASSERT_EQ(first->Stop(), absl::OkStatus());
   }
@@ -155,13 +164,18 @@ TEST(RestartTest, LocalWorkersAreWaitedForTheWholeGraceAfterAStop) {
   const absl::Time restarted = absl::Now();
   std::unique_ptr<DagdProcess> second = StartDagd(flags, data_dir);
   ASSERT_NE(second, nullptr);
+  absl::StatusOr<v1::TaskStatus> t = second->client().Task(job_id, "t");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_NE(t->state(), v1::TASK_SUCCEEDED)
+      << "the task ended before the first dagd stopped; nothing to recover";
   absl::StatusOr<v1::JobStatus> done = second->client().Wait(job_id);
   ASSERT_TRUE(done.ok()) << done.status();
   const absl::Duration took = absl::Now() - restarted;
   EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED) << done->DebugString();
-  // The grace counts from the second dagd's first turn, after `restarted`.
-  EXPECT_GE(took, grace) << "the task ran again before the grace ended:\n"
-                         << second->Log();
+  // The grace counts from the second dagd's first turn, after `restarted`,
+  // and the task runs whole after it.
+  EXPECT_GE(took, grace + run) << "the task ran again before the grace ended:\n"
+                               << second->Log();
   EXPECT_EQ(second->Stop(), absl::OkStatus());
 }
 
