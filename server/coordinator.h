@@ -197,8 +197,11 @@ class Coordinator : public JobDeleter {
 
   WorkerId NewWorkerId() { return next_worker_id_.fetch_add(1); }
   // A worker process registered on its stream, which `dispatcher` writes to.
+  // `certified`: registration.name() is the common name of the worker's
+  // verified certificate (it cannot be another's).
   void WorkerConnected(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
-                       v1::Register registration, std::string peer);
+                       v1::Register registration, std::string peer,
+                       bool certified = false);
   void WorkerMessage(WorkerId id, v1::WorkerMessage message);
   void WorkerDisconnected(WorkerId id);
   // A worker living in this process (the Lambda dispatcher): no stream, no

@@ -95,10 +95,11 @@ std::string RegistrationProblem(const v1::Register& registration) {
 
 void Coordinator::WorkerConnected(WorkerId id,
                                   std::shared_ptr<Dispatcher> dispatcher,
-                                  v1::Register registration, std::string peer) {
+                                  v1::Register registration, std::string peer,
+                                  bool certified) {
   Post([this, id, dispatcher = std::move(dispatcher),
-        registration = std::move(registration),
-        peer = std::move(peer)]() mutable {
+        registration = std::move(registration), peer = std::move(peer),
+        certified]() mutable {
     const v1::ObjectStoreConfig& objects = options_.scheduler.object_store;
     if (!objects.bucket().empty() && !registration.reads_object_refs()) {
       LOG(WARNING) << "refused worker '" << registration.name()
@@ -149,7 +150,7 @@ void Coordinator::WorkerConnected(WorkerId id,
               << (spec.foreign ? ", holding work of another data directory "
                                  "(ignored)"
                                : "");
-    roster_.Joined(id, spec.instance, spec.name);
+    roster_.Joined(id, spec.instance, spec.name, certified);
     JoinWorker(id, dispatcher, std::move(spec));
     // Kept results count before this turn hands anything out.
     for (v1::TaskResult& result : *registration.mutable_results()) {

@@ -251,7 +251,8 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
       if (identity_) in_.mutable_register_()->set_name(*identity_);
       id_ = coordinator_->NewWorkerId();
       coordinator_->WorkerConnected(id_, sink_,
-                                    std::move(*in_.mutable_register_()), peer_);
+                                    std::move(*in_.mutable_register_()), peer_,
+                                    identity_.has_value());
     } else if (in_.has_heartbeat() && sink_->writer.Stalled() > max_stall_) {
       // Alive but not reading: what it was given runs nowhere.
       LOG(WARNING) << "worker " << WorkerIdName(id_)

@@ -34,10 +34,19 @@ std::string WorkerRoster::AwaitedNames(size_t limit) const {
 }
 
 void WorkerRoster::Joined(WorkerId id, const std::string& instance,
-                          const std::string& name) {
-  // Prefixed, so that no instance can be taken for another key.
-  const std::string key =
-      instance.empty() ? absl::StrCat("a/", id) : absl::StrCat("i/", instance);
+                          const std::string& name, bool certified) {
+  // Prefixed, so that no instance can be taken for another key; under a
+  // certificate its name is part of the key (length first, so no name and
+  // instance spell another pair's key): a worker can answer only for the
+  // processes of its own certificate.
+  std::string key;
+  if (instance.empty()) {
+    key = absl::StrCat("a/", id);
+  } else if (certified) {
+    key = absl::StrCat("c/", name.size(), ":", name, "/", instance);
+  } else {
+    key = absl::StrCat("i/", instance);
+  }
   keys_[id] = key;
   auto [it, added] = members_.try_emplace(key);
   Member& member = it->second;

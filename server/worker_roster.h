@@ -25,7 +25,8 @@
 //   after (the workers it could not know of are gone by then, as a
 //   departed one would be).
 // The instance is the worker's word: a worker that can register at all can
-// pose as another (as it could report results it never ran).
+// pose as another (as it could report results it never ran), but under
+// worker certificates only as another process of its own certificate.
 //
 // Loop thread only. Times come from one clock: should it go back,
 // departures come off later; should it jump ahead, sooner.
@@ -68,8 +69,10 @@ class WorkerRoster {
   std::string AwaitedNames(size_t limit) const;
 
   // Worker stream `id` registered, from process `instance` (may be empty).
-  void Joined(WorkerId id, const std::string& instance,
-              const std::string& name);
+  // `certified`: `name` is its verified certificate's, and the instance
+  // counts only under that name.
+  void Joined(WorkerId id, const std::string& instance, const std::string& name,
+              bool certified = false);
   // Worker stream `id` has sent everything it kept from before. True when
   // it was the last one awaited: recovered jobs may go on.
   bool CaughtUp(WorkerId id);

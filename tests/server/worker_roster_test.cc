@@ -152,6 +152,31 @@ TEST(WorkerRosterTest, AWorkerWithoutAnInstanceIsNeverCaughtUp) {
   EXPECT_TRUE(after.Awaiting());
 }
 
+// Under worker certificates a worker answers only for processes of its
+// own certificate: another certificate's worker, or one without a
+// certificate, naming the same instance is not the one awaited.
+TEST(WorkerRosterTest, UnderACertificateAnInstanceCountsOnlyWithItsName) {
+  WorkerRoster before(kRosterLinger);
+  before.Restore(WholeRoster(), kRosterIncarnation);
+  before.Joined(1, "a", "w1", /*certified=*/true);
+  std::vector<std::pair<std::string, std::string>> stored =
+      RosterWritesAt(before, kRosterStart).added;
+  EXPECT_THAT(stored, ElementsAre(Pair("c/2:w1/a", "w1")));
+
+  WorkerRoster after(kRosterLinger);
+  after.Restore(WholeRoster(stored), kRosterIncarnation);
+  after.Joined(2, "a", "w2", /*certified=*/true);
+  after.Joined(3, "a", "w1", /*certified=*/false);
+  after.Joined(4, "1/a", "w", /*certified=*/true);  // spells "w1/a" unprefixed
+  EXPECT_FALSE(after.CaughtUp(2));
+  EXPECT_FALSE(after.CaughtUp(3));
+  EXPECT_FALSE(after.CaughtUp(4));
+  EXPECT_TRUE(after.Awaiting());
+  after.Joined(5, "a", "w1", /*certified=*/true);
+  EXPECT_TRUE(after.CaughtUp(5));
+  EXPECT_FALSE(after.Awaiting());
+}
+
 // Not back by the end of the grace: gone from then, and off one linger
 // later. A second crash soon after still waits for it.
 TEST(WorkerRosterTest, ThoseNotBackWhenTheGraceEndsAreGoneFromThen) {
