@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "server/auth/token_table.h"
+#include "tests/integration/fault_env.h"
 #include "tests/integration/integration_env.h"
 #include "tests/testutil/pki.h"
 
@@ -189,6 +190,70 @@ TEST_F(TlsTest, WorkersWithoutAValidCertificateCannotRegister) {
   ASSERT_TRUE(workers.ok());
   ASSERT_EQ(workers->workers_size(), 1);
   EXPECT_EQ(workers->workers(0).name(), "worker-1");
+}
+
+// Under worker certificates the roster keys a worker by its certificate's
+// name and its process instance. The same worker back after a kill -9 of
+// dagd is known by that key, so recovered jobs go on once it has sent what
+// it kept: the task after the one it was running runs at once, not after
+// the minute's grace.
+TEST_F(TlsTest, ACertifiedWorkerBackAfterACrashEndsTheRecoveryWait) {
+  const absl::Duration grace = absl::Seconds(60);
+  absl::StatusOr<std::unique_ptr<testing::RestartableCluster>> made =
+      testing::RestartableCluster::Create(
+          {"--tls_cert=" + pki_->Path("dagd", "pem"),
+           "--tls_key=" + pki_->Path("dagd", "key"),
+           "--worker_ca=" + pki_->Path("ca", "pem"), "--tokens_file=" + tokens_,
+           "--recovery_grace=" + absl::FormatDuration(grace)});
+  ASSERT_TRUE(made.ok()) << made.status();
+  testing::RestartableCluster& cluster = **made;
+  ASSERT_EQ(cluster.StartDagd(), absl::OkStatus());
+  ASSERT_EQ(cluster.StartWorker(WorkerFlags("ca", "worker")), absl::OkStatus());
+  ClientOptions options = Options(/*tls=*/true);
+  options.watch_timeout = 2 * grace;
+  std::unique_ptr<Client> client = Client::Connect(cluster.address(), options);
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  absl::StatusOr<v1::ListWorkersResponse> w =
+                      client->ListWorkers();
+                  return w.ok() && w->workers_size() == 1;
+                },
+                absl::Seconds(20), "the worker to register"),
+            absl::OkStatus());
+
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"({"tasks": [
+      {"id": "a", "fn": "sleep", "args": {"ms": 3000}},
+      {"id": "b", "fn": "const", "args": {"value": 1}, "after": ["a"]}]})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  v1::SubmitJobRequest request;
+  *request.mutable_job() = *spec;
+  absl::StatusOr<v1::SubmitJobResponse> submitted = client->SubmitJob(request);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const std::string job_id = submitted->job_id();
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  absl::StatusOr<v1::TaskStatus> a = client->Task(job_id, "a");
+                  return a.ok() && a->state() == v1::TASK_RUNNING;
+                },
+                absl::Seconds(20), "task a to run"),
+            absl::OkStatus());
+
+  ASSERT_EQ(cluster.KillDagd(), absl::OkStatus());
+  const absl::Time restarted = absl::Now();
+  ASSERT_EQ(cluster.StartDagd(), absl::OkStatus());
+  absl::StatusOr<v1::JobStatus> done = client->Wait(job_id);
+  const absl::Duration took = absl::Now() - restarted;
+  const std::string log =
+      testing::ReadFileOrEmpty(cluster.dir() + "/dagd-1.stderr");
+  ASSERT_TRUE(done.ok()) << done.status() << "\n" << log;
+  EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED) << done->DebugString();
+  EXPECT_LT(took, grace) << "the wait ran out instead of ending when the "
+                            "worker was back:\n"
+                         << log;
+  EXPECT_NE(log.find("wait for 1 worker(s) connected before the restart "
+                     "(worker-1)"),
+            std::string::npos)
+      << log;
 }
 
 TEST_F(TlsTest, AWorkerRefusesACoordinatorItsCaDidNotSign) {
