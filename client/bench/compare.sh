@@ -25,10 +25,11 @@
 # processes, once plain and once guarded (TLS on every connection, worker
 # certificates, a bearer token on every call: certificates and token made
 # by deploy/tls/), and prints what the guard costs per shape. --fleet also
-# runs wide on simulated workers (dagd-fleet): 2 x 64 slots, then 1,000 x
-# 16 (a connection each), then the same 1,000 streams on one connection,
-# each on a fresh dagd, with dagd's memory per connected idle worker
-# (its RSS with the 1,000 registered, less its RSS before, over 1,000),
+# runs wide on 2 dagd-worker processes of 64 slots, then on simulated
+# workers (dagd-fleet): 2 x 64 slots, then 1,000 x 16 (a connection each),
+# then the same 1,000 streams on one connection, each on a fresh dagd,
+# with dagd's memory per connected idle worker (its RSS with the 1,000
+# registered, less its RSS before, over 1,000),
 # dagd's CPU over 10 s with the 1,000 idle, how long after the 1,000
 # are killed at once (SIGKILL of dagd-fleet) dagd lists none of them,
 # and the herd: dagd killed with SIGKILL a quarter through a 40,000-task
@@ -223,7 +224,18 @@ if [ "$FLEET" = 1 ]; then
   echo
   # 1000x16one: the same 1,000 workers' streams on one connection, which
   # tells what is per worker from what is per connection.
-  for fleet in 2x64 1000x16 1000x16one; do
+  # 2x64workers: the same 2 x 64 slots as dagd-worker processes (dagd's
+  # --local_workers, as the default shapes run), the two workers every
+  # other figure here is measured with.
+  for fleet in 2x64workers 2x64 1000x16 1000x16one; do
+    if [ "$fleet" = 2x64workers ]; then
+      start_dagd "$BIN"
+      echo "compare.sh: wide on 2 dagd-worker processes x 64 slots, dagd pid $DAGD_PID" >&2
+      "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers=2 --shape=wide \
+        --repeat="$REPEAT" | tee "$WORK/fleet_$fleet.out"
+      stop_dagd
+      continue
+    fi
     n=${fleet%%x*} slots=${fleet#*x} slots=${slots%one} one=()
     [ "${fleet%one}" != "$fleet" ] && one=(--connection_per_worker=false)
     start_fleet "$BIN" "$n" "$slots" "${one[@]}"
@@ -346,6 +358,9 @@ if [ "$FLEET" = 1 ]; then
   echo "wide (medians of $REPEAT): 2 x 64 slots $r2 tasks/s, 1,000 x 16 slots $r1000 tasks/s;" \
     "ratio $(ratio "$r2" "$r1000")"
   echo "  the 1,000 workers' streams on one connection: $r1000one tasks/s; ratio $(ratio "$r2" "$r1000one")"
+  r2workers=$(field "$WORK/fleet_2x64workers.out" dagd wide tasks_per_s)
+  echo "  2 x 64 slots as dagd-worker processes: $r2workers tasks/s; 1,000 x 16 against it" \
+    "$(ratio "$r2workers" "$r1000"), on one connection $(ratio "$r2workers" "$r1000one")"
 fi
 
 if [ "$PYTHON" = 1 ]; then
