@@ -146,18 +146,8 @@ TEST(RestartTest, LocalWorkersAreWaitedForTheWholeGraceAfterAStop) {
     ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
     job_id = FirstLine(submit.out);
     // Stopped while the local worker runs the task.
-    const absl::Time give_up = absl::Now() + absl::Seconds(20);
-    absl::StatusOr<v1::TaskStatus> t;
-    do {
-      t = first->client().Task(job_id, "t");
-      ASSERT_TRUE(t.ok()) << t.status();
-      if (t->state() != v1::TASK_PENDING && t->state() != v1::TASK_READY &&
-          t->state() != v1::TASK_ASSIGNED) {
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    } while (absl::Now() < give_up);
-    ASSERT_EQ(t->state(), v1::TASK_RUNNING) << t->DebugString();
+    ASSERT_EQ(WaitForTaskState(first->client(), job_id, "t", v1::TASK_RUNNING),
+              absl::OkStatus());
     ASSERT_EQ(first->Stop(), absl::OkStatus());
   }
 

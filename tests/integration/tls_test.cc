@@ -230,12 +230,7 @@ TEST_F(TlsTest, ACertifiedWorkerBackAfterACrashEndsTheRecoveryWait) {
   absl::StatusOr<v1::SubmitJobResponse> submitted = client->SubmitJob(request);
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   const std::string job_id = submitted->job_id();
-  ASSERT_EQ(PollUntil(
-                [&] {
-                  absl::StatusOr<v1::TaskStatus> a = client->Task(job_id, "a");
-                  return a.ok() && a->state() == v1::TASK_RUNNING;
-                },
-                absl::Seconds(20), "task a to run"),
+  ASSERT_EQ(testing::WaitForTaskState(*client, job_id, "a", v1::TASK_RUNNING),
             absl::OkStatus());
 
   ASSERT_EQ(cluster.KillDagd(), absl::OkStatus());

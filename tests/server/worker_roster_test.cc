@@ -177,6 +177,16 @@ TEST(WorkerRosterTest, UnderACertificateAnInstanceCountsOnlyWithItsName) {
   EXPECT_FALSE(after.Awaiting());
 }
 
+// A roster stored before certificates were part of the key (README: the
+// first start after the upgrade waits the whole grace for them).
+TEST(WorkerRosterTest, ACertifiedWorkerIsNotTakenForAnEarlierInstanceKey) {
+  WorkerRoster roster(kRosterLinger);
+  roster.Restore(WholeRoster({{"i/a", "w1"}}), kRosterIncarnation);
+  roster.Joined(1, "a", "w1", /*certified=*/true);
+  EXPECT_FALSE(roster.CaughtUp(1));
+  EXPECT_TRUE(roster.Awaiting());
+}
+
 // Not back by the end of the grace: gone from then, and off one linger
 // later. A second crash soon after still waits for it.
 TEST(WorkerRosterTest, ThoseNotBackWhenTheGraceEndsAreGoneFromThen) {
