@@ -39,7 +39,8 @@ absl::StatusOr<v1::ObjectRef> OutputKeeper::Recorded(
   const v1::ObjectRef* ref = result->ref.get();
   if (ref == nullptr || !IsHeld(*ref) || !ref->output() ||
       ref->key() != output.ref.key() ||
-      ref->holder().instance() != output.ref.holder().instance()) {
+      ref->holder().instance() != output.ref.holder().instance() ||
+      ref->holder().name() != output.ref.holder().name()) {
     return absl::FailedPreconditionError("not an output waiting to be copied");
   }
   v1::ObjectRef recorded = *ref;

@@ -42,7 +42,8 @@ class OutputKeeper {
   absl::StatusOr<KeptOutput> Copy(const OutputToKeep& output);
   // The output's reference as its stored record has it, with the holder
   // the output names; FAILED_PRECONDITION when the record is no longer an
-  // output waiting to be copied from that holder.
+  // output waiting to be copied from that holder (the same instance under
+  // the same name: a worker naming another's instance copies nothing).
   absl::StatusOr<v1::ObjectRef> Recorded(const OutputToKeep& output);
 
   MetaStore* const store_;

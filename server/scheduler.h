@@ -426,17 +426,18 @@ class Scheduler {
                                absl::Duration run_time);
 
   // Results held by workers (scheduler_data.cc).
-  // The worker joined: it holds what its instance's refs name, as far as
-  // its list of held keys says; what it holds that nothing refers to is
+  // Holders are keyed by name and process instance (HolderKey).
+  // The worker joined: it holds what refs naming it as holder name, as far
+  // as its list of held keys says; what it holds that nothing refers to is
   // released.
   void AddHolder(Worker& worker);
-  // The worker left; when it was its instance's last stream, what the
-  // instance held is lost.
+  // The worker left; when it was its holder's last stream, what the
+  // holder held is lost.
   void RemoveHolder(const Worker& worker);
-  // Everything the instance held is gone: needed results are recomputed.
-  void LoseHolder(const std::string& instance);
+  // Everything `holder` held is gone: needed results are recomputed.
+  void LoseHolder(const std::string& holder);
   // After a restart, once workers had the recovery grace to reconnect:
-  // results held by instances that did not are lost.
+  // results held by holders that did not are lost.
   void LoseAbsentHolders();
   // The task's result is kept; one held by a worker is tracked.
   void TrackHeld(Job& job, uint32_t task);
@@ -640,11 +641,11 @@ class Scheduler {
   std::optional<absl::Time> recovery_hold_until_;
   bool recovery_hold_pending_ = false;
   ResultAcks acks_;
-  // Connected workers by process instance (a process may briefly have two
-  // streams), and the results of jobs in memory each instance holds.
   // Over connected workers' last heartbeats (CountTransfers).
   double fetched_bytes_ = 0;
   double transfer_seconds_ = 0;
+  // Connected workers by HolderKey (a process may briefly have two
+  // streams), and the results of jobs in memory each holder holds.
   absl::flat_hash_map<std::string, std::vector<WorkerId>> holders_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<TaskRef>> held_by_;
   TurnOutput out_;

@@ -27,12 +27,27 @@ std::optional<std::pair<uint64_t, uint32_t>> TaskOfKey(absl::string_view key) {
   return std::make_pair(*seq, parts->task_index);
 }
 
+// Length-prefixed name: no choice of names makes two holders' keys equal.
+std::string HolderKeyOf(absl::string_view name, absl::string_view instance) {
+  if (instance.empty()) return "";
+  return absl::StrCat(name.size(), ":", name, "/", instance);
+}
+
 }  // namespace
+
+std::string HolderKey(const WorkerSpec& spec) {
+  return HolderKeyOf(spec.name, spec.instance);
+}
+
+std::string HolderKey(const v1::ObjectRef& ref) {
+  return HolderKeyOf(ref.holder().name(), ref.holder().instance());
+}
 
 void Scheduler::AddHolder(Worker& worker) {
   const std::string& instance = worker.spec.instance;
   if (instance.empty()) return;
-  std::vector<WorkerId>& streams = holders_[instance];
+  const std::string holder = HolderKey(worker.spec);
+  std::vector<WorkerId>& streams = holders_[holder];
   streams.push_back(worker.id);
   if (streams.size() > 1) return;  // its other stream already told us
   // What the process holds, against what the jobs in memory say it holds.
@@ -64,7 +79,7 @@ void Scheduler::AddHolder(Worker& worker) {
     }
     auto ref = job->result_refs.find(task->second);
     const bool referred = ref != job->result_refs.end() &&
-                          ref->second->holder().instance() == instance &&
+                          HeldBy(*ref->second, worker.spec) &&
                           ref->second->key() == key;
     // The registration's kept results, taken after it, may refer to it.
     if (!referred && !reporting.contains(key)) {
@@ -73,7 +88,7 @@ void Scheduler::AddHolder(Worker& worker) {
   }
   // Results the jobs say it holds that it no longer does (it restarted
   // with the same instance, or freed them while dagd was down).
-  auto it = held_by_.find(instance);
+  auto it = held_by_.find(holder);
   if (it == held_by_.end()) return;
   std::vector<TaskRef> missing;
   for (const TaskRef& ref : it->second) {
@@ -92,27 +107,27 @@ void Scheduler::AddHolder(Worker& worker) {
 }
 
 void Scheduler::RemoveHolder(const Worker& worker) {
-  const std::string& instance = worker.spec.instance;
-  auto it = holders_.find(instance);
-  if (instance.empty() || it == holders_.end()) return;
+  if (worker.spec.instance.empty()) return;
+  const std::string holder = HolderKey(worker.spec);
+  auto it = holders_.find(holder);
+  if (it == holders_.end()) return;
   std::vector<WorkerId>& streams = it->second;
   streams.erase(std::remove(streams.begin(), streams.end(), worker.id),
                 streams.end());
   if (!it->second.empty()) return;
   holders_.erase(it);
-  LoseHolder(instance);
+  LoseHolder(holder);
 }
 
-void Scheduler::LoseHolder(const std::string& instance) {
-  auto it = held_by_.find(instance);
+void Scheduler::LoseHolder(const std::string& holder) {
+  auto it = held_by_.find(holder);
   if (it == held_by_.end()) return;
   const std::vector<TaskRef> held(it->second.begin(), it->second.end());
   for (const TaskRef& ref : held) {
     Job* job = FindJob(ref.seq);
     if (job == nullptr) continue;
     auto r = job->result_refs.find(ref.task);
-    if (r == job->result_refs.end() ||
-        r->second->holder().instance() != instance) {
+    if (r == job->result_refs.end() || HolderKey(*r->second) != holder) {
       continue;
     }
     ResultLost(*job, ref.task,
@@ -123,10 +138,10 @@ void Scheduler::LoseHolder(const std::string& instance) {
 
 void Scheduler::LoseAbsentHolders() {
   std::vector<std::string> absent;
-  for (const auto& [instance, held] : held_by_) {
-    if (!holders_.contains(instance)) absent.push_back(instance);
+  for (const auto& [holder, held] : held_by_) {
+    if (!holders_.contains(holder)) absent.push_back(holder);
   }
-  for (const std::string& instance : absent) LoseHolder(instance);
+  for (const std::string& holder : absent) LoseHolder(holder);
 }
 
 void Scheduler::TrackHeld(Job& job, uint32_t task) {
@@ -135,7 +150,7 @@ void Scheduler::TrackHeld(Job& job, uint32_t task) {
   if (job.result_refs.empty()) return;
   auto ref = job.result_refs.find(task);
   if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
-  held_by_[ref->second->holder().instance()].insert(TaskRef{job.seq, task});
+  held_by_[HolderKey(*ref->second)].insert(TaskRef{job.seq, task});
   const CompiledJob& g = job.graph;
   uint32_t waiting = 0;
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
@@ -222,7 +237,7 @@ void Scheduler::OnOutputKept(const OutputToKeep& output, KeptOutput kept) {
 
 void Scheduler::SendRelease(const v1::ObjectRef& ref) {
   if (!IsHeld(ref)) return;
-  auto streams = holders_.find(ref.holder().instance());
+  auto streams = holders_.find(HolderKey(ref));
   if (streams == holders_.end()) return;  // gone with its holder
   out_.sends[streams->second.back()].add_release(ref.key());
 }
@@ -230,7 +245,7 @@ void Scheduler::SendRelease(const v1::ObjectRef& ref) {
 void Scheduler::Untrack(const Job& job, uint32_t task,
                         const v1::ObjectRef& ref) {
   if (!IsHeld(ref)) return;
-  auto held = held_by_.find(ref.holder().instance());
+  auto held = held_by_.find(HolderKey(ref));
   if (held == held_by_.end()) return;
   held->second.erase(TaskRef{job.seq, task});
   if (held->second.empty()) held_by_.erase(held);

@@ -251,7 +251,7 @@ void Scheduler::LookAtLikely(const Job& job, uint32_t task,
       }
     }
     if (inline_result || !ref->second->has_holder()) continue;
-    auto holders = holders_.find(ref->second->holder().instance());
+    auto holders = holders_.find(HolderKey(*ref->second));
     if (holders == holders_.end()) continue;
     for (WorkerId holder : holders->second) {
       if (InputsHeld* here = hold(holder)) here->bytes += ref->second->size();
@@ -303,10 +303,7 @@ uint64_t Scheduler::BytesHeldBy(const Job& job, uint32_t input,
                : 0;
   }
   const v1::ObjectRef& r = *ref->second;
-  return r.has_holder() && !worker.spec.instance.empty() &&
-                 r.holder().instance() == worker.spec.instance
-             ? r.size()
-             : 0;
+  return HeldBy(r, worker.spec) ? r.size() : 0;
 }
 
 Scheduler::Placement Scheduler::BestPlacement(Job& job) {

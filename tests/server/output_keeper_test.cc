@@ -178,6 +178,14 @@ TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
   Record(0, elsewhere);
   EXPECT_TRUE(absl::IsFailedPrecondition(KeepNow(reported).status()));
 
+  // The reporting worker names the instance the record has, but it was
+  // recorded under another worker's name (with --worker_ca, a
+  // certificate's): not its to serve.
+  v1::ObjectRef named_otherwise = held;
+  named_otherwise.mutable_holder()->set_name("worker-a");
+  Record(0, named_otherwise);
+  EXPECT_TRUE(absl::IsFailedPrecondition(KeepNow(reported).status()));
+
   Record(0, held);
   // The finished task's stored status said where the output was.
   v1::TaskStatus status;

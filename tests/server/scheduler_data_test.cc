@@ -137,6 +137,7 @@ TEST_F(SchedulerDataTest, AnOutputStaysHeldAfterItsJobFinishes) {
   v1::ObjectRef ref;
   ref.set_key(ResultObjectKey(sent[0].task().job_id(), 0, 1));
   ref.mutable_holder()->set_instance(Instance(kWorker));
+  ref.mutable_holder()->set_name(Worker(kWorker, 1).name);  // as stored
   scheduler_.ReleaseObjects({ref});
   sends = Turn();
   EXPECT_THAT(sends[kWorker].release(), ElementsAre(ref.key()));
@@ -290,6 +291,7 @@ TEST_F(SchedulerDataTest, AReconnectingHolderKeepsWhatItHoldsAndFreesTheRest) {
   // A second stream of the same process (the first one still closing).
   AddHolder(kOther, 1);  // another process
   WorkerSpec again = Worker(5, 1);
+  again.name = Worker(kWorker, 1).name;
   again.instance = Instance(kWorker);
   again.data_address = Address(kWorker);
   again.held = {key, ResultObjectKey(JobIdFromSeq(job), 1, 4)};
@@ -302,6 +304,59 @@ TEST_F(SchedulerDataTest, AReconnectingHolderKeepsWhatItHoldsAndFreesTheRest) {
   EXPECT_THAT(sends[5].release(),
               testing::UnorderedElementsAre(
                   key, ResultObjectKey(JobIdFromSeq(job), 1, 4)));
+}
+
+// A holder is its name and instance (under --worker_ca the name is its
+// certificate's): a worker that registers naming another's instance is not
+// taken for another stream of that process.
+class SchedulerImpostorTest : public SchedulerDataTest {
+ protected:
+  // kOther, under its own name, claiming kWorker's instance and `held`;
+  // it runs nothing.
+  void AddImpostor(std::vector<std::string> held) {
+    WorkerSpec spec = Worker(kOther, 1, {});
+    spec.instance = Instance(kWorker);
+    spec.data_address = Address(kOther);
+    spec.held = std::move(held);
+    scheduler_.AddWorker(kOther, std::move(spec));
+  }
+};
+
+TEST_F(SchedulerImpostorTest, ItCannotHoldOffTheLossOfTheResultsOfTheOther) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
+  AddImpostor({key});
+  auto sends = Turn();
+  // What it claims to hold is nothing dagd refers to under its name.
+  EXPECT_THAT(sends[kOther].release(), ElementsAre(key));
+  scheduler_.RemoveWorker(kWorker);  // kill -9 of the holder
+  EXPECT_EQ(Status(job, "p").state(), v1::TASK_READY)
+      << "lost with its holder, though another worker names its instance";
+}
+
+TEST_F(SchedulerImpostorTest, ItIsNotSentTheReleasesOfTheOther) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"]}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  AddImpostor({});
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("q"));
+  EXPECT_EQ(sent[0].input_refs().at(0).holder().address(), Address(kWorker));
+  Report(kWorker, sent[0], true);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(),
+              ElementsAre(ResultObjectKey(JobIdFromSeq(job), 0, 1)));
+  EXPECT_THAT(sends[kOther].release(), IsEmpty());
 }
 
 // After a restart of dagd, a worker registers listing what it holds and
