@@ -35,7 +35,9 @@
 # and the herd: dagd killed with SIGKILL a quarter through a 40,000-task
 # job on 1,000 simulated workers, restarted on the same port and data; how
 # long until all are registered again and the job ends, and whether any
-# task ran twice. --python also runs python_bench.py: Python and Dask
+# task ran twice. With --tls, --fleet also gives dagd's memory per idle
+# worker of the 1,000 over TLS (a server certificate; and each worker
+# with its own). --python also runs python_bench.py: Python and Dask
 # workloads (a tree of 2,047 tiny Python tasks; Wukong's TR, GEMM, SVD and
 # compressed SVD with dask.array, checked against numpy) on a dagd with 2
 # dagd-worker --python processes and on a Dask LocalCluster of 2
@@ -361,6 +363,36 @@ if [ "$FLEET" = 1 ]; then
   r2workers=$(field "$WORK/fleet_2x64workers.out" dagd wide tasks_per_s)
   echo "  2 x 64 slots as dagd-worker processes: $r2workers tasks/s; 1,000 x 16 against it" \
     "$(ratio "$r2workers" "$r1000"), on one connection $(ratio "$r2workers" "$r1000one")"
+  if [ "$TLS" = 1 ]; then
+    # The idle fleet's memory over TLS: dagd with a server certificate
+    # alone, then also asking every worker for its own (--worker_ca; 1,000
+    # certificates, made here, about 100 s).
+    fleet_tls=$WORK/fleet_tls
+    # shellcheck disable=SC2046
+    deploy/tls/make-certs.sh $(for i in $(seq 0 999); do printf -- '--worker fleet-%d ' "$i"; done) \
+      "$fleet_tls" >/dev/null
+    for mode in tls worker_certificates; do
+      FLEET_DAGD_FLAGS=(--tls_cert="$fleet_tls/dagd.crt" --tls_key="$fleet_tls/dagd.key")
+      certs=()
+      if [ "$mode" = worker_certificates ]; then
+        FLEET_DAGD_FLAGS+=(--worker_ca="$fleet_tls/ca.crt")
+        certs=(--tls_certs="$fleet_tls/workers")
+      fi
+      start_fleet "$BIN" 1000 16 --tls_ca="$fleet_tls/ca.crt" "${certs[@]}"
+      for _ in $(seq 900); do
+        grep -q "^dagd-fleet: 1000 of 1000 registered" "$DAGD_DIR/fleet.log" && break
+        sleep 0.1
+      done
+      sleep 2
+      idle_kb=$(rss_kb "$DAGD_PID")
+      awk -v a="$DAGD_IDLE_KB" -v b="$idle_kb" -v m="$mode" 'BEGIN {
+        printf "memory per connected idle worker over TLS%s: %.1f KiB (dagd RSS %d KiB alone, %d KiB with 1,000)\n",
+          (m == "tls" ? ", a server certificate alone" : ", each worker with a certificate of its own"),
+          (b - a) / 1000, a, b }'
+      stop_dagd
+    done
+    FLEET_DAGD_FLAGS=()
+  fi
 fi
 
 if [ "$PYTHON" = 1 ]; then

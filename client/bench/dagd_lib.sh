@@ -56,10 +56,12 @@ rss_kb() {
   awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
+# start_fleet BIN N SLOTS DAGD_FLEET_FLAGS...: dagd (with the flags in the
+# array FLEET_DAGD_FLAGS, if set) and N simulated workers.
 start_fleet() {
   local bin=$1 n=$2 slots=$3
   shift 3
-  _start_dagd "$bin" --local_workers=0
+  _start_dagd "$bin" --local_workers=0 "${FLEET_DAGD_FLAGS[@]+"${FLEET_DAGD_FLAGS[@]}"}"
   sleep 0.5
   DAGD_IDLE_KB=$(rss_kb "$DAGD_PID")
   "$bin/dagd-fleet" --coordinator="$DAGD_ADDR" --workers="$n" \

@@ -46,6 +46,10 @@ ABSL_FLAG(std::string, name_prefix, "fleet-",
 ABSL_FLAG(absl::Duration, spread, absl::ZeroDuration(),
           "start the workers evenly over this long instead of at once");
 ABSL_FLAG(std::string, tls_ca, "", "as dagd-worker's --tls_ca");
+ABSL_FLAG(std::string, tls_certs, "",
+          "a directory of client certificates, NAME.crt and NAME.key for "
+          "each worker NAME (make-certs.sh --worker NAME puts them in its "
+          "workers/), for a dagd with --worker_ca; needs --tls_ca");
 ABSL_FLAG(absl::Duration, totals_interval, absl::Seconds(1),
           "how often to print the line of totals (at least 10ms)");
 
@@ -78,6 +82,13 @@ int main(int argc, char** argv) {
     std::cerr << "dagd-fleet: " << credentials.status().message() << "\n";
     return 2;
   }
+  const std::string tls_certs = absl::GetFlag(FLAGS_tls_certs);
+  if (!tls_certs.empty() && (absl::GetFlag(FLAGS_tls_ca).empty() ||
+                             !absl::GetFlag(FLAGS_connection_per_worker))) {
+    std::cerr << "dagd-fleet: --tls_certs needs --tls_ca and a connection "
+                 "per worker\n";
+    return 2;
+  }
   dagd::FunctionRegistry functions;
   if (absl::Status s = dagd::RegisterBuiltins(&functions); !s.ok()) {
     std::cerr << "dagd-fleet: " << s.message() << "\n";
@@ -104,8 +115,22 @@ int main(int argc, char** argv) {
   const std::string prefix = absl::GetFlag(FLAGS_name_prefix);
   const absl::Duration step = absl::GetFlag(FLAGS_spread) / count;
   for (int i = 0; i < count; ++i) {
-    fleet.push_back(
-        std::make_unique<dagd::SimWorker>(&shared, absl::StrCat(prefix, i)));
+    std::string name = absl::StrCat(prefix, i);
+    std::shared_ptr<grpc::ChannelCredentials> own;
+    if (!tls_certs.empty()) {
+      const std::string path = absl::StrCat(tls_certs, "/", name);
+      auto made = dagd::ChannelCredentials({absl::StrCat(path, ".crt"),
+                                            absl::StrCat(path, ".key"),
+                                            absl::GetFlag(FLAGS_tls_ca)});
+      if (!made.ok()) {
+        std::cerr << "dagd-fleet: worker " << name << ": "
+                  << made.status().message() << "\n";
+        return 2;
+      }
+      own = *std::move(made);
+    }
+    fleet.push_back(std::make_unique<dagd::SimWorker>(&shared, std::move(name),
+                                                      std::move(own)));
     fleet.back()->Start();
     if (step > absl::ZeroDuration()) absl::SleepFor(step);
   }

@@ -140,16 +140,18 @@ class SimWorker::Stream
   absl::Time last_heartbeat_ ABSL_GUARDED_BY(mu_);
 };
 
-SimWorker::SimWorker(FleetShared* shared, std::string name)
+SimWorker::SimWorker(FleetShared* shared, std::string name,
+                     std::shared_ptr<grpc::ChannelCredentials> credentials)
     : shared_(shared), name_(std::move(name)), instance_(NewInstanceId()) {
+  if (credentials == nullptr) credentials = shared_->credentials;
   if (shared_->connection_per_worker) {
     grpc::ChannelArguments args;
     // A subchannel (connection) of its own, not the process's shared one.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetString("dagd.fleet.worker", name_);
     SetFlowControl(args);  // as dagd-worker's channel
-    channel_ = grpc::CreateCustomChannel(shared_->coordinator,
-                                         shared_->credentials, args);
+    channel_ =
+        grpc::CreateCustomChannel(shared_->coordinator, credentials, args);
   } else {
     channel_ = shared_->channel;
   }

@@ -57,7 +57,10 @@ struct FleetShared {
 // Thread-safe: gRPC's threads and the timer thread call into it.
 class SimWorker {
  public:
-  SimWorker(FleetShared* shared, std::string name);
+  // `credentials`: its connection's own (a client certificate of its
+  // own); null: shared->credentials.
+  SimWorker(FleetShared* shared, std::string name,
+            std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
   ~SimWorker();
   SimWorker(const SimWorker&) = delete;
   SimWorker& operator=(const SimWorker&) = delete;
