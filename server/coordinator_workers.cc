@@ -2,6 +2,7 @@
 // reconnecting worker still holds), reports, and departures. Part of
 // Coordinator; every function posts to the loop thread.
 
+#include <cmath>
 #include <iterator>
 #include <string>
 #include <utility>
@@ -80,6 +81,18 @@ std::string RegistrationProblem(const v1::Register& registration) {
   for (const auto& [key, value] : registration.labels()) {
     names.emplace_back("label", key);
     names.emplace_back("label value", value);
+  }
+  for (const std::string& runtime : registration.runtimes()) {
+    names.emplace_back("runtime", runtime);
+  }
+  for (const auto& [resource, amount] : registration.resources()) {
+    names.emplace_back("resource", resource);
+    // A capacity that is not a number would pass every fit check.
+    if (!std::isfinite(amount) || amount < 0) {
+      return absl::StrCat("the worker's resource '",
+                          absl::CHexEscape(resource.substr(0, 64)), "' is ",
+                          amount, "; a capacity is a finite number, 0 or more");
+    }
   }
   for (const auto& [what, text] : names) {
     if (!Printable(text)) {

@@ -25,7 +25,12 @@ bool ResourceLedger::CouldFit(const WorkerResources& worker,
                               const Claim& claim) const {
   if (claim.slots > worker.slots) return false;
   for (const auto& [resource, amount] : claim.amounts) {
-    if (worker.Capacity(resource) + kAmountSlack < amount) return false;
+    // None of a resource it lacks, however little is asked: the slack is
+    // for rounding, not for amounts smaller than it.
+    if (worker.Capacity(resource) <= 0 ||
+        worker.Capacity(resource) + kAmountSlack < amount) {
+      return false;
+    }
   }
   return true;
 }
@@ -34,7 +39,10 @@ bool ResourceLedger::HasRoom(const WorkerResources& worker,
                              const Claim& claim) const {
   if (worker.free() < claim.slots) return false;
   for (const auto& [resource, amount] : claim.amounts) {
-    if (worker.FreeAmount(resource) + kAmountSlack < amount) return false;
+    if (worker.Capacity(resource) <= 0 ||
+        worker.FreeAmount(resource) + kAmountSlack < amount) {
+      return false;
+    }
   }
   return true;
 }
@@ -53,7 +61,11 @@ void ResourceLedger::Acquire(WorkerResources& worker, JobUsage& job,
   worker.busy += claim.slots;
   free_slots_ -= claim.slots;
   for (const auto& [resource, amount] : claim.amounts) {
-    worker.free_amounts[resource] -= amount;
+    // HasRoom placed it only where the resource is; a claim that reached
+    // here otherwise takes nothing rather than write past the amounts.
+    if (resource < worker.free_amounts.size()) {
+      worker.free_amounts[resource] -= amount;
+    }
   }
   ++worker.holders;
   ++job.running;
@@ -108,7 +120,9 @@ GroupId ResourceLedger::ReleaseWorker(WorkerResources* worker,
     worker->busy -= std::min(worker->busy, claim.slots);
     free_slots_ += claim.slots;
     for (const auto& [resource, amount] : claim.amounts) {
-      worker->free_amounts[resource] += amount;
+      if (resource < worker->free_amounts.size()) {
+        worker->free_amounts[resource] += amount;
+      }
     }
     worker->holders -= std::min(worker->holders, 1u);
     // Amounts are doubles, taken and given back in any order; an idle

@@ -3,9 +3,12 @@
 // that never read, HTTP clients that never finish a request. dagd bounds what
 // each can take.
 #include <atomic>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -42,14 +45,18 @@ struct RawWorker {
 
   bool Register(uint32_t slots, const std::string& name = "raw",
                 int functions = 1) {
-    v1::WorkerMessage message;
-    v1::Register* reg = message.mutable_register_();
-    reg->set_name(name);
-    reg->set_slots(slots);
-    reg->add_functions("const");
+    v1::Register reg;
+    reg.set_name(name);
+    reg.set_slots(slots);
+    reg.add_functions("const");
     for (int i = 1; i < functions; ++i) {
-      reg->add_functions(absl::StrCat("fn", i));
+      reg.add_functions(absl::StrCat("fn", i));
     }
+    return Register(std::move(reg));
+  }
+  bool Register(v1::Register reg) {
+    v1::WorkerMessage message;
+    *message.mutable_register_() = std::move(reg);
     return stream->Write(message);
   }
 
@@ -169,6 +176,34 @@ TEST(HostilePeersTest, RegistrationsWithForgedOrEndlessNamesAreRefused) {
   // The log holds no forged line.
   EXPECT_THAT(dagd->Log(), ::testing::Not(::testing::HasSubstr(
                                "\n2026-12-04T00:00:00Z dagd: all is well")));
+}
+
+// A capacity that is not a number would pass every check of whether a task
+// fits; a negative one would make no sense of what is free.
+TEST(HostilePeersTest, RegistrationsWithCapacitiesThatAreNoAmountsAreRefused) {
+  std::unique_ptr<testing::DagdProcess> dagd = testing::StartDagd({});
+  ASSERT_NE(dagd, nullptr);
+  for (const auto& [resource, amount, shown] :
+       std::vector<std::tuple<std::string, double, std::string>>{
+           {"gpu", std::nan(""), "'gpu' is nan"},
+           {"memory_mb", -1, "'memory_mb' is -1"},
+           {"tpu", HUGE_VAL, "'tpu' is inf"}}) {
+    RawWorker worker(dagd->address());
+    v1::Register reg;
+    reg.set_name("odd");
+    reg.set_slots(1);
+    reg.add_functions("const");
+    (*reg.mutable_resources())[resource] = amount;
+    ASSERT_TRUE(worker.Register(std::move(reg)));
+    grpc::Status refused = worker.End();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(refused.error_message(),
+                ::testing::HasSubstr("the worker's resource " + shown))
+        << refused.error_message();
+  }
+  absl::StatusOr<v1::ListWorkersResponse> workers = Workers(*dagd);
+  ASSERT_TRUE(workers.ok());
+  EXPECT_EQ(workers->workers_size(), 0);
 }
 
 TEST(HostilePeersTest, RegistrationsPastTheWorkerLimitAreRefused) {

@@ -58,6 +58,24 @@ TEST_F(ResourceLedgerTest, NoRoomWithoutTheSlotsOrTheAmount) {
   EXPECT_FALSE(ledger_.CouldFit(w, Claim{3, {}, kNoGroup}));
 }
 
+TEST_F(ResourceLedgerTest, NoAmountOfAResourceTheWorkerLacksFits) {
+  // Less than the slack that rounding gets, of a resource it has none of.
+  const std::vector<std::pair<uint32_t, double>> speck = {{kGpu, 1e-10}};
+  WorkerResources none = Worker(2);
+  ledger_.AddWorker(none);
+  EXPECT_FALSE(ledger_.CouldFit(none, Claim{1, speck, kNoGroup}));
+  EXPECT_FALSE(ledger_.HasRoom(none, Claim{1, speck, kNoGroup}));
+  WorkerResources one = Worker(2, 1);
+  ledger_.AddWorker(one);
+  EXPECT_TRUE(ledger_.CouldFit(one, Claim{1, speck, kNoGroup}));
+  EXPECT_TRUE(ledger_.HasRoom(one, Claim{1, speck, kNoGroup}));
+  // Were it acquired anyway, the worker's amounts stay as they are.
+  ledger_.Acquire(none, job_, Claim{1, speck, kNoGroup}, GroupHolder{1, 0});
+  EXPECT_TRUE(none.free_amounts.empty());
+  ledger_.Release(&none, job_, Claim{1, speck, kNoGroup}, GroupHolder{1, 0});
+  EXPECT_TRUE(none.free_amounts.empty());
+}
+
 TEST_F(ResourceLedgerTest, AnIdleWorkerGetsExactlyItsCapacityBack) {
   WorkerResources w = Worker(8, 1.0);
   ledger_.AddWorker(w);
