@@ -340,7 +340,8 @@ void Coordinator::Deliver(TurnOutput& out) {
         {std::move(it->second),
          {},
          absl::UnavailableError(
-             "this worker missed its heartbeats and was declared lost")});
+             "this worker missed its heartbeats and was declared lost"),
+         /*drop=*/true});
     dispatchers_.erase(it);
   }
   outbox_.Post(std::move(letters));

@@ -36,6 +36,13 @@ class Dispatcher {
   // declared lost, or dagd is stopping); what is sent after it is dropped.
   // A stream ends, and its worker may connect again.
   virtual void Close(absl::Status reason) = 0;
+
+  // Ends it as Close does, but without waiting for the worker to read what
+  // was sent: dagd gave it up (it missed its heartbeats). A worker that
+  // stopped reading, or whose connection is half open, would otherwise hold
+  // its stream (and under --worker_ca its certificate's name, which refuses
+  // its reconnection) until TCP gives up, minutes later.
+  virtual void Drop(absl::Status reason) { Close(std::move(reason)); }
 };
 
 // A dispatcher in dagd's own process (no stream, no Register): it describes

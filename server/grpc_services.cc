@@ -208,10 +208,12 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   // name, which `service` holds for it until it ends; nullopt without
   // certificates.
   WorkerReactor(Coordinator* coordinator, WorkerServiceImpl* service,
+                grpc::CallbackServerContext* context,
                 const WorkerServiceOptions& options, std::string peer,
                 std::optional<std::string> identity)
       : coordinator_(coordinator),
         service_(service),
+        context_(context),
         max_stall_(absl::ToChronoNanoseconds(options.max_stall)),
         peer_(std::move(peer)),
         identity_(std::move(identity)),
@@ -223,6 +225,7 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   explicit WorkerReactor(grpc::Status refusal)
       : coordinator_(nullptr),
         service_(nullptr),
+        context_(nullptr),
         sink_(std::make_shared<Sink>(this, 0)) {
     sink_->writer.FinishAfterWrites(std::move(refusal));
   }
@@ -260,7 +263,8 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
                    << absl::FormatDuration(absl::FromChrono(max_stall_))
                    << "; dropping it";
       coordinator_->WorkerDisconnected(id_);
-      sink_->writer.FinishAfterWrites(grpc::Status(
+      // Not after the write it does not read: that could wait for TCP.
+      sink_->writer.Abandon(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           "the worker did not read what dagd sent it for too long"));
       return;
@@ -272,6 +276,12 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   }
 
   void OnWriteDone(bool ok) override { sink_->writer.WriteDone(ok); }
+
+  // From StreamWriter::Abandon, with a write in flight: gRPC ends that
+  // write (not ok), and the stream finishes then.
+  void CancelCall() {
+    if (context_ != nullptr) context_->TryCancel();
+  }
 
   void OnDone() override {
     sink_->writer.Detach();
@@ -292,11 +302,15 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
     void Close(absl::Status reason) override {
       writer.FinishAfterWrites(ToGrpcStatus(reason));
     }
+    void Drop(absl::Status reason) override {
+      writer.Abandon(ToGrpcStatus(reason));
+    }
     StreamWriter<WorkerReactor, v1::CoordinatorMessage> writer;
   };
 
   Coordinator* const coordinator_;
   WorkerServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;  // null for a refusal
   const std::chrono::nanoseconds max_stall_{0};
   const std::string peer_;
   const std::optional<std::string> identity_;
@@ -649,8 +663,8 @@ WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
                        "certificate")));
     }
   }
-  return new WorkerReactor(coordinator_, this, options_, context->peer(),
-                           std::move(identity));
+  return new WorkerReactor(coordinator_, this, context, options_,
+                           context->peer(), std::move(identity));
 }
 
 void WorkerServiceImpl::ReleaseIdentity(const std::string& name) {

@@ -65,7 +65,11 @@ void Outbox::Run() {
 
 void Outbox::Hand(Letter& letter) const {
   if (letter.close) {
-    letter.to->Close(*std::move(letter.close));
+    if (letter.drop) {
+      letter.to->Drop(*std::move(letter.close));
+    } else {
+      letter.to->Close(*std::move(letter.close));
+    }
     return;
   }
   if (!letter.message.has_batch()) {

@@ -26,11 +26,12 @@ class Outbox {
  public:
   // What goes to one dispatcher: a message (a batch is split into messages
   // of at most max_message_bytes) or, when `close` is set, the end of its
-  // work.
+  // work: Close, or Drop when `drop` (dagd gave the worker up).
   struct Letter {
     std::shared_ptr<Dispatcher> to;
     v1::CoordinatorMessage message;
     std::optional<absl::Status> close;
+    bool drop = false;
   };
 
   explicit Outbox(size_t max_message_bytes);

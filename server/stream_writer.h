@@ -1,6 +1,7 @@
 #ifndef DAGD_SERVER_STREAM_WRITER_H_
 #define DAGD_SERVER_STREAM_WRITER_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -58,6 +59,30 @@ class StreamWriter {
     finishing_ = true;
     status_ = std::move(status);
     if (!writing_) reactor_->Finish(status_);
+  }
+
+  // Finishes with `status` without waiting for the write in flight: its
+  // call is cancelled (reactor->CancelCall()), which ends that write, and the
+  // stream finishes then. For a reader dagd gave up on.
+  void Abandon(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    // Finishing with nothing in flight: Finish was called already.
+    if (reactor_ == nullptr || (finishing_ && !writing_)) return;
+    if (!finishing_) {
+      finishing_ = true;
+      status_ = std::move(status);
+    }
+    if (!writing_) {
+      queue_.clear();
+      sizes_.clear();
+      reactor_->Finish(status_);
+      return;
+    }
+    // The write in flight stays until gRPC is done with it.
+    queue_.erase(queue_.begin() + 1, queue_.end());
+    sizes_.erase(sizes_.begin() + std::min<size_t>(sizes_.size(), 1),
+                 sizes_.end());
+    reactor_->CancelCall();
   }
 
   // From the reactor's OnWriteDone.

@@ -299,9 +299,13 @@ TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   // 25.6 MB job below alone took longer than --worker_timeout on a loaded
   // machine, and a worker silent that long is dropped for that instead.
   std::atomic<bool> beating{true};
+  std::atomic<bool> ended{false};  // a heartbeat could not be written
   std::thread heart([&] {
     while (beating.load()) {
-      deaf.Heartbeat();
+      if (!deaf.Heartbeat()) {
+        ended = true;
+        return;
+      }
       absl::SleepFor(absl::Milliseconds(200));
     }
   });
@@ -327,6 +331,14 @@ TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
             absl::OkStatus())
       << dagd->Log();
   EXPECT_THAT(dagd->Log(), ::testing::HasSubstr("has not read its stream"));
+  // Its stream ends, though the write dagd had in flight was never read
+  // (dagd cancels the call; waiting for that write held the stream, and
+  // under --worker_ca its certificate's name, as long as the connection
+  // stayed up).
+  EXPECT_EQ(
+      PollUntil([&] { return ended.load(); }, absl::Seconds(10),
+                "the deaf worker's stream to end", absl::Milliseconds(100)),
+      absl::OkStatus());
   // Its tasks run on a worker that reads.
   ASSERT_TRUE(dagd->StartWorker().ok());
   absl::StatusOr<v1::JobStatus> done = dagd->client().Wait(*job_id);

@@ -21,7 +21,8 @@ using ::testing::ElementsAre;
 constexpr absl::Duration kPostWait = absl::Seconds(10);
 
 // Records what it is handed: "t<index>" per assignment of each message
-// (a message's assignments joined by ","), "close: <message>" for Close.
+// (a message's assignments joined by ","), "close: <message>" for Close,
+// "drop: <message>" for Drop.
 class RecordingDispatcher : public Dispatcher {
  public:
   // Blocks each Send until `release` is notified, when given.
@@ -41,6 +42,10 @@ class RecordingDispatcher : public Dispatcher {
   void Close(absl::Status reason) override {
     absl::MutexLock lock(&mu_);
     log_.push_back("close: " + std::string(reason.message()));
+  }
+  void Drop(absl::Status reason) override {
+    absl::MutexLock lock(&mu_);
+    log_.push_back("drop: " + std::string(reason.message()));
   }
   std::vector<std::string> log() {
     absl::MutexLock lock(&mu_);
@@ -78,11 +83,14 @@ TEST(OutboxTest, HandsLettersOverInTheOrderPosted) {
   outbox.Post(std::move(turn1));
   std::vector<Outbox::Letter> turn2;
   turn2.push_back({worker, Batch({3}), std::nullopt});
-  turn2.push_back({worker, {}, absl::UnavailableError("declared lost")});
+  turn2.push_back({worker, {}, absl::UnavailableError("stopping")});
+  auto lost = std::make_shared<RecordingDispatcher>();
+  turn2.push_back({lost, {}, absl::UnavailableError("declared lost"), true});
   outbox.Post(std::move(turn2));
   outbox.Flush();
   EXPECT_THAT(worker->log(),
-              ElementsAre("registered", "t1,t2", "t3", "close: declared lost"));
+              ElementsAre("registered", "t1,t2", "t3", "close: stopping"));
+  EXPECT_THAT(lost->log(), ElementsAre("drop: declared lost"));
 }
 
 TEST(OutboxTest, SplitsBatchesToTheMessageBound) {
