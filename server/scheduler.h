@@ -372,6 +372,12 @@ class Scheduler {
                                           const Worker& worker) const;
   void Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number,
              PlacementReason reason);
+  // The task's current attempt is `worker`'s own process's, on an older
+  // stream dagd has not seen end (a half-open connection): it moves to
+  // `worker` when there is room, rather than being cancelled on the
+  // process that runs it and run again once the old stream is dropped.
+  // True when it moved.
+  bool MoveFromOldStream(Job& job, uint32_t task, Worker& worker);
   // A result of an attempt that is not the current one: true when taken.
   bool AdoptResult(WorkerId id, Worker* worker, Job& job, uint32_t task,
                    v1::TaskResult& result);

@@ -31,6 +31,12 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
       SealMatches(*seq, task, ref, worker)) {
     TaskRecord& t = job->tasks[task];
     t.max_attempt = std::max(t.max_attempt, ref.attempt());
+    const bool current =
+        (t.state == v1::TASK_ASSIGNED || t.state == v1::TASK_RUNNING) &&
+        CurrentAttempt(t) == ref.attempt();
+    // Listed twice: taken over already.
+    if (current && t.worker == worker.id) return;
+    if (current && MoveFromOldStream(*job, task, worker)) return;
     if (auto reason = CanAdopt(*job, task, worker)) {
       Adopt(*job, task, worker, ref.attempt(), *reason);
       return;
@@ -43,6 +49,30 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
   *out_.sends[worker.id].add_cancels() = ref;
   worker.stopping.emplace(AttemptRef{seq.value_or(0), task, ref.attempt()},
                           StoppingAttempt{0, 0, /*holds=*/false});
+}
+
+bool Scheduler::MoveFromOldStream(Job& job, uint32_t task, Worker& worker) {
+  TaskRecord& t = job.tasks[task];
+  auto it = workers_.find(t.worker);
+  if (it == workers_.end() || worker.spec.instance.empty() ||
+      HolderKey(it->second->spec) != HolderKey(worker.spec)) {
+    return false;
+  }
+  // Workers list no grants (they drop those on reconnecting).
+  if (t.granted || !HasRoom(worker, *demands_[t.demand])) return false;
+  Worker& old = *it->second;
+  // Its group stays held: it is let go and taken again in one step.
+  ledger_.Release(&old.resources, job.usage, ClaimOf(job, task),
+                  GroupHolder{job.seq, task});
+  Reindex(old);
+  old.running.erase(TaskRef{job.seq, task});
+  Hold(job, task, worker);
+  t.worker = worker.id;
+  t.attempts.back().worker = worker.id;
+  t.attempts.back().worker_name = worker.name;
+  MarkRunnableStale(job);
+  ++adopted_attempts_;
+  return true;
 }
 
 std::optional<PlacementReason> Scheduler::CanAdopt(const Job& job,

@@ -243,6 +243,70 @@ TEST_F(SchedulerRecoveryTest, StreamBrokenWithoutRestartKeepsItsAttempt) {
   EXPECT_EQ(scheduler_.dropped_reports(), 0u);
 }
 
+// A half-open connection: the worker's process reconnects on a new stream
+// while dagd still has its old one. The attempt it runs moves to the new
+// stream; it is not cancelled there, and not run again when the old one
+// is dropped.
+TEST_F(SchedulerRecoveryTest, AnAttemptOfAnOldStreamStillOpenMovesToTheNewOne) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+  WorkerSpec old_stream = Worker(kWorker, 1);
+  old_stream.instance = "process-1";
+  scheduler_.AddWorker(kWorker, old_stream);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  ASSERT_EQ(first.size(), 1u);
+  WorkerSpec spec = Worker(kBack, 1);
+  spec.name = old_stream.name;
+  spec.instance = "process-1";
+  spec.running.push_back(first[0].task());
+  scheduler_.AddWorker(kBack, std::move(spec));
+  EXPECT_TRUE(Dispatch(kBack).empty());
+  EXPECT_TRUE(last_cancels_.empty()) << last_cancels_[0].DebugString();
+  EXPECT_EQ(scheduler_.adopted_attempts(), 1u);
+  scheduler_.RemoveWorker(kWorker);  // dropped at last
+  EXPECT_TRUE(Dispatch(kBack).empty()) << "ran again";
+  Report(kBack, first[0], true, "5");
+  Dispatch(kBack);
+  ASSERT_EQ(last_writes_.results.size(), 1u);
+  EXPECT_EQ(last_writes_.results[0].result.data, "5");
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
+// Another process of the same name (another instance) takes nothing over
+// from a stream still open.
+TEST_F(SchedulerRecoveryTest, AnotherProcessOfTheSameNameMovesNothing) {
+  Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+  WorkerSpec old_stream = Worker(kWorker, 1);
+  old_stream.instance = "process-1";
+  scheduler_.AddWorker(kWorker, old_stream);
+  std::vector<v1::Assignment> first = Dispatch(kWorker);
+  ASSERT_EQ(first.size(), 1u);
+  WorkerSpec spec = Worker(kBack, 1);
+  spec.name = old_stream.name;
+  spec.instance = "process-2";
+  spec.running.push_back(first[0].task());
+  scheduler_.AddWorker(kBack, std::move(spec));
+  Dispatch(kBack);
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  EXPECT_EQ(scheduler_.adopted_attempts(), 0u);
+  Report(kWorker, first[0], true, "5");  // the old stream still reports
+  Dispatch(kWorker);
+  ASSERT_EQ(last_writes_.results.size(), 1u);
+}
+
+TEST_F(SchedulerRecoveryTest, AnAttemptListedTwiceIsTakenOverOnce) {
+  RestoreChain();
+  AddWorkerRunning(kBack, {Ref(0, 4), Ref(0, 4)});
+  PassGrace();
+  EXPECT_EQ(StateOf("a"), v1::TASK_RUNNING);
+  EXPECT_EQ(scheduler_.adopted_attempts(), 1u);
+  Report(kBack, AssignmentOf(0, 4), true, "40");
+  std::vector<v1::Assignment> sent = Dispatch(kBack);
+  EXPECT_TRUE(last_cancels_.empty());
+  ASSERT_THAT(Ids(sent), ElementsAre("b"));
+  EXPECT_EQ(sent[0].inputs(0).data(), "40");
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
 // A result as a worker numbers it (TaskResult.report_order).
 v1::TaskResult Numbered(const v1::Assignment& a, uint64_t order) {
   v1::TaskResult result;
