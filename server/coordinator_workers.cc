@@ -227,9 +227,14 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
         }
         if (message.batch().kept_complete()) CaughtUp(id);
         break;
+      case v1::WorkerMessage::kRegister:
+        LOG(WARNING) << "worker " << WorkerIdName(id)
+                     << " sent a second Register on its stream; ignored";
+        break;
       default:
         LOG(WARNING) << "worker " << WorkerIdName(id)
-                     << " sent an unexpected message";
+                     << " sent a message dagd does not know (field "
+                     << static_cast<int>(message.msg_case()) << "); ignored";
     }
   });
 }

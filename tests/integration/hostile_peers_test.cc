@@ -206,6 +206,31 @@ TEST(HostilePeersTest, RegistrationsWithCapacitiesThatAreNoAmountsAreRefused) {
   EXPECT_EQ(workers->workers_size(), 0);
 }
 
+// A second Register on a stream changes nothing: the worker stays as it
+// first registered, and dagd's log says what was ignored.
+TEST(HostilePeersTest, ASecondRegisterOnAStreamIsIgnoredAndNamed) {
+  std::unique_ptr<testing::DagdProcess> dagd = testing::StartDagd({});
+  ASSERT_NE(dagd, nullptr);
+  RawWorker worker(dagd->address());
+  ASSERT_TRUE(worker.Register(2, "first"));
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  ASSERT_TRUE(worker.Register(64, "second"));
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  return dagd->Log().find(
+                             "sent a second Register on its "
+                             "stream; ignored") != std::string::npos;
+                },
+                absl::Seconds(10), "dagd to log the second Register"),
+            absl::OkStatus())
+      << dagd->Log();
+  absl::StatusOr<v1::ListWorkersResponse> workers = Workers(*dagd);
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->workers_size(), 1);
+  EXPECT_EQ(workers->workers(0).name(), "first");
+  EXPECT_EQ(workers->workers(0).slots(), 2u);
+}
+
 TEST(HostilePeersTest, RegistrationsPastTheWorkerLimitAreRefused) {
   std::unique_ptr<testing::DagdProcess> dagd =
       testing::StartDagd({"--max_workers=2"});
