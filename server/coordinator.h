@@ -23,6 +23,7 @@
 #include "server/outbox.h"
 #include "server/output_keeper.h"
 #include "server/query_pool.h"
+#include "server/read_gate.h"
 #include "server/result_objects.h"
 #include "server/scheduler.h"
 #include "server/stored_queries.h"
@@ -202,7 +203,10 @@ class Coordinator : public JobDeleter {
   void WorkerConnected(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                        v1::Register registration, std::string peer,
                        bool certified = false);
-  void WorkerMessage(WorkerId id, v1::WorkerMessage message);
+  // `gate`, when given, hears when the message (of `bytes`) was handled.
+  void WorkerMessage(WorkerId id, v1::WorkerMessage message,
+                     std::shared_ptr<ReadGate> gate = nullptr,
+                     uint64_t bytes = 0);
   void WorkerDisconnected(WorkerId id);
   // A worker living in this process (the Lambda dispatcher): no stream, no
   // Register (the dispatcher's Spec says what it is), reports through

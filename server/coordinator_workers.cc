@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/coordinator.h"
@@ -210,8 +211,14 @@ void Coordinator::JoinWorker(WorkerId id,
   dispatchers_[id] = std::move(dispatcher);
 }
 
-void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message) {
-  Post([this, id, message = std::move(message)]() mutable {
+void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message,
+                                std::shared_ptr<ReadGate> gate,
+                                uint64_t bytes) {
+  Post([this, id, message = std::move(message), gate = std::move(gate),
+        bytes]() mutable {
+    absl::Cleanup handled = [&] {
+      if (gate != nullptr) gate->Handled(bytes);
+    };
     if (!scheduler_.HasWorker(id)) return;  // declared lost already
     switch (message.msg_case()) {
       case v1::WorkerMessage::kHeartbeat:

@@ -217,7 +217,9 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
         max_stall_(absl::ToChronoNanoseconds(options.max_stall)),
         peer_(std::move(peer)),
         identity_(std::move(identity)),
-        sink_(std::make_shared<Sink>(this, options.max_queued_bytes)) {
+        sink_(std::make_shared<Sink>(this, options.max_queued_bytes)),
+        gate_(std::make_shared<ReadGate>(options.max_posted_bytes,
+                                         [this] { StartRead(&in_); })) {
     StartRead(&in_);
   }
 
@@ -269,7 +271,15 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
           "the worker did not read what dagd sent it for too long"));
       return;
     } else {
-      coordinator_->WorkerMessage(id_, std::move(in_));
+      // in_ is free before the gate can resume a read into it (from the
+      // scheduler's thread, once this message is handled).
+      const uint64_t bytes = in_.ByteSizeLong();
+      v1::WorkerMessage message = std::move(in_);
+      in_.Clear();
+      const bool read_on = gate_->Posted(bytes);
+      coordinator_->WorkerMessage(id_, std::move(message), gate_, bytes);
+      if (read_on) StartRead(&in_);
+      return;
     }
     in_.Clear();
     StartRead(&in_);
@@ -285,6 +295,7 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
 
   void OnDone() override {
     sink_->writer.Detach();
+    if (gate_ != nullptr) gate_->Close();
     if (id_ != 0) coordinator_->WorkerDisconnected(id_);
     if (service_ != nullptr && identity_) service_->ReleaseIdentity(*identity_);
     delete this;
@@ -315,6 +326,8 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   const std::string peer_;
   const std::optional<std::string> identity_;
   const std::shared_ptr<Sink> sink_;
+  // Holds the next read while what it posted waits (null for a refusal).
+  const std::shared_ptr<ReadGate> gate_;
   v1::WorkerMessage in_;
   WorkerId id_ = 0;  // 0 until Register arrives
 };

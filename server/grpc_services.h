@@ -137,6 +137,9 @@ struct WorkerServiceOptions {
   absl::Duration max_stall = absl::Seconds(30);
   // Messages queued for one worker beyond this end its stream.
   uint64_t max_queued_bytes = uint64_t{256} << 20;
+  // What one worker's stream has posted to the scheduler's thread and is
+  // not yet handled: beyond this its next read waits (ReadGate).
+  uint64_t max_posted_bytes = uint64_t{64} << 20;
 };
 
 // WorkerService: one reactor per worker stream (see WorkerReactor in the
