@@ -225,6 +225,8 @@ class Coordinator : public JobDeleter {
   // synced (WorkerRoster::TakeWrites).
   bool TakeRosterWrites(absl::Time now, WriteSet::RosterWrites& writes);
   // Adds a worker to the scheduler and keeps its dispatcher (loop thread).
+  // Removes and drops the other streams of worker `id`'s process.
+  void DropOlderStreams(WorkerId id);
   void JoinWorker(WorkerId id, std::shared_ptr<Dispatcher> dispatcher,
                   WorkerSpec spec);
   // Worker `id` has sent what it kept from before: recovered jobs go on if

@@ -172,6 +172,7 @@ void Coordinator::WorkerConnected(WorkerId id,
       scheduler_.OnTaskResult(id, std::move(result));
     }
     if (registration.kept_complete()) CaughtUp(id);
+    DropOlderStreams(id);
     v1::CoordinatorMessage message;
     message.mutable_registered()->set_worker_id(WorkerIdName(id));
     message.mutable_registered()->set_heartbeat_interval_ms(
@@ -240,10 +241,34 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message,
         break;
       default:
         LOG(WARNING) << "worker " << WorkerIdName(id)
-                     << " sent a message dagd does not know (field "
-                     << static_cast<int>(message.msg_case()) << "); ignored";
+                     << " sent an empty message, or one of a kind dagd does "
+                        "not know; ignored";
     }
   });
+}
+
+void Coordinator::DropOlderStreams(WorkerId id) {
+  // The process is here now: an older stream of it that dagd has not seen
+  // end is a half-open connection. What the process still runs moved to
+  // the new stream as it joined (Scheduler::MoveFromOldStream); nothing
+  // more goes to the old one, which would hold it until its heartbeats
+  // were missed.
+  for (WorkerId old : scheduler_.OtherStreamsOf(id)) {
+    LOG(INFO) << "worker " << WorkerIdName(old) << " is back as "
+              << WorkerIdName(id) << "; its older stream is dropped";
+    scheduler_.RemoveWorker(old);
+    roster_.Left(old, clock_->Now());
+    auto it = dispatchers_.find(old);
+    if (it == dispatchers_.end()) continue;
+    std::vector<Outbox::Letter> drop;
+    drop.push_back({std::move(it->second),
+                    {},
+                    absl::FailedPreconditionError(
+                        "a newer stream of this worker process registered"),
+                    /*drop=*/true});
+    dispatchers_.erase(it);
+    outbox_.Post(std::move(drop));
+  }
 }
 
 void Coordinator::WorkerDisconnected(WorkerId id) {

@@ -269,6 +269,9 @@ class Scheduler {
   // The worker's stream closed or it timed out: its tasks go back to the
   // ready queue and will run as a new attempt.
   void RemoveWorker(WorkerId id);
+  // The other streams of worker `id`'s process (the same name and process
+  // instance) the scheduler still has: older ones dagd has not seen end.
+  std::vector<WorkerId> OtherStreamsOf(WorkerId id) const;
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
   size_t worker_count() const { return workers_.size(); }
   // Also asks for the acknowledgement of the worker's results read so far:

@@ -106,6 +106,18 @@ void Scheduler::AddHolder(Worker& worker) {
   }
 }
 
+std::vector<WorkerId> Scheduler::OtherStreamsOf(WorkerId id) const {
+  std::vector<WorkerId> others;
+  auto worker = workers_.find(id);
+  if (worker == workers_.end()) return others;
+  auto streams = holders_.find(HolderKey(worker->second->spec));
+  if (streams == holders_.end()) return others;  // no instance
+  for (WorkerId stream : streams->second) {
+    if (stream != id) others.push_back(stream);
+  }
+  return others;
+}
+
 void Scheduler::RemoveHolder(const Worker& worker) {
   if (worker.spec.instance.empty()) return;
   const std::string holder = HolderKey(worker.spec);

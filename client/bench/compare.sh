@@ -383,6 +383,11 @@ if [ "$FLEET" = 1 ]; then
         grep -q "^dagd-fleet: 1000 of 1000 registered" "$DAGD_DIR/fleet.log" && break
         sleep 0.1
       done
+      grep -q "^dagd-fleet: 1000 of 1000 registered" "$DAGD_DIR/fleet.log" || {
+        echo "compare.sh: the fleet over TLS ($mode) did not all register; its log:" >&2
+        tail -5 "$DAGD_DIR/fleet.log" >&2
+        exit 1
+      }
       sleep 2
       idle_kb=$(rss_kb "$DAGD_PID")
       awk -v a="$DAGD_IDLE_KB" -v b="$idle_kb" -v m="$mode" 'BEGIN {

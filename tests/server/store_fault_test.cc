@@ -386,6 +386,48 @@ TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
   EXPECT_TRUE((*unfinished)[0].task_statuses.empty());
 }
 
+// A worker process back on a new stream while dagd still has its old one
+// (a half-open connection): the old stream is dropped at once, the attempt
+// the process runs goes on on the new one, and what follows goes there
+// too, not to the old stream until it missed its heartbeats.
+TEST_F(StoreFaultTest, AProcessBackOnANewStreamEndsItsOldOne) {
+  auto old_stream = std::make_shared<RecordingDispatcher>();
+  ConnectWorker(old_stream, "process-1");
+  absl::StatusOr<v1::SubmitJobResponse> submitted = Submit(Request(kJob));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  absl::StatusOr<v1::Assignment> a = old_stream->WaitForAssignment(0);
+  ASSERT_TRUE(a.ok()) << a.status();
+
+  auto new_stream = std::make_shared<RecordingDispatcher>();
+  v1::Register hello;
+  hello.set_name("process-1");
+  hello.set_instance("process-1");
+  hello.set_kept_complete(true);
+  hello.set_slots(1);
+  hello.add_functions("const");
+  hello.add_functions("add");
+  *hello.add_running() = a->task();
+  const WorkerId back = coordinator_->NewWorkerId();
+  coordinator_->WorkerConnected(back, new_stream, hello, "test");
+  ASSERT_TRUE(new_stream->WaitForRegistered());
+  absl::Status closed = old_stream->WaitForClose();
+  EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition) << closed;
+  EXPECT_THAT(closed.message(), HasSubstr("newer stream"));
+
+  v1::WorkerMessage report;
+  v1::TaskResult* result = report.mutable_batch()->add_results();
+  *result->mutable_task() = a->task();
+  result->set_ok(true);
+  result->mutable_output()->set_data("1");
+  result->mutable_output()->set_content_type("application/json");
+  coordinator_->WorkerMessage(back, report);
+  absl::StatusOr<v1::Assignment> b = new_stream->WaitForAssignment(1);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->inputs(0).data(), "1");
+  EXPECT_FALSE(old_stream->Assigned(1));
+  EXPECT_FALSE(new_stream->Assigned(0)) << "a ran again";
+}
+
 // A resubmission answered with the job an earlier request created is an
 // acknowledgement too: it is fsynced first, even when the earlier request
 // (one that waits for the job's end) was not.
