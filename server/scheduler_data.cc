@@ -47,9 +47,10 @@ void Scheduler::AddHolder(Worker& worker) {
   const std::string& instance = worker.spec.instance;
   if (instance.empty()) return;
   const std::string holder = HolderKey(worker.spec);
-  std::vector<WorkerId>& streams = holders_[holder];
-  streams.push_back(worker.id);
-  if (streams.size() > 1) return;  // its other stream already told us
+  // A process's newer stream (its older one, half open, is dropped right
+  // after) tells again what it holds: what dagd sent the older one may
+  // never have arrived.
+  holders_[holder].push_back(worker.id);
   // What the process holds, against what the jobs in memory say it holds.
   absl::flat_hash_set<absl::string_view> held(worker.spec.held.begin(),
                                               worker.spec.held.end());

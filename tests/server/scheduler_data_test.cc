@@ -306,6 +306,30 @@ TEST_F(SchedulerDataTest, AReconnectingHolderKeepsWhatItHoldsAndFreesTheRest) {
                   key, ResultObjectKey(JobIdFromSeq(job), 1, 4)));
 }
 
+// A newer stream of a process whose older one dagd still has (half open)
+// says again what the process holds, and hears again what to free: what
+// dagd sent the older stream may never have arrived.
+TEST_F(SchedulerDataTest, ANewerStreamOfAHolderIsToldAgainWhatToFree) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const"},
+      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportHeld(kWorker, sent[0], kWorker);
+  const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
+  const std::string stale = ResultObjectKey(JobIdFromSeq(job), 1, 3);
+  WorkerSpec again = Worker(5, 1);
+  again.name = Worker(kWorker, 1).name;
+  again.instance = Instance(kWorker);
+  again.data_address = Address(kWorker);
+  again.held = {key, stale};
+  scheduler_.AddWorker(5, again);  // kWorker's stream not yet ended
+  auto sends = Turn();
+  EXPECT_THAT(sends[5].release(), ElementsAre(stale));
+  EXPECT_EQ(Status(job, "p").state(), v1::TASK_SUCCEEDED);
+}
+
 // A holder is its name and instance (under --worker_ca the name is its
 // certificate's): a worker that registers naming another's instance is not
 // taken for another stream of that process.
