@@ -88,6 +88,30 @@ class SchedulerDataTest : public SchedulerTest {
     scheduler_.OnTaskResult(worker, std::move(result));
   }
 
+  // kWorker holds p's result; q, its consumer, waits for a pool no worker
+  // is in. The job's sequence number.
+  uint64_t HeldAndUnconsumed() {
+    AddHolder(kWorker, 1);
+    const uint64_t job = Submit(R"({"tasks": [
+        {"id": "p", "fn": "const"},
+        {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    EXPECT_THAT(Ids(sent), ElementsAre("p"));
+    if (!sent.empty()) ReportHeld(kWorker, sent[0], kWorker);
+    return job;
+  }
+
+  // Stream `id` of kWorker's process, holding `held`.
+  WorkerSpec AnotherStreamOfTheHolder(WorkerId id,
+                                      std::vector<std::string> held) {
+    WorkerSpec spec = Worker(id, 1);
+    spec.name = Worker(kWorker, 1).name;
+    spec.instance = Instance(kWorker);
+    spec.data_address = Address(kWorker);
+    spec.held = std::move(held);
+    return spec;
+  }
+
   v1::TaskStatus Status(uint64_t job, const std::string& task) {
     absl::StatusOr<v1::TaskStatus> status = scheduler_.TaskStatusOf(job, task);
     EXPECT_TRUE(status.ok()) << status.status();
@@ -280,21 +304,12 @@ TEST_F(SchedulerDataTest, ATaskLostMoreThanTheBoundFailsItsJobSayingSo) {
 }
 
 TEST_F(SchedulerDataTest, AReconnectingHolderKeepsWhatItHoldsAndFreesTheRest) {
-  AddHolder(kWorker, 1);
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "p", "fn": "const"},
-      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(sent, SizeIs(1));
-  ReportHeld(kWorker, sent[0], kWorker);
+  const uint64_t job = HeldAndUnconsumed();
   const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
   // A second stream of the same process (the first one still closing).
   AddHolder(kOther, 1);  // another process
-  WorkerSpec again = Worker(5, 1);
-  again.name = Worker(kWorker, 1).name;
-  again.instance = Instance(kWorker);
-  again.data_address = Address(kWorker);
-  again.held = {key, ResultObjectKey(JobIdFromSeq(job), 1, 4)};
+  const WorkerSpec again = AnotherStreamOfTheHolder(
+      5, {key, ResultObjectKey(JobIdFromSeq(job), 1, 4)});
   scheduler_.RemoveWorker(kWorker);
   EXPECT_EQ(Status(job, "p").state(), v1::TASK_READY) << "lost at once";
   scheduler_.AddWorker(5, again);
@@ -310,21 +325,11 @@ TEST_F(SchedulerDataTest, AReconnectingHolderKeepsWhatItHoldsAndFreesTheRest) {
 // says again what the process holds, and hears again what to free: what
 // dagd sent the older stream may never have arrived.
 TEST_F(SchedulerDataTest, ANewerStreamOfAHolderIsToldAgainWhatToFree) {
-  AddHolder(kWorker, 1);
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "p", "fn": "const"},
-      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(sent, SizeIs(1));
-  ReportHeld(kWorker, sent[0], kWorker);
+  const uint64_t job = HeldAndUnconsumed();
   const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
   const std::string stale = ResultObjectKey(JobIdFromSeq(job), 1, 3);
-  WorkerSpec again = Worker(5, 1);
-  again.name = Worker(kWorker, 1).name;
-  again.instance = Instance(kWorker);
-  again.data_address = Address(kWorker);
-  again.held = {key, stale};
-  scheduler_.AddWorker(5, again);  // kWorker's stream not yet ended
+  // kWorker's stream not yet ended.
+  scheduler_.AddWorker(5, AnotherStreamOfTheHolder(5, {key, stale}));
   auto sends = Turn();
   EXPECT_THAT(sends[5].release(), ElementsAre(stale));
   EXPECT_EQ(Status(job, "p").state(), v1::TASK_SUCCEEDED);
@@ -347,13 +352,7 @@ class SchedulerImpostorTest : public SchedulerDataTest {
 };
 
 TEST_F(SchedulerImpostorTest, ItCannotHoldOffTheLossOfTheResultsOfTheOther) {
-  AddHolder(kWorker, 1);
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "p", "fn": "const"},
-      {"id": "q", "fn": "add", "inputs": ["p"], "executor": "pool:none"}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("p"));
-  ReportHeld(kWorker, sent[0], kWorker);
+  const uint64_t job = HeldAndUnconsumed();
   const std::string key = ResultObjectKey(JobIdFromSeq(job), 0, 1);
   AddImpostor({key});
   auto sends = Turn();

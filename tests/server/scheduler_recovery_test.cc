@@ -60,6 +60,28 @@ class SchedulerRecoveryTest : public SchedulerTest {
 
   void PassGrace() { clock_.Advance(SchedulerOptions().recovery_grace); }
 
+  // A one-task job, its task running on kWorker, a stream of process
+  // "process-1"; the assignment.
+  v1::Assignment RunningOnAStreamOfProcess1() {
+    Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+    WorkerSpec stream = Worker(kWorker, 1);
+    stream.instance = "process-1";
+    scheduler_.AddWorker(kWorker, stream);
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    EXPECT_EQ(sent.size(), 1u);
+    return sent.empty() ? v1::Assignment() : sent[0];
+  }
+
+  // kBack, registering under kWorker's name as process `instance`, still
+  // running `running`.
+  void RegisterBack(const std::string& instance, const v1::TaskRef& running) {
+    WorkerSpec spec = Worker(kBack, 1);
+    spec.name = Worker(kWorker, 1).name;
+    spec.instance = instance;
+    spec.running.push_back(running);
+    scheduler_.AddWorker(kBack, std::move(spec));
+  }
+
   v1::TaskState StateOf(const std::string& task) {
     absl::StatusOr<v1::TaskStatus> status = scheduler_.TaskStatusOf(kJob, task);
     EXPECT_TRUE(status.ok()) << status.status();
@@ -248,23 +270,14 @@ TEST_F(SchedulerRecoveryTest, StreamBrokenWithoutRestartKeepsItsAttempt) {
 // stream; it is not cancelled there, and not run again when the old one
 // is dropped.
 TEST_F(SchedulerRecoveryTest, AnAttemptOfAnOldStreamStillOpenMovesToTheNewOne) {
-  Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
-  WorkerSpec old_stream = Worker(kWorker, 1);
-  old_stream.instance = "process-1";
-  scheduler_.AddWorker(kWorker, old_stream);
-  std::vector<v1::Assignment> first = Dispatch(kWorker);
-  ASSERT_EQ(first.size(), 1u);
-  WorkerSpec spec = Worker(kBack, 1);
-  spec.name = old_stream.name;
-  spec.instance = "process-1";
-  spec.running.push_back(first[0].task());
-  scheduler_.AddWorker(kBack, std::move(spec));
+  const v1::Assignment first = RunningOnAStreamOfProcess1();
+  RegisterBack("process-1", first.task());
   EXPECT_TRUE(Dispatch(kBack).empty());
   EXPECT_TRUE(last_cancels_.empty()) << last_cancels_[0].DebugString();
   EXPECT_EQ(scheduler_.adopted_attempts(), 1u);
   scheduler_.RemoveWorker(kWorker);  // dropped at last
   EXPECT_TRUE(Dispatch(kBack).empty()) << "ran again";
-  Report(kBack, first[0], true, "5");
+  Report(kBack, first, true, "5");
   Dispatch(kBack);
   ASSERT_EQ(last_writes_.results.size(), 1u);
   EXPECT_EQ(last_writes_.results[0].result.data, "5");
@@ -274,21 +287,12 @@ TEST_F(SchedulerRecoveryTest, AnAttemptOfAnOldStreamStillOpenMovesToTheNewOne) {
 // Another process of the same name (another instance) takes nothing over
 // from a stream still open.
 TEST_F(SchedulerRecoveryTest, AnotherProcessOfTheSameNameMovesNothing) {
-  Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
-  WorkerSpec old_stream = Worker(kWorker, 1);
-  old_stream.instance = "process-1";
-  scheduler_.AddWorker(kWorker, old_stream);
-  std::vector<v1::Assignment> first = Dispatch(kWorker);
-  ASSERT_EQ(first.size(), 1u);
-  WorkerSpec spec = Worker(kBack, 1);
-  spec.name = old_stream.name;
-  spec.instance = "process-2";
-  spec.running.push_back(first[0].task());
-  scheduler_.AddWorker(kBack, std::move(spec));
+  const v1::Assignment first = RunningOnAStreamOfProcess1();
+  RegisterBack("process-2", first.task());
   Dispatch(kBack);
   ASSERT_EQ(last_cancels_.size(), 1u);
   EXPECT_EQ(scheduler_.adopted_attempts(), 0u);
-  Report(kWorker, first[0], true, "5");  // the old stream still reports
+  Report(kWorker, first, true, "5");  // the old stream still reports
   Dispatch(kWorker);
   ASSERT_EQ(last_writes_.results.size(), 1u);
 }
