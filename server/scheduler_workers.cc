@@ -3,6 +3,7 @@
 // figures its heartbeats carry.
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -95,6 +96,13 @@ void Scheduler::OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat) {
   acks_.Requested(id);
   CountTransfers(worker->stats, -1);
   worker->stats = heartbeat;
+  // Transfer time that is no amount (a broken or hostile worker) would
+  // make the rate every placement reads zero, then NaN, for good.
+  if (!std::isfinite(heartbeat.transfer_seconds()) ||
+      heartbeat.transfer_seconds() < 0) {
+    worker->stats.set_transfer_seconds(0);
+    worker->stats.set_fetched_bytes(0);
+  }
   CountTransfers(worker->stats, +1);
 }
 

@@ -3,6 +3,7 @@
 // references, intermediates are freed once consumed, and results lost with
 // their holder are made again (recursively, within a bound) without using
 // up retry attempts.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -508,6 +509,33 @@ TEST_F(SchedulerDataTest, ATaskWaitsForItsBusyHolderThenMovesOn) {
   clock_.Advance(absl::Milliseconds(150));
   EXPECT_EQ(Turn()[kOther].assignments_size(), 0) << "still worth waiting";
   clock_.Advance(absl::Milliseconds(60));
+  sent = Dispatch(kOther);
+  ASSERT_THAT(Ids(sent), ElementsAre("q"));
+}
+
+// A worker's transfer time that is no amount is not counted: an infinite
+// one made the rate placement reads zero (no task waited for its busy
+// holder, whatever it held), and NaN once that worker's next figures came.
+TEST_F(SchedulerDataTest, TransferTimesThatAreNoAmountsAreNotCounted) {
+  AddPoolHolders(/*slots=*/1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "p", "fn": "const", "executor": "pool:a"},
+      {"id": "hog", "fn": "sleep", "executor": "pool:a", "inputs": ["p"]},
+      {"id": "q", "fn": "add", "inputs": ["p"]}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  ReportHeld(kWorker, sent[0], kWorker, /*size=*/100'000'000);
+  v1::Heartbeat bogus;
+  bogus.set_fetched_bytes(1'000'000);
+  bogus.set_transfer_seconds(HUGE_VAL);
+  scheduler_.OnHeartbeat(kOther, bogus);
+  // As with no figures at all (ATaskWaitsForItsBusyHolderThenMovesOn): q
+  // waits for hog's slot no longer than fetching its input would take.
+  auto sends = Turn();
+  ASSERT_EQ(sends[kWorker].assignments_size(), 1);
+  EXPECT_EQ(sends[kOther].assignments_size(), 0) << "q did not wait";
+  EXPECT_EQ(Status(job, "q").state(), v1::TASK_READY);
+  clock_.Advance(absl::Milliseconds(210));
   sent = Dispatch(kOther);
   ASSERT_THAT(Ids(sent), ElementsAre("q"));
 }
