@@ -49,7 +49,6 @@ class ReadGate {
       held_ = false;
       resuming_ = true;
       resumer_ = std::this_thread::get_id();
-      ++resumed_;
     }
     resume_();
     absl::MutexLock lock(&mu_);
@@ -69,12 +68,6 @@ class ReadGate {
     closed_ = true;
   }
 
-  // Reads held back, then resumed, so far.
-  uint64_t resumed() {
-    absl::MutexLock lock(&mu_);
-    return resumed_;
-  }
-
  private:
   const uint64_t max_bytes_;
   const std::function<void()> resume_;
@@ -84,7 +77,6 @@ class ReadGate {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool resuming_ ABSL_GUARDED_BY(mu_) = false;    // resume_ is running
   std::thread::id resumer_ ABSL_GUARDED_BY(mu_);  // on this thread
-  uint64_t resumed_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace dagd

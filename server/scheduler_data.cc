@@ -27,10 +27,9 @@ std::optional<std::pair<uint64_t, uint32_t>> TaskOfKey(absl::string_view key) {
   return std::make_pair(*seq, parts->task_index);
 }
 
-// Length-prefixed name: no choice of names makes two holders' keys equal.
+// Empty for no instance: such a worker holds nothing.
 std::string HolderKeyOf(absl::string_view name, absl::string_view instance) {
-  if (instance.empty()) return "";
-  return absl::StrCat(name.size(), ":", name, "/", instance);
+  return instance.empty() ? std::string() : ProcessKey(name, instance);
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
 #define DAGD_SERVER_WORKER_ID_H_
 
 #include <cstdint>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace dagd {
 
@@ -10,6 +14,15 @@ namespace dagd {
 // low ones. Unique across restarts, so reports made to an earlier
 // incarnation never match an attempt of this one.
 using WorkerId = uint64_t;
+
+// A worker process as its name and process instance (Register.instance)
+// say, length-prefixed so that no choice of names makes two processes'
+// keys equal: the key of its held results (Scheduler's holders) and, under
+// a certificate, of its place on the roster.
+inline std::string ProcessKey(absl::string_view name,
+                              absl::string_view instance) {
+  return absl::StrCat(name.size(), ":", name, "/", instance);
+}
 
 }  // namespace dagd
 

@@ -43,7 +43,7 @@ void WorkerRoster::Joined(WorkerId id, const std::string& instance,
   if (instance.empty()) {
     key = absl::StrCat("a/", id);
   } else if (certified) {
-    key = absl::StrCat("c/", name.size(), ":", name, "/", instance);
+    key = absl::StrCat("c/", ProcessKey(name, instance));
   } else {
     key = absl::StrCat("i/", instance);
   }

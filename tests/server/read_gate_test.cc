@@ -24,7 +24,6 @@ TEST(ReadGateTest, PastTheBoundTheReadWaitsUntilTheBacklogIsHalfGone) {
   EXPECT_EQ(resumes, 0);
   gate.Handled(60);
   EXPECT_EQ(resumes, 1);
-  EXPECT_EQ(gate.resumed(), 1u);
   gate.Handled(1);  // nothing held: nothing to resume
   EXPECT_EQ(resumes, 1);
 }
@@ -53,7 +52,9 @@ TEST(ReadGateTest, AClosedGateResumesNothing) {
 TEST(ReadGateTest, WhatTheResumeRunsOnItsOwnThreadDoesNotWaitForIt) {
   ReadGate* self = nullptr;
   bool posted = false;
+  int resumes = 0;
   ReadGate gate(100, [&] {
+    ++resumes;
     posted = self->Posted(10);
     self->Close();
   });
@@ -63,7 +64,7 @@ TEST(ReadGateTest, WhatTheResumeRunsOnItsOwnThreadDoesNotWaitForIt) {
   EXPECT_TRUE(posted);
   EXPECT_FALSE(gate.Posted(500));
   gate.Handled(510);
-  EXPECT_EQ(gate.resumed(), 1u) << "closed by the first resume";
+  EXPECT_EQ(resumes, 1) << "closed by the first resume";
 }
 
 }  // namespace
