@@ -37,7 +37,8 @@
 # long until all are registered again and the job ends, and whether any
 # task ran twice. With --tls, --fleet also gives dagd's memory per idle
 # worker of the 1,000 over TLS (a server certificate; and each worker
-# with its own). --python also runs python_bench.py: Python and Dask
+# with its own), and runs the herd again over TLS with a certificate per
+# worker (--worker_ca), as a guarded fleet comes back. --python also runs python_bench.py: Python and Dask
 # workloads (a tree of 2,047 tiny Python tasks; Wukong's TR, GEMM, SVD and
 # compressed SVD with dask.array, checked against numpy) on a dagd with 2
 # dagd-worker --python processes and on a Dask LocalCluster of 2
@@ -291,68 +292,83 @@ if [ "$FLEET" = 1 ]; then
   done
   # The herd: a fleet loses its dagd to kill -9 a quarter of the way
   # through a job, and comes back to a dagd restarted on the same port and
-  # data, with what it kept and what it was running.
-  herd=$WORK/herd tasks=40000
-  mkdir -p "$herd"
-  awk -v n="$tasks" 'BEGIN { printf "{\"tasks\": ["; for (i = 0; i < n; i++)
-    printf "%s{\"id\": \"t%d\", \"fn\": \"const\", \"args\": {\"value\": %d}}",
-      (i ? ", " : ""), i, i; print "]}" }' > "$herd/job.json"
-  herd_dagd() {  # herd_dagd LISTEN LOG
-    "$BIN/dagd" --listen="$1" --port_file="$herd/port" --data_dir="$herd/data" \
-      --metrics_listen=127.0.0.1:0 --local_workers=0 2>"$herd/$2" &
-    DAGD_PID=$!
-    for _ in $(seq 600); do [ -s "$herd/port" ] && break; sleep 0.05; done
-    DAGD_ADDR=127.0.0.1:$(cat "$herd/port")
+  # data, with what it kept and what it was running. run_herd [TLS_DIR]:
+  # with TLS_DIR (make-certs.sh's, a certificate per fleet worker), dagd
+  # serves TLS and wants each worker's certificate (--worker_ca), as a
+  # guarded fleet runs: every worker's handshake is part of its return.
+  run_herd() {
+    local tls=${1:-} herd tasks=40000 label=""
+    local dagd_tls=() fleet_tls_flags=() ctl_tls=()
+    if [ -n "$tls" ]; then
+      dagd_tls=(--tls_cert="$tls/dagd.crt" --tls_key="$tls/dagd.key" --worker_ca="$tls/ca.crt")
+      fleet_tls_flags=(--tls_ca="$tls/ca.crt" --tls_certs="$tls/workers")
+      ctl_tls=(--tls_ca="$tls/ca.crt" --tls_cert="$tls/workers/fleet-0.crt"
+               --tls_key="$tls/workers/fleet-0.key")
+      label=" over TLS, each worker with a certificate of its own"
+    fi
+    herd=$(mktemp -d "$WORK/herd.XXXXXX")
+    awk -v n="$tasks" 'BEGIN { printf "{\"tasks\": ["; for (i = 0; i < n; i++)
+      printf "%s{\"id\": \"t%d\", \"fn\": \"const\", \"args\": {\"value\": %d}}",
+        (i ? ", " : ""), i, i; print "]}" }' > "$herd/job.json"
+    herd_dagd() {  # herd_dagd LISTEN LOG
+      "$BIN/dagd" --listen="$1" --port_file="$herd/port" --data_dir="$herd/data" \
+        --metrics_listen=127.0.0.1:0 --local_workers=0 "${dagd_tls[@]+"${dagd_tls[@]}"}" 2>"$herd/$2" &
+      DAGD_PID=$!
+      for _ in $(seq 600); do [ -s "$herd/port" ] && break; sleep 0.05; done
+      DAGD_ADDR=127.0.0.1:$(cat "$herd/port")
+    }
+    fleet_line() { grep '^dagd-fleet: ' "$herd/fleet.log" | tail -1; }
+    herd_dagd 127.0.0.1:0 dagd-1.log
+    # Totals every 100 ms: the kill lands near a quarter (the job runs at
+    # 10,000-20,000 tasks a second), and the lines time the return.
+    "$BIN/dagd-fleet" --coordinator="$DAGD_ADDR" --workers=1000 --slots=16 \
+      --task_duration=20ms --totals_interval=100ms \
+      "${fleet_tls_flags[@]+"${fleet_tls_flags[@]}"}" 2>"$herd/fleet.log" &
+    FLEET_PID=$!
+    for _ in $(seq 900); do
+      fleet_line | grep -q ': 1000 of 1000 registered' && break
+      sleep 0.1
+    done
+    job=$(DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" "${ctl_tls[@]+"${ctl_tls[@]}"}" submit "$herd/job.json")
+    for _ in $(seq 2400); do
+      done_now=$(fleet_line | sed -n 's/.*results \([0-9]*\).*/\1/p')
+      [ "${done_now:-0}" -ge $((tasks / 4)) ] && break
+      kill -0 "$FLEET_PID" 2>/dev/null \
+        || { echo "compare.sh: dagd-fleet exited; its log:" >&2; tail -20 "$herd/fleet.log" >&2; exit 1; }
+      sleep 0.02
+    done
+    kill -9 "$DAGD_PID"; wait "$DAGD_PID" 2>/dev/null || true
+    rm -f "$herd/port"
+    start=$(date +%s.%N)
+    herd_dagd "$DAGD_ADDR" dagd-2.log
+    DAGD_SERVER=$DAGD_ADDR timeout 300 "$BIN/dagctl" "${ctl_tls[@]+"${ctl_tls[@]}"}" watch "$job" >/dev/null 2>&1 || true
+    ended=$(date +%s.%N)
+    sleep 1.1  # the fleet's next totals line
+    attempts=$(fleet_line | sed -n 's/.*attempts \([0-9]*\).*/\1/p')
+    # From dagd's log (UTC, ms): when it served, and the 1,000th worker.
+    log_time() { date -u -d "$(sed -n "$1" "$herd/dagd-2.log" | cut -d' ' -f1)" +%s.%N; }
+    serving=$(log_time '/dagd serving on port/{p;q}')
+    back=$(log_time '/ joined/{x;s/^/x/;/^x\{1000\}$/{x;p;q};x}')
+    # The fleet's totals lines ("N of 1000 registered; registrations N,
+    # attempts N, results N, at UNIX_TIME"): when the restarted dagd first
+    # gave it a new attempt, after the first worker registered again (before
+    # that, workers still run what reached them before the kill).
+    moving=$(awk -v s="$start" '/^dagd-fleet: / {
+        t = $NF; r = $7; a = $9; sub(",", "", r); sub(",", "", a)
+        if (t <= s || r + 0 <= 1000) next
+        if (before == "") { before = a; next }
+        if (a + 0 > before + 0) { print t; exit } }' "$herd/fleet.log")
+    at_kill=$(awk -v s="$start" '/^dagd-fleet: / { if ($NF > s) exit; r = $11 }
+        END { sub(",", "", r); print r }' "$herd/fleet.log")
+    awk -v s="$start" -v v="$serving" -v b="$back" -v m="${moving:-0}" -v e="$ended" \
+        -v a="$attempts" -v t="$tasks" -v k="${at_kill:-0}" -v l="$label" 'BEGIN {
+      printf "herd%s: 1,000 workers x 16 slots, %d tasks of 20 ms, dagd killed with SIGKILL at a quarter (%d results by the restart); after the restart began:\n", l, t, k
+      printf "  dagd serving %.2f s, all 1,000 registered %.2f s, the job moving again %s, the job ended %.2f s\n",
+        v - s, b - s, (m > 0 ? sprintf("%.2f s", m - s) : "(never: it had ended)"), e - s
+      printf "  attempts the fleet received: %d for %d tasks (%s)\n", a, t, (a == t ? "none ran twice" : "SOME RAN TWICE") }'
+    stop_dagd
   }
-  fleet_line() { grep '^dagd-fleet: ' "$herd/fleet.log" | tail -1; }
-  herd_dagd 127.0.0.1:0 dagd-1.log
-  # Totals every 100 ms: the kill lands near a quarter (the job runs at
-  # 10,000-20,000 tasks a second), and the lines time the return.
-  "$BIN/dagd-fleet" --coordinator="$DAGD_ADDR" --workers=1000 --slots=16 \
-    --task_duration=20ms --totals_interval=100ms 2>"$herd/fleet.log" &
-  FLEET_PID=$!
-  for _ in $(seq 600); do
-    fleet_line | grep -q ': 1000 of 1000 registered' && break
-    sleep 0.1
-  done
-  job=$(DAGD_SERVER=$DAGD_ADDR "$BIN/dagctl" submit "$herd/job.json")
-  for _ in $(seq 2400); do
-    done_now=$(fleet_line | sed -n 's/.*results \([0-9]*\).*/\1/p')
-    [ "${done_now:-0}" -ge $((tasks / 4)) ] && break
-    kill -0 "$FLEET_PID" 2>/dev/null \
-      || { echo "compare.sh: dagd-fleet exited; its log:" >&2; tail -20 "$herd/fleet.log" >&2; exit 1; }
-    sleep 0.02
-  done
-  kill -9 "$DAGD_PID"; wait "$DAGD_PID" 2>/dev/null || true
-  rm -f "$herd/port"
-  start=$(date +%s.%N)
-  herd_dagd "$DAGD_ADDR" dagd-2.log
-  DAGD_SERVER=$DAGD_ADDR timeout 300 "$BIN/dagctl" watch "$job" >/dev/null 2>&1 || true
-  ended=$(date +%s.%N)
-  sleep 1.1  # the fleet's next totals line
-  attempts=$(fleet_line | sed -n 's/.*attempts \([0-9]*\).*/\1/p')
-  # From dagd's log (UTC, ms): when it served, and the 1,000th worker.
-  log_time() { date -u -d "$(sed -n "$1" "$herd/dagd-2.log" | cut -d' ' -f1)" +%s.%N; }
-  serving=$(log_time '/dagd serving on port/{p;q}')
-  back=$(log_time '/ joined/{x;s/^/x/;/^x\{1000\}$/{x;p;q};x}')
-  # The fleet's totals lines ("N of 1000 registered; registrations N,
-  # attempts N, results N, at UNIX_TIME"): when the restarted dagd first
-  # gave it a new attempt, after the first worker registered again (before
-  # that, workers still run what reached them before the kill).
-  moving=$(awk -v s="$start" '/^dagd-fleet: / {
-      t = $NF; r = $7; a = $9; sub(",", "", r); sub(",", "", a)
-      if (t <= s || r + 0 <= 1000) next
-      if (before == "") { before = a; next }
-      if (a + 0 > before + 0) { print t; exit } }' "$herd/fleet.log")
-  at_kill=$(awk -v s="$start" '/^dagd-fleet: / { if ($NF > s) exit; r = $11 }
-      END { sub(",", "", r); print r }' "$herd/fleet.log")
-  awk -v s="$start" -v v="$serving" -v b="$back" -v m="${moving:-0}" -v e="$ended" \
-      -v a="$attempts" -v t="$tasks" -v k="${at_kill:-0}" 'BEGIN {
-    printf "herd: 1,000 workers x 16 slots, %d tasks of 20 ms, dagd killed with SIGKILL at a quarter (%d results by the restart); after the restart began:\n", t, k
-    printf "  dagd serving %.2f s, all 1,000 registered %.2f s, the job moving again %s, the job ended %.2f s\n",
-      v - s, b - s, (m > 0 ? sprintf("%.2f s", m - s) : "(never: it had ended)"), e - s
-    printf "  attempts the fleet received: %d for %d tasks (%s)\n", a, t, (a == t ? "none ran twice" : "SOME RAN TWICE") }'
-  stop_dagd
+  run_herd
   r2=$(field "$WORK/fleet_2x64.out" dagd wide tasks_per_s)
   r1000=$(field "$WORK/fleet_1000x16.out" dagd wide tasks_per_s)
   r1000one=$(field "$WORK/fleet_1000x16one.out" dagd wide tasks_per_s)
@@ -397,6 +413,7 @@ if [ "$FLEET" = 1 ]; then
       stop_dagd
     done
     FLEET_DAGD_FLAGS=()
+    run_herd "$fleet_tls"
   fi
 fi
 
