@@ -409,10 +409,14 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   const absl::Time finished = absl::FromUnixMillis(result.finished_unix_ms());
   if (result.started_unix_ms() != 0) attempt.started_at = started;
   attempt.finished_at = finished;
-  if (result.started_unix_ms() != 0 && result.finished_unix_ms() != 0) {
+  if (result.started_unix_ms() != 0 && result.finished_unix_ms() != 0 &&
+      result.finished_unix_ms() >= result.started_unix_ms()) {
     // From the reported times, not the records' PackedTimes, which hold a
     // time beyond ±292 years (a worker's broken clock) as an infinity: a
     // run time must stay finite, or a function's running mean would not.
+    // One that ends before it starts (a clock stepped back) is none: it
+    // would pull the means below zero, as if the function were the
+    // shortest, and grants would queue behind it.
     const absl::Duration run_time = finished - started;
     out_.run_times.emplace_back(job->fn(index), run_time);
     RecordRunTime(demands_[t.demand]->fn, run_time);

@@ -316,6 +316,27 @@ TEST_F(GrantTest, FreeSlotsOfWorkersThatCannotRunTheTaskDoNotCount) {
   EXPECT_TRUE(sent[1].has_after());
 }
 
+// A worker whose clock stepped back while a task ran reports it finished
+// before it started. That is no run time: counted, it would pull the job's
+// mean for the function below zero, and a long-running function would get
+// grants queued behind it as if it were the shortest.
+TEST_F(GrantTest, RunTimesOfAClockThatSteppedBackAreNotCounted) {
+  AddWorker(kWorker, 1);
+  Submit(Wide(4, "add"));
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ReportRun(kWorker, sent[0], true, absl::Milliseconds(50));
+  scheduler_.TakeOutput();
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));  // 50 ms: nothing queued behind it
+  const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
+  ReportAt(kWorker, sent[0], true, now_ms, now_ms - 3'600'000);
+  EXPECT_THAT(scheduler_.TakeOutput().run_times, IsEmpty());
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  EXPECT_FALSE(sent[0].has_after());
+}
+
 TEST_F(GrantTest, QueuedGrantsGoByTheJobsOwnRunTimes) {
   AddWorker(kWorker, 1);
   // `add` ran long in another job; this job's own `add` takes 50 us.
