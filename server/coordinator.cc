@@ -93,8 +93,10 @@ absl::Status Coordinator::Recover() {
   JobLimits unlimited;
   unlimited.max_tasks_per_job = UINT32_MAX;
   unlimited.max_job_bytes = UINT64_MAX;
-  // Lambda tasks of a dagd restarted without Lambda wait, saying why.
+  // Lambda tasks of a dagd restarted without Lambda wait, saying why, as
+  // do those naming a function it may no longer invoke.
   unlimited.lambda = true;
+  unlimited.any_lambda_function = true;
   for (StoredJob& stored : *jobs) {
     absl::StatusOr<CompiledJob> job =
         CompileJob(std::move(stored.spec), stored.tasks, unlimited);

@@ -73,6 +73,7 @@ absl::Status CompileExecutor(const v1::TaskSpec& task, uint32_t i,
                      "with --lambda_function)"));
   }
   if (executor->kind == Executor::Kind::kLambda && !executor->name.empty() &&
+      !limits.any_lambda_function &&
       std::find(limits.lambda_functions.begin(), limits.lambda_functions.end(),
                 executor->name) == limits.lambda_functions.end()) {
     return TaskError(

@@ -24,6 +24,10 @@ struct JobLimits {
   // invokes them with its own credentials, so not any name a client
   // writes. Empty: only "lambda" (--lambda_function) itself.
   std::vector<std::string> lambda_functions;
+  // Any NAME passes (a stored job compiled again at a restart: it was
+  // checked when accepted). The scheduler invokes only the names allowed
+  // now (SchedulerOptions::lambda_allowed_functions); the others wait.
+  bool any_lambda_function = false;
 };
 
 // What a task asks of a worker, and its exclusive group. Tasks alike in

@@ -266,6 +266,8 @@ CoordinatorOptions OptionsFromFlags() {
   if (options.limits.lambda) {
     options.limits.lambda_functions =
         absl::GetFlag(FLAGS_lambda_allowed_functions);
+    options.scheduler.lambda_allowed_functions =
+        options.limits.lambda_functions;
     options.limits.lambda_functions.push_back(
         options.scheduler.lambda_function);
   }

@@ -117,6 +117,10 @@ struct SchedulerOptions {
   absl::Duration recovery_grace = absl::Seconds(5);
   // The function tasks with executor "lambda" invoke (--lambda_function).
   std::string lambda_function;
+  // The functions besides it that tasks may name ("lambda:NAME",
+  // --lambda_allowed_functions). A task naming another (accepted before a
+  // restart that took the name off) goes to no worker: it waits.
+  std::vector<std::string> lambda_allowed_functions;
   // Burst: a ready task for any worker (no pool, labels or amounts) that
   // has waited this long while no worker had room goes to Lambda instead
   // (--lambda_burst_after); infinite: never.
@@ -511,6 +515,9 @@ class Scheduler {
 
   // Placement.
   uint32_t DemandOf(const TaskKind& kind, const Executor& executor);
+  // Whether tasks naming Lambda function `lambda_function` (empty: dagd's
+  // own) may be sent to Lambda now.
+  bool MayInvoke(const std::string& lambda_function) const;
   // No worker could ever run the demand. Lambda's dispatcher counts only
   // for tasks that ask for Lambda: bursts only take work that some worker
   // could do.

@@ -86,7 +86,9 @@ void Scheduler::Reindex(const Worker& worker) {
 bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
   switch (demand.executor.kind) {
     case Executor::Kind::kLambda:
-      if (!worker.spec.lambda) return false;
+      if (!worker.spec.lambda || !MayInvoke(demand.executor.name)) {
+        return false;
+      }
       break;
     case Executor::Kind::kPool:
       if (worker.spec.lambda || demand.executor.name != worker.spec.pool) {
@@ -111,6 +113,14 @@ bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
     }
   }
   return ledger_.CouldFit(worker.resources, demand.ClaimOf(kNoGroup));
+}
+
+bool Scheduler::MayInvoke(const std::string& lambda_function) const {
+  const std::vector<std::string>& allowed = options_.lambda_allowed_functions;
+  return lambda_function.empty() ||
+         lambda_function == options_.lambda_function ||
+         std::find(allowed.begin(), allowed.end(), lambda_function) !=
+             allowed.end();
 }
 
 bool Scheduler::NoWorkerCanRun(const Demand& demand) const {

@@ -145,6 +145,19 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
   const std::string& fn = functions_.Name(demand.fn);
   if (NoWorkerCanRun(demand)) {
     if (never_fits != nullptr) *never_fits = true;
+    // Only Lambda runs it, whatever workers offer: say what stops Lambda.
+    if (demand.executor.kind == Executor::Kind::kLambda) {
+      if (options_.lambda_function.empty()) {
+        return "this dagd does not dispatch to Lambda (start it with "
+               "--lambda_function)";
+      }
+      if (!MayInvoke(demand.executor.name)) {
+        return absl::StrCat(
+            "Lambda function '", demand.executor.name,
+            "' is not one this dagd may invoke (its "
+            "--lambda_function, or --lambda_allowed_functions)");
+      }
+    }
     uint32_t offering = 0;
     for (const auto& [id, worker] : workers_) {
       if (!worker->spec.lambda && worker->Offers(demand.fn)) {

@@ -108,6 +108,7 @@ class Harness {
     }
     options_.max_stored_result_bytes = in_.ConsumeBool() ? 64 : 0;
     options_.lambda_function = "fn-lambda";
+    options_.lambda_allowed_functions = {"fn-x"};
     if (in_.ConsumeBool()) options_.lambda_burst_after = absl::Seconds(1);
     scheduler_ = std::make_unique<Scheduler>(options_, &clock_,
                                              [this] { return random_; });

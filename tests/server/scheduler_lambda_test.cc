@@ -42,16 +42,20 @@ class SchedulerLambdaTest : public ::testing::Test {
   static SchedulerOptions Options(absl::Duration burst_after) {
     SchedulerOptions options;
     options.lambda_function = "dagd-fn";
+    options.lambda_allowed_functions = {"thumbs:live"};
     options.lambda_burst_after = burst_after;
     return options;
   }
 
-  void Submit(const std::string& json) {
+  // `recovered`: compiled as a restart compiles a stored job, which was
+  // checked when accepted (any Lambda function name passes).
+  void Submit(const std::string& json, bool recovered = false) {
     v1::JobSpec spec;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &spec).ok());
     JobLimits limits;
     limits.lambda = true;
     limits.lambda_functions = {"thumbs:live"};
+    limits.any_lambda_function = recovered;
     absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), limits);
     ASSERT_TRUE(job.ok()) << job.status();
     v1::JobStatus status;
@@ -90,6 +94,27 @@ TEST_F(SchedulerLambdaTest, LambdaTasksGoToLambdaWithTheirFunction) {
   ASSERT_EQ(to_lambda.size(), 2u);
   EXPECT_EQ(to_lambda[0].lambda_function(), "dagd-fn");
   EXPECT_EQ(to_lambda[1].lambda_function(), "thumbs:live");
+}
+
+// A job accepted naming a Lambda function that a restart took off
+// --lambda_allowed_functions: dagd does not invoke a function it may no
+// longer, and the task says why it waits.
+TEST_F(SchedulerLambdaTest, TasksNamingAFunctionNoLongerAllowedWait) {
+  Submit(R"({"tasks": [{"id": "gone", "fn": "resize",
+                        "executor": "lambda:retired"},
+                       {"id": "kept", "fn": "resize",
+                        "executor": "lambda:thumbs:live"}]})",
+         /*recovered=*/true);
+  auto [to_worker, to_lambda] = Turn();
+  EXPECT_THAT(to_worker, IsEmpty());
+  ASSERT_EQ(to_lambda.size(), 1u);
+  EXPECT_EQ(to_lambda[0].task_id(), "kept");
+  absl::StatusOr<v1::TaskStatus> gone = scheduler_.TaskStatusOf(1, "gone");
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_EQ(gone->state(), v1::TASK_READY);
+  EXPECT_THAT(gone->waiting_reason(),
+              ::testing::HasSubstr(
+                  "Lambda function 'retired' is not one this dagd may invoke"));
 }
 
 TEST_F(SchedulerLambdaTest, WithoutBurstOtherTasksNeverGoToLambda) {
