@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
+#include "server/audit.h"
 #include "server/log.h"
 #include "server/stream_writer.h"
 #include "server/submission_reader.h"
@@ -399,14 +400,6 @@ void JobServiceImpl::IfVisible(const Principal& caller,
 }
 
 namespace {
-
-// One line per submission, cancel and deletion, with who asked.
-void Audit(const Principal& caller, absl::string_view action,
-           absl::string_view job_id, const absl::Status& status) {
-  LOG(INFO).Job(job_id) << "audit: " << action << " by " << caller.name
-                        << " (tenant '" << caller.tenant
-                        << "'): " << (status.ok() ? "done" : status.ToString());
-}
 
 // `done`, after an audit line for `action` on the job `job_id` (or the one
 // the response names).

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/audit.h"
 #include "server/dashboard/dashboard_json.h"
 #include "storage/write_set.h"
 
@@ -172,13 +173,16 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request,
       }
       // The role first, as JobService: a reader learns nothing of which
       // jobs exist from a cancel.
+      // Audited as JobService's cancels are, refused ones included.
       if (absl::Status s = NeedRole(caller, Role::kSubmit, "cancel"); !s.ok()) {
+        Audit(caller, "cancel", job_id, s);
         return ErrorResponse(s, "role");
       }
       if (absl::Status s = access_->Check(caller, job_id); !s.ok()) {
+        Audit(caller, "cancel", job_id, s);
         return ErrorResponse(s, "job_id");
       }
-      return Cancel(job_id);
+      return Cancel(caller, job_id);
     }
     if (parts.size() == 2 && !get) return wrong_method("GET");
     if (what == "tasks") return Tasks(job_id, request.query, caller);
@@ -343,11 +347,13 @@ ApiResponse DashboardApi::Tasks(const std::string& job_id,
   return Ok(out.Take());
 }
 
-ApiResponse DashboardApi::Cancel(const std::string& job_id) {
+ApiResponse DashboardApi::Cancel(const Principal& caller,
+                                 const std::string& job_id) {
   absl::StatusOr<v1::CancelJobResponse> cancelled =
       AwaitReply<v1::CancelJobResponse>(
           [&](auto done) { source_->Cancel(job_id, std::move(done)); },
           options_.timeout);
+  Audit(caller, "cancel", job_id, cancelled.status());
   if (!cancelled.ok()) return ErrorResponse(cancelled.status(), "job_id");
   JsonWriter out;
   out.BeginObject();

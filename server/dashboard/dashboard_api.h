@@ -82,7 +82,7 @@ class DashboardApi {
   ApiResponse Stream(const std::string& job_id);
   ApiResponse Tasks(const std::string& job_id, absl::string_view query,
                     const Principal& caller);
-  ApiResponse Cancel(const std::string& job_id);
+  ApiResponse Cancel(const Principal& caller, const std::string& job_id);
   ApiResponse Workers();
 
   DashboardSource* const source_;

@@ -143,6 +143,22 @@ TEST_F(ScopedApiTest, CancelNeedsTheSubmitRoleAndTheJobsTenant) {
   EXPECT_EQ(source_.cancelled, (std::vector<std::string>{"j1", "j2"}));
 }
 
+// The dashboard's cancels are in the audit log as JobService's are: who
+// asked, and what came of it, refused ones included.
+TEST_F(ScopedApiTest, CancelsAreAuditedRefusedOnesToo) {
+  ::testing::internal::CaptureStderr();
+  Cancel("j1", kAlphaReader);
+  Cancel("j2", kAlphaSubmitter);
+  Cancel("j1", kAlphaSubmitter);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("audit: cancel by token alpha-read (tenant "
+                             "'alpha'): PERMISSION_DENIED"));
+  EXPECT_THAT(log, HasSubstr("audit: cancel by token alpha-submit (tenant "
+                             "'alpha'): NOT_FOUND"));
+  EXPECT_THAT(log, HasSubstr("audit: cancel by token alpha-submit (tenant "
+                             "'alpha'): done"));
+}
+
 TEST_F(ScopedApiTest, AJobsTenantIsAskedOnceForAllItsPagesRequests) {
   for (int i = 0; i < 5; ++i) {
     for (const std::string what : {"/graph", "/stream", "/tasks"}) {
