@@ -55,11 +55,13 @@ absl::Status TaskError(const v1::TaskSpec& task, uint32_t i,
 }
 
 // Parses the task's executor and keeps it in the job's table of distinct
-// executors (its index in `*index`). Lambda executors need a dagd that
-// dispatches to Lambda.
-absl::Status CompileExecutor(const v1::TaskSpec& task, uint32_t i,
-                             const JobLimits& limits, CompiledJob& job,
-                             uint32_t* index) {
+// executors (its index in `*index`; `indexes` finds each by its text, so a
+// job of many distinct executors costs no more per task than one of few).
+// Lambda executors need a dagd that dispatches to Lambda.
+absl::Status CompileExecutor(
+    const v1::TaskSpec& task, uint32_t i, const JobLimits& limits,
+    CompiledJob& job, absl::flat_hash_map<std::string, uint32_t>& indexes,
+    uint32_t* index) {
   *index = 0;
   const std::string& text = task.executor();
   if (text.empty()) return absl::OkStatus();
@@ -82,11 +84,10 @@ absl::Status CompileExecutor(const v1::TaskSpec& task, uint32_t i,
                      "' is not one this dagd may invoke (its "
                      "--lambda_function, or --lambda_allowed_functions)"));
   }
-  auto it = std::find(job.executors.begin(), job.executors.end(), *executor);
-  if (it == job.executors.end()) {
-    it = job.executors.insert(job.executors.end(), *std::move(executor));
-  }
-  *index = static_cast<uint32_t>(it - job.executors.begin());
+  auto [it, inserted] =
+      indexes.try_emplace(executor->ToString(), job.executors.size());
+  if (inserted) job.executors.push_back(*std::move(executor));
+  *index = it->second;
   return absl::OkStatus();
 }
 
@@ -252,9 +253,12 @@ absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
     const uint32_t from =
         i > 0 && tasks.id(i - 1) == dep ? i - 1 : index.Find(dep);
     if (from == TaskIdIndex::kNone) {
-      error = TaskError(
-          tasks.id(i), i,
-          absl::StrCat(field, " '", dep, "' names no task in the job"));
+      // Escaped as a task's id is (TaskName): no task checked this name.
+      error =
+          TaskError(tasks.id(i), i,
+                    absl::StrCat(field, " '",
+                                 HasControl(dep) ? absl::CHexEscape(dep) : dep,
+                                 "' names no task in the job"));
     } else if (from == i) {
       error = TaskError(
           tasks.id(i), i,
@@ -415,7 +419,8 @@ absl::Status JobCompiler::KindOf(uint32_t i, const v1::TaskSpec& task,
     key = task.fn();
   }
   uint32_t executor = 0;
-  if (absl::Status s = CompileExecutor(task, i, limits_, job_, &executor);
+  if (absl::Status s =
+          CompileExecutor(task, i, limits_, job_, executor_indexes_, &executor);
       !s.ok()) {
     return s;
   }

@@ -118,6 +118,8 @@ class JobCompiler {
   // and by a key of all four for the others.
   absl::flat_hash_map<std::string, uint32_t> plain_kinds_;
   absl::flat_hash_map<std::string, uint32_t> other_kinds_;
+  // CompiledJob::executors by Executor::ToString(), any worker first.
+  absl::flat_hash_map<std::string, uint32_t> executor_indexes_ = {{"", 0}};
 };
 
 // The error for a job of `tasks` tasks, over --max_tasks_per_job.

@@ -12,6 +12,7 @@ namespace dagd {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 v1::JobSpec Parse(const std::string& json) {
   v1::JobSpec spec;
@@ -69,6 +70,23 @@ TEST(JobCompilerTest, RejectsUnknownInputAndAfter) {
                                           "after": ["gone"]}]})")
                   .message(),
               HasSubstr("task 'a': after 'gone' names no task"));
+}
+
+// A name that is no task's goes into the message escaped: a newline in it
+// would forge a line in dagd's log (the audit line of the refused
+// submission) and on the client's terminal.
+TEST(JobCompilerTest, AnUnknownInputsControlBytesAreEscaped) {
+  for (const char* field : {"inputs", "after"}) {
+    const std::string message(
+        CompileError(absl::StrCat(R"({"tasks": [{"id": "a", "fn": "add", ")",
+                                  field,
+                                  R"(": ["x\n2026 audit: done\u001b[2J"]}]})"))
+            .message());
+    EXPECT_THAT(message,
+                HasSubstr(R"('x\n2026 audit: done\x1b[2J' names no task)"))
+        << field;
+    EXPECT_THAT(message, Not(HasSubstr("\n"))) << field;
+  }
 }
 
 TEST(JobCompilerTest, RejectsSelfDependency) {
