@@ -369,7 +369,13 @@ void Coordinator::DeleteStored(uint64_t seq, bool on_request,
       } else if (absl::StatusOr<std::unique_ptr<MetaReadView>> view =
                      store_->NewReadView();
                  view.ok()) {
-        plan = PlanDeletion(**view, seq, on_request);
+        // The sweep deletes the job's stored objects itself, but what its
+        // workers hold only they can free: the plan lists them either way.
+        plan = PlanDeletion(**view, seq, /*with_objects=*/true);
+        if (!on_request && absl::IsDataLoss(plan.status())) {
+          // As the sweep does: a bad result record does not stop it.
+          plan = PlanDeletion(**view, seq, /*with_objects=*/false);
+        }
       } else {
         plan = view.status();
       }
@@ -387,9 +393,12 @@ void Coordinator::ApplyDeletion(uint64_t seq, bool on_request,
   if (fatal_.ok() && plan.ok()) {
     turn_writes_.deleted_jobs.push_back(std::move(plan->job));
     // Answered at this turn's commit, which then fsyncs.
-    if (on_request) ++turn_deleted_jobs_;
-    if (!plan->objects.empty()) {
+    if (on_request) {
+      ++turn_deleted_jobs_;
       DeleteObjectsAfterCommit(std::move(plan->objects));
+    } else {
+      // Retention: releases go out with this turn's sends, after its commit.
+      scheduler_.ReleaseObjects(plan->objects);
     }
   }
   AfterCommit([this, seq, planned = plan.status(),

@@ -19,7 +19,8 @@ class JobDeleter {
   // another thread): OK once the removal is committed (not necessarily
   // fsynced), NOT_FOUND when there is no such job, FAILED_PRECONDITION
   // when it has not finished, or the store's error. Thread-safe; never
-  // blocks. Leaves the job's result objects alone.
+  // blocks. Leaves the job's stored result objects alone; those its
+  // workers hold are released (they are told to free them).
   virtual void DeleteStoredJob(uint64_t seq,
                                absl::AnyInvocable<void(absl::Status)> done) = 0;
 };

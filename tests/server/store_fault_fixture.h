@@ -132,6 +132,20 @@ class RecordingDispatcher : public Dispatcher {
     };
     return mu_.AwaitWithTimeout(absl::Condition(&registered), kWait);
   }
+  // Whether dagd told the worker to free `key` (CoordinatorBatch.release),
+  // waiting for it.
+  bool WaitForRelease(const std::string& key) {
+    absl::MutexLock lock(&mu_);
+    auto released = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const auto& m : sent_) {
+        for (const std::string& k : m.batch().release()) {
+          if (k == key) return true;
+        }
+      }
+      return false;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&released), kWait);
+  }
   bool Assigned(uint32_t index) {
     absl::MutexLock lock(&mu_);
     return FindAssignment(index).has_value();

@@ -57,6 +57,59 @@ TEST_F(StoreFaultTest, WaitingSubmissionWhoseCommitFailsGetsUnavailable) {
   EXPECT_TRUE(absl::IsNotFound(rocks_->GetJobStatus(1).status()));
 }
 
+// A job deleted by the retention sweep (DeleteStoredJob) frees what its
+// workers hold of it, as DeleteJob does: an output too large for dagd's
+// store stayed on its worker for as long as the worker ran.
+TEST_F(StoreFaultTest, ARetentionDeletionReleasesWhatWorkersHold) {
+  auto sink = std::make_shared<RecordingDispatcher>();
+  const WorkerId worker = coordinator_->NewWorkerId();
+  v1::Register hello;
+  hello.set_name("holder");
+  hello.set_instance("holder-1");
+  hello.set_data_address("127.0.0.1:7001");
+  hello.set_kept_complete(true);
+  hello.set_slots(1);
+  hello.add_functions("const");
+  coordinator_->WorkerConnected(worker, sink, hello, "test");
+  ASSERT_TRUE(sink->WaitForRegistered());
+  absl::StatusOr<v1::SubmitJobResponse> submitted =
+      Submit(Request(R"({"tasks": [{"id": "a", "fn": "const"}]})"));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  absl::StatusOr<v1::Assignment> a = sink->WaitForAssignment(0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  v1::WorkerMessage report;
+  v1::TaskResult* result = report.mutable_batch()->add_results();
+  *result->mutable_task() = a->task();
+  result->set_ok(true);
+  v1::ObjectRef* ref = result->mutable_output_ref();
+  ref->set_key(ResultObjectKey(a->task().job_id(), 0, a->task().attempt()));
+  ref->set_size(1 << 20);
+  ref->set_content_type("application/octet-stream");
+  ref->mutable_holder()->set_name("holder");
+  ref->mutable_holder()->set_instance("holder-1");
+  ref->mutable_holder()->set_address("127.0.0.1:7001");
+  coordinator_->WorkerMessage(worker, report);
+  const absl::Time deadline = absl::Now() + kWait;
+  for (;;) {
+    Answer<v1::JobStatus> job;
+    coordinator_->GetJob(submitted->job_id(), job.Callback());
+    absl::StatusOr<v1::JobStatus> status = job.Get();
+    ASSERT_TRUE(status.ok()) << status.status();
+    if (status->state() == v1::JOB_SUCCEEDED) break;
+    ASSERT_LT(absl::Now(), deadline) << status->DebugString();
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::Notification deleted;
+  absl::Status deletion;
+  coordinator_->DeleteStoredJob(1, [&](absl::Status s) {
+    deletion = s;
+    deleted.Notify();
+  });
+  ASSERT_TRUE(deleted.WaitForNotificationWithTimeout(kWait));
+  ASSERT_EQ(deletion, absl::OkStatus());
+  EXPECT_TRUE(sink->WaitForRelease(ref->key()));
+}
+
 TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
   auto sink = std::make_shared<RecordingDispatcher>();
   const WorkerId worker = ConnectWorker(sink);
