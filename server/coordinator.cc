@@ -386,11 +386,18 @@ class SubmitReplySink : public WatchSink {
 }  // namespace
 
 void Coordinator::SetPolicies(std::shared_ptr<const TenantPolicies> policies) {
+  // A tenant's share, and whether its tasks may burst to Lambda.
+  auto share_of = [this](const TenantPolicy& policy) {
+    TenantShare share = policy.share;
+    share.lambda_burst =
+        policy.lambda.Allows(options_.scheduler.lambda_function);
+    return share;
+  };
   absl::flat_hash_map<std::string, TenantShare> shares;
   for (const auto& [tenant, policy] : policies->named()) {
-    shares.emplace(tenant, policy.share);
+    shares.emplace(tenant, share_of(policy));
   }
-  const TenantShare others = policies->others().share;
+  const TenantShare others = share_of(policies->others());
   {
     absl::MutexLock lock(&policies_mu_);
     policies_ = std::move(policies);

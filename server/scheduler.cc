@@ -94,6 +94,8 @@ uint32_t Scheduler::InternTenant(absl::string_view name) {
   if (id < tenant_loads_.size()) return id;
   tenant_loads_.resize(id + 1);
   sorter_->SetShare(id, ShareOf(name));
+  tenant_bursts_.resize(id + 1);
+  tenant_bursts_[id] = ShareOf(name).lambda_burst;
   return id;
 }
 
@@ -108,6 +110,9 @@ void Scheduler::SetTenantShares(
   other_tenants_share_ = others;
   for (uint32_t id = 0; id < tenant_names_.size(); ++id) {
     sorter_->SetShare(id, ShareOf(tenant_names_.Name(id)));
+    if (id < tenant_bursts_.size()) {
+      tenant_bursts_[id] = ShareOf(tenant_names_.Name(id)).lambda_burst;
+    }
   }
 }
 

@@ -613,6 +613,8 @@ class Scheduler {
   // By tenant id: the unfinished jobs in memory (every one: a restart
   // loads them all).
   std::vector<TenantLoad> tenant_loads_;
+  // By tenant id: TenantShare::lambda_burst.
+  std::vector<bool> tenant_bursts_;
   absl::flat_hash_map<std::string, TenantShare> tenant_shares_;
   TenantShare other_tenants_share_;
   SipKey attempt_key_{};

@@ -194,6 +194,15 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
   } else {
     LookAtLikely(job, task, demand, held_inputs);
   }
+  if (demand.executor.kind == Executor::Kind::kAnyWorker &&
+      !demand.lambdas.empty() && !tenant_bursts_[job.tenant]) {
+    // Its tenant may not run --lambda_function: Lambda is no candidate.
+    for (size_t i = looked_at_.size(); i-- > 0;) {
+      if (!looked_at_[i]->spec.lambda) continue;
+      looked_at_.erase(looked_at_.begin() + i);
+      candidates_.erase(candidates_.begin() + i);
+    }
+  }
   const absl::Time now = clock_->Now();
   PlacementRequest request;
   request.executor = demand.executor.kind;

@@ -9,13 +9,16 @@
 
 namespace dagd {
 
-// A tenant's place among tenants.
+// A tenant's place among tenants, and where its tasks may go.
 struct TenantShare {
   // With work waiting, tenants hold slots in proportion to their weights.
   uint32_t weight = 1;
   // The most slots its running tasks hold at once; 0: no limit. A tenant
   // below it may start a task that takes it past by that task's slots.
   uint64_t max_running_slots = 0;
+  // Its tasks for any worker may burst to Lambda (--lambda_burst): false
+  // when its policy does not allow --lambda_function.
+  bool lambda_burst = true;
 };
 
 // What a tenant's unfinished jobs hold (Scheduler::LoadOf).

@@ -48,8 +48,10 @@ class SchedulerLambdaTest : public ::testing::Test {
   }
 
   // `recovered`: compiled as a restart compiles a stored job, which was
-  // checked when accepted (any Lambda function name passes).
-  void Submit(const std::string& json, bool recovered = false) {
+  // checked when accepted (any Lambda function name passes). `tenant`: the
+  // job's owner.
+  void Submit(const std::string& json, bool recovered = false,
+              const std::string& tenant = "") {
     v1::JobSpec spec;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &spec).ok());
     JobLimits limits;
@@ -61,6 +63,7 @@ class SchedulerLambdaTest : public ::testing::Test {
     v1::JobStatus status;
     status.set_job_id(JobIdFromSeq(next_seq_));
     status.set_state(v1::JOB_PENDING);
+    status.set_tenant(tenant);
     scheduler_.AddJob(next_seq_++, *std::move(job), status);
   }
 
@@ -151,6 +154,30 @@ TEST_F(SchedulerBurstTest, TaskBurstsToLambdaAfterWaitingForAWorker) {
   scheduler_.OnHeartbeat(kLambdaWorker);
   scheduler_.OnHeartbeat(kLambda);
   EXPECT_THAT(Turn().second, IsEmpty());
+}
+
+// A tenant whose policy keeps it off --lambda_function (lambda=none) has
+// no bursts: its tasks wait for a worker while another tenant's burst.
+TEST_F(SchedulerBurstTest, ATenantKeptOffLambdaDoesNotBurst) {
+  TenantShare kept_off;
+  kept_off.lambda_burst = false;
+  scheduler_.SetTenantShares({{"beta", kept_off}}, TenantShare());
+  Submit(
+      R"({"tasks": [{"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"}]})",
+      /*recovered=*/false, "beta");
+  EXPECT_THAT(Turn().first, ElementsAre("a"));
+  Submit(R"({"tasks": [{"id": "c", "fn": "sleep"}]})", /*recovered=*/false,
+         "alpha");
+  clock_.Advance(absl::Minutes(1));
+  scheduler_.OnHeartbeat(kLambdaWorker);
+  scheduler_.OnHeartbeat(kLambda);
+  auto [to_worker, to_lambda] = Turn();
+  EXPECT_THAT(to_worker, IsEmpty());
+  ASSERT_EQ(to_lambda.size(), 1u);
+  EXPECT_EQ(to_lambda[0].task_id(), "c");
+  absl::StatusOr<v1::TaskStatus> b = scheduler_.TaskStatusOf(1, "b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->state(), v1::TASK_READY);
 }
 
 // Bursts take the peaks of work the workers do. A task no worker could
