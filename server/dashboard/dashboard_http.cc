@@ -57,6 +57,10 @@ void Dashboard::Serve(const HttpRequest& request, HttpExchange& exchange) {
 }
 
 void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
+  if (stopped_.load()) {
+    return RespondError(exchange, absl::UnavailableError("dagd is stopping"),
+                        "");
+  }
   absl::StatusOr<Principal> caller =
       authenticator_->Authenticate(RequestAuthorization(request));
   if (!caller.ok()) return RespondError(exchange, caller.status(), "token");
@@ -73,11 +77,13 @@ void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
     return exchange.Respond(200, kJson,
                             WhoamiJson(*caller, !authenticator_->open()));
   }
-  if (path == "/api/events") return ServeJobsEvents(*caller, exchange);
+  if (path == "/api/events") {
+    return ServeJobsEvents(*caller, request, exchange);
+  }
   if (absl::StartsWith(path, "/api/jobs/") &&
       absl::ConsumeSuffix(&path, "/events")) {
     std::string job_id(absl::StripPrefix(path, "/api/jobs/"));
-    return ServeJobEvents(job_id, *caller, exchange);
+    return ServeJobEvents(job_id, *caller, request, exchange);
   }
   ApiResponse response = api_.Handle(request, *caller);
   exchange.Respond(response.code, kJson, response.body);
@@ -85,6 +91,7 @@ void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
 
 void Dashboard::ServeJobEvents(const std::string& job_id,
                                const Principal& caller,
+                               const HttpRequest& request,
                                HttpExchange& exchange) {
   // Before joining the job's shared watch: another tenant's job costs the
   // coordinator no watch, and answers as an unknown one.
@@ -104,22 +111,32 @@ void Dashboard::ServeJobEvents(const std::string& job_id,
   if (first) {
     if (!exchange.Write(EventText(*first)) || first->last) return;
   }
-  Pump(**stream, exchange);
+  Pump(**stream, caller, request, exchange);
 }
 
 void Dashboard::ServeJobsEvents(const Principal& caller,
+                                const HttpRequest& request,
                                 HttpExchange& exchange) {
   absl::StatusOr<std::unique_ptr<LiveStream>> stream = live_.WatchJobs(caller);
   if (!stream.ok()) return RespondError(exchange, stream.status(), "");
   if (!exchange.StartEventStream()) return;
-  Pump(**stream, exchange);
+  Pump(**stream, caller, request, exchange);
 }
 
-void Dashboard::Pump(LiveStream& stream, HttpExchange& exchange) {
-  // Short waits, so that a stopping server is not held up by a stream.
+void Dashboard::Pump(LiveStream& stream, const Principal& caller,
+                     const HttpRequest& request, HttpExchange& exchange) {
+  // Short waits, so that a stopping server is not held up by a stream, and
+  // a token taken off the file ends its streams within a moment.
   const absl::Duration wait = absl::Milliseconds(500);
+  const std::optional<std::string> authorization =
+      RequestAuthorization(request);
+  auto still_caller = [&] {
+    absl::StatusOr<Principal> now = authenticator_->Authenticate(authorization);
+    return now.ok() && now->name == caller.name &&
+           now->tenant == caller.tenant && now->role == caller.role;
+  };
   absl::Time last_write = clock_->Now();
-  while (exchange.ServerRunning()) {
+  while (exchange.ServerRunning() && still_caller()) {
     std::optional<LiveStream::Message> message = stream.Next(wait);
     if (message) {
       if (!exchange.Write(EventText(*message)) || message->last) return;

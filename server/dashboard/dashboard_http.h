@@ -16,6 +16,7 @@
 #ifndef DAGD_SERVER_DASHBOARD_DASHBOARD_HTTP_H_
 #define DAGD_SERVER_DASHBOARD_DASHBOARD_HTTP_H_
 
+#include <atomic>
 #include <memory>
 
 #include "server/auth/authenticator.h"
@@ -61,17 +62,26 @@ class Dashboard {
   }
 
   void Serve(const HttpRequest& request, HttpExchange& exchange);
-  // Ends the event streams; call before the source stops answering.
-  void Stop() { live_.Stop(); }
+  // Ends the event streams, and answers every later API request 503 at
+  // once: call before the source stops answering (a request posted to a
+  // stopped coordinator would wait out its timeout, and hold dagd's exit).
+  void Stop() {
+    stopped_.store(true);
+    live_.Stop();
+  }
 
  private:
   void ServeApi(const HttpRequest& request, HttpExchange& exchange);
   void ServeJobEvents(const std::string& job_id, const Principal& caller,
-                      HttpExchange& exchange);
-  void ServeJobsEvents(const Principal& caller, HttpExchange& exchange);
-  // Writes the stream's messages until its last one, the page goes away
-  // or the server stops.
-  void Pump(LiveStream& stream, HttpExchange& exchange);
+                      const HttpRequest& request, HttpExchange& exchange);
+  void ServeJobsEvents(const Principal& caller, const HttpRequest& request,
+                       HttpExchange& exchange);
+  // Writes the stream's messages until its last one, the page goes away,
+  // the server stops, or the request's token no longer names `caller`
+  // (taken off --tokens_file and SIGHUP: the page reconnects, and is
+  // refused).
+  void Pump(LiveStream& stream, const Principal& caller,
+            const HttpRequest& request, HttpExchange& exchange);
 
   const DashboardOptions options_;
   const Authenticator* const authenticator_;
@@ -80,6 +90,7 @@ class Dashboard {
   TaskCache tasks_;
   DashboardApi api_;
   LiveHub live_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace dagd

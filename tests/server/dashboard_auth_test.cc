@@ -4,14 +4,17 @@
 // API, the live hub's shared streams and the HTTP front.
 #include "server/dashboard/dashboard_auth.h"
 
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/authenticator.h"
@@ -364,6 +367,66 @@ TEST_F(DashboardAuthTest, AnotherTenantsJobStreamIsA404BeforeAnyWatch) {
   RecordingExchange list = Serve(dashboard, "/api/jobs", alpha);
   EXPECT_THAT(list.body, HasSubstr(R"("id":"j1")"));
   EXPECT_THAT(list.body, Not(HasSubstr(R"("id":"j2")")));
+}
+
+// A dashboard told to stop answers the API at once, without asking the
+// coordinator (which stops next: a question posted to it then would wait
+// out its timeout, and hold dagd's exit).
+TEST_F(DashboardAuthTest, AStoppedDashboardAnswersAtOnceWithoutTheSource) {
+  Dashboard dashboard(&source_, auth_.get(), &clock_, options_);
+  dashboard.Stop();
+  for (const std::string path :
+       {"/api/jobs", "/api/jobs/j1", "/api/workers", "/api/events"}) {
+    RecordingExchange stopped =
+        Serve(dashboard, path, {{"Authorization", "Bearer ops-admin"}});
+    EXPECT_EQ(stopped.code, 503) << path;
+    EXPECT_THAT(stopped.body, HasSubstr("dagd is stopping")) << path;
+    EXPECT_FALSE(stopped.streamed) << path;
+  }
+  EXPECT_EQ(source_.list_jobs_calls + source_.get_job_calls, 0u);
+}
+
+// An HttpExchange whose event stream opens and stays open while the
+// server runs.
+class StreamingExchange : public HttpExchange {
+ public:
+  void Respond(int code, absl::string_view, absl::string_view) override {
+    this->code = code;
+  }
+  bool StartEventStream() override {
+    streamed.Notify();
+    return true;
+  }
+  bool Write(absl::string_view) override { return true; }
+  bool ServerRunning() const override { return running.load(); }
+
+  std::atomic<int> code{0};
+  absl::Notification streamed;
+  std::atomic<bool> running{true};
+};
+
+// A token taken off --tokens_file (and SIGHUP) ends the event streams
+// opened with it: its holder no longer sees every job go by.
+TEST_F(DashboardAuthTest, AStreamEndsOnceItsTokenIsTakenOff) {
+  Dashboard dashboard(&source_, auth_.get(), &clock_, options_);
+  StreamingExchange exchange;
+  absl::Notification ended;
+  std::thread stream([&] {
+    dashboard.Serve(
+        HttpRequest{
+            "GET", "/api/events", "", {{"Authorization", "Bearer ops-admin"}}},
+        exchange);
+    ended.Notify();
+  });
+  ASSERT_TRUE(
+      exchange.streamed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // Still listed: the stream stays open.
+  EXPECT_FALSE(ended.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  std::ofstream(path_) << TokenHash("alpha-read") << " alpha read reader\n";
+  ASSERT_EQ(auth_->Reload(), absl::OkStatus());
+  EXPECT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  exchange.running.store(false);  // ends it either way, so the test ends
+  stream.join();
 }
 
 }  // namespace
