@@ -1,5 +1,8 @@
 #include "server/dashboard/dashboard_auth.h"
 
+#include <arpa/inet.h>
+
+#include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -59,6 +62,28 @@ std::optional<std::string> RequestAuthorization(const HttpRequest& request) {
       CookieValue(request.Header("Cookie"), kTokenCookie);
   if (!cookie || cookie->empty()) return std::nullopt;
   return absl::StrCat("Bearer ", PercentDecode(*cookie));
+}
+
+bool HostIsAnAddress(absl::string_view host) {
+  if (host.empty()) return true;
+  std::string name;
+  int family = AF_INET;
+  if (absl::ConsumePrefix(&host, "[")) {
+    // [IPv6]:port
+    const size_t end = host.find(']');
+    if (end == absl::string_view::npos) return false;
+    absl::string_view rest = host.substr(end + 1);
+    if (!rest.empty() && !absl::ConsumePrefix(&rest, ":")) return false;
+    name = std::string(host.substr(0, end));
+    family = AF_INET6;
+  } else {
+    name = std::string(host.substr(0, host.find(':')));
+  }
+  if (family == AF_INET && absl::AsciiStrToLower(name) == "localhost") {
+    return true;
+  }
+  unsigned char address[sizeof(struct in6_addr)];
+  return inet_pton(family, name.c_str(), address) == 1;
 }
 
 absl::Status NeedRole(const Principal& caller, Role needed,

@@ -38,6 +38,13 @@ std::optional<std::string> RequestAuthorization(const HttpRequest& request);
 std::optional<std::string> CookieValue(absl::string_view header,
                                        absl::string_view name);
 
+// Whether a Host header names an address (an IP literal, or localhost,
+// with or without a port) rather than a name: without tokens the API
+// answers only those, for a web site whose own name a DNS server points
+// at this port (DNS rebinding) is, to the browser, that site, and could
+// read and cancel jobs. An empty header (HTTP/1.0) counts as one.
+bool HostIsAnAddress(absl::string_view host);
+
 // OK when `caller` has `needed`; else PERMISSION_DENIED saying who has
 // which role and what `action` needs (as JobService words it).
 absl::Status NeedRole(const Principal& caller, Role needed,

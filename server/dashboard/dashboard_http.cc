@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -60,6 +61,15 @@ void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
   if (stopped_.load()) {
     return RespondError(exchange, absl::UnavailableError("dagd is stopping"),
                         "");
+  }
+  if (authenticator_->open() && !HostIsAnAddress(request.Header("Host"))) {
+    return RespondError(
+        exchange,
+        absl::PermissionDeniedError(absl::StrCat(
+            "Host '", absl::CHexEscape(request.Header("Host")),
+            "' is a name: without --tokens_file the dashboard's API answers "
+            "only requests to an IP address or localhost")),
+        "host");
   }
   absl::StatusOr<Principal> caller =
       authenticator_->Authenticate(RequestAuthorization(request));

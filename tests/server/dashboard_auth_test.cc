@@ -369,6 +369,45 @@ TEST_F(DashboardAuthTest, AnotherTenantsJobStreamIsA404BeforeAnyWatch) {
   EXPECT_THAT(list.body, Not(HasSubstr(R"("id":"j2")")));
 }
 
+TEST(HostIsAnAddressTest, IpLiteralsAndLocalhostWithOrWithoutAPort) {
+  for (const char* host :
+       {"127.0.0.1", "127.0.0.1:9470", "10.1.2.3:80", "localhost",
+        "LocalHost:9470", "[::1]:9470", "[fe80::1]", ""}) {
+    EXPECT_TRUE(HostIsAnAddress(host)) << host;
+  }
+  for (const char* host :
+       {"attacker.example", "attacker.example:9470", "127.0.0.1.nip.io:9470",
+        "[::1", "[::1]x", "localhost.example", "1.2.3"}) {
+    EXPECT_FALSE(HostIsAnAddress(host)) << host;
+  }
+}
+
+// Without tokens, a request to this port under another site's name (DNS
+// rebinding: the browser takes the page and dagd's API for one site) is
+// refused before the coordinator is asked; with tokens the token decides.
+TEST_F(DashboardAuthTest, WithoutTokensTheApiAnswersOnlyRequestsToAnAddress) {
+  Authenticator open;
+  Dashboard dashboard(&source_, &open, &clock_, options_);
+  RecordingExchange named =
+      Serve(dashboard, "/api/jobs", {{"Host", "attacker.example:9470"}});
+  EXPECT_EQ(named.code, 403);
+  EXPECT_THAT(named.body, HasSubstr(R"("field":"host")"));
+  EXPECT_EQ(source_.list_jobs_calls, 0u);
+  EXPECT_EQ(Serve(dashboard, "/api/jobs", {{"Host", "127.0.0.1:9470"}}).code,
+            200);
+  EXPECT_EQ(Serve(dashboard, "/api/jobs", {{"Host", "localhost:9470"}}).code,
+            200);
+  // The page itself holds no data.
+  EXPECT_EQ(Serve(dashboard, "/", {{"Host", "attacker.example:9470"}}).code,
+            200);
+  Dashboard guarded(&source_, auth_.get(), &clock_, options_);
+  EXPECT_EQ(Serve(guarded, "/api/jobs",
+                  {{"Host", "dagd.internal:9470"},
+                   {"Authorization", "Bearer ops-admin"}})
+                .code,
+            200);
+}
+
 // A dashboard told to stop answers the API at once, without asking the
 // coordinator (which stops next: a question posted to it then would wait
 // out its timeout, and hold dagd's exit).
