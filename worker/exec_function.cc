@@ -130,8 +130,13 @@ absl::Status ExitError(const SubprocessExit& exit,
 
 absl::StatusOr<Payload> CollectOutput(const AttemptFiles& files) {
   auto data = ReadFile(files.output_path);
-  if (!data.ok()) data = ReadFile(files.stdout_path);
-  if (!data.ok()) return data.status();
+  // Not written: stdout is the output. There but no regular file: the
+  // task fails, naming it.
+  if (absl::IsNotFound(data.status())) data = ReadFile(files.stdout_path);
+  if (!data.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("exec: the output: ", data.status().message()));
+  }
   bool is_json = ParseJson(*data).ok();
   return Payload{*std::move(data),
                  is_json ? kJsonContentType : kOctetStreamContentType};

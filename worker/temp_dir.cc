@@ -1,12 +1,15 @@
 #include "worker/temp_dir.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -36,24 +39,79 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+namespace {
+
+// An open regular file (ReadFile's rules), closed when it goes.
+class RegularFile {
+ public:
+  static absl::StatusOr<RegularFile> Open(const std::string& path) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+                                          O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 && errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    }
+    RegularFile file(fd);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is not a regular file (",
+                       fd < 0 ? strerror(errno) : "a link, FIFO or device",
+                       "): the worker does not read it"));
+    }
+    file.size_ = st.st_size;
+    return file;
+  }
+  RegularFile(RegularFile&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), size_(other.size_) {}
+  RegularFile& operator=(RegularFile&&) = delete;
+  ~RegularFile() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  off_t size() const { return size_; }
+  // Appends what is left from `offset` to `out`.
+  absl::Status ReadFrom(off_t offset, std::string& out) const {
+    char buffer[64 << 10];
+    for (;;) {
+      const ssize_t n = pread(fd_, buffer, sizeof(buffer), offset);
+      if (n == 0) return absl::OkStatus();
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return absl::InternalError(absl::StrCat("read: ", strerror(errno)));
+      }
+      out.append(buffer, n);
+      offset += n;
+    }
+  }
+
+ private:
+  explicit RegularFile(int fd) : fd_(fd) {}
+  int fd_;
+  off_t size_ = 0;
+};
+
+}  // namespace
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
+  absl::StatusOr<RegularFile> file = RegularFile::Open(path);
+  if (!file.ok()) return file.status();
+  std::string contents;
+  if (absl::Status s = file->ReadFrom(0, contents); !s.ok()) {
+    return absl::InternalError(absl::StrCat(path, ": ", s.message()));
+  }
+  return contents;
 }
 
 std::string ReadFileTail(const std::string& path, size_t max_bytes) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) return "";
-  std::streamoff size = file.tellg();
-  std::streamoff start =
-      size > static_cast<std::streamoff>(max_bytes) ? size - max_bytes : 0;
-  file.seekg(start);
-  std::string tail(static_cast<size_t>(size - start), '\0');
-  file.read(tail.data(), tail.size());
-  tail.resize(file.gcount());
+  absl::StatusOr<RegularFile> file = RegularFile::Open(path);
+  if (!file.ok()) return "";
+  const off_t size = file->size();
+  const off_t start =
+      size > static_cast<off_t>(max_bytes) ? size - max_bytes : 0;
+  std::string tail;
+  if (!file->ReadFrom(start, tail).ok()) return "";
+  if (tail.size() > max_bytes) tail.erase(0, tail.size() - max_bytes);
   return tail;
 }
 

@@ -31,9 +31,15 @@ class TempDir {
   const std::string path_;
 };
 
-// Reads a whole file. NOT_FOUND if it does not exist.
+// Reads a whole regular file, never following a symbolic link in its last
+// component: a task's program may have put a link to a file only the
+// worker may read where its output goes (under --exec_user it owns the
+// folder), or a FIFO, which would block the read for good, or a device.
+// NOT_FOUND if it does not exist; FAILED_PRECONDITION naming it if it is
+// no regular file.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
-// Reads at most the last `max_bytes` of a file ("" if it does not exist).
+// Reads at most the last `max_bytes` of a regular file, as ReadFile
+// opens it ("" if it does not exist or is no regular file).
 std::string ReadFileTail(const std::string& path, size_t max_bytes);
 // Creates or truncates `path` and writes `data` to it.
 absl::Status WriteFile(const std::string& path, absl::string_view data);

@@ -60,6 +60,36 @@ TEST(ExecTest, StdoutIsTheOutputOtherwise) {
   EXPECT_EQ(ExecFunction(json.context)->content_type, "application/json");
 }
 
+// The worker reads a program's output and stderr from files the program
+// could replace (under --exec_user it owns their folder): a link to a file
+// only the worker may read is not followed, and a FIFO or a device is no
+// output, where the worker would block for good or read without end.
+TEST(ExecTest, AnOutputThatIsNoRegularFileFailsTheTask) {
+  auto secret_dir = TempDir::Create("dagd-exec-secret-");
+  ASSERT_TRUE(secret_dir.ok());
+  const std::string secret = (*secret_dir)->path() + "/key";
+  ASSERT_TRUE(WriteFile(secret, "the worker's private key").ok());
+  for (const std::string& make :
+       {absl::StrCat("ln -s '", secret, "' \"$DAGD_OUTPUT\""),
+        std::string("mkfifo \"$DAGD_OUTPUT\""),
+        std::string("ln -s /dev/zero \"$DAGD_OUTPUT\"")}) {
+    TestTask task(ShellArgs(make + "; echo on stdout"));
+    absl::StatusOr<Payload> out = ExecFunction(task.context);
+    ASSERT_FALSE(out.ok()) << make << ": " << out->data.substr(0, 100);
+    EXPECT_THAT(out.status().message(), HasSubstr("not a regular file"))
+        << make;
+  }
+  // Nor is its stderr, when it fails.
+  TestTask failing(ShellArgs(
+      absl::StrCat("rm -f \"$DAGD_OUTPUT\"; ln -sf '", secret,
+                   "' \"$(dirname \"$DAGD_OUTPUT\")/stderr\"; exit 3")));
+  absl::StatusOr<Payload> failed = ExecFunction(failing.context);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), HasSubstr("exit status 3"));
+  EXPECT_THAT(failed.status().message(),
+              ::testing::Not(HasSubstr("private key")));
+}
+
 TEST(ExecTest, EnvIsAddedToWhatTasksInherit) {
   TestTask task(ShellArgs(R"sh(printf '%s %s %s' "$GREETING" "$DAGD_TASK_ID" \
                              "$DAGD_ATTEMPT"; test -n "$PATH")sh",
