@@ -48,6 +48,7 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
   spec.running.assign(
       std::make_move_iterator(registration.mutable_running()->begin()),
       std::make_move_iterator(registration.mutable_running()->end()));
+  spec.kept_complete = registration.kept_complete();
   return spec;
 }
 
@@ -233,7 +234,10 @@ void Coordinator::WorkerMessage(WorkerId id, v1::WorkerMessage message,
           turn_result_bytes_ += result.output().data().size();
           scheduler_.OnTaskResult(id, std::move(result));
         }
-        if (message.batch().kept_complete()) CaughtUp(id);
+        if (message.batch().kept_complete()) {
+          scheduler_.OnKeptComplete(id);
+          CaughtUp(id);
+        }
         break;
       case v1::WorkerMessage::kRegister:
         LOG(WARNING) << "worker " << WorkerIdName(id)

@@ -83,6 +83,11 @@ struct WorkerSpec {
   // until acknowledged; taken right after it registers): not released as
   // unknown before they are read.
   std::vector<std::string> reporting;
+  // The registration carries every result the worker kept
+  // (Register.kept_complete); false: more come in later messages, which
+  // may refer to what it holds, so nothing it holds is released as unknown
+  // before OnKeptComplete.
+  bool kept_complete = true;
 };
 
 struct SchedulerOptions {
@@ -282,6 +287,10 @@ class Scheduler {
   // it goes out with this turn's sends even if nothing else does. Keeps
   // the figures of its object store for Workers().
   void OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat = {});
+  // Every result worker `id` kept is in (WorkerBatch.kept_complete, after
+  // its results were handled): what it holds that none of them refers to
+  // is released now.
+  void OnKeptComplete(WorkerId id);
   // Results of jobs that left memory (deleted ones) that workers may still
   // hold: each connected holder is told to free its own.
   void ReleaseObjects(const std::vector<v1::ObjectRef>& refs);

@@ -55,6 +55,13 @@ void Scheduler::AddHolder(Worker& worker) {
                                               worker.spec.held.end());
   const absl::flat_hash_set<absl::string_view> reporting(
       worker.spec.reporting.begin(), worker.spec.reporting.end());
+  // The outputs of attempts it still runs: held before their results are
+  // sent (a reconnect may come between), and sent later on this stream.
+  absl::flat_hash_set<std::string> running_outputs;
+  for (const v1::TaskRef& ref : worker.spec.running) {
+    running_outputs.insert(
+        ResultObjectKey(ref.job_id(), ref.task_index(), ref.attempt()));
+  }
   for (const std::string& key : worker.spec.held) {
     const auto task = TaskOfKey(key);
     const Job* job = task ? FindJob(task->first) : nullptr;
@@ -81,10 +88,16 @@ void Scheduler::AddHolder(Worker& worker) {
     const bool referred = ref != job->result_refs.end() &&
                           HeldBy(*ref->second, worker.spec) &&
                           ref->second->key() == key;
-    // The registration's kept results, taken after it, may refer to it.
-    if (!referred && !reporting.contains(key)) {
-      out_.sends[worker.id].add_release(key);  // nothing refers to it
+    // The registration's kept results, taken after it, may refer to it;
+    // so may its later messages' kept results, and attempts it runs.
+    if (referred || reporting.contains(key) || running_outputs.contains(key)) {
+      continue;
     }
+    if (!worker.spec.kept_complete) {
+      worker.unsettled_held.push_back(key);
+      continue;
+    }
+    out_.sends[worker.id].add_release(key);  // nothing refers to it
   }
   // Results the jobs say it holds that it no longer does (it restarted
   // with the same instance, or freed them while dagd was down).
@@ -104,6 +117,24 @@ void Scheduler::AddHolder(Worker& worker) {
                absl::StrCat("worker '", worker.spec.name,
                             "' no longer holds its result"));
   }
+}
+
+void Scheduler::OnKeptComplete(WorkerId id) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  Worker& worker = *it->second;
+  for (const std::string& key : worker.unsettled_held) {
+    const auto task = TaskOfKey(key);
+    const Job* job = task ? FindJob(task->first) : nullptr;
+    // A job that finished meanwhile copies or frees its outputs itself.
+    if (job == nullptr) continue;
+    auto ref = job->result_refs.find(task->second);
+    if (ref == job->result_refs.end() || !HeldBy(*ref->second, worker.spec) ||
+        ref->second->key() != key) {
+      out_.sends[worker.id].add_release(key);  // nothing refers to it
+    }
+  }
+  worker.unsettled_held.clear();
 }
 
 std::vector<WorkerId> Scheduler::OtherStreamsOf(WorkerId id) const {

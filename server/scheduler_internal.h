@@ -224,6 +224,9 @@ struct Scheduler::Worker {
   std::vector<uint32_t> demands;  // those it is capable of, by index
   v1::Heartbeat stats;            // its object store, from its last heartbeat
   uint64_t finished = 0;          // attempts it ran to an end, for WorkerInfo
+  // Keys it held at registration that nothing referred to, while more of
+  // its kept results were to come (WorkerSpec::kept_complete).
+  std::vector<std::string> unsettled_held;
 
   uint32_t free() const { return resources.free(); }
   bool Offers(uint32_t fn) const {

@@ -8,12 +8,14 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "storage/object_store.h"
 #include "tests/server/scheduler_fixture.h"
 
 namespace dagd {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 constexpr uint64_t kJob = 9;
 constexpr WorkerId kBack = 3;  // a worker reconnecting as a new stream
@@ -59,6 +61,13 @@ class SchedulerRecoveryTest : public SchedulerTest {
   }
 
   void PassGrace() { clock_.Advance(SchedulerOptions().recovery_grace); }
+
+  // One turn: what each worker was sent.
+  absl::flat_hash_map<WorkerId, v1::CoordinatorBatch> Turn() {
+    scheduler_.Tick();
+    scheduler_.Schedule();
+    return scheduler_.TakeOutput().sends;
+  }
 
   // A one-task job, its task running on kWorker, a stream of process
   // "process-1"; the assignment.
@@ -383,6 +392,51 @@ TEST_F(SchedulerRecoveryTest, LostWorkerIsNotAcknowledged) {
   scheduler_.RemoveWorker(kWorker);
   // Its stream is gone: the result comes again with its next Register.
   EXPECT_FALSE(scheduler_.TakeOutput().sends.contains(kWorker));
+}
+
+// A worker back after a restart of dagd with more kept results than one
+// Register carries (kept_complete false) lists everything it holds: an
+// output of a result still to come is not released before that result is
+// in, and what none of them refers to is released once all are.
+TEST_F(SchedulerRecoveryTest, HeldOutputsWaitForEveryKeptResultBeforeRelease) {
+  RestoreChain();
+  const std::string kept = ResultObjectKey(JobIdFromSeq(kJob), 0, 4);
+  const std::string stray = ResultObjectKey(JobIdFromSeq(kJob), 2, 1);
+  WorkerSpec spec = Worker(kBack, 1);
+  spec.instance = "back-1";
+  spec.data_address = "127.0.0.1:7003";
+  spec.held = {kept, stray};
+  spec.kept_complete = false;
+  scheduler_.AddWorker(kBack, spec);
+  EXPECT_THAT(Turn()[kBack].release(), IsEmpty());
+  // The next batch: a's result, its output held.
+  v1::TaskResult result;
+  *result.mutable_task() = Ref(0, 4);
+  result.set_ok(true);
+  v1::ObjectRef* ref = result.mutable_output_ref();
+  ref->set_key(kept);
+  ref->set_size(100);
+  ref->mutable_holder()->set_name(spec.name);
+  ref->mutable_holder()->set_instance(spec.instance);
+  ref->mutable_holder()->set_address(spec.data_address);
+  scheduler_.OnTaskResult(kBack, std::move(result));
+  ASSERT_EQ(StateOf("a"), v1::TASK_SUCCEEDED);
+  scheduler_.OnKeptComplete(kBack);
+  EXPECT_THAT(Turn()[kBack].release(), ElementsAre(stray));
+}
+
+// The output of an attempt the worker still runs (held just before its
+// result was to go out) is not released at its registration.
+TEST_F(SchedulerRecoveryTest, TheOutputOfARunningAttemptIsNotReleased) {
+  RestoreChain();
+  const std::string output = ResultObjectKey(JobIdFromSeq(kJob), 0, 4);
+  WorkerSpec spec = Worker(kBack, 1);
+  spec.instance = "back-1";
+  spec.data_address = "127.0.0.1:7003";
+  spec.held = {output};
+  spec.running = {Ref(0, 4)};
+  scheduler_.AddWorker(kBack, spec);
+  EXPECT_THAT(Turn()[kBack].release(), IsEmpty());
 }
 
 }  // namespace
