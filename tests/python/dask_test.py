@@ -78,6 +78,18 @@ def test_raw_graph_with_aliases_literals_and_nested_keys(scheduler):
     assert scheduler(dsk, "one") == 1  # nothing to run: no job
 
 
+def test_a_list_of_tasks_that_read_no_key_is_computed(scheduler):
+    dsk = {
+        "x": [(inc, 1), (inc, 2)],          # tasks in a list, no key read
+        "y": (sum, "x"),                     # reads that list
+        # How dask.delayed packs a list of a tuple and a dict.
+        "t": [(tuple, [1, 2]), (dict, [["a", 1]])],
+    }
+    keys = ["x", "y", "t"]
+    assert scheduler(dsk, keys) == dask.get(dsk, keys) == \
+        ([2, 3], 5, [(1, 2), {"a": 1}])
+
+
 def test_exception_is_raised_in_the_caller_with_its_type(scheduler):
     from dask import delayed
 

@@ -97,6 +97,19 @@ def _keys_in(value: Any, dsk: Dict[Hashable, Any],
             out[item] = None
 
 
+def _holds_task(value: Any) -> bool:
+    """Whether a list holds a task, however deep (Dask computes a list's
+    tasks whether or not they read keys), without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if _is_task(item):
+            return True
+        if isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _task_id(key: Hashable) -> str:
     return key if isinstance(key, str) else repr(key)
 
@@ -133,7 +146,10 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
         found: Dict[Hashable, None] = {}
         if _is_task(value) or isinstance(value, list):
             _keys_in(value, dsk, found)
-        if _is_task(value) or found:
+        # A list of tasks that read no key is still a computation, not a
+        # literal: Dask's own scheduler calls them.
+        if _is_task(value) or found or \
+                (isinstance(value, list) and _holds_task(value)):
             reads[key] = found
         else:
             literals[key] = value
