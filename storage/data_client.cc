@@ -1,5 +1,6 @@
 #include "storage/data_client.h"
 
+#include <exception>
 #include <random>
 #include <utility>
 
@@ -224,16 +225,40 @@ grpc::Status DataClient::ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
   return status;
 }
 
+namespace {
+
+// Appends a chunk to `out`, which takes at most `most` bytes: a holder
+// that sends more is stopped there, not buffered without end.
+absl::Status Append(const v1::ObjectRef& ref, uint64_t most,
+                    absl::string_view data, std::string& out) {
+  if (data.size() > most - out.size()) {
+    return absl::DataLossError(absl::StrCat(DescribeHeld(ref),
+                                            ": its holder sent more than the ",
+                                            most, " bytes asked for"));
+  }
+  out.append(data.data(), data.size());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<StoredObject> DataClient::Fetch(const v1::ObjectRef& ref,
                                                ReadCancel* cancel) {
   StoredObject object;
-  object.data = LargeString(ref.size());
+  try {
+    object.data = LargeString(ref.size());
+  } catch (const std::exception&) {  // bad_alloc, length_error
+    // The size comes from dagd's record: a failed task, not a crash of
+    // every task this process runs.
+    return absl::ResourceExhaustedError(
+        absl::StrCat(DescribeHeld(ref), " is ", ref.size(),
+                     " bytes: more than this process can hold in memory"));
+  }
   object.content_type = ref.content_type();
   absl::Status read = Read(
       ref, 0, 0,
-      [&object](absl::string_view data) {
-        object.data.append(data.data(), data.size());
-        return absl::OkStatus();
+      [&object, &ref](absl::string_view data) {
+        return Append(ref, ref.size(), data, object.data);
       },
       cancel);
   if (!read.ok()) return read;
@@ -245,11 +270,12 @@ absl::StatusOr<std::string> DataClient::FetchRange(const v1::ObjectRef& ref,
                                                    uint64_t length,
                                                    ReadCancel* cancel) {
   std::string bytes;
+  const uint64_t most =
+      length > 0 ? length : (ref.size() > offset ? ref.size() - offset : 0);
   absl::Status read = Read(
       ref, offset, length,
-      [&bytes](absl::string_view data) {
-        bytes.append(data.data(), data.size());
-        return absl::OkStatus();
+      [&bytes, &ref, most](absl::string_view data) {
+        return Append(ref, most, data, bytes);
       },
       cancel);
   if (!read.ok()) return read;

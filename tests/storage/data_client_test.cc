@@ -121,6 +121,30 @@ TEST_F(DataClientTest, AShortObjectIsDataLoss) {
   EXPECT_THAT(object.status().message(), HasSubstr("read 5 bytes"));
 }
 
+// A holder that streams past the size it announced (and dagd recorded) is
+// stopped there: what it sends is not buffered without end.
+TEST_F(DataClientTest, AHolderSendingMoreThanTheSizeIsStoppedThere) {
+  holder_.objects["k"] = std::string(1 << 20, 'x');
+  holder_.reported_size = 4;
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object = client->Fetch(Ref("k", "xxxx"));
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(object.status().message(),
+              HasSubstr("sent more than the 4 bytes asked for"));
+}
+
+// An object recorded larger than this process can hold fails its fetch
+// (every task of the worker would end with the process otherwise).
+TEST_F(DataClientTest, AnObjectTooLargeToHoldIsRefusedNotACrash) {
+  holder_.objects["k"] = "x";
+  v1::ObjectRef ref = Ref("k", "x");
+  ref.set_size(uint64_t{1} << 50);  // 1 PiB: past any address space here
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object = client->Fetch(ref);
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(object.status().message(), HasSubstr("more than this process"));
+}
+
 TEST_F(DataClientTest, AMissingObjectIsNotFoundNamingKeyAndHolder) {
   auto client = MakeClient(absl::Minutes(1));
   absl::StatusOr<StoredObject> object = client->Fetch(Ref("gone", "x"));
