@@ -30,6 +30,22 @@ def test_submit_a_dict_and_read_json_results(client):
     assert [t.task_id for t in client.tasks(job_id)] == ["a", "b", "sum"]
 
 
+def test_a_result_streams_for_as_long_as_it_takes(client):
+    """call_timeout bounds reaching dagd, not moving a large result: with
+    it far below the stream's time, the whole result still comes."""
+    size = 64 << 20
+    job_id = client.submit({"tasks": [
+        {"id": "big", "fn": "bytes", "args": {"size": size}}]})
+    assert client.wait(job_id, timeout=60).state == types_pb2.JOB_SUCCEEDED
+    saved = client.call_timeout
+    client.call_timeout = 0.05
+    try:
+        data, _ = client.result_payload(job_id, "big")
+    finally:
+        client.call_timeout = saved
+    assert len(data) == size
+
+
 def test_job_builder_passes_outputs_by_position_and_in_containers(client):
     job = dagd.Job("squares")
     squares = [job.call(square, i) for i in range(5)]

@@ -228,10 +228,13 @@ class Client:
                 return event.finished
         raise DagdError("the watch of job %s ended without its end" % job_id)
 
-    def result_payload(self, job_id: str,
-                       task_id: Union[str, Task]) -> Tuple[bytearray, str]:
+    def result_payload(self, job_id: str, task_id: Union[str, Task], *,
+                       timeout: Optional[float] = None
+                       ) -> Tuple[bytearray, str]:
         """A finished task's output as bytes and content type, streamed (a
-        result of any size dagd holds)."""
+        result of any size dagd holds). ``call_timeout`` bounds the wait
+        for a coordinator not reached yet; the stream itself takes as long
+        as the result takes to move (``timeout`` bounds it, if given)."""
         task_id = task_id.id if isinstance(task_id, Task) else task_id
         request = pb.GetResultRequest(job_id=job_id, task_id=task_id)
         data = bytearray()
@@ -239,8 +242,15 @@ class Client:
         offset = 0
         content_type = ""
         try:
+            grpc.channel_ready_future(self._channel).result(
+                timeout=self.call_timeout)
+        except grpc.FutureTimeoutError:
+            raise DagdError("dagd at %s could not be reached in %s s "
+                            "(call_timeout)" % (self.address,
+                                                self.call_timeout)) from None
+        try:
             for i, chunk in enumerate(self._stub.ReadResult(
-                    request, timeout=self.call_timeout, wait_for_ready=True)):
+                    request, timeout=timeout, wait_for_ready=True)):
                 if i == 0:
                     content_type = chunk.content_type
                     if chunk.size_bytes:
