@@ -62,6 +62,34 @@ def test_job_builder_passes_outputs_by_position_and_in_containers(client):
     assert total.id == "sum-5"
 
 
+def test_tasks_in_namedtuples_and_ordered_dicts_are_inputs(client):
+    import collections
+
+    from pytasks import Point
+
+    job = dagd.Job("containers")
+    a = job.call(square, 3)
+    b = job.call(square, 4)
+    point = job.call(lambda p: (type(p).__name__, p.x + p.y), Point(a, b))
+    ordered = job.call(lambda d: (type(d).__name__, list(d.items())),
+                       collections.OrderedDict([("b", b), ("a", a)]))
+    assert [t.id for t in point._inputs] == [a.id, b.id]
+    results = client.run(job, timeout=120)
+    assert results[point.id] == ("Point", 25)
+    assert results[ordered.id] == ("OrderedDict", [("b", 16), ("a", 9)])
+
+
+def test_tasks_where_they_would_not_be_replaced_are_refused():
+    import collections
+
+    job = dagd.Job("refused")
+    a = job.call(square, 3)
+    with pytest.raises(TypeError, match="dict key"):
+        job.call(print, {a: 1})
+    with pytest.raises(TypeError, match="inside a defaultdict"):
+        job.call(print, collections.defaultdict(list, k=a))
+
+
 def test_task_options_reach_the_spec():
     job = dagd.Job("opts", priority=3, max_parallelism=2)
     first = job.call(square, 2).set(id="first", retries=2, timeout=1.5,

@@ -1,9 +1,13 @@
 """Task functions the Python tests name as "pytasks:NAME": the workers of
 the tests import this module (its folder is on their PYTHONPATH)."""
 
+import collections
 import os
 import sys
 import time
+
+# A namedtuple the tests pass tasks in (the workers import it from here).
+Point = collections.namedtuple("Point", "x y")
 
 
 def add(a, b):

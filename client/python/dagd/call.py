@@ -24,8 +24,9 @@ class Input:
 
 
 class Pack:
-    """A list, tuple, set or dict with inputs somewhere inside; rebuilt with
-    the inputs in place. ``items`` holds (key, value) pairs for a dict.
+    """A list, tuple, namedtuple, set, dict or OrderedDict with inputs
+    somewhere inside; rebuilt with the inputs in place. ``items`` holds
+    (key, value) pairs for a dict.
     """
 
     __slots__ = ("kind", "items")
@@ -43,8 +44,11 @@ def fill(value: Any, inputs: Sequence[Any]) -> Any:
     if isinstance(value, Input):
         return inputs[value.index]
     if isinstance(value, Pack):
-        if value.kind is dict:
-            return {fill(k, inputs): fill(v, inputs) for k, v in value.items}
+        if issubclass(value.kind, dict):  # dict or OrderedDict
+            return value.kind((fill(k, inputs), fill(v, inputs))
+                              for k, v in value.items)
+        if issubclass(value.kind, tuple) and hasattr(value.kind, "_fields"):
+            return value.kind(*(fill(item, inputs) for item in value.items))
         return value.kind(fill(item, inputs) for item in value.items)
     return value
 

@@ -15,6 +15,7 @@ in ``__main__``, lambdas and closures by value.
 
 from __future__ import annotations
 
+import collections
 import itertools
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
@@ -177,14 +178,24 @@ class Job:
                 index = found[id(value)] = len(task._inputs)
                 task._inputs.append(value)
             return Input(index)
-        if type(value) in (list, tuple, set, frozenset):
+        kind = type(value)
+        if kind in (list, tuple, set, frozenset) or _is_namedtuple(kind):
             items = [self._pack(item, task, found) for item in value]
             if any(isinstance(item, (Input, Pack)) for item in items):
-                return Pack(type(value), items)
-        elif type(value) is dict:
+                return Pack(kind, items)
+        elif kind in (dict, collections.OrderedDict):
+            if any(_holds_task(k) for k in value):
+                raise TypeError("a Task as a dict key is not replaced by its "
+                                "output: use it as a value")
             pairs = [(k, self._pack(v, task, found)) for k, v in value.items()]
             if any(isinstance(v, (Input, Pack)) for _, v in pairs):
-                return Pack(dict, pairs)
+                return Pack(kind, pairs)
+        elif _holds_task(value):
+            # Passed on as it is, the function would get the Task itself,
+            # and run without waiting for it.
+            raise TypeError("a Task inside a %s is not replaced by its "
+                            "output: pass it in a list, tuple, namedtuple, "
+                            "set, dict or OrderedDict" % kind.__name__)
         return value
 
     def sinks(self) -> List[Task]:
@@ -262,5 +273,9 @@ def _holds_task(value: Any) -> bool:
     if isinstance(value, (list, tuple, set, frozenset)):
         return any(_holds_task(v) for v in value)
     if isinstance(value, dict):
-        return any(_holds_task(v) for v in value.values())
+        return any(_holds_task(k) or _holds_task(v) for k, v in value.items())
     return False
+
+
+def _is_namedtuple(kind: type) -> bool:
+    return issubclass(kind, tuple) and hasattr(kind, "_fields")
