@@ -355,7 +355,7 @@ absl::Status PythonProcess::ReadFrameInto(std::string& out, size_t offset,
       !read.ok()) {
     return read;
   }
-  if (length != size || offset + size > out.size()) {
+  if (length != size || size > out.size() || offset > out.size() - size) {
     return ProtocolError(absl::StrCat("a frame of ", length,
                                       " bytes where its header said ", size));
   }

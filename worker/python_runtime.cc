@@ -1,6 +1,7 @@
 #include "worker/python_runtime.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -363,26 +364,45 @@ PythonRuntime::Exchange PythonRuntime::RunOn(
   }
 }
 
+absl::StatusOr<std::vector<size_t>> FrameSizes(const Struct& header) {
+  std::vector<size_t> sizes;
+  uint64_t total = 0;
+  for (const Value& size : Field(header, "sizes").list_value().values()) {
+    const double n = size.number_value();
+    if (size.kind_case() != Value::kNumberValue || !(n >= 0) ||
+        n != std::floor(n) || n > static_cast<double>(kMaxPythonOutputBytes)) {
+      return absl::DataLossError(absl::StrCat(
+          "the Python runner sent a frame size of ",
+          size.kind_case() == Value::kNumberValue ? absl::StrCat(n)
+                                                  : std::string("no number"),
+          ", which is no size"));
+    }
+    sizes.push_back(static_cast<size_t>(n));
+    total += sizes.back();  // each at most the limit: no wrap
+    if (total > kMaxPythonOutputBytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the output is over the limit of ", kMaxPythonOutputBytes, " bytes"));
+    }
+  }
+  return sizes;
+}
+
 PythonRuntime::Exchange PythonRuntime::ReadOutput(Interpreter& interpreter,
                                                   const KeptPlan& plan,
                                                   const RuntimeAttempt& attempt,
                                                   const Struct& header) {
   PythonProcess& process = *interpreter.process;
-  std::vector<size_t> sizes;
-  uint64_t total = 0;
-  for (const Value& size : Field(header, "sizes").list_value().values()) {
-    sizes.push_back(static_cast<size_t>(size.number_value()));
-    total += sizes.back();
-  }
-  if (total > kMaxPythonOutputBytes) {
+  absl::StatusOr<std::vector<size_t>> frames = FrameSizes(header);
+  if (absl::IsDataLoss(frames.status())) return Lost(frames.status());
+  if (!frames.ok()) {
     // Its frames are still on the way: the interpreter is out of step.
-    Exchange dropped{MakePermanent(absl::ResourceExhaustedError(absl::StrCat(
-                         "the output is ", total, " bytes, over the limit of ",
-                         kMaxPythonOutputBytes))),
-                     absl::OkStatus()};
+    Exchange dropped{MakePermanent(frames.status()), absl::OkStatus()};
     dropped.reusable = false;
     return dropped;
   }
+  const std::vector<size_t>& sizes = *frames;
+  uint64_t total = 0;
+  for (size_t size : sizes) total += size;
   Confirm(interpreter, plan, header, attempt, total);
   Payload output;
   output.content_type = Field(header, "content_type").string_value();

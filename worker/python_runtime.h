@@ -165,6 +165,14 @@ class PythonRuntime : public TaskRuntime {
 // them by reference, large enough and pickled.
 std::vector<KeptInput> KeptInputs(const RuntimeAttempt& attempt);
 
+// The frame sizes of the runner's "result" message (its "sizes"): each a
+// whole number of bytes, their sum at most kMaxPythonOutputBytes
+// (RESOURCE_EXHAUSTED past it). DATA_LOSS for one that is not a size (a
+// negative, fractional, infinite or huge number, or not a number): cast
+// as it was, it could wrap the sum and the reads past the buffer.
+absl::StatusOr<std::vector<size_t>> FrameSizes(
+    const google::protobuf::Struct& header);
+
 // A task error from the runner's "error" message: "Type: message" and the
 // traceback, cut to kMaxPythonErrorBytes; permanent when the runner says.
 absl::Status PythonTaskError(const google::protobuf::Struct& header);

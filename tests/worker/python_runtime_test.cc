@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "storage/crc32c.h"
 #include "storage/object_store.h"
@@ -558,6 +559,33 @@ TEST_F(PythonRuntimeTest, InterpretersRunOneBlasThreadUnlessTheWorkerSaysSo) {
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(out->data, want) << name;
   }
+}
+
+// The sizes of a result's frames come from the interpreter: one that is
+// no size is refused before anything is read (cast as it was, sizes that
+// wrap their sum made a buffer smaller than the reads into it).
+TEST(FrameSizesTest, OnlyWholeSizesWithinTheLimitAreTaken) {
+  auto header = [](const std::string& sizes) {
+    google::protobuf::Struct parsed;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    absl::StrCat(R"({"sizes": )", sizes, "}"), &parsed)
+                    .ok());
+    return parsed;
+  };
+  absl::StatusOr<std::vector<size_t>> good = FrameSizes(header("[0, 5, 4096]"));
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(*good, (std::vector<size_t>{0, 5, 4096}));
+  for (const char* bad : {"[2048, 18446744073709549568, 4096]", "[-1]", "[1.5]",
+                          "[\"7\"]", "[1e300]"}) {
+    EXPECT_EQ(FrameSizes(header(bad)).status().code(),
+              absl::StatusCode::kDataLoss)
+        << bad;
+  }
+  const std::string half = absl::StrCat(kMaxPythonOutputBytes / 2 + 1);
+  EXPECT_EQ(FrameSizes(header(absl::StrCat("[", half, ", ", half, "]")))
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(InterpreterEnvironmentTest, AddsOneBlasThreadAndHugePagesUnlessSet) {
