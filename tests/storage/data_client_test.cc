@@ -11,12 +11,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "storage/crc32c.h"
+#include "storage/flow_control.h"
 #include "tests/testutil/fake_clock.h"
 #include "tests/testutil/fake_holder.h"
 
@@ -231,6 +233,25 @@ TEST_F(DataClientTest, ReadsOfOneHolderShareAChannel) {
   auto client = MakeClient(absl::Minutes(1));
   EXPECT_EQ(client->ChannelTo(address_), client->ChannelTo(address_));
   EXPECT_NE(client->ChannelTo(address_), client->ChannelTo("127.0.0.1:1"));
+}
+
+// A worker's channel to dagd pings it when quiet and gives up on a dagd
+// that does not answer (storage/flow_control.h), where TCP alone would wait
+// some 15 minutes for a host that vanished.
+TEST(FlowControlTest, ChannelsToDagdPingIt) {
+  grpc::ChannelArguments args;
+  SetFlowControl(args);
+  const grpc_channel_args c = args.c_channel_args();
+  absl::flat_hash_map<std::string, int> ints;
+  for (size_t i = 0; i < c.num_args; ++i) {
+    if (c.args[i].type == GRPC_ARG_INTEGER) {
+      ints[c.args[i].key] = c.args[i].value.integer;
+    }
+  }
+  EXPECT_EQ(ints[GRPC_ARG_KEEPALIVE_TIME_MS], 30'000);
+  EXPECT_EQ(ints[GRPC_ARG_KEEPALIVE_TIMEOUT_MS], 10'000);
+  EXPECT_EQ(ints[GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA], 0);
+  EXPECT_TRUE(ints.contains(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA));
 }
 
 }  // namespace
