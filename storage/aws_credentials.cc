@@ -268,9 +268,16 @@ absl::StatusOr<AwsCredentials> ParseCredentialsJson(absl::string_view source,
   auto parsed = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(body.data(), body.size()), &doc);
   if (!parsed.ok()) {
-    return absl::UnavailableError(
-        ValidUtf8(absl::StrCat(source, ": answer is not a JSON object (",
-                               parsed.ToString(), "): ", Excerpt(body))));
+    // An object broken anywhere (cut short, a comma missing) may still
+    // hold the key and its secret, and the message ends up in task errors
+    // and logs: neither it nor the parser's message (which quotes it) is
+    // shown. Anything else (a proxy's page) is, for whoever debugs it.
+    const bool object =
+        absl::StartsWith(absl::StripLeadingAsciiWhitespace(body), "{");
+    return absl::UnavailableError(ValidUtf8(absl::StrCat(
+        source, ": answer is not a JSON object",
+        object ? absl::StrCat(" (", body.size(), " bytes, not shown)")
+               : absl::StrCat(" (", parsed.ToString(), "): ", Excerpt(body)))));
   }
   std::string code = StringField(doc, "Code");
   if (!code.empty() && code != "Success") {

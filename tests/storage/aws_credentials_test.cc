@@ -357,6 +357,24 @@ TEST(ParseCredentialsJsonTest, RefusalsNameTheSourceAndWhy) {
 // Found by tests/fuzz/s3_responses_fuzzer.cc: the messages quoted the
 // answer's bytes as they were, and a task error (a protobuf string field)
 // cannot carry bytes that are not UTF-8.
+// A credentials document that does not parse still holds the secret: the
+// message quotes none of it (it reaches task errors and logs).
+TEST(ParseCredentialsJsonTest, ABrokenDocumentIsNotQuoted) {
+  const std::vector<std::string> bodies = {
+      R"({"AccessKeyId": "ASIAKEYID", "SecretAccessKey": "wJalrSECRET" )"
+      R"("Token": "TOKEN"})",
+      R"({"AccessKeyId": "ASIAKEYID", "SecretAccessKey": "wJalrSECRET)"};
+  for (const std::string& body : bodies) {
+    absl::StatusOr<AwsCredentials> got = ParseCredentialsJson("ECS", body);
+    ASSERT_FALSE(got.ok()) << body;
+    const std::string message(got.status().message());
+    EXPECT_THAT(message, HasSubstr("ECS: answer is not a JSON object"));
+    for (const char* secret : {"ASIAKEYID", "wJalrSECRET", "TOKEN"}) {
+      EXPECT_THAT(message, Not(HasSubstr(secret))) << body;
+    }
+  }
+}
+
 TEST(ParseCredentialsJsonTest, MessagesAreValidUtf8WhateverTheAnswer) {
   for (std::string body :
        {std::string("{\"Code\": \"Bad\xff\", \"Message\": \"\xc3\"}"),
