@@ -23,12 +23,25 @@ bool SameAttempt(const v1::TaskRef& a, const v1::TaskRef& b) {
          a.attempt() == b.attempt();
 }
 
-size_t AppendBody(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
+// Lambda answers at most kLambdaPayloadLimit; an endpoint that sends more
+// (a broken proxy, a fake) is cut off there, not read into memory whole.
+constexpr size_t kMaxAnswerBytes = kLambdaPayloadLimit + (1 << 20);
 
 }  // namespace
+
+absl::Duration LambdaCallLimit(uint32_t timeout_ms, absl::Duration grace) {
+  const absl::Duration run =
+      timeout_ms > 0 ? absl::Milliseconds(timeout_ms) : kLambdaMaxRunTime;
+  return std::min(run, kLambdaMaxRunTime) + grace;
+}
+
+absl::Duration LambdaRetryDelay(absl::Duration asked, absl::Duration backoff,
+                                double uniform) {
+  if (asked <= backoff) return backoff;
+  // What the service asked, and up to a fifth more: calls throttled
+  // together do not all come back in the same instant.
+  return asked + asked * (0.2 * uniform);
+}
 
 struct LambdaDispatcher::Call {
   v1::Assignment assignment;
@@ -51,6 +64,16 @@ struct LambdaDispatcher::Call {
                      &static_cast<Call*>(self)->response);
     return size * n;
   }
+  static size_t OnBody(char* data, size_t size, size_t n, void* self) {
+    Call& call = *static_cast<Call*>(self);
+    if (size * n > kMaxAnswerBytes - call.response.body.size()) {
+      call.answer_too_large = true;
+      return 0;  // curl ends the transfer (CURLE_WRITE_ERROR)
+    }
+    call.response.body.append(data, size * n);
+    return size * n;
+  }
+  bool answer_too_large = false;
 };
 
 LambdaDispatcher::LambdaDispatcher(LambdaOptions options,
@@ -151,6 +174,7 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
     curl_easy_cleanup(call.easy);
   }
   call.response = InvokeResponse();
+  call.answer_too_large = false;
   call.easy = curl_easy_init();
   CURL* easy = call.easy;
   const std::string url = InvokeUrl(call.assignment.lambda_function());
@@ -172,19 +196,22 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
   if (const char* ca = std::getenv("CURL_CA_BUNDLE"); ca != nullptr) {
     curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
   }
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &call.response.body);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Call::OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &call);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Call::OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &call);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  if (call.assignment.timeout_ms() > 0) {
-    const absl::Duration limit =
-        absl::Milliseconds(call.assignment.timeout_ms()) +
-        options_.timeout_grace;
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(absl::ToInt64Milliseconds(limit)));
-  }
+  // Every call ends: a task without a timeout runs at most Lambda's 15
+  // minutes. And the connection is kept alive meanwhile: a NAT gateway
+  // forgets a flow idle for 350 s without telling either end, and the
+  // answer would never come.
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(LambdaCallLimit(
+                       call.assignment.timeout_ms(), options_.timeout_grace))));
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 60L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 30L);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &call);
   return absl::OkStatus();
 }
@@ -215,7 +242,7 @@ void LambdaDispatcher::Retry(std::unique_ptr<Call> call, absl::Duration after,
   // is longer.
   const absl::Duration backoff = BackoffDelay(
       {options_.retry_initial, options_.retry_max}, call->retries, uniform_());
-  call->retry_at = clock_->Now() + std::max(after, backoff);
+  call->retry_at = clock_->Now() + LambdaRetryDelay(after, backoff, uniform_());
   waiting_.push_back(std::move(call));
 }
 
@@ -233,9 +260,12 @@ void LambdaDispatcher::MoveOutputKey(Call& call) {
       call.retries > 1 ? absl::StrCat("/try", call.retries - 1) : std::string(),
       "\"");
   const std::string to = absl::StrCat("\"", base, "/try", call.retries, "\"");
-  // The body is proto3 JSON: the key appears once, as output_ref's (inputs
-  // are other tasks' keys, or under inputs/).
-  if (size_t at = call.body.find(from); at != std::string::npos) {
+  // The body is proto3 JSON, output_ref after the assignment: the key is
+  // looked for after the last "outputRef" name, past the task's args,
+  // which may hold the same text (a job's ids are predictable).
+  const size_t field = call.body.rfind("\"outputRef\":");
+  if (field == std::string::npos) return;
+  if (size_t at = call.body.find(from, field); at != std::string::npos) {
     call.body.replace(at, from.size(), to);
   }
 }
@@ -258,7 +288,19 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
   running_.erase(it);
   curl_multi_remove_handle(multi_, call->easy);
   const v1::Assignment& a = call->assignment;
-  if (curl_code == CURLE_OPERATION_TIMEDOUT && a.timeout_ms() > 0) {
+  if (call->answer_too_large) {
+    v1::TaskResult result;
+    result.set_error(absl::StrCat("Lambda's answer is over ", kMaxAnswerBytes,
+                                  " bytes (Lambda's own limit is ",
+                                  kLambdaPayloadLimit, ")"));
+    return Complete(*call, std::move(result));
+  }
+  // A call that timed out before its request went out (the connection
+  // never came up) is a network error, retried without counting.
+  curl_off_t sent_at = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_PRETRANSFER_TIME_T, &sent_at);
+  if (curl_code == CURLE_OPERATION_TIMEDOUT && sent_at > 0 &&
+      a.timeout_ms() > 0) {
     v1::TaskResult result;
     result.set_error(
         absl::StrCat("timed out after ",

@@ -56,6 +56,19 @@ struct LambdaOptions {
   ObjectStore* store = nullptr;  // not owned
 };
 
+// The longest a Lambda function runs (AWS's limit).
+inline constexpr absl::Duration kLambdaMaxRunTime = absl::Minutes(15);
+
+// How long dagd waits for a call's answer: the task's timeout (none: Lambda's
+// 15 minutes, and no more) and `grace`.
+absl::Duration LambdaCallLimit(uint32_t timeout_ms, absl::Duration grace);
+
+// When a refused call goes again: after `backoff`, or after what the
+// service `asked` (Retry-After) and up to a fifth more by `uniform` in
+// [0, 1), so calls throttled together spread out.
+absl::Duration LambdaRetryDelay(absl::Duration asked, absl::Duration backoff,
+                                double uniform);
+
 class LambdaDispatcher : public InProcessDispatcher {
  public:
   // Where the dispatcher's reports go (the coordinator's WorkerMessage for

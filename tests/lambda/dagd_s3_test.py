@@ -21,6 +21,7 @@ Everything listens on 127.0.0.1 on ports it picks; waits are on conditions
 with deadlines, never fixed sleeps.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -303,6 +304,34 @@ class LambdaLargeIoTest(ClusterTest):
         self.assertEqual(self.cluster.result(job_id, "on_lambda"), value)
         self.assertEqual(stats(self.cluster.service_port)["status"],
                          {"503": 1, "200": 1})
+
+
+    def test_a_retry_moves_only_the_output_key_not_the_args(self):
+        # Job ids are predictable: a task's args may hold the text of its
+        # own output key, which the retry must leave as it is.
+        control(self.cluster.service_port,
+                faults=[{"type": "service_error", "status": 503}])
+        keys = ["results/j%d/0/1" % n for n in range(1, 200)]
+        value = {"keys": keys, "pad": big_string(100 << 10, "k")}
+        job_id, tasks = self.run_job({"name": "lambda-retry-args", "tasks": [
+            {"id": "on_lambda", "fn": "const", "args": {"value": value},
+             "executor": "lambda"}]})
+        self.assertIn("results/%s/0/1" % job_id, keys)
+        key = "%sresults/%s/0/1/try1" % (PREFIX, job_id)
+        self.assertEqual(tasks["on_lambda"]["result"]["location"],
+                         "s3://%s/%s" % (BUCKET, key), tasks["on_lambda"])
+        self.assertEqual(self.cluster.result(job_id, "on_lambda"), value)
+
+    def test_an_answer_larger_than_lambda_sends_fails_the_attempt(self):
+        control(self.cluster.service_port,
+                faults=[{"type": "flood", "bytes": 16 << 20}])
+        job_id, code = self.cluster.run_job({"name": "lambda-flood", "tasks": [
+            {"id": "on_lambda", "fn": "const", "args": {"value": 1},
+             "executor": "lambda"}]}, timeout=120)
+        self.assertNotEqual(code, 0)
+        task = self.cluster.tasks(job_id)["on_lambda"]
+        self.assertEqual(task["state"], "TASK_FAILED", task)
+        self.assertIn("Lambda's answer is over", json.dumps(task))
 
 
 class OversizeInvocationTest(ClusterTest):

@@ -29,6 +29,9 @@ Serves on 127.0.0.1 only:
         {"type": "slow", "delay_ms": 500}  the function starts that late
                                  (the delay counts against its timeout)
         {"type": "oversize"}     runs, then answers as a response over 6 MB
+        {"type": "flood", "bytes": N}  runs, then answers 200 with N bytes
+                                 (more than Lambda ever sends: a broken
+                                 endpoint or proxy)
         {"type": "crash"}        the bootstrap is SIGKILLed as it takes the
                                  invocation: Runtime.ExitError
       Answers {"faults_pending": N}.
@@ -83,7 +86,7 @@ TEST_REGION = "us-east-1"
 TEST_ACCOUNT = "123456789012"
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
 FAULT_TYPES = ("throttle", "service_error", "function_error", "slow",
-               "oversize", "crash")
+               "oversize", "crash", "flood")
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 QUALIFIER_PATTERN = re.compile(r"\$LATEST|[a-zA-Z0-9_-]{1,128}")
 
@@ -403,6 +406,8 @@ class LambdaService:
             if inv.finish(inv.timed_out()):
                 self.pool.kill(sb)
         outcome = inv.outcome
+        if fault and fault["type"] == "flood":
+            outcome = sandbox.Outcome(200, b"x" * fault.get("bytes", 16 << 20))
         if fault and fault["type"] == "oversize" and \
                 not outcome.function_error:
             size = max(len(outcome.body), sandbox.MAX_RESPONSE_BYTES + 1)

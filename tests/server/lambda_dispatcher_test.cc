@@ -36,5 +36,27 @@ TEST(LambdaDispatcherTest, HasAtLeastOneSlot) {
   EXPECT_EQ(Dispatcher(0)->Spec().slots, 1u);
 }
 
+// Every call ends: one for a task without a timeout waits at most Lambda's
+// own 15 minutes and the grace (it hung for good when a NAT gateway lost
+// the connection under it).
+TEST(LambdaCallLimitTest, ATaskWithoutATimeoutWaitsLambdasLongestRun) {
+  const absl::Duration grace = absl::Seconds(10);
+  EXPECT_EQ(LambdaCallLimit(0, grace), absl::Minutes(15) + grace);
+  EXPECT_EQ(LambdaCallLimit(2000, grace), absl::Seconds(12));
+  EXPECT_EQ(LambdaCallLimit(3'600'000, grace), absl::Minutes(15) + grace);
+}
+
+// A Retry-After longer than the backoff is honoured, and spread: calls
+// throttled together do not all come back in one instant.
+TEST(LambdaRetryDelayTest, WhatTheServiceAskedIsHonouredAndSpread) {
+  const absl::Duration backoff = absl::Milliseconds(200);
+  EXPECT_EQ(LambdaRetryDelay(absl::ZeroDuration(), backoff, 0.9), backoff);
+  EXPECT_EQ(LambdaRetryDelay(absl::Seconds(1), backoff, 0.0), absl::Seconds(1));
+  EXPECT_EQ(LambdaRetryDelay(absl::Seconds(1), backoff, 0.5),
+            absl::Milliseconds(1100));
+  EXPECT_NE(LambdaRetryDelay(absl::Seconds(1), backoff, 0.1),
+            LambdaRetryDelay(absl::Seconds(1), backoff, 0.9));
+}
+
 }  // namespace
 }  // namespace dagd
