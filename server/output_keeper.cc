@@ -61,6 +61,7 @@ absl::StatusOr<KeptOutput> OutputKeeper::Copy(const OutputToKeep& output) {
   // are, so that a range read knows which chunk holds an offset.
   std::string chunk;
   uint32_t next_chunk = 0;
+  uint64_t copied = 0;
   auto flush = [&]() -> absl::Status {
     absl::Status s =
         store_->PutResultChunk(output.seq, output.index, next_chunk++, chunk);
@@ -69,6 +70,13 @@ absl::StatusOr<KeptOutput> OutputKeeper::Copy(const OutputToKeep& output) {
   };
   absl::Status read =
       holders_->Read(*held, 0, 0, [&](absl::string_view data) -> absl::Status {
+        // A holder that sends past the size it said is stopped there, not
+        // written to dagd's store without end.
+        if (data.size() > held->size() - copied) {
+          return absl::DataLossError(absl::StrCat(
+              "its holder sent more than its ", held->size(), " bytes"));
+        }
+        copied += data.size();
         while (!data.empty()) {
           const size_t take = std::min<size_t>(
               data.size(), MetaStore::kResultChunkBytes - chunk.size());

@@ -220,6 +220,17 @@ TEST_F(OutputKeeperTest, BytesThatDoNotMatchTheRecordAreNotStored) {
   EXPECT_TRUE(absl::IsDataLoss(stored.status())) << stored.status();
 }
 
+// A holder that streams past the size it announced is stopped there: dagd
+// does not write what it sends to its store without end.
+TEST_F(OutputKeeperTest, AHolderSendingMoreThanItsSizeIsStoppedThere) {
+  v1::ObjectRef held = Held(0, "payload");
+  serving_.holder.objects[held.key()] = Bytes(4 << 20);
+  serving_.holder.reported_size = held.size();
+  absl::StatusOr<v1::ObjectRef> stored = KeepNow({1, 0, held});
+  EXPECT_TRUE(absl::IsDataLoss(stored.status())) << stored.status();
+  EXPECT_THAT(stored.status().message(), HasSubstr("sent more than its 7"));
+}
+
 TEST_F(OutputKeeperTest, AGoneHolderIsUnavailable) {
   const v1::ObjectRef held = Held(0, "payload");
   serving_.Stop();
