@@ -50,7 +50,8 @@ class DefaultPlacementPolicy : public PlacementPolicy {
   std::optional<PlacementReason> TakeOver(
       const TakeOverRequest& request) override {
     // Anything else would run beside what the scheduler counts.
-    if (!request.task_ready || !request.has_room || !request.group_free) {
+    if (!request.task_ready || !request.has_room || !request.group_free ||
+        request.job_at_limit) {
       return std::nullopt;
     }
     return PlacementReason{PlacementReason::Kind::kTakenOver, 0, 0};

@@ -385,15 +385,20 @@ void Scheduler::Recompute(Job& job, uint32_t task, const std::string& why) {
     return;
   }
   // It runs again once the inputs it needs are in: those gone run again
-  // first (each adds itself to `remaining` through AwaitInputAgain).
-  t.remaining = 0;
+  // first. Then its inputs not in are counted afresh: a gone input's run
+  // again already counted its edges to this task (AwaitInputAgain), and an
+  // input listed twice, or reached through another input too, would be
+  // counted twice more, and the task would wait for good.
   for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
     const uint32_t input = g.inputs[e];
-    if (job.tasks[input].state != v1::TASK_SUCCEEDED) {
-      ++t.remaining;
-    } else if (job.gone.contains(input)) {
+    if (job.tasks[input].state == v1::TASK_SUCCEEDED &&
+        job.gone.contains(input)) {
       Recompute(job, input, "it was freed once consumed, and is needed again");
     }
+  }
+  t.remaining = 0;
+  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+    if (job.tasks[g.inputs[e]].state != v1::TASK_SUCCEEDED) ++t.remaining;
   }
   if (t.remaining == 0 && t.state == v1::TASK_PENDING) MakeReady(job, task);
 }

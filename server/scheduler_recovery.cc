@@ -83,6 +83,7 @@ std::optional<PlacementReason> Scheduler::CanAdopt(const Job& job,
   request.task_ready = t.ReadyNow();
   request.has_room = HasRoom(worker, *demands_[t.demand]);
   request.group_free = ledger_.GroupFree(job.group_of(task));
+  request.job_at_limit = job.AtParallelismLimit();
   return placement_->TakeOver(request);
 }
 

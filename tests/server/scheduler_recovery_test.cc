@@ -170,6 +170,39 @@ TEST_F(SchedulerRecoveryTest, AttemptThatCannotBeTakenOverIsCancelled) {
   EXPECT_TRUE(Dispatch(kBack).empty());
 }
 
+// A worker back on a new stream with an attempt whose task ran again
+// elsewhere meanwhile, up to its job's max_parallelism: the attempt is
+// cancelled, not taken over, or the job would run past its limit.
+TEST_F(SchedulerRecoveryTest, NoTakeOverPastTheJobsMaxParallelism) {
+  WorkerSpec gpu = Worker(kWorker, 1);
+  gpu.pool = "gpu";
+  scheduler_.AddWorker(kWorker, gpu);
+  const uint64_t job = Submit(R"({"max_parallelism": 1, "tasks": [
+      {"id": "A", "fn": "sleep", "executor": "pool:gpu"},
+      {"id": "B", "fn": "sleep"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("A"));
+  const v1::TaskRef a = sent[0].task();
+  scheduler_.RemoveWorker(kWorker);  // its stream broke; A is ready again
+  AddWorker(kOther, 1);
+  ASSERT_THAT(Ids(Dispatch(kOther)), ElementsAre("B"));
+  WorkerSpec back = gpu;
+  back.running = {a};
+  scheduler_.AddWorker(kBack, back);
+  Dispatch(kBack);
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  EXPECT_EQ(last_cancels_[0].task_index(), a.task_index());
+  std::optional<v1::JobStatus> status = scheduler_.JobStatusOf(job);
+  ASSERT_TRUE(status.has_value());
+  uint32_t running = 0;
+  for (const v1::TaskStateCount& c : status->counts()) {
+    if (c.state() == v1::TASK_ASSIGNED || c.state() == v1::TASK_RUNNING) {
+      running += c.count();
+    }
+  }
+  EXPECT_EQ(running, 1u);
+}
+
 TEST_F(SchedulerRecoveryTest, WorkOfAnotherStoreIsNeverTakenOver) {
   RestoreChain();
   WorkerSpec spec = Worker(kBack, 1);
