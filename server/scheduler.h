@@ -647,6 +647,8 @@ class Scheduler {
   std::vector<Job*> skipped_;          // Schedule()'s scratch, kept to reuse
   std::vector<Candidate> candidates_;  // PickWorker()'s scratch
   std::vector<Worker*> looked_at_;     // and the workers they stand for
+  // PickWorker() left Lambda out for the task's tenant (no bursts).
+  bool lambdas_dropped_ = false;
   // PickWorker()'s count of the inputs each worker made, and of the bytes
   // of them it holds.
   struct InputsHeld {

@@ -194,8 +194,10 @@ std::pair<Scheduler::Worker*, PlacementReason> Scheduler::PickWorker(
   } else {
     LookAtLikely(job, task, demand, held_inputs);
   }
+  lambdas_dropped_ = false;
   if (demand.executor.kind == Executor::Kind::kAnyWorker &&
       !demand.lambdas.empty() && !tenant_bursts_[job.tenant]) {
+    lambdas_dropped_ = true;
     // Its tenant may not run --lambda_function: Lambda is no candidate.
     for (size_t i = looked_at_.size(); i-- > 0;) {
       if (!looked_at_[i]->spec.lambda) continue;
@@ -358,7 +360,15 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
     if (demand.blocked_pass == pass_) continue;
     auto [worker, reason] = PickWorker(job, heap.Top().task, demand);
     if (worker == nullptr) {
-      demand.blocked_pass = pass_;
+      // No room for the demand anywhere: no other task of it fits either
+      // this pass. A refusal with room somewhere was this task's own (it
+      // waits for its busy holder, or for its turn to burst; its tenant
+      // may not burst): others of the demand are still looked at.
+      if (std::none_of(candidates_.begin(), candidates_.end(),
+                       [](const Candidate& c) { return c.has_room; }) &&
+          !lambdas_dropped_) {
+        demand.blocked_pass = pass_;
+      }
       continue;
     }
     best = Placement{&queue, worker, reason};

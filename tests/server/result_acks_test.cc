@@ -8,7 +8,7 @@ namespace {
 using Sends = absl::flat_hash_map<WorkerId, v1::CoordinatorBatch>;
 
 constexpr WorkerId kResultWorker = 1;
-constexpr WorkerId kOther = 2;
+constexpr WorkerId kSecond = 2;
 
 TEST(ResultAcksTest, RidesOnABatchSentAnyway) {
   ResultAcks acks(AckPolicy{});
@@ -30,10 +30,10 @@ TEST(ResultAcksTest, NoBatchOfItsOwnUntilAsked) {
   ResultAcks acks(AckPolicy{});
   acks.Received(kResultWorker, 1, 10);
   Sends sends;
-  sends[kOther].add_cancels();
+  sends[kSecond].add_cancels();
   acks.Flush(sends);
   EXPECT_FALSE(sends.contains(kResultWorker));
-  EXPECT_EQ(sends[kOther].acked_up_to(), 0u);
+  EXPECT_EQ(sends[kSecond].acked_up_to(), 0u);
   EXPECT_EQ(acks.waiting(), 1u);
   acks.Received(kResultWorker, 2, 10);
   acks.Requested(kResultWorker);  // a heartbeat
