@@ -453,6 +453,11 @@ class Scheduler {
   // as its list of held keys says; what it holds that nothing refers to is
   // released.
   void AddHolder(Worker& worker);
+  // Worker `worker` holds `key`, an output of `task` (seq, index) of a job
+  // not in memory: copied if the stored record still waits for it, else
+  // freed (OutputKeeper).
+  void KeepIfRecorded(const Worker& worker, const std::string& key,
+                      std::pair<uint64_t, uint32_t> task);
   // The worker left; when it was its holder's last stream, what the
   // holder held is lost.
   void RemoveHolder(const Worker& worker);

@@ -70,18 +70,7 @@ void Scheduler::AddHolder(Worker& worker) {
       continue;
     }
     if (job == nullptr) {
-      // A finished job's output, or unknown: its stored record says
-      // whether it still waits to be copied (a restart came first).
-      if (task && options_.max_stored_result_bytes > 0) {
-        OutputToKeep& keep = out_.keep.emplace_back();
-        keep.seq = task->first;
-        keep.index = task->second;
-        keep.ref.set_key(key);
-        keep.ref.mutable_holder()->set_instance(instance);
-        keep.ref.mutable_holder()->set_address(worker.spec.data_address);
-        keep.ref.mutable_holder()->set_name(worker.spec.name);
-        keep.check_record = true;
-      }
+      if (task) KeepIfRecorded(worker, key, *task);
       continue;
     }
     auto ref = job->result_refs.find(task->second);
@@ -119,6 +108,21 @@ void Scheduler::AddHolder(Worker& worker) {
   }
 }
 
+void Scheduler::KeepIfRecorded(const Worker& worker, const std::string& key,
+                               std::pair<uint64_t, uint32_t> task) {
+  // A finished job's output, or unknown: its stored record says whether it
+  // still waits to be copied (a restart came first), else it is freed.
+  if (options_.max_stored_result_bytes == 0) return;
+  OutputToKeep& keep = out_.keep.emplace_back();
+  keep.seq = task.first;
+  keep.index = task.second;
+  keep.ref.set_key(key);
+  keep.ref.mutable_holder()->set_instance(worker.spec.instance);
+  keep.ref.mutable_holder()->set_address(worker.spec.data_address);
+  keep.ref.mutable_holder()->set_name(worker.spec.name);
+  keep.check_record = true;
+}
+
 void Scheduler::OnKeptComplete(WorkerId id) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
@@ -126,8 +130,11 @@ void Scheduler::OnKeptComplete(WorkerId id) {
   for (const std::string& key : worker.unsettled_held) {
     const auto task = TaskOfKey(key);
     const Job* job = task ? FindJob(task->first) : nullptr;
-    // A job that finished meanwhile copies or frees its outputs itself.
-    if (job == nullptr) continue;
+    if (job == nullptr) {
+      // Its job finished meanwhile: as for a finished job's at registration.
+      if (task) KeepIfRecorded(worker, key, *task);
+      continue;
+    }
     auto ref = job->result_refs.find(task->second);
     if (ref == job->result_refs.end() || !HeldBy(*ref->second, worker.spec) ||
         ref->second->key() != key) {

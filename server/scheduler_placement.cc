@@ -364,8 +364,11 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
       // this pass. A refusal with room somewhere was this task's own (it
       // waits for its busy holder, or for its turn to burst; its tenant
       // may not burst): others of the demand are still looked at.
-      if (std::none_of(candidates_.begin(), candidates_.end(),
-                       [](const Candidate& c) { return c.has_room; }) &&
+      // (Lambda's room counts not: a task not yet due to burst is as
+      // likely as the next one of its kind to wait.)
+      if (std::none_of(
+              candidates_.begin(), candidates_.end(),
+              [](const Candidate& c) { return c.has_room && !c.lambda; }) &&
           !lambdas_dropped_) {
         demand.blocked_pass = pass_;
       }

@@ -370,19 +370,21 @@ absl::StatusOr<std::vector<size_t>> FrameSizes(const Struct& header) {
   for (const Value& size : Field(header, "sizes").list_value().values()) {
     const double n = size.number_value();
     if (size.kind_case() != Value::kNumberValue || !(n >= 0) ||
-        n != std::floor(n) || n > static_cast<double>(kMaxPythonOutputBytes)) {
+        n != std::floor(n) || std::isinf(n)) {
       return absl::DataLossError(absl::StrCat(
           "the Python runner sent a frame size of ",
           size.kind_case() == Value::kNumberValue ? absl::StrCat(n)
                                                   : std::string("no number"),
           ", which is no size"));
     }
-    sizes.push_back(static_cast<size_t>(n));
-    total += sizes.back();  // each at most the limit: no wrap
-    if (total > kMaxPythonOutputBytes) {
+    // Over the limit alone or with the frames before: refused before any
+    // cast or sum could wrap.
+    if (n > static_cast<double>(kMaxPythonOutputBytes - total)) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "the output is over the limit of ", kMaxPythonOutputBytes, " bytes"));
     }
+    sizes.push_back(static_cast<size_t>(n));
+    total += sizes.back();
   }
   return sizes;
 }

@@ -167,9 +167,9 @@ std::vector<KeptInput> KeptInputs(const RuntimeAttempt& attempt);
 
 // The frame sizes of the runner's "result" message (its "sizes"): each a
 // whole number of bytes, their sum at most kMaxPythonOutputBytes
-// (RESOURCE_EXHAUSTED past it). DATA_LOSS for one that is not a size (a
-// negative, fractional, infinite or huge number, or not a number): cast
-// as it was, it could wrap the sum and the reads past the buffer.
+// (RESOURCE_EXHAUSTED past it, before any sum could wrap). DATA_LOSS for
+// one that is not a size (negative, fractional, not a number): cast as it
+// was, it could wrap the sum, and the frames were read past the buffer.
 absl::StatusOr<std::vector<size_t>> FrameSizes(
     const google::protobuf::Struct& header);
 

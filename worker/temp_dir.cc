@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,11 @@ TempDir::~TempDir() {
 
 namespace {
 
+uint64_t MachineMemory() {
+  return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+         static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
 // An open regular file (ReadFile's rules), closed when it goes.
 class RegularFile {
  public:
@@ -53,11 +59,19 @@ class RegularFile {
     }
     RegularFile file(fd);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    // One name only: a hard link to another's file is refused too.
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_nlink != 1) {
       return absl::FailedPreconditionError(
-          absl::StrCat(path, " is not a regular file (",
+          absl::StrCat(path, " is not a regular file of one name (",
                        fd < 0 ? strerror(errno) : "a link, FIFO or device",
                        "): the worker does not read it"));
+    }
+    // What the machine cannot hold is not read (a sparse file of a
+    // terabyte costs its writer nothing).
+    if (static_cast<uint64_t>(st.st_size) > MachineMemory()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          path, " is ", st.st_size, " bytes, more than this machine's memory"));
     }
     file.size_ = st.st_size;
     return file;
@@ -70,7 +84,8 @@ class RegularFile {
   }
 
   off_t size() const { return size_; }
-  // Appends what is left from `offset` to `out`.
+  // Appends what is left from `offset` to `out`, up to the machine's
+  // memory (a file that grows as it is read is not followed further).
   absl::Status ReadFrom(off_t offset, std::string& out) const {
     char buffer[64 << 10];
     for (;;) {
@@ -79,6 +94,10 @@ class RegularFile {
       if (n < 0) {
         if (errno == EINTR) continue;
         return absl::InternalError(absl::StrCat("read: ", strerror(errno)));
+      }
+      if (out.size() + n > MachineMemory()) {
+        return absl::ResourceExhaustedError(
+            "it grew past this machine's memory as it was read");
       }
       out.append(buffer, n);
       offset += n;

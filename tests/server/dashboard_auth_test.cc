@@ -160,6 +160,12 @@ TEST_F(ScopedApiTest, CancelsAreAuditedRefusedOnesToo) {
                              "'alpha'): NOT_FOUND"));
   EXPECT_THAT(log, HasSubstr("audit: cancel by token alpha-submit (tenant "
                              "'alpha'): done"));
+  // A job id from a URL is decoded: a newline in it forges no line.
+  ::testing::internal::CaptureStderr();
+  Cancel("j1\n2026-12-07T00:00:00Z dagd: audit: forged", kAlphaReader);
+  const std::string forged = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(forged, HasSubstr("j1\\n2026"));
+  EXPECT_THAT(forged, Not(HasSubstr("\n2026-12-07T00:00:00Z dagd: audit")));
 }
 
 TEST_F(ScopedApiTest, AJobsTenantIsAskedOnceForAllItsPagesRequests) {

@@ -71,6 +71,7 @@ TEST(ExecTest, AnOutputThatIsNoRegularFileFailsTheTask) {
   ASSERT_TRUE(WriteFile(secret, "the worker's private key").ok());
   for (const std::string& make :
        {absl::StrCat("ln -s '", secret, "' \"$DAGD_OUTPUT\""),
+        absl::StrCat("ln '", secret, "' \"$DAGD_OUTPUT\""),  // a hard link
         std::string("mkfifo \"$DAGD_OUTPUT\""),
         std::string("ln -s /dev/zero \"$DAGD_OUTPUT\"")}) {
     TestTask task(ShellArgs(make + "; echo on stdout"));
@@ -79,6 +80,11 @@ TEST(ExecTest, AnOutputThatIsNoRegularFileFailsTheTask) {
     EXPECT_THAT(out.status().message(), HasSubstr("not a regular file"))
         << make;
   }
+  // A sparse file of a terabyte costs the program nothing: not read.
+  TestTask sparse(ShellArgs("truncate -s 1T \"$DAGD_OUTPUT\""));
+  absl::StatusOr<Payload> huge = ExecFunction(sparse.context);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_THAT(huge.status().message(), HasSubstr("more than this machine"));
   // Nor is its stderr, when it fails.
   TestTask failing(ShellArgs(
       absl::StrCat("rm -f \"$DAGD_OUTPUT\"; ln -sf '", secret,
