@@ -245,11 +245,17 @@ absl::Status Append(const v1::ObjectRef& ref, uint64_t most,
 absl::StatusOr<StoredObject> DataClient::Fetch(const v1::ObjectRef& ref,
                                                ReadCancel* cancel) {
   StoredObject object;
+  // The size comes from dagd's record: a failed task, not a crash of every
+  // task this process runs (checked first: an allocator may abort on a
+  // size it cannot serve rather than throw).
+  if (ref.size() > PhysicalMemoryBytes()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(DescribeHeld(ref), " is ", ref.size(),
+                     " bytes: more than this process can hold in memory"));
+  }
   try {
     object.data = LargeString(ref.size());
   } catch (const std::exception&) {  // bad_alloc, length_error
-    // The size comes from dagd's record: a failed task, not a crash of
-    // every task this process runs.
     return absl::ResourceExhaustedError(
         absl::StrCat(DescribeHeld(ref), " is ", ref.size(),
                      " bytes: more than this process can hold in memory"));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/base/large_buffer.h"
 
 namespace dagd {
 
@@ -42,11 +43,6 @@ TempDir::~TempDir() {
 
 namespace {
 
-uint64_t MachineMemory() {
-  return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
-         static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
 // An open regular file (ReadFile's rules), closed when it goes.
 class RegularFile {
  public:
@@ -69,7 +65,7 @@ class RegularFile {
     }
     // What the machine cannot hold is not read (a sparse file of a
     // terabyte costs its writer nothing).
-    if (static_cast<uint64_t>(st.st_size) > MachineMemory()) {
+    if (static_cast<uint64_t>(st.st_size) > PhysicalMemoryBytes()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           path, " is ", st.st_size, " bytes, more than this machine's memory"));
     }
@@ -95,7 +91,7 @@ class RegularFile {
         if (errno == EINTR) continue;
         return absl::InternalError(absl::StrCat("read: ", strerror(errno)));
       }
-      if (out.size() + n > MachineMemory()) {
+      if (out.size() + n > PhysicalMemoryBytes()) {
         return absl::ResourceExhaustedError(
             "it grew past this machine's memory as it was read");
       }

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <cstdint>
@@ -159,6 +160,11 @@ std::string LargeString(size_t capacity) {
   // without huge pages the buffer works the same, slower.
   madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
   return buffer;
+}
+
+uint64_t PhysicalMemoryBytes() {
+  return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+         static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace dagd

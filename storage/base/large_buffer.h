@@ -10,6 +10,7 @@
 #define DAGD_STORAGE_BASE_LARGE_BUFFER_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,11 @@ inline constexpr int kLargeBufferDecayMs = 30000;
 // a no-op where the kernel does not offer them), those it covers only in
 // part too, and the buffer comes from LargeBufferArena().
 std::string LargeString(size_t capacity);
+
+// The machine's physical memory in bytes: what no buffer can be larger
+// than and still be filled (a size from elsewhere is checked against it
+// before any allocation is tried).
+uint64_t PhysicalMemoryBytes();
 
 // The jemalloc arena that large buffers come from, made on first use, or
 // nullopt when the process does not run on jemalloc. Every thread's large
