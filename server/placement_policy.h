@@ -109,7 +109,8 @@ struct TakeOverRequest {
   bool task_ready = false;  // READY, not backing off
   bool has_room = false;    // the worker has its slots and amounts free
   bool group_free = false;  // its exclusive group, if any, is not held
-  // Its job is at its max_parallelism (the task ran again elsewhere meanwhile).
+  // Its job is at its max_parallelism, or its tenant at its
+  // max_running_slots (the task ran again elsewhere meanwhile).
   bool job_at_limit = false;
 };
 

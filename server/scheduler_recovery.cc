@@ -83,7 +83,11 @@ std::optional<PlacementReason> Scheduler::CanAdopt(const Job& job,
   request.task_ready = t.ReadyNow();
   request.has_room = HasRoom(worker, *demands_[t.demand]);
   request.group_free = ledger_.GroupFree(job.group_of(task));
-  request.job_at_limit = job.AtParallelismLimit();
+  const uint64_t tenant_cap =
+      ShareOf(tenant_names_.Name(job.tenant)).max_running_slots;
+  request.job_at_limit =
+      job.AtParallelismLimit() ||
+      (tenant_cap != 0 && ledger_.tenant_slots(job.tenant) >= tenant_cap);
   return placement_->TakeOver(request);
 }
 

@@ -203,6 +203,44 @@ TEST_F(SchedulerRecoveryTest, NoTakeOverPastTheJobsMaxParallelism) {
   EXPECT_EQ(running, 1u);
 }
 
+// The same with the tenant's max_running_slots in place of the job's limit.
+TEST_F(SchedulerRecoveryTest, NoTakeOverPastTheTenantsRunningSlots) {
+  TenantShare one;
+  one.max_running_slots = 1;
+  scheduler_.SetTenantShares({{"alpha", one}}, TenantShare());
+  WorkerSpec gpu = Worker(kWorker, 1);
+  gpu.pool = "gpu";
+  scheduler_.AddWorker(kWorker, gpu);
+  v1::JobSpec spec;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(
+          R"({"tasks": [{"id": "A", "fn": "sleep", "executor": "pool:gpu"},
+                                {"id": "B", "fn": "sleep"}]})",
+          &spec)
+          .ok());
+  absl::StatusOr<CompiledJob> compiled = CompileJob(std::move(spec), {});
+  ASSERT_TRUE(compiled.ok());
+  v1::JobStatus status;
+  status.set_job_id(JobIdFromSeq(kJob));
+  status.set_state(v1::JOB_PENDING);
+  status.set_tenant("alpha");
+  scheduler_.AddJob(kJob, *std::move(compiled), status);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("A"));
+  const v1::TaskRef a = sent[0].task();
+  scheduler_.RemoveWorker(kWorker);
+  AddWorker(kOther, 1);
+  ASSERT_THAT(Ids(Dispatch(kOther)), ElementsAre("B"));
+  WorkerSpec back = gpu;
+  back.running = {a};
+  scheduler_.AddWorker(kBack, back);
+  Dispatch(kBack);
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  EXPECT_EQ(last_cancels_[0].task_index(), a.task_index());
+  EXPECT_EQ(scheduler_.LoadOf("alpha").jobs, 1u);
+  EXPECT_EQ(StateOf("A"), v1::TASK_READY);
+}
+
 TEST_F(SchedulerRecoveryTest, WorkOfAnotherStoreIsNeverTakenOver) {
   RestoreChain();
   WorkerSpec spec = Worker(kBack, 1);
