@@ -4,9 +4,8 @@
 // held or bucket outputs, lost inputs) for the attempts dagd handed out or
 // for forged ones, disconnects, small jobs submitted, jobs cancelled, the
 // clock moving, queries, tenants' shares changed, and turns (Tick,
-// Schedule, TakeOutput) as the coordinator's loop runs them. Workers are
-// registered as the coordinator lets them in (printable names, a few
-// slots).
+// Schedule, TakeOutput) as the coordinator's loop runs them. Workers
+// register as the coordinator lets them in (printable names, few slots).
 //
 // Checks, after every step: the task counts add up over the jobs in
 // memory. After every turn: the slot ledger agrees with the workers' own

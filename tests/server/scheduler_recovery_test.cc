@@ -60,6 +60,30 @@ class SchedulerRecoveryTest : public SchedulerTest {
     scheduler_.AddWorker(id, std::move(spec));
   }
 
+  // kWorker (pool gpu) runs A; its stream breaks, so A is ready again
+  // while B (any worker) runs on kOther; kWorker's process is back as
+  // kBack, still running A, which would take the job or tenant past its
+  // limit: A is cancelled there, not taken over.
+  void ExpectABackOnANewStreamCancelled() {
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    ASSERT_THAT(Ids(sent), ElementsAre("A"));
+    const v1::TaskRef a = sent[0].task();
+    scheduler_.RemoveWorker(kWorker);
+    AddWorker(kOther, 1);
+    ASSERT_THAT(Ids(Dispatch(kOther)), ElementsAre("B"));
+    WorkerSpec back = GpuWorker();
+    back.running = {a};
+    scheduler_.AddWorker(kBack, back);
+    Dispatch(kBack);
+    ASSERT_EQ(last_cancels_.size(), 1u);
+    EXPECT_EQ(last_cancels_[0].task_index(), a.task_index());
+  }
+  static WorkerSpec GpuWorker() {
+    WorkerSpec gpu = Worker(kWorker, 1);
+    gpu.pool = "gpu";
+    return gpu;
+  }
+
   void PassGrace() { clock_.Advance(SchedulerOptions().recovery_grace); }
 
   // One turn: what each worker was sent.
@@ -174,24 +198,11 @@ TEST_F(SchedulerRecoveryTest, AttemptThatCannotBeTakenOverIsCancelled) {
 // elsewhere meanwhile, up to its job's max_parallelism: the attempt is
 // cancelled, not taken over, or the job would run past its limit.
 TEST_F(SchedulerRecoveryTest, NoTakeOverPastTheJobsMaxParallelism) {
-  WorkerSpec gpu = Worker(kWorker, 1);
-  gpu.pool = "gpu";
-  scheduler_.AddWorker(kWorker, gpu);
+  scheduler_.AddWorker(kWorker, GpuWorker());
   const uint64_t job = Submit(R"({"max_parallelism": 1, "tasks": [
       {"id": "A", "fn": "sleep", "executor": "pool:gpu"},
       {"id": "B", "fn": "sleep"}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("A"));
-  const v1::TaskRef a = sent[0].task();
-  scheduler_.RemoveWorker(kWorker);  // its stream broke; A is ready again
-  AddWorker(kOther, 1);
-  ASSERT_THAT(Ids(Dispatch(kOther)), ElementsAre("B"));
-  WorkerSpec back = gpu;
-  back.running = {a};
-  scheduler_.AddWorker(kBack, back);
-  Dispatch(kBack);
-  ASSERT_EQ(last_cancels_.size(), 1u);
-  EXPECT_EQ(last_cancels_[0].task_index(), a.task_index());
+  ExpectABackOnANewStreamCancelled();
   std::optional<v1::JobStatus> status = scheduler_.JobStatusOf(job);
   ASSERT_TRUE(status.has_value());
   uint32_t running = 0;
@@ -208,9 +219,7 @@ TEST_F(SchedulerRecoveryTest, NoTakeOverPastTheTenantsRunningSlots) {
   TenantShare one;
   one.max_running_slots = 1;
   scheduler_.SetTenantShares({{"alpha", one}}, TenantShare());
-  WorkerSpec gpu = Worker(kWorker, 1);
-  gpu.pool = "gpu";
-  scheduler_.AddWorker(kWorker, gpu);
+  scheduler_.AddWorker(kWorker, GpuWorker());
   v1::JobSpec spec;
   ASSERT_TRUE(
       google::protobuf::util::JsonStringToMessage(
@@ -225,18 +234,7 @@ TEST_F(SchedulerRecoveryTest, NoTakeOverPastTheTenantsRunningSlots) {
   status.set_state(v1::JOB_PENDING);
   status.set_tenant("alpha");
   scheduler_.AddJob(kJob, *std::move(compiled), status);
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("A"));
-  const v1::TaskRef a = sent[0].task();
-  scheduler_.RemoveWorker(kWorker);
-  AddWorker(kOther, 1);
-  ASSERT_THAT(Ids(Dispatch(kOther)), ElementsAre("B"));
-  WorkerSpec back = gpu;
-  back.running = {a};
-  scheduler_.AddWorker(kBack, back);
-  Dispatch(kBack);
-  ASSERT_EQ(last_cancels_.size(), 1u);
-  EXPECT_EQ(last_cancels_[0].task_index(), a.task_index());
+  ExpectABackOnANewStreamCancelled();
   EXPECT_EQ(scheduler_.LoadOf("alpha").jobs, 1u);
   EXPECT_EQ(StateOf("A"), v1::TASK_READY);
 }
