@@ -56,8 +56,7 @@ std::optional<GroupHolder> ResourceLedger::HolderOf(GroupId group) const {
   return groups_[group].holder;
 }
 
-void ResourceLedger::Acquire(WorkerResources& worker, JobUsage& job,
-                             const Claim& claim, GroupHolder holder) {
+void ResourceLedger::TakeOnWorker(WorkerResources& worker, const Claim& claim) {
   worker.busy += claim.slots;
   free_slots_ -= claim.slots;
   for (const auto& [resource, amount] : claim.amounts) {
@@ -68,6 +67,11 @@ void ResourceLedger::Acquire(WorkerResources& worker, JobUsage& job,
     }
   }
   ++worker.holders;
+}
+
+void ResourceLedger::Acquire(WorkerResources& worker, JobUsage& job,
+                             const Claim& claim, GroupHolder holder) {
+  TakeOnWorker(worker, claim);
   ++job.running;
   job.running_slots += claim.slots;
   TenantSlotsChange(job.tenant, claim.slots, true);
@@ -130,6 +134,14 @@ GroupId ResourceLedger::ReleaseWorker(WorkerResources* worker,
     if (worker->holders == 0) worker->free_amounts = worker->capacity;
   }
   return ReleaseGroup(claim.group, holder);
+}
+
+void ResourceLedger::MoveWorkerHalf(WorkerResources& from, WorkerResources& to,
+                                    const Claim& claim) {
+  Claim without_group = claim;
+  without_group.group = kNoGroup;
+  ReleaseWorker(&from, without_group, GroupHolder{});
+  TakeOnWorker(to, claim);
 }
 
 GroupId ResourceLedger::ReleaseGroup(GroupId group, GroupHolder holder) {

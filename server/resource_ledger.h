@@ -109,6 +109,12 @@ class ResourceLedger {
   // The worker half: slots, amounts and group. `worker` null: gone.
   GroupId ReleaseWorker(WorkerResources* worker, const Claim& claim,
                         GroupHolder holder);
+  // A cancelled attempt's worker half moves from one stream of a process to
+  // its newer one (the older, half open, is about to go): `from` gives back
+  // the slots and amounts, `to` takes them, the group stays held. The
+  // caller checked HasRoom on `to`.
+  void MoveWorkerHalf(WorkerResources& from, WorkerResources& to,
+                      const Claim& claim);
 
   uint64_t free_slots() const { return free_slots_; }
   uint64_t total_slots() const { return total_slots_; }
@@ -124,6 +130,8 @@ class ResourceLedger {
     bool held = false;
     GroupHolder holder;
   };
+  // `worker`'s slots and amounts that the claim takes.
+  void TakeOnWorker(WorkerResources& worker, const Claim& claim);
   // Frees the group if `holder` holds it.
   GroupId ReleaseGroup(GroupId group, GroupHolder holder);
 

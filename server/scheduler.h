@@ -394,6 +394,11 @@ class Scheduler {
   // process that runs it and run again once the old stream is dropped.
   // True when it moved.
   bool MoveFromOldStream(Job& job, uint32_t task, Worker& worker);
+  // The same for an attempt the old stream was told to cancel, which the
+  // process still runs: what it holds there (slots, amounts, its exclusive
+  // group) is held on `worker` until `worker` reports its end, not freed
+  // when the old stream goes. True when it moved.
+  bool MoveStoppingFromOldStream(Worker& worker, const AttemptRef& attempt);
   // A result of an attempt that is not the current one: true when taken.
   bool AdoptResult(WorkerId id, Worker* worker, Job& job, uint32_t task,
                    v1::TaskResult& result);

@@ -45,10 +45,36 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
   // Another attempt is current, the task or its job is done, the task's
   // inputs are not all in here (one granted after a task whose result has
   // not come back), or it would break a limit: left running, it would run
-  // beside what the scheduler counts. Its end frees nothing.
+  // beside what the scheduler counts. Its end frees nothing, unless it was
+  // cancelled on an older stream of this process and holds what it held
+  // there.
   *out_.sends[worker.id].add_cancels() = ref;
-  worker.stopping.emplace(AttemptRef{seq.value_or(0), task, ref.attempt()},
-                          StoppingAttempt{0, 0, /*holds=*/false});
+  const AttemptRef attempt{seq.value_or(0), task, ref.attempt()};
+  if (seq && MoveStoppingFromOldStream(worker, attempt)) return;
+  worker.stopping.emplace(attempt, StoppingAttempt{0, 0, /*holds=*/false});
+}
+
+bool Scheduler::MoveStoppingFromOldStream(Worker& worker,
+                                          const AttemptRef& attempt) {
+  for (WorkerId id : OtherStreamsOf(worker.id)) {
+    auto it = workers_.find(id);
+    if (it == workers_.end()) continue;
+    Worker& old = *it->second;
+    auto stopping = old.stopping.find(attempt);
+    if (stopping == old.stopping.end() || !stopping->second.holds) continue;
+    const StoppingAttempt stopped = stopping->second;
+    const Claim claim = demands_[stopped.demand]->ClaimOf(stopped.group);
+    // No room (the process lists more than its slots): it stays with the
+    // old stream, and is freed when that goes.
+    if (!ledger_.HasRoom(worker.resources, claim)) return false;
+    old.stopping.erase(stopping);
+    ledger_.MoveWorkerHalf(old.resources, worker.resources, claim);
+    Reindex(old);
+    Reindex(worker);
+    worker.stopping.emplace(attempt, stopped);
+    return true;
+  }
+  return false;
 }
 
 bool Scheduler::MoveFromOldStream(Job& job, uint32_t task, Worker& worker) {

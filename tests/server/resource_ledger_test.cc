@@ -126,6 +126,26 @@ TEST_F(ResourceLedgerTest,
   EXPECT_EQ(ledger_.free_slots(), 2u);
 }
 
+TEST_F(ResourceLedgerTest, ACancelledAttemptsWorkerHalfMovesWithItsGroup) {
+  WorkerResources old_stream = Worker(2, 1);
+  WorkerResources new_stream = Worker(2, 1);
+  ledger_.AddWorker(old_stream);
+  ledger_.AddWorker(new_stream);
+  const Claim claim{2, one_gpu_, 0};
+  ledger_.Acquire(old_stream, job_, claim, GroupHolder{1, 0});
+  ledger_.ReleaseJob(job_, claim);
+  ledger_.MoveWorkerHalf(old_stream, new_stream, claim);
+  EXPECT_EQ(old_stream.busy, 0u);
+  EXPECT_EQ(old_stream.FreeAmount(kGpu), 1.0);
+  EXPECT_EQ(new_stream.busy, 2u);
+  EXPECT_EQ(new_stream.FreeAmount(kGpu), 0.0);
+  EXPECT_EQ(ledger_.free_slots(), 2u);
+  EXPECT_FALSE(ledger_.GroupFree(0));
+  EXPECT_EQ(ledger_.ReleaseWorker(&new_stream, claim, GroupHolder{1, 0}), 0u);
+  EXPECT_TRUE(ledger_.GroupFree(0));
+  EXPECT_EQ(ledger_.free_slots(), 4u);
+}
+
 TEST_F(ResourceLedgerTest, ALostWorkersAttemptStillFreesItsGroup) {
   WorkerResources w = Worker(1);
   ledger_.AddWorker(w);

@@ -362,6 +362,54 @@ TEST_F(SchedulerRecoveryTest, AnAttemptOfAnOldStreamStillOpenMovesToTheNewOne) {
   EXPECT_EQ(scheduler_.dropped_reports(), 0u);
 }
 
+// A half-open connection after dagd cancelled an attempt on the old
+// stream (its job was cancelled; the cancel may never have arrived): the
+// process, back on a new stream, still runs it. Its exclusive group stays
+// held until the new stream reports its end, not freed when the old
+// stream is dropped.
+TEST_F(SchedulerRecoveryTest, ACancelledAttemptOnAnOldStreamKeepsItsGroup) {
+  const uint64_t first = Submit(
+      R"({"tasks": [{"id": "a", "fn": "sleep", "exclusiveGroup": "g"}]})");
+  Submit(R"({"tasks": [{"id": "b", "fn": "sleep", "exclusiveGroup": "g"}]})");
+  WorkerSpec stream = Worker(kWorker, 1);
+  stream.instance = "process-1";
+  scheduler_.AddWorker(kWorker, stream);
+  AddWorker(kOther, 1);
+  const std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  ASSERT_TRUE(scheduler_.CancelJob(first).ok());
+  Dispatch(kWorker);
+  RegisterBack("process-1", sent[0].task());
+  scheduler_.RemoveWorker(kWorker);
+  other_sends_ = 0;
+  EXPECT_THAT(Dispatch(kBack), IsEmpty()) << "b ran beside a";
+  EXPECT_EQ(other_sends_, 0) << "b ran beside a";
+  ASSERT_EQ(last_cancels_.size(), 1u);
+  Report(kBack, sent[0], false, "cancelled by the coordinator");
+  const size_t here = Dispatch(kBack).size();
+  EXPECT_EQ(here + other_sends_, 1u) << "b runs once a ended";
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
+}
+
+// The same for its slot: the process runs no more than its slots.
+TEST_F(SchedulerRecoveryTest, ACancelledAttemptOnAnOldStreamKeepsItsSlot) {
+  const uint64_t first = Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+  WorkerSpec stream = Worker(kWorker, 1);
+  stream.instance = "process-1";
+  scheduler_.AddWorker(kWorker, stream);
+  const std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  ASSERT_TRUE(scheduler_.CancelJob(first).ok());
+  Dispatch(kWorker);
+  Submit(R"({"tasks": [{"id": "b", "fn": "sleep"}]})");
+  RegisterBack("process-1", sent[0].task());
+  scheduler_.RemoveWorker(kWorker);
+  EXPECT_THAT(Dispatch(kBack), IsEmpty()) << "b ran beside a, past 1 slot";
+  Report(kBack, sent[0], false, "cancelled by the coordinator");
+  EXPECT_THAT(Ids(Dispatch(kBack)), ElementsAre("b"));
+  EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
+}
+
 // Another process of the same name (another instance) takes nothing over
 // from a stream still open.
 TEST_F(SchedulerRecoveryTest, AnotherProcessOfTheSameNameMovesNothing) {
