@@ -29,6 +29,11 @@ void Coordinator::OnOutputCopied(const OutputToKeep& output,
                                  absl::StatusOr<KeptOutput> kept) {
   if (kept.ok()) {
     scheduler_.OnOutputKept(output, *std::move(kept));
+  } else if (output.check_record && absl::IsNotFound(kept.status())) {
+    // A key a worker listed at registration that no stored record waits
+    // for (a deleted job's output, a finished job's intermediate, one
+    // copied already): nothing will read it, so its holder frees it.
+    scheduler_.ReleaseObjects({output.ref});
   } else if (!absl::IsFailedPrecondition(kept.status())) {
     // It stays held: readable while its worker lives, copied again when
     // the worker registers with it after a restart of dagd.

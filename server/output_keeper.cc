@@ -33,7 +33,7 @@ absl::StatusOr<v1::ObjectRef> OutputKeeper::Recorded(
   absl::StatusOr<StoredResult> result =
       store_->GetResult(output.seq, output.index);
   if (absl::IsNotFound(result.status())) {
-    return absl::FailedPreconditionError("no such result");
+    return absl::NotFoundError("no such result stored");
   }
   if (!result.ok()) return result.status();
   const v1::ObjectRef* ref = result->ref.get();
@@ -41,7 +41,8 @@ absl::StatusOr<v1::ObjectRef> OutputKeeper::Recorded(
       ref->key() != output.ref.key() ||
       ref->holder().instance() != output.ref.holder().instance() ||
       ref->holder().name() != output.ref.holder().name()) {
-    return absl::FailedPreconditionError("not an output waiting to be copied");
+    return absl::NotFoundError(
+        "the stored result is not this output waiting to be copied");
   }
   v1::ObjectRef recorded = *ref;
   // Where the holder serves now (the same process, perhaps a new address).

@@ -23,10 +23,11 @@ class OutputKeeper {
  public:
   // `held` is the output as its holder has it (key and holder; size,
   // CRC-32C and content type unless the output came with check_record).
-  // `kept` is what to record, or why there is nothing: FAILED_PRECONDITION
-  // when there was nothing to copy (the record no longer names that
-  // output, or it is over the bound), otherwise the read's or the store's
-  // error.
+  // `kept` is what to record, or why there is nothing: NOT_FOUND when no
+  // stored record waits for this copy (with check_record: the record no
+  // longer names that output held there, so its holder may free it),
+  // FAILED_PRECONDITION when it is over the bound (it stays held),
+  // otherwise the read's or the store's error.
   using Done = absl::AnyInvocable<void(const OutputToKeep& output,
                                        absl::StatusOr<KeptOutput> kept)>;
 
@@ -41,7 +42,7 @@ class OutputKeeper {
  private:
   absl::StatusOr<KeptOutput> Copy(const OutputToKeep& output);
   // The output's reference as its stored record has it, with the holder
-  // the output names; FAILED_PRECONDITION when the record is no longer an
+  // the output names; NOT_FOUND when the record is no longer an
   // output waiting to be copied from that holder (the same instance under
   // the same name: a worker naming another's instance copies nothing).
   absl::StatusOr<v1::ObjectRef> Recorded(const OutputToKeep& output);

@@ -291,8 +291,9 @@ class Scheduler {
   // its results were handled): what it holds that none of them refers to
   // is released now.
   void OnKeptComplete(WorkerId id);
-  // Results of jobs that left memory (deleted ones) that workers may still
-  // hold: each connected holder is told to free its own.
+  // Results no job in memory refers to (deleted jobs', strays a worker
+  // listed at registration) that workers may still hold: each connected
+  // holder is told to free its own.
   void ReleaseObjects(const std::vector<v1::ObjectRef>& refs);
   // `output` is now in dagd's store as `kept`: its result and task status
   // are recorded so, and its holder frees it. Nothing when the job in

@@ -166,17 +166,17 @@ TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
   *reported.ref.mutable_holder() = held.holder();
 
   absl::StatusOr<v1::ObjectRef> none = KeepNow(reported);
-  EXPECT_TRUE(absl::IsFailedPrecondition(none.status())) << none.status();
+  EXPECT_TRUE(absl::IsNotFound(none.status())) << none.status();
 
   v1::ObjectRef intermediate = held;
   intermediate.clear_output();  // held, but not an output to copy
   Record(0, intermediate);
-  EXPECT_TRUE(absl::IsFailedPrecondition(KeepNow(reported).status()));
+  EXPECT_TRUE(absl::IsNotFound(KeepNow(reported).status()));
 
   v1::ObjectRef elsewhere = held;
   elsewhere.mutable_holder()->set_instance("i-2");  // another process's
   Record(0, elsewhere);
-  EXPECT_TRUE(absl::IsFailedPrecondition(KeepNow(reported).status()));
+  EXPECT_TRUE(absl::IsNotFound(KeepNow(reported).status()));
 
   // The reporting worker names the instance the record has, but it was
   // recorded under another worker's name (with --worker_ca, a
@@ -184,7 +184,7 @@ TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
   v1::ObjectRef named_otherwise = held;
   named_otherwise.mutable_holder()->set_name("worker-a");
   Record(0, named_otherwise);
-  EXPECT_TRUE(absl::IsFailedPrecondition(KeepNow(reported).status()));
+  EXPECT_TRUE(absl::IsNotFound(KeepNow(reported).status()));
 
   Record(0, held);
   // The finished task's stored status said where the output was.

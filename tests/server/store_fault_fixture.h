@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "proto/states.h"
 #include "server/coordinator.h"
+#include "server/output_keeper.h"
 #include "storage/base/clock.h"
 #include "storage/rocksdb_meta_store.h"
 #include "tests/testutil/process.h"
@@ -209,6 +210,12 @@ class StoreFaultTest : public ::testing::Test {
     options.sync_interval = absl::Hours(1);
     coordinator_ = std::make_unique<Coordinator>(
         options, faulty_.get(), &clock_, [this] { return Uniform(); });
+    if (options.scheduler.max_stored_result_bytes > 0) {
+      // Checks records only: no holder is read (no DataClient).
+      keeper_ = std::make_unique<OutputKeeper>(
+          faulty_.get(), nullptr, options.scheduler.max_stored_result_bytes);
+      coordinator_->SetOutputKeeper(keeper_.get());
+    }
     coordinator_->SetFatalHandler([this](const absl::Status& status) {
       fatal_status_ = status;
       if (++fatal_calls_ == 1) fatal_.Notify();
@@ -299,6 +306,7 @@ class StoreFaultTest : public ::testing::Test {
   std::unique_ptr<testing::TempDir> dir_;
   std::unique_ptr<RocksMetaStore> rocks_;
   std::unique_ptr<FailingMetaStore> faulty_;
+  std::unique_ptr<OutputKeeper> keeper_;  // with max_stored_result_bytes
   std::unique_ptr<Coordinator> coordinator_;
   absl::Notification fatal_;
   std::atomic<int> fatal_calls_{0};
