@@ -258,6 +258,7 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
         unsynced_ = true;
       }
     }
+    ReleaseWhenSynced(out.release_when_synced, stats.synced);
   }
   turn_requests_.clear();
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> replies;
@@ -274,6 +275,18 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     stats.duration = clock_->Now() - start;
     observer_(stats);
   }
+}
+
+void Coordinator::ReleaseWhenSynced(std::vector<v1::ObjectRef>& copied,
+                                    bool synced) {
+  for (v1::ObjectRef& ref : copied)
+    unsynced_releases_.push_back(std::move(ref));
+  if (!synced || unsynced_releases_.empty() || !fatal_.ok()) return;
+  // Sent with the next turn's batches (the periodic sync comes within
+  // --sync_interval of an unsynced commit).
+  Post([this, refs = std::exchange(unsynced_releases_, {})] {
+    scheduler_.ReleaseObjects(refs);
+  });
 }
 
 void Coordinator::CollectStats(TurnOutput& out, TurnStats& stats) {

@@ -236,6 +236,9 @@ class Coordinator : public JobDeleter {
   void Run();
   void RunTurn(std::vector<Event>& events);
   void Deliver(TurnOutput& out);
+  // Queues the holders' release of `copied` outputs, and posts every one
+  // queued once a commit `synced` them.
+  void ReleaseWhenSynced(std::vector<v1::ObjectRef>& copied, bool synced);
   void CollectStats(TurnOutput& out, TurnStats& stats);
   void LogTurn(const TurnOutput& out);
   void AfterCommit(absl::AnyInvocable<void(const absl::Status&)> fn);
@@ -356,6 +359,9 @@ class Coordinator : public JobDeleter {
   uint64_t turn_result_bytes_ = 0;
   absl::Time last_sync_;
   bool unsynced_ = false;
+  // Copied outputs whose holders free them after the next synced commit
+  // (TurnOutput::release_when_synced).
+  std::vector<v1::ObjectRef> unsynced_releases_;
   bool force_sync_ = false;  // the last turn before stopping syncs
   // This turn accepted a submission answered at commit: it must be fsynced.
   bool turn_acks_submission_ = false;

@@ -192,6 +192,11 @@ struct TurnOutput {
   TaskStateCounts tasks_finished{};
   // Held outputs to copy into dagd's store, once the writes are stored.
   std::vector<OutputToKeep> keep;
+  // Outputs copied into dagd's store (OnOutputKept) that their holders may
+  // free once these writes are synced, not before: a power failure would
+  // take back the unsynced record of the copy, and the holder's copy with
+  // it would be the output's last (Scheduler::ReleaseObjects).
+  std::vector<v1::ObjectRef> release_when_synced;
 };
 
 // Counts for metrics, over the jobs in memory.
@@ -296,8 +301,9 @@ class Scheduler {
   // holder is told to free its own.
   void ReleaseObjects(const std::vector<v1::ObjectRef>& refs);
   // `output` is now in dagd's store as `kept`: its result and task status
-  // are recorded so, and its holder frees it. Nothing when the job in
-  // memory has another result for the task by now.
+  // are recorded so, and its holder frees it once that is synced
+  // (TurnOutput::release_when_synced). Nothing when the job in memory has
+  // another result for the task by now.
   void OnOutputKept(const OutputToKeep& output, KeptOutput kept);
   void OnTaskStarted(WorkerId id, const v1::TaskStarted& started);
   // Every result is acknowledged to its worker (acked_up_to), with the

@@ -282,7 +282,7 @@ void Scheduler::OnOutputKept(const OutputToKeep& output, KeptOutput kept) {
     out_.writes.task_statuses.push_back(
         {output.seq, output.index, *std::move(kept.status)});
   }
-  SendRelease(held);
+  if (IsHeld(held)) out_.release_when_synced.push_back(held);
 }
 
 void Scheduler::SendRelease(const v1::ObjectRef& ref) {

@@ -563,7 +563,10 @@ TEST_F(SchedulerKeepTest, AnOutputIsCopiedAndThenFreedOnItsHolder) {
   EXPECT_EQ(out.writes.task_statuses[0].status.result().location(), "stored");
   // ... which finishes nothing (dagd_tasks_finished_total counts once).
   EXPECT_EQ(out.tasks_finished[v1::TASK_SUCCEEDED], 0u);
-  EXPECT_THAT(out.sends[kWorker].release(), ElementsAre(keep.ref.key()));
+  // Freed by its holder only once the record of the copy is synced.
+  EXPECT_THAT(out.sends[kWorker].release(), IsEmpty());
+  ASSERT_THAT(out.release_when_synced, SizeIs(1));
+  EXPECT_EQ(out.release_when_synced[0].key(), keep.ref.key());
   EXPECT_EQ(Status(job, "out").result().location(), "stored");
 }
 

@@ -23,6 +23,7 @@
 #include "server/coordinator.h"
 #include "server/output_keeper.h"
 #include "storage/base/clock.h"
+#include "storage/data_client.h"
 #include "storage/rocksdb_meta_store.h"
 #include "tests/testutil/process.h"
 
@@ -147,6 +148,11 @@ class RecordingDispatcher : public Dispatcher {
     };
     return mu_.AwaitWithTimeout(absl::Condition(&released), kWait);
   }
+  // Everything sent so far, in order.
+  std::vector<v1::CoordinatorMessage> Sent() {
+    absl::MutexLock lock(&mu_);
+    return sent_;
+  }
   bool Assigned(uint32_t index) {
     absl::MutexLock lock(&mu_);
     return FindAssignment(index).has_value();
@@ -211,9 +217,8 @@ class StoreFaultTest : public ::testing::Test {
     coordinator_ = std::make_unique<Coordinator>(
         options, faulty_.get(), &clock_, [this] { return Uniform(); });
     if (options.scheduler.max_stored_result_bytes > 0) {
-      // Checks records only: no holder is read (no DataClient).
       keeper_ = std::make_unique<OutputKeeper>(
-          faulty_.get(), nullptr, options.scheduler.max_stored_result_bytes);
+          faulty_.get(), &holders_, options.scheduler.max_stored_result_bytes);
       coordinator_->SetOutputKeeper(keeper_.get());
     }
     coordinator_->SetFatalHandler([this](const absl::Status& status) {
@@ -306,6 +311,7 @@ class StoreFaultTest : public ::testing::Test {
   std::unique_ptr<testing::TempDir> dir_;
   std::unique_ptr<RocksMetaStore> rocks_;
   std::unique_ptr<FailingMetaStore> faulty_;
+  DataClient holders_;
   std::unique_ptr<OutputKeeper> keeper_;  // with max_stored_result_bytes
   std::unique_ptr<Coordinator> coordinator_;
   absl::Notification fatal_;

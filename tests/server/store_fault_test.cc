@@ -110,36 +110,6 @@ TEST_F(StoreFaultTest, ARetentionDeletionReleasesWhatWorkersHold) {
   EXPECT_TRUE(sink->WaitForRelease(ref->key()));
 }
 
-// dagd copies jobs' outputs into its store (--max_stored_result_bytes).
-class StoreFaultKeepTest : public StoreFaultTest {
- protected:
-  CoordinatorOptions Options() override {
-    CoordinatorOptions options = StoreFaultTest::Options();
-    options.scheduler.max_stored_result_bytes = 1 << 20;
-    return options;
-  }
-};
-
-// A worker registering with an output of a job dagd has no record of (a
-// job deleted while the worker was away): nothing will read it, so the
-// worker is told to free it rather than keep it for good.
-TEST_F(StoreFaultKeepTest, AHeldKeyNoRecordWaitsForIsReleased) {
-  const std::string stray = ResultObjectKey(JobIdFromSeq(5), 0, 1);
-  auto sink = std::make_shared<RecordingDispatcher>();
-  v1::Register hello;
-  hello.set_name("holder");
-  hello.set_instance("holder-1");
-  hello.set_data_address("127.0.0.1:7001");
-  hello.set_kept_complete(true);
-  hello.set_slots(1);
-  hello.add_functions("const");
-  hello.add_held(stray);
-  coordinator_->WorkerConnected(coordinator_->NewWorkerId(), sink, hello,
-                                "test");
-  ASSERT_TRUE(sink->WaitForRegistered());
-  EXPECT_TRUE(sink->WaitForRelease(stray));
-}
-
 TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
   auto sink = std::make_shared<RecordingDispatcher>();
   const WorkerId worker = ConnectWorker(sink);
