@@ -95,7 +95,7 @@ ABSL_FLAG(bool, dashboard, true,
           "--metrics_listen");
 ABSL_FLAG(uint32_t, dashboard_max_streams, 32,
           "most dashboard pages open at once (each holds one event stream and "
-          "one HTTP thread); more are refused with 503 until one closes");
+          "one HTTP thread); more are refused with 429 until one closes");
 ABSL_FLAG(std::string, log_format, "text",
           "text: one readable line per event; json: one JSON object per line");
 ABSL_FLAG(int, local_workers, 0,
@@ -161,8 +161,9 @@ ABSL_FLAG(std::string, lambda_endpoint, "",
           "endpoints)");
 ABSL_FLAG(std::string, s3_bucket, "",
           "S3 bucket for results larger than --inline_max_bytes (and Lambda "
-          "payloads over Lambda's limit); empty: none, every result is kept "
-          "in the database");
+          "payloads over Lambda's limit); empty: none: large results stay on "
+          "their workers, and jobs' outputs are copied into the database up "
+          "to --max_stored_result_bytes");
 ABSL_FLAG(std::string, s3_prefix, "",
           "prepended as it is to every object key dagd and its workers use "
           "in --s3_bucket (\"dagd/\")");
