@@ -454,6 +454,10 @@ bool Coordinator::KnowsRequest(absl::string_view tenant,
 void Coordinator::Submit(v1::SubmitJobRequest request, CompiledJob job,
                          std::string tenant, Reply<v1::SubmitJobResponse> done,
                          std::unique_ptr<TaskRecordWriter> records) {
+  if (absl::Status s = CheckRequestId(request.request_id()); !s.ok()) {
+    done(s);
+    return;
+  }
   std::shared_ptr<const TenantPolicies> policies = Policies();
   if (absl::Status s = CheckJobAllowed(policies->For(tenant), tenant, job,
                                        options_.scheduler.lambda_function);

@@ -366,6 +366,20 @@ absl::StatusOr<std::vector<uint32_t>> TopologicalOrder(const CompiledJob& job,
 
 }  // namespace
 
+absl::Status CheckRequestId(absl::string_view request_id) {
+  if (request_id.size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: is ", request_id.size(),
+                     " bytes, over the limit of ", kMaxRequestIdBytes));
+  }
+  if (HasControl(request_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id '", absl::CHexEscape(request_id),
+                     "' holds control characters"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TooManyTasks(uint64_t tasks, const JobLimits& limits) {
   return absl::InvalidArgumentError(
       absl::StrCat("job: has ", tasks, " tasks, over the limit of ",

@@ -125,6 +125,14 @@ class JobCompiler {
 // The error for a job of `tasks` tasks, over --max_tasks_per_job.
 absl::Status TooManyTasks(uint64_t tasks, const JobLimits& limits);
 
+// The longest SubmitJobRequest.request_id: it is stored twice (the request
+// key and every write of the job's status) and answered by GetJob.
+inline constexpr size_t kMaxRequestIdBytes = 1024;
+
+// INVALID_ARGUMENT for a request_id over kMaxRequestIdBytes or holding
+// control characters (it reaches logs, the audit log and terminals).
+absl::Status CheckRequestId(absl::string_view request_id);
+
 // Validates `spec` and compiles it, with a JobCompiler.
 absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
                                        const JobLimits& limits);

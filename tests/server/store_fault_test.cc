@@ -110,6 +110,30 @@ TEST_F(StoreFaultTest, ARetentionDeletionReleasesWhatWorkersHold) {
   EXPECT_TRUE(sink->WaitForRelease(ref->key()));
 }
 
+// A request_id is stored twice and answered by GetJob: one too long, or
+// with bytes that forge log lines, is refused, naming the field, and
+// nothing is stored.
+TEST_F(StoreFaultTest, ABadRequestIdIsRefusedAndNothingStored) {
+  const char kOne[] = R"({"tasks": [{"id": "a", "fn": "const"}]})";
+  absl::StatusOr<v1::SubmitJobResponse> long_id = Submit(
+      Request(kOne, /*wait=*/false, std::string(kMaxRequestIdBytes + 1, 'x')));
+  ASSERT_FALSE(long_id.ok());
+  EXPECT_EQ(long_id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(long_id.status().message(),
+              HasSubstr("request_id: is 1025 bytes, over the limit of 1024"));
+  absl::StatusOr<v1::SubmitJobResponse> forged =
+      Submit(Request(kOne, /*wait=*/false, "retry-1\n2026 dagd: forged"));
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(forged.status().message(),
+              HasSubstr("request_id 'retry-1\\n2026 dagd: forged' holds "
+                        "control characters"));
+  EXPECT_TRUE(absl::IsNotFound(rocks_->GetJobStatus(1).status()));
+  absl::StatusOr<v1::SubmitJobResponse> fine = Submit(
+      Request(kOne, /*wait=*/false, std::string(kMaxRequestIdBytes, 'x')));
+  ASSERT_TRUE(fine.ok()) << fine.status();
+}
+
 TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
   auto sink = std::make_shared<RecordingDispatcher>();
   const WorkerId worker = ConnectWorker(sink);
