@@ -451,9 +451,26 @@ bool Coordinator::KnowsRequest(absl::string_view tenant,
   return found.ok() && found->has_value();
 }
 
+void SubmitWaiter::Cancel() {
+  std::shared_ptr<WatchSink> sink;
+  Coordinator* coordinator = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    sink = std::move(sink_);
+    coordinator = std::exchange(coordinator_, nullptr);
+  }
+  if (sink != nullptr) {
+    coordinator->Unwatch(std::move(sink),
+                         absl::CancelledError("the SubmitJob call was "
+                                              "cancelled; the job runs on"));
+  }
+}
+
 void Coordinator::Submit(v1::SubmitJobRequest request, CompiledJob job,
                          std::string tenant, Reply<v1::SubmitJobResponse> done,
-                         std::unique_ptr<TaskRecordWriter> records) {
+                         std::unique_ptr<TaskRecordWriter> records,
+                         std::shared_ptr<SubmitWaiter> waiter) {
   if (absl::Status s = CheckRequestId(request.request_id()); !s.ok()) {
     done(s);
     return;
@@ -467,9 +484,11 @@ void Coordinator::Submit(v1::SubmitJobRequest request, CompiledJob job,
   }
   Post([this, request = std::move(request), tenant = std::move(tenant),
         policies = std::move(policies), job = std::move(job),
-        records = std::move(records), done = std::move(done)]() mutable {
+        records = std::move(records), done = std::move(done),
+        waiter = std::move(waiter)]() mutable {
     DoSubmit(std::move(request), std::move(tenant), std::move(policies),
-             std::move(job), std::move(records), std::move(done));
+             std::move(job), std::move(records), std::move(done),
+             std::move(waiter));
   });
 }
 
@@ -477,7 +496,8 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
                            std::shared_ptr<const TenantPolicies> policies,
                            CompiledJob job,
                            std::unique_ptr<TaskRecordWriter> records,
-                           Reply<v1::SubmitJobResponse> done) {
+                           Reply<v1::SubmitJobResponse> done,
+                           std::shared_ptr<SubmitWaiter> waiter) {
   if (!fatal_.ok()) return done(fatal_);
   const std::string& request_id = request.request_id();
   const std::string request_key = RequestKey(tenant, request_id);
@@ -497,9 +517,7 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
       response.set_job_id(JobIdFromSeq(*existing));
       response.set_existing(true);
       if (request.wait()) {
-        return DoWatch(
-            response.job_id(), /*end_only=*/true,
-            std::make_shared<SubmitReplySink>(response, std::move(done)));
+        return WaitForEnd(std::move(response), std::move(done), waiter.get());
       }
       // An acknowledgement: the job may have been written unsynced (its
       // first request waits for its end), so this turn syncs.
@@ -549,12 +567,9 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
   scheduler_.AddJob(seq, std::move(job), std::move(status));
   if (request.wait()) {
     // Answered at the job's end, whose fsync covers this submission too.
-    const std::string job_id = JobIdFromSeq(seq);
     v1::SubmitJobResponse response;
-    response.set_job_id(job_id);
-    return DoWatch(job_id, /*end_only=*/true,
-                   std::make_shared<SubmitReplySink>(std::move(response),
-                                                     std::move(done)));
+    response.set_job_id(JobIdFromSeq(seq));
+    return WaitForEnd(std::move(response), std::move(done), waiter.get());
   }
   turn_acks_submission_ = true;
   AfterCommit([seq, done = std::move(done)](const absl::Status& s) mutable {
@@ -563,6 +578,25 @@ void Coordinator::DoSubmit(v1::SubmitJobRequest request, std::string tenant,
     response.set_job_id(JobIdFromSeq(seq));
     done(response);
   });
+}
+
+void Coordinator::WaitForEnd(v1::SubmitJobResponse response,
+                             Reply<v1::SubmitJobResponse> done,
+                             SubmitWaiter* waiter) {
+  const std::string job_id = response.job_id();
+  auto sink =
+      std::make_shared<SubmitReplySink>(std::move(response), std::move(done));
+  if (waiter != nullptr) {
+    absl::MutexLock lock(&waiter->mu_);
+    if (waiter->cancelled_) {
+      return sink->Fail(absl::CancelledError(
+          "the SubmitJob call was cancelled; the job runs on"));
+    }
+    // Registered below, in this turn: a Cancel's Unwatch comes after.
+    waiter->sink_ = sink;
+    waiter->coordinator_ = this;
+  }
+  DoWatch(job_id, /*end_only=*/true, std::move(sink));
 }
 
 }  // namespace dagd

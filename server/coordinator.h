@@ -86,6 +86,26 @@ struct CoordinatorOptions {
   uint32_t max_workers = 10'000;
 };
 
+class Coordinator;
+
+// A SubmitJob call with `wait` as its gRPC handler sees it: when the caller
+// cancels, the call stops waiting for the job's end (its watch is dropped
+// and it is answered CANCELLED) rather than holding memory until the job
+// ends, as every abandoned resubmission of a long job did. Thread-safe.
+class SubmitWaiter {
+ public:
+  // The call was cancelled. Any thread, any time, more than once.
+  void Cancel();
+
+ private:
+  friend class Coordinator;
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  // Once waiting: the watch, and the coordinator that holds it.
+  std::shared_ptr<WatchSink> sink_ ABSL_GUARDED_BY(mu_);
+  Coordinator* coordinator_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
 // Owns the scheduler and the loop thread that drives it (DESIGN.md,
 // Threading). Every public method is thread-safe and never blocks: it
 // posts an event; the loop drains all queued events in one turn, applies
@@ -153,9 +173,11 @@ class Coordinator : public JobDeleter {
   // `request`'s job holds no tasks, `job` has them. With `records` (from
   // NewTaskRecordWriter, finished), the job's task records are written
   // and it gets their sequence number; a refused job's are removed.
+  // With `waiter`, a `wait` request whose caller cancels stops waiting.
   void Submit(v1::SubmitJobRequest request, CompiledJob job, std::string tenant,
               Reply<v1::SubmitJobResponse> done,
-              std::unique_ptr<TaskRecordWriter> records = nullptr);
+              std::unique_ptr<TaskRecordWriter> records = nullptr,
+              std::shared_ptr<SubmitWaiter> waiter = nullptr);
   // A writer of a big new job's task records while its request is read, for
   // a sequence number taken now. Any thread.
   std::unique_ptr<TaskRecordWriter> NewTaskRecordWriter();
@@ -194,7 +216,9 @@ class Coordinator : public JobDeleter {
   // `end_only`: the sink gets the snapshot and the end, no task events.
   void Watch(std::string job_id, bool end_only,
              std::shared_ptr<WatchSink> sink);
-  void Unwatch(std::shared_ptr<WatchSink> sink);
+  // With `fail`, the sink is ended with it if it was still watching.
+  void Unwatch(std::shared_ptr<WatchSink> sink,
+               std::optional<absl::Status> fail = std::nullopt);
 
   WorkerId NewWorkerId() { return next_worker_id_.fetch_add(1); }
   // A worker process registered on its stream, which `dispatcher` writes to.
@@ -288,7 +312,12 @@ class Coordinator : public JobDeleter {
   void DoSubmit(v1::SubmitJobRequest request, std::string tenant,
                 std::shared_ptr<const TenantPolicies> policies, CompiledJob job,
                 std::unique_ptr<TaskRecordWriter> records,
-                Reply<v1::SubmitJobResponse> done);
+                Reply<v1::SubmitJobResponse> done,
+                std::shared_ptr<SubmitWaiter> waiter);
+  // Answers `done` with `response` and the job's final status when it ends
+  // (SubmitJobRequest.wait), unless `waiter`'s call was cancelled.
+  void WaitForEnd(v1::SubmitJobResponse response,
+                  Reply<v1::SubmitJobResponse> done, SubmitWaiter* waiter);
   std::shared_ptr<const TenantPolicies> Policies();
   void DoWatch(const std::string& job_id, bool end_only,
                std::shared_ptr<WatchSink> sink);

@@ -511,8 +511,9 @@ void Coordinator::DoWatch(const std::string& job_id, bool end_only,
   });
 }
 
-void Coordinator::Unwatch(std::shared_ptr<WatchSink> sink) {
-  Post([this, sink = std::move(sink)]() {
+void Coordinator::Unwatch(std::shared_ptr<WatchSink> sink,
+                          std::optional<absl::Status> fail) {
+  Post([this, sink = std::move(sink), fail = std::move(fail)]() {
     for (auto it = watchers_.begin(); it != watchers_.end(); ++it) {
       auto& watchers = it->second;
       const auto gone =
@@ -523,6 +524,7 @@ void Coordinator::Unwatch(std::shared_ptr<WatchSink> sink) {
       const uint64_t seq = it->first;
       if (watchers.empty()) watchers_.erase(it);
       UpdateWatch(seq);
+      if (fail) sink->Fail(*fail);
       return;
     }
   });

@@ -456,10 +456,23 @@ grpc::ServerUnaryReactor* JobServiceImpl::OnJob(
       });
 }
 
+namespace {
+
+// A SubmitJob call: its caller's cancel ends a `wait` for the job's end.
+class SubmitReactor : public grpc::ServerUnaryReactor {
+ public:
+  void OnCancel() override { waiter->Cancel(); }
+  void OnDone() override { delete this; }
+
+  const std::shared_ptr<SubmitWaiter> waiter = std::make_shared<SubmitWaiter>();
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new SubmitReactor();
   Coordinator::Reply<v1::SubmitJobResponse> done =
       AnswerEncoded("SubmitJob", reactor, response);
   if (!accepting_) {
@@ -502,7 +515,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
   }
   coordinator_->Submit(std::move(read->request), std::move(read->job),
                        caller->tenant, std::move(done),
-                       std::move(read->records));
+                       std::move(read->records), reactor->waiter);
   return reactor;
 }
 

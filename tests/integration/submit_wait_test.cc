@@ -147,5 +147,43 @@ TEST(SubmitWaitSyncTest, WaitingSubmissionCostsOneFsyncInsteadOfTwo) {
   EXPECT_EQ(reaches(before + 3), absl::OkStatus());
 }
 
+// A SubmitAndWait that gives up (its watch_timeout passed) cancels its
+// call, and dagd ends that wait then, answering it CANCELLED, rather than
+// keep it (a watcher of the job, the call's state) until the job ends:
+// callers retrying a long job with short deadlines grew dagd without
+// bound.
+TEST(SubmitWaitCancelTest, AWaitTheCallerGaveUpEndsOnDagd) {
+  const int metrics_port = FreePort();
+  std::unique_ptr<DagdProcess> dagd =
+      StartDagd({absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  ASSERT_NE(dagd, nullptr);
+  // No worker offers "never": the job does not end.
+  absl::StatusOr<v1::JobSpec> spec =
+      Spec(R"({"tasks": [{"id": "a", "fn": "never"}]})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ClientOptions options;
+  options.watch_timeout = absl::Milliseconds(500);
+  std::unique_ptr<Client> client = Client::Connect(dagd->address(), options);
+  const std::string cancelled =
+      R"(dagd_grpc_requests_total{code="CANCELLED",method="SubmitJob"})";
+  for (int i = 0; i < 2; ++i) {  // the first makes the job, then a retry
+    absl::StatusOr<v1::SubmitJobResponse> gave_up =
+        client->SubmitAndWait(*spec, "never-ends");
+    EXPECT_EQ(gave_up.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << gave_up.status();
+    EXPECT_EQ(
+        PollUntil(
+            [&] { return CounterValue(metrics_port, cancelled) == i + 1; },
+            absl::Seconds(10),
+            absl::StrCat("dagd to end wait ", i + 1, " (",
+                         CounterValue(metrics_port, cancelled), ")")),
+        absl::OkStatus());
+  }
+  absl::StatusOr<v1::ListJobsResponse> jobs = dagd->client().ListJobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->jobs_size(), 1);
+  EXPECT_EQ(jobs->jobs(0).state(), v1::JOB_PENDING) << "the job runs on";
+}
+
 }  // namespace
 }  // namespace dagd::testing

@@ -134,6 +134,60 @@ TEST_F(StoreFaultTest, ABadRequestIdIsRefusedAndNothingStored) {
   ASSERT_TRUE(fine.ok()) << fine.status();
 }
 
+// A SubmitJob with `wait` whose caller gave up (SubmitWaiter::Cancel, from
+// the call's OnCancel) is answered CANCELLED and stops waiting, whether it
+// made the job or resubmitted it; the job runs on. Before, each such call
+// stayed a watcher of the job until the job ended.
+TEST_F(StoreFaultTest, AWaitingSubmissionWhoseCallerGaveUpStopsWaiting) {
+  // No worker offers "never": the job does not end.
+  const char kLong[] = R"({"tasks": [{"id": "a", "fn": "never"}]})";
+  auto submit = [&](std::shared_ptr<SubmitWaiter> waiter,
+                    Answer<v1::SubmitJobResponse>& answer) {
+    v1::SubmitJobRequest request = Request(kLong, /*wait=*/true, "r-1");
+    absl::StatusOr<CompiledJob> job =
+        CompileJob(std::move(*request.mutable_job()), JobLimits());
+    ASSERT_TRUE(job.ok()) << job.status();
+    coordinator_->Submit(std::move(request), *std::move(job), "",
+                         answer.Callback(), nullptr, std::move(waiter));
+  };
+  auto made = std::make_shared<SubmitWaiter>();
+  Answer<v1::SubmitJobResponse> first;
+  submit(made, first);
+  absl::StatusOr<v1::JobStatus> pending;
+  const absl::Time deadline = absl::Now() + kWait;
+  do {  // until the job is accepted and its submission waits
+    Answer<v1::JobStatus> job;
+    coordinator_->GetJob("j1", job.Callback());
+    pending = job.Get();
+    ASSERT_LT(absl::Now(), deadline);
+  } while (!pending.ok());
+  EXPECT_FALSE(first.answered());
+  made->Cancel();
+  EXPECT_EQ(first.Get().status().code(), absl::StatusCode::kCancelled);
+
+  auto again = std::make_shared<SubmitWaiter>();
+  Answer<v1::SubmitJobResponse> second;
+  submit(again, second);
+  Answer<v1::ListWorkersResponse> turn;  // a turn after the resubmission's
+  coordinator_->ListWorkers(turn.Callback());
+  ASSERT_TRUE(turn.Get().ok());
+  EXPECT_FALSE(second.answered());
+  again->Cancel();
+  EXPECT_EQ(second.Get().status().code(), absl::StatusCode::kCancelled);
+
+  auto gave_up = std::make_shared<SubmitWaiter>();
+  gave_up->Cancel();  // before its turn came
+  Answer<v1::SubmitJobResponse> third;
+  submit(gave_up, third);
+  EXPECT_EQ(third.Get().status().code(), absl::StatusCode::kCancelled);
+
+  Answer<v1::JobStatus> job;
+  coordinator_->GetJob("j1", job.Callback());
+  absl::StatusOr<v1::JobStatus> status = job.Get();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::JOB_PENDING) << "the job runs on";
+}
+
 TEST_F(StoreFaultTest, FailedResultWriteLeavesTheStoredJobAsItWas) {
   auto sink = std::make_shared<RecordingDispatcher>();
   const WorkerId worker = ConnectWorker(sink);
