@@ -354,7 +354,18 @@ absl::StatusOr<v1::ListTasksResponse> Client::ListTasks(
     const std::string& job_id) {
   v1::ListTasksRequest request;
   request.set_job_id(job_id);
-  return Call(&v1::JobService::StubInterface::ListTasks, request);
+  request.set_page_size(kTasksPageSize);
+  v1::ListTasksResponse all;
+  do {
+    absl::StatusOr<v1::ListTasksResponse> page =
+        Call(&v1::JobService::StubInterface::ListTasks, request);
+    if (!page.ok()) return page.status();
+    for (v1::TaskStatus& task : *page->mutable_tasks()) {
+      *all.add_tasks() = std::move(task);
+    }
+    request.set_page_token(page->next_page_token());
+  } while (!request.page_token().empty());
+  return all;
 }
 
 absl::StatusOr<v1::GetResultResponse> Client::Result(

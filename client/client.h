@@ -141,7 +141,10 @@ class Client {
   absl::Status DeleteJob(const std::string& job_id);
   absl::StatusOr<v1::TaskStatus> Task(const std::string& job_id,
                                       const std::string& task_id);
+  // Every task, in job order, read a page (kTasksPageSize) at a time: of a
+  // running job, later pages are read later than earlier ones.
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const std::string& job_id);
+  static constexpr uint32_t kTasksPageSize = 10'000;
   absl::StatusOr<v1::GetResultResponse> Result(const std::string& job_id,
                                                const std::string& task_id);
   // Streams a result of any size: `on_chunk` gets each chunk in order (the

@@ -190,7 +190,9 @@ class Coordinator : public JobDeleter {
   void ListJobs(v1::ListJobsRequest request, Reply<v1::ListJobsResponse> done);
   void GetTask(std::string job_id, std::string task_id,
                Reply<v1::TaskStatus> done);
-  void ListTasks(std::string job_id, Reply<v1::ListTasksResponse> done);
+  // The page of the job's tasks (TasksPage; by default every task).
+  void ListTasks(std::string job_id, Reply<v1::ListTasksResponse> done,
+                 TasksPage page = {});
   // FAILED_PRECONDITION for a result in the object store larger than
   // kMaxGetResultBytes (ReadResult streams those). With at most 8 calls
   // at once (JobServiceImpl), what GetResult holds stays under 1 GiB: the

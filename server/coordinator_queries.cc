@@ -161,22 +161,33 @@ void Coordinator::GetTask(std::string job_id, std::string task_id,
 }
 
 void Coordinator::ListTasks(std::string job_id,
-                            Reply<v1::ListTasksResponse> done) {
-  Post([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
+                            Reply<v1::ListTasksResponse> done, TasksPage page) {
+  Post([this, job_id = std::move(job_id), done = std::move(done),
+        page]() mutable {
     absl::StatusOr<uint64_t> seq = ParseJobId(job_id);
     if (!seq.ok()) {
       return AnswerAfterCommit<v1::ListTasksResponse>(seq.status(),
                                                       std::move(done));
     }
-    if (auto live = scheduler_.TaskStatusesOf(*seq)) {
+    if (std::optional<uint32_t> total = scheduler_.TaskCountOf(*seq)) {
+      absl::StatusOr<std::pair<uint32_t, uint32_t>> range =
+          TaskPageRange(page, *total, job_id);
+      if (!range.ok()) {
+        return AnswerAfterCommit<v1::ListTasksResponse>(range.status(),
+                                                        std::move(done));
+      }
+      std::optional<std::vector<v1::TaskStatus>> tasks =
+          scheduler_.TaskStatusesOf(*seq, range->first, range->second);
       v1::ListTasksResponse response;
-      for (auto& task : *live) *response.add_tasks() = std::move(task);
+      for (v1::TaskStatus& task : *tasks)
+        *response.add_tasks() = std::move(task);
+      response.set_next_page_token(NextTasksPageToken(range->second, *total));
       return AnswerAfterCommit<v1::ListTasksResponse>(std::move(response),
                                                       std::move(done));
     }
     ReadAfterCommit<v1::ListTasksResponse>(
-        [seq = *seq, job_id](MetaReadView& view) {
-          return StoredTaskStatuses(view, seq, job_id);
+        [seq = *seq, job_id, page](MetaReadView& view) {
+          return StoredTaskStatuses(view, seq, job_id, page);
         },
         std::move(done));
   });

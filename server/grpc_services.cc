@@ -610,7 +610,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListTasks(
   return OnJob(context, "ListTasks", Role::kRead, request->job_id(), response,
                [this, request](const Principal&,
                                Coordinator::Reply<v1::ListTasksResponse> done) {
-                 coordinator_->ListTasks(request->job_id(), std::move(done));
+                 absl::StatusOr<TasksPage> page = ParseTasksPage(*request);
+                 if (!page.ok()) return done(page.status());
+                 coordinator_->ListTasks(request->job_id(), std::move(done),
+                                         *page);
                });
 }
 

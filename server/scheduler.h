@@ -336,7 +336,11 @@ class Scheduler {
   std::optional<v1::JobStatus> JobStatusOf(uint64_t seq) const;
   absl::StatusOr<v1::TaskStatus> TaskStatusOf(uint64_t seq,
                                               absl::string_view task_id);
-  std::optional<std::vector<v1::TaskStatus>> TaskStatusesOf(uint64_t seq) const;
+  // Its tasks of index in [from, end), in order (end past the last: to the
+  // last), and how many tasks it has.
+  std::optional<std::vector<v1::TaskStatus>> TaskStatusesOf(
+      uint64_t seq, uint32_t from = 0, uint32_t end = UINT32_MAX) const;
+  std::optional<uint32_t> TaskCountOf(uint64_t seq) const;
   // The result of a succeeded task of a job in memory. NOT_FOUND when the
   // task has not succeeded (the message says its state).
   absl::StatusOr<StoredResult> ResultOf(uint64_t seq,

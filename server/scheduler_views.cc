@@ -253,13 +253,21 @@ absl::StatusOr<v1::TaskStatus> Scheduler::TaskStatusOf(
   return status;
 }
 
-std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
-    uint64_t seq) const {
+std::optional<uint32_t> Scheduler::TaskCountOf(uint64_t seq) const {
   const Job* job = FindAnyJob(seq);
   if (job == nullptr) return std::nullopt;
+  return job->graph.size();
+}
+
+std::optional<std::vector<v1::TaskStatus>> Scheduler::TaskStatusesOf(
+    uint64_t seq, uint32_t from, uint32_t end) const {
+  const Job* job = FindAnyJob(seq);
+  if (job == nullptr) return std::nullopt;
+  end = std::min<uint32_t>(end, job->graph.size());
   std::vector<v1::TaskStatus> out;
-  out.reserve(job->graph.size());
-  for (uint32_t i = 0; i < job->graph.size(); ++i) {
+  if (from >= end) return out;
+  out.reserve(end - from);
+  for (uint32_t i = from; i < end; ++i) {
     CopyDependencies(job->graph.tasks->GetFields(i, kDependencyFields),
                      &out.emplace_back(BuildTaskStatus(*job, i)));
   }

@@ -53,30 +53,72 @@ absl::StatusOr<v1::TaskStatus> StoredTaskStatus(MetaReadView& view,
   return status;
 }
 
+absl::StatusOr<TasksPage> ParseTasksPage(const v1::ListTasksRequest& request) {
+  TasksPage page;
+  if (!request.page_token().empty() &&
+      !absl::SimpleAtoi(request.page_token(), &page.from)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a token that ListTasks returned");
+  }
+  page.size = std::min(request.page_size(), TasksPage::kMaxSize);
+  page.max_unpaged = TasksPage::kMaxUnpaged;
+  return page;
+}
+
+absl::StatusOr<std::pair<uint32_t, uint32_t>> TaskPageRange(
+    const TasksPage& page, uint32_t total, const std::string& job_id) {
+  if (page.size == 0 && page.from == 0 && page.max_unpaged != 0 &&
+      total > page.max_unpaged) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id, " has ", total,
+                     " tasks, more than ListTasks answers without paging (",
+                     page.max_unpaged, "): give page_size"));
+  }
+  const uint32_t from = std::min(page.from, total);
+  const uint32_t end =
+      page.size == 0 ? total : from + std::min(page.size, total - from);
+  return std::make_pair(from, end);
+}
+
+std::string NextTasksPageToken(uint32_t end, uint32_t total) {
+  return end < total ? absl::StrCat(end) : "";
+}
+
 absl::StatusOr<v1::ListTasksResponse> StoredTaskStatuses(
-    MetaReadView& view, uint64_t seq, const std::string& job_id) {
+    MetaReadView& view, uint64_t seq, const std::string& job_id,
+    const TasksPage& page) {
   absl::StatusOr<v1::JobStatus> job = view.GetJobStatus(seq);
   if (!job.ok()) return NoJobError(job_id);
+  absl::StatusOr<std::pair<uint32_t, uint32_t>> range =
+      TaskPageRange(page, job->total_tasks(), job_id);
+  if (!range.ok()) return range.status();
+  const auto [from, end] = *range;
   v1::ListTasksResponse response;
-  response.mutable_tasks()->Reserve(job->total_tasks());
-  // Task ids by index, for the grants' texts ("after task 'a'").
-  std::vector<std::string> ids(job->total_tasks());
+  response.mutable_tasks()->Reserve(end - from);
+  // Task ids of the page by index, for the grants' texts ("after task
+  // 'a'"); one outside the page is looked up.
+  std::vector<std::string> ids(end - from);
   absl::Status scanned = view.ForEachStoredTask(
-      seq, [&response, &ids](uint32_t index, v1::TaskStatus& status,
-                             const v1::TaskSpec& spec) {
+      seq, from, end,
+      [&response, &ids, from = from](uint32_t index, v1::TaskStatus& status,
+                                     const v1::TaskSpec& spec) {
         v1::TaskStatus* task = response.add_tasks();
         *task = std::move(status);
         CopyDependencies(spec, task);
-        if (index < ids.size()) ids[index] = spec.id();
+        if (index - from < ids.size()) ids[index - from] = spec.id();
       });
   if (!scanned.ok()) return scanned;
+  auto id_of = [&](uint32_t after) -> std::string {
+    if (after >= from && after - from < ids.size()) return ids[after - from];
+    absl::StatusOr<v1::TaskSpec> spec = view.GetTaskSpec(seq, after);
+    return spec.ok() ? spec->id() : absl::StrCat("#", after);
+  };
   for (v1::TaskStatus& task : *response.mutable_tasks()) {
     for (v1::Attempt& attempt : *task.mutable_attempts()) {
-      FillPlacementText(&attempt, [&ids](uint32_t after) {
-        return after < ids.size() ? ids[after] : absl::StrCat("#", after);
-      });
+      FillPlacementText(&attempt, id_of);
     }
   }
+  response.set_next_page_token(NextTasksPageToken(end, job->total_tasks()));
   return response;
 }
 

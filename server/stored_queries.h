@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,10 +26,34 @@ absl::StatusOr<v1::TaskStatus> StoredTaskStatus(MetaReadView& view,
                                                 uint64_t seq,
                                                 const std::string& task_id);
 
-// Every stored task status of the job, in one scan of its statuses and
-// specs.
+// One page of ListTasks: tasks from index `from`, at most `size` of them
+// (0: all the rest). A job of more than `max_unpaged` tasks asked for all
+// of them is FAILED_PRECONDITION (0: no such limit, for dagd's own
+// callers): built whole, a million-task job's list is a message of 50 MB,
+// and a few callers at once took gigabytes.
+struct TasksPage {
+  static constexpr uint32_t kMaxSize = 10'000;
+  static constexpr uint32_t kMaxUnpaged = 100'000;
+  uint32_t from = 0;
+  uint32_t size = 0;
+  uint32_t max_unpaged = 0;
+};
+// A ListTasks request's page, with the limits above. INVALID_ARGUMENT for
+// a page token ListTasks did not hand out.
+absl::StatusOr<TasksPage> ParseTasksPage(const v1::ListTasksRequest& request);
+// The range [first, second) of task indexes of a job of `total` tasks that
+// `page` asks for, or why it is refused.
+absl::StatusOr<std::pair<uint32_t, uint32_t>> TaskPageRange(
+    const TasksPage& page, uint32_t total, const std::string& job_id);
+// The token of the page after one that ended before index `end`: empty
+// when that was the last.
+std::string NextTasksPageToken(uint32_t end, uint32_t total);
+
+// The page's stored task statuses of the job (tasks that never got a
+// status are left out), in one scan of its statuses and specs.
 absl::StatusOr<v1::ListTasksResponse> StoredTaskStatuses(
-    MetaReadView& view, uint64_t seq, const std::string& job_id);
+    MetaReadView& view, uint64_t seq, const std::string& job_id,
+    const TasksPage& page = {});
 
 // NOT_FOUND when the task has not succeeded (the message says its state).
 absl::StatusOr<StoredResult> StoredResultOf(MetaReadView& view, uint64_t seq,

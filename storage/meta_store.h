@@ -54,13 +54,18 @@ class MetaReadView {
   virtual absl::StatusOr<std::optional<uint64_t>> FindRequest(
       absl::string_view request_id) = 0;
 
-  // Calls `visit` with every task of job `seq` that has a stored status, in
-  // task index order, with its spec beside it (`status` may be moved
-  // from). Reads the job's statuses and specs in one pass each, not one
-  // lookup per task. An error ends the walk.
+  // Calls `visit` with every task of job `seq` of index in [from, end) that
+  // has a stored status, in task index order, with its spec beside it
+  // (`status` may be moved from). Reads the job's statuses and specs in one
+  // pass each, not one lookup per task. An error ends the walk.
   using TaskVisitor = absl::FunctionRef<void(
       uint32_t index, v1::TaskStatus& status, const v1::TaskSpec& spec)>;
-  virtual absl::Status ForEachStoredTask(uint64_t seq, TaskVisitor visit) = 0;
+  virtual absl::Status ForEachStoredTask(uint64_t seq, uint32_t from,
+                                         uint32_t end, TaskVisitor visit) = 0;
+  // Every such task of the job.
+  absl::Status ForEachStoredTask(uint64_t seq, TaskVisitor visit) {
+    return ForEachStoredTask(seq, 0, UINT32_MAX, visit);
+  }
 
   // The object store references among job `seq`'s results (what deleting
   // the job must also delete there).

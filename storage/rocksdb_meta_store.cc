@@ -247,10 +247,11 @@ class RocksMetaStore::Reader {
   }
 
   // Two iterators in step, statuses and specs, both in task index order.
-  absl::Status ForEachStoredTask(uint64_t seq,
+  absl::Status ForEachStoredTask(uint64_t seq, uint32_t from, uint32_t until,
                                  MetaReadView::TaskVisitor visit) const {
-    const std::string prefix = SeqKey(seq);
-    const std::string end = SeqKey(seq + 1);
+    const std::string prefix = TaskKey(seq, from);
+    const std::string end =
+        until == UINT32_MAX ? SeqKey(seq + 1) : TaskKey(seq, until);
     const rocksdb::Slice upper(end);
     rocksdb::ReadOptions options = Options();
     options.iterate_upper_bound = &upper;
@@ -543,8 +544,9 @@ class RocksMetaStore::View : public MetaReadView {
       absl::string_view request_id) override {
     return reader_.FindRequest(request_id);
   }
-  absl::Status ForEachStoredTask(uint64_t seq, TaskVisitor visit) override {
-    return reader_.ForEachStoredTask(seq, visit);
+  absl::Status ForEachStoredTask(uint64_t seq, uint32_t from, uint32_t end,
+                                 TaskVisitor visit) override {
+    return reader_.ForEachStoredTask(seq, from, end, visit);
   }
   absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
       uint64_t seq) override {

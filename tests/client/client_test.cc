@@ -171,6 +171,33 @@ TEST_F(ClientTest, RequestsCarryTheirArguments) {
   EXPECT_TRUE(client_->ListWorkers().ok());
 }
 
+TEST_F(ClientTest, ListTasksReadsEveryPage) {
+  EXPECT_CALL(*stub_, ListTasks(_, _, _))
+      .WillOnce(
+          Invoke([](grpc::ClientContext*, const v1::ListTasksRequest& request,
+                    v1::ListTasksResponse* response) {
+            EXPECT_EQ(request.job_id(), "j1");
+            EXPECT_EQ(request.page_size(), Client::kTasksPageSize);
+            EXPECT_EQ(request.page_token(), "");
+            response->add_tasks()->set_task_id("a");
+            response->set_next_page_token("1");
+            return grpc::Status::OK;
+          }))
+      .WillOnce(
+          Invoke([](grpc::ClientContext*, const v1::ListTasksRequest& request,
+                    v1::ListTasksResponse* response) {
+            EXPECT_EQ(request.page_token(), "1");
+            response->add_tasks()->set_task_id("b");
+            return grpc::Status::OK;
+          }));
+  absl::StatusOr<v1::ListTasksResponse> tasks = client_->ListTasks("j1");
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
+  ASSERT_EQ(tasks->tasks_size(), 2);
+  EXPECT_EQ(tasks->tasks(0).task_id(), "a");
+  EXPECT_EQ(tasks->tasks(1).task_id(), "b");
+  EXPECT_TRUE(tasks->next_page_token().empty());
+}
+
 TEST_F(ClientTest, DeleteJobSendsTheIdAndPassesRefusalsOn) {
   EXPECT_CALL(*stub_, DeleteJob(_, _, _))
       .WillOnce(

@@ -30,6 +30,20 @@ def test_submit_a_dict_and_read_json_results(client):
     assert [t.task_id for t in client.tasks(job_id)] == ["a", "b", "sum"]
 
 
+def test_tasks_reads_every_page(client):
+    """ListTasks answers 10,000 tasks a page: tasks() reads them all."""
+    n = 10001
+    job_id = client.submit({"tasks": [
+        {"id": "t%d" % i, "fn": "never"} for i in range(n)]})
+    try:
+        tasks = client.tasks(job_id)
+        assert len(tasks) == n
+        assert tasks[0].task_id == "t0"
+        assert tasks[-1].task_id == "t%d" % (n - 1)
+    finally:
+        client.cancel(job_id)
+
+
 def test_a_result_streams_for_as_long_as_it_takes(client):
     """call_timeout bounds reaching dagd, not moving a large result: with
     it far below the stream's time, the whole result still comes."""

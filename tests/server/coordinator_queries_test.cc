@@ -105,9 +105,10 @@ class GatedView : public MetaReadView {
     gate_->Pass();
     return target_->FindRequest(request_id);
   }
-  absl::Status ForEachStoredTask(uint64_t seq, TaskVisitor visit) override {
+  absl::Status ForEachStoredTask(uint64_t seq, uint32_t from, uint32_t end,
+                                 TaskVisitor visit) override {
     gate_->Pass();
-    return target_->ForEachStoredTask(seq, visit);
+    return target_->ForEachStoredTask(seq, from, end, visit);
   }
   absl::StatusOr<std::vector<v1::ObjectRef>> ListResultObjects(
       uint64_t seq) override {
@@ -461,6 +462,43 @@ TEST_F(CoordinatorQueriesTest, RetentionDeletesInATurnWithoutSync) {
   EXPECT_EQ(GetJob("j2").status().code(), absl::StatusCode::kNotFound);
   // The newest job's id stays taken, also for a restarted dagd.
   EXPECT_EQ(rocks_->NextJobSeq().value(), 3u);
+}
+
+// A job in memory (no worker runs "never") is listed a page at a time,
+// as a finished one is (StoredQueriesTest.ListsTasksAPageAtATime).
+TEST_F(CoordinatorQueriesTest, ARunningJobsTasksAreListedAPageAtATime) {
+  v1::SubmitJobRequest request;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"tasks": [{"id": "a", "fn": "never"},
+                                {"id": "b", "fn": "never"},
+                                {"id": "c", "fn": "never"}]})",
+                  request.mutable_job())
+                  .ok());
+  Answer<v1::SubmitJobResponse> submitted;
+  coordinator_->Submit(std::move(request), "", submitted.Callback());
+  ASSERT_TRUE(submitted.Get().ok()) << submitted.Get().status();
+  const std::string job_id = submitted.Get()->job_id();
+  TasksPage page;
+  page.size = 2;
+  Answer<v1::ListTasksResponse> first;
+  coordinator_->ListTasks(job_id, first.Callback(), page);
+  ASSERT_TRUE(first.Get().ok()) << first.Get().status();
+  ASSERT_EQ(first.Get()->tasks_size(), 2);
+  EXPECT_EQ(first.Get()->tasks(1).task_id(), "b");
+  EXPECT_EQ(first.Get()->next_page_token(), "2");
+  page.from = 2;
+  Answer<v1::ListTasksResponse> second;
+  coordinator_->ListTasks(job_id, second.Callback(), page);
+  ASSERT_TRUE(second.Get().ok()) << second.Get().status();
+  ASSERT_EQ(second.Get()->tasks_size(), 1);
+  EXPECT_EQ(second.Get()->tasks(0).task_id(), "c");
+  EXPECT_TRUE(second.Get()->next_page_token().empty());
+  TasksPage whole;
+  whole.max_unpaged = 2;
+  Answer<v1::ListTasksResponse> refused;
+  coordinator_->ListTasks(job_id, refused.Callback(), whole);
+  EXPECT_EQ(refused.Get().status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 class SmallQueryPoolTest : public CoordinatorQueriesTest {

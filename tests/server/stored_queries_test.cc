@@ -81,9 +81,11 @@ class MemoryView : public MetaReadView {
     if (it == requests.end()) return std::optional<uint64_t>();
     return std::optional<uint64_t>(it->second);
   }
-  absl::Status ForEachStoredTask(uint64_t seq, TaskVisitor visit) override {
+  absl::Status ForEachStoredTask(uint64_t seq, uint32_t from, uint32_t end,
+                                 TaskVisitor visit) override {
     for (auto& [key, task] : tasks) {
       if (key.first != seq || !task.status) continue;
+      if (key.second < from || key.second >= end) continue;
       v1::TaskStatus status = *task.status;
       visit(key.second, status, task.spec);
     }
@@ -143,6 +145,56 @@ TEST(StoredQueriesTest, ListsTasksInOneScanWithTheirDependencies) {
   EXPECT_THAT(tasks->tasks(1).inputs(), ElementsAre("a"));
   EXPECT_THAT(tasks->tasks(1).after(), ElementsAre("a"));
   EXPECT_EQ(view.point_reads, 0);
+}
+
+TEST(StoredQueriesTest, ListsTasksAPageAtATime) {
+  MemoryView view;
+  view.AddJob(3, v1::JOB_SUCCEEDED);
+  v1::ListTasksRequest request;
+  request.set_page_size(1);
+  absl::StatusOr<TasksPage> page = ParseTasksPage(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  absl::StatusOr<v1::ListTasksResponse> first =
+      StoredTaskStatuses(view, 3, "j3", *page);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->tasks_size(), 1);
+  EXPECT_EQ(first->tasks(0).task_id(), "a");
+  ASSERT_FALSE(first->next_page_token().empty());
+  request.set_page_token(first->next_page_token());
+  page = ParseTasksPage(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  absl::StatusOr<v1::ListTasksResponse> second =
+      StoredTaskStatuses(view, 3, "j3", *page);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->tasks_size(), 1);
+  EXPECT_EQ(second->tasks(0).task_id(), "b");
+  EXPECT_THAT(second->tasks(0).inputs(), ElementsAre("a"));
+  EXPECT_TRUE(second->next_page_token().empty());
+
+  request.set_page_token("not-a-token");
+  EXPECT_THAT(ParseTasksPage(request).status().message(),
+              HasSubstr("page_token: not a token that ListTasks returned"));
+}
+
+TEST(StoredQueriesTest, AJobTooBigToListUnpagedIsRefused) {
+  TasksPage whole;  // page_size 0
+  whole.max_unpaged = TasksPage::kMaxUnpaged;
+  EXPECT_TRUE(TaskPageRange(whole, TasksPage::kMaxUnpaged, "j1").ok());
+  absl::StatusOr<std::pair<uint32_t, uint32_t>> refused =
+      TaskPageRange(whole, TasksPage::kMaxUnpaged + 1, "j1");
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status()));
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("job j1 has 100001 tasks, more than ListTasks "
+                        "answers without paging (100000): give page_size"));
+  // A page of it, and dagd's own callers (no limit), are answered.
+  TasksPage paged = whole;
+  paged.size = 20'000;
+  EXPECT_EQ(*TaskPageRange(paged, 1'000'000, "j1"),
+            std::make_pair(0u, 20'000u));
+  EXPECT_TRUE(TaskPageRange(TasksPage(), 1'000'000, "j1").ok());
+  v1::ListTasksRequest huge;
+  huge.set_page_size(1'000'000);
+  EXPECT_EQ(ParseTasksPage(huge)->size, TasksPage::kMaxSize);
 }
 
 TEST(StoredQueriesTest, GetsATaskWithItsDependencies) {

@@ -183,9 +183,17 @@ class Client:
         return self._unary(self._stub.GetJob, pb.GetJobRequest(job_id=job_id))
 
     def tasks(self, job_id: str) -> List[types_pb2.TaskStatus]:
-        """Every task's ``dagd.v1.TaskStatus``, in submission order."""
-        return list(self._unary(self._stub.ListTasks,
-                                pb.ListTasksRequest(job_id=job_id)).tasks)
+        """Every task's ``dagd.v1.TaskStatus``, in submission order, read
+        10,000 a call (of a running job, later pages are read later)."""
+        tasks: List[types_pb2.TaskStatus] = []
+        token = ""
+        while True:
+            page = self._unary(self._stub.ListTasks, pb.ListTasksRequest(
+                job_id=job_id, page_size=10000, page_token=token))
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+            if not token:
+                return tasks
 
     def task(self, job_id: str, task_id: str) -> types_pb2.TaskStatus:
         return self._unary(self._stub.GetTask,
