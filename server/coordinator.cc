@@ -93,6 +93,7 @@ absl::Status Coordinator::Recover() {
   JobLimits unlimited;
   unlimited.max_tasks_per_job = UINT32_MAX;
   unlimited.max_job_bytes = UINT64_MAX;
+  unlimited.max_task_kinds_per_job = UINT32_MAX;
   // Lambda tasks of a dagd restarted without Lambda wait, saying why, as
   // do those naming a function it may no longer invoke.
   unlimited.lambda = true;

@@ -439,10 +439,10 @@ absl::Status JobCompiler::KindOf(uint32_t i, const v1::TaskSpec& task,
     return s;
   }
   absl::flat_hash_map<std::string, uint32_t>* kinds = &plain_kinds_;
+  std::string resources;
   if (!plain) {
     // Every part length-prefixed, and the resources encoded with their maps
     // in key order: no two different kinds spell the same key.
-    std::string resources;
     {
       google::protobuf::io::StringOutputStream stream(&resources);
       google::protobuf::io::CodedOutputStream out(&stream);
@@ -458,6 +458,19 @@ absl::Status JobCompiler::KindOf(uint32_t i, const v1::TaskSpec& task,
   if (inserted) {
     job_.kinds.push_back(TaskKind{task.fn(), task.resources(), executor,
                                   task.exclusive_group()});
+    // Placement tells kinds apart by all but their group.
+    if (placement_kinds_
+            .insert(absl::StrCat(task.fn().size(), ":", task.fn(), "/",
+                                 executor, "/", resources))
+            .second &&
+        placement_kinds_.size() > limits_.max_task_kinds_per_job) {
+      return TaskError(
+          task, i,
+          absl::StrCat("its fn, resources and executor make one kind of "
+                       "task more than the ",
+                       limits_.max_task_kinds_per_job,
+                       " a job may have (--max_task_kinds_per_job)"));
+    }
   }
   *kind = it->second;
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "dagd/v1/types.pb.h"
 #include "server/executor.h"
@@ -16,6 +17,10 @@ namespace dagd {
 
 struct JobLimits {
   uint32_t max_tasks_per_job = 1'000'000;
+  // Distinct kinds of task a job may have by what placing them looks at
+  // (fn, resources, executor; --max_task_kinds_per_job): the scheduler
+  // keeps a ready queue per kind and a job's placement looks at each.
+  uint32_t max_task_kinds_per_job = 1'000;
   uint64_t max_job_bytes = 256ull << 20;
   // dagd dispatches to AWS Lambda (--lambda_function is set): tasks may
   // have executor "lambda" or "lambda:NAME".
@@ -118,6 +123,8 @@ class JobCompiler {
   // and by a key of all four for the others.
   absl::flat_hash_map<std::string, uint32_t> plain_kinds_;
   absl::flat_hash_map<std::string, uint32_t> other_kinds_;
+  // The kinds as placement tells them apart (without exclusive_group).
+  absl::flat_hash_set<std::string> placement_kinds_;
   // CompiledJob::executors by Executor::ToString(), any worker first.
   absl::flat_hash_map<std::string, uint32_t> executor_indexes_ = {{"", 0}};
 };

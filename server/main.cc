@@ -108,6 +108,9 @@ ABSL_FLAG(std::string, worker_binary, "",
           "dagd, else dagd-worker from PATH");
 ABSL_FLAG(uint32_t, max_tasks_per_job, 1'000'000,
           "jobs with more tasks are rejected");
+ABSL_FLAG(uint32_t, max_task_kinds_per_job, 1'000,
+          "jobs with more distinct kinds of task (fn, resources, executor) "
+          "are rejected: placing a job's task looks at each of its kinds");
 ABSL_FLAG(uint64_t, max_job_bytes, 256ull << 20,
           "jobs larger than this, encoded, are rejected");
 ABSL_FLAG(uint32_t, max_workers, 10'000,
@@ -255,6 +258,8 @@ absl::Status CheckExposure() {
 CoordinatorOptions OptionsFromFlags() {
   CoordinatorOptions options;
   options.limits.max_tasks_per_job = absl::GetFlag(FLAGS_max_tasks_per_job);
+  options.limits.max_task_kinds_per_job =
+      std::max<uint32_t>(1, absl::GetFlag(FLAGS_max_task_kinds_per_job));
   options.limits.max_job_bytes = absl::GetFlag(FLAGS_max_job_bytes);
   options.scheduler.worker_timeout = absl::GetFlag(FLAGS_worker_timeout);
   options.scheduler.grant_depth = absl::GetFlag(FLAGS_grant_depth);

@@ -42,6 +42,31 @@ TEST(JobCompilerTest, CompilesTinyJob) {
   EXPECT_EQ(job->rank, (std::vector<double>{2, 2, 1}));
 }
 
+// Kinds as placement tells them apart: by fn, resources and executor; an
+// exclusive group alone makes none.
+TEST(JobCompilerTest, RejectsMoreDistinctKindsThanTheLimit) {
+  JobLimits limits;
+  limits.max_task_kinds_per_job = 2;
+  const std::string two = R"({"tasks": [
+      {"id": "a", "fn": "f"}, {"id": "b", "fn": "f", "exclusiveGroup": "g1"},
+      {"id": "c", "fn": "f", "exclusiveGroup": "g2"},
+      {"id": "d", "fn": "f", "resources": {"amounts": {"mem": 2}}},
+      {"id": "e", "fn": "f", "resources": {"amounts": {"mem": 2}},
+       "exclusiveGroup": "g3"})";
+  EXPECT_TRUE(CompileJob(Parse(two + "]}"), limits).ok());
+  EXPECT_THAT(
+      CompileError(two + R"(, {"id": "x", "fn": "other"}]})", limits).message(),
+      HasSubstr("task 'x': its fn, resources and executor make one kind of "
+                "task more than the 2 a job may have "
+                "(--max_task_kinds_per_job)"));
+  EXPECT_THAT(
+      CompileError(
+          two + R"(, {"id": "y", "fn": "f", "resources": {"slots": 2}}]})",
+          limits)
+          .message(),
+      HasSubstr("task 'y': its fn"));
+}
+
 TEST(JobCompilerTest, RejectsNoTasks) {
   EXPECT_THAT(CompileError(R"({"name": "x"})").message(),
               HasSubstr("has no tasks"));
