@@ -8,6 +8,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -78,13 +79,52 @@ class CredentialsChain : public AwsCredentialsProvider {
  public:
   explicit CredentialsChain(AwsCredentialSources sources)
       : sources_(std::move(sources)) {}
+  ~CredentialsChain() override {
+    std::thread refresher;
+    {
+      absl::MutexLock lock(&mu_);
+      refresher = std::move(refresher_);
+    }
+    if (refresher.joinable()) refresher.join();
+  }
 
   absl::StatusOr<AwsCredentials> Get() override {
     absl::MutexLock lock(&mu_);
     const absl::Time now = Now();
     if (cached_.has_value() && now < next_fetch_) return *cached_;
     if (!cached_.has_value() && now < next_fetch_) return last_error_;
-    absl::StatusOr<AwsCredentials> fresh = FetchFromChain();
+    if (cached_.has_value() && now < cached_->expiration) {
+      // Still valid: refreshed on a thread of its own, so that a slow or
+      // unreachable endpoint (seconds per source, again every 10 s while it
+      // fails) holds up no request meanwhile.
+      if (!refreshing_) {
+        refreshing_ = true;
+        if (refresher_.joinable()) refresher_.join();  // done: it cleared
+        refresher_ = std::thread([this, now] {
+          absl::StatusOr<AwsCredentials> fresh = FetchFromChain();
+          absl::MutexLock lock(&mu_);
+          Apply(std::move(fresh), now).IgnoreError();
+          refreshing_ = false;
+        });
+      }
+      return *cached_;
+    }
+    return Apply(FetchFromChain(), now);
+  }
+
+ private:
+  std::string Env(const char* name) const {
+    if (sources_.getenv) return sources_.getenv(name);
+    const char* value = std::getenv(name);
+    return value == nullptr ? "" : value;
+  }
+
+  absl::Time Now() const { return sources_.now ? sources_.now() : absl::Now(); }
+
+  // Takes what a walk of the chain started at `now` found.
+  absl::StatusOr<AwsCredentials> Apply(absl::StatusOr<AwsCredentials> fresh,
+                                       absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (fresh.ok()) {
       cached_ = *fresh;
       next_fetch_ = fresh->expiration - kRefreshBefore;
@@ -104,15 +144,6 @@ class CredentialsChain : public AwsCredentialsProvider {
     last_error_ = fresh.status();
     return fresh.status();
   }
-
- private:
-  std::string Env(const char* name) const {
-    if (sources_.getenv) return sources_.getenv(name);
-    const char* value = std::getenv(name);
-    return value == nullptr ? "" : value;
-  }
-
-  absl::Time Now() const { return sources_.now ? sources_.now() : absl::Now(); }
 
   absl::StatusOr<AwsCredentials> FetchFromChain() {
     std::vector<std::string> tried;
@@ -242,7 +273,11 @@ class CredentialsChain : public AwsCredentialsProvider {
 
   const AwsCredentialSources sources_;
 
-  absl::Mutex mu_;  // held across a fetch: one caller fetches, others wait
+  // Held across a fetch when there are no valid credentials: one caller
+  // fetches, others wait.
+  absl::Mutex mu_;
+  bool refreshing_ ABSL_GUARDED_BY(mu_) = false;  // refresher_ is walking
+  std::thread refresher_ ABSL_GUARDED_BY(mu_);
   std::optional<AwsCredentials> cached_ ABSL_GUARDED_BY(mu_);
   // The chain is not walked again before this (cached_ fresh enough, or a
   // failure kRetryAfterFailure ago).

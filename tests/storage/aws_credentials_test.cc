@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -110,6 +111,12 @@ class ContainerTest : public AwsCredentialsTest {
   void StartServer(std::string token) {
     auto server =
         FakeHttpServer::Start([this, token](const FakeHttpRequest& request) {
+          if (stall_) {
+            stalled_.Notify();
+            // Bounded: a caller held up by it gets its answer late, and
+            // fails, rather than hang the test.
+            release_.WaitForNotificationWithTimeout(absl::Seconds(10));
+          }
           if (fail_) return FakeHttpResponse{500, "{\"message\": \"broken\"}"};
           if (request.Header("authorization") != token) {
             return FakeHttpResponse{401, "{\"message\": \"bad token\"}"};
@@ -125,9 +132,35 @@ class ContainerTest : public AwsCredentialsTest {
         server_->url() + "/v2/credentials/task-1";
   }
 
+  // Until `provider` answers `key` (a refresh on its own thread landed),
+  // or 30 s.
+  static bool GetsEventually(AwsCredentialsProvider& provider,
+                             const std::string& key) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      absl::StatusOr<AwsCredentials> got = provider.Get();
+      if (got.ok() && got->access_key_id == key) return true;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return false;
+  }
+  // Until the server has answered `n` requests, or 30 s.
+  bool ServedEventually(size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      if (server_->requests().size() >= n) return true;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return false;
+  }
+
   std::unique_ptr<FakeHttpServer> server_;
   std::atomic<int> served_{0};
   std::atomic<bool> fail_{false};
+  // When set, a request says so (stalled_), then waits for release_.
+  std::atomic<bool> stall_{false};
+  absl::Notification stalled_;
+  absl::Notification release_;
 };
 
 TEST_F(ContainerTest, FullUriWithAuthorizationToken) {
@@ -199,7 +232,9 @@ TEST_F(ContainerTest, CachedUntilFiveMinutesBeforeExpiry) {
   EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
   EXPECT_EQ(server_->requests().size(), 1u);
   now_ = kStart + absl::Minutes(55) + absl::Seconds(1);
-  EXPECT_EQ(provider->Get()->access_key_id, "KEY2");  // expires kStart + 2h
+  // Still valid: answered at once, and refreshed on a thread of its own.
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  EXPECT_TRUE(GetsEventually(*provider, "KEY2"));  // expires kStart + 2h
   EXPECT_EQ(server_->requests().size(), 2u);
   now_ = kStart + absl::Minutes(100);
   EXPECT_EQ(provider->Get()->access_key_id, "KEY2");
@@ -212,13 +247,14 @@ TEST_F(ContainerTest, FailedRefreshKeepsUnexpiredCredentials) {
   EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
   fail_ = true;
   now_ = kStart + absl::Minutes(56);
-  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // refresh failed
-  EXPECT_EQ(server_->requests().size(), 2u);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // refreshing
+  ASSERT_TRUE(ServedEventually(2));
+  EXPECT_TRUE(GetsEventually(*provider, "KEY1"));     // the refresh failed
   EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // not asked again yet
   EXPECT_EQ(server_->requests().size(), 2u);
   now_ += absl::Seconds(10);
   EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
-  EXPECT_EQ(server_->requests().size(), 3u);
+  ASSERT_TRUE(ServedEventually(3));
   now_ = kStart + absl::Hours(1) + absl::Seconds(1);  // expired
   absl::StatusOr<AwsCredentials> got = provider->Get();
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
@@ -226,6 +262,24 @@ TEST_F(ContainerTest, FailedRefreshKeepsUnexpiredCredentials) {
   fail_ = false;
   now_ += absl::Seconds(10);
   EXPECT_EQ(provider->Get()->access_key_id, "KEY2");
+}
+
+// While valid credentials are cached, a refresh that hangs (an endpoint
+// that does not answer) holds up no caller: each gets the cached ones.
+TEST_F(ContainerTest, AHangingRefreshHoldsUpNoCaller) {
+  StartServer("");
+  auto provider = MakeDefaultCredentialsChain(Sources());
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  stall_ = true;
+  now_ = kStart + absl::Minutes(56);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  ASSERT_TRUE(stalled_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  }
+  release_.Notify();
+  EXPECT_TRUE(GetsEventually(*provider, "KEY2"));
+  EXPECT_EQ(server_->requests().size(), 2u) << "one refresh at a time";
 }
 
 TEST_F(ContainerTest, ConcurrentCallersShareOneFetch) {
