@@ -128,11 +128,20 @@ absl::Status ExitError(const SubprocessExit& exit,
   return absl::UnknownError(absl::StrCat(what, "; stderr: ", tail));
 }
 
-absl::StatusOr<Payload> CollectOutput(const AttemptFiles& files) {
-  auto data = ReadFile(files.output_path);
+absl::StatusOr<Payload> CollectOutput(const AttemptFiles& files,
+                                      uint64_t max_bytes) {
+  auto data = ReadFile(files.output_path, max_bytes);
   // Not written: stdout is the output. There but no regular file: the
   // task fails, naming it.
-  if (absl::IsNotFound(data.status())) data = ReadFile(files.stdout_path);
+  if (absl::IsNotFound(data.status())) {
+    data = ReadFile(files.stdout_path, max_bytes);
+  }
+  if (absl::IsResourceExhausted(data.status()) && max_bytes != 0) {
+    // Over dagd's limit it would be dropped after the read; not read.
+    return MakePermanent(absl::ResourceExhaustedError(
+        absl::StrCat("exec: the output: ", data.status().message(),
+                     " bytes (dagd's --max_result_bytes)")));
+  }
   if (!data.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("exec: the output: ", data.status().message()));
@@ -207,7 +216,8 @@ absl::StatusOr<Payload> ExecFunction(TaskContext& context,
   if (!exit->exited || exit->exit_code != 0) {
     return ExitError(*exit, files->stderr_path);
   }
-  return CollectOutput(*files);
+  return CollectOutput(
+      *files, options.max_output_bytes ? options.max_output_bytes() : 0);
 }
 
 }  // namespace dagd

@@ -22,6 +22,7 @@
 #ifndef DAGD_WORKER_EXEC_FUNCTION_H_
 #define DAGD_WORKER_EXEC_FUNCTION_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +54,10 @@ struct ExecOptions {
   // Where the host allows it (CgroupTree::Detect), each attempt's
   // processes run in a cgroup of their own under this tree; null: none.
   std::shared_ptr<const CgroupTree> cgroups;
+  // The largest output to read, asked per attempt (dagd's
+  // --max_result_bytes, told at registration); unset or 0: the machine's
+  // memory. A larger one fails its task for good, unread.
+  std::function<uint64_t()> max_output_bytes;
 };
 
 // Runs one attempt of a task with fn `exec`.

@@ -701,9 +701,19 @@ int main(int argc, char** argv) {
   }
   const dagd::LogFn log = dagd::StderrLogger(LogFormatFromFlag());
   dagd::WorkerOptions options = OptionsFromFlags();
+  dagd::SystemClock clock;
+  // Before the runtimes, which read its limits, and gone after them.
+  DataParts data = StartDataPlane(&clock, log);
+  std::optional<dagd::ExecOptions> exec = ExecFromFlags(false, log);
+  if (exec.has_value()) {
+    // An exec output over dagd's --max_result_bytes is not read at all.
+    exec->max_output_bytes = [plane = data.plane.get()] {
+      return plane->limits().max_result_bytes;
+    };
+  }
   Runtimes runtimes;
   if (absl::Status loaded =
-          LoadRuntimes(AllPluginPaths(argc, argv), ExecFromFlags(false, log),
+          LoadRuntimes(AllPluginPaths(argc, argv), exec,
                        PythonOptions(options.slots), log, &runtimes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));
@@ -722,8 +732,6 @@ int main(int argc, char** argv) {
   dagd::ObserverFanOut observers({&metrics, &failure_log});
   StatusServers servers = StartStatusServers(&status, &metrics, log);
 
-  dagd::SystemClock clock;
-  DataParts data = StartDataPlane(&clock, log);
   std::mt19937_64 random_engine{std::random_device{}()};
   auto uniform = [&random_engine] {
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);

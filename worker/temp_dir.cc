@@ -46,7 +46,9 @@ namespace {
 // An open regular file (ReadFile's rules), closed when it goes.
 class RegularFile {
  public:
-  static absl::StatusOr<RegularFile> Open(const std::string& path) {
+  // `max_bytes` 0: the machine's memory.
+  static absl::StatusOr<RegularFile> Open(const std::string& path,
+                                          uint64_t max_bytes = 0) {
     // O_NONBLOCK: opening a FIFO must not wait for a writer.
     const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
                                           O_CLOEXEC | O_NOCTTY);
@@ -69,7 +71,12 @@ class RegularFile {
       return absl::ResourceExhaustedError(absl::StrCat(
           path, " is ", st.st_size, " bytes, more than this machine's memory"));
     }
+    if (max_bytes != 0 && static_cast<uint64_t>(st.st_size) > max_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          path, " is ", st.st_size, " bytes, over the limit of ", max_bytes));
+    }
     file.size_ = st.st_size;
+    file.max_bytes_ = max_bytes;
     return file;
   }
   RegularFile(RegularFile&& other) noexcept
@@ -95,6 +102,10 @@ class RegularFile {
         return absl::ResourceExhaustedError(
             "it grew past this machine's memory as it was read");
       }
+      if (max_bytes_ != 0 && out.size() + n > max_bytes_) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "it grew, as it was read, past the limit of ", max_bytes_));
+      }
       out.append(buffer, n);
       offset += n;
     }
@@ -104,16 +115,18 @@ class RegularFile {
   explicit RegularFile(int fd) : fd_(fd) {}
   int fd_;
   off_t size_ = 0;
+  uint64_t max_bytes_ = 0;  // 0: none
 };
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  absl::StatusOr<RegularFile> file = RegularFile::Open(path);
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     uint64_t max_bytes) {
+  absl::StatusOr<RegularFile> file = RegularFile::Open(path, max_bytes);
   if (!file.ok()) return file.status();
   std::string contents;
   if (absl::Status s = file->ReadFrom(0, contents); !s.ok()) {
-    return absl::InternalError(absl::StrCat(path, ": ", s.message()));
+    return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
   }
   return contents;
 }

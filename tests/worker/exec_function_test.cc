@@ -96,6 +96,29 @@ TEST(ExecTest, AnOutputThatIsNoRegularFileFailsTheTask) {
               ::testing::Not(HasSubstr("private key")));
 }
 
+// An output over dagd's --max_result_bytes would be dropped once read: it
+// fails its task for good without being read into the worker's memory.
+TEST(ExecTest, AnOutputOverDagdsLimitIsNotRead) {
+  ExecOptions options;
+  options.max_output_bytes = [] { return uint64_t{1000}; };
+  TestTask fits(ShellArgs("head -c 1000 /dev/zero > \"$DAGD_OUTPUT\""));
+  absl::StatusOr<Payload> fitting = ExecFunction(fits.context, options);
+  ASSERT_TRUE(fitting.ok()) << fitting.status();
+  EXPECT_EQ(fitting->data.size(), 1000u);
+  for (const std::string& script :
+       {std::string("truncate -s 1G \"$DAGD_OUTPUT\""),
+        std::string("head -c 1001 /dev/zero")}) {  // stdout, the same
+    TestTask task(ShellArgs(script));
+    absl::StatusOr<Payload> out = ExecFunction(task.context, options);
+    ASSERT_FALSE(out.ok()) << script;
+    EXPECT_TRUE(absl::IsResourceExhausted(out.status())) << out.status();
+    EXPECT_TRUE(IsPermanent(out.status())) << out.status();
+    EXPECT_THAT(out.status().message(),
+                HasSubstr("over the limit of 1000 bytes (dagd's "
+                          "--max_result_bytes)"));
+  }
+}
+
 TEST(ExecTest, EnvIsAddedToWhatTasksInherit) {
   TestTask task(ShellArgs(R"sh(printf '%s %s %s' "$GREETING" "$DAGD_TASK_ID" \
                              "$DAGD_ATTEMPT"; test -n "$PATH")sh",
