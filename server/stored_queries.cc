@@ -67,14 +67,14 @@ absl::StatusOr<TasksPage> ParseTasksPage(const v1::ListTasksRequest& request) {
 
 absl::StatusOr<std::pair<uint32_t, uint32_t>> TaskPageRange(
     const TasksPage& page, uint32_t total, const std::string& job_id) {
-  if (page.size == 0 && page.from == 0 && page.max_unpaged != 0 &&
-      total > page.max_unpaged) {
+  const uint32_t from = std::min(page.from, total);
+  if (page.size == 0 && page.max_unpaged != 0 &&
+      total - from > page.max_unpaged) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", job_id, " has ", total,
                      " tasks, more than ListTasks answers without paging (",
                      page.max_unpaged, "): give page_size"));
   }
-  const uint32_t from = std::min(page.from, total);
   const uint32_t end =
       page.size == 0 ? total : from + std::min(page.size, total - from);
   return std::make_pair(from, end);

@@ -27,8 +27,8 @@ absl::StatusOr<v1::TaskStatus> StoredTaskStatus(MetaReadView& view,
                                                 const std::string& task_id);
 
 // One page of ListTasks: tasks from index `from`, at most `size` of them
-// (0: all the rest). A job of more than `max_unpaged` tasks asked for all
-// of them is FAILED_PRECONDITION (0: no such limit, for dagd's own
+// (0: all the rest). More than `max_unpaged` tasks asked for that way is
+// FAILED_PRECONDITION (0: no such limit, for dagd's own
 // callers): built whole, a million-task job's list is a message of 50 MB,
 // and a few callers at once took gigabytes.
 struct TasksPage {

@@ -192,6 +192,13 @@ TEST(StoredQueriesTest, AJobTooBigToListUnpagedIsRefused) {
   EXPECT_EQ(*TaskPageRange(paged, 1'000'000, "j1"),
             std::make_pair(0u, 20'000u));
   EXPECT_TRUE(TaskPageRange(TasksPage(), 1'000'000, "j1").ok());
+  // A page token without a page_size asks for all the rest: as limited.
+  TasksPage rest = whole;
+  rest.from = 1;
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      TaskPageRange(rest, 1'000'000, "j1").status()));
+  rest.from = 1'000'000 - TasksPage::kMaxUnpaged;
+  EXPECT_TRUE(TaskPageRange(rest, 1'000'000, "j1").ok());
   v1::ListTasksRequest huge;
   huge.set_page_size(1'000'000);
   EXPECT_EQ(ParseTasksPage(huge)->size, TasksPage::kMaxSize);
