@@ -136,7 +136,7 @@ absl::StatusOr<Payload> CollectOutput(const AttemptFiles& files,
   if (absl::IsNotFound(data.status())) {
     data = ReadFile(files.stdout_path, max_bytes);
   }
-  if (absl::IsResourceExhausted(data.status()) && max_bytes != 0) {
+  if (absl::IsOutOfRange(data.status())) {
     // Over dagd's limit it would be dropped after the read; not read.
     return MakePermanent(absl::ResourceExhaustedError(
         absl::StrCat("exec: the output: ", data.status().message(),

@@ -701,14 +701,16 @@ int main(int argc, char** argv) {
   }
   const dagd::LogFn log = dagd::StderrLogger(LogFormatFromFlag());
   dagd::WorkerOptions options = OptionsFromFlags();
-  dagd::SystemClock clock;
-  // Before the runtimes, which read its limits, and gone after them.
-  DataParts data = StartDataPlane(&clock, log);
+  // The data plane, once started (after everything that may exit at once,
+  // which would leave its spill directory behind): dagd's limits, told at
+  // registration, are read from it.
+  std::atomic<dagd::DataPlane*> limits_from{nullptr};
   std::optional<dagd::ExecOptions> exec = ExecFromFlags(false, log);
   if (exec.has_value()) {
     // An exec output over dagd's --max_result_bytes is not read at all.
-    exec->max_output_bytes = [plane = data.plane.get()] {
-      return plane->limits().max_result_bytes;
+    exec->max_output_bytes = [&limits_from]() -> uint64_t {
+      dagd::DataPlane* plane = limits_from.load();
+      return plane != nullptr ? plane->limits().max_result_bytes : 0;
     };
   }
   Runtimes runtimes;
@@ -732,6 +734,9 @@ int main(int argc, char** argv) {
   dagd::ObserverFanOut observers({&metrics, &failure_log});
   StatusServers servers = StartStatusServers(&status, &metrics, log);
 
+  dagd::SystemClock clock;
+  DataParts data = StartDataPlane(&clock, log);
+  limits_from = data.plane.get();
   std::mt19937_64 random_engine{std::random_device{}()};
   auto uniform = [&random_engine] {
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_engine);
@@ -772,5 +777,6 @@ int main(int argc, char** argv) {
   // stays pending for that thread only.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  limits_from = nullptr;  // the data plane goes before the runtimes
   return 0;
 }

@@ -72,7 +72,7 @@ class RegularFile {
           path, " is ", st.st_size, " bytes, more than this machine's memory"));
     }
     if (max_bytes != 0 && static_cast<uint64_t>(st.st_size) > max_bytes) {
-      return absl::ResourceExhaustedError(absl::StrCat(
+      return absl::OutOfRangeError(absl::StrCat(
           path, " is ", st.st_size, " bytes, over the limit of ", max_bytes));
     }
     file.size_ = st.st_size;
@@ -80,7 +80,9 @@ class RegularFile {
     return file;
   }
   RegularFile(RegularFile&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)), size_(other.size_) {}
+      : fd_(std::exchange(other.fd_, -1)),
+        size_(other.size_),
+        max_bytes_(other.max_bytes_) {}
   RegularFile& operator=(RegularFile&&) = delete;
   ~RegularFile() {
     if (fd_ >= 0) close(fd_);
@@ -103,7 +105,7 @@ class RegularFile {
             "it grew past this machine's memory as it was read");
       }
       if (max_bytes_ != 0 && out.size() + n > max_bytes_) {
-        return absl::ResourceExhaustedError(absl::StrCat(
+        return absl::OutOfRangeError(absl::StrCat(
             "it grew, as it was read, past the limit of ", max_bytes_));
       }
       out.append(buffer, n);

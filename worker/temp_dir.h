@@ -36,8 +36,9 @@ class TempDir {
 // worker may read where its output goes (under --exec_user it owns the
 // folder), or a FIFO, which would block the read for good, or a device.
 // NOT_FOUND if it does not exist; FAILED_PRECONDITION naming it if it is
-// no regular file; RESOURCE_EXHAUSTED if it is (or grows, as it is read)
-// larger than `max_bytes` (0: no limit but the machine's memory).
+// no regular file; OUT_OF_RANGE if it is (or grows, as it is read) larger
+// than `max_bytes`; RESOURCE_EXHAUSTED if larger than the machine's memory
+// (`max_bytes` 0: that is the only limit).
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      uint64_t max_bytes = 0);
 // Reads at most the last `max_bytes` of a regular file, as ReadFile

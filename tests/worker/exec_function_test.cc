@@ -117,6 +117,25 @@ TEST(ExecTest, AnOutputOverDagdsLimitIsNotRead) {
                 HasSubstr("over the limit of 1000 bytes (dagd's "
                           "--max_result_bytes)"));
   }
+  // More than the machine holds is this worker's limit, not dagd's: not
+  // failed for good (a bigger worker may run it).
+  TestTask huge(ShellArgs("truncate -s 1T \"$DAGD_OUTPUT\""));
+  absl::StatusOr<Payload> too_big = ExecFunction(huge.context, options);
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_FALSE(IsPermanent(too_big.status())) << too_big.status();
+  EXPECT_THAT(too_big.status().message(),
+              HasSubstr("more than this machine's memory"));
+}
+
+// A file that grows as it is read (or, as /proc's, says it is empty) is
+// read no further than the limit either.
+TEST(ReadFileTest, NoFurtherThanTheLimitWhateverItsSizeSaid) {
+  absl::StatusOr<std::string> whole = ReadFile("/proc/self/status");
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_GT(whole->size(), 100u);
+  absl::StatusOr<std::string> cut = ReadFile("/proc/self/status", 100);
+  EXPECT_TRUE(absl::IsOutOfRange(cut.status())) << cut.status();
+  EXPECT_THAT(cut.status().message(), HasSubstr("past the limit of 100"));
 }
 
 TEST(ExecTest, EnvIsAddedToWhatTasksInherit) {
