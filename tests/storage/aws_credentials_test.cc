@@ -144,11 +144,13 @@ class ContainerTest : public AwsCredentialsTest {
     }
     return false;
   }
-  // Until the server has answered `n` requests, or 30 s.
-  bool ServedEventually(size_t n) {
+  // Until the server has answered `n` requests, or 30 s; with `provider`,
+  // asking it again meanwhile (a refresh still in flight starts no other).
+  bool ServedEventually(size_t n, AwsCredentialsProvider* provider = nullptr) {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (absl::Now() < deadline) {
       if (server_->requests().size() >= n) return true;
+      if (provider != nullptr) provider->Get().IgnoreError();
       absl::SleepFor(absl::Milliseconds(1));
     }
     return false;
@@ -248,13 +250,12 @@ TEST_F(ContainerTest, FailedRefreshKeepsUnexpiredCredentials) {
   fail_ = true;
   now_ = kStart + absl::Minutes(56);
   EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // refreshing
-  ASSERT_TRUE(ServedEventually(2));
-  EXPECT_TRUE(GetsEventually(*provider, "KEY1"));     // the refresh failed
+  ASSERT_TRUE(ServedEventually(2));                   // the refresh failed
   EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // not asked again yet
   EXPECT_EQ(server_->requests().size(), 2u);
   now_ += absl::Seconds(10);
   EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
-  ASSERT_TRUE(ServedEventually(3));
+  ASSERT_TRUE(ServedEventually(3, provider.get()));
   now_ = kStart + absl::Hours(1) + absl::Seconds(1);  // expired
   absl::StatusOr<AwsCredentials> got = provider->Get();
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated);
