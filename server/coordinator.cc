@@ -98,15 +98,34 @@ absl::Status Coordinator::Recover() {
   // do those naming a function it may no longer invoke.
   unlimited.lambda = true;
   unlimited.any_lambda_function = true;
+  WriteSet refused;
+  size_t recovered = 0;
   for (StoredJob& stored : *jobs) {
     absl::StatusOr<CompiledJob> job =
         CompileJob(std::move(stored.spec), stored.tasks, unlimited);
     stored.tasks = JobTasks();  // compiled: the job holds its own
+    if (absl::IsInvalidArgument(job.status())) {
+      // Accepted by an older dagd, refused by a check added since: that
+      // job fails, saying why; the others run on.
+      v1::JobStatus& failed =
+          refused.job_statuses
+              .emplace_back(stored.seq, std::move(stored.status))
+              .second;
+      failed.set_state(v1::JOB_FAILED);
+      failed.set_error(
+          absl::StrCat("this dagd does not run the job as stored: ",
+                       job.status().message()));
+      *failed.mutable_finished_at() =
+          TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
+      LOG(WARNING).Job(JobIdFromSeq(stored.seq)) << failed.error();
+      continue;
+    }
     if (!job.ok()) {
       return absl::DataLossError(
           absl::StrCat("stored job ", JobIdFromSeq(stored.seq),
                        " does not compile: ", job.status().message()));
     }
+    ++recovered;
     absl::flat_hash_map<uint32_t, StoredResult> results;
     for (const auto& [index, task] : stored.task_statuses) {
       if (task.state() != v1::TASK_SUCCEEDED) continue;
@@ -118,10 +137,11 @@ absl::Status Coordinator::Recover() {
     scheduler_.RestoreJob(stored.seq, *std::move(job), std::move(stored.status),
                           stored.task_statuses, std::move(results));
   }
-  if (!jobs->empty()) {
-    LOG(INFO) << "recovered " << jobs->size() << " unfinished job(s)";
+  if (recovered > 0) {
+    LOG(INFO) << "recovered " << recovered << " unfinished job(s)";
   }
-  return absl::OkStatus();
+  if (refused.empty()) return absl::OkStatus();
+  return store_->Commit(refused, /*sync=*/true);
 }
 
 void Coordinator::CloseStreams() {

@@ -533,7 +533,8 @@ absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec header,
     const absl::string_view encoded = tasks.encoded(i);
     if (!task.ParseFromArray(encoded.data(),
                              static_cast<int>(encoded.size()))) {
-      return absl::InvalidArgumentError(
+      // Stored bytes that do not parse are damage, not a bad job.
+      return absl::DataLossError(
           absl::StrCat("task #", i, ": not an encoded TaskSpec"));
     }
     if (absl::Status s = compiler.AddTask(task); !s.ok()) return s;

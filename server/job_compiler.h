@@ -145,7 +145,8 @@ absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec spec,
                                        const JobLimits& limits);
 // The same for a job whose tasks are encoded (a stored job): each is
 // parsed once, into one reused message. A task that does not parse is
-// INVALID_ARGUMENT, naming it by position.
+// DATA_LOSS, naming it by position; INVALID_ARGUMENT is a job the checks
+// refuse (a stored one accepted before a check was added).
 absl::StatusOr<CompiledJob> CompileJob(v1::JobSpec header,
                                        const JobTasks& tasks,
                                        const JobLimits& limits);

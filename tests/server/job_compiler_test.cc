@@ -387,7 +387,7 @@ TEST(JobCompilerTest, AStoredJobsEncodedTasksCompileAsTheSpecDoes) {
   // Bytes that are no task name the task by position.
   stored.AddEncoded(std::string("\xff\xff", 2));
   absl::StatusOr<CompiledJob> broken = CompileJob(header, stored, {});
-  EXPECT_EQ(broken.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(broken.status().message(),
               HasSubstr("task #2: not an encoded TaskSpec"));
 }

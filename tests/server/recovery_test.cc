@@ -251,6 +251,51 @@ TEST_F(ShortGraceRosterTest, StreamsClosedByAStopTakeNoOneOff) {
 }
 
 // A job naming a Lambda function (lambda:NAME) survives a restart: its
+
+// A job an older dagd accepted that a check added since refuses (here a
+// deadline over 3650 days) fails at the restart, saying why; dagd starts
+// and runs the other jobs. Before, the start refused the whole store as
+// damaged.
+TEST_F(RecoveryRosterTest, AStoredJobTodaysChecksRefuseFailsAndDagdStarts) {
+  absl::StatusOr<v1::SubmitJobResponse> kept = Submit(Request(kTwoTasks));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  coordinator_->Stop();
+  coordinator_.reset();
+  WriteSet old;
+  WriteSet::NewJob& job = old.new_jobs.emplace_back();
+  job.seq = 2;
+  auto header = std::make_shared<v1::JobSpec>();
+  header->mutable_deadline()->set_seconds(int64_t{4000} * 86400);
+  job.spec = header;
+  auto tasks = std::make_shared<JobTasks>();
+  v1::TaskSpec task;
+  task.set_id("x");
+  task.set_fn("const");
+  tasks->Add(task);
+  job.tasks = tasks;
+  job.status.set_job_id("j2");
+  job.status.set_state(v1::JOB_PENDING);
+  job.status.set_total_tasks(1);
+  ASSERT_EQ(rocks_->Commit(old, /*sync=*/true), absl::OkStatus());
+
+  StartCoordinator();
+  Answer<v1::JobStatus> refused;
+  coordinator_->GetJob("j2", refused.Callback());
+  absl::StatusOr<v1::JobStatus> status = refused.Get();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::JOB_FAILED);
+  EXPECT_THAT(status->error(),
+              ::testing::HasSubstr("this dagd does not run the job as stored: "
+                                   "job: deadline is 345600000s"));
+  EXPECT_EQ(StateOf(kept->job_id(), "a"), v1::TASK_READY);
+  // Stored as failed: the next start recovers it no more.
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  Answer<v1::JobStatus> again;
+  coordinator_->GetJob("j2", again.Callback());
+  ASSERT_TRUE(again.Get().ok());
+  EXPECT_EQ(again.Get()->state(), v1::JOB_FAILED);
+}
+
 // stored spec compiles again whatever names dagd may invoke now, and the
 // scheduler decides what it sends (scheduler_lambda_test). Before, every
 // start refused the store as damaged while such a job was unfinished.
