@@ -32,8 +32,10 @@ void Coordinator::OnOutputCopied(const OutputToKeep& output,
   } else if (output.check_record && absl::IsNotFound(kept.status())) {
     // A key a worker listed at registration that no stored record waits
     // for (a deleted job's output, a finished job's intermediate, one
-    // copied already): nothing will read it, so its holder frees it.
-    scheduler_.ReleaseObjects({output.ref});
+    // copied already): nothing will read it, so its holder frees it, once
+    // the records read are synced (a copy's may not be yet).
+    std::vector<v1::ObjectRef> stray = {output.ref};
+    ReleaseWhenSynced(stray, /*synced=*/false);
   } else if (!absl::IsFailedPrecondition(kept.status())) {
     // It stays held: readable while its worker lives, copied again when
     // the worker registers with it after a restart of dagd.

@@ -192,10 +192,12 @@ struct TurnOutput {
   TaskStateCounts tasks_finished{};
   // Held outputs to copy into dagd's store, once the writes are stored.
   std::vector<OutputToKeep> keep;
-  // Outputs copied into dagd's store (OnOutputKept) that their holders may
-  // free once these writes are synced, not before: a power failure would
-  // take back the unsynced record of the copy, and the holder's copy with
-  // it would be the output's last (Scheduler::ReleaseObjects).
+  // Held results their holders may free once these writes are synced, not
+  // before (Scheduler::ReleaseObjects then): an output copied into dagd's
+  // store (a power failure would take back the unsynced record of the
+  // copy, and the holder's copy would be the output's last), an input its
+  // consumers no longer need (their unsynced results would be lost with
+  // it, and the chain before it made again), a key nothing refers to.
   std::vector<v1::ObjectRef> release_when_synced;
 };
 
@@ -494,6 +496,10 @@ class Scheduler {
   void ReleaseIntermediates(Job& job);
   // Tells the holder of `ref`, if it is connected, to free it.
   void SendRelease(const v1::ObjectRef& ref);
+  // The same for `worker`'s `key` that nothing refers to, once this turn's
+  // writes are synced (TurnOutput::release_when_synced): a record of them
+  // not yet synced may still refer to it.
+  void ReleaseWhenSynced(const Worker& worker, const std::string& key);
   // Forgets that the holder of task `task`'s `ref` holds it for the job.
   void Untrack(const Job& job, uint32_t task, const v1::ObjectRef& ref);
   // The task's held result is gone (`why`): when the job still needs it,

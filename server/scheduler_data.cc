@@ -66,7 +66,7 @@ void Scheduler::AddHolder(Worker& worker) {
     const auto task = TaskOfKey(key);
     const Job* job = task ? FindJob(task->first) : nullptr;
     if (job != nullptr && task->second >= job->graph.size()) {
-      out_.sends[worker.id].add_release(key);  // no such task
+      ReleaseWhenSynced(worker, key);  // no such task
       continue;
     }
     if (job == nullptr) {
@@ -86,7 +86,7 @@ void Scheduler::AddHolder(Worker& worker) {
       worker.unsettled_held.push_back(key);
       continue;
     }
-    out_.sends[worker.id].add_release(key);  // nothing refers to it
+    ReleaseWhenSynced(worker, key);  // nothing refers to it
   }
   // Results the jobs say it holds that it no longer does (it restarted
   // with the same instance, or freed them while dagd was down).
@@ -138,7 +138,7 @@ void Scheduler::OnKeptComplete(WorkerId id) {
     auto ref = job->result_refs.find(task->second);
     if (ref == job->result_refs.end() || !HeldBy(*ref->second, worker.spec) ||
         ref->second->key() != key) {
-      out_.sends[worker.id].add_release(key);  // nothing refers to it
+      ReleaseWhenSynced(worker, key);  // nothing refers to it
     }
   }
   worker.unsettled_held.clear();
@@ -226,7 +226,10 @@ void Scheduler::TrackHeld(Job& job, uint32_t task) {
 void Scheduler::ReleaseHeld(Job& job, uint32_t task) {
   auto ref = job.result_refs.find(task);
   if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
-  SendRelease(*ref->second);
+  // Once what made it unneeded (its consumers' results) is synced: a power
+  // failure before would lose those results with their input, and make
+  // again the whole chain before them.
+  out_.release_when_synced.push_back(*ref->second);
   Untrack(job, task, *ref->second);
   job.result_refs.erase(ref);
   job.held_consumers.erase(task);
@@ -283,6 +286,18 @@ void Scheduler::OnOutputKept(const OutputToKeep& output, KeptOutput kept) {
         {output.seq, output.index, *std::move(kept.status)});
   }
   if (IsHeld(held)) out_.release_when_synced.push_back(held);
+}
+
+void Scheduler::ReleaseWhenSynced(const Worker& worker,
+                                  const std::string& key) {
+  if (worker.spec.instance.empty()) {  // no holder to find it by later
+    out_.sends[worker.id].add_release(key);
+    return;
+  }
+  v1::ObjectRef& ref = out_.release_when_synced.emplace_back();
+  ref.set_key(key);
+  ref.mutable_holder()->set_name(worker.spec.name);
+  ref.mutable_holder()->set_instance(worker.spec.instance);
 }
 
 void Scheduler::SendRelease(const v1::ObjectRef& ref) {

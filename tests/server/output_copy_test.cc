@@ -1,6 +1,7 @@
-// Jobs' outputs copied from their holders into dagd's store
-// (--max_stored_result_bytes), by the Coordinator on a real RocksMetaStore:
-// when holders are told to free their copies.
+// Results held by workers, by the Coordinator on a real RocksMetaStore:
+// when holders are told to free them (an input its consumers no longer
+// need, a job's output copied into dagd's store: after the commit that
+// made them unneeded is synced).
 #include <string>
 #include <vector>
 
@@ -37,7 +38,22 @@ TEST_F(StoreFaultKeepTest, AHeldKeyNoRecordWaitsForIsReleased) {
   coordinator_->WorkerConnected(coordinator_->NewWorkerId(), sink, hello,
                                 "test");
   ASSERT_TRUE(sink->WaitForRegistered());
-  EXPECT_TRUE(sink->WaitForRelease(stray));
+  // Released after a synced commit (the records read may not have been),
+  // once the record was checked: this fixture syncs acknowledgements
+  // only, such as a submission's.
+  const absl::Time deadline = absl::Now() + kWait;
+  bool released = false;
+  while (!released && absl::Now() < deadline) {
+    ASSERT_TRUE(
+        Submit(Request(R"({"tasks": [{"id": "a", "fn": "never"}]})")).ok());
+    absl::SleepFor(absl::Milliseconds(5));
+    for (const v1::CoordinatorMessage& m : sink->Sent()) {
+      for (const std::string& key : m.batch().release()) {
+        released = released || key == stray;
+      }
+    }
+  }
+  EXPECT_TRUE(released);
 }
 
 // An output copied into dagd's store is freed on its holder only after the
@@ -106,6 +122,91 @@ TEST_F(StoreFaultKeepTest, ACopiedOutputIsFreedOnItsHolderOnlyOnceSynced) {
   ASSERT_GE(second_assigned_at, 0);
   EXPECT_GT(released_at, second_assigned_at)
       << "freed before the synced commit that followed the copy";
+}
+
+// The index of the first message in `sent` releasing `key`, and of the
+// last assigning a task of job `job_id` (-1: none).
+std::pair<int, int> ReleaseAndAssignment(
+    const std::vector<v1::CoordinatorMessage>& sent, const std::string& key,
+    const std::string& job_id) {
+  int released_at = -1;
+  int assigned_at = -1;
+  for (int i = 0; i < static_cast<int>(sent.size()); ++i) {
+    for (const std::string& k : sent[i].batch().release()) {
+      if (k == key && released_at < 0) released_at = i;
+    }
+    for (const v1::Assignment& a : sent[i].batch().assignments()) {
+      if (a.task().job_id() == job_id) assigned_at = i;
+    }
+  }
+  return {released_at, assigned_at};
+}
+
+// An input freed once its consumer succeeded, only after the commit of
+// that success is synced: before, a power failure lost the consumer's
+// result and the input it needed, and the chain before them ran again.
+TEST_F(StoreFaultTest, AConsumedInputIsFreedOnlyOnceSynced) {
+  auto sink = std::make_shared<RecordingDispatcher>();
+  const WorkerId worker = coordinator_->NewWorkerId();
+  v1::Register hello;
+  hello.set_name("holder");
+  hello.set_instance("holder-1");
+  hello.set_data_address("127.0.0.1:7001");
+  hello.set_kept_complete(true);
+  hello.set_slots(2);
+  hello.add_functions("const");
+  coordinator_->WorkerConnected(worker, sink, hello, "test");
+  ASSERT_TRUE(sink->WaitForRegistered());
+  // "c" never runs (no worker offers it): b's success ends no job, and
+  // its commit is not synced (this fixture syncs only acknowledgements).
+  absl::StatusOr<v1::SubmitJobResponse> first =
+      Submit(Request(R"({"tasks": [{"id": "a", "fn": "const"},
+                                   {"id": "b", "fn": "const", "inputs": ["a"]},
+                                   {"id": "c", "fn": "never"}]})"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<v1::Assignment> a = sink->WaitForAssignment(0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  v1::WorkerMessage report;
+  v1::TaskResult* result = report.mutable_batch()->add_results();
+  *result->mutable_task() = a->task();
+  result->set_ok(true);
+  v1::ObjectRef* ref = result->mutable_output_ref();
+  ref->set_key(ResultObjectKey(a->task().job_id(), 0, a->task().attempt()));
+  ref->set_size(1 << 20);
+  ref->set_content_type("application/octet-stream");
+  ref->mutable_holder()->set_name("holder");
+  ref->mutable_holder()->set_instance("holder-1");
+  ref->mutable_holder()->set_address("127.0.0.1:7001");
+  const std::string key = ref->key();
+  coordinator_->WorkerMessage(worker, report);
+  absl::StatusOr<v1::Assignment> b = sink->WaitForAssignment(1);
+  ASSERT_TRUE(b.ok()) << b.status();
+  v1::WorkerMessage done;
+  v1::TaskResult* b_result = done.mutable_batch()->add_results();
+  *b_result->mutable_task() = b->task();
+  b_result->set_ok(true);
+  b_result->mutable_output()->set_data("1");
+  coordinator_->WorkerMessage(worker, done);
+  const absl::Time deadline = absl::Now() + kWait;
+  for (;;) {
+    Answer<v1::TaskStatus> task;
+    coordinator_->GetTask(first->job_id(), "b", task.Callback());
+    absl::StatusOr<v1::TaskStatus> status = task.Get();
+    if (status.ok() && status->state() == v1::TASK_SUCCEEDED) break;
+    ASSERT_LT(absl::Now(), deadline) << status.status();
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  // The next submission's commit is synced.
+  absl::StatusOr<v1::SubmitJobResponse> second =
+      Submit(Request(R"({"tasks": [{"id": "d", "fn": "const"}]})"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(sink->WaitForRelease(key));
+  ASSERT_TRUE(sink->WaitForAssignment(0).ok());
+  const auto [released_at, assigned_at] =
+      ReleaseAndAssignment(sink->Sent(), key, second->job_id());
+  ASSERT_GE(assigned_at, 0);
+  EXPECT_GT(released_at, assigned_at)
+      << "freed before the synced commit that followed b's success";
 }
 
 }  // namespace

@@ -55,7 +55,9 @@ class SchedulerDataTest : public SchedulerTest {
 
   // One turn: what each worker was sent.
   absl::flat_hash_map<WorkerId, v1::CoordinatorBatch> Turn() {
-    return WholeTurn().sends;
+    scheduler_.Tick();
+    scheduler_.Schedule();
+    return TakeSyncedOutput().sends;
   }
   TurnOutput WholeTurn() {
     scheduler_.Tick();

@@ -74,6 +74,22 @@ class SchedulerTest : public ::testing::Test {
     scheduler_.AddWorker(id, Worker(id, slots, std::move(fns)));
   }
 
+  // TakeOutput of a turn whose writes were synced: the releases that wait
+  // for that (TurnOutput::release_when_synced) are in its sends too, as
+  // the coordinator sends them after such a commit.
+  TurnOutput TakeSyncedOutput() {
+    TurnOutput out = scheduler_.TakeOutput();
+    if (!out.release_when_synced.empty()) {
+      scheduler_.ReleaseObjects(out.release_when_synced);
+      for (auto& [id, batch] : scheduler_.TakeOutput().sends) {
+        for (const std::string& key : batch.release()) {
+          out.sends[id].add_release(key);
+        }
+      }
+    }
+    return out;
+  }
+
   // Schedules and returns what was sent to `worker`.
   std::vector<v1::Assignment> Dispatch(WorkerId worker) {
     scheduler_.Tick();

@@ -90,7 +90,7 @@ class SchedulerRecoveryTest : public SchedulerTest {
   absl::flat_hash_map<WorkerId, v1::CoordinatorBatch> Turn() {
     scheduler_.Tick();
     scheduler_.Schedule();
-    return scheduler_.TakeOutput().sends;
+    return TakeSyncedOutput().sends;
   }
 
   // A one-task job, its task running on kWorker, a stream of process
