@@ -397,6 +397,13 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     }
     return;
   }
+  if (worker == nullptr || !SealMatches(*seq, index, result.task(), *worker)) {
+    // The same job, task and attempt numbers, but not this store's attempt:
+    // a worker back from a dagd on another data directory reporting what
+    // that one gave it (job ids start again at j1 there).
+    ++dropped_reports_;
+    return;
+  }
   if (t.granted) {
     // A report for a granted task before its predecessor's: the worker
     // broke the order it must keep. Nothing of it can be trusted; the task

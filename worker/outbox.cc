@@ -153,6 +153,17 @@ void Outbox::Ack(uint64_t up_to) {
   first_unsent_ = std::max(first_unsent_, first_order_);
 }
 
+void Outbox::Forget() {
+  absl::MutexLock lock(&mu_);
+  started_.clear();
+  results_.clear();
+  attempts_.clear();
+  first_order_ = next_order_;
+  first_unsent_ = next_order_;
+  unsent_ = 0;
+  kept_end_ = 0;
+}
+
 void Outbox::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;

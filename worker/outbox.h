@@ -93,6 +93,11 @@ class Outbox : public TaskReporter {
   // Results not yet acknowledged, sent or not.
   size_t pending_results() const;
 
+  // Drops every result and start notice, sent or not (the coordinator now
+  // serves another data directory: they are of attempts it never made).
+  // Report orders go on from where they were.
+  void Forget();
+
  private:
   // An attempt, to drop a second result of it. Job ids are short: the
   // string usually lives inside the key, with nothing allocated.

@@ -10,6 +10,11 @@
 namespace dagd {
 namespace {
 
+// How long a session waits for the cancelled attempts of a coordinator's
+// old data directory to end: it sends nothing meanwhile, and dagd takes a
+// worker silent for --worker_timeout (30 s by default) as lost.
+constexpr absl::Duration kOldAttemptsGrace = absl::Seconds(10);
+
 absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       status.error_message());
@@ -92,6 +97,16 @@ WorkerSession::Outcome WorkerSession::Run(
         hello.register_().running_size(), " tasks and dropping ",
         kept.results_size(), " results of the old one")));
     executor_->CancelAll(CancelReason::kCoordinator);
+    // Their (job, task, attempt) numbers are the new store's too: its
+    // assignments would be taken for theirs, and their ends for the new
+    // attempts'. Wait for them to end, then forget what they reported.
+    if (!executor_->WaitUntilIdle(kOldAttemptsGrace)) {
+      (*log_)(Warning(
+          absl::StrCat("tasks of the old data directory still run after ",
+                       absl::FormatDuration(kOldAttemptsGrace))));
+    }
+    outbox_->Forget();
+    kept.Clear();
     if (data_ != nullptr) data_->ReleaseAll();
   } else {
     if (kept.results_size() > 0) {

@@ -423,6 +423,29 @@ TEST_F(SchedulerRecoveryTest, AnotherProcessOfTheSameNameMovesNothing) {
   ASSERT_EQ(last_writes_.results.size(), 1u);
 }
 
+// A worker back from a dagd on another data directory reports what that
+// one gave it: the same job, task and attempt numbers (job ids start again
+// at j1), but not sealed by this store. Dropped, not taken for the
+// current attempt's end.
+TEST_F(SchedulerRecoveryTest, AReportNotSealedByThisStoreIsDropped) {
+  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+  AddWorker(kWorker, 1);
+  const std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  auto state = [&] { return scheduler_.TaskStatusOf(job, "a")->state(); };
+  v1::Assignment other_store = sent[0];
+  other_store.mutable_task()->set_seal(sent[0].task().seal() + 1);
+  Report(kWorker, other_store, false, "cancelled by the coordinator");
+  Dispatch(kWorker);
+  EXPECT_EQ(scheduler_.dropped_reports(), 1u);
+  EXPECT_EQ(state(), v1::TASK_ASSIGNED);
+  Report(kWorker, sent[0], true, "5");
+  Dispatch(kWorker);
+  EXPECT_EQ(scheduler_.dropped_reports(), 1u);
+  EXPECT_TRUE(last_writes_.results.size() == 1 &&
+              last_writes_.results[0].result.data == "5");
+}
+
 TEST_F(SchedulerRecoveryTest, AnAttemptListedTwiceIsTakenOverOnce) {
   RestoreChain();
   AddWorkerRunning(kBack, {Ref(0, 4), Ref(0, 4)});

@@ -47,6 +47,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
           heartbeat_interval_ms_);
       reply.mutable_registered()->set_inline_max_bytes(inline_max_bytes_);
       reply.mutable_registered()->set_max_result_bytes(max_result_bytes_);
+      reply.mutable_registered()->set_store_id(store_id_);
       stream->Write(reply);
       context_ = context;
       stream_ = stream;
@@ -117,6 +118,12 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     max_result_bytes_ = max_result_bytes;
   }
 
+  // Registered.store_id: which data directory the coordinator serves.
+  void SetStoreId(std::string store_id) {
+    absl::MutexLock lock(&mu_);
+    store_id_ = std::move(store_id);
+  }
+
   void SetAccepting(bool accepting) {
     absl::MutexLock lock(&mu_);
     accepting_ = accepting;
@@ -173,6 +180,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   int64_t heartbeat_interval_ms_ ABSL_GUARDED_BY(mu_) = 20;
   uint64_t inline_max_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t max_result_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string store_id_ ABSL_GUARDED_BY(mu_) = "store-1";
   // The last result read and not yet acknowledged; 0: none.
   uint64_t unacked_up_to_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;

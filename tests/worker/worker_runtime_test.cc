@@ -230,6 +230,37 @@ TEST_F(WorkerRuntimeTest, KeepsResultsAcrossAReconnect) {
   EXPECT_THAT(Log(), Contains(HasSubstr("registered as worker w-2")));
 }
 
+// A coordinator back on another data directory numbers its jobs afresh:
+// its j1 task 7 attempt 1 is not the one the worker ran before. The old
+// attempts are cancelled and forgotten (their ends reported to nobody),
+// and the new assignment of the same numbers runs and is reported.
+TEST_F(WorkerRuntimeTest, AfterAStoreChangeTheOldAttemptsAreForgotten) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  v1::CoordinatorBatch old;
+  *old.add_assignments() = Assign(7, "sleep", R"({"ms": 600000})");
+  ASSERT_TRUE(c.Send(old));
+  ASSERT_TRUE(c.WaitUntil([&] { return c.started_.size() == 1; }));
+  c.SetStoreId("store-2");
+  c.Drop();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
+  v1::CoordinatorBatch fresh;
+  *fresh.add_assignments() = Assign(7, "const", R"({"value": 5})");
+  ASSERT_TRUE(c.Send(fresh));
+  ASSERT_TRUE(c.WaitUntil([&] {
+    for (const auto& [result, connection] : c.results_) {
+      if (result.ok()) return true;
+    }
+    return false;
+  }));
+  absl::MutexLock lock(&c.mu_);
+  // The old attempt's cancellation, reported, would have come first.
+  ASSERT_FALSE(c.results_.empty());
+  EXPECT_TRUE(c.results_[0].first.ok()) << c.results_[0].first.error();
+  EXPECT_EQ(c.results_[0].first.output().data(), "5");
+  EXPECT_EQ(c.results_[0].second, 2);
+}
+
 TEST_F(WorkerRuntimeTest, CoordinatorCancelStopsTheAttempt) {
   FakeCoordinator& c = coordinator_;
   ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
