@@ -405,7 +405,11 @@ absl::StatusOr<SubprocessExit> RunSubprocess(const SubprocessSpec& spec,
   auto path = FindExecutable(spec.argv[0], PathFromEnv(spec.env));
   if (!path.ok()) return path.status();
   // No point starting a program for an attempt that is already over.
-  if (context.cancelled()) return SubprocessExit{0, true};
+  if (context.cancelled()) {
+    SubprocessExit never_started;
+    never_started.cancelled = true;
+    return never_started;
+  }
   SubprocessSpec tagged = spec;
   const std::string tag = NewProcessTag();
   tagged.env.push_back(tag);

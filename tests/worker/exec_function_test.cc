@@ -138,6 +138,20 @@ TEST(ReadFileTest, NoFurtherThanTheLimitWhateverItsSizeSaid) {
   EXPECT_THAT(cut.status().message(), HasSubstr("past the limit of 100"));
 }
 
+// An attempt cancelled before its program started starts none: the exit
+// says cancelled (not that it ran in a cgroup).
+TEST(SubprocessTest, ACancelledAttemptStartsNoProgram) {
+  TestTask task(R"({"argv": ["true"]})");
+  task.token.Cancel(CancelReason::kCoordinator);
+  SubprocessSpec spec;
+  spec.argv = {"/bin/true"};
+  absl::StatusOr<SubprocessExit> exit = RunSubprocess(spec, task.context);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->cancelled);
+  EXPECT_FALSE(exit->in_cgroup);
+  EXPECT_EQ(exit->pgid, 0);
+}
+
 TEST(ExecTest, EnvIsAddedToWhatTasksInherit) {
   TestTask task(ShellArgs(R"sh(printf '%s %s %s' "$GREETING" "$DAGD_TASK_ID" \
                              "$DAGD_ATTEMPT"; test -n "$PATH")sh",
