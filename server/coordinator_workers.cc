@@ -172,7 +172,10 @@ void Coordinator::WorkerConnected(WorkerId id,
       turn_result_bytes_ += result.output().data().size();
       scheduler_.OnTaskResult(id, std::move(result));
     }
-    if (registration.kept_complete()) CaughtUp(id);
+    if (registration.kept_complete()) {
+      scheduler_.OnKeptComplete(id);
+      CaughtUp(id);
+    }
     DropOlderStreams(id);
     v1::CoordinatorMessage message;
     message.mutable_registered()->set_worker_id(WorkerIdName(id));

@@ -294,9 +294,10 @@ class Scheduler {
   // it goes out with this turn's sends even if nothing else does. Keeps
   // the figures of its object store for Workers().
   void OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat = {});
-  // Every result worker `id` kept is in (WorkerBatch.kept_complete, after
-  // its results were handled): what it holds that none of them refers to
-  // is released now.
+  // Every result worker `id` kept is in (Register or WorkerBatch
+  // .kept_complete, after its results were handled): what it holds that
+  // none of them refers to is released now, and the attempts it listed
+  // running whose inputs were not all in are taken over or cancelled.
   void OnKeptComplete(WorkerId id);
   // Results no job in memory refers to (deleted jobs', strays a worker
   // listed at registration) that workers may still hold: each connected

@@ -127,6 +127,12 @@ void Scheduler::OnKeptComplete(WorkerId id) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   Worker& worker = *it->second;
+  if (!worker.kept_in) {
+    worker.kept_in = true;
+    for (const v1::TaskRef& ref : std::exchange(worker.unsettled_running, {})) {
+      AdoptRunning(worker, ref);
+    }
+  }
   for (const std::string& key : worker.unsettled_held) {
     const auto task = TaskOfKey(key);
     const Job* job = task ? FindJob(task->first) : nullptr;

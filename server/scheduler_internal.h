@@ -227,6 +227,12 @@ struct Scheduler::Worker {
   // Keys it held at registration that nothing referred to, while more of
   // its kept results were to come (WorkerSpec::kept_complete).
   std::vector<std::string> unsettled_held;
+  // Attempts it listed running at registration whose tasks waited for
+  // inputs then: the results it kept, read after, may be those inputs
+  // (a task granted after one that finished while dagd was down). Decided
+  // once every kept result is in (OnKeptComplete), not cancelled at once.
+  std::vector<v1::TaskRef> unsettled_running;
+  bool kept_in = false;  // OnKeptComplete came
 
   uint32_t free() const { return resources.free(); }
   bool Offers(uint32_t fn) const {

@@ -37,6 +37,10 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
     // Listed twice: taken over already.
     if (current && t.worker == worker.id) return;
     if (current && MoveFromOldStream(*job, task, worker)) return;
+    if (!worker.kept_in && t.state == v1::TASK_PENDING) {
+      worker.unsettled_running.push_back(ref);
+      return;
+    }
     if (auto reason = CanAdopt(*job, task, worker)) {
       Adopt(*job, task, worker, ref.attempt(), *reason);
       return;

@@ -54,10 +54,12 @@ class SchedulerRecoveryTest : public SchedulerTest {
     scheduler_.Tick();
   }
 
+  // A registration listing `running`, with no kept results.
   void AddWorkerRunning(WorkerId id, std::vector<v1::TaskRef> running) {
     WorkerSpec spec = Worker(id, 1);
     spec.running = std::move(running);
     scheduler_.AddWorker(id, std::move(spec));
+    scheduler_.OnKeptComplete(id);
   }
 
   // kWorker (pool gpu) runs A; its stream breaks, so A is ready again
@@ -192,6 +194,26 @@ TEST_F(SchedulerRecoveryTest, AttemptThatCannotBeTakenOverIsCancelled) {
   // Its report did not free the slot `a` holds.
   Submit(R"({"tasks": [{"id": "other", "fn": "const"}]})");
   EXPECT_TRUE(Dispatch(kBack).empty());
+}
+
+// After a restart, a worker back still running `b`, granted after `a`,
+// with `a`'s result among those it kept: `b` waited for `a` when the
+// worker registered, and not once its kept results were in. Taken over,
+// not cancelled and run again.
+TEST_F(SchedulerRecoveryTest, AGrantedAttemptWhoseInputCameKeptIsTakenOver) {
+  RestoreChain();
+  WorkerSpec spec = Worker(kBack, 1);
+  spec.running = {Ref(1, 1)};
+  scheduler_.AddWorker(kBack, std::move(spec));
+  Report(kBack, AssignmentOf(0, 1), true, "40");  // kept, after Register
+  scheduler_.OnKeptComplete(kBack);
+  PassGrace();
+  EXPECT_TRUE(Dispatch(kBack).empty());
+  EXPECT_TRUE(last_cancels_.empty()) << last_cancels_[0].DebugString();
+  EXPECT_EQ(StateOf("b"), v1::TASK_RUNNING);
+  Report(kBack, AssignmentOf(1, 1), true, "41");
+  EXPECT_THAT(Ids(Dispatch(kBack)), ElementsAre("c"));
+  EXPECT_EQ(scheduler_.dropped_reports(), 0u);
 }
 
 // A worker back on a new stream with an attempt whose task ran again
