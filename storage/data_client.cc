@@ -67,7 +67,7 @@ std::shared_ptr<grpc::Channel> DataClient::ChannelTo(const std::string& address,
   absl::MutexLock lock(&mu_);
   // Without TLS the name is not checked, and one channel per address does.
   std::shared_ptr<grpc::Channel>& channel =
-      channels_[tls() ? absl::StrCat(address, "/", name) : address];
+      channels_[ChannelKey(address, name)];
   if (channel == nullptr) {
     grpc::ChannelArguments args;
     if (tls()) {
@@ -94,6 +94,18 @@ std::shared_ptr<grpc::Channel> DataClient::ChannelTo(const std::string& address,
         args);
   }
   return channel;
+}
+
+size_t DataClient::channels() {
+  absl::MutexLock lock(&mu_);
+  return channels_.size();
+}
+
+void DataClient::ForgetChannel(const std::string& key,
+                               const std::shared_ptr<grpc::Channel>& channel) {
+  absl::MutexLock lock(&mu_);
+  auto it = channels_.find(key);
+  if (it != channels_.end() && it->second == channel) channels_.erase(it);
 }
 
 absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
@@ -149,6 +161,10 @@ absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
         absl::SleepFor(delay);
       }
       continue;
+    }
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      ForgetChannel(ChannelKey(address, name), channel);
     }
     if (!status.ok()) {
       return absl::Status(static_cast<absl::StatusCode>(status.error_code()),

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -108,6 +109,8 @@ class DataClient {
   // it accepts only a certificate for `name`.
   std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
                                            const std::string& name = "");
+  // Channels kept, one per holder (dropped once a holder is unreachable).
+  size_t channels();
 
  private:
   struct Attempt;
@@ -117,6 +120,15 @@ class DataClient {
                         const v1::ObjectRef& ref, const ChunkSink& sink,
                         ReadCancel* cancel, Attempt& attempt);
   absl::Time Now();
+  // Drops `channel` from the cache if it is still the one for `key`: gRPC
+  // would otherwise go on reconnecting to a holder that is gone (peers
+  // come and go with their hosts), for as long as the worker lives.
+  void ForgetChannel(const std::string& key,
+                     const std::shared_ptr<grpc::Channel>& channel);
+  std::string ChannelKey(const std::string& address,
+                         const std::string& name) const {
+    return tls() ? absl::StrCat(address, "/", name) : address;
+  }
   bool tls() const { return options_.credentials != nullptr; }
 
   const DataClientOptions options_;

@@ -162,6 +162,9 @@ TEST_F(DataClientTest, AnUnreachableHolderIsUnavailable) {
   absl::StatusOr<StoredObject> object = client->Fetch(ref);
   EXPECT_EQ(object.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(object.status().message(), HasSubstr(address_));
+  // Its channel is dropped, not kept reconnecting for as long as the
+  // reader lives.
+  EXPECT_EQ(client->channels(), 0u);
 }
 
 TEST_F(DataClientTest, ARefWithoutAnAddressIsRefused) {
