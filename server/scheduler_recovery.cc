@@ -37,7 +37,9 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
     // Listed twice: taken over already.
     if (current && t.worker == worker.id) return;
     if (current && MoveFromOldStream(*job, task, worker)) return;
-    if (!worker.kept_in && t.state == v1::TASK_PENDING) {
+    // Not one of an exclusive group, which nothing would hold meanwhile.
+    if (!worker.kept_in && t.state == v1::TASK_PENDING &&
+        job->group_of(task) == kNoGroup) {
       worker.unsettled_running.push_back(ref);
       return;
     }
