@@ -300,11 +300,14 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
 
 void Coordinator::ReleaseWhenSynced(std::vector<v1::ObjectRef>& copied,
                                     bool synced) {
-  for (v1::ObjectRef& ref : copied)
+  for (v1::ObjectRef& ref : copied) {
     unsynced_releases_.push_back(std::move(ref));
-  if (!synced || unsynced_releases_.empty() || !fatal_.ok()) return;
-  // Sent with the next turn's batches (the periodic sync comes within
-  // --sync_interval of an unsynced commit).
+  }
+  if (unsynced_releases_.empty() || !fatal_.ok()) return;
+  // Nothing committed is unsynced any more (this turn synced, or no
+  // commit since the last sync): sent with the next turn's batches.
+  // Otherwise the periodic sync comes within --sync_interval.
+  if (!synced && unsynced_) return;
   Post([this, refs = std::exchange(unsynced_releases_, {})] {
     scheduler_.ReleaseObjects(refs);
   });

@@ -262,8 +262,9 @@ class Coordinator : public JobDeleter {
   void Run();
   void RunTurn(std::vector<Event>& events);
   void Deliver(TurnOutput& out);
-  // Queues the holders' release of `copied` outputs, and posts every one
-  // queued once a commit `synced` them.
+  // Queues the holders' release of `copied` results, and posts every one
+  // queued once nothing committed is unsynced (a commit `synced` them, or
+  // none since the last sync).
   void ReleaseWhenSynced(std::vector<v1::ObjectRef>& copied, bool synced);
   void CollectStats(TurnOutput& out, TurnStats& stats);
   void LogTurn(const TurnOutput& out);

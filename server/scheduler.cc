@@ -356,6 +356,11 @@ void Scheduler::OnTaskStarted(WorkerId id, const v1::TaskStarted& started) {
       CurrentAttempt(t) != started.task().attempt()) {
     return;
   }
+  auto worker = workers_.find(id);
+  if (worker == workers_.end() ||
+      !SealMatches(*seq, index, started.task(), *worker->second)) {
+    return;  // not this store's attempt
+  }
   t.attempts.back().started_at =
       absl::FromUnixMillis(started.started_unix_ms());
   SetState(*job, index, v1::TASK_RUNNING);
@@ -376,6 +381,12 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     const AttemptRef ref{*seq, index, result.task().attempt()};
     if (auto it = worker->stopping.find(ref); it != worker->stopping.end()) {
       const StoppingAttempt stopped = it->second;
+      // Another store's attempt of the same numbers (see below) ends
+      // nothing this one holds.
+      if (stopped.holds && !SealMatches(*seq, index, result.task(), *worker)) {
+        ++dropped_reports_;
+        return;
+      }
       worker->stopping.erase(it);
       ReleaseStopped(*worker, stopped, ref);
       return;

@@ -395,8 +395,14 @@ class Scheduler {
   Claim ClaimOf(const Job& job, uint32_t task) const;
   void MarkJobRunning(Job& job);
   // Takes over an attempt the worker reported running as it registered,
-  // when the task is ready and nothing else holds it.
-  void AdoptRunning(Worker& worker, const v1::TaskRef& ref);
+  // when the task is ready and nothing else holds it. With `may_wait`, one
+  // whose task waits for inputs is decided later (Worker::unsettled_running).
+  void AdoptRunning(Worker& worker, const v1::TaskRef& ref,
+                    bool may_wait = true);
+  // Decides the unsettled attempts whose tasks no longer wait for inputs
+  // (an input came from elsewhere, or kept, before kept_complete), before
+  // such a task is placed again: every pass, while any is unsettled.
+  void SettleReadyAttempts();
   // The policy's reason for taking the attempt over, or nullopt.
   std::optional<PlacementReason> CanAdopt(const Job& job, uint32_t task,
                                           const Worker& worker) const;
@@ -705,6 +711,8 @@ class Scheduler {
   // streams), and the results of jobs in memory each holder holds.
   absl::flat_hash_map<std::string, std::vector<WorkerId>> holders_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<TaskRef>> held_by_;
+  // Workers with attempts in Worker::unsettled_running.
+  absl::flat_hash_set<WorkerId> unsettled_workers_;
   TurnOutput out_;
 };
 

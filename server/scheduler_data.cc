@@ -129,8 +129,9 @@ void Scheduler::OnKeptComplete(WorkerId id) {
   Worker& worker = *it->second;
   if (!worker.kept_in) {
     worker.kept_in = true;
+    unsettled_workers_.erase(worker.id);
     for (const v1::TaskRef& ref : std::exchange(worker.unsettled_running, {})) {
-      AdoptRunning(worker, ref);
+      AdoptRunning(worker, ref, /*may_wait=*/false);
     }
   }
   for (const std::string& key : worker.unsettled_held) {

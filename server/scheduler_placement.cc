@@ -380,6 +380,7 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
 }
 
 void Scheduler::Schedule() {
+  if (!unsettled_workers_.empty()) SettleReadyAttempts();
   // Jobs whose place in line changed since the last pass move once here,
   // however many results, retries and releases moved them.
   for (uint64_t seq : stale_runnable_) {

@@ -22,7 +22,8 @@ bool Scheduler::SealMatches(uint64_t seq, uint32_t task, const v1::TaskRef& ref,
          AttemptSeal(attempt_key_, seq, task, ref.attempt(), worker.spec.name);
 }
 
-void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
+void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref,
+                             bool may_wait) {
   const std::optional<uint64_t> seq = SeqFromJobId(ref.job_id());
   Job* job = seq ? FindJob(*seq) : nullptr;
   const uint32_t task = ref.task_index();
@@ -38,9 +39,10 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
     if (current && t.worker == worker.id) return;
     if (current && MoveFromOldStream(*job, task, worker)) return;
     // Not one of an exclusive group, which nothing would hold meanwhile.
-    if (!worker.kept_in && t.state == v1::TASK_PENDING &&
+    if (may_wait && !worker.kept_in && t.state == v1::TASK_PENDING &&
         job->group_of(task) == kNoGroup) {
       worker.unsettled_running.push_back(ref);
+      unsettled_workers_.insert(worker.id);
       return;
     }
     if (auto reason = CanAdopt(*job, task, worker)) {
@@ -58,6 +60,34 @@ void Scheduler::AdoptRunning(Worker& worker, const v1::TaskRef& ref) {
   const AttemptRef attempt{seq.value_or(0), task, ref.attempt()};
   if (seq && MoveStoppingFromOldStream(worker, attempt)) return;
   worker.stopping.emplace(attempt, StoppingAttempt{0, 0, /*holds=*/false});
+}
+
+void Scheduler::SettleReadyAttempts() {
+  for (auto it = unsettled_workers_.begin(); it != unsettled_workers_.end();) {
+    auto worker = workers_.find(*it);
+    if (worker == workers_.end()) {
+      unsettled_workers_.erase(it++);
+      continue;
+    }
+    Worker& w = *worker->second;
+    std::vector<v1::TaskRef> waiting;
+    for (v1::TaskRef& ref : std::exchange(w.unsettled_running, {})) {
+      const std::optional<uint64_t> seq = SeqFromJobId(ref.job_id());
+      const Job* job = seq ? FindJob(*seq) : nullptr;
+      if (job != nullptr && ref.task_index() < job->graph.size() &&
+          job->tasks[ref.task_index()].state == v1::TASK_PENDING) {
+        waiting.push_back(std::move(ref));
+      } else {
+        AdoptRunning(w, ref, /*may_wait=*/false);
+      }
+    }
+    w.unsettled_running = std::move(waiting);
+    if (w.unsettled_running.empty()) {
+      unsettled_workers_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 bool Scheduler::MoveStoppingFromOldStream(Worker& worker,

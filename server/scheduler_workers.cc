@@ -84,6 +84,7 @@ void Scheduler::RemoveWorker(WorkerId id) {
   }
   worker.stopping.clear();
   RemoveHolder(worker);
+  unsettled_workers_.erase(id);
   ledger_.RemoveWorker(worker.resources);
   out_.sends.erase(id);
   acks_.Forget(id);

@@ -161,7 +161,9 @@ void Outbox::Forget() {
   first_order_ = next_order_;
   first_unsent_ = next_order_;
   unsent_ = 0;
-  kept_end_ = 0;
+  // A Register that did not carry every kept result still owes dagd the
+  // mark that they are all in: the next batch says it.
+  if (kept_end_ != 0) kept_end_ = next_order_;
 }
 
 void Outbox::Close() {

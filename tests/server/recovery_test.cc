@@ -250,8 +250,6 @@ TEST_F(ShortGraceRosterTest, StreamsClosedByAStopTakeNoOneOff) {
   ExpectHeld(job);  // p2 is awaited (for the 3 s grace)
 }
 
-// A job naming a Lambda function (lambda:NAME) survives a restart: its
-
 // A job an older dagd accepted that a check added since refuses (here a
 // deadline over 3650 days) fails at the restart, saying why; dagd starts
 // and runs the other jobs. Before, the start refused the whole store as
@@ -296,6 +294,7 @@ TEST_F(RecoveryRosterTest, AStoredJobTodaysChecksRefuseFailsAndDagdStarts) {
   EXPECT_EQ(again.Get()->state(), v1::JOB_FAILED);
 }
 
+// A job naming a Lambda function (lambda:NAME) survives a restart: its
 // stored spec compiles again whatever names dagd may invoke now, and the
 // scheduler decides what it sends (scheduler_lambda_test). Before, every
 // start refused the store as damaged while such a job was unfinished.

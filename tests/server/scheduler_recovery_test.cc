@@ -216,6 +216,25 @@ TEST_F(SchedulerRecoveryTest, AGrantedAttemptWhoseInputCameKeptIsTakenOver) {
   EXPECT_EQ(scheduler_.dropped_reports(), 0u);
 }
 
+// The same when the kept results come in more than one message: once one
+// makes `b` ready, it is taken over before the pass could place it again
+// (it would run twice at once), without waiting for kept_complete.
+TEST_F(SchedulerRecoveryTest, AnUnsettledAttemptIsTakenOverOnceItsTaskIsReady) {
+  RestoreChain();
+  WorkerSpec spec = Worker(kBack, 2);
+  spec.running = {Ref(1, 1)};
+  spec.kept_complete = false;
+  scheduler_.AddWorker(kBack, std::move(spec));
+  AddWorker(kOther, 2);
+  PassGrace();
+  Report(kBack, AssignmentOf(0, 1), true, "40");  // kept, a later message
+  other_sends_ = 0;
+  EXPECT_TRUE(Dispatch(kBack).empty()) << "b placed again";
+  EXPECT_EQ(other_sends_, 0) << "b placed again";
+  EXPECT_TRUE(last_cancels_.empty());
+  EXPECT_EQ(StateOf("b"), v1::TASK_RUNNING);
+}
+
 // A worker back on a new stream with an attempt whose task ran again
 // elsewhere meanwhile, up to its job's max_parallelism: the attempt is
 // cancelled, not taken over, or the job would run past its limit.

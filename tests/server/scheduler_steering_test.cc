@@ -274,9 +274,7 @@ TEST_F(SchedulerTest, CancelledMemberHoldsItsGroupUntilItsWorkerStopsIt) {
   EXPECT_THAT(Dispatch(kWorker), IsEmpty());
   EXPECT_EQ(other_sends_, 0);
   v1::Assignment a;
-  a.mutable_task()->set_job_id(JobIdFromSeq(first));
-  a.mutable_task()->set_task_index(0);
-  a.mutable_task()->set_attempt(1);
+  *a.mutable_task() = SealedRef(first, 0, 1, a_worker);
   Report(a_worker, a, false, "cancelled by the coordinator");
   Dispatch(kWorker);
   EXPECT_EQ(scheduler_.Counts().slots_busy, 1u);
@@ -377,9 +375,7 @@ TEST_F(SchedulerTest, DeadlineCancelsWhatIsLeftAndFailsTheJob) {
   Submit(R"({"tasks": [{"id": "x", "fn": "const"}]})");
   EXPECT_THAT(Dispatch(kWorker), IsEmpty());
   v1::Assignment slow;
-  slow.mutable_task()->set_job_id(JobIdFromSeq(job));
-  slow.mutable_task()->set_task_index(1);
-  slow.mutable_task()->set_attempt(1);
+  *slow.mutable_task() = SealedRef(job, 1, 1, kWorker);
   Report(kWorker, slow, false, "cancelled by the coordinator");
   EXPECT_THAT(Dispatch(kWorker), SizeIs(1));
 }
