@@ -24,6 +24,7 @@
 #include "server/output_keeper.h"
 #include "storage/base/clock.h"
 #include "storage/data_client.h"
+#include "storage/object_store.h"
 #include "storage/rocksdb_meta_store.h"
 #include "tests/testutil/process.h"
 
@@ -250,6 +251,49 @@ class StoreFaultTest : public ::testing::Test {
     Answer<v1::SubmitJobResponse> answer;
     coordinator_->Submit(std::move(request), "", answer.Callback());
     return answer.Get();
+  }
+
+  // Connects worker "holder" of process "holder-1", serving the results it
+  // holds at `data_address`, offering const with `slots` slots, listing
+  // `held` as it registers.
+  WorkerId ConnectHolder(std::shared_ptr<RecordingDispatcher> sink,
+                         const std::string& data_address, uint32_t slots = 1,
+                         std::vector<std::string> held = {}) {
+    const WorkerId id = coordinator_->NewWorkerId();
+    v1::Register hello;
+    hello.set_name("holder");
+    hello.set_instance("holder-1");
+    hello.set_data_address(data_address);
+    hello.set_kept_complete(true);
+    hello.set_slots(slots);
+    hello.add_functions("const");
+    for (std::string& key : held) hello.add_held(std::move(key));
+    coordinator_->WorkerConnected(id, sink, hello, "test");
+    EXPECT_TRUE(sink->WaitForRegistered());
+    return id;
+  }
+
+  // ConnectHolder's worker `id` reports `a` succeeded, its output of `size`
+  // bytes (CRC-32C `crc`) held there; returns the output's reference.
+  v1::ObjectRef ReportHeld(WorkerId id, const v1::Assignment& a,
+                           const std::string& data_address, uint64_t size,
+                           uint32_t crc = 0) {
+    v1::WorkerMessage report;
+    v1::TaskResult* result = report.mutable_batch()->add_results();
+    *result->mutable_task() = a.task();
+    result->set_ok(true);
+    v1::ObjectRef* ref = result->mutable_output_ref();
+    ref->set_key(ResultObjectKey(a.task().job_id(), a.task().task_index(),
+                                 a.task().attempt()));
+    ref->set_size(size);
+    ref->set_crc32c(crc);
+    ref->set_content_type("application/octet-stream");
+    ref->mutable_holder()->set_name("holder");
+    ref->mutable_holder()->set_instance("holder-1");
+    ref->mutable_holder()->set_address(data_address);
+    const v1::ObjectRef out = *ref;
+    coordinator_->WorkerMessage(id, report);
+    return out;
   }
 
   // Connects a worker offering const and add, without grants ahead, of

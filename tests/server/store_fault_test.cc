@@ -62,33 +62,13 @@ TEST_F(StoreFaultTest, WaitingSubmissionWhoseCommitFailsGetsUnavailable) {
 // store stayed on its worker for as long as the worker ran.
 TEST_F(StoreFaultTest, ARetentionDeletionReleasesWhatWorkersHold) {
   auto sink = std::make_shared<RecordingDispatcher>();
-  const WorkerId worker = coordinator_->NewWorkerId();
-  v1::Register hello;
-  hello.set_name("holder");
-  hello.set_instance("holder-1");
-  hello.set_data_address("127.0.0.1:7001");
-  hello.set_kept_complete(true);
-  hello.set_slots(1);
-  hello.add_functions("const");
-  coordinator_->WorkerConnected(worker, sink, hello, "test");
-  ASSERT_TRUE(sink->WaitForRegistered());
+  const WorkerId worker = ConnectHolder(sink, "127.0.0.1:7001");
   absl::StatusOr<v1::SubmitJobResponse> submitted =
       Submit(Request(R"({"tasks": [{"id": "a", "fn": "const"}]})"));
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   absl::StatusOr<v1::Assignment> a = sink->WaitForAssignment(0);
   ASSERT_TRUE(a.ok()) << a.status();
-  v1::WorkerMessage report;
-  v1::TaskResult* result = report.mutable_batch()->add_results();
-  *result->mutable_task() = a->task();
-  result->set_ok(true);
-  v1::ObjectRef* ref = result->mutable_output_ref();
-  ref->set_key(ResultObjectKey(a->task().job_id(), 0, a->task().attempt()));
-  ref->set_size(1 << 20);
-  ref->set_content_type("application/octet-stream");
-  ref->mutable_holder()->set_name("holder");
-  ref->mutable_holder()->set_instance("holder-1");
-  ref->mutable_holder()->set_address("127.0.0.1:7001");
-  coordinator_->WorkerMessage(worker, report);
+  const v1::ObjectRef held = ReportHeld(worker, *a, "127.0.0.1:7001", 1 << 20);
   const absl::Time deadline = absl::Now() + kWait;
   for (;;) {
     Answer<v1::JobStatus> job;
@@ -107,7 +87,7 @@ TEST_F(StoreFaultTest, ARetentionDeletionReleasesWhatWorkersHold) {
   });
   ASSERT_TRUE(deleted.WaitForNotificationWithTimeout(kWait));
   ASSERT_EQ(deletion, absl::OkStatus());
-  EXPECT_TRUE(sink->WaitForRelease(ref->key()));
+  EXPECT_TRUE(sink->WaitForRelease(held.key()));
 }
 
 // A request_id is stored twice and answered by GetJob: one too long, or
