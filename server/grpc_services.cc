@@ -110,6 +110,7 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
         observer_(observer) {}
 
   void Open(const std::string& job_id, const std::string& task_id) {
+    job_id_ = job_id;
     coordinator_->OpenResult(job_id, task_id,
                              [this](absl::StatusOr<StoredResult> result) {
                                Opened(std::move(result));
@@ -147,11 +148,11 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
     objects_->ReadRange(
         *result_.ref, sent_, length,
         [this, length](absl::StatusOr<std::string> bytes) {
-          if (!bytes.ok()) return End(ToGrpcStatus(bytes.status()));
+          if (!bytes.ok()) return EndUnlessDeleted(bytes.status());
           if (bytes->size() != length) {
-            return End(ToGrpcStatus(absl::DataLossError(absl::StrCat(
+            return EndUnlessDeleted(absl::DataLossError(absl::StrCat(
                 "object '", result_.ref->key(), "' is shorter than the ", size_,
-                " bytes recorded when it was written"))));
+                " bytes recorded when it was written")));
           }
           Write(*std::move(bytes));
         });
@@ -187,10 +188,28 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
     Finish(std::move(status));
   }
 
+  // A read that failed mid-stream because the job was deleted meanwhile
+  // (DeleteJob, the retention sweep) ends NOT_FOUND saying so, not with
+  // the missing chunk's DATA_LOSS.
+  void EndUnlessDeleted(absl::Status error) {
+    coordinator_->GetJob(
+        job_id_, [this, error = std::move(error)](
+                     absl::StatusOr<v1::JobStatus> job) mutable {
+          if (absl::IsNotFound(job.status())) {
+            return End(grpc::Status(
+                grpc::StatusCode::NOT_FOUND,
+                absl::StrCat("job ", job_id_,
+                             " was deleted while its result was read")));
+          }
+          End(ToGrpcStatus(error));
+        });
+  }
+
   Coordinator* const coordinator_;
   ResultObjects* const objects_;
   RpcObserver* const observer_;
   std::atomic<bool> cancelled_{false};
+  std::string job_id_;
   StoredResult result_;
   uint64_t size_ = 0;
   uint64_t sent_ = 0;

@@ -92,7 +92,9 @@ absl::StatusOr<v1::ListTasksResponse> StoredTaskStatuses(
   absl::StatusOr<std::pair<uint32_t, uint32_t>> range =
       TaskPageRange(page, job->total_tasks(), job_id);
   if (!range.ok()) return range.status();
-  const auto [from, end] = *range;
+  // Plain names, not a structured binding: the lambdas below capture them.
+  const uint32_t from = range->first;
+  const uint32_t end = range->second;
   v1::ListTasksResponse response;
   response.mutable_tasks()->Reserve(end - from);
   // Task ids of the page by index, for the grants' texts ("after task
@@ -100,8 +102,8 @@ absl::StatusOr<v1::ListTasksResponse> StoredTaskStatuses(
   std::vector<std::string> ids(end - from);
   absl::Status scanned = view.ForEachStoredTask(
       seq, from, end,
-      [&response, &ids, from = from](uint32_t index, v1::TaskStatus& status,
-                                     const v1::TaskSpec& spec) {
+      [&response, &ids, from](uint32_t index, v1::TaskStatus& status,
+                              const v1::TaskSpec& spec) {
         v1::TaskStatus* task = response.add_tasks();
         *task = std::move(status);
         CopyDependencies(spec, task);

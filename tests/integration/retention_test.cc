@@ -75,6 +75,41 @@ TEST_F(DeleteJobTest, AFinishedJobIsGoneAndItsRequestIdFree) {
   EXPECT_EQ(second->final_status().state(), v1::JOB_SUCCEEDED);
 }
 
+// A result streamed while its job is deleted ends NOT_FOUND saying so,
+// not with the DATA_LOSS of a chunk gone missing mid-stream.
+TEST_F(DeleteJobTest, AResultReadWhileItsJobIsDeletedEndsNotFound) {
+  Client& client = dagd_->client();
+  absl::StatusOr<v1::SubmitJobResponse> done = client.SubmitAndWait(Spec(
+      R"json({"tasks": [{"id": "big", "fn": "bytes",
+                         "args": {"size": 67108864}}]})json"));
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(done->final_status().state(), v1::JOB_SUCCEEDED);
+  const std::string job_id = done->job_id();
+  // Copied from its worker into dagd's store: read from there, chunk by
+  // chunk.
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  absl::StatusOr<v1::TaskStatus> task =
+                      client.Task(job_id, "big");
+                  return task.ok() && task->result().location() == "stored";
+                },
+                absl::Seconds(30), "the output to be stored"),
+            absl::OkStatus());
+  std::unique_ptr<Client> deleter = Client::Connect(dagd_->address());
+  int chunks = 0;
+  const absl::Status read =
+      client.ReadResult(job_id, "big", [&](const v1::ResultChunk&) {
+        if (++chunks == 1) return deleter->DeleteJob(job_id);
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(read.code(), absl::StatusCode::kNotFound) << read;
+  EXPECT_THAT(read.message(),
+              HasSubstr(absl::StrCat("job ", job_id,
+                                     " was deleted while its result was "
+                                     "read")));
+  EXPECT_LT(chunks, 64) << "read whole before the deletion took";
+}
+
 TEST_F(DeleteJobTest, AnUnfinishedJobMustBeCancelledFirst) {
   Client& client = dagd_->client();
   absl::StatusOr<std::string> job_id = client.Submit(Spec(kStuck));
