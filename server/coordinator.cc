@@ -1,5 +1,6 @@
 #include "server/coordinator.h"
 
+#include <map>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -86,6 +87,51 @@ void Coordinator::CaughtUp(WorkerId id) {
   scheduler_.EndRecoveryHold();
 }
 
+void Coordinator::FailStoredJob(StoredJob& stored, const std::string& why,
+                                WriteSet& writes) {
+  const auto now =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
+  std::vector<bool> final(stored.tasks.size(), false);
+  std::map<v1::TaskState, uint32_t> counts;  // in state order
+  for (const auto& [index, task] : stored.task_statuses) {
+    if (index < final.size()) final[index] = true;
+    ++counts[task.state()];
+  }
+  // Every task without a final status ends CANCELLED, saying why, as a
+  // cancelled job's do.
+  v1::TaskSpec spec;
+  for (uint32_t i = 0; i < stored.tasks.size(); ++i) {
+    if (final[i]) continue;
+    const absl::string_view encoded = stored.tasks.encoded(i);
+    WriteSet::TaskWrite& write = writes.task_statuses.emplace_back();
+    write.seq = stored.seq;
+    write.index = i;
+    write.status.set_job_id(JobIdFromSeq(stored.seq));
+    if (spec.ParseFromArray(encoded.data(), static_cast<int>(encoded.size()))) {
+      write.status.set_task_id(spec.id());
+      write.status.set_fn(spec.fn());
+    }
+    write.status.set_state(v1::TASK_CANCELLED);
+    write.status.set_error(why);
+    ++counts[v1::TASK_CANCELLED];
+  }
+  v1::JobStatus& failed =
+      writes.job_statuses.emplace_back(stored.seq, std::move(stored.status))
+          .second;
+  failed.set_state(v1::JOB_FAILED);
+  failed.set_error(why);
+  *failed.mutable_finished_at() = now;
+  failed.clear_counts();
+  for (const auto& [state, count] : counts) {
+    v1::TaskStateCount* c = failed.add_counts();
+    c->set_state(state);
+    c->set_count(count);
+  }
+  failed.clear_waiting();
+  LOG(WARNING).Job(JobIdFromSeq(stored.seq)) << why;
+  stored.tasks = JobTasks();
+}
+
 absl::Status Coordinator::Recover() {
   absl::StatusOr<std::vector<StoredJob>> jobs = store_->LoadUnfinishedJobs();
   if (!jobs.ok()) return jobs.status();
@@ -103,23 +149,16 @@ absl::Status Coordinator::Recover() {
   for (StoredJob& stored : *jobs) {
     absl::StatusOr<CompiledJob> job =
         CompileJob(std::move(stored.spec), stored.tasks, unlimited);
-    stored.tasks = JobTasks();  // compiled: the job holds its own
     if (absl::IsInvalidArgument(job.status())) {
       // Accepted by an older dagd, refused by a check added since: that
       // job fails, saying why; the others run on.
-      v1::JobStatus& failed =
-          refused.job_statuses
-              .emplace_back(stored.seq, std::move(stored.status))
-              .second;
-      failed.set_state(v1::JOB_FAILED);
-      failed.set_error(
-          absl::StrCat("this dagd does not run the job as stored: ",
-                       job.status().message()));
-      *failed.mutable_finished_at() =
-          TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
-      LOG(WARNING).Job(JobIdFromSeq(stored.seq)) << failed.error();
+      FailStoredJob(stored,
+                    absl::StrCat("this dagd does not run the job as stored: ",
+                                 job.status().message()),
+                    refused);
       continue;
     }
+    stored.tasks = JobTasks();  // compiled: the job holds its own
     if (!job.ok()) {
       return absl::DataLossError(
           absl::StrCat("stored job ", JobIdFromSeq(stored.seq),

@@ -312,6 +312,10 @@ class Coordinator : public JobDeleter {
   void KeepOutputs(std::vector<OutputToKeep> outputs);
   void OnOutputCopied(const OutputToKeep& output,
                       absl::StatusOr<KeptOutput> kept);
+  // At recovery: the writes that fail stored job `stored` (refused as
+  // `why`): its status, and each unfinished task's, CANCELLED.
+  void FailStoredJob(StoredJob& stored, const std::string& why,
+                     WriteSet& writes);
   void DoSubmit(v1::SubmitJobRequest request, std::string tenant,
                 std::shared_ptr<const TenantPolicies> policies, CompiledJob job,
                 std::unique_ptr<TaskRecordWriter> records,

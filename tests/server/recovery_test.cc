@@ -285,6 +285,15 @@ TEST_F(RecoveryRosterTest, AStoredJobTodaysChecksRefuseFailsAndDagdStarts) {
   EXPECT_THAT(status->error(),
               ::testing::HasSubstr("this dagd does not run the job as stored: "
                                    "job: deadline is 345600000s"));
+  ASSERT_EQ(status->counts_size(), 1);
+  EXPECT_EQ(status->counts(0).state(), v1::TASK_CANCELLED);
+  // Its task ends as a cancelled job's would, saying why.
+  Answer<v1::TaskStatus> x;
+  coordinator_->GetTask("j2", "x", x.Callback());
+  ASSERT_TRUE(x.Get().ok()) << x.Get().status();
+  EXPECT_EQ(x.Get()->state(), v1::TASK_CANCELLED);
+  EXPECT_THAT(x.Get()->error(),
+              ::testing::HasSubstr("this dagd does not run the job as stored"));
   EXPECT_EQ(StateOf(kept->job_id(), "a"), v1::TASK_READY);
   // Stored as failed: the next start recovers it no more.
   ASSERT_NO_FATAL_FAILURE(Restart());
