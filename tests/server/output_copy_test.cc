@@ -25,6 +25,21 @@ class StoreFaultKeepTest : public StoreFaultTest {
   }
 };
 
+// Until task `task_id` of `job_id` is as `done` wants it, or kWait.
+template <typename Done>
+bool TaskReaches(Coordinator& coordinator, const std::string& job_id,
+                 const std::string& task_id, Done done) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    Answer<v1::TaskStatus> task;
+    coordinator.GetTask(job_id, task_id, task.Callback());
+    absl::StatusOr<v1::TaskStatus> status = task.Get();
+    if (status.ok() && done(*status)) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
 // Whether `sink` was told to free `key`.
 bool Released(RecordingDispatcher& sink, const std::string& key) {
   for (const v1::CoordinatorMessage& m : sink.Sent()) {
@@ -91,15 +106,10 @@ TEST_F(StoreFaultKeepTest, ACopiedOutputIsFreedOnItsHolderOnlyOnceSynced) {
       data;
   const v1::ObjectRef held =
       ReportHeld(worker, *a, serving.address, data.size(), crc32c::Value(data));
-  const absl::Time deadline = absl::Now() + kWait;
-  for (;;) {
-    Answer<v1::TaskStatus> task;
-    coordinator_->GetTask(first->job_id(), "a", task.Callback());
-    absl::StatusOr<v1::TaskStatus> status = task.Get();
-    if (status.ok() && status->result().location() == "stored") break;
-    ASSERT_LT(absl::Now(), deadline) << status.status();
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  ASSERT_TRUE(TaskReaches(*coordinator_, first->job_id(), "a",
+                          [](const v1::TaskStatus& t) {
+                            return t.result().location() == "stored";
+                          }));
   // The record of the copy is not synced (this fixture syncs only
   // acknowledgements); the next submission's is.
   absl::StatusOr<v1::SubmitJobResponse> second =
@@ -138,15 +148,9 @@ TEST_F(StoreFaultTest, AConsumedInputIsFreedOnlyOnceSynced) {
   b_result->set_ok(true);
   b_result->mutable_output()->set_data("1");
   coordinator_->WorkerMessage(worker, done);
-  const absl::Time deadline = absl::Now() + kWait;
-  for (;;) {
-    Answer<v1::TaskStatus> task;
-    coordinator_->GetTask(first->job_id(), "b", task.Callback());
-    absl::StatusOr<v1::TaskStatus> status = task.Get();
-    if (status.ok() && status->state() == v1::TASK_SUCCEEDED) break;
-    ASSERT_LT(absl::Now(), deadline) << status.status();
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  ASSERT_TRUE(TaskReaches(
+      *coordinator_, first->job_id(), "b",
+      [](const v1::TaskStatus& t) { return t.state() == v1::TASK_SUCCEEDED; }));
   // The next submission's commit is synced.
   absl::StatusOr<v1::SubmitJobResponse> second =
       Submit(Request(R"({"tasks": [{"id": "d", "fn": "const"}]})"));
