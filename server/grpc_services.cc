@@ -15,6 +15,7 @@
 #include "server/log.h"
 #include "server/stream_writer.h"
 #include "server/submission_reader.h"
+#include "server/unread_watch.h"
 #include "storage/crc32c.h"
 #include "storage/tls.h"
 
@@ -274,11 +275,12 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
         return;
       }
       if (identity_) in_.mutable_register_()->set_name(*identity_);
+      if (in_.register_().counts_reads()) unread_.emplace(max_stall_);
       id_ = coordinator_->NewWorkerId();
       coordinator_->WorkerConnected(id_, sink_,
                                     std::move(*in_.mutable_register_()), peer_,
                                     identity_.has_value());
-    } else if (in_.has_heartbeat() && sink_->writer.Stalled() > max_stall_) {
+    } else if (in_.has_heartbeat() && NotReading(in_.heartbeat())) {
       // Alive but not reading: what it was given runs nowhere.
       LOG(WARNING) << "worker " << WorkerIdName(id_)
                    << " has not read its stream for "
@@ -306,6 +308,16 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   }
 
   void OnWriteDone(bool ok) override { sink_->writer.WriteDone(ok); }
+
+  // Whether the worker, though it heartbeats, has left what dagd sent it
+  // unread for max_stall_: a write to it has waited that long, or (for a
+  // worker that counts its reads) a message written has.
+  bool NotReading(const v1::Heartbeat& heartbeat) {
+    if (sink_->writer.Stalled() > max_stall_) return true;
+    return unread_ &&
+           unread_->Deaf(heartbeat.messages_read(), sink_->writer.written(),
+                         UnreadWatch::Clock::now());
+  }
 
   // From StreamWriter::Abandon, with a write in flight: gRPC ends that
   // write (not ok), and the stream finishes then.
@@ -343,6 +355,9 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   WorkerServiceImpl* const service_;
   grpc::CallbackServerContext* const context_;  // null for a refusal
   const std::chrono::nanoseconds max_stall_{0};
+  // Set when the worker counts its reads (Register.counts_reads); used on
+  // the reading thread only.
+  std::optional<UnreadWatch> unread_;
   const std::string peer_;
   const std::optional<std::string> identity_;
   const std::shared_ptr<Sink> sink_;

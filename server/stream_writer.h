@@ -53,6 +53,13 @@ class StreamWriter {
     return std::chrono::steady_clock::now() - write_started_;
   }
 
+  // Messages whose write completed: gRPC took them (the reader may not
+  // have read them yet).
+  uint64_t written() {
+    absl::MutexLock lock(&mu_);
+    return written_;
+  }
+
   void FinishAfterWrites(grpc::Status status) {
     absl::MutexLock lock(&mu_);
     if (reactor_ == nullptr || finishing_) return;
@@ -95,6 +102,7 @@ class StreamWriter {
     }
     queue_.pop_front();
     writing_ = false;
+    if (ok) ++written_;
     if (!ok) {
       // The peer is gone; nothing more can be written.
       queue_.clear();
@@ -161,6 +169,7 @@ class StreamWriter {
   std::chrono::steady_clock::time_point write_started_ ABSL_GUARDED_BY(mu_);
   std::deque<Message> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
 };

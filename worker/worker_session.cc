@@ -1,5 +1,6 @@
 #include "worker/worker_session.h"
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -42,6 +43,7 @@ WorkerSession::Outcome WorkerSession::Run(
   v1::WorkerMessage hello;
   v1::Register* reg = hello.mutable_register_();
   *reg = *hello_;
+  reg->set_counts_reads(true);  // WriteLoop's heartbeats say messages_read
   // What outlived the last stream (or the coordinator): attempts still
   // held, and results never acknowledged. dagd takes them over before it
   // hands out anything, instead of running them again. Held attempts are
@@ -135,8 +137,12 @@ WorkerSession::Outcome WorkerSession::Run(
   // store too, as of no use).
   outbox_->Sent(std::move(kept));
   absl::Duration interval = HeartbeatInterval(message.registered());
-  std::thread writer([&] { WriteLoop(stream.get(), context, interval); });
+  // Registered is read: dagd drops a worker whose heartbeats say it leaves
+  // messages unread (its read loop stuck), though they keep it alive.
+  std::atomic<uint64_t> read{1};
+  std::thread writer([&] { WriteLoop(stream.get(), context, interval, read); });
   while (stream->Read(&message)) {
+    read.fetch_add(1, std::memory_order_relaxed);
     if (!message.has_batch()) continue;
     if (message.batch().acked_up_to() > 0) {
       outbox_->Ack(message.batch().acked_up_to());
@@ -163,7 +169,8 @@ WorkerSession::Outcome WorkerSession::Run(
 
 void WorkerSession::WriteLoop(WorkerStream* stream,
                               grpc::ClientContext* context,
-                              absl::Duration interval) {
+                              absl::Duration interval,
+                              const std::atomic<uint64_t>& read) {
   absl::Time next_heartbeat = absl::Now() + interval;
   while (true) {
     v1::WorkerMessage message;
@@ -196,6 +203,8 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
     v1::WorkerMessage heartbeat;
     heartbeat.mutable_heartbeat()->set_busy_slots(executor_->busy_slots());
     if (data_ != nullptr) data_->FillHeartbeat(heartbeat.mutable_heartbeat());
+    heartbeat.mutable_heartbeat()->set_messages_read(
+        read.load(std::memory_order_relaxed));
     if (!stream->Write(heartbeat)) {
       context->TryCancel();
       return;

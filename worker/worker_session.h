@@ -6,6 +6,8 @@
 #ifndef DAGD_WORKER_WORKER_SESSION_H_
 #define DAGD_WORKER_WORKER_SESSION_H_
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -48,8 +50,9 @@ class WorkerSession {
  private:
   // Sends batches as soon as they are pending (one write at a time) and a
   // heartbeat every `interval`, until the outbox is closed or a write fails.
+  // `read`: the messages the reading thread has read so far.
   void WriteLoop(WorkerStream* stream, grpc::ClientContext* context,
-                 absl::Duration interval);
+                 absl::Duration interval, const std::atomic<uint64_t>& read);
   absl::Duration HeartbeatInterval(const v1::Registered& registered) const;
 
   const v1::Register* const hello_;

@@ -314,12 +314,20 @@ TEST(HostilePeersTest, ConcurrentGetResultsAreBounded) {
   EXPECT_EQ(again->data().size(), 20000000u);
 }
 
-TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
+// A worker of `slots` slots that heartbeats and never reads its stream
+// (counting its reads in its heartbeats, or not) is dropped, and its tasks
+// run elsewhere.
+void ExpectDeafWorkerDropped(uint32_t slots, bool counts_reads) {
   std::unique_ptr<testing::DagdProcess> dagd =
       testing::StartDagd({"--worker_timeout=2s", "--heartbeat_interval=200ms"});
   ASSERT_NE(dagd, nullptr);
   RawWorker deaf(dagd->address());
-  ASSERT_TRUE(deaf.Register(64));
+  v1::Register reg;
+  reg.set_name("raw");
+  reg.set_slots(slots);
+  reg.add_functions("const");
+  reg.set_counts_reads(counts_reads);
+  ASSERT_TRUE(deaf.Register(std::move(reg)));
   // It heartbeats all along, from the moment it registers: submitting the
   // 25.6 MB job below alone took longer than --worker_timeout on a loaded
   // machine, and a worker silent that long is dropped for that instead.
@@ -339,8 +347,7 @@ TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
     heart.join();
   };
   ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
-  // 400 assignments of 64 KiB: more than the stream's window (8 MiB, and
-  // gRPC's 1 MiB past it) takes unread.
+  // 64 KiB per assignment, one per slot.
   absl::StatusOr<std::string> job_id =
       dagd->client().Submit(PaddedJob(400, 64 << 10));
   ASSERT_TRUE(job_id.ok()) << job_id.status();
@@ -369,6 +376,19 @@ TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
   absl::StatusOr<v1::JobStatus> done = dagd->client().Wait(*job_id);
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED);
+}
+
+// Its heartbeats say it read nothing: 1 MiB of assignments left unread is
+// enough (they were dropped only when they filled the stream's window).
+TEST(HostilePeersTest, AWorkerThatHeartbeatsButNeverReadsIsDropped) {
+  ExpectDeafWorkerDropped(16, /*counts_reads=*/true);
+}
+
+// An older worker's heartbeats say nothing of its reads: it is dropped once
+// a write to it waits, when what it leaves unread (25 MiB) is more than the
+// stream's window (8 MiB, and gRPC's 1 MiB past it) takes.
+TEST(HostilePeersTest, AWorkerThatCountsNoReadsIsDroppedWhenAWriteWaits) {
+  ExpectDeafWorkerDropped(400, /*counts_reads=*/false);
 }
 
 TEST(HostilePeersTest, AWatcherThatNeverReadsIsClosedNotBuffered) {

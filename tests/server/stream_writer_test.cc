@@ -93,5 +93,19 @@ TEST(StreamWriterTest, AbandonAfterDetachTouchesNoReactor) {
   EXPECT_EQ(reactor.finishes, 0);
 }
 
+TEST(StreamWriterTest, WrittenCountsTheWritesGrpcTook) {
+  FakeReactor reactor;
+  StreamWriter<FakeReactor, v1::CoordinatorMessage> writer(&reactor);
+  writer.Push(Message(1));
+  writer.Push(Message(2));
+  writer.Push(Message(3));
+  EXPECT_EQ(writer.written(), 0u);  // the first is in flight
+  writer.WriteDone(true);
+  writer.WriteDone(true);
+  EXPECT_EQ(writer.written(), 2u);
+  writer.WriteDone(false);  // the peer went away: not written
+  EXPECT_EQ(writer.written(), 2u);
+}
+
 }  // namespace
 }  // namespace dagd

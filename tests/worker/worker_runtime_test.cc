@@ -194,6 +194,23 @@ TEST_F(WorkerRuntimeTest, SendsHeartbeats) {
   EXPECT_TRUE(c.WaitUntil([&] { return c.heartbeats_ >= 2; }));
 }
 
+// dagd drops a worker whose heartbeats say it left messages unread: they
+// count what the worker read, Registered included.
+TEST_F(WorkerRuntimeTest, HeartbeatsCountTheMessagesRead) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  {
+    absl::MutexLock lock(&c.mu_);
+    EXPECT_TRUE(c.registers_[0].counts_reads());
+  }
+  ASSERT_TRUE(
+      c.WaitUntil([&] { return c.last_heartbeat_.messages_read() == 1; }));
+  ASSERT_TRUE(c.Send(v1::CoordinatorBatch()));
+  ASSERT_TRUE(c.Send(v1::CoordinatorBatch()));
+  EXPECT_TRUE(
+      c.WaitUntil([&] { return c.last_heartbeat_.messages_read() == 3; }));
+}
+
 TEST_F(WorkerRuntimeTest, KeepsResultsAcrossAReconnect) {
   FakeCoordinator& c = coordinator_;
   ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));

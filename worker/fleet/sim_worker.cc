@@ -1,6 +1,7 @@
 #include "worker/fleet/sim_worker.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <utility>
 
@@ -40,6 +41,11 @@ class SimWorker::Stream
 
   void Cancel() { context_.TryCancel(); }
 
+  // Messages read so far (Heartbeat.messages_read).
+  uint64_t messages_read() const {
+    return read_.load(std::memory_order_relaxed);
+  }
+
   // Whether a heartbeat is due at `now` (and, if so, counts it as sent).
   bool HeartbeatDue(absl::Time now) {
     absl::MutexLock lock(&mu_);
@@ -77,6 +83,7 @@ class SimWorker::Stream
       MaybeRelease();
       return;
     }
+    read_.fetch_add(1, std::memory_order_relaxed);
     // Handled before the next read, as dagd-worker's read loop does: the
     // results that end at once are queued by then, and gRPC sends the
     // window update for the message read with their write instead of in a
@@ -129,6 +136,7 @@ class SimWorker::Stream
   SimWorker* const owner_;
   grpc::ClientContext context_;
   v1::CoordinatorMessage in_;
+  std::atomic<uint64_t> read_{0};
   bool registered_ = false;  // read and written on the reading thread only
   absl::Mutex mu_;
   std::deque<v1::WorkerMessage> out_ ABSL_GUARDED_BY(mu_);
@@ -177,6 +185,7 @@ void SimWorker::Connect() {
   r->set_slots(shared_->slots);
   for (const char* fn : {"const", "add", "identity"}) r->add_functions(fn);
   r->add_runtimes("builtin");
+  r->set_counts_reads(true);  // heartbeats say messages_read
   absl::MutexLock lock(&mu_);
   if (stopped_ || stream_ != nullptr) return;
   // What it ran and dagd has not acknowledged: dagd takes it from here.
@@ -208,7 +217,7 @@ void SimWorker::MaybeHeartbeat(absl::Time now) {
   absl::MutexLock lock(&mu_);
   if (stream_ == nullptr || !stream_->HeartbeatDue(now)) return;
   v1::WorkerMessage beat;
-  beat.mutable_heartbeat();
+  beat.mutable_heartbeat()->set_messages_read(stream_->messages_read());
   stream_->Send(std::move(beat));
 }
 
