@@ -8,6 +8,7 @@ condition with a deadline, never a fixed sleep.
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -39,7 +40,25 @@ def run_main(main):
 
 
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind 0, close)."""
+    """A TCP port on 127.0.0.1 that was free a moment ago.
+
+    Chosen at random below the kernel's ephemeral range, then bound to
+    check: a port from that range (bind 0) can be given to another test's
+    outgoing connection before the process told to listen on it binds it.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    for _ in range(100 if low > 10000 else 0):
+        port = random.randrange(10000, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,17 +124,37 @@ inline absl::Status WaitForTaskState(
           v1::TaskState_Name(state));
 }
 
-// A loopback port nothing listens on right now.
-inline int FreePort() {
+// Binds a loopback socket to `port` (0: any) and closes it; the port bound,
+// or 0 when it could not be.
+inline int BindAndClose(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int bound = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    bound = ntohs(addr.sin_port);
+  }
   close(fd);
-  return ntohs(addr.sin_port);
+  return bound;
+}
+
+// A loopback port nothing listens on right now. Chosen at random below the
+// kernel's ephemeral range, then bound to check: a port from that range
+// (bind 0) can be given to another test's outgoing connection before the
+// process told to listen on it binds it.
+inline int FreePort() {
+  int low = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  static std::mt19937 random(std::random_device{}());
+  for (int i = 0; low > 10000 && i < 100; ++i) {
+    const int port = std::uniform_int_distribution<int>(10000, low - 1)(random);
+    if (BindAndClose(port) == port) return port;
+  }
+  return BindAndClose(0);
 }
 
 // GET `path` from 127.0.0.1:`port` over plain HTTP/1.0; the whole response.
