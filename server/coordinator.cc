@@ -195,6 +195,11 @@ void Coordinator::CloseStreams() {
     for (auto& [id, dispatcher] : dispatchers_) {
       closes.push_back({dispatcher, {}, stopping});
     }
+    // Workers that left, waiting for copies from them: a restart copies
+    // what they still hold if they come back.
+    for (auto& [id, leaving] : leaving_) {
+      closes.push_back({leaving.dispatcher, {}, stopping});
+    }
     outbox_.Post(std::move(closes));
     for (auto& [seq, watchers] : watchers_) {
       for (auto& watcher : watchers) watcher.sink->Fail(stopping);
@@ -319,6 +324,7 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
       }
     }
     ReleaseWhenSynced(out.release_when_synced, stats.synced);
+    EndStreamsOfLeftWorkers();
   }
   turn_requests_.clear();
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> replies;

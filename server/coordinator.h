@@ -234,6 +234,12 @@ class Coordinator : public JobDeleter {
                      std::shared_ptr<ReadGate> gate = nullptr,
                      uint64_t bytes = 0);
   void WorkerDisconnected(WorkerId id);
+  // Nothing more comes from worker `id`: it half-closed its stream (it
+  // drained), or the stream broke. Its tasks go back to the queue at once;
+  // its stream ends once the outputs it holds that dagd is copying are
+  // copied and the copies' records synced, so that a drained worker's
+  // outputs outlive it.
+  void WorkerReadsEnded(WorkerId id);
   // A worker living in this process (the Lambda dispatcher): no stream, no
   // Register (the dispatcher's Spec says what it is), reports through
   // WorkerMessage like any worker.
@@ -312,6 +318,9 @@ class Coordinator : public JobDeleter {
   void KeepOutputs(std::vector<OutputToKeep> outputs);
   void OnOutputCopied(const OutputToKeep& output,
                       absl::StatusOr<KeptOutput> kept);
+  // After a turn's commit: ends the streams of the workers that left
+  // (WorkerReadsEnded) and wait for nothing more, in a turn of their own.
+  void EndStreamsOfLeftWorkers();
   // At recovery: the writes that fail stored job `stored` (refused as
   // `why`): its status, and each unfinished task's, CANCELLED.
   void FailStoredJob(StoredJob& stored, const std::string& why,
@@ -386,6 +395,15 @@ class Coordinator : public JobDeleter {
     std::vector<Event> deletions;
   };
   absl::flat_hash_map<uint64_t, Keeping> keeping_;
+  // Copies in flight from each holder (HolderKey).
+  absl::flat_hash_map<std::string, int> copying_from_;
+  // Workers whose reads ended, whose streams wait for copies from their
+  // process (removed from the scheduler with keep_holder).
+  struct Leaving {
+    std::shared_ptr<Dispatcher> dispatcher;
+    std::string holder;
+  };
+  absl::flat_hash_map<WorkerId, Leaving> leaving_;
   struct Watcher {
     std::shared_ptr<WatchSink> sink;
     bool end_only = false;

@@ -16,6 +16,7 @@ void Coordinator::KeepOutputs(std::vector<OutputToKeep> outputs) {
   for (OutputToKeep& output : outputs) {
     if (deleting_.contains(output.seq)) continue;
     ++keeping_[output.seq].copies;
+    ++copying_from_[HolderKey(output.ref)];
     keeper_->Keep(std::move(output), [this](const OutputToKeep& output,
                                             absl::StatusOr<KeptOutput> kept) {
       Post([this, output, kept = std::move(kept)]() mutable {
@@ -43,6 +44,10 @@ void Coordinator::OnOutputCopied(const OutputToKeep& output,
         << "the output of task " << output.index
         << " could not be copied into dagd's store; it stays on its worker: "
         << kept.status().message();
+  }
+  if (auto from = copying_from_.find(HolderKey(output.ref));
+      from != copying_from_.end() && --from->second == 0) {
+    copying_from_.erase(from);
   }
   auto it = keeping_.find(output.seq);
   if (it == keeping_.end() || --it->second.copies > 0) return;

@@ -280,12 +280,73 @@ void Coordinator::DropOlderStreams(WorkerId id) {
 
 void Coordinator::WorkerDisconnected(WorkerId id) {
   Post([this, id] {
+    if (auto it = leaving_.find(id); it != leaving_.end()) {
+      // It ended before the copies from it did (the worker stopped
+      // waiting): what it held is lost now.
+      leaving_.erase(it);
+      scheduler_.RemoveWorker(id);
+      return;
+    }
     if (!scheduler_.HasWorker(id)) return;
     LOG(INFO) << "worker " << WorkerIdName(id)
               << " left; its tasks go back to the queue";
     scheduler_.RemoveWorker(id);
     dispatchers_.erase(id);
     roster_.Left(id, clock_->Now());
+  });
+}
+
+void Coordinator::WorkerReadsEnded(WorkerId id) {
+  Post([this, id] {
+    if (!scheduler_.HasWorker(id)) return;
+    auto dispatcher = dispatchers_.find(id);
+    std::string holder = scheduler_.HolderOf(id);
+    roster_.Left(id, clock_->Now());
+    if (dispatcher == dispatchers_.end() || holder.empty() ||
+        !copying_from_.contains(holder)) {
+      LOG(INFO) << "worker " << WorkerIdName(id)
+                << " left; its tasks go back to the queue";
+      scheduler_.RemoveWorker(id);
+      if (dispatcher == dispatchers_.end()) return;
+      std::vector<Outbox::Letter> close;
+      close.push_back({std::move(dispatcher->second), {}, absl::OkStatus()});
+      dispatchers_.erase(dispatcher);
+      outbox_.Post(std::move(close));
+      return;
+    }
+    LOG(INFO) << "worker " << WorkerIdName(id)
+              << " left; its tasks go back to the queue, and its stream ends "
+                 "once the outputs it holds are copied";
+    scheduler_.RemoveWorker(id, /*keep_holder=*/true);
+    leaving_[id] = Leaving{std::move(dispatcher->second), std::move(holder)};
+    dispatchers_.erase(dispatcher);
+  });
+}
+
+void Coordinator::EndStreamsOfLeftWorkers() {
+  // The copies' records must be synced: the worker frees nothing, but it
+  // exits once its stream ends.
+  if (leaving_.empty() || unsynced_ || !fatal_.ok()) return;
+  std::vector<WorkerId> done;
+  for (const auto& [id, leaving] : leaving_) {
+    if (!copying_from_.contains(leaving.holder)) done.push_back(id);
+  }
+  if (done.empty()) return;
+  // In a turn of their own: what their processes held and is lost now is
+  // made again there.
+  Post([this, done = std::move(done)] {
+    std::vector<Outbox::Letter> closes;
+    for (WorkerId id : done) {
+      auto it = leaving_.find(id);
+      if (it == leaving_.end()) continue;
+      LOG(INFO) << "worker " << WorkerIdName(id)
+                << ": the outputs it held are copied; its stream ends";
+      closes.push_back(
+          {std::move(it->second.dispatcher), {}, absl::OkStatus()});
+      leaving_.erase(it);
+      scheduler_.RemoveWorker(id);
+    }
+    outbox_.Post(std::move(closes));
   });
 }
 

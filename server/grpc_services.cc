@@ -255,8 +255,13 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      if (id_ != 0) coordinator_->WorkerDisconnected(id_);
-      sink_->writer.FinishAfterWrites(grpc::Status::OK);
+      // The coordinator ends a worker's stream (through its sink), once
+      // nothing it holds is being copied.
+      if (id_ != 0) {
+        coordinator_->WorkerReadsEnded(id_);
+      } else {
+        sink_->writer.FinishAfterWrites(grpc::Status::OK);
+      }
       return;
     }
     if (id_ == 0) {

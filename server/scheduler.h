@@ -148,6 +148,16 @@ struct SchedulerOptions {
   uint64_t max_stored_result_bytes = 0;
 };
 
+// Who holds results, as the scheduler keys them (holders_, held_by_): the
+// holder's name and process instance. The name is what dagd knows of the
+// worker, under --worker_ca its certificate's (Succeed writes it into every
+// held ref), so a worker that names another's instance in its registration
+// is a holder of its own, not another stream of that process: it cannot
+// hold off the loss of the other's results or take their releases. Empty
+// for a worker that holds nothing.
+std::string HolderKey(const WorkerSpec& spec);
+std::string HolderKey(const v1::ObjectRef& ref);
+
 // A job's output held by a worker, to copy into dagd's store (OutputKeeper)
 // and then report back with Scheduler::OnOutputKept.
 struct OutputToKeep {
@@ -283,8 +293,15 @@ class Scheduler {
 
   void AddWorker(WorkerId id, WorkerSpec spec);
   // The worker's stream closed or it timed out: its tasks go back to the
-  // ready queue and will run as a new attempt.
-  void RemoveWorker(WorkerId id);
+  // ready queue and will run as a new attempt, and when it was its
+  // process's last stream, what the process held is lost (made again where
+  // still needed). With `keep_holder` (a worker that drained: its process
+  // serves what it holds until dagd ends the stream) what it held stays
+  // where it is until RemoveWorker(id) is called again.
+  void RemoveWorker(WorkerId id, bool keep_holder = false);
+  // The key of the process worker `id` is a stream of (HolderKey); empty
+  // when it holds nothing, or is not connected.
+  std::string HolderOf(WorkerId id) const;
   // The other streams of worker `id`'s process (the same name and process
   // instance) the scheduler still has: older ones dagd has not seen end.
   std::vector<WorkerId> OtherStreamsOf(WorkerId id) const;
@@ -483,9 +500,9 @@ class Scheduler {
   // freed (OutputKeeper).
   void KeepIfRecorded(const Worker& worker, const std::string& key,
                       std::pair<uint64_t, uint32_t> task);
-  // The worker left; when it was its holder's last stream, what the
-  // holder held is lost.
-  void RemoveHolder(const Worker& worker);
+  // Stream `id` of `holder` left; when it was the holder's last stream,
+  // what the holder held is lost.
+  void RemoveHolder(const std::string& holder, WorkerId id);
   // Everything `holder` held is gone: needed results are recomputed.
   void LoseHolder(const std::string& holder);
   // After a restart, once workers had the recovery grace to reconnect:
@@ -710,6 +727,9 @@ class Scheduler {
   // Connected workers by HolderKey (a process may briefly have two
   // streams), and the results of jobs in memory each holder holds.
   absl::flat_hash_map<std::string, std::vector<WorkerId>> holders_;
+  // Drained workers removed with keep_holder: still among holders_ streams
+  // until removed again.
+  absl::flat_hash_map<WorkerId, std::string> leaving_holders_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<TaskRef>> held_by_;
   // Workers with attempts in Worker::unsettled_running.
   absl::flat_hash_set<WorkerId> unsettled_workers_;

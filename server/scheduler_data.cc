@@ -163,14 +163,11 @@ std::vector<WorkerId> Scheduler::OtherStreamsOf(WorkerId id) const {
   return others;
 }
 
-void Scheduler::RemoveHolder(const Worker& worker) {
-  if (worker.spec.instance.empty()) return;
-  const std::string holder = HolderKey(worker.spec);
+void Scheduler::RemoveHolder(const std::string& holder, WorkerId id) {
   auto it = holders_.find(holder);
   if (it == holders_.end()) return;
   std::vector<WorkerId>& streams = it->second;
-  streams.erase(std::remove(streams.begin(), streams.end(), worker.id),
-                streams.end());
+  streams.erase(std::remove(streams.begin(), streams.end(), id), streams.end());
   if (!it->second.empty()) return;
   holders_.erase(it);
   LoseHolder(holder);

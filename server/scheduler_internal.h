@@ -241,16 +241,6 @@ struct Scheduler::Worker {
   }
 };
 
-// Who holds results, as the scheduler keys them (holders_, held_by_): the
-// holder's name and process instance. The name is what dagd knows of the
-// worker, under --worker_ca its certificate's (Succeed writes it into every
-// held ref), so a worker that names another's instance in its registration
-// is a holder of its own, not another stream of that process: it cannot
-// hold off the loss of the other's results or take their releases. Empty
-// for a worker that holds nothing.
-std::string HolderKey(const WorkerSpec& spec);
-std::string HolderKey(const v1::ObjectRef& ref);
-
 // Whether `worker` holds what `ref` refers to (HolderKey, without the
 // string).
 inline bool HeldBy(const v1::ObjectRef& ref, const WorkerSpec& worker) {

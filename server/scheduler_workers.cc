@@ -46,9 +46,16 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   for (const v1::TaskRef& ref : running) AdoptRunning(added, ref);
 }
 
-void Scheduler::RemoveWorker(WorkerId id) {
+void Scheduler::RemoveWorker(WorkerId id, bool keep_holder) {
   auto it = workers_.find(id);
-  if (it == workers_.end()) return;
+  if (it == workers_.end()) {
+    auto leaving = leaving_holders_.find(id);
+    if (leaving == leaving_holders_.end()) return;
+    const std::string holder = std::move(leaving->second);
+    leaving_holders_.erase(leaving);
+    RemoveHolder(holder, id);
+    return;
+  }
   Worker& worker = *it->second;
   CountTransfers(worker.stats, -1);
   for (uint32_t d : worker.demands) {
@@ -83,12 +90,23 @@ void Scheduler::RemoveWorker(WorkerId id) {
     ReleaseStopped(worker, stopped, ref);
   }
   worker.stopping.clear();
-  RemoveHolder(worker);
+  if (std::string holder = HolderKey(worker.spec); !holder.empty()) {
+    if (keep_holder) {
+      leaving_holders_.emplace(id, std::move(holder));
+    } else {
+      RemoveHolder(holder, id);
+    }
+  }
   unsettled_workers_.erase(id);
   ledger_.RemoveWorker(worker.resources);
   out_.sends.erase(id);
   acks_.Forget(id);
   workers_.erase(it);
+}
+
+std::string Scheduler::HolderOf(WorkerId id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? std::string() : HolderKey(it->second->spec);
 }
 
 void Scheduler::OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat) {

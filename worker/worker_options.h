@@ -32,7 +32,8 @@ struct WorkerOptions {
   absl::Duration default_heartbeat = absl::Seconds(5);
   // On Drain: how long running attempts get to finish (--drain_timeout),
   // then how long the coordinator gets to close the stream after the last
-  // result went out.
+  // result went out (while it copies the outputs this process holds): what
+  // is left of drain_timeout, and at least drain_close_grace.
   absl::Duration drain_timeout = absl::Seconds(60);
   absl::Duration drain_close_grace = absl::Seconds(5);
   // How long an attempt runs before its start notice goes to dagd

@@ -1,8 +1,10 @@
 #include "worker/worker_runtime.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/base/backoff.h"
 #include "worker/worker_session.h"
@@ -89,6 +91,8 @@ void WorkerRuntime::Drain() {
     Shutdown();
     return;
   }
+  // Real time, as the waits below.
+  const absl::Time started = absl::Now();
   const std::string timeout = absl::FormatDuration(options_.drain_timeout);
   log_(Info(absl::StrCat("draining: taking no new tasks; waiting up to ",
                          timeout, " for ", executor_.attempts(),
@@ -103,12 +107,16 @@ void WorkerRuntime::Drain() {
     return;
   }
   // Everything accepted has reported: send it and half-close the stream.
+  // dagd ends it once it copied the outputs this process holds (they
+  // would go with it): what is left of --drain_timeout is theirs too.
   outbox_.Seal();
-  if (!WaitForFinished(options_.drain_close_grace)) {
-    log_(Warning(
-        absl::StrCat("drain: the coordinator did not close the stream within ",
-                     absl::FormatDuration(options_.drain_close_grace),
-                     " of the last result; closing it")));
+  const absl::Duration grace =
+      std::max(options_.drain_close_grace,
+               options_.drain_timeout - (absl::Now() - started));
+  if (!WaitForFinished(grace)) {
+    log_(Warning(absl::StrCat(
+        "drain: the coordinator did not close the stream within ",
+        absl::FormatDuration(grace), " of the last result; closing it")));
     Shutdown();
   }
 }

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -273,6 +274,65 @@ TEST(DataPlaneFanOutTest, ALargeOutputWithEightyConsumersEndsRight) {
       again->RunDagctl({"result", job_id, absl::StrCat("c", kConsumers - 1)});
   EXPECT_EQ(last.out, "30000000") << last.ToString();
   EXPECT_EQ(again->Stop(), absl::OkStatus());
+}
+
+// A worker told to stop (SIGTERM) drains: dagd ends its stream only once
+// the outputs it holds are copied into dagd's store, so they outlive it.
+// Before, the stream ended at once and the worker exited, its data port
+// with it, while the copies queued behind the first were still to start:
+// those outputs were gone.
+TEST_F(DataPlaneTest, ADrainedWorkersOutputsAreCopiedBeforeItLeaves) {
+  absl::StatusOr<Subprocess*> drainer =
+      dagd_->StartWorker({"--slots=8", "--allow_exec",
+                          "--data_listen=127.0.0.1:0", "--object_memory=64M"});
+  ASSERT_TRUE(drainer.ok()) << drainer.status();
+  ASSERT_EQ(dagd_->WaitForWorkers(1), absl::OkStatus());
+  const std::string gate = log_dir_->path() + "/gate";
+  // Eight outputs of 20 MB, made once the gate exists: their results reach
+  // dagd right before the drained worker closes its side of the stream.
+  constexpr int kTasks = 8;
+  std::string tasks;
+  for (int i = 0; i < kTasks; ++i) {
+    absl::StrAppend(
+        &tasks, i == 0 ? "" : ",", R"json({"id": "big)json", i,
+        R"json(", "fn": "exec", "args": {"argv": ["/bin/sh", "-c",
+        "while [ ! -e ')json",
+        gate,
+        R"json(' ]; do sleep 0.05; done; head -c 20000000 /dev/zero | tr '\\0' z > \"$DAGD_OUTPUT\""]}})json");
+  }
+  absl::StatusOr<std::string> job_id =
+      SubmitJob(dagd_->client(), absl::StrCat(R"({"tasks": [)", tasks, "]}"));
+  ASSERT_TRUE(job_id.ok()) << job_id.status();
+  for (int i = 0; i < kTasks; ++i) {
+    ASSERT_EQ(WaitForTaskState(dagd_->client(), *job_id, absl::StrCat("big", i),
+                               v1::TASK_RUNNING),
+              absl::OkStatus());
+  }
+  (*drainer)->Kill(SIGTERM);
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  return absl::StrContains((*drainer)->Stderr(),
+                                           "draining: taking no new tasks");
+                },
+                absl::Seconds(30), "the worker to drain"),
+            absl::OkStatus());
+  ASSERT_EQ(WriteFile(gate, ""), absl::OkStatus());
+  absl::StatusOr<ExitStatus> exit = (*drainer)->Wait(absl::Seconds(60));
+  ASSERT_TRUE(exit.ok()) << "the draining worker did not exit";
+  EXPECT_TRUE(exit->ok()) << exit->ToString() << "\n" << (*drainer)->Stderr();
+  EXPECT_THAT((*drainer)->Stderr(), HasSubstr("drained"));
+  // It is gone; its outputs are not.
+  for (int i = 0; i < kTasks; ++i) {
+    const std::string id = absl::StrCat("big", i);
+    absl::StatusOr<v1::TaskStatus> big = dagd_->client().Task(*job_id, id);
+    ASSERT_TRUE(big.ok()) << big.status();
+    EXPECT_EQ(big->state(), v1::TASK_SUCCEEDED) << id;
+    EXPECT_EQ(big->result().location(), "stored") << id << "\n" << dagd_->Log();
+  }
+  CommandResult out = dagd_->RunDagctl({"result", *job_id, "big7"});
+  ASSERT_EQ(out.exit_code, 0) << out.ToString();
+  EXPECT_EQ(out.out.size(), 20000000u);
+  EXPECT_EQ(out.out.find_first_not_of('z'), std::string::npos);
 }
 
 }  // namespace
