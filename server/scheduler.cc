@@ -153,6 +153,17 @@ Scheduler::Job& Scheduler::InsertJob(uint64_t seq, CompiledJob graph,
       group_waiters_.resize(group_of[k] + 1);
     }
   }
+  job->demands = demand_of;
+  std::sort(job->demands.begin(), job->demands.end());
+  job->demands.erase(std::unique(job->demands.begin(), job->demands.end()),
+                     job->demands.end());
+  for (uint32_t d : job->demands) {
+    Demand& demand = *demands_[d];
+    if (demand.users++ == 0 && demand.idle_since != 0) {
+      idle_demands_.erase(demand.idle_since);
+      demand.idle_since = 0;
+    }
+  }
   for (uint32_t i = 0; i < n; ++i) {
     const uint32_t kind = job->graph.kind_of[i];
     job->tasks[i].remaining = job->graph.dep_count[i];
@@ -750,6 +761,7 @@ TurnOutput Scheduler::TakeOutput() {
       task_counts_[s] -= it->second->counts[s];
     }
     --job_counts_[it->second->status.state()];
+    for (uint32_t d : it->second->demands) ReleaseDemand(d);
     jobs_.erase(it);
   }
   finished_jobs_.clear();

@@ -307,6 +307,10 @@ class Scheduler {
   std::vector<WorkerId> OtherStreamsOf(WorkerId id) const;
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
   size_t worker_count() const { return workers_.size(); }
+  // Demands (kinds of task: function, slots, executor, labels, amounts) in
+  // memory: those of jobs in memory, and at most kIdleDemands more.
+  size_t demand_count() const { return demands_.size() - free_demands_.size(); }
+  static constexpr size_t kIdleDemands = 256;
   // Also asks for the acknowledgement of the worker's results read so far:
   // it goes out with this turn's sends even if nothing else does. Keeps
   // the figures of its object store for Workers().
@@ -614,6 +618,11 @@ class Scheduler {
                    bool held_inputs);
   void LookAtLikely(const Job& job, uint32_t task, const Demand& demand,
                     bool held_inputs);
+  // A job or a stopping attempt no longer uses demand `index`: unused, it
+  // idles, and the oldest idle demand past kIdleDemands is retired.
+  void ReleaseDemand(uint32_t index);
+  // No worker keeps it indexed, and its id goes to the next new demand.
+  void RetireDemand(uint32_t index);
   // Adds `worker` to demand `index`'s capable workers.
   void AddCapable(uint32_t index, Worker& worker);
   // Keeps the free-slot indexes true after `worker`'s slots changed.
@@ -686,9 +695,15 @@ class Scheduler {
   std::vector<double> fn_run_ms_;
   // Demands by id; the common ones (no pool, labels or amounts) found by
   // (function, slots), the rest by a key spelling out every need.
+  // Retired ones are null, their ids in free_demands_ for the next new one.
   std::vector<std::unique_ptr<Demand>> demands_;
   absl::flat_hash_map<std::pair<uint32_t, uint32_t>, uint32_t> plain_demands_;
   absl::flat_hash_map<std::string, uint32_t> other_demands_;
+  std::vector<uint32_t> free_demands_;
+  // Demands no job or attempt uses, oldest first (by Demand::idle_since):
+  // kept for jobs of the same kinds to come, up to kIdleDemands.
+  absl::btree_map<uint64_t, uint32_t> idle_demands_;
+  uint64_t idle_clock_ = 0;
   // Jobs with queued tasks that may run now, in line (job_sorter.h).
   const std::unique_ptr<JobSorter> sorter_;
   std::vector<uint64_t> stale_runnable_;  // jobs for MarkRunnableStale

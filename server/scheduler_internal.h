@@ -104,6 +104,14 @@ struct Scheduler::Demand {
   // The Schedule() pass in which no capable worker had room. Room only
   // shrinks during a pass, so it stays blocked until the pass ends.
   uint64_t blocked_pass = 0;
+  // Jobs in memory with tasks of it, and cancelled attempts still stopping
+  // that hold what it claims. Unused, it waits in Scheduler::idle_demands_
+  // under `idle_since` (nonzero) for a job to use it again.
+  uint32_t users = 0;
+  uint64_t idle_since = 0;
+  // Its key in Scheduler::other_demands_; empty for a plain one (found in
+  // plain_demands_ by fn and slots).
+  std::string key;
 
   // What an attempt of it holds, with its task's exclusive group.
   Claim ClaimOf(GroupId group) const { return Claim{slots, amounts, group}; }
@@ -155,8 +163,9 @@ struct Scheduler::Job {
   std::unique_ptr<TaskIdIndex> index;
 
   // Placement.
-  std::vector<JobQueue> queues;  // ready tasks, by demand
-  uint32_t queued = 0;           // entries in `queues`, stale ones included
+  std::vector<JobQueue> queues;   // ready tasks, by demand
+  std::vector<uint32_t> demands;  // of its tasks, each once (Demand::users)
+  uint32_t queued = 0;            // entries in `queues`, stale ones included
   // Recent mean run time in ms of the job's tasks, by demand (a job has
   // few): queued grants go by the job's own tasks, as one function name
   // (`python`, `exec`) covers work of every length across jobs.

@@ -32,8 +32,12 @@ uint32_t Scheduler::DemandOf(const TaskKind& kind, const Executor& executor) {
   auto demand = std::make_unique<Demand>();
   demand->fn = fn;
   demand->slots = slots;
+  // A retired demand's id first: ids stay small however many kinds come
+  // and go.
+  uint32_t index = demands_.size();
+  if (!free_demands_.empty()) index = free_demands_.back();
   if (plain) {
-    plain_demands_.emplace(std::make_pair(fn, slots), demands_.size());
+    plain_demands_.emplace(std::make_pair(fn, slots), index);
   } else {
     demand->executor = executor;
     demand->labels.assign(labels.begin(), labels.end());
@@ -55,15 +59,49 @@ uint32_t Scheduler::DemandOf(const TaskKind& kind, const Executor& executor) {
     for (const auto& [r, amount] : demand->amounts) {
       absl::StrAppend(&key, "/r", r, "=", absl::bit_cast<uint64_t>(amount));
     }
-    auto [it, inserted] = other_demands_.try_emplace(key, demands_.size());
+    auto [it, inserted] = other_demands_.try_emplace(key, index);
     if (!inserted) return it->second;
+    demand->key = std::move(key);
   }
-  demands_.push_back(std::move(demand));
-  const uint32_t index = demands_.size() - 1;
+  if (index == demands_.size()) {
+    demands_.push_back(std::move(demand));
+  } else {
+    free_demands_.pop_back();
+    demands_[index] = std::move(demand);
+  }
   for (const auto& [id, worker] : workers_) {
     if (Fits(*worker, *demands_[index])) AddCapable(index, *worker);
   }
   return index;
+}
+
+void Scheduler::ReleaseDemand(uint32_t index) {
+  Demand& demand = *demands_[index];
+  if (--demand.users > 0) return;
+  demand.idle_since = ++idle_clock_;
+  idle_demands_.emplace(demand.idle_since, index);
+  if (idle_demands_.size() <= kIdleDemands) return;
+  const uint32_t oldest = idle_demands_.begin()->second;
+  idle_demands_.erase(idle_demands_.begin());
+  RetireDemand(oldest);
+}
+
+void Scheduler::RetireDemand(uint32_t index) {
+  // Every worker capable of it updated it on each change of its free
+  // slots, and every worker joining looked at it: kinds that jobs stopped
+  // using would have made both grow for as long as dagd ran.
+  const Demand& demand = *demands_[index];
+  for (Worker* worker : demand.capable) {
+    std::vector<uint32_t>& list = worker->demands;
+    list.erase(std::remove(list.begin(), list.end(), index), list.end());
+  }
+  if (demand.key.empty()) {
+    plain_demands_.erase(std::make_pair(demand.fn, demand.slots));
+  } else {
+    other_demands_.erase(demand.key);
+  }
+  demands_[index].reset();
+  free_demands_.push_back(index);
 }
 
 void Scheduler::AddCapable(uint32_t index, Worker& worker) {
@@ -490,6 +528,8 @@ void Scheduler::StopAttempt(Job& job, uint32_t task) {
     worker.running.erase(TaskRef{job.seq, task});
     worker.stopping.emplace(AttemptRef{job.seq, task, CurrentAttempt(t)},
                             StoppingAttempt{t.demand, claim.group});
+    // What it claims is known by its demand until it ends.
+    ++demands_[t.demand]->users;
   }
   MarkRunnableStale(job);
 }
@@ -501,6 +541,7 @@ void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
       &worker.resources, demands_[stopped.demand]->ClaimOf(stopped.group),
       GroupHolder{ref.seq, ref.task}));
   Reindex(worker);
+  ReleaseDemand(stopped.demand);
 }
 
 void Scheduler::WakeGroupWaiters(GroupId group) {

@@ -35,7 +35,9 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
   resources.free_amounts = resources.capacity;
   ledger_.AddWorker(resources);
   for (uint32_t d = 0; d < demands_.size(); ++d) {
-    if (Fits(*worker, *demands_[d])) AddCapable(d, *worker);
+    if (demands_[d] != nullptr && Fits(*worker, *demands_[d])) {
+      AddCapable(d, *worker);
+    }
   }
   Worker& added = *worker;
   workers_.emplace(id, std::move(worker));
