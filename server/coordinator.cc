@@ -324,8 +324,8 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
       }
     }
     ReleaseWhenSynced(out.release_when_synced, stats.synced);
-    EndStreamsOfLeftWorkers();
   }
+  EndStreamsOfLeftWorkers();
   turn_requests_.clear();
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> replies;
   replies.swap(after_commit_);

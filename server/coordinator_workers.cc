@@ -265,6 +265,16 @@ void Coordinator::DropOlderStreams(WorkerId id) {
               << WorkerIdName(id) << "; its older stream is dropped";
     scheduler_.RemoveWorker(old);
     roster_.Left(old, clock_->Now());
+    if (auto leaving = leaving_.find(old); leaving != leaving_.end()) {
+      // Its reads had ended, and it waited for copies from the process,
+      // which is back: nothing of it is lost.
+      std::vector<Outbox::Letter> close;
+      close.push_back(
+          {std::move(leaving->second.dispatcher), {}, absl::OkStatus()});
+      leaving_.erase(leaving);
+      outbox_.Post(std::move(close));
+      continue;
+    }
     auto it = dispatchers_.find(old);
     if (it == dispatchers_.end()) continue;
     std::vector<Outbox::Letter> drop;
@@ -302,8 +312,10 @@ void Coordinator::WorkerReadsEnded(WorkerId id) {
     auto dispatcher = dispatchers_.find(id);
     std::string holder = scheduler_.HolderOf(id);
     roster_.Left(id, clock_->Now());
-    if (dispatcher == dispatchers_.end() || holder.empty() ||
-        !copying_from_.contains(holder)) {
+    // Its process leaves with it: what is copied from it must be done and
+    // its record synced first. After a failed commit nothing more is.
+    if (dispatcher == dispatchers_.end() || holder.empty() || !fatal_.ok() ||
+        (!copying_from_.contains(holder) && !unsynced_)) {
       LOG(INFO) << "worker " << WorkerIdName(id)
                 << " left; its tasks go back to the queue";
       scheduler_.RemoveWorker(id);
@@ -325,11 +337,13 @@ void Coordinator::WorkerReadsEnded(WorkerId id) {
 
 void Coordinator::EndStreamsOfLeftWorkers() {
   // The copies' records must be synced: the worker frees nothing, but it
-  // exits once its stream ends.
-  if (leaving_.empty() || unsynced_ || !fatal_.ok()) return;
+  // exits once its stream ends. After a failed commit nothing more is
+  // recorded: there is nothing to wait for.
+  const bool fatal = !fatal_.ok();
+  if (leaving_.empty() || (unsynced_ && !fatal)) return;
   std::vector<WorkerId> done;
   for (const auto& [id, leaving] : leaving_) {
-    if (!copying_from_.contains(leaving.holder)) done.push_back(id);
+    if (fatal || !copying_from_.contains(leaving.holder)) done.push_back(id);
   }
   if (done.empty()) return;
   // In a turn of their own: what their processes held and is lost now is

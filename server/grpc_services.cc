@@ -239,8 +239,11 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
         peer_(std::move(peer)),
         identity_(std::move(identity)),
         sink_(std::make_shared<Sink>(this, options.max_queued_bytes)),
-        gate_(std::make_shared<ReadGate>(options.max_posted_bytes,
-                                         [this] { StartRead(&in_); })) {
+        gate_(std::make_shared<ReadGate>(options.max_posted_bytes, [this] {
+          // Heartbeats waited unread meanwhile: their counts are old.
+          reads_paused_ = true;
+          StartRead(&in_);
+        })) {
     StartRead(&in_);
   }
 
@@ -255,13 +258,19 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      // The coordinator ends a worker's stream (through its sink), once
-      // nothing it holds is being copied.
-      if (id_ != 0) {
-        coordinator_->WorkerReadsEnded(id_);
-      } else {
+      // Nothing more comes: the name is free for the worker's next stream,
+      // though this one may wait for copies from its process.
+      ReleaseIdentity();
+      const int before = ended_.fetch_or(kReadsEnded);
+      if (id_ == 0 || (before & kCancelled) != 0) {
+        // Broken, not half-closed: nothing to wait for.
+        if (id_ != 0) coordinator_->WorkerDisconnected(id_);
         sink_->writer.FinishAfterWrites(grpc::Status::OK);
+        return;
       }
+      // Half-closed (it drained): the coordinator ends the stream (through
+      // the sink) once what it copies from the process is copied.
+      coordinator_->WorkerReadsEnded(id_);
       return;
     }
     if (id_ == 0) {
@@ -319,6 +328,7 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   // worker that counts its reads) a message written has.
   bool NotReading(const v1::Heartbeat& heartbeat) {
     if (sink_->writer.Stalled() > max_stall_) return true;
+    if (unread_ && reads_paused_.exchange(false)) unread_->Reset();
     return unread_ &&
            unread_->Deaf(heartbeat.messages_read(), sink_->writer.written(),
                          UnreadWatch::Clock::now());
@@ -330,11 +340,20 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
     if (context_ != nullptr) context_->TryCancel();
   }
 
+  // The call broke (the connection, or dagd cancelled it): a stream waiting
+  // for copies from its process after its reads ended waits no more.
+  void OnCancel() override {
+    const int before = ended_.fetch_or(kCancelled);
+    if ((before & kReadsEnded) == 0 || id_ == 0) return;
+    coordinator_->WorkerDisconnected(id_);
+    sink_->writer.FinishAfterWrites(grpc::Status::OK);
+  }
+
   void OnDone() override {
     sink_->writer.Detach();
     if (gate_ != nullptr) gate_->Close();
     if (id_ != 0) coordinator_->WorkerDisconnected(id_);
-    if (service_ != nullptr && identity_) service_->ReleaseIdentity(*identity_);
+    ReleaseIdentity();
     delete this;
   }
 
@@ -363,6 +382,21 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   // Set when the worker counts its reads (Register.counts_reads); used on
   // the reading thread only.
   std::optional<UnreadWatch> unread_;
+  // dagd held this stream's reads back (ReadGate) since the last heartbeat.
+  std::atomic<bool> reads_paused_{false};
+  // How the call ends, as OnReadDone and OnCancel (on any threads) see it.
+  static constexpr int kReadsEnded = 1;
+  static constexpr int kCancelled = 2;
+  std::atomic<int> ended_{0};
+  std::atomic<bool> identity_released_{false};
+
+  void ReleaseIdentity() {
+    if (service_ == nullptr || !identity_ ||
+        identity_released_.exchange(true)) {
+      return;
+    }
+    service_->ReleaseIdentity(*identity_);
+  }
   const std::string peer_;
   const std::optional<std::string> identity_;
   const std::shared_ptr<Sink> sink_;

@@ -37,6 +37,10 @@ class UnreadWatch {
     return false;
   }
 
+  // The heartbeats read next may be old (dagd held the stream's reads
+  // back): their counts say nothing of the messages written since.
+  void Reset() { mark_.reset(); }
+
  private:
   struct Mark {
     uint64_t written;      // to be read...

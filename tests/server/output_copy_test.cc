@@ -124,6 +124,85 @@ TEST_F(StoreFaultKeepTest, ACopiedOutputIsFreedOnItsHolderOnlyOnceSynced) {
       << "freed before the synced commit that followed the copy";
 }
 
+// A holder whose reads ended (it drained) while its output is being
+// copied: its stream ends only once the copy is done and its record synced,
+// so that the worker (which exits then) does not take the output with it.
+class StoreFaultDrainTest : public StoreFaultKeepTest {
+ protected:
+  // Connects the holder, runs a job whose output it holds, and has the
+  // copy stall after its first chunk; the holder's worker id.
+  WorkerId HolderCopying(FakeHolderServer& serving,
+                         std::shared_ptr<RecordingDispatcher> sink) {
+    serving.holder.stall_after_first = true;
+    serving.holder.resume_after_release = true;
+    const WorkerId worker = ConnectHolder(sink, serving.address);
+    absl::StatusOr<v1::SubmitJobResponse> job =
+        Submit(Request(R"({"tasks": [{"id": "a", "fn": "const"}]})"));
+    EXPECT_TRUE(job.ok()) << job.status();
+    job_id_ = job.ok() ? job->job_id() : "";
+    absl::StatusOr<v1::Assignment> a = sink->WaitForAssignment(0);
+    EXPECT_TRUE(a.ok()) << a.status();
+    if (!a.ok()) return worker;
+    const std::string data = "an output of some chunks";
+    serving.holder
+        .objects[ResultObjectKey(a->task().job_id(), 0, a->task().attempt())] =
+        data;
+    ReportHeld(worker, *a, serving.address, data.size(), crc32c::Value(data));
+    serving.holder.stalled.WaitForNotification();
+    return worker;
+  }
+
+  // Runs a turn through the loop (a submission, synced): the events posted
+  // before are handled by then.
+  void SyncedTurn() {
+    ASSERT_TRUE(
+        Submit(Request(R"({"tasks": [{"id": "x", "fn": "never"}]})")).ok());
+  }
+
+  std::string job_id_;
+};
+
+TEST_F(StoreFaultDrainTest, ItsStreamEndsOnceTheCopyIsDoneAndSynced) {
+  FakeHolderServer serving;
+  ASSERT_FALSE(serving.address.empty());
+  auto sink = std::make_shared<RecordingDispatcher>();
+  const WorkerId worker = HolderCopying(serving, sink);
+  coordinator_->WorkerReadsEnded(worker);
+  SyncedTurn();
+  EXPECT_FALSE(sink->IsClosed()) << "closed while its output was copied";
+  serving.holder.release.Notify();
+  ASSERT_TRUE(
+      TaskReaches(*coordinator_, job_id_, "a", [](const v1::TaskStatus& t) {
+        return t.result().location() == "stored";
+      }));
+  // The copy's record is not synced yet (this fixture syncs only
+  // acknowledgements and submissions).
+  EXPECT_FALSE(sink->IsClosed()) << "closed before the copy was synced";
+  SyncedTurn();
+  EXPECT_EQ(sink->WaitForClose(), absl::OkStatus());
+}
+
+TEST_F(StoreFaultDrainTest, ItsProcessBackEndsTheOldStreamAtOnce) {
+  FakeHolderServer serving;
+  ASSERT_FALSE(serving.address.empty());
+  auto sink = std::make_shared<RecordingDispatcher>();
+  const WorkerId worker = HolderCopying(serving, sink);
+  coordinator_->WorkerReadsEnded(worker);
+  SyncedTurn();
+  ASSERT_FALSE(sink->IsClosed());
+  // The same process on a new stream: nothing of it is lost, and the old
+  // stream waits no more (under --worker_ca it would hold the name).
+  auto again = std::make_shared<RecordingDispatcher>();
+  ConnectHolder(again, serving.address);
+  EXPECT_EQ(sink->WaitForClose(), absl::OkStatus());
+  EXPECT_FALSE(again->IsClosed());
+  serving.holder.release.Notify();
+  EXPECT_TRUE(
+      TaskReaches(*coordinator_, job_id_, "a", [](const v1::TaskStatus& t) {
+        return t.result().location() == "stored";
+      }));
+}
+
 // An input freed once its consumer succeeded, only after the commit of
 // that success is synced: before, a power failure lost the consumer's
 // result and the input it needed, and the chain before them ran again.

@@ -100,6 +100,10 @@ class RecordingDispatcher : public Dispatcher {
     absl::MutexLock lock(&mu_);
     closed_ = std::move(status);
   }
+  bool IsClosed() {
+    absl::MutexLock lock(&mu_);
+    return closed_.has_value();
+  }
   // How the coordinator closed the stream, waiting for it.
   absl::Status WaitForClose() {
     absl::MutexLock lock(&mu_);

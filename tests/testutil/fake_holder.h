@@ -52,10 +52,12 @@ class FakeHolder final : public v1::DataService::Service {
       chunk.set_data(data.substr(at, n));
       at += n;
       if (!writer->Write(chunk)) break;
-      if (stall_after_first) {
-        stalled.Notify();
+      if (stall_after_first && at < end) {
+        if (!stalled.HasBeenNotified()) stalled.Notify();
         release.WaitForNotification();
-        return grpc::Status(grpc::StatusCode::CANCELLED, "released");
+        if (!resume_after_release) {
+          return grpc::Status(grpc::StatusCode::CANCELLED, "released");
+        }
       }
     } while (at < end);
     return grpc::Status::OK;
@@ -66,8 +68,10 @@ class FakeHolder final : public v1::DataService::Service {
   uint64_t chunk_bytes = 4;
   std::atomic<int> busy{0};
   std::atomic<int> calls{0};
-  // After the first chunk: says so, then waits for `release`.
+  // After the first chunk: says so, then waits for `release`, and then
+  // ends the call CANCELLED, or with `resume_after_release` sends the rest.
   bool stall_after_first = false;
+  bool resume_after_release = false;
   absl::Notification stalled;
   absl::Notification release;
 };
