@@ -84,6 +84,8 @@ struct CoordinatorOptions {
   // Registrations beyond this many connected workers are refused with
   // RESOURCE_EXHAUSTED (each costs memory, and ListWorkers lists them all).
   uint32_t max_workers = 10'000;
+  // Told to workers as they register (Registered.data_secret).
+  std::string data_secret;
 };
 
 class Coordinator;

@@ -188,6 +188,7 @@ void Coordinator::WorkerConnected(WorkerId id,
         options_.inline_max_bytes);
     message.mutable_registered()->set_max_result_bytes(
         options_.scheduler.max_result_bytes);
+    message.mutable_registered()->set_data_secret(options_.data_secret);
     // By the outbox, ahead of this turn's batches: a fleet registering
     // again after a restart is answered off the loop thread.
     AfterCommit([this, dispatcher,

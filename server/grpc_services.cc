@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/audit.h"
@@ -747,6 +748,14 @@ WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
         grpc::StatusCode::UNAUTHENTICATED,
         "a worker must present a client certificate signed by dagd's "
         "--worker_ca (dagd-worker --tls_cert, --tls_key)"));
+  }
+  if (identity && options_.clients != nullptr &&
+      options_.clients->IsClientCertificate(*identity)) {
+    return new WorkerReactor(grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("certificate '", absl::CHexEscape(*identity),
+                     "' is a client's (a cert: line of dagd's --tokens_file "
+                     "names it); a worker needs a certificate of its own")));
   }
   if (identity) {
     absl::MutexLock lock(&mu_);

@@ -140,6 +140,9 @@ struct WorkerServiceOptions {
   // What one worker's stream has posted to the scheduler's thread and is
   // not yet handled: beyond this its next read waits (ReadGate).
   uint64_t max_posted_bytes = uint64_t{64} << 20;
+  // The tokens file: a certificate one of its `cert:` lines names is a
+  // client's, refused as a worker. Null: none (not owned).
+  const Authenticator* clients = nullptr;
 };
 
 // WorkerService: one reactor per worker stream (see WorkerReactor in the

@@ -43,6 +43,7 @@
 #include "storage/base/file_limit.h"
 #include "storage/base/health_listener.h"
 #include "storage/base/http_status_server.h"
+#include "storage/data_secret.h"
 #include "storage/flow_control.h"
 #include "storage/rocksdb_meta_store.h"
 #include "storage/s3_object_store.h"
@@ -411,7 +412,18 @@ int Run() {
     LOG(ERROR) << store.status().message();
     return 1;
   }
-  const CoordinatorOptions options = OptionsFromFlags();
+  // What dagd and its workers present to read held results, and workers
+  // require (storage/data_secret.h): kept with the store, as its attempt key.
+  absl::StatusOr<std::string> attempt_key = (*store)->AttemptKey();
+  if (!attempt_key.ok()) {
+    LOG(ERROR) << "--data_dir '" << data_dir
+               << "': " << attempt_key.status().message();
+    return 1;
+  }
+  DataSecret data_secret;
+  data_secret.Set(DataSecretFromAttemptKey(*attempt_key));
+  CoordinatorOptions options = OptionsFromFlags();
+  options.data_secret = data_secret.Get();
   // AWS credentials, for Lambda and S3 alike.
   std::unique_ptr<AwsCredentialsProvider> aws_credentials;
   if (!absl::GetFlag(FLAGS_lambda_function).empty() ||
@@ -428,6 +440,7 @@ int Run() {
   // --worker_ca, over TLS: dagd presents its own certificate and accepts a
   // holder only with the certificate of the worker that holds the result.
   DataClientOptions holders_options;
+  holders_options.secret = &data_secret;
   if (!tls.ca.empty()) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> to_holders =
         ChannelCredentials(tls);
@@ -567,6 +580,7 @@ int Run() {
   JobServiceImpl job_service(&coordinator, authenticator.get(), &rpc_metrics);
   WorkerServiceOptions worker_options;
   worker_options.require_certificates = !tls.ca.empty();
+  worker_options.clients = authenticator.get();
   worker_options.max_stall = absl::GetFlag(FLAGS_worker_timeout);
   WorkerServiceImpl worker_service(&coordinator, worker_options);
   grpc::EnableDefaultHealthCheckService(true);

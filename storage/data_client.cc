@@ -130,6 +130,7 @@ absl::Status DataClient::Read(const v1::ObjectRef& ref, uint64_t offset,
   request.set_key(ref.key());
   request.set_offset(offset);
   request.set_length(length);
+  if (options_.secret != nullptr) request.set_secret(options_.secret->Get());
   const absl::Time give_up = Now() + options_.busy_deadline;
   for (uint32_t retry = 1;; ++retry) {
     Attempt attempt;

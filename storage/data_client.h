@@ -23,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "storage/base/backoff.h"
 #include "storage/base/clock.h"
+#include "storage/data_secret.h"
 #include "storage/object_store.h"
 
 namespace dagd {
@@ -34,6 +35,8 @@ struct DataClientOptions {
   // (ObjectRef.holder.name, set by dagd from the name the holder
   // registered under), so one worker cannot serve as another.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Presented with every read (FetchRequest.secret); null: none. Not owned.
+  const DataSecret* secret = nullptr;
   // A holder at its bound on concurrent sends answers RESOURCE_EXHAUSTED;
   // the read is tried again after a backoff, for up to this long from its
   // start. Other errors are not retried.

@@ -19,11 +19,12 @@ namespace dagd {
 
 DataPlane::DataPlane(std::string instance, ObjectHolder* holder,
                      const DataService* service, DataClient* client,
-                     Clock* clock)
+                     Clock* clock, DataSecret* secret)
     : instance_(std::move(instance)),
       holder_(holder),
       service_(service),
       client_(client),
+      secret_(secret),
       clock_(clock) {}
 
 std::string DataPlane::address() const {

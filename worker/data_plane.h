@@ -55,8 +55,11 @@ class DataPlane {
   // are null when this worker serves no DataService (--data_listen=): it
   // then holds nothing but still fetches inputs held elsewhere. Nothing is
   // owned; `client` and `clock` (for transfer time) are never null.
+  // `secret` (not owned, may be null) is what SetSecret sets: the one the
+  // DataService requires and `client` presents.
   DataPlane(std::string instance, ObjectHolder* holder,
-            const DataService* service, DataClient* client, Clock* clock);
+            const DataService* service, DataClient* client, Clock* clock,
+            DataSecret* secret = nullptr);
 
   const std::string& instance() const { return instance_; }
   // Register.data_address: where peers read what this worker holds; empty
@@ -68,6 +71,10 @@ class DataPlane {
   }
 
   void SetLimits(ResultLimits limits);
+  // dagd's data-plane secret, from Registered.data_secret.
+  void SetSecret(std::string secret) {
+    if (secret_ != nullptr) secret_->Set(std::move(secret));
+  }
   ResultLimits limits() const;
 
   // Holds `data` under `key` (the attempt's ResultObjectKey) and returns
@@ -112,6 +119,7 @@ class DataPlane {
   ObjectHolder* const holder_;
   const DataService* const service_;
   DataClient* const client_;
+  DataSecret* const secret_;
   Clock* const clock_;
 
   mutable absl::Mutex mu_;

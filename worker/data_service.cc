@@ -55,6 +55,16 @@ class DataService::FetchReactor
                           "the request is not a FetchRequest"));
       return;
     }
+    if (const DataSecret* secret = service_->options_.secret;
+        secret != nullptr && !secret->Admits(request_.secret())) {
+      // A certificate the CA signed, but not dagd's or a worker's of it
+      // (a client's): what this worker holds is not its to read.
+      Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "the read did not present dagd's data-plane secret "
+                          "(Registered.data_secret): only dagd and the "
+                          "workers registered with it read held results"));
+      return;
+    }
     if (!service_->TryAcquire()) {
       Finish(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "dagd/v1/data_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "storage/data_secret.h"
 #include "worker/object_holder.h"
 #include "worker/thread_pool.h"
 
@@ -35,6 +36,9 @@ struct DataServiceOptions {
   // serves TLS and asks every reader (dagd, other workers) for a
   // certificate of its deployment's CA (DataServerCredentials, storage/tls.h).
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Reads that do not present it (FetchRequest.secret) are refused, once
+  // it is set (Registered.data_secret); null: none. Not owned.
+  const DataSecret* secret = nullptr;
 };
 
 // Thread-safe. Owned by the worker's main; `holder` (not owned) must

@@ -490,6 +490,9 @@ StatusServers StartStatusServers(dagd::WorkerStatus* status,
 // The data plane (worker/data_plane.h) and what it stands on, destroyed in
 // reverse order: the DataService before the holder it serves.
 struct DataParts {
+  // dagd's data-plane secret, once registered: required of readers,
+  // presented to holders.
+  std::unique_ptr<dagd::DataSecret> secret;
   std::unique_ptr<dagd::ObjectHolder> holder;  // null: --data_listen=
   std::unique_ptr<dagd::DataService> service;
   std::unique_ptr<dagd::DataClient> client;
@@ -506,7 +509,9 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
   // signed.
   const dagd::TlsFiles tls = TlsFilesFromFlags();
   const bool use_tls = !tls.cert.empty();
+  parts.secret = std::make_unique<dagd::DataSecret>();
   dagd::DataClientOptions client_options;
+  client_options.secret = parts.secret.get();
   if (use_tls) {
     auto credentials = dagd::ChannelCredentials(tls);
     if (!credentials.ok()) Die(std::string(credentials.status().message()));
@@ -547,6 +552,7 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
     options.listen = listen;
     options.advertise = absl::GetFlag(FLAGS_data_advertise);
     options.max_concurrent_sends = sends;
+    options.secret = parts.secret.get();
     auto credentials = dagd::DataServerCredentials(tls);
     if (!credentials.ok()) Die(std::string(credentials.status().message()));
     options.credentials = *std::move(credentials);
@@ -563,7 +569,7 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
   }
   parts.plane = std::make_unique<dagd::DataPlane>(
       dagd::NewInstanceId(), parts.holder.get(), parts.service.get(),
-      parts.client.get(), clock);
+      parts.client.get(), clock, parts.secret.get());
   return parts;
 }
 

@@ -125,6 +125,7 @@ WorkerSession::Outcome WorkerSession::Run(
   if (data_ != nullptr) {
     data_->SetLimits({message.registered().inline_max_bytes(),
                       message.registered().max_result_bytes()});
+    data_->SetSecret(message.registered().data_secret());
   }
   if (absl::Status s =
           executor_->UseObjectStore(message.registered().object_store());

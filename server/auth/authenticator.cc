@@ -44,6 +44,12 @@ size_t Authenticator::size() const {
   return table_ == nullptr ? 0 : table_->size();
 }
 
+bool Authenticator::IsClientCertificate(absl::string_view cn) const {
+  if (open()) return false;
+  absl::MutexLock lock(&mu_);
+  return table_->FindCertificate(cn).has_value();
+}
+
 absl::StatusOr<Principal> Authenticator::Authenticate(
     std::optional<absl::string_view> authorization,
     std::optional<absl::string_view> certificate) const {

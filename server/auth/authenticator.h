@@ -45,6 +45,11 @@ class Authenticator {
       std::optional<absl::string_view> authorization,
       std::optional<absl::string_view> certificate = std::nullopt) const;
 
+  // Whether a `cert:` line names common name `cn`: a client's certificate,
+  // which may not register as a worker (it would run, and see, other
+  // tenants' tasks, and be told how to read what workers hold).
+  bool IsClientCertificate(absl::string_view cn) const;
+
   bool open() const { return path_.empty(); }
   // Tokens in the table now.
   size_t size() const;

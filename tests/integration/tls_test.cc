@@ -1,6 +1,8 @@
 // TLS on dagd's gRPC port, workers proving who they are with certificates,
 // and dagd refusing to be exposed unguarded. The certificates are made
 // with openssl for each run.
+#include "storage/tls.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -10,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "server/auth/token_table.h"
+#include "storage/data_client.h"
+#include "storage/object_store.h"
 #include "tests/integration/fault_env.h"
 #include "tests/integration/integration_env.h"
 #include "tests/testutil/pki.h"
@@ -328,6 +332,63 @@ TEST_F(TlsTest, AClientCertificateTheTokensFileNamesIsAnIdentity) {
                        "--tls_cert=" + pki_->Path("ci", "pem"),
                        "--tls_key=" + pki_->Path("ci", "key"), "jobs"});
   EXPECT_EQ(listed.exit_code, 0) << listed.ToString();
+}
+
+// A client's certificate (a cert: line names it), which the workers' CA
+// signs too, neither registers as a worker (it would be given other
+// tenants' tasks) nor reads what a worker holds (any key of any tenant):
+// reads must present dagd's data-plane secret, which only the workers
+// registered with dagd are told.
+TEST_F(TlsTest, AClientCertificateNeitherRegistersNorReadsHeldResults) {
+  std::unique_ptr<testing::DagdProcess> dagd = StartGuarded();
+  ASSERT_NE(dagd, nullptr);
+  absl::StatusOr<testing::Subprocess*> client_as_worker =
+      dagd->StartWorker(WorkerFlags("ca", "ci"));
+  ASSERT_TRUE(client_as_worker.ok());
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  return (*client_as_worker)->Stderr().find("is a client's") !=
+                         std::string::npos;
+                },
+                absl::Seconds(20), "the client's certificate to be refused"),
+            absl::OkStatus())
+      << (*client_as_worker)->Stderr();
+  std::vector<std::string> flags = WorkerFlags("ca", "worker");
+  flags.insert(flags.end(), {"--allow_exec", "--data_listen=127.0.0.1:0"});
+  ASSERT_TRUE(dagd->StartWorker(flags).ok());
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({"tasks": [
+    {"id": "big", "fn": "exec", "args": {"argv": [
+      "/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x"]}}]})json");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<v1::SubmitJobResponse> done =
+      dagd->client().SubmitAndWait(*spec);
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(done->final_status().state(), v1::JOB_SUCCEEDED);
+  absl::StatusOr<v1::ListWorkersResponse> workers =
+      dagd->client().ListWorkers();
+  ASSERT_TRUE(workers.ok() && workers->workers_size() == 1);
+  // What the output's holder serves, read with the client's certificate.
+  v1::ObjectRef ref;
+  ref.set_key(ResultObjectKey(done->job_id(), 0, 1));
+  ref.mutable_holder()->set_name(workers->workers(0).name());
+  ref.mutable_holder()->set_address(workers->workers(0).data_address());
+  DataClientOptions options;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentials({pki_->Path("ci", "pem"), pki_->Path("ci", "key"),
+                          pki_->Path("ca", "pem")});
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  options.credentials = *credentials;
+  options.busy_deadline = absl::ZeroDuration();
+  DataClient reader(std::move(options));
+  absl::StatusOr<std::string> stolen = reader.FetchRange(ref, 0, 10);
+  EXPECT_EQ(stolen.status().code(), absl::StatusCode::kPermissionDenied)
+      << stolen.status();
+  // dagd itself reads it (its own certificate, and the secret).
+  absl::StatusOr<v1::GetResultResponse> result =
+      dagd->client().Result(done->job_id(), "big");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->data().size(), 300000u);
 }
 
 TEST_F(TlsTest, DagdRefusesToListenUnguardedBeyondLoopback) {

@@ -44,6 +44,7 @@ class DataServiceTest : public ::testing::Test {
     holder_ = std::make_unique<ObjectHolder>(memory, std::move(files));
     DataServiceOptions options;
     options.max_concurrent_sends = max_sends;
+    options.secret = &secret_;
     auto service = DataService::Start(options, holder_.get());
     ASSERT_TRUE(service.ok()) << service.status();
     service_ = *std::move(service);
@@ -68,6 +69,7 @@ class DataServiceTest : public ::testing::Test {
     return ref;
   }
 
+  DataSecret secret_;  // none until a test sets one
   FakeSpillFiles* files_ = nullptr;
   std::unique_ptr<ObjectHolder> holder_;
   std::unique_ptr<DataService> service_;
@@ -174,6 +176,41 @@ TEST_F(DataServiceTest, AKeyNotHeldIsNotFound) {
   EXPECT_EQ(object.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(object.status().message(), HasSubstr("'k'"));
   EXPECT_THAT(object.status().message(), HasSubstr(service_->address()));
+}
+
+// Once the worker is told dagd's data-plane secret, a read that does not
+// present it is refused, whatever certificate it came with; dagd's and the
+// workers' reads present it.
+TEST_F(DataServiceTest, OnceASecretIsSetOnlyReadsPresentingItAreServed) {
+  Start(64 << 20);
+  v1::ObjectRef ref = Put("k", "held bytes");
+  ASSERT_TRUE(client_.Fetch(ref).ok()) << "no secret yet: served";
+  secret_.Set("s3cret-of-this-dagd");
+  auto refused = client_.Fetch(ref);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied)
+      << refused.status();
+  DataSecret wrong;
+  wrong.Set("s3cret-of-another!!");
+  DataClientOptions guessing;
+  guessing.secret = &wrong;
+  EXPECT_EQ(DataClient(guessing).Fetch(ref).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  DataSecret right;
+  right.Set("s3cret-of-this-dagd");
+  DataClientOptions knowing;
+  knowing.secret = &right;
+  auto object = DataClient(knowing).Fetch(ref);
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(object->data, "held bytes");
+}
+
+TEST(DataSecretTest, IsStablePerStoreAndNotTheAttemptKey) {
+  const std::string key(16, '\x07');
+  const std::string secret = DataSecretFromAttemptKey(key);
+  EXPECT_EQ(secret.size(), 32u);
+  EXPECT_EQ(secret, DataSecretFromAttemptKey(key));
+  EXPECT_NE(secret, DataSecretFromAttemptKey(std::string(16, '\x08')));
+  EXPECT_EQ(secret.find(key), std::string::npos);
 }
 
 // One send slot, taken by a read of a spilled object whose file read the
