@@ -445,8 +445,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 absl::StatusOr<Principal> JobServiceImpl::Caller(
-    grpc::CallbackServerContext* context, const char* method,
-    Role needed) const {
+    grpc::CallbackServerContext* context, const char* method, Role needed,
+    const char* audit, absl::string_view job_id) const {
   std::optional<absl::string_view> authorization;
   const auto& metadata = context->client_metadata();
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
@@ -456,9 +456,11 @@ absl::StatusOr<Principal> JobServiceImpl::Caller(
   absl::StatusOr<Principal> caller =
       authenticator_->Authenticate(authorization, certificate);
   if (!caller.ok() || caller->May(needed)) return caller;
-  return absl::PermissionDeniedError(absl::StrCat(
+  absl::Status refused = absl::PermissionDeniedError(absl::StrCat(
       caller->name, " of tenant '", caller->tenant, "' has role ",
       RoleName(caller->role), "; ", method, " needs ", RoleName(needed)));
+  if (audit != nullptr) Audit(*caller, audit, job_id, refused);
+  return refused;
 }
 
 void JobServiceImpl::IfVisible(const Principal& caller,
@@ -497,10 +499,12 @@ Coordinator::Reply<Response> Audited(const Principal& caller,
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* JobServiceImpl::Unary(
     grpc::CallbackServerContext* context, const char* method, Role needed,
-    Response* response, Call call) {
+    Response* response, Call call, const char* audit,
+    absl::string_view job_id) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Coordinator::Reply<Response> done = Answer(method, reactor, response);
-  absl::StatusOr<Principal> caller = Caller(context, method, needed);
+  absl::StatusOr<Principal> caller =
+      Caller(context, method, needed, audit, job_id);
   if (!caller.ok()) {
     done(caller.status());
   } else {
@@ -527,7 +531,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::OnJob(
                     if (!visible.ok()) return done(visible);
                     call(caller, std::move(done));
                   });
-      });
+      },
+      audit, job_id);
 }
 
 namespace {
@@ -555,7 +560,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
     return reactor;
   }
   absl::StatusOr<Principal> caller =
-      Caller(context, "SubmitJob", Role::kSubmit);
+      Caller(context, "SubmitJob", Role::kSubmit, "submit");
   if (!caller.ok()) {
     done(caller.status());
     return reactor;

@@ -98,11 +98,14 @@ class JobServiceImpl : public v1::JobService::WithRawCallbackMethod_SubmitJob<
       const char* method, grpc::ServerUnaryReactor* reactor,
       grpc::ByteBuffer* response);
   // Answers a call with `call(caller, done)` once the caller is known to
-  // have the role `needed`; with the refusal otherwise.
+  // have the role `needed`; with the refusal otherwise (logged as action
+  // `audit` on job `job_id` when given, for a caller known but refused).
   template <typename Response, typename Call>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
                                   const char* method, Role needed,
-                                  Response* response, Call call);
+                                  Response* response, Call call,
+                                  const char* audit = nullptr,
+                                  absl::string_view job_id = "");
   // Unary, and only when the caller may also see job `job_id` (which must
   // outlive the call: a field of the request). With `audit`, the outcome
   // is logged as that action by the caller, refusals included.
@@ -111,9 +114,12 @@ class JobServiceImpl : public v1::JobService::WithRawCallbackMethod_SubmitJob<
                                   const char* method, Role needed,
                                   const std::string& job_id, Response* response,
                                   Call call, const char* audit = nullptr);
-  // Who is calling, if they may do what `needed` allows.
+  // Who is calling, if they may do what `needed` allows. With `audit`, a
+  // caller known but refused for its role is logged as that action.
   absl::StatusOr<Principal> Caller(grpc::CallbackServerContext* context,
-                                   const char* method, Role needed) const;
+                                   const char* method, Role needed,
+                                   const char* audit = nullptr,
+                                   absl::string_view job_id = "") const;
   // Calls `then` with OK if `caller` may see job `job_id`, else with its
   // NOT_FOUND (or the error of looking the job up).
   void IfVisible(const Principal& caller, const std::string& job_id,

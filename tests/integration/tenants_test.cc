@@ -252,6 +252,32 @@ TEST_F(TenantsTest, SubmitsCancelsAndDeletesAreAudited) {
                              "NOT_FOUND"));
 }
 
+// Refused for the caller's role, over gRPC too (they were answered before
+// the audit saw them); and a job id cannot forge a line through the
+// NOT_FOUND that quotes it.
+TEST_F(TenantsTest, RefusalsForTheRoleAreAuditedAndIdsForgeNoLines) {
+  const std::string job_id = FinishedJob(*As("alice-token"));
+  std::unique_ptr<Client> reader = As("reader-token");
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(testing::kAnswerJob);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_FALSE(reader->Submit(*spec).ok());
+  EXPECT_FALSE(reader->Cancel(job_id).ok());
+  EXPECT_NE(reader->DeleteJob(job_id), absl::OkStatus());
+  EXPECT_FALSE(As("alice-token")
+                   ->Cancel("j9\n2026-12-07T00:00:00.000Z dagd: audit: forged")
+                   .ok());
+  const std::string log = dagd_->Log();
+  for (const char* action : {"submit", "cancel", "delete"}) {
+    EXPECT_THAT(log, HasSubstr(absl::StrCat("audit: ", action,
+                                            " by token reader (tenant "
+                                            "'alpha'): PERMISSION_DENIED")))
+        << action;
+  }
+  EXPECT_THAT(
+      log, ::testing::Not(HasSubstr("\n2026-12-07T00:00:00.000Z dagd: audit")));
+  EXPECT_THAT(log, HasSubstr("j9\\n2026"));
+}
+
 TEST_F(TenantsTest, DagctlTakesATokenAndExitsFiveWhenRefused) {
   const std::string job_id = FinishedJob(*As("alice-token"));
   testing::CommandResult refused = dagd_->RunDagctl({"status", job_id});

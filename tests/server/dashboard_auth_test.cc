@@ -163,6 +163,8 @@ TEST_F(ScopedApiTest, CancelsAreAuditedRefusedOnesToo) {
   // A job id from a URL is decoded: a newline in it forges no line.
   ::testing::internal::CaptureStderr();
   Cancel("j1\n2026-12-07T00:00:00Z dagd: audit: forged", kAlphaReader);
+  // A submitter's is looked up: its NOT_FOUND quotes the id.
+  Cancel("j9\n2026-12-07T00:00:00Z dagd: audit: forged", kAlphaSubmitter);
   const std::string forged = ::testing::internal::GetCapturedStderr();
   EXPECT_THAT(forged, HasSubstr("j1\\n2026"));
   EXPECT_THAT(forged, Not(HasSubstr("\n2026-12-07T00:00:00Z dagd: audit")));
