@@ -413,6 +413,7 @@ absl::Status JobCompiler::AddTask(const v1::TaskSpec& task) {
     job_.priority.resize(i, 0);
     job_.priority.push_back(task.priority());
   }
+  if (task.output()) job_.marked_outputs.push_back(i);
   // The task's own cost for now; Finish adds its successors' longest path.
   job_.rank.push_back(task.cost() > 0 ? task.cost() : 1.0);
   tasks_->Add(task);

@@ -1,6 +1,7 @@
 #ifndef DAGD_SERVER_JOB_COMPILER_H_
 #define DAGD_SERVER_JOB_COMPILER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -73,6 +74,8 @@ struct CompiledJob {
   std::vector<uint32_t> kind_of;
   // Each task's priority; empty when every task's is 0.
   std::vector<int32_t> priority;
+  // The tasks marked TaskSpec.output, ascending: outputs though consumed.
+  std::vector<uint32_t> marked_outputs;
   // The distinct executors of the job's tasks, any worker first.
   std::vector<Executor> executors = {Executor()};
 
@@ -84,6 +87,13 @@ struct CompiledJob {
     return priority.empty() ? 0 : priority[task];
   }
   uint32_t size() const { return static_cast<uint32_t>(dep_count.size()); }
+  // Whether the task's result is one of the job's outputs: nothing consumes
+  // it, or it is marked so.
+  bool is_output(uint32_t task) const {
+    return succ_begin[task] == succ_begin[task + 1] ||
+           std::binary_search(marked_outputs.begin(), marked_outputs.end(),
+                              task);
+  }
 };
 
 // Compiles a job task by task, as its request is read, so that no more

@@ -588,8 +588,7 @@ void Scheduler::Succeed(Job& job, uint32_t task, v1::TaskResult& reported,
       ref.mutable_holder()->set_name(reporter->spec.name);
       ref.mutable_holder()->set_address(reporter->spec.data_address);
     }
-    const CompiledJob& g = job.graph;
-    if (IsHeld(ref) && g.succ_begin[task] == g.succ_begin[task + 1]) {
+    if (IsHeld(ref) && job.graph.is_output(task)) {
       ref.set_output(true);  // TrackHeld has it copied
     }
     result.content_type = reported.output_ref().content_type();

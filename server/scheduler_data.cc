@@ -210,10 +210,10 @@ void Scheduler::TrackHeld(Job& job, uint32_t task) {
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
     if (job.tasks[g.succ[e]].state != v1::TASK_SUCCEEDED) ++waiting;
   }
-  // An output (no consumers) stays until its job is deleted, or until it
-  // is copied into dagd's store. A result every consumer already has
-  // (taken over after a restart) is not needed.
-  if (g.succ_begin[task] == g.succ_begin[task + 1]) {
+  // An output (no consumers, or marked so) stays until its job is deleted,
+  // or until it is copied into dagd's store. A result every consumer
+  // already has (taken over after a restart) is not needed.
+  if (g.is_output(task)) {
     const v1::ObjectRef& held = *ref->second;
     if (held.output() && held.size() <= options_.max_stored_result_bytes) {
       out_.keep.push_back({job.seq, task, held});
@@ -377,7 +377,7 @@ void Scheduler::ResultLost(Job& job, uint32_t task, const std::string& why) {
   // Needed: by a consumer that has not succeeded, or as an output of a job
   // still running (what its client will ask for).
   const CompiledJob& g = job.graph;
-  bool needed = g.succ_begin[task] == g.succ_begin[task + 1];
+  bool needed = g.is_output(task);
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
     if (!job.Terminal(g.succ[e])) needed = true;
   }

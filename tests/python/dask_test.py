@@ -52,6 +52,18 @@ def test_array(scheduler):
         assert int(x[5, 5].compute()) == 505
 
 
+def test_a_key_asked_for_that_other_tasks_read_is_kept(scheduler):
+    np = pytest.importorskip("numpy")
+    import dask.array as da
+
+    # Chunks of 320 KB: over dagd's inline limit, held where made, and freed
+    # once read unless asked for (the read of x failed NOT_FOUND).
+    x = da.ones((400, 1000), chunks=(40, 1000))
+    ours = dask.compute(x, x.sum(), scheduler=scheduler)
+    np.testing.assert_array_equal(ours[0], np.ones((400, 1000)))
+    assert ours[1] == 400_000
+
+
 def test_bag(scheduler):
     import dask.bag as db
 

@@ -51,6 +51,52 @@ TEST_F(SchedulerDataTest, ConsumersGetTheHoldersReferenceAndItIsFreedOnce) {
               ElementsAre(ResultObjectKey(JobIdFromSeq(job), 0, 1)));
 }
 
+// A task marked an output (TaskSpec.output: a Dask client asking for a key
+// others read) is kept as one though consumed: freed, as an intermediate
+// would be once its consumers succeeded, the client's read of it failed.
+TEST_F(SchedulerDataTest, AMarkedOutputIsNotFreedOnceConsumed) {
+  AddHolder(kWorker, 2);
+  // "wait" runs in a pool no worker is in: the job stays in memory.
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "big", "fn": "const", "output": true},
+      {"id": "use", "fn": "add", "inputs": ["big"]},
+      {"id": "wait", "fn": "const", "executor": "pool:none"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("big"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("use"));
+  Report(kWorker, sent[0], true);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(), IsEmpty());
+  EXPECT_THAT(Status(job, "big").result().location(),
+              HasSubstr("held by worker"));
+  // Cancelled, the job ends: its outputs stay, the marked one too.
+  ASSERT_TRUE(scheduler_.CancelJob(job).ok());
+  sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(), IsEmpty());
+}
+
+TEST_F(SchedulerDataTest, AMarkedOutputLostWhileItsJobRunsIsMadeAgain) {
+  AddHolder(kWorker, 2);
+  // "wait" runs in a pool no worker is in: the job stays running.
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "big", "fn": "const", "output": true},
+      {"id": "use", "fn": "add", "inputs": ["big"]},
+      {"id": "wait", "fn": "const", "executor": "pool:none"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("big"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("use"));
+  Report(kWorker, sent[0], true);
+  Dispatch(kWorker);
+  AddHolder(kOther, 1);
+  scheduler_.RemoveWorker(kWorker);  // its holder is gone
+  EXPECT_EQ(Status(job, "big").state(), v1::TASK_READY);
+  EXPECT_EQ(Status(job, "use").state(), v1::TASK_SUCCEEDED);
+}
+
 TEST_F(SchedulerDataTest, AnOutputStaysHeldAfterItsJobFinishes) {
   AddHolder(kWorker, 1);
   Submit(R"({"tasks": [{"id": "out", "fn": "const"}]})");

@@ -199,6 +199,12 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
             wanted_literals[key] = literals[source]
         else:
             raise KeyError("%r is not a key of the Dask graph" % (key,))
+    # Kept for the client as outputs, though other tasks may read them:
+    # dagd frees a consumed result once its consumers are done.
+    wanted_ids = set(task_of.values())
+    for task in spec.tasks:
+        if task.id in wanted_ids:
+            task.output = True
     return Graph(spec, task_of, wanted_literals)
 
 
