@@ -188,7 +188,8 @@ absl::StatusOr<std::unique_ptr<PythonProcess>> PythonProcess::Start(
   // Also from the parent, so that the group exists before we could kill it.
   setpgid(pid, pid);
   // From here on the destructor kills and reaps whatever happens.
-  std::unique_ptr<PythonProcess> process(new PythonProcess(pid, sockets[0]));
+  std::unique_ptr<PythonProcess> process(
+      new PythonProcess(pid, sockets[0], PidfdOpen(pid)));
   absl::Status exec = AwaitExec(errors[0], *path);
   close(errors[0]);
   if (!exec.ok()) return exec;
@@ -213,6 +214,7 @@ PythonProcess::~PythonProcess() {
     }
   }
   close(fd_);
+  if (pidfd_ >= 0) close(pidfd_);
 }
 
 absl::Status PythonProcess::AwaitReady(absl::Time deadline) {
@@ -285,15 +287,23 @@ absl::Status PythonProcess::ReadExact(char* out, size_t size,
                                       absl::Time deadline) {
   size_t got = TakeReadAhead(out, size);
   while (got < size) {
-    if (deadline != absl::InfiniteFuture()) {
-      pollfd ready{fd_, POLLIN, 0};
-      const int64_t wait_ms = std::max<int64_t>(
-          0, absl::ToInt64Milliseconds(deadline - absl::Now()));
-      int n = poll(&ready, 1,
-                   static_cast<int>(std::min<int64_t>(
-                       wait_ms, std::numeric_limits<int>::max())));
+    if (deadline != absl::InfiniteFuture() || pidfd_ >= 0) {
+      pollfd ready[2] = {{fd_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
+      int wait_ms = -1;
+      if (deadline != absl::InfiniteFuture()) {
+        wait_ms = static_cast<int>(std::min<int64_t>(
+            std::max<int64_t>(
+                0, absl::ToInt64Milliseconds(deadline - absl::Now())),
+            std::numeric_limits<int>::max()));
+      }
+      int n = poll(ready, pidfd_ >= 0 ? 2 : 1, wait_ms);
       if (n < 0 && errno == EINTR) continue;
       if (n == 0) return absl::DeadlineExceededError("no answer in time");
+      // What it wrote before it ended is read first.
+      if (n > 0 && ready[0].revents == 0 && ready[1].revents != 0) {
+        return absl::UnavailableError(
+            "the interpreter exited (a process it started holds its socket)");
+      }
     }
     // A large remainder goes straight to `out`; a small one is read with
     // whatever follows it, up to kReadAhead bytes.

@@ -78,7 +78,8 @@ class PythonProcess {
   std::string Reap();
 
  private:
-  PythonProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+  PythonProcess(pid_t pid, int fd, int pidfd)
+      : pid_(pid), fd_(fd), pidfd_(pidfd) {}
 
   // Reads exactly `size` bytes: first what an earlier read took ahead,
   // then from the socket.
@@ -91,6 +92,10 @@ class PythonProcess {
   // Constant after construction. pid_ is also the process group's id.
   const pid_t pid_;
   const int fd_;
+  // Readable once the interpreter exited (-1 where the kernel has no
+  // pidfd_open): a child it forked can hold the socket open past its end,
+  // and a read of the socket alone would wait for that child.
+  const int pidfd_;
   std::string version_;
   // Bytes read from the socket beyond what was asked for, [ahead_begin_,
   // ahead_end_) of ahead_. The runner writes a reply's header and frames

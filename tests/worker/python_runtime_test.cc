@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
@@ -44,6 +45,16 @@ import os, sys, time
 def announce_then_sleep(seconds):
     print("about to sleep", flush=True)
     time.sleep(seconds)
+
+def fork_then_exit(code, path):
+    # The child (multiprocessing's default start) holds the socket on.
+    child = os.fork()
+    if child == 0:
+        time.sleep(600)
+        os._exit(0)
+    with open(path, "w") as f:
+        f.write(str(child))
+    os._exit(code)
 
 def pid():
     return os.getpid()
@@ -346,6 +357,38 @@ TEST_F(PythonRuntimeTest, DeadInterpreterFailsRetryablyAndIsReplaced) {
   const int64_t after = TaskPid(*runtime);
   EXPECT_GT(after, 0);
   EXPECT_NE(after, before);
+}
+
+// An interpreter that forked and ended: the child holds the socket open,
+// so its end never came as the socket's; the task waited as long as the
+// child lived (without a task timeout, for good).
+TEST_F(PythonRuntimeTest, AnInterpreterThatEndsIsSeenThoughItsChildLivesOn) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  const std::string path = modules_->path() + "/child.pid";
+  TestTask task(absl::StrCat(
+      R"({"function": "dagd_test_tasks:fork_then_exit", "args": [3, ")", path,
+      R"("]})"));
+  auto running =
+      std::async(std::launch::async, [&] { return Run(*runtime, task); });
+  ASSERT_EQ(running.wait_for(std::chrono::seconds(60)),
+            std::future_status::ready)
+      << "the task waits for the interpreter's child";
+  auto out = running.get();
+  ASSERT_FALSE(out.ok());
+  EXPECT_FALSE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out.status()),
+              AllOf(HasSubstr("died"), HasSubstr("exit status 3")));
+  // The child went with its interpreter's process group.
+  std::ifstream file(path);
+  pid_t child_pid = 0;
+  ASSERT_TRUE(file >> child_pid) << "no pid in " << path;
+  ASSERT_GT(child_pid, 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (kill(child_pid, 0) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_NE(kill(child_pid, 0), 0) << "the child lives on";
 }
 
 TEST_F(PythonRuntimeTest, CancelKillsTheInterpreterAndTheNextTaskGetsAnother) {
