@@ -46,6 +46,21 @@ def announce_then_sleep(seconds):
     print("about to sleep", flush=True)
     time.sleep(seconds)
 
+def print_big_and_odd():
+    sys.stdout.write(("x" * 999 + "\n") * 70000)  # 70 MB in one write
+    print("odd \udcff text")
+    return "printed"
+
+def raise_huge():
+    raise ValueError("y" * (70 << 20))
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no str")
+
+def raise_unprintable():
+    raise Unprintable()
+
 def fork_then_exit(code, path):
     # The child (multiprocessing's default start) holds the socket on.
     child = os.fork()
@@ -440,6 +455,43 @@ TEST_F(PythonRuntimeTest, PrintsAreLoggedWithJobAndTaskIds) {
               ::testing::UnorderedElementsAre("python stdout: to stdout 7",
                                               "python stderr: to stderr 7",
                                               "python stdout: no newline"));
+}
+
+// What the worker could not read (a print over its 64 MiB header limit, a
+// lone surrogate, an error message of 70 MB, an exception whose str()
+// raises) killed the interpreter, and the task failed "died", retried to
+// the same end: the text is cut and escaped, and the task goes on.
+TEST_F(PythonRuntimeTest, PrintsOfAnySizeOrTextAreLogged) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(R"({"function": "dagd_test_tasks:print_big_and_odd"})");
+  auto out = Run(*runtime, task);
+  ASSERT_TRUE(out.ok()) << out.status();
+  bool odd = false;
+  size_t lines = 0;
+  for (const LogEntry& entry : log_.entries()) {
+    if (absl::StrContains(entry.message, "odd \\udcff text")) odd = true;
+    if (absl::StrContains(entry.message, "xxx")) ++lines;
+  }
+  EXPECT_TRUE(odd);
+  EXPECT_GE(lines, 70000u);
+}
+
+TEST_F(PythonRuntimeTest, ErrorsTheWorkerCouldNotReadAreCutNotFatal) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  TestTask huge(R"({"function": "dagd_test_tasks:raise_huge"})");
+  auto out = Run(*runtime, huge);
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(Message(out.status()),
+              AllOf(HasSubstr("ValueError"), HasSubstr("more characters"),
+                    ::testing::Not(HasSubstr("died"))));
+  EXPECT_LT(Message(out.status()).size(), 8u << 20);
+  TestTask unprintable(R"({"function": "dagd_test_tasks:raise_unprintable"})");
+  out = Run(*runtime, unprintable);
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(Message(out.status()), AllOf(HasSubstr("Unprintable"),
+                                           ::testing::Not(HasSubstr("died"))));
 }
 
 // Replies are read ahead in 64 KiB pieces: messages that straddle a piece,

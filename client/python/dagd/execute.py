@@ -35,6 +35,37 @@ def type_name(error: BaseException) -> str:
     return "%s.%s" % (kind.__module__, kind.__qualname__)
 
 
+# The most of an error's message, and of its traceback, sent to the worker:
+# the whole of a 70 MB message made a header over the worker's limit, and
+# the worker killed the interpreter, reporting that instead of the error.
+_MAX_ERROR_TEXT = 1 << 20
+
+
+def valid_text(text: str) -> str:
+    """`text` as the worker can read it: lone surrogates (a str decoded with
+    surrogateescape) escaped, which JSON would carry but the worker refuses."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= _MAX_ERROR_TEXT:
+        return valid_text(text)
+    return valid_text(text[:_MAX_ERROR_TEXT]) + \
+        "... (%d more characters)" % (len(text) - _MAX_ERROR_TEXT)
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception as broken:  # its __str__ raised
+        return "<%s whose str() raised %s>" % (type_name(error),
+                                               type_name(broken))
+
+
 def error_header(error: BaseException, permanent: bool,
                  skip_frames: int = 0) -> Dict[str, Any]:
     """The runner protocol's error reply for `error`, with its traceback
@@ -43,9 +74,13 @@ def error_header(error: BaseException, permanent: bool,
     for _ in range(skip_frames):
         if tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(error), error, tb))
+    try:
+        text = "".join(traceback.format_exception(type(error), error, tb))
+    except Exception:  # an exception whose __str__ raises
+        text = "".join(traceback.format_tb(tb)) + _describe(error)
     return {"kind": "error", "type": type_name(error),
-            "message": str(error), "traceback": text, "permanent": permanent}
+            "message": _bounded(_describe(error)), "traceback": _bounded(text),
+            "permanent": permanent}
 
 
 class Decoded:

@@ -57,7 +57,7 @@ import threading
 from typing import Any, Dict, List, Optional, Sequence
 
 from dagd import codec
-from dagd.execute import Decoded, TaskCaller
+from dagd.execute import Decoded, TaskCaller, valid_text
 
 _LENGTH = struct.Struct("<Q")
 # sendmsg takes at most IOV_MAX (1024 on Linux) buffers at once.
@@ -249,9 +249,11 @@ class TaskOutput(io.TextIOBase):
             cut = self._pending.rfind("\n") + 1
             if cut == 0 and len(self._pending) >= _MAX_LINE:
                 cut = len(self._pending)
-            if cut:
-                self._emit(self._pending[:cut])
-                self._pending = self._pending[cut:]
+            # At most _MAX_LINE a message: one print of 70 MB made a header
+            # over the worker's limit, and the worker killed the interpreter.
+            for start in range(0, cut, _MAX_LINE):
+                self._emit(self._pending[start:min(cut, start + _MAX_LINE)])
+            self._pending = self._pending[cut:]
         return len(text)
 
     def flush(self) -> None:
@@ -263,7 +265,7 @@ class TaskOutput(io.TextIOBase):
     def _emit(self, text: str) -> None:
         if self.in_task:
             self._channel.send({"kind": "print", "stream": self._stream,
-                                "text": text})
+                                "text": valid_text(text)})
         else:
             self._fallback.write(text)
             self._fallback.flush()
