@@ -325,16 +325,20 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     }
     ReleaseWhenSynced(out.release_when_synced, stats.synced);
   }
-  EndStreamsOfLeftWorkers();
   turn_requests_.clear();
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> replies;
   replies.swap(after_commit_);
   for (auto& reply : replies) reply(fatal_);
-  if (!fatal_.ok()) return;
+  if (!fatal_.ok()) {
+    EndStreamsOfLeftWorkers();  // nothing more is recorded: none waits
+    return;
+  }
   CollectStats(out, stats);
   LogTurn(out);
   Deliver(out);
   KeepOutputs(std::move(out.keep));
+  // After KeepOutputs: the copies of this turn's outputs count.
+  EndStreamsOfLeftWorkers();
   if (observer_) {
     stats.counts = scheduler_.Counts();
     stats.outbox_letters = outbox_.Backlog();

@@ -313,10 +313,11 @@ void Coordinator::WorkerReadsEnded(WorkerId id) {
     auto dispatcher = dispatchers_.find(id);
     std::string holder = scheduler_.HolderOf(id);
     roster_.Left(id, clock_->Now());
-    // Its process leaves with it: what is copied from it must be done and
-    // its record synced first. After a failed commit nothing more is.
-    if (dispatcher == dispatchers_.end() || holder.empty() || !fatal_.ok() ||
-        (!copying_from_.contains(holder) && !unsynced_)) {
+    // Its process leaves with it: what is copied from it (this turn's last
+    // results' outputs too, queued after the turn's commit) must be done
+    // and its record synced first, which EndStreamsOfLeftWorkers sees
+    // after the turn. After a failed commit nothing more is.
+    if (dispatcher == dispatchers_.end() || holder.empty() || !fatal_.ok()) {
       LOG(INFO) << "worker " << WorkerIdName(id)
                 << " left; its tasks go back to the queue";
       scheduler_.RemoveWorker(id);

@@ -68,6 +68,9 @@ void Scheduler::RemoveWorker(WorkerId id, bool keep_holder) {
     }
     demand.by_free.Remove(id);
   }
+  // In no demand's lists now: a demand retired below (as what the
+  // stopping attempts held is released) must not be looked up through it.
+  worker.demands.clear();
   const absl::Time now = clock_->Now();
   const std::vector<TaskRef> running(worker.running.begin(),
                                      worker.running.end());

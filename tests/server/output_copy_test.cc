@@ -182,6 +182,39 @@ TEST_F(StoreFaultDrainTest, ItsStreamEndsOnceTheCopyIsDoneAndSynced) {
   EXPECT_EQ(sink->WaitForClose(), absl::OkStatus());
 }
 
+// Its last result and the end of its reads come together (a drain sends
+// its last batch and half-closes at once): the copy of that result's
+// output, queued after the turn's commit, is waited for too.
+TEST_F(StoreFaultDrainTest, TheOutputOfItsLastResultIsWaitedForToo) {
+  FakeHolderServer serving;
+  ASSERT_FALSE(serving.address.empty());
+  serving.holder.stall_after_first = true;
+  serving.holder.resume_after_release = true;
+  auto sink = std::make_shared<RecordingDispatcher>();
+  const WorkerId worker = ConnectHolder(sink, serving.address);
+  absl::StatusOr<v1::SubmitJobResponse> job =
+      Submit(Request(R"({"tasks": [{"id": "a", "fn": "const"}]})"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  absl::StatusOr<v1::Assignment> a = sink->WaitForAssignment(0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const std::string data = "an output of some chunks";
+  serving.holder
+      .objects[ResultObjectKey(a->task().job_id(), 0, a->task().attempt())] =
+      data;
+  ReportHeld(worker, *a, serving.address, data.size(), crc32c::Value(data));
+  coordinator_->WorkerReadsEnded(worker);
+  serving.holder.stalled.WaitForNotification();
+  SyncedTurn();
+  EXPECT_FALSE(sink->IsClosed()) << "closed before its last output's copy";
+  serving.holder.release.Notify();
+  ASSERT_TRUE(TaskReaches(*coordinator_, job->job_id(), "a",
+                          [](const v1::TaskStatus& t) {
+                            return t.result().location() == "stored";
+                          }));
+  SyncedTurn();
+  EXPECT_EQ(sink->WaitForClose(), absl::OkStatus());
+}
+
 TEST_F(StoreFaultDrainTest, ItsProcessBackEndsTheOldStreamAtOnce) {
   FakeHolderServer serving;
   ASSERT_FALSE(serving.address.empty());

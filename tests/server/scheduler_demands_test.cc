@@ -116,5 +116,30 @@ TEST_F(SchedulerDemandsTest, AStoppingAttemptKeepsItsKindUntilItEnds) {
   EXPECT_TRUE(scheduler_.JobStatusOf(wide).has_value());
 }
 
+// A worker removed while cancelled attempts still stop there: releasing
+// what they held may retire a kind the worker was capable of, and the next
+// release looked it up through the worker's own list (a null demand).
+TEST_F(SchedulerDemandsTest, AWorkerRemovedWithStoppingAttemptsRetiresSafely) {
+  AddMemoryWorker(kWorker);
+  std::vector<uint64_t> cancelled;
+  for (int mem : {1, 2}) {
+    cancelled.push_back(SubmitWithMemory(mem));
+    ASSERT_THAT(Dispatch(kWorker), SizeIs(1));
+  }
+  for (uint64_t seq : cancelled) ASSERT_TRUE(scheduler_.CancelJob(seq).ok());
+  Dispatch(kWorker);
+  // Unused kinds up to the bound, all of them the worker's.
+  for (int i = 3; i < 3 + static_cast<int>(Scheduler::kIdleDemands); ++i) {
+    SubmitWithMemory(i);
+    RunOne(kWorker);
+  }
+  scheduler_.RemoveWorker(kWorker);
+  EXPECT_EQ(scheduler_.demand_count(), Scheduler::kIdleDemands);
+  // The scheduler goes on.
+  AddMemoryWorker(kOther);
+  SubmitWithMemory(1);
+  EXPECT_EQ(Dispatch(kOther).size(), 1u);
+}
+
 }  // namespace
 }  // namespace dagd

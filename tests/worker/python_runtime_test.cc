@@ -49,6 +49,7 @@ def announce_then_sleep(seconds):
 def print_big_and_odd():
     sys.stdout.write(("x" * 999 + "\n") * 70000)  # 70 MB in one write
     print("odd \udcff text")
+    sys.stdout.write("z" * (70 << 20))  # no newline: sent by the flush
     return "printed"
 
 def raise_huge():

@@ -249,18 +249,19 @@ class TaskOutput(io.TextIOBase):
             cut = self._pending.rfind("\n") + 1
             if cut == 0 and len(self._pending) >= _MAX_LINE:
                 cut = len(self._pending)
-            # At most _MAX_LINE a message: one print of 70 MB made a header
-            # over the worker's limit, and the worker killed the interpreter.
-            for start in range(0, cut, _MAX_LINE):
-                self._emit(self._pending[start:min(cut, start + _MAX_LINE)])
-            self._pending = self._pending[cut:]
+            self._emit_upto(cut)
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
-            if self._pending:
-                self._emit(self._pending)
-                self._pending = ""
+            self._emit_upto(len(self._pending))
+
+    def _emit_upto(self, cut: int) -> None:
+        # At most _MAX_LINE a message: one print of 70 MB made a header
+        # over the worker's limit, and the worker killed the interpreter.
+        for start in range(0, cut, _MAX_LINE):
+            self._emit(self._pending[start:min(cut, start + _MAX_LINE)])
+        self._pending = self._pending[cut:]
 
     def _emit(self, text: str) -> None:
         if self.in_task:
