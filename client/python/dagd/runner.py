@@ -175,14 +175,17 @@ class Channel:
             self._send_all(parts)
 
     def _send_all(self, parts: List[memoryview]) -> None:
-        while parts:
-            sent = self._sock.sendmsg(parts[:_MAX_PARTS])
+        # By index: popping each part sent off the list's front made a
+        # result of many buffers (numpy arrays, each a frame) quadratic.
+        at = 0
+        while at < len(parts):
+            sent = self._sock.sendmsg(parts[at:at + _MAX_PARTS])
             while sent:
-                if sent >= parts[0].nbytes:
-                    sent -= parts[0].nbytes
-                    parts.pop(0)
+                if sent >= parts[at].nbytes:
+                    sent -= parts[at].nbytes
+                    at += 1
                 else:
-                    parts[0] = parts[0][sent:]
+                    parts[at] = parts[at][sent:]
                     sent = 0
 
     def buffer(self, size: int) -> Any:
