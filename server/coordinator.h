@@ -323,6 +323,8 @@ class Coordinator : public JobDeleter {
   // After a turn's commit: ends the streams of the workers that left
   // (WorkerReadsEnded) and wait for nothing more, in a turn of their own.
   void EndStreamsOfLeftWorkers();
+  // Ends a worker's stream, after what the outbox holds for it.
+  void EndStream(std::shared_ptr<Dispatcher> dispatcher);
   // At recovery: the writes that fail stored job `stored` (refused as
   // `why`): its status, and each unfinished task's, CANCELLED.
   void FailStoredJob(StoredJob& stored, const std::string& why,

@@ -11,6 +11,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/control_chars.h"
 #include "server/coordinator.h"
 #include "server/log.h"
 
@@ -59,12 +60,7 @@ constexpr size_t kMaxWorkerFunctions = 1024;
 constexpr size_t kMaxNameBytes = 256;
 
 bool Printable(absl::string_view s) {
-  if (s.size() > kMaxNameBytes) return false;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return false;
-  }
-  return true;
+  return s.size() <= kMaxNameBytes && !HasControl(s);
 }
 
 // Why `registration` is refused; empty when it is not.
@@ -269,11 +265,8 @@ void Coordinator::DropOlderStreams(WorkerId id) {
     if (auto leaving = leaving_.find(old); leaving != leaving_.end()) {
       // Its reads had ended, and it waited for copies from the process,
       // which is back: nothing of it is lost.
-      std::vector<Outbox::Letter> close;
-      close.push_back(
-          {std::move(leaving->second.dispatcher), {}, absl::OkStatus()});
+      EndStream(std::move(leaving->second.dispatcher));
       leaving_.erase(leaving);
-      outbox_.Post(std::move(close));
       continue;
     }
     auto it = dispatchers_.find(old);
@@ -322,10 +315,8 @@ void Coordinator::WorkerReadsEnded(WorkerId id) {
                 << " left; its tasks go back to the queue";
       scheduler_.RemoveWorker(id);
       if (dispatcher == dispatchers_.end()) return;
-      std::vector<Outbox::Letter> close;
-      close.push_back({std::move(dispatcher->second), {}, absl::OkStatus()});
+      EndStream(std::move(dispatcher->second));
       dispatchers_.erase(dispatcher);
-      outbox_.Post(std::move(close));
       return;
     }
     LOG(INFO) << "worker " << WorkerIdName(id)
@@ -351,19 +342,22 @@ void Coordinator::EndStreamsOfLeftWorkers() {
   // In a turn of their own: what their processes held and is lost now is
   // made again there.
   Post([this, done = std::move(done)] {
-    std::vector<Outbox::Letter> closes;
     for (WorkerId id : done) {
       auto it = leaving_.find(id);
       if (it == leaving_.end()) continue;
       LOG(INFO) << "worker " << WorkerIdName(id)
                 << ": the outputs it held are copied; its stream ends";
-      closes.push_back(
-          {std::move(it->second.dispatcher), {}, absl::OkStatus()});
+      EndStream(std::move(it->second.dispatcher));
       leaving_.erase(it);
       scheduler_.RemoveWorker(id);
     }
-    outbox_.Post(std::move(closes));
   });
+}
+
+void Coordinator::EndStream(std::shared_ptr<Dispatcher> dispatcher) {
+  std::vector<Outbox::Letter> close;
+  close.push_back({std::move(dispatcher), {}, absl::OkStatus()});
+  outbox_.Post(std::move(close));
 }
 
 }  // namespace dagd

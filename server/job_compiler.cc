@@ -14,6 +14,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/control_chars.h"
 
 namespace dagd {
 namespace {
@@ -25,16 +26,6 @@ constexpr uint32_t kMaxAttempts = 1000;
 constexpr int kMaxCycleNames = 20;
 
 // How a task is named in messages: its id, or its position when it has none.
-// Bytes below 0x20 and DEL: in a log line or on a terminal they forge
-// lines and move the cursor.
-bool HasControl(absl::string_view s) {
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return true;
-  }
-  return false;
-}
-
 std::string TaskName(absl::string_view id, uint32_t i) {
   if (id.empty()) return absl::StrCat("task #", i, " (no id)");
   if (HasControl(id)) {
@@ -254,11 +245,9 @@ absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
         i > 0 && tasks.id(i - 1) == dep ? i - 1 : index.Find(dep);
     if (from == TaskIdIndex::kNone) {
       // Escaped as a task's id is (TaskName): no task checked this name.
-      error =
-          TaskError(tasks.id(i), i,
-                    absl::StrCat(field, " '",
-                                 HasControl(dep) ? absl::CHexEscape(dep) : dep,
-                                 "' names no task in the job"));
+      error = TaskError(tasks.id(i), i,
+                        absl::StrCat(field, " '", EscapedIfControl(dep),
+                                     "' names no task in the job"));
     } else if (from == i) {
       error = TaskError(
           tasks.id(i), i,

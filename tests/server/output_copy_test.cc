@@ -130,9 +130,11 @@ TEST_F(StoreFaultKeepTest, ACopiedOutputIsFreedOnItsHolderOnlyOnceSynced) {
 class StoreFaultDrainTest : public StoreFaultKeepTest {
  protected:
   // Connects the holder, runs a job whose output it holds, and has the
-  // copy stall after its first chunk; the holder's worker id.
+  // copy stall after its first chunk; the holder's worker id. Its reads
+  // end (WorkerReadsEnded) right after the result, with `reads_end`.
   WorkerId HolderCopying(FakeHolderServer& serving,
-                         std::shared_ptr<RecordingDispatcher> sink) {
+                         std::shared_ptr<RecordingDispatcher> sink,
+                         bool reads_end = false) {
     serving.holder.stall_after_first = true;
     serving.holder.resume_after_release = true;
     const WorkerId worker = ConnectHolder(sink, serving.address);
@@ -148,6 +150,7 @@ class StoreFaultDrainTest : public StoreFaultKeepTest {
         .objects[ResultObjectKey(a->task().job_id(), 0, a->task().attempt())] =
         data;
     ReportHeld(worker, *a, serving.address, data.size(), crc32c::Value(data));
+    if (reads_end) coordinator_->WorkerReadsEnded(worker);
     serving.holder.stalled.WaitForNotification();
     return worker;
   }
@@ -188,29 +191,15 @@ TEST_F(StoreFaultDrainTest, ItsStreamEndsOnceTheCopyIsDoneAndSynced) {
 TEST_F(StoreFaultDrainTest, TheOutputOfItsLastResultIsWaitedForToo) {
   FakeHolderServer serving;
   ASSERT_FALSE(serving.address.empty());
-  serving.holder.stall_after_first = true;
-  serving.holder.resume_after_release = true;
   auto sink = std::make_shared<RecordingDispatcher>();
-  const WorkerId worker = ConnectHolder(sink, serving.address);
-  absl::StatusOr<v1::SubmitJobResponse> job =
-      Submit(Request(R"({"tasks": [{"id": "a", "fn": "const"}]})"));
-  ASSERT_TRUE(job.ok()) << job.status();
-  absl::StatusOr<v1::Assignment> a = sink->WaitForAssignment(0);
-  ASSERT_TRUE(a.ok()) << a.status();
-  const std::string data = "an output of some chunks";
-  serving.holder
-      .objects[ResultObjectKey(a->task().job_id(), 0, a->task().attempt())] =
-      data;
-  ReportHeld(worker, *a, serving.address, data.size(), crc32c::Value(data));
-  coordinator_->WorkerReadsEnded(worker);
-  serving.holder.stalled.WaitForNotification();
+  HolderCopying(serving, sink, /*reads_end=*/true);
   SyncedTurn();
   EXPECT_FALSE(sink->IsClosed()) << "closed before its last output's copy";
   serving.holder.release.Notify();
-  ASSERT_TRUE(TaskReaches(*coordinator_, job->job_id(), "a",
-                          [](const v1::TaskStatus& t) {
-                            return t.result().location() == "stored";
-                          }));
+  ASSERT_TRUE(
+      TaskReaches(*coordinator_, job_id_, "a", [](const v1::TaskStatus& t) {
+        return t.result().location() == "stored";
+      }));
   SyncedTurn();
   EXPECT_EQ(sink->WaitForClose(), absl::OkStatus());
 }

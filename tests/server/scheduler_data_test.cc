@@ -54,19 +54,30 @@ TEST_F(SchedulerDataTest, ConsumersGetTheHoldersReferenceAndItIsFreedOnce) {
 // A task marked an output (TaskSpec.output: a Dask client asking for a key
 // others read) is kept as one though consumed: freed, as an intermediate
 // would be once its consumers succeeded, the client's read of it failed.
-TEST_F(SchedulerDataTest, AMarkedOutputIsNotFreedOnceConsumed) {
-  AddHolder(kWorker, 2);
-  // "wait" runs in a pool no worker is in: the job stays in memory.
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "big", "fn": "const", "output": true},
-      {"id": "use", "fn": "add", "inputs": ["big"]},
-      {"id": "wait", "fn": "const", "executor": "pool:none"}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("big"));
-  ReportHeld(kWorker, sent[0], kWorker);
-  sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("use"));
-  Report(kWorker, sent[0], true);
+class SchedulerMarkedOutputTest : public SchedulerDataTest {
+ protected:
+  // Job `big` (marked an output, held by kWorker), consumed by `use`, both
+  // done; "wait" runs in a pool no worker is in: the job stays in memory.
+  uint64_t ConsumedMarkedOutput() {
+    AddHolder(kWorker, 2);
+    const uint64_t job = Submit(R"({"tasks": [
+        {"id": "big", "fn": "const", "output": true},
+        {"id": "use", "fn": "add", "inputs": ["big"]},
+        {"id": "wait", "fn": "const", "executor": "pool:none"}]})");
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    EXPECT_THAT(Ids(sent), ElementsAre("big"));
+    if (sent.size() != 1) return job;
+    ReportHeld(kWorker, sent[0], kWorker);
+    sent = Dispatch(kWorker);
+    EXPECT_THAT(Ids(sent), ElementsAre("use"));
+    if (sent.size() != 1) return job;
+    Report(kWorker, sent[0], true);
+    return job;
+  }
+};
+
+TEST_F(SchedulerMarkedOutputTest, ItIsNotFreedOnceConsumed) {
+  const uint64_t job = ConsumedMarkedOutput();
   auto sends = Turn();
   EXPECT_THAT(sends[kWorker].release(), IsEmpty());
   EXPECT_THAT(Status(job, "big").result().location(),
@@ -77,19 +88,8 @@ TEST_F(SchedulerDataTest, AMarkedOutputIsNotFreedOnceConsumed) {
   EXPECT_THAT(sends[kWorker].release(), IsEmpty());
 }
 
-TEST_F(SchedulerDataTest, AMarkedOutputLostWhileItsJobRunsIsMadeAgain) {
-  AddHolder(kWorker, 2);
-  // "wait" runs in a pool no worker is in: the job stays running.
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "big", "fn": "const", "output": true},
-      {"id": "use", "fn": "add", "inputs": ["big"]},
-      {"id": "wait", "fn": "const", "executor": "pool:none"}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("big"));
-  ReportHeld(kWorker, sent[0], kWorker);
-  sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("use"));
-  Report(kWorker, sent[0], true);
+TEST_F(SchedulerMarkedOutputTest, LostWhileItsJobRunsItIsMadeAgain) {
+  const uint64_t job = ConsumedMarkedOutput();
   Dispatch(kWorker);
   AddHolder(kOther, 1);
   scheduler_.RemoveWorker(kWorker);  // its holder is gone
