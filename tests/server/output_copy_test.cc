@@ -155,6 +155,15 @@ class StoreFaultDrainTest : public StoreFaultKeepTest {
     return worker;
   }
 
+  // Lets the stalled copy go on; whether it was recorded.
+  bool FinishCopy(FakeHolderServer& serving) {
+    serving.holder.release.Notify();
+    return TaskReaches(*coordinator_, job_id_, "a",
+                       [](const v1::TaskStatus& t) {
+                         return t.result().location() == "stored";
+                       });
+  }
+
   // Runs a turn through the loop (a submission, synced): the events posted
   // before are handled by then.
   void SyncedTurn() {
@@ -173,11 +182,7 @@ TEST_F(StoreFaultDrainTest, ItsStreamEndsOnceTheCopyIsDoneAndSynced) {
   coordinator_->WorkerReadsEnded(worker);
   SyncedTurn();
   EXPECT_FALSE(sink->IsClosed()) << "closed while its output was copied";
-  serving.holder.release.Notify();
-  ASSERT_TRUE(
-      TaskReaches(*coordinator_, job_id_, "a", [](const v1::TaskStatus& t) {
-        return t.result().location() == "stored";
-      }));
+  ASSERT_TRUE(FinishCopy(serving));
   // The copy's record is not synced yet (this fixture syncs only
   // acknowledgements and submissions).
   EXPECT_FALSE(sink->IsClosed()) << "closed before the copy was synced";
@@ -195,11 +200,7 @@ TEST_F(StoreFaultDrainTest, TheOutputOfItsLastResultIsWaitedForToo) {
   HolderCopying(serving, sink, /*reads_end=*/true);
   SyncedTurn();
   EXPECT_FALSE(sink->IsClosed()) << "closed before its last output's copy";
-  serving.holder.release.Notify();
-  ASSERT_TRUE(
-      TaskReaches(*coordinator_, job_id_, "a", [](const v1::TaskStatus& t) {
-        return t.result().location() == "stored";
-      }));
+  ASSERT_TRUE(FinishCopy(serving));
   SyncedTurn();
   EXPECT_EQ(sink->WaitForClose(), absl::OkStatus());
 }
@@ -218,11 +219,7 @@ TEST_F(StoreFaultDrainTest, ItsProcessBackEndsTheOldStreamAtOnce) {
   ConnectHolder(again, serving.address);
   EXPECT_EQ(sink->WaitForClose(), absl::OkStatus());
   EXPECT_FALSE(again->IsClosed());
-  serving.holder.release.Notify();
-  EXPECT_TRUE(
-      TaskReaches(*coordinator_, job_id_, "a", [](const v1::TaskStatus& t) {
-        return t.result().location() == "stored";
-      }));
+  EXPECT_TRUE(FinishCopy(serving));
 }
 
 // An input freed once its consumer succeeded, only after the commit of
