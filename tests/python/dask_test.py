@@ -121,6 +121,44 @@ def test_exception_is_raised_in_the_caller_with_its_type(scheduler):
     assert raised_key.value.args == ("absent",)
 
 
+def part(data, i):
+    return float(data[i::50].sum())
+
+
+def test_a_large_literal_read_by_many_tasks_is_in_the_job_once(scheduler):
+    np = pytest.importorskip("numpy")
+    from dask import delayed
+    from dask.base import collections_to_dsk
+
+    # delayed(array): a key whose value is the array, read by 50 tasks.
+    data = np.arange(131_072, dtype=float)  # 1 MiB
+    shared = delayed(data)
+    total = delayed(sum)([delayed(part)(shared, i) for i in range(50)])
+    dsk = collections_to_dsk([total], optimize_graph=True)
+    spec = dagd.dask.convert(dsk, total.__dask_keys__()).spec
+    # Pickled into each reader, it made a 50 MiB job.
+    assert spec.ByteSize() < 2 * data.nbytes
+    literal = [t for t in spec.tasks if t.id == shared.key]
+    assert literal and not literal[0].inputs
+    readers = [t for t in spec.tasks if shared.key in t.inputs]
+    assert len(readers) == 50
+    assert total.compute(scheduler=scheduler) == \
+        total.compute(scheduler="sync")
+    # Small, or read by one task: pickled into its readers, no task.
+    dsk = {"small": 7, "big": np.ones(20_000),
+           "a": (operator.add, "small", 1), "b": (operator.mul, "small", 2),
+           "c": (np.sum, "big")}
+    ids = {t.id for t in dagd.dask.convert(dsk, ["a", "b", "c"]).spec.tasks}
+    assert ids == {"a", "b", "c"}
+    # Asked for, it is the caller's already.
+    graph = dagd.dask.convert({"big": data, "s": (np.sum, "big"),
+                               "m": (np.max, "big")}, ["big", "s", "m"])
+    assert "big" not in graph.task_of and graph.literals["big"] is data
+    assert scheduler({"big": data, "s": (np.sum, "big"),
+                      "m": (np.max, "big")}, ["big", "s", "m"])[1:] == \
+        (data.sum(), data.max())
+
+
 def test_keys_become_ids_and_dask_order_becomes_priorities():
     dsk = {"a": (inc, 1), ("b", 0): (inc, "a"), ("b", 1): (inc, "a"),
            "c": (operator.add, ("b", 0), ("b", 1))}

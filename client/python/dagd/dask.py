@@ -18,7 +18,9 @@ Converting a graph: each key that computes something becomes a task
 (its id is the key, ``str`` as it is, other keys as their ``repr``), the
 keys it reads become its inputs, aliases (a key whose value is another
 key) and literals (a value that computes nothing) are resolved into the
-tasks that read them, and ``dask.order``'s order becomes task priorities.
+tasks that read them (but a literal over 64 KiB that several tasks read
+is a task of its own, in the job once), and ``dask.order``'s order
+becomes task priorities.
 A task that only makes a view of another's result (``numpy.transpose`` or
 ``numpy.swapaxes``, as dask.array's ``.T`` does, alone or in a subgraph
 Dask fused) is computed inside each task that reads it, unless it is
@@ -154,9 +156,14 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
         else:
             literals[key] = value
 
+    # Functions of importable modules by name, others (__main__, lambdas,
+    # closures) by value; one pickler, so each function is asked about once.
+    pickler = Pickler()
+    shared = _shared_literals(reads, literals, canonical, pickler)
+
     ids: Dict[Hashable, str] = {}
     used: set = set()
-    for key in reads:
+    for key in [*reads, *shared]:
         task_id = _task_id(key)
         while task_id in used:  # a str key equal to another key's repr
             task_id += "'"
@@ -164,10 +171,10 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
         ids[key] = task_id
 
     ranks = _order(dsk)
-    # Functions of importable modules by name, others (__main__, lambdas,
-    # closures) by value; one pickler, so each function is asked about once.
-    pickler = Pickler()
     spec = types_pb2.JobSpec(name=name, priority=priority)
+    for key, code in shared.items():
+        spec.tasks.add(id=ids[key], fn="python", priority=-ranks.get(key, 0),
+                       code=code)
     for key, found in reads.items():
         inputs: List[str] = []
         index_of: Dict[Hashable, int] = {}
@@ -175,7 +182,7 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
         constants: Dict[Hashable, Any] = {}
         for read in found:
             source = canonical(read)
-            if source in literals:
+            if source in literals and source not in shared:
                 constants[read] = literals[source]
                 continue
             index = index_of.get(source)
@@ -193,10 +200,10 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
     wanted_literals: Dict[Hashable, Any] = {}
     for key in _flatten(keys):
         source = canonical(key)
-        if source in ids:
-            task_of[key] = ids[source]
-        elif source in literals:
+        if source in literals:  # the caller has it: nothing to fetch
             wanted_literals[key] = literals[source]
+        elif source in ids:
+            task_of[key] = ids[source]
         else:
             raise KeyError("%r is not a key of the Dask graph" % (key,))
     # Kept for the client as outputs, though other tasks may read them:
@@ -206,6 +213,36 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
         if task.id in wanted_ids:
             task.output = True
     return Graph(spec, task_of, wanted_literals)
+
+
+# A literal read by more than one task and larger than this pickled
+# (dagd's default --inline_max_bytes) becomes a task of its own.
+_SHARED_LITERAL_BYTES = 64 * 1024
+
+
+def _shared_literals(reads: Dict[Hashable, Dict[Hashable, None]],
+                     literals: Dict[Hashable, Any], canonical: Any,
+                     pickler: Pickler) -> Dict[Hashable, bytes]:
+    """The literals to make tasks that return them, each with its task's
+    code. Pickled into every task that reads it, a literal costs its size
+    once per reader in the job: an 8 MB array that 50 tasks slice
+    (``dask.array.from_array``) made a 400 MB job, over dagd's limit. As a
+    task it is in the job once, and its result reaches the tasks that read
+    it as any result does: over dagd's inline limit, from the worker that
+    holds it, not through dagd."""
+    readers: Dict[Hashable, int] = {}
+    for found in reads.values():
+        for source in {canonical(read) for read in found}:
+            if source in literals:
+                readers[source] = readers.get(source, 0) + 1
+    shared: Dict[Hashable, bytes] = {}
+    for source, value in literals.items():  # in the graph's order
+        if readers.get(source, 0) < 2:
+            continue
+        code = pickler.dumps(GraphTask(value, [], {}))
+        if len(code) > _SHARED_LITERAL_BYTES:
+            shared[source] = code
+    return shared
 
 
 def _view_functions() -> Tuple[Any, ...]:
