@@ -29,10 +29,8 @@ constexpr size_t kMaxAnswerBytes = kLambdaPayloadLimit + (1 << 20);
 
 }  // namespace
 
-absl::Duration LambdaCallLimit(uint32_t timeout_ms, absl::Duration grace) {
-  const absl::Duration run =
-      timeout_ms > 0 ? absl::Milliseconds(timeout_ms) : kLambdaMaxRunTime;
-  return std::min(run, kLambdaMaxRunTime) + grace;
+absl::Duration LambdaCallLimit(absl::Duration grace) {
+  return kLambdaMaxRunTime + grace;
 }
 
 absl::Duration LambdaRetryDelay(absl::Duration asked, absl::Duration backoff,
@@ -53,6 +51,10 @@ struct LambdaDispatcher::Call {
   uint32_t retries = 0;
   absl::Time retry_at = absl::InfinitePast();
   int64_t started_ms = 0;
+  // Cancelled while its invocation runs: Lambda cannot stop it, so it is
+  // reported cancelled only once the invocation has answered, and until
+  // then keeps its slot and exclusive group (README, Guarantees).
+  bool cancelled = false;
 
   ~Call() {
     if (headers != nullptr) curl_slist_free_all(headers);
@@ -202,13 +204,12 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &call);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  // Every call ends: a task without a timeout runs at most Lambda's 15
-  // minutes. And the connection is kept alive meanwhile: a NAT gateway
-  // forgets a flow idle for 350 s without telling either end, and the
-  // answer would never come.
+  // Every call ends: Lambda answers within its 15 minutes at most. And the
+  // connection is kept alive meanwhile: a NAT gateway forgets a flow idle
+  // for 350 s without telling either end, and the answer would never come.
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(LambdaCallLimit(
-                       call.assignment.timeout_ms(), options_.timeout_grace))));
+                   static_cast<long>(absl::ToInt64Milliseconds(
+                       LambdaCallLimit(options_.timeout_grace))));
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 60L);
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 30L);
@@ -288,6 +289,11 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
   running_.erase(it);
   curl_multi_remove_handle(multi_, call->easy);
   const v1::Assignment& a = call->assignment;
+  if (call->cancelled) {
+    v1::TaskResult result;
+    result.set_error("cancelled");
+    return Complete(*call, std::move(result));
+  }
   if (call->answer_too_large) {
     v1::TaskResult result;
     result.set_error(absl::StrCat("Lambda's answer is over ", kMaxAnswerBytes,
@@ -295,21 +301,8 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
                                   kLambdaPayloadLimit, ")"));
     return Complete(*call, std::move(result));
   }
-  // A call that timed out before its request went out (the connection
-  // never came up) is a network error, retried without counting.
-  curl_off_t sent_at = 0;
-  curl_easy_getinfo(call->easy, CURLINFO_PRETRANSFER_TIME_T, &sent_at);
-  if (curl_code == CURLE_OPERATION_TIMEDOUT && sent_at > 0 &&
-      a.timeout_ms() > 0) {
-    v1::TaskResult result;
-    result.set_error(
-        absl::StrCat("timed out after ",
-                     absl::FormatDuration(absl::Milliseconds(a.timeout_ms())),
-                     " on Lambda: the function did not answer within ",
-                     absl::FormatDuration(options_.timeout_grace),
-                     " after the task's timeout"));
-    return Complete(*call, std::move(result));
-  }
+  // No answer within LambdaCallLimit, past the longest Lambda runs a
+  // function, is a network error like any other: the invocation is over.
   if (curl_code != CURLE_OK) {
     return Retry(std::move(call), absl::ZeroDuration(),
                  curl_easy_strerror(static_cast<CURLcode>(curl_code)));
@@ -436,9 +429,12 @@ void LambdaDispatcher::Loop() {
           return SameAttempt(c->assignment.task(), ref);
         });
         if (it == list->end()) continue;
+        if (list == &running_) {
+          (*it)->cancelled = true;  // reported once Lambda answers
+          continue;
+        }
         std::unique_ptr<Call> call = std::move(*it);
         list->erase(it);
-        if (list == &running_) curl_multi_remove_handle(multi_, call->easy);
         v1::TaskResult result;
         result.set_error("cancelled");
         Complete(*call, std::move(result));

@@ -43,9 +43,11 @@ struct LambdaOptions {
   absl::Duration retry_max = absl::Seconds(20);
   uint32_t max_retries = 10;
   // A task's `timeout` is enforced by the function (dagd-worker ends the
-  // task and reports the failure); dagd gives up on the call only this
-  // much later, so that the function's own report arrives and the retry
-  // does not start while the timed-out attempt still runs.
+  // task and reports the failure), on the task's run alone: reading its
+  // inputs from the object store, writing its output there and a cold
+  // start come on top. So dagd waits for the answer as long as Lambda
+  // lets any function run, and this much more, and never starts another
+  // attempt while the invocation may still run.
   absl::Duration timeout_grace = absl::Seconds(10);
   // How often the dispatcher tells the coordinator it is alive.
   absl::Duration heartbeat_interval = absl::Seconds(5);
@@ -59,9 +61,9 @@ struct LambdaOptions {
 // The longest a Lambda function runs (AWS's limit).
 inline constexpr absl::Duration kLambdaMaxRunTime = absl::Minutes(15);
 
-// How long dagd waits for a call's answer: the task's timeout (none: Lambda's
-// 15 minutes, and no more) and `grace`.
-absl::Duration LambdaCallLimit(uint32_t timeout_ms, absl::Duration grace);
+// How long dagd waits for a call's answer: Lambda's 15 minutes and `grace`,
+// whatever the task's timeout (see LambdaOptions::timeout_grace).
+absl::Duration LambdaCallLimit(absl::Duration grace);
 
 // When a refused call goes again: after `backoff`, or after what the
 // service `asked` (Retry-After) and up to a fifth more by `uniform` in
@@ -89,8 +91,10 @@ class LambdaDispatcher : public InProcessDispatcher {
   // the coordinator next starts) and joins the thread.
   void Stop();
 
-  // From the coordinator's outbox: assignments start calls, cancels
-  // abandon them (reported as cancelled, which frees their slots).
+  // From the coordinator's outbox: assignments start calls. A cancel is
+  // reported (which frees the attempt's slot and group) at once for a call
+  // not yet made or waiting to be made again, and for one in flight once
+  // Lambda answers it: nothing stops an invocation that has begun.
   void Send(v1::CoordinatorMessage message) override;
   void Close(absl::Status reason) override;
   // Worker "lambda" in pool "lambda" with max_concurrency slots (at least

@@ -7,7 +7,10 @@ reading their tasks. Each test shows one outcome of an invocation:
   mixed jobs        worker -> Lambda -> worker, results passed through
   throttling        429 with Retry-After is retried, not counted as an attempt
   function errors   a failed attempt naming the errorType, then a retry
-  timeouts          a task's `timeout` ends its Lambda attempt
+  timeouts          a task's `timeout` ends its Lambda attempt; a slow
+                    start past it does not
+  cancels           a cancelled invocation holds its exclusive group
+                    until it answers
   other 4xx         the task fails for good, naming the AWS error type
   credentials       from a container-credentials endpoint (ECS) instead of
                     the environment
@@ -372,6 +375,40 @@ class DagdLambdaTest(ClusterTestCase):
             self.assertLess(run, 2.9, attempt)
             self.assertGreaterEqual(run, 0.9, attempt)
         self.assertEqual(stats(self.port)["invocations"], 2)
+
+    def test_a_slow_start_past_the_timeout_is_waited_for(self):
+        # Started 12 s late (a cold start, or inputs read from S3): more
+        # than the task's 1 s timeout and dagd's 10 s grace, which bound
+        # the task's run on Lambda and not the invocation (dagd gave up at
+        # 11 s and failed the attempt while the function went on).
+        control(self.port, faults=[{"type": "slow", "delay_ms": 12000}])
+        job_id, tasks = self.run_job({"name": "cold", "tasks": [
+            {"id": "c", "fn": "const", "args": {"value": 3},
+             "executor": "lambda", "timeout": "1s"}]}, 0)
+        self.assertAttempts(tasks["c"], 1)
+        self.assertEqual(self.cluster.result(job_id, "c"), 3)
+        self.assertEqual(stats(self.port)["invocations"], 1)
+
+    def test_a_cancelled_invocation_holds_its_group_until_it_ends(self):
+        path = os.path.join(self.cluster.tmp, "hog.json")
+        with open(path, "w") as f:
+            json.dump({"name": "hog", "tasks": [
+                {"id": "s", "fn": "sleep", "args": {"ms": 2000},
+                 "executor": "lambda", "exclusive_group": "g"}]}, f)
+        hog = self.cluster.dagctl("submit", path).stdout.split()[0]
+        wait_for(lambda: stats(self.port)["in_flight"] == 1, 30,
+                 "the invocation to start")
+        self.cluster.dagctl("cancel", hog)
+        # Nothing stops an invocation that has begun: the group's next task
+        # waits for its answer (it was invoked beside it).
+        job_id, tasks = self.run_job({"name": "next", "tasks": [
+            {"id": "n", "fn": "const", "args": {"value": 1},
+             "executor": "lambda", "exclusive_group": "g"}]}, 0)
+        s = stats(self.port)
+        self.assertEqual(s["invocations"], 2, s)
+        self.assertEqual(s["max_concurrent"], 1, s)
+        self.assertEqual(self.cluster.tasks(hog)["s"]["state"],
+                         "TASK_CANCELLED")
 
     def test_unknown_function_fails_for_good(self):
         job_id, tasks = self.run_job({"name": "no-such-function", "tasks": [
