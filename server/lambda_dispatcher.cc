@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "dagd/v1/lambda.pb.h"
 #include "server/lambda_response.h"
@@ -88,6 +90,7 @@ LambdaDispatcher::LambdaDispatcher(LambdaOptions options,
       clock_(clock),
       uniform_(std::move(uniform)),
       report_(std::move(report)),
+      run_(absl::StrFormat("%016x", absl::Uniform<uint64_t>(absl::BitGen()))),
       payloads_(options_.object_store, options_.store) {}
 
 LambdaDispatcher::~LambdaDispatcher() { Stop(); }
@@ -255,7 +258,7 @@ void LambdaDispatcher::MoveOutputKey(Call& call) {
   if (options_.object_store.bucket().empty()) return;
   const v1::TaskRef& t = call.assignment.task();
   const std::string base =
-      ResultObjectKey(t.job_id(), t.task_index(), t.attempt());
+      WrittenResultObjectKey(t.job_id(), t.task_index(), t.attempt(), run_);
   const std::string from = absl::StrCat(
       "\"", base,
       call.retries > 1 ? absl::StrCat("/try", call.retries - 1) : std::string(),
@@ -401,7 +404,7 @@ void LambdaDispatcher::Loop() {
       auto call = std::make_unique<Call>();
       call->started_ms = UnixMillis(now);
       v1::LambdaInvocation invocation =
-          MakeInvocation(std::move(a), options_.object_store);
+          MakeInvocation(std::move(a), options_.object_store, run_);
       call->body = InvocationBody(invocation);
       v1::WorkerMessage started;
       v1::TaskStarted* s = started.mutable_batch()->add_started();

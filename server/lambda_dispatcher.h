@@ -126,6 +126,10 @@ class LambdaDispatcher : public InProcessDispatcher {
   Clock* const clock_;
   const std::function<double()> uniform_;
   const Report report_;
+  // This dispatcher's writer name (WrittenResultObjectKey): random, so that
+  // no invocation made before a restart writes where one made after it
+  // does.
+  const std::string run_;
 
   absl::Mutex mu_;
   std::vector<v1::Assignment> incoming_ ABSL_GUARDED_BY(mu_);

@@ -42,7 +42,8 @@ void NullForNoKind(google::protobuf::Value& value) {
 }  // namespace
 
 v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
-                                    const v1::ObjectStoreConfig& store) {
+                                    const v1::ObjectStoreConfig& store,
+                                    absl::string_view writer) {
   // NullForNoKind reads them. Bytes dagd encoded from a parsed TaskSpec
   // always parse; if not, the function runs without args, and says so.
   if (!ParseEncodedArgs(assignment)) {
@@ -56,9 +57,12 @@ v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
   if (!store.bucket().empty()) {
     v1::ObjectRef* output = invocation.mutable_output_ref();
     output->set_bucket(store.bucket());
-    output->set_key(ResultObjectKey(assignment.task().job_id(),
-                                    assignment.task().task_index(),
-                                    assignment.task().attempt()));
+    const v1::TaskRef& task = assignment.task();
+    output->set_key(
+        writer.empty()
+            ? ResultObjectKey(task.job_id(), task.task_index(), task.attempt())
+            : WrittenResultObjectKey(task.job_id(), task.task_index(),
+                                     task.attempt(), writer));
     uint64_t limit = store.inline_max_bytes();
     if (limit == 0 || limit > kLambdaInlineOutputMax) {
       limit = kLambdaInlineOutputMax;

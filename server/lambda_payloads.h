@@ -31,10 +31,12 @@ inline constexpr uint64_t kLambdaInlineOutputMax = 4 * 1024 * 1024;
 
 // The invocation for `assignment`: inputs in the store named in
 // input_refs, and where an output over the inline limit goes (when
-// `store` has a bucket). Args values of no kind become null, so that the
-// invocation's JSON carries the args as they are.
+// `store` has a bucket: WrittenResultObjectKey for `writer`, or the
+// attempt's key itself for none). Args values of no kind become null, so
+// that the invocation's JSON carries the args as they are.
 v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
-                                    const v1::ObjectStoreConfig& store);
+                                    const v1::ObjectStoreConfig& store,
+                                    absl::string_view writer = "");
 
 // An invocation as the JSON body of an Invoke request.
 std::string InvocationBody(const v1::LambdaInvocation& invocation);

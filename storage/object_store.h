@@ -51,14 +51,32 @@ class ObjectStore {
 // both values when they differ.
 absl::Status CheckObject(const v1::ObjectRef& ref, const StoredObject& object);
 
-// Where an attempt's output goes when it is over the inline limit
-// (relative to the store's prefix). Workers write there, and the Lambda
-// dispatcher's retries of one attempt under it ("KEY/tryN"); dagd accepts
-// no other key for the attempt, so deleting a job's objects can only ever
-// delete what its own attempts wrote.
+// The key of an attempt's output when it is over the inline limit
+// (relative to the store's prefix): a worker holds it under this key, and
+// writes it to the object store under a key within it
+// (WrittenResultObjectKey; the Lambda dispatcher's retries of one attempt
+// each under one more part, ".../tryN"). dagd accepts no other key for the
+// attempt, so deleting a job's objects can only ever delete what its own
+// attempts wrote.
 inline std::string ResultObjectKey(absl::string_view job_id,
                                    uint32_t task_index, uint32_t attempt) {
   return absl::StrCat("results/", job_id, "/", task_index, "/", attempt);
+}
+
+// Where `writer` puts an attempt's output in the object store: under the
+// attempt's key (dagd accepts no key outside it), then the writer's name,
+// one of its own per process (a dagd-worker's instance; a dagd run's for
+// the Lambda invocations it makes). One attempt can run twice: attempts
+// are numbered from what the store kept and workers report, so a dagd
+// restarted after a crash may make an attempt's number again while the
+// first still runs (on a worker back after --recovery_grace, or a Lambda
+// invocation the crash lost). Under one key, the later write would
+// replace the output the earlier one reported.
+inline std::string WrittenResultObjectKey(absl::string_view job_id,
+                                          uint32_t task_index, uint32_t attempt,
+                                          absl::string_view writer) {
+  return absl::StrCat(ResultObjectKey(job_id, task_index, attempt), "/",
+                      writer);
 }
 
 // The parts of a ResultObjectKey; nullopt for any other key.

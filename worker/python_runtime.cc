@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -251,8 +252,11 @@ void PythonRuntime::OutputStored(const v1::Assignment& assignment,
     if (pending.attempt != attempt) continue;
     pending.resolved = true;
     // Named as consumers' input_refs will name it; a result that did not
-    // go by reference, or went under another key, nobody will ask for.
-    if (stored != nullptr && stored->key() == attempt) {
+    // go by reference, or went under another attempt's key, nobody will
+    // ask for.
+    if (stored != nullptr &&
+        (stored->key() == attempt ||
+         absl::StartsWith(stored->key(), absl::StrCat(attempt, "/")))) {
       pending.name = KeptName(stored->key(), stored->size(), stored->crc32c());
       pending.size = stored->size();
     }

@@ -209,12 +209,17 @@ std::optional<v1::TaskResult> TaskRunner::WriteOutput(
   const std::string what =
       absl::StrCat("the output (", data.size(),
                    " bytes, over the inline limit of ", limit, " bytes)");
+  const v1::TaskRef& task = assignment.task();
   absl::StatusOr<v1::ObjectRef> ref =
       objects.error.ok()
           ? PutObject(*objects.store, objects.config.bucket(),
-                      ResultObjectKey(assignment.task().job_id(),
-                                      assignment.task().task_index(),
-                                      assignment.task().attempt()),
+                      data_ != nullptr
+                          ? WrittenResultObjectKey(task.job_id(),
+                                                   task.task_index(),
+                                                   task.attempt(),
+                                                   data_->instance())
+                          : ResultObjectKey(task.job_id(), task.task_index(),
+                                            task.attempt()),
                       data, result.output().content_type(), what)
           : absl::StatusOr<v1::ObjectRef>(objects.error);
   if (!ref.ok()) {

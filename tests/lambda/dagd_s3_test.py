@@ -13,6 +13,8 @@ every SigV4 signature) as S3.
                      its large output comes back by reference
   over 6 MB          an invocation whose inline inputs exceed Lambda's
                      payload limit sends them through S3 for the one call
+  a crash            an invocation dagd lost in a crash and its rerun
+                     write their outputs under keys of their own
 
     python3 tests/lambda/dagd_s3_test.py --dagd=build/bin/dagd \\
         --worker=build/bin/dagd-worker --dagctl=build/bin/dagctl [-v]
@@ -23,6 +25,7 @@ with deadlines, never fixed sleeps.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -215,12 +218,17 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(code, 0, tasks)
         return job_id, tasks
 
-    def assertStoredAt(self, job_id, tasks, task, index, attempt=1):
-        """The task's result is in S3 at its attempt's key, as dagd says."""
-        key = "%sresults/%s/%d/%d" % (PREFIX, job_id, index, attempt)
+    def assertStoredAt(self, job_id, tasks, task, index, attempt=1,
+                       suffix=""):
+        """The task's result is in S3 under its attempt's key, as dagd
+        says: the attempt's key, its writer's name (16 hex digits: the
+        worker process, or the dagd run for Lambda) and `suffix`."""
         meta = tasks[task].get("result", {})
-        self.assertEqual(meta.get("location"),
-                         "s3://%s/%s" % (BUCKET, key), tasks[task])
+        location = meta.get("location", "")
+        self.assertRegex(location, r"^s3://%s/%s$" % (BUCKET, re.escape(
+            "%sresults/%s/%d/%d/" % (PREFIX, job_id, index, attempt)) +
+            "[0-9a-f]{16}" + re.escape(suffix)), tasks[task])
+        key = location[len("s3://%s/" % BUCKET):]
         body = self.s3.get(key)
         self.assertIsNotNone(body, "no object at " + key)
         self.assertEqual(int(meta["sizeBytes"]), len(body))
@@ -297,10 +305,7 @@ class LambdaLargeIoTest(ClusterTest):
         job_id, tasks = self.run_job({"name": "lambda-retry", "tasks": [
             {"id": "on_lambda", "fn": "const", "args": {"value": value},
              "executor": "lambda"}]})
-        key = "%sresults/%s/0/1/try1" % (PREFIX, job_id)
-        self.assertEqual(tasks["on_lambda"]["result"]["location"],
-                         "s3://%s/%s" % (BUCKET, key), tasks["on_lambda"])
-        self.assertIsNotNone(self.s3.get(key))
+        self.assertStoredAt(job_id, tasks, "on_lambda", 0, suffix="/try1")
         self.assertEqual(self.cluster.result(job_id, "on_lambda"), value)
         self.assertEqual(stats(self.cluster.service_port)["status"],
                          {"503": 1, "200": 1})
@@ -317,9 +322,7 @@ class LambdaLargeIoTest(ClusterTest):
             {"id": "on_lambda", "fn": "const", "args": {"value": value},
              "executor": "lambda"}]})
         self.assertIn("results/%s/0/1" % job_id, keys)
-        key = "%sresults/%s/0/1/try1" % (PREFIX, job_id)
-        self.assertEqual(tasks["on_lambda"]["result"]["location"],
-                         "s3://%s/%s" % (BUCKET, key), tasks["on_lambda"])
+        self.assertStoredAt(job_id, tasks, "on_lambda", 0, suffix="/try1")
         self.assertEqual(self.cluster.result(job_id, "on_lambda"), value)
 
     def test_an_answer_larger_than_lambda_sends_fails_the_attempt(self):
@@ -332,6 +335,35 @@ class LambdaLargeIoTest(ClusterTest):
         task = self.cluster.tasks(job_id)["on_lambda"]
         self.assertEqual(task["state"], "TASK_FAILED", task)
         self.assertIn("Lambda's answer is over", json.dumps(task))
+
+
+class LambdaCrashTest(ClusterTest):
+    def test_an_invocation_a_crash_lost_writes_apart_from_its_rerun(self):
+        # The first invocation starts 3 s late; dagd is killed meanwhile, and
+        # the restarted dagd invokes the attempt again under the same number
+        # (it had not stored it). Both write the output: under one key, the
+        # lost invocation's late write replaced the one dagd recorded.
+        port = self.cluster.service_port
+        control(port, faults=[{"type": "slow", "delay_ms": 3000}])
+        value = big_string(100 << 10, "z")
+        path = os.path.join(self.cluster.tmp, "lost.json")
+        with open(path, "w") as f:
+            json.dump({"name": "lost", "tasks": [
+                {"id": "on_lambda", "fn": "const", "args": {"value": value},
+                 "executor": "lambda"}]}, f)
+        job_id = self.cluster.dagctl("submit", path).stdout.split()[0]
+        wait_for(lambda: stats(port)["in_flight"] == 1, 30,
+                 "the first invocation to start")
+        self.cluster.crash_dagd()
+        r = self.cluster.dagctl("watch", job_id, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_for(lambda: stats(port)["in_flight"] == 0, 30,
+                 "the lost invocation to end")
+        self.assertEqual(stats(port)["invocations"], 2)
+        written = self.s3.keys("%sresults/%s/0/1" % (PREFIX, job_id))
+        self.assertEqual(len(written), 2, written)
+        self.assertStoredAt(job_id, self.cluster.tasks(job_id), "on_lambda", 0)
+        self.assertEqual(self.cluster.result(job_id, "on_lambda"), value)
 
 
 class OversizeInvocationTest(ClusterTest):

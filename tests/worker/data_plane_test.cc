@@ -213,7 +213,12 @@ TEST_F(DataPlaneTest, WithAnObjectStoreTheOutputGoesThereNotToTheHolder) {
   ASSERT_TRUE(result.ok()) << result.error();
   EXPECT_EQ(result.output_ref().bucket(), "bucket");
   EXPECT_FALSE(result.output_ref().has_holder());
-  EXPECT_TRUE(store_.Get("results/j7/3/2").ok());
+  // Under the attempt's key and this process's instance: a second run of
+  // the attempt elsewhere (dagd restarted and numbered it again) writes
+  // apart from it.
+  EXPECT_EQ(result.output_ref().key(), "results/j7/3/2/self");
+  EXPECT_TRUE(store_.Get("results/j7/3/2/self").ok());
+  EXPECT_FALSE(store_.Get("results/j7/3/2").ok());
   EXPECT_TRUE(self_.holder->Keys().empty());
 }
 
