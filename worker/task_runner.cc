@@ -210,17 +210,15 @@ std::optional<v1::TaskResult> TaskRunner::WriteOutput(
       absl::StrCat("the output (", data.size(),
                    " bytes, over the inline limit of ", limit, " bytes)");
   const v1::TaskRef& task = assignment.task();
+  const std::string key =
+      data_ != nullptr
+          ? WrittenResultObjectKey(task.job_id(), task.task_index(),
+                                   task.attempt(), data_->instance())
+          : ResultObjectKey(task.job_id(), task.task_index(), task.attempt());
   absl::StatusOr<v1::ObjectRef> ref =
       objects.error.ok()
-          ? PutObject(*objects.store, objects.config.bucket(),
-                      data_ != nullptr
-                          ? WrittenResultObjectKey(task.job_id(),
-                                                   task.task_index(),
-                                                   task.attempt(),
-                                                   data_->instance())
-                          : ResultObjectKey(task.job_id(), task.task_index(),
-                                            task.attempt()),
-                      data, result.output().content_type(), what)
+          ? PutObject(*objects.store, objects.config.bucket(), key, data,
+                      result.output().content_type(), what)
           : absl::StatusOr<v1::ObjectRef>(objects.error);
   if (!ref.ok()) {
     Fail(result, ref.status());
