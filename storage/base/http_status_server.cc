@@ -73,6 +73,10 @@ class CivetExchange : public HttpExchange {
               "Content-Length: %zu\r\n"
               "Cache-Control: no-store\r\n"
               "X-Content-Type-Options: nosniff\r\n"
+              // No other site may frame the dashboard's pages, whose
+              // buttons cancel jobs, and trick a signed-in user into them.
+              "X-Frame-Options: DENY\r\n"
+              "Content-Security-Policy: frame-ancestors 'none'\r\n"
               "Connection: close\r\n\r\n",
               code, mg_get_response_code_text(connection_, code),
               static_cast<int>(content_type.size()), content_type.data(),

@@ -18,7 +18,8 @@
 namespace dagd {
 
 struct HttpReply {
-  int code = 0;  // 0 when the request failed
+  int code = 0;      // 0 when the request failed
+  std::string head;  // the status line and headers
   std::string body;
 };
 
@@ -52,6 +53,7 @@ inline HttpReply HttpGet(int port, const std::string& path) {
       !absl::SimpleAtoi(raw.substr(space + 1, 3), &reply.code)) {
     return HttpReply{};
   }
+  reply.head = raw.substr(0, header_end);
   reply.body = raw.substr(header_end + 4);
   return reply;
 }

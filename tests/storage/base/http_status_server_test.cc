@@ -121,6 +121,16 @@ TEST_F(HandlerTest, OtherPathsGoToTheHandlerHealthzAndMetricsDoNot) {
   EXPECT_EQ(HttpGet(server_->port(), "/metrics").code, 200);
 }
 
+// The dashboard's pages cannot be framed by another site (clickjacking its
+// buttons).
+TEST_F(HandlerTest, TheHandlersAnswersForbidFraming) {
+  HttpReply reply = HttpGet(server_->port(), "/");
+  EXPECT_THAT(reply.head, testing::HasSubstr("\r\nX-Frame-Options: DENY"));
+  EXPECT_THAT(reply.head,
+              testing::HasSubstr(
+                  "\r\nContent-Security-Policy: frame-ancestors 'none'"));
+}
+
 TEST_F(HandlerTest, AStreamHoldsOneThreadAndEndsWhenTheServerStops) {
   std::thread client([port = server_->port()] {
     // Read until the server closes the stream.
