@@ -67,6 +67,12 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     }
     while (stream->Read(&message)) Record(message, connection);
     absl::MutexLock lock(&mu_);
+    if (!context->IsCancelled()) {
+      reads_ended_ = true;
+      // Like dagd copying what the worker holds before it ends the stream.
+      mu_.Await(absl::Condition(
+          +[](bool* hold) { return !*hold; }, &hold_close_));
+    }
     // The worker half-closed (a drain) unless the stream was cancelled.
     if (!context->IsCancelled()) ++half_closed_;
     ++ended_;
@@ -124,6 +130,12 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     store_id_ = std::move(store_id);
   }
 
+  // While held, a stream the worker half-closed is not ended.
+  void HoldClose(bool hold) {
+    absl::MutexLock lock(&mu_);
+    hold_close_ = hold;
+  }
+
   void SetAccepting(bool accepting) {
     absl::MutexLock lock(&mu_);
     accepting_ = accepting;
@@ -150,6 +162,8 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   int half_closed_ ABSL_GUARDED_BY(mu_) = 0;
   // Registered streams that have ended, either way.
   int ended_ ABSL_GUARDED_BY(mu_) = 0;
+  // The worker half-closed a stream (which may still be held open).
+  bool reads_ended_ ABSL_GUARDED_BY(mu_) = false;
 
  private:
   void Record(const v1::WorkerMessage& message, int connection) {
@@ -174,6 +188,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     stream_->Write(ack);
   }
 
+  bool hold_close_ ABSL_GUARDED_BY(mu_) = false;
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool acking_ ABSL_GUARDED_BY(mu_) = true;
   bool lazy_acks_ ABSL_GUARDED_BY(mu_) = false;

@@ -29,6 +29,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class WorkerRuntimeTest : public testing::Test {
  protected:
@@ -66,6 +67,7 @@ class WorkerRuntimeTest : public testing::Test {
     options.initial_backoff = absl::Milliseconds(10);
     options.max_backoff = absl::Milliseconds(50);
     options.drain_timeout = drain_timeout_;
+    options.drain_close_grace = drain_close_grace_;
     status_.AddListener(
         [this](const WorkerState& state) { metrics_.StatusChanged(state); });
     runtime_ = std::make_unique<WorkerRuntime>(
@@ -83,6 +85,7 @@ class WorkerRuntimeTest : public testing::Test {
   }
 
   void TearDown() override {
+    coordinator_.HoldClose(false);
     if (!release_.HasBeenNotified()) release_.Notify();
     if (runtime_ != nullptr) runtime_->Shutdown();
     if (run_thread_.joinable()) run_thread_.join();
@@ -117,6 +120,7 @@ class WorkerRuntimeTest : public testing::Test {
   }
 
   absl::Duration drain_timeout_ = kWait;  // set before SetUp to change
+  absl::Duration drain_close_grace_ = absl::Seconds(5);
   FunctionRegistry registry_;
   TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
   WorkerStatus status_;
@@ -379,6 +383,37 @@ TEST_F(WorkerRuntimeTest, DrainAsksForTheLastAcknowledgement) {
   ASSERT_EQ(c.results_.size(), 1u);
   EXPECT_EQ(c.half_closed_, 1)
       << "acknowledged, the worker closed its stream itself";
+}
+
+class WorkerRuntimeDrainCloseTest : public WorkerRuntimeTest {
+ protected:
+  WorkerRuntimeDrainCloseTest() {
+    drain_timeout_ = kWait;
+    drain_close_grace_ = absl::Milliseconds(10);
+  }
+};
+
+// After its last result a draining worker gives dagd what is left of
+// --drain_timeout to end the stream (dagd first copies the outputs the
+// worker holds), not only the few seconds of drain_close_grace.
+TEST_F(WorkerRuntimeDrainCloseTest, WaitsWhatIsLeftOfTheDrainTimeout) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  c.HoldClose(true);
+  StartTask(2, "gate", "null");
+  std::thread drainer([this] { runtime_->Drain(); });
+  release_.Notify();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.reads_ended_; }));
+  // Thirty times the close grace: the worker still waits.
+  EXPECT_FALSE(
+      run_returned_.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+  c.HoldClose(false);
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  drainer.join();
+  EXPECT_THAT(Log(), Not(Contains(HasSubstr("did not close the stream"))));
+  absl::MutexLock lock(&c.mu_);
+  EXPECT_EQ(c.half_closed_, 1);
+  ASSERT_EQ(c.results_.size(), 1u);
 }
 
 class WorkerRuntimeDrainTimeoutTest : public WorkerRuntimeTest {
