@@ -114,6 +114,7 @@ void LambdaDispatcher::Stop() {
   }
   running_.clear();
   waiting_.clear();
+  unsigned_.clear();
   absl::MutexLock lock(&mu_);
   if (multi_ != nullptr) {
     curl_multi_cleanup(multi_);
@@ -171,7 +172,9 @@ std::string LambdaDispatcher::InvokeUrl(absl::string_view function) const {
 }
 
 absl::Status LambdaDispatcher::Prepare(Call& call) {
-  absl::StatusOr<AwsCredentials> creds = credentials_->Get();
+  // Never waits for a credentials endpoint (seconds per source): the calls
+  // in flight, cancels and heartbeats go on meanwhile.
+  absl::StatusOr<AwsCredentials> creds = credentials_->GetWithoutWaiting();
   if (!creds.ok()) return creds.status();
   if (call.easy != nullptr) {
     curl_slist_free_all(call.headers);
@@ -221,7 +224,10 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
 }
 
 void LambdaDispatcher::StartCall(std::unique_ptr<Call> call) {
-  if (absl::Status s = Prepare(*call); !s.ok()) {
+  if (absl::Status s = Prepare(*call); absl::IsUnavailable(s)) {
+    unsigned_.push_back(std::move(call));  // credentials on their way
+    return;
+  } else if (!s.ok()) {
     v1::TaskResult result;
     result.set_error(
         absl::StrCat("cannot sign the Lambda invocation: ", s.message()));
@@ -395,8 +401,8 @@ void LambdaDispatcher::Loop() {
     const absl::Time now = clock_->Now();
     if (now >= next_heartbeat) {
       v1::WorkerMessage heartbeat;
-      heartbeat.mutable_heartbeat()->set_busy_slots(running_.size() +
-                                                    waiting_.size());
+      heartbeat.mutable_heartbeat()->set_busy_slots(
+          running_.size() + waiting_.size() + unsigned_.size());
       report_(std::move(heartbeat));
       next_heartbeat = now + options_.heartbeat_interval;
     }
@@ -420,6 +426,9 @@ void LambdaDispatcher::Loop() {
       StartCall(std::move(call));
     }
     StartShrunk();
+    for (std::unique_ptr<Call>& call : std::exchange(unsigned_, {})) {
+      StartCall(std::move(call));
+    }
     for (const v1::TaskRef& ref : cancels) {
       if (std::any_of(
               shrinking_.begin(), shrinking_.end(),
@@ -427,7 +436,7 @@ void LambdaDispatcher::Loop() {
         cancelled_shrinking_.push_back(ref);
         continue;
       }
-      for (auto* list : {&running_, &waiting_}) {
+      for (auto* list : {&running_, &waiting_, &unsigned_}) {
         auto it = std::find_if(list->begin(), list->end(), [&](const auto& c) {
           return SameAttempt(c->assignment.task(), ref);
         });
@@ -461,8 +470,10 @@ void LambdaDispatcher::Loop() {
     while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
       if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
     }
+    // Calls waiting for credentials ask again every 20 ms.
     const int64_t wait_ms = std::clamp<int64_t>(
-        absl::ToInt64Milliseconds(next_wakeup - clock_->Now()), 0, 1000);
+        absl::ToInt64Milliseconds(next_wakeup - clock_->Now()), 0,
+        unsigned_.empty() ? 1000 : 20);
     curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
   }
 }

@@ -150,6 +150,8 @@ class LambdaDispatcher : public InProcessDispatcher {
   // Owned by the dispatcher's thread.
   std::vector<std::unique_ptr<Call>> running_;
   std::vector<std::unique_ptr<Call>> waiting_;  // retries, by `retry_at`
+  // Calls to sign once the credentials being fetched arrive.
+  std::vector<std::unique_ptr<Call>> unsigned_;
   // Attempts whose inputs are being written to the store, and those of
   // them cancelled meanwhile.
   std::vector<v1::TaskRef> shrinking_;

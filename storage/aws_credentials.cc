@@ -97,22 +97,36 @@ class CredentialsChain : public AwsCredentialsProvider {
       // Still valid: refreshed on a thread of its own, so that a slow or
       // unreachable endpoint (seconds per source, again every 10 s while it
       // fails) holds up no request meanwhile.
-      if (!refreshing_) {
-        refreshing_ = true;
-        if (refresher_.joinable()) refresher_.join();  // done: it cleared
-        refresher_ = std::thread([this, now] {
-          absl::StatusOr<AwsCredentials> fresh = FetchFromChain();
-          absl::MutexLock lock(&mu_);
-          Apply(std::move(fresh), now).IgnoreError();
-          refreshing_ = false;
-        });
-      }
+      StartRefresh(now);
       return *cached_;
     }
     return Apply(FetchFromChain(), now);
   }
 
+  absl::StatusOr<AwsCredentials> GetWithoutWaiting() override {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = Now();
+    if (cached_.has_value() && now < next_fetch_) return *cached_;
+    if (!cached_.has_value() && now < next_fetch_) return last_error_;
+    StartRefresh(now);
+    if (cached_.has_value() && now < cached_->expiration) return *cached_;
+    return absl::UnavailableError("AWS credentials are being fetched");
+  }
+
  private:
+  // A walk of the chain on the refresher's thread, unless one is running.
+  void StartRefresh(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (refreshing_) return;
+    refreshing_ = true;
+    if (refresher_.joinable()) refresher_.join();  // done: it cleared
+    refresher_ = std::thread([this, now] {
+      absl::StatusOr<AwsCredentials> fresh = FetchFromChain();
+      absl::MutexLock lock(&mu_);
+      Apply(std::move(fresh), now).IgnoreError();
+      refreshing_ = false;
+    });
+  }
+
   std::string Env(const char* name) const {
     if (sources_.getenv) return sources_.getenv(name);
     const char* value = std::getenv(name);

@@ -32,6 +32,11 @@ class AwsCredentialsProvider {
   // While a refresh fails, credentials that have not expired yet are
   // still returned (and the refresh is tried again at most every 10 s).
   virtual absl::StatusOr<AwsCredentials> Get() = 0;
+  // As Get, but never waits for an endpoint: with nothing valid cached it
+  // starts the fetch on a thread of its own (one at a time) and answers
+  // UNAVAILABLE at once; asked again later, it has the fetch's outcome.
+  // For a thread with other work to do meanwhile (the Lambda dispatcher's).
+  virtual absl::StatusOr<AwsCredentials> GetWithoutWaiting() { return Get(); }
 };
 
 // Where the chain looks. Defaults are AWS's; tests point them at 127.0.0.1.

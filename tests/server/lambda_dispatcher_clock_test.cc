@@ -1,6 +1,7 @@
 // The Lambda dispatcher on an injected clock, against a fake Lambda Invoke
 // endpoint on 127.0.0.1: the times it reports and when it tries a throttled
 // call again come from the clock it was given, not from the wall.
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -8,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/lambda_dispatcher.h"
@@ -20,14 +22,27 @@ namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
 
+// Fixed credentials; while `fetching`, as a chain whose endpoint has not
+// answered yet: Get waits (longer than a test does), GetWithoutWaiting
+// says they are on their way.
 class StaticCredentials : public AwsCredentialsProvider {
  public:
   absl::StatusOr<AwsCredentials> Get() override {
+    if (fetching) fetched.WaitForNotificationWithTimeout(2 * kWait);
     AwsCredentials credentials;
     credentials.access_key_id = "AKIDEXAMPLE";
     credentials.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     return credentials;
   }
+  absl::StatusOr<AwsCredentials> GetWithoutWaiting() override {
+    if (fetching && !fetched.HasBeenNotified()) {
+      return absl::UnavailableError("being fetched");
+    }
+    return Get();
+  }
+
+  std::atomic<bool> fetching{false};
+  absl::Notification fetched;
 };
 
 // What the dispatcher reports, as the coordinator would get it.
@@ -53,6 +68,10 @@ class Reports {
       return absl::DeadlineExceededError("no result");
     }
     return *found;
+  }
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    batches_.clear();
   }
   std::vector<v1::TaskStarted> started() {
     absl::MutexLock lock(&mu_);
@@ -89,6 +108,7 @@ class LambdaDispatcherTest : public ::testing::Test {
     dispatcher_->Start();
   }
   void TearDown() override {
+    if (!credentials_.fetched.HasBeenNotified()) credentials_.fetched.Notify();
     if (dispatcher_ != nullptr) dispatcher_->Stop();
   }
 
@@ -123,6 +143,14 @@ class LambdaDispatcherTest : public ::testing::Test {
     a->set_task_id("sum");
     a->set_fn("add");
     a->set_lambda_function("dagd-fn");
+    dispatcher_->Send(std::move(message));
+  }
+  void Cancel() {
+    v1::CoordinatorMessage message;
+    v1::TaskRef* ref = message.mutable_batch()->add_cancels();
+    ref->set_job_id("j1");
+    ref->set_task_index(0);
+    ref->set_attempt(1);
     dispatcher_->Send(std::move(message));
   }
   // Any batch wakes the dispatcher's loop, which then reads the clock.
@@ -176,6 +204,26 @@ TEST_F(LambdaDispatcherTest, RetriesAThrottledCallWhenTheClockSaysSo) {
   EXPECT_EQ(result->started_unix_ms(), UnixMillis(start));
   EXPECT_GE(result->finished_unix_ms(), UnixMillis(start + absl::Hours(1)));
   EXPECT_LE(result->finished_unix_ms(), UnixMillis(clock_.Now()));
+}
+
+// Credentials still being fetched (an ECS or IMDS endpoint, seconds per
+// source) hold up nothing else the dispatcher does: the waiting call is
+// cancelled at once, and the next one is made once they are in.
+TEST_F(LambdaDispatcherTest, CredentialsBeingFetchedHoldUpNothingElse) {
+  credentials_.fetching = true;
+  Assign();
+  Cancel();
+  absl::StatusOr<v1::TaskResult> result = reports_.WaitForResult();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->error(), "cancelled");
+  EXPECT_FALSE(WaitForRequests(1, absl::ZeroDuration()));
+  credentials_.fetched.Notify();
+  reports_.Clear();
+  Assign();
+  result = reports_.WaitForResult();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok()) << result->error();
+  EXPECT_TRUE(WaitForRequests(1, kWait));
 }
 
 }  // namespace

@@ -283,6 +283,25 @@ TEST_F(ContainerTest, AHangingRefreshHoldsUpNoCaller) {
   EXPECT_EQ(server_->requests().size(), 2u) << "one refresh at a time";
 }
 
+// With nothing cached, GetWithoutWaiting does not wait for an endpoint that
+// does not answer: it fetches on a thread of its own and says so.
+TEST_F(ContainerTest, GetWithoutWaitingFetchesOnAThreadOfItsOwn) {
+  StartServer("");
+  auto provider = MakeDefaultCredentialsChain(Sources());
+  stall_ = true;
+  absl::StatusOr<AwsCredentials> got = provider->GetWithoutWaiting();
+  EXPECT_TRUE(absl::IsUnavailable(got.status())) << got.status();
+  ASSERT_TRUE(stalled_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(absl::IsUnavailable(provider->GetWithoutWaiting().status()));
+  release_.Notify();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!provider->GetWithoutWaiting().ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(provider->GetWithoutWaiting()->access_key_id, "KEY1");
+  EXPECT_EQ(server_->requests().size(), 1u) << "one fetch at a time";
+}
+
 TEST_F(ContainerTest, ConcurrentCallersShareOneFetch) {
   StartServer("");
   auto provider = MakeDefaultCredentialsChain(Sources());
