@@ -159,6 +159,30 @@ def test_a_large_literal_read_by_many_tasks_is_in_the_job_once(scheduler):
         (data.sum(), data.max())
 
 
+def data_size(holder):
+    return len(holder.data)
+
+
+def test_a_large_literal_pickled_by_value_stays_in_its_readers(scheduler):
+    class Local:  # pickled by value: a worker could not pickle it again
+        def __init__(self):
+            self.data = b"x" * 100_000
+
+    dsk = {"big": Local(), "a": (data_size, "big"), "b": (data_size, "big")}
+    graph = dagd.dask.convert(dsk, ["a", "b"], retries=2)
+    assert {t.id for t in graph.spec.tasks} == {"a", "b"}
+    assert scheduler(dsk, ["a", "b"]) == (100_000, 100_000)
+    # One that can travel by name is shared, and retried as the others.
+    dsk["big"] = b"y" * 100_000
+    dsk["a"] = (len, "big")
+    dsk["b"] = (len, "big")
+    graph = dagd.dask.convert(dsk, ["a", "b"], retries=2)
+    tasks = {t.id: t for t in graph.spec.tasks}
+    assert set(tasks) == {"a", "b", "big"}
+    assert tasks["big"].retry.max_attempts == 3
+    assert scheduler(dsk, ["a", "b"]) == (100_000, 100_000)
+
+
 def test_keys_become_ids_and_dask_order_becomes_priorities():
     dsk = {"a": (inc, 1), ("b", 0): (inc, "a"), ("b", 1): (inc, "a"),
            "c": (operator.add, ("b", 0), ("b", 1))}

@@ -18,9 +18,9 @@ Converting a graph: each key that computes something becomes a task
 (its id is the key, ``str`` as it is, other keys as their ``repr``), the
 keys it reads become its inputs, aliases (a key whose value is another
 key) and literals (a value that computes nothing) are resolved into the
-tasks that read them (but a literal over 64 KiB that several tasks read
-is a task of its own, in the job once), and ``dask.order``'s order
-becomes task priorities.
+tasks that read them (but a literal over 64 KiB that several tasks read,
+and that needs nothing pickled by value, is a task of its own, in the
+job once), and ``dask.order``'s order becomes task priorities.
 A task that only makes a view of another's result (``numpy.transpose`` or
 ``numpy.swapaxes``, as dask.array's ``.T`` does, alone or in a subgraph
 Dask fused) is computed inside each task that reads it, unless it is
@@ -173,8 +173,10 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
     ranks = _order(dsk)
     spec = types_pb2.JobSpec(name=name, priority=priority)
     for key, code in shared.items():
-        spec.tasks.add(id=ids[key], fn="python", priority=-ranks.get(key, 0),
-                       code=code)
+        task = spec.tasks.add(id=ids[key], fn="python",
+                              priority=-ranks.get(key, 0), code=code)
+        if retries:
+            task.retry.max_attempts = retries + 1
     for key, found in reads.items():
         inputs: List[str] = []
         index_of: Dict[Hashable, int] = {}
@@ -239,8 +241,11 @@ def _shared_literals(reads: Dict[Hashable, Dict[Hashable, None]],
     for source, value in literals.items():  # in the graph's order
         if readers.get(source, 0) < 2:
             continue
-        code = pickler.dumps(GraphTask(value, [], {}))
-        if len(code) > _SHARED_LITERAL_BYTES:
+        # Its task's result is pickled again by the worker, whose standard
+        # pickler cannot pickle what travels by value (an object of a class
+        # of __main__, a lambda): such a literal stays in its readers.
+        code = pickler.dumps_by_name(GraphTask(value, [], {}))
+        if code is not None and len(code) > _SHARED_LITERAL_BYTES:
             shared[source] = code
     return shared
 

@@ -86,16 +86,26 @@ class Pickler:
         self._verdicts: Dict[int, Tuple[Any, bool]] = {}
 
     def dumps(self, value: Any) -> bytes:
-        if self._rules is not None:
-            out = io.BytesIO()
-            try:
-                _NamePickler(out, *self._rules, self._verdicts).dump(value)
-                return out.getvalue()
-            except Exception:  # _ByValue, or what the standard one refuses
-                pass
+        by_name = self.dumps_by_name(value)
+        if by_name is not None:
+            return by_name
         import cloudpickle
 
         return cloudpickle.dumps(value, protocol=PROTOCOL)
+
+    def dumps_by_name(self, value: Any) -> Optional[bytes]:
+        """``value`` pickled by the standard pickler, or None when a part of
+        it must travel by value (or this cloudpickle does not say): what a
+        worker's standard pickler can pickle again, such as a task's
+        result."""
+        if self._rules is None:
+            return None
+        out = io.BytesIO()
+        try:
+            _NamePickler(out, *self._rules, self._verdicts).dump(value)
+        except Exception:  # _ByValue, or what the standard one refuses
+            return None
+        return out.getvalue()
 
 
 def dumps(value: Any) -> bytes:
