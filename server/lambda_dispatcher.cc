@@ -8,6 +8,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -299,6 +300,7 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
   curl_multi_remove_handle(multi_, call->easy);
   const v1::Assignment& a = call->assignment;
   if (call->cancelled) {
+    if (curl_code == CURLE_OK) DropCancelledOutput(*call);
     v1::TaskResult result;
     result.set_error("cancelled");
     return Complete(*call, std::move(result));
@@ -324,6 +326,24 @@ void LambdaDispatcher::Finish(void* easy, int curl_code) {
                  std::move(outcome.retry_reason));
   }
   Complete(*call, std::move(outcome.result));
+}
+
+void LambdaDispatcher::DropCancelledOutput(Call& call) {
+  curl_easy_getinfo(call.easy, CURLINFO_RESPONSE_CODE, &call.response.status);
+  const InvokeOutcome outcome =
+      ReadInvokeResponse(call.response, call.assignment.lambda_function());
+  if (outcome.retry || !outcome.result.has_output_ref()) return;
+  // Nobody will read it: deleted, if it is where this call was told to
+  // write (an answer naming any other key is not trusted with a delete).
+  const v1::ObjectRef& ref = outcome.result.output_ref();
+  const v1::TaskRef& t = call.assignment.task();
+  const std::string own =
+      WrittenResultObjectKey(t.job_id(), t.task_index(), t.attempt(), run_);
+  if (!options_.object_store.bucket().empty() &&
+      ref.bucket() == options_.object_store.bucket() &&
+      (ref.key() == own || absl::StartsWith(ref.key(), own + "/"))) {
+    payloads_.DeleteLater({ref.key()});
+  }
 }
 
 void LambdaDispatcher::Shrink(std::unique_ptr<Call> call,

@@ -46,9 +46,10 @@ struct LambdaOptions {
   // task and reports the failure), on the task's run alone: reading its
   // inputs from the object store, writing its output there and a cold
   // start come on top. So dagd waits for the answer as long as Lambda
-  // lets any function run, and this much more, and never starts another
-  // attempt while the invocation may still run.
-  absl::Duration timeout_grace = absl::Seconds(10);
+  // lets any function run, and this much more (a cold start's init, up to
+  // 10 s, and the answer's transfer), and never starts another attempt
+  // while the invocation may still run.
+  absl::Duration timeout_grace = absl::Seconds(60);
   // How often the dispatcher tells the coordinator it is alive.
   absl::Duration heartbeat_interval = absl::Seconds(5);
   // dagd's object store (no bucket: none) and a client of it (null: none).
@@ -115,6 +116,8 @@ class LambdaDispatcher : public InProcessDispatcher {
   void Complete(Call& call, v1::TaskResult result);
   // Before a retry: the output key of the next try.
   void MoveOutputKey(Call& call);
+  // A cancelled call answered: the output it stored is deleted.
+  void DropCancelledOutput(Call& call);
   // An invocation over Lambda's limit: its inputs go to the object store
   // first (off this thread), or it fails for good without one.
   void Shrink(std::unique_ptr<Call> call, v1::LambdaInvocation invocation);

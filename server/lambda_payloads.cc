@@ -58,11 +58,8 @@ v1::LambdaInvocation MakeInvocation(v1::Assignment assignment,
     v1::ObjectRef* output = invocation.mutable_output_ref();
     output->set_bucket(store.bucket());
     const v1::TaskRef& task = assignment.task();
-    output->set_key(
-        writer.empty()
-            ? ResultObjectKey(task.job_id(), task.task_index(), task.attempt())
-            : WrittenResultObjectKey(task.job_id(), task.task_index(),
-                                     task.attempt(), writer));
+    output->set_key(WrittenResultObjectKey(task.job_id(), task.task_index(),
+                                           task.attempt(), writer));
     uint64_t limit = store.inline_max_bytes();
     if (limit == 0 || limit > kLambdaInlineOutputMax) {
       limit = kLambdaInlineOutputMax;
@@ -150,11 +147,11 @@ void LambdaPayloads::DeleteLater(std::vector<std::string> keys) {
 }
 
 void LambdaPayloads::DeleteNow(const std::vector<std::string>& keys) {
-  // A failure leaves an object behind under inputs/, which an S3
-  // lifecycle rule on the prefix removes; nothing refers to it.
+  // A failure leaves an object behind, which an S3 lifecycle rule on the
+  // prefix removes; nothing refers to it.
   for (const std::string& key : keys) {
     if (absl::Status s = store_->Delete(key); !s.ok()) {
-      LOG(WARNING) << "could not delete the Lambda input object '" << key
+      LOG(WARNING) << "could not delete the Lambda call's object '" << key
                    << "' from " << store_->Describe()
                    << ", left behind: " << s.message();
     }

@@ -63,7 +63,8 @@ class LambdaPayloads {
   // INVALID_ARGUMENT when even without inline inputs it does not fit (its
   // args are too large), or the store's error.
   void Shrink(v1::LambdaInvocation invocation, ShrinkDone done);
-  // Deletes the temporary objects of a call that ended.
+  // Deletes the temporary objects of a call that ended (its inputs, or
+  // the output of a call cancelled while it ran).
   void DeleteLater(std::vector<std::string> keys);
 
  private:

@@ -75,8 +75,10 @@ inline std::string ResultObjectKey(absl::string_view job_id,
 inline std::string WrittenResultObjectKey(absl::string_view job_id,
                                           uint32_t task_index, uint32_t attempt,
                                           absl::string_view writer) {
-  return absl::StrCat(ResultObjectKey(job_id, task_index, attempt), "/",
-                      writer);
+  std::string key = ResultObjectKey(job_id, task_index, attempt);
+  // No name (an older writer's way): the attempt's key itself.
+  if (!writer.empty()) absl::StrAppend(&key, "/", writer);
+  return key;
 }
 
 // The parts of a ResultObjectKey; nullopt for any other key.

@@ -211,10 +211,8 @@ std::optional<v1::TaskResult> TaskRunner::WriteOutput(
                    " bytes, over the inline limit of ", limit, " bytes)");
   const v1::TaskRef& task = assignment.task();
   const std::string key =
-      data_ != nullptr
-          ? WrittenResultObjectKey(task.job_id(), task.task_index(),
-                                   task.attempt(), data_->instance())
-          : ResultObjectKey(task.job_id(), task.task_index(), task.attempt());
+      WrittenResultObjectKey(task.job_id(), task.task_index(), task.attempt(),
+                             data_ != nullptr ? data_->instance() : "");
   absl::StatusOr<v1::ObjectRef> ref =
       objects.error.ok()
           ? PutObject(*objects.store, objects.config.bucket(), key, data,

@@ -363,9 +363,26 @@ class Harness {
         out.mutable_holder()->set_address("addr");
         out.set_key(in_.ConsumeBool() ? key : absl::StrCat(key, "0"));
         break;
-      case 3:  // in the bucket, under the attempt's key or a try of it
+      case 3:  // in the bucket: the attempt's key, a writer's key under it,
+               // a try of that, or a key that only looks like one
         out.set_bucket(kBucket);
-        out.set_key(in_.ConsumeBool() ? key : absl::StrCat(key, "/try1"));
+        switch (in_.ConsumeIntegralInRange<int>(0, 4)) {
+          case 0:
+            out.set_key(key);
+            break;
+          case 1:
+            out.set_key(absl::StrCat(key, "/5f0c2a9e41d7b388"));
+            break;
+          case 2:
+            out.set_key(absl::StrCat(key, "/5f0c2a9e41d7b388/try2"));
+            break;
+          case 3:
+            out.set_key(absl::StrCat(key, "/"));
+            break;
+          default:
+            out.set_key(absl::StrCat(key, "5f0c"));
+            break;
+        }
         break;
       case 4:  // marked as only dagd marks results
         out.set_key(key);

@@ -13,6 +13,8 @@ every SigV4 signature) as S3.
                      its large output comes back by reference
   over 6 MB          an invocation whose inline inputs exceed Lambda's
                      payload limit sends them through S3 for the one call
+  a cancel           the output of an invocation cancelled while it ran
+                     is deleted once it answers
   a crash            an invocation dagd lost in a crash and its rerun
                      write their outputs under keys of their own
 
@@ -335,6 +337,30 @@ class LambdaLargeIoTest(ClusterTest):
         task = self.cluster.tasks(job_id)["on_lambda"]
         self.assertEqual(task["state"], "TASK_FAILED", task)
         self.assertIn("Lambda's answer is over", json.dumps(task))
+
+
+class LambdaCancelTest(ClusterTest):
+    def test_the_output_of_a_cancelled_invocation_is_deleted(self):
+        # Cancelled while it runs (it starts 2 s late): dagd waits for its
+        # answer, and deletes the output it stored, which nobody will read.
+        port = self.cluster.service_port
+        control(port, faults=[{"type": "slow", "delay_ms": 2000}])
+        path = os.path.join(self.cluster.tmp, "cancelled.json")
+        with open(path, "w") as f:
+            json.dump({"name": "cancelled", "tasks": [
+                {"id": "on_lambda", "fn": "const",
+                 "args": {"value": big_string(100 << 10, "c")},
+                 "executor": "lambda"}]}, f)
+        job_id = self.cluster.dagctl("submit", path).stdout.split()[0]
+        wait_for(lambda: stats(port)["in_flight"] == 1, 30,
+                 "the invocation to start")
+        self.cluster.dagctl("cancel", job_id)
+        wait_for(lambda: stats(port)["in_flight"] == 0, 30,
+                 "the invocation to end")
+        self.assertEqual(stats(port)["status"], {"200": 1})
+        prefix = "%sresults/%s/" % (PREFIX, job_id)
+        wait_for(lambda: not self.s3.keys(prefix), 30,
+                 "the cancelled call's output to be deleted")
 
 
 class LambdaCrashTest(ClusterTest):

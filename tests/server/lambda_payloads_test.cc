@@ -47,6 +47,17 @@ TEST(MakeInvocationTest, InputRefsMoveOutOfTheAssignment) {
   EXPECT_EQ(inv.inline_max_bytes(), 64u << 10);
 }
 
+// The output goes under the attempt's key and the dispatcher's name of its
+// run: an invocation a crash of dagd lost, which still runs, writes apart
+// from the one the restarted dagd makes for the same attempt number.
+TEST(MakeInvocationTest, TheOutputKeyNamesItsWriter) {
+  EXPECT_EQ(MakeInvocation(Task(), Store(64 << 10), "5f0c2a9e41d7b388")
+                .output_ref()
+                .key(),
+            "results/j4/2/3/5f0c2a9e41d7b388");
+  EXPECT_EQ(WrittenResultObjectKey("j4", 2, 3, ""), "results/j4/2/3");
+}
+
 TEST(MakeInvocationTest, OutputLimitStaysUnderLambdasResponseLimit) {
   // Bytes travel base64-encoded in the JSON answer.
   EXPECT_EQ(MakeInvocation(Task(), Store(8 << 20)).inline_max_bytes(),
