@@ -5,6 +5,7 @@ objects, failures as exceptions, and wait riding through a restart of dagd.
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -218,6 +219,42 @@ def test_wait_rides_through_a_restart_of_dagd(tmp_path):
             open(marker, "w").close()
             waiter.join(timeout=120)
             assert finished["status"].state == types_pb2.JOB_SUCCEEDED
+    finally:
+        running.stop()
+
+
+def test_submit_with_a_request_id_outlasts_call_timeout(tmp_path):
+    running = Cluster(str(tmp_path))
+    try:
+        running.start_dagd()
+        port = running.address.rsplit(":", 1)[1]
+        running.kill_dagd()
+        # dagd is down for longer than a call may wait: the submission is
+        # sent again until dagd is back (it raised DEADLINE_EXCEEDED after
+        # its first call_timeout).
+        with dagd.Client(running.address, call_timeout=1.0,
+                         reconnect_timeout=60) as client:
+            submitted = {}
+
+            def submit():
+                try:
+                    submitted["id"] = client.submit(
+                        {"name": "late", "tasks": [
+                            {"id": "a", "fn": "const", "args": {"value": 1}}]},
+                        request_id="late-1")
+                except Exception as error:  # shown by the assert below
+                    submitted["error"] = error
+
+            submitter = threading.Thread(target=submit)
+            submitter.start()
+            time.sleep(2.5)  # past call_timeout, dagd still down
+            running.start_dagd(listen="127.0.0.1:" + port)
+            submitter.join(timeout=60)
+            assert "id" in submitted, submitted
+            again = client.submit({"name": "late", "tasks": [
+                {"id": "a", "fn": "const", "args": {"value": 1}}]},
+                request_id="late-1")
+            assert again == submitted["id"]
     finally:
         running.stop()
 

@@ -99,6 +99,13 @@ class _Outage:
         self._since = None
         self._pause = INITIAL_RETRY_PAUSE
 
+    def left(self) -> Optional[float]:
+        """What is left of the budget once the coordinator was lost; None
+        before."""
+        if self._since is None:
+            return None
+        return max(0.001, self._since + self._budget - time.monotonic())
+
     def lost(self, cause: grpc.RpcError) -> None:
         """Records a loss; raises once the outage has lasted its budget."""
         now = time.monotonic()
@@ -160,23 +167,39 @@ class Client:
     def submit(self, job: JobLike, *, request_id: Optional[str] = None) -> str:
         """Submits ``job`` and returns its id. With ``request_id``, a second
         submission with the same id returns the first one's job, and a
-        submission that loses the coordinator is sent again (for up to
-        ``reconnect_timeout``)."""
+        submission that loses the coordinator, or gets no answer within
+        ``call_timeout``, is sent again until one is answered, for up to
+        ``reconnect_timeout`` after the first was lost. Giving up raises
+        ``DagdError``: the job may exist, and submitting again with the same
+        ``request_id`` finds it."""
         request = pb.SubmitJobRequest(job=to_spec(job),
                                       request_id=request_id or "")
         if not request_id:
             return self._unary(self._stub.SubmitJob, request).job_id
         # With an id, a submission whose answer was lost is sent again, as
         # the C++ client does: dagd returns the job the first one created.
+        # A try waiting for an unreachable dagd ends at its deadline
+        # (DEADLINE_EXCEEDED), not UNAVAILABLE: a loss all the same.
         outage = _Outage(self.reconnect_timeout)
         while True:
+            timeout = self.call_timeout
+            left = outage.left()
+            if left is not None:
+                timeout = left if timeout is None else min(timeout, left)
             try:
-                return self._stub.SubmitJob(request, timeout=self.call_timeout,
+                return self._stub.SubmitJob(request, timeout=timeout,
                                             wait_for_ready=True).job_id
             except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE,
+                                        grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise _rpc_error(error) from None
-                outage.lost(error)
+                try:
+                    outage.lost(error)
+                except DagdError as lost:
+                    raise DagdError(
+                        "%s; the job may exist: submit again with "
+                        "request_id=%r to find it" % (lost, request_id)
+                    ) from None
 
     def status(self, job_id: str) -> types_pb2.JobStatus:
         """The job's current ``dagd.v1.JobStatus``."""
@@ -311,12 +334,15 @@ class Client:
         return codec.decode(data, content_type)
 
     def run(self, job: JobLike, *, outputs: Optional[Iterable[Union[str, Task]]] = None,
-            timeout: Optional[float] = None) -> Dict[str, Any]:
+            timeout: Optional[float] = None,
+            request_id: Optional[str] = None) -> Dict[str, Any]:
         """Submits ``job``, waits for it, and returns the results of
         ``outputs`` (default: the tasks no other task uses) by task id.
-        Raises ``JobFailed`` when the job does not succeed."""
+        Raises ``JobFailed`` when the job does not succeed. With
+        ``request_id`` (default: a new one), running again after a lost
+        submission follows the job the first one made, not a second."""
         spec = to_spec(job)
-        job_id = self.submit(spec, request_id=uuid.uuid4().hex)
+        job_id = self.submit(spec, request_id=request_id or uuid.uuid4().hex)
         status = self.wait(job_id, timeout=timeout)
         if status.state != types_pb2.JOB_SUCCEEDED:
             raise JobFailed(describe_failure(status), status)
