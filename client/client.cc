@@ -392,14 +392,34 @@ absl::Status Client::ReadResult(const std::string& job_id,
   std::unique_ptr<grpc::ClientReaderInterface<v1::ResultChunk>> reader =
       stub_->ReadResult(&context, request);
   v1::ResultChunk chunk;
+  // The first chunk announces the size (0: not said): a stream that ends
+  // short of it, or runs past it, is not the result.
+  uint64_t announced = 0;
+  uint64_t received = 0;
+  bool first = true;
+  auto wrong_size = [&] {
+    return absl::DataLossError(absl::StrCat(
+        "the result of task '", task_id, "' of job ", job_id, " is ", announced,
+        " bytes, but ", received,
+        received > announced ? " came" : " came before the stream ended"));
+  };
   while (reader->Read(&chunk)) {
-    if (absl::Status s = on_chunk(chunk); !s.ok()) {
+    if (first) announced = chunk.size_bytes();
+    first = false;
+    received += chunk.data().size();
+    absl::Status s =
+        announced > 0 && received > announced ? wrong_size() : on_chunk(chunk);
+    if (!s.ok()) {
       context.TryCancel();
       reader->Finish().IgnoreError();
       return s;
     }
   }
-  return FromGrpcStatus(reader->Finish());
+  absl::Status finished = FromGrpcStatus(reader->Finish());
+  if (finished.ok() && announced > 0 && received != announced) {
+    return wrong_size();
+  }
+  return finished;
 }
 
 absl::StatusOr<v1::ListWorkersResponse> Client::ListWorkers() {

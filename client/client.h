@@ -150,7 +150,8 @@ class Client {
   // Streams a result of any size: `on_chunk` gets each chunk in order (the
   // first carries the content type and total size); an error it returns
   // ends the stream. After an error (DATA_LOSS: the object did not match
-  // its CRC-32C) discard what was received.
+  // its CRC-32C, or the stream's bytes did not add up to the size the first
+  // chunk announced) discard what was received.
   using ChunkCallback = std::function<absl::Status(const v1::ResultChunk&)>;
   absl::Status ReadResult(const std::string& job_id, const std::string& task_id,
                           const ChunkCallback& on_chunk);

@@ -325,6 +325,24 @@ TEST_F(CommandsTest, ResultThatFailsItsChecksumExitsWithAnError) {
   EXPECT_THAT(err_.str(), HasSubstr("CRC-32C"));
 }
 
+// A stream that ends short of the size its first chunk announced is not
+// the result, though the call ended well.
+TEST_F(CommandsTest, AResultStreamShortOfItsSizeExitsWithAnError) {
+  auto* reader = new MockClientReader<v1::ResultChunk>();
+  v1::ResultChunk chunk;
+  chunk.set_data("42");
+  chunk.set_size_bytes(5);
+  EXPECT_CALL(*stub_, ReadResultRaw(_, _)).WillOnce(Return(reader));
+  EXPECT_CALL(*reader, Read(_))
+      .WillOnce(DoAll(SetArgPointee<0>(chunk), Return(true)))
+      .WillOnce(Return(false));
+  EXPECT_CALL(*reader, Finish()).WillOnce(Return(grpc::Status::OK));
+  EXPECT_NE(Run({"result", "j1", "root"}), kExitOk);
+  EXPECT_THAT(err_.str(),
+              HasSubstr("the result of task 'root' of job j1 is 5 bytes, but "
+                        "2 came before the stream ended"));
+}
+
 TEST_F(CommandsTest, ResultFromADagdWithoutReadResultUsesGetResult) {
   auto* reader = new MockClientReader<v1::ResultChunk>();
   EXPECT_CALL(*stub_, ReadResultRaw(_, _)).WillOnce(Return(reader));
