@@ -32,6 +32,7 @@ absl::Status Coordinator::Start() {
   absl::StatusOr<uint64_t> next = store_->NextJobSeq();
   if (!next.ok()) return next.status();
   next_seq_ = *next;
+  reserved_seq_ = *next;
   // Recovery first: a start that fails on a damaged store writes nothing.
   if (absl::Status s = Recover(); !s.ok()) return s;
   absl::StatusOr<StoredRoster> roster = store_->LoadRoster();
@@ -275,6 +276,22 @@ void Coordinator::Run() {
   RunTurn(none);
 }
 
+bool Coordinator::ReserveJobSeqs(WriteSet& writes) {
+  const uint64_t next = next_seq_.load();
+  if (force_sync_) {
+    // Stopping: every number handed out is in the store (this turn syncs),
+    // so the next start goes on from the next one, not past the block.
+    if (next < reserved_seq_) writes.next_job_seq = next;
+    return false;
+  }
+  if (next <= reserved_seq_) return false;
+  // A number past the reservation was handed out: reserve the next block,
+  // durably, before the turn's sends give any of its jobs' work away.
+  reserved_seq_ = next + kJobSeqBlock;
+  writes.next_job_seq = reserved_seq_;
+  return true;
+}
+
 void Coordinator::AfterCommit(
     absl::AnyInvocable<void(const absl::Status&)> fn) {
   after_commit_.push_back(std::move(fn));
@@ -299,9 +316,10 @@ void Coordinator::RunTurn(std::vector<Event>& events) {
     const bool acks_submission = std::exchange(turn_acks_submission_, false);
     stats.deleted_jobs = std::exchange(turn_deleted_jobs_, 0);
     const bool roster_grew = TakeRosterWrites(start, out.writes.roster);
+    const bool reserves = ReserveJobSeqs(out.writes);
     const bool sync =
         out.sync || acks_submission || stats.deleted_jobs > 0 || force_sync_ ||
-        roster_grew ||
+        roster_grew || reserves ||
         (unsynced_ && start - last_sync_ >= options_.sync_interval);
     if (!out.writes.empty() || sync) {
       const absl::Time commit_start = clock_->Now();

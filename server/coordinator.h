@@ -276,6 +276,9 @@ class Coordinator : public JobDeleter {
   void ReleaseWhenSynced(std::vector<v1::ObjectRef>& copied, bool synced);
   void CollectStats(TurnOutput& out, TurnStats& stats);
   void LogTurn(const TurnOutput& out);
+  // Reserves job numbers as reserved_seq_ says, in `writes`; true when the
+  // turn must sync for it.
+  bool ReserveJobSeqs(WriteSet& writes);
   void AfterCommit(absl::AnyInvocable<void(const absl::Status&)> fn);
   absl::StatusOr<uint64_t> ParseJobId(const std::string& job_id) const;
 
@@ -377,6 +380,15 @@ class Coordinator : public JobDeleter {
   // records are written as it is read (NewTaskRecordWriter); so such a job
   // may be accepted after one with a higher number.
   std::atomic<uint64_t> next_seq_ = 1;
+  // Job numbers below it may have been handed out by this or an earlier
+  // run: a start goes on from it. A turn that hands out a number past it
+  // reserves the next kJobSeqBlock in the store and syncs, before its sends
+  // (ReserveJobSeqs). Without, a job submitted with wait (whose turn does
+  // not sync) lost to a power cut within --sync_interval left its number
+  // free while workers ran its tasks; the next job to take it looked, by
+  // number and seal, like it, and took over their attempts and results.
+  uint64_t reserved_seq_ = 1;
+  static constexpr uint64_t kJobSeqBlock = 64;
   // What this turn's events write beside the scheduler's output: new jobs
   // and deletions.
   WriteSet turn_writes_;

@@ -503,6 +503,10 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     }
   }
   PutRoster(batch, writes.roster);
+  if (writes.next_job_seq > 0) {
+    batch.Put(handles_[kMeta], kNextJobSeqKey,
+              absl::StrCat(writes.next_job_seq));
+  }
   rocksdb::WriteOptions options;
   options.sync = sync;
   if (batch.Count() == 0) return FromRocks(db_->SyncWAL(), "syncing the WAL");

@@ -26,8 +26,9 @@ namespace dagd {
 //   results      seq + index    -> content type length, type, bytes
 //   requests     request id     -> seq
 //   task_ids     seq + task id  -> index (4 bytes), for lookups by id
-//   meta         "schema_version", "incarnation", "next_job_seq" (set once
-//                the newest job was deleted), and "unfinished/" + seq -> ""
+//   meta         "schema_version", "incarnation", "next_job_seq" (numbers
+//                dagd reserved, or the newest deleted job's), and
+//                "unfinished/" + seq -> ""
 //                for each job not yet SUCCEEDED, FAILED or CANCELLED
 // Every write goes through the WAL; Commit(sync=true) fsyncs it. Reads
 // through NewReadView() see a RocksDB snapshot; the store's own read calls

@@ -97,9 +97,14 @@ struct WriteSet {
   };
   RosterWrites roster;
 
+  // Nonzero: stored as the next job sequence number a start of dagd takes
+  // (after the batch's deletions; the store takes the newest job's too).
+  uint64_t next_job_seq = 0;
+
   bool empty() const {
     return new_jobs.empty() && job_statuses.empty() && task_statuses.empty() &&
-           results.empty() && deleted_jobs.empty() && roster.empty();
+           results.empty() && deleted_jobs.empty() && roster.empty() &&
+           next_job_seq == 0;
   }
 };
 

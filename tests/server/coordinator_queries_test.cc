@@ -460,8 +460,9 @@ TEST_F(CoordinatorQueriesTest, RetentionDeletesInATurnWithoutSync) {
     EXPECT_FALSE(commit.sync);
   }
   EXPECT_EQ(GetJob("j2").status().code(), absl::StatusCode::kNotFound);
-  // The newest job's id stays taken, also for a restarted dagd.
-  EXPECT_EQ(rocks_->NextJobSeq().value(), 3u);
+  // The newest job's id stays taken, also for a restarted dagd (which goes
+  // on past the numbers this one reserved).
+  EXPECT_GE(rocks_->NextJobSeq().value(), 3u);
 }
 
 // A job in memory (no worker runs "never") is listed a page at a time,

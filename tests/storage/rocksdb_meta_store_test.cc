@@ -579,6 +579,22 @@ TEST_F(RocksMetaStoreTest, DeleteJobRefusesUnknownAndUnfinishedJobs) {
   EXPECT_EQ(store->DeleteJob(1, true).code(), absl::StatusCode::kNotFound);
 }
 
+// Numbers dagd reserved (WriteSet::next_job_seq) are where a reopened
+// store goes on from; deleting the newest job does not take them back.
+TEST_F(RocksMetaStoreTest, ReservedJobNumbersAreNotHandedOutAgain) {
+  {
+    auto store = Open();
+    Add(*store, 1, 1, true);
+    WriteSet reserve;
+    reserve.next_job_seq = 65;
+    ASSERT_FALSE(reserve.empty());
+    ASSERT_EQ(store->Commit(reserve, true), absl::OkStatus());
+    EXPECT_EQ(store->NextJobSeq().value(), 65u);
+    ASSERT_EQ(store->DeleteJob(1, true), absl::OkStatus());
+  }
+  EXPECT_EQ(Open()->NextJobSeq().value(), 65u);
+}
+
 // Ids are never reused: deleting the newest jobs keeps their numbers taken,
 // across a reopen.
 TEST_F(RocksMetaStoreTest, DeletingTheNewestJobsKeepsTheirIdsTaken) {
