@@ -262,7 +262,12 @@ absl::StatusOr<v1::JobStatus> Client::Follow(
     if (final_status.ok() || !IsConnectionLoss(final_status.status())) {
       return final_status;
     }
+    // Broken again before it delivered anything, though dagd answered the
+    // last probe (a dagd stopping, or a proxy that passes calls but not
+    // streams): the next try waits its pause first.
+    const bool again = outage.lost();
     outage.Lost(final_status.status());
+    if (again && !outage.Pause()) return outage.GiveUp();
     if (absl::Status back = AwaitCoordinator(job_id, deadline, outage);
         !back.ok()) {
       return back;
@@ -314,10 +319,9 @@ absl::Status Client::AwaitCoordinator(const std::string& job_id,
     absl::StatusOr<v1::JobStatus> job =
         CallUntil(&v1::JobService::StubInterface::GetJob, request,
                   std::min(deadline, outage.give_up_at()));
-    if (job.ok()) {
-      outage.Reached();
-      return absl::OkStatus();
-    }
+    // dagd answers: watch again. The outage ends when the new stream
+    // delivers its first event (Follow), not here.
+    if (job.ok()) return absl::OkStatus();
     // Out of time (the call waited to the end), or the pause would be.
     if (options_.now() >= outage.give_up_at()) return outage.GiveUp();
     // A job dagd no longer knows, or any other answer, ends the wait.

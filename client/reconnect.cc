@@ -64,6 +64,12 @@ bool Outage::Pause() {
 
 absl::Status Outage::GiveUp() const {
   if (budget_ == absl::ZeroDuration()) return cause_;
+  if (deadline_ != absl::InfiniteFuture() && now_() >= deadline_) {
+    // The call's own time ran out, not the outage's.
+    return absl::DeadlineExceededError(
+        absl::StrCat("the deadline passed while dagd could not be reached: ",
+                     cause_.message()));
+  }
   const std::string tried = absl::FormatDuration(
       absl::Trunc(give_up_at_ - lost_at_, absl::Milliseconds(1)));
   return absl::UnavailableError(

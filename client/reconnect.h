@@ -71,8 +71,9 @@ class Outage {
   // give_up_at(). False, at once, when no time is left: call GiveUp().
   bool Pause();
   // The error that ends the call: the outage's cause itself when the
-  // budget is zero (no retry was promised), else UNAVAILABLE saying how
-  // long the call tried and what began the outage.
+  // budget is zero (no retry was promised), DEADLINE_EXCEEDED once the
+  // call's deadline has passed, else UNAVAILABLE saying how long the call
+  // tried and what began the outage.
   absl::Status GiveUp() const;
 
  private:

@@ -446,6 +446,24 @@ TEST_F(ReconnectTest, PausesDoubleUpToTwoSecondsAndTheWatchGivesUpInTime) {
   ASSERT_EQ(changes_.size(), 1u);  // one loss, never regained
 }
 
+// dagd answers GetJob but each new watch breaks before its first event (a
+// dagd stopping, a proxy that passes calls but not streams): not a
+// reconnection, and the watches are paced and given up on in time, not
+// tried back to back with the budget starting over.
+TEST_F(ReconnectTest, AnswersWithoutAStreamAreNoReconnection) {
+  MakeClient(absl::Seconds(1));
+  for (int i = 0; i < 6; ++i) ExpectStream({}, kSocketClosed);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _)).WillRepeatedly(Return(grpc::Status::OK));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1", Record());
+  EXPECT_EQ(final_status.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(changes_.size(), 1u);  // lost, never regained
+  EXPECT_EQ(changes_[0].kind, ConnectionChange::Kind::kLost);
+  EXPECT_THAT(pauses_,
+              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
+                          absl::Milliseconds(400), absl::Milliseconds(300)));
+}
+
 TEST_F(ReconnectTest, AnUnreachableCoordinatorIsGivenUpOnAfterTheTimeout) {
   MakeClient(absl::Seconds(1));
   ExpectStream({}, grpc::Status(grpc::StatusCode::UNAVAILABLE,
