@@ -1,6 +1,7 @@
 #include "server/output_keeper.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -17,13 +18,51 @@ OutputKeeper::OutputKeeper(MetaStore* store, DataClient* holders,
       queue_(threads) {}
 
 void OutputKeeper::Keep(OutputToKeep output, Done done) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto [it, first] = copying_.try_emplace(TaskKey(output.seq, output.index));
+    if (!first) {
+      it->second.push_back({std::move(output), std::move(done)});
+      return;
+    }
+  }
+  Start(std::move(output), std::move(done));
+}
+
+void OutputKeeper::Start(OutputToKeep output, Done done) {
   queue_.Post([this, output = std::move(output),
                done = std::move(done)](bool abandoned) mutable {
+    const TaskKey task(output.seq, output.index);
     if (abandoned) {
-      return done(output, absl::UnavailableError("dagd is stopping"));
+      // The queue is stopping: this task's copies waiting are answered now,
+      // none is posted to it any more.
+      std::deque<Pending> waiting;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = copying_.find(task);
+        waiting.swap(it->second);
+        copying_.erase(it);
+      }
+      const absl::Status stopping = absl::UnavailableError("dagd is stopping");
+      done(output, stopping);
+      for (Pending& next : waiting) next.done(next.output, stopping);
+      return;
     }
     absl::StatusOr<KeptOutput> kept = Copy(output);
     done(output, std::move(kept));
+    std::optional<Pending> next;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = copying_.find(task);
+      if (it->second.empty()) {
+        copying_.erase(it);
+      } else {
+        next = std::move(it->second.front());
+        it->second.pop_front();
+      }
+    }
+    // After the copies queued meanwhile (a stopping queue answers it).
+    if (next) Start(std::move(next->output), std::move(next->done));
   });
 }
 

@@ -7,9 +7,13 @@
 #define DAGD_SERVER_OUTPUT_KEEPER_H_
 
 #include <cstdint>
+#include <deque>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "dagd/v1/types.pb.h"
 #include "server/background_queue.h"
 #include "server/scheduler.h"
@@ -18,7 +22,10 @@
 
 namespace dagd {
 
-// Thread-safe. Copies run on `threads` threads of its own, in order.
+// Thread-safe. Copies run on `threads` threads of its own, in order, and
+// those of one task one after another: chunks are stored by job and task,
+// and two copies of a task's output at once (a task run again while the
+// copy from its first holder went on) would mix their chunks.
 class OutputKeeper {
  public:
   // `held` is the output as its holder has it (key and holder; size,
@@ -40,6 +47,13 @@ class OutputKeeper {
   void Keep(OutputToKeep output, Done done);
 
  private:
+  using TaskKey = std::pair<uint64_t, uint32_t>;  // job seq, task index
+  struct Pending {
+    OutputToKeep output;
+    Done done;
+  };
+  // Posts the copy; when it is done, the next one of its task waiting.
+  void Start(OutputToKeep output, Done done);
   absl::StatusOr<KeptOutput> Copy(const OutputToKeep& output);
   // The output's reference as its stored record has it, with the holder
   // the output names; NOT_FOUND when the record is no longer an
@@ -50,6 +64,10 @@ class OutputKeeper {
   MetaStore* const store_;
   DataClient* const holders_;
   const uint64_t max_bytes_;
+  absl::Mutex mu_;
+  // Tasks with a copy posted, and the copies of each waiting for it.
+  absl::flat_hash_map<TaskKey, std::deque<Pending>> copying_
+      ABSL_GUARDED_BY(mu_);
   BackgroundQueue queue_;  // last: stopped first
 };
 

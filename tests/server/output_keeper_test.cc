@@ -204,6 +204,51 @@ TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
   EXPECT_EQ(kept->status->result().location(), "stored");
 }
 
+// Two copies of one task's output (its first holder's still going when it
+// was run again elsewhere) run one after the other: chunks are stored by
+// job and task, and at once the second's chunk 0 and the first's chunk 1
+// made a result that matched neither's CRC-32C.
+TEST_F(OutputKeeperTest, CopiesOfOneTasksOutputDoNotMixTheirChunks) {
+  serving_.holder.chunk_bytes = MetaStore::kResultChunkBytes;
+  serving_.holder.stall_after_first = true;
+  serving_.holder.resume_after_release = true;
+  const std::string first(2 * MetaStore::kResultChunkBytes, 'a');
+  const v1::ObjectRef held_first = Held(3, first);
+  FakeHolderServer other;
+  ASSERT_FALSE(other.address.empty());
+  other.holder.chunk_bytes = MetaStore::kResultChunkBytes;
+  const std::string second(2 * MetaStore::kResultChunkBytes, 'b');
+  v1::ObjectRef held_second = held_first;
+  held_second.set_key(ResultObjectKey(JobIdFromSeq(1), 3, 2));
+  held_second.set_crc32c(crc32c::Value(second));
+  held_second.mutable_holder()->set_instance("i-2");
+  held_second.mutable_holder()->set_address(other.address);
+  other.holder.objects[held_second.key()] = second;
+
+  absl::Notification first_done, second_done;
+  keeper_->Keep({1, 3, held_first},
+                [&](const OutputToKeep&, absl::StatusOr<KeptOutput> kept) {
+                  EXPECT_TRUE(kept.ok()) << kept.status();
+                  first_done.Notify();
+                });
+  ASSERT_TRUE(serving_.holder.stalled.WaitForNotificationWithTimeout(
+      absl::Seconds(30)));
+  keeper_->Keep({1, 3, held_second},
+                [&](const OutputToKeep&, absl::StatusOr<KeptOutput> kept) {
+                  EXPECT_TRUE(kept.ok()) << kept.status();
+                  second_done.Notify();
+                });
+  // Not while the first is under way (a free thread is waiting for work).
+  EXPECT_FALSE(second_done.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  serving_.holder.release.Notify();
+  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(second_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::StatusOr<std::string> stored =
+      store_->ReadResultChunks(1, 3, second.size(), 0, 0);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(*stored == second) << "the chunks are not one copy's";
+}
+
 TEST_F(OutputKeeperTest, AnOutputOverTheBoundStaysHeld) {
   const v1::ObjectRef held = Held(0, Bytes(kMaxBytes + 1));
   absl::StatusOr<v1::ObjectRef> stored = KeepNow({1, 0, held});
