@@ -64,8 +64,11 @@ bool Outage::Pause() {
 
 absl::Status Outage::GiveUp() const {
   if (budget_ == absl::ZeroDuration()) return cause_;
-  if (deadline_ != absl::InfiniteFuture() && now_() >= deadline_) {
-    // The call's own time ran out, not the outage's.
+  if (budget_ != absl::InfiniteDuration() && deadline_ < lost_at_ + budget_ &&
+      now_() >= deadline_) {
+    // The call's own time ran out before the outage's (a watch past
+    // watch_timeout). A call whose deadline is its only bound (a
+    // submission) ends UNAVAILABLE.
     return absl::DeadlineExceededError(
         absl::StrCat("the deadline passed while dagd could not be reached: ",
                      cause_.message()));

@@ -72,8 +72,8 @@ class Outage {
   bool Pause();
   // The error that ends the call: the outage's cause itself when the
   // budget is zero (no retry was promised), DEADLINE_EXCEEDED once the
-  // call's deadline has passed, else UNAVAILABLE saying how long the call
-  // tried and what began the outage.
+  // call's deadline has cut a finite budget short, else UNAVAILABLE saying
+  // how long the call tried and what began the outage.
   absl::Status GiveUp() const;
 
  private:

@@ -73,6 +73,16 @@ TEST_F(OutageTest, TheCallsDeadlineCutsAnOutageShort) {
                                         "not be reached: failed to connect"));
 }
 
+// A call bounded by its deadline alone (a submission) that never reached
+// dagd ends UNAVAILABLE, as it always has.
+TEST_F(OutageTest, ACallWithoutABudgetOfItsOwnGivesUpUnavailable) {
+  Outage outage = Make(absl::InfiniteDuration(), now_ + absl::Seconds(5));
+  outage.Lost(absl::UnavailableError("failed to connect"));
+  while (outage.Pause()) {
+  }
+  EXPECT_EQ(outage.GiveUp().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(OutageTest, AZeroBudgetGivesUpAtOnceWithTheCauseItself) {
   Outage outage = Make(absl::ZeroDuration());
   const absl::Status cause = absl::UnavailableError("Socket closed");

@@ -99,12 +99,6 @@ class _Outage:
         self._since = None
         self._pause = INITIAL_RETRY_PAUSE
 
-    def left(self) -> Optional[float]:
-        """What is left of the budget once the coordinator was lost; None
-        before."""
-        if self._since is None:
-            return None
-        return max(0.001, self._since + self._budget - time.monotonic())
 
     def lost(self, cause: grpc.RpcError) -> None:
         """Records a loss; raises once the outage has lasted its budget."""
@@ -167,31 +161,29 @@ class Client:
     def submit(self, job: JobLike, *, request_id: Optional[str] = None) -> str:
         """Submits ``job`` and returns its id. With ``request_id``, a second
         submission with the same id returns the first one's job, and a
-        submission that loses the coordinator, or gets no answer within
-        ``call_timeout``, is sent again until one is answered, for up to
-        ``reconnect_timeout`` after the first was lost. Giving up raises
-        ``DagdError``: the job may exist, and submitting again with the same
-        ``request_id`` finds it."""
+        submission that loses the coordinator, or waits ``call_timeout``
+        for one it cannot reach, is sent again until one is answered, for
+        up to ``reconnect_timeout`` after the first was lost. Giving up
+        raises ``DagdError``: the job may exist, and submitting again with
+        the same ``request_id`` finds it."""
         request = pb.SubmitJobRequest(job=to_spec(job),
                                       request_id=request_id or "")
         if not request_id:
             return self._unary(self._stub.SubmitJob, request).job_id
         # With an id, a submission whose answer was lost is sent again, as
         # the C++ client does: dagd returns the job the first one created.
-        # A try waiting for an unreachable dagd ends at its deadline
-        # (DEADLINE_EXCEEDED), not UNAVAILABLE: a loss all the same.
         outage = _Outage(self.reconnect_timeout)
         while True:
-            timeout = self.call_timeout
-            left = outage.left()
-            if left is not None:
-                timeout = left if timeout is None else min(timeout, left)
             try:
-                return self._stub.SubmitJob(request, timeout=timeout,
+                return self._stub.SubmitJob(request, timeout=self.call_timeout,
                                             wait_for_ready=True).job_id
             except grpc.RpcError as error:
-                if error.code() not in (grpc.StatusCode.UNAVAILABLE,
-                                        grpc.StatusCode.DEADLINE_EXCEEDED):
+                # A try that waited for an unreachable dagd ends at its
+                # deadline, a loss all the same; one that reached a slow
+                # dagd is its answer.
+                if not (error.code() == grpc.StatusCode.UNAVAILABLE or
+                        (error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and
+                         not self._connected())):
                     raise _rpc_error(error) from None
                 try:
                     outage.lost(error)
@@ -200,6 +192,17 @@ class Client:
                         "%s; the job may exist: submit again with "
                         "request_id=%r to find it" % (lost, request_id)
                     ) from None
+
+    def _connected(self) -> bool:
+        """Whether the channel is connected now, without waiting."""
+        ready = grpc.channel_ready_future(self._channel)
+        try:
+            ready.result(timeout=0)
+            return True
+        except grpc.FutureTimeoutError:
+            return False
+        finally:
+            ready.cancel()
 
     def status(self, job_id: str) -> types_pb2.JobStatus:
         """The job's current ``dagd.v1.JobStatus``."""
