@@ -246,6 +246,7 @@ ObjectHolderStats ObjectHolder::stats() const {
 }
 
 absl::Status ObjectHolder::Evict() {
+  absl::Status failed;  // a spill the disk refused
   while (true) {
     std::string key;
     uint64_t id = 0;
@@ -256,6 +257,18 @@ absl::Status ObjectHolder::Evict() {
       // make concurrent evictions spill more than needed.
       if (memory_bytes_ - spilling_bytes_ <= memory_limit_ || lru_.empty()) {
         return absl::OkStatus();
+      }
+      if (!failed.ok()) {
+        // The disk refuses writes: what was read back still has its file
+        // and leaves memory for free, wherever it is in line. Without
+        // this, every spilled object read back while the disk was full
+        // stayed in memory, past the budget, until the worker was killed.
+        auto it = std::find_if(
+            lru_.rbegin(), lru_.rend(),
+            [this](const std::string& k) { return entries_.at(k).on_disk; });
+        if (it == lru_.rend()) return failed;
+        DropFromMemory(entries_.at(*it));
+        continue;
       }
       key = lru_.back();
       Entry& entry = entries_.at(key);
@@ -270,7 +283,7 @@ absl::Status ObjectHolder::Evict() {
       data = entry.data;
     }
     if (absl::Status spilled = Spill(key, id, std::move(data)); !spilled.ok()) {
-      return spilled;
+      failed = spilled;
     }
   }
 }

@@ -216,6 +216,22 @@ TEST_F(ObjectHolderTest, AFullDiskRefusesTheNewObjectAndKeepsTheOld) {
   EXPECT_TRUE(holder_->Put("c", "cccc", "").ok());
 }
 
+// Spilled objects read back while the disk is full leave memory again
+// (they still have their files), though the objects never spilled cannot.
+TEST_F(ObjectHolderTest, ObjectsReadBackWhileTheDiskIsFullStayInTheBudget) {
+  Make(8);
+  for (const char* key : {"a", "b", "c", "d", "e"}) {
+    ASSERT_TRUE(holder_->Put(key, std::string(4, key[0]), "").ok());
+  }  // a, b and c spilled
+  files_->FailWrites(absl::ResourceExhaustedError("No space left on device"));
+  for (const char* key : {"a", "b", "c"}) {
+    EXPECT_EQ(Read(key), std::string(4, key[0]));
+    EXPECT_LE(holder_->stats().memory_bytes, 8u) << "after reading " << key;
+  }
+  EXPECT_EQ(Read("d"), "dddd");
+  EXPECT_EQ(Read("e"), "eeee");
+}
+
 TEST_F(ObjectHolderTest, AnObjectOverTheBudgetThatCannotBeSpilledIsRefused) {
   Make(4);
   files_->FailWrites(absl::ResourceExhaustedError("No space left on device"));
