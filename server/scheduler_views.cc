@@ -176,11 +176,15 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
   const GroupId group = job.group_of(task);
   if (const std::optional<GroupHolder> g = ledger_.HolderOf(group)) {
     const Job* holder = FindAnyJob(g->seq);
+    // Another tenant's job is not named: to this job's tenant it does not
+    // exist (README, Security).
     return absl::StrCat(
         "exclusive group '", group_names_.Name(group), "' is held by ",
         holder == nullptr ? std::string("another task")
-                          : absl::StrCat("task '", holder->task_id(g->task),
-                                         "' of job ", holder->status.job_id()));
+        : holder->tenant != job.tenant
+            ? std::string("a task of another tenant")
+            : absl::StrCat("task '", holder->task_id(g->task), "' of job ",
+                           holder->status.job_id()));
   }
   return "waiting for a free slot";
 }

@@ -83,6 +83,33 @@ TEST_F(SchedulerTenantsTest, TenantsShareWorkersByWeightOverRecordedTime) {
   EXPECT_DOUBLE_EQ(seconds[heavy], 3 * seconds[light]);
 }
 
+// A task waiting for an exclusive group another tenant's task holds is
+// told so without that job's id or task's: to this tenant it does not
+// exist.
+TEST_F(SchedulerTenantsTest, AGroupHeldByAnotherTenantNamesNoJob) {
+  Submit(R"({"tasks": [{"id": "secret-step", "fn": "sleep",
+                        "exclusiveGroup": "db"}]})",
+         "alice");
+  const uint64_t mine = Submit(R"({"tasks": [{"id": "m", "fn": "sleep",
+                                              "exclusiveGroup": "db"}]})",
+                               "bob");
+  const uint64_t also_alice = Submit(R"({"tasks": [{"id": "a2", "fn": "sleep",
+                                                    "exclusiveGroup": "db"}]})",
+                                     "alice");
+  AddPlainWorker(8);
+  ASSERT_EQ(Dispatch(kWorker).size(), 1u);
+  absl::StatusOr<v1::TaskStatus> waiting = scheduler_.TaskStatusOf(mine, "m");
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_EQ(waiting->waiting_reason(),
+            "exclusive group 'db' is held by a task of another tenant");
+  // Its own tenant's job is named as before.
+  absl::StatusOr<v1::TaskStatus> own =
+      scheduler_.TaskStatusOf(also_alice, "a2");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->waiting_reason(),
+            "exclusive group 'db' is held by task 'secret-step' of job j1");
+}
+
 TEST_F(SchedulerTenantsTest, EqualWeightsShareEvenlyWhateverTheJobCount) {
   // Tenant b splits its share over three jobs; a has one.
   const uint64_t a = Submit(Job(500, "a"), "a");
