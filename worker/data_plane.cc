@@ -64,9 +64,12 @@ namespace {
 constexpr absl::string_view kLostInputsUrl = "type.dagd.dev/lost-inputs";
 
 // What a holder's answer says of the object: NOT_FOUND, it is gone;
-// UNAVAILABLE, the holder is (about to be) gone.
+// UNAVAILABLE, the holder is (about to be) gone; DATA_LOSS, its bytes do
+// not match their CRC-32C (a spill file gone bad): every retry would read
+// the same bytes, so the input is made again instead.
 bool HolderLost(const absl::Status& status) {
-  return absl::IsNotFound(status) || absl::IsUnavailable(status);
+  return absl::IsNotFound(status) || absl::IsUnavailable(status) ||
+         absl::IsDataLoss(status);
 }
 }  // namespace
 
@@ -104,7 +107,8 @@ absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
     if (holder_ != nullptr && ref.holder().instance() == instance_) {
       absl::StatusOr<Payload> input = ReadLocal(position, ref, share_local);
       if (!input.ok()) {
-        return absl::IsNotFound(input.status())
+        return absl::IsNotFound(input.status()) ||
+                       absl::IsDataLoss(input.status())
                    ? InputsLost(input.status(), {position})
                    : input.status();
       }

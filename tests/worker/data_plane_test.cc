@@ -449,6 +449,19 @@ TEST_F(DataPlaneTest, AFailedFetchFailsTheAttemptRetryablyNamingTheInput) {
   EXPECT_THAT(result.lost_inputs(), ElementsAre(2));
 }
 
+// Bytes that do not match their CRC-32C would come again on every retry
+// (a spill file gone bad): dagd is told to make the input again.
+TEST_F(DataPlaneTest, AnInputThatFailsItsChecksumIsMadeAgain) {
+  v1::Assignment a = Assign("join", "{}", 1);
+  (*a.mutable_input_refs())[0] = other_.Hold("other", "results/j7/0/1", "a");
+  ASSERT_TRUE(other_.holder->Put("results/j7/0/1", "b", "").ok());
+  v1::TaskResult result = Run(a);
+  EXPECT_FALSE(result.ok());
+  EXPECT_FALSE(result.permanent());
+  EXPECT_THAT(result.error(), HasSubstr("CRC-32C"));
+  EXPECT_THAT(result.lost_inputs(), ElementsAre(0));
+}
+
 TEST_F(DataPlaneTest, AnInputHeldHereThatIsGoneFailsTheAttemptRetryably) {
   v1::Assignment a = Assign("join", "{}", 1);
   (*a.mutable_input_refs())[0] = self_.Hold("self", "results/j7/0/1", "a");
