@@ -8,7 +8,6 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -341,7 +340,7 @@ void LambdaDispatcher::DropCancelledOutput(Call& call) {
       WrittenResultObjectKey(t.job_id(), t.task_index(), t.attempt(), run_);
   if (!options_.object_store.bucket().empty() &&
       ref.bucket() == options_.object_store.bucket() &&
-      (ref.key() == own || absl::StartsWith(ref.key(), own + "/"))) {
+      IsKeyWithin(ref.key(), own)) {
     payloads_.DeleteLater({ref.key()});
   }
 }

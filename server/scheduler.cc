@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "proto/object_location.h"
@@ -521,15 +520,11 @@ std::string Scheduler::OutputRefProblem(const Job& job, uint32_t task,
     return absl::StrCat("the worker reported its output at ", where,
                         ", but dagd has no object store (--s3_bucket)");
   }
-  const std::string& expected = expected_key;
-  // Under the attempt's key: Lambda retries of one attempt write apart.
-  const bool attempts_key =
-      ref.key() == expected || (absl::StartsWith(ref.key(), expected + "/") &&
-                                ref.key().size() > expected.size() + 1);
-  if (ref.bucket() != store.bucket() || !attempts_key) {
+  // Under the attempt's key: each writer, and each Lambda try, writes apart.
+  if (ref.bucket() != store.bucket() || !IsKeyWithin(ref.key(), expected_key)) {
     return absl::StrCat("the worker reported its output at ", where,
                         "; this attempt's output belongs at s3://",
-                        store.bucket(), "/", expected);
+                        store.bucket(), "/", expected_key);
   }
   return "";
 }

@@ -81,6 +81,15 @@ inline std::string WrittenResultObjectKey(absl::string_view job_id,
   return key;
 }
 
+// Whether `key` is `base` or a key under it ("BASE/..."): where dagd
+// accepts an attempt's output (base: its ResultObjectKey), or where a writer
+// was told to write it.
+inline bool IsKeyWithin(absl::string_view key, absl::string_view base) {
+  return key == base ||
+         (key.size() > base.size() + 1 && key.substr(0, base.size()) == base &&
+          key[base.size()] == '/');
+}
+
 // The parts of a ResultObjectKey; nullopt for any other key.
 struct ResultKeyParts {
   std::string job_id;

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -254,9 +253,7 @@ void PythonRuntime::OutputStored(const v1::Assignment& assignment,
     // Named as consumers' input_refs will name it; a result that did not
     // go by reference, or went under another attempt's key, nobody will
     // ask for.
-    if (stored != nullptr &&
-        (stored->key() == attempt ||
-         absl::StartsWith(stored->key(), absl::StrCat(attempt, "/")))) {
+    if (stored != nullptr && IsKeyWithin(stored->key(), attempt)) {
       pending.name = KeptName(stored->key(), stored->size(), stored->crc32c());
       pending.size = stored->size();
     }

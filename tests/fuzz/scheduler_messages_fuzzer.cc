@@ -45,6 +45,7 @@
 #include "storage/object_store.h"
 #include "storage/write_set.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzzed_output.h"
 #include "tests/testutil/fake_clock.h"
 
 namespace dagd {
@@ -318,7 +319,7 @@ class Harness {
     result.set_finished_unix_ms(absl::ToUnixMillis(clock_.Now()));
     if (in_.ConsumeBool()) {
       result.set_ok(true);
-      SetOutput(result, worker);
+      SetFuzzedOutput(in_, kBucket, worker ? worker->instance : "", result);
     } else {
       result.set_error(in_.ConsumeRandomLengthString(16));
       result.set_permanent(in_.ConsumeBool());
@@ -330,74 +331,6 @@ class Harness {
     Trace("result from ", WorkerIdName(reporter), ": ",
           result.ShortDebugString());
     scheduler_->OnTaskResult(reporter, std::move(result));
-  }
-
-  // A successful result's output: inline, held by the reporter (under the
-  // attempt's key, or another), in the bucket, or marked as only dagd may.
-  void SetOutput(v1::TaskResult& result, const ConnectedWorker* worker) {
-    const v1::TaskRef& ref = result.task();
-    const std::string key =
-        ResultObjectKey(ref.job_id(), ref.task_index(), ref.attempt());
-    const std::string content_type = in_.ConsumeBool()
-                                         ? "application/json"
-                                         : in_.ConsumeRandomLengthString(8);
-    const int kind = in_.ConsumeIntegralInRange<int>(0, 5);
-    if (kind == 0) {
-      result.mutable_output()->set_data(in_.ConsumeRandomLengthString(24));
-      result.mutable_output()->set_content_type(content_type);
-      return;
-    }
-    v1::ObjectRef& out = *result.mutable_output_ref();
-    out.set_size(in_.ConsumeIntegralInRange<uint64_t>(0, 100));
-    out.set_crc32c(in_.ConsumeIntegral<uint32_t>());
-    out.set_content_type(content_type);
-    switch (kind) {
-      case 1:  // held by the reporter, as a worker reports its output
-        out.mutable_holder()->set_instance(worker ? worker->instance : "");
-        out.mutable_holder()->set_address("addr");
-        out.set_key(key);
-        break;
-      case 2:  // held elsewhere, or under another key
-        out.mutable_holder()->set_instance(
-            absl::StrCat("inst-", in_.ConsumeIntegralInRange<int>(0, 4)));
-        out.mutable_holder()->set_address("addr");
-        out.set_key(in_.ConsumeBool() ? key : absl::StrCat(key, "0"));
-        break;
-      case 3:  // in the bucket: the attempt's key, a writer's key under it,
-               // a try of that, or a key that only looks like one
-        out.set_bucket(kBucket);
-        switch (in_.ConsumeIntegralInRange<int>(0, 4)) {
-          case 0:
-            out.set_key(key);
-            break;
-          case 1:
-            out.set_key(absl::StrCat(key, "/5f0c2a9e41d7b388"));
-            break;
-          case 2:
-            out.set_key(absl::StrCat(key, "/5f0c2a9e41d7b388/try2"));
-            break;
-          case 3:
-            out.set_key(absl::StrCat(key, "/"));
-            break;
-          default:
-            out.set_key(absl::StrCat(key, "5f0c"));
-            break;
-        }
-        break;
-      case 4:  // marked as only dagd marks results
-        out.set_key(key);
-        if (in_.ConsumeBool()) {
-          out.set_stored(true);
-        } else {
-          out.set_output(true);
-          out.mutable_holder()->set_instance(worker ? worker->instance : "");
-        }
-        break;
-      default:  // another bucket
-        out.set_bucket("other");
-        out.set_key(key);
-        break;
-    }
   }
 
   void Disconnect() {

@@ -56,6 +56,12 @@ TEST(MakeInvocationTest, TheOutputKeyNamesItsWriter) {
                 .key(),
             "results/j4/2/3/5f0c2a9e41d7b388");
   EXPECT_EQ(WrittenResultObjectKey("j4", 2, 3, ""), "results/j4/2/3");
+  // Where dagd accepts the attempt's output: its key, or one under it.
+  EXPECT_TRUE(IsKeyWithin("results/j4/2/3", "results/j4/2/3"));
+  EXPECT_TRUE(IsKeyWithin("results/j4/2/3/w/try1", "results/j4/2/3"));
+  EXPECT_FALSE(IsKeyWithin("results/j4/2/30", "results/j4/2/3"));
+  EXPECT_FALSE(IsKeyWithin("results/j4/2/3/", "results/j4/2/3"));
+  EXPECT_FALSE(IsKeyWithin("results/j4/2", "results/j4/2/3"));
 }
 
 TEST(MakeInvocationTest, OutputLimitStaysUnderLambdasResponseLimit) {
