@@ -251,23 +251,36 @@ absl::StatusOr<v1::JobStatus> Client::Follow(
     const ConnectionCallback& on_connection, absl::Time deadline) {
   Outage outage =
       NewOutage(options_.reconnect_timeout, deadline, on_connection);
+  bool progressed = false;  // the stream delivered more than its snapshot
+  bool paced = false;       // the last stream broke without progressing
   const EventCallback reached = [&](const v1::JobEvent& event) {
-    outage.Reached();
+    if (event.has_snapshot()) {
+      outage.Answered();
+    } else {
+      outage.Reached();
+      progressed = true;
+    }
     if (on_event) on_event(event);
   };
   while (true) {
+    progressed = false;
     // Without a callback nobody looks at task events: ask for the end only.
     absl::StatusOr<v1::JobStatus> final_status =
         WatchOnce(job_id, /*end_only=*/!on_event, reached, deadline);
-    if (final_status.ok() || !IsConnectionLoss(final_status.status())) {
+    // RESOURCE_EXHAUSTED: dagd closed a stream read too far behind, or had
+    // too many reads waiting; a new watch starts from a fresh snapshot.
+    if (final_status.ok() ||
+        !(IsConnectionLoss(final_status.status()) ||
+          absl::IsResourceExhausted(final_status.status()))) {
       return final_status;
     }
-    // Broken again before it delivered anything, though dagd answered the
-    // last probe (a dagd stopping, or a proxy that passes calls but not
-    // streams): the next try waits its pause first.
-    const bool again = outage.lost();
     outage.Lost(final_status.status());
-    if (again && !outage.Pause()) return outage.GiveUp();
+    // The last stream too broke before it delivered more than its snapshot,
+    // though dagd answered (a dagd stopping, a proxy that passes calls but
+    // breaks streams, a reader that falls behind at once): the next try
+    // waits its pause first, and the pauses go on doubling.
+    if (paced && !outage.Pause()) return outage.GiveUp();
+    paced = !progressed;
     if (absl::Status back = AwaitCoordinator(job_id, deadline, outage);
         !back.ok()) {
       return back;

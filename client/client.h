@@ -121,9 +121,10 @@ class Client {
   // breaks or ends before `finished`, or it cannot be reached), Watch
   // reports it to `on_connection`, waits for the coordinator to answer
   // again (up to reconnect_timeout) and watches on: `on_event` then gets a
-  // new snapshot, the job's state now, and the events after it. Past
-  // reconnect_timeout it returns UNAVAILABLE; past watch_timeout in all,
-  // DEADLINE_EXCEEDED.
+  // new snapshot, the job's state now, and the events after it; so too when
+  // dagd closed the stream (RESOURCE_EXHAUSTED) because `on_event` fell 8
+  // MiB behind. Past reconnect_timeout it returns UNAVAILABLE; past
+  // watch_timeout in all, DEADLINE_EXCEEDED.
   absl::StatusOr<v1::JobStatus> Watch(
       const std::string& job_id, const EventCallback& on_event,
       const ConnectionCallback& on_connection = nullptr);

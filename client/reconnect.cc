@@ -22,11 +22,15 @@ Outage::Outage(absl::Duration budget, absl::Time deadline,
       on_change_(std::move(on_change)) {}
 
 void Outage::Reached() {
+  Answered();
+  pause_ = kInitialRetryPause;
+}
+
+void Outage::Answered() {
   const bool was_lost = lost_;
   reached_ = true;
   lost_ = false;
   give_up_at_ = absl::InfiniteFuture();
-  pause_ = kInitialRetryPause;
   if (!was_lost || !on_change_) return;
   ConnectionChange change;
   change.kind = ConnectionChange::Kind::kRegained;

@@ -57,8 +57,12 @@ class Outage {
          ConnectionCallback on_change);
 
   // The call reached the coordinator (an answer or an event came). Ends an
-  // outage, reporting kRegained.
+  // outage, reporting kRegained, and starts the pauses over.
   void Reached();
+  // As Reached, but the pauses go on doubling: for an answer that does not
+  // show the link holds (a watch's first event, its snapshot, which a dagd
+  // that breaks each stream after it also sends).
+  void Answered();
   // The call lost the coordinator with `cause`. Starts an outage, reporting
   // kLost, unless one is under way (then it changes nothing).
   void Lost(const absl::Status& cause);

@@ -19,6 +19,7 @@ using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
 using ::testing::Invoke;
+using ::testing::IsEmpty;
 using ::testing::Return;
 using ::testing::SetArgPointee;
 
@@ -462,6 +463,45 @@ TEST_F(ReconnectTest, AnswersWithoutAStreamAreNoReconnection) {
   EXPECT_THAT(pauses_,
               ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
                           absl::Milliseconds(400), absl::Milliseconds(300)));
+}
+
+// Each new watch delivers its snapshot and breaks (a proxy that passes
+// calls but breaks streams, a dagd stopping): after the first, paced, the
+// pauses doubling, not watched again back to back.
+TEST_F(ReconnectTest, StreamsThatBreakAfterTheirSnapshotArePaced) {
+  for (int i = 0; i < 4; ++i) ExpectStream({Snapshot(0)}, kSocketClosed);
+  ExpectStream({Snapshot(1), Finished(v1::JOB_SUCCEEDED)},
+               grpc::Status::CANCELLED);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _)).WillRepeatedly(Return(grpc::Status::OK));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1");
+  ASSERT_TRUE(final_status.ok()) << final_status.status();
+  EXPECT_THAT(pauses_,
+              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
+                          absl::Milliseconds(400)));
+}
+
+// dagd closes a watch whose reader fell 8 MiB behind (RESOURCE_EXHAUSTED):
+// the watch goes on from a new snapshot, as after a restart; a stream that
+// had delivered task events is watched again without a pause.
+TEST_F(ReconnectTest, AWatchDagdClosedForItsSlowReaderGoesOn) {
+  ExpectStream({Snapshot(0), TaskEvent("a", v1::TASK_SUCCEEDED)},
+               grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "the reader fell more than 8388608 bytes behind"));
+  ExpectStream({Snapshot(1), Finished(v1::JOB_SUCCEEDED)},
+               grpc::Status::CANCELLED);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  std::vector<v1::JobEvent::EventCase> seen;
+  absl::StatusOr<v1::JobStatus> final_status = client_->Watch(
+      "j1",
+      [&](const v1::JobEvent& event) { seen.push_back(event.event_case()); });
+  ASSERT_TRUE(final_status.ok()) << final_status.status();
+  EXPECT_EQ(final_status->state(), v1::JOB_SUCCEEDED);
+  EXPECT_THAT(seen,
+              ElementsAre(v1::JobEvent::kSnapshot, v1::JobEvent::kTask,
+                          v1::JobEvent::kSnapshot, v1::JobEvent::kFinished));
+  EXPECT_THAT(pauses_, IsEmpty());
 }
 
 TEST_F(ReconnectTest, AnUnreachableCoordinatorIsGivenUpOnAfterTheTimeout) {

@@ -3,14 +3,18 @@ submit (a dict, a JobSpec, a Job), wait, watch, cancel, results as Python
 objects, failures as exceptions, and wait riding through a restart of dagd.
 """
 
+import contextlib
 import os
 import threading
 import time
+from concurrent import futures
 
+import grpc
 import pytest
 
 import dagd
-from dagd.v1 import types_pb2
+import dagd.client
+from dagd.v1 import job_service_pb2, job_service_pb2_grpc, types_pb2
 from conftest import Cluster, wait_for
 
 
@@ -266,3 +270,88 @@ def wait_for_file(path):
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.05)
     return os.path.exists(path)
+
+
+class _FakeJobs(job_service_pb2_grpc.JobServiceServicer):
+    """WatchJob of job j1 as a script of streams: each a list of events,
+    then a status code to end with (None: end after them)."""
+
+    def __init__(self, streams):
+        self.streams = list(streams)
+        self.watches = 0
+
+    def WatchJob(self, request, context):
+        events, code = self.streams[self.watches]
+        self.watches += 1
+        for event in events:
+            yield event
+        if code is not None:
+            context.abort(code, "scripted end")
+
+
+def _snapshot():
+    return job_service_pb2.JobEvent(snapshot=types_pb2.JobStatus(
+        job_id="j1", state=types_pb2.JOB_RUNNING))
+
+
+def _finished():
+    return job_service_pb2.JobEvent(finished=types_pb2.JobStatus(
+        job_id="j1", state=types_pb2.JOB_SUCCEEDED))
+
+
+class _Clock:
+    """dagd.client's time, moved only by its pauses, which it records."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.pauses = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.pauses.append(round(seconds, 3))
+        self.now += seconds
+
+
+@contextlib.contextmanager
+def _fake_dagd(fake):
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    job_service_pb2_grpc.add_JobServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with dagd.Client("127.0.0.1:%d" % port) as client:
+            yield client
+    finally:
+        server.stop(None)
+
+
+def test_a_watch_dagd_closed_for_its_slow_reader_goes_on(monkeypatch):
+    # dagd ends a watch whose reader fell 8 MiB behind with
+    # RESOURCE_EXHAUSTED: the watch starts again from a new snapshot, as
+    # after a restart (it raised).
+    task = job_service_pb2.JobEvent(task=job_service_pb2.TaskEvent(
+        task_id="a", state=types_pb2.TASK_SUCCEEDED))
+    fake = _FakeJobs([([_snapshot(), task],
+                       grpc.StatusCode.RESOURCE_EXHAUSTED),
+                      ([_snapshot(), _finished()], None)])
+    monkeypatch.setattr(dagd.client, "time", _Clock())
+    with _fake_dagd(fake) as client:
+        kinds = [event.WhichOneof("event") for event in client.watch("j1")]
+    assert kinds == ["snapshot", "task", "snapshot", "finished"]
+    assert fake.watches == 2
+
+
+def test_watches_that_break_after_their_snapshot_are_paced(monkeypatch):
+    # A proxy that passes calls but breaks streams: each new watch gets its
+    # snapshot and breaks. The pauses double (they stayed at 0.1 s, a
+    # snapshot resetting them).
+    fake = _FakeJobs([([_snapshot()], grpc.StatusCode.UNAVAILABLE)] * 4 +
+                     [([_snapshot(), _finished()], None)])
+    clock = _Clock()
+    monkeypatch.setattr(dagd.client, "time", clock)
+    with _fake_dagd(fake) as client:
+        status = client.wait("j1")
+    assert status.state == types_pb2.JOB_SUCCEEDED
+    assert clock.pauses == [0.1, 0.2, 0.4, 0.8]

@@ -17,6 +17,7 @@ on from the job's current state (dagd keeps every acknowledged job).
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 import uuid
@@ -85,6 +86,61 @@ def describe_failure(status: types_pb2.JobStatus) -> str:
     return text
 
 
+def _read_pem(path: str, flag: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as error:
+        raise DagdError("%s: cannot read %s: %s" % (flag, path,
+                                                    error.strerror)) from None
+
+
+def _channel_credentials(tls_ca: Optional[str], tls_cert: Optional[str],
+                         tls_key: Optional[str]
+                         ) -> Optional[grpc.ChannelCredentials]:
+    """TLS credentials from PEM files, or None (no TLS) without tls_ca."""
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("tls_cert and tls_key go together: a client "
+                         "certificate needs its private key")
+    if tls_ca is None:
+        if tls_cert is not None:
+            raise ValueError("tls_cert needs tls_ca: a client certificate "
+                             "is presented over TLS")
+        return None
+    return grpc.ssl_channel_credentials(
+        root_certificates=_read_pem(tls_ca, "tls_ca"),
+        private_key=None if tls_key is None else _read_pem(tls_key, "tls_key"),
+        certificate_chain=None if tls_cert is None else _read_pem(
+            tls_cert, "tls_cert"))
+
+
+class _CallDetails(collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials",
+                         "wait_for_ready", "compression")),
+                   grpc.ClientCallDetails):
+    pass
+
+
+class _Token(grpc.UnaryUnaryClientInterceptor,
+             grpc.UnaryStreamClientInterceptor):
+    """Adds ``authorization: Bearer TOKEN`` to every call."""
+
+    def __init__(self, token: str):
+        self._metadata = ("authorization", "Bearer " + token)
+
+    def _with_token(self, details: grpc.ClientCallDetails) -> Any:
+        return _CallDetails(details.method, details.timeout,
+                            list(details.metadata or ()) + [self._metadata],
+                            details.credentials, details.wait_for_ready,
+                            details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+
 class _Outage:
     """One call's loss of the coordinator: paces retries and says when the
     call has tried long enough."""
@@ -95,9 +151,13 @@ class _Outage:
         self._pause = INITIAL_RETRY_PAUSE
         self.cause: Optional[grpc.RpcError] = None
 
-    def reached(self) -> None:
+    def reached(self, *, steady: bool = True) -> None:
+        """Ends an outage. Not ``steady`` (a watch's snapshot, which a dagd
+        that breaks each stream after it sends too): the pauses go on
+        doubling."""
         self._since = None
-        self._pause = INITIAL_RETRY_PAUSE
+        if steady:
+            self._pause = INITIAL_RETRY_PAUSE
 
 
     def lost(self, cause: grpc.RpcError) -> None:
@@ -121,26 +181,50 @@ class Client:
     127.0.0.1:7700). ``call_timeout`` bounds each unary call, waiting for a
     coordinator that cannot be reached yet; ``reconnect_timeout`` is how
     long ``wait`` and ``watch`` keep trying to reach a lost coordinator.
+
+    A dagd with ``--tokens_file`` wants a ``token`` (default:
+    ``$DAGD_TOKEN``), sent with every call as ``authorization: Bearer``.
+    ``tls_ca`` (a PEM file of CA certificates) speaks TLS to a dagd with
+    ``--tls_cert``, trusting those CAs; ``tls_cert`` and ``tls_key`` (PEM
+    files) then present a client certificate, an identity of its own where
+    dagd's tokens file names it (``cert:COMMON-NAME``). As dagctl's
+    ``--token``, ``--tls_ca``, ``--tls_cert`` and ``--tls_key``.
     """
 
     def __init__(self, address: Optional[str] = None, *,
                  call_timeout: Optional[float] = 30.0,
-                 reconnect_timeout: float = 60.0):
+                 reconnect_timeout: float = 60.0,
+                 token: Optional[str] = None,
+                 tls_ca: Optional[str] = None,
+                 tls_cert: Optional[str] = None,
+                 tls_key: Optional[str] = None):
         self.address = address or os.environ.get("DAGD_SERVER",
                                                  DEFAULT_ADDRESS)
         self.call_timeout = call_timeout
         self.reconnect_timeout = reconnect_timeout
-        self._channel = grpc.insecure_channel(
-            self.address,
-            options=[("grpc.max_receive_message_length", -1),
-                     ("grpc.max_send_message_length", -1),
-                     # A dagd whose host vanished without closing the
-                     # connection is noticed in about 40 s, not TCP's 15
-                     # minutes (storage/flow_control.h).
-                     ("grpc.keepalive_time_ms", 30000),
-                     ("grpc.keepalive_timeout_ms", 10000),
-                     ("grpc.http2.max_pings_without_data", 0)])
-        self._stub = job_service_pb2_grpc.JobServiceStub(self._channel)
+        if token is None:
+            token = os.environ.get("DAGD_TOKEN", "")
+        options = [("grpc.max_receive_message_length", -1),
+                   ("grpc.max_send_message_length", -1),
+                   # A dagd whose host vanished without closing the
+                   # connection is noticed in about 40 s, not TCP's 15
+                   # minutes (storage/flow_control.h).
+                   ("grpc.keepalive_time_ms", 30000),
+                   ("grpc.keepalive_timeout_ms", 10000),
+                   ("grpc.http2.max_pings_without_data", 0)]
+        credentials = _channel_credentials(tls_ca, tls_cert, tls_key)
+        if credentials is None:
+            self._channel = grpc.insecure_channel(self.address,
+                                                  options=options)
+        else:
+            self._channel = grpc.secure_channel(self.address, credentials,
+                                                options=options)
+        calls = self._channel
+        if token:
+            # Per call, over TLS or not, as dagctl sends it: gRPC's own
+            # call credentials refuse a channel without TLS.
+            calls = grpc.intercept_channel(self._channel, _Token(token))
+        self._stub = job_service_pb2_grpc.JobServiceStub(calls)
 
     def close(self) -> None:
         self._channel.close()
@@ -233,9 +317,10 @@ class Client:
     def watch(self, job_id: str, *, end_only: bool = False,
               timeout: Optional[float] = None) -> Iterator[pb.JobEvent]:
         """The job's events (``dagd.v1.JobEvent``): a ``snapshot`` first,
-        then ``task`` events, and ``finished`` last. After a reconnection
-        the stream starts again with a fresh snapshot. ``timeout`` bounds
-        the whole watch (DEADLINE_EXCEEDED)."""
+        then ``task`` events, and ``finished`` last. After a reconnection,
+        or when dagd closed a stream read more than 8 MiB behind it, the
+        stream starts again with a fresh snapshot. ``timeout`` bounds the
+        whole watch (DEADLINE_EXCEEDED)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         outage = _Outage(self.reconnect_timeout)
         request = pb.WatchJobRequest(job_id=job_id, end_only=end_only)
@@ -246,7 +331,7 @@ class Client:
                                "watching job %s: timeout" % job_id)
             try:
                 for event in self._stub.WatchJob(request, timeout=left):
-                    outage.reached()
+                    outage.reached(steady=not event.HasField("snapshot"))
                     yield event
                     if event.HasField("finished"):
                         return
@@ -255,7 +340,10 @@ class Client:
             except _Ended:
                 outage.lost(_EndedError())
             except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                # RESOURCE_EXHAUSTED: dagd closed a stream read too slowly,
+                # or had too many reads waiting; a new watch starts afresh.
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE,
+                                        grpc.StatusCode.RESOURCE_EXHAUSTED):
                     raise _rpc_error(error) from None
                 outage.lost(error)
 
