@@ -31,12 +31,14 @@ constexpr uint64_t kMaxWatchQueueBytes = 8 << 20;
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
   // `observer` may be null. The watch ends with NOT_FOUND when the job is
-  // not one `caller` may see.
+  // not one `caller` may see, UNAUTHENTICATED once the caller is no longer
+  // in the tokens file.
   WatchReactor(Coordinator* coordinator, RpcObserver* observer,
-               const Principal& caller, const v1::WatchJobRequest& request)
+               StandingCaller caller, const v1::WatchJobRequest& request)
       : coordinator_(coordinator),
         observer_(observer),
-        sink_(std::make_shared<Sink>(this, caller, request.job_id())) {
+        sink_(
+            std::make_shared<Sink>(this, std::move(caller), request.job_id())) {
     coordinator_->Watch(request.job_id(), request.end_only(), sink_);
   }
 
@@ -63,14 +65,19 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
 
  private:
   struct Sink : WatchSink {
-    Sink(WatchReactor* reactor, Principal caller, std::string job_id)
+    Sink(WatchReactor* reactor, StandingCaller caller, std::string job_id)
         : writer(reactor, kMaxWatchQueueBytes),
           caller(std::move(caller)),
           job_id(std::move(job_id)) {}
     void Send(v1::JobEvent event) override {
       if (hidden) return;
+      if (absl::Status standing = caller.Check(); !standing.ok()) {
+        hidden = true;
+        return Fail(standing);
+      }
       // The first event is the snapshot, which names the job's tenant.
-      if (event.has_snapshot() && !caller.Sees(event.snapshot().tenant())) {
+      if (event.has_snapshot() &&
+          !caller.principal().Sees(event.snapshot().tenant())) {
         hidden = true;
         return Fail(NoJobError(job_id));
       }
@@ -82,7 +89,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
       writer.FinishAfterWrites(ToGrpcStatus(status));
     }
     StreamWriter<WatchReactor, v1::JobEvent> writer;
-    const Principal caller;
+    StandingCaller caller;  // checked on the coordinator's loop only
     const std::string job_id;
     bool hidden = false;  // set and read on the coordinator's loop only
   };
@@ -90,7 +97,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   WatchReactor()
       : coordinator_(nullptr),
         observer_(nullptr),
-        sink_(std::make_shared<Sink>(this, Principal(), "")) {}
+        sink_(std::make_shared<Sink>(this, StandingCaller(), "")) {}
 
   Coordinator* const coordinator_;
   RpcObserver* const observer_;
@@ -111,7 +118,10 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
         objects_(coordinator->result_objects()),
         observer_(observer) {}
 
-  void Open(const std::string& job_id, const std::string& task_id) {
+  // Each chunk is sent only while `caller` is still in the tokens file.
+  void Open(StandingCaller caller, const std::string& job_id,
+            const std::string& task_id) {
+    caller_ = std::move(caller);
     job_id_ = job_id;
     coordinator_->OpenResult(job_id, task_id,
                              [this](absl::StatusOr<StoredResult> result) {
@@ -141,6 +151,9 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
   void Next() {
     if (cancelled_) {
       return End(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    }
+    if (absl::Status standing = caller_.Check(); !standing.ok()) {
+      return End(ToGrpcStatus(standing));
     }
     if (started_ && sent_ >= size_) return End(Verified());
     const uint64_t length = std::min<uint64_t>(kChunkBytes, size_ - sent_);
@@ -211,6 +224,7 @@ class ResultReactor : public grpc::ServerWriteReactor<v1::ResultChunk> {
   ResultObjects* const objects_;
   RpcObserver* const observer_;
   std::atomic<bool> cancelled_{false};
+  StandingCaller caller_;  // set by Open, checked step by step
   std::string job_id_;
   StoredResult result_;
   uint64_t size_ = 0;
@@ -444,17 +458,33 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+namespace {
+
+// The "authorization" header a caller sent, if any.
+std::optional<std::string> Authorization(
+    const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+absl::StatusOr<StandingCaller> JobServiceImpl::StreamCaller(
+    grpc::CallbackServerContext* context, const char* method,
+    Role needed) const {
+  absl::StatusOr<Principal> caller = Caller(context, method, needed);
+  if (!caller.ok()) return caller.status();
+  return StandingCaller(authenticator_, *std::move(caller),
+                        Authorization(*context), PeerCommonName(*context));
+}
+
 absl::StatusOr<Principal> JobServiceImpl::Caller(
     grpc::CallbackServerContext* context, const char* method, Role needed,
     const char* audit, absl::string_view job_id) const {
-  std::optional<absl::string_view> authorization;
-  const auto& metadata = context->client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    authorization = absl::string_view(it->second.data(), it->second.size());
-  }
-  const std::optional<std::string> certificate = PeerCommonName(*context);
-  absl::StatusOr<Principal> caller =
-      authenticator_->Authenticate(authorization, certificate);
+  absl::StatusOr<Principal> caller = authenticator_->Authenticate(
+      Authorization(*context), PeerCommonName(*context));
   if (!caller.ok() || caller->May(needed)) return caller;
   absl::Status refused = absl::PermissionDeniedError(absl::StrCat(
       caller->name, " of tenant '", caller->tenant, "' has role ",
@@ -633,7 +663,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
 
 grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
-  absl::StatusOr<Principal> caller = Caller(context, "WatchJob", Role::kRead);
+  absl::StatusOr<StandingCaller> caller =
+      StreamCaller(context, "WatchJob", Role::kRead);
   if (!caller.ok()) {
     grpc::Status status = ToGrpcStatus(caller.status());
     if (observer_ != nullptr) {
@@ -641,21 +672,26 @@ grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     }
     return WatchReactor::Refuse(std::move(status));
   }
-  return new WatchReactor(coordinator_, observer_, *caller, *request);
+  return new WatchReactor(coordinator_, observer_, *std::move(caller),
+                          *request);
 }
 
 grpc::ServerWriteReactor<v1::ResultChunk>* JobServiceImpl::ReadResult(
     grpc::CallbackServerContext* context, const v1::GetResultRequest* request) {
   auto* reactor = new ResultReactor(coordinator_, observer_);
-  absl::StatusOr<Principal> caller = Caller(context, "ReadResult", Role::kRead);
+  absl::StatusOr<StandingCaller> caller =
+      StreamCaller(context, "ReadResult", Role::kRead);
   if (!caller.ok()) {
     reactor->Refuse(caller.status());
     return reactor;
   }
-  IfVisible(*caller, request->job_id(),
-            [reactor, request](absl::Status visible) {
+  const Principal principal = caller->principal();
+  IfVisible(principal, request->job_id(),
+            [reactor, request,
+             caller = *std::move(caller)](absl::Status visible) mutable {
               if (!visible.ok()) return reactor->Refuse(visible);
-              reactor->Open(request->job_id(), request->task_id());
+              reactor->Open(std::move(caller), request->job_id(),
+                            request->task_id());
             });
   return reactor;
 }

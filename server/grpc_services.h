@@ -11,6 +11,7 @@
 #include "dagd/v1/worker_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "server/auth/authenticator.h"
+#include "server/auth/standing_caller.h"
 #include "server/coordinator.h"
 
 namespace dagd {
@@ -120,6 +121,10 @@ class JobServiceImpl : public v1::JobService::WithRawCallbackMethod_SubmitJob<
                                    const char* method, Role needed,
                                    const char* audit = nullptr,
                                    absl::string_view job_id = "") const;
+  // Caller, for a stream: checked again as the tokens file changes.
+  absl::StatusOr<StandingCaller> StreamCaller(
+      grpc::CallbackServerContext* context, const char* method,
+      Role needed) const;
   // Calls `then` with OK if `caller` may see job `job_id`, else with its
   // NOT_FOUND (or the error of looking the job up).
   void IfVisible(const Principal& caller, const std::string& job_id,

@@ -34,8 +34,11 @@ absl::Status Authenticator::Reload() {
       TokenTable::Parse(*text, absl::StrCat("--tokens_file '", path_, "'"));
   if (!table.ok()) return table.status();
   auto shared = std::make_shared<const TokenTable>(*std::move(table));
-  absl::MutexLock lock(&mu_);
-  table_ = std::move(shared);
+  {
+    absl::MutexLock lock(&mu_);
+    table_ = std::move(shared);
+  }
+  generation_.fetch_add(1, std::memory_order_release);
   return absl::OkStatus();
 }
 

@@ -10,6 +10,8 @@
 #ifndef DAGD_SERVER_AUTH_AUTHENTICATOR_H_
 #define DAGD_SERVER_AUTH_AUTHENTICATOR_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +55,11 @@ class Authenticator {
   bool open() const { return path_.empty(); }
   // Tokens in the table now.
   size_t size() const;
+  // How many times the file was read in (each successful Reload adds one):
+  // a long call checks its caller again when this changes.
+  uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
 
  private:
   explicit Authenticator(std::string path) : path_(std::move(path)) {}
@@ -60,6 +67,7 @@ class Authenticator {
   const std::string path_;  // empty: open access
   mutable absl::Mutex mu_;
   std::shared_ptr<const TokenTable> table_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace dagd

@@ -5,9 +5,11 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "client/client.h"
 #include "server/auth/token_table.h"
 #include "tests/integration/integration_env.h"
@@ -310,6 +312,89 @@ TEST_F(TenantsTest, SighupRereadsTheTokensFile) {
             absl::OkStatus());
   EXPECT_TRUE(As("carol-token")->ListJobs().ok());
   Write(TokensFile());
+}
+
+// A token taken off the file ends the streams opened with it (WatchJob,
+// ReadResult) before they send anything more: they went on for as long as
+// the job or the result did.
+TEST_F(TenantsTest, StreamsOfATokenTakenOffTheFileEnd) {
+  const std::string dave = TokenHash("dave-token") + " alpha read dave\n";
+  Write(TokensFile(dave));
+  dagd_->Signal(SIGHUP);
+  ASSERT_EQ(PollUntil([] { return As("dave-token")->ListJobs().ok(); },
+                      absl::Seconds(10), "dave's token to be accepted"),
+            absl::OkStatus());
+  // A 40 MB result, and a job held at its gate.
+  absl::StatusOr<v1::JobSpec> big = ParseJobSpecJson(R"json({"tasks": [
+      {"id": "big", "fn": "exec", "args": {"argv": ["/bin/sh", "-c",
+      "head -c 40000000 /dev/zero > \"$DAGD_OUTPUT\""]}}]})json");
+  ASSERT_TRUE(big.ok()) << big.status();
+  absl::StatusOr<v1::SubmitJobResponse> made =
+      As("alice-token")->SubmitAndWait(*big, "");
+  ASSERT_TRUE(made.ok()) << made.status();
+  ASSERT_EQ(made->final_status().state(), v1::JOB_SUCCEEDED);
+  const std::string gate = dir_->path() + "/gate";
+  absl::StatusOr<v1::JobSpec> gated = ParseJobSpecJson(
+      absl::StrCat(R"({"tasks": [{"id": "g", "fn": "exec", "args": {"argv": )",
+                   R"(["/bin/sh", "-c", "while [ ! -e ')", gate,
+                   R"(' ]; do sleep 0.05; done; echo 2"]}}]})"));
+  ASSERT_TRUE(gated.ok()) << gated.status();
+  absl::StatusOr<std::string> held = As("alice-token")->Submit(*gated, "");
+  ASSERT_TRUE(held.ok()) << held.status();
+
+  absl::Mutex mu;
+  std::vector<v1::JobEvent::EventCase> seen;
+  absl::StatusOr<v1::JobStatus> watched;
+  std::unique_ptr<Client> watcher = As("dave-token");
+  std::thread watching([&] {
+    watched = watcher->Watch(*held, [&](const v1::JobEvent& event) {
+      absl::MutexLock lock(&mu);
+      seen.push_back(event.event_case());
+    });
+  });
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  absl::MutexLock lock(&mu);
+                  return !seen.empty();
+                },
+                absl::Seconds(20), "dave's watch to get its snapshot"),
+            absl::OkStatus());
+
+  auto revoke = [&] {
+    Write(TokensFile());
+    dagd_->Signal(SIGHUP);
+    return PollUntil(
+        [] {
+          return absl::IsUnauthenticated(As("dave-token")->ListJobs().status());
+        },
+        absl::Seconds(10), "dave's token to be refused");
+  };
+  uint64_t received = 0;
+  const absl::Status read =
+      As("dave-token")
+          ->ReadResult(
+              made->job_id(), "big", [&](const v1::ResultChunk& chunk) {
+                if (received == 0 && !revoke().ok()) {
+                  return absl::InternalError("the token was not taken off");
+                }
+                received += chunk.data().size();
+                return absl::OkStatus();
+              });
+  EXPECT_EQ(read.code(), absl::StatusCode::kUnauthenticated) << read;
+  EXPECT_THAT(read.message(), HasSubstr("token dave"));
+  EXPECT_LT(received, 40000000u);
+
+  // The job goes on; dave's watch ends before it is told so.
+  std::ofstream(gate) << "go";
+  absl::StatusOr<v1::JobStatus> done = As("alice-token")->Wait(*held);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED);
+  watching.join();
+  EXPECT_EQ(watched.status().code(), absl::StatusCode::kUnauthenticated)
+      << watched.status();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(seen,
+              ::testing::Not(::testing::Contains(v1::JobEvent::kFinished)));
 }
 
 }  // namespace

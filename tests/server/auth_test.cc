@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/principal.h"
+#include "server/auth/standing_caller.h"
 #include "server/auth/token_table.h"
 #include "tests/testutil/process.h"
 
@@ -223,6 +224,42 @@ TEST_F(AuthenticatorTest, AMissingFileIsAnError) {
       Authenticator::FromFile(path_ + ".none");
   ASSERT_FALSE(auth.ok());
   EXPECT_THAT(auth.status().message(), HasSubstr("--tokens_file"));
+}
+
+// A stream's caller is looked at again after each reread of the file: a
+// token moved to another role, or taken off, ends it for good; the same
+// line reread keeps it.
+TEST_F(AuthenticatorTest, AStandingCallerEndsWhenTheFileNoLongerNamesIt) {
+  Write(TokenHash("t") + " alpha read viewer\n");
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  absl::StatusOr<Principal> who = (*auth)->Authenticate("Bearer t");
+  ASSERT_TRUE(who.ok()) << who.status();
+  StandingCaller caller(auth->get(), *who, "Bearer t", std::nullopt);
+  EXPECT_EQ(caller.Check(), absl::OkStatus());
+
+  Write(absl::StrCat("# reordered\n", TokenHash("u"), " beta read\n",
+                     TokenHash("t"), " alpha read viewer\n"));
+  ASSERT_EQ((*auth)->Reload(), absl::OkStatus());
+  EXPECT_EQ(caller.Check(), absl::OkStatus());
+
+  Write(TokenHash("t") + " alpha submit viewer\n");
+  ASSERT_EQ((*auth)->Reload(), absl::OkStatus());
+  const absl::Status ended = caller.Check();
+  EXPECT_EQ(ended.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(ended.message(), HasSubstr("token viewer"));
+
+  // Once ended, always: the line back does not reopen the stream.
+  Write(TokenHash("t") + " alpha read viewer\n");
+  ASSERT_EQ((*auth)->Reload(), absl::OkStatus());
+  EXPECT_EQ(caller.Check().code(), absl::StatusCode::kUnauthenticated);
+
+  // A refused reread changes nothing.
+  StandingCaller other(auth->get(), *who, "Bearer t", std::nullopt);
+  Write("broken\n");
+  EXPECT_FALSE((*auth)->Reload().ok());
+  EXPECT_EQ(other.Check(), absl::OkStatus());
 }
 
 }  // namespace
