@@ -44,6 +44,38 @@ void ReadCancel::Detach() {
   context_ = nullptr;
 }
 
+DataClient::IdleBoundStream::IdleBoundStream(absl::Duration idle_timeout,
+                                             grpc::ClientContext& context)
+    : idle_timeout_(idle_timeout), context_(context) {}
+
+DataClient::IdleBoundStream::~IdleBoundStream() {
+  queue_.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue_.Next(&tag, &ok)) {
+  }
+}
+
+bool DataClient::IdleBoundStream::Await() {
+  void* tag = nullptr;
+  bool ok = false;
+  if (!idle_) {
+    const absl::Time deadline = absl::Now() + idle_timeout_;
+    switch (queue_.AsyncNext(&tag, &ok, absl::ToChronoTime(deadline))) {
+      case grpc::CompletionQueue::GOT_EVENT:
+        return ok;
+      case grpc::CompletionQueue::TIMEOUT:
+        // The operation in flight ends at once, not OK.
+        idle_ = true;
+        context_.TryCancel();
+        break;
+      case grpc::CompletionQueue::SHUTDOWN:
+        return false;
+    }
+  }
+  return queue_.Next(&tag, &ok) && ok;
+}
+
 std::string DescribeHeld(const v1::ObjectRef& ref) {
   return absl::StrCat("'", ref.key(), "' from the holder at ",
                       ref.holder().address());
@@ -201,15 +233,25 @@ grpc::Status DataClient::ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
   }
   // DataService.Fetch with its answers left as gRPC received them: each
   // chunk's bytes go from gRPC's buffers to `sink` with no message between.
+  // Asynchronous on a queue of its own, only so that each wait for the
+  // holder can have a deadline (a stream's own deadline would bound the
+  // whole read, however fast the bytes come).
   static const char kMethod[] = "/dagd.v1.DataService/Fetch";
   const grpc::internal::RpcMethod method(
       kMethod, grpc::internal::RpcMethod::SERVER_STREAMING, channel);
-  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
-      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(
-          channel.get(), method, &context, request));
+  IdleBoundStream stream(options_.idle_timeout, context);
+  std::unique_ptr<grpc::ClientAsyncReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientAsyncReaderFactory<grpc::ByteBuffer>::Create(
+          channel.get(), stream.queue(), method, &context, request,
+          /*start=*/true, stream.tag()));
   grpc::ByteBuffer chunk;
   const auto ignore = [](absl::string_view) { return absl::OkStatus(); };
-  while (reader->Read(&chunk)) {
+  const auto read = [&] {
+    reader->Read(&chunk, stream.tag());
+    return stream.Await();
+  };
+  const bool started = stream.Await();
+  while (started && read()) {
     FetchChunkHeader header;
     if (attempt.chunks++ == 0) {
       // The size first, wherever the holder put it in the chunk.
@@ -232,13 +274,21 @@ grpc::Status DataClient::ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
     chunk.Clear();
     if (!attempt.error.ok()) {
       context.TryCancel();
-      while (reader->Read(&chunk)) {
+      while (read()) {
       }
       break;
     }
   }
-  const grpc::Status status = reader->Finish();
+  grpc::Status status;
+  reader->Finish(&status, stream.tag());
+  stream.Await();
   if (cancel != nullptr) cancel->Detach();
+  if (stream.idle() && attempt.error.ok()) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("the holder sent nothing for ",
+                     absl::FormatDuration(options_.idle_timeout)));
+  }
   return status;
 }
 

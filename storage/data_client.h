@@ -42,6 +42,11 @@ struct DataClientOptions {
   // start. Other errors are not retried.
   absl::Duration busy_deadline = absl::Minutes(2);
   BackoffPolicy busy_backoff = {absl::Milliseconds(10), absl::Seconds(1), 2.0};
+  // A holder that sends nothing for this long (no chunk, no end: a disk
+  // that hangs, a process that stopped) ends the read UNAVAILABLE, as one
+  // that cannot be reached: keepalive pings find a lost host, not a holder
+  // whose connection is fine. Measured in real time, not on `clock`.
+  absl::Duration idle_timeout = absl::Minutes(1);
   // Injected for tests; null: the system clock, absl::SleepFor, and a
   // random number generator of the client's own.
   Clock* clock = nullptr;
@@ -74,7 +79,8 @@ class ReadCancel {
 //
 // Errors name the key and the holder's address, keep the holder's status
 // code (NOT_FOUND: it does not hold the key; UNAVAILABLE: it cannot be
-// reached; RESOURCE_EXHAUSTED: still busy at the deadline), and are
+// reached, or sent nothing for idle_timeout; RESOURCE_EXHAUSTED: still busy
+// at the deadline), and are
 // DATA_LOSS when the bytes do not match the ObjectRef's size or CRC-32C.
 class DataClient {
  public:
@@ -117,6 +123,25 @@ class DataClient {
 
  private:
   struct Attempt;
+  // One read's completion queue, which has one operation in flight at a
+  // time: Await waits for it, up to idle_timeout, and then cancels the call.
+  class IdleBoundStream {
+   public:
+    IdleBoundStream(absl::Duration idle_timeout, grpc::ClientContext& context);
+    ~IdleBoundStream();  // drains the queue
+    grpc::CompletionQueue* queue() { return &queue_; }
+    void* tag() { return this; }
+    // Whether the operation in flight succeeded; false too when the holder
+    // left it waiting idle_timeout, which cancels the call (idle() says so).
+    bool Await();
+    bool idle() const { return idle_; }
+
+   private:
+    const absl::Duration idle_timeout_;
+    grpc::ClientContext& context_;
+    grpc::CompletionQueue queue_;
+    bool idle_ = false;
+  };
   // One Fetch call; fills `attempt`.
   grpc::Status ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
                         const v1::FetchRequest& request,

@@ -232,6 +232,37 @@ TEST_F(DataClientTest, CancelEndsAReadInFlight) {
   EXPECT_EQ(holder_.calls, calls);
 }
 
+// A holder whose connection is fine but which stops sending (a disk that
+// hangs) ends the read UNAVAILABLE once it has sent nothing for the idle
+// timeout, as a holder that cannot be reached: the read waited for as long
+// as the holder did.
+TEST_F(DataClientTest, AHolderSilentForTheIdleTimeoutIsUnavailable) {
+  holder_.objects["k"] = "0123456789";
+  holder_.stall_after_first = true;
+  DataClientOptions options;
+  options.idle_timeout = absl::Milliseconds(300);
+  DataClient client(options);
+  absl::StatusOr<StoredObject> object = client.Fetch(Ref("k", "0123456789"));
+  holder_.release.Notify();
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(object.status().message(), HasSubstr("'k' from the holder at"));
+  EXPECT_THAT(object.status().message(), HasSubstr("sent nothing for 300ms"));
+}
+
+// The idle timeout bounds each wait, not the read: a holder slower in all
+// than the timeout, but never silent that long, is read to the end.
+TEST_F(DataClientTest, AHolderSlowButNeverSilentIsReadToTheEnd) {
+  const std::string data(60, 'x');  // 15 chunks of 4 bytes
+  holder_.objects["k"] = data;
+  holder_.pause_between_chunks = absl::Milliseconds(100);
+  DataClientOptions options;
+  options.idle_timeout = absl::Seconds(1);
+  DataClient client(options);
+  absl::StatusOr<StoredObject> object = client.Fetch(Ref("k", data));
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(object->data, data);
+}
+
 TEST_F(DataClientTest, ReadsOfOneHolderShareAChannel) {
   auto client = MakeClient(absl::Minutes(1));
   EXPECT_EQ(client->ChannelTo(address_), client->ChannelTo(address_));

@@ -52,6 +52,7 @@ class FakeHolder final : public v1::DataService::Service {
       chunk.set_data(data.substr(at, n));
       at += n;
       if (!writer->Write(chunk)) break;
+      if (at < end) absl::SleepFor(pause_between_chunks);
       if (stall_after_first && at < end) {
         if (!stalled.HasBeenNotified()) stalled.Notify();
         release.WaitForNotification();
@@ -72,6 +73,7 @@ class FakeHolder final : public v1::DataService::Service {
   // ends the call CANCELLED, or with `resume_after_release` sends the rest.
   bool stall_after_first = false;
   bool resume_after_release = false;
+  absl::Duration pause_between_chunks;  // a slow disk, a slow link
   absl::Notification stalled;
   absl::Notification release;
 };
