@@ -251,19 +251,21 @@ absl::StatusOr<v1::JobStatus> Client::Follow(
     const ConnectionCallback& on_connection, absl::Time deadline) {
   Outage outage =
       NewOutage(options_.reconnect_timeout, deadline, on_connection);
-  bool progressed = false;  // the stream delivered more than its snapshot
-  bool paced = false;       // the last stream broke without progressing
+  bool delivered = false;  // the stream under way brought an event
   const EventCallback reached = [&](const v1::JobEvent& event) {
+    delivered = true;
+    // A snapshot alone does not show the link holds: a proxy that passes
+    // calls but breaks streams lets it through too.
     if (event.has_snapshot()) {
       outage.Answered();
     } else {
       outage.Reached();
-      progressed = true;
     }
     if (on_event) on_event(event);
   };
   while (true) {
-    progressed = false;
+    delivered = false;
+    const absl::Time opened = options_.now();
     // Without a callback nobody looks at task events: ask for the end only.
     absl::StatusOr<v1::JobStatus> final_status =
         WatchOnce(job_id, /*end_only=*/!on_event, reached, deadline);
@@ -274,13 +276,17 @@ absl::StatusOr<v1::JobStatus> Client::Follow(
           absl::IsResourceExhausted(final_status.status()))) {
       return final_status;
     }
+    // A stream that held kMaxRetryPause ended the outage, whatever it
+    // brought (a Wait's streams bring the snapshot alone).
+    if (delivered && options_.now() - opened >= kMaxRetryPause) {
+      outage.Reached();
+    }
+    // The first loss is probed at once. Within an outage, each new watch
+    // waits its pause first (a dagd stopping, a proxy that passes calls
+    // but breaks streams, a reader that falls behind at once).
+    const bool again = outage.lost();
     outage.Lost(final_status.status());
-    // The last stream too broke before it delivered more than its snapshot,
-    // though dagd answered (a dagd stopping, a proxy that passes calls but
-    // breaks streams, a reader that falls behind at once): the next try
-    // waits its pause first, and the pauses go on doubling.
-    if (paced && !outage.Pause()) return outage.GiveUp();
-    paced = !progressed;
+    if (again && !outage.Pause()) return outage.GiveUp();
     if (absl::Status back = AwaitCoordinator(job_id, deadline, outage);
         !back.ok()) {
       return back;

@@ -23,15 +23,17 @@ Outage::Outage(absl::Duration budget, absl::Time deadline,
 
 void Outage::Reached() {
   Answered();
+  lost_ = false;
+  answered_ = false;
+  give_up_at_ = absl::InfiniteFuture();
   pause_ = kInitialRetryPause;
 }
 
 void Outage::Answered() {
-  const bool was_lost = lost_;
   reached_ = true;
-  lost_ = false;
-  give_up_at_ = absl::InfiniteFuture();
-  if (!was_lost || !on_change_) return;
+  if (!lost_ || answered_) return;
+  answered_ = true;
+  if (!on_change_) return;
   ConnectionChange change;
   change.kind = ConnectionChange::Kind::kRegained;
   change.outage = now_() - lost_at_;
@@ -41,7 +43,19 @@ void Outage::Answered() {
 void Outage::Lost(const absl::Status& cause) {
   // The error that began an outage says the most ("Socket closed"); the
   // tries after it only time out.
-  if (lost_) return;
+  if (lost_) {
+    if (!answered_) return;
+    // Lost again after an answer that did not last: the same outage.
+    answered_ = false;
+    if (!on_change_ || budget_ == absl::ZeroDuration()) return;
+    ConnectionChange change;
+    change.kind = ConnectionChange::Kind::kLost;
+    change.cause = cause;
+    change.was_connected = true;
+    change.retry_for = std::max(give_up_at_ - now_(), absl::ZeroDuration());
+    on_change_(change);
+    return;
+  }
   cause_ = cause;
   lost_ = true;
   lost_at_ = now_();

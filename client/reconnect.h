@@ -57,17 +57,19 @@ class Outage {
          ConnectionCallback on_change);
 
   // The call reached the coordinator (an answer or an event came). Ends an
-  // outage, reporting kRegained, and starts the pauses over.
+  // outage, reporting kRegained (unless Answered did), and starts the
+  // pauses over.
   void Reached();
-  // As Reached, but the pauses go on doubling: for an answer that does not
-  // show the link holds (a watch's first event, its snapshot, which a dagd
-  // that breaks each stream after it also sends).
+  // An answer that does not show the link holds: a watch's snapshot, which
+  // a proxy that passes calls but breaks streams lets through too. Reports
+  // kRegained, but the outage goes on (its time and pauses) until Reached.
   void Answered();
   // The call lost the coordinator with `cause`. Starts an outage, reporting
-  // kLost, unless one is under way (then it changes nothing).
+  // kLost; during one, changes nothing, except after Answered: then it
+  // reports kLost again, with the time the outage has left.
   void Lost(const absl::Status& cause);
 
-  // Whether an outage is under way.
+  // Whether an outage is under way (Answered or not).
   bool lost() const { return lost_; }
   // When the outage under way ends the call (InfiniteFuture() when none is).
   absl::Time give_up_at() const { return give_up_at_; }
@@ -88,9 +90,10 @@ class Outage {
   const std::function<void(absl::Duration)> sleep_;
   const ConnectionCallback on_change_;
 
-  bool reached_ = false;  // the coordinator answered this call at least once
-  bool lost_ = false;     // an outage is under way
-  absl::Time lost_at_;    // valid while lost_
+  bool reached_ = false;   // the coordinator answered this call at least once
+  bool lost_ = false;      // an outage is under way
+  bool answered_ = false;  // during it: kRegained was reported (Answered)
+  absl::Time lost_at_;     // valid while lost_
   absl::Time give_up_at_ = absl::InfiniteFuture();  // valid while lost_
   absl::Status cause_;  // what began the outage under way, or the last one
   absl::Duration pause_ = kInitialRetryPause;  // the next Pause()

@@ -89,7 +89,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
       writer.FinishAfterWrites(ToGrpcStatus(status));
     }
     StreamWriter<WatchReactor, v1::JobEvent> writer;
-    StandingCaller caller;  // checked on the coordinator's loop only
+    StandingCaller caller;  // checked where Send runs, one call at a time
     const std::string job_id;
     bool hidden = false;  // set and read on the coordinator's loop only
   };
@@ -474,9 +474,11 @@ std::optional<std::string> Authorization(
 absl::StatusOr<StandingCaller> JobServiceImpl::StreamCaller(
     grpc::CallbackServerContext* context, const char* method,
     Role needed) const {
+  // Read first: a reread during the lookup is looked at again.
+  const uint64_t generation = authenticator_->generation();
   absl::StatusOr<Principal> caller = Caller(context, method, needed);
   if (!caller.ok()) return caller.status();
-  return StandingCaller(authenticator_, *std::move(caller),
+  return StandingCaller(authenticator_, generation, *std::move(caller),
                         Authorization(*context), PeerCommonName(*context));
 }
 

@@ -34,8 +34,11 @@ int main(int argc, char** argv) {
   client_options.call_timeout = invocation->options.timeout;
   client_options.reconnect_timeout = invocation->options.reconnect_timeout;
   client_options.token = invocation->options.token;
+  // A client certificate is an identity of its own: $DAGD_TOKEN, sent with
+  // it, would be what counts.
   if (const char* env_token = std::getenv("DAGD_TOKEN");
-      client_options.token.empty() && env_token != nullptr) {
+      client_options.token.empty() && invocation->options.tls_cert.empty() &&
+      env_token != nullptr) {
     client_options.token = env_token;
   }
   // The PEM file a flag names; false (after saying why) when unreadable.

@@ -7,14 +7,14 @@
 namespace dagd {
 
 StandingCaller::StandingCaller(const Authenticator* authenticator,
-                               Principal principal,
+                               uint64_t generation, Principal principal,
                                std::optional<std::string> authorization,
                                std::optional<std::string> certificate)
     : authenticator_(authenticator),
       principal_(std::move(principal)),
       authorization_(std::move(authorization)),
       certificate_(std::move(certificate)),
-      generation_(authenticator == nullptr ? 0 : authenticator->generation()) {}
+      generation_(generation) {}
 
 absl::Status StandingCaller::Check() {
   if (authenticator_ == nullptr || !revoked_.ok()) return revoked_;

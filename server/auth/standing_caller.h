@@ -4,7 +4,8 @@
 // before they send anything more, as the dashboard's event streams end.
 //
 // Thread rules: not thread-safe; each stream checks on one thread at a time
-// (a watch on the coordinator's loop, a result read step by step).
+// (a watch on the coordinator's loop, or a query thread for a finished
+// job; a result read step by step).
 #ifndef DAGD_SERVER_AUTH_STANDING_CALLER_H_
 #define DAGD_SERVER_AUTH_STANDING_CALLER_H_
 
@@ -24,10 +25,11 @@ class StandingCaller {
   // always OK.
   StandingCaller() = default;
   // `principal` is who `authorization` and `certificate` (as given to
-  // Authenticator::Authenticate) were found to be; `authenticator` outlives
-  // this.
-  StandingCaller(const Authenticator* authenticator, Principal principal,
-                 std::optional<std::string> authorization,
+  // Authenticator::Authenticate) were found to be, by a lookup that began
+  // at the file's `generation` (read before it: a reread between the two
+  // is then looked at again); `authenticator` outlives this.
+  StandingCaller(const Authenticator* authenticator, uint64_t generation,
+                 Principal principal, std::optional<std::string> authorization,
                  std::optional<std::string> certificate);
 
   const Principal& principal() const { return principal_; }

@@ -325,15 +325,20 @@ class ReconnectTest : public ::testing::Test {
     client_ = std::make_unique<Client>(std::move(stub), options);
   }
 
-  // The next WatchJob stream delivers `events`, then ends with `end`.
-  void ExpectStream(const std::vector<v1::JobEvent>& events, grpc::Status end) {
+  // The next WatchJob stream delivers `events`, then, `held` later, ends
+  // with `end`.
+  void ExpectStream(const std::vector<v1::JobEvent>& events, grpc::Status end,
+                    absl::Duration held = absl::ZeroDuration()) {
     auto* reader = new MockClientReader<v1::JobEvent>();  // owned by Client
     streams_.push_back(reader);
     auto& read = EXPECT_CALL(*reader, Read(_));
     for (const v1::JobEvent& event : events) {
       read.WillOnce(DoAll(SetArgPointee<0>(event), Return(true)));
     }
-    read.WillRepeatedly(Return(false));
+    read.WillRepeatedly(Invoke([this, held](v1::JobEvent*) {
+      now_ += held;
+      return false;
+    }));
     EXPECT_CALL(*reader, Finish()).WillOnce(Return(end));
   }
   // Hands out the streams made by ExpectStream, in order.
@@ -467,18 +472,57 @@ TEST_F(ReconnectTest, AnswersWithoutAStreamAreNoReconnection) {
 
 // Each new watch delivers its snapshot and breaks (a proxy that passes
 // calls but breaks streams, a dagd stopping): after the first, paced, the
-// pauses doubling, not watched again back to back.
+// pauses doubling, not watched again back to back; each snapshot reported
+// as a return, each break as a loss with the time the outage has left.
 TEST_F(ReconnectTest, StreamsThatBreakAfterTheirSnapshotArePaced) {
   for (int i = 0; i < 4; ++i) ExpectStream({Snapshot(0)}, kSocketClosed);
   ExpectStream({Snapshot(1), Finished(v1::JOB_SUCCEEDED)},
                grpc::Status::CANCELLED);
   ServeStreams();
   EXPECT_CALL(*stub_, GetJob(_, _, _)).WillRepeatedly(Return(grpc::Status::OK));
-  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1");
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1", Record());
   ASSERT_TRUE(final_status.ok()) << final_status.status();
   EXPECT_THAT(pauses_,
               ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
                           absl::Milliseconds(400)));
+  ASSERT_EQ(changes_.size(), 8u);
+  EXPECT_EQ(changes_[4].kind, ConnectionChange::Kind::kLost);
+  EXPECT_EQ(changes_[4].retry_for, absl::Seconds(60) - absl::Milliseconds(100));
+  EXPECT_EQ(changes_[7].kind, ConnectionChange::Kind::kRegained);
+}
+
+// ... and they are given up on when the outage has lasted its budget: a
+// snapshot does not start it over.
+TEST_F(ReconnectTest, StreamsThatBreakAfterTheirSnapshotAreGivenUpOn) {
+  MakeClient(absl::Seconds(1));
+  for (int i = 0; i < 6; ++i) ExpectStream({Snapshot(0)}, kSocketClosed);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _)).WillRepeatedly(Return(grpc::Status::OK));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1");
+  EXPECT_EQ(final_status.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(final_status.status().message(),
+            "connection lost: Socket closed; none again within 1s");
+  EXPECT_THAT(pauses_,
+              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
+                          absl::Milliseconds(400), absl::Milliseconds(300)));
+}
+
+// A Wait's stream brings its snapshot alone; one that held an hour before
+// it broke ended the outage before it: the next loss is a new outage,
+// probed at once with its whole budget.
+TEST_F(ReconnectTest, AStreamThatHeldEndsTheOutage) {
+  ExpectStream({Snapshot(0)}, kSocketClosed);
+  ExpectStream({Snapshot(0)}, kSocketClosed, absl::Hours(1));
+  ExpectStream({Snapshot(1), Finished(v1::JOB_SUCCEEDED)},
+               grpc::Status::CANCELLED);
+  ServeStreams();
+  EXPECT_CALL(*stub_, GetJob(_, _, _)).WillRepeatedly(Return(grpc::Status::OK));
+  absl::StatusOr<v1::JobStatus> final_status = client_->Wait("j1", Record());
+  ASSERT_TRUE(final_status.ok()) << final_status.status();
+  EXPECT_THAT(pauses_, IsEmpty());
+  ASSERT_EQ(changes_.size(), 4u);
+  EXPECT_EQ(changes_[2].kind, ConnectionChange::Kind::kLost);
+  EXPECT_EQ(changes_[2].retry_for, absl::Seconds(60));
 }
 
 // dagd closes a watch whose reader fell 8 MiB behind (RESOURCE_EXHAUSTED):

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/client.h"
@@ -352,6 +353,11 @@ TEST_F(TenantsTest, StreamsOfATokenTakenOffTheFileEnd) {
       seen.push_back(event.event_case());
     });
   });
+  // However the test ends, the job ends and the watch with it.
+  absl::Cleanup finish = [&] {
+    std::ofstream(gate) << "go";
+    watching.join();
+  };
   ASSERT_EQ(PollUntil(
                 [&] {
                   absl::MutexLock lock(&mu);
@@ -385,11 +391,10 @@ TEST_F(TenantsTest, StreamsOfATokenTakenOffTheFileEnd) {
   EXPECT_LT(received, 40000000u);
 
   // The job goes on; dave's watch ends before it is told so.
-  std::ofstream(gate) << "go";
+  std::move(finish).Invoke();
   absl::StatusOr<v1::JobStatus> done = As("alice-token")->Wait(*held);
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->state(), v1::JOB_SUCCEEDED);
-  watching.join();
   EXPECT_EQ(watched.status().code(), absl::StatusCode::kUnauthenticated)
       << watched.status();
   absl::MutexLock lock(&mu);

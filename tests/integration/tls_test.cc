@@ -326,11 +326,13 @@ TEST_F(TlsTest, AClientCertificateTheTokensFileNamesIsAnIdentity) {
   EXPECT_EQ(
       Client::Connect(dagd->address(), worker)->ListJobs().status().code(),
       absl::StatusCode::kUnauthenticated);
-  // dagctl presents one with --tls_cert and --tls_key.
-  testing::CommandResult listed =
-      dagd->RunDagctl({"--tls_ca=" + pki_->Path("ca", "pem"),
-                       "--tls_cert=" + pki_->Path("ci", "pem"),
-                       "--tls_key=" + pki_->Path("ci", "key"), "jobs"});
+  // dagctl presents one with --tls_cert and --tls_key, instead of the
+  // token in $DAGD_TOKEN (which, sent, would be what counts).
+  testing::CommandResult listed = dagd->RunDagctl(
+      {"--tls_ca=" + pki_->Path("ca", "pem"),
+       "--tls_cert=" + pki_->Path("ci", "pem"),
+       "--tls_key=" + pki_->Path("ci", "key"), "jobs"},
+      "", absl::Seconds(60), {{"DAGD_TOKEN", "not-a-token"}});
   EXPECT_EQ(listed.exit_code, 0) << listed.ToString();
 }
 

@@ -120,7 +120,8 @@ def test_a_read_token_may_not_submit(guarded):
 
 def test_a_client_certificate_the_tokens_file_names_is_an_identity(
         guarded, monkeypatch):
-    monkeypatch.delenv("DAGD_TOKEN", raising=False)
+    # $DAGD_TOKEN is not sent with a certificate: sent, it would count.
+    monkeypatch.setenv("DAGD_TOKEN", "not-a-token")
     alice = os.path.join(guarded.certs, "workers", "alice")
     with dagd.Client(guarded.address, tls_ca=guarded.ca,
                      tls_cert=alice + ".crt",
@@ -151,3 +152,9 @@ def test_bad_tls_options_are_refused_by_name(tmp_path):
         dagd.Client("127.0.0.1:1", tls_ca=missing)
     assert "tls_ca" in str(unreadable.value)
     assert missing in str(unreadable.value)
+    empty = tmp_path / "empty.crt"
+    empty.write_text("")
+    with pytest.raises(dagd.DagdError, match="tls_ca: .* holds no PEM"):
+        dagd.Client("127.0.0.1:1", tls_ca=str(empty))
+    with pytest.raises(ValueError, match="token: a line break"):
+        dagd.Client("127.0.0.1:1", token="secret\n")

@@ -276,15 +276,18 @@ class _FakeJobs(job_service_pb2_grpc.JobServiceServicer):
     """WatchJob of job j1 as a script of streams: each a list of events,
     then a status code to end with (None: end after them)."""
 
-    def __init__(self, streams):
+    def __init__(self, streams, clock=None):
         self.streams = list(streams)
         self.watches = 0
+        self.clock = clock
 
     def WatchJob(self, request, context):
-        events, code = self.streams[self.watches]
+        events, code, *held = self.streams[self.watches]
         self.watches += 1
         for event in events:
             yield event
+        if held:  # the stream stays open this long (on the fake clock)
+            self.clock.now += held[0]
         if code is not None:
             context.abort(code, "scripted end")
 
@@ -315,13 +318,13 @@ class _Clock:
 
 
 @contextlib.contextmanager
-def _fake_dagd(fake):
+def _fake_dagd(fake, **options):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     job_service_pb2_grpc.add_JobServiceServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        with dagd.Client("127.0.0.1:%d" % port) as client:
+        with dagd.Client("127.0.0.1:%d" % port, **options) as client:
             yield client
     finally:
         server.stop(None)
@@ -355,3 +358,30 @@ def test_watches_that_break_after_their_snapshot_are_paced(monkeypatch):
         status = client.wait("j1")
     assert status.state == types_pb2.JOB_SUCCEEDED
     assert clock.pauses == [0.1, 0.2, 0.4, 0.8]
+
+
+def test_watches_that_break_after_their_snapshot_are_given_up_on(monkeypatch):
+    # A snapshot does not start the outage over: the watch ends when it
+    # has lasted reconnect_timeout (it went on for ever).
+    fake = _FakeJobs([([_snapshot()], grpc.StatusCode.UNAVAILABLE)] * 20)
+    clock = _Clock()
+    monkeypatch.setattr(dagd.client, "time", clock)
+    with _fake_dagd(fake, reconnect_timeout=1.0) as client:
+        with pytest.raises(dagd.DagdError, match="reconnect_timeout"):
+            client.wait("j1")
+    assert clock.pauses == [0.1, 0.2, 0.4, 0.3]
+    assert fake.watches == 5
+
+
+def test_a_watch_stream_that_held_ends_the_outage(monkeypatch):
+    # A wait's streams bring the snapshot alone: one that held an hour
+    # before it broke ended the outage, and the next loss starts another
+    # with its whole budget and pauses from the first (it gave up at once).
+    clock = _Clock()
+    fake = _FakeJobs([([_snapshot()], grpc.StatusCode.UNAVAILABLE),
+                      ([_snapshot()], grpc.StatusCode.UNAVAILABLE, 3600.0),
+                      ([_snapshot(), _finished()], None)], clock)
+    monkeypatch.setattr(dagd.client, "time", clock)
+    with _fake_dagd(fake, reconnect_timeout=60.0) as client:
+        assert client.wait("j1").state == types_pb2.JOB_SUCCEEDED
+    assert clock.pauses == [0.1, 0.1]

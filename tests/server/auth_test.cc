@@ -234,9 +234,10 @@ TEST_F(AuthenticatorTest, AStandingCallerEndsWhenTheFileNoLongerNamesIt) {
   absl::StatusOr<std::unique_ptr<Authenticator>> auth =
       Authenticator::FromFile(path_);
   ASSERT_TRUE(auth.ok()) << auth.status();
+  const uint64_t looked = (*auth)->generation();
   absl::StatusOr<Principal> who = (*auth)->Authenticate("Bearer t");
   ASSERT_TRUE(who.ok()) << who.status();
-  StandingCaller caller(auth->get(), *who, "Bearer t", std::nullopt);
+  StandingCaller caller(auth->get(), looked, *who, "Bearer t", std::nullopt);
   EXPECT_EQ(caller.Check(), absl::OkStatus());
 
   Write(absl::StrCat("# reordered\n", TokenHash("u"), " beta read\n",
@@ -256,10 +257,27 @@ TEST_F(AuthenticatorTest, AStandingCallerEndsWhenTheFileNoLongerNamesIt) {
   EXPECT_EQ(caller.Check().code(), absl::StatusCode::kUnauthenticated);
 
   // A refused reread changes nothing.
-  StandingCaller other(auth->get(), *who, "Bearer t", std::nullopt);
+  const uint64_t before = (*auth)->generation();
   Write("broken\n");
   EXPECT_FALSE((*auth)->Reload().ok());
-  EXPECT_EQ(other.Check(), absl::OkStatus());
+  EXPECT_EQ((*auth)->generation(), before);
+}
+
+// The file reread while a stream's caller was being looked up (between
+// reading the generation and the lookup's answer): the caller is looked at
+// again at its first check, and the token taken off is found.
+TEST_F(AuthenticatorTest, AStandingCallerSeesARereadDuringItsLookup) {
+  Write(TokenHash("t") + " alpha read viewer\n");
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  const uint64_t looked = (*auth)->generation();
+  absl::StatusOr<Principal> who = (*auth)->Authenticate("Bearer t");
+  ASSERT_TRUE(who.ok()) << who.status();
+  Write(TokenHash("u") + " alpha read other\n");
+  ASSERT_EQ((*auth)->Reload(), absl::OkStatus());
+  StandingCaller caller(auth->get(), looked, *who, "Bearer t", std::nullopt);
+  EXPECT_EQ(caller.Check().code(), absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

@@ -494,11 +494,12 @@ absl::Status DagdProcess::WaitForWorkers(size_t count, absl::Duration timeout) {
       "); dagd log:\n", Tail(Log(), 2000), logs));
 }
 
-CommandResult DagdProcess::RunDagctl(const std::vector<std::string>& args,
-                                     const std::string& stdin_data,
-                                     absl::Duration timeout) {
-  return RunCommand(options_.binaries.dagctl, args,
-                    {{"DAGD_SERVER", address()}}, stdin_data,
+CommandResult DagdProcess::RunDagctl(
+    const std::vector<std::string>& args, const std::string& stdin_data,
+    absl::Duration timeout,
+    std::vector<std::pair<std::string, std::string>> env) {
+  env.emplace_back("DAGD_SERVER", address());
+  return RunCommand(options_.binaries.dagctl, args, env, stdin_data,
                     NextOutputPrefix("dagctl"), timeout);
 }
 

@@ -201,11 +201,12 @@ class DagdProcess {
   absl::Status WaitForWorkers(size_t count,
                               absl::Duration timeout = absl::Seconds(20));
 
-  // Runs dagctl with DAGD_SERVER set to this dagd, waits for it (at most
-  // `timeout`, then kills it) and returns what it printed.
-  CommandResult RunDagctl(const std::vector<std::string>& args,
-                          const std::string& stdin_data = "",
-                          absl::Duration timeout = absl::Seconds(60));
+  // Runs dagctl with DAGD_SERVER set to this dagd (and `env`), waits for
+  // it (at most `timeout`, then kills it) and returns what it printed.
+  CommandResult RunDagctl(
+      const std::vector<std::string>& args, const std::string& stdin_data = "",
+      absl::Duration timeout = absl::Seconds(60),
+      std::vector<std::pair<std::string, std::string>> env = {});
 
  private:
   DagdProcess(DagdOptions options, std::unique_ptr<TempDir> dir,

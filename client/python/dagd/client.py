@@ -89,10 +89,13 @@ def describe_failure(status: types_pb2.JobStatus) -> str:
 def _read_pem(path: str, flag: str) -> bytes:
     try:
         with open(path, "rb") as f:
-            return f.read()
+            pem = f.read()
     except OSError as error:
         raise DagdError("%s: cannot read %s: %s" % (flag, path,
                                                     error.strerror)) from None
+    if b"-----BEGIN " not in pem:
+        raise DagdError("%s: %s holds no PEM block" % (flag, path))
+    return pem
 
 
 def _channel_credentials(tls_ca: Optional[str], tls_cert: Optional[str],
@@ -151,14 +154,10 @@ class _Outage:
         self._pause = INITIAL_RETRY_PAUSE
         self.cause: Optional[grpc.RpcError] = None
 
-    def reached(self, *, steady: bool = True) -> None:
-        """Ends an outage. Not ``steady`` (a watch's snapshot, which a dagd
-        that breaks each stream after it sends too): the pauses go on
-        doubling."""
+    def reached(self) -> None:
+        """Ends an outage; the pauses start over."""
         self._since = None
-        if steady:
-            self._pause = INITIAL_RETRY_PAUSE
-
+        self._pause = INITIAL_RETRY_PAUSE
 
     def lost(self, cause: grpc.RpcError) -> None:
         """Records a loss; raises once the outage has lasted its budget."""
@@ -183,7 +182,8 @@ class Client:
     long ``wait`` and ``watch`` keep trying to reach a lost coordinator.
 
     A dagd with ``--tokens_file`` wants a ``token`` (default:
-    ``$DAGD_TOKEN``), sent with every call as ``authorization: Bearer``.
+    ``$DAGD_TOKEN``, unless ``tls_cert`` is given), sent with every call as
+    ``authorization: Bearer``.
     ``tls_ca`` (a PEM file of CA certificates) speaks TLS to a dagd with
     ``--tls_cert``, trusting those CAs; ``tls_cert`` and ``tls_key`` (PEM
     files) then present a client certificate, an identity of its own where
@@ -203,7 +203,13 @@ class Client:
         self.call_timeout = call_timeout
         self.reconnect_timeout = reconnect_timeout
         if token is None:
-            token = os.environ.get("DAGD_TOKEN", "")
+            # A client certificate is an identity of its own: a token, sent
+            # with it, would be what counts.
+            token = "" if tls_cert is not None else os.environ.get(
+                "DAGD_TOKEN", "")
+        if "\n" in token or "\r" in token:
+            raise ValueError("token: a line break cannot be sent in a "
+                             "header (read the token without its newline)")
         options = [("grpc.max_receive_message_length", -1),
                    ("grpc.max_send_message_length", -1),
                    # A dagd whose host vanished without closing the
@@ -329,23 +335,33 @@ class Client:
             if left is not None and left <= 0:
                 raise RpcError(grpc.StatusCode.DEADLINE_EXCEEDED,
                                "watching job %s: timeout" % job_id)
+            opened = time.monotonic()
+            delivered = False
+            cause: grpc.RpcError = _EndedError()
             try:
                 for event in self._stub.WatchJob(request, timeout=left):
-                    outage.reached(steady=not event.HasField("snapshot"))
+                    delivered = True
+                    # A snapshot alone does not show the link holds: a
+                    # proxy that passes calls but breaks streams lets it
+                    # through too.
+                    if not event.HasField("snapshot"):
+                        outage.reached()
                     yield event
                     if event.HasField("finished"):
                         return
                 # Ended without the job's end: dagd went away between events.
-                raise _Ended()
-            except _Ended:
-                outage.lost(_EndedError())
             except grpc.RpcError as error:
                 # RESOURCE_EXHAUSTED: dagd closed a stream read too slowly,
                 # or had too many reads waiting; a new watch starts afresh.
                 if error.code() not in (grpc.StatusCode.UNAVAILABLE,
                                         grpc.StatusCode.RESOURCE_EXHAUSTED):
                     raise _rpc_error(error) from None
-                outage.lost(error)
+                cause = error
+            # A stream that held MAX_RETRY_PAUSE ended the outage, whatever
+            # it brought (a wait's streams bring the snapshot alone).
+            if delivered and time.monotonic() - opened >= MAX_RETRY_PAUSE:
+                outage.reached()
+            outage.lost(cause)
 
     def wait(self, job_id: str, *,
              timeout: Optional[float] = None) -> types_pb2.JobStatus:
@@ -440,10 +456,6 @@ class Client:
         wanted = _sinks(spec) if outputs is None else [
             t.id if isinstance(t, Task) else t for t in outputs]
         return {task_id: self.result(job_id, task_id) for task_id in wanted}
-
-
-class _Ended(Exception):
-    pass
 
 
 class _EndedError(grpc.RpcError):
