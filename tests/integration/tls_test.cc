@@ -328,11 +328,11 @@ TEST_F(TlsTest, AClientCertificateTheTokensFileNamesIsAnIdentity) {
       absl::StatusCode::kUnauthenticated);
   // dagctl presents one with --tls_cert and --tls_key, instead of the
   // token in $DAGD_TOKEN (which, sent, would be what counts).
-  testing::CommandResult listed = dagd->RunDagctl(
-      {"--tls_ca=" + pki_->Path("ca", "pem"),
-       "--tls_cert=" + pki_->Path("ci", "pem"),
-       "--tls_key=" + pki_->Path("ci", "key"), "jobs"},
-      "", absl::Seconds(60), {{"DAGD_TOKEN", "not-a-token"}});
+  testing::CommandResult listed =
+      dagd->RunDagctl({"--tls_ca=" + pki_->Path("ca", "pem"),
+                       "--tls_cert=" + pki_->Path("ci", "pem"),
+                       "--tls_key=" + pki_->Path("ci", "key"), "jobs"},
+                      "", absl::Seconds(60), {{"DAGD_TOKEN", "not-a-token"}});
   EXPECT_EQ(listed.exit_code, 0) << listed.ToString();
 }
 
