@@ -17,6 +17,11 @@ import dagd.client
 from dagd.v1 import job_service_pb2, job_service_pb2_grpc, types_pb2
 from conftest import Cluster, wait_for
 
+# An exception in a thread of gRPC's (such as "Channel closed" from a
+# connectivity poll the client left behind) fails the test.
+pytestmark = pytest.mark.filterwarnings(
+    "error::pytest.PytestUnhandledThreadExceptionWarning")
+
 
 def square(x):
     return x * x

@@ -219,6 +219,26 @@ TEST_F(AuthenticatorTest, ReloadSwapsTheTableAndKeepsItOnABadFile) {
   EXPECT_TRUE((*auth)->Authenticate("Bearer new").ok());
 }
 
+// SIGHUP caught a file between its truncation and its writing: an empty
+// file is refused and the tokens stay; a file of comments alone takes them
+// all off.
+TEST_F(AuthenticatorTest, ReloadRefusesAnEmptyFile) {
+  Write(TokenHash("t") + " alpha read\n");
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  Write(" \n");
+  const absl::Status empty = (*auth)->Reload();
+  EXPECT_EQ(empty.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(empty.message(), HasSubstr("--tokens_file"));
+  EXPECT_THAT(empty.message(), HasSubstr("is empty"));
+  EXPECT_TRUE((*auth)->Authenticate("Bearer t").ok());
+  Write("# nobody, for now\n");
+  ASSERT_EQ((*auth)->Reload(), absl::OkStatus());
+  EXPECT_EQ((*auth)->size(), 0u);
+  EXPECT_FALSE((*auth)->Authenticate("Bearer t").ok());
+}
+
 TEST_F(AuthenticatorTest, AMissingFileIsAnError) {
   absl::StatusOr<std::unique_ptr<Authenticator>> auth =
       Authenticator::FromFile(path_ + ".none");

@@ -385,13 +385,12 @@ class Client:
         view: Optional[memoryview] = None  # over data, when sized at once
         offset = 0
         content_type = ""
-        try:
-            grpc.channel_ready_future(self._channel).result(
-                timeout=self.call_timeout)
-        except grpc.FutureTimeoutError:
-            raise DagdError("dagd at %s could not be reached in %s s "
-                            "(call_timeout)" % (self.address,
-                                                self.call_timeout)) from None
+        # A unary call first: it waits up to call_timeout for a dagd not
+        # reached yet, which the stream could bound only with the whole
+        # read, and tells a failed task at once. (Waiting on the channel's
+        # readiness instead left gRPC's polling thread behind, which raised
+        # "Channel closed" when the client was closed just after.)
+        self._raise_if_failed(job_id, task_id, self.task(job_id, task_id))
         try:
             for i, chunk in enumerate(self._stub.ReadResult(
                     request, timeout=timeout, wait_for_ready=True)):
@@ -419,11 +418,15 @@ class Client:
                             % (job_id, task_id, offset, len(data)))
         return data, content_type
 
-    def _raise_if_failed(self, job_id: str, task_id: str) -> None:
-        try:
-            status = self.task(job_id, task_id)
-        except RpcError:
-            return
+    def _raise_if_failed(self, job_id: str, task_id: str,
+                         status: Optional[types_pb2.TaskStatus] = None
+                         ) -> None:
+        """TaskFailed if the task (its ``status``, else asked for) failed."""
+        if status is None:
+            try:
+                status = self.task(job_id, task_id)
+            except RpcError:
+                return
         if status.state in (types_pb2.TASK_FAILED,
                             types_pb2.TASK_UPSTREAM_FAILED,
                             types_pb2.TASK_CANCELLED):
