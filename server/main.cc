@@ -629,7 +629,8 @@ int Run() {
                 << " token(s)";
     }
     if (policy_file.empty()) continue;
-    if (absl::StatusOr<TenantPolicies> read = TenantPolicies::Read(policy_file);
+    if (absl::StatusOr<TenantPolicies> read =
+            TenantPolicies::Reread(policy_file);
         !read.ok()) {
       LOG(ERROR) << "SIGHUP: kept the tenant policies in use: "
                  << read.status().message();

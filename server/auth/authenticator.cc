@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -31,13 +30,12 @@ absl::Status Authenticator::Reload() {
   if (open()) return absl::OkStatus();
   absl::StatusOr<std::string> text = ReadFlagFile("tokens_file", path_);
   if (!text.ok()) return text.status();
-  if (absl::StripAsciiWhitespace(*text).empty() && size() > 0) {
-    // Most likely caught between its truncation and its writing: taking
-    // every token away would lock everyone out until the next SIGHUP.
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--tokens_file '", path_,
-        "' is empty (being written? write a new file and rename it over "
-        "the old one); to take every token off, leave a comment line"));
+  // Taking every token away would lock everyone out until the next SIGHUP.
+  if (size() > 0) {
+    if (absl::Status s = RefuseEmptyReread("tokens_file", path_, *text);
+        !s.ok()) {
+      return s;
+    }
   }
   absl::StatusOr<TokenTable> table =
       TokenTable::Parse(*text, absl::StrCat("--tokens_file '", path_, "'"));

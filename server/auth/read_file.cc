@@ -1,11 +1,14 @@
 #include "server/auth/read_file.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -13,6 +16,12 @@ namespace dagd {
 
 absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
                                          const std::string& path) {
+  // A directory opens as a stream that reads as empty: no entries at all.
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " '", path, "' is a directory, not a file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;
@@ -23,7 +32,20 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
   }
   std::ostringstream text;
   text << in.rdbuf();
+  if (in.bad()) {
+    return absl::UnavailableError(
+        absl::StrCat("--", flag, " '", path, "': reading failed"));
+  }
   return text.str();
+}
+
+absl::Status RefuseEmptyReread(absl::string_view flag, const std::string& path,
+                               absl::string_view text) {
+  if (!absl::StripAsciiWhitespace(text).empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "--", flag, " '", path,
+      "' is empty (being written? write a new file and rename it over the "
+      "old one); to leave it without entries, write a comment line"));
 }
 
 absl::Status FileLine::Error(absl::string_view what) const {

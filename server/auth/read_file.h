@@ -14,9 +14,17 @@
 namespace dagd {
 
 // The whole file at `path`. NOT_FOUND or PERMISSION_DENIED naming `flag`,
-// the path and the system's reason when it cannot be read.
+// the path and the system's reason when it cannot be read, INVALID_ARGUMENT
+// for a directory.
 absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
                                          const std::string& path);
+
+// For a file reread on SIGHUP: FAILED_PRECONDITION when `text` is empty or
+// whitespace alone, most likely a file caught between its truncation and
+// its writing (taking it would drop every entry in use). A file meant to
+// hold no entries can say so with a comment.
+absl::Status RefuseEmptyReread(absl::string_view flag, const std::string& path,
+                               absl::string_view text);
 
 // One line of such a file that holds fields.
 struct FileLine {

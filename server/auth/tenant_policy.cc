@@ -126,8 +126,23 @@ absl::StatusOr<TenantPolicies> TenantPolicies::Parse(absl::string_view text,
 }
 
 absl::StatusOr<TenantPolicies> TenantPolicies::Read(const std::string& path) {
+  return ReadFile(path, /*reread=*/false);
+}
+
+absl::StatusOr<TenantPolicies> TenantPolicies::Reread(const std::string& path) {
+  return ReadFile(path, /*reread=*/true);
+}
+
+absl::StatusOr<TenantPolicies> TenantPolicies::ReadFile(const std::string& path,
+                                                        bool reread) {
   absl::StatusOr<std::string> text = ReadFlagFile("policy_file", path);
   if (!text.ok()) return text.status();
+  if (reread) {
+    if (absl::Status s = RefuseEmptyReread("policy_file", path, *text);
+        !s.ok()) {
+      return s;
+    }
+  }
   return Parse(*text, absl::StrCat("--policy_file '", path, "'"));
 }
 

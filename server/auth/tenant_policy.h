@@ -80,6 +80,9 @@ class TenantPolicies {
                                               absl::string_view source);
   // Reads and parses --policy_file `path`.
   static absl::StatusOr<TenantPolicies> Read(const std::string& path);
+  // Read, on SIGHUP: an empty file is refused (RefuseEmptyReread), not
+  // taken to lift every tenant's restrictions.
+  static absl::StatusOr<TenantPolicies> Reread(const std::string& path);
 
   const TenantPolicy& For(absl::string_view tenant) const;
   // The tenants with lines of their own, and the policy of the others.
@@ -89,6 +92,8 @@ class TenantPolicies {
   const TenantPolicy& others() const { return others_; }
 
  private:
+  static absl::StatusOr<TenantPolicies> ReadFile(const std::string& path,
+                                                 bool reread);
   absl::flat_hash_map<std::string, TenantPolicy> named_;
   TenantPolicy others_;  // `*`, or Restricted() when a file has none
 };

@@ -1,12 +1,15 @@
 // The policy file (--policy_file): what each tenant may run and its quotas.
 #include "server/auth/tenant_policy.h"
 
+#include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/process.h"
 
 namespace dagd {
 namespace {
@@ -173,6 +176,27 @@ TEST(TenantPolicyTest, QuotasCountWhatUnfinishedJobsHold) {
   EXPECT_TRUE(
       CheckQuota(TenantPolicy(), "b", TenantLoad{1000, 1u << 30, 1u << 30}, two)
           .ok());
+}
+
+// SIGHUP caught the file between its truncation and its writing: an empty
+// file reread is refused (it would lift every tenant's restrictions); at
+// start it is a file without lines. A directory is refused by name.
+TEST(TenantPolicyTest, AnEmptyFileRereadAndADirectoryAreRefused) {
+  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir =
+      testing::TempDir::Create();
+  ASSERT_TRUE(dir.ok());
+  const std::string path = (*dir)->path() + "/policies";
+  std::ofstream(path) << "\n";
+  EXPECT_TRUE(TenantPolicies::Read(path).ok());
+  absl::StatusOr<TenantPolicies> reread = TenantPolicies::Reread(path);
+  EXPECT_EQ(reread.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(reread.status().message(),
+              AllOf(HasSubstr("--policy_file"), HasSubstr("is empty")));
+  std::ofstream(path) << "# no tenant has a line\n";
+  EXPECT_TRUE(TenantPolicies::Reread(path).ok());
+  absl::StatusOr<TenantPolicies> folder = TenantPolicies::Read((*dir)->path());
+  EXPECT_EQ(folder.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(folder.status().message(), HasSubstr("is a directory"));
 }
 
 }  // namespace
