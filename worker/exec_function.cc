@@ -31,13 +31,15 @@ struct AttemptFiles {
 };
 
 // Gives the attempt's files to the user the program runs as: the folder
-// stays 0700, private to that user.
+// stays 0700, private to that user. The folder goes last: until then the
+// user cannot reach what is in it, so nothing there can have been swapped
+// for a link (and lchown would change a link, not what it points at).
 absl::Status GiveFiles(const AttemptFiles& files, const RunAs& user) {
-  std::vector<std::string> paths = {files.dir->path(), files.inputs_dir,
-                                    files.work_dir};
-  paths.insert(paths.end(), files.input_paths.begin(), files.input_paths.end());
+  std::vector<std::string> paths = files.input_paths;
+  paths.insert(paths.end(),
+               {files.inputs_dir, files.work_dir, files.dir->path()});
   for (const std::string& path : paths) {
-    if (chown(path.c_str(), user.uid, user.gid) != 0) {
+    if (lchown(path.c_str(), user.uid, user.gid) != 0) {
       return absl::InternalError(absl::StrCat(
           "exec: cannot give ", path, " to --exec_user ", user.name, ": ",
           strerror(errno), " (the worker must run as root to use it)"));

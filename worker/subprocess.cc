@@ -90,7 +90,11 @@ absl::StatusOr<int> OpenFile(const std::string& path, int flags) {
 }
 
 absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
-  const int kWrite = O_WRONLY | O_CREAT | O_TRUNC;
+  // Made here, never opened through a link or over a file already there:
+  // with run_as the folder is that user's, and another of its programs
+  // could have put there a link to any file, which the worker (root) would
+  // have truncated and filled with this program's output.
+  const int kWrite = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
   auto in = OpenFile("/dev/null", O_RDONLY);
   if (!in.ok()) return in.status();
   stdio->in.Reset(*in);
@@ -100,6 +104,17 @@ absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
   auto err = OpenFile(spec.stderr_path, kWrite);
   if (!err.ok()) return err.status();
   stdio->err.Reset(*err);
+  if (spec.run_as) {
+    // The program's own, so that it may open them again (/dev/stdout).
+    for (int fd : {*out, *err}) {
+      if (fchown(fd, spec.run_as->uid, spec.run_as->gid) != 0) {
+        return ErrnoError(
+            absl::StrCat("cannot give the program's stdout "
+                         "and stderr to ",
+                         spec.run_as->name));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -39,8 +39,8 @@ struct SubprocessSpec {
   std::vector<std::string> argv;
   // The child's whole environment, as "NAME=value" entries.
   std::vector<std::string> env;
-  // Files that receive the child's stdout and stderr (created or
-  // truncated). stdin is /dev/null.
+  // Files that receive the child's stdout and stderr, created (neither may
+  // exist: a link there is refused). stdin is /dev/null.
   std::string stdout_path;
   std::string stderr_path;
   // Set: the program runs as this user (the worker must be root).

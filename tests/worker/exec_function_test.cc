@@ -152,6 +152,27 @@ TEST(SubprocessTest, ACancelledAttemptStartsNoProgram) {
   EXPECT_EQ(exit->pgid, 0);
 }
 
+// Where stdout goes, a link (put there by another program of the exec
+// user, who owns the folder) is refused, and what it points at is left as
+// it was: the worker, as root, truncated and wrote it.
+TEST(SubprocessTest, StdoutIsNeverOpenedThroughALink) {
+  absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create("stdio-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string target = (*dir)->path() + "/target";
+  ASSERT_TRUE(WriteFile(target, "keep").ok());
+  const std::string link = (*dir)->path() + "/stdout";
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  TestTask task(R"({"argv": ["echo"]})");
+  SubprocessSpec spec;
+  spec.argv = {"/bin/echo", "written"};
+  spec.stdout_path = link;
+  spec.stderr_path = (*dir)->path() + "/stderr";
+  absl::StatusOr<SubprocessExit> exit = RunSubprocess(spec, task.context);
+  EXPECT_FALSE(exit.ok());
+  EXPECT_THAT(exit.status().message(), HasSubstr(link));
+  EXPECT_EQ(*ReadFile(target, 0), "keep");
+}
+
 TEST(ExecTest, EnvIsAddedToWhatTasksInherit) {
   TestTask task(ShellArgs(R"sh(printf '%s %s %s' "$GREETING" "$DAGD_TASK_ID" \
                              "$DAGD_ATTEMPT"; test -n "$PATH")sh",
@@ -383,6 +404,11 @@ TEST(ExecTest, ProgramsRunAsTheExecUserInAPrivateFolder) {
   auto out = ExecFunction(task.context, options);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->data, absl::StrCat(nobody->uid, " 700\n"));
+  // Its stdout is its own: it may open it again.
+  TestTask again(ShellArgs("echo mine > /dev/stdout"));
+  out = ExecFunction(again.context, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data, "mine\n");
   EXPECT_EQ(ResolveUser("no-such-user-here").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
