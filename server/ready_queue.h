@@ -57,12 +57,15 @@ struct JobQueue {
 
 // Tasks sharing an exclusive_group never run at the same time. While one
 // holds the group, the others that reach the top of their heaps wait here,
-// in their job's order. A release wakes only each job's best waiter: waking
-// them all would cost a heap push per waiter per release, quadratic in a
-// group's size.
+// in their job's order. A release wakes only the best waiter of each job
+// and demand: waking them all would cost a heap push per waiter per
+// release, quadratic in a group's size; waking one per job left the rest
+// parked behind a woken task no worker could take (another pool, say),
+// with the group free.
 // (Who holds a group is the ResourceLedger's; this is the line.)
 struct GroupWaiters {
-  absl::btree_map<uint64_t, ReadyHeap> waiting;  // by job seq
+  // By job seq, then demand.
+  absl::btree_map<std::pair<uint64_t, uint32_t>, ReadyHeap> waiting;
 };
 
 // Interns names (functions, exclusive groups, resource names) to small dense

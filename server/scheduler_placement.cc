@@ -382,7 +382,7 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
       } else if (!ledger_.GroupFree(group)) {
         // Set aside until the group is free; WakeGroupWaiters queues it
         // again.
-        group_waiters_[group].waiting[job.seq].Push(heap.Top());
+        group_waiters_[group].waiting[{job.seq, queue.demand}].Push(heap.Top());
       } else {
         break;
       }
@@ -548,7 +548,7 @@ void Scheduler::WakeGroupWaiters(GroupId group) {
   if (group == kNoGroup || group >= group_waiters_.size()) return;
   GroupWaiters& g = group_waiters_[group];
   for (auto it = g.waiting.begin(); it != g.waiting.end();) {
-    Job* job = FindJob(it->first);
+    Job* job = FindJob(it->first.first);
     ReadyHeap& heap = it->second;
     while (job != nullptr && !heap.empty()) {
       const uint32_t task = heap.Top().task;

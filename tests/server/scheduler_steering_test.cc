@@ -259,6 +259,25 @@ TEST_F(SchedulerTest, LostWorkerReleasesItsExclusiveGroup) {
   EXPECT_EQ(other_sends_, 1);
 }
 
+// When the group is freed, its best waiter (t1) is one no worker can take
+// (pool gpu): t2, of another kind, is woken too, and runs on the idle
+// worker. It waited for ever, the group free, the job never finishing.
+TEST_F(SchedulerTest, AWaiterNoWorkerCanTakeDoesNotParkTheRestOfItsGroup) {
+  AddWorker(kWorker, 2);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "x", "fn": "sleep", "exclusiveGroup": "g"},
+      {"id": "t1", "fn": "sleep", "exclusiveGroup": "g", "priority": 10,
+       "executor": "pool:gpu"},
+      {"id": "t2", "fn": "sleep", "exclusiveGroup": "g"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("x"));
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty());
+  Report(kWorker, sent[0], true);
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("t2"));
+  EXPECT_THAT(scheduler_.TaskStatusOf(job, "t1")->waiting_reason(),
+              HasSubstr("gpu"));
+}
+
 TEST_F(SchedulerTest, CancelledMemberHoldsItsGroupUntilItsWorkerStopsIt) {
   const uint64_t first = Submit(
       R"({"tasks": [{"id": "a", "fn": "sleep", "exclusiveGroup": "g"}]})");
