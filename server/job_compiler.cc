@@ -232,7 +232,8 @@ absl::Status CheckTaskFields(const v1::TaskSpec& task, uint32_t i) {
 absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
                         CompiledJob& job) {
   const uint32_t n = job.size();
-  std::vector<std::pair<uint32_t, uint32_t>> edges;  // (from, to)
+  // (from, to): edges of `inputs`, then of `after`.
+  std::vector<std::pair<uint32_t, uint32_t>> edges, after_edges;
   job.input_begin.assign(n + 1, 0);
   absl::Status error;
   auto resolve = [&](uint32_t i, absl::string_view dep,
@@ -268,24 +269,35 @@ absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
             const bool input = f == v1::TaskSpec::kInputsFieldNumber;
             const uint32_t from = resolve(i, dep, input ? "input" : "after");
             if (from == TaskIdIndex::kNone) return;
-            if (input) job.inputs.push_back(from);
-            edges.emplace_back(from, i);
+            if (input) {
+              job.inputs.push_back(from);
+              edges.emplace_back(from, i);
+            } else {
+              after_edges.emplace_back(from, i);
+            }
           });
       if (!scanned.ok()) return TaskError(tasks.id(i), i, scanned.message());
     }
   }
   if (!error.ok()) return error;
   job.input_begin[n] = job.inputs.size();
-  // Counting sort of the edges by source gives the flat successor lists.
+  // Counting sort of the edges by source gives the flat successor lists,
+  // each task's readers first.
   job.succ_begin.assign(n + 1, 0);
-  for (const auto& [from, to] : edges) {
-    ++job.succ_begin[from + 1];
-    ++job.dep_count[to];
+  for (const auto* list : {&edges, &after_edges}) {
+    for (const auto& [from, to] : *list) {
+      ++job.succ_begin[from + 1];
+      ++job.dep_count[to];
+    }
   }
   for (uint32_t i = 0; i < n; ++i) job.succ_begin[i + 1] += job.succ_begin[i];
-  job.succ.resize(edges.size());
+  job.succ.resize(edges.size() + after_edges.size());
   std::vector<uint32_t> fill(job.succ_begin.begin(), job.succ_begin.end() - 1);
   for (const auto& [from, to] : edges) job.succ[fill[from]++] = to;
+  if (!after_edges.empty()) {
+    job.readers_end = fill;
+    for (const auto& [from, to] : after_edges) job.succ[fill[from]++] = to;
+  }
   return absl::OkStatus();
 }
 

@@ -58,8 +58,13 @@ struct CompiledJob {
   // Successors of task i: succ[succ_begin[i] .. succ_begin[i+1]). An edge
   // appears once per listing, so a task named twice in `inputs` counts twice
   // in `dep_count` and is released by the one completion that counts both.
+  // Its readers (whose `inputs` name it) come first, up to readers_end(i);
+  // the rest only wait for it (`after`).
   std::vector<uint32_t> succ_begin;
   std::vector<uint32_t> succ;
+  // Where each task's readers end in `succ`; empty when the job has no
+  // `after` (every successor reads), which costs nothing then.
+  std::vector<uint32_t> readers_end;
   // Inputs of task i, in order: inputs[input_begin[i] .. input_begin[i+1]).
   std::vector<uint32_t> input_begin;
   std::vector<uint32_t> inputs;
@@ -87,10 +92,17 @@ struct CompiledJob {
     return priority.empty() ? 0 : priority[task];
   }
   uint32_t size() const { return static_cast<uint32_t>(dep_count.size()); }
-  // Whether the task's result is one of the job's outputs: nothing consumes
-  // it, or it is marked so.
+  uint32_t readers_end_of(uint32_t task) const {
+    return readers_end.empty() ? succ_begin[task + 1] : readers_end[task];
+  }
+  // Whether succ[e], an edge of `task`, reads its output.
+  bool reads(uint32_t task, uint32_t e) const {
+    return e < readers_end_of(task);
+  }
+  // Whether the task's result is one of the job's outputs: no task reads it
+  // (tasks `after` it only wait for it), or it is marked so.
   bool is_output(uint32_t task) const {
-    return succ_begin[task] == succ_begin[task + 1] ||
+    return succ_begin[task] == readers_end_of(task) ||
            std::binary_search(marked_outputs.begin(), marked_outputs.end(),
                               task);
   }

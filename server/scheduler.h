@@ -534,9 +534,11 @@ class Scheduler {
   // the task runs again, with the inputs it needs that are gone too.
   void ResultLost(Job& job, uint32_t task, const std::string& why);
   void Recompute(Job& job, uint32_t task, const std::string& why);
-  // A consumer of a recomputed task waits for it again; an attempt of it
-  // that is running is stopped (without counting as a failure).
-  void AwaitInputAgain(Job& job, uint32_t consumer, const std::string& why);
+  // A successor of a recomputed task waits for it again; an attempt of it
+  // that is running is stopped (without counting as a failure) when it
+  // `reads` the task's output, and runs on when it only came `after`.
+  void AwaitInputAgain(Job& job, uint32_t consumer, bool reads,
+                       const std::string& why);
   // `result` failed because held inputs could not be had from their
   // holders (TaskResult.lost_inputs): those are made again and the task
   // waits for them, without counting a failure. False (nothing done) when

@@ -206,8 +206,8 @@ void Scheduler::TrackHeld(Job& job, uint32_t task) {
   if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
   held_by_[HolderKey(*ref->second)].insert(TaskRef{job.seq, task});
   const CompiledJob& g = job.graph;
-  uint32_t waiting = 0;
-  for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
+  uint32_t waiting = 0;  // readers yet to succeed (`after` ones read none)
+  for (uint32_t e = g.succ_begin[task]; e < g.readers_end_of(task); ++e) {
     if (job.tasks[g.succ[e]].state != v1::TASK_SUCCEEDED) ++waiting;
   }
   // An output (no consumers, or marked so) stays until its job is deleted,
@@ -374,11 +374,11 @@ void Scheduler::ResultLost(Job& job, uint32_t task, const std::string& why) {
   job.held_consumers.erase(task);
   job.gone.insert(task);
   if (job.finished || job.tasks[task].state != v1::TASK_SUCCEEDED) return;
-  // Needed: by a consumer that has not succeeded, or as an output of a job
+  // Needed: by a reader that has not finished, or as an output of a job
   // still running (what its client will ask for).
   const CompiledJob& g = job.graph;
   bool needed = g.is_output(task);
-  for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
+  for (uint32_t e = g.succ_begin[task]; e < g.readers_end_of(task); ++e) {
     if (!job.Terminal(g.succ[e])) needed = true;
   }
   if (needed) Recompute(job, task, why);
@@ -389,14 +389,14 @@ void Scheduler::Recompute(Job& job, uint32_t task, const std::string& why) {
   if (t.state != v1::TASK_SUCCEEDED) return;  // already running again
   const uint32_t times = ++job.recomputes[task];
   job.gone.insert(task);
-  // Back to waiting: its consumers that have not succeeded wait for it.
+  // Back to waiting: its successors that have not finished wait for it.
   SetState(job, task, v1::TASK_PENDING);
   const CompiledJob& g = job.graph;
   for (uint32_t e = g.succ_begin[task]; e < g.succ_begin[task + 1]; ++e) {
     const uint32_t next = g.succ[e];
     if (!job.Terminal(next)) {
       AwaitInputAgain(
-          job, next,
+          job, next, g.reads(task, e),
           absl::StrCat("its input '", job.task_id(task), "' was lost: ", why));
     }
   }
@@ -429,10 +429,16 @@ void Scheduler::Recompute(Job& job, uint32_t task, const std::string& why) {
   if (t.remaining == 0 && t.state == v1::TASK_PENDING) MakeReady(job, task);
 }
 
-void Scheduler::AwaitInputAgain(Job& job, uint32_t consumer,
+void Scheduler::AwaitInputAgain(Job& job, uint32_t consumer, bool reads,
                                 const std::string& why) {
   TaskRecord& c = job.tasks[consumer];
   ++c.remaining;
+  // One `after` the task started when it had finished, which it did: it
+  // runs on (it reads nothing of it), and its count of edges waited for
+  // stays whole for the task's run again.
+  if (!reads && (c.state == v1::TASK_ASSIGNED || c.state == v1::TASK_RUNNING)) {
+    return;
+  }
   switch (c.state) {
     case v1::TASK_READY:
       c.retry_wait = false;  // its queue entry is skipped as stale

@@ -207,6 +207,62 @@ TEST_F(SchedulerDataTest, AConsumerWhoseInputIsLostWaitsWithoutAFailure) {
   EXPECT_FALSE(scheduler_.JobStatusOf(job).has_value()) << "finished";
 }
 
+// A task `after` another reads nothing of it: the held result is freed once
+// its one reader has succeeded (it was counted as read by `later` too, and
+// stayed held until the job ended).
+TEST_F(SchedulerDataTest, ATaskAfterAnotherDoesNotKeepItsResultHeld) {
+  AddHolder(kWorker, 4);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "big", "fn": "const"},
+      {"id": "use", "fn": "add", "inputs": ["big"]},
+      {"id": "later", "fn": "const", "after": ["big"]},
+      {"id": "wait", "fn": "const", "executor": "pool:none"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("big"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(2));
+  for (const v1::Assignment& a : sent) Report(kWorker, a, true);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(),
+              ElementsAre(ResultObjectKey(JobIdFromSeq(job), 0, 1)));
+}
+
+// The holder of a result that a running task only came `after` is lost:
+// the task runs on (it was stopped, "its input was lost", to run again);
+// the result, which no task reads, is an output of the job, made again.
+TEST_F(SchedulerDataTest, ALostResultDoesNotStopATaskThatCameAfterIt) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "big", "fn": "const"},
+      {"id": "later", "fn": "sleep", "after": ["big"],
+       "executor": "pool:b"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("big"));
+  ReportHeld(kWorker, sent[0], kWorker);
+  WorkerSpec other = Worker(kOther, 2);
+  other.pool = "b";
+  other.instance = Instance(kOther);
+  other.data_address = Address(kOther);
+  scheduler_.AddWorker(kOther, other);
+  std::vector<v1::Assignment> later = Dispatch(kOther);
+  ASSERT_THAT(Ids(later), ElementsAre("later"));
+  scheduler_.RemoveWorker(kWorker);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kOther].cancels(), IsEmpty());
+  EXPECT_EQ(Status(job, "later").state(), v1::TASK_ASSIGNED);
+  // big is made again beside it.
+  ASSERT_THAT(sends[kOther].assignments(), SizeIs(1));
+  const v1::Assignment again = sends[kOther].assignments(0);
+  EXPECT_EQ(again.task().task_index(), 0u);
+  Report(kOther, later[0], true);
+  EXPECT_EQ(Status(job, "later").state(), v1::TASK_SUCCEEDED);
+  ReportHeld(kOther, again, kOther);
+  Dispatch(kOther);
+  const std::optional<v1::JobStatus> done = scheduler_.JobStatusOf(job);
+  EXPECT_TRUE(!done.has_value() || done->state() == v1::JOB_SUCCEEDED);
+}
+
 TEST_F(SchedulerDataTest, LostInputsOfARecomputedTaskAreMadeAgainToo) {
   AddHolder(kWorker, 1);
   const uint64_t job = Submit(R"({"tasks": [
