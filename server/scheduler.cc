@@ -216,6 +216,9 @@ void Scheduler::RestoreJob(
     for (const v1::Attempt& a : stored.attempts()) {
       AttemptRecord& record = t.attempts.emplace_back();
       record.number = a.number();
+      // A run again (its result lost) takes a number none of these had: a
+      // number names the attempt's result object and seal.
+      t.max_attempt = std::max(t.max_attempt, a.number());
       std::shared_ptr<const std::string>& name = names[a.worker()];
       if (name == nullptr)
         name = std::make_shared<const std::string>(a.worker());

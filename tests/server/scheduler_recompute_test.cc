@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "storage/object_store.h"
 #include "tests/server/scheduler_data_fixture.h"
 
 namespace dagd {
@@ -93,6 +95,47 @@ TEST_F(SchedulerRecomputeTest, ATaskWaitingForItsHolderHoldsBackNoOther) {
   ASSERT_EQ(sends[kOther].assignments_size(), 1);
   EXPECT_EQ(sends[kOther].assignments(0).task_id(), "other");
   EXPECT_EQ(Status(job, "q").state(), v1::TASK_READY);
+}
+
+// After a restart, a task whose held result is gone runs again as an
+// attempt numbered past those stored (it was attempt 1 again: the number
+// names the attempt's result object and seal, which the first attempt 1
+// already had).
+TEST_F(SchedulerDataTest, ARunAgainAfterARestartTakesANewAttemptNumber) {
+  v1::JobSpec spec;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"tasks": [{"id": "p", "fn": "const"},
+                      {"id": "q", "fn": "add", "inputs": ["p"]}]})",
+                  &spec)
+                  .ok());
+  absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+  ASSERT_TRUE(job.ok()) << job.status();
+  v1::JobStatus status;
+  status.set_job_id(JobIdFromSeq(9));
+  status.set_state(v1::JOB_RUNNING);
+  v1::TaskStatus p;
+  p.set_state(v1::TASK_SUCCEEDED);
+  for (uint32_t number : {1u, 2u}) {
+    v1::Attempt* attempt = p.add_attempts();
+    attempt->set_number(number);
+    attempt->set_worker("gone-worker");
+  }
+  auto ref = std::make_shared<v1::ObjectRef>();
+  ref->set_key(ResultObjectKey(JobIdFromSeq(9), 0, 2));
+  ref->set_size(500);
+  ref->mutable_holder()->set_instance("gone-instance");
+  ref->mutable_holder()->set_name("gone-worker");
+  StoredResult held;
+  held.ref = ref;
+  absl::flat_hash_map<uint32_t, StoredResult> results;
+  results.emplace(0, held);
+  scheduler_.RestoreJob(9, *std::move(job), status, {{0, p}},
+                        std::move(results));
+  scheduler_.EndRecoveryHold();  // the holder did not come back
+  AddHolder(kWorker, 1);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("p"));
+  EXPECT_EQ(sent[0].task().attempt(), 3u);
 }
 
 }  // namespace
