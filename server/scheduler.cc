@@ -249,6 +249,14 @@ void Scheduler::RestoreJob(
     t.state = stored.state();
     --job.unfinished;
   }
+  if (job.held) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const GroupId group = job.group_of(i);
+      if (group != kNoGroup && !IsFinal(job.tasks[i].state)) {
+        recovery_groups_.insert(group);
+      }
+    }
+  }
   const CompiledJob& g = job.graph;
   for (uint32_t v = 0; v < n; ++v) {
     if (job.tasks[v].state != v1::TASK_SUCCEEDED) continue;

@@ -737,6 +737,10 @@ class Scheduler {
   // RestoreJob (pending until that Tick).
   std::optional<absl::Time> recovery_hold_until_;
   bool recovery_hold_pending_ = false;
+  // While RecoveryHeld(): the exclusive groups of recovered jobs' unfinished
+  // tasks, which a worker not back yet may still be running. No task takes
+  // them until the hold ends.
+  absl::flat_hash_set<GroupId> recovery_groups_;
   ResultAcks acks_;
   // Over connected workers' last heartbeats (CountTransfers).
   double fetched_bytes_ = 0;

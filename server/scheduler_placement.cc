@@ -379,9 +379,12 @@ Scheduler::Placement Scheduler::BestPlacement(Job& job) {
       const GroupId group = job.group_of(task);
       if (!t.ReadyNow()) {
         // Stopped being ready (its job was cancelled, say).
-      } else if (!ledger_.GroupFree(group)) {
-        // Set aside until the group is free; WakeGroupWaiters queues it
-        // again.
+      } else if (!ledger_.GroupFree(group) ||
+                 (!recovery_groups_.empty() &&
+                  recovery_groups_.contains(group))) {
+        // Set aside until the group is free (and, after a restart, until
+        // the work recovered has had the grace to come back); then
+        // WakeGroupWaiters queues it again.
         group_waiters_[group].waiting[{job.seq, queue.demand}].Push(heap.Top());
       } else {
         break;

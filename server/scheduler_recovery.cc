@@ -238,6 +238,11 @@ void Scheduler::ReleaseRecoveryHold() {
     job->held = false;
     MarkRunnableStale(*job);
   }
+  // Whatever recovered work still holds a group holds it in the ledger now
+  // (taken over): the others' waiters may take it.
+  for (const GroupId group : std::exchange(recovery_groups_, {})) {
+    if (ledger_.GroupFree(group)) WakeGroupWaiters(group);
+  }
   // Workers had the grace to come back with what they hold.
   LoseAbsentHolders();
 }

@@ -186,6 +186,11 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
             : absl::StrCat("task '", holder->task_id(g->task), "' of job ",
                            holder->status.job_id()));
   }
+  if (recovery_groups_.contains(group)) {
+    return absl::StrCat("exclusive group '", group_names_.Name(group),
+                        "' may be held by work dagd recovered after its "
+                        "restart, until its workers are back");
+  }
   return "waiting for a free slot";
 }
 

@@ -15,6 +15,7 @@ namespace dagd {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr uint64_t kJob = 9;
@@ -326,6 +327,42 @@ TEST_F(SchedulerRecoveryTest, RecoveredJobsWaitOutTheGraceOnly) {
   Submit(R"({"tasks": [{"id": "fresh", "fn": "const"}]})");
   AddWorker(kOther, 1);
   EXPECT_THAT(Ids(Dispatch(kOther)), ElementsAre("fresh"));
+}
+
+// After a restart, a new job's task waits out the grace for an exclusive
+// group a recovered job's unfinished task is in: a worker not back yet may
+// still run that one. It was placed at once, beside it.
+TEST_F(SchedulerRecoveryTest, ANewJobWaitsForAGroupRecoveredWorkMayHold) {
+  v1::JobSpec spec;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"tasks": [{"id": "a", "fn": "sleep",
+                                 "exclusiveGroup": "db"}]})",
+                  &spec)
+                  .ok());
+  absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
+  ASSERT_TRUE(job.ok());
+  v1::JobStatus status;
+  status.set_job_id(JobIdFromSeq(kJob));
+  status.set_state(v1::JOB_RUNNING);
+  scheduler_.RestoreJob(kJob, *std::move(job), status, {}, {});
+  scheduler_.Tick();
+  const uint64_t fresh = Submit(
+      R"({"tasks": [{"id": "b", "fn": "sleep", "exclusiveGroup": "db"}]})");
+  AddWorker(kOther, 1);
+  EXPECT_THAT(Dispatch(kOther), IsEmpty());
+  EXPECT_THAT(scheduler_.TaskStatusOf(fresh, "b")->waiting_reason(),
+              HasSubstr("dagd recovered"));
+  // The worker running a comes back within the grace: a is taken over,
+  // and holds the group; b runs once a is done.
+  const v1::TaskRef a = SealedRef(kJob, 0, 1, kWorker);
+  AddWorkerRunning(kWorker, {a});
+  PassGrace();
+  EXPECT_THAT(Dispatch(kOther), IsEmpty());
+  EXPECT_THAT(last_cancels_, IsEmpty());
+  v1::Assignment done;
+  *done.mutable_task() = a;
+  Report(kWorker, done, true);
+  EXPECT_THAT(Ids(Dispatch(kOther)), ElementsAre("b"));
 }
 
 TEST_F(SchedulerRecoveryTest, LateSuccessEndsTheNewerAttempt) {
