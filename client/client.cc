@@ -75,13 +75,31 @@ std::unique_ptr<Client> Client::Connect(const std::string& address,
                                   std::move(options), channel);
 }
 
-void Client::Prepare(grpc::ClientContext& context, absl::Time deadline) const {
+absl::Status CheckToken(absl::string_view token) {
+  for (size_t i = 0; i < token.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(token[i]);
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the token holds byte 0x", absl::Hex(c, absl::kZeroPad2),
+          " at position ", i, ": a header carries printable ASCII only (",
+          c == '\n' || c == '\r' ? "a line break read with the token?"
+                                 : "not a token dagd made?",
+          ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Client::Prepare(grpc::ClientContext& context,
+                             absl::Time deadline) const {
   if (deadline != absl::InfiniteFuture()) {
     context.set_deadline(absl::ToChronoTime(deadline));
   }
-  if (!options_.token.empty()) {
-    context.AddMetadata("authorization", "Bearer " + options_.token);
-  }
+  if (options_.token.empty()) return absl::OkStatus();
+  // gRPC aborts the process on a header value it cannot send.
+  if (absl::Status s = CheckToken(options_.token); !s.ok()) return s;
+  context.AddMetadata("authorization", "Bearer " + options_.token);
+  return absl::OkStatus();
 }
 
 absl::Time Client::DeadlineAfter(absl::Duration timeout) const {
@@ -105,7 +123,7 @@ absl::StatusOr<Response> Client::CallUntil(
     UnaryMethod<Request, Response> method, const Request& request,
     absl::Time deadline) {
   grpc::ClientContext context;
-  Prepare(context, deadline);
+  if (absl::Status s = Prepare(context, deadline); !s.ok()) return s;
   context.set_wait_for_ready(options_.wait_for_ready);
   const absl::Time start = options_.now();
   Response response;
@@ -192,7 +210,7 @@ absl::StatusOr<v1::SubmitJobResponse> Client::SubmitAndWait(
     // Fail-fast, as a watch is: waiting for readiness would have no bound
     // but the job's own (none by default).
     grpc::ClientContext context;
-    Prepare(context, deadline);
+    if (absl::Status s = Prepare(context, deadline); !s.ok()) return s;
     v1::SubmitJobResponse answer;
     const grpc::Status status = stub_->SubmitJob(&context, request, &answer);
     if (status.ok()) return answer;
@@ -299,7 +317,7 @@ absl::StatusOr<v1::JobStatus> Client::WatchOnce(const std::string& job_id,
                                                 const EventCallback& on_event,
                                                 absl::Time deadline) {
   grpc::ClientContext context;
-  Prepare(context, deadline);
+  if (absl::Status s = Prepare(context, deadline); !s.ok()) return s;
   v1::WatchJobRequest request;
   request.set_job_id(job_id);
   request.set_end_only(end_only);
@@ -408,7 +426,10 @@ absl::Status Client::ReadResult(const std::string& job_id,
   grpc::ClientContext context;
   // A large result takes as long as it takes to move: the watch timeout
   // (long by default) rather than the call timeout.
-  Prepare(context, DeadlineAfter(options_.watch_timeout));
+  if (absl::Status s = Prepare(context, DeadlineAfter(options_.watch_timeout));
+      !s.ok()) {
+    return s;
+  }
   v1::GetResultRequest request;
   request.set_job_id(job_id);
   request.set_task_id(task_id);

@@ -69,6 +69,11 @@ struct ClientOptions {
   };
 };
 
+// OK when `token` can be sent in a header (printable ASCII); else
+// INVALID_ARGUMENT saying why (a line break read with it, say). Every call
+// of a Client whose ClientOptions::token is not fails so.
+absl::Status CheckToken(absl::string_view token);
+
 class Client {
  public:
   using EventCallback = std::function<void(const v1::JobEvent&)>;
@@ -163,8 +168,9 @@ class Client {
   using UnaryMethod = grpc::Status (v1::JobService::StubInterface::*)(
       grpc::ClientContext*, const Request&, Response*);
 
-  // Sets `context`'s deadline (none for InfiniteFuture) and token.
-  void Prepare(grpc::ClientContext& context, absl::Time deadline) const;
+  // Sets `context`'s deadline (none for InfiniteFuture) and token; the
+  // token's error (CheckToken) instead of sending what gRPC would abort on.
+  absl::Status Prepare(grpc::ClientContext& context, absl::Time deadline) const;
   // Runs one unary call with the configured deadline.
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(UnaryMethod<Request, Response> method,

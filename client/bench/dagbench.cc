@@ -564,6 +564,10 @@ int Main(const std::vector<Shape>& shapes) {
       options.token.empty() && env != nullptr) {
     options.token = env;
   }
+  if (absl::Status s = CheckToken(options.token); !s.ok()) {
+    std::cerr << "dagbench: --token (or $DAGD_TOKEN): " << s.message() << "\n";
+    return 2;
+  }
   if (std::string ca = absl::GetFlag(FLAGS_tls_ca); !ca.empty()) {
     std::ifstream in(ca);
     std::ostringstream text;

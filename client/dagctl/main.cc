@@ -41,6 +41,12 @@ int main(int argc, char** argv) {
       env_token != nullptr) {
     client_options.token = env_token;
   }
+  if (absl::Status s = dagd::CheckToken(client_options.token); !s.ok()) {
+    std::cerr << "dagctl: "
+              << (invocation->options.token.empty() ? "$DAGD_TOKEN" : "--token")
+              << ": " << s.message() << "\n";
+    return kExitUsage;
+  }
   // The PEM file a flag names; false (after saying why) when unreadable.
   auto read_pem = [](const char* flag, const std::string& path,
                      std::string* pem) {

@@ -18,6 +18,7 @@ using ::grpc::testing::MockClientReader;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::Invoke;
 using ::testing::IsEmpty;
 using ::testing::Return;
@@ -284,6 +285,23 @@ TEST_F(ClientTest, WatchEndingBeforeFinishedIsUnavailable) {
   EXPECT_CALL(*reader, Finish()).WillOnce(Return(grpc::Status::OK));
   EXPECT_EQ(client_->Wait("j1").status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// A token gRPC cannot send in a header (a line break read with it) fails
+// every call, naming the byte, and sends nothing: gRPC aborted the process.
+TEST(ClientOptionsTest, ATokenThatCannotBeSentFailsTheCall) {
+  auto stub = std::make_unique<v1::MockJobServiceStub>();
+  EXPECT_CALL(*stub, GetJob(_, _, _)).Times(0);
+  EXPECT_CALL(*stub, WatchJobRaw(_, _)).Times(0);
+  ClientOptions options;
+  options.token = "secret\r";
+  Client client(std::move(stub), options);
+  const absl::Status got = client.Get("j1").status();
+  EXPECT_EQ(got.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(got.message(), HasSubstr("0x0d at position 6"));
+  EXPECT_EQ(client.Wait("j1").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckToken("a-token_of.dagd+/="), absl::OkStatus());
 }
 
 TEST(ClientOptionsTest, WatchTimeoutSetsADeadline) {

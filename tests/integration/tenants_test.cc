@@ -293,6 +293,13 @@ TEST_F(TenantsTest, DagctlTakesATokenAndExitsFiveWhenRefused) {
       dagd_->RunDagctl({"--token", "alice-token", "status", job_id});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_THAT(ok.out, HasSubstr("SUCCEEDED"));
+  // A token read with its line break is bad usage, named; gRPC aborted
+  // dagctl on it.
+  testing::CommandResult crlf =
+      dagd_->RunDagctl({"status", job_id}, "", absl::Seconds(60),
+                       {{"DAGD_TOKEN", "alice-token\r"}});
+  EXPECT_EQ(crlf.exit_code, 2) << crlf.err;
+  EXPECT_THAT(crlf.err, HasSubstr("$DAGD_TOKEN: the token holds byte 0x0d"));
 }
 
 TEST_F(TenantsTest, SighupRereadsTheTokensFile) {
