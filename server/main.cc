@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -42,6 +44,7 @@
 #include "storage/base/clock.h"
 #include "storage/base/file_limit.h"
 #include "storage/base/health_listener.h"
+#include "storage/base/host_port.h"
 #include "storage/base/http_status_server.h"
 #include "storage/data_secret.h"
 #include "storage/flow_control.h"
@@ -232,6 +235,60 @@ std::string AwsRegion() {
   return region;
 }
 
+// Flag values that parse but cannot work, refused before anything is
+// opened or written (INVALID_ARGUMENT naming the flag).
+absl::Status CheckFlagValues() {
+  for (const auto& [flag, address, optional] :
+       {std::tuple<const char*, std::string, bool>{
+            "listen", absl::GetFlag(FLAGS_listen), false},
+        {"metrics_listen", absl::GetFlag(FLAGS_metrics_listen), true},
+        {"healthz_listen", absl::GetFlag(FLAGS_healthz_listen), true}}) {
+    if (optional && address.empty()) continue;
+    if (!ListenPort(address)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, "='", address,
+                       "' is not host:port with a port from 0 to 65535"));
+    }
+  }
+  const absl::Duration heartbeat = absl::GetFlag(FLAGS_heartbeat_interval);
+  const absl::Duration timeout = absl::GetFlag(FLAGS_worker_timeout);
+  if (heartbeat < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--heartbeat_interval must be at least 1ms, not ",
+                     absl::FormatDuration(heartbeat)));
+  }
+  if (timeout <= heartbeat) {
+    // Every worker would be declared lost between two of its heartbeats,
+    // and its tasks run again, over and over.
+    return absl::InvalidArgumentError(
+        absl::StrCat("--worker_timeout (", absl::FormatDuration(timeout),
+                     ") must be longer than --heartbeat_interval (",
+                     absl::FormatDuration(heartbeat), "), a few times over"));
+  }
+  if (absl::GetFlag(FLAGS_sync_interval) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--sync_interval must be positive, not ",
+                     absl::FormatDuration(absl::GetFlag(FLAGS_sync_interval))));
+  }
+  for (const auto& [flag, value] :
+       {std::pair<const char*, absl::Duration>{
+            "recovery_grace", absl::GetFlag(FLAGS_recovery_grace)},
+        {"grant_max_run_time", absl::GetFlag(FLAGS_grant_max_run_time)},
+        {"lambda_burst_after", absl::GetFlag(FLAGS_lambda_burst_after)}}) {
+    if (value < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " must not be negative, not ",
+                       absl::FormatDuration(value)));
+    }
+  }
+  if (absl::GetFlag(FLAGS_local_workers) < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--local_workers must not be negative, not ",
+                     absl::GetFlag(FLAGS_local_workers)));
+  }
+  return absl::OkStatus();
+}
+
 // A dagd that other hosts can reach must know who calls it, unless the
 // operator says otherwise.
 absl::Status CheckExposure() {
@@ -347,6 +404,10 @@ int Run() {
   }
   if (absl::GetFlag(FLAGS_inline_max_bytes) == 0) {
     LOG(ERROR) << "--inline_max_bytes must be at least 1";
+    return 2;
+  }
+  if (absl::Status s = CheckFlagValues(); !s.ok()) {
+    LOG(ERROR) << s.message();
     return 2;
   }
   SetLogFormat(*format);

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -382,6 +383,19 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
             ? absl::StrCat(command->name, " needs ", command->arguments)
             : absl::StrCat("too many arguments for ", command->name),
         command);
+  }
+  // gRPC takes a port past 65535 modulo 65536: another dagd's, maybe.
+  const std::string& server = invocation.options.server;
+  if (const absl::string_view port =
+          absl::string_view(server).substr(server.rfind(':') + 1);
+      server.find(':') != std::string::npos && !port.empty() &&
+      std::all_of(port.begin(), port.end(), absl::ascii_isdigit)) {
+    uint64_t number = 0;
+    if (!absl::SimpleAtoi(port, &number) || number == 0 || number > 65535) {
+      return UsageError(absl::StrCat("--server (or $DAGD_SERVER) '", server,
+                                     "': the port must be 1 to 65535"),
+                        nullptr);
+    }
   }
   return invocation;
 }

@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "storage/base/host_port.h"
 
 namespace dagd {
 namespace {
@@ -28,15 +29,13 @@ constexpr size_t kMaxRequestBytes = 4096;
 
 // "host:port" or "[v6]:port" to a bound, listening, non-blocking socket.
 absl::StatusOr<int> Bind(const std::string& listen, int* port) {
-  const size_t colon = listen.rfind(':');
-  int wanted = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &wanted) || wanted < 0 ||
-      wanted > 65535) {
+  const std::optional<int> parsed = ListenPort(listen);
+  if (!parsed) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", listen, "' is not host:port"));
   }
-  std::string host = listen.substr(0, colon);
+  const int wanted = *parsed;
+  std::string host = listen.substr(0, listen.rfind(':'));
   if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
     host = host.substr(1, host.size() - 2);
   }

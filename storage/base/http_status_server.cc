@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "prometheus/text_serializer.h"
 #include "storage/base/civetweb_tls.h"
+#include "storage/base/host_port.h"
 
 namespace dagd {
 namespace {
@@ -126,18 +127,14 @@ std::string HttpRequest::Header(absl::string_view name) const {
 }
 
 absl::StatusOr<std::string> CivetListeningPort(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  int port;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
+  const std::optional<int> port = ListenPort(listen);
+  if (!port) {
     return absl::InvalidArgumentError(absl::StrCat(
         "'", listen, "' is not host:port (e.g. 127.0.0.1:9471 or 0.0.0.0:0)"));
   }
   // civetweb takes "1.2.3.4:80", "[::1]:80", or a bare port for every
   // address; "0.0.0.0:80" and ":80" mean every IPv4 address.
-  std::string host = listen.substr(0, colon);
-  if (host.empty()) return std::to_string(port);
+  if (listen.rfind(':') == 0) return std::to_string(*port);
   return listen;
 }
 

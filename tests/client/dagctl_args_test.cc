@@ -42,6 +42,23 @@ TEST(ParseArgsTest, ServerComesFromFlagThenEnvThenDefault) {
             "flag:1");
 }
 
+// A port past 65535, which gRPC takes modulo 65536 (another dagd's,
+// maybe), is refused, from the flag or the environment.
+TEST(ParseArgsTest, AServerPortPast65535IsRefused) {
+  for (const auto& [args, env] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--server=127.0.0.1:99999", "jobs"}, ""},
+           {{"jobs"}, "127.0.0.1:65536"},
+           {{"--server=dagd:0", "jobs"}, ""}}) {
+    absl::StatusOr<Invocation> parsed = ParseArgs(args, env);
+    ASSERT_FALSE(parsed.ok()) << env;
+    EXPECT_THAT(parsed.status().message(),
+                HasSubstr("the port must be 1 to 65535"));
+  }
+  EXPECT_TRUE(ParseArgs({"--server=dagd.example:7700", "jobs"}, "").ok());
+  EXPECT_TRUE(ParseArgs({"--server=unix:/run/dagd.sock", "jobs"}, "").ok());
+}
+
 TEST(ParseArgsTest, DashIsAPositionalAndDoubleDashEndsFlags) {
   EXPECT_THAT(Parse({"submit", "-"})->args, ElementsAre("-"));
   absl::StatusOr<Invocation> inv = Parse({"status", "--", "--odd-id"});

@@ -232,5 +232,34 @@ TEST(DagctlTest, ServerNotListeningExitsThree) {
   EXPECT_EQ(run.exit_code, 3) << run.ToString();
 }
 
+// Flag values that parse but cannot work are refused, naming the flag,
+// before dagd makes its data directory: a port past 65535 (gRPC took it
+// modulo 65536), a worker timeout within one heartbeat (every worker
+// declared lost over and over), negative counts and durations.
+TEST(DagdFlagsTest, ValuesThatCannotWorkAreRefusedBeforeAnythingIsMade) {
+  absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"--listen=127.0.0.1:99999", "--listen='127.0.0.1:99999'"},
+      {"--metrics_listen=127.0.0.1:70000", "--metrics_listen="},
+      {"--worker_timeout=2s", "--worker_timeout (2s) must be longer"},
+      {"--heartbeat_interval=-5s", "--heartbeat_interval must be"},
+      {"--sync_interval=0s", "--sync_interval must be positive"},
+      {"--recovery_grace=-1s", "--recovery_grace must not be negative"},
+      {"--local_workers=-1", "--local_workers must not be negative"}};
+  int n = 0;
+  for (const auto& [flag, says] : refused) {
+    const std::string data = absl::StrCat((*dir)->path(), "/data", ++n);
+    std::vector<std::string> args = {
+        "--data_dir=" + data, "--metrics_listen=", "--listen=127.0.0.1:0"};
+    args.push_back(flag);  // the last of a flag given twice counts
+    CommandResult run =
+        RunCommand(DAGD_BIN, args, {}, "", absl::StrCat(data, ".out"));
+    EXPECT_EQ(run.exit_code, 2) << flag << "\n" << run.ToString();
+    EXPECT_THAT(run.err, HasSubstr(says)) << flag;
+    EXPECT_NE(access(data.c_str(), F_OK), 0) << flag << ": " << data;
+  }
+}
+
 }  // namespace
 }  // namespace dagd::testing
