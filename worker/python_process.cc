@@ -378,6 +378,16 @@ void PythonProcess::Kill() {
   shutdown(fd_, SHUT_RDWR);
 }
 
+bool PythonProcess::Exited() const {
+  if (pidfd_ >= 0) {
+    pollfd ended{pidfd_, POLLIN, 0};
+    return poll(&ended, 1, 0) > 0;
+  }
+  siginfo_t info{};
+  return waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid_;
+}
+
 std::string PythonProcess::Reap() {
   if (reaped_) return "already reaped";
   int pidfd = PidfdOpen(pid_);

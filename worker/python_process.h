@@ -70,6 +70,9 @@ class PythonProcess {
   // once. The process is reaped by the destructor.
   void Kill();
   bool killed() const { return killed_; }
+  // Whether the interpreter has ended (without reaping it): one that died
+  // idle (the OOM killer's pick, say) would fail the next task given it.
+  bool Exited() const;
 
   // Waits (up to a few seconds, then kills) until the interpreter has
   // ended, reaps it, and says how it ended: "exit status 3", "killed by

@@ -173,6 +173,7 @@ PythonRuntime::Acquire(TaskContext& context,
     };
     mu_.Await(absl::Condition(&available));
     if (cancelled) return absl::CancelledError("cancelled");
+    DropExitedIdle();
     if (!idle_.empty()) {
       for (std::unique_ptr<Interpreter>& idle : idle_) ApplyPending(*idle);
       // The most recently idle one, unless another keeps more of the
@@ -206,6 +207,23 @@ PythonRuntime::Acquire(TaskContext& context,
                          " in place of one that ended")));
   return std::make_unique<Interpreter>(*std::move(process),
                                        options_.keep_bytes);
+}
+
+void PythonRuntime::DropExitedIdle() {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (!(*it)->process->Exited()) {
+      ++it;
+      continue;
+    }
+    log_(Warning(absl::StrCat("python: interpreter pid ", (*it)->process->pid(),
+                              " ended while idle (", (*it)->process->Reap(),
+                              "); replacing it")));
+    for (const PendingResult& pending : (*it)->pending) {
+      awaiting_.erase(pending.attempt);
+    }
+    it = idle_.erase(it);
+    --live_;
+  }
 }
 
 void PythonRuntime::Release(std::unique_ptr<Interpreter> interpreter,

@@ -127,6 +127,9 @@ class PythonRuntime : public TaskRuntime {
   // one otherwise. CANCELLED if the attempt is cancelled while it waits.
   absl::StatusOr<std::unique_ptr<Interpreter>> Acquire(
       TaskContext& context, const std::vector<KeptInput>& inputs);
+  // Drops the idle interpreters that have ended, which would fail the
+  // tasks given them; a new one starts in their place when wanted.
+  void DropExitedIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns `interpreter` to the idle ones, or (not `healthy`) drops it.
   void Release(std::unique_ptr<Interpreter> interpreter, bool healthy);
   // Moves the resolved pending results of an idle `interpreter` into what

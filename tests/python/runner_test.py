@@ -144,3 +144,16 @@ def test_a_view_of_a_much_larger_array_is_not_kept():
     assert not _pins_more(big)
     assert not _pins_more(big[: (1 << 20) - 10])  # nearly all of it
     assert not _pins_more(b"x" * 100)
+
+
+class _Touchy:
+    """A result whose attributes raise what the task's code may raise."""
+
+    def __getattr__(self, name):
+        raise KeyError(name)
+
+
+def test_a_result_whose_attributes_raise_is_not_kept_and_does_not_raise():
+    # The check ran after the task succeeded, outside any handler: its
+    # KeyError killed the interpreter, and the task failed every retry.
+    assert _pins_more(_Touchy())

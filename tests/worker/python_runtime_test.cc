@@ -3,7 +3,9 @@
 // directory on the interpreters' PYTHONPATH.
 #include "worker/python_runtime.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <future>
@@ -373,6 +375,28 @@ TEST_F(PythonRuntimeTest, DeadInterpreterFailsRetryablyAndIsReplaced) {
   const int64_t after = TaskPid(*runtime);
   EXPECT_GT(after, 0);
   EXPECT_NE(after, before);
+}
+
+// An interpreter that died while idle (the OOM killer's pick, say) is
+// replaced when a task wants one: the task was given it, and failed "died
+// while running the task".
+TEST_F(PythonRuntimeTest, AnInterpreterThatDiedIdleIsReplacedNotGivenATask) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  const pid_t before = static_cast<pid_t>(TaskPid(*runtime));
+  ASSERT_GT(before, 0);
+  ASSERT_EQ(kill(before, SIGKILL), 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  siginfo_t info{};
+  while (!(waitid(P_PID, before, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == before) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  TestTask task(R"({"function": "dagd_test_tasks:pid", "output": "json"})");
+  auto out = Run(*runtime, task);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_NE(out->data, absl::StrCat(before));
 }
 
 // An interpreter that forked and ended: the child holds the socket open,

@@ -81,11 +81,16 @@ def _address(buffer: Any) -> int:
 
 def _pins_more(value: Any) -> bool:
     """Whether keeping ``value`` would keep much more memory than its
-    pickle counts: a view of a larger array (numpy's ``base``)."""
-    base = getattr(value, "base", None)
-    size = getattr(value, "nbytes", None)
-    return (base is not None and isinstance(size, int) and
-            getattr(base, "nbytes", 0) > 2 * size)
+    pickle counts: a view of a larger array (numpy's ``base``). True too
+    when the object cannot say (its attributes raise): not kept, it is
+    only read back from its pickle."""
+    try:
+        base = getattr(value, "base", None)
+        size = getattr(value, "nbytes", None)
+        return (base is not None and isinstance(size, int) and
+                getattr(base, "nbytes", 0) > 2 * size)
+    except Exception:  # the task's own code; its result still stands
+        return True
 
 
 def _map_frame(pages: int) -> mmap.mmap:
