@@ -44,13 +44,15 @@ void WorkerRuntime::Run() {
     const std::unique_ptr<v1::WorkerService::StubInterface> stub = connect_();
     WorkerSession::Outcome outcome = session.Run(stub.get(), &context);
     SetContext(nullptr);
-    if (WaitForStop(absl::ZeroDuration())) {
-      if (draining() && outcome.registered) {
-        log_(Info(absl::StrCat("drained: the stream to ", options_.coordinator,
-                               " ended (", outcome.status.message(), ")")));
-      }
+    if (WaitForShutdown(absl::ZeroDuration())) break;
+    if (outcome.half_closed) {
+      log_(Info(absl::StrCat("drained: the stream to ", options_.coordinator,
+                             " ended (", outcome.status.message(), ")")));
       break;
     }
+    // Broken while draining too (dagd restarted, say): the drain goes on
+    // on the next stream, where what is still running reports, until it is
+    // done or --drain_timeout ends it (Drain).
     if (outcome.registered) {
       backoff.Reset();
       log_(Warning(absl::StrCat("lost connection to ", options_.coordinator,
@@ -61,7 +63,7 @@ void WorkerRuntime::Run() {
         "reconnecting to ", options_.coordinator, " in ",
         absl::ToInt64Milliseconds(delay), " ms (",
         outcome.registered ? "stream ended" : outcome.status.ToString(), ")")));
-    if (WaitForStop(delay)) break;
+    if (WaitForShutdown(delay)) break;
   }
   executor_.CancelAll(CancelReason::kShutdown);
   log_(Info("stopped"));
@@ -145,12 +147,9 @@ v1::Register WorkerRuntime::MakeRegister() const {
   return hello;
 }
 
-bool WorkerRuntime::WaitForStop(absl::Duration timeout) {
+bool WorkerRuntime::WaitForShutdown(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return shutting_down_ || draining_;
-  };
-  return mu_.AwaitWithTimeout(absl::Condition(&stop), timeout);
+  return mu_.AwaitWithTimeout(absl::Condition(&shutting_down_), timeout);
 }
 
 bool WorkerRuntime::WaitForFinished(absl::Duration timeout) {
@@ -160,14 +159,9 @@ bool WorkerRuntime::WaitForFinished(absl::Duration timeout) {
 
 bool WorkerRuntime::SetContext(grpc::ClientContext* context) {
   absl::MutexLock lock(&mu_);
-  if (context != nullptr && (shutting_down_ || draining_)) return false;
+  if (context != nullptr && shutting_down_) return false;
   context_ = context;
   return true;
-}
-
-bool WorkerRuntime::draining() const {
-  absl::MutexLock lock(&mu_);
-  return draining_;
 }
 
 }  // namespace dagd

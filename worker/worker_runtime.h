@@ -66,19 +66,20 @@ class WorkerRuntime {
   // is half-closed, so the coordinator runs whatever this worker did not
   // report elsewhere. Attempts still running at the timeout are cancelled
   // and not reported. When no stream is open there is nobody to report to,
-  // and the worker stops at once. Thread-safe; only the first call drains.
+  // and the worker stops at once; a stream that breaks during the drain (a
+  // restart of dagd) is opened again, and the drain goes on there.
+  // Thread-safe; only the first call drains.
   void Drain();
 
  private:
   v1::Register MakeRegister() const;
-  // Waits up to `timeout` for Shutdown or Drain; true if either happened.
-  bool WaitForStop(absl::Duration timeout);
+  // Waits up to `timeout` for Shutdown; true if it happened.
+  bool WaitForShutdown(absl::Duration timeout);
   // Waits up to `timeout` for Run to finish.
   bool WaitForFinished(absl::Duration timeout);
   // Publishes the current stream's context so Shutdown can cancel it;
-  // returns false (and publishes nothing) when stopping or draining.
+  // returns false (and publishes nothing) when shutting down.
   bool SetContext(grpc::ClientContext* context);
-  bool draining() const;
 
   const WorkerOptions options_;
   const StubFactory connect_;

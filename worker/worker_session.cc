@@ -141,7 +141,9 @@ WorkerSession::Outcome WorkerSession::Run(
   // Registered is read: dagd drops a worker whose heartbeats say it leaves
   // messages unread (its read loop stuck), though they keep it alive.
   std::atomic<uint64_t> read{1};
-  std::thread writer([&] { WriteLoop(stream.get(), context, interval, read); });
+  std::thread writer([&] {
+    outcome.half_closed = WriteLoop(stream.get(), context, interval, read);
+  });
   while (stream->Read(&message)) {
     read.fetch_add(1, std::memory_order_relaxed);
     if (!message.has_batch()) continue;
@@ -168,7 +170,7 @@ WorkerSession::Outcome WorkerSession::Run(
   return outcome;
 }
 
-void WorkerSession::WriteLoop(WorkerStream* stream,
+bool WorkerSession::WriteLoop(WorkerStream* stream,
                               grpc::ClientContext* context,
                               absl::Duration interval,
                               const std::atomic<uint64_t>& read) {
@@ -177,12 +179,12 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
     v1::WorkerMessage message;
     Outbox::TakeResult taken =
         outbox_->Take(next_heartbeat, message.mutable_batch());
-    if (taken == Outbox::TakeResult::kClosed) return;
+    if (taken == Outbox::TakeResult::kClosed) return false;
     if (taken == Outbox::TakeResult::kSealed) {
       // Draining and everything is sent: half-close; the coordinator
       // records what it read, then ends the stream, which ends the reader.
       stream->WritesDone();
-      return;
+      return true;
     }
     if (taken == Outbox::TakeResult::kAskAck) {
       // Draining: dagd acknowledges on a heartbeat, so send one now rather
@@ -195,7 +197,7 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
         // reader notices too.
         outbox_->Requeue(std::move(*message.mutable_batch()));
         context->TryCancel();
-        return;
+        return false;
       }
       // Kept until acknowledged.
       outbox_->Sent(std::move(*message.mutable_batch()));
@@ -208,7 +210,7 @@ void WorkerSession::WriteLoop(WorkerStream* stream,
         read.load(std::memory_order_relaxed));
     if (!stream->Write(heartbeat)) {
       context->TryCancel();
-      return;
+      return false;
     }
     next_heartbeat = absl::Now() + interval;
   }

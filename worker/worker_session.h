@@ -30,6 +30,9 @@ class WorkerSession {
  public:
   struct Outcome {
     bool registered = false;  // got as far as Registered
+    // The worker half-closed the stream, everything reported (a drain's
+    // end), before it ended: not a stream that broke.
+    bool half_closed = false;
     std::string worker_id;
     absl::Status status;  // why the stream ended
   };
@@ -49,9 +52,10 @@ class WorkerSession {
 
  private:
   // Sends batches as soon as they are pending (one write at a time) and a
-  // heartbeat every `interval`, until the outbox is closed or a write fails.
+  // heartbeat every `interval`, until the outbox is closed or a write fails
+  // (false), or, sealed, everything is sent and it half-closed (true).
   // `read`: the messages the reading thread has read so far.
-  void WriteLoop(WorkerStream* stream, grpc::ClientContext* context,
+  bool WriteLoop(WorkerStream* stream, grpc::ClientContext* context,
                  absl::Duration interval, const std::atomic<uint64_t>& read);
   absl::Duration HeartbeatInterval(const v1::Registered& registered) const;
 

@@ -365,6 +365,32 @@ TEST_F(WorkerRuntimeTest, DrainDeliversRunningResultsThenClosesTheStream) {
   EXPECT_FALSE(status_.state().serving());
 }
 
+// The stream breaks during a drain (dagd restarted): the worker connects
+// again and finishes the drain there, its running task reported on the new
+// stream. It took the break for the drain's end and cancelled the task.
+TEST_F(WorkerRuntimeTest, ADrainRidesThroughALostCoordinator) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  StartTask(7, "gate", "null");
+  absl::Notification draining;
+  status_.AddListener([&draining](const WorkerState& state) {
+    if (state.draining && !draining.HasBeenNotified()) draining.Notify();
+  });
+  std::thread drainer([this] { runtime_->Drain(); });
+  ASSERT_TRUE(draining.WaitForNotificationWithTimeout(kWait));
+  c.Drop();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
+  release_.Notify();
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  drainer.join();
+  absl::MutexLock lock(&c.mu_);
+  ASSERT_EQ(c.results_.size(), 1u);
+  EXPECT_EQ(c.results_[0].first.task().task_index(), 7u);
+  EXPECT_TRUE(c.results_[0].first.ok()) << c.results_[0].first.error();
+  EXPECT_EQ(c.results_[0].second, 2) << "reported on the new stream";
+  EXPECT_EQ(c.half_closed_, 1) << "the drain ended on the new stream";
+}
+
 TEST_F(WorkerRuntimeTest, DrainAsksForTheLastAcknowledgement) {
   FakeCoordinator& c = coordinator_;
   ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
