@@ -13,7 +13,10 @@ absl::Status NoJobError(absl::string_view job_id) {
 }
 
 std::optional<uint64_t> SeqFromJobId(absl::string_view job_id) {
-  if (job_id.size() < 2 || job_id[0] != 'j') return std::nullopt;
+  // "j01" is not "j1": one job, one id (caches and watches key by it).
+  if (job_id.size() < 2 || job_id[0] != 'j' || job_id[1] == '0') {
+    return std::nullopt;
+  }
   uint64_t seq = 0;
   for (char c : job_id.substr(1)) {
     if (!absl::ascii_isdigit(c)) return std::nullopt;

@@ -28,6 +28,9 @@ TEST(JobIdTest, RoundTripsAndRejectsJunk) {
   EXPECT_FALSE(SeqFromJobId("j").has_value());
   EXPECT_FALSE(SeqFromJobId("j4x").has_value());
   EXPECT_FALSE(SeqFromJobId("j0").has_value());
+  // One job, one id: "j042" was j42 too, with caches and watches of its own.
+  EXPECT_FALSE(SeqFromJobId("j042").has_value());
+  EXPECT_FALSE(SeqFromJobId("j00").has_value());
 }
 
 // A job of more tasks than Options::chunked_job_tasks has its task records
