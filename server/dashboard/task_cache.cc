@@ -17,6 +17,7 @@ size_t TaskCache::fetches() const {
 
 TaskCache::Result TaskCache::Get(const std::string& job_id) {
   std::shared_ptr<Fetching> fetching;
+  std::shared_ptr<const TaskSnapshot> snapshot;
   bool fetch = false;
   {
     absl::MutexLock lock(&mu_);
@@ -28,21 +29,28 @@ TaskCache::Result TaskCache::Get(const std::string& job_id) {
     } else {
       lru_.splice(lru_.begin(), lru_, entry.lru);
     }
-    const bool fresh =
-        entry.snapshot != nullptr &&
-        (entry.snapshot->final ||
-         clock_->Now() - entry.snapshot->fetched <
-             std::max(options_.max_age,
-                      options_.max_age_per_task *
-                          static_cast<int64_t>(entry.snapshot->tasks.size())));
-    if (fresh) return entry.snapshot;
-    if (entry.fetching == nullptr) {
-      entry.fetching = std::make_shared<Fetching>();
-      fetch = true;
-      ++fetches_;
+    const absl::Time now = clock_->Now();
+    if (entry.snapshot != nullptr && entry.snapshot->final) {
+      if (now - entry.seen < options_.max_age) return entry.snapshot;
+      snapshot = entry.snapshot;
+    } else if (entry.snapshot != nullptr &&
+               now - entry.snapshot->fetched <
+                   std::max(options_.max_age,
+                            options_.max_age_per_task *
+                                static_cast<int64_t>(
+                                    entry.snapshot->tasks.size()))) {
+      return entry.snapshot;
+    } else {
+      if (entry.fetching == nullptr) {
+        entry.fetching = std::make_shared<Fetching>();
+        fetch = true;
+        ++fetches_;
+      }
+      fetching = entry.fetching;
     }
-    fetching = entry.fetching;
   }
+  // A finished job's tasks will not change, but it may have been deleted.
+  if (snapshot != nullptr) return StillThere(job_id, std::move(snapshot));
   if (fetch) {
     Fetch(job_id, *fetching);
   } else if (!fetching->done.WaitForNotificationWithTimeout(options_.timeout)) {
@@ -99,6 +107,7 @@ void TaskCache::Fetch(const std::string& job_id, Fetching& fetching) {
           cached_tasks_ -= entry.snapshot->tasks.size();
         }
         entry.snapshot = snapshot;
+        entry.seen = snapshot->fetched;
         cached_tasks_ += snapshot->tasks.size();
       } else if (entry.snapshot == nullptr) {
         // An unknown job is not kept: ids are not worth remembering.
@@ -109,6 +118,27 @@ void TaskCache::Fetch(const std::string& job_id, Fetching& fetching) {
     }
   }
   fetching.done.Notify();
+}
+
+TaskCache::Result TaskCache::StillThere(
+    const std::string& job_id, std::shared_ptr<const TaskSnapshot> snapshot) {
+  absl::StatusOr<v1::JobStatus> job = AwaitReply<v1::JobStatus>(
+      [&](auto done) { source_->GetJob(job_id, std::move(done)); },
+      options_.timeout);
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(job_id);
+  if (absl::IsNotFound(job.status())) {
+    if (it != entries_.end() && it->second.snapshot == snapshot &&
+        it->second.fetching == nullptr) {
+      cached_tasks_ -= snapshot->tasks.size();
+      lru_.erase(it->second.lru);
+      entries_.erase(it);
+    }
+    return job.status();
+  }
+  // Any other answer (a slow dagd) leaves the snapshot as it was.
+  if (job.ok() && it != entries_.end()) it->second.seen = clock_->Now();
+  return snapshot;
 }
 
 void TaskCache::EvictLocked(const std::string& keep) {

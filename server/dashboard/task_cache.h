@@ -57,7 +57,9 @@ struct TaskSnapshot {
 class TaskCache {
  public:
   struct Options {
-    // A snapshot of an unfinished job older than this is fetched again...
+    // A snapshot of an unfinished job older than this is fetched again
+    // (one of a finished job is not, but whether the job still exists, not
+    // deleted since, is asked again once this old)...
     absl::Duration max_age = absl::Seconds(1);
     // ...or than this per task, if longer: listing a live job's tasks runs
     // on the scheduler thread (100,000 took 0.2-0.4 s here), so a page
@@ -90,9 +92,14 @@ class TaskCache {
     std::shared_ptr<const TaskSnapshot> snapshot;  // null until fetched
     std::shared_ptr<Fetching> fetching;            // set while a fetch runs
     std::list<std::string>::iterator lru;
+    absl::Time seen;  // when the job was last known to exist
   };
 
   void Fetch(const std::string& job_id, Fetching& fetching);
+  // A finished job's snapshot, once GetJob says the job is still there;
+  // NOT_FOUND, and the entry dropped, once it was deleted.
+  Result StillThere(const std::string& job_id,
+                    std::shared_ptr<const TaskSnapshot> snapshot);
   void EvictLocked(const std::string& keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   DashboardSource* const source_;

@@ -67,6 +67,25 @@ TEST(TaskCacheTest, AFinishedJobIsListedOnceAndItsLayoutKept) {
   EXPECT_EQ(source.list_tasks_calls, 1u);
 }
 
+// A finished job deleted since it was listed is not served from the cache
+// once its existence is due to be asked again (a GetJob, not a list): its
+// graph and tasks were served for as long as the dashboard ran.
+TEST(TaskCacheTest, AFinishedJobDeletedSinceIsNotServed) {
+  FakeClock clock;
+  FakeDashboardSource source;
+  source.AddJob(1, v1::JOB_SUCCEEDED, {MakeTask("a", "const")});
+  source.AddJob(2, v1::JOB_SUCCEEDED, {MakeTask("b", "const")});
+  TaskCache cache(&source, &clock, TaskCache::Options());
+  ASSERT_TRUE(cache.Get("j1").ok());
+  ASSERT_TRUE(cache.Get("j2").ok());
+  source.DeleteJob(1);
+  clock.Advance(TaskCache::Options().max_age);
+  EXPECT_TRUE(absl::IsNotFound(cache.Get("j1").status()));
+  EXPECT_TRUE(absl::IsNotFound(cache.Get("j1").status()));
+  EXPECT_TRUE(cache.Get("j2").ok());
+  EXPECT_EQ(source.list_tasks_calls, 3u);  // j1, j2, then j1 unknown
+}
+
 TEST(TaskCacheTest, ConcurrentReadersOfOneJobWaitForOneFetch) {
   FakeClock clock;
   FakeDashboardSource source;

@@ -41,6 +41,11 @@ class FakeDashboardSource : public DashboardSource {
     absl::MutexLock lock(&mu_);
     jobs_[seq].status.set_state(state);
   }
+  // DeleteJob, or the retention sweep.
+  void DeleteJob(uint64_t seq) {
+    absl::MutexLock lock(&mu_);
+    jobs_.erase(seq);
+  }
 
   void ListJobs(v1::ListJobsRequest request,
                 Reply<v1::ListJobsResponse> done) override {
