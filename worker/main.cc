@@ -711,18 +711,19 @@ int main(int argc, char** argv) {
   // which would leave its spill directory behind): dagd's limits, told at
   // registration, are read from it.
   std::atomic<dagd::DataPlane*> limits_from{nullptr};
+  // An exec or Python output over dagd's --max_result_bytes is not read.
+  const auto max_result_bytes = [&limits_from]() -> uint64_t {
+    dagd::DataPlane* plane = limits_from.load();
+    return plane != nullptr ? plane->limits().max_result_bytes : 0;
+  };
   std::optional<dagd::ExecOptions> exec = ExecFromFlags(false, log);
-  if (exec.has_value()) {
-    // An exec output over dagd's --max_result_bytes is not read at all.
-    exec->max_output_bytes = [&limits_from]() -> uint64_t {
-      dagd::DataPlane* plane = limits_from.load();
-      return plane != nullptr ? plane->limits().max_result_bytes : 0;
-    };
-  }
+  if (exec.has_value()) exec->max_output_bytes = max_result_bytes;
+  std::optional<dagd::PythonRuntimeOptions> python =
+      PythonOptions(options.slots);
+  if (python.has_value()) python->max_output_bytes = max_result_bytes;
   Runtimes runtimes;
-  if (absl::Status loaded =
-          LoadRuntimes(AllPluginPaths(argc, argv), exec,
-                       PythonOptions(options.slots), log, &runtimes);
+  if (absl::Status loaded = LoadRuntimes(AllPluginPaths(argc, argv), exec,
+                                         std::move(python), log, &runtimes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));
   }

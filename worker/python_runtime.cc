@@ -383,7 +383,8 @@ PythonRuntime::Exchange PythonRuntime::RunOn(
   }
 }
 
-absl::StatusOr<std::vector<size_t>> FrameSizes(const Struct& header) {
+absl::StatusOr<std::vector<size_t>> FrameSizes(const Struct& header,
+                                               uint64_t max_result_bytes) {
   std::vector<size_t> sizes;
   uint64_t total = 0;
   for (const Value& size : Field(header, "sizes").list_value().values()) {
@@ -405,6 +406,12 @@ absl::StatusOr<std::vector<size_t>> FrameSizes(const Struct& header) {
     sizes.push_back(static_cast<size_t>(n));
     total += sizes.back();
   }
+  if (max_result_bytes > 0 && total > max_result_bytes) {
+    // Not read: dagd would only drop it.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the output is ", total, " bytes, over dagd's limit of ",
+        max_result_bytes, " (--max_result_bytes); the worker did not read it"));
+  }
   return sizes;
 }
 
@@ -413,7 +420,8 @@ PythonRuntime::Exchange PythonRuntime::ReadOutput(Interpreter& interpreter,
                                                   const RuntimeAttempt& attempt,
                                                   const Struct& header) {
   PythonProcess& process = *interpreter.process;
-  absl::StatusOr<std::vector<size_t>> frames = FrameSizes(header);
+  absl::StatusOr<std::vector<size_t>> frames = FrameSizes(
+      header, options_.max_output_bytes ? options_.max_output_bytes() : 0);
   if (absl::IsDataLoss(frames.status())) return Lost(frames.status());
   if (!frames.ok()) {
     // Its frames are still on the way: the interpreter is out of step.

@@ -18,6 +18,7 @@
 #ifndef DAGD_WORKER_PYTHON_RUNTIME_H_
 #define DAGD_WORKER_PYTHON_RUNTIME_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct PythonRuntimeOptions {
   uint32_t processes = 1;
   // Bytes each interpreter keeps of large objects; 0 keeps none.
   uint64_t keep_bytes = kDefaultPythonKeepBytes;
+  // dagd's --max_result_bytes, as the worker last heard it (0: not heard):
+  // an output past it is refused unread, the interpreter replaced. Unset:
+  // kMaxPythonOutputBytes alone.
+  std::function<uint64_t()> max_output_bytes;
 };
 
 // Thread-safe: Run is called from the worker's pool threads. Interpreters
@@ -169,12 +174,14 @@ class PythonRuntime : public TaskRuntime {
 std::vector<KeptInput> KeptInputs(const RuntimeAttempt& attempt);
 
 // The frame sizes of the runner's "result" message (its "sizes"): each a
-// whole number of bytes, their sum at most kMaxPythonOutputBytes
-// (RESOURCE_EXHAUSTED past it, before any sum could wrap). DATA_LOSS for
-// one that is not a size (negative, fractional, not a number): cast as it
-// was, it could wrap the sum, and the frames were read past the buffer.
+// whole number of bytes, their sum at most kMaxPythonOutputBytes and
+// `max_result_bytes` if not 0 (dagd's --max_result_bytes): past either,
+// RESOURCE_EXHAUSTED before any sum could wrap and any frame is read.
+// DATA_LOSS for one that is not a size (negative, fractional, not a
+// number): cast as it was, it could wrap the sum, and the frames were read
+// past the buffer.
 absl::StatusOr<std::vector<size_t>> FrameSizes(
-    const google::protobuf::Struct& header);
+    const google::protobuf::Struct& header, uint64_t max_result_bytes = 0);
 
 // A task error from the runner's "error" message: "Type: message" and the
 // traceback, cut to kMaxPythonErrorBytes; permanent when the runner says.

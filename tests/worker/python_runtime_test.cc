@@ -162,10 +162,12 @@ class PythonRuntimeTest : public ::testing::Test {
   static void TearDownTestSuite() { delete modules_; }
 
   std::unique_ptr<PythonRuntime> Start(
-      uint32_t processes = 1, uint64_t keep_bytes = kDefaultPythonKeepBytes) {
+      uint32_t processes = 1, uint64_t keep_bytes = kDefaultPythonKeepBytes,
+      uint64_t max_result_bytes = 0) {
     PythonRuntimeOptions options;
     options.processes = processes;
     options.keep_bytes = keep_bytes;
+    options.max_output_bytes = [max_result_bytes] { return max_result_bytes; };
     auto runtime = PythonRuntime::Start(options, log_.fn());
     EXPECT_TRUE(runtime.ok()) << runtime.status();
     return runtime.ok() ? *std::move(runtime) : nullptr;
@@ -359,6 +361,23 @@ TEST_F(PythonRuntimeTest, CodeThatCannotBeFoundFailsForGood) {
   out = Run(*runtime, nothing);
   EXPECT_THAT(Message(out.status()),
               HasSubstr("needs args.function (\"module:function\") or code"));
+}
+
+// An output over dagd's --max_result_bytes is refused for good before its
+// frames are read (it was read whole, then dropped), and the interpreter,
+// out of step with them, replaced.
+TEST_F(PythonRuntimeTest, AnOutputOverDagdsLimitIsNotRead) {
+  auto runtime = Start(1, kDefaultPythonKeepBytes, /*max_result_bytes=*/1000);
+  ASSERT_NE(runtime, nullptr);
+  TestTask task(
+      R"({"function": "os:urandom", "args": [100000], "output": "bytes"})");
+  auto out = Run(*runtime, task);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out.status()),
+              AllOf(HasSubstr("100000 bytes, over dagd's limit of 1000"),
+                    HasSubstr("--max_result_bytes")));
+  EXPECT_GT(TaskPid(*runtime), 0);  // the next task runs
 }
 
 TEST_F(PythonRuntimeTest, DeadInterpreterFailsRetryablyAndIsReplaced) {
@@ -710,6 +729,10 @@ TEST(FrameSizesTest, OnlyWholeSizesWithinTheLimitAreTaken) {
               absl::StatusCode::kResourceExhausted)
         << over;
   }
+  // Past dagd's --max_result_bytes, when the worker has heard it.
+  EXPECT_TRUE(FrameSizes(header("[10, 15]"), 25).ok());
+  EXPECT_EQ(FrameSizes(header("[10, 16]"), 25).status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(InterpreterEnvironmentTest, AddsOneBlasThreadAndHugePagesUnlessSet) {
