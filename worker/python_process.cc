@@ -154,6 +154,10 @@ absl::StatusOr<std::unique_ptr<PythonProcess>> PythonProcess::Start(
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::vector<std::string> env = InterpreterEnvironment(environ);
+  // What its tasks start and move out of its process group (setsid) still
+  // carries this, and goes with the interpreter (the destructor).
+  std::string tag = NewProcessTag();
+  env.push_back(tag);
   std::vector<char*> envp;
   for (std::string& var : env) envp.push_back(var.data());
   envp.push_back(nullptr);
@@ -189,7 +193,7 @@ absl::StatusOr<std::unique_ptr<PythonProcess>> PythonProcess::Start(
   setpgid(pid, pid);
   // From here on the destructor kills and reaps whatever happens.
   std::unique_ptr<PythonProcess> process(
-      new PythonProcess(pid, sockets[0], PidfdOpen(pid)));
+      new PythonProcess(pid, sockets[0], PidfdOpen(pid), std::move(tag)));
   absl::Status exec = AwaitExec(errors[0], *path);
   close(errors[0]);
   if (!exec.ok()) return exec;
@@ -213,6 +217,8 @@ PythonProcess::~PythonProcess() {
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  // Processes its tasks started that left the group, as exec's do.
+  KillTagged(tag_, absl::Seconds(1));
   close(fd_);
   if (pidfd_ >= 0) close(pidfd_);
 }

@@ -81,8 +81,8 @@ class PythonProcess {
   std::string Reap();
 
  private:
-  PythonProcess(pid_t pid, int fd, int pidfd)
-      : pid_(pid), fd_(fd), pidfd_(pidfd) {}
+  PythonProcess(pid_t pid, int fd, int pidfd, std::string tag)
+      : pid_(pid), fd_(fd), pidfd_(pidfd), tag_(std::move(tag)) {}
 
   // Reads exactly `size` bytes: first what an earlier read took ahead,
   // then from the socket.
@@ -99,6 +99,8 @@ class PythonProcess {
   // pidfd_open): a child it forked can hold the socket open past its end,
   // and a read of the socket alone would wait for that child.
   const int pidfd_;
+  // In the environment of the interpreter and all it starts (NewProcessTag).
+  const std::string tag_;
   std::string version_;
   // Bytes read from the socket beyond what was asked for, [ahead_begin_,
   // ahead_end_) of ahead_. The runner writes a reply's header and frames

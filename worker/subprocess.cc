@@ -263,10 +263,6 @@ std::string ReadProcFile(pid_t pid, const char* file) {
   return text;
 }
 
-// Kills the processes carrying `tag` until none is left (each may fork
-// while it is looked for), for up to `timeout`.
-void KillTagged(const std::string& tag, absl::Duration timeout);
-
 bool ParseStatPgrp(const std::string& stat, pid_t* pgrp, char* state) {
   // The comm field may contain spaces and parentheses; fields resume after
   // the last ')'.
@@ -339,8 +335,6 @@ bool KillProcessGroup(pid_t pgid, absl::Duration timeout) {
   }
 }
 
-namespace {
-
 void KillTagged(const std::string& tag, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (std::vector<pid_t> left = ProcessesTagged(tag); !left.empty();
@@ -350,8 +344,6 @@ void KillTagged(const std::string& tag, absl::Duration timeout) {
     poll(nullptr, 0, 1);
   }
 }
-
-}  // namespace
 
 std::string SignalName(int signal) {
   const char* abbrev = sigabbrev_np(signal);

@@ -82,6 +82,9 @@ std::string NewProcessTag();
 // Live processes whose environment holds `tag`, from /proc (those the
 // worker may read: its own user's, or everyone's as root).
 std::vector<pid_t> ProcessesTagged(const std::string& tag);
+// SIGKILL to the processes tagged `tag`, again until none is left (each
+// may fork while it is looked for) or `timeout` has passed.
+void KillTagged(const std::string& tag, absl::Duration timeout);
 
 // Sends SIGKILL to the group and waits, up to `timeout`, until none of its
 // members is alive. Returns false if some member survived the timeout.

@@ -48,6 +48,14 @@ def announce_then_sleep(seconds):
     print("about to sleep", flush=True)
     time.sleep(seconds)
 
+def escape_then_sleep(path):
+    import subprocess
+    child = subprocess.Popen(["setsid", "sleep", "600"])
+    with open(path, "w") as f:
+        f.write(str(child.pid))
+    print("escaped, sleeping", flush=True)
+    time.sleep(600)
+
 def print_big_and_odd():
     sys.stdout.write(("x" * 999 + "\n") * 70000)  # 70 MB in one write
     print("odd \udcff text")
@@ -448,6 +456,34 @@ TEST_F(PythonRuntimeTest, AnInterpreterThatEndsIsSeenThoughItsChildLivesOn) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_NE(kill(child_pid, 0), 0) << "the child lives on";
+}
+
+// A task's program that left the interpreter's process group (setsid) is
+// killed with it, as an exec program's helpers are: it outlived the task's
+// timeout.
+TEST_F(PythonRuntimeTest, ProgramsThatLeaveTheGroupGoWithTheInterpreter) {
+  auto runtime = Start();
+  ASSERT_NE(runtime, nullptr);
+  const std::string path = modules_->path() + "/escaped.pid";
+  TestTask task(absl::StrCat(
+      R"({"function": "dagd_test_tasks:escape_then_sleep", "args": [")", path,
+      R"("]})"));
+  auto running =
+      std::async(std::launch::async, [&] { return Run(*runtime, task); });
+  ASSERT_TRUE(log_.WaitFor("escaped, sleeping", absl::Seconds(60)));
+  std::ifstream file(path);
+  pid_t escaped = 0;
+  ASSERT_TRUE(file >> escaped) << "no pid in " << path;
+  ASSERT_GT(escaped, 0);
+  task.token.Cancel(CancelReason::kTimeout);
+  ASSERT_EQ(running.wait_for(std::chrono::seconds(30)),
+            std::future_status::ready);
+  EXPECT_TRUE(absl::IsCancelled(running.get().status()));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (kill(escaped, 0) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_NE(kill(escaped, 0), 0) << "the program that left the group lives on";
 }
 
 TEST_F(PythonRuntimeTest, CancelKillsTheInterpreterAndTheNextTaskGetsAnother) {
