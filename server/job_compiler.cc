@@ -297,6 +297,14 @@ absl::Status BuildEdges(const TaskIdIndex& index, const JobTasks& tasks,
   if (!after_edges.empty()) {
     job.readers_end = fill;
     for (const auto& [from, to] : after_edges) job.succ[fill[from]++] = to;
+    // Listed task by task, in order: already sorted by `to`.
+    job.after_begin.assign(n + 1, 0);
+    for (const auto& [from, to] : after_edges) ++job.after_begin[to + 1];
+    for (uint32_t i = 0; i < n; ++i) {
+      job.after_begin[i + 1] += job.after_begin[i];
+    }
+    job.after.reserve(after_edges.size());
+    for (const auto& [from, to] : after_edges) job.after.push_back(from);
   }
   return absl::OkStatus();
 }

@@ -65,6 +65,11 @@ struct CompiledJob {
   // Where each task's readers end in `succ`; empty when the job has no
   // `after` (every successor reads), which costs nothing then.
   std::vector<uint32_t> readers_end;
+  // The tasks each task waits for by `after`, in order:
+  // after[after_begin[i] .. after_begin[i+1]); both empty when the job has
+  // no `after`. (Its inputs are `inputs`.)
+  std::vector<uint32_t> after_begin;
+  std::vector<uint32_t> after;
   // Inputs of task i, in order: inputs[input_begin[i] .. input_begin[i+1]).
   std::vector<uint32_t> input_begin;
   std::vector<uint32_t> inputs;

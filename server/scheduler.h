@@ -539,6 +539,9 @@ class Scheduler {
   // `reads` the task's output, and runs on when it only came `after`.
   void AwaitInputAgain(Job& job, uint32_t consumer, bool reads,
                        const std::string& why);
+  // The edges (inputs and `after`, one per listing) into `task` from tasks
+  // not succeeded: what its `remaining` is when it waits afresh.
+  uint32_t UnfinishedPredecessors(const Job& job, uint32_t task) const;
   // `result` failed because held inputs could not be had from their
   // holders (TaskResult.lost_inputs): those are made again and the task
   // waits for them, without counting a failure. False (nothing done) when

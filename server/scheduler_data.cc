@@ -337,7 +337,9 @@ bool Scheduler::RunAgainForLostInputs(Job& job, uint32_t task,
   t.attempts.back().error =
       absl::StrCat(result.error(), " (made again; not counted as a failure)");
   RevokeGrants(job, task);
-  t.remaining = 0;
+  // Its inputs all succeeded (it ran); what it came `after` may be running
+  // again.
+  t.remaining = UnfinishedPredecessors(job, task);
   SetState(job, task, v1::TASK_PENDING);
   const std::string who =
       reporter != nullptr ? reporter->spec.name : std::string("a worker");
@@ -422,11 +424,22 @@ void Scheduler::Recompute(Job& job, uint32_t task, const std::string& why) {
       Recompute(job, input, "it was freed once consumed, and is needed again");
     }
   }
-  t.remaining = 0;
-  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
-    if (job.tasks[g.inputs[e]].state != v1::TASK_SUCCEEDED) ++t.remaining;
-  }
+  t.remaining = UnfinishedPredecessors(job, task);
   if (t.remaining == 0 && t.state == v1::TASK_PENDING) MakeReady(job, task);
+}
+
+uint32_t Scheduler::UnfinishedPredecessors(const Job& job,
+                                           uint32_t task) const {
+  const CompiledJob& g = job.graph;
+  uint32_t unfinished = 0;
+  for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
+    if (job.tasks[g.inputs[e]].state != v1::TASK_SUCCEEDED) ++unfinished;
+  }
+  if (g.after_begin.empty()) return unfinished;
+  for (uint32_t e = g.after_begin[task]; e < g.after_begin[task + 1]; ++e) {
+    if (job.tasks[g.after[e]].state != v1::TASK_SUCCEEDED) ++unfinished;
+  }
+  return unfinished;
 }
 
 void Scheduler::AwaitInputAgain(Job& job, uint32_t consumer, bool reads,

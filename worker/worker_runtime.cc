@@ -45,14 +45,16 @@ void WorkerRuntime::Run() {
     WorkerSession::Outcome outcome = session.Run(stub.get(), &context);
     SetContext(nullptr);
     if (WaitForShutdown(absl::ZeroDuration())) break;
-    if (outcome.half_closed) {
+    if (outcome.drained) {
       log_(Info(absl::StrCat("drained: the stream to ", options_.coordinator,
                              " ended (", outcome.status.message(), ")")));
       break;
     }
-    // Broken while draining too (dagd restarted, say): the drain goes on
-    // on the next stream, where what is still running reports, until it is
-    // done or --drain_timeout ends it (Drain).
+    // Broken while draining too (dagd restarted, say, even after the
+    // half-close, while it copied what this worker holds): the drain goes
+    // on on the next stream, where what is still running reports and the
+    // sealed outbox half-closes again, until it is done or --drain_timeout
+    // ends it (Drain).
     if (outcome.registered) {
       backoff.Reset();
       log_(Warning(absl::StrCat("lost connection to ", options_.coordinator,

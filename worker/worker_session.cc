@@ -141,9 +141,9 @@ WorkerSession::Outcome WorkerSession::Run(
   // Registered is read: dagd drops a worker whose heartbeats say it leaves
   // messages unread (its read loop stuck), though they keep it alive.
   std::atomic<uint64_t> read{1};
-  std::thread writer([&] {
-    outcome.half_closed = WriteLoop(stream.get(), context, interval, read);
-  });
+  bool half_closed = false;
+  std::thread writer(
+      [&] { half_closed = WriteLoop(stream.get(), context, interval, read); });
   while (stream->Read(&message)) {
     read.fetch_add(1, std::memory_order_relaxed);
     if (!message.has_batch()) continue;
@@ -163,6 +163,7 @@ WorkerSession::Outcome WorkerSession::Run(
   outbox_->Close();
   writer.join();
   outcome.status = FromGrpc(stream->Finish());
+  outcome.drained = half_closed && outcome.status.ok();
   if (outcome.status.ok()) {
     outcome.status =
         absl::UnavailableError("the coordinator closed the stream");

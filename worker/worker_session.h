@@ -30,9 +30,11 @@ class WorkerSession {
  public:
   struct Outcome {
     bool registered = false;  // got as far as Registered
-    // The worker half-closed the stream, everything reported (a drain's
-    // end), before it ended: not a stream that broke.
-    bool half_closed = false;
+    // A drain's end: the worker half-closed the stream, everything
+    // reported, and dagd ended it with OK (once it had copied what the
+    // worker holds). Not a stream that broke, before or after the
+    // half-close.
+    bool drained = false;
     std::string worker_id;
     absl::Status status;  // why the stream ended
   };

@@ -32,6 +32,8 @@ TaskCache::Result TaskCache::Get(const std::string& job_id) {
     const absl::Time now = clock_->Now();
     if (entry.snapshot != nullptr && entry.snapshot->final) {
       if (now - entry.seen < options_.max_age) return entry.snapshot;
+      // One asker checks; the others meanwhile take the snapshot as it is.
+      entry.seen = now;
       snapshot = entry.snapshot;
     } else if (entry.snapshot != nullptr &&
                now - entry.snapshot->fetched <
@@ -137,7 +139,6 @@ TaskCache::Result TaskCache::StillThere(
     return job.status();
   }
   // Any other answer (a slow dagd) leaves the snapshot as it was.
-  if (job.ok() && it != entries_.end()) it->second.seen = clock_->Now();
   return snapshot;
 }
 

@@ -156,5 +156,7 @@ def test_bad_tls_options_are_refused_by_name(tmp_path):
     empty.write_text("")
     with pytest.raises(dagd.DagdError, match="tls_ca: .* holds no PEM"):
         dagd.Client("127.0.0.1:1", tls_ca=str(empty))
-    with pytest.raises(ValueError, match="token: a line break"):
+    with pytest.raises(ValueError, match="token: '\\\\n' at position 6"):
         dagd.Client("127.0.0.1:1", token="secret\n")
+    with pytest.raises(ValueError, match="printable ASCII only"):
+        dagd.Client("127.0.0.1:1", token="s\u00e9cret")

@@ -17,6 +17,8 @@ namespace dagd {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
 
 class SchedulerRecomputeTest : public SchedulerDataTest {
  protected:
@@ -136,6 +138,52 @@ TEST_F(SchedulerDataTest, ARunAgainAfterARestartTakesANewAttemptNumber) {
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(Ids(sent), ElementsAre("p"));
   EXPECT_EQ(sent[0].task().attempt(), 3u);
+}
+
+// b, `after` a and reading x, runs on when a's result is lost and a runs
+// again; then b cannot get x and waits again: for x, and still for a. It
+// counted x alone, ran before a, and its count wrapped below zero when a
+// succeeded (it then waited for good the next time it had to wait).
+TEST_F(SchedulerRecomputeTest, ATaskWaitsAgainForWhatItCameAfterToo) {
+  AddHolder(kWorker, 4);
+  auto pool_a = [this](WorkerId id) {
+    WorkerSpec spec = Worker(id, 1);
+    spec.pool = "a";
+    spec.instance = Instance(id);
+    spec.data_address = Address(id);
+    scheduler_.AddWorker(id, std::move(spec));
+  };
+  pool_a(kOther);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "a", "fn": "const", "executor": "pool:a"},
+      {"id": "x", "fn": "const"},
+      {"id": "b", "fn": "sleep", "inputs": ["x"], "after": ["a"]},
+      {"id": "c", "fn": "add", "inputs": ["a"], "executor": "pool:none"}]})");
+  auto sends = Turn();
+  ASSERT_THAT(sends[kOther].assignments(), SizeIs(1));
+  ASSERT_THAT(sends[kWorker].assignments(), SizeIs(1));
+  ReportHeld(kOther, sends[kOther].assignments(0), kOther);     // a
+  ReportHeld(kWorker, sends[kWorker].assignments(0), kWorker);  // x
+  std::vector<v1::Assignment> b = Dispatch(kWorker);
+  ASSERT_THAT(Ids(b), ElementsAre("b"));
+  scheduler_.RemoveWorker(kOther);  // a is lost; b runs on
+  EXPECT_EQ(Status(job, "b").state(), v1::TASK_ASSIGNED);
+  v1::TaskResult lost;
+  *lost.mutable_task() = b[0].task();
+  lost.set_ok(false);
+  lost.set_error("input #0: cannot read it: no object is held here");
+  lost.add_lost_inputs(0);
+  scheduler_.OnTaskResult(kWorker, std::move(lost));
+  std::vector<v1::Assignment> x = Dispatch(kWorker);
+  ASSERT_THAT(Ids(x), ElementsAre("x"));
+  ReportHeld(kWorker, x[0], kWorker);
+  EXPECT_THAT(Dispatch(kWorker), IsEmpty()) << "b waits for a too";
+  EXPECT_EQ(Status(job, "b").state(), v1::TASK_PENDING);
+  pool_a(kThird);
+  std::vector<v1::Assignment> a = Dispatch(kThird);
+  ASSERT_THAT(Ids(a), ElementsAre("a"));
+  ReportHeld(kThird, a[0], kThird);
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("b"));
 }
 
 }  // namespace

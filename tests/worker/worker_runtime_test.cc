@@ -391,6 +391,29 @@ TEST_F(WorkerRuntimeTest, ADrainRidesThroughALostCoordinator) {
   EXPECT_EQ(c.half_closed_, 1) << "the drain ended on the new stream";
 }
 
+// The stream breaks after the worker's half-close, while dagd copies what
+// the worker holds (dagd restarted): not the drain's end, which is dagd
+// ending the stream with OK. The worker connects again and half-closes
+// there.
+TEST_F(WorkerRuntimeTest, ADrainEndsOnlyWhenDagdEndsTheHalfClosedStream) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  StartTask(7, "gate", "null");
+  c.HoldClose(true);
+  std::thread drainer([this] { runtime_->Drain(); });
+  release_.Notify();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.reads_ended_; }));
+  c.Drop();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
+  c.HoldClose(false);
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  drainer.join();
+  absl::MutexLock lock(&c.mu_);
+  ASSERT_EQ(c.results_.size(), 1u);
+  EXPECT_EQ(c.results_[0].first.task().task_index(), 7u);
+  EXPECT_EQ(c.half_closed_, 1) << "the second stream, ended by dagd";
+}
+
 TEST_F(WorkerRuntimeTest, DrainAsksForTheLastAcknowledgement) {
   FakeCoordinator& c = coordinator_;
   ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));

@@ -207,9 +207,14 @@ class Client:
             # with it, would be what counts.
             token = "" if tls_cert is not None else os.environ.get(
                 "DAGD_TOKEN", "")
-        if "\n" in token or "\r" in token:
-            raise ValueError("token: a line break cannot be sent in a "
-                             "header (read the token without its newline)")
+        for position, char in enumerate(token):
+            if not " " <= char <= "~":
+                raise ValueError(
+                    "token: %r at position %d cannot be sent in a header "
+                    "(printable ASCII only; %s)" % (
+                        char, position,
+                        "a line break read with the token?"
+                        if char in "\r\n" else "not a token dagd made?"))
         options = [("grpc.max_receive_message_length", -1),
                    ("grpc.max_send_message_length", -1),
                    # A dagd whose host vanished without closing the
