@@ -52,6 +52,14 @@ class SchedulerDataTest : public SchedulerTest {
     spec.held = std::move(held);
     scheduler_.AddWorker(id, std::move(spec));
   }
+  // A holder in `pool` (which takes tasks of any worker too).
+  void AddPoolHolder(WorkerId id, uint32_t slots, const std::string& pool) {
+    WorkerSpec spec = Worker(id, slots);
+    spec.pool = pool;
+    spec.instance = Instance(id);
+    spec.data_address = Address(id);
+    scheduler_.AddWorker(id, std::move(spec));
+  }
 
   // One turn: what each worker was sent.
   absl::flat_hash_map<WorkerId, v1::CoordinatorBatch> Turn() {

@@ -176,11 +176,7 @@ TEST_F(SchedulerDataTest, AConsumerWhoseInputIsLostWaitsWithoutAFailure) {
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(Ids(sent), ElementsAre("p"));
   ReportHeld(kWorker, sent[0], kWorker);
-  WorkerSpec other = Worker(kOther, 1);
-  other.pool = "b";
-  other.instance = Instance(kOther);
-  other.data_address = Address(kOther);
-  scheduler_.AddWorker(kOther, other);
+  AddPoolHolder(kOther, 1, "b");
   sent = Dispatch(kOther);
   ASSERT_THAT(Ids(sent), ElementsAre("q"));
   EXPECT_EQ(sent[0].input_refs().at(0).holder().address(), Address(kWorker));
@@ -240,11 +236,7 @@ TEST_F(SchedulerDataTest, ALostResultDoesNotStopATaskThatCameAfterIt) {
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(Ids(sent), ElementsAre("big"));
   ReportHeld(kWorker, sent[0], kWorker);
-  WorkerSpec other = Worker(kOther, 2);
-  other.pool = "b";
-  other.instance = Instance(kOther);
-  other.data_address = Address(kOther);
-  scheduler_.AddWorker(kOther, other);
+  AddPoolHolder(kOther, 2, "b");
   std::vector<v1::Assignment> later = Dispatch(kOther);
   ASSERT_THAT(Ids(later), ElementsAre("later"));
   scheduler_.RemoveWorker(kWorker);

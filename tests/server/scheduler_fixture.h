@@ -27,18 +27,34 @@ class SchedulerTest : public ::testing::Test {
       : scheduler_(std::move(options), &clock_, [this] { return random_; }) {}
 
   uint64_t Submit(const std::string& json, const std::string& tenant = "") {
+    const uint64_t seq = next_seq_++;
+    v1::JobStatus status = StatusOf(seq, v1::JOB_PENDING);
+    status.set_tenant(tenant);
+    scheduler_.AddJob(seq, Compile(json), status);
+    return seq;
+  }
+  // Job j`seq` of `json` back as a restarted dagd reads it: running, the
+  // tasks of `finished` in their stored states, `results` kept.
+  void Restore(
+      uint64_t seq, const std::string& json,
+      const std::vector<std::pair<uint32_t, v1::TaskStatus>>& finished = {},
+      absl::flat_hash_map<uint32_t, StoredResult> results = {}) {
+    scheduler_.RestoreJob(seq, Compile(json), StatusOf(seq, v1::JOB_RUNNING),
+                          finished, std::move(results));
+  }
+  static CompiledJob Compile(const std::string& json) {
     v1::JobSpec spec;
     auto parsed = google::protobuf::util::JsonStringToMessage(json, &spec);
     EXPECT_TRUE(parsed.ok()) << parsed;
     absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
     EXPECT_TRUE(job.ok()) << job.status();
-    const uint64_t seq = next_seq_++;
+    return job.ok() ? *std::move(job) : CompiledJob();
+  }
+  static v1::JobStatus StatusOf(uint64_t seq, v1::JobState state) {
     v1::JobStatus status;
     status.set_job_id(JobIdFromSeq(seq));
-    status.set_state(v1::JOB_PENDING);
-    status.set_tenant(tenant);
-    scheduler_.AddJob(seq, *std::move(job), status);
-    return seq;
+    status.set_state(state);
+    return status;
   }
 
   // Public: helpers of test files build these outside a fixture.

@@ -132,33 +132,24 @@ class SchedulerTakeOverPlacementTest : public SchedulerPlacementTest {
 
   // j9 as a restarted dagd reads it back: `a` failed once (its attempt
   // placed before the restart), `b` not run.
-  void Restore() {
-    v1::JobSpec spec;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    R"({"continueOnFailure": true, "tasks": [
-                        {"id": "a", "fn": "fail"},
-                        {"id": "b", "fn": "const"},
-                        {"id": "c", "fn": "const"}]})",
-                    &spec)
-                    .ok());
-    absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
-    ASSERT_TRUE(job.ok());
-    v1::JobStatus status;
-    status.set_job_id(JobIdFromSeq(kJob));
-    status.set_state(v1::JOB_RUNNING);
+  void RestoreJ9() {
     v1::TaskStatus failed;
     failed.set_state(v1::TASK_FAILED);
     v1::Attempt* attempt = failed.add_attempts();
     attempt->set_number(1);
     attempt->set_worker("w1-1");
     attempt->set_placement("placed on w1-1: least loaded (8 free slots)");
-    scheduler_.RestoreJob(kJob, *std::move(job), status, {{0, failed}}, {});
+    Restore(kJob, R"({"continueOnFailure": true, "tasks": [
+                        {"id": "a", "fn": "fail"},
+                        {"id": "b", "fn": "const"},
+                        {"id": "c", "fn": "const"}]})",
+            {{0, failed}});
     scheduler_.Tick();
   }
 };
 
 TEST_F(SchedulerTakeOverPlacementTest, TakenOverAndReportedAttemptsSaySo) {
-  Restore();
+  RestoreJ9();
   WorkerSpec spec = Worker(kBack, 2);
   spec.running = {Ref(1, 3)};
   scheduler_.AddWorker(kBack, std::move(spec));

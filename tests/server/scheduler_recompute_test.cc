@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "storage/object_store.h"
 #include "tests/server/scheduler_data_fixture.h"
@@ -36,11 +35,7 @@ class SchedulerRecomputeTest : public SchedulerDataTest {
   // kOther's stream ends, its results lost; a worker of its pool joins.
   void ReplaceOther() {
     scheduler_.RemoveWorker(kOther);
-    WorkerSpec spec = Worker(kThird, 1);
-    spec.pool = "b";
-    spec.instance = Instance(kThird);
-    spec.data_address = Address(kThird);
-    scheduler_.AddWorker(kThird, std::move(spec));
+    AddPoolHolder(kThird, 1, "b");
   }
 
   static constexpr WorkerId kThird = 3;
@@ -104,17 +99,6 @@ TEST_F(SchedulerRecomputeTest, ATaskWaitingForItsHolderHoldsBackNoOther) {
 // names the attempt's result object and seal, which the first attempt 1
 // already had).
 TEST_F(SchedulerDataTest, ARunAgainAfterARestartTakesANewAttemptNumber) {
-  v1::JobSpec spec;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                  R"({"tasks": [{"id": "p", "fn": "const"},
-                      {"id": "q", "fn": "add", "inputs": ["p"]}]})",
-                  &spec)
-                  .ok());
-  absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
-  ASSERT_TRUE(job.ok()) << job.status();
-  v1::JobStatus status;
-  status.set_job_id(JobIdFromSeq(9));
-  status.set_state(v1::JOB_RUNNING);
   v1::TaskStatus p;
   p.set_state(v1::TASK_SUCCEEDED);
   for (uint32_t number : {1u, 2u}) {
@@ -131,8 +115,10 @@ TEST_F(SchedulerDataTest, ARunAgainAfterARestartTakesANewAttemptNumber) {
   held.ref = ref;
   absl::flat_hash_map<uint32_t, StoredResult> results;
   results.emplace(0, held);
-  scheduler_.RestoreJob(9, *std::move(job), status, {{0, p}},
-                        std::move(results));
+  Restore(9,
+          R"({"tasks": [{"id": "p", "fn": "const"},
+                        {"id": "q", "fn": "add", "inputs": ["p"]}]})",
+          {{0, p}}, std::move(results));
   scheduler_.EndRecoveryHold();  // the holder did not come back
   AddHolder(kWorker, 1);
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
@@ -146,14 +132,7 @@ TEST_F(SchedulerDataTest, ARunAgainAfterARestartTakesANewAttemptNumber) {
 // succeeded (it then waited for good the next time it had to wait).
 TEST_F(SchedulerRecomputeTest, ATaskWaitsAgainForWhatItCameAfterToo) {
   AddHolder(kWorker, 4);
-  auto pool_a = [this](WorkerId id) {
-    WorkerSpec spec = Worker(id, 1);
-    spec.pool = "a";
-    spec.instance = Instance(id);
-    spec.data_address = Address(id);
-    scheduler_.AddWorker(id, std::move(spec));
-  };
-  pool_a(kOther);
+  AddPoolHolder(kOther, 1, "a");
   const uint64_t job = Submit(R"({"tasks": [
       {"id": "a", "fn": "const", "executor": "pool:a"},
       {"id": "x", "fn": "const"},
@@ -179,7 +158,7 @@ TEST_F(SchedulerRecomputeTest, ATaskWaitsAgainForWhatItCameAfterToo) {
   ReportHeld(kWorker, x[0], kWorker);
   EXPECT_THAT(Dispatch(kWorker), IsEmpty()) << "b waits for a too";
   EXPECT_EQ(Status(job, "b").state(), v1::TASK_PENDING);
-  pool_a(kThird);
+  AddPoolHolder(kThird, 1, "a");
   std::vector<v1::Assignment> a = Dispatch(kThird);
   ASSERT_THAT(Ids(a), ElementsAre("a"));
   ReportHeld(kThird, a[0], kThird);

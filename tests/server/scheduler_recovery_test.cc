@@ -37,20 +37,10 @@ class SchedulerRecoveryTest : public SchedulerTest {
   // Restores job j9 as a restarted dagd would: `a` -> `b` -> `c`, nothing
   // finished (what ran before the restart is known only to workers).
   void RestoreChain() {
-    v1::JobSpec spec;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    R"({"tasks": [{"id": "a", "fn": "const",
-                                   "retry": {"maxAttempts": 3}},
-                                  {"id": "b", "fn": "add", "inputs": ["a"]},
-                                  {"id": "c", "fn": "add", "inputs": ["b"]}]})",
-                    &spec)
-                    .ok());
-    absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
-    ASSERT_TRUE(job.ok());
-    v1::JobStatus status;
-    status.set_job_id(JobIdFromSeq(kJob));
-    status.set_state(v1::JOB_RUNNING);
-    scheduler_.RestoreJob(kJob, *std::move(job), status, {}, {});
+    Restore(kJob, R"({"tasks": [{"id": "a", "fn": "const",
+                                 "retry": {"maxAttempts": 3}},
+                                {"id": "b", "fn": "add", "inputs": ["a"]},
+                                {"id": "c", "fn": "add", "inputs": ["b"]}]})");
     // The first turn after a restart starts the recovery grace.
     scheduler_.Tick();
   }
@@ -333,18 +323,8 @@ TEST_F(SchedulerRecoveryTest, RecoveredJobsWaitOutTheGraceOnly) {
 // group a recovered job's unfinished task is in: a worker not back yet may
 // still run that one. It was placed at once, beside it.
 TEST_F(SchedulerRecoveryTest, ANewJobWaitsForAGroupRecoveredWorkMayHold) {
-  v1::JobSpec spec;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                  R"({"tasks": [{"id": "a", "fn": "sleep",
-                                 "exclusiveGroup": "db"}]})",
-                  &spec)
-                  .ok());
-  absl::StatusOr<CompiledJob> job = CompileJob(std::move(spec), {});
-  ASSERT_TRUE(job.ok());
-  v1::JobStatus status;
-  status.set_job_id(JobIdFromSeq(kJob));
-  status.set_state(v1::JOB_RUNNING);
-  scheduler_.RestoreJob(kJob, *std::move(job), status, {}, {});
+  Restore(kJob,
+          R"({"tasks": [{"id": "a", "fn": "sleep", "exclusiveGroup": "db"}]})");
   scheduler_.Tick();
   const uint64_t fresh = Submit(
       R"({"tasks": [{"id": "b", "fn": "sleep", "exclusiveGroup": "db"}]})");
