@@ -78,8 +78,7 @@ def guarded():
             wait_for(registered, 60, "worker w1")
         yield ready
     except BaseException:
-        for name, _, _ in running.procs:
-            print("---- %s ----\n%s" % (name, running.log(name)[-6000:]))
+        running.print_logs()
         raise
     finally:
         running.stop()

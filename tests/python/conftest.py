@@ -121,6 +121,11 @@ class Cluster:
                     return f.read().decode("utf-8", "replace")
         return ""
 
+    def print_logs(self) -> None:
+        """The end of each process's log, for a fixture that failed."""
+        for name, _, _ in self.procs:
+            print("---- %s ----\n%s" % (name, self.log(name)[-6000:]))
+
     def stop(self) -> None:
         for _, proc, _ in reversed(self.procs):
             if proc.poll() is None:
@@ -147,8 +152,7 @@ def cluster():
             running.wait_for_workers(client, 1)
         yield running
     except BaseException:
-        for name, _, _ in running.procs:
-            print("---- %s ----\n%s" % (name, running.log(name)[-6000:]))
+        running.print_logs()
         raise
     finally:
         running.stop()

@@ -119,6 +119,21 @@ class WorkerRuntimeTest : public testing::Test {
     ASSERT_TRUE(c.WaitUntil([&] { return c.started_.size() > started; }));
   }
 
+  // Task 7 (a gate) running, then a drain on its own thread (joined by the
+  // caller); returns once the worker says it drains.
+  std::thread DrainWhileTask7Runs() {
+    FakeCoordinator& c = coordinator_;
+    EXPECT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+    StartTask(7, "gate", "null");
+    absl::Notification draining;
+    status_.AddListener([&draining](const WorkerState& state) {
+      if (state.draining && !draining.HasBeenNotified()) draining.Notify();
+    });
+    std::thread drainer([this] { runtime_->Drain(); });
+    EXPECT_TRUE(draining.WaitForNotificationWithTimeout(kWait));
+    return drainer;
+  }
+
   absl::Duration drain_timeout_ = kWait;  // set before SetUp to change
   absl::Duration drain_close_grace_ = absl::Seconds(5);
   FunctionRegistry registry_;
@@ -337,16 +352,8 @@ TEST_F(WorkerRuntimeTest, MetricsAndStatusFollowTheWorker) {
 
 TEST_F(WorkerRuntimeTest, DrainDeliversRunningResultsThenClosesTheStream) {
   FakeCoordinator& c = coordinator_;
-  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
-  StartTask(7, "gate", "null");
-
-  absl::Notification draining;
-  status_.AddListener([&draining](const WorkerState& state) {
-    if (state.draining && !draining.HasBeenNotified()) draining.Notify();
-  });
-  std::thread drainer([this] { runtime_->Drain(); });
+  std::thread drainer = DrainWhileTask7Runs();
   // Draining: not serving at once, and new assignments are not started.
-  ASSERT_TRUE(draining.WaitForNotificationWithTimeout(kWait));
   EXPECT_FALSE(status_.state().serving());
   v1::CoordinatorBatch late;
   *late.add_assignments() = Assign(8, "const", R"({"value": 2})");
@@ -370,14 +377,7 @@ TEST_F(WorkerRuntimeTest, DrainDeliversRunningResultsThenClosesTheStream) {
 // stream. It took the break for the drain's end and cancelled the task.
 TEST_F(WorkerRuntimeTest, ADrainRidesThroughALostCoordinator) {
   FakeCoordinator& c = coordinator_;
-  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
-  StartTask(7, "gate", "null");
-  absl::Notification draining;
-  status_.AddListener([&draining](const WorkerState& state) {
-    if (state.draining && !draining.HasBeenNotified()) draining.Notify();
-  });
-  std::thread drainer([this] { runtime_->Drain(); });
-  ASSERT_TRUE(draining.WaitForNotificationWithTimeout(kWait));
+  std::thread drainer = DrainWhileTask7Runs();
   c.Drop();
   ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
   release_.Notify();
