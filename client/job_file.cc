@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <fstream>
@@ -169,6 +170,13 @@ absl::StatusOr<v1::JobSpec> ReadJobFile(const std::string& path,
     if (!file) {
       return absl::ErrnoToStatus(errno,
                                  absl::StrCat("cannot open job file ", path));
+    }
+    // A directory opens, then reads as nothing: "malformed JSON" would
+    // say nothing of why.
+    struct stat info;
+    if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("job file ", path, " is a directory"));
     }
     std::ostringstream buffer;
     buffer << file.rdbuf();

@@ -147,6 +147,13 @@ TEST(ReadJobFileTest, MissingFileIsNotFoundAndNamed) {
   EXPECT_THAT(job.status().message(), HasSubstr("/no/such/job.json"));
 }
 
+// A directory read as an empty file was "malformed JSON: line 1".
+TEST(ReadJobFileTest, ADirectoryIsRefusedAsOne) {
+  absl::StatusOr<v1::JobSpec> job = ReadJobFile(::testing::TempDir());
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(job.status().message(), HasSubstr("is a directory"));
+}
+
 TEST(ReadJobFileTest, ParseErrorsNameTheFile) {
   const std::string path = ::testing::TempDir() + "/job_file_test_bad.json";
   std::ofstream(path) << "{\"name\": \"x\" \"tasks\": []}";

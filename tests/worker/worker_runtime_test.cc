@@ -125,12 +125,12 @@ class WorkerRuntimeTest : public testing::Test {
     FakeCoordinator& c = coordinator_;
     EXPECT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
     StartTask(7, "gate", "null");
-    absl::Notification draining;
-    status_.AddListener([&draining](const WorkerState& state) {
-      if (state.draining && !draining.HasBeenNotified()) draining.Notify();
+    // The listener stays with status_: what it notifies must too.
+    status_.AddListener([this](const WorkerState& state) {
+      if (state.draining && !draining_.HasBeenNotified()) draining_.Notify();
     });
     std::thread drainer([this] { runtime_->Drain(); });
-    EXPECT_TRUE(draining.WaitForNotificationWithTimeout(kWait));
+    EXPECT_TRUE(draining_.WaitForNotificationWithTimeout(kWait));
     return drainer;
   }
 
@@ -138,6 +138,7 @@ class WorkerRuntimeTest : public testing::Test {
   absl::Duration drain_close_grace_ = absl::Seconds(5);
   FunctionRegistry registry_;
   TaskRuntimes runtimes_ = BuiltinRuntimes(&registry_);
+  absl::Notification draining_;  // before status_, whose listeners see it
   WorkerStatus status_;
   WorkerMetrics metrics_{2, {}};
   FakeClock clock_;
