@@ -120,7 +120,9 @@ class WorkerRuntimeTest : public testing::Test {
   }
 
   // Task 7 (a gate) running, then a drain on its own thread (joined by the
-  // caller); returns once the worker says it drains.
+  // caller); returns once the drain waits for the task (past its check
+  // that the worker is connected: a stream broken before that check stops
+  // the worker at once).
   std::thread DrainWhileTask7Runs() {
     FakeCoordinator& c = coordinator_;
     EXPECT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
@@ -131,6 +133,11 @@ class WorkerRuntimeTest : public testing::Test {
     });
     std::thread drainer([this] { runtime_->Drain(); });
     EXPECT_TRUE(draining_.WaitForNotificationWithTimeout(kWait));
+    const absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline && !testing::Matches(Contains(HasSubstr(
+                                         "draining: taking no new")))(Log())) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
     return drainer;
   }
 
