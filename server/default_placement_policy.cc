@@ -26,7 +26,8 @@ class DefaultPlacementPolicy : public PlacementPolicy {
                         absl::Span<const Candidate> candidates) override {
     if (auto lambda = LambdaForItsOwn(request, candidates)) return *lambda;
     if (auto wait = WaitForTheHolder(request, candidates)) return *wait;
-    if (auto local = PreferLocalThenLeastLoaded(request, candidates)) {
+    if (auto local =
+            PreferLocalThenByLoad(request, candidates, options_.fill)) {
       return *local;
     }
     if (auto burst = BurstToLambda(request, candidates, options_.burst_after)) {
@@ -82,6 +83,10 @@ std::string PlacementText(const PlacementReason& reason,
       return absl::StrCat("placed on ", worker, ": least loaded (",
                           reason.count, " free slot",
                           reason.count == 1 ? "" : "s", ")");
+    case Kind::kMostLoaded:
+      return absl::StrCat("placed on ", worker, ": most loaded with room (",
+                          reason.count, " free slot",
+                          reason.count == 1 ? "" : "s", ")");
     case Kind::kLambda:
       return "placed on Lambda: executor lambda";
     case Kind::kBurst:
@@ -103,7 +108,7 @@ std::string PlacementText(const PlacementReason& reason,
 PlacementReason StoredPlacement(const v1::Attempt& attempt) {
   using Kind = PlacementReason::Kind;
   if (attempt.placement_kind() == 0 ||
-      attempt.placement_kind() > static_cast<uint32_t>(Kind::kReported)) {
+      attempt.placement_kind() > static_cast<uint32_t>(Kind::kMostLoaded)) {
     return PlacementReason{};
   }
   return PlacementReason{static_cast<Kind>(attempt.placement_kind()),

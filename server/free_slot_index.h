@@ -1,11 +1,13 @@
 // The workers that could run one demand, ordered by free slots: the least
-// loaded is at the front, so placing a task among a thousand workers looks
-// at the few that matter instead of every one.
+// loaded is at the front and the most loaded with room found by a search,
+// so placing a task among a thousand workers looks at the few that matter
+// instead of every one.
 #ifndef DAGD_SERVER_FREE_SLOT_INDEX_H_
 #define DAGD_SERVER_FREE_SLOT_INDEX_H_
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <tuple>
 
 #include "absl/container/btree_set.h"
@@ -79,9 +81,52 @@ class FreeSlotIndex {
     }
   }
 
+  // Calls visit(id, free) for the workers with at least `at_least` free
+  // slots, from the fewest free up (ties by order), until it returns false.
+  template <typename Visit>
+  void ForEachLeastFree(uint32_t at_least, Visit visit) const {
+    if (keys_.size() > kSmall) {
+      VisitFewestFirst(
+          by_free_.begin(), by_free_.end(),
+          [this](uint32_t inverted) {
+            return by_free_.lower_bound(Key{inverted, 0, 0});
+          },
+          at_least, visit);
+      return;
+    }
+    absl::InlinedVector<Key, kSmall> keys;
+    for (const auto& [unused, key] : keys_) keys.push_back(key);
+    std::sort(keys.begin(), keys.end());
+    VisitFewestFirst(
+        keys.begin(), keys.end(),
+        [&keys](uint32_t inverted) {
+          return std::lower_bound(keys.begin(), keys.end(),
+                                  Key{inverted, 0, 0});
+        },
+        at_least, visit);
+  }
+
  private:
   // (~free, order, id): ascending order puts the most free slots first.
   using Key = std::tuple<uint32_t, uint64_t, WorkerId>;
+  // Over keys sorted ascending (most free first): from the last key with at
+  // least `at_least` free slots back to the first, a level of equal free
+  // slots at a time, each level in order. first_of(~free) is the first key
+  // with that many free slots or fewer.
+  template <typename It, typename FirstOf, typename Visit>
+  static void VisitFewestFirst(It begin, It end, FirstOf first_of,
+                               uint32_t at_least, Visit& visit) {
+    if (at_least > 0) end = first_of(~at_least + 1);
+    while (end != begin) {
+      const uint32_t level = std::get<0>(*std::prev(end));
+      const It first = first_of(level);
+      for (It it = first; it != end; ++it) {
+        if (!visit(std::get<2>(*it), ~level)) return;
+      }
+      end = first;
+    }
+  }
+
   absl::btree_set<Key> by_free_;  // only beyond kSmall workers
   absl::flat_hash_map<WorkerId, Key> keys_;
   uint64_t total_free_ = 0;

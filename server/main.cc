@@ -21,6 +21,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/random/random.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -38,6 +39,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/output_keeper.h"
+#include "server/placement_policy.h"
 #include "server/result_objects.h"
 #include "server/retention.h"
 #include "storage/aws_credentials.h"
@@ -143,6 +145,11 @@ ABSL_FLAG(uint32_t, grant_queued, 8,
           "how many more ready tasks of a short task's job and kind wait on "
           "its worker behind it, to run on its slot next, while the job has "
           "more of them ready than there are free slots; 0: none");
+ABSL_FLAG(std::string, placement, "spread",
+          "where a task holding none of its inputs on any worker goes: "
+          "spread: the least loaded worker (the most free slots); pack: the "
+          "most loaded one with room, so work fills few workers and leaves "
+          "the rest idle for an autoscaler to remove");
 ABSL_FLAG(std::string, lambda_function, "",
           "the AWS Lambda function (dagd-worker as a custom runtime) that "
           "tasks with executor \"lambda\" invoke; NAME or NAME:ALIAS. Setting "
@@ -235,9 +242,20 @@ std::string AwsRegion() {
   return region;
 }
 
+absl::StatusOr<Fill> PlacementFlag() {
+  const std::string value = absl::GetFlag(FLAGS_placement);
+  if (value == "spread") return Fill::kSpread;
+  if (value == "pack") return Fill::kPack;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--placement must be spread or pack, not '", value, "'"));
+}
+
 // Flag values that parse but cannot work, refused before anything is
 // opened or written (INVALID_ARGUMENT naming the flag).
 absl::Status CheckFlagValues() {
+  if (absl::StatusOr<Fill> fill = PlacementFlag(); !fill.ok()) {
+    return fill.status();
+  }
   for (const auto& [flag, address, optional] :
        {std::tuple<const char*, std::string, bool>{
             "listen", absl::GetFlag(FLAGS_listen), false},
@@ -324,6 +342,8 @@ CoordinatorOptions OptionsFromFlags() {
   options.scheduler.grant_max_run_time =
       absl::GetFlag(FLAGS_grant_max_run_time);
   options.scheduler.grant_queued = absl::GetFlag(FLAGS_grant_queued);
+  // CheckFlagValues refused any other value.
+  options.scheduler.fill = PlacementFlag().value_or(Fill::kSpread);
   options.scheduler.recovery_grace = absl::GetFlag(FLAGS_recovery_grace);
   options.scheduler.lambda_function = absl::GetFlag(FLAGS_lambda_function);
   options.limits.lambda = !options.scheduler.lambda_function.empty();

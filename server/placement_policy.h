@@ -37,6 +37,7 @@ struct PlacementReason {
     kGranted,      // granted ahead after task index `count` of its job
     kTakenOver,    // running there when its worker (re)connected
     kReported,     // its result came from an attempt dagd did not place
+    kMostLoaded,   // --placement=pack: the fewest free slots with room
   };
   Kind kind = Kind::kNone;
   uint32_t count = 0;
@@ -127,16 +128,30 @@ class PlacementPolicy {
       const TakeOverRequest& request) = 0;
 };
 
+// Among workers holding none of a task's inputs, which one it goes to
+// (dagd's --placement).
+enum class Fill : uint8_t {
+  // The least loaded: work spreads over every worker, each task on the one
+  // with the most free slots.
+  kSpread,
+  // The most loaded that has room: work fills few workers and leaves the
+  // rest idle, for an autoscaler to take away; and on short tasks a fleet
+  // gets fewer, fuller batches, so dagd writes and reads fewer messages.
+  kPack,
+};
+
 struct PlacementOptions {
   // Bursts to Lambda after a task waited this long; infinite: never.
   absl::Duration burst_after = absl::InfiniteDuration();
   // Grants only tasks whose function typically runs at most this long.
   absl::Duration grant_max_run_time = absl::Milliseconds(2);
   bool grants = true;
+  Fill fill = Fill::kSpread;
 };
 
 // Today's rules (placement_rules.h): the worker holding most of the
-// task's inputs, then the least loaded; Lambda for its own tasks and, when
+// task's inputs, then the least loaded (or, with Fill::kPack, the most
+// loaded with room); Lambda for its own tasks and, when
 // every worker is busy long enough, as a burst; grants of short tasks.
 std::unique_ptr<PlacementPolicy> MakeDefaultPlacementPolicy(
     PlacementOptions options);

@@ -4,19 +4,27 @@
 
 namespace dagd {
 
-std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
-    const PlacementRequest& request, absl::Span<const Candidate> candidates) {
+std::optional<PlacementChoice> PreferLocalThenByLoad(
+    const PlacementRequest& request, absl::Span<const Candidate> candidates,
+    Fill fill) {
+  const bool pack = fill == Fill::kPack;
   std::optional<size_t> best;
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
     if (c.lambda || !c.has_room) continue;
     // Most bytes held first: moving them costs more than any count of
-    // small inputs; then most inputs; then the least loaded.
-    const Candidate* b = best ? &candidates[*best] : nullptr;
-    if (b == nullptr || c.bytes_held > b->bytes_held ||
-        (c.bytes_held == b->bytes_held &&
-         (c.inputs_held > b->inputs_held ||
-          (c.inputs_held == b->inputs_held && c.free_slots > b->free_slots)))) {
+    // small inputs; then most inputs; then by load.
+    if (!best) {
+      best = i;
+      continue;
+    }
+    const Candidate& b = candidates[*best];
+    const bool better_load =
+        pack ? c.free_slots < b.free_slots : c.free_slots > b.free_slots;
+    if (c.bytes_held > b.bytes_held ||
+        (c.bytes_held == b.bytes_held &&
+         (c.inputs_held > b.inputs_held ||
+          (c.inputs_held == b.inputs_held && better_load)))) {
       best = i;
     }
   }
@@ -36,7 +44,9 @@ std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
     choice.reason = {PlacementReason::Kind::kHoldsInputs, c.inputs_held,
                      request.inputs};
   } else {
-    choice.reason = {PlacementReason::Kind::kLeastLoaded, c.free_slots, 0};
+    choice.reason = {pack ? PlacementReason::Kind::kMostLoaded
+                          : PlacementReason::Kind::kLeastLoaded,
+                     c.free_slots, 0};
   }
   return choice;
 }

@@ -13,9 +13,11 @@ namespace dagd {
 
 // Among the workers (not Lambda) with room: the one that made most of the
 // task's inputs (they are already there), then the one with the most free
-// slots. nullopt when none has room.
-std::optional<PlacementChoice> PreferLocalThenLeastLoaded(
-    const PlacementRequest& request, absl::Span<const Candidate> candidates);
+// slots (Fill::kSpread) or the fewest (Fill::kPack); equal ones by their
+// order in `candidates`. nullopt when none has room.
+std::optional<PlacementChoice> PreferLocalThenByLoad(
+    const PlacementRequest& request, absl::Span<const Candidate> candidates,
+    Fill fill);
 
 // The worker holding the most bytes of the task's inputs has no room: the
 // task waits for it as long as moving the bytes it holds beyond what the

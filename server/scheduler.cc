@@ -49,6 +49,7 @@ PlacementOptions PlacementOptionsOf(const SchedulerOptions& options) {
   placement.grant_max_run_time = options.grant_max_run_time;
   // GrantAhead checks grant_depth itself.
   placement.grants = options.grant_depth > 0 || options.grant_queued > 0;
+  placement.fill = options.fill;
   return placement;
 }
 

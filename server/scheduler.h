@@ -114,6 +114,9 @@ struct SchedulerOptions {
   // whose results are all inline (none held by reference), so placement by
   // where inputs are is never overridden.
   uint32_t grant_queued = 8;
+  // Where a task holding none of its inputs anywhere goes (--placement):
+  // the least loaded worker, or the most loaded with room.
+  Fill fill = Fill::kSpread;
   // After a restart, how long at most recovered jobs' ready tasks wait
   // before they run again: workers that outlived dagd reconnect within it
   // and report the attempts they still run or finished meanwhile. The wait

@@ -317,14 +317,26 @@ void Scheduler::LookAtLikely(const Job& job, uint32_t task,
     }
   }
   for (const auto& [worker, held] : held_here_) looked_at_.push_back(worker);
-  // The least loaded worker with room, and those before it without room
-  // (for amounts): the first one looked at tells the policy there are
-  // workers at all.
-  demand.by_free.ForEachMostFree([&](WorkerId id, uint32_t free) {
+  // The least loaded worker with room (the most loaded with --placement=
+  // pack), and those before it without room (for amounts): any one looked
+  // at tells the policy there are workers at all.
+  auto look = [&](WorkerId id) {
     Worker* worker = workers_.at(id).get();
     if (!held_here_.contains(worker)) looked_at_.push_back(worker);
-    return free >= demand.slots && !HasRoom(*worker, demand);
-  });
+    return !HasRoom(*worker, demand);
+  };
+  bool any = false;
+  if (options_.fill == Fill::kPack) {
+    demand.by_free.ForEachLeastFree(demand.slots, [&](WorkerId id, uint32_t) {
+      any = true;
+      return look(id);
+    });
+  }
+  if (!any) {
+    demand.by_free.ForEachMostFree([&](WorkerId id, uint32_t free) {
+      return look(id) && free >= demand.slots;
+    });
+  }
   std::sort(looked_at_.begin(), looked_at_.end(),
             [&demand](const Worker* a, const Worker* b) {
               return demand.by_free.OrderOf(a->id) <

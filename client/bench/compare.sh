@@ -27,7 +27,8 @@
 # by deploy/tls/), and prints what the guard costs per shape. --fleet also
 # runs wide on 2 dagd-worker processes of 64 slots, then on simulated
 # workers (dagd-fleet): 2 x 64 slots, then 1,000 x 16 (a connection each),
-# then the same 1,000 streams on one connection, each on a fresh dagd,
+# then the same 1,000 streams on one connection, then 2 x 64 and 1,000 x
+# 16 with dagd's --placement=pack, each on a fresh dagd,
 # with dagd's memory per connected idle worker (its RSS with the 1,000
 # registered, less its RSS before, over 1,000),
 # dagd's CPU over 10 s with the 1,000 idle, how long after the 1,000
@@ -230,7 +231,9 @@ if [ "$FLEET" = 1 ]; then
   # 2x64workers: the same 2 x 64 slots as dagd-worker processes (dagd's
   # --local_workers, as the default shapes run), the two workers every
   # other figure here is measured with.
-  for fleet in 2x64workers 2x64 1000x16 1000x16one; do
+  # 2x64pack, 1000x16pack: 2 x 64 and 1,000 x 16 again, dagd placing with
+  # --placement=pack.
+  for fleet in 2x64workers 2x64 1000x16 1000x16one 2x64pack 1000x16pack; do
     if [ "$fleet" = 2x64workers ]; then
       start_dagd "$BIN"
       echo "compare.sh: wide on 2 dagd-worker processes x 64 slots, dagd pid $DAGD_PID" >&2
@@ -239,8 +242,10 @@ if [ "$FLEET" = 1 ]; then
       stop_dagd
       continue
     fi
-    n=${fleet%%x*} slots=${fleet#*x} slots=${slots%one} one=()
+    n=${fleet%%x*} slots=${fleet#*x} slots=${slots%one} slots=${slots%pack} one=()
     [ "${fleet%one}" != "$fleet" ] && one=(--connection_per_worker=false)
+    FLEET_DAGD_FLAGS=()
+    [ "${fleet%pack}" != "$fleet" ] && FLEET_DAGD_FLAGS=(--placement=pack)
     start_fleet "$BIN" "$n" "$slots" "${one[@]}"
     for _ in $(seq 600); do
       grep -q "^dagd-fleet: $n of $n registered" "$DAGD_DIR/fleet.log" && break
@@ -266,7 +271,7 @@ if [ "$FLEET" = 1 ]; then
         ms = (c1 - c0) / 1e6 / (w1 - w0)
         printf "dagd CPU with %d idle workers connected: %.2f ms a second (%.1f us per worker a second)\n", n, ms, ms * 1000 / n }'
     fi
-    echo "compare.sh: wide on $n simulated workers x $slots slots${one:+ on one connection}, dagd pid $DAGD_PID" >&2
+    echo "compare.sh: wide on $n simulated workers x $slots slots${one:+ on one connection}${FLEET_DAGD_FLAGS:+, --placement=pack}, dagd pid $DAGD_PID" >&2
     "$BIN/dagbench" --server="$DAGD_ADDR" --wait_workers="$n" --shape=wide \
       --repeat="$REPEAT" | tee "$WORK/fleet_$fleet.out"
     if [ "$fleet" = 1000x16 ]; then
@@ -290,6 +295,7 @@ if [ "$FLEET" = 1 ]; then
     fi
     stop_dagd
   done
+  FLEET_DAGD_FLAGS=()
   # The herd: a fleet loses its dagd to kill -9 a quarter of the way
   # through a job, and comes back to a dagd restarted on the same port and
   # data, with what it kept and what it was running. run_herd [TLS_DIR]:
@@ -376,6 +382,10 @@ if [ "$FLEET" = 1 ]; then
   echo "wide (medians of $REPEAT): 2 x 64 slots $r2 tasks/s, 1,000 x 16 slots $r1000 tasks/s;" \
     "ratio $(ratio "$r2" "$r1000")"
   echo "  the 1,000 workers' streams on one connection: $r1000one tasks/s; ratio $(ratio "$r2" "$r1000one")"
+  r2pack=$(field "$WORK/fleet_2x64pack.out" dagd wide tasks_per_s)
+  r1000pack=$(field "$WORK/fleet_1000x16pack.out" dagd wide tasks_per_s)
+  echo "  with --placement=pack: 2 x 64 slots $r2pack tasks/s, 1,000 x 16 slots $r1000pack tasks/s;" \
+    "ratio $(ratio "$r2pack" "$r1000pack")"
   r2workers=$(field "$WORK/fleet_2x64workers.out" dagd wide tasks_per_s)
   echo "  2 x 64 slots as dagd-worker processes: $r2workers tasks/s; 1,000 x 16 against it" \
     "$(ratio "$r2workers" "$r1000"), on one connection $(ratio "$r2workers" "$r1000one")"

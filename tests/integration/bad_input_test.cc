@@ -246,7 +246,8 @@ TEST(DagdFlagsTest, ValuesThatCannotWorkAreRefusedBeforeAnythingIsMade) {
       {"--heartbeat_interval=-5s", "--heartbeat_interval must be"},
       {"--sync_interval=0s", "--sync_interval must be positive"},
       {"--recovery_grace=-1s", "--recovery_grace must not be negative"},
-      {"--local_workers=-1", "--local_workers must not be negative"}};
+      {"--local_workers=-1", "--local_workers must not be negative"},
+      {"--placement=Pack", "--placement must be spread or pack, not 'Pack'"}};
   int n = 0;
   for (const auto& [flag, says] : refused) {
     const std::string data = absl::StrCat((*dir)->path(), "/data", ++n);

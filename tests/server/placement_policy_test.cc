@@ -155,7 +155,7 @@ TEST(PlacementRulesTest, BytesHeldOutweighInputsMade) {
   request.inputs = 3;
   request.input_bytes = (40 << 20) + (2 << 10);
   std::optional<PlacementChoice> choice =
-      PreferLocalThenLeastLoaded(request, candidates);
+      PreferLocalThenByLoad(request, candidates, Fill::kSpread);
   ASSERT_TRUE(choice.has_value());
   EXPECT_EQ(choice->index, 1u);
   EXPECT_EQ(choice->reason.kind, PlacementReason::Kind::kHoldsBytes);
@@ -200,13 +200,69 @@ TEST(PlacementRulesTest, LocalityTiesGoToTheMostFreeSlots) {
   PlacementRequest request;
   request.inputs = 1;
   std::optional<PlacementChoice> choice =
-      PreferLocalThenLeastLoaded(request, candidates);
+      PreferLocalThenByLoad(request, candidates, Fill::kSpread);
   ASSERT_TRUE(choice.has_value());
   EXPECT_EQ(choice->index, 1u);
   // Lambda is never chosen by locality.
-  EXPECT_FALSE(PreferLocalThenLeastLoaded(
-                   request, std::vector<Candidate>{Lambda(), CandidateOf(0)})
+  EXPECT_FALSE(PreferLocalThenByLoad(
+                   request, std::vector<Candidate>{Lambda(), CandidateOf(0)},
+                   Fill::kSpread)
                    .has_value());
+  // Packing, the fewest free slots among those with the inputs.
+  choice = PreferLocalThenByLoad(request, candidates, Fill::kPack);
+  ASSERT_TRUE(choice.has_value());
+  EXPECT_EQ(choice->index, 0u);
+  EXPECT_EQ(choice->reason.kind, Kind::kHoldsInputs);
+}
+
+// --placement=pack: the most loaded worker with room, not the least; what
+// holds the inputs still comes first, and Lambda still only by its rules.
+TEST(PlacementRulesTest, PackingTakesTheFewestFreeSlotsWithRoom) {
+  PlacementOptions options;
+  options.fill = Fill::kPack;
+  options.burst_after = absl::Seconds(2);
+  std::unique_ptr<PlacementPolicy> policy = MakeDefaultPlacementPolicy(options);
+  std::vector<Candidate> candidates = {CandidateOf(7), CandidateOf(0),
+                                       CandidateOf(2), CandidateOf(3)};
+  PlacementChoice choice = policy->Place({}, candidates);
+  ASSERT_EQ(choice.index, 2u);
+  EXPECT_EQ(choice.reason.kind, Kind::kMostLoaded);
+  EXPECT_EQ(PlacementText(choice.reason, "w1-3", ""),
+            "placed on w1-3: most loaded with room (2 free slots)");
+  // Equal loads: the first in the candidates' order.
+  candidates[3] = CandidateOf(2);
+  EXPECT_EQ(policy->Place({}, candidates).index, 2u);
+  // Inputs made on the least loaded: it wins.
+  candidates[0].inputs_held = 1;
+  PlacementRequest request;
+  request.inputs = 1;
+  choice = policy->Place(request, candidates);
+  EXPECT_EQ(choice.index, 0u);
+  EXPECT_EQ(choice.reason.kind, Kind::kHoldsInputs);
+  // No worker with room: a burst to Lambda once waited long enough.
+  candidates = {CandidateOf(0), CandidateOf(0), Lambda()};
+  request = {};
+  request.waited = absl::Seconds(3);
+  choice = policy->Place(request, candidates);
+  EXPECT_EQ(choice.index, 2u);
+  EXPECT_EQ(choice.reason.kind, Kind::kBurst);
+}
+
+// The stored form of every reason reads back as itself, the newest kind
+// included; an unknown one reads as none.
+TEST(PlacementRulesTest, StoredReasonsReadBack) {
+  for (Kind kind : {Kind::kHoldsInputs, Kind::kLeastLoaded, Kind::kReported,
+                    Kind::kMostLoaded}) {
+    v1::Attempt attempt;
+    SetStoredPlacement({kind, 5, 6}, &attempt);
+    const PlacementReason back = StoredPlacement(attempt);
+    EXPECT_EQ(back.kind, kind);
+    EXPECT_EQ(back.count, 5u);
+    EXPECT_EQ(back.of, 6u);
+  }
+  v1::Attempt unknown;
+  unknown.set_placement_kind(static_cast<uint32_t>(Kind::kMostLoaded) + 1);
+  EXPECT_EQ(StoredPlacement(unknown).kind, Kind::kNone);
 }
 
 }  // namespace

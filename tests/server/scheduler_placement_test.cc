@@ -19,6 +19,9 @@ using ::testing::SizeIs;
 
 class SchedulerPlacementTest : public SchedulerTest {
  protected:
+  explicit SchedulerPlacementTest(SchedulerOptions options = {})
+      : SchedulerTest(std::move(options)) {}
+
   std::vector<std::string> Placements(uint64_t seq, const std::string& task) {
     absl::StatusOr<v1::TaskStatus> status = scheduler_.TaskStatusOf(seq, task);
     EXPECT_TRUE(status.ok()) << status.status();
@@ -98,6 +101,74 @@ TEST_F(SchedulerPlacementTest, AmongManyWorkersTheChoicesAreTheSame) {
   ASSERT_THAT(c, SizeIs(2));
   EXPECT_THAT(c[1], HasSubstr("least loaded (4 free slots)"));
   EXPECT_THAT(c[1], Not(HasSubstr("worker-200")));
+}
+
+SchedulerOptions Packing() {
+  SchedulerOptions options;
+  options.fill = Fill::kPack;
+  return options;
+}
+
+class PackingTest : public SchedulerPlacementTest {
+ protected:
+  PackingTest() : SchedulerPlacementTest(Packing()) {}
+};
+
+// --placement=pack: each task on the most loaded worker with room, so the
+// first fills before the next takes any; a task needing more slots than
+// the fullest has free skips it.
+TEST_F(PackingTest, TasksFillTheMostLoadedWorkerWithRoomFirst) {
+  AddWorker(kWorker, 3);
+  AddWorker(kOther, 4);
+  AddWorker(3, 5);
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"},
+      {"id": "c", "fn": "sleep"}, {"id": "d", "fn": "sleep"},
+      {"id": "e", "fn": "sleep", "resources": {"slots": 2}}]})");
+  EXPECT_THAT(Ids(Dispatch(kWorker)), ElementsAre("a", "b", "c"));
+  EXPECT_THAT(
+      Placements(job, "a"),
+      ElementsAre("placed on worker-1: most loaded with room (3 free slots)"));
+  EXPECT_THAT(
+      Placements(job, "c"),
+      ElementsAre("placed on worker-1: most loaded with room (1 free slot)"));
+  // worker-2 comes before worker-3 (fewer free slots); e, wanting 2,
+  // then fits on worker-2 (3 free) before worker-3 (5 free).
+  EXPECT_THAT(Placements(job, "d"), ElementsAre(HasSubstr("on worker-2")));
+  EXPECT_THAT(Placements(job, "e"), ElementsAre(HasSubstr("on worker-2")));
+}
+
+// The same among more workers than FreeSlotIndex::kSmall (a B-tree, not a
+// sort): one worker fills before the next takes any (which one comes first
+// is not promised); a worker holding a task's input still comes first,
+// however free.
+TEST_F(PackingTest, AmongManyWorkersOneFillsBeforeTheNext) {
+  for (WorkerId id = 101; id <= 140; ++id) AddWorker(id, 2);
+  WorkerSpec big = Worker(200, 8);
+  big.pool = "p";
+  scheduler_.AddWorker(200, std::move(big));
+  const uint64_t job = Submit(R"({"tasks": [
+      {"id": "a", "fn": "const", "executor": "pool:p"},
+      {"id": "b", "fn": "sleep"}, {"id": "c", "fn": "sleep"},
+      {"id": "d", "fn": "sleep"},
+      {"id": "e", "fn": "sleep", "inputs": ["a"]}]})");
+  std::vector<v1::Assignment> sent = Dispatch(200);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  // "placed on worker-N: ..."
+  auto worker_of = [&](const std::string& task) {
+    std::vector<std::string> p = Placements(job, task);
+    return p.size() == 1 ? p[0].substr(0, p[0].find(':')) : "";
+  };
+  EXPECT_THAT(Placements(job, "b"), ElementsAre(HasSubstr("(2 free slots)")));
+  EXPECT_THAT(Placements(job, "c"), ElementsAre(HasSubstr("(1 free slot)")));
+  EXPECT_EQ(worker_of("b"), worker_of("c"));
+  EXPECT_THAT(Placements(job, "d"), ElementsAre(HasSubstr("(2 free slots)")));
+  EXPECT_NE(worker_of("d"), worker_of("b"));
+  EXPECT_NE(worker_of("d"), "placed on worker-200");
+  Report(200, sent[0], true);
+  EXPECT_THAT(Ids(Dispatch(200)), ElementsAre("e"));
+  EXPECT_THAT(Placements(job, "e"),
+              ElementsAre("placed on worker-200: holds 1 of 1 input"));
 }
 
 TEST_F(SchedulerPlacementTest, GrantedTasksNameTheTaskTheyFollow) {
