@@ -154,8 +154,8 @@ struct RunCounts {
 class Harness {
  public:
   explicit Harness(uint32_t workers = kWorkers,
-                   uint32_t slots = kSlotsPerWorker)
-      : scheduler_(SchedulerOptions{}, &clock_, [] { return 0.0; }) {
+                   uint32_t slots = kSlotsPerWorker, Fill fill = Fill::kSpread)
+      : scheduler_(OptionsOf(fill), &clock_, [] { return 0.0; }) {
     for (WorkerId id = 1; id <= workers; ++id) {
       WorkerSpec spec;
       spec.name = absl::StrCat("bench-worker-", id);
@@ -163,6 +163,12 @@ class Harness {
       spec.functions = {"const", "add", "identity"};
       scheduler_.AddWorker(id, std::move(spec));
     }
+  }
+
+  static SchedulerOptions OptionsOf(Fill fill) {
+    SchedulerOptions options;
+    options.fill = fill;
+    return options;
   }
 
   // Submits `job` and runs it to its end: the timed part. Not inlined, so
@@ -267,14 +273,17 @@ void BM_RunJob(benchmark::State& state, v1::JobSpec (*shape)()) {
 // The wide shape on a fleet of state.range(0) workers sharing 2,000 slots
 // (10 x 200 ... 1,000 x 2): what placing a task costs as the fleet grows,
 // with the turns the same (2,000 placements each) so that only the number
-// of workers to choose among differs.
-void BM_Fleet(benchmark::State& state) {
+// of workers to choose among differs. BM_FleetPacked: the same with
+// --placement=pack, which searches for the most loaded worker with room.
+void FleetOf(benchmark::State& state, Fill fill) {
   const CompiledJob compiled = MustCompile(Wide(10'000));
   const auto workers = static_cast<uint32_t>(state.range(0));
-  Harness harness(workers, 2'000 / workers);
+  Harness harness(workers, 2'000 / workers, fill);
   RunJobs(state, harness, compiled);
   state.counters["workers"] = static_cast<double>(state.range(0));
 }
+void BM_Fleet(benchmark::State& state) { FleetOf(state, Fill::kSpread); }
+void BM_FleetPacked(benchmark::State& state) { FleetOf(state, Fill::kPack); }
 
 v1::JobSpec TreeShape() { return Tree(1024); }
 v1::JobSpec WideShape() { return Wide(10'000); }
@@ -306,6 +315,11 @@ BENCHMARK_CAPTURE(BM_RunJob, big, BigShape)
 
 BENCHMARK(BM_Fleet)->Arg(10)->Arg(100)->Arg(1000)->Unit(
     benchmark::kMillisecond);
+BENCHMARK(BM_FleetPacked)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_CAPTURE(BM_CompileJob, tree, TreeShape)
     ->Unit(benchmark::kMillisecond);
