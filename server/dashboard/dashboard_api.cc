@@ -108,6 +108,20 @@ ApiResponse ErrorResponse(const absl::Status& status, absl::string_view field) {
   return ApiResponse{code, ErrorJson(code, status, field)};
 }
 
+std::optional<ApiResponse> RefuseParameters(absl::string_view query) {
+  auto params = ParseQuery(query, {});
+  if (params.ok()) return std::nullopt;
+  return ErrorResponse(params.status(), FieldOf(params.status(), "query"));
+}
+
+ApiResponse WrongMethod(const HttpRequest& request, absl::string_view allowed) {
+  return ApiResponse{
+      405, ErrorJson(405,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         request.method, " ", request.path, ": use ", allowed)),
+                     "method")};
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
     absl::string_view query, const std::vector<absl::string_view>& known) {
   std::vector<std::pair<std::string, std::string>> params;
@@ -117,7 +131,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
     std::string key = UrlDecode(kv.first);
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          key, ": not a parameter here (known: ", absl::StrJoin(known, ", "),
+          key, ": not a parameter here (",
+          known.empty() ? "it takes none"
+                        : absl::StrCat("known: ", absl::StrJoin(known, ", ")),
           ")"));
     }
     for (const auto& [seen, value] : params) {
@@ -140,14 +156,16 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request,
   absl::string_view path = request.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
   auto wrong_method = [&](absl::string_view allowed) {
-    return ApiResponse{
-        405, ErrorJson(405,
-                       absl::InvalidArgumentError(absl::StrCat(
-                           request.method, " ", path, ": use ", allowed)),
-                       "method")};
+    return WrongMethod(request, allowed);
   };
   if (path == "/api/jobs") {
     return get ? ListJobs(request.query, caller) : wrong_method("GET");
+  }
+  // Only ListJobs and Tasks take parameters.
+  const bool takes_parameters =
+      absl::StartsWith(path, "/api/jobs/") && absl::EndsWith(path, "/tasks");
+  if (!takes_parameters) {
+    if (auto refused = RefuseParameters(request.query)) return *refused;
   }
   if (path == "/api/workers") return get ? Workers() : wrong_method("GET");
   if (absl::ConsumePrefix(&path, "/api/jobs/")) {

@@ -22,6 +22,7 @@
 #ifndef DAGD_SERVER_DASHBOARD_DASHBOARD_API_H_
 #define DAGD_SERVER_DASHBOARD_DASHBOARD_API_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,6 +94,13 @@ class DashboardApi {
 
 // An error answer: `status`'s HTTP code and a JSON body naming `field`.
 ApiResponse ErrorResponse(const absl::Status& status, absl::string_view field);
+
+// For a path that takes no query parameters: 400 naming the first one
+// given (a mistyped parameter is refused, not ignored); nullopt for none.
+std::optional<ApiResponse> RefuseParameters(absl::string_view query);
+
+// 405: `request`'s method is not the one its path takes, `allowed`.
+ApiResponse WrongMethod(const HttpRequest& request, absl::string_view allowed);
 
 }  // namespace dagd
 

@@ -75,15 +75,18 @@ void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
       authenticator_->Authenticate(RequestAuthorization(request));
   if (!caller.ok()) return RespondError(exchange, caller.status(), "token");
   absl::string_view path = request.path;
-  if (path == "/api/whoami") {
+  const bool events =
+      path == "/api/events" ||
+      (absl::StartsWith(path, "/api/jobs/") && absl::EndsWith(path, "/events"));
+  if (path == "/api/whoami" || events) {
+    // None of these takes parameters, and each answers GET only.
+    std::optional<ApiResponse> refused = RefuseParameters(request.query);
     if (request.method != "GET" && request.method != "HEAD") {
-      return exchange.Respond(
-          405, kJson,
-          ErrorJson(405,
-                    absl::InvalidArgumentError(
-                        absl::StrCat(request.method, " ", path, ": use GET")),
-                    "method"));
+      refused = WrongMethod(request, "GET");
     }
+    if (refused) return exchange.Respond(refused->code, kJson, refused->body);
+  }
+  if (path == "/api/whoami") {
     return exchange.Respond(200, kJson,
                             WhoamiJson(*caller, !authenticator_->open()));
   }

@@ -339,6 +339,37 @@ TEST_F(DashboardAuthTest, TheApiNeedsATokenThePagesFilesDoNot) {
   }
 }
 
+// README "Dashboard": an unknown parameter is a 400 naming it and a wrong
+// method a 405, on every path of the API, streams and whoami included (they
+// were answered as if neither had been given); nothing is streamed.
+TEST_F(DashboardAuthTest,
+       UnknownParametersAndWrongMethodsAreRefusedEverywhere) {
+  Dashboard dashboard(&source_, auth_.get(), &clock_, options_);
+  const std::vector<std::pair<std::string, std::string>> admin = {
+      {"Authorization", "Bearer ops-admin"}};
+  for (const std::string path :
+       {"/api/whoami", "/api/events", "/api/jobs/j1/events", "/api/jobs/j1",
+        "/api/workers", "/api/jobs/j1/graph", "/api/jobs/j1/stream"}) {
+    RecordingExchange typo;
+    dashboard.Serve(HttpRequest{"GET", path, "page_size=5", admin}, typo);
+    EXPECT_EQ(typo.code, 400) << path;
+    EXPECT_THAT(typo.body,
+                HasSubstr("page_size: not a parameter here (it takes none)"))
+        << path;
+    EXPECT_THAT(typo.body, HasSubstr(R"("field":"page_size")")) << path;
+    EXPECT_FALSE(typo.streamed) << path;
+    RecordingExchange post;
+    dashboard.Serve(HttpRequest{"POST", path, "", admin}, post);
+    EXPECT_EQ(post.code, 405) << path;
+    EXPECT_THAT(post.body, HasSubstr(absl::StrCat("POST ", path, ": use GET")))
+        << path;
+    EXPECT_FALSE(post.streamed) << path;
+    // Without either, each is served.
+    EXPECT_EQ(Serve(dashboard, path, admin).code, 200) << path;
+  }
+  EXPECT_TRUE(source_.cancelled.empty());
+}
+
 TEST_F(DashboardAuthTest, WhoamiFromTheHeaderOrTheCookie) {
   Dashboard dashboard(&source_, auth_.get(), &clock_, options_);
   RecordingExchange header =
