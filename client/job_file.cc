@@ -140,14 +140,21 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(absl::string_view text) {
   options.ignore_unknown_fields = false;
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(text.data(), text.size()), &spec, options);
-  if (status.ok()) return spec;
   // Protobuf cannot say where a syntax error is (see json_syntax.h), so a
   // syntax-only pass locates it; only if the text is well-formed JSON is the
   // error about the schema. The pass is strict RFC 8259, while protobuf
   // 3.21 tolerates trailing commas, single quotes and bare keys: a text with
   // both gets the first standard violation reported, a real mistake if not
-  // the one protobuf tripped on.
-  if (const auto syntax = FindJsonSyntaxError(text)) {
+  // the one protobuf tripped on. An accepted text is passed too, for a key
+  // given twice (a task's "inputs" twice would run it on the last list
+  // only); what else protobuf tolerates is still taken, as it always was.
+  const std::optional<JsonSyntaxError> syntax = FindJsonSyntaxError(text);
+  if (syntax && syntax->duplicate_key) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ambiguous JSON: ", FormatJsonSyntaxError(*syntax)));
+  }
+  if (status.ok()) return spec;
+  if (syntax) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed JSON: ", FormatJsonSyntaxError(*syntax)));
   }

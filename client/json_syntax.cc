@@ -1,8 +1,11 @@
 #include "client/json_syntax.h"
 
 #include <cstddef>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -55,6 +58,11 @@ class Scanner {
   // Consumes the token expect_ asks for.
   bool Step();
   bool Fail(size_t pos, absl::string_view message);
+  // 1-based line and column (in UTF-8 code points) of `pos`.
+  std::pair<int, int> Position(size_t pos) const;
+  // Records the key that ends at pos_ (its opening quote at `start`) in
+  // its object; fails if the object has it already.
+  bool NoteKey(size_t start);
   Expect AfterValue() const {
     return stack_.empty() ? Expect::kEnd : Expect::kCommaOrClose;
   }
@@ -63,6 +71,10 @@ class Scanner {
   size_t pos_ = 0;
   Expect expect_ = Expect::kValue;
   std::vector<char> stack_;  // '{' or '[' for each open container
+  // Per open container (used for objects): each key as written, at the
+  // position of its opening quote. Kept across containers at one depth, so
+  // a file of a million small objects allocates a few maps, not a million.
+  std::vector<absl::flat_hash_map<absl::string_view, size_t>> keys_;
   std::optional<JsonSyntaxError> error_;
 };
 
@@ -73,21 +85,38 @@ void Scanner::SkipWhitespace() {
   }
 }
 
-bool Scanner::Fail(size_t pos, absl::string_view message) {
-  JsonSyntaxError error;
-  error.line = 1;
-  error.column = 1;
+std::pair<int, int> Scanner::Position(size_t pos) const {
+  int line = 1;
+  int column = 1;
   for (size_t i = 0; i < pos && i < text_.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(text_[i]);
     if (c == '\n') {
-      ++error.line;
-      error.column = 1;
+      ++line;
+      column = 1;
     } else if ((c & 0xC0) != 0x80) {  // not a UTF-8 continuation byte
-      ++error.column;
+      ++column;
     }
   }
+  return {line, column};
+}
+
+bool Scanner::Fail(size_t pos, absl::string_view message) {
+  JsonSyntaxError error;
+  std::tie(error.line, error.column) = Position(pos);
   error.message = std::string(message);
   error_ = std::move(error);
+  return false;
+}
+
+bool Scanner::NoteKey(size_t start) {
+  const absl::string_view key = text_.substr(start + 1, pos_ - start - 2);
+  auto [it, added] = keys_[stack_.size() - 1].try_emplace(key, start);
+  if (added) return true;
+  const auto [line, column] = Position(it->second);
+  Fail(start, absl::StrCat("key \"", key,
+                           "\" given twice in one object (first at line ", line,
+                           ", column ", column, ")"));
+  error_->duplicate_key = true;
   return false;
 }
 
@@ -97,6 +126,8 @@ bool Scanner::ScanValueStart() {
   switch (Peek()) {
     case '{':
       stack_.push_back('{');
+      if (keys_.size() < stack_.size()) keys_.resize(stack_.size());
+      keys_[stack_.size() - 1].clear();
       ++pos_;
       expect_ = Expect::kKeyOrClose;
       return true;
@@ -223,7 +254,8 @@ bool Scanner::ScanKey() {
                                    Found(text_, pos_)));
   }
   expect_ = Expect::kColon;
-  return ScanString();
+  const size_t start = pos_;
+  return ScanString() && NoteKey(start);
 }
 
 bool Scanner::ScanColon() {

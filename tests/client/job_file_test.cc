@@ -91,6 +91,29 @@ TEST(ParseJobSpecJsonTest, MalformedJsonNamesLineAndColumn) {
                     HasSubstr("expected ',' or '}'")));
 }
 
+// Protobuf took a field given twice silently, the last one: a task's
+// second "inputs" dropped its first. Refused, saying where, whether
+// protobuf accepts the text (a field) or not (a key of args, a map).
+TEST(ParseJobSpecJsonTest, AKeyGivenTwiceIsRefusedSayingWhere) {
+  absl::StatusOr<v1::JobSpec> job = ParseJobSpecJson(
+      "{\"tasks\": [{\"id\": \"a\", \"fn\": \"const\"},\n"
+      "  {\"id\": \"b\", \"fn\": \"add\", \"inputs\": [\"a\"], "
+      "\"inputs\": []}]}");
+  ASSERT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(job.status().message(),
+            "ambiguous JSON: line 2, column 45: key \"inputs\" given twice in "
+            "one object (first at line 2, column 28)");
+  job = ParseJobSpecJson(
+      R"({"name": "x", "tasks": [{"id": "a", "fn": "const", "args": )"
+      R"({"v": 1, "v": 2}}]})");
+  EXPECT_THAT(job.status().message(),
+              HasSubstr("ambiguous JSON: line 1, column 69: key \"v\""));
+  // The same file without the second key is a job.
+  EXPECT_TRUE(ParseJobSpecJson(R"({"tasks": [{"id": "a", "fn": "const", )"
+                               R"("args": {"v": 1}}]})")
+                  .ok());
+}
+
 TEST(ParseJobSpecJsonTest, UnknownFieldIsNamedWithItsTask) {
   absl::StatusOr<v1::JobSpec> job = ParseJobSpecJson(
       R"({"tasks": [{"id": "a"}, {"id": "sum", "fn": "add", "input": ["a"]}]})");

@@ -88,6 +88,26 @@ TEST(JsonSyntaxTest, DeepNestingDoesNotRecurse) {
   EXPECT_EQ(FindJsonSyntaxError(deep), std::nullopt);
 }
 
+TEST(JsonSyntaxTest, AKeyGivenTwiceInOneObjectIsFoundWithBothPlaces) {
+  const auto error =
+      FindJsonSyntaxError("{\"a\": 1,\n \"b\": {\"a\": 2}, \"a\": 3}");
+  ASSERT_TRUE(error.has_value());
+  EXPECT_TRUE(error->duplicate_key);
+  EXPECT_EQ(error->line, 2);
+  EXPECT_EQ(error->column, 17);
+  EXPECT_EQ(error->message,
+            "key \"a\" given twice in one object (first at line 1, column 2)");
+  // The same key in sibling and nested objects is fine, also after an
+  // object at the same depth had it (the keys are kept per object).
+  EXPECT_EQ(FindJsonSyntaxError(
+                R"([{"a": 1, "b": {"a": 2}}, {"a": 3, "b": {"a": 4}}])"),
+            std::nullopt);
+  // A grammar error is not one.
+  const auto grammar = FindJsonSyntaxError("{\"a\" 1}");
+  ASSERT_TRUE(grammar.has_value());
+  EXPECT_FALSE(grammar->duplicate_key);
+}
+
 TEST(JsonSyntaxTest, FormatsLineAndColumn) {
   EXPECT_EQ(FormatJsonSyntaxError({3, 14, "oops"}), "line 3, column 14: oops");
 }
