@@ -123,11 +123,24 @@ void FillBytes(uint64_t seed, uint64_t offset, char* out, size_t n) {
   }
 }
 
-absl::StatusOr<Payload> BytesFunction(TaskContext& context) {
+absl::StatusOr<Payload> BytesFunction(TaskContext& context,
+                                      uint64_t max_output_bytes) {
   absl::StatusOr<uint64_t> size = CountArg(context, "bytes", "size", 0);
   if (!size.ok()) return size.status();
   absl::StatusOr<uint64_t> seed = CountArg(context, "bytes", "seed", 0);
   if (!seed.ok()) return seed.status();
+  // Checked before the buffer is made: one the machine cannot hold would
+  // end the worker (and every task on it) rather than this attempt.
+  if (max_output_bytes > 0 && *size > max_output_bytes) {
+    return PermanentError(absl::StrCat("bytes: args.size ", *size,
+                                       " is over dagd's --max_result_bytes (",
+                                       max_output_bytes, ")"));
+  }
+  if (const uint64_t memory = PhysicalMemoryBytes(); *size > memory) {
+    return PermanentError(absl::StrCat("bytes: args.size ", *size,
+                                       " is more than this machine's memory (",
+                                       memory, " bytes)"));
+  }
   // Made a block at a time and appended: the large buffer is written once.
   constexpr size_t kBlock = 64 << 10;
   char block[kBlock];
@@ -217,12 +230,17 @@ absl::StatusOr<Payload> FlakyFunction(TaskContext& context) {
   return JsonPayload(ArgOrNull(context, "value"));
 }
 
-absl::Status RegisterBuiltins(FunctionRegistry* registry) {
+absl::Status RegisterBuiltins(FunctionRegistry* registry,
+                              std::function<uint64_t()> max_output_bytes) {
+  TaskFunction bytes = [max_output_bytes =
+                            std::move(max_output_bytes)](TaskContext& context) {
+    return BytesFunction(context, max_output_bytes ? max_output_bytes() : 0);
+  };
   const std::pair<const char*, TaskFunction> builtins[] = {
       {"const", ConstFunction}, {"add", AddFunction},
       {"sleep", SleepFunction}, {"identity", IdentityFunction},
       {"fail", FailFunction},   {"flaky", FlakyFunction},
-      {"bytes", BytesFunction}, {"checksum", ChecksumFunction},
+      {"bytes", bytes},         {"checksum", ChecksumFunction},
   };
   for (const auto& [name, fn] : builtins) {
     if (absl::Status status = registry->Register(name, fn); !status.ok()) {

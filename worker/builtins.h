@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,7 +30,12 @@
 
 namespace dagd {
 
-absl::Status RegisterBuiltins(FunctionRegistry* registry);
+// `max_output_bytes` (dagd's --max_result_bytes as the worker last heard
+// it; unset or 0: not heard) bounds what `bytes` makes: a larger size is
+// refused before any of it is allocated.
+absl::Status RegisterBuiltins(
+    FunctionRegistry* registry,
+    std::function<uint64_t()> max_output_bytes = nullptr);
 
 // The builtins themselves, for tests and for reuse by other functions.
 absl::StatusOr<Payload> ConstFunction(TaskContext& context);
@@ -38,7 +44,10 @@ absl::StatusOr<Payload> SleepFunction(TaskContext& context);
 absl::StatusOr<Payload> IdentityFunction(TaskContext& context);
 absl::StatusOr<Payload> FailFunction(TaskContext& context);
 absl::StatusOr<Payload> FlakyFunction(TaskContext& context);
-absl::StatusOr<Payload> BytesFunction(TaskContext& context);
+// A size over `max_output_bytes` (if not 0) or over the machine's memory
+// is refused for good, before anything is allocated.
+absl::StatusOr<Payload> BytesFunction(TaskContext& context,
+                                      uint64_t max_output_bytes = 0);
 absl::StatusOr<Payload> ChecksumFunction(TaskContext& context);
 
 // Bytes [offset, offset + n) of the stream `bytes` makes for `seed`, into

@@ -294,13 +294,16 @@ struct Runtimes {
 
 // Registers the builtins, loads `plugins`, starts the Python interpreters
 // (with `python`), and lists the runtimes in the order they are asked:
-// builtins, plugins, exec, python.
+// builtins, plugins, exec, python. `max_output_bytes` bounds the builtin
+// `bytes` (see RegisterBuiltins).
 absl::Status LoadRuntimes(
     const std::vector<std::string>& plugins,
     const std::optional<dagd::ExecOptions>& exec,
     const std::optional<dagd::PythonRuntimeOptions>& python,
-    const dagd::LogFn& log, Runtimes* runtimes) {
-  if (absl::Status status = dagd::RegisterBuiltins(&runtimes->builtins);
+    const dagd::LogFn& log, Runtimes* runtimes,
+    std::function<uint64_t()> max_output_bytes = nullptr) {
+  if (absl::Status status = dagd::RegisterBuiltins(&runtimes->builtins,
+                                                   std::move(max_output_bytes));
       !status.ok()) {
     return absl::InternalError(absl::StrCat("builtins: ", status.message()));
   }
@@ -722,8 +725,9 @@ int main(int argc, char** argv) {
       PythonOptions(options.slots);
   if (python.has_value()) python->max_output_bytes = max_result_bytes;
   Runtimes runtimes;
-  if (absl::Status loaded = LoadRuntimes(AllPluginPaths(argc, argv), exec,
-                                         std::move(python), log, &runtimes);
+  if (absl::Status loaded =
+          LoadRuntimes(AllPluginPaths(argc, argv), exec, std::move(python), log,
+                       &runtimes, max_result_bytes);
       !loaded.ok()) {
     Die(std::string(loaded.message()));
   }

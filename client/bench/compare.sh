@@ -86,7 +86,7 @@ fi
 
 # (b) Build.
 echo "compare.sh: building into $BUILD_DIR" >&2
-BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagbench dagd-fleet dagd_python" deploy/build.sh >&2
+BUILD_DIR=$BUILD_DIR TARGETS="dagd dagd-worker dagctl dagbench dagd-fleet dagd_python" deploy/build.sh >&2
 BIN=$ROOT/$BUILD_DIR/bin
 
 WORK=$(mktemp -d /tmp/dagd-compare.XXXXXX)

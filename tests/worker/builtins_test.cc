@@ -165,6 +165,37 @@ TEST(BytesTest, RejectsASizeThatIsNotAWholeNumber) {
   }
 }
 
+// A size the worker could not hold was allocated first: the worker died
+// of it (std::bad_alloc), with every task it ran. Refused for good now,
+// before any allocation, and so is one over dagd's --max_result_bytes.
+TEST(BytesTest, ASizeOverTheLimitOrTheMachinesMemoryIsRefusedFirst) {
+  TestTask huge(R"({"size": 9007199254740992})");
+  auto out = BytesFunction(huge.context);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(IsPermanent(out.status()));
+  EXPECT_THAT(Message(out),
+              HasSubstr("bytes: args.size 9007199254740992 is more than this "
+                        "machine's memory"));
+  TestTask over(R"({"size": 1001})");
+  out = BytesFunction(over.context, 1000);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(IsPermanent(out.status()));
+  EXPECT_EQ(Message(out),
+            "bytes: args.size 1001 is over dagd's --max_result_bytes (1000)");
+  TestTask at(R"({"size": 1000})");
+  EXPECT_EQ(BytesFunction(at.context, 1000)->data.size(), 1000u);
+  // As registered, the limit is asked at each call (it comes with dagd's
+  // registration answer, after the builtins are registered).
+  uint64_t limit = 0;
+  FunctionRegistry registry;
+  ASSERT_TRUE(RegisterBuiltins(&registry, [&limit] { return limit; }).ok());
+  const TaskFunction* bytes = registry.Find("bytes");
+  ASSERT_NE(bytes, nullptr);
+  EXPECT_TRUE((*bytes)(over.context).ok());
+  limit = 1000;
+  EXPECT_THAT(Message((*bytes)(over.context)), HasSubstr("--max_result_bytes"));
+}
+
 TEST(BytesTest, CancelStopsIt) {
   TestTask task(R"({"size": 1000000})");
   task.token.Cancel(CancelReason::kCoordinator);
