@@ -14,14 +14,13 @@ namespace dagd::testing {
 namespace {
 
 // c0 = 1; c<i> = c<i-1> + one, for i in 1..n-1, where one = 1: c<n-1> is n.
-// `link` adds fields to c<k>.
+// `link` gives c<k> its fn, args and more instead of "add".
 std::string CountingChain(int n, int k = -1, const std::string& link = "") {
   std::string tasks = R"({"id": "one", "fn": "const", "args": {"value": 1}},
                          {"id": "c0", "fn": "const", "args": {"value": 1}})";
   for (int i = 1; i < n; ++i) {
-    absl::StrAppend(&tasks, R"(, {"id": "c)", i,
-                    R"(", "fn": "add", "inputs": ["c)", i - 1, R"(", "one"])",
-                    i == k ? link : "", "}");
+    absl::StrAppend(&tasks, R"(, {"id": "c)", i, R"(", "inputs": ["c)", i - 1,
+                    R"(", "one"])", i == k ? link : R"(, "fn": "add")", "}");
   }
   return absl::StrCat(R"({"tasks": [)", tasks, "]}");
 }
@@ -135,13 +134,16 @@ TEST_F(GrantsTest, FailureInAGrantedChainIsRetriedAndTheRestStillRuns) {
   ExpectEachSucceededOnce(*tasks);
 }
 
-// n independent tasks w0..w<n-1>, w<i> = i; `link` adds fields to w<k>.
+// n independent tasks w0..w<n-1>, w<i> = i; `link` gives w<k> its fn, args
+// and more instead.
 std::string WideConsts(int n, int k = -1, const std::string& link = "") {
   std::string tasks;
   for (int i = 0; i < n; ++i) {
-    absl::StrAppend(&tasks, i == 0 ? "" : ", ", R"({"id": "w)", i,
-                    R"(", "fn": "const", "args": {"value": )", i, "}",
-                    i == k ? link : "", "}");
+    absl::StrAppend(
+        &tasks, i == 0 ? "" : ", ", R"({"id": "w)", i, R"(")",
+        i == k ? link
+               : absl::StrCat(R"(, "fn": "const", "args": {"value": )", i, "}"),
+        "}");
   }
   return absl::StrCat(R"({"tasks": [)", tasks, "]}");
 }
