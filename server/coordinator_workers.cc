@@ -50,6 +50,7 @@ WorkerSpec SpecOf(WorkerId id, v1::Register& registration, std::string peer) {
       std::make_move_iterator(registration.mutable_running()->begin()),
       std::make_move_iterator(registration.mutable_running()->end()));
   spec.kept_complete = registration.kept_complete();
+  spec.draining = registration.draining();
   return spec;
 }
 

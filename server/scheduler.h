@@ -88,6 +88,9 @@ struct WorkerSpec {
   // may refer to what it holds, so nothing it holds is released as unknown
   // before OnKeptComplete.
   bool kept_complete = true;
+  // It drains (Register.draining, or later Heartbeat.draining): nothing new
+  // is placed on it; what runs there still reports.
+  bool draining = false;
 };
 
 struct SchedulerOptions {
@@ -316,7 +319,8 @@ class Scheduler {
   static constexpr size_t kIdleDemands = 256;
   // Also asks for the acknowledgement of the worker's results read so far:
   // it goes out with this turn's sends even if nothing else does. Keeps
-  // the figures of its object store for Workers().
+  // the figures of its object store for Workers(). One that says the
+  // worker drains makes it capable of nothing new, for good.
   void OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat = {});
   // Every result worker `id` kept is in (Register or WorkerBatch
   // .kept_complete, after its results were handled): what it holds that
@@ -635,6 +639,8 @@ class Scheduler {
   void AddCapable(uint32_t index, Worker& worker);
   // Keeps the free-slot indexes true after `worker`'s slots changed.
   void Reindex(const Worker& worker);
+  // Takes `worker` out of every demand's lists: nothing is placed on it.
+  void ForgetCapabilities(Worker& worker);
   // The task's successor that may be granted ahead after it on `worker`,
   // with the policy's reason.
   std::pair<uint32_t, PlacementReason> GrantableSuccessor(

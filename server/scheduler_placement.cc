@@ -122,6 +122,8 @@ void Scheduler::Reindex(const Worker& worker) {
 }
 
 bool Scheduler::Fits(const Worker& worker, const Demand& demand) const {
+  // A draining worker takes nothing new.
+  if (worker.spec.draining) return false;
   switch (demand.executor.kind) {
     case Executor::Kind::kLambda:
       if (!worker.spec.lambda || !MayInvoke(demand.executor.name)) {

@@ -314,6 +314,7 @@ std::vector<v1::WorkerInfo> Scheduler::Workers() const {
     const WorkerResources& resources = worker->resources;
     info.set_busy_slots(resources.busy);
     info.set_tasks_finished(worker->finished);
+    info.set_draining(worker->spec.draining);
     info.set_pool(worker->spec.pool);
     for (const auto& [key, value] : worker->spec.labels) {
       (*info.mutable_labels())[key] = value;

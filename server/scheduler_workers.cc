@@ -60,17 +60,9 @@ void Scheduler::RemoveWorker(WorkerId id, bool keep_holder) {
   }
   Worker& worker = *it->second;
   CountTransfers(worker.stats, -1);
-  for (uint32_t d : worker.demands) {
-    Demand& demand = *demands_[d];
-    for (std::vector<Worker*>* list : {&demand.capable, &demand.lambdas}) {
-      list->erase(std::remove(list->begin(), list->end(), &worker),
-                  list->end());
-    }
-    demand.by_free.Remove(id);
-  }
   // In no demand's lists now: a demand retired below (as what the
   // stopping attempts held is released) must not be looked up through it.
-  worker.demands.clear();
+  ForgetCapabilities(worker);
   const absl::Time now = clock_->Now();
   const std::vector<TaskRef> running(worker.running.begin(),
                                      worker.running.end());
@@ -109,6 +101,18 @@ void Scheduler::RemoveWorker(WorkerId id, bool keep_holder) {
   workers_.erase(it);
 }
 
+void Scheduler::ForgetCapabilities(Worker& worker) {
+  for (uint32_t d : worker.demands) {
+    Demand& demand = *demands_[d];
+    for (std::vector<Worker*>* list : {&demand.capable, &demand.lambdas}) {
+      list->erase(std::remove(list->begin(), list->end(), &worker),
+                  list->end());
+    }
+    demand.by_free.Remove(worker.id);
+  }
+  worker.demands.clear();
+}
+
 std::string Scheduler::HolderOf(WorkerId id) const {
   auto it = workers_.find(id);
   return it == workers_.end() ? std::string() : HolderKey(it->second->spec);
@@ -128,6 +132,13 @@ void Scheduler::OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat) {
     worker->stats.set_fetched_bytes(0);
   }
   CountTransfers(worker->stats, +1);
+  if (heartbeat.draining() && !worker->spec.draining) {
+    // Capable of nothing from now on (Fits): no placement, grant or burst
+    // looks at it. What runs there reports as before, and its results are
+    // still read from it.
+    worker->spec.draining = true;
+    ForgetCapabilities(*worker);
+  }
 }
 
 void Scheduler::CountTransfers(const v1::Heartbeat& stats, int sign) {

@@ -53,8 +53,8 @@ bool Outbox::StartDue(absl::Time now) const {
 Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closed_ || unsent_ > 0 || StartDue(absl::Now()) ||
-           (kept_end_ != 0 && unsent_ == 0) ||
+    return closed_ || heartbeat_wanted_ || unsent_ > 0 ||
+           StartDue(absl::Now()) || (kept_end_ != 0 && unsent_ == 0) ||
            (sealed_ && (results_.empty() || !asked_ack_));
   };
   // A waiting start notice falls due without anyone touching the mutex, so
@@ -69,6 +69,10 @@ Outbox::TakeResult Outbox::Take(absl::Time deadline, v1::WorkerBatch* batch) {
     mu_.AwaitWithDeadline(absl::Condition(&changed), wake);
   }
   if (closed_) return TakeResult::kClosed;
+  if (heartbeat_wanted_) {
+    heartbeat_wanted_ = false;
+    return TakeResult::kHeartbeat;
+  }
   const bool starts = StartDue(absl::Now());
   if (!starts && unsent_ == 0 && kept_end_ != 0) {
     // Nothing kept is left unsent, yet no batch said so (an acknowledgement
@@ -180,6 +184,11 @@ void Outbox::Close() {
 void Outbox::Seal() {
   absl::MutexLock lock(&mu_);
   sealed_ = true;
+}
+
+void Outbox::WantHeartbeat() {
+  absl::MutexLock lock(&mu_);
+  heartbeat_wanted_ = true;
 }
 
 void Outbox::Open() {

@@ -51,7 +51,15 @@ class Outbox : public TaskReporter {
   // kAskAck: sealed, and everything is sent but not all of it
   // acknowledged; dagd acknowledges lazily, so the writer asks it to
   // (with a heartbeat). Once per stream.
-  enum class TakeResult { kBatch, kTimeout, kClosed, kSealed, kAskAck };
+  // kHeartbeat: WantHeartbeat asked for one now.
+  enum class TakeResult {
+    kBatch,
+    kTimeout,
+    kClosed,
+    kSealed,
+    kAskAck,
+    kHeartbeat
+  };
 
   void Started(v1::TaskStarted started) override;
   void Finished(v1::TaskResult result) override;
@@ -83,6 +91,11 @@ class Outbox : public TaskReporter {
   // acknowledgement (kAskAck), then, once all of it is acknowledged, gets
   // kSealed and ends the stream. Never undone.
   void Seal();
+
+  // The next Take returns kHeartbeat, at once: the worker began to drain,
+  // and dagd learns it from a heartbeat (Heartbeat.draining) rather than
+  // at the next interval, placing nothing new on it meanwhile.
+  void WantHeartbeat();
 
   // Moves unsent results into `batch` (whether or not the outbox is
   // closed), for a Register, as Take would; hand them back with Sent or
@@ -166,6 +179,7 @@ class Outbox : public TaskReporter {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool sealed_ ABSL_GUARDED_BY(mu_) = false;
   bool asked_ack_ ABSL_GUARDED_BY(mu_) = false;  // on this stream
+  bool heartbeat_wanted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace dagd

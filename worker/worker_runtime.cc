@@ -85,9 +85,11 @@ void WorkerRuntime::Drain() {
     if (draining_ || shutting_down_) return;
     draining_ = true;
   }
-  // Refuse work before saying so, so nothing starts after "draining".
+  // Refuse work before saying so, so nothing starts after "draining";
+  // then tell dagd, which places nothing more here once it hears.
   executor_.StopAccepting();
   status_->SetDraining();
+  outbox_.WantHeartbeat();
   if (!status_->state().registered) {
     log_(
         Info("draining while not connected to the coordinator: stopping "

@@ -44,6 +44,8 @@ WorkerSession::Outcome WorkerSession::Run(
   v1::Register* reg = hello.mutable_register_();
   *reg = *hello_;
   reg->set_counts_reads(true);  // WriteLoop's heartbeats say messages_read
+  // Draining on a new stream (the last one broke): nothing new for it.
+  reg->set_draining(status_->state().draining);
   // What outlived the last stream (or the coordinator): attempts still
   // held, and results never acknowledged. dagd takes them over before it
   // hands out anything, instead of running them again. Held attempts are
@@ -187,9 +189,10 @@ bool WorkerSession::WriteLoop(WorkerStream* stream,
       stream->WritesDone();
       return true;
     }
-    if (taken == Outbox::TakeResult::kAskAck) {
-      // Draining: dagd acknowledges on a heartbeat, so send one now rather
-      // than wait out the interval.
+    if (taken == Outbox::TakeResult::kAskAck ||
+        taken == Outbox::TakeResult::kHeartbeat) {
+      // Draining: dagd acknowledges on a heartbeat, and learns of the
+      // drain from one, so send one now rather than wait out the interval.
       next_heartbeat = absl::Now();
     }
     if (taken == Outbox::TakeResult::kBatch) {
@@ -209,6 +212,7 @@ bool WorkerSession::WriteLoop(WorkerStream* stream,
     if (data_ != nullptr) data_->FillHeartbeat(heartbeat.mutable_heartbeat());
     heartbeat.mutable_heartbeat()->set_messages_read(
         read.load(std::memory_order_relaxed));
+    heartbeat.mutable_heartbeat()->set_draining(status_->state().draining);
     if (!stream->Write(heartbeat)) {
       context->TryCancel();
       return false;

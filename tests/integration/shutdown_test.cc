@@ -22,6 +22,7 @@ namespace dagd::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kLong = absl::Seconds(60);
 
@@ -54,10 +55,10 @@ absl::StatusOr<std::string> ResultOf(Client& client, const std::string& job,
   return std::string(absl::StripAsciiWhitespace(result->data()));
 }
 
-// A worker told to stop while it runs a task finishes that task, hands back
-// what it was given after the signal, exits 0, and the jobs finish right:
-// the rest on another worker.
-TEST(WorkerSigtermTest, DrainFinishesTheRunningTaskAndHandsBackTheRest) {
+// A worker told to stop while it runs a task finishes that task, is given
+// nothing more (dagd hears of the drain at once), exits 0, and the jobs
+// finish right: the rest on another worker.
+TEST(WorkerSigtermTest, DrainFinishesTheRunningTaskAndIsGivenNothingMore) {
   absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
   ASSERT_TRUE(dir.ok()) << dir.status();
   const std::string gate = (*dir)->path() + "/gate";
@@ -82,14 +83,25 @@ TEST(WorkerSigtermTest, DrainFinishesTheRunningTaskAndHandsBackTheRest) {
   (*drainer)->Kill(SIGTERM);
   ASSERT_EQ(WaitForLog(**drainer, "draining: taking no new tasks"),
             absl::OkStatus());
-  // dagd still sees a free slot there and assigns this job to it; the
-  // draining worker does not start it.
+  // The worker tells dagd at once (a heartbeat), which lists it draining
+  // and places nothing more there, its free slot notwithstanding: this job
+  // waits for another worker rather than sit unstarted on the drainer
+  // until its stream closes.
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  auto workers = dagd->client().ListWorkers();
+                  return workers.ok() && workers->workers_size() == 1 &&
+                         workers->workers(0).draining();
+                },
+                kLong, "the drainer listed as draining"),
+            absl::OkStatus());
   absl::StatusOr<std::string> second = SubmitJob(
       dagd->client(),
       R"({"tasks": [{"id": "quick", "fn": "const", "args": {"value": 5}}]})");
   ASSERT_TRUE(second.ok()) << second.status();
-  ASSERT_EQ(WaitForLog(**drainer, "draining: not starting 1 new assignments"),
-            absl::OkStatus());
+  ASSERT_EQ(
+      WaitForTaskState(dagd->client(), *second, "quick", v1::TASK_READY, kLong),
+      absl::OkStatus());
   EXPECT_TRUE((*drainer)->Running()) << "it stopped before its task ended";
 
   absl::StatusOr<Subprocess*> other =
@@ -124,8 +136,9 @@ TEST(WorkerSigtermTest, DrainFinishesTheRunningTaskAndHandsBackTheRest) {
   absl::StatusOr<v1::TaskStatus> quick = dagd->client().Task(*second, "quick");
   ASSERT_TRUE(quick.ok()) << quick.status();
   EXPECT_EQ(quick->worker(), "other");
-  EXPECT_EQ(quick->attempts(0).worker(), "drainer")
-      << "the first attempt was handed back";
+  ASSERT_EQ(quick->attempts_size(), 1) << "never placed on the drainer";
+  EXPECT_EQ(quick->attempts(0).worker(), "other");
+  EXPECT_THAT((*drainer)->Stderr(), Not(HasSubstr("not starting")));
   EXPECT_EQ(dagd->Stop(), absl::OkStatus());
 }
 

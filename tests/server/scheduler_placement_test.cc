@@ -171,6 +171,41 @@ TEST_F(PackingTest, AmongManyWorkersOneFillsBeforeTheNext) {
               ElementsAre("placed on worker-200: holds 1 of 1 input"));
 }
 
+// A worker that says it drains (a heartbeat, or its Register on a new
+// stream) gets nothing new, however free, from demands old and new; what
+// runs there still reports. dagd placed tasks on it, which it left
+// unstarted until its stream closed.
+TEST_F(SchedulerPlacementTest, ADrainingWorkerGetsNothingNew) {
+  AddWorker(kWorker, 8);
+  AddWorker(kOther, 2);
+  const uint64_t first = Submit(R"({"tasks": [
+      {"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a", "b"));
+  v1::Heartbeat draining;
+  draining.set_draining(true);
+  scheduler_.OnHeartbeat(kWorker, draining);
+  // A worker registering while it drains is the same.
+  WorkerSpec again = Worker(3, 8);
+  again.draining = true;
+  scheduler_.AddWorker(3, std::move(again));
+  const uint64_t second = Submit(R"({"tasks": [
+      {"id": "c", "fn": "sleep"}, {"id": "d", "fn": "sleep"},
+      {"id": "e", "fn": "const"}]})");
+  EXPECT_THAT(Ids(Dispatch(kOther)), ElementsAre("c", "d"));
+  EXPECT_EQ(other_sends_, 0) << "nothing for the draining workers";
+  Report(kWorker, sent[0], true);
+  EXPECT_EQ(scheduler_.TaskStatusOf(first, "a")->state(), v1::TASK_SUCCEEDED);
+  EXPECT_THAT(Dispatch(kWorker), SizeIs(0));
+  EXPECT_EQ(scheduler_.TaskStatusOf(second, "e")->state(), v1::TASK_READY);
+  int shown = 0;
+  for (const v1::WorkerInfo& info : scheduler_.Workers()) {
+    EXPECT_EQ(info.draining(), info.name() != "worker-2") << info.name();
+    shown += info.draining() ? 1 : 0;
+  }
+  EXPECT_EQ(shown, 2);
+}
+
 TEST_F(SchedulerPlacementTest, GrantedTasksNameTheTaskTheyFollow) {
   AddWorker(kWorker, 1);
   const uint64_t warm = Submit(R"({"tasks": [{"id": "w", "fn": "add"}]})");

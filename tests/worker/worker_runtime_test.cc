@@ -442,6 +442,38 @@ TEST_F(WorkerRuntimeTest, DrainAsksForTheLastAcknowledgement) {
       << "acknowledged, the worker closed its stream itself";
 }
 
+// dagd learns of a drain at once, from a heartbeat saying so (not at the
+// next interval, an hour away here), and from the Register of a stream
+// opened during the drain: it placed new tasks on the draining worker,
+// which left them unstarted until its stream closed.
+TEST_F(WorkerRuntimeTest, ADrainIsToldToDagdAtOnceAndOnEveryNewStream) {
+  FakeCoordinator& c = coordinator_;
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 1; }));
+  c.SetHeartbeatInterval(absl::Hours(1));
+  c.Drop();  // reconnects, told the new interval
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 2; }));
+  int heartbeats = 0;
+  {
+    absl::MutexLock lock(&c.mu_);
+    EXPECT_FALSE(c.registers_[1].draining());
+    heartbeats = c.heartbeats_;
+  }
+  StartTask(4, "gate", "null");
+  std::thread drainer([this] { runtime_->Drain(); });
+  ASSERT_TRUE(c.WaitUntil([&] {
+    return c.heartbeats_ > heartbeats && c.last_heartbeat_.draining();
+  }));
+  c.Drop();
+  ASSERT_TRUE(c.WaitUntil([&] { return c.registers_.size() == 3; }));
+  {
+    absl::MutexLock lock(&c.mu_);
+    EXPECT_TRUE(c.registers_[2].draining());
+  }
+  release_.Notify();
+  ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
+  drainer.join();
+}
+
 class WorkerRuntimeDrainCloseTest : public WorkerRuntimeTest {
  protected:
   WorkerRuntimeDrainCloseTest() {
