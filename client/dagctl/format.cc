@@ -286,7 +286,8 @@ std::string FormatWorkersTable(const v1::ListWorkersResponse& response) {
     }
     std::vector<std::string>& row = rows.emplace_back(std::vector<std::string>{
         worker.worker_id(), worker.name().empty() ? "-" : worker.name(),
-        absl::StrCat(worker.busy_slots(), "/", worker.slots()),
+        absl::StrCat(worker.busy_slots(), "/", worker.slots(),
+                     worker.draining() ? " draining" : ""),
         worker.pool().empty() ? "-" : worker.pool(),
         labels.empty() ? "-"
                        : absl::StrJoin(labels, ",", absl::PairFormatter("=")),

@@ -97,6 +97,7 @@ std::string WorkersJson(const v1::ListWorkersResponse& workers) {
     out.Key("slots").Int(w.slots());
     out.Key("busy").Int(w.busy_slots());
     out.Key("tasks_finished").Int(static_cast<int64_t>(w.tasks_finished()));
+    out.Key("draining").Bool(w.draining());
     out.Key("labels").BeginObject();
     // Sorted: a map's order would change the page from one answer to the
     // next.

@@ -284,7 +284,10 @@ TEST(FormatTest, WorkersTableShowsHeldSpilledSentAndFetchedBytes) {
   v1::WorkerInfo* lambda = response.add_workers();
   lambda->set_worker_id("w2");
   lambda->set_slots(100);
+  worker->set_draining(true);
   const std::string table = FormatWorkersTable(response);
+  // A draining worker says so by its slots.
+  EXPECT_THAT(table, HasSubstr("0/2 draining"));
   EXPECT_THAT(table, HasSubstr("HELD/SPILLED/SENT/FETCHED"));
   EXPECT_THAT(table, HasSubstr("300 MiB/3.0 GiB/512 B/1.5 KiB"));
   EXPECT_EQ(FormatBytes(0), "0 B");

@@ -181,6 +181,20 @@ TEST_F(DashboardApiTest, JobJsonCarriesCountsTimesAndFailures) {
             R"("failures":[{"task":"x","text":"it \"broke\""}]})");
 }
 
+// The workers page says which worker drains (nothing new goes there).
+TEST_F(DashboardApiTest, WorkersJsonSaysWhichDrains) {
+  v1::WorkerInfo* leaving = source_.workers.add_workers();
+  leaving->set_worker_id("w1-1");
+  leaving->set_draining(true);
+  source_.workers.add_workers()->set_worker_id("w1-2");
+  const std::string body = Get("/api/workers").body;
+  EXPECT_THAT(body, HasSubstr(R"("id":"w1-1",)"));
+  const size_t second = body.find(R"("id":"w1-2")");
+  ASSERT_NE(second, std::string::npos);
+  EXPECT_THAT(body.substr(0, second), HasSubstr(R"("draining":true)"));
+  EXPECT_THAT(body.substr(second), HasSubstr(R"("draining":false)"));
+}
+
 TEST(ParseQueryTest, DecodesEscapesAndRefusesUnknownNames) {
   auto params =
       ParseQuery("state=RUN%4eING&page_token=a+b", {"state", "page_token"});

@@ -543,7 +543,9 @@ function workersPage() {
       const rates = new Map(a.workers.map((w) => [w.id, rate(w, now)]));
       last = new Map(a.workers.map((w) => [w.id, {count: w.tasks_finished, at: now}]));
       body.replaceChildren(...a.workers.map((w) => h("tr", {"data-worker": w.id},
-        h("td", {}, w.id), h("td", {}, w.name), h("td", {}, w.pool),
+        h("td", {}, w.id),
+        h("td", {}, w.name, w.draining ? h("span", {class: "draining"}, " draining") : ""),
+        h("td", {}, w.pool),
         h("td", {}, h("div", {class: "toolbar"}, progressBar({RUNNING: w.busy}, w.slots),
           w.busy + " / " + w.slots)),
         h("td", {class: "tasks-rate"}, rates.get(w.id)),
