@@ -103,6 +103,19 @@ def test_tasks_in_namedtuples_and_ordered_dicts_are_inputs(client):
     assert results[ordered.id] == ("OrderedDict", [("b", 16), ("a", 9)])
 
 
+def test_outputs_are_the_tasks_no_task_takes_as_an_input():
+    # A task others only wait for (after) is an output too, as dagd keeps
+    # it (README "Outputs are kept by dagd"): run() left it out.
+    from dagd.client import _sinks
+
+    job = dagd.Job("outputs")
+    setup = job.task("const", args={"value": 1})
+    made = job.task("const", args={"value": 2})
+    used = job.task("add", inputs=[made], after=[setup])
+    assert [t.id for t in job.sinks()] == [setup.id, used.id]
+    assert _sinks(job.spec()) == [setup.id, used.id]
+
+
 def test_tasks_where_they_would_not_be_replaced_are_refused():
     import collections
 

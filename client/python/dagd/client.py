@@ -69,10 +69,11 @@ def to_spec(job: JobLike) -> types_pb2.JobSpec:
 
 
 def _sinks(spec: types_pb2.JobSpec) -> List[str]:
+    """The job's outputs as dagd keeps them: the tasks no task takes as an
+    input (``after`` passes no output)."""
     used = set()
     for task in spec.tasks:
         used.update(task.inputs)
-        used.update(task.after)
     return [task.id for task in spec.tasks if task.id not in used]
 
 
@@ -452,7 +453,8 @@ class Client:
             timeout: Optional[float] = None,
             request_id: Optional[str] = None) -> Dict[str, Any]:
         """Submits ``job``, waits for it, and returns the results of
-        ``outputs`` (default: the tasks no other task uses) by task id.
+        ``outputs`` (default: the job's outputs, the tasks no other task
+        takes as an input) by task id.
         Raises ``JobFailed`` when the job does not succeed. With
         ``request_id`` (default: a new one), running again after a lost
         submission follows the job the first one made, not a second."""

@@ -199,11 +199,12 @@ class Job:
         return value
 
     def sinks(self) -> List[Task]:
-        """The tasks no other task depends on: what ``Client.run`` returns."""
+        """The tasks whose output no other task takes as an input: the
+        job's outputs, as dagd keeps them (one that others only wait for
+        with ``after`` is one), and what ``Client.run`` returns."""
         used = set()
         for task in self._tasks:
             used.update(id(t) for t in task._inputs)
-            used.update(id(t) for t in task._options.get("after", ()))
         return [task for task in self._tasks if id(task) not in used]
 
     def spec(self) -> types_pb2.JobSpec:
