@@ -41,6 +41,7 @@ void Outage::Answered() {
 }
 
 void Outage::Lost(const absl::Status& cause) {
+  latest_ = cause;
   // The error that began an outage says the most ("Socket closed"); the
   // tries after it only time out.
   if (lost_) {
@@ -93,6 +94,12 @@ absl::Status Outage::GiveUp() const {
   }
   const std::string tried = absl::FormatDuration(
       absl::Trunc(give_up_at_ - lost_at_, absl::Milliseconds(1)));
+  if (absl::IsResourceExhausted(latest_)) {
+    // dagd answered, and refused each time (a watch read too slowly, too
+    // many reads waiting): not a connection that was lost.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "dagd refused again and again for ", tried, ": ", latest_.message()));
+  }
   return absl::UnavailableError(
       reached_ ? absl::StrCat("connection lost: ", cause_.message(),
                               "; none again within ", tried)

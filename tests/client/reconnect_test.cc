@@ -83,6 +83,28 @@ TEST_F(OutageTest, ACallWithoutABudgetOfItsOwnGivesUpUnavailable) {
   EXPECT_EQ(outage.GiveUp().code(), absl::StatusCode::kUnavailable);
 }
 
+// A watch dagd refuses each time (RESOURCE_EXHAUSTED: read too slowly,
+// too many reads waiting) ends saying so, not as a lost connection.
+TEST_F(OutageTest, RefusedToTheEndGivesUpResourceExhausted) {
+  Outage outage = Make(absl::Seconds(2));
+  outage.Reached();
+  outage.Lost(absl::ResourceExhaustedError("too many reads waiting"));
+  while (outage.Pause()) {
+    outage.Lost(absl::ResourceExhaustedError("too many reads waiting"));
+  }
+  EXPECT_EQ(outage.GiveUp(),
+            absl::ResourceExhaustedError(
+                "dagd refused again and again for 2s: too many reads waiting"));
+  // One that ends unreachable is a lost connection, whatever came first.
+  Outage down = Make(absl::Seconds(2));
+  down.Reached();
+  down.Lost(absl::ResourceExhaustedError("too many reads waiting"));
+  while (down.Pause()) {
+    down.Lost(absl::UnavailableError("failed to connect"));
+  }
+  EXPECT_EQ(down.GiveUp().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(OutageTest, AZeroBudgetGivesUpAtOnceWithTheCauseItself) {
   Outage outage = Make(absl::ZeroDuration());
   const absl::Status cause = absl::UnavailableError("Socket closed");

@@ -116,6 +116,26 @@ def test_outputs_are_the_tasks_no_task_takes_as_an_input():
     assert _sinks(job.spec()) == [setup.id, used.id]
 
 
+def test_a_watch_refused_to_the_end_says_so_not_that_dagd_was_lost():
+    import grpc
+    from dagd.client import _Outage
+
+    class Refused(grpc.RpcError):
+        def __init__(self, code):
+            self._code = code
+
+        def code(self):
+            return self._code
+
+        def details(self):
+            return "too many reads waiting"
+
+    with pytest.raises(dagd.DagdError, match="refused again and again"):
+        _Outage(0).lost(Refused(grpc.StatusCode.RESOURCE_EXHAUSTED))
+    with pytest.raises(dagd.DagdError, match="could not be reached"):
+        _Outage(0).lost(Refused(grpc.StatusCode.UNAVAILABLE))
+
+
 def test_tasks_where_they_would_not_be_replaced_are_refused():
     import collections
 

@@ -167,9 +167,15 @@ class _Outage:
             self._since = now
         self.cause = cause
         if now - self._since >= self._budget:
+            said = cause.details() or cause.code().name
+            if cause.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                # dagd answered, and refused each time: nothing was lost.
+                raise DagdError(
+                    "dagd refused again and again for %.1f s "
+                    "(reconnect_timeout): %s" % (now - self._since, said))
             raise DagdError(
                 "dagd could not be reached for %.1f s (reconnect_timeout): %s"
-                % (now - self._since, cause.details() or cause.code().name))
+                % (now - self._since, said))
         time.sleep(min(self._pause, self._since + self._budget - now))
         self._pause = min(self._pause * 2, MAX_RETRY_PAUSE)
 
