@@ -344,6 +344,13 @@ bool Scheduler::RunAgainForLostInputs(Job& job, uint32_t task,
   const std::string who =
       reporter != nullptr ? reporter->spec.name : std::string("a worker");
   for (uint32_t input : lost) {
+    // Its holder may still have it (it was only unreachable from the
+    // reader): freed there once this turn is synced, as nothing refers to
+    // that attempt's key any more. (An input listed twice is gone the
+    // second time.)
+    if (auto ref = job.result_refs.find(input); ref != job.result_refs.end()) {
+      out_.release_when_synced.push_back(*ref->second);
+    }
     ResultLost(job, input,
                absl::StrCat(who, " could not get it: ", result.error()));
   }

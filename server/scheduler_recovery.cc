@@ -219,6 +219,10 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   if (result.ok()) {
     t.producer = id;
     Succeed(job, task, result, worker);
+  } else if (!result.lost_inputs().empty() &&
+             RunAgainForLostInputs(job, task, result, worker)) {
+    // As when it comes on time: its inputs are made again first; not a
+    // failure of the task.
   } else {
     Fail(job, task, result.error(), result.permanent());
   }

@@ -407,55 +407,6 @@ TEST_F(SchedulerDataTest, AHeldOutputOfAKeptResultIsNotReleasedOnRegister) {
   EXPECT_EQ(sends[kWorker].assignments(0).input_refs().at(0).key(), key);
 }
 
-// A consumer whose worker could not get a held input from its holder
-// (TaskResult.lost_inputs): the input runs again, then the consumer, and
-// its retry policy is untouched (it has none: one failure would end it).
-TEST_F(SchedulerDataTest, AnInputLostWhileFetchingIsMadeAgainNotAFailure) {
-  AddHolder(kWorker, 2);
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "p", "fn": "const"},
-      {"id": "q", "fn": "add", "inputs": ["p"]}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("p"));
-  ReportHeld(kWorker, sent[0], kWorker);
-  sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("q"));
-  v1::TaskResult failed;
-  *failed.mutable_task() = sent[0].task();
-  failed.set_ok(false);
-  failed.set_error("input #0: cannot read it: no object is held here");
-  failed.add_lost_inputs(0);
-  scheduler_.OnTaskResult(kWorker, std::move(failed));
-  EXPECT_EQ(Status(job, "q").state(), v1::TASK_PENDING);
-  sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("p")) << "made again first";
-  EXPECT_EQ(sent[0].task().attempt(), 2u);
-  Report(kWorker, sent[0], true);
-  sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("q"));
-  Report(kWorker, sent[0], true);
-  const v1::TaskStatus q = Status(job, "q");
-  EXPECT_EQ(q.state(), v1::TASK_SUCCEEDED);
-  ASSERT_THAT(q.attempts(), SizeIs(2));
-  EXPECT_THAT(q.attempts(0).error(), HasSubstr("not counted as a failure"));
-}
-
-// A report naming an input position the task does not have is a plain
-// failure, not a reason to make anything again.
-TEST_F(SchedulerDataTest, ALostInputReportOfNoSuchInputIsAFailure) {
-  AddHolder(kWorker, 1);
-  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(sent, SizeIs(1));
-  v1::TaskResult failed;
-  *failed.mutable_task() = sent[0].task();
-  failed.set_ok(false);
-  failed.set_error("input #3: gone");
-  failed.add_lost_inputs(3);
-  scheduler_.OnTaskResult(kWorker, std::move(failed));
-  EXPECT_EQ(Status(job, "a").state(), v1::TASK_FAILED);
-}
-
 TEST_F(SchedulerDataTest, ATaskGoesWhereMostOfItsInputBytesAre) {
   AddPoolHolders(/*slots=*/2);
   const uint64_t job = Submit(R"({"tasks": [
