@@ -211,10 +211,17 @@ absl::Status CheckTaskFields(const v1::TaskSpec& task, uint32_t i) {
     if (key.empty()) {
       return TaskError(task, i, "resources.labels has an empty name");
     }
-    if (HasControl(key) || HasControl(value)) {
-      return TaskError(task, i,
-                       absl::StrCat("resources.labels '", absl::CHexEscape(key),
-                                    "' holds control characters"));
+    if (HasControl(key)) {
+      return TaskError(
+          task, i,
+          absl::StrCat("resources.labels: the name '", absl::CHexEscape(key),
+                       "' holds control characters"));
+    }
+    if (HasControl(value)) {
+      return TaskError(
+          task, i,
+          absl::StrCat("resources.labels '", key, "': the value '",
+                       absl::CHexEscape(value), "' holds control characters"));
     }
   }
   if (std::string problem = DurationProblem(task.timeout(), "timeout");

@@ -253,6 +253,17 @@ TEST(JobCompilerTest, RejectsControlCharactersInNames) {
   spec.mutable_tasks(0)->set_fn(std::string("co\x1b[2Jnst"));
   EXPECT_THAT(CompileJob(spec, {}).status().message(),
               HasSubstr("task 'a': fn 'co\\x1b[2Jnst' holds control"));
+  // A label's value is named as the value, under its name.
+  spec = Parse(R"({"tasks": [{"id": "a", "fn": "const",
+      "resources": {"labels": {"zone": "eu\u0007"}}}]})");
+  EXPECT_THAT(CompileJob(spec, {}).status().message(),
+              HasSubstr("task 'a': resources.labels 'zone': the value "
+                        "'eu\\x07' holds control characters"));
+  spec = Parse(R"({"tasks": [{"id": "a", "fn": "const",
+      "resources": {"labels": {"zo\u0007ne": "eu"}}}]})");
+  EXPECT_THAT(CompileJob(spec, {}).status().message(),
+              HasSubstr("task 'a': resources.labels: the name 'zo\\x07ne' "
+                        "holds control characters"));
   spec = Parse(R"({"tasks": [{"id": "a", "fn": "const"}]})");
   spec.set_name(std::string("nightly\0", 8));
   EXPECT_THAT(CompileJob(spec, {}).status().message(),
