@@ -437,6 +437,10 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     ++dropped_reports_;
     return;
   }
+  if (result.not_started()) {
+    GiveBack(*job, index, *worker);
+    return;
+  }
   if (t.granted) {
     // A report for a granted task before its predecessor's: the worker
     // broke the order it must keep. Nothing of it can be trusted; the task
@@ -490,6 +494,25 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   } else {
     Fail(*job, index, result.error(), result.permanent());
   }
+}
+
+void Scheduler::GiveBack(Job& job, uint32_t task, Worker& worker) {
+  // It takes no work: nothing more goes there (its heartbeat saying it
+  // drains may be yet to come, or never: a worker that gives tasks back
+  // would otherwise be given them again, for ever).
+  if (!worker.spec.draining) {
+    worker.spec.draining = true;
+    ForgetCapabilities(worker);
+  }
+  TaskRecord& t = job.tasks[task];
+  AttemptRecord& attempt = t.attempts.back();
+  attempt.error = absl::StrCat("not started: worker '", worker.spec.name,
+                               "' drains (not counted as a failure)");
+  attempt.finished_at = clock_->Now();
+  // Its followers granted there were given back with it.
+  RevokeGrants(job, task);
+  EndAttempt(job, task);
+  WaitAgain(job, task);
 }
 
 std::string Scheduler::OutputSizeProblem(const v1::TaskResult& result) const {

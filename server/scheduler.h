@@ -641,6 +641,9 @@ class Scheduler {
   void Reindex(const Worker& worker);
   // Takes `worker` out of every demand's lists: nothing is placed on it.
   void ForgetCapabilities(Worker& worker);
+  // `worker` did not start its attempt of `task` (TaskResult.not_started):
+  // it drains. The task waits to run elsewhere, its retries untouched.
+  void GiveBack(Job& job, uint32_t task, Worker& worker);
   // The task's successor that may be granted ahead after it on `worker`,
   // with the policy's reason.
   std::pair<uint32_t, PlacementReason> GrantableSuccessor(

@@ -174,7 +174,10 @@ void Scheduler::Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number,
 bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
                             uint32_t task, v1::TaskResult& result) {
   TaskRecord& t = job.tasks[task];
-  if (worker == nullptr || worker->spec.foreign) return false;
+  // An attempt never started says nothing of the task.
+  if (worker == nullptr || worker->spec.foreign || result.not_started()) {
+    return false;
+  }
   // A result of an attempt never given to this worker proves nothing.
   if (!SealMatches(job.seq, task, result.task(), *worker)) return false;
   t.max_attempt = std::max(t.max_attempt, result.task().attempt());

@@ -47,7 +47,18 @@ size_t TaskExecutor::Handle(v1::CoordinatorBatch batch) {
     attempts_.Cancel(ref, CancelReason::kCoordinator);
   }
   absl::MutexLock lock(&accept_mu_);
-  if (!accepting_) return batch.assignments_size();
+  if (!accepting_) {
+    // Given back, not failed: dagd runs each elsewhere without counting
+    // the attempt (and places nothing more here).
+    for (const v1::Assignment& assignment : batch.assignments()) {
+      v1::TaskResult result;
+      *result.mutable_task() = assignment.task();
+      result.set_not_started(true);
+      result.set_error("not started: this worker drains");
+      reporter_->Finished(std::move(result));
+    }
+    return batch.assignments_size();
+  }
   // Take the whole batch before starting any of it: a head may finish at
   // once, and its followers later in the batch must be registered by then.
   std::vector<Head> heads;

@@ -52,7 +52,9 @@ class TaskExecutor {
   TaskExecutor& operator=(const TaskExecutor&) = delete;
 
   // Applies the batch's cancels, then takes its assignments. Returns how
-  // many assignments it dropped because it no longer accepts work. A
+  // many assignments it dropped because it no longer accepts work; each is
+  // reported not started (TaskResult.not_started), so the coordinator
+  // runs it elsewhere at once. A
   // follower is also dropped (not counted, not reported) when its
   // predecessor is not held here or already has a follower. Takes the
   // batch by value: its assignments are moved, not copied, into the
@@ -60,8 +62,7 @@ class TaskExecutor {
   size_t Handle(v1::CoordinatorBatch batch);
   void CancelAll(CancelReason reason);
 
-  // From now on, assignments are dropped: not started and not reported
-  // (the coordinator runs them elsewhere when this worker's stream closes).
+  // From now on, assignments are dropped: not started, and reported so.
   // Attempts already accepted run on; cancels still reach them.
   // The object store dagd named at registration (Registered.object_store).
   // An error says why it cannot be used; tasks that need it then fail.

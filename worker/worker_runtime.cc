@@ -85,11 +85,13 @@ void WorkerRuntime::Drain() {
     if (draining_ || shutting_down_) return;
     draining_ = true;
   }
-  // Refuse work before saying so, so nothing starts after "draining";
-  // then tell dagd, which places nothing more here once it hears.
-  executor_.StopAccepting();
+  // Tell dagd first (a heartbeat, ahead of anything the outbox holds),
+  // which places nothing more here once it hears; then refuse work, before
+  // the log says so. What comes meanwhile is reported not started, after
+  // that heartbeat.
   status_->SetDraining();
   outbox_.WantHeartbeat();
+  executor_.StopAccepting();
   if (!status_->state().registered) {
     log_(
         Info("draining while not connected to the coordinator: stopping "

@@ -155,10 +155,8 @@ WorkerSession::Outcome WorkerSession::Run(
     if (data_ != nullptr) data_->Release(message.batch().release());
     if (size_t dropped = executor_->Handle(std::move(*message.mutable_batch()));
         dropped > 0) {
-      (*log_)(Info(absl::StrCat(
-          "draining: not starting ", dropped,
-          " new assignments; dagd runs them elsewhere once this worker's "
-          "stream closes")));
+      (*log_)(Info(absl::StrCat("draining: not starting ", dropped,
+                                " new assignments; dagd runs them elsewhere")));
     }
   }
   status_->SetRegistered(false);

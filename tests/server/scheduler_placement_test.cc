@@ -206,6 +206,39 @@ TEST_F(SchedulerPlacementTest, ADrainingWorkerGetsNothingNew) {
   EXPECT_EQ(shown, 2);
 }
 
+// An assignment on its way as the worker began to drain comes back not
+// started: it runs elsewhere at once, its retries untouched (it has none:
+// a failure would end the job), and the worker counts as draining from
+// then on, heartbeat or not. A copy of that report arriving later is not
+// a failure either.
+TEST_F(SchedulerPlacementTest, ATaskNotStartedByADrainingWorkerRunsElsewhere) {
+  AddWorker(kWorker, 8);
+  AddWorker(kOther, 2);
+  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(Ids(sent), ElementsAre("a"));
+  v1::TaskResult given_back;
+  *given_back.mutable_task() = sent[0].task();
+  given_back.set_not_started(true);
+  given_back.set_error("not started: this worker drains");
+  scheduler_.OnTaskResult(kWorker, given_back);
+  EXPECT_EQ(scheduler_.TaskStatusOf(job, "a")->state(), v1::TASK_READY);
+  scheduler_.OnTaskResult(kWorker, given_back);
+  EXPECT_EQ(scheduler_.TaskStatusOf(job, "a")->state(), v1::TASK_READY);
+  std::vector<v1::Assignment> again = Dispatch(kOther);
+  ASSERT_THAT(Ids(again), ElementsAre("a"));
+  EXPECT_EQ(other_sends_, 0);
+  Report(kOther, again[0], true);
+  const v1::TaskStatus a = *scheduler_.TaskStatusOf(job, "a");
+  EXPECT_EQ(a.state(), v1::TASK_SUCCEEDED);
+  ASSERT_THAT(a.attempts(), SizeIs(2));
+  EXPECT_EQ(a.attempts(0).error(),
+            "not started: worker 'worker-1' drains (not counted as a failure)");
+  for (const v1::WorkerInfo& info : scheduler_.Workers()) {
+    EXPECT_EQ(info.draining(), info.name() == "worker-1") << info.name();
+  }
+}
+
 TEST_F(SchedulerPlacementTest, GrantedTasksNameTheTaskTheyFollow) {
   AddWorker(kWorker, 1);
   const uint64_t warm = Submit(R"({"tasks": [{"id": "w", "fn": "add"}]})");

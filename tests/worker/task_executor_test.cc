@@ -99,6 +99,8 @@ TEST_F(TaskExecutorTest, TellsTheObserverAboutSlotsAndAttempts) {
             (std::map<std::string, bool>{{"const", true}, {"missing", false}}));
 }
 
+// Dropped ones are reported not started (TaskResult.not_started), so dagd
+// runs them elsewhere at once; they waited for the worker's stream to end.
 TEST_F(TaskExecutorTest, StopAcceptingDropsNewAssignmentsButRunsAcceptedOnes) {
   TaskExecutor executor(1, &runtimes_, &clock_, &reporter_);
   v1::CoordinatorBatch first;
@@ -116,8 +118,16 @@ TEST_F(TaskExecutorTest, StopAcceptingDropsNewAssignmentsButRunsAcceptedOnes) {
   *cancel.add_cancels() = first.assignments(0).task();
   EXPECT_EQ(executor.Handle(cancel), 0u);
   ASSERT_TRUE(executor.WaitUntilIdle(kWait));
-  ASSERT_EQ(reporter_.results().size(), 1u);
-  EXPECT_EQ(reporter_.results()[0].task().task_index(), 0u);
+  const std::vector<v1::TaskResult> results = reporter_.results();
+  ASSERT_EQ(results.size(), 3u);
+  for (int i : {0, 1}) {
+    EXPECT_EQ(results[i].task().task_index(), i + 1u);
+    EXPECT_TRUE(results[i].not_started());
+    EXPECT_FALSE(results[i].ok());
+    EXPECT_EQ(results[i].error(), "not started: this worker drains");
+  }
+  EXPECT_EQ(results[2].task().task_index(), 0u);
+  EXPECT_FALSE(results[2].not_started()) << "it ran, and was cancelled";
 }
 
 // Grant ahead: followers that run on their predecessor's slot.

@@ -366,14 +366,19 @@ TEST_F(WorkerRuntimeTest, DrainDeliversRunningResultsThenClosesTheStream) {
   v1::CoordinatorBatch late;
   *late.add_assignments() = Assign(8, "const", R"({"value": 2})");
   ASSERT_TRUE(c.Send(late));
+  // Given back at once, while task 7 still runs.
+  ASSERT_TRUE(c.WaitUntil([&] { return c.results_.size() == 1; }));
 
   release_.Notify();
   ASSERT_TRUE(run_returned_.WaitForNotificationWithTimeout(kWait));
   drainer.join();
   absl::MutexLock lock(&c.mu_);
-  ASSERT_EQ(c.results_.size(), 1u);
-  EXPECT_EQ(c.results_[0].first.task().task_index(), 7u);
-  EXPECT_TRUE(c.results_[0].first.ok());
+  // The late assignment was given back at once, not started.
+  ASSERT_EQ(c.results_.size(), 2u);
+  EXPECT_EQ(c.results_[0].first.task().task_index(), 8u);
+  EXPECT_TRUE(c.results_[0].first.not_started());
+  EXPECT_EQ(c.results_[1].first.task().task_index(), 7u);
+  EXPECT_TRUE(c.results_[1].first.ok());
   EXPECT_EQ(c.started_.size(), 1u) << "the late assignment never started";
   EXPECT_EQ(c.half_closed_, 1) << "the worker closed its stream itself";
   EXPECT_EQ(c.registers_.size(), 1u) << "no reconnect while draining";
