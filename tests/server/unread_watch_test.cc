@@ -51,5 +51,20 @@ TEST_F(UnreadWatchTest, NothingWrittenIsNothingUnread) {
   EXPECT_FALSE(watch_.Deaf(0, 0, t0_ + seconds(60)));
 }
 
+// dagd held the stream's reads back for a while (its reads paused): the
+// heartbeats read next are old, and their counts say nothing of what was
+// written meanwhile. Reset forgets the mark, so a worker that was reading
+// all along is not judged deaf by those stale counts; the clock starts
+// again from the next heartbeat.
+TEST_F(UnreadWatchTest, AfterAResetTheClockStartsAgain) {
+  EXPECT_FALSE(watch_.Deaf(0, 2, t0_));  // marked at t0
+  watch_.Reset();
+  // A stale heartbeat, read 5 s later: without the reset, 5 s past a
+  // mark of 2 s.
+  EXPECT_FALSE(watch_.Deaf(0, 2, t0_ + seconds(5)));  // marked again here
+  EXPECT_FALSE(watch_.Deaf(1, 2, t0_ + seconds(7)));
+  EXPECT_TRUE(watch_.Deaf(1, 2, t0_ + seconds(8)));
+}
+
 }  // namespace
 }  // namespace dagd
