@@ -91,6 +91,8 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
   uint64_t size = 0;
   uint32_t crc = 0;
   std::string content_type;
+  std::shared_ptr<Load> load;
+  bool reads = false;  // this call reads the file; others wait for it
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
@@ -103,11 +105,38 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
       Touch(entry);
       return ObjectOf(entry);
     }
-    id = entry.id;
-    size = entry.size;
-    crc = entry.crc32c;
-    content_type = entry.content_type;
+    if (entry.loading != nullptr) {
+      // Read back by another reader now: its bytes are these.
+      load = entry.loading;
+    } else {
+      entry.loading = load = std::make_shared<Load>();
+      reads = true;
+      id = entry.id;
+      size = entry.size;
+      crc = entry.crc32c;
+      content_type = entry.content_type;
+    }
   }
+  if (!reads) {
+    load->done.WaitForNotification();
+    return load->object;
+  }
+  load->object = ReadBack(key, id, size, crc, std::move(content_type));
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.loading == load) {
+      it->second.loading.reset();
+    }
+  }
+  load->done.Notify();
+  return load->object;
+}
+
+absl::StatusOr<HeldObject> ObjectHolder::ReadBack(const std::string& key,
+                                                  uint64_t id, uint64_t size,
+                                                  uint32_t crc,
+                                                  std::string content_type) {
   absl::StatusOr<std::string> bytes = spill_->Read(id, size);
   if (!bytes.ok()) return SpillReadError(key, id, bytes.status());
   if (const uint32_t read = crc32c::Value(*bytes); read != crc) {
@@ -124,7 +153,7 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
     // Released meanwhile: the bytes read are still the object asked for.
     if (it == entries_.end() || it->second.id != id) return object;
     Entry& entry = it->second;
-    if (entry.data) {  // another reader brought it back first
+    if (entry.data) {  // in memory again by some other way
       Touch(entry);
       return ObjectOf(entry);
     }

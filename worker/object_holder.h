@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "worker/spill_files.h"
 
 namespace dagd {
@@ -82,7 +83,9 @@ class ObjectHolder {
 
   // The object under `key`, read back from its spill file if need be (a
   // blocking read, checked against the CRC-32C taken at Put: DATA_LOSS on a
-  // mismatch). NOT_FOUND when no object is held under `key`.
+  // mismatch). NOT_FOUND when no object is held under `key`. Readers of a
+  // spilled object while it is read back wait for that one read and share
+  // its bytes: a thousand readers of a 1 GiB object hold 1 GiB, not 1 TiB.
   absl::StatusOr<HeldObject> Get(const std::string& key);
 
   // Like Get, but never reads a file: nullopt unless the object is in
@@ -117,7 +120,14 @@ class ObjectHolder {
   // released meanwhile (NOT_FOUND), or the file could not be read.
   absl::Status SpillReadError(const std::string& key, uint64_t id,
                               const absl::Status& read);
+  // One read of a spilled object back into memory, which the readers
+  // that come while it is under way wait for.
+  struct Load {
+    absl::Notification done;
+    absl::StatusOr<HeldObject> object;  // set before done
+  };
   struct Entry {
+    std::shared_ptr<Load> loading;  // its file is being read back
     uint64_t id = 0;  // its spill file; unique per Put, so a replaced or
                       // released object's late spill never hits a new one
     uint64_t size = 0;
@@ -144,6 +154,12 @@ class ObjectHolder {
   std::optional<uint64_t> Forget(const std::string& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Get's read of spill file `id` of `key`, for `load`'s readers: checked,
+  // and kept in memory if it fits.
+  absl::StatusOr<HeldObject> ReadBack(const std::string& key, uint64_t id,
+                                      uint64_t size, uint32_t crc,
+                                      std::string content_type)
+      ABSL_LOCKS_EXCLUDED(mu_);
   static HeldObject ObjectOf(const Entry& entry);
 
   const uint64_t memory_limit_;

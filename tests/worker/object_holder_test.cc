@@ -168,6 +168,51 @@ TEST_F(ObjectHolderTest, AnObjectOverTheWholeBudgetGoesStraightToItsFile) {
   EXPECT_EQ(holder_->stats().spilled_bytes, 11u);
 }
 
+// Readers of a spilled object that come while it is read back share that
+// one read: each read its own copy, so N readers of an object over the
+// budget held N copies at once. A failed read fails them all alike.
+TEST_F(ObjectHolderTest, ConcurrentReadersOfASpilledObjectShareOneRead) {
+  for (const bool fits : {true, false}) {
+    Make(fits ? 100 : 10);
+    const std::string bytes(fits ? 60 : 11, 'x');
+    ASSERT_TRUE(holder_->Put("k", bytes, "").ok());
+    ASSERT_TRUE(holder_->Put("other", std::string(60, 'y'), "").ok());
+    ASSERT_FALSE(holder_->GetIfInMemory("k").has_value());
+    files_->HoldReads();
+    std::vector<absl::StatusOr<HeldObject>> got(4);
+    std::vector<std::thread> readers;
+    for (auto& out : got) {
+      readers.emplace_back([&out, this] { out = holder_->Get("k"); });
+    }
+    ASSERT_TRUE(files_->WaitForHeldReads(1, absl::Seconds(10)));
+    absl::SleepFor(absl::Milliseconds(50));  // the others come meanwhile
+    EXPECT_FALSE(files_->WaitForHeldReads(2, absl::ZeroDuration()));
+    files_->OpenReads();
+    for (std::thread& reader : readers) reader.join();
+    for (const auto& out : got) {
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_EQ(*out->data, bytes);
+      EXPECT_EQ(out->data.get(), got[0]->data.get()) << "one copy";
+    }
+  }
+  Make(10);
+  ASSERT_TRUE(holder_->Put("k", std::string(11, 'x'), "").ok());
+  files_->CorruptReads();
+  files_->HoldReads();
+  std::vector<absl::Status> failed(2);
+  std::vector<std::thread> readers;
+  for (auto& out : failed) {
+    readers.emplace_back([&out, this] { out = holder_->Get("k").status(); });
+  }
+  ASSERT_TRUE(files_->WaitForHeldReads(1, absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(50));
+  files_->OpenReads();
+  for (std::thread& reader : readers) reader.join();
+  for (const absl::Status& status : failed) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  }
+}
+
 TEST_F(ObjectHolderTest, PutReplacesTheObjectOfTheSameKey) {
   Make(4);
   ASSERT_TRUE(holder_->Put("a", "aaaa", "").ok());
