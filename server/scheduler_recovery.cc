@@ -174,8 +174,12 @@ void Scheduler::Adopt(Job& job, uint32_t task, Worker& worker, uint32_t number,
 bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
                             uint32_t task, v1::TaskResult& result) {
   TaskRecord& t = job.tasks[task];
-  // An attempt never started says nothing of the task.
-  if (worker == nullptr || worker->spec.foreign || result.not_started()) {
+  // An attempt never started says nothing of the task; nor does one whose
+  // inputs could not be had, late: they may have been made again since
+  // (its report names positions, not copies), and the task runs again
+  // anyway, fetching them afresh.
+  if (worker == nullptr || worker->spec.foreign || result.not_started() ||
+      (!result.ok() && !result.lost_inputs().empty())) {
     return false;
   }
   // A result of an attempt never given to this worker proves nothing.
@@ -222,10 +226,6 @@ bool Scheduler::AdoptResult(WorkerId id, Worker* worker, Job& job,
   if (result.ok()) {
     t.producer = id;
     Succeed(job, task, result, worker);
-  } else if (!result.lost_inputs().empty() &&
-             RunAgainForLostInputs(job, task, result, worker)) {
-    // As when it comes on time: its inputs are made again first; not a
-    // failure of the task.
   } else {
     Fail(job, task, result.error(), result.permanent());
   }
