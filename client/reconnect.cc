@@ -41,7 +41,7 @@ void Outage::Answered() {
 }
 
 void Outage::Lost(const absl::Status& cause) {
-  latest_ = cause;
+  only_refused_ = (!lost_ || only_refused_) && absl::IsResourceExhausted(cause);
   // The error that began an outage says the most ("Socket closed"); the
   // tries after it only time out.
   if (lost_) {
@@ -94,11 +94,11 @@ absl::Status Outage::GiveUp() const {
   }
   const std::string tried = absl::FormatDuration(
       absl::Trunc(give_up_at_ - lost_at_, absl::Milliseconds(1)));
-  if (absl::IsResourceExhausted(latest_)) {
+  if (only_refused_) {
     // dagd answered, and refused each time (a watch read too slowly, too
     // many reads waiting): not a connection that was lost.
     return absl::ResourceExhaustedError(absl::StrCat(
-        "dagd refused again and again for ", tried, ": ", latest_.message()));
+        "dagd refused again and again for ", tried, ": ", cause_.message()));
   }
   return absl::UnavailableError(
       reached_ ? absl::StrCat("connection lost: ", cause_.message(),

@@ -95,8 +95,10 @@ class Outage {
   bool answered_ = false;  // during it: kRegained was reported (Answered)
   absl::Time lost_at_;     // valid while lost_
   absl::Time give_up_at_ = absl::InfiniteFuture();  // valid while lost_
-  absl::Status cause_;   // what began the outage under way, or the last one
-  absl::Status latest_;  // the last Lost's status
+  absl::Status cause_;  // what began the outage under way, or the last one
+  // Every Lost of the outage under way was RESOURCE_EXHAUSTED: dagd
+  // answered, refusing, each time.
+  bool only_refused_ = false;
   absl::Duration pause_ = kInitialRetryPause;  // the next Pause()
 };
 

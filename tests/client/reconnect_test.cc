@@ -95,14 +95,19 @@ TEST_F(OutageTest, RefusedToTheEndGivesUpResourceExhausted) {
   EXPECT_EQ(outage.GiveUp(),
             absl::ResourceExhaustedError(
                 "dagd refused again and again for 2s: too many reads waiting"));
-  // One that ends unreachable is a lost connection, whatever came first.
-  Outage down = Make(absl::Seconds(2));
-  down.Reached();
-  down.Lost(absl::ResourceExhaustedError("too many reads waiting"));
-  while (down.Pause()) {
+  // One unreachable at any time is a lost connection, whatever came first
+  // or last.
+  for (const bool refused_last : {false, true}) {
+    Outage down = Make(absl::Seconds(2));
+    down.Reached();
+    down.Lost(absl::ResourceExhaustedError("too many reads waiting"));
     down.Lost(absl::UnavailableError("failed to connect"));
+    while (down.Pause()) {
+      down.Lost(refused_last ? absl::ResourceExhaustedError("refused")
+                             : absl::UnavailableError("failed to connect"));
+    }
+    EXPECT_EQ(down.GiveUp().code(), absl::StatusCode::kUnavailable);
   }
-  EXPECT_EQ(down.GiveUp().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(OutageTest, AZeroBudgetGivesUpAtOnceWithTheCauseItself) {

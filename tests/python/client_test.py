@@ -113,7 +113,12 @@ def test_outputs_are_the_tasks_no_task_takes_as_an_input():
     made = job.task("const", args={"value": 2})
     used = job.task("add", inputs=[made], after=[setup])
     assert [t.id for t in job.sinks()] == [setup.id, used.id]
-    assert _sinks(job.spec()) == [setup.id, used.id]
+    spec = job.spec()
+    assert _sinks(spec) == [setup.id, used.id]
+    # A task marked an output (a job file's "output": true) is one, though
+    # others read it.
+    spec.tasks[1].output = True
+    assert _sinks(spec) == [setup.id, made.id, used.id]
 
 
 def test_a_watch_refused_to_the_end_says_so_not_that_dagd_was_lost():
@@ -134,6 +139,12 @@ def test_a_watch_refused_to_the_end_says_so_not_that_dagd_was_lost():
         _Outage(0).lost(Refused(grpc.StatusCode.RESOURCE_EXHAUSTED))
     with pytest.raises(dagd.DagdError, match="could not be reached"):
         _Outage(0).lost(Refused(grpc.StatusCode.UNAVAILABLE))
+    # Unreachable once in the outage: a lost connection, whatever came last.
+    outage = _Outage(0.05)
+    outage.lost(Refused(grpc.StatusCode.UNAVAILABLE))
+    with pytest.raises(dagd.DagdError, match="could not be reached"):
+        while True:
+            outage.lost(Refused(grpc.StatusCode.RESOURCE_EXHAUSTED))
 
 
 def test_tasks_where_they_would_not_be_replaced_are_refused():

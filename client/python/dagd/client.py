@@ -70,11 +70,12 @@ def to_spec(job: JobLike) -> types_pb2.JobSpec:
 
 def _sinks(spec: types_pb2.JobSpec) -> List[str]:
     """The job's outputs as dagd keeps them: the tasks no task takes as an
-    input (``after`` passes no output)."""
+    input (``after`` passes no output), and those marked ``output``."""
     used = set()
     for task in spec.tasks:
         used.update(task.inputs)
-    return [task.id for task in spec.tasks if task.id not in used]
+    return [task.id for task in spec.tasks
+            if task.id not in used or task.output]
 
 
 def describe_failure(status: types_pb2.JobStatus) -> str:
@@ -153,22 +154,29 @@ class _Outage:
         self._budget = budget
         self._since: Optional[float] = None
         self._pause = INITIAL_RETRY_PAUSE
+        # The last loss of the outage under way, if any.
         self.cause: Optional[grpc.RpcError] = None
+        # Every loss of the outage was RESOURCE_EXHAUSTED: dagd refused.
+        self._only_refused = False
 
     def reached(self) -> None:
         """Ends an outage; the pauses start over."""
         self._since = None
         self._pause = INITIAL_RETRY_PAUSE
+        self.cause = None
 
     def lost(self, cause: grpc.RpcError) -> None:
         """Records a loss; raises once the outage has lasted its budget."""
         now = time.monotonic()
         if self._since is None:
             self._since = now
+        refused = cause.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        self._only_refused = refused and (self.cause is None
+                                          or self._only_refused)
         self.cause = cause
         if now - self._since >= self._budget:
             said = cause.details() or cause.code().name
-            if cause.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            if self._only_refused:
                 # dagd answered, and refused each time: nothing was lost.
                 raise DagdError(
                     "dagd refused again and again for %.1f s "
