@@ -159,15 +159,25 @@ std::string Scheduler::WaitingReason(const Job& job, uint32_t task,
       }
     }
     uint32_t offering = 0;
+    uint32_t draining = 0;  // of those: capable of nothing new
     for (const auto& [id, worker] : workers_) {
       if (!worker->spec.lambda && worker->Offers(demand.fn)) {
         ++offering;
+        if (worker->spec.draining) ++draining;
       }
     }
     if (offering == 0) return absl::StrCat("no worker offers '", fn, "'");
-    return absl::StrCat("none of the ", offering, " worker",
-                        offering == 1 ? "" : "s", " offering '", fn,
-                        "' can ever run it; it needs ", DemandText(demand));
+    if (draining == offering) {
+      return absl::StrCat(offering == 1 ? "the " : "all ", offering, " worker",
+                          offering == 1 ? "" : "s", " offering '", fn,
+                          "' drain", offering == 1 ? "s" : "",
+                          "; it waits for another to connect");
+    }
+    const uint32_t staying = offering - draining;
+    return absl::StrCat(
+        "none of the ", staying, " worker", staying == 1 ? "" : "s",
+        " offering '", fn, "' can ever run it; it needs ", DemandText(demand),
+        draining > 0 ? absl::StrCat(" (", draining, " more drain)") : "");
   }
   if (job.AtParallelismLimit()) {
     return absl::StrCat("the job is at its max_parallelism (",

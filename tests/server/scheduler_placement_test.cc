@@ -204,6 +204,20 @@ TEST_F(SchedulerPlacementTest, ADrainingWorkerGetsNothingNew) {
     shown += info.draining() ? 1 : 0;
   }
   EXPECT_EQ(shown, 2);
+  // Waiting for a slot on kOther, the one worker staying.
+  EXPECT_EQ(scheduler_.TaskStatusOf(second, "e")->waiting_reason(),
+            "waiting for a free slot");
+  // Once every worker offering a function drains, its tasks say so.
+  const uint64_t third = Submit(R"({"tasks": [
+      {"id": "f", "fn": "sleep", "resources": {"slots": 8}}]})");
+  EXPECT_THAT(Dispatch(kOther), SizeIs(0));
+  EXPECT_EQ(scheduler_.TaskStatusOf(third, "f")->waiting_reason(),
+            "none of the 1 worker offering 'sleep' can ever run it; it needs "
+            "8 slots (2 more drain)");
+  scheduler_.OnHeartbeat(kOther, draining);
+  EXPECT_EQ(scheduler_.TaskStatusOf(second, "e")->waiting_reason(),
+            "all 3 workers offering 'const' drain; it waits for another to "
+            "connect");
 }
 
 // An assignment on its way as the worker began to drain comes back not
