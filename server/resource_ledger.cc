@@ -12,13 +12,23 @@ constexpr double kAmountSlack = 1e-9;
 }  // namespace
 
 void ResourceLedger::AddWorker(const WorkerResources& worker) {
-  free_slots_ += worker.free();
+  if (!worker.draining) free_slots_ += worker.free();
   total_slots_ += worker.slots;
+  busy_slots_ += worker.busy;
 }
 
 void ResourceLedger::RemoveWorker(const WorkerResources& worker) {
-  free_slots_ -= std::min<uint64_t>(free_slots_, worker.free());
+  if (!worker.draining) {
+    free_slots_ -= std::min<uint64_t>(free_slots_, worker.free());
+  }
   total_slots_ -= std::min<uint64_t>(total_slots_, worker.slots);
+  busy_slots_ -= std::min<uint64_t>(busy_slots_, worker.busy);
+}
+
+void ResourceLedger::SetDraining(WorkerResources& worker) {
+  if (worker.draining) return;
+  worker.draining = true;
+  free_slots_ -= std::min<uint64_t>(free_slots_, worker.free());
 }
 
 bool ResourceLedger::CouldFit(const WorkerResources& worker,
@@ -58,7 +68,8 @@ std::optional<GroupHolder> ResourceLedger::HolderOf(GroupId group) const {
 
 void ResourceLedger::TakeOnWorker(WorkerResources& worker, const Claim& claim) {
   worker.busy += claim.slots;
-  free_slots_ -= claim.slots;
+  busy_slots_ += claim.slots;
+  if (!worker.draining) free_slots_ -= claim.slots;
   for (const auto& [resource, amount] : claim.amounts) {
     // HasRoom placed it only where the resource is; a claim that reached
     // here otherwise takes nothing rather than write past the amounts.
@@ -122,7 +133,8 @@ GroupId ResourceLedger::ReleaseWorker(WorkerResources* worker,
                                       const Claim& claim, GroupHolder holder) {
   if (worker != nullptr) {
     worker->busy -= std::min(worker->busy, claim.slots);
-    free_slots_ += claim.slots;
+    busy_slots_ -= std::min<uint64_t>(busy_slots_, claim.slots);
+    if (!worker->draining) free_slots_ += claim.slots;
     for (const auto& [resource, amount] : claim.amounts) {
       if (resource < worker->free_amounts.size()) {
         worker->free_amounts[resource] += amount;

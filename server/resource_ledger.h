@@ -40,6 +40,9 @@ struct WorkerResources {
   // Attempts holding something here (running, or cancelled and not yet
   // reported ended).
   uint32_t holders = 0;
+  // It drains: nothing new goes there, so its free slots are not counted
+  // free (ResourceLedger::free_slots).
+  bool draining = false;
 
   uint32_t free() const { return slots > busy ? slots - busy : 0; }
   double Capacity(uint32_t resource) const {
@@ -116,8 +119,14 @@ class ResourceLedger {
   void MoveWorkerHalf(WorkerResources& from, WorkerResources& to,
                       const Claim& claim);
 
+  // The worker drains (never undone): its free slots, now and as its
+  // attempts end, are no longer counted free.
+  void SetDraining(WorkerResources& worker);
+
+  // Free slots new work could take: of workers that do not drain.
   uint64_t free_slots() const { return free_slots_; }
   uint64_t total_slots() const { return total_slots_; }
+  uint64_t busy_slots() const { return busy_slots_; }
   // The slots all of a tenant's jobs hold (JobUsage::tenant).
   uint64_t tenant_slots(uint32_t tenant) const;
   // Calls `fn` with each tenant whose slots changed since the last call,
@@ -144,8 +153,9 @@ class ResourceLedger {
   std::vector<Group> groups_;        // by GroupId, grown as groups are taken
   std::vector<TenantHeld> tenants_;  // by tenant id, grown as they take
   std::vector<uint32_t> changed_tenants_;
-  uint64_t free_slots_ = 0;   // over all workers
+  uint64_t free_slots_ = 0;   // over all workers but those that drain
   uint64_t total_slots_ = 0;  // over all workers
+  uint64_t busy_slots_ = 0;   // over all workers
 };
 
 }  // namespace dagd

@@ -500,10 +500,7 @@ void Scheduler::GiveBack(Job& job, uint32_t task, Worker& worker) {
   // It takes no work: nothing more goes there (its heartbeat saying it
   // drains may be yet to come, or never: a worker that gives tasks back
   // would otherwise be given them again, for ever).
-  if (!worker.spec.draining) {
-    worker.spec.draining = true;
-    ForgetCapabilities(worker);
-  }
+  StopPlacingOn(worker);
   TaskRecord& t = job.tasks[task];
   AttemptRecord& attempt = t.attempts.back();
   attempt.error = absl::StrCat("not started: worker '", worker.spec.name,

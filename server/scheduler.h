@@ -641,6 +641,8 @@ class Scheduler {
   void Reindex(const Worker& worker);
   // Takes `worker` out of every demand's lists: nothing is placed on it.
   void ForgetCapabilities(Worker& worker);
+  // The worker drains: capable of nothing, its free slots no one's.
+  void StopPlacingOn(Worker& worker);
   // `worker` did not start its attempt of `task` (TaskResult.not_started):
   // it drains. The task waits to run elsewhere, its retries untouched.
   void GiveBack(Job& job, uint32_t task, Worker& worker);

@@ -366,7 +366,7 @@ SchedulerCounts Scheduler::Counts() const {
   counts.jobs_running = job_counts_[v1::JOB_RUNNING];
   counts.workers = workers_.size();
   counts.slots_total = ledger_.total_slots();
-  counts.slots_busy = ledger_.total_slots() - ledger_.free_slots();
+  counts.slots_busy = ledger_.busy_slots();
   // Live ready tasks; the heaps may also hold entries of cancelled ones.
   counts.ready_queue = task_counts_[v1::TASK_READY];
   for (const auto& [id, worker] : workers_) {

@@ -33,6 +33,7 @@ void Scheduler::AddWorker(WorkerId id, WorkerSpec spec) {
     resources.capacity[resource] += amount;
   }
   resources.free_amounts = resources.capacity;
+  resources.draining = worker->spec.draining;
   ledger_.AddWorker(resources);
   for (uint32_t d = 0; d < demands_.size(); ++d) {
     if (demands_[d] != nullptr && Fits(*worker, *demands_[d])) {
@@ -132,13 +133,17 @@ void Scheduler::OnHeartbeat(WorkerId id, const v1::Heartbeat& heartbeat) {
     worker->stats.set_fetched_bytes(0);
   }
   CountTransfers(worker->stats, +1);
-  if (heartbeat.draining() && !worker->spec.draining) {
-    // Capable of nothing from now on (Fits): no placement, grant or burst
-    // looks at it. What runs there reports as before, and its results are
-    // still read from it.
-    worker->spec.draining = true;
-    ForgetCapabilities(*worker);
-  }
+  if (heartbeat.draining()) StopPlacingOn(*worker);
+}
+
+void Scheduler::StopPlacingOn(Worker& worker) {
+  if (worker.spec.draining) return;
+  // Capable of nothing from now on (Fits): no placement, grant or burst
+  // looks at it, and its free slots are no one's. What runs there reports
+  // as before, and its results are still read from it.
+  worker.spec.draining = true;
+  ledger_.SetDraining(worker.resources);
+  ForgetCapabilities(worker);
 }
 
 void Scheduler::CountTransfers(const v1::Heartbeat& stats, int sign) {

@@ -46,6 +46,36 @@ TEST_F(ResourceLedgerTest, AcquireTakesSlotsAmountsAndTheJobsCount) {
   EXPECT_EQ(job_.running_slots, 0u);
 }
 
+// A draining worker's free slots are no one's: not counted free when it
+// starts to drain, nor as its attempts end; its busy ones are still busy,
+// and it leaves the totals as any worker does.
+TEST_F(ResourceLedgerTest, ADrainingWorkersFreeSlotsAreNotCountedFree) {
+  WorkerResources staying = Worker(2);
+  WorkerResources leaving = Worker(4);
+  ledger_.AddWorker(staying);
+  ledger_.AddWorker(leaving);
+  const Claim claim{1, {}, kNoGroup};
+  ledger_.Acquire(leaving, job_, claim, GroupHolder{1, 0});
+  EXPECT_EQ(ledger_.free_slots(), 5u);
+  ledger_.SetDraining(leaving);
+  ledger_.SetDraining(leaving);  // once is what counts
+  EXPECT_EQ(ledger_.free_slots(), 2u);
+  EXPECT_EQ(ledger_.busy_slots(), 1u);
+  EXPECT_EQ(ledger_.total_slots(), 6u);
+  ledger_.Release(&leaving, job_, claim, GroupHolder{1, 0});
+  EXPECT_EQ(ledger_.free_slots(), 2u);
+  EXPECT_EQ(ledger_.busy_slots(), 0u);
+  ledger_.RemoveWorker(leaving);
+  EXPECT_EQ(ledger_.free_slots(), 2u);
+  EXPECT_EQ(ledger_.total_slots(), 2u);
+  // One that joins draining (a stream opened during its drain) brings none.
+  WorkerResources back = Worker(4);
+  back.draining = true;
+  ledger_.AddWorker(back);
+  EXPECT_EQ(ledger_.free_slots(), 2u);
+  EXPECT_EQ(ledger_.total_slots(), 6u);
+}
+
 TEST_F(ResourceLedgerTest, NoRoomWithoutTheSlotsOrTheAmount) {
   WorkerResources w = Worker(2, 1);
   ledger_.AddWorker(w);
