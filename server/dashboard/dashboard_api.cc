@@ -158,16 +158,17 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request,
   auto wrong_method = [&](absl::string_view allowed) {
     return WrongMethod(request, allowed);
   };
+  // Each route checks its method, then (but ListJobs and Tasks, which take
+  // some) that no parameter is given: the same order as the event streams'.
+  auto refused = [&] { return RefuseParameters(request.query); };
   if (path == "/api/jobs") {
     return get ? ListJobs(request.query, caller) : wrong_method("GET");
   }
-  // Only ListJobs and Tasks take parameters.
-  const bool takes_parameters =
-      absl::StartsWith(path, "/api/jobs/") && absl::EndsWith(path, "/tasks");
-  if (!takes_parameters) {
-    if (auto refused = RefuseParameters(request.query)) return *refused;
+  if (path == "/api/workers") {
+    if (!get) return wrong_method("GET");
+    if (auto refusal = refused()) return *refusal;
+    return Workers();
   }
-  if (path == "/api/workers") return get ? Workers() : wrong_method("GET");
   if (absl::ConsumePrefix(&path, "/api/jobs/")) {
     std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
     const std::string job_id(parts[0]);
@@ -177,10 +178,13 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request,
     }
     const absl::string_view what = parts.size() == 2 ? parts[1] : "";
     if (parts.size() == 1) {
-      return get ? GetJob(job_id, caller) : wrong_method("GET");
+      if (!get) return wrong_method("GET");
+      if (auto refusal = refused()) return *refusal;
+      return GetJob(job_id, caller);
     }
     if (parts.size() == 2 && what == "cancel") {
       if (request.method != "POST") return wrong_method("POST");
+      if (auto refusal = refused()) return *refusal;
       if (request.Header(kRequestedByHeader) != kRequestedByDashboard) {
         return ErrorResponse(
             absl::PermissionDeniedError(
@@ -205,6 +209,7 @@ ApiResponse DashboardApi::Handle(const HttpRequest& request,
     if (parts.size() == 2 && !get) return wrong_method("GET");
     if (what == "tasks") return Tasks(job_id, request.query, caller);
     if (what == "graph" || what == "stream") {
+      if (auto refusal = refused()) return *refusal;
       if (absl::Status s = access_->Check(caller, job_id); !s.ok()) {
         return ErrorResponse(s, "job_id");
       }

@@ -79,11 +79,12 @@ void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
       path == "/api/events" ||
       (absl::StartsWith(path, "/api/jobs/") && absl::EndsWith(path, "/events"));
   if (path == "/api/whoami" || events) {
-    // None of these takes parameters, and each answers GET only.
-    std::optional<ApiResponse> refused = RefuseParameters(request.query);
-    if (request.method != "GET" && request.method != "HEAD") {
-      refused = WrongMethod(request, "GET");
-    }
+    // Each answers GET only, and takes no parameters (checked in that
+    // order, as the other routes are).
+    std::optional<ApiResponse> refused =
+        request.method != "GET" && request.method != "HEAD"
+            ? WrongMethod(request, "GET")
+            : RefuseParameters(request.query);
     if (refused) return exchange.Respond(refused->code, kJson, refused->body);
   }
   if (path == "/api/whoami") {

@@ -364,9 +364,17 @@ TEST_F(DashboardAuthTest,
     EXPECT_THAT(post.body, HasSubstr(absl::StrCat("POST ", path, ": use GET")))
         << path;
     EXPECT_FALSE(post.streamed) << path;
+    // Both: the method is named first, everywhere.
+    RecordingExchange both;
+    dashboard.Serve(HttpRequest{"POST", path, "x=1", admin}, both);
+    EXPECT_EQ(both.code, 405) << path;
     // Without either, each is served.
     EXPECT_EQ(Serve(dashboard, path, admin).code, 200) << path;
   }
+  // A path of no API is not found, whatever its parameters.
+  RecordingExchange nowhere;
+  dashboard.Serve(HttpRequest{"GET", "/api/nothing", "x=1", admin}, nowhere);
+  EXPECT_EQ(nowhere.code, 404);
   EXPECT_TRUE(source_.cancelled.empty());
 }
 
