@@ -104,6 +104,19 @@ class SchedulerDataTest : public SchedulerTest {
     return job;
   }
 
+  // kWorker (`slots` slots) made p and holds its result; q, which reads
+  // it, is to be placed next. The job's sequence number.
+  uint64_t HeldWithConsumerNext(uint32_t slots) {
+    AddHolder(kWorker, slots);
+    const uint64_t job = Submit(R"({"tasks": [
+        {"id": "p", "fn": "const"},
+        {"id": "q", "fn": "add", "inputs": ["p"]}]})");
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    EXPECT_THAT(Ids(sent), ::testing::ElementsAre("p"));
+    if (!sent.empty()) ReportHeld(kWorker, sent[0], kWorker);
+    return job;
+  }
+
   // Stream `id` of kWorker's process, holding `held`.
   WorkerSpec AnotherStreamOfTheHolder(WorkerId id,
                                       std::vector<std::string> held) {

@@ -360,15 +360,9 @@ TEST_F(SchedulerImpostorTest, ItCannotHoldOffTheLossOfTheResultsOfTheOther) {
 }
 
 TEST_F(SchedulerImpostorTest, ItIsNotSentTheReleasesOfTheOther) {
-  AddHolder(kWorker, 1);
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "p", "fn": "const"},
-      {"id": "q", "fn": "add", "inputs": ["p"]}]})");
-  std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("p"));
-  ReportHeld(kWorker, sent[0], kWorker);
+  const uint64_t job = HeldWithConsumerNext(/*slots=*/1);
   AddImpostor({});
-  sent = Dispatch(kWorker);
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(Ids(sent), ElementsAre("q"));
   EXPECT_EQ(sent[0].input_refs().at(0).holder().address(), Address(kWorker));
   Report(kWorker, sent[0], true);

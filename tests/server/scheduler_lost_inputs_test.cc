@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/object_store.h"
@@ -18,13 +19,14 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-// q's report that its input p could not be read from p's holder.
-v1::TaskResult InputLost(const v1::Assignment& q) {
+// q's report that its input at `position` could not be read from its
+// holder.
+v1::TaskResult InputLost(const v1::Assignment& q, uint32_t position = 0) {
   v1::TaskResult failed;
   *failed.mutable_task() = q.task();
   failed.set_ok(false);
-  failed.set_error("input #0: holder unreachable");
-  failed.add_lost_inputs(0);
+  failed.set_error(absl::StrCat("input #", position, ": holder unreachable"));
+  failed.add_lost_inputs(position);
   return failed;
 }
 
@@ -32,14 +34,8 @@ v1::TaskResult InputLost(const v1::Assignment& q) {
 // (TaskResult.lost_inputs): the input runs again, then the consumer, and
 // its retry policy is untouched (it has none: one failure would end it).
 TEST_F(SchedulerDataTest, AnInputLostWhileFetchingIsMadeAgainNotAFailure) {
-  AddHolder(kWorker, 2);
-  const uint64_t job = Submit(R"({"tasks": [
-      {"id": "p", "fn": "const"},
-      {"id": "q", "fn": "add", "inputs": ["p"]}]})");
+  const uint64_t job = HeldWithConsumerNext(/*slots=*/2);
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
-  ASSERT_THAT(Ids(sent), ElementsAre("p"));
-  ReportHeld(kWorker, sent[0], kWorker);
-  sent = Dispatch(kWorker);
   ASSERT_THAT(Ids(sent), ElementsAre("q"));
   scheduler_.OnTaskResult(kWorker, InputLost(sent[0]));
   EXPECT_EQ(Status(job, "q").state(), v1::TASK_PENDING);
@@ -63,12 +59,7 @@ TEST_F(SchedulerDataTest, ALostInputReportOfNoSuchInputIsAFailure) {
   const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(sent, SizeIs(1));
-  v1::TaskResult failed;
-  *failed.mutable_task() = sent[0].task();
-  failed.set_ok(false);
-  failed.set_error("input #3: gone");
-  failed.add_lost_inputs(3);
-  scheduler_.OnTaskResult(kWorker, std::move(failed));
+  scheduler_.OnTaskResult(kWorker, InputLost(sent[0], 3));
   EXPECT_EQ(Status(job, "a").state(), v1::TASK_FAILED);
 }
 
