@@ -105,6 +105,10 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
       Touch(entry);
       return ObjectOf(entry);
     }
+    // Out of memory, but a reader still has its bytes: those.
+    if (std::shared_ptr<const std::string> data = entry.shared.lock()) {
+      return HeldObject{std::move(data), entry.content_type, entry.crc32c};
+    }
     if (entry.loading != nullptr) {
       // Read back by another reader now: its bytes are these.
       load = entry.loading;
@@ -121,7 +125,9 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
     load->done.WaitForNotification();
     return load->object;
   }
-  load->object = ReadBack(key, id, size, crc, std::move(content_type));
+  bool restored = false;
+  load->object =
+      ReadBack(key, id, size, crc, std::move(content_type), &restored);
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
@@ -129,15 +135,30 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
       it->second.loading.reset();
     }
   }
+  // The readers waiting go first; then what made room for the object is
+  // spilled (a failure leaves memory over the budget until the next Put or
+  // read tries again).
   load->done.Notify();
+  if (restored) Evict().IgnoreError();
   return load->object;
 }
 
 absl::StatusOr<HeldObject> ObjectHolder::ReadBack(const std::string& key,
                                                   uint64_t id, uint64_t size,
                                                   uint32_t crc,
-                                                  std::string content_type) {
-  absl::StatusOr<std::string> bytes = spill_->Read(id, size);
+                                                  std::string content_type,
+                                                  bool* restored) {
+  absl::StatusOr<std::string> bytes;
+  // Its size was held before: memory may not have room for it now, which
+  // fails this read, not the worker (a std::bad_alloc would end it, and
+  // leave the readers waiting for this one waiting for ever).
+  try {
+    bytes = spill_->Read(id, size);
+  } catch (const std::exception& e) {  // bad_alloc, length_error
+    return absl::ResourceExhaustedError(
+        absl::StrCat("object '", key, "' (", size,
+                     " bytes) cannot be read back into memory: ", e.what()));
+  }
   if (!bytes.ok()) return SpillReadError(key, id, bytes.status());
   if (const uint32_t read = crc32c::Value(*bytes); read != crc) {
     return absl::DataLossError(absl::StrCat(
@@ -146,37 +167,41 @@ absl::StatusOr<HeldObject> ObjectHolder::ReadBack(const std::string& key,
   }
   HeldObject object{std::make_shared<const std::string>(*std::move(bytes)),
                     std::move(content_type), crc};
-  bool restored = false;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = entries_.find(key);
-    // Released meanwhile: the bytes read are still the object asked for.
-    if (it == entries_.end() || it->second.id != id) return object;
-    Entry& entry = it->second;
-    if (entry.data) {  // in memory again by some other way
-      Touch(entry);
-      return ObjectOf(entry);
-    }
-    if (size <= memory_limit_) {
-      entry.data = object.data;
-      entry.lru = lru_.insert(lru_.begin(), key);
-      memory_bytes_ += size;
-      ++restores_;
-      restored = true;
-    }
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  // Released meanwhile: the bytes read are still the object asked for.
+  if (it == entries_.end() || it->second.id != id) return object;
+  Entry& entry = it->second;
+  if (entry.data) {  // in memory again by some other way
+    Touch(entry);
+    return ObjectOf(entry);
   }
-  // What made room for it is spilled; a failure leaves memory over the
-  // budget until the next Put or read tries again.
-  if (restored) Evict().IgnoreError();
+  if (size <= memory_limit_) {
+    entry.data = object.data;
+    entry.lru = lru_.insert(lru_.begin(), key);
+    memory_bytes_ += size;
+    ++restores_;
+    *restored = true;
+  } else {
+    // Over the whole budget: never kept, but shared while read.
+    entry.shared = object.data;
+  }
   return object;
 }
 
 std::optional<HeldObject> ObjectHolder::GetIfInMemory(const std::string& key) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
-  if (it == entries_.end() || !it->second.data) return std::nullopt;
-  Touch(it->second);
-  return ObjectOf(it->second);
+  if (it == entries_.end()) return std::nullopt;
+  Entry& entry = it->second;
+  if (!entry.data) {
+    // A reader's bytes are in memory too.
+    std::shared_ptr<const std::string> data = entry.shared.lock();
+    if (data == nullptr) return std::nullopt;
+    return HeldObject{std::move(data), entry.content_type, entry.crc32c};
+  }
+  Touch(entry);
+  return ObjectOf(entry);
 }
 
 absl::StatusOr<HeldInfo> ObjectHolder::Stat(const std::string& key) const {
@@ -332,6 +357,7 @@ absl::Status ObjectHolder::Spill(const std::string& key, uint64_t id,
       spilling_bytes_ -= entry.size;
       entry.spilling = false;
       entry.on_disk = true;
+      entry.shared = entry.data;  // see DropFromMemory
       entry.data.reset();
       memory_bytes_ -= entry.size;
       spilled_bytes_ += entry.size;
@@ -354,6 +380,9 @@ absl::Status ObjectHolder::Spill(const std::string& key, uint64_t id,
 void ObjectHolder::DropFromMemory(Entry& entry) {
   if (!entry.spilling) lru_.erase(entry.lru);
   memory_bytes_ -= entry.size;
+  // Readers that still have the bytes are shared them until the last one
+  // lets go, rather than each reading the file again.
+  entry.shared = entry.data;
   entry.data.reset();
 }
 

@@ -85,11 +85,13 @@ class ObjectHolder {
   // blocking read, checked against the CRC-32C taken at Put: DATA_LOSS on a
   // mismatch). NOT_FOUND when no object is held under `key`. Readers of a
   // spilled object while it is read back wait for that one read and share
-  // its bytes: a thousand readers of a 1 GiB object hold 1 GiB, not 1 TiB.
+  // its bytes, and so do later ones while any reader still has them: a
+  // thousand readers of a 1 GiB object hold 1 GiB, not 1 TiB.
   absl::StatusOr<HeldObject> Get(const std::string& key);
 
   // Like Get, but never reads a file: nullopt unless the object is in
-  // memory now. For callers that must not block (gRPC reactions).
+  // memory now (held, or a reader's bytes). For callers that must not
+  // block (gRPC reactions).
   std::optional<HeldObject> GetIfInMemory(const std::string& key);
 
   // Size and content type of the object under `key`, without reading it;
@@ -128,6 +130,9 @@ class ObjectHolder {
   };
   struct Entry {
     std::shared_ptr<Load> loading;  // its file is being read back
+    // Its bytes, while some reader has them and `data` is null (dropped
+    // from memory, or never kept: over the whole budget).
+    std::weak_ptr<const std::string> shared;
     uint64_t id = 0;  // its spill file; unique per Put, so a replaced or
                       // released object's late spill never hits a new one
     uint64_t size = 0;
@@ -154,11 +159,12 @@ class ObjectHolder {
   std::optional<uint64_t> Forget(const std::string& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Get's read of spill file `id` of `key`, for `load`'s readers: checked,
-  // and kept in memory if it fits.
+  // Get's read of spill file `id` of `key`, for its Load's readers:
+  // checked, and kept in memory if it fits (then `*restored`: the caller
+  // evicts what made room).
   absl::StatusOr<HeldObject> ReadBack(const std::string& key, uint64_t id,
                                       uint64_t size, uint32_t crc,
-                                      std::string content_type)
+                                      std::string content_type, bool* restored)
       ABSL_LOCKS_EXCLUDED(mu_);
   static HeldObject ObjectOf(const Entry& entry);
 

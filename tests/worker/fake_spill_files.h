@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <new>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -30,6 +31,8 @@ class FakeSpillFiles : public SpillFiles {
 
   absl::StatusOr<std::string> Read(uint64_t id, uint64_t size) override {
     absl::MutexLock lock(&mu_);
+    ++whole_reads_;
+    if (throw_on_read_) throw std::bad_alloc();
     ++reads_waiting_;
     mu_.Await(absl::Condition(&reads_open_));
     --reads_waiting_;
@@ -73,6 +76,11 @@ class FakeSpillFiles : public SpillFiles {
     absl::MutexLock lock(&mu_);
     corrupt_reads_ = true;
   }
+  // Whole reads throw std::bad_alloc, as an allocator out of memory does.
+  void ThrowOnRead() {
+    absl::MutexLock lock(&mu_);
+    throw_on_read_ = true;
+  }
   // Reads (whole or ranges) wait until OpenReads.
   void HoldReads() {
     absl::MutexLock lock(&mu_);
@@ -103,6 +111,10 @@ class FakeSpillFiles : public SpillFiles {
     absl::MutexLock lock(&mu_);
     return ranges_read_;
   }
+  int whole_reads() {
+    absl::MutexLock lock(&mu_);
+    return whole_reads_;
+  }
 
  private:
   absl::Mutex mu_;
@@ -113,6 +125,8 @@ class FakeSpillFiles : public SpillFiles {
   int reads_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   int writes_ ABSL_GUARDED_BY(mu_) = 0;
   int ranges_read_ ABSL_GUARDED_BY(mu_) = 0;
+  int whole_reads_ ABSL_GUARDED_BY(mu_) = 0;
+  bool throw_on_read_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace dagd

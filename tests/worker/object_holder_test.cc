@@ -213,6 +213,50 @@ TEST_F(ObjectHolderTest, ConcurrentReadersOfASpilledObjectShareOneRead) {
   }
 }
 
+// Later readers share the bytes too while any reader still has them: an
+// object over the whole budget (never kept) or dropped from memory was
+// read from its file again by each reader, however many copies were out.
+TEST_F(ObjectHolderTest, ReadersShareTheBytesAnotherReaderStillHas) {
+  Make(10);
+  ASSERT_TRUE(holder_->Put("big", std::string(11, 'x'), "").ok());
+  absl::StatusOr<HeldObject> a = holder_->Get("big");
+  ASSERT_TRUE(a.ok()) << a.status();
+  absl::StatusOr<HeldObject> b = holder_->Get("big");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->data.get(), b->data.get());
+  EXPECT_EQ(files_->whole_reads(), 1);
+  // Without a read, for callers that must not block.
+  EXPECT_EQ(holder_->GetIfInMemory("big")->data.get(), a->data.get());
+  a->data.reset();
+  b->data.reset();
+  EXPECT_EQ(Read("big"), std::string(11, 'x'));  // nobody had it: read
+  EXPECT_EQ(files_->whole_reads(), 2);
+  // Dropped from memory (spilled to make room) while a reader has it.
+  ASSERT_TRUE(holder_->Put("k", "kkkkkk", "").ok());
+  absl::StatusOr<HeldObject> kept = holder_->Get("k");
+  ASSERT_TRUE(holder_->Put("other", "oooooo", "").ok());
+  ASSERT_EQ(holder_->stats().memory_bytes, 6u) << "only 'other' is held";
+  absl::StatusOr<HeldObject> again = holder_->Get("k");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->data.get(), kept->data.get());
+  EXPECT_EQ(files_->whole_reads(), 2);
+}
+
+// Memory with no room for an object read back (std::bad_alloc) fails the
+// read, naming the object, not the worker; readers waiting for that read
+// are answered, and later ones too.
+TEST_F(ObjectHolderTest, AReadBackWithoutMemoryFailsTheReadNotTheWorker) {
+  Make(10);
+  ASSERT_TRUE(holder_->Put("big", std::string(11, 'x'), "").ok());
+  files_->ThrowOnRead();
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<HeldObject> got = holder_->Get("big");
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(got.status().message(),
+                HasSubstr("object 'big' (11 bytes) cannot be read back"));
+  }
+}
+
 TEST_F(ObjectHolderTest, PutReplacesTheObjectOfTheSameKey) {
   Make(4);
   ASSERT_TRUE(holder_->Put("a", "aaaa", "").ok());
