@@ -207,6 +207,17 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
 
   void OnWriteDone(bool ok) override { sink_->writer.WriteDone(ok); }
 
+  // The stream's writer finishes it through this: not while the read gate
+  // starts a read on another thread (ReadGate::Finishing), which then
+  // finishes it itself.
+  void Finish(grpc::Status status) {
+    using Base =
+        grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>;
+    if (gate_ == nullptr) return Base::Finish(std::move(status));
+    auto finish = [this, status] { Base::Finish(status); };
+    if (gate_->Finishing(finish)) finish();
+  }
+
   // Whether the worker, though it heartbeats, has left what dagd sent it
   // unread for max_stall_: a write to it has waited that long, or (for a
   // worker that counts its reads) a message written has.

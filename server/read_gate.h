@@ -51,8 +51,31 @@ class ReadGate {
       resumer_ = std::this_thread::get_id();
     }
     resume_();
+    std::function<void()> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      resuming_ = false;
+      finish = std::move(finish_);
+      finish_ = nullptr;
+    }
+    // The stream is to end, and its read has started: now it may.
+    if (finish) finish();
+  }
+
+  // The stream is about to finish (`finish` calls its reactor's Finish):
+  // nothing resumes it from now on. A read started after Finish would
+  // outlive the stream (gRPC ends it, and frees the reactor the read writes
+  // into, once nothing is pending). So when a resume is starting a read on
+  // another thread, that thread calls `finish` once the read has started,
+  // and this returns false; otherwise it returns true, and the caller
+  // finishes. Never waits: the caller may hold locks the resumed read's
+  // callbacks take.
+  bool Finishing(std::function<void()> finish) {
     absl::MutexLock lock(&mu_);
-    resuming_ = false;
+    closed_ = true;
+    if (!resuming_ || resumer_ == std::this_thread::get_id()) return true;
+    finish_ = std::move(finish);
+    return false;
   }
 
   // The stream is done (its reactor's OnDone): nothing resumes it any
@@ -77,6 +100,8 @@ class ReadGate {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool resuming_ ABSL_GUARDED_BY(mu_) = false;    // resume_ is running
   std::thread::id resumer_ ABSL_GUARDED_BY(mu_);  // on this thread
+  // Finishing's, for the resume in progress to call.
+  std::function<void()> finish_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dagd
