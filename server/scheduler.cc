@@ -438,8 +438,14 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
     return;
   }
   if (result.not_started()) {
-    GiveBack(*job, index, *worker);
-    return;
+    if (t.state == v1::TASK_ASSIGNED) {
+      GiveBack(*job, index, *worker);
+      return;
+    }
+    // It said the attempt started (TaskStarted): a failure like any
+    // other, or a task could run twice, its retries never used up. The
+    // worker takes nothing new all the same.
+    StopPlacingOn(*worker);
   }
   if (t.granted) {
     // A report for a granted task before its predecessor's: the worker

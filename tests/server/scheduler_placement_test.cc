@@ -253,6 +253,26 @@ TEST_F(SchedulerPlacementTest, ATaskNotStartedByADrainingWorkerRunsElsewhere) {
   }
 }
 
+// A worker that said an attempt started cannot give it back: the report
+// is a failure like any other (the attempt may still be running there).
+TEST_F(SchedulerPlacementTest, AStartedAttemptCannotBeGivenBack) {
+  AddWorker(kWorker, 8);
+  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  v1::TaskStarted started;
+  *started.mutable_task() = sent[0].task();
+  started.set_started_unix_ms(absl::ToUnixMillis(clock_.Now()));
+  scheduler_.OnTaskStarted(kWorker, started);
+  v1::TaskResult given_back;
+  *given_back.mutable_task() = sent[0].task();
+  given_back.set_not_started(true);
+  given_back.set_error("not started: this worker drains");
+  scheduler_.OnTaskResult(kWorker, given_back);
+  EXPECT_EQ(scheduler_.TaskStatusOf(job, "a")->state(), v1::TASK_FAILED);
+  EXPECT_TRUE(scheduler_.Workers()[0].draining());
+}
+
 TEST_F(SchedulerPlacementTest, GrantedTasksNameTheTaskTheyFollow) {
   AddWorker(kWorker, 1);
   const uint64_t warm = Submit(R"({"tasks": [{"id": "w", "fn": "add"}]})");
