@@ -123,7 +123,12 @@ void Coordinator::WorkerConnected(WorkerId id,
           "upgrade dagd-worker")));
       return;
     }
-    if (scheduler_.worker_count() >= options_.max_workers) {
+    // Older streams of the same process go as this one joins: a process
+    // reconnecting over its half-open stream is no new worker.
+    if (scheduler_.worker_count() -
+            scheduler_.StreamsOfProcess(registration.name(),
+                                        registration.instance()) >=
+        options_.max_workers) {
       LOG(WARNING) << "refused worker " << WorkerIdName(id) << ": "
                    << options_.max_workers << " are connected (--max_workers)";
       dispatcher->Close(absl::ResourceExhaustedError(absl::StrCat(

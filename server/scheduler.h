@@ -311,6 +311,10 @@ class Scheduler {
   // The other streams of worker `id`'s process (the same name and process
   // instance) the scheduler still has: older ones dagd has not seen end.
   std::vector<WorkerId> OtherStreamsOf(WorkerId id) const;
+  // The streams of the process named `name` with `instance` connected now
+  // (a newer stream of it replaces them as it joins); 0 without instance.
+  size_t StreamsOfProcess(absl::string_view name,
+                          absl::string_view instance) const;
   bool HasWorker(WorkerId id) const { return workers_.contains(id); }
   size_t worker_count() const { return workers_.size(); }
   // Demands (kinds of task: function, slots, executor, labels, amounts) in

@@ -163,6 +163,16 @@ std::vector<WorkerId> Scheduler::OtherStreamsOf(WorkerId id) const {
   return others;
 }
 
+size_t Scheduler::StreamsOfProcess(absl::string_view name,
+                                   absl::string_view instance) const {
+  auto streams = holders_.find(HolderKeyOf(name, instance));
+  if (streams == holders_.end()) return 0;
+  // Not those that left but are still kept as holders (leaving_holders_).
+  return std::count_if(
+      streams->second.begin(), streams->second.end(),
+      [this](WorkerId stream) { return workers_.contains(stream); });
+}
+
 void Scheduler::RemoveHolder(const std::string& holder, WorkerId id) {
   auto it = holders_.find(holder);
   if (it == holders_.end()) return;

@@ -249,6 +249,45 @@ TEST(HostilePeersTest, RegistrationsPastTheWorkerLimitAreRefused) {
   EXPECT_EQ(workers->workers_size(), 2);
 }
 
+// A worker process reconnecting while dagd still has its older stream
+// (half open) replaces that stream, limit or no limit: it was refused
+// until the old stream timed out.
+TEST(HostilePeersTest, AProcessReconnectingAtTheWorkerLimitReplacesItself) {
+  std::unique_ptr<testing::DagdProcess> dagd =
+      testing::StartDagd({"--max_workers=1"});
+  ASSERT_NE(dagd, nullptr);
+  v1::Register reg;
+  reg.set_name("again");
+  reg.set_slots(1);
+  reg.add_functions("const");
+  reg.set_instance("instance-1");
+  reg.set_data_address("127.0.0.1:1");
+  RawWorker old_stream(dagd->address());
+  ASSERT_TRUE(old_stream.Register(reg));
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+  RawWorker new_stream(dagd->address());
+  ASSERT_TRUE(new_stream.Register(reg));
+  // The old stream is the one dropped.
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  return dagd->Log().find("its older stream is dropped") !=
+                         std::string::npos;
+                },
+                absl::Seconds(10), "dagd to drop the older stream"),
+            absl::OkStatus())
+      << dagd->Log();
+  grpc::Status dropped = old_stream.End();
+  EXPECT_EQ(dropped.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << dropped.error_message();
+  absl::StatusOr<v1::ListWorkersResponse> workers = Workers(*dagd);
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->workers_size(), 1);
+  // Another process is still refused.
+  RawWorker other(dagd->address());
+  ASSERT_TRUE(other.Register(1, "other"));
+  EXPECT_EQ(other.End().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
 // Each GetResult holds its whole result in dagd's memory (20 concurrent
 // calls of a 100 MB result took dagd from 410 MB to 3.2 GB): past
 // kMaxGetResults in flight, calls are refused and told to stream instead.
