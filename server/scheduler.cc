@@ -502,22 +502,6 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
   }
 }
 
-void Scheduler::GiveBack(Job& job, uint32_t task, Worker& worker) {
-  // It takes no work: nothing more goes there (its heartbeat saying it
-  // drains may be yet to come, or never: a worker that gives tasks back
-  // would otherwise be given them again, for ever).
-  StopPlacingOn(worker);
-  TaskRecord& t = job.tasks[task];
-  AttemptRecord& attempt = t.attempts.back();
-  attempt.error = absl::StrCat("not started: worker '", worker.spec.name,
-                               "' drains (not counted as a failure)");
-  attempt.finished_at = clock_->Now();
-  // Its followers granted there were given back with it.
-  RevokeGrants(job, task);
-  EndAttempt(job, task);
-  WaitAgain(job, task);
-}
-
 std::string Scheduler::OutputSizeProblem(const v1::TaskResult& result) const {
   const uint64_t size = result.has_output_ref() ? result.output_ref().size()
                                                 : result.output().data().size();

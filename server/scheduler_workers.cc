@@ -1,6 +1,6 @@
 // Workers coming and going: what the scheduler knows of each connected
 // worker, what it can run (the demands it is capable of), and the transfer
-// figures its heartbeats carry.
+// figures its heartbeats carry; workers that drain, and what they give back.
 
 #include <algorithm>
 #include <cmath>
@@ -144,6 +144,22 @@ void Scheduler::StopPlacingOn(Worker& worker) {
   worker.spec.draining = true;
   ledger_.SetDraining(worker.resources);
   ForgetCapabilities(worker);
+}
+
+void Scheduler::GiveBack(Job& job, uint32_t task, Worker& worker) {
+  // It takes no work: nothing more goes there (its heartbeat saying it
+  // drains may be yet to come, or never: a worker that gives tasks back
+  // would otherwise be given them again, for ever).
+  StopPlacingOn(worker);
+  TaskRecord& t = job.tasks[task];
+  AttemptRecord& attempt = t.attempts.back();
+  attempt.error = absl::StrCat("not started: worker '", worker.spec.name,
+                               "' drains (not counted as a failure)");
+  attempt.finished_at = clock_->Now();
+  // Its followers granted there were given back with it.
+  RevokeGrants(job, task);
+  EndAttempt(job, task);
+  WaitAgain(job, task);
 }
 
 void Scheduler::CountTransfers(const v1::Heartbeat& stats, int sign) {
