@@ -315,7 +315,7 @@ absl::StatusOr<StoredObject> DataClient::Fetch(const v1::ObjectRef& ref,
   // The size comes from dagd's record: a failed task, not a crash of every
   // task this process runs (checked first: an allocator may abort on a
   // size it cannot serve rather than throw).
-  if (ref.size() > PhysicalMemoryBytes()) {
+  if (ref.size() > MemoryLimitBytes()) {
     return absl::ResourceExhaustedError(
         absl::StrCat(DescribeHeld(ref), " is ", ref.size(),
                      " bytes: more than this process can hold in memory"));

@@ -136,10 +136,12 @@ absl::StatusOr<Payload> BytesFunction(TaskContext& context,
                                        " is over dagd's --max_result_bytes (",
                                        max_output_bytes, ")"));
   }
-  if (const uint64_t memory = PhysicalMemoryBytes(); *size > memory) {
-    return PermanentError(absl::StrCat("bytes: args.size ", *size,
-                                       " is more than this machine's memory (",
-                                       memory, " bytes)"));
+  // This worker's limit, not dagd's: not failed for good (a worker with
+  // more memory may make it).
+  if (const uint64_t memory = MemoryLimitBytes(); *size > memory) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "bytes: args.size ", *size,
+        " is more than the memory this worker may use (", memory, " bytes)"));
   }
   // Made a block at a time and appended: the large buffer is written once.
   constexpr size_t kBlock = 64 << 10;

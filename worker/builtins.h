@@ -44,8 +44,9 @@ absl::StatusOr<Payload> SleepFunction(TaskContext& context);
 absl::StatusOr<Payload> IdentityFunction(TaskContext& context);
 absl::StatusOr<Payload> FailFunction(TaskContext& context);
 absl::StatusOr<Payload> FlakyFunction(TaskContext& context);
-// A size over `max_output_bytes` (if not 0) or over the machine's memory
-// is refused for good, before anything is allocated.
+// A size over `max_output_bytes` (if not 0) is refused for good, one over
+// the memory this worker may use (MemoryLimitBytes) for this attempt;
+// either before anything is allocated.
 absl::StatusOr<Payload> BytesFunction(TaskContext& context,
                                       uint64_t max_output_bytes = 0);
 absl::StatusOr<Payload> ChecksumFunction(TaskContext& context);

@@ -46,7 +46,7 @@ namespace {
 // An open regular file (ReadFile's rules), closed when it goes.
 class RegularFile {
  public:
-  // `max_bytes` 0: the machine's memory.
+  // `max_bytes` 0: the memory this worker may use.
   static absl::StatusOr<RegularFile> Open(const std::string& path,
                                           uint64_t max_bytes = 0) {
     // O_NONBLOCK: opening a FIFO must not wait for a writer.
@@ -65,11 +65,12 @@ class RegularFile {
                        fd < 0 ? strerror(errno) : "a link, FIFO or device",
                        "): the worker does not read it"));
     }
-    // What the machine cannot hold is not read (a sparse file of a
+    // What this worker cannot hold is not read (a sparse file of a
     // terabyte costs its writer nothing).
-    if (static_cast<uint64_t>(st.st_size) > PhysicalMemoryBytes()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          path, " is ", st.st_size, " bytes, more than this machine's memory"));
+    if (static_cast<uint64_t>(st.st_size) > MemoryLimitBytes()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, " is ", st.st_size,
+                       " bytes, more than the memory this worker may use"));
     }
     if (max_bytes != 0 && static_cast<uint64_t>(st.st_size) > max_bytes) {
       return absl::OutOfRangeError(absl::StrCat(
@@ -89,8 +90,9 @@ class RegularFile {
   }
 
   off_t size() const { return size_; }
-  // Appends what is left from `offset` to `out`, up to the machine's
-  // memory (a file that grows as it is read is not followed further).
+  // Appends what is left from `offset` to `out`, up to the memory this
+  // worker may use (a file that grows as it is read is not followed
+  // further).
   absl::Status ReadFrom(off_t offset, std::string& out) const {
     char buffer[64 << 10];
     for (;;) {
@@ -100,9 +102,9 @@ class RegularFile {
         if (errno == EINTR) continue;
         return absl::InternalError(absl::StrCat("read: ", strerror(errno)));
       }
-      if (out.size() + n > PhysicalMemoryBytes()) {
+      if (out.size() + n > MemoryLimitBytes()) {
         return absl::ResourceExhaustedError(
-            "it grew past this machine's memory as it was read");
+            "it grew past the memory this worker may use as it was read");
       }
       if (max_bytes_ != 0 && out.size() + n > max_bytes_) {
         return absl::OutOfRangeError(absl::StrCat(

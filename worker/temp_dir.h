@@ -37,7 +37,8 @@ class TempDir {
 // folder), or a FIFO, which would block the read for good, or a device.
 // NOT_FOUND if it does not exist; FAILED_PRECONDITION naming it if it is
 // no regular file; OUT_OF_RANGE if it is (or grows, as it is read) larger
-// than `max_bytes`; RESOURCE_EXHAUSTED if larger than the machine's memory
+// than `max_bytes`; RESOURCE_EXHAUSTED if larger than the memory this worker
+// may use
 // (`max_bytes` 0: that is the only limit).
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      uint64_t max_bytes = 0);

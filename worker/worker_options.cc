@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "storage/base/large_buffer.h"
 
 namespace dagd {
 
@@ -57,32 +58,6 @@ std::string DefaultWorkerName() {
   return absl::StrCat(host[0] != '\0' ? host : "localhost", ":", getpid());
 }
 
-namespace {
-
-// The first number in `path`, or 0 when it is missing or says "max".
-uint64_t NumberInFile(const char* path) {
-  std::ifstream file(path);
-  std::string text;
-  uint64_t number = 0;
-  if (file >> text && absl::SimpleAtoi(text, &number)) return number;
-  return 0;
-}
-
-}  // namespace
-
-uint64_t DefaultObjectMemory() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGESIZE);
-  uint64_t memory = pages > 0 && page_size > 0
-                        ? static_cast<uint64_t>(pages) * page_size
-                        : uint64_t{4} << 30;
-  for (const char* limit_file :
-       {"/sys/fs/cgroup/memory.max",
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
-    const uint64_t limit = NumberInFile(limit_file);
-    if (limit > 0 && limit < memory) memory = limit;
-  }
-  return memory / 4;
-}
+uint64_t DefaultObjectMemory() { return MemoryLimitBytes() / 4; }
 
 }  // namespace dagd

@@ -8,11 +8,14 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <fstream>
 #include <future>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 // jemalloc's control interface; null unless the process runs on jemalloc
@@ -162,9 +165,32 @@ std::string LargeString(size_t capacity) {
   return buffer;
 }
 
-uint64_t PhysicalMemoryBytes() {
-  return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
-         static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+namespace {
+
+// The first number in `path`, or 0 when it is missing or says "max".
+uint64_t NumberInFile(const char* path) {
+  std::ifstream file(path);
+  std::string text;
+  uint64_t number = 0;
+  if (file >> text && absl::SimpleAtoi(text, &number)) return number;
+  return 0;
+}
+
+}  // namespace
+
+uint64_t MemoryLimitBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  uint64_t memory = pages > 0 && page_size > 0
+                        ? static_cast<uint64_t>(pages) * page_size
+                        : uint64_t{4} << 30;
+  for (const char* limit_file :
+       {"/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    const uint64_t limit = NumberInFile(limit_file);
+    if (limit > 0 && limit < memory) memory = limit;
+  }
+  return memory;
 }
 
 }  // namespace dagd

@@ -26,10 +26,12 @@ inline constexpr int kLargeBufferDecayMs = 30000;
 // part too, and the buffer comes from LargeBufferArena().
 std::string LargeString(size_t capacity);
 
-// The machine's physical memory in bytes: what no buffer can be larger
-// than and still be filled (a size from elsewhere is checked against it
-// before any allocation is tried).
-uint64_t PhysicalMemoryBytes();
+// The memory this process may use, in bytes: the machine's physical
+// memory, or its container's cgroup limit when lower. What no buffer can
+// be larger than and still be filled (a size from elsewhere is checked
+// against it before any allocation is tried: past a cgroup's limit the
+// kernel kills the process instead of failing the allocation).
+uint64_t MemoryLimitBytes();
 
 // The jemalloc arena that large buffers come from, made on first use, or
 // nullopt when the process does not run on jemalloc. Every thread's large

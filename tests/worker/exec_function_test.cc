@@ -84,7 +84,8 @@ TEST(ExecTest, AnOutputThatIsNoRegularFileFailsTheTask) {
   TestTask sparse(ShellArgs("truncate -s 1T \"$DAGD_OUTPUT\""));
   absl::StatusOr<Payload> huge = ExecFunction(sparse.context);
   ASSERT_FALSE(huge.ok());
-  EXPECT_THAT(huge.status().message(), HasSubstr("more than this machine"));
+  EXPECT_THAT(huge.status().message(),
+              HasSubstr("more than the memory this worker may use"));
   // Nor is its stderr, when it fails.
   TestTask failing(ShellArgs(
       absl::StrCat("rm -f \"$DAGD_OUTPUT\"; ln -sf '", secret,
@@ -124,7 +125,7 @@ TEST(ExecTest, AnOutputOverDagdsLimitIsNotRead) {
   ASSERT_FALSE(too_big.ok());
   EXPECT_FALSE(IsPermanent(too_big.status())) << too_big.status();
   EXPECT_THAT(too_big.status().message(),
-              HasSubstr("more than this machine's memory"));
+              HasSubstr("more than the memory this worker may use"));
 }
 
 // A file that grows as it is read (or, as /proc's, says it is empty) is
