@@ -73,9 +73,7 @@ class FreeSlotIndex {
       }
       return;
     }
-    absl::InlinedVector<Key, kSmall> keys;
-    for (const auto& [unused, key] : keys_) keys.push_back(key);
-    std::sort(keys.begin(), keys.end());
+    const absl::InlinedVector<Key, kSmall> keys = SortedSmall();
     for (const Key& key : keys) {
       if (!visit(std::get<2>(key), ~std::get<0>(key))) return;
     }
@@ -94,9 +92,7 @@ class FreeSlotIndex {
           at_least, visit);
       return;
     }
-    absl::InlinedVector<Key, kSmall> keys;
-    for (const auto& [unused, key] : keys_) keys.push_back(key);
-    std::sort(keys.begin(), keys.end());
+    const absl::InlinedVector<Key, kSmall> keys = SortedSmall();
     VisitFewestFirst(
         keys.begin(), keys.end(),
         [&keys](uint32_t inverted) {
@@ -109,6 +105,14 @@ class FreeSlotIndex {
  private:
   // (~free, order, id): ascending order puts the most free slots first.
   using Key = std::tuple<uint32_t, uint64_t, WorkerId>;
+  // Up to kSmall workers (no tree): their keys, sorted.
+  absl::InlinedVector<Key, kSmall> SortedSmall() const {
+    absl::InlinedVector<Key, kSmall> keys;
+    for (const auto& [unused, key] : keys_) keys.push_back(key);
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+
   // Over keys sorted ascending (most free first): from the last key with at
   // least `at_least` free slots back to the first, a level of equal free
   // slots at a time, each level in order. first_of(~free) is the first key

@@ -135,8 +135,7 @@ enum class Fill : uint8_t {
   // with the most free slots.
   kSpread,
   // The most loaded that has room: work fills few workers and leaves the
-  // rest idle, for an autoscaler to take away; and on short tasks a fleet
-  // gets fewer, fuller batches, so dagd writes and reads fewer messages.
+  // rest idle, for an autoscaler to take away.
   kPack,
 };
 

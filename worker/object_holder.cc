@@ -106,9 +106,7 @@ absl::StatusOr<HeldObject> ObjectHolder::Get(const std::string& key) {
       return ObjectOf(entry);
     }
     // Out of memory, but a reader still has its bytes: those.
-    if (std::shared_ptr<const std::string> data = entry.shared.lock()) {
-      return HeldObject{std::move(data), entry.content_type, entry.crc32c};
-    }
+    if (std::optional<HeldObject> shared = SharedOf(entry)) return *shared;
     if (entry.loading != nullptr) {
       // Read back by another reader now: its bytes are these.
       load = entry.loading;
@@ -194,12 +192,8 @@ std::optional<HeldObject> ObjectHolder::GetIfInMemory(const std::string& key) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
   Entry& entry = it->second;
-  if (!entry.data) {
-    // A reader's bytes are in memory too.
-    std::shared_ptr<const std::string> data = entry.shared.lock();
-    if (data == nullptr) return std::nullopt;
-    return HeldObject{std::move(data), entry.content_type, entry.crc32c};
-  }
+  // A reader's bytes are in memory too.
+  if (!entry.data) return SharedOf(entry);
   Touch(entry);
   return ObjectOf(entry);
 }
@@ -389,6 +383,12 @@ void ObjectHolder::DropFromMemory(Entry& entry) {
 void ObjectHolder::Touch(Entry& entry) {
   if (entry.spilling) return;  // not in lru_ until its write is done
   lru_.splice(lru_.begin(), lru_, entry.lru);
+}
+
+std::optional<HeldObject> ObjectHolder::SharedOf(const Entry& entry) {
+  std::shared_ptr<const std::string> data = entry.shared.lock();
+  if (data == nullptr) return std::nullopt;
+  return HeldObject{std::move(data), entry.content_type, entry.crc32c};
 }
 
 HeldObject ObjectHolder::ObjectOf(const Entry& entry) {

@@ -167,6 +167,8 @@ class ObjectHolder {
                                       std::string content_type, bool* restored)
       ABSL_LOCKS_EXCLUDED(mu_);
   static HeldObject ObjectOf(const Entry& entry);
+  // The bytes a reader still has of an object out of memory, if any.
+  static std::optional<HeldObject> SharedOf(const Entry& entry);
 
   const uint64_t memory_limit_;
   const std::unique_ptr<SpillFiles> spill_;

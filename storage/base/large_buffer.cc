@@ -178,19 +178,25 @@ uint64_t NumberInFile(const char* path) {
 
 }  // namespace
 
-uint64_t MemoryLimitBytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGESIZE);
-  uint64_t memory = pages > 0 && page_size > 0
-                        ? static_cast<uint64_t>(pages) * page_size
-                        : uint64_t{4} << 30;
-  for (const char* limit_file :
-       {"/sys/fs/cgroup/memory.max",
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+uint64_t LowestMemoryLimit(uint64_t physical,
+                           std::initializer_list<const char*> limit_files) {
+  uint64_t memory = physical;
+  for (const char* limit_file : limit_files) {
     const uint64_t limit = NumberInFile(limit_file);
     if (limit > 0 && limit < memory) memory = limit;
   }
   return memory;
+}
+
+uint64_t MemoryLimitBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  // cgroup v2, then v1.
+  return LowestMemoryLimit(pages > 0 && page_size > 0
+                               ? static_cast<uint64_t>(pages) * page_size
+                               : uint64_t{4} << 30,
+                           {"/sys/fs/cgroup/memory.max",
+                            "/sys/fs/cgroup/memory/memory.limit_in_bytes"});
 }
 
 }  // namespace dagd

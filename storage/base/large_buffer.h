@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -32,6 +33,10 @@ std::string LargeString(size_t capacity);
 // against it before any allocation is tried: past a cgroup's limit the
 // kernel kills the process instead of failing the allocation).
 uint64_t MemoryLimitBytes();
+// Its rule: `physical`, or the lowest limit the cgroup files at
+// `limit_files` hold (a number of bytes; "max" or no file: no limit).
+uint64_t LowestMemoryLimit(uint64_t physical,
+                           std::initializer_list<const char*> limit_files);
 
 // The jemalloc arena that large buffers come from, made on first use, or
 // nullopt when the process does not run on jemalloc. Every thread's large

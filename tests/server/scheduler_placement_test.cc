@@ -19,6 +19,15 @@ using ::testing::SizeIs;
 
 class SchedulerPlacementTest : public SchedulerTest {
  protected:
+  // What a draining worker reports of an assignment it did not start.
+  static v1::TaskResult NotStarted(const v1::Assignment& a) {
+    v1::TaskResult given_back;
+    *given_back.mutable_task() = a.task();
+    given_back.set_not_started(true);
+    given_back.set_error("not started: this worker drains");
+    return given_back;
+  }
+
   explicit SchedulerPlacementTest(SchedulerOptions options = {})
       : SchedulerTest(std::move(options)) {}
 
@@ -231,13 +240,9 @@ TEST_F(SchedulerPlacementTest, ATaskNotStartedByADrainingWorkerRunsElsewhere) {
   const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "sleep"}]})");
   std::vector<v1::Assignment> sent = Dispatch(kWorker);
   ASSERT_THAT(Ids(sent), ElementsAre("a"));
-  v1::TaskResult given_back;
-  *given_back.mutable_task() = sent[0].task();
-  given_back.set_not_started(true);
-  given_back.set_error("not started: this worker drains");
-  scheduler_.OnTaskResult(kWorker, given_back);
+  scheduler_.OnTaskResult(kWorker, NotStarted(sent[0]));
   EXPECT_EQ(scheduler_.TaskStatusOf(job, "a")->state(), v1::TASK_READY);
-  scheduler_.OnTaskResult(kWorker, given_back);
+  scheduler_.OnTaskResult(kWorker, NotStarted(sent[0]));
   EXPECT_EQ(scheduler_.TaskStatusOf(job, "a")->state(), v1::TASK_READY);
   std::vector<v1::Assignment> again = Dispatch(kOther);
   ASSERT_THAT(Ids(again), ElementsAre("a"));
@@ -264,11 +269,7 @@ TEST_F(SchedulerPlacementTest, AStartedAttemptCannotBeGivenBack) {
   *started.mutable_task() = sent[0].task();
   started.set_started_unix_ms(absl::ToUnixMillis(clock_.Now()));
   scheduler_.OnTaskStarted(kWorker, started);
-  v1::TaskResult given_back;
-  *given_back.mutable_task() = sent[0].task();
-  given_back.set_not_started(true);
-  given_back.set_error("not started: this worker drains");
-  scheduler_.OnTaskResult(kWorker, given_back);
+  scheduler_.OnTaskResult(kWorker, NotStarted(sent[0]));
   EXPECT_EQ(scheduler_.TaskStatusOf(job, "a")->state(), v1::TASK_FAILED);
   EXPECT_TRUE(scheduler_.Workers()[0].draining());
 }

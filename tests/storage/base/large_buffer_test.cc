@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -14,6 +16,26 @@ extern "C" int mallctl(const char* name, void* old_value, size_t* old_size,
 
 namespace dagd {
 namespace {
+
+// A container's cgroup limit below the machine's memory is the limit;
+// "max", a larger one or no file at all is none.
+TEST(MemoryLimitTest, TheLowestCgroupLimitBelowPhysicalMemoryCounts) {
+  const std::string dir = ::testing::TempDir();
+  const std::string v2 = absl::StrCat(dir, "/memory.max");
+  const std::string v1 = absl::StrCat(dir, "/memory.limit_in_bytes");
+  const std::string missing = absl::StrCat(dir, "/no-such-file");
+  std::ofstream(v2) << "max\n";
+  std::ofstream(v1) << "9223372036854771712\n";  // v1's "no limit"
+  EXPECT_EQ(LowestMemoryLimit(1000, {v2.c_str(), v1.c_str(), missing.c_str()}),
+            1000u);
+  std::ofstream(v2) << "600\n";
+  EXPECT_EQ(LowestMemoryLimit(1000, {v2.c_str(), v1.c_str()}), 600u);
+  std::ofstream(v1) << "300\n";
+  EXPECT_EQ(LowestMemoryLimit(1000, {v2.c_str(), v1.c_str()}), 300u);
+  EXPECT_LE(MemoryLimitBytes(),
+            static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+}
 
 TEST(LargeStringTest, IsEmptyWithTheRoomAskedFor) {
   for (size_t capacity : {size_t{0}, size_t{100}, size_t{16} << 20}) {
