@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "storage/base/large_buffer.h"
 #include "worker/task_objects.h"
 
@@ -118,7 +119,7 @@ absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
     }
   }
   if (remote.empty()) return absl::OkStatus();
-  return FetchRemote(remote, inputs, token);
+  return FetchRemote(remote, inputs, token, share_local);
 }
 
 absl::StatusOr<Payload> DataPlane::ReadLocal(uint32_t position,
@@ -153,17 +154,17 @@ absl::StatusOr<Payload> DataPlane::ReadLocal(uint32_t position,
 
 absl::Status DataPlane::FetchRemote(
     const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& refs,
-    std::vector<Payload>& inputs, CancellationToken* token) {
+    std::vector<Payload>& inputs, CancellationToken* token, bool share) {
   const absl::Time start = clock_->Now();
   std::vector<ReadCancel> cancels(refs.size());
   const int callback = token == nullptr ? -1 : token->AddCallback([&cancels] {
     for (ReadCancel& cancel : cancels) cancel.Cancel();
   });
-  std::vector<std::optional<absl::StatusOr<StoredObject>>> fetched(refs.size());
+  std::vector<std::optional<absl::StatusOr<Payload>>> fetched(refs.size());
   std::atomic<size_t> next{0};
   auto fetch_some = [&] {
     for (size_t i = next++; i < refs.size(); i = next++) {
-      fetched[i] = client_->Fetch(*refs[i].second, &cancels[i]);
+      fetched[i] = FetchShared(*refs[i].second, &cancels[i], share);
     }
   };
   const int helpers =
@@ -174,28 +175,120 @@ absl::Status DataPlane::FetchRemote(
   for (std::thread& thread : threads) thread.join();
   if (callback >= 0) token->RemoveCallback(callback);
 
-  uint64_t bytes = 0;
   absl::Status first_error;
   std::vector<uint32_t> lost;
   for (size_t i = 0; i < refs.size(); ++i) {
-    absl::StatusOr<StoredObject>& object = *fetched[i];
-    if (!object.ok()) {
-      if (HolderLost(object.status())) lost.push_back(refs[i].first);
+    absl::StatusOr<Payload>& input = *fetched[i];
+    if (!input.ok()) {
+      if (HolderLost(input.status())) lost.push_back(refs[i].first);
       if (first_error.ok()) {
-        first_error = absl::Status(object.status().code(),
+        first_error = absl::Status(input.status().code(),
                                    absl::StrCat("input #", refs[i].first, ": ",
-                                                object.status().message()));
+                                                input.status().message()));
       }
       continue;
     }
-    bytes += object->data.size();
-    inputs[refs[i].first] =
-        Payload{std::move(object->data), std::move(object->content_type)};
+    inputs[refs[i].first] = *std::move(input);
   }
   absl::MutexLock lock(&mu_);
-  fetched_bytes_ += bytes;
   transfer_time_ += clock_->Now() - start;
   return InputsLost(std::move(first_error), lost);
+}
+
+struct DataPlane::Flight {
+  absl::Notification done;
+  // Set before `done`, and only when some task joined (joined > 0).
+  absl::StatusOr<std::shared_ptr<const std::string>> bytes;
+  std::string content_type;
+  int joined ABSL_GUARDED_BY(DataPlane::mu_) = 0;
+};
+
+namespace {
+// A task's input from bytes that several tasks got from one fetch.
+Payload InputOf(const std::shared_ptr<const std::string>& bytes,
+                const std::string& content_type, bool share) {
+  if (share) return Payload{"", content_type, bytes};
+  std::string copy = LargeString(bytes->size());
+  copy.append(*bytes);
+  return Payload{std::move(copy), content_type};
+}
+}  // namespace
+
+absl::StatusOr<Payload> DataPlane::FetchShared(const v1::ObjectRef& ref,
+                                               ReadCancel* cancel, bool share) {
+  const std::string key = absl::StrCat(ref.holder().instance(), "/", ref.key());
+  while (true) {
+    std::shared_ptr<Flight> flight;
+    bool lead = false;
+    {
+      absl::MutexLock lock(&mu_);
+      std::shared_ptr<Flight>& in_flight = flights_[key];
+      if (in_flight == nullptr) {
+        in_flight = std::make_shared<Flight>();
+        lead = true;
+      } else {
+        ++in_flight->joined;
+        ++shared_fetches_;
+      }
+      flight = in_flight;
+    }
+    if (lead) return Lead(key, ref, cancel, share, *flight);
+    // The leader's read cannot see this task's cancellation: look for it
+    // while waiting.
+    while (
+        !flight->done.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+      if (cancel->cancelled()) {
+        return absl::CancelledError(
+            absl::StrCat("cancelled while waiting for ", DescribeHeld(ref),
+                         ", which another task of this worker was fetching"));
+      }
+    }
+    // The leader's task was cancelled (its timeout), not this one: read it
+    // again, leading or joining another task's read.
+    if (absl::IsCancelled(flight->bytes.status()) && !cancel->cancelled()) {
+      continue;
+    }
+    if (!flight->bytes.ok()) return flight->bytes.status();
+    return InputOf(*flight->bytes, flight->content_type, share);
+  }
+}
+
+absl::StatusOr<Payload> DataPlane::Lead(const std::string& key,
+                                        const v1::ObjectRef& ref,
+                                        ReadCancel* cancel, bool share,
+                                        Flight& flight) {
+  absl::StatusOr<StoredObject> object = client_->Fetch(ref, cancel);
+  int joined = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    // From here on, a task that needs the object reads it anew.
+    flights_.erase(key);
+    joined = flight.joined;
+    if (object.ok()) fetched_bytes_ += object->data.size();
+  }
+  if (joined == 0) {
+    // The common case: nobody else wants the bytes, which stay this
+    // task's own, uncopied.
+    if (!object.ok()) return object.status();
+    if (!share) return Payload{std::move(object->data), object->content_type};
+    return Payload{
+        "", object->content_type,
+        std::make_shared<const std::string>(std::move(object->data))};
+  }
+  if (object.ok()) {
+    flight.content_type = object->content_type;
+    flight.bytes = std::make_shared<const std::string>(std::move(object->data));
+  } else {
+    flight.bytes = object.status();
+  }
+  flight.done.Notify();
+  if (!flight.bytes.ok()) return flight.bytes.status();
+  return InputOf(*flight.bytes, flight.content_type, share);
+}
+
+uint64_t DataPlane::shared_fetches() const {
+  absl::MutexLock lock(&mu_);
+  return shared_fetches_;
 }
 
 void DataPlane::Release(

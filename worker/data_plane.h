@@ -9,9 +9,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -87,15 +89,22 @@ class DataPlane {
   // Puts every input of `assignment` that a worker holds into `inputs`
   // (those in the object store are left alone): from this worker's holder
   // without a copy over the network, the others from their holders, at
-  // most kParallelFetches at once. Cancelling `token` (a timeout) ends the
-  // fetches. The first failure by position is returned, naming the input
-  // position, the key and the holder; retryable, except a position past
-  // the inputs (dagd's bug), which is permanent. With `share_local`, an
-  // input this worker holds is not copied: its Payload shares the held
-  // bytes (Payload::held), for runtimes that read inputs in place.
+  // most kParallelFetches at once. Tasks of this worker that need one
+  // object at the same time share one fetch of it (a fan-out of N readers
+  // here moves its bytes once, not N times), and with `share_local` its
+  // bytes too. Cancelling `token` (a timeout) ends the fetches. The first
+  // failure by position is returned, naming the input position, the key and the
+  // holder; retryable, except a position past the inputs (dagd's bug), which is
+  // permanent. With `share_local`, an input this worker holds is not copied:
+  // its Payload shares the held bytes (Payload::held), for runtimes that read
+  // inputs in place.
   absl::Status FetchInputs(const v1::Assignment& assignment,
                            std::vector<Payload>& inputs,
                            CancellationToken* token, bool share_local = false);
+
+  // Fetches that found the object already on its way for another task and
+  // waited for it instead of reading it again, since the start.
+  uint64_t shared_fetches() const;
 
   // CoordinatorBatch.release: these results are needed no more.
   void Release(const google::protobuf::RepeatedPtrField<std::string>& keys);
@@ -113,7 +122,16 @@ class DataPlane {
   // Fetches `refs` (position, ref) from their holders into `inputs`.
   absl::Status FetchRemote(
       const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& refs,
-      std::vector<Payload>& inputs, CancellationToken* token);
+      std::vector<Payload>& inputs, CancellationToken* token, bool share);
+  // One fetch of an object for several tasks of this worker.
+  struct Flight;
+  // `ref` from its holder, or from the fetch of it already in flight for
+  // another task: the bytes of its own, or shared with `share`.
+  absl::StatusOr<Payload> FetchShared(const v1::ObjectRef& ref,
+                                      ReadCancel* cancel, bool share);
+  // Reads `ref` for `flight`, and hands the bytes to the tasks that joined.
+  absl::StatusOr<Payload> Lead(const std::string& key, const v1::ObjectRef& ref,
+                               ReadCancel* cancel, bool share, Flight& flight);
 
   const std::string instance_;
   ObjectHolder* const holder_;
@@ -126,6 +144,10 @@ class DataPlane {
   ResultLimits limits_ ABSL_GUARDED_BY(mu_);
   uint64_t fetched_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration transfer_time_ ABSL_GUARDED_BY(mu_);
+  uint64_t shared_fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  // By holder instance and key: the fetches in flight.
+  absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // A random Holder.instance for this process: 16 hex digits.

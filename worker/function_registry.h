@@ -34,11 +34,12 @@ inline constexpr char kOctetStreamContentType[] = "application/octet-stream";
 struct Payload {
   std::string data;
   std::string content_type;
-  // Only for an input held by this worker, handed to a runtime that reads
+  // Only for an input held by a worker, handed to a runtime that reads
   // inputs in place (TaskRuntime::ReadsHeldInputsInPlace): the held bytes
-  // themselves, shared with the object holder, and `data` empty. Copying a
-  // result of hundreds of megabytes into fresh memory for each task that
-  // reads it costs more than the task's own work on it. Plugins' functions
+  // themselves, shared with the object holder (or, fetched from another
+  // worker, with the other tasks here that read them), and `data` empty.
+  // Copying a result of hundreds of megabytes into fresh memory for each task
+  // that reads it costs more than the task's own work on it. Plugins' functions
   // never see it set (theirs is a copy, in `data`). An output that has it
   // (identity's, say) is copied into the result by the runner.
   std::shared_ptr<const std::string> held = nullptr;

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -304,11 +305,12 @@ TEST_F(DataPlaneTest, ARuntimeThatReadsInPlaceSharesTheHeldBytesNotACopy) {
   EXPECT_TRUE(inputs[1].data.empty());
   EXPECT_EQ(inputs[1].bytes().size(), 5u << 20);
   EXPECT_EQ(inputs[1].content_type, "application/json");
-  // Inline and fetched inputs are strings of the task's own, as before.
+  // Inline inputs are strings of the task's own, as before; a fetched one
+  // is the bytes as they came, which other tasks may share.
   EXPECT_EQ(inputs[0].held, nullptr);
   EXPECT_EQ(inputs[0].bytes(), "inline");
-  EXPECT_EQ(inputs[2].held, nullptr);
-  EXPECT_EQ(inputs[2].data, "far");
+  EXPECT_NE(inputs[2].held, nullptr);
+  EXPECT_TRUE(inputs[2].data.empty());
   EXPECT_EQ(inputs[2].bytes(), "far");
 }
 
@@ -494,6 +496,108 @@ TEST_F(DataPlaneTest, TheTimeoutEndsAFetchInFlight) {
   v1::TaskResult result = Run(a);
   EXPECT_FALSE(result.ok());
   EXPECT_EQ(result.error(), "timed out after 50 ms");
+}
+
+// Tasks of this worker that need one object held elsewhere at the same
+// time (a fan-out): `first` starts reading it (its holder's spill file
+// waits), `second` joins that read. Both wait for the holder.
+class SharedFetchTest : public DataPlaneTest {
+ protected:
+  SharedFetchTest() {
+    (*a_.mutable_input_refs())[0] =
+        slow_.Hold("slow", "results/j7/0/1", kBytes);
+    slow_.files->HoldReads();
+  }
+  ~SharedFetchTest() override {
+    slow_.files->OpenReads();
+    for (std::thread* task : {&first_, &second_}) {
+      if (task->joinable()) task->join();
+    }
+  }
+
+  void StartBoth(bool share, CancellationToken* first_token = nullptr) {
+    first_ = std::thread([this, share, first_token] {
+      first_status_ = plane_.FetchInputs(a_, first_input_, first_token, share);
+    });
+    ASSERT_TRUE(slow_.files->WaitForHeldReads(1, absl::Seconds(30)));
+    second_ = std::thread([this, share] {
+      second_status_ = plane_.FetchInputs(a_, second_input_, nullptr, share);
+    });
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (plane_.shared_fetches() == 0 && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_EQ(plane_.shared_fetches(), 1u) << "the second task read anew";
+  }
+
+  static constexpr char kBytes[] = "0123456789";
+  Peer slow_{/*memory=*/4};
+  v1::Assignment a_ = Assign("join", "{}", 1);
+  std::vector<Payload> first_input_ = std::vector<Payload>(1);
+  std::vector<Payload> second_input_ = std::vector<Payload>(1);
+  absl::Status first_status_;
+  absl::Status second_status_;
+  std::thread first_;
+  std::thread second_;
+};
+
+TEST_F(SharedFetchTest, ReadItFromItsHolderOnceAndShareItsBytes) {
+  StartBoth(/*share=*/true);
+  slow_.files->OpenReads();
+  first_.join();
+  second_.join();
+  ASSERT_TRUE(first_status_.ok()) << first_status_;
+  ASSERT_TRUE(second_status_.ok()) << second_status_;
+  EXPECT_EQ(first_input_[0].bytes(), kBytes);
+  EXPECT_EQ(second_input_[0].bytes(), kBytes);
+  EXPECT_NE(first_input_[0].held, nullptr);
+  EXPECT_EQ(first_input_[0].held, second_input_[0].held) << "one copy";
+  EXPECT_EQ(slow_.service->sent_bytes(), sizeof(kBytes) - 1);
+  v1::Heartbeat heartbeat;
+  plane_.FillHeartbeat(&heartbeat);
+  EXPECT_EQ(heartbeat.fetched_bytes(), sizeof(kBytes) - 1);
+}
+
+TEST_F(SharedFetchTest, ReadItOnceButGetCopiesOfTheirOwnUnlessTheyShare) {
+  StartBoth(/*share=*/false);
+  slow_.files->OpenReads();
+  first_.join();
+  second_.join();
+  ASSERT_TRUE(first_status_.ok()) << first_status_;
+  ASSERT_TRUE(second_status_.ok()) << second_status_;
+  EXPECT_EQ(first_input_[0].held, nullptr);
+  EXPECT_EQ(second_input_[0].held, nullptr);
+  EXPECT_EQ(first_input_[0].data, kBytes);
+  EXPECT_EQ(second_input_[0].data, kBytes);
+  EXPECT_EQ(slow_.service->sent_bytes(), sizeof(kBytes) - 1);
+}
+
+// The task whose read the other joined times out: its read ends, and the
+// other task reads the object itself rather than fail with it.
+TEST_F(SharedFetchTest, TheReadersTimeoutDoesNotFailTheTaskThatJoinedIt) {
+  CancellationToken first_token;
+  StartBoth(/*share=*/false, &first_token);
+  first_token.Cancel(CancelReason::kTimeout);
+  first_.join();
+  EXPECT_TRUE(absl::IsCancelled(first_status_)) << first_status_;
+  // The first read is still held at the holder; the second is the
+  // second task's own.
+  ASSERT_TRUE(slow_.files->WaitForHeldReads(2, absl::Seconds(30)));
+  slow_.files->OpenReads();
+  second_.join();
+  ASSERT_TRUE(second_status_.ok()) << second_status_;
+  EXPECT_EQ(second_input_[0].data, kBytes);
+}
+
+// A task that joined another's read and times out stops waiting at once.
+TEST_F(SharedFetchTest, ATaskThatJoinedAReadStopsWaitingWhenCancelled) {
+  StartBoth(/*share=*/true);
+  CancellationToken token;
+  token.Cancel(CancelReason::kTimeout);
+  std::vector<Payload> third(1);
+  const absl::Status status = plane_.FetchInputs(a_, third, &token, true);
+  EXPECT_TRUE(absl::IsCancelled(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("another task of this worker"));
 }
 
 TEST_F(DataPlaneTest, HeartbeatsCarryTheHoldersFigures) {
