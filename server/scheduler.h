@@ -527,6 +527,11 @@ class Scheduler {
   void TrackHeld(Job& job, uint32_t task);
   // Frees a held result on its holder; the task's result is gone.
   void ReleaseHeld(Job& job, uint32_t task);
+  // No reader of the held result needs it any more: an intermediate is
+  // freed, an output copied into dagd's store.
+  void ConsumersDone(Job& job, uint32_t task);
+  // Readers of `task`'s result yet to succeed (`after` ones read none).
+  static uint32_t ReadersWaiting(const Job& job, uint32_t task);
   // `task` succeeded: inputs held for it whose consumers all succeeded are
   // freed.
   void ReleaseConsumedInputs(Job& job, uint32_t task);

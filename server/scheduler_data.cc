@@ -208,6 +208,15 @@ void Scheduler::LoseAbsentHolders() {
   for (const std::string& holder : absent) LoseHolder(holder);
 }
 
+uint32_t Scheduler::ReadersWaiting(const Job& job, uint32_t task) {
+  const CompiledJob& g = job.graph;
+  uint32_t waiting = 0;
+  for (uint32_t e = g.succ_begin[task]; e < g.readers_end_of(task); ++e) {
+    if (job.tasks[g.succ[e]].state != v1::TASK_SUCCEEDED) ++waiting;
+  }
+  return waiting;
+}
+
 void Scheduler::TrackHeld(Job& job, uint32_t task) {
   // Most jobs have no held results at all: skip the hashing then.
   if (!job.gone.empty()) job.gone.erase(task);
@@ -215,25 +224,28 @@ void Scheduler::TrackHeld(Job& job, uint32_t task) {
   auto ref = job.result_refs.find(task);
   if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
   held_by_[HolderKey(*ref->second)].insert(TaskRef{job.seq, task});
-  const CompiledJob& g = job.graph;
-  uint32_t waiting = 0;  // readers yet to succeed (`after` ones read none)
-  for (uint32_t e = g.succ_begin[task]; e < g.readers_end_of(task); ++e) {
-    if (job.tasks[g.succ[e]].state != v1::TASK_SUCCEEDED) ++waiting;
-  }
+  const uint32_t waiting = ReadersWaiting(job, task);
   // An output (no consumers, or marked so) stays until its job is deleted,
   // or until it is copied into dagd's store. A result every consumer
   // already has (taken over after a restart) is not needed.
-  if (g.is_output(task)) {
-    const v1::ObjectRef& held = *ref->second;
-    if (held.output() && held.size() <= options_.max_stored_result_bytes) {
-      out_.keep.push_back({job.seq, task, held});
-    }
-    return;
-  }
-  if (waiting == 0) {
-    ReleaseHeld(job, task);
-  } else {
+  if (waiting > 0) {
     job.held_consumers[task] = waiting;
+  } else {
+    ConsumersDone(job, task);
+  }
+}
+
+void Scheduler::ConsumersDone(Job& job, uint32_t task) {
+  if (!job.graph.is_output(task)) return ReleaseHeld(job, task);
+  job.held_consumers.erase(task);
+  // Copied only now: the copy replaces the held reference, which is the
+  // one a reader's worker can fetch (without S3, a worker cannot read
+  // what dagd stores).
+  auto ref = job.result_refs.find(task);
+  if (ref == job.result_refs.end() || !IsHeld(*ref->second)) return;
+  const v1::ObjectRef& held = *ref->second;
+  if (held.output() && held.size() <= options_.max_stored_result_bytes) {
+    out_.keep.push_back({job.seq, task, held});
   }
 }
 
@@ -257,7 +269,7 @@ void Scheduler::ReleaseConsumedInputs(Job& job, uint32_t task) {
     const uint32_t input = g.inputs[e];
     auto it = job.held_consumers.find(input);
     if (it == job.held_consumers.end()) continue;
-    if (--it->second == 0) ReleaseHeld(job, input);
+    if (--it->second == 0) ConsumersDone(job, input);
   }
 }
 
@@ -266,7 +278,8 @@ void Scheduler::ReleaseIntermediates(Job& job) {
   for (const auto& [task, waiting] : job.held_consumers) {
     intermediates.push_back(task);
   }
-  for (uint32_t task : intermediates) ReleaseHeld(job, task);
+  // (A marked output whose readers did not all succeed is copied now.)
+  for (uint32_t task : intermediates) ConsumersDone(job, task);
   // Outputs stay held; the job leaves memory, so they are no longer
   // tracked here (deleting the job frees them: ReleaseObjects).
   for (const auto& [task, ref] : job.result_refs) Untrack(job, task, *ref);
@@ -283,6 +296,13 @@ void Scheduler::OnOutputKept(const OutputToKeep& output, KeptOutput kept) {
     if (ref == job->result_refs.end() || !IsHeld(*ref->second) ||
         ref->second->key() != held.key()) {
       return;  // lost or made again since: the new result has its own copy
+    }
+    // A reader runs again (its result was lost) and reads the held copy:
+    // this copy is dropped, and the next is made once it succeeded.
+    if (const uint32_t waiting = ReadersWaiting(*job, output.index);
+        waiting > 0 && !job->finished) {
+      job->held_consumers[output.index] = waiting;
+      return;
     }
     Untrack(*job, output.index, *ref->second);
     ref->second = std::make_shared<const v1::ObjectRef>(kept.stored);
@@ -436,9 +456,16 @@ void Scheduler::Recompute(Job& job, uint32_t task, const std::string& why) {
   // counted twice more, and the task would wait for good.
   for (uint32_t e = g.input_begin[task]; e < g.input_begin[task + 1]; ++e) {
     const uint32_t input = g.inputs[e];
-    if (job.tasks[input].state == v1::TASK_SUCCEEDED &&
-        job.gone.contains(input)) {
+    if (job.tasks[input].state != v1::TASK_SUCCEEDED) continue;
+    if (job.gone.contains(input)) {
       Recompute(job, input, "it was freed once consumed, and is needed again");
+    } else if (auto ref = job.result_refs.find(input);
+               ref != job.result_refs.end() &&
+               LocationOf(*ref->second) == ObjectLocation::kStored) {
+      // Its only copy is in dagd's store, which workers do not read.
+      Recompute(job, input,
+                "it was copied into dagd's store and freed on its worker "
+                "once consumed, and is needed again");
     }
   }
   t.remaining = UnfinishedPredecessors(job, task);

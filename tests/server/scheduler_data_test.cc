@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/object_location.h"
 #include "server/batch_split.h"
 #include "storage/object_store.h"
 #include "tests/server/scheduler_data_fixture.h"
@@ -607,6 +608,112 @@ TEST_F(SchedulerKeepTest, AnOutputIsCopiedAndThenFreedOnItsHolder) {
   ASSERT_THAT(out.release_when_synced, SizeIs(1));
   EXPECT_EQ(out.release_when_synced[0].key(), keep.ref.key());
   EXPECT_EQ(Status(job, "out").result().location(), "stored");
+}
+
+// A marked output that other tasks read (a Dask client asking for a key
+// others read): copied only once its readers succeeded, so that none is
+// sent the copy in dagd's store, which its worker could not read.
+class SchedulerMarkedKeepTest : public SchedulerKeepTest {
+ protected:
+  // "big" (marked an output, held by kWorker) read by "use" with "slow";
+  // "tail" reads "use"; "late" keeps the job in memory. Runs up to "use"
+  // being sent.
+  uint64_t SubmitAndRunToUse() {
+    AddHolder(kWorker, 4);
+    const uint64_t job = Submit(R"({"tasks": [
+        {"id": "big", "fn": "const", "output": true},
+        {"id": "slow", "fn": "const"},
+        {"id": "use", "fn": "add", "inputs": ["big", "slow"]},
+        {"id": "tail", "fn": "add", "inputs": ["use"]},
+        {"id": "late", "fn": "const", "executor": "pool:none"}]})");
+    std::vector<v1::Assignment> sent = Dispatch(kWorker);
+    EXPECT_THAT(Ids(sent), ElementsAre("big", "slow"));
+    if (sent.size() != 2) return job;
+    ReportHeld(kWorker, sent[0], kWorker);
+    TurnOutput out = WholeTurn();
+    EXPECT_THAT(out.keep, IsEmpty()) << "'use' has yet to read it";
+    Report(kWorker, sent[1], true);
+    use_ = OnlyAssignment(WholeTurn(), "use");
+    return job;
+  }
+
+  // The one assignment sent to kWorker in `out`, which must be `id`'s.
+  static v1::Assignment OnlyAssignment(const TurnOutput& out,
+                                       const std::string& id) {
+    auto sends = out.sends.find(kWorker);
+    EXPECT_NE(sends, out.sends.end());
+    if (sends == out.sends.end()) return {};
+    EXPECT_EQ(sends->second.assignments_size(), 1);
+    if (sends->second.assignments_size() != 1) return {};
+    EXPECT_EQ(sends->second.assignments(0).task_id(), id);
+    return sends->second.assignments(0);
+  }
+
+  v1::Assignment use_;
+};
+
+TEST_F(SchedulerMarkedKeepTest, ItsReadersGetTheHeldCopyAndItIsCopiedAfter) {
+  SubmitAndRunToUse();
+  ASSERT_EQ(use_.input_refs().count(0), 1u);
+  EXPECT_TRUE(IsHeld(use_.input_refs().at(0)));
+  ReportHeld(kWorker, use_, kWorker);
+  TurnOutput out = WholeTurn();
+  ASSERT_THAT(out.keep, SizeIs(1));
+  EXPECT_EQ(out.keep[0].index, 0u);
+  EXPECT_THAT(out.sends[kWorker].release(), IsEmpty());
+}
+
+// Copied, and freed on its worker; then a reader runs again (its own
+// result was lost): the output runs again first, for a copy a worker reads.
+TEST_F(SchedulerMarkedKeepTest, AReaderRunAgainAfterTheCopyHasItMadeAgain) {
+  const uint64_t job = SubmitAndRunToUse();
+  ReportHeld(kWorker, use_, kWorker);
+  TurnOutput out = WholeTurn();
+  ASSERT_THAT(out.keep, SizeIs(1));
+  const v1::Assignment tail = OnlyAssignment(out, "tail");
+  scheduler_.OnOutputKept(out.keep[0], {Stored(out.keep[0].ref), std::nullopt});
+  WholeTurn();
+  ASSERT_EQ(Status(job, "big").result().location(), "stored");
+  v1::TaskResult lost;
+  *lost.mutable_task() = tail.task();
+  lost.set_error("'use' is gone from its holder");
+  lost.add_lost_inputs(0);
+  scheduler_.OnTaskResult(kWorker, std::move(lost));
+  out = WholeTurn();
+  EXPECT_NE(Status(job, "big").state(), v1::TASK_SUCCEEDED);
+  EXPECT_EQ(Status(job, "use").state(), v1::TASK_PENDING);
+}
+
+// The copy ends while a reader runs again: it is not recorded (the held
+// copy stays, for the reader), and is made again once the reader is done.
+TEST_F(SchedulerMarkedKeepTest, ACopyThatEndsWhileAReaderRunsAgainWaits) {
+  const uint64_t job = SubmitAndRunToUse();
+  ReportHeld(kWorker, use_, kWorker);
+  TurnOutput out = WholeTurn();
+  ASSERT_THAT(out.keep, SizeIs(1));
+  const OutputToKeep keep = out.keep[0];
+  const v1::Assignment tail = OnlyAssignment(out, "tail");
+  v1::TaskResult lost;
+  *lost.mutable_task() = tail.task();
+  lost.set_error("'use' is gone from its holder");
+  lost.add_lost_inputs(0);
+  scheduler_.OnTaskResult(kWorker, std::move(lost));
+  const v1::Assignment again = OnlyAssignment(WholeTurn(), "use");
+  ASSERT_EQ(again.input_refs().count(0), 1u);
+  EXPECT_TRUE(IsHeld(again.input_refs().at(0)));
+
+  scheduler_.OnOutputKept(keep, {Stored(keep.ref), std::nullopt});
+  out = WholeTurn();
+  for (const WriteSet::ResultWrite& w : out.writes.results) {
+    EXPECT_NE(w.index, 0u) << "the copy was recorded";
+  }
+  EXPECT_THAT(out.release_when_synced, IsEmpty());
+  EXPECT_THAT(Status(job, "big").result().location(), HasSubstr("held by"));
+
+  ReportHeld(kWorker, again, kWorker);
+  out = WholeTurn();
+  ASSERT_THAT(out.keep, SizeIs(1));
+  EXPECT_EQ(out.keep[0].index, 0u);
 }
 
 TEST_F(SchedulerKeepTest, AnOutputOverTheBoundStaysHeld) {
