@@ -110,8 +110,8 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
                                                      v1::CoordinatorMessage> {
  public:
   // `identity`: the common name of the worker's verified certificate, its
-  // name, which `service` holds for it until it ends; nullopt without
-  // certificates.
+  // name, which `service` holds for its process (claimed at Register)
+  // until it ends; nullopt without certificates.
   WorkerReactor(Coordinator* coordinator, WorkerServiceImpl* service,
                 grpc::CallbackServerContext* context,
                 const WorkerServiceOptions& options, std::string peer,
@@ -172,7 +172,18 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
             "start the worker with another --pool"));
         return;
       }
-      if (identity_) in_.mutable_register_()->set_name(*identity_);
+      if (identity_) {
+        if (!service_->ClaimIdentity(*identity_, in_.register_().instance())) {
+          sink_->writer.FinishAfterWrites(grpc::Status(
+              grpc::StatusCode::ALREADY_EXISTS,
+              absl::StrCat("a worker with certificate name '", *identity_,
+                           "' is connected already; give each worker its own "
+                           "certificate")));
+          return;
+        }
+        identity_claimed_ = true;
+        in_.mutable_register_()->set_name(*identity_);
+      }
       if (in_.register_().counts_reads()) unread_.emplace(max_stall_);
       id_ = coordinator_->NewWorkerId();
       coordinator_->WorkerConnected(id_, sink_,
@@ -283,10 +294,12 @@ class WorkerReactor : public grpc::ServerBidiReactor<v1::WorkerMessage,
   static constexpr int kReadsEnded = 1;
   static constexpr int kCancelled = 2;
   std::atomic<int> ended_{0};
+  // Set on the first read, before any release can look at it.
+  std::atomic<bool> identity_claimed_{false};
   std::atomic<bool> identity_released_{false};
 
   void ReleaseIdentity() {
-    if (service_ == nullptr || !identity_ ||
+    if (service_ == nullptr || !identity_ || !identity_claimed_ ||
         identity_released_.exchange(true)) {
       return;
     }
@@ -680,23 +693,29 @@ WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
                      "' is a client's (a cert: line of dagd's --tokens_file "
                      "names it); a worker needs a certificate of its own")));
   }
-  if (identity) {
-    absl::MutexLock lock(&mu_);
-    if (!identities_.insert(*identity).second) {
-      return new WorkerReactor(grpc::Status(
-          grpc::StatusCode::ALREADY_EXISTS,
-          absl::StrCat("a worker with certificate name '", *identity,
-                       "' is connected already; give each worker its own "
-                       "certificate")));
-    }
-  }
+  // Its name is claimed at Register, which names its process.
   return new WorkerReactor(coordinator_, this, context, options_,
                            context->peer(), std::move(identity));
 }
 
+bool WorkerServiceImpl::ClaimIdentity(const std::string& name,
+                                      const std::string& instance) {
+  absl::MutexLock lock(&mu_);
+  Claim& claim = identities_[name];
+  if (claim.streams > 0 && (instance.empty() || claim.instance != instance)) {
+    return false;
+  }
+  claim.instance = instance;
+  ++claim.streams;
+  return true;
+}
+
 void WorkerServiceImpl::ReleaseIdentity(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  identities_.erase(name);
+  auto claim = identities_.find(name);
+  if (claim != identities_.end() && --claim->second.streams == 0) {
+    identities_.erase(claim);
+  }
 }
 
 }  // namespace dagd

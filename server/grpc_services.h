@@ -3,7 +3,7 @@
 
 #include <atomic>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -166,15 +166,24 @@ class WorkerServiceImpl : public v1::WorkerService::CallbackService {
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
 
-  // Called by a reactor that took identity `name` when it ends.
+  // A stream registering worker process `instance` under certificate name
+  // `name`: false when another process holds the name on a stream still
+  // open. The same process may hold it on several (it reconnected while
+  // dagd still has its older stream, half open; the newer replaces it).
+  bool ClaimIdentity(const std::string& name, const std::string& instance);
+  // Called by a reactor that claimed identity `name` when it ends.
   void ReleaseIdentity(const std::string& name);
 
  private:
+  struct Claim {
+    std::string instance;
+    int streams = 0;
+  };
   Coordinator* const coordinator_;
   const WorkerServiceOptions options_;
   absl::Mutex mu_;
-  // Certificate names of the workers connected now.
-  absl::flat_hash_set<std::string> identities_ ABSL_GUARDED_BY(mu_);
+  // By certificate name: the worker process connected now under it.
+  absl::flat_hash_map<std::string, Claim> identities_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dagd

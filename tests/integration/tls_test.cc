@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "dagd/v1/worker_service.grpc.pb.h"
 #include "server/auth/token_table.h"
 #include "storage/data_client.h"
 #include "storage/object_store.h"
@@ -253,6 +254,68 @@ TEST_F(TlsTest, ACertifiedWorkerBackAfterACrashEndsTheRecoveryWait) {
                      "(worker-1)"),
             std::string::npos)
       << log;
+}
+
+// A certified worker's process reconnecting while dagd still has its older
+// stream (half open: the connection dropped on the worker's side only) is
+// taken back under its name, the newer stream replacing the older, instead
+// of being refused until that stream times out. Another process with the
+// same certificate is still refused while the first is connected.
+TEST_F(TlsTest, ACertifiedWorkerReconnectingOverItsHalfOpenStreamIsTakenBack) {
+  std::unique_ptr<testing::DagdProcess> dagd = StartGuarded();
+  ASSERT_NE(dagd, nullptr);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentials({pki_->Path("worker", "pem"),
+                          pki_->Path("worker", "key"),
+                          pki_->Path("ca", "pem")});
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  auto stub = v1::WorkerService::NewStub(
+      grpc::CreateChannel(dagd->address(), *credentials));
+  v1::WorkerMessage hello;
+  v1::Register* reg = hello.mutable_register_();
+  reg->set_slots(1);
+  reg->add_functions("const");
+  reg->set_instance("instance-1");
+  reg->set_data_address("127.0.0.1:1");
+  grpc::ClientContext older_context;
+  auto older = stub->Connect(&older_context);
+  ASSERT_TRUE(older->Write(hello));
+  ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
+
+  grpc::ClientContext newer_context;
+  auto newer = stub->Connect(&newer_context);
+  ASSERT_TRUE(newer->Write(hello));
+  ASSERT_EQ(PollUntil(
+                [&] {
+                  return dagd->Log().find("its older stream is dropped") !=
+                         std::string::npos;
+                },
+                absl::Seconds(10), "dagd to drop the older stream"),
+            absl::OkStatus())
+      << dagd->Log();
+  v1::CoordinatorMessage message;
+  while (older->Read(&message)) {
+  }
+  EXPECT_EQ(older->Finish().error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  absl::StatusOr<v1::ListWorkersResponse> workers =
+      dagd->client().ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  ASSERT_EQ(workers->workers_size(), 1);
+  EXPECT_EQ(workers->workers(0).name(), "worker-1");
+
+  grpc::ClientContext other_context;
+  auto other = stub->Connect(&other_context);
+  reg->set_instance("instance-2");
+  ASSERT_TRUE(other->Write(hello));
+  while (other->Read(&message)) {
+  }
+  grpc::Status refused = other->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::ALREADY_EXISTS)
+      << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("'worker-1'"));
+  newer_context.TryCancel();
+  (void)newer->Finish();
 }
 
 TEST_F(TlsTest, AWorkerRefusesACoordinatorItsCaDidNotSign) {
