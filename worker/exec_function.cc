@@ -8,6 +8,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "worker/json_util.h"
@@ -186,6 +187,14 @@ absl::StatusOr<ExecArgs> ParseExecArgs(const google::protobuf::Value& args) {
     for (const auto& [name, value] : env->struct_value().fields()) {
       auto text = StringField(value, absl::StrCat("args.env.", name));
       if (!text.ok()) return text.status();
+      // "NAME=x" would set NAME, past the checks below, and a NUL would
+      // cut the entry where the program reads it.
+      if (name.empty() ||
+          name.find_first_of(std::string("=\0", 2)) != std::string::npos) {
+        return PermanentError(
+            absl::StrCat("exec: args.env has a name '", absl::CHexEscape(name),
+                         "' that is empty or holds '=' or a NUL"));
+      }
       // The dynamic loader's variables would put code of the job's choice
       // into programs it did not choose (a setuid one, a shell's helpers).
       if (absl::StartsWith(name, "LD_") || name == "GCONV_PATH") {

@@ -152,9 +152,18 @@ absl::Status OpenStdio(const SubprocessSpec& spec, ChildStdio* stdio) {
   // uid changes, which clear it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);  // the worker is already gone
-  dup2(stdio.in.get(), STDIN_FILENO);
-  dup2(stdio.out.get(), STDOUT_FILENO);
-  dup2(stdio.err.get(), STDERR_FILENO);
+  // A worker started with its own stdio closed opened these at 0-2
+  // already; dup2 onto itself would leave them close-on-exec, and the
+  // program would start without them.
+  for (auto [fd, target] : {std::pair{stdio.in.get(), STDIN_FILENO},
+                            {stdio.out.get(), STDOUT_FILENO},
+                            {stdio.err.get(), STDERR_FILENO}}) {
+    if (fd == target) {
+      fcntl(fd, F_SETFD, 0);
+    } else {
+      dup2(fd, target);
+    }
+  }
   // The worker blocks SIGTERM/SIGINT for its signal thread and gRPC may
   // ignore SIGPIPE; the program deserves default signal behaviour.
   sigset_t none;

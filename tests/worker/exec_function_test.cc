@@ -174,6 +174,30 @@ TEST(SubprocessTest, StdoutIsNeverOpenedThroughALink) {
   EXPECT_EQ(*ReadFile(target, 0), "keep");
 }
 
+// Closes this process's stdin and stdout, runs echo with its stdout in
+// `dir`, and exits 0 when the program wrote it there.
+[[noreturn]] void EchoWithoutStdio(const std::string& dir) {
+  close(STDIN_FILENO);
+  close(STDOUT_FILENO);
+  TestTask task(R"({"argv": ["echo"]})");
+  SubprocessSpec spec;
+  spec.argv = {"/bin/echo", "written"};
+  spec.stdout_path = dir + "/stdout";
+  spec.stderr_path = dir + "/stderr";
+  absl::StatusOr<SubprocessExit> exit = RunSubprocess(spec, task.context);
+  absl::StatusOr<std::string> written = ReadFile(spec.stdout_path, 0);
+  _exit(exit.ok() && written.ok() && *written == "written\n" ? 0 : 1);
+}
+
+// A worker started with its own stdin and stdout closed opens the
+// program's at fds 0 and 1: the program still gets them.
+TEST(SubprocessDeathTest, AWorkerWithoutStdioStillGivesTheProgramIts) {
+  absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create("stdio-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_EXIT(EchoWithoutStdio((*dir)->path()), ::testing::ExitedWithCode(0),
+              "");
+}
+
 TEST(ExecTest, EnvIsAddedToWhatTasksInherit) {
   TestTask task(ShellArgs(R"sh(printf '%s %s %s' "$GREETING" "$DAGD_TASK_ID" \
                              "$DAGD_ATTEMPT"; test -n "$PATH")sh",
@@ -392,6 +416,18 @@ TEST(ExecTest, LoaderVariablesAreRefused) {
   EXPECT_TRUE(IsPermanent(out.status())) << out.status();
   EXPECT_THAT(out.status().message(),
               HasSubstr("args.env.LD_PRELOAD is refused"));
+}
+
+// A name holding '=' would set what comes before it: "GCONV_PATH=/x" with
+// an empty value is GCONV_PATH=/x= to the program.
+TEST(ExecTest, NamesHoldingAnEqualsSignAreRefused) {
+  for (const char* env : {R"({"GCONV_PATH=/tmp/x": ""})", R"({"": "x"})"}) {
+    TestTask task(ShellArgs("echo hi", env));
+    auto out = ExecFunction(task.context);
+    EXPECT_TRUE(IsPermanent(out.status())) << env << ": " << out.status();
+    EXPECT_THAT(out.status().message(),
+                HasSubstr("empty or holds '=' or a NUL"));
+  }
 }
 
 TEST(ExecTest, ProgramsRunAsTheExecUserInAPrivateFolder) {
