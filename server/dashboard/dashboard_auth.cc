@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -57,10 +58,17 @@ std::optional<std::string> CookieValue(absl::string_view header,
 
 std::optional<std::string> RequestAuthorization(const HttpRequest& request) {
   std::string header = request.Header("Authorization");
-  if (!header.empty()) return header;
+  // Another scheme is a proxy's in front of dagd (nginx passes its Basic
+  // credentials on): the page's cookie is dagd's token then.
+  const bool bearer = absl::StartsWith(header, "Bearer ") ||
+                      absl::StartsWith(header, "bearer ");
+  if (bearer) return header;
   std::optional<std::string> cookie =
       CookieValue(request.Header("Cookie"), kTokenCookie);
-  if (!cookie || cookie->empty()) return std::nullopt;
+  if (!cookie || cookie->empty()) {
+    if (!header.empty()) return header;  // refused, saying why
+    return std::nullopt;
+  }
   return absl::StrCat("Bearer ", PercentDecode(*cookie));
 }
 

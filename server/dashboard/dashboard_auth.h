@@ -29,8 +29,9 @@ namespace dagd {
 inline constexpr absl::string_view kTokenCookie = "dagd_token";
 
 // What Authenticator::Authenticate should read for `request`: its
-// Authorization header; else "Bearer " and the `dagd_token` cookie
-// (percent-decoded); nullopt when it carries neither.
+// Authorization header when it is "Bearer ..."; else "Bearer " and the
+// `dagd_token` cookie (percent-decoded); else the header of another scheme
+// (a proxy's, which the cookie outranks); nullopt when it carries neither.
 std::optional<std::string> RequestAuthorization(const HttpRequest& request);
 
 // The value of cookie `name` in a Cookie header ("a=1; b=2"), undecoded;

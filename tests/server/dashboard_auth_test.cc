@@ -51,6 +51,16 @@ TEST(RequestAuthorizationTest, TheHeaderElseTheCookie) {
   EXPECT_EQ(RequestAuthorization(request), "Bearer a+b=");
   request.headers.push_back({"authorization", "Bearer from-header"});
   EXPECT_EQ(RequestAuthorization(request), "Bearer from-header");
+  // A proxy in front of dagd passes its own credentials on: the cookie is
+  // dagd's token then; without one the header is read (and refused).
+  request.headers = {{"Cookie", "dagd_token=t"},
+                     {"Authorization", "Basic dXNlcjpwdw=="}};
+  EXPECT_EQ(RequestAuthorization(request), "Bearer t");
+  request.headers = {{"Authorization", "Basic dXNlcjpwdw=="}};
+  EXPECT_EQ(RequestAuthorization(request), "Basic dXNlcjpwdw==");
+  request.headers = {{"Cookie", "dagd_token=t"},
+                     {"Authorization", "bearer lower"}};
+  EXPECT_EQ(RequestAuthorization(request), "bearer lower");
   // A cookie whose name only ends like it is not it.
   request.headers = {{"Cookie", "not_dagd_token=x"}};
   EXPECT_EQ(RequestAuthorization(request), std::nullopt);
