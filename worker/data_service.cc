@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -36,6 +37,13 @@ using ChunkOwner = std::shared_ptr<const std::string>;
 
 void ReleaseOwner(void* owner) { delete static_cast<ChunkOwner*>(owner); }
 
+// Monotonic: a stall is elapsed time, whatever the wall clock does.
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 // Streams one object, one chunk in flight: each OnWriteDone starts the
@@ -48,8 +56,9 @@ void ReleaseOwner(void* owner) { delete static_cast<ChunkOwner*>(owner); }
 class DataService::FetchReactor
     : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  FetchReactor(DataService* service, const grpc::ByteBuffer& raw_request)
-      : service_(service) {
+  FetchReactor(DataService* service, grpc::CallbackServerContext* context,
+               const grpc::ByteBuffer& raw_request)
+      : service_(service), context_(context) {
     if (!ParseRequest(raw_request, request_)) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "the request is not a FetchRequest"));
@@ -75,6 +84,7 @@ class DataService::FetchReactor
       return;
     }
     acquired_ = true;
+    service_->Watch(this);
     ObjectHolder& holder = *service_->holder_;
     if (std::optional<HeldObject> object =
             holder.GetIfInMemory(request_.key())) {
@@ -105,6 +115,7 @@ class DataService::FetchReactor
   }
 
   void OnWriteDone(bool ok) override {
+    write_started_ = 0;
     if (!ok) {
       return Finish(
           grpc::Status(grpc::StatusCode::CANCELLED, "the reader went away"));
@@ -113,8 +124,22 @@ class DataService::FetchReactor
   }
   void OnCancel() override { cancelled_ = true; }
   void OnDone() override {
-    if (acquired_) service_->ReleaseSlot();
+    if (acquired_) service_->ReleaseSlot(this);
     delete this;
+  }
+
+  // From the watchdog, under streams_mu_ (OnDone waits for it): whether
+  // the chunk in flight waited past `timeout` for the reader; the first
+  // time, the call is cancelled (which ends that write, not ok).
+  bool CancelIfStalled(int64_t now, absl::Duration timeout) {
+    const int64_t started = write_started_.load();
+    if (started == 0 || stall_cancelled_ ||
+        absl::Nanoseconds(now - started) <= timeout) {
+      return false;
+    }
+    stall_cancelled_ = true;
+    context_->TryCancel();
+    return true;
   }
 
  private:
@@ -149,10 +174,12 @@ class DataService::FetchReactor
     chunk_ = grpc::ByteBuffer(slices, n > 0 ? 2 : 1);
     at_ += n;
     service_->sent_bytes_ += n;
+    write_started_ = SteadyNanos();
     StartWrite(&chunk_);
   }
 
   DataService* const service_;
+  grpc::CallbackServerContext* const context_;
   v1::FetchRequest request_;
   bool acquired_ = false;
   std::atomic<bool> cancelled_{false};
@@ -165,6 +192,9 @@ class DataService::FetchReactor
   uint64_t end_ = 0;
   bool started_ = false;
   grpc::ByteBuffer chunk_;
+  // When the write in flight started (SteadyNanos); 0: none in flight.
+  std::atomic<int64_t> write_started_{0};
+  bool stall_cancelled_ = false;  // the watchdog's, under streams_mu_
 };
 
 // Fetch with raw messages: the reactor encodes its chunks itself.
@@ -175,8 +205,9 @@ class DataService::Service
   explicit Service(DataService* owner) : owner_(owner) {}
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Fetch(
-      grpc::CallbackServerContext*, const grpc::ByteBuffer* request) override {
-    return new FetchReactor(owner_, *request);
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override {
+    return new FetchReactor(owner_, context, *request);
   }
 
  private:
@@ -211,12 +242,45 @@ absl::StatusOr<std::unique_ptr<DataService>> DataService::Start(
   data->address_ = options.advertise.empty()
                        ? AdvertisedAddress(options.listen, data->port_)
                        : options.advertise;
+  if (options.send_stall_timeout > absl::ZeroDuration() &&
+      options.send_stall_timeout != absl::InfiniteDuration()) {
+    data->watchdog_ =
+        std::thread([service = data.get()] { service->WatchStalls(); });
+  }
   return data;
 }
 
 DataService::~DataService() {
+  stopping_.Notify();
+  if (watchdog_.joinable()) watchdog_.join();
   if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  }
+}
+
+void DataService::Watch(FetchReactor* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.insert(stream);
+}
+
+void DataService::ReleaseSlot(FetchReactor* stream) {
+  {
+    absl::MutexLock lock(&streams_mu_);
+    streams_.erase(stream);
+  }
+  --active_sends_;
+}
+
+void DataService::WatchStalls() {
+  const absl::Duration timeout = options_.send_stall_timeout;
+  const absl::Duration period =
+      std::clamp(timeout / 4, absl::Milliseconds(10), absl::Seconds(1));
+  while (!stopping_.WaitForNotificationWithTimeout(period)) {
+    const int64_t now = SteadyNanos();
+    absl::MutexLock lock(&streams_mu_);
+    for (FetchReactor* stream : streams_) {
+      if (stream->CancelIfStalled(now, timeout)) ++stalled_sends_;
+    }
   }
 }
 

@@ -121,6 +121,8 @@ ABSL_FLAG(std::string, data_advertise, "",
 ABSL_FLAG(int, max_concurrent_sends, 10,
           "results sent to other workers at once; further readers are told "
           "to ask again (RESOURCE_EXHAUSTED) and back off");
+ABSL_FLAG(absl::Duration, send_stall_timeout, absl::Minutes(2),
+          "a reader taking no chunk for this long loses its stream; 0: never");
 ABSL_FLAG(std::string, object_memory, "",
           "memory for the results this worker holds, e.g. 4G (default: a "
           "quarter of the machine's or the container's memory); the least "
@@ -404,7 +406,7 @@ void ParseFlags(int argc, char** argv) {
       "                   [--data_listen=host:port] "
       "[--data_advertise=host:port]\n"
       "                   [--object_memory=4G] [--spill_dir=DIR] "
-      "[--max_concurrent_sends=10]\n"
+      "[--max_concurrent_sends=10] [--send_stall_timeout=2m]\n"
       "       dagd-worker --lambda [--plugin=lib.so ...] "
       "[--log_format=text|json]\n\n"
       "Builtin functions: const, add, sleep, identity, fail, flaky, bytes,\n"
@@ -545,6 +547,9 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
       Die(absl::StrCat("--max_concurrent_sends must be at least 1, got ",
                        sends));
     }
+    if (absl::GetFlag(FLAGS_send_stall_timeout) < absl::ZeroDuration()) {
+      Die("--send_stall_timeout must not be negative");
+    }
     auto spill = dagd::MakeSpillDirectory(absl::GetFlag(FLAGS_spill_dir));
     if (!spill.ok()) {
       Fail(log, absl::StrCat("--spill_dir: ", spill.status().message()));
@@ -555,6 +560,7 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
     options.listen = listen;
     options.advertise = absl::GetFlag(FLAGS_data_advertise);
     options.max_concurrent_sends = sends;
+    options.send_stall_timeout = absl::GetFlag(FLAGS_send_stall_timeout);
     options.secret = parts.secret.get();
     auto credentials = dagd::DataServerCredentials(tls);
     if (!credentials.ok()) Die(std::string(credentials.status().message()));

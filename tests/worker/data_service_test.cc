@@ -38,12 +38,14 @@ std::string RandomBytes(size_t n, int seed) {
 
 class DataServiceTest : public ::testing::Test {
  protected:
-  void Start(uint64_t memory, int max_sends = 10) {
+  void Start(uint64_t memory, int max_sends = 10,
+             absl::Duration send_stall_timeout = absl::Minutes(2)) {
     auto files = std::make_unique<FakeSpillFiles>();
     files_ = files.get();
     holder_ = std::make_unique<ObjectHolder>(memory, std::move(files));
     DataServiceOptions options;
     options.max_concurrent_sends = max_sends;
+    options.send_stall_timeout = send_stall_timeout;
     options.secret = &secret_;
     auto service = DataService::Start(options, holder_.get());
     ASSERT_TRUE(service.ok()) << service.status();
@@ -251,6 +253,39 @@ TEST_F(DataServiceTest, ReadsBeyondTheBoundAreRefusedUntilASlotFrees) {
   first_reader.join();
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->data, "0123456789");
+}
+
+// A reader that asks for an object and then reads nothing (a stopped
+// process, a host gone without a word) loses its stream once a chunk waited
+// for it send_stall_timeout: its slot is free for the next reader.
+TEST_F(DataServiceTest, AReaderThatTakesNothingLosesItsStreamAndSlot) {
+  Start(/*memory=*/64 << 20, /*max_sends=*/1,
+        /*send_stall_timeout=*/absl::Milliseconds(200));
+  Put("big", RandomBytes(16 << 20, 3));
+  v1::ObjectRef small = Put("small", "abc");
+  // No window growth (BDP probes): the reader's gRPC takes a few chunks
+  // for it at most.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto stub = v1::DataService::NewStub(grpc::CreateCustomChannel(
+      service_->address(), grpc::InsecureChannelCredentials(), args));
+  v1::FetchRequest request;
+  request.set_key("big");
+  grpc::ClientContext frozen;
+  std::unique_ptr<grpc::ClientReader<v1::FetchChunk>> never_read =
+      stub->Fetch(&frozen, request);
+  const absl::Time give_up = absl::Now() + kWait;
+  while ((service_->stalled_sends() == 0 || service_->active_sends() > 0) &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(service_->stalled_sends(), 1u);
+  EXPECT_EQ(service_->active_sends(), 0);
+  absl::StatusOr<StoredObject> next = client_.Fetch(small);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->data, "abc");
+  EXPECT_EQ(service_->stalled_sends(), 1u) << "a reader that reads is kept";
+  frozen.TryCancel();
 }
 
 TEST(DataServiceStartTest, AnAddressItCannotListenOnIsUnavailable) {
