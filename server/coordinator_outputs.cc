@@ -30,11 +30,13 @@ void Coordinator::OnOutputCopied(const OutputToKeep& output,
                                  absl::StatusOr<KeptOutput> kept) {
   if (kept.ok()) {
     scheduler_.OnOutputKept(output, *std::move(kept));
-  } else if (output.check_record && absl::IsNotFound(kept.status())) {
+  } else if ((output.check_record && absl::IsNotFound(kept.status())) ||
+             absl::IsAborted(kept.status())) {
     // A key a worker listed at registration that no stored record waits
     // for (a deleted job's output, a finished job's intermediate, one
-    // copied already): nothing will read it, so its holder frees it, once
-    // the records read are synced (a copy's may not be yet).
+    // copied already), or an older attempt's output, replaced while it was
+    // copied: nothing will read it, so its holder frees it, once the
+    // records read are synced (a copy's may not be yet).
     std::vector<v1::ObjectRef> stray = {output.ref};
     ReleaseWhenSynced(stray, /*synced=*/false);
   } else if (!absl::IsFailedPrecondition(kept.status())) {

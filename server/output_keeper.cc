@@ -89,6 +89,23 @@ absl::StatusOr<v1::ObjectRef> OutputKeeper::Recorded(
   return recorded;
 }
 
+absl::Status OutputKeeper::StillRecorded(const OutputToKeep& output,
+                                         const v1::ObjectRef& held) {
+  absl::StatusOr<StoredResult> result =
+      store_->GetResult(output.seq, output.index);
+  if (!result.ok() && !absl::IsNotFound(result.status())) {
+    return result.status();
+  }
+  const v1::ObjectRef* ref = result.ok() ? result->ref.get() : nullptr;
+  if (ref == nullptr || !IsHeld(*ref) || ref->key() != held.key() ||
+      ref->holder().instance() != held.holder().instance()) {
+    return absl::AbortedError(absl::StrCat(
+        "the task's result was made again while its copy from ",
+        DescribeHeld(held), " went on: that copy is of an older attempt"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<KeptOutput> OutputKeeper::Copy(const OutputToKeep& output) {
   absl::StatusOr<v1::ObjectRef> held = Recorded(output);
   if (!held.ok()) return held.status();
@@ -131,6 +148,11 @@ absl::StatusOr<KeptOutput> OutputKeeper::Copy(const OutputToKeep& output) {
   if (!read.ok()) return read;
   if (!chunk.empty()) {
     if (absl::Status s = flush(); !s.ok()) return s;
+  }
+  // A long copy may be of a result replaced meanwhile; the scheduler
+  // catches that while the job is in memory, not once it has finished.
+  if (absl::Status current = StillRecorded(output, *held); !current.ok()) {
+    return current;
   }
   KeptOutput kept;
   v1::ObjectRef& stored = kept.stored;

@@ -34,7 +34,9 @@ class OutputKeeper {
   // stored record waits for this copy (with check_record: the record no
   // longer names that output held there, so its holder may free it),
   // FAILED_PRECONDITION when it is over the bound (it stays held),
-  // otherwise the read's or the store's error.
+  // ABORTED when, once copied, the record names another result (the task
+  // ran again meanwhile: the copy is of an older attempt, which its holder
+  // may free), otherwise the read's or the store's error.
   using Done = absl::AnyInvocable<void(const OutputToKeep& output,
                                        absl::StatusOr<KeptOutput> kept)>;
 
@@ -60,6 +62,9 @@ class OutputKeeper {
   // output waiting to be copied from that holder (the same instance under
   // the same name: a worker naming another's instance copies nothing).
   absl::StatusOr<v1::ObjectRef> Recorded(const OutputToKeep& output);
+  // OK when the stored record still names `held` as the task's result.
+  absl::Status StillRecorded(const OutputToKeep& output,
+                             const v1::ObjectRef& held);
 
   MetaStore* const store_;
   DataClient* const holders_;

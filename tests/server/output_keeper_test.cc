@@ -40,8 +40,10 @@ class OutputKeeperTest : public ::testing::Test {
     keeper_ = std::make_unique<OutputKeeper>(store_.get(), &client_, kMaxBytes);
   }
 
-  // Task `index` of job 1's output of `data`, held by the fake holder.
-  v1::ObjectRef Held(uint32_t index, const std::string& data) {
+  // Task `index` of job 1's output of `data`, held by the fake holder, and
+  // (with `record`) recorded as the task's result.
+  v1::ObjectRef Held(uint32_t index, const std::string& data,
+                     bool record = true) {
     v1::ObjectRef ref;
     ref.set_key(ResultObjectKey(JobIdFromSeq(1), index, 1));
     ref.set_size(data.size());
@@ -51,6 +53,7 @@ class OutputKeeperTest : public ::testing::Test {
     ref.mutable_holder()->set_instance("i-1");
     ref.mutable_holder()->set_address(serving_.address);
     serving_.holder.objects[ref.key()] = data;
+    if (record) Record(index, ref);
     return ref;
   }
 
@@ -159,7 +162,7 @@ TEST_F(OutputKeeperTest, AReadOfTheHeldOutputAfterItsCopyIsServedFromTheStore) {
 }
 
 TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
-  const v1::ObjectRef held = Held(0, "payload");
+  const v1::ObjectRef held = Held(0, "payload", /*record=*/false);
   // What a worker's registration says: its key and where it serves.
   OutputToKeep reported{1, 0, v1::ObjectRef(), /*check_record=*/true};
   reported.ref.set_key(held.key());
@@ -207,7 +210,9 @@ TEST_F(OutputKeeperTest, AfterARestartOnlyAnOutputStillRecordedAsHeldIsCopied) {
 // Two copies of one task's output (its first holder's still going when it
 // was run again elsewhere) run one after the other: chunks are stored by
 // job and task, and at once the second's chunk 0 and the first's chunk 1
-// made a result that matched neither's CRC-32C.
+// made a result that matched neither's CRC-32C. The first, of a result no
+// longer recorded, is not kept (once its job left the scheduler's memory,
+// nothing else would have caught it).
 TEST_F(OutputKeeperTest, CopiesOfOneTasksOutputDoNotMixTheirChunks) {
   serving_.holder.chunk_bytes = MetaStore::kResultChunkBytes;
   serving_.holder.stall_after_first = true;
@@ -226,13 +231,15 @@ TEST_F(OutputKeeperTest, CopiesOfOneTasksOutputDoNotMixTheirChunks) {
   other.holder.objects[held_second.key()] = second;
 
   absl::Notification first_done, second_done;
-  keeper_->Keep({1, 3, held_first},
-                [&](const OutputToKeep&, absl::StatusOr<KeptOutput> kept) {
-                  EXPECT_TRUE(kept.ok()) << kept.status();
-                  first_done.Notify();
-                });
+  keeper_->Keep({1, 3, held_first}, [&](const OutputToKeep&,
+                                        absl::StatusOr<KeptOutput> kept) {
+    EXPECT_TRUE(absl::IsAborted(kept.status())) << kept.status();
+    EXPECT_THAT(kept.status().message(), HasSubstr("an older attempt"));
+    first_done.Notify();
+  });
   ASSERT_TRUE(serving_.holder.stalled.WaitForNotificationWithTimeout(
       absl::Seconds(30)));
+  Record(3, held_second);  // the task ran again and succeeded
   keeper_->Keep({1, 3, held_second},
                 [&](const OutputToKeep&, absl::StatusOr<KeptOutput> kept) {
                   EXPECT_TRUE(kept.ok()) << kept.status();
