@@ -166,23 +166,7 @@ absl::StatusOr<std::vector<v1::JobStatus>> StoredJobsPage(
     MetaReadView& view, const JobsPage& page) {
   const size_t wanted = page.size + 1;
   if (page.tenant.empty()) return view.ListJobStatuses(page.before, wanted);
-  // Other tenants' jobs are skipped, a batch of records at a time.
-  std::vector<v1::JobStatus> out;
-  uint64_t before = page.before;
-  while (out.size() < wanted) {
-    absl::StatusOr<std::vector<v1::JobStatus>> batch =
-        view.ListJobStatuses(before, kMaxPageSize);
-    if (!batch.ok()) return batch.status();
-    for (v1::JobStatus& job : *batch) {
-      if (job.tenant() == page.tenant && out.size() < wanted) {
-        out.push_back(std::move(job));
-      }
-    }
-    if (batch->size() < kMaxPageSize) break;
-    before = SeqFromJobId(batch->back().job_id()).value_or(0);
-    if (before == 0) break;
-  }
-  return out;
+  return view.ListTenantJobStatuses(page.tenant, page.before, wanted);
 }
 
 absl::StatusOr<PlannedDeletion> PlanDeletion(MetaReadView& view, uint64_t seq,

@@ -11,6 +11,27 @@
 namespace dagd {
 namespace {}  // namespace
 
+absl::StatusOr<std::vector<v1::JobStatus>> MetaReadView::ListTenantJobStatuses(
+    absl::string_view tenant, uint64_t before_seq, size_t limit) {
+  constexpr size_t kBatch = 1000;
+  std::vector<v1::JobStatus> out;
+  uint64_t before = before_seq;
+  while (out.size() < limit) {
+    absl::StatusOr<std::vector<v1::JobStatus>> batch =
+        ListJobStatuses(before, kBatch);
+    if (!batch.ok()) return batch.status();
+    for (v1::JobStatus& job : *batch) {
+      if (job.tenant() == tenant && out.size() < limit) {
+        out.push_back(std::move(job));
+      }
+    }
+    if (batch->size() < kBatch) break;
+    before = SeqFromJobId(batch->back().job_id()).value_or(0);
+    if (before == 0) break;
+  }
+  return out;
+}
+
 absl::StatusOr<JobDeletion> MetaReadView::PlanJobDeletion(uint64_t seq) {
   const std::string job_id = JobIdFromSeq(seq);
   absl::StatusOr<v1::JobStatus> status = GetJobStatus(seq);
@@ -27,6 +48,7 @@ absl::StatusOr<JobDeletion> MetaReadView::PlanJobDeletion(uint64_t seq) {
   JobDeletion deletion;
   deletion.seq = seq;
   deletion.total_tasks = status->total_tasks();
+  deletion.tenant = status->tenant();
   if (!status->request_id().empty()) {
     std::string key = RequestKey(status->tenant(), status->request_id());
     absl::StatusOr<std::optional<uint64_t>> owner = FindRequest(key);

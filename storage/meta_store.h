@@ -43,6 +43,11 @@ class MetaReadView {
   // newest first.
   virtual absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
       uint64_t before_seq, size_t limit) = 0;
+  // The same, of `tenant`'s jobs only. This one skips the others' jobs a
+  // batch at a time; a store with an index of jobs by tenant reads only
+  // the tenant's.
+  virtual absl::StatusOr<std::vector<v1::JobStatus>> ListTenantJobStatuses(
+      absl::string_view tenant, uint64_t before_seq, size_t limit);
   virtual absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
                                                  absl::string_view task_id) = 0;
   virtual absl::StatusOr<v1::TaskStatus> GetTaskStatus(uint64_t seq,

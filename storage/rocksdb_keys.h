@@ -86,6 +86,20 @@ inline std::string UnfinishedKey(uint64_t seq) {
   return absl::StrCat(kUnfinishedPrefix, SeqKey(seq));
 }
 
+// Keys of the index of jobs by tenant, in the meta family: this prefix, the
+// tenant's length in 4 bytes and the tenant, then the job's sequence key.
+// (The length first: no tenant's keys are a prefix of another's.)
+inline constexpr absl::string_view kTenantPrefix = "tenant/";
+inline std::string TenantPrefix(absl::string_view tenant) {
+  std::string key(kTenantPrefix);
+  AppendBigEndian32(key, static_cast<uint32_t>(tenant.size()));
+  key.append(tenant.data(), tenant.size());
+  return key;
+}
+inline std::string TenantJobKey(absl::string_view tenant, uint64_t seq) {
+  return TenantPrefix(tenant) + SeqKey(seq);
+}
+
 // Keys of jobs whose task records are being written ahead of the commit
 // that accepts them (RocksTaskRecordWriter), in the meta family: this
 // prefix, then the job's sequence key.

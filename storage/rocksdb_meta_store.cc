@@ -23,6 +23,8 @@ using rocks::kUnfinishedPrefix;
 using rocks::SeqFromKey;
 using rocks::SeqKey;
 using rocks::TaskKey;
+using rocks::TenantJobKey;
+using rocks::TenantPrefix;
 using rocks::UnfinishedKey;
 using rocks::WritingKey;
 
@@ -168,6 +170,29 @@ class RocksMetaStore::Reader {
       out.push_back(std::move(status));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
+    return out;
+  }
+
+  // From the index of jobs by tenant: reads the tenant's jobs only.
+  absl::StatusOr<std::vector<v1::JobStatus>> ListTenantJobStatuses(
+      absl::string_view tenant, uint64_t before_seq, size_t limit) const {
+    std::vector<v1::JobStatus> out;
+    if (before_seq == 0) return out;
+    const std::string prefix = TenantPrefix(tenant);
+    std::unique_ptr<rocksdb::Iterator> it(NewIterator(Options(), kMeta));
+    it->SeekForPrev(prefix + SeqKey(before_seq - 1));
+    for (; it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
+         it->Prev()) {
+      rocksdb::Slice key = it->key();
+      key.remove_prefix(prefix.size());
+      absl::StatusOr<v1::JobStatus> status = GetJobStatus(SeqFromKey(key));
+      if (absl::IsNotFound(status.status())) continue;
+      if (!status.ok()) return status.status();
+      out.push_back(*std::move(status));
+    }
+    if (!it->status().ok()) {
+      return FromRocks(it->status(), "scanning a tenant's jobs");
+    }
     return out;
   }
 
@@ -472,6 +497,10 @@ absl::Status RocksMetaStore::Commit(const WriteSet& writes, bool sync,
     if (!IsFinal(job.status.state())) {
       batch.Put(handles_[kMeta], UnfinishedKey(job.seq), "");
     }
+    if (!job.status.tenant().empty()) {
+      batch.Put(handles_[kMeta], TenantJobKey(job.status.tenant(), job.seq),
+                "");
+    }
   }
   for (const auto& [seq, status] : writes.job_statuses) {
     PutMessage(batch, handles_[kJobs], SeqKey(seq), status);
@@ -527,6 +556,10 @@ class RocksMetaStore::View : public MetaReadView {
   absl::StatusOr<std::vector<v1::JobStatus>> ListJobStatuses(
       uint64_t before_seq, size_t limit) override {
     return reader_.ListJobStatuses(before_seq, limit);
+  }
+  absl::StatusOr<std::vector<v1::JobStatus>> ListTenantJobStatuses(
+      absl::string_view tenant, uint64_t before_seq, size_t limit) override {
+    return reader_.ListTenantJobStatuses(tenant, before_seq, limit);
   }
   absl::StatusOr<uint32_t> FindTaskIndex(uint64_t seq,
                                          absl::string_view task_id) override {
@@ -724,6 +757,9 @@ absl::Status RocksMetaStore::AddDeletion(rocksdb::WriteBatch& batch,
   batch.Delete(handles_[kJobs], key);
   batch.Delete(handles_[kJobSpecs], key);
   batch.Delete(handles_[kMeta], UnfinishedKey(deletion.seq));
+  if (!deletion.tenant.empty()) {
+    batch.Delete(handles_[kMeta], TenantJobKey(deletion.tenant, deletion.seq));
+  }
   for (Family family : {kTaskSpecs, kTaskStates, kResults, kTaskIds}) {
     absl::Status s = DeletePrefix(batch, family, key, deletion.total_tasks);
     if (!s.ok()) return s;

@@ -41,10 +41,12 @@ namespace dagd {
 // the index, since they would not keep it. Schema 3 adds results kept in
 // the object store (a reference instead of bytes): schema 2 is upgraded by
 // writing the new number, and builds that could not read such a result
-// refuse the directory instead of failing on it later.
+// refuse the directory instead of failing on it later. Schema 4 adds the
+// index of jobs by tenant (a tenant's ListJobs reads its jobs only), built
+// from one scan at the first open of an older directory.
 class RocksMetaStore : public MetaStore {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   struct Options {
     // A new job of more tasks than this has its task records written ahead
@@ -151,9 +153,9 @@ class RocksMetaStore : public MetaStore {
                  std::vector<rocksdb::ColumnFamilyHandle*> handles,
                  const Options& options);
   absl::Status CheckSchema();
-  // Schema 1 -> 2: indexes every unfinished job, in one synced batch with
-  // the new version.
-  absl::Status BuildUnfinishedIndex();
+  // Schema 1-3 -> 4: indexes every job by tenant (and, from schema 1,
+  // every unfinished job), in one synced batch with the new version.
+  absl::Status BuildIndexes(bool unfinished);
   // Adds to `batch` the deletion of every key of `family` that starts with
   // `prefix`, for a job of `tasks` tasks.
   absl::Status DeletePrefix(rocksdb::WriteBatch& batch, Family family,

@@ -17,6 +17,7 @@ using rocks::FromRocks;
 using rocks::kWritingPrefix;
 using rocks::SeqFromKey;
 using rocks::SeqKey;
+using rocks::TenantJobKey;
 using rocks::UnfinishedKey;
 
 absl::Status RocksMetaStore::CheckSchema() {
@@ -39,17 +40,13 @@ absl::Status RocksMetaStore::CheckSchema() {
                      ", the one this dagd understands (a newer dagd wrote "
                      "it?)"));
   }
-  if (version == 1) return BuildUnfinishedIndex();
   if (version == kSchemaVersion) return absl::OkStatus();
-  // Schema 2 holds nothing schema 3 reads differently.
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  return FromRocks(db_->Put(sync, handles_[kMeta], "schema_version",
-                            absl::StrCat(kSchemaVersion)),
-                   "writing the schema version");
+  // Schema 1 has no index of unfinished jobs, and none before 4 an index
+  // of jobs by tenant. (Schema 2 holds nothing 3 reads differently.)
+  return BuildIndexes(/*unfinished=*/version == 1);
 }
 
-absl::Status RocksMetaStore::BuildUnfinishedIndex() {
+absl::Status RocksMetaStore::BuildIndexes(bool unfinished) {
   rocksdb::WriteBatch batch;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[kJobs]));
@@ -60,15 +57,19 @@ absl::Status RocksMetaStore::BuildUnfinishedIndex() {
           "upgrading to schema ", kSchemaVersion, ": the record of job ",
           JobIdFromSeq(SeqFromKey(it->key())), " does not parse"));
     }
-    if (IsFinal(status.state())) continue;
-    batch.Put(handles_[kMeta], UnfinishedKey(SeqFromKey(it->key())), "");
+    const uint64_t seq = SeqFromKey(it->key());
+    if (unfinished && !IsFinal(status.state())) {
+      batch.Put(handles_[kMeta], UnfinishedKey(seq), "");
+    }
+    if (!status.tenant().empty()) {
+      batch.Put(handles_[kMeta], TenantJobKey(status.tenant(), seq), "");
+    }
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scanning jobs");
   batch.Put(handles_[kMeta], "schema_version", absl::StrCat(kSchemaVersion));
   rocksdb::WriteOptions sync;
   sync.sync = true;
-  return FromRocks(db_->Write(sync, &batch),
-                   "writing the index of unfinished jobs");
+  return FromRocks(db_->Write(sync, &batch), "writing the indexes of jobs");
 }
 
 absl::Status RocksMetaStore::RemoveUnacceptedTasks() {

@@ -45,6 +45,8 @@ struct JobDeletion {
   // The job's request id when it still names this job (its mapping goes
   // too); empty otherwise.
   std::string request_id;
+  // The job's tenant: its entry in the index of jobs by tenant goes too.
+  std::string tenant;
 };
 
 // Everything one scheduler turn changes. MetaStore::Commit applies it

@@ -38,7 +38,8 @@ class RocksStoreTest : public ::testing::Test {
   }
 
   static WriteSet::NewJob NewJob(uint64_t seq, int tasks,
-                                 std::string request_id = "") {
+                                 std::string request_id = "",
+                                 std::string tenant = "") {
     WriteSet::NewJob job;
     job.seq = seq;
     auto spec = std::make_shared<v1::JobSpec>();
@@ -53,7 +54,9 @@ class RocksStoreTest : public ::testing::Test {
     job.status.set_state(v1::JOB_PENDING);
     job.status.set_total_tasks(tasks);
     job.status.set_request_id(request_id);
-    job.request_id = std::move(request_id);
+    // Request ids are the tenant's own (RequestKey).
+    job.request_id = request_id.empty() ? "" : RequestKey(tenant, request_id);
+    job.status.set_tenant(std::move(tenant));
     return job;
   }
 
@@ -77,9 +80,10 @@ class RocksStoreTest : public ::testing::Test {
 
   // Commits a new job of `tasks` tasks, finished when `finished`.
   void Add(RocksMetaStore& store, uint64_t seq, int tasks, bool finished,
-           std::string request_id = "") {
+           std::string request_id = "", std::string tenant = "") {
     WriteSet writes;
-    writes.new_jobs.push_back(NewJob(seq, tasks, std::move(request_id)));
+    writes.new_jobs.push_back(
+        NewJob(seq, tasks, std::move(request_id), std::move(tenant)));
     if (finished) Finish(writes, writes.new_jobs.back());
     ASSERT_TRUE(store.Commit(writes, /*sync=*/false).ok());
   }

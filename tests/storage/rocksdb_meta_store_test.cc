@@ -427,7 +427,7 @@ TEST_F(RocksMetaStoreTest, OldDatabaseGetsItsIndexBuiltOnceAtOpen) {
   {
     auto raw = OpenRaw();
     ASSERT_NE(raw, nullptr);
-    EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "3");
+    EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "4");
     // A job record that cannot be read would fail a scan; the next open
     // does none.
     ASSERT_TRUE(raw->Put("jobs", testing::RawRocksDb::SeqKey(1),
@@ -444,12 +444,12 @@ TEST_F(RocksMetaStoreTest, NewerSchemaIsRefusedWithItsVersion) {
   { auto store = Open(); }
   {
     auto raw = OpenRaw();
-    ASSERT_TRUE(raw->Put("meta", "schema_version", "4").ok());
+    ASSERT_TRUE(raw->Put("meta", "schema_version", "5").ok());
   }
   auto store = RocksMetaStore::Open(dir_.string());
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version '4'"));
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version '5'"));
 }
 
 // Schema 2 has no result kept in the object store: it is taken as it is,
@@ -469,7 +469,82 @@ TEST_F(RocksMetaStoreTest, SchemaTwoIsUpgradedInPlace) {
     EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(1u));
   }
   auto raw = OpenRaw();
-  EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "3");
+  EXPECT_EQ(raw->Get("meta", "schema_version").value_or(""), "4");
+}
+
+// A tenant's jobs, newest first, from the index of jobs by tenant: the
+// other tenants' records are not read (one that does not parse is no
+// matter), and a deleted job leaves the index.
+TEST_F(RocksMetaStoreTest, ATenantsJobsAreListedFromItsIndex) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    for (uint64_t seq = 1; seq <= 6; ++seq) {
+      Add(*store, seq, 1, /*finished=*/true, "",
+          seq % 3 == 1   ? "alpha"
+          : seq % 3 == 2 ? "beta"
+                         : "");
+    }
+  }
+  {
+    auto raw = OpenRaw();
+    ASSERT_NE(raw, nullptr);
+    ASSERT_TRUE(raw->Put("jobs", testing::RawRocksDb::SeqKey(2),
+                         "\x07"
+                         "bad")
+                    .ok());
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto ids = [&](absl::string_view tenant, uint64_t before, size_t limit) {
+    std::vector<std::string> out;
+    auto view = store->NewReadView();
+    EXPECT_TRUE(view.ok()) << view.status();
+    if (!view.ok()) return out;
+    auto jobs = (*view)->ListTenantJobStatuses(tenant, before, limit);
+    EXPECT_TRUE(jobs.ok()) << jobs.status();
+    if (!jobs.ok()) return out;
+    for (const v1::JobStatus& job : *jobs) out.push_back(job.job_id());
+    return out;
+  };
+  EXPECT_THAT(ids("alpha", UINT64_MAX, 10),
+              ElementsAre(JobIdFromSeq(4), JobIdFromSeq(1)));
+  EXPECT_THAT(ids("alpha", 4, 10), ElementsAre(JobIdFromSeq(1)));
+  EXPECT_THAT(ids("alpha", UINT64_MAX, 1), ElementsAre(JobIdFromSeq(4)));
+  EXPECT_THAT(ids("alph", UINT64_MAX, 10), IsEmpty());
+  EXPECT_THAT(ids("", UINT64_MAX, 10), IsEmpty()) << "no tenant: no index";
+  ASSERT_EQ(store->DeleteJob(4, /*sync=*/false), absl::OkStatus());
+  EXPECT_THAT(ids("alpha", UINT64_MAX, 10), ElementsAre(JobIdFromSeq(1)));
+}
+
+// A directory of schema 3 (no index of jobs by tenant) gets the index at
+// its first open.
+TEST_F(RocksMetaStoreTest, SchemaThreeGetsTheTenantIndexAtOpen) {
+  {
+    auto store = Open();
+    Add(*store, 1, 1, /*finished=*/true, "", "alpha");
+    Add(*store, 2, 1, /*finished=*/false, "", "beta");
+    Add(*store, 3, 1, /*finished=*/true, "", "alpha");
+  }
+  {
+    auto raw = OpenRaw();
+    ASSERT_NE(raw, nullptr);
+    ASSERT_TRUE(raw->DeletePrefix("meta", "tenant/").ok());
+    ASSERT_TRUE(raw->Put("meta", "schema_version", "3").ok());
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto view = store->NewReadView();
+  ASSERT_TRUE(view.ok()) << view.status();
+  auto jobs = (*view)->ListTenantJobStatuses("alpha", UINT64_MAX, 10);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_EQ((*jobs)[0].job_id(), JobIdFromSeq(3));
+  EXPECT_EQ((*jobs)[1].job_id(), JobIdFromSeq(1));
+  EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(2u));
+  view->reset();
+  store.reset();
+  EXPECT_EQ(OpenRaw()->Get("meta", "schema_version").value_or(""), "4");
 }
 
 // Deleting a job leaves not one key of it in any column family.
@@ -486,15 +561,17 @@ TEST_F(RocksMetaStoreTest, DeleteJobRemovesEveryKeyOfTheJob) {
   }
   {
     auto store = Open();
-    Add(*store, 2, 5, /*finished=*/true, "gone");
-    EXPECT_EQ(store->FindRequest("gone")->value_or(0), 2u);
+    Add(*store, 2, 5, /*finished=*/true, "gone", "gone-tenant");
+    EXPECT_EQ(
+        store->FindRequest(RequestKey("gone-tenant", "gone"))->value_or(0), 2u);
     ASSERT_EQ(store->DeleteJob(2, /*sync=*/true), absl::OkStatus());
     EXPECT_TRUE(absl::IsNotFound(store->GetJobStatus(2).status()));
     EXPECT_TRUE(absl::IsNotFound(store->FindTaskIndex(2, "t0").status()));
     EXPECT_TRUE(absl::IsNotFound(store->GetResult(2, 0).status()));
     EXPECT_TRUE(absl::IsNotFound(store->GetTaskSpec(2, 0).status()));
     EXPECT_THAT(*store->ListTaskStatuses(2), IsEmpty());
-    EXPECT_FALSE(store->FindRequest("gone")->has_value());
+    EXPECT_FALSE(
+        store->FindRequest(RequestKey("gone-tenant", "gone"))->has_value());
     // The other jobs are untouched.
     EXPECT_EQ(store->FindRequest("keep-1")->value_or(0), 1u);
     EXPECT_EQ(store->GetResult(1, 1)->data, "1");

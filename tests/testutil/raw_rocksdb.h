@@ -41,6 +41,7 @@ class RawRocksDb {
   }
 
   ~RawRocksDb() {
+    if (db_ == nullptr) return;  // it did not open
     for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
     db_->Close();
   }
