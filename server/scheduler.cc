@@ -745,6 +745,10 @@ void Scheduler::Tick() {
   }
   std::vector<WorkerId> lost;
   for (const auto& [id, worker] : workers_) {
+    // Lambda is dagd's own, in its process: not lost by missing
+    // heartbeats (a jump of the clock, a slow credentials endpoint), and,
+    // dropped, never back to run a task of executor "lambda".
+    if (worker->spec.lambda) continue;
     if (now - worker->last_seen > options_.worker_timeout) lost.push_back(id);
   }
   for (WorkerId id : lost) {

@@ -120,6 +120,21 @@ TEST_F(SchedulerLambdaTest, TasksNamingAFunctionNoLongerAllowedWait) {
                   "Lambda function 'retired' is not one this dagd may invoke"));
 }
 
+// The clock jumps past --worker_timeout (a VM resumed): the workers with
+// streams are lost (they connect again), dagd's own Lambda is not (it
+// would never come back).
+TEST_F(SchedulerLambdaTest, LambdaIsNotLostWhenItsHeartbeatsAreLate) {
+  clock_.Advance(absl::Minutes(5));
+  scheduler_.Tick();
+  TurnOutput out = scheduler_.TakeOutput();
+  EXPECT_THAT(out.timed_out_workers, ElementsAre(kLambdaWorker));
+  EXPECT_TRUE(scheduler_.HasWorker(kLambda));
+  Submit(R"({"tasks": [{"id": "a", "fn": "resize", "executor": "lambda"}]})");
+  auto [to_worker, to_lambda] = Turn();
+  ASSERT_EQ(to_lambda.size(), 1u);
+  EXPECT_EQ(to_lambda[0].task_id(), "a");
+}
+
 TEST_F(SchedulerLambdaTest, WithoutBurstOtherTasksNeverGoToLambda) {
   Submit(
       R"({"tasks": [{"id": "a", "fn": "sleep"}, {"id": "b", "fn": "sleep"}]})");
