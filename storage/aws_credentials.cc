@@ -100,7 +100,14 @@ class CredentialsChain : public AwsCredentialsProvider {
       StartRefresh(now);
       return *cached_;
     }
-    return Apply(FetchFromChain(), now);
+    // None valid: this caller waits for a walk of the chain, which runs
+    // on the refresher's thread, not under mu_, so that GetWithoutWaiting
+    // (the Lambda dispatcher's) never waits behind it.
+    StartRefresh(now);
+    mu_.Await(absl::Condition(
+        +[](bool* refreshing) { return !*refreshing; }, &refreshing_));
+    if (cached_.has_value()) return *cached_;
+    return last_error_;
   }
 
   absl::StatusOr<AwsCredentials> GetWithoutWaiting() override {

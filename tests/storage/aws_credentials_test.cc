@@ -302,6 +302,32 @@ TEST_F(ContainerTest, GetWithoutWaitingFetchesOnAThreadOfItsOwn) {
   EXPECT_EQ(server_->requests().size(), 1u) << "one fetch at a time";
 }
 
+// A caller of Get waits for the endpoint with nothing cached; the Lambda
+// dispatcher's GetWithoutWaiting meanwhile answers at once, not after it.
+TEST_F(ContainerTest, GetWithoutWaitingDoesNotWaitBehindAGetInFlight) {
+  StartServer("");
+  auto provider = MakeDefaultCredentialsChain(Sources());
+  stall_ = true;
+  absl::StatusOr<AwsCredentials> waited;
+  std::thread getter([&] { waited = provider->Get(); });
+  ASSERT_TRUE(stalled_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::Notification answered;
+  absl::StatusOr<AwsCredentials> at_once;
+  std::thread other([&] {
+    at_once = provider->GetWithoutWaiting();
+    answered.Notify();
+  });
+  EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(30)))
+      << "GetWithoutWaiting waited for the walk of the chain";
+  release_.Notify();
+  other.join();
+  getter.join();
+  EXPECT_TRUE(absl::IsUnavailable(at_once.status())) << at_once.status();
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(waited->access_key_id, "KEY1");
+  EXPECT_EQ(server_->requests().size(), 1u) << "one fetch at a time";
+}
+
 TEST_F(ContainerTest, ConcurrentCallersShareOneFetch) {
   StartServer("");
   auto provider = MakeDefaultCredentialsChain(Sources());
