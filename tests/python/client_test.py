@@ -158,6 +158,44 @@ def test_tasks_where_they_would_not_be_replaced_are_refused():
         job.call(print, collections.defaultdict(list, k=a))
 
 
+def test_a_task_in_a_container_the_job_does_not_look_into_is_refused():
+    import collections
+
+    job = dagd.Job("refused")
+    a = job.call(square, 3)
+    # Pickled as it was, the function would get the Task and run before it.
+    with pytest.raises(TypeError, match="cannot be passed inside"):
+        job.call(print, collections.deque([a]))
+    with pytest.raises(TypeError, match="cannot be passed inside"):
+        job.call(print, [collections.deque([a])])
+
+
+def test_output_is_a_format_and_job_output_marks_an_output():
+    from dagd.client import _sinks
+
+    job = dagd.Job("marked")
+    a = job.call(square, 3)
+    with pytest.raises(ValueError, match="job_output=True"):
+        a.set(output=True)
+    b = job.call(square, a)
+    a.set(job_output=True)
+    spec = job.spec()
+    assert spec.tasks[0].output and not spec.tasks[1].output
+    assert _sinks(spec) == [a.id, b.id]
+
+
+def test_after_is_read_once_and_checked():
+    job = dagd.Job("after")
+    a = job.call(square, 2)
+    b = job.call(square, 3).set(after=iter([a]))
+    assert list(job.spec().tasks[1].after) == [a.id]
+    assert list(job.spec().tasks[1].after) == [a.id], "the iterator ran out"
+    with pytest.raises(ValueError, match="another job"):
+        b.set(after=[dagd.Job().call(square, 1)])
+    with pytest.raises(TypeError, match="after takes Tasks"):
+        b.set(after=["square-0"])
+
+
 def test_task_options_reach_the_spec():
     job = dagd.Job("opts", priority=3, max_parallelism=2)
     first = job.call(square, 2).set(id="first", retries=2, timeout=1.5,

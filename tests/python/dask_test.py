@@ -183,6 +183,25 @@ def test_a_large_literal_pickled_by_value_stays_in_its_readers(scheduler):
     assert scheduler(dsk, ["a", "b"]) == (100_000, 100_000)
 
 
+def test_an_error_cut_in_the_middle_is_rebuilt_with_its_type():
+    # The worker keeps an error's start and end (worker/python_runtime.cc):
+    # for a long message the traceback's first line is cut out.
+    error = ("ValueError: " + "x" * 2000 + "\n... (48000 bytes cut) ...\n" +
+             "x" * 100 + '\n  File "t.py", line 1, in f\nValueError: xx')
+    rebuilt = dagd.dask.rebuild_exception(error)
+    assert isinstance(rebuilt, ValueError)
+    assert str(rebuilt).startswith("x" * 2000)
+    assert "t.py" in str(rebuilt.__cause__)
+
+
+def test_graphs_of_newer_dask_task_objects_are_refused():
+    # Dask 2024.12 on: values of dask._task_spec classes, which would read
+    # as literals (each key's value its own Task object).
+    task = type("Task", (), {"__module__": "dask._task_spec"})()
+    with pytest.raises(TypeError, match="dask._task_spec"):
+        dagd.dask.convert({"a": task}, "a")
+
+
 def test_keys_become_ids_and_dask_order_becomes_priorities():
     dsk = {"a": (inc, 1), ("b", 0): (inc, "a"), ("b", 1): (inc, "a"),
            "c": (operator.add, ("b", 0), ("b", 1))}

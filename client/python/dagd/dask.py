@@ -37,6 +37,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
+import re
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -122,7 +123,16 @@ def convert(dsk: Any, keys: Any, *, name: str = "dask",
     computing ``keys`` (a key or nested lists of keys)."""
     from dask.utils import ensure_dict
 
-    dsk = _inline_views(ensure_dict(dsk), keys)
+    dsk = ensure_dict(dsk)
+    for key, value in dsk.items():
+        # Dask 2024.12 and later: graphs of Task objects, which this reads
+        # as literals (every key's value would be the graph's own object).
+        if type(value).__module__.startswith("dask._task_spec"):
+            raise TypeError(
+                "key %r is a %s of dask._task_spec: dagd.dask reads the "
+                "graphs of Dask up to 2024.11 (tuples as tasks), not this "
+                "Dask's" % (key, type(value).__name__))
+    dsk = _inline_views(dsk, keys)
     # Aliases first: a key whose value is another key names that key's value.
     alias_of: Dict[Hashable, Hashable] = {}
     for key, value in dsk.items():
@@ -378,12 +388,24 @@ def _pack(keys: Any, values: Dict[Hashable, Any]) -> Any:
     return values[keys]
 
 
+# What the worker puts where it cut a long error (worker/python_runtime.cc).
+_CUT = re.compile(r"\n\.\.\. \(\d+ bytes cut\) \.\.\.\n")
+
+
 def rebuild_exception(error: str) -> Optional[BaseException]:
     """The exception a dagd task's error message describes ("module.Type:
     message" then its traceback), rebuilt with its original type, or None
     when the type cannot be found or made from the message."""
     head, marker, trace = error.partition("\nTraceback (most recent call "
                                           "last):")
+    if not marker:
+        # A long message: the worker kept the error's start and end, and
+        # the traceback's first line went with the middle.
+        cut = _CUT.search(error)
+        if cut is None:
+            return None
+        head, marker = error[:cut.start()] + " ...", cut.group(0)
+        trace = "\n" + error[cut.end():]
     type_name, _, message = head.partition(": ")
     if not marker or not type_name or " " in type_name:
         return None

@@ -24,7 +24,9 @@ from dagd.pickling import Pickler
 from dagd.v1 import types_pb2
 
 _OPTIONS = ("id", "after", "priority", "timeout", "retries", "retry",
-            "resources", "executor", "cost", "output", "exclusive_group")
+            "resources", "executor", "cost", "output", "job_output",
+            "exclusive_group")
+_OUTPUT_FORMATS = ("pickle", "json", "bytes")
 
 
 class Task:
@@ -59,18 +61,43 @@ class Task:
         - ``resources``: ``{"slots": 1, "amounts": {...}, "labels": {...}}``
         - ``executor``: ``"pool:NAME"``, ``"lambda"``, ...
         - ``cost``: estimated cost for critical-path ranking
-        - ``output``: ``"pickle"`` (default), ``"json"`` or ``"bytes"``
+        - ``output``: the result's format: ``"pickle"`` (default),
+          ``"json"`` or ``"bytes"``
+        - ``job_output``: ``True`` makes it one of the job's outputs though
+          other tasks read it (kept by dagd, returned by ``Client.run``)
         - ``exclusive_group``: tasks sharing it never run at once
         """
         for key, value in options.items():
             if key not in _OPTIONS:
                 raise TypeError("unknown task option %r (known: %s)" %
                                 (key, ", ".join(_OPTIONS)))
+            if key == "output" and value not in _OUTPUT_FORMATS:
+                raise ValueError(
+                    "task %s: output is the result's format, one of %s, not "
+                    "%r (job_output=True makes a job output)" %
+                    (self.id, ", ".join(map(repr, _OUTPUT_FORMATS)), value))
+            if key == "after":
+                # Read once, here: an iterator would be empty for the next
+                # spec().
+                value = list(value)
+                for task in value:
+                    if not isinstance(task, Task):
+                        raise TypeError("task %s: after takes Tasks, got %r" %
+                                        (self.id, task))
+                    self._job._check(task)
             if key == "id":
                 self._id = str(value)
             else:
                 self._options[key] = value
         return self
+
+    def __reduce__(self):
+        # Reached only where a Task was not replaced by its output (inside
+        # a container of a kind Job.call does not look into): the function
+        # would get the Task, and run without waiting for it.
+        raise TypeError("%r cannot be passed inside this container: a Task "
+                        "is replaced by its output only in a list, tuple, "
+                        "namedtuple, set, dict or OrderedDict" % self)
 
     def __repr__(self) -> str:
         return "<dagd.Task %s>" % self.id
@@ -241,6 +268,7 @@ def _task_spec(task: Task) -> types_pb2.TaskSpec:
         json_format.ParseDict(options["resources"], spec.resources)
     spec.executor = options.get("executor", "")
     spec.exclusive_group = options.get("exclusive_group", "")
+    spec.output = bool(options.get("job_output", False))
     if "cost" in options:
         spec.cost = float(options["cost"])
     output = options.get("output", "pickle")
