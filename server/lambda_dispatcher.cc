@@ -224,8 +224,14 @@ absl::Status LambdaDispatcher::Prepare(Call& call) {
 }
 
 void LambdaDispatcher::StartCall(std::unique_ptr<Call> call) {
-  if (absl::Status s = Prepare(*call); absl::IsUnavailable(s)) {
-    unsigned_.push_back(std::move(call));  // credentials on their way
+  const absl::Status s = Prepare(*call);
+  // Credentials on their way, or none found by the last walk of the chain,
+  // which is walked again every few seconds.
+  const bool patient = absl::IsUnauthenticated(s) &&
+                       clock_->Now() - absl::FromUnixMillis(call->started_ms) <
+                           options_.credentials_patience;
+  if (absl::IsUnavailable(s) || patient) {
+    unsigned_.push_back(std::move(call));
     return;
   } else if (!s.ok()) {
     v1::TaskResult result;

@@ -52,6 +52,11 @@ struct LambdaOptions {
   absl::Duration timeout_grace = absl::Seconds(60);
   // How often the dispatcher tells the coordinator it is alive.
   absl::Duration heartbeat_interval = absl::Seconds(5);
+  // A call whose credentials could not be found (every source of the chain
+  // failed: an ECS or IMDS endpoint down for a moment) waits for the next
+  // walk of the chain for this long from its start before it fails its
+  // attempt.
+  absl::Duration credentials_patience = absl::Minutes(1);
   // dagd's object store (no bucket: none) and a client of it (null: none).
   // With one, functions write outputs over the inline limit there, and
   // invocations over Lambda's payload limit send inputs through it.

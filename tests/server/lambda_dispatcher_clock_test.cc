@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/lambda_dispatcher.h"
 #include "storage/base/clock.h"
@@ -35,14 +36,22 @@ class StaticCredentials : public AwsCredentialsProvider {
     return credentials;
   }
   absl::StatusOr<AwsCredentials> GetWithoutWaiting() override {
+    ++asked;
     if (fetching && !fetched.HasBeenNotified()) {
       return absl::UnavailableError("being fetched");
+    }
+    if (missing) {
+      return absl::UnauthenticatedError(
+          "no AWS credentials found; tried EC2 instance metadata: timed out");
     }
     return Get();
   }
 
   std::atomic<bool> fetching{false};
   absl::Notification fetched;
+  // As a chain whose last walk found none (an endpoint down a moment).
+  std::atomic<bool> missing{false};
+  std::atomic<int> asked{0};
 };
 
 // What the dispatcher reports, as the coordinator would get it.
@@ -204,6 +213,39 @@ TEST_F(LambdaDispatcherTest, RetriesAThrottledCallWhenTheClockSaysSo) {
   EXPECT_EQ(result->started_unix_ms(), UnixMillis(start));
   EXPECT_GE(result->finished_unix_ms(), UnixMillis(start + absl::Hours(1)));
   EXPECT_LE(result->finished_unix_ms(), UnixMillis(clock_.Now()));
+}
+
+// The last walk of the credentials chain found none (an endpoint down for
+// a moment): a call waits for the next walk rather than fail its attempt,
+// up to credentials_patience (on the injected clock) from its start.
+TEST_F(LambdaDispatcherTest, CallsWaitForCredentialsAWalkDidNotFind) {
+  credentials_.missing = true;
+  Assign();
+  const absl::Time give_up = absl::Now() + kWait;
+  while (credentials_.asked < 3 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_GE(credentials_.asked, 3) << "the call was not asked again";
+  credentials_.missing = false;
+  absl::StatusOr<v1::TaskResult> result = reports_.WaitForResult();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->ok()) << result->error();
+  EXPECT_TRUE(WaitForRequests(1, kWait));
+
+  reports_.Clear();
+  credentials_.missing = true;
+  const int before = credentials_.asked;
+  Assign();
+  // Started (and refused credentials) before the clock moves on.
+  while (credentials_.asked == before && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  clock_.Advance(absl::Minutes(2));
+  Wake();
+  result = reports_.WaitForResult();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->ok());
+  EXPECT_THAT(result->error(), ::testing::HasSubstr("no AWS credentials"));
 }
 
 // Credentials still being fetched (an ECS or IMDS endpoint, seconds per
