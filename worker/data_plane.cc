@@ -20,13 +20,14 @@ namespace dagd {
 
 DataPlane::DataPlane(std::string instance, ObjectHolder* holder,
                      const DataService* service, DataClient* client,
-                     Clock* clock, DataSecret* secret)
+                     Clock* clock, DataSecret* secret, FetchBudget* budget)
     : instance_(std::move(instance)),
       holder_(holder),
       service_(service),
       client_(client),
       secret_(secret),
-      clock_(clock) {}
+      clock_(clock),
+      budget_(budget) {}
 
 std::string DataPlane::address() const {
   return service_ != nullptr ? service_->address() : "";
@@ -95,8 +96,8 @@ std::vector<uint32_t> LostInputsOf(const absl::Status& status) {
 
 absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
                                     std::vector<Payload>& inputs,
-                                    CancellationToken* token,
-                                    bool share_local) {
+                                    CancellationToken* token, bool share_local,
+                                    FetchBudget::Lease* lease) {
   std::vector<std::pair<uint32_t, const v1::ObjectRef*>> remote;
   for (uint32_t position : SortedPositions(assignment.input_refs())) {
     const v1::ObjectRef& ref = assignment.input_refs().at(position);
@@ -119,6 +120,17 @@ absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
     }
   }
   if (remote.empty()) return absl::OkStatus();
+  if (budget_ != nullptr && lease != nullptr) {
+    uint64_t bytes = 0;
+    for (const auto& [position, ref] : remote) bytes += ref->size();
+    if (!budget_->Acquire(bytes, token)) {
+      return absl::CancelledError(absl::StrCat(
+          "cancelled while waiting for room to fetch its inputs (", bytes,
+          " bytes; other tasks hold fetched inputs up to --fetch_memory=",
+          budget_->limit(), ")"));
+    }
+    *lease = FetchBudget::Lease(budget_, bytes);
+  }
   return FetchRemote(remote, inputs, token, share_local);
 }
 

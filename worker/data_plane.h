@@ -23,6 +23,7 @@
 #include "storage/data_client.h"
 #include "worker/cancellation.h"
 #include "worker/data_service.h"
+#include "worker/fetch_budget.h"
 #include "worker/function_registry.h"
 #include "worker/object_holder.h"
 
@@ -58,10 +59,11 @@ class DataPlane {
   // then holds nothing but still fetches inputs held elsewhere. Nothing is
   // owned; `client` and `clock` (for transfer time) are never null.
   // `secret` (not owned, may be null) is what SetSecret sets: the one the
-  // DataService requires and `client` presents.
+  // DataService requires and `client` presents. `budget` (not owned, may be
+  // null: no bound) bounds the fetched bytes that tasks hold at once.
   DataPlane(std::string instance, ObjectHolder* holder,
             const DataService* service, DataClient* client, Clock* clock,
-            DataSecret* secret = nullptr);
+            DataSecret* secret = nullptr, FetchBudget* budget = nullptr);
 
   const std::string& instance() const { return instance_; }
   // Register.data_address: where peers read what this worker holds; empty
@@ -92,7 +94,9 @@ class DataPlane {
   // most kParallelFetches at once. Tasks of this worker that need one
   // object at the same time share one fetch of it (a fan-out of N readers
   // here moves its bytes once, not N times), and with `share_local` its
-  // bytes too. Cancelling `token` (a timeout) ends the fetches. The first
+  // bytes too. Cancelling `token` (a timeout) ends the fetches. With a
+  // budget and a `lease`, the task first waits until the bytes it fetches
+  // fit in the budget, and `lease` holds them until the task is done. The first
   // failure by position is returned, naming the input position, the key and the
   // holder; retryable, except a position past the inputs (dagd's bug), which is
   // permanent. With `share_local`, an input this worker holds is not copied:
@@ -100,7 +104,8 @@ class DataPlane {
   // inputs in place.
   absl::Status FetchInputs(const v1::Assignment& assignment,
                            std::vector<Payload>& inputs,
-                           CancellationToken* token, bool share_local = false);
+                           CancellationToken* token, bool share_local = false,
+                           FetchBudget::Lease* lease = nullptr);
 
   // Fetches that found the object already on its way for another task and
   // waited for it instead of reading it again, since the start.
@@ -139,6 +144,7 @@ class DataPlane {
   DataClient* const client_;
   DataSecret* const secret_;
   Clock* const clock_;
+  FetchBudget* const budget_;
 
   mutable absl::Mutex mu_;
   ResultLimits limits_ ABSL_GUARDED_BY(mu_);

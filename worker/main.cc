@@ -31,6 +31,7 @@
 #include "storage/base/clock.h"
 #include "storage/base/health_listener.h"
 #include "storage/base/http_status_server.h"
+#include "storage/base/large_buffer.h"
 #include "storage/base/logging.h"
 #include "storage/data_client.h"
 #include "storage/flow_control.h"
@@ -48,6 +49,7 @@
 #include "worker/grpc_health_server.h"
 #include "worker/lambda_runtime.h"
 #include "worker/lambda_runtime_api.h"
+#include "worker/lambda_store.h"
 #include "worker/object_holder.h"
 #include "worker/plugin_loader.h"
 #include "worker/python_flags.h"
@@ -127,6 +129,10 @@ ABSL_FLAG(std::string, object_memory, "",
           "memory for the results this worker holds, e.g. 4G (default: a "
           "quarter of the machine's or the container's memory); the least "
           "recently used ones beyond it are spilled to --spill_dir");
+ABSL_FLAG(std::string, fetch_memory, "",
+          "inputs fetched from other workers that running tasks may hold at "
+          "once, e.g. 4G (default: a quarter of the memory it may use); a "
+          "task waits for room; 0: no bound");
 ABSL_FLAG(std::string, spill_dir, "",
           "where held results beyond --object_memory are spilled: a private "
           "directory made in it at start and removed at exit (default: in "
@@ -405,7 +411,8 @@ void ParseFlags(int argc, char** argv) {
       "                   [--log_format=text|json]\n"
       "                   [--data_listen=host:port] "
       "[--data_advertise=host:port]\n"
-      "                   [--object_memory=4G] [--spill_dir=DIR] "
+      "                   [--object_memory=4G] [--fetch_memory=4G] "
+      "[--spill_dir=DIR] "
       "[--max_concurrent_sends=10] [--send_stall_timeout=2m]\n"
       "       dagd-worker --lambda [--plugin=lib.so ...] "
       "[--log_format=text|json]\n\n"
@@ -501,6 +508,7 @@ struct DataParts {
   std::unique_ptr<dagd::ObjectHolder> holder;  // null: --data_listen=
   std::unique_ptr<dagd::DataService> service;
   std::unique_ptr<dagd::DataClient> client;
+  std::unique_ptr<dagd::FetchBudget> fetch_budget;
   std::unique_ptr<dagd::DataPlane> plane;
 };
 
@@ -576,9 +584,17 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
         parts.service->address(), "; object memory ", memory,
         " bytes, spilling to ", parts.holder->spill_location())));
   }
+  uint64_t fetch_memory = dagd::MemoryLimitBytes() / 4;
+  if (std::string text = absl::GetFlag(FLAGS_fetch_memory); !text.empty()) {
+    auto parsed = dagd::ParseByteSize(text);
+    if (!parsed.ok())
+      Die(absl::StrCat("--fetch_memory: ", parsed.status().message()));
+    fetch_memory = *parsed;
+  }
+  parts.fetch_budget = std::make_unique<dagd::FetchBudget>(fetch_memory);
   parts.plane = std::make_unique<dagd::DataPlane>(
       dagd::NewInstanceId(), parts.holder.get(), parts.service.get(),
-      parts.client.get(), clock, parts.secret.get());
+      parts.client.get(), clock, parts.secret.get(), parts.fetch_budget.get());
   return parts;
 }
 
@@ -610,47 +626,6 @@ std::optional<std::string> LambdaEndpoint() {
   std::exit(kExitCannotServe);
 }
 
-std::string EnvOrEmpty(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? "" : value;
-}
-
-// The object store that inputs and outputs too large for an invocation go
-// through, and what it needs to live.
-struct LambdaStore {
-  std::unique_ptr<dagd::AwsCredentialsProvider> credentials;
-  std::unique_ptr<dagd::ObjectStore> store;  // null: none
-};
-
-// The S3 store configured by DAGD_S3_BUCKET, DAGD_S3_PREFIX,
-// DAGD_S3_ENDPOINT and AWS_REGION (which Lambda sets), with the execution
-// role's credentials from the environment; no store when DAGD_S3_BUCKET is
-// unset.
-absl::StatusOr<LambdaStore> LambdaObjectStore() {
-  LambdaStore result;
-  dagd::v1::ObjectStoreConfig config;
-  config.set_bucket(EnvOrEmpty("DAGD_S3_BUCKET"));
-  if (config.bucket().empty()) return result;
-  config.set_prefix(EnvOrEmpty("DAGD_S3_PREFIX"));
-  config.set_endpoint(EnvOrEmpty("DAGD_S3_ENDPOINT"));
-  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
-    if (std::string region = EnvOrEmpty(name); !region.empty()) {
-      config.set_region(region);
-      break;
-    }
-  }
-  result.credentials = dagd::MakeDefaultCredentialsChain();
-  auto store = dagd::MakeS3ObjectStore(config, result.credentials.get());
-  if (!store.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the object store from DAGD_S3_BUCKET, DAGD_S3_PREFIX, "
-                     "DAGD_S3_ENDPOINT and AWS_REGION: ",
-                     store.status().message()));
-  }
-  result.store = *std::move(store);
-  return result;
-}
-
 // Serves Lambda invocations until the Runtime API fails; returns the exit
 // status.
 int RunLambda(const std::string& endpoint,
@@ -676,7 +651,7 @@ int RunLambda(const std::string& endpoint,
     FailLambdaInit(*api, log, std::string(loaded.message()));
   }
   log(dagd::Info(DescribeRuntimes(runtimes.list)));
-  absl::StatusOr<LambdaStore> store = LambdaObjectStore();
+  absl::StatusOr<dagd::LambdaStore> store = dagd::LambdaObjectStore();
   if (!store.ok()) {
     FailLambdaInit(*api, log, std::string(store.status().message()));
   }
@@ -684,7 +659,7 @@ int RunLambda(const std::string& endpoint,
     log(dagd::Info(absl::StrCat("object store: ", store->store->Describe())));
   }
   dagd::LambdaRuntimeOptions options;
-  options.store_bucket = EnvOrEmpty("DAGD_S3_BUCKET");
+  options.store_bucket = dagd::EnvOrEmpty("DAGD_S3_BUCKET");
   dagd::SystemClock clock;
   dagd::FailedAttemptLog failure_log(log);
   dagd::LambdaRuntime runtime(options, api.get(), &runtimes.list,

@@ -101,9 +101,12 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
     timer = timers_->ScheduleAfter(
         timeout, [token] { token->Cancel(CancelReason::kTimeout); });
   }
+  // Destroyed after the inputs (and the context holding them).
+  FetchBudget::Lease lease;
   std::vector<Payload> inputs = InputsOf(assignment);
-  const absl::Status fetched = FetchInputs(assignment, inputs, token.get(),
-                                           runtime->ReadsHeldInputsInPlace());
+  const absl::Status fetched =
+      FetchInputs(assignment, inputs, token.get(),
+                  runtime->ReadsHeldInputsInPlace(), lease);
   TaskContext context(AttemptOf(assignment), assignment.args(),
                       std::move(inputs), token.get());
   absl::StatusOr<Payload> output =
@@ -127,8 +130,8 @@ v1::TaskResult TaskRunner::Run(const v1::Assignment& assignment,
 
 absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
                                      std::vector<Payload>& inputs,
-                                     CancellationToken* token,
-                                     bool share_local) {
+                                     CancellationToken* token, bool share_local,
+                                     FetchBudget::Lease& lease) {
   bool held = false;
   bool stored = false;
   for (const auto& [position, ref] : assignment.input_refs()) {
@@ -144,7 +147,7 @@ absl::Status TaskRunner::FetchInputs(const v1::Assignment& assignment,
     return absl::FailedPreconditionError(
         "inputs are held by workers, and this worker cannot fetch them");
   }
-  return data_->FetchInputs(assignment, inputs, token, share_local);
+  return data_->FetchInputs(assignment, inputs, token, share_local, &lease);
 }
 
 absl::Status TaskRunner::FetchStoredInputs(const v1::Assignment& assignment,

@@ -55,10 +55,12 @@ class TaskRunner {
                                         const RuntimeAttempt& attempt);
   // Puts the inputs named in input_refs into `inputs`: those in the
   // object store, then those held by workers (those held here shared, not
-  // copied, when `share_local`).
+  // copied, when `share_local`). `lease` holds the fetched bytes' share of
+  // the worker's fetch budget until the attempt is done with them.
   absl::Status FetchInputs(const v1::Assignment& assignment,
                            std::vector<Payload>& inputs,
-                           CancellationToken* token, bool share_local);
+                           CancellationToken* token, bool share_local,
+                           FetchBudget::Lease& lease);
   absl::Status FetchStoredInputs(const v1::Assignment& assignment,
                                  std::vector<Payload>& inputs);
   // When `result`'s output is over the inline limit: writes it to the

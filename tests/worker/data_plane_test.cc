@@ -600,6 +600,35 @@ TEST_F(SharedFetchTest, ATaskThatJoinedAReadStopsWaitingWhenCancelled) {
   EXPECT_THAT(status.message(), HasSubstr("another task of this worker"));
 }
 
+// With a fetch budget, a task's fetched inputs are held against it until
+// the task is done with them; another task that does not fit waits, and
+// its timeout ends the wait.
+TEST_F(DataPlaneTest, FetchedInputsAreHeldAgainstTheFetchBudget) {
+  FetchBudget budget(8);
+  DataPlane plane("self", self_.holder.get(), self_.service.get(), &client_,
+                  &clock_, nullptr, &budget);
+  v1::Assignment a = Assign("join", "{}", 1);
+  (*a.mutable_input_refs())[0] = other_.Hold("other", "results/j7/0/1",
+                                             "0123456789");  // 10 bytes
+  std::vector<Payload> first(1);
+  FetchBudget::Lease first_lease;
+  // Over the whole budget, but alone: it runs.
+  ASSERT_TRUE(plane.FetchInputs(a, first, nullptr, false, &first_lease).ok());
+  EXPECT_EQ(first[0].data, "0123456789");
+  EXPECT_EQ(budget.taken(), 10u);
+  CancellationToken timed_out;
+  timed_out.Cancel(CancelReason::kTimeout);
+  std::vector<Payload> second(1);
+  FetchBudget::Lease second_lease;
+  absl::Status waited =
+      plane.FetchInputs(a, second, &timed_out, false, &second_lease);
+  EXPECT_TRUE(absl::IsCancelled(waited)) << waited;
+  EXPECT_THAT(waited.message(), HasSubstr("--fetch_memory=8"));
+  EXPECT_EQ(budget.taken(), 10u);
+  first_lease = FetchBudget::Lease();
+  EXPECT_EQ(budget.taken(), 0u);
+}
+
 TEST_F(DataPlaneTest, HeartbeatsCarryTheHoldersFigures) {
   Run(Assign("xs", R"({"n": 100})"));
   v1::Heartbeat heartbeat;
