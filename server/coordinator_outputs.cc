@@ -31,7 +31,7 @@ void Coordinator::OnOutputCopied(const OutputToKeep& output,
   if (kept.ok()) {
     scheduler_.OnOutputKept(output, *std::move(kept));
   } else if ((output.check_record && absl::IsNotFound(kept.status())) ||
-             absl::IsAborted(kept.status())) {
+             IsStaleCopy(kept.status())) {
     // A key a worker listed at registration that no stored record waits
     // for (a deleted job's output, a finished job's intermediate, one
     // copied already), or an older attempt's output, replaced while it was

@@ -5,10 +5,18 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "proto/object_location.h"
 
 namespace dagd {
+namespace {
+constexpr absl::string_view kStaleCopyUrl = "type.dagd.dev/stale-copy";
+}  // namespace
+
+bool IsStaleCopy(const absl::Status& status) {
+  return absl::IsAborted(status) && status.GetPayload(kStaleCopyUrl);
+}
 
 OutputKeeper::OutputKeeper(MetaStore* store, DataClient* holders,
                            uint64_t max_bytes, int threads)
@@ -99,9 +107,11 @@ absl::Status OutputKeeper::StillRecorded(const OutputToKeep& output,
   const v1::ObjectRef* ref = result.ok() ? result->ref.get() : nullptr;
   if (ref == nullptr || !IsHeld(*ref) || ref->key() != held.key() ||
       ref->holder().instance() != held.holder().instance()) {
-    return absl::AbortedError(absl::StrCat(
+    absl::Status stale = absl::AbortedError(absl::StrCat(
         "the task's result was made again while its copy from ",
         DescribeHeld(held), " went on: that copy is of an older attempt"));
+    stale.SetPayload(kStaleCopyUrl, absl::Cord());
+    return stale;
   }
   return absl::OkStatus();
 }

@@ -26,6 +26,10 @@ namespace dagd {
 // those of one task one after another: chunks are stored by job and task,
 // and two copies of a task's output at once (a task run again while the
 // copy from its first holder went on) would mix their chunks.
+// Whether `status` is OutputKeeper's answer for a copy of a result replaced
+// meanwhile (not an ABORTED that a holder's read returned).
+bool IsStaleCopy(const absl::Status& status);
+
 class OutputKeeper {
  public:
   // `held` is the output as its holder has it (key and holder; size,
@@ -62,7 +66,8 @@ class OutputKeeper {
   // output waiting to be copied from that holder (the same instance under
   // the same name: a worker naming another's instance copies nothing).
   absl::StatusOr<v1::ObjectRef> Recorded(const OutputToKeep& output);
-  // OK when the stored record still names `held` as the task's result.
+  // OK when the stored record still names `held` as the task's result;
+  // else ABORTED, marked so (IsStaleCopy).
   absl::Status StillRecorded(const OutputToKeep& output,
                              const v1::ObjectRef& held);
 

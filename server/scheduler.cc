@@ -767,6 +767,7 @@ std::optional<absl::Time> Scheduler::NextWakeup() const {
     next = deadlines_.top().at;
   }
   for (const auto& [id, worker] : workers_) {
+    if (worker->spec.lambda) continue;  // never lost (Tick)
     absl::Time deadline = worker->last_seen + options_.worker_timeout;
     if (!next || deadline < *next) next = deadline;
   }

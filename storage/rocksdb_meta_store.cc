@@ -177,7 +177,6 @@ class RocksMetaStore::Reader {
   absl::StatusOr<std::vector<v1::JobStatus>> ListTenantJobStatuses(
       absl::string_view tenant, uint64_t before_seq, size_t limit) const {
     std::vector<v1::JobStatus> out;
-    if (before_seq == 0) return out;
     const std::string prefix = TenantPrefix(tenant);
     std::unique_ptr<rocksdb::Iterator> it(NewIterator(Options(), kMeta));
     it->SeekForPrev(prefix + SeqKey(before_seq - 1));

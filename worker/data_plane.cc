@@ -187,6 +187,7 @@ absl::Status DataPlane::FetchRemote(
   for (std::thread& thread : threads) thread.join();
   if (callback >= 0) token->RemoveCallback(callback);
 
+  uint64_t bytes = 0;
   absl::Status first_error;
   std::vector<uint32_t> lost;
   for (size_t i = 0; i < refs.size(); ++i) {
@@ -200,9 +201,13 @@ absl::Status DataPlane::FetchRemote(
       }
       continue;
     }
+    bytes += input->bytes().size();
     inputs[refs[i].first] = *std::move(input);
   }
   absl::MutexLock lock(&mu_);
+  // What this task got over the time it waited, shared fetches too: the
+  // rate dagd reads from these is what a task sees.
+  fetched_bytes_ += bytes;
   transfer_time_ += clock_->Now() - start;
   return InputsLost(std::move(first_error), lost);
 }
@@ -276,7 +281,6 @@ absl::StatusOr<Payload> DataPlane::Lead(const std::string& key,
     // From here on, a task that needs the object reads it anew.
     flights_.erase(key);
     joined = flight.joined;
-    if (object.ok()) fetched_bytes_ += object->data.size();
   }
   if (joined == 0) {
     // The common case: nobody else wants the bytes, which stay this

@@ -233,7 +233,7 @@ TEST_F(OutputKeeperTest, CopiesOfOneTasksOutputDoNotMixTheirChunks) {
   absl::Notification first_done, second_done;
   keeper_->Keep({1, 3, held_first}, [&](const OutputToKeep&,
                                         absl::StatusOr<KeptOutput> kept) {
-    EXPECT_TRUE(absl::IsAborted(kept.status())) << kept.status();
+    EXPECT_TRUE(IsStaleCopy(kept.status())) << kept.status();
     EXPECT_THAT(kept.status().message(), HasSubstr("an older attempt"));
     first_done.Notify();
   });

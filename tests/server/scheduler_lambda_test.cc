@@ -129,6 +129,9 @@ TEST_F(SchedulerLambdaTest, LambdaIsNotLostWhenItsHeartbeatsAreLate) {
   TurnOutput out = scheduler_.TakeOutput();
   EXPECT_THAT(out.timed_out_workers, ElementsAre(kLambdaWorker));
   EXPECT_TRUE(scheduler_.HasWorker(kLambda));
+  // Nor is a wakeup due for it: dagd would run turns back to back.
+  const std::optional<absl::Time> wakeup = scheduler_.NextWakeup();
+  EXPECT_TRUE(!wakeup.has_value() || *wakeup > clock_.Now());
   Submit(R"({"tasks": [{"id": "a", "fn": "resize", "executor": "lambda"}]})");
   auto [to_worker, to_lambda] = Turn();
   ASSERT_EQ(to_lambda.size(), 1u);
