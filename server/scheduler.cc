@@ -410,7 +410,7 @@ void Scheduler::OnTaskResult(WorkerId id, v1::TaskResult result) {
         return;
       }
       worker->stopping.erase(it);
-      ReleaseStopped(*worker, stopped, ref);
+      ReleaseStopped(*worker, stopped, ref, &result);
       return;
     }
   }

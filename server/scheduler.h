@@ -461,9 +461,12 @@ class Scheduler {
   // Like EndAttempt for a cancelled attempt, except that what it holds on
   // its worker stays held until the worker reports the attempt ended.
   void StopAttempt(Job& job, uint32_t task);
-  // The worker reported a stopping attempt's end, or is gone.
+  // The worker reported a stopping attempt's end (`result`), or is gone
+  // (null). An output the attempt left held there is freed: nothing reads
+  // a cancelled attempt's output.
   void ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
-                      const AttemptRef& ref);
+                      const AttemptRef& ref,
+                      const v1::TaskResult* result = nullptr);
   // The group is free again: each job's best waiter for it is queued.
   void WakeGroupWaiters(GroupId group);
   // The worker, if connected, marked as just heard from.
@@ -570,6 +573,8 @@ class Scheduler {
   void ReleaseUnusedOutput(const Job& job, uint32_t task,
                            const v1::TaskResult& result,
                            const Worker* reporter);
+  // Frees `result`'s output on `reporter`, when it holds it.
+  void ReleaseOutputOf(const Worker& reporter, const v1::TaskResult& result);
   // Why `result`'s output_ref cannot be this attempt's output; empty when
   // it can (or there is none).
   std::string OutputRefProblem(const Job& job, uint32_t task,

@@ -392,16 +392,23 @@ bool Scheduler::RunAgainForLostInputs(Job& job, uint32_t task,
 void Scheduler::ReleaseUnusedOutput(const Job& job, uint32_t task,
                                     const v1::TaskResult& result,
                                     const Worker* reporter) {
-  if (reporter == nullptr || !result.ok() || !result.has_output_ref()) return;
+  if (reporter == nullptr || !result.has_output_ref()) return;
   const v1::ObjectRef& ref = result.output_ref();
-  if (!IsHeld(ref) || ref.holder().instance() != reporter->spec.instance) {
-    return;
-  }
   auto used = job.result_refs.find(task);
   if (used != job.result_refs.end() && used->second->key() == ref.key()) {
     return;  // a duplicate report of the result in use
   }
-  out_.sends[reporter->id].add_release(ref.key());
+  ReleaseOutputOf(*reporter, result);
+}
+
+void Scheduler::ReleaseOutputOf(const Worker& reporter,
+                                const v1::TaskResult& result) {
+  if (!result.ok() || !result.has_output_ref()) return;
+  const v1::ObjectRef& ref = result.output_ref();
+  if (!IsHeld(ref) || ref.holder().instance() != reporter.spec.instance) {
+    return;
+  }
+  out_.sends[reporter.id].add_release(ref.key());
 }
 
 void Scheduler::ResultLost(Job& job, uint32_t task, const std::string& why) {

@@ -552,7 +552,9 @@ void Scheduler::StopAttempt(Job& job, uint32_t task) {
 }
 
 void Scheduler::ReleaseStopped(Worker& worker, const StoppingAttempt& stopped,
-                               const AttemptRef& ref) {
+                               const AttemptRef& ref,
+                               const v1::TaskResult* result) {
+  if (result != nullptr) ReleaseOutputOf(worker, *result);
   if (!stopped.holds) return;
   WakeGroupWaiters(ledger_.ReleaseWorker(
       &worker.resources, demands_[stopped.demand]->ClaimOf(stopped.group),

@@ -242,5 +242,21 @@ TEST_F(SchedulerKeepTest, AWorkerHoldingAFinishedJobsOutputHasItChecked) {
   EXPECT_EQ(out.keep[0].ref.holder().address(), Address(kOther));
 }
 
+// A cancelled attempt that ended well anyway left its output held on its
+// worker: nothing reads it, so it is freed there (it stayed until the
+// worker registered again).
+TEST_F(SchedulerDataTest, ACancelledAttemptsHeldOutputIsFreedWhenItEnds) {
+  AddHolder(kWorker, 1);
+  const uint64_t job = Submit(R"({"tasks": [{"id": "a", "fn": "const"}]})");
+  std::vector<v1::Assignment> sent = Dispatch(kWorker);
+  ASSERT_THAT(sent, SizeIs(1));
+  ASSERT_TRUE(scheduler_.CancelJob(job).ok());
+  Turn();
+  ReportHeld(kWorker, sent[0], kWorker);
+  auto sends = Turn();
+  EXPECT_THAT(sends[kWorker].release(),
+              ElementsAre(ResultObjectKey(JobIdFromSeq(job), 0, 1)));
+}
+
 }  // namespace
 }  // namespace dagd
