@@ -253,6 +253,7 @@ grpc::Status DataClient::ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
   const bool started = stream.Await();
   while (started && read()) {
     FetchChunkHeader header;
+    absl::Status sink_error;
     if (attempt.chunks++ == 0) {
       // The size first, wherever the holder put it in the chunk.
       attempt.error = ReadFetchChunk(chunk, header, ignore);
@@ -268,8 +269,16 @@ grpc::Status DataClient::ReadOnce(const std::shared_ptr<grpc::Channel>& channel,
             attempt.crc =
                 crc32c::Extend(attempt.crc, piece.data(), piece.size());
             attempt.bytes += piece.size();
-            return sink(piece);
+            sink_error = sink(piece);
+            return sink_error;
           });
+    }
+    if (!attempt.error.ok() && sink_error.ok() &&
+        !absl::IsDataLoss(attempt.error)) {
+      // The chunk did not read as one: say whose.
+      attempt.error = absl::Status(
+          attempt.error.code(),
+          absl::StrCat(DescribeHeld(ref), ": ", attempt.error.message()));
     }
     chunk.Clear();
     if (!attempt.error.ok()) {

@@ -104,6 +104,17 @@ TEST_F(DataClientTest, BytesThatDoNotMatchTheCrcAreDataLoss) {
   EXPECT_THAT(object.status().message(), HasSubstr("CRC-32C"));
 }
 
+TEST_F(DataClientTest, AChunkThatIsNotAFetchChunkNamesTheObjectAndHolder) {
+  holder_.objects["k"] = "0123456789";
+  holder_.bad_chunk = true;
+  auto client = MakeClient(absl::Minutes(1));
+  absl::StatusOr<StoredObject> object = client->Fetch(Ref("k", "0123456789"));
+  ASSERT_FALSE(object.ok());
+  EXPECT_THAT(object.status().message(), HasSubstr("'k'"));
+  EXPECT_THAT(object.status().message(), HasSubstr(address_));
+  EXPECT_THAT(object.status().message(), HasSubstr("not a FetchChunk"));
+}
+
 TEST_F(DataClientTest, AnotherSizeAtTheHolderIsDataLoss) {
   holder_.objects["k"] = "0123456789";
   holder_.reported_size = 12;

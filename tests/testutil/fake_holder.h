@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "dagd/v1/data_service.grpc.pb.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/grpcpp.h"
 
 namespace dagd {
@@ -50,6 +51,10 @@ class FakeHolder final : public v1::DataService::Service {
       }
       const uint64_t n = std::min<uint64_t>(chunk_bytes, end - at);
       chunk.set_data(data.substr(at, n));
+      if (bad_chunk) {
+        // A group: no FetchChunk field is one.
+        chunk.GetReflection()->MutableUnknownFields(&chunk)->AddGroup(99);
+      }
       at += n;
       if (!writer->Write(chunk)) break;
       if (at < end) absl::SleepFor(pause_between_chunks);
@@ -72,6 +77,7 @@ class FakeHolder final : public v1::DataService::Service {
   // After the first chunk: says so, then waits for `release`, and then
   // ends the call CANCELLED, or with `resume_after_release` sends the rest.
   bool stall_after_first = false;
+  bool bad_chunk = false;  // chunks that do not read as FetchChunks
   bool resume_after_release = false;
   absl::Duration pause_between_chunks;  // a slow disk, a slow link
   absl::Notification stalled;
