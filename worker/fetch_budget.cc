@@ -4,30 +4,35 @@ namespace dagd {
 
 bool FetchBudget::Acquire(uint64_t bytes, CancellationToken* token) {
   if (limit_ == 0 || bytes == 0) return true;
-  // Registered before the wait: a cancel wakes it (the callback runs at
-  // once, here, when the token is cancelled already).
-  const int callback = token == nullptr ? -1 : token->AddCallback([this] {
-    absl::MutexLock lock(&mu_);
-    ++cancels_;
-  });
+  // This call's own: another waiter's cancel is none of its business.
+  // (A token cancelled already runs the callback at once, here.)
+  bool cancelled = false;
+  const int callback =
+      token == nullptr ? -1 : token->AddCallback([this, &cancelled] {
+        absl::MutexLock lock(&mu_);
+        cancelled = true;
+      });
   bool taken = false;
   {
     absl::MutexLock lock(&mu_);
-    auto fits = [this, bytes]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return taken_ == 0 || taken_ + bytes <= limit_;
+    const uint64_t ticket = next_ticket_++;
+    waiting_.insert(ticket);
+    auto turn = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return *waiting_.begin() == ticket &&
+             (taken_ == 0 || taken_ + bytes <= limit_);
     };
-    if (!fits()) ++waits_;
-    const uint64_t cancels = cancels_;
+    if (!turn() && !cancelled) ++waits_;
     auto go_on = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return fits() ||
-             (token != nullptr && (cancels_ != cancels || token->cancelled()));
+      return cancelled || turn();
     };
     mu_.Await(absl::Condition(&go_on));
-    if (fits() && (token == nullptr || !token->cancelled())) {
+    waiting_.erase(ticket);
+    if (!cancelled) {
       taken_ += bytes;
       taken = true;
     }
   }
+  // Waits for the callback if it is running, so `cancelled` outlives it.
   if (callback >= 0) token->RemoveCallback(callback);
   return taken;
 }

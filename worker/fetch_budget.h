@@ -8,6 +8,7 @@
 #define DAGD_WORKER_FETCH_BUDGET_H_
 
 #include <cstdint>
+#include <set>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -26,8 +27,9 @@ class FetchBudget {
 
   // Takes `bytes`, waiting until they fit beside what other tasks hold, or
   // until no task holds any (a task whose inputs alone are over the limit
-  // runs, by itself). False, with nothing taken, when `token` (may be null)
-  // is cancelled first.
+  // runs, by itself). Tasks take their turns in the order they came: a
+  // stream of small ones does not keep a large one waiting for good. False,
+  // with nothing taken, when `token` (may be null) is cancelled first.
   bool Acquire(uint64_t bytes, CancellationToken* token);
   void Release(uint64_t bytes);
 
@@ -68,8 +70,9 @@ class FetchBudget {
   mutable absl::Mutex mu_;
   uint64_t taken_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t waits_ ABSL_GUARDED_BY(mu_) = 0;
-  // Wakes a waiter whose token was cancelled.
-  uint64_t cancels_ ABSL_GUARDED_BY(mu_) = 0;
+  // The tickets of the calls waiting, oldest first.
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<uint64_t> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dagd

@@ -3,6 +3,7 @@
 // stop waiting when cancelled.
 #include "worker/fetch_budget.h"
 
+#include <atomic>
 #include <thread>
 #include <utility>
 
@@ -84,6 +85,51 @@ TEST(FetchBudgetTest, AWaitingTaskThatIsCancelledTakesNothing) {
   cancelled.Cancel(CancelReason::kCoordinator);
   EXPECT_FALSE(budget.Acquire(10, &cancelled));
   EXPECT_EQ(budget.taken(), 60u);
+}
+
+// Another waiter's cancel does not end this one's wait.
+TEST(FetchBudgetTest, OneWaiterCancelledLeavesTheOthersWaiting) {
+  FetchBudget budget(100);
+  ASSERT_TRUE(budget.Acquire(60, nullptr));
+  CancellationToken mine, theirs;
+  bool got_mine = false, got_theirs = true;
+  std::thread first([&] { got_mine = budget.Acquire(50, &mine); });
+  ASSERT_TRUE(WaitForWaits(budget, 1));
+  std::thread second([&] { got_theirs = budget.Acquire(50, &theirs); });
+  ASSERT_TRUE(WaitForWaits(budget, 2));
+  theirs.Cancel(CancelReason::kTimeout);
+  second.join();
+  EXPECT_FALSE(got_theirs);
+  EXPECT_EQ(budget.taken(), 60u) << "the other waiter gave up";
+  budget.Release(60);
+  first.join();
+  EXPECT_TRUE(got_mine);
+  EXPECT_EQ(budget.taken(), 50u);
+}
+
+// Turns go in the order tasks came: a small task that would fit waits
+// behind a large one that came first.
+TEST(FetchBudgetTest, TasksTakeTheirTurnsInTheOrderTheyCame) {
+  FetchBudget budget(100);
+  ASSERT_TRUE(budget.Acquire(60, nullptr));
+  std::atomic<bool> large_taken{false};
+  std::thread large([&] {
+    ASSERT_TRUE(budget.Acquire(90, nullptr));
+    large_taken = true;
+  });
+  ASSERT_TRUE(WaitForWaits(budget, 1));
+  std::atomic<bool> small_taken{false};
+  std::thread small([&] {
+    ASSERT_TRUE(budget.Acquire(10, nullptr));  // would fit beside the 60
+    small_taken = true;
+  });
+  ASSERT_TRUE(WaitForWaits(budget, 2));
+  EXPECT_FALSE(small_taken);
+  budget.Release(60);
+  large.join();
+  EXPECT_TRUE(large_taken);
+  small.join();
+  EXPECT_EQ(budget.taken(), 100u);
 }
 
 TEST(FetchBudgetTest, NoLimitTakesNothingAndNeverWaits) {
