@@ -121,17 +121,87 @@ absl::Status DataPlane::FetchInputs(const v1::Assignment& assignment,
   }
   if (remote.empty()) return absl::OkStatus();
   if (budget_ != nullptr && lease != nullptr) {
-    uint64_t bytes = 0;
-    for (const auto& [position, ref] : remote) bytes += ref->size();
-    if (!budget_->Acquire(bytes, token)) {
-      return absl::CancelledError(absl::StrCat(
-          "cancelled while waiting for room to fetch its inputs (", bytes,
-          " bytes; other tasks hold fetched inputs up to --fetch_memory=",
-          budget_->limit(), ")"));
-    }
-    *lease = FetchBudget::Lease(budget_, bytes);
+    absl::Status taken = TakeFromBudget(remote, share_local, token, lease);
+    if (!taken.ok()) return taken;
   }
   return FetchRemote(remote, inputs, token, share_local);
+}
+
+namespace {
+std::string FlightKey(const v1::ObjectRef& ref) {
+  return absl::StrCat(ref.holder().instance(), "/", ref.key());
+}
+}  // namespace
+
+absl::Status DataPlane::TakeFromBudget(
+    const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& remote,
+    bool share, CancellationToken* token, FetchBudget::Lease* lease) {
+  // Shared bytes another task holds already are held here too, at no cost:
+  // this task is one more holder of them (from now, so they stay).
+  std::vector<std::string> keys;
+  uint64_t bytes = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [position, ref] : remote) {
+      if (share) {
+        std::string key = FlightKey(*ref);
+        if (auto charge = charges_.find(key); charge != charges_.end()) {
+          ++charge->second.holders;
+          keys.push_back(std::move(key));
+          continue;
+        }
+      }
+      bytes += ref->size();
+    }
+  }
+  if (!budget_->Acquire(bytes, token)) {
+    Uncharge(keys);
+    return absl::CancelledError(absl::StrCat(
+        "cancelled while waiting for room to fetch its inputs (", bytes,
+        " bytes; other tasks hold fetched inputs up to --fetch_memory=",
+        budget_->limit(), ")"));
+  }
+  if (!share) {
+    *lease = FetchBudget::Lease(budget_, bytes);
+    return absl::OkStatus();
+  }
+  uint64_t twice = 0;  // taken for a key another task charged meanwhile
+  {
+    absl::MutexLock lock(&mu_);
+    const size_t riding = keys.size();
+    for (const auto& [position, ref] : remote) {
+      std::string key = FlightKey(*ref);
+      if (std::find(keys.begin(), keys.begin() + riding, key) !=
+          keys.begin() + riding) {
+        continue;
+      }
+      Charge& charge = charges_[key];
+      if (charge.holders++ == 0) {
+        charge.bytes = ref->size();
+      } else {
+        twice += ref->size();
+      }
+      keys.push_back(std::move(key));
+    }
+  }
+  budget_->Release(twice);
+  *lease =
+      FetchBudget::Lease([this, keys = std::move(keys)] { Uncharge(keys); });
+  return absl::OkStatus();
+}
+
+void DataPlane::Uncharge(const std::vector<std::string>& keys) {
+  uint64_t free = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& key : keys) {
+      auto charge = charges_.find(key);
+      if (charge == charges_.end() || --charge->second.holders > 0) continue;
+      free += charge->second.bytes;
+      charges_.erase(charge);
+    }
+  }
+  budget_->Release(free);
 }
 
 absl::StatusOr<Payload> DataPlane::ReadLocal(uint32_t position,
@@ -233,7 +303,7 @@ Payload InputOf(const std::shared_ptr<const std::string>& bytes,
 
 absl::StatusOr<Payload> DataPlane::FetchShared(const v1::ObjectRef& ref,
                                                ReadCancel* cancel, bool share) {
-  const std::string key = absl::StrCat(ref.holder().instance(), "/", ref.key());
+  const std::string key = FlightKey(ref);
   while (true) {
     std::shared_ptr<Flight> flight;
     bool lead = false;

@@ -134,6 +134,14 @@ class DataPlane {
   // another task: the bytes of its own, or shared with `share`.
   absl::StatusOr<Payload> FetchShared(const v1::ObjectRef& ref,
                                       ReadCancel* cancel, bool share);
+  // Takes from the budget what `remote` needs for one task; `share`: bytes
+  // shared by tasks (the same object held in memory once) are taken once,
+  // and given back when the last task holding them is done.
+  absl::Status TakeFromBudget(
+      const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& remote,
+      bool share, CancellationToken* token, FetchBudget::Lease* lease);
+  // Gives back the charges of `keys` that no task holds any more.
+  void Uncharge(const std::vector<std::string>& keys);
   // Reads `ref` for `flight`, and hands the bytes to the tasks that joined.
   absl::StatusOr<Payload> Lead(const std::string& key, const v1::ObjectRef& ref,
                                ReadCancel* cancel, bool share, Flight& flight);
@@ -154,6 +162,13 @@ class DataPlane {
   // By holder instance and key: the fetches in flight.
   absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights_
       ABSL_GUARDED_BY(mu_);
+  // By holder instance and key: fetched bytes that tasks reading in place
+  // share, taken from the budget once, and how many tasks hold them.
+  struct Charge {
+    uint64_t bytes = 0;
+    int holders = 0;
+  };
+  absl::flat_hash_map<std::string, Charge> charges_ ABSL_GUARDED_BY(mu_);
 };
 
 // A random Holder.instance for this process: 16 hex digits.

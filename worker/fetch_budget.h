@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "worker/cancellation.h"
 
@@ -39,25 +40,25 @@ class FetchBudget {
    public:
     Lease() = default;
     Lease(FetchBudget* budget, uint64_t bytes)
-        : budget_(budget), bytes_(bytes) {}
+        : give_back_([budget, bytes] { budget->Release(bytes); }) {}
+    // Gives back by calling `give_back` (what bytes shared by tasks need).
+    explicit Lease(absl::AnyInvocable<void()> give_back)
+        : give_back_(std::move(give_back)) {}
     Lease(Lease&& other) noexcept
-        : budget_(std::exchange(other.budget_, nullptr)),
-          bytes_(other.bytes_) {}
+        : give_back_(std::exchange(other.give_back_, nullptr)) {}
     Lease& operator=(Lease&& other) noexcept {
       if (this != &other) {
-        if (budget_ != nullptr) budget_->Release(bytes_);
-        budget_ = std::exchange(other.budget_, nullptr);
-        bytes_ = other.bytes_;
+        if (give_back_) give_back_();
+        give_back_ = std::exchange(other.give_back_, nullptr);
       }
       return *this;
     }
     ~Lease() {
-      if (budget_ != nullptr) budget_->Release(bytes_);
+      if (give_back_) give_back_();
     }
 
    private:
-    FetchBudget* budget_ = nullptr;
-    uint64_t bytes_ = 0;
+    absl::AnyInvocable<void()> give_back_;
   };
 
   uint64_t limit() const { return limit_; }

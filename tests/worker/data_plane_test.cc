@@ -630,6 +630,35 @@ TEST_F(DataPlaneTest, FetchedInputsAreHeldAgainstTheFetchBudget) {
   EXPECT_EQ(budget.taken(), 0u);
 }
 
+// Tasks reading in place share the bytes of one object fetched here: the
+// budget counts them once, until the last of those tasks is done; a task
+// with a copy of its own counts its copy.
+TEST_F(DataPlaneTest, SharedFetchedBytesAreCountedOnceInTheBudget) {
+  FetchBudget budget(15);
+  DataPlane plane("self", self_.holder.get(), self_.service.get(), &client_,
+                  &clock_, nullptr, &budget);
+  v1::Assignment a = Assign("join", "{}", 1);
+  (*a.mutable_input_refs())[0] =
+      other_.Hold("other", "results/j7/0/1", "0123456789");
+  std::vector<Payload> first(1), second(1), third(1);
+  FetchBudget::Lease first_lease, second_lease, third_lease;
+  ASSERT_TRUE(plane.FetchInputs(a, first, nullptr, true, &first_lease).ok());
+  // Shared: no room needed (with its own copy it would need 10 more).
+  ASSERT_TRUE(plane.FetchInputs(a, second, nullptr, true, &second_lease).ok());
+  EXPECT_EQ(second[0].bytes(), "0123456789");
+  EXPECT_EQ(budget.taken(), 10u);
+  EXPECT_EQ(budget.waits(), 0u);
+  CancellationToken would_wait;
+  would_wait.Cancel(CancelReason::kTimeout);
+  absl::Status own_copy =
+      plane.FetchInputs(a, third, &would_wait, false, &third_lease);
+  EXPECT_THAT(own_copy.message(), HasSubstr("waiting for room")) << own_copy;
+  first_lease = FetchBudget::Lease();
+  EXPECT_EQ(budget.taken(), 10u) << "the second task still holds them";
+  second_lease = FetchBudget::Lease();
+  EXPECT_EQ(budget.taken(), 0u);
+}
+
 TEST_F(DataPlaneTest, HeartbeatsCarryTheHoldersFigures) {
   Run(Assign("xs", R"({"n": 100})"));
   v1::Heartbeat heartbeat;
