@@ -215,15 +215,11 @@ TEST(HostilePeersTest, ASecondRegisterOnAStreamIsIgnoredAndNamed) {
   ASSERT_TRUE(worker.Register(2, "first"));
   ASSERT_EQ(dagd->WaitForWorkers(1), absl::OkStatus());
   ASSERT_TRUE(worker.Register(64, "second"));
-  ASSERT_EQ(PollUntil(
-                [&] {
-                  return dagd->Log().find(
-                             "sent a second Register on its "
-                             "stream; ignored") != std::string::npos;
-                },
-                absl::Seconds(10), "dagd to log the second Register"),
-            absl::OkStatus())
-      << dagd->Log();
+  ASSERT_EQ(
+      dagd->WaitForLog("sent a second Register on its "
+                       "stream; ignored",
+                       "dagd to log the second Register", absl::Seconds(10)),
+      absl::OkStatus());
   absl::StatusOr<v1::ListWorkersResponse> workers = Workers(*dagd);
   ASSERT_TRUE(workers.ok());
   ASSERT_EQ(workers->workers_size(), 1);
@@ -268,14 +264,10 @@ TEST(HostilePeersTest, AProcessReconnectingAtTheWorkerLimitReplacesItself) {
   RawWorker new_stream(dagd->address());
   ASSERT_TRUE(new_stream.Register(reg));
   // The old stream is the one dropped.
-  ASSERT_EQ(PollUntil(
-                [&] {
-                  return dagd->Log().find("its older stream is dropped") !=
-                         std::string::npos;
-                },
-                absl::Seconds(10), "dagd to drop the older stream"),
-            absl::OkStatus())
-      << dagd->Log();
+  ASSERT_EQ(
+      dagd->WaitForLog("its older stream is dropped",
+                       "dagd to drop the older stream", absl::Seconds(10)),
+      absl::OkStatus());
   grpc::Status dropped = old_stream.End();
   EXPECT_EQ(dropped.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << dropped.error_message();

@@ -179,9 +179,7 @@ TEST(LogFormatTest, JsonLogsAreOneObjectPerLine) {
   ASSERT_EQ(submit.exit_code, 0) << submit.ToString();
   const std::string job_id = FirstLine(submit.out);
   ASSERT_EQ(
-      PollUntil(
-          [&] { return dagd->Log().find("job accepted") != std::string::npos; },
-          absl::Seconds(20), "the job's log line"),
+      dagd->WaitForLog("job accepted", "the job's log line", absl::Seconds(20)),
       absl::OkStatus());
   ASSERT_EQ(dagd->Stop(), absl::OkStatus());
   int lines = 0;

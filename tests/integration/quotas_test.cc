@@ -140,12 +140,8 @@ TEST_F(QuotasTest, ExecOnlyWhereGrantedAndSighupRegrants) {
   Write(policy_, absl::StrCat(kPolicy, "alpha functions=*,exec\n"));
   dagd_->Signal(SIGHUP);
   // The tenant now has two lines: the file is refused, the policy stays.
-  ASSERT_EQ(PollUntil(
-                [&] {
-                  return dagd_->Log().find("kept the tenant policies in use") !=
-                         std::string::npos;
-                },
-                absl::Seconds(10), "dagd to refuse the file"),
+  ASSERT_EQ(dagd_->WaitForLog("kept the tenant policies in use",
+                              "dagd to refuse the file", absl::Seconds(10)),
             absl::OkStatus());
   EXPECT_EQ(testing::SubmitJob(*As("alice-token"), WaitingJob(1, "exec"))
                 .status()

@@ -311,13 +311,10 @@ TEST_F(TenantsTest, SighupRereadsTheTokensFile) {
   // A broken file is refused and the tokens stay.
   Write("broken\n");
   dagd_->Signal(SIGHUP);
-  ASSERT_EQ(PollUntil(
-                [] {
-                  return dagd_->Log().find("SIGHUP: kept the tokens in use") !=
-                         std::string::npos;
-                },
-                absl::Seconds(10), "dagd to refuse the broken file"),
-            absl::OkStatus());
+  ASSERT_EQ(
+      dagd_->WaitForLog("SIGHUP: kept the tokens in use",
+                        "dagd to refuse the broken file", absl::Seconds(10)),
+      absl::OkStatus());
   EXPECT_TRUE(As("carol-token")->ListJobs().ok());
   Write(TokensFile());
 }

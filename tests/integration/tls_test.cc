@@ -285,14 +285,10 @@ TEST_F(TlsTest, ACertifiedWorkerReconnectingOverItsHalfOpenStreamIsTakenBack) {
   grpc::ClientContext newer_context;
   auto newer = stub->Connect(&newer_context);
   ASSERT_TRUE(newer->Write(hello));
-  ASSERT_EQ(PollUntil(
-                [&] {
-                  return dagd->Log().find("its older stream is dropped") !=
-                         std::string::npos;
-                },
-                absl::Seconds(10), "dagd to drop the older stream"),
-            absl::OkStatus())
-      << dagd->Log();
+  ASSERT_EQ(
+      dagd->WaitForLog("its older stream is dropped",
+                       "dagd to drop the older stream", absl::Seconds(10)),
+      absl::OkStatus());
   v1::CoordinatorMessage message;
   while (older->Read(&message)) {
   }

@@ -17,6 +17,7 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -427,6 +428,16 @@ absl::Status DagdProcess::Launch() {
 
 std::string DagdProcess::Log() const {
   return dagd_ != nullptr ? dagd_->Stderr() : "";
+}
+
+absl::Status DagdProcess::WaitForLog(absl::string_view text,
+                                     absl::string_view what,
+                                     absl::Duration timeout) const {
+  absl::Status found = PollUntil([&] { return absl::StrContains(Log(), text); },
+                                 timeout, std::string(what));
+  if (found.ok()) return found;
+  return absl::Status(found.code(),
+                      absl::StrCat(found.message(), "; dagd's log:\n", Log()));
 }
 
 Client& DagdProcess::client() {

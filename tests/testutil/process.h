@@ -193,6 +193,10 @@ class DagdProcess {
   }
   // dagd's standard error so far (its log).
   std::string Log() const;
+  // Polls the log until it holds `text`; DEADLINE_EXCEEDED naming `what`
+  // (what the test waits for) and carrying the log, else.
+  absl::Status WaitForLog(absl::string_view text, absl::string_view what,
+                          absl::Duration timeout = absl::Seconds(10)) const;
 
   // Starts a dagd-worker connected to this dagd with `flags` added (e.g.
   // "--plugin=...", "--slots=2"). Owned by this object.
