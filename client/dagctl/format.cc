@@ -22,6 +22,26 @@ std::string StripPrefix(const std::string& name, absl::string_view prefix) {
 }
 
 // Key/value lines with the values aligned.
+}  // namespace
+
+std::string Shown(absl::string_view text, absl::string_view indent) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      absl::StrAppend(&out, "\n", indent);
+    } else if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      absl::StrAppendFormat(&out, "\\x%02x", u);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+namespace {
+
 void AppendField(std::string* out, absl::string_view key,
                  absl::string_view value) {
   absl::StrAppendFormat(out, "%-10s %s\n", key, value);
@@ -33,7 +53,8 @@ void AppendNotes(
   if (notes.empty()) return;
   absl::StrAppend(out, title, ":\n");
   for (const v1::TaskNote& note : notes) {
-    absl::StrAppend(out, "  ", note.task_id(), ": ", note.text(), "\n");
+    absl::StrAppend(out, "  ", note.task_id(), ": ", Shown(note.text(), "    "),
+                    "\n");
   }
 }
 
@@ -184,7 +205,9 @@ std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now) {
   if (!status.request_id().empty()) {
     AppendField(&out, "request", status.request_id());
   }
-  if (!status.error().empty()) AppendField(&out, "error", status.error());
+  if (!status.error().empty()) {
+    AppendField(&out, "error", Shown(status.error(), "           "));
+  }
   AppendNotes(&out, "failed tasks", status.failures());
   AppendNotes(&out, "waiting tasks", status.waiting());
   return out;
@@ -214,7 +237,9 @@ std::string FormatOutcome(const v1::JobStatus& status, absl::Time now) {
       "job ", status.job_id(), " ", JobStateName(status.state()), ": ",
       DoneTasks(status), "/", status.total_tasks(), " tasks done in ",
       FormatElapsed(JobElapsed(status, now)), "\n");
-  if (!status.error().empty()) absl::StrAppend(&out, status.error(), "\n");
+  if (!status.error().empty()) {
+    absl::StrAppend(&out, Shown(status.error(), "  "), "\n");
+  }
   AppendNotes(&out, "failed tasks", status.failures());
   return out;
 }
@@ -319,7 +344,8 @@ std::string FormatTasks(const v1::ListTasksResponse& response) {
                     task.fn().empty() ? "" : absl::StrCat("  ", task.fn()),
                     "\n");
     if (!task.waiting_reason().empty()) {
-      absl::StrAppend(&out, "    waiting: ", task.waiting_reason(), "\n");
+      absl::StrAppend(
+          &out, "    waiting: ", Shown(task.waiting_reason(), "      "), "\n");
     }
     for (const v1::Attempt& attempt : task.attempts()) {
       absl::StrAppend(
@@ -327,13 +353,15 @@ std::string FormatTasks(const v1::ListTasksResponse& response) {
           attempt.worker().empty() ? "-" : attempt.worker(), "  started ",
           FormatTimestampMillis(attempt.started_at()), "  finished ",
           FormatTimestampMillis(attempt.finished_at()),
-          attempt.error().empty() ? ""
-                                  : absl::StrCat("  error: ", attempt.error()),
+          attempt.error().empty()
+              ? ""
+              : absl::StrCat("  error: ", Shown(attempt.error(), "      ")),
           "\n");
       // Why it went there, on a line of its own: "placed on w1-2: holds 2
       // of 2 inputs", "granted ahead on w1-2 after task 'a'".
       if (!attempt.placement().empty()) {
-        absl::StrAppend(&out, "      ", attempt.placement(), "\n");
+        absl::StrAppend(&out, "      ", Shown(attempt.placement(), "      "),
+                        "\n");
       }
     }
     // A task can fail without an attempt (e.g. its inputs could not be
@@ -342,7 +370,7 @@ std::string FormatTasks(const v1::ListTasksResponse& response) {
         std::none_of(
             task.attempts().begin(), task.attempts().end(),
             [&](const v1::Attempt& a) { return a.error() == task.error(); })) {
-      absl::StrAppend(&out, "    error: ", task.error(), "\n");
+      absl::StrAppend(&out, "    error: ", Shown(task.error(), "      "), "\n");
     }
   }
   return out;

@@ -54,6 +54,13 @@ std::string FormatProgressBar(const Progress& progress, absl::Duration elapsed,
 // The end of `watch` and `submit --wait`: "job j1 SUCCEEDED: 3/3 tasks done
 // in 1.2s", then the failed tasks.
 std::string FormatOutcome(const v1::JobStatus& status, absl::Time now);
+
+// Text a task wrote (an error: an exec program's stderr, a traceback) as
+// dagctl shows it: control characters other than tab and line breaks (ESC,
+// CR, BEL) as \xNN, so that it cannot drive the terminal, and each line
+// after the first indented by `indent`, so that none passes for a line of
+// dagctl's own.
+std::string Shown(absl::string_view text, absl::string_view indent);
 std::string FormatCancel(const std::string& job_id,
                          const v1::CancelJobResponse& response);
 std::string FormatJobsTable(const std::vector<v1::JobStatus>& jobs);

@@ -161,7 +161,21 @@ std::string FormatLogLine(LogFormat format, absl::Time time,
     if (line.back() == ' ') line.pop_back();
     line += ": ";
   }
-  line += entry.message;
+  // One line per entry, whatever the message holds (a task's error is
+  // what its program wrote): control characters, line breaks included,
+  // are escaped, so none moves the cursor or starts a forged line.
+  for (char c : entry.message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      line += "\\n";
+    } else if (c == '\r') {
+      line += "\\r";
+    } else if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      absl::StrAppendFormat(&line, "\\x%02x", u);
+    } else {
+      line += c;
+    }
+  }
   return line;
 }
 

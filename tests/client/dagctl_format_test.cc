@@ -192,6 +192,34 @@ TEST(FormatTest, OutcomeAndStatusSayWhyTheJobFailed) {
               HasSubstr("deadline of 5s passed with 1 task unfinished"));
 }
 
+// A task's error is what its program wrote: escape sequences would clear
+// the screen or set the title, and a line break would start a line that
+// reads as dagctl's own.
+TEST(FormatTest, TaskTextCannotDriveTheTerminalOrForgeALine) {
+  const std::string evil =
+      "boom\x1b[2J\x1b]0;pwned\x07\rback\nfake-line: SUCCEEDED\x7f";
+  v1::JobStatus job = FailedJob();
+  job.set_error(evil);
+  job.mutable_failures(0)->set_text(evil);
+  v1::ListTasksResponse tasks;
+  v1::TaskStatus* task = tasks.add_tasks();
+  task->set_task_id("t");
+  task->set_error(evil);
+  task->set_waiting_reason(evil);
+  task->add_attempts()->set_error(evil);
+  for (const std::string& out :
+       {FormatOutcome(job, absl::UnixEpoch()),
+        FormatJobStatus(job, absl::UnixEpoch()), FormatTasks(tasks)}) {
+    for (char c : out) {
+      const auto u = static_cast<unsigned char>(c);
+      EXPECT_TRUE((u >= 0x20 && u != 0x7f) || c == '\n') << int{u} << out;
+    }
+    EXPECT_THAT(out, HasSubstr("\\x1b[2J"));
+    EXPECT_THAT(out, Not(HasSubstr("\nfake-line")));
+  }
+  EXPECT_EQ(Shown("a\nb\tc", "  "), "a\n  b\tc");
+}
+
 TEST(FormatTest, Cancel) {
   v1::CancelJobResponse response;
   response.set_cancelled(true);

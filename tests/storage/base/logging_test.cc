@@ -42,6 +42,15 @@ TEST(FormatLogLineTest, TextNamesLevelAndTask) {
             "failed: boom");
 }
 
+// A message holding a task's error (an exec program's stderr) stays one
+// line, with no escape sequence for the terminal.
+TEST(FormatLogLineTest, TextEscapesControlCharactersIntoOneLine) {
+  EXPECT_EQ(FormatLogLine(LogFormat::kText, kTime,
+                          Info("failed: boom\x1b[2J\r\nfake: ok\tx")),
+            FormatLogLine(LogFormat::kText, kTime, Info("")) +
+                "failed: boom\\x1b[2J\\r\\nfake: ok\tx");
+}
+
 TEST(FormatLogLineTest, JsonIsOneParsableObject) {
   LogEntry entry{LogLevel::kError, "bad \"quote\"\nnew line \x01", "j1", "sum"};
   std::string line = FormatLogLine(LogFormat::kJson, kTime, entry);
