@@ -79,12 +79,14 @@ void Dashboard::ServeApi(const HttpRequest& request, HttpExchange& exchange) {
       path == "/api/events" ||
       (absl::StartsWith(path, "/api/jobs/") && absl::EndsWith(path, "/events"));
   if (path == "/api/whoami" || events) {
-    // Each answers GET only, and takes no parameters (checked in that
-    // order, as the other routes are).
+    // Each answers GET only (whoami HEAD too: a stream has no headers
+    // alone, and one answered to HEAD broke the framing for proxies and
+    // held a stream slot), and takes no parameters (checked in that order,
+    // as the other routes are).
+    const bool get =
+        request.method == "GET" || (!events && request.method == "HEAD");
     std::optional<ApiResponse> refused =
-        request.method != "GET" && request.method != "HEAD"
-            ? WrongMethod(request, "GET")
-            : RefuseParameters(request.query);
+        !get ? WrongMethod(request, "GET") : RefuseParameters(request.query);
     if (refused) return exchange.Respond(refused->code, kJson, refused->body);
   }
   if (path == "/api/whoami") {

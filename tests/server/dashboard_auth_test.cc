@@ -381,6 +381,14 @@ TEST_F(DashboardAuthTest,
     // Without either, each is served.
     EXPECT_EQ(Serve(dashboard, path, admin).code, 200) << path;
   }
+  // An event stream is read with GET: one answered to HEAD sent a body
+  // after the headers and held a stream slot.
+  for (const std::string path : {"/api/events", "/api/jobs/j1/events"}) {
+    RecordingExchange head;
+    dashboard.Serve(HttpRequest{"HEAD", path, "", admin}, head);
+    EXPECT_EQ(head.code, 405) << path;
+    EXPECT_FALSE(head.streamed) << path;
+  }
   // A path of no API is not found, whatever its parameters.
   RecordingExchange nowhere;
   dashboard.Serve(HttpRequest{"GET", "/api/nothing", "x=1", admin}, nowhere);
