@@ -102,12 +102,17 @@ class CredentialsChain : public AwsCredentialsProvider {
     }
     // None valid: this caller waits for a walk of the chain, which runs
     // on the refresher's thread, not under mu_, so that GetWithoutWaiting
-    // (the Lambda dispatcher's) never waits behind it.
-    StartRefresh(now);
-    mu_.Await(absl::Condition(
-        +[](bool* refreshing) { return !*refreshing; }, &refreshing_));
-    if (cached_.has_value()) return *cached_;
-    return last_error_;
+    // (the Lambda dispatcher's) never waits behind it. A walk begun before
+    // (while the cached ones were still valid) may have kept them: then one
+    // more, begun now.
+    for (int walk = 0; walk < 2; ++walk) {
+      StartRefresh(now);
+      mu_.Await(absl::Condition(
+          +[](bool* refreshing) { return !*refreshing; }, &refreshing_));
+      if (!cached_.has_value()) return last_error_;
+      if (now < cached_->expiration) break;
+    }
+    return *cached_;
   }
 
   absl::StatusOr<AwsCredentials> GetWithoutWaiting() override {

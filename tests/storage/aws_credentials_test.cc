@@ -58,12 +58,16 @@ class AwsCredentialsTest : public ::testing::Test {
       auto it = env_.find(name);
       return it == env_.end() ? std::string() : it->second;
     };
-    sources.now = [this] { return now_; };
+    sources.now = [this] {
+      ++now_reads_;
+      return now_;
+    };
     return sources;
   }
 
   std::map<std::string, std::string> env_;
-  absl::Time now_ = kStart;  // only the test thread reads and writes it
+  absl::Time now_ = kStart;  // written by the test thread only
+  std::atomic<int> now_reads_{0};
 };
 
 TEST_F(AwsCredentialsTest, FromEnvironment) {
@@ -263,6 +267,33 @@ TEST_F(ContainerTest, FailedRefreshKeepsUnexpiredCredentials) {
   fail_ = false;
   now_ += absl::Seconds(10);
   EXPECT_EQ(provider->Get()->access_key_id, "KEY2");
+}
+
+// A caller with none valid waits for the walk already under way; that
+// walk, begun while the cached ones were valid, fails and keeps them: they
+// are expired for this caller, who walks again rather than get them.
+TEST_F(ContainerTest, AGetAfterExpiryIsNotAnsweredWithTheExpiredOnes) {
+  StartServer("");
+  auto provider = MakeDefaultCredentialsChain(Sources());
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");
+  stall_ = true;
+  fail_ = true;
+  now_ = kStart + absl::Minutes(56);
+  EXPECT_EQ(provider->Get()->access_key_id, "KEY1");  // a refresh begins
+  ASSERT_TRUE(stalled_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  now_ = kStart + absl::Hours(1) + absl::Seconds(1);  // expired
+  const int reads = now_reads_;
+  absl::StatusOr<AwsCredentials> got;
+  std::thread getter([&] { got = provider->Get(); });
+  // It read the time under the provider's lock, which the stalled walk
+  // needs to finish: the getter waits for that walk.
+  while (now_reads_ == reads) absl::SleepFor(absl::Milliseconds(1));
+  stall_ = false;
+  release_.Notify();
+  getter.join();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated)
+      << (got.ok() ? got->access_key_id : "");
+  EXPECT_EQ(server_->requests().size(), 3u) << "it walked again";
 }
 
 // While valid credentials are cached, a refresh that hangs (an endpoint
