@@ -18,6 +18,16 @@ bool IsStaleCopy(const absl::Status& status) {
   return absl::IsAborted(status) && status.GetPayload(kStaleCopyUrl);
 }
 
+namespace {
+// Whether `recorded` (a stored result's reference; null: none) names the
+// object `held`, on the same holder process.
+bool NamesHeld(const v1::ObjectRef* recorded, const v1::ObjectRef& held) {
+  return recorded != nullptr && IsHeld(*recorded) &&
+         recorded->key() == held.key() &&
+         recorded->holder().instance() == held.holder().instance();
+}
+}  // namespace
+
 OutputKeeper::OutputKeeper(MetaStore* store, DataClient* holders,
                            uint64_t max_bytes, int threads)
     : store_(store),
@@ -84,9 +94,7 @@ absl::StatusOr<v1::ObjectRef> OutputKeeper::Recorded(
   }
   if (!result.ok()) return result.status();
   const v1::ObjectRef* ref = result->ref.get();
-  if (ref == nullptr || !IsHeld(*ref) || !ref->output() ||
-      ref->key() != output.ref.key() ||
-      ref->holder().instance() != output.ref.holder().instance() ||
+  if (!NamesHeld(ref, output.ref) || !ref->output() ||
       ref->holder().name() != output.ref.holder().name()) {
     return absl::NotFoundError(
         "the stored result is not this output waiting to be copied");
@@ -104,9 +112,7 @@ absl::Status OutputKeeper::StillRecorded(const OutputToKeep& output,
   if (!result.ok() && !absl::IsNotFound(result.status())) {
     return result.status();
   }
-  const v1::ObjectRef* ref = result.ok() ? result->ref.get() : nullptr;
-  if (ref == nullptr || !IsHeld(*ref) || ref->key() != held.key() ||
-      ref->holder().instance() != held.holder().instance()) {
+  if (!NamesHeld(result.ok() ? result->ref.get() : nullptr, held)) {
     absl::Status stale = absl::AbortedError(absl::StrCat(
         "the task's result was made again while its copy from ",
         DescribeHeld(held), " went on: that copy is of an older attempt"));

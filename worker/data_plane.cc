@@ -136,58 +136,62 @@ std::string FlightKey(const v1::ObjectRef& ref) {
 absl::Status DataPlane::TakeFromBudget(
     const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& remote,
     bool share, CancellationToken* token, FetchBudget::Lease* lease) {
+  if (!share) {
+    uint64_t bytes = 0;
+    for (const auto& [position, ref] : remote) bytes += ref->size();
+    if (!budget_->Acquire(bytes, token)) return WaitCancelled(bytes);
+    *lease = FetchBudget::Lease(budget_, bytes);
+    return absl::OkStatus();
+  }
   // Shared bytes another task holds already are held here too, at no cost:
   // this task is one more holder of them (from now, so they stay).
   std::vector<std::string> keys;
+  std::vector<bool> riding(remote.size(), false);
   uint64_t bytes = 0;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [position, ref] : remote) {
-      if (share) {
-        std::string key = FlightKey(*ref);
-        if (auto charge = charges_.find(key); charge != charges_.end()) {
-          ++charge->second.holders;
-          keys.push_back(std::move(key));
-          continue;
-        }
+    for (size_t i = 0; i < remote.size(); ++i) {
+      keys.push_back(FlightKey(*remote[i].second));
+      if (auto charge = charges_.find(keys[i]); charge != charges_.end()) {
+        ++charge->second.holders;
+        riding[i] = true;
+      } else {
+        bytes += remote[i].second->size();
       }
-      bytes += ref->size();
     }
   }
   if (!budget_->Acquire(bytes, token)) {
-    Uncharge(keys);
-    return absl::CancelledError(absl::StrCat(
-        "cancelled while waiting for room to fetch its inputs (", bytes,
-        " bytes; other tasks hold fetched inputs up to --fetch_memory=",
-        budget_->limit(), ")"));
-  }
-  if (!share) {
-    *lease = FetchBudget::Lease(budget_, bytes);
-    return absl::OkStatus();
+    std::vector<std::string> held;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (riding[i]) held.push_back(keys[i]);
+    }
+    Uncharge(held);
+    return WaitCancelled(bytes);
   }
   uint64_t twice = 0;  // taken for a key another task charged meanwhile
   {
     absl::MutexLock lock(&mu_);
-    const size_t riding = keys.size();
-    for (const auto& [position, ref] : remote) {
-      std::string key = FlightKey(*ref);
-      if (std::find(keys.begin(), keys.begin() + riding, key) !=
-          keys.begin() + riding) {
-        continue;
-      }
-      Charge& charge = charges_[key];
+    for (size_t i = 0; i < remote.size(); ++i) {
+      if (riding[i]) continue;
+      Charge& charge = charges_[keys[i]];
       if (charge.holders++ == 0) {
-        charge.bytes = ref->size();
+        charge.bytes = remote[i].second->size();
       } else {
-        twice += ref->size();
+        twice += remote[i].second->size();
       }
-      keys.push_back(std::move(key));
     }
   }
   budget_->Release(twice);
   *lease =
       FetchBudget::Lease([this, keys = std::move(keys)] { Uncharge(keys); });
   return absl::OkStatus();
+}
+
+absl::Status DataPlane::WaitCancelled(uint64_t bytes) const {
+  return absl::CancelledError(absl::StrCat(
+      "cancelled while waiting for room to fetch its inputs (", bytes,
+      " bytes; other tasks hold fetched inputs up to --fetch_memory=",
+      budget_->limit(), ")"));
 }
 
 void DataPlane::Uncharge(const std::vector<std::string>& keys) {

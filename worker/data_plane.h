@@ -140,6 +140,8 @@ class DataPlane {
   absl::Status TakeFromBudget(
       const std::vector<std::pair<uint32_t, const v1::ObjectRef*>>& remote,
       bool share, CancellationToken* token, FetchBudget::Lease* lease);
+  // Why a task's wait for room in the budget ended without it.
+  absl::Status WaitCancelled(uint64_t bytes) const;
   // Gives back the charges of `keys` that no task holds any more.
   void Uncharge(const std::vector<std::string>& keys);
   // Reads `ref` for `flight`, and hands the bytes to the tasks that joined.

@@ -512,6 +512,16 @@ struct DataParts {
   std::unique_ptr<dagd::DataPlane> plane;
 };
 
+// A byte-size flag's value ("4G"), `otherwise` when it is empty; exits 2
+// naming `flag` when it does not parse.
+uint64_t ByteSizeFlag(const std::string& text, const char* flag,
+                      uint64_t otherwise) {
+  if (text.empty()) return otherwise;
+  auto parsed = dagd::ParseByteSize(text);
+  if (!parsed.ok()) Die(absl::StrCat(flag, ": ", parsed.status().message()));
+  return *parsed;
+}
+
 // Starts the object holder and the DataService unless --data_listen is
 // empty; exits 2 on a bad flag, 1 when it cannot listen or make the spill
 // directory.
@@ -542,14 +552,9 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
         "--insecure to accept the risk"));
   }
   if (!listen.empty()) {
-    uint64_t memory = dagd::DefaultObjectMemory();
-    if (std::string text = absl::GetFlag(FLAGS_object_memory); !text.empty()) {
-      auto parsed = dagd::ParseByteSize(text);
-      if (!parsed.ok()) {
-        Die(absl::StrCat("--object_memory: ", parsed.status().message()));
-      }
-      memory = *parsed;
-    }
+    const uint64_t memory =
+        ByteSizeFlag(absl::GetFlag(FLAGS_object_memory), "--object_memory",
+                     dagd::DefaultObjectMemory());
     const int sends = absl::GetFlag(FLAGS_max_concurrent_sends);
     if (sends < 1) {
       Die(absl::StrCat("--max_concurrent_sends must be at least 1, got ",
@@ -584,14 +589,9 @@ DataParts StartDataPlane(dagd::Clock* clock, const dagd::LogFn& log) {
         parts.service->address(), "; object memory ", memory,
         " bytes, spilling to ", parts.holder->spill_location())));
   }
-  uint64_t fetch_memory = dagd::MemoryLimitBytes() / 4;
-  if (std::string text = absl::GetFlag(FLAGS_fetch_memory); !text.empty()) {
-    auto parsed = dagd::ParseByteSize(text);
-    if (!parsed.ok())
-      Die(absl::StrCat("--fetch_memory: ", parsed.status().message()));
-    fetch_memory = *parsed;
-  }
-  parts.fetch_budget = std::make_unique<dagd::FetchBudget>(fetch_memory);
+  parts.fetch_budget = std::make_unique<dagd::FetchBudget>(
+      ByteSizeFlag(absl::GetFlag(FLAGS_fetch_memory), "--fetch_memory",
+                   dagd::MemoryLimitBytes() / 4));
   parts.plane = std::make_unique<dagd::DataPlane>(
       dagd::NewInstanceId(), parts.holder.get(), parts.service.get(),
       parts.client.get(), clock, parts.secret.get(), parts.fetch_budget.get());

@@ -20,6 +20,21 @@ using ::testing::IsEmpty;
 
 using RocksIndexTest = testing::RocksStoreTest;
 
+// The ids of `tenant`'s jobs below `before`, newest first, from a view.
+std::vector<std::string> TenantJobIds(RocksMetaStore& store,
+                                      absl::string_view tenant, uint64_t before,
+                                      size_t limit) {
+  std::vector<std::string> out;
+  auto view = store.NewReadView();
+  EXPECT_TRUE(view.ok()) << view.status();
+  if (!view.ok()) return out;
+  auto jobs = (*view)->ListTenantJobStatuses(tenant, before, limit);
+  EXPECT_TRUE(jobs.ok()) << jobs.status();
+  if (!jobs.ok()) return out;
+  for (const v1::JobStatus& job : *jobs) out.push_back(job.job_id());
+  return out;
+}
+
 // A database written before the index existed (schema 1) gets the index at
 // its first open, from one scan of every job; later opens do not scan.
 TEST_F(RocksIndexTest, OldDatabaseGetsItsIndexBuiltOnceAtOpen) {
@@ -117,15 +132,7 @@ TEST_F(RocksIndexTest, ATenantsJobsAreListedFromItsIndex) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   auto ids = [&](absl::string_view tenant, uint64_t before, size_t limit) {
-    std::vector<std::string> out;
-    auto view = store->NewReadView();
-    EXPECT_TRUE(view.ok()) << view.status();
-    if (!view.ok()) return out;
-    auto jobs = (*view)->ListTenantJobStatuses(tenant, before, limit);
-    EXPECT_TRUE(jobs.ok()) << jobs.status();
-    if (!jobs.ok()) return out;
-    for (const v1::JobStatus& job : *jobs) out.push_back(job.job_id());
-    return out;
+    return TenantJobIds(*store, tenant, before, limit);
   };
   EXPECT_THAT(ids("alpha", UINT64_MAX, 10),
               ElementsAre(JobIdFromSeq(4), JobIdFromSeq(1)));
@@ -154,15 +161,9 @@ TEST_F(RocksIndexTest, SchemaThreeGetsTheTenantIndexAtOpen) {
   }
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  auto view = store->NewReadView();
-  ASSERT_TRUE(view.ok()) << view.status();
-  auto jobs = (*view)->ListTenantJobStatuses("alpha", UINT64_MAX, 10);
-  ASSERT_TRUE(jobs.ok()) << jobs.status();
-  ASSERT_EQ(jobs->size(), 2u);
-  EXPECT_EQ((*jobs)[0].job_id(), JobIdFromSeq(3));
-  EXPECT_EQ((*jobs)[1].job_id(), JobIdFromSeq(1));
+  EXPECT_THAT(TenantJobIds(*store, "alpha", UINT64_MAX, 10),
+              ElementsAre(JobIdFromSeq(3), JobIdFromSeq(1)));
   EXPECT_THAT(Seqs(*store->LoadUnfinishedJobs()), ElementsAre(2u));
-  view->reset();
   store.reset();
   EXPECT_EQ(OpenRaw()->Get("meta", "schema_version").value_or(""), "4");
 }

@@ -530,6 +530,15 @@ class SharedFetchTest : public DataPlaneTest {
     ASSERT_EQ(plane_.shared_fetches(), 1u) << "the second task read anew";
   }
 
+  // Lets the holder answer; both tasks' fetches succeed.
+  void FinishBoth() {
+    slow_.files->OpenReads();
+    first_.join();
+    second_.join();
+    ASSERT_TRUE(first_status_.ok()) << first_status_;
+    ASSERT_TRUE(second_status_.ok()) << second_status_;
+  }
+
   static constexpr char kBytes[] = "0123456789";
   Peer slow_{/*memory=*/4};
   v1::Assignment a_ = Assign("join", "{}", 1);
@@ -543,11 +552,7 @@ class SharedFetchTest : public DataPlaneTest {
 
 TEST_F(SharedFetchTest, ReadItFromItsHolderOnceAndShareItsBytes) {
   StartBoth(/*share=*/true);
-  slow_.files->OpenReads();
-  first_.join();
-  second_.join();
-  ASSERT_TRUE(first_status_.ok()) << first_status_;
-  ASSERT_TRUE(second_status_.ok()) << second_status_;
+  ASSERT_NO_FATAL_FAILURE(FinishBoth());
   EXPECT_EQ(first_input_[0].bytes(), kBytes);
   EXPECT_EQ(second_input_[0].bytes(), kBytes);
   EXPECT_NE(first_input_[0].held, nullptr);
@@ -561,11 +566,7 @@ TEST_F(SharedFetchTest, ReadItFromItsHolderOnceAndShareItsBytes) {
 
 TEST_F(SharedFetchTest, ReadItOnceButGetCopiesOfTheirOwnUnlessTheyShare) {
   StartBoth(/*share=*/false);
-  slow_.files->OpenReads();
-  first_.join();
-  second_.join();
-  ASSERT_TRUE(first_status_.ok()) << first_status_;
-  ASSERT_TRUE(second_status_.ok()) << second_status_;
+  ASSERT_NO_FATAL_FAILURE(FinishBoth());
   EXPECT_EQ(first_input_[0].held, nullptr);
   EXPECT_EQ(second_input_[0].held, nullptr);
   EXPECT_EQ(first_input_[0].data, kBytes);
